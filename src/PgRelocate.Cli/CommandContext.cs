@@ -1,0 +1,63 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using PgRelocate.Cli.Rendering;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Progress;
+using PgRelocate.Tools;
+using Spectre.Console;
+
+namespace PgRelocate.Cli;
+
+/// <summary>What a command's action gets: the parsed options, where to write, how to report progress.</summary>
+internal sealed class CommandContext
+{
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    private PgBinaries? _binaries;
+
+    public CommandContext(ParseResult parse, ConsoleReporter reporter)
+    {
+        Parse = parse;
+        Reporter = reporter;
+        Json = parse.GetValue(GlobalOptions.Json);
+        Verbose = parse.GetValue(GlobalOptions.Verbose);
+    }
+
+    public ParseResult Parse { get; }
+
+    public bool Json { get; }
+
+    public bool Verbose { get; }
+
+    public ConsoleReporter Reporter { get; }
+
+    /// <summary>The console for results (stdout). Progress and logs go to stderr through <see cref="Reporter"/>.</summary>
+    public IAnsiConsole Out => ConsoleReporter.Stdout;
+
+    public PgBinaries Binaries => _binaries ??= new PgBinaries(Parse.GetValue(GlobalOptions.PgBin));
+
+    /// <summary>Parses a connection option, naming the option in the error.</summary>
+    public PgConnectionInfo Connection(Option<string> option)
+    {
+        var text = Parse.GetValue(option) ?? "";
+        try
+        {
+            return PgConnectionInfo.Parse(text);
+        }
+        catch (UsageException e)
+        {
+            throw new UsageException($"{option.Name}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Writes <paramref name="value"/> as the command's JSON result on stdout.</summary>
+    public void WriteJson<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, JsonOptions));
+}

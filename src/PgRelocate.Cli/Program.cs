@@ -1,0 +1,3 @@
+using PgRelocate.Cli;
+
+return await Cli.RunAsync(args);

@@ -1,0 +1,320 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Tools;
+
+namespace PgRelocate.Clusters;
+
+/// <summary>How to make a throwaway cluster.</summary>
+public sealed record LocalClusterOptions
+{
+    /// <summary>The folder holding initdb, pg_ctl and postgres; null: the newest installed server.</summary>
+    public string? ServerBinDir { get; init; }
+
+    /// <summary>The folder in which the cluster's own temporary folder is made; null: the system's temp folder.</summary>
+    public string? ParentDir { get; init; }
+
+    /// <summary>Extra postgresql.conf settings.</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
+    public string Locale { get; init; } = "C.UTF-8";
+
+    public string Encoding { get; init; } = "UTF8";
+
+    /// <summary>A name for the folder and log lines ("source", "target").</summary>
+    public string Name { get; init; } = "cluster";
+}
+
+/// <summary>
+/// A PostgreSQL cluster made with initdb and pg_ctl in a temporary folder, on a free port of 127.0.0.1,
+/// with password (scram-sha-256) authentication only. The demo and the tests use it; disposing it stops
+/// the server and deletes the folder. Durability is switched off: the data is thrown away anyway.
+/// </summary>
+public sealed class LocalCluster : IAsyncDisposable
+{
+    private static readonly HashSet<int> PortsHandedOut = [];
+    private static readonly Lock PortLock = new();
+
+    private readonly string _binDir;
+    private readonly string? _runAs;
+    private readonly string _superPassword;
+    private bool _stopped;
+
+    private LocalCluster(string root, string binDir, string? runAs, int port, string superPassword, int majorVersion, string name)
+    {
+        RootDir = root;
+        _binDir = binDir;
+        _runAs = runAs;
+        Port = port;
+        _superPassword = superPassword;
+        MajorVersion = majorVersion;
+        Name = name;
+    }
+
+    public string RootDir { get; }
+
+    public string DataDir => Path.Combine(RootDir, "data");
+
+    public string LogFile => Path.Combine(RootDir, "server.log");
+
+    public int Port { get; }
+
+    public int MajorVersion { get; }
+
+    public string Name { get; }
+
+    public const string SuperuserName = "postgres";
+
+    /// <summary>Keep the folder when disposed (the demo's --keep).</summary>
+    public bool Keep { get; set; }
+
+    /// <summary>A superuser connection to <paramref name="database"/> over TCP with a password.</summary>
+    public PgConnectionInfo Superuser(string database = "postgres") =>
+        PgConnectionInfo.Parse($"postgres://{SuperuserName}@127.0.0.1:{Port}/{database}?sslmode=disable", EmptyEnvironment)
+            .WithCredentials(SuperuserName, _superPassword);
+
+    /// <summary>A connection as another role of this cluster.</summary>
+    public PgConnectionInfo As(string user, string password, string database) =>
+        PgConnectionInfo.Parse($"postgres://127.0.0.1:{Port}/{Uri.EscapeDataString(database)}?sslmode=disable", EmptyEnvironment)
+            .WithCredentials(user, password);
+
+    public static async Task<LocalCluster> StartAsync(LocalClusterOptions options, CancellationToken cancellationToken)
+    {
+        var binDir = options.ServerBinDir ?? ServerBinaries.Newest();
+        var runAs = Environment.UserName == "root" || Environment.IsPrivilegedProcess ? ServerAccount() : null;
+        var parent = options.ParentDir ?? Path.GetTempPath();
+        var root = Path.Combine(parent, $"pgrelocate-{options.Name}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}");
+        Directory.CreateDirectory(root);
+        Directory.CreateDirectory(Path.Combine(root, "sock"));
+        var password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+        var pwfile = Path.Combine(root, "pw");
+        await File.WriteAllTextAsync(pwfile, password + "\n", cancellationToken);
+        if (runAs is not null)
+        {
+            await RunAsync("chown", ["-R", runAs, root], null, cancellationToken);
+        }
+
+        try
+        {
+            var initdb = new List<string>
+            {
+                "-D", Path.Combine(root, "data"), "-U", SuperuserName, "--pwfile", pwfile, "-A", "scram-sha-256",
+                "-E", options.Encoding, "--locale", options.Locale, "--no-sync",
+            };
+            await RunAsync(Path.Combine(binDir, "initdb"), initdb, runAs, cancellationToken);
+            File.Delete(pwfile);
+            var version = ServerBinaries.MajorVersionOf(binDir);
+
+            for (var attempt = 1; ; attempt++)
+            {
+                var port = FreePort();
+                var cluster = new LocalCluster(root, binDir, runAs, port, password, version, options.Name);
+                await cluster.WriteConfigAsync(options.Settings, cancellationToken);
+                try
+                {
+                    await RunAsync(Path.Combine(binDir, "pg_ctl"), ["-D", cluster.DataDir, "-l", cluster.LogFile, "-w", "-t", "60", "start"], runAs, cancellationToken);
+                    return cluster;
+                }
+                catch (PgRelocateException) when (attempt < 4 && PortInUse(cluster.LogFile))
+                {
+                    // Another process took the port between our probe and the server's bind: try another.
+                }
+            }
+        }
+        catch
+        {
+            TryDelete(root);
+            throw;
+        }
+    }
+
+    /// <summary>Runs SQL as the superuser in <paramref name="database"/>.</summary>
+    public async Task ExecuteAsync(string sql, string database = "postgres", CancellationToken cancellationToken = default)
+    {
+        await using var conn = new NpgsqlConnection(Superuser(database).ToNpgsqlConnectionString());
+        await conn.OpenAsync(cancellationToken);
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Creates a login role that is not a superuser and a database it owns, as a managed provider hands out,
+    /// and returns a connection as that role.
+    /// </summary>
+    public async Task<PgConnectionInfo> CreateDatabaseAsync(string database, string owner, CancellationToken cancellationToken = default)
+    {
+        var password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(10));
+        var role = Quote(owner);
+        await ExecuteAsync(
+            $"""
+            DO $$ BEGIN
+              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {Literal(owner)}) THEN
+                CREATE ROLE {role} LOGIN PASSWORD {Literal(password)};
+              ELSE
+                ALTER ROLE {role} LOGIN PASSWORD {Literal(password)};
+              END IF;
+            END $$;
+            """,
+            cancellationToken: cancellationToken);
+        await ExecuteAsync($"CREATE DATABASE {Quote(database)} OWNER {role}", cancellationToken: cancellationToken);
+        // PostgreSQL 15 no longer lets everyone create in public; the owner of the database owns its schema.
+        await ExecuteAsync($"ALTER SCHEMA public OWNER TO {role}", database, cancellationToken);
+        return As(owner, password, database);
+    }
+
+    public async Task StopAsync()
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
+        try
+        {
+            await RunAsync(Path.Combine(_binDir, "pg_ctl"), ["-D", DataDir, "-m", "immediate", "-w", "stop"], _runAs, CancellationToken.None);
+        }
+        catch (PgRelocateException)
+        {
+            // Already stopped.
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        if (!Keep)
+        {
+            TryDelete(RootDir);
+        }
+    }
+
+    private async Task WriteConfigAsync(IReadOnlyDictionary<string, string> extra, CancellationToken cancellationToken)
+    {
+        var settings = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["port"] = Port.ToString(CultureInfo.InvariantCulture),
+            ["listen_addresses"] = "'127.0.0.1'",
+            ["unix_socket_directories"] = $"'{Path.Combine(RootDir, "sock")}'",
+            ["fsync"] = "off",
+            ["synchronous_commit"] = "off",
+            ["full_page_writes"] = "off",
+            ["max_connections"] = "60",
+            ["shared_buffers"] = "128MB",
+            ["max_wal_size"] = "2GB",
+            ["logging_collector"] = "off",
+        };
+        foreach (var (k, v) in extra)
+        {
+            settings[k] = v;
+        }
+
+        var lines = settings.Select(s => $"{s.Key} = {s.Value}");
+        // A file the server reads after postgresql.conf: later lines win, and a retry rewrites it whole.
+        var path = Path.Combine(DataDir, "pgrelocate.conf");
+        await File.WriteAllLinesAsync(path, lines, cancellationToken);
+        var main = Path.Combine(DataDir, "postgresql.conf");
+        var text = await File.ReadAllTextAsync(main, cancellationToken);
+        if (!text.Contains("include_if_exists = 'pgrelocate.conf'", StringComparison.Ordinal))
+        {
+            await File.AppendAllTextAsync(main, "\ninclude_if_exists = 'pgrelocate.conf'\n", cancellationToken);
+        }
+
+        if (_runAs is not null)
+        {
+            await RunAsync("chown", [_runAs, path], null, cancellationToken);
+        }
+    }
+
+    private static int FreePort()
+    {
+        lock (PortLock)
+        {
+            while (true)
+            {
+                var listener = new TcpListener(IPAddress.Loopback, 0);
+                listener.Start();
+                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+                listener.Stop();
+                if (PortsHandedOut.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
+    }
+
+    private static bool PortInUse(string logFile) =>
+        File.Exists(logFile) && File.ReadAllText(logFile).Contains("Address already in use", StringComparison.Ordinal);
+
+    private static string? ServerAccount()
+    {
+        // initdb and postgres refuse to run as root. Debian's server package creates this account.
+        const string account = "postgres";
+        if (!File.ReadLines("/etc/passwd").Any(l => l.StartsWith(account + ":", StringComparison.Ordinal)))
+        {
+            throw new PgRelocateException(
+                "A local cluster cannot run as root and there is no 'postgres' account: install postgresql-15 (apt-get install postgresql-15) or run as an ordinary user.");
+        }
+
+        return account;
+    }
+
+    private static async Task RunAsync(string program, IReadOnlyList<string> args, string? runAs, CancellationToken cancellationToken)
+    {
+        var spec = runAs is null
+            ? new ChildProcessSpec(program, args)
+            : new ChildProcessSpec("runuser", ["-u", runAs, "--", program, .. args]);
+        var output = new List<string>();
+        spec = spec with
+        {
+            StderrLine = line => { lock (output) { output.Add(line); } },
+            Stdout = async (s, ct) =>
+            {
+                using var reader = new StreamReader(s, leaveOpen: true);
+                while (await reader.ReadLineAsync(ct) is { } line)
+                {
+                    lock (output)
+                    {
+                        output.Add(line);
+                    }
+                }
+            },
+        };
+        var code = await ChildProcess.RunAsync(spec, cancellationToken);
+        if (code != 0)
+        {
+            var tail = string.Join(" | ", output.TakeLast(3));
+            throw new PgRelocateException($"{Path.GetFileName(program)} failed with exit code {code}: {tail}");
+        }
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // Left for the system's temp cleanup.
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // Left for the system's temp cleanup.
+        }
+    }
+
+    internal static string Quote(string identifier) => Db.Ident(identifier);
+
+    internal static string Literal(string value) => Db.Literal(value);
+
+    private static readonly IReadOnlyDictionary<string, string?> EmptyEnvironment = new Dictionary<string, string?>();
+}

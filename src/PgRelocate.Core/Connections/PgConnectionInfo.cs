@@ -1,0 +1,538 @@
+using System.Globalization;
+using System.Text;
+using Npgsql;
+using PgRelocate.Errors;
+
+namespace PgRelocate.Connections;
+
+/// <summary>
+/// Where a PostgreSQL database is and how to log in to it: the one connection type used everywhere.
+/// It accepts what users paste (<c>postgres://</c> and <c>postgresql://</c> URLs, libpq keyword strings),
+/// falls back on the <c>PG*</c> environment variables and the password file as libpq does, and knows its
+/// secret: <see cref="ToString"/> and every other rendering show the password as <c>***</c>. The password
+/// leaves this type only for Npgsql and, through the environment, for child processes.
+/// </summary>
+public sealed class PgConnectionInfo
+{
+    private const string Redacted = "***";
+
+    private readonly string? _password;
+
+    private PgConnectionInfo(
+        string host,
+        int port,
+        string database,
+        string user,
+        string? password,
+        string? sslMode,
+        string? applicationName,
+        IReadOnlyDictionary<string, string> options)
+    {
+        Host = host;
+        Port = port;
+        Database = database;
+        User = user;
+        _password = password;
+        SslMode = sslMode;
+        ApplicationName = applicationName;
+        Options = options;
+    }
+
+    /// <summary>A host name, an IP address, or an absolute directory holding the server's Unix socket.</summary>
+    public string Host { get; }
+
+    public int Port { get; }
+
+    public string Database { get; }
+
+    public string User { get; }
+
+    public bool HasPassword => _password is not null;
+
+    /// <summary>libpq's sslmode (disable, allow, prefer, require, verify-ca, verify-full), or null for libpq's default.</summary>
+    public string? SslMode { get; }
+
+    public string? ApplicationName { get; }
+
+    /// <summary>Other libpq parameters given in the URL or keyword string (connect_timeout, sslrootcert, ...).</summary>
+    public IReadOnlyDictionary<string, string> Options { get; }
+
+    public bool IsUnixSocket => Host.StartsWith('/');
+
+    /// <summary>
+    /// Parses a URL or a keyword string. Missing parts come from <paramref name="environment"/> (the
+    /// <c>PG*</c> variables; the process environment when null), then libpq's defaults; a missing password
+    /// is looked up in the password file.
+    /// </summary>
+    /// <exception cref="UsageException">The text is neither a valid URL nor a keyword string.</exception>
+    public static PgConnectionInfo Parse(string text, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var env = environment ?? EnvironmentSnapshot();
+        var trimmed = StripQuotes(text.Trim());
+        if (trimmed.Length == 0)
+        {
+            return FromParts(new Dictionary<string, string>(StringComparer.Ordinal), env);
+        }
+
+        var parts = LooksLikeUrl(trimmed) ? ParseUrl(trimmed) : ParseKeywords(trimmed);
+        return FromParts(parts, env);
+    }
+
+    /// <summary>A connection taken from the <c>PG*</c> environment variables alone, as <c>psql</c> with no arguments.</summary>
+    public static PgConnectionInfo FromEnvironment(IReadOnlyDictionary<string, string?>? environment = null) =>
+        FromParts(new Dictionary<string, string>(StringComparer.Ordinal), environment ?? EnvironmentSnapshot());
+
+    /// <summary>The same server and credentials, another database (for example <c>postgres</c> to create one).</summary>
+    public PgConnectionInfo WithDatabase(string database) =>
+        new(Host, Port, database, User, _password, SslMode, ApplicationName, Options);
+
+    /// <summary>The same server, other credentials.</summary>
+    public PgConnectionInfo WithCredentials(string user, string? password) =>
+        new(Host, Port, Database, user, password, SslMode, ApplicationName, Options);
+
+    public PgConnectionInfo WithApplicationName(string applicationName) =>
+        new(Host, Port, Database, User, _password, SslMode, applicationName, Options);
+
+    /// <summary>The connection as a URL with the password shown as <c>***</c>: safe for any output.</summary>
+    public override string ToString() => ToUrl(showPassword: false);
+
+    /// <summary>
+    /// The connection as a <c>postgres://</c> URL. Only pass <paramref name="showPassword"/> when the user
+    /// asked to see the secret (a new <c>DATABASE_URL</c> with <c>--show-secrets</c>).
+    /// </summary>
+    public string ToUrl(bool showPassword)
+    {
+        var sb = new StringBuilder("postgres://");
+        sb.Append(Uri.EscapeDataString(User));
+        if (_password is not null)
+        {
+            sb.Append(':').Append(showPassword ? Uri.EscapeDataString(_password) : Redacted);
+        }
+
+        sb.Append('@');
+        var query = new List<string>();
+        if (IsUnixSocket)
+        {
+            query.Add("host=" + Uri.EscapeDataString(Host));
+        }
+        else
+        {
+            sb.Append(Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]" : Host);
+        }
+
+        sb.Append(':').Append(Port.ToString(CultureInfo.InvariantCulture));
+        sb.Append('/').Append(Uri.EscapeDataString(Database));
+        if (SslMode is not null)
+        {
+            query.Add("sslmode=" + SslMode);
+        }
+
+        if (ApplicationName is not null)
+        {
+            query.Add("application_name=" + Uri.EscapeDataString(ApplicationName));
+        }
+
+        query.AddRange(Options.Select(o => o.Key + "=" + Uri.EscapeDataString(o.Value)));
+        if (query.Count > 0)
+        {
+            sb.Append('?').Append(string.Join('&', query));
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>A short name for messages and tables: <c>user@host:port/db</c>.</summary>
+    public string Display => $"{User}@{(IsUnixSocket ? "[socket]" : Host)}:{Port}/{Database}";
+
+    /// <summary>The Npgsql connection string, password included: hand it to Npgsql only, never print it.</summary>
+    public string ToNpgsqlConnectionString(int? commandTimeoutSeconds = null)
+    {
+        var builder = new NpgsqlConnectionStringBuilder
+        {
+            Host = Host,
+            Port = Port,
+            Database = Database,
+            Username = User,
+            ApplicationName = ApplicationName ?? "pgrelocate",
+            // Each command opens few connections, briefly; pooling across them only keeps servers busy.
+            Pooling = false,
+            Timeout = Options.TryGetValue("connect_timeout", out var t) && int.TryParse(t, CultureInfo.InvariantCulture, out var seconds) && seconds > 0 ? seconds : 15,
+            CommandTimeout = commandTimeoutSeconds ?? 0,
+            IncludeErrorDetail = true,
+        };
+        if (_password is not null)
+        {
+            builder.Password = _password;
+        }
+
+        builder.SslMode = (SslMode ?? "prefer") switch
+        {
+            "disable" => Npgsql.SslMode.Disable,
+            "allow" => Npgsql.SslMode.Allow,
+            "prefer" => Npgsql.SslMode.Prefer,
+            "require" => Npgsql.SslMode.Require,
+            "verify-ca" => Npgsql.SslMode.VerifyCA,
+            "verify-full" => Npgsql.SslMode.VerifyFull,
+            var other => throw new UsageException($"sslmode '{other}' is not one of disable, allow, prefer, require, verify-ca, verify-full."),
+        };
+        if (Options.TryGetValue("sslrootcert", out var rootCert))
+        {
+            builder.RootCertificate = rootCert;
+        }
+
+        return builder.ConnectionString;
+    }
+
+    /// <summary>
+    /// The environment variables that point a libpq program (pg_dump, pg_restore, psql) at this database,
+    /// password included. Child processes get the connection this way and never on their command line,
+    /// where any user of the machine could read it.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ToLibpqEnvironment()
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["PGHOST"] = Host,
+            ["PGPORT"] = Port.ToString(CultureInfo.InvariantCulture),
+            ["PGDATABASE"] = Database,
+            ["PGUSER"] = User,
+            ["PGAPPNAME"] = ApplicationName ?? "pgrelocate",
+        };
+        if (_password is not null)
+        {
+            env["PGPASSWORD"] = _password;
+        }
+
+        if (SslMode is not null)
+        {
+            env["PGSSLMODE"] = SslMode;
+        }
+
+        foreach (var (key, variable) in LibpqOptionVariables)
+        {
+            if (Options.TryGetValue(key, out var value))
+            {
+                env[variable] = value;
+            }
+        }
+
+        return env;
+    }
+
+    /// <summary>Replaces every occurrence of the password in <paramref name="text"/> (for child process output).</summary>
+    public string Scrub(string text) =>
+        _password is { Length: > 0 } p ? text.Replace(p, Redacted, StringComparison.Ordinal) : text;
+
+    private static readonly (string Key, string Variable)[] LibpqOptionVariables =
+    [
+        ("connect_timeout", "PGCONNECT_TIMEOUT"),
+        ("sslrootcert", "PGSSLROOTCERT"),
+        ("sslcert", "PGSSLCERT"),
+        ("sslkey", "PGSSLKEY"),
+        ("options", "PGOPTIONS"),
+        ("target_session_attrs", "PGTARGETSESSIONATTRS"),
+    ];
+
+    private static readonly HashSet<string> KnownKeys = new(StringComparer.Ordinal)
+    {
+        "host", "hostaddr", "port", "dbname", "user", "password", "sslmode", "application_name",
+        "connect_timeout", "sslrootcert", "sslcert", "sslkey", "options", "target_session_attrs", "passfile",
+    };
+
+    private static PgConnectionInfo FromParts(Dictionary<string, string> parts, IReadOnlyDictionary<string, string?> env)
+    {
+        string? Get(string key, string variable) =>
+            parts.TryGetValue(key, out var v) && v.Length > 0 ? v : env.GetValueOrDefault(variable) is { Length: > 0 } e ? e : null;
+
+        var host = Get("host", "PGHOST") ?? Get("hostaddr", "PGHOSTADDR") ?? "/var/run/postgresql";
+        if (host.Contains(',', StringComparison.Ordinal))
+        {
+            throw new UsageException($"Several hosts ('{host}') are not supported: give the one host to migrate from or to.");
+        }
+
+        var portText = Get("port", "PGPORT") ?? "5432";
+        if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            throw new UsageException($"Port '{portText}' is not a number from 1 to 65535: fix the port in the connection URL.");
+        }
+
+        var user = Get("user", "PGUSER") ?? Environment.UserName;
+        var database = Get("dbname", "PGDATABASE") ?? user;
+        var sslMode = Get("sslmode", "PGSSLMODE");
+        if (sslMode is not null && sslMode is not ("disable" or "allow" or "prefer" or "require" or "verify-ca" or "verify-full"))
+        {
+            throw new UsageException($"sslmode '{sslMode}' is not one of disable, allow, prefer, require, verify-ca, verify-full.");
+        }
+
+        var applicationName = Get("application_name", "PGAPPNAME");
+        var password = Get("password", "PGPASSWORD");
+        if (password is null)
+        {
+            var passfile = Get("passfile", "PGPASSFILE") ?? DefaultPassFile(env);
+            password = passfile is null ? null : PgPassFile.Lookup(passfile, host, port, database, user);
+        }
+
+        var options = parts
+            .Where(p => p.Key is not ("host" or "hostaddr" or "port" or "dbname" or "user" or "password" or "sslmode" or "application_name" or "passfile"))
+            .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        foreach (var (key, variable) in LibpqOptionVariables)
+        {
+            if (!options.ContainsKey(key) && env.GetValueOrDefault(variable) is { Length: > 0 } fromEnv)
+            {
+                options[key] = fromEnv;
+            }
+        }
+
+        return new PgConnectionInfo(host, port, database, user, password, sslMode, applicationName, options);
+    }
+
+    private static string? DefaultPassFile(IReadOnlyDictionary<string, string?> env)
+    {
+        var home = env.GetValueOrDefault("HOME");
+        return string.IsNullOrEmpty(home) ? null : Path.Combine(home, ".pgpass");
+    }
+
+    private static bool LooksLikeUrl(string text) =>
+        text.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase)
+        || text.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase)
+        || (text.Contains("://", StringComparison.Ordinal) && !text.Contains('=', StringComparison.Ordinal));
+
+    private static Dictionary<string, string> ParseUrl(string text)
+    {
+        var schemeEnd = text.IndexOf("://", StringComparison.Ordinal);
+        var scheme = text[..schemeEnd].ToLowerInvariant();
+        if (scheme is not ("postgres" or "postgresql"))
+        {
+            throw new UsageException($"'{scheme}://' is not a PostgreSQL URL: use postgres://USER:PASSWORD@HOST:PORT/DBNAME.");
+        }
+
+        var parts = new Dictionary<string, string>(StringComparer.Ordinal);
+        var rest = text[(schemeEnd + 3)..];
+        var queryStart = rest.IndexOf('?', StringComparison.Ordinal);
+        var query = queryStart >= 0 ? rest[(queryStart + 1)..] : "";
+        rest = queryStart >= 0 ? rest[..queryStart] : rest;
+
+        // The password may contain '@' or '/' when users forget to percent-encode it: the last '@' ends the
+        // credentials, and the path starts at the first '/' after it.
+        var at = rest.LastIndexOf('@');
+        var credentials = at >= 0 ? rest[..at] : null;
+        var hostAndPath = at >= 0 ? rest[(at + 1)..] : rest;
+        var slash = hostAndPath.IndexOf('/', StringComparison.Ordinal);
+        var hostPort = slash >= 0 ? hostAndPath[..slash] : hostAndPath;
+        var path = slash >= 0 ? hostAndPath[(slash + 1)..] : "";
+
+        if (credentials is not null)
+        {
+            var colon = credentials.IndexOf(':', StringComparison.Ordinal);
+            var user = Decode(colon >= 0 ? credentials[..colon] : credentials);
+            if (user.Length > 0)
+            {
+                parts["user"] = user;
+            }
+
+            if (colon >= 0)
+            {
+                parts["password"] = Decode(credentials[(colon + 1)..]);
+            }
+        }
+
+        if (hostPort.Length > 0)
+        {
+            string host;
+            string? port = null;
+            if (hostPort.StartsWith('['))
+            {
+                var close = hostPort.IndexOf(']', StringComparison.Ordinal);
+                if (close < 0)
+                {
+                    throw new UsageException("The URL's IPv6 host has no closing ']': write it as postgres://USER@[::1]:5432/DB.");
+                }
+
+                host = hostPort[1..close];
+                var after = hostPort[(close + 1)..];
+                if (after.StartsWith(':'))
+                {
+                    port = after[1..];
+                }
+            }
+            else
+            {
+                var colon = hostPort.LastIndexOf(':');
+                host = colon >= 0 ? hostPort[..colon] : hostPort;
+                port = colon >= 0 ? hostPort[(colon + 1)..] : null;
+            }
+
+            host = Decode(host);
+            if (host.Length > 0)
+            {
+                if (host.Any(c => char.IsWhiteSpace(c) || c is '<' or '>' or '"' or '\''))
+                {
+                    throw new UsageException($"'{host}' is not a host name: check the connection URL.");
+                }
+
+                parts["host"] = host;
+            }
+
+            if (!string.IsNullOrEmpty(port))
+            {
+                parts["port"] = port;
+            }
+        }
+
+        if (path.Length > 0)
+        {
+            parts["dbname"] = Decode(path);
+        }
+
+        foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new UsageException($"The URL parameter '{pair}' has no value: write it as NAME=VALUE.");
+            }
+
+            var key = Decode(pair[..eq]);
+            if (!KnownKeys.Contains(key))
+            {
+                throw new UsageException($"The URL parameter '{key}' is not a connection parameter this tool understands.");
+            }
+
+            parts[key] = Decode(pair[(eq + 1)..]);
+        }
+
+        return parts;
+    }
+
+    private static string Decode(string text)
+    {
+        try
+        {
+            return Uri.UnescapeDataString(text);
+        }
+        catch (UriFormatException e)
+        {
+            throw new UsageException("The connection URL has a malformed %-escape: percent-encode special characters in the password.", e);
+        }
+    }
+
+    private static Dictionary<string, string> ParseKeywords(string text)
+    {
+        var parts = new Dictionary<string, string>(StringComparer.Ordinal);
+        var i = 0;
+        while (i < text.Length)
+        {
+            while (i < text.Length && char.IsWhiteSpace(text[i]))
+            {
+                i++;
+            }
+
+            if (i >= text.Length)
+            {
+                break;
+            }
+
+            var keyStart = i;
+            while (i < text.Length && text[i] != '=' && !char.IsWhiteSpace(text[i]))
+            {
+                i++;
+            }
+
+            var key = text[keyStart..i];
+            while (i < text.Length && char.IsWhiteSpace(text[i]))
+            {
+                i++;
+            }
+
+            if (i >= text.Length || text[i] != '=')
+            {
+                throw new UsageException("The connection is neither a postgres://USER:PASSWORD@HOST:PORT/DBNAME URL nor a keyword string (host=... dbname=...).");
+            }
+
+            i++;
+            while (i < text.Length && char.IsWhiteSpace(text[i]))
+            {
+                i++;
+            }
+
+            var value = new StringBuilder();
+            if (i < text.Length && text[i] == '\'')
+            {
+                i++;
+                var closed = false;
+                while (i < text.Length)
+                {
+                    if (text[i] == '\\' && i + 1 < text.Length)
+                    {
+                        value.Append(text[i + 1]);
+                        i += 2;
+                    }
+                    else if (text[i] == '\'')
+                    {
+                        i++;
+                        closed = true;
+                        break;
+                    }
+                    else
+                    {
+                        value.Append(text[i++]);
+                    }
+                }
+
+                if (!closed)
+                {
+                    throw new UsageException($"The value of '{key}' has an unterminated quote in the connection string.");
+                }
+            }
+            else
+            {
+                while (i < text.Length && !char.IsWhiteSpace(text[i]))
+                {
+                    if (text[i] == '\\' && i + 1 < text.Length)
+                    {
+                        i++;
+                    }
+
+                    value.Append(text[i++]);
+                }
+            }
+
+            if (!KnownKeys.Contains(key))
+            {
+                throw new UsageException($"'{key}' is not a connection keyword this tool understands (host, port, dbname, user, password, sslmode, ...).");
+            }
+
+            parts[key] = value.ToString();
+        }
+
+        return parts;
+    }
+
+    // Users paste URLs copied from web pages and chat, where quotes turn typographic.
+    private static string StripQuotes(string text)
+    {
+        if (text.Length >= 2)
+        {
+            var first = text[0];
+            var last = text[^1];
+            if ((first is '“' or '”' or '‘' or '’' or '"' or '\'') && (last is '“' or '”' or '‘' or '’' or '"' or '\''))
+            {
+                return text[1..^1].Trim();
+            }
+        }
+
+        return text;
+    }
+
+    private static Dictionary<string, string?> EnvironmentSnapshot()
+    {
+        var result = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+        {
+            result[(string)e.Key] = e.Value as string;
+        }
+
+        return result;
+    }
+}

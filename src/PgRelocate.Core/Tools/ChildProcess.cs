@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using PgRelocate.Errors;
+
+namespace PgRelocate.Tools;
+
+/// <summary>
+/// What to run. Secrets go in <see cref="Environment"/> (PGPASSWORD), never in <see cref="Arguments"/>:
+/// the arguments are logged and every user of the machine can read them in the process list.
+/// </summary>
+public sealed record ChildProcessSpec(string FileName, IReadOnlyList<string> Arguments)
+{
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Writes the child's standard input; it is closed when this returns. Null: no input.</summary>
+    public Func<Stream, CancellationToken, Task>? Stdin { get; init; }
+
+    /// <summary>Reads the child's standard output to its end. Null: the output is discarded.</summary>
+    public Func<Stream, CancellationToken, Task>? Stdout { get; init; }
+
+    /// <summary>Called for each line the child writes to standard error, from a background thread.</summary>
+    public Action<string>? StderrLine { get; init; }
+
+    /// <summary>The command line as it is logged: program and arguments, no environment.</summary>
+    public string CommandLine => string.Join(' ', new[] { FileName }.Concat(Arguments).Select(Quote));
+
+    private static string Quote(string arg) =>
+        arg.Length > 0 && arg.All(c => char.IsLetterOrDigit(c) || "-_./=:,@".Contains(c, StringComparison.Ordinal)) ? arg : "'" + arg.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+}
+
+/// <summary>Runs a child process with its streams wired to delegates; cancelling kills it and its children.</summary>
+public static class ChildProcess
+{
+    /// <summary>Runs the process to its end and returns its exit code.</summary>
+    /// <exception cref="OperationCanceledException">The token was cancelled; the process tree has been killed.</exception>
+    /// <exception cref="PgRelocateException">The program could not be started.</exception>
+    public static async Task<int> RunAsync(ChildProcessSpec spec, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo(spec.FileName)
+        {
+            RedirectStandardInput = spec.Stdin is not null,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in spec.Arguments)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in spec.Environment)
+        {
+            info.Environment[key] = value;
+        }
+
+        using var process = new Process { StartInfo = info };
+        try
+        {
+            process.Start();
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new PgRelocateException($"Could not start {spec.FileName}: {e.Message}.", ExitCode.Failed, e);
+        }
+
+        await using var kill = cancellationToken.Register(() => KillQuietly(process));
+
+        var stderr = Task.Run(async () =>
+        {
+            while (await process.StandardError.ReadLineAsync(CancellationToken.None) is { } line)
+            {
+                spec.StderrLine?.Invoke(line);
+            }
+        }, CancellationToken.None);
+
+        var stdout = spec.Stdout is null
+            ? process.StandardOutput.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None)
+            : ReadStdout(spec.Stdout, process, cancellationToken);
+
+        var stdin = Task.CompletedTask;
+        if (spec.Stdin is not null)
+        {
+            stdin = WriteStdin(spec.Stdin, process, cancellationToken);
+        }
+
+        try
+        {
+            await Task.WhenAll(stdout, stdin);
+        }
+        catch
+        {
+            // The consumer or producer failed (disk full, upload refused, network): the child must not
+            // outlive it, or it would wait forever on a pipe nobody reads.
+            KillQuietly(process);
+            await process.WaitForExitAsync(CancellationToken.None);
+            await stderr;
+            cancellationToken.ThrowIfCancellationRequested();
+            throw;
+        }
+
+        await process.WaitForExitAsync(CancellationToken.None);
+        await stderr;
+        cancellationToken.ThrowIfCancellationRequested();
+        return process.ExitCode;
+    }
+
+    private static async Task ReadStdout(Func<Stream, CancellationToken, Task> consumer, Process process, CancellationToken cancellationToken)
+    {
+        var stream = process.StandardOutput.BaseStream;
+        await consumer(stream, cancellationToken);
+        // Drain whatever the consumer left so the child is not blocked on a full pipe.
+        if (stream.CanRead)
+        {
+            await stream.CopyToAsync(Stream.Null, cancellationToken);
+        }
+    }
+
+    private static async Task WriteStdin(Func<Stream, CancellationToken, Task> producer, Process process, CancellationToken cancellationToken)
+    {
+        var stream = process.StandardInput.BaseStream;
+        try
+        {
+            await producer(stream, cancellationToken);
+        }
+        catch (IOException) when (process.HasExited)
+        {
+            // The child stopped reading (it failed, and its exit code and stderr say why).
+        }
+        finally
+        {
+            try
+            {
+                process.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // Broken pipe: the child has exited.
+            }
+        }
+    }
+
+    private static void KillQuietly(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            // Already gone.
+        }
+    }
+}

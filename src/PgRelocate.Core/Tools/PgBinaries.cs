@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using PgRelocate.Errors;
+
+namespace PgRelocate.Tools;
+
+/// <summary>One installed PostgreSQL client program and its version.</summary>
+public sealed record PgTool(string Name, string Path, int Major, int Minor)
+{
+    public string Version => $"{Major}.{Minor}";
+
+    public override string ToString() => $"{Name} {Version} ({Path})";
+}
+
+/// <summary>
+/// Finds pg_dump, pg_restore and friends. pg_dump must be at least the source server's major version and
+/// pg_restore at least the version of the pg_dump that wrote the archive, so several installed versions
+/// are common; this picks the right one and, when none fits, says which package to install.
+/// Search order: an explicit directory (<c>--pg-bin</c> or <c>PGRELOCATE_PG_BIN</c>), Debian's
+/// <c>/usr/lib/postgresql/*/bin</c>, then <c>PATH</c>.
+/// </summary>
+public sealed partial class PgBinaries
+{
+    public const string BinDirVariable = "PGRELOCATE_PG_BIN";
+
+    private readonly List<string> _searchDirs;
+    private readonly Dictionary<string, List<PgTool>> _cache = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+
+    public PgBinaries(string? explicitDir = null)
+    {
+        _searchDirs = [];
+        var dir = explicitDir ?? Environment.GetEnvironmentVariable(BinDirVariable);
+        if (!string.IsNullOrEmpty(dir))
+        {
+            if (!Directory.Exists(dir))
+            {
+                throw new UsageException($"The PostgreSQL binaries folder '{dir}' does not exist: pass --pg-bin a folder that holds pg_dump and pg_restore.");
+            }
+
+            _searchDirs.Add(dir);
+        }
+
+        if (Directory.Exists("/usr/lib/postgresql"))
+        {
+            _searchDirs.AddRange(Directory.GetDirectories("/usr/lib/postgresql")
+                .Select(d => System.IO.Path.Combine(d, "bin"))
+                .Where(Directory.Exists)
+                .OrderByDescending(d => d, StringComparer.Ordinal));
+        }
+
+        _searchDirs.AddRange((Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    /// <summary>Every distinct installed copy of <paramref name="name"/>, newest first.</summary>
+    public IReadOnlyList<PgTool> All(string name)
+    {
+        lock (_lock)
+        {
+            if (_cache.TryGetValue(name, out var cached))
+            {
+                return cached;
+            }
+
+            var found = new List<PgTool>();
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var dir in _searchDirs)
+            {
+                var path = System.IO.Path.Combine(dir, name);
+                if (!File.Exists(path))
+                {
+                    continue;
+                }
+
+                var real = ResolveLinks(path);
+                if (!seen.Add(real))
+                {
+                    continue;
+                }
+
+                // Debian's /usr/bin/pg_dump is a wrapper script that picks a version by itself: skip it
+                // when a real binary is also known, so the choice stays ours.
+                if (IsScript(real))
+                {
+                    continue;
+                }
+
+                if (ReadVersion(path) is { } version)
+                {
+                    found.Add(new PgTool(name, path, version.Major, version.Minor));
+                }
+            }
+
+            // The explicit directory wins among equals: keep the search order, newest major first.
+            var ordered = found.Select((t, i) => (t, i)).OrderByDescending(x => x.t.Major).ThenBy(x => x.i).Select(x => x.t).ToList();
+            _cache[name] = ordered;
+            return ordered;
+        }
+    }
+
+    /// <summary>A pg_dump able to dump a server of major version <paramref name="serverMajor"/>.</summary>
+    public PgTool PgDumpFor(int serverMajor) => AtLeast("pg_dump", serverMajor, $"dump a PostgreSQL {serverMajor} server");
+
+    /// <summary>A pg_restore able to read an archive written by pg_dump of major version <paramref name="dumpMajor"/>.</summary>
+    public PgTool PgRestoreFor(int dumpMajor) => AtLeast("pg_restore", dumpMajor, $"read an archive written by pg_dump {dumpMajor}");
+
+    /// <summary>The newest installed copy of <paramref name="name"/>.</summary>
+    public PgTool Newest(string name) =>
+        All(name).FirstOrDefault()
+        ?? throw new PgRelocateException($"{name} was not found: install the PostgreSQL client (apt-get install postgresql-client-15) or pass --pg-bin DIR.");
+
+    private PgTool AtLeast(string name, int major, string purpose)
+    {
+        var all = All(name);
+        // The oldest that fits behaves most like the server it talks to; any newer one works too.
+        var fit = all.Where(t => t.Major >= major).OrderBy(t => t.Major).FirstOrDefault();
+        if (fit is not null)
+        {
+            return fit;
+        }
+
+        var have = all.Count == 0 ? "none is installed" : "installed: " + string.Join(", ", all.Select(t => t.Version));
+        throw new PgRelocateException(
+            $"{name} {major} or newer is needed to {purpose} ({have}): install postgresql-client-{major} (apt-get install postgresql-client-{major}) or pass --pg-bin DIR.");
+    }
+
+    private static string ResolveLinks(string path)
+    {
+        try
+        {
+            return new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? System.IO.Path.GetFullPath(path);
+        }
+        catch (IOException)
+        {
+            return System.IO.Path.GetFullPath(path);
+        }
+    }
+
+    private static bool IsScript(string path)
+    {
+        try
+        {
+            using var f = File.OpenRead(path);
+            Span<byte> head = stackalloc byte[2];
+            return f.Read(head) == 2 && head[0] == '#' && head[1] == '!';
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return true;
+        }
+    }
+
+    private static (int Major, int Minor)? ReadVersion(string path)
+    {
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo(path, "--version") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false });
+            if (p is null)
+            {
+                return null;
+            }
+
+            var output = p.StandardOutput.ReadToEnd();
+            p.WaitForExit(5000);
+            return ParseVersion(output);
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Reads "pg_dump (PostgreSQL) 15.18 (Debian ...)" or "16beta1" into (major, minor).</summary>
+    internal static (int Major, int Minor)? ParseVersion(string text)
+    {
+        var m = VersionPattern().Match(text);
+        if (!m.Success)
+        {
+            return null;
+        }
+
+        var major = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+        var minor = m.Groups[2].Success ? int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) : 0;
+        return (major, minor);
+    }
+
+    [GeneratedRegex(@"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")]
+    private static partial Regex VersionPattern();
+}

@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using PgRelocate.Connections;
+
+namespace PgRelocate.Tests.Harness;
+
+/// <summary>What one run of the command line produced.</summary>
+public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
+{
+    public string Output => Stdout + Stderr;
+
+    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
+}
+
+/// <summary>
+/// Runs the real <c>pgrelocate</c> executable as a child process, as a user would, and checks that its
+/// output holds none of the harness's secrets.
+/// </summary>
+public static class CliRunner
+{
+    public static string AssemblyPath => Path.Combine(AppContext.BaseDirectory, "pgrelocate.dll");
+
+    public static Task<CliResult> RunAsync(params string[] args) => RunAsync(args, null);
+
+    public static async Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment, TimeSpan? timeout = null, Action<Process>? onStarted = null)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(AssemblyPath);
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        // A clean libpq environment: tests must not depend on the machine's PG* variables.
+        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("PG", StringComparison.Ordinal)).ToList())
+        {
+            info.Environment.Remove(key);
+        }
+
+        info.Environment["HOME"] = Path.Combine(Path.GetTempPath(), "pgrelocate-test-home");
+        info.Environment["XDG_STATE_HOME"] = Path.Combine(Path.GetTempPath(), "pgrelocate-test-state");
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        if (environment is not null)
+        {
+            foreach (var (k, v) in environment)
+            {
+                info.Environment[k] = v;
+            }
+        }
+
+        using var p = Process.Start(info)!;
+        p.StandardInput.Close();
+        onStarted?.Invoke(p);
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(5));
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"pgrelocate {string.Join(' ', args)} did not finish in time.");
+        }
+
+        var result = new CliResult(p.ExitCode, await stdout, await stderr);
+        Secrets.AssertAbsent(result.Output, $"the output of pgrelocate {(args.FirstOrDefault() ?? "")}");
+        return result;
+    }
+
+    /// <summary>The URL form a user would paste, password included.</summary>
+    public static string Url(PgConnectionInfo info) => info.ToUrl(showPassword: true);
+}

@@ -1,0 +1,65 @@
+using Npgsql;
+using PgRelocate.Clusters;
+using PgRelocate.Connections;
+
+namespace PgRelocate.Tests.Harness;
+
+/// <summary>
+/// A throwaway PostgreSQL cluster for one test class (use as <c>IClassFixture&lt;PgServer&gt;</c>). Tests make
+/// their own uniquely named databases with <see cref="CreateDatabaseAsync"/>, so they can run in parallel.
+/// Subclass and override <see cref="Options"/> for another server version or other settings.
+/// </summary>
+public class PgServer : IAsyncLifetime
+{
+    private static int _counter;
+
+    public LocalCluster Cluster { get; private set; } = null!;
+
+    protected virtual LocalClusterOptions Options => new() { Name = GetType().Name.ToLowerInvariant() };
+
+    public async Task InitializeAsync()
+    {
+        Cluster = await LocalCluster.StartAsync(Options, CancellationToken.None);
+        Secrets.Register(Cluster.Superuser().ToNpgsqlConnectionString().Split(';').First(p => p.StartsWith("Password=", StringComparison.Ordinal))["Password=".Length..]);
+    }
+
+    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+
+    /// <summary>A fresh database owned by a fresh non-superuser login role; returns a connection as that role.</summary>
+    public async Task<PgConnectionInfo> CreateDatabaseAsync(string prefix = "db", string? owner = null)
+    {
+        var n = Interlocked.Increment(ref _counter);
+        var name = $"{prefix}_{n}_{Guid.NewGuid().ToString("N")[..6]}";
+        var info = await Cluster.CreateDatabaseAsync(name, owner ?? name + "_owner");
+        RegisterPassword(info);
+        return info;
+    }
+
+    /// <summary>Runs SQL as the superuser in <paramref name="database"/>.</summary>
+    public Task ExecuteAsync(string database, string sql) => Cluster.ExecuteAsync(sql, database);
+
+    /// <summary>Runs SQL as the given connection's role.</summary>
+    public static async Task ExecuteAsync(PgConnectionInfo db, string sql)
+    {
+        await using var conn = new NpgsqlConnection(db.ToNpgsqlConnectionString());
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    public static async Task<T?> ScalarAsync<T>(PgConnectionInfo db, string sql)
+    {
+        await using var conn = new NpgsqlConnection(db.ToNpgsqlConnectionString());
+        await conn.OpenAsync();
+        return await Db.ScalarAsync<T>(conn, sql, CancellationToken.None);
+    }
+
+    internal static void RegisterPassword(PgConnectionInfo info)
+    {
+        var cs = new NpgsqlConnectionStringBuilder(info.ToNpgsqlConnectionString());
+        if (cs.Password is { } p)
+        {
+            Secrets.Register(p);
+        }
+    }
+}
