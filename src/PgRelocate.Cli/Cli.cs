@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using PgRelocate.Cli.Commands;
 
 using PgRelocate.Errors;
@@ -20,6 +21,11 @@ internal static class Cli
         root.Subcommands.Add(DumpCommand.Create());
         root.Subcommands.Add(RestoreCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(MigrateCommand.Create());
+        root.Subcommands.Add(ListCommand.Create());
+        root.Subcommands.Add(StatusCommand.Create());
+        root.Subcommands.Add(InfoCommand.Create());
+        root.Subcommands.Add(CancelCommand.Create());
         return root;
     }
 
@@ -35,7 +41,21 @@ internal static class Cli
             return (int)ExitCode.Usage;
         }
 
-        return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        // Ctrl-C and SIGTERM cancel the command's token and let it clean up (stop child processes, lift a
+        // read-only source) for as long as that takes; a second Ctrl-C ends the process at once.
+        using var cancel = new CancellationTokenSource();
+        void OnSignal(PosixSignalContext context)
+        {
+            if (!cancel.IsCancellationRequested)
+            {
+                context.Cancel = true;
+                cancel.Cancel();
+            }
+        }
+
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancel.Token);
     }
 
     private static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult result)

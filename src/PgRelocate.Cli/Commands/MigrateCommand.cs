@@ -1,0 +1,225 @@
+using System.CommandLine;
+using System.Diagnostics;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Migration;
+using PgRelocate.Progress;
+using PgRelocate.Migration.Reports;
+using PgRelocate.Tools;
+
+namespace PgRelocate.Cli.Commands;
+
+/// <summary>
+/// <c>pgrelocate migrate</c>: the whole migration in one command, journaled so that <c>--resume ID</c> picks up
+/// after a crash, <c>--detach</c> runs it in the background, and <c>cancel</c> stops it cleanly.
+/// </summary>
+internal static class MigrateCommand
+{
+    public const string SourceVariable = "PGRELOCATE_SOURCE";
+    public const string TargetVariable = "PGRELOCATE_TARGET";
+
+    private static readonly Option<string?> Source = new("--source", "-s") { Description = $"The database to move (or {SourceVariable})." };
+    private static readonly Option<string?> Target = new("--target", "-t") { Description = $"The database to move it into (or {TargetVariable})." };
+    private static readonly Option<string?> Confirm = new("--confirm") { Description = "The target database's name: the migration replaces what it holds." };
+    private static readonly Option<string?> Via = new("--via") { Description = "Where to stage the archive; default: a file in the migration's folder." };
+    private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel restore jobs.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<bool> ReadOnlySource = new("--read-only-source") { Description = "Make the source read-only and end its sessions for the migration (lifted on failure or cancel)." };
+    private static readonly Option<bool> KeepReadOnly = new("--keep-read-only") { Description = "With --read-only-source: leave the source read-only after a successful migration." };
+    private static readonly Option<bool> ApplySettings = new("--apply-settings") { Description = "Apply the source's behavioural settings to the target database." };
+    private static readonly Option<bool> KeepArchive = new("--keep-archive") { Description = "Keep the archive (and its manifest) after the migration." };
+    private static readonly Option<string[]> Allow = new("--allow") { Description = "Go on despite this preflight check's blockers (repeatable, by check name).", AllowMultipleArgumentsPerToken = false };
+    private static readonly Option<string?> Report = new("--report") { Description = "Write a report: FILE.html (self-contained page), FILE.md or FILE.json." };
+    private static readonly Option<bool> Detach = new("--detach") { Description = "Run in the background, independent of this terminal; watch with 'pgrelocate status ID'." };
+    private static readonly Option<string?> Resume = new("--resume") { Description = "Resume migration ID: finished steps are skipped, an interrupted one is redone." };
+    private static readonly Option<bool> ShowSecrets = new("--show-secrets") { Description = "Print the target's DATABASE_URL with its password." };
+
+    public static Command Create()
+    {
+        var command = new Command("migrate", "Run the whole migration: check, read-only source, dump, restore, settings, verify, cutover summary, cleanup.")
+        {
+            Source, Target, Confirm, Via, Jobs, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, WorkDirOption.Option,
+        };
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    private static async Task<ExitCode> RunAsync(CommandContext ctx, CancellationToken cancellationToken)
+    {
+        var parse = ctx.Parse;
+        var workDir = WorkDirOption.Get(parse);
+        var source = Connection(parse.GetValue(Source), SourceVariable, "--source");
+        var target = Connection(parse.GetValue(Target), TargetVariable, "--target");
+        var report = parse.GetValue(Report);
+        if (report is not null && Path.GetExtension(report).ToLowerInvariant() is not (".html" or ".htm" or ".md" or ".markdown" or ".json"))
+        {
+            throw new UsageException($"--report '{report}' must end in .html, .md or .json.");
+        }
+
+        MigrationJournal journal;
+        MigrationOptions options;
+        if (parse.GetValue(Resume) is { } id)
+        {
+            journal = MigrationJournal.Load(workDir, id);
+            if (journal.Status == MigrationStatus.Completed)
+            {
+                throw new UsageException($"Migration {id} already completed: see 'pgrelocate info {id}'.");
+            }
+
+            options = MigrationPlan.FromJournal(journal, source, target, parse.GetValue(ShowSecrets));
+            if (!string.Equals(journal.Target, target.ToString(), StringComparison.Ordinal) || !string.Equals(journal.Source, source.ToString(), StringComparison.Ordinal))
+            {
+                throw new UsageException($"Migration {id} moves {journal.Source} to {journal.Target}: pass those connections to resume it.");
+            }
+        }
+        else
+        {
+            var confirm = parse.GetValue(Confirm)
+                ?? throw new UsageException($"--confirm is required: pass --confirm {target.Database} to let the migration replace what the target holds.");
+            if (!string.Equals(confirm, target.Database, StringComparison.Ordinal))
+            {
+                throw new UsageException($"--confirm '{confirm}' does not match the target database '{target.Database}'. Nothing was changed.");
+            }
+
+            if (source.Host == target.Host && source.Port == target.Port && source.Database == target.Database)
+            {
+                throw new UsageException("The source and the target are the same database: give the target's own URL.");
+            }
+
+            options = new MigrationOptions
+            {
+                Source = source,
+                Target = target,
+                Confirm = confirm,
+                Via = parse.GetValue(Via),
+                Jobs = Math.Max(1, parse.GetValue(Jobs)),
+                ReadOnlySource = parse.GetValue(ReadOnlySource),
+                KeepReadOnly = parse.GetValue(KeepReadOnly),
+                ApplySettings = parse.GetValue(ApplySettings),
+                KeepArchive = parse.GetValue(KeepArchive),
+                ShowSecrets = parse.GetValue(ShowSecrets),
+                Allow = (parse.GetValue(Allow) ?? []).ToHashSet(StringComparer.Ordinal),
+            };
+            var recorded = options.ToJournal();
+            if (report is not null)
+            {
+                recorded["report"] = Path.GetFullPath(report);
+            }
+
+            journal = MigrationJournal.Create(workDir, MigrationJournal.NewId(), source.ToString(), target.ToString(), MigrationPlan.Steps().Select(s => s.Name), recorded);
+        }
+
+        report = report is null ? journal.Options.GetValueOrDefault("report") : Path.GetFullPath(report);
+        if (parse.GetValue(Detach))
+        {
+            return StartDetached(ctx, journal, workDir, source, target);
+        }
+
+        ctx.Reporter.Info($"Migration {journal.Id}: {source.Display} → {target.Display} (journal in {journal.Folder}).");
+        var runner = new MigrationRunner(MigrationPlan.Steps(), ctx.Binaries, ctx.Reporter);
+        var code = await runner.RunAsync(options, journal, cancellationToken);
+        ctx.Reporter.Stop();
+        if (report is not null)
+        {
+            MigrationReport.Write(journal, report);
+        }
+
+        Render(ctx, journal, options, report);
+        return code;
+    }
+
+    private static void Render(CommandContext ctx, MigrationJournal journal, MigrationOptions options, string? report)
+    {
+        if (ctx.Json)
+        {
+            ctx.Out.Profile.Width = 4096;
+            Console.Out.WriteLine(MigrationReport.Json(journal));
+            return;
+        }
+
+        InfoCommand.RenderSteps(ctx, journal);
+        if (journal.Status == MigrationStatus.Completed)
+        {
+            ctx.Out.WriteLine();
+            ctx.Out.WriteLine($"DATABASE_URL={options.Target.ToUrl(options.ShowSecrets)}");
+            foreach (var table in journal.Step("cutover summary").Tables)
+            {
+                ctx.Out.WriteLine($"{table.Title}:{(table.Rows.Count == 0 ? " " + table.Note : "")}");
+                foreach (var row in table.Rows)
+                {
+                    ctx.Out.WriteLine("  - " + string.Join(", ", row));
+                }
+            }
+        }
+        else
+        {
+            ctx.Out.WriteLine($"Migration {journal.Id} {journal.Status.ToString().ToLowerInvariant()}: {journal.Error}");
+            ctx.Out.WriteLine($"Resume it with: pgrelocate migrate --resume {journal.Id} (with the same --source and --target)");
+        }
+
+        if (report is not null)
+        {
+            ctx.Out.WriteLine($"Report: {report}");
+        }
+    }
+
+    /// <summary>
+    /// Starts this same program in a new session, resuming the journal just written, with the connections in
+    /// its environment (never on its command line) and its output in the migration's folder.
+    /// </summary>
+    private static ExitCode StartDetached(CommandContext ctx, MigrationJournal journal, string workDir, PgConnectionInfo source, PgConnectionInfo target)
+    {
+        var self = Environment.ProcessPath ?? throw new PgRelocateException("Cannot find this program's path to start it in the background.");
+        var args = new List<string>();
+        if (Path.GetFileNameWithoutExtension(self) is "dotnet")
+        {
+            args.Add(typeof(MigrateCommand).Assembly.Location);
+        }
+
+        args.AddRange(["migrate", "--resume", journal.Id, "--workdir", workDir]);
+        var log = Path.Combine(journal.Folder, "output.log");
+        var info = new ProcessStartInfo("setsid")
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = false,
+        };
+        // sh only sends the output to the log: the program and its arguments arrive as "$@".
+        foreach (var a in (string[])["sh", "-c", "exec \"$0\" \"$@\" </dev/null >>\"$PGRELOCATE_LOG\" 2>&1", self, .. args])
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        info.Environment[SourceVariable] = source.ToUrl(showPassword: true);
+        info.Environment[TargetVariable] = target.ToUrl(showPassword: true);
+        info.Environment["PGRELOCATE_LOG"] = log;
+        using var child = Process.Start(info) ?? throw new PgRelocateException("Could not start the migration in the background.");
+        if (ctx.Json)
+        {
+            ctx.WriteJson(new { id = journal.Id, folder = journal.Folder, pid = child.Id });
+        }
+        else
+        {
+            ctx.Out.WriteLine($"Migration {journal.Id} runs in the background (output in {log}).");
+            ctx.Out.WriteLine($"Watch it with 'pgrelocate status {journal.Id}', stop it with 'pgrelocate cancel {journal.Id}'.");
+        }
+
+        return ExitCode.Success;
+    }
+
+    private static PgConnectionInfo Connection(string? value, string variable, string option)
+    {
+        var text = value ?? Environment.GetEnvironmentVariable(variable);
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            throw new UsageException($"{option} is required (or set {variable}).");
+        }
+
+        try
+        {
+            return PgConnectionInfo.Parse(text);
+        }
+        catch (UsageException e)
+        {
+            throw new UsageException($"{option}: {e.Message}", e);
+        }
+    }
+}

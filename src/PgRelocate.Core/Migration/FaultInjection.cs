@@ -1,0 +1,23 @@
+namespace PgRelocate.Migration;
+
+/// <summary>
+/// Kills this process with SIGKILL at a named point, so tests can prove a migration resumes from a crash
+/// anywhere. Set <c>PGRELOCATE_FAULT</c> to <c>kill:STEP:start</c>, <c>kill:STEP:end</c> or
+/// <c>kill:STEP:progress</c> (the first progress report of the step after some work was done).
+/// Unset, it does nothing.
+/// </summary>
+public static class FaultInjection
+{
+    public const string Variable = "PGRELOCATE_FAULT";
+
+    private static readonly string? Fault = Environment.GetEnvironmentVariable(Variable);
+
+    public static void At(string step, string point)
+    {
+        if (Fault is not null && string.Equals(Fault, $"kill:{step}:{point}", StringComparison.Ordinal))
+        {
+            System.Diagnostics.Process.GetCurrentProcess().Kill();
+            Thread.Sleep(Timeout.Infinite);
+        }
+    }
+}

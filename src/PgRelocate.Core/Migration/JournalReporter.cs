@@ -1,0 +1,62 @@
+using System.Text.Json;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Migration;
+
+/// <summary>
+/// Passes progress on to the display and keeps it for `pgrelocate status`: log lines go into the journal,
+/// the latest progress of each task into <c>progress.json</c> beside it (rewritten at most once a second).
+/// </summary>
+public sealed class JournalReporter(IReporter inner, MigrationJournal journal) : IReporter
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, ProgressUpdate> _latest = new(StringComparer.Ordinal);
+    private DateTime _lastWrite = DateTime.MinValue;
+
+    public const string ProgressFile = "progress.json";
+
+    public void Log(LogLevel level, string message)
+    {
+        inner.Log(level, message);
+        if (level != LogLevel.Debug)
+        {
+            journal.AddLog((level == LogLevel.Warning ? "warning: " : level == LogLevel.Error ? "error: " : "") + message);
+        }
+    }
+
+    public void Progress(ProgressUpdate update)
+    {
+        inner.Progress(update);
+        if (update.Done > 0 && !update.Finished)
+        {
+            FaultInjection.At(update.Task, "progress");
+        }
+
+        lock (_lock)
+        {
+            _latest[update.Task] = update;
+            if (update.Finished || DateTime.UtcNow - _lastWrite > TimeSpan.FromSeconds(1))
+            {
+                _lastWrite = DateTime.UtcNow;
+                var path = Path.Combine(journal.Folder, ProgressFile);
+                File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(_latest.Values, JsonOptions));
+                File.Move(path + ".tmp", path, overwrite: true);
+            }
+        }
+    }
+
+    public static IReadOnlyList<ProgressUpdate> Read(MigrationJournal journal)
+    {
+        var path = Path.Combine(journal.Folder, ProgressFile);
+        try
+        {
+            return File.Exists(path) ? JsonSerializer.Deserialize<List<ProgressUpdate>>(File.ReadAllText(path), JsonOptions) ?? [] : [];
+        }
+        catch (Exception e) when (e is IOException or JsonException)
+        {
+            return [];
+        }
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+}

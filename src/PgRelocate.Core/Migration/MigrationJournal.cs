@@ -1,0 +1,204 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using PgRelocate.Errors;
+
+namespace PgRelocate.Migration;
+
+public enum MigrationStatus
+{
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    Canceled,
+}
+
+public enum StepStatus
+{
+    Pending,
+    Running,
+    Done,
+    Skipped,
+    Failed,
+}
+
+/// <summary>A table for the report: a title, column names and rows of text.</summary>
+public sealed record ReportTable(string Title, IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<string>> Rows, string? Note = null);
+
+/// <summary>One step of a migration as recorded: what it did and what it left for later steps.</summary>
+public sealed class StepRecord
+{
+    public required string Name { get; init; }
+
+    public StepStatus Status { get; set; }
+
+    public DateTimeOffset? StartedAt { get; set; }
+
+    public DateTimeOffset? FinishedAt { get; set; }
+
+    /// <summary>One line for people: "73.2 MB, sha256 ab12…".</summary>
+    public string? Summary { get; set; }
+
+    /// <summary>Values later steps and a resumed run need (archive location, SHA-256, ...). Never secrets.</summary>
+    public Dictionary<string, string> Outputs { get; set; } = new(StringComparer.Ordinal);
+
+    public List<ReportTable> Tables { get; set; } = [];
+
+    public string? Error { get; set; }
+}
+
+/// <summary>
+/// The record of one migration, kept in its own folder (<c>WORKDIR/ID/journal.json</c>) and rewritten
+/// atomically after every change, so a crash at any moment leaves the last consistent state. It holds no
+/// secrets: connections are recorded redacted, and a resumed run is given them again.
+/// </summary>
+public sealed class MigrationJournal
+{
+    public const string FileName = "journal.json";
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    private readonly Lock _lock = new();
+
+    public required string Id { get; init; }
+
+    public required string Source { get; init; }
+
+    public required string Target { get; init; }
+
+    /// <summary>The options the migration was started with, as given (no secrets).</summary>
+    public Dictionary<string, string> Options { get; init; } = new(StringComparer.Ordinal);
+
+    public MigrationStatus Status { get; set; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset? FinishedAt { get; set; }
+
+    /// <summary>The process running the migration now, so `cancel` can stop it and a second run refuses to start.</summary>
+    public int? Pid { get; set; }
+
+    public string? Error { get; set; }
+
+    public int? ExitCode { get; set; }
+
+    public List<StepRecord> Steps { get; init; } = [];
+
+    public List<string> Log { get; init; } = [];
+
+    [JsonIgnore]
+    public string Folder { get; private set; } = "";
+
+    public static string NewId() =>
+        DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
+
+    public static MigrationJournal Create(string workDir, string id, string source, string target, IEnumerable<string> steps, Dictionary<string, string> options)
+    {
+        var journal = new MigrationJournal
+        {
+            Id = id,
+            Source = source,
+            Target = target,
+            Options = options,
+            CreatedAt = DateTimeOffset.UtcNow,
+            Status = MigrationStatus.Pending,
+            Steps = steps.Select(s => new StepRecord { Name = s }).ToList(),
+        };
+        journal.Folder = Path.Combine(workDir, id);
+        Directory.CreateDirectory(journal.Folder);
+        journal.Save();
+        return journal;
+    }
+
+    /// <exception cref="UsageException">No migration with that id in the work folder.</exception>
+    public static MigrationJournal Load(string workDir, string id)
+    {
+        var folder = Path.Combine(workDir, id);
+        var file = Path.Combine(folder, FileName);
+        if (!File.Exists(file))
+        {
+            throw new UsageException($"No migration '{id}' in {workDir}: run 'pgrelocate list' to see the migrations there (or pass --workdir).");
+        }
+
+        var journal = JsonSerializer.Deserialize<MigrationJournal>(File.ReadAllText(file), JsonOptions)
+            ?? throw new PgRelocateException($"The journal of migration '{id}' is empty.");
+        journal.Folder = folder;
+        return journal;
+    }
+
+    /// <summary>Every migration in the work folder, newest first.</summary>
+    public static IReadOnlyList<MigrationJournal> All(string workDir)
+    {
+        if (!Directory.Exists(workDir))
+        {
+            return [];
+        }
+
+        var result = new List<MigrationJournal>();
+        foreach (var dir in Directory.GetDirectories(workDir))
+        {
+            try
+            {
+                result.Add(Load(workDir, Path.GetFileName(dir)));
+            }
+            catch (Exception e) when (e is PgRelocateException or JsonException or IOException)
+            {
+                // Not a migration folder, or one being written this instant.
+            }
+        }
+
+        return result.OrderByDescending(j => j.CreatedAt).ToList();
+    }
+
+    public StepRecord Step(string name) => Steps.First(s => s.Name == name);
+
+    /// <summary>An output of an earlier step, or null.</summary>
+    public string? Output(string step, string key) => Steps.FirstOrDefault(s => s.Name == step)?.Outputs.GetValueOrDefault(key);
+
+    public void AddLog(string line)
+    {
+        lock (_lock)
+        {
+            Log.Add($"{DateTimeOffset.UtcNow:HH:mm:ss} {line}");
+        }
+    }
+
+    /// <summary>True when the process recorded as running this migration is alive.</summary>
+    public bool IsRunningElsewhere()
+    {
+        if (Pid is not { } pid || pid == Environment.ProcessId)
+        {
+            return false;
+        }
+
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited && File.Exists($"/proc/{pid}/cmdline") && File.ReadAllText($"/proc/{pid}/cmdline").Contains("pgrelocate", StringComparison.Ordinal);
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Writes the journal to a temporary file and renames it over the old one.</summary>
+    public void Save()
+    {
+        lock (_lock)
+        {
+            var file = Path.Combine(Folder, FileName);
+            var temp = file + ".tmp";
+            File.WriteAllText(temp, JsonSerializer.Serialize(this, JsonOptions));
+            File.Move(temp, file, overwrite: true);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+using PgRelocate.Connections;
+
+namespace PgRelocate.Migration;
+
+/// <summary>Everything a migration run needs, connections included (so this object is never written down).</summary>
+public sealed record MigrationOptions
+{
+    public required PgConnectionInfo Source { get; init; }
+
+    public required PgConnectionInfo Target { get; init; }
+
+    /// <summary>The target database's name, confirming that what it holds may be replaced.</summary>
+    public required string Confirm { get; init; }
+
+    /// <summary>Where to stage the archive (a store location); null: a file in the migration's folder.</summary>
+    public string? Via { get; init; }
+
+    public int Jobs { get; init; } = 2;
+
+    public bool ReadOnlySource { get; init; }
+
+    public bool KeepReadOnly { get; init; }
+
+    public bool ApplySettings { get; init; }
+
+    public bool KeepArchive { get; init; }
+
+    public bool ShowSecrets { get; init; }
+
+    /// <summary>Preflight checks whose blockers the user overrides, by name.</summary>
+    public IReadOnlySet<string> Allow { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>The non-secret options, as the journal records them.</summary>
+    public Dictionary<string, string> ToJournal() => new(StringComparer.Ordinal)
+    {
+        ["confirm"] = Confirm,
+        ["via"] = Via ?? "(local file)",
+        ["jobs"] = Jobs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["readOnlySource"] = ReadOnlySource.ToString(),
+        ["keepReadOnly"] = KeepReadOnly.ToString(),
+        ["applySettings"] = ApplySettings.ToString(),
+        ["keepArchive"] = KeepArchive.ToString(),
+        ["allow"] = string.Join(",", Allow.Order(StringComparer.Ordinal)),
+    };
+}

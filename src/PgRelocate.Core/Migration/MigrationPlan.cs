@@ -1,0 +1,37 @@
+using PgRelocate.Migration.Steps;
+
+namespace PgRelocate.Migration;
+
+/// <summary>The steps of a migration, in order. A step added here appears in journals, progress and reports.</summary>
+public static class MigrationPlan
+{
+    public static IReadOnlyList<IMigrationStep> Steps() =>
+    [
+        new ReadOnlySourceStep(),
+        new DumpStep(),
+        new RestoreStep(),
+        new CutoverStep(),
+        new CleanupStep(),
+    ];
+
+    /// <summary>Rebuilds the options a migration was started with from its journal and fresh connections.</summary>
+    public static MigrationOptions FromJournal(MigrationJournal journal, Connections.PgConnectionInfo source, Connections.PgConnectionInfo target, bool showSecrets)
+    {
+        var o = journal.Options;
+        bool Flag(string key) => bool.TryParse(o.GetValueOrDefault(key), out var v) && v;
+        return new MigrationOptions
+        {
+            Source = source,
+            Target = target,
+            Confirm = o.GetValueOrDefault("confirm") ?? target.Database,
+            Via = o.GetValueOrDefault("via") is { } via && via != "(local file)" ? via : null,
+            Jobs = int.TryParse(o.GetValueOrDefault("jobs"), System.Globalization.CultureInfo.InvariantCulture, out var jobs) ? jobs : 2,
+            ReadOnlySource = Flag("readOnlySource"),
+            KeepReadOnly = Flag("keepReadOnly"),
+            ApplySettings = Flag("applySettings"),
+            KeepArchive = Flag("keepArchive"),
+            ShowSecrets = showSecrets,
+            Allow = (o.GetValueOrDefault("allow") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal),
+        };
+    }
+}

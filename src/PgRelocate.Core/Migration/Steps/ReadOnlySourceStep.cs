@@ -1,0 +1,75 @@
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Migration.Steps;
+
+/// <summary>
+/// Puts the source database in read-only mode for the maintenance window, as the seeds ask: new transactions
+/// default to read only (<c>ALTER DATABASE ... SET default_transaction_read_only = on</c>) and the sessions
+/// connected now are ended, so nothing written after the dump is lost. Undone when the migration fails or
+/// is cancelled, and at the end unless --keep-read-only.
+/// </summary>
+public sealed class ReadOnlySourceStep : ICompensatingStep
+{
+    public const string StepName = "read-only source";
+
+    public string Name => StepName;
+
+    public string? SkipReason(MigrationOptions options) => options.ReadOnlySource ? null : "not asked for (--read-only-source)";
+
+    public bool KeepOnSuccess(MigrationOptions options) => options.KeepReadOnly;
+
+    public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var source = context.Options.Source;
+        await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
+        var apps = await ConnectedApplications.ReadAsync(conn, cancellationToken);
+        context.Record.Tables.Add(ApplicationsTable(apps));
+        try
+        {
+            await Db.ExecuteAsync(conn, $"ALTER DATABASE {Db.Ident(source.Database)} SET default_transaction_read_only = on", cancellationToken);
+        }
+        catch (Npgsql.PostgresException e)
+        {
+            throw new PgRelocateException($"Could not make the source read-only: {e.MessageText}. Connect as the database's owner, or leave out --read-only-source and stop writes yourself.", ExitCode.Failed, e);
+        }
+
+        var ended = await Db.ScalarAsync<long>(conn, """
+            SELECT count(*) FROM (
+              SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+            ) s WHERE ok
+            """, cancellationToken);
+        var left = (await ConnectedApplications.ReadAsync(conn, cancellationToken)).Sum(a => a.Sessions);
+        context.Record.Outputs["readOnly"] = "on";
+        context.Record.Summary = $"{source.Database} is read-only; {ended} session{(ended == 1 ? "" : "s")} ended" + (left > 0 ? $", {left} could not be ended (they belong to other roles)" : "");
+        if (left > 0)
+        {
+            context.Reporter.Warn($"{left} sessions on the source could not be ended: they may still write until they reconnect.");
+        }
+    }
+
+    public async Task UndoAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        if (context.Record.Outputs.GetValueOrDefault("readOnly") != "on")
+        {
+            return;
+        }
+
+        var source = context.Options.Source;
+        await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
+        // This session itself starts read-only now: switch that off for it before changing the database.
+        await Db.ExecuteAsync(conn, "SET default_transaction_read_only = off", cancellationToken);
+        await Db.ExecuteAsync(conn, $"ALTER DATABASE {Db.Ident(source.Database)} RESET default_transaction_read_only", cancellationToken);
+        context.Record.Outputs["readOnly"] = "lifted";
+        context.Reporter.Info($"Source {source.Database} is writable again.");
+    }
+
+    internal static ReportTable ApplicationsTable(IReadOnlyList<ConnectedApplication> apps) =>
+        new("Applications connected to the source",
+            ["application", "user", "client address", "sessions"],
+            apps.Select(a => (IReadOnlyList<string>)[a.Application, a.User, a.ClientAddress, a.Sessions.ToString(System.Globalization.CultureInfo.InvariantCulture)]).ToList(),
+            apps.Count == 0 ? "none connected" : "repoint these at the new DATABASE_URL at cutover");
+}
