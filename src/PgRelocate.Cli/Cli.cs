@@ -16,6 +16,8 @@ internal static class Cli
             root.Options.Add(option);
         }
 
+        root.Subcommands.Add(Commands.CheckCommand.Create());
+        root.Subcommands.Add(Commands.SettingsCommand.Create());
         return root;
     }
 

@@ -61,12 +61,12 @@ public sealed class DowntimeCheck(TimeSpan? warnAbove = null, long sampleBytes =
             : CheckResult.Ok(Name, found, "Plan the maintenance window with a margin: restores of indexes and large objects can take longer.")];
     }
 
-    /// <summary>Reads the table as COPY would, stopping after <c>sampleBytes</c> or <c>sampleTime</c>.</summary>
+    /// <summary>Reads the table as pg_dump would (COPY), stopping after <c>sampleBytes</c> or <c>sampleTime</c>.</summary>
     private async Task<(long Bytes, TimeSpan Elapsed)> SampleAsync(PreflightContext context, string schema, string table, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         long total = 0;
-        await using (var copy = await context.Source.BeginRawBinaryCopyAsync($"COPY {Db.Ident(schema)}.{Db.Ident(table)} TO STDOUT", cancellationToken))
+        await using (var copy = await context.Source.BeginRawBinaryCopyAsync($"COPY {Db.Ident(schema)}.{Db.Ident(table)} TO STDOUT (FORMAT binary)", cancellationToken))
         {
             var buffer = new byte[81920];
             int read;
