@@ -7,12 +7,13 @@ namespace PgRelocate.Preflight.Checks;
 /// <summary>
 /// Estimates the downtime of a dump and restore: reads the largest table for a moment to measure how fast
 /// this machine gets data from the source, scales that to the whole database, and adds the restore, which
-/// writes the data again and builds every index (about three times the dump, in our measurements).
+/// writes the data again and builds every index: one measured 1.4 GB database took 5.8 s to dump and
+/// 34.6 s to restore with one job, so the restore counts six times the dump.
 /// The seeds' advice stands: plan for more.
 /// </summary>
 public sealed class DowntimeCheck(TimeSpan? warnAbove = null, long sampleBytes = 64_000_000, TimeSpan? sampleTime = null) : IPreflightCheck
 {
-    private const double RestoreFactor = 3.0;
+    private const double RestoreFactor = 6.0;
 
     private readonly TimeSpan _warnAbove = warnAbove ?? TimeSpan.FromHours(4);
     private readonly TimeSpan _sampleTime = sampleTime ?? TimeSpan.FromSeconds(2);
