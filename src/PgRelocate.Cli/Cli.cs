@@ -18,6 +18,8 @@ internal static class Cli
             root.Options.Add(option);
         }
 
+        root.Subcommands.Add(CheckCommand.Create());
+        root.Subcommands.Add(SettingsCommand.Create());
         root.Subcommands.Add(DumpCommand.Create());
         root.Subcommands.Add(RestoreCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());

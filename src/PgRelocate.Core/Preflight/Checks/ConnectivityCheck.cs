@@ -1,0 +1,49 @@
+using PgRelocate.Connections;
+
+namespace PgRelocate.Preflight.Checks;
+
+/// <summary>
+/// Both sides answered (the runner could not have got here otherwise); says whether TLS protects each
+/// connection, and blocks when the source and the target are the same database, which a restore would wipe.
+/// </summary>
+public sealed class ConnectivityCheck : IPreflightCheck
+{
+    public string Name => "connectivity";
+
+    // The same database seen through two URLs has the same start time and database oid.
+    private const string IdentitySql = """
+        SELECT pg_postmaster_start_time()::text || '/' || (SELECT oid FROM pg_database WHERE datname = current_database())::text
+        """;
+
+    public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
+    {
+        var rows = new List<CheckResult> { Describe(context.SourceInfo, context.SourceServer) };
+        if (context.HasTarget)
+        {
+            var sourceId = await Query.SingleAsync(context.Source, IdentitySql, r => r.GetString(0), cancellationToken);
+            var targetId = await Query.SingleAsync(context.Target!, IdentitySql, r => r.GetString(0), cancellationToken);
+            rows.Add(sourceId == targetId
+                ? CheckResult.Block(Name, $"The source and the target are the same database ({context.TargetInfo!.Display}).",
+                    "Give the target's URL as --target: restoring into the source would destroy it.")
+                : Describe(context.TargetInfo!, context.TargetServer!));
+        }
+
+        return rows;
+    }
+
+    private CheckResult Describe(PgConnectionInfo info, ServerInfo server)
+    {
+        var tls = server.Ssl ? $"TLS ({server.SslVersion})" : "no TLS";
+        var found = $"{server.Role}: connected to {info.Display} as {server.User}, {tls}.";
+        if (server.Ssl || IsLocal(info))
+        {
+            return CheckResult.Ok(Name, found);
+        }
+
+        return CheckResult.Warn(Name, found,
+            $"Add sslmode=require (or verify-full) to the {server.Role} URL: the data and the password cross the network in clear text.");
+    }
+
+    private static bool IsLocal(PgConnectionInfo info) =>
+        info.IsUnixSocket || info.Host is "localhost" or "127.0.0.1" or "::1";
+}

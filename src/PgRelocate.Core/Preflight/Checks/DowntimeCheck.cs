@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using PgRelocate.Connections;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Preflight.Checks;
+
+/// <summary>
+/// Estimates the downtime of a dump and restore: reads the largest table for a moment to measure how fast
+/// this machine gets data from the source, scales that to the whole database, and adds the restore, which
+/// writes the data again and builds every index: one measured 1.4 GB database took 5.8 s to dump and
+/// 34.6 s to restore with one job, so the restore counts six times the dump.
+/// The seeds' advice stands: plan for more.
+/// </summary>
+public sealed class DowntimeCheck(TimeSpan? warnAbove = null, long sampleBytes = 64_000_000, TimeSpan? sampleTime = null) : IPreflightCheck
+{
+    private const double RestoreFactor = 6.0;
+
+    private readonly TimeSpan _warnAbove = warnAbove ?? TimeSpan.FromHours(4);
+    private readonly TimeSpan _sampleTime = sampleTime ?? TimeSpan.FromSeconds(2);
+
+    public string Name => "estimated downtime";
+
+    private const string DataSql = $"""
+        SELECT coalesce(sum(pg_table_size(c.oid)), 0)::bigint
+               + (SELECT pg_total_relation_size('pg_catalog.pg_largeobject'))
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'm') AND {Catalog.UserSchema}
+        """;
+
+    private const string LargestSql = $"""
+        SELECT n.nspname, c.relname
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND {Catalog.UserSchema}
+        ORDER BY pg_table_size(c.oid) DESC, 1, 2
+        LIMIT 1
+        """;
+
+    public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
+    {
+        var data = await Query.SingleAsync(context.Source, DataSql, r => r.GetInt64(0), cancellationToken);
+        var largest = await Query.ListAsync(context.Source, LargestSql, r => (Schema: r.GetString(0), Table: r.GetString(1)), cancellationToken);
+        if (largest.Count == 0)
+        {
+            return [CheckResult.Ok(Name, "No tables: the dump and restore take moments.")];
+        }
+
+        var (bytes, elapsed) = await SampleAsync(context, largest[0].Schema, largest[0].Table, cancellationToken);
+        // A table that small says more about round trips than throughput: nothing to scale.
+        if (bytes < 1_000_000 || data < 10_000_000)
+        {
+            return [CheckResult.Ok(Name, $"{Units.Bytes(data)} of table data: the dump and restore take a few minutes at most.")];
+        }
+
+        var rate = bytes / Math.Max(elapsed.TotalSeconds, 0.001);
+        var dump = TimeSpan.FromSeconds(data / rate);
+        var restore = dump * RestoreFactor;
+        var total = dump + restore;
+        var found = $"about {Units.Duration(total)}: dump {Units.Duration(dump)} at the measured {Units.Rate(rate)}, restore about {Units.Duration(restore)}, plus the upload to storage.";
+        return [total > _warnAbove
+            ? CheckResult.Warn(Name, found,
+                $"Plan a maintenance window well above {Units.Duration(total)}, or consider a replication-based migration to shorten it.")
+            : CheckResult.Ok(Name, found, "Plan the maintenance window with a margin: restores of indexes and large objects can take longer.")];
+    }
+
+    /// <summary>Reads the table as pg_dump would (COPY), stopping after <c>sampleBytes</c> or <c>sampleTime</c>.</summary>
+    private async Task<(long Bytes, TimeSpan Elapsed)> SampleAsync(PreflightContext context, string schema, string table, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        long total = 0;
+        await using (var copy = await context.Source.BeginRawBinaryCopyAsync($"COPY {Db.Ident(schema)}.{Db.Ident(table)} TO STDOUT (FORMAT binary)", cancellationToken))
+        {
+            var buffer = new byte[81920];
+            int read;
+            while ((read = await copy.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                total += read;
+                if (total >= sampleBytes || clock.Elapsed >= _sampleTime)
+                {
+                    await copy.CancelAsync();
+                    break;
+                }
+            }
+        }
+
+        return (total, clock.Elapsed);
+    }
+}

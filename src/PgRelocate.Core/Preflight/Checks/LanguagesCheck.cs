@@ -1,0 +1,24 @@
+namespace PgRelocate.Preflight.Checks;
+
+/// <summary>
+/// Procedural languages other than plpgsql: managed targets offer few of them, and the untrusted ones
+/// (plperlu, plpython3u) need a superuser to install and to create functions in.
+/// </summary>
+public sealed class LanguagesCheck : IPreflightCheck
+{
+    public string Name => "procedural languages";
+
+    private const string Sql = """
+        SELECT lanname || CASE WHEN lanpltrusted THEN '' ELSE ' (untrusted: superuser only)' END
+        FROM pg_language
+        WHERE lanispl AND lanname <> 'plpgsql'
+        ORDER BY 1
+        """;
+
+    public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
+    {
+        var languages = await Query.ListAsync(context.Source, Sql, r => r.GetString(0), cancellationToken);
+        return [Findings.WarnIfAny(Name, languages, "Only plpgsql.", "procedural languages besides plpgsql",
+            "Check the target offers these languages (most are extensions: see the extensions row), or rewrite their functions in plpgsql.")];
+    }
+}

@@ -1,0 +1,25 @@
+namespace PgRelocate.Preflight.Checks;
+
+/// <summary>
+/// Tables without a primary key copy fine, but rows cannot be matched one to one afterwards: verification
+/// of their contents is weaker (counts and an order-independent hash only), and duplicates go unnoticed.
+/// </summary>
+public sealed class PrimaryKeysCheck : IPreflightCheck
+{
+    public string Name => "tables without primary key";
+
+    private const string Sql = $"""
+        SELECT {Catalog.QualifiedName}
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND {Catalog.UserSchema} AND {Catalog.NotExtensionRelation}
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')
+        ORDER BY 1
+        """;
+
+    public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
+    {
+        var tables = await Query.ListAsync(context.Source, Sql, r => r.GetString(0), cancellationToken);
+        return [Findings.WarnIfAny(Name, tables, "Every table has a primary key.", "tables without a primary key",
+            "They migrate, but verification can only compare their row counts and a hash of all rows: add a primary key if a row-level check matters.")];
+    }
+}

@@ -1,0 +1,29 @@
+namespace PgRelocate.Preflight.Checks;
+
+/// <summary>
+/// Tablespaces are folders of the source server; the target has its own. The restore puts everything into
+/// the target's default tablespace (pg_restore --no-tablespaces).
+/// </summary>
+public sealed class TablespacesCheck : IPreflightCheck
+{
+    public string Name => "tablespaces";
+
+    private const string Sql = $"""
+        SELECT t.spcname || ' (' || count(*) || ' tables and indexes)'
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_tablespace t ON t.oid = c.reltablespace
+        WHERE {Catalog.UserSchema} AND t.spcname NOT IN ('pg_default', 'pg_global')
+        GROUP BY t.spcname
+        UNION ALL
+        SELECT t.spcname || ' (the database default)'
+        FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace
+        WHERE d.datname = current_database() AND t.spcname <> 'pg_default'
+        ORDER BY 1
+        """;
+
+    public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
+    {
+        var spaces = await Query.ListAsync(context.Source, Sql, r => r.GetString(0), cancellationToken);
+        return [Findings.WarnIfAny(Name, spaces, "Only the default tablespace.", "tablespaces besides the default",
+            "Nothing to do unless you need them: everything lands in the target's default tablespace.")];
+    }
+}

@@ -1,0 +1,32 @@
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Progress;
+using PgRelocate.Tools;
+
+namespace PgRelocate.Preflight;
+
+/// <summary>
+/// What checks run against: an open connection to the source and, when given, to the target, what is
+/// known about each side, and the local pg_dump/pg_restore installations.
+/// </summary>
+public sealed class PreflightContext
+{
+    public required PgConnectionInfo SourceInfo { get; init; }
+
+    public required NpgsqlConnection Source { get; init; }
+
+    public required ServerInfo SourceServer { get; init; }
+
+    public PgConnectionInfo? TargetInfo { get; init; }
+
+    public NpgsqlConnection? Target { get; init; }
+
+    public ServerInfo? TargetServer { get; init; }
+
+    public required PgBinaries Binaries { get; init; }
+
+    public IReporter Reporter { get; init; } = NullReporter.Instance;
+
+    /// <summary>The target's connection and facts, when a target was given.</summary>
+    public bool HasTarget => Target is not null && TargetServer is not null;
+}

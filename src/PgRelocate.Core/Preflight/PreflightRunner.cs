@@ -1,0 +1,140 @@
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Preflight.Checks;
+using PgRelocate.Progress;
+using PgRelocate.Tools;
+
+namespace PgRelocate.Preflight;
+
+/// <summary>
+/// Connects to the source (and the target, when given), then runs every check in turn. Connection
+/// failures are the one thing that stops the run (there is nothing to check); a check that fails for
+/// any database reason becomes a warning row naming what it could not look at.
+/// </summary>
+public sealed class PreflightRunner
+{
+    private readonly IReadOnlyList<IPreflightCheck> _checks;
+
+    public PreflightRunner(IReadOnlyList<IPreflightCheck>? checks = null)
+    {
+        _checks = checks ?? DefaultChecks();
+    }
+
+    /// <summary>Every check, in the order the report lists them.</summary>
+    public static IReadOnlyList<IPreflightCheck> DefaultChecks() =>
+    [
+        new ConnectivityCheck(),
+        new VersionsCheck(),
+        new SizeCheck(),
+        new ExtensionsCheck(),
+        new LanguagesCheck(),
+        new OwnershipCheck(),
+        new LargeObjectsCheck(),
+        new UnloggedTablesCheck(),
+        new PrimaryKeysCheck(),
+        new EventTriggersCheck(),
+        new TablespacesCheck(),
+        new EncodingCheck(),
+        new TargetEmptyCheck(),
+        new TransactionsCheck(),
+        new ApplicationsCheck(),
+        new DowntimeCheck(),
+    ];
+
+    public async Task<PreflightReport> RunAsync(PgConnectionInfo source, PgConnectionInfo? target, PgBinaries binaries, IReporter reporter, CancellationToken cancellationToken)
+    {
+        // Our own sessions carry this name, so the activity checks can tell them from the applications'.
+        await using var sourceConn = await Db.OpenAsync(source.WithApplicationName(OwnApplicationName), "source", cancellationToken);
+        var sourceServer = await DescribeAsync(sourceConn, "source", cancellationToken);
+        NpgsqlConnection? targetConn = null;
+        try
+        {
+            ServerInfo? targetServer = null;
+            if (target is not null)
+            {
+                targetConn = await Db.OpenAsync(target.WithApplicationName(OwnApplicationName), "target", cancellationToken);
+                targetServer = await DescribeAsync(targetConn, "target", cancellationToken);
+            }
+
+            var context = new PreflightContext
+            {
+                SourceInfo = source,
+                Source = sourceConn,
+                SourceServer = sourceServer,
+                TargetInfo = target,
+                Target = targetConn,
+                TargetServer = targetServer,
+                Binaries = binaries,
+                Reporter = reporter,
+            };
+            return await RunChecksAsync(context, cancellationToken);
+        }
+        finally
+        {
+            if (targetConn is not null)
+            {
+                await targetConn.DisposeAsync();
+            }
+        }
+    }
+
+    public const string OwnApplicationName = "pgrelocate check";
+
+    /// <summary>Runs the checks against already open connections.</summary>
+    public async Task<PreflightReport> RunChecksAsync(PreflightContext context, CancellationToken cancellationToken)
+    {
+        var results = new List<CheckResult>();
+        for (var i = 0; i < _checks.Count; i++)
+        {
+            var check = _checks[i];
+            context.Reporter.Progress(new ProgressUpdate("checks", i, _checks.Count, "checks", check.Name));
+            results.AddRange(await RunOneAsync(check, context, cancellationToken));
+        }
+
+        context.Reporter.Progress(new ProgressUpdate("checks", _checks.Count, _checks.Count, "checks", Finished: true));
+        return new PreflightReport(results);
+    }
+
+    /// <summary>Runs one check; a database error becomes a warning row instead of ending the run.</summary>
+    public static async Task<IReadOnlyList<CheckResult>> RunOneAsync(IPreflightCheck check, PreflightContext context, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await check.RunAsync(context, cancellationToken);
+        }
+        catch (PostgresException e)
+        {
+            context.Reporter.Debug($"check {check.Name} failed: {e.SqlState} {e.MessageText}");
+            // A failed statement may leave the connection's transaction aborted; checks run outside of one.
+            var why = e.SqlState == PostgresErrorCodes.InsufficientPrivilege ? "permission denied" : e.SqlState;
+            return
+            [
+                CheckResult.Warn(check.Name, $"Could not run this check ({why}: {e.MessageText}).",
+                    "Run the check as a role that can read this information (pg_read_all_stats, pg_monitor, or the database owner), or check it by hand."),
+            ];
+        }
+    }
+
+    private const string DescribeSql = """
+        SELECT current_setting('server_version_num')::int,
+               current_setting('server_version'),
+               current_database(),
+               current_user,
+               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+               coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false),
+               (SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()),
+               pg_backend_pid()
+        """;
+
+    private static Task<ServerInfo> DescribeAsync(NpgsqlConnection conn, string role, CancellationToken cancellationToken) =>
+        Query.SingleAsync(conn, DescribeSql, r => new ServerInfo(
+            role,
+            r.GetInt32(0),
+            r.GetString(1),
+            r.GetString(2),
+            r.GetString(3),
+            r.GetBoolean(4),
+            r.GetBoolean(5),
+            r.NullableString(6),
+            r.GetInt32(7)), cancellationToken);
+}
