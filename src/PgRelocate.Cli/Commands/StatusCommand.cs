@@ -26,10 +26,13 @@ internal static class StatusCommand
         var id = ctx.Parse.GetValue(Id) ?? MigrationJournal.All(workDir).FirstOrDefault()?.Id
             ?? throw new UsageException($"No migrations in {workDir}.");
         string? last = null;
+        var startedWatching = DateTime.UtcNow;
         while (true)
         {
             var journal = MigrationJournal.Load(workDir, id);
-            var running = journal.Status == MigrationStatus.Running && journal.IsRunningElsewhere();
+            // A migration just started with --detach is pending until its process picks it up.
+            var starting = journal.Status == MigrationStatus.Pending && DateTime.UtcNow - startedWatching < TimeSpan.FromSeconds(30);
+            var running = starting || (journal.Status == MigrationStatus.Running && journal.IsRunningElsewhere());
             var line = Describe(journal, running);
             if (line != last)
             {

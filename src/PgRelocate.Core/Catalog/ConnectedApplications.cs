@@ -9,14 +9,18 @@ public static class ConnectedApplications
 {
     /// <summary>
     /// Sessions connected to the current database right now, other than this one, grouped by application
-    /// name, user and client address (pg_stat_activity). Without pg_read_all_stats a role sees the
-    /// application names of its own sessions only; others show as "(hidden)".
+    /// name, user and client address (pg_stat_activity).
     /// </summary>
     public static async Task<IReadOnlyList<ConnectedApplication>> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
     {
+        // client_addr is null for Unix-socket sessions (client_port -1) and, without pg_read_all_stats, for
+        // other users' sessions: say which, instead of showing nothing.
         const string sql = """
-            SELECT coalesce(nullif(application_name, ''), '(unnamed)'), coalesce(usename, '(hidden)'),
-                   coalesce(host(client_addr), 'local socket'), count(*)::int
+            SELECT coalesce(nullif(application_name, ''), '(no name)'), coalesce(usename, '?'),
+                   CASE WHEN client_addr IS NOT NULL THEN host(client_addr)
+                        WHEN client_port = -1 THEN 'local socket'
+                        ELSE 'address hidden' END,
+                   count(*)::int
             FROM pg_stat_activity
             WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
             GROUP BY 1, 2, 3

@@ -7,9 +7,11 @@ public static class MigrationPlan
 {
     public static IReadOnlyList<IMigrationStep> Steps() =>
     [
+        new CheckStep(),
         new ReadOnlySourceStep(),
         new DumpStep(),
         new RestoreStep(),
+        new SettingsStep(),
         new CutoverStep(),
         new CleanupStep(),
     ];

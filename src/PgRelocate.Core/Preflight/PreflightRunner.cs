@@ -45,6 +45,7 @@ public sealed class PreflightRunner
     {
         // Our own sessions carry this name, so the activity checks can tell them from the applications'.
         await using var sourceConn = await Db.OpenAsync(source.WithApplicationName(OwnApplicationName), "source", cancellationToken);
+        await LimitLockWaitsAsync(sourceConn, cancellationToken);
         var sourceServer = await DescribeAsync(sourceConn, "source", cancellationToken);
         NpgsqlConnection? targetConn = null;
         try
@@ -53,6 +54,7 @@ public sealed class PreflightRunner
             if (target is not null)
             {
                 targetConn = await Db.OpenAsync(target.WithApplicationName(OwnApplicationName), "target", cancellationToken);
+                await LimitLockWaitsAsync(targetConn, cancellationToken);
                 targetServer = await DescribeAsync(targetConn, "target", cancellationToken);
             }
 
@@ -79,6 +81,13 @@ public sealed class PreflightRunner
     }
 
     public const string OwnApplicationName = "pgrelocate check";
+
+    /// <summary>
+    /// Size functions wait for a lock on each table: behind a session holding an exclusive lock a check would
+    /// hang without a word. With a lock timeout it fails instead, and becomes a warning row naming the wait.
+    /// </summary>
+    private static Task LimitLockWaitsAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        Db.ExecuteAsync(conn, "SET lock_timeout = '3s'", cancellationToken);
 
     /// <summary>Runs the checks against already open connections.</summary>
     public async Task<PreflightReport> RunChecksAsync(PreflightContext context, CancellationToken cancellationToken)

@@ -38,7 +38,7 @@ public sealed class VersionsCheck : IPreflightCheck
         try
         {
             var dump = binaries.PgDumpFor(sourceMajor);
-            var restore = binaries.PgRestoreFor(dump.Major);
+            var restore = binaries.PgRestoreFor(dump.Major, targetMajor ?? 0);
             var found = $"{dump.Name} {dump.Version} and {restore.Name} {restore.Version} fit a PostgreSQL {sourceMajor} source.";
             if (targetMajor is { } t && restore.Major < t)
             {

@@ -1,0 +1,55 @@
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Preflight;
+
+namespace PgRelocate.Migration.Steps;
+
+/// <summary>
+/// The preflight checks, source and target. A blocker stops the migration (exit 3) unless the user overrides
+/// that check by name with --allow; the target holding objects is allowed by the migration's --confirm.
+/// </summary>
+public sealed class CheckStep : IMigrationStep
+{
+    public const string StepName = "check";
+
+    /// <summary>The check a migration's --confirm overrides: replacing the target's objects is what it confirms.</summary>
+    private const string TargetEmptyCheck = "target empty";
+
+    public string Name => StepName;
+
+    public string? SkipReason(MigrationOptions options) => null;
+
+    public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        var report = await new PreflightRunner().RunAsync(options.Source, options.Target, context.Binaries, context.Reporter, cancellationToken);
+        context.Record.Tables.Add(new ReportTable(
+            "Preflight checks",
+            ["check", "status", "found", "next step"],
+            report.Results.Select(r => (IReadOnlyList<string>)[r.Check, r.Status.ToString().ToLowerInvariant(), r.Found, r.Next]).ToList()));
+
+        // The applications to repoint, recorded now: a read-only source ends their sessions next.
+        await using (var conn = await Db.OpenAsync(options.Source.WithApplicationName(PreflightRunner.OwnApplicationName), "source", cancellationToken))
+        {
+            context.Record.Tables.Add(ReadOnlySourceStep.ApplicationsTable(await ConnectedApplications.ReadAsync(conn, cancellationToken)));
+        }
+
+        var blockers = report.Results.Where(r => r.Status == CheckStatus.Block).ToList();
+        var overridden = blockers.Where(b => b.Check == TargetEmptyCheck || options.Allow.Contains(b.Check)).ToList();
+        var remaining = blockers.Except(overridden).ToList();
+        foreach (var b in overridden)
+        {
+            context.Reporter.Log(Progress.LogLevel.Warning, $"check '{b.Check}' blocks ({b.Found}); going on: {(b.Check == TargetEmptyCheck ? "--confirm allows replacing the target" : "--allow " + b.Check)}.");
+        }
+
+        context.Record.Summary = $"{report.Count(CheckStatus.Ok)} ok, {report.Count(CheckStatus.Warn)} warnings, {blockers.Count} blockers{(overridden.Count > 0 ? $" ({overridden.Count} overridden)" : "")}";
+        if (remaining.Count > 0)
+        {
+            var first = remaining[0];
+            throw new PgRelocateException(
+                $"Preflight check '{first.Check}' blocks the migration: {first.Found} {first.Next} (or pass --allow \"{first.Check}\" to go on anyway){(remaining.Count > 1 ? $"; {remaining.Count - 1} more blockers in the report" : "")}.",
+                ExitCode.Differences);
+        }
+    }
+}

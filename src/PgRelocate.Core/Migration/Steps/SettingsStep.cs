@@ -1,0 +1,59 @@
+using PgRelocate.Connections;
+using PgRelocate.Settings;
+
+namespace PgRelocate.Migration.Steps;
+
+/// <summary>
+/// Compares the source's and the target's settings and lists the behavioural differences to reapply; with
+/// --apply-settings, sets them on the target database (ALTER DATABASE ... SET, as its owner).
+/// </summary>
+public sealed class SettingsStep : IMigrationStep
+{
+    public const string StepName = "settings";
+
+    public string Name => StepName;
+
+    public string? SkipReason(MigrationOptions options) => null;
+
+    public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        SettingsSnapshot source;
+        SettingsSnapshot target;
+        await using (var conn = await Db.OpenAsync(options.Source, "source", cancellationToken))
+        {
+            source = await SettingsSnapshot.ReadAsync(conn, options.Source, cancellationToken);
+        }
+
+        await using (var conn = await Db.OpenAsync(options.Target, "target", cancellationToken))
+        {
+            target = await SettingsSnapshot.ReadAsync(conn, options.Target, cancellationToken);
+        }
+
+        var diff = SettingsDiff.Compare(source, target);
+        var behaviour = diff.Behaviour.ToList();
+        context.Record.Tables.Add(new ReportTable(
+            "Settings that differ",
+            ["setting", "group", "source", "target", "owner may set"],
+            diff.Differences.Select(d => (IReadOnlyList<string>)[d.Name, d.Group.ToString().ToLowerInvariant(), d.Source, d.Target, d.OwnerMaySet ? "yes" : "no"]).ToList(),
+            diff.Differences.Count == 0 ? "no differences" : "behaviour settings change what applications see; infrastructure settings are sized by the plan and expected to differ"));
+
+        if (options.ApplySettings && behaviour.Count > 0)
+        {
+            var applied = await SettingsApplier.ApplyAsync(options.Target, source, options.Confirm, cancellationToken);
+            context.Record.Summary = $"{behaviour.Count} behavioural differences; {applied.Count} applied to {options.Target.Database}";
+        }
+        else
+        {
+            var statements = diff.Statements(options.Target.Database);
+            if (statements.Count > 0)
+            {
+                context.Record.Tables.Add(new ReportTable("Statements to reapply the source's settings", ["statement"], statements.Select(s => (IReadOnlyList<string>)[s]).ToList()));
+            }
+
+            context.Record.Summary = behaviour.Count == 0
+                ? "no behavioural differences"
+                : $"{behaviour.Count} behavioural differences to reapply (--apply-settings does it)";
+        }
+    }
+}

@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Demo;
+using PgRelocate.Migration;
+using PgRelocate.Tests.Harness;
+
+namespace PgRelocate.Tests.Migration;
+
+/// <summary>`pgrelocate migrate` end to end: reports, crashes and resumes, cancel, read-only source, detach.</summary>
+public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateTests.Servers>
+{
+    public sealed class Servers : IAsyncLifetime
+    {
+        public PgServer Source { get; } = new();
+
+        public PgServer Target { get; } = new();
+
+        public async Task InitializeAsync() => await Task.WhenAll(Source.InitializeAsync(), Target.InitializeAsync());
+
+        public async Task DisposeAsync() => await Task.WhenAll(Source.DisposeAsync(), Target.DisposeAsync());
+
+        /// <summary>A small database of a few tables, quick to migrate many times.</summary>
+        public async Task<PgConnectionInfo> SmallSourceAsync()
+        {
+            var db = await Source.CreateDatabaseAsync("small");
+            await PgServer.ExecuteAsync(db, """
+                CREATE TABLE a (id serial PRIMARY KEY, v text);
+                CREATE TABLE b (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, a_id int REFERENCES a, j jsonb);
+                CREATE TABLE c (x int, y float8);
+                INSERT INTO a (v) SELECT md5(g::text) FROM generate_series(1, 20000) g;
+                INSERT INTO b (a_id, j) SELECT 1 + g % 20000, jsonb_build_object('g', g) FROM generate_series(1, 30000) g;
+                INSERT INTO c SELECT g, g / 7.0 FROM generate_series(1, 10000) g;
+                CREATE INDEX b_a ON b (a_id);
+                SELECT lo_from_bytea(0, 'large object');
+                """);
+            return db;
+        }
+    }
+
+    private static string[] Args(PgConnectionInfo source, PgConnectionInfo target, string workDir, params string[] extra) =>
+        ["migrate", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--confirm", target.Database, "--workdir", workDir, .. extra];
+
+    [Fact]
+    public async Task Should_Migrate_The_Demo_Database_And_Write_A_Readable_Report()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("shop");
+        await SampleDatabase.LoadAsync(servers.Source.Cluster, source, CancellationToken.None);
+        var target = await servers.Target.CreateDatabaseAsync("newshop");
+        using var dir = new TempDir();
+
+        var result = await CliRunner.RunAsync(Args(source, target, dir.Path, "--report", dir.File("report.html")), null);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("DATABASE_URL=postgres://", result.Stdout, StringComparison.Ordinal);
+        Assert.Equal(await Snapshot.TakeAsync(source), await Snapshot.TakeAsync(target));
+        var html = await File.ReadAllTextAsync(dir.File("report.html"));
+        Assert.Contains("<svg id=\"timeline\"", html, StringComparison.Ordinal);
+        Assert.Contains("Preflight checks", html, StringComparison.Ordinal);
+        Assert.Contains("Applications to repoint", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("http://", html.Replace("http://www.w3.org/2000/svg", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Secrets.AssertAbsent(html, "the report");
+        var journal = MigrationJournal.All(dir.Path).Single();
+        Assert.Equal(MigrationStatus.Completed, journal.Status);
+        Secrets.AssertAbsent(await File.ReadAllTextAsync(Path.Combine(journal.Folder, MigrationJournal.FileName)), "the journal");
+        Assert.False(File.Exists(Path.Combine(journal.Folder, "archive.dump")));
+    }
+
+    public static TheoryData<string> KillPoints() =>
+    [
+        "kill:check:end", "kill:read-only source:end", "kill:dump:start", "kill:dump:progress", "kill:dump:end",
+        "kill:restore:progress", "kill:restore:end", "kill:settings:end", "kill:cutover summary:end", "kill:cleanup:start",
+    ];
+
+    [Theory]
+    [MemberData(nameof(KillPoints))]
+    public async Task Should_Finish_Verified_When_Resumed_After_A_Kill(string fault)
+    {
+        var source = await servers.SmallSourceAsync();
+        var target = await servers.Target.CreateDatabaseAsync("resumed");
+        using var dir = new TempDir();
+
+        var killed = await CliRunner.RunAsync(Args(source, target, dir.Path, "--read-only-source"), new Dictionary<string, string> { [FaultInjection.Variable] = fault });
+        var id = MigrationJournal.All(dir.Path).Single().Id;
+        var resumed = await CliRunner.RunAsync(["migrate", "--resume", id, "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--workdir", dir.Path], null);
+
+        Assert.Equal(137, killed.ExitCode);
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.Contains("done in a previous run", resumed.Stderr, StringComparison.Ordinal);
+        Assert.Equal(await Snapshot.TakeAsync(source), await Snapshot.TakeAsync(target));
+        Assert.False(await ReadOnlyAsync(source));
+        Assert.Equal(MigrationStatus.Completed, MigrationJournal.Load(dir.Path, id).Status);
+    }
+
+    [Fact]
+    public async Task Should_Fail_With_Exit_1_Lift_Read_Only_And_Say_Where_When_The_Restore_Fails()
+    {
+        var source = await servers.SmallSourceAsync();
+        await servers.Source.ExecuteAsync(source.Database, "CREATE EXTENSION pageinspect");
+        var target = await servers.Target.CreateDatabaseAsync("failing");
+        using var dir = new TempDir();
+
+        var result = await CliRunner.RunAsync(Args(source, target, dir.Path, "--read-only-source", "--report", dir.File("report.md")), null);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("restore failed", result.Output, StringComparison.Ordinal);
+        Assert.False(await ReadOnlyAsync(source));
+        var report = await File.ReadAllTextAsync(dir.File("report.md"));
+        Assert.Contains("| restore | Failed |", report, StringComparison.Ordinal);
+        Assert.Contains("pageinspect", report, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Should_Stop_Cleanly_When_Canceled_During_The_Dump()
+    {
+        var source = await servers.SmallSourceAsync();
+        var target = await servers.Target.CreateDatabaseAsync("canceled");
+        using var dir = new TempDir();
+        // pg_dump waits for this lock, so the migration is certainly inside the dump when it is canceled.
+        await using var blocker = new NpgsqlConnection(servers.Source.Cluster.Superuser(source.Database).ToNpgsqlConnectionString());
+        await blocker.OpenAsync();
+        await using var tx = await blocker.BeginTransactionAsync();
+        await using (var cmd = new NpgsqlCommand("LOCK TABLE b IN ACCESS EXCLUSIVE MODE", blocker, tx))
+        {
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        var run = CliRunner.RunAsync(Args(source, target, dir.Path, "--read-only-source"), null);
+        var id = await WaitForStepAsync(dir.Path, "dump");
+        await Task.Delay(500);
+        var cancel = await CliRunner.RunAsync("cancel", id, "--workdir", dir.Path);
+        var result = await run;
+        await tx.RollbackAsync();
+
+        Assert.True(cancel.ExitCode == 0, cancel.ToString());
+        Assert.Equal(130, result.ExitCode);
+        Assert.Equal(MigrationStatus.Canceled, MigrationJournal.Load(dir.Path, id).Status);
+        Assert.False(await ReadOnlyAsync(source));
+        Assert.DoesNotContain(Process.GetProcessesByName("pg_dump"), p => File.ReadAllText($"/proc/{p.Id}/environ").Contains(source.Database, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_Keep_Running_When_Detached_From_The_Terminal_That_Started_It()
+    {
+        var source = await servers.SmallSourceAsync();
+        var target = await servers.Target.CreateDatabaseAsync("detached");
+        using var dir = new TempDir();
+
+        var start = await CliRunner.RunAsync(Args(source, target, dir.Path, "--detach"), null);
+        var id = MigrationJournal.All(dir.Path).Single().Id;
+        var status = await CliRunner.RunAsync(["status", id, "--workdir", dir.Path], null, TimeSpan.FromMinutes(3));
+        var info = await CliRunner.RunAsync("info", id, "--workdir", dir.Path);
+        var list = await CliRunner.RunAsync("list", "--workdir", dir.Path);
+
+        Assert.True(start.ExitCode == 0, start.ToString());
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Contains("Completed", info.Stdout, StringComparison.Ordinal);
+        Assert.Contains(id, list.Stdout, StringComparison.Ordinal);
+        Assert.Equal(await Snapshot.TakeAsync(source), await Snapshot.TakeAsync(target));
+        Secrets.AssertAbsent(await File.ReadAllTextAsync(Path.Combine(dir.Path, id, "output.log")), "the detached output");
+    }
+
+    [Fact]
+    public async Task Should_Refuse_Without_Confirm_Or_With_The_Source_As_Target()
+    {
+        var source = await servers.SmallSourceAsync();
+        using var dir = new TempDir();
+
+        var noConfirm = await CliRunner.RunAsync("migrate", "--source", CliRunner.Url(source), "--target", CliRunner.Url(source), "--workdir", dir.Path);
+        var same = await CliRunner.RunAsync(Args(source, source, dir.Path));
+
+        Assert.Equal(2, noConfirm.ExitCode);
+        Assert.Contains("--confirm", noConfirm.Stderr, StringComparison.Ordinal);
+        Assert.Equal(2, same.ExitCode);
+        Assert.Contains("same database", same.Stderr, StringComparison.Ordinal);
+    }
+
+    private static async Task<string> WaitForStepAsync(string workDir, string step)
+    {
+        for (var i = 0; i < 600; i++)
+        {
+            var journal = MigrationJournal.All(workDir).SingleOrDefault();
+            if (journal?.Steps.FirstOrDefault(s => s.Name == step)?.Status == StepStatus.Running)
+            {
+                return journal.Id;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"The migration never reached step {step}.");
+    }
+
+    private static async Task<bool> ReadOnlyAsync(PgConnectionInfo db) =>
+        await PgServer.ScalarAsync<string>(db, "SHOW default_transaction_read_only") == "on";
+}
