@@ -16,6 +16,8 @@ internal static class Cli
             root.Options.Add(option);
         }
 
+        root.Subcommands.Add(Commands.VerifyCommand.Build());
+
         return root;
     }
 
