@@ -17,7 +17,6 @@ internal static class VerifyCommand
             Description = "counts: exact row counts; checksums (default): a digest of every row, and the differing rows by key.",
             DefaultValueFactory = _ => "checksums",
         };
-        mode.AcceptOnlyFromAmong("counts", "checksums");
         var tables = new Option<string[]>("--tables")
         {
             Description = "Only these tables: globs on schema.table or table, comma-separated or repeated (default: all).",
@@ -56,7 +55,12 @@ internal static class VerifyCommand
             {
                 Source = ctx.Connection(source),
                 Target = ctx.Connection(target),
-                Mode = ctx.Parse.GetValue(mode) == "counts" ? VerifyMode.Counts : VerifyMode.Checksums,
+                Mode = ctx.Parse.GetValue(mode) switch
+                {
+                    "counts" => VerifyMode.Counts,
+                    "checksums" => VerifyMode.Checksums,
+                    var other => throw new UsageException($"--mode '{other}' is not one of counts, checksums."),
+                },
                 Tables = ctx.Parse.GetValue(tables) ?? [],
                 Queries = allQueries,
                 Jobs = ctx.Parse.GetValue(jobs),

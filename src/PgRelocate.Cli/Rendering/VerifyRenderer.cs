@@ -9,6 +9,12 @@ internal static class VerifyRenderer
 {
     public static void Render(IAnsiConsole console, VerificationResult result)
     {
+        if (Console.IsOutputRedirected)
+        {
+            // Piped into a file or a log: long names and URLs stay on one line instead of wrapping at 80.
+            console.Profile.Width = Math.Max(console.Profile.Width, 240);
+        }
+
         console.MarkupLine($"Source: {Markup.Escape(result.Source)}");
         console.MarkupLine($"Target: {Markup.Escape(result.Target)}");
         console.WriteLine();
