@@ -7,8 +7,12 @@ namespace PgRelocate.Verify;
 /// A table present on both sides, as compared: the columns both sides have (in the source's order), their
 /// types, and the key that locates differing rows (null when the table has none).
 /// </summary>
-internal sealed record TableInfo(string Schema, string Name, IReadOnlyList<string> Columns, IReadOnlyList<string> Types, IReadOnlyList<string>? Key, long Size)
+internal sealed record TableInfo(
+    string Schema, string Name, IReadOnlyList<string> Columns, IReadOnlyList<string> Types, IReadOnlyList<bool> Native, IReadOnlyList<string>? Key, long Size)
 {
+    /// <summary>Both servers have hash_record_extended (PostgreSQL 14+): hash values, not their text, where that is exact.</summary>
+    public bool ValueHash { get; init; }
+
     public string Display => $"{Schema}.{Name}";
 
     public string Sql => Db.Ident(Schema) + "." + Db.Ident(Name);
@@ -24,10 +28,18 @@ internal sealed record TableInfo(string Schema, string Name, IReadOnlyList<strin
     public string RowText => "ROW(" + string.Join(", ", Columns.Select(c => "t." + Db.Ident(c))) + ")::text";
 
     /// <summary>
-    /// A 64-bit hash of the row. hashtextextended is built in (PostgreSQL 11+), fast, and unaffected by
-    /// FIPS mode, unlike md5.
+    /// A 64-bit hash of the row, built from hash functions that are part of the server (no md5, so FIPS mode
+    /// does not matter) and stable across versions (hash partitioning depends on them).
+    /// With <see cref="ValueHash"/>: hash_record_extended over the row, where the columns whose type hashes
+    /// exactly keep their value (no text rendering: about twice as fast) and the others are hashed as their
+    /// text; it combines columns linearly, so hashint8extended mixes the result, or a sum over rows would
+    /// miss values swapped between rows. A NULL column hashes as 0 and '' does not, so they differ.
+    /// Without: hashtextextended of the row literal (PostgreSQL 11+).
     /// </summary>
-    public string RowHash => $"hashtextextended({RowText}, 0)";
+    public string RowHash => ValueHash
+        ? "hashint8extended(hash_record_extended(ROW(" +
+          string.Join(", ", Columns.Select((c, i) => Native[i] ? "t." + Db.Ident(c) : $"t.{Db.Ident(c)}::text COLLATE \"C\"")) + "), 0), 0)"
+        : $"hashtextextended({RowText}, 0)";
 
     public string KeyTuple => "(" + string.Join(", ", Key!.Select(c => "t." + Db.Ident(c))) + ")";
 
@@ -46,30 +58,36 @@ internal sealed record TableInfo(string Schema, string Name, IReadOnlyList<strin
                 name,
                 reader.GetFieldValue<string[]>(3),
                 reader.GetFieldValue<string[]>(4),
-                reader.IsDBNull(5) ? null : reader.GetFieldValue<string[]>(5),
-                reader.GetInt64(6));
+                reader.GetFieldValue<bool[]>(5),
+                reader.IsDBNull(6) ? null : reader.GetFieldValue<string[]>(6),
+                reader.GetInt64(7));
         }
 
         return tables;
     }
 
-    /// <summary>The table as both sides have it: common columns only, a key only when both sides have the same one.</summary>
-    public static TableInfo Common(TableInfo source, TableInfo target)
+    /// <summary>
+    /// The table as both sides have it: common columns only, hashed by value only when both sides agree on
+    /// the type, a key only when both sides have the same one.
+    /// </summary>
+    public static TableInfo Common(TableInfo source, TableInfo target, bool valueHash)
     {
-        var targetColumns = target.Columns.ToHashSet(StringComparer.Ordinal);
         var columns = new List<string>();
         var types = new List<string>();
+        var native = new List<bool>();
         for (var i = 0; i < source.Columns.Count; i++)
         {
-            if (targetColumns.Contains(source.Columns[i]))
+            var j = target.Columns.ToList().IndexOf(source.Columns[i]);
+            if (j >= 0)
             {
                 columns.Add(source.Columns[i]);
                 types.Add(source.Types[i]);
+                native.Add(source.Native[i] && target.Native[j] && string.Equals(source.Types[i], target.Types[j], StringComparison.Ordinal));
             }
         }
 
         var key = source.Key is not null && target.Key is not null && source.Key.SequenceEqual(target.Key, StringComparer.Ordinal) ? source.Key : null;
-        return source with { Columns = columns, Types = types, Key = key };
+        return source with { Columns = columns, Types = types, Native = native, Key = key, ValueHash = valueHash };
     }
 
     private static readonly Lazy<string> Sql_ = new(() => SqlResources.Load("Tables.sql"));

@@ -38,7 +38,7 @@ public static class Verifier
         var patterns = new TablePatterns(options.Tables);
         var tables = snapshots[0].Tables
             .Where(p => snapshots[1].Tables.ContainsKey(p.Key) && patterns.Matches(p.Key.Item1, p.Key.Item2))
-            .Select(p => TableInfo.Common(p.Value, snapshots[1].Tables[p.Key]))
+            .Select(p => TableInfo.Common(p.Value, snapshots[1].Tables[p.Key], valueHash: snapshots.All(s => s.ServerVersion >= 140000)))
             .OrderByDescending(t => t.Size)
             .ToList();
         var tableResults = await CompareTablesAsync(tables, source, target, options, reporter, cancellationToken);
@@ -93,7 +93,7 @@ public static class Verifier
         return results;
     }
 
-    private sealed record SideSnapshot(SchemaComparer.Snapshot Schema, Dictionary<(string, string), TableInfo> Tables);
+    private sealed record SideSnapshot(SchemaComparer.Snapshot Schema, Dictionary<(string, string), TableInfo> Tables, int ServerVersion);
 
     private static async Task<SideSnapshot> SnapshotAsync(Sessions side, CancellationToken cancellationToken)
     {
@@ -102,7 +102,10 @@ public static class Verifier
         {
             var schema = await SchemaComparer.ReadAsync(lease.Connection, cancellationToken);
             var tables = await TableInfo.ReadAsync(lease.Connection, cancellationToken);
-            return new SideSnapshot(schema, tables);
+            var version = int.Parse(
+                await Connections.Db.ScalarAsync<string>(lease.Connection, "SELECT current_setting('server_version_num')", cancellationToken) ?? "0",
+                System.Globalization.CultureInfo.InvariantCulture);
+            return new SideSnapshot(schema, tables, version);
         }
         catch (Npgsql.PostgresException e)
         {
