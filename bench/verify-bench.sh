@@ -2,11 +2,14 @@
 # Times `pgrelocate verify` (checksums mode) against pgcopydb's data comparison method — per table
 # count(1) and sum(hashtext(t::text)::bigint), run on both sides with the same parallelism — on two
 # identical pgbench databases in two throwaway local clusters, and prints both times and their ratio.
-# Run by hand, never in CI:  bench/verify-bench.sh [SCALE]   (SCALE defaults to 20, about 300 MB per side)
+# The data is the bench database of the performance work: pgbench at SCALE (default 60, about 1 GB per
+# side) plus a 1.5 M-row table of jsonb documents with a GIN index.
+# Run by hand, never in CI:  bench/verify-bench.sh [SCALE] [DOCS_ROWS]
 # Environment: JOBS (default: cores), PG_BIN (default: the newest /usr/lib/postgresql/*/bin), PORT_BASE.
 set -euo pipefail
 
-SCALE=${1:-${SCALE:-20}}
+SCALE=${1:-${SCALE:-60}}
+DOCS_ROWS=${2:-${DOCS_ROWS:-1500000}}
 JOBS=${JOBS:-$(nproc)}
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
 PORT_BASE=${PORT_BASE:-$((20000 + RANDOM % 20000))}
@@ -39,6 +42,12 @@ for side in source target; do
   psql -q -h 127.0.0.1 -p "$port" -U postgres -c "CREATE DATABASE bench" postgres
   echo "loading pgbench scale $SCALE into the $side..."
   pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p "$port" -U postgres bench 2>/dev/null
+  psql -q -h 127.0.0.1 -p "$port" -U postgres bench <<SQL
+CREATE TABLE docs (id bigint PRIMARY KEY, body jsonb NOT NULL, created timestamptz NOT NULL);
+INSERT INTO docs SELECT g, jsonb_build_object('n', g, 'tags', jsonb_build_array('a' || g % 7, 'b' || g % 11), 'price', g * 0.01),
+                        '2024-01-01'::timestamptz + g * interval '1 second' FROM generate_series(1, $DOCS_ROWS) g;
+CREATE INDEX docs_body ON docs USING gin (body);
+SQL
   psql -q -h 127.0.0.1 -p "$port" -U postgres -c "VACUUM ANALYZE" bench
 done
 
@@ -66,7 +75,7 @@ set -e
 verify_time=$(echo "$(now) - $start" | bc)
 [ "$code" = 0 ] || { echo "verify exited $code (expected 0 on identical databases)"; cat "$WORK/verify.json"; exit 1; }
 
-printf 'pgbench scale %s, %s jobs\n' "$SCALE" "$JOBS"
+printf 'pgbench scale %s + %s jsonb rows, %s jobs\n' "$SCALE" "$DOCS_ROWS" "$JOBS"
 printf 'pgcopydb method (count + sum(hashtext), both sides): %6.2f s\n' "$pgcopydb_time"
 printf 'pgrelocate verify (schema + checksums, both sides):   %6.2f s\n' "$verify_time"
 printf 'ratio verify / pgcopydb: %.2f (target: <= 1.0)\n' "$(echo "$verify_time / $pgcopydb_time" | bc -l)"
