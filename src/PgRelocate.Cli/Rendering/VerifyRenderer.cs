@@ -9,11 +9,17 @@ internal static class VerifyRenderer
 {
     public static void Render(IAnsiConsole console, VerificationResult result)
     {
-        if (Console.IsOutputRedirected)
+        var plain = Console.IsOutputRedirected;
+        if (plain)
         {
             // Piped into a file or a log: long names and URLs stay on one line instead of wrapping at 80.
             console.Profile.Width = Math.Max(console.Profile.Width, 240);
         }
+
+        // Colour only on a terminal: a log or a file gets the words without escape codes.
+        string Ok(string text) => plain ? text : $"[green]{text}[/]";
+        string Bad(string text) => plain ? text : $"[red]{text}[/]";
+        string Bold(string text) => plain ? text : $"[bold]{text}[/]";
 
         console.MarkupLine($"Source: {Markup.Escape(result.Source)}");
         console.MarkupLine($"Target: {Markup.Escape(result.Target)}");
@@ -22,7 +28,7 @@ internal static class VerifyRenderer
         var objects = new Table().AddColumns("objects", "source", "target", "");
         foreach (var c in result.ObjectCounts)
         {
-            objects.AddRow(c.Kind, N(c.Source), N(c.Target), c.Equal ? "[green]ok[/]" : "[red]differs[/]");
+            objects.AddRow(c.Kind, N(c.Source), N(c.Target), c.Equal ? Ok("ok") : Bad("differs"));
         }
 
         console.Write(objects);
@@ -30,7 +36,7 @@ internal static class VerifyRenderer
         var tables = new Table().AddColumns("table", "source rows", "target rows", result.Mode == VerifyMode.Counts ? "counts" : "checksums");
         foreach (var t in result.Tables)
         {
-            tables.AddRow(Markup.Escape(t.Name), N(t.SourceRows), N(t.TargetRows), t.Equal ? "[green]ok[/]" : "[red]differs[/]");
+            tables.AddRow(Markup.Escape(t.Name), N(t.SourceRows), N(t.TargetRows), t.Equal ? Ok("ok") : Bad("differs"));
         }
 
         if (result.Tables.Count > 0)
@@ -40,7 +46,7 @@ internal static class VerifyRenderer
 
         if (result.SchemaDifferences.Count > 0)
         {
-            console.MarkupLine("[bold]Schema differences[/]");
+            console.MarkupLine(Bold("Schema differences"));
             foreach (var d in result.SchemaDifferences)
             {
                 console.MarkupLine($"  {Markup.Escape(d.Kind)} {Markup.Escape(d.Name)}: {Describe(d.Difference)}");
@@ -54,7 +60,7 @@ internal static class VerifyRenderer
 
         foreach (var t in result.Tables.Where(t => !t.Equal))
         {
-            console.MarkupLine($"[bold]Table {Markup.Escape(t.Name)}[/]: {N(t.SourceRows)} rows on the source, {N(t.TargetRows)} on the target" +
+            console.MarkupLine($"{Bold("Table " + Markup.Escape(t.Name))}: {N(t.SourceRows)} rows on the source, {N(t.TargetRows)} on the target" +
                                (t.SourceRows == t.TargetRows ? ", contents differ" : ""));
             if (t.Note is not null)
             {
@@ -79,8 +85,8 @@ internal static class VerifyRenderer
 
         foreach (var q in result.Queries)
         {
-            var status = q.Equal ? "[green]same results[/]" : "[red]results differ[/]";
-            console.MarkupLine($"[bold]Query[/] {Markup.Escape(OneLine(q.Query))}: {status} ({N(q.SourceRows)} rows on the source, {N(q.TargetRows)} on the target, {(q.Ordered ? "in order" : "any order")})");
+            var status = q.Equal ? Ok("same results") : Bad("results differ");
+            console.MarkupLine($"{Bold("Query")} {Markup.Escape(OneLine(q.Query))}: {status} ({N(q.SourceRows)} rows on the source, {N(q.TargetRows)} on the target, {(q.Ordered ? "in order" : "any order")})");
             if (q.Error is not null)
             {
                 console.MarkupLine($"  failed on the {Markup.Escape(q.Error)}");
@@ -96,8 +102,8 @@ internal static class VerifyRenderer
         console.WriteLine();
         var tablesDiffering = result.Tables.Count(t => !t.Equal);
         console.MarkupLine(result.HasDifferences
-            ? $"[red]Differences found[/]: {result.SchemaDifferences.Count} schema, {tablesDiffering} of {result.Tables.Count} tables, {result.Queries.Count(q => !q.Equal)} of {result.Queries.Count} queries."
-            : $"[green]Source and target match[/]: {result.Tables.Count} tables, {result.Queries.Count} queries ({result.Mode.ToString().ToLowerInvariant()}).");
+            ? $"{Bad("Differences found")}: {result.SchemaDifferences.Count} schema, {tablesDiffering} of {result.Tables.Count} tables, {result.Queries.Count(q => !q.Equal)} of {result.Queries.Count} queries."
+            : $"{Ok("Source and target match")}: {result.Tables.Count} tables, {result.Queries.Count} queries ({result.Mode.ToString().ToLowerInvariant()}).");
     }
 
     private static string Describe(DifferenceKind kind) => kind switch

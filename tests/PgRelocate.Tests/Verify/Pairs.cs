@@ -17,11 +17,11 @@ internal static class Pairs
         CREATE SCHEMA sales;
         CREATE TABLE items (
             id int PRIMARY KEY, t text, n numeric, f float8, j jsonb, b bytea, ts timestamptz, iv interval,
-            arr int[], tarr text[], status text DEFAULT 'new');
-        INSERT INTO items (id, t, n, f, j, b, ts, iv, arr, tarr)
+            arr int[], tarr text[], status text DEFAULT 'new', code varchar(12), u uuid);
+        INSERT INTO items (id, t, n, f, j, b, ts, iv, arr, tarr, code, u)
         SELECT g, 'text ' || g, g * 1.5, g / 3.0, jsonb_build_object('k', g, 'nested', jsonb_build_array(g, 'x')),
                int4send(g), '2024-03-10 01:30:00+00'::timestamptz + g * interval '1 hour 7 minutes', g * interval '1 minute 3 seconds',
-               ARRAY[g, g + 1], ARRAY['a', NULL, 'b c']
+               ARRAY[g, g + 1], ARRAY['a', NULL, 'b c'], 'c' || g, ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid
         FROM generate_series(1, 500) g;
         UPDATE items SET f = 'NaN' WHERE id = 10;
         UPDATE items SET f = '-Infinity' WHERE id = 11;

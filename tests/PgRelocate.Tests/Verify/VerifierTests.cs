@@ -44,6 +44,8 @@ public class VerifierTests(PgServer server) : IClassFixture<PgServer>
     [InlineData("UPDATE items SET iv = iv + interval '1 day' WHERE id = 26", "26", DifferenceKind.Different, "iv")]
     [InlineData("UPDATE items SET arr = ARRAY[27, NULL] WHERE id = 27", "27", DifferenceKind.Different, "arr")]
     [InlineData("UPDATE items SET tarr = ARRAY['a', 'NULL', 'b c'] WHERE id = 28", "28", DifferenceKind.Different, "tarr")]
+    [InlineData("UPDATE items SET code = 'C29' WHERE id = 29", "29", DifferenceKind.Different, "code")]
+    [InlineData("UPDATE items SET u = NULL WHERE id = 30", "30", DifferenceKind.Different, "u")]
     [InlineData("UPDATE items SET t = '' WHERE id = 12", "12", DifferenceKind.Different, "t")]
     [InlineData("UPDATE items SET t = NULL WHERE id = 13", "13", DifferenceKind.Different, "t")]
     public async Task Should_Name_The_Row_Changed_On_The_Target(string injection, string id, DifferenceKind kind, string? column)
