@@ -22,6 +22,7 @@ internal static class Cli
         root.Subcommands.Add(SettingsCommand.Create());
         root.Subcommands.Add(DumpCommand.Create());
         root.Subcommands.Add(RestoreCommand.Create());
+        root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(MigrateCommand.Create());
         root.Subcommands.Add(ListCommand.Create());

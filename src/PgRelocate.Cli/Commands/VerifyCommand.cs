@@ -1,0 +1,84 @@
+using System.CommandLine;
+using PgRelocate.Cli.Rendering;
+using PgRelocate.Errors;
+using PgRelocate.Verify;
+
+namespace PgRelocate.Cli.Commands;
+
+/// <summary><c>pgrelocate verify</c>: compares source and target; exit 3 when anything differs.</summary>
+internal static class VerifyCommand
+{
+    public static Command Create()
+    {
+        var source = new Option<string>("--source") { Description = "The source database URL.", Required = true };
+        var target = new Option<string>("--target") { Description = "The target database URL.", Required = true };
+        var mode = new Option<string>("--mode")
+        {
+            Description = "counts: exact row counts; checksums (default): a digest of every row, and the differing rows by key.",
+            DefaultValueFactory = _ => "checksums",
+        };
+        var tables = new Option<string[]>("--tables")
+        {
+            Description = "Only these tables: globs on schema.table or table, comma-separated or repeated (default: all).",
+        };
+        var query = new Option<string[]>("--query") { Description = "A query to run on both sides and compare (repeatable)." };
+        var queries = new Option<string?>("--queries") { Description = "A file of queries separated by semicolons, each run on both sides and compared." };
+        var jobs = new Option<int>("--jobs", "-j")
+        {
+            Description = "Tables compared at once, each on both sides at the same time (default: the number of cores).",
+            DefaultValueFactory = _ => Environment.ProcessorCount,
+        };
+        var maxRows = new Option<int>("--max-rows")
+        {
+            Description = "The most differing rows listed per table and per query.",
+            DefaultValueFactory = _ => 100,
+        };
+
+        var command = new Command("verify", "Compare source and target: schema objects, every table's rows, and your queries. Exit 3 when anything differs.")
+        {
+            source, target, mode, tables, query, queries, jobs, maxRows,
+        };
+        command.SetAction(async (ctx, ct) =>
+        {
+            var allQueries = (ctx.Parse.GetValue(query) ?? []).ToList();
+            if (ctx.Parse.GetValue(queries) is { } file)
+            {
+                if (!File.Exists(file))
+                {
+                    throw new UsageException($"--queries: the file '{file}' does not exist.");
+                }
+
+                allQueries.AddRange(SqlText.Split(await File.ReadAllTextAsync(file, ct)));
+            }
+
+            var options = new VerifyOptions
+            {
+                Source = ctx.Connection(source),
+                Target = ctx.Connection(target),
+                Mode = ctx.Parse.GetValue(mode) switch
+                {
+                    "counts" => VerifyMode.Counts,
+                    "checksums" => VerifyMode.Checksums,
+                    var other => throw new UsageException($"--mode '{other}' is not one of counts, checksums."),
+                },
+                Tables = ctx.Parse.GetValue(tables) ?? [],
+                Queries = allQueries,
+                Jobs = ctx.Parse.GetValue(jobs),
+                MaxRows = ctx.Parse.GetValue(maxRows),
+            };
+            var result = await Verifier.RunAsync(options, ctx.Reporter, ct);
+            ctx.Reporter.Stop();
+            if (ctx.Json)
+            {
+                ctx.WriteJson(result);
+            }
+            else
+            {
+                VerifyRenderer.Render(ctx.Out, result);
+            }
+
+            return result.HasDifferences ? ExitCode.Differences : ExitCode.Success;
+        });
+        return command;
+    }
+}

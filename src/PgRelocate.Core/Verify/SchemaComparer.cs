@@ -1,0 +1,111 @@
+using Npgsql;
+
+namespace PgRelocate.Verify;
+
+/// <summary>Reads the user objects of both sides and lists those that differ, by kind and name.</summary>
+internal static class SchemaComparer
+{
+    private static readonly Lazy<string> SnapshotSql = new(() => SqlResources.Load("SchemaSnapshot.sql"));
+    private static readonly Lazy<string> SequenceSql = new(() => SqlResources.Load("SequenceValues.sql"));
+
+    /// <summary>The kinds counted in the summary, in display order (columns are compared but not counted).</summary>
+    public static readonly string[] CountedKinds =
+    [
+        "schema", "table", "view", "materialized view", "sequence", "index", "constraint", "function", "trigger", "extension",
+    ];
+
+    public sealed record Snapshot(
+        Dictionary<(string Kind, string Name), string> Objects,
+        Dictionary<string, SequenceValue> Sequences,
+        Dictionary<long, long?> LargeObjects);
+
+    public sealed record SequenceValue(long Increment, long Next, bool Readable);
+
+    public static async Task<Snapshot> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        var objects = new Dictionary<(string, string), string>();
+        await using (var cmd = new NpgsqlCommand(SnapshotSql.Value, conn))
+        await using (var reader = await cmd.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                objects[(reader.GetString(0), reader.GetString(1))] = reader.IsDBNull(2) ? "" : reader.GetString(2);
+            }
+        }
+
+        var sequences = new Dictionary<string, SequenceValue>(StringComparer.Ordinal);
+        await using (var cmd = new NpgsqlCommand(SequenceSql.Value, conn))
+        await using (var reader = await cmd.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                sequences[reader.GetString(0)] = new SequenceValue(reader.GetInt64(1), reader.GetInt64(2), reader.GetBoolean(3));
+            }
+        }
+
+        return new Snapshot(objects, sequences, await LargeObjects.ReadAsync(conn, cancellationToken));
+    }
+
+    public static List<SchemaDifference> Compare(Snapshot source, Snapshot target)
+    {
+        var differences = new List<SchemaDifference>();
+        foreach (var (key, definition) in source.Objects)
+        {
+            if (!target.Objects.TryGetValue(key, out var other))
+            {
+                differences.Add(new SchemaDifference(key.Kind, key.Name, DifferenceKind.MissingOnTarget, definition.Length > 0 ? definition : null));
+            }
+            else if (!string.Equals(definition, other, StringComparison.Ordinal))
+            {
+                differences.Add(new SchemaDifference(key.Kind, key.Name, DifferenceKind.Different, definition, other));
+            }
+        }
+
+        foreach (var (key, definition) in target.Objects)
+        {
+            if (!source.Objects.ContainsKey(key))
+            {
+                differences.Add(new SchemaDifference(key.Kind, key.Name, DifferenceKind.ExtraOnTarget, null, definition.Length > 0 ? definition : null));
+            }
+        }
+
+        CompareSequenceValues(source, target, differences);
+        LargeObjects.Compare(source.LargeObjects, target.LargeObjects, differences);
+        return [.. differences.OrderBy(d => d.Kind, StringComparer.Ordinal).ThenBy(d => d.Name, StringComparer.Ordinal)];
+    }
+
+    public static List<ObjectCount> Count(Snapshot source, Snapshot target)
+    {
+        long CountOf(Snapshot s, string kind) => s.Objects.Keys.LongCount(k => string.Equals(k.Kind, kind, StringComparison.Ordinal));
+        var counts = CountedKinds.Select(k => new ObjectCount(Plural(k), CountOf(source, k), CountOf(target, k))).ToList();
+        counts.Add(new ObjectCount("large objects", source.LargeObjects.Count, target.LargeObjects.Count));
+        return counts;
+    }
+
+    private static string Plural(string kind) => kind switch
+    {
+        "index" => "indexes",
+        _ => kind + "s",
+    };
+
+    /// <summary>
+    /// A target sequence behind its source would hand out values the source already used: a difference.
+    /// A target ahead of its source is harmless (writes went on during the copy) and not reported.
+    /// </summary>
+    private static void CompareSequenceValues(Snapshot source, Snapshot target, List<SchemaDifference> differences)
+    {
+        foreach (var (name, s) in source.Sequences)
+        {
+            if (!target.Sequences.TryGetValue(name, out var t) || !s.Readable || !t.Readable)
+            {
+                continue;
+            }
+
+            var behind = s.Increment >= 0 ? t.Next < s.Next : t.Next > s.Next;
+            if (behind)
+            {
+                differences.Add(new SchemaDifference("sequence value", name, DifferenceKind.Different, $"next value {s.Next}", $"next value {t.Next} (behind)"));
+            }
+        }
+    }
+}

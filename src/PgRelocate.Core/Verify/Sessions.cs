@@ -1,0 +1,90 @@
+using System.Collections.Concurrent;
+using Npgsql;
+using PgRelocate.Connections;
+
+namespace PgRelocate.Verify;
+
+/// <summary>
+/// Connections to one side, opened on demand and reused by the parallel workers. Every session gets the
+/// same text-rendering settings on both sides, so that servers with different defaults render the same
+/// data as the same text (and so the same digests), and is read-only: verifying never writes.
+/// </summary>
+internal sealed class Sessions : IAsyncDisposable
+{
+    /// <summary>
+    /// What row text depends on: dates and times (TimeZone, DateStyle, IntervalStyle), floats
+    /// (extra_float_digits 1: the shortest text that reads back exactly), bytea, money (lc_monetary).
+    /// </summary>
+    internal const string RenderingSettings =
+        "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; " +
+        "SET extra_float_digits = 1; SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; " +
+        "SET lc_monetary = 'C'; SET statement_timeout = 0; SET default_transaction_read_only = on; ";
+
+    private readonly ConcurrentBag<NpgsqlConnection> _idle = [];
+    private readonly ConcurrentBag<NpgsqlConnection> _all = [];
+
+    public Sessions(PgConnectionInfo info, string side)
+    {
+        Info = info.WithApplicationName("pgrelocate verify");
+        Side = side;
+    }
+
+    public PgConnectionInfo Info { get; }
+
+    /// <summary>"source" or "target", for messages.</summary>
+    public string Side { get; }
+
+    /// <summary>
+    /// A session with the rendering settings and <c>search_path</c> set to <c>pg_catalog</c>, so that every
+    /// name in generated SQL and in catalog output is schema-qualified the same way on both sides.
+    /// </summary>
+    public async Task<Lease> RentAsync(CancellationToken cancellationToken)
+    {
+        if (!_idle.TryTake(out var conn))
+        {
+            conn = await OpenAsync(Info, Side, cancellationToken);
+            await Db.ExecuteAsync(conn, "SET search_path = pg_catalog", cancellationToken);
+            _all.Add(conn);
+        }
+
+        return new Lease(this, conn);
+    }
+
+    /// <summary>A fresh session with the rendering settings and the user's own search_path (for user queries).</summary>
+    public static async Task<NpgsqlConnection> OpenAsync(PgConnectionInfo info, string side, CancellationToken cancellationToken)
+    {
+        var conn = await Db.OpenAsync(info, side, cancellationToken);
+        try
+        {
+            await Db.ExecuteAsync(conn, RenderingSettings, cancellationToken);
+            return conn;
+        }
+        catch
+        {
+            await conn.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var conn in _all)
+        {
+            await conn.DisposeAsync();
+        }
+    }
+
+    /// <summary>A rented session; disposing it hands it back (or drops it when it broke).</summary>
+    internal readonly struct Lease(Sessions owner, NpgsqlConnection connection) : IDisposable
+    {
+        public NpgsqlConnection Connection { get; } = connection;
+
+        public void Dispose()
+        {
+            if (Connection.FullState == System.Data.ConnectionState.Open)
+            {
+                owner._idle.Add(Connection);
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using PgRelocate.Errors;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Verify;
+
+/// <summary>
+/// Compares a source and a target database: schema objects, every table's contents (counts or full
+/// digests, locating differing rows by key), and user queries. It only reads: every session is read-only.
+/// </summary>
+public static class Verifier
+{
+    /// <summary>Runs the whole verification and returns what it found; differences are results, not errors.</summary>
+    /// <exception cref="PgRelocateException">A side could not be reached or read (exit 1), or bad input (exit 2).</exception>
+    public static async Task<VerificationResult> RunAsync(VerifyOptions options, IReporter reporter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(reporter);
+        if (options.Jobs < 1)
+        {
+            throw new UsageException("--jobs must be at least 1.");
+        }
+
+        if (options.MaxRows < 0)
+        {
+            throw new UsageException("--max-rows must not be negative.");
+        }
+
+        var clock = Stopwatch.StartNew();
+        await using var source = new Sessions(options.Source, "source");
+        await using var target = new Sessions(options.Target, "target");
+
+        reporter.Progress(new ProgressUpdate("schema", 0, 2, "sides"));
+        var snapshots = await Task.WhenAll(SnapshotAsync(source, cancellationToken), SnapshotAsync(target, cancellationToken));
+        var schemaDifferences = SchemaComparer.Compare(snapshots[0].Schema, snapshots[1].Schema);
+        reporter.Progress(new ProgressUpdate("schema", 2, 2, "sides", Finished: true));
+
+        var patterns = new TablePatterns(options.Tables);
+        var tables = snapshots[0].Tables
+            .Where(p => snapshots[1].Tables.ContainsKey(p.Key) && patterns.Matches(p.Key.Item1, p.Key.Item2))
+            .Select(p => TableInfo.Common(p.Value, snapshots[1].Tables[p.Key], valueHash: snapshots.All(s => s.ServerVersion >= 140000)))
+            .OrderByDescending(t => t.Size)
+            .ToList();
+        var tableResults = await CompareTablesAsync(tables, source, target, options, reporter, cancellationToken);
+
+        var queryResults = new List<QueryResult>();
+        for (var i = 0; i < options.Queries.Count; i++)
+        {
+            reporter.Progress(new ProgressUpdate("queries", i, options.Queries.Count, "queries"));
+            queryResults.Add(await QueryComparer.CompareAsync(options.Queries[i], options, cancellationToken));
+        }
+
+        if (options.Queries.Count > 0)
+        {
+            reporter.Progress(new ProgressUpdate("queries", options.Queries.Count, options.Queries.Count, "queries", Finished: true));
+        }
+
+        return new VerificationResult
+        {
+            Source = options.Source.ToString(),
+            Target = options.Target.ToString(),
+            Mode = options.Mode,
+            ObjectCounts = SchemaComparer.Count(snapshots[0].Schema, snapshots[1].Schema),
+            SchemaDifferences = schemaDifferences,
+            Tables = [.. tableResults.OrderBy(t => t.Name, StringComparer.Ordinal)],
+            Queries = queryResults,
+            ElapsedSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
+        };
+    }
+
+    private static async Task<List<TableResult>> CompareTablesAsync(
+        List<TableInfo> tables, Sessions source, Sessions target, VerifyOptions options, IReporter reporter, CancellationToken cancellationToken)
+    {
+        var task = options.Mode == VerifyMode.Counts ? "row counts" : "checksums";
+        var results = new List<TableResult>();
+        var done = 0;
+        reporter.Progress(new ProgressUpdate(task, 0, tables.Count, "tables"));
+        var checker = new TableChecker(source, target, options);
+        await Parallel.ForEachAsync(
+            tables,
+            new ParallelOptions { MaxDegreeOfParallelism = options.Jobs, CancellationToken = cancellationToken },
+            async (table, ct) =>
+            {
+                var result = await checker.CheckAsync(table, ct);
+                lock (results)
+                {
+                    results.Add(result);
+                    done++;
+                    reporter.Progress(new ProgressUpdate(task, done, tables.Count, "tables", Detail: table.Display));
+                }
+            });
+        reporter.Progress(new ProgressUpdate(task, tables.Count, tables.Count, "tables", Finished: true));
+        return results;
+    }
+
+    private sealed record SideSnapshot(SchemaComparer.Snapshot Schema, Dictionary<(string, string), TableInfo> Tables, int ServerVersion);
+
+    private static async Task<SideSnapshot> SnapshotAsync(Sessions side, CancellationToken cancellationToken)
+    {
+        using var lease = await side.RentAsync(cancellationToken);
+        try
+        {
+            var schema = await SchemaComparer.ReadAsync(lease.Connection, cancellationToken);
+            var tables = await TableInfo.ReadAsync(lease.Connection, cancellationToken);
+            var version = int.Parse(
+                await Connections.Db.ScalarAsync<string>(lease.Connection, "SELECT current_setting('server_version_num')", cancellationToken) ?? "0",
+                System.Globalization.CultureInfo.InvariantCulture);
+            return new SideSnapshot(schema, tables, version);
+        }
+        catch (Npgsql.PostgresException e)
+        {
+            throw new PgRelocateException($"Reading the catalog of the {side.Side} ({side.Info.Display}) failed: {e.MessageText} ({e.SqlState}).", ExitCode.Failed, e);
+        }
+    }
+}

@@ -1,0 +1,41 @@
+using PgRelocate.Connections;
+
+namespace PgRelocate.Verify;
+
+/// <summary>How thoroughly table contents are compared.</summary>
+public enum VerifyMode
+{
+    /// <summary>Exact row counts only.</summary>
+    Counts,
+
+    /// <summary>A digest of every row (the default): detects changed, missing and extra rows, and locates them.</summary>
+    Checksums,
+}
+
+/// <summary>What <see cref="Verifier"/> compares, and how.</summary>
+public sealed record VerifyOptions
+{
+    public required PgConnectionInfo Source { get; init; }
+
+    public required PgConnectionInfo Target { get; init; }
+
+    public VerifyMode Mode { get; init; } = VerifyMode.Checksums;
+
+    /// <summary>
+    /// Glob patterns (<c>*</c>, <c>?</c>) on <c>schema.table</c>, or on the bare table name when the pattern
+    /// has no dot; empty: every table. Schema objects are compared whatever the patterns.
+    /// </summary>
+    public IReadOnlyList<string> Tables { get; init; } = [];
+
+    /// <summary>SQL queries run on both sides and compared.</summary>
+    public IReadOnlyList<string> Queries { get; init; } = [];
+
+    /// <summary>How many tables are checked at once; each check runs on both sides at the same time.</summary>
+    public int Jobs { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>The most differing rows listed per table, and per query.</summary>
+    public int MaxRows { get; init; } = 100;
+
+    /// <summary>Longer values are cut to this many characters in reports.</summary>
+    public int MaxValueLength { get; init; } = 200;
+}
