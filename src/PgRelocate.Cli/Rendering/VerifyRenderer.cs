@@ -9,12 +9,8 @@ internal static class VerifyRenderer
 {
     public static void Render(IAnsiConsole console, VerificationResult result)
     {
+        // Piped output is never wrapped (see ConsoleReporter.Stdout); it gets no colour either.
         var plain = Console.IsOutputRedirected;
-        if (plain)
-        {
-            // Piped into a file or a log: long names and URLs stay on one line instead of wrapping at 80.
-            console.Profile.Width = Math.Max(console.Profile.Width, 240);
-        }
 
         // Colour only on a terminal: a log or a file gets the words without escape codes.
         string Ok(string text) => plain ? text : $"[green]{text}[/]";

@@ -12,6 +12,7 @@ public static class MigrationPlan
         new DumpStep(),
         new RestoreStep(),
         new SettingsStep(),
+        new VerifyStep(),
         new CutoverStep(),
         new CleanupStep(),
     ];

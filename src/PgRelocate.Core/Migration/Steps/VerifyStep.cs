@@ -1,0 +1,78 @@
+using System.Globalization;
+using PgRelocate.Errors;
+using PgRelocate.Verify;
+
+namespace PgRelocate.Migration.Steps;
+
+/// <summary>Verifies the target against the source, content checksums included. Any difference fails the migration (exit 3).</summary>
+public sealed class VerifyStep : IMigrationStep
+{
+    public const string StepName = "verify";
+
+    public string Name => StepName;
+
+    public string? SkipReason(MigrationOptions options) => null;
+
+    public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        var result = await Verifier.RunAsync(
+            new VerifyOptions { Source = options.Source, Target = options.Target, Mode = VerifyMode.Checksums, Jobs = Math.Max(2, options.Jobs) },
+            context.Reporter,
+            cancellationToken);
+        foreach (var table in Tables(result))
+        {
+            context.Record.Tables.Add(table);
+        }
+
+        var differing = result.Tables.Count(t => !t.Equal);
+        context.Record.Outputs["tables"] = result.Tables.Count.ToString(CultureInfo.InvariantCulture);
+        context.Record.Outputs["differences"] = result.HasDifferences.ToString();
+        context.Record.Summary = result.HasDifferences
+            ? $"{differing} of {result.Tables.Count} tables differ, {result.SchemaDifferences.Count} schema differences"
+            : $"{result.Tables.Count} tables identical (rows and checksums), schema identical";
+        if (result.HasDifferences)
+        {
+            throw new PgRelocateException($"Verification found differences: {context.Record.Summary}. The report lists them; run 'pgrelocate verify' to see them again.", ExitCode.Differences);
+        }
+    }
+
+    /// <summary>The verification as report tables: every table, then schema and row differences when there are any.</summary>
+    public static IEnumerable<ReportTable> Tables(VerificationResult result)
+    {
+        yield return new ReportTable(
+            "Verification",
+            ["table", "source rows", "target rows", "checksums", "result"],
+            result.Tables.Select(t => (IReadOnlyList<string>)
+            [
+                t.Name,
+                t.SourceRows.ToString(CultureInfo.InvariantCulture),
+                t.TargetRows.ToString(CultureInfo.InvariantCulture),
+                t.SourceDigest is null ? "counts only" : t.SourceDigest == t.TargetDigest ? "match" : "differ",
+                t.Equal ? "identical" : t.Note ?? "differs",
+            ]).ToList(),
+            $"{result.Mode.ToString().ToLowerInvariant()} mode, {result.ElapsedSeconds:0.0}s");
+        if (result.SchemaDifferences.Count > 0)
+        {
+            yield return new ReportTable(
+                "Schema differences",
+                ["kind", "name", "difference", "source", "target"],
+                result.SchemaDifferences.Select(d => (IReadOnlyList<string>)[d.Kind, d.Name, d.Difference.ToString(), d.SourceDefinition ?? "", d.TargetDefinition ?? ""]).ToList());
+        }
+
+        var rows = result.Tables.SelectMany(t => t.Rows.Select(r => (t.Name, r))).ToList();
+        if (rows.Count > 0)
+        {
+            yield return new ReportTable(
+                "Differing rows",
+                ["table", "key", "difference", "columns"],
+                rows.Select(x => (IReadOnlyList<string>)
+                [
+                    x.Name,
+                    string.Join(", ", x.r.Key.Select(k => $"{k.Key}={k.Value}")),
+                    x.r.Difference.ToString(),
+                    x.r.Columns is null ? "" : string.Join("; ", x.r.Columns.Select(c => $"{c.Column}: {c.Source} → {c.Target}")),
+                ]).ToList());
+        }
+    }
+}
