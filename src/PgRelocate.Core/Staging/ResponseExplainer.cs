@@ -40,7 +40,7 @@ public static partial class ResponseExplainer
 
         if (code is not null)
         {
-            return new StagingException($"{display} answered {(status > 0 ? "HTTP " + status + " " : "")}{code}{(message.Length > 0 ? ": " + Short(message) : "")}.", transient: status >= 500);
+            return new StagingException($"{display} answered {(status > 0 ? "HTTP " + status + " " : "")}{code}{(message.Length > 0 ? ": " + Short(message) : "")}.", transient: IsTransientStatus(status));
         }
 
         if (text.Contains("<html", StringComparison.OrdinalIgnoreCase) || text.Contains("<!doctype", StringComparison.OrdinalIgnoreCase))
@@ -53,11 +53,14 @@ public static partial class ResponseExplainer
         {
             404 => new StagingNotFoundException($"{display} does not exist (HTTP 404)."),
             401 or 403 => new StagingException($"{display} refused access (HTTP {status}): {newUrl}."),
-            >= 500 or 408 or 429 => new StagingException($"{display} answered HTTP {status}; try again shortly.", transient: true),
+            _ when IsTransientStatus(status) => new StagingException($"{display} answered HTTP {status}; try again shortly.", transient: true),
             _ when body.Length == 0 => new StagingException($"{display} answered HTTP {status} with an empty body."),
             _ => new StagingException($"{display} answered HTTP {status}."),
         };
     }
+
+    /// <summary>Statuses a repeat may get past; 501 Not Implemented never will.</summary>
+    public static bool IsTransientStatus(int status) => status is 408 or 429 or 500 or 502 or 503 or 504;
 
     private static string? Tag(string text, string name)
     {

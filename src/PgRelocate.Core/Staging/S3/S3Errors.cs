@@ -21,7 +21,7 @@ internal static class S3Errors
 
             case AmazonServiceException s when s.StatusCode == HttpStatusCode.NotFound:
                 return new StagingNotFoundException($"{display} does not exist.", e);
-            case AmazonServiceException s when (int)s.StatusCode >= 500 || s.StatusCode == HttpStatusCode.TooManyRequests:
+            case AmazonServiceException s when ResponseExplainer.IsTransientStatus((int)s.StatusCode):
                 return new StagingException($"{display}: the server answered HTTP {(int)s.StatusCode}; try again shortly.", transient: true, e);
             case AmazonServiceException s when s.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized:
                 return new StagingException($"{display}: access denied (HTTP {(int)s.StatusCode}): check the credentials and the bucket's permissions.", innerException: e);

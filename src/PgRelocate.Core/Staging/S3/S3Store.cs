@@ -114,6 +114,14 @@ public sealed class S3Store : IStagingStore, IDisposable
             var response = await _client.InitiateMultipartUploadAsync(request, cancellationToken);
             return new S3Upload(this, key, response.UploadId);
         }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotImplemented && _settings.ServerSideEncryption != "none")
+        {
+            // Never fall back to an unencrypted upload silently: the user decides.
+            throw new StagingException(
+                $"The store of {Display(key)} does not support server-side encryption ({_settings.ServerSideEncryption}): pass --sse none if it encrypts at rest by itself (check the provider's documentation).",
+                innerException: e,
+                exitCode: Errors.ExitCode.Usage);
+        }
         catch (Exception e) when (e is AmazonServiceException or IOException or HttpRequestException)
         {
             throw S3Errors.Map(e, Display(key));

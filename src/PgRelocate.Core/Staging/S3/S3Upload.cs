@@ -67,9 +67,13 @@ internal sealed class S3Upload(S3Store store, string key, string uploadId) : IUp
                 new AbortMultipartUploadRequest { BucketName = store.Bucket, Key = key, UploadId = uploadId },
                 cancellationToken);
         }
-        catch (Amazon.S3.AmazonS3Exception e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        catch (Amazon.S3.AmazonS3Exception e) when (e.StatusCode is System.Net.HttpStatusCode.NotFound)
         {
             // Already aborted or completed: nothing left to discard.
+        }
+        catch (Amazon.S3.AmazonS3Exception e) when (e.StatusCode is System.Net.HttpStatusCode.MethodNotAllowed or System.Net.HttpStatusCode.NotImplemented)
+        {
+            // Stores without abort (s3rver): the parts were never published under the key, which is what matters.
         }
         catch (Exception e) when (e is AmazonServiceException or IOException or HttpRequestException)
         {
