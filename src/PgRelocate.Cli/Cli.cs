@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PgRelocate.Cli.Commands;
 
 using PgRelocate.Errors;
 
@@ -16,6 +17,9 @@ internal static class Cli
             root.Options.Add(option);
         }
 
+        root.Subcommands.Add(DumpCommand.Create());
+        root.Subcommands.Add(RestoreCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
         return root;
     }
 

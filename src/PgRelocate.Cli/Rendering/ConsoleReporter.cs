@@ -28,7 +28,7 @@ internal sealed class ConsoleReporter : IReporter, IDisposable
         _interactive = interactive;
     }
 
-    public static IAnsiConsole Stdout { get; } = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+    public static IAnsiConsole Stdout { get; } = CreateStdout();
 
     public static bool StderrIsTerminal => !Console.IsErrorRedirected;
 
@@ -99,6 +99,18 @@ internal sealed class ConsoleReporter : IReporter, IDisposable
     }
 
     public void Dispose() => Stop();
+
+    private static IAnsiConsole CreateStdout()
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+        if (Console.IsOutputRedirected)
+        {
+            // A file or a pipe has no width: never wrap lines that scripts read.
+            console.Profile.Width = 4096;
+        }
+
+        return console;
+    }
 
     private void UpdateLive(ProgressUpdate update, TaskState state)
     {

@@ -102,8 +102,18 @@ public sealed partial class PgBinaries
     /// <summary>A pg_dump able to dump a server of major version <paramref name="serverMajor"/>.</summary>
     public PgTool PgDumpFor(int serverMajor) => AtLeast("pg_dump", serverMajor, $"dump a PostgreSQL {serverMajor} server");
 
-    /// <summary>A pg_restore able to read an archive written by pg_dump of major version <paramref name="dumpMajor"/>.</summary>
-    public PgTool PgRestoreFor(int dumpMajor) => AtLeast("pg_restore", dumpMajor, $"read an archive written by pg_dump {dumpMajor}");
+    /// <summary>
+    /// A pg_restore able to read an archive that needs at least major <paramref name="archiveMinimum"/>
+    /// (<see cref="Archives.ArchiveHeader.MinimumPgRestoreMajor"/>). The target server's own version is
+    /// preferred, as the transfer services do: a newer pg_restore may send settings an older server rejects.
+    /// </summary>
+    public PgTool PgRestoreFor(int archiveMinimum, int targetMajor)
+    {
+        var fit = All("pg_restore").Where(t => t.Major >= archiveMinimum).ToList();
+        return fit.FirstOrDefault(t => t.Major == targetMajor)
+            ?? fit.OrderBy(t => t.Major).FirstOrDefault(t => t.Major >= targetMajor)
+            ?? AtLeast("pg_restore", Math.Max(archiveMinimum, 1), $"read an archive of this format (pg_restore {Math.Max(archiveMinimum, 12)} or newer)");
+    }
 
     /// <summary>The newest installed copy of <paramref name="name"/>.</summary>
     public PgTool Newest(string name) =>

@@ -1,0 +1,105 @@
+using System.CommandLine;
+using PgRelocate.Archives;
+using PgRelocate.Clusters;
+using PgRelocate.Demo;
+using PgRelocate.Dump;
+using PgRelocate.Errors;
+using PgRelocate.Progress;
+using PgRelocate.Restore;
+
+namespace PgRelocate.Cli.Commands;
+
+/// <summary>
+/// <c>pgrelocate demo</c>: the embedded default. Two throwaway clusters, a sample database, and a real
+/// migration between them with the same code paths as the real commands.
+/// </summary>
+internal static class DemoCommand
+{
+    private static readonly Option<bool> Keep = new("--keep") { Description = "Keep the clusters running and the folder after the demo, to look around." };
+
+    public static Command Create()
+    {
+        var command = new Command("demo", "Migrate a sample database between two throwaway local clusters: dump, restore, verify.") { Keep };
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    private static async Task<ExitCode> RunAsync(CommandContext ctx, CancellationToken cancellationToken)
+    {
+        var keep = ctx.Parse.GetValue(Keep);
+        var reporter = ctx.Reporter;
+        var folder = Directory.CreateTempSubdirectory("pgrelocate-demo-").FullName;
+        // The servers may run as another account (never as root): they must be able to reach their folders.
+        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        reporter.Info($"Starting two throwaway PostgreSQL clusters in {folder}.");
+        LocalCluster? sourceCluster = null;
+        LocalCluster? targetCluster = null;
+        try
+        {
+            var starting = new[]
+            {
+                LocalCluster.StartAsync(new LocalClusterOptions { Name = "source", ParentDir = folder }, cancellationToken),
+                LocalCluster.StartAsync(new LocalClusterOptions { Name = "target", ParentDir = folder }, cancellationToken),
+            };
+            await Task.WhenAll(starting.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
+            sourceCluster = starting[0].IsCompletedSuccessfully ? starting[0].Result : null;
+            targetCluster = starting[1].IsCompletedSuccessfully ? starting[1].Result : null;
+            await Task.WhenAll(starting);
+
+            var source = await sourceCluster!.CreateDatabaseAsync("shop", "shop_owner", cancellationToken);
+            var target = await targetCluster!.CreateDatabaseAsync("shop_migrated", "app_user", cancellationToken);
+            reporter.Info($"Loading the sample database into {source.Display}.");
+            reporter.Progress(new ProgressUpdate("load sample", 0, 1, "database"));
+            await SampleDatabase.LoadAsync(sourceCluster, source, cancellationToken);
+            reporter.Progress(new ProgressUpdate("load sample", 1, 1, "database", Finished: true));
+
+            var archive = Path.Combine(folder, "shop.dump");
+            var manifest = await LocalArchiveFile.DumpAsync(new DumpRunner(ctx.Binaries, reporter), source, archive, cancellationToken);
+            var restore = await new RestoreRunner(ctx.Binaries, reporter).RunAsync(
+                new RestoreOptions
+                {
+                    Target = target,
+                    Input = new LocalArchive(archive),
+                    Manifest = manifest,
+                    Jobs = 2,
+                    LogPath = Path.Combine(folder, "restore.log"),
+                },
+                cancellationToken);
+            reporter.Stop();
+
+            ctx.Out.WriteLine($"Source   {source.Display} (PostgreSQL {manifest.SourceServerVersion}, {Units.Bytes(manifest.DatabaseSizeBytes)})");
+            ctx.Out.WriteLine($"Dump     {Units.Bytes(manifest.ArchiveBytes)}, sha256 {manifest.Sha256[..16]}…, {Units.Duration(manifest.FinishedAt - manifest.StartedAt)}");
+            RestoreCommand.Render(ctx, target.Display, restore);
+            if (restore.Status == RestoreStatus.Failed)
+            {
+                return ExitCode.Failed;
+            }
+
+            if (keep)
+            {
+                sourceCluster.Keep = true;
+                targetCluster.Keep = true;
+                ctx.Out.WriteLine($"Kept: source {source} and target {target}; folder {folder}. Stop the clusters with pg_ctl -D <folder>/<cluster>/data stop.");
+            }
+
+            return ExitCode.Success;
+        }
+        finally
+        {
+            if (!keep)
+            {
+                if (sourceCluster is not null)
+                {
+                    await sourceCluster.DisposeAsync();
+                }
+
+                if (targetCluster is not null)
+                {
+                    await targetCluster.DisposeAsync();
+                }
+
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+using System.CommandLine;
+using PgRelocate.Archives;
+using PgRelocate.Dump;
+using PgRelocate.Errors;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Cli.Commands;
+
+/// <summary><c>pgrelocate dump --source URL --to FILE</c>: pg_dump -Fc with large objects, a manifest beside it.</summary>
+internal static class DumpCommand
+{
+    private static readonly Option<string> Source = new("--source", "-s") { Description = "The database to dump: postgres://USER:PASSWORD@HOST:PORT/DB or a keyword string.", Required = true };
+    private static readonly Option<string> To = new("--to", "-o") { Description = "The archive file to write; FILE.manifest.json is written beside it.", Required = true };
+    private static readonly Option<bool> Force = new("--force") { Description = "Replace an existing archive at --to." };
+
+    public static Command Create()
+    {
+        var command = new Command("dump", "Dump a database with pg_dump -Fc (large objects included), with progress, a SHA-256 and a manifest.")
+        {
+            Source, To, Force,
+        };
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    private static async Task<ExitCode> RunAsync(CommandContext ctx, CancellationToken cancellationToken)
+    {
+        var source = ctx.Connection(Source);
+        var path = Path.GetFullPath(ctx.Parse.GetValue(To)!);
+        var folder = Path.GetDirectoryName(path)!;
+        if (!Directory.Exists(folder))
+        {
+            throw new UsageException($"The folder '{folder}' does not exist: create it or choose another --to path.");
+        }
+
+        if (Directory.Exists(path))
+        {
+            throw new UsageException($"'{path}' is a folder: --to takes a file name, such as {Path.Combine(path, "app.dump")}.");
+        }
+
+        if (File.Exists(path) && !ctx.Parse.GetValue(Force))
+        {
+            throw new UsageException($"'{path}' already exists: choose another --to path, or pass --force to replace it.");
+        }
+
+        var manifest = await LocalArchiveFile.DumpAsync(new DumpRunner(ctx.Binaries, ctx.Reporter), source, path, cancellationToken);
+        ctx.Reporter.Stop();
+        if (ctx.Json)
+        {
+            ctx.WriteJson(new { archive = path, manifestPath = DumpManifest.PathFor(path), manifest });
+        }
+        else
+        {
+            var took = manifest.FinishedAt - manifest.StartedAt;
+            ctx.Out.WriteLine($"Dumped {source.Database} to {path}");
+            ctx.Out.WriteLine($"  archive   {Units.Bytes(manifest.ArchiveBytes)} (database {Units.Bytes(manifest.DatabaseSizeBytes)}, {manifest.Tables.Count} tables, {manifest.LargeObjects} large objects)");
+            ctx.Out.WriteLine($"  sha256    {manifest.Sha256}");
+            ctx.Out.WriteLine($"  manifest  {DumpManifest.PathFor(path)}");
+            ctx.Out.WriteLine($"  took      {Units.Duration(took)} with pg_dump {manifest.PgDumpVersion}");
+        }
+
+        return ExitCode.Success;
+    }
+}

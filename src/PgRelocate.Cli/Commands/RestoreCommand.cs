@@ -1,0 +1,105 @@
+using System.CommandLine;
+using PgRelocate.Archives;
+using PgRelocate.Errors;
+using PgRelocate.Progress;
+using PgRelocate.Restore;
+using PgRelocate.Tools;
+
+namespace PgRelocate.Cli.Commands;
+
+/// <summary><c>pgrelocate restore ARCHIVE --target URL [--confirm DB]</c>: pg_restore without owners or grants.</summary>
+internal static class RestoreCommand
+{
+    private static readonly Argument<string> Archive = new("archive") { Description = "The archive written by 'pgrelocate dump' (or pg_dump -Fc)." };
+    private static readonly Option<string> Target = new("--target", "-t") { Description = "The database to restore into: postgres://USER:PASSWORD@HOST:PORT/DB.", Required = true };
+    private static readonly Option<string?> Confirm = new("--confirm") { Description = "The target database's name: needed to replace what a non-empty target holds." };
+    private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel pg_restore jobs (a local file only).", DefaultValueFactory = _ => 1 };
+    private static readonly Option<string?> Manifest = new("--manifest") { Description = "The archive's manifest (default: ARCHIVE.manifest.json when present)." };
+    private static readonly Option<string?> Log = new("--log") { Description = "Where to keep pg_restore's whole output (default: a new file in the state folder)." };
+
+    public static Command Create()
+    {
+        var command = new Command("restore", "Restore an archive into a target database: no roles, ownership to the target's login role, harmless errors classified.")
+        {
+            Archive, Target, Confirm, Jobs, Manifest, Log,
+        };
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    private static async Task<ExitCode> RunAsync(CommandContext ctx, CancellationToken cancellationToken)
+    {
+        var target = ctx.Connection(Target);
+        var jobs = ctx.Parse.GetValue(Jobs);
+        if (jobs < 1)
+        {
+            throw new UsageException("--jobs must be 1 or more.");
+        }
+
+        var path = Path.GetFullPath(ctx.Parse.GetValue(Archive)!);
+        var manifest = await ReadManifestAsync(ctx.Parse.GetValue(Manifest), path, cancellationToken);
+        var options = new RestoreOptions
+        {
+            Target = target,
+            Input = new LocalArchive(path),
+            Confirm = ctx.Parse.GetValue(Confirm),
+            Jobs = jobs,
+            Manifest = manifest,
+            LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("restore"),
+        };
+
+        var result = await new RestoreRunner(ctx.Binaries, ctx.Reporter).RunAsync(options, cancellationToken);
+        ctx.Reporter.Stop();
+        Render(ctx, target.Display, result);
+        return result.Status == RestoreStatus.Failed ? ExitCode.Failed : ExitCode.Success;
+    }
+
+    internal static async Task<DumpManifest?> ReadManifestAsync(string? explicitPath, string archivePath, CancellationToken cancellationToken)
+    {
+        var manifestPath = explicitPath ?? DumpManifest.PathFor(archivePath);
+        if (!File.Exists(manifestPath))
+        {
+            return explicitPath is null ? null : throw new UsageException($"The manifest '{explicitPath}' does not exist: pass the .manifest.json written beside the archive, or leave --manifest out.");
+        }
+
+        return DumpManifest.FromJson(await File.ReadAllTextAsync(manifestPath, cancellationToken), $"'{manifestPath}'");
+    }
+
+    internal static void Render(CommandContext ctx, string target, RestoreResult result)
+    {
+        if (ctx.Json)
+        {
+            ctx.WriteJson(new
+            {
+                status = result.StatusText,
+                target,
+                warnings = result.Warnings.Select(w => new { entry = w.Entry, message = w.Message, why = w.HarmlessBecause }),
+                errors = result.Errors.Select(e => new { entry = e.Entry, message = e.Message, command = e.Command }),
+                log = result.LogPath,
+                seconds = Math.Round(result.Duration.TotalSeconds, 1),
+            });
+            return;
+        }
+
+        ctx.Out.WriteLine($"Restore into {target}: {result.StatusText} in {Units.Duration(result.Duration)}");
+        foreach (var w in result.Warnings)
+        {
+            ctx.Out.WriteLine($"  warning: {w} (harmless: {w.HarmlessBecause})");
+        }
+
+        foreach (var e in result.Errors)
+        {
+            ctx.Out.WriteLine($"  error: {e}");
+        }
+
+        if (result.Status == RestoreStatus.Failed && result.Errors.Count == 0)
+        {
+            foreach (var line in result.LastLines.TakeLast(8))
+            {
+                ctx.Out.WriteLine("  | " + line);
+            }
+        }
+
+        ctx.Out.WriteLine($"  log: {result.LogPath}");
+    }
+}

@@ -1,0 +1,65 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using PgRelocate.Catalog;
+using PgRelocate.Errors;
+
+namespace PgRelocate.Archives;
+
+/// <summary>
+/// What we know about an archive, written next to it as <c>ARCHIVE.manifest.json</c>: where it came from,
+/// how big it is and its SHA-256, so a restore can prove it reads the very bytes the dump wrote.
+/// It holds no secrets: the source is named by host, port and database only.
+/// </summary>
+public sealed record DumpManifest
+{
+    public const string Suffix = ".manifest.json";
+
+    public int ManifestVersion { get; init; } = 1;
+
+    public required string Source { get; init; }
+
+    public required string SourceServerVersion { get; init; }
+
+    public required long DatabaseSizeBytes { get; init; }
+
+    public required string PgDumpVersion { get; init; }
+
+    public required long ArchiveBytes { get; init; }
+
+    public required string Sha256 { get; init; }
+
+    public required DateTimeOffset StartedAt { get; init; }
+
+    public required DateTimeOffset FinishedAt { get; init; }
+
+    public required IReadOnlyList<ExtensionInfo> Extensions { get; init; }
+
+    public required IReadOnlyList<TableEstimate> Tables { get; init; }
+
+    public long LargeObjects { get; init; }
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    public static DumpManifest FromJson(string json, string what)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<DumpManifest>(json, JsonOptions)
+                ?? throw new UsageException($"{what} is empty: it is not a PgRelocate manifest.");
+        }
+        catch (JsonException e)
+        {
+            throw new UsageException($"{what} is not a PgRelocate manifest ({e.Message}).", e);
+        }
+    }
+
+    /// <summary>Where the manifest of <paramref name="archivePath"/> is kept.</summary>
+    public static string PathFor(string archivePath) => archivePath + Suffix;
+}

@@ -1,0 +1,57 @@
+using System.Reflection;
+using Npgsql;
+using PgRelocate.Clusters;
+using PgRelocate.Connections;
+
+namespace PgRelocate.Demo;
+
+/// <summary>
+/// The demo's sample database: several schemas, a few hundred thousand rows, foreign keys, B-tree and GIN
+/// indexes, serial and identity columns, a view and a materialized view, a function with a trigger, an enum,
+/// jsonb, bytea and hstore, a large object, pgcrypto and hstore, and objects owned by two non-superuser roles.
+/// </summary>
+public static class SampleDatabase
+{
+    /// <summary>The schema owned by a second role, to show ownership is reassigned on restore.</summary>
+    public const string ReportingSchema = "reporting";
+
+    public static string Sql
+    {
+        get
+        {
+            using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("PgRelocate.Demo.sample.sql")
+                ?? throw new InvalidOperationException("The sample database script is missing from the assembly.");
+            using var reader = new StreamReader(stream);
+            return reader.ReadToEnd();
+        }
+    }
+
+    /// <summary>Loads the sample into <paramref name="database"/> (owned by its login role) on <paramref name="cluster"/>.</summary>
+    public static async Task LoadAsync(LocalCluster cluster, PgConnectionInfo database, CancellationToken cancellationToken)
+    {
+        await using (var conn = new NpgsqlConnection(database.ToNpgsqlConnectionString()))
+        {
+            await conn.OpenAsync(cancellationToken);
+            await Db.ExecuteAsync(conn, Sql, cancellationToken);
+        }
+
+        // A second role owns a schema of its own, and lets the owner read it (as a reporting team would).
+        var reporter = database.User + "_reporting";
+        await cluster.ExecuteAsync($"CREATE ROLE {Db.Ident(reporter)} NOLOGIN", cancellationToken: cancellationToken);
+        await cluster.ExecuteAsync(
+            $"""
+            CREATE SCHEMA {ReportingSchema} AUTHORIZATION {Db.Ident(reporter)};
+            GRANT USAGE ON SCHEMA shop TO {Db.Ident(reporter)};
+            GRANT SELECT ON shop.orders TO {Db.Ident(reporter)};
+            SET ROLE {Db.Ident(reporter)};
+            CREATE TABLE {ReportingSchema}.monthly_summary (month date PRIMARY KEY, orders bigint NOT NULL, revenue numeric NOT NULL);
+            INSERT INTO {ReportingSchema}.monthly_summary
+              SELECT date_trunc('month', placed_at)::date, count(*), sum(total) FROM shop.orders GROUP BY 1;
+            GRANT USAGE ON SCHEMA {ReportingSchema} TO {Db.Ident(database.User)};
+            GRANT SELECT ON ALL TABLES IN SCHEMA {ReportingSchema} TO {Db.Ident(database.User)};
+            RESET ROLE;
+            """,
+            database.Database,
+            cancellationToken);
+    }
+}

@@ -1,0 +1,179 @@
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using PgRelocate.Archives;
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Progress;
+using PgRelocate.Tools;
+
+namespace PgRelocate.Dump;
+
+/// <summary>
+/// Runs <c>pg_dump -Fc</c> (large objects included) against the source and streams the archive into a
+/// destination stream, hashing it on the way. Where the bytes go (a local file, an object store) is the
+/// caller's business: it publishes the archive only after this returns.
+/// </summary>
+public sealed partial class DumpRunner(PgBinaries binaries, IReporter reporter)
+{
+    public const string ProgressTask = "dump";
+
+    /// <summary>Dumps <paramref name="source"/> into <paramref name="destination"/> and returns the archive's manifest.</summary>
+    /// <exception cref="PgRelocateException">The source is unreachable, no fitting pg_dump is installed, or pg_dump failed.</exception>
+    public async Task<DumpManifest> RunAsync(PgConnectionInfo source, Stream destination, CancellationToken cancellationToken)
+    {
+        var started = DateTimeOffset.UtcNow;
+        DatabaseFacts facts;
+        await using (var conn = await Db.OpenAsync(source, "source", cancellationToken))
+        {
+            facts = await DatabaseFacts.ReadAsync(conn, cancellationToken);
+        }
+
+        var pgDump = binaries.PgDumpFor(facts.ServerMajor);
+        reporter.Info($"Dumping {source.Display} (PostgreSQL {facts.ServerVersion}, {Units.Bytes(facts.SizeBytes)}, {facts.Tables.Count} tables) with pg_dump {pgDump.Version}.");
+
+        // -b keeps large objects even when the dump is narrowed later (it is the default for a whole database).
+        var spec = new ChildProcessSpec(pgDump.Path, ["--format=custom", "-b", "--verbose", "--no-password"])
+        {
+            Environment = source.ToLibpqEnvironment(),
+        };
+        reporter.Debug("Running " + spec.CommandLine);
+
+        var progress = new DumpProgress(reporter, facts.Tables.Count);
+        var errors = new List<string>();
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long bytes = 0;
+        spec = spec with
+        {
+            StderrLine = line =>
+            {
+                line = source.Scrub(line);
+                if (line.Contains("error:", StringComparison.Ordinal) || line.Contains("FATAL", StringComparison.Ordinal) || line.Contains("DETAIL:", StringComparison.Ordinal))
+                {
+                    lock (errors)
+                    {
+                        errors.Add(line);
+                    }
+                }
+
+                progress.OnLine(line);
+            },
+            Stdout = async (stdout, ct) =>
+            {
+                var buffer = new byte[1 << 20];
+                int n;
+                while ((n = await stdout.ReadAsync(buffer, ct)) > 0)
+                {
+                    sha.AppendData(buffer, 0, n);
+                    await destination.WriteAsync(buffer.AsMemory(0, n), ct);
+                    bytes += n;
+                    progress.OnBytes(bytes);
+                }
+            },
+        };
+
+        var exit = await ChildProcess.RunAsync(spec, cancellationToken);
+        if (exit != 0)
+        {
+            throw new PgRelocateException(DescribeFailure(exit, errors));
+        }
+
+        await destination.FlushAsync(cancellationToken);
+        progress.Finish(bytes);
+        return new DumpManifest
+        {
+            Source = $"{source.Host}:{source.Port}/{source.Database}",
+            SourceServerVersion = facts.ServerVersion,
+            DatabaseSizeBytes = facts.SizeBytes,
+            PgDumpVersion = pgDump.Version,
+            ArchiveBytes = bytes,
+            Sha256 = Convert.ToHexStringLower(sha.GetHashAndReset()),
+            StartedAt = started,
+            FinishedAt = DateTimeOffset.UtcNow,
+            Extensions = facts.Extensions,
+            Tables = facts.Tables,
+            LargeObjects = facts.LargeObjects,
+        };
+    }
+
+    private static string DescribeFailure(int exit, List<string> errors)
+    {
+        var first = errors.FirstOrDefault(e => e.Contains("error:", StringComparison.Ordinal)) ?? errors.FirstOrDefault();
+        if (first is null)
+        {
+            return $"pg_dump failed with exit code {exit} and no error message: run with -v for its output.";
+        }
+
+        var message = first[(first.IndexOf("error:", StringComparison.Ordinal) is var i and >= 0 ? i + 6 : 0)..].Trim();
+        var denied = PermissionDenied().Match(message);
+        var hint = denied.Success
+            ? $" The login role cannot read {denied.Groups[1].Value}: dump as a role that can read every table (the database owner or the provider's admin user)."
+            : "";
+        return $"pg_dump failed: {message}.{hint}";
+    }
+
+    [GeneratedRegex(@"permission denied for (?:table|relation|schema|sequence|large object) (\S+)")]
+    private static partial Regex PermissionDenied();
+
+    /// <summary>Turns pg_dump's verbose lines into "tables done of total" and bytes written.</summary>
+    private sealed partial class DumpProgress(IReporter reporter, int tables)
+    {
+        private readonly Lock _lock = new();
+        private int _tablesDone;
+        private string? _current;
+        private long _bytes;
+        private long _lastReportedBytes;
+
+        public void OnLine(string line)
+        {
+            var m = TableLine().Match(line);
+            lock (_lock)
+            {
+                if (m.Success)
+                {
+                    _tablesDone++;
+                    _current = m.Groups[1].Value;
+                }
+                else if (line.Contains("large object", StringComparison.Ordinal))
+                {
+                    _current = "large objects";
+                }
+                else
+                {
+                    return;
+                }
+
+                Report();
+            }
+        }
+
+        public void OnBytes(long bytes)
+        {
+            lock (_lock)
+            {
+                _bytes = bytes;
+                // A report per megabyte is plenty; the reporter throttles what it draws.
+                if (_bytes - _lastReportedBytes >= 1 << 20)
+                {
+                    _lastReportedBytes = _bytes;
+                    Report();
+                }
+            }
+        }
+
+        public void Finish(long bytes)
+        {
+            lock (_lock)
+            {
+                _bytes = bytes;
+                reporter.Progress(new ProgressUpdate(ProgressTask, Math.Max(_tablesDone, tables), Math.Max(_tablesDone, tables), "tables", null, _bytes, Finished: true));
+            }
+        }
+
+        private void Report() =>
+            reporter.Progress(new ProgressUpdate(ProgressTask, _tablesDone, Math.Max(tables, _tablesDone), "tables", _current, _bytes));
+
+        [GeneratedRegex("dumping contents of table \"(.+)\"")]
+        private static partial Regex TableLine();
+    }
+}

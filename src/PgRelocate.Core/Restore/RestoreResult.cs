@@ -1,0 +1,26 @@
+namespace PgRelocate.Restore;
+
+public enum RestoreStatus
+{
+    Completed,
+    CompletedWithWarnings,
+    Failed,
+}
+
+/// <summary>How a restore ended. <see cref="LogPath"/> holds pg_restore's whole output.</summary>
+public sealed record RestoreResult(
+    RestoreStatus Status,
+    IReadOnlyList<RestoreIssue> Warnings,
+    IReadOnlyList<RestoreIssue> Errors,
+    string LogPath,
+    TimeSpan Duration,
+    IReadOnlyList<string> LastLines)
+{
+    /// <summary>"Completed", "Completed with 2 warnings" or "Failed", as the summary says it.</summary>
+    public string StatusText => Status switch
+    {
+        RestoreStatus.Completed => "Completed",
+        RestoreStatus.CompletedWithWarnings => $"Completed with {Warnings.Count} warning{(Warnings.Count == 1 ? "" : "s")}",
+        _ => "Failed",
+    };
+}

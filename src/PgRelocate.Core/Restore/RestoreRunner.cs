@@ -1,0 +1,405 @@
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using PgRelocate.Archives;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Progress;
+using PgRelocate.Tools;
+
+namespace PgRelocate.Restore;
+
+/// <summary>What to restore where, and how.</summary>
+public sealed record RestoreOptions
+{
+    public required PgConnectionInfo Target { get; init; }
+
+    public required ArchiveInput Input { get; init; }
+
+    /// <summary>The target database's name, given by the user to allow replacing what it holds.</summary>
+    public string? Confirm { get; init; }
+
+    /// <summary>pg_restore jobs; more than one needs a local file.</summary>
+    public int Jobs { get; init; } = 1;
+
+    /// <summary>The archive's manifest, when there is one: size and SHA-256 are checked against it.</summary>
+    public DumpManifest? Manifest { get; init; }
+
+    /// <summary>Where pg_restore's whole output is kept.</summary>
+    public required string LogPath { get; init; }
+
+    /// <summary>Run ANALYZE afterwards, so the planner has statistics before applications connect.</summary>
+    public bool Analyze { get; init; } = true;
+}
+
+/// <summary>
+/// Restores a pg_dump custom archive into a target database the way a managed target allows: no roles, no
+/// ownership, no grants (everything ends up owned by the target's login role). Every check that can fail
+/// (the archive's header and checksum, the pg_restore version, the extensions the archive needs, the
+/// target being empty or confirmed) runs before the target is touched.
+/// </summary>
+public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporter)
+{
+    public const string ProgressTask = "restore";
+
+    /// <exception cref="UsageException">The archive is not an archive, does not match its manifest, or the target is not empty and not confirmed.</exception>
+    /// <exception cref="PgRelocateException">The target is unreachable, lacks an extension, or no fitting pg_restore is installed.</exception>
+    public async Task<RestoreResult> RunAsync(RestoreOptions options, CancellationToken cancellationToken)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var target = options.Target;
+
+        // 1. The archive, before anything touches the target.
+        PreparedArchive archive = options.Input switch
+        {
+            LocalArchive local => await PrepareLocalAsync(local, options.Manifest, cancellationToken),
+            StreamedArchive streamed => await PrepareStreamAsync(streamed, cancellationToken),
+            _ => throw new ArgumentException("Unknown archive input.", nameof(options)),
+        };
+
+        try
+        {
+            // 2. The target.
+            int targetMajor;
+            await using (var conn = await Db.OpenAsync(target, "target", cancellationToken))
+            {
+                targetMajor = int.Parse(await Db.ScalarAsync<string>(conn, "SHOW server_version_num", cancellationToken) ?? "0", System.Globalization.CultureInfo.InvariantCulture) / 10000;
+                var objects = await TargetDatabase.UserObjectsAsync(conn, cancellationToken);
+                CheckConfirmation(target.Database, options.Confirm, objects);
+                await CheckExtensionsAsync(conn, archive.Extensions, cancellationToken);
+                var pgRestore = binaries.PgRestoreFor(archive.Header.MinimumPgRestoreMajor, targetMajor);
+                archive = archive with { PgRestore = pgRestore };
+                if (objects.Count > 0)
+                {
+                    reporter.Warn($"Replacing the {objects.Count} objects in {target.Display} (--confirm {target.Database}).");
+                    await TargetDatabase.ResetAsync(conn, cancellationToken);
+                }
+            }
+
+            // 3. pg_restore.
+            var result = await RunPgRestoreAsync(options, archive, started, cancellationToken);
+
+            // 4. Statistics, so the first queries after the cutover are not planned blind.
+            if (result.Status != RestoreStatus.Failed && options.Analyze)
+            {
+                reporter.Progress(new ProgressUpdate("analyze", 0, 1, "database"));
+                await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
+                await Db.ExecuteAsync(conn, "ANALYZE", cancellationToken);
+                reporter.Progress(new ProgressUpdate("analyze", 1, 1, "database", Finished: true));
+            }
+
+            return result with { Duration = DateTimeOffset.UtcNow - started };
+        }
+        finally
+        {
+            if (archive.Stream is not null)
+            {
+                await archive.Stream.DisposeAsync();
+            }
+        }
+    }
+
+    private static void CheckConfirmation(string database, string? confirm, IReadOnlyList<UserObject> objects)
+    {
+        if (confirm is not null && !string.Equals(confirm, database, StringComparison.Ordinal))
+        {
+            throw new UsageException($"--confirm '{confirm}' does not match the target database '{database}': pass --confirm {database} to replace its contents. Nothing was changed.");
+        }
+
+        if (objects.Count > 0 && confirm is null)
+        {
+            var sample = string.Join(", ", objects.Take(3));
+            throw new UsageException(
+                $"The target database '{database}' is not empty ({objects.Count} objects: {sample}{(objects.Count > 3 ? ", ..." : "")}): pass --confirm {database} to replace its contents. Nothing was changed.");
+        }
+    }
+
+    private static async Task CheckExtensionsAsync(Npgsql.NpgsqlConnection conn, IReadOnlyList<string> needed, CancellationToken cancellationToken)
+    {
+        if (needed.Count == 0)
+        {
+            return;
+        }
+
+        var available = await TargetDatabase.AvailableExtensionsAsync(conn, cancellationToken);
+        var missing = needed.Where(e => !available.Contains(e)).ToList();
+        if (missing.Count > 0)
+        {
+            throw new PgRelocateException(
+                $"The archive needs extension{(missing.Count == 1 ? "" : "s")} {string.Join(", ", missing)} that the target does not offer: install {(missing.Count == 1 ? "it" : "them")} on the target server (or choose a plan that has {(missing.Count == 1 ? "it" : "them")}), then restore again. Nothing was changed.");
+        }
+    }
+
+    private async Task<PreparedArchive> PrepareLocalAsync(LocalArchive local, DumpManifest? manifest, CancellationToken cancellationToken)
+    {
+        if (Directory.Exists(local.Path))
+        {
+            throw new UsageException($"'{local.Path}' is a folder: pass the archive file written by 'pgrelocate dump'.");
+        }
+
+        if (!File.Exists(local.Path))
+        {
+            throw new UsageException($"'{local.Path}' does not exist: pass the archive file written by 'pgrelocate dump'.");
+        }
+
+        var header = ArchiveHeader.Read(local.Path);
+        var pgRestore = binaries.PgRestoreFor(header.MinimumPgRestoreMajor, 0);
+        if (manifest is not null)
+        {
+            await CheckAgainstManifestAsync(local.Path, manifest, cancellationToken);
+        }
+        else
+        {
+            // No checksum to compare with: read the archive through once, so a truncated or damaged file is
+            // refused now rather than half restored.
+            await ReadThroughAsync(pgRestore, local.Path, cancellationToken);
+        }
+
+        var toc = await ListAsync(pgRestore, local.Path, cancellationToken);
+        return new PreparedArchive(header, pgRestore, toc.Count(l => !l.StartsWith(';')), ExtensionsIn(toc), null, local.Path);
+    }
+
+    private async Task<PreparedArchive> PrepareStreamAsync(StreamedArchive streamed, CancellationToken cancellationToken)
+    {
+        var stream = await streamed.Open(cancellationToken);
+        try
+        {
+            var head = new byte[ArchiveHeader.ProbeBytes];
+            var read = await stream.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, cancellationToken);
+            var header = ArchiveHeader.Parse(head.AsSpan(0, read), $"'{streamed.Display}'");
+            var pgRestore = binaries.PgRestoreFor(header.MinimumPgRestoreMajor, 0);
+            // The bytes already read go first; the rest follows from the same download.
+            var whole = new PrefixedStream(head.AsMemory(0, read), stream);
+            return new PreparedArchive(header, pgRestore, null, [], whole, null);
+        }
+        catch
+        {
+            await stream.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task CheckAgainstManifestAsync(string path, DumpManifest manifest, CancellationToken cancellationToken)
+    {
+        var length = new FileInfo(path).Length;
+        if (length != manifest.ArchiveBytes)
+        {
+            throw new UsageException(
+                $"'{path}' is {length} bytes but its manifest says {manifest.ArchiveBytes}: the archive is {(length < manifest.ArchiveBytes ? "truncated" : "not the one the manifest describes")}. Dump or download it again. Nothing was changed.");
+        }
+
+        using var sha = SHA256.Create();
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan | FileOptions.Asynchronous);
+        var hash = Convert.ToHexStringLower(await sha.ComputeHashAsync(file, cancellationToken));
+        if (!string.Equals(hash, manifest.Sha256, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new UsageException($"'{path}' does not match its manifest's SHA-256: the archive is damaged. Dump or download it again. Nothing was changed.");
+        }
+
+        reporter.Info($"Archive checked: {Units.Bytes(length)}, SHA-256 matches the manifest.");
+    }
+
+    private async Task ReadThroughAsync(PgTool pgRestore, string path, CancellationToken cancellationToken)
+    {
+        var errors = new List<string>();
+        var spec = new ChildProcessSpec(pgRestore.Path, ["--file=/dev/null", path])
+        {
+            StderrLine = line => { lock (errors) { errors.Add(line); } },
+        };
+        reporter.Progress(new ProgressUpdate("check archive", 0, null, "", path));
+        var exit = await ChildProcess.RunAsync(spec, cancellationToken);
+        reporter.Progress(new ProgressUpdate("check archive", 1, 1, "", Finished: true));
+        if (exit != 0)
+        {
+            var reason = errors.FirstOrDefault(e => e.Contains("error:", StringComparison.Ordinal)) ?? errors.FirstOrDefault() ?? $"exit code {exit}";
+            reason = reason.Replace("pg_restore: error: ", "", StringComparison.Ordinal);
+            throw new UsageException($"'{path}' is truncated or damaged ({reason}): dump or download it again. Nothing was changed.");
+        }
+    }
+
+    private static async Task<List<string>> ListAsync(PgTool pgRestore, string path, CancellationToken cancellationToken)
+    {
+        var lines = new List<string>();
+        var errors = new List<string>();
+        var spec = new ChildProcessSpec(pgRestore.Path, ["--list", path])
+        {
+            StderrLine = line => { lock (errors) { errors.Add(line); } },
+            Stdout = async (s, ct) =>
+            {
+                using var reader = new StreamReader(s, leaveOpen: true);
+                while (await reader.ReadLineAsync(ct) is { } line)
+                {
+                    lines.Add(line);
+                }
+            },
+        };
+        var exit = await ChildProcess.RunAsync(spec, cancellationToken);
+        if (exit != 0)
+        {
+            var reason = (errors.FirstOrDefault() ?? $"exit code {exit}").Replace("pg_restore: error: ", "", StringComparison.Ordinal);
+            throw new UsageException($"'{path}' cannot be read as an archive ({reason}): dump or download it again.");
+        }
+
+        return lines;
+    }
+
+    /// <summary>Extension names from "123; 3079 16385 EXTENSION - hstore" lines of pg_restore --list.</summary>
+    internal static IReadOnlyList<string> ExtensionsIn(IEnumerable<string> toc) =>
+        toc.Select(l => ExtensionEntry().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value).Where(n => n != "plpgsql").Distinct(StringComparer.Ordinal).ToList();
+
+    private async Task<RestoreResult> RunPgRestoreAsync(RestoreOptions options, PreparedArchive archive, DateTimeOffset started, CancellationToken cancellationToken)
+    {
+        var target = options.Target;
+        var pgRestore = archive.PgRestore;
+        var jobs = archive.LocalPath is null ? 1 : Math.Max(1, options.Jobs);
+        if (archive.LocalPath is null && options.Jobs > 1)
+        {
+            reporter.Warn("A streamed archive is restored with one job: parallel restore needs a local file.");
+        }
+
+        var args = new List<string>
+        {
+            "--no-owner", "--no-acl", "--verbose", "--no-password",
+            // A conninfo string, so that no database name is mistaken for one; the rest comes from the environment.
+            "--dbname=dbname=" + ConnInfoQuote(target.Database),
+        };
+        if (jobs > 1)
+        {
+            args.Add($"--jobs={jobs}");
+        }
+
+        if (archive.LocalPath is not null)
+        {
+            args.Add(archive.LocalPath);
+        }
+
+        var spec = new ChildProcessSpec(pgRestore.Path, args) { Environment = target.ToLibpqEnvironment() };
+        reporter.Info($"Restoring {options.Input.Display} into {target.Display} with pg_restore {pgRestore.Version}{(jobs > 1 ? $", {jobs} jobs" : "")}.");
+        reporter.Debug("Running " + spec.CommandLine);
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.LogPath))!);
+        await using var log = new StreamWriter(options.LogPath, append: false);
+        await log.WriteLineAsync($"# {spec.CommandLine}");
+        var classifier = new RestoreErrorClassifier();
+        var last = new Queue<string>();
+        var progress = new RestoreProgress(reporter, archive.TocEntries, archive.Stream is null ? null : (options.Input as StreamedArchive)?.Length);
+        var sync = new Lock();
+        spec = spec with
+        {
+            StderrLine = raw =>
+            {
+                var line = target.Scrub(raw);
+                lock (sync)
+                {
+                    log.WriteLine(line);
+                    classifier.OnLine(line);
+                    last.Enqueue(line);
+                    if (last.Count > 20)
+                    {
+                        last.Dequeue();
+                    }
+                }
+
+                progress.OnLine(line);
+            },
+        };
+        if (archive.Stream is { } input)
+        {
+            spec = spec with
+            {
+                Stdin = async (stdin, ct) =>
+                {
+                    var buffer = new byte[1 << 20];
+                    long total = 0;
+                    int n;
+                    while ((n = await input.ReadAsync(buffer, ct)) > 0)
+                    {
+                        await stdin.WriteAsync(buffer.AsMemory(0, n), ct);
+                        total += n;
+                        progress.OnBytes(total);
+                    }
+                },
+            };
+        }
+
+        var exit = await ChildProcess.RunAsync(spec, cancellationToken);
+        progress.Finish();
+        var issues = classifier.Issues;
+        var warnings = issues.Where(i => i.IsHarmless).ToList();
+        var errors = issues.Where(i => !i.IsHarmless).ToList();
+        var status = errors.Count > 0 || (exit != 0 && issues.Count == 0)
+            ? RestoreStatus.Failed
+            : warnings.Count > 0 ? RestoreStatus.CompletedWithWarnings : RestoreStatus.Completed;
+        await log.WriteLineAsync($"# pg_restore exit code {exit}; status {status}");
+        return new RestoreResult(status, warnings, errors, Path.GetFullPath(options.LogPath), DateTimeOffset.UtcNow - started, [.. last]);
+    }
+
+    private static string ConnInfoQuote(string value) =>
+        "'" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
+
+    [GeneratedRegex(@"^\d+; \d+ \d+ EXTENSION - (\S+)")]
+    private static partial Regex ExtensionEntry();
+
+    private sealed record PreparedArchive(ArchiveHeader Header, PgTool PgRestore, int? TocEntries, IReadOnlyList<string> Extensions, Stream? Stream, string? LocalPath);
+
+    /// <summary>Counts pg_restore's verbose lines against the archive's entries; for a stream, bytes read.</summary>
+    private sealed partial class RestoreProgress(IReporter reporter, int? entries, long? length)
+    {
+        private readonly Lock _lock = new();
+        private int _done;
+        private long _bytes;
+        private long _lastBytes;
+        private string? _current;
+
+        public void OnLine(string line)
+        {
+            var m = StepLine().Match(line);
+            if (!m.Success)
+            {
+                return;
+            }
+
+            lock (_lock)
+            {
+                _done++;
+                _current = m.Groups[1].Value;
+                Report(false);
+            }
+        }
+
+        public void OnBytes(long bytes)
+        {
+            lock (_lock)
+            {
+                _bytes = bytes;
+                if (_bytes - _lastBytes >= 1 << 20)
+                {
+                    _lastBytes = _bytes;
+                    Report(false);
+                }
+            }
+        }
+
+        public void Finish()
+        {
+            lock (_lock)
+            {
+                Report(true);
+            }
+        }
+
+        private void Report(bool finished)
+        {
+            if (entries is { } total)
+            {
+                reporter.Progress(new ProgressUpdate(ProgressTask, finished ? total : Math.Min(_done, total), total, "items", _current, Finished: finished));
+            }
+            else
+            {
+                reporter.Progress(new ProgressUpdate(ProgressTask, _bytes, length, "bytes", _current, _bytes, finished));
+            }
+        }
+
+        [GeneratedRegex(@"^pg_restore: (?:creating|processing data for|executing|restoring|finished item \d+) (.*)$")]
+        private static partial Regex StepLine();
+    }
+}
