@@ -20,6 +20,8 @@ internal static class Cli
         root.Subcommands.Add(DumpCommand.Create());
         root.Subcommands.Add(RestoreCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(UrlCommand.Create());
+        root.Subcommands.Add(StagedCommand.Create());
         return root;
     }
 

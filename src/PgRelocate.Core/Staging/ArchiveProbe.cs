@@ -33,7 +33,7 @@ public static class ArchiveProbe
 
         if (n >= Magic.Length && head.AsSpan(0, Magic.Length).SequenceEqual(Magic))
         {
-            return new PrefixedStream(head.AsMemory(0, n), source);
+            return new Tools.PrefixedStream(head.AsMemory(0, n), source);
         }
 
         // Read a little more so an XML or HTML error can be recognised whole.

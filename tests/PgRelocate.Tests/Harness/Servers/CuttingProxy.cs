@@ -13,8 +13,8 @@ public enum CutDirection
 }
 
 /// <summary>
-/// A TCP proxy on 127.0.0.1 in front of a test server that resets the first <c>cuts</c> connections once
-/// <c>afterBytes</c> bytes have gone through them in one direction: a network fault on demand.
+/// A TCP proxy on 127.0.0.1 in front of a test server that resets the first <c>cuts</c> connections that
+/// carry more than <c>afterBytes</c> bytes in one direction, at that byte: a network fault on demand.
 /// </summary>
 public sealed class CuttingProxy : IAsyncDisposable
 {
@@ -75,10 +75,9 @@ public sealed class CuttingProxy : IAsyncDisposable
         try
         {
             await server.ConnectAsync(IPAddress.Loopback, _targetPort, _stop.Token);
-            var cut = Interlocked.Decrement(ref _cutsLeft) >= 0;
             using var connection = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-            var up = PumpAsync(client.GetStream(), server.GetStream(), cut && _direction == CutDirection.Upload, connection);
-            var down = PumpAsync(server.GetStream(), client.GetStream(), cut && _direction == CutDirection.Download, connection);
+            var up = PumpAsync(client.GetStream(), server.GetStream(), _direction == CutDirection.Upload, connection);
+            var down = PumpAsync(server.GetStream(), client.GetStream(), _direction == CutDirection.Download, connection);
             await Task.WhenAny(up, down);
             await connection.CancelAsync();
             if ((up.IsCompletedSuccessfully && up.Result) || (down.IsCompletedSuccessfully && down.Result))
@@ -109,7 +108,8 @@ public sealed class CuttingProxy : IAsyncDisposable
                     return false;
                 }
 
-                if (cut && total + n > _afterBytes)
+                // Only connections that carry that much count against the cuts: small requests before pass untouched.
+                if (cut && total + n > _afterBytes && Interlocked.Decrement(ref _cutsLeft) >= 0)
                 {
                     var allowed = (int)(_afterBytes - total);
                     if (allowed > 0)
