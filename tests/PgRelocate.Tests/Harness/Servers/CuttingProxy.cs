@@ -1,0 +1,132 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace PgRelocate.Tests.Harness.Servers;
+
+public enum CutDirection
+{
+    /// <summary>Server to client: a download dies.</summary>
+    Download,
+
+    /// <summary>Client to server: an upload dies.</summary>
+    Upload,
+}
+
+/// <summary>
+/// A TCP proxy on 127.0.0.1 in front of a test server that resets the first <c>cuts</c> connections that
+/// carry more than <c>afterBytes</c> bytes in one direction, at that byte: a network fault on demand.
+/// </summary>
+public sealed class CuttingProxy : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly int _targetPort;
+    private readonly long _afterBytes;
+    private readonly CutDirection _direction;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
+    private int _cutsLeft;
+
+    public CuttingProxy(int targetPort, long afterBytes, CutDirection direction, int cuts = 1)
+    {
+        _targetPort = targetPort;
+        _afterBytes = afterBytes;
+        _direction = direction;
+        _cutsLeft = cuts;
+        _listener.Start();
+        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        _accepting = AcceptAsync();
+    }
+
+    public int Port { get; }
+
+    public string Endpoint => $"http://127.0.0.1:{Port}";
+
+    /// <summary>How many connections were cut so far.</summary>
+    public int Cuts { get; private set; }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        try
+        {
+            await _accepting;
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+
+        _stop.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            _ = Task.Run(() => ServeAsync(client));
+        }
+    }
+
+    private async Task ServeAsync(TcpClient client)
+    {
+        using var _ = client;
+        using var server = new TcpClient();
+        try
+        {
+            await server.ConnectAsync(IPAddress.Loopback, _targetPort, _stop.Token);
+            using var connection = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            var up = PumpAsync(client.GetStream(), server.GetStream(), _direction == CutDirection.Upload, connection);
+            var down = PumpAsync(server.GetStream(), client.GetStream(), _direction == CutDirection.Download, connection);
+            await Task.WhenAny(up, down);
+            await connection.CancelAsync();
+            if ((up.IsCompletedSuccessfully && up.Result) || (down.IsCompletedSuccessfully && down.Result))
+            {
+                Cuts++;
+                // A reset, not a clean close: what a dropped connection looks like to the client.
+                client.Client.LingerState = new LingerOption(true, 0);
+                server.Client.LingerState = new LingerOption(true, 0);
+            }
+        }
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Copies until EOF; returns true when it stopped because it cut the connection.</summary>
+    private async Task<bool> PumpAsync(NetworkStream from, NetworkStream to, bool cut, CancellationTokenSource connection)
+    {
+        var buffer = new byte[16384];
+        long total = 0;
+        try
+        {
+            while (true)
+            {
+                var n = await from.ReadAsync(buffer, connection.Token);
+                if (n == 0)
+                {
+                    return false;
+                }
+
+                // Only connections that carry that much count against the cuts: small requests before pass untouched.
+                if (cut && total + n > _afterBytes && Interlocked.Decrement(ref _cutsLeft) >= 0)
+                {
+                    var allowed = (int)(_afterBytes - total);
+                    if (allowed > 0)
+                    {
+                        await to.WriteAsync(buffer.AsMemory(0, allowed), connection.Token);
+                    }
+
+                    return true;
+                }
+
+                await to.WriteAsync(buffer.AsMemory(0, n), connection.Token);
+                total += n;
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or SocketException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,22 @@
+using PgRelocate.Tests.Harness.Servers;
+
+namespace PgRelocate.Tests.Staging;
+
+// Each server starts once for all the test classes of its collection.
+[CollectionDefinition(Name)]
+public sealed class SwiftCollection : ICollectionFixture<SwiftServer>
+{
+    public const string Name = "Swift";
+}
+
+[CollectionDefinition(Name)]
+public sealed class AzuriteCollection : ICollectionFixture<AzuriteServer>
+{
+    public const string Name = "Azurite";
+}
+
+[CollectionDefinition(Name)]
+public sealed class S3rverCollection : ICollectionFixture<S3rverServer>
+{
+    public const string Name = "S3rver";
+}
