@@ -5,7 +5,9 @@ using PgRelocate.Demo;
 using PgRelocate.Dump;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
+using PgRelocate.Cli.Rendering;
 using PgRelocate.Restore;
+using PgRelocate.Verify;
 
 namespace PgRelocate.Cli.Commands;
 
@@ -65,15 +67,21 @@ internal static class DemoCommand
                     LogPath = Path.Combine(folder, "restore.log"),
                 },
                 cancellationToken);
+            var verification = restore.Status == RestoreStatus.Failed
+                ? null
+                : await Verifier.RunAsync(new VerifyOptions { Source = source, Target = target }, reporter, cancellationToken);
             reporter.Stop();
 
             ctx.Out.WriteLine($"Source   {source.Display} (PostgreSQL {manifest.SourceServerVersion}, {Units.Bytes(manifest.DatabaseSizeBytes)})");
             ctx.Out.WriteLine($"Dump     {Units.Bytes(manifest.ArchiveBytes)}, sha256 {manifest.Sha256[..16]}…, {Units.Duration(manifest.FinishedAt - manifest.StartedAt)}");
             RestoreCommand.Render(ctx, target.Display, restore);
-            if (restore.Status == RestoreStatus.Failed)
+            if (verification is null)
             {
                 return ExitCode.Failed;
             }
+
+            ctx.Out.WriteLine();
+            VerifyRenderer.Render(ctx.Out, verification);
 
             if (keep)
             {
@@ -82,7 +90,7 @@ internal static class DemoCommand
                 ctx.Out.WriteLine($"Kept: source {source} and target {target}; folder {folder}. Stop the clusters with pg_ctl -D <folder>/<cluster>/data stop.");
             }
 
-            return ExitCode.Success;
+            return verification.HasDifferences ? ExitCode.Differences : ExitCode.Success;
         }
         finally
         {

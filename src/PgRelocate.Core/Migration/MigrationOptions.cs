@@ -1,4 +1,5 @@
 using PgRelocate.Connections;
+using PgRelocate.Staging;
 
 namespace PgRelocate.Migration;
 
@@ -14,6 +15,12 @@ public sealed record MigrationOptions
 
     /// <summary>Where to stage the archive (a store location); null: a file in the migration's folder.</summary>
     public string? Via { get; init; }
+
+    /// <summary>How to reach the store of <see cref="Via"/> (profile, region, endpoint, encryption): no secrets.</summary>
+    public StagingOptions Staging { get; init; } = new();
+
+    /// <summary>Create the bucket or container of <see cref="Via"/> when it is missing.</summary>
+    public bool CreateBucket { get; init; }
 
     public int Jobs { get; init; } = 2;
 
@@ -41,5 +48,12 @@ public sealed record MigrationOptions
         ["applySettings"] = ApplySettings.ToString(),
         ["keepArchive"] = KeepArchive.ToString(),
         ["allow"] = string.Join(",", Allow.Order(StringComparer.Ordinal)),
+        ["createBucket"] = CreateBucket.ToString(),
+        ["profile"] = Staging.Profile ?? "",
+        ["region"] = Staging.Region ?? "",
+        ["endpointUrl"] = Staging.EndpointUrl ?? "",
+        ["provider"] = Staging.Provider ?? "",
+        ["sse"] = Staging.Sse ?? "",
+        ["sseKmsKeyId"] = Staging.SseKmsKeyId ?? "",
     };
 }

@@ -10,6 +10,7 @@ public static class MigrationPlan
         new CheckStep(),
         new ReadOnlySourceStep(),
         new DumpStep(),
+        new StageStep(),
         new RestoreStep(),
         new SettingsStep(),
         new VerifyStep(),
@@ -22,6 +23,7 @@ public static class MigrationPlan
     {
         var o = journal.Options;
         bool Flag(string key) => bool.TryParse(o.GetValueOrDefault(key), out var v) && v;
+        string? Text(string key) => o.GetValueOrDefault(key) is { Length: > 0 } v ? v : null;
         return new MigrationOptions
         {
             Source = source,
@@ -34,6 +36,16 @@ public static class MigrationPlan
             ApplySettings = Flag("applySettings"),
             KeepArchive = Flag("keepArchive"),
             ShowSecrets = showSecrets,
+            CreateBucket = Flag("createBucket"),
+            Staging = new Staging.StagingOptions
+            {
+                Profile = Text("profile"),
+                Region = Text("region"),
+                EndpointUrl = Text("endpointUrl"),
+                Provider = Text("provider"),
+                Sse = Text("sse"),
+                SseKmsKeyId = Text("sseKmsKeyId"),
+            },
             Allow = (o.GetValueOrDefault("allow") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal),
         };
     }

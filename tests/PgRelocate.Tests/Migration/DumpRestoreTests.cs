@@ -48,6 +48,8 @@ public class DumpRestoreTests(DumpRestoreTests.Servers servers) : IClassFixture<
         Assert.True(restore.ExitCode == 0, restore.ToString());
         Assert.Contains("Completed", restore.Stdout, StringComparison.Ordinal);
         Assert.Equal(await SnapshotAsync(servers.Sample), await SnapshotAsync(target));
+        var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(servers.Sample), "--target", CliRunner.Url(target));
+        Assert.True(verify.ExitCode == 0, verify.ToString());
         var foreignOwners = await PgServer.ScalarAsync<long>(target, """
             SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname IN ('shop', 'billing', 'reporting') AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)
@@ -98,6 +100,8 @@ public class DumpRestoreTests(DumpRestoreTests.Servers servers) : IClassFixture<
         Assert.True(restore.ExitCode == 0, restore.ToString());
         Assert.Contains("\"sha256\"", dump.Stdout, StringComparison.Ordinal);
         Assert.Equal(await SnapshotAsync(source), await SnapshotAsync(target));
+        var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target));
+        Assert.True(verify.ExitCode == 0, verify.ToString());
     }
 
     [Fact]

@@ -169,6 +169,46 @@ public sealed class SwiftMigrationTests(SwiftServer swift, MigrationServers db) 
         Assert.Contains("--create-bucket", dump.Stderr, StringComparison.Ordinal);
         Assert.Single(dump.Stderr.Trim().Split('\n'));
     }
+
+    [Fact]
+    public async Task Should_Migrate_Via_S3_With_A_Verified_Result_And_Remove_The_Staged_Archive()
+    {
+        var target = await db.Target.CreateDatabaseAsync("migrated_via_s3");
+        using var dir = new TempDir();
+
+        var migrate = await CliRunner.RunAsync(
+            ["migrate", "--source", CliRunner.Url(db.Sample), "--target", CliRunner.Url(target), "--confirm", target.Database,
+             "--via", $"s3://{_bucket}/migrate.dump", "--create-bucket", "--sse", "none", "--workdir", dir.Path, "--report", dir.File("report.html")], Env);
+        var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(db.Sample), "--target", CliRunner.Url(target));
+        var gone = await CliRunner.RunAsync(["restore", $"s3://{_bucket}/migrate.dump", "--target", CliRunner.Url(target)], Env);
+
+        Assert.True(migrate.ExitCode == 0, migrate.ToString());
+        Assert.Contains("signed URL checked", migrate.Stdout, StringComparison.Ordinal);
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+        Assert.NotEqual(0, gone.ExitCode);
+        var report = await File.ReadAllTextAsync(dir.File("report.html"));
+        Assert.Contains("(signed, expires", report, StringComparison.Ordinal);
+        Assert.DoesNotContain("X-Amz-Signature", report, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Should_Finish_Verified_When_Killed_During_The_Restore_And_Resumed()
+    {
+        var target = await db.Target.CreateDatabaseAsync("resumed_via_s3");
+        using var dir = new TempDir();
+        string[] args = ["migrate", "--source", CliRunner.Url(db.Sample), "--target", CliRunner.Url(target), "--confirm", target.Database,
+                         "--via", $"s3://{_bucket}/resume.dump", "--create-bucket", "--sse", "none", "--jobs", "1", "--workdir", dir.Path];
+
+        var killed = await CliRunner.RunAsync(args, new Dictionary<string, string>(Env) { [PgRelocate.Migration.FaultInjection.Variable] = "kill:restore:progress" });
+        var id = PgRelocate.Migration.MigrationJournal.All(dir.Path).Single().Id;
+        var resumed = await CliRunner.RunAsync(["migrate", "--resume", id, "--source", CliRunner.Url(db.Sample), "--target", CliRunner.Url(target), "--workdir", dir.Path], Env);
+        var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(db.Sample), "--target", CliRunner.Url(target));
+
+        Assert.Equal(137, killed.ExitCode);
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.Contains("dump: done in a previous run", resumed.Stderr, StringComparison.Ordinal);
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+    }
 }
 
 [Collection(AzuriteCollection.Name)]

@@ -9,8 +9,19 @@ public sealed class CleanupStep : IMigrationStep
 
     public string? SkipReason(MigrationOptions options) => options.KeepArchive ? "archive kept (--keep-archive)" : null;
 
-    public Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
+    public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
+        var options = context.Options;
+        if (options.Via is not null)
+        {
+            var location = StagedArchive.Location(options);
+            var store = StagedArchive.Store(options, context.Reporter);
+            await store.DeleteAsync(location.Key, cancellationToken);
+            await store.DeleteAsync(location.Manifest!.Key, cancellationToken);
+            context.Record.Summary = $"staged archive and manifest deleted from {location}";
+            return;
+        }
+
         var archive = context.Journal.Output(DumpStep.StepName, "archive");
         if (archive is not null)
         {
@@ -19,6 +30,5 @@ public sealed class CleanupStep : IMigrationStep
         }
 
         context.Record.Summary = "archive deleted";
-        return Task.CompletedTask;
     }
 }

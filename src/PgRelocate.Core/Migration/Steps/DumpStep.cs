@@ -1,6 +1,7 @@
 using PgRelocate.Archives;
 using PgRelocate.Dump;
 using PgRelocate.Progress;
+using PgRelocate.Staging;
 
 namespace PgRelocate.Migration.Steps;
 
@@ -15,9 +16,25 @@ public sealed class DumpStep : IMigrationStep
 
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
-        var path = Path.Combine(context.Folder, "archive.dump");
-        var manifest = await LocalArchiveFile.DumpAsync(new DumpRunner(context.Binaries, context.Reporter), context.Options.Source, path, cancellationToken);
-        context.Record.Outputs["archive"] = path;
+        var options = context.Options;
+        var runner = new DumpRunner(context.Binaries, context.Reporter);
+        DumpManifest manifest;
+        string archive;
+        if (options.Via is null)
+        {
+            archive = Path.Combine(context.Folder, "archive.dump");
+            manifest = await LocalArchiveFile.DumpAsync(runner, options.Source, archive, cancellationToken);
+        }
+        else
+        {
+            // Straight into the store, no local copy. A rerun replaces what an interrupted one left.
+            var location = StagedArchive.Location(options);
+            archive = location.ToString();
+            manifest = await StagedArchives.DumpAsync(
+                runner, options.Source, location, StagedArchive.Store(options, context.Reporter), force: true, options.CreateBucket, allowPublic: false, context.Reporter, cancellationToken);
+        }
+
+        context.Record.Outputs["archive"] = archive;
         context.Record.Outputs["bytes"] = manifest.ArchiveBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
         context.Record.Outputs["sha256"] = manifest.Sha256;
         context.Record.Outputs["databaseBytes"] = manifest.DatabaseSizeBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -2,6 +2,7 @@ using PgRelocate.Archives;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
 using PgRelocate.Restore;
+using PgRelocate.Staging;
 
 namespace PgRelocate.Migration.Steps;
 
@@ -19,16 +20,56 @@ public sealed class RestoreStep : IMigrationStep
 
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
+        var options = context.Options;
         var archive = context.Journal.Output(DumpStep.StepName, "archive")
             ?? throw new PgRelocateException("The dump step recorded no archive: run the migration again.");
-        var manifestPath = DumpManifest.PathFor(archive);
-        var manifest = File.Exists(manifestPath) ? DumpManifest.FromJson(await File.ReadAllTextAsync(manifestPath, cancellationToken), manifestPath) : null;
+        string? downloaded = null;
+        try
+        {
+            DumpManifest? manifest;
+            ArchiveInput input;
+            if (options.Via is null)
+            {
+                var manifestPath = DumpManifest.PathFor(archive);
+                manifest = File.Exists(manifestPath) ? DumpManifest.FromJson(await File.ReadAllTextAsync(manifestPath, cancellationToken), manifestPath) : null;
+                input = new LocalArchive(archive);
+            }
+            else
+            {
+                // Read through a fresh signed URL, as a restore service would: the URL itself is proven to work.
+                manifest = await StagedArchives.FindManifestAsync(StagedArchive.Location(options), null, options.Staging, context.Reporter, cancellationToken);
+                var url = StagingLocation.Parse(StagedArchive.SignedUrl(options, context.Reporter).ToString());
+                var store = StagingStores.Open(url, options.Staging, context.Reporter);
+                if (options.Jobs > 1)
+                {
+                    downloaded = await StagedArchives.DownloadAsync(url, store, context.Reporter, cancellationToken);
+                    input = new LocalArchive(downloaded);
+                }
+                else
+                {
+                    input = await StagedArchives.StreamAsync(url, store, manifest, cancellationToken);
+                }
+            }
+
+            await RestoreAsync(context, input, manifest, cancellationToken);
+        }
+        finally
+        {
+            if (downloaded is not null)
+            {
+                Directory.Delete(Path.GetDirectoryName(downloaded)!, recursive: true);
+            }
+        }
+    }
+
+    private static async Task RestoreAsync(MigrationContext context, ArchiveInput input, DumpManifest? manifest, CancellationToken cancellationToken)
+    {
         var logPath = Path.Combine(context.Folder, "restore.log");
         var result = await new RestoreRunner(context.Binaries, context.Reporter).RunAsync(
             new RestoreOptions
             {
                 Target = context.Options.Target,
-                Input = new LocalArchive(archive),
+                Input = input,
                 Manifest = manifest,
                 Confirm = context.Options.Confirm,
                 Jobs = context.Options.Jobs,
