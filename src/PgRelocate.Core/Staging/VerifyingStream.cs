@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using PgRelocate.Tools;
 
 namespace PgRelocate.Staging;
 
@@ -6,7 +7,7 @@ namespace PgRelocate.Staging;
 /// Passes a download through and checks, when it ends, that its size and SHA-256 are the manifest's. A
 /// mismatch fails the last read, so the reader (pg_restore) fails instead of finishing on a damaged archive.
 /// </summary>
-public sealed class VerifyingStream(Stream inner, long expectedBytes, string expectedSha256, string display) : Stream
+public sealed class VerifyingStream(Stream inner, long expectedBytes, string expectedSha256, string display) : ReadOnlyStream
 {
     private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private long _read;
@@ -14,20 +15,7 @@ public sealed class VerifyingStream(Stream inner, long expectedBytes, string exp
     /// <summary>True once the whole stream was read and matched.</summary>
     public bool Verified { get; private set; }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
     public override long Position { get => _read; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -52,16 +40,6 @@ public sealed class VerifyingStream(Stream inner, long expectedBytes, string exp
 
         return n;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -69,7 +69,8 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
     public static TheoryData<string> KillPoints() =>
     [
         "kill:check:end", "kill:read-only source:end", "kill:dump:start", "kill:dump:progress", "kill:dump:end",
-        "kill:restore:progress", "kill:restore:end", "kill:settings:end", "kill:cutover summary:end", "kill:cleanup:start",
+        "kill:restore:progress", "kill:restore:end", "kill:settings:end", "kill:verify:start", "kill:verify:end", "kill:cutover summary:end",
+        "kill:cleanup:start",
     ];
 
     [Theory]

@@ -1,4 +1,5 @@
 using PgRelocate.Progress;
+using PgRelocate.Tools;
 
 namespace PgRelocate.Staging.Retry;
 
@@ -7,7 +8,7 @@ namespace PgRelocate.Staging.Retry;
 /// ends early), it reopens the object from the last byte received with a Range request, a bounded number of
 /// times with backoff. The consumer sees one unbroken stream.
 /// </summary>
-public sealed class ResumingReadStream : Stream
+public sealed class ResumingReadStream : ReadOnlyStream
 {
     private readonly Func<long, CancellationToken, Task<Stream>> _open;
     private readonly RetryPolicy _policy;
@@ -29,21 +30,7 @@ public sealed class ResumingReadStream : Stream
     /// <summary>How many times the stream reconnected.</summary>
     public int Resumes { get; private set; }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
     public override long Position { get => _position; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) =>
-        ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -89,16 +76,6 @@ public sealed class ResumingReadStream : Stream
         }
     }
 
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -109,31 +86,9 @@ public sealed class ResumingReadStream : Stream
         base.Dispose(disposing);
     }
 
-    private sealed class FailingStream(Exception error) : Stream
+    private sealed class FailingStream(Exception error) : ReadOnlyStream
     {
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => 0;
-
-        public override long Position { get => 0; set { } }
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new IOException("Reconnect failed.", error);
-
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             ValueTask.FromException<int>(new IOException("Reconnect failed.", error));
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
