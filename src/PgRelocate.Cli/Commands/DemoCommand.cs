@@ -87,7 +87,16 @@ internal static class DemoCommand
             {
                 sourceCluster.Keep = true;
                 targetCluster.Keep = true;
-                ctx.Out.WriteLine($"Kept: source {source} and target {target}; folder {folder}. Stop the clusters with pg_ctl -D <folder>/<cluster>/data stop.");
+                // The passwords go to a file only this user can read, as libpq expects them, never to the screen.
+                var passFile = Path.Combine(folder, "pgpass");
+                await File.WriteAllLinesAsync(passFile, [source.ToPassFileLine(), target.ToPassFileLine()], cancellationToken);
+                File.SetUnixFileMode(passFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                ctx.Out.WriteLine();
+                ctx.Out.WriteLine($"Kept in {folder}. Connect with the passwords in {passFile}:");
+                ctx.Out.WriteLine($"  export PGPASSFILE={passFile}");
+                ctx.Out.WriteLine($"  psql 'postgres://{source.User}@127.0.0.1:{source.Port}/{source.Database}'   # source");
+                ctx.Out.WriteLine($"  psql 'postgres://{target.User}@127.0.0.1:{target.Port}/{target.Database}'   # target");
+                ctx.Out.WriteLine($"Stop the clusters with: pg_ctl -D {sourceCluster.DataDir} stop; pg_ctl -D {targetCluster.DataDir} stop (as the server's account)");
             }
 
             return verification.HasDifferences ? ExitCode.Differences : ExitCode.Success;

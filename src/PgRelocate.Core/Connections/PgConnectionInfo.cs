@@ -220,6 +220,18 @@ public sealed class PgConnectionInfo
         return env;
     }
 
+    /// <summary>
+    /// This connection as a line of libpq's password file (<c>host:port:database:user:password</c>). The only
+    /// rendering besides Npgsql's and the environment's that holds the password: write it to a file only the
+    /// user can read.
+    /// </summary>
+    public string ToPassFileLine()
+    {
+        static string E(string v) => v.Replace("\\", "\\\\", StringComparison.Ordinal).Replace(":", "\\:", StringComparison.Ordinal);
+        var host = IsUnixSocket ? "localhost" : Host;
+        return $"{E(host)}:{Port}:{E(Database)}:{E(User)}:{E(_password ?? "")}";
+    }
+
     /// <summary>Replaces every occurrence of the password in <paramref name="text"/> (for child process output).</summary>
     public string Scrub(string text) =>
         _password is { Length: > 0 } p ? text.Replace(p, Redacted, StringComparison.Ordinal) : text;

@@ -60,6 +60,12 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         Assert.Contains("Applications to repoint", html, StringComparison.Ordinal);
         Assert.DoesNotContain("http://", html.Replace("http://www.w3.org/2000/svg", "", StringComparison.Ordinal), StringComparison.Ordinal);
         Secrets.AssertAbsent(html, "the report");
+        var dom = await HeadlessChromium.DumpDomAsync(dir.File("report.html"));
+        Assert.Contains("<svg id=\"timeline\"", dom, StringComparison.Ordinal);
+        Assert.True(System.Text.RegularExpressions.Regex.Matches(dom, "<rect class=\"bar\"").Count == 7, "each of the 7 steps that ran (read-only source and stage are skipped) has a bar on the timeline");
+        Assert.Contains("<table id=\"steps\">", dom, StringComparison.Ordinal);
+        Assert.Contains("Verification", dom, StringComparison.Ordinal);
+        Assert.Contains("shop.order_items", dom, StringComparison.Ordinal);
         var journal = MigrationJournal.All(dir.Path).Single();
         Assert.Equal(MigrationStatus.Completed, journal.Status);
         Secrets.AssertAbsent(await File.ReadAllTextAsync(Path.Combine(journal.Folder, MigrationJournal.FileName)), "the journal");
