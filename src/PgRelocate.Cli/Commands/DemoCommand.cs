@@ -7,6 +7,7 @@ using PgRelocate.Errors;
 using PgRelocate.Progress;
 using PgRelocate.Cli.Rendering;
 using PgRelocate.Restore;
+using PgRelocate.Staging;
 using PgRelocate.Verify;
 
 namespace PgRelocate.Cli.Commands;
@@ -56,7 +57,9 @@ internal static class DemoCommand
             reporter.Progress(new ProgressUpdate("load sample", 1, 1, "database", Finished: true));
 
             var archive = Path.Combine(folder, "shop.dump");
-            var manifest = await LocalArchiveFile.DumpAsync(new DumpRunner(ctx.Binaries, reporter), source, archive, cancellationToken);
+            var location = StagingLocation.Parse(archive);
+            var manifest = await StagedArchives.DumpAsync(
+                new DumpRunner(ctx.Binaries, reporter), source, location, StagingStores.Open(location, new StagingOptions(), reporter), force: true, createBucket: false, allowPublic: false, reporter, cancellationToken);
             var restore = await new RestoreRunner(ctx.Binaries, reporter).RunAsync(
                 new RestoreOptions
                 {

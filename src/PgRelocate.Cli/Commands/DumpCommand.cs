@@ -33,7 +33,7 @@ internal static class DumpCommand
         var location = StagingLocation.Parse(ctx.Parse.GetValue(To)!);
         if (location.IsRemote)
         {
-            return await DumpToStoreAsync(ctx, source, location, cancellationToken);
+            return await DumpToLocationAsync(ctx, source, location, cancellationToken);
         }
 
         var path = location.Key;
@@ -53,26 +53,10 @@ internal static class DumpCommand
             throw new UsageException($"'{path}' already exists: choose another --to path, or pass --force to replace it.");
         }
 
-        var manifest = await LocalArchiveFile.DumpAsync(new DumpRunner(ctx.Binaries, ctx.Reporter), source, path, cancellationToken);
-        ctx.Reporter.Stop();
-        if (ctx.Json)
-        {
-            ctx.WriteJson(new { archive = path, manifestPath = DumpManifest.PathFor(path), manifest });
-        }
-        else
-        {
-            var took = manifest.FinishedAt - manifest.StartedAt;
-            ctx.Out.WriteLine($"Dumped {source.Database} to {path}");
-            ctx.Out.WriteLine($"  archive   {Units.Bytes(manifest.ArchiveBytes)} (database {Units.Bytes(manifest.DatabaseSizeBytes)}, {manifest.Tables.Count} tables, {manifest.LargeObjects} large objects)");
-            ctx.Out.WriteLine($"  sha256    {manifest.Sha256}");
-            ctx.Out.WriteLine($"  manifest  {DumpManifest.PathFor(path)}");
-            ctx.Out.WriteLine($"  took      {Units.Duration(took)} with pg_dump {manifest.PgDumpVersion}");
-        }
-
-        return ExitCode.Success;
+        return await DumpToLocationAsync(ctx, source, location, cancellationToken);
     }
 
-    private static async Task<ExitCode> DumpToStoreAsync(CommandContext ctx, Connections.PgConnectionInfo source, StagingLocation location, CancellationToken cancellationToken)
+    private static async Task<ExitCode> DumpToLocationAsync(CommandContext ctx, Connections.PgConnectionInfo source, StagingLocation location, CancellationToken cancellationToken)
     {
         var store = StagingStores.Open(location, StagingCliOptions.Read(ctx.Parse), ctx.Reporter);
         var manifest = await StagedArchives.DumpAsync(
@@ -88,7 +72,11 @@ internal static class DumpCommand
             ctx.Out.WriteLine($"  archive   {Units.Bytes(manifest.ArchiveBytes)} (database {Units.Bytes(manifest.DatabaseSizeBytes)}, {manifest.Tables.Count} tables, {manifest.LargeObjects} large objects)");
             ctx.Out.WriteLine($"  sha256    {manifest.Sha256}");
             ctx.Out.WriteLine($"  manifest  {location.Manifest}");
-            ctx.Out.WriteLine($"  next      pgrelocate url {location} --expires 15m");
+            ctx.Out.WriteLine($"  took      {Units.Duration(manifest.FinishedAt - manifest.StartedAt)} with pg_dump {manifest.PgDumpVersion}");
+            if (location.IsRemote)
+            {
+                ctx.Out.WriteLine($"  next      pgrelocate url {location} --expires 15m");
+            }
         }
 
         return ExitCode.Success;

@@ -23,7 +23,9 @@ public sealed class DumpStep : IMigrationStep
         if (options.Via is null)
         {
             archive = Path.Combine(context.Folder, "archive.dump");
-            manifest = await LocalArchiveFile.DumpAsync(runner, options.Source, archive, cancellationToken);
+            var location = StagingLocation.Parse(archive);
+            manifest = await StagedArchives.DumpAsync(
+                runner, options.Source, location, StagingStores.Open(location, options.Staging, context.Reporter), force: true, createBucket: false, allowPublic: false, context.Reporter, cancellationToken);
         }
         else
         {
