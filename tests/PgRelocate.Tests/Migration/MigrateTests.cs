@@ -147,6 +147,42 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
     }
 
     [Fact]
+    public async Task Should_Stop_Cleanly_When_Canceled_During_The_Restore()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("slow");
+        await PgServer.ExecuteAsync(source, """
+            CREATE TABLE big (id bigint PRIMARY KEY, a text, b int);
+            INSERT INTO big SELECT g, md5(g::text) || md5((g * 7)::text), g % 1000 FROM generate_series(1, 1500000) g;
+            CREATE INDEX big_a ON big (a);
+            CREATE INDEX big_b ON big (b, a);
+            """);
+        var target = await servers.Target.CreateDatabaseAsync("canceled_restore");
+        using var dir = new TempDir();
+
+        var run = CliRunner.RunAsync(Args(source, target, dir.Path, "--read-only-source", "--jobs", "1"), null);
+        var id = await WaitForStepAsync(dir.Path, "restore");
+        var cancel = await CliRunner.RunAsync("cancel", id, "--workdir", dir.Path);
+        var result = await run;
+
+        Assert.True(cancel.ExitCode == 0, cancel.ToString());
+        Assert.Equal(130, result.ExitCode);
+        var journal = MigrationJournal.Load(dir.Path, id);
+        Assert.Equal(MigrationStatus.Canceled, journal.Status);
+        Assert.Equal(StepStatus.Failed, journal.Step("restore").Status);
+        Assert.False(await ReadOnlyAsync(source));
+        Assert.DoesNotContain(Process.GetProcessesByName("pg_restore"), p => File.ReadAllText($"/proc/{p.Id}/environ").Contains(target.Database, StringComparison.Ordinal));
+        // A server session busy building an index notices its client is gone when it next talks to it.
+        long sessions = -1;
+        for (var i = 0; i < 60 && sessions != 0; i++)
+        {
+            sessions = await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+            await Task.Delay(sessions == 0 ? 0 : 500);
+        }
+
+        Assert.Equal(0, sessions);
+    }
+
+    [Fact]
     public async Task Should_Keep_Running_When_Detached_From_The_Terminal_That_Started_It()
     {
         var source = await servers.SmallSourceAsync();
