@@ -28,6 +28,9 @@ internal static class CopySessions
         }
     }
 
+    /// <summary>What text-format COPY needs both sides to agree on, as pg_dump sets it: exact floats, ISO dates.</summary>
+    private const string TextFormatSettings = "SET extra_float_digits = 3; SET DateStyle = ISO; SET IntervalStyle = postgres";
+
     /// <summary>
     /// A source reader inside the coordinator's snapshot. row_security off makes a table the login role would
     /// only partly see fail loudly rather than copy partly, as pg_dump does.
@@ -38,7 +41,7 @@ internal static class CopySessions
         try
         {
             // Three round trips, not one batch: SET TRANSACTION SNAPSHOT must come first in its transaction.
-            await Db.ExecuteAsync(conn, "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET row_security = off", cancellationToken);
+            await Db.ExecuteAsync(conn, "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET row_security = off; " + TextFormatSettings, cancellationToken);
             await Db.ExecuteAsync(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
             await Db.ExecuteAsync(conn, $"SET TRANSACTION SNAPSHOT {Db.Literal(snapshotId)}", cancellationToken);
             return conn;
@@ -65,7 +68,7 @@ internal static class CopySessions
                 SET synchronous_commit = off; SET maintenance_work_mem = {Db.Literal(maintenanceWorkMem)};
                 SET check_function_bodies = false; SET client_min_messages = warning; SET row_security = off;
                 SELECT pg_catalog.set_config('search_path', '', false);
-                """, cancellationToken);
+                """ + TextFormatSettings, cancellationToken);
             return conn;
         }
         catch

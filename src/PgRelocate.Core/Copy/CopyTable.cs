@@ -9,6 +9,11 @@ namespace PgRelocate.Copy;
 /// </summary>
 internal sealed record CopyTable(uint Oid, string Schema, string Name, IReadOnlyList<string> Columns, long HeapBytes, long TotalBytes, long EstimatedRows)
 {
+    /// <summary>Whether the rows can travel in binary format (see <see cref="SourceSnapshot"/>); otherwise text.</summary>
+    public bool Binary { get; init; } = true;
+
+    public string Format => Binary ? "binary" : "text";
+
     public string Qualified => Db.Ident(Schema) + "." + Db.Ident(Name);
 
     public string Display => Schema + "." + Name;

@@ -100,7 +100,7 @@ internal sealed class SourceSnapshot : IAsyncDisposable
             while (await r.ReadAsync(cancellationToken))
             {
                 var columns = r.GetFieldValue<string[]>(3).Select(Db.Ident).ToList();
-                tables.Add(new CopyTable(r.GetFieldValue<uint>(0), r.GetString(1), r.GetString(2), columns, 0, 0, (long)Math.Max(0, r.GetFloat(4))));
+                tables.Add(new CopyTable(r.GetFieldValue<uint>(0), r.GetString(1), r.GetString(2), columns, 0, 0, (long)Math.Max(0, r.GetFloat(4))) { Binary = r.GetBoolean(5) });
             }
         }
 
@@ -160,13 +160,23 @@ internal sealed class SourceSnapshot : IAsyncDisposable
     /// <summary>
     /// The tables pg_dump dumps the rows of: ordinary tables, leaf partitions and inheritance children
     /// (relkind r), outside the system schemas, not members of an extension. Generated columns are left out.
+    /// binary_safe is false when a column is an array or composite of a type created in the database (an
+    /// enum, an extension's type): their binary form carries the source's type oids, which the target's
+    /// differ from and refuse, so those tables travel in text format.
     /// </summary>
     private const string TablesSql = """
         SELECT c.oid, n.nspname, c.relname,
                ARRAY(SELECT a.attname::text FROM pg_attribute a
                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
                      ORDER BY a.attnum) AS columns,
-               c.reltuples
+               c.reltuples,
+               NOT EXISTS (
+                   SELECT 1 FROM pg_attribute a
+                   JOIN pg_type t ON t.oid = a.atttypid
+                   LEFT JOIN pg_type b ON b.oid = t.typbasetype
+                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                     AND ((t.oid >= 16384 AND (t.typtype = 'c' OR t.typelem <> 0))
+                          OR (b.oid >= 16384 AND (b.typtype = 'c' OR b.typelem <> 0)))) AS binary_safe
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind = 'r'
