@@ -5,7 +5,7 @@
 # complete, and prints the wall times, the ratios and pgrelocate's peak memory.
 #
 #   bench/run.sh [SCALE]      SCALE is pgbench's scale factor (default 60, about 1.4 GB with the events table)
-#   EVENTS=1500000 KEEP=1 bench/run.sh 10
+#   EVENTS=1500000 KEEP=1 VERBOSE=1 COPY_ARGS="--split-tables-larger-than 256" bench/run.sh 10
 #
 # Run by hand, never in CI: it takes minutes and all the machine's cores. Installs pgcopydb and GNU time
 # with apt-get when they are missing.
@@ -90,7 +90,7 @@ CREATE TABLE events (
     at      timestamptz NOT NULL
 );
 INSERT INTO events (aid, kind, note, payload, tags, at)
-SELECT 1 + (g * 7919) % ($SCALE * 100000), (ARRAY['click', 'view', 'buy', 'share'])[1 + g % 4], 'event number ' || g,
+SELECT 1 + (g::bigint * 7919) % ($SCALE * 100000), (ARRAY['click', 'view', 'buy', 'share'])[1 + g % 4], 'event number ' || g,
        jsonb_build_object('n', g, 'session', md5(g::text), 'items', jsonb_build_array(g % 10, g % 7), 'ok', g % 3 = 0),
        hstore(ARRAY['src', 'web' || g % 5, 'ab', (g % 2)::text]),
        timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second'
@@ -134,7 +134,7 @@ echo "pgcopydb clone ${T[pgcopydb]}s" >&2
 fresh t_pgrelocate
 s=$(now)
 /usr/bin/time -v -o "$WORK/time.txt" dotnet "$CLI" copy --source "$SRC" --target "$(tgt t_pgrelocate)" \
-    --jobs "$JOBS" --index-jobs "$INDEX_JOBS" --log "$WORK/copy.log" >"$WORK/copy.out" 2>"$WORK/copy.err" || { cat "$WORK/copy.err"; exit 1; }
+    --jobs "$JOBS" --index-jobs "$INDEX_JOBS" --log "$WORK/copy.log" ${COPY_ARGS:-} >"$WORK/copy.out" 2>"$WORK/copy.err" || { cat "$WORK/copy.err"; exit 1; }
 T[pgrelocate]=$(echo "$(now) - $s" | bc)
 PEAK_KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
 echo "pgrelocate copy ${T[pgrelocate]}s" >&2

@@ -19,7 +19,7 @@ public sealed record CopyOptions
     public int IndexJobs { get; init; } = 2;
 
     /// <summary>Tables whose heap is larger than this are copied as several page ranges in parallel; 0 never splits.</summary>
-    public long SplitTablesLargerThan { get; init; } = 512L * 1024 * 1024;
+    public long SplitTablesLargerThan { get; init; } = 256L * 1024 * 1024;
 
     /// <summary>maintenance_work_mem for the target sessions that build indexes: a sort that fits in memory is several times faster.</summary>
     public string MaintenanceWorkMem { get; init; } = "1GB";

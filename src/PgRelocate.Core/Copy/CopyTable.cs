@@ -5,7 +5,9 @@ namespace PgRelocate.Copy;
 /// <summary>
 /// A table whose rows are copied: an ordinary table, a leaf partition or an inheritance child (never a
 /// partitioned parent, which holds no rows). <see cref="Columns"/> are quoted and leave out generated
-/// columns, which the target computes itself.
+/// columns, which the target computes itself. <see cref="TotalBytes"/> is the work estimate that orders the
+/// copy (see <see cref="SourceSnapshot"/>): a table with costly indexes to build must start early even when
+/// its rows are fewer.
 /// </summary>
 internal sealed record CopyTable(uint Oid, string Schema, string Name, IReadOnlyList<string> Columns, long HeapBytes, long TotalBytes, long EstimatedRows)
 {
@@ -39,3 +41,6 @@ internal sealed record DataChunk(CopyTable? Table, long? FromPage, long? ToPage,
 
     public static DataChunk Objects(IReadOnlyList<uint> oids, long bytes) => new(null, null, null, oids, bytes);
 }
+
+/// <summary>A primary key or unique constraint and the definition of the unique index behind it.</summary>
+internal sealed record KeyConstraint(uint Oid, string Name, bool IsPrimaryKey, bool Deferrable, bool Deferred, string IndexName, string IndexDefinition);

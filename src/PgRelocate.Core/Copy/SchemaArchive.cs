@@ -9,8 +9,14 @@ using PgRelocate.Tools;
 
 namespace PgRelocate.Copy;
 
-/// <summary>An index or primary key/unique/exclusion constraint of a copied table, built as soon as the table's rows are in.</summary>
-internal sealed record TableIndex(uint TableOid, string Name, string Sql);
+/// <summary>
+/// An index or primary key/unique/exclusion constraint of a copied table, built as soon as the table's rows
+/// are in. A primary key or unique constraint is built as its unique index (<see cref="Sql"/>, which runs
+/// alongside the table's other index builds) and made a constraint afterwards (<see cref="AttachSql"/>,
+/// which takes a brief exclusive lock): built directly, it would lock the table for the whole build and
+/// hold up every other index of that table.
+/// </summary>
+internal sealed record TableIndex(uint TableOid, string Name, string Sql, string? AttachSql = null);
 
 /// <summary>
 /// The source's schema, dumped once in the coordinator's snapshot (<c>pg_dump -Fc --section=pre-data
@@ -71,13 +77,13 @@ internal sealed partial class SchemaArchive
         var entries = toc.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0 && !l.StartsWith(';')).ToList();
 
         var copied = snapshot.Tables.Select(t => t.Oid).ToHashSet();
-        var early = new List<(string Line, uint Table, string Name)>();
+        var early = new List<(string Line, uint Table, string Name, uint? Constraint)>();
         var rest = new List<string>();
         foreach (var line in entries)
         {
             if (TableOf(line, snapshot) is { } table && copied.Contains(table.Oid))
             {
-                early.Add((line, table.Oid, table.Name));
+                early.Add((line, table.Oid, table.Name, table.Constraint));
             }
             else
             {
@@ -104,7 +110,7 @@ internal sealed partial class SchemaArchive
                     indexes[early[i].Table] = list = [];
                 }
 
-                list.Add(new TableIndex(early[i].Table, early[i].Name, statements[i]));
+                list.Add(Build(early[i].Table, early[i].Name, statements[i], early[i].Constraint, snapshot));
             }
         }
 
@@ -114,10 +120,27 @@ internal sealed partial class SchemaArchive
     }
 
     /// <summary>
+    /// pg_dump's statement, or for a primary key or unique constraint alone in its entry (no REPLICA IDENTITY
+    /// or CLUSTER after it), its unique index and the ALTER TABLE ... USING INDEX that makes it the constraint.
+    /// </summary>
+    private static TableIndex Build(uint table, string name, string sql, uint? constraint, SourceSnapshot snapshot)
+    {
+        if (constraint is { } oid && snapshot.KeyConstraints.TryGetValue(oid, out var key) && sql.IndexOf(';', StringComparison.Ordinal) == sql.Length - 1
+            && snapshot.Tables.FirstOrDefault(t => t.Oid == table) is { } copied)
+        {
+            var attach = $"ALTER TABLE ONLY {copied.Qualified} ADD CONSTRAINT {Db.Ident(key.Name)} {(key.IsPrimaryKey ? "PRIMARY KEY" : "UNIQUE")} USING INDEX {Db.Ident(key.IndexName)}"
+                + (key.Deferrable ? " DEFERRABLE" : "") + (key.Deferred ? " INITIALLY DEFERRED" : "");
+            return new TableIndex(table, name, key.IndexDefinition, attach);
+        }
+
+        return new TableIndex(table, name, sql);
+    }
+
+    /// <summary>
     /// The copied table an index or key constraint entry of <c>pg_restore --list</c> belongs to, found by the
     /// entry's catalog oid ("3228; 2606 16399 CONSTRAINT public c c_pkey owner"); null for anything else.
     /// </summary>
-    private static (uint Oid, string Name)? TableOf(string line, SourceSnapshot snapshot)
+    private static (uint Oid, string Name, uint? Constraint)? TableOf(string line, SourceSnapshot snapshot)
     {
         var m = TocLine().Match(line);
         if (!m.Success)
@@ -132,12 +155,12 @@ internal sealed partial class SchemaArchive
         uint table;
         if (catalog == 1259 && desc == "INDEX" && snapshot.IndexTables.TryGetValue(oid, out table))
         {
-            return (table, name);
+            return (table, name, null);
         }
 
         if (catalog == 2606 && desc == "CONSTRAINT" && snapshot.ConstraintTables.TryGetValue(oid, out table))
         {
-            return (table, name);
+            return (table, name, oid);
         }
 
         return null;
