@@ -6,6 +6,7 @@
 #
 #   bench/run.sh [SCALE]      SCALE is pgbench's scale factor (default 60, about 1.4 GB with the events table)
 #   EVENTS=1500000 KEEP=1 VERBOSE=1 COPY_ARGS="--split-tables-larger-than 256" bench/run.sh 10
+#   SKIP_ANCHORS=1 bench/run.sh 60    (pgrelocate alone, for tuning)
 #
 # Run by hand, never in CI: it takes minutes and all the machine's cores. Installs pgcopydb and GNU time
 # with apt-get when they are missing.
@@ -111,6 +112,7 @@ now() { date +%s.%N; }
 fresh() { tpsql -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"; }
 declare -A T
 
+if [ -z "${SKIP_ANCHORS:-}" ]; then
 # 1. The seeds' path: pg_dump -Fc to a file, pg_restore one job.
 fresh t_seeds
 s=$(now); "$PGBIN/pg_dump" -Fc -f "$WORK/bench.dump" "$SRC"; T[dump]=$(echo "$(now) - $s" | bc)
@@ -129,6 +131,11 @@ PATH="$PGBIN:$PATH" "$PGCOPYDB" clone --source "$SRC" --target "$(tgt t_pgcopydb
     --no-owner --no-acl --dir "$WORK/pgcopydb" >"$WORK/pgcopydb.out" 2>&1 || { tail -20 "$WORK/pgcopydb.out"; exit 1; }
 T[pgcopydb]=$(echo "$(now) - $s" | bc)
 echo "pgcopydb clone ${T[pgcopydb]}s" >&2
+else
+    # Tuning runs: pgrelocate alone (the ratios below are then meaningless).
+    T[dump]=1; T[restore1]=1; T[restore2]=1; T[pgcopydb]=1
+    for db in t_seeds t_restore_j2 t_pgcopydb; do fresh $db; done
+fi
 
 # 4. pgrelocate copy.
 fresh t_pgrelocate
@@ -156,7 +163,8 @@ SQL
 EXPECTED=$(shape "$SRC")
 echo "Source:        $EXPECTED"
 ALL_OK=1
-for db in t_seeds t_restore_j2 t_pgcopydb t_pgrelocate; do
+DBS="t_seeds t_restore_j2 t_pgcopydb t_pgrelocate"; [ -n "${SKIP_ANCHORS:-}" ] && DBS=t_pgrelocate
+for db in $DBS; do
     GOT=$(shape "$(tgt $db)")
     if [ "$GOT" = "$EXPECTED" ]; then echo "$(printf '%-14s' $db) complete"; else echo "$(printf '%-14s' $db) DIFFERS: $GOT"; ALL_OK=0; fi
 done

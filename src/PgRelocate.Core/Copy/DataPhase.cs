@@ -11,13 +11,15 @@ namespace PgRelocate.Copy;
 /// The data and index phase. <see cref="CopyOptions.Jobs"/> workers, each a source reader in the snapshot and
 /// a target writer, take chunks largest first; when the last chunk of a table is in, that table's indexes
 /// and key constraints go to <see cref="CopyOptions.IndexJobs"/> index workers, which ANALYZE the table
-/// after its last index. Any failure cancels every worker.
+/// after its last index. A <see cref="WorkGate"/> keeps the number of steps running at once to the larger of
+/// the two, index builds first. Any failure cancels every worker.
 /// </summary>
 internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, SchemaArchive schema, StepClock clock, IReporter reporter)
 {
     private readonly Channel<Func<NpgsqlConnection, CancellationToken, Task>> _indexWork = Channel.CreateUnbounded<Func<NpgsqlConnection, CancellationToken, Task>>();
     private readonly ConcurrentDictionary<uint, int> _chunksLeft = new();
     private readonly ConcurrentDictionary<uint, TableProgress> _progress = new();
+    private readonly WorkGate _gate = new(Math.Max(options.Jobs, options.IndexJobs), options.IndexJobs);
     private int _next = -1;
     private IReadOnlyList<DataChunk> _chunks = [];
     private CopyProgressTotals _totals = null!;
@@ -112,6 +114,7 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
         {
             cancellationToken.ThrowIfCancellationRequested();
             var chunk = _chunks[i];
+            using var slot = await _gate.EnterAsync(priority: false, cancellationToken);
             var start = clock.Now;
             if (chunk.Table is null)
             {
@@ -149,6 +152,7 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
         var indexes = (schema.Indexes.TryGetValue(table.Oid, out var list) ? list : [])
             .OrderBy(i => i.Sql.Contains(" USING gin ", StringComparison.Ordinal) ? 0 : 1).ToList();
         var left = indexes.Count;
+        _gate.Expect(Math.Max(1, left));
         if (left == 0)
         {
             _indexWork.Writer.TryWrite((conn, ct) => AnalyzeAsync(conn, table, ct));
@@ -222,6 +226,7 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
         await using var writer = await CopySessions.OpenWriterAsync(options.Target, options.MaintenanceWorkMem, cancellationToken);
         await foreach (var work in _indexWork.Reader.ReadAllAsync(cancellationToken))
         {
+            using var slot = await _gate.EnterAsync(priority: true, cancellationToken);
             await work(writer, cancellationToken);
         }
     }

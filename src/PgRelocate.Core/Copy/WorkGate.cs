@@ -1,0 +1,95 @@
+namespace PgRelocate.Copy;
+
+/// <summary>
+/// Shares a fixed number of slots between the COPY streams and the index builds, index builds first. On a
+/// server with few cores, a long index build (a GIN over jsonb) is usually the end of the critical path: run
+/// next to every COPY stream it gets a fraction of a core and the whole copy waits for it. With the gate,
+/// no more work runs at once than there are slots, and a waiting index build gets the next free one.
+/// </summary>
+internal sealed class WorkGate(int slots, int priorityWorkers)
+{
+    private readonly Lock _lock = new();
+    private readonly Queue<TaskCompletionSource> _first = new();
+    private readonly Queue<TaskCompletionSource> _second = new();
+    private int _free = slots;
+    private int _expected;
+
+    /// <summary>
+    /// Announces <paramref name="count"/> priority entries about to come: until they have entered, freed slots
+    /// are kept for them instead of going to the next COPY stream that happens to ask first.
+    /// </summary>
+    public void Expect(int count)
+    {
+        lock (_lock)
+        {
+            // No more can be waiting at once than there are priority workers: a longer backlog must not
+            // keep slots idle while those workers are busy.
+            _expected = Math.Min(priorityWorkers, _expected + count);
+        }
+    }
+
+    /// <summary>Waits for a slot; <paramref name="priority"/> waiters are served before the others.</summary>
+    public async Task<IDisposable> EnterAsync(bool priority, CancellationToken cancellationToken)
+    {
+        TaskCompletionSource waiter;
+        lock (_lock)
+        {
+            if (priority && _expected > 0)
+            {
+                _expected--;
+            }
+
+            if (_free > 0 && (priority || (_first.Count == 0 && _expected == 0)))
+            {
+                _free--;
+                return new Slot(this);
+            }
+
+            waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            (priority ? _first : _second).Enqueue(waiter);
+        }
+
+        // A cancelled waiter is skipped by ReleaseLocked (TrySetResult fails), so no slot is lost.
+        await using (cancellationToken.Register(() => waiter.TrySetCanceled(cancellationToken)))
+        {
+            await waiter.Task;
+        }
+
+        return new Slot(this);
+    }
+
+    private void Release()
+    {
+        lock (_lock)
+        {
+            ReleaseLocked();
+        }
+    }
+
+    private void ReleaseLocked()
+    {
+        while (_first.Count > 0 || (_second.Count > 0 && _expected == 0))
+        {
+            var next = _first.Count > 0 ? _first.Dequeue() : _second.Dequeue();
+            if (next.TrySetResult())
+            {
+                return;
+            }
+        }
+
+        _free++;
+    }
+
+    private sealed class Slot(WorkGate gate) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                gate.Release();
+            }
+        }
+    }
+}
