@@ -13,18 +13,18 @@ internal sealed class WorkGate(int slots, int priorityWorkers)
     private readonly Queue<TaskCompletionSource> _second = new();
     private int _free = slots;
     private int _expected;
+    private int _priorityHolders;
 
     /// <summary>
-    /// Announces <paramref name="count"/> priority entries about to come: until they have entered, freed slots
-    /// are kept for them instead of going to the next COPY stream that happens to ask first.
+    /// Announces <paramref name="count"/> priority entries about to come (index builds just queued): while an
+    /// index worker is free to take one, a freed slot is kept for it rather than going to the COPY stream
+    /// that happens to ask first.
     /// </summary>
     public void Expect(int count)
     {
         lock (_lock)
         {
-            // No more can be waiting at once than there are priority workers: a longer backlog must not
-            // keep slots idle while those workers are busy.
-            _expected = Math.Min(priorityWorkers, _expected + count);
+            _expected += count;
         }
     }
 
@@ -39,10 +39,11 @@ internal sealed class WorkGate(int slots, int priorityWorkers)
                 _expected--;
             }
 
-            if (_free > 0 && (priority || (_first.Count == 0 && _expected == 0)))
+            if (_free > 0 && (priority || (_first.Count == 0 && !HoldForPriority)))
             {
                 _free--;
-                return new Slot(this);
+                _priorityHolders += priority ? 1 : 0;
+                return new Slot(this, priority);
             }
 
             waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -55,32 +56,33 @@ internal sealed class WorkGate(int slots, int priorityWorkers)
             await waiter.Task;
         }
 
-        return new Slot(this);
+        return new Slot(this, priority);
     }
 
-    private void Release()
+    /// <summary>Priority work is announced and an index worker is idle, about to ask for it.</summary>
+    private bool HoldForPriority => _expected > 0 && _priorityHolders + _first.Count < priorityWorkers;
+
+    private void Release(bool priority)
     {
         lock (_lock)
         {
-            ReleaseLocked();
-        }
-    }
-
-    private void ReleaseLocked()
-    {
-        while (_first.Count > 0 || (_second.Count > 0 && _expected == 0))
-        {
-            var next = _first.Count > 0 ? _first.Dequeue() : _second.Dequeue();
-            if (next.TrySetResult())
+            _priorityHolders -= priority ? 1 : 0;
+            while (_first.Count > 0 || (_second.Count > 0 && !HoldForPriority))
             {
-                return;
+                var fromFirst = _first.Count > 0;
+                var next = fromFirst ? _first.Dequeue() : _second.Dequeue();
+                if (next.TrySetResult())
+                {
+                    _priorityHolders += fromFirst ? 1 : 0;
+                    return;
+                }
             }
-        }
 
-        _free++;
+            _free++;
+        }
     }
 
-    private sealed class Slot(WorkGate gate) : IDisposable
+    private sealed class Slot(WorkGate gate, bool priority) : IDisposable
     {
         private int _disposed;
 
@@ -88,7 +90,7 @@ internal sealed class WorkGate(int slots, int priorityWorkers)
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                gate.Release();
+                gate.Release(priority);
             }
         }
     }
