@@ -39,7 +39,7 @@ internal sealed class WorkGate(int slots, int priorityWorkers)
                 _expected--;
             }
 
-            if (_free > 0 && (priority || (_first.Count == 0 && !HoldForPriority)))
+            if (priority ? _free > 0 : _first.Count == 0 && _free > Reserved)
             {
                 _free--;
                 _priorityHolders += priority ? 1 : 0;
@@ -59,15 +59,15 @@ internal sealed class WorkGate(int slots, int priorityWorkers)
         return new Slot(this, priority);
     }
 
-    /// <summary>Priority work is announced and an index worker is idle, about to ask for it.</summary>
-    private bool HoldForPriority => _expected > 0 && _priorityHolders + _first.Count < priorityWorkers;
+    /// <summary>Slots to keep free: announced priority work that an idle index worker is about to ask for.</summary>
+    private int Reserved => Math.Max(0, Math.Min(_expected, priorityWorkers - _priorityHolders - _first.Count));
 
     private void Release(bool priority)
     {
         lock (_lock)
         {
             _priorityHolders -= priority ? 1 : 0;
-            while (_first.Count > 0 || (_second.Count > 0 && !HoldForPriority))
+            while (_first.Count > 0 || (_second.Count > 0 && _free + 1 > Reserved))
             {
                 var fromFirst = _first.Count > 0;
                 var next = fromFirst ? _first.Dequeue() : _second.Dequeue();
