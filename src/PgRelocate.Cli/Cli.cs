@@ -23,6 +23,7 @@ internal static class Cli
         root.Subcommands.Add(DumpCommand.Create());
         root.Subcommands.Add(RestoreCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
+        root.Subcommands.Add(CopyCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(MigrateCommand.Create());
         root.Subcommands.Add(ListCommand.Create());

@@ -98,7 +98,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         }
     }
 
-    private static void CheckConfirmation(string database, string? confirm, IReadOnlyList<UserObject> objects)
+    internal static void CheckConfirmation(string database, string? confirm, IReadOnlyList<UserObject> objects)
     {
         if (confirm is not null && !string.Equals(confirm, database, StringComparison.Ordinal))
         {
@@ -113,7 +113,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         }
     }
 
-    private static async Task CheckExtensionsAsync(Npgsql.NpgsqlConnection conn, IReadOnlyList<string> needed, CancellationToken cancellationToken)
+    internal static async Task CheckExtensionsAsync(Npgsql.NpgsqlConnection conn, IReadOnlyList<string> needed, CancellationToken cancellationToken)
     {
         if (needed.Count == 0)
         {
@@ -333,7 +333,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         return new RestoreResult(status, warnings, errors, Path.GetFullPath(options.LogPath), DateTimeOffset.UtcNow - started, [.. last]);
     }
 
-    private static string ConnInfoQuote(string value) =>
+    internal static string ConnInfoQuote(string value) =>
         "'" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
 
     [GeneratedRegex(@"^\d+; \d+ \d+ EXTENSION - (\S+)")]

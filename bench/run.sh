@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# The copy benchmark: builds a bench database on two throwaway local clusters, then times, against fresh
+# target databases, the seeds' path (pg_dump -Fc + pg_restore one job), pg_dump -Fc + pg_restore -j 2,
+# pgcopydb clone (2 table jobs, 2 index jobs) and pgrelocate copy (2 + 2), checks that every target is
+# complete, and prints the wall times, the ratios and pgrelocate's peak memory.
+#
+#   bench/run.sh [SCALE]      SCALE is pgbench's scale factor (default 60, about 1.4 GB with the events table)
+#   EVENTS=1500000 KEEP=1 VERBOSE=1 COPY_ARGS="--split-tables-larger-than 256" bench/run.sh 10
+#   SKIP_ANCHORS=1 bench/run.sh 60    (pgrelocate alone, for tuning)
+#
+# Run by hand, never in CI: it takes minutes and all the machine's cores. Installs pgcopydb and GNU time
+# with apt-get when they are missing.
+set -euo pipefail
+
+SCALE="${1:-60}"
+EVENTS="${EVENTS:-1500000}"
+JOBS="${JOBS:-2}"
+INDEX_JOBS="${INDEX_JOBS:-2}"
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PGBIN="${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}"
+
+need_apt() {
+    if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "$2" ]; then
+        echo "Installing $3 ..." >&2
+        SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+        $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq "$3" >/dev/null
+    fi
+}
+need_apt pgcopydb /usr/lib/postgresql/15/bin/pgcopydb pgcopydb
+need_apt /usr/bin/time /usr/bin/time time
+PGCOPYDB="$(command -v pgcopydb || ls /usr/lib/postgresql/*/bin/pgcopydb | sort -V | tail -1)"
+
+echo "Building pgrelocate ..." >&2
+dotnet build -c Release --nologo -v q "$ROOT_DIR/PgRelocate.sln" >/dev/null
+CLI="$ROOT_DIR/src/PgRelocate.Cli/bin/Release/net10.0/pgrelocate.dll"
+
+WORK="$(mktemp -d /tmp/pgrelocate-bench-XXXXXX)"
+chmod 755 "$WORK"
+RUNAS=()
+if [ "$(id -u)" -eq 0 ]; then RUNAS=(runuser -u postgres --); chown postgres "$WORK"; fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+start_cluster() { # name port
+    local dir="$WORK/$1"
+    "${RUNAS[@]}" "$PGBIN/initdb" -D "$dir" -U postgres -A trust --no-sync -E UTF8 --locale C.UTF-8 >/dev/null
+    # The same settings for both clusters and every tool; durability off, as on a throwaway bench.
+    cat >>"$dir/postgresql.conf" <<CONF
+port = $2
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$WORK'
+fsync = off
+full_page_writes = off
+shared_buffers = 256MB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+max_connections = 100
+CONF
+    "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$dir" -l "$WORK/$1.log" -w start >/dev/null
+}
+
+cleanup() {
+    for c in source target; do
+        [ -d "$WORK/$c" ] && "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$WORK/$c" -m immediate -w stop >/dev/null 2>&1 || true
+    done
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+SPORT=$(free_port); TPORT=$(free_port)
+start_cluster source "$SPORT"
+start_cluster target "$TPORT"
+SRC="postgres://postgres@127.0.0.1:$SPORT/bench"
+tgt() { echo "postgres://postgres@127.0.0.1:$TPORT/$1"; }
+spsql() { psql -X -q -v ON_ERROR_STOP=1 "$SRC" "$@"; }
+tpsql() { psql -X -q -v ON_ERROR_STOP=1 "$(tgt postgres)" "$@"; }
+
+echo "Building the bench database: pgbench scale $SCALE plus $EVENTS events ..." >&2
+psql -X -q "postgres://postgres@127.0.0.1:$SPORT/postgres" -c "CREATE DATABASE bench"
+"$PGBIN/pgbench" -i -q -s "$SCALE" "$SRC" >/dev/null 2>&1
+spsql >/dev/null <<SQL
+CREATE EXTENSION pgcrypto;
+CREATE EXTENSION hstore;
+CREATE TABLE events (
+    id      bigserial PRIMARY KEY,
+    aid     int NOT NULL REFERENCES pgbench_accounts (aid),
+    kind    text NOT NULL,
+    note    text,
+    payload jsonb NOT NULL,
+    tags    hstore,
+    at      timestamptz NOT NULL
+);
+INSERT INTO events (aid, kind, note, payload, tags, at)
+SELECT 1 + (g::bigint * 7919) % ($SCALE * 100000), (ARRAY['click', 'view', 'buy', 'share'])[1 + g % 4], 'event number ' || g,
+       jsonb_build_object('n', g, 'session', md5(g::text), 'items', jsonb_build_array(g % 10, g % 7), 'ok', g % 3 = 0),
+       hstore(ARRAY['src', 'web' || g % 5, 'ab', (g % 2)::text]),
+       timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second'
+FROM generate_series(1, $EVENTS) g;
+CREATE INDEX events_payload_gin ON events USING gin (payload);
+CREATE INDEX events_kind_at ON events (kind, at);
+CREATE INDEX pgbench_accounts_bid_abalance ON pgbench_accounts (bid, abalance);
+CREATE VIEW account_activity AS SELECT aid, count(*) AS events FROM events GROUP BY aid;
+CREATE FUNCTION event_count(a int) RETURNS bigint LANGUAGE sql STABLE AS \$\$ SELECT count(*) FROM events WHERE aid = a \$\$;
+SELECT lo_from_bytea(0, (SELECT string_agg(gen_random_bytes(1024), ''::bytea) FROM generate_series(1, 1024)));
+VACUUM ANALYZE;
+SQL
+
+SIZE=$(psql -X -At "$SRC" -c "SELECT pg_size_pretty(pg_database_size('bench'))")
+echo "Source: $SIZE" >&2
+
+now() { date +%s.%N; }
+fresh() { tpsql -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"; }
+declare -A T
+
+if [ -z "${SKIP_ANCHORS:-}" ]; then
+# 1. The seeds' path: pg_dump -Fc to a file, pg_restore one job.
+fresh t_seeds
+s=$(now); "$PGBIN/pg_dump" -Fc -f "$WORK/bench.dump" "$SRC"; T[dump]=$(echo "$(now) - $s" | bc)
+s=$(now); "$PGBIN/pg_restore" --no-owner --no-acl -d "$(tgt t_seeds)" "$WORK/bench.dump"; T[restore1]=$(echo "$(now) - $s" | bc)
+echo "pg_dump ${T[dump]}s, pg_restore one job ${T[restore1]}s" >&2
+
+# 2. The same archive, pg_restore -j 2.
+fresh t_restore_j2
+s=$(now); "$PGBIN/pg_restore" --no-owner --no-acl -j 2 -d "$(tgt t_restore_j2)" "$WORK/bench.dump"; T[restore2]=$(echo "$(now) - $s" | bc)
+echo "pg_restore -j 2 ${T[restore2]}s" >&2
+
+# 3. pgcopydb clone, 2 table jobs and 2 index jobs.
+fresh t_pgcopydb
+s=$(now)
+PATH="$PGBIN:$PATH" "$PGCOPYDB" clone --source "$SRC" --target "$(tgt t_pgcopydb)" --table-jobs 2 --index-jobs 2 \
+    --no-owner --no-acl --dir "$WORK/pgcopydb" >"$WORK/pgcopydb.out" 2>&1 || { tail -20 "$WORK/pgcopydb.out"; exit 1; }
+T[pgcopydb]=$(echo "$(now) - $s" | bc)
+echo "pgcopydb clone ${T[pgcopydb]}s" >&2
+else
+    # Tuning runs: pgrelocate alone (the ratios below are then meaningless).
+    T[dump]=1; T[restore1]=1; T[restore2]=1; T[pgcopydb]=1
+    for db in t_seeds t_restore_j2 t_pgcopydb; do fresh $db; done
+fi
+
+# 4. pgrelocate copy.
+fresh t_pgrelocate
+s=$(now)
+/usr/bin/time -v -o "$WORK/time.txt" dotnet "$CLI" copy --source "$SRC" --target "$(tgt t_pgrelocate)" \
+    --jobs "$JOBS" --index-jobs "$INDEX_JOBS" --log "$WORK/copy.log" ${COPY_ARGS:-} >"$WORK/copy.out" 2>"$WORK/copy.err" || { cat "$WORK/copy.err"; exit 1; }
+T[pgrelocate]=$(echo "$(now) - $s" | bc)
+PEAK_KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
+echo "pgrelocate copy ${T[pgrelocate]}s" >&2
+[ -n "${VERBOSE:-}" ] && cat "$WORK/copy.out"
+
+# Every target complete: exact row counts of every table, large objects, indexes and constraints.
+shape() { # url
+    psql -X -At "$1" <<'SQL'
+SELECT string_agg(format('%s=%s', t, n), ' ' ORDER BY t) FROM (
+  SELECT 'accounts' AS t, count(*) AS n FROM pgbench_accounts UNION ALL SELECT 'branches', count(*) FROM pgbench_branches
+  UNION ALL SELECT 'tellers', count(*) FROM pgbench_tellers UNION ALL SELECT 'history', count(*) FROM pgbench_history
+  UNION ALL SELECT 'events', count(*) FROM events UNION ALL SELECT 'large_objects', count(*) FROM pg_largeobject_metadata
+  UNION ALL SELECT 'indexes', count(*) FROM pg_indexes WHERE schemaname = 'public'
+  UNION ALL SELECT 'constraints', count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public'
+  UNION ALL SELECT 'events_seq', last_value FROM events_id_seq) x;
+SQL
+
+}
+EXPECTED=$(shape "$SRC")
+echo "Source:        $EXPECTED"
+ALL_OK=1
+DBS="t_seeds t_restore_j2 t_pgcopydb t_pgrelocate"; [ -n "${SKIP_ANCHORS:-}" ] && DBS=t_pgrelocate
+for db in $DBS; do
+    GOT=$(shape "$(tgt $db)")
+    if [ "$GOT" = "$EXPECTED" ]; then echo "$(printf '%-14s' $db) complete"; else echo "$(printf '%-14s' $db) DIFFERS: $GOT"; ALL_OK=0; fi
+done
+
+ratio() { echo "scale=2; $1 / $2" | bc; }
+SEEDS=$(echo "${T[dump]} + ${T[restore1]}" | bc)
+DUMPJ2=$(echo "${T[dump]} + ${T[restore2]}" | bc)
+echo
+echo "Bench: pgbench scale $SCALE + $EVENTS events, $SIZE, $(nproc) cores, both servers local; $JOBS copy jobs, $INDEX_JOBS index jobs"
+printf '%-42s %9s\n' "path" "wall (s)"
+printf '%-42s %9.1f\n' "seeds: pg_dump -Fc + pg_restore (1 job)" "$SEEDS"
+printf '%-42s %9.1f\n' "pg_dump -Fc + pg_restore -j 2" "$DUMPJ2"
+printf '%-42s %9.1f\n' "pgcopydb clone (2 + 2 jobs)" "${T[pgcopydb]}"
+printf '%-42s %9.1f\n' "pgrelocate copy ($JOBS + $INDEX_JOBS jobs)" "${T[pgrelocate]}"
+echo
+echo "pgrelocate copy / seeds' path                 = $(ratio "${T[pgrelocate]}" "$SEEDS")"
+echo "pgrelocate copy / (pg_dump + pg_restore -j 2) = $(ratio "${T[pgrelocate]}" "$DUMPJ2")   (target <= 0.85)"
+echo "pgrelocate copy / pgcopydb clone              = $(ratio "${T[pgrelocate]}" "${T[pgcopydb]}")   (target <= 0.85)"
+echo "pgrelocate peak memory                        = $((PEAK_KB / 1024)) MB   (target <= 200 MB)"
+[ "$ALL_OK" = 1 ] || { echo "Some targets are incomplete." >&2; exit 1; }

@@ -1,0 +1,105 @@
+using System.CommandLine;
+using System.Globalization;
+using PgRelocate.Copy;
+using PgRelocate.Errors;
+using PgRelocate.Progress;
+using PgRelocate.Tools;
+using Spectre.Console;
+
+namespace PgRelocate.Cli.Commands;
+
+/// <summary><c>pgrelocate copy --source URL --target URL [--confirm DB]</c>: a direct, snapshot-consistent parallel copy.</summary>
+internal static class CopyCommand
+{
+    private static readonly Option<string> Source = new("--source", "-s") { Description = "The database to copy: postgres://USER:PASSWORD@HOST:PORT/DB or a keyword string.", Required = true };
+    private static readonly Option<string> Target = new("--target", "-t") { Description = "The database to copy into: postgres://USER:PASSWORD@HOST:PORT/DB.", Required = true };
+    private static readonly Option<string?> Confirm = new("--confirm") { Description = "The target database's name: needed to replace what a non-empty target holds." };
+    private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel COPY streams (each a source and a target session).", DefaultValueFactory = _ => 2 };
+    private static readonly Option<int> IndexJobs = new("--index-jobs") { Description = "Parallel index and constraint builds on the target.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<int> SplitMb = new("--split-tables-larger-than") { Description = "Copy tables whose heap exceeds this many MB as page ranges in parallel (0: never split).", DefaultValueFactory = _ => 256 };
+    private static readonly Option<string?> Log = new("--log") { Description = "Where to keep pg_dump's and pg_restore's output (default: a new file in the state folder)." };
+
+    public static Command Create()
+    {
+        var command = new Command("copy", "Copy a database straight from a source server to a target server: parallel binary COPY on one snapshot, indexes built as tables land.")
+        {
+            Source, Target, Confirm, Jobs, IndexJobs, SplitMb, Log,
+        };
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    private static async Task<ExitCode> RunAsync(CommandContext ctx, CancellationToken cancellationToken)
+    {
+        var split = ctx.Parse.GetValue(SplitMb);
+        if (split < 0)
+        {
+            throw new UsageException("--split-tables-larger-than must be 0 or more (MB).");
+        }
+
+        var options = new CopyOptions
+        {
+            Source = ctx.Connection(Source),
+            Target = ctx.Connection(Target),
+            Confirm = ctx.Parse.GetValue(Confirm),
+            Jobs = ctx.Parse.GetValue(Jobs),
+            IndexJobs = ctx.Parse.GetValue(IndexJobs),
+            SplitTablesLargerThan = split * 1024L * 1024L,
+            LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("copy"),
+        };
+        var result = await new CopyRunner(ctx.Binaries, ctx.Reporter).RunAsync(options, cancellationToken);
+        ctx.Reporter.Stop();
+        Render(ctx, options, result);
+        return ExitCode.Success;
+    }
+
+    private static void Render(CommandContext ctx, CopyOptions options, CopyResult result)
+    {
+        if (ctx.Json)
+        {
+            ctx.WriteJson(new
+            {
+                status = result.Warnings.Count == 0 ? "Completed" : $"Completed with {result.Warnings.Count} warnings",
+                source = options.Source.Display,
+                target = options.Target.Display,
+                seconds = Math.Round(result.Duration.TotalSeconds, 2),
+                tables = result.Tables,
+                rows = result.Rows,
+                bytes = result.Bytes,
+                sequences = result.Sequences,
+                largeObjects = result.LargeObjects,
+                warnings = result.Warnings,
+                steps = result.Steps.Select(s => new { step = s.Step, @object = s.Object, start = Math.Round(s.Start.TotalSeconds, 2), seconds = Math.Round(s.Duration.TotalSeconds, 2), rows = s.Rows, bytes = s.Bytes }),
+                log = result.LogPath,
+            });
+            return;
+        }
+
+        var table = new Table().Border(TableBorder.Simple).AddColumns("step", "object", "start", "time", "rows", "size", "rate");
+        foreach (var s in result.Steps)
+        {
+            var rate = s.Bytes is { } b && s.Duration.TotalSeconds > 0.05 ? Units.Rate(b / s.Duration.TotalSeconds) : "";
+            table.AddRow(
+                Markup.Escape(s.Step),
+                Markup.Escape(s.Object),
+                Seconds(s.Start),
+                Units.Duration(s.Duration),
+                s.Rows?.ToString("N0", CultureInfo.InvariantCulture) ?? "",
+                s.Bytes is { } bytes ? Units.Bytes(bytes) : "",
+                rate);
+        }
+
+        ctx.Out.Write(table);
+        var status = result.Warnings.Count == 0 ? "Completed" : $"Completed with {result.Warnings.Count} warning{(result.Warnings.Count == 1 ? "" : "s")}";
+        ctx.Out.WriteLine(
+            $"Copy into {options.Target.Display}: {status} in {Units.Duration(result.Duration)}: {result.Tables} tables, {result.Rows.ToString("N0", CultureInfo.InvariantCulture)} rows, {Units.Bytes(result.Bytes)}, {result.Sequences} sequences, {result.LargeObjects} large objects.");
+        foreach (var w in result.Warnings)
+        {
+            ctx.Out.WriteLine($"  warning: {w}");
+        }
+
+        ctx.Out.WriteLine($"  log: {result.LogPath}");
+    }
+
+    private static string Seconds(TimeSpan t) => string.Create(CultureInfo.InvariantCulture, $"+{t.TotalSeconds:0.0}s");
+}

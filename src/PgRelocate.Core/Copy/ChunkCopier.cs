@@ -1,0 +1,151 @@
+using System.Buffers;
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+
+namespace PgRelocate.Copy;
+
+/// <summary>
+/// Moves one table, or one page range of it, from a source reader to a target writer as binary COPY: the
+/// bytes are forwarded as they arrive (only counted), so nothing is decoded, re-encoded or held in memory
+/// beyond one buffer.
+/// </summary>
+internal static class ChunkCopier
+{
+    private const int BufferSize = 1 << 17;
+
+    /// <returns>The rows and bytes copied.</returns>
+    public static async Task<(long Rows, long Bytes)> CopyAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, TableProgress progress, CancellationToken cancellationToken)
+    {
+        var table = chunk.Table!;
+        // NOWAIT: if a DDL statement is queued behind the coordinator's lock, waiting here would deadlock with it.
+        try
+        {
+            await Db.ExecuteAsync(reader, $"LOCK TABLE ONLY {table.Qualified} IN ACCESS SHARE MODE NOWAIT", cancellationToken);
+        }
+        catch (PostgresException e) when (e.SqlState == "55P03")
+        {
+            throw new PgRelocateException($"Another session on the source is waiting to alter or drop {table.Display}: the copy stopped so as not to block it forever. Run the copy again once schema changes are done.", ExitCode.Failed, e);
+        }
+
+        var copyOut = chunk.IsWholeTable
+            ? $"COPY {table.Qualified}{table.ColumnList} TO STDOUT (FORMAT {table.Format})"
+            : $"COPY (SELECT {string.Join(", ", table.Columns)} FROM ONLY {table.Qualified} WHERE {RangeCondition(chunk)}) TO STDOUT (FORMAT {table.Format})";
+        // A whole table is loaded in the transaction that empties it: COPY FREEZE then writes the rows frozen,
+        // so neither the index builds nor the first queries on the target rewrite every page to set hint bits.
+        var copyIn = chunk.IsWholeTable
+            ? $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format}, FREEZE)"
+            : $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format})";
+        if (chunk.IsWholeTable)
+        {
+            await Db.ExecuteAsync(writer, "BEGIN", cancellationToken);
+            await Db.ExecuteAsync(writer, $"TRUNCATE ONLY {table.Qualified}", cancellationToken);
+        }
+
+        var rows = table.Binary
+            ? await PumpBinaryAsync(reader, writer, copyOut, copyIn, progress, cancellationToken)
+            : await PumpTextAsync(reader, writer, copyOut, copyIn, progress, cancellationToken);
+
+        if (chunk.IsWholeTable)
+        {
+            await Db.ExecuteAsync(writer, "COMMIT", cancellationToken);
+        }
+
+        return rows;
+    }
+
+    private static async Task<(long Rows, long Bytes)> PumpBinaryAsync(NpgsqlConnection reader, NpgsqlConnection writer, string copyOut, string copyIn, TableProgress progress, CancellationToken cancellationToken)
+    {
+        var counter = new BinaryCopyRowCounter();
+        long bytes = 0;
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            await using var input = await reader.BeginRawBinaryCopyAsync(copyOut, cancellationToken);
+            await using var output = await writer.BeginRawBinaryCopyAsync(copyIn, cancellationToken);
+            try
+            {
+                int n;
+                while ((n = await input.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken)) > 0)
+                {
+                    await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
+                    var before = counter.Rows;
+                    counter.Feed(buffer.AsSpan(0, n));
+                    bytes += n;
+                    progress.Add(counter.Rows - before, n);
+                }
+            }
+            catch
+            {
+                // The target must not keep a partial load: abort its COPY before the error propagates.
+                await CancelQuietlyAsync(output);
+                throw;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return (counter.Rows, bytes);
+    }
+
+    /// <summary>
+    /// Text format, for the few tables binary cannot carry. Npgsql hands text COPY over as characters, so the
+    /// data is decoded from and re-encoded to UTF-8 on the way, but still never split into rows or values.
+    /// </summary>
+    private static async Task<(long Rows, long Bytes)> PumpTextAsync(NpgsqlConnection reader, NpgsqlConnection writer, string copyOut, string copyIn, TableProgress progress, CancellationToken cancellationToken)
+    {
+        long rows = 0;
+        long chars = 0;
+        var buffer = ArrayPool<char>.Shared.Rent(BufferSize);
+        try
+        {
+            using var input = await reader.BeginTextExportAsync(copyOut, cancellationToken);
+            await using var output = await writer.BeginTextImportAsync(copyIn, cancellationToken);
+            try
+            {
+                int n;
+                while ((n = await input.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken)) > 0)
+                {
+                    await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
+                    // Each row ends with a newline; newlines inside values are escaped as \\n.
+                    var lines = buffer.AsSpan(0, n).Count('\n');
+                    rows += lines;
+                    chars += n;
+                    progress.Add(lines, n);
+                }
+            }
+            catch
+            {
+                await CancelQuietlyAsync(output);
+                throw;
+            }
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(buffer);
+        }
+
+        return (rows, chars);
+    }
+
+    /// <summary>A TID range (PostgreSQL 14 scans only those pages; older servers filter a full scan).</summary>
+    internal static string RangeCondition(DataChunk chunk)
+    {
+        var from = $"ctid >= '({SourceSnapshot.Number(chunk.FromPage!.Value)},0)'::tid";
+        return chunk.ToPage is { } to ? $"{from} AND ctid < '({SourceSnapshot.Number(to)},0)'::tid" : from;
+    }
+
+    private static async Task CancelQuietlyAsync(object output)
+    {
+        try
+        {
+            await (output is NpgsqlCopyTextWriter text ? text.CancelAsync() : ((NpgsqlRawCopyStream)output).CancelAsync());
+        }
+        catch (Exception e) when (e is NpgsqlException or IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            // The connection is already broken: the server has aborted the COPY itself.
+        }
+    }
+}

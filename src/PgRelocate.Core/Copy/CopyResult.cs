@@ -1,0 +1,20 @@
+namespace PgRelocate.Copy;
+
+/// <summary>
+/// One timed step of a copy: "schema", "data" of a table (or a range of it), "index" for one index or
+/// constraint, "analyze", "sequences", "large objects", "post-data". <see cref="Start"/> is measured from the
+/// beginning of the run, so the steps that overlapped can be seen.
+/// </summary>
+public sealed record CopyStep(string Step, string Object, TimeSpan Start, TimeSpan Duration, long? Rows = null, long? Bytes = null);
+
+/// <summary>How a copy ended. A copy that fails throws instead; warnings are harmless restore errors.</summary>
+public sealed record CopyResult(
+    IReadOnlyList<CopyStep> Steps,
+    IReadOnlyList<string> Warnings,
+    TimeSpan Duration,
+    int Tables,
+    long Rows,
+    long Bytes,
+    int Sequences,
+    int LargeObjects,
+    string LogPath);

@@ -1,0 +1,151 @@
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Progress;
+using PgRelocate.Restore;
+using PgRelocate.Tools;
+
+namespace PgRelocate.Copy;
+
+/// <summary>
+/// Copies a database directly from a source server to a target server, with no archive in between:
+/// schema from pg_dump (restored without owners or grants, harmless errors classified as 'restore' does),
+/// rows over parallel binary COPY streams all reading one exported snapshot, each table's indexes built as
+/// soon as its rows are in, sequences and large objects from the same snapshot, foreign keys and the rest of
+/// post-data at the end. Every check that can refuse the copy runs before the target is touched.
+/// </summary>
+public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
+{
+    /// <exception cref="UsageException">The target is not empty and not confirmed, or is the source itself.</exception>
+    /// <exception cref="PgRelocateException">A server is unreachable, an extension is missing, or a step failed.</exception>
+    public async Task<CopyResult> RunAsync(CopyOptions options, CancellationToken cancellationToken)
+    {
+        if (options.Jobs < 1 || options.IndexJobs < 1)
+        {
+            throw new UsageException("--jobs and --index-jobs must be 1 or more.");
+        }
+
+        var clock = new StepClock();
+        var warnings = new List<string>();
+        var folder = Directory.CreateTempSubdirectory("pgrelocate-copy-").FullName;
+        await using var log = new CopyLog(options.LogPath);
+        try
+        {
+            var start = clock.Now;
+            await using var snapshot = await SourceSnapshot.OpenAsync(options.Source, cancellationToken);
+            reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Facts.ServerVersion}, {Units.Bytes(snapshot.Facts.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
+
+            // 1. Everything that can refuse the copy, before the target is touched.
+            IReadOnlyList<UserObject> objects;
+            int targetMajor;
+            await using (var conn = await Db.OpenAsync(options.Target, "target", cancellationToken))
+            {
+                targetMajor = int.Parse(await Db.ScalarAsync<string>(conn, "SHOW server_version_num", cancellationToken) ?? "0", System.Globalization.CultureInfo.InvariantCulture) / 10000;
+                objects = await TargetDatabase.UserObjectsAsync(conn, cancellationToken);
+                RestoreRunner.CheckConfirmation(options.Target.Database, options.Confirm, objects);
+                await RefuseSameDatabaseAsync(conn, snapshot.Id, cancellationToken);
+            }
+
+            var schema = await SchemaArchive.CreateAsync(binaries, options.Source, snapshot, targetMajor, folder, log, reporter, cancellationToken);
+            await using (var conn = await Db.OpenAsync(options.Target, "target", cancellationToken))
+            {
+                await RestoreRunner.CheckExtensionsAsync(conn, schema.Extensions, cancellationToken);
+                if (objects.Count > 0)
+                {
+                    reporter.Warn($"Replacing the {objects.Count} objects in {options.Target.Display} (--confirm {options.Target.Database}).");
+                    await TargetDatabase.ResetAsync(conn, cancellationToken);
+                }
+            }
+
+            clock.Add("schema", "pg_dump pre-data and post-data", start);
+
+            // 2. Tables, types, functions, views: the pre-data section.
+            start = clock.Now;
+            reporter.Progress(new ProgressUpdate("schema", 0, 1, "sections"));
+            warnings.AddRange((await PgRestoreStep.RunAsync(schema.PgRestore, options.Target, schema.Path, ["--section=pre-data"], options.MaintenanceWorkMem, "pre-data section", log, reporter, cancellationToken)).Select(w => w.ToString()));
+            reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
+            clock.Add("pre-data", "pg_restore --section=pre-data", start);
+
+            // 3. Rows, indexes and large objects, in parallel, from the snapshot.
+            var data = new DataPhase(options, snapshot, schema, clock, reporter);
+            start = clock.Now;
+            await data.RunAsync(cancellationToken);
+            clock.Add("data and indexes", $"{snapshot.Tables.Count} tables", start, data.Rows, data.Bytes);
+
+            // 4. Sequences, then the snapshot can go.
+            start = clock.Now;
+            var sequences = await snapshot.ReadSequencesAsync(cancellationToken);
+            await SetSequencesAsync(options, sequences, cancellationToken);
+            await snapshot.CloseAsync(cancellationToken);
+            clock.Add("sequences", $"{sequences.Count} sequences", start);
+
+            // 5. Foreign keys, triggers, partitioned parents' indexes, materialized views.
+            if (schema.RestCount > 0)
+            {
+                start = clock.Now;
+                reporter.Progress(new ProgressUpdate("post-data", 0, 1, "sections"));
+                IReadOnlyList<string> selection = ["--section=post-data", "--use-list=" + schema.RestListPath, $"--jobs={options.IndexJobs}"];
+                warnings.AddRange((await PgRestoreStep.RunAsync(schema.PgRestore, options.Target, schema.Path, selection, options.MaintenanceWorkMem, "post-data section", log, reporter, cancellationToken)).Select(w => w.ToString()));
+                reporter.Progress(new ProgressUpdate("post-data", 1, 1, "sections", Finished: true));
+                clock.Add("post-data", "foreign keys, triggers, the rest", start);
+            }
+
+            return new CopyResult(clock.Steps, warnings, clock.Now, snapshot.Tables.Count, data.Rows, data.Bytes, sequences.Count, snapshot.LargeObjects.Count, log.Path);
+        }
+        finally
+        {
+            TryDelete(folder);
+        }
+    }
+
+    /// <summary>
+    /// A copy onto its own source would empty it first. The target can import the source's snapshot only if
+    /// it is the very same database: a cheap, exact test.
+    /// </summary>
+    private static async Task RefuseSameDatabaseAsync(NpgsqlConnection target, string snapshotId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Db.ExecuteAsync(target, "BEGIN ISOLATION LEVEL REPEATABLE READ", cancellationToken);
+            await Db.ExecuteAsync(target, $"SET TRANSACTION SNAPSHOT {Db.Literal(snapshotId)}", cancellationToken);
+        }
+        catch (PostgresException)
+        {
+            await Db.ExecuteAsync(target, "ROLLBACK", cancellationToken);
+            return;
+        }
+
+        await Db.ExecuteAsync(target, "ROLLBACK", cancellationToken);
+        throw new UsageException("The source and the target are the same database: choose another target. Nothing was changed.");
+    }
+
+    private static async Task SetSequencesAsync(CopyOptions options, IReadOnlyList<SequenceValue> sequences, CancellationToken cancellationToken)
+    {
+        if (sequences.Count == 0)
+        {
+            return;
+        }
+
+        await using var conn = await CopySessions.OpenWriterAsync(options.Target, options.MaintenanceWorkMem, cancellationToken);
+        foreach (var s in sequences)
+        {
+            await using var cmd = new NpgsqlCommand("SELECT pg_catalog.setval(@name::regclass, @value, @called)", conn);
+            cmd.Parameters.AddWithValue("name", s.Qualified);
+            cmd.Parameters.AddWithValue("value", s.LastValue);
+            cmd.Parameters.AddWithValue("called", s.IsCalled);
+            await cmd.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    private static void TryDelete(string folder)
+    {
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Left for the system's temp cleanup.
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using Npgsql;
+using PgRelocate.Connections;
+
+namespace PgRelocate.Copy;
+
+/// <summary>The sessions a copy opens, with the settings each side needs.</summary>
+internal static class CopySessions
+{
+    /// <summary>Opens a connection with larger socket buffers: COPY streams move megabytes at a time.</summary>
+    public static async Task<NpgsqlConnection> OpenAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(info.ToNpgsqlConnectionString())
+        {
+            ReadBufferSize = 1 << 16,
+            WriteBufferSize = 1 << 16,
+            ApplicationName = "pgrelocate copy",
+        };
+        var conn = new NpgsqlConnection(builder.ConnectionString);
+        try
+        {
+            await conn.OpenAsync(cancellationToken);
+            return conn;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            await conn.DisposeAsync();
+            throw Db.Describe(e, info, role);
+        }
+    }
+
+    /// <summary>What text-format COPY needs both sides to agree on, as pg_dump sets it: exact floats, ISO dates.</summary>
+    private const string TextFormatSettings = "SET extra_float_digits = 3; SET DateStyle = ISO; SET IntervalStyle = postgres";
+
+    /// <summary>
+    /// A source reader inside the coordinator's snapshot. row_security off makes a table the login role would
+    /// only partly see fail loudly rather than copy partly, as pg_dump does.
+    /// </summary>
+    public static async Task<NpgsqlConnection> OpenReaderAsync(PgConnectionInfo source, string snapshotId, CancellationToken cancellationToken)
+    {
+        var conn = await OpenAsync(source, "source", cancellationToken);
+        try
+        {
+            // Three round trips, not one batch: SET TRANSACTION SNAPSHOT must come first in its transaction.
+            await Db.ExecuteAsync(conn, "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET row_security = off; " + TextFormatSettings, cancellationToken);
+            await Db.ExecuteAsync(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
+            await Db.ExecuteAsync(conn, $"SET TRANSACTION SNAPSHOT {Db.Literal(snapshotId)}", cancellationToken);
+            return conn;
+        }
+        catch
+        {
+            await conn.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A target writer: no timeouts (a large index build or COPY must not be cut off by the provider's
+    /// defaults), asynchronous commit (a crash mid-copy means starting over anyway), a generous
+    /// maintenance_work_mem for index builds, and pg_dump's empty search_path for its statements.
+    /// </summary>
+    public static async Task<NpgsqlConnection> OpenWriterAsync(PgConnectionInfo target, string maintenanceWorkMem, CancellationToken cancellationToken)
+    {
+        var conn = await OpenAsync(target, "target", cancellationToken);
+        try
+        {
+            await Db.ExecuteAsync(conn, $"""
+                SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0;
+                SET synchronous_commit = off; SET maintenance_work_mem = {Db.Literal(maintenanceWorkMem)};
+                SET check_function_bodies = false; SET client_min_messages = warning; SET row_security = off;
+                SELECT pg_catalog.set_config('search_path', '', false);
+                """ + TextFormatSettings, cancellationToken);
+            return conn;
+        }
+        catch
+        {
+            await conn.DisposeAsync();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using PgRelocate.Connections;
+
+namespace PgRelocate.Copy;
+
+/// <summary>
+/// A table whose rows are copied: an ordinary table, a leaf partition or an inheritance child (never a
+/// partitioned parent, which holds no rows). <see cref="Columns"/> are quoted and leave out generated
+/// columns, which the target computes itself. <see cref="TotalBytes"/> is the work estimate that orders the
+/// copy (see <see cref="SourceSnapshot"/>): a table with costly indexes to build must start early even when
+/// its rows are fewer.
+/// </summary>
+internal sealed record CopyTable(uint Oid, string Schema, string Name, IReadOnlyList<string> Columns, long HeapBytes, long TotalBytes, long EstimatedRows)
+{
+    /// <summary>Whether the rows can travel in binary format (see <see cref="SourceSnapshot"/>); otherwise text.</summary>
+    public bool Binary { get; init; } = true;
+
+    public string Format => Binary ? "binary" : "text";
+
+    public string Qualified => Db.Ident(Schema) + "." + Db.Ident(Name);
+
+    public string Display => Schema + "." + Name;
+
+    /// <summary>" (a, b, c)", or nothing for a table with no copyable column (COPY refuses an empty list).</summary>
+    public string ColumnList => Columns.Count == 0 ? "" : " (" + string.Join(", ", Columns) + ")";
+}
+
+/// <summary>A sequence and its value as read on the source.</summary>
+internal sealed record SequenceValue(string Qualified, long LastValue, bool IsCalled);
+
+/// <summary>
+/// One unit of data work: a whole table, a range of its heap pages (<c>[FromPage, ToPage)</c>, open-ended when
+/// <see cref="ToPage"/> is null), or a batch of large objects.
+/// </summary>
+internal sealed record DataChunk(CopyTable? Table, long? FromPage, long? ToPage, IReadOnlyList<uint> LargeObjects, long EstimatedBytes)
+{
+    public bool IsWholeTable => Table is not null && FromPage is null;
+
+    public static DataChunk Whole(CopyTable table) => new(table, null, null, [], table.TotalBytes);
+
+    public static DataChunk Range(CopyTable table, long from, long? to, long bytes) => new(table, from, to, [], bytes);
+
+    public static DataChunk Objects(IReadOnlyList<uint> oids, long bytes) => new(null, null, null, oids, bytes);
+}
+
+/// <summary>A primary key or unique constraint and the definition of the unique index behind it.</summary>
+internal sealed record KeyConstraint(uint Oid, string Name, bool IsPrimaryKey, bool Deferrable, bool Deferred, string IndexName, string IndexDefinition);

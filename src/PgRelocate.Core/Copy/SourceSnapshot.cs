@@ -1,0 +1,237 @@
+using System.Globalization;
+using Npgsql;
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+
+namespace PgRelocate.Copy;
+
+/// <summary>
+/// The coordinator: one source transaction that exports its snapshot and stays open until every reader has
+/// imported it and finished, so every table, sequence read and large object comes from the same moment.
+/// It also locks every copied table in ACCESS SHARE mode, as pg_dump does, so no table can be dropped or
+/// altered under the copy; a DDL statement that waits behind that lock makes the readers fail fast (NOWAIT)
+/// instead of deadlocking.
+/// </summary>
+internal sealed class SourceSnapshot : IAsyncDisposable
+{
+    private readonly NpgsqlConnection _conn;
+
+    private SourceSnapshot(NpgsqlConnection conn, string id, DatabaseFacts facts)
+    {
+        _conn = conn;
+        Id = id;
+        Facts = facts;
+    }
+
+    public string Id { get; }
+
+    public DatabaseFacts Facts { get; }
+
+    public IReadOnlyList<CopyTable> Tables { get; private set; } = [];
+
+    /// <summary>Index oid → table oid, and constraint oid → table oid: to tell which table a post-data entry belongs to.</summary>
+    public IReadOnlyDictionary<uint, uint> IndexTables { get; private set; } = new Dictionary<uint, uint>();
+
+    public IReadOnlyDictionary<uint, uint> ConstraintTables { get; private set; } = new Dictionary<uint, uint>();
+
+    /// <summary>Primary key and unique constraints by oid, with their index's definition.</summary>
+    public IReadOnlyDictionary<uint, KeyConstraint> KeyConstraints { get; private set; } = new Dictionary<uint, KeyConstraint>();
+
+    public IReadOnlyList<uint> LargeObjects { get; private set; } = [];
+
+    public long LargeObjectBytes { get; private set; }
+
+    public static async Task<SourceSnapshot> OpenAsync(PgConnectionInfo source, CancellationToken cancellationToken)
+    {
+        var conn = await CopySessions.OpenAsync(source, "source", cancellationToken);
+        try
+        {
+            var facts = await DatabaseFacts.ReadAsync(conn, cancellationToken);
+            // The transaction idles while the readers work: the source's idle timeout must not end it.
+            await Db.ExecuteAsync(conn, "SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0", cancellationToken);
+            await Db.ExecuteAsync(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
+            var id = await Db.ScalarAsync<string>(conn, "SELECT pg_export_snapshot()", cancellationToken)
+                ?? throw new PgRelocateException("The source did not export a snapshot.");
+            var snapshot = new SourceSnapshot(conn, id, facts);
+            await snapshot.ReadCatalogAsync(cancellationToken);
+            return snapshot;
+        }
+        catch
+        {
+            await conn.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Each sequence's value. Sequences are not transactional: read after the snapshot, a value is never behind the rows.</summary>
+    public async Task<IReadOnlyList<SequenceValue>> ReadSequencesAsync(CancellationToken cancellationToken)
+    {
+        var names = new List<string>();
+        await using (var cmd = new NpgsqlCommand(SequencesSql, _conn))
+        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await r.ReadAsync(cancellationToken))
+            {
+                names.Add(Db.Ident(r.GetString(0)) + "." + Db.Ident(r.GetString(1)));
+            }
+        }
+
+        var values = new List<SequenceValue>();
+        foreach (var name in names)
+        {
+            await using var cmd = new NpgsqlCommand($"SELECT last_value, is_called FROM {name}", _conn);
+            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+            await r.ReadAsync(cancellationToken);
+            values.Add(new SequenceValue(name, r.GetInt64(0), r.GetBoolean(1)));
+        }
+
+        return values;
+    }
+
+    /// <summary>Ends the snapshot's transaction: call once every reader is done.</summary>
+    public async Task CloseAsync(CancellationToken cancellationToken) => await Db.ExecuteAsync(_conn, "COMMIT", cancellationToken);
+
+    public ValueTask DisposeAsync() => _conn.DisposeAsync();
+
+    private async Task ReadCatalogAsync(CancellationToken cancellationToken)
+    {
+        var tables = new List<CopyTable>();
+        await using (var cmd = new NpgsqlCommand(TablesSql, _conn))
+        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await r.ReadAsync(cancellationToken))
+            {
+                var columns = r.GetFieldValue<string[]>(3).Select(Db.Ident).ToList();
+                tables.Add(new CopyTable(r.GetFieldValue<uint>(0), r.GetString(1), r.GetString(2), columns, 0, 0, (long)Math.Max(0, r.GetFloat(4))) { Binary = r.GetBoolean(5) });
+            }
+        }
+
+        // Lock first, measure after: a size read before the lock could belong to a table about to be rewritten.
+        foreach (var batch in tables.Chunk(500))
+        {
+            await Db.ExecuteAsync(_conn, $"LOCK TABLE {string.Join(", ", batch.Select(t => "ONLY " + t.Qualified))} IN ACCESS SHARE MODE", cancellationToken);
+        }
+
+        var sizes = new Dictionary<uint, (long Heap, long Total)>();
+        await using (var cmd = new NpgsqlCommand(SizesSql, _conn))
+        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await r.ReadAsync(cancellationToken))
+            {
+                sizes[r.GetFieldValue<uint>(0)] = (r.GetInt64(1), r.GetInt64(2));
+            }
+        }
+
+        Tables = tables
+            .Select(t => sizes.TryGetValue(t.Oid, out var s) ? t with { HeapBytes = s.Heap, TotalBytes = s.Total } : t)
+            .OrderByDescending(t => t.TotalBytes).ThenBy(t => t.Display, StringComparer.Ordinal)
+            .ToList();
+        IndexTables = await PairsAsync("SELECT indexrelid, indrelid FROM pg_index", cancellationToken);
+        ConstraintTables = await PairsAsync("SELECT oid, conrelid FROM pg_constraint WHERE conrelid <> 0", cancellationToken);
+
+        var keys = new Dictionary<uint, KeyConstraint>();
+        // Empty search_path: the definitions are qualified, as pg_dump's are, for the target's sessions.
+        await Db.ExecuteAsync(_conn, "SELECT pg_catalog.set_config('search_path', '', true)", cancellationToken);
+        await using (var cmd = new NpgsqlCommand(KeyConstraintsSql, _conn))
+        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await r.ReadAsync(cancellationToken))
+            {
+                var k = new KeyConstraint(r.GetFieldValue<uint>(0), r.GetString(1), r.GetChar(2) == 'p', r.GetBoolean(3), r.GetBoolean(4), r.GetString(5), r.GetString(6));
+                keys[k.Oid] = k;
+            }
+        }
+
+        KeyConstraints = keys;
+
+        var oids = new List<uint>();
+        await using (var cmd = new NpgsqlCommand("SELECT oid FROM pg_largeobject_metadata ORDER BY oid", _conn))
+        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await r.ReadAsync(cancellationToken))
+            {
+                oids.Add(r.GetFieldValue<uint>(0));
+            }
+        }
+
+        LargeObjects = oids;
+        if (oids.Count > 0)
+        {
+            LargeObjectBytes = await Db.ScalarAsync<long>(_conn, "SELECT pg_relation_size('pg_catalog.pg_largeobject')", cancellationToken);
+        }
+    }
+
+    private async Task<Dictionary<uint, uint>> PairsAsync(string sql, CancellationToken cancellationToken)
+    {
+        var map = new Dictionary<uint, uint>();
+        await using var cmd = new NpgsqlCommand(sql, _conn);
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
+        {
+            map[r.GetFieldValue<uint>(0)] = r.GetFieldValue<uint>(1);
+        }
+
+        return map;
+    }
+
+    /// <summary>
+    /// The tables pg_dump dumps the rows of: ordinary tables, leaf partitions and inheritance children
+    /// (relkind r), outside the system schemas, not members of an extension. Generated columns are left out.
+    /// binary_safe is false when a column is an array or composite of a type created in the database (an
+    /// enum, an extension's type): their binary form carries the source's type oids, which the target's
+    /// differ from and refuse, so those tables travel in text format.
+    /// </summary>
+    private const string TablesSql = """
+        SELECT c.oid, n.nspname, c.relname,
+               ARRAY(SELECT a.attname::text FROM pg_attribute a
+                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                     ORDER BY a.attnum) AS columns,
+               c.reltuples,
+               NOT EXISTS (
+                   SELECT 1 FROM pg_attribute a
+                   JOIN pg_type t ON t.oid = a.atttypid
+                   LEFT JOIN pg_type b ON b.oid = t.typbasetype
+                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                     AND ((t.oid >= 16384 AND (t.typtype = 'c' OR t.typelem <> 0))
+                          OR (b.oid >= 16384 AND (b.typtype = 'c' OR b.typelem <> 0)))) AS binary_safe
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r'
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+        """;
+
+    /// <summary>
+    /// Each table's heap, and an estimate of the work its copy causes: rows plus index builds, a GIN or GiST
+    /// index weighing several times its size (measured: a GIN build over jsonb takes about eight times as
+    /// long per byte as a B-tree's). The tables at the head of the longest chains go first.
+    /// </summary>
+    private const string SizesSql = """
+        SELECT c.oid, pg_relation_size(c.oid),
+               pg_relation_size(c.oid) + coalesce(pg_relation_size(c.reltoastrelid), 0)
+               + (SELECT coalesce(sum(pg_relation_size(i.indexrelid) * CASE am.amname WHEN 'gin' THEN 8 WHEN 'gist' THEN 4 ELSE 1 END), 0)::bigint
+                  FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+                  WHERE i.indrelid = c.oid)
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
+        """;
+
+    private const string KeyConstraintsSql = """
+        SELECT c.oid, c.conname, c.contype, c.condeferrable, c.condeferred, i.relname, pg_catalog.pg_get_indexdef(c.conindid)
+        FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class i ON i.oid = c.conindid
+        WHERE c.contype IN ('p', 'u') AND c.conrelid <> 0
+        """;
+
+    private const string SequencesSql = """
+        SELECT n.nspname, c.relname
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'S'
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+        ORDER BY 1, 2
+        """;
+
+    internal static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+}

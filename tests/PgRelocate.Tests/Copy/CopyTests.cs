@@ -1,0 +1,232 @@
+using System.Diagnostics;
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Demo;
+using PgRelocate.Tests.Harness;
+
+namespace PgRelocate.Tests.Copy;
+
+/// <summary>copy between two real clusters: equal contents, a consistent snapshot under writes, and interruption.</summary>
+public class CopyTests(CopyTests.Servers servers) : IClassFixture<CopyTests.Servers>
+{
+    public sealed class Servers : IAsyncLifetime
+    {
+        public PgServer Source { get; } = new();
+
+        public PgServer Target { get; } = new();
+
+        public async Task InitializeAsync() => await Task.WhenAll(Source.InitializeAsync(), Target.InitializeAsync());
+
+        public async Task DisposeAsync() => await Task.WhenAll(Source.DisposeAsync(), Target.DisposeAsync());
+    }
+
+    [Fact]
+    public async Task Should_Copy_The_Sample_Database_Exactly()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("sample");
+        await SampleDatabase.LoadAsync(servers.Source.Cluster, source, CancellationToken.None);
+        var target = await servers.Target.CreateDatabaseAsync("sample_copy");
+
+        var copy = await CliRunner.RunAsync("copy", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--jobs", "2", "--index-jobs", "2");
+
+        Assert.True(copy.ExitCode == 0, copy.ToString());
+        Assert.Contains("Completed", copy.Stdout, StringComparison.Ordinal);
+        Assert.Equal(await DatabaseSnapshot.TakeAsync(source), await DatabaseSnapshot.TakeAsync(target));
+        var foreignOwners = await PgServer.ScalarAsync<long>(target, """
+            SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname IN ('shop', 'billing', 'reporting') AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)
+            """);
+        Assert.Equal(0, foreignOwners);
+    }
+
+    [Fact]
+    public async Task Should_Copy_Every_Column_Type_Partitions_Inheritance_Generated_Identity_And_Large_Objects()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("types");
+        await PgServer.ExecuteAsync(source, TypesSql);
+        var target = await servers.Target.CreateDatabaseAsync("types_copy");
+
+        // A split size of 1 MB makes the 'wide' table travel as several page ranges at once.
+        var copy = await CliRunner.RunAsync("copy", "-s", CliRunner.Url(source), "-t", CliRunner.Url(target), "-j", "3", "--split-tables-larger-than", "1", "--json");
+
+        Assert.True(copy.ExitCode == 0, copy.ToString());
+        Assert.Contains("pages", copy.Stdout, StringComparison.Ordinal);
+        Assert.Equal(await DatabaseSnapshot.TakeAsync(source), await DatabaseSnapshot.TakeAsync(target));
+        // Generated columns were computed by the target, identity sequences continue where the source's stopped.
+        Assert.Equal(84L, await PgServer.ScalarAsync<long>(target, "SELECT doubled FROM gen WHERE id = 42"));
+        await PgServer.ExecuteAsync(target, "INSERT INTO gen (id) VALUES (1000)");
+        Assert.Equal(await PgServer.ScalarAsync<long>(source, "SELECT max(ident) FROM gen") + 1, await PgServer.ScalarAsync<long>(target, "SELECT ident FROM gen WHERE id = 1000"));
+        Assert.Equal(3, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM parent_inh"));
+        Assert.Equal("u", await PgServer.ScalarAsync<string>(target, "SELECT relpersistence::text FROM pg_class WHERE relname = 'scratch'"));
+    }
+
+    [Fact]
+    public async Task Should_Copy_One_Moment_Of_A_Source_Being_Written_To()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("busy");
+        await PgServer.ExecuteAsync(source, """
+            CREATE TABLE orders (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp());
+            CREATE TABLE lines (id bigserial PRIMARY KEY, order_id bigint NOT NULL REFERENCES orders (id), n int NOT NULL);
+            INSERT INTO orders SELECT g FROM generate_series(1, 50000) g;
+            INSERT INTO lines (order_id, n) SELECT o, l FROM generate_series(1, 50000) o, generate_series(1, 3) l;
+            SELECT setval('orders_id_seq', 50000);
+            """);
+        var target = await servers.Target.CreateDatabaseAsync("busy_copy");
+        var before = await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM orders");
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            // Each transaction adds one order and its three lines: any one moment has three lines per order.
+            await using var conn = new NpgsqlConnection(source.ToNpgsqlConnectionString());
+            await conn.OpenAsync();
+            long written = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                await Db.ExecuteAsync(conn, "WITH o AS (INSERT INTO orders DEFAULT VALUES RETURNING id) INSERT INTO lines (order_id, n) SELECT o.id, l FROM o, generate_series(1, 3) l", CancellationToken.None);
+                written++;
+            }
+
+            return written;
+        });
+
+        await Task.Delay(200);
+        var copy = await CliRunner.RunAsync("copy", "-s", CliRunner.Url(source), "-t", CliRunner.Url(target));
+        await stop.CancelAsync();
+        var written = await writer;
+
+        Assert.True(copy.ExitCode == 0, copy.ToString());
+        Assert.True(written > 0);
+        var orders = await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM orders");
+        var lines = await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM lines");
+        Assert.Equal(3 * orders, lines);
+        Assert.InRange(orders, before, await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM orders"));
+        Assert.Equal(0, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM lines l WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = l.order_id)"));
+        Assert.True(await PgServer.ScalarAsync<bool>(target, "SELECT convalidated FROM pg_constraint WHERE conname = 'lines_order_id_fkey'"));
+        Assert.True(await PgServer.ScalarAsync<long>(target, "SELECT last_value FROM orders_id_seq") >= await PgServer.ScalarAsync<long>(target, "SELECT max(id) FROM orders"));
+    }
+
+    [Fact]
+    public async Task Should_Leave_An_Interrupted_Copy_For_Confirm_To_Clean_And_Complete_On_The_Second_Run()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("paced");
+        // The check makes each row take a few milliseconds on the target while the database setting is on:
+        // the copy is reliably still running when it is interrupted, and fast again for the second run.
+        await PgServer.ExecuteAsync(source, """
+            CREATE FUNCTION pace(i int) RETURNS boolean LANGUAGE sql IMMUTABLE
+              AS $$ SELECT CASE WHEN current_setting('pgrelocate_test.slow', true) = 'on' THEN (SELECT true FROM pg_sleep(0.005)) ELSE true END $$;
+            CREATE TABLE paced (id int PRIMARY KEY, note text, CHECK (pace(id)));
+            INSERT INTO paced SELECT g, 'row ' || g FROM generate_series(1, 5000) g;
+            CREATE TABLE other (id int PRIMARY KEY);
+            INSERT INTO other SELECT generate_series(1, 1000);
+            """);
+        var target = await servers.Target.CreateDatabaseAsync("paced_copy");
+        await servers.Target.ExecuteAsync("postgres", $"ALTER DATABASE {Db.Ident(target.Database)} SET pgrelocate_test.slow = 'on'");
+
+        var interrupted = await CliRunner.RunAsync(
+            ["copy", "-s", CliRunner.Url(source), "-t", CliRunner.Url(target)], null, TimeSpan.FromMinutes(2),
+            onStarted: p => _ = InterruptWhenCopyingAsync(p, target.Database));
+
+        Assert.True(interrupted.ExitCode == 130, interrupted.ToString());
+        Assert.True(await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM paced") < 5000);
+
+        await servers.Target.ExecuteAsync("postgres", $"ALTER DATABASE {Db.Ident(target.Database)} RESET pgrelocate_test.slow");
+        var refused = await CliRunner.RunAsync("copy", "-s", CliRunner.Url(source), "-t", CliRunner.Url(target));
+        var again = await CliRunner.RunAsync("copy", "-s", CliRunner.Url(source), "-t", CliRunner.Url(target), "--confirm", target.Database);
+
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains($"--confirm {target.Database}", refused.Stderr, StringComparison.Ordinal);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Equal(await DatabaseSnapshot.TakeAsync(source), await DatabaseSnapshot.TakeAsync(target));
+    }
+
+    [Fact]
+    public async Task Should_Refuse_To_Copy_A_Database_Onto_Itself()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("self");
+        await PgServer.ExecuteAsync(source, "CREATE TABLE keep_me (id int); INSERT INTO keep_me VALUES (1)");
+
+        var copy = await CliRunner.RunAsync("copy", "-s", CliRunner.Url(source), "-t", CliRunner.Url(source), "--confirm", source.Database);
+
+        Assert.Equal(2, copy.ExitCode);
+        Assert.Contains("same database", copy.Stderr, StringComparison.Ordinal);
+        Assert.Equal(1, await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM keep_me"));
+    }
+
+    /// <summary>Sends Ctrl-C (SIGINT) to the CLI once the target shows the paced table's COPY running.</summary>
+    private async Task InterruptWhenCopyingAsync(Process cli, string database)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline && !cli.HasExited)
+        {
+            await using (var conn = new NpgsqlConnection(servers.Target.Cluster.Superuser(database).ToNpgsqlConnectionString()))
+            {
+                await conn.OpenAsync();
+                var copying = await Db.ScalarAsync<long>(conn, $"SELECT count(*) FROM pg_stat_activity WHERE datname = {Db.Literal(database)} AND query LIKE 'COPY %paced%FROM STDIN%' AND state = 'active'", CancellationToken.None);
+                if (copying > 0)
+                {
+                    using var kill = Process.Start("kill", ["-INT", cli.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+                    await kill.WaitForExitAsync();
+                    return;
+                }
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    private const string TypesSql = """
+        CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+        CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+        CREATE TYPE pair AS (a int, b mood);
+        CREATE TABLE every_type (
+            id serial PRIMARY KEY, t text, n numeric, f8 float8, f4 real, j jsonb, js json, b bytea, ts timestamptz, tsn timestamp,
+            d date, iv interval, ia int[], ta text[], u uuid, bo boolean, ip inet, m mood, ma mood[], p pair, pos positive, c char(3), r int4range
+        );
+        INSERT INTO every_type (t, n, f8, f4, j, js, b, ts, tsn, d, iv, ia, ta, u, bo, ip, m, ma, p, pos, c, r) VALUES
+          ('plain', 1.5, 1.5, 1.5, '{"a": [1, 2, {"b": null}]}', '{"x":  1}', '\x00ff10', '2024-02-29 12:34:56.789+01', '2024-02-29 12:34:56', '2024-02-29', '1 year 2 mons 3 days 04:05:06.7', '{1,2,3}', '{a,NULL,"b c"}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', true, '10.0.0.1/8', 'happy', '{sad,happy}', ROW(1, 'ok'), 7, 'ab', '[1,10)'),
+          ('quote '' and \ backslash and ünïcødé and tab	and newline
+        end', 'NaN', 'NaN', '-Infinity', '[]', '[]', '', 'infinity', '-infinity', 'epoch', '-1 day', '{}', '{}', NULL, false, '::1', 'sad', '{}', ROW(NULL, NULL), 1, 'x', 'empty'),
+          (NULL, 123456789012345678901234567890.123456789, '-Infinity', 'Infinity', 'null', 'null', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+          ('floats', -0.0, 1e-300, 3.4028235e38, '{"k": 1.000000000000000001}', '1.50', '\x', '1999-12-31 23:59:59.999999+00', '0001-01-01 00:00:00', '0001-01-01', '00:00:00.000001', '{{1,2},{3,4}}', '{"{}"}', '00000000-0000-0000-0000-000000000000', NULL, '0.0.0.0', 'ok', '{ok,NULL}', ROW(2, 'happy'), 2147483647, '', '(,)');
+
+        CREATE TABLE measurements (id bigint, at date NOT NULL, v float8, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+        CREATE TABLE measurements_2023 PARTITION OF measurements FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+        CREATE TABLE measurements_2024 PARTITION OF measurements FOR VALUES FROM ('2024-01-01') TO ('2025-01-01') PARTITION BY LIST (id);
+        CREATE TABLE measurements_2024_all PARTITION OF measurements_2024 DEFAULT;
+        CREATE INDEX measurements_v ON measurements (v);
+        INSERT INTO measurements SELECT g, date '2023-01-01' + (g % 700), g / 7.0 FROM generate_series(1, 5000) g;
+
+        CREATE TABLE parent_inh (id int PRIMARY KEY, name text);
+        CREATE TABLE child_inh (extra text) INHERITS (parent_inh);
+        INSERT INTO parent_inh VALUES (1, 'parent only');
+        INSERT INTO child_inh VALUES (2, 'child', 'x'), (3, 'child', 'y');
+
+        CREATE TABLE gen (id int PRIMARY KEY, ident bigint GENERATED ALWAYS AS IDENTITY, doubled bigint GENERATED ALWAYS AS (id * 2) STORED);
+        INSERT INTO gen (id) SELECT generate_series(1, 100);
+        ALTER TABLE gen DROP COLUMN IF EXISTS nothing;
+
+        CREATE TABLE dropped_col (a int, gone text, b text);
+        ALTER TABLE dropped_col DROP COLUMN gone;
+        INSERT INTO dropped_col VALUES (1, 'one'), (2, 'two');
+
+        CREATE UNLOGGED TABLE scratch (k text, v text);
+        INSERT INTO scratch SELECT 'k' || g, repeat('v', g) FROM generate_series(1, 200) g;
+
+        CREATE TABLE no_key (a int, b text);
+        INSERT INTO no_key SELECT g % 10, 'dup' FROM generate_series(1, 1000) g;
+
+        CREATE TABLE wide (id int PRIMARY KEY, pad text, at timestamptz);
+        INSERT INTO wide SELECT g, repeat(md5(g::text), 3), timestamptz '2024-01-01' + g * interval '1 minute' FROM generate_series(1, 40000) g;
+        CREATE TABLE wide_ref (id int PRIMARY KEY REFERENCES wide (id));
+        INSERT INTO wide_ref SELECT generate_series(1, 40000, 7);
+
+        CREATE SEQUENCE standalone START 5 INCREMENT 5;
+        SELECT setval('standalone', 12345);
+        CREATE SEQUENCE never_used;
+
+        SELECT lo_from_bytea(0, 'small large object');
+        SELECT lo_from_bytea(0, decode(repeat('0123456789abcdef', 200000), 'hex'));
+        SELECT lo_from_bytea(0, '');
+        ANALYZE;
+        """;
+}
