@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The copy benchmark: builds a bench database on two throwaway local clusters, then times, against fresh
 # target databases, the seeds' path (pg_dump -Fc + pg_restore one job), pg_dump -Fc + pg_restore -j 2,
-# pgcopydb clone (2 table jobs, 2 index jobs) and pgrelocate copy (2 + 2), checks that every target is
-# complete, and prints the wall times, the ratios and pgrelocate's peak memory.
+# pgcopydb clone (2 table jobs, 2 index jobs) and pgrelocate copy (2 + 2); then, through a local S3 server
+# (s3rver), the seeds' staged path by hand (pg_dump -Fc to a file, upload, a signed URL, the download piped
+# into pg_restore as a restore service does) against `pgrelocate migrate --via s3://…` (which also checks and
+# verifies). It checks that every target is complete, and prints the wall times, the ratios and pgrelocate's
+# peak memory.
 #
 #   bench/run.sh [SCALE]      SCALE is pgbench's scale factor (default 60, about 1.4 GB with the events table)
 #   EVENTS=1500000 KEEP=1 VERBOSE=1 COPY_ARGS="--split-tables-larger-than 256" bench/run.sh 10
 #   SKIP_ANCHORS=1 bench/run.sh 60    (pgrelocate alone, for tuning)
+#   SKIP_STAGED=1 bench/run.sh 60     (without the staged comparison)
 #
 # Run by hand, never in CI: it takes minutes and all the machine's cores. Installs pgcopydb and GNU time
 # with apt-get when they are missing.
@@ -147,6 +151,41 @@ PEAK_KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
 echo "pgrelocate copy ${T[pgrelocate]}s" >&2
 [ -n "${VERBOSE:-}" ] && cat "$WORK/copy.out"
 
+# 5. Staged through a local S3 server: the seeds' path by hand, then pgrelocate migrate --via.
+if [ -z "${SKIP_STAGED:-}" ]; then
+    S3RVER="$ROOT_DIR/.tools/node_modules/.bin/s3rver"
+    [ -x "$S3RVER" ] || { echo "Installing s3rver into .tools ..." >&2; npm install --prefix "$ROOT_DIR/.tools" --no-audit --no-fund --loglevel=error s3rver@3.7.1 >/dev/null; }
+    S3PORT=$(free_port)
+    mkdir -p "$WORK/s3"
+    "$S3RVER" -d "$WORK/s3" -a 127.0.0.1 -p "$S3PORT" --silent --no-vhost-buckets >"$WORK/s3rver.log" 2>&1 &
+    S3PID=$!
+    trap 'kill $S3PID 2>/dev/null || true; cleanup' EXIT
+    for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$S3PORT/" && break; sleep 0.1; done
+    export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_ENDPOINT_URL="http://127.0.0.1:$S3PORT" AWS_REGION=us-east-1
+    curl -s -X PUT "http://127.0.0.1:$S3PORT/bench" >/dev/null
+
+    # By hand, as the seeds do it: dump to a file, upload it, sign a URL, restore from the URL (streamed, one job).
+    fresh t_staged_seeds
+    s=$(now)
+    "$PGBIN/pg_dump" -Fc -f "$WORK/staged.dump" "$SRC"
+    curl -s -f -X PUT -T "$WORK/staged.dump" "http://127.0.0.1:$S3PORT/bench/seeds.dump" >/dev/null
+    URL=$(dotnet "$CLI" url s3://bench/seeds.dump --expires 1h 2>/dev/null)
+    curl -s -f "$URL" | "$PGBIN/pg_restore" --no-owner --no-acl -d "$(tgt t_staged_seeds)"
+    T[staged_seeds]=$(echo "$(now) - $s" | bc)
+    echo "seeds' staged path by hand ${T[staged_seeds]}s" >&2
+
+    # pgrelocate migrate --via: check, dump straight into the store, signed URL, restore, settings, verify.
+    fresh t_staged_pgrelocate
+    s=$(now)
+    /usr/bin/time -v -o "$WORK/time-migrate.txt" dotnet "$CLI" migrate --source "$SRC" --target "$(tgt t_staged_pgrelocate)" \
+        --confirm t_staged_pgrelocate --via s3://bench/pgrelocate.dump --sse none --jobs "$JOBS" --workdir "$WORK/migrations" \
+        --report "$WORK/migrate-report.html" >"$WORK/migrate.out" 2>"$WORK/migrate.err" || { cat "$WORK/migrate.out" "$WORK/migrate.err"; exit 1; }
+    T[staged_pgrelocate]=$(echo "$(now) - $s" | bc)
+    MIGRATE_PEAK_KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time-migrate.txt")
+    echo "pgrelocate migrate --via ${T[staged_pgrelocate]}s" >&2
+    [ -n "${VERBOSE:-}" ] && cat "$WORK/migrate.out"
+fi
+
 # Every target complete: exact row counts of every table, large objects, indexes and constraints.
 shape() { # url
     psql -X -At "$1" <<'SQL'
@@ -164,6 +203,7 @@ EXPECTED=$(shape "$SRC")
 echo "Source:        $EXPECTED"
 ALL_OK=1
 DBS="t_seeds t_restore_j2 t_pgcopydb t_pgrelocate"; [ -n "${SKIP_ANCHORS:-}" ] && DBS=t_pgrelocate
+[ -z "${SKIP_STAGED:-}" ] && DBS="$DBS t_staged_seeds t_staged_pgrelocate"
 for db in $DBS; do
     GOT=$(shape "$(tgt $db)")
     if [ "$GOT" = "$EXPECTED" ]; then echo "$(printf '%-14s' $db) complete"; else echo "$(printf '%-14s' $db) DIFFERS: $GOT"; ALL_OK=0; fi
@@ -184,4 +224,11 @@ echo "pgrelocate copy / seeds' path                 = $(ratio "${T[pgrelocate]}"
 echo "pgrelocate copy / (pg_dump + pg_restore -j 2) = $(ratio "${T[pgrelocate]}" "$DUMPJ2")   (target <= 0.85)"
 echo "pgrelocate copy / pgcopydb clone              = $(ratio "${T[pgrelocate]}" "${T[pgcopydb]}")   (target <= 0.85)"
 echo "pgrelocate peak memory                        = $((PEAK_KB / 1024)) MB   (target <= 200 MB)"
+if [ -z "${SKIP_STAGED:-}" ]; then
+    echo
+    printf '%-42s %9.1f\n' "staged by hand: dump, upload, URL, restore" "${T[staged_seeds]}"
+    printf '%-42s %9.1f\n' "pgrelocate migrate --via s3:// (+ verify)" "${T[staged_pgrelocate]}"
+    echo "pgrelocate migrate --via / staged by hand    = $(ratio "${T[staged_pgrelocate]}" "${T[staged_seeds]}")   (target <= 0.8)"
+    echo "pgrelocate migrate peak memory                = $((MIGRATE_PEAK_KB / 1024)) MB   (target <= 200 MB)"
+fi
 [ "$ALL_OK" = 1 ] || { echo "Some targets are incomplete." >&2; exit 1; }

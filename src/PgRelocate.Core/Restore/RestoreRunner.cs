@@ -272,7 +272,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             args.Add(archive.LocalPath);
         }
 
-        var spec = new ChildProcessSpec(pgRestore.Path, args) { Environment = target.ToLibpqEnvironment() };
+        var spec = new ChildProcessSpec(pgRestore.Path, args) { Environment = RestoreSessionEnvironment(target) };
         reporter.Info($"Restoring {options.Input.Display} into {target.Display} with pg_restore {pgRestore.Version}{(jobs > 1 ? $", {jobs} jobs" : "")}.");
         reporter.Debug("Running " + spec.CommandLine);
 
@@ -331,6 +331,19 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             : warnings.Count > 0 ? RestoreStatus.CompletedWithWarnings : RestoreStatus.Completed;
         await log.WriteLineAsync($"# pg_restore exit code {exit}; status {status}");
         return new RestoreResult(status, warnings, errors, Path.GetFullPath(options.LogPath), DateTimeOffset.UtcNow - started, [.. last]);
+    }
+
+    /// <summary>
+    /// pg_restore's sessions: index builds get more memory than the server's default (they spill to disk
+    /// otherwise), and commits do not wait for the WAL flush: an interrupted restore is redone from scratch
+    /// anyway. Moderate on purpose: a small managed target has little memory, and each job builds at once.
+    /// </summary>
+    internal static IReadOnlyDictionary<string, string> RestoreSessionEnvironment(PgConnectionInfo target)
+    {
+        var env = new Dictionary<string, string>(target.ToLibpqEnvironment(), StringComparer.Ordinal);
+        const string options = "-c maintenance_work_mem=256MB -c synchronous_commit=off";
+        env["PGOPTIONS"] = env.TryGetValue("PGOPTIONS", out var given) ? given + " " + options : options;
+        return env;
     }
 
     internal static string ConnInfoQuote(string value) =>
