@@ -183,6 +183,8 @@ if [ -z "${SKIP_STAGED:-}" ]; then
     T[staged_pgrelocate]=$(echo "$(now) - $s" | bc)
     MIGRATE_PEAK_KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time-migrate.txt")
     echo "pgrelocate migrate --via ${T[staged_pgrelocate]}s" >&2
+    # Where the migration's time went, step by step (it also checks, compares settings and verifies).
+    MIGRATE_STEPS=$(dotnet "$CLI" info "$(ls "$WORK/migrations")" --workdir "$WORK/migrations" 2>/dev/null | sed -n '/step/,/^$/p')
     [ -n "${VERBOSE:-}" ] && cat "$WORK/migrate.out"
 fi
 
@@ -230,5 +232,6 @@ if [ -z "${SKIP_STAGED:-}" ]; then
     printf '%-42s %9.1f\n' "pgrelocate migrate --via s3:// (+ verify)" "${T[staged_pgrelocate]}"
     echo "pgrelocate migrate --via / staged by hand    = $(ratio "${T[staged_pgrelocate]}" "${T[staged_seeds]}")   (target <= 0.8)"
     echo "pgrelocate migrate peak memory                = $((MIGRATE_PEAK_KB / 1024)) MB   (target <= 200 MB)"
+    echo "$MIGRATE_STEPS"
 fi
 [ "$ALL_OK" = 1 ] || { echo "Some targets are incomplete." >&2; exit 1; }

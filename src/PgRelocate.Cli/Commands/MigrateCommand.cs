@@ -31,6 +31,7 @@ internal static class MigrateCommand
     private static readonly Option<string?> Report = new("--report") { Description = "Write a report: FILE.html (self-contained page), FILE.md or FILE.json." };
     private static readonly Option<bool> Detach = new("--detach") { Description = "Run in the background, independent of this terminal; watch with 'pgrelocate status ID'." };
     private static readonly Option<string?> Resume = new("--resume") { Description = "Resume migration ID: finished steps are skipped, an interrupted one is redone." };
+    private static readonly Option<bool> Direct = new("--direct") { Description = "Copy straight from the source to the target over parallel COPY streams, instead of dump, stage and restore." };
     private static readonly Option<bool> CreateBucket = new("--create-bucket") { Description = "With --via: create the bucket or container, private and encrypted, when it is missing." };
     private static readonly Option<bool> ShowSecrets = new("--show-secrets") { Description = "Print the target's DATABASE_URL with its password." };
 
@@ -38,7 +39,7 @@ internal static class MigrateCommand
     {
         var command = new Command("migrate", "Run the whole migration: check, read-only source, dump, restore, settings, verify, cutover summary, cleanup.")
         {
-            Source, Target, Confirm, Via, Jobs, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, WorkDirOption.Option,
+            Source, Target, Confirm, Via, Jobs, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, WorkDirOption.Option,
         };
         StagingCliOptions.AddTo(command);
         command.SetAction(RunAsync);
@@ -87,6 +88,11 @@ internal static class MigrateCommand
                 throw new UsageException("The source and the target are the same database: give the target's own URL.");
             }
 
+            if (parse.GetValue(Direct) && parse.GetValue(Via) is not null)
+            {
+                throw new UsageException("--direct copies between the servers with no archive: leave out --via, or --direct.");
+            }
+
             if (parse.GetValue(Via) is { } via && Staging.StagingLocation.Parse(via).Kind == Staging.LocationKind.Http)
             {
                 throw new UsageException($"--via needs a place to write the archive (s3://BUCKET/KEY, azure://ACCOUNT/CONTAINER/BLOB or a path), not a URL.");
@@ -100,6 +106,7 @@ internal static class MigrateCommand
                 Via = parse.GetValue(Via),
                 Staging = StagingCliOptions.Read(parse),
                 CreateBucket = parse.GetValue(CreateBucket),
+                Direct = parse.GetValue(Direct),
                 Jobs = Math.Max(1, parse.GetValue(Jobs)),
                 ReadOnlySource = parse.GetValue(ReadOnlySource),
                 KeepReadOnly = parse.GetValue(KeepReadOnly),

@@ -3,7 +3,7 @@ namespace PgRelocate.Migration;
 /// <summary>
 /// Kills this process with SIGKILL at a named point, so tests can prove a migration resumes from a crash
 /// anywhere. Set <c>PGRELOCATE_FAULT</c> to <c>kill:STEP:start</c>, <c>kill:STEP:end</c> or
-/// <c>kill:STEP:progress</c> (the first progress report of the step after some work was done).
+/// <c>kill:STEP:progress</c> (the step's first progress report after some work was done).
 /// Unset, it does nothing.
 /// </summary>
 public static class FaultInjection

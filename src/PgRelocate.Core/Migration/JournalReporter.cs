@@ -15,6 +15,9 @@ public sealed class JournalReporter(IReporter inner, MigrationJournal journal) :
 
     public const string ProgressFile = "progress.json";
 
+    /// <summary>The step being run, which the runner sets: a fault at its "progress" point fires on its first progress.</summary>
+    public string? CurrentStep { get; set; }
+
     public void Log(LogLevel level, string message)
     {
         inner.Log(level, message);
@@ -27,9 +30,9 @@ public sealed class JournalReporter(IReporter inner, MigrationJournal journal) :
     public void Progress(ProgressUpdate update)
     {
         inner.Progress(update);
-        if (update.Done > 0 && !update.Finished)
+        if (update.Done > 0 && !update.Finished && CurrentStep is { } step)
         {
-            FaultInjection.At(update.Task, "progress");
+            FaultInjection.At(step, "progress");
         }
 
         lock (_lock)

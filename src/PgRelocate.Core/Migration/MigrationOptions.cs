@@ -24,6 +24,9 @@ public sealed record MigrationOptions
 
     public int Jobs { get; init; } = 2;
 
+    /// <summary>Copy directly between the servers instead of dump, stage and restore.</summary>
+    public bool Direct { get; init; }
+
     public bool ReadOnlySource { get; init; }
 
     public bool KeepReadOnly { get; init; }
@@ -49,6 +52,7 @@ public sealed record MigrationOptions
         ["keepArchive"] = KeepArchive.ToString(),
         ["allow"] = string.Join(",", Allow.Order(StringComparer.Ordinal)),
         ["createBucket"] = CreateBucket.ToString(),
+        ["direct"] = Direct.ToString(),
         ["profile"] = Staging.Profile ?? "",
         ["region"] = Staging.Region ?? "",
         ["endpointUrl"] = Staging.EndpointUrl ?? "",

@@ -12,6 +12,7 @@ public static class MigrationPlan
         new DumpStep(),
         new StageStep(),
         new RestoreStep(),
+        new DirectCopyStep(),
         new SettingsStep(),
         new VerifyStep(),
         new CutoverStep(),
@@ -37,6 +38,7 @@ public static class MigrationPlan
             KeepArchive = Flag("keepArchive"),
             ShowSecrets = showSecrets,
             CreateBucket = Flag("createBucket"),
+            Direct = Flag("direct"),
             Staging = new Staging.StagingOptions
             {
                 Profile = Text("profile"),

@@ -61,6 +61,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
                     journalReporter.Info($"{step.Name}: interrupted in a previous run; starting it again.");
                 }
 
+                journalReporter.CurrentStep = step.Name;
                 record.Status = StepStatus.Running;
                 record.StartedAt = DateTimeOffset.UtcNow;
                 record.FinishedAt = null;

@@ -100,6 +100,27 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
     }
 
     [Fact]
+    public async Task Should_Migrate_Directly_And_Finish_Verified_When_Killed_During_The_Copy()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("direct");
+        await SampleDatabase.LoadAsync(servers.Source.Cluster, source, CancellationToken.None);
+        var target = await servers.Target.CreateDatabaseAsync("direct_target");
+        using var dir = new TempDir();
+
+        var killed = await CliRunner.RunAsync(Args(source, target, dir.Path, "--direct"), new Dictionary<string, string> { [FaultInjection.Variable] = "kill:copy:progress" });
+        var id = MigrationJournal.All(dir.Path).Single().Id;
+        var resumed = await CliRunner.RunAsync(["migrate", "--resume", id, "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--workdir", dir.Path], null);
+
+        Assert.Equal(137, killed.ExitCode);
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        var journal = MigrationJournal.Load(dir.Path, id);
+        Assert.Equal(StepStatus.Done, journal.Step("copy").Status);
+        Assert.Equal(StepStatus.Skipped, journal.Step("dump").Status);
+        Assert.Equal(StepStatus.Done, journal.Step("verify").Status);
+        Assert.Equal(await Snapshot.TakeAsync(source), await Snapshot.TakeAsync(target));
+    }
+
+    [Fact]
     public async Task Should_Fail_With_Exit_1_Lift_Read_Only_And_Say_Where_When_The_Restore_Fails()
     {
         var source = await servers.SmallSourceAsync();

@@ -7,7 +7,8 @@ public sealed class CleanupStep : IMigrationStep
 
     public string Name => StepName;
 
-    public string? SkipReason(MigrationOptions options) => options.KeepArchive ? "archive kept (--keep-archive)" : null;
+    public string? SkipReason(MigrationOptions options) =>
+        options.Direct ? "no archive (--direct)" : options.KeepArchive ? "archive kept (--keep-archive)" : null;
 
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {

@@ -12,7 +12,7 @@ public sealed class DumpStep : IMigrationStep
 
     public string Name => StepName;
 
-    public string? SkipReason(MigrationOptions options) => null;
+    public string? SkipReason(MigrationOptions options) => options.Direct ? "copied directly instead (--direct)" : null;
 
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {

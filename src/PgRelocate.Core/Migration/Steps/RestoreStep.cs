@@ -16,7 +16,7 @@ public sealed class RestoreStep : IMigrationStep
 
     public string Name => StepName;
 
-    public string? SkipReason(MigrationOptions options) => null;
+    public string? SkipReason(MigrationOptions options) => options.Direct ? "copied directly instead (--direct)" : null;
 
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {

@@ -12,7 +12,8 @@ public sealed class StageStep : IMigrationStep
 
     public string Name => StepName;
 
-    public string? SkipReason(MigrationOptions options) => options.Via is null ? "the archive stays in the migration's folder (no --via)" : null;
+    public string? SkipReason(MigrationOptions options) =>
+        options.Direct ? "copied directly instead (--direct)" : options.Via is null ? "the archive stays in the migration's folder (no --via)" : null;
 
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
