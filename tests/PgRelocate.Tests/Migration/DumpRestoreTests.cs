@@ -55,6 +55,8 @@ public class DumpRestoreTests(DumpRestoreTests.Servers servers) : IClassFixture<
             WHERE n.nspname IN ('shop', 'billing', 'reporting') AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)
             """);
         Assert.Equal(0, foreignOwners);
+        var notAnalyzed = await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_stat_user_tables WHERE last_analyze IS NULL");
+        Assert.Equal(0, notAnalyzed);
     }
 
     [Fact]
