@@ -7,19 +7,8 @@ using PgRelocate.Tests.Harness;
 namespace PgRelocate.Tests.Copy;
 
 /// <summary>copy between two real clusters: equal contents, a consistent snapshot under writes, and interruption.</summary>
-public class CopyTests(CopyTests.Servers servers) : IClassFixture<CopyTests.Servers>
+public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
-    public sealed class Servers : IAsyncLifetime
-    {
-        public PgServer Source { get; } = new();
-
-        public PgServer Target { get; } = new();
-
-        public async Task InitializeAsync() => await Task.WhenAll(Source.InitializeAsync(), Target.InitializeAsync());
-
-        public async Task DisposeAsync() => await Task.WhenAll(Source.DisposeAsync(), Target.DisposeAsync());
-    }
-
     [Fact]
     public async Task Should_Copy_The_Sample_Database_Exactly()
     {

@@ -10,30 +10,26 @@ namespace PgRelocate.Tests.Migration;
 public class DumpRestoreTests(DumpRestoreTests.Servers servers) : IClassFixture<DumpRestoreTests.Servers>
 {
     /// <summary>A source and a target cluster, and one sample database dumped once for the restore tests.</summary>
-    public sealed class Servers : IAsyncLifetime
+    public sealed class Servers : PgServerPair
     {
-        public PgServer Source { get; } = new();
-
-        public PgServer Target { get; } = new();
-
         public PgConnectionInfo Sample { get; private set; } = null!;
 
         public TempDir Dir { get; } = new();
 
         public string Archive => Dir.File("sample.dump");
 
-        public async Task InitializeAsync()
+        public override async Task InitializeAsync()
         {
-            await Task.WhenAll(Source.InitializeAsync(), Target.InitializeAsync());
+            await base.InitializeAsync();
             Sample = await Source.CreateDatabaseAsync("sample");
             await SampleDatabase.LoadAsync(Source.Cluster, Sample, CancellationToken.None);
             var dump = await CliRunner.RunAsync("dump", "--source", CliRunner.Url(Sample), "--to", Archive);
             Assert.True(dump.ExitCode == 0, dump.ToString());
         }
 
-        public async Task DisposeAsync()
+        public override async Task DisposeAsync()
         {
-            await Task.WhenAll(Source.DisposeAsync(), Target.DisposeAsync());
+            await base.DisposeAsync();
             Dir.Dispose();
         }
     }

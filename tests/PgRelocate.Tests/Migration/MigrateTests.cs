@@ -10,16 +10,8 @@ namespace PgRelocate.Tests.Migration;
 /// <summary>`pgrelocate migrate` end to end: reports, crashes and resumes, cancel, read-only source, detach.</summary>
 public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateTests.Servers>
 {
-    public sealed class Servers : IAsyncLifetime
+    public sealed class Servers : PgServerPair
     {
-        public PgServer Source { get; } = new();
-
-        public PgServer Target { get; } = new();
-
-        public async Task InitializeAsync() => await Task.WhenAll(Source.InitializeAsync(), Target.InitializeAsync());
-
-        public async Task DisposeAsync() => await Task.WhenAll(Source.DisposeAsync(), Target.DisposeAsync());
-
         /// <summary>A small database of a few tables, quick to migrate many times.</summary>
         public async Task<PgConnectionInfo> SmallSourceAsync()
         {

@@ -7,22 +7,16 @@ using PgRelocate.Tests.Harness.Servers;
 namespace PgRelocate.Tests.Staging;
 
 /// <summary>A source with the sample database, dumped through the CLI, and a target cluster to restore into.</summary>
-public sealed class MigrationServers : IAsyncLifetime
+public sealed class MigrationServers : PgServerPair
 {
-    public PgServer Source { get; } = new();
-
-    public PgServer Target { get; } = new();
-
     public PgConnectionInfo Sample { get; private set; } = null!;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        await Task.WhenAll(Source.InitializeAsync(), Target.InitializeAsync());
+        await base.InitializeAsync();
         Sample = await Source.CreateDatabaseAsync("sample");
         await SampleDatabase.LoadAsync(Source.Cluster, Sample, CancellationToken.None);
     }
-
-    public async Task DisposeAsync() => await Task.WhenAll(Source.DisposeAsync(), Target.DisposeAsync());
 
     /// <summary>Every user table with its row count: equal on both sides means the restore is complete.</summary>
     public static async Task<string> RowCountsAsync(PgConnectionInfo db)
