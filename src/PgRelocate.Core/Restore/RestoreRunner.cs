@@ -81,7 +81,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             // 4. Statistics, so the first queries after the cutover are not planned blind.
             if (result.Status != RestoreStatus.Failed && options.Analyze)
             {
-                await AnalyzeAsync(target, options.Jobs, cancellationToken);
+                await TargetStatistics.AnalyzeAsync(target, options.Jobs, reporter, cancellationToken);
             }
 
             return result with { Duration = DateTimeOffset.UtcNow - started };
@@ -93,37 +93,6 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
                 await archive.Stream.DisposeAsync();
             }
         }
-    }
-
-    /// <summary>ANALYZE of every table, largest first, on as many sessions as the restore had jobs.</summary>
-    private async Task AnalyzeAsync(PgConnectionInfo target, int jobs, CancellationToken cancellationToken)
-    {
-        var tables = new List<string>();
-        await using (var conn = await Db.OpenAsync(target, "target", cancellationToken))
-        {
-            await using var cmd = new Npgsql.NpgsqlCommand(
-                "SELECT format('%I.%I', nspname, relname) FROM (" + Catalog.DatabaseFacts.UserTablesSql + ") t ORDER BY bytes DESC", conn);
-            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
-            while (await r.ReadAsync(cancellationToken))
-            {
-                tables.Add(r.GetString(0));
-            }
-        }
-
-        var done = 0;
-        reporter.Progress(new ProgressUpdate("analyze", 0, tables.Count, "tables"));
-        var queue = new System.Collections.Concurrent.ConcurrentQueue<string>(tables);
-        var workers = Enumerable.Range(0, Math.Clamp(jobs, 1, Math.Max(1, tables.Count))).Select(async _ =>
-        {
-            await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
-            while (queue.TryDequeue(out var table))
-            {
-                await Db.ExecuteAsync(conn, "ANALYZE " + table, cancellationToken);
-                reporter.Progress(new ProgressUpdate("analyze", Interlocked.Increment(ref done), tables.Count, "tables", table));
-            }
-        });
-        await Task.WhenAll(workers);
-        reporter.Progress(new ProgressUpdate("analyze", tables.Count, tables.Count, "tables", Finished: true));
     }
 
     internal static void CheckConfirmation(string database, string? confirm, IReadOnlyList<UserObject> objects)
@@ -382,65 +351,4 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
 
     private sealed record PreparedArchive(ArchiveHeader Header, PgTool PgRestore, int? TocEntries, IReadOnlyList<string> Extensions, Stream? Stream, string? LocalPath);
 
-    /// <summary>Counts pg_restore's verbose lines against the archive's entries; for a stream, bytes read.</summary>
-    private sealed partial class RestoreProgress(IReporter reporter, int? entries, long? length)
-    {
-        private readonly Lock _lock = new();
-        private int _done;
-        private long _bytes;
-        private long _lastBytes;
-        private string? _current;
-
-        public void OnLine(string line)
-        {
-            var m = StepLine().Match(line);
-            if (!m.Success)
-            {
-                return;
-            }
-
-            lock (_lock)
-            {
-                _done++;
-                _current = m.Groups[1].Value;
-                Report(false);
-            }
-        }
-
-        public void OnBytes(long bytes)
-        {
-            lock (_lock)
-            {
-                _bytes = bytes;
-                if (_bytes - _lastBytes >= 1 << 20)
-                {
-                    _lastBytes = _bytes;
-                    Report(false);
-                }
-            }
-        }
-
-        public void Finish()
-        {
-            lock (_lock)
-            {
-                Report(true);
-            }
-        }
-
-        private void Report(bool finished)
-        {
-            if (entries is { } total)
-            {
-                reporter.Progress(new ProgressUpdate(ProgressTask, finished ? total : Math.Min(_done, total), total, "items", _current, Finished: finished));
-            }
-            else
-            {
-                reporter.Progress(new ProgressUpdate(ProgressTask, _bytes, length, "bytes", _current, _bytes, finished));
-            }
-        }
-
-        [GeneratedRegex(@"^pg_restore: (?:creating|processing data for|executing|restoring|finished item \d+) (.*)$")]
-        private static partial Regex StepLine();
-    }
 }
