@@ -204,6 +204,16 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
 
         var start = await CliRunner.RunAsync(Args(source, target, dir.Path, "--detach"), null);
         var id = MigrationJournal.All(dir.Path).Single().Id;
+        // The migration runs in a session of its own: the terminal that started it (and its hang-up) cannot reach it.
+        int? pid = null;
+        for (var i = 0; i < 100 && pid is null; i++)
+        {
+            pid = MigrationJournal.Load(dir.Path, id).Pid;
+            await Task.Delay(pid is null ? 100 : 0);
+        }
+
+        Assert.NotNull(pid);
+        Assert.NotEqual(SessionOf(Environment.ProcessId), SessionOf(pid.Value));
         var status = await CliRunner.RunAsync(["status", id, "--workdir", dir.Path], null, TimeSpan.FromMinutes(3));
         var info = await CliRunner.RunAsync("info", id, "--workdir", dir.Path);
         var list = await CliRunner.RunAsync("list", "--workdir", dir.Path);
@@ -245,6 +255,13 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         }
 
         throw new TimeoutException($"The migration never reached step {step}.");
+    }
+
+    /// <summary>The session id of a process: the sixth field of /proc/PID/stat, after the command in parentheses.</summary>
+    private static string SessionOf(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[3];
     }
 
     private static async Task<bool> ReadOnlyAsync(PgConnectionInfo db) =>
