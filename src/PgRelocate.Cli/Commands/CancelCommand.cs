@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
 using PgRelocate.Errors;
+using PgRelocate.Connections;
 using PgRelocate.Migration;
+using PgRelocate.Migration.Steps;
 using PgRelocate.Progress;
 
 namespace PgRelocate.Cli.Commands;
@@ -13,10 +15,14 @@ namespace PgRelocate.Cli.Commands;
 internal static class CancelCommand
 {
     private static readonly Argument<string> Id = new("id") { Description = "The migration's id." };
+    private static readonly Option<string?> Source = new("--source", "-s")
+    {
+        Description = $"The migration's source (or {MigrateCommand.SourceVariable}): lets cancel lift a read-only source itself when the migration's process is gone.",
+    };
 
     public static Command Create()
     {
-        var command = new Command("cancel", "Stop a running migration: child processes stopped, read-only source lifted.") { Id, WorkDirOption.Option };
+        var command = new Command("cancel", "Stop a running migration: child processes stopped, read-only source lifted.") { Id, Source, WorkDirOption.Option };
         command.SetAction(RunAsync);
         return command;
     }
@@ -26,26 +32,38 @@ internal static class CancelCommand
         var workDir = WorkDirOption.Get(ctx.Parse);
         var id = ctx.Parse.GetValue(Id)!;
         var journal = MigrationJournal.Load(workDir, id);
-        if (journal.Status != MigrationStatus.Running)
+        var source = SourceOf(ctx, journal);
+        if (journal.Status != MigrationStatus.Running || !journal.IsRunningElsewhere())
         {
-            ctx.Out.WriteLine($"Migration {id} is not running ({journal.Status}): nothing to cancel.");
-            return ExitCode.Success;
-        }
-
-        if (!journal.IsRunningElsewhere())
-        {
-            // Its process died (killed, machine restarted): record that, and say what may be left behind.
-            journal.Status = MigrationStatus.Canceled;
-            journal.Error = "Canceled after its process had stopped.";
-            journal.AddLog("Canceled; the process running it had already stopped.");
-            journal.Save();
-            var readOnly = journal.Output("read-only source", "readOnly") == "on";
-            ctx.Out.WriteLine($"Migration {id} had stopped running; it is now recorded as canceled.");
-            if (readOnly)
+            if (journal.Status == MigrationStatus.Running)
             {
-                ctx.Out.WriteLine("The source is still read-only: resume the migration, or run ALTER DATABASE ... RESET default_transaction_read_only on it.");
+                // Its process died (killed, machine restarted): record that, and undo what it left behind.
+                journal.Status = MigrationStatus.Canceled;
+                journal.Error = "Canceled after its process had stopped.";
+                journal.AddLog("Canceled; the process running it had already stopped.");
+                ctx.Out.WriteLine($"Migration {id} had stopped running; it is now recorded as canceled.");
+            }
+            else
+            {
+                ctx.Out.WriteLine($"Migration {id} is not running ({journal.Status}): nothing to cancel.");
             }
 
+            if (ReadOnlySourceStep.LeftReadOnly(journal))
+            {
+                if (source is null)
+                {
+                    ctx.Out.WriteLine($"Its source is still read-only: run 'pgrelocate cancel {id} --source URL', or ALTER DATABASE ... RESET default_transaction_read_only on it.");
+                }
+                else
+                {
+                    await ReadOnlySourceStep.LiftAsync(source, cancellationToken);
+                    journal.Step(ReadOnlySourceStep.StepName).Outputs["readOnly"] = "lifted";
+                    journal.AddLog("Source made writable again by cancel.");
+                    ctx.Out.WriteLine($"Source {source.Database} is writable again.");
+                }
+            }
+
+            journal.Save();
             return ExitCode.Success;
         }
 
@@ -68,5 +86,20 @@ internal static class CancelCommand
         }
 
         throw new PgRelocateException($"Migration {id} did not stop within 3 minutes: check process {journal.Pid}.");
+    }
+
+    /// <summary>The source given to lift a read-only source with, checked to be this migration's.</summary>
+    private static PgConnectionInfo? SourceOf(CommandContext ctx, MigrationJournal journal)
+    {
+        var text = ctx.Parse.GetValue(Source) ?? Environment.GetEnvironmentVariable(MigrateCommand.SourceVariable);
+        if (text is null)
+        {
+            return null;
+        }
+
+        var source = PgConnectionInfo.Parse(text);
+        return string.Equals(source.ToString(), journal.Source, StringComparison.Ordinal)
+            ? source
+            : throw new UsageException($"--source is not the source of migration {journal.Id} ({journal.Source}).");
     }
 }

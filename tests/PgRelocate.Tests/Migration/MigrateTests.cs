@@ -196,6 +196,29 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
     }
 
     [Fact]
+    public async Task Should_Lift_A_Read_Only_Source_When_Canceling_A_Killed_Migration()
+    {
+        var source = await servers.SmallSourceAsync();
+        var target = await servers.Target.CreateDatabaseAsync("abandoned");
+        using var dir = new TempDir();
+
+        var killed = await CliRunner.RunAsync(Args(source, target, dir.Path, "--read-only-source"), new Dictionary<string, string> { [FaultInjection.Variable] = "kill:dump:start" });
+        var id = MigrationJournal.All(dir.Path).Single().Id;
+        var readOnlyAfterKill = await ReadOnlyAsync(source);
+        var withoutSource = await CliRunner.RunAsync("cancel", id, "--workdir", dir.Path);
+        var withSource = await CliRunner.RunAsync("cancel", id, "--workdir", dir.Path, "--source", CliRunner.Url(source));
+
+        Assert.Equal(137, killed.ExitCode);
+        Assert.True(readOnlyAfterKill);
+        Assert.True(withoutSource.ExitCode == 0, withoutSource.ToString());
+        Assert.Contains("--source", withoutSource.Stdout, StringComparison.Ordinal);
+        Assert.True(withSource.ExitCode == 0, withSource.ToString());
+        Assert.Contains("writable again", withSource.Stdout, StringComparison.Ordinal);
+        Assert.False(await ReadOnlyAsync(source));
+        Assert.Equal(MigrationStatus.Canceled, MigrationJournal.Load(dir.Path, id).Status);
+    }
+
+    [Fact]
     public async Task Should_Keep_Running_When_Detached_From_The_Terminal_That_Started_It()
     {
         var source = await servers.SmallSourceAsync();

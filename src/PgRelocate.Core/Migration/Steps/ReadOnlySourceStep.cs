@@ -58,13 +58,21 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
             return;
         }
 
-        var source = context.Options.Source;
+        await LiftAsync(context.Options.Source, cancellationToken);
+        context.Record.Outputs["readOnly"] = "lifted";
+        context.Reporter.Info($"Source {context.Options.Source.Database} is writable again.");
+    }
+
+    /// <summary>True when the journal says this step left the source read-only and nothing has lifted it since.</summary>
+    public static bool LeftReadOnly(MigrationJournal journal) => journal.Output(StepName, "readOnly") == "on";
+
+    /// <summary>Makes the source writable again. Safe to repeat.</summary>
+    public static async Task LiftAsync(PgConnectionInfo source, CancellationToken cancellationToken)
+    {
         await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
         // This session itself starts read-only now: switch that off for it before changing the database.
         await Db.ExecuteAsync(conn, "SET default_transaction_read_only = off", cancellationToken);
         await Db.ExecuteAsync(conn, $"ALTER DATABASE {Db.Ident(source.Database)} RESET default_transaction_read_only", cancellationToken);
-        context.Record.Outputs["readOnly"] = "lifted";
-        context.Reporter.Info($"Source {source.Database} is writable again.");
     }
 
     internal static ReportTable ApplicationsTable(IReadOnlyList<ConnectedApplication> apps) =>
