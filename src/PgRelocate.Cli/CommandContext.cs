@@ -45,16 +45,24 @@ internal sealed class CommandContext
     public PgBinaries Binaries => _binaries ??= new PgBinaries(Parse.GetValue(GlobalOptions.PgBin));
 
     /// <summary>Parses a connection option, naming the option in the error.</summary>
-    public PgConnectionInfo Connection(Option<string> option)
+    public PgConnectionInfo Connection(Option<string> option) => ParseConnection(Parse.GetValue(option) ?? "", option.Name);
+
+    /// <summary>A connection given by an option, else by an environment variable; null when neither is given.</summary>
+    public PgConnectionInfo? Connection(Option<string?> option, string variable)
     {
-        var text = Parse.GetValue(option) ?? "";
+        var text = Parse.GetValue(option) ?? Environment.GetEnvironmentVariable(variable);
+        return string.IsNullOrWhiteSpace(text) ? null : ParseConnection(text, option.Name);
+    }
+
+    private static PgConnectionInfo ParseConnection(string text, string optionName)
+    {
         try
         {
             return PgConnectionInfo.Parse(text);
         }
         catch (UsageException e)
         {
-            throw new UsageException($"{option.Name}: {e.Message}", e);
+            throw new UsageException($"{optionName}: {e.Message}", e);
         }
     }
 

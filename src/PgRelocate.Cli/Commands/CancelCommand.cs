@@ -91,14 +91,8 @@ internal static class CancelCommand
     /// <summary>The source given to lift a read-only source with, checked to be this migration's.</summary>
     private static PgConnectionInfo? SourceOf(CommandContext ctx, MigrationJournal journal)
     {
-        var text = ctx.Parse.GetValue(Source) ?? Environment.GetEnvironmentVariable(MigrateCommand.SourceVariable);
-        if (text is null)
-        {
-            return null;
-        }
-
-        var source = PgConnectionInfo.Parse(text);
-        return string.Equals(source.ToString(), journal.Source, StringComparison.Ordinal)
+        var source = ctx.Connection(Source, MigrateCommand.SourceVariable);
+        return source is null || string.Equals(source.ToString(), journal.Source, StringComparison.Ordinal)
             ? source
             : throw new UsageException($"--source is not the source of migration {journal.Id} ({journal.Source}).");
     }

@@ -50,8 +50,8 @@ internal static class MigrateCommand
     {
         var parse = ctx.Parse;
         var workDir = WorkDirOption.Get(parse);
-        var source = Connection(parse.GetValue(Source), SourceVariable, "--source");
-        var target = Connection(parse.GetValue(Target), TargetVariable, "--target");
+        var source = ctx.Connection(Source, SourceVariable) ?? throw new UsageException($"--source is required (or set {SourceVariable}).");
+        var target = ctx.Connection(Target, TargetVariable) ?? throw new UsageException($"--target is required (or set {TargetVariable}).");
         var report = parse.GetValue(Report);
         if (report is not null && Path.GetExtension(report).ToLowerInvariant() is not (".html" or ".htm" or ".md" or ".markdown" or ".json"))
         {
@@ -219,23 +219,5 @@ internal static class MigrateCommand
         }
 
         return ExitCode.Success;
-    }
-
-    private static PgConnectionInfo Connection(string? value, string variable, string option)
-    {
-        var text = value ?? Environment.GetEnvironmentVariable(variable);
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            throw new UsageException($"{option} is required (or set {variable}).");
-        }
-
-        try
-        {
-            return PgConnectionInfo.Parse(text);
-        }
-        catch (UsageException e)
-        {
-            throw new UsageException($"{option}: {e.Message}", e);
-        }
     }
 }
