@@ -20,7 +20,7 @@ internal static class DumpCommand
     {
         var command = new Command("dump", "Dump a database with pg_dump -Fc (large objects included), with progress, a SHA-256 and a manifest.")
         {
-            Source, To, Force, CreateBucket, AllowPublic,
+            Source, To, CompressOption.Option, Force, CreateBucket, AllowPublic,
         };
         StagingCliOptions.AddTo(command);
         command.SetAction(RunAsync);
@@ -60,7 +60,7 @@ internal static class DumpCommand
     {
         var store = StagingStores.Open(location, StagingCliOptions.Read(ctx.Parse), ctx.Reporter);
         var manifest = await StagedArchives.DumpAsync(
-            new DumpRunner(ctx.Binaries, ctx.Reporter), source, location, store, ctx.Parse.GetValue(Force), ctx.Parse.GetValue(CreateBucket), ctx.Parse.GetValue(AllowPublic), ctx.Reporter, cancellationToken);
+            new DumpRunner(ctx.Binaries, ctx.Reporter, CompressOption.Get(ctx.Parse)), source, location, store, ctx.Parse.GetValue(Force), ctx.Parse.GetValue(CreateBucket), ctx.Parse.GetValue(AllowPublic), ctx.Reporter, cancellationToken);
         ctx.Reporter.Stop();
         if (ctx.Json)
         {

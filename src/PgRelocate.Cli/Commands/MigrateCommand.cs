@@ -39,7 +39,7 @@ internal static class MigrateCommand
     {
         var command = new Command("migrate", "Run the whole migration: check, read-only source, dump, restore, settings, verify, cutover summary, cleanup.")
         {
-            Source, Target, Confirm, Via, Jobs, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, WorkDirOption.Option,
+            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, WorkDirOption.Option,
         };
         StagingCliOptions.AddTo(command);
         command.SetAction(RunAsync);
@@ -108,6 +108,7 @@ internal static class MigrateCommand
                 CreateBucket = parse.GetValue(CreateBucket),
                 Direct = parse.GetValue(Direct),
                 Jobs = Math.Max(1, parse.GetValue(Jobs)),
+                Compression = CompressOption.Get(parse),
                 ReadOnlySource = parse.GetValue(ReadOnlySource),
                 KeepReadOnly = parse.GetValue(KeepReadOnly),
                 ApplySettings = parse.GetValue(ApplySettings),

@@ -14,7 +14,7 @@ internal static class RestoreCommand
     private static readonly Argument<string> Archive = new("archive") { Description = "The archive written by 'pgrelocate dump' (or pg_dump -Fc): a file, s3://BUCKET/KEY, azure://ACCOUNT/CONTAINER/BLOB or an http(s) URL such as a signed one." };
     private static readonly Option<string> Target = new("--target", "-t") { Description = "The database to restore into: postgres://USER:PASSWORD@HOST:PORT/DB.", Required = true };
     private static readonly Option<string?> Confirm = new("--confirm") { Description = "The target database's name: needed to replace what a non-empty target holds." };
-    private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel pg_restore jobs (a local file only).", DefaultValueFactory = _ => 1 };
+    private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel restore jobs; from a URL or store, the restore starts while the archive downloads.", DefaultValueFactory = _ => 1 };
     private static readonly Option<string?> Manifest = new("--manifest") { Description = "The archive's manifest (default: ARCHIVE.manifest.json when present)." };
     private static readonly Option<string?> Log = new("--log") { Description = "Where to keep pg_restore's whole output (default: a new file in the state folder)." };
 
@@ -39,7 +39,7 @@ internal static class RestoreCommand
         }
 
         var location = StagingLocation.Parse(ctx.Parse.GetValue(Archive)!);
-        string? downloaded = null;
+        ArchiveDownload? download = null;
         DumpManifest? manifest;
         ArchiveInput input;
         if (location.IsRemote)
@@ -49,9 +49,9 @@ internal static class RestoreCommand
             manifest = await StagedArchives.FindManifestAsync(location, ctx.Parse.GetValue(Manifest), stagingOptions, ctx.Reporter, cancellationToken);
             if (jobs > 1)
             {
-                // Parallel pg_restore needs a seekable file: download first, then restore from it.
-                downloaded = await StagedArchives.DownloadAsync(location, store, ctx.Reporter, cancellationToken);
-                input = new LocalArchive(downloaded);
+                // Parallel restore while the archive downloads into a temporary file.
+                download = await StagedArchives.StartDownloadAsync(location, store, manifest, ctx.Reporter, cancellationToken);
+                input = download.Input;
             }
             else
             {
@@ -68,11 +68,17 @@ internal static class RestoreCommand
         {
             return await RestoreAsync(ctx, target, input, manifest, jobs, cancellationToken);
         }
+        catch (Exception) when (download?.Error is { } error)
+        {
+            // The restore ran out of bytes because the download failed: that is the error to report.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+            throw;
+        }
         finally
         {
-            if (downloaded is not null)
+            if (download is not null)
             {
-                Directory.Delete(Path.GetDirectoryName(downloaded)!, recursive: true);
+                await download.DisposeAsync();
             }
         }
     }

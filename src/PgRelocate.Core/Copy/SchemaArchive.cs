@@ -97,7 +97,7 @@ internal sealed partial class SchemaArchive
             var earlyList = System.IO.Path.Combine(folder, "indexes.list");
             await File.WriteAllLinesAsync(earlyList, early.Select(e => e.Line), cancellationToken);
             var script = await RunForTextAsync(pgRestore, ["--no-owner", "--no-acl", "--no-tablespaces", "--file=-", "--use-list=" + earlyList, path], log, cancellationToken);
-            var statements = SplitScript(script);
+            var statements = ArchiveToc.SplitScript(script).Select(e => e.Sql).ToList();
             if (statements.Count != early.Count)
             {
                 throw new PgRelocateException($"pg_restore wrote {statements.Count} statements for {early.Count} index entries: this pg_restore's output is not understood. Use 'dump' and 'restore' instead, and report this.");
@@ -164,49 +164,6 @@ internal sealed partial class SchemaArchive
         }
 
         return null;
-    }
-
-    /// <summary>
-    /// Splits pg_restore's script into its entries' statements. Each entry starts with a three-line header
-    /// ("--", "-- Name: ...; Type: ...", "--"); the preamble's settings are the ones the writer sessions use.
-    /// </summary>
-    internal static IReadOnlyList<string> SplitScript(string script)
-    {
-        var lines = script.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
-        var result = new List<string>();
-        StringBuilder? current = null;
-        for (var i = 0; i < lines.Length; i++)
-        {
-            var header = lines[i] == "--" && i + 2 < lines.Length && lines[i + 2] == "--";
-            if (header && lines[i + 1].StartsWith("-- Name: ", StringComparison.Ordinal))
-            {
-                Flush();
-                current = new StringBuilder();
-                i += 2;
-                continue;
-            }
-
-            if (header && lines[i + 1].StartsWith("-- PostgreSQL database dump complete", StringComparison.Ordinal))
-            {
-                break;
-            }
-
-            if (current is not null && !lines[i].StartsWith('\\'))
-            {
-                current.Append(lines[i]).Append('\n');
-            }
-        }
-
-        Flush();
-        return result;
-
-        void Flush()
-        {
-            if (current is not null)
-            {
-                result.Add(current.ToString().Trim());
-            }
-        }
     }
 
     private static async Task<string> RunForTextAsync(PgTool tool, IReadOnlyList<string> args, CopyLog log, CancellationToken cancellationToken)

@@ -14,7 +14,8 @@ namespace PgRelocate.Dump;
 /// destination stream, hashing it on the way. Where the bytes go (a local file, an object store) is the
 /// caller's business: it publishes the archive only after this returns.
 /// </summary>
-public sealed partial class DumpRunner(PgBinaries binaries, IReporter reporter)
+/// <param name="compression">gzip level 0-9 for pg_dump's --compress; null keeps pg_dump's default (6).</param>
+public sealed partial class DumpRunner(PgBinaries binaries, IReporter reporter, int? compression = null)
 {
     public const string ProgressTask = "dump";
 
@@ -33,7 +34,13 @@ public sealed partial class DumpRunner(PgBinaries binaries, IReporter reporter)
         reporter.Info($"Dumping {source.Display} (PostgreSQL {facts.ServerVersion}, {Units.Bytes(facts.SizeBytes)}, {facts.Tables.Count} tables) with pg_dump {pgDump.Version}.");
 
         // -b keeps large objects even when the dump is narrowed later (it is the default for a whole database).
-        var spec = new ChildProcessSpec(pgDump.Path, ["--format=custom", "-b", "--verbose", "--no-password"])
+        List<string> args = ["--format=custom", "-b", "--verbose", "--no-password"];
+        if (compression is { } level)
+        {
+            args.Add("--compress=" + level.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        var spec = new ChildProcessSpec(pgDump.Path, args)
         {
             Environment = source.ToLibpqEnvironment(),
         };

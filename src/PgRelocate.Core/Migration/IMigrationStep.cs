@@ -19,6 +19,9 @@ public sealed class MigrationContext
 
     /// <summary>The migration's own folder, for its archive and logs.</summary>
     public string Folder => Journal.Folder;
+
+    /// <summary>A restore the dump step started, following the archive as it was written; the restore step finishes it.</summary>
+    internal Steps.FollowingRestoreRun? RestoreInFlight { get; set; }
 }
 
 /// <summary>

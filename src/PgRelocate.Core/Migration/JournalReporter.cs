@@ -32,7 +32,9 @@ public sealed class JournalReporter(IReporter inner, MigrationJournal journal) :
         inner.Progress(update);
         if (update.Done > 0 && !update.Finished && CurrentStep is { } step)
         {
+            // A step's work may run during an earlier step (the restore follows the dump): its progress task is named after it.
             FaultInjection.At(step, "progress");
+            FaultInjection.At(update.Task, "progress");
         }
 
         lock (_lock)

@@ -24,6 +24,9 @@ public sealed record MigrationOptions
 
     public int Jobs { get; init; } = 2;
 
+    /// <summary>pg_dump's gzip level (0-9); null for pg_dump's default.</summary>
+    public int? Compression { get; init; }
+
     /// <summary>Copy directly between the servers instead of dump, stage and restore.</summary>
     public bool Direct { get; init; }
 
@@ -46,6 +49,7 @@ public sealed record MigrationOptions
         ["confirm"] = Confirm,
         ["via"] = Via ?? "(local file)",
         ["jobs"] = Jobs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["compress"] = Compression?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
         ["readOnlySource"] = ReadOnlySource.ToString(),
         ["keepReadOnly"] = KeepReadOnly.ToString(),
         ["applySettings"] = ApplySettings.ToString(),

@@ -32,6 +32,7 @@ public static class MigrationPlan
             Confirm = o.GetValueOrDefault("confirm") ?? target.Database,
             Via = o.GetValueOrDefault("via") is { } via && via != "(local file)" ? via : null,
             Jobs = int.TryParse(o.GetValueOrDefault("jobs"), System.Globalization.CultureInfo.InvariantCulture, out var jobs) ? jobs : 2,
+            Compression = int.TryParse(o.GetValueOrDefault("compress"), System.Globalization.CultureInfo.InvariantCulture, out var level) ? level : null,
             ReadOnlySource = Flag("readOnlySource"),
             KeepReadOnly = Flag("keepReadOnly"),
             ApplySettings = Flag("applySettings"),

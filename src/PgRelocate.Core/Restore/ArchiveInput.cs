@@ -22,3 +22,12 @@ public sealed record StreamedArchive(string Name, long? Length, Func<Cancellatio
 {
     public override string Display => Name;
 }
+
+/// <summary>
+/// An archive still being written into a local file (by a dump, or a download) while it is restored: read
+/// as it grows, in parallel when there are several jobs. The restore fails if the writing fails.
+/// </summary>
+public sealed record GrowingArchive(string Name, ArchiveSpool Spool) : ArchiveInput
+{
+    public override string Display => Name;
+}

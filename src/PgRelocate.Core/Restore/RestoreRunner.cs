@@ -29,6 +29,9 @@ public sealed record RestoreOptions
 
     /// <summary>Run ANALYZE afterwards, so the planner has statistics before applications connect.</summary>
     public bool Analyze { get; init; } = true;
+
+    /// <summary>The archive's tables' sizes ("schema.name" → bytes), for spreading a parallel restore; else the manifest's, if any.</summary>
+    public IReadOnlyDictionary<string, long>? TableBytes { get; init; }
 }
 
 /// <summary>
@@ -53,6 +56,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         {
             LocalArchive local => await PrepareLocalAsync(local, options.Manifest, cancellationToken),
             StreamedArchive streamed => await PrepareStreamAsync(streamed, cancellationToken),
+            GrowingArchive growing => await PrepareGrowingAsync(growing, options.Jobs, cancellationToken),
             _ => throw new ArgumentException("Unknown archive input.", nameof(options)),
         };
 
@@ -77,6 +81,11 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
 
             // 3. pg_restore.
             var result = await RunPgRestoreAsync(options, archive, started, cancellationToken);
+            if (options.Input is GrowingArchive { Spool.Completion.IsCompletedSuccessfully: true } && options.Manifest is { } manifest)
+            {
+                // The download checks size and SHA-256 as it ends: the archive was whole before the last part ran.
+                reporter.Info($"Archive checked: {Units.Bytes(manifest.ArchiveBytes)}, SHA-256 matches the manifest.");
+            }
 
             // 4. Statistics, so the first queries after the cutover are not planned blind.
             if (result.Status != RestoreStatus.Failed && options.Analyze)
@@ -151,8 +160,37 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             await ReadThroughAsync(pgRestore, local.Path, cancellationToken);
         }
 
-        var toc = await ListAsync(pgRestore, local.Path, cancellationToken);
+        var toc = await ListAsync(pgRestore, local.Path, null, cancellationToken);
         return new PreparedArchive(header, pgRestore, toc.Count(l => !l.StartsWith(';')), ExtensionsIn(toc), null, local.Path);
+    }
+
+    /// <summary>
+    /// An archive still being written: its header and table of contents are read as soon as they are there.
+    /// With one job it is restored as a stream that follows the file; with more, by a <see cref="FollowingRestore"/>.
+    /// </summary>
+    private async Task<PreparedArchive> PrepareGrowingAsync(GrowingArchive growing, int jobs, CancellationToken cancellationToken)
+    {
+        var head = new byte[ArchiveHeader.ProbeBytes];
+        int read;
+        await using (var reader = growing.Spool.OpenReader())
+        {
+            read = await reader.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, cancellationToken);
+        }
+
+        var header = ArchiveHeader.Parse(head.AsSpan(0, read), $"'{growing.Display}'");
+        var pgRestore = binaries.PgRestoreFor(header.MinimumPgRestoreMajor, 0);
+        List<string> lines;
+        await using (var reader = growing.Spool.OpenReader())
+        {
+            lines = await ListAsync(pgRestore, null, reader, cancellationToken);
+        }
+
+        var toc = ArchiveToc.Parse(lines);
+        return new PreparedArchive(header, pgRestore, toc.Count, ExtensionsIn(lines), jobs > 1 ? null : growing.Spool.OpenReader(), null)
+        {
+            Spool = jobs > 1 ? growing.Spool : null,
+            Toc = toc,
+        };
     }
 
     private async Task<PreparedArchive> PrepareStreamAsync(StreamedArchive streamed, CancellationToken cancellationToken)
@@ -213,12 +251,14 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         }
     }
 
-    private static async Task<List<string>> ListAsync(PgTool pgRestore, string path, CancellationToken cancellationToken)
+    /// <summary>pg_restore --list of a file, or of a stream (read only as far as the table of contents).</summary>
+    private static async Task<List<string>> ListAsync(PgTool pgRestore, string? path, Stream? stream, CancellationToken cancellationToken)
     {
         var lines = new List<string>();
         var errors = new List<string>();
-        var spec = new ChildProcessSpec(pgRestore.Path, ["--list", path])
+        var spec = new ChildProcessSpec(pgRestore.Path, path is null ? ["--list"] : ["--list", path])
         {
+            Stdin = stream is null ? null : (stdin, ct) => PipeAsync(stream, stdin, null, ct),
             StderrLine = line => { lock (errors) { errors.Add(line); } },
             Stdout = async (s, ct) =>
             {
@@ -233,7 +273,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         if (exit != 0)
         {
             var reason = (errors.FirstOrDefault() ?? $"exit code {exit}").Replace("pg_restore: error: ", "", StringComparison.Ordinal);
-            throw new UsageException($"'{path}' cannot be read as an archive ({reason}): dump or download it again.");
+            throw new UsageException($"'{path ?? "the archive"}' cannot be read as an archive ({reason}): dump or download it again.");
         }
 
         return lines;
@@ -247,87 +287,173 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
     {
         var target = options.Target;
         var pgRestore = archive.PgRestore;
-        var jobs = archive.LocalPath is null ? 1 : Math.Max(1, options.Jobs);
-        if (archive.LocalPath is null && options.Jobs > 1)
+        var following = archive.Spool is not null;
+        var jobs = archive.LocalPath is null && !following ? 1 : Math.Max(1, options.Jobs);
+        if (archive.LocalPath is null && !following && options.Jobs > 1)
         {
             reporter.Warn("A streamed archive is restored with one job: parallel restore needs a local file.");
         }
 
-        var args = new List<string>
-        {
-            "--no-owner", "--no-acl", "--verbose", "--no-password",
-            // A conninfo string, so that no database name is mistaken for one; the rest comes from the environment.
-            "--dbname=dbname=" + ConnInfoQuote(target.Database),
-        };
-        if (jobs > 1)
-        {
-            args.Add($"--jobs={jobs}");
-        }
-
-        if (archive.LocalPath is not null)
-        {
-            args.Add(archive.LocalPath);
-        }
-
-        var spec = new ChildProcessSpec(pgRestore.Path, args) { Environment = RestoreSessionEnvironment(target) };
-        reporter.Info($"Restoring {options.Input.Display} into {target.Display} with pg_restore {pgRestore.Version}{(jobs > 1 ? $", {jobs} jobs" : "")}.");
-        reporter.Debug("Running " + spec.CommandLine);
-
+        reporter.Info($"Restoring {options.Input.Display} into {target.Display} with pg_restore {pgRestore.Version}{(jobs > 1 ? $", {jobs} jobs" : "")}{(following ? ", while the archive is still arriving" : "")}.");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.LogPath))!);
         await using var log = new StreamWriter(options.LogPath, append: false);
-        await log.WriteLineAsync($"# {spec.CommandLine}");
-        var classifier = new RestoreErrorClassifier();
-        var last = new Queue<string>();
         var progress = new RestoreProgress(reporter, archive.TocEntries, archive.Stream is null ? null : (options.Input as StreamedArchive)?.Length);
-        var sync = new Lock();
-        spec = spec with
+        var session = new PgRestoreSession(pgRestore, target, log, progress, reporter);
+        int exit;
+        if (following)
         {
-            StderrLine = raw =>
+            var work = Directory.CreateTempSubdirectory("pgrelocate-restore-");
+            try
             {
-                var line = target.Scrub(raw);
-                lock (sync)
-                {
-                    log.WriteLine(line);
-                    classifier.OnLine(line);
-                    last.Enqueue(line);
-                    if (last.Count > 20)
-                    {
-                        last.Dequeue();
-                    }
-                }
+                var sizes = options.TableBytes ?? options.Manifest?.Tables.ToDictionary(t => t.Schema + "." + t.Name, t => t.EstimatedBytes, StringComparer.Ordinal);
+                await new FollowingRestore(archive.Spool!, archive.Toc!, jobs, sizes, work.FullName, session.RunAsync).RunAsync(cancellationToken);
+                exit = 0;
+            }
+            catch (RestorePartFailedException e)
+            {
+                await log.WriteLineAsync("# " + e.Message);
+                exit = 1;
+            }
+            finally
+            {
+                work.Delete(recursive: true);
+            }
+        }
+        else
+        {
+            List<string> args = jobs > 1 ? [$"--jobs={jobs}"] : [];
+            if (archive.LocalPath is not null)
+            {
+                args.Add(archive.LocalPath);
+            }
 
-                progress.OnLine(line);
-            },
-        };
-        if (archive.Stream is { } input)
-        {
-            spec = spec with
-            {
-                Stdin = async (stdin, ct) =>
-                {
-                    var buffer = new byte[1 << 20];
-                    long total = 0;
-                    int n;
-                    while ((n = await input.ReadAsync(buffer, ct)) > 0)
-                    {
-                        await stdin.WriteAsync(buffer.AsMemory(0, n), ct);
-                        total += n;
-                        progress.OnBytes(total);
-                    }
-                },
-            };
+            exit = await session.RunAsync("", args, archive.Stream, null, null, cancellationToken);
         }
 
-        var exit = await ChildProcess.RunAsync(spec, cancellationToken);
         progress.Finish();
-        var issues = classifier.Issues;
+        var issues = session.Issues;
         var warnings = issues.Where(i => i.IsHarmless).ToList();
         var errors = issues.Where(i => !i.IsHarmless).ToList();
         var status = errors.Count > 0 || (exit != 0 && issues.Count == 0)
             ? RestoreStatus.Failed
             : warnings.Count > 0 ? RestoreStatus.CompletedWithWarnings : RestoreStatus.Completed;
         await log.WriteLineAsync($"# pg_restore exit code {exit}; status {status}");
-        return new RestoreResult(status, warnings, errors, Path.GetFullPath(options.LogPath), DateTimeOffset.UtcNow - started, [.. last]);
+        return new RestoreResult(status, warnings, errors, Path.GetFullPath(options.LogPath), DateTimeOffset.UtcNow - started, session.LastLines);
+    }
+
+    /// <summary>Copies an archive stream into pg_restore's standard input until the end, or until pg_restore stops reading.</summary>
+    private static async Task PipeAsync(Stream input, Stream stdin, Action<long>? onBytes, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[1 << 20];
+        long total = 0;
+        int n;
+        while ((n = await input.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            try
+            {
+                await stdin.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
+            }
+            catch (IOException)
+            {
+                // pg_restore stopped reading: it has what it needs (a list, a part of the archive), or it
+                // failed, and its exit code and messages say so.
+                return;
+            }
+
+            total += n;
+            onBytes?.Invoke(total);
+        }
+    }
+
+    /// <summary>
+    /// The pg_restore runs of one restore: their shared log (each run's lines labelled), their errors
+    /// classified run by run, their progress, and the last lines for a failure message.
+    /// </summary>
+    private sealed class PgRestoreSession(PgTool pgRestore, PgConnectionInfo target, StreamWriter log, RestoreProgress progress, IReporter reporter)
+    {
+        private readonly Lock _lock = new();
+        private readonly List<RestoreIssue> _issues = [];
+        private readonly Queue<string> _last = new();
+
+        public IReadOnlyList<RestoreIssue> Issues
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return [.. _issues];
+                }
+            }
+        }
+
+        public IReadOnlyList<string> LastLines
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return [.. _last];
+                }
+            }
+        }
+
+        public async Task<int> RunAsync(string label, IReadOnlyList<string> extra, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken)
+        {
+            List<string> args = ["--no-owner", "--no-acl", "--verbose", "--no-password"];
+            if (stdout is null)
+            {
+                // A conninfo string, so that no database name is mistaken for one; the rest comes from the environment.
+                args.Add("--dbname=dbname=" + ConnInfoQuote(target.Database));
+            }
+
+            args.AddRange(extra);
+            var classifier = new RestoreErrorClassifier();
+            var prefix = label.Length > 0 ? $"[{label}] " : "";
+            var spec = new ChildProcessSpec(pgRestore.Path, args) { Environment = RestoreSessionEnvironment(target) };
+            reporter.Debug("Running " + spec.CommandLine);
+            lock (_lock)
+            {
+                log.WriteLine($"# {prefix}{spec.CommandLine}");
+            }
+
+            spec = spec with
+            {
+                StderrLine = raw =>
+                {
+                    var line = target.Scrub(raw);
+                    lock (_lock)
+                    {
+                        log.WriteLine(prefix + line);
+                        classifier.OnLine(line);
+                        _last.Enqueue(prefix + line);
+                        if (_last.Count > 20)
+                        {
+                            _last.Dequeue();
+                        }
+                    }
+
+                    onLine?.Invoke(line);
+                    if (stdout is null)
+                    {
+                        progress.OnLine(line);
+                    }
+                },
+                Stdin = stdin is null ? null : (s, ct) => PipeAsync(stdin, s, label.Length == 0 ? progress.OnBytes : null, ct),
+                Stdout = stdout,
+            };
+
+            var exit = await ChildProcess.RunAsync(spec, cancellationToken);
+            lock (_lock)
+            {
+                _issues.AddRange(classifier.Issues);
+                if (exit != 0)
+                {
+                    log.WriteLine($"# {prefix}exit code {exit}");
+                }
+            }
+
+            return exit;
+        }
     }
 
     /// <summary>
@@ -349,6 +475,12 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
     [GeneratedRegex(@"^\d+; \d+ \d+ EXTENSION - (\S+)")]
     private static partial Regex ExtensionEntry();
 
-    private sealed record PreparedArchive(ArchiveHeader Header, PgTool PgRestore, int? TocEntries, IReadOnlyList<string> Extensions, Stream? Stream, string? LocalPath);
+    private sealed record PreparedArchive(ArchiveHeader Header, PgTool PgRestore, int? TocEntries, IReadOnlyList<string> Extensions, Stream? Stream, string? LocalPath)
+    {
+        /// <summary>An archive still being written, restored in parallel as it grows.</summary>
+        public ArchiveSpool? Spool { get; init; }
+
+        public IReadOnlyList<TocEntry>? Toc { get; init; }
+    }
 
 }

@@ -4,6 +4,7 @@ using PgRelocate.Dump;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
 using PgRelocate.Restore;
+using PgRelocate.Tools;
 
 namespace PgRelocate.Staging;
 
@@ -16,7 +17,7 @@ public static class StagedArchives
 {
     /// <summary>Dumps <paramref name="source"/> into <paramref name="location"/>, then stores the manifest beside it.</summary>
     public static async Task<DumpManifest> DumpAsync(
-        DumpRunner runner, PgConnectionInfo source, StagingLocation location, IStagingStore store, bool force, bool createBucket, bool allowPublic, IReporter reporter, CancellationToken cancellationToken)
+        DumpRunner runner, PgConnectionInfo source, StagingLocation location, IStagingStore store, bool force, bool createBucket, bool allowPublic, IReporter reporter, CancellationToken cancellationToken, Stream? copyTo = null)
     {
         ArgumentNullException.ThrowIfNull(runner);
         ArgumentNullException.ThrowIfNull(location);
@@ -40,7 +41,8 @@ public static class StagedArchives
         DumpManifest manifest;
         await using (var writer = await StagingWriter.CreateAsync(store, location.Key, new UploadOptions(), cancellationToken))
         {
-            manifest = await runner.RunAsync(source, writer, cancellationToken);
+            // copyTo: a second, local copy written alongside (a restore that follows the dump reads it).
+            manifest = await runner.RunAsync(source, copyTo is null ? writer : new TeeStream(writer, copyTo), cancellationToken);
             await writer.CommitAsync(cancellationToken);
             if (!string.Equals(writer.Sha256, manifest.Sha256, StringComparison.OrdinalIgnoreCase) || writer.BytesWritten != manifest.ArchiveBytes)
             {
@@ -96,34 +98,70 @@ public static class StagedArchives
         });
     }
 
-    /// <summary>Downloads to a new owner-only temporary file (for parallel restore); the caller deletes its folder.</summary>
-    public static async Task<string> DownloadAsync(StagingLocation location, IStagingStore store, IReporter reporter, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts downloading <paramref name="location"/> into an owner-only temporary file that a parallel restore
+    /// reads as it grows (checked against the manifest when there is one: a mismatch fails the restore before
+    /// its last part). Disposing stops the download and deletes the file.
+    /// </summary>
+    public static async Task<ArchiveDownload> StartDownloadAsync(StagingLocation location, IStagingStore store, DumpManifest? manifest, IReporter reporter, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(location);
-        ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(reporter);
+        var streamed = await StreamAsync(location, store, manifest, cancellationToken);
         var dir = Directory.CreateTempSubdirectory("pgrelocate-download-");
-        var path = Path.Combine(dir.FullName, "archive.dump");
-        var size = (await store.StatAsync(location.Key, cancellationToken))?.Size;
-        await using var source = await ArchiveProbe.CheckAsync(await store.OpenReadAsync(location.Key, 0, cancellationToken), location.ToString(), cancellationToken);
-        await using var file = new FileStream(path, new FileStreamOptions
+        var spool = new ArchiveSpool(Path.Combine(dir.FullName, "archive.dump"));
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var task = Task.Run(async () =>
         {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            Options = FileOptions.Asynchronous,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        });
-        var buffer = new byte[1 << 20];
-        long done = 0;
-        int n;
-        while ((n = await source.ReadAsync(buffer, cancellationToken)) > 0)
+            try
+            {
+                await using var source = await streamed.Open(stop.Token);
+                var buffer = new byte[1 << 20];
+                long done = 0;
+                int n;
+                while ((n = await source.ReadAsync(buffer, stop.Token)) > 0)
+                {
+                    await spool.Writer.WriteAsync(buffer.AsMemory(0, n), stop.Token);
+                    done += n;
+                    reporter.Progress(new ProgressUpdate("download", done, streamed.Length, "B", streamed.Name, done));
+                }
+
+                reporter.Progress(new ProgressUpdate("download", done, streamed.Length, "B", streamed.Name, done, Finished: true));
+                spool.Complete();
+            }
+            catch (Exception e)
+            {
+                spool.Fail(e);
+                throw;
+            }
+        }, CancellationToken.None);
+        return new ArchiveDownload(new GrowingArchive(streamed.Name, spool), task, stop, dir.FullName);
+    }
+}
+
+/// <summary>A download into a file that a restore follows: <see cref="Input"/> for the restore, <see cref="Completion"/> for the download's outcome.</summary>
+public sealed class ArchiveDownload(GrowingArchive input, Task completion, CancellationTokenSource stop, string folder) : IAsyncDisposable
+{
+    public GrowingArchive Input { get; } = input;
+
+    public Task Completion { get; } = completion;
+
+    /// <summary>The download's own error, when it failed: it explains a restore that failed for want of bytes.</summary>
+    public Exception? Error => Completion.IsFaulted ? Completion.Exception!.InnerException : null;
+
+    public async ValueTask DisposeAsync()
+    {
+        await stop.CancelAsync();
+        try
         {
-            await file.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
-            done += n;
-            reporter.Progress(new ProgressUpdate("download", done, size, "B", location.ToString(), done));
+            await Completion;
+        }
+        catch (Exception)
+        {
+            // Reported through the restore, or not needed any more.
         }
 
-        reporter.Progress(new ProgressUpdate("download", done, size, "B", location.ToString(), done, Finished: true));
-        return path;
+        await Input.Spool.DisposeAsync();
+        stop.Dispose();
+        Directory.Delete(folder, recursive: true);
     }
 }

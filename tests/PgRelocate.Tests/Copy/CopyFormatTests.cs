@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using PgRelocate.Copy;
+using PgRelocate.Restore;
 
 namespace PgRelocate.Tests.Copy;
 
@@ -57,9 +58,11 @@ public class CopyFormatTests
             \unrestrict abc
             """;
 
-        var statements = SchemaArchive.SplitScript(script);
+        var entries = ArchiveToc.SplitScript(script);
 
-        Assert.Equal(["ALTER TABLE ONLY public.c\n    ADD CONSTRAINT c_pkey PRIMARY KEY (id);", "CREATE INDEX c_pid_idx ON public.c USING btree (pid);"], statements);
+        Assert.Equal(["ALTER TABLE ONLY public.c\n    ADD CONSTRAINT c_pkey PRIMARY KEY (id);", "CREATE INDEX c_pid_idx ON public.c USING btree (pid);"], entries.Select(e => e.Sql));
+        Assert.Equal([("c c_pkey", "CONSTRAINT", "public"), ("c_pid_idx", "INDEX", "public")], entries.Select(e => (e.Name, e.Type, e.Schema)));
+        Assert.Equal(["public.c", "public.c"], entries.Select(e => ArchiveToc.TableOf(e.Sql)));
     }
 
     /// <summary>A binary COPY stream with a header extension, NULLs, empty and long values.</summary>

@@ -1,10 +1,18 @@
+using PgRelocate.Archives;
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
 using PgRelocate.Dump;
 using PgRelocate.Progress;
+using PgRelocate.Restore;
 using PgRelocate.Staging;
 
 namespace PgRelocate.Migration.Steps;
 
-/// <summary>Dumps the source into --via or the migration's folder. A rerun starts the dump over: pg_dump cannot resume.</summary>
+/// <summary>
+/// Dumps the source into --via or the migration's folder. With more than one job the restore starts at the
+/// same time: it follows a local copy of the archive as pg_dump writes it (see <see cref="FollowingRestore"/>),
+/// and the restore step waits for it. A rerun starts the dump over: pg_dump cannot resume.
+/// </summary>
 public sealed class DumpStep : IMigrationStep
 {
     public const string StepName = "dump";
@@ -19,14 +27,75 @@ public sealed class DumpStep : IMigrationStep
         // With --via straight into the store (no local copy), else into a file in the migration's folder.
         // A rerun replaces what an interrupted one left.
         var location = StagingLocation.Parse(options.Via ?? Path.Combine(context.Folder, "archive.dump"));
-        var manifest = await StagedArchives.DumpAsync(
-            new DumpRunner(context.Binaries, context.Reporter), options.Source, location, StagingStores.Open(location, options.Staging, context.Reporter),
-            force: true, options.CreateBucket, allowPublic: false, context.Reporter, cancellationToken);
+        var store = StagingStores.Open(location, options.Staging, context.Reporter);
+        var runner = new DumpRunner(context.Binaries, context.Reporter, options.Compression);
+        var restore = options.Jobs > 1 ? await StartRestoreAsync(context, cancellationToken) : null;
+        DumpManifest manifest;
+        try
+        {
+            manifest = await StagedArchives.DumpAsync(
+                runner, options.Source, location, store, force: true, options.CreateBucket, allowPublic: false, context.Reporter, cancellationToken, restore?.Spool.Writer);
+            restore?.Spool.Complete();
+        }
+        catch (Exception e)
+        {
+            if (restore is not null)
+            {
+                restore.Spool.Fail(e);
+                await restore.DisposeAsync();
+            }
+
+            throw;
+        }
+
+        context.RestoreInFlight = restore;
         context.Record.Outputs["archive"] = location.ToString();
         context.Record.Outputs["bytes"] = manifest.ArchiveBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
         context.Record.Outputs["sha256"] = manifest.Sha256;
         context.Record.Outputs["databaseBytes"] = manifest.DatabaseSizeBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
         context.Record.Outputs["sourceVersion"] = manifest.SourceServerVersion;
-        context.Record.Summary = $"{Units.Bytes(manifest.ArchiveBytes)} from a {Units.Bytes(manifest.DatabaseSizeBytes)} database, sha256 {manifest.Sha256[..12]}…";
+        context.Record.Summary = $"{Units.Bytes(manifest.ArchiveBytes)} from a {Units.Bytes(manifest.DatabaseSizeBytes)} database, sha256 {manifest.Sha256[..12]}…"
+            + (restore is null ? "" : "; the restore ran alongside");
+    }
+
+    /// <summary>Starts the restore on a local copy of the archive that the dump is about to write.</summary>
+    private static async Task<FollowingRestoreRun> StartRestoreAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        DatabaseFacts facts;
+        await using (var conn = await Db.OpenAsync(context.Options.Source, "source", cancellationToken))
+        {
+            facts = await DatabaseFacts.ReadAsync(conn, cancellationToken);
+        }
+
+        var spool = new ArchiveSpool(Path.Combine(context.Folder, "archive.following"));
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var sizes = facts.Tables.GroupBy(t => t.Schema + "." + t.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(t => t.EstimatedBytes), StringComparer.Ordinal);
+        var task = RestoreStep.RestoreAsync(context, new GrowingArchive("the archive as it is dumped", spool), null, sizes, stop.Token);
+        return new FollowingRestoreRun(task, spool, stop);
+    }
+}
+
+/// <summary>A restore running alongside the dump, on the archive's local copy: awaited, then disposed (which deletes the copy).</summary>
+internal sealed class FollowingRestoreRun(Task<Restore.RestoreResult> task, ArchiveSpool spool, CancellationTokenSource stop) : IAsyncDisposable
+{
+    public Task<Restore.RestoreResult> Task { get; } = task;
+
+    public ArchiveSpool Spool { get; } = spool;
+
+    public async ValueTask DisposeAsync()
+    {
+        await stop.CancelAsync();
+        try
+        {
+            await Task;
+        }
+        catch (Exception)
+        {
+            // Reported by the step that awaited it, or made moot by the dump's failure.
+        }
+
+        await Spool.DisposeAsync();
+        stop.Dispose();
+        File.Delete(Spool.Path);
     }
 }

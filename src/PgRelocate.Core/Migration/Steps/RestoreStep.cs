@@ -20,10 +20,22 @@ public sealed class RestoreStep : IMigrationStep
 
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
+        if (context.RestoreInFlight is { } running)
+        {
+            // Started by the dump step, on the archive's local copy: only its end is left to wait for.
+            context.RestoreInFlight = null;
+            await using (running)
+            {
+                Record(context, await running.Task, "alongside the dump");
+            }
+
+            return;
+        }
+
         var options = context.Options;
         var archive = context.Journal.Output(DumpStep.StepName, "archive")
             ?? throw new PgRelocateException("The dump step recorded no archive: run the migration again.");
-        string? downloaded = null;
+        ArchiveDownload? download = null;
         try
         {
             DumpManifest? manifest;
@@ -42,8 +54,8 @@ public sealed class RestoreStep : IMigrationStep
                 var store = StagingStores.Open(url, options.Staging, context.Reporter);
                 if (options.Jobs > 1)
                 {
-                    downloaded = await StagedArchives.DownloadAsync(url, store, context.Reporter, cancellationToken);
-                    input = new LocalArchive(downloaded);
+                    download = await StagedArchives.StartDownloadAsync(url, store, manifest, context.Reporter, cancellationToken);
+                    input = download.Input;
                 }
                 else
                 {
@@ -51,21 +63,25 @@ public sealed class RestoreStep : IMigrationStep
                 }
             }
 
-            await RestoreAsync(context, input, manifest, cancellationToken);
+            Record(context, await RestoreAsync(context, input, manifest, null, cancellationToken), null);
+        }
+        catch (Exception) when (download?.Error is { } error)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+            throw;
         }
         finally
         {
-            if (downloaded is not null)
+            if (download is not null)
             {
-                Directory.Delete(Path.GetDirectoryName(downloaded)!, recursive: true);
+                await download.DisposeAsync();
             }
         }
     }
 
-    private static async Task RestoreAsync(MigrationContext context, ArchiveInput input, DumpManifest? manifest, CancellationToken cancellationToken)
-    {
-        var logPath = Path.Combine(context.Folder, "restore.log");
-        var result = await new RestoreRunner(context.Binaries, context.Reporter).RunAsync(
+    /// <summary>Restores <paramref name="input"/> into the migration's target, its log in the migration's folder.</summary>
+    internal static Task<RestoreResult> RestoreAsync(MigrationContext context, ArchiveInput input, DumpManifest? manifest, IReadOnlyDictionary<string, long>? tableBytes, CancellationToken cancellationToken) =>
+        new RestoreRunner(context.Binaries, context.Reporter).RunAsync(
             new RestoreOptions
             {
                 Target = context.Options.Target,
@@ -73,10 +89,14 @@ public sealed class RestoreStep : IMigrationStep
                 Manifest = manifest,
                 Confirm = context.Options.Confirm,
                 Jobs = context.Options.Jobs,
-                LogPath = logPath,
+                LogPath = Path.Combine(context.Folder, "restore.log"),
+                TableBytes = tableBytes,
             },
             cancellationToken);
 
+    private static void Record(MigrationContext context, RestoreResult result, string? how)
+    {
+        var logPath = result.LogPath;
         context.Record.Outputs["status"] = result.StatusText;
         context.Record.Outputs["log"] = logPath;
         var issues = result.Warnings.Concat(result.Errors).ToList();
@@ -88,7 +108,7 @@ public sealed class RestoreStep : IMigrationStep
                 issues.Select(i => (IReadOnlyList<string>)[i.Entry, i.Message, i.IsHarmless ? "harmless: " + i.HarmlessBecause : "error"]).ToList()));
         }
 
-        context.Record.Summary = $"{result.StatusText} in {Units.Duration(result.Duration)}";
+        context.Record.Summary = $"{result.StatusText} in {Units.Duration(result.Duration)}{(how is null ? "" : ", " + how)}";
         if (result.Status == RestoreStatus.Failed)
         {
             var first = result.Errors.FirstOrDefault()?.ToString() ?? result.LastLines.LastOrDefault() ?? "pg_restore failed";

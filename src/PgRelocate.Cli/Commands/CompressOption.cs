@@ -1,0 +1,18 @@
+using System.CommandLine;
+using PgRelocate.Errors;
+
+namespace PgRelocate.Cli.Commands;
+
+/// <summary>--compress, shared by the commands that run pg_dump.</summary>
+internal static class CompressOption
+{
+    public static readonly Option<int?> Option = new("--compress", "-Z")
+    {
+        Description = "pg_dump's gzip level, 0 (none) to 9 (smallest); 1 dumps about twice as fast as the default (6) for an archive a little larger.",
+    };
+
+    public static int? Get(ParseResult parse) =>
+        parse.GetValue(Option) is { } level and (< 0 or > 9)
+            ? throw new UsageException($"--compress {level} is not a gzip level: pass 0 (no compression) to 9 (smallest archive).")
+            : parse.GetValue(Option);
+}

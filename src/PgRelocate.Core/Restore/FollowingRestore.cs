@@ -1,0 +1,279 @@
+using System.Text.RegularExpressions;
+using System.Threading.Channels;
+using PgRelocate.Errors;
+
+namespace PgRelocate.Restore;
+
+/// <summary>
+/// Runs one pg_restore with these arguments (after the common ones), reading <paramref name="stdin"/> when
+/// given; with <paramref name="stdout"/>, pg_restore writes its script there instead of restoring. Returns
+/// its exit code.
+/// </summary>
+internal delegate Task<int> PgRestoreRun(string label, IReadOnlyList<string> args, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken);
+
+/// <summary>
+/// A parallel restore of an archive that is still being written into an <see cref="ArchiveSpool"/> (by a
+/// dump or a download), so the restore does not wait for the whole archive. pg_restore's own parallel mode
+/// needs the whole file; this schedules pg_restore runs over parts of the archive instead:
+/// <list type="number">
+/// <item>the table of contents, as soon as it is written, and the pre-data section;</item>
+/// <item>table rows on <c>jobs</c> lanes, each a pg_restore that follows the archive as it grows and loads
+///   its tables (largest first across lanes, when the manifest says how large they are);</item>
+/// <item>each table's indexes as soon as its rows are in (GIN and GiST first: they take longest), on
+///   <c>jobs</c> index builders, then its primary key, unique and exclusion constraints;</item>
+/// <item>once the archive is whole, the rest of post-data (foreign keys, triggers, partitioned indexes,
+///   materialized views) with pg_restore's own parallel mode.</item>
+/// </list>
+/// Anything that cannot be tied to a table goes to the last part, so nothing is restored out of order.
+/// </summary>
+internal sealed partial class FollowingRestore(ArchiveSpool spool, IReadOnlyList<TocEntry> toc, int jobs, IReadOnlyDictionary<string, long>? tableBytes, string workFolder, PgRestoreRun run)
+{
+    private readonly Channel<Func<CancellationToken, Task>> _indexWork = Channel.CreateUnbounded<Func<CancellationToken, Task>>();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _loaded = new(StringComparer.Ordinal);
+    private Dictionary<string, TablePostData> _postData = [];
+    private int _tablesPending;
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var token = failed.Token;
+
+        // 1. Pre-data, and the post-data script that says which index is on which table: both need only the
+        // table of contents, which is at the front of the archive and already written.
+        var script = new System.Text.StringBuilder();
+        await Task.WhenAll(
+            Check("pre-data", run("pre-data", ["--section=pre-data", spool.Path], null, null, null, token)),
+            RunScriptAsync(script, token));
+        _postData = PlanPostData(toc, ArchiveToc.SplitScript(script.ToString()));
+        var early = _postData.Values.SelectMany(p => p.Indexes.Concat(p.Constraints)).Select(e => e.Id).ToHashSet();
+
+        // 2. Rows on lanes that follow the archive; indexes and key constraints of each table once it is loaded.
+        var lanes = PlanLanes(toc, jobs, tableBytes);
+        _tablesPending = lanes.SelectMany(l => l).Where(e => e.Kind == TocKind.TableData).Select(e => e.QualifiedTag).Distinct(StringComparer.Ordinal).Count();
+        var laneTasks = lanes.Select((lane, i) => Guard(RunLaneAsync(i + 1, lane, token), failed)).ToList();
+        var builders = Enumerable.Range(0, jobs).Select(_ => Guard(IndexBuilderAsync(token), failed)).ToList();
+        if (_tablesPending == 0)
+        {
+            _indexWork.Writer.TryComplete();
+        }
+
+        await Copy.DataPhase.WhenAllAsync([.. laneTasks, .. builders], cancellationToken);
+
+        // 3. The rest of post-data, from the whole archive.
+        await spool.Completion.WaitAsync(cancellationToken);
+        var rest = toc.Where(e => !early.Contains(e.Id)).Select(e => e.Line).ToList();
+        var list = await WriteListAsync("post-data.list", rest, cancellationToken);
+        await Check("post-data", run("post-data", ["--section=post-data", "--use-list=" + list, $"--jobs={jobs}", spool.Path], null, null, null, cancellationToken));
+    }
+
+    /// <summary>
+    /// Table rows split over <paramref name="lanes"/> lists, each in archive order (a lane reads the archive
+    /// once, front to back): largest table first onto the lightest lane. Sequence values and large objects
+    /// (every other data entry) go to the first lane; the section filter keeps anything else out.
+    /// </summary>
+    internal static IReadOnlyList<IReadOnlyList<TocEntry>> PlanLanes(IReadOnlyList<TocEntry> toc, int lanes, IReadOnlyDictionary<string, long>? tableBytes)
+    {
+        var position = toc.Select((e, i) => (e.Id, i)).ToDictionary(x => x.Id, x => x.i);
+        var load = new long[Math.Max(1, lanes)];
+        var assigned = load.Select(_ => new List<TocEntry>()).ToArray();
+        var tables = toc.Where(e => e.Kind == TocKind.TableData)
+            .Select((e, i) => (Entry: e, Bytes: tableBytes?.GetValueOrDefault(e.QualifiedTag) ?? 0, Order: i))
+            .OrderByDescending(t => t.Bytes).ThenBy(t => t.Order);
+        var next = 0;
+        foreach (var (entry, bytes, _) in tables)
+        {
+            // Without sizes, round-robin in archive order; with them, onto the lane with the least to load.
+            var lane = tableBytes is null ? next++ % load.Length : Array.IndexOf(load, load.Min());
+            load[lane] += Math.Max(bytes, 1);
+            assigned[lane].Add(entry);
+        }
+
+        assigned[0].AddRange(toc.Where(e => e.Kind != TocKind.TableData));
+        return assigned.Where(a => a.Count > 0).Select(a => (IReadOnlyList<TocEntry>)[.. a.OrderBy(e => position[e.Id])]).ToList();
+    }
+
+    /// <summary>Each loaded table's index and constraint entries, found by the table their statements name.</summary>
+    internal static Dictionary<string, TablePostData> PlanPostData(IReadOnlyList<TocEntry> toc, IReadOnlyList<ScriptEntry> script)
+    {
+        // By entry id when the script has them (pg_restore --verbose), else by kind, schema and name.
+        var byId = script.Where(s => s.Id is not null).GroupBy(s => s.Id!.Value).Where(g => g.Count() == 1).ToDictionary(g => g.Key, g => g.Single().Sql);
+        var byName = script
+            .Where(s => s.Type is "INDEX" or "CONSTRAINT")
+            .GroupBy(s => (s.Type, s.Schema, s.Name))
+            .Where(g => g.Count() == 1)
+            .ToDictionary(g => g.Key, g => g.Single().Sql);
+        var loaded = toc.Where(e => e.Kind == TocKind.TableData).Select(e => e.QualifiedTag).ToHashSet(StringComparer.Ordinal);
+        var plan = new Dictionary<string, TablePostData>(StringComparer.Ordinal);
+        foreach (var entry in toc.Where(e => e.Kind is TocKind.Index or TocKind.Constraint))
+        {
+            var type = entry.Kind == TocKind.Index ? "INDEX" : "CONSTRAINT";
+            if (!(byId.TryGetValue(entry.Id, out var sql) || byName.TryGetValue((type, entry.Schema, entry.Tag), out sql)) || ArchiveToc.TableOf(sql) is not { } table || !loaded.Contains(table))
+            {
+                continue;
+            }
+
+            if (!plan.TryGetValue(table, out var post))
+            {
+                plan[table] = post = new TablePostData();
+            }
+
+            if (entry.Kind == TocKind.Index)
+            {
+                var slow = SlowIndex().IsMatch(sql);
+                post.Indexes.Insert(slow ? post.Indexes.TakeWhile(i => i.Slow).Count() : post.Indexes.Count, new PlannedEntry(entry.Id, entry.Line, slow));
+            }
+            else
+            {
+                post.Constraints.Add(new PlannedEntry(entry.Id, entry.Line, false));
+            }
+        }
+
+        return plan;
+    }
+
+    private async Task RunScriptAsync(System.Text.StringBuilder script, CancellationToken cancellationToken)
+    {
+        var list = await WriteListAsync("post-data-script.list", toc.Where(e => e.Kind is TocKind.Index or TocKind.Constraint).Select(e => e.Line), cancellationToken);
+        await Check("post-data script", run("post-data script", ["--section=post-data", "--use-list=" + list, "--file=-", spool.Path], null, null, async (stdout, ct) =>
+        {
+            using var reader = new StreamReader(stdout, leaveOpen: true);
+            script.Append(await reader.ReadToEndAsync(ct));
+        }, cancellationToken));
+    }
+
+    /// <summary>One lane: a pg_restore of its table rows, following the archive; each table is handed to the index builders when the next begins.</summary>
+    private async Task RunLaneAsync(int number, IReadOnlyList<TocEntry> lane, CancellationToken cancellationToken)
+    {
+        var list = await WriteListAsync($"lane-{number}.list", lane.Select(e => e.Line), cancellationToken);
+        var tables = lane.Where(e => e.Kind == TocKind.TableData).Select(e => e.QualifiedTag).ToHashSet(StringComparer.Ordinal);
+        string? current = null;
+        void OnLine(string line)
+        {
+            // Any next step means the table before it is in.
+            var step = StepLine().Match(line);
+            if (!step.Success)
+            {
+                return;
+            }
+
+            if (current is not null)
+            {
+                TableLoaded(current);
+            }
+
+            var table = step.Groups[1].Value;
+            current = tables.Contains(table) ? table : null;
+        }
+
+        await using var follower = spool.OpenReader();
+        await Check($"rows, lane {number}", run($"lane {number}", ["--section=data", "--use-list=" + list], follower, OnLine, null, cancellationToken));
+        foreach (var table in tables)
+        {
+            TableLoaded(table);
+        }
+    }
+
+    /// <summary>Hands a loaded table's indexes to the builders (once; the lane's end calls it for all its tables).</summary>
+    private void TableLoaded(string table)
+    {
+        if (!_loaded.TryAdd(table, true))
+        {
+            return;
+        }
+
+        if (_postData.TryGetValue(table, out var post))
+        {
+            var left = post.Indexes.Count;
+            foreach (var index in post.Indexes)
+            {
+                _indexWork.Writer.TryWrite(async ct =>
+                {
+                    await RunEntriesAsync($"index {table}", [index], ct);
+                    if (Interlocked.Decrement(ref left) == 0)
+                    {
+                        await RunEntriesAsync($"constraints {table}", post.Constraints, ct);
+                    }
+                });
+            }
+
+            if (left == 0 && post.Constraints.Count > 0)
+            {
+                _indexWork.Writer.TryWrite(ct => RunEntriesAsync($"constraints {table}", post.Constraints, ct));
+            }
+        }
+
+        if (Interlocked.Decrement(ref _tablesPending) == 0)
+        {
+            _indexWork.Writer.TryComplete();
+        }
+    }
+
+    private async Task RunEntriesAsync(string label, IReadOnlyList<PlannedEntry> entries, CancellationToken cancellationToken)
+    {
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        var list = await WriteListAsync($"entry-{entries[0].Id}.list", entries.Select(e => e.Line), cancellationToken);
+        await Check(label, run(label, ["--section=post-data", "--use-list=" + list, spool.Path], null, null, null, cancellationToken));
+    }
+
+    private async Task IndexBuilderAsync(CancellationToken cancellationToken)
+    {
+        await foreach (var work in _indexWork.Reader.ReadAllAsync(cancellationToken))
+        {
+            await work(cancellationToken);
+        }
+    }
+
+    private async Task<string> WriteListAsync(string name, IEnumerable<string> lines, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(workFolder, name);
+        await File.WriteAllLinesAsync(path, lines, cancellationToken);
+        return path;
+    }
+
+    /// <summary>A pg_restore that exits non-zero stops the whole restore: its errors are in the log and classified there.</summary>
+    private static async Task Check(string what, Task<int> exit)
+    {
+        if (await exit != 0)
+        {
+            throw new RestorePartFailedException(what);
+        }
+    }
+
+    private static async Task Guard(Task task, CancellationTokenSource failed)
+    {
+        try
+        {
+            await task;
+        }
+        catch
+        {
+            await failed.CancelAsync();
+            throw;
+        }
+    }
+
+    [GeneratedRegex(@"^pg_restore: (?:processing data for table ""(.*)""$|processing |executing |restoring )")]
+    private static partial Regex StepLine();
+
+    [GeneratedRegex(@" USING (?:gin|gist|spgist) ", RegexOptions.IgnoreCase)]
+    private static partial Regex SlowIndex();
+}
+
+internal sealed record PlannedEntry(int Id, string Line, bool Slow);
+
+internal sealed class TablePostData
+{
+    public List<PlannedEntry> Indexes { get; } = [];
+
+    public List<PlannedEntry> Constraints { get; } = [];
+}
+
+/// <summary>One part of a following restore ended with pg_restore's non-zero exit: the log and the classified errors say why.</summary>
+internal sealed class RestorePartFailedException(string part) : Exception($"pg_restore failed on the {part}")
+{
+    public string Part { get; } = part;
+}
