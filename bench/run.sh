@@ -188,27 +188,18 @@ if [ -z "${SKIP_STAGED:-}" ]; then
     [ -n "${VERBOSE:-}" ] && cat "$WORK/migrate.out"
 fi
 
-# Every target complete: exact row counts of every table, large objects, indexes and constraints.
-shape() { # url
-    psql -X -At "$1" <<'SQL'
-SELECT string_agg(format('%s=%s', t, n), ' ' ORDER BY t) FROM (
-  SELECT 'accounts' AS t, count(*) AS n FROM pgbench_accounts UNION ALL SELECT 'branches', count(*) FROM pgbench_branches
-  UNION ALL SELECT 'tellers', count(*) FROM pgbench_tellers UNION ALL SELECT 'history', count(*) FROM pgbench_history
-  UNION ALL SELECT 'events', count(*) FROM events UNION ALL SELECT 'large_objects', count(*) FROM pg_largeobject_metadata
-  UNION ALL SELECT 'indexes', count(*) FROM pg_indexes WHERE schemaname = 'public'
-  UNION ALL SELECT 'constraints', count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public'
-  UNION ALL SELECT 'events_seq', last_value FROM events_id_seq) x;
-SQL
-
-}
-EXPECTED=$(shape "$SRC")
-echo "Source:        $EXPECTED"
+# Every target complete: pgrelocate verify (schema, row counts and checksums of every table) against the source.
+echo "Verifying every target against the source ..." >&2
 ALL_OK=1
 DBS="t_seeds t_restore_j2 t_pgcopydb t_pgrelocate"; [ -n "${SKIP_ANCHORS:-}" ] && DBS=t_pgrelocate
 [ -z "${SKIP_STAGED:-}" ] && DBS="$DBS t_staged_seeds t_staged_pgrelocate"
+VERIFIED=""
 for db in $DBS; do
-    GOT=$(shape "$(tgt $db)")
-    if [ "$GOT" = "$EXPECTED" ]; then echo "$(printf '%-14s' $db) complete"; else echo "$(printf '%-14s' $db) DIFFERS: $GOT"; ALL_OK=0; fi
+    if dotnet "$CLI" verify --source "$SRC" --target "$(tgt $db)" >"$WORK/verify-$db.out" 2>&1; then
+        VERIFIED="$VERIFIED$(printf '%-22s %s' $db "$(grep -m1 -E 'identical|match' "$WORK/verify-$db.out" | sed 's/^ *//')")"$'\n'
+    else
+        VERIFIED="$VERIFIED$(printf '%-22s DIFFERS (exit %s): see %s' $db $? "$WORK/verify-$db.out")"$'\n'; ALL_OK=0; KEEP=1
+    fi
 done
 
 ratio() { echo "scale=2; $1 / $2" | bc; }
@@ -234,4 +225,7 @@ if [ -z "${SKIP_STAGED:-}" ]; then
     echo "pgrelocate migrate peak memory                = $((MIGRATE_PEAK_KB / 1024)) MB   (target <= 200 MB)"
     echo "$MIGRATE_STEPS"
 fi
-[ "$ALL_OK" = 1 ] || { echo "Some targets are incomplete." >&2; exit 1; }
+echo
+echo "pgrelocate verify, every target against the source:"
+printf '%s' "$VERIFIED"
+[ "$ALL_OK" = 1 ] || { echo "Some targets differ from the source." >&2; exit 1; }

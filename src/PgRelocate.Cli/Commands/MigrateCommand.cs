@@ -108,7 +108,8 @@ internal static class MigrateCommand
                 CreateBucket = parse.GetValue(CreateBucket),
                 Direct = parse.GetValue(Direct),
                 Jobs = Math.Max(1, parse.GetValue(Jobs)),
-                Compression = CompressOption.Get(parse),
+                // The restore runs alongside the dump on the same machine: pg_dump's CPU is better spent lightly.
+                Compression = CompressOption.Get(parse) ?? 1,
                 ReadOnlySource = parse.GetValue(ReadOnlySource),
                 KeepReadOnly = parse.GetValue(KeepReadOnly),
                 ApplySettings = parse.GetValue(ApplySettings),

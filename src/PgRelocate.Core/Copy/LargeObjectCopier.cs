@@ -4,12 +4,33 @@ using PgRelocate.Connections;
 namespace PgRelocate.Copy;
 
 /// <summary>
-/// Copies large objects with their oids, read in the snapshot and written in pieces, so that memory stays
-/// bounded whatever their size. They belong to the target's login role, as everything restored does.
+/// Copies large objects with their oids and comments, read in the snapshot and written in pieces, so that
+/// memory stays bounded whatever their size. They belong to the target's login role and carry no grants, as
+/// everything restored does (roles are not migrated).
 /// </summary>
 internal static class LargeObjectCopier
 {
     private const int Piece = 1 << 20;
+
+    private static async Task CopyCommentsAsync(NpgsqlConnection reader, NpgsqlConnection writer, IReadOnlyList<uint> oids, CancellationToken cancellationToken)
+    {
+        var comments = new List<(uint Oid, string Text)>();
+        await using (var read = new NpgsqlCommand(
+            "SELECT objoid, description FROM pg_catalog.pg_description WHERE classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass AND objoid = ANY(@oids)", reader))
+        {
+            read.Parameters.AddWithValue("oids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid, oids.ToArray());
+            await using var r = await read.ExecuteReaderAsync(cancellationToken);
+            while (await r.ReadAsync(cancellationToken))
+            {
+                comments.Add((r.GetFieldValue<uint>(0), r.GetString(1)));
+            }
+        }
+
+        foreach (var (oid, text) in comments)
+        {
+            await Db.ExecuteAsync(writer, $"COMMENT ON LARGE OBJECT {SourceSnapshot.Number(oid)} IS {Db.Literal(text)}", cancellationToken);
+        }
+    }
 
     /// <returns>The bytes copied.</returns>
     public static async Task<long> CopyAsync(NpgsqlConnection reader, NpgsqlConnection writer, IReadOnlyList<uint> oids, CancellationToken cancellationToken)
@@ -45,6 +66,7 @@ internal static class LargeObjectCopier
             }
         }
 
+        await CopyCommentsAsync(reader, writer, oids, cancellationToken);
         await Db.ExecuteAsync(writer, "COMMIT", cancellationToken);
         return bytes;
     }

@@ -26,11 +26,16 @@ internal delegate Task<int> PgRestoreRun(string label, IReadOnlyList<string> arg
 /// </list>
 /// Anything that cannot be tied to a table goes to the last part, so nothing is restored out of order.
 /// </summary>
-internal sealed partial class FollowingRestore(ArchiveSpool spool, IReadOnlyList<TocEntry> toc, int jobs, IReadOnlyDictionary<string, long>? tableBytes, string workFolder, PgRestoreRun run)
+/// <param name="analyze">ANALYZEs one table (schema, name); each loaded table is analyzed once its indexes and keys are built.</param>
+internal sealed partial class FollowingRestore(ArchiveSpool spool, IReadOnlyList<TocEntry> toc, int jobs, IReadOnlyDictionary<string, long>? tableBytes, string workFolder, PgRestoreRun run, Func<string, string, CancellationToken, Task>? analyze = null)
 {
     private readonly Channel<Func<CancellationToken, Task>> _indexWork = Channel.CreateUnbounded<Func<CancellationToken, Task>>();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _loaded = new(StringComparer.Ordinal);
     private Dictionary<string, TablePostData> _postData = [];
+    private readonly System.Collections.Concurrent.ConcurrentBag<(string Schema, string Name)> _analyzed = [];
+
+    /// <summary>The tables already analyzed (schema, name): the rest still need it.</summary>
+    public IReadOnlyCollection<(string Schema, string Name)> Analyzed => _analyzed;
     private int _tablesPending;
 
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -181,30 +186,39 @@ internal sealed partial class FollowingRestore(ArchiveSpool spool, IReadOnlyList
             return;
         }
 
-        if (_postData.TryGetValue(table, out var post))
+        var post = _postData.GetValueOrDefault(table) ?? new TablePostData();
+        var left = post.Indexes.Count;
+        foreach (var index in post.Indexes)
         {
-            var left = post.Indexes.Count;
-            foreach (var index in post.Indexes)
+            _indexWork.Writer.TryWrite(async ct =>
             {
-                _indexWork.Writer.TryWrite(async ct =>
+                await RunEntriesAsync($"index {table}", [index], ct);
+                if (Interlocked.Decrement(ref left) == 0)
                 {
-                    await RunEntriesAsync($"index {table}", [index], ct);
-                    if (Interlocked.Decrement(ref left) == 0)
-                    {
-                        await RunEntriesAsync($"constraints {table}", post.Constraints, ct);
-                    }
-                });
-            }
+                    await FinishTableAsync(table, post, ct);
+                }
+            });
+        }
 
-            if (left == 0 && post.Constraints.Count > 0)
-            {
-                _indexWork.Writer.TryWrite(ct => RunEntriesAsync($"constraints {table}", post.Constraints, ct));
-            }
+        if (left == 0)
+        {
+            _indexWork.Writer.TryWrite(ct => FinishTableAsync(table, post, ct));
         }
 
         if (Interlocked.Decrement(ref _tablesPending) == 0)
         {
             _indexWork.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>A table's keys once its indexes are built (they lock it whole), then its statistics.</summary>
+    private async Task FinishTableAsync(string table, TablePostData post, CancellationToken cancellationToken)
+    {
+        await RunEntriesAsync($"constraints {table}", post.Constraints, cancellationToken);
+        if (analyze is not null && toc.FirstOrDefault(e => e.Kind == TocKind.TableData && e.QualifiedTag == table) is { } entry)
+        {
+            await analyze(entry.Schema, entry.Tag, cancellationToken);
+            _analyzed.Add((entry.Schema, entry.Tag));
         }
     }
 

@@ -16,6 +16,9 @@ public sealed record RestoreResult(
     TimeSpan Duration,
     IReadOnlyList<string> LastLines)
 {
+    /// <summary>The tables (schema, name) the restore already analyzed as it went.</summary>
+    public IReadOnlyCollection<(string Schema, string Name)> Analyzed { get; init; } = [];
+
     /// <summary>"Completed", "Completed with 2 warnings" or "Failed", as the summary says it.</summary>
     public string StatusText => Status switch
     {

@@ -90,7 +90,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             // 4. Statistics, so the first queries after the cutover are not planned blind.
             if (result.Status != RestoreStatus.Failed && options.Analyze)
             {
-                await TargetStatistics.AnalyzeAsync(target, options.Jobs, reporter, cancellationToken);
+                await TargetStatistics.AnalyzeAsync(target, options.Jobs, reporter, cancellationToken, result.Analyzed);
             }
 
             return result with { Duration = DateTimeOffset.UtcNow - started };
@@ -300,13 +300,16 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         var progress = new RestoreProgress(reporter, archive.TocEntries, archive.Stream is null ? null : (options.Input as StreamedArchive)?.Length);
         var session = new PgRestoreSession(pgRestore, target, log, progress, reporter);
         int exit;
+        IReadOnlyCollection<(string Schema, string Name)> analyzed = [];
         if (following)
         {
             var work = Directory.CreateTempSubdirectory("pgrelocate-restore-");
             try
             {
                 var sizes = options.TableBytes ?? options.Manifest?.Tables.ToDictionary(t => t.Schema + "." + t.Name, t => t.EstimatedBytes, StringComparer.Ordinal);
-                await new FollowingRestore(archive.Spool!, archive.Toc!, jobs, sizes, work.FullName, session.RunAsync).RunAsync(cancellationToken);
+                var parts = new FollowingRestore(archive.Spool!, archive.Toc!, jobs, sizes, work.FullName, session.RunAsync, options.Analyze ? AnalyzeOneAsync : null);
+                await parts.RunAsync(cancellationToken);
+                analyzed = parts.Analyzed;
                 exit = 0;
             }
             catch (RestorePartFailedException e)
@@ -338,7 +341,13 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             ? RestoreStatus.Failed
             : warnings.Count > 0 ? RestoreStatus.CompletedWithWarnings : RestoreStatus.Completed;
         await log.WriteLineAsync($"# pg_restore exit code {exit}; status {status}");
-        return new RestoreResult(status, warnings, errors, Path.GetFullPath(options.LogPath), DateTimeOffset.UtcNow - started, session.LastLines);
+        return new RestoreResult(status, warnings, errors, Path.GetFullPath(options.LogPath), DateTimeOffset.UtcNow - started, session.LastLines) { Analyzed = analyzed };
+
+        async Task AnalyzeOneAsync(string schema, string name, CancellationToken ct)
+        {
+            await using var conn = await Db.OpenAsync(target, "target", ct);
+            await Db.ExecuteAsync(conn, $"ANALYZE {Db.Ident(schema)}.{Db.Ident(name)}", ct);
+        }
     }
 
     /// <summary>Copies an archive stream into pg_restore's standard input until the end, or until pg_restore stops reading.</summary>
@@ -374,6 +383,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         private readonly Lock _lock = new();
         private readonly List<RestoreIssue> _issues = [];
         private readonly Queue<string> _last = new();
+        private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
 
         public IReadOnlyList<RestoreIssue> Issues
         {
@@ -413,7 +423,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             reporter.Debug("Running " + spec.CommandLine);
             lock (_lock)
             {
-                log.WriteLine($"# {prefix}{spec.CommandLine}");
+                log.WriteLine($"# {prefix}+{_clock.Elapsed.TotalSeconds:0.0}s {spec.CommandLine}");
             }
 
             spec = spec with
@@ -446,10 +456,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             lock (_lock)
             {
                 _issues.AddRange(classifier.Issues);
-                if (exit != 0)
-                {
-                    log.WriteLine($"# {prefix}exit code {exit}");
-                }
+                log.WriteLine($"# {prefix}+{_clock.Elapsed.TotalSeconds:0.0}s exit code {exit}");
             }
 
             return exit;

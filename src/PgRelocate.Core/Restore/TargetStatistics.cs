@@ -6,18 +6,22 @@ namespace PgRelocate.Restore;
 /// <summary>Planner statistics for a freshly loaded database, so the first queries after the cutover are not planned blind.</summary>
 public static class TargetStatistics
 {
-    /// <summary>ANALYZE of every table, largest first, on as many sessions as the restore had jobs.</summary>
-    public static async Task AnalyzeAsync(PgConnectionInfo target, int jobs, IReporter reporter, CancellationToken cancellationToken)
+    /// <summary>ANALYZE of every table but those already <paramref name="analyzed"/>, largest first, on as many sessions as the restore had jobs.</summary>
+    public static async Task AnalyzeAsync(PgConnectionInfo target, int jobs, IReporter reporter, CancellationToken cancellationToken, IReadOnlyCollection<(string Schema, string Name)>? analyzed = null)
     {
+        var skip = (analyzed ?? []).ToHashSet();
         var tables = new List<string>();
         await using (var conn = await Db.OpenAsync(target, "target", cancellationToken))
         {
             await using var cmd = new Npgsql.NpgsqlCommand(
-                "SELECT format('%I.%I', nspname, relname) FROM (" + Catalog.DatabaseFacts.UserTablesSql + ") t ORDER BY bytes DESC", conn);
+                "SELECT format('%I.%I', nspname, relname), nspname, relname FROM (" + Catalog.DatabaseFacts.UserTablesSql + ") t ORDER BY bytes DESC", conn);
             await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
             while (await r.ReadAsync(cancellationToken))
             {
-                tables.Add(r.GetString(0));
+                if (!skip.Contains((r.GetString(1), r.GetString(2))))
+                {
+                    tables.Add(r.GetString(0));
+                }
             }
         }
 

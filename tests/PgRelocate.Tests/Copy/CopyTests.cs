@@ -163,7 +163,7 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
         }
     }
 
-    private const string TypesSql = """
+    internal const string TypesSql = """
         CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
         CREATE DOMAIN positive AS int CHECK (VALUE > 0);
         CREATE TYPE pair AS (a int, b mood);

@@ -1,0 +1,62 @@
+using PgRelocate.Demo;
+using PgRelocate.Migration;
+using PgRelocate.Tests.Copy;
+using PgRelocate.Tests.Harness;
+
+namespace PgRelocate.Tests.Restore;
+
+/// <summary>
+/// migrate restores alongside the dump, from the archive's local copy as it grows: every kind of object
+/// arrives, each table's indexes are built by themselves as soon as its rows are in, and the copy is gone after.
+/// </summary>
+public sealed class FollowingRestoreTests(PgServerPair servers) : IClassFixture<PgServerPair>
+{
+    [Fact]
+    public async Task Should_Restore_Every_Column_Type_Partitions_Inheritance_And_Large_Objects_While_Dumping()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("follow_types");
+        await PgServer.ExecuteAsync(source, CopyTests.TypesSql);
+        var target = await servers.Target.CreateDatabaseAsync("follow_types_target");
+        using var dir = new TempDir();
+
+        var result = await CliRunner.RunAsync(["migrate", "-s", CliRunner.Url(source), "-t", CliRunner.Url(target), "--confirm", target.Database, "--workdir", dir.Path, "--jobs", "3"], null);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(await DatabaseSnapshot.TakeAsync(source), await DatabaseSnapshot.TakeAsync(target));
+        var journal = MigrationJournal.All(dir.Path).Single();
+        var log = await File.ReadAllTextAsync(Path.Combine(journal.Folder, "restore.log"));
+        Assert.Contains("[lane 3]", log, StringComparison.Ordinal);
+        Assert.Contains("[index public.", log, StringComparison.Ordinal);
+        Assert.Contains("[post-data]", log, StringComparison.Ordinal);
+        Assert.Contains("alongside the dump", journal.Steps.Single(s => s.Name == "restore").Summary, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(journal.Folder, "archive.following")));
+    }
+
+    [Fact]
+    public async Task Should_Restore_The_Sample_Database_While_Dumping_With_Owners_Reassigned()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("follow_sample");
+        await SampleDatabase.LoadAsync(servers.Source.Cluster, source, CancellationToken.None);
+        var target = await servers.Target.CreateDatabaseAsync("follow_sample_target");
+        using var dir = new TempDir();
+
+        var result = await CliRunner.RunAsync(["migrate", "-s", CliRunner.Url(source), "-t", CliRunner.Url(target), "--confirm", target.Database, "--workdir", dir.Path, "--compress", "1"], null);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(await DatabaseSnapshot.TakeAsync(source), await DatabaseSnapshot.TakeAsync(target));
+        var foreignOwners = await PgServer.ScalarAsync<long>(target, """
+            SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname IN ('shop', 'billing', 'reporting') AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)
+            """);
+        Assert.Equal(0, foreignOwners);
+    }
+
+    [Fact]
+    public async Task Should_Refuse_A_Compression_Level_That_Is_Not_One()
+    {
+        var result = await CliRunner.RunAsync("dump", "--source", "postgres://u@127.0.0.1:1/db", "--to", "x.dump", "--compress", "12");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--compress 12 is not a gzip level", result.Stderr, StringComparison.Ordinal);
+    }
+}
