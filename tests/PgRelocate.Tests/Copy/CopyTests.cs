@@ -47,7 +47,14 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
         Assert.Equal(await PgServer.ScalarAsync<long>(source, "SELECT max(ident) FROM gen") + 1, await PgServer.ScalarAsync<long>(target, "SELECT ident FROM gen WHERE id = 1000"));
         Assert.Equal(3, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM parent_inh"));
         Assert.Equal("u", await PgServer.ScalarAsync<string>(target, "SELECT relpersistence::text FROM pg_class WHERE relname = 'scratch'"));
+        Assert.Equal("commented: kept with its large object", await PgServer.ScalarAsync<string>(target, LargeObjectCommentsSql));
     }
+
+    /// <summary>Every large object's comment with the large object's contents, so a comment on the wrong object shows.</summary>
+    internal const string LargeObjectCommentsSql = """
+        SELECT string_agg(convert_from(lo_get(d.objoid), 'UTF8') || ': ' || d.description, ', ') FROM pg_description d
+        WHERE d.classoid = 'pg_largeobject'::regclass
+        """;
 
     [Fact]
     public async Task Should_Copy_One_Moment_Of_A_Source_Being_Written_To()
@@ -216,6 +223,7 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
         SELECT lo_from_bytea(0, 'small large object');
         SELECT lo_from_bytea(0, decode(repeat('0123456789abcdef', 200000), 'hex'));
         SELECT lo_from_bytea(0, '');
+        DO $$ BEGIN EXECUTE format('COMMENT ON LARGE OBJECT %s IS %L', lo_from_bytea(0, 'commented'), 'kept with its large object'); END $$;
         ANALYZE;
         """;
 }

@@ -23,6 +23,7 @@ public sealed class FollowingRestoreTests(PgServerPair servers) : IClassFixture<
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal(await DatabaseSnapshot.TakeAsync(source), await DatabaseSnapshot.TakeAsync(target));
+        Assert.Equal("commented: kept with its large object", await PgServer.ScalarAsync<string>(target, CopyTests.LargeObjectCommentsSql));
         var journal = MigrationJournal.All(dir.Path).Single();
         var log = await File.ReadAllTextAsync(Path.Combine(journal.Folder, "restore.log"));
         Assert.Contains("[lane 3]", log, StringComparison.Ordinal);
