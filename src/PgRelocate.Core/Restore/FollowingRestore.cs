@@ -7,9 +7,9 @@ namespace PgRelocate.Restore;
 /// <summary>
 /// Runs one pg_restore with these arguments (after the common ones), reading <paramref name="stdin"/> when
 /// given; with <paramref name="stdout"/>, pg_restore writes its script there instead of restoring. Returns
-/// its exit code.
+/// whether it succeeded: exit code 0, or only errors known to be harmless.
 /// </summary>
-internal delegate Task<int> PgRestoreRun(string label, IReadOnlyList<string> args, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken);
+internal delegate Task<bool> PgRestoreRun(string label, IReadOnlyList<string> args, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken);
 
 /// <summary>
 /// A parallel restore of an archive that is still being written into an <see cref="ArchiveSpool"/> (by a
@@ -31,12 +31,12 @@ internal sealed partial class FollowingRestore(ArchiveSpool spool, IReadOnlyList
 {
     private readonly Channel<Func<CancellationToken, Task>> _indexWork = Channel.CreateUnbounded<Func<CancellationToken, Task>>();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _loaded = new(StringComparer.Ordinal);
-    private Dictionary<string, TablePostData> _postData = [];
     private readonly System.Collections.Concurrent.ConcurrentBag<(string Schema, string Name)> _analyzed = [];
+    private Dictionary<string, TablePostData> _postData = [];
+    private int _tablesPending;
 
     /// <summary>The tables already analyzed (schema, name): the rest still need it.</summary>
     public IReadOnlyCollection<(string Schema, string Name)> Analyzed => _analyzed;
-    private int _tablesPending;
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -248,10 +248,10 @@ internal sealed partial class FollowingRestore(ArchiveSpool spool, IReadOnlyList
         return path;
     }
 
-    /// <summary>A pg_restore that exits non-zero stops the whole restore: its errors are in the log and classified there.</summary>
-    private static async Task Check(string what, Task<int> exit)
+    /// <summary>A pg_restore that failed stops the whole restore: its errors are in the log and classified there.</summary>
+    private static async Task Check(string what, Task<bool> succeeded)
     {
-        if (await exit != 0)
+        if (!await succeeded)
         {
             throw new RestorePartFailedException(what);
         }

@@ -307,7 +307,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             try
             {
                 var sizes = options.TableBytes ?? options.Manifest?.Tables.ToDictionary(t => t.Schema + "." + t.Name, t => t.EstimatedBytes, StringComparer.Ordinal);
-                var parts = new FollowingRestore(archive.Spool!, archive.Toc!, jobs, sizes, work.FullName, session.RunAsync, options.Analyze ? AnalyzeOneAsync : null);
+                var parts = new FollowingRestore(archive.Spool!, archive.Toc!, jobs, sizes, work.FullName, session.RunPartAsync, options.Analyze ? AnalyzeOneAsync : null);
                 await parts.RunAsync(cancellationToken);
                 analyzed = parts.Analyzed;
                 exit = 0;
@@ -407,7 +407,17 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             }
         }
 
-        public async Task<int> RunAsync(string label, IReadOnlyList<string> extra, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken)
+        /// <summary>One part of a larger restore: it succeeded if pg_restore did, or failed only on harmless errors.</summary>
+        public async Task<bool> RunPartAsync(string label, IReadOnlyList<string> extra, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken)
+        {
+            var (exit, issues) = await RunCoreAsync(label, extra, stdin, onLine, stdout, cancellationToken);
+            return exit == 0 || (issues.Count > 0 && issues.All(i => i.IsHarmless));
+        }
+
+        public async Task<int> RunAsync(string label, IReadOnlyList<string> extra, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken) =>
+            (await RunCoreAsync(label, extra, stdin, onLine, stdout, cancellationToken)).Exit;
+
+        private async Task<(int Exit, IReadOnlyList<RestoreIssue> Issues)> RunCoreAsync(string label, IReadOnlyList<string> extra, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken)
         {
             List<string> args = ["--no-owner", "--no-acl", "--verbose", "--no-password"];
             if (stdout is null)
@@ -453,13 +463,14 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             };
 
             var exit = await ChildProcess.RunAsync(spec, cancellationToken);
+            var issues = classifier.Issues;
             lock (_lock)
             {
-                _issues.AddRange(classifier.Issues);
+                _issues.AddRange(issues);
                 log.WriteLine($"# {prefix}+{_clock.Elapsed.TotalSeconds:0.0}s exit code {exit}");
             }
 
-            return exit;
+            return (exit, issues);
         }
     }
 

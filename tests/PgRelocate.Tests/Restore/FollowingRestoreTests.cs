@@ -53,6 +53,26 @@ public sealed class FollowingRestoreTests(PgServerPair servers) : IClassFixture<
     }
 
     [Fact]
+    public async Task Should_Go_On_Past_A_Harmless_Error_In_One_Part_And_Report_It()
+    {
+        // The target's superuser installed hstore already: the login role may not comment on it, which the
+        // pre-data part reports as an error that does no harm.
+        var source = await servers.Source.CreateDatabaseAsync("follow_harmless");
+        await servers.Source.ExecuteAsync(source.Database, "CREATE EXTENSION hstore");
+        await PgServer.ExecuteAsync(source, "CREATE TABLE kv (id int PRIMARY KEY, tags hstore); INSERT INTO kv SELECT g, hstore('n', g::text) FROM generate_series(1, 1000) g;");
+        var target = await servers.Target.CreateDatabaseAsync("follow_harmless_target");
+        await servers.Target.ExecuteAsync(target.Database, "CREATE EXTENSION hstore");
+        using var dir = new TempDir();
+
+        var result = await CliRunner.RunAsync(["migrate", "-s", CliRunner.Url(source), "-t", CliRunner.Url(target), "--confirm", target.Database, "--workdir", dir.Path], null);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var journal = MigrationJournal.All(dir.Path).Single();
+        Assert.StartsWith("Completed with 1 warning", journal.Steps.Single(s => s.Name == "restore").Summary, StringComparison.Ordinal);
+        Assert.Equal(1000L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM kv WHERE tags ? 'n'"));
+    }
+
+    [Fact]
     public async Task Should_Refuse_A_Compression_Level_That_Is_Not_One()
     {
         var result = await CliRunner.RunAsync("dump", "--source", "postgres://u@127.0.0.1:1/db", "--to", "x.dump", "--compress", "12");
