@@ -39,48 +39,17 @@ internal static class RestoreCommand
         }
 
         var location = StagingLocation.Parse(ctx.Parse.GetValue(Archive)!);
-        ArchiveDownload? download = null;
-        DumpManifest? manifest;
-        ArchiveInput input;
-        if (location.IsRemote)
+        if (!location.IsRemote)
         {
-            var stagingOptions = StagingCliOptions.Read(ctx.Parse);
-            var store = StagingStores.Open(location, stagingOptions, ctx.Reporter);
-            manifest = await StagedArchives.FindManifestAsync(location, ctx.Parse.GetValue(Manifest), stagingOptions, ctx.Reporter, cancellationToken);
-            if (jobs > 1)
-            {
-                // Parallel restore while the archive downloads into a temporary file.
-                download = await StagedArchives.StartDownloadAsync(location, store, manifest, ctx.Reporter, cancellationToken);
-                input = download.Input;
-            }
-            else
-            {
-                input = await StagedArchives.StreamAsync(location, store, manifest, cancellationToken);
-            }
-        }
-        else
-        {
-            manifest = await ReadManifestAsync(ctx.Parse.GetValue(Manifest), location.Key, cancellationToken);
-            input = new LocalArchive(location.Key);
+            var manifest = await ReadManifestAsync(ctx.Parse.GetValue(Manifest), location.Key, cancellationToken);
+            return await RestoreAsync(ctx, target, new LocalArchive(location.Key), manifest, jobs, cancellationToken);
         }
 
-        try
-        {
-            return await RestoreAsync(ctx, target, input, manifest, jobs, cancellationToken);
-        }
-        catch (Exception) when (download?.Error is { } error)
-        {
-            // The restore ran out of bytes because the download failed: that is the error to report.
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
-            throw;
-        }
-        finally
-        {
-            if (download is not null)
-            {
-                await download.DisposeAsync();
-            }
-        }
+        // From a store or URL: streamed with one job; with more, restored in parallel while it downloads.
+        var stagingOptions = StagingCliOptions.Read(ctx.Parse);
+        var store = StagingStores.Open(location, stagingOptions, ctx.Reporter);
+        var found = await StagedArchives.FindManifestAsync(location, ctx.Parse.GetValue(Manifest), stagingOptions, ctx.Reporter, cancellationToken);
+        return await StagedArchives.RestoreFromAsync(location, store, found, jobs, ctx.Reporter, input => RestoreAsync(ctx, target, input, found, jobs, cancellationToken), cancellationToken);
     }
 
     private static async Task<ExitCode> RestoreAsync(CommandContext ctx, Connections.PgConnectionInfo target, ArchiveInput input, DumpManifest? manifest, int jobs, CancellationToken cancellationToken)

@@ -15,7 +15,8 @@ namespace PgRelocate.Dump;
 /// caller's business: it publishes the archive only after this returns.
 /// </summary>
 /// <param name="compression">gzip level 0-9 for pg_dump's --compress; null keeps pg_dump's default (6).</param>
-public sealed partial class DumpRunner(PgBinaries binaries, IReporter reporter, int? compression = null)
+/// <param name="knownFacts">The source's facts when the caller has read them already; else they are read first.</param>
+public sealed partial class DumpRunner(PgBinaries binaries, IReporter reporter, int? compression = null, DatabaseFacts? knownFacts = null)
 {
     public const string ProgressTask = "dump";
 
@@ -24,11 +25,7 @@ public sealed partial class DumpRunner(PgBinaries binaries, IReporter reporter, 
     public async Task<DumpManifest> RunAsync(PgConnectionInfo source, Stream destination, CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.UtcNow;
-        DatabaseFacts facts;
-        await using (var conn = await Db.OpenAsync(source, "source", cancellationToken))
-        {
-            facts = await DatabaseFacts.ReadAsync(conn, cancellationToken);
-        }
+        var facts = knownFacts ?? await ReadFactsAsync(source, cancellationToken);
 
         var pgDump = binaries.PgDumpFor(facts.ServerMajor);
         reporter.Info($"Dumping {source.Display} (PostgreSQL {facts.ServerVersion}, {Units.Bytes(facts.SizeBytes)}, {facts.Tables.Count} tables) with pg_dump {pgDump.Version}.");
@@ -101,6 +98,13 @@ public sealed partial class DumpRunner(PgBinaries binaries, IReporter reporter, 
             Tables = facts.Tables,
             LargeObjects = facts.LargeObjects,
         };
+    }
+
+    /// <summary>What the manifest and the progress need to know about the source.</summary>
+    public static async Task<DatabaseFacts> ReadFactsAsync(PgConnectionInfo source, CancellationToken cancellationToken)
+    {
+        await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
+        return await DatabaseFacts.ReadAsync(conn, cancellationToken);
     }
 
     private static string DescribeFailure(int exit, List<string> errors)

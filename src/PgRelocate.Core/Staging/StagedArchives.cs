@@ -99,11 +99,37 @@ public static class StagedArchives
     }
 
     /// <summary>
+    /// Runs <paramref name="restore"/> on <paramref name="location"/>: with one job as a checked stream, with
+    /// more on a download it follows (see <see cref="StartDownloadAsync"/>). A restore that fails because the
+    /// download failed reports the download's error.
+    /// </summary>
+    public static async Task<T> RestoreFromAsync<T>(
+        StagingLocation location, IStagingStore store, DumpManifest? manifest, int jobs, IReporter reporter, Func<ArchiveInput, Task<T>> restore, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(restore);
+        if (jobs <= 1)
+        {
+            return await restore(await StreamAsync(location, store, manifest, cancellationToken));
+        }
+
+        await using var download = await StartDownloadAsync(location, store, manifest, reporter, cancellationToken);
+        try
+        {
+            return await restore(download.Input);
+        }
+        catch (Exception) when (download.Error is { } error)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Starts downloading <paramref name="location"/> into an owner-only temporary file that a parallel restore
     /// reads as it grows (checked against the manifest when there is one: a mismatch fails the restore before
     /// its last part). Disposing stops the download and deletes the file.
     /// </summary>
-    public static async Task<ArchiveDownload> StartDownloadAsync(StagingLocation location, IStagingStore store, DumpManifest? manifest, IReporter reporter, CancellationToken cancellationToken)
+    private static async Task<ArchiveDownload> StartDownloadAsync(StagingLocation location, IStagingStore store, DumpManifest? manifest, IReporter reporter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(reporter);
         var streamed = await StreamAsync(location, store, manifest, cancellationToken);
@@ -139,7 +165,7 @@ public static class StagedArchives
 }
 
 /// <summary>A download into a file that a restore follows: <see cref="Input"/> for the restore, <see cref="Completion"/> for the download's outcome.</summary>
-public sealed class ArchiveDownload(GrowingArchive input, Task completion, CancellationTokenSource stop, string folder) : IAsyncDisposable
+internal sealed class ArchiveDownload(GrowingArchive input, Task completion, CancellationTokenSource stop, string folder) : IAsyncDisposable
 {
     public GrowingArchive Input { get; } = input;
 

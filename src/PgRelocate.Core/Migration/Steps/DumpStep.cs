@@ -1,6 +1,5 @@
 using PgRelocate.Archives;
 using PgRelocate.Catalog;
-using PgRelocate.Connections;
 using PgRelocate.Dump;
 using PgRelocate.Progress;
 using PgRelocate.Restore;
@@ -28,8 +27,9 @@ public sealed class DumpStep : IMigrationStep
         // A rerun replaces what an interrupted one left.
         var location = StagingLocation.Parse(options.Via ?? Path.Combine(context.Folder, "archive.dump"));
         var store = StagingStores.Open(location, options.Staging, context.Reporter);
-        var runner = new DumpRunner(context.Binaries, context.Reporter, options.Compression);
-        var restore = options.Jobs > 1 ? await StartRestoreAsync(context, cancellationToken) : null;
+        var facts = await DumpRunner.ReadFactsAsync(options.Source, cancellationToken);
+        var runner = new DumpRunner(context.Binaries, context.Reporter, options.Compression, facts);
+        var restore = options.Jobs > 1 ? StartRestore(context, facts, cancellationToken) : null;
         DumpManifest manifest;
         try
         {
@@ -59,14 +59,8 @@ public sealed class DumpStep : IMigrationStep
     }
 
     /// <summary>Starts the restore on a local copy of the archive that the dump is about to write.</summary>
-    private static async Task<FollowingRestoreRun> StartRestoreAsync(MigrationContext context, CancellationToken cancellationToken)
+    private static FollowingRestoreRun StartRestore(MigrationContext context, DatabaseFacts facts, CancellationToken cancellationToken)
     {
-        DatabaseFacts facts;
-        await using (var conn = await Db.OpenAsync(context.Options.Source, "source", cancellationToken))
-        {
-            facts = await DatabaseFacts.ReadAsync(conn, cancellationToken);
-        }
-
         var spool = new ArchiveSpool(Path.Combine(context.Folder, "archive.following"));
         var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var sizes = facts.Tables.GroupBy(t => t.Schema + "." + t.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(t => t.EstimatedBytes), StringComparer.Ordinal);

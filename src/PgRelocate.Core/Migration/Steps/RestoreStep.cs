@@ -35,47 +35,20 @@ public sealed class RestoreStep : IMigrationStep
         var options = context.Options;
         var archive = context.Journal.Output(DumpStep.StepName, "archive")
             ?? throw new PgRelocateException("The dump step recorded no archive: run the migration again.");
-        ArchiveDownload? download = null;
-        try
+        if (options.Via is null)
         {
-            DumpManifest? manifest;
-            ArchiveInput input;
-            if (options.Via is null)
-            {
-                var manifestPath = DumpManifest.PathFor(archive);
-                manifest = File.Exists(manifestPath) ? DumpManifest.FromJson(await File.ReadAllTextAsync(manifestPath, cancellationToken), manifestPath) : null;
-                input = new LocalArchive(archive);
-            }
-            else
-            {
-                // Read through a fresh signed URL, as a restore service would: the URL itself is proven to work.
-                manifest = await StagedArchives.FindManifestAsync(StagedArchive.Location(options), null, options.Staging, context.Reporter, cancellationToken);
-                var url = StagingLocation.Parse(StagedArchive.SignedUrl(options, context.Reporter).ToString());
-                var store = StagingStores.Open(url, options.Staging, context.Reporter);
-                if (options.Jobs > 1)
-                {
-                    download = await StagedArchives.StartDownloadAsync(url, store, manifest, context.Reporter, cancellationToken);
-                    input = download.Input;
-                }
-                else
-                {
-                    input = await StagedArchives.StreamAsync(url, store, manifest, cancellationToken);
-                }
-            }
-
-            Record(context, await RestoreAsync(context, input, manifest, null, cancellationToken), null);
+            var manifestPath = DumpManifest.PathFor(archive);
+            var manifest = File.Exists(manifestPath) ? DumpManifest.FromJson(await File.ReadAllTextAsync(manifestPath, cancellationToken), manifestPath) : null;
+            Record(context, await RestoreAsync(context, new LocalArchive(archive), manifest, null, cancellationToken), null);
         }
-        catch (Exception) when (download?.Error is { } error)
+        else
         {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
-            throw;
-        }
-        finally
-        {
-            if (download is not null)
-            {
-                await download.DisposeAsync();
-            }
+            // Read through a fresh signed URL, as a restore service would: the URL itself is proven to work.
+            var manifest = await StagedArchives.FindManifestAsync(StagedArchive.Location(options), null, options.Staging, context.Reporter, cancellationToken);
+            var url = StagingLocation.Parse(StagedArchive.SignedUrl(options, context.Reporter).ToString());
+            var store = StagingStores.Open(url, options.Staging, context.Reporter);
+            var result = await StagedArchives.RestoreFromAsync(url, store, manifest, options.Jobs, context.Reporter, input => RestoreAsync(context, input, manifest, null, cancellationToken), cancellationToken);
+            Record(context, result, null);
         }
     }
 
