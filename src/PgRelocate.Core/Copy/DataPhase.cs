@@ -4,6 +4,7 @@ using Npgsql;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
+using PgRelocate.Tools;
 
 namespace PgRelocate.Copy;
 
@@ -44,30 +45,11 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
 
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = failed.Token;
-        var data = Enumerable.Range(0, Math.Max(1, options.Jobs)).Select(_ => Guard(DataWorkerAsync(token), failed)).ToList();
-        var index = Enumerable.Range(0, Math.Max(1, options.IndexJobs)).Select(_ => Guard(IndexWorkerAsync(token), failed)).ToList();
+        var data = Enumerable.Range(0, Math.Max(1, options.Jobs)).Select(_ => Workers.Guard(DataWorkerAsync(token), failed)).ToList();
+        var index = Enumerable.Range(0, Math.Max(1, options.IndexJobs)).Select(_ => Workers.Guard(IndexWorkerAsync(token), failed)).ToList();
         // The index workers stop once the data workers are done (or failed) and the queue is empty.
         _ = Task.WhenAll(data).ContinueWith(_ => _indexWork.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-        await WhenAllAsync([.. data, .. index], cancellationToken);
-    }
-
-    /// <summary>Waits for every task; on failure throws the first real error, not a cancellation it caused.</summary>
-    internal static async Task WhenAllAsync(IReadOnlyList<Task> tasks, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await Task.WhenAll(tasks);
-        }
-        catch when (!cancellationToken.IsCancellationRequested)
-        {
-            var real = tasks.Where(t => t.IsFaulted).SelectMany(t => t.Exception!.InnerExceptions).FirstOrDefault(e => e is not OperationCanceledException);
-            if (real is not null)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(real);
-            }
-
-            throw;
-        }
+        await Workers.WhenAllAsync([.. data, .. index], cancellationToken);
     }
 
     /// <summary>
@@ -228,20 +210,6 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
         {
             using var slot = await _gate.EnterAsync(priority: true, cancellationToken);
             await work(writer, cancellationToken);
-        }
-    }
-
-    /// <summary>The first failure cancels the other workers, so the run stops instead of finishing around a hole.</summary>
-    private static async Task Guard(Task worker, CancellationTokenSource failed)
-    {
-        try
-        {
-            await worker;
-        }
-        catch
-        {
-            await failed.CancelAsync();
-            throw;
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
 using PgRelocate.Errors;
+using PgRelocate.Tools;
 
 namespace PgRelocate.Restore;
 
@@ -55,14 +56,14 @@ internal sealed partial class FollowingRestore(ArchiveSpool spool, IReadOnlyList
         // 2. Rows on lanes that follow the archive; indexes and key constraints of each table once it is loaded.
         var lanes = PlanLanes(toc, jobs, tableBytes);
         _tablesPending = lanes.SelectMany(l => l).Where(e => e.Kind == TocKind.TableData).Select(e => e.QualifiedTag).Distinct(StringComparer.Ordinal).Count();
-        var laneTasks = lanes.Select((lane, i) => Guard(RunLaneAsync(i + 1, lane, token), failed)).ToList();
-        var builders = Enumerable.Range(0, jobs).Select(_ => Guard(IndexBuilderAsync(token), failed)).ToList();
+        var laneTasks = lanes.Select((lane, i) => Workers.Guard(RunLaneAsync(i + 1, lane, token), failed)).ToList();
+        var builders = Enumerable.Range(0, jobs).Select(_ => Workers.Guard(IndexBuilderAsync(token), failed)).ToList();
         if (_tablesPending == 0)
         {
             _indexWork.Writer.TryComplete();
         }
 
-        await Copy.DataPhase.WhenAllAsync([.. laneTasks, .. builders], cancellationToken);
+        await Workers.WhenAllAsync([.. laneTasks, .. builders], cancellationToken);
 
         // 3. The rest of post-data, from the whole archive.
         await spool.Completion.WaitAsync(cancellationToken);
@@ -254,19 +255,6 @@ internal sealed partial class FollowingRestore(ArchiveSpool spool, IReadOnlyList
         if (!await succeeded)
         {
             throw new RestorePartFailedException(what);
-        }
-    }
-
-    private static async Task Guard(Task task, CancellationTokenSource failed)
-    {
-        try
-        {
-            await task;
-        }
-        catch
-        {
-            await failed.CancelAsync();
-            throw;
         }
     }
 

@@ -21,11 +21,7 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
         Assert.True(copy.ExitCode == 0, copy.ToString());
         Assert.Contains("Completed", copy.Stdout, StringComparison.Ordinal);
         Assert.Equal(await DatabaseSnapshot.TakeAsync(source), await DatabaseSnapshot.TakeAsync(target));
-        var foreignOwners = await PgServer.ScalarAsync<long>(target, """
-            SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname IN ('shop', 'billing', 'reporting') AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)
-            """);
-        Assert.Equal(0, foreignOwners);
+        Assert.Equal(0, await DatabaseSnapshot.SampleObjectsNotOwnedByLoginAsync(target));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using Npgsql;
 using PgRelocate.Connections;
+using PgRelocate.Tests.Harness;
 
 namespace PgRelocate.Tests.Copy;
 
@@ -10,6 +11,12 @@ namespace PgRelocate.Tests.Copy;
 /// </summary>
 public static class DatabaseSnapshot
 {
+    /// <summary>Relations of the sample database's schemas not owned by the login role: 0 after a restore or copy, which reassigns them all.</summary>
+    public static Task<long> SampleObjectsNotOwnedByLoginAsync(PgConnectionInfo db) => PgServer.ScalarAsync<long>(db, """
+        SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname IN ('shop', 'billing', 'reporting') AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)
+        """);
+
     public static async Task<List<string>> TakeAsync(PgConnectionInfo db)
     {
         await using var conn = new NpgsqlConnection(db.ToNpgsqlConnectionString());

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Npgsql;
 using PgRelocate.Connections;
 using PgRelocate.Demo;
+using PgRelocate.Tests.Copy;
 using PgRelocate.Tests.Harness;
 
 namespace PgRelocate.Tests.Migration;
@@ -46,11 +47,7 @@ public class DumpRestoreTests(DumpRestoreTests.Servers servers) : IClassFixture<
         Assert.Equal(await SnapshotAsync(servers.Sample), await SnapshotAsync(target));
         var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(servers.Sample), "--target", CliRunner.Url(target));
         Assert.True(verify.ExitCode == 0, verify.ToString());
-        var foreignOwners = await PgServer.ScalarAsync<long>(target, """
-            SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname IN ('shop', 'billing', 'reporting') AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)
-            """);
-        Assert.Equal(0, foreignOwners);
+        Assert.Equal(0, await DatabaseSnapshot.SampleObjectsNotOwnedByLoginAsync(target));
         // pg_stats is written by ANALYZE in its own transaction (pg_stat_user_tables.last_analyze is flushed later).
         var notAnalyzed = await PgServer.ScalarAsync<long>(target, """
             SELECT count(*) FROM pg_tables t

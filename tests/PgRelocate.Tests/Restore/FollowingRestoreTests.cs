@@ -45,11 +45,7 @@ public sealed class FollowingRestoreTests(PgServerPair servers) : IClassFixture<
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal(await DatabaseSnapshot.TakeAsync(source), await DatabaseSnapshot.TakeAsync(target));
-        var foreignOwners = await PgServer.ScalarAsync<long>(target, """
-            SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname IN ('shop', 'billing', 'reporting') AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)
-            """);
-        Assert.Equal(0, foreignOwners);
+        Assert.Equal(0, await DatabaseSnapshot.SampleObjectsNotOwnedByLoginAsync(target));
     }
 
     [Fact]
