@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
-using PgRelocate.Errors;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Restore;
@@ -275,7 +274,4 @@ internal sealed class TablePostData
 }
 
 /// <summary>One part of a following restore ended with pg_restore's non-zero exit: the log and the classified errors say why.</summary>
-internal sealed class RestorePartFailedException(string part) : Exception($"pg_restore failed on the {part}")
-{
-    public string Part { get; } = part;
-}
+internal sealed class RestorePartFailedException(string part) : Exception($"pg_restore failed on the {part}");
