@@ -65,15 +65,25 @@ internal static class ChunkCopier
             await using var output = await writer.BeginRawBinaryCopyAsync(copyIn, cancellationToken);
             try
             {
-                int n;
-                while ((n = await input.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken)) > 0)
+                // The source sends one message per row and each read returns at most one, so reads fill the
+                // buffer before it is forwarded: one write, one count and one progress update per 128 kB, not
+                // per row.
+                int n, filled = 0;
+                do
                 {
-                    await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
-                    var before = counter.Rows;
-                    counter.Feed(buffer.AsSpan(0, n));
-                    bytes += n;
-                    progress.Add(counter.Rows - before, n);
+                    n = await input.ReadAsync(buffer.AsMemory(filled, BufferSize - filled), cancellationToken);
+                    filled += n;
+                    if (filled == BufferSize || (n == 0 && filled > 0))
+                    {
+                        await output.WriteAsync(buffer.AsMemory(0, filled), cancellationToken);
+                        var before = counter.Rows;
+                        counter.Feed(buffer.AsSpan(0, filled));
+                        bytes += filled;
+                        progress.Add(counter.Rows - before, filled);
+                        filled = 0;
+                    }
                 }
+                while (n > 0);
             }
             catch
             {
