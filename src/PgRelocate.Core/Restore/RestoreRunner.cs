@@ -476,13 +476,14 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
 
     /// <summary>
     /// pg_restore's sessions do not wait for the WAL flush at each commit: an interrupted restore is redone
-    /// from scratch anyway. (A larger maintenance_work_mem was tried and made the bench restore slower: its
-    /// GIN build is faster with the default.)
+    /// from scratch anyway. Nor do they compile queries (JIT): the big ones, foreign key checks, run once, and
+    /// compiling cost more than it saved. (A larger maintenance_work_mem was tried and made the bench restore
+    /// slower: its GIN build is faster with the default.)
     /// </summary>
     internal static IReadOnlyDictionary<string, string> RestoreSessionEnvironment(PgConnectionInfo target)
     {
         var env = new Dictionary<string, string>(target.ToLibpqEnvironment(), StringComparer.Ordinal);
-        const string options = "-c synchronous_commit=off";
+        const string options = "-c synchronous_commit=off -c jit=off";
         env["PGOPTIONS"] = env.TryGetValue("PGOPTIONS", out var given) ? given + " " + options : options;
         return env;
     }
