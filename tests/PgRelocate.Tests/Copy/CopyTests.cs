@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Npgsql;
 using PgRelocate.Connections;
+using PgRelocate.Copy;
 using PgRelocate.Demo;
 using PgRelocate.Tests.Harness;
 
@@ -44,6 +45,23 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
         Assert.Equal(3, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM parent_inh"));
         Assert.Equal("u", await PgServer.ScalarAsync<string>(target, "SELECT relpersistence::text FROM pg_class WHERE relname = 'scratch'"));
         Assert.Equal("commented: kept with its large object", await PgServer.ScalarAsync<string>(target, LargeObjectCommentsSql));
+    }
+
+    [Fact]
+    public async Task Should_Know_Which_Gin_Indexes_Are_Over_Jsonb()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("gin_kinds");
+        await PgServer.ExecuteAsync(source, TypesSql);
+
+        await using var snapshot = await SourceSnapshot.OpenAsync(source, CancellationToken.None);
+
+        var names = new List<string>();
+        foreach (var oid in snapshot.JsonbGinIndexes)
+        {
+            names.Add(await PgServer.ScalarAsync<string>(source, $"SELECT relname::text FROM pg_class WHERE oid = {oid}") ?? "?");
+        }
+
+        Assert.Equal(["every_type_j", "every_type_j_paths"], names.Order());
     }
 
     /// <summary>Every large object's comment with the large object's contents, so a comment on the wrong object shows.</summary>
@@ -180,6 +198,10 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
         end', 'NaN', 'NaN', '-Infinity', '[]', '[]', '', 'infinity', '-infinity', 'epoch', '-1 day', '{}', '{}', NULL, false, '::1', 'sad', '{}', ROW(NULL, NULL), 1, 'x', 'empty'),
           (NULL, 123456789012345678901234567890.123456789, '-Infinity', 'Infinity', 'null', 'null', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
           ('floats', -0.0, 1e-300, 3.4028235e38, '{"k": 1.000000000000000001}', '1.50', '\x', '1999-12-31 23:59:59.999999+00', '0001-01-01 00:00:00', '0001-01-01', '00:00:00.000001', '{{1,2},{3,4}}', '{"{}"}', '00000000-0000-0000-0000-000000000000', NULL, '0.0.0.0', 'ok', '{ok,NULL}', ROW(2, 'happy'), 2147483647, '', '(,)');
+        CREATE INDEX every_type_j ON every_type USING gin (j);
+        CREATE INDEX every_type_j_paths ON every_type USING gin (j jsonb_path_ops);
+        CREATE INDEX every_type_ta ON every_type USING gin (ta);
+        CREATE INDEX every_type_r ON every_type USING gist (r);
 
         CREATE TABLE measurements (id bigint, at date NOT NULL, v float8, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
         CREATE TABLE measurements_2023 PARTITION OF measurements FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
