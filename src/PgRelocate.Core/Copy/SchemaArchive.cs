@@ -21,13 +21,8 @@ internal sealed record TableIndex(uint TableOid, string Name, string Sql, string
     /// <summary>A GIN, GiST or SP-GiST build: usually the longest single step of a copy, started before the table's B-trees.</summary>
     public bool BuildsFirst => new[] { " USING gin ", " USING gist ", " USING spgist " }.Any(m => Sql.Contains(m, StringComparison.Ordinal));
 
-    /// <summary>
-    /// maintenance_work_mem for this build where the sessions' large default is slower. A GIN build's in-memory
-    /// accumulator loses to the CPU cache as it grows: over jsonb (many distinct keys), 4MB built the bench's
-    /// index about 12% faster than 64MB and 64MB about 10% faster than 1GB; over trigrams (few keys, long
-    /// posting lists), 64MB was best. B-tree sorts want all the memory they can get.
-    /// </summary>
-    public string? MaintenanceWorkMem => JsonbKeys ? "4MB" : Sql.Contains(" USING gin ", StringComparison.Ordinal) ? "64MB" : null;
+    /// <summary>maintenance_work_mem for this build where the sessions' large default is slower (see <see cref="GinBuildMemory"/>).</summary>
+    public string? MaintenanceWorkMem => JsonbKeys ? GinBuildMemory.Jsonb : Sql.Contains(" USING gin ", StringComparison.Ordinal) ? GinBuildMemory.Other : null;
 }
 
 /// <summary>

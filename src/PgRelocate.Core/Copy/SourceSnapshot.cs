@@ -35,7 +35,7 @@ internal sealed class SourceSnapshot : IAsyncDisposable
 
     public IReadOnlyDictionary<uint, uint> ConstraintTables { get; private set; } = new Dictionary<uint, uint>();
 
-    /// <summary>The GIN indexes over jsonb (jsonb_ops, jsonb_path_ops), which build faster with little memory (see <see cref="TableIndex"/>).</summary>
+    /// <summary>The GIN indexes over jsonb (jsonb_ops, jsonb_path_ops), which build faster with little memory (see <see cref="Restore.GinBuildMemory"/>).</summary>
     public IReadOnlySet<uint> JsonbGinIndexes { get; private set; } = new HashSet<uint>();
 
     /// <summary>Primary key and unique constraints by oid, with their index's definition.</summary>

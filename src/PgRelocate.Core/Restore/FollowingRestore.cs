@@ -8,8 +8,9 @@ namespace PgRelocate.Restore;
 /// Runs one pg_restore with these arguments (after the common ones), reading <paramref name="stdin"/> when
 /// given; with <paramref name="stdout"/>, pg_restore writes its script there instead of restoring. Returns
 /// whether it succeeded: exit code 0, or only errors known to be harmless.
+/// <paramref name="settings"/> are session settings for this run only (PGOPTIONS syntax: "-c name=value").
 /// </summary>
-internal delegate Task<bool> PgRestoreRun(string label, IReadOnlyList<string> args, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken);
+internal delegate Task<bool> PgRestoreRun(string label, IReadOnlyList<string> args, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken, string? settings = null);
 
 /// <summary>
 /// A parallel restore of an archive that is still being written into an <see cref="ArchiveSpool"/> (by a
@@ -27,7 +28,10 @@ internal delegate Task<bool> PgRestoreRun(string label, IReadOnlyList<string> ar
 /// Anything that cannot be tied to a table goes to the last part, so nothing is restored out of order.
 /// </summary>
 /// <param name="analyze">ANALYZEs one table (schema, name); each loaded table is analyzed once its indexes and keys are built.</param>
-internal sealed partial class FollowingRestore(ArchiveSpool spool, IReadOnlyList<TocEntry> toc, int jobs, IReadOnlyDictionary<string, long>? tableBytes, string workFolder, PgRestoreRun run, Func<string, string, CancellationToken, Task>? analyze = null)
+/// <param name="indexSettings">Session settings for building one index, given its statement (see <see cref="GinBuildMemory"/>); null for the defaults.</param>
+internal sealed partial class FollowingRestore(
+    ArchiveSpool spool, IReadOnlyList<TocEntry> toc, int jobs, IReadOnlyDictionary<string, long>? tableBytes, string workFolder, PgRestoreRun run,
+    Func<string, string, CancellationToken, Task>? analyze = null, Func<string, CancellationToken, Task<string?>>? indexSettings = null)
 {
     private readonly Channel<Func<CancellationToken, Task>> _indexWork = Channel.CreateUnbounded<Func<CancellationToken, Task>>();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _loaded = new(StringComparer.Ordinal);
@@ -125,11 +129,11 @@ internal sealed partial class FollowingRestore(ArchiveSpool spool, IReadOnlyList
             if (entry.Kind == TocKind.Index)
             {
                 var slow = SlowIndex().IsMatch(sql);
-                post.Indexes.Insert(slow ? post.Indexes.TakeWhile(i => i.Slow).Count() : post.Indexes.Count, new PlannedEntry(entry.Id, entry.Line, slow));
+                post.Indexes.Insert(slow ? post.Indexes.TakeWhile(i => i.Slow).Count() : post.Indexes.Count, new PlannedEntry(entry.Id, entry.Line, slow, sql));
             }
             else
             {
-                post.Constraints.Add(new PlannedEntry(entry.Id, entry.Line, false));
+                post.Constraints.Add(new PlannedEntry(entry.Id, entry.Line, false, sql));
             }
         }
 
@@ -192,7 +196,8 @@ internal sealed partial class FollowingRestore(ArchiveSpool spool, IReadOnlyList
         {
             _indexWork.Writer.TryWrite(async ct =>
             {
-                await RunEntriesAsync($"index {table}", [index], ct);
+                var settings = indexSettings is null ? null : await indexSettings(index.Sql, ct);
+                await RunEntriesAsync($"index {table}", [index], ct, settings);
                 if (Interlocked.Decrement(ref left) == 0)
                 {
                     await FinishTableAsync(table, post, ct);
@@ -222,7 +227,7 @@ internal sealed partial class FollowingRestore(ArchiveSpool spool, IReadOnlyList
         }
     }
 
-    private async Task RunEntriesAsync(string label, IReadOnlyList<PlannedEntry> entries, CancellationToken cancellationToken)
+    private async Task RunEntriesAsync(string label, IReadOnlyList<PlannedEntry> entries, CancellationToken cancellationToken, string? settings = null)
     {
         if (entries.Count == 0)
         {
@@ -230,7 +235,7 @@ internal sealed partial class FollowingRestore(ArchiveSpool spool, IReadOnlyList
         }
 
         var list = await WriteListAsync($"entry-{entries[0].Id}.list", entries.Select(e => e.Line), cancellationToken);
-        await Check(label, run(label, ["--section=post-data", "--use-list=" + list, spool.Path], null, null, null, cancellationToken));
+        await Check(label, run(label, ["--section=post-data", "--use-list=" + list, spool.Path], null, null, null, cancellationToken, settings));
     }
 
     private async Task IndexBuilderAsync(CancellationToken cancellationToken)
@@ -264,7 +269,8 @@ internal sealed partial class FollowingRestore(ArchiveSpool spool, IReadOnlyList
     private static partial Regex SlowIndex();
 }
 
-internal sealed record PlannedEntry(int Id, string Line, bool Slow);
+/// <summary>A post-data entry of one table: its line of the table of contents and its statement.</summary>
+internal sealed record PlannedEntry(int Id, string Line, bool Slow, string Sql);
 
 internal sealed class TablePostData
 {

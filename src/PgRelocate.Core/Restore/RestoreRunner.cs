@@ -307,7 +307,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             try
             {
                 var sizes = options.TableBytes ?? options.Manifest?.Tables.ToDictionary(t => t.Schema + "." + t.Name, t => t.EstimatedBytes, StringComparer.Ordinal);
-                var parts = new FollowingRestore(archive.Spool!, archive.Toc!, jobs, sizes, work.FullName, session.RunPartAsync, options.Analyze ? AnalyzeOneAsync : null);
+                var parts = new FollowingRestore(archive.Spool!, archive.Toc!, jobs, sizes, work.FullName, session.RunPartAsync, options.Analyze ? AnalyzeOneAsync : null, IndexSettingsAsync);
                 await parts.RunAsync(cancellationToken);
                 analyzed = parts.Analyzed;
                 exit = 0;
@@ -347,6 +347,17 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         {
             await using var conn = await Db.OpenAsync(target, "target", ct);
             await Db.ExecuteAsync(conn, $"ANALYZE {Db.Ident(schema)}.{Db.Ident(name)}", ct);
+        }
+
+        async Task<string?> IndexSettingsAsync(string sql, CancellationToken ct)
+        {
+            if (GinBuildMemory.Parse(sql) is null)
+            {
+                return null;
+            }
+
+            await using var conn = await Db.OpenAsync(target, "target", ct);
+            return await GinBuildMemory.IsOverJsonbAsync(conn, sql, ct) ? "-c maintenance_work_mem=" + GinBuildMemory.Jsonb : null;
         }
     }
 
@@ -408,16 +419,16 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         }
 
         /// <summary>One part of a larger restore: it succeeded if pg_restore did, or failed only on harmless errors.</summary>
-        public async Task<bool> RunPartAsync(string label, IReadOnlyList<string> extra, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken)
+        public async Task<bool> RunPartAsync(string label, IReadOnlyList<string> extra, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken, string? settings = null)
         {
-            var (exit, issues) = await RunCoreAsync(label, extra, stdin, onLine, stdout, cancellationToken);
+            var (exit, issues) = await RunCoreAsync(label, extra, stdin, onLine, stdout, cancellationToken, settings);
             return exit == 0 || (issues.Count > 0 && issues.All(i => i.IsHarmless));
         }
 
         public async Task<int> RunAsync(string label, IReadOnlyList<string> extra, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken) =>
             (await RunCoreAsync(label, extra, stdin, onLine, stdout, cancellationToken)).Exit;
 
-        private async Task<(int Exit, IReadOnlyList<RestoreIssue> Issues)> RunCoreAsync(string label, IReadOnlyList<string> extra, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken)
+        private async Task<(int Exit, IReadOnlyList<RestoreIssue> Issues)> RunCoreAsync(string label, IReadOnlyList<string> extra, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken, string? settings = null)
         {
             List<string> args = ["--no-owner", "--no-acl", "--verbose", "--no-password"];
             if (stdout is null)
@@ -429,11 +440,11 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             args.AddRange(extra);
             var classifier = new RestoreErrorClassifier();
             var prefix = label.Length > 0 ? $"[{label}] " : "";
-            var spec = new ChildProcessSpec(pgRestore.Path, args) { Environment = RestoreSessionEnvironment(target) };
+            var spec = new ChildProcessSpec(pgRestore.Path, args) { Environment = RestoreSessionEnvironment(target, settings) };
             reporter.Debug("Running " + spec.CommandLine);
             lock (_lock)
             {
-                log.WriteLine($"# {prefix}+{_clock.Elapsed.TotalSeconds:0.0}s {spec.CommandLine}");
+                log.WriteLine($"# {prefix}+{_clock.Elapsed.TotalSeconds:0.0}s {spec.CommandLine}{(settings is null ? "" : " (with " + settings.Replace("-c ", "", StringComparison.Ordinal) + ")")}");
             }
 
             spec = spec with
@@ -480,10 +491,10 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
     /// compiling cost more than it saved. (A larger maintenance_work_mem was tried and made the bench restore
     /// slower: its GIN build is faster with the default.)
     /// </summary>
-    internal static IReadOnlyDictionary<string, string> RestoreSessionEnvironment(PgConnectionInfo target)
+    internal static IReadOnlyDictionary<string, string> RestoreSessionEnvironment(PgConnectionInfo target, string? settings = null)
     {
         var env = new Dictionary<string, string>(target.ToLibpqEnvironment(), StringComparer.Ordinal);
-        const string options = "-c synchronous_commit=off -c jit=off";
+        var options = "-c synchronous_commit=off -c jit=off" + (settings is null ? "" : " " + settings);
         env["PGOPTIONS"] = env.TryGetValue("PGOPTIONS", out var given) ? given + " " + options : options;
         return env;
     }
