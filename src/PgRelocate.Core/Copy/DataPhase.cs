@@ -4,6 +4,7 @@ using Npgsql;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
+using PgRelocate.Restore;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Copy;
@@ -148,13 +149,15 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
                 var start = clock.Now;
                 try
                 {
-                    if (index.MaintenanceWorkMem is { } memory)
+                    // B-tree sorts want all the memory they can get; GIN builds are faster with less.
+                    if (index.IsGin)
                     {
+                        var memory = await GinBuildMemory.IsOverJsonbAsync(conn, index.Sql, ct) ? GinBuildMemory.Jsonb : GinBuildMemory.Other;
                         await Db.ExecuteAsync(conn, $"SET maintenance_work_mem = {Db.Literal(memory)}", ct);
                     }
 
                     await Db.ExecuteAsync(conn, index.Sql, ct);
-                    if (index.MaintenanceWorkMem is not null)
+                    if (index.IsGin)
                     {
                         await Db.ExecuteAsync(conn, $"SET maintenance_work_mem = {Db.Literal(options.MaintenanceWorkMem)}", ct);
                     }

@@ -16,13 +16,12 @@ namespace PgRelocate.Copy;
 /// which takes a brief exclusive lock): built directly, it would lock the table for the whole build and
 /// hold up every other index of that table.
 /// </summary>
-internal sealed record TableIndex(uint TableOid, string Name, string Sql, string? AttachSql = null, bool JsonbKeys = false)
+internal sealed record TableIndex(uint TableOid, string Name, string Sql, string? AttachSql = null)
 {
     /// <summary>A GIN, GiST or SP-GiST build: usually the longest single step of a copy, started before the table's B-trees.</summary>
     public bool BuildsFirst => new[] { " USING gin ", " USING gist ", " USING spgist " }.Any(m => Sql.Contains(m, StringComparison.Ordinal));
 
-    /// <summary>maintenance_work_mem for this build where the sessions' large default is slower (see <see cref="GinBuildMemory"/>).</summary>
-    public string? MaintenanceWorkMem => JsonbKeys ? GinBuildMemory.Jsonb : Sql.Contains(" USING gin ", StringComparison.Ordinal) ? GinBuildMemory.Other : null;
+    public bool IsGin => Sql.Contains(" USING gin ", StringComparison.Ordinal);
 }
 
 /// <summary>
@@ -84,13 +83,13 @@ internal sealed partial class SchemaArchive
         var entries = toc.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0 && !l.StartsWith(';')).ToList();
 
         var copied = snapshot.Tables.Select(t => t.Oid).ToHashSet();
-        var early = new List<(string Line, uint Table, string Name, uint? Constraint, uint Oid)>();
+        var early = new List<(string Line, uint Table, string Name, uint? Constraint)>();
         var rest = new List<string>();
         foreach (var line in entries)
         {
             if (TableOf(line, snapshot) is { } table && copied.Contains(table.Oid))
             {
-                early.Add((line, table.Oid, table.Name, table.Constraint, table.Entry));
+                early.Add((line, table.Oid, table.Name, table.Constraint));
             }
             else
             {
@@ -117,7 +116,7 @@ internal sealed partial class SchemaArchive
                     indexes[early[i].Table] = list = [];
                 }
 
-                list.Add(Build(early[i].Table, early[i].Name, statements[i], early[i].Constraint, snapshot) with { JsonbKeys = snapshot.JsonbGinIndexes.Contains(early[i].Oid) });
+                list.Add(Build(early[i].Table, early[i].Name, statements[i], early[i].Constraint, snapshot));
             }
         }
 
@@ -147,7 +146,7 @@ internal sealed partial class SchemaArchive
     /// The copied table an index or key constraint entry of <c>pg_restore --list</c> belongs to, found by the
     /// entry's catalog oid ("3228; 2606 16399 CONSTRAINT public c c_pkey owner"); null for anything else.
     /// </summary>
-    private static (uint Oid, string Name, uint? Constraint, uint Entry)? TableOf(string line, SourceSnapshot snapshot)
+    private static (uint Oid, string Name, uint? Constraint)? TableOf(string line, SourceSnapshot snapshot)
     {
         var m = TocLine().Match(line);
         if (!m.Success)
@@ -162,12 +161,12 @@ internal sealed partial class SchemaArchive
         uint table;
         if (catalog == 1259 && desc == "INDEX" && snapshot.IndexTables.TryGetValue(oid, out table))
         {
-            return (table, name, null, oid);
+            return (table, name, null);
         }
 
         if (catalog == 2606 && desc == "CONSTRAINT" && snapshot.ConstraintTables.TryGetValue(oid, out table))
         {
-            return (table, name, oid, oid);
+            return (table, name, oid);
         }
 
         return null;

@@ -35,9 +35,6 @@ internal sealed class SourceSnapshot : IAsyncDisposable
 
     public IReadOnlyDictionary<uint, uint> ConstraintTables { get; private set; } = new Dictionary<uint, uint>();
 
-    /// <summary>The GIN indexes over jsonb (jsonb_ops, jsonb_path_ops), which build faster with little memory (see <see cref="Restore.GinBuildMemory"/>).</summary>
-    public IReadOnlySet<uint> JsonbGinIndexes { get; private set; } = new HashSet<uint>();
-
     /// <summary>Primary key and unique constraints by oid, with their index's definition.</summary>
     public IReadOnlyDictionary<uint, KeyConstraint> KeyConstraints { get; private set; } = new Dictionary<uint, KeyConstraint>();
 
@@ -132,7 +129,6 @@ internal sealed class SourceSnapshot : IAsyncDisposable
             .ToList();
         IndexTables = await PairsAsync("SELECT indexrelid, indrelid FROM pg_index", cancellationToken);
         ConstraintTables = await PairsAsync("SELECT oid, conrelid FROM pg_constraint WHERE conrelid <> 0", cancellationToken);
-        JsonbGinIndexes = (await PairsAsync(JsonbGinIndexesSql, cancellationToken)).Keys.ToHashSet();
 
         var keys = new Dictionary<uint, KeyConstraint>();
         // Empty search_path: the definitions are qualified, as pg_dump's are, for the target's sessions.
@@ -220,13 +216,6 @@ internal sealed class SourceSnapshot : IAsyncDisposable
                   WHERE i.indrelid = c.oid)
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
-        """;
-
-    private const string JsonbGinIndexesSql = """
-        SELECT i.indexrelid, i.indrelid FROM pg_index i
-        WHERE EXISTS (SELECT 1 FROM pg_opclass o JOIN pg_am am ON am.oid = o.opcmethod
-                      WHERE o.oid = ANY (i.indclass::oid[]) AND am.amname = 'gin'
-                        AND o.opcname IN ('jsonb_ops', 'jsonb_path_ops') AND o.opcnamespace = 'pg_catalog'::regnamespace)
         """;
 
     private const string KeyConstraintsSql = """

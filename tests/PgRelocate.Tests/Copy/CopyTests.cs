@@ -47,23 +47,6 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
         Assert.Equal("commented: kept with its large object", await PgServer.ScalarAsync<string>(target, LargeObjectCommentsSql));
     }
 
-    [Fact]
-    public async Task Should_Know_Which_Gin_Indexes_Are_Over_Jsonb()
-    {
-        var source = await servers.Source.CreateDatabaseAsync("gin_kinds");
-        await PgServer.ExecuteAsync(source, TypesSql);
-
-        await using var snapshot = await SourceSnapshot.OpenAsync(source, CancellationToken.None);
-
-        var names = new List<string>();
-        foreach (var oid in snapshot.JsonbGinIndexes)
-        {
-            names.Add(await PgServer.ScalarAsync<string>(source, $"SELECT relname::text FROM pg_class WHERE oid = {oid}") ?? "?");
-        }
-
-        Assert.Equal(["every_type_j", "every_type_j_paths"], names.Order());
-    }
-
     /// <summary>Every large object's comment with the large object's contents, so a comment on the wrong object shows.</summary>
     internal const string LargeObjectCommentsSql = """
         SELECT string_agg(convert_from(lo_get(d.objoid), 'UTF8') || ': ' || d.description, ', ') FROM pg_description d
