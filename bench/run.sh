@@ -20,6 +20,7 @@ SCALE="${1:-60}"
 EVENTS="${EVENTS:-1500000}"
 JOBS="${JOBS:-2}"
 INDEX_JOBS="${INDEX_JOBS:-2}"
+ROUNDS="${ROUNDS:-1}"
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PGBIN="${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}"
 
@@ -113,45 +114,19 @@ SIZE=$(psql -X -At "$SRC" -c "SELECT pg_size_pretty(pg_database_size('bench'))")
 echo "Source: $SIZE" >&2
 
 now() { date +%s.%N; }
-fresh() { tpsql -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"; }
-declare -A T
+# Each timed path starts from the same state: an empty target database, and both clusters checkpointed and
+# the kernel's dirty pages written, so no path pays for the writes of the one before it.
+fresh() {
+    tpsql -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"
+    spsql -c CHECKPOINT; tpsql -c CHECKPOINT; sync
+}
+declare -A T R
+# Keeps one round's time of a path; T holds each path's median over the rounds.
+record() { R[$1]="${R[$1]:-} $2"; T[$1]=$(printf '%s\n' ${R[$1]} | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'); }
+since() { echo "$(now) - $1" | bc; }
+PEAK_KB=0; MIGRATE_PEAK_KB=0
+peak() { local kb; kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$1"); echo $(( kb > $2 ? kb : $2 )); }
 
-if [ -z "${SKIP_ANCHORS:-}" ]; then
-# 1. The seeds' path: pg_dump -Fc to a file, pg_restore one job.
-fresh t_seeds
-s=$(now); "$PGBIN/pg_dump" -Fc -f "$WORK/bench.dump" "$SRC"; T[dump]=$(echo "$(now) - $s" | bc)
-s=$(now); "$PGBIN/pg_restore" --no-owner --no-acl -d "$(tgt t_seeds)" "$WORK/bench.dump"; T[restore1]=$(echo "$(now) - $s" | bc)
-echo "pg_dump ${T[dump]}s, pg_restore one job ${T[restore1]}s" >&2
-
-# 2. The same archive, pg_restore -j 2.
-fresh t_restore_j2
-s=$(now); "$PGBIN/pg_restore" --no-owner --no-acl -j 2 -d "$(tgt t_restore_j2)" "$WORK/bench.dump"; T[restore2]=$(echo "$(now) - $s" | bc)
-echo "pg_restore -j 2 ${T[restore2]}s" >&2
-
-# 3. pgcopydb clone, 2 table jobs and 2 index jobs.
-fresh t_pgcopydb
-s=$(now)
-PATH="$PGBIN:$PATH" "$PGCOPYDB" clone --source "$SRC" --target "$(tgt t_pgcopydb)" --table-jobs 2 --index-jobs 2 \
-    --no-owner --no-acl --dir "$WORK/pgcopydb" >"$WORK/pgcopydb.out" 2>&1 || { tail -20 "$WORK/pgcopydb.out"; exit 1; }
-T[pgcopydb]=$(echo "$(now) - $s" | bc)
-echo "pgcopydb clone ${T[pgcopydb]}s" >&2
-else
-    # Tuning runs: pgrelocate alone (the ratios below are then meaningless).
-    T[dump]=1; T[restore1]=1; T[restore2]=1; T[pgcopydb]=1
-    for db in t_seeds t_restore_j2 t_pgcopydb; do fresh $db; done
-fi
-
-# 4. pgrelocate copy.
-fresh t_pgrelocate
-s=$(now)
-/usr/bin/time -v -o "$WORK/time.txt" dotnet "$CLI" copy --source "$SRC" --target "$(tgt t_pgrelocate)" \
-    --jobs "$JOBS" --index-jobs "$INDEX_JOBS" --log "$WORK/copy.log" ${COPY_ARGS:-} >"$WORK/copy.out" 2>"$WORK/copy.err" || { cat "$WORK/copy.err"; exit 1; }
-T[pgrelocate]=$(echo "$(now) - $s" | bc)
-PEAK_KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
-echo "pgrelocate copy ${T[pgrelocate]}s" >&2
-[ -n "${VERBOSE:-}" ] && cat "$WORK/copy.out"
-
-# 5. Staged through a local S3 server: the seeds' path by hand, then pgrelocate migrate --via.
 if [ -z "${SKIP_STAGED:-}" ]; then
     S3RVER="$ROOT_DIR/.tools/node_modules/.bin/s3rver"
     [ -x "$S3RVER" ] || { echo "Installing s3rver into .tools ..." >&2; npm install --prefix "$ROOT_DIR/.tools" --no-audit --no-fund --loglevel=error s3rver@3.7.1 >/dev/null; }
@@ -163,7 +138,48 @@ if [ -z "${SKIP_STAGED:-}" ]; then
     for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$S3PORT/" && break; sleep 0.1; done
     export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_ENDPOINT_URL="http://127.0.0.1:$S3PORT" AWS_REGION=us-east-1
     curl -s -X PUT "http://127.0.0.1:$S3PORT/bench" >/dev/null
+fi
 
+for ROUND in $(seq "$ROUNDS"); do
+[ "$ROUNDS" -gt 1 ] && echo "Round $ROUND of $ROUNDS ..." >&2
+if [ -z "${SKIP_ANCHORS:-}" ]; then
+# 1. The seeds' path: pg_dump -Fc to a file, pg_restore one job.
+fresh t_seeds
+s=$(now); "$PGBIN/pg_dump" -Fc -f "$WORK/bench.dump" "$SRC"; record dump "$(since "$s")"
+s=$(now); "$PGBIN/pg_restore" --no-owner --no-acl -d "$(tgt t_seeds)" "$WORK/bench.dump"; record restore1 "$(since "$s")"
+echo "pg_dump ${R[dump]##* }s, pg_restore one job ${R[restore1]##* }s" >&2
+
+# 2. The same archive, pg_restore -j 2.
+fresh t_restore_j2
+s=$(now); "$PGBIN/pg_restore" --no-owner --no-acl -j 2 -d "$(tgt t_restore_j2)" "$WORK/bench.dump"; record restore2 "$(since "$s")"
+echo "pg_restore -j 2 ${R[restore2]##* }s" >&2
+
+# 3. pgcopydb clone, 2 table jobs and 2 index jobs.
+fresh t_pgcopydb
+rm -rf "$WORK/pgcopydb"
+s=$(now)
+PATH="$PGBIN:$PATH" "$PGCOPYDB" clone --source "$SRC" --target "$(tgt t_pgcopydb)" --table-jobs 2 --index-jobs 2 \
+    --no-owner --no-acl --dir "$WORK/pgcopydb" >"$WORK/pgcopydb.out" 2>&1 || { tail -20 "$WORK/pgcopydb.out"; exit 1; }
+record pgcopydb "$(since "$s")"
+echo "pgcopydb clone ${R[pgcopydb]##* }s" >&2
+else
+    # Tuning runs: pgrelocate alone (the ratios below are then meaningless).
+    T[dump]=1; T[restore1]=1; T[restore2]=1; T[pgcopydb]=1
+    for db in t_seeds t_restore_j2 t_pgcopydb; do fresh $db; done
+fi
+
+# 4. pgrelocate copy.
+fresh t_pgrelocate
+s=$(now)
+/usr/bin/time -v -o "$WORK/time.txt" dotnet "$CLI" copy --source "$SRC" --target "$(tgt t_pgrelocate)" \
+    --jobs "$JOBS" --index-jobs "$INDEX_JOBS" --log "$WORK/copy.log" ${COPY_ARGS:-} >"$WORK/copy.out" 2>"$WORK/copy.err" || { cat "$WORK/copy.err"; exit 1; }
+record pgrelocate "$(since "$s")"
+PEAK_KB=$(peak "$WORK/time.txt" "$PEAK_KB")
+echo "pgrelocate copy ${R[pgrelocate]##* }s" >&2
+[ -n "${VERBOSE:-}" ] && cat "$WORK/copy.out"
+
+# 5. Staged through a local S3 server: the seeds' path by hand, then pgrelocate migrate --via.
+if [ -z "${SKIP_STAGED:-}" ]; then
     # By hand, as the seeds do it: dump to a file, upload it, sign a URL, restore from the URL (streamed, one job).
     fresh t_staged_seeds
     s=$(now)
@@ -171,29 +187,31 @@ if [ -z "${SKIP_STAGED:-}" ]; then
     curl -s -f -X PUT -T "$WORK/staged.dump" "http://127.0.0.1:$S3PORT/bench/seeds.dump" >/dev/null
     URL=$(dotnet "$CLI" url s3://bench/seeds.dump --expires 1h 2>/dev/null)
     curl -s -f "$URL" | "$PGBIN/pg_restore" --no-owner --no-acl -d "$(tgt t_staged_seeds)"
-    T[staged_seeds]=$(echo "$(now) - $s" | bc)
-    echo "seeds' staged path by hand ${T[staged_seeds]}s" >&2
+    record staged_seeds "$(since "$s")"
+    echo "seeds' staged path by hand ${R[staged_seeds]##* }s" >&2
 
     # pgrelocate migrate --via: check, dump straight into the store, signed URL, restore, settings, verify.
     fresh t_staged_pgrelocate
+    rm -rf "$WORK/migrations"
     s=$(now)
     /usr/bin/time -v -o "$WORK/time-migrate.txt" dotnet "$CLI" migrate --source "$SRC" --target "$(tgt t_staged_pgrelocate)" \
         --confirm t_staged_pgrelocate --via s3://bench/pgrelocate.dump --sse none --jobs "$JOBS" --workdir "$WORK/migrations" \
         --report "$WORK/migrate-report.html" >"$WORK/migrate.out" 2>"$WORK/migrate.err" || { cat "$WORK/migrate.out" "$WORK/migrate.err"; exit 1; }
-    T[staged_pgrelocate]=$(echo "$(now) - $s" | bc)
-    MIGRATE_PEAK_KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time-migrate.txt")
-    echo "pgrelocate migrate --via ${T[staged_pgrelocate]}s" >&2
+    record staged_pgrelocate "$(since "$s")"
+    MIGRATE_PEAK_KB=$(peak "$WORK/time-migrate.txt" "$MIGRATE_PEAK_KB")
+    echo "pgrelocate migrate --via ${R[staged_pgrelocate]##* }s" >&2
     # Where the migration's time went, step by step (it also checks, compares settings and verifies).
     MIGRATION_ID="$(ls "$WORK/migrations")"
     MIGRATE_STEPS=$(dotnet "$CLI" info "$MIGRATION_ID" --workdir "$WORK/migrations" 2>/dev/null | sed -n '/step/,/^$/p')
     # The same work as the path by hand (dump, upload, URL, restore): from the dump step's start to the restore step's end.
-    T[staged_same_work]=$(dotnet "$CLI" info "$MIGRATION_ID" --workdir "$WORK/migrations" --json 2>/dev/null | python3 -c '
+    record staged_same_work "$(dotnet "$CLI" info "$MIGRATION_ID" --workdir "$WORK/migrations" --json 2>/dev/null | python3 -c '
 import json, sys
 from datetime import datetime
 steps = {s["name"]: s for s in json.load(sys.stdin)["steps"]}
-print((datetime.fromisoformat(steps["restore"]["finishedAt"]) - datetime.fromisoformat(steps["dump"]["startedAt"])).total_seconds())')
+print((datetime.fromisoformat(steps["restore"]["finishedAt"]) - datetime.fromisoformat(steps["dump"]["startedAt"])).total_seconds())')"
     [ -n "${VERBOSE:-}" ] && cat "$WORK/migrate.out"
 fi
+done
 
 # Every target complete: pgrelocate verify (schema, row counts and checksums of every table) against the source.
 echo "Verifying every target against the source ..." >&2
@@ -214,6 +232,12 @@ SEEDS=$(echo "${T[dump]} + ${T[restore1]}" | bc)
 DUMPJ2=$(echo "${T[dump]} + ${T[restore2]}" | bc)
 echo
 echo "Bench: pgbench scale $SCALE + $EVENTS events, $SIZE, $(nproc) cores, both servers local; $JOBS copy jobs, $INDEX_JOBS index jobs"
+if [ "$ROUNDS" -gt 1 ]; then
+    echo "Each time is the median of $ROUNDS rounds; every round's times (s):"
+    for k in dump restore1 restore2 pgcopydb pgrelocate staged_seeds staged_pgrelocate staged_same_work; do
+        [ -n "${R[$k]:-}" ] && { printf '  %-18s' "$k"; printf ' %6.1f' ${R[$k]}; echo; }
+    done
+fi
 printf '%-42s %9s\n' "path" "wall (s)"
 printf '%-42s %9.1f\n' "seeds: pg_dump -Fc + pg_restore (1 job)" "$SEEDS"
 printf '%-42s %9.1f\n' "pg_dump -Fc + pg_restore -j 2" "$DUMPJ2"
