@@ -1,55 +1,106 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using Npgsql;
 
 namespace PgRelocate.Verify;
 
-/// <summary>Large objects by OID with their sizes (pg_dump keeps OIDs, so OIDs name them on both sides).</summary>
+/// <summary>A large object's size and a digest of its contents; both null when this login may not read it.</summary>
+internal sealed record LargeObjectFacts(long? Size, string? Digest);
+
+/// <summary>
+/// Large objects by OID (pg_dump keeps OIDs, so OIDs name them on both sides), with their sizes and a digest
+/// of their contents computed by the server: only digests cross the network.
+/// </summary>
 internal static class LargeObjects
 {
-    /// <summary>OID to size in bytes; the size is null when this login may not open the object.</summary>
-    public static async Task<Dictionary<long, long?>> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    /// <summary>The server hashes at most this much of one object per call (lo_get holds it in memory).</summary>
+    internal const long Piece = 64L * 1024 * 1024;
+
+    public static async Task<Dictionary<long, LargeObjectFacts>> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken, long piece = Piece)
     {
-        var result = new Dictionary<long, long?>();
+        var sizes = new Dictionary<long, long?>();
         try
         {
             // Seeking to the end gives the size without reading the data; descriptors live until the
             // statement's implicit transaction ends. 262144 is INV_READ.
-            await ReadInto(conn, "SELECT oid::bigint, lo_lseek64(lo_open(oid, 262144), 0, 2) FROM pg_largeobject_metadata", result, cancellationToken);
+            await ReadInto(conn, "SELECT oid::bigint, lo_lseek64(lo_open(oid, 262144), 0, 2) FROM pg_largeobject_metadata", sizes, cancellationToken);
         }
         catch (PostgresException e) when (e.SqlState == "42501")
         {
-            result.Clear();
-            await ReadInto(conn, "SELECT oid::bigint, NULL::bigint FROM pg_largeobject_metadata", result, cancellationToken);
+            sizes.Clear();
+            await ReadInto(conn, "SELECT oid::bigint, NULL::bigint FROM pg_largeobject_metadata", sizes, cancellationToken);
         }
 
-        return result;
+        var digests = await DigestsAsync(conn, sizes, piece, cancellationToken);
+        return sizes.ToDictionary(s => s.Key, s => new LargeObjectFacts(s.Value, digests.GetValueOrDefault(s.Key)));
     }
 
-    public static void Compare(Dictionary<long, long?> source, Dictionary<long, long?> target, List<SchemaDifference> differences)
+    public static void Compare(Dictionary<long, LargeObjectFacts> source, Dictionary<long, LargeObjectFacts> target, List<SchemaDifference> differences)
     {
-        foreach (var (oid, size) in source)
+        foreach (var (oid, facts) in source)
         {
             var name = oid.ToString(CultureInfo.InvariantCulture);
             if (!target.TryGetValue(oid, out var other))
             {
-                differences.Add(new SchemaDifference("large object", name, DifferenceKind.MissingOnTarget, Describe(size)));
+                differences.Add(new SchemaDifference("large object", name, DifferenceKind.MissingOnTarget, Describe(facts)));
             }
-            else if (size is not null && other is not null && size != other)
+            else if ((facts.Size is not null && other.Size is not null && facts.Size != other.Size)
+                || (facts.Digest is not null && other.Digest is not null && facts.Digest != other.Digest))
             {
-                differences.Add(new SchemaDifference("large object", name, DifferenceKind.Different, Describe(size), Describe(other)));
+                differences.Add(new SchemaDifference("large object", name, DifferenceKind.Different, Describe(facts), Describe(other)));
             }
         }
 
-        foreach (var (oid, size) in target)
+        foreach (var (oid, facts) in target)
         {
             if (!source.ContainsKey(oid))
             {
-                differences.Add(new SchemaDifference("large object", oid.ToString(CultureInfo.InvariantCulture), DifferenceKind.ExtraOnTarget, null, Describe(size)));
+                differences.Add(new SchemaDifference("large object", oid.ToString(CultureInfo.InvariantCulture), DifferenceKind.ExtraOnTarget, null, Describe(facts)));
             }
         }
     }
 
-    private static string? Describe(long? size) => size is { } s ? string.Create(CultureInfo.InvariantCulture, $"{s} bytes") : null;
+    private static string? Describe(LargeObjectFacts facts) => facts.Size is { } s
+        ? string.Create(CultureInfo.InvariantCulture, $"{s} bytes") + (facts.Digest is { } d ? $", contents {d[..12]}" : "")
+        : null;
+
+    /// <summary>
+    /// The md5 of each readable object's contents: for objects up to one <see cref="Piece"/>, one statement for
+    /// all of them; a larger object is hashed piece by piece and its digest is the SHA-256 of its pieces' md5s.
+    /// </summary>
+    private static async Task<Dictionary<long, string>> DigestsAsync(NpgsqlConnection conn, Dictionary<long, long?> sizes, long piece, CancellationToken cancellationToken)
+    {
+        var digests = new Dictionary<long, string>();
+        var small = sizes.Where(s => s.Value <= piece).Select(s => s.Key).ToArray();
+        if (small.Length > 0)
+        {
+            await using var cmd = new NpgsqlCommand("SELECT oid::bigint, md5(lo_get(oid)) FROM pg_largeobject_metadata WHERE oid = ANY (@oids::bigint[]::oid[])", conn);
+            cmd.Parameters.AddWithValue("oids", small);
+            await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                digests[reader.GetInt64(0)] = reader.GetString(1);
+            }
+        }
+
+        foreach (var (oid, size) in sizes.Where(s => s.Value > piece))
+        {
+            var pieces = new StringBuilder();
+            for (long offset = 0; offset < size!.Value; offset += piece)
+            {
+                await using var cmd = new NpgsqlCommand("SELECT md5(lo_get(@oid::bigint::oid, @offset, @length))", conn);
+                cmd.Parameters.AddWithValue("oid", oid);
+                cmd.Parameters.AddWithValue("offset", offset);
+                cmd.Parameters.AddWithValue("length", (int)Math.Min(piece, size.Value - offset));
+                pieces.Append(await cmd.ExecuteScalarAsync(cancellationToken)).Append('\n');
+            }
+
+            digests[oid] = Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(pieces.ToString())));
+        }
+
+        return digests;
+    }
 
     private static async Task ReadInto(NpgsqlConnection conn, string sql, Dictionary<long, long?> result, CancellationToken cancellationToken)
     {

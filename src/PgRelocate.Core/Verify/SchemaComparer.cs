@@ -17,7 +17,7 @@ internal static class SchemaComparer
     public sealed record Snapshot(
         Dictionary<(string Kind, string Name), string> Objects,
         Dictionary<string, SequenceValue> Sequences,
-        Dictionary<long, long?> LargeObjects);
+        Dictionary<long, LargeObjectFacts> LargeObjects);
 
     public sealed record SequenceValue(long Increment, long Next, bool Readable);
 
