@@ -62,7 +62,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             // 2. Tables, types, functions, views: the pre-data section.
             start = clock.Now;
             reporter.Progress(new ProgressUpdate("schema", 0, 1, "sections"));
-            warnings.AddRange((await PgRestoreStep.RunAsync(schema.PgRestore, options.Target, schema.Path, ["--section=pre-data"], options.MaintenanceWorkMem, "pre-data section", log, reporter, cancellationToken)).Select(w => w.ToString()));
+            warnings.AddRange((await PgRestoreStep.RunAsync(schema.PgRestore, options.Target, targetMajor, schema.Path, ["--section=pre-data"], options.MaintenanceWorkMem, "pre-data section", log, reporter, cancellationToken)).Select(w => w.ToString()));
             reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
             clock.Add("pre-data", "pg_restore --section=pre-data", start);
 
@@ -85,7 +85,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 start = clock.Now;
                 reporter.Progress(new ProgressUpdate("post-data", 0, 1, "sections"));
                 IReadOnlyList<string> selection = ["--section=post-data", "--use-list=" + schema.RestListPath, $"--jobs={options.IndexJobs}"];
-                warnings.AddRange((await PgRestoreStep.RunAsync(schema.PgRestore, options.Target, schema.Path, selection, options.MaintenanceWorkMem, "post-data section", log, reporter, cancellationToken)).Select(w => w.ToString()));
+                warnings.AddRange((await PgRestoreStep.RunAsync(schema.PgRestore, options.Target, targetMajor, schema.Path, selection, options.MaintenanceWorkMem, "post-data section", log, reporter, cancellationToken)).Select(w => w.ToString()));
                 reporter.Progress(new ProgressUpdate("post-data", 1, 1, "sections", Finished: true));
                 clock.Add("post-data", "foreign keys, triggers, the rest", start);
             }

@@ -15,7 +15,7 @@ internal static class PgRestoreStep
     /// <returns>The harmless errors, as warnings.</returns>
     /// <exception cref="PgRelocateException">pg_restore reported an error that is not harmless.</exception>
     public static async Task<IReadOnlyList<RestoreIssue>> RunAsync(
-        PgTool pgRestore, PgConnectionInfo target, string archive, IReadOnlyList<string> selection, string maintenanceWorkMem, string what, CopyLog log, IReporter reporter, CancellationToken cancellationToken)
+        PgTool pgRestore, PgConnectionInfo target, int targetMajor, string archive, IReadOnlyList<string> selection, string maintenanceWorkMem, string what, CopyLog log, IReporter reporter, CancellationToken cancellationToken)
     {
         var args = new List<string>
         {
@@ -24,11 +24,9 @@ internal static class PgRestoreStep
         };
         args.AddRange(selection);
         args.Add(archive);
-        var env = new Dictionary<string, string>(target.ToLibpqEnvironment(), StringComparer.Ordinal);
         // Index builds and foreign key checks of the post-data section run in these sessions too; a foreign
-        // key's check is one big join, which spills to disk with the default work_mem, and runs once: compiling
-        // it (JIT) cost more than it saved (2.0 s against 1.65 s for the bench's foreign key).
-        env["PGOPTIONS"] = (env.GetValueOrDefault("PGOPTIONS", "") + " -c synchronous_commit=off -c jit=off -c work_mem=256MB -c maintenance_work_mem=" + maintenanceWorkMem).Trim();
+        // key's check is one big join, which spills to disk with the default work_mem.
+        var env = RestoreRunner.RestoreSessionEnvironment(target, targetMajor, "-c work_mem=256MB -c maintenance_work_mem=" + maintenanceWorkMem);
         var spec = new ChildProcessSpec(pgRestore.Path, args) { Environment = env };
         reporter.Debug("Running " + spec.CommandLine);
         log.Write($"# {what}: {spec.CommandLine}");
