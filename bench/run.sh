@@ -7,12 +7,13 @@
 # verifies). It checks that every target is complete, and prints the wall times, the ratios and pgrelocate's
 # peak memory.
 #
-#   bench/run.sh [SCALE]      SCALE is pgbench's scale factor (default 60, about 1.4 GB with the events table)
+#   bench/run.sh [SCALE]      SCALE is pgbench's scale factor (default 60, about 1.6 GB with the events table)
 #   EVENTS=1500000 KEEP=1 VERBOSE=1 COPY_ARGS="--split-tables-larger-than 256" bench/run.sh 10
 #   SKIP_ANCHORS=1 bench/run.sh 60    (pgrelocate alone, for tuning)
 #   SKIP_STAGED=1 bench/run.sh 60     (without the staged comparison)
+#   ROUNDS=1 bench/run.sh 60          (every path once; by default three times, interleaved, medians compared)
 #
-# Run by hand, never in CI: it takes minutes and all the machine's cores. Installs pgcopydb and GNU time
+# Run by hand, never in CI: it takes about ten minutes at scale 60 and all the machine's cores. Installs pgcopydb and GNU time
 # with apt-get when they are missing.
 set -euo pipefail
 
@@ -20,7 +21,7 @@ SCALE="${1:-60}"
 EVENTS="${EVENTS:-1500000}"
 JOBS="${JOBS:-2}"
 INDEX_JOBS="${INDEX_JOBS:-2}"
-ROUNDS="${ROUNDS:-1}"
+ROUNDS="${ROUNDS:-3}"
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PGBIN="${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}"
 
