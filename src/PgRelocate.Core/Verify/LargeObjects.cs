@@ -66,16 +66,23 @@ internal static class LargeObjects
         : null;
 
     /// <summary>
-    /// The md5 of each readable object's contents: for objects up to one <see cref="Piece"/>, one statement for
-    /// all of them; a larger object is hashed piece by piece and its digest is the SHA-256 of its pieces' md5s.
+    /// The SHA-256 of each readable object's contents (not md5, which a server in FIPS mode refuses): for
+    /// objects up to one piece, one statement for all of them; a larger object is hashed piece by piece and
+    /// its digest is the SHA-256 of its pieces' digests. None before PostgreSQL 11, which has no sha256():
+    /// the objects are then compared by size.
     /// </summary>
     private static async Task<Dictionary<long, string>> DigestsAsync(NpgsqlConnection conn, Dictionary<long, long?> sizes, long piece, CancellationToken cancellationToken)
     {
         var digests = new Dictionary<long, string>();
+        if (conn.PostgreSqlVersion.Major < 11)
+        {
+            return digests;
+        }
+
         var small = sizes.Where(s => s.Value <= piece).Select(s => s.Key).ToArray();
         if (small.Length > 0)
         {
-            await using var cmd = new NpgsqlCommand("SELECT oid::bigint, md5(lo_get(oid)) FROM pg_largeobject_metadata WHERE oid = ANY (@oids::bigint[]::oid[])", conn);
+            await using var cmd = new NpgsqlCommand("SELECT oid::bigint, encode(sha256(lo_get(oid)), 'hex') FROM pg_largeobject_metadata WHERE oid = ANY (@oids::bigint[]::oid[])", conn);
             cmd.Parameters.AddWithValue("oids", small);
             await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -89,7 +96,7 @@ internal static class LargeObjects
             var pieces = new StringBuilder();
             for (long offset = 0; offset < size!.Value; offset += piece)
             {
-                await using var cmd = new NpgsqlCommand("SELECT md5(lo_get(@oid::bigint::oid, @offset, @length))", conn);
+                await using var cmd = new NpgsqlCommand("SELECT encode(sha256(lo_get(@oid::bigint::oid, @offset, @length)), 'hex')", conn);
                 cmd.Parameters.AddWithValue("oid", oid);
                 cmd.Parameters.AddWithValue("offset", offset);
                 cmd.Parameters.AddWithValue("length", (int)Math.Min(piece, size.Value - offset));

@@ -20,9 +20,9 @@ public class LargeObjectDigestTests(PgServer server) : IClassFixture<PgServer>
         var before = await LargeObjects.ReadAsync(conn, CancellationToken.None, piece: 32);
 
         var text = string.Concat(Enumerable.Repeat("0123456789", 10));
-        var pieces = string.Concat(Enumerable.Range(0, 4).Select(i => Md5(text.Substring(i * 32, Math.Min(32, 100 - (i * 32)))) + "\n"));
+        var pieces = string.Concat(Enumerable.Range(0, 4).Select(i => Sha256(text.Substring(i * 32, Math.Min(32, 100 - (i * 32)))) + "\n"));
         Assert.Equal(new LargeObjectFacts(100, Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(pieces)))), before[5000]);
-        Assert.Equal(new LargeObjectFacts(5, Md5("small")), before[5001]);
+        Assert.Equal(new LargeObjectFacts(5, Sha256("small")), before[5001]);
 
         await PgServer.ExecuteAsync(db, "SELECT lo_put(5000, 70, 'X')");
         var after = await LargeObjects.ReadAsync(conn, CancellationToken.None, piece: 32);
@@ -33,5 +33,5 @@ public class LargeObjectDigestTests(PgServer server) : IClassFixture<PgServer>
         Assert.Equal(("large object", "5000", DifferenceKind.Different), (difference.Kind, difference.Name, difference.Difference));
     }
 
-    private static string Md5(string text) => Convert.ToHexStringLower(MD5.HashData(Encoding.UTF8.GetBytes(text)));
+    private static string Sha256(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 }
