@@ -152,7 +152,7 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
                     // B-tree sorts want all the memory they can get; GIN builds are faster with less.
                     if (index.IsGin)
                     {
-                        var memory = await GinBuildMemory.IsOverJsonbAsync(conn, index.Sql, ct) ? GinBuildMemory.Jsonb : GinBuildMemory.Other;
+                        var memory = await IndexBuilds.IsOverJsonbAsync(conn, index.Sql, ct) ? IndexBuilds.JsonbGinMemory : IndexBuilds.GinMemory;
                         await Db.ExecuteAsync(conn, $"SET maintenance_work_mem = {Db.Literal(memory)}", ct);
                     }
 

@@ -19,9 +19,9 @@ namespace PgRelocate.Copy;
 internal sealed record TableIndex(uint TableOid, string Name, string Sql, string? AttachSql = null)
 {
     /// <summary>A GIN, GiST or SP-GiST build: usually the longest single step of a copy, started before the table's B-trees.</summary>
-    public bool BuildsFirst => new[] { " USING gin ", " USING gist ", " USING spgist " }.Any(m => Sql.Contains(m, StringComparison.Ordinal));
+    public bool BuildsFirst => IndexBuilds.IsSlow(Sql);
 
-    public bool IsGin => Sql.Contains(" USING gin ", StringComparison.Ordinal);
+    public bool IsGin => IndexBuilds.IsGin(Sql);
 }
 
 /// <summary>

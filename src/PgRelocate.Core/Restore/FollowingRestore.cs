@@ -28,7 +28,7 @@ internal delegate Task<bool> PgRestoreRun(string label, IReadOnlyList<string> ar
 /// Anything that cannot be tied to a table goes to the last part, so nothing is restored out of order.
 /// </summary>
 /// <param name="analyze">ANALYZEs one table (schema, name); each loaded table is analyzed once its indexes and keys are built.</param>
-/// <param name="indexSettings">Session settings for building one index, given its statement (see <see cref="GinBuildMemory"/>); null for the defaults.</param>
+/// <param name="indexSettings">Session settings for building one index, given its statement (see <see cref="IndexBuilds"/>); null for the defaults.</param>
 internal sealed partial class FollowingRestore(
     ArchiveSpool spool, IReadOnlyList<TocEntry> toc, int jobs, IReadOnlyDictionary<string, long>? tableBytes, string workFolder, PgRestoreRun run,
     Func<string, string, CancellationToken, Task>? analyze = null, Func<string, CancellationToken, Task<string?>>? indexSettings = null)
@@ -128,7 +128,7 @@ internal sealed partial class FollowingRestore(
 
             if (entry.Kind == TocKind.Index)
             {
-                var slow = SlowIndex().IsMatch(sql);
+                var slow = IndexBuilds.IsSlow(sql);
                 post.Indexes.Insert(slow ? post.Indexes.TakeWhile(i => i.Slow).Count() : post.Indexes.Count, new PlannedEntry(entry.Id, entry.Line, slow, sql));
             }
             else
@@ -265,8 +265,6 @@ internal sealed partial class FollowingRestore(
     [GeneratedRegex(@"^pg_restore: (?:processing data for table ""(.*)""$|processing |executing |restoring )")]
     private static partial Regex StepLine();
 
-    [GeneratedRegex(@" USING (?:gin|gist|spgist) ", RegexOptions.IgnoreCase)]
-    private static partial Regex SlowIndex();
 }
 
 /// <summary>A post-data entry of one table: its line of the table of contents and its statement.</summary>

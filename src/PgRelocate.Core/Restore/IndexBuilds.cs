@@ -5,16 +5,22 @@ using PgRelocate.Connections;
 namespace PgRelocate.Restore;
 
 /// <summary>
-/// maintenance_work_mem for GIN index builds, which are faster with less of it than B-tree sorts: the
-/// build's in-memory accumulator loses to the CPU cache as it grows. Measured on the bench (PostgreSQL 15):
-/// over jsonb (many distinct keys) 4MB built the index about 12% faster than 64MB, and 64MB about 10% faster
-/// than 1GB; over trigrams (few keys, long posting lists) 64MB was best.
+/// What the restore and the copy know about building an index, read from pg_dump's statement.
+/// GIN, GiST and SP-GiST builds take longest, so they start first. GIN builds are faster with less
+/// maintenance_work_mem than B-tree sorts, which want all they can get: the build's in-memory accumulator
+/// loses to the CPU cache as it grows. Measured on the bench (PostgreSQL 15): over jsonb (many distinct
+/// keys) 4MB built the index about 12% faster than 64MB, and 64MB about 10% faster than 1GB; over trigrams
+/// (few keys, long posting lists) 64MB was best.
 /// </summary>
-internal static partial class GinBuildMemory
+internal static partial class IndexBuilds
 {
-    public const string Jsonb = "4MB";
+    public const string JsonbGinMemory = "4MB";
 
-    public const string Other = "64MB";
+    public const string GinMemory = "64MB";
+
+    public static bool IsSlow(string sql) => SlowMethod().IsMatch(sql);
+
+    public static bool IsGin(string sql) => sql.Contains(" USING gin ", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// Whether a statement of pg_dump's builds a GIN index over one jsonb column with a jsonb operator class:
@@ -59,6 +65,9 @@ internal static partial class GinBuildMemory
 
         return (m.Groups[1].Value, column, m.Groups[3].Success ? m.Groups[3].Value : null);
     }
+
+    [GeneratedRegex(@" USING (?:gin|gist|spgist) ", RegexOptions.IgnoreCase)]
+    private static partial Regex SlowMethod();
 
     [GeneratedRegex(@"^CREATE INDEX \S+ ON (?:ONLY )?((?:""(?:[^""]|"""")+""|[^\s""]+)\.(?:""(?:[^""]|"""")+""|[^\s""(]+)) USING gin \((""(?:[^""]|"""")+""|[a-z_][a-z0-9_$]*)(?: (?:pg_catalog\.)?(\w+))?\);?\s*$")]
     private static partial Regex OneColumnGin();

@@ -351,13 +351,13 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
 
         async Task<string?> IndexSettingsAsync(string sql, CancellationToken ct)
         {
-            if (GinBuildMemory.Parse(sql) is null)
+            if (IndexBuilds.Parse(sql) is null)
             {
                 return null;
             }
 
             await using var conn = await Db.OpenAsync(target, "target", ct);
-            return await GinBuildMemory.IsOverJsonbAsync(conn, sql, ct) ? "-c maintenance_work_mem=" + GinBuildMemory.Jsonb : null;
+            return await IndexBuilds.IsOverJsonbAsync(conn, sql, ct) ? "-c maintenance_work_mem=" + IndexBuilds.JsonbGinMemory : null;
         }
     }
 

@@ -5,7 +5,7 @@ using PgRelocate.Tests.Harness;
 namespace PgRelocate.Tests.Restore;
 
 /// <summary>Which of pg_dump's index statements build a GIN index over jsonb, read from the statement and the target's columns.</summary>
-public sealed class GinBuildMemoryTests(PgServerPair servers) : IClassFixture<PgServerPair>
+public sealed class IndexBuildsTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
     [Theory]
     [InlineData("CREATE INDEX e ON public.events USING gin (payload);", "public.events", "payload", null)]
@@ -13,7 +13,7 @@ public sealed class GinBuildMemoryTests(PgServerPair servers) : IClassFixture<Pg
     [InlineData("CREATE INDEX \"Odd\" ON \"My Schema\".\"My \"\"T\"\"\" USING gin (\"Pay Load\");", "\"My Schema\".\"My \"\"T\"\"\"", "Pay Load", null)]
     public void Should_Read_The_Table_Column_And_Operator_Class_Of_A_One_Column_Gin_Index(string sql, string table, string column, string? opclass)
     {
-        Assert.Equal((table, column, opclass), GinBuildMemory.Parse(sql));
+        Assert.Equal((table, column, opclass), IndexBuilds.Parse(sql));
     }
 
     [Theory]
@@ -23,7 +23,7 @@ public sealed class GinBuildMemoryTests(PgServerPair servers) : IClassFixture<Pg
     [InlineData("CREATE INDEX m ON public.docs USING gin (a, b);")]
     public void Should_Leave_Other_Statements_Alone(string sql)
     {
-        Assert.Null(GinBuildMemory.Parse(sql));
+        Assert.Null(IndexBuilds.Parse(sql));
     }
 
     [Fact]
@@ -36,9 +36,9 @@ public sealed class GinBuildMemoryTests(PgServerPair servers) : IClassFixture<Pg
             """);
         await using var conn = await Db.OpenAsync(db, "target", CancellationToken.None);
 
-        Assert.True(await GinBuildMemory.IsOverJsonbAsync(conn, "CREATE INDEX a ON \"My Schema\".\"Docs\" USING gin (\"Body\");", CancellationToken.None));
-        Assert.True(await GinBuildMemory.IsOverJsonbAsync(conn, "CREATE INDEX b ON \"My Schema\".\"Docs\" USING gin (plain jsonb_path_ops);", CancellationToken.None));
-        Assert.False(await GinBuildMemory.IsOverJsonbAsync(conn, "CREATE INDEX c ON \"My Schema\".\"Docs\" USING gin (tags);", CancellationToken.None));
-        Assert.False(await GinBuildMemory.IsOverJsonbAsync(conn, "CREATE INDEX d ON public.missing USING gin (plain);", CancellationToken.None));
+        Assert.True(await IndexBuilds.IsOverJsonbAsync(conn, "CREATE INDEX a ON \"My Schema\".\"Docs\" USING gin (\"Body\");", CancellationToken.None));
+        Assert.True(await IndexBuilds.IsOverJsonbAsync(conn, "CREATE INDEX b ON \"My Schema\".\"Docs\" USING gin (plain jsonb_path_ops);", CancellationToken.None));
+        Assert.False(await IndexBuilds.IsOverJsonbAsync(conn, "CREATE INDEX c ON \"My Schema\".\"Docs\" USING gin (tags);", CancellationToken.None));
+        Assert.False(await IndexBuilds.IsOverJsonbAsync(conn, "CREATE INDEX d ON public.missing USING gin (plain);", CancellationToken.None));
     }
 }
