@@ -264,7 +264,6 @@ internal sealed partial class FollowingRestore(
 
     [GeneratedRegex(@"^pg_restore: (?:processing data for table ""(.*)""$|processing |executing |restoring )")]
     private static partial Regex StepLine();
-
 }
 
 /// <summary>A post-data entry of one table: its line of the table of contents and its statement.</summary>
