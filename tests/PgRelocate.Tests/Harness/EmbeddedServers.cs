@@ -30,6 +30,12 @@ public static class EmbeddedServers
     }
 }
 
+/// <summary>A PostgreSQL 12 cluster: a source older than PostgreSQL 14, as many providers still run.</summary>
+public class Pg12Server : PgServer
+{
+    protected override LocalClusterOptions Options => base.Options with { ServerBinDir = EmbeddedServers.BinDir(12) };
+}
+
 /// <summary>A PostgreSQL 14 cluster (a source older than the target).</summary>
 public class Pg14Server : PgServer
 {
