@@ -5,7 +5,7 @@ using Npgsql;
 
 namespace PgRelocate.Verify;
 
-/// <summary>A large object's size and a digest of its contents; both null when this login may not read it.</summary>
+/// <summary>A large object's size and a digest of its contents: both null when this login may not read it, the digest null before PostgreSQL 11.</summary>
 internal sealed record LargeObjectFacts(long? Size, string? Digest);
 
 /// <summary>
