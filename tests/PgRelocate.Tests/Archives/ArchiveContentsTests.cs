@@ -61,7 +61,7 @@ public partial class ArchiveContentsTests(SampleArchives samples) : IClassFixtur
         Assert.Contains(contents.Entries, e => e.Kind == "TABLE" && e.Tag == SampleArchives.LongName);
         Assert.Contains(contents.Entries, e => e is { Kind: "TABLE", Schema: "public", Tag: "select" });
         Assert.Contains(contents.Entries, e => e is { Kind: "SEQUENCE SET", Tag: "seq;semi" });
-        Assert.Contains(contents.Entries, e => e is { Kind: "FUNCTION", Schema: "Sales Dept", Tag: "add one(i integer)" });
+        Assert.Contains(contents.Entries, e => e is { Kind: "FUNCTION", Schema: "Sales Dept", Tag: "add one(integer)" });
         Assert.Contains(contents.Entries, e => e is { Kind: "AGGREGATE", Tag: "my sum(integer)" });
         var index = contents.Entries.Single(e => e is { Kind: "INDEX", Tag: "by note" });
         Assert.Equal(ArchiveSection.PostData, index.Section);
