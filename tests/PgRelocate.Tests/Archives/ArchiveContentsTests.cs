@@ -5,7 +5,8 @@ using PgRelocate.Errors;
 
 namespace PgRelocate.Tests.Archives;
 
-public partial class ArchiveContentsTests(SampleArchives samples) : IClassFixture<SampleArchives>
+[Collection(SampleArchives.Collection)]
+public partial class ArchiveContentsTests(SampleArchives samples)
 {
     public static TheoryData<string> AllArchives() =>
         ["15-file-z0", "15-file-default", "15-pipe-z0", "15-pipe-default", "12-file-z0", "12-file-default", "12-pipe-z0", "12-pipe-default"];
