@@ -220,6 +220,31 @@ public partial class ArchiveContentsTests(SampleArchives samples)
         Assert.Equal($"'{path}' is truncated or damaged (it ends inside the archive header): dump or download it again. Nothing was changed.", e.Message);
     }
 
+    [Theory]
+    [InlineData("PGD")]
+    [InlineData("PGDMP")]
+    public async Task Should_Refuse_The_Start_Of_A_Header(string content)
+    {
+        using var dir = new Harness.TempDir();
+        var path = dir.File("start.dump");
+        await File.WriteAllTextAsync(path, content);
+
+        var e = Assert.Throws<UsageException>(() => ArchiveContents.Read(path));
+
+        Assert.Equal($"'{path}' is truncated or damaged (it ends inside the archive header): dump or download it again. Nothing was changed.", e.Message);
+    }
+
+    [Fact]
+    public async Task Should_Name_A_Missing_File()
+    {
+        using var dir = new Harness.TempDir();
+        var path = dir.File("missing.dump");
+
+        var e = await Assert.ThrowsAsync<UsageException>(() => ArchiveFramingCheck.CheckFileAsync(path, CancellationToken.None));
+
+        Assert.Equal($"'{path}' does not exist: check the archive's path. Nothing was changed.", e.Message);
+    }
+
     [Fact]
     public async Task Should_Refuse_A_Flipped_Block_Type()
     {
