@@ -306,7 +306,7 @@ public sealed class ArchiveContents
     {
         try
         {
-            return new DateTime((int)t[5] + 1900, (int)t[4] + 1, (int)t[3], (int)t[2], (int)t[1], (int)Math.Min(t[0], 59), DateTimeKind.Local);
+            return new DateTime((int)t[5] + 1900, (int)t[4] + 1, (int)t[3], (int)t[2], (int)t[1], (int)Math.Min(t[0], 59), DateTimeKind.Unspecified);
         }
         catch (ArgumentOutOfRangeException)
         {
