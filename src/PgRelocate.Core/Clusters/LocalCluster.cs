@@ -135,8 +135,7 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>Runs SQL as the superuser in <paramref name="database"/>.</summary>
     public async Task ExecuteAsync(string sql, string database = "postgres", CancellationToken cancellationToken = default)
     {
-        await using var conn = new NpgsqlConnection(Superuser(database).ToNpgsqlConnectionString());
-        await conn.OpenAsync(cancellationToken);
+        await using var conn = await Db.OpenAsync(Superuser(database), Name, cancellationToken);
         await using var cmd = new NpgsqlCommand(sql, conn);
         await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
