@@ -201,14 +201,15 @@ public static class Db
                 $"The connection to {where} was reset while working: check the server and the network, then run the command again.",
             TimeoutException when connected => $"Timed out waiting for {where}: check the server's load and the network, then run the command again.",
             TimeoutException => $"Timed out connecting to {where}: check the host, port and firewall.",
+            _ when !connected && clientCert is not null && (text.Contains("alert unknown ca", StringComparison.Ordinal) || text.Contains("alert bad certificate", StringComparison.Ordinal)
+                || text.Contains("alert certificate", StringComparison.Ordinal)) =>
+                $"{Cap(where)} refused the client certificate {clientCert} during the TLS handshake: give a certificate signed by the CA the server trusts.",
             CryptographicException or FileNotFoundException when clientCert is not null =>
                 $"Could not read the client certificate {clientCert} or its key {tls!.ClientKey} ({role}): {inner.Message.TrimEnd('.')}. Check the files, and sslpassword for an encrypted key.",
-            AuthenticationException or IOException when !connected && clientCert is not null && text.Contains("alert", StringComparison.OrdinalIgnoreCase) =>
-                $"{Cap(where)} refused the client certificate {clientCert} during the TLS handshake: give a certificate signed by the CA the server trusts.",
             AuthenticationException => $"The TLS handshake with {where} failed ({Scrub(info, inner.Message).TrimEnd('.')}): check sslmode and the server's TLS settings.",
+            SocketException { SocketErrorCode: SocketError.ConnectionReset } or EndOfStreamException or IOException when !connected && clientCert is not null =>
+                $"{Cap(where)} refused the client certificate {clientCert}, it seems: it closed the connection during the TLS handshake. Give a certificate signed by the CA the server trusts.",
             SocketException s when !connected => $"Could not reach {where}: {s.Message}.",
-            EndOfStreamException or IOException or SocketException when !connected && clientCert is not null =>
-                $"{Cap(where)} closed the connection during the TLS handshake, as when it refuses the client certificate {clientCert}: check that the server trusts its CA.",
             EndOfStreamException or IOException or SocketException when connected =>
                 $"The connection to {where} was cut while working ({Scrub(info, inner.Message).TrimEnd('.')}): check the server and the network, then run the command again.",
             EndOfStreamException or IOException => $"{Cap(where)} closed the connection while connecting ({Scrub(info, inner.Message).TrimEnd('.')}): check the server's log and its access rules.",

@@ -63,11 +63,11 @@ public static partial class LibpqProbe
         var message = text switch
         {
             _ when HostMismatch().Match(text) is { Success: true } m =>
-                $"libpq refused {where}: the server's certificate is for {m.Groups[1].Value}, not {m.Groups[2].Value} (sslmode=verify-full): connect with a host name the certificate names, or use sslmode=verify-ca.",
+                $"Refused {where} (libpq): the server's certificate is for {m.Groups[1].Value}, not {m.Groups[2].Value} (sslmode=verify-full): connect with a host name the certificate names, or use sslmode=verify-ca.",
             _ when text.Contains("certificate verify failed", StringComparison.Ordinal) =>
-                $"libpq refused {where}: the server's certificate is not signed by {(tls.RootCert is { } r && r != "system" ? Path.GetFileName(r) + $" ({r})" : "a trusted CA")} (sslmode={tls.Mode}): give the CA that signed it with sslrootcert.",
+                $"Refused {where} (libpq): the server's certificate is not signed by {(tls.RootCert is { } r && r != "system" ? Path.GetFileName(r) + $" ({r})" : "a trusted CA")} (sslmode={tls.Mode}): give the CA that signed it with sslrootcert.",
             _ when text.Contains("root certificate file", StringComparison.Ordinal) && text.Contains("does not exist", StringComparison.Ordinal) =>
-                $"libpq needs the CA certificate for sslmode={tls.Mode} on {where} and found none: give it with sslrootcert=PATH.",
+                $"sslmode={tls.Mode} needs the CA certificate that signed the {role}'s server certificate, and libpq found none ({tls.RootCertName ?? "~/.postgresql/root.crt"}): give it with sslrootcert=PATH.",
             _ when text.Contains("does not support SSL", StringComparison.Ordinal) =>
                 $"{where} does not accept TLS connections, and sslmode={tls.Mode} requires TLS: enable TLS on the server, or use sslmode=prefer only if the network to it is trusted.",
             _ when text.Contains("client certificate", StringComparison.Ordinal) || text.Contains("certificate authentication failed", StringComparison.Ordinal)
@@ -78,7 +78,7 @@ public static partial class LibpqProbe
                 $"Password authentication failed for user '{info.User}' on {where} (libpq): check the password.",
             _ when text.Contains("no password supplied", StringComparison.Ordinal) =>
                 $"{where} asks libpq for a password and none was given: put it in the URL or in ~/.pgpass.",
-            _ => $"libpq (psql) could not connect to {where}, though it is how pg_dump and pg_restore connect: {Last(text)}.",
+            _ => $"psql could not connect to {where}, though it is how pg_dump and pg_restore connect: {Last(text)}.",
         };
         return new PgRelocateException(char.ToUpperInvariant(message[0]) + message[1..], ExitCode.Failed);
     }

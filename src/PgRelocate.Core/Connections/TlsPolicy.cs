@@ -246,6 +246,7 @@ internal sealed class TlsPolicy
             matched |= isIp ? IPAddress.TryParse(cn, out var cnIp) && cnIp.Equals(hostIp) : NameMatches(cn, host);
         }
 
+        names = names.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         return matched;
     }
 
