@@ -27,6 +27,7 @@ public static class ConnectionParameters
         new("sslrootcert", "PGSSLROOTCERT", null, ByTls),
         new("sslcert", "PGSSLCERT", null, ByTls),
         new("sslkey", "PGSSLKEY", null, ByTls),
+        // libpq reads sslpassword from no variable: child processes get it through a service file (LibpqServiceFile).
         new("sslpassword", null, (b, v) => b.SslPassword = v, IsSecret: true),
         new("sslcrl", "PGSSLCRL", null, ByTls),
         new("channel_binding", "PGCHANNELBINDING", (b, v) => b.ChannelBinding = v switch

@@ -217,6 +217,12 @@ public sealed class PgConnectionInfo
             }
         }
 
+        if (Options.GetValueOrDefault("sslpassword") is { } keyPassword)
+        {
+            env["PGSERVICEFILE"] = LibpqServiceFile.For(keyPassword);
+            env["PGSERVICE"] = LibpqServiceFile.Service;
+        }
+
         return env;
     }
 

@@ -77,6 +77,18 @@ public class TlsCommandTests(TlsServer server) : IClassFixture<TlsServer>
     }
 
     [Fact]
+    public async Task Should_Dump_With_An_Encrypted_Client_Key_Without_Asking_For_Its_Passphrase()
+    {
+        var source = await SeededCertDatabaseAsync("locked");
+        using var dir = new TempDir();
+
+        var dump = await CliRunner.RunAsync("dump", "--source", server.CertUrl(source.Database, "locked") + "&sslpassword=" + TlsServer.KeyPassword, "--to", dir.File("a.dump"));
+
+        Assert.True(dump.ExitCode == 0, dump.ToString());
+        Assert.True(new FileInfo(dir.File("a.dump")).Length > 0);
+    }
+
+    [Fact]
     public async Task Should_Refuse_To_Dump_From_A_Server_Its_CA_File_Does_Not_Verify()
     {
         var source = await server.CreateDatabaseAsync("src");

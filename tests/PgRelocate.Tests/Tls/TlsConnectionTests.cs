@@ -106,6 +106,18 @@ public class TlsConnectionTests(TlsServer server) : IClassFixture<TlsServer>
         Assert.True(encrypted);
     }
 
+    [Fact]
+    public async Task Should_Log_In_Both_Ways_With_An_Encrypted_Client_Key_And_Its_Passphrase()
+    {
+        var db = await server.CreateCertDatabaseAsync("locked");
+
+        var (ours, libpq, encrypted) = await BothAsync(server.CertUrl(db.Database, "locked") + "&sslpassword=" + TlsServer.KeyPassword);
+
+        Assert.Null(ours);
+        Assert.Null(libpq);
+        Assert.True(encrypted);
+    }
+
     [Theory]
     [InlineData("stranger", "refused the client certificate")]
     [InlineData("forged", "refused the client certificate")]

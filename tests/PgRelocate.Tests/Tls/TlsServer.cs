@@ -32,7 +32,12 @@ public sealed class TlsServer : PgServer, IDisposable
         WritePair("certuser", MakeLeaf(ca, CertUser, server: false));
         WritePair("stranger", MakeLeaf(ca, "stranger", server: false));
         WritePair("forged", MakeLeaf(otherCa, CertUser, server: false));
+        WritePair("locked", MakeLeaf(ca, CertUser, server: false, KeyPassword));
+        Secrets.Register(KeyPassword);
     }
+
+    /// <summary>The passphrase of the client key "locked" (an encrypted PKCS#8 key).</summary>
+    public const string KeyPassword = "open-sesame-42";
 
     public string Dir => _files.Path;
 
@@ -99,7 +104,7 @@ public sealed class TlsServer : PgServer, IDisposable
         return req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
     }
 
-    private static (string Cert, string Key) MakeLeaf(X509Certificate2 ca, string name, bool server)
+    private static (string Cert, string Key) MakeLeaf(X509Certificate2 ca, string name, bool server, string? keyPassword = null)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var req = new CertificateRequest("CN=" + name, key, HashAlgorithmName.SHA256);
@@ -117,6 +122,8 @@ public sealed class TlsServer : PgServer, IDisposable
         var serial = RandomNumberGenerator.GetBytes(12);
         serial[0] &= 0x7F;
         using var cert = req.Create(ca, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30), serial);
-        return (cert.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem());
+        return (cert.ExportCertificatePem(), keyPassword is null
+            ? key.ExportPkcs8PrivateKeyPem()
+            : key.ExportEncryptedPkcs8PrivateKeyPem(keyPassword, new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 10000)));
     }
 }
