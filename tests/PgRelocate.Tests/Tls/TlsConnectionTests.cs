@@ -71,6 +71,22 @@ public class TlsConnectionTests(TlsServer server) : IClassFixture<TlsServer>
     }
 
     [Fact]
+    public async Task Should_Refuse_Both_Ways_A_Server_Certificate_The_CRL_Revokes()
+    {
+        var db = await server.CreateDatabaseAsync("crl");
+        var query = "sslmode=verify-ca&sslrootcert=" + Uri.EscapeDataString(server.CaFile) + "&sslcrl=";
+
+        var clean = await BothAsync(server.Url(db, query + Uri.EscapeDataString(server.CleanCrlFile)));
+        var revoked = await BothAsync(server.Url(db, query + Uri.EscapeDataString(server.RevokedCrlFile)));
+
+        Assert.Null(clean.Ours);
+        Assert.Null(clean.Libpq);
+        Assert.NotNull(revoked.Ours);
+        Assert.NotNull(revoked.Libpq);
+        Assert.Contains("is revoked by revoked.crl", revoked.Ours, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Should_Refuse_Both_Ways_To_Verify_Without_A_CA_File()
     {
         var db = await server.CreateDatabaseAsync("noca");

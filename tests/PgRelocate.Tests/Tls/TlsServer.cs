@@ -25,6 +25,12 @@ public sealed class TlsServer : PgServer, IDisposable
         using var otherCa = MakeCa("Someone else's CA");
         var (serverCert, serverKey) = MakeLeaf(ca, "localhost", server: true);
         _dataFiles["server.crt"] = serverCert;
+        using (var issued = X509Certificate2.CreateFromPem(serverCert))
+        {
+            Write("revoked.crl", Crl(ca, issued.SerialNumberBytes.ToArray()));
+            Write("clean.crl", Crl(ca, null));
+        }
+
         _dataFiles["server.key"] = serverKey;
         _dataFiles["ca.crt"] = ca.ExportCertificatePem();
         Write("ca.crt", ca.ExportCertificatePem());
@@ -46,6 +52,12 @@ public sealed class TlsServer : PgServer, IDisposable
 
     /// <summary>A CA that signed nothing the server knows.</summary>
     public string WrongCaFile => _files.File("wrong-ca.crt");
+
+    /// <summary>A CRL from the CA listing the server's certificate as revoked.</summary>
+    public string RevokedCrlFile => _files.File("revoked.crl");
+
+    /// <summary>A CRL from the CA listing nothing.</summary>
+    public string CleanCrlFile => _files.File("clean.crl");
 
     public string CertFile(string name) => _files.File(name + ".crt");
 
@@ -94,6 +106,18 @@ public sealed class TlsServer : PgServer, IDisposable
         File.SetUnixFileMode(KeyFile(name), UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
+    private static string Crl(X509Certificate2 ca, byte[]? revokedSerial)
+    {
+        var builder = new CertificateRevocationListBuilder();
+        if (revokedSerial is not null)
+        {
+            builder.AddEntry(revokedSerial, DateTimeOffset.UtcNow.AddMinutes(-5));
+        }
+
+        var der = builder.Build(ca, 1, DateTimeOffset.UtcNow.AddDays(7), HashAlgorithmName.SHA256);
+        return PemEncoding.WriteString("X509 CRL", der) + "\n";
+    }
+
     private static X509Certificate2 MakeCa(string name)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -101,7 +125,7 @@ public sealed class TlsServer : PgServer, IDisposable
         req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
-        return req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        return req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-2), DateTimeOffset.UtcNow.AddDays(60));
     }
 
     private static (string Cert, string Key) MakeLeaf(X509Certificate2 ca, string name, bool server, string? keyPassword = null)
