@@ -1,5 +1,6 @@
 using System.CommandLine;
 using PgRelocate.Cli.Rendering;
+using PgRelocate.Connections;
 using PgRelocate.Errors;
 
 namespace PgRelocate.Cli;
@@ -40,6 +41,13 @@ internal static class CommandRunner
             }
 
             return (int)e.ExitCode;
+        }
+        catch (Exception e) when (Db.IsDriverFailure(e))
+        {
+            // A session that broke where no caller named its side: still one line with the next step.
+            reporter.Stop();
+            await Console.Error.WriteLineAsync($"error: {Db.Describe(e, null, null, connected: true).Message}");
+            return (int)ExitCode.Failed;
         }
         catch (Exception e)
         {

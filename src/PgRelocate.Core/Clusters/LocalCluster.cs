@@ -21,6 +21,12 @@ public sealed record LocalClusterOptions
     /// <summary>Extra postgresql.conf settings.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>pg_hba.conf lines put before initdb's, so they match first (TLS and client certificate rules).</summary>
+    public IReadOnlyList<string> HbaLines { get; init; } = [];
+
+    /// <summary>Files written into the data folder, readable by the server alone (a TLS key and certificates).</summary>
+    public IReadOnlyDictionary<string, string> DataFiles { get; init; } = new Dictionary<string, string>();
+
     public string Locale { get; init; } = "C.UTF-8";
 
     public string Encoding { get; init; } = "UTF8";
@@ -107,6 +113,7 @@ public sealed class LocalCluster : IAsyncDisposable
             };
             await RunAsync(Path.Combine(binDir, "initdb"), initdb, runAs, cancellationToken);
             File.Delete(pwfile);
+            await WriteAccessFilesAsync(Path.Combine(root, "data"), options, runAs, cancellationToken);
             var version = ServerBinaries.MajorVersionOf(binDir);
 
             for (var attempt = 1; ; attempt++)
@@ -135,8 +142,7 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>Runs SQL as the superuser in <paramref name="database"/>.</summary>
     public async Task ExecuteAsync(string sql, string database = "postgres", CancellationToken cancellationToken = default)
     {
-        await using var conn = new NpgsqlConnection(Superuser(database).ToNpgsqlConnectionString());
-        await conn.OpenAsync(cancellationToken);
+        await using var conn = await Db.OpenAsync(Superuser(database), Name, cancellationToken);
         await using var cmd = new NpgsqlCommand(sql, conn);
         await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
@@ -227,6 +233,26 @@ public sealed class LocalCluster : IAsyncDisposable
         if (_runAs is not null)
         {
             await RunAsync("chown", [_runAs, path], null, cancellationToken);
+        }
+    }
+
+    private static async Task WriteAccessFilesAsync(string dataDir, LocalClusterOptions options, string? runAs, CancellationToken cancellationToken)
+    {
+        foreach (var (name, contents) in options.DataFiles)
+        {
+            var path = Path.Combine(dataDir, name);
+            await File.WriteAllTextAsync(path, contents, cancellationToken);
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            if (runAs is not null)
+            {
+                await RunAsync("chown", [runAs, path], null, cancellationToken);
+            }
+        }
+
+        if (options.HbaLines.Count > 0)
+        {
+            var hba = Path.Combine(dataDir, "pg_hba.conf");
+            await File.WriteAllTextAsync(hba, string.Join('\n', options.HbaLines) + "\n" + await File.ReadAllTextAsync(hba, cancellationToken), cancellationToken);
         }
     }
 

@@ -1,28 +1,128 @@
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
 using Npgsql;
 using PgRelocate.Errors;
 
 namespace PgRelocate.Connections;
 
-/// <summary>Opens connections and turns driver errors into one-line messages that say what to do.</summary>
+/// <summary>
+/// The one way to open a connection (every session of the tool comes from <see cref="OpenAsync(PgConnectionInfo, string, SessionOptions, CancellationToken)"/>,
+/// with libpq's TLS rules), and the one place driver errors become one-line messages that say what to do.
+/// </summary>
 public static class Db
 {
     /// <summary>
     /// Opens a connection. <paramref name="role"/> names the side in messages ("source", "target").
     /// </summary>
-    /// <exception cref="PgRelocateException">The server could not be reached or refused the login.</exception>
-    public static async Task<NpgsqlConnection> OpenAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken)
+    /// <exception cref="PgRelocateException">The server could not be reached, failed a TLS check or refused the login.</exception>
+    public static Task<NpgsqlConnection> OpenAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken) =>
+        OpenAsync(info, role, SessionOptions.Default, cancellationToken);
+
+    /// <summary>
+    /// Opens a connection that accepts the server exactly when libpq (pg_dump, pg_restore, psql) would: the
+    /// same sslmode, CA file, host name check, client certificate and target_session_attrs.
+    /// </summary>
+    /// <exception cref="PgRelocateException">The server could not be reached, failed a TLS check or refused the login.</exception>
+    public static async Task<NpgsqlConnection> OpenAsync(PgConnectionInfo info, string role, SessionOptions options, CancellationToken cancellationToken)
     {
-        var conn = new NpgsqlConnection(info.ToNpgsqlConnectionString());
+        ArgumentNullException.ThrowIfNull(info);
+        ArgumentNullException.ThrowIfNull(options);
+        var tls = TlsPolicy.For(info);
+        tls.CheckFiles(role);
+        NpgsqlConnection conn;
+        try
+        {
+            try
+            {
+                conn = await ConnectAsync(info, tls, options, withoutTls: false, cancellationToken);
+            }
+            catch (NpgsqlException e) when (tls.Mode == "prefer" && Find<TlsVerificationException>(e) is not null)
+            {
+                // libpq's prefer: a TLS session that fails its checks is retried without TLS.
+                conn = await ConnectAsync(info, tls, options, withoutTls: true, cancellationToken);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw Describe(e, info, role, connected: false);
+        }
+
+        try
+        {
+            await CheckSessionAttributesAsync(conn, info, role, cancellationToken);
+            return conn;
+        }
+        catch
+        {
+            await conn.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static async Task<NpgsqlConnection> ConnectAsync(PgConnectionInfo info, TlsPolicy tls, SessionOptions options, bool withoutTls, CancellationToken cancellationToken)
+    {
+        var builder = info.ToNpgsqlBuilder(options.CommandTimeoutSeconds);
+        tls.ApplyTo(builder, withValidationCallback: true);
+        if (withoutTls)
+        {
+            builder.SslMode = SslMode.Disable;
+        }
+
+        if (options.ApplicationName is not null)
+        {
+            builder.ApplicationName = options.ApplicationName;
+        }
+
+        if (options.ReadBufferSize is { } read)
+        {
+            builder.ReadBufferSize = read;
+        }
+
+        if (options.WriteBufferSize is { } write)
+        {
+            builder.WriteBufferSize = write;
+        }
+
+        var conn = new NpgsqlConnection(builder.ConnectionString);
+        if (tls.VerifiesChain && !withoutTls)
+        {
+            conn.SslClientAuthenticationOptionsCallback = o => o.RemoteCertificateValidationCallback = tls.Validate;
+        }
+
         try
         {
             await conn.OpenAsync(cancellationToken);
             return conn;
         }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch
         {
             await conn.DisposeAsync();
-            throw Describe(e, info, role);
+            throw;
+        }
+    }
+
+    /// <summary>libpq's target_session_attrs for one host: the session is refused when the server is not of the kind asked for.</summary>
+    private static async Task CheckSessionAttributesAsync(NpgsqlConnection conn, PgConnectionInfo info, string role, CancellationToken cancellationToken)
+    {
+        var wanted = info.Options.GetValueOrDefault("target_session_attrs");
+        if (wanted is null or "any" or "prefer-standby")
+        {
+            return;
+        }
+
+        var readOnly = await ScalarAsync<string>(conn, "SHOW transaction_read_only", cancellationToken) == "on";
+        var standby = await ScalarAsync<bool>(conn, "SELECT pg_catalog.pg_is_in_recovery()", cancellationToken);
+        var (ok, actual) = wanted switch
+        {
+            "read-write" => (!readOnly, "read-only"),
+            "read-only" => (readOnly, "read-write"),
+            "primary" => (!standby, "a standby"),
+            _ => (standby, "a primary"),
+        };
+        if (!ok)
+        {
+            throw new PgRelocateException($"The {role} ({info.Display}) is {actual}, and target_session_attrs={wanted} refuses it: connect to the server of the kind asked for, or change target_session_attrs.");
         }
     }
 
@@ -46,36 +146,113 @@ public static class Db
     /// <summary>A quoted SQL string literal (standard_conforming_strings on).</summary>
     public static string Literal(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
 
-    /// <summary>Turns a connection failure into a user-facing error naming the side and the next step.</summary>
-    public static PgRelocateException Describe(Exception e, PgConnectionInfo info, string role)
+    /// <summary>Turns a failure to connect into a user-facing error naming the side and the next step.</summary>
+    public static PgRelocateException Describe(Exception e, PgConnectionInfo? info, string? role) => Describe(e, info, role, connected: false);
+
+    /// <summary>
+    /// Turns a driver failure into one line naming the side, what happened and the next step: while
+    /// connecting (<paramref name="connected"/> false) or on a session that was open (a connection cut
+    /// mid-query, a timeout, the server shutting down). <paramref name="info"/> may be null when the side
+    /// is not known.
+    /// </summary>
+    public static PgRelocateException Describe(Exception e, PgConnectionInfo? info, string? role, bool connected)
     {
-        var where = $"the {role} ({info.Display})";
-        var inner = e;
-        while (inner is not PostgresException and not SocketException && inner.InnerException is not null)
+        ArgumentNullException.ThrowIfNull(e);
+        if (e is PgRelocateException already)
         {
-            inner = inner.InnerException;
+            return already;
         }
 
+        var where = info is null ? "the server" : $"the {role ?? "server"} ({info.Display})";
+        var tls = info is null ? null : TlsPolicy.For(info);
+        var inner = Find<TlsVerificationException>(e) as Exception
+            ?? Find<PostgresException>(e) as Exception
+            ?? Find<SocketException>(e) as Exception
+            ?? Find<TimeoutException>(e) as Exception
+            ?? Find<AuthenticationException>(e) as Exception
+            ?? Find<CryptographicException>(e) as Exception
+            ?? Find<FileNotFoundException>(e) as Exception
+            ?? Find<EndOfStreamException>(e) as Exception
+            ?? Find<IOException>(e) as Exception
+            ?? e;
+        var clientCert = tls?.ClientCert;
+        var text = Scrub(info, AllMessages(e));
         var message = inner switch
         {
-            PostgresException { SqlState: "28P01" } => $"Password authentication failed for user '{info.User}' on {where}: check the password.",
-            PostgresException { SqlState: "28000" } p => $"{where} refused the login: {p.MessageText}. Check the user name and the server's access rules.",
-            PostgresException { SqlState: "3D000" } => $"Database '{info.Database}' does not exist on {where}: create it or fix the database name in the URL.",
-            PostgresException { SqlState: "53300" } => $"{where} has no connection slots left: close other connections or try again later.",
-            PostgresException { SqlState: "57P03" } => $"{where} is starting up or shutting down: try again in a moment.",
-            PostgresException p => $"{where} said: {p.MessageText} ({p.SqlState}).",
+            TlsVerificationException t => $"Refused {where}: {t.Message}.",
+            PostgresException { SqlState: "28000" } p when p.MessageText.Contains("certificate", StringComparison.OrdinalIgnoreCase) => clientCert is null
+                ? $"{Cap(where)} requires a client certificate ({p.MessageText}): give one with sslcert=PATH and sslkey=PATH."
+                : $"{Cap(where)} refused the client certificate {clientCert}: {p.MessageText}. Give a certificate signed by the CA the server trusts, for the user '{info!.User}'.",
+            PostgresException { SqlState: "28P01" } => $"Password authentication failed for user '{info?.User}' on {where}: check the password.",
+            PostgresException { SqlState: "28000" } p => $"{Cap(where)} refused the login: {p.MessageText}. Check the user name and the server's access rules.",
+            PostgresException { SqlState: "3D000" } => $"Database '{info?.Database}' does not exist on {where}: create it or fix the database name in the URL.",
+            PostgresException { SqlState: "53300" } => $"{Cap(where)} has no connection slots left: close other connections or try again later.",
+            PostgresException { SqlState: "57P03" } => $"{Cap(where)} is starting up or shutting down: try again in a moment.",
+            PostgresException { SqlState: "57P01" or "57P02" } p => $"{Cap(where)} ended the session ({p.MessageText}): run the command again once the server is back.",
+            PostgresException { SqlState: "57014" } p => $"{Cap(where)} cancelled a statement ({p.MessageText}): raise statement_timeout for this role, or run the command again.",
+            PostgresException p => $"{Cap(where)} said: {p.MessageText} ({p.SqlState}).",
+            _ when text.Contains("No SSL enabled connection", StringComparison.Ordinal) =>
+                $"{Cap(where)} does not accept TLS connections, and sslmode={tls?.Mode} requires TLS: enable TLS on the server, or use sslmode=prefer only if the network to it is trusted.",
             SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain } =>
-                $"Host '{info.Host}' of {role} could not be resolved: check the host name in the URL.",
+                $"Host '{info?.Host}' of {role ?? "the connection"} could not be resolved: check the host name in the URL.",
             SocketException { SocketErrorCode: SocketError.ConnectionRefused } =>
-                $"Nothing accepts connections at {info.Host}:{info.Port} ({role}): check the host and port, and that the server is running.",
-            SocketException s => $"Could not reach {where}: {s.Message}.",
-            TimeoutException or NpgsqlException { InnerException: TimeoutException } =>
-                $"Timed out connecting to {where}: check the host, port and firewall.",
-            _ => $"Could not connect to {where}: {info.Scrub(e.Message)}",
+                $"Nothing accepts connections at {info?.Host}:{info?.Port} ({role}): check the host and port, and that the server is running.",
+            SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown } when connected =>
+                $"The connection to {where} was reset while working: check the server and the network, then run the command again.",
+            TimeoutException when connected => $"Timed out waiting for {where}: check the server's load and the network, then run the command again.",
+            TimeoutException => $"Timed out connecting to {where}: check the host, port and firewall.",
+            _ when !connected && clientCert is not null && (text.Contains("alert unknown ca", StringComparison.Ordinal) || text.Contains("alert bad certificate", StringComparison.Ordinal)
+                || text.Contains("alert certificate", StringComparison.Ordinal)) =>
+                $"{Cap(where)} refused the client certificate {clientCert} during the TLS handshake: give a certificate signed by the CA the server trusts.",
+            CryptographicException or FileNotFoundException when clientCert is not null =>
+                $"Could not read the client certificate {clientCert} or its key {tls!.ClientKey} ({role}): {inner.Message.TrimEnd('.')}. Check the files, and sslpassword for an encrypted key.",
+            AuthenticationException => $"The TLS handshake with {where} failed ({Scrub(info, inner.Message).TrimEnd('.')}): check sslmode and the server's TLS settings.",
+            SocketException { SocketErrorCode: SocketError.ConnectionReset } or EndOfStreamException or IOException when !connected && clientCert is not null =>
+                $"{Cap(where)} refused the client certificate {clientCert}, it seems: it closed the connection during the TLS handshake. Give a certificate signed by the CA the server trusts.",
+            SocketException s when !connected => $"Could not reach {where}: {s.Message}.",
+            EndOfStreamException or IOException or SocketException when connected =>
+                $"The connection to {where} was cut while working ({Scrub(info, inner.Message).TrimEnd('.')}): check the server and the network, then run the command again.",
+            EndOfStreamException or IOException => $"{Cap(where)} closed the connection while connecting ({Scrub(info, inner.Message).TrimEnd('.')}): check the server's log and its access rules.",
+            _ when connected => $"The session with {where} failed: {Scrub(info, e.Message).TrimEnd('.')}. Check the server's log, then run the command again.",
+            _ => $"Could not connect to {where}: {Scrub(info, e.Message).TrimEnd('.')}. Check the URL and the server's log.",
         };
         return new PgRelocateException(message, ExitCode.Failed, e)
         {
-            IsTransient = inner is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.TimedOut } or PostgresException { SqlState: "53300" or "57P03" },
+            IsTransient = inner is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.TimedOut or SocketError.ConnectionReset }
+                or PostgresException { SqlState: "53300" or "57P03" or "57P01" }
+                or TimeoutException
+                || (connected && inner is IOException or EndOfStreamException),
         };
     }
+
+    /// <summary>Whether <paramref name="e"/> is a driver failure <see cref="Describe(Exception, PgConnectionInfo?, string?, bool)"/> can put in words.</summary>
+    public static bool IsDriverFailure(Exception e) => e is NpgsqlException || Find<NpgsqlException>(e) is not null;
+
+    private static T? Find<T>(Exception e) where T : Exception
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is T t)
+            {
+                return t;
+            }
+        }
+
+        return null;
+    }
+
+    private static string AllMessages(Exception e)
+    {
+        var parts = new List<string>();
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            parts.Add(x.Message);
+        }
+
+        return string.Join(" | ", parts);
+    }
+
+    private static string Scrub(PgConnectionInfo? info, string text) => info is null ? text : info.Scrub(text);
+
+    private static string Cap(string text) => char.ToUpperInvariant(text[0]) + text[1..];
 }

@@ -26,7 +26,8 @@ public sealed class PgConnectionInfo
         string? password,
         string? sslMode,
         string? applicationName,
-        IReadOnlyDictionary<string, string> options)
+        IReadOnlyDictionary<string, string> options,
+        string? home)
     {
         Host = host;
         Port = port;
@@ -36,6 +37,7 @@ public sealed class PgConnectionInfo
         SslMode = sslMode;
         ApplicationName = applicationName;
         Options = options;
+        Home = home;
     }
 
     /// <summary>A host name, an IP address, or an absolute directory holding the server's Unix socket.</summary>
@@ -54,8 +56,28 @@ public sealed class PgConnectionInfo
 
     public string? ApplicationName { get; }
 
-    /// <summary>Other libpq parameters given in the URL or keyword string (connect_timeout, sslrootcert, ...).</summary>
+    /// <summary>
+    /// The other parameters of <see cref="ConnectionParameters.All"/> (connect_timeout, sslrootcert, ...), from
+    /// the URL or keyword string or, as libpq does, from their environment variables.
+    /// </summary>
     public IReadOnlyDictionary<string, string> Options { get; }
+
+    /// <summary>The home folder libpq's default files (<c>~/.postgresql/root.crt</c>, ...) are looked up in.</summary>
+    internal string? Home { get; }
+
+    /// <summary>The value of any parameter of <see cref="ConnectionParameters.All"/>, or null when not set.</summary>
+    public string? Get(string keyword) => keyword switch
+    {
+        "host" => Host,
+        "port" => Port.ToString(CultureInfo.InvariantCulture),
+        "dbname" => Database,
+        "user" => User,
+        "password" => _password,
+        "sslmode" => SslMode,
+        "application_name" => ApplicationName,
+        "hostaddr" or "passfile" => null,
+        _ => Options.GetValueOrDefault(keyword),
+    };
 
     public bool IsUnixSocket => Host.StartsWith('/');
 
@@ -85,14 +107,14 @@ public sealed class PgConnectionInfo
 
     /// <summary>The same server and credentials, another database (for example <c>postgres</c> to create one).</summary>
     public PgConnectionInfo WithDatabase(string database) =>
-        new(Host, Port, database, User, _password, SslMode, ApplicationName, Options);
+        new(Host, Port, database, User, _password, SslMode, ApplicationName, Options, Home);
 
     /// <summary>The same server, other credentials.</summary>
     public PgConnectionInfo WithCredentials(string user, string? password) =>
-        new(Host, Port, Database, user, password, SslMode, ApplicationName, Options);
+        new(Host, Port, Database, user, password, SslMode, ApplicationName, Options, Home);
 
     public PgConnectionInfo WithApplicationName(string applicationName) =>
-        new(Host, Port, Database, User, _password, SslMode, applicationName, Options);
+        new(Host, Port, Database, User, _password, SslMode, applicationName, Options, Home);
 
     /// <summary>The connection as a URL with the password shown as <c>***</c>: safe for any output.</summary>
     public override string ToString() => ToUrl(showPassword: false);
@@ -133,7 +155,7 @@ public sealed class PgConnectionInfo
             query.Add("application_name=" + Uri.EscapeDataString(ApplicationName));
         }
 
-        query.AddRange(Options.Select(o => o.Key + "=" + Uri.EscapeDataString(o.Value)));
+        query.AddRange(Options.Select(o => o.Key + "=" + (ConnectionParameters.Find(o.Key) is { IsSecret: true } && !showPassword ? Redacted : Uri.EscapeDataString(o.Value))));
         if (query.Count > 0)
         {
             sb.Append('?').Append(string.Join('&', query));
@@ -145,79 +167,84 @@ public sealed class PgConnectionInfo
     /// <summary>A short name for messages and tables: <c>user@host:port/db</c>.</summary>
     public string Display => $"{User}@{(IsUnixSocket ? "[socket]" : Host)}:{Port}/{Database}";
 
-    /// <summary>The Npgsql connection string, password included: hand it to Npgsql only, never print it.</summary>
-    public string ToNpgsqlConnectionString(int? commandTimeoutSeconds = null)
+    /// <summary>
+    /// The Npgsql connection string, password included: hand it to Npgsql only, never print it. Made from
+    /// <see cref="ConnectionParameters.All"/>, as the child processes' environment is. On its own it verifies
+    /// the server as strictly as Npgsql can express (require with a CA file becomes verify-ca, as in libpq);
+    /// <see cref="Db.OpenAsync(PgConnectionInfo, string, CancellationToken)"/> adds the rest of libpq's rules.
+    /// </summary>
+    public string ToNpgsqlConnectionString(int? commandTimeoutSeconds = null) =>
+        ToNpgsqlBuilder(commandTimeoutSeconds).ConnectionString;
+
+    internal NpgsqlConnectionStringBuilder ToNpgsqlBuilder(int? commandTimeoutSeconds = null)
     {
         var builder = new NpgsqlConnectionStringBuilder
         {
-            Host = Host,
-            Port = Port,
-            Database = Database,
-            Username = User,
-            ApplicationName = ApplicationName ?? "pgrelocate",
+            ApplicationName = "pgrelocate",
             // Each command opens few connections, briefly; pooling across them only keeps servers busy.
             Pooling = false,
-            Timeout = Options.TryGetValue("connect_timeout", out var t) && int.TryParse(t, CultureInfo.InvariantCulture, out var seconds) && seconds > 0 ? seconds : 15,
+            // libpq waits forever without connect_timeout; a migration tool should say something sooner.
+            Timeout = 15,
             CommandTimeout = commandTimeoutSeconds ?? 0,
             IncludeErrorDetail = true,
         };
-        if (_password is not null)
+        foreach (var parameter in ConnectionParameters.All)
         {
-            builder.Password = _password;
+            if (parameter.ToNpgsql is not null && Get(parameter.Keyword) is { } value)
+            {
+                parameter.ToNpgsql(builder, value);
+            }
         }
 
-        builder.SslMode = (SslMode ?? "prefer") switch
-        {
-            "disable" => Npgsql.SslMode.Disable,
-            "allow" => Npgsql.SslMode.Allow,
-            "prefer" => Npgsql.SslMode.Prefer,
-            "require" => Npgsql.SslMode.Require,
-            "verify-ca" => Npgsql.SslMode.VerifyCA,
-            "verify-full" => Npgsql.SslMode.VerifyFull,
-            var other => throw new UsageException($"sslmode '{other}' is not one of disable, allow, prefer, require, verify-ca, verify-full."),
-        };
-        if (Options.TryGetValue("sslrootcert", out var rootCert))
-        {
-            builder.RootCertificate = rootCert;
-        }
-
-        return builder.ConnectionString;
+        TlsPolicy.For(this).ApplyTo(builder, withValidationCallback: false);
+        return builder;
     }
 
     /// <summary>
     /// The environment variables that point a libpq program (pg_dump, pg_restore, psql) at this database,
-    /// password included. Child processes get the connection this way and never on their command line,
-    /// where any user of the machine could read it.
+    /// password included, made from <see cref="ConnectionParameters.All"/>. Child processes get the
+    /// connection this way and never on their command line, where any user of the machine could read it;
+    /// <see cref="IsolateChildEnvironment"/> keeps the other <c>PG*</c> variables of this process out of it.
     /// </summary>
     public IReadOnlyDictionary<string, string> ToLibpqEnvironment()
     {
-        var env = new Dictionary<string, string>(StringComparer.Ordinal)
+        var env = new Dictionary<string, string>(StringComparer.Ordinal) { ["PGAPPNAME"] = "pgrelocate" };
+        foreach (var parameter in ConnectionParameters.All)
         {
-            ["PGHOST"] = Host,
-            ["PGPORT"] = Port.ToString(CultureInfo.InvariantCulture),
-            ["PGDATABASE"] = Database,
-            ["PGUSER"] = User,
-            ["PGAPPNAME"] = ApplicationName ?? "pgrelocate",
-        };
-        if (_password is not null)
-        {
-            env["PGPASSWORD"] = _password;
-        }
-
-        if (SslMode is not null)
-        {
-            env["PGSSLMODE"] = SslMode;
-        }
-
-        foreach (var (key, variable) in LibpqOptionVariables)
-        {
-            if (Options.TryGetValue(key, out var value))
+            if (parameter.Variable is not null && Get(parameter.Keyword) is { } value)
             {
-                env[variable] = value;
+                env[parameter.Variable] = value;
             }
         }
 
+        if (Options.GetValueOrDefault("sslpassword") is { } keyPassword)
+        {
+            env["PGSERVICEFILE"] = LibpqServiceFile.For(keyPassword);
+            env["PGSERVICE"] = LibpqServiceFile.Service;
+        }
+
         return env;
+    }
+
+    /// <summary>
+    /// Makes a child's environment hold only the connection it was given: every <c>PG*</c> variable of this
+    /// process that <paramref name="given"/> does not set is removed, so that a PGSSLMODE or PGHOST the parser
+    /// did not read into the connection cannot change what pg_dump or pg_restore connect to. Only applies
+    /// when <paramref name="given"/> carries a connection (PGHOST).
+    /// </summary>
+    public static void IsolateChildEnvironment(IDictionary<string, string?> environment, IReadOnlyDictionary<string, string> given)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        ArgumentNullException.ThrowIfNull(given);
+        if (!given.ContainsKey("PGHOST"))
+        {
+            return;
+        }
+
+        foreach (var key in environment.Keys.Where(k => k.StartsWith("PG", StringComparison.Ordinal) && !k.StartsWith("PG_", StringComparison.Ordinal) && !given.ContainsKey(k)).ToList())
+        {
+            environment.Remove(key);
+        }
     }
 
     /// <summary>
@@ -232,25 +259,16 @@ public sealed class PgConnectionInfo
         return $"{E(host)}:{Port}:{E(Database)}:{E(User)}:{E(_password ?? "")}";
     }
 
-    /// <summary>Replaces every occurrence of the password in <paramref name="text"/> (for child process output).</summary>
-    public string Scrub(string text) =>
-        _password is { Length: > 0 } p ? text.Replace(p, Redacted, StringComparison.Ordinal) : text;
-
-    private static readonly (string Key, string Variable)[] LibpqOptionVariables =
-    [
-        ("connect_timeout", "PGCONNECT_TIMEOUT"),
-        ("sslrootcert", "PGSSLROOTCERT"),
-        ("sslcert", "PGSSLCERT"),
-        ("sslkey", "PGSSLKEY"),
-        ("options", "PGOPTIONS"),
-        ("target_session_attrs", "PGTARGETSESSIONATTRS"),
-    ];
-
-    private static readonly HashSet<string> KnownKeys = new(StringComparer.Ordinal)
+    /// <summary>Replaces every occurrence of the secrets (password, sslpassword) in <paramref name="text"/> (for child process output).</summary>
+    public string Scrub(string text)
     {
-        "host", "hostaddr", "port", "dbname", "user", "password", "sslmode", "application_name",
-        "connect_timeout", "sslrootcert", "sslcert", "sslkey", "options", "target_session_attrs", "passfile",
-    };
+        if (_password is { Length: > 0 } p)
+        {
+            text = text.Replace(p, Redacted, StringComparison.Ordinal);
+        }
+
+        return Options.GetValueOrDefault("sslpassword") is { Length: > 0 } k ? text.Replace(k, Redacted, StringComparison.Ordinal) : text;
+    }
 
     private static PgConnectionInfo FromParts(Dictionary<string, string> parts, IReadOnlyDictionary<string, string?> env)
     {
@@ -272,9 +290,9 @@ public sealed class PgConnectionInfo
         var user = Get("user", "PGUSER") ?? Environment.UserName;
         var database = Get("dbname", "PGDATABASE") ?? user;
         var sslMode = Get("sslmode", "PGSSLMODE");
-        if (sslMode is not null && sslMode is not ("disable" or "allow" or "prefer" or "require" or "verify-ca" or "verify-full"))
+        if (sslMode is not null)
         {
-            throw new UsageException($"sslmode '{sslMode}' is not one of disable, allow, prefer, require, verify-ca, verify-full.");
+            ConnectionParameters.Validate("sslmode", sslMode);
         }
 
         var applicationName = Get("application_name", "PGAPPNAME");
@@ -285,18 +303,17 @@ public sealed class PgConnectionInfo
             password = passfile is null ? null : PgPassFile.Lookup(passfile, host, port, database, user);
         }
 
-        var options = parts
-            .Where(p => p.Key is not ("host" or "hostaddr" or "port" or "dbname" or "user" or "password" or "sslmode" or "application_name" or "passfile"))
-            .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
-        foreach (var (key, variable) in LibpqOptionVariables)
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var parameter in ConnectionParameters.All.Where(p => !ConnectionParameters.Core.Contains(p.Keyword)))
         {
-            if (!options.ContainsKey(key) && env.GetValueOrDefault(variable) is { Length: > 0 } fromEnv)
+            if ((parameter.Variable is null ? parts.GetValueOrDefault(parameter.Keyword) is { Length: > 0 } v ? v : null : Get(parameter.Keyword, parameter.Variable)) is { } value)
             {
-                options[key] = fromEnv;
+                ConnectionParameters.Validate(parameter.Keyword, value);
+                options[parameter.Keyword] = value;
             }
         }
 
-        return new PgConnectionInfo(host, port, database, user, password, sslMode, applicationName, options);
+        return new PgConnectionInfo(host, port, database, user, password, sslMode, applicationName, options, env.GetValueOrDefault("HOME"));
     }
 
     private static string? DefaultPassFile(IReadOnlyDictionary<string, string?> env)
@@ -406,7 +423,7 @@ public sealed class PgConnectionInfo
             }
 
             var key = Decode(pair[..eq]);
-            if (!KnownKeys.Contains(key))
+            if (ConnectionParameters.Find(key) is null)
             {
                 throw new UsageException($"The URL parameter '{key}' is not a connection parameter this tool understands.");
             }
@@ -510,7 +527,7 @@ public sealed class PgConnectionInfo
                 }
             }
 
-            if (!KnownKeys.Contains(key))
+            if (ConnectionParameters.Find(key) is null)
             {
                 throw new UsageException($"'{key}' is not a connection keyword this tool understands (host, port, dbname, user, password, sslmode, ...).");
             }

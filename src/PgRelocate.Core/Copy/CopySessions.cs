@@ -7,26 +7,8 @@ namespace PgRelocate.Copy;
 internal static class CopySessions
 {
     /// <summary>Opens a connection with larger socket buffers: COPY streams move megabytes at a time.</summary>
-    public static async Task<NpgsqlConnection> OpenAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken)
-    {
-        var builder = new NpgsqlConnectionStringBuilder(info.ToNpgsqlConnectionString())
-        {
-            ReadBufferSize = 1 << 16,
-            WriteBufferSize = 1 << 16,
-            ApplicationName = "pgrelocate copy",
-        };
-        var conn = new NpgsqlConnection(builder.ConnectionString);
-        try
-        {
-            await conn.OpenAsync(cancellationToken);
-            return conn;
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            await conn.DisposeAsync();
-            throw Db.Describe(e, info, role);
-        }
-    }
+    public static Task<NpgsqlConnection> OpenAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken) =>
+        Db.OpenAsync(info, role, SessionOptions.Bulk, cancellationToken);
 
     /// <summary>What text-format COPY needs both sides to agree on, as pg_dump sets it: exact floats, ISO dates.</summary>
     private const string TextFormatSettings = "SET extra_float_digits = 3; SET DateStyle = ISO; SET IntervalStyle = postgres";

@@ -29,9 +29,8 @@ public static class SampleDatabase
     /// <summary>Loads the sample into <paramref name="database"/> (owned by its login role) on <paramref name="cluster"/>.</summary>
     public static async Task LoadAsync(LocalCluster cluster, PgConnectionInfo database, CancellationToken cancellationToken)
     {
-        await using (var conn = new NpgsqlConnection(database.ToNpgsqlConnectionString()))
+        await using (var conn = await Db.OpenAsync(database, "sample database", cancellationToken))
         {
-            await conn.OpenAsync(cancellationToken);
             await Db.ExecuteAsync(conn, Sql, cancellationToken);
         }
 

@@ -72,6 +72,11 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
                 await CheckExtensionsAsync(conn, archive.Extensions, cancellationToken);
                 var pgRestore = binaries.PgRestoreFor(archive.Header.MinimumPgRestoreMajor, targetMajor);
                 archive = archive with { PgRestore = pgRestore, TargetMajor = targetMajor };
+                // pg_restore must connect as our session did, before the target is emptied.
+                if ((await LibpqProbe.RunAsync(target, "target", pgRestore, cancellationToken)).SkippedBecause is { } why)
+                {
+                    reporter.Warn(why + ".");
+                }
                 if (objects.Count > 0)
                 {
                     reporter.Warn($"Replacing the {objects.Count} objects in {target.Display} (--confirm {target.Database}).");

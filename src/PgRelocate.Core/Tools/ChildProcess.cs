@@ -47,6 +47,7 @@ public static class ChildProcess
             info.ArgumentList.Add(arg);
         }
 
+        PgRelocate.Connections.PgConnectionInfo.IsolateChildEnvironment(info.Environment, spec.Environment);
         foreach (var (key, value) in spec.Environment)
         {
             info.Environment[key] = value;

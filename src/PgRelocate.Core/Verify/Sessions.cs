@@ -20,12 +20,14 @@ internal sealed class Sessions : IAsyncDisposable
         "SET extra_float_digits = 1; SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; " +
         "SET lc_monetary = 'C'; SET statement_timeout = 0; SET default_transaction_read_only = on; ";
 
+    private static readonly SessionOptions ReadOnly = new() { ApplicationName = "pgrelocate verify" };
+
     private readonly ConcurrentBag<NpgsqlConnection> _idle = [];
     private readonly ConcurrentBag<NpgsqlConnection> _all = [];
 
     public Sessions(PgConnectionInfo info, string side)
     {
-        Info = info.WithApplicationName("pgrelocate verify");
+        Info = info;
         Side = side;
     }
 
@@ -53,7 +55,7 @@ internal sealed class Sessions : IAsyncDisposable
     /// <summary>A fresh session with the rendering settings and the user's own search_path (for user queries).</summary>
     public static async Task<NpgsqlConnection> OpenAsync(PgConnectionInfo info, string side, CancellationToken cancellationToken)
     {
-        var conn = await Db.OpenAsync(info, side, cancellationToken);
+        var conn = await Db.OpenAsync(info, side, ReadOnly, cancellationToken);
         try
         {
             await Db.ExecuteAsync(conn, RenderingSettings, cancellationToken);
