@@ -83,10 +83,7 @@ internal static class MigrateCommand
                 throw new UsageException($"--confirm '{confirm}' does not match the target database '{target.Database}'. Nothing was changed.");
             }
 
-            if (source.Host == target.Host && source.Port == target.Port && source.Database == target.Database)
-            {
-                throw new UsageException("The source and the target are the same database: give the target's own URL.");
-            }
+            await Targets.TargetPreparation.RefuseSameDatabaseAsync(source, target, cancellationToken);
 
             if (parse.GetValue(Direct) && parse.GetValue(Via) is not null)
             {

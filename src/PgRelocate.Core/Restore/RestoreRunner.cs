@@ -4,6 +4,7 @@ using PgRelocate.Archives;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
+using PgRelocate.Targets;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Restore;
@@ -62,22 +63,11 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
 
         try
         {
-            // 2. The target.
-            int targetMajor;
-            await using (var conn = await Db.OpenAsync(target, "target", cancellationToken))
-            {
-                targetMajor = int.Parse(await Db.ScalarAsync<string>(conn, "SHOW server_version_num", cancellationToken) ?? "0", System.Globalization.CultureInfo.InvariantCulture) / 10000;
-                var objects = await TargetDatabase.UserObjectsAsync(conn, cancellationToken);
-                CheckConfirmation(target.Database, options.Confirm, objects);
-                await CheckExtensionsAsync(conn, archive.Extensions, cancellationToken);
-                var pgRestore = binaries.PgRestoreFor(archive.Header.MinimumPgRestoreMajor, targetMajor);
-                archive = archive with { PgRestore = pgRestore, TargetMajor = targetMajor };
-                if (objects.Count > 0)
-                {
-                    reporter.Warn($"Replacing the {objects.Count} objects in {target.Display} (--confirm {target.Database}).");
-                    await TargetDatabase.ResetAsync(conn, cancellationToken);
-                }
-            }
+            // 2. The target: checked, then emptied when --confirm allows it.
+            var prepared = await TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = options.Confirm, Extensions = archive.Extensions, Jobs = Math.Max(1, options.Jobs) }, cancellationToken);
+            var pgRestore = binaries.PgRestoreFor(archive.Header.MinimumPgRestoreMajor, prepared.Server.Major);
+            archive = archive with { PgRestore = pgRestore, TargetMajor = prepared.Server.Major };
+            await prepared.EmptyAsync(reporter, cancellationToken);
 
             // 3. pg_restore.
             var result = await RunPgRestoreAsync(options, archive, started, cancellationToken);
@@ -101,37 +91,6 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             {
                 await archive.Stream.DisposeAsync();
             }
-        }
-    }
-
-    internal static void CheckConfirmation(string database, string? confirm, IReadOnlyList<UserObject> objects)
-    {
-        if (confirm is not null && !string.Equals(confirm, database, StringComparison.Ordinal))
-        {
-            throw new UsageException($"--confirm '{confirm}' does not match the target database '{database}': pass --confirm {database} to replace its contents. Nothing was changed.");
-        }
-
-        if (objects.Count > 0 && confirm is null)
-        {
-            var sample = string.Join(", ", objects.Take(3));
-            throw new UsageException(
-                $"The target database '{database}' is not empty ({objects.Count} objects: {sample}{(objects.Count > 3 ? ", ..." : "")}): pass --confirm {database} to replace its contents. Nothing was changed.");
-        }
-    }
-
-    internal static async Task CheckExtensionsAsync(Npgsql.NpgsqlConnection conn, IReadOnlyList<string> needed, CancellationToken cancellationToken)
-    {
-        if (needed.Count == 0)
-        {
-            return;
-        }
-
-        var available = await TargetDatabase.AvailableExtensionsAsync(conn, cancellationToken);
-        var missing = needed.Where(e => !available.Contains(e)).ToList();
-        if (missing.Count > 0)
-        {
-            throw new PgRelocateException(
-                $"The archive needs extension{(missing.Count == 1 ? "" : "s")} {string.Join(", ", missing)} that the target does not offer: install {(missing.Count == 1 ? "it" : "them")} on the target server (or choose a plan that has {(missing.Count == 1 ? "it" : "them")}), then restore again. Nothing was changed.");
         }
     }
 
