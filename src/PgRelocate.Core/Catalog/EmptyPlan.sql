@@ -28,7 +28,9 @@ dropped_schemas AS (
     SELECT s.oid, s.nspname FROM user_schemas s
     WHERE s.nspname <> 'public' AND pg_catalog.pg_has_role(current_user, s.nspowner, 'USAGE')
       AND s.oid NOT IN (SELECT oid FROM kept_schemas)),
-remaining AS (SELECT s.oid, s.nspname FROM user_schemas s WHERE s.oid NOT IN (SELECT oid FROM dropped_schemas))
+-- objects in a schema the login role may not use cannot be dropped by it; they stay, and the check after refuses
+remaining AS (SELECT s.oid, s.nspname FROM user_schemas s
+              WHERE s.oid NOT IN (SELECT oid FROM dropped_schemas) AND pg_catalog.has_schema_privilege(s.oid, 'USAGE'))
 SELECT 1 AS step, pg_catalog.format('DROP EXTENSION IF EXISTS %I CASCADE', e.extname) AS statement, e.extname AS name FROM dropped_ext e
 UNION ALL
 SELECT 2, pg_catalog.format('DROP SCHEMA IF EXISTS %I CASCADE', s.nspname), s.nspname FROM dropped_schemas s

@@ -205,6 +205,8 @@ public sealed class TargetPreparation
                 throw new UsageException($"{refused.Found} {refused.Next} Nothing was changed.");
             }
 
+            // Qualified names throughout: the plan's functions and operators print with their schema.
+            await Db.ExecuteAsync(conn, "SELECT pg_catalog.set_config('search_path', '', true)", cancellationToken);
             var plan = await Db.ListAsync(conn, CatalogSql.Load("EmptyPlan.sql"), r => (Step: r.GetInt32(0), Sql: r.GetString(1), Name: r.GetString(2)), cancellationToken);
             var dropped = plan.Where(p => p.Step == 1).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
             var kept = (await Extensions.InstalledAsync(conn, cancellationToken)).Select(e => e.Name).Where(n => !dropped.Contains(n)).ToList();
