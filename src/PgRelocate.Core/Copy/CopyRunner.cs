@@ -39,6 +39,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             var prepared = await TargetPreparation.CheckAsync(options.Target, new TargetRequirements
             {
                 Confirm = options.Confirm,
+                LockTimeout = options.LockTimeout,
                 Extensions = snapshot.Facts.Extensions.Select(e => e.Name).ToList(),
                 Jobs = options.Jobs + options.IndexJobs,
                 Source = snapshot.Identity,

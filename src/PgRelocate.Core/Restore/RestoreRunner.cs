@@ -19,6 +19,9 @@ public sealed record RestoreOptions
     /// <summary>The target database's name, given by the user to allow replacing what it holds.</summary>
     public string? Confirm { get; init; }
 
+    /// <summary>How long emptying the target (with <see cref="Confirm"/>) waits for another session's lock.</summary>
+    public TimeSpan LockTimeout { get; init; } = TargetRequirements.DefaultLockTimeout;
+
     /// <summary>pg_restore jobs; more than one needs a local file.</summary>
     public int Jobs { get; init; } = 1;
 
@@ -64,7 +67,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         try
         {
             // 2. The target: checked, then emptied when --confirm allows it.
-            var prepared = await TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = options.Confirm, Extensions = archive.Extensions, Jobs = Math.Max(1, options.Jobs) }, cancellationToken);
+            var prepared = await TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = options.Confirm, LockTimeout = options.LockTimeout, Extensions = archive.Extensions, Jobs = Math.Max(1, options.Jobs) }, cancellationToken);
             var pgRestore = binaries.PgRestoreFor(archive.Header.MinimumPgRestoreMajor, prepared.Server.Major);
             archive = archive with { PgRestore = pgRestore, TargetMajor = prepared.Server.Major };
             await prepared.EmptyAsync(reporter, cancellationToken);

@@ -136,6 +136,30 @@ public class TargetPreparationTests(PgServer server) : IClassFixture<PgServer>
     }
 
     [Fact]
+    public async Task Should_Give_Up_After_The_Lock_Timeout_Given_To_Restore()
+    {
+        var source = await server.CreateDatabaseAsync("src");
+        await PgServer.ExecuteAsync(source, "CREATE TABLE busy (id int)");
+        var target = await ProviderTargets.CreateAsync(server);
+        await PgServer.ExecuteAsync(target, "CREATE TABLE busy (id int); INSERT INTO busy VALUES (1)");
+        using var dir = new TempDir();
+        var dump = await CliRunner.RunAsync("dump", "--source", CliRunner.Url(source), "--to", dir.File("a.dump"));
+        Assert.True(dump.ExitCode == 0, dump.ToString());
+        await using var app = new NpgsqlConnection(target.WithApplicationName("nightly-report").ToNpgsqlConnectionString());
+        await app.OpenAsync();
+        await using var tx = await app.BeginTransactionAsync();
+        await Db.ExecuteAsync(app, "SELECT * FROM busy", CancellationToken.None);
+
+        var restore = await CliRunner.RunAsync("restore", dir.File("a.dump"), "--target", CliRunner.Url(target), "--confirm", target.Database, "--lock-timeout", "2");
+
+        Assert.Equal(1, restore.ExitCode);
+        Assert.Contains("nightly-report", restore.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Nothing was changed.", restore.Stderr, StringComparison.Ordinal);
+        await tx.RollbackAsync();
+        Assert.Equal(1, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM busy"));
+    }
+
+    [Fact]
     public async Task Should_Refuse_A_Target_Another_Migration_Holds_Or_That_Takes_No_Writes()
     {
         var held = await server.CreateDatabaseAsync("dst");
