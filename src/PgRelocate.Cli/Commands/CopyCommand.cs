@@ -23,7 +23,7 @@ internal static class CopyCommand
     {
         var command = new Command("copy", "Copy a database straight from a source server to a target server: parallel binary COPY on one snapshot, indexes built as tables land.")
         {
-            Source, Target, Confirm, Jobs, IndexJobs, SplitMb, Log,
+            Source, Target, Confirm, Jobs, IndexJobs, SplitMb, Log, LockTimeoutOption.Option,
         };
         command.SetAction(RunAsync);
         return command;
@@ -42,6 +42,7 @@ internal static class CopyCommand
             Source = ctx.Connection(Source),
             Target = ctx.Connection(Target),
             Confirm = ctx.Parse.GetValue(Confirm),
+            LockTimeout = LockTimeoutOption.Get(ctx.Parse),
             Jobs = ctx.Parse.GetValue(Jobs),
             IndexJobs = ctx.Parse.GetValue(IndexJobs),
             SplitTablesLargerThan = split * 1024L * 1024L,

@@ -39,7 +39,7 @@ internal static class MigrateCommand
     {
         var command = new Command("migrate", "Run the whole migration: check, read-only source, dump, restore, settings, verify, cutover summary, cleanup.")
         {
-            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, WorkDirOption.Option,
+            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, WorkDirOption.Option, LockTimeoutOption.Option,
         };
         StagingCliOptions.AddTo(command);
         command.SetAction(RunAsync);
@@ -83,10 +83,7 @@ internal static class MigrateCommand
                 throw new UsageException($"--confirm '{confirm}' does not match the target database '{target.Database}'. Nothing was changed.");
             }
 
-            if (source.Host == target.Host && source.Port == target.Port && source.Database == target.Database)
-            {
-                throw new UsageException("The source and the target are the same database: give the target's own URL.");
-            }
+            await Targets.TargetPreparation.RefuseSameDatabaseAsync(source, target, cancellationToken);
 
             if (parse.GetValue(Direct) && parse.GetValue(Via) is not null)
             {
@@ -103,6 +100,7 @@ internal static class MigrateCommand
                 Source = source,
                 Target = target,
                 Confirm = confirm,
+                LockTimeout = LockTimeoutOption.Get(parse),
                 Via = parse.GetValue(Via),
                 Staging = StagingCliOptions.Read(parse),
                 CreateBucket = parse.GetValue(CreateBucket),

@@ -22,7 +22,7 @@ internal static class RestoreCommand
     {
         var command = new Command("restore", "Restore an archive into a target database: no roles, ownership to the target's login role, harmless errors classified.")
         {
-            Archive, Target, Confirm, Jobs, Manifest, Log,
+            Archive, Target, Confirm, Jobs, Manifest, Log, LockTimeoutOption.Option,
         };
         StagingCliOptions.AddTo(command);
         command.SetAction(RunAsync);
@@ -59,6 +59,7 @@ internal static class RestoreCommand
             Target = target,
             Input = input,
             Confirm = ctx.Parse.GetValue(Confirm),
+            LockTimeout = LockTimeoutOption.Get(ctx.Parse),
             Jobs = jobs,
             Manifest = manifest,
             LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("restore"),

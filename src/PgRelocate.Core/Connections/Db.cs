@@ -255,4 +255,24 @@ public static class Db
     private static string Scrub(PgConnectionInfo? info, string text) => info is null ? text : info.Scrub(text);
 
     private static string Cap(string text) => char.ToUpperInvariant(text[0]) + text[1..];
+
+    /// <summary>Runs a query and maps each row; keeps callers free of reader plumbing.</summary>
+    public static async Task<List<T>> ListAsync<T>(NpgsqlConnection conn, string sql, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(map(reader));
+        }
+
+        return rows;
+    }
+
+    /// <summary>Runs a query that returns exactly one row and maps it.</summary>
+    public static async Task<T> SingleAsync<T>(NpgsqlConnection conn, string sql, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken) =>
+        (await ListAsync(conn, sql, map, cancellationToken)).Single();
+
+    public static string? NullableString(this NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 }

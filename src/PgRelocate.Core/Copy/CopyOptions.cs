@@ -12,6 +12,9 @@ public sealed record CopyOptions
     /// <summary>The target database's name, given by the user to allow replacing what it holds.</summary>
     public string? Confirm { get; init; }
 
+    /// <summary>How long emptying the target (with <see cref="Confirm"/>) waits for another session's lock.</summary>
+    public TimeSpan LockTimeout { get; init; } = Targets.TargetRequirements.DefaultLockTimeout;
+
     /// <summary>Parallel COPY streams (each one a source and a target session).</summary>
     public int Jobs { get; init; } = 2;
 

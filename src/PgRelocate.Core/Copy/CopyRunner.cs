@@ -2,7 +2,7 @@ using Npgsql;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
-using PgRelocate.Restore;
+using PgRelocate.Targets;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Copy;
@@ -35,27 +35,18 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             await using var snapshot = await SourceSnapshot.OpenAsync(options.Source, cancellationToken);
             reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Facts.ServerVersion}, {Units.Bytes(snapshot.Facts.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
 
-            // 1. Everything that can refuse the copy, before the target is touched.
-            IReadOnlyList<UserObject> objects;
-            int targetMajor;
-            await using (var conn = await Db.OpenAsync(options.Target, "target", cancellationToken))
+            // 1. Everything that can refuse the copy, before the target is touched; emptied once the schema is dumped.
+            var prepared = await TargetPreparation.CheckAsync(options.Target, new TargetRequirements
             {
-                targetMajor = int.Parse(await Db.ScalarAsync<string>(conn, "SHOW server_version_num", cancellationToken) ?? "0", System.Globalization.CultureInfo.InvariantCulture) / 10000;
-                objects = await TargetDatabase.UserObjectsAsync(conn, cancellationToken);
-                RestoreRunner.CheckConfirmation(options.Target.Database, options.Confirm, objects);
-                await RefuseSameDatabaseAsync(conn, snapshot.Id, cancellationToken);
-            }
-
+                Confirm = options.Confirm,
+                LockTimeout = options.LockTimeout,
+                Extensions = snapshot.Facts.Extensions.Select(e => e.Name).ToList(),
+                Jobs = options.Jobs + options.IndexJobs,
+                Source = snapshot.Identity,
+            }, cancellationToken);
+            var targetMajor = prepared.Server.Major;
             var schema = await SchemaArchive.CreateAsync(binaries, options.Source, snapshot, targetMajor, folder, log, reporter, cancellationToken);
-            await using (var conn = await Db.OpenAsync(options.Target, "target", cancellationToken))
-            {
-                await RestoreRunner.CheckExtensionsAsync(conn, schema.Extensions, cancellationToken);
-                if (objects.Count > 0)
-                {
-                    reporter.Warn($"Replacing the {objects.Count} objects in {options.Target.Display} (--confirm {options.Target.Database}).");
-                    await TargetDatabase.ResetAsync(conn, cancellationToken);
-                }
-            }
+            await prepared.EmptyAsync(reporter, cancellationToken);
 
             clock.Add("schema", "pg_dump pre-data and post-data", start);
 
@@ -96,27 +87,6 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         {
             TryDelete(folder);
         }
-    }
-
-    /// <summary>
-    /// A copy onto its own source would empty it first. The target can import the source's snapshot only if
-    /// it is the very same database: a cheap, exact test.
-    /// </summary>
-    private static async Task RefuseSameDatabaseAsync(NpgsqlConnection target, string snapshotId, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await Db.ExecuteAsync(target, "BEGIN ISOLATION LEVEL REPEATABLE READ", cancellationToken);
-            await Db.ExecuteAsync(target, $"SET TRANSACTION SNAPSHOT {Db.Literal(snapshotId)}", cancellationToken);
-        }
-        catch (PostgresException)
-        {
-            await Db.ExecuteAsync(target, "ROLLBACK", cancellationToken);
-            return;
-        }
-
-        await Db.ExecuteAsync(target, "ROLLBACK", cancellationToken);
-        throw new UsageException("The source and the target are the same database: choose another target. Nothing was changed.");
     }
 
     private static async Task SetSequencesAsync(CopyOptions options, IReadOnlyList<SequenceValue> sequences, CancellationToken cancellationToken)

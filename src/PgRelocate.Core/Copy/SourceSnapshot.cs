@@ -28,6 +28,9 @@ internal sealed class SourceSnapshot : IAsyncDisposable
 
     public DatabaseFacts Facts { get; }
 
+    /// <summary>Which database this is, to refuse a target that is the same one; null when the server does not say.</summary>
+    public DatabaseIdentity? Identity { get; private init; }
+
     public IReadOnlyList<CopyTable> Tables { get; private set; } = [];
 
     /// <summary>Index oid → table oid, and constraint oid → table oid: to tell which table a post-data entry belongs to.</summary>
@@ -53,7 +56,7 @@ internal sealed class SourceSnapshot : IAsyncDisposable
             await Db.ExecuteAsync(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
             var id = await Db.ScalarAsync<string>(conn, "SELECT pg_export_snapshot()", cancellationToken)
                 ?? throw new PgRelocateException("The source did not export a snapshot.");
-            var snapshot = new SourceSnapshot(conn, id, facts);
+            var snapshot = new SourceSnapshot(conn, id, facts) { Identity = await DatabaseIdentity.TryReadAsync(conn, cancellationToken) };
             await snapshot.ReadCatalogAsync(cancellationToken);
             return snapshot;
         }
@@ -182,7 +185,7 @@ internal sealed class SourceSnapshot : IAsyncDisposable
     /// enum, an extension's type): their binary form carries the source's type oids, which the target's
     /// differ from and refuse, so those tables travel in text format.
     /// </summary>
-    private const string TablesSql = """
+    private static readonly string TablesSql = CatalogSql.Expand("""
         SELECT c.oid, n.nspname, c.relname,
                ARRAY(SELECT a.attname::text FROM pg_attribute a
                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
@@ -197,26 +200,23 @@ internal sealed class SourceSnapshot : IAsyncDisposable
                           OR (b.oid >= 16384 AND (b.typtype = 'c' OR b.typelem <> 0)))) AS binary_safe
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'r'
-          AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-          AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-        """;
+        WHERE c.oid IN ({{user_tables}})
+        """);
 
     /// <summary>
     /// Each table's heap, and an estimate of the work its copy causes: rows plus index builds, a GIN or GiST
     /// index weighing several times its size (measured: a GIN build over jsonb takes about eight times as
     /// long per byte as a B-tree's). The tables at the head of the longest chains go first.
     /// </summary>
-    private const string SizesSql = """
+    private static readonly string SizesSql = CatalogSql.Expand("""
         SELECT c.oid, pg_relation_size(c.oid),
                pg_relation_size(c.oid) + coalesce(pg_relation_size(c.reltoastrelid), 0)
                + (SELECT coalesce(sum(pg_relation_size(i.indexrelid) * CASE am.amname WHEN 'gin' THEN 8 WHEN 'gist' THEN 4 ELSE 1 END), 0)::bigint
                   FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
                   WHERE i.indrelid = c.oid)
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
-        """;
+        FROM pg_class c
+        WHERE c.oid IN ({{user_tables}})
+        """);
 
     private const string KeyConstraintsSql = """
         SELECT c.oid, c.conname, c.contype, c.condeferrable, c.condeferred, i.relname, pg_catalog.pg_get_indexdef(c.conindid)
@@ -224,14 +224,13 @@ internal sealed class SourceSnapshot : IAsyncDisposable
         WHERE c.contype IN ('p', 'u') AND c.conrelid <> 0
         """;
 
-    private const string SequencesSql = """
+    private static readonly string SequencesSql = CatalogSql.Expand("""
         SELECT n.nspname, c.relname
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'S'
-          AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+        WHERE c.relkind = 'S' AND n.oid IN ({{user_schemas}})
           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
         ORDER BY 1, 2
-        """;
+        """);
 
     internal static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -13,6 +13,9 @@ public sealed record MigrationOptions
     /// <summary>The target database's name, confirming that what it holds may be replaced.</summary>
     public required string Confirm { get; init; }
 
+    /// <summary>How long emptying the target waits for another session's lock (not recorded: a resumed run uses the default).</summary>
+    public TimeSpan LockTimeout { get; init; } = Targets.TargetRequirements.DefaultLockTimeout;
+
     /// <summary>Where to stage the archive (a store location); null: a file in the migration's folder.</summary>
     public string? Via { get; init; }
 

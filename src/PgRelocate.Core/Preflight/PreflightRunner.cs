@@ -1,4 +1,5 @@
 using Npgsql;
+using PgRelocate.Catalog;
 using PgRelocate.Connections;
 using PgRelocate.Preflight.Checks;
 using PgRelocate.Progress;
@@ -35,6 +36,7 @@ public sealed class PreflightRunner
         new EventTriggersCheck(),
         new TablespacesCheck(),
         new EncodingCheck(),
+        new UnreadableTablesCheck(),
         new TargetEmptyCheck(),
         new TransactionsCheck(),
         new ApplicationsCheck(),
@@ -125,9 +127,7 @@ public sealed class PreflightRunner
     }
 
     private const string DescribeSql = """
-        SELECT current_setting('server_version_num')::int,
-               current_setting('server_version'),
-               current_database(),
+        SELECT current_database(),
                current_user,
                (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
                coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false),
@@ -135,15 +135,18 @@ public sealed class PreflightRunner
                pg_backend_pid()
         """;
 
-    private static Task<ServerInfo> DescribeAsync(NpgsqlConnection conn, string role, CancellationToken cancellationToken) =>
-        Query.SingleAsync(conn, DescribeSql, r => new ServerInfo(
+    private static async Task<ServerInfo> DescribeAsync(NpgsqlConnection conn, string role, CancellationToken cancellationToken)
+    {
+        var version = await ServerVersion.ReadAsync(conn, cancellationToken);
+        return await Db.SingleAsync(conn, DescribeSql, r => new ServerInfo(
             role,
-            r.GetInt32(0),
+            version.Number,
+            version.Text,
+            r.GetString(0),
             r.GetString(1),
-            r.GetString(2),
-            r.GetString(3),
-            r.GetBoolean(4),
-            r.GetBoolean(5),
-            r.NullableString(6),
-            r.GetInt32(7)), cancellationToken);
+            r.GetBoolean(2),
+            r.GetBoolean(3),
+            r.NullableString(4),
+            r.GetInt32(5)), cancellationToken);
+    }
 }

@@ -4,6 +4,7 @@ using PgRelocate.Archives;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
+using PgRelocate.Targets;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Restore;
@@ -17,6 +18,9 @@ public sealed record RestoreOptions
 
     /// <summary>The target database's name, given by the user to allow replacing what it holds.</summary>
     public string? Confirm { get; init; }
+
+    /// <summary>How long emptying the target (with <see cref="Confirm"/>) waits for another session's lock.</summary>
+    public TimeSpan LockTimeout { get; init; } = TargetRequirements.DefaultLockTimeout;
 
     /// <summary>pg_restore jobs; more than one needs a local file.</summary>
     public int Jobs { get; init; } = 1;
@@ -62,27 +66,17 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
 
         try
         {
-            // 2. The target.
-            int targetMajor;
-            await using (var conn = await Db.OpenAsync(target, "target", cancellationToken))
+            // 2. The target: checked, then emptied when --confirm allows it.
+            var prepared = await TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = options.Confirm, LockTimeout = options.LockTimeout, Extensions = archive.Extensions, Jobs = Math.Max(1, options.Jobs) }, cancellationToken);
+            var pgRestore = binaries.PgRestoreFor(archive.Header.MinimumPgRestoreMajor, prepared.Server.Major);
+            archive = archive with { PgRestore = pgRestore, TargetMajor = prepared.Server.Major };
+            // pg_restore must connect as our session did, before the target is emptied.
+            if ((await LibpqProbe.RunAsync(target, "target", pgRestore, cancellationToken)).SkippedBecause is { } why)
             {
-                targetMajor = int.Parse(await Db.ScalarAsync<string>(conn, "SHOW server_version_num", cancellationToken) ?? "0", System.Globalization.CultureInfo.InvariantCulture) / 10000;
-                var objects = await TargetDatabase.UserObjectsAsync(conn, cancellationToken);
-                CheckConfirmation(target.Database, options.Confirm, objects);
-                await CheckExtensionsAsync(conn, archive.Extensions, cancellationToken);
-                var pgRestore = binaries.PgRestoreFor(archive.Header.MinimumPgRestoreMajor, targetMajor);
-                archive = archive with { PgRestore = pgRestore, TargetMajor = targetMajor };
-                // pg_restore must connect as our session did, before the target is emptied.
-                if ((await LibpqProbe.RunAsync(target, "target", pgRestore, cancellationToken)).SkippedBecause is { } why)
-                {
-                    reporter.Warn(why + ".");
-                }
-                if (objects.Count > 0)
-                {
-                    reporter.Warn($"Replacing the {objects.Count} objects in {target.Display} (--confirm {target.Database}).");
-                    await TargetDatabase.ResetAsync(conn, cancellationToken);
-                }
+                reporter.Warn(why + ".");
             }
+
+            await prepared.EmptyAsync(reporter, cancellationToken);
 
             // 3. pg_restore.
             var result = await RunPgRestoreAsync(options, archive, started, cancellationToken);
@@ -106,37 +100,6 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             {
                 await archive.Stream.DisposeAsync();
             }
-        }
-    }
-
-    internal static void CheckConfirmation(string database, string? confirm, IReadOnlyList<UserObject> objects)
-    {
-        if (confirm is not null && !string.Equals(confirm, database, StringComparison.Ordinal))
-        {
-            throw new UsageException($"--confirm '{confirm}' does not match the target database '{database}': pass --confirm {database} to replace its contents. Nothing was changed.");
-        }
-
-        if (objects.Count > 0 && confirm is null)
-        {
-            var sample = string.Join(", ", objects.Take(3));
-            throw new UsageException(
-                $"The target database '{database}' is not empty ({objects.Count} objects: {sample}{(objects.Count > 3 ? ", ..." : "")}): pass --confirm {database} to replace its contents. Nothing was changed.");
-        }
-    }
-
-    internal static async Task CheckExtensionsAsync(Npgsql.NpgsqlConnection conn, IReadOnlyList<string> needed, CancellationToken cancellationToken)
-    {
-        if (needed.Count == 0)
-        {
-            return;
-        }
-
-        var available = await TargetDatabase.AvailableExtensionsAsync(conn, cancellationToken);
-        var missing = needed.Where(e => !available.Contains(e)).ToList();
-        if (missing.Count > 0)
-        {
-            throw new PgRelocateException(
-                $"The archive needs extension{(missing.Count == 1 ? "" : "s")} {string.Join(", ", missing)} that the target does not offer: install {(missing.Count == 1 ? "it" : "them")} on the target server (or choose a plan that has {(missing.Count == 1 ? "it" : "them")}), then restore again. Nothing was changed.");
         }
     }
 

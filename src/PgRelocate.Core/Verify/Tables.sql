@@ -21,6 +21,5 @@ SELECT n.nspname, c.relname, c.oid::bigint AS oid,
         ORDER BY i.indisprimary DESC, i.indnatts, i.indexrelid LIMIT 1) AS key,
        pg_relation_size(c.oid) AS size
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND c.relpersistence <> 't'
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+-- The user tables, as the catalog vocabulary defines them (Catalog/UserTables.sql).
+WHERE c.oid IN ({{user_tables}})

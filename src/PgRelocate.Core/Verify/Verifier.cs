@@ -102,9 +102,7 @@ public static class Verifier
         {
             var schema = await SchemaComparer.ReadAsync(lease.Connection, cancellationToken);
             var tables = await TableInfo.ReadAsync(lease.Connection, cancellationToken);
-            var version = int.Parse(
-                await Connections.Db.ScalarAsync<string>(lease.Connection, "SELECT current_setting('server_version_num')", cancellationToken) ?? "0",
-                System.Globalization.CultureInfo.InvariantCulture);
+            var version = (await Catalog.ServerVersion.ReadAsync(lease.Connection, cancellationToken)).Number;
             return new SideSnapshot(schema, tables, version);
         }
         catch (Npgsql.PostgresException e)

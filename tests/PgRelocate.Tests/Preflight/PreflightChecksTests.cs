@@ -187,7 +187,7 @@ public class PreflightChecksTests(PreflightServer server) : IClassFixture<Prefli
         await PgServer.ExecuteAsync(target, "CREATE TABLE leftover (id int PRIMARY KEY)");
 
         var empty = await Checks.RunAsync(new TargetEmptyCheck(), source);
-        var full = await Checks.RunOneAsync(new TargetEmptyCheck(), source, target);
+        var full = Checks.Row(await Checks.RunAsync(new TargetEmptyCheck(), source, target), "target empty");
         var same = await Checks.RunAsync(new ConnectivityCheck(), source, source);
         var different = await Checks.RunAsync(new ConnectivityCheck(), source, target);
 
@@ -220,7 +220,7 @@ public class PreflightChecksTests(PreflightServer server) : IClassFixture<Prefli
     }
 
     [Fact]
-    public async Task Should_Warn_About_An_Extension_Only_A_Superuser_May_Create_On_The_Target()
+    public async Task Should_Block_On_An_Extension_Only_A_Superuser_May_Create_On_The_Target()
     {
         var source = await server.CreateDatabaseAsync();
         var target = await server.CreateDatabaseAsync("dst");
@@ -230,8 +230,8 @@ public class PreflightChecksTests(PreflightServer server) : IClassFixture<Prefli
         var asSuperuser = await Checks.RunOneAsync(new ExtensionsCheck(), source, server.Cluster.Superuser(target.Database));
         var alone = await Checks.RunOneAsync(new ExtensionsCheck(), source);
 
-        Assert.Equal(CheckStatus.Warn, asOwner.Status);
-        Assert.Contains("need a superuser on the target: pg_stat_statements", asOwner.Found, StringComparison.Ordinal);
+        Assert.Equal(CheckStatus.Block, asOwner.Status);
+        Assert.Contains("only a superuser may create on the target: pg_stat_statements", asOwner.Found, StringComparison.Ordinal);
         Assert.DoesNotContain("citext", asOwner.Found.Split(':')[^1], StringComparison.Ordinal);
         Assert.Equal(CheckStatus.Ok, asSuperuser.Status);
         Assert.Equal(CheckStatus.Ok, alone.Status);

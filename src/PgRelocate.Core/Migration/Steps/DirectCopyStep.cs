@@ -26,6 +26,7 @@ public sealed class DirectCopyStep : IMigrationStep
                 Source = options.Source,
                 Target = options.Target,
                 Confirm = options.Confirm,
+                LockTimeout = options.LockTimeout,
                 Jobs = options.Jobs,
                 IndexJobs = options.Jobs,
                 LogPath = Path.Combine(context.Folder, "copy.log"),

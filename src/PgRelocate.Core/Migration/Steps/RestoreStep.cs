@@ -61,6 +61,7 @@ public sealed class RestoreStep : IMigrationStep
                 Input = input,
                 Manifest = manifest,
                 Confirm = context.Options.Confirm,
+                LockTimeout = context.Options.LockTimeout,
                 Jobs = context.Options.Jobs,
                 LogPath = Path.Combine(context.Folder, "restore.log"),
                 TableBytes = tableBytes,

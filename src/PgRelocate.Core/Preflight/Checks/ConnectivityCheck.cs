@@ -1,3 +1,4 @@
+using PgRelocate.Catalog;
 using PgRelocate.Connections;
 
 namespace PgRelocate.Preflight.Checks;
@@ -10,19 +11,12 @@ public sealed class ConnectivityCheck : IPreflightCheck
 {
     public string Name => "connectivity";
 
-    // The same database seen through two URLs has the same start time and database oid.
-    private const string IdentitySql = """
-        SELECT pg_postmaster_start_time()::text || '/' || (SELECT oid FROM pg_database WHERE datname = current_database())::text
-        """;
-
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
         var rows = new List<CheckResult> { Describe(context.SourceInfo, context.SourceServer) };
         if (context.HasTarget)
         {
-            var sourceId = await Query.SingleAsync(context.Source, IdentitySql, r => r.GetString(0), cancellationToken);
-            var targetId = await Query.SingleAsync(context.Target!, IdentitySql, r => r.GetString(0), cancellationToken);
-            rows.Add(sourceId == targetId
+            rows.Add(await DatabaseIdentity.SameDatabaseAsync(context.Source, context.Target!, cancellationToken)
                 ? CheckResult.Block(Name, $"The source and the target are the same database ({context.TargetInfo!.Display}).",
                     "Give the target's URL as --target: restoring into the source would destroy it.")
                 : Describe(context.TargetInfo!, context.TargetServer!));

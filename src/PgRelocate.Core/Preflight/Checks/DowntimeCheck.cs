@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using PgRelocate.Catalog;
 using PgRelocate.Connections;
 using PgRelocate.Progress;
 
@@ -20,25 +21,25 @@ public sealed class DowntimeCheck(TimeSpan? warnAbove = null, long sampleBytes =
 
     public string Name => "estimated downtime";
 
-    private const string DataSql = $"""
+    private static readonly string DataSql = $"""
         SELECT coalesce(sum(pg_table_size(c.oid)), 0)::bigint
                + (SELECT pg_total_relation_size('pg_catalog.pg_largeobject'))
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'm') AND {Catalog.UserSchema}
+        WHERE c.relkind IN ('r', 'm') AND {CatalogSql.IsUserSchema("n.oid")}
         """;
 
-    private const string LargestSql = $"""
+    private static readonly string LargestSql = $"""
         SELECT n.nspname, c.relname
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'r' AND {Catalog.UserSchema}
+        WHERE {CatalogSql.IsUserTable("c.oid")}
         ORDER BY pg_table_size(c.oid) DESC, 1, 2
         LIMIT 1
         """;
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
-        var data = await Query.SingleAsync(context.Source, DataSql, r => r.GetInt64(0), cancellationToken);
-        var largest = await Query.ListAsync(context.Source, LargestSql, r => (Schema: r.GetString(0), Table: r.GetString(1)), cancellationToken);
+        var data = await Db.SingleAsync(context.Source, DataSql, r => r.GetInt64(0), cancellationToken);
+        var largest = await Db.ListAsync(context.Source, LargestSql, r => (Schema: r.GetString(0), Table: r.GetString(1)), cancellationToken);
         if (largest.Count == 0)
         {
             return [CheckResult.Ok(Name, "No tables: the dump and restore take moments.")];

@@ -1,3 +1,5 @@
+using PgRelocate.Connections;
+
 namespace PgRelocate.Preflight.Checks;
 
 /// <summary>
@@ -13,13 +15,13 @@ public sealed class EncodingCheck : IPreflightCheck
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
-        var source = await Query.SingleAsync(context.Source, Sql, Read, cancellationToken);
+        var source = await Db.SingleAsync(context.Source, Sql, Read, cancellationToken);
         if (!context.HasTarget)
         {
             return [CheckResult.Ok(Name, $"source: {source}.", "Pass --target to compare with the target's.")];
         }
 
-        var target = await Query.SingleAsync(context.Target!, Sql, Read, cancellationToken);
+        var target = await Db.SingleAsync(context.Target!, Sql, Read, cancellationToken);
         var found = $"source: {source}; target: {target}.";
         if (!string.Equals(source.Name, target.Name, StringComparison.Ordinal))
         {

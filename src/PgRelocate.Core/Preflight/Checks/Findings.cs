@@ -6,5 +6,9 @@ internal static class Findings
     public static CheckResult WarnIfAny(string check, IReadOnlyList<string> items, string noneFound, string what, string next) =>
         items.Count == 0
             ? CheckResult.Ok(check, noneFound)
-            : CheckResult.Warn(check, $"{items.Count} {what}: {Query.Names(items)}.", next) with { Details = items };
+            : CheckResult.Warn(check, $"{items.Count} {what}: {Names(items)}.", next) with { Details = items };
+
+    /// <summary>A short list for a "found" sentence: the first few names, then how many more.</summary>
+    public static string Names(IReadOnlyCollection<string> names, int max = 5) =>
+        names.Count <= max ? string.Join(", ", names) : string.Join(", ", names.Take(max)) + $" and {names.Count - max} more";
 }

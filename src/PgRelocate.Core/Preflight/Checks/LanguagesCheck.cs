@@ -1,3 +1,5 @@
+using PgRelocate.Connections;
+
 namespace PgRelocate.Preflight.Checks;
 
 /// <summary>
@@ -17,7 +19,7 @@ public sealed class LanguagesCheck : IPreflightCheck
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
-        var languages = await Query.ListAsync(context.Source, Sql, r => r.GetString(0), cancellationToken);
+        var languages = await Db.ListAsync(context.Source, Sql, r => r.GetString(0), cancellationToken);
         return [Findings.WarnIfAny(Name, languages, "Only plpgsql.", "procedural languages besides plpgsql",
             "Check the target offers these languages (most are extensions: see the extensions row), or rewrite their functions in plpgsql.")];
     }

@@ -1,3 +1,4 @@
+using PgRelocate.Connections;
 using PgRelocate.Progress;
 
 namespace PgRelocate.Preflight.Checks;
@@ -15,7 +16,7 @@ public sealed class LargeObjectsCheck : IPreflightCheck
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
-        var (count, bytes) = await Query.SingleAsync(context.Source, Sql, r => (r.GetInt64(0), r.GetInt64(1)), cancellationToken);
+        var (count, bytes) = await Db.SingleAsync(context.Source, Sql, r => (r.GetInt64(0), r.GetInt64(1)), cancellationToken);
         return [count == 0
             ? CheckResult.Ok(Name, "None.")
             : CheckResult.Warn(Name, $"{count} large objects, {Units.Bytes(bytes)} in pg_largeobject.",

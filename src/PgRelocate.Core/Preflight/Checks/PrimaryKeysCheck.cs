@@ -1,3 +1,6 @@
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
+
 namespace PgRelocate.Preflight.Checks;
 
 /// <summary>
@@ -8,17 +11,17 @@ public sealed class PrimaryKeysCheck : IPreflightCheck
 {
     public string Name => "tables without primary key";
 
-    private const string Sql = $"""
-        SELECT {Catalog.QualifiedName}
+    private static readonly string Sql = $"""
+        SELECT n.nspname || '.' || c.relname
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND {Catalog.UserSchema} AND {Catalog.NotExtensionRelation}
+        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND {CatalogSql.IsUserSchema("n.oid")} AND {CatalogSql.NotExtensionMember("pg_class", "c.oid")}
           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')
         ORDER BY 1
         """;
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
-        var tables = await Query.ListAsync(context.Source, Sql, r => r.GetString(0), cancellationToken);
+        var tables = await Db.ListAsync(context.Source, Sql, r => r.GetString(0), cancellationToken);
         return [Findings.WarnIfAny(Name, tables, "Every table has a primary key.", "tables without a primary key",
             "They migrate, but verification can only compare their row counts and a hash of all rows: add a primary key if a row-level check matters.")];
     }

@@ -1,4 +1,6 @@
 using System.Globalization;
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
 using PgRelocate.Progress;
 
 namespace PgRelocate.Preflight.Checks;
@@ -14,25 +16,25 @@ public sealed class SizeCheck(long thresholdBytes = SizeCheck.DefaultThresholdBy
     public string Name => "size";
 
     // pg_table_size counts heap and TOAST but not indexes: what COPY reads, about what the dump holds uncompressed.
-    private const string TotalsSql = $"""
+    private static readonly string TotalsSql = $"""
         SELECT pg_database_size(current_database()),
                coalesce(sum(pg_table_size(c.oid)), 0)::bigint
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'm') AND {Catalog.UserSchema}
+        WHERE c.relkind IN ('r', 'm') AND {CatalogSql.IsUserSchema("n.oid")}
         """;
 
-    private const string LargestSql = $"""
-        SELECT {Catalog.QualifiedName}, pg_total_relation_size(c.oid), c.reltuples::bigint
+    private static readonly string LargestSql = $"""
+        SELECT n.nspname || '.' || c.relname, pg_total_relation_size(c.oid), c.reltuples::bigint
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'm') AND {Catalog.UserSchema}
+        WHERE c.relkind IN ('r', 'm') AND {CatalogSql.IsUserSchema("n.oid")}
         ORDER BY 2 DESC, 1
         LIMIT 10
         """;
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
-        var (database, tables) = await Query.SingleAsync(context.Source, TotalsSql, r => (r.GetInt64(0), r.GetInt64(1)), cancellationToken);
-        var largest = await Query.ListAsync(context.Source, LargestSql, r => (Name: r.GetString(0), Bytes: r.GetInt64(1), Rows: r.GetInt64(2)), cancellationToken);
+        var (database, tables) = await Db.SingleAsync(context.Source, TotalsSql, r => (r.GetInt64(0), r.GetInt64(1)), cancellationToken);
+        var largest = await Db.ListAsync(context.Source, LargestSql, r => (Name: r.GetString(0), Bytes: r.GetInt64(1), Rows: r.GetInt64(2)), cancellationToken);
         var details = largest.Select(t => $"{t.Name}: {Units.Bytes(t.Bytes)}, {Rows(t.Rows)}").ToList();
         // A custom-format dump is compressed; text and numbers usually shrink to a third or less.
         var found = $"database {Units.Bytes(database)}; table data without indexes {Units.Bytes(tables)}; " +

@@ -1,3 +1,6 @@
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
+
 namespace PgRelocate.Preflight.Checks;
 
 /// <summary>
@@ -8,10 +11,10 @@ public sealed class TablespacesCheck : IPreflightCheck
 {
     public string Name => "tablespaces";
 
-    private const string Sql = $"""
+    private static readonly string Sql = $"""
         SELECT t.spcname || ' (' || count(*) || ' tables and indexes)'
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_tablespace t ON t.oid = c.reltablespace
-        WHERE {Catalog.UserSchema} AND t.spcname NOT IN ('pg_default', 'pg_global')
+        WHERE {CatalogSql.IsUserSchema("n.oid")} AND t.spcname NOT IN ('pg_default', 'pg_global')
         GROUP BY t.spcname
         UNION ALL
         SELECT t.spcname || ' (the database default)'
@@ -22,7 +25,7 @@ public sealed class TablespacesCheck : IPreflightCheck
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
-        var spaces = await Query.ListAsync(context.Source, Sql, r => r.GetString(0), cancellationToken);
+        var spaces = await Db.ListAsync(context.Source, Sql, r => r.GetString(0), cancellationToken);
         return [Findings.WarnIfAny(Name, spaces, "Only the default tablespace.", "tablespaces besides the default",
             "Nothing to do unless you need them: everything lands in the target's default tablespace.")];
     }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using PgRelocate.Connections;
 using PgRelocate.Progress;
 
 namespace PgRelocate.Preflight.Checks;
@@ -43,7 +44,7 @@ public sealed class TransactionsCheck(TimeSpan? longerThan = null) : IPreflightC
             }
         }
 
-        var prepared = await Query.ListAsync(context.Source, PreparedSql,
+        var prepared = await Db.ListAsync(context.Source, PreparedSql,
             r => $"'{r.GetString(0)}' by {r.GetString(1)}, prepared {Units.Duration(TimeSpan.FromSeconds(r.GetDouble(2)))} ago", cancellationToken);
         return
         [

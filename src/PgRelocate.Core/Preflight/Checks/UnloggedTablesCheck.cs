@@ -1,3 +1,6 @@
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
+
 namespace PgRelocate.Preflight.Checks;
 
 /// <summary>Unlogged tables are dumped, but a crash of the target empties them; the user should know.</summary>
@@ -5,16 +8,16 @@ public sealed class UnloggedTablesCheck : IPreflightCheck
 {
     public string Name => "unlogged tables";
 
-    private const string Sql = $"""
-        SELECT {Catalog.QualifiedName}
+    private static readonly string Sql = $"""
+        SELECT n.nspname || '.' || c.relname
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p') AND {Catalog.UserSchema}
+        WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p') AND {CatalogSql.IsUserSchema("n.oid")}
         ORDER BY 1
         """;
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
-        var tables = await Query.ListAsync(context.Source, Sql, r => r.GetString(0), cancellationToken);
+        var tables = await Db.ListAsync(context.Source, Sql, r => r.GetString(0), cancellationToken);
         return [Findings.WarnIfAny(Name, tables, "None.", "unlogged tables",
             "They are copied, but stay unlogged on the target (emptied after a crash, not replicated): ALTER TABLE ... SET LOGGED if that matters.")];
     }

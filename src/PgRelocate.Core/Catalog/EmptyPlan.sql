@@ -1,0 +1,80 @@
+-- The statements that empty a database for a restore, in order: only what the restore will make again
+-- and the login role may drop and make again. What survives: every extension the login role did not
+-- create or could not create again (the provider's), the extensions those need, everything that belongs
+-- to an extension, the schemas those live in (public among them, when a provider put extensions there),
+-- and whatever belongs to other roles (the emptiness check after the plan refuses then).
+-- Such a schema is never dropped with CASCADE: its own objects are dropped one by one instead.
+WITH me AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user),
+members AS (SELECT d.classid, d.objid, d.refobjid FROM pg_catalog.pg_depend d WHERE d.deptype = 'e'),
+creatable AS (SELECT x.name FROM ({{creatable_extensions}}) x WHERE x.can_create),
+kept_ext AS (
+    SELECT e.oid, e.extnamespace FROM pg_catalog.pg_extension e
+    WHERE e.extname = 'plpgsql' OR e.extowner NOT IN (SELECT oid FROM me) OR e.extname NOT IN (SELECT name FROM creatable)),
+dropped_ext AS (
+    SELECT e.oid, e.extname FROM pg_catalog.pg_extension e
+    WHERE e.oid NOT IN (SELECT oid FROM kept_ext)
+      -- an extension a surviving one requires (earthdistance needs cube) survives too
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                      WHERE d.classid = 'pg_catalog.pg_extension'::regclass AND d.refclassid = 'pg_catalog.pg_extension'::regclass
+                        AND d.refobjid = e.oid AND d.objid IN (SELECT oid FROM kept_ext))),
+kept_schemas AS (
+    SELECT extnamespace AS oid FROM kept_ext
+    UNION
+    SELECT n.oid FROM pg_catalog.pg_namespace n
+    WHERE n.nspname IN (SELECT (pg_catalog.pg_identify_object(m.classid, m.objid, 0)).schema FROM members m
+                        WHERE m.refobjid NOT IN (SELECT oid FROM dropped_ext) AND m.classid <> 'pg_catalog.pg_namespace'::regclass)),
+user_schemas AS (SELECT n.oid, n.nspname, n.nspowner FROM pg_catalog.pg_namespace n WHERE n.oid IN ({{user_schemas}})),
+dropped_schemas AS (
+    SELECT s.oid, s.nspname FROM user_schemas s
+    WHERE s.nspname <> 'public' AND pg_catalog.pg_has_role(current_user, s.nspowner, 'USAGE')
+      AND s.oid NOT IN (SELECT oid FROM kept_schemas)),
+-- objects in a schema the login role may not use cannot be dropped by it; they stay, and the check after refuses
+remaining AS (SELECT s.oid, s.nspname FROM user_schemas s
+              WHERE s.oid NOT IN (SELECT oid FROM dropped_schemas) AND pg_catalog.has_schema_privilege(s.oid, 'USAGE'))
+SELECT 1 AS step, pg_catalog.format('DROP EXTENSION IF EXISTS %I CASCADE', e.extname) AS statement, e.extname AS name FROM dropped_ext e
+UNION ALL
+SELECT 2, pg_catalog.format('DROP SCHEMA IF EXISTS %I CASCADE', s.nspname), s.nspname FROM dropped_schemas s
+UNION ALL
+SELECT 3 + CASE c.relkind WHEN 'v' THEN 0 WHEN 'm' THEN 1 WHEN 'S' THEN 3 ELSE 2 END,
+       pg_catalog.format('DROP %s IF EXISTS %I.%I CASCADE',
+              CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
+                             WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END, s.nspname, c.relname),
+       s.nspname || '.' || c.relname
+FROM pg_catalog.pg_class c JOIN remaining s ON s.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND NOT c.relispartition AND c.relpersistence <> 't'
+  AND pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')
+  AND (c.tableoid, c.oid) NOT IN (SELECT classid, objid FROM members)
+UNION ALL
+SELECT 7, pg_catalog.format('DROP %s IF EXISTS %s CASCADE',
+              CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = p.oid) THEN 'AGGREGATE' ELSE 'ROUTINE' END,
+              p.oid::pg_catalog.regprocedure),
+       p.oid::pg_catalog.regprocedure::text
+FROM pg_catalog.pg_proc p JOIN remaining s ON s.oid = p.pronamespace
+WHERE pg_catalog.pg_has_role(current_user, p.proowner, 'USAGE')
+  AND (p.tableoid, p.oid) NOT IN (SELECT classid, objid FROM members)
+UNION ALL
+SELECT 8, pg_catalog.format('DROP %s IF EXISTS %I.%I CASCADE', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, s.nspname, t.typname),
+       s.nspname || '.' || t.typname
+FROM pg_catalog.pg_type t JOIN remaining s ON s.oid = t.typnamespace
+WHERE t.typtype IN ('e', 'd', 'r') AND pg_catalog.pg_has_role(current_user, t.typowner, 'USAGE')
+  AND (t.tableoid, t.oid) NOT IN (SELECT classid, objid FROM members)
+UNION ALL
+SELECT 9, pg_catalog.format('DROP OPERATOR IF EXISTS %s CASCADE', o.oid::pg_catalog.regoperator), o.oid::pg_catalog.regoperator::text
+FROM pg_catalog.pg_operator o JOIN remaining s ON s.oid = o.oprnamespace
+WHERE pg_catalog.pg_has_role(current_user, o.oprowner, 'USAGE') AND (o.tableoid, o.oid) NOT IN (SELECT classid, objid FROM members)
+UNION ALL
+SELECT 10, pg_catalog.format('DROP COLLATION IF EXISTS %I.%I CASCADE', s.nspname, o.collname), s.nspname || '.' || o.collname
+FROM pg_catalog.pg_collation o JOIN remaining s ON s.oid = o.collnamespace
+WHERE pg_catalog.pg_has_role(current_user, o.collowner, 'USAGE') AND (o.tableoid, o.oid) NOT IN (SELECT classid, objid FROM members)
+UNION ALL
+SELECT 11, pg_catalog.format('DROP TEXT SEARCH CONFIGURATION IF EXISTS %I.%I CASCADE', s.nspname, o.cfgname), s.nspname || '.' || o.cfgname
+FROM pg_catalog.pg_ts_config o JOIN remaining s ON s.oid = o.cfgnamespace
+WHERE pg_catalog.pg_has_role(current_user, o.cfgowner, 'USAGE') AND (o.tableoid, o.oid) NOT IN (SELECT classid, objid FROM members)
+UNION ALL
+SELECT 12, pg_catalog.format('DROP TEXT SEARCH DICTIONARY IF EXISTS %I.%I CASCADE', s.nspname, o.dictname), s.nspname || '.' || o.dictname
+FROM pg_catalog.pg_ts_dict o JOIN remaining s ON s.oid = o.dictnamespace
+WHERE pg_catalog.pg_has_role(current_user, o.dictowner, 'USAGE') AND (o.tableoid, o.oid) NOT IN (SELECT classid, objid FROM members)
+UNION ALL
+SELECT 13, 'SELECT pg_catalog.lo_unlink(l.oid) FROM pg_catalog.pg_largeobject_metadata l WHERE pg_catalog.pg_has_role(current_user, l.lomowner, ''USAGE'')', 'large objects'
+WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata)
+ORDER BY 1, 3

@@ -1,0 +1,44 @@
+using System.Globalization;
+using Npgsql;
+using PgRelocate.Connections;
+
+namespace PgRelocate.Catalog;
+
+/// <summary>Another session on the server, as a person would recognise it.</summary>
+public sealed record SessionInfo(int Pid, string Application, string User, DateTimeOffset Since, string State)
+{
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"session {Pid} (application '{Application}', user {User}, since {Since.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC, {State})");
+}
+
+/// <summary>Other sessions: the ones that hold a lock another waits for (pg_blocking_pids), described from pg_stat_activity.</summary>
+public static class ServerSessions
+{
+    public static async Task<List<SessionInfo>> DescribeAsync(NpgsqlConnection conn, IReadOnlyCollection<int> pids, CancellationToken cancellationToken)
+    {
+        if (pids.Count == 0)
+        {
+            return [];
+        }
+
+        await using var cmd = new NpgsqlCommand(CatalogSql.Load("Sessions.sql"), conn);
+        cmd.Parameters.AddWithValue("pids", pids.ToArray());
+        var result = new List<SessionInfo>();
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
+        {
+            result.Add(new SessionInfo(r.GetInt32(0), r.GetString(1), r.GetString(2), r.GetFieldValue<DateTimeOffset>(3), r.GetString(4)));
+        }
+
+        return result;
+    }
+
+    /// <summary>The sessions holding the locks that session <paramref name="pid"/> waits for; none when it waits for nothing.</summary>
+    public static async Task<List<SessionInfo>> BlockingAsync(NpgsqlConnection conn, int pid, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT pg_catalog.pg_blocking_pids(@pid)", conn);
+        cmd.Parameters.AddWithValue("pid", pid);
+        var pids = (int[]?)await cmd.ExecuteScalarAsync(cancellationToken) ?? [];
+        return await DescribeAsync(conn, pids, cancellationToken);
+    }
+}

@@ -1,0 +1,317 @@
+using System.Globalization;
+using Npgsql;
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Preflight;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Targets;
+
+/// <summary>
+/// Prepares a target for a restore or a copy, in two phases. <see cref="CheckAsync"/> only reads: the
+/// server's version, --confirm against the database's name and the user objects it holds, the extensions
+/// the archive needs (installed, or creatable by the login role), free connection slots for the jobs asked
+/// for, that the database takes writes, and that no other migration holds it. Any of those refuses before
+/// anything is changed. <see cref="EmptyAsync"/> then drops what the restore will make again, once the
+/// caller has also checked its archive. `check` reports the same findings as rows (<see cref="InspectAsync"/>),
+/// so the check and the restore cannot disagree.
+/// </summary>
+public sealed class TargetPreparation
+{
+    private TargetPreparation(PgConnectionInfo target, TargetRequirements requirements, ServerVersion server, IReadOnlyList<UserObject> objects, IReadOnlyList<CheckResult> findings)
+    {
+        Target = target;
+        Requirements = requirements;
+        Server = server;
+        Objects = objects;
+        Findings = findings;
+    }
+
+    public PgConnectionInfo Target { get; }
+
+    public TargetRequirements Requirements { get; }
+
+    /// <summary>The target server's version.</summary>
+    public ServerVersion Server { get; }
+
+    /// <summary>The user objects the target held when it was checked.</summary>
+    public IReadOnlyList<UserObject> Objects { get; }
+
+    /// <summary>One row per finding, named as `check` shows them ("target empty", "connection slots", ...).</summary>
+    public IReadOnlyList<CheckResult> Findings { get; }
+
+    public bool Blocked => Findings.Any(f => f.Status == CheckStatus.Block);
+
+    /// <summary>
+    /// Phase one: connects, looks, and refuses when anything blocks.
+    /// </summary>
+    /// <exception cref="UsageException">A finding blocks (exit 2): its message says what and what to do; nothing was changed.</exception>
+    /// <exception cref="PgRelocateException">The target could not be reached.</exception>
+    public static async Task<TargetPreparation> CheckAsync(PgConnectionInfo target, TargetRequirements requirements, CancellationToken cancellationToken)
+    {
+        await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
+        var prepared = await InspectAsync(conn, target, requirements, cancellationToken);
+        if (prepared.Findings.FirstOrDefault(f => f.Status == CheckStatus.Block) is { } block)
+        {
+            throw new UsageException($"{block.Found} {block.Next} Nothing was changed.");
+        }
+
+        return prepared;
+    }
+
+    /// <summary>Looks at the target through an open connection and returns every finding, blocking or not.</summary>
+    public static async Task<TargetPreparation> InspectAsync(NpgsqlConnection conn, PgConnectionInfo target, TargetRequirements requirements, CancellationToken cancellationToken)
+    {
+        var database = target.Database;
+        var findings = new List<CheckResult>();
+        var server = await ServerVersion.ReadAsync(conn, cancellationToken);
+
+        if (requirements.Source is { } source && source == await DatabaseIdentity.ReadAsync(conn, cancellationToken))
+        {
+            findings.Add(CheckResult.Block("same database", $"The source and the target are the same database ({target.Display}).",
+                "Give the target's own URL: replacing the target would destroy the source."));
+        }
+
+        if (requirements.SourceMajor is { } sourceMajor)
+        {
+            var found = $"target PostgreSQL {server.MajorMinor}, source PostgreSQL {sourceMajor}.";
+            findings.Add(server.Major < sourceMajor
+                ? CheckResult.Block("target version", $"The target runs PostgreSQL {server.MajorMinor}, older than the source's {sourceMajor}.",
+                    $"Use a target running PostgreSQL {sourceMajor} or newer.")
+                : CheckResult.Ok("target version", found));
+        }
+
+        var objects = await UserObjects.ReadAsync(conn, cancellationToken);
+        findings.Add(Emptiness(database, requirements.Confirm, objects));
+
+        if (requirements.Extensions.Any(e => e != "plpgsql"))
+        {
+            findings.Add(await ExtensionsAsync(conn, database, requirements.Extensions, cancellationToken));
+        }
+
+        var state = await ServerState.ReadAsync(conn, cancellationToken);
+        var (free, limit) = state.FreeSlots;
+        findings.Add(free >= requirements.Jobs
+            ? CheckResult.Ok("connection slots", $"{free} more connections allowed ({limit}); {requirements.Jobs} needed.")
+            : CheckResult.Block("connection slots", $"The target allows {Math.Max(free, 0)} more connections ({limit}), and {requirements.Jobs} are needed.",
+                free > 0 ? $"Close other sessions, or run with --jobs {free}." : "Close other sessions, or raise the limit."));
+
+        findings.Add(state.ReadOnlyReason is { } why
+            ? CheckResult.Block("target writable", $"The target database {database} takes no writes: {why}.",
+                "Point --target at the primary server, or turn the setting off (ALTER DATABASE ... RESET default_transaction_read_only).")
+            : CheckResult.Ok("target writable", $"The target database {database} takes writes."));
+
+        var holders = await MigrationLock.HoldersAsync(conn, requirements.OwnSessions, cancellationToken);
+        findings.Add(holders.Count == 0
+            ? CheckResult.Ok("other migrations", "No other migration holds the target.")
+            : CheckResult.Block("other migrations", $"Another migration holds the target: {string.Join("; ", holders)}.",
+                "Wait for it to finish, or stop it ('pgrelocate cancel', or pg_terminate_backend on that session).") with
+            {
+                Details = holders.Select(h => h.ToString()).ToList(),
+            });
+
+        return new TargetPreparation(target, requirements, server, objects, findings);
+    }
+
+    private static CheckResult Emptiness(string database, string? confirm, IReadOnlyList<UserObject> objects)
+    {
+        const string name = "target empty";
+        if (confirm is not null && !string.Equals(confirm, database, StringComparison.Ordinal))
+        {
+            return CheckResult.Block("confirm", $"--confirm '{confirm}' does not match the target database '{database}'.", $"Pass --confirm {database} to replace its contents.");
+        }
+
+        if (objects.Count == 0)
+        {
+            return CheckResult.Ok(name, $"The target database {database} is empty.");
+        }
+
+        var details = objects.Select(o => o.ToString()).ToList();
+        return confirm is null
+            ? CheckResult.Block(name, $"The target database '{database}' is not empty ({objects.Count} objects: {UserObjects.Sample(objects)}).",
+                $"Pass --confirm {database} to replace its contents, or restore into an empty database.") with { Details = details }
+            : CheckResult.Ok(name, $"The target database {database} holds {objects.Count} objects; --confirm {database} replaces them.") with { Details = details };
+    }
+
+    private static async Task<CheckResult> ExtensionsAsync(NpgsqlConnection conn, string database, IReadOnlyList<string> needed, CancellationToken cancellationToken)
+    {
+        const string name = "target extensions";
+        var unusable = await Extensions.UnusableAsync(conn, needed, cancellationToken);
+        var wanted = needed.Where(e => e != "plpgsql").Distinct(StringComparer.Ordinal).ToList();
+        if (unusable.Count == 0)
+        {
+            return CheckResult.Ok(name, $"Installed on the target or creatable by its login role: {string.Join(", ", wanted)}.");
+        }
+
+        var missing = unusable.Where(u => !u.Offered).Select(u => u.Name).ToList();
+        var superuser = unusable.Where(u => u.Offered).Select(u => u.Name).ToList();
+        var found = new List<string>();
+        var next = new List<string>();
+        if (missing.Count > 0)
+        {
+            found.Add($"not offered by the target server: {string.Join(", ", missing)}");
+            next.Add($"install {string.Join(", ", missing)} on the target server (or choose a plan that has {(missing.Count == 1 ? "it" : "them")})");
+        }
+
+        if (superuser.Count > 0)
+        {
+            found.Add($"only a superuser may create: {string.Join(", ", superuser)}");
+            next.Add($"ask the provider to run CREATE EXTENSION {string.Join(", ", superuser)} in database {database}");
+        }
+
+        var sentence = string.Join(", and ", next);
+        return CheckResult.Block(name, $"The archive needs extensions the target's login role cannot get: {string.Join("; ", found)}.",
+            char.ToUpperInvariant(sentence[0]) + sentence[1..] + ", then run again.") with
+        {
+            Details = unusable.Select(u => $"{u.Name}: {(u.Offered ? "needs a superuser" : "not offered")}").ToList(),
+        };
+    }
+
+    /// <summary>
+    /// Phase two: empties the target, in one transaction, of what the restore will make again and the login
+    /// role may make again (EmptyPlan.sql). The provider's extensions, what belongs to any extension, and the
+    /// schemas those live in survive. All or nothing: if a user object remains or a surviving extension went
+    /// missing, everything is rolled back. While it waits for another session's lock it says which, and it
+    /// gives up after <see cref="TargetRequirements.LockTimeout"/>. Does nothing when the target is empty.
+    /// </summary>
+    /// <exception cref="UsageException">The target gained objects since the check, and no --confirm allows replacing them.</exception>
+    /// <exception cref="PgRelocateException">Something could not be dropped, or a lock was not granted in time; nothing was changed.</exception>
+    public async Task EmptyAsync(IReporter reporter, CancellationToken cancellationToken)
+    {
+        var database = Target.Database;
+        await using var conn = await Db.OpenAsync(Target, "target", cancellationToken);
+        await using var tx = await conn.BeginTransactionAsync(cancellationToken);
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var watcher = new LockWatcher(Target, conn.ProcessID, reporter);
+        Task? watch = null;
+        try
+        {
+            await using (var cmd = new NpgsqlCommand("SELECT pg_catalog.set_config('lock_timeout', @timeout, true)", conn, tx))
+            {
+                cmd.Parameters.AddWithValue("timeout", ((long)Requirements.LockTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms");
+                await cmd.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            var objects = await UserObjects.ReadAsync(conn, cancellationToken);
+            if (objects.Count == 0)
+            {
+                await tx.CommitAsync(cancellationToken);
+                return;
+            }
+
+            if (Emptiness(database, Requirements.Confirm, objects) is { Status: CheckStatus.Block } refused)
+            {
+                throw new UsageException($"{refused.Found} {refused.Next} Nothing was changed.");
+            }
+
+            // Qualified names throughout: the plan's functions and operators print with their schema.
+            await Db.ExecuteAsync(conn, "SELECT pg_catalog.set_config('search_path', '', true)", cancellationToken);
+            var plan = await Db.ListAsync(conn, CatalogSql.Load("EmptyPlan.sql"), r => (Step: r.GetInt32(0), Sql: r.GetString(1), Name: r.GetString(2)), cancellationToken);
+            var dropped = plan.Where(p => p.Step == 1).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+            var kept = (await Extensions.InstalledAsync(conn, cancellationToken)).Select(e => e.Name).Where(n => !dropped.Contains(n)).ToList();
+            reporter.Warn($"Replacing the {objects.Count} objects in {Target.Display} (--confirm {database}).");
+            watch = watcher.RunAsync(watching.Token);
+            foreach (var step in plan)
+            {
+                reporter.Debug(step.Sql);
+                await Db.ExecuteAsync(conn, step.Sql, cancellationToken);
+            }
+
+            var gone = kept.Except((await Extensions.InstalledAsync(conn, cancellationToken)).Select(e => e.Name), StringComparer.Ordinal).ToList();
+            if (gone.Count > 0)
+            {
+                throw new PgRelocateException(
+                    $"Could not empty the target without dropping extension{(gone.Count == 1 ? "" : "s")} {string.Join(", ", gone)}, which {(gone.Count == 1 ? "is" : "are")} not the login role's to make again: drop what depends on {(gone.Count == 1 ? "it" : "them")} by hand, or restore into an empty database. Nothing was changed.");
+            }
+
+            var remaining = await UserObjects.ReadAsync(conn, cancellationToken);
+            if (remaining.Count > 0)
+            {
+                throw new PgRelocateException(
+                    $"Could not empty the target: {UserObjects.Sample(remaining, 5)} remain{(remaining.Count == 1 ? "s" : "")}, owned by another role. Drop them as their owner, or restore into an empty database. Nothing was changed.");
+            }
+
+            await tx.CommitAsync(cancellationToken);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            await tx.RollbackAsync(CancellationToken.None);
+            var holders = watcher.LastBlockers.Count > 0 ? string.Join("; ", watcher.LastBlockers) : "another session";
+            throw new PgRelocateException(
+                $"Could not empty the target: waited {Units.Duration(Requirements.LockTimeout)} for a lock held by {holders}. End that session or let it finish, then run again (--lock-timeout sets the wait). Nothing was changed.", ExitCode.Failed, e);
+        }
+        catch (PostgresException e)
+        {
+            await tx.RollbackAsync(CancellationToken.None);
+            throw new PgRelocateException(
+                $"Could not empty the target: {e.MessageText}. The login role may only drop what it owns: drop the rest as its owner, or restore into an empty database. Nothing was changed.", ExitCode.Failed, e);
+        }
+        catch
+        {
+            await tx.RollbackAsync(CancellationToken.None);
+            throw;
+        }
+        finally
+        {
+            await watching.CancelAsync();
+            if (watch is not null)
+            {
+                await watch;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Refuses when two connections reach the same database (<see cref="DatabaseIdentity"/>): for commands
+    /// that take both before anything else runs.
+    /// </summary>
+    /// <exception cref="UsageException">They are the same database.</exception>
+    public static async Task RefuseSameDatabaseAsync(PgConnectionInfo source, PgConnectionInfo target, CancellationToken cancellationToken)
+    {
+        await using var a = await Db.OpenAsync(source, "source", cancellationToken);
+        await using var b = await Db.OpenAsync(target, "target", cancellationToken);
+        if (await DatabaseIdentity.SameDatabaseAsync(a, b, cancellationToken))
+        {
+            throw new UsageException("The source and the target are the same database: give the target's own URL. Nothing was changed.");
+        }
+    }
+
+    /// <summary>Watches a session from another connection and says which sessions hold the locks it waits for.</summary>
+    private sealed class LockWatcher(PgConnectionInfo target, int pid, IReporter reporter)
+    {
+        public IReadOnlyList<SessionInfo> LastBlockers { get; private set; } = [];
+
+        public async Task RunAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
+                var reported = new HashSet<int>();
+                while (true)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+                    var blockers = await ServerSessions.BlockingAsync(conn, pid, cancellationToken);
+                    if (blockers.Count > 0)
+                    {
+                        LastBlockers = blockers;
+                    }
+
+                    if (blockers.Any(b => reported.Add(b.Pid)))
+                    {
+                        reporter.Warn($"Emptying the target waits for a lock held by {string.Join("; ", blockers)}.");
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Emptying ended.
+            }
+            catch (Exception e) when (e is PgRelocateException or NpgsqlException)
+            {
+                // Watching is a courtesy: without it the wait still ends at the lock timeout.
+                reporter.Debug("Could not watch the target's locks: " + e.Message);
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using PgRelocate.Catalog;
+
+namespace PgRelocate.Targets;
+
+/// <summary>What a restore or a copy asks of its target, for <see cref="TargetPreparation"/> to check.</summary>
+public sealed record TargetRequirements
+{
+    /// <summary>The database name the user gave to allow replacing what the target holds (--confirm); null when not given.</summary>
+    public string? Confirm { get; init; }
+
+    /// <summary>The extensions the archive (or the source) needs; plpgsql is ignored.</summary>
+    public IReadOnlyList<string> Extensions { get; init; } = [];
+
+    /// <summary>The connections the restore will open at once (its jobs); each needs a free slot.</summary>
+    public int Jobs { get; init; } = 1;
+
+    /// <summary>The source server's major version, when known: the target may not be older.</summary>
+    public int? SourceMajor { get; init; }
+
+    /// <summary>The source database, when there is one: the target must be another database.</summary>
+    public DatabaseIdentity? Source { get; init; }
+
+    /// <summary>Sessions of the caller's own migration, whose <see cref="MigrationLock"/> is no obstacle.</summary>
+    public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
+
+    /// <summary>How long emptying waits for another session's lock before it gives up (lock_timeout).</summary>
+    public TimeSpan LockTimeout { get; init; } = DefaultLockTimeout;
+
+    public static readonly TimeSpan DefaultLockTimeout = TimeSpan.FromMinutes(1);
+}
