@@ -58,6 +58,7 @@ internal static class CancelCommand
                 {
                     await ReadOnlySourceStep.LiftAsync(source, cancellationToken);
                     journal.Step(ReadOnlySourceStep.StepName).Outputs["readOnly"] = "lifted";
+                    journal.Step(ReadOnlySourceStep.StepName).MarkUndone(ReadOnlySourceStep.LiftedSummary(source.Database));
                     journal.AddLog("Source made writable again by cancel.");
                     ctx.Out.WriteLine($"Source {source.Database} is writable again.");
                 }
