@@ -37,6 +37,8 @@ public static class DiskSpace
     /// </summary>
     public static PgRelocateException Describe(Exception e, string? path)
     {
+        // The runtime names the file at the end of its message ("No space left on device : '/x/y'").
+        path ??= System.Text.RegularExpressions.Regex.Match(Find(e)?.Message ?? "", ": '(?<path>/[^']+)'$").Groups["path"] is { Success: true } g ? g.Value : null;
         var folder = path is null ? null : Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path));
         var free = "";
         if (folder is not null)
