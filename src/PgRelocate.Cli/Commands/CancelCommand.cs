@@ -48,6 +48,7 @@ internal static class CancelCommand
                 ctx.Out.WriteLine($"Migration {id} is not running ({journal.Status}): nothing to cancel.");
             }
 
+            await MigrationPlan.AbortAbandonedUploadsAsync(journal, ctx.Reporter, cancellationToken);
             if (ReadOnlySourceStep.LeftReadOnly(journal))
             {
                 if (source is null)

@@ -73,6 +73,11 @@ internal static class MigrateCommand
             {
                 throw new UsageException($"Migration {id} moves {journal.Source} to {journal.Target}: pass those connections to resume it.");
             }
+
+            if (!journal.IsRunningElsewhere())
+            {
+                await MigrationPlan.AbortAbandonedUploadsAsync(journal, ctx.Reporter, cancellationToken);
+            }
         }
         else
         {
