@@ -131,6 +131,28 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
     }
 
     [Fact]
+    public async Task Should_Exit_70_Say_It_Is_A_Bug_And_Keep_Its_Stack_When_A_Step_Throws_Unexpectedly()
+    {
+        var source = await servers.SmallSourceAsync();
+        var target = await servers.Target.CreateDatabaseAsync("bug");
+        using var dir = new TempDir();
+
+        var result = await CliRunner.RunAsync(Args(source, target, dir.Path, "--read-only-source"), new Dictionary<string, string> { [FaultInjection.Variable] = "throw:settings:start" });
+        var id = MigrationJournal.All(dir.Path).Single().Id;
+        var info = await CliRunner.RunAsync("info", id, "--workdir", dir.Path, "-v");
+
+        Assert.True(result.ExitCode == 70, result.ToString());
+        Assert.Contains("This is a bug: please report it", result.Output, StringComparison.Ordinal);
+        Assert.Contains("InvalidOperationException: Fault injected at settings:start.", result.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Output, StringComparison.Ordinal);
+        Assert.False(await ReadOnlyAsync(source));
+        var journal = MigrationJournal.Load(dir.Path, id);
+        Assert.Equal(70, journal.ExitCode);
+        Assert.Contains("at PgRelocate.Migration.FaultInjection.At", journal.ErrorDetail, StringComparison.Ordinal);
+        Assert.Contains("at PgRelocate.Migration.FaultInjection.At", info.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Should_Stop_Cleanly_When_Canceled_During_The_Dump()
     {
         var source = await servers.SmallSourceAsync();
