@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using PgRelocate.Cli.Commands;
-
 using PgRelocate.Errors;
+using PgRelocate.Tools;
 
 namespace PgRelocate.Cli;
 
@@ -47,21 +47,49 @@ internal static class Cli
             return (int)ExitCode.Usage;
         }
 
-        // Ctrl-C and SIGTERM cancel the command's token and let it clean up (stop child processes, lift a
-        // read-only source) for as long as that takes; a second Ctrl-C ends the process at once.
+        // SIGINT and SIGTERM cancel the command's token: it stops its child processes, deletes its temporary
+        // folders and lifts a read-only source. A thread stuck in a blocking call (a read from a stalled
+        // connection) may never see the token, so after a grace period, or at a second signal, the process
+        // cleans up what it can without the network and ends with 130 anyway.
         using var cancel = new CancellationTokenSource();
         void OnSignal(PosixSignalContext context)
         {
+            context.Cancel = true;
             if (!cancel.IsCancellationRequested)
             {
-                context.Cancel = true;
                 cancel.Cancel();
+                _ = Task.Delay(InterruptGrace).ContinueWith(_ => EndInterrupted(), TaskScheduler.Default);
+            }
+            else
+            {
+                EndInterrupted();
             }
         }
 
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancel.Token);
+    }
+
+    /// <summary>How long a cancelled command may take to stop on its own before the process ends it.</summary>
+    public static readonly TimeSpan InterruptGrace = TimeSpan.FromSeconds(8);
+
+    private static int _interruptedPrinted;
+
+    /// <summary>Prints "Interrupted." once, whichever path ends the process.</summary>
+    public static void SayInterrupted()
+    {
+        if (Interlocked.Exchange(ref _interruptedPrinted, 1) == 0)
+        {
+            Console.Error.WriteLine("Interrupted.");
+        }
+    }
+
+    private static void EndInterrupted()
+    {
+        Interrupts.CleanUp();
+        SayInterrupted();
+        Environment.Exit((int)ExitCode.Interrupted);
     }
 
     private static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult result)

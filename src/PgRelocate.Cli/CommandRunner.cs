@@ -6,8 +6,10 @@ using PgRelocate.Errors;
 namespace PgRelocate.Cli;
 
 /// <summary>
-/// Runs a command's body and turns its outcome into the documented exit code: user errors become one
-/// line on stderr, Ctrl-C becomes 130, anything unexpected is reported as a bug (stack trace with -v).
+/// Runs a command's body and turns its outcome into the documented exit code: after Ctrl-C or SIGTERM,
+/// whatever the body threw, 130 "Interrupted."; a user error or an operational failure (a dropped
+/// connection, a full disk) one line on stderr and its exit code; anything else is a bug: exit 70, a request
+/// to report it, and its stack trace with -v.
 /// </summary>
 internal static class CommandRunner
 {
@@ -19,46 +21,52 @@ internal static class CommandRunner
         var verbose = parse.GetValue(GlobalOptions.Verbose);
         var json = parse.GetValue(GlobalOptions.Json);
         using var reporter = new ConsoleReporter(verbose, interactive: !json && ConsoleReporter.StderrIsTerminal);
+        ExitCode code;
         try
         {
             var context = new CommandContext(parse, reporter);
-            var code = await body(context, cancellationToken);
-            return (int)code;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            reporter.Stop();
-            await Console.Error.WriteLineAsync("Interrupted.");
-            return (int)ExitCode.Interrupted;
-        }
-        catch (PgRelocateException e)
-        {
-            reporter.Stop();
-            await Console.Error.WriteLineAsync($"error: {e.Message}");
-            if (verbose && e.InnerException is not null)
+            code = await body(context, cancellationToken);
+            if (cancellationToken.IsCancellationRequested && code != ExitCode.Interrupted)
             {
-                await Console.Error.WriteLineAsync(e.InnerException.ToString());
+                // The body finished despite the signal; the exit code still says it was interrupted.
+                code = code == ExitCode.Success ? code : ExitCode.Interrupted;
             }
-
-            return (int)e.ExitCode;
         }
-        catch (Exception e) when (Db.IsDriverFailure(e))
+        catch (Exception e) when (cancellationToken.IsCancellationRequested)
         {
-            // A session that broke where no caller named its side: still one line with the next step.
+            // Cancelling breaks connections and pipes: whatever that made the body throw, the cause is the signal.
             reporter.Stop();
-            await Console.Error.WriteLineAsync($"error: {Db.Describe(e, null, null, connected: true).Message}");
-            return (int)ExitCode.Failed;
-        }
-        catch (Exception e)
-        {
-            reporter.Stop();
-            await Console.Error.WriteLineAsync($"error: unexpected failure ({e.GetType().Name}): {e.Message}" + (verbose ? "" : " Run with -v for details."));
-            if (verbose)
+            if (verbose && e is not OperationCanceledException)
             {
                 await Console.Error.WriteLineAsync(e.ToString());
             }
 
-            return (int)ExitCode.Failed;
+            code = ExitCode.Interrupted;
         }
+        catch (Exception e) when (Failures.Operational(e) is { } failure)
+        {
+            reporter.Stop();
+            await Console.Error.WriteLineAsync($"error: {failure.Message}");
+            if (verbose && (failure.InnerException ?? (failure == e ? null : e)) is { } detail)
+            {
+                await Console.Error.WriteLineAsync(detail.ToString());
+            }
+
+            return (int)failure.ExitCode;
+        }
+        catch (Exception e)
+        {
+            reporter.Stop();
+            await Console.Error.WriteLineAsync("error: " + Failures.BugMessage(e));
+            await Console.Error.WriteLineAsync(verbose ? e.ToString() : "Run it again with -v to see the details.");
+            return (int)ExitCode.Bug;
+        }
+
+        if (cancellationToken.IsCancellationRequested && code == ExitCode.Interrupted)
+        {
+            Cli.SayInterrupted();
+        }
+
+        return (int)code;
     }
 }

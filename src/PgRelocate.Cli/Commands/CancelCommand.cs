@@ -48,6 +48,7 @@ internal static class CancelCommand
                 ctx.Out.WriteLine($"Migration {id} is not running ({journal.Status}): nothing to cancel.");
             }
 
+            await MigrationPlan.AbortAbandonedUploadsAsync(journal, ctx.Reporter, cancellationToken);
             if (ReadOnlySourceStep.LeftReadOnly(journal))
             {
                 if (source is null)
@@ -58,6 +59,7 @@ internal static class CancelCommand
                 {
                     await ReadOnlySourceStep.LiftAsync(source, cancellationToken);
                     journal.Step(ReadOnlySourceStep.StepName).Outputs["readOnly"] = "lifted";
+                    journal.Step(ReadOnlySourceStep.StepName).MarkUndone(ReadOnlySourceStep.LiftedSummary(source.Database));
                     journal.AddLog("Source made writable again by cancel.");
                     ctx.Out.WriteLine($"Source {source.Database} is writable again.");
                 }

@@ -37,6 +37,13 @@ internal static class InfoCommand
                 ctx.Out.WriteLine("  " + line);
             }
 
+            if (ctx.Verbose && journal.ErrorDetail is { } detail)
+            {
+                ctx.Out.WriteLine();
+                ctx.Out.WriteLine("Error details:");
+                Console.Out.WriteLine(detail);
+            }
+
             return Task.FromResult(ExitCode.Success);
         });
         return command;

@@ -73,6 +73,11 @@ internal static class MigrateCommand
             {
                 throw new UsageException($"Migration {id} moves {journal.Source} to {journal.Target}: pass those connections to resume it.");
             }
+
+            if (!journal.IsRunningElsewhere())
+            {
+                await MigrationPlan.AbortAbandonedUploadsAsync(journal, ctx.Reporter, cancellationToken);
+            }
         }
         else
         {
@@ -132,7 +137,18 @@ internal static class MigrateCommand
 
         ctx.Reporter.Info($"Migration {journal.Id}: {source.Display} → {target.Display} (journal in {journal.Folder}).");
         var runner = new MigrationRunner(MigrationPlan.Steps(), ctx.Binaries, ctx.Reporter);
-        var code = await runner.RunAsync(options, journal, cancellationToken);
+        ExitCode code;
+        try
+        {
+            code = await runner.RunAsync(options, journal, cancellationToken);
+        }
+        catch (MigrationLockedException) when (parse.GetValue(Resume) is null)
+        {
+            // Refused before it started: leave no journal of a migration that never ran.
+            Directory.Delete(journal.Folder, recursive: true);
+            throw;
+        }
+
         ctx.Reporter.Stop();
         if (report is not null)
         {
@@ -169,6 +185,19 @@ internal static class MigrateCommand
         else
         {
             ctx.Out.WriteLine($"Migration {journal.Id} {journal.Status.ToString().ToLowerInvariant()}: {journal.Error}");
+            if (journal.ErrorDetail is { } detail)
+            {
+                // The whole exception, kept in the journal too: shown with -v, or asked for when it is a bug.
+                if (ctx.Verbose)
+                {
+                    Console.Error.WriteLine(detail);
+                }
+                else if (journal.ExitCode == (int)ExitCode.Bug)
+                {
+                    ctx.Out.WriteLine($"Its details are in the journal: 'pgrelocate info {journal.Id} -v' shows them.");
+                }
+            }
+
             ctx.Out.WriteLine($"Resume it with: pgrelocate migrate --resume {journal.Id} (with the same --source and --target)");
         }
 

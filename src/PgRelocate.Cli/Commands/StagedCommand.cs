@@ -27,15 +27,21 @@ internal static class StagedCommand
         }
 
         var existed = await store.StatAsync(location.Key, cancellationToken) is not null;
+        // Parts of an upload whose process was killed are invisible under the key, but kept (and billed) until aborted.
+        var aborted = await PendingUploads.AbortAbandonedAsync(store, location.Key, cancellationToken);
         await store.DeleteAsync(location.Key, cancellationToken);
         await store.DeleteAsync(location.Manifest!.Key, cancellationToken);
         if (ctx.Json)
         {
-            ctx.WriteJson(new { deleted = location.ToString(), existed });
+            ctx.WriteJson(new { deleted = location.ToString(), existed, abortedUploads = aborted });
         }
         else
         {
             ctx.Out.WriteLine(existed ? $"Deleted {location} and its manifest." : $"{location} was not there; its manifest is gone too.");
+            if (aborted > 0)
+            {
+                ctx.Out.WriteLine($"Aborted {aborted} unfinished upload{(aborted == 1 ? "" : "s")} to it, left by a process that was killed.");
+            }
         }
 
         return ExitCode.Success;

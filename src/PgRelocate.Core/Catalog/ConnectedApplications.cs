@@ -23,6 +23,7 @@ public static class ConnectedApplications
                    count(*)::int
             FROM pg_stat_activity
             WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+              AND application_name NOT LIKE 'pgrelocate migration %'
             GROUP BY 1, 2, 3
             ORDER BY 4 DESC, 1, 2, 3
             """;

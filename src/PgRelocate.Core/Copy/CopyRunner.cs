@@ -27,7 +27,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
 
         var clock = new StepClock();
         var warnings = new List<string>();
-        var folder = Directory.CreateTempSubdirectory("pgrelocate-copy-").FullName;
+        var folder = Interrupts.TempFolder("pgrelocate-copy-").FullName;
         await using var log = new CopyLog(options.LogPath);
         try
         {

@@ -15,6 +15,12 @@ public enum ExitCode
     /// <summary>Differences found (verify) or blockers found (preflight).</summary>
     Differences = 3,
 
+    /// <summary>
+    /// A bug in PgRelocate: an exception nobody expected (sysexits' EX_SOFTWARE). Distinct from
+    /// <see cref="Failed"/> so scripts and reports can tell "the network dropped" from "please report this".
+    /// </summary>
+    Bug = 70,
+
     /// <summary>Interrupted by Ctrl-C or a cancel request.</summary>
     Interrupted = 130,
 }

@@ -3,8 +3,8 @@ namespace PgRelocate.Migration;
 /// <summary>
 /// Kills this process with SIGKILL at a named point, so tests can prove a migration resumes from a crash
 /// anywhere. Set <c>PGRELOCATE_FAULT</c> to <c>kill:STEP:start</c>, <c>kill:STEP:end</c> or
-/// <c>kill:STEP:progress</c> (the step's first progress report after some work was done).
-/// Unset, it does nothing.
+/// <c>kill:STEP:progress</c> (the step's first progress report after some work was done); <c>throw:</c> in place
+/// of <c>kill:</c> throws an exception nobody expects instead, as a bug would. Unset, it does nothing.
 /// </summary>
 public static class FaultInjection
 {
@@ -18,6 +18,11 @@ public static class FaultInjection
         {
             System.Diagnostics.Process.GetCurrentProcess().Kill();
             Thread.Sleep(Timeout.Infinite);
+        }
+
+        if (Fault is not null && string.Equals(Fault, $"throw:{step}:{point}", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"Fault injected at {step}:{point}.");
         }
     }
 }

@@ -22,6 +22,9 @@ public enum StepStatus
     Done,
     Skipped,
     Failed,
+
+    /// <summary>Done, then undone when the migration stopped (the read-only source lifted): a resumed run does it again.</summary>
+    Undone,
 }
 
 /// <summary>A table for the report: a title, column names and rows of text.</summary>
@@ -47,6 +50,19 @@ public sealed class StepRecord
     public List<ReportTable> Tables { get; set; } = [];
 
     public string? Error { get; set; }
+
+    /// <summary>The whole exception behind <see cref="Error"/>, stack included, for -v and bug reports.</summary>
+    public string? ErrorDetail { get; set; }
+
+    /// <summary>Records that the step's effect was undone, so that a resumed run does it again.</summary>
+    public void MarkUndone(string what)
+    {
+        if (Status == StepStatus.Done)
+        {
+            Status = StepStatus.Undone;
+            Summary = what;
+        }
+    }
 }
 
 /// <summary>
@@ -87,6 +103,9 @@ public sealed class MigrationJournal
     public int? Pid { get; set; }
 
     public string? Error { get; set; }
+
+    /// <summary>The whole exception behind <see cref="Error"/>, stack included, for -v and bug reports.</summary>
+    public string? ErrorDetail { get; set; }
 
     public int? ExitCode { get; set; }
 

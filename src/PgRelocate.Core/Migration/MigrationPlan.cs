@@ -1,4 +1,5 @@
 using PgRelocate.Migration.Steps;
+using PgRelocate.Progress;
 
 namespace PgRelocate.Migration;
 
@@ -19,12 +20,51 @@ public static class MigrationPlan
         new CleanupStep(),
     ];
 
+    /// <summary>How the migration reaches the store of its --via location (no secrets: those come from the environment).</summary>
+    public static Staging.StagingOptions StagingOf(MigrationJournal journal)
+    {
+        ArgumentNullException.ThrowIfNull(journal);
+        string? Text(string key) => journal.Options.GetValueOrDefault(key) is { Length: > 0 } v ? v : null;
+        return new Staging.StagingOptions
+        {
+            Profile = Text("profile"),
+            Region = Text("region"),
+            EndpointUrl = Text("endpointUrl"),
+            Provider = Text("provider"),
+            Sse = Text("sse"),
+            SseKmsKeyId = Text("sseKmsKeyId"),
+        };
+    }
+
+    /// <summary>
+    /// Aborts the uploads into the migration's --via location that a killed run of it left unfinished (their
+    /// parts are kept, and billed, by the store until aborted). Returns how many were aborted.
+    /// </summary>
+    public static async Task<int> AbortAbandonedUploadsAsync(MigrationJournal journal, Progress.IReporter reporter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(journal);
+        if (journal.Options.GetValueOrDefault("via") is not { } via || via == "(local file)")
+        {
+            return 0;
+        }
+
+        var location = Staging.StagingLocation.Parse(via);
+        var store = Staging.StagingStores.Open(location, StagingOf(journal), reporter);
+        var aborted = await Staging.PendingUploads.AbortAbandonedAsync(store, location.Key, cancellationToken);
+        if (aborted > 0)
+        {
+            journal.AddLog($"Aborted {aborted} unfinished upload{(aborted == 1 ? "" : "s")} to {location} left by a killed run.");
+            reporter.Info($"Aborted {aborted} unfinished upload{(aborted == 1 ? "" : "s")} to {location} left by a killed run.");
+        }
+
+        return aborted;
+    }
+
     /// <summary>Rebuilds the options a migration was started with from its journal and fresh connections.</summary>
     public static MigrationOptions FromJournal(MigrationJournal journal, Connections.PgConnectionInfo source, Connections.PgConnectionInfo target, bool showSecrets)
     {
         var o = journal.Options;
         bool Flag(string key) => bool.TryParse(o.GetValueOrDefault(key), out var v) && v;
-        string? Text(string key) => o.GetValueOrDefault(key) is { Length: > 0 } v ? v : null;
         return new MigrationOptions
         {
             Source = source,
@@ -40,15 +80,7 @@ public static class MigrationPlan
             ShowSecrets = showSecrets,
             CreateBucket = Flag("createBucket"),
             Direct = Flag("direct"),
-            Staging = new Staging.StagingOptions
-            {
-                Profile = Text("profile"),
-                Region = Text("region"),
-                EndpointUrl = Text("endpointUrl"),
-                Provider = Text("provider"),
-                Sse = Text("sse"),
-                SseKmsKeyId = Text("sseKmsKeyId"),
-            },
+            Staging = StagingOf(journal),
             Allow = (o.GetValueOrDefault("allow") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal),
         };
     }

@@ -15,6 +15,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
 
     /// <summary>Runs (or resumes) the migration and returns the exit code it ends with.</summary>
     /// <exception cref="PgRelocateException">The migration is already running in another process.</exception>
+    /// <exception cref="MigrationLockedException">Another migration holds the target (or the read-only source); the journal is untouched.</exception>
     public async Task<ExitCode> RunAsync(MigrationOptions options, MigrationJournal journal, CancellationToken cancellationToken)
     {
         if (journal.IsRunningElsewhere())
@@ -22,12 +23,14 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
             throw new PgRelocateException($"Migration {journal.Id} is running in process {journal.Pid}: watch it with 'pgrelocate status {journal.Id}' or stop it with 'pgrelocate cancel {journal.Id}'.");
         }
 
+        await using var held = await MigrationLock.AcquireAsync(journal.Id, LockedDatabases(options), cancellationToken);
         var journalReporter = new JournalReporter(reporter, journal);
         var context = new MigrationContext { Options = options, Journal = journal, Binaries = binaries, Reporter = journalReporter };
         var resumed = journal.Status != MigrationStatus.Pending;
         journal.Pid = Environment.ProcessId;
         journal.Status = MigrationStatus.Running;
         journal.Error = null;
+        journal.ErrorDetail = null;
         journal.ExitCode = null;
         journal.FinishedAt = null;
         journal.AddLog(resumed ? $"Resumed by process {Environment.ProcessId}." : $"Started by process {Environment.ProcessId}.");
@@ -35,6 +38,19 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
 
         var code = ExitCode.Success;
         StepRecord? current = null;
+
+        // A signal whose cleanup outlasts its grace period ends the process without unwinding this method: say so in the journal.
+        using var lastWords = Tools.Interrupts.OnStop(() =>
+        {
+            Fail(current, "interrupted");
+            journal.Status = MigrationStatus.Canceled;
+            journal.Error = "Interrupted; it did not stop in time and was ended.";
+            journal.Pid = null;
+            journal.ExitCode = (int)ExitCode.Interrupted;
+            journal.FinishedAt = DateTimeOffset.UtcNow;
+            journal.AddLog("Interrupted: ended before it could clean up; 'pgrelocate cancel' or '--resume' finishes the cleanup.");
+            journal.Save();
+        });
         try
         {
             foreach (var step in steps)
@@ -56,7 +72,11 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
                     continue;
                 }
 
-                if (record.Status is StepStatus.Running or StepStatus.Failed)
+                if (record.Status is StepStatus.Undone)
+                {
+                    journalReporter.Info($"{step.Name}: undone when the previous run stopped; doing it again.");
+                }
+                else if (record.Status is StepStatus.Running or StepStatus.Failed)
                 {
                     journalReporter.Info($"{step.Name}: interrupted in a previous run; starting it again.");
                 }
@@ -66,6 +86,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
                 record.StartedAt = DateTimeOffset.UtcNow;
                 record.FinishedAt = null;
                 record.Error = null;
+                record.ErrorDetail = null;
                 record.Tables.Clear();
                 journal.Save();
                 FaultInjection.At(step.Name, "start");
@@ -83,32 +104,37 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
             journal.Status = MigrationStatus.Completed;
             await UndoAsync(context, success: true);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (cancellationToken.IsCancellationRequested)
         {
-            Fail(current, "canceled");
+            // Cancelling breaks connections and pipes: whatever the step threw then, the cause is the cancel.
+            Fail(current, "canceled", e is OperationCanceledException ? null : e.ToString());
             journal.Status = MigrationStatus.Canceled;
             journal.Error = "Canceled.";
             code = ExitCode.Interrupted;
             await UndoAsync(context, success: false);
         }
-        catch (PgRelocateException e)
+        catch (Exception e) when (Failures.Operational(e) is { } failure)
         {
-            Fail(current, e.Message);
+            Fail(current, failure.Message, e.ToString());
             journal.Status = MigrationStatus.Failed;
-            journal.Error = e.Message;
-            code = e.ExitCode;
+            journal.Error = failure.Message;
+            journal.ErrorDetail = e.ToString();
+            code = failure.ExitCode;
             await UndoAsync(context, success: false);
         }
         catch (Exception e)
         {
-            Fail(current, e.Message);
+            // A bug: record all of it, still lift the read-only source, and say so with its own exit code.
+            Fail(current, Failures.BugMessage(e), e.ToString());
             journal.Status = MigrationStatus.Failed;
-            journal.Error = $"Unexpected failure ({e.GetType().Name}): {e.Message}";
-            code = ExitCode.Failed;
+            journal.Error = Failures.BugMessage(e);
+            journal.ErrorDetail = e.ToString();
+            code = ExitCode.Bug;
             await UndoAsync(context, success: false);
         }
         finally
         {
+            lastWords.Dispose();
             journal.Pid = null;
             journal.FinishedAt = DateTimeOffset.UtcNow;
             journal.ExitCode = (int)code;
@@ -119,7 +145,17 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
         return code;
     }
 
-    private static void Fail(StepRecord? record, string error)
+    /// <summary>Where the migration lock is taken: the target, and the source when the migration makes it read-only.</summary>
+    public static IEnumerable<(string Role, Connections.PgConnectionInfo Info)> LockedDatabases(MigrationOptions options)
+    {
+        yield return ("target", options.Target);
+        if (options.ReadOnlySource)
+        {
+            yield return ("source", options.Source);
+        }
+    }
+
+    private static void Fail(StepRecord? record, string error, string? detail = null)
     {
         if (record is null)
         {
@@ -129,6 +165,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
         record.Status = StepStatus.Failed;
         record.FinishedAt = DateTimeOffset.UtcNow;
         record.Error = error;
+        record.ErrorDetail = detail;
     }
 
     private async Task UndoAsync(MigrationContext context, bool success)
@@ -143,7 +180,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
             }
 
             var record = context.Journal.Step(step.Name);
-            if (record.Status is StepStatus.Pending or StepStatus.Skipped)
+            if (record.Status is StepStatus.Pending or StepStatus.Skipped or StepStatus.Undone)
             {
                 continue;
             }
@@ -154,10 +191,11 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
                 await step.UndoAsync(context, timeout.Token);
                 context.Journal.Save();
             }
-            catch (Exception e) when (e is PgRelocateException or OperationCanceledException)
+            catch (Exception e) when (Failures.Operational(e) is not null || e is OperationCanceledException)
             {
-                context.Reporter.Warn($"Could not undo {step.Name}: {e.Message}");
-                context.Journal.AddLog($"warning: could not undo {step.Name}: {e.Message}");
+                var why = Failures.Operational(e)?.Message ?? "it took too long";
+                context.Reporter.Warn($"Could not undo {step.Name}: {why}");
+                context.Journal.AddLog($"warning: could not undo {step.Name}: {why}");
             }
         }
     }

@@ -271,7 +271,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         IReadOnlyCollection<(string Schema, string Name)> analyzed = [];
         if (following)
         {
-            var work = Directory.CreateTempSubdirectory("pgrelocate-restore-");
+            var work = Interrupts.TempFolder("pgrelocate-restore-");
             try
             {
                 var sizes = options.TableBytes ?? options.Manifest?.Tables.ToDictionary(t => t.Schema + "." + t.Name, t => t.EstimatedBytes, StringComparer.Ordinal);

@@ -43,6 +43,12 @@ public interface IStagingStore
     /// <summary>Removes the object; succeeds when it is not there.</summary>
     Task DeleteAsync(string key, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Discards the parts of an upload started by another process (one that was killed), by its
+    /// <see cref="IUpload.Id"/>. Idempotent. Stores without such ids have nothing to discard.
+    /// </summary>
+    Task AbortUploadAsync(string key, string uploadId, CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>A URL anyone holding it can GET the object with until <paramref name="expiresAt"/>, and nothing else.</summary>
     /// <exception cref="StagingException">The store cannot sign URLs (a local file, an HTTP URL).</exception>
     Uri PresignGet(string key, DateTimeOffset expiresAt);

@@ -11,6 +11,13 @@ public interface IUpload
     /// <summary>Bytes per part: at least the store's minimum part size.</summary>
     int PartSize { get; }
 
+    /// <summary>
+    /// The store's own id for this upload when it keeps the parts under one until they are completed or
+    /// aborted (S3's multipart upload id), else null. <see cref="StagingWriter"/> records it, so an upload
+    /// whose process was killed can still be aborted (<see cref="IStagingStore.AbortUploadAsync"/>).
+    /// </summary>
+    string? Id => null;
+
     /// <summary>Uploads part <paramref name="partNumber"/>, which starts at byte <paramref name="offset"/> of the object.</summary>
     Task UploadPartAsync(int partNumber, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
 

@@ -133,7 +133,7 @@ public static class StagedArchives
     {
         ArgumentNullException.ThrowIfNull(reporter);
         var streamed = await StreamAsync(location, store, manifest, cancellationToken);
-        var dir = Directory.CreateTempSubdirectory("pgrelocate-download-");
+        var dir = Interrupts.TempFolder("pgrelocate-download-");
         var spool = new ArchiveSpool(Path.Combine(dir.FullName, "archive.dump"));
         var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var task = Task.Run(async () =>

@@ -21,12 +21,16 @@ public sealed class StagingWriter : Stream
     private bool _committed;
     private bool _disposed;
 
+    // The record of the upload in the state folder, so a killed process's parts can be aborted later.
+    private readonly string? _pending;
+
     private StagingWriter(IStagingStore store, string key, IUpload upload)
     {
         Store = store;
         Key = key;
         _upload = upload;
         _buffer = ArrayPool<byte>.Shared.Rent(upload.PartSize);
+        _pending = upload.Id is { } id ? PendingUploads.Remember(store, key, id) : null;
     }
 
     public IStagingStore Store { get; }
@@ -96,6 +100,7 @@ public sealed class StagingWriter : Stream
         await _upload.CompleteAsync(_parts, _uploaded, cancellationToken);
         Sha256 = Convert.ToHexStringLower(_sha.GetHashAndReset());
         _committed = true;
+        Forget();
     }
 
     public override void Flush()
@@ -118,6 +123,7 @@ public sealed class StagingWriter : Stream
             {
                 // Not committed means the archive is incomplete: discard it even if the caller is being cancelled.
                 await _upload.AbortAsync(CancellationToken.None);
+                Forget();
             }
 
             Release();
@@ -134,12 +140,21 @@ public sealed class StagingWriter : Stream
             if (!_committed)
             {
                 _upload.AbortAsync(CancellationToken.None).GetAwaiter().GetResult();
+                Forget();
             }
 
             Release();
         }
 
         base.Dispose(disposing);
+    }
+
+    private void Forget()
+    {
+        if (_pending is not null)
+        {
+            PendingUploads.Forget(_pending);
+        }
     }
 
     private void Release()

@@ -63,6 +63,7 @@ public static class ChildProcess
             throw new PgRelocateException($"Could not start {spec.FileName}: {e.Message}.", ExitCode.Failed, e);
         }
 
+        using var tracked = Interrupts.Track(process);
         await using var kill = cancellationToken.Register(() => KillQuietly(process));
 
         var stderr = Task.Run(async () =>

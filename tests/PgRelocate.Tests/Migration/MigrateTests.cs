@@ -136,6 +136,28 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
     }
 
     [Fact]
+    public async Task Should_Exit_70_Say_It_Is_A_Bug_And_Keep_Its_Stack_When_A_Step_Throws_Unexpectedly()
+    {
+        var source = await servers.SmallSourceAsync();
+        var target = await servers.Target.CreateDatabaseAsync("bug");
+        using var dir = new TempDir();
+
+        var result = await CliRunner.RunAsync(Args(source, target, dir.Path, "--read-only-source"), new Dictionary<string, string> { [FaultInjection.Variable] = "throw:settings:start" });
+        var id = MigrationJournal.All(dir.Path).Single().Id;
+        var info = await CliRunner.RunAsync("info", id, "--workdir", dir.Path, "-v");
+
+        Assert.True(result.ExitCode == 70, result.ToString());
+        Assert.Contains("This is a bug: please report it", result.Output, StringComparison.Ordinal);
+        Assert.Contains("InvalidOperationException: Fault injected at settings:start.", result.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Output, StringComparison.Ordinal);
+        Assert.False(await ReadOnlyAsync(source));
+        var journal = MigrationJournal.Load(dir.Path, id);
+        Assert.Equal(70, journal.ExitCode);
+        Assert.Contains("at PgRelocate.Migration.FaultInjection.At", journal.ErrorDetail, StringComparison.Ordinal);
+        Assert.Contains("at PgRelocate.Migration.FaultInjection.At", info.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Should_Stop_Cleanly_When_Canceled_During_The_Dump()
     {
         var source = await servers.SmallSourceAsync();
@@ -198,6 +220,100 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         }
 
         Assert.Equal(0, sessions);
+    }
+
+    [Fact]
+    public async Task Should_Make_The_Source_Read_Only_Again_When_Resuming_After_A_Cancel()
+    {
+        var source = await servers.SmallSourceAsync();
+        var target = await servers.Target.CreateDatabaseAsync("honest");
+        using var dir = new TempDir();
+        string id;
+        await using (var blocker = await LockTableAsync(source, "b"))
+        {
+            var run = CliRunner.RunAsync(Args(source, target, dir.Path, "--read-only-source"), null);
+            id = await WaitForStepAsync(dir.Path, "dump");
+            var cancel = await CliRunner.RunAsync("cancel", id, "--workdir", dir.Path);
+            Assert.True(cancel.ExitCode == 0, cancel.ToString());
+            Assert.Equal(130, (await run).ExitCode);
+        }
+
+        Assert.False(await ReadOnlyAsync(source));
+        Assert.Equal(StepStatus.Undone, MigrationJournal.Load(dir.Path, id).Step("read-only source").Status);
+        await PgServer.ExecuteAsync(source, "INSERT INTO c SELECT g, g FROM generate_series(1, 25) g");
+
+        // Stopped at the start of the dump of the resumed run: by then the source must be read-only again.
+        string[] resume = ["migrate", "--resume", id, "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--workdir", dir.Path];
+        var killed = await CliRunner.RunAsync(resume, new Dictionary<string, string> { [FaultInjection.Variable] = "kill:dump:start" });
+        var readOnlyDuringResume = await ReadOnlyAsync(source);
+        var finished = await CliRunner.RunAsync(resume, null);
+
+        Assert.Equal(137, killed.ExitCode);
+        Assert.Contains("read-only source: undone when the previous run stopped; doing it again.", killed.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("read-only source: done in a previous run", killed.Stderr, StringComparison.Ordinal);
+        Assert.True(readOnlyDuringResume, "the resumed run made the source read-only again");
+        Assert.True(finished.ExitCode == 0, finished.ToString());
+        Assert.Equal(await Snapshot.TakeAsync(source), await Snapshot.TakeAsync(target));
+        Assert.False(await ReadOnlyAsync(source));
+    }
+
+    [Fact]
+    public async Task Should_Refuse_A_Second_Migration_Into_The_Same_Target_Naming_The_First()
+    {
+        var source = await servers.SmallSourceAsync();
+        var other = await servers.SmallSourceAsync();
+        var target = await servers.Target.CreateDatabaseAsync("contended");
+        using var dir = new TempDir();
+        using var otherDir = new TempDir();
+        await using var blocker = await LockTableAsync(source, "b");
+        var first = CliRunner.RunAsync(Args(source, target, dir.Path), null);
+        var id = await WaitForStepAsync(dir.Path, "dump");
+
+        var second = await CliRunner.RunAsync(Args(other, target, otherDir.Path));
+        var holders = await PgServer.ScalarAsync<string>(target, "SELECT string_agg(application_name, ',') FROM pg_stat_activity WHERE application_name LIKE 'pgrelocate migration %'");
+        var cancel = await CliRunner.RunAsync("cancel", id, "--workdir", dir.Path);
+        await first;
+        await blocker.DisposeAsync();
+        var resumed = await CliRunner.RunAsync(["migrate", "--resume", id, "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--workdir", dir.Path], null);
+
+        Assert.Equal(1, second.ExitCode);
+        Assert.Contains($"Migration {id} is already running on the target", second.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Nothing was changed.", second.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetDirectories(otherDir.Path));
+        Assert.Equal($"pgrelocate migration {id}", holders);
+        Assert.True(cancel.ExitCode == 0, cancel.ToString());
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.Equal(await Snapshot.TakeAsync(source), await Snapshot.TakeAsync(target));
+    }
+
+    /// <summary>Holds an exclusive lock on a table of the source, so pg_dump waits for it: the migration is certainly inside the dump.</summary>
+    private async Task<LockedTable> LockTableAsync(PgConnectionInfo source, string table)
+    {
+        var conn = new NpgsqlConnection(servers.Source.Cluster.Superuser(source.Database).ToNpgsqlConnectionString());
+        await conn.OpenAsync();
+        var tx = await conn.BeginTransactionAsync();
+        await using (var cmd = new NpgsqlCommand($"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE", conn, tx))
+        {
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        return new LockedTable(conn, tx);
+    }
+
+    private sealed class LockedTable(NpgsqlConnection conn, NpgsqlTransaction tx) : IAsyncDisposable
+    {
+        private bool _disposed;
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_disposed)
+            {
+                _disposed = true;
+                await tx.RollbackAsync();
+                await tx.DisposeAsync();
+                await conn.DisposeAsync();
+            }
+        }
     }
 
     [Fact]

@@ -36,10 +36,11 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
             throw new PgRelocateException($"Could not make the source read-only: {e.MessageText}. Connect as the database's owner, or leave out --read-only-source and stop writes yourself.", ExitCode.Failed, e);
         }
 
-        var ended = await Db.ScalarAsync<long>(conn, """
+        var ended = await Db.ScalarAsync<long>(conn, $"""
             SELECT count(*) FROM (
               SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
               WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+                AND application_name <> {Db.Literal(MigrationLock.ApplicationName(context.Journal.Id))}
             ) s WHERE ok
             """, cancellationToken);
         var left = (await ConnectedApplications.ReadAsync(conn, cancellationToken)).Sum(a => a.Sessions);
@@ -60,8 +61,12 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
 
         await LiftAsync(context.Options.Source, cancellationToken);
         context.Record.Outputs["readOnly"] = "lifted";
+        context.Record.MarkUndone(LiftedSummary(context.Options.Source.Database));
         context.Reporter.Info($"Source {context.Options.Source.Database} is writable again.");
     }
+
+    /// <summary>What the journal says of the step once the source is writable again.</summary>
+    public static string LiftedSummary(string database) => $"{database} was read-only, and is writable again";
 
     /// <summary>True when the journal says this step left the source read-only and nothing has lifted it since.</summary>
     public static bool LeftReadOnly(MigrationJournal journal) => journal.Output(StepName, "readOnly") == "on";

@@ -27,6 +27,11 @@ internal sealed class LocalUpload(string key) : IUpload
         {
             throw new StagingException($"Cannot write {_partial}: permission denied.", innerException: e);
         }
+        catch (IOException e) when (Errors.DiskSpace.IsFull(e))
+        {
+            // Permanent: another attempt at the same part fills the same disk. Reported once, not retried.
+            throw new StagingException(Errors.DiskSpace.Describe(e, _partial).Message, transient: false, innerException: e);
+        }
     }
 
     public async Task CompleteAsync(int partCount, long totalBytes, CancellationToken cancellationToken)
@@ -36,9 +41,17 @@ internal sealed class LocalUpload(string key) : IUpload
             await UploadPartAsync(1, 0, ReadOnlyMemory<byte>.Empty, cancellationToken);
         }
 
-        _file!.SetLength(totalBytes);
-        await _file.FlushAsync(cancellationToken);
-        _file.Flush(flushToDisk: true);
+        try
+        {
+            _file!.SetLength(totalBytes);
+            await _file.FlushAsync(cancellationToken);
+            _file.Flush(flushToDisk: true);
+        }
+        catch (IOException e) when (Errors.DiskSpace.IsFull(e))
+        {
+            throw new StagingException(Errors.DiskSpace.Describe(e, _partial).Message, transient: false, innerException: e);
+        }
+
         await _file.DisposeAsync();
         _file = null;
         File.Move(_partial, key, overwrite: true);

@@ -35,9 +35,14 @@ public sealed class RetryingStore(IStagingStore inner, RetryPolicy policy) : ISt
 
     public Uri PresignGet(string key, DateTimeOffset expiresAt) => inner.PresignGet(key, expiresAt);
 
+    public Task AbortUploadAsync(string key, string uploadId, CancellationToken cancellationToken) =>
+        policy.RunAsync($"Aborting an earlier upload to {inner.Display(key)}", ct => inner.AbortUploadAsync(key, uploadId, ct), cancellationToken);
+
     private sealed class RetryingUpload(IUpload inner, RetryPolicy policy, string display) : IUpload
     {
         public int PartSize => inner.PartSize;
+
+        public string? Id => inner.Id;
 
         public Task UploadPartAsync(int partNumber, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
             policy.RunAsync($"Uploading part {partNumber} of {display}", ct => inner.UploadPartAsync(partNumber, offset, data, ct), cancellationToken);

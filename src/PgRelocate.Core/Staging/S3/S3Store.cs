@@ -97,6 +97,9 @@ public sealed class S3Store : IStagingStore, IDisposable
         }
     }
 
+    public Task AbortUploadAsync(string key, string uploadId, CancellationToken cancellationToken) =>
+        new S3Upload(this, key, uploadId).AbortAsync(cancellationToken);
+
     public async Task<IUpload> StartUploadAsync(string key, UploadOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);

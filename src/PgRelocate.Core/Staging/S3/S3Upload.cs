@@ -10,6 +10,8 @@ internal sealed class S3Upload(S3Store store, string key, string uploadId) : IUp
 
     public int PartSize => Math.Max(store.Settings.PartSize, 5 << 20);
 
+    public string Id => uploadId;
+
     public async Task UploadPartAsync(int partNumber, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         try

@@ -14,21 +14,28 @@ public enum CutDirection
 
 /// <summary>
 /// A TCP proxy on 127.0.0.1 in front of a test server that resets the first <c>cuts</c> connections that
-/// carry more than <c>afterBytes</c> bytes in one direction, at that byte: a network fault on demand.
+/// carry more than <c>afterBytes</c> bytes in one direction, at that byte: a network fault on demand. With
+/// <c>stall</c>, those connections are not reset but stop carrying anything in that direction while staying
+/// open, as a connection through a dead router does.
 /// </summary>
 public sealed class CuttingProxy : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
     private readonly int _targetPort;
     private readonly long _afterBytes;
     private readonly CutDirection _direction;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
+    private readonly bool _stall;
+    private readonly TaskCompletionSource _firstCut = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _cutsLeft;
 
-    public CuttingProxy(int targetPort, long afterBytes, CutDirection direction, int cuts = 1)
+    /// <param name="listenPort">0 for any free port; another proxy's port to stand in for it once it is gone.</param>
+    public CuttingProxy(int targetPort, long afterBytes, CutDirection direction, int cuts = 1, bool stall = false, int listenPort = 0)
     {
+        _listener = new TcpListener(IPAddress.Loopback, listenPort);
         _targetPort = targetPort;
+        _stall = stall;
         _afterBytes = afterBytes;
         _direction = direction;
         _cutsLeft = cuts;
@@ -43,6 +50,9 @@ public sealed class CuttingProxy : IAsyncDisposable
 
     /// <summary>How many connections were cut so far.</summary>
     public int Cuts { get; private set; }
+
+    /// <summary>Completes when the first connection is cut or stalled.</summary>
+    public Task FirstCut => _firstCut.Task;
 
     public async ValueTask DisposeAsync()
     {
@@ -115,6 +125,13 @@ public sealed class CuttingProxy : IAsyncDisposable
                     if (allowed > 0)
                     {
                         await to.WriteAsync(buffer.AsMemory(0, allowed), connection.Token);
+                    }
+
+                    _firstCut.TrySetResult();
+                    if (_stall)
+                    {
+                        // Hold the connection open and silent until the client gives up on it or the proxy stops.
+                        await Task.Delay(Timeout.Infinite, connection.Token);
                     }
 
                     return true;
