@@ -38,47 +38,21 @@ internal static class RestoreCommand
             throw new UsageException("--jobs must be 1 or more.");
         }
 
-        var location = StagingLocation.Parse(ctx.Parse.GetValue(Archive)!);
-        if (!location.IsRemote)
-        {
-            var manifest = await ReadManifestAsync(ctx.Parse.GetValue(Manifest), location.Key, cancellationToken);
-            return await RestoreAsync(ctx, target, new LocalArchive(location.Key), manifest, jobs, cancellationToken);
-        }
-
-        // From a store or URL: streamed with one job; with more, restored in parallel while it downloads.
-        var stagingOptions = StagingCliOptions.Read(ctx.Parse);
-        var store = StagingStores.Open(location, stagingOptions, ctx.Reporter);
-        var found = await StagedArchives.FindManifestAsync(location, ctx.Parse.GetValue(Manifest), stagingOptions, ctx.Reporter, cancellationToken);
-        return await StagedArchives.RestoreFromAsync(location, store, found, jobs, ctx.Reporter, input => RestoreAsync(ctx, target, input, found, jobs, cancellationToken), cancellationToken);
-    }
-
-    private static async Task<ExitCode> RestoreAsync(CommandContext ctx, Connections.PgConnectionInfo target, ArchiveInput input, DumpManifest? manifest, int jobs, CancellationToken cancellationToken)
-    {
-        var options = new RestoreOptions
+        var options = new LocationRestoreOptions
         {
             Target = target,
-            Input = input,
+            Location = ctx.Parse.GetValue(Archive)!,
+            ManifestLocation = ctx.Parse.GetValue(Manifest),
+            Staging = StagingCliOptions.Read(ctx.Parse),
             Confirm = ctx.Parse.GetValue(Confirm),
             Jobs = jobs,
-            Manifest = manifest,
             LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("restore"),
         };
 
-        var result = await new RestoreRunner(ctx.Binaries, ctx.Reporter).RunAsync(options, cancellationToken);
+        var result = await new ArchiveSources(ctx.Binaries, ctx.Reporter).RestoreAsync(options, cancellationToken);
         ctx.Reporter.Stop();
         Render(ctx, target.Display, result);
         return result.Status == RestoreStatus.Failed ? ExitCode.Failed : ExitCode.Success;
-    }
-
-    internal static async Task<DumpManifest?> ReadManifestAsync(string? explicitPath, string archivePath, CancellationToken cancellationToken)
-    {
-        var manifestPath = explicitPath ?? DumpManifest.PathFor(archivePath);
-        if (!File.Exists(manifestPath))
-        {
-            return explicitPath is null ? null : throw new UsageException($"The manifest '{explicitPath}' does not exist: pass the .manifest.json written beside the archive, or leave --manifest out.");
-        }
-
-        return DumpManifest.FromJson(await File.ReadAllTextAsync(manifestPath, cancellationToken), $"'{manifestPath}'");
     }
 
     internal static void Render(CommandContext ctx, string target, RestoreResult result)

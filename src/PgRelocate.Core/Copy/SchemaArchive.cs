@@ -63,23 +63,11 @@ internal sealed partial class SchemaArchive
         var pgDump = binaries.PgDumpFor(snapshot.Facts.ServerMajor);
         var path = System.IO.Path.Combine(folder, "schema.dump");
         // -B: large objects are copied by our workers, from the same snapshot; sequence values are set by us.
-        var spec = new ChildProcessSpec(pgDump.Path, ["--format=custom", "--section=pre-data", "--section=post-data", "-B", "--no-password", "--snapshot=" + snapshot.Id, "--file=" + path])
-        {
-            Environment = source.ToLibpqEnvironment(),
-        };
-        var errors = new List<string>();
-        spec = spec with { StderrLine = line => { line = source.Scrub(line); log.Write(line); lock (errors) { errors.Add(line); } } };
-        reporter.Debug("Running " + spec.CommandLine);
-        log.Write("# schema: " + spec.CommandLine);
-        var exit = await ChildProcess.RunAsync(spec, cancellationToken);
-        if (exit != 0)
-        {
-            var first = errors.FirstOrDefault(e => e.Contains("error:", StringComparison.Ordinal)) ?? errors.FirstOrDefault() ?? $"exit code {exit}";
-            throw new PgRelocateException($"pg_dump of the source's schema failed: {first.Replace("pg_dump: error: ", "", StringComparison.Ordinal)}");
-        }
+        await new PgDump(pgDump, source, reporter, log.Write).RunAsync(
+            ["--section=pre-data", "--section=post-data", "-B", "--snapshot=" + snapshot.Id, "--file=" + path], null, null, "the source's schema", cancellationToken);
 
         var pgRestore = binaries.PgRestoreFor(pgDump.Major, targetMajor);
-        var toc = await RunForTextAsync(pgRestore, ["--list", path], log, cancellationToken);
+        var toc = await Tools.PgRestore.ReadTextAsync(pgRestore, ["--list", path], null, "The schema archive", cancellationToken);
         var entries = toc.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0 && !l.StartsWith(';')).ToList();
 
         var copied = snapshot.Tables.Select(t => t.Oid).ToHashSet();
@@ -102,7 +90,7 @@ internal sealed partial class SchemaArchive
         {
             var earlyList = System.IO.Path.Combine(folder, "indexes.list");
             await File.WriteAllLinesAsync(earlyList, early.Select(e => e.Line), cancellationToken);
-            var script = await RunForTextAsync(pgRestore, ["--no-owner", "--no-acl", "--no-tablespaces", "--file=-", "--use-list=" + earlyList, path], log, cancellationToken);
+            var script = await Tools.PgRestore.ReadTextAsync(pgRestore, ["--no-owner", "--no-acl", "--no-tablespaces", "--file=-", "--use-list=" + earlyList, path], null, "The schema archive", cancellationToken);
             var statements = ArchiveToc.SplitScript(script).Select(e => e.Sql).ToList();
             if (statements.Count != early.Count)
             {
@@ -170,28 +158,6 @@ internal sealed partial class SchemaArchive
         }
 
         return null;
-    }
-
-    private static async Task<string> RunForTextAsync(PgTool tool, IReadOnlyList<string> args, CopyLog log, CancellationToken cancellationToken)
-    {
-        var output = new StringBuilder();
-        var errors = new List<string>();
-        var spec = new ChildProcessSpec(tool.Path, args)
-        {
-            StderrLine = line => { log.Write(line); lock (errors) { errors.Add(line); } },
-            Stdout = async (s, ct) =>
-            {
-                using var reader = new StreamReader(s, leaveOpen: true);
-                output.Append(await reader.ReadToEndAsync(ct));
-            },
-        };
-        var exit = await ChildProcess.RunAsync(spec, cancellationToken);
-        if (exit != 0)
-        {
-            throw new PgRelocateException($"pg_restore could not read the schema archive: {errors.FirstOrDefault() ?? $"exit code {exit}"}");
-        }
-
-        return output.ToString();
     }
 
     [GeneratedRegex(@"^\d+; (\d+) (\d+) (INDEX|CONSTRAINT) \S+ (.+) \S+$")]

@@ -5,14 +5,6 @@ using PgRelocate.Tools;
 namespace PgRelocate.Restore;
 
 /// <summary>
-/// Runs one pg_restore with these arguments (after the common ones), reading <paramref name="stdin"/> when
-/// given; with <paramref name="stdout"/>, pg_restore writes its script there instead of restoring. Returns
-/// whether it succeeded: exit code 0, or only errors known to be harmless.
-/// <paramref name="settings"/> are session settings for this run only (PGOPTIONS syntax: "-c name=value").
-/// </summary>
-internal delegate Task<bool> PgRestoreRun(string label, IReadOnlyList<string> args, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken, string? settings = null);
-
-/// <summary>
 /// A parallel restore of an archive that is still being written into an <see cref="ArchiveSpool"/> (by a
 /// dump or a download), so the restore does not wait for the whole archive. pg_restore's own parallel mode
 /// needs the whole file; this schedules pg_restore runs over parts of the archive instead:
@@ -30,7 +22,7 @@ internal delegate Task<bool> PgRestoreRun(string label, IReadOnlyList<string> ar
 /// <param name="analyze">ANALYZEs one table (schema, name); each loaded table is analyzed once its indexes and keys are built.</param>
 /// <param name="indexSettings">Session settings for building one index, given its statement (see <see cref="IndexBuilds"/>); null for the defaults.</param>
 internal sealed partial class FollowingRestore(
-    ArchiveSpool spool, IReadOnlyList<TocEntry> toc, int jobs, IReadOnlyDictionary<string, long>? tableBytes, string workFolder, PgRestoreRun run,
+    ArchiveSpool spool, IReadOnlyList<TocEntry> toc, int jobs, IReadOnlyDictionary<string, long>? tableBytes, string workFolder, RestoreParts parts,
     Func<string, string, CancellationToken, Task>? analyze = null, Func<string, CancellationToken, Task<string?>>? indexSettings = null)
 {
     private readonly Channel<Func<CancellationToken, Task>> _indexWork = Channel.CreateUnbounded<Func<CancellationToken, Task>>();
@@ -51,13 +43,14 @@ internal sealed partial class FollowingRestore(
         // table of contents, which is at the front of the archive and already written.
         var script = new System.Text.StringBuilder();
         await Task.WhenAll(
-            Check("pre-data", run("pre-data", ["--section=pre-data", spool.Path], null, null, null, token)),
+            parts.RunAsync("pre-data", ["--section=pre-data", spool.Path], token),
             RunScriptAsync(script, token));
+        var skipped = await parts.SkipUnwritableExtensionRowsAsync(token);
         _postData = PlanPostData(toc, ArchiveToc.SplitScript(script.ToString()));
         var early = _postData.Values.SelectMany(p => p.Indexes.Concat(p.Constraints)).Select(e => e.Id).ToHashSet();
 
         // 2. Rows on lanes that follow the archive; indexes and key constraints of each table once it is loaded.
-        var lanes = PlanLanes(toc, jobs, tableBytes);
+        var lanes = PlanLanes([.. toc.Where(e => !skipped.Contains(e.Id))], jobs, tableBytes);
         _tablesPending = lanes.SelectMany(l => l).Where(e => e.Kind == TocKind.TableData).Select(e => e.QualifiedTag).Distinct(StringComparer.Ordinal).Count();
         var laneTasks = lanes.Select((lane, i) => Workers.Guard(RunLaneAsync(i + 1, lane, token), failed)).ToList();
         var builders = Enumerable.Range(0, jobs).Select(_ => Workers.Guard(IndexBuilderAsync(token), failed)).ToList();
@@ -72,7 +65,7 @@ internal sealed partial class FollowingRestore(
         await spool.Completion.WaitAsync(cancellationToken);
         var rest = toc.Where(e => !early.Contains(e.Id)).Select(e => e.Line).ToList();
         var list = await WriteListAsync("post-data.list", rest, cancellationToken);
-        await Check("post-data", run("post-data", ["--section=post-data", "--use-list=" + list, $"--jobs={jobs}", spool.Path], null, null, null, cancellationToken));
+        await parts.RunAsync("post-data", ["--section=post-data", "--use-list=" + list, $"--jobs={jobs}", spool.Path], cancellationToken);
     }
 
     /// <summary>
@@ -143,11 +136,7 @@ internal sealed partial class FollowingRestore(
     private async Task RunScriptAsync(System.Text.StringBuilder script, CancellationToken cancellationToken)
     {
         var list = await WriteListAsync("post-data-script.list", toc.Where(e => e.Kind is TocKind.Index or TocKind.Constraint).Select(e => e.Line), cancellationToken);
-        await Check("post-data script", run("post-data script", ["--section=post-data", "--use-list=" + list, "--file=-", spool.Path], null, null, async (stdout, ct) =>
-        {
-            using var reader = new StreamReader(stdout, leaveOpen: true);
-            script.Append(await reader.ReadToEndAsync(ct));
-        }, cancellationToken));
+        script.Append(await PgRestore.ReadTextAsync(parts.Tool, ["--verbose", "--no-owner", "--section=post-data", "--use-list=" + list, "--file=-", spool.Path], null, $"'{spool.Path}'", cancellationToken));
     }
 
     /// <summary>One lane: a pg_restore of its table rows, following the archive; each table is handed to the index builders when the next begins.</summary>
@@ -175,7 +164,7 @@ internal sealed partial class FollowingRestore(
         }
 
         await using var follower = spool.OpenReader();
-        await Check($"rows, lane {number}", run($"lane {number}", ["--section=data", "--use-list=" + list], follower, OnLine, null, cancellationToken));
+        await parts.RunAsync($"rows, lane {number}", ["--section=data", "--use-list=" + list], cancellationToken, follower, OnLine);
         foreach (var table in tables)
         {
             TableLoaded(table);
@@ -235,7 +224,7 @@ internal sealed partial class FollowingRestore(
         }
 
         var list = await WriteListAsync($"entry-{entries[0].Id}.list", entries.Select(e => e.Line), cancellationToken);
-        await Check(label, run(label, ["--section=post-data", "--use-list=" + list, spool.Path], null, null, null, cancellationToken, settings));
+        await parts.RunAsync(label, ["--section=post-data", "--use-list=" + list, spool.Path], cancellationToken, settings: settings);
     }
 
     private async Task IndexBuilderAsync(CancellationToken cancellationToken)
@@ -253,15 +242,6 @@ internal sealed partial class FollowingRestore(
         return path;
     }
 
-    /// <summary>A pg_restore that failed stops the whole restore: its errors are in the log and classified there.</summary>
-    private static async Task Check(string what, Task<bool> succeeded)
-    {
-        if (!await succeeded)
-        {
-            throw new RestorePartFailedException(what);
-        }
-    }
-
     [GeneratedRegex(@"^pg_restore: (?:processing data for table ""(.*)""$|processing |executing |restoring )")]
     private static partial Regex StepLine();
 }
@@ -275,6 +255,3 @@ internal sealed class TablePostData
 
     public List<PlannedEntry> Constraints { get; } = [];
 }
-
-/// <summary>One part of a following restore ended with pg_restore's non-zero exit: the log and the classified errors say why.</summary>
-internal sealed class RestorePartFailedException(string part) : Exception($"pg_restore failed on the {part}");
