@@ -37,11 +37,13 @@ public sealed record LocationRestoreOptions
 /// byte reaches the target before the archive is known whole:
 /// <list type="bullet">
 /// <item>a local file is checked in place (against its manifest, else read through) and restored with the jobs asked for;</item>
-/// <item>from a store or URL, with a manifest whose size matches the stored object's and several jobs, the restore
-///   follows the download (its table of contents read and checked first; the SHA-256 checked as the download ends);</item>
-/// <item>otherwise the archive is downloaded to a private temporary file first, checked on the way (size and
-///   SHA-256 against the manifest, else read through), then restored from that file with the jobs asked for.</item>
+/// <item>from a store or URL, the size is first compared with the manifest's; the archive is then downloaded to a
+///   private temporary file (after checking there is room), checked on the way (size and SHA-256 against the
+///   manifest, else read through once it is in), and restored from that file with the jobs asked for.</item>
 /// </list>
+/// A restore that followed the download would start before the SHA-256 is known: a damaged archive of the right
+/// size would have replaced the target before it was found out. (migrate still restores while it dumps: that
+/// archive is its own, written by its own pg_dump.)
 /// </summary>
 public sealed class ArchiveSources(PgBinaries binaries, IReporter reporter)
 {
@@ -81,25 +83,11 @@ public sealed class ArchiveSources(PgBinaries binaries, IReporter reporter)
             throw new UsageException($"{location} is {s} bytes but its manifest says {manifest.ArchiveBytes}: it is {(s < manifest.ArchiveBytes ? "truncated" : "not the archive the manifest describes")}. Nothing was changed.");
         }
 
-        if (manifest is not null && size == manifest.ArchiveBytes && options.Jobs > 1)
-        {
-            await using var download = ArchiveDownload.Start(location, store, manifest, size, reporter, cancellationToken);
-            try
-            {
-                return await runner.RunAsync(Restore(download.Input, manifest), cancellationToken);
-            }
-            catch (Exception) when (download.Error is { } error)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
-                throw;
-            }
-        }
-
         var folder = PrivateFolder(location, size ?? manifest?.ArchiveBytes);
         try
         {
             var path = Path.Combine(folder, "archive.dump");
-            await ArchiveDownload.ToFileAsync(location, store, manifest, size, path, reporter, cancellationToken);
+            await DownloadAsync(location, store, manifest, size, path, reporter, cancellationToken);
             if (manifest is not null)
             {
                 reporter.Info($"Archive checked: {Units.Bytes(manifest.ArchiveBytes)}, SHA-256 matches the manifest.");
@@ -142,36 +130,10 @@ public sealed class ArchiveSources(PgBinaries binaries, IReporter reporter)
             // Left for the system's temp cleanup.
         }
     }
-}
 
-/// <summary>
-/// A download of a staged archive into an owner-only temporary file: checked as it arrives (the PGDMP magic;
-/// size and SHA-256 against the manifest when there is one). Either whole before the restore starts
-/// (<see cref="ToFileAsync"/>), or followed by a restore as it grows (<see cref="Start"/>).
-/// </summary>
-internal sealed class ArchiveDownload : IAsyncDisposable
-{
-    private readonly CancellationTokenSource _stop;
-    private readonly string _folder;
-
-    private ArchiveDownload(GrowingArchive input, Task completion, CancellationTokenSource stop, string folder)
-    {
-        Input = input;
-        Completion = completion;
-        _stop = stop;
-        _folder = folder;
-    }
-
-    public GrowingArchive Input { get; }
-
-    public Task Completion { get; }
-
-    /// <summary>The download's own error, when it failed: it explains a restore that failed for want of bytes.</summary>
-    public Exception? Error => Completion.IsFaulted ? Completion.Exception!.InnerException : null;
-
-    /// <summary>Downloads the whole archive into <paramref name="path"/>, checking it on the way.</summary>
+    /// <summary>Downloads the whole archive into <paramref name="path"/> (owner-only), checking its head and, with a manifest, its size and SHA-256 on the way.</summary>
     /// <exception cref="StagingException">It is not an archive, or does not match its manifest.</exception>
-    public static async Task ToFileAsync(StagingLocation location, IStagingStore store, DumpManifest? manifest, long? size, string path, IReporter reporter, CancellationToken cancellationToken)
+    private static async Task DownloadAsync(StagingLocation location, IStagingStore store, DumpManifest? manifest, long? size, string path, IReporter reporter, CancellationToken cancellationToken)
     {
         await using var file = new FileStream(path, new FileStreamOptions
         {
@@ -183,45 +145,6 @@ internal sealed class ArchiveDownload : IAsyncDisposable
         });
         await CopyAsync(location, store, manifest, size, file, reporter, cancellationToken);
         await file.FlushAsync(cancellationToken);
-    }
-
-    /// <summary>Starts the download into a file that a restore follows as it grows; disposing stops it and deletes the file.</summary>
-    public static ArchiveDownload Start(StagingLocation location, IStagingStore store, DumpManifest? manifest, long? size, IReporter reporter, CancellationToken cancellationToken)
-    {
-        var dir = Directory.CreateTempSubdirectory("pgrelocate-download-");
-        var spool = new ArchiveSpool(Path.Combine(dir.FullName, "archive.dump"));
-        var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var task = Task.Run(async () =>
-        {
-            try
-            {
-                await CopyAsync(location, store, manifest, size, spool.Writer, reporter, stop.Token);
-                spool.Complete();
-            }
-            catch (Exception e)
-            {
-                spool.Fail(e);
-                throw;
-            }
-        }, CancellationToken.None);
-        return new ArchiveDownload(new GrowingArchive(location.ToString(), spool), task, stop, dir.FullName);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        try
-        {
-            await Completion;
-        }
-        catch (Exception)
-        {
-            // Reported through the restore, or not needed any more.
-        }
-
-        await Input.Spool.DisposeAsync();
-        _stop.Dispose();
-        Directory.Delete(_folder, recursive: true);
     }
 
     private static async Task CopyAsync(StagingLocation location, IStagingStore store, DumpManifest? manifest, long? size, Stream destination, IReporter reporter, CancellationToken cancellationToken)

@@ -164,7 +164,7 @@ internal sealed partial class FollowingRestore(
         }
 
         await using var follower = spool.OpenReader();
-        await parts.RunAsync($"rows, lane {number}", ["--section=data", "--use-list=" + list], cancellationToken, follower, OnLine);
+        await parts.RunAsync($"lane {number}", ["--section=data", "--use-list=" + list], cancellationToken, follower, OnLine);
         foreach (var table in tables)
         {
             TableLoaded(table);
