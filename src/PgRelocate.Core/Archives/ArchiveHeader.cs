@@ -18,6 +18,18 @@ public sealed record ArchiveHeader(int FormatMajor, int FormatMinor, int FormatR
 
     public string FormatVersion => $"{FormatMajor}.{FormatMinor}";
 
+    /// <summary>Bytes of an integer in the archive (after its sign byte); set by <see cref="ArchiveContents"/>.</summary>
+    public int IntSize { get; init; } = 4;
+
+    /// <summary>Bytes of a data offset in the archive; set by <see cref="ArchiveContents"/>.</summary>
+    public int OffsetSize { get; init; } = 8;
+
+    /// <summary>How the data blocks are compressed ("none", "gzip", "lz4", "zstd"); null when only the first bytes were read.</summary>
+    public string? Compression { get; init; }
+
+    /// <summary>When pg_dump started, in the dumping machine's local time; null when only the first bytes were read.</summary>
+    public DateTime? CreatedAt { get; init; }
+
     /// <summary>
     /// The oldest pg_restore major version that reads this archive. Format 1.15 came with PostgreSQL 16 and
     /// 1.16 with 17 (each later format with the next release); older formats are read by every supported
