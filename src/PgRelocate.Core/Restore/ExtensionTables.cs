@@ -1,5 +1,6 @@
 using System.Reflection;
 using Npgsql;
+using PgRelocate.Archives;
 using PgRelocate.Connections;
 
 namespace PgRelocate.Restore;
@@ -16,9 +17,9 @@ internal static class ExtensionTables
     /// The rows entries of <paramref name="toc"/> whose table belongs to an extension on the target and may not
     /// be written by the login role (asked once the pre-data section, which creates the extensions, is in).
     /// </summary>
-    public static async Task<IReadOnlyList<(int Id, RestoreIssue Warning)>> UnwritableAsync(PgConnectionInfo target, IReadOnlyList<TocEntry> toc, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<(int Id, RestoreIssue Warning)>> UnwritableAsync(PgConnectionInfo target, IReadOnlyList<ArchiveEntry> toc, CancellationToken cancellationToken)
     {
-        var data = toc.Where(e => e.Kind == TocKind.TableData).ToList();
+        var data = toc.Where(e => e.Kind == ArchiveToc.TableData && e.Schema is not null).ToList();
         if (data.Count == 0)
         {
             return [];
@@ -36,14 +37,14 @@ internal static class ExtensionTables
         }
 
         return data
-            .Where(e => members.TryGetValue((e.Schema, e.Tag), out var m) && !m.Writable)
-            .Select(e => (e.Id, Skipped(e, members[(e.Schema, e.Tag)].Extension)))
+            .Where(e => members.TryGetValue((e.Schema!, e.Tag), out var m) && !m.Writable)
+            .Select(e => (e.Id, Skipped(e, members[(e.Schema!, e.Tag)].Extension)))
             .ToList();
     }
 
     /// <summary>The warning for rows left out: which table, which extension, and what to do about them.</summary>
-    public static RestoreIssue Skipped(TocEntry entry, string extension) => new(
-        $"TABLE DATA {entry.Schema} {entry.Tag}",
+    public static RestoreIssue Skipped(ArchiveEntry entry, string extension) => new(
+        entry.ToString(),
         $"rows not restored: {entry.QualifiedTag} is a configuration table of extension {extension}, and the login role may not add rows to it",
         null,
         $"the rows the extension installs itself are there; rows added on the source are not: grant INSERT on it to the login role and restore again, or add them by hand");

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using PgRelocate.Archives;
 using System.Threading.Channels;
 using PgRelocate.Tools;
 
@@ -22,9 +23,10 @@ namespace PgRelocate.Restore;
 /// <param name="analyze">ANALYZEs one table (schema, name); each loaded table is analyzed once its indexes and keys are built.</param>
 /// <param name="indexSettings">Session settings for building one index, given its statement (see <see cref="IndexBuilds"/>); null for the defaults.</param>
 internal sealed partial class FollowingRestore(
-    ArchiveSpool spool, IReadOnlyList<TocEntry> toc, int jobs, IReadOnlyDictionary<string, long>? tableBytes, string workFolder, RestoreParts parts,
+    ArchiveSpool spool, ArchiveContents archive, int jobs, IReadOnlyDictionary<string, long>? tableBytes, string workFolder, RestoreParts parts,
     Func<string, string, CancellationToken, Task>? analyze = null, Func<string, CancellationToken, Task<string?>>? indexSettings = null)
 {
+    private readonly IReadOnlyList<ArchiveEntry> _toc = archive.Entries;
     private readonly Channel<Func<CancellationToken, Task>> _indexWork = Channel.CreateUnbounded<Func<CancellationToken, Task>>();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _loaded = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentBag<(string Schema, string Name)> _analyzed = [];
@@ -39,19 +41,16 @@ internal sealed partial class FollowingRestore(
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = failed.Token;
 
-        // 1. Pre-data, and the post-data script that says which index is on which table: both need only the
-        // table of contents, which is at the front of the archive and already written.
-        var script = new System.Text.StringBuilder();
-        await Task.WhenAll(
-            parts.RunAsync("pre-data", ["--section=pre-data", spool.Path], token),
-            RunScriptAsync(script, token));
+        // 1. Pre-data, which needs only the table of contents: it is at the front of the archive, already written.
+        // Each table's indexes and keys are known from their entries.
+        _postData = PlanPostData(_toc);
+        await parts.RunAsync("pre-data", ["--section=pre-data", spool.Path], token);
         var skipped = await parts.SkipUnwritableExtensionRowsAsync(token);
-        _postData = PlanPostData(toc, ArchiveToc.SplitScript(script.ToString()));
         var early = _postData.Values.SelectMany(p => p.Indexes.Concat(p.Constraints)).Select(e => e.Id).ToHashSet();
 
         // 2. Rows on lanes that follow the archive; indexes and key constraints of each table once it is loaded.
-        var lanes = PlanLanes([.. toc.Where(e => !skipped.Contains(e.Id))], jobs, tableBytes);
-        _tablesPending = lanes.SelectMany(l => l).Where(e => e.Kind == TocKind.TableData).Select(e => e.QualifiedTag).Distinct(StringComparer.Ordinal).Count();
+        var lanes = PlanLanes([.. _toc.Where(e => !skipped.Contains(e.Id))], jobs, tableBytes);
+        _tablesPending = lanes.SelectMany(l => l).Where(e => e.Kind == ArchiveToc.TableData).Select(e => e.QualifiedTag).Distinct(StringComparer.Ordinal).Count();
         var laneTasks = lanes.Select((lane, i) => Workers.Guard(RunLaneAsync(i + 1, lane, token), failed)).ToList();
         var builders = Enumerable.Range(0, jobs).Select(_ => Workers.Guard(IndexBuilderAsync(token), failed)).ToList();
         if (_tablesPending == 0)
@@ -63,7 +62,7 @@ internal sealed partial class FollowingRestore(
 
         // 3. The rest of post-data, from the whole archive.
         await spool.Completion.WaitAsync(cancellationToken);
-        var rest = toc.Where(e => !early.Contains(e.Id)).Select(e => e.Line).ToList();
+        var rest = _toc.Where(e => !early.Contains(e.Id)).Select(e => e.ListLine).ToList();
         var list = await WriteListAsync("post-data.list", rest, cancellationToken);
         await parts.RunAsync("post-data", ["--section=post-data", "--use-list=" + list, $"--jobs={jobs}", spool.Path], cancellationToken);
     }
@@ -73,12 +72,12 @@ internal sealed partial class FollowingRestore(
     /// once, front to back): largest table first onto the lightest lane. Sequence values and large objects
     /// (every other data entry) go to the first lane; the section filter keeps anything else out.
     /// </summary>
-    internal static IReadOnlyList<IReadOnlyList<TocEntry>> PlanLanes(IReadOnlyList<TocEntry> toc, int lanes, IReadOnlyDictionary<string, long>? tableBytes)
+    internal static IReadOnlyList<IReadOnlyList<ArchiveEntry>> PlanLanes(IReadOnlyList<ArchiveEntry> toc, int lanes, IReadOnlyDictionary<string, long>? tableBytes)
     {
         var position = toc.Select((e, i) => (e.Id, i)).ToDictionary(x => x.Id, x => x.i);
         var load = new long[Math.Max(1, lanes)];
-        var assigned = load.Select(_ => new List<TocEntry>()).ToArray();
-        var tables = toc.Where(e => e.Kind == TocKind.TableData)
+        var assigned = load.Select(_ => new List<ArchiveEntry>()).ToArray();
+        var tables = toc.Where(e => e.Kind == ArchiveToc.TableData)
             .Select((e, i) => (Entry: e, Bytes: tableBytes?.GetValueOrDefault(e.QualifiedTag) ?? 0, Order: i))
             .OrderByDescending(t => t.Bytes).ThenBy(t => t.Order);
         var next = 0;
@@ -90,26 +89,20 @@ internal sealed partial class FollowingRestore(
             assigned[lane].Add(entry);
         }
 
-        assigned[0].AddRange(toc.Where(e => e.Kind != TocKind.TableData));
-        return assigned.Where(a => a.Count > 0).Select(a => (IReadOnlyList<TocEntry>)[.. a.OrderBy(e => position[e.Id])]).ToList();
+        assigned[0].AddRange(toc.Where(e => e.Kind != ArchiveToc.TableData));
+        return assigned.Where(a => a.Count > 0).Select(a => (IReadOnlyList<ArchiveEntry>)[.. a.OrderBy(e => position[e.Id])]).ToList();
     }
 
-    /// <summary>Each loaded table's index and constraint entries, found by the table their statements name.</summary>
-    internal static Dictionary<string, TablePostData> PlanPostData(IReadOnlyList<TocEntry> toc, IReadOnlyList<ScriptEntry> script)
+    /// <summary>Each loaded table's index and constraint entries, found by the table they depend on; their statements are their definitions.</summary>
+    internal static Dictionary<string, TablePostData> PlanPostData(IReadOnlyList<ArchiveEntry> entries)
     {
-        // By entry id when the script has them (pg_restore --verbose), else by kind, schema and name.
-        var byId = script.Where(s => s.Id is not null).GroupBy(s => s.Id!.Value).Where(g => g.Count() == 1).ToDictionary(g => g.Key, g => g.Single().Sql);
-        var byName = script
-            .Where(s => s.Type is "INDEX" or "CONSTRAINT")
-            .GroupBy(s => (s.Type, s.Schema, s.Name))
-            .Where(g => g.Count() == 1)
-            .ToDictionary(g => g.Key, g => g.Single().Sql);
-        var loaded = toc.Where(e => e.Kind == TocKind.TableData).Select(e => e.QualifiedTag).ToHashSet(StringComparer.Ordinal);
+        var byId = entries.ToDictionary(e => e.Id);
+        var loaded = entries.Where(e => e.Kind == ArchiveToc.TableData).Select(e => e.QualifiedTag).ToHashSet(StringComparer.Ordinal);
         var plan = new Dictionary<string, TablePostData>(StringComparer.Ordinal);
-        foreach (var entry in toc.Where(e => e.Kind is TocKind.Index or TocKind.Constraint))
+        foreach (var entry in entries.Where(e => e.Kind is ArchiveToc.Index or ArchiveToc.Constraint))
         {
-            var type = entry.Kind == TocKind.Index ? "INDEX" : "CONSTRAINT";
-            if (!(byId.TryGetValue(entry.Id, out var sql) || byName.TryGetValue((type, entry.Schema, entry.Tag), out sql)) || ArchiveToc.TableOf(sql) is not { } table || !loaded.Contains(table))
+            var sql = entry.Definition.Trim();
+            if (ArchiveToc.TableOf(entry, byId.GetValueOrDefault) is not { } table || !loaded.Contains(table))
             {
                 continue;
             }
@@ -119,31 +112,25 @@ internal sealed partial class FollowingRestore(
                 plan[table] = post = new TablePostData();
             }
 
-            if (entry.Kind == TocKind.Index)
+            if (entry.Kind == ArchiveToc.Index)
             {
                 var slow = IndexBuilds.IsSlow(sql);
-                post.Indexes.Insert(slow ? post.Indexes.TakeWhile(i => i.Slow).Count() : post.Indexes.Count, new PlannedEntry(entry.Id, entry.Line, slow, sql));
+                post.Indexes.Insert(slow ? post.Indexes.TakeWhile(i => i.Slow).Count() : post.Indexes.Count, new PlannedEntry(entry.Id, entry.ListLine, slow, sql));
             }
             else
             {
-                post.Constraints.Add(new PlannedEntry(entry.Id, entry.Line, false, sql));
+                post.Constraints.Add(new PlannedEntry(entry.Id, entry.ListLine, false, sql));
             }
         }
 
         return plan;
     }
 
-    private async Task RunScriptAsync(System.Text.StringBuilder script, CancellationToken cancellationToken)
-    {
-        var list = await WriteListAsync("post-data-script.list", toc.Where(e => e.Kind is TocKind.Index or TocKind.Constraint).Select(e => e.Line), cancellationToken);
-        script.Append(await PgRestore.ReadTextAsync(parts.Tool, ["--verbose", "--no-owner", "--section=post-data", "--use-list=" + list, "--file=-", spool.Path], null, $"'{spool.Path}'", cancellationToken));
-    }
-
     /// <summary>One lane: a pg_restore of its table rows, following the archive; each table is handed to the index builders when the next begins.</summary>
-    private async Task RunLaneAsync(int number, IReadOnlyList<TocEntry> lane, CancellationToken cancellationToken)
+    private async Task RunLaneAsync(int number, IReadOnlyList<ArchiveEntry> lane, CancellationToken cancellationToken)
     {
-        var list = await WriteListAsync($"lane-{number}.list", lane.Select(e => e.Line), cancellationToken);
-        var tables = lane.Where(e => e.Kind == TocKind.TableData).Select(e => e.QualifiedTag).ToHashSet(StringComparer.Ordinal);
+        var list = await WriteListAsync($"lane-{number}.list", lane.Select(e => e.ListLine), cancellationToken);
+        var tables = lane.Where(e => e.Kind == ArchiveToc.TableData).Select(e => e.QualifiedTag).ToHashSet(StringComparer.Ordinal);
         string? current = null;
         void OnLine(string line)
         {
@@ -209,10 +196,10 @@ internal sealed partial class FollowingRestore(
     private async Task FinishTableAsync(string table, TablePostData post, CancellationToken cancellationToken)
     {
         await RunEntriesAsync($"constraints {table}", post.Constraints, cancellationToken);
-        if (analyze is not null && toc.FirstOrDefault(e => e.Kind == TocKind.TableData && e.QualifiedTag == table) is { } entry)
+        if (analyze is not null && _toc.FirstOrDefault(e => e.Kind == ArchiveToc.TableData && e.QualifiedTag == table) is { Schema: { } schema } entry)
         {
-            await analyze(entry.Schema, entry.Tag, cancellationToken);
-            _analyzed.Add((entry.Schema, entry.Tag));
+            await analyze(schema, entry.Tag, cancellationToken);
+            _analyzed.Add((schema, entry.Tag));
         }
     }
 

@@ -1,3 +1,4 @@
+using PgRelocate.Archives;
 using PgRelocate.Connections;
 using PgRelocate.Tools;
 
@@ -9,12 +10,12 @@ namespace PgRelocate.Restore;
 /// the result, so no part is ever skipped silently. Also leaves out the rows of extension tables the login
 /// role may not write (see <see cref="ExtensionTables"/>), and says so.
 /// </summary>
-internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IReadOnlyList<TocEntry> toc, Action<string>? onLine = null)
+internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IReadOnlyList<ArchiveEntry> toc, Action<string>? onLine = null)
 {
     private readonly Lock _lock = new();
     private readonly List<RestoreIssue> _notes = [];
 
-    public IReadOnlyList<TocEntry> Toc => toc;
+    public IReadOnlyList<ArchiveEntry> Toc => toc;
 
     public PgTool Tool => runner.Tool;
 

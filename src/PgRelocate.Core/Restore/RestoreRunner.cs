@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text.RegularExpressions;
 using PgRelocate.Archives;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
@@ -40,7 +39,7 @@ public sealed record RestoreOptions
 /// (the archive's header and checksum, the pg_restore version, the extensions the archive needs, the
 /// target being empty or confirmed) runs before the target is touched.
 /// </summary>
-public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporter)
+public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
 {
     public const string ProgressTask = "restore";
 
@@ -67,8 +66,8 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
                 targetMajor = int.Parse(await Db.ScalarAsync<string>(conn, "SHOW server_version_num", cancellationToken) ?? "0", System.Globalization.CultureInfo.InvariantCulture) / 10000;
                 var objects = await TargetDatabase.UserObjectsAsync(conn, cancellationToken);
                 CheckConfirmation(target.Database, options.Confirm, objects);
-                await CheckExtensionsAsync(conn, archive.Extensions, cancellationToken);
-                var pgRestore = binaries.PgRestoreFor(archive.Header.MinimumPgRestoreMajor, targetMajor);
+                await CheckExtensionsAsync(conn, archive.Contents.Extensions, cancellationToken);
+                var pgRestore = binaries.PgRestoreFor(archive.Contents.Header.MinimumPgRestoreMajor, targetMajor);
                 archive = archive with { PgRestore = pgRestore, TargetMajor = targetMajor };
                 if (objects.Count > 0)
                 {
@@ -139,11 +138,12 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         }
 
         var display = $"'{local.Display}'";
-        var header = ArchiveHeader.Read(local.Path);
-        var pgRestore = binaries.PgRestoreFor(header.MinimumPgRestoreMajor, 0);
+        // The header and table of contents, read once; they say which pg_restore can read the archive.
+        var contents = ArchiveContents.Read(local.Path);
+        var pgRestore = binaries.PgRestoreFor(contents.Header.MinimumPgRestoreMajor, 0);
         if (local.Checked)
         {
-            // Checked whole as it was downloaded (size and SHA-256, or read through).
+            // Checked against its manifest as it was downloaded.
         }
         else if (manifest is not null)
         {
@@ -151,13 +151,14 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         }
         else
         {
-            // No checksum to compare with: read the archive through once, so a truncated or damaged file is
-            // refused now rather than half restored.
+            // No checksum to compare with: every data block must be there, whole (the framing check, which
+            // names what is missing), and must decompress (pg_restore reads it through), so a truncated or
+            // damaged file is refused now rather than half restored.
+            await ArchiveFramingCheck.CheckFileAsync(local.Path, cancellationToken);
             await PgRestore.ReadThroughAsync(pgRestore, local.Path, display, reporter, cancellationToken);
         }
 
-        var lines = Lines(await PgRestore.ReadTextAsync(pgRestore, ["--list", local.Path], null, display, cancellationToken));
-        return new PreparedArchive(header, pgRestore, ArchiveToc.Parse(lines), ExtensionsIn(lines), local.Path, null);
+        return new PreparedArchive(contents, pgRestore, local.Path, null);
     }
 
     /// <summary>
@@ -166,26 +167,14 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
     /// </summary>
     private async Task<PreparedArchive> PrepareGrowingAsync(GrowingArchive growing, CancellationToken cancellationToken)
     {
-        var head = new byte[ArchiveHeader.ProbeBytes];
-        int read;
+        ArchiveContents contents;
         await using (var reader = growing.Spool.OpenReader())
         {
-            read = await reader.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, cancellationToken);
+            contents = await ArchiveContents.ReadAsync(reader, $"'{growing.Display}'", cancellationToken);
         }
 
-        var display = $"'{growing.Display}'";
-        var header = ArchiveHeader.Parse(head.AsSpan(0, read), display);
-        var pgRestore = binaries.PgRestoreFor(header.MinimumPgRestoreMajor, 0);
-        IReadOnlyList<string> lines;
-        await using (var reader = growing.Spool.OpenReader())
-        {
-            lines = Lines(await PgRestore.ReadTextAsync(pgRestore, ["--list"], reader, display, cancellationToken));
-        }
-
-        return new PreparedArchive(header, pgRestore, ArchiveToc.Parse(lines), ExtensionsIn(lines), null, growing.Spool);
+        return new PreparedArchive(contents, binaries.PgRestoreFor(contents.Header.MinimumPgRestoreMajor, 0), null, growing.Spool);
     }
-
-    private static List<string> Lines(string text) => [.. text.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0)];
 
     private async Task CheckAgainstManifestAsync(string path, DumpManifest manifest, CancellationToken cancellationToken)
     {
@@ -207,10 +196,6 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         reporter.Info($"Archive checked: {Units.Bytes(length)}, SHA-256 matches the manifest.");
     }
 
-    /// <summary>Extension names from "123; 3079 16385 EXTENSION - hstore" lines of pg_restore --list.</summary>
-    internal static IReadOnlyList<string> ExtensionsIn(IEnumerable<string> toc) =>
-        toc.Select(l => ExtensionEntry().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value).Where(n => n != "plpgsql").Distinct(StringComparer.Ordinal).ToList();
-
     private async Task<RestoreResult> RunPgRestoreAsync(RestoreOptions options, PreparedArchive archive, DateTimeOffset started, CancellationToken cancellationToken)
     {
         var target = options.Target;
@@ -219,9 +204,9 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         reporter.Info($"Restoring {options.Input.Display} into {target.Display} with pg_restore {archive.PgRestore.Version}{(jobs > 1 ? $", {jobs} jobs" : "")}{(following ? ", while the archive is still arriving" : "")}.");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.LogPath))!);
         await using var log = new StreamWriter(options.LogPath, append: false);
-        var progress = new RestoreProgress(reporter, archive.Toc.Count, null);
+        var progress = new RestoreProgress(reporter, archive.Contents.Entries.Count, null);
         var runner = new PgRestore(archive.PgRestore, target, archive.TargetMajor, log.WriteLine, reporter);
-        var parts = new RestoreParts(runner, target, archive.Toc, progress.OnLine);
+        var parts = new RestoreParts(runner, target, archive.Contents.Entries, progress.OnLine);
         IReadOnlyCollection<(string Schema, string Name)> analyzed = [];
         var work = Directory.CreateTempSubdirectory("pgrelocate-restore-");
         try
@@ -229,13 +214,13 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
             if (following)
             {
                 var sizes = options.TableBytes ?? options.Manifest?.Tables.ToDictionary(t => t.Schema + "." + t.Name, t => t.EstimatedBytes, StringComparer.Ordinal);
-                var restore = new FollowingRestore(archive.Spool!, archive.Toc, jobs, sizes, work.FullName, parts, options.Analyze ? AnalyzeOneAsync : null, IndexSettingsAsync);
+                var restore = new FollowingRestore(archive.Spool!, archive.Contents, jobs, sizes, work.FullName, parts, options.Analyze ? AnalyzeOneAsync : null, IndexSettingsAsync);
                 await restore.RunAsync(cancellationToken);
                 analyzed = restore.Analyzed;
             }
             else
             {
-                await RunLocalAsync(parts, archive.LocalPath!, jobs, archive.Extensions.Count > 0, work.FullName, cancellationToken);
+                await RunLocalAsync(parts, archive.LocalPath!, jobs, archive.Contents.Extensions.Count > 0, work.FullName, cancellationToken);
             }
         }
         catch (RestorePartFailedException e)
@@ -291,7 +276,7 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
     private static async Task RunLocalAsync(RestoreParts parts, string path, int jobs, bool extensions, string work, CancellationToken cancellationToken)
     {
         List<string> parallel = jobs > 1 ? [$"--jobs={jobs}"] : [];
-        if (!extensions || !parts.Toc.Any(e => e.Kind == TocKind.TableData))
+        if (!extensions || !parts.Toc.Any(e => e.Kind == ArchiveToc.TableData))
         {
             await parts.RunAsync("", [.. parallel, path], cancellationToken);
             return;
@@ -303,17 +288,14 @@ public sealed partial class RestoreRunner(PgBinaries binaries, IReporter reporte
         if (skipped.Count > 0)
         {
             var list = Path.Combine(work, "data-and-post-data.list");
-            await File.WriteAllLinesAsync(list, parts.Toc.Where(e => !skipped.Contains(e.Id)).Select(e => e.Line), cancellationToken);
+            await File.WriteAllLinesAsync(list, parts.Toc.Where(e => !skipped.Contains(e.Id)).Select(e => e.ListLine), cancellationToken);
             rest.Add("--use-list=" + list);
         }
 
         await parts.RunAsync("data and post-data", [.. rest, .. parallel, path], cancellationToken);
     }
 
-    [GeneratedRegex(@"^\d+; \d+ \d+ EXTENSION - (\S+)")]
-    private static partial Regex ExtensionEntry();
-
-    private sealed record PreparedArchive(ArchiveHeader Header, PgTool PgRestore, IReadOnlyList<TocEntry> Toc, IReadOnlyList<string> Extensions, string? LocalPath, ArchiveSpool? Spool)
+    private sealed record PreparedArchive(ArchiveContents Contents, PgTool PgRestore, string? LocalPath, ArchiveSpool? Spool)
     {
         /// <summary>The target server's major version, once it has been asked.</summary>
         public int TargetMajor { get; init; }

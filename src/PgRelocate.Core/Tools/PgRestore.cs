@@ -179,36 +179,6 @@ public sealed class PgRestore(PgTool tool, PgConnectionInfo target, int targetMa
     }
 
     /// <summary>
-    /// pg_restore's text output for an archive, without a target: <c>--list</c>, or a script (<c>--file=-</c>).
-    /// The archive is a path among <paramref name="arguments"/>, or <paramref name="stdin"/> (read only as far as pg_restore needs).
-    /// </summary>
-    /// <exception cref="UsageException">pg_restore could not read the archive.</exception>
-    public static async Task<string> ReadTextAsync(PgTool tool, IReadOnlyList<string> arguments, Stream? stdin, string display, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(tool);
-        var output = new System.Text.StringBuilder();
-        var errors = new List<string>();
-        var spec = new ChildProcessSpec(tool.Path, arguments)
-        {
-            Stdin = stdin is null ? null : (s, ct) => PipeAsync(stdin, s, null, ct),
-            StderrLine = line => { lock (errors) { errors.Add(line); } },
-            Stdout = async (s, ct) =>
-            {
-                using var reader = new StreamReader(s, leaveOpen: true);
-                output.Append(await reader.ReadToEndAsync(ct));
-            },
-        };
-        var exit = await ChildProcess.RunAsync(spec, cancellationToken);
-        if (exit != 0)
-        {
-            var reason = (errors.FirstOrDefault(e => e.Contains("error:", StringComparison.Ordinal)) ?? errors.FirstOrDefault() ?? $"exit code {exit}").Replace("pg_restore: error: ", "", StringComparison.Ordinal);
-            throw new UsageException($"{display} cannot be read as an archive ({reason}): dump or download it again. Nothing was changed.");
-        }
-
-        return output.ToString();
-    }
-
-    /// <summary>
     /// pg_restore's sessions do not wait for the WAL flush at each commit: an interrupted restore is redone
     /// from scratch anyway. Nor do they compile queries (JIT, PostgreSQL 11 and later): the big ones, foreign
     /// key checks, run once, and compiling cost more than it saved (the bench's: 2.0 s with it, 1.65 s
