@@ -36,7 +36,7 @@ public sealed class FollowingRestorePlanTests
     {
         var plan = FollowingRestore.PlanPostData(Toc);
 
-        Assert.Equal(["public.events", "public.pgbench_accounts", "Sales Dept.odd \"name\" ü"], plan.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["Sales Dept.odd \"name\" ü", "public.events", "public.pgbench_accounts"], plan.Keys.Order(StringComparer.Ordinal));
         // By the TABLE entry each depends on, else by the table its statement names.
         Assert.Equal([3362, 3361, 3357], plan["public.events"].Indexes.Select(i => i.Id));
         Assert.Equal([3364], plan["public.events"].Constraints.Select(i => i.Id));
