@@ -32,12 +32,6 @@ internal static class RestoreCommand
     private static async Task<ExitCode> RunAsync(CommandContext ctx, CancellationToken cancellationToken)
     {
         var target = ctx.Connection(Target);
-        var jobs = ctx.Parse.GetValue(Jobs);
-        if (jobs < 1)
-        {
-            throw new UsageException("--jobs must be 1 or more.");
-        }
-
         var options = new LocationRestoreOptions
         {
             Target = target,
@@ -45,7 +39,7 @@ internal static class RestoreCommand
             ManifestLocation = ctx.Parse.GetValue(Manifest),
             Staging = StagingCliOptions.Read(ctx.Parse),
             Confirm = ctx.Parse.GetValue(Confirm),
-            Jobs = jobs,
+            Jobs = ctx.Parse.GetValue(Jobs),
             LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("restore"),
         };
 

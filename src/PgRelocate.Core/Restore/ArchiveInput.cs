@@ -20,8 +20,8 @@ public sealed record LocalArchive(string Path) : ArchiveInput
 }
 
 /// <summary>
-/// An archive still being written into a local file (by a dump, or a download) while it is restored: read
-/// as it grows, in parallel when there are several jobs. The restore fails if the writing fails.
+/// An archive still being written into a local file by our own dump while it is restored: read as it grows,
+/// on parallel lanes (see <see cref="FollowingRestore"/>). The restore fails if the writing fails.
 /// </summary>
 public sealed record GrowingArchive(string Name, ArchiveSpool Spool) : ArchiveInput
 {

@@ -13,9 +13,6 @@ public sealed record PgRestoreCall(string Label, IReadOnlyList<string> Arguments
     /// <summary>The archive, read from standard input (pg_restore then reads it front to back, serially).</summary>
     public Stream? Stdin { get; init; }
 
-    /// <summary>Bytes of <see cref="Stdin"/> passed on so far.</summary>
-    public Action<long>? OnStdinBytes { get; init; }
-
     /// <summary>Each line pg_restore writes to standard error, password scrubbed.</summary>
     public Action<string>? OnLine { get; init; }
 
@@ -107,7 +104,7 @@ public sealed class PgRestore(PgTool tool, PgConnectionInfo target, int targetMa
 
                 call.OnLine?.Invoke(line);
             },
-            Stdin = call.Stdin is null ? null : (s, ct) => PipeAsync(call.Stdin, s, call.OnStdinBytes, ct),
+            Stdin = call.Stdin is null ? null : (s, ct) => PipeAsync(call.Stdin, s, ct),
         };
 
         var exit = await ChildProcess.RunAsync(spec, cancellationToken);
@@ -199,10 +196,9 @@ public sealed class PgRestore(PgTool tool, PgConnectionInfo target, int targetMa
     private string Stamp() => $"{DateTimeOffset.UtcNow:HH:mm:ss.f} +{_clock.Elapsed.TotalSeconds:0.0}s";
 
     /// <summary>Copies an archive stream into pg_restore's standard input until the end, or until pg_restore stops reading.</summary>
-    private static async Task PipeAsync(Stream input, Stream stdin, Action<long>? onBytes, CancellationToken cancellationToken)
+    private static async Task PipeAsync(Stream input, Stream stdin, CancellationToken cancellationToken)
     {
         var buffer = new byte[1 << 20];
-        long total = 0;
         int n;
         while ((n = await input.ReadAsync(buffer, cancellationToken)) > 0)
         {
@@ -216,9 +212,6 @@ public sealed class PgRestore(PgTool tool, PgConnectionInfo target, int targetMa
                 // its exit code and messages say so.
                 return;
             }
-
-            total += n;
-            onBytes?.Invoke(total);
         }
     }
 }
