@@ -58,7 +58,7 @@ internal static class DemoCommand
 
             var archive = Path.Combine(folder, "shop.dump");
             var location = StagingLocation.Parse(archive);
-            var manifest = await StagedArchives.DumpAsync(
+            var manifest = await StagedDump.DumpAsync(
                 new DumpRunner(ctx.Binaries, reporter), source, location, StagingStores.Open(location, new StagingOptions(), reporter), force: true, createBucket: false, allowPublic: false, reporter, cancellationToken);
             var restore = await new RestoreRunner(ctx.Binaries, reporter).RunAsync(
                 new RestoreOptions

@@ -59,7 +59,7 @@ internal static class DumpCommand
     private static async Task<ExitCode> DumpToLocationAsync(CommandContext ctx, Connections.PgConnectionInfo source, StagingLocation location, CancellationToken cancellationToken)
     {
         var store = StagingStores.Open(location, StagingCliOptions.Read(ctx.Parse), ctx.Reporter);
-        var manifest = await StagedArchives.DumpAsync(
+        var manifest = await StagedDump.DumpAsync(
             new DumpRunner(ctx.Binaries, ctx.Reporter, CompressOption.Get(ctx.Parse)), source, location, store, ctx.Parse.GetValue(Force), ctx.Parse.GetValue(CreateBucket), ctx.Parse.GetValue(AllowPublic), ctx.Reporter, cancellationToken);
         ctx.Reporter.Stop();
         if (ctx.Json)

@@ -14,7 +14,7 @@ internal static class RestoreCommand
     private static readonly Argument<string> Archive = new("archive") { Description = "The archive written by 'pgrelocate dump' (or pg_dump -Fc): a file, s3://BUCKET/KEY, azure://ACCOUNT/CONTAINER/BLOB or an http(s) URL such as a signed one." };
     private static readonly Option<string> Target = new("--target", "-t") { Description = "The database to restore into: postgres://USER:PASSWORD@HOST:PORT/DB.", Required = true };
     private static readonly Option<string?> Confirm = new("--confirm") { Description = "The target database's name: needed to replace what a non-empty target holds." };
-    private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel restore jobs; from a URL or store, the restore starts while the archive downloads.", DefaultValueFactory = _ => 1 };
+    private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel restore jobs; from a URL or store, the archive is downloaded and checked first, then restored in parallel.", DefaultValueFactory = _ => 1 };
     private static readonly Option<string?> Manifest = new("--manifest") { Description = "The archive's manifest (default: ARCHIVE.manifest.json when present)." };
     private static readonly Option<string?> Log = new("--log") { Description = "Where to keep pg_restore's whole output (default: a new file in the state folder)." };
 
@@ -32,54 +32,22 @@ internal static class RestoreCommand
     private static async Task<ExitCode> RunAsync(CommandContext ctx, CancellationToken cancellationToken)
     {
         var target = ctx.Connection(Target);
-        var jobs = ctx.Parse.GetValue(Jobs);
-        if (jobs < 1)
-        {
-            throw new UsageException("--jobs must be 1 or more.");
-        }
-
-        var location = StagingLocation.Parse(ctx.Parse.GetValue(Archive)!);
-        if (!location.IsRemote)
-        {
-            var manifest = await ReadManifestAsync(ctx.Parse.GetValue(Manifest), location.Key, cancellationToken);
-            return await RestoreAsync(ctx, target, new LocalArchive(location.Key), manifest, jobs, cancellationToken);
-        }
-
-        // From a store or URL: streamed with one job; with more, restored in parallel while it downloads.
-        var stagingOptions = StagingCliOptions.Read(ctx.Parse);
-        var store = StagingStores.Open(location, stagingOptions, ctx.Reporter);
-        var found = await StagedArchives.FindManifestAsync(location, ctx.Parse.GetValue(Manifest), stagingOptions, ctx.Reporter, cancellationToken);
-        return await StagedArchives.RestoreFromAsync(location, store, found, jobs, ctx.Reporter, input => RestoreAsync(ctx, target, input, found, jobs, cancellationToken), cancellationToken);
-    }
-
-    private static async Task<ExitCode> RestoreAsync(CommandContext ctx, Connections.PgConnectionInfo target, ArchiveInput input, DumpManifest? manifest, int jobs, CancellationToken cancellationToken)
-    {
-        var options = new RestoreOptions
+        var options = new LocationRestoreOptions
         {
             Target = target,
-            Input = input,
+            Location = ctx.Parse.GetValue(Archive)!,
+            ManifestLocation = ctx.Parse.GetValue(Manifest),
+            Staging = StagingCliOptions.Read(ctx.Parse),
             Confirm = ctx.Parse.GetValue(Confirm),
             LockTimeout = LockTimeoutOption.Get(ctx.Parse),
-            Jobs = jobs,
-            Manifest = manifest,
+            Jobs = ctx.Parse.GetValue(Jobs),
             LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("restore"),
         };
 
-        var result = await new RestoreRunner(ctx.Binaries, ctx.Reporter).RunAsync(options, cancellationToken);
+        var result = await new ArchiveSources(ctx.Binaries, ctx.Reporter).RestoreAsync(options, cancellationToken);
         ctx.Reporter.Stop();
         Render(ctx, target.Display, result);
         return result.Status == RestoreStatus.Failed ? ExitCode.Failed : ExitCode.Success;
-    }
-
-    internal static async Task<DumpManifest?> ReadManifestAsync(string? explicitPath, string archivePath, CancellationToken cancellationToken)
-    {
-        var manifestPath = explicitPath ?? DumpManifest.PathFor(archivePath);
-        if (!File.Exists(manifestPath))
-        {
-            return explicitPath is null ? null : throw new UsageException($"The manifest '{explicitPath}' does not exist: pass the .manifest.json written beside the archive, or leave --manifest out.");
-        }
-
-        return DumpManifest.FromJson(await File.ReadAllTextAsync(manifestPath, cancellationToken), $"'{manifestPath}'");
     }
 
     internal static void Render(CommandContext ctx, string target, RestoreResult result)

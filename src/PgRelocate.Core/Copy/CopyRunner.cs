@@ -50,10 +50,13 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
 
             clock.Add("schema", "pg_dump pre-data and post-data", start);
 
-            // 2. Tables, types, functions, views: the pre-data section.
+            // 2. Tables, types, functions, views: the pre-data section. Index builds and foreign key checks of
+            // the post-data section run in these sessions too; a foreign key's check is one big join, which
+            // spills to disk with the default work_mem.
+            var pgRestore = new PgRestore(schema.PgRestore, options.Target, targetMajor, log.Write, reporter, "-c work_mem=256MB -c maintenance_work_mem=" + options.MaintenanceWorkMem);
             start = clock.Now;
             reporter.Progress(new ProgressUpdate("schema", 0, 1, "sections"));
-            warnings.AddRange((await PgRestoreStep.RunAsync(schema.PgRestore, options.Target, targetMajor, schema.Path, ["--section=pre-data"], options.MaintenanceWorkMem, "pre-data section", log, reporter, cancellationToken)).Select(w => w.ToString()));
+            warnings.AddRange((await pgRestore.RunStepAsync(new PgRestoreCall("pre-data", ["--section=pre-data", schema.Path]), "pre-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
             reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
             clock.Add("pre-data", "pg_restore --section=pre-data", start);
 
@@ -75,8 +78,8 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             {
                 start = clock.Now;
                 reporter.Progress(new ProgressUpdate("post-data", 0, 1, "sections"));
-                IReadOnlyList<string> selection = ["--section=post-data", "--use-list=" + schema.RestListPath, $"--jobs={options.IndexJobs}"];
-                warnings.AddRange((await PgRestoreStep.RunAsync(schema.PgRestore, options.Target, targetMajor, schema.Path, selection, options.MaintenanceWorkMem, "post-data section", log, reporter, cancellationToken)).Select(w => w.ToString()));
+                var selection = new PgRestoreCall("post-data", ["--section=post-data", "--use-list=" + schema.RestListPath, $"--jobs={options.IndexJobs}", schema.Path]);
+                warnings.AddRange((await pgRestore.RunStepAsync(selection, "post-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
                 reporter.Progress(new ProgressUpdate("post-data", 1, 1, "sections", Finished: true));
                 clock.Add("post-data", "foreign keys, triggers, the rest", start);
             }

@@ -1,6 +1,4 @@
-using System.Globalization;
-using System.Text;
-using System.Text.RegularExpressions;
+using PgRelocate.Archives;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
@@ -31,7 +29,7 @@ internal sealed record TableIndex(uint TableOid, string Name, string Sql, string
 /// them, to run right after that table's data; and the rest of post-data (foreign keys, triggers, partitioned
 /// parents' indexes and their ATTACH entries, materialized view data), restored last from a list file.
 /// </summary>
-internal sealed partial class SchemaArchive
+internal sealed class SchemaArchive
 {
     private SchemaArchive(string path, PgTool pgRestore, IReadOnlyList<string> extensions, IReadOnlyDictionary<uint, List<TableIndex>> indexes, string restList, int restCount)
     {
@@ -42,6 +40,9 @@ internal sealed partial class SchemaArchive
         RestListPath = restList;
         RestCount = restCount;
     }
+
+    private const uint PgClass = 1259;
+    private const uint PgConstraint = 2606;
 
     public string Path { get; }
 
@@ -63,66 +64,34 @@ internal sealed partial class SchemaArchive
         var pgDump = binaries.PgDumpFor(snapshot.Facts.ServerMajor);
         var path = System.IO.Path.Combine(folder, "schema.dump");
         // -B: large objects are copied by our workers, from the same snapshot; sequence values are set by us.
-        var spec = new ChildProcessSpec(pgDump.Path, ["--format=custom", "--section=pre-data", "--section=post-data", "-B", "--no-password", "--snapshot=" + snapshot.Id, "--file=" + path])
-        {
-            Environment = source.ToLibpqEnvironment(),
-        };
-        var errors = new List<string>();
-        spec = spec with { StderrLine = line => { line = source.Scrub(line); log.Write(line); lock (errors) { errors.Add(line); } } };
-        reporter.Debug("Running " + spec.CommandLine);
-        log.Write("# schema: " + spec.CommandLine);
-        var exit = await ChildProcess.RunAsync(spec, cancellationToken);
-        if (exit != 0)
-        {
-            var first = errors.FirstOrDefault(e => e.Contains("error:", StringComparison.Ordinal)) ?? errors.FirstOrDefault() ?? $"exit code {exit}";
-            throw new PgRelocateException($"pg_dump of the source's schema failed: {first.Replace("pg_dump: error: ", "", StringComparison.Ordinal)}");
-        }
+        await new PgDump(pgDump, source, reporter, log.Write).RunAsync(
+            ["--section=pre-data", "--section=post-data", "-B", "--snapshot=" + snapshot.Id, "--file=" + path], null, null, "the source's schema", cancellationToken);
 
         var pgRestore = binaries.PgRestoreFor(pgDump.Major, targetMajor);
-        var toc = await RunForTextAsync(pgRestore, ["--list", path], log, cancellationToken);
-        var entries = toc.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0 && !l.StartsWith(';')).ToList();
-
+        var contents = ArchiveContents.Read(path);
         var copied = snapshot.Tables.Select(t => t.Oid).ToHashSet();
-        var early = new List<(string Line, uint Table, string Name, uint? Constraint)>();
+        var indexes = new Dictionary<uint, List<TableIndex>>();
         var rest = new List<string>();
-        foreach (var line in entries)
+        foreach (var entry in contents.Entries)
         {
-            if (TableOf(line, snapshot) is { } table && copied.Contains(table.Oid))
+            if (TableOf(entry, snapshot) is { } table && copied.Contains(table.Oid))
             {
-                early.Add((line, table.Oid, table.Name, table.Constraint));
+                if (!indexes.TryGetValue(table.Oid, out var list))
+                {
+                    indexes[table.Oid] = list = [];
+                }
+
+                list.Add(Build(table.Oid, entry.Tag, entry.Definition.Trim(), table.Constraint, snapshot));
             }
             else
             {
-                rest.Add(line);
-            }
-        }
-
-        var indexes = new Dictionary<uint, List<TableIndex>>();
-        if (early.Count > 0)
-        {
-            var earlyList = System.IO.Path.Combine(folder, "indexes.list");
-            await File.WriteAllLinesAsync(earlyList, early.Select(e => e.Line), cancellationToken);
-            var script = await RunForTextAsync(pgRestore, ["--no-owner", "--no-acl", "--no-tablespaces", "--file=-", "--use-list=" + earlyList, path], log, cancellationToken);
-            var statements = ArchiveToc.SplitScript(script).Select(e => e.Sql).ToList();
-            if (statements.Count != early.Count)
-            {
-                throw new PgRelocateException($"pg_restore wrote {statements.Count} statements for {early.Count} index entries: this pg_restore's output is not understood. Use 'dump' and 'restore' instead, and report this.");
-            }
-
-            for (var i = 0; i < early.Count; i++)
-            {
-                if (!indexes.TryGetValue(early[i].Table, out var list))
-                {
-                    indexes[early[i].Table] = list = [];
-                }
-
-                list.Add(Build(early[i].Table, early[i].Name, statements[i], early[i].Constraint, snapshot));
+                rest.Add(entry.ListLine);
             }
         }
 
         var restList = System.IO.Path.Combine(folder, "post-data.list");
         await File.WriteAllLinesAsync(restList, rest, cancellationToken);
-        return new SchemaArchive(path, pgRestore, RestoreRunner.ExtensionsIn(entries), indexes, restList, rest.Count);
+        return new SchemaArchive(path, pgRestore, contents.Extensions, indexes, restList, rest.Count);
     }
 
     /// <summary>
@@ -143,57 +112,22 @@ internal sealed partial class SchemaArchive
     }
 
     /// <summary>
-    /// The copied table an index or key constraint entry of <c>pg_restore --list</c> belongs to, found by the
-    /// entry's catalog oid ("3228; 2606 16399 CONSTRAINT public c c_pkey owner"); null for anything else.
+    /// The copied table an INDEX or CONSTRAINT entry belongs to, found by the entry's catalog and object oids
+    /// (pg_class for an index, pg_constraint for a constraint); null for anything else.
     /// </summary>
-    private static (uint Oid, string Name, uint? Constraint)? TableOf(string line, SourceSnapshot snapshot)
+    private static (uint Oid, uint? Constraint)? TableOf(ArchiveEntry entry, SourceSnapshot snapshot)
     {
-        var m = TocLine().Match(line);
-        if (!m.Success)
-        {
-            return null;
-        }
-
-        var catalog = uint.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-        var oid = uint.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
-        var desc = m.Groups[3].Value;
-        var name = m.Groups[4].Value;
         uint table;
-        if (catalog == 1259 && desc == "INDEX" && snapshot.IndexTables.TryGetValue(oid, out table))
+        if (entry is { CatalogId: PgClass, Kind: "INDEX" } && snapshot.IndexTables.TryGetValue(entry.ObjectId, out table))
         {
-            return (table, name, null);
+            return (table, null);
         }
 
-        if (catalog == 2606 && desc == "CONSTRAINT" && snapshot.ConstraintTables.TryGetValue(oid, out table))
+        if (entry is { CatalogId: PgConstraint, Kind: "CONSTRAINT" } && snapshot.ConstraintTables.TryGetValue(entry.ObjectId, out table))
         {
-            return (table, name, oid);
+            return (table, entry.ObjectId);
         }
 
         return null;
     }
-
-    private static async Task<string> RunForTextAsync(PgTool tool, IReadOnlyList<string> args, CopyLog log, CancellationToken cancellationToken)
-    {
-        var output = new StringBuilder();
-        var errors = new List<string>();
-        var spec = new ChildProcessSpec(tool.Path, args)
-        {
-            StderrLine = line => { log.Write(line); lock (errors) { errors.Add(line); } },
-            Stdout = async (s, ct) =>
-            {
-                using var reader = new StreamReader(s, leaveOpen: true);
-                output.Append(await reader.ReadToEndAsync(ct));
-            },
-        };
-        var exit = await ChildProcess.RunAsync(spec, cancellationToken);
-        if (exit != 0)
-        {
-            throw new PgRelocateException($"pg_restore could not read the schema archive: {errors.FirstOrDefault() ?? $"exit code {exit}"}");
-        }
-
-        return output.ToString();
-    }
-
-    [GeneratedRegex(@"^\d+; (\d+) (\d+) (INDEX|CONSTRAINT) \S+ (.+) \S+$")]
-    private static partial Regex TocLine();
 }

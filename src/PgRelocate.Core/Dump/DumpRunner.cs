@@ -31,56 +31,27 @@ public sealed partial class DumpRunner(PgBinaries binaries, IReporter reporter, 
         reporter.Info($"Dumping {source.Display} (PostgreSQL {facts.ServerVersion}, {Units.Bytes(facts.SizeBytes)}, {facts.Tables.Count} tables) with pg_dump {pgDump.Version}.");
 
         // -b keeps large objects even when the dump is narrowed later (it is the default for a whole database).
-        List<string> args = ["--format=custom", "-b", "--verbose", "--no-password"];
+        List<string> args = ["-b"];
         if (compression is { } level)
         {
             args.Add("--compress=" + level.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
 
-        var spec = new ChildProcessSpec(pgDump.Path, args)
-        {
-            Environment = source.ToLibpqEnvironment(),
-        };
-        reporter.Debug("Running " + spec.CommandLine);
-
         var progress = new DumpProgress(reporter, facts.Tables.Count);
-        var errors = new List<string>();
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long bytes = 0;
-        spec = spec with
+        await new PgDump(pgDump, source, reporter).RunAsync(args, async (stdout, ct) =>
         {
-            StderrLine = line =>
+            var buffer = new byte[1 << 20];
+            int n;
+            while ((n = await stdout.ReadAsync(buffer, ct)) > 0)
             {
-                line = source.Scrub(line);
-                if (line.Contains("error:", StringComparison.Ordinal) || line.Contains("FATAL", StringComparison.Ordinal) || line.Contains("DETAIL:", StringComparison.Ordinal))
-                {
-                    lock (errors)
-                    {
-                        errors.Add(line);
-                    }
-                }
-
-                progress.OnLine(line);
-            },
-            Stdout = async (stdout, ct) =>
-            {
-                var buffer = new byte[1 << 20];
-                int n;
-                while ((n = await stdout.ReadAsync(buffer, ct)) > 0)
-                {
-                    sha.AppendData(buffer, 0, n);
-                    await destination.WriteAsync(buffer.AsMemory(0, n), ct);
-                    bytes += n;
-                    progress.OnBytes(bytes);
-                }
-            },
-        };
-
-        var exit = await ChildProcess.RunAsync(spec, cancellationToken);
-        if (exit != 0)
-        {
-            throw new PgRelocateException(DescribeFailure(exit, errors));
-        }
+                sha.AppendData(buffer, 0, n);
+                await destination.WriteAsync(buffer.AsMemory(0, n), ct);
+                bytes += n;
+                progress.OnBytes(bytes);
+            }
+        }, progress.OnLine, source.Display, cancellationToken);
 
         await destination.FlushAsync(cancellationToken);
         progress.Finish(bytes);
@@ -106,25 +77,6 @@ public sealed partial class DumpRunner(PgBinaries binaries, IReporter reporter, 
         await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
         return await DatabaseFacts.ReadAsync(conn, cancellationToken);
     }
-
-    private static string DescribeFailure(int exit, List<string> errors)
-    {
-        var first = errors.FirstOrDefault(e => e.Contains("error:", StringComparison.Ordinal)) ?? errors.FirstOrDefault();
-        if (first is null)
-        {
-            return $"pg_dump failed with exit code {exit} and no error message: run with -v for its output.";
-        }
-
-        var message = first[(first.IndexOf("error:", StringComparison.Ordinal) is var i and >= 0 ? i + 6 : 0)..].Trim();
-        var denied = PermissionDenied().Match(message);
-        var hint = denied.Success
-            ? $" The login role cannot read {denied.Groups[1].Value}: dump as a role that can read every table (the database owner or the provider's admin user)."
-            : "";
-        return $"pg_dump failed: {message}.{hint}";
-    }
-
-    [GeneratedRegex(@"permission denied for (?:table|relation|schema|sequence|large object) (\S+)")]
-    private static partial Regex PermissionDenied();
 
     /// <summary>Turns pg_dump's verbose lines into "tables done of total" and bytes written.</summary>
     private sealed partial class DumpProgress(IReporter reporter, int tables)

@@ -1,150 +1,33 @@
-using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using PgRelocate.Archives;
 
 namespace PgRelocate.Restore;
 
-/// <summary>
-/// One line of <c>pg_restore --list</c>: "3514; 0 16573 TABLE DATA public events owner". Only the kinds a
-/// parallel restore schedules itself are told apart (<see cref="Kind"/>); for those, <see cref="Schema"/>
-/// and <see cref="Tag"/> name the object.
-/// </summary>
-internal sealed record TocEntry(int Id, string Line, TocKind Kind, string Schema, string Tag)
-{
-    /// <summary>"schema.name" unquoted, as pg_restore's verbose lines name a table.</summary>
-    public string QualifiedTag => Schema + "." + Tag;
-}
-
-internal enum TocKind
-{
-    Other,
-    TableData,
-    Index,
-    Constraint,
-}
-
-/// <summary>An entry of pg_restore's SQL script: its header ("-- Name: x; Type: INDEX; Schema: public; ...") and statement.</summary>
-internal sealed record ScriptEntry(string Name, string Type, string Schema, string Sql)
-{
-    /// <summary>The entry's id ("-- TOC entry 3364"), written when pg_restore runs with --verbose.</summary>
-    public int? Id { get; init; }
-}
-
+/// <summary>What a restore needs to know of an archive's entries beyond what each entry says itself.</summary>
 internal static partial class ArchiveToc
 {
-    /// <summary>The entries of a <c>pg_restore --list</c> output, comments left out.</summary>
-    public static IReadOnlyList<TocEntry> Parse(IEnumerable<string> lines)
-    {
-        var entries = new List<TocEntry>();
-        foreach (var line in lines)
-        {
-            var m = EntryLine().Match(line);
-            if (!m.Success)
-            {
-                continue;
-            }
+    public const string TableData = "TABLE DATA";
 
-            var id = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-            var rest = m.Groups[2].Value;
-            var (kind, prefix) = rest switch
-            {
-                _ when rest.StartsWith("TABLE DATA ", StringComparison.Ordinal) => (TocKind.TableData, "TABLE DATA "),
-                _ when rest.StartsWith("INDEX ATTACH ", StringComparison.Ordinal) => (TocKind.Other, ""),
-                _ when rest.StartsWith("INDEX ", StringComparison.Ordinal) => (TocKind.Index, "INDEX "),
-                _ when rest.StartsWith("CONSTRAINT ", StringComparison.Ordinal) => (TocKind.Constraint, "CONSTRAINT "),
-                _ => (TocKind.Other, ""),
-            };
-            if (kind == TocKind.Other)
-            {
-                entries.Add(new TocEntry(id, line, kind, "", ""));
-                continue;
-            }
+    public const string Index = "INDEX";
 
-            // "schema tag owner": the owner is the last word, the schema the first; the tag may hold spaces.
-            var words = rest[prefix.Length..];
-            var firstSpace = words.IndexOf(' ', StringComparison.Ordinal);
-            var lastSpace = words.LastIndexOf(' ');
-            if (firstSpace <= 0 || lastSpace <= firstSpace)
-            {
-                entries.Add(new TocEntry(id, line, TocKind.Other, "", ""));
-                continue;
-            }
-
-            entries.Add(new TocEntry(id, line, kind, words[..firstSpace], words[(firstSpace + 1)..lastSpace]));
-        }
-
-        return entries;
-    }
+    public const string Constraint = "CONSTRAINT";
 
     /// <summary>
-    /// Splits pg_restore's script into its entries. Each entry starts with a header of comment lines between
-    /// two "--" lines, one of them "-- Name: ...; Type: ..."; with --verbose it also says "-- TOC entry N".
-    /// The preamble's settings are left out.
+    /// The table ("schema.name" unquoted) an INDEX or CONSTRAINT entry is on: the TABLE entry it depends on,
+    /// else the table its statement names. Null when neither says.
     /// </summary>
-    public static IReadOnlyList<ScriptEntry> SplitScript(string script)
+    public static string? TableOf(ArchiveEntry entry, Func<int, ArchiveEntry?> find)
     {
-        var lines = script.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
-        var result = new List<ScriptEntry>();
-        StringBuilder? current = null;
-        Match? header = null;
-        int? id = null;
-        for (var i = 0; i < lines.Length; i++)
+        foreach (var id in entry.Dependencies)
         {
-            if (lines[i] == "--" && HeaderEnd(lines, i) is var end and > 0)
+            if (find(id) is { Kind: "TABLE" } table)
             {
-                var block = lines[(i + 1)..end];
-                if (block.FirstOrDefault(l => l.StartsWith("-- Name: ", StringComparison.Ordinal)) is { } name)
-                {
-                    Flush();
-                    header = HeaderLine().Match(name);
-                    id = block.Select(l => TocEntryLine().Match(l)).FirstOrDefault(m => m.Success) is { } m ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : null;
-                    current = new StringBuilder();
-                    i = end;
-                    continue;
-                }
-
-                if (block.Any(l => l.StartsWith("-- PostgreSQL database dump complete", StringComparison.Ordinal)))
-                {
-                    break;
-                }
-            }
-
-            if (current is not null && !lines[i].StartsWith('\\'))
-            {
-                current.Append(lines[i]).Append('\n');
+                return table.QualifiedTag;
             }
         }
 
-        Flush();
-        return result;
-
-        void Flush()
-        {
-            if (current is not null)
-            {
-                var ok = header is { Success: true };
-                result.Add(new ScriptEntry(ok ? header!.Groups[1].Value : "", ok ? header!.Groups[2].Value : "", ok ? header!.Groups[3].Value : "", current.ToString().Trim()) { Id = id });
-            }
-        }
-    }
-
-    /// <summary>The index of the "--" line that closes a header opened at <paramref name="start"/>, or -1.</summary>
-    private static int HeaderEnd(string[] lines, int start)
-    {
-        for (var i = start + 1; i < lines.Length && i <= start + 8; i++)
-        {
-            if (lines[i] == "--")
-            {
-                return i > start + 1 ? i : -1;
-            }
-
-            if (!lines[i].StartsWith("-- ", StringComparison.Ordinal))
-            {
-                return -1;
-            }
-        }
-
-        return -1;
+        return TableOf(entry.Definition);
     }
 
     /// <summary>
@@ -224,15 +107,6 @@ internal static partial class ArchiveToc
 
         return null;
     }
-
-    [GeneratedRegex(@"^(\d+); \d+ \d+ (.*)$")]
-    private static partial Regex EntryLine();
-
-    [GeneratedRegex(@"^-- TOC entry (\d+) ")]
-    private static partial Regex TocEntryLine();
-
-    [GeneratedRegex(@"^-- Name: (.*?); Type: (.*?); Schema: (.*?); Owner:")]
-    private static partial Regex HeaderLine();
 
     [GeneratedRegex(@"^CREATE (?:UNIQUE )?INDEX (?:""(?:[^""]|"""")*""|\S+) ON (?:ONLY )?")]
     private static partial Regex IndexOn();

@@ -1,16 +1,9 @@
 using System.Text.RegularExpressions;
+using PgRelocate.Archives;
 using System.Threading.Channels;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Restore;
-
-/// <summary>
-/// Runs one pg_restore with these arguments (after the common ones), reading <paramref name="stdin"/> when
-/// given; with <paramref name="stdout"/>, pg_restore writes its script there instead of restoring. Returns
-/// whether it succeeded: exit code 0, or only errors known to be harmless.
-/// <paramref name="settings"/> are session settings for this run only (PGOPTIONS syntax: "-c name=value").
-/// </summary>
-internal delegate Task<bool> PgRestoreRun(string label, IReadOnlyList<string> args, Stream? stdin, Action<string>? onLine, Func<Stream, CancellationToken, Task>? stdout, CancellationToken cancellationToken, string? settings = null);
 
 /// <summary>
 /// A parallel restore of an archive that is still being written into an <see cref="ArchiveSpool"/> (by a
@@ -30,9 +23,10 @@ internal delegate Task<bool> PgRestoreRun(string label, IReadOnlyList<string> ar
 /// <param name="analyze">ANALYZEs one table (schema, name); each loaded table is analyzed once its indexes and keys are built.</param>
 /// <param name="indexSettings">Session settings for building one index, given its statement (see <see cref="IndexBuilds"/>); null for the defaults.</param>
 internal sealed partial class FollowingRestore(
-    ArchiveSpool spool, IReadOnlyList<TocEntry> toc, int jobs, IReadOnlyDictionary<string, long>? tableBytes, string workFolder, PgRestoreRun run,
+    ArchiveSpool spool, ArchiveContents archive, int jobs, IReadOnlyDictionary<string, long>? tableBytes, string workFolder, RestoreParts parts,
     Func<string, string, CancellationToken, Task>? analyze = null, Func<string, CancellationToken, Task<string?>>? indexSettings = null)
 {
+    private readonly IReadOnlyList<ArchiveEntry> _toc = archive.Entries;
     private readonly Channel<Func<CancellationToken, Task>> _indexWork = Channel.CreateUnbounded<Func<CancellationToken, Task>>();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _loaded = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentBag<(string Schema, string Name)> _analyzed = [];
@@ -47,18 +41,16 @@ internal sealed partial class FollowingRestore(
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = failed.Token;
 
-        // 1. Pre-data, and the post-data script that says which index is on which table: both need only the
-        // table of contents, which is at the front of the archive and already written.
-        var script = new System.Text.StringBuilder();
-        await Task.WhenAll(
-            Check("pre-data", run("pre-data", ["--section=pre-data", spool.Path], null, null, null, token)),
-            RunScriptAsync(script, token));
-        _postData = PlanPostData(toc, ArchiveToc.SplitScript(script.ToString()));
+        // 1. Pre-data, which needs only the table of contents: it is at the front of the archive, already written.
+        // Each table's indexes and keys are known from their entries.
+        _postData = PlanPostData(_toc);
+        await parts.RunAsync("pre-data", ["--section=pre-data", spool.Path], token);
+        var skipped = await parts.SkipUnwritableExtensionRowsAsync(token);
         var early = _postData.Values.SelectMany(p => p.Indexes.Concat(p.Constraints)).Select(e => e.Id).ToHashSet();
 
         // 2. Rows on lanes that follow the archive; indexes and key constraints of each table once it is loaded.
-        var lanes = PlanLanes(toc, jobs, tableBytes);
-        _tablesPending = lanes.SelectMany(l => l).Where(e => e.Kind == TocKind.TableData).Select(e => e.QualifiedTag).Distinct(StringComparer.Ordinal).Count();
+        var lanes = PlanLanes([.. _toc.Where(e => !skipped.Contains(e.Id))], jobs, tableBytes);
+        _tablesPending = lanes.SelectMany(l => l).Where(e => e.Kind == ArchiveToc.TableData).Select(e => e.QualifiedTag).Distinct(StringComparer.Ordinal).Count();
         var laneTasks = lanes.Select((lane, i) => Workers.Guard(RunLaneAsync(i + 1, lane, token), failed)).ToList();
         var builders = Enumerable.Range(0, jobs).Select(_ => Workers.Guard(IndexBuilderAsync(token), failed)).ToList();
         if (_tablesPending == 0)
@@ -70,9 +62,9 @@ internal sealed partial class FollowingRestore(
 
         // 3. The rest of post-data, from the whole archive.
         await spool.Completion.WaitAsync(cancellationToken);
-        var rest = toc.Where(e => !early.Contains(e.Id)).Select(e => e.Line).ToList();
+        var rest = _toc.Where(e => !early.Contains(e.Id)).Select(e => e.ListLine).ToList();
         var list = await WriteListAsync("post-data.list", rest, cancellationToken);
-        await Check("post-data", run("post-data", ["--section=post-data", "--use-list=" + list, $"--jobs={jobs}", spool.Path], null, null, null, cancellationToken));
+        await parts.RunAsync("post-data", ["--section=post-data", "--use-list=" + list, $"--jobs={jobs}", spool.Path], cancellationToken);
     }
 
     /// <summary>
@@ -80,12 +72,12 @@ internal sealed partial class FollowingRestore(
     /// once, front to back): largest table first onto the lightest lane. Sequence values and large objects
     /// (every other data entry) go to the first lane; the section filter keeps anything else out.
     /// </summary>
-    internal static IReadOnlyList<IReadOnlyList<TocEntry>> PlanLanes(IReadOnlyList<TocEntry> toc, int lanes, IReadOnlyDictionary<string, long>? tableBytes)
+    internal static IReadOnlyList<IReadOnlyList<ArchiveEntry>> PlanLanes(IReadOnlyList<ArchiveEntry> toc, int lanes, IReadOnlyDictionary<string, long>? tableBytes)
     {
         var position = toc.Select((e, i) => (e.Id, i)).ToDictionary(x => x.Id, x => x.i);
         var load = new long[Math.Max(1, lanes)];
-        var assigned = load.Select(_ => new List<TocEntry>()).ToArray();
-        var tables = toc.Where(e => e.Kind == TocKind.TableData)
+        var assigned = load.Select(_ => new List<ArchiveEntry>()).ToArray();
+        var tables = toc.Where(e => e.Kind == ArchiveToc.TableData)
             .Select((e, i) => (Entry: e, Bytes: tableBytes?.GetValueOrDefault(e.QualifiedTag) ?? 0, Order: i))
             .OrderByDescending(t => t.Bytes).ThenBy(t => t.Order);
         var next = 0;
@@ -97,26 +89,20 @@ internal sealed partial class FollowingRestore(
             assigned[lane].Add(entry);
         }
 
-        assigned[0].AddRange(toc.Where(e => e.Kind != TocKind.TableData));
-        return assigned.Where(a => a.Count > 0).Select(a => (IReadOnlyList<TocEntry>)[.. a.OrderBy(e => position[e.Id])]).ToList();
+        assigned[0].AddRange(toc.Where(e => e.Kind != ArchiveToc.TableData));
+        return assigned.Where(a => a.Count > 0).Select(a => (IReadOnlyList<ArchiveEntry>)[.. a.OrderBy(e => position[e.Id])]).ToList();
     }
 
-    /// <summary>Each loaded table's index and constraint entries, found by the table their statements name.</summary>
-    internal static Dictionary<string, TablePostData> PlanPostData(IReadOnlyList<TocEntry> toc, IReadOnlyList<ScriptEntry> script)
+    /// <summary>Each loaded table's index and constraint entries, found by the table they depend on; their statements are their definitions.</summary>
+    internal static Dictionary<string, TablePostData> PlanPostData(IReadOnlyList<ArchiveEntry> entries)
     {
-        // By entry id when the script has them (pg_restore --verbose), else by kind, schema and name.
-        var byId = script.Where(s => s.Id is not null).GroupBy(s => s.Id!.Value).Where(g => g.Count() == 1).ToDictionary(g => g.Key, g => g.Single().Sql);
-        var byName = script
-            .Where(s => s.Type is "INDEX" or "CONSTRAINT")
-            .GroupBy(s => (s.Type, s.Schema, s.Name))
-            .Where(g => g.Count() == 1)
-            .ToDictionary(g => g.Key, g => g.Single().Sql);
-        var loaded = toc.Where(e => e.Kind == TocKind.TableData).Select(e => e.QualifiedTag).ToHashSet(StringComparer.Ordinal);
+        var byId = entries.ToDictionary(e => e.Id);
+        var loaded = entries.Where(e => e.Kind == ArchiveToc.TableData).Select(e => e.QualifiedTag).ToHashSet(StringComparer.Ordinal);
         var plan = new Dictionary<string, TablePostData>(StringComparer.Ordinal);
-        foreach (var entry in toc.Where(e => e.Kind is TocKind.Index or TocKind.Constraint))
+        foreach (var entry in entries.Where(e => e.Kind is ArchiveToc.Index or ArchiveToc.Constraint))
         {
-            var type = entry.Kind == TocKind.Index ? "INDEX" : "CONSTRAINT";
-            if (!(byId.TryGetValue(entry.Id, out var sql) || byName.TryGetValue((type, entry.Schema, entry.Tag), out sql)) || ArchiveToc.TableOf(sql) is not { } table || !loaded.Contains(table))
+            var sql = entry.Definition.Trim();
+            if (ArchiveToc.TableOf(entry, byId.GetValueOrDefault) is not { } table || !loaded.Contains(table))
             {
                 continue;
             }
@@ -126,35 +112,25 @@ internal sealed partial class FollowingRestore(
                 plan[table] = post = new TablePostData();
             }
 
-            if (entry.Kind == TocKind.Index)
+            if (entry.Kind == ArchiveToc.Index)
             {
                 var slow = IndexBuilds.IsSlow(sql);
-                post.Indexes.Insert(slow ? post.Indexes.TakeWhile(i => i.Slow).Count() : post.Indexes.Count, new PlannedEntry(entry.Id, entry.Line, slow, sql));
+                post.Indexes.Insert(slow ? post.Indexes.TakeWhile(i => i.Slow).Count() : post.Indexes.Count, new PlannedEntry(entry.Id, entry.ListLine, slow, sql));
             }
             else
             {
-                post.Constraints.Add(new PlannedEntry(entry.Id, entry.Line, false, sql));
+                post.Constraints.Add(new PlannedEntry(entry.Id, entry.ListLine, false, sql));
             }
         }
 
         return plan;
     }
 
-    private async Task RunScriptAsync(System.Text.StringBuilder script, CancellationToken cancellationToken)
-    {
-        var list = await WriteListAsync("post-data-script.list", toc.Where(e => e.Kind is TocKind.Index or TocKind.Constraint).Select(e => e.Line), cancellationToken);
-        await Check("post-data script", run("post-data script", ["--section=post-data", "--use-list=" + list, "--file=-", spool.Path], null, null, async (stdout, ct) =>
-        {
-            using var reader = new StreamReader(stdout, leaveOpen: true);
-            script.Append(await reader.ReadToEndAsync(ct));
-        }, cancellationToken));
-    }
-
     /// <summary>One lane: a pg_restore of its table rows, following the archive; each table is handed to the index builders when the next begins.</summary>
-    private async Task RunLaneAsync(int number, IReadOnlyList<TocEntry> lane, CancellationToken cancellationToken)
+    private async Task RunLaneAsync(int number, IReadOnlyList<ArchiveEntry> lane, CancellationToken cancellationToken)
     {
-        var list = await WriteListAsync($"lane-{number}.list", lane.Select(e => e.Line), cancellationToken);
-        var tables = lane.Where(e => e.Kind == TocKind.TableData).Select(e => e.QualifiedTag).ToHashSet(StringComparer.Ordinal);
+        var list = await WriteListAsync($"lane-{number}.list", lane.Select(e => e.ListLine), cancellationToken);
+        var tables = lane.Where(e => e.Kind == ArchiveToc.TableData).Select(e => e.QualifiedTag).ToHashSet(StringComparer.Ordinal);
         string? current = null;
         void OnLine(string line)
         {
@@ -175,7 +151,7 @@ internal sealed partial class FollowingRestore(
         }
 
         await using var follower = spool.OpenReader();
-        await Check($"rows, lane {number}", run($"lane {number}", ["--section=data", "--use-list=" + list], follower, OnLine, null, cancellationToken));
+        await parts.RunAsync($"lane {number}", ["--section=data", "--use-list=" + list], cancellationToken, follower, OnLine);
         foreach (var table in tables)
         {
             TableLoaded(table);
@@ -220,10 +196,10 @@ internal sealed partial class FollowingRestore(
     private async Task FinishTableAsync(string table, TablePostData post, CancellationToken cancellationToken)
     {
         await RunEntriesAsync($"constraints {table}", post.Constraints, cancellationToken);
-        if (analyze is not null && toc.FirstOrDefault(e => e.Kind == TocKind.TableData && e.QualifiedTag == table) is { } entry)
+        if (analyze is not null && _toc.FirstOrDefault(e => e.Kind == ArchiveToc.TableData && e.QualifiedTag == table) is { Schema: { } schema } entry)
         {
-            await analyze(entry.Schema, entry.Tag, cancellationToken);
-            _analyzed.Add((entry.Schema, entry.Tag));
+            await analyze(schema, entry.Tag, cancellationToken);
+            _analyzed.Add((schema, entry.Tag));
         }
     }
 
@@ -235,7 +211,7 @@ internal sealed partial class FollowingRestore(
         }
 
         var list = await WriteListAsync($"entry-{entries[0].Id}.list", entries.Select(e => e.Line), cancellationToken);
-        await Check(label, run(label, ["--section=post-data", "--use-list=" + list, spool.Path], null, null, null, cancellationToken, settings));
+        await parts.RunAsync(label, ["--section=post-data", "--use-list=" + list, spool.Path], cancellationToken, settings: settings);
     }
 
     private async Task IndexBuilderAsync(CancellationToken cancellationToken)
@@ -253,15 +229,6 @@ internal sealed partial class FollowingRestore(
         return path;
     }
 
-    /// <summary>A pg_restore that failed stops the whole restore: its errors are in the log and classified there.</summary>
-    private static async Task Check(string what, Task<bool> succeeded)
-    {
-        if (!await succeeded)
-        {
-            throw new RestorePartFailedException(what);
-        }
-    }
-
     [GeneratedRegex(@"^pg_restore: (?:processing data for table ""(.*)""$|processing |executing |restoring )")]
     private static partial Regex StepLine();
 }
@@ -275,6 +242,3 @@ internal sealed class TablePostData
 
     public List<PlannedEntry> Constraints { get; } = [];
 }
-
-/// <summary>One part of a following restore ended with pg_restore's non-zero exit: the log and the classified errors say why.</summary>
-internal sealed class RestorePartFailedException(string part) : Exception($"pg_restore failed on the {part}");

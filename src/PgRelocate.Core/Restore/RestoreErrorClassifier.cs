@@ -79,7 +79,8 @@ public sealed partial class RestoreErrorClassifier
     /// <summary>Why this error does no harm, or null when it does.</summary>
     internal static string? Harmless(string message, string? command)
     {
-        if (command is not null && command.StartsWith("COMMENT ON EXTENSION", StringComparison.Ordinal))
+        // Only the owner's privilege: "extension ... does not exist" means the extension is missing, which is not harmless.
+        if (command is not null && command.StartsWith("COMMENT ON EXTENSION", StringComparison.Ordinal) && message.Contains("must be owner of extension ", StringComparison.Ordinal))
         {
             return "a comment on an extension needs the extension's owner; the extension itself is installed";
         }

@@ -24,47 +24,6 @@ public class CopyFormatTests
         }
     }
 
-    [Fact]
-    public void Should_Split_A_Restore_Script_Into_One_Statement_Per_Entry()
-    {
-        const string script = """
-            --
-            -- PostgreSQL database dump
-            --
-
-            \restrict abc
-            SET statement_timeout = 0;
-            SELECT pg_catalog.set_config('search_path', '', false);
-
-            --
-            -- Name: c c_pkey; Type: CONSTRAINT; Schema: public; Owner: -
-            --
-
-            ALTER TABLE ONLY public.c
-                ADD CONSTRAINT c_pkey PRIMARY KEY (id);
-
-
-            --
-            -- Name: c_pid_idx; Type: INDEX; Schema: public; Owner: -
-            --
-
-            CREATE INDEX c_pid_idx ON public.c USING btree (pid);
-
-
-            --
-            -- PostgreSQL database dump complete
-            --
-
-            \unrestrict abc
-            """;
-
-        var entries = ArchiveToc.SplitScript(script);
-
-        Assert.Equal(["ALTER TABLE ONLY public.c\n    ADD CONSTRAINT c_pkey PRIMARY KEY (id);", "CREATE INDEX c_pid_idx ON public.c USING btree (pid);"], entries.Select(e => e.Sql));
-        Assert.Equal([("c c_pkey", "CONSTRAINT", "public"), ("c_pid_idx", "INDEX", "public")], entries.Select(e => (e.Name, e.Type, e.Schema)));
-        Assert.Equal(["public.c", "public.c"], entries.Select(e => ArchiveToc.TableOf(e.Sql)));
-    }
-
     /// <summary>A binary COPY stream with a header extension, NULLs, empty and long values.</summary>
     private static byte[] BinaryCopy(int rows)
     {

@@ -33,6 +33,31 @@ public class RestoreErrorClassifierTests
         Assert.Equal("ERROR:  must be owner of extension plpgsql", issue.Message);
     }
 
+    [Theory]
+    [InlineData("ERROR:  extension \"postgis\" does not exist", "COMMENT ON EXTENSION postgis IS 'PostGIS geometry and geography spatial types and functions';")]
+    [InlineData("ERROR:  permission denied for schema public", "COMMENT ON EXTENSION hstore IS 'data type for storing sets of (key, value) pairs';")]
+    [InlineData("ERROR:  syntax error at or near \"IS\"", "COMMENT ON EXTENSION IS 'x';")]
+    public void Should_Not_Call_A_Comment_On_An_Extension_Harmless_When_The_Cause_Is_Not_The_Owner(string message, string command)
+    {
+        var issues = Classify($"""
+            pg_restore: from TOC entry 4316; 0 0 COMMENT EXTENSION postgis 
+            pg_restore: error: could not execute query: {message}
+            Command was: {command}
+            pg_restore: warning: errors ignored on restore: 1
+            """);
+
+        var issue = Assert.Single(issues);
+        Assert.False(issue.IsHarmless, issue.ToString());
+        Assert.Equal(message, issue.Message);
+    }
+
+    [Fact]
+    public void Should_Call_A_Comment_On_Any_Extension_Harmless_When_Only_The_Owner_May_Comment()
+    {
+        Assert.NotNull(RestoreErrorClassifier.Harmless("ERROR:  must be owner of extension postgis", "COMMENT ON EXTENSION postgis IS 'PostGIS';"));
+        Assert.Null(RestoreErrorClassifier.Harmless("ERROR:  extension \"postgis\" does not exist", "COMMENT ON EXTENSION postgis IS 'PostGIS';"));
+    }
+
     [Fact]
     public void Should_Fail_On_Anything_Else_And_Keep_Each_Error_Separate()
     {

@@ -33,7 +33,7 @@ public sealed class DumpStep : IMigrationStep
         DumpManifest manifest;
         try
         {
-            manifest = await StagedArchives.DumpAsync(
+            manifest = await StagedDump.DumpAsync(
                 runner, options.Source, location, store, force: true, options.CreateBucket, allowPublic: false, context.Reporter, cancellationToken, restore?.Spool.Writer);
             restore?.Spool.Complete();
         }

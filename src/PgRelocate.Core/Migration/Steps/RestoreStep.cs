@@ -45,9 +45,18 @@ public sealed class RestoreStep : IMigrationStep
         {
             // Read through a fresh signed URL, as a restore service would: the URL itself is proven to work.
             var manifest = await StagedArchives.FindManifestAsync(StagedArchive.Location(options), null, options.Staging, context.Reporter, cancellationToken);
-            var url = StagingLocation.Parse(StagedArchive.SignedUrl(options, context.Reporter).ToString());
-            var store = StagingStores.Open(url, options.Staging, context.Reporter);
-            var result = await StagedArchives.RestoreFromAsync(url, store, manifest, options.Jobs, context.Reporter, input => RestoreAsync(context, input, manifest, null, cancellationToken), cancellationToken);
+            var result = await new ArchiveSources(context.Binaries, context.Reporter).RestoreAsync(
+                new LocationRestoreOptions
+                {
+                    Target = options.Target,
+                    Location = StagedArchive.SignedUrl(options, context.Reporter).ToString(),
+                    Manifest = manifest,
+                    Staging = options.Staging,
+                    Confirm = options.Confirm,
+                    Jobs = options.Jobs,
+                    LogPath = Path.Combine(context.Folder, "restore.log"),
+                },
+                cancellationToken);
             Record(context, result, null);
         }
     }

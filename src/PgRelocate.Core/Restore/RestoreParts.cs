@@ -1,0 +1,104 @@
+using PgRelocate.Archives;
+using PgRelocate.Connections;
+using PgRelocate.Tools;
+
+namespace PgRelocate.Restore;
+
+/// <summary>
+/// The pg_restore runs of one restore as named parts (pre-data, lane 2, post-data): each part must succeed
+/// (harmless errors aside) or the restore stops there, and what failed and what was left undone are noted for
+/// the result, so no part is ever skipped silently. Also leaves out the rows of extension tables the login
+/// role may not write (see <see cref="ExtensionTables"/>), and says so.
+/// </summary>
+internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IReadOnlyList<ArchiveEntry> toc, Action<string>? onLine = null)
+{
+    private readonly Lock _lock = new();
+    private readonly List<RestoreIssue> _notes = [];
+
+    public IReadOnlyList<ArchiveEntry> Toc => toc;
+
+    public PgTool Tool => runner.Tool;
+
+    /// <summary>A part failed: the restore did not complete.</summary>
+    public bool Failed { get; private set; }
+
+    /// <summary>What the runs' own errors do not say: parts that failed, parts not run, rows left out.</summary>
+    public IReadOnlyList<RestoreIssue> Notes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _notes];
+            }
+        }
+    }
+
+    /// <summary>Runs one part.</summary>
+    /// <exception cref="RestorePartFailedException">pg_restore failed on it; the failure is noted.</exception>
+    public async Task RunAsync(string label, IReadOnlyList<string> arguments, CancellationToken cancellationToken, Stream? stdin = null, Action<string>? lines = null, string? settings = null)
+    {
+        var outcome = await runner.RunAsync(
+            new PgRestoreCall(label, arguments)
+            {
+                Stdin = stdin,
+                Settings = settings,
+                OnLine = line =>
+                {
+                    lines?.Invoke(line);
+                    onLine?.Invoke(line);
+                },
+            },
+            cancellationToken);
+        if (outcome.Succeeded)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            Failed = true;
+            if (label.Length > 0)
+            {
+                _notes.Add(new RestoreIssue(label, $"pg_restore failed on the {label} (exit code {outcome.ExitCode})", null, null));
+            }
+        }
+
+        throw new RestorePartFailedException(label.Length > 0 ? label : "restore");
+    }
+
+    /// <summary>Notes what was not restored because an earlier part failed.</summary>
+    public void NotRun(string part, string what)
+    {
+        lock (_lock)
+        {
+            _notes.Add(new RestoreIssue(part, "not restored: " + what, null, null));
+        }
+    }
+
+    /// <summary>
+    /// Once the pre-data section is in (the extensions exist): the ids of the rows entries to leave out because
+    /// their table belongs to an extension and the login role may not write it, each noted as a warning.
+    /// </summary>
+    public async Task<IReadOnlySet<int>> SkipUnwritableExtensionRowsAsync(CancellationToken cancellationToken)
+    {
+        var skipped = await ExtensionTables.UnwritableAsync(target, toc, cancellationToken);
+        lock (_lock)
+        {
+            _notes.AddRange(skipped.Select(s => s.Warning));
+        }
+
+        foreach (var s in skipped)
+        {
+            runner.Log($"# left out: {s.Warning.Entry} ({s.Warning.Message})");
+        }
+
+        return skipped.Select(s => s.Id).ToHashSet();
+    }
+}
+
+/// <summary>One part of a restore ended with pg_restore's non-zero exit: the log and the classified errors say why.</summary>
+internal sealed class RestorePartFailedException(string part) : Exception($"pg_restore failed on the {part}")
+{
+    public string Part { get; } = part;
+}
