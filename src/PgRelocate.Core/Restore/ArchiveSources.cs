@@ -25,6 +25,9 @@ public sealed record LocationRestoreOptions
 
     public string? Confirm { get; init; }
 
+    /// <summary>How long emptying the target (with <see cref="Confirm"/>) waits for another session's lock.</summary>
+    public TimeSpan LockTimeout { get; init; } = Targets.TargetRequirements.DefaultLockTimeout;
+
     public int Jobs { get; init; } = 1;
 
     public required string LogPath { get; init; }
@@ -64,6 +67,7 @@ public sealed class ArchiveSources(PgBinaries binaries, IReporter reporter)
             Target = options.Target,
             Input = input,
             Confirm = options.Confirm,
+            LockTimeout = options.LockTimeout,
             Jobs = options.Jobs,
             Manifest = checkAgainst,
             LogPath = options.LogPath,

@@ -53,6 +53,7 @@ public sealed class RestoreStep : IMigrationStep
                     Manifest = manifest,
                     Staging = options.Staging,
                     Confirm = options.Confirm,
+                    LockTimeout = options.LockTimeout,
                     Jobs = options.Jobs,
                     LogPath = Path.Combine(context.Folder, "restore.log"),
                 },
