@@ -8,6 +8,9 @@ CREATE TABLE @extschema@.settings (
 );
 INSERT INTO @extschema@.settings (name, value, builtin) VALUES ('currency', 'EUR', true), ('rounding', 'half-even', true);
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.settings', 'WHERE NOT builtin');
+-- Everyone reads the settings, as everyone reads PostGIS's spatial_ref_sys.
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
+GRANT SELECT ON @extschema@.settings TO PUBLIC;
 
 CREATE TYPE @extschema@.amount AS (value numeric(12, 2), currency char(3));
 

@@ -6,7 +6,6 @@ CREATE SCHEMA heroku_ext;
 GRANT USAGE ON SCHEMA heroku_ext TO PUBLIC;
 CREATE EXTENSION pg_trgm SCHEMA heroku_ext;
 CREATE EXTENSION relocate_demo;
-GRANT USAGE ON SCHEMA relocate_demo TO PUBLIC;
 DO $$
 DECLARE t regclass;
 BEGIN
