@@ -26,13 +26,15 @@ public static partial class DatabaseSnapshot
     /// <summary>Fails, listing every difference, unless <paramref name="target"/> holds what <paramref name="source"/> holds.</summary>
     public static async Task AssertSameAsync(PgConnectionInfo source, PgConnectionInfo target)
     {
-        var sourceExtensions = await ExtensionsAsync(source);
-        var providerOnly = (await ExtensionsAsync(target)).Where(e => !sourceExtensions.Contains(e)).ToList();
+        var sourceExtensions = await ExtensionsAsync(source, "true");
+        // The provider's: installed on the target by a superuser, and absent from the source.
+        var providerOnly = (await ExtensionsAsync(target, "(SELECT rolsuper FROM pg_roles WHERE oid = extowner)")).Where(e => !sourceExtensions.Contains(e)).ToList();
+        var providerSchemas = await ProviderSchemasAsync(source, target, providerOnly);
         var expected = await TakeAsync(source);
-        var actual = await TakeAsync(target, providerOnly);
+        var actual = await TakeAsync(target, providerOnly, providerSchemas);
         var problems = new StringBuilder();
         Describe(problems, "catalogs and rows", expected, actual);
-        if (await SchemaDumpsAsync(source, target, providerOnly) is var (sourceDump, targetDump))
+        if (await SchemaDumpsAsync(source, target, providerOnly, providerSchemas) is var (sourceDump, targetDump))
         {
             Describe(problems, "pg_dump --schema-only", sourceDump, targetDump);
         }
@@ -44,10 +46,10 @@ public static partial class DatabaseSnapshot
     }
 
     /// <summary>
-    /// The comparable lines of one database. Objects of <paramref name="ignoredExtensions"/> (and those
-    /// extensions' schemas when nothing else is in them) are left out.
+    /// The comparable lines of one database. Objects of <paramref name="ignoredExtensions"/> and the schemas
+    /// <paramref name="ignoredSchemas"/> themselves (not what else they hold) are left out.
     /// </summary>
-    public static async Task<List<string>> TakeAsync(PgConnectionInfo db, IReadOnlyCollection<string>? ignoredExtensions = null)
+    public static async Task<List<string>> TakeAsync(PgConnectionInfo db, IReadOnlyCollection<string>? ignoredExtensions = null, IReadOnlyCollection<string>? ignoredSchemas = null)
     {
         await using var conn = new NpgsqlConnection(db.ToNpgsqlConnectionString());
         await conn.OpenAsync();
@@ -62,14 +64,7 @@ public static partial class DatabaseSnapshot
         const string userSchema = "n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'";
         var lines = new List<string>();
 
-        lines.AddRange(await ListAsync(conn, ignored, $"""
-            SELECT 'schema ' || format('%I', n.nspname) FROM pg_namespace n
-            WHERE {userSchema} AND NOT (n.oid IN (SELECT extnamespace FROM pg_extension WHERE extname = ANY(@ignored))
-                AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND {Kept("pg_class", "c.oid")})
-                AND NOT EXISTS (SELECT 1 FROM pg_proc p WHERE p.pronamespace = n.oid AND {Kept("pg_proc", "p.oid")})
-                AND NOT EXISTS (SELECT 1 FROM pg_type t WHERE t.typnamespace = n.oid AND {Kept("pg_type", "t.oid")}))
-            ORDER BY 1
-            """));
+        lines.AddRange(await ListAsync(conn, ignored, $"SELECT 'schema ' || format('%I', n.nspname) FROM pg_namespace n WHERE {userSchema} AND n.nspname <> ALL(@ignoredSchemas) ORDER BY 1", ignoredSchemas));
         lines.AddRange(await ListAsync(conn, ignored, """
             SELECT format('extension %I in %I version %s', e.extname, e.extnamespace::regnamespace, e.extversion)
             FROM pg_extension e WHERE e.extname <> ALL(@ignored) ORDER BY 1
@@ -89,7 +84,7 @@ public static partial class DatabaseSnapshot
                           CASE WHEN a.attnotnull THEN ' not null' ELSE '' END, coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), ''))
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid
                  LEFT JOIN pg_attrdef ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum
-            WHERE {userSchema} AND {Kept("pg_class", "c.oid")} AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c') AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE {userSchema} AND {Kept("pg_class", "c.oid")} AND (c.relkind <> 'c' OR {Kept("pg_type", "c.reltype")}) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c') AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY 1
             """));
         foreach (var seq in await ListAsync(conn, ignored, $"SELECT format('%I.%I', n.nspname, c.relname) {relations} AND c.relkind = 'S' ORDER BY 1"))
@@ -139,8 +134,19 @@ public static partial class DatabaseSnapshot
         return lines;
     }
 
-    private static async Task<HashSet<string>> ExtensionsAsync(PgConnectionInfo db) =>
-        [.. (await PgServer.ScalarAsync<string[]>(db, "SELECT coalesce(array_agg(extname::text), '{}') FROM pg_extension"))!];
+    private static async Task<HashSet<string>> ExtensionsAsync(PgConnectionInfo db, string condition) =>
+        [.. (await PgServer.ScalarAsync<string[]>(db, $"SELECT coalesce(array_agg(extname::text), '{{}}') FROM pg_extension WHERE {condition}"))!];
+
+    /// <summary>The schemas of the provider's extensions on the target that the source does not have.</summary>
+    private static async Task<HashSet<string>> ProviderSchemasAsync(PgConnectionInfo source, PgConnectionInfo target, List<string> providerOnly)
+    {
+        var providerSchemas = await PgServer.ScalarAsync<string[]>(target, $"""
+            SELECT coalesce(array_agg(DISTINCT n.nspname::text), ARRAY[]::text[]) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+            WHERE extname = ANY(ARRAY[{string.Join(',', providerOnly.Select(Db.Literal).DefaultIfEmpty("NULL"))}]::text[])
+            """) ?? [];
+        var sourceSchemas = await PgServer.ScalarAsync<string[]>(source, "SELECT coalesce(array_agg(nspname::text), '{}') FROM pg_namespace") ?? [];
+        return providerSchemas.Except(sourceSchemas, StringComparer.Ordinal).ToHashSet(StringComparer.Ordinal);
+    }
 
     private static void Describe(StringBuilder problems, string what, List<string> expected, List<string> actual)
     {
@@ -191,7 +197,7 @@ public static partial class DatabaseSnapshot
     /// Both sides' <c>pg_dump --schema-only --no-owner --no-privileges</c> as lists of entries, by a pg_dump new
     /// enough for both servers, or null when this machine has none (the catalog comparison still runs).
     /// </summary>
-    private static async Task<(List<string> Source, List<string> Target)?> SchemaDumpsAsync(PgConnectionInfo source, PgConnectionInfo target, List<string> providerOnly)
+    private static async Task<(List<string> Source, List<string> Target)?> SchemaDumpsAsync(PgConnectionInfo source, PgConnectionInfo target, List<string> providerOnly, IReadOnlySet<string> providerSchemas)
     {
         var major = Math.Max(await ServerMajorAsync(source), await ServerMajorAsync(target));
         if (PgDump(major) is not { } pgDump)
@@ -199,13 +205,7 @@ public static partial class DatabaseSnapshot
             return null;
         }
 
-        var providerSchemas = await PgServer.ScalarAsync<string[]>(target, $"""
-            SELECT coalesce(array_agg(DISTINCT extnamespace::regnamespace::text), ARRAY[]::text[]) FROM pg_extension
-            WHERE extname = ANY(ARRAY[{string.Join(',', providerOnly.Select(Db.Literal).DefaultIfEmpty("NULL"))}]::text[])
-            """) ?? [];
-        var sourceSchemas = await PgServer.ScalarAsync<string[]>(source, "SELECT coalesce(array_agg(format('%I', nspname)), '{}') FROM pg_namespace") ?? [];
-        var skippedSchemas = providerSchemas.Except(sourceSchemas, StringComparer.Ordinal).ToHashSet(StringComparer.Ordinal);
-        return (Entries(await DumpAsync(pgDump, source), [], new HashSet<string>()), Entries(await DumpAsync(pgDump, target), providerOnly, skippedSchemas));
+        return (Entries(await DumpAsync(pgDump, source), [], new HashSet<string>()), Entries(await DumpAsync(pgDump, target), providerOnly, providerSchemas));
     }
 
     private static async Task<int> ServerMajorAsync(PgConnectionInfo db) => await PgServer.ScalarAsync<int>(db, "SELECT current_setting('server_version_num')::int / 10000");
@@ -267,13 +267,15 @@ public static partial class DatabaseSnapshot
 
     /// <summary>
     /// A dump as its entries (each header with its statements), less what differs by nature: the version
-    /// lines, newer pg_dumps' random <c>\restrict</c> keys, and the provider's own extensions and their schemas.
+    /// lines, newer pg_dumps' random <c>\restrict</c> keys, the session settings written where pg_dump's
+    /// sections change (they land in whichever entry comes last), and the provider's own extensions and their schemas.
     /// </summary>
     private static List<string> Entries(string dump, IReadOnlyCollection<string> skippedExtensions, IReadOnlySet<string> skippedSchemas)
     {
         var text = string.Join('\n', dump.Split('\n').Where(l =>
             !l.StartsWith("\\restrict ", StringComparison.Ordinal) && !l.StartsWith("\\unrestrict ", StringComparison.Ordinal) &&
-            !l.StartsWith("-- Dumped from", StringComparison.Ordinal) && !l.StartsWith("-- Dumped by", StringComparison.Ordinal)));
+            !l.StartsWith("-- Dumped from", StringComparison.Ordinal) && !l.StartsWith("-- Dumped by", StringComparison.Ordinal) &&
+            !l.StartsWith("SET ", StringComparison.Ordinal)));
         var entries = new List<string>();
         foreach (var entry in EntryStart().Split(text).Skip(1))
         {
@@ -290,17 +292,18 @@ public static partial class DatabaseSnapshot
                 }
             }
 
-            entries.Add(entry.Trim());
+            entries.Add(BlankLines().Replace(entry.Trim(), "\n\n"));
         }
 
         return entries;
     }
 
-    private static async Task<List<string>> ListAsync(NpgsqlConnection conn, string[] ignored, string sql)
+    private static async Task<List<string>> ListAsync(NpgsqlConnection conn, string[] ignored, string sql, IReadOnlyCollection<string>? ignoredSchemas = null)
     {
         var result = new List<string>();
         await using var cmd = new NpgsqlCommand(sql, conn);
         cmd.Parameters.AddWithValue("ignored", ignored);
+        cmd.Parameters.AddWithValue("ignoredSchemas", ignoredSchemas?.ToArray() ?? []);
         await using var r = await cmd.ExecuteReaderAsync();
         while (await r.ReadAsync())
         {
@@ -312,6 +315,9 @@ public static partial class DatabaseSnapshot
 
     [GeneratedRegex(@"\n--\n-- (?=Name: |Data for Name: )")]
     private static partial Regex EntryStart();
+
+    [GeneratedRegex(@"\n{3,}")]
+    private static partial Regex BlankLines();
 
     [GeneratedRegex(@"^Name: (.*); Type: ([A-Z ]+); Schema: ")]
     private static partial Regex Header();

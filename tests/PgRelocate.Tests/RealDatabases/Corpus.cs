@@ -41,13 +41,19 @@ public static class Corpus
             return db;
         }
 
+        await BuildIntoAsync(server, db, name);
+        return db;
+    }
+
+    /// <summary>Makes database <paramref name="name"/> of the corpus in the existing database <paramref name="db"/>, owned by its login role.</summary>
+    public static async Task BuildIntoAsync(PgServer server, PgConnectionInfo db, string name)
+    {
         if (typeof(Corpus).Assembly.GetManifestResourceInfo($"RealDatabases.{name}.superuser.sql") is not null)
         {
             await server.ExecuteAsync(db.Database, Sql(name + ".superuser"));
         }
 
         await PgServer.ExecuteAsync(db, Sql(name));
-        return db;
     }
 }
 

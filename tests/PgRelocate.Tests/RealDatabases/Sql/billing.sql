@@ -65,4 +65,4 @@ SELECT date_trunc('month', issued_on)::date AS month, count(*) AS invoices FROM 
 CREATE UNIQUE INDEX monthly_month ON billing.monthly (month);
 
 CREATE TABLE billing.documents (id int PRIMARY KEY, content oid NOT NULL);
-INSERT INTO billing.documents SELECT g, lo_from_bytea(0, convert_to(repeat('invoice document ' || g || ' ', 200), 'UTF8')) FROM generate_series(1, 3) g;
+INSERT INTO billing.documents SELECT g, lo_from_bytea(91000 + g, convert_to(repeat('invoice document ' || g || ' ', 200), 'UTF8')) FROM generate_series(1, 3) g;
