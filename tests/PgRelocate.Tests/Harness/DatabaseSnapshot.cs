@@ -268,7 +268,8 @@ public static partial class DatabaseSnapshot
     /// <summary>
     /// A dump as its entries (each header with its statements), less what differs by nature: the version
     /// lines, newer pg_dumps' random <c>\restrict</c> keys, the session settings written where pg_dump's
-    /// sections change (they land in whichever entry comes last), and the provider's own extensions and their schemas.
+    /// sections change (they land in whichever entry comes last), the public schema's ownership-only entry,
+    /// and the provider's own extensions and their schemas.
     /// </summary>
     private static List<string> Entries(string dump, IReadOnlyCollection<string> skippedExtensions, IReadOnlySet<string> skippedSchemas)
     {
@@ -290,6 +291,13 @@ public static partial class DatabaseSnapshot
                 {
                     continue;
                 }
+            }
+
+            // pg_dump writes this entry only when the public schema's owner or grants are not the default ones:
+            // it carries ownership, which --no-owner leaves out of the comparison.
+            if (entry.Contains("-- *not* creating schema, since initdb creates it", StringComparison.Ordinal) && header.StartsWith("Name: public; Type: SCHEMA;", StringComparison.Ordinal))
+            {
+                continue;
             }
 
             entries.Add(BlankLines().Replace(entry.Trim(), "\n\n"));
