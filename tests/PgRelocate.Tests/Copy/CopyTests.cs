@@ -21,7 +21,7 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
 
         Assert.True(copy.ExitCode == 0, copy.ToString());
         Assert.Contains("Completed", copy.Stdout, StringComparison.Ordinal);
-        Assert.Equal(await DatabaseSnapshot.TakeAsync(source), await DatabaseSnapshot.TakeAsync(target));
+        await DatabaseSnapshot.AssertSameAsync(source, target);
         Assert.Equal(0, await DatabaseSnapshot.SampleObjectsNotOwnedByLoginAsync(target));
     }
 
@@ -37,7 +37,7 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
 
         Assert.True(copy.ExitCode == 0, copy.ToString());
         Assert.Contains("pages", copy.Stdout, StringComparison.Ordinal);
-        Assert.Equal(await DatabaseSnapshot.TakeAsync(source), await DatabaseSnapshot.TakeAsync(target));
+        await DatabaseSnapshot.AssertSameAsync(source, target);
         // Generated columns were computed by the target, identity sequences continue where the source's stopped.
         Assert.Equal(84L, await PgServer.ScalarAsync<long>(target, "SELECT doubled FROM gen WHERE id = 42"));
         await PgServer.ExecuteAsync(target, "INSERT INTO gen (id) VALUES (1000)");
@@ -129,7 +129,7 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
         Assert.Equal(2, refused.ExitCode);
         Assert.Contains($"--confirm {target.Database}", refused.Stderr, StringComparison.Ordinal);
         Assert.True(again.ExitCode == 0, again.ToString());
-        Assert.Equal(await DatabaseSnapshot.TakeAsync(source), await DatabaseSnapshot.TakeAsync(target));
+        await DatabaseSnapshot.AssertSameAsync(source, target);
     }
 
     [Fact]

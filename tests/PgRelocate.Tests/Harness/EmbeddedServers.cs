@@ -42,6 +42,18 @@ public class Pg14Server : PgServer
     protected override LocalClusterOptions Options => base.Options with { ServerBinDir = EmbeddedServers.BinDir(14) };
 }
 
+/// <summary>A PostgreSQL 16 cluster (a source newer than the provider-like PostgreSQL 15 target).</summary>
+public class Pg16Server : PgServer
+{
+    protected override LocalClusterOptions Options => base.Options with { ServerBinDir = EmbeddedServers.BinDir(16) };
+}
+
+/// <summary>A PostgreSQL 18 cluster (the newest major, as a source and as a target).</summary>
+public class Pg18Server : PgServer
+{
+    protected override LocalClusterOptions Options => base.Options with { ServerBinDir = EmbeddedServers.BinDir(18) };
+}
+
 /// <summary>A PostgreSQL 17 cluster (a target newer than the source).</summary>
 public class Pg17Server : PgServer
 {

@@ -17,6 +17,9 @@ public class PgServer : IAsyncLifetime
 
     protected virtual LocalClusterOptions Options => new() { Name = GetType().Name.ToLowerInvariant() };
 
+    /// <summary>The bin folder of the server this cluster runs (its installation's extension folder is beside it).</summary>
+    public string ServerBinDir => Options.ServerBinDir ?? ServerBinaries.Newest();
+
     public async Task InitializeAsync()
     {
         Cluster = await LocalCluster.StartAsync(Options, CancellationToken.None);

@@ -45,7 +45,7 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("DATABASE_URL=postgres://", result.Stdout, StringComparison.Ordinal);
-        Assert.Equal(await Snapshot.TakeAsync(source), await Snapshot.TakeAsync(target));
+        await DatabaseSnapshot.AssertSameAsync(source, target);
         var html = await File.ReadAllTextAsync(dir.File("report.html"));
         Assert.Contains("<svg id=\"timeline\"", html, StringComparison.Ordinal);
         Assert.Contains("Preflight checks", html, StringComparison.Ordinal);
@@ -86,7 +86,7 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         Assert.Equal(137, killed.ExitCode);
         Assert.True(resumed.ExitCode == 0, resumed.ToString());
         Assert.Contains("done in a previous run", resumed.Stderr, StringComparison.Ordinal);
-        Assert.Equal(await Snapshot.TakeAsync(source), await Snapshot.TakeAsync(target));
+        await DatabaseSnapshot.AssertSameAsync(source, target);
         Assert.False(await ReadOnlyAsync(source));
         Assert.Equal(MigrationStatus.Completed, MigrationJournal.Load(dir.Path, id).Status);
     }
@@ -109,7 +109,7 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         Assert.Equal(StepStatus.Done, journal.Step("copy").Status);
         Assert.Equal(StepStatus.Skipped, journal.Step("dump").Status);
         Assert.Equal(StepStatus.Done, journal.Step("verify").Status);
-        Assert.Equal(await Snapshot.TakeAsync(source), await Snapshot.TakeAsync(target));
+        await DatabaseSnapshot.AssertSameAsync(source, target);
     }
 
     [Fact]
@@ -366,7 +366,7 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         Assert.True(status.ExitCode == 0, status.ToString());
         Assert.Contains("Completed", info.Stdout, StringComparison.Ordinal);
         Assert.Contains(id, list.Stdout, StringComparison.Ordinal);
-        Assert.Equal(await Snapshot.TakeAsync(source), await Snapshot.TakeAsync(target));
+        await DatabaseSnapshot.AssertSameAsync(source, target);
         Secrets.AssertAbsent(await File.ReadAllTextAsync(Path.Combine(dir.Path, id, "output.log")), "the detached output");
     }
 

@@ -21,7 +21,7 @@ public sealed class OldSourceTests(Pg12Server source, Pg17Server target) : IClas
         var result = await CliRunner.RunAsync(["migrate", "-s", CliRunner.Url(src), "-t", CliRunner.Url(dst), "--confirm", dst.Database, "--workdir", dir.Path, "--jobs", "2"], null);
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Equal(await DatabaseSnapshot.TakeAsync(src), await DatabaseSnapshot.TakeAsync(dst));
+        await DatabaseSnapshot.AssertSameAsync(src, dst);
     }
 
     [Fact]
@@ -32,14 +32,14 @@ public sealed class OldSourceTests(Pg12Server source, Pg17Server target) : IClas
         var dst = await target.CreateDatabaseAsync("old_types_target");
 
         var copy = await CliRunner.RunAsync("copy", "-s", CliRunner.Url(src), "-t", CliRunner.Url(dst), "-j", "2", "--split-tables-larger-than", "1");
-        var copied = await DatabaseSnapshot.TakeAsync(dst);
+        var copied = await Record.ExceptionAsync(() => DatabaseSnapshot.AssertSameAsync(src, dst));
         var same = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(src), "--target", CliRunner.Url(dst));
         await PgServer.ExecuteAsync(dst, "UPDATE wide SET pad = 'changed' WHERE id = 4242; SELECT lo_put(oid, 0, 'S') FROM pg_largeobject_metadata WHERE lo_get(oid) = 'small large object'");
         var changed = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(src), "--target", CliRunner.Url(dst));
 
         Assert.True(copy.ExitCode == 0, copy.ToString());
         Assert.True(same.ExitCode == 0, same.ToString());
-        Assert.Equal(await DatabaseSnapshot.TakeAsync(src), copied);
+        Assert.Null(copied?.Message);
         Assert.True(changed.ExitCode == 3, changed.ToString());
         Assert.Contains("public.wide", changed.Stdout, StringComparison.Ordinal);
         Assert.Contains("4242", changed.Stdout, StringComparison.Ordinal);

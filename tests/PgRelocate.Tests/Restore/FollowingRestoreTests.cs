@@ -22,7 +22,7 @@ public sealed class FollowingRestoreTests(PgServerPair servers) : IClassFixture<
         var result = await CliRunner.RunAsync(["migrate", "-s", CliRunner.Url(source), "-t", CliRunner.Url(target), "--confirm", target.Database, "--workdir", dir.Path, "--jobs", "3"], null);
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Equal(await DatabaseSnapshot.TakeAsync(source), await DatabaseSnapshot.TakeAsync(target));
+        await DatabaseSnapshot.AssertSameAsync(source, target);
         Assert.Equal("commented: kept with its large object", await PgServer.ScalarAsync<string>(target, CopyTests.LargeObjectCommentsSql));
         var journal = MigrationJournal.All(dir.Path).Single();
         var log = await File.ReadAllTextAsync(Path.Combine(journal.Folder, "restore.log"));
@@ -46,7 +46,7 @@ public sealed class FollowingRestoreTests(PgServerPair servers) : IClassFixture<
         var result = await CliRunner.RunAsync(["migrate", "-s", CliRunner.Url(source), "-t", CliRunner.Url(target), "--confirm", target.Database, "--workdir", dir.Path, "--compress", "1"], null);
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Equal(await DatabaseSnapshot.TakeAsync(source), await DatabaseSnapshot.TakeAsync(target));
+        await DatabaseSnapshot.AssertSameAsync(source, target);
         Assert.Equal(0, await DatabaseSnapshot.SampleObjectsNotOwnedByLoginAsync(target));
     }
 

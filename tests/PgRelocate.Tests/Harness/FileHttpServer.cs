@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace PgRelocate.Tests.Harness;
+
+/// <summary>
+/// Serves the files of one folder over plain HTTP on 127.0.0.1, with HEAD and single Range requests, as a
+/// web server or an object store's public URL would: restores "from a URL" read an archive through it.
+/// </summary>
+public sealed partial class FileHttpServer : IDisposable
+{
+    private readonly HttpListener _listener = new();
+    private readonly string _root;
+    private readonly Task _loop;
+
+    public FileHttpServer(string root)
+    {
+        _root = Path.GetFullPath(root);
+        for (var attempt = 0; ; attempt++)
+        {
+            Port = Servers.ServerProcess.FreePort();
+            _listener.Prefixes.Clear();
+            _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+            try
+            {
+                _listener.Start();
+                break;
+            }
+            catch (HttpListenerException) when (attempt < 3)
+            {
+            }
+        }
+
+        _loop = Task.Run(LoopAsync);
+    }
+
+    public int Port { get; private set; }
+
+    /// <summary>The URL of <paramref name="fileName"/> in the served folder.</summary>
+    public string Url(string fileName) => $"http://127.0.0.1:{Port}/{Uri.EscapeDataString(fileName)}";
+
+    private async Task LoopAsync()
+    {
+        while (_listener.IsListening)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync();
+            }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+
+            _ = Task.Run(() => ServeAsync(context));
+        }
+    }
+
+    private async Task ServeAsync(HttpListenerContext context)
+    {
+        var response = context.Response;
+        try
+        {
+            var name = Uri.UnescapeDataString(context.Request.Url!.AbsolutePath.TrimStart('/'));
+            var path = Path.GetFullPath(Path.Combine(_root, name));
+            if (!path.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal) || !File.Exists(path))
+            {
+                response.StatusCode = 404;
+                return;
+            }
+
+            await using var file = File.OpenRead(path);
+            long from = 0, to = file.Length - 1;
+            response.AddHeader("Accept-Ranges", "bytes");
+            response.ContentType = "application/octet-stream";
+            var range = RangeHeader().Match(context.Request.Headers["Range"] ?? "");
+            if (range.Success)
+            {
+                from = long.Parse(range.Groups[1].Value, CultureInfo.InvariantCulture);
+                if (range.Groups[2].Success)
+                {
+                    to = Math.Min(to, long.Parse(range.Groups[2].Value, CultureInfo.InvariantCulture));
+                }
+
+                if (from > to)
+                {
+                    response.StatusCode = 416;
+                    response.AddHeader("Content-Range", $"bytes */{file.Length}");
+                    return;
+                }
+
+                response.StatusCode = 206;
+                response.AddHeader("Content-Range", $"bytes {from}-{to}/{file.Length}");
+            }
+
+            response.ContentLength64 = to - from + 1;
+            if (context.Request.HttpMethod == "HEAD")
+            {
+                return;
+            }
+
+            file.Seek(from, SeekOrigin.Begin);
+            var buffer = new byte[81920];
+            for (var left = to - from + 1; left > 0;)
+            {
+                var n = await file.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)));
+                if (n == 0)
+                {
+                    break;
+                }
+
+                await response.OutputStream.WriteAsync(buffer.AsMemory(0, n));
+                left -= n;
+            }
+        }
+        catch (Exception e) when (e is HttpListenerException or IOException)
+        {
+            // The reader went away: nothing to answer.
+        }
+        finally
+        {
+            try
+            {
+                response.Close();
+            }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _listener.Stop();
+        _listener.Close();
+        _loop.Wait(TimeSpan.FromSeconds(5));
+    }
+
+    [GeneratedRegex(@"^bytes=(\d+)-(\d+)?$")]
+    private static partial Regex RangeHeader();
+}

@@ -1,0 +1,53 @@
+using PgRelocate.Tests.Harness;
+using PgRelocate.Tests.Harness.Servers;
+
+namespace PgRelocate.Tests.RealDatabases;
+
+/// <summary>copy, and migrate by default, --direct and --via an S3 store, of each corpus database into a provider-like target.</summary>
+public sealed class CopyAndMigratePathTests(Pg15Corpus servers, S3rverServer s3) : IClassFixture<Pg15Corpus>, IClassFixture<S3rverServer>
+{
+    public static TheoryData<string, string> Matrix() =>
+        PathMatrix.Cells([Corpus.Gis, Corpus.Billing, Corpus.Names], ["copy", "migrate", "migrate --direct", "migrate --via"]);
+
+    [Theory]
+    [MemberData(nameof(Matrix))]
+    public async Task Should_Move_A_Real_Database_Into_A_Provider_Target_And_Lose_Nothing(string database, string path)
+    {
+        var source = servers[database];
+        var target = await servers.Provider.CreateDatabaseAsync(database);
+        using var work = new TempDir();
+        var env = new Dictionary<string, string>
+        {
+            ["AWS_ACCESS_KEY_ID"] = s3.AccessKey,
+            ["AWS_SECRET_ACCESS_KEY"] = s3.SecretKey,
+            ["AWS_ENDPOINT_URL"] = s3.Endpoint,
+        };
+        string[] common = ["--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--confirm", target.Database];
+        string[] args = path switch
+        {
+            "copy" => ["copy", .. common, "--jobs", "2"],
+            "migrate" => ["migrate", .. common, "--workdir", work.Path],
+            "migrate --direct" => ["migrate", .. common, "--direct", "--workdir", work.Path],
+            _ => ["migrate", .. common, "--via", $"s3://{TestStoresName()}/{database}.dump", "--create-bucket", "--sse", "none", "--workdir", work.Path],
+        };
+
+        var result = await CliRunner.RunAsync(args, env);
+
+        PathMatrix.AssertSucceeded($"{path} of {database}", result);
+        await PathMatrix.AssertMovedAsync(source, target, servers.Provider);
+    }
+
+    [Fact]
+    public async Task Should_Copy_Into_A_Fresh_Provider_Target_Holding_Only_Its_Extensions_Without_Confirm()
+    {
+        var source = servers[Corpus.Names];
+        var target = await servers.Provider.CreateDatabaseAsync("fresh_copy");
+
+        var copy = await CliRunner.RunAsync("copy", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target));
+
+        PathMatrix.AssertSucceeded("copy without --confirm into a target holding only the provider's extensions", copy);
+        await PathMatrix.AssertMovedAsync(source, target, servers.Provider);
+    }
+
+    private static string TestStoresName() => Staging.TestStores.NewName("corpus");
+}
