@@ -19,6 +19,9 @@ public static class MigrationPlan
         new CleanupStep(),
     ];
 
+    /// <summary>The steps for these options: an online migration has its own (see <see cref="Online.OnlinePlan"/>).</summary>
+    public static IReadOnlyList<IMigrationStep> Steps(MigrationOptions options) => options.Online ? Online.OnlinePlan.Steps() : Steps();
+
     /// <summary>Rebuilds the options a migration was started with from its journal and fresh connections.</summary>
     public static MigrationOptions FromJournal(MigrationJournal journal, Connections.PgConnectionInfo source, Connections.PgConnectionInfo target, bool showSecrets)
     {
@@ -40,6 +43,11 @@ public static class MigrationPlan
             ShowSecrets = showSecrets,
             CreateBucket = Flag("createBucket"),
             Direct = Flag("direct"),
+            Online = Flag("online"),
+            AutoCutover = o.GetValueOrDefault("cutover") == "auto",
+            MaxLag = TimeSpan.FromSeconds(double.TryParse(o.GetValueOrDefault("maxLagSeconds"), System.Globalization.CultureInfo.InvariantCulture, out var lag) ? lag : 5),
+            ReplicaIdentityFull = Flag("replicaIdentityFull"),
+            MaxRetainedWal = long.TryParse(o.GetValueOrDefault("maxRetainedWal"), System.Globalization.CultureInfo.InvariantCulture, out var wal) ? wal : null,
             Staging = new Staging.StagingOptions
             {
                 Profile = Text("profile"),

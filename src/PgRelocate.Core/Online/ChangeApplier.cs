@@ -43,7 +43,7 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
     /// <summary>The source commit time of the transaction being applied, or null between transactions.</summary>
     public DateTime? ApplyingCommitTime { get; private set; }
 
-    /// <summary>Tables changed since the follow started ("schema.table"), for the final check at cutover.</summary>
+    /// <summary>Tables changed since the follow started (quoted, qualified names), for the final check at cutover.</summary>
     public HashSet<string> ChangedTables { get; } = new(StringComparer.Ordinal);
 
     /// <summary>True when no source transaction is half applied and no group waits to commit.</summary>
@@ -194,7 +194,7 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
             await FlushAsync(cancellationToken);
             table = await TargetTable.DescribeAsync(connection, relation, cancellationToken);
             _tables[relation] = table;
-            ChangedTables.Add(relation.Display);
+            ChangedTables.Add(table.Qualified);
         }
 
         return table;
