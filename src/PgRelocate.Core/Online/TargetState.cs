@@ -30,10 +30,10 @@ public static class TargetState
             FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND n.nspname <> '{Schema}';
             """, cancellationToken);
-        await using (var cmd = new NpgsqlCommand($"INSERT INTO {Schema}.position (slot, lsn) VALUES (@slot, @lsn)", conn))
+        await using (var cmd = new NpgsqlCommand($"INSERT INTO {Schema}.position (slot, lsn) VALUES (@slot, @lsn::pg_lsn)", conn))
         {
             cmd.Parameters.AddWithValue("slot", slot);
-            cmd.Parameters.AddWithValue("lsn", start);
+            cmd.Parameters.AddWithValue("lsn", start.ToString());
             await cmd.ExecuteNonQueryAsync(cancellationToken);
         }
 
@@ -53,17 +53,17 @@ public static class TargetState
             return null;
         }
 
-        await using var cmd = new NpgsqlCommand($"SELECT lsn, changes, transactions FROM {Schema}.position WHERE slot = @slot", conn);
+        await using var cmd = new NpgsqlCommand($"SELECT lsn::text, changes, transactions FROM {Schema}.position WHERE slot = @slot", conn);
         cmd.Parameters.AddWithValue("slot", slot);
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
-        return await r.ReadAsync(cancellationToken) ? (r.GetFieldValue<NpgsqlLogSequenceNumber>(0), r.GetInt64(1), r.GetInt64(2)) : null;
+        return await r.ReadAsync(cancellationToken) ? (NpgsqlLogSequenceNumber.Parse(r.GetString(0)), r.GetInt64(1), r.GetInt64(2)) : null;
     }
 
     /// <summary>The statement that advances the position, to run last in each applying transaction.</summary>
     public static NpgsqlBatchCommand Advance(string slot, NpgsqlLogSequenceNumber lsn, long changes, long transactions)
     {
-        var cmd = new NpgsqlBatchCommand($"UPDATE {Schema}.position SET lsn = $1, changes = changes + $2, transactions = transactions + $3, updated_at = now() WHERE slot = $4");
-        cmd.Parameters.Add(new NpgsqlParameter<NpgsqlLogSequenceNumber> { TypedValue = lsn });
+        var cmd = new NpgsqlBatchCommand($"UPDATE {Schema}.position SET lsn = $1::pg_lsn, changes = changes + $2, transactions = transactions + $3, updated_at = now() WHERE slot = $4");
+        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = lsn.ToString() });
         cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = changes });
         cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = transactions });
         cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = slot });

@@ -9,7 +9,7 @@ namespace PgRelocate.Tests.Online;
 /// <summary>An online migration run by the real command line in the background, with bounded waits on its journal.</summary>
 internal sealed class OnlineRun
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
 
     private OnlineRun(Task<CliResult> result, string workDir, Process? process)
     {
@@ -83,7 +83,8 @@ internal sealed class OnlineRun
             await Task.Delay(200);
         }
 
-        Assert.Fail($"The follow did not apply {changes} changes in time.");
+        Process?.Kill(entireProcessTree: true);
+        Assert.Fail($"The follow did not apply {changes} changes in time: {OnlineStatus.Read(Journal().Folder)?.Describe()}\n{string.Join("\n", Journal().Log)}\n{await Result}");
     }
 
     public async Task<CliResult> CutoverAsync(string id)
