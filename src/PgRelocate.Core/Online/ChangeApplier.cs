@@ -128,7 +128,7 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
         {
             await _batch.ExecuteNonQueryAsync(cancellationToken);
         }
-        catch (PostgresException e)
+        catch (PostgresException e) when (!Follower.IsTransient(e))
         {
             throw new PgRelocateException($"Applying a change on the target failed: {e.MessageText} ({e.SqlState}){(e.TableName is null ? "" : " on table " + e.TableName)}. Follow stopped; nothing after the last applied transaction was kept.", ExitCode.Failed, e);
         }

@@ -79,7 +79,7 @@ internal sealed class TargetTable
     }
 
     private static PgRelocateException SchemaChanged(SourceRelation source, string what) =>
-        new($"Follow stopped: {what}. Changes up to the previous transaction are applied; the replication slot and publication are removed. Apply the same schema change to the target, then start again with 'pgrelocate migrate --resume ID' (which copies again), or cancel.", ExitCode.Failed);
+        new($"Follow stopped: {what}. What was applied before it is kept; the replication slot and publication are removed. Apply the same schema change to the target, then start again with 'pgrelocate migrate --resume ID' (which copies again), or cancel.", ExitCode.Failed);
 
     public NpgsqlBatchCommand Insert(RowValues row)
     {

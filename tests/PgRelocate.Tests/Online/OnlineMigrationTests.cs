@@ -136,7 +136,10 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         var run = OnlineRun.Start(source, target, dir.Path);
         await run.WaitForFollowAsync();
 
-        await PgServer.ExecuteAsync(source, "INSERT INTO t VALUES (101, 'before'); ALTER TABLE t ADD COLUMN extra int; INSERT INTO t VALUES (102, 'after', 1);");
+        await PgServer.ExecuteAsync(source, "INSERT INTO t VALUES (101, 'before')");
+        await run.WaitForChangesAsync(1);
+        await PgServer.ExecuteAsync(source, "ALTER TABLE t ADD COLUMN extra int");
+        await PgServer.ExecuteAsync(source, "INSERT INTO t VALUES (102, 'after', 1)");
         var result = await run.Result.WaitAsync(TimeSpan.FromMinutes(3));
 
         Assert.NotEqual(0, result.ExitCode);
