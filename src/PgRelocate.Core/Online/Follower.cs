@@ -49,7 +49,8 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     /// <summary>Samples of the lag, about one every ten seconds, for the report.</summary>
     public List<(DateTimeOffset At, long LagBytes, double LagSeconds, double ChangesPerSecond)> History { get; } = [];
 
-    public async Task RunAsync(Func<FollowPoint, bool> done, CancellationToken cancellationToken)
+    /// <param name="stopBefore">Stop at the first source transaction committed at or after this position, leaving it unapplied (a pause at a snapshot's position).</param>
+    public async Task RunAsync(Func<FollowPoint, bool> done, CancellationToken cancellationToken, NpgsqlLogSequenceNumber? stopBefore = null)
     {
         var failures = 0;
         while (true)
@@ -57,7 +58,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             var before = Changes;
             try
             {
-                await SessionAsync(done, cancellationToken);
+                await SessionAsync(done, stopBefore, cancellationToken);
                 return;
             }
             catch (Exception e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
@@ -86,7 +87,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
     private static string Describe(Exception e) => e is PostgresException p ? p.MessageText : e.Message;
 
-    private async Task SessionAsync(Func<FollowPoint, bool> done, CancellationToken cancellationToken)
+    private async Task SessionAsync(Func<FollowPoint, bool> done, NpgsqlLogSequenceNumber? stopBefore, CancellationToken cancellationToken)
     {
         await using var apply = await OpenApplyAsync(cancellationToken);
         var stored = await TargetState.ReadAsync(apply, slot, cancellationToken)
@@ -130,6 +131,14 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                 cancellationToken.ThrowIfCancellationRequested();
                 if (channel.Reader.TryRead(out var change))
                 {
+                    if (change is BeginChange b && stopBefore is { } pause && b.CommitLsn >= (ulong)pause)
+                    {
+                        // Whole transactions before the pause point are committed; this one waits for the next session.
+                        Confirm(replication, await applier.CommitAsync(cancellationToken));
+                        Account(applier, startChanges, startTransactions);
+                        return;
+                    }
+
                     await applier.ApplyAsync(change, cancellationToken);
                     if (change is CommitChange && applier.GroupIsFull)
                     {

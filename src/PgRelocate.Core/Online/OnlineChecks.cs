@@ -108,9 +108,13 @@ public static class OnlineChecks
             r => (r.GetInt32(0), r.GetInt32(1), r.GetInt32(2), r.GetInt32(3)),
             cancellationToken);
         var found = $"{usedSlots} of max_replication_slots {slots} used, {usedSenders} of max_wal_senders {senders}.";
+        const string fix = "Raise max_replication_slots and max_wal_senders (a restart), or drop unused slots (pg_drop_replication_slot).";
+        // One slot and sender follow; a second, for a moment, pins the snapshot the verification while following compares with.
         return slots - usedSlots < 1 || senders - usedSenders < 1
-            ? CheckResult.Block(name, found, "Raise max_replication_slots and max_wal_senders (a restart), or drop unused slots (pg_drop_replication_slot).")
-            : CheckResult.Ok(name, found);
+            ? CheckResult.Block(name, found, fix)
+            : slots - usedSlots < 2 || senders - usedSenders < 2
+                ? CheckResult.Warn(name, found + " The verification while following needs a second slot and sender for a moment.", fix)
+                : CheckResult.Ok(name, found);
     }
 
     private static async Task<CheckResult> OwnersAsync(PreflightContext context, CancellationToken cancellationToken)

@@ -48,6 +48,8 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         using var dir = new TempDir();
         var run = OnlineRun.Start(source, target, dir.Path);
         var id = await run.WaitForFollowAsync();
+        await PgServer.ExecuteAsync(source, "UPDATE items SET qty = qty + 1 WHERE id <= 100");
+        await run.WaitForVerifiedAsync();
 
         await PgServer.ExecuteAsync(source, Changes);
         await PgServer.ExecuteAsync(source, "BEGIN; INSERT INTO items (name) VALUES ('rolled back'); ROLLBACK;");
@@ -64,6 +66,7 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         Assert.Equal(await PgServer.ScalarAsync<long>(source, "SELECT last_value FROM items_id_seq"), await PgServer.ScalarAsync<long>(target, "SELECT last_value FROM items_id_seq"));
         var journal = MigrationJournal.All(dir.Path).Single();
         Assert.NotNull(journal.Output("cutover", "writeDowntimeSeconds"));
+        Assert.Contains("verified identical while following", journal.Step("follow").Summary, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -209,6 +212,27 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         Assert.Equal(MigrationStatus.Canceled, MigrationJournal.All(dir.Path).Single().Status);
         await AssertNothingLeftAsync(source);
         await PgServer.ExecuteAsync(source, "INSERT INTO t VALUES (1000)");
+    }
+
+    [Fact]
+    public async Task Should_Remove_The_Slot_When_Canceled_After_The_Process_Was_Killed()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100);");
+        var target = await servers.Target.CreateDatabaseAsync("orphan");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        run.Process!.Kill(entireProcessTree: true);
+        await run.Result;
+
+        var check = await CliRunner.RunAsync("check", "--source", CliRunner.Url(source));
+        var cancel = await CliRunner.RunAsync("cancel", id, "--workdir", dir.Path, "--source", CliRunner.Url(source));
+
+        Assert.Contains("leftover replication slots", check.Stdout, StringComparison.Ordinal);
+        Assert.Contains(id.Replace('-', '_'), check.Stdout, StringComparison.Ordinal);
+        Assert.True(cancel.ExitCode == 0, cancel.ToString());
+        Assert.Contains("removed from the source", cancel.Stdout, StringComparison.Ordinal);
+        await AssertNothingLeftAsync(source);
     }
 
     /// <summary>No slot or publication of the tool on the source.</summary>

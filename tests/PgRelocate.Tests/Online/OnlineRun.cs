@@ -64,6 +64,28 @@ internal sealed class OnlineRun
         return "";
     }
 
+    /// <summary>Waits until the verification while following has passed.</summary>
+    public async Task WaitForVerifiedAsync()
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Result.IsCompleted)
+            {
+                Assert.Fail("The migration ended before its verification while following: " + await Result);
+            }
+
+            if (Journal().Log.Any(l => l.Contains("Verified while following", StringComparison.Ordinal)))
+            {
+                return;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.Fail("The verification while following did not pass in time.");
+    }
+
     /// <summary>Waits until the follow has applied at least <paramref name="changes"/> changes.</summary>
     public async Task WaitForChangesAsync(long changes)
     {

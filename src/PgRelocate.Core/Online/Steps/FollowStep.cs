@@ -1,5 +1,7 @@
 using System.Globalization;
+using PgRelocate.Errors;
 using PgRelocate.Migration;
+using PgRelocate.Migration.Steps;
 using PgRelocate.Progress;
 
 namespace PgRelocate.Online.Steps;
@@ -26,11 +28,36 @@ public sealed class FollowStep : IMigrationStep
         context.Reporter.Info(auto
             ? $"Following the source; the cutover starts once the target is within {maxLag:0.#}s of it."
             : $"Following the source; switch with 'pgrelocate cutover {context.Journal.Id}'.");
+        bool Requested() => CutoverRequest.IsRequested(context.Folder);
+
+        // Catch up, then prove the target exact at one position of the source before anything switches.
+        await follower.RunAsync(p => Requested() || p.CaughtUp, cancellationToken);
+        var verified = false;
+        if (!Requested())
+        {
+            var copy = context.Journal.Step(SnapshotCopyStep.StepName);
+            var result = await OnlineVerification.RunAsync(follower, options.Source, options.Target, copy.Outputs["slot"], options.Jobs, context.Reporter, cancellationToken);
+            foreach (var table in VerifyStep.Tables(result))
+            {
+                context.Record.Tables.Add(table with { Title = table.Title + " while following" });
+            }
+
+            if (result.HasDifferences)
+            {
+                throw new PgRelocateException($"Verification while following found differences: {result.Tables.Count(t => !t.Equal)} of {result.Tables.Count} tables differ, {result.SchemaDifferences.Count} schema differences (the report lists them). Nothing is switched.", ExitCode.Differences);
+            }
+
+            verified = true;
+            context.Record.Outputs["verified"] = $"{result.Tables.Count} tables identical";
+            context.Reporter.Info($"Verified while following: {result.Tables.Count} tables identical to the source at one position.");
+            context.Journal.Save();
+        }
+
         await follower.RunAsync(
-            p => CutoverRequest.IsRequested(context.Folder) || (auto && (p.CaughtUp || (p.LagSeconds > 0 && p.LagSeconds < maxLag))),
+            p => Requested() || (auto && verified && (p.CaughtUp || (p.LagSeconds > 0 && p.LagSeconds < maxLag))),
             cancellationToken);
         OnlineCutoverStep.Record(context, follower);
-        context.Record.Summary = $"{follower.Changes} changes in {follower.Transactions} transactions applied; {(CutoverRequest.IsRequested(context.Folder) ? "cutover requested" : "caught up, automatic cutover")}";
+        context.Record.Summary = $"{follower.Changes} changes in {follower.Transactions} transactions applied; {(verified ? "verified identical while following; " : "not verified while following (cutover asked first); ")}{(Requested() ? "cutover requested" : "caught up, automatic cutover")}";
         context.Record.Outputs["changes"] = follower.Changes.ToString(CultureInfo.InvariantCulture);
         context.Reporter.Progress(new ProgressUpdate("follow", follower.Changes, follower.Changes, "changes", Finished: true));
     }
