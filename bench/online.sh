@@ -111,6 +111,9 @@ GAP="$("$PGBIN/psql" -qXAt "$TGT" -c "SELECT round(extract(epoch FROM max(gap)):
 PEAK_MB="$(awk '/Maximum resident set size/ {printf "%.0f", $6/1024}' "$WORK/migrate.err")"
 read -r LAG_B LAG_S MAX_LAG_S RATE < <(awk '{b+=$1; s+=$2; if ($2>m) m=$2; r+=$3; n++} END {if (n) printf "%.0f %.2f %.2f %.0f\n", b/n, s/n, m, r/n; else print "0 0 0 0"}' "$WORK/samples")
 
+echo "Verifying ..." >&2
+VERIFY="$(dotnet "$CLI" verify --source "$SRC" --target "$TGT" --tables 'public.pgbench_*' >/dev/null 2>&1 && echo identical || echo DIFFERENT)"
+
 PGCOPYDB_RATE="not measured"
 if [ -z "${SKIP_PGCOPYDB:-}" ] && [ -n "$PGCOPYDB" ] && [ -x "$PGCOPYDB" ]; then
     echo "pgcopydb clone --follow on the same load (the source is writable again for it) ..." >&2
@@ -127,10 +130,6 @@ if [ -z "${SKIP_PGCOPYDB:-}" ] && [ -n "$PGCOPYDB" ] && [ -x "$PGCOPYDB" ]; then
     B="$("$PGBIN/psql" -qXAt "$PGCT" -c "SELECT count(*) FROM pgbench_history")"
     PGCOPYDB_RATE="$(( (B - A) * 4 / 30 )) changes/s"
 fi
-
-echo "Verifying ..." >&2
-"$PGBIN/psql" -qX "$SRC" -c "ALTER DATABASE bench SET default_transaction_read_only = on" >/dev/null
-VERIFY="$(dotnet "$CLI" verify --source "$SRC" --target "$TGT" --tables 'public.pgbench_*' >/dev/null 2>&1 && echo identical || echo DIFFERENT)"
 
 cat <<REPORT
 
