@@ -30,6 +30,7 @@ internal static class Cli
         root.Subcommands.Add(StatusCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(CancelCommand.Create());
+        root.Subcommands.Add(CutoverCommand.Create());
         root.Subcommands.Add(UrlCommand.Create());
         root.Subcommands.Add(StagedCommand.Create());
         return root;

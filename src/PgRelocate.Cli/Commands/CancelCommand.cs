@@ -65,6 +65,19 @@ internal static class CancelCommand
                 }
             }
 
+            if (Online.OnlineCleanup.LeftOnSource(journal))
+            {
+                if (source is null)
+                {
+                    ctx.Out.WriteLine($"Its replication slot and publication are still on the source: run 'pgrelocate cancel {id} --source URL' to remove them.");
+                }
+                else
+                {
+                    await Online.OnlineCleanup.RemoveAsync(journal, source, cancellationToken);
+                    ctx.Out.WriteLine($"Replication slot and publication {Online.OnlineNames.Slot(id)} removed from the source.");
+                }
+            }
+
             journal.Save();
             return ExitCode.Success;
         }

@@ -12,16 +12,23 @@ internal static class CheckCommand
     {
         var source = new Option<string>("--source") { Description = "The database to migrate from (postgres://USER:PASSWORD@HOST:PORT/DB).", Required = true };
         var target = new Option<string?>("--target") { Description = "The database to migrate to; without it only the source is checked." };
+        var online = new Option<bool>("--online") { Description = "Also check the prerequisites of an online migration (migrate --online)." };
+        var replicaIdentityFull = new Option<bool>("--replica-identity-full") { Description = "With --online: tables without a primary key will get REPLICA IDENTITY FULL (a warning, not a blocker)." };
         var command = new Command("check", "Check a source (and target) before migrating: versions, extensions, size, roles, activity and more.")
         {
             source,
             target,
+            online,
+            replicaIdentityFull,
         };
         command.SetAction(async (ctx, ct) =>
         {
             var sourceInfo = ctx.Connection(source);
             var targetInfo = ctx.Parse.GetValue(target) is { } t ? ctx.Connection(target!) : null;
-            var report = await new PreflightRunner().RunAsync(sourceInfo, targetInfo, ctx.Binaries, ctx.Reporter, ct);
+            IReadOnlyList<IPreflightCheck> checks = ctx.Parse.GetValue(online)
+                ? [.. PreflightRunner.DefaultChecks(), .. Online.OnlineChecks.All(ctx.Parse.GetValue(replicaIdentityFull))]
+                : [.. PreflightRunner.DefaultChecks(), Online.OnlineChecks.LeftoverSlots];
+            var report = await new PreflightRunner(checks).RunAsync(sourceInfo, targetInfo, ctx.Binaries, ctx.Reporter, ct);
             ctx.Reporter.Stop();
             if (ctx.Json)
             {

@@ -33,13 +33,17 @@ internal static class MigrateCommand
     private static readonly Option<string?> Resume = new("--resume") { Description = "Resume migration ID: finished steps are skipped, an interrupted one is redone." };
     private static readonly Option<bool> Direct = new("--direct") { Description = "Copy straight from the source to the target over parallel COPY streams, instead of dump, stage and restore." };
     private static readonly Option<bool> CreateBucket = new("--create-bucket") { Description = "With --via: create the bucket or container, private and encrypted, when it is missing." };
+    private static readonly Option<bool> Online = new("--online") { Description = "Keep the source live: copy a replication slot's snapshot, stream its changes into the target, switch in seconds with 'pgrelocate cutover ID'." };
+    private static readonly Option<string> Cutover = new("--cutover") { Description = "With --online: manual (wait for 'pgrelocate cutover ID') or auto (switch once caught up within --max-lag).", DefaultValueFactory = _ => "manual" };
+    private static readonly Option<string> MaxLag = new("--max-lag") { Description = "With --online --cutover auto: the lag under which the switch starts (5s, 500ms).", DefaultValueFactory = _ => "5s" };
+    private static readonly Option<bool> ReplicaIdentityFull = new("--replica-identity-full") { Description = "With --online: set REPLICA IDENTITY FULL on tables without a primary key for the migration (undone at the end)." };
     private static readonly Option<bool> ShowSecrets = new("--show-secrets") { Description = "Print the target's DATABASE_URL with its password." };
 
     public static Command Create()
     {
         var command = new Command("migrate", "Run the whole migration: check, read-only source, dump, restore, settings, verify, cutover summary, cleanup.")
         {
-            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, WorkDirOption.Option, LockTimeoutOption.Option,
+            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, WorkDirOption.Option, LockTimeoutOption.Option,
         };
         StagingCliOptions.AddTo(command);
         command.SetAction(RunAsync);
@@ -100,6 +104,17 @@ internal static class MigrateCommand
                 throw new UsageException($"--via needs a place to write the archive (s3://BUCKET/KEY, azure://ACCOUNT/CONTAINER/BLOB or a path), not a URL.");
             }
 
+            var online = parse.GetValue(Online);
+            if (online && parse.GetValue(Via) is not null)
+            {
+                throw new UsageException("--online copies between the servers with no archive: leave out --via.");
+            }
+
+            if (parse.GetValue(Cutover) is not ("manual" or "auto"))
+            {
+                throw new UsageException($"--cutover must be manual or auto, not '{parse.GetValue(Cutover)}'.");
+            }
+
             options = new MigrationOptions
             {
                 Source = source,
@@ -113,8 +128,13 @@ internal static class MigrateCommand
                 Jobs = Math.Max(1, parse.GetValue(Jobs)),
                 // The restore runs alongside the dump on the same machine: pg_dump's CPU is better spent lightly.
                 Compression = CompressOption.Get(parse) ?? 1,
-                ReadOnlySource = parse.GetValue(ReadOnlySource),
-                KeepReadOnly = parse.GetValue(KeepReadOnly),
+                // Online: read-only only for the cutover, and after it (the applications now write to the target).
+                ReadOnlySource = online || parse.GetValue(ReadOnlySource),
+                KeepReadOnly = online || parse.GetValue(KeepReadOnly),
+                Online = online,
+                AutoCutover = parse.GetValue(Cutover) == "auto",
+                MaxLag = ParseDuration(parse.GetValue(MaxLag) ?? "5s"),
+                ReplicaIdentityFull = parse.GetValue(ReplicaIdentityFull),
                 ApplySettings = parse.GetValue(ApplySettings),
                 KeepArchive = parse.GetValue(KeepArchive),
                 ShowSecrets = parse.GetValue(ShowSecrets),
@@ -126,7 +146,7 @@ internal static class MigrateCommand
                 recorded["report"] = Path.GetFullPath(report);
             }
 
-            journal = MigrationJournal.Create(workDir, MigrationJournal.NewId(), source.ToString(), target.ToString(), MigrationPlan.Steps().Select(s => s.Name), recorded);
+            journal = MigrationJournal.Create(workDir, MigrationJournal.NewId(), source.ToString(), target.ToString(), MigrationPlan.Steps(options).Select(s => s.Name), recorded);
         }
 
         report = report is null ? journal.Options.GetValueOrDefault("report") : Path.GetFullPath(report);
@@ -136,7 +156,7 @@ internal static class MigrateCommand
         }
 
         ctx.Reporter.Info($"Migration {journal.Id}: {source.Display} → {target.Display} (journal in {journal.Folder}).");
-        var runner = new MigrationRunner(MigrationPlan.Steps(), ctx.Binaries, ctx.Reporter);
+        var runner = new MigrationRunner(MigrationPlan.Steps(options), ctx.Binaries, ctx.Reporter);
         ExitCode code;
         try
         {
@@ -157,6 +177,19 @@ internal static class MigrateCommand
 
         Render(ctx, journal, options, report);
         return code;
+    }
+
+    /// <summary>A duration as "5s", "500ms", "2m" or a number of seconds.</summary>
+    private static TimeSpan ParseDuration(string text)
+    {
+        var t = text.Trim();
+        var (number, unit) = t.EndsWith("ms", StringComparison.Ordinal) ? (t[..^2], 0.001)
+            : t.EndsWith('s') ? (t[..^1], 1.0)
+            : t.EndsWith('m') ? (t[..^1], 60.0)
+            : (t, 1.0);
+        return double.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0
+            ? TimeSpan.FromSeconds(value * unit)
+            : throw new UsageException($"--max-lag '{text}' is not a duration: write 5s, 500ms or 2m.");
     }
 
     private static void Render(CommandContext ctx, MigrationJournal journal, MigrationOptions options, string? report)

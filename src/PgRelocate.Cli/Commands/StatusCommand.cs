@@ -38,7 +38,7 @@ internal static class StatusCommand
             {
                 if (ctx.Json)
                 {
-                    ctx.WriteJson(new { id, status = ListCommand.StatusOf(journal), progress = JournalReporter.Read(journal), steps = journal.Steps.Select(s => new { s.Name, status = s.Status.ToString(), s.Summary, s.Error }) });
+                    ctx.WriteJson(new { id, status = ListCommand.StatusOf(journal), progress = JournalReporter.Read(journal), online = Online.OnlineStatus.Read(journal.Folder), steps = journal.Steps.Select(s => new { s.Name, status = s.Status.ToString(), s.Summary, s.Error }) });
                 }
                 else
                 {
@@ -63,6 +63,11 @@ internal static class StatusCommand
         if (!running || step is null)
         {
             return $"{journal.Id}: {ListCommand.StatusOf(journal)}{(journal.Error is null ? "" : " - " + journal.Error)}";
+        }
+
+        if (step.Name is Online.Steps.FollowStep.StepName or Online.Steps.OnlineCutoverStep.StepName && Online.OnlineStatus.Read(journal.Folder) is { } online)
+        {
+            return $"{journal.Id}: {online.Describe()}";
         }
 
         var progress = JournalReporter.Read(journal).LastOrDefault(p => !p.Finished);

@@ -27,6 +27,9 @@ public sealed record CopyOptions
     /// <summary>maintenance_work_mem for the target sessions that build indexes: a sort that fits in memory is several times faster.</summary>
     public string MaintenanceWorkMem { get; init; } = "1GB";
 
+    /// <summary>A snapshot exported on the source to copy (an online migration's replication slot's); null: a new one.</summary>
+    public string? Snapshot { get; init; }
+
     /// <summary>Where the pg_dump and pg_restore output and every statement's failure are kept.</summary>
     public required string LogPath { get; init; }
 }

@@ -32,7 +32,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         try
         {
             var start = clock.Now;
-            await using var snapshot = await SourceSnapshot.OpenAsync(options.Source, cancellationToken);
+            await using var snapshot = await SourceSnapshot.OpenAsync(options.Source, cancellationToken, options.Snapshot);
             reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Facts.ServerVersion}, {Units.Bytes(snapshot.Facts.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
 
             // 1. Everything that can refuse the copy, before the target is touched; emptied once the schema is dumped.

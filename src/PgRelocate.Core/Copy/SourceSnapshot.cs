@@ -45,7 +45,8 @@ internal sealed class SourceSnapshot : IAsyncDisposable
 
     public long LargeObjectBytes { get; private set; }
 
-    public static async Task<SourceSnapshot> OpenAsync(PgConnectionInfo source, CancellationToken cancellationToken)
+    /// <param name="existing">A snapshot exported elsewhere (a replication slot's) to read in, instead of a new one.</param>
+    public static async Task<SourceSnapshot> OpenAsync(PgConnectionInfo source, CancellationToken cancellationToken, string? existing = null)
     {
         var conn = await CopySessions.OpenAsync(source, "source", cancellationToken);
         try
@@ -54,7 +55,12 @@ internal sealed class SourceSnapshot : IAsyncDisposable
             // The transaction idles while the readers work: the source's idle timeout must not end it.
             await Db.ExecuteAsync(conn, "SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0", cancellationToken);
             await Db.ExecuteAsync(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
-            var id = await Db.ScalarAsync<string>(conn, "SELECT pg_export_snapshot()", cancellationToken)
+            if (existing is not null)
+            {
+                await Db.ExecuteAsync(conn, $"SET TRANSACTION SNAPSHOT {Db.Literal(existing)}", cancellationToken);
+            }
+
+            var id = existing ?? await Db.ScalarAsync<string>(conn, "SELECT pg_export_snapshot()", cancellationToken)
                 ?? throw new PgRelocateException("The source did not export a snapshot.");
             var snapshot = new SourceSnapshot(conn, id, facts) { Identity = await DatabaseIdentity.TryReadAsync(conn, cancellationToken) };
             await snapshot.ReadCatalogAsync(cancellationToken);

@@ -43,6 +43,21 @@ public sealed record MigrationOptions
 
     public bool ShowSecrets { get; init; }
 
+    /// <summary>Online: copy a replication slot's snapshot, follow the source's changes, switch in seconds.</summary>
+    public bool Online { get; init; }
+
+    /// <summary>Online: switch as soon as the target has caught up (else wait for `pgrelocate cutover ID`).</summary>
+    public bool AutoCutover { get; init; }
+
+    /// <summary>Online, with <see cref="AutoCutover"/>: the lag under which the switch starts.</summary>
+    public TimeSpan MaxLag { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Online: set REPLICA IDENTITY FULL on tables without a key for the migration (undone at the end).</summary>
+    public bool ReplicaIdentityFull { get; init; }
+
+    /// <summary>Online: stop and drop the slot once it holds more WAL than this on the source; null: only when the server is about to invalidate it.</summary>
+    public long? MaxRetainedWal { get; init; }
+
     /// <summary>Preflight checks whose blockers the user overrides, by name.</summary>
     public IReadOnlySet<string> Allow { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
@@ -60,6 +75,11 @@ public sealed record MigrationOptions
         ["allow"] = string.Join(",", Allow.Order(StringComparer.Ordinal)),
         ["createBucket"] = CreateBucket.ToString(),
         ["direct"] = Direct.ToString(),
+        ["online"] = Online.ToString(),
+        ["cutover"] = AutoCutover ? "auto" : "manual",
+        ["maxLagSeconds"] = MaxLag.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["replicaIdentityFull"] = ReplicaIdentityFull.ToString(),
+        ["maxRetainedWal"] = MaxRetainedWal?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
         ["profile"] = Staging.Profile ?? "",
         ["region"] = Staging.Region ?? "",
         ["endpointUrl"] = Staging.EndpointUrl ?? "",

@@ -60,6 +60,9 @@ public static class MigrationPlan
         return aborted;
     }
 
+    /// <summary>The steps for these options: an online migration has its own (see <see cref="Online.OnlinePlan"/>).</summary>
+    public static IReadOnlyList<IMigrationStep> Steps(MigrationOptions options) => options.Online ? Online.OnlinePlan.Steps() : Steps();
+
     /// <summary>Rebuilds the options a migration was started with from its journal and fresh connections.</summary>
     public static MigrationOptions FromJournal(MigrationJournal journal, Connections.PgConnectionInfo source, Connections.PgConnectionInfo target, bool showSecrets)
     {
@@ -80,6 +83,11 @@ public static class MigrationPlan
             ShowSecrets = showSecrets,
             CreateBucket = Flag("createBucket"),
             Direct = Flag("direct"),
+            Online = Flag("online"),
+            AutoCutover = o.GetValueOrDefault("cutover") == "auto",
+            MaxLag = TimeSpan.FromSeconds(double.TryParse(o.GetValueOrDefault("maxLagSeconds"), System.Globalization.CultureInfo.InvariantCulture, out var lag) ? lag : 5),
+            ReplicaIdentityFull = Flag("replicaIdentityFull"),
+            MaxRetainedWal = long.TryParse(o.GetValueOrDefault("maxRetainedWal"), System.Globalization.CultureInfo.InvariantCulture, out var wal) ? wal : null,
             Staging = StagingOf(journal),
             Allow = (o.GetValueOrDefault("allow") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal),
         };

@@ -25,8 +25,12 @@ internal sealed class Sessions : IAsyncDisposable
     private readonly ConcurrentBag<NpgsqlConnection> _idle = [];
     private readonly ConcurrentBag<NpgsqlConnection> _all = [];
 
-    public Sessions(PgConnectionInfo info, string side)
+    private readonly string? _snapshot;
+
+    /// <param name="snapshot">A snapshot exported on this side: every session reads it, in one transaction each.</param>
+    public Sessions(PgConnectionInfo info, string side, string? snapshot = null)
     {
+        _snapshot = snapshot;
         Info = info;
         Side = side;
     }
@@ -47,6 +51,11 @@ internal sealed class Sessions : IAsyncDisposable
             conn = await OpenAsync(Info, Side, cancellationToken);
             await Db.ExecuteAsync(conn, "SET search_path = pg_catalog", cancellationToken);
             _all.Add(conn);
+            if (_snapshot is not null)
+            {
+                await Db.ExecuteAsync(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
+                await Db.ExecuteAsync(conn, $"SET TRANSACTION SNAPSHOT {Db.Literal(_snapshot)}", cancellationToken);
+            }
         }
 
         return new Lease(this, conn);

@@ -21,6 +21,9 @@ public sealed record VerifyOptions
 
     public VerifyMode Mode { get; init; } = VerifyMode.Checksums;
 
+    /// <summary>A snapshot exported on the source to compare the target with (an online migration's paused position); null: the source now.</summary>
+    public string? SourceSnapshot { get; init; }
+
     /// <summary>
     /// Glob patterns (<c>*</c>, <c>?</c>) on <c>schema.table</c>, or on the bare table name when the pattern
     /// has no dot; empty: every table. Schema objects are compared whatever the patterns.

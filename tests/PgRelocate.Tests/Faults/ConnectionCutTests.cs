@@ -33,7 +33,7 @@ public class ConnectionCutTests(FaultServers servers) : IClassFixture<FaultServe
         var target = await servers.Target.CreateDatabaseAsync("from_dump");
         var restore = await CliRunner.RunAsync("restore", dir.File("a.dump"), "--target", CliRunner.Url(target));
         Assert.True(restore.ExitCode == 0, restore.ToString());
-        Assert.Equal(await Snapshot.TakeAsync(source), await Snapshot.TakeAsync(target));
+        await DatabaseSnapshot.AssertSameAsync(source, target);
     }
 
     [Theory]

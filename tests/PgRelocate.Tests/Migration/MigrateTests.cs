@@ -253,7 +253,7 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         Assert.DoesNotContain("read-only source: done in a previous run", killed.Stderr, StringComparison.Ordinal);
         Assert.True(readOnlyDuringResume, "the resumed run made the source read-only again");
         Assert.True(finished.ExitCode == 0, finished.ToString());
-        Assert.Equal(await Snapshot.TakeAsync(source), await Snapshot.TakeAsync(target));
+        await DatabaseSnapshot.AssertSameAsync(source, target);
         Assert.False(await ReadOnlyAsync(source));
     }
 
@@ -283,7 +283,7 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         Assert.Equal($"pgrelocate migration {id}", holders);
         Assert.True(cancel.ExitCode == 0, cancel.ToString());
         Assert.True(resumed.ExitCode == 0, resumed.ToString());
-        Assert.Equal(await Snapshot.TakeAsync(source), await Snapshot.TakeAsync(target));
+        await DatabaseSnapshot.AssertSameAsync(source, target);
     }
 
     /// <summary>Holds an exclusive lock on a table of the source, so pg_dump waits for it: the migration is certainly inside the dump.</summary>

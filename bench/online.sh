@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The online migration benchmark: pgbench at SCALE on a throwaway source cluster under `pgbench -c 4 -j 2`
+# load for the whole run; `pgrelocate migrate --online` copies and follows; after FOLLOW seconds of following
+# (60 by default), `pgrelocate cutover`. A writer stands in for an application: it writes a tick to the source
+# every 20 ms and, once the cutover has returned, to the target. Prints the steady-state lag, the apply rate
+# against the source's write rate, the write downtime (pgrelocate's, and the longest gap the writer saw),
+# pgrelocate's peak memory, pgcopydb's `clone --follow` apply rate on the same load when pgcopydb is
+# installed, and `pgrelocate verify` of the result.
+#
+#   bench/online.sh [SCALE]        SCALE is pgbench's scale factor (default 30)
+#   FOLLOW=60 SKIP_PGCOPYDB=1 KEEP=1 bench/online.sh 10
+#
+# Run by hand, never in CI.
+set -euo pipefail
+
+SCALE="${1:-30}"
+FOLLOW="${FOLLOW:-60}"
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PGBIN="${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}"
+[ -x /usr/bin/time ] || { SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"; $SUDO apt-get install -y -qq time >/dev/null; }
+PGCOPYDB="$(command -v pgcopydb || ls /usr/lib/postgresql/*/bin/pgcopydb 2>/dev/null | sort -V | tail -1 || true)"
+
+echo "Building pgrelocate ..." >&2
+dotnet build -c Release --nologo -v q "$ROOT_DIR/PgRelocate.sln" >/dev/null
+CLI="$ROOT_DIR/src/PgRelocate.Cli/bin/Release/net10.0/pgrelocate.dll"
+
+WORK="$(mktemp -d /tmp/pgrelocate-online-bench-XXXXXX)"
+chmod 755 "$WORK"
+RUNAS=()
+if [ "$(id -u)" -eq 0 ]; then RUNAS=(runuser -u postgres --); chown postgres "$WORK"; fi
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+start_cluster() { # name port
+    local dir="$WORK/$1"
+    "${RUNAS[@]}" "$PGBIN/initdb" -D "$dir" -U postgres -A trust --no-sync -E UTF8 --locale C.UTF-8 >/dev/null
+    cat >>"$dir/postgresql.conf" <<CONF
+port = $2
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$WORK'
+fsync = off
+full_page_writes = off
+shared_buffers = 256MB
+max_wal_size = 8GB
+max_connections = 100
+wal_level = logical
+max_replication_slots = 10
+max_wal_senders = 10
+CONF
+    "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$dir" -l "$WORK/$1.log" -w start >/dev/null
+}
+
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for c in source target; do
+        [ -d "$WORK/$c" ] && "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$WORK/$c" -m immediate -w stop >/dev/null 2>&1 || true
+    done
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+SPORT=$(free_port); TPORT=$(free_port)
+start_cluster source "$SPORT"
+start_cluster target "$TPORT"
+SRC="postgres://postgres@127.0.0.1:$SPORT/bench"
+# The target's login role is an ordinary owner of its database, as a managed provider hands out.
+"$PGBIN/psql" -qX "postgres://postgres@127.0.0.1:$TPORT/postgres" -c "CREATE ROLE app LOGIN" -c "CREATE DATABASE app OWNER app" -c "CREATE DATABASE pgcopydb OWNER app"
+"$PGBIN/psql" -qX "postgres://postgres@127.0.0.1:$TPORT/app" -c "ALTER SCHEMA public OWNER TO app"
+"$PGBIN/psql" -qX "postgres://postgres@127.0.0.1:$TPORT/pgcopydb" -c "ALTER SCHEMA public OWNER TO app"
+TGT="postgres://app@127.0.0.1:$TPORT/app"
+
+echo "Loading pgbench at scale $SCALE ..." >&2
+"$PGBIN/psql" -qX "postgres://postgres@127.0.0.1:$SPORT/postgres" -c "CREATE DATABASE bench"
+"$PGBIN/pgbench" -q -i -s "$SCALE" "$SRC" >/dev/null 2>&1
+"$PGBIN/psql" -qX "$SRC" -c "CREATE TABLE ticks (id text PRIMARY KEY DEFAULT gen_random_uuid()::text, at timestamptz NOT NULL DEFAULT clock_timestamp())"
+
+echo "Starting the load (pgbench -c 4 -j 2) and the writer ..." >&2
+"$PGBIN/pgbench" -c 4 -j 2 -T 100000 -P 1 "$SRC" >"$WORK/pgbench.log" 2>&1 &
+PIDS+=($!)
+( while true; do
+    if [ -f "$WORK/switched" ]; then url="$TGT"; else url="$SRC"; fi
+    "$PGBIN/psql" -qXAt "$url" -c "INSERT INTO ticks DEFAULT VALUES" >/dev/null 2>&1 || true
+    sleep 0.02
+  done ) &
+PIDS+=($!)
+sleep 5
+
+echo "pgrelocate migrate --online ..." >&2
+MIGRATIONS="$WORK/migrations"
+/usr/bin/time -v dotnet "$CLI" migrate --source "$SRC" --target "$TGT" --confirm app --online --replica-identity-full \
+    --workdir "$MIGRATIONS" >"$WORK/migrate.log" 2>"$WORK/migrate.err" &
+MIGRATE=$!
+PIDS+=($MIGRATE)
+until ls "$MIGRATIONS"/*/online.json >/dev/null 2>&1; do sleep 1; kill -0 $MIGRATE 2>/dev/null || { cat "$WORK/migrate.log" "$WORK/migrate.err"; exit 1; }; done
+ID="$(basename "$(dirname "$(ls "$MIGRATIONS"/*/online.json)")")"
+echo "Following ($ID) for ${FOLLOW}s ..." >&2
+: >"$WORK/samples"
+for _ in $(seq "$FOLLOW"); do
+    python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["lagBytes"], s["lagSeconds"], s["changesPerSecond"])' "$MIGRATIONS/$ID/online.json" >>"$WORK/samples" 2>/dev/null || true
+    sleep 1
+done
+TPS="$(grep -o 'tps = [0-9.]*' "$WORK/pgbench.log" | tail -30 | awk '{s+=$3; n++} END {if (n) printf "%.0f", s/n; else print 0}')"
+
+echo "Cutover ..." >&2
+dotnet "$CLI" cutover "$ID" --workdir "$MIGRATIONS" | tee "$WORK/cutover.log"
+touch "$WORK/switched"
+wait $MIGRATE || true
+sleep 2
+DOWNTIME="$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(next(s for s in j["steps"] if s["name"]=="cutover")["outputs"]["writeDowntimeSeconds"])' "$MIGRATIONS/$ID/journal.json")"
+GAP="$("$PGBIN/psql" -qXAt "$TGT" -c "SELECT round(extract(epoch FROM max(gap))::numeric, 2) FROM (SELECT at - lag(at) OVER (ORDER BY at) AS gap FROM ticks) g")"
+PEAK_MB="$(awk '/Maximum resident set size/ {printf "%.0f", $6/1024}' "$WORK/migrate.err")"
+read -r LAG_B LAG_S MAX_LAG_S RATE < <(awk '{b+=$1; s+=$2; if ($2>m) m=$2; r+=$3; n++} END {if (n) printf "%.0f %.2f %.2f %.0f\n", b/n, s/n, m, r/n; else print "0 0 0 0"}' "$WORK/samples")
+
+echo "Verifying ..." >&2
+VERIFY="$(dotnet "$CLI" verify --source "$SRC" --target "$TGT" --tables 'public.pgbench_*' >/dev/null 2>&1 && echo identical || echo DIFFERENT)"
+
+PGCOPYDB_RATE="not measured"
+if [ -z "${SKIP_PGCOPYDB:-}" ] && [ -n "$PGCOPYDB" ] && [ -x "$PGCOPYDB" ]; then
+    echo "pgcopydb clone --follow on the same load (the source is writable again for it) ..." >&2
+    "$PGBIN/psql" -qX "$SRC" -c "ALTER DATABASE bench RESET default_transaction_read_only"
+    "$PGBIN/pgbench" -c 4 -j 2 -T 100000 "$SRC" >/dev/null 2>&1 &
+    PIDS+=($!)
+    PGCT="postgres://app@127.0.0.1:$TPORT/pgcopydb"
+    "$PGCOPYDB" clone --follow --plugin pgoutput --source "$SRC" --target "$PGCT" --dir "$WORK/pgcopydb" --table-jobs 2 --index-jobs 2 \
+        >"$WORK/pgcopydb.log" 2>&1 &
+    PIDS+=($!)
+    # Its apply rate once it follows: pgbench_history rows (one per transaction) reaching the target per second.
+    until "$PGBIN/psql" -qXAt "$PGCT" -c "SELECT 1 FROM pgbench_history LIMIT 1" >/dev/null 2>&1 && grep -q -i "replay\|apply" "$WORK/pgcopydb.log"; do sleep 2; done
+    A="$("$PGBIN/psql" -qXAt "$PGCT" -c "SELECT count(*) FROM pgbench_history")"; sleep 30
+    B="$("$PGBIN/psql" -qXAt "$PGCT" -c "SELECT count(*) FROM pgbench_history")"
+    PGCOPYDB_RATE="$(( (B - A) * 4 / 30 )) changes/s"
+fi
+
+cat <<REPORT
+
+Online migration, pgbench scale $SCALE under -c 4 -j 2 load, ${FOLLOW}s of following
+  source write rate        ${TPS} tps, about $(( TPS * 4 )) changes/s
+  pgrelocate apply rate    ${RATE} changes/s (mean while following)
+  lag while following      mean ${LAG_B} bytes, ${LAG_S}s; worst ${MAX_LAG_S}s
+  write downtime           ${DOWNTIME}s (pgrelocate), ${GAP}s longest gap seen by the writer
+  pgrelocate peak memory   ${PEAK_MB} MB
+  pgcopydb follow rate     ${PGCOPYDB_RATE}
+  verify                   ${VERIFY}
+REPORT

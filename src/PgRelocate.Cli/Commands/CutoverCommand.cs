@@ -1,0 +1,84 @@
+using System.CommandLine;
+using System.Globalization;
+using PgRelocate.Errors;
+using PgRelocate.Migration;
+using PgRelocate.Online;
+using PgRelocate.Online.Steps;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Cli.Commands;
+
+/// <summary>
+/// <c>pgrelocate cutover ID</c>: asks the process following an online migration to switch now, from any
+/// terminal, and waits until it has: prints the measured write downtime and the new DATABASE_URL.
+/// </summary>
+internal static class CutoverCommand
+{
+    private static readonly Argument<string> Id = new("id") { Description = "The online migration's id." };
+    private static readonly Option<int> Wait = new("--wait") { Description = "How long to wait for the switch, in seconds.", DefaultValueFactory = _ => 600 };
+
+    public static Command Create()
+    {
+        var command = new Command("cutover", "Switch an online migration now: the source becomes read-only, its last changes are applied, the target takes over.") { Id, Wait, WorkDirOption.Option };
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    private static async Task<ExitCode> RunAsync(CommandContext ctx, CancellationToken cancellationToken)
+    {
+        var workDir = WorkDirOption.Get(ctx.Parse);
+        var id = ctx.Parse.GetValue(Id)!;
+        var journal = MigrationJournal.Load(workDir, id);
+        if (!journal.Steps.Any(s => s.Name == FollowStep.StepName))
+        {
+            throw new UsageException($"Migration {id} is not an online migration (migrate --online): there is nothing to switch.");
+        }
+
+        if (journal.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Canceled)
+        {
+            throw new UsageException($"Migration {id} is {journal.Status.ToString().ToLowerInvariant()}: there is nothing to switch.");
+        }
+
+        CutoverRequest.Write(journal.Folder);
+        ctx.Reporter.Info($"Cutover of migration {id} requested; waiting for it to switch.");
+        var deadline = DateTime.UtcNow.AddSeconds(Math.Max(1, ctx.Parse.GetValue(Wait)));
+        while (DateTime.UtcNow < deadline)
+        {
+            journal = MigrationJournal.Load(workDir, id);
+            if (journal.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Canceled)
+            {
+                break;
+            }
+
+            await Task.Delay(250, cancellationToken);
+        }
+
+        var downtime = journal.Output(OnlineCutoverStep.StepName, "writeDowntimeSeconds");
+        if (ctx.Json)
+        {
+            ctx.WriteJson(new { id, status = journal.Status.ToString(), writeDowntimeSeconds = downtime is null ? (double?)null : double.Parse(downtime, CultureInfo.InvariantCulture), databaseUrl = journal.Target, error = journal.Error });
+        }
+
+        if (journal.Status == MigrationStatus.Completed)
+        {
+            if (!ctx.Json)
+            {
+                ctx.Out.WriteLine($"Migration {id} switched: writes were refused for {downtime}s.");
+                ctx.Out.WriteLine($"DATABASE_URL={journal.Target}");
+                foreach (var row in journal.Step(Migration.Steps.CutoverStep.StepName).Tables.FirstOrDefault(t => t.Title == "Applications to repoint")?.Rows ?? [])
+                {
+                    ctx.Out.WriteLine("  repoint: " + string.Join(", ", row));
+                }
+            }
+
+            return ExitCode.Success;
+        }
+
+        if (journal.Status == MigrationStatus.Running)
+        {
+            throw new PgRelocateException($"Migration {id} has not switched yet: the request stays; watch it with 'pgrelocate status {id}'.");
+        }
+
+        throw new PgRelocateException($"Migration {id} {journal.Status.ToString().ToLowerInvariant()}: {journal.Error}", (ExitCode)(journal.ExitCode ?? (int)ExitCode.Failed));
+    }
+}

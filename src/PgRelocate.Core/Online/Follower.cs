@@ -1,0 +1,333 @@
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Npgsql;
+using Npgsql.Replication;
+using NpgsqlTypes;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Online;
+
+/// <summary>Where a follow stands, for the condition that ends it.</summary>
+public sealed record FollowPoint(bool CaughtUp, NpgsqlLogSequenceNumber Received, NpgsqlLogSequenceNumber Applied, double LagSeconds);
+
+/// <summary>
+/// Streams the slot's changes into the target until a condition says stop: one reader, one applier, a
+/// bounded channel between them. A dropped connection on either side (a network cut, a restarted server, a
+/// terminated session) reconnects and resumes from the position stored in the target, skipping what was
+/// applied; anything else stops the follow with a message. It watches the source as it goes: the WAL the slot
+/// holds, and tables created after the publication.
+/// </summary>
+public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, string slot, string publication, string folder, IReporter reporter)
+{
+    private const int MaxReconnects = 30;
+    private readonly HashSet<string> _changedTables = new(StringComparer.Ordinal);
+    private DateTime _lastWatch = DateTime.MinValue;
+    private DateTime _lastTablesCheck = DateTime.MinValue;
+    private DateTime _lastWarn = DateTime.MinValue;
+    private DateTime _lastStatus = DateTime.MinValue;
+    private long _lastChanges;
+    private long _lastTransactions;
+    private long _lagBytes;
+    private long _retained;
+
+    /// <summary>Stop (and let the slot go) once it holds more WAL than this; null: only when the server is about to invalidate it.</summary>
+    public long? MaxRetainedBytes { get; init; }
+
+    /// <summary>The phase shown by status ("follow", "cutover").</summary>
+    public string Phase { get; init; } = "follow";
+
+    /// <summary>Tables the follow changed ("schema.table").</summary>
+    public IReadOnlyCollection<string> ChangedTables => _changedTables;
+
+    /// <summary>Row changes and transactions applied by this follower.</summary>
+    public long Changes { get; private set; }
+
+    public long Transactions { get; private set; }
+
+    /// <summary>Samples of the lag, about one every ten seconds, for the report.</summary>
+    public List<(DateTimeOffset At, long LagBytes, double LagSeconds, double ChangesPerSecond)> History { get; } = [];
+
+    /// <param name="stopBefore">Stop at the first source transaction committed at or after this position, leaving it unapplied (a pause at a snapshot's position).</param>
+    public async Task RunAsync(Func<FollowPoint, bool> done, CancellationToken cancellationToken, NpgsqlLogSequenceNumber? stopBefore = null)
+    {
+        var failures = 0;
+        while (true)
+        {
+            var before = Changes;
+            try
+            {
+                await SessionAsync(done, stopBefore, cancellationToken);
+                return;
+            }
+            catch (Exception e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
+            {
+                failures = Changes > before ? 1 : failures + 1;
+                if (failures > MaxReconnects)
+                {
+                    throw new PgRelocateException($"Follow lost its connection {MaxReconnects} times in a row ({Describe(e)}): check the network, then resume with 'pgrelocate migrate --resume ID'.", ExitCode.Failed, e);
+                }
+
+                reporter.Warn($"Follow lost a connection ({Describe(e)}); reconnecting and resuming from the position stored in the target.");
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 250 * failures)), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>A dropped connection, a restarting server or a terminated session: worth reconnecting.</summary>
+    internal static bool IsTransient(Exception e) => e switch
+    {
+        PgRelocateException p => p.IsTransient,
+        PostgresException p => p.SqlState.StartsWith("08", StringComparison.Ordinal) || p.SqlState is "57P01" or "57P02" or "57P03" or "53300",
+        NpgsqlException n => n.IsTransient || n.InnerException is IOException or SocketException or TimeoutException || n.InnerException is null,
+        IOException or SocketException or EndOfStreamException or TimeoutException => true,
+        _ => false,
+    };
+
+    private static string Describe(Exception e) => e is PostgresException p ? p.MessageText : e.Message;
+
+    private async Task SessionAsync(Func<FollowPoint, bool> done, NpgsqlLogSequenceNumber? stopBefore, CancellationToken cancellationToken)
+    {
+        await using var apply = await OpenApplyAsync(cancellationToken);
+        var stored = await TargetState.ReadAsync(apply, slot, cancellationToken)
+            ?? throw new PgRelocateException($"The target has no position for {slot} (its {OnlineNames.TargetSchema} schema is gone): cancel this migration and start a new one.");
+        await using var watch = await Db.OpenAsync(source.WithApplicationName("pgrelocate online watch"), "source", cancellationToken);
+        await using var replication = new LogicalReplicationConnection(source.WithApplicationName("pgrelocate online").ToNpgsqlConnectionString());
+        replication.WalReceiverStatusInterval = TimeSpan.FromSeconds(1);
+        try
+        {
+            await replication.Open(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Db.Describe(e, source, "source");
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var channel = Channel.CreateBounded<Change>(new BoundedChannelOptions(4096) { SingleReader = true, SingleWriter = true });
+        var reader = new ChangeReader(replication, slot, publication);
+        var reading = Task.Run(
+            async () =>
+            {
+                try
+                {
+                    await reader.RunAsync(stored.Lsn, channel.Writer, stop.Token);
+                    channel.Writer.TryComplete(new EndOfStreamException("the source ended the replication stream"));
+                }
+                catch (Exception e)
+                {
+                    channel.Writer.TryComplete(e);
+                }
+            },
+            CancellationToken.None);
+        var applier = new ChangeApplier(apply, slot, stored.Lsn);
+        var startChanges = Changes;
+        var startTransactions = Transactions;
+        try
+        {
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (channel.Reader.TryRead(out var change))
+                {
+                    if (change is BeginChange b && stopBefore is { } pause && b.CommitLsn >= (ulong)pause)
+                    {
+                        // Whole transactions before the pause point are committed; this one waits for the next session.
+                        Confirm(replication, await applier.CommitAsync(cancellationToken));
+                        Account(applier, startChanges, startTransactions);
+                        return;
+                    }
+
+                    await applier.ApplyAsync(change, cancellationToken);
+                    if (change is CommitChange && applier.GroupIsFull)
+                    {
+                        Confirm(replication, await applier.CommitAsync(cancellationToken));
+                    }
+
+                    Account(applier, startChanges, startTransactions);
+                    await TickAsync(watch, applier, caughtUp: false, cancellationToken);
+                    continue;
+                }
+
+                // Nothing waiting: commit whole transactions now, send a half-applied one's statements.
+                Confirm(replication, await applier.CommitAsync(cancellationToken));
+                await applier.FlushAsync(cancellationToken);
+                Account(applier, startChanges, startTransactions);
+                var point = await PointAsync(replication, reader, applier, cancellationToken);
+                await TickAsync(watch, applier, point.CaughtUp, cancellationToken);
+                if (done(point))
+                {
+                    return;
+                }
+
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                wait.CancelAfter(200);
+                try
+                {
+                    if (!await channel.Reader.WaitToReadAsync(wait.Token))
+                    {
+                        await channel.Reader.Completion;
+                    }
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // Waited long enough: check the condition again.
+                }
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await reading;
+            foreach (var t in applier.ChangedTables)
+            {
+                _changedTables.Add(t);
+            }
+        }
+    }
+
+    private void Account(ChangeApplier applier, long startChanges, long startTransactions)
+    {
+        Changes = startChanges + applier.Changes;
+        Transactions = startTransactions + applier.Transactions;
+    }
+
+    private static void Confirm(LogicalReplicationConnection replication, NpgsqlLogSequenceNumber? applied)
+    {
+        if (applied is { } lsn)
+        {
+            // Only what is committed on the target: the source may now recycle the WAL before it.
+            replication.SetReplicationStatus(lsn);
+        }
+    }
+
+    /// <summary>
+    /// Whether everything the source sent is applied. When it is, the source's position (from its keepalives)
+    /// is confirmed too, so a quiet publication on a busy server does not hold WAL back. The reader must stay
+    /// idle across a short pause: a message that arrived as the position was read would show up in it.
+    /// </summary>
+    private static async Task<FollowPoint> PointAsync(LogicalReplicationConnection replication, ChangeReader reader, ChangeApplier applier, CancellationToken cancellationToken)
+    {
+        var lag = applier.ApplyingCommitTime is { } t ? Math.Max(0, (DateTime.UtcNow - t).TotalSeconds) : 0;
+        var received = reader.Received;
+        if (!reader.Waiting || !reader.BetweenTransactions || applier.Processed != received || !applier.Idle)
+        {
+            return new FollowPoint(false, replication.LastReceivedLsn, applier.Position, lag);
+        }
+
+        var lsn = replication.LastReceivedLsn;
+        await Task.Delay(100, cancellationToken);
+        if (!reader.Waiting || reader.Received != received)
+        {
+            return new FollowPoint(false, lsn, applier.Position, lag);
+        }
+
+        if (lsn > applier.Position)
+        {
+            replication.SetReplicationStatus(lsn);
+        }
+
+        return new FollowPoint(true, lsn, applier.Position, 0);
+    }
+
+    private async Task TickAsync(NpgsqlConnection watch, ChangeApplier applier, bool caughtUp, CancellationToken cancellationToken)
+    {
+        var now = DateTime.UtcNow;
+        if (now - _lastWatch >= TimeSpan.FromSeconds(2))
+        {
+            _lastWatch = now;
+            await WatchSlotAsync(watch, cancellationToken);
+        }
+
+        if (now - _lastTablesCheck >= TimeSpan.FromSeconds(10))
+        {
+            _lastTablesCheck = now;
+            var added = await SourceSide.UnpublishedTablesAsync(watch, publication, cancellationToken);
+            if (added.Count > 0)
+            {
+                throw new PgRelocateException($"Follow stopped: table{(added.Count == 1 ? "" : "s")} {string.Join(", ", added)} appeared on the source after the copy, and {(added.Count == 1 ? "its" : "their")} changes would not be carried. The replication slot and publication are removed; start the migration again (the new tables are copied with the rest).", ExitCode.Failed);
+            }
+        }
+
+        if (now - _lastStatus >= TimeSpan.FromSeconds(1))
+        {
+            var seconds = _lastStatus == DateTime.MinValue ? 1 : (now - _lastStatus).TotalSeconds;
+            var changes = Changes + applier.Pending;
+            var status = new OnlineStatus
+            {
+                Phase = Phase,
+                AppliedLsn = applier.Position.ToString(),
+                LagBytes = _lagBytes,
+                LagSeconds = caughtUp ? 0 : applier.ApplyingCommitTime is { } t ? Math.Max(0, (now - t).TotalSeconds) : 0,
+                RetainedBytes = _retained,
+                ChangesPerSecond = Math.Max(0, changes - _lastChanges) / seconds,
+                TransactionsPerSecond = Math.Max(0, Transactions - _lastTransactions) / seconds,
+                Changes = changes,
+                Transactions = Transactions,
+            };
+            _lastStatus = now;
+            _lastChanges = changes;
+            _lastTransactions = Transactions;
+            status.Write(folder);
+            reporter.Progress(new ProgressUpdate(Phase, changes, null, "changes", status.Describe()));
+            if (History.Count == 0 || DateTimeOffset.UtcNow - History[^1].At >= TimeSpan.FromSeconds(10))
+            {
+                History.Add((DateTimeOffset.UtcNow, status.LagBytes, status.LagSeconds, status.ChangesPerSecond));
+            }
+        }
+    }
+
+    /// <summary>Reads the slot's lag and retained WAL; stops before the slot endangers the source's disk.</summary>
+    private async Task WatchSlotAsync(NpgsqlConnection watch, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand(
+            """
+            SELECT coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint,
+                   coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn), 0)::bigint,
+                   CASE WHEN current_setting('server_version_num')::int >= 130000 THEN (to_jsonb(s) ->> 'wal_status') END,
+                   CASE WHEN current_setting('server_version_num')::int >= 130000 THEN (to_jsonb(s) ->> 'safe_wal_size')::bigint END
+            FROM pg_catalog.pg_replication_slots s WHERE slot_name = @slot
+            """, watch);
+        cmd.Parameters.AddWithValue("slot", slot);
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        if (!await r.ReadAsync(cancellationToken))
+        {
+            throw new PgRelocateException($"The replication slot {slot} is gone from the source (dropped by someone, or invalidated): the target can no longer follow it. Cancel this migration and start a new one.");
+        }
+
+        _lagBytes = r.GetInt64(0);
+        _retained = r.GetInt64(1);
+        var walStatus = r.IsDBNull(2) ? null : r.GetString(2);
+        long? safe = r.IsDBNull(3) ? null : r.GetInt64(3);
+        if (walStatus is "lost" or "unreserved" || safe is < 64L * 1024 * 1024 || _retained > MaxRetainedBytes)
+        {
+            throw new PgRelocateException($"Follow stopped to protect the source: the slot holds {Units.Bytes(_retained)} of WAL ({(walStatus is null ? "" : "status " + walStatus + ", ")}{(safe is null ? "" : Units.Bytes(safe.Value) + " left before the server invalidates it")}). The slot is removed so the source can recycle its WAL; start again when the target can keep up (more --jobs, a closer network).", ExitCode.Failed);
+        }
+
+        if (_retained > 1L << 30 && DateTime.UtcNow - _lastWarn > TimeSpan.FromMinutes(1))
+        {
+            _lastWarn = DateTime.UtcNow;
+            reporter.Warn($"The replication slot holds {Units.Bytes(_retained)} of WAL on the source: watch its disk.");
+        }
+    }
+
+    private async Task<NpgsqlConnection> OpenApplyAsync(CancellationToken cancellationToken)
+    {
+        var info = target.WithApplicationName("pgrelocate online apply");
+        var builder = new NpgsqlConnectionStringBuilder(info.ToNpgsqlConnectionString()) { MaxAutoPrepare = 256, AutoPrepareMinUsages = 2 };
+        var conn = new NpgsqlConnection(builder.ConnectionString);
+        try
+        {
+            await conn.OpenAsync(cancellationToken);
+            // The stream's values are text in the source's output formats; read them back the same way.
+            await Db.ExecuteAsync(conn, "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET default_transaction_read_only = off; SET search_path = pg_catalog", cancellationToken);
+            return conn;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            await conn.DisposeAsync();
+            throw e is PostgresException or NpgsqlException or SocketException ? Db.Describe(e, target, "target") : e;
+        }
+    }
+}

@@ -1,0 +1,190 @@
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Preflight;
+using PgRelocate.Preflight.Checks;
+
+namespace PgRelocate.Online;
+
+/// <summary>
+/// The prerequisites of an online migration (`check --online`), each with the fix for the source's provider
+/// when its settings give the provider away: logical decoding on, a role allowed to replicate, a free slot and
+/// WAL sender, tables the role owns (for the publication), keys for UPDATE and DELETE once published, and what
+/// logical decoding does not carry (unlogged tables, large objects, schema changes).
+/// </summary>
+public static class OnlineChecks
+{
+    public static IReadOnlyList<IPreflightCheck> All(bool replicaIdentityFull) =>
+    [
+        new Check("online: wal_level", WalLevelAsync),
+        new Check("online: replication role", RoleAsync),
+        new Check("online: replication slots", SlotsAsync),
+        new Check("online: table owners", OwnersAsync),
+        new Check("online: replica identity", (c, t) => IdentityAsync(c, replicaIdentityFull, t)),
+        new Check("online: not replicated", NotReplicatedAsync),
+        LeftoverSlots,
+    ];
+
+    /// <summary>The tool's replication slots left on the source's server, with the WAL they hold: every `check` lists them.</summary>
+    public static IPreflightCheck LeftoverSlots { get; } = new Check("leftover replication slots", LeftoverSlotsAsync);
+
+    private sealed class Check(string name, Func<PreflightContext, CancellationToken, Task<CheckResult>> run) : IPreflightCheck
+    {
+        public string Name => name;
+
+        public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken) => [await run(context, cancellationToken)];
+    }
+
+    private enum Provider
+    {
+        Unknown,
+        Rds,
+        Azure,
+        CloudSql,
+    }
+
+    private static async Task<Provider> ProviderAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        var names = await Db.ListAsync(conn, "SELECT name FROM pg_catalog.pg_settings WHERE name LIKE 'rds.%' OR name LIKE 'cloudsql.%' OR name LIKE 'azure.%'", r => r.GetString(0), cancellationToken);
+        return names.Any(n => n.StartsWith("rds.", StringComparison.Ordinal)) ? Provider.Rds
+            : names.Any(n => n.StartsWith("cloudsql.", StringComparison.Ordinal)) ? Provider.CloudSql
+            : names.Any(n => n.StartsWith("azure.", StringComparison.Ordinal)) ? Provider.Azure
+            : Provider.Unknown;
+    }
+
+    private static async Task<CheckResult> WalLevelAsync(PreflightContext context, CancellationToken cancellationToken)
+    {
+        const string name = "online: wal_level";
+        var level = await Db.ScalarAsync<string>(context.Source, "SHOW wal_level", cancellationToken);
+        if (level == "logical")
+        {
+            return CheckResult.Ok(name, "wal_level is logical: the source can stream its changes.");
+        }
+
+        var fix = await ProviderAsync(context.Source, cancellationToken) switch
+        {
+            Provider.Rds => "Set rds.logical_replication = 1 in the instance's (or Aurora cluster's) parameter group, then reboot it.",
+            Provider.Azure => "Set the server parameter wal_level to logical (Server parameters in the portal, or az postgres flexible-server parameter set --name wal_level --value logical), then restart the server.",
+            Provider.CloudSql => "Set the database flag cloudsql.logical_decoding to on (gcloud sql instances patch INSTANCE --database-flags=cloudsql.logical_decoding=on), which restarts the instance.",
+            _ => "Set wal_level = logical in postgresql.conf (ALTER SYSTEM SET wal_level = logical as a superuser) and restart the server.",
+        };
+        return CheckResult.Block(name, $"wal_level is {level}: the source cannot stream its changes.", fix);
+    }
+
+    private static async Task<CheckResult> RoleAsync(PreflightContext context, CancellationToken cancellationToken)
+    {
+        const string name = "online: replication role";
+        var (user, ok) = await Db.SingleAsync(
+            context.Source,
+            """
+            SELECT current_user::text, r.rolreplication OR r.rolsuper
+                   OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = 'rds_replication' AND pg_catalog.pg_has_role(current_user, g.oid, 'MEMBER'))
+            FROM pg_catalog.pg_roles r WHERE r.rolname = current_user
+            """,
+            r => (r.GetString(0), r.GetBoolean(1)),
+            cancellationToken);
+        if (ok)
+        {
+            return CheckResult.Ok(name, $"{user} may open replication connections and create slots.");
+        }
+
+        var fix = await ProviderAsync(context.Source, cancellationToken) switch
+        {
+            Provider.Rds => $"As the master user: GRANT rds_replication TO {user};",
+            Provider.Azure => $"As the server's administrator: ALTER ROLE {user} WITH REPLICATION;",
+            Provider.CloudSql => $"As a cloudsqlsuperuser: ALTER USER {user} WITH REPLICATION;",
+            _ => $"As a superuser: ALTER ROLE {user} WITH REPLICATION; (and allow it a 'replication' line in pg_hba.conf when the server restricts it).",
+        };
+        return CheckResult.Block(name, $"{user} has neither the REPLICATION attribute nor the provider's replication role.", fix);
+    }
+
+    private static async Task<CheckResult> SlotsAsync(PreflightContext context, CancellationToken cancellationToken)
+    {
+        const string name = "online: replication slots";
+        var (slots, usedSlots, senders, usedSenders) = await Db.SingleAsync(
+            context.Source,
+            """
+            SELECT current_setting('max_replication_slots')::int, (SELECT count(*) FROM pg_catalog.pg_replication_slots)::int,
+                   current_setting('max_wal_senders')::int, (SELECT count(*) FROM pg_catalog.pg_stat_replication)::int
+            """,
+            r => (r.GetInt32(0), r.GetInt32(1), r.GetInt32(2), r.GetInt32(3)),
+            cancellationToken);
+        var found = $"{usedSlots} of max_replication_slots {slots} used, {usedSenders} of max_wal_senders {senders}.";
+        const string fix = "Raise max_replication_slots and max_wal_senders (a restart), or drop unused slots (pg_drop_replication_slot).";
+        // One slot and sender follow; a second, for a moment, pins the snapshot the verification while following compares with.
+        return slots - usedSlots < 1 || senders - usedSenders < 1
+            ? CheckResult.Block(name, found, fix)
+            : slots - usedSlots < 2 || senders - usedSenders < 2
+                ? CheckResult.Warn(name, found + " The verification while following needs a second slot and sender for a moment.", fix)
+                : CheckResult.Ok(name, found);
+    }
+
+    private static async Task<CheckResult> OwnersAsync(PreflightContext context, CancellationToken cancellationToken)
+    {
+        const string name = "online: table owners";
+        var tables = await Db.ListAsync(
+            context.Source,
+            OnlineSql.PublishedTables.Replace("ORDER BY 2, 3", "AND NOT pg_catalog.pg_has_role(current_user, c.relowner, 'MEMBER') ORDER BY 2, 3", StringComparison.Ordinal),
+            r => r.GetString(1) + "." + r.GetString(2),
+            cancellationToken);
+        return tables.Count == 0
+            ? CheckResult.Ok(name, "The role owns every table: it can publish them.")
+            : CheckResult.Block(name, $"{tables.Count} tables belong to other roles: {Findings.Names(tables)}.", "Connect as the tables' owner (or grant the owners' roles to this one): a publication needs ownership.") with { Details = tables };
+    }
+
+    private static async Task<CheckResult> IdentityAsync(PreflightContext context, bool replicaIdentityFull, CancellationToken cancellationToken)
+    {
+        const string name = "online: replica identity";
+        var tables = await SourceSide.NoIdentityTablesAsync(context.Source, cancellationToken);
+        if (tables.Count == 0)
+        {
+            return CheckResult.Ok(name, "Every table has a primary key or a replica identity.");
+        }
+
+        return replicaIdentityFull
+            ? CheckResult.Warn(name, $"{tables.Count} tables have no primary key: {Findings.Names(tables)}.", "--replica-identity-full sets REPLICA IDENTITY FULL on them for the migration (more WAL per change; undone at the end).") with { Details = tables }
+            : CheckResult.Block(name, $"{tables.Count} tables have no primary key or replica identity: {Findings.Names(tables)}. Once published, UPDATE and DELETE on them would fail on the source.", "Add primary keys, or pass --replica-identity-full.") with { Details = tables };
+    }
+
+    private static async Task<CheckResult> NotReplicatedAsync(PreflightContext context, CancellationToken cancellationToken)
+    {
+        const string name = "online: not replicated";
+        var (unlogged, largeObjects) = await Db.SingleAsync(
+            context.Source,
+            """
+            SELECT (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                    WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema'))::int,
+                   (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata)::int
+            """,
+            r => (r.GetInt32(0), r.GetInt32(1)),
+            cancellationToken);
+        var parts = new List<string>();
+        if (unlogged > 0)
+        {
+            parts.Add($"{unlogged} unlogged tables (copied once; later changes to them are not carried)");
+        }
+
+        if (largeObjects > 0)
+        {
+            parts.Add($"{largeObjects} large objects (copied again at cutover where their digests differ, which lengthens it)");
+        }
+
+        const string ddl = "Schema changes (DDL) on the source while following stop the follow: make none until the cutover.";
+        return parts.Count == 0
+            ? CheckResult.Ok(name, "Everything is carried by logical decoding. " + ddl)
+            : CheckResult.Warn(name, string.Join("; ", parts) + ".", ddl);
+    }
+
+    private static async Task<CheckResult> LeftoverSlotsAsync(PreflightContext context, CancellationToken cancellationToken)
+    {
+        const string name = "leftover replication slots";
+        var slots = await SourceSide.ToolSlotsAsync(context.Source, cancellationToken);
+        if (slots.Count == 0)
+        {
+            return CheckResult.Ok(name, "No replication slot of pgrelocate on the source's server.");
+        }
+
+        var details = slots.Select(s => $"{s.Name} ({s.Database}{(s.Active ? ", streaming" : "")}): holds {Progress.Units.Bytes(s.RetainedBytes)} of WAL").ToList();
+        var held = slots.Sum(s => s.RetainedBytes);
+        return CheckResult.Warn(name, $"{slots.Count} slot{(slots.Count == 1 ? "" : "s")} of pgrelocate hold{(slots.Count == 1 ? "s" : "")} {Progress.Units.Bytes(held)} of WAL on the source.", "Cancel their migrations ('pgrelocate cancel ID --source URL'), or drop them: SELECT pg_drop_replication_slot('NAME');") with { Details = details };
+    }
+}

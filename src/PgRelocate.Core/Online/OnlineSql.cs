@@ -1,0 +1,20 @@
+using System.Reflection;
+
+namespace PgRelocate.Online;
+
+/// <summary>The SQL files of this folder, embedded in the assembly.</summary>
+internal static class OnlineSql
+{
+    public static readonly string PublishedTables = Load("PublishedTables.sql");
+    public static readonly string NoIdentityTables = Load("NoIdentityTables.sql");
+    public static readonly string UnpublishedTables = Load("UnpublishedTables.sql");
+
+    private static string Load(string fileName)
+    {
+        var name = "PgRelocate.Online." + fileName;
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"Embedded resource {name} is missing.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

@@ -1,0 +1,61 @@
+using System.Text.Json;
+
+namespace PgRelocate.Online;
+
+/// <summary>
+/// The state of an online migration's follow, rewritten every second in its folder for `pgrelocate status`:
+/// the phase, the lag in bytes and seconds, the apply rate, and the lag's history for the report.
+/// </summary>
+public sealed record OnlineStatus
+{
+    public const string FileName = "online.json";
+
+    public string Phase { get; init; } = "follow";
+
+    public string AppliedLsn { get; init; } = "";
+
+    /// <summary>WAL the source has written past what the target confirmed.</summary>
+    public long LagBytes { get; init; }
+
+    /// <summary>How old the oldest change not yet applied is; 0 when caught up.</summary>
+    public double LagSeconds { get; init; }
+
+    /// <summary>WAL the slot keeps on the source.</summary>
+    public long RetainedBytes { get; init; }
+
+    public double ChangesPerSecond { get; init; }
+
+    public double TransactionsPerSecond { get; init; }
+
+    public long Changes { get; init; }
+
+    public long Transactions { get; init; }
+
+    public DateTimeOffset UpdatedAt { get; init; } = DateTimeOffset.UtcNow;
+
+    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    public void Write(string folder)
+    {
+        var path = Path.Combine(folder, FileName);
+        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(this, JsonOptions));
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+
+    /// <summary>The last status written in <paramref name="folder"/>, or null.</summary>
+    public static OnlineStatus? Read(string folder)
+    {
+        var path = Path.Combine(folder, FileName);
+        try
+        {
+            return File.Exists(path) ? JsonSerializer.Deserialize<OnlineStatus>(File.ReadAllText(path), JsonOptions) : null;
+        }
+        catch (Exception e) when (e is IOException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    public string Describe() =>
+        $"{Phase}: lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {ChangesPerSecond:0} changes/s, {TransactionsPerSecond:0} transactions/s; {Changes} changes applied";
+}

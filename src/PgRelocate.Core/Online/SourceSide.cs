@@ -1,0 +1,123 @@
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Preflight;
+
+namespace PgRelocate.Online;
+
+/// <summary>A table the publication carries.</summary>
+public sealed record PublishedTable(string Schema, string Name, bool Partitioned, bool Unlogged)
+{
+    public string Qualified => Db.Ident(Schema) + "." + Db.Ident(Name);
+
+    public string Display => Schema + "." + Name;
+}
+
+/// <summary>A replication slot of the tool and the WAL it keeps on the source.</summary>
+public sealed record ToolSlot(string Name, string Database, bool Active, long RetainedBytes, string? WalStatus);
+
+/// <summary>
+/// What an online migration creates on the source and how it is removed: the publication, the replication
+/// slot, REPLICA IDENTITY FULL on tables without a key. Every removal is safe to repeat, so each path that
+/// ends a migration (success, failure, cancel, a cancel after a crash) can call it.
+/// </summary>
+public static class SourceSide
+{
+    public static async Task<IReadOnlyList<PublishedTable>> TablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        await Db.ListAsync(conn, OnlineSql.PublishedTables, r => new PublishedTable(r.GetString(1), r.GetString(2), r.GetString(3) == "p", r.GetString(4) == "u"), cancellationToken);
+
+    /// <summary>Tables whose UPDATE and DELETE would fail once published ("schema.table").</summary>
+    public static async Task<IReadOnlyList<string>> NoIdentityTablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        await Db.ListAsync(conn, OnlineSql.NoIdentityTables, r => Db.Ident(r.GetString(0)) + "." + Db.Ident(r.GetString(1)), cancellationToken);
+
+    /// <summary>Tables created on the source after the publication: their changes would not be replicated.</summary>
+    public static async Task<IReadOnlyList<string>> UnpublishedTablesAsync(NpgsqlConnection conn, string publication, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand(OnlineSql.UnpublishedTables, conn);
+        cmd.Parameters.AddWithValue("publication", publication);
+        var list = new List<string>();
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
+        {
+            list.Add(r.GetString(0));
+        }
+
+        return list;
+    }
+
+    /// <summary>Creates the publication for <paramref name="tables"/> (the unlogged ones left out).</summary>
+    public static async Task CreatePublicationAsync(NpgsqlConnection conn, string publication, IReadOnlyList<PublishedTable> tables, CancellationToken cancellationToken)
+    {
+        var published = tables.Where(t => !t.Unlogged).ToList();
+        var version = int.Parse(await Db.ScalarAsync<string>(conn, "SHOW server_version_num", cancellationToken) ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+        // Through the root: the target's partitions need not match the source's, and a partition attached later is carried.
+        var with = version >= 130000 ? " WITH (publish_via_partition_root = true)" : "";
+        var list = published.Count == 0 ? "" : " FOR TABLE " + string.Join(", ", published.Select(t => (t.Partitioned ? "" : "ONLY ") + t.Qualified));
+        try
+        {
+            await Db.ExecuteAsync(conn, $"CREATE PUBLICATION {Db.Ident(publication)}{list}{with}", cancellationToken);
+        }
+        catch (PostgresException e) when (e.SqlState == "42501")
+        {
+            throw new PgRelocateException($"Could not create the publication on the source: {e.MessageText}. Connect as the owner of every table (or a role that is a member of the owners). Nothing was changed.", ExitCode.Failed, e);
+        }
+    }
+
+    public static async Task SetReplicaIdentityFullAsync(NpgsqlConnection conn, IEnumerable<string> tables, CancellationToken cancellationToken)
+    {
+        foreach (var t in tables)
+        {
+            await Db.ExecuteAsync(conn, $"ALTER TABLE {t} REPLICA IDENTITY FULL", cancellationToken);
+        }
+    }
+
+    /// <summary>Drops the slot (waiting for a session still streaming from it to end), the publication, and undoes REPLICA IDENTITY FULL.</summary>
+    public static async Task RemoveAsync(PgConnectionInfo source, string slot, string publication, IEnumerable<string> replicaIdentityFull, CancellationToken cancellationToken)
+    {
+        await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
+        await Db.ExecuteAsync(conn, "SET default_transaction_read_only = off", cancellationToken);
+        for (var attempt = 0; ; attempt++)
+        {
+            var pid = await Db.ScalarAsync<int?>(conn, $"SELECT active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = {Db.Literal(slot)}", cancellationToken);
+            if (pid is not null && attempt < 20)
+            {
+                // The streaming session of a process that just stopped may linger for a moment.
+                await Db.ExecuteAsync(conn, $"SELECT pg_catalog.pg_terminate_backend({pid})", cancellationToken);
+                await Task.Delay(250, cancellationToken);
+                continue;
+            }
+
+            try
+            {
+                await Db.ExecuteAsync(conn, $"SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = {Db.Literal(slot)}", cancellationToken);
+                break;
+            }
+            catch (PostgresException e) when (e.SqlState == "55006" && attempt < 20)
+            {
+                await Task.Delay(250, cancellationToken);
+            }
+        }
+
+        await Db.ExecuteAsync(conn, $"DROP PUBLICATION IF EXISTS {Db.Ident(publication)}", cancellationToken);
+        foreach (var t in replicaIdentityFull)
+        {
+            await Db.ExecuteAsync(conn, $"DO $$ BEGIN IF to_regclass({Db.Literal(t)}) IS NOT NULL THEN ALTER TABLE {t} REPLICA IDENTITY DEFAULT; END IF; END $$", cancellationToken);
+        }
+    }
+
+    /// <summary>The tool's slots on the source's server and the WAL each holds back.</summary>
+    public static async Task<IReadOnlyList<ToolSlot>> ToolSlotsAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        var version = int.Parse(await Db.ScalarAsync<string>(conn, "SHOW server_version_num", cancellationToken) ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+        var walStatus = version >= 130000 ? "wal_status" : "NULL::text";
+        return await Db.ListAsync(
+            conn,
+            $"""
+            SELECT slot_name::text, coalesce(database::text, ''), active,
+                   coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn), 0)::bigint, {walStatus}
+            FROM pg_catalog.pg_replication_slots WHERE slot_name LIKE 'pgrelocate\_%' ORDER BY 1
+            """,
+            r => new ToolSlot(r.GetString(0), r.GetString(1), r.GetBoolean(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4)),
+            cancellationToken);
+    }
+}

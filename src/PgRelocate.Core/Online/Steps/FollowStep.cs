@@ -1,0 +1,64 @@
+using System.Globalization;
+using PgRelocate.Errors;
+using PgRelocate.Migration;
+using PgRelocate.Migration.Steps;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Online.Steps;
+
+/// <summary>
+/// Streams the source's changes into the target until the cutover: `pgrelocate cutover ID` from any terminal,
+/// or, with --cutover auto, as soon as the target has caught up within --max-lag. Interrupted (a crash, a kill),
+/// a resumed run continues from the position stored in the target.
+/// </summary>
+public sealed class FollowStep : IMigrationStep
+{
+    public const string StepName = "follow";
+
+    public string Name => StepName;
+
+    public string? SkipReason(MigrationOptions options) => null;
+
+    public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        var follower = OnlineCutoverStep.FollowerFor(context, "follow");
+        var auto = options.AutoCutover;
+        var maxLag = options.MaxLag.TotalSeconds;
+        context.Reporter.Info(auto
+            ? $"Following the source; the cutover starts once the target is within {maxLag:0.#}s of it."
+            : $"Following the source; switch with 'pgrelocate cutover {context.Journal.Id}'.");
+        bool Requested() => CutoverRequest.IsRequested(context.Folder);
+
+        // Catch up, then prove the target exact at one position of the source before anything switches.
+        await follower.RunAsync(p => Requested() || p.CaughtUp, cancellationToken);
+        var verified = false;
+        if (!Requested())
+        {
+            var copy = context.Journal.Step(SnapshotCopyStep.StepName);
+            var result = await OnlineVerification.RunAsync(follower, options.Source, options.Target, copy.Outputs["slot"], options.Jobs, context.Reporter, cancellationToken);
+            foreach (var table in VerifyStep.Tables(result))
+            {
+                context.Record.Tables.Add(table with { Title = table.Title + " while following" });
+            }
+
+            if (result.HasDifferences)
+            {
+                throw new PgRelocateException($"Verification while following found differences: {result.Tables.Count(t => !t.Equal)} of {result.Tables.Count} tables differ, {result.SchemaDifferences.Count} schema differences (the report lists them). Nothing is switched.", ExitCode.Differences);
+            }
+
+            verified = true;
+            context.Record.Outputs["verified"] = $"{result.Tables.Count} tables identical";
+            context.Reporter.Info($"Verified while following: {result.Tables.Count} tables identical to the source at one position.");
+            context.Journal.Save();
+        }
+
+        await follower.RunAsync(
+            p => Requested() || (auto && verified && (p.CaughtUp || (p.LagSeconds > 0 && p.LagSeconds < maxLag))),
+            cancellationToken);
+        OnlineCutoverStep.Record(context, follower);
+        context.Record.Summary = $"{follower.Changes} changes in {follower.Transactions} transactions applied; {(verified ? "verified identical while following; " : "not verified while following (cutover asked first); ")}{(Requested() ? "cutover requested" : "caught up, automatic cutover")}";
+        context.Record.Outputs["changes"] = follower.Changes.ToString(CultureInfo.InvariantCulture);
+        context.Reporter.Progress(new ProgressUpdate("follow", follower.Changes, follower.Changes, "changes", Finished: true));
+    }
+}

@@ -1,0 +1,32 @@
+using PgRelocate.Errors;
+using PgRelocate.Migration;
+using PgRelocate.Preflight;
+
+namespace PgRelocate.Online.Steps;
+
+/// <summary>The prerequisites of an online migration (<see cref="OnlineChecks"/>): a blocker stops it before the source is touched, unless --allow names it.</summary>
+public sealed class OnlineCheckStep : IMigrationStep
+{
+    public const string StepName = "online check";
+
+    public string Name => StepName;
+
+    public string? SkipReason(MigrationOptions options) => null;
+
+    public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        var report = await new PreflightRunner(OnlineChecks.All(options.ReplicaIdentityFull)).RunAsync(options.Source, null, context.Binaries, context.Reporter, cancellationToken);
+        context.Record.Tables.Add(new ReportTable(
+            "Online prerequisites",
+            ["check", "status", "found", "next step"],
+            report.Results.Select(r => (IReadOnlyList<string>)[r.Check, r.Status.ToString().ToLowerInvariant(), r.Found, r.Next]).ToList()));
+        var blockers = report.Results.Where(r => r.Status == CheckStatus.Block && !options.Allow.Contains(r.Check)).ToList();
+        context.Record.Summary = $"{report.Count(CheckStatus.Ok)} ok, {report.Count(CheckStatus.Warn)} warnings, {blockers.Count} blockers";
+        if (blockers.Count > 0)
+        {
+            var first = blockers[0];
+            throw new PgRelocateException($"Online prerequisite '{first.Check}' blocks the migration: {first.Found} {first.Next}{(blockers.Count > 1 ? $" ({blockers.Count - 1} more blockers in the report)" : "")}. Nothing was changed.", ExitCode.Differences);
+        }
+    }
+}

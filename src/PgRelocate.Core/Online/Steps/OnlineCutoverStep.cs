@@ -1,0 +1,175 @@
+using System.Globalization;
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Copy;
+using PgRelocate.Errors;
+using PgRelocate.Migration;
+using PgRelocate.Migration.Steps;
+using PgRelocate.Progress;
+using PgRelocate.Verify;
+
+namespace PgRelocate.Online.Steps;
+
+/// <summary>
+/// The switch, run once the source is read-only (the read-only step before it ended its sessions): the
+/// source's last changes applied, sequences set to the source's values, changed large objects copied again, a
+/// final count of the tables the follow changed, the target's triggers re-enabled and the tool's schema, slot
+/// and publication removed. The write downtime is measured from the moment the source became read-only.
+/// </summary>
+public sealed class OnlineCutoverStep : IMigrationStep
+{
+    public const string StepName = "cutover";
+
+    public string Name => StepName;
+
+    public string? SkipReason(MigrationOptions options) => null;
+
+    public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        var readOnlyAt = context.Journal.Step(ReadOnlySourceStep.StepName).StartedAt ?? DateTimeOffset.UtcNow;
+        var copy = context.Journal.Step(SnapshotCopyStep.StepName);
+        var slot = copy.Outputs[("slot")];
+
+        // 1. Everything the source committed before it became read-only.
+        string final;
+        await using (var conn = await Db.OpenAsync(options.Source, "source", cancellationToken))
+        {
+            final = await Db.ScalarAsync<string>(conn, "SELECT pg_catalog.pg_current_wal_lsn()::text", cancellationToken) ?? "0/0";
+        }
+
+        var finalLsn = NpgsqlTypes.NpgsqlLogSequenceNumber.Parse(final);
+        var follower = FollowerFor(context, "cutover");
+        await follower.RunAsync(p => p.CaughtUp && p.Received >= finalLsn, cancellationToken);
+        var caughtUpAt = DateTimeOffset.UtcNow;
+
+        // 2. Sequences and large objects, which logical decoding does not carry.
+        var sequences = await SetSequencesAsync(options, cancellationToken);
+        var largeObjects = await CopyChangedLargeObjectsAsync(options, cancellationToken);
+
+        // 3. A cheap last check: exact row counts of the tables the follow changed.
+        var changed = (context.Journal.Output(FollowStep.StepName, "changedTables") ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Concat(follower.ChangedTables).Distinct(StringComparer.Ordinal).ToList();
+        var differing = await CountDifferencesAsync(options, changed, cancellationToken);
+        if (differing.Count > 0)
+        {
+            throw new PgRelocateException($"After the last changes were applied, row counts differ on {string.Join(", ", differing)}: the target is not switched. The source is made writable again; run 'pgrelocate verify' to see the rows.", ExitCode.Differences);
+        }
+
+        // 4. The target as the applications will use it: triggers on, no trace of the tool.
+        var identity = SnapshotCopyStep.IdentityTables(copy);
+        await using (var target = await Db.OpenAsync(options.Target, "target", cancellationToken))
+        {
+            await TargetState.RemoveAsync(target, cancellationToken);
+            foreach (var t in identity)
+            {
+                await Db.ExecuteAsync(target, $"ALTER TABLE {t} REPLICA IDENTITY DEFAULT", cancellationToken);
+            }
+        }
+
+        await SourceSide.RemoveAsync(options.Source, slot, copy.Outputs["publication"], identity, cancellationToken);
+        var downtime = DateTimeOffset.UtcNow - readOnlyAt;
+        Record(context, follower);
+        context.Record.Outputs["writeDowntimeSeconds"] = downtime.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
+        context.Record.Outputs["catchUpSeconds"] = (caughtUpAt - readOnlyAt).TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
+        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {changed.Count} changed tables counted; slot and publication removed";
+        context.Reporter.Info($"Cutover done: the source was read-only for {downtime.TotalSeconds:0.0}s.");
+        new OnlineStatus { Phase = "switched" }.Write(context.Folder);
+    }
+
+    /// <summary>A follower for this migration's slot, stopping when the slot holds more WAL than allowed.</summary>
+    internal static Follower FollowerFor(MigrationContext context, string phase)
+    {
+        var copy = context.Journal.Step(SnapshotCopyStep.StepName);
+        return new Follower(context.Options.Source, context.Options.Target, copy.Outputs["slot"], copy.Outputs["publication"], context.Folder, context.Reporter)
+        {
+            Phase = phase,
+            MaxRetainedBytes = context.Options.MaxRetainedWal,
+        };
+    }
+
+    /// <summary>Keeps the follow's lag history and changed tables in the step's record, for the report and the final check.</summary>
+    internal static void Record(MigrationContext context, Follower follower)
+    {
+        context.Record.Outputs["changedTables"] = string.Join('\n', follower.ChangedTables.Order(StringComparer.Ordinal));
+        context.Record.Outputs["transactions"] = follower.Transactions.ToString(CultureInfo.InvariantCulture);
+        if (follower.History.Count > 0)
+        {
+            context.Record.Tables.Add(new ReportTable(
+                "Lag over time",
+                ["time", "lag", "lag (s)", "changes/s"],
+                follower.History.Select(h => (IReadOnlyList<string>)[h.At.ToString("HH:mm:ss", CultureInfo.InvariantCulture), Units.Bytes(h.LagBytes), h.LagSeconds.ToString("0.0", CultureInfo.InvariantCulture), h.ChangesPerSecond.ToString("0", CultureInfo.InvariantCulture)]).ToList()));
+        }
+    }
+
+    /// <summary>The tables (quoted names) whose exact row counts differ between the two sides.</summary>
+    private static async Task<List<string>> CountDifferencesAsync(MigrationOptions options, IReadOnlyList<string> tables, CancellationToken cancellationToken)
+    {
+        var differing = new List<string>();
+        if (tables.Count == 0)
+        {
+            return differing;
+        }
+
+        await using var source = await Db.OpenAsync(options.Source, "source", cancellationToken);
+        await using var target = await Db.OpenAsync(options.Target, "target", cancellationToken);
+        foreach (var table in tables)
+        {
+            var sql = $"SELECT count(*) FROM {table}";
+            var counts = await Task.WhenAll(Db.ScalarAsync<long>(source, sql, cancellationToken), Db.ScalarAsync<long>(target, sql, cancellationToken));
+            if (counts[0] != counts[1])
+            {
+                differing.Add($"{table} ({counts[0]} rows on the source, {counts[1]} on the target)");
+            }
+        }
+
+        return differing;
+    }
+
+    private static async Task<int> SetSequencesAsync(MigrationOptions options, CancellationToken cancellationToken)
+    {
+        var values = new List<(string Name, long Value)>();
+        await using (var source = await Db.OpenAsync(options.Source, "source", cancellationToken))
+        await using (var cmd = new NpgsqlCommand("SELECT pg_catalog.format('%I.%I', schemaname, sequencename), last_value FROM pg_catalog.pg_sequences WHERE last_value IS NOT NULL", source))
+        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await r.ReadAsync(cancellationToken))
+            {
+                values.Add((r.GetString(0), r.GetInt64(1)));
+            }
+        }
+
+        await using var target = await Db.OpenAsync(options.Target, "target", cancellationToken);
+        foreach (var (name, value) in values)
+        {
+            await using var set = new NpgsqlCommand("SELECT pg_catalog.setval(pg_catalog.to_regclass(@name), @value, true) WHERE pg_catalog.to_regclass(@name) IS NOT NULL", target);
+            set.Parameters.AddWithValue("name", name);
+            set.Parameters.AddWithValue("value", value);
+            await set.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return values.Count;
+    }
+
+    /// <summary>Large objects created, changed or removed on the source since the copy, found by their digests.</summary>
+    private static async Task<int> CopyChangedLargeObjectsAsync(MigrationOptions options, CancellationToken cancellationToken)
+    {
+        await using var source = await Db.OpenAsync(options.Source, "source", cancellationToken);
+        await using var target = await Db.OpenAsync(options.Target, "target", cancellationToken);
+        var theirs = await LargeObjects.ReadAsync(source, cancellationToken);
+        var ours = await LargeObjects.ReadAsync(target, cancellationToken);
+        var stale = ours.Keys.Where(oid => !theirs.TryGetValue(oid, out var s) || s != ours[oid]).ToList();
+        foreach (var oid in stale)
+        {
+            await Db.ExecuteAsync(target, $"SELECT pg_catalog.lo_unlink({oid.ToString(CultureInfo.InvariantCulture)})", cancellationToken);
+        }
+
+        var copy = theirs.Keys.Where(oid => !ours.TryGetValue(oid, out var t) || t != theirs[oid]).Select(oid => (uint)oid).ToList();
+        if (copy.Count > 0)
+        {
+            await LargeObjectCopier.CopyAsync(source, target, copy, cancellationToken);
+        }
+
+        return copy.Count + stale.Count(oid => !theirs.ContainsKey(oid));
+    }
+}

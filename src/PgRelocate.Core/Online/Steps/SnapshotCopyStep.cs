@@ -1,0 +1,147 @@
+using System.Globalization;
+using Npgsql.Replication;
+using Npgsql.Replication.PgOutput;
+using PgRelocate.Connections;
+using PgRelocate.Copy;
+using PgRelocate.Errors;
+using PgRelocate.Migration;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Online.Steps;
+
+/// <summary>
+/// The start of an online migration: the publication (with REPLICA IDENTITY FULL on tables without a key when
+/// asked), then a replication slot created with an exported snapshot over a replication connection that stays
+/// open, idle, while the direct copy reads that very snapshot. Every change after it is in the slot. Then the
+/// target gets the tool's schema with the slot's starting position, and its user triggers are disabled.
+/// Undone (slot, publication, replica identity, the target's schema) whenever the migration ends; after a
+/// failure the step is marked to run again, since the slot it made is gone.
+/// </summary>
+public sealed class SnapshotCopyStep : ICompensatingStep
+{
+    public const string StepName = "snapshot copy";
+
+    private const char Separator = '\n';
+
+    public string Name => StepName;
+
+    public string? SkipReason(MigrationOptions options) => null;
+
+    public bool KeepOnSuccess(MigrationOptions options) => false;
+
+    public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        var slot = OnlineNames.Slot(context.Journal.Id);
+        var publication = OnlineNames.Publication(context.Journal.Id);
+        var record = context.Record;
+
+        // What an interrupted attempt left: its slot and publication (the copy below replaces the target).
+        await SourceSide.RemoveAsync(options.Source, slot, publication, IdentityTables(record), cancellationToken);
+        record.Outputs.Clear();
+
+        IReadOnlyList<PublishedTable> tables;
+        await using (var conn = await Db.OpenAsync(options.Source, "source", cancellationToken))
+        {
+            tables = await SourceSide.TablesAsync(conn, cancellationToken);
+            var noIdentity = await SourceSide.NoIdentityTablesAsync(conn, cancellationToken);
+            if (noIdentity.Count > 0)
+            {
+                if (!options.ReplicaIdentityFull)
+                {
+                    throw new PgRelocateException($"Tables without a primary key or replica identity: {string.Join(", ", noIdentity)}. Once published, UPDATE and DELETE on them would fail on the source: add primary keys, or pass --replica-identity-full. Nothing was changed.", ExitCode.Differences);
+                }
+
+                // Recorded first, so that an interruption right after still undoes it.
+                record.Outputs["replicaIdentityFull"] = string.Join(Separator, noIdentity);
+                context.Journal.Save();
+                await SourceSide.SetReplicaIdentityFullAsync(conn, noIdentity, cancellationToken);
+            }
+
+            record.Outputs["slot"] = slot;
+            record.Outputs["publication"] = publication;
+            context.Journal.Save();
+            await SourceSide.CreatePublicationAsync(conn, publication, tables, cancellationToken);
+        }
+
+        await using var replication = new LogicalReplicationConnection(options.Source.WithApplicationName("pgrelocate online").ToNpgsqlConnectionString());
+        PgOutputReplicationSlot created;
+        try
+        {
+            await replication.Open(cancellationToken);
+            created = await replication.CreatePgOutputReplicationSlot(slot, temporarySlot: false, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: cancellationToken);
+        }
+        catch (Npgsql.PostgresException e) when (e.SqlState == "42501")
+        {
+            throw new PgRelocateException($"The source refused the replication slot: {e.MessageText}. Give the source's role the REPLICATION attribute (or the provider's replication role); 'pgrelocate check --online' names the fix.", ExitCode.Failed, e);
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or System.Net.Sockets.SocketException)
+        {
+            throw Db.Describe(e, options.Source, "source");
+        }
+
+        var start = created.ConsistentPoint;
+        record.Outputs["startLsn"] = start.ToString();
+        context.Journal.Save();
+        context.Reporter.Info($"Replication slot {slot} created at {start}; copying its snapshot {created.SnapshotName}.");
+
+        var result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(
+            new CopyOptions
+            {
+                Source = options.Source,
+                Target = options.Target,
+                Confirm = options.Confirm,
+                Jobs = options.Jobs,
+                IndexJobs = options.Jobs,
+                Snapshot = created.SnapshotName,
+                LogPath = Path.Combine(context.Folder, "copy.log"),
+            },
+            cancellationToken);
+
+        await using (var target = await Db.OpenAsync(options.Target, "target", cancellationToken))
+        {
+            // The copy carried the source's publication along with the schema: it has no use on the target.
+            await Db.ExecuteAsync(target, $"DROP PUBLICATION IF EXISTS {Db.Ident(publication)}", cancellationToken);
+            await TargetState.CreateAsync(target, slot, start, cancellationToken);
+        }
+
+        record.Outputs["rows"] = result.Rows.ToString(CultureInfo.InvariantCulture);
+        record.Outputs["tables"] = tables.Count.ToString(CultureInfo.InvariantCulture);
+        record.Summary = $"slot {slot} at {start}; {result.Tables} tables, {result.Rows} rows, {Units.Bytes(result.Bytes)}, {result.LargeObjects} large objects copied from its snapshot in {Units.Duration(result.Duration)}";
+    }
+
+    public async Task UndoAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var record = context.Record;
+        if (!record.Outputs.TryGetValue("slot", out var slot))
+        {
+            return;
+        }
+
+        await SourceSide.RemoveAsync(context.Options.Source, slot, record.Outputs["publication"], IdentityTables(record), cancellationToken);
+        context.Reporter.Info($"Replication slot and publication {slot} removed from the source.");
+        if (context.Journal.Status != MigrationStatus.Completed)
+        {
+            try
+            {
+                await using var target = await Db.OpenAsync(context.Options.Target, "target", cancellationToken);
+                await TargetState.RemoveAsync(target, cancellationToken);
+            }
+            catch (PgRelocateException e)
+            {
+                context.Reporter.Warn($"Could not remove {OnlineNames.TargetSchema} from the target: {e.Message}");
+            }
+
+            // The slot this step made is gone: a resumed migration must copy again.
+            record.Status = StepStatus.Pending;
+            record.Summary = "undone: the slot is removed, a resumed migration copies again";
+        }
+
+        record.Outputs.Remove("slot");
+        record.Outputs.Remove("replicaIdentityFull");
+    }
+
+    /// <summary>The tables this migration set REPLICA IDENTITY FULL on (quoted names).</summary>
+    public static IReadOnlyList<string> IdentityTables(StepRecord record) =>
+        record.Outputs.GetValueOrDefault("replicaIdentityFull")?.Split(Separator, StringSplitOptions.RemoveEmptyEntries) ?? [];
+}

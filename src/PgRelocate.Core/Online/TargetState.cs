@@ -1,0 +1,104 @@
+using Npgsql;
+using NpgsqlTypes;
+using PgRelocate.Connections;
+
+namespace PgRelocate.Online;
+
+/// <summary>
+/// The tool's schema on the target (<see cref="OnlineNames.TargetSchema"/>): the applied position, written in
+/// the same transaction as the changes it covers so that a crash never loses or repeats one, and the user
+/// triggers disabled while following (the changes already fired them on the source). An ordinary database
+/// owner can do all of it: no replication origins, no session_replication_role.
+/// </summary>
+public static class TargetState
+{
+    private const string Schema = OnlineNames.TargetSchema;
+
+    /// <summary>Creates the schema with the position at <paramref name="start"/> and disables the enabled user triggers, in one transaction.</summary>
+    public static async Task CreateAsync(NpgsqlConnection conn, string slot, NpgsqlLogSequenceNumber start, CancellationToken cancellationToken)
+    {
+        await using var tx = await conn.BeginTransactionAsync(cancellationToken);
+        await Db.ExecuteAsync(conn, $"""
+            DROP SCHEMA IF EXISTS {Schema} CASCADE;
+            CREATE SCHEMA {Schema};
+            CREATE TABLE {Schema}.position (slot text PRIMARY KEY, lsn pg_lsn NOT NULL, changes bigint NOT NULL DEFAULT 0,
+                                            transactions bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now());
+            CREATE TABLE {Schema}.disabled_triggers (table_name text NOT NULL, trigger_name text NOT NULL, enabled "char" NOT NULL,
+                                                     PRIMARY KEY (table_name, trigger_name));
+            INSERT INTO {Schema}.disabled_triggers
+            SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), t.tgname, t.tgenabled
+            FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND n.nspname <> '{Schema}';
+            """, cancellationToken);
+        await using (var cmd = new NpgsqlCommand($"INSERT INTO {Schema}.position (slot, lsn) VALUES (@slot, @lsn::pg_lsn)", conn))
+        {
+            cmd.Parameters.AddWithValue("slot", slot);
+            cmd.Parameters.AddWithValue("lsn", start.ToString());
+            await cmd.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        foreach (var (table, trigger, _) in await TriggersAsync(conn, cancellationToken))
+        {
+            await Db.ExecuteAsync(conn, $"ALTER TABLE {table} DISABLE TRIGGER {Db.Ident(trigger)}", cancellationToken);
+        }
+
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The stored position: every source transaction committed before it is applied. Null when the schema is missing.</summary>
+    public static async Task<(NpgsqlLogSequenceNumber Lsn, long Changes, long Transactions)?> ReadAsync(NpgsqlConnection conn, string slot, CancellationToken cancellationToken)
+    {
+        if (await Db.ScalarAsync<string>(conn, $"SELECT to_regclass('{Schema}.position')::text", cancellationToken) is null)
+        {
+            return null;
+        }
+
+        await using var cmd = new NpgsqlCommand($"SELECT lsn::text, changes, transactions FROM {Schema}.position WHERE slot = @slot", conn);
+        cmd.Parameters.AddWithValue("slot", slot);
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        return await r.ReadAsync(cancellationToken) ? (NpgsqlLogSequenceNumber.Parse(r.GetString(0)), r.GetInt64(1), r.GetInt64(2)) : null;
+    }
+
+    /// <summary>The statement that advances the position, to run last in each applying transaction.</summary>
+    public static NpgsqlBatchCommand Advance(string slot, NpgsqlLogSequenceNumber lsn, long changes, long transactions)
+    {
+        var cmd = new NpgsqlBatchCommand($"UPDATE {Schema}.position SET lsn = $1::pg_lsn, changes = changes + $2, transactions = transactions + $3, updated_at = now() WHERE slot = $4");
+        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = lsn.ToString() });
+        cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = changes });
+        cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = transactions });
+        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = slot });
+        return cmd;
+    }
+
+    /// <summary>Re-enables the triggers follow disabled (in the mode they had) and drops the schema. Safe to repeat.</summary>
+    public static async Task RemoveAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        if (await Db.ScalarAsync<string>(conn, $"SELECT to_regnamespace('{Schema}')::text", cancellationToken) is null)
+        {
+            return;
+        }
+
+        await using var tx = await conn.BeginTransactionAsync(cancellationToken);
+        foreach (var (table, trigger, enabled) in await TriggersAsync(conn, cancellationToken))
+        {
+            var mode = enabled switch { 'A' => "ALWAYS ", 'R' => "REPLICA ", _ => "" };
+            await Db.ExecuteAsync(conn, $"DO $$ BEGIN IF to_regclass({Db.Literal(table)}) IS NOT NULL THEN ALTER TABLE {table} ENABLE {mode}TRIGGER {Db.Ident(trigger)}; END IF; END $$", cancellationToken);
+        }
+
+        await Db.ExecuteAsync(conn, $"DROP SCHEMA {Schema} CASCADE", cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    private static async Task<List<(string Table, string Trigger, char Enabled)>> TriggersAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        var list = new List<(string, string, char)>();
+        await using var cmd = new NpgsqlCommand($"SELECT table_name, trigger_name, enabled FROM {Schema}.disabled_triggers ORDER BY 1, 2", conn);
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
+        {
+            list.Add((r.GetString(0), r.GetString(1), r.GetChar(2)));
+        }
+
+        return list;
+    }
+}

@@ -1,0 +1,260 @@
+using PgRelocate.Connections;
+using PgRelocate.Migration;
+using PgRelocate.Tests.Harness;
+
+namespace PgRelocate.Tests.Online;
+
+/// <summary>
+/// `migrate --online` end to end on real servers: copy from the slot's snapshot, follow every kind of change
+/// while the source stays writable, then switch with `cutover`; crashes, cut connections, schema changes,
+/// cancel, and the prerequisites `check --online` enforces.
+/// </summary>
+public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineServers>
+{
+    private const string Schema = """
+        CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, doc text, qty int NOT NULL DEFAULT 0,
+                            double_qty int GENERATED ALWAYS AS (qty * 2) STORED);
+        CREATE TABLE events (id bigint NOT NULL, at date NOT NULL, what text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+        CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+        CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+        CREATE TABLE scratch (id int PRIMARY KEY, v text);
+        CREATE TABLE audit (id bigserial PRIMARY KEY, item int, note text);
+        CREATE FUNCTION audit_item() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit (item, note) VALUES (NEW.id, 'inserted'); RETURN NEW; END $$;
+        CREATE TRIGGER items_audit AFTER INSERT ON items FOR EACH ROW EXECUTE FUNCTION audit_item();
+        INSERT INTO items (name, doc, qty) SELECT 'item ' || g, CASE WHEN g % 100 = 0 THEN repeat(md5(g::text), 4000) END, g FROM generate_series(1, 2000) g;
+        INSERT INTO events SELECT g, DATE '2024-01-01' + (g % 700), 'e' || g FROM generate_series(1, 3000) g;
+        INSERT INTO scratch SELECT g, 's' || g FROM generate_series(1, 500) g;
+        """;
+
+    private const string Changes = """
+        INSERT INTO items (name, doc, qty) SELECT 'new ' || g, repeat('x', 10000), g FROM generate_series(1, 300) g;
+        UPDATE items SET qty = qty + 1 WHERE id % 100 = 0;          -- the big doc (TOASTed) is left unchanged
+        UPDATE items SET name = name || '!' WHERE id BETWEEN 10 AND 60;
+        DELETE FROM items WHERE id BETWEEN 61 AND 80;
+        UPDATE items SET id = id + 100000 WHERE id = 5;               -- a changed key
+        UPDATE events SET at = DATE '2025-06-01' WHERE id <= 50;      -- rows move to another partition
+        DELETE FROM events WHERE id BETWEEN 100 AND 120;
+        INSERT INTO events VALUES (9999, DATE '2025-03-03', 'late');
+        TRUNCATE scratch;
+        INSERT INTO scratch VALUES (1, 'after truncate');
+        SELECT nextval('items_id_seq') FROM generate_series(1, 10);
+        """;
+
+    [Fact]
+    public async Task Should_Carry_Every_Change_Kind_And_Switch_With_The_Target_Identical()
+    {
+        var source = await servers.SourceAsync(Schema);
+        var target = await servers.Target.CreateDatabaseAsync("switched");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        await PgServer.ExecuteAsync(source, "UPDATE items SET qty = qty + 1 WHERE id <= 100");
+        await run.WaitForVerifiedAsync();
+
+        await PgServer.ExecuteAsync(source, Changes);
+        await PgServer.ExecuteAsync(source, "BEGIN; INSERT INTO items (name) VALUES ('rolled back'); ROLLBACK;");
+        await run.WaitForChangesAsync(300);
+        var cutover = await run.CutoverAsync(id);
+
+        Assert.Contains("writes were refused for", cutover.Stdout, StringComparison.Ordinal);
+        Assert.Contains("DATABASE_URL=", cutover.Stdout, StringComparison.Ordinal);
+        await AssertSameAsync(source, target, dir.Path);
+        // The target's trigger did not fire a second time for the replicated inserts, and is on again.
+        Assert.Equal(2300L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM audit"));
+        Assert.Equal("O", (await PgServer.ScalarAsync<char>(target, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'items_audit'")).ToString());
+        Assert.Null(await PgServer.ScalarAsync<string>(target, "SELECT to_regnamespace('pgrelocate_online')::text"));
+        Assert.Equal(await PgServer.ScalarAsync<long>(source, "SELECT last_value FROM items_id_seq"), await PgServer.ScalarAsync<long>(target, "SELECT last_value FROM items_id_seq"));
+        var journal = MigrationJournal.All(dir.Path).Single();
+        Assert.NotNull(journal.Output("cutover", "writeDowntimeSeconds"));
+        Assert.Contains("verified identical while following", journal.Step("follow").Summary, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Should_Apply_A_Large_Transaction_And_A_Table_Without_Key_With_Replica_Identity_Full()
+    {
+        var source = await servers.SourceAsync("""
+            CREATE TABLE big (id int PRIMARY KEY, v int);
+            CREATE TABLE nokey (a int, b text);
+            INSERT INTO big SELECT g, 0 FROM generate_series(1, 200000) g;
+            INSERT INTO nokey SELECT g % 50, 'n' || g FROM generate_series(1, 200) g;
+            """);
+        var target = await servers.Target.CreateDatabaseAsync("bigtx");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path, "--replica-identity-full");
+        var id = await run.WaitForFollowAsync();
+
+        await PgServer.ExecuteAsync(source, """
+            UPDATE big SET v = v + 1;
+            UPDATE nokey SET b = b || '?' WHERE a = 7;
+            DELETE FROM nokey WHERE a = 8;
+            INSERT INTO nokey VALUES (1, 'n51');
+            """);
+        await run.WaitForChangesAsync(200000);
+        await run.CutoverAsync(id);
+
+        await AssertSameAsync(source, target, dir.Path);
+        Assert.Equal(200000L, await PgServer.ScalarAsync<long>(target, "SELECT sum(v) FROM big"));
+        // REPLICA IDENTITY FULL was for the migration only.
+        Assert.Equal("d", (await PgServer.ScalarAsync<char>(source, "SELECT relreplident FROM pg_class WHERE relname = 'nokey'")).ToString());
+    }
+
+    [Fact]
+    public async Task Should_Block_Check_And_Migration_On_A_Table_Without_Key_Naming_It()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE keyless (a int, b text); INSERT INTO keyless VALUES (1, 'x');");
+        var target = await servers.Target.CreateDatabaseAsync("blocked");
+
+        var check = await CliRunner.RunAsync("check", "--source", CliRunner.Url(source), "--online");
+        var allowed = await CliRunner.RunAsync("check", "--source", CliRunner.Url(source), "--online", "--replica-identity-full");
+        using var dir = new TempDir();
+        var migrate = await OnlineRun.Start(source, target, dir.Path).Result;
+
+        Assert.Equal(3, check.ExitCode);
+        Assert.Contains("keyless", check.Stdout, StringComparison.Ordinal);
+        Assert.Contains("--replica-identity-full", check.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("BLOCK online: replica identity", allowed.Stdout, StringComparison.Ordinal);
+        Assert.NotEqual(0, migrate.ExitCode);
+        Assert.Contains("keyless", migrate.Output, StringComparison.Ordinal);
+        await AssertNothingLeftAsync(source);
+    }
+
+    [Fact]
+    public async Task Should_Block_Check_Online_For_A_Role_Without_Replication_With_The_Fix()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY);", replication: false);
+
+        var check = await CliRunner.RunAsync("check", "--source", CliRunner.Url(source), "--online");
+
+        Assert.Equal(3, check.ExitCode);
+        Assert.Contains("BLOCK online: replication role", check.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"ALTER ROLE {source.User} WITH REPLICATION", check.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Should_Stop_Cleanly_On_A_Schema_Change_During_Follow()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 100) g;");
+        var target = await servers.Target.CreateDatabaseAsync("ddl");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        await run.WaitForFollowAsync();
+
+        await PgServer.ExecuteAsync(source, "INSERT INTO t VALUES (101, 'before')");
+        await run.WaitForChangesAsync(1);
+        await PgServer.ExecuteAsync(source, "ALTER TABLE t ADD COLUMN extra int");
+        await PgServer.ExecuteAsync(source, "INSERT INTO t VALUES (102, 'after', 1)");
+        var result = await run.Result.WaitAsync(TimeSpan.FromMinutes(3));
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("changed on the source", result.Output, StringComparison.Ordinal);
+        Assert.Contains("extra", result.Output, StringComparison.Ordinal);
+        Assert.Equal(1L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t WHERE id = 101"));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t WHERE id = 102"));
+        await AssertNothingLeftAsync(source);
+    }
+
+    [Fact]
+    public async Task Should_Resume_From_The_Stored_Position_After_A_Kill_During_Follow()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g;");
+        var target = await servers.Target.CreateDatabaseAsync("killed");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        await PgServer.ExecuteAsync(source, "UPDATE t SET v = v + 1 WHERE id <= 500; INSERT INTO t SELECT g, 1 FROM generate_series(1001, 1200) g;");
+        await run.WaitForChangesAsync(700);
+
+        run.Process!.Kill(entireProcessTree: true);
+        Assert.NotEqual(0, (await run.Result).ExitCode);
+        await PgServer.ExecuteAsync(source, "UPDATE t SET v = v + 10 WHERE id > 900; DELETE FROM t WHERE id <= 10;");
+        var resumed = OnlineRun.Resume(source, target, dir.Path, id);
+        await resumed.WaitForFollowAsync();
+        await PgServer.ExecuteAsync(source, "INSERT INTO t VALUES (5000, 5);");
+        await resumed.CutoverAsync(id);
+
+        await AssertSameAsync(source, target, dir.Path);
+    }
+
+    [Fact]
+    public async Task Should_Reconnect_When_The_Target_Connection_Is_Cut_During_Follow()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g;");
+        var target = await servers.Target.CreateDatabaseAsync("cut");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        await PgServer.ExecuteAsync(source, "UPDATE t SET v = 1;");
+        await run.WaitForChangesAsync(100);
+
+        await servers.Target.ExecuteAsync("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgrelocate online apply'");
+        await PgServer.ExecuteAsync(source, "UPDATE t SET v = 2; INSERT INTO t VALUES (101, 2);");
+        await run.WaitForChangesAsync(201);
+        await run.CutoverAsync(id);
+
+        await AssertSameAsync(source, target, dir.Path);
+        Assert.Contains(MigrationJournal.All(dir.Path).Single().Log, l => l.Contains("lost a connection", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_Leave_No_Slot_Or_Publication_When_Canceled()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100);");
+        var target = await servers.Target.CreateDatabaseAsync("canceled");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+
+        var cancel = await CliRunner.RunAsync("cancel", id, "--workdir", dir.Path);
+        var result = await run.Result;
+
+        Assert.True(cancel.ExitCode == 0, cancel.ToString());
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Equal(MigrationStatus.Canceled, MigrationJournal.All(dir.Path).Single().Status);
+        await AssertNothingLeftAsync(source);
+        await PgServer.ExecuteAsync(source, "INSERT INTO t VALUES (1000)");
+    }
+
+    [Fact]
+    public async Task Should_Remove_The_Slot_When_Canceled_After_The_Process_Was_Killed()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100);");
+        var target = await servers.Target.CreateDatabaseAsync("orphan");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        run.Process!.Kill(entireProcessTree: true);
+        await run.Result;
+
+        var check = await CliRunner.RunAsync("check", "--source", CliRunner.Url(source));
+        var cancel = await CliRunner.RunAsync("cancel", id, "--workdir", dir.Path, "--source", CliRunner.Url(source));
+
+        Assert.Contains("leftover replication slots", check.Stdout, StringComparison.Ordinal);
+        Assert.Contains(id.Replace('-', '_'), check.Stdout, StringComparison.Ordinal);
+        Assert.True(cancel.ExitCode == 0, cancel.ToString());
+        Assert.Contains("removed from the source", cancel.Stdout, StringComparison.Ordinal);
+        await AssertNothingLeftAsync(source);
+    }
+
+    /// <summary>No slot or publication of the tool on the source.</summary>
+    private async Task AssertNothingLeftAsync(PgConnectionInfo source)
+    {
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(source.Database), "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgrelocate%'"));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM pg_publication"));
+    }
+
+    /// <summary>`pgrelocate verify` finds the two identical, exact row counts agree, and nothing of the tool is left.</summary>
+    private async Task AssertSameAsync(PgConnectionInfo source, PgConnectionInfo target, string workDir)
+    {
+        var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target));
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+        var tables = await PgServer.ScalarAsync<string[]>(source, "SELECT array_agg(format('%I.%I', schemaname, relname)) FROM pg_stat_user_tables");
+        foreach (var t in tables!)
+        {
+            Assert.Equal(await PgServer.ScalarAsync<long>(source, $"SELECT count(*) FROM {t}"), await PgServer.ScalarAsync<long>(target, $"SELECT count(*) FROM {t}"));
+        }
+
+        await AssertNothingLeftAsync(source);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_publication"));
+        Assert.Equal(MigrationStatus.Completed, MigrationJournal.All(workDir).Single().Status);
+    }
+}

@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using PgRelocate.Connections;
+using PgRelocate.Migration;
+using PgRelocate.Online;
+using PgRelocate.Tests.Harness;
+
+namespace PgRelocate.Tests.Online;
+
+/// <summary>An online migration run by the real command line in the background, with bounded waits on its journal.</summary>
+internal sealed class OnlineRun
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
+
+    private OnlineRun(Task<CliResult> result, string workDir, Process? process)
+    {
+        Result = result;
+        WorkDir = workDir;
+        Process = process;
+    }
+
+    public Task<CliResult> Result { get; }
+
+    public string WorkDir { get; }
+
+    public Process? Process { get; }
+
+    public static OnlineRun Start(PgConnectionInfo source, PgConnectionInfo target, string workDir, params string[] extra)
+    {
+        Process? process = null;
+        var task = CliRunner.RunAsync(
+            ["migrate", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--confirm", target.Database, "--workdir", workDir, "--online", .. extra],
+            null,
+            TimeSpan.FromMinutes(6),
+            p => process = p);
+        return new OnlineRun(task, workDir, process);
+    }
+
+    public static OnlineRun Resume(PgConnectionInfo source, PgConnectionInfo target, string workDir, string id) =>
+        new(CliRunner.RunAsync(["migrate", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--workdir", workDir, "--resume", id], null, TimeSpan.FromMinutes(6)), workDir, null);
+
+    public MigrationJournal Journal() => MigrationJournal.All(WorkDir).Single();
+
+    /// <summary>Waits until the migration follows the source (its copy is done); fails if it ends first.</summary>
+    public async Task<string> WaitForFollowAsync()
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Result.IsCompleted)
+            {
+                Assert.Fail("The migration ended before following: " + await Result);
+            }
+
+            var journal = MigrationJournal.All(WorkDir).SingleOrDefault();
+            if (journal is not null && journal.Step("follow").Status == StepStatus.Running && OnlineStatus.Read(journal.Folder) is { Phase: "follow" })
+            {
+                return journal.Id;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.Fail("The migration did not reach the follow step in time.");
+        return "";
+    }
+
+    /// <summary>Waits until the verification while following has passed.</summary>
+    public async Task WaitForVerifiedAsync()
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Result.IsCompleted)
+            {
+                Assert.Fail("The migration ended before its verification while following: " + await Result);
+            }
+
+            if (Journal().Log.Any(l => l.Contains("Verified while following", StringComparison.Ordinal)))
+            {
+                return;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.Fail("The verification while following did not pass in time.");
+    }
+
+    /// <summary>Waits until the follow has applied at least <paramref name="changes"/> changes.</summary>
+    public async Task WaitForChangesAsync(long changes)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Result.IsCompleted)
+            {
+                Assert.Fail("The migration ended while following: " + await Result);
+            }
+
+            if (OnlineStatus.Read(Journal().Folder) is { } s && s.Changes >= changes)
+            {
+                return;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Process?.Kill(entireProcessTree: true);
+        Assert.Fail($"The follow did not apply {changes} changes in time: {OnlineStatus.Read(Journal().Folder)?.Describe()}\n{string.Join("\n", Journal().Log)}\n{await Result}");
+    }
+
+    public async Task<CliResult> CutoverAsync(string id)
+    {
+        var cutover = await CliRunner.RunAsync(["cutover", id, "--workdir", WorkDir], null, Patience);
+        var result = await Result;
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.True(cutover.ExitCode == 0, cutover.ToString());
+        return cutover;
+    }
+}
