@@ -30,7 +30,10 @@ public sealed record DatabaseIdentity(string SystemIdentifier, uint DatabaseOid,
         }
     }
 
-    /// <summary>Whether the two connections reached the same database: the one test of it.</summary>
+    /// <summary>
+    /// Whether the two connections reached the same database: the one test of it. False when either server
+    /// will not say (pg_control_system() not granted).
+    /// </summary>
     public static async Task<bool> SameDatabaseAsync(NpgsqlConnection a, NpgsqlConnection b, CancellationToken cancellationToken) =>
-        await ReadAsync(a, cancellationToken) == await ReadAsync(b, cancellationToken);
+        await TryReadAsync(a, cancellationToken) is { } first && first == await TryReadAsync(b, cancellationToken);
 }

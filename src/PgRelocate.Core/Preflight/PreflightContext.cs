@@ -27,6 +27,9 @@ public sealed class PreflightContext
 
     public IReporter Reporter { get; init; } = NullReporter.Instance;
 
+    /// <summary>Sessions of the caller's own migration: the migration lock they hold on the target is no obstacle.</summary>
+    public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
+
     /// <summary>The target's connection and facts, when a target was given.</summary>
     public bool HasTarget => Target is not null && TargetServer is not null;
 }

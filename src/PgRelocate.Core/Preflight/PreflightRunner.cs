@@ -70,6 +70,7 @@ public sealed class PreflightRunner
                 TargetServer = targetServer,
                 Binaries = binaries,
                 Reporter = reporter,
+                OwnSessions = OwnSessions,
             };
             return await RunChecksAsync(context, cancellationToken);
         }
@@ -83,6 +84,9 @@ public sealed class PreflightRunner
     }
 
     public const string OwnApplicationName = "pgrelocate check";
+
+    /// <summary>Sessions of the caller's own migration (the one holding the migration lock on the target), which the target checks ignore.</summary>
+    public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
 
     /// <summary>
     /// Size functions wait for a lock on each table: behind a session holding an exclusive lock a check would

@@ -16,7 +16,15 @@ public sealed class ConnectivityCheck : IPreflightCheck
         var rows = new List<CheckResult> { Describe(context.SourceInfo, context.SourceServer) };
         if (context.HasTarget)
         {
-            rows.Add(await DatabaseIdentity.SameDatabaseAsync(context.Source, context.Target!, cancellationToken)
+            var source = await DatabaseIdentity.TryReadAsync(context.Source, cancellationToken);
+            var target = await DatabaseIdentity.TryReadAsync(context.Target!, cancellationToken);
+            if (source is null || target is null)
+            {
+                rows.Add(CheckResult.Warn(Name, "Could not tell whether the source and the target are the same database: pg_control_system() is not granted.",
+                    "Make sure --target is not the source: restoring into the source would destroy it."));
+            }
+
+            rows.Add(source is not null && source == target
                 ? CheckResult.Block(Name, $"The source and the target are the same database ({context.TargetInfo!.Display}).",
                     "Give the target's URL as --target: restoring into the source would destroy it.")
                 : Describe(context.TargetInfo!, context.TargetServer!));

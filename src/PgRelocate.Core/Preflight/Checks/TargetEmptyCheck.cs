@@ -19,7 +19,7 @@ public sealed class TargetEmptyCheck : IPreflightCheck
             return [];
         }
 
-        var inspected = await TargetPreparation.InspectAsync(context.Target!, context.TargetInfo!, new TargetRequirements(), cancellationToken);
+        var inspected = await TargetPreparation.InspectAsync(context.Target!, context.TargetInfo!, new TargetRequirements { OwnSessions = context.OwnSessions }, cancellationToken);
         return inspected.Findings;
     }
 }
