@@ -17,7 +17,13 @@ public class ConnectionParametersTests
     [Fact]
     public void Should_Give_Every_Parameter_To_The_Child_Environment()
     {
-        var env = PgConnectionInfo.Parse(Everything, NoEnv).ToLibpqEnvironment();
+        var env = PgConnectionInfo.Parse(Everything, NoEnv).ToLibpqEnvironment().ToDictionary();
+        // libpq reads sslpassword from no variable: it goes in a service file only this user can read.
+        Assert.Equal("pgrelocate", env["PGSERVICE"]);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(env["PGSERVICEFILE"]));
+        Assert.Contains("sslpassword=keypass1", File.ReadAllText(env["PGSERVICEFILE"]), StringComparison.Ordinal);
+        env.Remove("PGSERVICE");
+        env.Remove("PGSERVICEFILE");
 
         Assert.Equal(new Dictionary<string, string>
         {
