@@ -8,7 +8,8 @@ namespace PgRelocate.Tests.Faults;
 /// <summary>
 /// Ctrl-C and SIGTERM while a connection to the source has stalled (it stays open but carries nothing, so
 /// reads block): every command ends with 130 "Interrupted.", leaves no temporary folder and no pg_dump or
-/// pg_restore behind, and a rerun (or --resume) then finishes verified.
+/// pg_restore behind, and a rerun (or --resume) then finishes verified. (The test's own timeout bounds how
+/// long that takes; the command gives its cleanup a few seconds before it ends itself.)
 /// </summary>
 public class SignalTests(FaultServers servers) : IClassFixture<FaultServers>
 {
@@ -20,6 +21,10 @@ public class SignalTests(FaultServers servers) : IClassFixture<FaultServers>
         { "dump", "TERM", 30_000 },
         { "migrate", "TERM", 1_000_000 },
         { "migrate", "INT", 30_000 },
+
+        // A second signal ends the process at once: it still cleans up.
+        { "copy", "INT,INT", 1_000_000 },
+        { "migrate", "TERM,INT", 30_000 },
     };
 
     [Theory]
@@ -48,7 +53,12 @@ public class SignalTests(FaultServers servers) : IClassFixture<FaultServers>
             await Task.WhenAny(proxy.FirstCut, run);
             Assert.True(proxy.FirstCut.IsCompleted, $"the connection stalled before {command} ended: {(run.IsCompleted ? await run : null)}");
             await Task.Delay(1000);
-            FaultServers.Signal(pid, signal);
+            foreach (var one in signal.Split(','))
+            {
+                FaultServers.Signal(pid, one);
+                await Task.Delay(200);
+            }
+
             var result = await run;
 
             Assert.True(result.ExitCode == 130, result.ToString());
