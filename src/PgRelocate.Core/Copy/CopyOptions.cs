@@ -15,6 +15,9 @@ public sealed record CopyOptions
     /// <summary>How long emptying the target (with <see cref="Confirm"/>) waits for another session's lock.</summary>
     public TimeSpan LockTimeout { get; init; } = Targets.TargetRequirements.DefaultLockTimeout;
 
+    /// <summary>The server processes of the caller's own migration lock: no obstacle to the target preparation.</summary>
+    public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
+
     /// <summary>Parallel COPY streams (each one a source and a target session).</summary>
     public int Jobs { get; init; } = 2;
 

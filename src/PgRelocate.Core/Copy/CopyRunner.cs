@@ -40,6 +40,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             {
                 Confirm = options.Confirm,
                 LockTimeout = options.LockTimeout,
+                OwnSessions = options.OwnSessions,
                 Extensions = snapshot.Facts.Extensions.Select(e => e.Name).ToList(),
                 Jobs = options.Jobs + options.IndexJobs,
                 Source = snapshot.Identity,

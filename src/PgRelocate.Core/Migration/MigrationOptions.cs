@@ -16,6 +16,9 @@ public sealed record MigrationOptions
     /// <summary>How long emptying the target waits for another session's lock (not recorded: a resumed run uses the default).</summary>
     public TimeSpan LockTimeout { get; init; } = Targets.TargetRequirements.DefaultLockTimeout;
 
+    /// <summary>The server processes of the caller's own migration lock: no obstacle to the target preparation.</summary>
+    public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
+
     /// <summary>Where to stage the archive (a store location); null: a file in the migration's folder.</summary>
     public string? Via { get; init; }
 

@@ -23,7 +23,8 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
             throw new PgRelocateException($"Migration {journal.Id} is running in process {journal.Pid}: watch it with 'pgrelocate status {journal.Id}' or stop it with 'pgrelocate cancel {journal.Id}'.");
         }
 
-        await using var held = await MigrationLock.AcquireAsync(journal.Id, LockedDatabases(options), cancellationToken);
+        await using var held = await HeldMigrationLock.AcquireAsync(journal.Id, LockedDatabases(options), cancellationToken);
+        options = options with { OwnSessions = held.SessionIds };
         var journalReporter = new JournalReporter(reporter, journal);
         var context = new MigrationContext { Options = options, Journal = journal, Binaries = binaries, Reporter = journalReporter };
         var resumed = journal.Status != MigrationStatus.Pending;

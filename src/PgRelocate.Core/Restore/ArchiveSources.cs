@@ -28,6 +28,9 @@ public sealed record LocationRestoreOptions
     /// <summary>How long emptying the target (with <see cref="Confirm"/>) waits for another session's lock.</summary>
     public TimeSpan LockTimeout { get; init; } = Targets.TargetRequirements.DefaultLockTimeout;
 
+    /// <summary>The server processes of the caller's own migration lock: no obstacle to the target preparation.</summary>
+    public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
+
     public int Jobs { get; init; } = 1;
 
     public required string LogPath { get; init; }
@@ -68,6 +71,7 @@ public sealed class ArchiveSources(PgBinaries binaries, IReporter reporter)
             Input = input,
             Confirm = options.Confirm,
             LockTimeout = options.LockTimeout,
+            OwnSessions = options.OwnSessions,
             Jobs = options.Jobs,
             Manifest = checkAgainst,
             LogPath = options.LogPath,

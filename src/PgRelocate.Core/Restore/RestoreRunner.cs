@@ -21,6 +21,9 @@ public sealed record RestoreOptions
     /// <summary>How long emptying the target (with <see cref="Confirm"/>) waits for another session's lock.</summary>
     public TimeSpan LockTimeout { get; init; } = TargetRequirements.DefaultLockTimeout;
 
+    /// <summary>The server processes of the caller's own migration lock: no obstacle to the target preparation.</summary>
+    public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
+
     /// <summary>pg_restore jobs: pg_restore's own parallel mode on a local file, lanes on a growing one.</summary>
     public int Jobs { get; init; } = 1;
 
@@ -63,7 +66,7 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         };
 
         // 2. The target: checked, then emptied when --confirm allows it.
-        var prepared = await TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = options.Confirm, LockTimeout = options.LockTimeout, Extensions = archive.Contents.Extensions, Jobs = Math.Max(1, options.Jobs) }, cancellationToken);
+        var prepared = await TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = options.Confirm, LockTimeout = options.LockTimeout, OwnSessions = options.OwnSessions, Extensions = archive.Contents.Extensions, Jobs = Math.Max(1, options.Jobs) }, cancellationToken);
         var pgRestore = binaries.PgRestoreFor(archive.Contents.Header.MinimumPgRestoreMajor, prepared.Server.Major);
         archive = archive with { PgRestore = pgRestore, TargetMajor = prepared.Server.Major };
         // pg_restore must connect as our session did, before the target is emptied.

@@ -27,6 +27,7 @@ public sealed class DirectCopyStep : IMigrationStep
                 Target = options.Target,
                 Confirm = options.Confirm,
                 LockTimeout = options.LockTimeout,
+                OwnSessions = options.OwnSessions,
                 Jobs = options.Jobs,
                 IndexJobs = options.Jobs,
                 LogPath = Path.Combine(context.Folder, "copy.log"),

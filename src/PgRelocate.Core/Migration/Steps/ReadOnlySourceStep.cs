@@ -40,7 +40,7 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
             SELECT count(*) FROM (
               SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
               WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-                AND application_name <> {Db.Literal(MigrationLock.ApplicationName(context.Journal.Id))}
+                AND application_name <> {Db.Literal(HeldMigrationLock.ApplicationName(context.Journal.Id))}
             ) s WHERE ok
             """, cancellationToken);
         var left = (await ConnectedApplications.ReadAsync(conn, cancellationToken)).Sum(a => a.Sessions);

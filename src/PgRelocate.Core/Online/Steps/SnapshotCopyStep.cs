@@ -91,6 +91,8 @@ public sealed class SnapshotCopyStep : ICompensatingStep
                 Source = options.Source,
                 Target = options.Target,
                 Confirm = options.Confirm,
+                LockTimeout = options.LockTimeout,
+                OwnSessions = options.OwnSessions,
                 Jobs = options.Jobs,
                 IndexJobs = options.Jobs,
                 Snapshot = created.SnapshotName,
