@@ -204,7 +204,7 @@ public sealed class PgConnectionInfo
     /// The environment variables that point a libpq program (pg_dump, pg_restore, psql) at this database,
     /// password included, made from <see cref="ConnectionParameters.All"/>. Child processes get the
     /// connection this way and never on their command line, where any user of the machine could read it;
-    /// <see cref="IsolateChildEnvironment"/> keeps the other <c>PG*</c> variables of this process out of it.
+    /// <see cref="Tools.ChildProcess.IsolateEnvironment"/> keeps the other <c>PG*</c> variables of this process out of it.
     /// </summary>
     public IReadOnlyDictionary<string, string> ToLibpqEnvironment()
     {
@@ -224,27 +224,6 @@ public sealed class PgConnectionInfo
         }
 
         return env;
-    }
-
-    /// <summary>
-    /// Makes a child's environment hold only the connection it was given: every <c>PG*</c> variable of this
-    /// process that <paramref name="given"/> does not set is removed, so that a PGSSLMODE or PGHOST the parser
-    /// did not read into the connection cannot change what pg_dump or pg_restore connect to. Only applies
-    /// when <paramref name="given"/> carries a connection (PGHOST).
-    /// </summary>
-    public static void IsolateChildEnvironment(IDictionary<string, string?> environment, IReadOnlyDictionary<string, string> given)
-    {
-        ArgumentNullException.ThrowIfNull(environment);
-        ArgumentNullException.ThrowIfNull(given);
-        if (!given.ContainsKey("PGHOST"))
-        {
-            return;
-        }
-
-        foreach (var key in environment.Keys.Where(k => k.StartsWith("PG", StringComparison.Ordinal) && !k.StartsWith("PG_", StringComparison.Ordinal) && !given.ContainsKey(k)).ToList())
-        {
-            environment.Remove(key);
-        }
     }
 
     /// <summary>

@@ -47,7 +47,7 @@ public static class ChildProcess
             info.ArgumentList.Add(arg);
         }
 
-        PgRelocate.Connections.PgConnectionInfo.IsolateChildEnvironment(info.Environment, spec.Environment);
+        IsolateEnvironment(info.Environment, spec.Environment);
         foreach (var (key, value) in spec.Environment)
         {
             info.Environment[key] = value;
@@ -156,6 +156,27 @@ public static class ChildProcess
         catch (System.ComponentModel.Win32Exception)
         {
             // Already gone.
+        }
+    }
+
+    /// <summary>
+    /// Makes a child's environment hold only the connection it was given: every <c>PG*</c> variable of this
+    /// process that <paramref name="given"/> does not set is removed, so that a PGSSLMODE or PGHOST the parser
+    /// did not read into the connection cannot change what pg_dump or pg_restore connect to. Only applies
+    /// when <paramref name="given"/> carries a connection (PGHOST).
+    /// </summary>
+    public static void IsolateEnvironment(IDictionary<string, string?> environment, IReadOnlyDictionary<string, string> given)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        ArgumentNullException.ThrowIfNull(given);
+        if (!given.ContainsKey("PGHOST"))
+        {
+            return;
+        }
+
+        foreach (var key in environment.Keys.Where(k => k.StartsWith("PG", StringComparison.Ordinal) && !k.StartsWith("PG_", StringComparison.Ordinal) && !given.ContainsKey(k)).ToList())
+        {
+            environment.Remove(key);
         }
     }
 }

@@ -112,7 +112,7 @@ public class ConnectionParametersTests
         };
         var given = PgConnectionInfo.Parse("postgres://u@h/d", NoEnv).ToLibpqEnvironment();
 
-        PgConnectionInfo.IsolateChildEnvironment(inherited, given);
+        PgRelocate.Tools.ChildProcess.IsolateEnvironment(inherited, given);
 
         // PGHOST stays only to be replaced by the connection's own.
         Assert.Equal(["PATH", "PGHOST", "PG_COLOR"], inherited.Keys.Order(StringComparer.Ordinal));
