@@ -42,7 +42,7 @@ public sealed class ArchiveContents
     /// <summary>Reads a local file's header and table of contents.</summary>
     public static ArchiveContents Read(string path)
     {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
+        using var file = OpenFile(path, useAsync: false);
         return ReadAsync(file, $"'{path}'", CancellationToken.None).GetAwaiter().GetResult();
     }
 
@@ -85,10 +85,28 @@ public sealed class ArchiveContents
         return new ArchiveContents(header, entries, byId, input.Position);
     }
 
+    /// <summary>Opens a local archive for reading; one that is missing is the user's to fix.</summary>
+    internal static FileStream OpenFile(string path, bool useAsync)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16, useAsync);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new UsageException($"'{path}' does not exist: check the archive's path. Nothing was changed.", e);
+        }
+    }
+
     private static async Task<ArchiveHeader> ReadHeaderAsync(ArchiveByteReader input, string display, CancellationToken ct)
     {
         var head = new byte[ArchiveHeader.ProbeBytes];
         var magic = await input.ReadSomeAsync(head.AsMemory(0, 5), ct);
+        if (magic is > 0 and < 5 && "PGDMP"u8.StartsWith(head.AsSpan(0, magic)))
+        {
+            throw ArchiveDamage.Error(display, "it ends inside the archive header");
+        }
+
         if (magic < 5 || !head.AsSpan(0, 5).SequenceEqual("PGDMP"u8))
         {
             // Not an archive: look a little further to say what it is instead.
@@ -288,7 +306,7 @@ public sealed class ArchiveContents
     {
         try
         {
-            return new DateTime((int)t[5] + 1900, (int)t[4] + 1, (int)t[3], (int)t[2], (int)t[1], (int)Math.Min(t[0], 59), DateTimeKind.Local);
+            return new DateTime((int)t[5] + 1900, (int)t[4] + 1, (int)t[3], (int)t[2], (int)t[1], (int)Math.Min(t[0], 59), DateTimeKind.Unspecified);
         }
         catch (ArgumentOutOfRangeException)
         {

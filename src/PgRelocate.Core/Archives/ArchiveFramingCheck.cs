@@ -131,7 +131,7 @@ public sealed class ArchiveFramingCheck
     public static async Task CheckFileAsync(string path, CancellationToken ct)
     {
         var display = $"'{path}'";
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16, useAsync: true);
+        await using var file = ArchiveContents.OpenFile(path, useAsync: true);
         var contents = await ArchiveContents.ReadAsync(file, display, ct);
         var check = new ArchiveFramingCheck(contents, display);
         var buffer = new byte[1 << 20];

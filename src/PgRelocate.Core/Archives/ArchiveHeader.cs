@@ -27,7 +27,7 @@ public sealed record ArchiveHeader(int FormatMajor, int FormatMinor, int FormatR
     /// <summary>How the data blocks are compressed ("none", "gzip", "lz4", "zstd"); null when only the first bytes were read.</summary>
     public string? Compression { get; init; }
 
-    /// <summary>When pg_dump started, in the dumping machine's local time; null when only the first bytes were read.</summary>
+    /// <summary>When pg_dump started, in the dumping machine's local time (its zone is not recorded); null when only the first bytes were read.</summary>
     public DateTime? CreatedAt { get; init; }
 
     /// <summary>
@@ -146,7 +146,7 @@ public sealed record ArchiveHeader(int FormatMajor, int FormatMinor, int FormatR
         {
             var reader = new HeaderReader(head[8..].ToArray());
             var intSize = reader.Byte();
-            reader.Byte(); // offset size
+            var offsetSize = reader.Byte();
             reader.Byte(); // format (custom = 1)
             reader.IntSize = intSize;
             if ((vmaj, vmin) is (1, >= 15))
@@ -166,7 +166,7 @@ public sealed record ArchiveHeader(int FormatMajor, int FormatMinor, int FormatR
             var db = reader.String();
             var server = reader.String();
             var pgdump = reader.String();
-            return new ArchiveHeader(vmaj, vmin, vrev, db, server, pgdump);
+            return new ArchiveHeader(vmaj, vmin, vrev, db, server, pgdump) { IntSize = intSize, OffsetSize = offsetSize };
         }
         catch (IndexOutOfRangeException)
         {

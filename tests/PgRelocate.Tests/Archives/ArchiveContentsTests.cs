@@ -5,7 +5,8 @@ using PgRelocate.Errors;
 
 namespace PgRelocate.Tests.Archives;
 
-public partial class ArchiveContentsTests(SampleArchives samples) : IClassFixture<SampleArchives>
+[Collection(SampleArchives.Collection)]
+public partial class ArchiveContentsTests(SampleArchives samples)
 {
     public static TheoryData<string> AllArchives() =>
         ["15-file-z0", "15-file-default", "15-pipe-z0", "15-pipe-default", "12-file-z0", "12-file-default", "12-pipe-z0", "12-pipe-default"];
@@ -217,6 +218,31 @@ public partial class ArchiveContentsTests(SampleArchives samples) : IClassFixtur
         var e = Assert.Throws<UsageException>(() => ArchiveContents.Read(path));
 
         Assert.Equal($"'{path}' is truncated or damaged (it ends inside the archive header): dump or download it again. Nothing was changed.", e.Message);
+    }
+
+    [Theory]
+    [InlineData("PGD")]
+    [InlineData("PGDMP")]
+    public async Task Should_Refuse_The_Start_Of_A_Header(string content)
+    {
+        using var dir = new Harness.TempDir();
+        var path = dir.File("start.dump");
+        await File.WriteAllTextAsync(path, content);
+
+        var e = Assert.Throws<UsageException>(() => ArchiveContents.Read(path));
+
+        Assert.Equal($"'{path}' is truncated or damaged (it ends inside the archive header): dump or download it again. Nothing was changed.", e.Message);
+    }
+
+    [Fact]
+    public async Task Should_Name_A_Missing_File()
+    {
+        using var dir = new Harness.TempDir();
+        var path = dir.File("missing.dump");
+
+        var e = await Assert.ThrowsAsync<UsageException>(() => ArchiveFramingCheck.CheckFileAsync(path, CancellationToken.None));
+
+        Assert.Equal($"'{path}' does not exist: check the archive's path. Nothing was changed.", e.Message);
     }
 
     [Fact]

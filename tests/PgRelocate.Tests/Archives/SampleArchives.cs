@@ -12,6 +12,9 @@ namespace PgRelocate.Tests.Archives;
 /// </summary>
 public sealed class SampleArchives : IAsyncLifetime
 {
+    /// <summary>The test classes that share one set of archives (and its two clusters).</summary>
+    public const string Collection = "Sample archives";
+
     public const string PgBin = "/usr/lib/postgresql/15/bin";
 
     private readonly PgServer _pg15 = new();
@@ -157,3 +160,6 @@ public sealed class SampleArchives : IAsyncLifetime
         return server.Cluster.Superuser(db.Database);
     }
 }
+
+[CollectionDefinition(SampleArchives.Collection)]
+public sealed class SampleArchivesCollection : ICollectionFixture<SampleArchives>;
