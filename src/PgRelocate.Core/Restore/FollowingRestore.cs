@@ -1,16 +1,16 @@
 using System.Text.RegularExpressions;
-using PgRelocate.Archives;
 using System.Threading.Channels;
+using PgRelocate.Archives;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Restore;
 
 /// <summary>
-/// A parallel restore of an archive that is still being written into an <see cref="ArchiveSpool"/> (by a
-/// dump or a download), so the restore does not wait for the whole archive. pg_restore's own parallel mode
+/// A parallel restore of an archive that is still being written into an <see cref="ArchiveSpool"/> by our
+/// own dump, so the restore does not wait for the whole archive. pg_restore's own parallel mode
 /// needs the whole file; this schedules pg_restore runs over parts of the archive instead:
 /// <list type="number">
-/// <item>the table of contents, as soon as it is written, and the pre-data section;</item>
+/// <item>the table of contents (read by <see cref="ArchiveContents"/>), as soon as it is written, and the pre-data section;</item>
 /// <item>table rows on <c>jobs</c> lanes, each a pg_restore that follows the archive as it grows and loads
 ///   its tables (largest first across lanes, when the manifest says how large they are);</item>
 /// <item>each table's indexes as soon as its rows are in (GIN and GiST first: they take longest), on
@@ -42,14 +42,15 @@ internal sealed partial class FollowingRestore(
         var token = failed.Token;
 
         // 1. Pre-data, which needs only the table of contents: it is at the front of the archive, already written.
-        // Each table's indexes and keys are known from their entries.
-        _postData = PlanPostData(_toc);
+        // Then the rows that stay out (see ExtensionTables); each loaded table's indexes and keys are known from their entries.
         await parts.RunAsync("pre-data", ["--section=pre-data", spool.Path], token);
         var skipped = await parts.SkipUnwritableExtensionRowsAsync(token);
+        IReadOnlyList<ArchiveEntry> restored = [.. _toc.Where(e => !skipped.Contains(e.Id))];
+        _postData = PlanPostData(restored);
         var early = _postData.Values.SelectMany(p => p.Indexes.Concat(p.Constraints)).Select(e => e.Id).ToHashSet();
 
         // 2. Rows on lanes that follow the archive; indexes and key constraints of each table once it is loaded.
-        var lanes = PlanLanes([.. _toc.Where(e => !skipped.Contains(e.Id))], jobs, tableBytes);
+        var lanes = PlanLanes(restored, jobs, tableBytes);
         _tablesPending = lanes.SelectMany(l => l).Where(e => e.Kind == ArchiveToc.TableData).Select(e => e.QualifiedTag).Distinct(StringComparer.Ordinal).Count();
         var laneTasks = lanes.Select((lane, i) => Workers.Guard(RunLaneAsync(i + 1, lane, token), failed)).ToList();
         var builders = Enumerable.Range(0, jobs).Select(_ => Workers.Guard(IndexBuilderAsync(token), failed)).ToList();

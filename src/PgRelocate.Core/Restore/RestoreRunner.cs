@@ -79,11 +79,6 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
 
         // 3. pg_restore.
         var result = await RunPgRestoreAsync(options, archive, started, cancellationToken);
-        if (options.Input is GrowingArchive { Spool.Completion.IsCompletedSuccessfully: true } && options.Manifest is { } manifest)
-        {
-            // The download checks size and SHA-256 as it ends: the archive was whole before the last part ran.
-            reporter.Info($"Archive checked: {Units.Bytes(manifest.ArchiveBytes)}, SHA-256 matches the manifest.");
-        }
 
         // 4. Statistics, so the first queries after the cutover are not planned blind.
         if (result.Status != RestoreStatus.Failed && options.Analyze)
