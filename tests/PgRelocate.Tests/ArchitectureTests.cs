@@ -30,7 +30,7 @@ public partial class ArchitectureTests
     public void Should_Have_A_Layer_For_Every_Folder_Of_The_Engine()
     {
         var folders = Directory.GetDirectories(CoreRoot()).Select(Path.GetFileName).Where(f => f is not ("bin" or "obj")).ToList();
-        Assert.Empty(folders.Where(f => !Layers.ContainsKey(f!)));
+        Assert.DoesNotContain(folders, f => !Layers.ContainsKey(f!));
     }
 
     [Fact]
@@ -75,15 +75,17 @@ public partial class ArchitectureTests
     }
 
     [Fact]
-    public void Should_Define_A_User_Table_Once()
+    public void Should_Define_User_Schemas_And_Tables_In_The_Catalog_Only()
     {
-        // The filter "ordinary table, not a system schema, not an extension member" lives in Catalog/UserTables.sql;
-        // other SQL includes it ({{user_tables}}) instead of repeating it.
-        var sqlFiles = Directory.GetFiles(CoreRoot(), "*.sql", SearchOption.AllDirectories)
+        // Which schemas hold the user's objects (not pg_catalog, information_schema, TOAST or temporary ones, not an
+        // extension's) is Catalog/UserSchemas.sql, and a user table is Catalog/UserTables.sql; other SQL includes
+        // them ({{user_schemas}}, {{user_tables}}) instead of repeating the filter.
+        var repeating = Directory.GetFiles(CoreRoot(), "*.sql", SearchOption.AllDirectories)
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
-            .Where(f => !f.EndsWith("UserTables.sql", StringComparison.Ordinal));
-        var repeating = sqlFiles.Where(f => Regex.IsMatch(File.ReadAllText(f), @"relkind\s*(=|IN)\s*\(?\s*'r'", RegexOptions.IgnoreCase)
-                                            && Regex.IsMatch(File.ReadAllText(f), @"deptype\s*=\s*'e'", RegexOptions.IgnoreCase)).ToList();
+            .Where(f => Path.GetFileName(Path.GetDirectoryName(f)) != "Catalog")
+            .Where(f => File.ReadAllText(f).Contains("pg_toast", StringComparison.Ordinal) || File.ReadAllText(f).Contains("pg\\_toast", StringComparison.Ordinal))
+            .Select(f => Path.GetRelativePath(CoreRoot(), f))
+            .ToList();
         Assert.Empty(repeating);
     }
 

@@ -2,6 +2,7 @@ using Npgsql;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
+using PgRelocate.Runners;
 using PgRelocate.Targets;
 using PgRelocate.Tools;
 

@@ -3,6 +3,7 @@ using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
 using PgRelocate.Restore;
+using PgRelocate.Runners;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Copy;

@@ -5,6 +5,7 @@ using PgRelocate.Catalog;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
+using PgRelocate.Runners;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Dump;

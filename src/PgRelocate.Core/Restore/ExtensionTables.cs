@@ -2,6 +2,7 @@ using System.Reflection;
 using Npgsql;
 using PgRelocate.Archives;
 using PgRelocate.Connections;
+using PgRelocate.Runners;
 
 namespace PgRelocate.Restore;
 

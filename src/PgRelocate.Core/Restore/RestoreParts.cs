@@ -1,5 +1,6 @@
 using PgRelocate.Archives;
 using PgRelocate.Connections;
+using PgRelocate.Runners;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Restore;

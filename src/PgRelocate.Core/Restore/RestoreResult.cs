@@ -1,3 +1,4 @@
+using PgRelocate.Runners;
 namespace PgRelocate.Restore;
 
 public enum RestoreStatus

@@ -3,6 +3,7 @@ using PgRelocate.Archives;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
+using PgRelocate.Runners;
 using PgRelocate.Targets;
 using PgRelocate.Tools;
 

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Npgsql;
 using PgRelocate.Connections;
+using PgRelocate.Runners;
 
 namespace PgRelocate.Tests.Harness;
 

@@ -1,4 +1,5 @@
 using PgRelocate.Restore;
+using PgRelocate.Runners;
 
 namespace PgRelocate.Tests.Restore;
 

@@ -1,6 +1,7 @@
 using Npgsql;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
+using PgRelocate.Runners;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Tests.Tls;

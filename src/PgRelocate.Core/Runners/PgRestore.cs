@@ -1,9 +1,9 @@
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
-using PgRelocate.Restore;
+using PgRelocate.Tools;
 
-namespace PgRelocate.Tools;
+namespace PgRelocate.Runners;
 
 /// <summary>One pg_restore run of a <see cref="PgRestore"/>: what to select (after the common arguments), and where its input and output go.</summary>
 /// <param name="Label">Names the run in the log and in messages ("pre-data", "lane 2"); empty for a restore in one run.</param>

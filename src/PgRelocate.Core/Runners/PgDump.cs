@@ -2,8 +2,9 @@ using System.Text.RegularExpressions;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
+using PgRelocate.Tools;
 
-namespace PgRelocate.Tools;
+namespace PgRelocate.Runners;
 
 /// <summary>
 /// The one place pg_dump runs: a custom-format archive of the source, the password through the environment

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace PgRelocate.Restore;
+namespace PgRelocate.Runners;
 
 /// <summary>One error pg_restore reported, with the archive entry it came from.</summary>
 public sealed record RestoreIssue(string Entry, string Message, string? Command, string? HarmlessBecause)
