@@ -48,6 +48,12 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             }, cancellationToken);
             var targetMajor = prepared.Server.Major;
             var schema = await SchemaArchive.CreateAsync(binaries, options.Source, snapshot, targetMajor, folder, log, reporter, cancellationToken);
+            // pg_restore must connect as our sessions do, before the target is emptied.
+            if ((await LibpqProbe.RunAsync(options.Target, "target", schema.PgRestore, cancellationToken)).SkippedBecause is { } why)
+            {
+                reporter.Warn(why + ".");
+            }
+
             await prepared.EmptyAsync(reporter, cancellationToken);
 
             clock.Add("schema", "pg_dump pre-data and post-data", start);
