@@ -99,7 +99,8 @@ for _ in $(seq "$FOLLOW"); do
     python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["lagBytes"], s["lagSeconds"], s["changesPerSecond"])' "$MIGRATIONS/$ID/online.json" >>"$WORK/samples" 2>/dev/null || true
     sleep 1
 done
-TPS="$(grep -o 'tps = [0-9.]*' "$WORK/pgbench.log" | tail -30 | awk '{s+=$3; n++} END {if (n) printf "%.0f", s/n; else print 0}')"
+# pgbench -P 1 prints "progress: 12.0 s, 850.3 tps, lat ...": the mean of the last 30 seconds.
+TPS="$(awk '/^progress:/ {print $4}' "$WORK/pgbench.log" | tail -30 | awk '{s+=$1; n++} END {if (n) printf "%.0f", s/n; else print 0}')"
 
 echo "Cutover ..." >&2
 dotnet "$CLI" cutover "$ID" --workdir "$MIGRATIONS" | tee "$WORK/cutover.log"

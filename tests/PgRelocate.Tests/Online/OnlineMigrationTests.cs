@@ -123,11 +123,17 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
     {
         var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY);", replication: false);
 
+        var noLogical = await servers.Target.CreateDatabaseAsync("physical");
+
         var check = await CliRunner.RunAsync("check", "--source", CliRunner.Url(source), "--online");
+        var walLevel = await CliRunner.RunAsync("check", "--source", CliRunner.Url(noLogical), "--online");
 
         Assert.Equal(3, check.ExitCode);
         Assert.Contains("BLOCK online: replication role", check.Stdout, StringComparison.Ordinal);
         Assert.Contains($"ALTER ROLE {source.User} WITH REPLICATION", check.Stdout, StringComparison.Ordinal);
+        Assert.Equal(3, walLevel.ExitCode);
+        Assert.Contains("BLOCK online: wal_level", walLevel.Stdout, StringComparison.Ordinal);
+        Assert.Contains("wal_level = logical", walLevel.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -204,9 +210,13 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         var run = OnlineRun.Start(source, target, dir.Path);
         var id = await run.WaitForFollowAsync();
 
+        var status = await CliRunner.RunAsync("status", id, "--once", "--json", "--workdir", dir.Path);
         var cancel = await CliRunner.RunAsync("cancel", id, "--workdir", dir.Path);
         var result = await run.Result;
 
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Contains("\"lagBytes\"", status.Stdout, StringComparison.Ordinal);
+        Assert.Contains("\"changesPerSecond\"", status.Stdout, StringComparison.Ordinal);
         Assert.True(cancel.ExitCode == 0, cancel.ToString());
         Assert.NotEqual(0, result.ExitCode);
         Assert.Equal(MigrationStatus.Canceled, MigrationJournal.All(dir.Path).Single().Status);
