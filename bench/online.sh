@@ -18,6 +18,11 @@ FOLLOW="${FOLLOW:-60}"
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PGBIN="${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}"
 [ -x /usr/bin/time ] || { SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"; $SUDO apt-get install -y -qq time >/dev/null; }
+if [ -z "${SKIP_PGCOPYDB:-}" ] && ! command -v pgcopydb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pgcopydb >/dev/null 2>&1; then
+    echo "Installing pgcopydb ..." >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq pgcopydb; } >/dev/null 2>&1 || echo "pgcopydb could not be installed: its comparison is left out." >&2
+fi
 PGCOPYDB="$(command -v pgcopydb || ls /usr/lib/postgresql/*/bin/pgcopydb 2>/dev/null | sort -V | tail -1 || true)"
 
 echo "Building pgrelocate ..." >&2
