@@ -192,7 +192,16 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         await PgServer.ExecuteAsync(source, "UPDATE t SET v = 1;");
         await run.WaitForChangesAsync(100);
 
-        await servers.Target.ExecuteAsync("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgrelocate online apply'");
+        await run.WaitForVerifiedAsync();
+        // The verification pauses the apply between sessions: cut the one that follows after it.
+        var admin = servers.Target.Cluster.Superuser();
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (await PgServer.ScalarAsync<long>(admin, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgrelocate online apply'") == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.True(await PgServer.ScalarAsync<long>(admin, "SELECT count(*) FROM pg_stat_activity s WHERE application_name = 'pgrelocate online apply' AND pg_terminate_backend(pid)") > 0, "no apply session to cut");
         await PgServer.ExecuteAsync(source, "UPDATE t SET v = 2; INSERT INTO t VALUES (101, 2);");
         await run.WaitForChangesAsync(201);
         await run.CutoverAsync(id);
