@@ -18,6 +18,11 @@ FOLLOW="${FOLLOW:-60}"
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PGBIN="${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}"
 [ -x /usr/bin/time ] || { SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"; $SUDO apt-get install -y -qq time >/dev/null; }
+if [ -z "${SKIP_PGCOPYDB:-}" ] && ! command -v pgcopydb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pgcopydb >/dev/null 2>&1; then
+    echo "Installing pgcopydb ..." >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq pgcopydb; } >/dev/null 2>&1 || echo "pgcopydb could not be installed: its comparison is left out." >&2
+fi
 PGCOPYDB="$(command -v pgcopydb || ls /usr/lib/postgresql/*/bin/pgcopydb 2>/dev/null | sort -V | tail -1 || true)"
 
 echo "Building pgrelocate ..." >&2
@@ -99,7 +104,8 @@ for _ in $(seq "$FOLLOW"); do
     python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["lagBytes"], s["lagSeconds"], s["changesPerSecond"])' "$MIGRATIONS/$ID/online.json" >>"$WORK/samples" 2>/dev/null || true
     sleep 1
 done
-TPS="$(grep -o 'tps = [0-9.]*' "$WORK/pgbench.log" | tail -30 | awk '{s+=$3; n++} END {if (n) printf "%.0f", s/n; else print 0}')"
+# pgbench -P 1 prints "progress: 12.0 s, 850.3 tps, lat ...": the mean of the last 30 seconds.
+TPS="$(awk '/^progress:/ {print $4}' "$WORK/pgbench.log" | tail -30 | awk '{s+=$1; n++} END {if (n) printf "%.0f", s/n; else print 0}')"
 
 echo "Cutover ..." >&2
 dotnet "$CLI" cutover "$ID" --workdir "$MIGRATIONS" | tee "$WORK/cutover.log"

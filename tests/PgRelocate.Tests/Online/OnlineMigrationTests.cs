@@ -123,11 +123,17 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
     {
         var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY);", replication: false);
 
+        var noLogical = await servers.Target.CreateDatabaseAsync("physical");
+
         var check = await CliRunner.RunAsync("check", "--source", CliRunner.Url(source), "--online");
+        var walLevel = await CliRunner.RunAsync("check", "--source", CliRunner.Url(noLogical), "--online");
 
         Assert.Equal(3, check.ExitCode);
         Assert.Contains("BLOCK online: replication role", check.Stdout, StringComparison.Ordinal);
         Assert.Contains($"ALTER ROLE {source.User} WITH REPLICATION", check.Stdout, StringComparison.Ordinal);
+        Assert.Equal(3, walLevel.ExitCode);
+        Assert.Contains("BLOCK online: wal_level", walLevel.Stdout, StringComparison.Ordinal);
+        Assert.Contains("wal_level = logical", walLevel.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -186,6 +192,15 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         await PgServer.ExecuteAsync(source, "UPDATE t SET v = 1;");
         await run.WaitForChangesAsync(100);
 
+        await run.WaitForVerifiedAsync();
+        // The verification pauses the apply between sessions: cut the one that follows after it.
+        var admin = servers.Target.Cluster.Superuser();
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (await PgServer.ScalarAsync<long>(admin, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgrelocate online apply'") == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
         await servers.Target.ExecuteAsync("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgrelocate online apply'");
         await PgServer.ExecuteAsync(source, "UPDATE t SET v = 2; INSERT INTO t VALUES (101, 2);");
         await run.WaitForChangesAsync(201);
@@ -204,9 +219,13 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         var run = OnlineRun.Start(source, target, dir.Path);
         var id = await run.WaitForFollowAsync();
 
+        var status = await CliRunner.RunAsync("status", id, "--once", "--json", "--workdir", dir.Path);
         var cancel = await CliRunner.RunAsync("cancel", id, "--workdir", dir.Path);
         var result = await run.Result;
 
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Contains("\"lagBytes\"", status.Stdout, StringComparison.Ordinal);
+        Assert.Contains("\"changesPerSecond\"", status.Stdout, StringComparison.Ordinal);
         Assert.True(cancel.ExitCode == 0, cancel.ToString());
         Assert.NotEqual(0, result.ExitCode);
         Assert.Equal(MigrationStatus.Canceled, MigrationJournal.All(dir.Path).Single().Status);
