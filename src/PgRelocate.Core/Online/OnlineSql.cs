@@ -15,6 +15,7 @@ internal static class OnlineSql
         using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)
             ?? throw new InvalidOperationException($"Embedded resource {name} is missing.");
         using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
+        // {{user_schemas}} and the like: the catalog's one definition of the user's schemas and tables.
+        return Catalog.CatalogSql.Expand(reader.ReadToEnd());
     }
 }
