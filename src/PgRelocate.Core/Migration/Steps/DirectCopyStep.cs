@@ -19,20 +19,7 @@ public sealed class DirectCopyStep : IMigrationStep
 
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
-        var options = context.Options;
-        var result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(
-            new CopyOptions
-            {
-                Source = options.Source,
-                Target = options.Target,
-                Confirm = options.Confirm,
-                LockTimeout = options.LockTimeout,
-                OwnSessions = options.OwnSessions,
-                Jobs = options.Jobs,
-                IndexJobs = options.Jobs,
-                LogPath = Path.Combine(context.Folder, "copy.log"),
-            },
-            cancellationToken);
+        var result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(CopyOptionsFor(context), cancellationToken);
         context.Record.Outputs["rows"] = result.Rows.ToString(CultureInfo.InvariantCulture);
         context.Record.Outputs["bytes"] = result.Bytes.ToString(CultureInfo.InvariantCulture);
         context.Record.Outputs["log"] = result.LogPath;
@@ -44,5 +31,23 @@ public sealed class DirectCopyStep : IMigrationStep
                 s.Step, s.Object, Units.Duration(s.Start), Units.Duration(s.Duration), s.Rows?.ToString(CultureInfo.InvariantCulture) ?? "",
             ]).ToList()));
         context.Record.Summary = $"{result.Tables} tables, {result.Rows} rows, {Units.Bytes(result.Bytes)}, {result.Sequences} sequences, {result.LargeObjects} large objects in {Units.Duration(result.Duration)}";
+    }
+
+    /// <summary>The copy a migration runs: its connections, --confirm, lock and jobs, its log in the migration's folder.</summary>
+    internal static CopyOptions CopyOptionsFor(MigrationContext context, string? snapshot = null)
+    {
+        var options = context.Options;
+        return new CopyOptions
+        {
+            Source = options.Source,
+            Target = options.Target,
+            Confirm = options.Confirm,
+            LockTimeout = options.LockTimeout,
+            OwnSessions = options.OwnSessions,
+            Jobs = options.Jobs,
+            IndexJobs = options.Jobs,
+            Snapshot = snapshot,
+            LogPath = Path.Combine(context.Folder, "copy.log"),
+        };
     }
 }

@@ -5,6 +5,7 @@ using PgRelocate.Connections;
 using PgRelocate.Copy;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
+using PgRelocate.Migration.Steps;
 using PgRelocate.Progress;
 
 namespace PgRelocate.Online.Steps;
@@ -85,20 +86,7 @@ public sealed class SnapshotCopyStep : ICompensatingStep
         context.Journal.Save();
         context.Reporter.Info($"Replication slot {slot} created at {start}; copying its snapshot {created.SnapshotName}.");
 
-        var result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(
-            new CopyOptions
-            {
-                Source = options.Source,
-                Target = options.Target,
-                Confirm = options.Confirm,
-                LockTimeout = options.LockTimeout,
-                OwnSessions = options.OwnSessions,
-                Jobs = options.Jobs,
-                IndexJobs = options.Jobs,
-                Snapshot = created.SnapshotName,
-                LogPath = Path.Combine(context.Folder, "copy.log"),
-            },
-            cancellationToken);
+        var result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(DirectCopyStep.CopyOptionsFor(context, created.SnapshotName), cancellationToken);
 
         await using (var target = await Db.OpenAsync(options.Target, "target", cancellationToken))
         {
