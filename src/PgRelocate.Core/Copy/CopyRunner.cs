@@ -58,7 +58,14 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             var pgRestore = new PgRestore(schema.PgRestore, options.Target, targetMajor, log.Write, reporter, "-c work_mem=256MB -c maintenance_work_mem=" + options.MaintenanceWorkMem);
             start = clock.Now;
             reporter.Progress(new ProgressUpdate("schema", 0, 1, "sections"));
-            warnings.AddRange((await pgRestore.RunStepAsync(new PgRestoreCall("pre-data", ["--section=pre-data", schema.Path]), "pre-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
+            var (preData, notes) = await schema.PreDataAsync(options.Target, cancellationToken);
+            foreach (var note in notes)
+            {
+                log.Write($"# left out: {note.Entry} ({note.Message})");
+                warnings.Add(note.ToString());
+            }
+
+            warnings.AddRange((await pgRestore.RunStepAsync(new PgRestoreCall("pre-data", preData), "pre-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
             reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
             clock.Add("pre-data", "pg_restore --section=pre-data", start);
 

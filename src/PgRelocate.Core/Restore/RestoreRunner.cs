@@ -171,7 +171,13 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         await using var log = new StreamWriter(options.LogPath, append: false);
         var progress = new RestoreProgress(reporter, archive.Contents.Entries.Count, null);
         var runner = new PgRestore(archive.PgRestore, target, archive.TargetMajor, log.WriteLine, reporter);
-        var parts = new RestoreParts(runner, target, archive.Contents.Entries, progress.OnLine);
+        var existing = await ExistingSchemas.FindAsync(target, archive.Contents.Entries, cancellationToken);
+        foreach (var note in existing.Notes)
+        {
+            runner.Log($"# left out: {note.Entry} ({note.Message})");
+        }
+
+        var parts = new RestoreParts(runner, target, archive.Contents.Entries, existing, progress.OnLine);
         IReadOnlyCollection<(string Schema, string Name)> analyzed = [];
         var work = Interrupts.TempFolder("pgrelocate-restore-");
         try
@@ -179,7 +185,7 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             if (following)
             {
                 var sizes = options.TableBytes ?? options.Manifest?.Tables.ToDictionary(t => t.Schema + "." + t.Name, t => t.EstimatedBytes, StringComparer.Ordinal);
-                var restore = new FollowingRestore(archive.Spool!, archive.Contents, jobs, sizes, work.FullName, parts, options.Analyze ? AnalyzeOneAsync : null, IndexSettingsAsync);
+                var restore = new FollowingRestore(archive.Spool!, jobs, sizes, work.FullName, parts, options.Analyze ? AnalyzeOneAsync : null, IndexSettingsAsync);
                 await restore.RunAsync(cancellationToken);
                 analyzed = restore.Analyzed;
             }
@@ -241,16 +247,17 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
     private static async Task RunLocalAsync(RestoreParts parts, string path, int jobs, bool extensions, string work, CancellationToken cancellationToken)
     {
         List<string> parallel = jobs > 1 ? [$"--jobs={jobs}"] : [];
+        var whole = await parts.WholeSelectionAsync(work, cancellationToken);
         if (!extensions || !parts.Toc.Any(e => e.Kind == ArchiveToc.TableData))
         {
-            await parts.RunAsync("", [.. parallel, path], cancellationToken);
+            await parts.RunAsync("", [.. whole, .. parallel, path], cancellationToken);
             return;
         }
 
-        await parts.RunAsync("pre-data", ["--section=pre-data", path], cancellationToken);
+        await parts.RunAsync("pre-data", ["--section=pre-data", .. whole, path], cancellationToken);
         var skipped = await parts.SkipUnwritableExtensionRowsAsync(cancellationToken);
         List<string> rest = ["--section=data", "--section=post-data"];
-        if (skipped.Count > 0)
+        if (skipped.Count > 0 || whole.Count > 0)
         {
             var list = Path.Combine(work, "data-and-post-data.list");
             await File.WriteAllLinesAsync(list, parts.Toc.Where(e => !skipped.Contains(e.Id)).Select(e => e.ListLine), cancellationToken);
