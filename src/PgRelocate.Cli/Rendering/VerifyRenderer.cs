@@ -45,12 +45,28 @@ internal static class VerifyRenderer
             console.MarkupLine(Bold("Schema differences"));
             foreach (var d in result.SchemaDifferences)
             {
+                if (d.Difference == DifferenceKind.Different && d.Kind == "extension")
+                {
+                    // An extension's definition is its version: say which side has which.
+                    console.MarkupLine($"  extension {Markup.Escape(d.Name)}: {Markup.Escape(d.SourceDefinition ?? "")} on the source, {Markup.Escape(d.TargetDefinition ?? "")} on the target");
+                    continue;
+                }
+
                 console.MarkupLine($"  {Markup.Escape(d.Kind)} {Markup.Escape(d.Name)}: {Describe(d.Difference)}");
                 if (d.Difference == DifferenceKind.Different)
                 {
                     console.MarkupLine($"    source: {Markup.Escape(OneLine(d.SourceDefinition))}");
                     console.MarkupLine($"    target: {Markup.Escape(OneLine(d.TargetDefinition))}");
                 }
+            }
+        }
+
+        if (result.ProviderObjects.Count > 0)
+        {
+            console.MarkupLine(Bold("Provider's, left alone") + " (not compared, not a difference)");
+            foreach (var o in result.ProviderObjects)
+            {
+                console.MarkupLine($"  {Markup.Escape(o.Note)}");
             }
         }
 

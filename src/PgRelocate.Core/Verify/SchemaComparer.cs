@@ -14,8 +14,10 @@ internal static class SchemaComparer
         "schema", "table", "view", "materialized view", "sequence", "index", "constraint", "function", "trigger", "extension",
     ];
 
+    /// <param name="Notes">For what a provider installs (an extension, an extension's schema), the note shown when the target alone has it.</param>
     public sealed record Snapshot(
         Dictionary<(string Kind, string Name), string> Objects,
+        Dictionary<(string Kind, string Name), string> Notes,
         Dictionary<string, SequenceValue> Sequences,
         Dictionary<long, LargeObjectFacts> LargeObjects);
 
@@ -24,12 +26,18 @@ internal static class SchemaComparer
     public static async Task<Snapshot> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
     {
         var objects = new Dictionary<(string, string), string>();
+        var notes = new Dictionary<(string, string), string>();
         await using (var cmd = new NpgsqlCommand(SnapshotSql.Value, conn))
         await using (var reader = await cmd.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                objects[(reader.GetString(0), reader.GetString(1))] = reader.IsDBNull(2) ? "" : reader.GetString(2);
+                var key = (reader.GetString(0), reader.GetString(1));
+                objects[key] = reader.IsDBNull(2) ? "" : reader.GetString(2);
+                if (!reader.IsDBNull(3))
+                {
+                    notes[key] = reader.GetString(3);
+                }
             }
         }
 
@@ -43,8 +51,20 @@ internal static class SchemaComparer
             }
         }
 
-        return new Snapshot(objects, sequences, await LargeObjects.ReadAsync(conn, cancellationToken));
+        return new Snapshot(objects, notes, sequences, await LargeObjects.ReadAsync(conn, cancellationToken));
     }
+
+    /// <summary>
+    /// What the target alone has and a provider installs (an extension, a schema of extensions only): not a
+    /// difference, since a restore neither makes nor may drop it; listed so that the user sees it was seen.
+    /// </summary>
+    public static List<SchemaNote> ProviderObjects(Snapshot source, Snapshot target) =>
+    [
+        .. target.Notes
+            .Where(n => !source.Objects.ContainsKey(n.Key))
+            .OrderBy(n => n.Key.Kind, StringComparer.Ordinal).ThenBy(n => n.Key.Name, StringComparer.Ordinal)
+            .Select(n => new SchemaNote(n.Key.Kind, n.Key.Name, n.Value)),
+    ];
 
     public static List<SchemaDifference> Compare(Snapshot source, Snapshot target)
     {
@@ -63,7 +83,7 @@ internal static class SchemaComparer
 
         foreach (var (key, definition) in target.Objects)
         {
-            if (!source.Objects.ContainsKey(key))
+            if (!source.Objects.ContainsKey(key) && !target.Notes.ContainsKey(key))
             {
                 differences.Add(new SchemaDifference(key.Kind, key.Name, DifferenceKind.ExtraOnTarget, null, definition.Length > 0 ? definition : null));
             }
@@ -76,8 +96,10 @@ internal static class SchemaComparer
 
     public static List<ObjectCount> Count(Snapshot source, Snapshot target)
     {
-        long CountOf(Snapshot s, string kind) => s.Objects.Keys.LongCount(k => string.Equals(k.Kind, kind, StringComparison.Ordinal));
-        var counts = CountedKinds.Select(k => new ObjectCount(Plural(k), CountOf(source, k), CountOf(target, k))).ToList();
+        // The provider's objects are not counted on the target: the counts compare what the user moved.
+        var targetKeys = target.Objects.Keys.Where(k => source.Objects.ContainsKey(k) || !target.Notes.ContainsKey(k)).ToList();
+        long CountOf(IEnumerable<(string Kind, string Name)> keys, string kind) => keys.LongCount(k => string.Equals(k.Kind, kind, StringComparison.Ordinal));
+        var counts = CountedKinds.Select(k => new ObjectCount(Plural(k), CountOf(source.Objects.Keys, k), CountOf(targetKeys, k))).ToList();
         counts.Add(new ObjectCount("large objects", source.LargeObjects.Count, target.LargeObjects.Count));
         return counts;
     }

@@ -1,20 +1,38 @@
--- Every user object of the database as (kind, name, definition), for comparing two databases.
+-- Every user object of the database as (kind, name, definition, note), for comparing two databases.
 -- Objects of the system schemas and objects created by extensions are left out: the extension itself
--- (with its version) stands for them. Ownership and grants are left out on purpose: a restore
--- reassigns them. Runs with search_path = pg_catalog, so every name in a definition is qualified.
+-- (with its version) stands for them, and so it does for the indexes, constraints, triggers and sequences
+-- of an extension's tables (PostGIS's spatial_ref_sys_pkey). Ownership and grants are left out on purpose:
+-- a restore reassigns them. Runs with search_path = pg_catalog, so every name in a definition is qualified.
+-- "note" is set on what a provider installs: an extension, and an extension's or the provider's schema
+-- holding none of the user's tables or functions. Found on the target only, it is listed, not a difference.
 WITH ns AS (
-    SELECT n.oid, n.nspname FROM pg_namespace n
-    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-      AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
-      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
+    -- The user schemas, as the catalog vocabulary defines them (Catalog/UserSchemas.sql).
+    SELECT n.oid, n.nspname FROM pg_namespace n WHERE n.oid IN ({{user_schemas}})
+), member AS (
+    SELECT d.objid FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'
 ), rel AS (
-    SELECT c.oid, c.relkind, c.relpersistence, format('%I.%I', ns.nspname, c.relname) AS name FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
-    WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+    SELECT c.oid, c.relkind, c.relpersistence, c.relnamespace, format('%I.%I', ns.nspname, c.relname) AS name FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
+    WHERE c.oid NOT IN (SELECT objid FROM member)
+      -- A composite type's relation, when the type is an extension's.
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = c.reltype AND d.deptype = 'e')
+      -- An extension table's indexes, and the sequences its columns own (serial, identity).
+      AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = c.oid AND i.indrelid IN (SELECT objid FROM member))
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                      AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') AND d.refobjid IN (SELECT objid FROM member))
+), fn AS (
+    SELECT p.oid, p.pronamespace, p.prokind, format('%I.%I(%s)', ns.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS name
+    FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
+    WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
 )
-SELECT 'schema', format('%I', nspname), '' FROM ns
+SELECT 'schema', format('%I', nspname), '',
+       CASE WHEN ns.oid IN ({{extension_schemas}})
+             AND NOT EXISTS (SELECT 1 FROM rel WHERE rel.relnamespace = ns.oid)
+             AND NOT EXISTS (SELECT 1 FROM fn WHERE fn.pronamespace = ns.oid)
+            THEN format('schema %I (target only, the schema of extensions: the provider''s)', nspname) END
+FROM ns
 UNION ALL
 SELECT 'table', name, concat_ws(' ', CASE relpersistence WHEN 'u' THEN 'unlogged' END,
-       CASE relkind WHEN 'p' THEN 'partition by ' || pg_get_partkeydef(oid) END) FROM rel WHERE relkind IN ('r', 'p')
+       CASE relkind WHEN 'p' THEN 'partition by ' || pg_get_partkeydef(oid) END), NULL FROM rel WHERE relkind IN ('r', 'p')
 UNION ALL
 SELECT 'column', rel.name || '.' || format('%I', a.attname),
        concat_ws(' ', format_type(a.atttypid, a.atttypmod),
@@ -24,35 +42,36 @@ SELECT 'column', rel.name || '.' || format('%I', a.attname),
                       WHEN ad.adbin IS NOT NULL THEN 'default ' || pg_get_expr(ad.adbin, ad.adrelid) END,
                  CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN 'collate ' ||
                       (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co
-                       JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END)
+                       JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END), NULL
 FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 WHERE rel.relkind IN ('r', 'p')
 UNION ALL
-SELECT 'index', name, pg_get_indexdef(oid) FROM rel WHERE relkind IN ('i', 'I')
+SELECT 'index', name, pg_get_indexdef(oid), NULL FROM rel WHERE relkind IN ('i', 'I')
 UNION ALL
-SELECT 'view', name, pg_get_viewdef(oid) FROM rel WHERE relkind = 'v'
+SELECT 'view', name, pg_get_viewdef(oid), NULL FROM rel WHERE relkind = 'v'
 UNION ALL
-SELECT 'materialized view', name, pg_get_viewdef(oid) FROM rel WHERE relkind = 'm'
+SELECT 'materialized view', name, pg_get_viewdef(oid), NULL FROM rel WHERE relkind = 'm'
 UNION ALL
 SELECT 'sequence', rel.name, format('%s start %s increment %s min %s max %s cache %s%s', format_type(s.seqtypid, NULL),
-       s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END)
+       s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END), NULL
 FROM rel JOIN pg_sequence s ON s.seqrelid = rel.oid
 UNION ALL
-SELECT 'constraint', coalesce(r.name, format('%I.%I', tns.nspname, ty.typname)) || '.' || format('%I', co.conname), pg_get_constraintdef(co.oid)
+SELECT 'constraint', coalesce(r.name, format('%I.%I', tns.nspname, ty.typname)) || '.' || format('%I', co.conname), pg_get_constraintdef(co.oid), NULL
 FROM pg_constraint co
 LEFT JOIN rel r ON r.oid = co.conrelid
 LEFT JOIN pg_type ty ON ty.oid = co.contypid
 LEFT JOIN ns tns ON tns.oid = ty.typnamespace
 WHERE co.contype <> 'n' AND (r.oid IS NOT NULL OR tns.oid IS NOT NULL)
 UNION ALL
-SELECT 'function', format('%I.%I(%s)', ns.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
-       CASE WHEN p.prokind = 'a' THEN 'aggregate' ELSE pg_get_functiondef(p.oid) END
-FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
-WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+SELECT 'function', name, CASE WHEN prokind = 'a' THEN 'aggregate' ELSE pg_get_functiondef(oid) END, NULL FROM fn
 UNION ALL
-SELECT 'trigger', rel.name || '.' || format('%I', tg.tgname), pg_get_triggerdef(tg.oid)
+SELECT 'trigger', rel.name || '.' || format('%I', tg.tgname), pg_get_triggerdef(tg.oid), NULL
 FROM pg_trigger tg JOIN rel ON rel.oid = tg.tgrelid WHERE NOT tg.tgisinternal
 UNION ALL
-SELECT 'extension', format('%I', extname), 'version ' || extversion FROM pg_extension
+-- An extension a superuser other than the login role created is the provider's.
+SELECT 'extension', format('%I', e.extname), 'version ' || e.extversion,
+       format('extension %I %s (target only, %s)', e.extname, e.extversion,
+              CASE WHEN r.rolsuper AND NOT pg_has_role(current_user, e.extowner, 'USAGE') THEN 'installed by the provider' ELSE 'left alone' END)
+FROM pg_extension e JOIN pg_roles r ON r.oid = e.extowner

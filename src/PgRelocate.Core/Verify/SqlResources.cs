@@ -1,8 +1,13 @@
 using System.Reflection;
+using PgRelocate.Catalog;
 
 namespace PgRelocate.Verify;
 
-/// <summary>The catalog queries, kept as .sql files beside the code and embedded in the assembly.</summary>
+/// <summary>
+/// The catalog queries, kept as .sql files beside the code and embedded in the assembly. Their
+/// <c>{{fragments}}</c> (<c>{{user_schemas}}</c>, ...) are expanded from the catalog vocabulary, so verify
+/// means by a user schema or table what every other stage means.
+/// </summary>
 internal static class SqlResources
 {
     public static string Load(string fileName)
@@ -11,6 +16,6 @@ internal static class SqlResources
         using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)
             ?? throw new InvalidOperationException($"Embedded resource {name} is missing.");
         using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
+        return CatalogSql.Expand(reader.ReadToEnd());
     }
 }

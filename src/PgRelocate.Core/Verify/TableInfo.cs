@@ -90,5 +90,5 @@ internal sealed record TableInfo(
         return source with { Columns = columns, Types = types, Native = native, Key = key, ValueHash = valueHash };
     }
 
-    private static readonly Lazy<string> Sql_ = new(() => Catalog.CatalogSql.Expand(SqlResources.Load("Tables.sql")));
+    private static readonly Lazy<string> Sql_ = new(() => SqlResources.Load("Tables.sql"));
 }

@@ -18,6 +18,12 @@ public sealed record VerificationResult
     /// <summary>Objects present on one side only or defined differently.</summary>
     public required IReadOnlyList<SchemaDifference> SchemaDifferences { get; init; }
 
+    /// <summary>
+    /// What only the target has and its provider installed (an extension, an extension's schema): left alone,
+    /// not a difference.
+    /// </summary>
+    public IReadOnlyList<SchemaNote> ProviderObjects { get; init; } = [];
+
     /// <summary>One entry per table present on both sides (and matching the table patterns).</summary>
     public required IReadOnlyList<TableResult> Tables { get; init; }
 
@@ -47,6 +53,9 @@ public enum DifferenceKind
 /// <see cref="Name"/> its qualified name; the definitions are shown when both sides have the object.
 /// </summary>
 public sealed record SchemaDifference(string Kind, string Name, DifferenceKind Difference, string? SourceDefinition = null, string? TargetDefinition = null);
+
+/// <summary>An object not compared, with the note saying why (for example "extension postgis 3.3 (target only, installed by the provider)").</summary>
+public sealed record SchemaNote(string Kind, string Name, string Note);
 
 /// <summary>The comparison of one table's contents.</summary>
 public sealed record TableResult

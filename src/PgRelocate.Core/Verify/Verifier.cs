@@ -62,6 +62,7 @@ public static class Verifier
             Mode = options.Mode,
             ObjectCounts = SchemaComparer.Count(snapshots[0].Schema, snapshots[1].Schema),
             SchemaDifferences = schemaDifferences,
+            ProviderObjects = SchemaComparer.ProviderObjects(snapshots[0].Schema, snapshots[1].Schema),
             Tables = [.. tableResults.OrderBy(t => t.Name, StringComparer.Ordinal)],
             Queries = queryResults,
             ElapsedSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
