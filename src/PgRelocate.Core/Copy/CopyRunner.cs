@@ -43,9 +43,11 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 LockTimeout = options.LockTimeout,
                 OwnSessions = options.OwnSessions,
                 Extensions = snapshot.Facts.Extensions.Select(e => e.Name).ToList(),
+                ExtensionSchemas = snapshot.Facts.Extensions.Select(e => (e.Name, e.Schema)).ToList(),
                 Jobs = options.Jobs + options.IndexJobs,
                 Source = snapshot.Identity,
             }, cancellationToken);
+            prepared.WarnAbout(reporter);
             var targetMajor = prepared.Server.Major;
             var schema = await SchemaArchive.CreateAsync(binaries, options.Source, snapshot, targetMajor, folder, log, reporter, cancellationToken);
             await prepared.EmptyAsync(reporter, cancellationToken);

@@ -67,7 +67,8 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         };
 
         // 2. The target: checked, then emptied when --confirm allows it.
-        var prepared = await TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = options.Confirm, LockTimeout = options.LockTimeout, OwnSessions = options.OwnSessions, Extensions = archive.Contents.Extensions, Jobs = Math.Max(1, options.Jobs) }, cancellationToken);
+        var prepared = await TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = options.Confirm, LockTimeout = options.LockTimeout, OwnSessions = options.OwnSessions, Extensions = archive.Contents.Extensions, ExtensionSchemas = archive.Contents.ExtensionSchemas, Jobs = Math.Max(1, options.Jobs) }, cancellationToken);
+        prepared.WarnAbout(reporter);
         var pgRestore = binaries.PgRestoreFor(archive.Contents.Header.MinimumPgRestoreMajor, prepared.Server.Major);
         archive = archive with { PgRestore = pgRestore, TargetMajor = prepared.Server.Major };
         // pg_restore must connect as our session did, before the target is emptied.
