@@ -30,6 +30,9 @@ internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IR
 
     public PgTool Tool => runner.Tool;
 
+    /// <summary>The restore replaces what the target held (it was emptied): rows an earlier restore added to extensions' configuration tables are replaced too.</summary>
+    public bool Replacing { get; init; }
+
     /// <summary>A part failed: the restore did not complete.</summary>
     public bool Failed { get; private set; }
 
@@ -94,6 +97,14 @@ internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IR
     public async Task<IReadOnlySet<int>> SkipUnwritableExtensionRowsAsync(CancellationToken cancellationToken)
     {
         var skipped = await ExtensionTables.UnwritableAsync(target, _toc, cancellationToken);
+        if (Replacing)
+        {
+            foreach (var table in await ExtensionTables.ClearRestoredRowsAsync(target, _toc, cancellationToken))
+            {
+                runner.Log($"# cleared: the rows of configuration table {table} that the archive brings again");
+            }
+        }
+
         lock (_lock)
         {
             _notes.AddRange(skipped.Select(s => s.Warning));

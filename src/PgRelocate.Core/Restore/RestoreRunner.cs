@@ -80,7 +80,7 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         await prepared.EmptyAsync(reporter, cancellationToken);
 
         // 3. pg_restore.
-        var result = await RunPgRestoreAsync(options, archive, started, cancellationToken);
+        var result = await RunPgRestoreAsync(options, archive, started, replacing: prepared.Objects.Count > 0, cancellationToken);
 
         // 4. Statistics, so the first queries after the cutover are not planned blind.
         if (result.Status != RestoreStatus.Failed && options.Analyze)
@@ -162,7 +162,7 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         reporter.Info($"Archive checked: {Units.Bytes(length)}, SHA-256 matches the manifest.");
     }
 
-    private async Task<RestoreResult> RunPgRestoreAsync(RestoreOptions options, PreparedArchive archive, DateTimeOffset started, CancellationToken cancellationToken)
+    private async Task<RestoreResult> RunPgRestoreAsync(RestoreOptions options, PreparedArchive archive, DateTimeOffset started, bool replacing, CancellationToken cancellationToken)
     {
         var target = options.Target;
         var following = archive.Spool is not null;
@@ -178,7 +178,7 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             runner.Log($"# left out: {note.Entry} ({note.Message})");
         }
 
-        var parts = new RestoreParts(runner, target, archive.Contents.Entries, existing, progress.OnLine);
+        var parts = new RestoreParts(runner, target, archive.Contents.Entries, existing, progress.OnLine) { Replacing = replacing };
         IReadOnlyCollection<(string Schema, string Name)> analyzed = [];
         var work = Interrupts.TempFolder("pgrelocate-restore-");
         try
