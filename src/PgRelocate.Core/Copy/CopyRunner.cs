@@ -69,6 +69,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
 
             warnings.AddRange((await pgRestore.RunStepAsync(new PgRestoreCall("pre-data", preData), "pre-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
             reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
+            await LeaveOutUnwritableConfigTablesAsync(options.Target, snapshot, warnings, cancellationToken);
             clock.Add("pre-data", "pg_restore --section=pre-data", start);
 
             // 3. Rows, indexes and large objects, in parallel, from the snapshot.
@@ -101,6 +102,35 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         {
             TryDelete(folder);
         }
+    }
+
+    /// <summary>
+    /// The rows the source added to its extensions' configuration tables (a user's SRID) are copied where the
+    /// target's login role may write them; elsewhere they are left out and named as a warning, as a restore does.
+    /// </summary>
+    private static async Task LeaveOutUnwritableConfigTablesAsync(PgConnectionInfo target, SourceSnapshot snapshot, List<string> warnings, CancellationToken cancellationToken)
+    {
+        var config = snapshot.Tables.Where(t => t.ConfigCondition is not null).ToList();
+        if (config.Count == 0)
+        {
+            return;
+        }
+
+        var unwritable = new HashSet<uint>();
+        await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
+        foreach (var t in config)
+        {
+            var sql = $"SELECT coalesce((SELECT has_table_privilege(c.oid, 'INSERT') AND has_table_privilege(c.oid, 'DELETE') FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = {Db.Literal(t.Schema)} AND c.relname = {Db.Literal(t.Name)}), false)";
+            if (await Db.ScalarAsync<bool>(conn, sql, cancellationToken))
+            {
+                continue;
+            }
+
+            unwritable.Add(t.Oid);
+            warnings.Add($"TABLE DATA {t.Display}: rows not copied: it is a configuration table of an extension, and the login role may not write it on the target (the rows the extension installs itself are there; rows added on the source are not)");
+        }
+
+        snapshot.LeaveOut(unwritable);
     }
 
     private static async Task SetSequencesAsync(CopyOptions options, IReadOnlyList<SequenceValue> sequences, CancellationToken cancellationToken)

@@ -66,7 +66,7 @@ internal sealed class ExistingSchemas
 
         var notes = schemas.Select(s => new RestoreIssue(
             s.ToString(),
-            $"not created: the target already has schema {s.Tag} (it holds the provider's extensions or an extension created it); the archive's objects in it are restored into it",
+            $"not created: the target already has schema {s.Tag} (kept when it was prepared: public, or a schema of its extensions); the archive's objects in it are restored into it",
             null,
             "the target's own schema is kept as it is, with its owner, comment and grants")).ToList();
         return new ExistingSchemas(ids, notes);
