@@ -48,8 +48,9 @@ internal sealed class ExistingSchemas
     /// <summary>The SCHEMA entries of <paramref name="toc"/> for schemas in <paramref name="onTarget"/>, and what decorates them.</summary>
     public static ExistingSchemas Find(IReadOnlyList<ArchiveEntry> toc, IReadOnlySet<string> onTarget)
     {
-        // An entry with no statement (pg_dump's for a default public schema) creates nothing: it is left as it is.
-        var schemas = toc.Where(e => e.Kind == "SCHEMA" && onTarget.Contains(e.Tag) && !string.IsNullOrWhiteSpace(e.Definition)).ToList();
+        // pg_restore itself never creates public (it skips pg_dump's CREATE SCHEMA public), and an entry with no
+        // statement creates nothing: those are left as they are.
+        var schemas = toc.Where(e => e.Kind == "SCHEMA" && e.Tag != "public" && onTarget.Contains(e.Tag) && !string.IsNullOrWhiteSpace(e.Definition)).ToList();
         if (schemas.Count == 0)
         {
             return None;
@@ -67,7 +68,7 @@ internal sealed class ExistingSchemas
 
         var notes = schemas.Select(s => new RestoreIssue(
             s.ToString(),
-            $"not created: the target already has schema {s.Tag} (kept when it was prepared: a schema of its extensions, or public); the archive's objects in it are restored into it",
+            $"not created: the target already has schema {s.Tag} (kept when it was prepared: a schema of its extensions); the archive's objects in it are restored into it",
             null,
             "the target's own schema is kept as it is, with its owner, comment and grants")).ToList();
         return new ExistingSchemas(ids, notes);

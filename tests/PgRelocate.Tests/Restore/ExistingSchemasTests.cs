@@ -20,7 +20,8 @@ public sealed class ExistingSchemasTests
         E(15, "EXTENSION", null, "pg_trgm", "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA heroku_ext;\n"),
         E(16, "TABLE", "heroku_ext", "t", "CREATE TABLE heroku_ext.t (id integer);\n"),
         E(17, "EXTENSION", null, "relocate_demo", "CREATE EXTENSION IF NOT EXISTS relocate_demo WITH SCHEMA \"Odd \"\"schema\"\"\";\n"),
-        E(18, "SCHEMA", null, "public", ""),
+        E(18, "SCHEMA", null, "public", "CREATE SCHEMA public;\n"),
+        E(19, "SCHEMA", null, "empty", ""),
     ];
 
     private static ArchiveEntry E(int id, string kind, string? schema, string tag, string definition) =>
@@ -29,11 +30,11 @@ public sealed class ExistingSchemasTests
     [Fact]
     public void Should_Leave_Out_A_Schema_The_Target_Has_With_Its_Comment_And_Grants_And_Note_It()
     {
-        var existing = ExistingSchemas.Find(Toc, new HashSet<string>(["public", "heroku_ext", "pg_catalog"]));
+        var existing = ExistingSchemas.Find(Toc, new HashSet<string>(["public", "heroku_ext", "pg_catalog", "empty"]));
 
-        // public's entry, with no statement, creates nothing and stays.
+        // pg_restore never creates public itself, and an entry with no statement creates nothing: both stay.
         Assert.Equal([10, 11, 12], existing.LeftOut.Order());
-        Assert.Equal([13, 14, 15, 16, 17, 18], existing.Restored(Toc).Select(e => e.Id));
+        Assert.Equal([13, 14, 15, 16, 17, 18, 19], existing.Restored(Toc).Select(e => e.Id));
         var note = Assert.Single(existing.Notes);
         Assert.True(note.IsHarmless);
         Assert.Contains("heroku_ext", note.ToString(), StringComparison.Ordinal);
@@ -59,7 +60,7 @@ public sealed class ExistingSchemasTests
             var arguments = await existing.UseListAsync(Toc, path, CancellationToken.None);
 
             Assert.Equal(["--use-list=" + path], arguments);
-            Assert.Equal(["13;", "14;", "15;", "16;", "17;", "18;"], File.ReadAllLines(path).Select(l => l[..(l.IndexOf(';', StringComparison.Ordinal) + 1)]));
+            Assert.Equal(["13;", "14;", "15;", "16;", "17;", "18;", "19;"], File.ReadAllLines(path).Select(l => l[..(l.IndexOf(';', StringComparison.Ordinal) + 1)]));
         }
         finally
         {
