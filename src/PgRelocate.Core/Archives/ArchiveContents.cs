@@ -34,6 +34,55 @@ public sealed class ArchiveContents
     /// <summary>The names of the archive's EXTENSION entries in archive order; plpgsql, which every database has, left out.</summary>
     public IReadOnlyList<string> Extensions { get; }
 
+    /// <summary>
+    /// The archive's extensions (plpgsql left out) with the schema pg_dump creates them in, read from their
+    /// <c>CREATE EXTENSION ... WITH SCHEMA</c> statements.
+    /// </summary>
+    public IReadOnlyList<(string Name, string Schema)> ExtensionSchemas => Entries
+        .Where(e => e.Kind == "EXTENSION" && e.Tag != "plpgsql")
+        .Select(e => (e.Tag, Schema: ExtensionSchema(e.Definition)))
+        .Where(e => e.Schema is not null)
+        .Select(e => (e.Tag, e.Schema!))
+        .ToList();
+
+    /// <summary>The schema of pg_dump's "CREATE EXTENSION IF NOT EXISTS x WITH SCHEMA s;", unquoted; null without one.</summary>
+    internal static string? ExtensionSchema(string definition)
+    {
+        const string with = " WITH SCHEMA ";
+        var at = definition.IndexOf(with, StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return null;
+        }
+
+        var rest = definition[(at + with.Length)..].TrimEnd().TrimEnd(';');
+        if (!rest.StartsWith('"'))
+        {
+            var end = rest.IndexOfAny([' ', ';', '\n']);
+            return end < 0 ? rest : rest[..end];
+        }
+
+        var name = new System.Text.StringBuilder();
+        for (var i = 1; i < rest.Length; i++)
+        {
+            if (rest[i] == '"')
+            {
+                if (i + 1 < rest.Length && rest[i + 1] == '"')
+                {
+                    name.Append('"');
+                    i++;
+                    continue;
+                }
+
+                return name.ToString();
+            }
+
+            name.Append(rest[i]);
+        }
+
+        return null;
+    }
+
     /// <summary>Whether pg_dump wrote where each data block starts (an archive written with --file; not one written to a pipe).</summary>
     public bool HasDataOffsets => Entries.Any(e => e.DataOffset is not null);
 

@@ -44,4 +44,23 @@ public static class Extensions
             .Select(n => (n, offers.ContainsKey(n)))
             .ToList();
     }
+
+    /// <summary>
+    /// The extensions installed on the target in another schema than the source has them in, one line each
+    /// ("pg_trgm: in public on the source, in heroku_ext on the target"). pg_dump names an extension's objects
+    /// by their schema (<c>public.gin_trgm_ops</c>) and its <c>CREATE EXTENSION IF NOT EXISTS</c> does not move
+    /// the target's copy, so the objects that use such an extension fail to restore.
+    /// </summary>
+    public static IReadOnlyList<string> InOtherSchemas(IEnumerable<(string Name, string Schema)> source, IEnumerable<ExtensionInfo> target)
+    {
+        var onTarget = target.ToDictionary(e => e.Name, e => e.Schema, StringComparer.Ordinal);
+        return source.Where(e => e.Name != "plpgsql" && onTarget.TryGetValue(e.Name, out var schema) && schema != e.Schema)
+            .Select(e => $"{e.Name}: in {e.Schema} on the source, in {onTarget[e.Name]} on the target")
+            .ToList();
+    }
+
+    /// <summary>The warning for <see cref="InOtherSchemas"/>'s lines: what fails, and what to do before going on.</summary>
+    public static string OtherSchemasWarning(IReadOnlyList<string> moved) =>
+        $"Extensions the target has in another schema than the source ({string.Join("; ", moved)}): the objects that name them by their source schema (indexes with their operator classes, columns of their types, calls of their functions) will fail to restore. "
+        + "Ask the provider to install them in the source's schema, or move them on the source (ALTER EXTENSION ... SET SCHEMA) and dump again.";
 }

@@ -28,6 +28,18 @@ internal static class ChunkCopier
             throw new PgRelocateException($"Another session on the source is waiting to alter or drop {table.Display}: the copy stopped so as not to block it forever. Run the copy again once schema changes are done.", ExitCode.Failed, e);
         }
 
+        if (table.ConfigCondition is { } condition)
+        {
+            // An extension's configuration table: the extension's own rows stay; the rows the source added replace the target's.
+            await Db.ExecuteAsync(writer, "BEGIN", cancellationToken);
+            await Db.ExecuteAsync(writer, $"DELETE FROM ONLY {table.Qualified} {condition}", cancellationToken);
+            var config = table.Binary
+                ? await PumpBinaryAsync(reader, writer, $"COPY (SELECT {string.Join(", ", table.Columns)} FROM ONLY {table.Qualified} {condition}) TO STDOUT (FORMAT {table.Format})", $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format})", progress, cancellationToken)
+                : await PumpTextAsync(reader, writer, $"COPY (SELECT {string.Join(", ", table.Columns)} FROM ONLY {table.Qualified} {condition}) TO STDOUT (FORMAT {table.Format})", $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format})", progress, cancellationToken);
+            await Db.ExecuteAsync(writer, "COMMIT", cancellationToken);
+            return config;
+        }
+
         var copyOut = chunk.IsWholeTable
             ? $"COPY {table.Qualified}{table.ColumnList} TO STDOUT (FORMAT {table.Format})"
             : $"COPY (SELECT {string.Join(", ", table.Columns)} FROM ONLY {table.Qualified} WHERE {RangeCondition(chunk)}) TO STDOUT (FORMAT {table.Format})";

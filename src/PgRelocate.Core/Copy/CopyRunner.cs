@@ -43,9 +43,11 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 LockTimeout = options.LockTimeout,
                 OwnSessions = options.OwnSessions,
                 Extensions = snapshot.Facts.Extensions.Select(e => e.Name).ToList(),
+                ExtensionSchemas = snapshot.Facts.Extensions.Select(e => (e.Name, e.Schema)).ToList(),
                 Jobs = options.Jobs + options.IndexJobs,
                 Source = snapshot.Identity,
             }, cancellationToken);
+            prepared.WarnAbout(reporter);
             var targetMajor = prepared.Server.Major;
             var schema = await SchemaArchive.CreateAsync(binaries, options.Source, snapshot, targetMajor, folder, log, reporter, cancellationToken);
             // pg_restore must connect as our sessions do, before the target is emptied.
@@ -64,8 +66,16 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             var pgRestore = new PgRestore(schema.PgRestore, options.Target, targetMajor, log.Write, reporter, "-c work_mem=256MB -c maintenance_work_mem=" + options.MaintenanceWorkMem);
             start = clock.Now;
             reporter.Progress(new ProgressUpdate("schema", 0, 1, "sections"));
-            warnings.AddRange((await pgRestore.RunStepAsync(new PgRestoreCall("pre-data", ["--section=pre-data", schema.Path]), "pre-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
+            var (preData, notes) = await schema.PreDataAsync(options.Target, cancellationToken);
+            foreach (var note in notes)
+            {
+                log.Write($"# left out: {note.Entry} ({note.Message})");
+                warnings.Add(note.ToString());
+            }
+
+            warnings.AddRange((await pgRestore.RunStepAsync(new PgRestoreCall("pre-data", preData), "pre-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
             reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
+            await LeaveOutUnwritableConfigTablesAsync(options.Target, snapshot, warnings, cancellationToken);
             clock.Add("pre-data", "pg_restore --section=pre-data", start);
 
             // 3. Rows, indexes and large objects, in parallel, from the snapshot.
@@ -98,6 +108,35 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         {
             TryDelete(folder);
         }
+    }
+
+    /// <summary>
+    /// The rows the source added to its extensions' configuration tables (a user's SRID) are copied where the
+    /// target's login role may write them; elsewhere they are left out and named as a warning, as a restore does.
+    /// </summary>
+    private static async Task LeaveOutUnwritableConfigTablesAsync(PgConnectionInfo target, SourceSnapshot snapshot, List<string> warnings, CancellationToken cancellationToken)
+    {
+        var config = snapshot.Tables.Where(t => t.ConfigCondition is not null).ToList();
+        if (config.Count == 0)
+        {
+            return;
+        }
+
+        var unwritable = new HashSet<uint>();
+        await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
+        foreach (var t in config)
+        {
+            var sql = $"SELECT coalesce((SELECT has_table_privilege(c.oid, 'INSERT') AND has_table_privilege(c.oid, 'DELETE') FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = {Db.Literal(t.Schema)} AND c.relname = {Db.Literal(t.Name)}), false)";
+            if (await Db.ScalarAsync<bool>(conn, sql, cancellationToken))
+            {
+                continue;
+            }
+
+            unwritable.Add(t.Oid);
+            warnings.Add($"TABLE DATA {t.Display}: rows not copied: it is a configuration table of an extension, and the login role may not write it on the target (the rows the extension installs itself are there; rows added on the source are not)");
+        }
+
+        snapshot.LeaveOut(unwritable);
     }
 
     private static async Task SetSequencesAsync(CopyOptions options, IReadOnlyList<SequenceValue> sequences, CancellationToken cancellationToken)

@@ -14,6 +14,13 @@ internal sealed record CopyTable(uint Oid, string Schema, string Name, IReadOnly
     /// <summary>Whether the rows can travel in binary format (see <see cref="SourceSnapshot"/>); otherwise text.</summary>
     public bool Binary { get; init; } = true;
 
+    /// <summary>
+    /// For a configuration table of an extension (whose own rows the target's extension already has): the
+    /// condition pg_dump selects the rows to move with ("WHERE ...", or empty for all). Only those rows are
+    /// copied, and on the target they replace the rows the same condition selects. Null for the database's own tables.
+    /// </summary>
+    public string? ConfigCondition { get; init; }
+
     public string Format => Binary ? "binary" : "text";
 
     public string Qualified => Db.Ident(Schema) + "." + Db.Ident(Name);

@@ -32,9 +32,10 @@ internal sealed record TableIndex(uint TableOid, string Name, string Sql, string
 /// </summary>
 internal sealed class SchemaArchive
 {
-    private SchemaArchive(string path, PgTool pgRestore, IReadOnlyList<string> extensions, IReadOnlyDictionary<uint, List<TableIndex>> indexes, string restList, int restCount)
+    private SchemaArchive(string path, PgTool pgRestore, IReadOnlyList<ArchiveEntry> entries, IReadOnlyList<string> extensions, IReadOnlyDictionary<uint, List<TableIndex>> indexes, string restList, int restCount)
     {
         Path = path;
+        Entries = entries;
         PgRestore = pgRestore;
         Extensions = extensions;
         Indexes = indexes;
@@ -49,6 +50,9 @@ internal sealed class SchemaArchive
 
     public PgTool PgRestore { get; }
 
+    /// <summary>The dump's table of contents.</summary>
+    public IReadOnlyList<ArchiveEntry> Entries { get; }
+
     public IReadOnlyList<string> Extensions { get; }
 
     /// <summary>Table oid → its indexes and key constraints.</summary>
@@ -58,6 +62,17 @@ internal sealed class SchemaArchive
     public string RestListPath { get; }
 
     public int RestCount { get; }
+
+    /// <summary>
+    /// The pre-data section's selection once the target is prepared: without the schemas the target already
+    /// has (see <see cref="ExistingSchemas"/>), which are returned as notes.
+    /// </summary>
+    public async Task<(IReadOnlyList<string> Arguments, IReadOnlyList<RestoreIssue> Notes)> PreDataAsync(PgConnectionInfo target, CancellationToken cancellationToken)
+    {
+        var existing = await ExistingSchemas.FindAsync(target, Entries, cancellationToken);
+        var list = await existing.UseListAsync(Entries, System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path)!, "pre-data.list"), cancellationToken);
+        return (["--section=pre-data", .. list, Path], existing.Notes);
+    }
 
     public static async Task<SchemaArchive> CreateAsync(
         PgBinaries binaries, PgConnectionInfo source, SourceSnapshot snapshot, int targetMajor, string folder, CopyLog log, IReporter reporter, CancellationToken cancellationToken)
@@ -92,7 +107,7 @@ internal sealed class SchemaArchive
 
         var restList = System.IO.Path.Combine(folder, "post-data.list");
         await File.WriteAllLinesAsync(restList, rest, cancellationToken);
-        return new SchemaArchive(path, pgRestore, contents.Extensions, indexes, restList, rest.Count);
+        return new SchemaArchive(path, pgRestore, contents.Entries, contents.Extensions, indexes, restList, rest.Count);
     }
 
     /// <summary>

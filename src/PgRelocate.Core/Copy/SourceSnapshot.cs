@@ -98,6 +98,9 @@ internal sealed class SourceSnapshot : IAsyncDisposable
         return values;
     }
 
+    /// <summary>Leaves tables out of the copy (configuration tables the target's login role may not write).</summary>
+    public void LeaveOut(IReadOnlySet<uint> oids) => Tables = [.. Tables.Where(t => !oids.Contains(t.Oid))];
+
     /// <summary>Ends the snapshot's transaction: call once every reader is done.</summary>
     public async Task CloseAsync(CancellationToken cancellationToken) => await Db.ExecuteAsync(_conn, "COMMIT", cancellationToken);
 
@@ -112,7 +115,11 @@ internal sealed class SourceSnapshot : IAsyncDisposable
             while (await r.ReadAsync(cancellationToken))
             {
                 var columns = r.GetFieldValue<string[]>(3).Select(Db.Ident).ToList();
-                tables.Add(new CopyTable(r.GetFieldValue<uint>(0), r.GetString(1), r.GetString(2), columns, 0, 0, (long)Math.Max(0, r.GetFloat(4))) { Binary = r.GetBoolean(5) });
+                tables.Add(new CopyTable(r.GetFieldValue<uint>(0), r.GetString(1), r.GetString(2), columns, 0, 0, (long)Math.Max(0, r.GetFloat(4)))
+                {
+                    Binary = r.GetBoolean(5),
+                    ConfigCondition = r.GetBoolean(6) ? (r.IsDBNull(7) ? "" : r.GetString(7)) : null,
+                });
             }
         }
 
@@ -203,10 +210,13 @@ internal sealed class SourceSnapshot : IAsyncDisposable
                    LEFT JOIN pg_type b ON b.oid = t.typbasetype
                    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
                      AND ((t.oid >= 16384 AND (t.typtype = 'c' OR t.typelem <> 0))
-                          OR (b.oid >= 16384 AND (b.typtype = 'c' OR b.typelem <> 0)))) AS binary_safe
+                          OR (b.oid >= 16384 AND (b.typtype = 'c' OR b.typelem <> 0)))) AS binary_safe,
+               e.oid IS NOT NULL AS config,
+               e.extcondition[array_position(e.extconfig, c.oid)] AS config_condition
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.oid IN ({{user_tables}})
+        LEFT JOIN pg_extension e ON c.oid = ANY (e.extconfig) AND e.extname <> 'plpgsql'
+        WHERE c.oid IN ({{user_tables}}) OR (e.oid IS NOT NULL AND c.relkind = 'r')
         """);
 
     /// <summary>

@@ -23,10 +23,10 @@ namespace PgRelocate.Restore;
 /// <param name="analyze">ANALYZEs one table (schema, name); each loaded table is analyzed once its indexes and keys are built.</param>
 /// <param name="indexSettings">Session settings for building one index, given its statement (see <see cref="IndexBuilds"/>); null for the defaults.</param>
 internal sealed partial class FollowingRestore(
-    ArchiveSpool spool, ArchiveContents archive, int jobs, IReadOnlyDictionary<string, long>? tableBytes, string workFolder, RestoreParts parts,
+    ArchiveSpool spool, int jobs, IReadOnlyDictionary<string, long>? tableBytes, string workFolder, RestoreParts parts,
     Func<string, string, CancellationToken, Task>? analyze = null, Func<string, CancellationToken, Task<string?>>? indexSettings = null)
 {
-    private readonly IReadOnlyList<ArchiveEntry> _toc = archive.Entries;
+    private readonly IReadOnlyList<ArchiveEntry> _toc = parts.Toc;
     private readonly Channel<Func<CancellationToken, Task>> _indexWork = Channel.CreateUnbounded<Func<CancellationToken, Task>>();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _loaded = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentBag<(string Schema, string Name)> _analyzed = [];
@@ -43,7 +43,8 @@ internal sealed partial class FollowingRestore(
 
         // 1. Pre-data, which needs only the table of contents: it is at the front of the archive, already written.
         // Then the rows that stay out (see ExtensionTables); each loaded table's indexes and keys are known from their entries.
-        await parts.RunAsync("pre-data", ["--section=pre-data", spool.Path], token);
+        var whole = await parts.WholeSelectionAsync(workFolder, token);
+        await parts.RunAsync("pre-data", ["--section=pre-data", .. whole, spool.Path], token);
         var skipped = await parts.SkipUnwritableExtensionRowsAsync(token);
         IReadOnlyList<ArchiveEntry> restored = [.. _toc.Where(e => !skipped.Contains(e.Id))];
         _postData = PlanPostData(restored);

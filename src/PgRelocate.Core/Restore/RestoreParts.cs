@@ -9,16 +9,29 @@ namespace PgRelocate.Restore;
 /// The pg_restore runs of one restore as named parts (pre-data, lane 2, post-data): each part must succeed
 /// (harmless errors aside) or the restore stops there, and what failed and what was left undone are noted for
 /// the result, so no part is ever skipped silently. Also leaves out the rows of extension tables the login
-/// role may not write (see <see cref="ExtensionTables"/>), and says so.
+/// role may not write (see <see cref="ExtensionTables"/>), and the schemas the target already has (see
+/// <see cref="ExistingSchemas"/>), and says so.
 /// </summary>
-internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IReadOnlyList<ArchiveEntry> toc, Action<string>? onLine = null)
+internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IReadOnlyList<ArchiveEntry> archive, ExistingSchemas existing, Action<string>? onLine = null)
 {
     private readonly Lock _lock = new();
-    private readonly List<RestoreIssue> _notes = [];
+    private readonly List<RestoreIssue> _notes = [.. existing.Notes];
+    private readonly IReadOnlyList<ArchiveEntry> _toc = existing.Restored(archive);
 
-    public IReadOnlyList<ArchiveEntry> Toc => toc;
+    /// <summary>The archive's entries this restore restores: all but the schemas the target already has.</summary>
+    public IReadOnlyList<ArchiveEntry> Toc => _toc;
+
+    /// <summary>
+    /// The selection for a run that would otherwise take every entry of its sections: a list of <see cref="Toc"/>
+    /// (written into <paramref name="folder"/>) when entries are left out, else nothing.
+    /// </summary>
+    public Task<IReadOnlyList<string>> WholeSelectionAsync(string folder, CancellationToken cancellationToken) =>
+        existing.UseListAsync(archive, Path.Combine(folder, "restored.list"), cancellationToken);
 
     public PgTool Tool => runner.Tool;
+
+    /// <summary>The restore replaces what the target held (it was emptied): rows an earlier restore added to extensions' configuration tables are replaced too.</summary>
+    public bool Replacing { get; init; }
 
     /// <summary>A part failed: the restore did not complete.</summary>
     public bool Failed { get; private set; }
@@ -83,7 +96,15 @@ internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IR
     /// </summary>
     public async Task<IReadOnlySet<int>> SkipUnwritableExtensionRowsAsync(CancellationToken cancellationToken)
     {
-        var skipped = await ExtensionTables.UnwritableAsync(target, toc, cancellationToken);
+        var skipped = await ExtensionTables.UnwritableAsync(target, _toc, cancellationToken);
+        if (Replacing)
+        {
+            foreach (var table in await ExtensionTables.ClearRestoredRowsAsync(target, _toc, cancellationToken))
+            {
+                runner.Log($"# cleared: the rows of configuration table {table} that the archive brings again");
+            }
+        }
+
         lock (_lock)
         {
             _notes.AddRange(skipped.Select(s => s.Warning));

@@ -67,7 +67,8 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         };
 
         // 2. The target: checked, then emptied when --confirm allows it.
-        var prepared = await TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = options.Confirm, LockTimeout = options.LockTimeout, OwnSessions = options.OwnSessions, Extensions = archive.Contents.Extensions, Jobs = Math.Max(1, options.Jobs) }, cancellationToken);
+        var prepared = await TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = options.Confirm, LockTimeout = options.LockTimeout, OwnSessions = options.OwnSessions, Extensions = archive.Contents.Extensions, ExtensionSchemas = archive.Contents.ExtensionSchemas, Jobs = Math.Max(1, options.Jobs) }, cancellationToken);
+        prepared.WarnAbout(reporter);
         var pgRestore = binaries.PgRestoreFor(archive.Contents.Header.MinimumPgRestoreMajor, prepared.Server.Major);
         archive = archive with { PgRestore = pgRestore, TargetMajor = prepared.Server.Major };
         // pg_restore must connect as our session did, before the target is emptied.
@@ -79,7 +80,7 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         await prepared.EmptyAsync(reporter, cancellationToken);
 
         // 3. pg_restore.
-        var result = await RunPgRestoreAsync(options, archive, started, cancellationToken);
+        var result = await RunPgRestoreAsync(options, archive, started, replacing: prepared.Objects.Count > 0, cancellationToken);
 
         // 4. Statistics, so the first queries after the cutover are not planned blind.
         if (result.Status != RestoreStatus.Failed && options.Analyze)
@@ -161,7 +162,7 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         reporter.Info($"Archive checked: {Units.Bytes(length)}, SHA-256 matches the manifest.");
     }
 
-    private async Task<RestoreResult> RunPgRestoreAsync(RestoreOptions options, PreparedArchive archive, DateTimeOffset started, CancellationToken cancellationToken)
+    private async Task<RestoreResult> RunPgRestoreAsync(RestoreOptions options, PreparedArchive archive, DateTimeOffset started, bool replacing, CancellationToken cancellationToken)
     {
         var target = options.Target;
         var following = archive.Spool is not null;
@@ -171,7 +172,13 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         await using var log = new StreamWriter(options.LogPath, append: false);
         var progress = new RestoreProgress(reporter, archive.Contents.Entries.Count, null);
         var runner = new PgRestore(archive.PgRestore, target, archive.TargetMajor, log.WriteLine, reporter);
-        var parts = new RestoreParts(runner, target, archive.Contents.Entries, progress.OnLine);
+        var existing = await ExistingSchemas.FindAsync(target, archive.Contents.Entries, cancellationToken);
+        foreach (var note in existing.Notes)
+        {
+            runner.Log($"# left out: {note.Entry} ({note.Message})");
+        }
+
+        var parts = new RestoreParts(runner, target, archive.Contents.Entries, existing, progress.OnLine) { Replacing = replacing };
         IReadOnlyCollection<(string Schema, string Name)> analyzed = [];
         var work = Interrupts.TempFolder("pgrelocate-restore-");
         try
@@ -179,7 +186,7 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             if (following)
             {
                 var sizes = options.TableBytes ?? options.Manifest?.Tables.ToDictionary(t => t.Schema + "." + t.Name, t => t.EstimatedBytes, StringComparer.Ordinal);
-                var restore = new FollowingRestore(archive.Spool!, archive.Contents, jobs, sizes, work.FullName, parts, options.Analyze ? AnalyzeOneAsync : null, IndexSettingsAsync);
+                var restore = new FollowingRestore(archive.Spool!, jobs, sizes, work.FullName, parts, options.Analyze ? AnalyzeOneAsync : null, IndexSettingsAsync);
                 await restore.RunAsync(cancellationToken);
                 analyzed = restore.Analyzed;
             }
@@ -241,16 +248,17 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
     private static async Task RunLocalAsync(RestoreParts parts, string path, int jobs, bool extensions, string work, CancellationToken cancellationToken)
     {
         List<string> parallel = jobs > 1 ? [$"--jobs={jobs}"] : [];
+        var whole = await parts.WholeSelectionAsync(work, cancellationToken);
         if (!extensions || !parts.Toc.Any(e => e.Kind == ArchiveToc.TableData))
         {
-            await parts.RunAsync("", [.. parallel, path], cancellationToken);
+            await parts.RunAsync("", [.. whole, .. parallel, path], cancellationToken);
             return;
         }
 
-        await parts.RunAsync("pre-data", ["--section=pre-data", path], cancellationToken);
+        await parts.RunAsync("pre-data", ["--section=pre-data", .. whole, path], cancellationToken);
         var skipped = await parts.SkipUnwritableExtensionRowsAsync(cancellationToken);
         List<string> rest = ["--section=data", "--section=post-data"];
-        if (skipped.Count > 0)
+        if (skipped.Count > 0 || whole.Count > 0)
         {
             var list = Path.Combine(work, "data-and-post-data.list");
             await File.WriteAllLinesAsync(list, parts.Toc.Where(e => !skipped.Contains(e.Id)).Select(e => e.ListLine), cancellationToken);

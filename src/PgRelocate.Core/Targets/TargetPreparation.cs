@@ -90,6 +90,12 @@ public sealed class TargetPreparation
             findings.Add(await ExtensionsAsync(conn, database, requirements.Extensions, cancellationToken));
         }
 
+        if (requirements.ExtensionSchemas.Count > 0
+            && Extensions.InOtherSchemas(requirements.ExtensionSchemas, await Extensions.InstalledAsync(conn, cancellationToken)) is { Count: > 0 } moved)
+        {
+            findings.Add(CheckResult.Warn("extension schemas", Extensions.OtherSchemasWarning(moved), "Go on only if nothing uses them.") with { Details = moved });
+        }
+
         var state = await ServerState.ReadAsync(conn, cancellationToken);
         var (free, limit) = state.FreeSlots;
         findings.Add(free >= requirements.Jobs
@@ -166,6 +172,16 @@ public sealed class TargetPreparation
         {
             Details = unusable.Select(u => $"{u.Name}: {(u.Offered ? "needs a superuser" : "not offered")}").ToList(),
         };
+    }
+
+    /// <summary>Says the findings that warn without blocking (an extension in another schema), before anything changes.</summary>
+    public void WarnAbout(IReporter reporter)
+    {
+        ArgumentNullException.ThrowIfNull(reporter);
+        foreach (var warning in Findings.Where(f => f.Status == CheckStatus.Warn))
+        {
+            reporter.Warn($"{warning.Found} {warning.Next}");
+        }
     }
 
     /// <summary>

@@ -11,6 +11,9 @@ public sealed record TargetRequirements
     /// <summary>The extensions the archive (or the source) needs; plpgsql is ignored.</summary>
     public IReadOnlyList<string> Extensions { get; init; } = [];
 
+    /// <summary>The schema each of those extensions is in on the source (or in the archive), where known; an extension the target has elsewhere is warned about.</summary>
+    public IReadOnlyList<(string Name, string Schema)> ExtensionSchemas { get; init; } = [];
+
     /// <summary>The connections the restore will open at once (its jobs); each needs a free slot.</summary>
     public int Jobs { get; init; } = 1;
 

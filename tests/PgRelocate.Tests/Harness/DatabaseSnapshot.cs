@@ -106,7 +106,7 @@ public static partial class DatabaseSnapshot
             SELECT 'constraint ' || coalesce(con.conrelid::regclass::text, con.contypid::regtype::text) || ' ' || format('%I', con.conname) || ' '
                    || pg_get_constraintdef(con.oid) || ' valid=' || con.convalidated
             FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace
-            WHERE {userSchema} AND (con.conrelid = 0 OR {Kept("pg_class", "con.conrelid")}) AND (con.contypid = 0 OR {Kept("pg_type", "con.contypid")})
+            WHERE {userSchema} AND con.contype <> 'n' AND (con.conrelid = 0 OR {Kept("pg_class", "con.conrelid")}) AND (con.contypid = 0 OR {Kept("pg_type", "con.contypid")})
             ORDER BY 1
             """));
         lines.AddRange(await ListAsync(conn, ignored, $"""

@@ -1,5 +1,6 @@
 using PgRelocate.Connections;
 using PgRelocate.Tests.Harness;
+using PgRelocate.Tools;
 
 namespace PgRelocate.Tests.RealDatabases;
 
@@ -74,14 +75,19 @@ public sealed class OtherVersionTests(OtherVersionTests.Servers servers) : IClas
         return data;
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Matrix))]
     public async Task Should_Move_From_Another_Major_Into_A_PostgreSQL_18_Provider_Target(int sourceMajor, string database, string path)
     {
+        // Client programs of the newer majors are looked for beside their servers too, as a user would point at them.
+        var binDir = EmbeddedServers.BinDir(sourceMajor == 15 ? 18 : sourceMajor);
+        string[] pgBin = ["--pg-bin", binDir];
+        // A source is dumped by a pg_dump of its major or newer; where none is installed, this cell cannot run.
+        Skip.IfNot(
+            new PgBinaries(binDir).All("pg_dump").Any(t => t.Major >= sourceMajor),
+            $"no pg_dump {sourceMajor} or newer is installed (beside the PostgreSQL {sourceMajor} server or among the client programs), and a PostgreSQL {sourceMajor} source needs one");
         var source = servers.Source(sourceMajor, database);
         var target = await servers.Provider.CreateDatabaseAsync(database);
-        // Client programs of the newer majors are looked for beside their servers too, as a user would point at them.
-        string[] pgBin = sourceMajor == 15 ? ["--pg-bin", EmbeddedServers.BinDir(18)] : ["--pg-bin", EmbeddedServers.BinDir(sourceMajor)];
         CliResult result;
         if (path == "restore")
         {

@@ -13,7 +13,8 @@ public sealed class ExtensionsCheck : IPreflightCheck
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
         // plpgsql is in every database already.
-        var installed = (await Extensions.InstalledAsync(context.Source, cancellationToken))
+        var onSource = await Extensions.InstalledAsync(context.Source, cancellationToken);
+        var installed = onSource
             .Where(e => e.Name != "plpgsql").Select(e => (e.Name, e.Version)).ToList();
         if (installed.Count == 0)
         {
@@ -78,6 +79,14 @@ public sealed class ExtensionsCheck : IPreflightCheck
 
             var sentence = string.Join("; ", next);
             return [CheckResult.Block(Name, $"{found}; {string.Join("; ", parts)}.", char.ToUpperInvariant(sentence[0]) + sentence[1..] + ", before migrating.") with { Details = details }];
+        }
+
+        var moved = Extensions.InOtherSchemas(
+            onSource.Select(e => (e.Name, e.Schema)),
+            offers.Values.Where(o => o.Installed && o.Schema is not null).Select(o => new ExtensionInfo(o.Name, o.InstalledVersion!, o.Schema!)));
+        if (moved.Count > 0)
+        {
+            return [CheckResult.Warn(Name, $"{found}. {Extensions.OtherSchemasWarning(moved)}", "Go on only if nothing uses them.") with { Details = [.. details, .. moved] }];
         }
 
         if (providerOnly.Count > 0)
