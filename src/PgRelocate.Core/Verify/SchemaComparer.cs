@@ -19,7 +19,11 @@ internal static class SchemaComparer
         Dictionary<(string Kind, string Name), string> Objects,
         Dictionary<(string Kind, string Name), string> Notes,
         Dictionary<string, SequenceValue> Sequences,
-        Dictionary<long, LargeObjectFacts> LargeObjects);
+        Dictionary<long, LargeObjectFacts> LargeObjects)
+    {
+        /// <summary>The server's major version: a view's text is compared only between servers of one version.</summary>
+        public int ServerMajor { get; init; }
+    }
 
     public sealed record SequenceValue(long Increment, long Next, bool Readable);
 
@@ -51,7 +55,10 @@ internal static class SchemaComparer
             }
         }
 
-        return new Snapshot(objects, notes, sequences, await LargeObjects.ReadAsync(conn, cancellationToken));
+        return new Snapshot(objects, notes, sequences, await LargeObjects.ReadAsync(conn, cancellationToken))
+        {
+            ServerMajor = conn.PostgreSqlVersion.Major,
+        };
     }
 
     /// <summary>
@@ -75,7 +82,7 @@ internal static class SchemaComparer
             {
                 differences.Add(new SchemaDifference(key.Kind, key.Name, DifferenceKind.MissingOnTarget, definition.Length > 0 ? definition : null));
             }
-            else if (!string.Equals(definition, other, StringComparison.Ordinal))
+            else if (!string.Equals(definition, other, StringComparison.Ordinal) && !PrintedByVersion(key.Kind, source, target))
             {
                 differences.Add(new SchemaDifference(key.Kind, key.Name, DifferenceKind.Different, definition, other));
             }
@@ -93,6 +100,13 @@ internal static class SchemaComparer
         LargeObjects.Compare(source.LargeObjects, target.LargeObjects, differences);
         return [.. differences.OrderBy(d => d.Kind, StringComparer.Ordinal).ThenBy(d => d.Name, StringComparer.Ordinal)];
     }
+
+    /// <summary>
+    /// A view's text is the server's own rendering of its query, which changes between major versions (PostgreSQL
+    /// 18 leaves out qualifiers 15 prints): between versions a view is compared by its columns only.
+    /// </summary>
+    private static bool PrintedByVersion(string kind, Snapshot source, Snapshot target) =>
+        kind is "view" or "materialized view" && source.ServerMajor != target.ServerMajor;
 
     public static List<ObjectCount> Count(Snapshot source, Snapshot target)
     {

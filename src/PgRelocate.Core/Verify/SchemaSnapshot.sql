@@ -46,7 +46,8 @@ SELECT 'column', rel.name || '.' || format('%I', a.attname),
 FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-WHERE rel.relkind IN ('r', 'p')
+-- A view's columns too: across server versions its text is not compared (each version prints it its way).
+WHERE rel.relkind IN ('r', 'p', 'v', 'm')
 UNION ALL
 SELECT 'index', name, pg_get_indexdef(oid), NULL FROM rel WHERE relkind IN ('i', 'I')
 UNION ALL
@@ -58,8 +59,13 @@ SELECT 'sequence', rel.name, format('%s start %s increment %s min %s max %s cach
        s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END), NULL
 FROM rel JOIN pg_sequence s ON s.seqrelid = rel.oid
 UNION ALL
-SELECT 'constraint', coalesce(r.name, format('%I.%I', tns.nspname, ty.typname)) || '.' || format('%I', co.conname), pg_get_constraintdef(co.oid), NULL
+-- A partition's copy of its parent's constraint is named by the server, differently across versions
+-- (fkey1 before PostgreSQL 18, fkey_1 since): it is named by the parent's constraint instead.
+SELECT 'constraint', coalesce(r.name, format('%I.%I', tns.nspname, ty.typname)) || '.' ||
+       CASE WHEN pco.oid IS NOT NULL THEN format('(from %I)', pco.conname) ELSE format('%I', co.conname) END,
+       pg_get_constraintdef(co.oid), NULL
 FROM pg_constraint co
+LEFT JOIN pg_constraint pco ON pco.oid = co.conparentid
 LEFT JOIN rel r ON r.oid = co.conrelid
 LEFT JOIN pg_type ty ON ty.oid = co.contypid
 LEFT JOIN ns tns ON tns.oid = ty.typnamespace
