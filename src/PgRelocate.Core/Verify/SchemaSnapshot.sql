@@ -59,10 +59,14 @@ SELECT 'sequence', rel.name, format('%s start %s increment %s min %s max %s cach
        s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END), NULL
 FROM rel JOIN pg_sequence s ON s.seqrelid = rel.oid
 UNION ALL
--- A partition's copy of its parent's constraint is named by the server, differently across versions
--- (fkey1 before PostgreSQL 18, fkey_1 since): it is named by the parent's constraint instead.
+-- A constraint copied from a parent's (onto a partition, or for each partition a foreign key references) is
+-- named by the server, differently across versions (fkey1 before PostgreSQL 18, fkey_1 since): it is named by
+-- the parent's constraint and what it references instead.
 SELECT 'constraint', coalesce(r.name, format('%I.%I', tns.nspname, ty.typname)) || '.' ||
-       CASE WHEN pco.oid IS NOT NULL THEN format('(from %I)', pco.conname) ELSE format('%I', co.conname) END,
+       CASE WHEN pco.oid IS NOT NULL
+            -- A foreign key into a partitioned table has one such copy per partition it references.
+            THEN format('(from %I%s)', pco.conname, CASE WHEN co.confrelid <> 0 THEN ' to ' || co.confrelid::regclass::text ELSE '' END)
+            ELSE format('%I', co.conname) END,
        pg_get_constraintdef(co.oid), NULL
 FROM pg_constraint co
 LEFT JOIN pg_constraint pco ON pco.oid = co.conparentid
