@@ -3,13 +3,11 @@ using PgRelocate.Progress;
 
 namespace PgRelocate.Restore;
 
-/// <summary>Counts pg_restore's verbose lines against the archive's entries; for a stream, bytes read.</summary>
-internal sealed partial class RestoreProgress(IReporter reporter, int? entries, long? length)
+/// <summary>Counts pg_restore's verbose lines against the archive's entries (read from the archive itself).</summary>
+internal sealed partial class RestoreProgress(IReporter reporter, int entries)
 {
     private readonly Lock _lock = new();
     private int _done;
-    private long _bytes;
-    private long _lastBytes;
     private string? _current;
 
     public void OnLine(string line)
@@ -28,19 +26,6 @@ internal sealed partial class RestoreProgress(IReporter reporter, int? entries, 
         }
     }
 
-    public void OnBytes(long bytes)
-    {
-        lock (_lock)
-        {
-            _bytes = bytes;
-            if (_bytes - _lastBytes >= 1 << 20)
-            {
-                _lastBytes = _bytes;
-                Report(false);
-            }
-        }
-    }
-
     public void Finish()
     {
         lock (_lock)
@@ -49,17 +34,8 @@ internal sealed partial class RestoreProgress(IReporter reporter, int? entries, 
         }
     }
 
-    private void Report(bool finished)
-    {
-        if (entries is { } total)
-        {
-            reporter.Progress(new ProgressUpdate(RestoreRunner.ProgressTask, finished ? total : Math.Min(_done, total), total, "items", _current, Finished: finished));
-        }
-        else
-        {
-            reporter.Progress(new ProgressUpdate(RestoreRunner.ProgressTask, _bytes, length, "bytes", _current, _bytes, finished));
-        }
-    }
+    private void Report(bool finished) =>
+        reporter.Progress(new ProgressUpdate(RestoreRunner.ProgressTask, finished ? entries : Math.Min(_done, entries), entries, "items", _current, Finished: finished));
 
     [GeneratedRegex(@"^pg_restore: (?:creating|processing data for|executing|restoring|finished item \d+) (.*)$")]
     private static partial Regex StepLine();

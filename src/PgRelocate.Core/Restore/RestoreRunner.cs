@@ -170,7 +170,7 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         reporter.Info($"Restoring {options.Input.Display} into {target.Display} with pg_restore {archive.PgRestore.Version}{(jobs > 1 ? $", {jobs} jobs" : "")}{(following ? ", while the archive is still arriving" : "")}.");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.LogPath))!);
         await using var log = new StreamWriter(options.LogPath, append: false);
-        var progress = new RestoreProgress(reporter, archive.Contents.Entries.Count, null);
+        var progress = new RestoreProgress(reporter, archive.Contents.Entries.Count);
         var runner = new PgRestore(archive.PgRestore, target, archive.TargetMajor, log.WriteLine, reporter);
         var existing = await ExistingSchemas.FindAsync(target, archive.Contents.Entries, cancellationToken);
         foreach (var note in existing.Notes)
