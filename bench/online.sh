@@ -123,7 +123,7 @@ VERIFY="$(dotnet "$CLI" verify --source "$SRC" --target "$TGT" --tables 'public.
 PGCOPYDB_RATE="not measured"
 if [ -z "${SKIP_PGCOPYDB:-}" ] && [ -n "$PGCOPYDB" ] && [ -x "$PGCOPYDB" ]; then
     echo "pgcopydb clone --follow on the same load (the source is writable again for it) ..." >&2
-    "$PGBIN/psql" -qX "$SRC" -c "ALTER DATABASE bench RESET default_transaction_read_only"
+    "$PGBIN/psql" -qX "postgres://postgres@127.0.0.1:$SPORT/postgres" -c "ALTER DATABASE bench RESET default_transaction_read_only"
     "$PGBIN/pgbench" -c 4 -j 2 -T 100000 "$SRC" >/dev/null 2>&1 &
     PIDS+=($!)
     PGCT="postgres://app@127.0.0.1:$TPORT/pgcopydb"

@@ -10,12 +10,24 @@ namespace PgRelocate.Online;
 /// position: the group and its position commit together or not at all. Statements go in batches (prepared
 /// automatically by the connection once they repeat). A transaction whose commit is before the stored position
 /// was applied before a restart and is skipped.
+/// <para>
+/// Repeated UPDATEs of one row within a group (a counter, a balance, a "last seen" column: the rows every
+/// transaction touches) are applied once, with the last values, when the target's constraints cannot tell the
+/// difference (<see cref="TargetTable.Coalescable"/>): the group commits as a whole, so nothing outside it
+/// ever sees the rows in between, and a busy source's hottest rows cost one statement per group instead of
+/// one per change.
+/// </para>
 /// </summary>
 internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, NpgsqlLogSequenceNumber position)
 {
     private const int BatchSize = 200;
 
+    /// <summary>At most this many rows wait with a coalesced UPDATE; past it they are sent (memory stays flat under a million-row UPDATE).</summary>
+    private const int MaxDeferred = 10_000;
+
     private readonly Dictionary<SourceRelation, TargetTable> _tables = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<uint, SourceRelation> _lastDescribed = [];
+    private readonly Dictionary<(TargetTable Table, string Key), UpdateChange> _deferred = [];
     private readonly List<(int Index, string Table, string Verb)> _mustTouchOne = [];
     private NpgsqlBatch _batch = new(connection);
     private NpgsqlTransaction? _transaction;
@@ -89,21 +101,44 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
         switch (change)
         {
             case InsertChange i:
-                await AddAsync((await TableAsync(i.Relation, cancellationToken)).Insert(i.New), null, cancellationToken);
+                var inserted = await TableAsync(i.Relation, cancellationToken);
+                await SendDeferredAsync(inserted, i.New, cancellationToken);
+                await AddAsync(inserted.Insert(i.New), null, cancellationToken);
                 break;
             case UpdateChange u:
                 var table = await TableAsync(u.Relation, cancellationToken);
+                if (u.Old is null && table.KeyOf(u.New) is { } key)
+                {
+                    // Held back until the group commits (or the row is touched otherwise), merged with any later UPDATE.
+                    _groupChanges++;
+                    _deferred[(table, key)] = _deferred.TryGetValue((table, key), out var earlier) ? Merge(earlier, u) : u;
+                    if (_deferred.Count >= MaxDeferred)
+                    {
+                        await SendDeferredAsync(cancellationToken);
+                    }
+
+                    break;
+                }
+
+                await SendDeferredAsync(table, u.Old ?? u.New, cancellationToken);
                 if (table.Update(u) is { } update)
                 {
                     await AddAsync(update, (table.Display, "UPDATE"), cancellationToken);
+                }
+                else
+                {
+                    _groupChanges++;
                 }
 
                 break;
             case DeleteChange d:
                 var t = await TableAsync(d.Relation, cancellationToken);
-                await AddAsync(t.Delete(d), (t.Display, "DELETE"), cancellationToken);
+                await SendDeferredAsync(t, d.Old, cancellationToken);
+                // A row the target's own ON DELETE CASCADE removed with its parent is gone already.
+                await AddAsync(t.Delete(d), t.RowsMayVanish ? null : (t.Display, "DELETE"), cancellationToken);
                 break;
             case TruncateChange tr:
+                await SendDeferredAsync(cancellationToken);
                 var names = new List<string>();
                 foreach (var r in tr.Relations)
                 {
@@ -113,6 +148,57 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
 
                 await AddAsync(new NpgsqlBatchCommand($"TRUNCATE {string.Join(", ", names)}{(tr.RestartIdentity ? " RESTART IDENTITY" : "")}{(tr.Cascade ? " CASCADE" : "")}"), null, cancellationToken);
                 break;
+        }
+    }
+
+    /// <summary>Two UPDATEs of one row as one: the later values, and the earlier ones where the later left a TOASTed value unchanged.</summary>
+    private static UpdateChange Merge(UpdateChange earlier, UpdateChange later)
+    {
+        var count = later.New.Values.Length;
+        var values = new string?[count];
+        var unchanged = new bool[count];
+        for (var i = 0; i < count; i++)
+        {
+            var fromEarlier = later.New.Unchanged[i];
+            values[i] = fromEarlier ? earlier.New.Values[i] : later.New.Values[i];
+            unchanged[i] = fromEarlier && earlier.New.Unchanged[i];
+        }
+
+        return later with { New = new RowValues(values, unchanged) };
+    }
+
+    /// <summary>Sends the held-back UPDATE of this row, if any, before another change to it.</summary>
+    private async Task SendDeferredAsync(TargetTable table, RowValues row, CancellationToken cancellationToken)
+    {
+        if (_deferred.Count > 0 && table.KeyOf(row) is { } key && _deferred.Remove((table, key), out var update))
+        {
+            await AddDeferredAsync(table, update, cancellationToken);
+        }
+    }
+
+    /// <summary>Sends every held-back UPDATE (rows of different keys: their order does not matter).</summary>
+    private async Task SendDeferredAsync(CancellationToken cancellationToken)
+    {
+        if (_deferred.Count == 0)
+        {
+            return;
+        }
+
+        var all = _deferred.ToList();
+        _deferred.Clear();
+        foreach (var ((table, _), update) in all)
+        {
+            await AddDeferredAsync(table, update, cancellationToken);
+        }
+    }
+
+    private async Task AddDeferredAsync(TargetTable table, UpdateChange update, CancellationToken cancellationToken)
+    {
+        if (table.Update(update) is { } command)
+        {
+            // Counted when it arrived.
+            _groupChanges--;
+            await AddAsync(command, (table.Display, "UPDATE"), cancellationToken);
         }
     }
 
@@ -153,6 +239,7 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
             return null;
         }
 
+        await SendDeferredAsync(cancellationToken);
         var end = new NpgsqlLogSequenceNumber(_groupEnd);
         _batch.BatchCommands.Add(TargetState.Advance(slot, end, _groupChanges, _groupTransactions));
         await FlushAsync(cancellationToken);
@@ -190,7 +277,15 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
     {
         if (!_tables.TryGetValue(relation, out var table))
         {
+            if (_lastDescribed.TryGetValue(relation.Id, out var before))
+            {
+                TargetTable.CheckRedescribed(before, relation);
+            }
+
+            _lastDescribed[relation.Id] = relation;
+
             // Send what is batched first: the catalog query runs on the same connection.
+            await SendDeferredAsync(cancellationToken);
             await FlushAsync(cancellationToken);
             table = await TargetTable.DescribeAsync(connection, relation, cancellationToken);
             _tables[relation] = table;

@@ -77,7 +77,9 @@ internal sealed class ChangeReader(LogicalReplicationConnection connection, stri
             r.Namespace,
             r.RelationName,
             r.Columns.Select(c => c.ColumnName).ToList(),
-            r.Columns.Select(c => c.Flags.HasFlag(RelationMessage.Column.ColumnFlags.PartOfKey)).ToList());
+            r.Columns.Select(c => c.Flags.HasFlag(RelationMessage.Column.ColumnFlags.PartOfKey)).ToList(),
+            r.Columns.Select(c => c.DataTypeId).ToList(),
+            r.Columns.Select(c => c.TypeModifier).ToList());
         return RelationMarker.Instance;
     }
 

@@ -1,7 +1,10 @@
 namespace PgRelocate.Online;
 
-/// <summary>A source table as the change stream describes it: its columns in the order rows carry them, which form its key.</summary>
-public sealed record SourceRelation(uint Id, string Schema, string Name, IReadOnlyList<string> Columns, IReadOnlyList<bool> Key)
+/// <summary>
+/// A source table as the change stream describes it: its columns in the order rows carry them, their types
+/// (the source's type OIDs and modifiers) and which form its key.
+/// </summary>
+public sealed record SourceRelation(uint Id, string Schema, string Name, IReadOnlyList<string> Columns, IReadOnlyList<bool> Key, IReadOnlyList<uint> TypeIds, IReadOnlyList<int> TypeModifiers)
 {
     public string Display => Schema + "." + Name;
 }

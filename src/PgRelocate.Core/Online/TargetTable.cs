@@ -13,17 +13,22 @@ internal sealed class TargetTable
 {
     private static readonly string[] NoEquality = ["json", "xml", "point", "line", "lseg", "box", "path", "polygon", "circle"];
 
+    /// <summary>Type OIDs below this are the server's own, the same on every PostgreSQL server.</summary>
+    private const uint FirstUserOid = 16384;
+
     private readonly SourceRelation _source;
     private readonly string[] _casts;
     private readonly bool[] _textCompare;
 
-    private TargetTable(SourceRelation source, string qualified, bool partitioned, string[] types)
+    private TargetTable(SourceRelation source, string qualified, bool partitioned, string[] types, bool coalescable, bool rowsMayVanish)
     {
         _source = source;
         Qualified = qualified;
         Partitioned = partitioned;
         _casts = types;
         _textCompare = types.Select(t => NoEquality.Any(n => t == n || t.StartsWith(n + "[", StringComparison.Ordinal))).ToArray();
+        Coalescable = coalescable;
+        RowsMayVanish = rowsMayVanish;
     }
 
     public string Qualified { get; }
@@ -32,15 +37,28 @@ internal sealed class TargetTable
 
     public string Display => _source.Display;
 
+    /// <summary>
+    /// True when the repeated UPDATEs of one row within a target transaction may be applied as one, at the
+    /// last one's place: the row has a key, no other unique index, exclusion constraint or foreign key ties
+    /// its other columns to other rows, so no statement in between can tell the difference.
+    /// </summary>
+    public bool Coalescable { get; }
+
+    /// <summary>
+    /// True when the target may delete this table's rows itself before the stream does: a foreign key with ON
+    /// DELETE CASCADE removes them with their parent, and the source's cascaded DELETEs then find nothing.
+    /// </summary>
+    public bool RowsMayVanish { get; }
+
     /// <exception cref="PgRelocateException">The table is missing on the target or its columns differ from the source's.</exception>
     public static async Task<TargetTable> DescribeAsync(NpgsqlConnection conn, SourceRelation source, CancellationToken cancellationToken)
     {
         var qualified = Db.Ident(source.Schema) + "." + Db.Ident(source.Name);
-        var columns = new Dictionary<string, string>(StringComparer.Ordinal);
+        var columns = new Dictionary<string, (string Type, uint TypeId, int TypeModifier)>(StringComparer.Ordinal);
         var partitioned = false;
         await using (var cmd = new NpgsqlCommand(
             """
-            SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attgenerated <> '', c.relkind = 'p'
+            SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attgenerated <> '', c.relkind = 'p', a.atttypid, a.atttypmod
             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
             WHERE a.attrelid = pg_catalog.to_regclass(@name) AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attnum
@@ -53,7 +71,7 @@ internal sealed class TargetTable
                 partitioned = r.GetBoolean(3);
                 if (!r.GetBoolean(2))
                 {
-                    columns[r.GetString(0)] = r.GetString(1);
+                    columns[r.GetString(0)] = (r.GetString(1), r.GetFieldValue<uint>(4), r.GetInt32(5));
                 }
             }
         }
@@ -75,7 +93,98 @@ internal sealed class TargetTable
             throw SchemaChanged(source, $"table {source.Display} changed on the source: {what}");
         }
 
-        return new TargetTable(source, qualified, partitioned, source.Columns.Select(c => columns[c]).ToArray());
+        // A column whose type changed on the source: the server's own types have the same OIDs everywhere, so a
+        // different OID or modifier is a different type. (An extension's or the user's own types have OIDs of
+        // each server's; those are compared by the stream itself when the source describes a table again.)
+        var retyped = source.Columns
+            .Select((name, i) => (name, i))
+            .Where(c => source.TypeIds[c.i] < FirstUserOid && columns[c.name] is var t && (t.TypeId != source.TypeIds[c.i] || t.TypeModifier != source.TypeModifiers[c.i]))
+            .Select(c => c.name)
+            .ToList();
+        if (retyped.Count > 0)
+        {
+            throw SchemaChanged(source, $"the type of column{(retyped.Count == 1 ? "" : "s")} {string.Join(", ", retyped)} of {source.Display} changed on the source (the target has {string.Join(", ", retyped.Select(c => columns[c].Type))})");
+        }
+
+        var (coalescable, rowsMayVanish) = await ConstraintsAsync(conn, qualified, source, cancellationToken);
+        return new TargetTable(source, qualified, partitioned, source.Columns.Select(c => columns[c].Type).ToArray(), coalescable, rowsMayVanish);
+    }
+
+    /// <summary>
+    /// A table described again by the stream (the source altered it): a type of the user's or an extension's
+    /// that changed is caught here, where both descriptions come from the same server.
+    /// </summary>
+    public static void CheckRedescribed(SourceRelation before, SourceRelation now)
+    {
+        var retyped = now.Columns
+            .Select((name, i) => (name, i))
+            .Where(c => IndexOf(before.Columns, c.name) is var j && j >= 0 && (before.TypeIds[j] != now.TypeIds[c.i] || before.TypeModifiers[j] != now.TypeModifiers[c.i]))
+            .Select(c => c.name)
+            .ToList();
+        if (retyped.Count > 0)
+        {
+            throw SchemaChanged(now, $"the type of column{(retyped.Count == 1 ? "" : "s")} {string.Join(", ", retyped)} of {now.Display} changed on the source");
+        }
+    }
+
+    private static int IndexOf(IReadOnlyList<string> columns, string name)
+    {
+        for (var i = 0; i < columns.Count; i++)
+        {
+            if (columns[i] == name)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>What the target's constraints on the table allow: coalescing its UPDATEs, and rows deleted by a parent's cascade.</summary>
+    private static async Task<(bool Coalescable, bool RowsMayVanish)> ConstraintsAsync(NpgsqlConnection conn, string qualified, SourceRelation source, CancellationToken cancellationToken)
+    {
+        var keyColumns = source.Columns.Where((_, i) => source.Key[i]).ToHashSet(StringComparer.Ordinal);
+        var coalescable = keyColumns.Count > 0;
+        var rowsMayVanish = false;
+        await using var cmd = new NpgsqlCommand(OnlineSql.TableConstraints, conn);
+        cmd.Parameters.AddWithValue("name", qualified);
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
+        {
+            var kind = r.GetString(0);
+            coalescable &= kind == "u" && !r.IsDBNull(1) && r.GetFieldValue<string[]>(1).All(keyColumns.Contains);
+            rowsMayVanish |= kind == "f" && r.GetBoolean(2);
+        }
+
+        return (coalescable, rowsMayVanish);
+    }
+
+    /// <summary>
+    /// The row's key as one string (the key columns' values), to find repeated changes to one row; null when
+    /// the table's UPDATEs are not coalesced or the row does not carry its whole key.
+    /// </summary>
+    public string? KeyOf(RowValues row)
+    {
+        if (!Coalescable)
+        {
+            return null;
+        }
+
+        var key = new System.Text.StringBuilder();
+        for (var i = 0; i < row.Values.Length; i++)
+        {
+            if (_source.Key[i])
+            {
+                if (row.Unchanged[i] || row.Values[i] is null)
+                {
+                    return null;
+                }
+
+                key.Append(row.Values[i]).Append('\u0000');
+            }
+        }
+
+        return key.ToString();
     }
 
     private static PgRelocateException SchemaChanged(SourceRelation source, string what) =>

@@ -137,7 +137,62 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
     }
 
     [Fact]
-    public async Task Should_Stop_Cleanly_On_A_Schema_Change_During_Follow()
+    public async Task Should_Apply_Hot_Rows_Unique_Swaps_And_Cascaded_Deletes_As_The_Source_Did()
+    {
+        var source = await servers.SourceAsync("""
+            CREATE TABLE counters (id int PRIMARY KEY, n bigint NOT NULL, note text);
+            CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL UNIQUE, visits int NOT NULL DEFAULT 0);
+            CREATE TABLE parents (id int PRIMARY KEY, name text);
+            CREATE TABLE children (id int PRIMARY KEY, parent int REFERENCES parents ON DELETE CASCADE, v int);
+            -- note is TOASTed out of line: random text does not compress.
+            INSERT INTO counters SELECT g, 0, (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 400)) FROM generate_series(1, 5) g;
+            INSERT INTO people SELECT g, 'p' || g || '@example.com' FROM generate_series(1, 10) g;
+            INSERT INTO parents SELECT g, 'parent ' || g FROM generate_series(1, 20) g;
+            INSERT INTO children SELECT g, g % 20 + 1, g FROM generate_series(1, 200) g;
+            """);
+        var target = await servers.Target.CreateDatabaseAsync("hot");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+
+        // One source transaction updating five rows 300 times (the hot rows of a busy application), with the
+        // TOASTed note changed once in between and left unchanged by every other UPDATE.
+        var hot = string.Join("\n", Enumerable.Range(0, 300).Select(i => i == 150
+            ? "UPDATE counters SET note = 'rewritten ' || id, n = n + 1 WHERE id = 3;"
+            : $"UPDATE counters SET n = n + 1 WHERE id = {i % 5 + 1};"));
+        await PgServer.ExecuteAsync(source, "BEGIN;\n" + hot + "\nCOMMIT;");
+        // Unique values swapped through a third value, in separate transactions and in one; visits counted in between.
+        await PgServer.ExecuteAsync(source, """
+            BEGIN; UPDATE people SET email = 'swap' WHERE id = 1; UPDATE people SET visits = visits + 1 WHERE id = 1; COMMIT;
+            BEGIN; UPDATE people SET email = 'p1@example.com' WHERE id = 2; COMMIT;
+            BEGIN; UPDATE people SET email = 'p2@example.com', visits = visits + 1 WHERE id = 1; COMMIT;
+            BEGIN; UPDATE people SET email = 'x' WHERE id = 3; UPDATE people SET email = 'p3@example.com' WHERE id = 4;
+                   UPDATE people SET email = 'p4@example.com' WHERE id = 3; COMMIT;
+            BEGIN; UPDATE children SET v = v + 1 WHERE id = 7; UPDATE children SET v = v + 1 WHERE id = 7; COMMIT;
+            DELETE FROM parents WHERE id IN (3, 4);
+            """);
+        await run.WaitForChangesAsync(300 + 7 + 2 + 2 + 20);
+        await run.CutoverAsync(id);
+
+        await AssertSameAsync(source, target, dir.Path);
+        Assert.Equal(300L, await PgServer.ScalarAsync<long>(target, "SELECT sum(n)::bigint FROM counters"));
+        Assert.Equal("rewritten 3", await PgServer.ScalarAsync<string>(target, "SELECT note FROM counters WHERE id = 3"));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM children WHERE parent IN (3, 4)"));
+        // The 300 UPDATEs of five rows reached the target as a few statements, not one each.
+        var updates = 0L;
+        for (var i = 0; i < 50 && updates == 0; i++)
+        {
+            await Task.Delay(200);
+            updates = await PgServer.ScalarAsync<long>(target, "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'counters'");
+        }
+
+        Assert.InRange(updates, 1, 20);
+    }
+
+    [Theory]
+    [InlineData("ALTER TABLE t ADD COLUMN extra int", "INSERT INTO t VALUES (102, 'after', 1)", "extra")]
+    [InlineData("ALTER TABLE t ALTER COLUMN v TYPE varchar(20)", "INSERT INTO t VALUES (102, 'after')", "type of column v")]
+    public async Task Should_Stop_Cleanly_On_A_Schema_Change_During_Follow(string change, string insert, string named)
     {
         var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 100) g;");
         var target = await servers.Target.CreateDatabaseAsync("ddl");
@@ -147,13 +202,13 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
 
         await PgServer.ExecuteAsync(source, "INSERT INTO t VALUES (101, 'before')");
         await run.WaitForChangesAsync(1);
-        await PgServer.ExecuteAsync(source, "ALTER TABLE t ADD COLUMN extra int");
-        await PgServer.ExecuteAsync(source, "INSERT INTO t VALUES (102, 'after', 1)");
+        await PgServer.ExecuteAsync(source, change);
+        await PgServer.ExecuteAsync(source, insert);
         var result = await run.Result.WaitAsync(TimeSpan.FromMinutes(3));
 
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("changed on the source", result.Output, StringComparison.Ordinal);
-        Assert.Contains("extra", result.Output, StringComparison.Ordinal);
+        Assert.Contains(named, result.Output, StringComparison.Ordinal);
         Assert.Equal(1L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t WHERE id = 101"));
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t WHERE id = 102"));
         await AssertNothingLeftAsync(source);
