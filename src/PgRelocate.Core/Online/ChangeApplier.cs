@@ -7,29 +7,15 @@ namespace PgRelocate.Online;
 /// <summary>
 /// Applies changes to the target in the source's commit order, as an ordinary database owner. Consecutive
 /// source transactions are grouped into one target transaction, whose last statement advances the stored
-/// position: the group and its position commit together or not at all. Statements go in batches (prepared
-/// automatically by the connection once they repeat). A transaction whose commit is before the stored position
-/// was applied before a restart and is skipped.
-/// <para>
-/// Repeated UPDATEs of one row within a group (a counter, a balance, a "last seen" column: the rows every
-/// transaction touches) are applied once, with the last values, when the target's constraints cannot tell the
-/// difference (<see cref="TargetTable.Coalescable"/>): the group commits as a whole, so nothing outside it
-/// ever sees the rows in between, and a busy source's hottest rows cost one statement per group instead of
-/// one per change.
-/// </para>
+/// position: the group and its position commit together or not at all. A transaction whose commit is before
+/// the stored position was applied before a restart and is skipped. How the rows are written (batches, COPY
+/// for runs of INSERTs, repeated UPDATEs of a row applied once) is <see cref="TargetWrites"/>'s.
 /// </summary>
 internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, NpgsqlLogSequenceNumber position)
 {
-    private const int BatchSize = 200;
-
-    /// <summary>At most this many rows wait with a coalesced UPDATE; past it they are sent (memory stays flat under a million-row UPDATE).</summary>
-    private const int MaxDeferred = 10_000;
-
     private readonly Dictionary<SourceRelation, TargetTable> _tables = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<uint, SourceRelation> _lastDescribed = [];
-    private readonly Dictionary<(TargetTable Table, string Key), UpdateChange> _deferred = [];
-    private readonly List<(int Index, string Table, string Verb)> _mustTouchOne = [];
-    private NpgsqlBatch _batch = new(connection);
+    private readonly TargetWrites _writes = new(connection);
     private NpgsqlTransaction? _transaction;
     private bool _skipping;
     private bool _inSourceTransaction;
@@ -76,7 +62,7 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
                 if (!_skipping && _transaction is null)
                 {
                     _transaction = await connection.BeginTransactionAsync(cancellationToken);
-                    _batch = new NpgsqlBatch(connection, _transaction);
+                    _writes.Begin(_transaction);
                     _groupStarted = DateTime.UtcNow;
                 }
 
@@ -98,138 +84,32 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
             return;
         }
 
+        _groupChanges++;
         switch (change)
         {
             case InsertChange i:
-                var inserted = await TableAsync(i.Relation, cancellationToken);
-                await SendDeferredAsync(inserted, i.New, cancellationToken);
-                await AddAsync(inserted.Insert(i.New), null, cancellationToken);
+                await _writes.InsertAsync(await TableAsync(i.Relation, cancellationToken), i.New, cancellationToken);
                 break;
             case UpdateChange u:
-                var table = await TableAsync(u.Relation, cancellationToken);
-                if (u.Old is null && table.KeyOf(u.New) is { } key)
-                {
-                    // Held back until the group commits (or the row is touched otherwise), merged with any later UPDATE.
-                    _groupChanges++;
-                    _deferred[(table, key)] = _deferred.TryGetValue((table, key), out var earlier) ? Merge(earlier, u) : u;
-                    if (_deferred.Count >= MaxDeferred)
-                    {
-                        await SendDeferredAsync(cancellationToken);
-                    }
-
-                    break;
-                }
-
-                await SendDeferredAsync(table, u.Old ?? u.New, cancellationToken);
-                if (table.Update(u) is { } update)
-                {
-                    await AddAsync(update, (table.Display, "UPDATE"), cancellationToken);
-                }
-                else
-                {
-                    _groupChanges++;
-                }
-
+                await _writes.UpdateAsync(await TableAsync(u.Relation, cancellationToken), u, cancellationToken);
                 break;
             case DeleteChange d:
-                var t = await TableAsync(d.Relation, cancellationToken);
-                await SendDeferredAsync(t, d.Old, cancellationToken);
-                // A row the target's own ON DELETE CASCADE removed with its parent is gone already.
-                await AddAsync(t.Delete(d), t.RowsMayVanish ? null : (t.Display, "DELETE"), cancellationToken);
+                await _writes.DeleteAsync(await TableAsync(d.Relation, cancellationToken), d, cancellationToken);
                 break;
             case TruncateChange tr:
-                await SendDeferredAsync(cancellationToken);
-                var names = new List<string>();
+                var tables = new List<TargetTable>();
                 foreach (var r in tr.Relations)
                 {
-                    var target = await TableAsync(r, cancellationToken);
-                    names.Add((target.Partitioned ? "" : "ONLY ") + target.Qualified);
+                    tables.Add(await TableAsync(r, cancellationToken));
                 }
 
-                await AddAsync(new NpgsqlBatchCommand($"TRUNCATE {string.Join(", ", names)}{(tr.RestartIdentity ? " RESTART IDENTITY" : "")}{(tr.Cascade ? " CASCADE" : "")}"), null, cancellationToken);
+                await _writes.TruncateAsync(tables, tr.RestartIdentity, tr.Cascade, cancellationToken);
                 break;
         }
     }
 
-    /// <summary>Two UPDATEs of one row as one: the later values, and the earlier ones where the later left a TOASTed value unchanged.</summary>
-    private static UpdateChange Merge(UpdateChange earlier, UpdateChange later)
-    {
-        var count = later.New.Values.Length;
-        var values = new string?[count];
-        var unchanged = new bool[count];
-        for (var i = 0; i < count; i++)
-        {
-            var fromEarlier = later.New.Unchanged[i];
-            values[i] = fromEarlier ? earlier.New.Values[i] : later.New.Values[i];
-            unchanged[i] = fromEarlier && earlier.New.Unchanged[i];
-        }
-
-        return later with { New = new RowValues(values, unchanged) };
-    }
-
-    /// <summary>Sends the held-back UPDATE of this row, if any, before another change to it.</summary>
-    private async Task SendDeferredAsync(TargetTable table, RowValues row, CancellationToken cancellationToken)
-    {
-        if (_deferred.Count > 0 && table.KeyOf(row) is { } key && _deferred.Remove((table, key), out var update))
-        {
-            await AddDeferredAsync(table, update, cancellationToken);
-        }
-    }
-
-    /// <summary>Sends every held-back UPDATE (rows of different keys: their order does not matter).</summary>
-    private async Task SendDeferredAsync(CancellationToken cancellationToken)
-    {
-        if (_deferred.Count == 0)
-        {
-            return;
-        }
-
-        var all = _deferred.ToList();
-        _deferred.Clear();
-        foreach (var ((table, _), update) in all)
-        {
-            await AddDeferredAsync(table, update, cancellationToken);
-        }
-    }
-
-    private async Task AddDeferredAsync(TargetTable table, UpdateChange update, CancellationToken cancellationToken)
-    {
-        if (table.Update(update) is { } command)
-        {
-            // Counted when it arrived.
-            _groupChanges--;
-            await AddAsync(command, (table.Display, "UPDATE"), cancellationToken);
-        }
-    }
-
-    /// <summary>Sends the statements batched so far (inside the open transaction).</summary>
-    public async Task FlushAsync(CancellationToken cancellationToken)
-    {
-        if (_batch.BatchCommands.Count == 0)
-        {
-            return;
-        }
-
-        try
-        {
-            await _batch.ExecuteNonQueryAsync(cancellationToken);
-        }
-        catch (PostgresException e) when (!Follower.IsTransient(e))
-        {
-            throw new PgRelocateException($"Applying a change on the target failed: {e.MessageText} ({e.SqlState}){(e.TableName is null ? "" : " on table " + e.TableName)}. Follow stopped; nothing after the last applied transaction was kept.", ExitCode.Failed, e);
-        }
-
-        foreach (var (index, table, verb) in _mustTouchOne)
-        {
-            if (_batch.BatchCommands[index].RecordsAffected == 0)
-            {
-                throw new PgRelocateException($"An {verb} on {table} found no row on the target: the target no longer matches the source (was it written to?). Follow stopped; cancel and start again.", ExitCode.Failed);
-            }
-        }
-
-        _mustTouchOne.Clear();
-        _batch.BatchCommands.Clear();
-    }
+    /// <summary>Sends what the open transaction holds so far (a large transaction shows progress), inside it.</summary>
+    public Task FlushAsync(CancellationToken cancellationToken) => _writes.SendPendingAsync(cancellationToken);
 
     /// <summary>Commits the group of whole source transactions with its position; returns the new position, or null when there was nothing to commit.</summary>
     public async Task<NpgsqlLogSequenceNumber?> CommitAsync(CancellationToken cancellationToken)
@@ -239,14 +119,12 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
             return null;
         }
 
-        await SendDeferredAsync(cancellationToken);
         var end = new NpgsqlLogSequenceNumber(_groupEnd);
-        _batch.BatchCommands.Add(TargetState.Advance(slot, end, _groupChanges, _groupTransactions));
-        await FlushAsync(cancellationToken);
+        await _writes.AddLastAsync(TargetState.Advance(slot, end, _groupChanges, _groupTransactions), cancellationToken);
+        await _writes.SendAllAsync(cancellationToken);
         await _transaction.CommitAsync(cancellationToken);
         await _transaction.DisposeAsync();
         _transaction = null;
-        _batch = new NpgsqlBatch(connection);
         Position = end;
         Changes += _groupChanges;
         Transactions += _groupTransactions;
@@ -257,21 +135,6 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
 
     /// <summary>Whether the open group is big or old enough to commit at the next transaction boundary.</summary>
     public bool GroupIsFull => HasCommittable && (_groupChanges >= 20_000 || DateTime.UtcNow - _groupStarted > TimeSpan.FromMilliseconds(500));
-
-    private async Task AddAsync(NpgsqlBatchCommand command, (string Table, string Verb)? mustTouchOne, CancellationToken cancellationToken)
-    {
-        _groupChanges++;
-        if (mustTouchOne is { } m)
-        {
-            _mustTouchOne.Add((_batch.BatchCommands.Count, m.Table, m.Verb));
-        }
-
-        _batch.BatchCommands.Add(command);
-        if (_batch.BatchCommands.Count >= BatchSize)
-        {
-            await FlushAsync(cancellationToken);
-        }
-    }
 
     private async Task<TargetTable> TableAsync(SourceRelation relation, CancellationToken cancellationToken)
     {
@@ -284,9 +147,8 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
 
             _lastDescribed[relation.Id] = relation;
 
-            // Send what is batched first: the catalog query runs on the same connection.
-            await SendDeferredAsync(cancellationToken);
-            await FlushAsync(cancellationToken);
+            // Send what is held first: the catalog query runs on the same connection.
+            await _writes.SendAllAsync(cancellationToken);
             table = await TargetTable.DescribeAsync(connection, relation, cancellationToken);
             _tables[relation] = table;
             ChangedTables.Add(table.Qualified);

@@ -190,6 +190,44 @@ internal sealed class TargetTable
     private static PgRelocateException SchemaChanged(SourceRelation source, string what) =>
         new($"Follow stopped: {what}. What was applied before it is kept; the replication slot and publication are removed. Apply the same schema change to the target, then start again with 'pgrelocate migrate --resume ID' (which copies again), or cancel.", ExitCode.Failed);
 
+    /// <summary>The COPY that loads a run of this table's INSERTs, its columns in the stream's order.</summary>
+    public string CopyStatement => $"COPY {Qualified} ({string.Join(", ", _source.Columns.Select(Db.Ident))}) FROM STDIN";
+
+    /// <summary>
+    /// One row in COPY's text format: the stream's text values are what each type's input reads (the apply
+    /// session uses the source's output styles), escaped; a null is \N.
+    /// </summary>
+    public static void AppendCopyLine(System.Text.StringBuilder line, RowValues row)
+    {
+        for (var i = 0; i < row.Values.Length; i++)
+        {
+            if (i > 0)
+            {
+                line.Append('\t');
+            }
+
+            if (row.Values[i] is not { } value)
+            {
+                line.Append("\\N");
+                continue;
+            }
+
+            foreach (var c in value)
+            {
+                _ = c switch
+                {
+                    '\\' => line.Append("\\\\"),
+                    '\n' => line.Append("\\n"),
+                    '\r' => line.Append("\\r"),
+                    '\t' => line.Append("\\t"),
+                    _ => line.Append(c),
+                };
+            }
+        }
+
+        line.Append('\n');
+    }
+
     public NpgsqlBatchCommand Insert(RowValues row)
     {
         var cols = new List<string>();

@@ -149,6 +149,8 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
             INSERT INTO people SELECT g, 'p' || g || '@example.com' FROM generate_series(1, 10) g;
             INSERT INTO parents SELECT g, 'parent ' || g FROM generate_series(1, 20) g;
             INSERT INTO children SELECT g, g % 20 + 1, g FROM generate_series(1, 200) g;
+            CREATE TABLE odd (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, t text, b bytea, a text[], j jsonb,
+                              ts timestamptz, n numeric, iv interval, d date);
             """);
         var target = await servers.Target.CreateDatabaseAsync("hot");
         using var dir = new TempDir();
@@ -171,7 +173,16 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
             BEGIN; UPDATE children SET v = v + 1 WHERE id = 7; UPDATE children SET v = v + 1 WHERE id = 7; COMMIT;
             DELETE FROM parents WHERE id IN (3, 4);
             """);
-        await run.WaitForChangesAsync(300 + 7 + 2 + 2 + 20);
+        // Runs of INSERTs (sent by COPY) with every value COPY's text format must escape, and NULLs.
+        await PgServer.ExecuteAsync(source, """
+            INSERT INTO odd (t, b, a, j, ts, n, iv, d)
+            SELECT E'tab\there\nnew line\\back slash\r ' || g, decode(md5(g::text), 'hex'), ARRAY['a b', NULL, E'q"uote\\'],
+                   jsonb_build_object('k', g, 's', E'x\ty\\z'), now() - g * interval '1 hour', g / 3.0, g * interval '1 minute 3 seconds', DATE '2024-02-29' + g
+            FROM generate_series(1, 100) g;
+            INSERT INTO odd (t) SELECT NULL FROM generate_series(1, 30);
+            INSERT INTO odd (t) VALUES ('one alone');
+            """);
+        await run.WaitForChangesAsync(300 + 7 + 2 + 2 + 20 + 131);
         await run.CutoverAsync(id);
 
         await AssertSameAsync(source, target, dir.Path);
