@@ -24,6 +24,18 @@ if [ -z "${SKIP_PGCOPYDB:-}" ] && ! command -v pgcopydb >/dev/null 2>&1 && ! ls 
     { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq pgcopydb; } >/dev/null 2>&1 || echo "pgcopydb could not be installed: its comparison is left out." >&2
 fi
 PGCOPYDB="$(command -v pgcopydb || ls /usr/lib/postgresql/*/bin/pgcopydb 2>/dev/null | sort -V | tail -1 || true)"
+# pgcopydb's follow decodes with wal2json unless it is new enough to take --plugin pgoutput.
+PGMAJOR="$(basename "$(dirname "$PGBIN")")"
+PGCOPYDB_PLUGIN=()
+if [ -n "$PGCOPYDB" ]; then
+    if "$PGCOPYDB" clone --help 2>&1 | grep -q -- "--plugin"; then
+        PGCOPYDB_PLUGIN=(--plugin pgoutput)
+    elif [ ! -f "$("$PGBIN/pg_config" --pkglibdir 2>/dev/null || echo "/usr/lib/postgresql/$PGMAJOR/lib")/wal2json.so" ]; then
+        echo "Installing wal2json for pgcopydb ..." >&2
+        SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+        $SUDO apt-get install -y -qq "postgresql-$PGMAJOR-wal2json" >/dev/null 2>&1 || echo "wal2json could not be installed: pgcopydb's follow will fail." >&2
+    fi
+fi
 
 echo "Building pgrelocate ..." >&2
 dotnet build -c Release --nologo -v q "$ROOT_DIR/PgRelocate.sln" >/dev/null
@@ -116,6 +128,9 @@ DOWNTIME="$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(n
 GAP="$("$PGBIN/psql" -qXAt "$TGT" -c "SELECT round(extract(epoch FROM max(gap))::numeric, 2) FROM (SELECT at - lag(at) OVER (ORDER BY at) AS gap FROM ticks) g")"
 PEAK_MB="$(awk '/Maximum resident set size/ {printf "%.0f", $6/1024}' "$WORK/migrate.err")"
 read -r LAG_B LAG_S MAX_LAG_S RATE < <(awk '{b+=$1; s+=$2; if ($2>m) m=$2; r+=$3; n++} END {if (n) printf "%.0f %.2f %.2f %.0f\n", b/n, s/n, m, r/n; else print "0 0 0 0"}' "$WORK/samples")
+# Capacity: the apply rate while a backlog (lag over 1 s) waited; steady state: the worst lag once first caught up.
+read -r CATCHUP CATCHUP_N < <(awk '$2 > 1 {r+=$3; n++} END {if (n) printf "%.0f %d\n", r/n, n; else print "- 0"}' "$WORK/samples")
+STEADY_MAX="$(awk 'caught && $2 > m {m=$2} $2 < 1 {caught=1} END {if (caught) printf "%.2f", m; else print "never caught up"}' "$WORK/samples")"
 
 echo "Verifying ..." >&2
 VERIFY="$(dotnet "$CLI" verify --source "$SRC" --target "$TGT" --tables 'public.pgbench_*' >/dev/null 2>&1 && echo identical || echo DIFFERENT)"
@@ -126,23 +141,28 @@ if [ -z "${SKIP_PGCOPYDB:-}" ] && [ -n "$PGCOPYDB" ] && [ -x "$PGCOPYDB" ]; then
     "$PGBIN/psql" -qX "postgres://postgres@127.0.0.1:$SPORT/postgres" -c "ALTER DATABASE bench RESET default_transaction_read_only"
     "$PGBIN/pgbench" -c 4 -j 2 -T 100000 "$SRC" >/dev/null 2>&1 &
     PIDS+=($!)
-    PGCT="postgres://app@127.0.0.1:$TPORT/pgcopydb"
-    "$PGCOPYDB" clone --follow --plugin pgoutput --source "$SRC" --target "$PGCT" --dir "$WORK/pgcopydb" --table-jobs 2 --index-jobs 2 \
+    # pgcopydb's apply needs replication origins, which only a superuser may use on the target: an
+    # ordinary owner's target (as pgrelocate gets) refuses it, so it runs as the target's superuser here.
+    PGCT="postgres://postgres@127.0.0.1:$TPORT/pgcopydb"
+    "$PGCOPYDB" clone --follow "${PGCOPYDB_PLUGIN[@]}" --source "$SRC" --target "$PGCT" --dir "$WORK/pgcopydb" --table-jobs 2 --index-jobs 2 \
         >"$WORK/pgcopydb.log" 2>&1 &
     PIDS+=($!)
-    # Its apply rate once it follows: pgbench_history rows (one per transaction) reaching the target per second.
-    until "$PGBIN/psql" -qXAt "$PGCT" -c "SELECT 1 FROM pgbench_history LIMIT 1" >/dev/null 2>&1 && grep -q -i "replay\|apply" "$WORK/pgcopydb.log"; do sleep 2; done
-    A="$("$PGBIN/psql" -qXAt "$PGCT" -c "SELECT count(*) FROM pgbench_history")"; sleep 30
-    B="$("$PGBIN/psql" -qXAt "$PGCT" -c "SELECT count(*) FROM pgbench_history")"
-    PGCOPYDB_RATE="$(( (B - A) * 4 / 30 )) changes/s"
+    # Its apply rate once it replays: pgbench_history rows (one per pgbench transaction, four changes) reaching
+    # the target per second over FOLLOW seconds, against the rows written on the source in the same time.
+    count() { "$PGBIN/psql" -qXAt "$1" -c "SELECT count(*) FROM pgbench_history" 2>/dev/null || echo 0; }
+    START=$(date +%s); FIRST="$(count "$PGCT")"
+    until [ "$(count "$PGCT")" -gt "$FIRST" ] || [ $(( $(date +%s) - START )) -gt 600 ]; do sleep 1; FIRST="$(count "$PGCT")"; done
+    A="$(count "$PGCT")"; SA="$(count "$SRC")"; sleep "$FOLLOW"
+    B="$(count "$PGCT")"; SB="$(count "$SRC")"
+    PGCOPYDB_RATE="$(( (B - A) * 4 / FOLLOW )) changes/s (as the target's superuser) against $(( (SB - SA) * 4 / FOLLOW )) written; $(( SB - B )) transactions behind at the end"
 fi
 
 cat <<REPORT
 
 Online migration, pgbench scale $SCALE under -c 4 -j 2 load, ${FOLLOW}s of following
   source write rate        ${TPS} tps, about $(( TPS * 4 )) changes/s
-  pgrelocate apply rate    ${RATE} changes/s (mean while following)
-  lag while following      mean ${LAG_B} bytes, ${LAG_S}s; worst ${MAX_LAG_S}s
+  pgrelocate apply rate    ${RATE} changes/s (mean while following); ${CATCHUP} changes/s while behind by over 1 s (${CATCHUP_N} samples)
+  lag while following      mean ${LAG_B} bytes, ${LAG_S}s; worst ${MAX_LAG_S}s; worst once caught up ${STEADY_MAX}s
   write downtime           ${DOWNTIME}s (pgrelocate), ${GAP}s longest gap seen by the writer
   pgrelocate peak memory   ${PEAK_MB} MB
   pgcopydb follow rate     ${PGCOPYDB_RATE}
