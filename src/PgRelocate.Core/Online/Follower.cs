@@ -46,8 +46,8 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
     public long Transactions { get; private set; }
 
-    /// <summary>Samples of the lag, about one every ten seconds, for the report.</summary>
-    public List<(DateTimeOffset At, long LagBytes, double LagSeconds, double ChangesPerSecond)> History { get; } = [];
+    /// <summary>Samples of the lag for the report's chart: about one every two seconds, bounded however long the follow runs.</summary>
+    public Migration.LagHistory History { get; } = new();
 
     /// <param name="stopBefore">Stop at the first source transaction committed at or after this position, leaving it unapplied (a pause at a snapshot's position).</param>
     public async Task RunAsync(Func<FollowPoint, bool> done, CancellationToken cancellationToken, NpgsqlLogSequenceNumber? stopBefore = null)
@@ -271,10 +271,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             _lastTransactions = Transactions;
             status.Write(folder);
             reporter.Progress(new ProgressUpdate(Phase, changes, null, "changes", status.Describe()));
-            if (History.Count == 0 || DateTimeOffset.UtcNow - History[^1].At >= TimeSpan.FromSeconds(10))
-            {
-                History.Add((DateTimeOffset.UtcNow, status.LagBytes, status.LagSeconds, status.ChangesPerSecond));
-            }
+            History.Add(new Migration.LagSample(DateTimeOffset.UtcNow, Phase, status.LagBytes, status.LagSeconds, status.ChangesPerSecond));
         }
     }
 
