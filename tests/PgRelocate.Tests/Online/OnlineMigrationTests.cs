@@ -46,7 +46,7 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         var source = await servers.SourceAsync(Schema);
         var target = await servers.Target.CreateDatabaseAsync("switched");
         using var dir = new TempDir();
-        var run = OnlineRun.Start(source, target, dir.Path);
+        var run = OnlineRun.Start(source, target, dir.Path, "--report", dir.File("report.html"));
         var id = await run.WaitForFollowAsync();
         await PgServer.ExecuteAsync(source, "UPDATE items SET qty = qty + 1 WHERE id <= 100");
         await run.WaitForVerifiedAsync();
@@ -67,6 +67,15 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         var journal = MigrationJournal.All(dir.Path).Single();
         Assert.NotNull(journal.Output("cutover", "writeDowntimeSeconds"));
         Assert.Contains("verified identical while following", journal.Step("follow").Summary, StringComparison.Ordinal);
+        // The report charts every lag sample the follow and the cutover recorded, with their phases.
+        var samples = journal.Steps.SelectMany(s => s.Lag ?? []).ToList();
+        Assert.Contains(samples, s => s.Phase == "follow");
+        Assert.Contains(samples, s => s.Phase == "verify");
+        Assert.Contains(journal.Step("cutover").Lag ?? [], s => s.Phase == "cutover");
+        var html = await File.ReadAllTextAsync(dir.File("report.html"));
+        Assert.Equal(samples.Count, Migration.LagChartTests.PointsOf(Migration.LagChartTests.Svg(html), "lag"));
+        Assert.Contains("Lag while following", html, StringComparison.Ordinal);
+        Migration.LagChartTests.AssertSelfContained(html);
     }
 
     [Fact]
