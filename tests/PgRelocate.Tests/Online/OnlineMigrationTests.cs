@@ -263,6 +263,34 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         await AssertNothingLeftAsync(source);
     }
 
+    [Fact]
+    public async Task Should_Stop_The_Follow_And_Drop_The_Slot_Once_It_Holds_More_Wal_Than_Allowed()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id serial PRIMARY KEY, v text);");
+        var target = await servers.Target.CreateDatabaseAsync("retained");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path, "--max-retained-wal", "256kB", "--lock-timeout", "7");
+
+        // Writes on the source fill the slot's WAL past the limit, whenever the follow starts.
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        while (!run.Result.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            await PgServer.ExecuteAsync(source, "INSERT INTO t (v) SELECT repeat(md5(g::text), 30) FROM generate_series(1, 500) g");
+            await Task.Delay(250);
+        }
+
+        var result = await run.Result.WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Contains("Follow stopped to protect the source: the slot holds", result.Output, StringComparison.Ordinal);
+        var journal = run.Journal();
+        Assert.Equal(StepStatus.Failed, journal.Step("follow").Status);
+        Assert.Equal("256000", journal.Options["maxRetainedWal"]);
+        var resumed = MigrationPlan.FromJournal(journal, source, target, showSecrets: false);
+        Assert.Equal(256_000, resumed.MaxRetainedWal);
+        Assert.Equal(TimeSpan.FromSeconds(7), resumed.LockTimeout);
+        await AssertNothingLeftAsync(source);
+    }
+
     /// <summary>No slot or publication of the tool on the source.</summary>
     private async Task AssertNothingLeftAsync(PgConnectionInfo source)
     {
