@@ -20,7 +20,7 @@ public static class OnlinePhases
 
 /// <summary>
 /// The state of an online migration's follow, rewritten every second in its folder for `pgrelocate status`:
-/// the phase, the lag in bytes and seconds, the apply rate, and the lag's history for the report.
+/// the phase, the lag in bytes and seconds, the apply rate.
 /// </summary>
 public sealed record OnlineStatus
 {

@@ -74,7 +74,7 @@ public partial class LagChartTests
         Assert.Equal(follow.Count + cutover.Count, PointsOf(svg, "rate"));
         // Nothing was sampled while the source was made read-only: the lines break there.
         Assert.Equal(2, Regex.Count(svg, "<polyline class=\"lag\""));
-        foreach (var label in (string[])["lag (s)", "changes/s", "time (UTC)", "09:30:00", "09:31:12", ">follow<", ">verify<"])
+        foreach (var label in (string[])["lag (s)", "changes/s", "time (UTC)", "09:30:00", "09:31:14", ">follow<", ">verify<"])
         {
             Assert.Contains(label, svg, StringComparison.Ordinal);
         }
@@ -102,6 +102,17 @@ public partial class LagChartTests
         Assert.DoesNotContain("Lag over time", none, StringComparison.Ordinal);
         Assert.Equal(1, PointsOf(Svg(one), "lag"));
         Assert.Contains("<circle", Svg(one), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Should_Name_The_Phases_In_Status_As_The_Chart_Does()
+    {
+        var verify = new OnlineStatus { Phase = OnlinePhases.Verify, AppliedLsn = "0/1A2B3C", LagBytes = 2_500_000, LagSeconds = 31.5, Changes = 1200 }.Describe();
+        var follow = new OnlineStatus { Phase = OnlinePhases.Follow, LagBytes = 1000, LagSeconds = 0.2, ChangesPerSecond = 250, Changes = 1200 }.Describe();
+
+        Assert.StartsWith("verify: the apply is paused at 0/1A2B3C", verify, StringComparison.Ordinal);
+        Assert.Contains("lag 2.5 MB, 31.5s", verify, StringComparison.Ordinal);
+        Assert.StartsWith("follow: lag 1.0 kB, 0.2s; 250 changes/s", follow, StringComparison.Ordinal);
     }
 
     /// <summary>Nothing fetched or run: no script, no link, no URL but the SVG namespace.</summary>

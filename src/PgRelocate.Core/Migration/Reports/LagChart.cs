@@ -28,8 +28,9 @@ internal static class LagChart
             return null;
         }
 
+        // Each sample stands for the span to the next one: the last one too, for as long as usual.
         var start = samples[0].At;
-        var span = Math.Max(1, (samples[^1].At - start).TotalSeconds);
+        var span = Math.Max(0.001, (samples[^1].At - start).TotalSeconds + Step(samples));
         var plotWidth = Width - Left - Right;
         var lagMax = Nice(samples.Max(s => s.LagSeconds));
         var rateMax = Nice(samples.Max(s => s.ChangesPerSecond));
@@ -46,7 +47,7 @@ internal static class LagChart
         {
             var x = X(from);
             var w = Math.Max(1, X(to) - x);
-            sb.Append(CultureInfo.InvariantCulture, $"<rect class=\"phase\" x=\"{x:0.0}\" y=\"{Top}\" width=\"{w:0.0}\" height=\"{Plot}\" fill=\"{Fill(phase)}\"><title>{E(phase)}: {Clock(from)} to {Clock(to)} ({Units.Duration(to - from)})</title></rect>");
+            sb.Append(CultureInfo.InvariantCulture, $"<rect class=\"phase\" x=\"{x:0.0}\" y=\"{Top}\" width=\"{w:0.0}\" height=\"{Plot}\" fill=\"{Fill(phase)}\"><title>{E(phase)}: {Clock(from, span)} to {Clock(to, span)} ({Units.Duration(to - from)})</title></rect>");
             if (w >= 48)
             {
                 sb.Append(CultureInfo.InvariantCulture, $"<text class=\"phase-label\" x=\"{x + 4:0.0}\" y=\"{Top + 14}\" fill=\"#555\">{E(phase)}</text>");
@@ -101,8 +102,7 @@ internal static class LagChart
     /// </summary>
     internal static IReadOnlyList<IReadOnlyList<LagSample>> Segments(IReadOnlyList<LagSample> samples)
     {
-        var gaps = samples.Zip(samples.Skip(1), (a, b) => (b.At - a.At).TotalSeconds).Order().ToList();
-        var limit = Math.Max(10, 4 * (gaps.Count == 0 ? 0 : gaps[gaps.Count / 2]));
+        var limit = Math.Max(10, 4 * Step(samples));
         var segments = new List<IReadOnlyList<LagSample>>();
         var current = new List<LagSample>();
         foreach (var sample in samples)
@@ -124,9 +124,17 @@ internal static class LagChart
         return segments;
     }
 
-    /// <summary>Runs of one phase: from its first sample to the next run's first sample, or to its own last one before a gap.</summary>
+    /// <summary>The usual time between two samples (their median), in seconds; one second when there is a single sample.</summary>
+    private static double Step(IReadOnlyList<LagSample> samples)
+    {
+        var gaps = samples.Zip(samples.Skip(1), (a, b) => (b.At - a.At).TotalSeconds).Order().ToList();
+        return gaps.Count == 0 ? 1 : gaps[gaps.Count / 2];
+    }
+
+    /// <summary>Runs of one phase: from its first sample to the next run's first sample, or a usual step past its own last one before a gap.</summary>
     internal static IReadOnlyList<(string Phase, DateTimeOffset From, DateTimeOffset To)> Phases(IReadOnlyList<LagSample> samples)
     {
+        var step = TimeSpan.FromSeconds(Step(samples));
         var runs = new List<(string, DateTimeOffset, DateTimeOffset)>();
         foreach (var segment in Segments(samples))
         {
@@ -135,7 +143,7 @@ internal static class LagChart
             {
                 if (i == segment.Count || segment[i].Phase != segment[first].Phase)
                 {
-                    runs.Add((segment[first].Phase, segment[first].At, i == segment.Count ? segment[^1].At : segment[i].At));
+                    runs.Add((segment[first].Phase, segment[first].At, i == segment.Count ? segment[^1].At + step : segment[i].At));
                     first = i;
                 }
             }
@@ -161,8 +169,9 @@ internal static class LagChart
 
     private static string Number(double value) => value.ToString(value >= 10 || value == Math.Floor(value) ? "0" : "0.##", CultureInfo.InvariantCulture);
 
-    private static string Clock(DateTimeOffset at, double span = 0) =>
-        at.UtcDateTime.ToString(span > 86400 ? "MM-dd HH:mm" : "HH:mm:ss", CultureInfo.InvariantCulture);
+    /// <summary>A time of day in UTC, with the date over a day and tenths of a second under twenty seconds.</summary>
+    private static string Clock(DateTimeOffset at, double span = 60) =>
+        at.UtcDateTime.ToString(span > 86400 ? "MM-dd HH:mm" : span < 20 ? "HH:mm:ss.f" : "HH:mm:ss", CultureInfo.InvariantCulture);
 
     private static string Fill(string phase) => phase switch
     {
