@@ -37,13 +37,14 @@ internal static class MigrateCommand
     private static readonly Option<string> Cutover = new("--cutover") { Description = "With --online: manual (wait for 'pgrelocate cutover ID') or auto (switch once caught up within --max-lag).", DefaultValueFactory = _ => "manual" };
     private static readonly Option<string> MaxLag = new("--max-lag") { Description = "With --online --cutover auto: the lag under which the switch starts (5s, 500ms).", DefaultValueFactory = _ => "5s" };
     private static readonly Option<bool> ReplicaIdentityFull = new("--replica-identity-full") { Description = "With --online: set REPLICA IDENTITY FULL on tables without a primary key for the migration (undone at the end)." };
+    private static readonly Option<string?> MaxRetainedWal = new("--max-retained-wal") { Description = "With --online: stop the follow and drop its replication slot once the slot holds more WAL than this on the source (20GB, 500MB; kB, MB, GB, TB are powers of 1000, KiB, MiB, GiB, TiB of 1024)." };
     private static readonly Option<bool> ShowSecrets = new("--show-secrets") { Description = "Print the target's DATABASE_URL with its password." };
 
     public static Command Create()
     {
         var command = new Command("migrate", "Run the whole migration: check, read-only source, dump, restore, settings, verify, cutover summary, cleanup.")
         {
-            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, WorkDirOption.Option, LockTimeoutOption.Option,
+            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, WorkDirOption.Option, LockTimeoutOption.Option,
         };
         StagingCliOptions.AddTo(command);
         command.SetAction(RunAsync);
@@ -92,6 +93,7 @@ internal static class MigrateCommand
                 throw new UsageException($"--confirm '{confirm}' does not match the target database '{target.Database}'. Nothing was changed.");
             }
 
+            var maxRetainedWal = MaxRetainedWalOf(parse);
             await Targets.TargetPreparation.RefuseSameDatabaseAsync(source, target, cancellationToken);
 
             if (parse.GetValue(Direct) && parse.GetValue(Via) is not null)
@@ -135,6 +137,7 @@ internal static class MigrateCommand
                 AutoCutover = parse.GetValue(Cutover) == "auto",
                 MaxLag = ParseDuration(parse.GetValue(MaxLag) ?? "5s"),
                 ReplicaIdentityFull = parse.GetValue(ReplicaIdentityFull),
+                MaxRetainedWal = maxRetainedWal,
                 ApplySettings = parse.GetValue(ApplySettings),
                 KeepArchive = parse.GetValue(KeepArchive),
                 ShowSecrets = parse.GetValue(ShowSecrets),
@@ -177,6 +180,24 @@ internal static class MigrateCommand
 
         Render(ctx, journal, options, report);
         return code;
+    }
+
+    /// <summary>--max-retained-wal in bytes, or null when not given; only an online migration has a slot to limit.</summary>
+    private static long? MaxRetainedWalOf(ParseResult parse)
+    {
+        if (parse.GetValue(MaxRetainedWal) is not { } text)
+        {
+            return null;
+        }
+
+        if (!parse.GetValue(Online))
+        {
+            throw new UsageException("--max-retained-wal limits the WAL an online migration's replication slot holds on the source: add --online, or leave it out.");
+        }
+
+        return Units.ParseBytes(text) is { } bytes and > 0
+            ? bytes
+            : throw new UsageException($"--max-retained-wal '{text}' is not a size: write it like 20GB, 500MB or 1.5TB.");
     }
 
     /// <summary>A duration as "5s", "500ms", "2m" or a number of seconds.</summary>

@@ -49,6 +49,9 @@ public sealed class StepRecord
 
     public List<ReportTable> Tables { get; set; } = [];
 
+    /// <summary>An online follow's lag over time (bounded, see <see cref="LagHistory"/>), for the report's chart; null for other steps.</summary>
+    public List<LagSample>? Lag { get; set; }
+
     public string? Error { get; set; }
 
     /// <summary>The whole exception behind <see cref="Error"/>, stack included, for -v and bug reports.</summary>

@@ -13,7 +13,7 @@ public sealed record MigrationOptions
     /// <summary>The target database's name, confirming that what it holds may be replaced.</summary>
     public required string Confirm { get; init; }
 
-    /// <summary>How long emptying the target waits for another session's lock (not recorded: a resumed run uses the default).</summary>
+    /// <summary>How long emptying the target waits for another session's lock (recorded: a resumed run waits as long).</summary>
     public TimeSpan LockTimeout { get; init; } = Targets.TargetRequirements.DefaultLockTimeout;
 
     /// <summary>The server processes of the caller's own migration lock: no obstacle to the target preparation.</summary>
@@ -68,6 +68,7 @@ public sealed record MigrationOptions
     public Dictionary<string, string> ToJournal() => new(StringComparer.Ordinal)
     {
         ["confirm"] = Confirm,
+        ["lockTimeoutSeconds"] = LockTimeout.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["via"] = Via ?? "(local file)",
         ["jobs"] = Jobs.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["compress"] = Compression?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",

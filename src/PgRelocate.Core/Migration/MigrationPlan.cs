@@ -73,6 +73,9 @@ public static class MigrationPlan
             Source = source,
             Target = target,
             Confirm = o.GetValueOrDefault("confirm") ?? target.Database,
+            LockTimeout = double.TryParse(o.GetValueOrDefault("lockTimeoutSeconds"), System.Globalization.CultureInfo.InvariantCulture, out var wait) && wait > 0
+                ? TimeSpan.FromSeconds(wait)
+                : Targets.TargetRequirements.DefaultLockTimeout,
             Via = o.GetValueOrDefault("via") is { } via && via != "(local file)" ? via : null,
             Jobs = int.TryParse(o.GetValueOrDefault("jobs"), System.Globalization.CultureInfo.InvariantCulture, out var jobs) ? jobs : 2,
             Compression = int.TryParse(o.GetValueOrDefault("compress"), System.Globalization.CultureInfo.InvariantCulture, out var level) ? level : null,

@@ -89,6 +89,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
                 record.Error = null;
                 record.ErrorDetail = null;
                 record.Tables.Clear();
+                record.Lag = null;
                 journal.Save();
                 FaultInjection.At(step.Name, "start");
 

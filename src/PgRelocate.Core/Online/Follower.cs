@@ -46,8 +46,8 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
     public long Transactions { get; private set; }
 
-    /// <summary>Samples of the lag, about one every ten seconds, for the report.</summary>
-    public List<(DateTimeOffset At, long LagBytes, double LagSeconds, double ChangesPerSecond)> History { get; } = [];
+    /// <summary>Samples of the lag for the report's chart: about one every two seconds, bounded however long the follow runs.</summary>
+    public Migration.LagHistory History { get; } = new();
 
     /// <param name="stopBefore">Stop at the first source transaction committed at or after this position, leaving it unapplied (a pause at a snapshot's position).</param>
     public async Task RunAsync(Func<FollowPoint, bool> done, CancellationToken cancellationToken, NpgsqlLogSequenceNumber? stopBefore = null)
@@ -271,10 +271,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             _lastTransactions = Transactions;
             status.Write(folder);
             reporter.Progress(new ProgressUpdate(Phase, changes, null, "changes", status.Describe()));
-            if (History.Count == 0 || DateTimeOffset.UtcNow - History[^1].At >= TimeSpan.FromSeconds(10))
-            {
-                History.Add((DateTimeOffset.UtcNow, status.LagBytes, status.LagSeconds, status.ChangesPerSecond));
-            }
+            History.Add(new Migration.LagSample(DateTimeOffset.UtcNow, Phase, status.LagBytes, status.LagSeconds, status.ChangesPerSecond));
         }
     }
 
@@ -302,7 +299,13 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         long? safe = r.IsDBNull(3) ? null : r.GetInt64(3);
         if (walStatus is "lost" or "unreserved" || safe is < 64L * 1024 * 1024 || _retained > MaxRetainedBytes)
         {
-            throw new PgRelocateException($"Follow stopped to protect the source: the slot holds {Units.Bytes(_retained)} of WAL ({(walStatus is null ? "" : "status " + walStatus + ", ")}{(safe is null ? "" : Units.Bytes(safe.Value) + " left before the server invalidates it")}). The slot is removed so the source can recycle its WAL; start again when the target can keep up (more --jobs, a closer network).", ExitCode.Failed);
+            var why = new[]
+            {
+                _retained > MaxRetainedBytes ? $"over --max-retained-wal {Units.Bytes(MaxRetainedBytes.Value)}" : null,
+                walStatus is null ? null : "status " + walStatus,
+                safe is null ? null : Units.Bytes(safe.Value) + " left before the server invalidates it",
+            }.Where(w => w is not null);
+            throw new PgRelocateException($"Follow stopped to protect the source: the slot holds {Units.Bytes(_retained)} of WAL ({string.Join(", ", why)}). The slot is removed so the source can recycle its WAL; start again when the target can keep up (a closer network, a larger --max-retained-wal).", ExitCode.Failed);
         }
 
         if (_retained > 1L << 30 && DateTime.UtcNow - _lastWarn > TimeSpan.FromMinutes(1))

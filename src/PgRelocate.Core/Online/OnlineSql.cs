@@ -9,6 +9,7 @@ internal static class OnlineSql
     public static readonly string NoIdentityTables = Load("NoIdentityTables.sql");
     public static readonly string UnpublishedTables = Load("UnpublishedTables.sql");
     public static readonly string TableConstraints = Load("TableConstraints.sql");
+    public static readonly string SlotLag = Load("SlotLag.sql");
 
     private static string Load(string fileName)
     {

@@ -2,15 +2,31 @@ using System.Text.Json;
 
 namespace PgRelocate.Online;
 
+/// <summary>The phases of an online migration once it follows the source, named alike by `status`, the journal's lag samples and the report's chart.</summary>
+public static class OnlinePhases
+{
+    /// <summary>Streaming the source's changes into the target.</summary>
+    public const string Follow = "follow";
+
+    /// <summary>The apply paused at the position of a source snapshot while the target is compared with it.</summary>
+    public const string Verify = "verify";
+
+    /// <summary>The source read-only, its last changes applied, the target switched.</summary>
+    public const string Cutover = "cutover";
+
+    /// <summary>The cutover is done: the applications write to the target.</summary>
+    public const string Switched = "switched";
+}
+
 /// <summary>
 /// The state of an online migration's follow, rewritten every second in its folder for `pgrelocate status`:
-/// the phase, the lag in bytes and seconds, the apply rate, and the lag's history for the report.
+/// the phase, the lag in bytes and seconds, the apply rate.
 /// </summary>
 public sealed record OnlineStatus
 {
     public const string FileName = "online.json";
 
-    public string Phase { get; init; } = "follow";
+    public string Phase { get; init; } = OnlinePhases.Follow;
 
     public string AppliedLsn { get; init; } = "";
 
@@ -56,6 +72,7 @@ public sealed record OnlineStatus
         }
     }
 
-    public string Describe() =>
-        $"{Phase}: lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {ChangesPerSecond:0} changes/s, {TransactionsPerSecond:0} transactions/s; {Changes} changes applied";
+    public string Describe() => Phase == OnlinePhases.Verify
+        ? $"{Phase}: the apply is paused at {AppliedLsn} while the target is compared with the source; lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {Changes} changes applied"
+        : $"{Phase}: lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {ChangesPerSecond:0} changes/s, {TransactionsPerSecond:0} transactions/s; {Changes} changes applied";
 }

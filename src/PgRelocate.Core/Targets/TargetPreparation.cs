@@ -87,13 +87,13 @@ public sealed class TargetPreparation
 
         if (requirements.Extensions.Any(e => e != "plpgsql"))
         {
-            findings.Add(await ExtensionsAsync(conn, database, requirements.Extensions, cancellationToken));
+            findings.Add(await ExtensionsAsync(conn, target, requirements.Extensions, cancellationToken));
         }
 
         if (requirements.ExtensionSchemas.Count > 0
             && Extensions.InOtherSchemas(requirements.ExtensionSchemas, await Extensions.InstalledAsync(conn, cancellationToken)) is { Count: > 0 } moved)
         {
-            findings.Add(CheckResult.Warn("extension schemas", Extensions.OtherSchemasWarning(moved), "Go on only if nothing uses them.") with { Details = moved });
+            findings.Add(CheckResult.Warn(ExtensionSchemasFinding, Extensions.OtherSchemasWarning(moved), "Go on only if nothing uses them.") with { Details = moved });
         }
 
         var state = await ServerState.ReadAsync(conn, cancellationToken);
@@ -140,14 +140,23 @@ public sealed class TargetPreparation
             : CheckResult.Ok(name, $"The target database {database} holds {objects.Count} objects; --confirm {database} replaces them.") with { Details = details };
     }
 
-    private static async Task<CheckResult> ExtensionsAsync(NpgsqlConnection conn, string database, IReadOnlyList<string> needed, CancellationToken cancellationToken)
+    /// <summary>The name of the finding on the extensions needed, the same row `check` shows.</summary>
+    public const string ExtensionsFinding = "extensions";
+
+    /// <summary>The name of the finding on extensions the target has in another schema than the source.</summary>
+    public const string ExtensionSchemasFinding = "extension schemas";
+
+    /// <summary>
+    /// Whether the login role finds every extension needed installed, or may create it. The one wording of
+    /// "an extension cannot be created": `check` shows this row as it is, and a restore refuses with it.
+    /// </summary>
+    private static async Task<CheckResult> ExtensionsAsync(NpgsqlConnection conn, PgConnectionInfo target, IReadOnlyList<string> needed, CancellationToken cancellationToken)
     {
-        const string name = "target extensions";
         var unusable = await Extensions.UnusableAsync(conn, needed, cancellationToken);
         var wanted = needed.Where(e => e != "plpgsql").Distinct(StringComparer.Ordinal).ToList();
         if (unusable.Count == 0)
         {
-            return CheckResult.Ok(name, $"Installed on the target or creatable by its login role: {string.Join(", ", wanted)}.");
+            return CheckResult.Ok(ExtensionsFinding, $"Installed on the target or creatable by its login role: {string.Join(", ", wanted)}.");
         }
 
         var missing = unusable.Where(u => !u.Offered).Select(u => u.Name).ToList();
@@ -156,21 +165,22 @@ public sealed class TargetPreparation
         var next = new List<string>();
         if (missing.Count > 0)
         {
-            found.Add($"not offered by the target server: {string.Join(", ", missing)}");
-            next.Add($"install {string.Join(", ", missing)} on the target server (or choose a plan that has {(missing.Count == 1 ? "it" : "them")})");
+            var them = missing.Count == 1 ? "it" : "them";
+            found.Add($"missing on the target: {string.Join(", ", missing)}");
+            next.Add($"ask the target's provider for {string.Join(", ", missing)} (or choose a plan that has {them}), or drop {them} on the source if unused");
         }
 
         if (superuser.Count > 0)
         {
-            found.Add($"only a superuser may create: {string.Join(", ", superuser)}");
-            next.Add($"ask the provider to run CREATE EXTENSION {string.Join(", ", superuser)} in database {database}");
+            found.Add($"only a superuser may create on the target: {string.Join(", ", superuser)}");
+            next.Add($"ask the target's provider to run CREATE EXTENSION {string.Join(", ", superuser)} in database {target.Database} ({target.User} is not a superuser)");
         }
 
-        var sentence = string.Join(", and ", next);
-        return CheckResult.Block(name, $"The archive needs extensions the target's login role cannot get: {string.Join("; ", found)}.",
+        var sentence = string.Join("; and ", next);
+        return CheckResult.Block(ExtensionsFinding, $"Extensions the target's login role cannot get: {string.Join("; ", found)}.",
             char.ToUpperInvariant(sentence[0]) + sentence[1..] + ", then run again.") with
         {
-            Details = unusable.Select(u => $"{u.Name}: {(u.Offered ? "needs a superuser" : "not offered")}").ToList(),
+            Details = unusable.Select(u => $"{u.Name}: {(u.Offered ? "only a superuser may create it" : "missing on the target")}").ToList(),
         };
     }
 

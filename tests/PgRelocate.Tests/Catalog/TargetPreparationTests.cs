@@ -109,7 +109,12 @@ public class TargetPreparationTests(PgServer server) : IClassFixture<PgServer>
         Assert.Contains("pageinspect", check.Stdout, StringComparison.Ordinal);
         Assert.Contains("CREATE EXTENSION pageinspect", check.Stdout, StringComparison.Ordinal);
         Assert.Equal(2, restore.ExitCode);
-        Assert.Contains("only a superuser may create: pageinspect", restore.Stderr, StringComparison.Ordinal);
+        Assert.Contains("only a superuser may create on the target: pageinspect", restore.Stderr, StringComparison.Ordinal);
+        // One wording: the row `check` shows is the restore's refusal.
+        var lines = check.Stdout.Split('\n').Select(l => l.Trim()).ToList();
+        var row = lines.FindIndex(l => l.StartsWith("BLOCK extensions: ", StringComparison.Ordinal));
+        Assert.True(row >= 0 && lines[row + 1].StartsWith("next: ", StringComparison.Ordinal), check.Stdout);
+        Assert.Contains($"{lines[row]["BLOCK extensions: ".Length..]} {lines[row + 1]["next: ".Length..]} Nothing was changed.", restore.Stderr, StringComparison.Ordinal);
         Assert.Contains("Nothing was changed.", restore.Stderr, StringComparison.Ordinal);
         Assert.Equal(1, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relname = 'keep_me'"));
     }

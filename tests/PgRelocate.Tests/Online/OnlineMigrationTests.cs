@@ -46,7 +46,7 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         var source = await servers.SourceAsync(Schema);
         var target = await servers.Target.CreateDatabaseAsync("switched");
         using var dir = new TempDir();
-        var run = OnlineRun.Start(source, target, dir.Path);
+        var run = OnlineRun.Start(source, target, dir.Path, "--report", dir.File("report.html"));
         var id = await run.WaitForFollowAsync();
         await PgServer.ExecuteAsync(source, "UPDATE items SET qty = qty + 1 WHERE id <= 100");
         await run.WaitForVerifiedAsync();
@@ -67,6 +67,15 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         var journal = MigrationJournal.All(dir.Path).Single();
         Assert.NotNull(journal.Output("cutover", "writeDowntimeSeconds"));
         Assert.Contains("verified identical while following", journal.Step("follow").Summary, StringComparison.Ordinal);
+        // The report charts every lag sample the follow and the cutover recorded, with their phases.
+        var samples = journal.Steps.SelectMany(s => s.Lag ?? []).ToList();
+        Assert.Contains(samples, s => s.Phase == "follow");
+        Assert.Contains(samples, s => s.Phase == "verify");
+        Assert.Contains(journal.Step("cutover").Lag ?? [], s => s.Phase == "cutover");
+        var html = await File.ReadAllTextAsync(dir.File("report.html"));
+        Assert.Equal(samples.Count, Migration.LagChartTests.PointsOf(Migration.LagChartTests.Svg(html), "lag"));
+        Assert.Contains("Lag while following", html, StringComparison.Ordinal);
+        Migration.LagChartTests.AssertSelfContained(html);
     }
 
     [Fact]
@@ -317,6 +326,34 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         Assert.Contains(id.Replace('-', '_'), check.Stdout, StringComparison.Ordinal);
         Assert.True(cancel.ExitCode == 0, cancel.ToString());
         Assert.Contains("removed from the source", cancel.Stdout, StringComparison.Ordinal);
+        await AssertNothingLeftAsync(source);
+    }
+
+    [Fact]
+    public async Task Should_Stop_The_Follow_And_Drop_The_Slot_Once_It_Holds_More_Wal_Than_Allowed()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id serial PRIMARY KEY, v text);");
+        var target = await servers.Target.CreateDatabaseAsync("retained");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path, "--max-retained-wal", "256kB", "--lock-timeout", "7");
+
+        // Writes on the source fill the slot's WAL past the limit, whenever the follow starts.
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        while (!run.Result.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            await PgServer.ExecuteAsync(source, "INSERT INTO t (v) SELECT repeat(md5(g::text), 30) FROM generate_series(1, 500) g");
+            await Task.Delay(250);
+        }
+
+        var result = await run.Result.WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Contains("Follow stopped to protect the source: the slot holds", result.Output, StringComparison.Ordinal);
+        var journal = run.Journal();
+        Assert.Equal(StepStatus.Failed, journal.Step("follow").Status);
+        Assert.Equal("256000", journal.Options["maxRetainedWal"]);
+        var resumed = MigrationPlan.FromJournal(journal, source, target, showSecrets: false);
+        Assert.Equal(256_000, resumed.MaxRetainedWal);
+        Assert.Equal(TimeSpan.FromSeconds(7), resumed.LockTimeout);
         await AssertNothingLeftAsync(source);
     }
 

@@ -10,7 +10,7 @@ namespace PgRelocate.Migration.Reports;
 
 /// <summary>
 /// Renders a migration's journal for people: a single self-contained HTML page (a timeline of the steps drawn
-/// to scale, sizes and rates, every step's tables), Markdown, or JSON. The journal holds no secrets, so
+/// to scale, an online migration's lag over time, sizes and rates, every step's tables), Markdown, or JSON. The journal holds no secrets, so
 /// neither does the report.
 /// </summary>
 public static class MigrationReport
@@ -144,6 +144,11 @@ public static class MigrationReport
         }
 
         sb.Append("</dl><h2>Timeline</h2>").Append(Timeline(j));
+        if (LagChart.Svg(LagChart.Samples(j)) is { } lag)
+        {
+            sb.Append("<h2>Lag over time</h2>").Append(lag);
+        }
+
         sb.Append("<h2>Steps</h2><table id=\"steps\"><tr><th>step</th><th>status</th><th>duration</th><th>summary</th></tr>");
         foreach (var s in j.Steps)
         {

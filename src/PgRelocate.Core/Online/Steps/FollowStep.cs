@@ -22,7 +22,7 @@ public sealed class FollowStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
-        var follower = OnlineCutoverStep.FollowerFor(context, "follow");
+        var follower = OnlineCutoverStep.FollowerFor(context, OnlinePhases.Follow);
         var auto = options.AutoCutover;
         var maxLag = options.MaxLag.TotalSeconds;
         context.Reporter.Info(auto
@@ -30,32 +30,41 @@ public sealed class FollowStep : IMigrationStep
             : $"Following the source; switch with 'pgrelocate cutover {context.Journal.Id}'.");
         bool Requested() => CutoverRequest.IsRequested(context.Folder);
 
-        // Catch up, then prove the target exact at one position of the source before anything switches.
-        await follower.RunAsync(p => Requested() || p.CaughtUp, cancellationToken);
         var verified = false;
-        if (!Requested())
+        try
         {
-            var copy = context.Journal.Step(SnapshotCopyStep.StepName);
-            var result = await OnlineVerification.RunAsync(follower, options.Source, options.Target, copy.Outputs["slot"], options.Jobs, context.Reporter, cancellationToken);
-            foreach (var table in VerifyStep.Tables(result))
+            // Catch up, then prove the target exact at one position of the source before anything switches.
+            await follower.RunAsync(p => Requested() || p.CaughtUp, cancellationToken);
+            if (!Requested())
             {
-                context.Record.Tables.Add(table with { Title = table.Title + " while following" });
+                var copy = context.Journal.Step(SnapshotCopyStep.StepName);
+                var result = await OnlineVerification.RunAsync(follower, options.Source, options.Target, copy.Outputs["slot"], options.Jobs, context.Folder, context.Reporter, cancellationToken);
+                foreach (var table in VerifyStep.Tables(result))
+                {
+                    context.Record.Tables.Add(table with { Title = table.Title + " while following" });
+                }
+
+                if (result.HasDifferences)
+                {
+                    throw new PgRelocateException($"Verification while following found differences: {result.Tables.Count(t => !t.Equal)} of {result.Tables.Count} tables differ, {result.SchemaDifferences.Count} schema differences (the report lists them). Nothing is switched.", ExitCode.Differences);
+                }
+
+                verified = true;
+                context.Record.Outputs["verified"] = $"{result.Tables.Count} tables identical";
+                context.Reporter.Info($"Verified while following: {result.Tables.Count} tables identical to the source at one position.");
+                context.Journal.Save();
             }
 
-            if (result.HasDifferences)
-            {
-                throw new PgRelocateException($"Verification while following found differences: {result.Tables.Count(t => !t.Equal)} of {result.Tables.Count} tables differ, {result.SchemaDifferences.Count} schema differences (the report lists them). Nothing is switched.", ExitCode.Differences);
-            }
-
-            verified = true;
-            context.Record.Outputs["verified"] = $"{result.Tables.Count} tables identical";
-            context.Reporter.Info($"Verified while following: {result.Tables.Count} tables identical to the source at one position.");
-            context.Journal.Save();
+            await follower.RunAsync(
+                p => Requested() || (auto && verified && (p.CaughtUp || (p.LagSeconds > 0 && p.LagSeconds < maxLag))),
+                cancellationToken);
+        }
+        finally
+        {
+            // Kept when the follow fails too: the lag before a stop is what explains it.
+            OnlineCutoverStep.RecordLag(context, follower, "Lag while following");
         }
 
-        await follower.RunAsync(
-            p => Requested() || (auto && verified && (p.CaughtUp || (p.LagSeconds > 0 && p.LagSeconds < maxLag))),
-            cancellationToken);
         OnlineCutoverStep.Record(context, follower);
         context.Record.Summary = $"{follower.Changes} changes in {follower.Transactions} transactions applied; {(verified ? "verified identical while following; " : "not verified while following (cutover asked first); ")}{(Requested() ? "cutover requested" : "caught up, automatic cutover")}";
         context.Record.Outputs["changes"] = follower.Changes.ToString(CultureInfo.InvariantCulture);

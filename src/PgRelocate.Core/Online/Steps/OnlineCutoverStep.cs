@@ -39,8 +39,16 @@ public sealed class OnlineCutoverStep : IMigrationStep
         }
 
         var finalLsn = NpgsqlTypes.NpgsqlLogSequenceNumber.Parse(final);
-        var follower = FollowerFor(context, "cutover");
-        await follower.RunAsync(p => p.CaughtUp && p.Received >= finalLsn, cancellationToken);
+        var follower = FollowerFor(context, OnlinePhases.Cutover);
+        try
+        {
+            await follower.RunAsync(p => p.CaughtUp && p.Received >= finalLsn, cancellationToken);
+        }
+        finally
+        {
+            RecordLag(context, follower, "Lag during the cutover");
+        }
+
         var phases = new Stopwatch(readOnlyAt);
         phases.Lap("read-only and catch up");
 
@@ -87,7 +95,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
         var uncounted = changed.Count - counted;
         context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger ones left to the verification while following)" : "")}; slot and publication removed";
         context.Reporter.Info($"Cutover done: the source was read-only for {downtime.TotalSeconds:0.0}s.");
-        new OnlineStatus { Phase = "switched" }.Write(context.Folder);
+        new OnlineStatus { Phase = OnlinePhases.Switched }.Write(context.Folder);
     }
 
     /// <summary>A follower for this migration's slot, stopping when the slot holds more WAL than allowed.</summary>
@@ -101,18 +109,41 @@ public sealed class OnlineCutoverStep : IMigrationStep
         };
     }
 
-    /// <summary>Keeps the follow's lag history and changed tables in the step's record, for the report and the final check.</summary>
+    /// <summary>Keeps the follow's changed tables and transactions in the step's record, for the final check.</summary>
     internal static void Record(MigrationContext context, Follower follower)
     {
         context.Record.Outputs["changedTables"] = string.Join('\n', follower.ChangedTables.Order(StringComparer.Ordinal));
         context.Record.Outputs["transactions"] = follower.Transactions.ToString(CultureInfo.InvariantCulture);
-        if (follower.History.Count > 0)
+    }
+
+    /// <summary>Rows of the compact lag table: the chart in the HTML report shows every sample.</summary>
+    internal const int LagTableRows = 20;
+
+    /// <summary>
+    /// Keeps the follow's lag samples in the step's record for the report's chart, and a compact table of them
+    /// (at most <see cref="LagTableRows"/> rows, each the worst lag of the samples it merges) for every format.
+    /// </summary>
+    internal static void RecordLag(MigrationContext context, Follower follower, string title)
+    {
+        var samples = follower.History;
+        if (samples.Count == 0)
         {
-            context.Record.Tables.Add(new ReportTable(
-                "Lag over time",
-                ["time", "lag", "lag (s)", "changes/s"],
-                follower.History.Select(h => (IReadOnlyList<string>)[h.At.ToString("HH:mm:ss", CultureInfo.InvariantCulture), Units.Bytes(h.LagBytes), h.LagSeconds.ToString("0.0", CultureInfo.InvariantCulture), h.ChangesPerSecond.ToString("0", CultureInfo.InvariantCulture)]).ToList()));
+            return;
         }
+
+        context.Record.Lag = [.. samples];
+        context.Record.Tables.Add(new ReportTable(
+            title,
+            ["from", "phase", "worst lag", "worst lag (s)", "changes/s"],
+            LagHistory.Downsample(samples, LagTableRows).Select(h => (IReadOnlyList<string>)
+            [
+                h.At.ToString("HH:mm:ss", CultureInfo.InvariantCulture),
+                h.Phase,
+                Units.Bytes(h.LagBytes),
+                h.LagSeconds.ToString("0.0", CultureInfo.InvariantCulture),
+                h.ChangesPerSecond.ToString("0", CultureInfo.InvariantCulture),
+            ]).ToList(),
+            samples.Count > LagTableRows ? $"{samples.Count} samples merged into {LagTableRows} rows at most: each row shows the worst lag of its samples and their mean apply rate." : null));
     }
 
     /// <summary>The most rows (the planner's estimate) the final check counts on each side: about a second's work.</summary>

@@ -1,14 +1,16 @@
 using PgRelocate.Catalog;
+using PgRelocate.Targets;
 
 namespace PgRelocate.Preflight.Checks;
 
 /// <summary>
 /// Every extension installed on the source must be installable on the target, or the restore fails at its
-/// CREATE EXTENSION and every object that uses it. Provider-only extensions are named and left behind.
+/// CREATE EXTENSION and every object that uses it. Provider-only extensions are named and left behind. With a
+/// target, the verdict and its words are <see cref="TargetPreparation"/>'s, so `check` and a restore agree.
 /// </summary>
 public sealed class ExtensionsCheck : IPreflightCheck
 {
-    public string Name => "extensions";
+    public string Name => TargetPreparation.ExtensionsFinding;
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
@@ -35,58 +37,32 @@ public sealed class ExtensionsCheck : IPreflightCheck
                 : CheckResult.Ok(Name, $"Installed on the source: {list}.", "Pass --target to check they are available on the target.") with { Details = details }];
         }
 
+        // Whether the target can give the login role what the source has: asked as a restore asks it, so the
+        // row and a restore's refusal are the same words.
+        var inspected = await TargetPreparation.InspectAsync(context.Target!, context.TargetInfo!, new TargetRequirements
+        {
+            Extensions = portable.Select(e => e.Name).ToList(),
+            ExtensionSchemas = onSource.Where(e => portable.Any(p => p.Name == e.Name)).Select(e => (e.Name, e.Schema)).ToList(),
+            OwnSessions = context.OwnSessions,
+        }, cancellationToken);
         var offers = await Extensions.OffersAsync(context.Target!, cancellationToken);
-        var missing = new List<string>();
-        var needSuperuser = new List<string>();
         foreach (var (name, version) in portable)
         {
-            if (!offers.TryGetValue(name, out var a))
-            {
-                missing.Add(name);
-                details.Add($"{name} {version}: NOT AVAILABLE on the target");
-            }
-            else if (a.Installed)
-            {
-                details.Add($"{name} {version}: installed on the target ({a.InstalledVersion} in schema {a.Schema})");
-            }
-            else if (!a.CanCreate)
-            {
-                needSuperuser.Add(name);
-                details.Add($"{name} {version}: available on the target ({a.DefaultVersion}) but only a superuser may create it");
-            }
-            else
-            {
-                details.Add($"{name} {version}: available on the target ({a.DefaultVersion}{(a.Trusted ? ", trusted" : "")}), the login role may create it");
-            }
+            details.Add(!offers.TryGetValue(name, out var a) ? $"{name} {version}: missing on the target"
+                : a.Installed ? $"{name} {version}: installed on the target ({a.InstalledVersion} in schema {a.Schema})"
+                : !a.CanCreate ? $"{name} {version}: available on the target ({a.DefaultVersion}) but only a superuser may create it"
+                : $"{name} {version}: available on the target ({a.DefaultVersion}{(a.Trusted ? ", trusted" : "")}), the login role may create it");
+        }
+
+        if (inspected.Findings.FirstOrDefault(f => f.Check == TargetPreparation.ExtensionsFinding && f.Status == CheckStatus.Block) is { } block)
+        {
+            return [block with { Details = details }];
         }
 
         var found = $"{installed.Count} installed on the source ({Findings.Names(installed.Select(e => e.Name).ToList())})";
-        if (missing.Count > 0 || needSuperuser.Count > 0)
+        if (inspected.Findings.FirstOrDefault(f => f.Check == TargetPreparation.ExtensionSchemasFinding) is { } moved)
         {
-            var parts = new List<string>();
-            var next = new List<string>();
-            if (missing.Count > 0)
-            {
-                parts.Add($"missing on the target: {string.Join(", ", missing)}");
-                next.Add($"ask the target's provider for {string.Join(", ", missing)}, or drop {(missing.Count == 1 ? "it" : "them")} on the source if unused");
-            }
-
-            if (needSuperuser.Count > 0)
-            {
-                parts.Add($"only a superuser may create on the target: {string.Join(", ", needSuperuser)}");
-                next.Add($"ask the target's provider to run CREATE EXTENSION {string.Join(", ", needSuperuser)} in database {context.TargetServer!.Database} ({context.TargetServer.User} is not a superuser)");
-            }
-
-            var sentence = string.Join("; ", next);
-            return [CheckResult.Block(Name, $"{found}; {string.Join("; ", parts)}.", char.ToUpperInvariant(sentence[0]) + sentence[1..] + ", before migrating.") with { Details = details }];
-        }
-
-        var moved = Extensions.InOtherSchemas(
-            onSource.Select(e => (e.Name, e.Schema)),
-            offers.Values.Where(o => o.Installed && o.Schema is not null).Select(o => new ExtensionInfo(o.Name, o.InstalledVersion!, o.Schema!)));
-        if (moved.Count > 0)
-        {
-            return [CheckResult.Warn(Name, $"{found}. {Extensions.OtherSchemasWarning(moved)}", "Go on only if nothing uses them.") with { Details = [.. details, .. moved] }];
+            return [moved with { Check = Name, Found = $"{found}. {moved.Found}", Details = [.. details, .. moved.Details] }];
         }
 
         if (providerOnly.Count > 0)
