@@ -95,13 +95,13 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
                 var table = await TableAsync(u.Relation, cancellationToken);
                 if (table.Update(u) is { } update)
                 {
-                    await AddAsync(update, (table.Display, "UPDATE"), cancellationToken);
+                    await AddAsync(update, table.ForeignKeyActions ? null : (table.Display, "UPDATE"), cancellationToken);
                 }
 
                 break;
             case DeleteChange d:
                 var t = await TableAsync(d.Relation, cancellationToken);
-                await AddAsync(t.Delete(d), (t.Display, "DELETE"), cancellationToken);
+                await AddAsync(t.Delete(d), t.ForeignKeyActions ? null : (t.Display, "DELETE"), cancellationToken);
                 break;
             case TruncateChange tr:
                 var names = new List<string>();

@@ -17,11 +17,12 @@ internal sealed class TargetTable
     private readonly string[] _casts;
     private readonly bool[] _textCompare;
 
-    private TargetTable(SourceRelation source, string qualified, bool partitioned, string[] types)
+    private TargetTable(SourceRelation source, string qualified, bool partitioned, bool foreignKeyActions, string[] types)
     {
         _source = source;
         Qualified = qualified;
         Partitioned = partitioned;
+        ForeignKeyActions = foreignKeyActions;
         _casts = types;
         _textCompare = types.Select(t => NoEquality.Any(n => t == n || t.StartsWith(n + "[", StringComparison.Ordinal))).ToArray();
     }
@@ -29,6 +30,12 @@ internal sealed class TargetTable
     public string Qualified { get; }
 
     public bool Partitioned { get; }
+
+    /// <summary>
+    /// The table's foreign keys cascade, or set null or a default, on the target as on the source: the change the
+    /// stream then carries for a row may already be made (a row deleted), so it may find no row.
+    /// </summary>
+    public bool ForeignKeyActions { get; }
 
     public string Display => _source.Display;
 
@@ -38,9 +45,12 @@ internal sealed class TargetTable
         var qualified = Db.Ident(source.Schema) + "." + Db.Ident(source.Name);
         var columns = new Dictionary<string, string>(StringComparer.Ordinal);
         var partitioned = false;
+        var foreignKeyActions = false;
         await using (var cmd = new NpgsqlCommand(
             """
-            SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attgenerated <> '', c.relkind = 'p'
+            SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attgenerated <> '', c.relkind = 'p',
+                   EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f'
+                           AND (f.confdeltype IN ('c', 'n', 'd') OR f.confupdtype IN ('c', 'n', 'd')))
             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
             WHERE a.attrelid = pg_catalog.to_regclass(@name) AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attnum
@@ -51,6 +61,7 @@ internal sealed class TargetTable
             while (await r.ReadAsync(cancellationToken))
             {
                 partitioned = r.GetBoolean(3);
+                foreignKeyActions = r.GetBoolean(4);
                 if (!r.GetBoolean(2))
                 {
                     columns[r.GetString(0)] = r.GetString(1);
@@ -75,7 +86,7 @@ internal sealed class TargetTable
             throw SchemaChanged(source, $"table {source.Display} changed on the source: {what}");
         }
 
-        return new TargetTable(source, qualified, partitioned, source.Columns.Select(c => columns[c]).ToArray());
+        return new TargetTable(source, qualified, partitioned, foreignKeyActions, source.Columns.Select(c => columns[c]).ToArray());
     }
 
     private static PgRelocateException SchemaChanged(SourceRelation source, string what) =>
