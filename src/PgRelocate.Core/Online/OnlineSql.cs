@@ -8,6 +8,7 @@ internal static class OnlineSql
     public static readonly string PublishedTables = Load("PublishedTables.sql");
     public static readonly string NoIdentityTables = Load("NoIdentityTables.sql");
     public static readonly string UnpublishedTables = Load("UnpublishedTables.sql");
+    public static readonly string ConfigurationTables = Load("ConfigurationTables.sql");
     public static readonly string RewrittenTables = Load("RewrittenTables.sql");
 
     private static string Load(string fileName)

@@ -12,9 +12,9 @@ namespace PgRelocate.Online.Steps;
 
 /// <summary>
 /// The switch, run once the source is read-only (the read-only step before it ended its sessions): the
-/// source's last changes applied, sequences set to the source's values, changed large objects copied again, a
-/// final count of the tables the follow changed, the target's triggers re-enabled and the tool's schema, slot
-/// and publication removed. The write downtime is measured from the moment the source became read-only.
+/// source's last changes applied, sequences set to the source's values, changed large objects and extension
+/// configuration rows copied again, a final count of the tables the follow changed, the target's triggers
+/// re-enabled and the tool's schema, slot and publication removed. The write downtime is measured from the moment the source became read-only.
 /// </summary>
 public sealed class OnlineCutoverStep : IMigrationStep
 {
@@ -43,9 +43,15 @@ public sealed class OnlineCutoverStep : IMigrationStep
         await follower.RunAsync(p => p.CaughtUp && p.Received >= finalLsn, cancellationToken);
         var caughtUpAt = DateTimeOffset.UtcNow;
 
-        // 2. Sequences and large objects, which logical decoding does not carry.
+        // 2. Sequences, large objects and the extensions' configuration rows, which logical decoding does not carry.
         var sequences = await SetSequencesAsync(options, cancellationToken);
         var largeObjects = await CopyChangedLargeObjectsAsync(options, cancellationToken);
+        IReadOnlyList<string> configuration;
+        await using (var source = await Db.OpenAsync(options.Source, "source", cancellationToken))
+        await using (var target = await Db.OpenAsync(options.Target, "target", cancellationToken))
+        {
+            configuration = await ConfigurationRows.CopyChangedAsync(source, target, context.Reporter, cancellationToken);
+        }
 
         // 3. A cheap last check: exact row counts of the tables the follow changed.
         var changed = (context.Journal.Output(FollowStep.StepName, "changedTables") ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries)
@@ -72,7 +78,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
         Record(context, follower);
         context.Record.Outputs["writeDowntimeSeconds"] = downtime.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
         context.Record.Outputs["catchUpSeconds"] = (caughtUpAt - readOnlyAt).TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
-        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {changed.Count} changed tables counted; slot and publication removed";
+        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {configuration.Count} extension configuration tables' rows copied again, {changed.Count} changed tables counted; slot and publication removed";
         context.Reporter.Info($"Cutover done: the source was read-only for {downtime.TotalSeconds:0.0}s.");
         new OnlineStatus { Phase = "switched" }.Write(context.Folder);
     }
