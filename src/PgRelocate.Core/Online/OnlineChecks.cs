@@ -148,16 +148,14 @@ public static class OnlineChecks
     private static async Task<CheckResult> NotReplicatedAsync(PreflightContext context, CancellationToken cancellationToken)
     {
         const string name = "online: not replicated";
-        var (unlogged, largeObjects, partitioned) = await Db.SingleAsync(
+        var (unlogged, largeObjects) = await Db.SingleAsync(
             context.Source,
             """
             SELECT (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                     WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema'))::int,
-                   (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata)::int,
-                   (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                    WHERE c.relkind = 'p' AND NOT c.relispartition AND n.nspname NOT IN ('pg_catalog', 'information_schema'))::int
+                   (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata)::int
             """,
-            r => (r.GetInt32(0), r.GetInt32(1), r.GetInt32(2)),
+            r => (r.GetInt32(0), r.GetInt32(1)),
             cancellationToken);
         var parts = new List<string>();
         if (unlogged > 0)
@@ -168,13 +166,6 @@ public static class OnlineChecks
         if (largeObjects > 0)
         {
             parts.Add($"{largeObjects} large objects (copied again at cutover where their digests differ, which lengthens it)");
-        }
-
-        if (partitioned > 0)
-        {
-            // Published through their roots, partitions send their rows' changes as the root's, but a TRUNCATE
-            // of one partition alone is not sent at all.
-            parts.Add($"{partitioned} partitioned tables (a TRUNCATE of one partition alone is not carried: truncate the whole table, or DELETE, while following)");
         }
 
         const string ddl = "Schema changes (DDL) on the source while following stop the follow: make none until the cutover.";

@@ -15,19 +15,44 @@ namespace PgRelocate.Online;
 /// a temporary replication slot exports a snapshot whose position is known exactly (it holds every
 /// transaction committed before the slot's consistent point, and none after), the apply pauses at that same
 /// position, and the existing row checksums compare the target with the source as of that snapshot. The
-/// follow then goes on from where it paused.
+/// follow then goes on from where it paused. A table the source truncated while it was compared is compared
+/// again at a new position: TRUNCATE is not MVCC-safe, and the snapshot then shows it empty.
 /// </summary>
 public static class OnlineVerification
 {
+    /// <summary>The kinds of difference (a verification's) that logical decoding does not carry and the cutover does.</summary>
+    private static readonly string[] CutoverCarries = ["sequence value", "large object"];
+
+    /// <summary>Verifications at new positions when a differing table was truncated under the last one.</summary>
+    private const int Attempts = 3;
+
     /// <param name="folder">The migration's folder, where `status` reads that the apply is paused.</param>
     public static async Task<VerificationResult> RunAsync(Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int jobs, string folder, IReporter reporter, CancellationToken cancellationToken)
     {
+        for (var attempt = 1; ; attempt++)
+        {
+            var (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, folder, reporter, cancellationToken);
+            var raced = result.Tables.Where(t => !t.Equal && rewritten.Contains(t.Name)).Select(t => t.Name).ToList();
+            if (raced.Count == 0 || attempt == Attempts)
+            {
+                return result;
+            }
+
+            reporter.Info($"The source truncated (or rewrote) {string.Join(", ", raced)} after the verification's snapshot, which then no longer shows its rows: verifying again at a new position.");
+        }
+    }
+
+    /// <returns>The verification, and the tables ("schema.table") the source rewrote after its snapshot.</returns>
+    private static async Task<(VerificationResult Result, IReadOnlySet<string> Rewritten)> AtOnePositionAsync(
+        Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int attempt, int jobs, string folder, IReporter reporter, CancellationToken cancellationToken)
+    {
+        // The exported snapshot stays importable while this connection is open and idle.
         await using var replication = new LogicalReplicationConnection(source.WithApplicationName("pgrelocate online verify").ToNpgsqlConnectionString());
         PgOutputReplicationSlot point;
         try
         {
             await replication.Open(cancellationToken);
-            point = await replication.CreatePgOutputReplicationSlot(slot + "_verify", temporarySlot: true, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: cancellationToken);
+            point = await replication.CreatePgOutputReplicationSlot($"{slot}_verify{attempt}", temporarySlot: true, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: cancellationToken);
         }
         catch (Exception e) when (e is Npgsql.NpgsqlException or System.Net.Sockets.SocketException)
         {
@@ -55,15 +80,30 @@ public static class OnlineVerification
             }
         }
 
-        // Not differences while following: the tool's own schema on the target; sequence values and large
-        // objects, which logical decoding does not carry (the cutover sets and copies them again), and which a
-        // snapshot does not hold still (a sequence is read as it is now, not as of the snapshot).
-        return result with
+        IReadOnlySet<string> rewritten = new HashSet<string>(StringComparer.Ordinal);
+        if (result.Tables.Any(t => !t.Equal) && point.SnapshotName is { } snapshot)
+        {
+            await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
+            await Db.ExecuteAsync(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
+            await Db.ExecuteAsync(conn, $"SET TRANSACTION SNAPSHOT {Db.Literal(snapshot)}", cancellationToken);
+            rewritten = (await Db.ListAsync(conn, OnlineSql.RewrittenTables, r => r.GetString(0), cancellationToken)).ToHashSet(StringComparer.Ordinal);
+        }
+
+        // The target's own schema is the tool's: not a difference. Nor are sequences and large objects the
+        // source changed since the copy: logical decoding does not carry them, and the cutover sets the
+        // sequences and copies the large objects again.
+        var atCutover = result.SchemaDifferences.Where(d => CutoverCarries.Contains(d.Kind)).ToList();
+        if (atCutover.Count > 0)
+        {
+            reporter.Info($"{atCutover.Count} sequence values and large objects differ while following, as expected: the cutover carries them.");
+        }
+
+        return (result with
         {
             SchemaDifferences = result.SchemaDifferences
-                .Where(d => !d.Name.Contains(OnlineNames.TargetSchema, StringComparison.Ordinal) && d.Kind is not ("sequence value" or "large object"))
+                .Where(d => !d.Name.Contains(OnlineNames.TargetSchema, StringComparison.Ordinal) && !CutoverCarries.Contains(d.Kind))
                 .ToList(),
-        };
+        }, rewritten);
     }
 
     /// <summary>

@@ -1,5 +1,5 @@
 -- The tables an online migration publishes: ordinary and partitioned tables that are not partitions (a
--- partitioned table publishes its partitions through its root), permanent, outside the system schemas and not
+-- partitioned table publishes its partitions, each as itself), permanent, outside the system schemas and not
 -- members of an extension. Unlogged tables cannot be published.
 SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.relpersistence::text
 FROM pg_catalog.pg_class c

@@ -49,13 +49,13 @@ public static class SourceSide
     public static async Task CreatePublicationAsync(NpgsqlConnection conn, string publication, IReadOnlyList<PublishedTable> tables, CancellationToken cancellationToken)
     {
         var published = tables.Where(t => !t.Unlogged).ToList();
-        var version = int.Parse(await Db.ScalarAsync<string>(conn, "SHOW server_version_num", cancellationToken) ?? "0", System.Globalization.CultureInfo.InvariantCulture);
-        // Through the root: the target's partitions need not match the source's, and a partition attached later is carried.
-        var with = version >= 130000 ? " WITH (publish_via_partition_root = true)" : "";
+        // A partitioned table publishes each partition's changes as the partition's own (not through the root):
+        // a TRUNCATE of one partition is only sent that way, and the target's partitions are the source's, copied
+        // from the same snapshot. A partition added later is not on the target and stops the follow, naming it.
         var list = published.Count == 0 ? "" : " FOR TABLE " + string.Join(", ", published.Select(t => (t.Partitioned ? "" : "ONLY ") + t.Qualified));
         try
         {
-            await Db.ExecuteAsync(conn, $"CREATE PUBLICATION {Db.Ident(publication)}{list}{with}", cancellationToken);
+            await Db.ExecuteAsync(conn, $"CREATE PUBLICATION {Db.Ident(publication)}{list}", cancellationToken);
         }
         catch (PostgresException e) when (e.SqlState == "42501")
         {

@@ -45,8 +45,9 @@ internal sealed class TargetTable
     public bool Coalescable { get; }
 
     /// <summary>
-    /// True when the target may delete this table's rows itself before the stream does: a foreign key with ON
-    /// DELETE CASCADE removes them with their parent, and the source's cascaded DELETEs then find nothing.
+    /// True when the target's own foreign key actions may have made a change before the stream carries it: ON
+    /// DELETE CASCADE removes the rows with their parent (the source's cascaded DELETEs then find nothing), and
+    /// a cascaded UPDATE, SET NULL or SET DEFAULT changes them, so an UPDATE or DELETE may find no row.
     /// </summary>
     public bool RowsMayVanish { get; }
 

@@ -75,7 +75,7 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
         await SendDeferredAsync(table, change.Old ?? change.New, cancellationToken);
         if (table.Update(change) is { } update)
         {
-            await AddAsync(update, (table.Display, "UPDATE"), cancellationToken);
+            await AddAsync(update, table.RowsMayVanish ? null : (table.Display, "UPDATE"), cancellationToken);
         }
     }
 

@@ -30,6 +30,9 @@ public class CorpusServers<TSource, TTarget> : IAsyncLifetime
 
     public PgConnectionInfo this[string name] => _databases[name];
 
+    /// <summary>Called for each corpus database once it is built on the source, before any test uses it.</summary>
+    protected virtual Task SourceBuiltAsync(PgConnectionInfo database) => Task.CompletedTask;
+
     public async Task InitializeAsync()
     {
         TestExtension.InstallInto(Source.ServerBinDir);
@@ -38,6 +41,7 @@ public class CorpusServers<TSource, TTarget> : IAsyncLifetime
         foreach (var name in DatabaseNames)
         {
             _databases[name] = await Corpus.BuildAsync(Source, name);
+            await SourceBuiltAsync(_databases[name]);
         }
 
         Provider = await ProviderTarget.PrepareAsync(Target);
@@ -55,3 +59,14 @@ public class CorpusServers<TSource, TTarget> : IAsyncLifetime
 
 /// <summary>The whole corpus on PostgreSQL 15 into a provider-like PostgreSQL 15 target with PostGIS.</summary>
 public sealed class Pg15Corpus : CorpusServers<PgServer, PgServer>;
+
+/// <summary>
+/// The whole corpus on a PostgreSQL 15 source that streams its changes (wal_level logical), each database's
+/// owner allowed to replicate (REPLICATION, not a superuser), into a provider-like PostgreSQL 15 target: for
+/// online migrations.
+/// </summary>
+public sealed class Pg15LogicalCorpus : CorpusServers<Online.OnlineServers.LogicalServer, PgServer>
+{
+    protected override Task SourceBuiltAsync(PgConnectionInfo database) =>
+        Source.ExecuteAsync("postgres", $"ALTER ROLE \"{database.User}\" REPLICATION");
+}

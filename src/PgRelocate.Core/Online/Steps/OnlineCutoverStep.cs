@@ -12,9 +12,9 @@ namespace PgRelocate.Online.Steps;
 
 /// <summary>
 /// The switch, run once the source is read-only (the read-only step before it ended its sessions): the
-/// source's last changes applied, sequences set to the source's values, changed large objects copied again, a
-/// final count of the tables the follow changed, the target's triggers re-enabled and the tool's schema, slot
-/// and publication removed. The write downtime is measured from the moment the source became read-only.
+/// source's last changes applied, sequences set to the source's values, changed large objects and extension
+/// configuration rows copied again, a final count of the tables the follow changed, the target's triggers
+/// re-enabled and the tool's schema, slot and publication removed. The write downtime is measured from the moment the source became read-only.
 /// </summary>
 public sealed class OnlineCutoverStep : IMigrationStep
 {
@@ -52,11 +52,19 @@ public sealed class OnlineCutoverStep : IMigrationStep
         var phases = new Stopwatch(readOnlyAt);
         phases.Lap("read-only and catch up");
 
-        // 2. Sequences and large objects, which logical decoding does not carry.
+        // 2. Sequences, large objects and the extensions' configuration rows, which logical decoding does not carry.
         var sequences = await SetSequencesAsync(options, cancellationToken);
         phases.Lap("sequences");
         var largeObjects = await CopyChangedLargeObjectsAsync(options, cancellationToken);
         phases.Lap("large objects");
+        IReadOnlyList<string> configuration;
+        await using (var source = await Db.OpenAsync(options.Source, "source", cancellationToken))
+        await using (var target = await Db.OpenAsync(options.Target, "target", cancellationToken))
+        {
+            configuration = await ConfigurationRows.CopyChangedAsync(source, target, context.Reporter, cancellationToken);
+        }
+
+        phases.Lap("extensions' configuration rows");
 
         // 3. A cheap last check: exact row counts of the tables the follow changed, up to a bounded number of
         // rows so the downtime does not grow with the database (the verification while following covered all).
@@ -93,7 +101,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
             ["phase", "seconds"],
             phases.Laps.Select(l => (IReadOnlyList<string>)[l.Name, l.Seconds.ToString("0.000", CultureInfo.InvariantCulture)]).ToList()));
         var uncounted = changed.Count - counted;
-        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger ones left to the verification while following)" : "")}; slot and publication removed";
+        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {configuration.Count} extension configuration tables' rows copied again, {counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger ones left to the verification while following)" : "")}; slot and publication removed";
         context.Reporter.Info($"Cutover done: the source was read-only for {downtime.TotalSeconds:0.0}s.");
         new OnlineStatus { Phase = OnlinePhases.Switched }.Write(context.Folder);
     }

@@ -1,0 +1,60 @@
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Online;
+
+/// <summary>
+/// The rows the source added to its extensions' configuration tables (a user's SRID, a setting). The snapshot
+/// copy moves them as every copy does, but their later changes are not in the stream: the tables belong to
+/// the extension's owner, and the login role can only publish its own. So the cutover compares them again
+/// and, where they differ, replaces the target's rows with the source's (the rows pg_dump would dump, as the
+/// copy does). Where the target's login role may not write the table, a warning names it instead.
+/// </summary>
+internal static class ConfigurationRows
+{
+    /// <returns>The tables whose rows were copied again (quoted names).</returns>
+    public static async Task<IReadOnlyList<string>> CopyChangedAsync(NpgsqlConnection source, NpgsqlConnection target, IReporter reporter, CancellationToken cancellationToken)
+    {
+        var tables = await Db.ListAsync(source, OnlineSql.ConfigurationTables, r => (Name: r.GetString(0), Condition: r.GetString(1), Columns: r.GetString(2)), cancellationToken);
+        var copied = new List<string>();
+        foreach (var (name, condition, columns) in tables)
+        {
+            var literal = Db.Literal(name);
+            if (await Db.ScalarAsync<string>(target, $"SELECT pg_catalog.to_regclass({literal})::text", cancellationToken) is null)
+            {
+                continue;
+            }
+
+            var digest = $"SELECT count(*) || ' ' || coalesce(sum(pg_catalog.hashtext(t::text)::bigint), 0) FROM ONLY {name} t {condition}";
+            if (await Db.ScalarAsync<string>(source, digest, cancellationToken) == await Db.ScalarAsync<string>(target, digest, cancellationToken))
+            {
+                continue;
+            }
+
+            if (!await Db.ScalarAsync<bool>(target, $"SELECT pg_catalog.has_table_privilege({literal}, 'INSERT') AND pg_catalog.has_table_privilege({literal}, 'DELETE')", cancellationToken))
+            {
+                reporter.Warn($"The source's rows of {name}, a configuration table of an extension, differ from the target's, and the login role may not write it on the target: they are not carried; add them there by hand.");
+                continue;
+            }
+
+            await using var transaction = await target.BeginTransactionAsync(cancellationToken);
+            await Db.ExecuteAsync(target, $"DELETE FROM ONLY {name} {condition}", cancellationToken);
+            using (var rows = await source.BeginTextExportAsync($"COPY (SELECT {columns} FROM ONLY {name} {condition}) TO STDOUT", cancellationToken))
+            await using (var into = await target.BeginTextImportAsync($"COPY {name} ({columns}) FROM STDIN", cancellationToken))
+            {
+                var buffer = new char[8192];
+                int read;
+                while ((read = await rows.ReadAsync(buffer, cancellationToken)) > 0)
+                {
+                    await into.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                }
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            copied.Add(name);
+        }
+
+        return copied;
+    }
+}
