@@ -73,6 +73,15 @@ internal static class MigrateCommand
                 throw new UsageException($"Migration {id} already completed: see 'pgrelocate info {id}'.");
             }
 
+            // A resumed migration runs with the options it was started with (its journal keeps them): an option
+            // given again would be silently ignored, so it is refused.
+            Option[] planned = [Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, LockTimeoutOption.Option];
+            var given = planned.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+            if (given.Count > 0)
+            {
+                throw new UsageException($"Migration {id} resumes with the options it was started with ('pgrelocate info {id}' shows them): leave out {string.Join(", ", given)}, or start a new migration.");
+            }
+
             options = MigrationPlan.FromJournal(journal, source, target, parse.GetValue(ShowSecrets));
             if (!string.Equals(journal.Target, target.ToString(), StringComparison.Ordinal) || !string.Equals(journal.Source, source.ToString(), StringComparison.Ordinal))
             {

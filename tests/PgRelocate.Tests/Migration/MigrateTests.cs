@@ -101,8 +101,12 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
 
         var killed = await CliRunner.RunAsync(Args(source, target, dir.Path, "--direct"), new Dictionary<string, string> { [FaultInjection.Variable] = "kill:copy:progress" });
         var id = MigrationJournal.All(dir.Path).Single().Id;
+        // The journal's options win: one given again is refused rather than silently ignored.
+        var changed = await CliRunner.RunAsync(["migrate", "--resume", id, "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--workdir", dir.Path, "--jobs", "4", "--lock-timeout", "5"], null);
         var resumed = await CliRunner.RunAsync(["migrate", "--resume", id, "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--workdir", dir.Path], null);
 
+        Assert.Equal(2, changed.ExitCode);
+        Assert.Contains("leave out --jobs, --lock-timeout", changed.Output, StringComparison.Ordinal);
         Assert.Equal(137, killed.ExitCode);
         Assert.True(resumed.ExitCode == 0, resumed.ToString());
         var journal = MigrationJournal.Load(dir.Path, id);
