@@ -23,6 +23,7 @@ public static class TargetState
             CREATE SCHEMA {Schema};
             CREATE TABLE {Schema}.position (slot text PRIMARY KEY, lsn pg_lsn NOT NULL, changes bigint NOT NULL DEFAULT 0,
                                             transactions bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now());
+            CREATE TABLE {Schema}.changed_tables (table_name text PRIMARY KEY);
             CREATE TABLE {Schema}.disabled_triggers (table_name text NOT NULL, trigger_name text NOT NULL, enabled "char" NOT NULL,
                                                      PRIMARY KEY (table_name, trigger_name));
             INSERT INTO {Schema}.disabled_triggers
@@ -70,6 +71,20 @@ public static class TargetState
         return cmd;
     }
 
+    /// <summary>The statement that records a table the follow changes, in the transaction of its first change (a resumed follow keeps what a killed one changed).</summary>
+    public static NpgsqlBatchCommand Changed(string table)
+    {
+        var cmd = new NpgsqlBatchCommand($"INSERT INTO {Schema}.changed_tables VALUES ($1) ON CONFLICT DO NOTHING");
+        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = table });
+        return cmd;
+    }
+
+    /// <summary>Every table the follow changed, over all its runs; empty when the schema is gone.</summary>
+    public static async Task<IReadOnlyList<string>> ChangedTablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        await Db.ScalarAsync<string>(conn, $"SELECT to_regclass('{Schema}.changed_tables')::text", cancellationToken) is null
+            ? []
+            : await Db.ListAsync(conn, $"SELECT table_name FROM {Schema}.changed_tables ORDER BY 1", r => r.GetString(0), cancellationToken);
+
     /// <summary>Re-enables the triggers follow disabled (in the mode they had) and drops the schema. Safe to repeat.</summary>
     public static async Task RemoveAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
     {
@@ -82,7 +97,12 @@ public static class TargetState
         foreach (var (table, trigger, enabled) in await TriggersAsync(conn, cancellationToken))
         {
             var mode = enabled switch { 'A' => "ALWAYS ", 'R' => "REPLICA ", _ => "" };
-            await Db.ExecuteAsync(conn, $"DO $$ BEGIN IF to_regclass({Db.Literal(table)}) IS NOT NULL THEN ALTER TABLE {table} ENABLE {mode}TRIGGER {Db.Ident(trigger)}; END IF; END $$", cancellationToken);
+            await using var exists = new NpgsqlCommand("SELECT pg_catalog.to_regclass(@t) IS NOT NULL", conn);
+            exists.Parameters.AddWithValue("t", table);
+            if (await exists.ExecuteScalarAsync(cancellationToken) is true)
+            {
+                await Db.ExecuteAsync(conn, $"ALTER TABLE {table} ENABLE {mode}TRIGGER {Db.Ident(trigger)}", cancellationToken);
+            }
         }
 
         await Db.ExecuteAsync(conn, $"DROP SCHEMA {Schema} CASCADE", cancellationToken);
