@@ -9,7 +9,11 @@ using PgRelocate.Progress;
 
 namespace PgRelocate.Online;
 
-/// <summary>Where a follow stands, for the condition that ends it.</summary>
+/// <summary>
+/// Where a follow stands, for the condition that ends it: <see cref="CaughtUp"/> when the source has sent
+/// nothing new for a moment and all of it is applied; otherwise <see cref="LagSeconds"/> is how far behind the
+/// target is in time (infinite before the first transaction), which a busy source's follow uses, never idle.
+/// </summary>
 public sealed record FollowPoint(bool CaughtUp, NpgsqlLogSequenceNumber Received, NpgsqlLogSequenceNumber Applied, double LagSeconds);
 
 /// <summary>
@@ -209,7 +213,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     /// </summary>
     private static async Task<FollowPoint> PointAsync(LogicalReplicationConnection replication, ChangeReader reader, ChangeApplier applier, CancellationToken cancellationToken)
     {
-        var lag = applier.ApplyingCommitTime is { } t ? Math.Max(0, (DateTime.UtcNow - t).TotalSeconds) : 0;
+        var lag = applier.LagSeconds(DateTime.UtcNow) ?? double.PositiveInfinity;
         var received = reader.Received;
         if (!reader.Waiting || !reader.BetweenTransactions || applier.Processed != received || !applier.Idle)
         {
@@ -259,7 +263,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                 Phase = Phase,
                 AppliedLsn = applier.Position.ToString(),
                 LagBytes = _lagBytes,
-                LagSeconds = caughtUp ? 0 : applier.ApplyingCommitTime is { } t ? Math.Max(0, (now - t).TotalSeconds) : 0,
+                LagSeconds = caughtUp ? 0 : applier.LagSeconds(now) ?? 0,
                 RetainedBytes = _retained,
                 ChangesPerSecond = Math.Max(0, changes - _lastChanges) / seconds,
                 TransactionsPerSecond = Math.Max(0, Transactions - _lastTransactions) / seconds,
@@ -299,13 +303,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         long? safe = r.IsDBNull(3) ? null : r.GetInt64(3);
         if (walStatus is "lost" or "unreserved" || safe is < 64L * 1024 * 1024 || _retained > MaxRetainedBytes)
         {
-            var why = new[]
-            {
-                _retained > MaxRetainedBytes ? $"over --max-retained-wal {Units.Bytes(MaxRetainedBytes.Value)}" : null,
-                walStatus is null ? null : "status " + walStatus,
-                safe is null ? null : Units.Bytes(safe.Value) + " left before the server invalidates it",
-            }.Where(w => w is not null);
-            throw new PgRelocateException($"Follow stopped to protect the source: the slot holds {Units.Bytes(_retained)} of WAL ({string.Join(", ", why)}). The slot is removed so the source can recycle its WAL; start again when the target can keep up (a closer network, a larger --max-retained-wal).", ExitCode.Failed);
+            throw SourceEndangered(_retained, MaxRetainedBytes, walStatus, safe);
         }
 
         if (_retained > 1L << 30 && DateTime.UtcNow - _lastWarn > TimeSpan.FromMinutes(1))
@@ -313,6 +311,18 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             _lastWarn = DateTime.UtcNow;
             reporter.Warn($"The replication slot holds {Units.Bytes(_retained)} of WAL on the source: watch its disk.");
         }
+    }
+
+    /// <summary>The stop that protects the source's disk, saying why: over the limit, the slot's status, what is left.</summary>
+    internal static PgRelocateException SourceEndangered(long retained, long? max, string? walStatus, long? safe)
+    {
+        var why = new[]
+        {
+            retained > max ? $"over --max-retained-wal {Units.Bytes(max.Value)}" : null,
+            walStatus is null ? null : "status " + walStatus,
+            safe is null ? null : Units.Bytes(safe.Value) + " left before the server invalidates it",
+        }.Where(w => w is not null);
+        return new PgRelocateException($"Follow stopped to protect the source: the slot holds {Units.Bytes(retained)} of WAL ({string.Join(", ", why)}). The slot is removed so the source can recycle its WAL; start again when the target can keep up (a closer network, a larger --max-retained-wal).", ExitCode.Failed);
     }
 
     private async Task<NpgsqlConnection> OpenApplyAsync(CancellationToken cancellationToken)

@@ -62,23 +62,37 @@ public static class OnlineVerification
         var at = point.ConsistentPoint;
         reporter.Info($"Verifying while following: pausing the apply at {at}, the position of a source snapshot.");
         await follower.RunAsync(p => p.CaughtUp && p.Received >= at, cancellationToken, stopBefore: at);
-        VerificationResult result;
+        VerificationResult? verified = null;
+        using (var verifying = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         using (var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
-            var watch = WatchPauseAsync(follower, source, slot, at, folder, reporter, watching.Token);
+            // The watcher stops the verification if the paused slot comes to hold more WAL than allowed.
+            var watch = WatchPauseAsync(follower, source, slot, at, folder, reporter, verifying, watching.Token);
+            PgRelocateException? endangered;
             try
             {
-                result = await Verifier.RunAsync(
+                verified = await Verifier.RunAsync(
                     new VerifyOptions { Source = source, Target = target, Mode = VerifyMode.Checksums, SourceSnapshot = point.SnapshotName, Jobs = Math.Max(2, jobs) },
                     reporter,
-                    cancellationToken);
+                    verifying.Token);
+            }
+            catch (OperationCanceledException) when (verifying.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                // The watcher's stop, thrown below.
             }
             finally
             {
                 await watching.CancelAsync();
-                await watch;
+                endangered = await watch;
+            }
+
+            if (endangered is not null)
+            {
+                throw endangered;
             }
         }
+
+        var result = verified ?? throw new OperationCanceledException(cancellationToken);
 
         IReadOnlySet<string> rewritten = new HashSet<string>(StringComparer.Ordinal);
         if (result.Tables.Any(t => !t.Equal) && point.SnapshotName is { } snapshot)
@@ -109,9 +123,10 @@ public static class OnlineVerification
     /// <summary>
     /// While the apply is paused, samples the slot every two seconds for `status` and the report's chart: the WAL
     /// the target is behind, and, as its lag in time, how long it has stood still at the pause (it holds the
-    /// source as of then). Watching is a courtesy: a failure to watch never fails the verification.
+    /// source as of then). Past --max-retained-wal it stops the verification and returns the follow's stop, as
+    /// the follow itself would; otherwise a failure to watch never fails the verification.
     /// </summary>
-    private static async Task WatchPauseAsync(Follower follower, PgConnectionInfo source, string slot, NpgsqlLogSequenceNumber at, string folder, IReporter reporter, CancellationToken cancellationToken)
+    private static async Task<PgRelocateException?> WatchPauseAsync(Follower follower, PgConnectionInfo source, string slot, NpgsqlLogSequenceNumber at, string folder, IReporter reporter, CancellationTokenSource verifying, CancellationToken cancellationToken)
     {
         var paused = DateTimeOffset.UtcNow;
         try
@@ -139,6 +154,11 @@ public static class OnlineVerification
                         };
                         status.Write(folder);
                         follower.History.Add(new LagSample(now, OnlinePhases.Verify, status.LagBytes, status.LagSeconds, 0));
+                        if (status.RetainedBytes > follower.MaxRetainedBytes)
+                        {
+                            await verifying.CancelAsync();
+                            return Follower.SourceEndangered(status.RetainedBytes, follower.MaxRetainedBytes, null, null);
+                        }
                     }
                 }
 
@@ -153,5 +173,7 @@ public static class OnlineVerification
         {
             reporter.Debug("Could not watch the paused follow: " + e.Message);
         }
+
+        return null;
     }
 }
