@@ -41,6 +41,15 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
     /// <summary>The source commit time of the transaction being applied, or null between transactions.</summary>
     public DateTime? ApplyingCommitTime { get; private set; }
 
+    /// <summary>The source commit time of the last transaction taken from the reader (applied or skipped).</summary>
+    public DateTime? LastCommitTime { get; private set; }
+
+    /// <summary>
+    /// How far the target is behind the source, in time: the age of the source commit being applied or, between
+    /// transactions, of the last one; null before any. (Only "caught up" can say the source has nothing newer.)
+    /// </summary>
+    public double? LagSeconds(DateTime now) => (ApplyingCommitTime ?? LastCommitTime) is { } t ? Math.Max(0, (now - t).TotalSeconds) : null;
+
     /// <summary>Tables changed since the follow started (quoted, qualified names), for the final check at cutover.</summary>
     public HashSet<string> ChangedTables { get; } = new(StringComparer.Ordinal);
 
@@ -70,6 +79,7 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
             case CommitChange c:
                 _inSourceTransaction = false;
                 ApplyingCommitTime = null;
+                LastCommitTime = c.CommitTime;
                 if (!_skipping)
                 {
                     _groupTransactions++;
@@ -151,7 +161,10 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
             await _writes.SendAllAsync(cancellationToken);
             table = await TargetTable.DescribeAsync(connection, relation, cancellationToken);
             _tables[relation] = table;
-            ChangedTables.Add(table.Qualified);
+            if (ChangedTables.Add(table.Qualified))
+            {
+                await _writes.AddOwnAsync(TargetState.Changed(table.Qualified), cancellationToken);
+            }
         }
 
         return table;

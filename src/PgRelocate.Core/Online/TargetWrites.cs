@@ -95,6 +95,9 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
         await AddAsync(new NpgsqlBatchCommand($"TRUNCATE {string.Join(", ", names)}{(restartIdentity ? " RESTART IDENTITY" : "")}{(cascade ? " CASCADE" : "")}"), null, cancellationToken);
     }
 
+    /// <summary>Adds a statement of the applier's own whose place among the changes does not matter.</summary>
+    public Task AddOwnAsync(NpgsqlBatchCommand command, CancellationToken cancellationToken) => AddAsync(command, null, cancellationToken);
+
     /// <summary>Adds a statement of the applier's own (the position) after everything held back is sent.</summary>
     public async Task AddLastAsync(NpgsqlBatchCommand command, CancellationToken cancellationToken)
     {

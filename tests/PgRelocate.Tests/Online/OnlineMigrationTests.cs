@@ -146,6 +146,47 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
     }
 
     [Fact]
+    public async Task Should_Verify_While_Following_And_Switch_Automatically_While_The_Source_Never_Stops_Writing()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE ticks (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp()); CREATE TABLE hits (id int PRIMARY KEY, n bigint NOT NULL); INSERT INTO hits SELECT g, 0 FROM generate_series(1, 10) g;");
+        var target = await servers.Target.CreateDatabaseAsync("busy");
+        using var dir = new TempDir();
+        using var stop = new CancellationTokenSource();
+        // An application that writes every few milliseconds until the cutover makes its database read-only.
+        var writes = 0L;
+        var writer = Task.Run(async () =>
+        {
+            await using var conn = new Npgsql.NpgsqlConnection(source.ToNpgsqlConnectionString());
+            await conn.OpenAsync();
+            await using var cmd = new Npgsql.NpgsqlCommand("INSERT INTO ticks DEFAULT VALUES; UPDATE hits SET n = n + 1 WHERE id = 1 + (random() * 9)::int", conn);
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await cmd.ExecuteNonQueryAsync();
+                    writes++;
+                }
+                catch (Npgsql.PostgresException)
+                {
+                    return; // read-only: the cutover has begun
+                }
+
+                await Task.Delay(3);
+            }
+        });
+
+        var run = OnlineRun.Start(source, target, dir.Path, "--cutover", "auto", "--max-lag", "5s");
+        var result = await run.Result;
+        await stop.CancelAsync();
+        await writer;
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.True(writes > 100, $"only {writes} writes while following");
+        Assert.Contains("verified identical while following", MigrationJournal.All(dir.Path).Single().Step("follow").Summary, StringComparison.Ordinal);
+        await AssertSameAsync(source, target, dir.Path);
+    }
+
+    [Fact]
     public async Task Should_Apply_Hot_Rows_Unique_Swaps_And_Cascaded_Deletes_As_The_Source_Did()
     {
         var source = await servers.SourceAsync("""
@@ -237,11 +278,12 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
     [Fact]
     public async Task Should_Resume_From_The_Stored_Position_After_A_Kill_During_Follow()
     {
-        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g;");
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g; CREATE TABLE before_kill (id int PRIMARY KEY);");
         var target = await servers.Target.CreateDatabaseAsync("killed");
         using var dir = new TempDir();
         var run = OnlineRun.Start(source, target, dir.Path);
         var id = await run.WaitForFollowAsync();
+        await PgServer.ExecuteAsync(source, "INSERT INTO before_kill VALUES (1);");
         await PgServer.ExecuteAsync(source, "UPDATE t SET v = v + 1 WHERE id <= 500; INSERT INTO t SELECT g, 1 FROM generate_series(1001, 1200) g;");
         await run.WaitForChangesAsync(700);
 
@@ -254,6 +296,8 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         await resumed.CutoverAsync(id);
 
         await AssertSameAsync(source, target, dir.Path);
+        // The final count covers the table only the killed run changed: the target recorded it.
+        Assert.Contains("2 changed tables counted", MigrationJournal.Load(dir.Path, id).Step("cutover").Summary, StringComparison.Ordinal);
     }
 
     [Fact]

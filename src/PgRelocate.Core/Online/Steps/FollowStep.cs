@@ -34,7 +34,8 @@ public sealed class FollowStep : IMigrationStep
         try
         {
             // Catch up, then prove the target exact at one position of the source before anything switches.
-            await follower.RunAsync(p => Requested() || p.CaughtUp, cancellationToken);
+            // A busy source is never idle long enough to be "caught up": within a second of it will do.
+        await follower.RunAsync(p => Requested() || p.CaughtUp || p.LagSeconds < 1, cancellationToken);
             if (!Requested())
             {
                 var copy = context.Journal.Step(SnapshotCopyStep.StepName);
@@ -56,7 +57,7 @@ public sealed class FollowStep : IMigrationStep
             }
 
             await follower.RunAsync(
-                p => Requested() || (auto && verified && (p.CaughtUp || (p.LagSeconds > 0 && p.LagSeconds < maxLag))),
+                p => Requested() || (auto && verified && (p.CaughtUp || p.LagSeconds < maxLag)),
                 cancellationToken);
         }
         finally

@@ -68,8 +68,14 @@ public sealed class OnlineCutoverStep : IMigrationStep
 
         // 3. A cheap last check: exact row counts of the tables the follow changed, up to a bounded number of
         // rows so the downtime does not grow with the database (the verification while following covered all).
-        var changed = (context.Journal.Output(FollowStep.StepName, "changedTables") ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Concat(follower.ChangedTables).Distinct(StringComparer.Ordinal).ToList();
+        // The target records every table the follow changed, over all its runs (a killed one's too).
+        IReadOnlyList<string> recorded;
+        await using (var target = await Db.OpenAsync(options.Target, "target", cancellationToken))
+        {
+            recorded = await TargetState.ChangedTablesAsync(target, cancellationToken);
+        }
+
+        var changed = recorded.Concat(follower.ChangedTables).Distinct(StringComparer.Ordinal).ToList();
         var (differing, counted) = await CountDifferencesAsync(options, changed, cancellationToken);
         if (differing.Count > 0)
         {
@@ -154,8 +160,8 @@ public sealed class OnlineCutoverStep : IMigrationStep
             samples.Count > LagTableRows ? $"{samples.Count} samples merged into {LagTableRows} rows at most: each row shows the worst lag of its samples and their mean apply rate." : null));
     }
 
-    /// <summary>The most rows (the planner's estimate) the final check counts on each side: about a second's work.</summary>
-    private const long MaxCountedRows = 5_000_000;
+    /// <summary>The most rows (the planner's estimate) the final check counts on each side: a fraction of a second's work.</summary>
+    private const long MaxCountedRows = 1_000_000;
 
     /// <summary>
     /// The tables (quoted names) whose exact row counts differ between the two sides, counting the smallest
