@@ -146,15 +146,21 @@ if [ -z "${SKIP_PGCOPYDB:-}" ] && [ -n "$PGCOPYDB" ] && [ -x "$PGCOPYDB" ]; then
     PGCT="postgres://postgres@127.0.0.1:$TPORT/pgcopydb"
     "$PGCOPYDB" clone --follow "${PGCOPYDB_PLUGIN[@]}" --source "$SRC" --target "$PGCT" --dir "$WORK/pgcopydb" --table-jobs 2 --index-jobs 2 \
         >"$WORK/pgcopydb.log" 2>&1 &
-    PIDS+=($!)
+    PGCOPYDB_PID=$!
+    PIDS+=($PGCOPYDB_PID)
     # Its apply rate once it replays: pgbench_history rows (one per pgbench transaction, four changes) reaching
     # the target per second over FOLLOW seconds, against the rows written on the source in the same time.
     count() { "$PGBIN/psql" -qXAt "$1" -c "SELECT count(*) FROM pgbench_history" 2>/dev/null || echo 0; }
     START=$(date +%s); FIRST="$(count "$PGCT")"
-    until [ "$(count "$PGCT")" -gt "$FIRST" ] || [ $(( $(date +%s) - START )) -gt 600 ]; do sleep 1; FIRST="$(count "$PGCT")"; done
+    until [ "$(count "$PGCT")" -gt "$FIRST" ] || [ $(( $(date +%s) - START )) -gt 600 ] || ! kill -0 "$PGCOPYDB_PID" 2>/dev/null; do
+        sleep 1; FIRST="$(count "$PGCT")"
+    done
     A="$(count "$PGCT")"; SA="$(count "$SRC")"; sleep "$FOLLOW"
     B="$(count "$PGCT")"; SB="$(count "$SRC")"
     PGCOPYDB_RATE="$(( (B - A) * 4 / FOLLOW )) changes/s (as the target's superuser) against $(( (SB - SA) * 4 / FOLLOW )) written; $(( SB - B )) transactions behind at the end"
+    if ! kill -0 "$PGCOPYDB_PID" 2>/dev/null || grep -q "ERROR" "$WORK/pgcopydb.log"; then
+        PGCOPYDB_RATE="$PGCOPYDB_RATE; its follow failed: $(grep -m1 -o 'ERROR.*' "$WORK/pgcopydb.log" | cut -c1-120)"
+    fi
 fi
 
 cat <<REPORT
