@@ -22,7 +22,7 @@ internal static class MigrateCommand
     private static readonly Option<string?> Target = new("--target", "-t") { Description = $"The database to move it into (or {TargetVariable})." };
     private static readonly Option<string?> Confirm = new("--confirm") { Description = "The target database's name: the migration replaces what it holds." };
     private static readonly Option<string?> Via = new("--via") { Description = "Where to stage the archive; default: a file in the migration's folder." };
-    private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel restore jobs.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel jobs: the restore's or the copy's, and with --online the connections that apply changes.", DefaultValueFactory = _ => 2 };
     private static readonly Option<bool> ReadOnlySource = new("--read-only-source") { Description = "Make the source read-only and end its sessions for the migration (lifted on failure or cancel)." };
     private static readonly Option<bool> KeepReadOnly = new("--keep-read-only") { Description = "With --read-only-source: leave the source read-only after a successful migration." };
     private static readonly Option<bool> ApplySettings = new("--apply-settings") { Description = "Apply the source's behavioural settings to the target database." };

@@ -1,37 +1,59 @@
 using Npgsql;
 using NpgsqlTypes;
-using PgRelocate.Errors;
+using PgRelocate.Connections;
 
 namespace PgRelocate.Online;
 
 /// <summary>
-/// Applies changes to the target in the source's commit order, as an ordinary database owner. Consecutive
-/// source transactions are grouped into one target transaction, whose last statement advances the stored
-/// position: the group and its position commit together or not at all. A transaction whose commit is before
-/// the stored position was applied before a restart and is skipped. How the rows are written (batches, COPY
-/// for runs of INSERTs, repeated UPDATEs of a row applied once) is <see cref="TargetWrites"/>'s.
+/// Applies changes to the target in the source's commit order, as an ordinary database owner, on several
+/// connections at once. Each table belongs to one <see cref="ApplyLane"/> (a table, the tables its foreign keys
+/// tie it to and its partitions always share one), which applies its changes in commit order; lanes work side
+/// by side, so the result is the same as applying in commit order on one connection. Consecutive source
+/// transactions are grouped: at a transaction boundary every lane commits, each with its tables' positions,
+/// then the position of the whole follow is stored. A crash between two lanes' commits loses nothing and
+/// repeats nothing: a table skips the changes its own position covers. How rows are written (batches, COPY
+/// for runs of INSERTs, hot rows' UPDATEs applied once) is <see cref="TargetWrites"/>'s.
 /// </summary>
-internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, NpgsqlLogSequenceNumber position)
+internal sealed class ChangeApplier
 {
-    private readonly Dictionary<SourceRelation, TargetTable> _tables = new(ReferenceEqualityComparer.Instance);
-    private readonly Dictionary<uint, SourceRelation> _lastDescribed = [];
-    private readonly TargetWrites _writes = new(connection);
-    private NpgsqlTransaction? _transaction;
+    private readonly string _slot;
+    private readonly ApplyLane[] _lanes;
+    private readonly ApplyRoutes _routes;
+    private readonly HashSet<int> _touched = [];
     private bool _skipping;
     private bool _inSourceTransaction;
-    private long _groupChanges;
+    private ulong _commitLsn;
     private long _groupTransactions;
     private ulong _groupEnd;
     private DateTime _groupStarted;
+    private bool _groupOpen;
+    private long _groupChanges;
+    private long _committedChanges;
+
+    private ChangeApplier(IReadOnlyList<NpgsqlConnection> connections, string slot, NpgsqlLogSequenceNumber position, ApplyRoutes routes, IReadOnlyDictionary<string, ulong> stored)
+    {
+        _slot = slot;
+        _routes = routes;
+        Position = position;
+        _lanes = connections.Select(c => new ApplyLane(c, slot, stored)).ToArray();
+    }
+
+    /// <summary>An applier over these connections (one lane each), from the stored position.</summary>
+    public static async Task<ChangeApplier> StartAsync(IReadOnlyList<NpgsqlConnection> connections, string slot, NpgsqlLogSequenceNumber position, CancellationToken cancellationToken)
+    {
+        var routes = await ApplyRoutes.ReadAsync(connections[0], connections.Count, cancellationToken);
+        var stored = await TargetState.TablePositionsAsync(connections[0], slot, cancellationToken);
+        return new ChangeApplier(connections, slot, position, routes, stored);
+    }
 
     /// <summary>Every source transaction committed before this is applied and committed on the target.</summary>
-    public NpgsqlLogSequenceNumber Position { get; private set; } = position;
+    public NpgsqlLogSequenceNumber Position { get; private set; }
 
     /// <summary>Changes taken from the reader (applied or skipped), to compare with what it read.</summary>
     public long Processed { get; private set; }
 
     /// <summary>Row changes and source transactions committed on the target by this applier.</summary>
-    public long Changes { get; private set; }
+    public long Changes => _committedChanges;
 
     public long Transactions { get; private set; }
 
@@ -51,13 +73,16 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
     public double? LagSeconds(DateTime now) => (ApplyingCommitTime ?? LastCommitTime) is { } t ? Math.Max(0, (now - t).TotalSeconds) : null;
 
     /// <summary>Tables changed since the follow started (quoted, qualified names), for the final check at cutover.</summary>
-    public HashSet<string> ChangedTables { get; } = new(StringComparer.Ordinal);
+    public IEnumerable<string> ChangedTables => _lanes.SelectMany(l => l.ChangedTables).Distinct(StringComparer.Ordinal);
 
     /// <summary>True when no source transaction is half applied and no group waits to commit.</summary>
-    public bool Idle => !_inSourceTransaction && _transaction is null;
+    public bool Idle => !_inSourceTransaction && !_groupOpen;
 
     /// <summary>True when a group of whole source transactions waits to commit.</summary>
     public bool HasCommittable => !_inSourceTransaction && _groupTransactions > 0;
+
+    /// <summary>Whether the open group is big or old enough to commit at the next transaction boundary.</summary>
+    public bool GroupIsFull => HasCommittable && (Pending >= 20_000 || DateTime.UtcNow - _groupStarted > TimeSpan.FromMilliseconds(500));
 
     public async Task ApplyAsync(Change change, CancellationToken cancellationToken)
     {
@@ -67,14 +92,9 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
             case BeginChange b:
                 _inSourceTransaction = true;
                 _skipping = b.CommitLsn < (ulong)Position;
+                _commitLsn = b.CommitLsn;
                 ApplyingCommitTime = b.CommitTime;
-                if (!_skipping && _transaction is null)
-                {
-                    _transaction = await connection.BeginTransactionAsync(cancellationToken);
-                    _writes.Begin(_transaction);
-                    _groupStarted = DateTime.UtcNow;
-                }
-
+                _touched.Clear();
                 return;
             case CommitChange c:
                 _inSourceTransaction = false;
@@ -82,6 +102,17 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
                 LastCommitTime = c.CommitTime;
                 if (!_skipping)
                 {
+                    foreach (var lane in _touched)
+                    {
+                        await _lanes[lane].EndAsync(c.EndLsn, cancellationToken);
+                    }
+
+                    if (!_groupOpen)
+                    {
+                        _groupOpen = true;
+                        _groupStarted = DateTime.UtcNow;
+                    }
+
                     _groupTransactions++;
                     _groupEnd = c.EndLsn;
                 }
@@ -94,79 +125,75 @@ internal sealed class ChangeApplier(NpgsqlConnection connection, string slot, Np
             return;
         }
 
-        _groupChanges++;
-        switch (change)
+        if (change is TruncateChange truncate)
         {
-            case InsertChange i:
-                await _writes.InsertAsync(await TableAsync(i.Relation, cancellationToken), i.New, cancellationToken);
-                break;
-            case UpdateChange u:
-                await _writes.UpdateAsync(await TableAsync(u.Relation, cancellationToken), u, cancellationToken);
-                break;
-            case DeleteChange d:
-                await _writes.DeleteAsync(await TableAsync(d.Relation, cancellationToken), d, cancellationToken);
-                break;
-            case TruncateChange tr:
-                var tables = new List<TargetTable>();
-                foreach (var r in tr.Relations)
-                {
-                    tables.Add(await TableAsync(r, cancellationToken));
-                }
+            // One TRUNCATE per lane, of its tables (a CASCADE's tables are tied by foreign keys: one lane).
+            foreach (var group in truncate.Relations.GroupBy(r => _routes.LaneOf(r)))
+            {
+                await SendAsync(group.Key, truncate with { Relations = group.ToList() }, cancellationToken);
+            }
 
-                await _writes.TruncateAsync(tables, tr.RestartIdentity, tr.Cascade, cancellationToken);
-                break;
+            return;
+        }
+
+        var relation = change switch
+        {
+            InsertChange i => i.Relation,
+            UpdateChange u => u.Relation,
+            DeleteChange d => d.Relation,
+            _ => null,
+        };
+        if (relation is not null)
+        {
+            await SendAsync(_routes.LaneOf(relation), change, cancellationToken);
         }
     }
 
-    /// <summary>Sends what the open transaction holds so far (a large transaction shows progress), inside it.</summary>
-    public Task FlushAsync(CancellationToken cancellationToken) => _writes.SendPendingAsync(cancellationToken);
+    /// <summary>Nothing to do: each lane sends what it holds whenever its queue runs dry.</summary>
+    public Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    /// <summary>Commits the group of whole source transactions with its position; returns the new position, or null when there was nothing to commit.</summary>
+    /// <summary>
+    /// Commits the group of whole source transactions: every lane with changes commits, then the follow's
+    /// position is stored; returns the new position, or null when there was nothing to commit.
+    /// </summary>
     public async Task<NpgsqlLogSequenceNumber?> CommitAsync(CancellationToken cancellationToken)
     {
-        if (!HasCommittable || _transaction is null)
+        if (!HasCommittable)
         {
             return null;
         }
 
+        await Task.WhenAll(_lanes.Where(l => l.HasOpenGroup).Select(l => l.CommitAsync(cancellationToken)));
+        Migration.FaultInjection.At("follow", "lanes-committed");
+        // Only once every lane has committed: a transaction before this position is skipped whole on a restart.
         var end = new NpgsqlLogSequenceNumber(_groupEnd);
-        await _writes.AddLastAsync(TargetState.Advance(slot, end, _groupChanges, _groupTransactions), cancellationToken);
-        await _writes.SendAllAsync(cancellationToken);
-        await _transaction.CommitAsync(cancellationToken);
-        await _transaction.DisposeAsync();
-        _transaction = null;
+        await _lanes[0].RunAsync(TargetState.Advance(_slot, end, _groupChanges, _groupTransactions), cancellationToken);
         Position = end;
-        Changes += _groupChanges;
-        Transactions += _groupTransactions;
+        _committedChanges += _groupChanges;
         _groupChanges = 0;
+        Transactions += _groupTransactions;
         _groupTransactions = 0;
+        _groupOpen = false;
         return end;
     }
 
-    /// <summary>Whether the open group is big or old enough to commit at the next transaction boundary.</summary>
-    public bool GroupIsFull => HasCommittable && (_groupChanges >= 20_000 || DateTime.UtcNow - _groupStarted > TimeSpan.FromMilliseconds(500));
-
-    private async Task<TargetTable> TableAsync(SourceRelation relation, CancellationToken cancellationToken)
+    /// <summary>Stops every lane, rolling back what is not committed.</summary>
+    public async Task StopAsync()
     {
-        if (!_tables.TryGetValue(relation, out var table))
+        foreach (var lane in _lanes)
         {
-            if (_lastDescribed.TryGetValue(relation.Id, out var before))
-            {
-                TargetTable.CheckRedescribed(before, relation);
-            }
+            await lane.StopAsync();
+        }
+    }
 
-            _lastDescribed[relation.Id] = relation;
-
-            // Send what is held first: the catalog query runs on the same connection.
-            await _writes.SendAllAsync(cancellationToken);
-            table = await TargetTable.DescribeAsync(connection, relation, cancellationToken);
-            _tables[relation] = table;
-            if (ChangedTables.Add(table.Qualified))
-            {
-                await _writes.AddOwnAsync(TargetState.Changed(table.Qualified), cancellationToken);
-            }
+    private async Task SendAsync(int lane, Change change, CancellationToken cancellationToken)
+    {
+        _groupChanges++;
+        if (_touched.Add(lane))
+        {
+            await _lanes[lane].BeginAsync(_commitLsn, cancellationToken);
         }
 
-        return table;
+        await _lanes[lane].ApplyAsync(change, cancellationToken);
     }
 }

@@ -17,8 +17,8 @@ namespace PgRelocate.Online;
 public sealed record FollowPoint(bool CaughtUp, NpgsqlLogSequenceNumber Received, NpgsqlLogSequenceNumber Applied, double LagSeconds);
 
 /// <summary>
-/// Streams the slot's changes into the target until a condition says stop: one reader, one applier, a
-/// bounded channel between them. A dropped connection on either side (a network cut, a restarted server, a
+/// Streams the slot's changes into the target until a condition says stop: one reader, one applier (over
+/// <see cref="Lanes"/> connections), a bounded channel between them. A dropped connection on either side (a network cut, a restarted server, a
 /// terminated session) reconnects and resumes from the position stored in the target, skipping what was
 /// applied; anything else stops the follow with a message. It watches the source as it goes: the WAL the slot
 /// holds, and tables created after the publication.
@@ -38,6 +38,9 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
     /// <summary>Stop (and let the slot go) once it holds more WAL than this; null: only when the server is about to invalidate it.</summary>
     public long? MaxRetainedBytes { get; init; }
+
+    /// <summary>Connections that apply side by side, each for its own tables (see <see cref="ApplyRoutes"/>).</summary>
+    public int Lanes { get; init; } = 1;
 
     /// <summary>The phase shown by status ("follow", "cutover").</summary>
     public string Phase { get; init; } = "follow";
@@ -93,8 +96,28 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
     private async Task SessionAsync(Func<FollowPoint, bool> done, NpgsqlLogSequenceNumber? stopBefore, CancellationToken cancellationToken)
     {
-        await using var apply = await OpenApplyAsync(cancellationToken);
-        var stored = await TargetState.ReadAsync(apply, slot, cancellationToken)
+        var connections = new List<NpgsqlConnection>();
+        try
+        {
+            for (var i = 0; i < Math.Max(1, Lanes); i++)
+            {
+                connections.Add(await OpenApplyAsync(i, cancellationToken));
+            }
+
+            await SessionAsync(connections, done, stopBefore, cancellationToken);
+        }
+        finally
+        {
+            foreach (var c in connections)
+            {
+                await c.DisposeAsync();
+            }
+        }
+    }
+
+    private async Task SessionAsync(IReadOnlyList<NpgsqlConnection> connections, Func<FollowPoint, bool> done, NpgsqlLogSequenceNumber? stopBefore, CancellationToken cancellationToken)
+    {
+        var stored = await TargetState.ReadAsync(connections[0], slot, cancellationToken)
             ?? throw new PgRelocateException($"The target has no position for {slot} (its {OnlineNames.TargetSchema} schema is gone): cancel this migration and start a new one.");
         await using var watch = await Db.OpenAsync(source.WithApplicationName("pgrelocate online watch"), "source", cancellationToken);
         await using var replication = new LogicalReplicationConnection(source.WithApplicationName("pgrelocate online").ToNpgsqlConnectionString());
@@ -125,7 +148,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                 }
             },
             CancellationToken.None);
-        var applier = new ChangeApplier(apply, slot, stored.Lsn);
+        var applier = await ChangeApplier.StartAsync(connections, slot, stored.Lsn, cancellationToken);
         var startChanges = Changes;
         var startTransactions = Transactions;
         try
@@ -184,6 +207,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         {
             await stop.CancelAsync();
             await reading;
+            await applier.StopAsync();
             foreach (var t in applier.ChangedTables)
             {
                 _changedTables.Add(t);
@@ -325,9 +349,9 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         return new PgRelocateException($"Follow stopped to protect the source: the slot holds {Units.Bytes(retained)} of WAL ({string.Join(", ", why)}). The slot is removed so the source can recycle its WAL; start again when the target can keep up (a closer network, a larger --max-retained-wal).", ExitCode.Failed);
     }
 
-    private async Task<NpgsqlConnection> OpenApplyAsync(CancellationToken cancellationToken)
+    private async Task<NpgsqlConnection> OpenApplyAsync(int lane, CancellationToken cancellationToken)
     {
-        var info = target.WithApplicationName("pgrelocate online apply");
+        var info = target.WithApplicationName(lane == 0 ? "pgrelocate online apply" : $"pgrelocate online apply {lane + 1}");
         var builder = new NpgsqlConnectionStringBuilder(info.ToNpgsqlConnectionString()) { MaxAutoPrepare = 256, AutoPrepareMinUsages = 2 };
         var conn = new NpgsqlConnection(builder.ConnectionString);
         try

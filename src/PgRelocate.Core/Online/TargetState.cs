@@ -24,6 +24,8 @@ public static class TargetState
             CREATE TABLE {Schema}.position (slot text PRIMARY KEY, lsn pg_lsn NOT NULL, changes bigint NOT NULL DEFAULT 0,
                                             transactions bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now());
             CREATE TABLE {Schema}.changed_tables (table_name text PRIMARY KEY);
+            CREATE TABLE {Schema}.table_positions (slot text NOT NULL, table_name text NOT NULL, lsn pg_lsn NOT NULL,
+                                                   PRIMARY KEY (slot, table_name));
             CREATE TABLE {Schema}.disabled_triggers (table_name text NOT NULL, trigger_name text NOT NULL, enabled "char" NOT NULL,
                                                      PRIMARY KEY (table_name, trigger_name));
             INSERT INTO {Schema}.disabled_triggers
@@ -69,6 +71,35 @@ public static class TargetState
         cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = transactions });
         cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = slot });
         return cmd;
+    }
+
+    /// <summary>
+    /// The statement that advances the positions of the tables one lane changed, to run last in its applying
+    /// transaction: every change to them from a source transaction committed before <paramref name="lsn"/> is
+    /// applied (lanes commit on their own, so each table keeps its own position).
+    /// </summary>
+    public static NpgsqlBatchCommand AdvanceTables(string slot, string[] tables, NpgsqlLogSequenceNumber lsn)
+    {
+        var cmd = new NpgsqlBatchCommand($"INSERT INTO {Schema}.table_positions (slot, table_name, lsn) SELECT $1, t, $3::pg_lsn FROM unnest($2::text[]) t ON CONFLICT (slot, table_name) DO UPDATE SET lsn = excluded.lsn");
+        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = slot });
+        cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = tables });
+        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = lsn.ToString() });
+        return cmd;
+    }
+
+    /// <summary>Each table's stored position (quoted, qualified name to LSN).</summary>
+    public static async Task<Dictionary<string, ulong>> TablePositionsAsync(NpgsqlConnection conn, string slot, CancellationToken cancellationToken)
+    {
+        var positions = new Dictionary<string, ulong>(StringComparer.Ordinal);
+        await using var cmd = new NpgsqlCommand($"SELECT table_name, lsn::text FROM {Schema}.table_positions WHERE slot = @slot", conn);
+        cmd.Parameters.AddWithValue("slot", slot);
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
+        {
+            positions[r.GetString(0)] = (ulong)NpgsqlLogSequenceNumber.Parse(r.GetString(1));
+        }
+
+        return positions;
     }
 
     /// <summary>The statement that records a table the follow changes, in the transaction of its first change (a resumed follow keeps what a killed one changed).</summary>

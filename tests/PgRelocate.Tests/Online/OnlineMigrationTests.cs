@@ -301,6 +301,37 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
     }
 
     [Fact]
+    public async Task Should_Not_Repeat_What_The_Lanes_Committed_When_Killed_Before_The_Follow_Stored_Its_Position()
+    {
+        var tables = Enumerable.Range(1, 8).Select(i => $"t{i}").ToList();
+        var source = await servers.SourceAsync(string.Concat(tables.Select(t => $"CREATE TABLE {t} (id int PRIMARY KEY, v int);")));
+        var target = await servers.Target.CreateDatabaseAsync("lanes");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path, new Dictionary<string, string> { [FaultInjection.Variable] = "kill:follow:lanes-committed" }, "--jobs", "2");
+        var id = await run.WaitForFollowAsync();
+        // Both apply connections follow, each with its own tables.
+        Assert.Equal(2L, await PgServer.ScalarAsync<long>(servers.Target.Cluster.Superuser(target.Database), "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgrelocate online apply%'"));
+
+        // One source transaction over tables of both lanes: the lanes commit their parts, then the process dies
+        // before the follow stores the position that covers the transaction.
+        await PgServer.ExecuteAsync(source, "BEGIN; " + string.Concat(tables.Select(t => $"INSERT INTO {t} VALUES (1, 1); ")) + "COMMIT;");
+        Assert.Equal(137, (await run.Result).ExitCode);
+        Assert.Equal(8L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pgrelocate_online.table_positions"));
+
+        var resumed = OnlineRun.Resume(source, target, dir.Path, id);
+        await resumed.WaitForFollowAsync();
+        await PgServer.ExecuteAsync(source, "BEGIN; " + string.Concat(tables.Select(t => $"INSERT INTO {t} VALUES (2, 2); UPDATE {t} SET v = v + 1 WHERE id = 1; ")) + "COMMIT;");
+        await resumed.WaitForChangesAsync(16);
+        await resumed.CutoverAsync(id);
+
+        await AssertSameAsync(source, target, dir.Path);
+        foreach (var t in tables)
+        {
+            Assert.Equal(4L, await PgServer.ScalarAsync<long>(target, $"SELECT sum(v)::bigint FROM {t}"));
+        }
+    }
+
+    [Fact]
     public async Task Should_Reconnect_When_The_Target_Connection_Is_Cut_During_Follow()
     {
         var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g;");

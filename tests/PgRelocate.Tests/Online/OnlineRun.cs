@@ -24,12 +24,16 @@ internal sealed class OnlineRun
 
     public Process? Process { get; }
 
-    public static OnlineRun Start(PgConnectionInfo source, PgConnectionInfo target, string workDir, params string[] extra)
+    public static OnlineRun Start(PgConnectionInfo source, PgConnectionInfo target, string workDir, params string[] extra) =>
+        Start(source, target, workDir, null, extra);
+
+    /// <param name="environment">Extra environment for the process (a fault to inject).</param>
+    public static OnlineRun Start(PgConnectionInfo source, PgConnectionInfo target, string workDir, Dictionary<string, string>? environment, params string[] extra)
     {
         Process? process = null;
         var task = CliRunner.RunAsync(
             ["migrate", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--confirm", target.Database, "--workdir", workDir, "--online", .. extra],
-            null,
+            environment,
             TimeSpan.FromMinutes(6),
             p => process = p);
         return new OnlineRun(task, workDir, process);

@@ -120,6 +120,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
         {
             Phase = phase,
             MaxRetainedBytes = context.Options.MaxRetainedWal,
+            Lanes = context.Options.Jobs,
         };
     }
 

@@ -1,0 +1,256 @@
+using System.Threading.Channels;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace PgRelocate.Online;
+
+/// <summary>
+/// One connection of the apply and the tables routed to it (<see cref="ApplyRoutes"/>): it applies their
+/// changes in the source's commit order, on its own, while the other lanes apply theirs. Its target
+/// transaction holds consecutive source transactions' changes to its tables and commits when the applier says
+/// (every lane at the same source transaction boundary), with each table's applied position in the same
+/// transaction: a crash or a restart never loses or repeats a change to any table.
+/// </summary>
+internal sealed class ApplyLane
+{
+    private readonly NpgsqlConnection _connection;
+    private readonly string _slot;
+    private readonly IReadOnlyDictionary<string, ulong> _stored;
+    private readonly Channel<Item> _queue = Channel.CreateBounded<Item>(new BoundedChannelOptions(1024) { SingleReader = true, SingleWriter = true });
+    private readonly Dictionary<SourceRelation, TargetTable> _tables = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<uint, SourceRelation> _lastDescribed = [];
+    private readonly HashSet<string> _groupTables = new(StringComparer.Ordinal);
+    private readonly TargetWrites _writes;
+    private readonly Task _running;
+    private NpgsqlTransaction? _transaction;
+    private ulong _commitLsn;
+    private ulong _groupEnd;
+
+    /// <param name="stored">Each table's stored position: a change to it from a transaction committed before it was applied already.</param>
+    public ApplyLane(NpgsqlConnection connection, string slot, IReadOnlyDictionary<string, ulong> stored)
+    {
+        _connection = connection;
+        _slot = slot;
+        _stored = stored;
+        _writes = new TargetWrites(connection);
+        _running = Task.Run(LoopAsync);
+    }
+
+    /// <summary>Tables changed by this lane since the follow started (quoted, qualified names).</summary>
+    public HashSet<string> ChangedTables { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>True while its target transaction holds changes not committed yet.</summary>
+    public bool HasOpenGroup { get; private set; }
+
+    /// <summary>Before the first change of a source transaction routed here.</summary>
+    public ValueTask BeginAsync(ulong commitLsn, CancellationToken cancellationToken)
+    {
+        HasOpenGroup = true;
+        return WriteAsync(new Item.Begin(commitLsn), cancellationToken);
+    }
+
+    public ValueTask ApplyAsync(Change change, CancellationToken cancellationToken) => WriteAsync(new Item.Row(change), cancellationToken);
+
+    /// <summary>After the last change of a source transaction routed here.</summary>
+    public ValueTask EndAsync(ulong endLsn, CancellationToken cancellationToken) => WriteAsync(new Item.End(endLsn), cancellationToken);
+
+    /// <summary>Commits what the lane holds, once it has applied everything sent before; done when committed.</summary>
+    public async Task CommitAsync(CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await WriteAsync(new Item.Commit(done), cancellationToken);
+        // A lane that fails completes its queue with the error instead of the commit.
+        await await Task.WhenAny(done.Task, _running);
+        await done.Task;
+        HasOpenGroup = false;
+    }
+
+    /// <summary>Runs one statement of the applier's own on this lane's connection, outside any transaction, once everything before it is done.</summary>
+    public async Task RunAsync(NpgsqlBatchCommand command, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await WriteAsync(new Item.Own(command, done), cancellationToken);
+        await await Task.WhenAny(done.Task, _running);
+        await done.Task;
+    }
+
+    /// <summary>Stops the lane; its open transaction, if any, is rolled back with its connection.</summary>
+    public async Task StopAsync()
+    {
+        _queue.Writer.TryComplete();
+        try
+        {
+            await _running;
+        }
+        catch (Exception)
+        {
+            // Its error was already raised where it mattered; stopping is quiet.
+        }
+    }
+
+    private async ValueTask WriteAsync(Item item, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _queue.Writer.WriteAsync(item, cancellationToken);
+        }
+        catch (ChannelClosedException e) when (e.InnerException is not null)
+        {
+            // The lane failed: its own error says why.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+        }
+    }
+
+    private async Task LoopAsync()
+    {
+        try
+        {
+            await foreach (var item in _queue.Reader.ReadAllAsync())
+            {
+                switch (item)
+                {
+                    case Item.Begin b:
+                        _commitLsn = b.CommitLsn;
+                        if (_transaction is null)
+                        {
+                            _transaction = await _connection.BeginTransactionAsync();
+                            _writes.Begin(_transaction);
+                        }
+
+                        break;
+                    case Item.Row r:
+                        await ApplyRowAsync(r.Change);
+                        if (_queue.Reader.Count == 0)
+                        {
+                            // Nothing more waiting: send what is held, so a large transaction shows progress.
+                            await _writes.SendPendingAsync(CancellationToken.None);
+                        }
+
+                        break;
+                    case Item.End e:
+                        _groupEnd = e.EndLsn;
+                        break;
+                    case Item.Commit c:
+                        await CommitGroupAsync();
+                        c.Done.TrySetResult();
+                        break;
+                    case Item.Own o:
+                        await using (var batch = new NpgsqlBatch(_connection))
+                        {
+                            batch.BatchCommands.Add(o.Command);
+                            await batch.ExecuteNonQueryAsync();
+                        }
+
+                        o.Done.TrySetResult();
+                        break;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            _queue.Writer.TryComplete(e);
+            // Fail whatever waits for a commit behind the failure.
+            while (_queue.Reader.TryRead(out var left))
+            {
+                (left switch { Item.Commit c => c.Done, Item.Own o => o.Done, _ => null })?.TrySetException(e);
+            }
+
+            throw;
+        }
+    }
+
+    private async Task ApplyRowAsync(Change change)
+    {
+        switch (change)
+        {
+            case InsertChange i when await TableAsync(i.Relation) is { } t:
+                await _writes.InsertAsync(t, i.New, CancellationToken.None);
+                break;
+            case UpdateChange u when await TableAsync(u.Relation) is { } t:
+                await _writes.UpdateAsync(t, u, CancellationToken.None);
+                break;
+            case DeleteChange d when await TableAsync(d.Relation) is { } t:
+                await _writes.DeleteAsync(t, d, CancellationToken.None);
+                break;
+            case TruncateChange tr:
+                var tables = new List<TargetTable>();
+                foreach (var relation in tr.Relations)
+                {
+                    if (await TableAsync(relation) is { } t)
+                    {
+                        tables.Add(t);
+                    }
+                }
+
+                if (tables.Count > 0)
+                {
+                    await _writes.TruncateAsync(tables, tr.RestartIdentity, tr.Cascade, CancellationToken.None);
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>The target table a change goes to, or null when this transaction's changes to it were applied before a restart.</summary>
+    private async Task<TargetTable?> TableAsync(SourceRelation relation)
+    {
+        if (!_tables.TryGetValue(relation, out var table))
+        {
+            if (_lastDescribed.TryGetValue(relation.Id, out var before))
+            {
+                TargetTable.CheckRedescribed(before, relation);
+            }
+
+            _lastDescribed[relation.Id] = relation;
+
+            // Send what is held first: the catalog query runs on the same connection.
+            await _writes.SendAllAsync(CancellationToken.None);
+            table = await TargetTable.DescribeAsync(_connection, relation, CancellationToken.None);
+            _tables[relation] = table;
+            if (ChangedTables.Add(table.Qualified))
+            {
+                await _writes.AddOwnAsync(TargetState.Changed(table.Qualified), CancellationToken.None);
+            }
+        }
+
+        if (_stored.TryGetValue(table.Qualified, out var stored) && _commitLsn < stored)
+        {
+            return null;
+        }
+
+        _groupTables.Add(table.Qualified);
+        return table;
+    }
+
+    private async Task CommitGroupAsync()
+    {
+        if (_transaction is null)
+        {
+            return;
+        }
+
+        if (_groupTables.Count > 0)
+        {
+            await _writes.AddLastAsync(TargetState.AdvanceTables(_slot, [.. _groupTables], new NpgsqlLogSequenceNumber(_groupEnd)), CancellationToken.None);
+        }
+
+        await _writes.SendAllAsync(CancellationToken.None);
+        await _transaction.CommitAsync();
+        await _transaction.DisposeAsync();
+        _transaction = null;
+        _groupTables.Clear();
+    }
+
+    private abstract record Item
+    {
+        public sealed record Begin(ulong CommitLsn) : Item;
+
+        public sealed record Row(Change Change) : Item;
+
+        public sealed record End(ulong EndLsn) : Item;
+
+        public sealed record Commit(TaskCompletionSource Done) : Item;
+
+        public sealed record Own(NpgsqlBatchCommand Command, TaskCompletionSource Done) : Item;
+    }
+}

@@ -1,0 +1,88 @@
+using Npgsql;
+using PgRelocate.Connections;
+
+namespace PgRelocate.Online;
+
+/// <summary>
+/// Which lane applies each table's changes. Tables a foreign key ties together, and a partitioned table with
+/// its partitions, form one group (read from the target's catalog, <c>ApplyRoutes.sql</c>); a group always goes
+/// to the same lane, chosen by a stable hash of its first table's name, so every statement that a constraint
+/// makes depend on another runs on the connection that ran the other, in the source's order.
+/// </summary>
+internal sealed class ApplyRoutes
+{
+    private readonly Dictionary<string, string> _parent = new(StringComparer.Ordinal);
+    private readonly Dictionary<uint, int> _byRelation = [];
+    private readonly int _lanes;
+
+    private ApplyRoutes(int lanes) => _lanes = lanes;
+
+    public static async Task<ApplyRoutes> ReadAsync(NpgsqlConnection conn, int lanes, CancellationToken cancellationToken)
+    {
+        var routes = new ApplyRoutes(lanes);
+        if (lanes > 1)
+        {
+            foreach (var (a, b) in await Db.ListAsync(conn, OnlineSql.ApplyRoutes, r => (Name(r.GetString(0), r.GetString(1)), Name(r.GetString(2), r.GetString(3))), cancellationToken))
+            {
+                routes.Join(a, b);
+            }
+        }
+
+        return routes;
+    }
+
+    /// <summary>The lane of a table of the stream.</summary>
+    public int LaneOf(SourceRelation relation)
+    {
+        if (!_byRelation.TryGetValue(relation.Id, out var lane))
+        {
+            lane = _lanes == 1 ? 0 : (int)(Fnv(Root(Name(relation.Schema, relation.Name))) % (uint)_lanes);
+            _byRelation[relation.Id] = lane;
+        }
+
+        return lane;
+    }
+
+    private static string Name(string schema, string table) => Db.Ident(schema) + "." + Db.Ident(table);
+
+    private string Root(string table)
+    {
+        while (_parent.TryGetValue(table, out var parent) && parent != table)
+        {
+            table = parent;
+        }
+
+        return table;
+    }
+
+    private void Join(string a, string b)
+    {
+        var (ra, rb) = (Root(a), Root(b));
+        if (ra == rb)
+        {
+            return;
+        }
+
+        // The smaller name leads its group, whatever order the catalog lists the pairs in.
+        if (string.CompareOrdinal(ra, rb) < 0)
+        {
+            _parent[rb] = ra;
+        }
+        else
+        {
+            _parent[ra] = rb;
+        }
+    }
+
+    /// <summary>FNV-1a: the same lane for the same group in every run (string.GetHashCode changes per process).</summary>
+    private static uint Fnv(string text)
+    {
+        var hash = 2166136261u;
+        foreach (var c in text)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return hash;
+    }
+}
