@@ -21,6 +21,7 @@ internal sealed class ApplyLane
     private readonly Dictionary<uint, SourceRelation> _lastDescribed = [];
     private readonly HashSet<string> _groupTables = new(StringComparer.Ordinal);
     private readonly TargetWrites _writes;
+    private readonly CancellationTokenSource _stopping = new();
     private readonly Task _running;
     private NpgsqlTransaction? _transaction;
     private ulong _commitLsn;
@@ -59,9 +60,7 @@ internal sealed class ApplyLane
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await WriteAsync(new Item.Commit(done), cancellationToken);
-        // A lane that fails completes its queue with the error instead of the commit.
-        await await Task.WhenAny(done.Task, _running);
-        await done.Task;
+        await WaitAsync(done.Task, cancellationToken);
         HasOpenGroup = false;
     }
 
@@ -70,14 +69,14 @@ internal sealed class ApplyLane
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await WriteAsync(new Item.Own(command, done), cancellationToken);
-        await await Task.WhenAny(done.Task, _running);
-        await done.Task;
+        await WaitAsync(done.Task, cancellationToken);
     }
 
     /// <summary>Stops the lane; its open transaction, if any, is rolled back with its connection.</summary>
     public async Task StopAsync()
     {
         _queue.Writer.TryComplete();
+        await _stopping.CancelAsync();
         try
         {
             await _running;
@@ -86,6 +85,22 @@ internal sealed class ApplyLane
         {
             // Its error was already raised where it mattered; stopping is quiet.
         }
+
+        _stopping.Dispose();
+    }
+
+    /// <summary>Waits for what the lane was asked to do; a lane that fails instead, or a cancel, ends the wait.</summary>
+    private async Task WaitAsync(Task done, CancellationToken cancellationToken)
+    {
+        var ended = await Task.WhenAny(done, _running, Task.Delay(Timeout.Infinite, cancellationToken));
+        cancellationToken.ThrowIfCancellationRequested();
+        if (ended == _running && !done.IsCompleted)
+        {
+            await _running;
+            throw new InvalidOperationException("An apply lane stopped before it did what it was asked.");
+        }
+
+        await done;
     }
 
     private async ValueTask WriteAsync(Item item, CancellationToken cancellationToken)
@@ -105,7 +120,7 @@ internal sealed class ApplyLane
     {
         try
         {
-            await foreach (var item in _queue.Reader.ReadAllAsync())
+            await foreach (var item in _queue.Reader.ReadAllAsync(_stopping.Token))
             {
                 switch (item)
                 {
@@ -113,7 +128,7 @@ internal sealed class ApplyLane
                         _commitLsn = b.CommitLsn;
                         if (_transaction is null)
                         {
-                            _transaction = await _connection.BeginTransactionAsync();
+                            _transaction = await _connection.BeginTransactionAsync(_stopping.Token);
                             _writes.Begin(_transaction);
                         }
 
@@ -123,7 +138,7 @@ internal sealed class ApplyLane
                         if (_queue.Reader.Count == 0)
                         {
                             // Nothing more waiting: send what is held, so a large transaction shows progress.
-                            await _writes.SendPendingAsync(CancellationToken.None);
+                            await _writes.SendPendingAsync(_stopping.Token);
                         }
 
                         break;
@@ -138,7 +153,7 @@ internal sealed class ApplyLane
                         await using (var batch = new NpgsqlBatch(_connection))
                         {
                             batch.BatchCommands.Add(o.Command);
-                            await batch.ExecuteNonQueryAsync();
+                            await batch.ExecuteNonQueryAsync(_stopping.Token);
                         }
 
                         o.Done.TrySetResult();
@@ -164,13 +179,13 @@ internal sealed class ApplyLane
         switch (change)
         {
             case InsertChange i when await TableAsync(i.Relation) is { } t:
-                await _writes.InsertAsync(t, i.New, CancellationToken.None);
+                await _writes.InsertAsync(t, i.New, _stopping.Token);
                 break;
             case UpdateChange u when await TableAsync(u.Relation) is { } t:
-                await _writes.UpdateAsync(t, u, CancellationToken.None);
+                await _writes.UpdateAsync(t, u, _stopping.Token);
                 break;
             case DeleteChange d when await TableAsync(d.Relation) is { } t:
-                await _writes.DeleteAsync(t, d, CancellationToken.None);
+                await _writes.DeleteAsync(t, d, _stopping.Token);
                 break;
             case TruncateChange tr:
                 var tables = new List<TargetTable>();
@@ -184,7 +199,7 @@ internal sealed class ApplyLane
 
                 if (tables.Count > 0)
                 {
-                    await _writes.TruncateAsync(tables, tr.RestartIdentity, tr.Cascade, CancellationToken.None);
+                    await _writes.TruncateAsync(tables, tr.RestartIdentity, tr.Cascade, _stopping.Token);
                 }
 
                 break;
@@ -204,12 +219,12 @@ internal sealed class ApplyLane
             _lastDescribed[relation.Id] = relation;
 
             // Send what is held first: the catalog query runs on the same connection.
-            await _writes.SendAllAsync(CancellationToken.None);
-            table = await TargetTable.DescribeAsync(_connection, relation, CancellationToken.None);
+            await _writes.SendAllAsync(_stopping.Token);
+            table = await TargetTable.DescribeAsync(_connection, relation, _stopping.Token);
             _tables[relation] = table;
             if (ChangedTables.Add(table.Qualified))
             {
-                await _writes.AddOwnAsync(TargetState.Changed(table.Qualified), CancellationToken.None);
+                await _writes.AddOwnAsync(TargetState.Changed(table.Qualified), _stopping.Token);
             }
         }
 
@@ -231,11 +246,11 @@ internal sealed class ApplyLane
 
         if (_groupTables.Count > 0)
         {
-            await _writes.AddLastAsync(TargetState.AdvanceTables(_slot, [.. _groupTables], new NpgsqlLogSequenceNumber(_groupEnd)), CancellationToken.None);
+            await _writes.AddLastAsync(TargetState.AdvanceTables(_slot, [.. _groupTables], new NpgsqlLogSequenceNumber(_groupEnd)), _stopping.Token);
         }
 
-        await _writes.SendAllAsync(CancellationToken.None);
-        await _transaction.CommitAsync();
+        await _writes.SendAllAsync(_stopping.Token);
+        await _transaction.CommitAsync(_stopping.Token);
         await _transaction.DisposeAsync();
         _transaction = null;
         _groupTables.Clear();

@@ -45,6 +45,22 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     /// <summary>The phase shown by status ("follow", "cutover").</summary>
     public string Phase { get; init; } = "follow";
 
+    /// <summary>
+    /// Moves the follow into another phase (the verification while following): status and the lag's history
+    /// say so at once, from the last lag measured.
+    /// </summary>
+    public void MarkPhase(string phase)
+    {
+        _phase = phase;
+        _lastStatus = DateTime.MinValue;
+        History.Add(new Migration.LagSample(DateTimeOffset.UtcNow, phase, _lagBytes, _lastLagSeconds, 0));
+    }
+
+    private string? _phase;
+    private double _lastLagSeconds;
+
+    private string CurrentPhase => _phase ?? Phase;
+
     /// <summary>Tables the follow changed ("schema.table").</summary>
     public IReadOnlyCollection<string> ChangedTables => _changedTables;
 
@@ -284,7 +300,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             var changes = Changes + applier.Pending;
             var status = new OnlineStatus
             {
-                Phase = Phase,
+                Phase = CurrentPhase,
                 AppliedLsn = applier.Position.ToString(),
                 LagBytes = _lagBytes,
                 LagSeconds = caughtUp ? 0 : applier.LagSeconds(now) ?? 0,
@@ -298,8 +314,9 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             _lastChanges = changes;
             _lastTransactions = Transactions;
             status.Write(folder);
-            reporter.Progress(new ProgressUpdate(Phase, changes, null, "changes", status.Describe()));
-            History.Add(new Migration.LagSample(DateTimeOffset.UtcNow, Phase, status.LagBytes, status.LagSeconds, status.ChangesPerSecond));
+            _lastLagSeconds = status.LagSeconds;
+            reporter.Progress(new ProgressUpdate(CurrentPhase, changes, null, "changes", status.Describe()));
+            History.Add(new Migration.LagSample(DateTimeOffset.UtcNow, CurrentPhase, status.LagBytes, status.LagSeconds, status.ChangesPerSecond));
         }
     }
 

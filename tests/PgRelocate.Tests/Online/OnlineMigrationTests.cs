@@ -309,8 +309,16 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         using var dir = new TempDir();
         var run = OnlineRun.Start(source, target, dir.Path, new Dictionary<string, string> { [FaultInjection.Variable] = "kill:follow:lanes-committed" }, "--jobs", "2");
         var id = await run.WaitForFollowAsync();
+        await run.WaitForVerifiedAsync();
         // Both apply connections follow, each with its own tables.
-        Assert.Equal(2L, await PgServer.ScalarAsync<long>(servers.Target.Cluster.Superuser(target.Database), "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgrelocate online apply%'"));
+        var sessions = 0L;
+        for (var i = 0; i < 50 && sessions != 2; i++)
+        {
+            await Task.Delay(100);
+            sessions = await PgServer.ScalarAsync<long>(servers.Target.Cluster.Superuser(target.Database), "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgrelocate online apply%'");
+        }
+
+        Assert.Equal(2L, sessions);
 
         // One source transaction over tables of both lanes: the lanes commit their parts, then the process dies
         // before the follow stores the position that covers the transaction.
