@@ -140,6 +140,27 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
     }
 
     [Fact]
+    public async Task Should_End_The_Source_Sessions_When_Making_It_Read_Only_And_Not_Blame_Other_Roles()
+    {
+        var source = await servers.SmallSourceAsync();
+        var target = await servers.Target.CreateDatabaseAsync("ended");
+        using var dir = new TempDir();
+        await using var app = new Npgsql.NpgsqlConnection(source.ToNpgsqlConnectionString() + ";Application Name=shop-web;Pooling=false");
+        await app.OpenAsync();
+
+        var result = await CliRunner.RunAsync(Args(source, target, dir.Path, "--read-only-source"), null);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        // The step's line in the journal's log (its summary is rewritten once the source is writable again).
+        var summary = MigrationJournal.All(dir.Path).Single().Log.Single(l => l.Contains("is read-only;", StringComparison.Ordinal));
+        Assert.Matches(@"\d+ sessions? ended", summary);
+        // A session asked to end is still closing for a moment: it is not one that "could not be ended".
+        Assert.DoesNotContain("could not be ended", summary, StringComparison.Ordinal);
+        await using var probe = new Npgsql.NpgsqlCommand("SELECT 1", app);
+        await Assert.ThrowsAnyAsync<Exception>(() => probe.ExecuteScalarAsync());
+    }
+
+    [Fact]
     public async Task Should_Exit_70_Say_It_Is_A_Bug_And_Keep_Its_Stack_When_A_Step_Throws_Unexpectedly()
     {
         var source = await servers.SmallSourceAsync();

@@ -36,19 +36,36 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
             throw new PgRelocateException($"Could not make the source read-only: {e.MessageText}. Connect as the database's owner, or leave out --read-only-source and stop writes yourself.", ExitCode.Failed, e);
         }
 
-        var ended = await Db.ScalarAsync<long>(conn, $"""
-            SELECT count(*) FROM (
-              SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-              WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-                AND application_name <> {Db.Literal(HeldMigrationLock.ApplicationName(context.Journal.Id))}
-            ) s WHERE ok
-            """, cancellationToken);
-        var left = (await ConnectedApplications.ReadAsync(conn, cancellationToken)).Sum(a => a.Sessions);
-        context.Record.Outputs["readOnly"] = "on";
-        context.Record.Summary = $"{source.Database} is read-only; {ended} session{(ended == 1 ? "" : "s")} ended" + (left > 0 ? $", {left} could not be ended (they belong to other roles)" : "");
-        if (left > 0)
+        // pg_terminate_backend only asks: a session ends a moment later. Those it could not ask (another role's,
+        // without the right) may go on writing in their open transaction; new ones are read-only already.
+        var terminated = await Db.ListAsync(conn, $"""
+            SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+              AND application_name <> {Db.Literal(HeldMigrationLock.ApplicationName(context.Journal.Id))}
+            """, r => (Pid: r.GetInt32(0), Ok: r.GetBoolean(1)), cancellationToken);
+        var ended = terminated.Where(t => t.Ok).Select(t => t.Pid).ToArray();
+        var refused = terminated.Count - ended.Length;
+        var closing = 0L;
+        for (var i = 0; i < 20; i++)
         {
-            context.Reporter.Warn($"{left} sessions on the source could not be ended: they may still write until they reconnect.");
+            await using var cmd = new Npgsql.NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(@pids)", conn);
+            cmd.Parameters.AddWithValue("pids", ended);
+            closing = (long)(await cmd.ExecuteScalarAsync(cancellationToken))!;
+            if (closing == 0)
+            {
+                break;
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+
+        context.Record.Outputs["readOnly"] = "on";
+        context.Record.Summary = $"{source.Database} is read-only; {ended.Length - closing} session{(ended.Length - closing == 1 ? "" : "s")} ended"
+            + (closing > 0 ? $", {closing} still closing" : "")
+            + (refused > 0 ? $", {refused} could not be ended (they belong to other roles)" : "");
+        if (refused > 0)
+        {
+            context.Reporter.Warn($"{refused} sessions on the source could not be ended: they may still write until they reconnect.");
         }
     }
 
