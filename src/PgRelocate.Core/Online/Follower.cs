@@ -45,22 +45,6 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     /// <summary>The phase shown by status ("follow", "cutover").</summary>
     public string Phase { get; init; } = "follow";
 
-    /// <summary>
-    /// Moves the follow into another phase (the verification while following): status and the lag's history
-    /// say so at once, from the last lag measured.
-    /// </summary>
-    public void MarkPhase(string phase)
-    {
-        _phase = phase;
-        _lastStatus = DateTime.MinValue;
-        History.Add(new Migration.LagSample(DateTimeOffset.UtcNow, phase, _lagBytes, _lastLagSeconds, 0));
-    }
-
-    private string? _phase;
-    private double _lastLagSeconds;
-
-    private string CurrentPhase => _phase ?? Phase;
-
     /// <summary>Tables the follow changed ("schema.table").</summary>
     public IReadOnlyCollection<string> ChangedTables => _changedTables;
 
@@ -247,9 +231,11 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     }
 
     /// <summary>
-    /// Whether everything the source sent is applied. When it is, the source's position (from its keepalives)
-    /// is confirmed too, so a quiet publication on a busy server does not hold WAL back. The reader must stay
-    /// idle across a short pause: a message that arrived as the position was read would show up in it.
+    /// Whether everything the source sent is applied. The reader must stay idle across a short pause: a message
+    /// that arrived as the position was read would show up in it. The position read from the connection is
+    /// never confirmed to the source: it can include a message the reader has not handed over yet (a busy
+    /// machine can delay that past the pause), and the source would then never send it again after a
+    /// reconnect. Only what is committed on the target is confirmed.
     /// </summary>
     private static async Task<FollowPoint> PointAsync(LogicalReplicationConnection replication, ChangeReader reader, ChangeApplier applier, CancellationToken cancellationToken)
     {
@@ -265,11 +251,6 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         if (!reader.Waiting || reader.Received != received)
         {
             return new FollowPoint(false, lsn, applier.Position, lag);
-        }
-
-        if (lsn > applier.Position)
-        {
-            replication.SetReplicationStatus(lsn);
         }
 
         return new FollowPoint(true, lsn, applier.Position, 0);
@@ -300,7 +281,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             var changes = Changes + applier.Pending;
             var status = new OnlineStatus
             {
-                Phase = CurrentPhase,
+                Phase = Phase,
                 AppliedLsn = applier.Position.ToString(),
                 LagBytes = _lagBytes,
                 LagSeconds = caughtUp ? 0 : applier.LagSeconds(now) ?? 0,
@@ -314,9 +295,8 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             _lastChanges = changes;
             _lastTransactions = Transactions;
             status.Write(folder);
-            _lastLagSeconds = status.LagSeconds;
-            reporter.Progress(new ProgressUpdate(CurrentPhase, changes, null, "changes", status.Describe()));
-            History.Add(new Migration.LagSample(DateTimeOffset.UtcNow, CurrentPhase, status.LagBytes, status.LagSeconds, status.ChangesPerSecond));
+            reporter.Progress(new ProgressUpdate(Phase, changes, null, "changes", status.Describe()));
+            History.Add(new Migration.LagSample(DateTimeOffset.UtcNow, Phase, status.LagBytes, status.LagSeconds, status.ChangesPerSecond));
         }
     }
 

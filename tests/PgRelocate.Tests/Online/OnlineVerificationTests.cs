@@ -30,7 +30,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         var follower = new Follower(source, target, slot, slot, dir.Path, reporter);
         try
         {
-            var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, CancellationToken.None);
+            var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, dir.Path, reporter, CancellationToken.None);
 
             Assert.True(result.Tables.All(t => t.Equal), string.Join(", ", result.Tables.Where(t => !t.Equal).Select(t => $"{t.Name} {t.SourceRows}/{t.TargetRows}")));
             Assert.Contains(reporter.Lines, l => l.Contains("public.queue after the verification's snapshot", StringComparison.Ordinal));
