@@ -149,9 +149,6 @@ internal sealed class ChangeApplier
         }
     }
 
-    /// <summary>Nothing to do: each lane sends what it holds whenever its queue runs dry.</summary>
-    public Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
     /// <summary>
     /// Commits the group of whole source transactions: every lane with changes commits, then the follow's
     /// position is stored; returns the new position, or null when there was nothing to commit.

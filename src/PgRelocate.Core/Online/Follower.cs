@@ -177,9 +177,9 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                     continue;
                 }
 
-                // Nothing waiting: commit whole transactions now, send a half-applied one's statements.
+                // Nothing waiting: commit whole transactions now (each lane sends a half-applied one's statements
+                // itself whenever its queue runs dry).
                 Confirm(replication, await applier.CommitAsync(cancellationToken));
-                await applier.FlushAsync(cancellationToken);
                 Account(applier, startChanges, startTransactions);
                 var point = await PointAsync(replication, reader, applier, cancellationToken);
                 await TickAsync(watch, applier, point.CaughtUp, cancellationToken);

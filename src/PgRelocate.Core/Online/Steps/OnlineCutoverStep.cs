@@ -52,31 +52,23 @@ public sealed class OnlineCutoverStep : IMigrationStep
         var phases = new Stopwatch(readOnlyAt);
         phases.Lap("read-only and catch up");
 
-        // 2. Sequences, large objects and the extensions' configuration rows, which logical decoding does not carry.
-        var sequences = await SetSequencesAsync(options, cancellationToken);
-        phases.Lap("sequences");
-        var largeObjects = await CopyChangedLargeObjectsAsync(options, cancellationToken);
-        phases.Lap("large objects");
-        IReadOnlyList<string> configuration;
-        await using (var source = await Db.OpenAsync(options.Source, "source", cancellationToken))
-        await using (var target = await Db.OpenAsync(options.Target, "target", cancellationToken))
-        {
-            configuration = await ConfigurationRows.CopyChangedAsync(source, target, context.Reporter, cancellationToken);
-        }
+        // One session on each side for the rest of the switch: every phase below is downtime.
+        await using var source = await Db.OpenAsync(options.Source, "source", cancellationToken);
+        await using var target = await Db.OpenAsync(options.Target, "target", cancellationToken);
 
+        // 2. Sequences, large objects and the extensions' configuration rows, which logical decoding does not carry.
+        var sequences = await SetSequencesAsync(source, target, cancellationToken);
+        phases.Lap("sequences");
+        var largeObjects = await CopyChangedLargeObjectsAsync(source, target, cancellationToken);
+        phases.Lap("large objects");
+        var configuration = await ConfigurationRows.CopyChangedAsync(source, target, context.Reporter, cancellationToken);
         phases.Lap("extensions' configuration rows");
 
         // 3. A cheap last check: exact row counts of the tables the follow changed, up to a bounded number of
         // rows so the downtime does not grow with the database (the verification while following covered all).
         // The target records every table the follow changed, over all its runs (a killed one's too).
-        IReadOnlyList<string> recorded;
-        await using (var target = await Db.OpenAsync(options.Target, "target", cancellationToken))
-        {
-            recorded = await TargetState.ChangedTablesAsync(target, cancellationToken);
-        }
-
-        var changed = recorded.Concat(follower.ChangedTables).Distinct(StringComparer.Ordinal).ToList();
-        var (differing, counted) = await CountDifferencesAsync(options, changed, cancellationToken);
+        var changed = (await TargetState.ChangedTablesAsync(target, cancellationToken)).Concat(follower.ChangedTables).Distinct(StringComparer.Ordinal).ToList();
+        var (differing, counted) = await CountDifferencesAsync(source, target, changed, cancellationToken);
         if (differing.Count > 0)
         {
             throw new PgRelocateException($"After the last changes were applied, row counts differ on {string.Join(", ", differing)}: the target is not switched. The source is made writable again; run 'pgrelocate verify' to see the rows.", ExitCode.Differences);
@@ -86,13 +78,10 @@ public sealed class OnlineCutoverStep : IMigrationStep
 
         // 4. The target as the applications will use it: triggers on, no trace of the tool.
         var identity = SnapshotCopyStep.IdentityTables(copy);
-        await using (var target = await Db.OpenAsync(options.Target, "target", cancellationToken))
+        await TargetState.RemoveAsync(target, cancellationToken);
+        foreach (var t in identity)
         {
-            await TargetState.RemoveAsync(target, cancellationToken);
-            foreach (var t in identity)
-            {
-                await Db.ExecuteAsync(target, $"ALTER TABLE {t} REPLICA IDENTITY DEFAULT", cancellationToken);
-            }
+            await Db.ExecuteAsync(target, $"ALTER TABLE {t} REPLICA IDENTITY DEFAULT", cancellationToken);
         }
 
         phases.Lap("triggers and the tool's schema");
@@ -168,7 +157,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// The tables (quoted names) whose exact row counts differ between the two sides, counting the smallest
     /// changed tables first and stopping at <see cref="MaxCountedRows"/>; and how many tables were counted.
     /// </summary>
-    private static async Task<(List<string> Differing, int Counted)> CountDifferencesAsync(MigrationOptions options, IReadOnlyList<string> tables, CancellationToken cancellationToken)
+    private static async Task<(List<string> Differing, int Counted)> CountDifferencesAsync(NpgsqlConnection source, NpgsqlConnection target, IReadOnlyList<string> tables, CancellationToken cancellationToken)
     {
         var differing = new List<string>();
         if (tables.Count == 0)
@@ -176,14 +165,15 @@ public sealed class OnlineCutoverStep : IMigrationStep
             return (differing, 0);
         }
 
-        await using var source = await Db.OpenAsync(options.Source, "source", cancellationToken);
-        await using var target = await Db.OpenAsync(options.Target, "target", cancellationToken);
         var sizes = new List<(string Table, long Rows)>();
-        foreach (var table in tables)
+        await using (var cmd = new NpgsqlCommand("SELECT t, coalesce((SELECT greatest(reltuples, 0)::bigint FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass(t)), 0) FROM unnest(@tables) t", source))
         {
-            await using var cmd = new NpgsqlCommand("SELECT greatest(reltuples, 0)::bigint FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass(@t)", source);
-            cmd.Parameters.AddWithValue("t", table);
-            sizes.Add((table, await cmd.ExecuteScalarAsync(cancellationToken) is long rows ? rows : 0));
+            cmd.Parameters.AddWithValue("tables", tables.ToArray());
+            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+            while (await r.ReadAsync(cancellationToken))
+            {
+                sizes.Add((r.GetString(0), r.GetInt64(1)));
+            }
         }
 
         var budget = MaxCountedRows;
@@ -225,10 +215,9 @@ public sealed class OnlineCutoverStep : IMigrationStep
         public double Seconds(string name) => Laps.FirstOrDefault(l => l.Name == name).Seconds;
     }
 
-    private static async Task<int> SetSequencesAsync(MigrationOptions options, CancellationToken cancellationToken)
+    private static async Task<int> SetSequencesAsync(NpgsqlConnection source, NpgsqlConnection target, CancellationToken cancellationToken)
     {
         var values = new List<(string Name, long Value)>();
-        await using (var source = await Db.OpenAsync(options.Source, "source", cancellationToken))
         await using (var cmd = new NpgsqlCommand("SELECT pg_catalog.format('%I.%I', schemaname, sequencename), last_value FROM pg_catalog.pg_sequences WHERE last_value IS NOT NULL", source))
         await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
         {
@@ -238,7 +227,6 @@ public sealed class OnlineCutoverStep : IMigrationStep
             }
         }
 
-        await using var target = await Db.OpenAsync(options.Target, "target", cancellationToken);
         foreach (var (name, value) in values)
         {
             await using var set = new NpgsqlCommand("SELECT pg_catalog.setval(pg_catalog.to_regclass(@name), @value, true) WHERE pg_catalog.to_regclass(@name) IS NOT NULL", target);
@@ -251,10 +239,8 @@ public sealed class OnlineCutoverStep : IMigrationStep
     }
 
     /// <summary>Large objects created, changed or removed on the source since the copy, found by their digests.</summary>
-    private static async Task<int> CopyChangedLargeObjectsAsync(MigrationOptions options, CancellationToken cancellationToken)
+    private static async Task<int> CopyChangedLargeObjectsAsync(NpgsqlConnection source, NpgsqlConnection target, CancellationToken cancellationToken)
     {
-        await using var source = await Db.OpenAsync(options.Source, "source", cancellationToken);
-        await using var target = await Db.OpenAsync(options.Target, "target", cancellationToken);
         var theirs = await LargeObjects.ReadAsync(source, cancellationToken);
         var ours = await LargeObjects.ReadAsync(target, cancellationToken);
         var stale = ours.Keys.Where(oid => !theirs.TryGetValue(oid, out var s) || s != ours[oid]).ToList();
