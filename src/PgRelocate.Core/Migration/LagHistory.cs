@@ -4,7 +4,7 @@ namespace PgRelocate.Migration;
 /// One point of an online follow's lag over time, kept in the journal for the report's chart: the worst lag
 /// over the span it stands for (from <see cref="At"/> to the next sample) and the mean apply rate over it.
 /// </summary>
-/// <param name="Phase">What the migration was doing: "follow", "verify" (the apply paused while the target is compared) or "cutover", as `status` names it.</param>
+/// <param name="Phase">What the migration was doing: "follow", "verify" (the target compared with the source at one position while the apply goes on) or "cutover", as `status` names it.</param>
 public sealed record LagSample(DateTimeOffset At, string Phase, long LagBytes, double LagSeconds, double ChangesPerSecond);
 
 /// <summary>

@@ -45,6 +45,22 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     /// <summary>The phase shown by status ("follow", "cutover").</summary>
     public string Phase { get; init; } = "follow";
 
+    /// <summary>
+    /// Moves the follow into another phase (the verification while following): status and the lag's history
+    /// say so at once, from the last lag measured.
+    /// </summary>
+    public void MarkPhase(string phase)
+    {
+        _phase = phase;
+        _lastStatus = DateTime.MinValue;
+        History.Add(new Migration.LagSample(DateTimeOffset.UtcNow, phase, _lagBytes, _lastLagSeconds, 0));
+    }
+
+    private string? _phase;
+    private double _lastLagSeconds;
+
+    private string CurrentPhase => _phase ?? Phase;
+
     /// <summary>Tables the follow changed ("schema.table").</summary>
     public IReadOnlyCollection<string> ChangedTables => _changedTables;
 
@@ -56,8 +72,18 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     /// <summary>Samples of the lag for the report's chart: about one every two seconds, bounded however long the follow runs.</summary>
     public Migration.LagHistory History { get; } = new();
 
+    /// <param name="done">
+    /// Asked whenever the reader runs dry and, at most every 100 ms, at a source transaction's end (a busy source
+    /// never runs dry; <see cref="FollowPoint.CaughtUp"/> is false there).
+    /// </param>
     /// <param name="stopBefore">Stop at the first source transaction committed at or after this position, leaving it unapplied (a pause at a snapshot's position).</param>
-    public async Task RunAsync(Func<FollowPoint, bool> done, CancellationToken cancellationToken, NpgsqlLogSequenceNumber? stopBefore = null)
+    /// <param name="truncatesWaitFor">
+    /// A TRUNCATE waits for this task before it is applied: a verification reading the target in a snapshot
+    /// holds its tables' ACCESS SHARE locks, which TRUNCATE's ACCESS EXCLUSIVE lock would queue behind, and the
+    /// verification's next table would queue behind the TRUNCATE. No other change the apply makes conflicts
+    /// with a reader's lock.
+    /// </param>
+    public async Task RunAsync(Func<FollowPoint, bool> done, CancellationToken cancellationToken, NpgsqlLogSequenceNumber? stopBefore = null, Task? truncatesWaitFor = null)
     {
         var failures = 0;
         while (true)
@@ -65,7 +91,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             var before = Changes;
             try
             {
-                await SessionAsync(done, stopBefore, cancellationToken);
+                await SessionAsync(done, stopBefore, truncatesWaitFor, cancellationToken);
                 return;
             }
             catch (Exception e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
@@ -94,7 +120,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
     private static string Describe(Exception e) => e is PostgresException p ? p.MessageText : e.Message;
 
-    private async Task SessionAsync(Func<FollowPoint, bool> done, NpgsqlLogSequenceNumber? stopBefore, CancellationToken cancellationToken)
+    private async Task SessionAsync(Func<FollowPoint, bool> done, NpgsqlLogSequenceNumber? stopBefore, Task? truncatesWaitFor, CancellationToken cancellationToken)
     {
         var connections = new List<NpgsqlConnection>();
         try
@@ -104,7 +130,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                 connections.Add(await OpenApplyAsync(i, cancellationToken));
             }
 
-            await SessionAsync(connections, done, stopBefore, cancellationToken);
+            await SessionAsync(connections, done, stopBefore, truncatesWaitFor, cancellationToken);
         }
         finally
         {
@@ -115,7 +141,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         }
     }
 
-    private async Task SessionAsync(IReadOnlyList<NpgsqlConnection> connections, Func<FollowPoint, bool> done, NpgsqlLogSequenceNumber? stopBefore, CancellationToken cancellationToken)
+    private async Task SessionAsync(IReadOnlyList<NpgsqlConnection> connections, Func<FollowPoint, bool> done, NpgsqlLogSequenceNumber? stopBefore, Task? truncatesWaitFor, CancellationToken cancellationToken)
     {
         var stored = await TargetState.ReadAsync(connections[0], slot, cancellationToken)
             ?? throw new PgRelocateException($"The target has no position for {slot} (its {OnlineNames.TargetSchema} schema is gone): cancel this migration and start a new one.");
@@ -151,6 +177,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         var applier = await ChangeApplier.StartAsync(connections, slot, stored.Lsn, cancellationToken);
         var startChanges = Changes;
         var startTransactions = Transactions;
+        var lastAsked = DateTime.UtcNow;
         try
         {
             while (true)
@@ -166,6 +193,11 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                         return;
                     }
 
+                    if (change is TruncateChange && truncatesWaitFor is { IsCompleted: false })
+                    {
+                        await WaitForAsync(truncatesWaitFor, watch, applier, cancellationToken);
+                    }
+
                     await applier.ApplyAsync(change, cancellationToken);
                     if (change is CommitChange && applier.GroupIsFull)
                     {
@@ -174,6 +206,17 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
                     Account(applier, startChanges, startTransactions);
                     await TickAsync(watch, applier, caughtUp: false, cancellationToken);
+                    if (change is CommitChange && DateTime.UtcNow - lastAsked >= TimeSpan.FromMilliseconds(100))
+                    {
+                        lastAsked = DateTime.UtcNow;
+                        if (done(new FollowPoint(false, replication.LastReceivedLsn, applier.Position, applier.LagSeconds(lastAsked) ?? double.PositiveInfinity)))
+                        {
+                            Confirm(replication, await applier.CommitAsync(cancellationToken));
+                            Account(applier, startChanges, startTransactions);
+                            return;
+                        }
+                    }
+
                     continue;
                 }
 
@@ -212,6 +255,17 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             {
                 _changedTables.Add(t);
             }
+        }
+    }
+
+    /// <summary>Waits for a task (a TRUNCATE waiting for a verification), still watching the slot and writing status.</summary>
+    private async Task WaitForAsync(Task task, NpgsqlConnection watch, ChangeApplier applier, CancellationToken cancellationToken)
+    {
+        while (!task.IsCompleted)
+        {
+            await Task.WhenAny(task, Task.Delay(TimeSpan.FromSeconds(1), cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+            await TickAsync(watch, applier, caughtUp: false, cancellationToken);
         }
     }
 
@@ -281,7 +335,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             var changes = Changes + applier.Pending;
             var status = new OnlineStatus
             {
-                Phase = Phase,
+                Phase = CurrentPhase,
                 AppliedLsn = applier.Position.ToString(),
                 LagBytes = _lagBytes,
                 LagSeconds = caughtUp ? 0 : applier.LagSeconds(now) ?? 0,
@@ -294,9 +348,10 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             _lastStatus = now;
             _lastChanges = changes;
             _lastTransactions = Transactions;
+            _lastLagSeconds = status.LagSeconds;
             status.Write(folder);
-            reporter.Progress(new ProgressUpdate(Phase, changes, null, "changes", status.Describe()));
-            History.Add(new Migration.LagSample(DateTimeOffset.UtcNow, Phase, status.LagBytes, status.LagSeconds, status.ChangesPerSecond));
+            reporter.Progress(new ProgressUpdate(CurrentPhase, changes, null, "changes", status.Describe()));
+            History.Add(new Migration.LagSample(DateTimeOffset.UtcNow, CurrentPhase, status.LagBytes, status.LagSeconds, status.ChangesPerSecond));
         }
     }
 

@@ -73,6 +73,6 @@ public sealed record OnlineStatus
     }
 
     public string Describe() => Phase == OnlinePhases.Verify
-        ? $"{Phase}: the apply is paused at {AppliedLsn} while the target is compared with the source; lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {Changes} changes applied"
+        ? $"{Phase}: the target is compared with the source as of one position while the follow goes on; lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {ChangesPerSecond:0} changes/s; {Changes} changes applied"
         : $"{Phase}: lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {ChangesPerSecond:0} changes/s, {TransactionsPerSecond:0} transactions/s; {Changes} changes applied";
 }

@@ -28,7 +28,7 @@ public static class Verifier
 
         var clock = Stopwatch.StartNew();
         await using var source = new Sessions(options.Source, "source", options.SourceSnapshot);
-        await using var target = new Sessions(options.Target, "target");
+        await using var target = new Sessions(options.Target, "target", options.TargetSnapshot);
 
         reporter.Progress(new ProgressUpdate("schema", 0, 2, "sides"));
         var snapshots = await Task.WhenAll(SnapshotAsync(source, cancellationToken), SnapshotAsync(target, cancellationToken));

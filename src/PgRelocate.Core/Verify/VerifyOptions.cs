@@ -24,6 +24,9 @@ public sealed record VerifyOptions
     /// <summary>A snapshot exported on the source to compare the target with (an online migration's paused position); null: the source now.</summary>
     public string? SourceSnapshot { get; init; }
 
+    /// <summary>A snapshot exported on the target (an online migration's target as of that same position, held while the apply goes on); null: the target now.</summary>
+    public string? TargetSnapshot { get; init; }
+
     /// <summary>
     /// Glob patterns (<c>*</c>, <c>?</c>) on <c>schema.table</c>, or on the bare table name when the pattern
     /// has no dot; empty: every table. Schema objects are compared whatever the patterns.

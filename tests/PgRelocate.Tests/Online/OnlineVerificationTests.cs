@@ -30,11 +30,99 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         var follower = new Follower(source, target, slot, slot, dir.Path, reporter);
         try
         {
-            var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, dir.Path, reporter, CancellationToken.None);
+            var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, CancellationToken.None);
 
             Assert.True(result.Tables.All(t => t.Equal), string.Join(", ", result.Tables.Where(t => !t.Equal).Select(t => $"{t.Name} {t.SourceRows}/{t.TargetRows}")));
             Assert.Contains(reporter.Lines, l => l.Contains("public.queue after the verification's snapshot", StringComparison.Ordinal));
             Assert.Equal(5L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM queue"));
+        }
+        finally
+        {
+            await SourceSide.RemoveAsync(source, slot, slot, [], CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task Should_Go_On_Applying_While_It_Compares()
+    {
+        var source = await servers.SourceAsync(Tables + Rows);
+        var target = await servers.Target.CreateDatabaseAsync("verify_beside");
+        await PgServer.ExecuteAsync(target, Tables + Rows);
+        var slot = OnlineNames.Slot("beside-" + Guid.NewGuid().ToString("N")[..8]);
+        await StartFollowingAsync(source, target, slot);
+        using var dir = new TempDir();
+        var applied = false;
+        var reporter = new OnFirstTableCompared(() =>
+        {
+            // The comparison waits here: the row can only reach the target if the apply goes on beside it.
+            PgServer.ExecuteAsync(source, "INSERT INTO queue VALUES (1000, 'during')").GetAwaiter().GetResult();
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!applied && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(50);
+                applied = PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM queue WHERE id = 1000").GetAwaiter().GetResult() == 1;
+            }
+        });
+        var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
+        try
+        {
+            var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, CancellationToken.None);
+
+            Assert.True(applied, "a row inserted on the source while the target was compared reached the target only after the comparison");
+            Assert.True(result.Tables.All(t => t.Equal), string.Join(", ", result.Tables.Where(t => !t.Equal).Select(t => $"{t.Name} {t.SourceRows}/{t.TargetRows}")));
+            Assert.Equal(101L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM queue"));
+        }
+        finally
+        {
+            await SourceSide.RemoveAsync(source, slot, slot, [], CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task Should_Hold_A_Truncate_Until_The_Comparison_Is_Done()
+    {
+        // Sizes order the comparison: child and filler first, side by side, parent last.
+        const string tied = "CREATE TABLE parent (id int PRIMARY KEY, v int); CREATE TABLE child (id int PRIMARY KEY, parent int REFERENCES parent, pad text); CREATE TABLE filler (id int PRIMARY KEY, pad text); "
+            + "INSERT INTO parent SELECT g, 0 FROM generate_series(1, 20) g; INSERT INTO child SELECT g, 1 + g % 20, repeat('x', 100) FROM generate_series(1, 20000) g; INSERT INTO filler SELECT g, repeat('x', 100) FROM generate_series(1, 2000) g;";
+        var source = await servers.SourceAsync(tied);
+        var target = await servers.Target.CreateDatabaseAsync("verify_truncate_waits");
+        await PgServer.ExecuteAsync(target, tied);
+        var slot = OnlineNames.Slot("hold-" + Guid.NewGuid().ToString("N")[..8]);
+        await StartFollowingAsync(source, target, slot);
+
+        // A row lock on the target keeps the apply just before the TRUNCATE until the comparison has read a table.
+        await using var rowLock = await Db.OpenAsync(target, "target", CancellationToken.None);
+        await Db.ExecuteAsync(rowLock, "BEGIN; SELECT 1 FROM parent WHERE id = 1 FOR UPDATE", CancellationToken.None);
+        var truncateWaited = false;
+        var reporter = new OnFirstTableCompared(
+            () =>
+            {
+                Db.ExecuteAsync(rowLock, "COMMIT", CancellationToken.None).GetAwaiter().GetResult();
+                // Without the hold, the apply's TRUNCATE would now wait for the comparison's lock on child, and the
+                // comparison's read of parent would wait for the TRUNCATE: give it the time to get there.
+                var deadline = DateTime.UtcNow.AddSeconds(3);
+                while (!truncateWaited && DateTime.UtcNow < deadline)
+                {
+                    Thread.Sleep(50);
+                    truncateWaited = PgServer.ScalarAsync<long>(servers.Target.Cluster.Superuser(target.Database), "SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a USING (pid) WHERE NOT l.granted AND a.application_name LIKE 'pgrelocate online apply%'").GetAwaiter().GetResult() > 0;
+                }
+            },
+            onPause: () =>
+            {
+                PgServer.ExecuteAsync(source, "UPDATE parent SET v = 1 WHERE id = 1").GetAwaiter().GetResult();
+                PgServer.ExecuteAsync(source, "TRUNCATE parent CASCADE").GetAwaiter().GetResult();
+            });
+        using var dir = new TempDir();
+        var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        try
+        {
+            var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, limit.Token);
+
+            Assert.False(truncateWaited, "the apply's TRUNCATE waited for a lock the comparison held");
+            Assert.True(result.Tables.All(t => t.Equal), string.Join(", ", result.Tables.Where(t => !t.Equal).Select(t => $"{t.Name} {t.SourceRows}/{t.TargetRows}")));
+            Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM parent"));
+            Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM child"));
         }
         finally
         {
@@ -76,6 +164,32 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
 
         public void Progress(ProgressUpdate update)
         {
+        }
+    }
+
+    /// <summary>
+    /// Runs an action once, when the comparison has finished its first table (holding the comparison up while
+    /// it runs), and another, once, as the apply is about to pause for a verification.
+    /// </summary>
+    private sealed class OnFirstTableCompared(Action compared, Action? onPause = null) : IReporter
+    {
+        private int _compared;
+        private int _paused;
+
+        public void Log(LogLevel level, string message)
+        {
+            if (onPause is not null && message.StartsWith("Verifying while following", StringComparison.Ordinal) && Interlocked.Exchange(ref _paused, 1) == 0)
+            {
+                onPause();
+            }
+        }
+
+        public void Progress(ProgressUpdate update)
+        {
+            if (update.Unit == "tables" && update.Done >= 1 && !update.Finished && Interlocked.Exchange(ref _compared, 1) == 0)
+            {
+                compared();
+            }
         }
     }
 }
