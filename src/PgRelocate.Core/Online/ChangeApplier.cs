@@ -29,6 +29,8 @@ internal sealed class ChangeApplier
     private bool _groupOpen;
     private long _groupChanges;
     private long _committedChanges;
+    private string? _marker;
+    private string? _groupMarker;
 
     private ChangeApplier(IReadOnlyList<NpgsqlConnection> connections, string slot, NpgsqlLogSequenceNumber position, ApplyRoutes routes, IReadOnlyDictionary<string, ulong> stored)
     {
@@ -75,6 +77,9 @@ internal sealed class ChangeApplier
     /// <summary>Tables changed since the follow started (quoted, qualified names), for the final check at cutover.</summary>
     public IEnumerable<string> ChangedTables => _lanes.SelectMany(l => l.ChangedTables).Distinct(StringComparer.Ordinal);
 
+    /// <summary>The last marker (see <see cref="MarkerChange"/>) whose transaction is committed on the target.</summary>
+    public string? CommittedMarker { get; private set; }
+
     /// <summary>True when no source transaction is half applied and no group waits to commit.</summary>
     public bool Idle => !_inSourceTransaction && !_groupOpen;
 
@@ -96,8 +101,17 @@ internal sealed class ChangeApplier
                 ApplyingCommitTime = b.CommitTime;
                 _touched.Clear();
                 return;
+            case MarkerChange m:
+                _marker = m.Content;
+                return;
             case CommitChange c:
                 _inSourceTransaction = false;
+                if (!_skipping)
+                {
+                    _groupMarker = _marker ?? _groupMarker;
+                }
+
+                _marker = null;
                 ApplyingCommitTime = null;
                 LastCommitTime = c.CommitTime;
                 if (!_skipping)
@@ -170,6 +184,8 @@ internal sealed class ChangeApplier
         _groupChanges = 0;
         Transactions += _groupTransactions;
         _groupTransactions = 0;
+        CommittedMarker = _groupMarker ?? CommittedMarker;
+        _groupMarker = null;
         _groupOpen = false;
         return end;
     }

@@ -30,7 +30,8 @@ internal sealed class ChangeReader(LogicalReplicationConnection connection, stri
 
     public async Task RunAsync(NpgsqlLogSequenceNumber from, ChannelWriter<Change> output, CancellationToken cancellationToken)
     {
-        var options = new PgOutputReplicationOptions(publication, PgOutputProtocolVersion.V1);
+        // Logical decoding messages (the cutover's marker) exist from PostgreSQL 14.
+        var options = new PgOutputReplicationOptions(publication, PgOutputProtocolVersion.V1, messages: connection.PostgreSqlVersion.Major >= 14 ? true : null);
         await using var messages = connection.StartReplication(new PgOutputReplicationSlot(slot), options, cancellationToken, from).GetAsyncEnumerator(cancellationToken);
         while (true)
         {
@@ -57,6 +58,7 @@ internal sealed class ChangeReader(LogicalReplicationConnection connection, stri
                     t.Relations.Select(r => _relations[r.RelationId]).ToList(),
                     t.Options.HasFlag(TruncateMessage.TruncateOptions.Cascade),
                     t.Options.HasFlag(TruncateMessage.TruncateOptions.RestartIdentity)),
+                LogicalDecodingMessage m when m.Prefix == OnlineNames.MarkerPrefix => new MarkerChange(await ReadTextAsync(m.Data, cancellationToken)),
                 _ => null,
             };
             if (change is null or RelationMarker)
@@ -81,6 +83,12 @@ internal sealed class ChangeReader(LogicalReplicationConnection connection, stri
             r.Columns.Select(c => c.DataTypeId).ToList(),
             r.Columns.Select(c => c.TypeModifier).ToList());
         return RelationMarker.Instance;
+    }
+
+    private static async Task<string> ReadTextAsync(Stream data, CancellationToken cancellationToken)
+    {
+        using var text = new StreamReader(data, System.Text.Encoding.UTF8, leaveOpen: true);
+        return await text.ReadToEndAsync(cancellationToken);
     }
 
     private static async Task<RowValues> ReadAsync(ReplicationTuple tuple, CancellationToken cancellationToken)

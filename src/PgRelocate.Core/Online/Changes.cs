@@ -30,3 +30,9 @@ public sealed record UpdateChange(SourceRelation Relation, RowValues? Old, bool 
 public sealed record DeleteChange(SourceRelation Relation, RowValues Old, bool OldIsFullRow) : Change;
 
 public sealed record TruncateChange(IReadOnlyList<SourceRelation> Relations, bool Cascade, bool RestartIdentity) : Change;
+
+/// <summary>
+/// A marker the tool wrote into the source's WAL (a transactional logical decoding message, PostgreSQL 14 on):
+/// it comes in commit order, so once its transaction is applied, so is everything committed before it.
+/// </summary>
+public sealed record MarkerChange(string Content) : Change;

@@ -13,8 +13,10 @@ namespace PgRelocate.Online;
 /// Where a follow stands, for the condition that ends it: <see cref="CaughtUp"/> when the source has sent
 /// nothing new for a moment and all of it is applied; otherwise <see cref="LagSeconds"/> is how far behind the
 /// target is in time (infinite before the first transaction), which a busy source's follow uses, never idle.
+/// <see cref="Marker"/> is the last marker (<see cref="MarkerChange"/>) committed on the target: everything the
+/// source committed before it is committed there too.
 /// </summary>
-public sealed record FollowPoint(bool CaughtUp, NpgsqlLogSequenceNumber Received, NpgsqlLogSequenceNumber Applied, double LagSeconds);
+public sealed record FollowPoint(bool CaughtUp, NpgsqlLogSequenceNumber Received, NpgsqlLogSequenceNumber Applied, double LagSeconds, string? Marker = null);
 
 /// <summary>
 /// Streams the slot's changes into the target until a condition says stop: one reader, one applier (over
@@ -35,6 +37,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     private long _lastTransactions;
     private long _lagBytes;
     private long _retained;
+    private string? _marker;
 
     /// <summary>Stop (and let the slot go) once it holds more WAL than this; null: only when the server is about to invalidate it.</summary>
     public long? MaxRetainedBytes { get; init; }
@@ -209,7 +212,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                     if (change is CommitChange && DateTime.UtcNow - lastAsked >= TimeSpan.FromMilliseconds(100))
                     {
                         lastAsked = DateTime.UtcNow;
-                        if (done(new FollowPoint(false, replication.LastReceivedLsn, applier.Position, applier.LagSeconds(lastAsked) ?? double.PositiveInfinity)))
+                        if (done(new FollowPoint(false, replication.LastReceivedLsn, applier.Position, applier.LagSeconds(lastAsked) ?? double.PositiveInfinity, applier.CommittedMarker ?? _marker)))
                         {
                             Confirm(replication, await applier.CommitAsync(cancellationToken));
                             Account(applier, startChanges, startTransactions);
@@ -251,6 +254,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             await stop.CancelAsync();
             await reading;
             await applier.StopAsync();
+            _marker = applier.CommittedMarker ?? _marker;
             foreach (var t in applier.ChangedTables)
             {
                 _changedTables.Add(t);
@@ -291,23 +295,23 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     /// machine can delay that past the pause), and the source would then never send it again after a
     /// reconnect. Only what is committed on the target is confirmed.
     /// </summary>
-    private static async Task<FollowPoint> PointAsync(LogicalReplicationConnection replication, ChangeReader reader, ChangeApplier applier, CancellationToken cancellationToken)
+    private async Task<FollowPoint> PointAsync(LogicalReplicationConnection replication, ChangeReader reader, ChangeApplier applier, CancellationToken cancellationToken)
     {
         var lag = applier.LagSeconds(DateTime.UtcNow) ?? double.PositiveInfinity;
         var received = reader.Received;
         if (!reader.Waiting || !reader.BetweenTransactions || applier.Processed != received || !applier.Idle)
         {
-            return new FollowPoint(false, replication.LastReceivedLsn, applier.Position, lag);
+            return new FollowPoint(false, replication.LastReceivedLsn, applier.Position, lag, applier.CommittedMarker ?? _marker);
         }
 
         var lsn = replication.LastReceivedLsn;
         await Task.Delay(100, cancellationToken);
         if (!reader.Waiting || reader.Received != received)
         {
-            return new FollowPoint(false, lsn, applier.Position, lag);
+            return new FollowPoint(false, lsn, applier.Position, lag, applier.CommittedMarker ?? _marker);
         }
 
-        return new FollowPoint(true, lsn, applier.Position, 0);
+        return new FollowPoint(true, lsn, applier.Position, 0, applier.CommittedMarker ?? _marker);
     }
 
     private async Task TickAsync(NpgsqlConnection watch, ChangeApplier applier, bool caughtUp, CancellationToken cancellationToken)

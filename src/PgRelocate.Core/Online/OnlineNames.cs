@@ -13,6 +13,9 @@ public static class OnlineNames
     /// <summary>The target schema holding the applied position and the disabled triggers; dropped at cutover.</summary>
     public const string TargetSchema = "pgrelocate_online";
 
+    /// <summary>The prefix of the logical decoding messages the cutover writes to mark the source's last change.</summary>
+    public const string MarkerPrefix = "pgrelocate";
+
     /// <summary>The slot's name: a valid slot name (lower case letters, digits, underscores).</summary>
     public static string Slot(string migrationId) => Prefix + migrationId.ToLowerInvariant().Replace('-', '_');
 

@@ -369,6 +369,23 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
     }
 
     [Fact]
+    public async Task Should_Cut_Over_When_The_Source_Role_May_Not_Write_The_Marker()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g;");
+        // As a provider may: the cutover then waits for the source's position instead of its marker.
+        await PgServer.ExecuteAsync(servers.Source.Cluster.Superuser(source.Database), "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_logical_emit_message(boolean, text, text) FROM PUBLIC");
+        var target = await servers.Target.CreateDatabaseAsync("no_marker");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        await PgServer.ExecuteAsync(source, "UPDATE t SET v = 1; INSERT INTO t VALUES (101, 1);");
+        await run.CutoverAsync(id);
+
+        await AssertSameAsync(source, target, dir.Path);
+        Assert.Equal(101L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t WHERE v = 1"));
+    }
+
+    [Fact]
     public async Task Should_Leave_No_Slot_Or_Publication_When_Canceled()
     {
         var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100);");

@@ -31,18 +31,20 @@ public sealed class OnlineCutoverStep : IMigrationStep
         var copy = context.Journal.Step(SnapshotCopyStep.StepName);
         var slot = copy.Outputs[("slot")];
 
-        // 1. Everything the source committed before it became read-only.
-        string final;
+        // 1. Everything the source committed before it became read-only. From PostgreSQL 14 a marker written
+        // into the source's WAL now says exactly when that is applied: it is decoded after every transaction
+        // committed before it. Before 14, the follow waits until it has received past the source's position
+        // and nothing more comes.
+        Func<FollowPoint, bool> applied;
         await using (var conn = await Db.OpenAsync(options.Source, "source", cancellationToken))
         {
-            final = await Db.ScalarAsync<string>(conn, "SELECT pg_catalog.pg_current_wal_lsn()::text", cancellationToken) ?? "0/0";
+            applied = await MarkLastChangeAsync(conn, context.Reporter, cancellationToken);
         }
 
-        var finalLsn = NpgsqlTypes.NpgsqlLogSequenceNumber.Parse(final);
         var follower = FollowerFor(context, OnlinePhases.Cutover);
         try
         {
-            await follower.RunAsync(p => p.CaughtUp && p.Received >= finalLsn, cancellationToken);
+            await follower.RunAsync(applied, cancellationToken);
         }
         finally
         {
@@ -99,6 +101,32 @@ public sealed class OnlineCutoverStep : IMigrationStep
         context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {configuration.Count} extension configuration tables' rows copied again, {counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger one{(uncounted == 1 ? "" : "s")} left to the verification while following)" : "")}; slot and publication removed";
         context.Reporter.Info($"Cutover done: the source was read-only for {downtime.TotalSeconds:0.0}s.");
         new OnlineStatus { Phase = OnlinePhases.Switched }.Write(context.Folder);
+    }
+
+    /// <summary>
+    /// What says that everything the source committed before now is applied: a marker written into its WAL
+    /// (PostgreSQL 14 on, and a role allowed to write one), else having received past its current position
+    /// with nothing more coming.
+    /// </summary>
+    private static async Task<Func<FollowPoint, bool>> MarkLastChangeAsync(Npgsql.NpgsqlConnection source, IReporter reporter, CancellationToken cancellationToken)
+    {
+        if (source.PostgreSqlVersion.Major >= 14)
+        {
+            var marker = Guid.NewGuid().ToString("N");
+            try
+            {
+                await Db.ExecuteAsync(source, $"BEGIN READ WRITE; SELECT pg_catalog.pg_logical_emit_message(true, {Db.Literal(OnlineNames.MarkerPrefix)}, {Db.Literal(marker)}); COMMIT", cancellationToken);
+                return p => p.Marker == marker;
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+            {
+                await Db.ExecuteAsync(source, "ROLLBACK", cancellationToken);
+                reporter.Debug("The source role may not write a logical decoding message: waiting for the source's position instead.");
+            }
+        }
+
+        var final = NpgsqlTypes.NpgsqlLogSequenceNumber.Parse(await Db.ScalarAsync<string>(source, "SELECT pg_catalog.pg_current_wal_lsn()::text", cancellationToken) ?? "0/0");
+        return p => p.CaughtUp && p.Received >= final;
     }
 
     /// <summary>A follower for this migration's slot, stopping when the slot holds more WAL than allowed.</summary>
