@@ -72,6 +72,9 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
     public long Transactions { get; private set; }
 
+    /// <summary>Every source transaction committed before this position is committed on the target (as of the last session).</summary>
+    public NpgsqlLogSequenceNumber Applied { get; private set; }
+
     /// <summary>Samples of the lag for the report's chart: about one every two seconds, bounded however long the follow runs.</summary>
     public Migration.LagHistory History { get; } = new();
 
@@ -79,14 +82,17 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     /// Asked whenever the reader runs dry and, at most every 100 ms, at a source transaction's end (a busy source
     /// never runs dry; <see cref="FollowPoint.CaughtUp"/> is false there).
     /// </param>
-    /// <param name="stopBefore">Stop at the first source transaction committed at or after this position, leaving it unapplied (a pause at a snapshot's position).</param>
+    /// <param name="stopBefore">
+    /// Stop at the first source transaction committed at or after this position, leaving it unapplied (a pause
+    /// at a snapshot's position); asked at each transaction's start, null while the position is not known yet.
+    /// </param>
     /// <param name="truncatesWaitFor">
     /// A TRUNCATE waits for this task before it is applied: a verification reading the target in a snapshot
     /// holds its tables' ACCESS SHARE locks, which TRUNCATE's ACCESS EXCLUSIVE lock would queue behind, and the
     /// verification's next table would queue behind the TRUNCATE. No other change the apply makes conflicts
     /// with a reader's lock.
     /// </param>
-    public async Task RunAsync(Func<FollowPoint, bool> done, CancellationToken cancellationToken, NpgsqlLogSequenceNumber? stopBefore = null, Task? truncatesWaitFor = null)
+    public async Task RunAsync(Func<FollowPoint, bool> done, CancellationToken cancellationToken, Func<NpgsqlLogSequenceNumber?>? stopBefore = null, Task? truncatesWaitFor = null)
     {
         var failures = 0;
         while (true)
@@ -123,7 +129,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
     private static string Describe(Exception e) => e is PostgresException p ? p.MessageText : e.Message;
 
-    private async Task SessionAsync(Func<FollowPoint, bool> done, NpgsqlLogSequenceNumber? stopBefore, Task? truncatesWaitFor, CancellationToken cancellationToken)
+    private async Task SessionAsync(Func<FollowPoint, bool> done, Func<NpgsqlLogSequenceNumber?>? stopBefore, Task? truncatesWaitFor, CancellationToken cancellationToken)
     {
         var connections = new List<NpgsqlConnection>();
         try
@@ -144,7 +150,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         }
     }
 
-    private async Task SessionAsync(IReadOnlyList<NpgsqlConnection> connections, Func<FollowPoint, bool> done, NpgsqlLogSequenceNumber? stopBefore, Task? truncatesWaitFor, CancellationToken cancellationToken)
+    private async Task SessionAsync(IReadOnlyList<NpgsqlConnection> connections, Func<FollowPoint, bool> done, Func<NpgsqlLogSequenceNumber?>? stopBefore, Task? truncatesWaitFor, CancellationToken cancellationToken)
     {
         var stored = await TargetState.ReadAsync(connections[0], slot, cancellationToken)
             ?? throw new PgRelocateException($"The target has no position for {slot} (its {OnlineNames.TargetSchema} schema is gone): cancel this migration and start a new one.");
@@ -188,7 +194,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                 cancellationToken.ThrowIfCancellationRequested();
                 if (channel.Reader.TryRead(out var change))
                 {
-                    if (change is BeginChange b && stopBefore is { } pause && b.CommitLsn >= (ulong)pause)
+                    if (change is BeginChange b && stopBefore?.Invoke() is { } pause && b.CommitLsn >= (ulong)pause)
                     {
                         // Whole transactions before the pause point are committed; this one waits for the next session.
                         Confirm(replication, await applier.CommitAsync(cancellationToken));
@@ -275,6 +281,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
     private void Account(ChangeApplier applier, long startChanges, long startTransactions)
     {
+        Applied = applier.Position;
         Changes = startChanges + applier.Changes;
         Transactions = startTransactions + applier.Transactions;
     }

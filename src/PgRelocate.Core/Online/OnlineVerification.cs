@@ -47,22 +47,29 @@ public static class OnlineVerification
     private static async Task<(VerificationResult Result, IReadOnlySet<string> Rewritten)> AtOnePositionAsync(
         Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int attempt, int jobs, IReporter reporter, CancellationToken cancellationToken)
     {
-        // The exported snapshot stays importable while this connection is open and idle.
+        // The exported snapshot stays importable while this connection is open and idle. Creating the slot
+        // waits for the source's running transactions to end (a long one holds it up), so the follow goes on
+        // meanwhile, and pauses at the slot's position once it is known; should it have applied a transaction
+        // past that position already, the slot is created again with the follow stopped.
         await using var replication = new LogicalReplicationConnection(source.WithApplicationName("pgrelocate online verify").ToNpgsqlConnectionString());
-        PgOutputReplicationSlot point;
-        try
+        await OpenAsync(replication, source, cancellationToken);
+        var creating = CreateSlotAsync(replication, source, $"{slot}_verify{attempt}", cancellationToken);
+        NpgsqlLogSequenceNumber? Pause() => creating.IsCompletedSuccessfully ? creating.Result.ConsistentPoint : null;
+        reporter.Info("Taking a snapshot of the source to verify the target while following: the apply pauses at its position, to hold the target as it is there.");
+        await follower.RunAsync(p => creating.IsCompleted && (!creating.IsCompletedSuccessfully || (p.CaughtUp && p.Received >= Pause()!.Value)), cancellationToken, stopBefore: Pause);
+        var point = await creating;
+        var at = point.ConsistentPoint;
+        await using var again = new LogicalReplicationConnection(source.WithApplicationName("pgrelocate online verify").ToNpgsqlConnectionString());
+        if (follower.Applied > at)
         {
-            await replication.Open(cancellationToken);
-            point = await replication.CreatePgOutputReplicationSlot($"{slot}_verify{attempt}", temporarySlot: true, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: cancellationToken);
-        }
-        catch (Exception e) when (e is Npgsql.NpgsqlException or System.Net.Sockets.SocketException)
-        {
-            throw Db.Describe(e, source, "source");
+            reporter.Debug($"The follow had applied past the snapshot's position {at} ({follower.Applied}) when it came: taking another with the follow stopped.");
+            await OpenAsync(again, source, cancellationToken);
+            point = await CreateSlotAsync(again, source, $"{slot}_verify{attempt}_again", cancellationToken);
+            at = point.ConsistentPoint;
+            await follower.RunAsync(p => p.CaughtUp && p.Received >= at, cancellationToken, stopBefore: () => at);
         }
 
-        var at = point.ConsistentPoint;
-        reporter.Info($"Verifying while following: pausing the apply at {at}, the position of a source snapshot, to hold the target as it is there.");
-        await follower.RunAsync(p => p.CaughtUp && p.Received >= at, cancellationToken, stopBefore: at);
+        reporter.Info($"Verifying while following: the apply paused at {at}, the position of a source snapshot.");
 
         // The target as it is at the pause, held in a snapshot of its own (an ordinary REPEATABLE READ
         // transaction: no privilege needed) that the comparison reads while the follow goes on beside it.
@@ -130,5 +137,30 @@ public static class OnlineVerification
                 .Where(d => !d.Name.Contains(OnlineNames.TargetSchema, StringComparison.Ordinal) && !CutoverCarries.Contains(d.Kind))
                 .ToList(),
         }, rewritten);
+    }
+
+    private static async Task OpenAsync(LogicalReplicationConnection replication, PgConnectionInfo source, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await replication.Open(cancellationToken);
+        }
+        catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException)
+        {
+            throw Db.Describe(e, source, "source");
+        }
+    }
+
+    /// <summary>A temporary slot (dropped with its connection) exporting a snapshot at its consistent point.</summary>
+    private static async Task<PgOutputReplicationSlot> CreateSlotAsync(LogicalReplicationConnection replication, PgConnectionInfo source, string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await replication.CreatePgOutputReplicationSlot(name, temporarySlot: true, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: cancellationToken);
+        }
+        catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException)
+        {
+            throw Db.Describe(e, source, "source");
+        }
     }
 }

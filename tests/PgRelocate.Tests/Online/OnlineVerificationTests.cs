@@ -79,6 +79,45 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
     }
 
     [Fact]
+    public async Task Should_Go_On_Applying_While_A_Long_Source_Transaction_Holds_Up_Its_Snapshot()
+    {
+        var source = await servers.SourceAsync(Tables + Rows);
+        var target = await servers.Target.CreateDatabaseAsync("verify_long_transaction");
+        await PgServer.ExecuteAsync(target, Tables + Rows);
+        var slot = OnlineNames.Slot("long-" + Guid.NewGuid().ToString("N")[..8]);
+        await StartFollowingAsync(source, target, slot);
+        using var dir = new TempDir();
+        var reporter = new RecordingReporter();
+        var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
+
+        // A slot's snapshot waits for the transactions running when it is asked for.
+        await using var open = await Db.OpenAsync(source, "source", CancellationToken.None);
+        await Db.ExecuteAsync(open, "BEGIN; INSERT INTO kept VALUES (999)", CancellationToken.None);
+        try
+        {
+            var verifying = OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, CancellationToken.None);
+            await PgServer.ExecuteAsync(source, "INSERT INTO queue VALUES (1000, 'while the snapshot waits')");
+            var applied = false;
+            for (var deadline = DateTime.UtcNow.AddSeconds(30); !applied && DateTime.UtcNow < deadline && !verifying.IsCompleted;)
+            {
+                await Task.Delay(50);
+                applied = await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM queue WHERE id = 1000") == 1;
+            }
+
+            Assert.True(applied, "the follow stood still while the verification's snapshot waited for a source transaction");
+            Assert.False(verifying.IsCompleted);
+            await Db.ExecuteAsync(open, "COMMIT", CancellationToken.None);
+            var result = await verifying;
+
+            Assert.True(result.Tables.All(t => t.Equal), string.Join(", ", result.Tables.Where(t => !t.Equal).Select(t => $"{t.Name} {t.SourceRows}/{t.TargetRows}")));
+        }
+        finally
+        {
+            await SourceSide.RemoveAsync(source, slot, slot, [], CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task Should_Hold_A_Truncate_Until_The_Comparison_Is_Done()
     {
         // Sizes order the comparison: child and filler first, side by side, parent last.
