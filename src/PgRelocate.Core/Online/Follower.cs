@@ -75,6 +75,9 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     /// <summary>Every source transaction committed before this position is committed on the target (as of the last session).</summary>
     public NpgsqlLogSequenceNumber Applied { get; private set; }
 
+    /// <summary>The last run stopped because it had taken a transaction past its pause's position before that position became known.</summary>
+    public bool PauseMissed { get; private set; }
+
     /// <summary>Samples of the lag for the report's chart: about one every two seconds, bounded however long the follow runs.</summary>
     public Migration.LagHistory History { get; } = new();
 
@@ -83,24 +86,35 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     /// never runs dry; <see cref="FollowPoint.CaughtUp"/> is false there).
     /// </param>
     /// <param name="stopBefore">
-    /// Stop at the first source transaction committed at or after this position, leaving it unapplied (a pause
-    /// at a snapshot's position); asked at each transaction's start, null while the position is not known yet.
+    /// Where to pause (a snapshot's position): before the first source transaction committed at or after it,
+    /// or, on a quiet source, once everything received up to it is applied. Asked as the follow goes on, null
+    /// while not known yet. Whole transactions before it are committed, then <paramref name="atPause"/> runs
+    /// (the target then holds exactly what the source held there) and the follow goes on. Should the follow
+    /// have taken a transaction past the position before it became known, it stops instead, with
+    /// <see cref="PauseMissed"/> set.
     /// </param>
     /// <param name="truncatesWaitFor">
-    /// A TRUNCATE waits for this task before it is applied: a verification reading the target in a snapshot
+    /// A TRUNCATE waits for the task this returns (none: null) before it is applied: a verification reading the target in a snapshot
     /// holds its tables' ACCESS SHARE locks, which TRUNCATE's ACCESS EXCLUSIVE lock would queue behind, and the
     /// verification's next table would queue behind the TRUNCATE. No other change the apply makes conflicts
     /// with a reader's lock.
     /// </param>
-    public async Task RunAsync(Func<FollowPoint, bool> done, CancellationToken cancellationToken, Func<NpgsqlLogSequenceNumber?>? stopBefore = null, Task? truncatesWaitFor = null)
+    public async Task RunAsync(
+        Func<FollowPoint, bool> done,
+        CancellationToken cancellationToken,
+        Func<NpgsqlLogSequenceNumber?>? stopBefore = null,
+        Func<CancellationToken, Task>? atPause = null,
+        Func<Task?>? truncatesWaitFor = null)
     {
         var failures = 0;
+        var pause = new Pause(stopBefore, atPause);
+        PauseMissed = false;
         while (true)
         {
             var before = Changes;
             try
             {
-                await SessionAsync(done, stopBefore, truncatesWaitFor, cancellationToken);
+                await SessionAsync(done, pause, truncatesWaitFor, cancellationToken);
                 return;
             }
             catch (Exception e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
@@ -129,7 +143,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
     private static string Describe(Exception e) => e is PostgresException p ? p.MessageText : e.Message;
 
-    private async Task SessionAsync(Func<FollowPoint, bool> done, Func<NpgsqlLogSequenceNumber?>? stopBefore, Task? truncatesWaitFor, CancellationToken cancellationToken)
+    private async Task SessionAsync(Func<FollowPoint, bool> done, Pause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
     {
         var connections = new List<NpgsqlConnection>();
         try
@@ -139,7 +153,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                 connections.Add(await OpenApplyAsync(i, cancellationToken));
             }
 
-            await SessionAsync(connections, done, stopBefore, truncatesWaitFor, cancellationToken);
+            await SessionAsync(connections, done, pause, truncatesWaitFor, cancellationToken);
         }
         finally
         {
@@ -150,7 +164,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         }
     }
 
-    private async Task SessionAsync(IReadOnlyList<NpgsqlConnection> connections, Func<FollowPoint, bool> done, Func<NpgsqlLogSequenceNumber?>? stopBefore, Task? truncatesWaitFor, CancellationToken cancellationToken)
+    private async Task SessionAsync(IReadOnlyList<NpgsqlConnection> connections, Func<FollowPoint, bool> done, Pause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
     {
         var stored = await TargetState.ReadAsync(connections[0], slot, cancellationToken)
             ?? throw new PgRelocateException($"The target has no position for {slot} (its {OnlineNames.TargetSchema} schema is gone): cancel this migration and start a new one.");
@@ -187,6 +201,24 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         var startChanges = Changes;
         var startTransactions = Transactions;
         var lastAsked = DateTime.UtcNow;
+        var lastBegun = 0UL;
+
+        // Pauses here when the pause's position is reached; false when the follow must stop (a missed pause).
+        async Task<bool> PauseAsync(NpgsqlLogSequenceNumber at)
+        {
+            if (lastBegun >= (ulong)at || applier.Position > at)
+            {
+                PauseMissed = true;
+                return false;
+            }
+
+            Confirm(replication, await applier.CommitAsync(cancellationToken));
+            Account(applier, startChanges, startTransactions);
+            pause.Reached = true;
+            await pause.Then(cancellationToken);
+            return true;
+        }
+
         try
         {
             while (true)
@@ -194,17 +226,19 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                 cancellationToken.ThrowIfCancellationRequested();
                 if (channel.Reader.TryRead(out var change))
                 {
-                    if (change is BeginChange b && stopBefore?.Invoke() is { } pause && b.CommitLsn >= (ulong)pause)
+                    if (change is BeginChange b)
                     {
-                        // Whole transactions before the pause point are committed; this one waits for the next session.
-                        Confirm(replication, await applier.CommitAsync(cancellationToken));
-                        Account(applier, startChanges, startTransactions);
-                        return;
+                        if (pause.At is { } at && (b.CommitLsn >= (ulong)at || lastBegun >= (ulong)at) && !await PauseAsync(at))
+                        {
+                            return;
+                        }
+
+                        lastBegun = b.CommitLsn;
                     }
 
-                    if (change is TruncateChange && truncatesWaitFor is { IsCompleted: false })
+                    if (change is TruncateChange && truncatesWaitFor?.Invoke() is { IsCompleted: false } comparison)
                     {
-                        await WaitForAsync(truncatesWaitFor, watch, applier, cancellationToken);
+                        await WaitForAsync(comparison, watch, applier, cancellationToken);
                     }
 
                     await applier.ApplyAsync(change, cancellationToken);
@@ -235,6 +269,11 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                 Account(applier, startChanges, startTransactions);
                 var point = await PointAsync(replication, reader, applier, cancellationToken);
                 await TickAsync(watch, applier, point.CaughtUp, cancellationToken);
+                if (pause.At is { } reached && point.CaughtUp && point.Received >= reached && !await PauseAsync(reached))
+                {
+                    return;
+                }
+
                 if (done(point))
                 {
                     return;
@@ -266,6 +305,17 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                 _changedTables.Add(t);
             }
         }
+    }
+
+    /// <summary>Where a follow pauses and what it does there, kept across the sessions of one run (a reconnect does not pause again).</summary>
+    private sealed class Pause(Func<NpgsqlLogSequenceNumber?>? at, Func<CancellationToken, Task>? then)
+    {
+        public bool Reached { get; set; }
+
+        /// <summary>The position to pause at, once known and until reached.</summary>
+        public NpgsqlLogSequenceNumber? At => Reached ? null : at?.Invoke();
+
+        public Task Then(CancellationToken cancellationToken) => then?.Invoke(cancellationToken) ?? Task.CompletedTask;
     }
 
     /// <summary>Waits for a task (a TRUNCATE waiting for a verification), still watching the slot and writing status.</summary>

@@ -47,74 +47,91 @@ public static class OnlineVerification
     private static async Task<(VerificationResult Result, IReadOnlySet<string> Rewritten)> AtOnePositionAsync(
         Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int attempt, int jobs, IReporter reporter, CancellationToken cancellationToken)
     {
-        // The exported snapshot stays importable while this connection is open and idle. Creating the slot
-        // waits for the source's running transactions to end (a long one holds it up), so the follow goes on
-        // meanwhile, and pauses at the slot's position once it is known; should it have applied a transaction
-        // past that position already, the slot is created again with the follow stopped.
+        // The exported snapshot stays importable while its connection is open and idle. Creating the slot waits
+        // for the source's running transactions to end (a long one holds it up), so the follow goes on meanwhile
+        // and pauses at the slot's position once it is known, without ending its session: there the target is
+        // held in a snapshot of its own (REPEATABLE READ, pg_export_snapshot: no privilege needed), and the
+        // comparison of the two snapshots runs while the follow goes on. Should the follow have taken a
+        // transaction past that position already, the slot is taken again with the follow stopped.
         await using var replication = new LogicalReplicationConnection(source.WithApplicationName("pgrelocate online verify").ToNpgsqlConnectionString());
-        await OpenAsync(replication, source, cancellationToken);
-        var creating = CreateSlotAsync(replication, source, $"{slot}_verify{attempt}", cancellationToken);
-        NpgsqlLogSequenceNumber? Pause() => creating.IsCompletedSuccessfully ? creating.Result.ConsistentPoint : null;
-        reporter.Info("Taking a snapshot of the source to verify the target while following: the apply pauses at its position, to hold the target as it is there.");
-        await follower.RunAsync(p => creating.IsCompleted && (!creating.IsCompletedSuccessfully || (p.CaughtUp && p.Received >= Pause()!.Value)), cancellationToken, stopBefore: Pause);
-        var point = await creating;
-        var at = point.ConsistentPoint;
         await using var again = new LogicalReplicationConnection(source.WithApplicationName("pgrelocate online verify").ToNpgsqlConnectionString());
-        if (follower.Applied > at)
-        {
-            reporter.Debug($"The follow had applied past the snapshot's position {at} ({follower.Applied}) when it came: taking another with the follow stopped.");
-            await OpenAsync(again, source, cancellationToken);
-            point = await CreateSlotAsync(again, source, $"{slot}_verify{attempt}_again", cancellationToken);
-            at = point.ConsistentPoint;
-            await follower.RunAsync(p => p.CaughtUp && p.Received >= at, cancellationToken, stopBefore: () => at);
-        }
+        await OpenAsync(replication, source, cancellationToken);
+        reporter.Info("Taking a snapshot of the source to verify the target while following: the apply pauses at its position for a moment, to hold the target as it is there.");
+        var creating = CreateSlotAsync(replication, source, $"{slot}_verify{attempt}", cancellationToken);
 
-        reporter.Info($"Verifying while following: the apply paused at {at}, the position of a source snapshot.");
-
-        // The target as it is at the pause, held in a snapshot of its own (an ordinary REPEATABLE READ
-        // transaction: no privilege needed) that the comparison reads while the follow goes on beside it.
-        VerificationResult result;
-        var held = await Db.OpenAsync(target.WithApplicationName("pgrelocate online verify"), "target", cancellationToken);
         using var following = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Task follow = Task.CompletedTask;
-        try
+        NpgsqlConnection? held = null;
+        Task<VerificationResult>? verifying = null;
+        VerificationResult result;
+
+        // The slot the follow pauses for: the one being created, or the one taken again.
+        PgOutputReplicationSlot? point = null;
+        PgOutputReplicationSlot? Slot() => point ?? (creating.IsCompletedSuccessfully ? creating.Result : null);
+
+        async Task HoldAndCompareAsync(CancellationToken pausedToken)
         {
-            await Db.ExecuteAsync(held, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
-            var targetSnapshot = await Db.ScalarAsync<string>(held, "SELECT pg_catalog.pg_export_snapshot()", cancellationToken);
+            var paused = Slot()!;
+            reporter.Info($"Verifying while following: the apply paused at {paused.ConsistentPoint}, the position of a source snapshot.");
+            held = await Db.OpenAsync(target.WithApplicationName("pgrelocate online verify"), "target", pausedToken);
+            await Db.ExecuteAsync(held, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", pausedToken);
+            var targetSnapshot = await Db.ScalarAsync<string>(held, "SELECT pg_catalog.pg_export_snapshot()", pausedToken);
             follower.MarkPhase(OnlinePhases.Verify);
-            follow = follower.RunAsync(_ => released.Task.IsCompleted, following.Token, truncatesWaitFor: released.Task);
-            var verifying = Verifier.RunAsync(
-                new VerifyOptions { Source = source, Target = target, Mode = VerifyMode.Checksums, SourceSnapshot = point.SnapshotName, TargetSnapshot = targetSnapshot, Jobs = Math.Max(2, jobs) },
+            verifying = Verifier.RunAsync(
+                new VerifyOptions { Source = source, Target = target, Mode = VerifyMode.Checksums, SourceSnapshot = paused.SnapshotName, TargetSnapshot = targetSnapshot, Jobs = Math.Max(2, jobs) },
                 reporter,
                 following.Token);
+            // Once it is done its sessions are closed, and with them their locks: a waiting TRUNCATE may go on.
+            _ = verifying.ContinueWith(_ => released.TrySetResult(), TaskScheduler.Default);
+        }
 
-            // A follow that stops (a schema change, the slot endangering the source) stops the comparison too.
-            if (await Task.WhenAny(verifying, follow) == follow)
+        // A TRUNCATE waits only for a comparison that runs: before the pause, the follow must go on to reach it.
+        Task? Comparing() => verifying is null ? null : released.Task;
+
+        bool Compared(FollowPoint _) => verifying is { IsCompleted: true } || creating.IsFaulted || creating.IsCanceled;
+
+        try
+        {
+            await follower.RunAsync(Compared, following.Token, stopBefore: () => Slot()?.ConsistentPoint, atPause: HoldAndCompareAsync, truncatesWaitFor: Comparing);
+            var first = await creating;
+            if (follower.PauseMissed)
             {
-                await following.CancelAsync();
-                await follow;
+                reporter.Debug($"The follow had applied past the snapshot's position {first.ConsistentPoint} when it came: taking another with the follow stopped.");
+                await replication.DisposeAsync();
+                await OpenAsync(again, source, cancellationToken);
+                point = await CreateSlotAsync(again, source, $"{slot}_verify{attempt}_again", cancellationToken);
+                await follower.RunAsync(Compared, following.Token, stopBefore: () => point.ConsistentPoint, atPause: HoldAndCompareAsync, truncatesWaitFor: Comparing);
             }
 
-            result = await verifying;
+            result = await (verifying ?? throw new InvalidOperationException("The follow ended before it paused for the verification."));
         }
         finally
         {
-            // The comparison's sessions are closed, and with them their locks: a waiting TRUNCATE may go on.
-            await held.DisposeAsync();
+            // A follow that stopped (a schema change, the slot endangering the source) stops the comparison too.
+            await following.CancelAsync();
+            if (verifying is not null)
+            {
+                try
+                {
+                    await verifying;
+                }
+                catch (Exception) when (following.IsCancellationRequested)
+                {
+                    // Its error, if it has one of its own, was thrown above.
+                }
+            }
+
             released.TrySetResult();
-            try
+            if (held is not null)
             {
-                await follow;
+                await held.DisposeAsync();
             }
-            finally
-            {
-                follower.MarkPhase(OnlinePhases.Follow);
-            }
+
+            follower.MarkPhase(OnlinePhases.Follow);
         }
 
         IReadOnlySet<string> rewritten = new HashSet<string>(StringComparer.Ordinal);
-        if (result.Tables.Any(t => !t.Equal) && point.SnapshotName is { } snapshot)
+        if (result.Tables.Any(t => !t.Equal) && Slot()?.SnapshotName is { } snapshot)
         {
             await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
             await Db.ExecuteAsync(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);

@@ -105,6 +105,17 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
             }
 
             Assert.True(applied, "the follow stood still while the verification's snapshot waited for a source transaction");
+
+            // No comparison runs yet: a TRUNCATE does not wait for one (the follow must go on to reach the pause).
+            await PgServer.ExecuteAsync(source, "TRUNCATE queue");
+            var truncated = false;
+            for (var deadline = DateTime.UtcNow.AddSeconds(30); !truncated && DateTime.UtcNow < deadline && !verifying.IsCompleted;)
+            {
+                await Task.Delay(50);
+                truncated = await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM queue") == 0;
+            }
+
+            Assert.True(truncated, "a TRUNCATE before the verification's pause waited");
             Assert.False(verifying.IsCompleted);
             await Db.ExecuteAsync(open, "COMMIT", CancellationToken.None);
             var result = await verifying;
