@@ -19,6 +19,14 @@ namespace PgRelocate.Online;
 public sealed record FollowPoint(bool CaughtUp, NpgsqlLogSequenceNumber Received, NpgsqlLogSequenceNumber Applied, double LagSeconds, string? Marker = null);
 
 /// <summary>
+/// Where a follow pauses (a snapshot's position). <see cref="Marked"/>: a transaction committed after it is
+/// sure to come (a marker was written into the source's WAL), so only reaching one pauses the follow, which is
+/// exact; otherwise a quiet source's follow also pauses once it has received past the position with nothing
+/// more coming.
+/// </summary>
+public sealed record PausePoint(NpgsqlLogSequenceNumber At, bool Marked);
+
+/// <summary>
 /// Streams the slot's changes into the target until a condition says stop: one reader, one applier (over
 /// <see cref="Lanes"/> connections), a bounded channel between them. A dropped connection on either side (a network cut, a restarted server, a
 /// terminated session) reconnects and resumes from the position stored in the target, skipping what was
@@ -87,7 +95,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     /// </param>
     /// <param name="stopBefore">
     /// Where to pause (a snapshot's position): before the first source transaction committed at or after it,
-    /// or, on a quiet source, once everything received up to it is applied. Asked as the follow goes on, null
+    /// or, unless marked, once everything received up to it is applied. Asked as the follow goes on, null
     /// while not known yet. Whole transactions before it are committed, then <paramref name="atPause"/> runs
     /// (the target then holds exactly what the source held there) and the follow goes on. Should the follow
     /// have taken a transaction past the position before it became known, it stops instead, with
@@ -102,7 +110,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     public async Task RunAsync(
         Func<FollowPoint, bool> done,
         CancellationToken cancellationToken,
-        Func<NpgsqlLogSequenceNumber?>? stopBefore = null,
+        Func<PausePoint?>? stopBefore = null,
         Func<CancellationToken, Task>? atPause = null,
         Func<Task?>? truncatesWaitFor = null)
     {
@@ -228,7 +236,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                 {
                     if (change is BeginChange b)
                     {
-                        if (pause.At is { } at && (b.CommitLsn >= (ulong)at || lastBegun >= (ulong)at) && !await PauseAsync(at))
+                        if (pause.At is { At: var at } && (b.CommitLsn >= (ulong)at || lastBegun >= (ulong)at) && !await PauseAsync(at))
                         {
                             return;
                         }
@@ -267,9 +275,9 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                 // itself whenever its queue runs dry).
                 Confirm(replication, await applier.CommitAsync(cancellationToken));
                 Account(applier, startChanges, startTransactions);
-                var point = await PointAsync(replication, reader, applier, cancellationToken);
+                var point = await PointAsync(replication, reader, applier, watch, cancellationToken);
                 await TickAsync(watch, applier, point.CaughtUp, cancellationToken);
-                if (pause.At is { } reached && point.CaughtUp && point.Received >= reached && !await PauseAsync(reached))
+                if (pause.At is { Marked: false, At: var reached } && point.CaughtUp && point.Received >= reached && !await PauseAsync(reached))
                 {
                     return;
                 }
@@ -308,12 +316,12 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     }
 
     /// <summary>Where a follow pauses and what it does there, kept across the sessions of one run (a reconnect does not pause again).</summary>
-    private sealed class Pause(Func<NpgsqlLogSequenceNumber?>? at, Func<CancellationToken, Task>? then)
+    private sealed class Pause(Func<PausePoint?>? at, Func<CancellationToken, Task>? then)
     {
         public bool Reached { get; set; }
 
         /// <summary>The position to pause at, once known and until reached.</summary>
-        public NpgsqlLogSequenceNumber? At => Reached ? null : at?.Invoke();
+        public PausePoint? At => Reached ? null : at?.Invoke();
 
         public Task Then(CancellationToken cancellationToken) => then?.Invoke(cancellationToken) ?? Task.CompletedTask;
     }
@@ -346,29 +354,42 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     }
 
     /// <summary>
-    /// Whether everything the source sent is applied. The reader must stay idle across a short pause: a message
-    /// that arrived as the position was read would show up in it. The position read from the connection is
-    /// never confirmed to the source: it can include a message the reader has not handed over yet (a busy
-    /// machine can delay that past the pause), and the source would then never send it again after a
-    /// reconnect. Only what is committed on the target is confirmed.
+    /// Whether everything the source sent is applied, and it has nothing more to send. The reader must stay idle
+    /// across a short pause: a message that arrived as the position was read would show up in it. And the
+    /// slot's sender must have read the source's WAL up to (nearly) its end: one still decoding a large
+    /// transaction's WAL sends nothing for a while although the target is behind. The position read from the
+    /// connection is never confirmed to the source: it can include a message the reader has not handed over
+    /// yet (a busy machine can delay that past the pause), and the source would then never send it again after
+    /// a reconnect. Only what is committed on the target is confirmed.
     /// </summary>
-    private async Task<FollowPoint> PointAsync(LogicalReplicationConnection replication, ChangeReader reader, ChangeApplier applier, CancellationToken cancellationToken)
+    private async Task<FollowPoint> PointAsync(LogicalReplicationConnection replication, ChangeReader reader, ChangeApplier applier, NpgsqlConnection watch, CancellationToken cancellationToken)
     {
         var lag = applier.LagSeconds(DateTime.UtcNow) ?? double.PositiveInfinity;
         var received = reader.Received;
+        var marker = applier.CommittedMarker ?? _marker;
         if (!reader.Waiting || !reader.BetweenTransactions || applier.Processed != received || !applier.Idle)
         {
-            return new FollowPoint(false, replication.LastReceivedLsn, applier.Position, lag, applier.CommittedMarker ?? _marker);
+            return new FollowPoint(false, replication.LastReceivedLsn, applier.Position, lag, marker);
         }
 
         var lsn = replication.LastReceivedLsn;
         await Task.Delay(100, cancellationToken);
-        if (!reader.Waiting || reader.Received != received)
+        if (!reader.Waiting || reader.Received != received || await UnsentWalAsync(watch, cancellationToken) > UnsentWhenCaughtUp)
         {
-            return new FollowPoint(false, lsn, applier.Position, lag, applier.CommittedMarker ?? _marker);
+            return new FollowPoint(false, lsn, applier.Position, lag, marker);
         }
 
-        return new FollowPoint(true, lsn, applier.Position, 0, applier.CommittedMarker ?? _marker);
+        return new FollowPoint(true, lsn, applier.Position, 0, marker);
+    }
+
+    /// <summary>Unread WAL that still counts as caught up: what a busy source writes while the sender reads.</summary>
+    private const long UnsentWhenCaughtUp = 1L << 20;
+
+    private async Task<long> UnsentWalAsync(NpgsqlConnection watch, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand(OnlineSql.UnsentWal, watch);
+        cmd.Parameters.AddWithValue("slot", slot);
+        return await cmd.ExecuteScalarAsync(cancellationToken) is long unsent ? unsent : 0;
     }
 
     private async Task TickAsync(NpgsqlConnection watch, ChangeApplier applier, bool caughtUp, CancellationToken cancellationToken)
@@ -399,7 +420,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                 Phase = CurrentPhase,
                 AppliedLsn = applier.Position.ToString(),
                 LagBytes = _lagBytes,
-                LagSeconds = caughtUp ? 0 : applier.LagSeconds(now) ?? 0,
+                LagSeconds = caughtUp ? 0 : applier.LagSeconds(now) ?? _lastLagSeconds,
                 RetainedBytes = _retained,
                 ChangesPerSecond = Math.Max(0, changes - _lastChanges) / seconds,
                 TransactionsPerSecond = Math.Max(0, Transactions - _lastTransactions) / seconds,

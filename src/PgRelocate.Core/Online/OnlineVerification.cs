@@ -58,6 +58,7 @@ public static class OnlineVerification
         await OpenAsync(replication, source, cancellationToken);
         reporter.Info("Taking a snapshot of the source to verify the target while following: the apply pauses at its position for a moment, to hold the target as it is there.");
         var creating = CreateSlotAsync(replication, source, $"{slot}_verify{attempt}", cancellationToken);
+        var marking = MarkAfterAsync(creating, source, cancellationToken);
 
         using var following = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -65,9 +66,15 @@ public static class OnlineVerification
         Task<VerificationResult>? verifying = null;
         VerificationResult result;
 
-        // The slot the follow pauses for: the one being created, or the one taken again.
+        // The slot the follow pauses for: the one being created, or the one taken again; a marker written after
+        // it makes the pause exact (see PausePoint).
         PgOutputReplicationSlot? point = null;
+        var marked = false;
         PgOutputReplicationSlot? Slot() => point ?? (creating.IsCompletedSuccessfully ? creating.Result : null);
+
+        // While the marker is being written it counts as written: the follow must not pause on a quiet source
+        // before it comes (it may come before its writer hears of its commit).
+        PausePoint? Pause() => Slot() is { } known ? new PausePoint(known.ConsistentPoint, point is null ? marking is not { IsCompletedSuccessfully: true, Result: false } : marked) : null;
 
         async Task HoldAndCompareAsync(CancellationToken pausedToken)
         {
@@ -88,19 +95,22 @@ public static class OnlineVerification
         // A TRUNCATE waits only for a comparison that runs: before the pause, the follow must go on to reach it.
         Task? Comparing() => verifying is null ? null : released.Task;
 
-        bool Compared(FollowPoint _) => verifying is { IsCompleted: true } || creating.IsFaulted || creating.IsCanceled;
+        bool Compared(FollowPoint _) => verifying is { IsCompleted: true } || creating.IsFaulted || creating.IsCanceled || marking.IsFaulted || marking.IsCanceled;
 
         try
         {
-            await follower.RunAsync(Compared, following.Token, stopBefore: () => Slot()?.ConsistentPoint, atPause: HoldAndCompareAsync, truncatesWaitFor: Comparing);
+            await follower.RunAsync(Compared, following.Token, stopBefore: Pause, atPause: HoldAndCompareAsync, truncatesWaitFor: Comparing);
             var first = await creating;
+            await marking;
             if (follower.PauseMissed)
             {
                 reporter.Debug($"The follow had applied past the snapshot's position {first.ConsistentPoint} when it came: taking another with the follow stopped.");
                 await replication.DisposeAsync();
                 await OpenAsync(again, source, cancellationToken);
-                point = await CreateSlotAsync(again, source, $"{slot}_verify{attempt}_again", cancellationToken);
-                await follower.RunAsync(Compared, following.Token, stopBefore: () => point.ConsistentPoint, atPause: HoldAndCompareAsync, truncatesWaitFor: Comparing);
+                var taken = CreateSlotAsync(again, source, $"{slot}_verify{attempt}_again", cancellationToken);
+                marked = await MarkAfterAsync(taken, source, cancellationToken);
+                point = await taken;
+                await follower.RunAsync(Compared, following.Token, stopBefore: Pause, atPause: HoldAndCompareAsync, truncatesWaitFor: Comparing);
             }
 
             result = await (verifying ?? throw new InvalidOperationException("The follow ended before it paused for the verification."));
@@ -179,5 +189,13 @@ public static class OnlineVerification
         {
             throw Db.Describe(e, source, "source");
         }
+    }
+
+    /// <summary>Once the slot is created, a marker after its position (see <see cref="PausePoint"/>); false when none can be written.</summary>
+    private static async Task<bool> MarkAfterAsync(Task<PgOutputReplicationSlot> creating, PgConnectionInfo source, CancellationToken cancellationToken)
+    {
+        await creating;
+        await using var conn = await Db.OpenAsync(source.WithApplicationName("pgrelocate online verify"), "source", cancellationToken);
+        return await SourceSide.TryMarkAsync(conn, "verify", cancellationToken);
     }
 }

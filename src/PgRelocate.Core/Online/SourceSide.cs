@@ -63,6 +63,30 @@ public static class SourceSide
         }
     }
 
+    /// <summary>
+    /// Writes a marker into the source's WAL (a transactional logical decoding message, see
+    /// <see cref="MarkerChange"/>), committed after everything committed before it; false when the source is
+    /// older than PostgreSQL 14 or the role may not write one (a provider may revoke the function).
+    /// </summary>
+    public static async Task<bool> TryMarkAsync(NpgsqlConnection conn, string content, CancellationToken cancellationToken)
+    {
+        if (conn.PostgreSqlVersion.Major < 14)
+        {
+            return false;
+        }
+
+        try
+        {
+            await Db.ExecuteAsync(conn, $"BEGIN READ WRITE; SELECT pg_catalog.pg_logical_emit_message(true, {Db.Literal(OnlineNames.MarkerPrefix)}, {Db.Literal(content)}); COMMIT", cancellationToken);
+            return true;
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            await Db.ExecuteAsync(conn, "ROLLBACK", cancellationToken);
+            return false;
+        }
+    }
+
     public static async Task SetReplicaIdentityFullAsync(NpgsqlConnection conn, IEnumerable<string> tables, CancellationToken cancellationToken)
     {
         foreach (var t in tables)

@@ -110,21 +110,13 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// </summary>
     private static async Task<Func<FollowPoint, bool>> MarkLastChangeAsync(Npgsql.NpgsqlConnection source, IReporter reporter, CancellationToken cancellationToken)
     {
-        if (source.PostgreSqlVersion.Major >= 14)
+        var marker = Guid.NewGuid().ToString("N");
+        if (await SourceSide.TryMarkAsync(source, marker, cancellationToken))
         {
-            var marker = Guid.NewGuid().ToString("N");
-            try
-            {
-                await Db.ExecuteAsync(source, $"BEGIN READ WRITE; SELECT pg_catalog.pg_logical_emit_message(true, {Db.Literal(OnlineNames.MarkerPrefix)}, {Db.Literal(marker)}); COMMIT", cancellationToken);
-                return p => p.Marker == marker;
-            }
-            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
-            {
-                await Db.ExecuteAsync(source, "ROLLBACK", cancellationToken);
-                reporter.Debug("The source role may not write a logical decoding message: waiting for the source's position instead.");
-            }
+            return p => p.Marker == marker;
         }
 
+        reporter.Debug("No marker in the source's WAL (before PostgreSQL 14, or a role that may not write one): waiting for the source's position instead.");
         var final = NpgsqlTypes.NpgsqlLogSequenceNumber.Parse(await Db.ScalarAsync<string>(source, "SELECT pg_catalog.pg_current_wal_lsn()::text", cancellationToken) ?? "0/0");
         return p => p.CaughtUp && p.Received >= final;
     }
