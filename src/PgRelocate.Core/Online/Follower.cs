@@ -33,7 +33,7 @@ public sealed record PausePoint(NpgsqlLogSequenceNumber At, bool Marked);
 /// applied; anything else stops the follow with a message. It watches the source as it goes: the WAL the slot
 /// holds, and tables created after the publication.
 /// </summary>
-public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, string slot, string publication, string folder, IReporter reporter)
+public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, string slot, string publication, string folder, IReporter reporter) : IAsyncDisposable
 {
     private const int MaxReconnects = 30;
     private readonly HashSet<string> _changedTables = new(StringComparer.Ordinal);
@@ -46,6 +46,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     private long _lagBytes;
     private long _retained;
     private string? _marker;
+    private Session? _session;
 
     /// <summary>Stop (and let the slot go) once it holds more WAL than this; null: only when the server is about to invalidate it.</summary>
     public long? MaxRetainedBytes { get; init; }
@@ -73,7 +74,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     private string CurrentPhase => _phase ?? Phase;
 
     /// <summary>Tables the follow changed ("schema.table").</summary>
-    public IReadOnlyCollection<string> ChangedTables => _changedTables;
+    public IReadOnlyCollection<string> ChangedTables => _session is { } open ? [.. _changedTables.Union(open.Applier.ChangedTables)] : _changedTables;
 
     /// <summary>Row changes and transactions applied by this follower.</summary>
     public long Changes { get; private set; }
@@ -122,11 +123,19 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             var before = Changes;
             try
             {
-                await SessionAsync(done, pause, truncatesWaitFor, cancellationToken);
+                _session ??= await OpenSessionAsync(cancellationToken);
+                await FollowAsync(_session, done, pause, truncatesWaitFor, cancellationToken);
                 return;
             }
-            catch (Exception e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
+            catch (Exception e)
             {
+                // Whatever was half done in the session is rolled back with it; the next one starts from the stored position.
+                await CloseSessionAsync();
+                if (!IsTransient(e) || cancellationToken.IsCancellationRequested)
+                {
+                    throw;
+                }
+
                 failures = Changes > before ? 1 : failures + 1;
                 if (failures > MaxReconnects)
                 {
@@ -151,70 +160,155 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
     private static string Describe(Exception e) => e is PostgresException p ? p.MessageText : e.Message;
 
-    private async Task SessionAsync(Func<FollowPoint, bool> done, Pause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
+    /// <summary>Ends the follow's session, if one is open: its connections close and the slot is free again.</summary>
+    public async ValueTask DisposeAsync() => await CloseSessionAsync();
+
+    private async Task CloseSessionAsync()
     {
-        var connections = new List<NpgsqlConnection>();
+        if (_session is not { } session)
+        {
+            return;
+        }
+
+        _session = null;
+        _marker = session.Applier.CommittedMarker ?? _marker;
+        foreach (var t in session.Applier.ChangedTables)
+        {
+            _changedTables.Add(t);
+        }
+
+        await session.DisposeAsync();
+    }
+
+    /// <summary>
+    /// What one follow session holds: the apply connections and their applier, the replication stream and the
+    /// reader filling the channel, the watch connection. It stays open from one run to the next (a pause, the
+    /// verification, the wait for the cutover), so the source does not decode its WAL again from the slot's
+    /// restart position each time; a failure or <see cref="DisposeAsync"/> closes it.
+    /// </summary>
+    private sealed class Session : IAsyncDisposable
+    {
+        public CancellationTokenSource Stop { get; } = new();
+
+        public List<NpgsqlConnection> Connections { get; } = [];
+
+        public NpgsqlConnection Watch { get; set; } = null!;
+
+        public LogicalReplicationConnection Replication { get; set; } = null!;
+
+        public Task Reading { get; set; } = Task.CompletedTask;
+
+        public Channel<Change> Channel { get; } = System.Threading.Channels.Channel.CreateBounded<Change>(new BoundedChannelOptions(4096) { SingleReader = true, SingleWriter = true });
+
+        public ChangeReader Reader { get; set; } = null!;
+
+        public ChangeApplier Applier { get; set; } = null!;
+
+        /// <summary>The follower's totals when the session started (the applier counts from there).</summary>
+        public long StartChanges { get; init; }
+
+        public long StartTransactions { get; init; }
+
+        /// <summary>The commit position of the last source transaction taken, for a pause that comes too late.</summary>
+        public ulong LastBegun { get; set; }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Stop.CancelAsync();
+            await Reading;
+            if (Applier is not null)
+            {
+                await Applier.StopAsync();
+            }
+
+            if (Replication is not null)
+            {
+                await Replication.DisposeAsync();
+            }
+
+            if (Watch is not null)
+            {
+                await Watch.DisposeAsync();
+            }
+
+            foreach (var c in Connections)
+            {
+                await c.DisposeAsync();
+            }
+
+            Connections.Clear();
+            Stop.Dispose();
+        }
+    }
+
+    private async Task<Session> OpenSessionAsync(CancellationToken cancellationToken)
+    {
+        var session = new Session { StartChanges = Changes, StartTransactions = Transactions };
         try
         {
             for (var i = 0; i < Math.Max(1, Lanes); i++)
             {
-                connections.Add(await OpenApplyAsync(i, cancellationToken));
+                session.Connections.Add(await OpenApplyAsync(i, cancellationToken));
             }
 
-            await SessionAsync(connections, done, pause, truncatesWaitFor, cancellationToken);
-        }
-        finally
-        {
-            foreach (var c in connections)
+            var stored = await TargetState.ReadAsync(session.Connections[0], slot, cancellationToken)
+                ?? throw new PgRelocateException($"The target has no position for {slot} (its {OnlineNames.TargetSchema} schema is gone): cancel this migration and start a new one.");
+            session.Watch = await Db.OpenAsync(source.WithApplicationName("pgrelocate online watch"), "source", cancellationToken);
+            session.Replication = new LogicalReplicationConnection(source.WithApplicationName("pgrelocate online").ToNpgsqlConnectionString())
             {
-                await c.DisposeAsync();
+                WalReceiverStatusInterval = TimeSpan.FromSeconds(1),
+            };
+            try
+            {
+                await session.Replication.Open(cancellationToken);
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw Db.Describe(e, source, "source");
+            }
+
+            var reader = session.Reader = new ChangeReader(session.Replication, slot, publication);
+            var writer = session.Channel.Writer;
+            var stop = session.Stop.Token;
+            session.Reading = Task.Run(
+                async () =>
+                {
+                    try
+                    {
+                        await reader.RunAsync(stored.Lsn, writer, stop);
+                        writer.TryComplete(new EndOfStreamException("the source ended the replication stream"));
+                    }
+                    catch (Exception e)
+                    {
+                        writer.TryComplete(e);
+                    }
+                },
+                CancellationToken.None);
+            session.Applier = await ChangeApplier.StartAsync(session.Connections, slot, stored.Lsn, cancellationToken);
+            return session;
+        }
+        catch
+        {
+            await session.DisposeAsync();
+            throw;
         }
     }
 
-    private async Task SessionAsync(IReadOnlyList<NpgsqlConnection> connections, Func<FollowPoint, bool> done, Pause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
+    private async Task FollowAsync(Session session, Func<FollowPoint, bool> done, Pause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
     {
-        var stored = await TargetState.ReadAsync(connections[0], slot, cancellationToken)
-            ?? throw new PgRelocateException($"The target has no position for {slot} (its {OnlineNames.TargetSchema} schema is gone): cancel this migration and start a new one.");
-        await using var watch = await Db.OpenAsync(source.WithApplicationName("pgrelocate online watch"), "source", cancellationToken);
-        await using var replication = new LogicalReplicationConnection(source.WithApplicationName("pgrelocate online").ToNpgsqlConnectionString());
-        replication.WalReceiverStatusInterval = TimeSpan.FromSeconds(1);
-        try
-        {
-            await replication.Open(cancellationToken);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            throw Db.Describe(e, source, "source");
-        }
-
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var channel = Channel.CreateBounded<Change>(new BoundedChannelOptions(4096) { SingleReader = true, SingleWriter = true });
-        var reader = new ChangeReader(replication, slot, publication);
-        var reading = Task.Run(
-            async () =>
-            {
-                try
-                {
-                    await reader.RunAsync(stored.Lsn, channel.Writer, stop.Token);
-                    channel.Writer.TryComplete(new EndOfStreamException("the source ended the replication stream"));
-                }
-                catch (Exception e)
-                {
-                    channel.Writer.TryComplete(e);
-                }
-            },
-            CancellationToken.None);
-        var applier = await ChangeApplier.StartAsync(connections, slot, stored.Lsn, cancellationToken);
-        var startChanges = Changes;
-        var startTransactions = Transactions;
+        var watch = session.Watch;
+        var replication = session.Replication;
+        var channel = session.Channel;
+        var reader = session.Reader;
+        var applier = session.Applier;
+        var startChanges = session.StartChanges;
+        var startTransactions = session.StartTransactions;
         var lastAsked = DateTime.UtcNow;
-        var lastBegun = 0UL;
 
         // Pauses here when the pause's position is reached; false when the follow must stop (a missed pause).
         async Task<bool> PauseAsync(NpgsqlLogSequenceNumber at)
         {
-            if (lastBegun >= (ulong)at || applier.Position > at)
+            if (session.LastBegun >= (ulong)at || applier.Position > at)
             {
                 PauseMissed = true;
                 return false;
@@ -227,90 +321,76 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             return true;
         }
 
-        try
+        while (true)
         {
-            while (true)
+            cancellationToken.ThrowIfCancellationRequested();
+            if (channel.Reader.TryRead(out var change))
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                if (channel.Reader.TryRead(out var change))
+                if (change is BeginChange b)
                 {
-                    if (change is BeginChange b)
+                    if (pause.At is { At: var at } && (b.CommitLsn >= (ulong)at || session.LastBegun >= (ulong)at) && !await PauseAsync(at))
                     {
-                        if (pause.At is { At: var at } && (b.CommitLsn >= (ulong)at || lastBegun >= (ulong)at) && !await PauseAsync(at))
-                        {
-                            return;
-                        }
-
-                        lastBegun = b.CommitLsn;
+                        return;
                     }
 
-                    if (change is TruncateChange && truncatesWaitFor?.Invoke() is { IsCompleted: false } comparison)
-                    {
-                        await WaitForAsync(comparison, watch, applier, cancellationToken);
-                    }
+                    session.LastBegun = b.CommitLsn;
+                }
 
-                    await applier.ApplyAsync(change, cancellationToken);
-                    if (change is CommitChange && applier.GroupIsFull)
+                if (change is TruncateChange && truncatesWaitFor?.Invoke() is { IsCompleted: false } comparison)
+                {
+                    await WaitForAsync(comparison, watch, applier, cancellationToken);
+                }
+
+                await applier.ApplyAsync(change, cancellationToken);
+                if (change is CommitChange && applier.GroupIsFull)
+                {
+                    Confirm(replication, await applier.CommitAsync(cancellationToken));
+                }
+
+                Account(applier, startChanges, startTransactions);
+                await TickAsync(watch, applier, caughtUp: false, cancellationToken);
+                if (change is CommitChange && DateTime.UtcNow - lastAsked >= TimeSpan.FromMilliseconds(100))
+                {
+                    lastAsked = DateTime.UtcNow;
+                    if (done(new FollowPoint(false, replication.LastReceivedLsn, applier.Position, applier.LagSeconds(lastAsked) ?? double.PositiveInfinity, applier.CommittedMarker ?? _marker)))
                     {
                         Confirm(replication, await applier.CommitAsync(cancellationToken));
-                    }
-
-                    Account(applier, startChanges, startTransactions);
-                    await TickAsync(watch, applier, caughtUp: false, cancellationToken);
-                    if (change is CommitChange && DateTime.UtcNow - lastAsked >= TimeSpan.FromMilliseconds(100))
-                    {
-                        lastAsked = DateTime.UtcNow;
-                        if (done(new FollowPoint(false, replication.LastReceivedLsn, applier.Position, applier.LagSeconds(lastAsked) ?? double.PositiveInfinity, applier.CommittedMarker ?? _marker)))
-                        {
-                            Confirm(replication, await applier.CommitAsync(cancellationToken));
-                            Account(applier, startChanges, startTransactions);
-                            return;
-                        }
-                    }
-
-                    continue;
-                }
-
-                // Nothing waiting: commit whole transactions now (each lane sends a half-applied one's statements
-                // itself whenever its queue runs dry).
-                Confirm(replication, await applier.CommitAsync(cancellationToken));
-                Account(applier, startChanges, startTransactions);
-                var point = await PointAsync(replication, reader, applier, watch, cancellationToken);
-                await TickAsync(watch, applier, point.CaughtUp, cancellationToken);
-                if (pause.At is { Marked: false, At: var reached } && point.CaughtUp && point.Received >= reached && !await PauseAsync(reached))
-                {
-                    return;
-                }
-
-                if (done(point))
-                {
-                    return;
-                }
-
-                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                wait.CancelAfter(200);
-                try
-                {
-                    if (!await channel.Reader.WaitToReadAsync(wait.Token))
-                    {
-                        await channel.Reader.Completion;
+                        Account(applier, startChanges, startTransactions);
+                        return;
                     }
                 }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+
+                continue;
+            }
+
+            // Nothing waiting: commit whole transactions now (each lane sends a half-applied one's statements
+            // itself whenever its queue runs dry).
+            Confirm(replication, await applier.CommitAsync(cancellationToken));
+            Account(applier, startChanges, startTransactions);
+            var point = await PointAsync(replication, reader, applier, watch, cancellationToken);
+            await TickAsync(watch, applier, point.CaughtUp, cancellationToken);
+            if (pause.At is { Marked: false, At: var reached } && point.CaughtUp && point.Received >= reached && !await PauseAsync(reached))
+            {
+                return;
+            }
+
+            if (done(point))
+            {
+                return;
+            }
+
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            wait.CancelAfter(200);
+            try
+            {
+                if (!await channel.Reader.WaitToReadAsync(wait.Token))
                 {
-                    // Waited long enough: check the condition again.
+                    await channel.Reader.Completion;
                 }
             }
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await reading;
-            await applier.StopAsync();
-            _marker = applier.CommittedMarker ?? _marker;
-            foreach (var t in applier.ChangedTables)
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                _changedTables.Add(t);
+                // Waited long enough: check the condition again.
             }
         }
     }

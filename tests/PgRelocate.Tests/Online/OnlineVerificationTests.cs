@@ -27,7 +27,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         using var dir = new TempDir();
         // TRUNCATE is not MVCC-safe: committed after the snapshot, it empties the table for the snapshot's readers too.
         var reporter = new SourceWriteOnPause(source, "TRUNCATE queue; INSERT INTO queue SELECT g, 'after' FROM generate_series(1, 5) g");
-        var follower = new Follower(source, target, slot, slot, dir.Path, reporter);
+        await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter);
         try
         {
             var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, CancellationToken.None);
@@ -38,6 +38,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         }
         finally
         {
+            await follower.DisposeAsync();
             await SourceSide.RemoveAsync(source, slot, slot, [], CancellationToken.None);
         }
     }
@@ -63,7 +64,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
                 applied = PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM queue WHERE id = 1000").GetAwaiter().GetResult() == 1;
             }
         });
-        var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
+        await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
         try
         {
             var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, CancellationToken.None);
@@ -74,6 +75,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         }
         finally
         {
+            await follower.DisposeAsync();
             await SourceSide.RemoveAsync(source, slot, slot, [], CancellationToken.None);
         }
     }
@@ -88,7 +90,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         await StartFollowingAsync(source, target, slot);
         using var dir = new TempDir();
         var reporter = new RecordingReporter();
-        var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
+        await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
 
         // A slot's snapshot waits for the transactions running when it is asked for.
         await using var open = await Db.OpenAsync(source, "source", CancellationToken.None);
@@ -124,6 +126,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         }
         finally
         {
+            await follower.DisposeAsync();
             await SourceSide.RemoveAsync(source, slot, slot, [], CancellationToken.None);
         }
     }
@@ -163,7 +166,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
                 PgServer.ExecuteAsync(source, "TRUNCATE parent CASCADE").GetAwaiter().GetResult();
             });
         using var dir = new TempDir();
-        var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
+        await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
         using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         try
         {
@@ -176,6 +179,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         }
         finally
         {
+            await follower.DisposeAsync();
             await SourceSide.RemoveAsync(source, slot, slot, [], CancellationToken.None);
         }
     }

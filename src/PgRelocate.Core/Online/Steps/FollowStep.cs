@@ -22,7 +22,7 @@ public sealed class FollowStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
-        var follower = OnlineCutoverStep.FollowerFor(context, OnlinePhases.Follow);
+        await using var follower = OnlineCutoverStep.FollowerFor(context, OnlinePhases.Follow);
         var auto = options.AutoCutover;
         var maxLag = options.MaxLag.TotalSeconds;
         context.Reporter.Info(auto

@@ -41,13 +41,15 @@ public sealed class OnlineCutoverStep : IMigrationStep
             applied = await MarkLastChangeAsync(conn, context.Reporter, cancellationToken);
         }
 
-        var follower = FollowerFor(context, OnlinePhases.Cutover);
+        // Closed before the slot is dropped below: an open session keeps it active.
+        await using var follower = FollowerFor(context, OnlinePhases.Cutover);
         try
         {
             await follower.RunAsync(applied, cancellationToken);
         }
         finally
         {
+            await follower.DisposeAsync();
             RecordLag(context, follower, "Lag during the cutover");
         }
 
