@@ -7,8 +7,12 @@
 # pgrelocate's peak memory, pgcopydb's `clone --follow` apply rate on the same load when pgcopydb is
 # installed, and `pgrelocate verify` of the result.
 #
+# After the measured follow, one statement updates a million rows of pgbench_accounts (all of them at scale
+# 10) and the follow applies it before the cutover: the report shows how long that took, whether `status`
+# kept moving through it, and the peak memory covers it.
+#
 #   bench/online.sh [SCALE]        SCALE is pgbench's scale factor (default 30)
-#   FOLLOW=60 SKIP_PGCOPYDB=1 KEEP=1 bench/online.sh 10
+#   FOLLOW=60 SKIP_PGCOPYDB=1 SKIP_LARGE=1 KEEP=1 bench/online.sh 10
 #
 # Run by hand, never in CI.
 set -euo pipefail
@@ -16,8 +20,9 @@ set -euo pipefail
 SCALE="${1:-30}"
 FOLLOW="${FOLLOW:-60}"
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PGBIN="${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}"
-[ -x /usr/bin/time ] || { SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"; $SUDO apt-get install -y -qq time >/dev/null; }
+# shellcheck source=bench/lib.sh
+. "$ROOT_DIR/bench/lib.sh"
+need_apt /usr/bin/time /usr/bin/time time
 if [ -z "${SKIP_PGCOPYDB:-}" ] && ! command -v pgcopydb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pgcopydb >/dev/null 2>&1; then
     echo "Installing pgcopydb ..." >&2
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -37,48 +42,19 @@ if [ -n "$PGCOPYDB" ]; then
     fi
 fi
 
-echo "Building pgrelocate ..." >&2
-dotnet build -c Release --nologo -v q "$ROOT_DIR/PgRelocate.sln" >/dev/null
-CLI="$ROOT_DIR/src/PgRelocate.Cli/bin/Release/net10.0/pgrelocate.dll"
-
-WORK="$(mktemp -d /tmp/pgrelocate-online-bench-XXXXXX)"
-chmod 755 "$WORK"
-RUNAS=()
-if [ "$(id -u)" -eq 0 ]; then RUNAS=(runuser -u postgres --); chown postgres "$WORK"; fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-start_cluster() { # name port
-    local dir="$WORK/$1"
-    "${RUNAS[@]}" "$PGBIN/initdb" -D "$dir" -U postgres -A trust --no-sync -E UTF8 --locale C.UTF-8 >/dev/null
-    cat >>"$dir/postgresql.conf" <<CONF
-port = $2
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$WORK'
-fsync = off
-full_page_writes = off
-shared_buffers = 256MB
-max_wal_size = 8GB
-max_connections = 100
-wal_level = logical
-max_replication_slots = 10
-max_wal_senders = 10
-CONF
-    "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$dir" -l "$WORK/$1.log" -w start >/dev/null
-}
-
+build_cli
+make_work pgrelocate-online-bench
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for c in source target; do
-        [ -d "$WORK/$c" ] && "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$WORK/$c" -m immediate -w stop >/dev/null 2>&1 || true
-    done
-    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+    stop_clusters source target
 }
 trap cleanup EXIT
 
 SPORT=$(free_port); TPORT=$(free_port)
-start_cluster source "$SPORT"
-start_cluster target "$TPORT"
+LOGICAL=("wal_level = logical" "max_replication_slots = 10" "max_wal_senders = 10")
+start_cluster source "$SPORT" "${LOGICAL[@]}"
+start_cluster target "$TPORT" "${LOGICAL[@]}"
 SRC="postgres://postgres@127.0.0.1:$SPORT/bench"
 # The target's login role is an ordinary owner of its database, as a managed provider hands out.
 "$PGBIN/psql" -qX "postgres://postgres@127.0.0.1:$TPORT/postgres" -c "CREATE ROLE app LOGIN" -c "CREATE DATABASE app OWNER app" -c "CREATE DATABASE pgcopydb OWNER app"
@@ -119,6 +95,30 @@ done
 # pgbench -P 1 prints "progress: 12.0 s, 850.3 tps, lat ...": the mean of the last 30 seconds.
 TPS="$(awk '/^progress:/ {print $4}' "$WORK/pgbench.log" | tail -30 | awk '{s+=$1; n++} END {if (n) printf "%.0f", s/n; else print 0}')"
 
+LARGE="not run"
+if [ -z "${SKIP_LARGE:-}" ]; then
+    echo "One statement updating a million rows, and its apply ..." >&2
+    : >"$WORK/large.samples"
+    LARGE_START=$(date +%s)
+    "$PGBIN/psql" -qX "$SRC" -c "UPDATE pgbench_accounts SET filler = md5(aid::text) WHERE aid <= 1000000" >/dev/null
+    LARGE_COMMITTED=$(date +%s)
+    sample_large() { # the age of the status file (a stalled display grows it), the changes it counts, the lag
+        python3 -c 'import json,sys,os,time; s=json.load(open(sys.argv[1])); print(round(time.time()-os.path.getmtime(sys.argv[1]),1), s["changes"], s["lagSeconds"])' "$MIGRATIONS/$ID/online.json" >>"$WORK/large.samples" 2>/dev/null || true
+    }
+    # One source transaction is one target transaction: its last row shows it all applied.
+    until [ "$("$PGBIN/psql" -qXAt "$TGT" -c "SELECT filler = md5(aid::text) FROM pgbench_accounts WHERE aid = least(1000000, $SCALE * 100000)" 2>/dev/null)" = "t" ] \
+        || [ $(( $(date +%s) - LARGE_COMMITTED )) -gt 600 ]; do
+        sample_large; sleep 1
+    done
+    LARGE_APPLIED=$(date +%s)
+    # Then the load written meanwhile: the measured follow starts caught up again.
+    until [ "$(tail -1 "$WORK/large.samples" | awk '{print ($3 < 1) ? "yes" : "no"}')" = "yes" ] || [ $(( $(date +%s) - LARGE_APPLIED )) -gt 600 ]; do
+        sample_large; sleep 1
+    done
+    LARGE_DONE=$(date +%s)
+    LARGE="$(awk -v w=$(( LARGE_COMMITTED - LARGE_START )) -v a=$(( LARGE_APPLIED - LARGE_COMMITTED )) -v c=$(( LARGE_DONE - LARGE_COMMITTED )) '{if ($1>m) m=$1; if ($3>l) l=$3; if (NR==1) c0=$2; c1=$2} END {printf "written in %ds, applied %ds after its commit, caught up again after %ds (%d changes, %.0f/s); worst lag %.1fs; status never older than %.1fs", w, a, c, c1-c0, (c1-c0)/(c>0?c:1), l, m}' "$WORK/large.samples")"
+fi
+
 echo "Cutover ..." >&2
 dotnet "$CLI" cutover "$ID" --workdir "$MIGRATIONS" | tee "$WORK/cutover.log"
 touch "$WORK/switched"
@@ -128,10 +128,18 @@ DOWNTIME="$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(n
 GAP="$("$PGBIN/psql" -qXAt "$TGT" -c "SELECT round(extract(epoch FROM max(gap))::numeric, 2) FROM (SELECT at - lag(at) OVER (ORDER BY at) AS gap FROM ticks) g")"
 PEAK_MB="$(awk '/Maximum resident set size/ {printf "%.0f", $6/1024}' "$WORK/migrate.err")"
 read -r LAG_B LAG_S MAX_LAG_S RATE < <(awk '{b+=$1; s+=$2; if ($2>m) m=$2; r+=$3; n++} END {if (n) printf "%.0f %.2f %.2f %.0f\n", b/n, s/n, m, r/n; else print "0 0 0 0"}' "$WORK/samples")
-# Capacity: the apply rate while a backlog (lag over 1 s) waited; steady state: the worst lag once first caught up.
+# Capacity: the apply rate while a backlog (lag over 1 s) waited; steady state: the worst lag once first caught up
+# (a sample that applied something: status shows no lag before the first transaction).
 read -r CATCHUP CATCHUP_N < <(awk '$2 > 1 {r+=$3; n++} END {if (n) printf "%.0f %d\n", r/n, n; else print "- 0"}' "$WORK/samples")
-STEADY_MAX="$(awk 'caught && $2 > m {m=$2} $2 < 1 {caught=1} END {if (caught) printf "%.2f", m; else print "never caught up"}' "$WORK/samples")"
+STEADY_MAX="$(awk 'caught && $2 > m {m=$2} $2 < 1 && $3 > 0 {caught=1} END {if (caught) printf "%.2f", m; else print "never caught up"}' "$WORK/samples")"
 
+FOLLOWED="$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(next(s for s in j["steps"] if s["name"]=="follow").get("summary") or "")' "$MIGRATIONS/$ID/journal.json")"
+# The verification while following, from the lag history the journal keeps (a sample about every 2 s).
+VERIFY_LAG="$(python3 -c '
+import json, sys
+lag = next(s for s in json.load(open(sys.argv[1]))["steps"] if s["name"] == "follow").get("lag") or []
+v = [x["lagSeconds"] for x in lag if x["phase"] == "verify"]
+print("%d samples, worst lag %.2fs" % (len(v), max(v)) if v else "no sample (shorter than one)")' "$MIGRATIONS/$ID/journal.json")"
 echo "Verifying ..." >&2
 VERIFY="$(dotnet "$CLI" verify --source "$SRC" --target "$TGT" --tables 'public.pgbench_*' >/dev/null 2>&1 && echo identical || echo DIFFERENT)"
 
@@ -173,6 +181,9 @@ Online migration, pgbench scale $SCALE under -c 4 -j 2 load, ${FOLLOW}s of follo
   lag while following      mean ${LAG_B} bytes, ${LAG_S}s; worst ${MAX_LAG_S}s; worst once caught up ${STEADY_MAX}s
   write downtime           ${DOWNTIME}s (pgrelocate), ${GAP}s longest gap seen by the writer
   pgrelocate peak memory   ${PEAK_MB} MB
+  million-row UPDATE       ${LARGE}
+  follow                   ${FOLLOWED}
+  verifying while following ${VERIFY_LAG}
   pgcopydb follow rate     ${PGCOPYDB_RATE}
   verify                   ${VERIFY}
 REPORT

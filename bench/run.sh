@@ -23,59 +23,20 @@ JOBS="${JOBS:-2}"
 INDEX_JOBS="${INDEX_JOBS:-2}"
 ROUNDS="${ROUNDS:-3}"
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PGBIN="${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}"
-
-need_apt() {
-    if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "$2" ]; then
-        echo "Installing $3 ..." >&2
-        SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-        $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq "$3" >/dev/null
-    fi
-}
+# shellcheck source=bench/lib.sh
+. "$ROOT_DIR/bench/lib.sh"
 need_apt pgcopydb /usr/lib/postgresql/15/bin/pgcopydb pgcopydb
 need_apt /usr/bin/time /usr/bin/time time
 PGCOPYDB="$(command -v pgcopydb || ls /usr/lib/postgresql/*/bin/pgcopydb | sort -V | tail -1)"
 
-echo "Building pgrelocate ..." >&2
-dotnet build -c Release --nologo -v q "$ROOT_DIR/PgRelocate.sln" >/dev/null
-CLI="$ROOT_DIR/src/PgRelocate.Cli/bin/Release/net10.0/pgrelocate.dll"
-
-WORK="$(mktemp -d /tmp/pgrelocate-bench-XXXXXX)"
-chmod 755 "$WORK"
-RUNAS=()
-if [ "$(id -u)" -eq 0 ]; then RUNAS=(runuser -u postgres --); chown postgres "$WORK"; fi
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-start_cluster() { # name port
-    local dir="$WORK/$1"
-    "${RUNAS[@]}" "$PGBIN/initdb" -D "$dir" -U postgres -A trust --no-sync -E UTF8 --locale C.UTF-8 >/dev/null
-    # The same settings for both clusters and every tool; durability off, as on a throwaway bench.
-    cat >>"$dir/postgresql.conf" <<CONF
-port = $2
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$WORK'
-fsync = off
-full_page_writes = off
-shared_buffers = 256MB
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-max_connections = 100
-CONF
-    "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$dir" -l "$WORK/$1.log" -w start >/dev/null
-}
-
-cleanup() {
-    for c in source target; do
-        [ -d "$WORK/$c" ] && "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$WORK/$c" -m immediate -w stop >/dev/null 2>&1 || true
-    done
-    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
-}
+build_cli
+make_work pgrelocate-bench
+cleanup() { stop_clusters source target; }
 trap cleanup EXIT
 
 SPORT=$(free_port); TPORT=$(free_port)
-start_cluster source "$SPORT"
-start_cluster target "$TPORT"
+start_cluster source "$SPORT" "checkpoint_timeout = 30min"
+start_cluster target "$TPORT" "checkpoint_timeout = 30min"
 SRC="postgres://postgres@127.0.0.1:$SPORT/bench"
 tgt() { echo "postgres://postgres@127.0.0.1:$TPORT/$1"; }
 spsql() { psql -X -q -v ON_ERROR_STOP=1 "$SRC" "$@"; }
