@@ -19,11 +19,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
     [Fact]
     public async Task Should_Verify_Again_At_A_New_Position_When_The_Source_Truncates_A_Table_After_The_Snapshot()
     {
-        var source = await servers.SourceAsync(Tables + Rows);
-        var target = await servers.Target.CreateDatabaseAsync("verify_truncate");
-        await PgServer.ExecuteAsync(target, Tables + Rows);
-        var slot = OnlineNames.Slot("verify-" + Guid.NewGuid().ToString("N")[..8]);
-        await StartFollowingAsync(source, target, slot);
+        var (source, target, slot) = await FollowingAsync(Tables + Rows, "verify_truncate");
         using var dir = new TempDir();
         // TRUNCATE is not MVCC-safe: committed after the snapshot, it empties the table for the snapshot's readers too.
         var reporter = new SourceWriteOnPause(source, "TRUNCATE queue; INSERT INTO queue SELECT g, 'after' FROM generate_series(1, 5) g");
@@ -46,11 +42,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
     [Fact]
     public async Task Should_Go_On_Applying_While_It_Compares()
     {
-        var source = await servers.SourceAsync(Tables + Rows);
-        var target = await servers.Target.CreateDatabaseAsync("verify_beside");
-        await PgServer.ExecuteAsync(target, Tables + Rows);
-        var slot = OnlineNames.Slot("beside-" + Guid.NewGuid().ToString("N")[..8]);
-        await StartFollowingAsync(source, target, slot);
+        var (source, target, slot) = await FollowingAsync(Tables + Rows, "verify_beside");
         using var dir = new TempDir();
         var applied = false;
         var reporter = new OnFirstTableCompared(() =>
@@ -83,11 +75,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
     [Fact]
     public async Task Should_Go_On_Applying_While_A_Long_Source_Transaction_Holds_Up_Its_Snapshot()
     {
-        var source = await servers.SourceAsync(Tables + Rows);
-        var target = await servers.Target.CreateDatabaseAsync("verify_long_transaction");
-        await PgServer.ExecuteAsync(target, Tables + Rows);
-        var slot = OnlineNames.Slot("long-" + Guid.NewGuid().ToString("N")[..8]);
-        await StartFollowingAsync(source, target, slot);
+        var (source, target, slot) = await FollowingAsync(Tables + Rows, "verify_long_transaction");
         using var dir = new TempDir();
         var reporter = new RecordingReporter();
         await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
@@ -137,11 +125,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         // Sizes order the comparison: child and filler first, side by side, parent last.
         const string tied = "CREATE TABLE parent (id int PRIMARY KEY, v int); CREATE TABLE child (id int PRIMARY KEY, parent int REFERENCES parent, pad text); CREATE TABLE filler (id int PRIMARY KEY, pad text); "
             + "INSERT INTO parent SELECT g, 0 FROM generate_series(1, 20) g; INSERT INTO child SELECT g, 1 + g % 20, repeat('x', 100) FROM generate_series(1, 20000) g; INSERT INTO filler SELECT g, repeat('x', 100) FROM generate_series(1, 2000) g;";
-        var source = await servers.SourceAsync(tied);
-        var target = await servers.Target.CreateDatabaseAsync("verify_truncate_waits");
-        await PgServer.ExecuteAsync(target, tied);
-        var slot = OnlineNames.Slot("hold-" + Guid.NewGuid().ToString("N")[..8]);
-        await StartFollowingAsync(source, target, slot);
+        var (source, target, slot) = await FollowingAsync(tied, "verify_truncate_waits");
 
         // A row lock on the target keeps the apply just before the TRUNCATE until the comparison has read a table.
         await using var rowLock = await Db.OpenAsync(target, "target", CancellationToken.None);
@@ -182,6 +166,17 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
             await follower.DisposeAsync();
             await SourceSide.RemoveAsync(source, slot, slot, [], CancellationToken.None);
         }
+    }
+
+    /// <summary>A source and a target database made by the same SQL, followed as the snapshot copy leaves them.</summary>
+    private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, string Slot)> FollowingAsync(string sql, string database)
+    {
+        var source = await servers.SourceAsync(sql);
+        var target = await servers.Target.CreateDatabaseAsync(database);
+        await PgServer.ExecuteAsync(target, sql);
+        var slot = OnlineNames.Slot(database + "_" + Guid.NewGuid().ToString("N")[..8]);
+        await StartFollowingAsync(source, target, slot);
+        return (source, target, slot);
     }
 
     /// <summary>The publication, the slot and the target's position, as the snapshot copy leaves them (the two sides hold the same rows).</summary>
