@@ -81,9 +81,6 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
     public long Transactions { get; private set; }
 
-    /// <summary>Every source transaction committed before this position is committed on the target (as of the last session).</summary>
-    public NpgsqlLogSequenceNumber Applied { get; private set; }
-
     /// <summary>The last run stopped because it had taken a transaction past its pause's position before that position became known.</summary>
     public bool PauseMissed { get; private set; }
 
@@ -316,8 +313,9 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
             Confirm(replication, await applier.CommitAsync(cancellationToken));
             Account(applier, startChanges, startTransactions);
-            pause.Reached = true;
+            // Reached only once what it does there is done: a reconnect before then pauses again at the same place.
             await pause.Then(cancellationToken);
+            pause.Reached = true;
             return true;
         }
 
@@ -419,7 +417,6 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
     private void Account(ChangeApplier applier, long startChanges, long startTransactions)
     {
-        Applied = applier.Position;
         Changes = startChanges + applier.Changes;
         Transactions = startTransactions + applier.Transactions;
     }

@@ -80,6 +80,12 @@ public static class OnlineVerification
         {
             var paused = Slot()!;
             reporter.Info($"Verifying while following: the apply paused at {paused.ConsistentPoint}, the position of a source snapshot.");
+            if (held is not null)
+            {
+                // A reconnect brought the follow back to the pause: hold the target again.
+                await held.DisposeAsync();
+            }
+
             held = await Db.OpenAsync(target.WithApplicationName("pgrelocate online verify"), "target", pausedToken);
             await Db.ExecuteAsync(held, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", pausedToken);
             var targetSnapshot = await Db.ScalarAsync<string>(held, "SELECT pg_catalog.pg_export_snapshot()", pausedToken);
