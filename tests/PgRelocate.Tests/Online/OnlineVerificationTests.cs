@@ -28,14 +28,13 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         {
             var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, CancellationToken.None);
 
-            Assert.True(result.Tables.All(t => t.Equal), string.Join(", ", result.Tables.Where(t => !t.Equal).Select(t => $"{t.Name} {t.SourceRows}/{t.TargetRows}")));
+            AssertIdentical(result);
             Assert.Contains(reporter.Lines, l => l.Contains("public.queue after the verification's snapshot", StringComparison.Ordinal));
             Assert.Equal(5L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM queue"));
         }
         finally
         {
-            await follower.DisposeAsync();
-            await SourceSide.RemoveAsync(source, slot, slot, [], CancellationToken.None);
+            await StopFollowingAsync(follower, source, slot);
         }
     }
 
@@ -62,13 +61,12 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
             var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, CancellationToken.None);
 
             Assert.True(applied, "a row inserted on the source while the target was compared reached the target only after the comparison");
-            Assert.True(result.Tables.All(t => t.Equal), string.Join(", ", result.Tables.Where(t => !t.Equal).Select(t => $"{t.Name} {t.SourceRows}/{t.TargetRows}")));
+            AssertIdentical(result);
             Assert.Equal(101L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM queue"));
         }
         finally
         {
-            await follower.DisposeAsync();
-            await SourceSide.RemoveAsync(source, slot, slot, [], CancellationToken.None);
+            await StopFollowingAsync(follower, source, slot);
         }
     }
 
@@ -110,12 +108,11 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
             await Db.ExecuteAsync(open, "COMMIT", CancellationToken.None);
             var result = await verifying;
 
-            Assert.True(result.Tables.All(t => t.Equal), string.Join(", ", result.Tables.Where(t => !t.Equal).Select(t => $"{t.Name} {t.SourceRows}/{t.TargetRows}")));
+            AssertIdentical(result);
         }
         finally
         {
-            await follower.DisposeAsync();
-            await SourceSide.RemoveAsync(source, slot, slot, [], CancellationToken.None);
+            await StopFollowingAsync(follower, source, slot);
         }
     }
 
@@ -157,14 +154,13 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
             var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, limit.Token);
 
             Assert.False(truncateWaited, "the apply's TRUNCATE waited for a lock the comparison held");
-            Assert.True(result.Tables.All(t => t.Equal), string.Join(", ", result.Tables.Where(t => !t.Equal).Select(t => $"{t.Name} {t.SourceRows}/{t.TargetRows}")));
+            AssertIdentical(result);
             Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM parent"));
             Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM child"));
         }
         finally
         {
-            await follower.DisposeAsync();
-            await SourceSide.RemoveAsync(source, slot, slot, [], CancellationToken.None);
+            await StopFollowingAsync(follower, source, slot);
         }
     }
 
@@ -177,6 +173,16 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         var slot = OnlineNames.Slot(database + "_" + Guid.NewGuid().ToString("N")[..8]);
         await StartFollowingAsync(source, target, slot);
         return (source, target, slot);
+    }
+
+    private static void AssertIdentical(PgRelocate.Verify.VerificationResult result) =>
+        Assert.True(result.Tables.All(t => t.Equal), string.Join(", ", result.Tables.Where(t => !t.Equal).Select(t => $"{t.Name} {t.SourceRows}/{t.TargetRows}")));
+
+    /// <summary>Closes the follow's session (it keeps the slot active), then removes the slot and the publication.</summary>
+    private static async Task StopFollowingAsync(Follower follower, PgConnectionInfo source, string slot)
+    {
+        await follower.DisposeAsync();
+        await SourceSide.RemoveAsync(source, slot, slot, [], CancellationToken.None);
     }
 
     /// <summary>The publication, the slot and the target's position, as the snapshot copy leaves them (the two sides hold the same rows).</summary>
