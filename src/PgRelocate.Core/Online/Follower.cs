@@ -568,8 +568,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         try
         {
             await conn.OpenAsync(cancellationToken);
-            // The stream's values are text in the source's output formats; read them back the same way.
-            await Db.ExecuteAsync(conn, "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET default_transaction_read_only = off; SET search_path = pg_catalog", cancellationToken);
+            await Db.ExecuteAsync(conn, TargetWrites.SessionSettings, cancellationToken);
             return conn;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

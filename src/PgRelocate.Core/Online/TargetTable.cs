@@ -20,7 +20,7 @@ internal sealed class TargetTable
     private readonly string[] _casts;
     private readonly bool[] _textCompare;
 
-    private TargetTable(SourceRelation source, string qualified, bool partitioned, string[] types, bool coalescable, bool rowsMayVanish)
+    private TargetTable(SourceRelation source, string qualified, bool partitioned, string[] types, bool coalescable, bool rowsMayVanish, bool deletesTogether)
     {
         _source = source;
         Qualified = qualified;
@@ -29,6 +29,7 @@ internal sealed class TargetTable
         _textCompare = types.Select(t => NoEquality.Any(n => t == n || t.StartsWith(n + "[", StringComparison.Ordinal))).ToArray();
         Coalescable = coalescable;
         RowsMayVanish = rowsMayVanish;
+        DeletesTogether = deletesTogether;
     }
 
     public string Qualified { get; }
@@ -36,6 +37,9 @@ internal sealed class TargetTable
     public bool Partitioned { get; }
 
     public string Display => _source.Display;
+
+    /// <summary>The source's description of the table, as the stream sent it.</summary>
+    public SourceRelation Source => _source;
 
     /// <summary>
     /// True when the repeated UPDATEs of one row within a target transaction may be applied as one, at the
@@ -50,6 +54,14 @@ internal sealed class TargetTable
     /// a cascaded UPDATE, SET NULL or SET DEFAULT changes them, so an UPDATE or DELETE may find no row.
     /// </summary>
     public bool RowsMayVanish { get; }
+
+    /// <summary>
+    /// True when a run of DELETEs by key may go as one statement: the table has a key and no foreign key out of
+    /// it, so no row of the run can hold another in place (a self-reference with RESTRICT would) or have been
+    /// removed by a cascade already. Deleting never breaks a unique index, and rows referencing these from
+    /// other tables were deleted before the run, as on the source.
+    /// </summary>
+    public bool DeletesTogether { get; }
 
     /// <exception cref="PgRelocateException">The table is missing on the target or its columns differ from the source's.</exception>
     public static async Task<TargetTable> DescribeAsync(NpgsqlConnection conn, SourceRelation source, CancellationToken cancellationToken)
@@ -107,8 +119,9 @@ internal sealed class TargetTable
             throw SchemaChanged(source, $"the type of column{(retyped.Count == 1 ? "" : "s")} {string.Join(", ", retyped)} of {source.Display} changed on the source (the target has {string.Join(", ", retyped.Select(c => columns[c].Type))})");
         }
 
-        var (coalescable, rowsMayVanish) = await ConstraintsAsync(conn, qualified, source, cancellationToken);
-        return new TargetTable(source, qualified, partitioned, source.Columns.Select(c => columns[c].Type).ToArray(), coalescable, rowsMayVanish);
+        var (coalescable, rowsMayVanish, foreignKeys) = await ConstraintsAsync(conn, qualified, source, cancellationToken);
+        var keyed = source.Key.Any(k => k);
+        return new TargetTable(source, qualified, partitioned, source.Columns.Select(c => columns[c].Type).ToArray(), coalescable, rowsMayVanish, keyed && !foreignKeys);
     }
 
     /// <summary>
@@ -141,12 +154,13 @@ internal sealed class TargetTable
         return -1;
     }
 
-    /// <summary>What the target's constraints on the table allow: coalescing its UPDATEs, and rows deleted by a parent's cascade.</summary>
-    private static async Task<(bool Coalescable, bool RowsMayVanish)> ConstraintsAsync(NpgsqlConnection conn, string qualified, SourceRelation source, CancellationToken cancellationToken)
+    /// <summary>What the target's constraints on the table allow: coalescing its UPDATEs; rows deleted by a parent's cascade; any foreign key out of it.</summary>
+    private static async Task<(bool Coalescable, bool RowsMayVanish, bool ForeignKeys)> ConstraintsAsync(NpgsqlConnection conn, string qualified, SourceRelation source, CancellationToken cancellationToken)
     {
         var keyColumns = source.Columns.Where((_, i) => source.Key[i]).ToHashSet(StringComparer.Ordinal);
         var coalescable = keyColumns.Count > 0;
         var rowsMayVanish = false;
+        var foreignKeys = false;
         await using var cmd = new NpgsqlCommand(OnlineSql.TableConstraints, conn);
         cmd.Parameters.AddWithValue("name", qualified);
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
@@ -155,18 +169,24 @@ internal sealed class TargetTable
             var kind = r.GetString(0);
             coalescable &= kind == "u" && !r.IsDBNull(1) && r.GetFieldValue<string[]>(1).All(keyColumns.Contains);
             rowsMayVanish |= kind == "f" && r.GetBoolean(2);
+            foreignKeys |= kind == "f";
         }
 
-        return (coalescable, rowsMayVanish);
+        return (coalescable, rowsMayVanish, foreignKeys);
     }
 
     /// <summary>
     /// The row's key as one string (the key columns' values), to find repeated changes to one row; null when
     /// the table's UPDATEs are not coalesced or the row does not carry its whole key.
     /// </summary>
-    public string? KeyOf(RowValues row)
+    public string? KeyOf(RowValues row) => Coalescable ? KeyString(row) : null;
+
+    /// <summary>True when the row carries its whole key (every key column, none of them null or left out).</summary>
+    public bool CarriesKey(RowValues row) => KeyString(row) is not null;
+
+    private string? KeyString(RowValues row)
     {
-        if (!Coalescable)
+        if (!_source.Key.Any(k => k))
         {
             return null;
         }
@@ -271,10 +291,66 @@ internal sealed class TargetTable
         return cmd;
     }
 
-    public NpgsqlBatchCommand Delete(DeleteChange change)
+    /// <summary>
+    /// One UPDATE of many rows found by key, each with its key unchanged and the same columns left unchanged
+    /// (TOASTed values the stream does not carry): the rows go as one text array per column, joined to the
+    /// table by key. Null when nothing could be set. Only for rows whose order does not matter (distinct keys of
+    /// a <see cref="Coalescable"/> table): a unique index on the set columns could tell the order.
+    /// </summary>
+    public NpgsqlBatchCommand? UpdateMany(IReadOnlyList<RowValues> rows)
+    {
+        var first = rows[0];
+        var set = Enumerable.Range(0, first.Values.Length).Where(i => !first.Unchanged[i] && !_source.Key[i]).ToList();
+        if (set.Count == 0)
+        {
+            return null;
+        }
+
+        var cmd = new NpgsqlBatchCommand();
+        var rowsFrom = RowsFrom(cmd, rows, [.. KeyColumns(), .. set]);
+        var sets = set.Select(i => $"{Db.Ident(_source.Columns[i])} = source_row.c{i}::{_casts[i]}");
+        cmd.CommandText = $"UPDATE {Qualified} AS target_row SET {string.Join(", ", sets)} FROM {rowsFrom} WHERE {KeyJoin()}";
+        return cmd;
+    }
+
+    /// <summary>One DELETE of many rows found by key (see <see cref="DeletesTogether"/>).</summary>
+    public NpgsqlBatchCommand DeleteMany(IReadOnlyList<RowValues> keys)
     {
         var cmd = new NpgsqlBatchCommand();
-        var where = Where(cmd, change.Old, change.OldIsFullRow);
+        var rowsFrom = RowsFrom(cmd, keys, KeyColumns());
+        cmd.CommandText = $"DELETE FROM {Qualified} AS target_row USING {rowsFrom} WHERE {KeyJoin()}";
+        return cmd;
+    }
+
+    private List<int> KeyColumns() => Enumerable.Range(0, _source.Columns.Count).Where(i => _source.Key[i]).ToList();
+
+    private string KeyJoin() =>
+        string.Join(" AND ", KeyColumns().Select(i => $"target_row.{Db.Ident(_source.Columns[i])} = source_row.c{i}::{_casts[i]}"));
+
+    /// <summary>The rows' values of these columns as a set (unnest of one text array parameter per column), named source_row(c{i}, ...).</summary>
+    private static string RowsFrom(NpgsqlBatchCommand cmd, IReadOnlyList<RowValues> rows, IReadOnlyList<int> columns)
+    {
+        var arrays = new List<string>();
+        foreach (var i in columns)
+        {
+            var values = new string?[rows.Count];
+            for (var r = 0; r < rows.Count; r++)
+            {
+                values[r] = rows[r].Values[i];
+            }
+
+            cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, Value = values });
+            arrays.Add("$" + cmd.Parameters.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) + "::text[]");
+        }
+
+        return $"unnest({string.Join(", ", arrays)}) AS source_row({string.Join(", ", columns.Select(i => "c" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)))})";
+    }
+
+    /// <summary>A DELETE of one row, found by its key or, with <paramref name="fullRow"/>, by all its values.</summary>
+    public NpgsqlBatchCommand Delete(RowValues old, bool fullRow)
+    {
+        var cmd = new NpgsqlBatchCommand();
+        var where = Where(cmd, old, fullRow);
         cmd.CommandText = $"DELETE FROM {Qualified} WHERE {where}";
         return cmd;
     }

@@ -11,21 +11,31 @@ namespace PgRelocate.Online;
 /// <item>statements go in batches, prepared by the connection once they repeat;</item>
 /// <item>a run of INSERTs into one table goes by COPY (one round trip and no statement per row, the cost that
 /// makes an insert-heavy source outrun an applier);</item>
-/// <item>repeated UPDATEs of one row are applied once, with the last values, when the target's constraints
-/// cannot tell the difference (<see cref="TargetTable.Coalescable"/>): the applier commits whole groups of
-/// source transactions, so nothing outside sees the rows in between, and the hot rows every transaction of a
-/// busy application touches cost one statement per group instead of one per change.</item>
+/// <item>a run of DELETEs by key from one table goes as one statement when no row of it can hold another in
+/// place (<see cref="TargetTable.DeletesTogether"/>);</item>
+/// <item>UPDATEs that keep their row's key are held back when the target's constraints cannot tell their
+/// order (<see cref="TargetTable.Coalescable"/>): repeated UPDATEs of one row are applied once, with the last
+/// values (the applier commits whole groups of source transactions, so nothing outside sees the rows in
+/// between, and the hot rows every transaction of a busy application touches cost one statement per group
+/// instead of one per change), and the held-back rows of a table go as one statement (a million-row UPDATE
+/// costs a statement per <see cref="MaxDeferred"/> rows, not one per row).</item>
 /// </list>
-/// A held-back UPDATE is sent before any other change to its row, a run of INSERTs before any change that is
-/// not an INSERT into its table; everything is sent by <see cref="SendAllAsync"/> before the group commits.
+/// A held-back UPDATE is sent before any other change to its row, a run before any change that is not of its
+/// kind and table; everything is sent by <see cref="SendAllAsync"/> before the group commits.
 /// Memory stays flat: runs, held-back rows and batches are bounded.
 /// </summary>
 internal sealed class TargetWrites(NpgsqlConnection connection)
 {
+    /// <summary>
+    /// The apply session's settings: the stream's values are text in the source's output formats, read back the
+    /// same way; no timeout cuts a long group short; names resolve only as written.
+    /// </summary>
+    public const string SessionSettings = "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET default_transaction_read_only = off; SET search_path = pg_catalog";
+
     private const int BatchSize = 200;
 
-    /// <summary>A run this long or longer goes by COPY; a shorter one as INSERTs in the batch.</summary>
-    private const int CopyFrom = 20;
+    /// <summary>A run or held-back table this long or longer goes by COPY or as one statement; a shorter one as a statement per row in the batch.</summary>
+    private const int TogetherFrom = 20;
 
     private const int MaxRun = 5_000;
 
@@ -34,9 +44,10 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
 
     private readonly Dictionary<(TargetTable Table, string Key), UpdateChange> _deferred = [];
     private readonly List<RowValues> _run = [];
-    private readonly List<(int Index, string Table, string Verb)> _mustTouchOne = [];
+    private readonly List<(int Index, string Table, string Verb, int Rows)> _mustTouch = [];
     private NpgsqlBatch _batch = new(connection);
     private TargetTable? _runTable;
+    private bool _runDeletes;
 
     /// <summary>Starts a new target transaction's batch.</summary>
     public void Begin(NpgsqlTransaction transaction) => _batch = new NpgsqlBatch(connection, transaction);
@@ -44,17 +55,7 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
     public async Task InsertAsync(TargetTable table, RowValues row, CancellationToken cancellationToken)
     {
         await SendDeferredAsync(table, row, cancellationToken);
-        if (_runTable != table)
-        {
-            await SendRunAsync(cancellationToken);
-            _runTable = table;
-        }
-
-        _run.Add(row);
-        if (_run.Count >= MaxRun)
-        {
-            await SendRunAsync(cancellationToken);
-        }
+        await AddToRunAsync(table, deletes: false, row, cancellationToken);
     }
 
     public async Task UpdateAsync(TargetTable table, UpdateChange change, CancellationToken cancellationToken)
@@ -75,16 +76,23 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
         await SendDeferredAsync(table, change.Old ?? change.New, cancellationToken);
         if (table.Update(change) is { } update)
         {
-            await AddAsync(update, table.RowsMayVanish ? null : (table.Display, "UPDATE"), cancellationToken);
+            await AddAsync(update, table.RowsMayVanish ? null : (table.Display, "UPDATE", 1), cancellationToken);
         }
     }
 
     public async Task DeleteAsync(TargetTable table, DeleteChange change, CancellationToken cancellationToken)
     {
+        if (table.DeletesTogether && !change.OldIsFullRow && table.CarriesKey(change.Old))
+        {
+            await SendDeferredAsync(table, change.Old, cancellationToken);
+            await AddToRunAsync(table, deletes: true, change.Old, cancellationToken);
+            return;
+        }
+
         await SendRunAsync(cancellationToken);
         await SendDeferredAsync(table, change.Old, cancellationToken);
         // A row the target's own ON DELETE CASCADE removed with its parent is gone already.
-        await AddAsync(table.Delete(change), table.RowsMayVanish ? null : (table.Display, "DELETE"), cancellationToken);
+        await AddAsync(table.Delete(change.Old, change.OldIsFullRow), table.RowsMayVanish ? null : (table.Display, "DELETE", 1), cancellationToken);
     }
 
     public async Task TruncateAsync(IReadOnlyList<TargetTable> tables, bool restartIdentity, bool cascade, CancellationToken cancellationToken)
@@ -148,7 +156,10 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
         }
     }
 
-    /// <summary>Sends every held-back UPDATE (rows of different keys of tables no constraint ties together: any order).</summary>
+    /// <summary>
+    /// Sends every held-back UPDATE (rows of different keys of tables no constraint ties together: any order),
+    /// the rows of one table that leave the same columns unchanged as one statement when there are enough.
+    /// </summary>
     private async Task SendDeferredAsync(CancellationToken cancellationToken)
     {
         if (_deferred.Count == 0)
@@ -159,21 +170,62 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
         await SendRunAsync(cancellationToken);
         var all = _deferred.ToList();
         _deferred.Clear();
-        foreach (var ((table, _), update) in all)
+        foreach (var same in all.GroupBy(e => (e.Key.Table, Unchanged: UnchangedColumns(e.Value.New))))
         {
-            await AddUpdateAsync(table, update, cancellationToken);
+            var table = same.Key.Table;
+            var updates = same.Select(e => e.Value).ToList();
+            if (updates.Count < TogetherFrom)
+            {
+                foreach (var update in updates)
+                {
+                    await AddUpdateAsync(table, update, cancellationToken);
+                }
+            }
+            else if (table.UpdateMany(updates.ConvertAll(u => u.New)) is { } command)
+            {
+                await AddAsync(command, (table.Display, "UPDATE", updates.Count), cancellationToken);
+            }
         }
     }
+
+    /// <summary>Which values a row leaves unchanged, as a string to group rows by.</summary>
+    private static string UnchangedColumns(RowValues row) => string.Create(row.Unchanged.Length, row.Unchanged, (chars, unchanged) =>
+    {
+        for (var i = 0; i < chars.Length; i++)
+        {
+            chars[i] = unchanged[i] ? '1' : '0';
+        }
+    });
 
     private async Task AddUpdateAsync(TargetTable table, UpdateChange update, CancellationToken cancellationToken)
     {
         if (table.Update(update) is { } command)
         {
-            await AddAsync(command, (table.Display, "UPDATE"), cancellationToken);
+            await AddAsync(command, (table.Display, "UPDATE", 1), cancellationToken);
         }
     }
 
-    /// <summary>Sends the run of INSERTs: by COPY when it is long enough, after the statements batched before it.</summary>
+    /// <summary>Adds a row to the run of INSERTs or DELETEs of this table, sending the run before it if it is another's.</summary>
+    private async Task AddToRunAsync(TargetTable table, bool deletes, RowValues row, CancellationToken cancellationToken)
+    {
+        if (_runTable != table || _runDeletes != deletes)
+        {
+            await SendRunAsync(cancellationToken);
+            _runTable = table;
+            _runDeletes = deletes;
+        }
+
+        _run.Add(row);
+        if (_run.Count >= MaxRun)
+        {
+            await SendRunAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Sends the run: INSERTs by COPY and DELETEs as one statement when it is long enough, a statement per row
+    /// otherwise, after the statements batched before it.
+    /// </summary>
     private async Task SendRunAsync(CancellationToken cancellationToken)
     {
         if (_runTable is not { } table || _run.Count == 0)
@@ -183,7 +235,24 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
 
         var rows = _run.ToList();
         _run.Clear();
-        if (rows.Count < CopyFrom)
+        if (_runDeletes)
+        {
+            if (rows.Count < TogetherFrom)
+            {
+                foreach (var key in rows)
+                {
+                    await AddAsync(table.Delete(key, fullRow: false), (table.Display, "DELETE", 1), cancellationToken);
+                }
+            }
+            else
+            {
+                await AddAsync(table.DeleteMany(rows), (table.Display, "DELETE", rows.Count), cancellationToken);
+            }
+
+            return;
+        }
+
+        if (rows.Count < TogetherFrom)
         {
             foreach (var row in rows)
             {
@@ -228,23 +297,26 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
             throw Failed(e);
         }
 
-        foreach (var (index, table, verb) in _mustTouchOne)
+        foreach (var (index, table, verb, rows) in _mustTouch)
         {
-            if (_batch.BatchCommands[index].RecordsAffected == 0)
+            var found = _batch.BatchCommands[index].RecordsAffected;
+            if (found < rows)
             {
-                throw new PgRelocateException($"An {verb} on {table} found no row on the target: the target no longer matches the source (was it written to?). Follow stopped; cancel and start again.", ExitCode.Failed);
+                var what = rows == 1 ? $"An {verb} on {table} found no row" : $"{verb}s of {rows} rows of {table} found only {found} of them";
+                throw new PgRelocateException($"{what} on the target: the target no longer matches the source (was it written to?). Follow stopped; cancel and start again.", ExitCode.Failed);
             }
         }
 
-        _mustTouchOne.Clear();
+        _mustTouch.Clear();
         _batch.BatchCommands.Clear();
     }
 
-    private async Task AddAsync(NpgsqlBatchCommand command, (string Table, string Verb)? mustTouchOne, CancellationToken cancellationToken)
+    /// <param name="mustTouch">The rows the statement must find (a row the source changed that the target lacks stops the follow), or null when it may find fewer.</param>
+    private async Task AddAsync(NpgsqlBatchCommand command, (string Table, string Verb, int Rows)? mustTouch, CancellationToken cancellationToken)
     {
-        if (mustTouchOne is { } m)
+        if (mustTouch is { } m)
         {
-            _mustTouchOne.Add((_batch.BatchCommands.Count, m.Table, m.Verb));
+            _mustTouch.Add((_batch.BatchCommands.Count, m.Table, m.Verb, m.Rows));
         }
 
         _batch.BatchCommands.Add(command);
