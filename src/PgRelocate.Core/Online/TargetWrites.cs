@@ -18,7 +18,7 @@ namespace PgRelocate.Online;
 /// values (the applier commits whole groups of source transactions, so nothing outside sees the rows in
 /// between, and the hot rows every transaction of a busy application touches cost one statement per group
 /// instead of one per change), and the held-back rows of a table go as one statement (a million-row UPDATE
-/// costs a statement per <see cref="MaxDeferred"/> rows, not one per row).</item>
+/// costs a statement per <see cref="TogetherAtMost"/> rows, not one per row).</item>
 /// </list>
 /// A held-back UPDATE is sent before any other change to its row, a run before any change that is not of its
 /// kind and table; everything is sent by <see cref="SendAllAsync"/> before the group commits.
@@ -36,6 +36,13 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
 
     /// <summary>A run or held-back table this long or longer goes by COPY or as one statement; a shorter one as a statement per row in the batch.</summary>
     private const int TogetherFrom = 20;
+
+    /// <summary>
+    /// At most this many rows per statement of many rows: the planner then looks each row up by the key's index
+    /// (a hash join over a large table is several times slower); the statements of one send still go in one
+    /// batch.
+    /// </summary>
+    private const int TogetherAtMost = 1_000;
 
     private const int MaxRun = 5_000;
 
@@ -181,9 +188,15 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
                     await AddUpdateAsync(table, update, cancellationToken);
                 }
             }
-            else if (table.UpdateMany(updates.ConvertAll(u => u.New)) is { } command)
+            else
             {
-                await AddAsync(command, (table.Display, "UPDATE", updates.Count), cancellationToken);
+                foreach (var chunk in updates.Chunk(TogetherAtMost))
+                {
+                    if (table.UpdateMany(Array.ConvertAll(chunk, u => u.New)) is { } command)
+                    {
+                        await AddAsync(command, (table.Display, "UPDATE", chunk.Length), cancellationToken);
+                    }
+                }
             }
         }
     }
@@ -246,7 +259,10 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
             }
             else
             {
-                await AddAsync(table.DeleteMany(rows), (table.Display, "DELETE", rows.Count), cancellationToken);
+                foreach (var chunk in rows.Chunk(TogetherAtMost))
+                {
+                    await AddAsync(table.DeleteMany(chunk), (table.Display, "DELETE", chunk.Length), cancellationToken);
+                }
             }
 
             return;
