@@ -51,9 +51,6 @@ internal sealed class ChangeApplier
     /// <summary>Every source transaction committed before this is applied and committed on the target.</summary>
     public NpgsqlLogSequenceNumber Position { get; private set; }
 
-    /// <summary>Changes taken from the reader (applied or skipped), to compare with what it read.</summary>
-    public long Processed { get; private set; }
-
     /// <summary>Row changes and source transactions committed on the target by this applier.</summary>
     public long Changes => _committedChanges;
 
@@ -91,7 +88,6 @@ internal sealed class ChangeApplier
 
     public async Task ApplyAsync(Change change, CancellationToken cancellationToken)
     {
-        Processed++;
         switch (change)
         {
             case BeginChange b:

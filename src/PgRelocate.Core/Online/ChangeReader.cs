@@ -11,6 +11,10 @@ namespace PgRelocate.Online;
 /// Npgsql reuses its message objects and streams row values, so they are read here, one message at a time,
 /// into a bounded channel. The bound is what keeps memory flat whatever a transaction's size: a million-row
 /// UPDATE waits in the source's WAL, not in this process.
+/// From PostgreSQL 14, the source sends a large transaction while it runs, in blocks (protocol version 2,
+/// streaming): its changes come wrapped in <see cref="StreamedChange"/>, between other transactions, and its end
+/// as <see cref="StreamCommitChange"/> or <see cref="StreamAbortChange"/>. The source then neither holds the
+/// transaction in memory nor spills it to its own disk, and the changes are here by the time it commits.
 /// </summary>
 internal sealed class ChangeReader(LogicalReplicationConnection connection, string slot, string publication)
 {
@@ -30,8 +34,11 @@ internal sealed class ChangeReader(LogicalReplicationConnection connection, stri
 
     public async Task RunAsync(NpgsqlLogSequenceNumber from, ChannelWriter<Change> output, CancellationToken cancellationToken)
     {
-        // Logical decoding messages (the cutover's marker) exist from PostgreSQL 14.
-        var options = new PgOutputReplicationOptions(publication, PgOutputProtocolVersion.V1, messages: connection.PostgreSqlVersion.Major >= 14 ? true : null);
+        // Logical decoding messages (the cutover's marker) and streaming of large transactions exist from PostgreSQL 14.
+        var options = connection.PostgreSqlVersion.Major >= 14
+            ? new PgOutputReplicationOptions(publication, PgOutputProtocolVersion.V2, streamingMode: PgOutputStreamingMode.On, messages: true)
+            : new PgOutputReplicationOptions(publication, PgOutputProtocolVersion.V1);
+        uint? streaming = null;
         await using var messages = connection.StartReplication(new PgOutputReplicationSlot(slot), options, cancellationToken, from).GetAsyncEnumerator(cancellationToken);
         while (true)
         {
@@ -59,14 +66,30 @@ internal sealed class ChangeReader(LogicalReplicationConnection connection, stri
                     t.Options.HasFlag(TruncateMessage.TruncateOptions.Cascade),
                     t.Options.HasFlag(TruncateMessage.TruncateOptions.RestartIdentity)),
                 LogicalDecodingMessage m when m.Prefix == OnlineNames.MarkerPrefix => new MarkerChange(await ReadTextAsync(m.Data, cancellationToken)),
+                StreamStartMessage s => StreamMarker.Start(s.TransactionXid),
+                StreamStopMessage => StreamMarker.Stop,
+                StreamCommitMessage c => new StreamCommitChange(c.TransactionXid, (ulong)c.CommitLsn, (ulong)c.TransactionEndLsn, c.TransactionCommitTimestamp),
+                StreamAbortMessage a => new StreamAbortChange(a.TransactionXid, a.SubtransactionXid),
                 _ => null,
             };
+            if (change is StreamMarker marker)
+            {
+                streaming = marker.Xid;
+                Volatile.Write(ref _betweenTransactions, streaming is null ? 1 : 0);
+                continue;
+            }
+
             if (change is null or RelationMarker)
             {
                 continue;
             }
 
-            Volatile.Write(ref _betweenTransactions, change is CommitChange ? 1 : 0);
+            if (streaming is { } xid && change is not (StreamCommitChange or StreamAbortChange))
+            {
+                change = new StreamedChange(xid, (message as TransactionalMessage)?.TransactionXid ?? xid, change);
+            }
+
+            Volatile.Write(ref _betweenTransactions, streaming is null && change is CommitChange or StreamCommitChange or StreamAbortChange ? 1 : 0);
             await output.WriteAsync(change, cancellationToken);
             Interlocked.Increment(ref _received);
         }
@@ -111,6 +134,14 @@ internal sealed class ChangeReader(LogicalReplicationConnection connection, stri
         }
 
         return new RowValues(values, unchanged);
+    }
+
+    /// <summary>The start (with its transaction) or the end of a block of a streamed transaction: not passed on.</summary>
+    private sealed record StreamMarker(uint? Xid) : Change
+    {
+        public static readonly StreamMarker Stop = new((uint?)null);
+
+        public static StreamMarker Start(uint xid) => new(xid);
     }
 
     /// <summary>A relation message: remembered, not passed on (each change carries its relation).</summary>

@@ -36,3 +36,16 @@ public sealed record TruncateChange(IReadOnlyList<SourceRelation> Relations, boo
 /// it comes in commit order, so once its transaction is applied, so is everything committed before it.
 /// </summary>
 public sealed record MarkerChange(string Content) : Change;
+
+/// <summary>
+/// A change of a large transaction the source sends before it commits (PostgreSQL 14 on): <see cref="Xid"/> is
+/// the transaction, <see cref="SubXid"/> the subtransaction the change belongs to (the same when none). Such
+/// changes are kept on disk (<see cref="TransactionSpool"/>) until the transaction's end says whether they count.
+/// </summary>
+public sealed record StreamedChange(uint Xid, uint SubXid, Change Change) : Change;
+
+/// <summary>A streamed transaction committed: its changes are applied, at this place in the commit order.</summary>
+public sealed record StreamCommitChange(uint Xid, ulong CommitLsn, ulong EndLsn, DateTime CommitTime) : Change;
+
+/// <summary>A streamed transaction (<see cref="SubXid"/> equal to <see cref="Xid"/>) or one of its subtransactions rolled back: its changes are dropped.</summary>
+public sealed record StreamAbortChange(uint Xid, uint SubXid) : Change;

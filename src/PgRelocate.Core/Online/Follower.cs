@@ -209,10 +209,55 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         /// <summary>The commit position of the last source transaction taken, for a pause that comes too late.</summary>
         public ulong LastBegun { get; set; }
 
+        /// <summary>Changes taken from the channel and handled: all of them once this equals what the reader read.</summary>
+        public long Taken { get; set; }
+
+        /// <summary>Large transactions the source streamed before their commit, on disk until they end.</summary>
+        public TransactionSpool Spool { get; init; } = null!;
+
+        /// <summary>The committed streamed transaction being applied, taken before the channel.</summary>
+        public IEnumerator<Change>? Replay { get; set; }
+
+        /// <summary>A transaction's begin taken but not applied (a pause missed there): the next run starts with it.</summary>
+        public Change? Held { get; set; }
+
+        /// <summary>The next change: one held back, the rest of a streamed transaction, or the channel's next.</summary>
+        public bool TryNext(out Change change)
+        {
+            if (Held is { } held)
+            {
+                Held = null;
+                change = held;
+                return true;
+            }
+
+            if (Replay is { } replay)
+            {
+                if (replay.MoveNext())
+                {
+                    change = replay.Current;
+                    return true;
+                }
+
+                replay.Dispose();
+                Replay = null;
+            }
+
+            if (Channel.Reader.TryRead(out change!))
+            {
+                Taken++;
+                return true;
+            }
+
+            return false;
+        }
+
         public async ValueTask DisposeAsync()
         {
             await Stop.CancelAsync();
             await Reading;
+            Replay?.Dispose();
+            Spool?.Dispose();
             if (Applier is not null)
             {
                 await Applier.StopAsync();
@@ -240,7 +285,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
     private async Task<Session> OpenSessionAsync(CancellationToken cancellationToken)
     {
-        var session = new Session { StartChanges = Changes, StartTransactions = Transactions };
+        var session = new Session { StartChanges = Changes, StartTransactions = Transactions, Spool = new TransactionSpool(Path.Combine(folder, "streamed")) };
         try
         {
             for (var i = 0; i < Math.Max(1, Lanes); i++)
@@ -296,7 +341,6 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         var watch = session.Watch;
         var replication = session.Replication;
         var channel = session.Channel;
-        var reader = session.Reader;
         var applier = session.Applier;
         var startChanges = session.StartChanges;
         var startTransactions = session.StartTransactions;
@@ -322,12 +366,27 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (channel.Reader.TryRead(out var change))
+            if (session.TryNext(out var change))
             {
+                switch (change)
+                {
+                    case StreamedChange streamed:
+                        session.Spool.Add(streamed);
+                        continue;
+                    case StreamAbortChange abort:
+                        session.Spool.Abort(abort);
+                        continue;
+                    case StreamCommitChange commit:
+                        session.Replay = session.Spool.Commit(commit);
+                        continue;
+                }
+
                 if (change is BeginChange b)
                 {
                     if (pause.At is { At: var at } && (b.CommitLsn >= (ulong)at || session.LastBegun >= (ulong)at) && !await PauseAsync(at))
                     {
+                        // The next run starts with this transaction, which this run did not apply.
+                        session.Held = b;
                         return;
                     }
 
@@ -365,7 +424,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
             // itself whenever its queue runs dry).
             Confirm(replication, await applier.CommitAsync(cancellationToken));
             Account(applier, startChanges, startTransactions);
-            var point = await PointAsync(replication, reader, applier, watch, cancellationToken);
+            var point = await PointAsync(session, cancellationToken);
             await TickAsync(watch, applier, point.CaughtUp, cancellationToken);
             if (pause.At is { Marked: false, At: var reached } && point.CaughtUp && point.Received >= reached && !await PauseAsync(reached))
             {
@@ -439,12 +498,13 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     /// yet (a busy machine can delay that past the pause), and the source would then never send it again after
     /// a reconnect. Only what is committed on the target is confirmed.
     /// </summary>
-    private async Task<FollowPoint> PointAsync(LogicalReplicationConnection replication, ChangeReader reader, ChangeApplier applier, NpgsqlConnection watch, CancellationToken cancellationToken)
+    private async Task<FollowPoint> PointAsync(Session session, CancellationToken cancellationToken)
     {
+        var (replication, reader, applier, watch) = (session.Replication, session.Reader, session.Applier, session.Watch);
         var lag = applier.LagSeconds(DateTime.UtcNow) ?? double.PositiveInfinity;
         var received = reader.Received;
         var marker = applier.CommittedMarker ?? _marker;
-        if (!reader.Waiting || !reader.BetweenTransactions || applier.Processed != received || !applier.Idle)
+        if (!reader.Waiting || !reader.BetweenTransactions || session.Taken != received || session.Replay is not null || session.Held is not null || !applier.Idle)
         {
             return new FollowPoint(false, replication.LastReceivedLsn, applier.Position, lag, marker);
         }

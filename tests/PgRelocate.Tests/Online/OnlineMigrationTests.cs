@@ -108,6 +108,55 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
     }
 
     [Fact]
+    public async Task Should_Apply_Large_Transactions_Streamed_Before_Their_Commit_With_Rollbacks_And_A_Kill_In_Between()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 1000) g; CREATE TABLE small (id int PRIMARY KEY);");
+        var target = await servers.Target.CreateDatabaseAsync("streamed");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+
+        // A large transaction stays open (over the source's logical_decoding_work_mem: it is streamed) while
+        // small ones commit, and another large one is rolled back.
+        await using var large = new Npgsql.NpgsqlConnection(source.ToNpgsqlConnectionString());
+        await large.OpenAsync();
+        await Db.ExecuteAsync(large, "BEGIN; INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(1001, 6000) g;", CancellationToken.None);
+        await PgServer.ExecuteAsync(source, "INSERT INTO small VALUES (1); UPDATE t SET v = 'small' WHERE id = 1;");
+        await PgServer.ExecuteAsync(source, "BEGIN; INSERT INTO t SELECT g, 'gone' FROM generate_series(10001, 15000) g; ROLLBACK;");
+        for (var i = 0; i < 100 && !Spooled(dir.Path).Any(); i++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.NotEmpty(Spooled(dir.Path));
+        await run.WaitForChangesAsync(2);
+        Assert.Equal(1000L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t"));
+        Assert.Equal("small", await PgServer.ScalarAsync<string>(target, "SELECT v FROM t WHERE id = 1"));
+
+        // Killed while the transaction is open: the resumed follow has the source send it again from its start.
+        run.Process!.Kill(entireProcessTree: true);
+        Assert.NotEqual(0, (await run.Result).ExitCode);
+        var resumed = OnlineRun.Resume(source, target, dir.Path, id);
+        await resumed.WaitForFollowAsync();
+        await Db.ExecuteAsync(large, """
+            SAVEPOINT a; UPDATE t SET v = 'rolled back' WHERE id > 1000; ROLLBACK TO SAVEPOINT a;
+            SAVEPOINT b; DELETE FROM t WHERE id BETWEEN 1001 AND 1500; RELEASE SAVEPOINT b;
+            UPDATE t SET v = 'kept' WHERE id > 5000;
+            COMMIT;
+            """, CancellationToken.None);
+        await resumed.CutoverAsync(id);
+
+        await AssertSameAsync(source, target, dir.Path);
+        Assert.Equal(5500L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t"));
+        Assert.Equal(1000L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t WHERE v = 'kept'"));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t WHERE v IN ('rolled back', 'gone')"));
+        Assert.Empty(Spooled(dir.Path));
+    }
+
+    /// <summary>Large transactions' changes the follow keeps on disk until their commit.</summary>
+    private static IEnumerable<string> Spooled(string workDir) => Directory.EnumerateFiles(workDir, "transaction-*.changes", SearchOption.AllDirectories);
+
+    [Fact]
     public async Task Should_Block_Check_And_Migration_On_A_Table_Without_Key_Naming_It()
     {
         var source = await servers.SourceAsync("CREATE TABLE keyless (a int, b text); INSERT INTO keyless VALUES (1, 'x');");

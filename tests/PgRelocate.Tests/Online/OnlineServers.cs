@@ -38,6 +38,9 @@ public sealed class OnlineServers : IAsyncLifetime
                 ["wal_level"] = "logical",
                 ["max_replication_slots"] = "20",
                 ["max_wal_senders"] = "20",
+                // Transactions over 64 kB are streamed before they commit (PostgreSQL 14 on), so every test
+                // with a sizeable transaction goes through the spool.
+                ["logical_decoding_work_mem"] = "64kB",
             },
         };
     }
