@@ -49,6 +49,7 @@ internal static class CancelCommand
             }
 
             await MigrationPlan.AbortAbandonedUploadsAsync(journal, ctx.Reporter, cancellationToken);
+            Online.OnlineCleanup.RemoveKeptTransactions(journal);
             if (ReadOnlySourceStep.LeftReadOnly(journal))
             {
                 if (source is null)

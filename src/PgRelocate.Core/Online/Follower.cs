@@ -285,7 +285,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
     private async Task<Session> OpenSessionAsync(CancellationToken cancellationToken)
     {
-        var session = new Session { StartChanges = Changes, StartTransactions = Transactions, Spool = new TransactionSpool(Path.Combine(folder, "streamed")) };
+        var session = new Session { StartChanges = Changes, StartTransactions = Transactions, Spool = new TransactionSpool(folder) };
         try
         {
             for (var i = 0; i < Math.Max(1, Lanes); i++)

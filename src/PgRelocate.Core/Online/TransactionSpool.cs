@@ -20,13 +20,22 @@ internal sealed class TransactionSpool : IDisposable
     private readonly List<SourceRelation> _relations = [];
     private readonly Dictionary<SourceRelation, int> _relationNumbers = new(ReferenceEqualityComparer.Instance);
 
-    public TransactionSpool(string folder)
+    /// <param name="migrationFolder">The migration's folder: the files go in a folder of their own inside it.</param>
+    public TransactionSpool(string migrationFolder)
     {
-        _folder = folder;
-        if (Directory.Exists(folder))
+        _folder = FolderIn(migrationFolder);
+        // Left by a session that ended without cleaning up (a kill): the source sends those transactions again.
+        RemoveLeftIn(migrationFolder);
+    }
+
+    private static string FolderIn(string migrationFolder) => Path.Combine(migrationFolder, "streamed");
+
+    /// <summary>Removes what a follow that was killed kept on disk (table rows of transactions not committed on the target).</summary>
+    public static void RemoveLeftIn(string migrationFolder)
+    {
+        if (Directory.Exists(FolderIn(migrationFolder)))
         {
-            // Left by a session that ended without cleaning up (a kill): the source sends those transactions again.
-            Directory.Delete(folder, recursive: true);
+            Directory.Delete(FolderIn(migrationFolder), recursive: true);
         }
     }
 
