@@ -182,7 +182,24 @@ internal sealed class TargetTable
     public string? KeyOf(RowValues row) => Coalescable ? KeyString(row) : null;
 
     /// <summary>True when the row carries its whole key (every key column, none of them null or left out).</summary>
-    public bool CarriesKey(RowValues row) => KeyString(row) is not null;
+    public bool CarriesKey(RowValues row)
+    {
+        var keyed = false;
+        for (var i = 0; i < row.Values.Length; i++)
+        {
+            if (_source.Key[i])
+            {
+                if (row.Unchanged[i] || row.Values[i] is null)
+                {
+                    return false;
+                }
+
+                keyed = true;
+            }
+        }
+
+        return keyed;
+    }
 
     private string? KeyString(RowValues row)
     {
