@@ -94,7 +94,7 @@ public static class OnlineVerification
                 new VerifyOptions { Source = source, Target = target, Mode = VerifyMode.Checksums, SourceSnapshot = paused.SnapshotName, TargetSnapshot = targetSnapshot, Jobs = Math.Max(2, jobs) },
                 reporter,
                 following.Token);
-            // Once it is done its sessions are closed, and with them their locks: a waiting TRUNCATE may go on.
+            // Once it is done, the target's snapshot is no longer read: a waiting TRUNCATE may go on.
             _ = verifying.ContinueWith(_ => released.TrySetResult(), TaskScheduler.Default);
         }
 

@@ -17,18 +17,29 @@ internal static class LargeObjects
     /// <summary>The server hashes at most this much of one object per call (lo_get holds it in memory).</summary>
     internal const long Piece = 64L * 1024 * 1024;
 
+    /// <summary>Reads every large object's facts, in the caller's transaction (a refusal to read one rolls back to a savepoint).</summary>
     public static async Task<Dictionary<long, LargeObjectFacts>> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken, long piece = Piece)
     {
         var sizes = new Dictionary<long, long?>();
+        await using (var savepoint = new NpgsqlCommand("SAVEPOINT large_object_sizes", conn))
+        {
+            await savepoint.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         try
         {
             // Seeking to the end gives the size without reading the data; descriptors live until the
-            // statement's implicit transaction ends. 262144 is INV_READ.
+            // transaction ends. 262144 is INV_READ.
             await ReadInto(conn, "SELECT oid::bigint, lo_lseek64(lo_open(oid, 262144), 0, 2) FROM pg_largeobject_metadata", sizes, cancellationToken);
         }
         catch (PostgresException e) when (e.SqlState == "42501")
         {
             sizes.Clear();
+            await using (var back = new NpgsqlCommand("ROLLBACK TO SAVEPOINT large_object_sizes", conn))
+            {
+                await back.ExecuteNonQueryAsync(cancellationToken);
+            }
+
             await ReadInto(conn, "SELECT oid::bigint, NULL::bigint FROM pg_largeobject_metadata", sizes, cancellationToken);
         }
 

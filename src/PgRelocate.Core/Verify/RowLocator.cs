@@ -257,7 +257,7 @@ internal sealed class RowLocator(Sessions source, Sessions target, TableInfo tab
 
     private async Task QueryAsync(Sessions side, string sql, List<NpgsqlParameter> parameters, Action<NpgsqlDataReader> onRow, CancellationToken cancellationToken)
     {
-        using var lease = await side.RentAsync(cancellationToken);
+        await using var lease = await side.RentAsync(cancellationToken);
         try
         {
             await using var cmd = new NpgsqlCommand(sql, lease.Connection);

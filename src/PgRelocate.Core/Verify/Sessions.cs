@@ -42,7 +42,11 @@ internal sealed class Sessions : IAsyncDisposable
 
     /// <summary>
     /// A session with the rendering settings and <c>search_path</c> set to <c>pg_catalog</c>, so that every
-    /// name in generated SQL and in catalog output is schema-qualified the same way on both sides.
+    /// name in generated SQL and in catalog output is schema-qualified the same way on both sides. The lease is
+    /// a read-only transaction of its own (in the snapshot, when there is one), ended when it is handed back: a session
+    /// holds a table's share lock only while it reads that table, never across the comparison. Held to the end,
+    /// those locks deadlock with an application that truncates (or alters) several tables in one transaction
+    /// while a live source is compared: it waits for a table read earlier while holding one still to be read.
     /// </summary>
     public async Task<Lease> RentAsync(CancellationToken cancellationToken)
     {
@@ -51,13 +55,12 @@ internal sealed class Sessions : IAsyncDisposable
             conn = await OpenAsync(Info, Side, cancellationToken);
             await Db.ExecuteAsync(conn, "SET search_path = pg_catalog", cancellationToken);
             _all.Add(conn);
-            if (_snapshot is not null)
-            {
-                await Db.ExecuteAsync(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
-                await Db.ExecuteAsync(conn, $"SET TRANSACTION SNAPSHOT {Db.Literal(_snapshot)}", cancellationToken);
-            }
         }
 
+        await Db.ExecuteAsync(
+            conn,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" + (_snapshot is null ? "" : $"; SET TRANSACTION SNAPSHOT {Db.Literal(_snapshot)}"),
+            cancellationToken);
         return new Lease(this, conn);
     }
 
@@ -85,17 +88,29 @@ internal sealed class Sessions : IAsyncDisposable
         }
     }
 
-    /// <summary>A rented session; disposing it hands it back (or drops it when it broke).</summary>
-    internal readonly struct Lease(Sessions owner, NpgsqlConnection connection) : IDisposable
+    /// <summary>A rented session; disposing it ends its transaction and hands it back (or drops it when it broke).</summary>
+    internal readonly struct Lease(Sessions owner, NpgsqlConnection connection) : IAsyncDisposable
     {
         public NpgsqlConnection Connection { get; } = connection;
 
-        public void Dispose()
+        public async ValueTask DisposeAsync()
         {
-            if (Connection.FullState == System.Data.ConnectionState.Open)
+            if (Connection.FullState != System.Data.ConnectionState.Open)
             {
-                owner._idle.Add(Connection);
+                return;
             }
+
+            try
+            {
+                // A read-only transaction: ending it releases its locks, and a failed one ends the same way.
+                await Db.ExecuteAsync(Connection, "ROLLBACK", CancellationToken.None);
+            }
+            catch (Exception e) when (e is NpgsqlException or IOException or InvalidOperationException)
+            {
+                return;
+            }
+
+            owner._idle.Add(Connection);
         }
     }
 }

@@ -53,7 +53,7 @@ internal sealed class TableChecker(Sessions source, Sessions target, VerifyOptio
 
     private static async Task<Digest> DigestAsync(Sessions side, TableInfo table, string sql, CancellationToken cancellationToken)
     {
-        using var lease = await side.RentAsync(cancellationToken);
+        await using var lease = await side.RentAsync(cancellationToken);
         try
         {
             await using var cmd = new NpgsqlCommand(sql, lease.Connection);

@@ -1,6 +1,7 @@
 -- The ordinary tables (and partitions) whose rows are compared, with their columns in order, the
 -- columns of the key used to locate differing rows (the primary key, else the first unique index on
--- not-null columns), and the size on disk to start the largest tables first.
+-- not-null columns), and the size on disk to start the largest tables first: the catalog's estimate, as
+-- pg_relation_size would lock every table (a live source's TRUNCATE could then deadlock with this query).
 -- "native" marks the columns whose type's own hash function can stand for their text: built-in types
 -- whose equal values always print the same (not numeric 1.0 = 1.00, not interval '1 day' = '24 hours',
 -- not floats' 0 = -0, not enums, whose hash is their OID), and text only under a deterministic collation.
@@ -19,7 +20,7 @@ SELECT n.nspname, c.relname, c.oid::bigint AS oid,
           AND NOT EXISTS (SELECT 1 FROM unnest(i.indkey) k(attnum) LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
                           WHERE a.attnum IS NULL OR NOT a.attnotnull)
         ORDER BY i.indisprimary DESC, i.indnatts, i.indexrelid LIMIT 1) AS key,
-       pg_relation_size(c.oid) AS size
+       c.relpages::bigint * current_setting('block_size')::bigint AS size
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 -- The user tables, as the catalog vocabulary defines them (Catalog/UserTables.sql).
 WHERE c.oid IN ({{user_tables}})

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
 
@@ -96,19 +97,45 @@ public static class Verifier
 
     private sealed record SideSnapshot(SchemaComparer.Snapshot Schema, Dictionary<(string, string), TableInfo> Tables, int ServerVersion);
 
+    /// <summary>How long the catalog's read waits for a lock before it lets go of its own and tries again.</summary>
+    private static readonly TimeSpan CatalogLockWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>Tries of the catalog's read that met a lock another session held.</summary>
+    private const int CatalogTries = 60;
+
+    /// <summary>
+    /// Reads one side's catalog. Describing indexes locks each of them in turn: should an application hold one
+    /// (a TRUNCATE, an ALTER TABLE) and wait for one already described, the two would deadlock and the server
+    /// might cancel the application. So the read never waits long for a lock: it gives its own back and tries
+    /// again, and the application goes first.
+    /// </summary>
     private static async Task<SideSnapshot> SnapshotAsync(Sessions side, CancellationToken cancellationToken)
     {
-        using var lease = await side.RentAsync(cancellationToken);
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            var schema = await SchemaComparer.ReadAsync(lease.Connection, cancellationToken);
-            var tables = await TableInfo.ReadAsync(lease.Connection, cancellationToken);
-            var version = (await Catalog.ServerVersion.ReadAsync(lease.Connection, cancellationToken)).Number;
-            return new SideSnapshot(schema, tables, version);
-        }
-        catch (Npgsql.PostgresException e)
-        {
-            throw new PgRelocateException($"Reading the catalog of the {side.Side} ({side.Info.Display}) failed: {e.MessageText} ({e.SqlState}).", ExitCode.Failed, e);
+            await using var lease = await side.RentAsync(cancellationToken);
+            try
+            {
+                await Db.ExecuteAsync(lease.Connection, $"SET LOCAL lock_timeout = {(int)CatalogLockWait.TotalMilliseconds}", cancellationToken);
+                var schema = await SchemaComparer.ReadAsync(lease.Connection, cancellationToken);
+                var tables = await TableInfo.ReadAsync(lease.Connection, cancellationToken);
+                var version = (await Catalog.ServerVersion.ReadAsync(lease.Connection, cancellationToken)).Number;
+                return new SideSnapshot(schema, tables, version);
+            }
+            catch (Npgsql.PostgresException e) when (e.SqlState == "55P03" && attempt < CatalogTries)
+            {
+                // Let go of what this read holds, and let the session that holds the lock go on.
+            }
+            catch (Npgsql.PostgresException e) when (e.SqlState == "55P03")
+            {
+                throw new PgRelocateException($"Reading the catalog of the {side.Side} ({side.Info.Display}) waited {CatalogTries} times for a lock another session holds on a table or index (a long ALTER TABLE, TRUNCATE or REINDEX): let it finish, then run this again.", ExitCode.Failed, e);
+            }
+            catch (Npgsql.PostgresException e)
+            {
+                throw new PgRelocateException($"Reading the catalog of the {side.Side} ({side.Info.Display}) failed: {e.MessageText} ({e.SqlState}).", ExitCode.Failed, e);
+            }
+
+            await Task.Delay(CatalogLockWait / 4, cancellationToken);
         }
     }
 }

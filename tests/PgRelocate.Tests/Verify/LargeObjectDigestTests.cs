@@ -17,7 +17,7 @@ public class LargeObjectDigestTests(PgServer server) : IClassFixture<PgServer>
         await using var conn = await Db.OpenAsync(db, "source", CancellationToken.None);
 
         // Pieces of 32 bytes: 100 bytes are hashed as four pieces; 'small' in one statement with the others.
-        var before = await LargeObjects.ReadAsync(conn, CancellationToken.None, piece: 32);
+        var before = await ReadAsync(conn);
 
         var text = string.Concat(Enumerable.Repeat("0123456789", 10));
         var pieces = string.Concat(Enumerable.Range(0, 4).Select(i => Sha256(text.Substring(i * 32, Math.Min(32, 100 - (i * 32)))) + "\n"));
@@ -25,7 +25,7 @@ public class LargeObjectDigestTests(PgServer server) : IClassFixture<PgServer>
         Assert.Equal(new LargeObjectFacts(5, Sha256("small")), before[5001]);
 
         await PgServer.ExecuteAsync(db, "SELECT lo_put(5000, 70, 'X')");
-        var after = await LargeObjects.ReadAsync(conn, CancellationToken.None, piece: 32);
+        var after = await ReadAsync(conn);
         var differences = new List<SchemaDifference>();
         LargeObjects.Compare(before, after, differences);
 
@@ -34,4 +34,12 @@ public class LargeObjectDigestTests(PgServer server) : IClassFixture<PgServer>
     }
 
     private static string Sha256(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+    private static async Task<Dictionary<long, LargeObjectFacts>> ReadAsync(Npgsql.NpgsqlConnection conn)
+    {
+        await Db.ExecuteAsync(conn, "BEGIN", CancellationToken.None);
+        var facts = await LargeObjects.ReadAsync(conn, CancellationToken.None, piece: 32);
+        await Db.ExecuteAsync(conn, "COMMIT", CancellationToken.None);
+        return facts;
+    }
 }

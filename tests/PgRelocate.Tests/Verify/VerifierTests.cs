@@ -1,3 +1,5 @@
+using Npgsql;
+using PgRelocate.Connections;
 using PgRelocate.Tests.Harness;
 using PgRelocate.Verify;
 
@@ -182,5 +184,49 @@ public class VerifierTests(PgServer server) : IClassFixture<PgServer>
             new VerifyOptions { Source = source, Target = target, Tables = ["sales.*", "nokey"] }, PgRelocate.Progress.NullReporter.Instance, CancellationToken.None);
 
         Assert.Equal(["public.nokey", "sales.lines"], result.Tables.Select(t => t.Name));
+    }
+
+    [Fact]
+    public async Task Should_Release_Each_Table_Of_A_Snapshot_Once_Read_So_A_Live_Sources_Truncate_Of_Several_Tables_Goes_On()
+    {
+        // big is compared first (the larger, and long enough to watch), then small.
+        var (source, target) = await Pairs.CreateAsync(server, """
+            CREATE TABLE big (id int PRIMARY KEY, t text);
+            INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 300000) g;
+            CREATE TABLE small (id int PRIMARY KEY);
+            INSERT INTO small SELECT generate_series(1, 10);
+            ANALYZE big, small;
+            """);
+        await using var exporter = new NpgsqlConnection(source.ToNpgsqlConnectionString());
+        await exporter.OpenAsync();
+        await Db.ExecuteAsync(exporter, "BEGIN ISOLATION LEVEL REPEATABLE READ", CancellationToken.None);
+        var snapshot = await Db.ScalarAsync<string>(exporter, "SELECT pg_export_snapshot()", CancellationToken.None);
+        await using var application = new NpgsqlConnection(source.ToNpgsqlConnectionString());
+        await application.OpenAsync();
+        await Db.ExecuteAsync(application, "SET lock_timeout = '20s'", CancellationToken.None);
+        const string Comparing = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgrelocate verify' AND query LIKE 'SELECT count(*)%' AND query LIKE {0}";
+
+        var verifying = Verifier.RunAsync(
+            new VerifyOptions { Source = source, Target = target, SourceSnapshot = snapshot, Jobs = 1 }, PgRelocate.Progress.NullReporter.Instance, CancellationToken.None);
+        await WaitForAsync(string.Format(Comparing, "'%\"big\"%' AND state = 'active'"), "the comparison of big");
+        // While big is compared, the application takes small; the comparison comes to wait for it.
+        await Db.ExecuteAsync(application, "BEGIN; TRUNCATE small", CancellationToken.None);
+        await WaitForAsync(string.Format(Comparing, "'%\"small\"%' AND wait_event_type = 'Lock'"), "the comparison waiting for the application's lock on small");
+        // The application now wants the table compared first: it must not wait for the whole comparison to end
+        // (which waits for the application: a deadlock).
+        await Db.ExecuteAsync(application, "TRUNCATE big; COMMIT", CancellationToken.None);
+        var result = await verifying;
+
+        Assert.True(result.Tables.Single(t => t.Name == "public.big").Equal);
+        Assert.Equal(10, result.Tables.Single(t => t.Name == "public.small").TargetRows);
+
+        async Task WaitForAsync(string sql, string what)
+        {
+            for (var waited = 0; await PgServer.ScalarAsync<long>(source, sql) == 0; waited++)
+            {
+                Assert.True(waited < 1000 && !verifying.IsCompleted, $"never saw {what}");
+                await Task.Delay(10);
+            }
+        }
     }
 }

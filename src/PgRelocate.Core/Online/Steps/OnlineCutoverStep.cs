@@ -263,8 +263,8 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// <summary>Large objects created, changed or removed on the source since the copy, found by their digests.</summary>
     private static async Task<int> CopyChangedLargeObjectsAsync(NpgsqlConnection source, NpgsqlConnection target, CancellationToken cancellationToken)
     {
-        var theirs = await LargeObjects.ReadAsync(source, cancellationToken);
-        var ours = await LargeObjects.ReadAsync(target, cancellationToken);
+        var theirs = await InTransactionAsync(source, () => LargeObjects.ReadAsync(source, cancellationToken), cancellationToken);
+        var ours = await InTransactionAsync(target, () => LargeObjects.ReadAsync(target, cancellationToken), cancellationToken);
         var stale = ours.Keys.Where(oid => !theirs.TryGetValue(oid, out var s) || s != ours[oid]).ToList();
         foreach (var oid in stale)
         {
@@ -278,5 +278,13 @@ public sealed class OnlineCutoverStep : IMigrationStep
         }
 
         return copy.Count + stale.Count(oid => !theirs.ContainsKey(oid));
+    }
+
+    private static async Task<T> InTransactionAsync<T>(NpgsqlConnection conn, Func<Task<T>> read, CancellationToken cancellationToken)
+    {
+        await Db.ExecuteAsync(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
+        var result = await read();
+        await Db.ExecuteAsync(conn, "COMMIT", cancellationToken);
+        return result;
     }
 }
