@@ -23,16 +23,22 @@ internal sealed class ApplyLane
     private readonly TargetWrites _writes;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _running;
+    private readonly bool _bookkeepingAtCommit;
     private NpgsqlTransaction? _transaction;
     private ulong _commitLsn;
     private ulong _groupEnd;
 
     /// <param name="stored">Each table's stored position: a change to it from a transaction committed before it was applied already.</param>
-    public ApplyLane(NpgsqlConnection connection, string slot, IReadOnlyDictionary<string, ulong> stored)
+    /// <param name="bookkeepingAtCommit">
+    /// Write the tool's own rows (the tables changed) only when committing, not at a table's first change: a lane
+    /// that holds a source transaction open while the others commit must not hold those rows, which they write too.
+    /// </param>
+    public ApplyLane(NpgsqlConnection connection, string slot, IReadOnlyDictionary<string, ulong> stored, bool bookkeepingAtCommit = false)
     {
         _connection = connection;
         _slot = slot;
         _stored = stored;
+        _bookkeepingAtCommit = bookkeepingAtCommit;
         _writes = new TargetWrites(connection);
         _running = Task.Run(LoopAsync);
     }
@@ -56,10 +62,11 @@ internal sealed class ApplyLane
     public ValueTask EndAsync(ulong endLsn, CancellationToken cancellationToken) => WriteAsync(new Item.End(endLsn), cancellationToken);
 
     /// <summary>Commits what the lane holds, once it has applied everything sent before; done when committed.</summary>
-    public async Task CommitAsync(CancellationToken cancellationToken)
+    /// <param name="last">A statement of the applier's own to run last in the same transaction (the follow's position).</param>
+    public async Task CommitAsync(CancellationToken cancellationToken, NpgsqlBatchCommand? last = null)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await WriteAsync(new Item.Commit(done), cancellationToken);
+        await WriteAsync(new Item.Commit(done, last), cancellationToken);
         await WaitAsync(done.Task, cancellationToken);
         HasOpenGroup = false;
     }
@@ -146,7 +153,7 @@ internal sealed class ApplyLane
                         _groupEnd = e.EndLsn;
                         break;
                     case Item.Commit c:
-                        await CommitGroupAsync();
+                        await CommitGroupAsync(c.Last);
                         c.Done.TrySetResult();
                         break;
                     case Item.Own o:
@@ -222,7 +229,7 @@ internal sealed class ApplyLane
             await _writes.SendAllAsync(_stopping.Token);
             table = await TargetTable.DescribeAsync(_connection, relation, _stopping.Token);
             _tables[relation] = table;
-            if (ChangedTables.Add(table.Qualified))
+            if (ChangedTables.Add(table.Qualified) && !_bookkeepingAtCommit)
             {
                 await _writes.AddOwnAsync(TargetState.Changed(table.Qualified), _stopping.Token);
             }
@@ -237,16 +244,29 @@ internal sealed class ApplyLane
         return table;
     }
 
-    private async Task CommitGroupAsync()
+    private async Task CommitGroupAsync(NpgsqlBatchCommand? last)
     {
         if (_transaction is null)
         {
             return;
         }
 
+        if (_bookkeepingAtCommit)
+        {
+            foreach (var table in ChangedTables)
+            {
+                await _writes.AddLastAsync(TargetState.Changed(table), _stopping.Token);
+            }
+        }
+
         if (_groupTables.Count > 0)
         {
             await _writes.AddLastAsync(TargetState.AdvanceTables(_slot, [.. _groupTables], new NpgsqlLogSequenceNumber(_groupEnd)), _stopping.Token);
+        }
+
+        if (last is not null)
+        {
+            await _writes.AddLastAsync(last, _stopping.Token);
         }
 
         await _writes.SendAllAsync(_stopping.Token);
@@ -264,7 +284,7 @@ internal sealed class ApplyLane
 
         public sealed record End(ulong EndLsn) : Item;
 
-        public sealed record Commit(TaskCompletionSource Done) : Item;
+        public sealed record Commit(TaskCompletionSource Done, NpgsqlBatchCommand? Last) : Item;
 
         public sealed record Own(NpgsqlBatchCommand Command, TaskCompletionSource Done) : Item;
     }

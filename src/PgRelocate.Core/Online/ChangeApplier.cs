@@ -13,6 +13,17 @@ namespace PgRelocate.Online;
 /// then the position of the whole follow is stored. A crash between two lanes' commits loses nothing and
 /// repeats nothing: a table skips the changes its own position covers. How rows are written (batches, COPY
 /// for runs of INSERTs, hot rows' UPDATEs applied once) is <see cref="TargetWrites"/>'s.
+/// <para>
+/// A large transaction the source streams before it commits (<see cref="StreamedChange"/>) is applied as it
+/// arrives, on a lane and connection of its own whose target transaction stays open until the source's commit
+/// comes: the target is then only as far behind as the source's commit, not the whole transaction. It cannot
+/// conflict with the transactions the other lanes apply meanwhile: those committed on the source while it ran,
+/// so none of them touched a row it had changed (the source's row locks), and the open group is committed
+/// before each of its changes goes out, so it never waits for one of theirs. At its commit, its changes, its
+/// tables' positions and the follow's position commit together. One such transaction at a time; another, and
+/// any that truncates or rolls back a subtransaction, is applied from <see cref="TransactionSpool"/> at its
+/// commit instead (every streamed change is kept there too).
+/// </para>
 /// </summary>
 internal sealed class ChangeApplier
 {
@@ -31,21 +42,43 @@ internal sealed class ChangeApplier
     private long _committedChanges;
     private string? _marker;
     private string? _groupMarker;
+    private readonly IReadOnlyDictionary<string, ulong> _stored;
+    private readonly Func<CancellationToken, Task<NpgsqlConnection>>? _openStreamed;
+    private readonly HashSet<uint> _spoolOnly = [];
+    private readonly HashSet<string> _streamedTables = new(StringComparer.Ordinal);
+    private readonly ulong _from;
+    private Streamed? _streamed;
+    private NpgsqlConnection? _streamedConnection;
 
-    private ChangeApplier(IReadOnlyList<NpgsqlConnection> connections, string slot, NpgsqlLogSequenceNumber position, ApplyRoutes routes, IReadOnlyDictionary<string, ulong> stored)
+    private ChangeApplier(IReadOnlyList<NpgsqlConnection> connections, string slot, NpgsqlLogSequenceNumber position, ApplyRoutes routes, IReadOnlyDictionary<string, ulong> stored, Func<CancellationToken, Task<NpgsqlConnection>>? openStreamed)
     {
         _slot = slot;
         _routes = routes;
+        _stored = stored;
+        _openStreamed = openStreamed;
+        _from = (ulong)position;
         Position = position;
         _lanes = connections.Select(c => new ApplyLane(c, slot, stored)).ToArray();
     }
 
     /// <summary>An applier over these connections (one lane each), from the stored position.</summary>
-    public static async Task<ChangeApplier> StartAsync(IReadOnlyList<NpgsqlConnection> connections, string slot, NpgsqlLogSequenceNumber position, CancellationToken cancellationToken)
+    /// <param name="openStreamed">Opens the connection a streamed transaction is applied on as it arrives; null: at its commit, from the spool.</param>
+    public static async Task<ChangeApplier> StartAsync(
+        IReadOnlyList<NpgsqlConnection> connections, string slot, NpgsqlLogSequenceNumber position, CancellationToken cancellationToken, Func<CancellationToken, Task<NpgsqlConnection>>? openStreamed = null)
     {
         var routes = await ApplyRoutes.ReadAsync(connections[0], connections.Count, cancellationToken);
         var stored = await TargetState.TablePositionsAsync(connections[0], slot, cancellationToken);
-        return new ChangeApplier(connections, slot, position, routes, stored);
+        return new ChangeApplier(connections, slot, position, routes, stored, openStreamed);
+    }
+
+    /// <summary>The streamed transaction being applied as it arrives, on its lane.</summary>
+    private sealed class Streamed(uint xid, ApplyLane lane)
+    {
+        public uint Xid { get; } = xid;
+
+        public ApplyLane Lane { get; } = lane;
+
+        public long Changes { get; set; }
     }
 
     /// <summary>Every source transaction committed before this is applied and committed on the target.</summary>
@@ -56,8 +89,8 @@ internal sealed class ChangeApplier
 
     public long Transactions { get; private set; }
 
-    /// <summary>Row changes applied in the open group, not committed yet (a large transaction shows progress through it).</summary>
-    public long Pending => _groupChanges;
+    /// <summary>Row changes applied in the open group and the open streamed transaction, not committed yet (a large transaction shows progress through it).</summary>
+    public long Pending => _groupChanges + (_streamed?.Changes ?? 0);
 
     /// <summary>The source commit time of the transaction being applied, or null between transactions.</summary>
     public DateTime? ApplyingCommitTime { get; private set; }
@@ -72,7 +105,7 @@ internal sealed class ChangeApplier
     public double? LagSeconds(DateTime now) => (ApplyingCommitTime ?? LastCommitTime) is { } t ? Math.Max(0, (now - t).TotalSeconds) : null;
 
     /// <summary>Tables changed since the follow started (quoted, qualified names), for the final check at cutover.</summary>
-    public IEnumerable<string> ChangedTables => _lanes.SelectMany(l => l.ChangedTables).Distinct(StringComparer.Ordinal);
+    public IEnumerable<string> ChangedTables => _lanes.SelectMany(l => l.ChangedTables).Concat(_streamedTables).Distinct(StringComparer.Ordinal);
 
     /// <summary>The last marker (see <see cref="MarkerChange"/>) whose transaction is committed on the target.</summary>
     public string? CommittedMarker { get; private set; }
@@ -191,12 +224,156 @@ internal sealed class ChangeApplier
         return end;
     }
 
+    /// <summary>
+    /// Applies a change of a streamed transaction as it arrives, when that transaction is (or can become) the
+    /// one applied so; otherwise it waits in the spool for its commit. Returns the position committed first, if
+    /// the open group had to be (to confirm to the source), else null.
+    /// </summary>
+    public async Task<NpgsqlLogSequenceNumber?> ApplyStreamedAsync(StreamedChange change, CancellationToken cancellationToken)
+    {
+        if (_openStreamed is null || _spoolOnly.Contains(change.Xid))
+        {
+            return null;
+        }
+
+        // Only from its first change: one whose start the applier did not take stays in the spool to its end. Nor
+        // one that began before this session's start: it may have been applied before a restart (the source then
+        // decodes it again, may stream it, and drops it at its end), which only the spool's replay can tell by its
+        // commit position.
+        if ((_streamed is { } other && other.Xid != change.Xid) || (_streamed is null && change.Lsn < _from))
+        {
+            _spoolOnly.Add(change.Xid);
+            return null;
+        }
+
+        if (change.Change is TruncateChange)
+        {
+            // Its lock would hold back the verification's reads of the target until the commit: from the spool, where
+            // the follow makes a TRUNCATE wait for the verification.
+            await GiveUpStreamedAsync(spoolOnly: false);
+            _spoolOnly.Add(change.Xid);
+            return null;
+        }
+
+        if (change.Change is not (InsertChange or UpdateChange or DeleteChange))
+        {
+            return null;
+        }
+
+        // Whatever the other lanes hold committed first: its changes can then never wait for theirs.
+        var committed = await CommitAsync(cancellationToken);
+        if (_streamed is null)
+        {
+            _streamedConnection ??= await _openStreamed(cancellationToken);
+            // Its commit position is not known yet, but it began after this session's start: nothing of it was applied
+            // before, so no stored position skips its changes.
+            var lane = new ApplyLane(_streamedConnection, _slot, _stored, bookkeepingAtCommit: true);
+            _streamed = new Streamed(change.Xid, lane);
+            await lane.BeginAsync(ulong.MaxValue, cancellationToken);
+        }
+
+        _streamed.Changes++;
+        try
+        {
+            await _streamed.Lane.ApplyAsync(change.Change, cancellationToken);
+        }
+        catch (PostgresException)
+        {
+            // The spool has it all, and applies it at the commit, where any error of its own stops the follow.
+            await GiveUpStreamedAsync(spoolOnly: true);
+        }
+
+        return committed;
+    }
+
+    /// <summary>A streamed transaction or one of its subtransactions rolled back.</summary>
+    public async Task AbortStreamedAsync(StreamAbortChange abort)
+    {
+        var subtransaction = abort.SubXid != abort.Xid;
+        if (!subtransaction)
+        {
+            _spoolOnly.Remove(abort.Xid);
+        }
+
+        if (_streamed?.Xid == abort.Xid)
+        {
+            // A subtransaction's changes are dropped by the spool; the rest of its transaction goes from there too.
+            await GiveUpStreamedAsync(spoolOnly: subtransaction);
+        }
+    }
+
+    /// <summary>
+    /// Commits a streamed transaction applied as it arrived, after the open group, with its tables' positions and
+    /// the follow's; returns the new position, or null when it was not applied so (replay it from the spool).
+    /// </summary>
+    public async Task<NpgsqlLogSequenceNumber?> CommitStreamedAsync(StreamCommitChange commit, CancellationToken cancellationToken)
+    {
+        _spoolOnly.Remove(commit.Xid);
+        if (_streamed is not { } streamed || streamed.Xid != commit.Xid)
+        {
+            return null;
+        }
+
+        await CommitAsync(cancellationToken);
+        var end = new NpgsqlLogSequenceNumber(commit.EndLsn);
+        try
+        {
+            await streamed.Lane.EndAsync(commit.EndLsn, cancellationToken);
+            await streamed.Lane.CommitAsync(cancellationToken, TargetState.Advance(_slot, end, streamed.Changes, 1));
+        }
+        catch (PostgresException)
+        {
+            // Not committed: replayed from the spool, where any error of its own stops the follow.
+            await GiveUpStreamedAsync(spoolOnly: false);
+            return null;
+        }
+
+        _streamed = null;
+        await streamed.Lane.StopAsync();
+        Position = end;
+        _committedChanges += streamed.Changes;
+        Transactions++;
+        LastCommitTime = commit.CommitTime;
+        _streamedTables.UnionWith(streamed.Lane.ChangedTables);
+        return end;
+    }
+
+    /// <summary>Rolls back the streamed transaction applied as it arrived: it is applied from the spool at its commit.</summary>
+    private async Task GiveUpStreamedAsync(bool spoolOnly)
+    {
+        if (_streamed is not { } streamed)
+        {
+            return;
+        }
+
+        _streamed = null;
+        if (spoolOnly)
+        {
+            _spoolOnly.Add(streamed.Xid);
+        }
+
+        await streamed.Lane.StopAsync();
+        // Closing the connection rolls back its transaction, which the stopped lane left open.
+        if (_streamedConnection is { } connection)
+        {
+            _streamedConnection = null;
+            await connection.DisposeAsync();
+        }
+    }
+
     /// <summary>Stops every lane, rolling back what is not committed.</summary>
     public async Task StopAsync()
     {
         foreach (var lane in _lanes)
         {
             await lane.StopAsync();
+        }
+
+        await GiveUpStreamedAsync(spoolOnly: false);
+        if (_streamedConnection is { } connection)
+        {
+            _streamedConnection = null;
+            await connection.DisposeAsync();
         }
     }
 

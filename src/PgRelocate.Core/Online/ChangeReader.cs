@@ -86,7 +86,7 @@ internal sealed class ChangeReader(LogicalReplicationConnection connection, stri
 
             if (streaming is { } xid && change is not (StreamCommitChange or StreamAbortChange))
             {
-                change = new StreamedChange(xid, (message as TransactionalMessage)?.TransactionXid ?? xid, change);
+                change = new StreamedChange(xid, (message as TransactionalMessage)?.TransactionXid ?? xid, change, (ulong)message.WalStart);
             }
 
             Volatile.Write(ref _betweenTransactions, streaming is null && change is CommitChange or StreamCommitChange or StreamAbortChange ? 1 : 0);

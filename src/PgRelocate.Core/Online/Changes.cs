@@ -41,8 +41,9 @@ public sealed record MarkerChange(string Content) : Change;
 /// A change of a large transaction the source sends before it commits (PostgreSQL 14 on): <see cref="Xid"/> is
 /// the transaction, <see cref="SubXid"/> the subtransaction the change belongs to (the same when none). Such
 /// changes are kept on disk (<see cref="TransactionSpool"/>) until the transaction's end says whether they count.
+/// <see cref="Lsn"/> is where the change is in the source's WAL.
 /// </summary>
-public sealed record StreamedChange(uint Xid, uint SubXid, Change Change) : Change;
+public sealed record StreamedChange(uint Xid, uint SubXid, Change Change, ulong Lsn = 0) : Change;
 
 /// <summary>A streamed transaction committed: its changes are applied, at this place in the commit order.</summary>
 public sealed record StreamCommitChange(uint Xid, ulong CommitLsn, ulong EndLsn, DateTime CommitTime) : Change;

@@ -100,10 +100,9 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     /// <see cref="PauseMissed"/> set.
     /// </param>
     /// <param name="truncatesWaitFor">
-    /// A TRUNCATE waits for the task this returns (none: null) before it is applied: a verification reading the target in a snapshot
-    /// holds its tables' ACCESS SHARE locks, which TRUNCATE's ACCESS EXCLUSIVE lock would queue behind, and the
-    /// verification's next table would queue behind the TRUNCATE. No other change the apply makes conflicts
-    /// with a reader's lock.
+    /// A TRUNCATE waits for the task this returns (none: null) before it is applied: TRUNCATE is not MVCC-safe,
+    /// and a verification reading the target in a snapshot would see the table empty. Every other change the
+    /// apply makes is invisible to an older snapshot.
     /// </param>
     public async Task RunAsync(
         Func<FollowPoint, bool> done,
@@ -290,7 +289,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         {
             for (var i = 0; i < Math.Max(1, Lanes); i++)
             {
-                session.Connections.Add(await OpenApplyAsync(i, cancellationToken));
+                session.Connections.Add(await OpenApplyAsync(i == 0 ? "pgrelocate online apply" : $"pgrelocate online apply {i + 1}", cancellationToken));
             }
 
             var stored = await TargetState.ReadAsync(session.Connections[0], slot, cancellationToken)
@@ -326,7 +325,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                     }
                 },
                 CancellationToken.None);
-            session.Applier = await ChangeApplier.StartAsync(session.Connections, slot, stored.Lsn, cancellationToken);
+            session.Applier = await ChangeApplier.StartAsync(session.Connections, slot, stored.Lsn, cancellationToken, ct => OpenApplyAsync("pgrelocate online apply streamed", ct));
             return session;
         }
         catch
@@ -371,13 +370,36 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
                 switch (change)
                 {
                     case StreamedChange streamed:
+                        // Kept on disk, and applied as it arrives when it can be (see ChangeApplier).
                         session.Spool.Add(streamed);
+                        Confirm(replication, await applier.ApplyStreamedAsync(streamed, cancellationToken));
+                        Account(applier, startChanges, startTransactions);
+                        await TickAsync(watch, applier, caughtUp: false, cancellationToken);
                         continue;
                     case StreamAbortChange abort:
                         session.Spool.Abort(abort);
+                        await applier.AbortStreamedAsync(abort);
                         continue;
                     case StreamCommitChange commit:
-                        session.Replay = session.Spool.Commit(commit);
+                        if (pause.At is { At: var pauseAt } && (commit.CommitLsn >= (ulong)pauseAt || session.LastBegun >= (ulong)pauseAt) && !await PauseAsync(pauseAt))
+                        {
+                            session.Held = commit;
+                            return;
+                        }
+
+                        if (await applier.CommitStreamedAsync(commit, cancellationToken) is { } end)
+                        {
+                            session.Spool.Drop(commit.Xid);
+                            session.LastBegun = commit.CommitLsn;
+                            Confirm(replication, end);
+                            Account(applier, startChanges, startTransactions);
+                            await TickAsync(watch, applier, caughtUp: false, cancellationToken);
+                        }
+                        else
+                        {
+                            session.Replay = session.Spool.Commit(commit);
+                        }
+
                         continue;
                 }
 
@@ -620,10 +642,14 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         return new PgRelocateException($"Follow stopped to protect the source: the slot holds {Units.Bytes(retained)} of WAL ({string.Join(", ", why)}). The slot is removed so the source can recycle its WAL; start again when the target can keep up (a closer network, a larger --max-retained-wal).", ExitCode.Failed);
     }
 
-    private async Task<NpgsqlConnection> OpenApplyAsync(int lane, CancellationToken cancellationToken)
+    /// <summary>
+    /// An apply connection, unpooled: closing it ends its session, so the server rolls back at once whatever it
+    /// held (a pooled one would keep an abandoned transaction, and its locks, until it is used again).
+    /// </summary>
+    private async Task<NpgsqlConnection> OpenApplyAsync(string applicationName, CancellationToken cancellationToken)
     {
-        var info = target.WithApplicationName(lane == 0 ? "pgrelocate online apply" : $"pgrelocate online apply {lane + 1}");
-        var builder = new NpgsqlConnectionStringBuilder(info.ToNpgsqlConnectionString()) { MaxAutoPrepare = 256, AutoPrepareMinUsages = 2 };
+        var info = target.WithApplicationName(applicationName);
+        var builder = new NpgsqlConnectionStringBuilder(info.ToNpgsqlConnectionString()) { MaxAutoPrepare = 256, AutoPrepareMinUsages = 2, Pooling = false };
         var conn = new NpgsqlConnection(builder.ConnectionString);
         try
         {

@@ -90,6 +90,15 @@ internal sealed class TransactionSpool : IDisposable
         }
     });
 
+    /// <summary>Removes a transaction's changes once it was applied without them (as it arrived).</summary>
+    public void Drop(uint xid) => Guard(() =>
+    {
+        if (_open.Remove(xid, out var spooled))
+        {
+            spooled.Dispose();
+        }
+    });
+
     /// <summary>
     /// A committed transaction as the applier takes any other: its begin, its changes in order, its commit. The
     /// file is removed once read to its end (or when the enumerator is disposed).

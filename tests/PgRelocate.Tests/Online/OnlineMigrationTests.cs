@@ -153,6 +153,60 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         Assert.Empty(Spooled(dir.Path));
     }
 
+    [Fact]
+    public async Task Should_Apply_A_Large_Transaction_As_It_Arrives_While_Others_Commit_Around_It()
+    {
+        var source = await servers.SourceAsync("""
+            CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 1000) g;
+            CREATE TABLE other (id int PRIMARY KEY, v text); INSERT INTO other SELECT g, 'o' FROM generate_series(1, 100) g;
+            CREATE TABLE emptied (id int PRIMARY KEY); INSERT INTO emptied SELECT generate_series(1, 10);
+            """);
+        var target = await servers.Target.CreateDatabaseAsync("live");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+
+        // The first large transaction is applied as it arrives; the second, open at the same time, waits on disk
+        // for its commit; the third truncates a table, so it is applied at its commit too.
+        await using var first = new Npgsql.NpgsqlConnection(source.ToNpgsqlConnectionString());
+        await using var second = new Npgsql.NpgsqlConnection(source.ToNpgsqlConnectionString());
+        await first.OpenAsync();
+        await second.OpenAsync();
+        await Db.ExecuteAsync(first, "BEGIN; UPDATE t SET v = 'first' WHERE id <= 500; INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(1001, 6000) g;", CancellationToken.None);
+        await WaitForAsync(target, """
+            SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+            WHERE a.application_name = 'pgrelocate online apply streamed' AND l.relation = 'public.t'::regclass AND l.mode = 'RowExclusiveLock'
+            """, "the first large transaction applied on the target before its commit");
+        Assert.Equal(1000L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t"));
+
+        await Db.ExecuteAsync(second, "BEGIN; INSERT INTO other SELECT g, repeat('y', 100) FROM generate_series(101, 5100) g;", CancellationToken.None);
+        await PgServer.ExecuteAsync(source, "UPDATE t SET v = 'small' WHERE id = 900; INSERT INTO other VALUES (-1, 'small');");
+        await PgServer.ExecuteAsync(source, "UPDATE other SET v = 'small again' WHERE id = 1;");
+        // The small transactions committed while both large ones are open are applied meanwhile.
+        await WaitForAsync(target, "SELECT count(*) FROM t WHERE id = 900 AND v = 'small' AND EXISTS (SELECT FROM other WHERE id = 1 AND v = 'small again')", "the small transactions applied");
+        await Db.ExecuteAsync(first, "UPDATE t SET v = 'first, later' WHERE id BETWEEN 5001 AND 5100; COMMIT;", CancellationToken.None);
+        await Db.ExecuteAsync(second, "DELETE FROM other WHERE id BETWEEN 101 AND 200; COMMIT;", CancellationToken.None);
+        await PgServer.ExecuteAsync(source, "BEGIN; INSERT INTO t SELECT g, 'third' FROM generate_series(10001, 15000) g; TRUNCATE emptied; INSERT INTO emptied VALUES (42); COMMIT;");
+        await run.CutoverAsync(id);
+
+        await AssertSameAsync(source, target, dir.Path);
+        Assert.Equal(11000L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t"));
+        Assert.Equal(500L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t WHERE v = 'first'"));
+        Assert.Equal(100L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t WHERE v = 'first, later'"));
+        Assert.Equal(5001L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM other"));
+        Assert.Equal(42, await PgServer.ScalarAsync<int>(target, "SELECT id FROM emptied"));
+        Assert.Empty(Spooled(dir.Path));
+    }
+
+    private static async Task WaitForAsync(PgConnectionInfo db, string sql, string what)
+    {
+        for (var i = 0; await PgServer.ScalarAsync<long>(db, sql) == 0; i++)
+        {
+            Assert.True(i < 300, $"never saw {what}");
+            await Task.Delay(100);
+        }
+    }
+
     /// <summary>Large transactions' changes the follow keeps on disk until their commit.</summary>
     private static IEnumerable<string> Spooled(string workDir) => Directory.EnumerateFiles(workDir, "transaction-*.changes", SearchOption.AllDirectories);
 
