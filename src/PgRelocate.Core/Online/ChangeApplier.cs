@@ -1,6 +1,7 @@
 using Npgsql;
 using NpgsqlTypes;
 using PgRelocate.Connections;
+using PgRelocate.Errors;
 
 namespace PgRelocate.Online;
 
@@ -277,9 +278,9 @@ internal sealed class ChangeApplier
         {
             await _streamed.Lane.ApplyAsync(change.Change, cancellationToken);
         }
-        catch (PostgresException)
+        catch (Exception e) when (Refused(e))
         {
-            // The spool has it all, and applies it at the commit, where any error of its own stops the follow.
+            // The spool has it all, and applies it at the commit, where an error of its own stops the follow.
             await GiveUpStreamedAsync(spoolOnly: true);
         }
 
@@ -321,9 +322,9 @@ internal sealed class ChangeApplier
             await streamed.Lane.EndAsync(commit.EndLsn, cancellationToken);
             await streamed.Lane.CommitAsync(cancellationToken, TargetState.Advance(_slot, end, streamed.Changes, 1));
         }
-        catch (PostgresException)
+        catch (Exception e) when (Refused(e))
         {
-            // Not committed: replayed from the spool, where any error of its own stops the follow.
+            // Not committed: replayed from the spool, where an error of its own stops the follow.
             await GiveUpStreamedAsync(spoolOnly: false);
             return null;
         }
@@ -337,6 +338,12 @@ internal sealed class ChangeApplier
         _streamedTables.UnionWith(streamed.Lane.ChangedTables);
         return end;
     }
+
+    /// <summary>
+    /// The target refused a statement or the commit of the streamed transaction applied as it arrived (so nothing
+    /// of it is committed); a lost connection is not a refusal: the session starts again, from what is stored.
+    /// </summary>
+    private static bool Refused(Exception e) => e is PgRelocateException { IsTransient: false } || (e is PostgresException p && !Follower.IsTransient(p));
 
     /// <summary>Rolls back the streamed transaction applied as it arrived: it is applied from the spool at its commit.</summary>
     private async Task GiveUpStreamedAsync(bool spoolOnly)
