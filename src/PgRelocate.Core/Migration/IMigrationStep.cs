@@ -22,6 +22,13 @@ public sealed class MigrationContext
 
     /// <summary>A restore the dump step started, following the archive as it was written; the restore step finishes it.</summary>
     internal Steps.FollowingRestoreRun? RestoreInFlight { get; set; }
+
+    /// <summary>
+    /// The follow's open session, handed from the follow step to the cutover: the cutover goes on reading where the
+    /// follow stopped, instead of a new session that would have the source decode its WAL again from the slot's
+    /// restart position while writes are refused. The runner closes it if no step takes it.
+    /// </summary>
+    internal Online.Follower? FollowerInFlight { get; set; }
 }
 
 /// <summary>

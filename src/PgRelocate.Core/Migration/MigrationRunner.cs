@@ -172,6 +172,13 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
 
     private async Task UndoAsync(MigrationContext context, bool success)
     {
+        // A follow session no step took holds the replication slot, which the undoing may drop.
+        if (context.FollowerInFlight is { } follower)
+        {
+            context.FollowerInFlight = null;
+            await follower.DisposeAsync();
+        }
+
         // Undo even though the migration's own token may be cancelled: a read-only source must not stay so.
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         foreach (var step in steps.OfType<ICompensatingStep>().Reverse())

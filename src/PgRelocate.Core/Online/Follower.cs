@@ -85,7 +85,31 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     public bool PauseMissed { get; private set; }
 
     /// <summary>Samples of the lag for the report's chart: about one every two seconds, bounded however long the follow runs.</summary>
-    public Migration.LagHistory History { get; } = new();
+    public Migration.LagHistory History { get; private set; } = new();
+
+    /// <summary>
+    /// Hands the follow to another phase (the cutover) with a history of its own, keeping the session open; the
+    /// last phase's history stays with whoever recorded it.
+    /// </summary>
+    public void StartPhase(string phase)
+    {
+        History = new();
+        MarkPhase(phase);
+    }
+
+    /// <summary>
+    /// Between two steps: the session stays open (the replication stream, the apply connections), but the
+    /// connection that watches the source is closed, as making the source read-only ends every client session
+    /// there; the next run opens it again. Never throws: a session that broke is opened again by the next run.
+    /// </summary>
+    public async Task ParkAsync()
+    {
+        if (_session is { Watch: { } watch } session)
+        {
+            session.Watch = null;
+            await watch.DisposeAsync();
+        }
+    }
 
     /// <param name="done">
     /// Asked whenever the reader runs dry and, at most every 100 ms, at a source transaction's end (a busy source
@@ -188,7 +212,8 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
         public List<NpgsqlConnection> Connections { get; } = [];
 
-        public NpgsqlConnection Watch { get; set; } = null!;
+        /// <summary>The source session that watches the slot and the tables; null while parked (see <see cref="ParkAsync"/>).</summary>
+        public NpgsqlConnection? Watch { get; set; }
 
         public LogicalReplicationConnection Replication { get; set; } = null!;
 
@@ -294,7 +319,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
             var stored = await TargetState.ReadAsync(session.Connections[0], slot, cancellationToken)
                 ?? throw new PgRelocateException($"The target has no position for {slot} (its {OnlineNames.TargetSchema} schema is gone): cancel this migration and start a new one.");
-            session.Watch = await Db.OpenAsync(source.WithApplicationName("pgrelocate online watch"), "source", cancellationToken);
+            session.Watch = await OpenWatchAsync(cancellationToken);
             session.Replication = new LogicalReplicationConnection(source.WithApplicationName("pgrelocate online").ToNpgsqlConnectionString())
             {
                 WalReceiverStatusInterval = TimeSpan.FromSeconds(1),
@@ -335,9 +360,12 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
         }
     }
 
+    private Task<NpgsqlConnection> OpenWatchAsync(CancellationToken cancellationToken) =>
+        Db.OpenAsync(source.WithApplicationName("pgrelocate online watch"), "source", cancellationToken);
+
     private async Task FollowAsync(Session session, Func<FollowPoint, bool> done, Pause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
     {
-        var watch = session.Watch;
+        var watch = session.Watch ??= await OpenWatchAsync(cancellationToken);
         var replication = session.Replication;
         var channel = session.Channel;
         var applier = session.Applier;
@@ -522,7 +550,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
     /// </summary>
     private async Task<FollowPoint> PointAsync(Session session, CancellationToken cancellationToken)
     {
-        var (replication, reader, applier, watch) = (session.Replication, session.Reader, session.Applier, session.Watch);
+        var (replication, reader, applier, watch) = (session.Replication, session.Reader, session.Applier, session.Watch!);
         var lag = applier.LagSeconds(DateTime.UtcNow) ?? double.PositiveInfinity;
         var received = reader.Received;
         var marker = applier.CommittedMarker ?? _marker;

@@ -22,7 +22,7 @@ public sealed class FollowStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
-        await using var follower = OnlineCutoverStep.FollowerFor(context, OnlinePhases.Follow);
+        var follower = OnlineCutoverStep.FollowerFor(context, OnlinePhases.Follow);
         var auto = options.AutoCutover;
         var maxLag = options.MaxLag.TotalSeconds;
         context.Reporter.Info(auto
@@ -64,6 +64,10 @@ public sealed class FollowStep : IMigrationStep
         {
             // Kept when the follow fails too: the lag before a stop is what explains it.
             OnlineCutoverStep.RecordLag(context, follower, "Lag while following");
+            // The cutover goes on with this session (see MigrationContext.FollowerInFlight); should the migration
+            // stop before it, the runner closes it.
+            await follower.ParkAsync();
+            context.FollowerInFlight = follower;
         }
 
         OnlineCutoverStep.Record(context, follower);

@@ -41,8 +41,13 @@ public sealed class OnlineCutoverStep : IMigrationStep
             applied = await MarkLastChangeAsync(conn, context.Reporter, cancellationToken);
         }
 
-        // Closed before the slot is dropped below: an open session keeps it active.
-        await using var follower = FollowerFor(context, OnlinePhases.Cutover);
+        // The follow step's session when this process ran it (no WAL decoded again while writes are refused), else
+        // a new one from the position stored in the target. Closed before the slot is dropped below: an open
+        // session keeps it active.
+        await using var follower = context.FollowerInFlight ?? FollowerFor(context, OnlinePhases.Cutover);
+        context.FollowerInFlight = null;
+        follower.StartPhase(OnlinePhases.Cutover);
+        var (changesBefore, transactionsBefore) = (follower.Changes, follower.Transactions);
         try
         {
             await follower.RunAsync(applied, cancellationToken);
@@ -92,7 +97,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
         await SourceSide.RemoveAsync(options.Source, slot, copy.Outputs["publication"], identity, cancellationToken);
         phases.Lap("slot and publication");
         var downtime = DateTimeOffset.UtcNow - readOnlyAt;
-        Record(context, follower);
+        Record(context, follower, transactionsBefore);
         context.Record.Outputs["writeDowntimeSeconds"] = downtime.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
         context.Record.Outputs["catchUpSeconds"] = phases.Seconds("read-only and catch up").ToString("0.000", CultureInfo.InvariantCulture);
         context.Record.Tables.Add(new ReportTable(
@@ -100,7 +105,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
             ["phase", "seconds"],
             phases.Laps.Select(l => (IReadOnlyList<string>)[l.Name, l.Seconds.ToString("0.000", CultureInfo.InvariantCulture)]).ToList()));
         var uncounted = changed.Count - counted;
-        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {configuration.Count} extension configuration tables' rows copied again, {counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger one{(uncounted == 1 ? "" : "s")} left to the verification while following)" : "")}; slot and publication removed";
+        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes - changesBefore} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {configuration.Count} extension configuration tables' rows copied again, {counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger one{(uncounted == 1 ? "" : "s")} left to the verification while following)" : "")}; slot and publication removed";
         context.Reporter.Info($"Cutover done: the source was read-only for {downtime.TotalSeconds:0.0}s.");
         new OnlineStatus { Phase = OnlinePhases.Switched }.Write(context.Folder);
     }
@@ -136,10 +141,11 @@ public sealed class OnlineCutoverStep : IMigrationStep
     }
 
     /// <summary>Keeps the follow's changed tables and transactions in the step's record, for the final check.</summary>
-    internal static void Record(MigrationContext context, Follower follower)
+    /// <param name="transactionsBefore">Transactions the follower had applied before this step (one follower serves the follow and the cutover).</param>
+    internal static void Record(MigrationContext context, Follower follower, long transactionsBefore = 0)
     {
         context.Record.Outputs["changedTables"] = string.Join('\n', follower.ChangedTables.Order(StringComparer.Ordinal));
-        context.Record.Outputs["transactions"] = follower.Transactions.ToString(CultureInfo.InvariantCulture);
+        context.Record.Outputs["transactions"] = (follower.Transactions - transactionsBefore).ToString(CultureInfo.InvariantCulture);
     }
 
     /// <summary>Rows of the compact lag table: the chart in the HTML report shows every sample.</summary>
