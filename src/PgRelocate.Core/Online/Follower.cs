@@ -319,6 +319,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
             var stored = await TargetState.ReadAsync(session.Connections[0], slot, cancellationToken)
                 ?? throw new PgRelocateException($"The target has no position for {slot} (its {OnlineNames.TargetSchema} schema is gone): cancel this migration and start a new one.");
+            reporter.Info($"Streaming the source's changes from {stored.Lsn}, the position stored in the target.");
             session.Watch = await OpenWatchAsync(cancellationToken);
             session.Replication = new LogicalReplicationConnection(source.WithApplicationName("pgrelocate online").ToNpgsqlConnectionString())
             {

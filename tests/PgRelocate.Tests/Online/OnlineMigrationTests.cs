@@ -196,6 +196,8 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         Assert.Equal(5001L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM other"));
         Assert.Equal(42, await PgServer.ScalarAsync<int>(target, "SELECT id FROM emptied"));
         Assert.Empty(Spooled(dir.Path));
+        // One replication session from the follow's start to the switch, the cutover included.
+        Assert.Single(run.Journal().Log, l => l.Contains("Streaming the source's changes from", StringComparison.Ordinal));
     }
 
     private static async Task WaitForAsync(PgConnectionInfo db, string sql, string what)
