@@ -418,6 +418,7 @@ public sealed class Follower(PgConnectionInfo source, PgConnectionInfo target, s
 
                         if (await applier.CommitStreamedAsync(commit, cancellationToken) is { } end)
                         {
+                            Migration.FaultInjection.At("follow", "streamed-committed");
                             session.Spool.Drop(commit.Xid);
                             session.LastBegun = commit.CommitLsn;
                             Confirm(replication, end);

@@ -445,6 +445,34 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
     }
 
     [Fact]
+    public async Task Should_Not_Repeat_A_Large_Transaction_Applied_As_It_Arrived_When_Killed_Before_The_Source_Heard_Of_It()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 100) g;");
+        var target = await servers.Target.CreateDatabaseAsync("livekill");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path, new Dictionary<string, string> { [FaultInjection.Variable] = "kill:follow:streamed-committed" });
+        var id = await run.WaitForFollowAsync();
+        await run.WaitForVerifiedAsync();
+
+        // Streamed (over the source's logical_decoding_work_mem), applied as it arrives, committed on the target
+        // with its position; the process dies before it confirms anything to the source, which sends it again.
+        await PgServer.ExecuteAsync(source, "BEGIN; INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(101, 5100) g; UPDATE t SET v = 'large' WHERE id <= 100; COMMIT;");
+        Assert.Equal(137, (await run.Result).ExitCode);
+        Assert.Equal(5100L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t"));
+
+        var resumed = OnlineRun.Resume(source, target, dir.Path, id);
+        await resumed.WaitForFollowAsync();
+        await PgServer.ExecuteAsync(source, "UPDATE t SET v = 'after' WHERE id = 1; INSERT INTO t VALUES (0, 'after');");
+        await resumed.WaitForChangesAsync(2);
+        await resumed.CutoverAsync(id);
+
+        await AssertSameAsync(source, target, dir.Path);
+        Assert.Equal(5101L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t"));
+        Assert.Equal(99L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t WHERE v = 'large'"));
+        Assert.Empty(Spooled(dir.Path));
+    }
+
+    [Fact]
     public async Task Should_Reconnect_When_The_Target_Connection_Is_Cut_During_Follow()
     {
         var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g;");
