@@ -361,6 +361,11 @@ internal sealed class ChangeApplier
 
         await streamed.Lane.StopAsync();
         // Closing the connection rolls back its transaction, which the stopped lane left open.
+        await CloseStreamedConnectionAsync();
+    }
+
+    private async Task CloseStreamedConnectionAsync()
+    {
         if (_streamedConnection is { } connection)
         {
             _streamedConnection = null;
@@ -377,11 +382,7 @@ internal sealed class ChangeApplier
         }
 
         await GiveUpStreamedAsync(spoolOnly: false);
-        if (_streamedConnection is { } connection)
-        {
-            _streamedConnection = null;
-            await connection.DisposeAsync();
-        }
+        await CloseStreamedConnectionAsync();
     }
 
     private async Task SendAsync(int lane, Change change, CancellationToken cancellationToken)

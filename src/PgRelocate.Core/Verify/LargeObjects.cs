@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Npgsql;
+using PgRelocate.Connections;
 
 namespace PgRelocate.Verify;
 
@@ -21,10 +22,7 @@ internal static class LargeObjects
     public static async Task<Dictionary<long, LargeObjectFacts>> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken, long piece = Piece)
     {
         var sizes = new Dictionary<long, long?>();
-        await using (var savepoint = new NpgsqlCommand("SAVEPOINT large_object_sizes", conn))
-        {
-            await savepoint.ExecuteNonQueryAsync(cancellationToken);
-        }
+        await Db.ExecuteAsync(conn, "SAVEPOINT large_object_sizes", cancellationToken);
 
         try
         {
@@ -35,10 +33,7 @@ internal static class LargeObjects
         catch (PostgresException e) when (e.SqlState == "42501")
         {
             sizes.Clear();
-            await using (var back = new NpgsqlCommand("ROLLBACK TO SAVEPOINT large_object_sizes", conn))
-            {
-                await back.ExecuteNonQueryAsync(cancellationToken);
-            }
+            await Db.ExecuteAsync(conn, "ROLLBACK TO SAVEPOINT large_object_sizes", cancellationToken);
 
             await ReadInto(conn, "SELECT oid::bigint, NULL::bigint FROM pg_largeobject_metadata", sizes, cancellationToken);
         }
