@@ -23,18 +23,20 @@ ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lib.sh
 . "$ROOT_DIR/bench/lib.sh"
 need_apt /usr/bin/time /usr/bin/time time
-if [ -z "${SKIP_PGCOPYDB:-}" ] && ! command -v pgcopydb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pgcopydb >/dev/null 2>&1; then
+if [ -z "${SKIP_PGCOPYDB:-}" ] && [ -z "${PGCOPYDB:-}" ] && ! command -v pgcopydb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pgcopydb >/dev/null 2>&1; then
     echo "Installing pgcopydb ..." >&2
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq pgcopydb; } >/dev/null 2>&1 || echo "pgcopydb could not be installed: its comparison is left out." >&2
 fi
-PGCOPYDB="$(command -v pgcopydb || ls /usr/lib/postgresql/*/bin/pgcopydb 2>/dev/null | sort -V | tail -1 || true)"
-# pgcopydb's follow decodes with wal2json unless it is new enough to take --plugin pgoutput.
+# PGCOPYDB=/path/to/pgcopydb picks a build of its own (Debian 12 packages 0.10, whose follow fails here).
+PGCOPYDB="${PGCOPYDB:-$(command -v pgcopydb || ls /usr/lib/postgresql/*/bin/pgcopydb 2>/dev/null | sort -V | tail -1 || true)}"
+# pgcopydb 0.10's follow decodes with wal2json; later ones take --plugin and decode with test_decoding,
+# which ships with the server.
 PGMAJOR="$(basename "$(dirname "$PGBIN")")"
 PGCOPYDB_PLUGIN=()
 if [ -n "$PGCOPYDB" ]; then
     if "$PGCOPYDB" clone --help 2>&1 | grep -q -- "--plugin"; then
-        PGCOPYDB_PLUGIN=(--plugin pgoutput)
+        PGCOPYDB_PLUGIN=(--plugin test_decoding)
     elif [ ! -f "$("$PGBIN/pg_config" --pkglibdir 2>/dev/null || echo "/usr/lib/postgresql/$PGMAJOR/lib")/wal2json.so" ]; then
         echo "Installing wal2json for pgcopydb ..." >&2
         SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -50,6 +52,21 @@ cleanup() {
     stop_clusters source target
 }
 trap cleanup EXIT
+
+# cpu_ticks: the CPU time (user + system, in clock ticks) used so far by pgrelocate, the source's walsender, the
+# source's other server processes, the target's server processes and pgbench, on one line. Processes that ended
+# meanwhile (the writer's short sessions) are not counted.
+ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$(( t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}' 2>/dev/null || echo 0) )); done; echo "$t"; }
+server_pids() { ps -o pid=,args= --ppid "$(head -1 "$WORK/$1/postmaster.pid")" | awk -v want="$2" '(want == "walsender") == ($0 ~ /walsender/) {print $1}'; }
+cpu_ticks() {
+    echo "$(ticks $(pgrep -P "$MIGRATE")) $(ticks $(server_pids source walsender)) $(ticks $(server_pids source other)) $(ticks $(server_pids target other)) $(ticks $(pgrep -x pgbench))"
+}
+# cpu_share BEFORE AFTER SECONDS: each one's share of a core over the interval.
+cpu_share() {
+    awk -v a="$1" -v b="$2" -v s="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        split(a, x, " "); split(b, y, " "); split("pgrelocate walsender source target pgbench", n, " ");
+        for (i = 1; i <= 5; i++) printf "%s%s %.0f%%", (i > 1 ? ", " : ""), n[i], (y[i] - x[i]) * 100 / hz / (s > 0 ? s : 1) }'
+}
 
 SPORT=$(free_port); TPORT=$(free_port)
 LOGICAL=("wal_level = logical" "max_replication_slots = 10" "max_wal_senders = 10")
@@ -70,9 +87,14 @@ echo "Loading pgbench at scale $SCALE ..." >&2
 echo "Starting the load (pgbench -c 4 -j 2) and the writer ..." >&2
 "$PGBIN/pgbench" -c 4 -j 2 -T 100000 -P 1 "$SRC" >"$WORK/pgbench.log" 2>&1 &
 PIDS+=($!)
+# The writer holds one session, as an application's pool does, and writes a tick every 20 ms (pg_sleep paces it:
+# no process per tick, whose cost would load the machine more than the application does). When its session
+# ends (the cutover ends the source's sessions) it connects again: to the target once the cutover has returned.
 ( while true; do
     if [ -f "$WORK/switched" ]; then url="$TGT"; else url="$SRC"; fi
-    "$PGBIN/psql" -qXAt "$url" -c "INSERT INTO ticks DEFAULT VALUES" >/dev/null 2>&1 || true
+    "$PGBIN/psql" -qXAt "$url" < <(yes "INSERT INTO ticks DEFAULT VALUES; SELECT pg_sleep(0.02);") >/dev/null 2>&1 &
+    echo $! >"$WORK/writer.pid"
+    wait $! || true
     sleep 0.02
   done ) &
 PIDS+=($!)
@@ -88,18 +110,21 @@ until ls "$MIGRATIONS"/*/online.json >/dev/null 2>&1; do sleep 1; kill -0 $MIGRA
 ID="$(basename "$(dirname "$(ls "$MIGRATIONS"/*/online.json)")")"
 echo "Following ($ID) for ${FOLLOW}s ..." >&2
 : >"$WORK/samples"
+FOLLOW_CPU="$(cpu_ticks)"; FOLLOW_AT=$(date +%s)
 for _ in $(seq "$FOLLOW"); do
     python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["lagBytes"], s["lagSeconds"], s["changesPerSecond"])' "$MIGRATIONS/$ID/online.json" >>"$WORK/samples" 2>/dev/null || true
     sleep 1
 done
+FOLLOW_CPU="$(cpu_share "$FOLLOW_CPU" "$(cpu_ticks)" $(( $(date +%s) - FOLLOW_AT )))"
 # pgbench -P 1 prints "progress: 12.0 s, 850.3 tps, lat ...": the mean of the last 30 seconds.
 TPS="$(awk '/^progress:/ {print $4}' "$WORK/pgbench.log" | tail -30 | awk '{s+=$1; n++} END {if (n) printf "%.0f", s/n; else print 0}')"
 
 LARGE="not run"
+LARGE_CPU="not run"
 if [ -z "${SKIP_LARGE:-}" ]; then
     echo "One statement updating a million rows, and its apply ..." >&2
     : >"$WORK/large.samples"
-    LARGE_START=$(date +%s)
+    LARGE_START=$(date +%s); LARGE_TICKS="$(cpu_ticks)"
     "$PGBIN/psql" -qX "$SRC" -c "UPDATE pgbench_accounts SET filler = md5(aid::text) WHERE aid <= 1000000" >/dev/null
     LARGE_COMMITTED=$(date +%s)
     sample_large() { # the age of the status file (a stalled display grows it), the changes it counts, the lag
@@ -111,6 +136,7 @@ if [ -z "${SKIP_LARGE:-}" ]; then
         sample_large; sleep 1
     done
     LARGE_APPLIED=$(date +%s)
+    LARGE_CPU="$(cpu_share "$LARGE_TICKS" "$(cpu_ticks)" $(( LARGE_APPLIED - LARGE_START )))"
     # Then the load written meanwhile: the measured follow starts caught up again.
     until [ "$(tail -1 "$WORK/large.samples" | awk '{print ($3 < 1) ? "yes" : "no"}')" = "yes" ] || [ $(( $(date +%s) - LARGE_APPLIED )) -gt 600 ]; do
         sample_large; sleep 1
@@ -122,6 +148,7 @@ fi
 echo "Cutover ..." >&2
 dotnet "$CLI" cutover "$ID" --workdir "$MIGRATIONS" | tee "$WORK/cutover.log"
 touch "$WORK/switched"
+kill "$(cat "$WORK/writer.pid")" 2>/dev/null || true
 wait $MIGRATE || true
 sleep 2
 DOWNTIME="$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(next(s for s in j["steps"] if s["name"]=="cutover")["outputs"]["writeDowntimeSeconds"])' "$MIGRATIONS/$ID/journal.json")"
@@ -144,6 +171,7 @@ echo "Verifying ..." >&2
 VERIFY="$(dotnet "$CLI" verify --source "$SRC" --target "$TGT" --tables 'public.pgbench_*' >/dev/null 2>&1 && echo identical || echo DIFFERENT)"
 
 PGCOPYDB_RATE="not measured"
+RATIO="not measured"
 if [ -z "${SKIP_PGCOPYDB:-}" ] && [ -n "$PGCOPYDB" ] && [ -x "$PGCOPYDB" ]; then
     echo "pgcopydb clone --follow on the same load (the source is writable again for it) ..." >&2
     "$PGBIN/psql" -qX "postgres://postgres@127.0.0.1:$SPORT/postgres" -c "ALTER DATABASE bench RESET default_transaction_read_only"
@@ -157,17 +185,25 @@ if [ -z "${SKIP_PGCOPYDB:-}" ] && [ -n "$PGCOPYDB" ] && [ -x "$PGCOPYDB" ]; then
     PGCOPYDB_PID=$!
     PIDS+=($PGCOPYDB_PID)
     # Its apply rate once it replays: pgbench_history rows (one per pgbench transaction, four changes) reaching
-    # the target per second over FOLLOW seconds, against the rows written on the source in the same time.
+    # the target per second over FOLLOW seconds, against the rows written on the source in the same time. The
+    # window opens at its first replayed row, after its copy has landed (the copy arrives in one COPY).
     count() { "$PGBIN/psql" -qXAt "$1" -c "SELECT count(*) FROM pgbench_history" 2>/dev/null || echo 0; }
-    START=$(date +%s); FIRST="$(count "$PGCT")"
+    alive() { kill -0 "$PGCOPYDB_PID" 2>/dev/null; }
     # Its clone of the bench takes well under a minute here: three minutes without a replayed row means its
     # follow is stuck (pgcopydb 0.10 logs its wal2json parsing failures and keeps running).
-    until [ "$(count "$PGCT")" -gt "$FIRST" ] || [ $(( $(date +%s) - START )) -gt 180 ] || ! kill -0 "$PGCOPYDB_PID" 2>/dev/null; do
-        sleep 1; FIRST="$(count "$PGCT")"
-    done
+    START=$(date +%s)
+    until [ "$(count "$PGCT")" -gt 0 ] || [ $(( $(date +%s) - START )) -gt 180 ] || ! alive; do sleep 1; done
+    FIRST="$(count "$PGCT")"
+    until [ "$(count "$PGCT")" -gt "$FIRST" ] || [ $(( $(date +%s) - START )) -gt 180 ] || ! alive; do sleep 1; done
     A="$(count "$PGCT")"; SA="$(count "$SRC")"; sleep "$FOLLOW"
     B="$(count "$PGCT")"; SB="$(count "$SRC")"
-    PGCOPYDB_RATE="$(( (B - A) * 4 / FOLLOW )) changes/s (as the target's superuser) against $(( (SB - SA) * 4 / FOLLOW )) written; $(( SB - B )) transactions behind at the end"
+    PGCOPYDB_CHANGES=$(( (B - A) * 4 / FOLLOW ))
+    PGCOPYDB_RATE="$PGCOPYDB_CHANGES changes/s (as the target's superuser) against $(( (SB - SA) * 4 / FOLLOW )) written; $(( SB - B )) transactions behind at the end"
+    if [ "$PGCOPYDB_CHANGES" -gt 0 ]; then
+        # pgrelocate's mean is capped by the source's write rate when it keeps up; its rate while behind is
+        # what it can do. pgcopydb's window is spent behind (see "behind at the end"), so its rate is its own.
+        RATIO="$(awk -v r="$RATE" -v c="$CATCHUP" -v p="$PGCOPYDB_CHANGES" 'BEGIN {printf "%.1fx mean", r/p; if (c != "-") printf ", %.1fx while behind", c/p}')"
+    fi
     if ! kill -0 "$PGCOPYDB_PID" 2>/dev/null || grep -q "ERROR" "$WORK/pgcopydb.log"; then
         PGCOPYDB_RATE="$PGCOPYDB_RATE; its follow failed: $(grep -m1 -o 'ERROR.*' "$WORK/pgcopydb.log" | cut -c1-120)"
     fi
@@ -182,8 +218,11 @@ Online migration, pgbench scale $SCALE under -c 4 -j 2 load, ${FOLLOW}s of follo
   write downtime           ${DOWNTIME}s (pgrelocate), ${GAP}s longest gap seen by the writer
   pgrelocate peak memory   ${PEAK_MB} MB
   million-row UPDATE       ${LARGE}
+  CPU while following      ${FOLLOW_CPU} (of one core; two here)
+  CPU, UPDATE to applied   ${LARGE_CPU}
   follow                   ${FOLLOWED}
   verifying while following ${VERIFY_LAG}
   pgcopydb follow rate     ${PGCOPYDB_RATE}
+  pgrelocate / pgcopydb    ${RATIO}
   verify                   ${VERIFY}
 REPORT
