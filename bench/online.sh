@@ -3,16 +3,17 @@
 # load for the whole run; `pgrelocate migrate --online` copies and follows; after FOLLOW seconds of following
 # (60 by default), `pgrelocate cutover`. A writer stands in for an application: it writes a tick to the source
 # every 20 ms and, once the cutover has returned, to the target. Prints the steady-state lag, the apply rate
-# against the source's write rate, the write downtime (pgrelocate's, and the longest gap the writer saw),
-# pgrelocate's peak memory, pgcopydb's `clone --follow` apply rate on the same load when pgcopydb is
-# installed, and `pgrelocate verify` of the result.
+# against the source's write rate, the rate it catches up at after being stopped for PAUSE seconds, the write
+# downtime (pgrelocate's, and the longest gap the writer saw), pgrelocate's peak memory, where the CPU went,
+# pgcopydb's `clone --follow` apply rate on the same load when pgcopydb is installed (PGCOPYDB=path picks a
+# build of its own), the ratio of the two, and `pgrelocate verify` of the result.
 #
 # After the measured follow, one statement updates a million rows of pgbench_accounts (all of them at scale
 # 10) and the follow applies it before the cutover: the report shows how long that took, whether `status`
 # kept moving through it, and the peak memory covers it.
 #
 #   bench/online.sh [SCALE]        SCALE is pgbench's scale factor (default 30)
-#   FOLLOW=60 SKIP_PGCOPYDB=1 SKIP_LARGE=1 KEEP=1 bench/online.sh 10
+#   FOLLOW=60 PAUSE=20 SKIP_PGCOPYDB=1 SKIP_LARGE=1 KEEP=1 bench/online.sh 10
 #
 # Run by hand, never in CI.
 set -euo pipefail
@@ -119,6 +120,23 @@ FOLLOW_CPU="$(cpu_share "$FOLLOW_CPU" "$(cpu_ticks)" $(( $(date +%s) - FOLLOW_AT
 # pgbench -P 1 prints "progress: 12.0 s, 850.3 tps, lat ...": the mean of the last 30 seconds.
 TPS="$(awk '/^progress:/ {print $4}' "$WORK/pgbench.log" | tail -30 | awk '{s+=$1; n++} END {if (n) printf "%.0f", s/n; else print 0}')"
 
+# What the apply can do when it is behind (a mean while caught up is only the source's write rate): the process
+# is stopped for PAUSE seconds (20 by default) while the load goes on, then resumed; the changes it applies per
+# second until it is within a second of the source again, counted on the target as pgcopydb's are below
+# (pgbench_history rows: one per pgbench transaction of four changes), not by pgrelocate's own counters.
+PAUSE="${PAUSE:-20}"
+echo "Stopping pgrelocate for ${PAUSE}s, then its catch-up ..." >&2
+PGRELOCATE_PID="$(pgrep -P "$MIGRATE")"
+history_rows() { "$PGBIN/psql" -qXAt "$1" -c "SELECT count(*) FROM pgbench_history"; }
+lag_seconds() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["lagSeconds"])' "$MIGRATIONS/$ID/online.json"; }
+kill -STOP "$PGRELOCATE_PID"; sleep "$PAUSE"
+H0="$(history_rows "$TGT")"; T0="$(date +%s.%N)"
+kill -CONT "$PGRELOCATE_PID"
+sleep 2 # its status file is written again
+until awk -v l="$(lag_seconds)" 'BEGIN {exit !(l < 1)}' || awk -v t="$T0" -v n="$(date +%s.%N)" 'BEGIN {exit !(n - t > 300)}'; do sleep 0.5; done
+H1="$(history_rows "$TGT")"; T1="$(date +%s.%N)"
+read -r CAPACITY CAPACITY_S < <(awk -v h=$(( H1 - H0 )) -v a="$T0" -v b="$T1" 'BEGIN {printf "%.0f %.1f\n", h * 4 / (b - a), b - a}')
+
 LARGE="not run"
 LARGE_CPU="not run"
 if [ -z "${SKIP_LARGE:-}" ]; then
@@ -155,9 +173,7 @@ DOWNTIME="$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(n
 GAP="$("$PGBIN/psql" -qXAt "$TGT" -c "SELECT round(extract(epoch FROM max(gap))::numeric, 2) FROM (SELECT at - lag(at) OVER (ORDER BY at) AS gap FROM ticks) g")"
 PEAK_MB="$(awk '/Maximum resident set size/ {printf "%.0f", $6/1024}' "$WORK/migrate.err")"
 read -r LAG_B LAG_S MAX_LAG_S RATE < <(awk '{b+=$1; s+=$2; if ($2>m) m=$2; r+=$3; n++} END {if (n) printf "%.0f %.2f %.2f %.0f\n", b/n, s/n, m, r/n; else print "0 0 0 0"}' "$WORK/samples")
-# Capacity: the apply rate while a backlog (lag over 1 s) waited; steady state: the worst lag once first caught up
-# (a sample that applied something: status shows no lag before the first transaction).
-read -r CATCHUP CATCHUP_N < <(awk '$2 > 1 {r+=$3; n++} END {if (n) printf "%.0f %d\n", r/n, n; else print "- 0"}' "$WORK/samples")
+# Steady state: the worst lag once first caught up (a sample that applied something: status shows no lag before the first transaction).
 STEADY_MAX="$(awk 'caught && $2 > m {m=$2} $2 < 1 && $3 > 0 {caught=1} END {if (caught) printf "%.2f", m; else print "never caught up"}' "$WORK/samples")"
 
 FOLLOWED="$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(next(s for s in j["steps"] if s["name"]=="follow").get("summary") or "")' "$MIGRATIONS/$ID/journal.json")"
@@ -202,7 +218,7 @@ if [ -z "${SKIP_PGCOPYDB:-}" ] && [ -n "$PGCOPYDB" ] && [ -x "$PGCOPYDB" ]; then
     if [ "$PGCOPYDB_CHANGES" -gt 0 ]; then
         # pgrelocate's mean is capped by the source's write rate when it keeps up; its rate while behind is
         # what it can do. pgcopydb's window is spent behind (see "behind at the end"), so its rate is its own.
-        RATIO="$(awk -v r="$RATE" -v c="$CATCHUP" -v p="$PGCOPYDB_CHANGES" 'BEGIN {printf "%.1fx mean", r/p; if (c != "-") printf ", %.1fx while behind", c/p}')"
+        RATIO="$(awk -v r="$RATE" -v c="$CAPACITY" -v p="$PGCOPYDB_CHANGES" 'BEGIN {printf "%.1fx while behind (%.1fx its mean while caught up)", c/p, r/p}')"
     fi
     if ! kill -0 "$PGCOPYDB_PID" 2>/dev/null || grep -q "ERROR" "$WORK/pgcopydb.log"; then
         PGCOPYDB_RATE="$PGCOPYDB_RATE; its follow failed: $(grep -m1 -o 'ERROR.*' "$WORK/pgcopydb.log" | cut -c1-120)"
@@ -213,7 +229,7 @@ cat <<REPORT
 
 Online migration, pgbench scale $SCALE under -c 4 -j 2 load, ${FOLLOW}s of following
   source write rate        ${TPS} tps, about $(( TPS * 4 )) changes/s
-  pgrelocate apply rate    ${RATE} changes/s (mean while following); ${CATCHUP} changes/s while behind by over 1 s (${CATCHUP_N} samples)
+  pgrelocate apply rate    ${RATE} changes/s (mean while following); ${CAPACITY} changes/s catching up after ${PAUSE}s stopped (${CAPACITY_S}s)
   lag while following      mean ${LAG_B} bytes, ${LAG_S}s; worst ${MAX_LAG_S}s; worst once caught up ${STEADY_MAX}s
   write downtime           ${DOWNTIME}s (pgrelocate), ${GAP}s longest gap seen by the writer
   pgrelocate peak memory   ${PEAK_MB} MB
