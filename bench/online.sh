@@ -55,8 +55,8 @@ cleanup() {
 trap cleanup EXIT
 
 # cpu_ticks: the CPU time (user + system, in clock ticks) used so far by pgrelocate, the source's walsender, the
-# source's other server processes, the target's server processes and pgbench, on one line. Processes that ended
-# meanwhile (the writer's short sessions) are not counted.
+# source's other server processes, the target's server processes and pgbench, on one line. A process that ended
+# meanwhile is not counted (the source's sessions the cutover ends come after the last reading).
 ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$(( t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}' 2>/dev/null || echo 0) )); done; echo "$t"; }
 server_pids() { ps -o pid=,args= --ppid "$(head -1 "$WORK/$1/postmaster.pid")" | awk -v want="$2" '(want == "walsender") == ($0 ~ /walsender/) {print $1}'; }
 cpu_ticks() {
