@@ -60,7 +60,7 @@ trap cleanup EXIT
 ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$(( t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}' 2>/dev/null || echo 0) )); done; echo "$t"; }
 server_pids() { ps -o pid=,args= --ppid "$(head -1 "$WORK/$1/postmaster.pid")" | awk -v want="$2" '(want == "walsender") == ($0 ~ /walsender/) {print $1}'; }
 cpu_ticks() {
-    echo "$(ticks $(pgrep -P "$MIGRATE")) $(ticks $(server_pids source walsender)) $(ticks $(server_pids source other)) $(ticks $(server_pids target other)) $(ticks $(pgrep -x pgbench))"
+    echo "$(ticks "$PGRELOCATE_PID") $(ticks $(server_pids source walsender)) $(ticks $(server_pids source other)) $(ticks $(server_pids target other)) $(ticks $(pgrep -x pgbench))"
 }
 # cpu_share BEFORE AFTER SECONDS: each one's share of a core over the interval.
 cpu_share() {
@@ -109,6 +109,7 @@ MIGRATE=$!
 PIDS+=($MIGRATE)
 until ls "$MIGRATIONS"/*/online.json >/dev/null 2>&1; do sleep 1; kill -0 $MIGRATE 2>/dev/null || { cat "$WORK/migrate.log" "$WORK/migrate.err"; exit 1; }; done
 ID="$(basename "$(dirname "$(ls "$MIGRATIONS"/*/online.json)")")"
+PGRELOCATE_PID="$(pgrep -P "$MIGRATE")" # the process GNU time runs
 echo "Following ($ID) for ${FOLLOW}s ..." >&2
 : >"$WORK/samples"
 FOLLOW_CPU="$(cpu_ticks)"; FOLLOW_AT=$(date +%s)
@@ -126,8 +127,8 @@ TPS="$(awk '/^progress:/ {print $4}' "$WORK/pgbench.log" | tail -30 | awk '{s+=$
 # (pgbench_history rows: one per pgbench transaction of four changes), not by pgrelocate's own counters.
 PAUSE="${PAUSE:-20}"
 echo "Stopping pgrelocate for ${PAUSE}s, then its catch-up ..." >&2
-PGRELOCATE_PID="$(pgrep -P "$MIGRATE")"
-history_rows() { "$PGBIN/psql" -qXAt "$1" -c "SELECT count(*) FROM pgbench_history"; }
+# pgbench_history's rows at a URL (0 while the table is not there yet): both tools' apply is counted by them.
+history_rows() { "$PGBIN/psql" -qXAt "$1" -c "SELECT count(*) FROM pgbench_history" 2>/dev/null || echo 0; }
 lag_seconds() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["lagSeconds"])' "$MIGRATIONS/$ID/online.json"; }
 kill -STOP "$PGRELOCATE_PID"; sleep "$PAUSE"
 H0="$(history_rows "$TGT")"; T0="$(date +%s.%N)"
@@ -203,16 +204,15 @@ if [ -z "${SKIP_PGCOPYDB:-}" ] && [ -n "$PGCOPYDB" ] && [ -x "$PGCOPYDB" ]; then
     # Its apply rate once it replays: pgbench_history rows (one per pgbench transaction, four changes) reaching
     # the target per second over FOLLOW seconds, against the rows written on the source in the same time. The
     # window opens at its first replayed row, after its copy has landed (the copy arrives in one COPY).
-    count() { "$PGBIN/psql" -qXAt "$1" -c "SELECT count(*) FROM pgbench_history" 2>/dev/null || echo 0; }
     alive() { kill -0 "$PGCOPYDB_PID" 2>/dev/null; }
     # Its clone of the bench takes well under a minute here: three minutes without a replayed row means its
     # follow is stuck (pgcopydb 0.10 logs its wal2json parsing failures and keeps running).
     START=$(date +%s)
-    until [ "$(count "$PGCT")" -gt 0 ] || [ $(( $(date +%s) - START )) -gt 180 ] || ! alive; do sleep 1; done
-    FIRST="$(count "$PGCT")"
-    until [ "$(count "$PGCT")" -gt "$FIRST" ] || [ $(( $(date +%s) - START )) -gt 180 ] || ! alive; do sleep 1; done
-    A="$(count "$PGCT")"; SA="$(count "$SRC")"; sleep "$FOLLOW"
-    B="$(count "$PGCT")"; SB="$(count "$SRC")"
+    until [ "$(history_rows "$PGCT")" -gt 0 ] || [ $(( $(date +%s) - START )) -gt 180 ] || ! alive; do sleep 1; done
+    FIRST="$(history_rows "$PGCT")"
+    until [ "$(history_rows "$PGCT")" -gt "$FIRST" ] || [ $(( $(date +%s) - START )) -gt 180 ] || ! alive; do sleep 1; done
+    A="$(history_rows "$PGCT")"; SA="$(history_rows "$SRC")"; sleep "$FOLLOW"
+    B="$(history_rows "$PGCT")"; SB="$(history_rows "$SRC")"
     PGCOPYDB_CHANGES=$(( (B - A) * 4 / FOLLOW ))
     PGCOPYDB_RATE="$PGCOPYDB_CHANGES changes/s (as the target's superuser) against $(( (SB - SA) * 4 / FOLLOW )) written; $(( SB - B )) transactions behind at the end"
     if [ "$PGCOPYDB_CHANGES" -gt 0 ]; then
@@ -220,7 +220,7 @@ if [ -z "${SKIP_PGCOPYDB:-}" ] && [ -n "$PGCOPYDB" ] && [ -x "$PGCOPYDB" ]; then
         # what it can do. pgcopydb's window is spent behind (see "behind at the end"), so its rate is its own.
         RATIO="$(awk -v r="$RATE" -v c="$CAPACITY" -v p="$PGCOPYDB_CHANGES" 'BEGIN {printf "%.1fx while behind (%.1fx its mean while caught up)", c/p, r/p}')"
     fi
-    if ! kill -0 "$PGCOPYDB_PID" 2>/dev/null || grep -q "ERROR" "$WORK/pgcopydb.log"; then
+    if ! alive || grep -q "ERROR" "$WORK/pgcopydb.log"; then
         PGCOPYDB_RATE="$PGCOPYDB_RATE; its follow failed: $(grep -m1 -o 'ERROR.*' "$WORK/pgcopydb.log" | cut -c1-120)"
     fi
 fi
