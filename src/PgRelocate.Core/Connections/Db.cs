@@ -60,6 +60,34 @@ public static class Db
         }
     }
 
+    /// <summary>
+    /// Opens a logical replication session with the same TLS settings and rules as every other session (the
+    /// replication protocol has no certificate callback: the driver's own checks, as strict as it can express).
+    /// </summary>
+    /// <exception cref="PgRelocateException">The server could not be reached, failed a TLS check or refused the login.</exception>
+    public static async Task<Npgsql.Replication.LogicalReplicationConnection> OpenReplicationAsync(PgConnectionInfo info, string role, string applicationName, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        var tls = TlsPolicy.For(info);
+        tls.CheckFiles(role);
+        var builder = info.ToNpgsqlBuilder();
+        builder.ApplicationName = applicationName;
+        var replication = new Npgsql.Replication.LogicalReplicationConnection(builder.ConnectionString)
+        {
+            WalReceiverStatusInterval = TimeSpan.FromSeconds(1),
+        };
+        try
+        {
+            await replication.Open(cancellationToken);
+            return replication;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            await replication.DisposeAsync();
+            throw Describe(e, info, role, connected: false);
+        }
+    }
+
     private static async Task<NpgsqlConnection> ConnectAsync(PgConnectionInfo info, TlsPolicy tls, SessionOptions options, bool withoutTls, CancellationToken cancellationToken)
     {
         var builder = info.ToNpgsqlBuilder(options.CommandTimeoutSeconds);
@@ -82,6 +110,12 @@ public static class Db
         if (options.WriteBufferSize is { } write)
         {
             builder.WriteBufferSize = write;
+        }
+
+        if (options.AutoPrepare is { } prepared)
+        {
+            builder.MaxAutoPrepare = prepared;
+            builder.AutoPrepareMinUsages = 2;
         }
 
         var conn = new NpgsqlConnection(builder.ConnectionString);

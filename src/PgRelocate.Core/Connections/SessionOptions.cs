@@ -16,6 +16,9 @@ public sealed record SessionOptions
 
     public int? WriteBufferSize { get; init; }
 
+    /// <summary>Statements the driver prepares once they repeat (at most this many); null: none.</summary>
+    public int? AutoPrepare { get; init; }
+
     /// <summary>Seconds before a command is cancelled; null: never.</summary>
     public int? CommandTimeoutSeconds { get; init; }
 }

@@ -28,7 +28,7 @@ public sealed class MigrationContext
     /// follow stopped, instead of a new session that would have the source decode its WAL again from the slot's
     /// restart position while writes are refused. The runner closes it if no step takes it.
     /// </summary>
-    internal Online.Follower? FollowerInFlight { get; set; }
+    internal Online.Follow.Follower? FollowerInFlight { get; set; }
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using PgRelocate.Connections;
 using PgRelocate.Migration;
+using PgRelocate.Online.Apply;
 using PgRelocate.Online.Steps;
 
 namespace PgRelocate.Online;

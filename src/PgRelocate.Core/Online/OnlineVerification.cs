@@ -1,3 +1,4 @@
+using PgRelocate.Online.Follow;
 using Npgsql;
 using Npgsql.Replication;
 using Npgsql.Replication.PgOutput;
@@ -53,9 +54,10 @@ public static class OnlineVerification
         // held in a snapshot of its own (REPEATABLE READ, pg_export_snapshot: no privilege needed), and the
         // comparison of the two snapshots runs while the follow goes on. Should the follow have taken a
         // transaction past that position already, the slot is taken again with the follow stopped.
-        await using var replication = new LogicalReplicationConnection(source.WithApplicationName("pgrelocate online verify").ToNpgsqlConnectionString());
-        await using var again = new LogicalReplicationConnection(source.WithApplicationName("pgrelocate online verify").ToNpgsqlConnectionString());
-        await OpenAsync(replication, source, cancellationToken);
+        await using var replication = await Db.OpenReplicationAsync(source, "source", "pgrelocate online verify", cancellationToken);
+        LogicalReplicationConnection? again = null;
+        // Open to the method's end, as the first: a snapshot a slot exported is importable while its connection lives.
+        await using var closeAgain = new WhenDone(() => again?.DisposeAsync() ?? ValueTask.CompletedTask);
         reporter.Info("Taking a snapshot of the source to verify the target while following: the apply pauses at its position for a moment, to hold the target as it is there.");
         var creating = CreateSlotAsync(replication, source, $"{slot}_verify{attempt}", cancellationToken);
         var marking = MarkAfterAsync(creating, source, cancellationToken);
@@ -112,7 +114,7 @@ public static class OnlineVerification
             {
                 reporter.Debug($"The follow had applied past the snapshot's position {first.ConsistentPoint} when it came: taking another with the follow stopped.");
                 await replication.DisposeAsync();
-                await OpenAsync(again, source, cancellationToken);
+                again = await Db.OpenReplicationAsync(source, "source", "pgrelocate online verify", cancellationToken);
                 var taken = CreateSlotAsync(again, source, $"{slot}_verify{attempt}_again", cancellationToken);
                 marked = await MarkAfterAsync(taken, source, cancellationToken);
                 point = await taken;
@@ -172,18 +174,6 @@ public static class OnlineVerification
         }, rewritten);
     }
 
-    private static async Task OpenAsync(LogicalReplicationConnection replication, PgConnectionInfo source, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await replication.Open(cancellationToken);
-        }
-        catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException)
-        {
-            throw Db.Describe(e, source, "source");
-        }
-    }
-
     /// <summary>A temporary slot (dropped with its connection) exporting a snapshot at its consistent point.</summary>
     private static async Task<PgOutputReplicationSlot> CreateSlotAsync(LogicalReplicationConnection replication, PgConnectionInfo source, string name, CancellationToken cancellationToken)
     {
@@ -203,5 +193,11 @@ public static class OnlineVerification
         await creating;
         await using var conn = await Db.OpenAsync(source.WithApplicationName("pgrelocate online verify"), "source", cancellationToken);
         return await SourceSide.TryMarkAsync(conn, "verify", cancellationToken);
+    }
+
+    /// <summary>Runs an action when disposed.</summary>
+    private sealed class WhenDone(Func<ValueTask> action) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => action();
     }
 }

@@ -1,3 +1,4 @@
+using PgRelocate.Online.Follow;
 using Npgsql.Replication;
 using PgRelocate.Connections;
 using PgRelocate.Online;

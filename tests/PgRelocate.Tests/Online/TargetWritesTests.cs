@@ -1,3 +1,4 @@
+using PgRelocate.Online.Apply;
 using Npgsql;
 using PgRelocate.Connections;
 using PgRelocate.Errors;

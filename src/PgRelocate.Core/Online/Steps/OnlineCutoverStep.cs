@@ -1,3 +1,4 @@
+using PgRelocate.Online.Follow;
 using System.Globalization;
 using Npgsql;
 using PgRelocate.Connections;

@@ -65,11 +65,10 @@ public sealed class SnapshotCopyStep : ICompensatingStep
             await SourceSide.CreatePublicationAsync(conn, publication, tables, cancellationToken);
         }
 
-        await using var replication = new LogicalReplicationConnection(options.Source.WithApplicationName("pgrelocate online").ToNpgsqlConnectionString());
+        await using var replication = await Db.OpenReplicationAsync(options.Source, "source", "pgrelocate online", cancellationToken);
         PgOutputReplicationSlot created;
         try
         {
-            await replication.Open(cancellationToken);
             created = await replication.CreatePgOutputReplicationSlot(slot, temporarySlot: false, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: cancellationToken);
         }
         catch (Npgsql.PostgresException e) when (e.SqlState == "42501")

@@ -2,7 +2,7 @@ using System.Text;
 using Npgsql;
 using PgRelocate.Errors;
 
-namespace PgRelocate.Online;
+namespace PgRelocate.Online.Apply;
 
 /// <summary>
 /// The statements that carry row changes to the target, inside the applier's open transaction, in an order
@@ -290,7 +290,7 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
                 await writer.WriteAsync(line, cancellationToken);
             }
         }
-        catch (PostgresException e) when (!Follower.IsTransient(e))
+        catch (PostgresException e) when (!Transience.IsTransient(e))
         {
             throw Failed(e);
         }
@@ -308,7 +308,7 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
         {
             await _batch.ExecuteNonQueryAsync(cancellationToken);
         }
-        catch (PostgresException e) when (!Follower.IsTransient(e))
+        catch (PostgresException e) when (!Transience.IsTransient(e))
         {
             throw Failed(e);
         }

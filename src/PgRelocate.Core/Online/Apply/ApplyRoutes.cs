@@ -1,7 +1,7 @@
 using Npgsql;
 using PgRelocate.Connections;
 
-namespace PgRelocate.Online;
+namespace PgRelocate.Online.Apply;
 
 /// <summary>
 /// Which lane applies each table's changes. Tables a foreign key ties together, and a partitioned table with

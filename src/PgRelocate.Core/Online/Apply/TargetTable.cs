@@ -2,7 +2,7 @@ using Npgsql;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 
-namespace PgRelocate.Online;
+namespace PgRelocate.Online.Apply;
 
 /// <summary>
 /// A target table matched to the source's description of it, with the statements that apply its changes.

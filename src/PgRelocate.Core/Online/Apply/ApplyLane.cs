@@ -2,7 +2,7 @@ using System.Threading.Channels;
 using Npgsql;
 using NpgsqlTypes;
 
-namespace PgRelocate.Online;
+namespace PgRelocate.Online.Apply;
 
 /// <summary>
 /// One connection of the apply and the tables routed to it (<see cref="ApplyRoutes"/>): it applies their
@@ -11,7 +11,7 @@ namespace PgRelocate.Online;
 /// (every lane at the same source transaction boundary), with each table's applied position in the same
 /// transaction: a crash or a restart never loses or repeats a change to any table.
 /// </summary>
-internal sealed class ApplyLane
+internal sealed class ApplyLane : IApplyLane
 {
     private readonly NpgsqlConnection _connection;
     private readonly string _slot;
@@ -24,6 +24,7 @@ internal sealed class ApplyLane
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _running;
     private readonly bool _bookkeepingAtCommit;
+    private readonly bool _ownsConnection;
     private NpgsqlTransaction? _transaction;
     private ulong _commitLsn;
     private ulong _groupEnd;
@@ -33,8 +34,10 @@ internal sealed class ApplyLane
     /// Write the tool's own rows (the tables changed) only when committing, not at a table's first change: a lane
     /// that holds a source transaction open while the others commit must not hold those rows, which they write too.
     /// </param>
-    public ApplyLane(NpgsqlConnection connection, string slot, IReadOnlyDictionary<string, ulong> stored, bool bookkeepingAtCommit = false)
+    /// <param name="ownsConnection">Close the connection when the lane stops (rolling back what it holds).</param>
+    public ApplyLane(NpgsqlConnection connection, string slot, IReadOnlyDictionary<string, ulong> stored, bool bookkeepingAtCommit = false, bool ownsConnection = false)
     {
+        _ownsConnection = ownsConnection;
         _connection = connection;
         _slot = slot;
         _stored = stored;
@@ -43,8 +46,10 @@ internal sealed class ApplyLane
         _running = Task.Run(LoopAsync);
     }
 
-    /// <summary>Tables changed by this lane since the follow started (quoted, qualified names).</summary>
-    public HashSet<string> ChangedTables { get; } = new(StringComparer.Ordinal);
+    /// <summary>Tables changed by this lane since the follow started: written by the lane's task, read by the follow's.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _changed = new(StringComparer.Ordinal);
+
+    public IReadOnlyCollection<string> ChangedTables => [.. _changed.Keys];
 
     /// <summary>True while its target transaction holds changes not committed yet.</summary>
     public bool HasOpenGroup { get; private set; }
@@ -94,6 +99,11 @@ internal sealed class ApplyLane
         }
 
         _stopping.Dispose();
+        if (_ownsConnection)
+        {
+            // Closing an unpooled connection ends its session: the server rolls back what the lane left open.
+            await _connection.DisposeAsync();
+        }
     }
 
     /// <summary>Waits for what the lane was asked to do; a lane that fails instead, or a cancel, ends the wait.</summary>
@@ -229,7 +239,7 @@ internal sealed class ApplyLane
             await _writes.SendAllAsync(_stopping.Token);
             table = await TargetTable.DescribeAsync(_connection, relation, _stopping.Token);
             _tables[relation] = table;
-            if (ChangedTables.Add(table.Qualified) && !_bookkeepingAtCommit)
+            if (_changed.TryAdd(table.Qualified, true) && !_bookkeepingAtCommit)
             {
                 await _writes.AddOwnAsync(TargetState.Changed(table.Qualified), _stopping.Token);
             }
@@ -253,7 +263,7 @@ internal sealed class ApplyLane
 
         if (_bookkeepingAtCommit)
         {
-            foreach (var table in ChangedTables)
+            foreach (var table in _changed.Keys)
             {
                 await _writes.AddLastAsync(TargetState.Changed(table), _stopping.Token);
             }

@@ -1,6 +1,6 @@
 using PgRelocate.Errors;
 
-namespace PgRelocate.Online;
+namespace PgRelocate.Online.Apply;
 
 /// <summary>
 /// The changes of large transactions the source streams before they commit (<see cref="StreamedChange"/>),

@@ -1,0 +1,30 @@
+using System.Net.Sockets;
+using Npgsql;
+
+namespace PgRelocate.Errors;
+
+/// <summary>
+/// The one rule for "worth trying again": a dropped connection, a restarting server, a terminated session, a
+/// server out of connection slots for a moment. A server's refusal of a statement (a constraint, a permission,
+/// a syntax error) is not: the same statement would be refused again.
+/// </summary>
+public static class Transience
+{
+    /// <summary>True when the same work, on a new session, may succeed.</summary>
+    public static bool IsTransient(Exception e) => e switch
+    {
+        PgRelocateException p => p.IsTransient,
+        PostgresException p => IsTransientState(p.SqlState),
+        NpgsqlException n => n.IsTransient || n.InnerException is IOException or SocketException or TimeoutException || n.InnerException is null,
+        IOException or SocketException or EndOfStreamException or TimeoutException => true,
+        AggregateException { InnerExceptions.Count: 1 } a => IsTransient(a.InnerExceptions[0]),
+        _ => false,
+    };
+
+    /// <summary>
+    /// Connection exceptions (class 08), an administrator's or a crash's shutdown (57P01 to 57P03), too many
+    /// connections (53300).
+    /// </summary>
+    public static bool IsTransientState(string sqlState) =>
+        sqlState.StartsWith("08", StringComparison.Ordinal) || sqlState is "57P01" or "57P02" or "57P03" or "53300";
+}

@@ -1,0 +1,226 @@
+using Npgsql;
+using NpgsqlTypes;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+
+namespace PgRelocate.Online.Apply;
+
+/// <summary>
+/// Applies changes to the target in the source's commit order, as an ordinary database owner, on several
+/// connections at once. Each table belongs to one <see cref="ApplyLane"/> (a table, the tables its foreign keys
+/// tie it to and its partitions always share one), which applies its changes in commit order; lanes work side
+/// by side, so the result is the same as applying in commit order on one connection. Consecutive source
+/// transactions are grouped: at a transaction boundary every lane commits, each with its tables' positions,
+/// then the position of the whole follow is stored. A crash between two lanes' commits loses nothing and
+/// repeats nothing: a table skips the changes its own position covers. How rows are written (batches, COPY
+/// for runs of INSERTs, hot rows' UPDATEs applied once) is <see cref="TargetWrites"/>'s.
+/// <para>
+/// A large transaction the source streams before it commits is <see cref="StreamedTransactions"/>'s: it commits
+/// the open group through <see cref="CommitAsync"/> before each change it applies as it arrives, and reports such
+/// a transaction's commit with <see cref="Committed"/>.
+/// </para>
+/// </summary>
+internal sealed class ChangeApplier
+{
+    private readonly string _slot;
+    private readonly IApplyLane[] _lanes;
+    private readonly ApplyRoutes _routes;
+    private readonly HashSet<int> _touched = [];
+    private readonly HashSet<string> _streamedTables = new(StringComparer.Ordinal);
+    private bool _skipping;
+    private bool _inSourceTransaction;
+    private ulong _commitLsn;
+    private long _groupTransactions;
+    private ulong _groupEnd;
+    private DateTime _groupStarted;
+    private bool _groupOpen;
+    private long _groupChanges;
+    private long _committedChanges;
+    private string? _marker;
+    private string? _groupMarker;
+
+    /// <summary>An applier over these lanes (the first also stores the follow's position), from a stored position.</summary>
+    internal ChangeApplier(IReadOnlyList<IApplyLane> lanes, string slot, NpgsqlLogSequenceNumber position, ApplyRoutes routes)
+    {
+        _slot = slot;
+        _routes = routes;
+        Position = position;
+        _lanes = [.. lanes];
+    }
+
+    /// <summary>Every source transaction committed before this is applied and committed on the target.</summary>
+    public NpgsqlLogSequenceNumber Position { get; private set; }
+
+    /// <summary>Row changes and source transactions committed on the target by this applier.</summary>
+    public long Changes => _committedChanges;
+
+    public long Transactions { get; private set; }
+
+    /// <summary>Row changes applied in the open group, not committed yet.</summary>
+    public long Pending => _groupChanges;
+
+    /// <summary>The source commit time of the transaction being applied, or null between transactions.</summary>
+    public DateTime? ApplyingCommitTime { get; private set; }
+
+    /// <summary>The source commit time of the last transaction taken from the reader (applied or skipped).</summary>
+    public DateTime? LastCommitTime { get; private set; }
+
+    /// <summary>
+    /// How far the target is behind the source, in time: the age of the source commit being applied or, between
+    /// transactions, of the last one; null before any. (Only "caught up" can say the source has nothing newer.)
+    /// </summary>
+    public double? LagSeconds(DateTime now) => (ApplyingCommitTime ?? LastCommitTime) is { } t ? Math.Max(0, (now - t).TotalSeconds) : null;
+
+    /// <summary>Tables changed since the follow started (quoted, qualified names), for the final check at cutover.</summary>
+    public IReadOnlyCollection<string> ChangedTables => [.. _lanes.SelectMany(l => l.ChangedTables).Concat(_streamedTables).Distinct(StringComparer.Ordinal)];
+
+    /// <summary>The last marker (see <see cref="MarkerChange"/>) whose transaction is committed on the target.</summary>
+    public string? CommittedMarker { get; private set; }
+
+    /// <summary>True when no source transaction is half applied and no group waits to commit.</summary>
+    public bool Idle => !_inSourceTransaction && !_groupOpen;
+
+    /// <summary>True when a group of whole source transactions waits to commit.</summary>
+    public bool HasCommittable => !_inSourceTransaction && _groupTransactions > 0;
+
+    /// <summary>Whether the open group is big or old enough to commit at the next transaction boundary.</summary>
+    public bool GroupIsFull => HasCommittable && (Pending >= 20_000 || DateTime.UtcNow - _groupStarted > TimeSpan.FromMilliseconds(500));
+
+    public async Task ApplyAsync(Change change, CancellationToken cancellationToken)
+    {
+        switch (change)
+        {
+            case BeginChange b:
+                _inSourceTransaction = true;
+                _skipping = b.CommitLsn < (ulong)Position;
+                _commitLsn = b.CommitLsn;
+                ApplyingCommitTime = b.CommitTime;
+                _touched.Clear();
+                return;
+            case MarkerChange m:
+                _marker = m.Content;
+                return;
+            case CommitChange c:
+                _inSourceTransaction = false;
+                if (!_skipping)
+                {
+                    _groupMarker = _marker ?? _groupMarker;
+                }
+
+                _marker = null;
+                ApplyingCommitTime = null;
+                LastCommitTime = c.CommitTime;
+                if (!_skipping)
+                {
+                    foreach (var lane in _touched)
+                    {
+                        await _lanes[lane].EndAsync(c.EndLsn, cancellationToken);
+                    }
+
+                    if (!_groupOpen)
+                    {
+                        _groupOpen = true;
+                        _groupStarted = DateTime.UtcNow;
+                    }
+
+                    _groupTransactions++;
+                    _groupEnd = c.EndLsn;
+                }
+
+                return;
+        }
+
+        if (_skipping)
+        {
+            return;
+        }
+
+        if (change is TruncateChange truncate)
+        {
+            // One TRUNCATE per lane, of its tables (a CASCADE's tables are tied by foreign keys: one lane).
+            foreach (var group in truncate.Relations.GroupBy(r => _routes.LaneOf(r)))
+            {
+                await SendAsync(group.Key, truncate with { Relations = group.ToList() }, cancellationToken);
+            }
+
+            return;
+        }
+
+        var relation = change switch
+        {
+            InsertChange i => i.Relation,
+            UpdateChange u => u.Relation,
+            DeleteChange d => d.Relation,
+            _ => null,
+        };
+        if (relation is not null)
+        {
+            await SendAsync(_routes.LaneOf(relation), change, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Commits the group of whole source transactions: every lane with changes commits, then the follow's
+    /// position is stored; returns the new position, or null when there was nothing to commit.
+    /// </summary>
+    public async Task<NpgsqlLogSequenceNumber?> CommitAsync(CancellationToken cancellationToken)
+    {
+        if (!HasCommittable)
+        {
+            return null;
+        }
+
+        var open = _lanes.Where(l => l.HasOpenGroup).ToList();
+        await Task.WhenAll(open.Select(l => l.CommitAsync(cancellationToken)));
+        if (open.Count > 0)
+        {
+            Migration.FaultInjection.At("follow", "lanes-committed");
+        }
+
+        // Only once every lane has committed: a transaction before this position is skipped whole on a restart.
+        var end = new NpgsqlLogSequenceNumber(_groupEnd);
+        await _lanes[0].RunAsync(TargetState.Advance(_slot, end, _groupChanges, _groupTransactions), cancellationToken);
+        Position = end;
+        _committedChanges += _groupChanges;
+        _groupChanges = 0;
+        Transactions += _groupTransactions;
+        _groupTransactions = 0;
+        CommittedMarker = _groupMarker ?? CommittedMarker;
+        _groupMarker = null;
+        _groupOpen = false;
+        return end;
+    }
+
+    /// <summary>
+    /// A streamed transaction applied as it arrived was committed on the target, after the open group, with the
+    /// follow's position (see <see cref="StreamedTransactions"/>): the position moves past it.
+    /// </summary>
+    public void Committed(NpgsqlLogSequenceNumber end, long changes, DateTime commitTime, IEnumerable<string> tables)
+    {
+        Position = end;
+        _committedChanges += changes;
+        Transactions++;
+        LastCommitTime = commitTime;
+        _streamedTables.UnionWith(tables);
+    }
+
+    /// <summary>Stops every lane, rolling back what is not committed.</summary>
+    public async Task StopAsync()
+    {
+        foreach (var lane in _lanes)
+        {
+            await lane.StopAsync();
+        }
+    }
+
+    private async Task SendAsync(int lane, Change change, CancellationToken cancellationToken)
+    {
+        _groupChanges++;
+        if (_touched.Add(lane))
+        {
+            await _lanes[lane].BeginAsync(_commitLsn, cancellationToken);
+        }
+
+        await _lanes[lane].ApplyAsync(change, cancellationToken);
+    }
+}

@@ -1,0 +1,372 @@
+using NpgsqlTypes;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Migration;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Online.Follow;
+
+/// <summary>
+/// Streams the slot's changes into the target until a condition says stop. Its parts: a
+/// <see cref="FollowSession"/> (the replication stream and its reader, the applier over <see cref="Lanes"/>
+/// connections, the streamed transactions), a <see cref="SourceWatch"/> (the WAL the slot holds, tables created
+/// after the publication) and a <see cref="FollowStatus"/> (status file, progress, the lag's history). Here: the
+/// run with its reconnects, the order in which changes are handed on, pauses, and when it has caught up.
+/// A dropped connection on either side (a network cut, a restarted server, a terminated session) reconnects and
+/// resumes from the position stored in the target, skipping what was applied; anything else stops the follow.
+/// </summary>
+public sealed class Follower : IAsyncDisposable
+{
+    private const int MaxReconnects = 30;
+    private readonly PgConnectionInfo _source;
+    private readonly PgConnectionInfo _target;
+    private readonly string _slot;
+    private readonly string _publication;
+    private readonly string _folder;
+    private readonly IReporter _reporter;
+    private readonly HashSet<string> _changedTables = new(StringComparer.Ordinal);
+    private FollowStatus? _status;
+    private SourceWatch? _watch;
+    private string? _marker;
+    private FollowSession? _session;
+
+    public Follower(PgConnectionInfo source, PgConnectionInfo target, string slot, string publication, string folder, IReporter reporter)
+    {
+        (_source, _target, _slot, _publication, _folder, _reporter) = (source, target, slot, publication, folder, reporter);
+    }
+
+    /// <summary>Stop (and let the slot go) once it holds more WAL than this; null: only when the server is about to invalidate it.</summary>
+    public long? MaxRetainedBytes { get; init; }
+
+    /// <summary>Connections that apply side by side, each for its own tables (see <see cref="Apply.ApplyRoutes"/>).</summary>
+    public int Lanes { get; init; } = 1;
+
+    /// <summary>The phase shown by status ("follow", "cutover").</summary>
+    public string Phase { get; init; } = "follow";
+
+    private FollowStatus Status => _status ??= new FollowStatus(_folder, _reporter, Phase);
+
+    private SourceWatch Watch => _watch ??= new SourceWatch(_source, _slot, _publication, _reporter) { MaxRetainedBytes = MaxRetainedBytes };
+
+    /// <summary>Moves the follow into another phase (the verification while following): status and the lag's history say so at once.</summary>
+    public void MarkPhase(string phase) => Status.MarkPhase(phase);
+
+    /// <summary>Hands the follow to another phase (the cutover) with a history of its own, keeping the session open.</summary>
+    public void StartPhase(string phase) => Status.StartPhase(phase);
+
+    /// <summary>Samples of the lag for the report's chart: about one every two seconds, bounded however long the follow runs.</summary>
+    public LagHistory History => Status.History;
+
+    /// <summary>Tables the follow changed ("schema.table").</summary>
+    public IReadOnlyCollection<string> ChangedTables => _session is { } open ? [.. _changedTables.Union(open.Applier.ChangedTables)] : _changedTables;
+
+    /// <summary>Row changes and transactions applied by this follower.</summary>
+    public long Changes { get; private set; }
+
+    public long Transactions { get; private set; }
+
+    /// <summary>The last run stopped because it had taken a transaction past its pause's position before that position became known.</summary>
+    public bool PauseMissed { get; private set; }
+
+    /// <summary>
+    /// Between two steps: the session stays open (the replication stream, the apply connections), but the
+    /// connection that watches the source is closed, as making the source read-only ends every client session
+    /// there; the next run opens it again. Never throws: a session that broke is opened again by the next run.
+    /// </summary>
+    public Task ParkAsync() => Watch.CloseAsync();
+
+    /// <param name="done">
+    /// Asked whenever the reader runs dry and, at most every 100 ms, at a source transaction's end (a busy source
+    /// never runs dry; <see cref="FollowPoint.CaughtUp"/> is false there).
+    /// </param>
+    /// <param name="stopBefore">
+    /// Where to pause (a snapshot's position): before the first source transaction committed at or after it,
+    /// or, unless marked, once everything received up to it is applied. Asked as the follow goes on, null
+    /// while not known yet. Whole transactions before it are committed, then <paramref name="atPause"/> runs
+    /// (the target then holds exactly what the source held there) and the follow goes on. Should the follow
+    /// have taken a transaction past the position before it became known, it stops instead, with
+    /// <see cref="PauseMissed"/> set.
+    /// </param>
+    /// <param name="truncatesWaitFor">
+    /// A TRUNCATE waits for the task this returns (none: null) before it is applied: TRUNCATE is not MVCC-safe,
+    /// and a verification reading the target in a snapshot would see the table empty. Every other change the
+    /// apply makes is invisible to an older snapshot.
+    /// </param>
+    public async Task RunAsync(
+        Func<FollowPoint, bool> done,
+        CancellationToken cancellationToken,
+        Func<PausePoint?>? stopBefore = null,
+        Func<CancellationToken, Task>? atPause = null,
+        Func<Task?>? truncatesWaitFor = null)
+    {
+        var failures = 0;
+        var pause = new Pause(stopBefore, atPause);
+        PauseMissed = false;
+        while (true)
+        {
+            var before = Changes;
+            try
+            {
+                _session ??= await FollowSession.OpenAsync(_source, _target, _slot, _publication, _folder, Lanes, Changes, Transactions, _reporter, cancellationToken);
+                await Watch.OpenAsync(cancellationToken);
+                await FollowAsync(_session, done, pause, truncatesWaitFor, cancellationToken);
+                return;
+            }
+            catch (Exception e)
+            {
+                // Whatever was half done in the session is rolled back with it; the next one starts from the stored position.
+                await CloseSessionAsync();
+                if (!Transience.IsTransient(e) || cancellationToken.IsCancellationRequested)
+                {
+                    throw;
+                }
+
+                failures = Changes > before ? 1 : failures + 1;
+                if (failures > MaxReconnects)
+                {
+                    throw new PgRelocateException($"Follow lost its connection {MaxReconnects} times in a row ({Describe(e)}): check the network, then resume with 'pgrelocate migrate --resume ID'.", ExitCode.Failed, e);
+                }
+
+                _reporter.Warn($"Follow lost a connection ({Describe(e)}); reconnecting and resuming from the position stored in the target.");
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 250 * failures)), cancellationToken);
+            }
+        }
+    }
+
+    private static string Describe(Exception e) => e is Npgsql.PostgresException p ? p.MessageText : e.Message;
+
+    /// <summary>Ends the follow's session, if one is open: its connections close and the slot is free again.</summary>
+    public async ValueTask DisposeAsync() => await CloseSessionAsync();
+
+    private async Task CloseSessionAsync()
+    {
+        await Watch.CloseAsync();
+        if (_session is not { } session)
+        {
+            return;
+        }
+
+        _session = null;
+        _marker = session.Applier?.CommittedMarker ?? _marker;
+        _changedTables.UnionWith(session.Applier?.ChangedTables ?? []);
+        await session.DisposeAsync();
+    }
+
+    /// <summary>Hands the session's changes on in order until <paramref name="done"/> says stop or the pause ends the run.</summary>
+    private async Task FollowAsync(FollowSession session, Func<FollowPoint, bool> done, Pause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
+    {
+        var (applier, streamed) = (session.Applier, session.Streamed);
+        var lastAsked = DateTime.UtcNow;
+
+        // Pauses here when the pause's position is reached; false when the follow must stop (a missed pause).
+        async Task<bool> PauseAsync(NpgsqlLogSequenceNumber at)
+        {
+            if (session.LastBegun >= (ulong)at || applier.Position > at)
+            {
+                PauseMissed = true;
+                return false;
+            }
+
+            session.Confirm(await applier.CommitAsync(cancellationToken));
+            Account(session);
+            // Reached only once what it does there is done: a reconnect before then pauses again at the same place.
+            await pause.Then(cancellationToken);
+            pause.Reached = true;
+            return true;
+        }
+
+        // A transaction committed at or after the pause's position must wait for the pause.
+        bool PastPause(ulong commitLsn, out NpgsqlLogSequenceNumber at)
+        {
+            var point = pause.At;
+            at = point?.At ?? default;
+            return point is not null && (commitLsn >= (ulong)at || session.LastBegun >= (ulong)at);
+        }
+
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!session.TryNext(out var change))
+            {
+                // Nothing waiting: commit whole transactions now (each lane sends a half-applied one's statements
+                // itself whenever its queue runs dry).
+                session.Confirm(await applier.CommitAsync(cancellationToken));
+                Account(session);
+                var point = await PointAsync(session, cancellationToken);
+                await TickAsync(session, point.CaughtUp, cancellationToken);
+                if (pause.At is { Marked: false, At: var reached } && point.CaughtUp && point.Received >= reached && !await PauseAsync(reached))
+                {
+                    return;
+                }
+
+                if (done(point))
+                {
+                    return;
+                }
+
+                await WaitForChangesAsync(session, cancellationToken);
+                continue;
+            }
+
+            switch (change)
+            {
+                case StreamedChange part:
+                    // Kept on disk, and applied as it arrives when it can be (see StreamedTransactions).
+                    session.Confirm(await streamed.AddAsync(part, cancellationToken));
+                    break;
+                case StreamAbortChange abort:
+                    await streamed.AbortAsync(abort);
+                    continue;
+                case StreamCommitChange commit:
+                    if (PastPause(commit.CommitLsn, out var commitAt) && !await PauseAsync(commitAt))
+                    {
+                        session.Held = commit;
+                        return;
+                    }
+
+                    var outcome = await streamed.CommitAsync(commit, cancellationToken);
+                    if (outcome.Committed is { } end)
+                    {
+                        session.LastBegun = commit.CommitLsn;
+                        session.Confirm(end);
+                    }
+                    else
+                    {
+                        session.Replay = outcome.Replay;
+                        continue;
+                    }
+
+                    break;
+                default:
+                    if (change is BeginChange b)
+                    {
+                        if (PastPause(b.CommitLsn, out var beginAt) && !await PauseAsync(beginAt))
+                        {
+                            // The next run starts with this transaction, which this run did not apply.
+                            session.Held = b;
+                            return;
+                        }
+
+                        session.LastBegun = b.CommitLsn;
+                    }
+
+                    if (change is TruncateChange && truncatesWaitFor?.Invoke() is { IsCompleted: false } comparison)
+                    {
+                        await WaitForAsync(comparison, session, cancellationToken);
+                    }
+
+                    await applier.ApplyAsync(change, cancellationToken);
+                    if (change is CommitChange && applier.GroupIsFull)
+                    {
+                        session.Confirm(await applier.CommitAsync(cancellationToken));
+                    }
+
+                    break;
+            }
+
+            Account(session);
+            await TickAsync(session, caughtUp: false, cancellationToken);
+            if (change is CommitChange && DateTime.UtcNow - lastAsked >= TimeSpan.FromMilliseconds(100))
+            {
+                lastAsked = DateTime.UtcNow;
+                if (done(new FollowPoint(false, session.Replication.LastReceivedLsn, applier.Position, applier.LagSeconds(lastAsked) ?? double.PositiveInfinity, applier.CommittedMarker ?? _marker)))
+                {
+                    session.Confirm(await applier.CommitAsync(cancellationToken));
+                    Account(session);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>Waits up to 200 ms for the reader to hand over a change; a reader that failed throws its error here.</summary>
+    private static async Task WaitForChangesAsync(FollowSession session, CancellationToken cancellationToken)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        wait.CancelAfter(200);
+        try
+        {
+            if (!await session.Changes.WaitToReadAsync(wait.Token))
+            {
+                await session.Changes.Completion;
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Waited long enough: check the condition again.
+        }
+    }
+
+    /// <summary>Where a follow pauses and what it does there, kept across the sessions of one run (a reconnect does not pause again).</summary>
+    private sealed class Pause(Func<PausePoint?>? at, Func<CancellationToken, Task>? then)
+    {
+        public bool Reached { get; set; }
+
+        /// <summary>The position to pause at, once known and until reached.</summary>
+        public PausePoint? At => Reached ? null : at?.Invoke();
+
+        public Task Then(CancellationToken cancellationToken) => then?.Invoke(cancellationToken) ?? Task.CompletedTask;
+    }
+
+    /// <summary>Waits for a task (a TRUNCATE waiting for a verification), still watching the slot and writing status.</summary>
+    private async Task WaitForAsync(Task task, FollowSession session, CancellationToken cancellationToken)
+    {
+        while (!task.IsCompleted)
+        {
+            await Task.WhenAny(task, Task.Delay(TimeSpan.FromSeconds(1), cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+            await TickAsync(session, caughtUp: false, cancellationToken);
+        }
+    }
+
+    private void Account(FollowSession session)
+    {
+        Changes = session.StartChanges + session.Applier.Changes;
+        Transactions = session.StartTransactions + session.Applier.Transactions;
+    }
+
+    /// <summary>
+    /// Whether everything the source sent is applied, and it has nothing more to send. The reader must stay idle
+    /// across a short pause: a message that arrived as the position was read would show up in it. And the
+    /// slot's sender must have read the source's WAL up to (nearly) its end: one still decoding a large
+    /// transaction's WAL sends nothing for a while although the target is behind. The position read from the
+    /// connection is never confirmed to the source: it can include a message the reader has not handed over
+    /// yet (a busy machine can delay that past the pause), and the source would then never send it again after
+    /// a reconnect. Only what is committed on the target is confirmed.
+    /// </summary>
+    private async Task<FollowPoint> PointAsync(FollowSession session, CancellationToken cancellationToken)
+    {
+        var (replication, reader, applier) = (session.Replication, session.Reader, session.Applier);
+        var lag = applier.LagSeconds(DateTime.UtcNow) ?? double.PositiveInfinity;
+        var received = reader.Received;
+        var marker = applier.CommittedMarker ?? _marker;
+        if (!reader.Waiting || !reader.BetweenTransactions || session.Taken != received || session.Replay is not null || session.Held is not null || !applier.Idle)
+        {
+            return new FollowPoint(false, replication.LastReceivedLsn, applier.Position, lag, marker);
+        }
+
+        var lsn = replication.LastReceivedLsn;
+        await Task.Delay(100, cancellationToken);
+        if (!reader.Waiting || reader.Received != received || await Watch.UnsentWalAsync(cancellationToken) > SourceWatch.UnsentWhenCaughtUp)
+        {
+            return new FollowPoint(false, lsn, applier.Position, lag, marker);
+        }
+
+        return new FollowPoint(true, lsn, applier.Position, 0, marker);
+    }
+
+    private async Task TickAsync(FollowSession session, bool caughtUp, CancellationToken cancellationToken)
+    {
+        var now = DateTime.UtcNow;
+        await Watch.TickAsync(now, cancellationToken);
+        var applier = session.Applier;
+        Status.WriteIfDue(
+            now,
+            Changes + applier.Pending + session.Streamed.Pending,
+            Transactions,
+            applier.Position.ToString(),
+            caughtUp ? 0 : applier.LagSeconds(now),
+            Watch.LagBytes,
+            Watch.Retained);
+    }
+}

@@ -1,0 +1,122 @@
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Online.Follow;
+
+/// <summary>
+/// Watches the source while a follow runs, on a session of its own: the WAL the slot holds (stopping the follow
+/// before the slot endangers the source's disk), how far the slot's sender has read, and tables created after
+/// the publication. It lives as long as its follower; its session is opened by the follow's session and closed
+/// with it, or between two steps (<see cref="CloseAsync"/>).
+/// </summary>
+internal sealed class SourceWatch(PgConnectionInfo source, string slot, string publication, IReporter reporter)
+{
+    /// <summary>Unread WAL that still counts as caught up: what a busy source writes while the sender reads.</summary>
+    public const long UnsentWhenCaughtUp = 1L << 20;
+
+    private NpgsqlConnection? _session;
+    private DateTime _lastSlot = DateTime.MinValue;
+    private DateTime _lastTables = DateTime.MinValue;
+    private DateTime _lastWarn = DateTime.MinValue;
+
+    /// <summary>Stop (and let the slot go) once it holds more WAL than this; null: only when the server is about to invalidate it.</summary>
+    public long? MaxRetainedBytes { get; init; }
+
+    /// <summary>WAL the source wrote that the target has not confirmed, at the last look.</summary>
+    public long LagBytes { get; private set; }
+
+    /// <summary>WAL the slot holds on the source, at the last look.</summary>
+    public long Retained { get; private set; }
+
+    /// <summary>Opens the watch's session, unless open.</summary>
+    public async Task OpenAsync(CancellationToken cancellationToken) =>
+        _session ??= await Db.OpenAsync(source.WithApplicationName("pgrelocate online watch"), "source", cancellationToken);
+
+    /// <summary>Closes the watch's session (making the source read-only ends it anyway); the next run opens it again.</summary>
+    public async Task CloseAsync()
+    {
+        if (_session is { } session)
+        {
+            _session = null;
+            await session.DisposeAsync();
+        }
+    }
+
+    /// <summary>Looks at the slot every 2 seconds and for new tables every 10.</summary>
+    public async Task TickAsync(DateTime now, CancellationToken cancellationToken)
+    {
+        if (now - _lastSlot >= TimeSpan.FromSeconds(2))
+        {
+            _lastSlot = now;
+            await WatchSlotAsync(cancellationToken);
+        }
+
+        if (now - _lastTables >= TimeSpan.FromSeconds(10))
+        {
+            _lastTables = now;
+            var added = await SourceSide.UnpublishedTablesAsync(Session, publication, cancellationToken);
+            if (added.Count > 0)
+            {
+                throw new PgRelocateException($"Follow stopped: table{(added.Count == 1 ? "" : "s")} {string.Join(", ", added)} appeared on the source after the copy, and {(added.Count == 1 ? "its" : "their")} changes would not be carried. The replication slot and publication are removed; start the migration again (the new tables are copied with the rest).", ExitCode.Failed);
+            }
+        }
+    }
+
+    /// <summary>WAL the source wrote that the slot's sender has not read yet.</summary>
+    public async Task<long> UnsentWalAsync(CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand(OnlineSql.UnsentWal, Session);
+        cmd.Parameters.AddWithValue("slot", slot);
+        return await cmd.ExecuteScalarAsync(cancellationToken) is long unsent ? unsent : 0;
+    }
+
+    private NpgsqlConnection Session => _session ?? throw new InvalidOperationException("The source watch's session is not open.");
+
+    /// <summary>Reads the slot's lag and retained WAL; stops before the slot endangers the source's disk.</summary>
+    private async Task WatchSlotAsync(CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand(
+            """
+            SELECT coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint,
+                   coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn), 0)::bigint,
+                   CASE WHEN current_setting('server_version_num')::int >= 130000 THEN (to_jsonb(s) ->> 'wal_status') END,
+                   CASE WHEN current_setting('server_version_num')::int >= 130000 THEN (to_jsonb(s) ->> 'safe_wal_size')::bigint END
+            FROM pg_catalog.pg_replication_slots s WHERE slot_name = @slot
+            """, Session);
+        cmd.Parameters.AddWithValue("slot", slot);
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        if (!await r.ReadAsync(cancellationToken))
+        {
+            throw new PgRelocateException($"The replication slot {slot} is gone from the source (dropped by someone, or invalidated): the target can no longer follow it. Cancel this migration and start a new one.");
+        }
+
+        LagBytes = r.GetInt64(0);
+        Retained = r.GetInt64(1);
+        var walStatus = r.IsDBNull(2) ? null : r.GetString(2);
+        long? safe = r.IsDBNull(3) ? null : r.GetInt64(3);
+        if (walStatus is "lost" or "unreserved" || safe is < 64L * 1024 * 1024 || Retained > MaxRetainedBytes)
+        {
+            throw SourceEndangered(Retained, MaxRetainedBytes, walStatus, safe);
+        }
+
+        if (Retained > 1L << 30 && DateTime.UtcNow - _lastWarn > TimeSpan.FromMinutes(1))
+        {
+            _lastWarn = DateTime.UtcNow;
+            reporter.Warn($"The replication slot holds {Units.Bytes(Retained)} of WAL on the source: watch its disk.");
+        }
+    }
+
+    /// <summary>The stop that protects the source's disk, saying why: over the limit, the slot's status, what is left.</summary>
+    internal static PgRelocateException SourceEndangered(long retained, long? max, string? walStatus, long? safe)
+    {
+        var why = new[]
+        {
+            retained > max ? $"over --max-retained-wal {Units.Bytes(max.Value)}" : null,
+            walStatus is null ? null : "status " + walStatus,
+            safe is null ? null : Units.Bytes(safe.Value) + " left before the server invalidates it",
+        }.Where(w => w is not null);
+        return new PgRelocateException($"Follow stopped to protect the source: the slot holds {Units.Bytes(retained)} of WAL ({string.Join(", ", why)}). The slot is removed so the source can recycle its WAL; start again when the target can keep up (a closer network, a larger --max-retained-wal).", ExitCode.Failed);
+    }
+}
