@@ -170,14 +170,12 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
         record.ErrorDetail = detail;
     }
 
-    private async Task UndoAsync(MigrationContext context, bool success)
+    /// <summary>Closes what was handed off and not taken, then undoes the compensating steps that did something (last first).</summary>
+    internal async Task UndoAsync(MigrationContext context, bool success)
     {
-        // A follow session no step took holds the replication slot, which the undoing may drop.
-        if (context.FollowerInFlight is { } follower)
-        {
-            context.FollowerInFlight = null;
-            await follower.DisposeAsync();
-        }
+        // What a step handed off and no later step took (a follow session holds the replication slot, which the
+        // undoing may drop; a restore following the dump writes to the target) is closed first.
+        await context.DisposeHandOffsAsync();
 
         // Undo even though the migration's own token may be cancelled: a read-only source must not stay so.
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
