@@ -23,6 +23,12 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
             throw new PgRelocateException($"Migration {journal.Id} is running in process {journal.Pid}: watch it with 'pgrelocate status {journal.Id}' or stop it with 'pgrelocate cancel {journal.Id}'.");
         }
 
+        if (journal.Status != MigrationStatus.Pending)
+        {
+            // A resumed run: a killed one may have left uploads that the store keeps (and bills) until aborted.
+            await MigrationPlan.AbortAbandonedUploadsAsync(journal, reporter, cancellationToken);
+        }
+
         await using var held = await HeldMigrationLock.AcquireAsync(journal.Id, LockedDatabases(options), cancellationToken);
         options = options with { OwnSessions = held.SessionIds };
         var journalReporter = new JournalReporter(reporter, journal);
