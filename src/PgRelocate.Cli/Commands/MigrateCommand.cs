@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
@@ -111,7 +110,7 @@ internal static class MigrateCommand
         report = report is null ? journal.Options.GetValueOrDefault("report") : Path.GetFullPath(report);
         if (parse.GetValue(Detach))
         {
-            return StartDetached(ctx, journal, workDir, source, target);
+            return await StartDetachedAsync(ctx, journal, workDir, source, target, cancellationToken);
         }
 
         ctx.Reporter.Info($"Migration {journal.Id}: {source.Display} → {target.Display} (journal in {journal.Folder}).");
@@ -211,38 +210,20 @@ internal static class MigrateCommand
     }
 
     /// <summary>
-    /// Starts this same program in a new session, resuming the journal just written, with the connections in
+    /// Starts this same program in a session of its own, resuming the journal just written, with the connections in
     /// its environment (never on its command line) and its output in the migration's folder.
     /// </summary>
-    private static ExitCode StartDetached(CommandContext ctx, MigrationJournal journal, string workDir, PgConnectionInfo source, PgConnectionInfo target)
+    private static async Task<ExitCode> StartDetachedAsync(CommandContext ctx, MigrationJournal journal, string workDir, PgConnectionInfo source, PgConnectionInfo target, CancellationToken cancellationToken)
     {
-        var self = Environment.ProcessPath ?? throw new PgRelocateException("Cannot find this program's path to start it in the background.");
-        var args = new List<string>();
-        if (Path.GetFileNameWithoutExtension(self) is "dotnet")
-        {
-            args.Add(typeof(MigrateCommand).Assembly.Location);
-        }
-
-        args.AddRange(["migrate", "--resume", journal.Id, "--workdir", workDir]);
         var log = Path.Combine(journal.Folder, "output.log");
-        var info = new ProcessStartInfo("setsid")
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = false,
-        };
-        // sh only sends the output to the log: the program and its arguments arrive as "$@".
-        foreach (var a in (string[])["sh", "-c", "exec \"$0\" \"$@\" </dev/null >>\"$PGRELOCATE_LOG\" 2>&1", self, .. args])
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        info.Environment[SourceVariable] = source.ToUrl(showPassword: true);
-        info.Environment[TargetVariable] = target.ToUrl(showPassword: true);
-        info.Environment["PGRELOCATE_LOG"] = log;
-        using var child = Process.Start(info) ?? throw new PgRelocateException("Could not start the migration in the background.");
+        var pid = await DetachedStart.StartAsync(
+            ["migrate", "--resume", journal.Id, "--workdir", workDir],
+            new Dictionary<string, string> { [SourceVariable] = source.ToUrl(showPassword: true), [TargetVariable] = target.ToUrl(showPassword: true) },
+            log,
+            cancellationToken);
         if (ctx.Json)
         {
-            ctx.WriteJson(new { id = journal.Id, folder = journal.Folder, pid = child.Id });
+            ctx.WriteJson(new { id = journal.Id, folder = journal.Folder, pid });
         }
         else
         {
