@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using PgRelocate.Errors;
 using PgRelocate.Connections;
 using PgRelocate.Migration;
@@ -10,7 +9,8 @@ namespace PgRelocate.Cli.Commands;
 
 /// <summary>
 /// <c>pgrelocate cancel ID</c>: asks the process running a migration to stop (SIGTERM), which stops its child
-/// processes, lifts a read-only source and records the migration as canceled; waits until it has.
+/// processes, lifts a read-only source and records the migration as canceled; waits until it has. A migration
+/// whose process is gone is recorded as canceled and its steps undone here, by the runner (the source given).
 /// </summary>
 internal static class CancelCommand
 {
@@ -33,75 +33,50 @@ internal static class CancelCommand
         var id = ctx.Parse.GetValue(Id)!;
         var journal = MigrationJournal.Load(workDir, id);
         var source = SourceOf(ctx, journal);
-        if (journal.Status != MigrationStatus.Running || !journal.IsRunningElsewhere())
+        if (journal.Status == MigrationStatus.Running && journal.IsRunningElsewhere())
         {
-            if (journal.Status == MigrationStatus.Running)
-            {
-                // Its process died (killed, machine restarted): record that, and undo what it left behind.
-                journal.Status = MigrationStatus.Canceled;
-                journal.Error = "Canceled after its process had stopped.";
-                journal.AddLog("Canceled; the process running it had already stopped.");
-                ctx.Out.WriteLine($"Migration {id} had stopped running; it is now recorded as canceled.");
-            }
-            else
-            {
-                ctx.Out.WriteLine($"Migration {id} is not running ({journal.Status}): nothing to cancel.");
-            }
-
-            await MigrationPlan.AbortAbandonedUploadsAsync(journal, ctx.Reporter, cancellationToken);
-            Online.OnlineCleanup.RemoveKeptTransactions(journal);
-            if (ReadOnlySourceStep.LeftReadOnly(journal))
-            {
-                if (source is null)
-                {
-                    ctx.Out.WriteLine($"Its source is still read-only: run 'pgrelocate cancel {id} --source URL', or ALTER DATABASE ... RESET default_transaction_read_only on it.");
-                }
-                else
-                {
-                    await ReadOnlySourceStep.LiftAsync(source, cancellationToken);
-                    journal.Step(ReadOnlySourceStep.StepName).Outputs["readOnly"] = "lifted";
-                    journal.Step(ReadOnlySourceStep.StepName).MarkUndone(ReadOnlySourceStep.LiftedSummary(source.Database));
-                    journal.AddLog("Source made writable again by cancel.");
-                    ctx.Out.WriteLine($"Source {source.Database} is writable again.");
-                }
-            }
-
-            if (Online.OnlineCleanup.LeftOnSource(journal))
-            {
-                if (source is null)
-                {
-                    ctx.Out.WriteLine($"Its replication slot and publication are still on the source: run 'pgrelocate cancel {id} --source URL' to remove them.");
-                }
-                else
-                {
-                    await Online.OnlineCleanup.RemoveAsync(journal, source, cancellationToken);
-                    ctx.Out.WriteLine($"Replication slot and publication {Online.OnlineNames.Slot(id)} removed from the source.");
-                }
-            }
-
-            journal.Save();
+            journal = await MigrationRunner.StopRunningAsync(journal, ctx.Reporter, cancellationToken);
+            ctx.Out.WriteLine($"Migration {id}: {journal.Status}.");
             return ExitCode.Success;
         }
 
-        using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", journal.Pid!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!)
+        ctx.Out.WriteLine(journal.Status == MigrationStatus.Running
+            ? $"Migration {id} had stopped running; it is now recorded as canceled."
+            : $"Migration {id} is not running ({journal.Status}): nothing to cancel.");
+
+        // What its steps undo ("Source ... is writable again.") is this command's result: printed as it says it.
+        var undone = await MigrationRunner.ForJournal(journal, ctx.Binaries, new ResultReporter(ctx)).CancelAbandonedAsync(journal, source, cancellationToken);
+        // A follow's large transactions kept on disk by a killed run (no step's undo: the follow's files of its own).
+        Online.OnlineCleanup.RemoveKeptTransactions(journal);
+        if (!undone && ReadOnlySourceStep.LeftReadOnly(journal))
         {
-            await kill.WaitForExitAsync(cancellationToken);
+            ctx.Out.WriteLine($"Its source is still read-only: run 'pgrelocate cancel {id} --source URL', or ALTER DATABASE ... RESET default_transaction_read_only on it.");
         }
 
-        ctx.Reporter.Info($"Asked process {journal.Pid} to stop migration {id}; waiting for it to clean up.");
-        var deadline = DateTime.UtcNow.AddMinutes(3);
-        while (DateTime.UtcNow < deadline)
+        if (!undone && Online.OnlineCleanup.LeftOnSource(journal))
         {
-            await Task.Delay(500, cancellationToken);
-            journal = MigrationJournal.Load(workDir, id);
-            if (journal.Status != MigrationStatus.Running)
+            ctx.Out.WriteLine($"Its replication slot and publication are still on the source: run 'pgrelocate cancel {id} --source URL' to remove them.");
+        }
+
+        return ExitCode.Success;
+    }
+
+    /// <summary>Prints the undoing's information lines on standard output, as the command's result; the rest as any command does.</summary>
+    private sealed class ResultReporter(CommandContext ctx) : IReporter
+    {
+        public void Log(LogLevel level, string message)
+        {
+            if (level == LogLevel.Info)
             {
-                ctx.Out.WriteLine($"Migration {id}: {journal.Status}.");
-                return ExitCode.Success;
+                ctx.Out.WriteLine(message);
+            }
+            else
+            {
+                ctx.Reporter.Log(level, message);
             }
         }
 
-        throw new PgRelocateException($"Migration {id} did not stop within 3 minutes: check process {journal.Pid}.");
+        public void Progress(ProgressUpdate update) => ctx.Reporter.Progress(update);
     }
 
     /// <summary>The source given to lift a read-only source with, checked to be this migration's.</summary>

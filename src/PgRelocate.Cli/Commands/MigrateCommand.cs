@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
@@ -58,9 +57,9 @@ internal static class MigrateCommand
         var source = ctx.Connection(Source, SourceVariable) ?? throw new UsageException($"--source is required (or set {SourceVariable}).");
         var target = ctx.Connection(Target, TargetVariable) ?? throw new UsageException($"--target is required (or set {TargetVariable}).");
         var report = parse.GetValue(Report);
-        if (report is not null && Path.GetExtension(report).ToLowerInvariant() is not (".html" or ".htm" or ".md" or ".markdown" or ".json"))
+        if (report is not null)
         {
-            throw new UsageException($"--report '{report}' must end in .html, .md or .json.");
+            MigrationReport.CheckPath(report);
         }
 
         MigrationJournal journal;
@@ -68,90 +67,37 @@ internal static class MigrateCommand
         if (parse.GetValue(Resume) is { } id)
         {
             journal = MigrationJournal.Load(workDir, id);
-            if (journal.Status == MigrationStatus.Completed)
-            {
-                throw new UsageException($"Migration {id} already completed: see 'pgrelocate info {id}'.");
-            }
-
-            // A resumed migration runs with the options it was started with (its journal keeps them): an option
-            // given again would be silently ignored, so it is refused.
-            Option[] planned = [Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, LockTimeoutOption.Option];
-            var given = planned.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
-            if (given.Count > 0)
-            {
-                throw new UsageException($"Migration {id} resumes with the options it was started with ('pgrelocate info {id}' shows them): leave out {string.Join(", ", given)}, or start a new migration.");
-            }
-
+            // A resumed migration runs with the options it was started with (its journal keeps them).
+            var given = ctx.Parse.CommandResult.Command.Options.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name);
+            MigrationOptionsRules.CheckResume(journal, given, source, target);
             options = MigrationPlan.FromJournal(journal, source, target, parse.GetValue(ShowSecrets));
-            if (!string.Equals(journal.Target, target.ToString(), StringComparison.Ordinal) || !string.Equals(journal.Source, source.ToString(), StringComparison.Ordinal))
-            {
-                throw new UsageException($"Migration {id} moves {journal.Source} to {journal.Target}: pass those connections to resume it.");
-            }
-
-            if (!journal.IsRunningElsewhere())
-            {
-                await MigrationPlan.AbortAbandonedUploadsAsync(journal, ctx.Reporter, cancellationToken);
-            }
         }
         else
         {
-            var confirm = parse.GetValue(Confirm)
-                ?? throw new UsageException($"--confirm is required: pass --confirm {target.Database} to let the migration replace what the target holds.");
-            if (!string.Equals(confirm, target.Database, StringComparison.Ordinal))
-            {
-                throw new UsageException($"--confirm '{confirm}' does not match the target database '{target.Database}'. Nothing was changed.");
-            }
-
-            var maxRetainedWal = MaxRetainedWalOf(parse);
-            await Targets.TargetPreparation.RefuseSameDatabaseAsync(source, target, cancellationToken);
-
-            if (parse.GetValue(Direct) && parse.GetValue(Via) is not null)
-            {
-                throw new UsageException("--direct copies between the servers with no archive: leave out --via, or --direct.");
-            }
-
-            if (parse.GetValue(Via) is { } via && Staging.StagingLocation.Parse(via).Kind == Staging.LocationKind.Http)
-            {
-                throw new UsageException($"--via needs a place to write the archive (s3://BUCKET/KEY, azure://ACCOUNT/CONTAINER/BLOB or a path), not a URL.");
-            }
-
-            var online = parse.GetValue(Online);
-            if (online && parse.GetValue(Via) is not null)
-            {
-                throw new UsageException("--online copies between the servers with no archive: leave out --via.");
-            }
-
-            if (parse.GetValue(Cutover) is not ("manual" or "auto"))
-            {
-                throw new UsageException($"--cutover must be manual or auto, not '{parse.GetValue(Cutover)}'.");
-            }
-
-            options = new MigrationOptions
+            options = await new MigrationOptions
             {
                 Source = source,
                 Target = target,
-                Confirm = confirm,
+                Confirm = parse.GetValue(Confirm) ?? "",
                 LockTimeout = LockTimeoutOption.Get(parse),
                 Via = parse.GetValue(Via),
                 Staging = StagingCliOptions.Read(parse),
                 CreateBucket = parse.GetValue(CreateBucket),
                 Direct = parse.GetValue(Direct),
-                Jobs = Math.Max(1, parse.GetValue(Jobs)),
-                // The restore runs alongside the dump on the same machine: pg_dump's CPU is better spent lightly.
-                Compression = CompressOption.Get(parse) ?? 1,
-                // Online: read-only only for the cutover, and after it (the applications now write to the target).
-                ReadOnlySource = online || parse.GetValue(ReadOnlySource),
-                KeepReadOnly = online || parse.GetValue(KeepReadOnly),
-                Online = online,
-                AutoCutover = parse.GetValue(Cutover) == "auto",
+                Jobs = parse.GetValue(Jobs),
+                Compression = CompressOption.Get(parse),
+                ReadOnlySource = parse.GetValue(ReadOnlySource),
+                KeepReadOnly = parse.GetValue(KeepReadOnly),
+                Online = parse.GetValue(Online),
+                AutoCutover = CutoverOf(parse) == "auto",
                 MaxLag = ParseDuration(parse.GetValue(MaxLag) ?? "5s"),
                 ReplicaIdentityFull = parse.GetValue(ReplicaIdentityFull),
-                MaxRetainedWal = maxRetainedWal,
+                MaxRetainedWal = MaxRetainedWalOf(parse),
                 ApplySettings = parse.GetValue(ApplySettings),
                 KeepArchive = parse.GetValue(KeepArchive),
                 ShowSecrets = parse.GetValue(ShowSecrets),
                 Allow = (parse.GetValue(Allow) ?? []).ToHashSet(StringComparer.Ordinal),
-            };
+            }.ValidateAsync(cancellationToken);
             var recorded = options.ToJournal();
             if (report is not null)
             {
@@ -164,7 +110,7 @@ internal static class MigrateCommand
         report = report is null ? journal.Options.GetValueOrDefault("report") : Path.GetFullPath(report);
         if (parse.GetValue(Detach))
         {
-            return StartDetached(ctx, journal, workDir, source, target);
+            return await StartDetachedAsync(ctx, journal, workDir, source, target, cancellationToken);
         }
 
         ctx.Reporter.Info($"Migration {journal.Id}: {source.Display} → {target.Display} (journal in {journal.Folder}).");
@@ -191,23 +137,16 @@ internal static class MigrateCommand
         return code;
     }
 
-    /// <summary>--max-retained-wal in bytes, or null when not given; only an online migration has a slot to limit.</summary>
-    private static long? MaxRetainedWalOf(ParseResult parse)
-    {
-        if (parse.GetValue(MaxRetainedWal) is not { } text)
-        {
-            return null;
-        }
+    /// <summary>--max-retained-wal in bytes, or null when not given (see <see cref="MigrationOptionsRules.Validate"/> for when it may be).</summary>
+    private static long? MaxRetainedWalOf(ParseResult parse) =>
+        parse.GetValue(MaxRetainedWal) is not { } text ? null
+        : Units.ParseBytes(text) is { } bytes and > 0 ? bytes
+        // Without --online the rule says more than the size would.
+        : parse.GetValue(Online) ? throw new UsageException($"--max-retained-wal '{text}' is not a size: write it like 20GB, 500MB or 1.5TB.")
+        : -1;
 
-        if (!parse.GetValue(Online))
-        {
-            throw new UsageException("--max-retained-wal limits the WAL an online migration's replication slot holds on the source: add --online, or leave it out.");
-        }
-
-        return Units.ParseBytes(text) is { } bytes and > 0
-            ? bytes
-            : throw new UsageException($"--max-retained-wal '{text}' is not a size: write it like 20GB, 500MB or 1.5TB.");
-    }
+    private static string CutoverOf(ParseResult parse) =>
+        parse.GetValue(Cutover) is { } mode and ("manual" or "auto") ? mode : throw new UsageException($"--cutover must be manual or auto, not '{parse.GetValue(Cutover)}'.");
 
     /// <summary>A duration as "5s", "500ms", "2m" or a number of seconds.</summary>
     private static TimeSpan ParseDuration(string text)
@@ -271,38 +210,20 @@ internal static class MigrateCommand
     }
 
     /// <summary>
-    /// Starts this same program in a new session, resuming the journal just written, with the connections in
+    /// Starts this same program in a session of its own, resuming the journal just written, with the connections in
     /// its environment (never on its command line) and its output in the migration's folder.
     /// </summary>
-    private static ExitCode StartDetached(CommandContext ctx, MigrationJournal journal, string workDir, PgConnectionInfo source, PgConnectionInfo target)
+    private static async Task<ExitCode> StartDetachedAsync(CommandContext ctx, MigrationJournal journal, string workDir, PgConnectionInfo source, PgConnectionInfo target, CancellationToken cancellationToken)
     {
-        var self = Environment.ProcessPath ?? throw new PgRelocateException("Cannot find this program's path to start it in the background.");
-        var args = new List<string>();
-        if (Path.GetFileNameWithoutExtension(self) is "dotnet")
-        {
-            args.Add(typeof(MigrateCommand).Assembly.Location);
-        }
-
-        args.AddRange(["migrate", "--resume", journal.Id, "--workdir", workDir]);
         var log = Path.Combine(journal.Folder, "output.log");
-        var info = new ProcessStartInfo("setsid")
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = false,
-        };
-        // sh only sends the output to the log: the program and its arguments arrive as "$@".
-        foreach (var a in (string[])["sh", "-c", "exec \"$0\" \"$@\" </dev/null >>\"$PGRELOCATE_LOG\" 2>&1", self, .. args])
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        info.Environment[SourceVariable] = source.ToUrl(showPassword: true);
-        info.Environment[TargetVariable] = target.ToUrl(showPassword: true);
-        info.Environment["PGRELOCATE_LOG"] = log;
-        using var child = Process.Start(info) ?? throw new PgRelocateException("Could not start the migration in the background.");
+        var pid = await DetachedStart.StartAsync(
+            ["migrate", "--resume", journal.Id, "--workdir", workDir],
+            new Dictionary<string, string> { [SourceVariable] = source.ToUrl(showPassword: true), [TargetVariable] = target.ToUrl(showPassword: true) },
+            log,
+            cancellationToken);
         if (ctx.Json)
         {
-            ctx.WriteJson(new { id = journal.Id, folder = journal.Folder, pid = child.Id });
+            ctx.WriteJson(new { id = journal.Id, folder = journal.Folder, pid });
         }
         else
         {

@@ -20,15 +20,57 @@ public sealed class MigrationContext
     /// <summary>The migration's own folder, for its archive and logs.</summary>
     public string Folder => Journal.Folder;
 
-    /// <summary>A restore the dump step started, following the archive as it was written; the restore step finishes it.</summary>
-    internal Steps.FollowingRestoreRun? RestoreInFlight { get; set; }
+    private readonly List<IAsyncDisposable> _handOffs = [];
 
     /// <summary>
-    /// The follow's open session, handed from the follow step to the cutover: the cutover goes on reading where the
-    /// follow stopped, instead of a new session that would have the source decode its WAL again from the slot's
-    /// restart position while writes are refused. The runner closes it if no step takes it.
+    /// Hands something still running (a restore following the dump, an open replication session) from this step
+    /// to a later one, which takes it with <see cref="TakeHandOff{T}"/>. Whatever no step took is disposed by the
+    /// runner when the migration ends, before it undoes any step: nothing handed off outlives the run, nor holds
+    /// what an undo removes (a replication slot an open session keeps active).
     /// </summary>
-    internal Online.Follow.Follower? FollowerInFlight { get; set; }
+    public void HandOff<T>(T item)
+        where T : class, IAsyncDisposable
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        lock (_handOffs)
+        {
+            _handOffs.Add(item);
+        }
+    }
+
+    /// <summary>The item of type <typeparamref name="T"/> an earlier step handed off, now the caller's to dispose; null when there is none.</summary>
+    public T? TakeHandOff<T>()
+        where T : class, IAsyncDisposable
+    {
+        lock (_handOffs)
+        {
+            var index = _handOffs.FindIndex(h => h is T);
+            if (index < 0)
+            {
+                return null;
+            }
+
+            var item = (T)_handOffs[index];
+            _handOffs.RemoveAt(index);
+            return item;
+        }
+    }
+
+    /// <summary>Disposes, last handed first, whatever was handed off and not taken.</summary>
+    internal async Task DisposeHandOffsAsync()
+    {
+        List<IAsyncDisposable> left;
+        lock (_handOffs)
+        {
+            left = [.. _handOffs];
+            _handOffs.Clear();
+        }
+
+        for (var i = left.Count - 1; i >= 0; i--)
+        {
+            await left[i].DisposeAsync();
+        }
+    }
 }
 
 /// <summary>

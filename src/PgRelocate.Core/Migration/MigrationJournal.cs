@@ -156,6 +156,9 @@ public sealed class MigrationJournal
         return journal;
     }
 
+    /// <summary>The journal as it is on disk now (another process may have written it since this was read).</summary>
+    public MigrationJournal Reload() => Load(Path.GetDirectoryName(Folder)!, Id);
+
     /// <summary>Every migration in the work folder, newest first.</summary>
     public static IReadOnlyList<MigrationJournal> All(string workDir)
     {

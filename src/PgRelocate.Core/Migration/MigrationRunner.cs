@@ -23,6 +23,12 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
             throw new PgRelocateException($"Migration {journal.Id} is running in process {journal.Pid}: watch it with 'pgrelocate status {journal.Id}' or stop it with 'pgrelocate cancel {journal.Id}'.");
         }
 
+        if (journal.Status != MigrationStatus.Pending)
+        {
+            // A resumed run: a killed one may have left uploads that the store keeps (and bills) until aborted.
+            await MigrationPlan.AbortAbandonedUploadsAsync(journal, reporter, cancellationToken);
+        }
+
         await using var held = await HeldMigrationLock.AcquireAsync(journal.Id, LockedDatabases(options), cancellationToken);
         options = options with { OwnSessions = held.SessionIds };
         var journalReporter = new JournalReporter(reporter, journal);
@@ -147,6 +153,89 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
         return code;
     }
 
+    /// <summary>
+    /// The runner of the migration <paramref name="journal"/> records, its plan chosen from the journal's options:
+    /// what <c>cancel</c> undoes with.
+    /// </summary>
+    public static MigrationRunner ForJournal(MigrationJournal journal, PgBinaries binaries, IReporter reporter)
+    {
+        ArgumentNullException.ThrowIfNull(journal);
+        var options = MigrationPlan.FromJournal(journal, Recorded(journal.Source), Recorded(journal.Target), showSecrets: false);
+        return new MigrationRunner(MigrationPlan.Steps(options), binaries, reporter);
+    }
+
+    /// <summary>
+    /// Cancels a migration that no process runs (its process was killed, or the machine restarted; or it has
+    /// ended): one recorded as running is recorded as canceled, the uploads a killed run left are aborted, and the
+    /// compensating steps the journal says did something are undone by their own undo, as a stopped run undoes
+    /// them (a kept read-only source too). Their undo works on the source: without <paramref name="source"/> none
+    /// is undone (the journal says what is left), and returns false. The target is the one the journal records,
+    /// with the password the environment gives (PGPASSWORD, a password file).
+    /// </summary>
+    /// <exception cref="PgRelocateException">A process runs the migration: stop it with <see cref="StopRunningAsync"/>.</exception>
+    public async Task<bool> CancelAbandonedAsync(MigrationJournal journal, Connections.PgConnectionInfo? source, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(journal);
+        if (journal.IsRunningElsewhere())
+        {
+            throw new PgRelocateException($"Migration {journal.Id} is running in process {journal.Pid}: stop it with 'pgrelocate cancel {journal.Id}'.");
+        }
+
+        if (journal.Status == MigrationStatus.Running)
+        {
+            journal.Status = MigrationStatus.Canceled;
+            journal.Error = "Canceled after its process had stopped.";
+            journal.AddLog("Canceled; the process running it had already stopped.");
+        }
+
+        await MigrationPlan.AbortAbandonedUploadsAsync(journal, reporter, cancellationToken);
+        if (source is null)
+        {
+            journal.Save();
+            return false;
+        }
+
+        var options = MigrationPlan.FromJournal(journal, source, Recorded(journal.Target), showSecrets: false);
+        var context = new MigrationContext { Options = options, Journal = journal, Binaries = binaries, Reporter = new JournalReporter(reporter, journal) };
+        await UndoAsync(context, success: false);
+        journal.Save();
+        return true;
+    }
+
+    /// <summary>
+    /// Asks the process running <paramref name="journal"/>'s migration to stop (SIGTERM: it stops its child processes
+    /// and undoes its compensating steps, as on Ctrl-C) and waits, up to three minutes, until it has recorded its end.
+    /// Returns the journal as it ended.
+    /// </summary>
+    /// <exception cref="PgRelocateException">It did not stop in time.</exception>
+    public static async Task<MigrationJournal> StopRunningAsync(MigrationJournal journal, IReporter reporter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(journal);
+        ArgumentNullException.ThrowIfNull(reporter);
+        var pid = journal.Pid ?? throw new PgRelocateException($"Migration {journal.Id} records no process to stop.");
+        ProcessSignals.Terminate(pid);
+        reporter.Info($"Asked process {pid} to stop migration {journal.Id}; waiting for it to clean up.");
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        while (DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(500, cancellationToken);
+            journal = journal.Reload();
+            if (journal.Status != MigrationStatus.Running)
+            {
+                return journal;
+            }
+        }
+
+        throw new PgRelocateException($"Migration {journal.Id} did not stop within 3 minutes: check process {journal.Pid}.");
+    }
+
+    /// <summary>A connection as the journal records it, without the password it hides (it may come from the environment).</summary>
+    private static Connections.PgConnectionInfo Recorded(string url)
+    {
+        var info = Connections.PgConnectionInfo.Parse(url);
+        return info.HasPassword ? info.WithCredentials(info.User, null) : info;
+    }
+
     /// <summary>Where the migration lock is taken: the target, and the source when the migration makes it read-only.</summary>
     public static IEnumerable<(string Role, Connections.PgConnectionInfo Info)> LockedDatabases(MigrationOptions options)
     {
@@ -170,14 +259,12 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
         record.ErrorDetail = detail;
     }
 
-    private async Task UndoAsync(MigrationContext context, bool success)
+    /// <summary>Closes what was handed off and not taken, then undoes the compensating steps that did something (last first).</summary>
+    internal async Task UndoAsync(MigrationContext context, bool success)
     {
-        // A follow session no step took holds the replication slot, which the undoing may drop.
-        if (context.FollowerInFlight is { } follower)
-        {
-            context.FollowerInFlight = null;
-            await follower.DisposeAsync();
-        }
+        // What a step handed off and no later step took (a follow session holds the replication slot, which the
+        // undoing may drop; a restore following the dump writes to the target) is closed first.
+        await context.DisposeHandOffsAsync();
 
         // Undo even though the migration's own token may be cancelled: a read-only source must not stay so.
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));

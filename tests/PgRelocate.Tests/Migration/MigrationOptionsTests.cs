@@ -1,4 +1,5 @@
 using PgRelocate.Connections;
+using PgRelocate.Errors;
 using PgRelocate.Migration;
 using PgRelocate.Progress;
 using PgRelocate.Tests.Harness;
@@ -6,8 +7,9 @@ using PgRelocate.Tests.Harness;
 namespace PgRelocate.Tests.Migration;
 
 /// <summary>
-/// The options a migration keeps in its journal so that <c>--resume</c> runs it the same way, and
-/// <c>--max-retained-wal</c> from the command line to the options.
+/// The options a migration keeps in its journal so that <c>--resume</c> runs it the same way, the rules a new
+/// migration's options must follow and a resumed one's refusals (<see cref="MigrationOptionsRules"/>, no server),
+/// and <c>--max-retained-wal</c> from the command line to the options.
 /// </summary>
 public class MigrationOptionsTests
 {
@@ -85,4 +87,161 @@ public class MigrationOptionsTests
         Assert.Contains("--max-retained-wal 'lots' is not a size", notASize.Stderr, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
     }
+
+    private static MigrationOptions Given(Func<MigrationOptions, MigrationOptions>? change = null)
+    {
+        var options = new MigrationOptions { Source = Source, Target = Target, Confirm = "new" };
+        return change is null ? options : change(options);
+    }
+
+    private static string Refusal(MigrationOptions given) => Assert.Throws<UsageException>(() => given.Validate()).Message;
+
+    [Fact]
+    public void Should_Accept_A_Plain_Migration_With_Light_Compression_And_One_Job_At_Least()
+    {
+        var options = Given(o => o with { Jobs = 0 }).Validate();
+
+        Assert.Equal(1, options.Jobs);
+        Assert.Equal(1, options.Compression);
+        Assert.False(options.ReadOnlySource);
+        Assert.False(options.KeepReadOnly);
+        Assert.Equal(6, Given(o => o with { Compression = 6 }).Validate().Compression);
+        Assert.Equal(0, Given(o => o with { Compression = 0 }).Validate().Compression);
+        Assert.Equal(4, Given(o => o with { Jobs = 4 }).Validate().Jobs);
+    }
+
+    [Fact]
+    public void Should_Require_A_Confirm()
+    {
+        Assert.Equal("--confirm is required: pass --confirm new to let the migration replace what the target holds.", Refusal(Given(o => o with { Confirm = "" })));
+    }
+
+    [Fact]
+    public void Should_Refuse_A_Confirm_That_Is_Not_The_Target_Database()
+    {
+        Assert.Equal("--confirm 'old' does not match the target database 'new'. Nothing was changed.", Refusal(Given(o => o with { Confirm = "old" })));
+    }
+
+    [Fact]
+    public void Should_Refuse_Max_Retained_Wal_Without_Online()
+    {
+        Assert.StartsWith("--max-retained-wal limits the WAL an online migration's replication slot holds on the source: add --online", Refusal(Given(o => o with { MaxRetainedWal = 20_000_000_000 })), StringComparison.Ordinal);
+        Assert.Equal(20_000_000_000, Given(o => o with { Online = true, MaxRetainedWal = 20_000_000_000 }).Validate().MaxRetainedWal);
+    }
+
+    [Fact]
+    public void Should_Refuse_Direct_With_Via()
+    {
+        Assert.Equal("--direct copies between the servers with no archive: leave out --via, or --direct.", Refusal(Given(o => o with { Direct = true, Via = "s3://bucket/app.dump" })));
+        Assert.True(Given(o => o with { Direct = true }).Validate().Direct);
+    }
+
+    [Theory]
+    [InlineData("https://example.com/app.dump")]
+    [InlineData("http://example.com/app.dump")]
+    public void Should_Refuse_Via_A_Url_It_Cannot_Write_To(string via)
+    {
+        Assert.StartsWith("--via needs a place to write the archive", Refusal(Given(o => o with { Via = via })), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("s3://bucket/app.dump")]
+    [InlineData("azure://account/container/app.dump")]
+    [InlineData("/var/tmp/app.dump")]
+    public void Should_Accept_Via_A_Store_Or_A_Path(string via) => Assert.Equal(via, Given(o => o with { Via = via }).Validate().Via);
+
+    [Fact]
+    public void Should_Refuse_Online_With_Via()
+    {
+        Assert.Equal("--online copies between the servers with no archive: leave out --via.", Refusal(Given(o => o with { Online = true, Via = "/var/tmp/app.dump" })));
+    }
+
+    [Fact]
+    public void Should_Keep_The_Source_Read_Only_Through_And_After_An_Online_Cutover()
+    {
+        var options = Given(o => o with { Online = true }).Validate();
+
+        Assert.True(options.ReadOnlySource);
+        Assert.True(options.KeepReadOnly);
+    }
+
+    [Fact]
+    public void Should_Refuse_A_Resume_Of_A_Completed_Migration()
+    {
+        using var dir = new TempDir();
+        var journal = Journal(dir.Path);
+        journal.Status = MigrationStatus.Completed;
+
+        var e = Assert.Throws<UsageException>(() => MigrationOptionsRules.CheckResume(journal, [], Source, Target));
+
+        Assert.Equal($"Migration {journal.Id} already completed: see 'pgrelocate info {journal.Id}'.", e.Message);
+    }
+
+    public static TheoryData<string> Fixed() => [.. MigrationOptionsRules.FixedByJournal];
+
+    [Theory]
+    [MemberData(nameof(Fixed))]
+    public void Should_Refuse_On_Resume_An_Option_The_Journal_Fixes(string option)
+    {
+        using var dir = new TempDir();
+        var journal = Journal(dir.Path);
+
+        var e = Assert.Throws<UsageException>(() => MigrationOptionsRules.CheckResume(journal, ["--source", option, "--workdir"], Source, Target));
+
+        Assert.Equal($"Migration {journal.Id} resumes with the options it was started with ('pgrelocate info {journal.Id}' shows them): leave out {option}, or start a new migration.", e.Message);
+    }
+
+    [Fact]
+    public void Should_Refuse_On_Resume_A_Confirm_And_Name_Every_Option_Given()
+    {
+        using var dir = new TempDir();
+        var journal = Journal(dir.Path);
+
+        var e = Assert.Throws<UsageException>(() => MigrationOptionsRules.CheckResume(journal, ["--jobs", "--confirm", "--online"], Source, Target));
+
+        Assert.Contains("leave out --confirm, --jobs, --online, or start a new migration.", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Should_Resume_With_The_Connections_And_Display_Options_Given_Again()
+    {
+        using var dir = new TempDir();
+        var journal = Journal(dir.Path);
+
+        MigrationOptionsRules.CheckResume(journal, ["--resume", "--source", "--target", "--workdir", "--show-secrets", "--report", "--detach"], Source, Target);
+    }
+
+    [Fact]
+    public void Should_Refuse_A_Resume_With_Other_Connections()
+    {
+        using var dir = new TempDir();
+        var journal = Journal(dir.Path);
+        var other = PgConnectionInfo.Parse("postgres://app@127.0.0.1:1/other");
+
+        var toOther = Assert.Throws<UsageException>(() => MigrationOptionsRules.CheckResume(journal, [], Source, other));
+        var fromOther = Assert.Throws<UsageException>(() => MigrationOptionsRules.CheckResume(journal, [], other, Target));
+
+        Assert.Equal($"Migration {journal.Id} moves {Source} to {Target}: pass those connections to resume it.", toOther.Message);
+        Assert.Equal(toOther.Message, fromOther.Message);
+    }
+
+    [Fact]
+    public async Task Should_Refuse_A_Confirm_Given_To_A_Resume_Like_Any_Option_That_Would_Change_It()
+    {
+        using var dir = new TempDir();
+        var journal = Journal(dir.Path);
+        string[] resume = ["migrate", "--resume", journal.Id, "--source", CliRunner.Url(Source), "--target", CliRunner.Url(Target), "--workdir", dir.Path];
+
+        var confirm = await CliRunner.RunAsync([.. resume, "--confirm", "otherdb"], null);
+        var jobs = await CliRunner.RunAsync([.. resume, "-j", "4"], null);
+
+        Assert.True(confirm.ExitCode == 2, confirm.ToString());
+        Assert.Contains("leave out --confirm, or start a new migration.", confirm.Stderr, StringComparison.Ordinal);
+        Assert.True(jobs.ExitCode == 2, jobs.ToString());
+        Assert.Contains("leave out --jobs, or start a new migration.", jobs.Stderr, StringComparison.Ordinal);
+        Assert.Equal(MigrationStatus.Pending, MigrationJournal.Load(dir.Path, journal.Id).Status);
+    }
+
+    private static MigrationJournal Journal(string workDir) =>
+        MigrationJournal.Create(workDir, MigrationJournal.NewId(), Source.ToString(), Target.ToString(), ["check"], Given().ToJournal());
 }

@@ -16,6 +16,17 @@ namespace PgRelocate.Migration.Reports;
 public static class MigrationReport
 {
     /// <summary>Writes the report in the format its extension names (.html, .md, .json).</summary>
+    /// <summary>Refuses a report path whose extension names no format this writes, before the migration starts.</summary>
+    /// <exception cref="UsageException">It names none.</exception>
+    public static void CheckPath(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (Path.GetExtension(path).ToLowerInvariant() is not (".html" or ".htm" or ".md" or ".markdown" or ".json"))
+        {
+            throw new UsageException($"--report '{path}' must end in .html, .md or .json.");
+        }
+    }
+
     public static void Write(MigrationJournal journal, string path)
     {
         var text = Path.GetExtension(path).ToLowerInvariant() switch

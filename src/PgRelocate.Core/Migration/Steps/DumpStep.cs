@@ -48,7 +48,11 @@ public sealed class DumpStep : IMigrationStep
             throw;
         }
 
-        context.RestoreInFlight = restore;
+        if (restore is not null)
+        {
+            context.HandOff(restore);
+        }
+
         context.Record.Outputs["archive"] = location.ToString();
         context.Record.Outputs["bytes"] = manifest.ArchiveBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
         context.Record.Outputs["sha256"] = manifest.Sha256;

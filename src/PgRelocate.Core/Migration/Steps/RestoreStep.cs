@@ -20,10 +20,9 @@ public sealed class RestoreStep : IMigrationStep
 
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
-        if (context.RestoreInFlight is { } running)
+        if (context.TakeHandOff<FollowingRestoreRun>() is { } running)
         {
             // Started by the dump step, on the archive's local copy: only its end is left to wait for.
-            context.RestoreInFlight = null;
             await using (running)
             {
                 Record(context, await running.Task, "alongside the dump");

@@ -64,10 +64,10 @@ public sealed class FollowStep : IMigrationStep
         {
             // Kept when the follow fails too: the lag before a stop is what explains it.
             OnlineCutoverStep.RecordLag(context, follower, "Lag while following");
-            // The cutover goes on with this session (see MigrationContext.FollowerInFlight); should the migration
+            // The cutover goes on with this session (see MigrationContext.HandOff); should the migration
             // stop before it, the runner closes it.
             await follower.ParkAsync();
-            context.FollowerInFlight = follower;
+            context.HandOff(follower);
         }
 
         OnlineCutoverStep.Record(context, follower);

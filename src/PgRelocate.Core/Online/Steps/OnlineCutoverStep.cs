@@ -45,8 +45,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
         // The follow step's session when this process ran it (no WAL decoded again while writes are refused), else
         // a new one from the position stored in the target. Closed before the slot is dropped below: an open
         // session keeps it active.
-        await using var follower = context.FollowerInFlight ?? FollowerFor(context, OnlinePhases.Cutover);
-        context.FollowerInFlight = null;
+        await using var follower = context.TakeHandOff<Follower>() ?? FollowerFor(context, OnlinePhases.Cutover);
         follower.StartPhase(OnlinePhases.Cutover);
         var (changesBefore, transactionsBefore) = (follower.Changes, follower.Transactions);
         try
