@@ -26,16 +26,6 @@ public static partial class CatalogSql
     /// <summary>The schemas of extensions and of the provider (a subquery of pg_namespace oids).</summary>
     public static string ExtensionSchemas => Load("ExtensionSchemas.sql");
 
-    /// <summary>A condition: the schema <paramref name="oid"/> is a user schema.</summary>
-    public static string IsUserSchema(string oid) => $"{oid} IN ({UserSchemas})";
-
-    /// <summary>A condition: the relation <paramref name="oid"/> is a user table.</summary>
-    public static string IsUserTable(string oid) => $"{oid} IN ({UserTables})";
-
-    /// <summary>A condition: the object <paramref name="oid"/> of system catalog <paramref name="catalog"/> (pg_class, pg_proc, ...) is not a member of an extension.</summary>
-    public static string NotExtensionMember(string catalog, string oid) =>
-        $"NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.{catalog}'::regclass AND d.objid = {oid} AND d.deptype = 'e')";
-
     /// <summary>
     /// A query, its <c>{{fragments}}</c> expanded and its comment lines removed: a file of this folder by its
     /// name (<c>"UserObjects.sql"</c>), or of another folder by its path in the project

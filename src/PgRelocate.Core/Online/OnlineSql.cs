@@ -6,6 +6,7 @@ namespace PgRelocate.Online;
 internal static class OnlineSql
 {
     public static readonly string PublishedTables = Load("PublishedTables.sql");
+    public static readonly string UnownedTables = Load("UnownedTables.sql");
     public static readonly string NoIdentityTables = Load("NoIdentityTables.sql");
     public static readonly string UnpublishedTables = Load("UnpublishedTables.sql");
     public static readonly string TableConstraints = Load("TableConstraints.sql");
