@@ -93,6 +93,21 @@ public partial class ArchitectureTests
         }
     }
 
+    [Fact]
+    public void Should_List_The_User_Object_Kinds_Once_For_The_Emptiness_Check_And_The_Emptying()
+    {
+        // UserObjects.sql (is the database empty?) and EmptyPlan.sql (drop what is there) read one list of the
+        // user objects, UserObjectList.sql, and neither reads an object catalog of its own: a kind one of them
+        // knew and the other not would leave an emptied target "not empty", or drop what the check never saw.
+        string[] objectCatalogs = ["pg_class", "pg_proc", "pg_type", "pg_operator", "pg_collation", "pg_ts_config", "pg_ts_dict"];
+        foreach (var name in new[] { "UserObjects.sql", "EmptyPlan.sql" })
+        {
+            var sql = SqlWithoutComments(File.ReadAllText(Path.Combine(CoreRoot(), "Catalog", name)));
+            Assert.Contains("{{user_object_list}}", sql, StringComparison.Ordinal);
+            Assert.DoesNotContain(objectCatalogs, c => Regex.IsMatch(sql, $@"\b{c}\b"));
+        }
+    }
+
     private static IEnumerable<string> Markers(string sql) =>
         UserFilterMarkers.Where(m => m.Pattern.IsMatch(sql)).Select(m => $"{m.What}: {m.Pattern.Match(sql).Value}");
 
