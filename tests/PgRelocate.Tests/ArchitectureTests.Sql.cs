@@ -94,6 +94,28 @@ public partial class ArchitectureTests
     }
 
     [Fact]
+    public void Should_Use_Every_Sql_File()
+    {
+        // A file is used when code loads it by name, or another file includes it as a {{fragment}}; a query
+        // OnlineSql loads is used when code outside OnlineSql reads it (SlotLag.sql once was loaded and never run).
+        var code = string.Concat(CoreFiles().Select(f => CodeOnly(File.ReadAllText(f.File))));
+        var sql = string.Concat(SqlFiles().Select(File.ReadAllText));
+        var unused = SqlFiles()
+            .Select(f => (Path: Relative(f), Name: Path.GetFileNameWithoutExtension(f)))
+            .Where(f => !code.Contains($"\"{f.Name}.sql\"", StringComparison.Ordinal)
+                        && !code.Contains($"\"{f.Path}\"", StringComparison.Ordinal)
+                        && !sql.Contains("{{" + Snake(f.Name) + "}}", StringComparison.Ordinal))
+            .Select(f => f.Path)
+            .ToList();
+        var onlineSql = Path.Combine(CoreRoot(), "Online", "OnlineSql.cs");
+        var elsewhere = string.Concat(CoreFiles().Where(f => f.File != onlineSql).Select(f => CodeOnly(File.ReadAllText(f.File))));
+        unused.AddRange(OnlineSqlField().Matches(File.ReadAllText(onlineSql)).Select(m => m.Groups[1].Value)
+            .Where(field => !elsewhere.Contains("OnlineSql." + field, StringComparison.Ordinal))
+            .Select(field => $"OnlineSql.{field}"));
+        Assert.True(unused.Count == 0, string.Join("\n", unused));
+    }
+
+    [Fact]
     public void Should_List_The_User_Object_Kinds_Once_For_The_Emptiness_Check_And_The_Emptying()
     {
         // UserObjects.sql (is the database empty?) and EmptyPlan.sql (drop what is there) read one list of the
@@ -269,4 +291,7 @@ public partial class ArchitectureTests
         literals.Add(text.ToString());
         return i + 1;
     }
+
+    [GeneratedRegex(@"public static readonly string (\w+) =")]
+    private static partial Regex OnlineSqlField();
 }
