@@ -74,21 +74,6 @@ public partial class ArchitectureTests
         Assert.Empty(listing);
     }
 
-    [Fact]
-    public void Should_Define_User_Schemas_And_Tables_In_The_Catalog_Only()
-    {
-        // Which schemas hold the user's objects (not pg_catalog, information_schema, TOAST or temporary ones, not an
-        // extension's) is Catalog/UserSchemas.sql, and a user table is Catalog/UserTables.sql; other SQL includes
-        // them ({{user_schemas}}, {{user_tables}}) instead of repeating the filter.
-        var repeating = Directory.GetFiles(CoreRoot(), "*.sql", SearchOption.AllDirectories)
-            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
-            .Where(f => Path.GetFileName(Path.GetDirectoryName(f)) != "Catalog")
-            .Where(f => File.ReadAllText(f).Contains("pg_toast", StringComparison.Ordinal) || File.ReadAllText(f).Contains("pg\\_toast", StringComparison.Ordinal))
-            .Select(f => Path.GetRelativePath(CoreRoot(), f))
-            .ToList();
-        Assert.Empty(repeating);
-    }
-
     private static string CoreRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

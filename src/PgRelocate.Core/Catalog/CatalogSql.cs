@@ -5,11 +5,13 @@ using System.Text.RegularExpressions;
 namespace PgRelocate.Catalog;
 
 /// <summary>
-/// The catalog vocabulary's SQL: .sql files beside this code, embedded in the assembly. A file may name
-/// another with <c>{{name}}</c> (the file <c>Name.sql</c> with underscores for case changes: user_tables is
-/// UserTables.sql): "a user table" is written once, in UserTables.sql, and every query that means one says
-/// <c>c.oid IN ({{user_tables}})</c>. Preflight, restore, copy and verify read through these, so they cannot
-/// disagree on what a user table, a user object or an extension's schema is.
+/// The one loader of the engine's SQL: the .sql files beside its code (<c>Catalog/</c>, <c>Online/</c>,
+/// <c>Verify/</c>, <c>Restore/</c>, <c>Demo/</c>), embedded in the assembly. Whole-line <c>--</c> comments are
+/// removed and <c>{{fragments}}</c> expanded: a file may name a fragment of this folder with <c>{{name}}</c> (the
+/// file <c>Name.sql</c>, underscores for case changes: user_tables is UserTables.sql). "A user table" is written
+/// once, in UserTables.sql, and every query that means one says <c>c.oid IN ({{user_tables}})</c>; the other
+/// fragments (user schemas, user relations, user functions, extension members, the user objects' list) work
+/// the same way. So preflight, restore, copy, verify and the online path cannot disagree on what they mean.
 /// </summary>
 public static partial class CatalogSql
 {
@@ -24,29 +26,27 @@ public static partial class CatalogSql
     /// <summary>The schemas of extensions and of the provider (a subquery of pg_namespace oids).</summary>
     public static string ExtensionSchemas => Load("ExtensionSchemas.sql");
 
-    /// <summary>A condition: the schema <paramref name="oid"/> is a user schema.</summary>
-    public static string IsUserSchema(string oid) => $"{oid} IN ({UserSchemas})";
+    /// <summary>
+    /// A query, its <c>{{fragments}}</c> expanded and its comment lines removed: a file of this folder by its
+    /// name (<c>"UserObjects.sql"</c>), or of another folder by its path in the project
+    /// (<c>"Online/SlotLag.sql"</c>).
+    /// </summary>
+    public static string Load(string path) => Cache.GetOrAdd(path, p => Expand(Read(p)));
 
-    /// <summary>A condition: the relation <paramref name="oid"/> is a user table.</summary>
-    public static string IsUserTable(string oid) => $"{oid} IN ({UserTables})";
-
-    /// <summary>A condition: the object <paramref name="oid"/> of system catalog <paramref name="catalog"/> (pg_class, pg_proc, ...) is not a member of an extension.</summary>
-    public static string NotExtensionMember(string catalog, string oid) =>
-        $"NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.{catalog}'::regclass AND d.objid = {oid} AND d.deptype = 'e')";
-
-    /// <summary>A query of this folder, its <c>{{fragments}}</c> expanded and its comment lines removed.</summary>
-    public static string Load(string fileName) => Cache.GetOrAdd(fileName, name => Expand(Read(name)));
-
-    /// <summary>Expands the <c>{{fragments}}</c> in SQL written elsewhere.</summary>
+    /// <summary>Expands the <c>{{fragments}}</c> in SQL written in code (a query too short for a file of its own).</summary>
     public static string Expand(string sql) =>
         Fragment().Replace(sql, m => Load(ToFileName(m.Groups[1].Value)));
+
+    /// <summary>The resource name of a .sql file: the project's root namespace, then its path with dots.</summary>
+    internal static string ResourceName(string path) =>
+        "PgRelocate." + (path.Contains('/', StringComparison.Ordinal) ? path : "Catalog/" + path).Replace('/', '.');
 
     private static string ToFileName(string snake) =>
         string.Concat(snake.Split('_').Select(w => char.ToUpperInvariant(w[0]) + w[1..])) + ".sql";
 
-    private static string Read(string fileName)
+    private static string Read(string path)
     {
-        var name = "PgRelocate.Catalog." + fileName;
+        var name = ResourceName(path);
         using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)
             ?? throw new InvalidOperationException($"Embedded resource {name} is missing.");
         using var reader = new StreamReader(stream);

@@ -5,7 +5,7 @@
 -- and whatever belongs to other roles (the emptiness check after the plan refuses then).
 -- Such a schema is never dropped with CASCADE: its own objects are dropped one by one instead.
 WITH me AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user),
-members AS (SELECT d.classid, d.objid, d.refobjid FROM pg_catalog.pg_depend d WHERE d.deptype = 'e'),
+members AS ({{extension_members}}),
 creatable AS (SELECT x.name FROM ({{creatable_extensions}}) x WHERE x.can_create),
 kept_ext AS (
     SELECT e.oid, e.extnamespace FROM pg_catalog.pg_extension e
@@ -35,45 +35,11 @@ SELECT 1 AS step, pg_catalog.format('DROP EXTENSION IF EXISTS %I CASCADE', e.ext
 UNION ALL
 SELECT 2, pg_catalog.format('DROP SCHEMA IF EXISTS %I CASCADE', s.nspname), s.nspname FROM dropped_schemas s
 UNION ALL
-SELECT 3 + CASE c.relkind WHEN 'v' THEN 0 WHEN 'm' THEN 1 WHEN 'S' THEN 3 ELSE 2 END,
-       pg_catalog.format('DROP %s IF EXISTS %I.%I CASCADE',
-              CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
-                             WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END, s.nspname, c.relname),
-       s.nspname || '.' || c.relname
-FROM pg_catalog.pg_class c JOIN remaining s ON s.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND NOT c.relispartition AND c.relpersistence <> 't'
-  AND pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')
-  AND (c.tableoid, c.oid) NOT IN (SELECT classid, objid FROM members)
-UNION ALL
-SELECT 7, pg_catalog.format('DROP %s IF EXISTS %s CASCADE',
-              CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = p.oid) THEN 'AGGREGATE' ELSE 'ROUTINE' END,
-              p.oid::pg_catalog.regprocedure),
-       p.oid::pg_catalog.regprocedure::text
-FROM pg_catalog.pg_proc p JOIN remaining s ON s.oid = p.pronamespace
-WHERE pg_catalog.pg_has_role(current_user, p.proowner, 'USAGE')
-  AND (p.tableoid, p.oid) NOT IN (SELECT classid, objid FROM members)
-UNION ALL
-SELECT 8, pg_catalog.format('DROP %s IF EXISTS %I.%I CASCADE', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, s.nspname, t.typname),
-       s.nspname || '.' || t.typname
-FROM pg_catalog.pg_type t JOIN remaining s ON s.oid = t.typnamespace
-WHERE t.typtype IN ('e', 'd', 'r') AND pg_catalog.pg_has_role(current_user, t.typowner, 'USAGE')
-  AND (t.tableoid, t.oid) NOT IN (SELECT classid, objid FROM members)
-UNION ALL
-SELECT 9, pg_catalog.format('DROP OPERATOR IF EXISTS %s CASCADE', o.oid::pg_catalog.regoperator), o.oid::pg_catalog.regoperator::text
-FROM pg_catalog.pg_operator o JOIN remaining s ON s.oid = o.oprnamespace
-WHERE pg_catalog.pg_has_role(current_user, o.oprowner, 'USAGE') AND (o.tableoid, o.oid) NOT IN (SELECT classid, objid FROM members)
-UNION ALL
-SELECT 10, pg_catalog.format('DROP COLLATION IF EXISTS %I.%I CASCADE', s.nspname, o.collname), s.nspname || '.' || o.collname
-FROM pg_catalog.pg_collation o JOIN remaining s ON s.oid = o.collnamespace
-WHERE pg_catalog.pg_has_role(current_user, o.collowner, 'USAGE') AND (o.tableoid, o.oid) NOT IN (SELECT classid, objid FROM members)
-UNION ALL
-SELECT 11, pg_catalog.format('DROP TEXT SEARCH CONFIGURATION IF EXISTS %I.%I CASCADE', s.nspname, o.cfgname), s.nspname || '.' || o.cfgname
-FROM pg_catalog.pg_ts_config o JOIN remaining s ON s.oid = o.cfgnamespace
-WHERE pg_catalog.pg_has_role(current_user, o.cfgowner, 'USAGE') AND (o.tableoid, o.oid) NOT IN (SELECT classid, objid FROM members)
-UNION ALL
-SELECT 12, pg_catalog.format('DROP TEXT SEARCH DICTIONARY IF EXISTS %I.%I CASCADE', s.nspname, o.dictname), s.nspname || '.' || o.dictname
-FROM pg_catalog.pg_ts_dict o JOIN remaining s ON s.oid = o.dictnamespace
-WHERE pg_catalog.pg_has_role(current_user, o.dictowner, 'USAGE') AND (o.tableoid, o.oid) NOT IN (SELECT classid, objid FROM members)
+-- the objects in the remaining schemas: the list the emptiness check reads (UserObjectList.sql), partitions
+-- left to their parent's DROP
+SELECT o.drop_step, o.drop_statement, o.drop_name
+FROM ({{user_object_list}}) o JOIN remaining s ON s.oid = o.schema
+WHERE NOT o.partition AND pg_catalog.pg_has_role(current_user, o.owner, 'USAGE')
 UNION ALL
 SELECT 13, 'SELECT pg_catalog.lo_unlink(l.oid) FROM pg_catalog.pg_largeobject_metadata l WHERE pg_catalog.pg_has_role(current_user, l.lomowner, ''USAGE'')', 'large objects'
 WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata)

@@ -6,7 +6,7 @@ SELECT n.oid FROM pg_catalog.pg_namespace n
 WHERE n.oid IN ({{user_schemas}})
   AND (n.oid IN (SELECT e.extnamespace FROM pg_catalog.pg_extension e)
        OR n.nspname IN (SELECT (pg_catalog.pg_identify_object(d.classid, d.objid, d.objsubid)).schema
-                        FROM pg_catalog.pg_depend d
-                        WHERE d.deptype = 'e' AND d.classid <> 'pg_catalog.pg_namespace'::regclass)
+                        FROM ({{extension_members}}) d
+                        WHERE d.classid <> 'pg_catalog.pg_namespace'::regclass)
        OR (NOT pg_catalog.pg_has_role(current_user, n.nspowner, 'USAGE')
            AND (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = n.nspowner)))

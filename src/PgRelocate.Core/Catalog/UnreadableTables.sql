@@ -2,9 +2,6 @@
 -- no USAGE on their schema. pg_dump stops at the first one.
 SELECT n.nspname::text, c.relname::text, CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE (c.oid IN ({{user_tables}})
-       OR (c.relkind = 'S' AND n.oid IN ({{user_schemas}})
-           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                           WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')))
+WHERE (c.oid IN ({{user_tables}}) OR (c.relkind = 'S' AND c.oid IN ({{user_relations}})))
   AND (NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE') OR NOT pg_catalog.has_table_privilege(c.oid, 'SELECT'))
 ORDER BY 1, 2

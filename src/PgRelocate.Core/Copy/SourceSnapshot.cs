@@ -243,8 +243,7 @@ internal sealed class SourceSnapshot : IAsyncDisposable
     private static readonly string SequencesSql = CatalogSql.Expand("""
         SELECT n.nspname, c.relname
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'S' AND n.oid IN ({{user_schemas}})
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+        WHERE c.relkind = 'S' AND c.oid IN ({{user_relations}})
         ORDER BY 1, 2
         """);
 

@@ -1,5 +1,5 @@
-using System.Reflection;
 using Npgsql;
+using PgRelocate.Catalog;
 using PgRelocate.Clusters;
 using PgRelocate.Connections;
 
@@ -15,16 +15,8 @@ public static class SampleDatabase
     /// <summary>The schema owned by a second role, to show ownership is reassigned on restore.</summary>
     public const string ReportingSchema = "reporting";
 
-    public static string Sql
-    {
-        get
-        {
-            using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("PgRelocate.Demo.sample.sql")
-                ?? throw new InvalidOperationException("The sample database script is missing from the assembly.");
-            using var reader = new StreamReader(stream);
-            return reader.ReadToEnd();
-        }
-    }
+    /// <summary>The script that makes the sample (sample.sql).</summary>
+    public static string Sql => CatalogSql.Load("Demo/sample.sql");
 
     /// <summary>Loads the sample into <paramref name="database"/> (owned by its login role) on <paramref name="cluster"/>.</summary>
     public static async Task LoadAsync(LocalCluster cluster, PgConnectionInfo database, CancellationToken cancellationToken)

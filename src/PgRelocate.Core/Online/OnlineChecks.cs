@@ -1,4 +1,5 @@
 using Npgsql;
+using PgRelocate.Catalog;
 using PgRelocate.Connections;
 using PgRelocate.Preflight;
 using PgRelocate.Preflight.Checks;
@@ -123,7 +124,7 @@ public static class OnlineChecks
         const string name = "online: table owners";
         var tables = await Db.ListAsync(
             context.Source,
-            OnlineSql.PublishedTables.Replace("ORDER BY 2, 3", "AND NOT pg_catalog.pg_has_role(current_user, c.relowner, 'MEMBER') ORDER BY 2, 3", StringComparison.Ordinal),
+            OnlineSql.UnownedTables,
             r => r.GetString(1) + "." + r.GetString(2),
             cancellationToken);
         return tables.Count == 0
@@ -145,16 +146,19 @@ public static class OnlineChecks
             : CheckResult.Block(name, $"{tables.Count} tables have no primary key or replica identity: {Findings.Names(tables)}. Once published, UPDATE and DELETE on them would fail on the source.", "Add primary keys, or pass --replica-identity-full.") with { Details = tables };
     }
 
+    // The user's unlogged tables (an extension's are made again by CREATE EXTENSION, and never published).
+    private static readonly string UnloggedAndLargeObjectsSql = CatalogSql.Expand("""
+        SELECT (SELECT count(*) FROM pg_catalog.pg_class c
+                WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p') AND c.oid IN ({{user_relations}}))::int,
+               (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata)::int
+        """);
+
     private static async Task<CheckResult> NotReplicatedAsync(PreflightContext context, CancellationToken cancellationToken)
     {
         const string name = "online: not replicated";
         var (unlogged, largeObjects) = await Db.SingleAsync(
             context.Source,
-            """
-            SELECT (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                    WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema'))::int,
-                   (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata)::int
-            """,
+            UnloggedAndLargeObjectsSql,
             r => (r.GetInt32(0), r.GetInt32(1)),
             cancellationToken);
         var parts = new List<string>();

@@ -1,11 +1,12 @@
-using System.Reflection;
+using PgRelocate.Catalog;
 
 namespace PgRelocate.Online;
 
-/// <summary>The SQL files of this folder, embedded in the assembly.</summary>
+/// <summary>The SQL files of this folder, read through the one loader (<see cref="CatalogSql.Load"/>).</summary>
 internal static class OnlineSql
 {
     public static readonly string PublishedTables = Load("PublishedTables.sql");
+    public static readonly string UnownedTables = Load("UnownedTables.sql");
     public static readonly string NoIdentityTables = Load("NoIdentityTables.sql");
     public static readonly string UnpublishedTables = Load("UnpublishedTables.sql");
     public static readonly string TableConstraints = Load("TableConstraints.sql");
@@ -15,13 +16,5 @@ internal static class OnlineSql
     public static readonly string RewrittenTables = Load("RewrittenTables.sql");
     public static readonly string UnsentWal = Load("UnsentWal.sql");
 
-    private static string Load(string fileName)
-    {
-        var name = "PgRelocate.Online." + fileName;
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)
-            ?? throw new InvalidOperationException($"Embedded resource {name} is missing.");
-        using var reader = new StreamReader(stream);
-        // {{user_schemas}} and the like: the catalog's one definition of the user's schemas and tables.
-        return Catalog.CatalogSql.Expand(reader.ReadToEnd());
-    }
+    private static string Load(string fileName) => CatalogSql.Load("Online/" + fileName);
 }

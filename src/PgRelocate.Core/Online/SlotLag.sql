@@ -1,5 +1,16 @@
--- The WAL the source has written past what the slot's consumer confirmed (the lag), and the WAL it keeps for it.
-SELECT coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint,
-       coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn), 0)::bigint
-FROM pg_catalog.pg_replication_slots
-WHERE slot_name = @slot
+-- Replication slots and their WAL, in bytes: the lag (what the source wrote past the position the slot's
+-- consumer confirmed) and the WAL the slot keeps (from its restart_lsn); from PostgreSQL 13 on what the server
+-- says of it (wal_status: reserved, extended, unreserved or lost; safe_wal_size: what it may still write before
+-- it invalidates the slot, null without max_slot_wal_keep_size), null before; then the slot's name, database
+-- and whether a session streams from it. @slot (text) names one slot, no row when it is gone; null lists the
+-- tool's slots (pgrelocate_...) on the server.
+SELECT coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.confirmed_flush_lsn), 0)::bigint AS lag_bytes,
+       coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn), 0)::bigint AS retained_bytes,
+       pg_catalog.to_jsonb(s) ->> 'wal_status' AS wal_status,
+       (pg_catalog.to_jsonb(s) ->> 'safe_wal_size')::bigint AS safe_wal_size,
+       s.slot_name::text AS slot_name,
+       coalesce(s.database::text, '') AS database,
+       s.active
+FROM pg_catalog.pg_replication_slots s
+WHERE CASE WHEN @slot::text IS NULL THEN s.slot_name LIKE 'pgrelocate\_%' ELSE s.slot_name = @slot::text END
+ORDER BY s.slot_name

@@ -1,4 +1,5 @@
 using Npgsql;
+using NpgsqlTypes;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Preflight;
@@ -15,6 +16,12 @@ public sealed record PublishedTable(string Schema, string Name, bool Partitioned
 
 /// <summary>A replication slot of the tool and the WAL it keeps on the source.</summary>
 public sealed record ToolSlot(string Name, string Database, bool Active, long RetainedBytes, string? WalStatus);
+
+/// <summary>
+/// A replication slot's WAL (SlotLag.sql): the lag past what its consumer confirmed, what it keeps, and from
+/// PostgreSQL 13 on the server's word on it (wal_status, safe_wal_size); null before.
+/// </summary>
+public sealed record SlotWal(string Name, string Database, bool Active, long LagBytes, long RetainedBytes, string? WalStatus, long? SafeWalSize);
 
 /// <summary>
 /// What an online migration creates on the source and how it is removed: the publication, the replication
@@ -130,18 +137,25 @@ public static class SourceSide
     }
 
     /// <summary>The tool's slots on the source's server and the WAL each holds back.</summary>
-    public static async Task<IReadOnlyList<ToolSlot>> ToolSlotsAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<ToolSlot>> ToolSlotsAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        (await SlotsAsync(conn, null, cancellationToken)).Select(s => new ToolSlot(s.Name, s.Database, s.Active, s.RetainedBytes, s.WalStatus)).ToList();
+
+    /// <summary>
+    /// The slot <paramref name="slot"/> (none when it is gone), or with null the tool's slots on the server, with
+    /// their lag and the WAL they keep (SlotLag.sql, the one query of them).
+    /// </summary>
+    public static async Task<IReadOnlyList<SlotWal>> SlotsAsync(NpgsqlConnection conn, string? slot, CancellationToken cancellationToken)
     {
-        var version = int.Parse(await Db.ScalarAsync<string>(conn, "SHOW server_version_num", cancellationToken) ?? "0", System.Globalization.CultureInfo.InvariantCulture);
-        var walStatus = version >= 130000 ? "wal_status" : "NULL::text";
-        return await Db.ListAsync(
-            conn,
-            $"""
-            SELECT slot_name::text, coalesce(database::text, ''), active,
-                   coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn), 0)::bigint, {walStatus}
-            FROM pg_catalog.pg_replication_slots WHERE slot_name LIKE 'pgrelocate\_%' ORDER BY 1
-            """,
-            r => new ToolSlot(r.GetString(0), r.GetString(1), r.GetBoolean(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetString(4)),
-            cancellationToken);
+        await using var cmd = new NpgsqlCommand(OnlineSql.SlotLag, conn);
+        cmd.Parameters.Add(new NpgsqlParameter("slot", NpgsqlDbType.Text) { Value = (object?)slot ?? DBNull.Value });
+        var slots = new List<SlotWal>();
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
+        {
+            slots.Add(new SlotWal(r.GetString(4), r.GetString(5), r.GetBoolean(6), r.GetInt64(0), r.GetInt64(1),
+                r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(3) ? null : r.GetInt64(3)));
+        }
+
+        return slots;
     }
 }

@@ -28,6 +28,8 @@ public static class TargetState
                                                    PRIMARY KEY (slot, table_name));
             CREATE TABLE {Schema}.disabled_triggers (table_name text NOT NULL, trigger_name text NOT NULL, enabled "char" NOT NULL,
                                                      PRIMARY KEY (table_name, trigger_name));
+            -- Every table's triggers, an extension's too, not only the user tables': the cutover writes the
+            -- extensions' configuration tables (ConfigurationRows) while they are disabled.
             INSERT INTO {Schema}.disabled_triggers
             SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), t.tgname, t.tgenabled
             FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

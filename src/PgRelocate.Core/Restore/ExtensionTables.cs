@@ -1,6 +1,6 @@
-using System.Reflection;
 using Npgsql;
 using PgRelocate.Archives;
+using PgRelocate.Catalog;
 using PgRelocate.Connections;
 using PgRelocate.Runners;
 
@@ -82,13 +82,5 @@ internal static class ExtensionTables
         null,
         $"the rows the extension installs itself are there; rows added on the source are not: grant INSERT on it to the login role and restore again, or add them by hand");
 
-    private static string Sql { get; } = Load();
-
-    private static string Load()
-    {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("PgRelocate.Restore.ExtensionTables.sql")
-            ?? throw new InvalidOperationException("Embedded resource ExtensionTables.sql is missing.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
-    }
+    private static string Sql { get; } = CatalogSql.Load("Restore/ExtensionTables.sql");
 }

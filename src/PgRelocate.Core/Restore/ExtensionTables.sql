@@ -8,11 +8,10 @@ SELECT n.nspname AS schema,
        e.extcondition[pg_catalog.array_position(e.extconfig, c.oid)] AS condition,
        c.oid = ANY (e.extconfig) AS config,
        has_table_privilege(c.oid, 'DELETE') AS deletable
-FROM pg_catalog.pg_depend d
+FROM ({{extension_members}}) d
 JOIN pg_catalog.pg_class c ON c.oid = d.objid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
 WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
   AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
-  AND d.deptype = 'e'
   AND c.relkind IN ('r', 'p')

@@ -1,12 +1,13 @@
 using Npgsql;
+using PgRelocate.Catalog;
 
 namespace PgRelocate.Verify;
 
 /// <summary>Reads the user objects of both sides and lists those that differ, by kind and name.</summary>
 internal static class SchemaComparer
 {
-    private static readonly Lazy<string> SnapshotSql = new(() => SqlResources.Load("SchemaSnapshot.sql"));
-    private static readonly Lazy<string> SequenceSql = new(() => SqlResources.Load("SequenceValues.sql"));
+    private static readonly Lazy<string> SnapshotSql = new(() => CatalogSql.Load("Verify/SchemaSnapshot.sql"));
+    private static readonly Lazy<string> SequenceSql = new(() => CatalogSql.Load("Verify/SequenceValues.sql"));
 
     /// <summary>The kinds counted in the summary, in display order (columns are compared but not counted).</summary>
     public static readonly string[] CountedKinds =

@@ -9,12 +9,13 @@ WITH ns AS (
     -- The user schemas, as the catalog vocabulary defines them (Catalog/UserSchemas.sql).
     SELECT n.oid, n.nspname FROM pg_namespace n WHERE n.oid IN ({{user_schemas}})
 ), member AS (
-    SELECT d.objid FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'
+    -- The relations of extensions (Catalog/ExtensionMembers.sql).
+    SELECT m.objid FROM ({{extension_members}}) m WHERE m.classid = 'pg_class'::regclass
 ), rel AS (
     SELECT c.oid, c.relkind, c.relpersistence, c.relnamespace, format('%I.%I', ns.nspname, c.relname) AS name FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
     WHERE c.oid NOT IN (SELECT objid FROM member)
       -- A composite type's relation, when the type is an extension's.
-      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = c.reltype AND d.deptype = 'e')
+      AND c.reltype NOT IN (SELECT m.objid FROM ({{extension_members}}) m WHERE m.classid = 'pg_type'::regclass)
       -- An extension table's indexes, and the sequences its columns own (serial, identity).
       AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = c.oid AND i.indrelid IN (SELECT objid FROM member))
       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
@@ -22,7 +23,8 @@ WITH ns AS (
 ), fn AS (
     SELECT p.oid, p.pronamespace, p.prokind, format('%I.%I(%s)', ns.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS name
     FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
-    WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+    -- The user functions, as the catalog vocabulary defines them (Catalog/UserFunctions.sql).
+    WHERE p.oid IN ({{user_functions}})
 )
 SELECT 'schema', format('%I', nspname), '',
        CASE WHEN ns.oid IN ({{extension_schemas}})

@@ -1,4 +1,5 @@
 using Npgsql;
+using PgRelocate.Catalog;
 using PgRelocate.Connections;
 
 namespace PgRelocate.Verify;
@@ -90,5 +91,5 @@ internal sealed record TableInfo(
         return source with { Columns = columns, Types = types, Native = native, Key = key, ValueHash = valueHash };
     }
 
-    private static readonly Lazy<string> Sql_ = new(() => SqlResources.Load("Tables.sql"));
+    private static readonly Lazy<string> Sql_ = new(() => CatalogSql.Load("Verify/Tables.sql"));
 }

@@ -21,20 +21,22 @@ public sealed class DowntimeCheck(TimeSpan? warnAbove = null, long sampleBytes =
 
     public string Name => "estimated downtime";
 
-    private static readonly string DataSql = $"""
+    // The user's tables and materialized views, as SizeCheck counts them (an extension's tables are made again
+    // by CREATE EXTENSION: neither dumped nor restored), and the large objects.
+    private static readonly string DataSql = CatalogSql.Expand("""
         SELECT coalesce(sum(pg_table_size(c.oid)), 0)::bigint
                + (SELECT pg_total_relation_size('pg_catalog.pg_largeobject'))
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'm') AND {CatalogSql.IsUserSchema("n.oid")}
-        """;
+        FROM pg_class c
+        WHERE c.relkind IN ('r', 'm') AND c.oid IN ({{user_relations}})
+        """);
 
-    private static readonly string LargestSql = $"""
+    private static readonly string LargestSql = CatalogSql.Expand("""
         SELECT n.nspname, c.relname
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE {CatalogSql.IsUserTable("c.oid")}
+        WHERE c.oid IN ({{user_tables}})
         ORDER BY pg_table_size(c.oid) DESC, 1, 2
         LIMIT 1
-        """;
+        """);
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {

@@ -11,13 +11,13 @@ public sealed class PrimaryKeysCheck : IPreflightCheck
 {
     public string Name => "tables without primary key";
 
-    private static readonly string Sql = $"""
+    private static readonly string Sql = CatalogSql.Expand("""
         SELECT n.nspname || '.' || c.relname
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND {CatalogSql.IsUserSchema("n.oid")} AND {CatalogSql.NotExtensionMember("pg_class", "c.oid")}
+        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.oid IN ({{user_relations}})
           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')
         ORDER BY 1
-        """;
+        """);
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {

@@ -16,20 +16,21 @@ public sealed class SizeCheck(long thresholdBytes = SizeCheck.DefaultThresholdBy
     public string Name => "size";
 
     // pg_table_size counts heap and TOAST but not indexes: what COPY reads, about what the dump holds uncompressed.
-    private static readonly string TotalsSql = $"""
+    // The user's tables and materialized views (an extension's are made again by CREATE EXTENSION, not dumped).
+    private static readonly string TotalsSql = CatalogSql.Expand("""
         SELECT pg_database_size(current_database()),
                coalesce(sum(pg_table_size(c.oid)), 0)::bigint
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'm') AND {CatalogSql.IsUserSchema("n.oid")}
-        """;
+        FROM pg_class c
+        WHERE c.relkind IN ('r', 'm') AND c.oid IN ({{user_relations}})
+        """);
 
-    private static readonly string LargestSql = $"""
+    private static readonly string LargestSql = CatalogSql.Expand("""
         SELECT n.nspname || '.' || c.relname, pg_total_relation_size(c.oid), c.reltuples::bigint
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'm') AND {CatalogSql.IsUserSchema("n.oid")}
+        WHERE c.relkind IN ('r', 'm') AND c.oid IN ({{user_relations}})
         ORDER BY 2 DESC, 1
         LIMIT 10
-        """;
+        """);
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {

@@ -8,12 +8,13 @@ public sealed class UnloggedTablesCheck : IPreflightCheck
 {
     public string Name => "unlogged tables";
 
-    private static readonly string Sql = $"""
+    // The user's unlogged tables: an extension's are made again by CREATE EXTENSION, not dumped.
+    private static readonly string Sql = CatalogSql.Expand("""
         SELECT n.nspname || '.' || c.relname
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p') AND {CatalogSql.IsUserSchema("n.oid")}
+        WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p') AND c.oid IN ({{user_relations}})
         ORDER BY 1
-        """;
+        """);
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
