@@ -77,25 +77,15 @@ internal sealed class SourceWatch(PgConnectionInfo source, string slot, string p
     /// <summary>Reads the slot's lag and retained WAL; stops before the slot endangers the source's disk.</summary>
     private async Task WatchSlotAsync(CancellationToken cancellationToken)
     {
-        await using var cmd = new NpgsqlCommand(
-            """
-            SELECT coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint,
-                   coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn), 0)::bigint,
-                   CASE WHEN current_setting('server_version_num')::int >= 130000 THEN (to_jsonb(s) ->> 'wal_status') END,
-                   CASE WHEN current_setting('server_version_num')::int >= 130000 THEN (to_jsonb(s) ->> 'safe_wal_size')::bigint END
-            FROM pg_catalog.pg_replication_slots s WHERE slot_name = @slot
-            """, Session);
-        cmd.Parameters.AddWithValue("slot", slot);
-        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
-        if (!await r.ReadAsync(cancellationToken))
+        var found = await SourceSide.SlotsAsync(Session, slot, cancellationToken);
+        if (found.Count == 0)
         {
             throw new PgRelocateException($"The replication slot {slot} is gone from the source (dropped by someone, or invalidated): the target can no longer follow it. Cancel this migration and start a new one.");
         }
 
-        LagBytes = r.GetInt64(0);
-        Retained = r.GetInt64(1);
-        var walStatus = r.IsDBNull(2) ? null : r.GetString(2);
-        long? safe = r.IsDBNull(3) ? null : r.GetInt64(3);
+        var (walStatus, safe) = (found[0].WalStatus, found[0].SafeWalSize);
+        LagBytes = found[0].LagBytes;
+        Retained = found[0].RetainedBytes;
         if (walStatus is "lost" or "unreserved" || safe is < 64L * 1024 * 1024 || Retained > MaxRetainedBytes)
         {
             throw SourceEndangered(Retained, MaxRetainedBytes, walStatus, safe);
