@@ -17,15 +17,19 @@ internal sealed class ApplyRoutes
 
     private ApplyRoutes(int lanes) => _lanes = lanes;
 
-    public static async Task<ApplyRoutes> ReadAsync(NpgsqlConnection conn, int lanes, CancellationToken cancellationToken)
+    /// <summary>The routes over <paramref name="lanes"/> lanes, from the target's catalog.</summary>
+    public static async Task<ApplyRoutes> ReadAsync(NpgsqlConnection conn, int lanes, CancellationToken cancellationToken) =>
+        lanes > 1
+            ? From(lanes, await Db.ListAsync(conn, OnlineSql.ApplyRoutes, r => (Name(r.GetString(0), r.GetString(1)), Name(r.GetString(2), r.GetString(3))), cancellationToken))
+            : From(1, []);
+
+    /// <summary>The routes over <paramref name="lanes"/> lanes, given the pairs of tables ("schema"."table", quoted as <see cref="Db.Ident"/> does) that must share one.</summary>
+    internal static ApplyRoutes From(int lanes, IEnumerable<(string A, string B)> ties)
     {
         var routes = new ApplyRoutes(lanes);
-        if (lanes > 1)
+        foreach (var (a, b) in ties)
         {
-            foreach (var (a, b) in await Db.ListAsync(conn, OnlineSql.ApplyRoutes, r => (Name(r.GetString(0), r.GetString(1)), Name(r.GetString(2), r.GetString(3))), cancellationToken))
-            {
-                routes.Join(a, b);
-            }
+            routes.Join(a, b);
         }
 
         return routes;

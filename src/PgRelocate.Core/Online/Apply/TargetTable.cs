@@ -89,6 +89,25 @@ internal sealed class TargetTable
             }
         }
 
+        var (coalescable, rowsMayVanish, foreignKeys) = columns.Count == 0 ? (false, false, false) : await ConstraintsAsync(conn, qualified, source, cancellationToken);
+        return Match(source, columns, partitioned, new TableConstraints(coalescable, rowsMayVanish, foreignKeys));
+    }
+
+    /// <summary>What the target's catalog says of a table's constraints, as far as the apply cares.</summary>
+    /// <param name="Coalescable">No unique index or exclusion constraint beyond the key's columns (see <see cref="Coalescable"/>).</param>
+    /// <param name="RowsMayVanish">A foreign key out of it cascades or sets values (see <see cref="RowsMayVanish"/>).</param>
+    /// <param name="ForeignKeys">Any foreign key out of it.</param>
+    internal sealed record TableConstraints(bool Coalescable, bool RowsMayVanish, bool ForeignKeys);
+
+    /// <summary>
+    /// The table matched to the source's description, from what the target's catalog says of it: its columns
+    /// (name to type as the target writes it, OID and modifier; generated columns left out), whether it is
+    /// partitioned, and its constraints.
+    /// </summary>
+    /// <exception cref="PgRelocateException">The table is missing on the target or its columns differ from the source's.</exception>
+    internal static TargetTable Match(SourceRelation source, IReadOnlyDictionary<string, (string Type, uint TypeId, int TypeModifier)> columns, bool partitioned, TableConstraints constraints)
+    {
+        var qualified = Db.Ident(source.Schema) + "." + Db.Ident(source.Name);
         if (columns.Count == 0)
         {
             throw SchemaChanged(source, $"table {source.Display} is not on the target");
@@ -119,9 +138,8 @@ internal sealed class TargetTable
             throw SchemaChanged(source, $"the type of column{(retyped.Count == 1 ? "" : "s")} {string.Join(", ", retyped)} of {source.Display} changed on the source (the target has {string.Join(", ", retyped.Select(c => columns[c].Type))})");
         }
 
-        var (coalescable, rowsMayVanish, foreignKeys) = await ConstraintsAsync(conn, qualified, source, cancellationToken);
         var keyed = source.Key.Any(k => k);
-        return new TargetTable(source, qualified, partitioned, source.Columns.Select(c => columns[c].Type).ToArray(), coalescable, rowsMayVanish, keyed && !foreignKeys);
+        return new TargetTable(source, qualified, partitioned, source.Columns.Select(c => columns[c].Type).ToArray(), constraints.Coalescable && keyed, constraints.RowsMayVanish, keyed && !constraints.ForeignKeys);
     }
 
     /// <summary>
