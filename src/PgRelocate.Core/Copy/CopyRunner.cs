@@ -46,6 +46,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 ExtensionSchemas = snapshot.Facts.Extensions.Select(e => (e.Name, e.Schema)).ToList(),
                 Jobs = options.Jobs + options.IndexJobs,
                 Source = snapshot.Identity,
+                SourceMajor = snapshot.Facts.ServerMajor,
             }, cancellationToken);
             prepared.WarnAbout(reporter);
             var targetMajor = prepared.Server.Major;

@@ -67,7 +67,16 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         };
 
         // 2. The target: checked, then emptied when --confirm allows it.
-        var prepared = await TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = options.Confirm, LockTimeout = options.LockTimeout, OwnSessions = options.OwnSessions, Extensions = archive.Contents.Extensions, ExtensionSchemas = archive.Contents.ExtensionSchemas, Jobs = Math.Max(1, options.Jobs) }, cancellationToken);
+        var prepared = await TargetPreparation.CheckAsync(target, new TargetRequirements
+        {
+            Confirm = options.Confirm,
+            LockTimeout = options.LockTimeout,
+            OwnSessions = options.OwnSessions,
+            Extensions = archive.Contents.Extensions,
+            ExtensionSchemas = archive.Contents.ExtensionSchemas,
+            Jobs = Math.Max(1, options.Jobs),
+            SourceMajor = SourceMajorOf(archive.Contents.Header),
+        }, cancellationToken);
         prepared.WarnAbout(reporter);
         var pgRestore = binaries.PgRestoreFor(archive.Contents.Header.MinimumPgRestoreMajor, prepared.Server.Major);
         archive = archive with { PgRestore = pgRestore, TargetMajor = prepared.Server.Major };
@@ -89,6 +98,13 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         }
 
         return result with { Duration = DateTimeOffset.UtcNow - started };
+    }
+
+    /// <summary>The major version of the server the archive was dumped from ("17.6 (Debian ...)" → 17, "9.6.24" → 9), as its header says.</summary>
+    internal static int? SourceMajorOf(ArchiveHeader header)
+    {
+        var digits = new string((header.ServerVersion ?? "").TakeWhile(char.IsAsciiDigit).ToArray());
+        return digits.Length is > 0 and < 6 ? int.Parse(digits, System.Globalization.CultureInfo.InvariantCulture) : null;
     }
 
     private async Task<PreparedArchive> PrepareLocalAsync(LocalArchive local, DumpManifest? manifest, CancellationToken cancellationToken)
