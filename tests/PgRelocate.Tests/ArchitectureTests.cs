@@ -61,7 +61,7 @@ public partial class ArchitectureTests
             .Select(f => Path.GetRelativePath(CoreRoot(), f.File).Replace('\\', '/'))
             .Order(StringComparer.Ordinal)
             .ToList();
-        Assert.Equal(["Clusters/LocalCluster.cs", "Connections/LibpqProbe.cs", "Runners/PgDump.cs", "Runners/PgRestore.cs"], launchers);
+        Assert.Equal(["Clusters/LocalCluster.cs", "Connections/LibpqProbe.cs", "Runners/PgDump.cs", "Runners/PgRestore.cs", "Tools/ChildProcess.cs"], launchers);
     }
 
     [Fact]
