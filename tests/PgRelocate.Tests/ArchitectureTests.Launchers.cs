@@ -44,7 +44,26 @@ public partial class ArchitectureTests
         Assert.True(broken.Count == 0, string.Join("\n", broken));
     }
 
+    [Fact]
+    public void Should_Build_Pg_Restore_Arguments_In_Its_Runner_Only()
+    {
+        // pg_dump takes the same flags but --use-list: its runner may name them.
+        var broken = CoreFiles()
+            .Select(f => (Relative: Path.GetRelativePath(CoreRoot(), f.File).Replace('\\', '/'), Code: CodeOnly(File.ReadAllText(f.File))))
+            .Where(f => f.Relative != "Runners/PgRestore.cs")
+            .SelectMany(f => PgRestoreFlag().Matches(f.Code)
+                .Where(m => f.Relative != "Runners/PgDump.cs" || m.Groups[1].Value == "--use-list")
+                .Select(m => $"{f.Relative}: {m.Groups[1].Value}"))
+            .Distinct()
+            .ToList();
+        Assert.True(broken.Count == 0, "pg_restore's arguments are built by Runners/PgRestore.cs (PgRestoreCall says what to restore):\n" + string.Join("\n", broken));
+    }
+
     /// <summary>A process started other than by ChildProcess: Process.Start, new Process, new ProcessStartInfo (qualified or not).</summary>
     [GeneratedRegex(@"\bProcess\.Start\(|\bnew\s+(?:System\.Diagnostics\.)?Process(?:StartInfo)?\b")]
     private static partial Regex ProcessStart();
+
+    /// <summary>A string that begins with one of pg_restore's selection or ownership flags ("--use-list=", $"--jobs={n}").</summary>
+    [GeneratedRegex(@"""(--use-list|--section|--jobs|--no-owner|--no-acl|--single-transaction|--exit-on-error)(?:[=""])")]
+    private static partial Regex PgRestoreFlag();
 }

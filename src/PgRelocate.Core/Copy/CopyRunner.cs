@@ -74,7 +74,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 warnings.Add(note.ToString());
             }
 
-            warnings.AddRange((await pgRestore.RunStepAsync(new PgRestoreCall("pre-data", preData), "pre-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
+            warnings.AddRange((await pgRestore.RunStepAsync(preData, "pre-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
             reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
             await LeaveOutUnwritableConfigTablesAsync(options.Target, snapshot, warnings, cancellationToken);
             clock.Add("pre-data", "pg_restore --section=pre-data", start);
@@ -97,7 +97,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             {
                 start = clock.Now;
                 reporter.Progress(new ProgressUpdate("post-data", 0, 1, "sections"));
-                var selection = new PgRestoreCall("post-data", ["--section=post-data", "--use-list=" + schema.RestListPath, $"--jobs={options.IndexJobs}", schema.Path]);
+                var selection = new PgRestoreCall("post-data") { Archive = schema.Path, Sections = ArchiveSections.PostData, EntryList = schema.RestListPath, Jobs = options.IndexJobs };
                 warnings.AddRange((await pgRestore.RunStepAsync(selection, "post-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
                 reporter.Progress(new ProgressUpdate("post-data", 1, 1, "sections", Finished: true));
                 clock.Add("post-data", "foreign keys, triggers, the rest", start);

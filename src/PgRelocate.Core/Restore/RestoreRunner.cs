@@ -194,7 +194,7 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             runner.Log($"# left out: {note.Entry} ({note.Message})");
         }
 
-        var parts = new RestoreParts(runner, target, archive.Contents.Entries, existing, progress.OnLine) { Replacing = replacing };
+        var parts = new RestoreParts(runner, target, archive.Contents.Entries, existing, progress.OnStep) { Replacing = replacing };
         IReadOnlyCollection<(string Schema, string Name)> analyzed = [];
         var work = Interrupts.TempFolder("pgrelocate-restore-");
         try
@@ -263,25 +263,23 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
     /// </summary>
     private static async Task RunLocalAsync(RestoreParts parts, string path, int jobs, bool extensions, string work, CancellationToken cancellationToken)
     {
-        List<string> parallel = jobs > 1 ? [$"--jobs={jobs}"] : [];
         var whole = await parts.WholeSelectionAsync(work, cancellationToken);
         if (!extensions || !parts.Toc.Any(e => e.Kind == ArchiveToc.TableData))
         {
-            await parts.RunAsync("", [.. whole, .. parallel, path], cancellationToken);
+            await parts.RunAsync(new PgRestoreCall("") { Archive = path, EntryList = whole, Jobs = jobs }, cancellationToken);
             return;
         }
 
-        await parts.RunAsync("pre-data", ["--section=pre-data", .. whole, path], cancellationToken);
+        await parts.RunAsync(new PgRestoreCall("pre-data") { Archive = path, Sections = ArchiveSections.PreData, EntryList = whole }, cancellationToken);
         var skipped = await parts.SkipUnwritableExtensionRowsAsync(cancellationToken);
-        List<string> rest = ["--section=data", "--section=post-data"];
-        if (skipped.Count > 0 || whole.Count > 0)
+        var rest = whole;
+        if (skipped.Count > 0 || whole is not null)
         {
-            var list = Path.Combine(work, "data-and-post-data.list");
-            await File.WriteAllLinesAsync(list, parts.Toc.Where(e => !skipped.Contains(e.Id)).Select(e => e.ListLine), cancellationToken);
-            rest.Add("--use-list=" + list);
+            rest = Path.Combine(work, "data-and-post-data.list");
+            await File.WriteAllLinesAsync(rest, parts.Toc.Where(e => !skipped.Contains(e.Id)).Select(e => e.ListLine), cancellationToken);
         }
 
-        await parts.RunAsync("data and post-data", [.. rest, .. parallel, path], cancellationToken);
+        await parts.RunAsync(new PgRestoreCall("data and post-data") { Archive = path, Sections = ArchiveSections.Data | ArchiveSections.PostData, EntryList = rest, Jobs = jobs }, cancellationToken);
     }
 
     private sealed record PreparedArchive(ArchiveContents Contents, PgTool PgRestore, string? LocalPath, ArchiveSpool? Spool)
