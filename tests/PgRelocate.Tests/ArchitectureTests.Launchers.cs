@@ -59,6 +59,17 @@ public partial class ArchitectureTests
         Assert.True(broken.Count == 0, "pg_restore's arguments are built by Runners/PgRestore.cs (PgRestoreCall says what to restore):\n" + string.Join("\n", broken));
     }
 
+    [Fact]
+    public void Should_Restore_Through_One_Public_Entry_Point()
+    {
+        Assert.False(typeof(PgRelocate.Restore.RestoreRunner).IsPublic, "RestoreRunner is reached through ArchiveSources");
+        var callers = CoreFiles()
+            .Where(f => CodeOnly(File.ReadAllText(f.File)).Contains("new RestoreRunner(", StringComparison.Ordinal))
+            .Select(f => Path.GetRelativePath(CoreRoot(), f.File).Replace('\\', '/'))
+            .ToList();
+        Assert.Equal(["Restore/ArchiveSources.cs"], callers);
+    }
+
     /// <summary>A process started other than by ChildProcess: Process.Start, new Process, new ProcessStartInfo (qualified or not).</summary>
     [GeneratedRegex(@"\bProcess\.Start\(|\bnew\s+(?:System\.Diagnostics\.)?Process(?:StartInfo)?\b")]
     private static partial Regex ProcessStart();

@@ -37,14 +37,10 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Facts.ServerVersion}, {Units.Bytes(snapshot.Facts.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
 
             // 1. Everything that can refuse the copy, before the target is touched; emptied once the schema is dumped.
-            var prepared = await TargetPreparation.CheckAsync(options.Target, new TargetRequirements
+            var prepared = await TargetPreparation.CheckAsync(options.Target, options.Into.Requirements(options.Jobs + options.IndexJobs) with
             {
-                Confirm = options.Confirm,
-                LockTimeout = options.LockTimeout,
-                OwnSessions = options.OwnSessions,
                 Extensions = snapshot.Facts.Extensions.Select(e => e.Name).ToList(),
                 ExtensionSchemas = snapshot.Facts.Extensions.Select(e => (e.Name, e.Schema)).ToList(),
-                Jobs = options.Jobs + options.IndexJobs,
                 Source = snapshot.Identity,
                 SourceMajor = snapshot.Facts.ServerMajor,
             }, cancellationToken);
