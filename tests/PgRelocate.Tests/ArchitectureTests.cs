@@ -53,18 +53,6 @@ public partial class ArchitectureTests
     }
 
     [Fact]
-    public void Should_Launch_Pg_Dump_And_Pg_Restore_From_One_File_Each()
-    {
-        // Every child process is described by a ChildProcessSpec; only these files make one.
-        var launchers = CoreFiles()
-            .Where(f => File.ReadAllText(f.File).Contains("new ChildProcessSpec(", StringComparison.Ordinal))
-            .Select(f => Path.GetRelativePath(CoreRoot(), f.File).Replace('\\', '/'))
-            .Order(StringComparer.Ordinal)
-            .ToList();
-        Assert.Equal(["Clusters/LocalCluster.cs", "Connections/LibpqProbe.cs", "Runners/PgDump.cs", "Runners/PgRestore.cs", "Tools/DetachedStart.cs"], launchers);
-    }
-
-    [Fact]
     public void Should_Not_Parse_Pg_Restore_List_Text()
     {
         var listing = CoreFiles()

@@ -3,6 +3,7 @@ using System.Globalization;
 using PgRelocate.Copy;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
+using PgRelocate.Targets;
 using PgRelocate.Tools;
 using Spectre.Console;
 
@@ -40,10 +41,13 @@ internal static class CopyCommand
         var options = new CopyOptions
         {
             Source = ctx.Connection(Source),
-            Target = ctx.Connection(Target),
-            Confirm = ctx.Parse.GetValue(Confirm),
-            LockTimeout = LockTimeoutOption.Get(ctx.Parse),
-            Jobs = ctx.Parse.GetValue(Jobs),
+            Into = new TargetOptions
+            {
+                Connection = ctx.Connection(Target),
+                Confirm = ctx.Parse.GetValue(Confirm),
+                LockTimeout = LockTimeoutOption.Get(ctx.Parse),
+                Jobs = ctx.Parse.GetValue(Jobs),
+            },
             IndexJobs = ctx.Parse.GetValue(IndexJobs),
             SplitTablesLargerThan = split * 1024L * 1024L,
             LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("copy"),

@@ -8,6 +8,7 @@ using PgRelocate.Progress;
 using PgRelocate.Cli.Rendering;
 using PgRelocate.Restore;
 using PgRelocate.Staging;
+using PgRelocate.Targets;
 using PgRelocate.Verify;
 
 namespace PgRelocate.Cli.Commands;
@@ -60,13 +61,12 @@ internal static class DemoCommand
             var location = StagingLocation.Parse(archive);
             var manifest = await StagedDump.DumpAsync(
                 new DumpRunner(ctx.Binaries, reporter), source, location, StagingStores.Open(location, new StagingOptions(), reporter), force: true, createBucket: false, allowPublic: false, reporter, cancellationToken);
-            var restore = await new RestoreRunner(ctx.Binaries, reporter).RunAsync(
-                new RestoreOptions
+            var restore = await new ArchiveSources(ctx.Binaries, reporter).RestoreAsync(
+                new LocationRestoreOptions
                 {
-                    Target = target,
-                    Input = new LocalArchive(archive),
+                    Into = new TargetOptions { Connection = target, Jobs = 2 },
+                    Location = archive,
                     Manifest = manifest,
-                    Jobs = 2,
                     LogPath = Path.Combine(folder, "restore.log"),
                 },
                 cancellationToken);

@@ -4,6 +4,7 @@ using PgRelocate.Errors;
 using PgRelocate.Progress;
 using PgRelocate.Restore;
 using PgRelocate.Staging;
+using PgRelocate.Targets;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Cli.Commands;
@@ -34,13 +35,16 @@ internal static class RestoreCommand
         var target = ctx.Connection(Target);
         var options = new LocationRestoreOptions
         {
-            Target = target,
+            Into = new TargetOptions
+            {
+                Connection = target,
+                Confirm = ctx.Parse.GetValue(Confirm),
+                LockTimeout = LockTimeoutOption.Get(ctx.Parse),
+                Jobs = ctx.Parse.GetValue(Jobs),
+            },
             Location = ctx.Parse.GetValue(Archive)!,
             ManifestLocation = ctx.Parse.GetValue(Manifest),
             Staging = StagingCliOptions.Read(ctx.Parse),
-            Confirm = ctx.Parse.GetValue(Confirm),
-            LockTimeout = LockTimeoutOption.Get(ctx.Parse),
-            Jobs = ctx.Parse.GetValue(Jobs),
             LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("restore"),
         };
 

@@ -42,13 +42,7 @@ public static class ServerBinaries
 
     public static int MajorVersionOf(string binDir)
     {
-        using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(Path.Combine(binDir, "postgres"), "--version")
-        {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        }) ?? throw new PgRelocateException($"Could not run {binDir}/postgres.");
-        var output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit(5000);
+        var output = ChildProcess.ReadVersion(Path.Combine(binDir, "postgres")) ?? throw new PgRelocateException($"Could not run {binDir}/postgres.");
         return PgBinaries.ParseVersion(output)?.Major
             ?? throw new PgRelocateException($"Could not read the version of {binDir}/postgres ('{output.Trim()}').");
     }

@@ -1,4 +1,5 @@
 using PgRelocate.Connections;
+using PgRelocate.Targets;
 
 namespace PgRelocate.Copy;
 
@@ -7,19 +8,14 @@ public sealed record CopyOptions
 {
     public required PgConnectionInfo Source { get; init; }
 
-    public required PgConnectionInfo Target { get; init; }
+    /// <summary>The target, --confirm, --lock-timeout, own sessions, and the jobs: parallel COPY streams (each one a source and a target session).</summary>
+    public required TargetOptions Into { get; init; }
 
-    /// <summary>The target database's name, given by the user to allow replacing what it holds.</summary>
-    public string? Confirm { get; init; }
+    /// <summary>The target database (<see cref="Into"/>'s).</summary>
+    public PgConnectionInfo Target => Into.Connection;
 
-    /// <summary>How long emptying the target (with <see cref="Confirm"/>) waits for another session's lock.</summary>
-    public TimeSpan LockTimeout { get; init; } = Targets.TargetRequirements.DefaultLockTimeout;
-
-    /// <summary>The server processes of the caller's own migration lock: no obstacle to the target preparation.</summary>
-    public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
-
-    /// <summary>Parallel COPY streams (each one a source and a target session).</summary>
-    public int Jobs { get; init; } = 2;
+    /// <summary>Parallel COPY streams (<see cref="Into"/>'s jobs).</summary>
+    public int Jobs => Into.Jobs;
 
     /// <summary>Parallel index and constraint builds on the target.</summary>
     public int IndexJobs { get; init; } = 2;

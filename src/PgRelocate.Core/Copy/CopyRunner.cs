@@ -37,15 +37,12 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Facts.ServerVersion}, {Units.Bytes(snapshot.Facts.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
 
             // 1. Everything that can refuse the copy, before the target is touched; emptied once the schema is dumped.
-            var prepared = await TargetPreparation.CheckAsync(options.Target, new TargetRequirements
+            var prepared = await TargetPreparation.CheckAsync(options.Target, options.Into.Requirements(options.Jobs + options.IndexJobs) with
             {
-                Confirm = options.Confirm,
-                LockTimeout = options.LockTimeout,
-                OwnSessions = options.OwnSessions,
                 Extensions = snapshot.Facts.Extensions.Select(e => e.Name).ToList(),
                 ExtensionSchemas = snapshot.Facts.Extensions.Select(e => (e.Name, e.Schema)).ToList(),
-                Jobs = options.Jobs + options.IndexJobs,
                 Source = snapshot.Identity,
+                SourceMajor = snapshot.Facts.ServerMajor,
             }, cancellationToken);
             prepared.WarnAbout(reporter);
             var targetMajor = prepared.Server.Major;
@@ -73,7 +70,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 warnings.Add(note.ToString());
             }
 
-            warnings.AddRange((await pgRestore.RunStepAsync(new PgRestoreCall("pre-data", preData), "pre-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
+            warnings.AddRange((await pgRestore.RunStepAsync(preData, "pre-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
             reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
             await LeaveOutUnwritableConfigTablesAsync(options.Target, snapshot, warnings, cancellationToken);
             clock.Add("pre-data", "pg_restore --section=pre-data", start);
@@ -96,7 +93,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             {
                 start = clock.Now;
                 reporter.Progress(new ProgressUpdate("post-data", 0, 1, "sections"));
-                var selection = new PgRestoreCall("post-data", ["--section=post-data", "--use-list=" + schema.RestListPath, $"--jobs={options.IndexJobs}", schema.Path]);
+                var selection = new PgRestoreCall("post-data") { Archive = schema.Path, Sections = ArchiveSections.PostData, EntryList = schema.RestListPath, Jobs = options.IndexJobs };
                 warnings.AddRange((await pgRestore.RunStepAsync(selection, "post-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
                 reporter.Progress(new ProgressUpdate("post-data", 1, 1, "sections", Finished: true));
                 clock.Add("post-data", "foreign keys, triggers, the rest", start);

@@ -67,11 +67,11 @@ internal sealed class SchemaArchive
     /// The pre-data section's selection once the target is prepared: without the schemas the target already
     /// has (see <see cref="ExistingSchemas"/>), which are returned as notes.
     /// </summary>
-    public async Task<(IReadOnlyList<string> Arguments, IReadOnlyList<RestoreIssue> Notes)> PreDataAsync(PgConnectionInfo target, CancellationToken cancellationToken)
+    public async Task<(PgRestoreCall Call, IReadOnlyList<RestoreIssue> Notes)> PreDataAsync(PgConnectionInfo target, CancellationToken cancellationToken)
     {
         var existing = await ExistingSchemas.FindAsync(target, Entries, cancellationToken);
-        var list = await existing.UseListAsync(Entries, System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path)!, "pre-data.list"), cancellationToken);
-        return (["--section=pre-data", .. list, Path], existing.Notes);
+        var list = await existing.ListFileAsync(Entries, System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path)!, "pre-data.list"), cancellationToken);
+        return (new PgRestoreCall("pre-data") { Archive = Path, Sections = ArchiveSections.PreData, EntryList = list }, existing.Notes);
     }
 
     public static async Task<SchemaArchive> CreateAsync(
@@ -79,9 +79,8 @@ internal sealed class SchemaArchive
     {
         var pgDump = binaries.PgDumpFor(snapshot.Facts.ServerMajor);
         var path = System.IO.Path.Combine(folder, "schema.dump");
-        // -B: large objects are copied by our workers, from the same snapshot; sequence values are set by us.
-        await new PgDump(pgDump, source, reporter, log.Write).RunAsync(
-            ["--section=pre-data", "--section=post-data", "-B", "--snapshot=" + snapshot.Id, "--file=" + path], null, null, "the source's schema", cancellationToken);
+        // No large objects: our workers copy them, from the same snapshot; sequence values are set by us.
+        await new PgDump(pgDump, source, reporter, log.Write).DumpSchemaAsync(snapshot.Id, path, "the source's schema", cancellationToken);
 
         var pgRestore = binaries.PgRestoreFor(pgDump.Major, targetMajor);
         var contents = ArchiveContents.Read(path);

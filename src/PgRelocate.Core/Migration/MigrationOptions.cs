@@ -8,16 +8,23 @@ public sealed record MigrationOptions
 {
     public required PgConnectionInfo Source { get; init; }
 
-    public required PgConnectionInfo Target { get; init; }
+    /// <summary>
+    /// The target, --confirm, --lock-timeout, own sessions and --jobs, handed as they are to the restore and the
+    /// copy. <see cref="Target"/>, <see cref="Confirm"/>, <see cref="LockTimeout"/>, <see cref="OwnSessions"/> and
+    /// <see cref="Jobs"/> read and set it: they hold nothing of their own.
+    /// </summary>
+    public Targets.TargetOptions Into { get; init; } = new() { Connection = null!, Jobs = 2 };
+
+    public required PgConnectionInfo Target { get => Into.Connection; init => Into = Into with { Connection = value }; }
 
     /// <summary>The target database's name, confirming that what it holds may be replaced.</summary>
-    public required string Confirm { get; init; }
+    public required string Confirm { get => Into.Confirm!; init => Into = Into with { Confirm = value }; }
 
     /// <summary>How long emptying the target waits for another session's lock (recorded: a resumed run waits as long).</summary>
-    public TimeSpan LockTimeout { get; init; } = Targets.TargetRequirements.DefaultLockTimeout;
+    public TimeSpan LockTimeout { get => Into.LockTimeout; init => Into = Into with { LockTimeout = value }; }
 
     /// <summary>The server processes of the caller's own migration lock: no obstacle to the target preparation.</summary>
-    public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
+    public IReadOnlyCollection<int> OwnSessions { get => Into.OwnSessions; init => Into = Into with { OwnSessions = value }; }
 
     /// <summary>Where to stage the archive (a store location); null: a file in the migration's folder.</summary>
     public string? Via { get; init; }
@@ -28,7 +35,8 @@ public sealed record MigrationOptions
     /// <summary>Create the bucket or container of <see cref="Via"/> when it is missing.</summary>
     public bool CreateBucket { get; init; }
 
-    public int Jobs { get; init; } = 2;
+    /// <summary>Parallel jobs of the dump's restore, the copy and the verification (<see cref="Into"/>'s).</summary>
+    public int Jobs { get => Into.Jobs; init => Into = Into with { Jobs = value }; }
 
     /// <summary>pg_dump's gzip level (0-9); null for pg_dump's default.</summary>
     public int? Compression { get; init; }

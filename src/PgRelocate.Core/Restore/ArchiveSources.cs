@@ -3,6 +3,7 @@ using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
 using PgRelocate.Staging;
+using PgRelocate.Targets;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Restore;
@@ -10,7 +11,8 @@ namespace PgRelocate.Restore;
 /// <summary>A restore from a location: a local path, an http(s) URL, s3:// or azure://.</summary>
 public sealed record LocationRestoreOptions
 {
-    public required PgConnectionInfo Target { get; init; }
+    /// <summary>The target, --confirm, --lock-timeout, own sessions and the restore's jobs.</summary>
+    public required TargetOptions Into { get; init; }
 
     /// <summary>The archive: a path, s3://BUCKET/KEY, azure://ACCOUNT/CONTAINER/BLOB or an http(s) URL.</summary>
     public required string Location { get; init; }
@@ -23,18 +25,10 @@ public sealed record LocationRestoreOptions
 
     public StagingOptions Staging { get; init; } = new();
 
-    public string? Confirm { get; init; }
-
-    /// <summary>How long emptying the target (with <see cref="Confirm"/>) waits for another session's lock.</summary>
-    public TimeSpan LockTimeout { get; init; } = Targets.TargetRequirements.DefaultLockTimeout;
-
-    /// <summary>The server processes of the caller's own migration lock: no obstacle to the target preparation.</summary>
-    public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
-
-    public int Jobs { get; init; } = 1;
-
+    /// <summary>Where pg_restore's whole output is kept.</summary>
     public required string LogPath { get; init; }
 
+    /// <summary>Run ANALYZE afterwards, so the planner has statistics before applications connect.</summary>
     public bool Analyze { get; init; } = true;
 }
 
@@ -49,7 +43,8 @@ public sealed record LocationRestoreOptions
 /// </list>
 /// A restore that followed the download would start before the SHA-256 is known: a damaged archive of the right
 /// size would have replaced the target before it was found out. (migrate still restores while it dumps: that
-/// archive is its own, written by its own pg_dump.)
+/// archive is its own, written by its own pg_dump: <see cref="RestoreArrivingAsync"/>.)
+/// Every restore, the commands' and the migration's, starts here; the job count is checked here once.
 /// </summary>
 public sealed class ArchiveSources(PgBinaries binaries, IReporter reporter)
 {
@@ -57,22 +52,14 @@ public sealed class ArchiveSources(PgBinaries binaries, IReporter reporter)
     public async Task<RestoreResult> RestoreAsync(LocationRestoreOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Jobs < 1)
-        {
-            throw new UsageException("--jobs must be 1 or more.");
-        }
-
+        CheckJobs(options.Into);
         var location = StagingLocation.Parse(options.Location);
         var manifest = options.Manifest ?? await StagedArchives.FindManifestAsync(location, options.ManifestLocation, options.Staging, reporter, cancellationToken);
         var runner = new RestoreRunner(binaries, reporter);
         RestoreOptions Restore(ArchiveInput input, DumpManifest? checkAgainst) => new()
         {
-            Target = options.Target,
+            Into = options.Into,
             Input = input,
-            Confirm = options.Confirm,
-            LockTimeout = options.LockTimeout,
-            OwnSessions = options.OwnSessions,
-            Jobs = options.Jobs,
             Manifest = checkAgainst,
             LogPath = options.LogPath,
             Analyze = options.Analyze,
@@ -107,6 +94,28 @@ public sealed class ArchiveSources(PgBinaries binaries, IReporter reporter)
         finally
         {
             TryDelete(folder);
+        }
+    }
+
+    /// <summary>
+    /// Restores an archive our own dump is still writing into <paramref name="archive"/>'s spool, on
+    /// <see cref="TargetOptions.Jobs"/> lanes that follow it (see <see cref="FollowingRestore"/>): the
+    /// migration's restore alongside its dump.
+    /// </summary>
+    /// <param name="tableBytes">The archive's tables' sizes ("schema.name" → bytes), for spreading the lanes; null: round-robin.</param>
+    public Task<RestoreResult> RestoreArrivingAsync(TargetOptions into, GrowingArchive archive, IReadOnlyDictionary<string, long>? tableBytes, string logPath, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        CheckJobs(into);
+        return new RestoreRunner(binaries, reporter).RunAsync(
+            new RestoreOptions { Into = into, Input = archive, TableBytes = tableBytes, LogPath = logPath }, cancellationToken);
+    }
+
+    private static void CheckJobs(TargetOptions into)
+    {
+        if (into.Jobs < 1)
+        {
+            throw new UsageException("--jobs must be 1 or more.");
         }
     }
 

@@ -11,7 +11,7 @@ namespace PgRelocate.Restore;
 /// stops the pre-data section. Its SCHEMA entry is left out, with the entries that only decorate it (its
 /// comment, security label and grants), and each is named in the result as a note. Every restore path (the
 /// plain and the following restore, copy's schema) selects its entries through <see cref="Restored"/> and
-/// runs with <see cref="UseListAsync"/>.
+/// runs with <see cref="ListFileAsync"/>.
 /// </summary>
 internal sealed class ExistingSchemas
 {
@@ -79,17 +79,18 @@ internal sealed class ExistingSchemas
         LeftOut.Count == 0 ? entries : [.. entries.Where(e => !LeftOut.Contains(e.Id))];
 
     /// <summary>
-    /// For a run that would otherwise restore everything its sections select: nothing when nothing is left out,
-    /// else <c>--use-list</c> with a list of <paramref name="toc"/> without the entries left out, written to <paramref name="path"/>.
+    /// For a run that would otherwise restore everything its sections select: null (every entry) when nothing
+    /// is left out, else the path of a list of <paramref name="toc"/> without the entries left out, written to
+    /// <paramref name="path"/> (<see cref="Runners.PgRestoreCall.EntryList"/>).
     /// </summary>
-    public async Task<IReadOnlyList<string>> UseListAsync(IReadOnlyList<ArchiveEntry> toc, string path, CancellationToken cancellationToken)
+    public async Task<string?> ListFileAsync(IReadOnlyList<ArchiveEntry> toc, string path, CancellationToken cancellationToken)
     {
         if (LeftOut.Count == 0)
         {
-            return [];
+            return null;
         }
 
         await File.WriteAllLinesAsync(path, Restored(toc).Select(e => e.ListLine), cancellationToken);
-        return ["--use-list=" + path];
+        return path;
     }
 }

@@ -1,6 +1,6 @@
-using System.Text.RegularExpressions;
 using System.Threading.Channels;
 using PgRelocate.Archives;
+using PgRelocate.Runners;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Restore;
@@ -22,7 +22,7 @@ namespace PgRelocate.Restore;
 /// </summary>
 /// <param name="analyze">ANALYZEs one table (schema, name); each loaded table is analyzed once its indexes and keys are built.</param>
 /// <param name="indexSettings">Session settings for building one index, given its statement (see <see cref="IndexBuilds"/>); null for the defaults.</param>
-internal sealed partial class FollowingRestore(
+internal sealed class FollowingRestore(
     ArchiveSpool spool, int jobs, IReadOnlyDictionary<string, long>? tableBytes, string workFolder, RestoreParts parts,
     Func<string, string, CancellationToken, Task>? analyze = null, Func<string, CancellationToken, Task<string?>>? indexSettings = null)
 {
@@ -44,7 +44,7 @@ internal sealed partial class FollowingRestore(
         // 1. Pre-data, which needs only the table of contents: it is at the front of the archive, already written.
         // Then the rows that stay out (see ExtensionTables); each loaded table's indexes and keys are known from their entries.
         var whole = await parts.WholeSelectionAsync(workFolder, token);
-        await parts.RunAsync("pre-data", ["--section=pre-data", .. whole, spool.Path], token);
+        await parts.RunAsync(new PgRestoreCall("pre-data") { Archive = spool.Path, Sections = ArchiveSections.PreData, EntryList = whole }, token);
         var skipped = await parts.SkipUnwritableExtensionRowsAsync(token);
         IReadOnlyList<ArchiveEntry> restored = [.. _toc.Where(e => !skipped.Contains(e.Id))];
         _postData = PlanPostData(restored);
@@ -66,7 +66,7 @@ internal sealed partial class FollowingRestore(
         await spool.Completion.WaitAsync(cancellationToken);
         var rest = _toc.Where(e => !early.Contains(e.Id)).Select(e => e.ListLine).ToList();
         var list = await WriteListAsync("post-data.list", rest, cancellationToken);
-        await parts.RunAsync("post-data", ["--section=post-data", "--use-list=" + list, $"--jobs={jobs}", spool.Path], cancellationToken);
+        await parts.RunAsync(new PgRestoreCall("post-data") { Archive = spool.Path, Sections = ArchiveSections.PostData, EntryList = list, Jobs = jobs }, cancellationToken);
     }
 
     /// <summary>
@@ -134,11 +134,10 @@ internal sealed partial class FollowingRestore(
         var list = await WriteListAsync($"lane-{number}.list", lane.Select(e => e.ListLine), cancellationToken);
         var tables = lane.Where(e => e.Kind == ArchiveToc.TableData).Select(e => e.QualifiedTag).ToHashSet(StringComparer.Ordinal);
         string? current = null;
-        void OnLine(string line)
+        void OnStep(PgRestoreStep step)
         {
             // Any next step means the table before it is in.
-            var step = StepLine().Match(line);
-            if (!step.Success)
+            if (step.Kind is PgRestoreStepKind.Creating or PgRestoreStepKind.Finished)
             {
                 return;
             }
@@ -148,12 +147,11 @@ internal sealed partial class FollowingRestore(
                 TableLoaded(current);
             }
 
-            var table = step.Groups[1].Value;
-            current = tables.Contains(table) ? table : null;
+            current = step.Table is { } table && tables.Contains(table) ? table : null;
         }
 
         await using var follower = spool.OpenReader();
-        await parts.RunAsync($"lane {number}", ["--section=data", "--use-list=" + list], cancellationToken, follower, OnLine);
+        await parts.RunAsync(new PgRestoreCall($"lane {number}") { Stdin = follower, Sections = ArchiveSections.Data, EntryList = list, OnStep = OnStep }, cancellationToken);
         foreach (var table in tables)
         {
             TableLoaded(table);
@@ -213,7 +211,7 @@ internal sealed partial class FollowingRestore(
         }
 
         var list = await WriteListAsync($"entry-{entries[0].Id}.list", entries.Select(e => e.Line), cancellationToken);
-        await parts.RunAsync(label, ["--section=post-data", "--use-list=" + list, spool.Path], cancellationToken, settings: settings);
+        await parts.RunAsync(new PgRestoreCall(label) { Archive = spool.Path, Sections = ArchiveSections.PostData, EntryList = list, Settings = settings }, cancellationToken);
     }
 
     private async Task IndexBuilderAsync(CancellationToken cancellationToken)
@@ -230,9 +228,6 @@ internal sealed partial class FollowingRestore(
         await File.WriteAllLinesAsync(path, lines, cancellationToken);
         return path;
     }
-
-    [GeneratedRegex(@"^pg_restore: (?:processing data for table ""(.*)""$|processing |executing |restoring )")]
-    private static partial Regex StepLine();
 }
 
 /// <summary>A post-data entry of one table: its line of the table of contents and its statement.</summary>

@@ -12,7 +12,7 @@ namespace PgRelocate.Restore;
 /// role may not write (see <see cref="ExtensionTables"/>), and the schemas the target already has (see
 /// <see cref="ExistingSchemas"/>), and says so.
 /// </summary>
-internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IReadOnlyList<ArchiveEntry> archive, ExistingSchemas existing, Action<string>? onLine = null)
+internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IReadOnlyList<ArchiveEntry> archive, ExistingSchemas existing, Action<PgRestoreStep>? onStep = null)
 {
     private readonly Lock _lock = new();
     private readonly List<RestoreIssue> _notes = [.. existing.Notes];
@@ -22,11 +22,11 @@ internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IR
     public IReadOnlyList<ArchiveEntry> Toc => _toc;
 
     /// <summary>
-    /// The selection for a run that would otherwise take every entry of its sections: a list of <see cref="Toc"/>
-    /// (written into <paramref name="folder"/>) when entries are left out, else nothing.
+    /// The entry list for a run that would otherwise take every entry of its sections: a list of <see cref="Toc"/>
+    /// (written into <paramref name="folder"/>) when entries are left out, else null (every entry).
     /// </summary>
-    public Task<IReadOnlyList<string>> WholeSelectionAsync(string folder, CancellationToken cancellationToken) =>
-        existing.UseListAsync(archive, Path.Combine(folder, "restored.list"), cancellationToken);
+    public Task<string?> WholeSelectionAsync(string folder, CancellationToken cancellationToken) =>
+        existing.ListFileAsync(archive, Path.Combine(folder, "restored.list"), cancellationToken);
 
     public PgTool Tool => runner.Tool;
 
@@ -48,19 +48,20 @@ internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IR
         }
     }
 
-    /// <summary>Runs one part.</summary>
+    /// <summary>Runs one part: <paramref name="call"/>, its steps also counted by the restore's progress.</summary>
     /// <exception cref="RestorePartFailedException">pg_restore failed on it; the failure is noted.</exception>
-    public async Task RunAsync(string label, IReadOnlyList<string> arguments, CancellationToken cancellationToken, Stream? stdin = null, Action<string>? lines = null, string? settings = null)
+    public async Task RunAsync(PgRestoreCall call, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(call);
+        var label = call.Label;
+        var steps = call.OnStep;
         var outcome = await runner.RunAsync(
-            new PgRestoreCall(label, arguments)
+            call with
             {
-                Stdin = stdin,
-                Settings = settings,
-                OnLine = line =>
+                OnStep = step =>
                 {
-                    lines?.Invoke(line);
-                    onLine?.Invoke(line);
+                    steps?.Invoke(step);
+                    onStep?.Invoke(step);
                 },
             },
             cancellationToken);

@@ -1,19 +1,19 @@
-using System.Text.RegularExpressions;
 using PgRelocate.Progress;
+using PgRelocate.Runners;
 
 namespace PgRelocate.Restore;
 
-/// <summary>Counts pg_restore's verbose lines against the archive's entries (read from the archive itself).</summary>
-internal sealed partial class RestoreProgress(IReporter reporter, int entries)
+/// <summary>Counts pg_restore's steps (<see cref="PgRestoreStep"/>) against the archive's entries (read from the archive itself).</summary>
+internal sealed class RestoreProgress(IReporter reporter, int entries)
 {
     private readonly Lock _lock = new();
     private int _done;
     private string? _current;
 
-    public void OnLine(string line)
+    /// <summary>Counts a step; "processing item N" lines of the parallel mode are not steps of their own (their "finished item N" is).</summary>
+    public void OnStep(PgRestoreStep step)
     {
-        var m = StepLine().Match(line);
-        if (!m.Success)
+        if (step.Kind == PgRestoreStepKind.Processing)
         {
             return;
         }
@@ -21,7 +21,7 @@ internal sealed partial class RestoreProgress(IReporter reporter, int entries)
         lock (_lock)
         {
             _done++;
-            _current = m.Groups[1].Value;
+            _current = step.Subject;
             Report(false);
         }
     }
@@ -36,7 +36,4 @@ internal sealed partial class RestoreProgress(IReporter reporter, int entries)
 
     private void Report(bool finished) =>
         reporter.Progress(new ProgressUpdate(RestoreRunner.ProgressTask, finished ? entries : Math.Min(_done, entries), entries, "items", _current, Finished: finished));
-
-    [GeneratedRegex(@"^pg_restore: (?:creating|processing data for|executing|restoring|finished item \d+) (.*)$")]
-    private static partial Regex StepLine();
 }

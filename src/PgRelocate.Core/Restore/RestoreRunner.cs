@@ -10,23 +10,12 @@ using PgRelocate.Tools;
 namespace PgRelocate.Restore;
 
 /// <summary>What to restore where, and how.</summary>
-public sealed record RestoreOptions
+internal sealed record RestoreOptions
 {
-    public required PgConnectionInfo Target { get; init; }
+    /// <summary>The target, --confirm, --lock-timeout, own sessions and the jobs (pg_restore's own parallel mode on a local file, lanes on a growing one; checked by <see cref="ArchiveSources"/>).</summary>
+    public required TargetOptions Into { get; init; }
 
     public required ArchiveInput Input { get; init; }
-
-    /// <summary>The target database's name, given by the user to allow replacing what it holds.</summary>
-    public string? Confirm { get; init; }
-
-    /// <summary>How long emptying the target (with <see cref="Confirm"/>) waits for another session's lock.</summary>
-    public TimeSpan LockTimeout { get; init; } = TargetRequirements.DefaultLockTimeout;
-
-    /// <summary>The server processes of the caller's own migration lock: no obstacle to the target preparation.</summary>
-    public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
-
-    /// <summary>pg_restore jobs: pg_restore's own parallel mode on a local file, lanes on a growing one.</summary>
-    public int Jobs { get; init; } = 1;
 
     /// <summary>The archive's manifest, when there is one: size and SHA-256 are checked against it.</summary>
     public DumpManifest? Manifest { get; init; }
@@ -45,9 +34,10 @@ public sealed record RestoreOptions
 /// Restores a pg_dump custom archive into a target database the way a managed target allows: no roles, no
 /// ownership, no grants (everything ends up owned by the target's login role). Every check that can fail
 /// (the archive's header and checksum, the pg_restore version, the extensions the archive needs, the
-/// target being empty or confirmed) runs before the target is touched.
+/// target being empty or confirmed) runs before the target is touched. Reached through
+/// <see cref="ArchiveSources"/>, the one entry point, which checks what it is given.
 /// </summary>
-public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
+internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
 {
     public const string ProgressTask = "restore";
 
@@ -56,7 +46,7 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
     public async Task<RestoreResult> RunAsync(RestoreOptions options, CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.UtcNow;
-        var target = options.Target;
+        var target = options.Into.Connection;
 
         // 1. The archive, before anything touches the target.
         PreparedArchive archive = options.Input switch
@@ -67,7 +57,12 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         };
 
         // 2. The target: checked, then emptied when --confirm allows it.
-        var prepared = await TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = options.Confirm, LockTimeout = options.LockTimeout, OwnSessions = options.OwnSessions, Extensions = archive.Contents.Extensions, ExtensionSchemas = archive.Contents.ExtensionSchemas, Jobs = Math.Max(1, options.Jobs) }, cancellationToken);
+        var prepared = await TargetPreparation.CheckAsync(target, options.Into.Requirements(options.Into.Jobs) with
+        {
+            Extensions = archive.Contents.Extensions,
+            ExtensionSchemas = archive.Contents.ExtensionSchemas,
+            SourceMajor = SourceMajorOf(archive.Contents.Header),
+        }, cancellationToken);
         prepared.WarnAbout(reporter);
         var pgRestore = binaries.PgRestoreFor(archive.Contents.Header.MinimumPgRestoreMajor, prepared.Server.Major);
         archive = archive with { PgRestore = pgRestore, TargetMajor = prepared.Server.Major };
@@ -85,10 +80,17 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         // 4. Statistics, so the first queries after the cutover are not planned blind.
         if (result.Status != RestoreStatus.Failed && options.Analyze)
         {
-            await TargetStatistics.AnalyzeAsync(target, options.Jobs, reporter, cancellationToken, result.Analyzed);
+            await TargetStatistics.AnalyzeAsync(target, options.Into.Jobs, reporter, cancellationToken, result.Analyzed);
         }
 
         return result with { Duration = DateTimeOffset.UtcNow - started };
+    }
+
+    /// <summary>The major version of the server the archive was dumped from ("17.6 (Debian ...)" → 17, "9.6.24" → 9), as its header says.</summary>
+    internal static int? SourceMajorOf(ArchiveHeader header)
+    {
+        var digits = new string((header.ServerVersion ?? "").TakeWhile(char.IsAsciiDigit).ToArray());
+        return digits.Length is > 0 and < 6 ? int.Parse(digits, System.Globalization.CultureInfo.InvariantCulture) : null;
     }
 
     private async Task<PreparedArchive> PrepareLocalAsync(LocalArchive local, DumpManifest? manifest, CancellationToken cancellationToken)
@@ -164,9 +166,9 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
 
     private async Task<RestoreResult> RunPgRestoreAsync(RestoreOptions options, PreparedArchive archive, DateTimeOffset started, bool replacing, CancellationToken cancellationToken)
     {
-        var target = options.Target;
+        var target = options.Into.Connection;
         var following = archive.Spool is not null;
-        var jobs = Math.Max(1, options.Jobs);
+        var jobs = options.Into.Jobs;
         reporter.Info($"Restoring {options.Input.Display} into {target.Display} with pg_restore {archive.PgRestore.Version}{(jobs > 1 ? $", {jobs} jobs" : "")}{(following ? ", while the archive is still arriving" : "")}.");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.LogPath))!);
         await using var log = new StreamWriter(options.LogPath, append: false);
@@ -178,7 +180,7 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             runner.Log($"# left out: {note.Entry} ({note.Message})");
         }
 
-        var parts = new RestoreParts(runner, target, archive.Contents.Entries, existing, progress.OnLine) { Replacing = replacing };
+        var parts = new RestoreParts(runner, target, archive.Contents.Entries, existing, progress.OnStep) { Replacing = replacing };
         IReadOnlyCollection<(string Schema, string Name)> analyzed = [];
         var work = Interrupts.TempFolder("pgrelocate-restore-");
         try
@@ -247,25 +249,23 @@ public sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
     /// </summary>
     private static async Task RunLocalAsync(RestoreParts parts, string path, int jobs, bool extensions, string work, CancellationToken cancellationToken)
     {
-        List<string> parallel = jobs > 1 ? [$"--jobs={jobs}"] : [];
         var whole = await parts.WholeSelectionAsync(work, cancellationToken);
         if (!extensions || !parts.Toc.Any(e => e.Kind == ArchiveToc.TableData))
         {
-            await parts.RunAsync("", [.. whole, .. parallel, path], cancellationToken);
+            await parts.RunAsync(new PgRestoreCall("") { Archive = path, EntryList = whole, Jobs = jobs }, cancellationToken);
             return;
         }
 
-        await parts.RunAsync("pre-data", ["--section=pre-data", .. whole, path], cancellationToken);
+        await parts.RunAsync(new PgRestoreCall("pre-data") { Archive = path, Sections = ArchiveSections.PreData, EntryList = whole }, cancellationToken);
         var skipped = await parts.SkipUnwritableExtensionRowsAsync(cancellationToken);
-        List<string> rest = ["--section=data", "--section=post-data"];
-        if (skipped.Count > 0 || whole.Count > 0)
+        var rest = whole;
+        if (skipped.Count > 0 || whole is not null)
         {
-            var list = Path.Combine(work, "data-and-post-data.list");
-            await File.WriteAllLinesAsync(list, parts.Toc.Where(e => !skipped.Contains(e.Id)).Select(e => e.ListLine), cancellationToken);
-            rest.Add("--use-list=" + list);
+            rest = Path.Combine(work, "data-and-post-data.list");
+            await File.WriteAllLinesAsync(rest, parts.Toc.Where(e => !skipped.Contains(e.Id)).Select(e => e.ListLine), cancellationToken);
         }
 
-        await parts.RunAsync("data and post-data", [.. rest, .. parallel, path], cancellationToken);
+        await parts.RunAsync(new PgRestoreCall("data and post-data") { Archive = path, Sections = ArchiveSections.Data | ArchiveSections.PostData, EntryList = rest, Jobs = jobs }, cancellationToken);
     }
 
     private sealed record PreparedArchive(ArchiveContents Contents, PgTool PgRestore, string? LocalPath, ArchiveSpool? Spool)

@@ -57,6 +57,14 @@ public sealed partial class PgDump(PgTool tool, PgConnectionInfo source, IReport
         }
     }
 
+    /// <summary>
+    /// The schema only (the pre-data and post-data sections), without large objects, as of the exported
+    /// <paramref name="snapshot"/>, into the file <paramref name="path"/>.
+    /// </summary>
+    /// <exception cref="PgRelocateException">pg_dump failed; the message says why.</exception>
+    public Task DumpSchemaAsync(string snapshot, string path, string what, CancellationToken cancellationToken) =>
+        RunAsync(["--section=pre-data", "--section=post-data", "-B", "--snapshot=" + snapshot, "--file=" + path], null, null, what, cancellationToken);
+
     private static string DescribeFailure(int exit, List<string> errors, string what)
     {
         var first = errors.FirstOrDefault(e => e.Contains("error:", StringComparison.Ordinal)) ?? errors.FirstOrDefault();

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
@@ -5,19 +6,100 @@ using PgRelocate.Tools;
 
 namespace PgRelocate.Runners;
 
-/// <summary>One pg_restore run of a <see cref="PgRestore"/>: what to select (after the common arguments), and where its input and output go.</summary>
-/// <param name="Label">Names the run in the log and in messages ("pre-data", "lane 2"); empty for a restore in one run.</param>
-/// <param name="Arguments">The selection (--section, --use-list, --jobs) and the archive's path, unless it comes on <see cref="Stdin"/>.</param>
-public sealed record PgRestoreCall(string Label, IReadOnlyList<string> Arguments)
+/// <summary>The sections of an archive a pg_restore run restores.</summary>
+[Flags]
+public enum ArchiveSections
 {
+    PreData = 1,
+    Data = 2,
+    PostData = 4,
+    All = PreData | Data | PostData,
+}
+
+/// <summary>
+/// One pg_restore run of a <see cref="PgRestore"/>: what to restore and from where. The runner turns it into
+/// pg_restore's arguments; no caller names a flag.
+/// </summary>
+/// <param name="Label">Names the run in the log and in messages ("pre-data", "lane 2"); empty for a restore in one run.</param>
+public sealed record PgRestoreCall(string Label)
+{
+    /// <summary>The archive file; null when it comes on <see cref="Stdin"/>.</summary>
+    public string? Archive { get; init; }
+
     /// <summary>The archive, read from standard input (pg_restore then reads it front to back, serially).</summary>
     public Stream? Stdin { get; init; }
 
-    /// <summary>Each line pg_restore writes to standard error, password scrubbed.</summary>
-    public Action<string>? OnLine { get; init; }
+    /// <summary>The sections to restore (all by default).</summary>
+    public ArchiveSections Sections { get; init; } = ArchiveSections.All;
+
+    /// <summary>A file of table-of-contents lines (<see cref="Archives.ArchiveEntry.ListLine"/>): only those entries, within <see cref="Sections"/>; null: every entry.</summary>
+    public string? EntryList { get; init; }
+
+    /// <summary>pg_restore's own parallel jobs (a file only, not <see cref="Stdin"/>); 1: serially.</summary>
+    public int Jobs { get; init; } = 1;
+
+    /// <summary>Each step pg_restore's verbose output announces (see <see cref="PgRestoreStep"/>).</summary>
+    public Action<PgRestoreStep>? OnStep { get; init; }
 
     /// <summary>Session settings for this run only, in PGOPTIONS syntax ("-c name=value").</summary>
     public string? Settings { get; init; }
+}
+
+/// <summary>What pg_restore's verbose output announces it does next.</summary>
+public enum PgRestoreStepKind
+{
+    /// <summary>"creating TABLE public.items": a pre-data or post-data statement.</summary>
+    Creating,
+
+    /// <summary>"processing data for table "public.items"": a table's rows.</summary>
+    ProcessingData,
+
+    /// <summary>"processing item 12 ...", "processing BLOBS": any other item.</summary>
+    Processing,
+
+    /// <summary>"executing SEQUENCE SET ...".</summary>
+    Executing,
+
+    /// <summary>"restoring large object ...".</summary>
+    Restoring,
+
+    /// <summary>"finished item 12 ..." (parallel mode).</summary>
+    Finished,
+}
+
+/// <summary>One step of pg_restore's verbose output: what it does, and to what (the rest of the line).</summary>
+public sealed partial record PgRestoreStep(PgRestoreStepKind Kind, string Subject)
+{
+    /// <summary>For <see cref="PgRestoreStepKind.ProcessingData"/> of a table, the table as pg_restore names it ("public.items"); else null.</summary>
+    public string? Table =>
+        Kind == PgRestoreStepKind.ProcessingData && Subject.StartsWith("table \"", StringComparison.Ordinal) && Subject.EndsWith('"') && Subject.Length >= 8
+            ? Subject[7..^1]
+            : null;
+
+    /// <summary>The one reading of pg_restore's verbose lines; null for a line that announces no step.</summary>
+    public static PgRestoreStep? Parse(string line)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        var m = StepLine().Match(line);
+        if (!m.Success)
+        {
+            return null;
+        }
+
+        var kind = m.Groups[1].Value switch
+        {
+            "creating" => PgRestoreStepKind.Creating,
+            "processing data for" => PgRestoreStepKind.ProcessingData,
+            "processing" => PgRestoreStepKind.Processing,
+            "executing" => PgRestoreStepKind.Executing,
+            "restoring" => PgRestoreStepKind.Restoring,
+            _ => PgRestoreStepKind.Finished,
+        };
+        return new PgRestoreStep(kind, m.Groups[2].Value);
+    }
+
+    [GeneratedRegex(@"^pg_restore: (creating|processing data for|processing|executing|restoring|finished item \d+) (.*)$")]
+    private static partial Regex StepLine();
 }
 
 /// <summary>How one pg_restore run ended: its exit code and its errors, classified.</summary>
@@ -78,8 +160,7 @@ public sealed class PgRestore(PgTool tool, PgConnectionInfo target, int targetMa
     {
         ArgumentNullException.ThrowIfNull(call);
         // A conninfo string, so that no database name is mistaken for one; the rest comes from the environment.
-        List<string> args = ["--no-owner", "--no-acl", "--verbose", "--no-password", "--dbname=dbname=" + ConnInfoQuote(target.Database)];
-        args.AddRange(call.Arguments);
+        var args = Arguments(call);
         var runSettings = settings is null ? call.Settings : call.Settings is null ? settings : settings + " " + call.Settings;
         var classifier = new RestoreErrorClassifier();
         var prefix = call.Label.Length > 0 ? $"[{call.Label}] " : "";
@@ -102,7 +183,10 @@ public sealed class PgRestore(PgTool tool, PgConnectionInfo target, int targetMa
                     }
                 }
 
-                call.OnLine?.Invoke(line);
+                if (call.OnStep is { } onStep && PgRestoreStep.Parse(line) is { } step)
+                {
+                    onStep(step);
+                }
             },
             Stdin = call.Stdin is null ? null : (s, ct) => PipeAsync(call.Stdin, s, ct),
         };
@@ -116,6 +200,50 @@ public sealed class PgRestore(PgTool tool, PgConnectionInfo target, int targetMa
 
         Log($"# {prefix}{Stamp()} exit code {exit}");
         return new PgRestoreOutcome(exit, issues);
+    }
+
+    /// <summary>
+    /// pg_restore's arguments for <paramref name="call"/>: restored the way a managed target allows (no owners,
+    /// no grants), verbose (its steps are read by <see cref="PgRestoreStep"/>), into the target's database (a
+    /// conninfo string, so that no database name is mistaken for one; the rest comes from the environment),
+    /// then the selection and the archive.
+    /// </summary>
+    private List<string> Arguments(PgRestoreCall call)
+    {
+        if (call.Archive is null == call.Stdin is null)
+        {
+            throw new ArgumentException("A pg_restore run reads an archive file or standard input, one of them.", nameof(call));
+        }
+
+        if (call.Jobs < 1 || (call.Jobs > 1 && call.Stdin is not null))
+        {
+            throw new ArgumentException($"pg_restore runs {call.Jobs} jobs on a file only.", nameof(call));
+        }
+
+        List<string> args = ["--no-owner", "--no-acl", "--verbose", "--no-password", "--dbname=dbname=" + ConnInfoQuote(target.Database)];
+        if (call.Sections != ArchiveSections.All)
+        {
+            args.AddRange(new[] { (ArchiveSections.PreData, "pre-data"), (ArchiveSections.Data, "data"), (ArchiveSections.PostData, "post-data") }
+                .Where(s => call.Sections.HasFlag(s.Item1))
+                .Select(s => "--section=" + s.Item2));
+        }
+
+        if (call.EntryList is { } list)
+        {
+            args.Add("--use-list=" + list);
+        }
+
+        if (call.Jobs > 1)
+        {
+            args.Add($"--jobs={call.Jobs}");
+        }
+
+        if (call.Archive is { } archive)
+        {
+            args.Add(archive);
+        }
+
+        return args;
     }
 
     /// <summary>

@@ -67,10 +67,9 @@ public sealed class TargetPreparation
         var findings = new List<CheckResult>();
         var server = await ServerVersion.ReadAsync(conn, cancellationToken);
 
-        if (requirements.Source is { } source && source == await DatabaseIdentity.ReadAsync(conn, cancellationToken))
+        if (requirements.Source is { } source && SameDatabase(source, await DatabaseIdentity.TryReadAsync(conn, cancellationToken), target) is { } same)
         {
-            findings.Add(CheckResult.Block("same database", $"The source and the target are the same database ({target.Display}).",
-                "Give the target's own URL: replacing the target would destroy the source."));
+            findings.Add(same);
         }
 
         if (requirements.SourceMajor is { } sourceMajor)
@@ -295,13 +294,25 @@ public sealed class TargetPreparation
     /// <exception cref="UsageException">They are the same database.</exception>
     public static async Task RefuseSameDatabaseAsync(PgConnectionInfo source, PgConnectionInfo target, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(target);
         await using var a = await Db.OpenAsync(source, "source", cancellationToken);
         await using var b = await Db.OpenAsync(target, "target", cancellationToken);
-        if (await DatabaseIdentity.SameDatabaseAsync(a, b, cancellationToken))
+        if (SameDatabase(await DatabaseIdentity.TryReadAsync(a, cancellationToken), await DatabaseIdentity.TryReadAsync(b, cancellationToken), target) is { } same)
         {
-            throw new UsageException("The source and the target are the same database: give the target's own URL. Nothing was changed.");
+            throw new UsageException($"{same.Found} {same.Next} Nothing was changed.");
         }
     }
+
+    /// <summary>
+    /// The one test of "the source is the target" and its one wording: a blocking finding when both
+    /// identities are known and equal; null when they differ or either server will not say
+    /// (pg_control_system() not granted).
+    /// </summary>
+    private static CheckResult? SameDatabase(DatabaseIdentity? source, DatabaseIdentity? target, PgConnectionInfo targetInfo) =>
+        source is not null && source == target
+            ? CheckResult.Block("same database", $"The source and the target are the same database ({targetInfo.Display}).",
+                "Give the target's own URL: replacing the target would destroy the source.")
+            : null;
 
     /// <summary>Watches a session from another connection and says which sessions hold the locks it waits for.</summary>
     private sealed class LockWatcher(PgConnectionInfo target, int pid, IReporter reporter)

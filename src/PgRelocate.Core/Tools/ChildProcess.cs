@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using PgRelocate.Errors;
 
 namespace PgRelocate.Tools;
@@ -10,6 +11,13 @@ namespace PgRelocate.Tools;
 public sealed record ChildProcessSpec(string FileName, IReadOnlyList<string> Arguments)
 {
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// False: the child gets <see cref="Environment"/> only, nothing of this process's (for a program that
+    /// needs no setting at all, such as one asked for its version). True (the default): this process's
+    /// environment, with <see cref="Environment"/> over it (see <see cref="ChildProcess.IsolateEnvironment"/>).
+    /// </summary>
+    public bool InheritEnvironment { get; init; } = true;
 
     /// <summary>Writes the child's standard input; it is closed when this returns. Null: no input.</summary>
     public Func<Stream, CancellationToken, Task>? Stdin { get; init; }
@@ -47,7 +55,15 @@ public static class ChildProcess
             info.ArgumentList.Add(arg);
         }
 
-        IsolateEnvironment(info.Environment, spec.Environment);
+        if (spec.InheritEnvironment)
+        {
+            IsolateEnvironment(info.Environment, spec.Environment);
+        }
+        else
+        {
+            info.Environment.Clear();
+        }
+
         foreach (var (key, value) in spec.Environment)
         {
             info.Environment[key] = value;
@@ -103,6 +119,41 @@ public static class ChildProcess
         await stderr;
         cancellationToken.ThrowIfCancellationRequested();
         return process.ExitCode;
+    }
+
+    /// <summary>
+    /// What <c><paramref name="program"/> --version</c> prints on standard output, run with an empty
+    /// environment (no PG* variable, locale or library path of this process can change it); null when it
+    /// could not be started, failed, or took longer than <paramref name="timeout"/> (default 10 seconds).
+    /// The one way a program's version is read (pg_dump, pg_restore, psql, postgres); it blocks, for the
+    /// synchronous searches that call it.
+    /// </summary>
+    public static string? ReadVersion(string program, TimeSpan? timeout = null)
+    {
+        var output = new StringBuilder();
+        var spec = new ChildProcessSpec(program, ["--version"])
+        {
+            InheritEnvironment = false,
+            Stdout = async (s, ct) =>
+            {
+                using var reader = new StreamReader(s, leaveOpen: true);
+                output.Append(await reader.ReadToEndAsync(ct));
+            },
+        };
+        using var limit = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
+        try
+        {
+            // On the thread pool: no caller's synchronization context is waited on while this blocks.
+            return Task.Run(() => RunAsync(spec, limit.Token)).GetAwaiter().GetResult() == 0 ? output.ToString() : null;
+        }
+        catch (PgRelocateException)
+        {
+            return null;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
     }
 
     private static async Task ReadStdout(Func<Stream, CancellationToken, Task> consumer, Process process, CancellationToken cancellationToken)

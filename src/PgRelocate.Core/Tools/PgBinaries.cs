@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using PgRelocate.Errors;
@@ -165,25 +164,8 @@ public sealed partial class PgBinaries
         }
     }
 
-    private static (int Major, int Minor)? ReadVersion(string path)
-    {
-        try
-        {
-            using var p = Process.Start(new ProcessStartInfo(path, "--version") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false });
-            if (p is null)
-            {
-                return null;
-            }
-
-            var output = p.StandardOutput.ReadToEnd();
-            p.WaitForExit(5000);
-            return ParseVersion(output);
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return null;
-        }
-    }
+    private static (int Major, int Minor)? ReadVersion(string path) =>
+        ChildProcess.ReadVersion(path) is { } output ? ParseVersion(output) : null;
 
     /// <summary>Reads "pg_dump (PostgreSQL) 15.18 (Debian ...)" or "16beta1" into (major, minor).</summary>
     internal static (int Major, int Minor)? ParseVersion(string text)

@@ -186,6 +186,28 @@ public class TargetPreparationTests(PgServer server) : IClassFixture<PgServer>
         Assert.Contains("more connections", tooMany.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Should_Refuse_A_Target_Older_Than_The_Source_Or_The_Source_Itself_Before_Emptying()
+    {
+        var target = await server.CreateDatabaseAsync("dst");
+        await PgServer.ExecuteAsync(target, "CREATE TABLE marker (id int)");
+        await using var conn = await Db.OpenAsync(target, "target", CancellationToken.None);
+        var major = (await PgRelocate.Catalog.ServerVersion.ReadAsync(conn, CancellationToken.None)).Major;
+        var itself = await PgRelocate.Catalog.DatabaseIdentity.ReadAsync(conn, CancellationToken.None);
+
+        var older = await Assert.ThrowsAsync<UsageException>(() => TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = target.Database, SourceMajor = major + 1 }, CancellationToken.None));
+        var same = await TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = target.Database, SourceMajor = major }, CancellationToken.None);
+        var onItself = await Assert.ThrowsAsync<UsageException>(() => TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = target.Database, Source = itself }, CancellationToken.None));
+        var refused = await Assert.ThrowsAsync<UsageException>(() => TargetPreparation.RefuseSameDatabaseAsync(target, target, CancellationToken.None));
+
+        Assert.Contains($"older than the source's {major + 1}", older.Message, StringComparison.Ordinal);
+        Assert.EndsWith("Nothing was changed.", older.Message, StringComparison.Ordinal);
+        Assert.Contains(same.Findings, f => f.Check == "target version" && f.Status == CheckStatus.Ok);
+        Assert.Equal(onItself.Message, refused.Message);
+        Assert.Contains("same database", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM marker"));
+    }
+
     private static async Task<string?> RefusesAsNotEmptyAsync(PgConnectionInfo target)
     {
         try

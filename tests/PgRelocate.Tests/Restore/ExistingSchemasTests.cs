@@ -47,7 +47,7 @@ public sealed class ExistingSchemasTests
 
         Assert.Empty(existing.LeftOut);
         Assert.Empty(existing.Notes);
-        Assert.Empty(await existing.UseListAsync(Toc, Path.Combine(Path.GetTempPath(), "never-written.list"), CancellationToken.None));
+        Assert.Null(await existing.ListFileAsync(Toc, Path.Combine(Path.GetTempPath(), "never-written.list"), CancellationToken.None));
     }
 
     [Fact]
@@ -57,9 +57,9 @@ public sealed class ExistingSchemasTests
         try
         {
             var existing = ExistingSchemas.Find(Toc, new HashSet<string>(["heroku_ext"]));
-            var arguments = await existing.UseListAsync(Toc, path, CancellationToken.None);
+            var list = await existing.ListFileAsync(Toc, path, CancellationToken.None);
 
-            Assert.Equal(["--use-list=" + path], arguments);
+            Assert.Equal(path, list);
             Assert.Equal(["13;", "14;", "15;", "16;", "17;", "18;", "19;"], File.ReadAllLines(path).Select(l => l[..(l.IndexOf(';', StringComparison.Ordinal) + 1)]));
         }
         finally

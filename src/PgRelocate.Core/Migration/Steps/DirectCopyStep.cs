@@ -40,11 +40,7 @@ public sealed class DirectCopyStep : IMigrationStep
         return new CopyOptions
         {
             Source = options.Source,
-            Target = options.Target,
-            Confirm = options.Confirm,
-            LockTimeout = options.LockTimeout,
-            OwnSessions = options.OwnSessions,
-            Jobs = options.Jobs,
+            Into = options.Into,
             IndexJobs = options.Jobs,
             Snapshot = snapshot,
             LogPath = Path.Combine(context.Folder, "copy.log"),

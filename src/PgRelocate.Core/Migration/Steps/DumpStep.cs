@@ -68,7 +68,7 @@ public sealed class DumpStep : IMigrationStep
         var spool = new ArchiveSpool(Path.Combine(context.Folder, "archive.following"));
         var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var sizes = facts.Tables.GroupBy(t => t.Schema + "." + t.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(t => t.EstimatedBytes), StringComparer.Ordinal);
-        var task = RestoreStep.RestoreAsync(context, new GrowingArchive("the archive as it is dumped", spool), null, sizes, stop.Token);
+        var task = RestoreStep.RestoreArrivingAsync(context, new GrowingArchive("the archive as it is dumped", spool), sizes, stop.Token);
         return new FollowingRestoreRun(task, spool, stop);
     }
 }

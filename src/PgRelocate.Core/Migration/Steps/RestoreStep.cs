@@ -34,50 +34,40 @@ public sealed class RestoreStep : IMigrationStep
         var options = context.Options;
         var archive = context.Journal.Output(DumpStep.StepName, "archive")
             ?? throw new PgRelocateException("The dump step recorded no archive: run the migration again.");
+        DumpManifest? manifest;
+        string location;
         if (options.Via is null)
         {
             var manifestPath = DumpManifest.PathFor(archive);
-            var manifest = File.Exists(manifestPath) ? DumpManifest.FromJson(await File.ReadAllTextAsync(manifestPath, cancellationToken), manifestPath) : null;
-            Record(context, await RestoreAsync(context, new LocalArchive(archive), manifest, null, cancellationToken), null);
+            manifest = File.Exists(manifestPath) ? DumpManifest.FromJson(await File.ReadAllTextAsync(manifestPath, cancellationToken), manifestPath) : null;
+            location = archive;
         }
         else
         {
             // Read through a fresh signed URL, as a restore service would: the URL itself is proven to work.
-            var manifest = await StagedArchives.FindManifestAsync(StagedArchive.Location(options), null, options.Staging, context.Reporter, cancellationToken);
-            var result = await new ArchiveSources(context.Binaries, context.Reporter).RestoreAsync(
-                new LocationRestoreOptions
-                {
-                    Target = options.Target,
-                    Location = StagedArchive.SignedUrl(options, context.Reporter).ToString(),
-                    Manifest = manifest,
-                    Staging = options.Staging,
-                    Confirm = options.Confirm,
-                    LockTimeout = options.LockTimeout,
-                    OwnSessions = options.OwnSessions,
-                    Jobs = options.Jobs,
-                    LogPath = Path.Combine(context.Folder, "restore.log"),
-                },
-                cancellationToken);
-            Record(context, result, null);
+            manifest = await StagedArchives.FindManifestAsync(StagedArchive.Location(options), null, options.Staging, context.Reporter, cancellationToken);
+            location = StagedArchive.SignedUrl(options, context.Reporter).ToString();
         }
-    }
 
-    /// <summary>Restores <paramref name="input"/> into the migration's target, its log in the migration's folder.</summary>
-    internal static Task<RestoreResult> RestoreAsync(MigrationContext context, ArchiveInput input, DumpManifest? manifest, IReadOnlyDictionary<string, long>? tableBytes, CancellationToken cancellationToken) =>
-        new RestoreRunner(context.Binaries, context.Reporter).RunAsync(
-            new RestoreOptions
+        var result = await new ArchiveSources(context.Binaries, context.Reporter).RestoreAsync(
+            new LocationRestoreOptions
             {
-                Target = context.Options.Target,
-                Input = input,
+                Into = options.Into,
+                Location = location,
                 Manifest = manifest,
-                Confirm = context.Options.Confirm,
-                LockTimeout = context.Options.LockTimeout,
-                OwnSessions = context.Options.OwnSessions,
-                Jobs = context.Options.Jobs,
-                LogPath = Path.Combine(context.Folder, "restore.log"),
-                TableBytes = tableBytes,
+                Staging = options.Staging,
+                LogPath = LogPath(context),
             },
             cancellationToken);
+        Record(context, result, null);
+    }
+
+    /// <summary>Restores the archive the dump is still writing into the migration's target, on the migration's jobs.</summary>
+    internal static Task<RestoreResult> RestoreArrivingAsync(MigrationContext context, GrowingArchive archive, IReadOnlyDictionary<string, long>? tableBytes, CancellationToken cancellationToken) =>
+        new ArchiveSources(context.Binaries, context.Reporter).RestoreArrivingAsync(context.Options.Into, archive, tableBytes, LogPath(context), cancellationToken);
+
+    /// <summary>The restore's log, in the migration's folder.</summary>
+    private static string LogPath(MigrationContext context) => Path.Combine(context.Folder, "restore.log");
 
     private static void Record(MigrationContext context, RestoreResult result, string? how)
     {
