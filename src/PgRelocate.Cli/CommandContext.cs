@@ -68,4 +68,9 @@ internal sealed class CommandContext
 
     /// <summary>Writes <paramref name="value"/> as the command's JSON result on stdout.</summary>
     public void WriteJson<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, JsonOptions));
+
+    /// <summary>One object on one line (JSON Lines), for a command that prints one per change until it ends.</summary>
+    public void WriteJsonLine<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, JsonLinesOptions));
+
+    private static readonly JsonSerializerOptions JsonLinesOptions = new(JsonOptions) { WriteIndented = false };
 }

@@ -19,7 +19,7 @@ internal static class CutoverCommand
 
     public static Command Create()
     {
-        var command = new Command("cutover", "Switch an online migration now: the source becomes read-only, its last changes are applied, the target takes over.") { Id, Wait, WorkDirOption.Option };
+        var command = new Command("cutover", "Switch an online migration now: the source becomes read-only, its last changes are applied, the target takes over. Waits for the switch to finish (up to --wait seconds) and prints the measured write downtime.") { Id, Wait, WorkDirOption.Option };
         command.SetAction(RunAsync);
         return command;
     }

@@ -6,16 +6,18 @@ namespace PgRelocate.Cli.Commands;
 
 /// <summary>
 /// <c>pgrelocate status [ID]</c>: follows a migration's progress until it ends. Ctrl-C stops watching, never
-/// the migration. Exits with the migration's own exit code once it has ended.
+/// the migration. Exits with the migration's own exit code once it has ended. With <c>--json</c> it prints one
+/// object and exits, as every command's <c>--json</c> does; <c>--watch --json</c> follows, an object per line.
 /// </summary>
 internal static class StatusCommand
 {
     private static readonly Argument<string?> Id = new("id") { Description = "The migration's id (default: the most recent).", Arity = ArgumentArity.ZeroOrOne };
-    private static readonly Option<bool> Once = new("--once") { Description = "Print the current state once instead of following it." };
+    private static readonly Option<bool> Once = new("--once") { Description = "Print the current state once instead of following it (the default with --json)." };
+    private static readonly Option<bool> Watch = new("--watch") { Description = "Follow until the migration ends, also with --json (then one JSON object per line, JSON Lines)." };
 
     public static Command Create()
     {
-        var command = new Command("status", "Follow a migration's progress (Ctrl-C stops watching, not the migration).") { Id, Once, WorkDirOption.Option };
+        var command = new Command("status", "Follow a migration's progress (Ctrl-C stops watching, not the migration); with --json, print it once.") { Id, Once, Watch, WorkDirOption.Option };
         command.SetAction(RunAsync);
         return command;
     }
@@ -25,6 +27,12 @@ internal static class StatusCommand
         var workDir = WorkDirOption.Get(ctx.Parse);
         var id = ctx.Parse.GetValue(Id) ?? MigrationJournal.All(workDir).FirstOrDefault()?.Id
             ?? throw new UsageException($"No migrations in {workDir}.");
+        var once = ctx.Parse.GetValue(Once) || (ctx.Json && !ctx.Parse.GetValue(Watch));
+        if (ctx.Parse.GetValue(Once) && ctx.Parse.GetValue(Watch))
+        {
+            throw new UsageException("--once and --watch contradict each other: give one of them.");
+        }
+
         string? last = null;
         var startedWatching = DateTime.UtcNow;
         while (true)
@@ -38,7 +46,15 @@ internal static class StatusCommand
             {
                 if (ctx.Json)
                 {
-                    ctx.WriteJson(new { id, status = ListCommand.StatusOf(journal), progress = JournalReporter.Read(journal), online = Online.OnlineStatus.Read(journal.Folder), steps = journal.Steps.Select(s => new { s.Name, status = s.Status.ToString(), s.Summary, s.Error }) });
+                    var state = new { id, status = ListCommand.StatusOf(journal), progress = JournalReporter.Read(journal), online = Online.OnlineStatus.Read(journal.Folder), steps = journal.Steps.Select(s => new { s.Name, status = s.Status.ToString(), s.Summary, s.Error }) };
+                    if (once)
+                    {
+                        ctx.WriteJson(state);
+                    }
+                    else
+                    {
+                        ctx.WriteJsonLine(state);
+                    }
                 }
                 else
                 {
@@ -48,7 +64,7 @@ internal static class StatusCommand
                 last = line;
             }
 
-            if (!running || ctx.Parse.GetValue(Once))
+            if (!running || once)
             {
                 return running ? ExitCode.Success : (ExitCode)(journal.ExitCode ?? (int)ExitCode.Failed);
             }

@@ -532,13 +532,29 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         var run = OnlineRun.Start(source, target, dir.Path);
         var id = await run.WaitForFollowAsync();
 
-        var status = await CliRunner.RunAsync("status", id, "--once", "--json", "--workdir", dir.Path);
+        // --json prints one object and returns, though the migration follows; --watch --json follows, an object a line.
+        var started = DateTime.UtcNow;
+        var status = await CliRunner.RunAsync("status", id, "--json", "--workdir", dir.Path);
+        var took = DateTime.UtcNow - started;
+        var watching = CliRunner.RunAsync(["status", id, "--watch", "--json", "--workdir", dir.Path], null, TimeSpan.FromMinutes(2));
+        await Task.Delay(2000);
         var cancel = await CliRunner.RunAsync("cancel", id, "--workdir", dir.Path);
         var result = await run.Result;
+        var watched = await watching;
 
         Assert.True(status.ExitCode == 0, status.ToString());
-        Assert.Contains("\"lagBytes\"", status.Stdout, StringComparison.Ordinal);
-        Assert.Contains("\"changesPerSecond\"", status.Stdout, StringComparison.Ordinal);
+        Assert.True(took < TimeSpan.FromSeconds(30), $"status --json took {took}");
+        using (var one = System.Text.Json.JsonDocument.Parse(status.Stdout))
+        {
+            Assert.Equal("Running", one.RootElement.GetProperty("status").GetString());
+            Assert.True(one.RootElement.GetProperty("online").GetProperty("lagBytes").ValueKind == System.Text.Json.JsonValueKind.Number);
+            Assert.True(one.RootElement.GetProperty("online").TryGetProperty("changesPerSecond", out _));
+        }
+
+        var lines = watched.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length >= 2, watched.ToString());
+        Assert.All(lines, l => System.Text.Json.JsonDocument.Parse(l).Dispose());
+        Assert.Equal("Canceled", System.Text.Json.JsonDocument.Parse(lines[^1]).RootElement.GetProperty("status").GetString());
         Assert.True(cancel.ExitCode == 0, cancel.ToString());
         Assert.NotEqual(0, result.ExitCode);
         Assert.Equal(MigrationStatus.Canceled, MigrationJournal.All(dir.Path).Single().Status);
