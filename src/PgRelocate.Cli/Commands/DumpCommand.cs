@@ -4,6 +4,7 @@ using PgRelocate.Dump;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
 using PgRelocate.Staging;
+using PgRelocate.Tools;
 
 namespace PgRelocate.Cli.Commands;
 
@@ -48,6 +49,8 @@ internal static class DumpCommand
             throw new UsageException($"'{path}' is a folder: --to takes a file name, such as {Path.Combine(path, "app.dump")}.");
         }
 
+        OutputPaths.EnsureFileOrAbsent(path, "--to");
+        OutputPaths.EnsureFileOrAbsent(DumpManifest.PathFor(path), "--to's manifest");
         if (File.Exists(path) && !ctx.Parse.GetValue(Force))
         {
             throw new UsageException($"'{path}' already exists: choose another --to path, or pass --force to replace it.");

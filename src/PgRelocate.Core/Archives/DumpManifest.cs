@@ -47,17 +47,29 @@ public sealed record DumpManifest
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
+    /// <summary>The manifest version this PgRelocate writes and reads.</summary>
+    public const int CurrentVersion = 1;
+
     public static DumpManifest FromJson(string json, string what)
     {
+        DumpManifest manifest;
         try
         {
-            return JsonSerializer.Deserialize<DumpManifest>(json, JsonOptions)
+            manifest = JsonSerializer.Deserialize<DumpManifest>(json, JsonOptions)
                 ?? throw new UsageException($"{what} is empty: it is not a PgRelocate manifest.");
         }
         catch (JsonException e)
         {
             throw new UsageException($"{what} is not a PgRelocate manifest ({e.Message}).", e);
         }
+
+        // A version this code does not know may mean fields it would misread or checks it would leave out.
+        if (manifest.ManifestVersion != CurrentVersion)
+        {
+            throw new UsageException($"{what} has manifestVersion {manifest.ManifestVersion}, which this PgRelocate does not read (it reads version {CurrentVersion}): use the PgRelocate that wrote it, or pass --manifest with a manifest of version {CurrentVersion}.");
+        }
+
+        return manifest;
     }
 
     /// <summary>Where the manifest of <paramref name="archivePath"/> is kept.</summary>

@@ -148,6 +148,12 @@ public sealed partial class PgConnectionInfo
 
     private static string Decode(string text)
     {
+        // Uri.UnescapeDataString leaves a malformed escape ("%zz", a trailing "%") as it is; libpq refuses it.
+        if (MalformedEscape().IsMatch(text))
+        {
+            throw new UsageException("The connection URL has a malformed %-escape (a % not followed by two hex digits): percent-encode special characters, a % as %25.");
+        }
+
         try
         {
             return Uri.UnescapeDataString(text);
@@ -265,4 +271,7 @@ public sealed partial class PgConnectionInfo
 
         return text;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("%(?![0-9A-Fa-f]{2})")]
+    private static partial System.Text.RegularExpressions.Regex MalformedEscape();
 }

@@ -26,6 +26,9 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             throw new UsageException("--jobs and --index-jobs must be 1 or more.");
         }
 
+        OutputPaths.EnsureFileOrAbsent(options.LogPath, "--log");
+        await Catalog.SourceReadability.RefuseUnlessWholeAsync(options.Source, cancellationToken);
+
         var clock = new StepClock();
         var warnings = new List<string>();
         var folder = Interrupts.TempFolder("pgrelocate-copy-").FullName;

@@ -1,4 +1,5 @@
 using PgRelocate.Archives;
+using PgRelocate.Catalog;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
@@ -26,6 +27,9 @@ public static class StagedDump
         {
             throw new UsageException($"{location} is read only: dump to a path, s3:// or azure:// location.");
         }
+
+        // A table the login role may not read, or not every row of, would stop pg_dump partway: refused before the store is touched.
+        await SourceReadability.RefuseUnlessWholeAsync(source, cancellationToken);
 
         foreach (var note in await store.PrepareAsync(createBucket, allowPublic, cancellationToken))
         {

@@ -53,6 +53,7 @@ public sealed class ArchiveSources(PgBinaries binaries, IReporter reporter)
     {
         ArgumentNullException.ThrowIfNull(options);
         CheckJobs(options.Into);
+        Tools.OutputPaths.EnsureFileOrAbsent(options.LogPath, "--log");
         var location = StagingLocation.Parse(options.Location);
         var manifest = options.Manifest ?? await StagedArchives.FindManifestAsync(location, options.ManifestLocation, options.Staging, reporter, cancellationToken);
         var runner = new RestoreRunner(binaries, reporter);

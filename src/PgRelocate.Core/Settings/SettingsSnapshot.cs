@@ -58,6 +58,9 @@ public sealed class SettingsSnapshot
         return await reader.ReadToEndAsync(cancellationToken);
     }
 
-    public static async Task WriteCsvAsync(string csv, string path, CancellationToken cancellationToken) =>
+    public static async Task WriteCsvAsync(string csv, string path, CancellationToken cancellationToken)
+    {
+        Tools.OutputPaths.EnsureFileOrAbsent(path, "-o");
         await File.WriteAllTextAsync(path, csv, new UTF8Encoding(false), cancellationToken);
+    }
 }

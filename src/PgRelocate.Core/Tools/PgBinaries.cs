@@ -24,6 +24,9 @@ public sealed partial class PgBinaries
     public const string BinDirVariable = "PGRELOCATE_PG_BIN";
 
     private readonly List<string> _searchDirs;
+
+    /// <summary>The folder the user chose (--pg-bin or PGRELOCATE_PG_BIN), and how: its programs are the only ones used.</summary>
+    private readonly (string Dir, string How)? _explicit;
     private readonly Dictionary<string, List<PgTool>> _cache = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
@@ -39,6 +42,7 @@ public sealed partial class PgBinaries
             }
 
             _searchDirs.Add(dir);
+            _explicit = (dir, explicitDir is null ? $"{BinDirVariable}={dir}" : $"--pg-bin {dir}");
         }
 
         if (Directory.Exists("/usr/lib/postgresql"))
@@ -50,6 +54,30 @@ public sealed partial class PgBinaries
         }
 
         _searchDirs.AddRange((Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries));
+
+        // A folder chosen by name that cannot serve is an error, never silently passed over for another.
+        if (_explicit is { } chosen && Chosen("pg_dump") is null && Chosen("pg_restore") is null)
+        {
+            throw new UsageException($"{chosen.How} holds no pg_dump or pg_restore that runs: pass a folder that holds them (such as /usr/lib/postgresql/17/bin), or leave it out to use the installed ones.");
+        }
+    }
+
+    /// <summary>The copy of <paramref name="name"/> in the folder the user chose; null without one or when it holds none that runs.</summary>
+    private PgTool? Chosen(string name) =>
+        _explicit is { } chosen ? All(name).FirstOrDefault(t => string.Equals(System.IO.Path.GetDirectoryName(t.Path), chosen.Dir.TrimEnd('/'), StringComparison.Ordinal)) : null;
+
+    /// <summary>With a chosen folder, its <paramref name="name"/> if at least <paramref name="major"/>; else an error saying so.</summary>
+    private PgTool? ChosenAtLeast(string name, int major, string purpose)
+    {
+        if (_explicit is not { } chosen)
+        {
+            return null;
+        }
+
+        var tool = Chosen(name) ?? throw new UsageException($"{chosen.How} holds no {name} that runs, and one is needed to {purpose}: pass a folder that holds {name} {major} or newer, or leave it out to use the installed ones.");
+        return tool.Major >= major
+            ? tool
+            : throw new UsageException($"{name} {tool.Version} in {chosen.How} is too old to {purpose} ({name} {major} or newer is needed): pass a folder with a newer one, or leave it out to use the installed ones.");
     }
 
     /// <summary>Every distinct installed copy of <paramref name="name"/>, newest first.</summary>
@@ -99,7 +127,8 @@ public sealed partial class PgBinaries
     }
 
     /// <summary>A pg_dump able to dump a server of major version <paramref name="serverMajor"/>.</summary>
-    public PgTool PgDumpFor(int serverMajor) => AtLeast("pg_dump", serverMajor, $"dump a PostgreSQL {serverMajor} server");
+    public PgTool PgDumpFor(int serverMajor) =>
+        ChosenAtLeast("pg_dump", serverMajor, $"dump a PostgreSQL {serverMajor} server") ?? AtLeast("pg_dump", serverMajor, $"dump a PostgreSQL {serverMajor} server");
 
     /// <summary>
     /// A pg_restore able to read an archive that needs at least major <paramref name="archiveMinimum"/>
@@ -108,6 +137,11 @@ public sealed partial class PgBinaries
     /// </summary>
     public PgTool PgRestoreFor(int archiveMinimum, int targetMajor)
     {
+        if (ChosenAtLeast("pg_restore", Math.Max(archiveMinimum, 1), "read an archive of this format") is { } chosen)
+        {
+            return chosen;
+        }
+
         var fit = All("pg_restore").Where(t => t.Major >= archiveMinimum).ToList();
         return fit.FirstOrDefault(t => t.Major == targetMajor)
             ?? fit.OrderBy(t => t.Major).FirstOrDefault(t => t.Major >= targetMajor)

@@ -28,6 +28,7 @@ public sealed class CheckStep : IMigrationStep
             "Preflight checks",
             ["check", "status", "found", "next step"],
             report.Results.Select(r => (IReadOnlyList<string>)[r.Check, r.Status.ToString().ToLowerInvariant(), r.Found, r.Next]).ToList()));
+        await SourceReadability.RefuseUnlessWholeAsync(options.Source, cancellationToken, ExitCode.Differences);
 
         // The applications to repoint, recorded now: a read-only source ends their sessions next.
         await using (var conn = await Db.OpenAsync(options.Source.WithApplicationName(PreflightRunner.OwnApplicationName), "source", cancellationToken))

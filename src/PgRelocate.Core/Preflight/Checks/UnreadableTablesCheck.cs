@@ -1,11 +1,13 @@
 using PgRelocate.Catalog;
-using PgRelocate.Connections;
 
 namespace PgRelocate.Preflight.Checks;
 
 /// <summary>
 /// pg_dump reads every user table and sequence as the source's login role and stops at the first it may
-/// not read ("permission denied"), after the dump has started. Found here instead, with the GRANTs to run.
+/// not read ("permission denied") or whose rows row-level security would hide from it ("query would be
+/// affected by row-level security policy"), after the dump has started; a copy would silently miss the hidden
+/// rows. Found here instead, with what to run. dump, copy and migrate refuse on the same finding
+/// (<see cref="SourceReadability"/>).
 /// </summary>
 public sealed class UnreadableTablesCheck : IPreflightCheck
 {
@@ -13,17 +15,13 @@ public sealed class UnreadableTablesCheck : IPreflightCheck
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
-        var unreadable = await UserTables.UnreadableAsync(context.Source, cancellationToken);
-        if (unreadable.Count == 0)
+        var role = context.SourceServer.User;
+        var found = await SourceReadability.ReadAsync(context.Source, cancellationToken);
+        if (found.Found(role) is not { } what)
         {
-            return [CheckResult.Ok(Name, $"{context.SourceServer.User} may read every table and sequence.")];
+            return [CheckResult.Ok(Name, $"{role} may read every row of every table and sequence.")];
         }
 
-        var owner = unreadable.Count == 1 ? "its owner" : "their owners";
-        return [CheckResult.Block(Name, $"{context.SourceServer.User} may not read {unreadable.Count} tables or sequences: {Findings.Names(unreadable.Select(u => u.ToString()).ToList())}; the dump would stop there.",
-            $"Run as {owner} (or a superuser): {unreadable[0].GrantFor(context.SourceServer.User)}{(unreadable.Count > 1 ? " and the same for the others (listed)" : "")}, or dump as a role that may read them.") with
-        {
-            Details = unreadable.Select(u => u.GrantFor(context.SourceServer.User)).ToList(),
-        }];
+        return [CheckResult.Block(Name, what, found.Next(role)) with { Details = found.Details(role) }];
     }
 }

@@ -45,6 +45,9 @@ public sealed class LocalStore : IStagingStore
             throw new StagingNotFoundException($"The folder {dir} does not exist: create it first.");
         }
 
+        // The upload is written beside the key and renamed over it: never over a device, FIFO, socket or folder.
+        Tools.OutputPaths.EnsureFileOrAbsent(key, "the archive's path");
+        Tools.OutputPaths.EnsureFileOrAbsent(key + ".partial", "the archive's path");
         return Task.FromResult<IUpload>(new LocalUpload(key));
     }
 
