@@ -80,11 +80,13 @@ public sealed class OtherVersionTests(OtherVersionTests.Servers servers) : IClas
     public async Task Should_Move_From_Another_Major_Into_A_PostgreSQL_18_Provider_Target(int sourceMajor, string database, string path)
     {
         // Client programs of the newer majors are looked for beside their servers too, as a user would point at them.
+        // (An explicit --pg-bin must hold client programs: the embedded servers' folders hold none.)
         var binDir = EmbeddedServers.BinDir(sourceMajor == 15 ? 18 : sourceMajor);
-        string[] pgBin = ["--pg-bin", binDir];
+        var clientsThere = File.Exists(Path.Combine(binDir, "pg_dump"));
+        string[] pgBin = clientsThere ? ["--pg-bin", binDir] : [];
         // A source is dumped by a pg_dump of its major or newer; where none is installed, this cell cannot run.
         Skip.IfNot(
-            new PgBinaries(binDir).All("pg_dump").Any(t => t.Major >= sourceMajor),
+            new PgBinaries(clientsThere ? binDir : null).All("pg_dump").Any(t => t.Major >= sourceMajor),
             $"no pg_dump {sourceMajor} or newer is installed (beside the PostgreSQL {sourceMajor} server or among the client programs), and a PostgreSQL {sourceMajor} source needs one");
         var source = servers.Source(sourceMajor, database);
         var target = await servers.Provider.CreateDatabaseAsync(database);
