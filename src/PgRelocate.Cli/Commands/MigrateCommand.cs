@@ -104,7 +104,7 @@ internal static class MigrateCommand
                 recorded["report"] = Path.GetFullPath(report);
             }
 
-            journal = MigrationJournal.Create(workDir, MigrationJournal.NewId(), source.ToString(), target.ToString(), MigrationPlan.Steps(options).Select(s => s.Name), recorded);
+            journal = MigrationJournal.Create(workDir, MigrationJournal.NewId(), source.ToString(), target.ToString(), PgRelocate.Online.OnlinePlan.StepsFor(options).Select(s => s.Name), recorded);
         }
 
         report = report is null ? journal.Options.GetValueOrDefault("report") : Path.GetFullPath(report);
@@ -114,7 +114,7 @@ internal static class MigrateCommand
         }
 
         ctx.Reporter.Info($"Migration {journal.Id}: {source.Display} → {target.Display} (journal in {journal.Folder}).");
-        var runner = new MigrationRunner(MigrationPlan.Steps(options), ctx.Binaries, ctx.Reporter);
+        var runner = new MigrationRunner(PgRelocate.Online.OnlinePlan.StepsFor(options), ctx.Binaries, ctx.Reporter);
         ExitCode code;
         try
         {

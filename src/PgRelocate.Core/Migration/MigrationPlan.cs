@@ -60,9 +60,6 @@ public static class MigrationPlan
         return aborted;
     }
 
-    /// <summary>The steps for these options: an online migration has its own (see <see cref="Online.OnlinePlan"/>).</summary>
-    public static IReadOnlyList<IMigrationStep> Steps(MigrationOptions options) => options.Online ? Online.OnlinePlan.Steps() : Steps();
-
     /// <summary>Rebuilds the options a migration was started with from its journal and fresh connections.</summary>
     public static MigrationOptions FromJournal(MigrationJournal journal, Connections.PgConnectionInfo source, Connections.PgConnectionInfo target, bool showSecrets)
     {
