@@ -16,12 +16,14 @@ public static class MigrationOptionsRules
     /// again to <c>--resume</c>, one would be silently ignored, so it is refused. The connections are given again
     /// (the journal keeps no secrets) and must be the same; <c>--show-secrets</c>, <c>--report</c>,
     /// <c>--detach</c> and <c>--workdir</c> change nothing the migration does. The store's options (<c>--profile</c>,
-    /// <c>--region</c>, ...) are recorded too, yet still accepted, and ignored, as they always were.
+    /// <c>--region</c>, ..., <see cref="MigrationOptions.Staging"/>) are recorded too, and refused alike: the resumed
+    /// run reaches the store as the journal says (its secrets come from the environment).
     /// </summary>
     public static IReadOnlyList<string> FixedByJournal { get; } =
     [
         "--confirm", "--via", "--jobs", "--compress", "--read-only-source", "--keep-read-only", "--apply-settings", "--keep-archive", "--allow",
         "--create-bucket", "--direct", "--online", "--cutover", "--max-lag", "--replica-identity-full", "--max-retained-wal", "--lock-timeout",
+        "--profile", "--region", "--endpoint-url", "--provider", "--sse", "--sse-kms-key-id",
     ];
 
     /// <summary>

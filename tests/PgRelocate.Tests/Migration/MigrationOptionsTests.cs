@@ -192,6 +192,18 @@ public class MigrationOptionsTests
     }
 
     [Fact]
+    public void Should_Refuse_On_Resume_Every_Store_Option_The_Journal_Records()
+    {
+        using var dir = new TempDir();
+        var journal = Journal(dir.Path);
+        string[] store = ["--profile", "--region", "--endpoint-url", "--provider", "--sse", "--sse-kms-key-id"];
+
+        var e = Assert.Throws<UsageException>(() => MigrationOptionsRules.CheckResume(journal, ["--source", .. store], Source, Target));
+
+        Assert.Equal($"Migration {journal.Id} resumes with the options it was started with ('pgrelocate info {journal.Id}' shows them): leave out {string.Join(", ", store)}, or start a new migration.", e.Message);
+    }
+
+    [Fact]
     public void Should_Refuse_On_Resume_A_Confirm_And_Name_Every_Option_Given()
     {
         using var dir = new TempDir();
@@ -234,11 +246,14 @@ public class MigrationOptionsTests
 
         var confirm = await CliRunner.RunAsync([.. resume, "--confirm", "otherdb"], null);
         var jobs = await CliRunner.RunAsync([.. resume, "-j", "4"], null);
+        var region = await CliRunner.RunAsync([.. resume, "--region", "eu-west-1"], null);
 
         Assert.True(confirm.ExitCode == 2, confirm.ToString());
         Assert.Contains("leave out --confirm, or start a new migration.", confirm.Stderr, StringComparison.Ordinal);
         Assert.True(jobs.ExitCode == 2, jobs.ToString());
         Assert.Contains("leave out --jobs, or start a new migration.", jobs.Stderr, StringComparison.Ordinal);
+        Assert.True(region.ExitCode == 2, region.ToString());
+        Assert.Contains("leave out --region, or start a new migration.", region.Stderr, StringComparison.Ordinal);
         Assert.Equal(MigrationStatus.Pending, MigrationJournal.Load(dir.Path, journal.Id).Status);
     }
 
