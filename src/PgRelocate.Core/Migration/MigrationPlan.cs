@@ -68,13 +68,16 @@ public static class MigrationPlan
         return new MigrationOptions
         {
             Source = source,
-            Target = target,
-            Confirm = o.GetValueOrDefault("confirm") ?? target.Database,
-            LockTimeout = double.TryParse(o.GetValueOrDefault("lockTimeoutSeconds"), System.Globalization.CultureInfo.InvariantCulture, out var wait) && wait > 0
-                ? TimeSpan.FromSeconds(wait)
-                : Targets.TargetRequirements.DefaultLockTimeout,
+            Into = new Targets.TargetOptions
+            {
+                Connection = target,
+                Confirm = o.GetValueOrDefault("confirm") ?? target.Database,
+                LockTimeout = double.TryParse(o.GetValueOrDefault("lockTimeoutSeconds"), System.Globalization.CultureInfo.InvariantCulture, out var wait) && wait > 0
+                    ? TimeSpan.FromSeconds(wait)
+                    : Targets.TargetRequirements.DefaultLockTimeout,
+                Jobs = int.TryParse(o.GetValueOrDefault("jobs"), System.Globalization.CultureInfo.InvariantCulture, out var jobs) ? jobs : 2,
+            },
             Via = o.GetValueOrDefault("via") is { } via && via != "(local file)" ? via : null,
-            Jobs = int.TryParse(o.GetValueOrDefault("jobs"), System.Globalization.CultureInfo.InvariantCulture, out var jobs) ? jobs : 2,
             Compression = int.TryParse(o.GetValueOrDefault("compress"), System.Globalization.CultureInfo.InvariantCulture, out var level) ? level : null,
             ReadOnlySource = Flag("readOnlySource"),
             KeepReadOnly = Flag("keepReadOnly"),

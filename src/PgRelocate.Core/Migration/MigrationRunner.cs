@@ -30,7 +30,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
         }
 
         await using var held = await HeldMigrationLock.AcquireAsync(journal.Id, LockedDatabases(options), cancellationToken);
-        options = options with { OwnSessions = held.SessionIds };
+        options = options with { Into = options.Into with { OwnSessions = held.SessionIds } };
         var journalReporter = new JournalReporter(reporter, journal);
         var context = new MigrationContext { Options = options, Journal = journal, Binaries = binaries, Reporter = journalReporter };
         var resumed = journal.Status != MigrationStatus.Pending;
@@ -230,7 +230,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
     /// <summary>Where the migration lock is taken: the target, and the source when the migration makes it read-only.</summary>
     public static IEnumerable<(string Role, Connections.PgConnectionInfo Info)> LockedDatabases(MigrationOptions options)
     {
-        yield return ("target", options.Target);
+        yield return ("target", options.Into.Connection);
         if (options.ReadOnlySource)
         {
             yield return ("source", options.Source);

@@ -36,7 +36,7 @@ public class CancelTests
     public async Task Should_Record_An_Abandoned_Migration_As_Canceled_And_Undo_Nothing_Without_Its_Source()
     {
         using var dir = new TempDir();
-        var options = new MigrationOptions { Source = Source, Target = Target, Confirm = "new", ReadOnlySource = true };
+        var options = new MigrationOptions { Source = Source, Into = new() { Connection = Target, Confirm = "new" }, ReadOnlySource = true };
         var journal = MigrationJournal.Create(dir.Path, MigrationJournal.NewId(), Source.ToString(), Target.ToString(), OnlinePlan.StepsFor(options).Select(s => s.Name), options.ToJournal());
         journal.Status = MigrationStatus.Running;
         journal.Pid = int.MaxValue;

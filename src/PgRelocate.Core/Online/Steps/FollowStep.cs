@@ -50,7 +50,7 @@ public sealed class FollowStep : ICompensatingStep
             if (!Requested())
             {
                 var copy = context.Journal.Step(SnapshotCopyStep.StepName);
-                var result = await OnlineVerification.RunAsync(follower, options.Source, options.Target, copy.Outputs["slot"], options.Jobs, context.Reporter, cancellationToken);
+                var result = await OnlineVerification.RunAsync(follower, options.Source, options.Into.Connection, copy.Outputs["slot"], options.Into.Jobs, context.Reporter, cancellationToken);
                 foreach (var table in VerifyStep.Tables(result))
                 {
                     context.Record.Tables.Add(table with { Title = table.Title + " while following" });

@@ -63,7 +63,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
 
         // One session on each side for the rest of the switch: every phase below is downtime.
         await using var source = await Db.OpenAsync(options.Source, "source", cancellationToken);
-        await using var target = await Db.OpenAsync(options.Target, "target", cancellationToken);
+        await using var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken);
 
         // 2. Sequences, large objects and the extensions' configuration rows, which logical decoding does not carry.
         var (sequences, missingSequences) = await SequenceSync.SyncAsync(source, target, cancellationToken);
@@ -137,11 +137,11 @@ public sealed class OnlineCutoverStep : IMigrationStep
     internal static Follower FollowerFor(MigrationContext context, string phase)
     {
         var copy = context.Journal.Step(SnapshotCopyStep.StepName);
-        return new Follower(context.Options.Source, context.Options.Target, copy.Outputs["slot"], copy.Outputs["publication"], context.Folder, context.Reporter)
+        return new Follower(context.Options.Source, context.Options.Into.Connection, copy.Outputs["slot"], copy.Outputs["publication"], context.Folder, context.Reporter)
         {
             Phase = phase,
             MaxRetainedBytes = context.Options.MaxRetainedWal,
-            Lanes = context.Options.Jobs,
+            Lanes = context.Options.Into.Jobs,
         };
     }
 

@@ -87,7 +87,7 @@ public sealed class SnapshotCopyStep : ICompensatingStep
 
         var result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(DirectCopyStep.CopyOptionsFor(context, created.SnapshotName), cancellationToken);
 
-        await using (var target = await Db.OpenAsync(options.Target, "target", cancellationToken))
+        await using (var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken))
         {
             // The copy carried the source's publication along with the schema: it has no use on the target.
             await Db.ExecuteAsync(target, $"DROP PUBLICATION IF EXISTS {Db.Ident(publication)}", cancellationToken);
@@ -134,7 +134,7 @@ public sealed class SnapshotCopyStep : ICompensatingStep
         {
             try
             {
-                await using var target = await Db.OpenAsync(context.Options.Target, "target", cancellationToken);
+                await using var target = await Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken);
                 await TargetState.RemoveAsync(target, cancellationToken);
                 if (record.Outputs.Remove(TargetSchemaLeft))
                 {
