@@ -10,7 +10,8 @@ namespace PgRelocate.Cli.Commands;
 /// <summary>
 /// <c>pgrelocate cancel ID</c>: asks the process running a migration to stop (SIGTERM), which stops its child
 /// processes, lifts a read-only source and records the migration as canceled; waits until it has. A migration
-/// whose process is gone is recorded as canceled and its steps undone here, by the runner (the source given).
+/// whose process is gone is recorded as canceled and its steps undone here, by the runner, on the sides given
+/// (--source, --target: the journal keeps no passwords); what is left on a side not given is named.
 /// </summary>
 internal static class CancelCommand
 {
@@ -20,9 +21,14 @@ internal static class CancelCommand
         Description = $"The migration's source (or {MigrateCommand.SourceVariable}): lets cancel lift a read-only source itself when the migration's process is gone.",
     };
 
+    private static readonly Option<string?> Target = new("--target", "-t")
+    {
+        Description = $"The migration's target (or {MigrateCommand.TargetVariable}): lets cancel remove an online migration's schema from it when the migration's process is gone.",
+    };
+
     public static Command Create()
     {
-        var command = new Command("cancel", "Stop a running migration: child processes stopped, read-only source lifted.") { Id, Source, WorkDirOption.Option };
+        var command = new Command("cancel", "Stop a running migration: child processes stopped, read-only source lifted.") { Id, Source, Target, WorkDirOption.Option };
         command.SetAction(RunAsync);
         return command;
     }
@@ -32,7 +38,8 @@ internal static class CancelCommand
         var workDir = WorkDirOption.Get(ctx.Parse);
         var id = ctx.Parse.GetValue(Id)!;
         var journal = MigrationJournal.Load(workDir, id);
-        var source = SourceOf(ctx, journal);
+        var source = Given(ctx, Source, MigrateCommand.SourceVariable, "--source", journal.Source, journal.Id);
+        var target = Given(ctx, Target, MigrateCommand.TargetVariable, "--target", journal.Target, journal.Id);
         if (journal.Status == MigrationStatus.Running && journal.IsRunningElsewhere())
         {
             journal = await MigrationRunner.StopRunningAsync(journal, ctx.Reporter, cancellationToken);
@@ -45,17 +52,21 @@ internal static class CancelCommand
             : $"Migration {id} is not running ({journal.Status}): nothing to cancel.");
 
         // What its steps undo ("Source ... is writable again.") is this command's result: printed as it says it.
-        var undone = await MigrationRunner.ForJournal(journal, ctx.Binaries, new ResultReporter(ctx)).CancelAbandonedAsync(journal, source, cancellationToken);
-        // A follow's large transactions kept on disk by a killed run (no step's undo: the follow's files of its own).
-        Online.OnlineCleanup.RemoveKeptTransactions(journal);
-        if (!undone && ReadOnlySourceStep.LeftReadOnly(journal))
+        var runner = new MigrationRunner(Online.OnlinePlan.StepsFor(journal), ctx.Binaries, new ResultReporter(ctx));
+        await runner.CancelAbandonedAsync(journal, source, target, cancellationToken);
+        if (source is null && ReadOnlySourceStep.LeftReadOnly(journal))
         {
             ctx.Out.WriteLine($"Its source is still read-only: run 'pgrelocate cancel {id} --source URL', or ALTER DATABASE ... RESET default_transaction_read_only on it.");
         }
 
-        if (!undone && Online.OnlineCleanup.LeftOnSource(journal))
+        if (source is null && Online.OnlineCleanup.LeftOnSource(journal))
         {
             ctx.Out.WriteLine($"Its replication slot and publication are still on the source: run 'pgrelocate cancel {id} --source URL' to remove them.");
+        }
+
+        if (target is null && (Online.OnlineCleanup.LeftOnTarget(journal) || Online.OnlineCleanup.LeftOnSource(journal)))
+        {
+            ctx.Out.WriteLine($"Its schema {Online.OnlineNames.TargetSchema} is still on the target: 'pgrelocate cancel {id} --target URL' also removes it.");
         }
 
         return ExitCode.Success;
@@ -79,12 +90,12 @@ internal static class CancelCommand
         public void Progress(ProgressUpdate update) => ctx.Reporter.Progress(update);
     }
 
-    /// <summary>The source given to lift a read-only source with, checked to be this migration's.</summary>
-    private static PgConnectionInfo? SourceOf(CommandContext ctx, MigrationJournal journal)
+    /// <summary>A connection given to undo with (the option, else its variable), checked to be the one the journal records.</summary>
+    private static PgConnectionInfo? Given(CommandContext ctx, Option<string?> option, string variable, string name, string recorded, string id)
     {
-        var source = ctx.Connection(Source, MigrateCommand.SourceVariable);
-        return source is null || string.Equals(source.ToString(), journal.Source, StringComparison.Ordinal)
-            ? source
-            : throw new UsageException($"--source is not the source of migration {journal.Id} ({journal.Source}).");
+        var given = ctx.Connection(option, variable);
+        return given is null || string.Equals(given.ToString(), recorded, StringComparison.Ordinal)
+            ? given
+            : throw new UsageException($"{name} is not the {name[2..]} of migration {id} ({recorded}).");
     }
 }

@@ -3,6 +3,7 @@ using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
 using PgRelocate.Progress;
+using PgRelocate.Targets;
 using PgRelocate.Migration.Reports;
 using PgRelocate.Tools;
 
@@ -77,14 +78,17 @@ internal static class MigrateCommand
             options = await new MigrationOptions
             {
                 Source = source,
-                Target = target,
-                Confirm = parse.GetValue(Confirm) ?? "",
-                LockTimeout = LockTimeoutOption.Get(parse),
+                Into = new TargetOptions
+                {
+                    Connection = target,
+                    Confirm = parse.GetValue(Confirm) ?? "",
+                    LockTimeout = LockTimeoutOption.Get(parse),
+                    Jobs = parse.GetValue(Jobs),
+                },
                 Via = parse.GetValue(Via),
                 Staging = StagingCliOptions.Read(parse),
                 CreateBucket = parse.GetValue(CreateBucket),
                 Direct = parse.GetValue(Direct),
-                Jobs = parse.GetValue(Jobs),
                 Compression = CompressOption.Get(parse),
                 ReadOnlySource = parse.GetValue(ReadOnlySource),
                 KeepReadOnly = parse.GetValue(KeepReadOnly),
@@ -104,7 +108,7 @@ internal static class MigrateCommand
                 recorded["report"] = Path.GetFullPath(report);
             }
 
-            journal = MigrationJournal.Create(workDir, MigrationJournal.NewId(), source.ToString(), target.ToString(), MigrationPlan.Steps(options).Select(s => s.Name), recorded);
+            journal = MigrationJournal.Create(workDir, MigrationJournal.NewId(), source.ToString(), target.ToString(), PgRelocate.Online.OnlinePlan.StepsFor(options).Select(s => s.Name), recorded);
         }
 
         report = report is null ? journal.Options.GetValueOrDefault("report") : Path.GetFullPath(report);
@@ -114,7 +118,7 @@ internal static class MigrateCommand
         }
 
         ctx.Reporter.Info($"Migration {journal.Id}: {source.Display} → {target.Display} (journal in {journal.Folder}).");
-        var runner = new MigrationRunner(MigrationPlan.Steps(options), ctx.Binaries, ctx.Reporter);
+        var runner = new MigrationRunner(PgRelocate.Online.OnlinePlan.StepsFor(options), ctx.Binaries, ctx.Reporter);
         ExitCode code;
         try
         {
@@ -174,7 +178,7 @@ internal static class MigrateCommand
         if (journal.Status == MigrationStatus.Completed)
         {
             ctx.Out.WriteLine();
-            ctx.Out.WriteLine($"DATABASE_URL={options.Target.ToUrl(options.ShowSecrets)}");
+            ctx.Out.WriteLine($"DATABASE_URL={options.Into.Connection.ToUrl(options.ShowSecrets)}");
             foreach (var table in journal.Step("cutover summary").Tables)
             {
                 ctx.Out.WriteLine($"{table.Title}:{(table.Rows.Count == 0 ? " " + table.Note : "")}");

@@ -1,4 +1,3 @@
-using Npgsql;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
@@ -87,7 +86,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             // 4. Sequences, then the snapshot can go.
             start = clock.Now;
             var sequences = await snapshot.ReadSequencesAsync(cancellationToken);
-            await SetSequencesAsync(options, sequences, cancellationToken);
+            await SetSequencesAsync(options, sequences, warnings, cancellationToken);
             await snapshot.CloseAsync(cancellationToken);
             clock.Add("sequences", $"{sequences.Count} sequences", start);
 
@@ -139,7 +138,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         snapshot.LeaveOut(unwritable);
     }
 
-    private static async Task SetSequencesAsync(CopyOptions options, IReadOnlyList<SequenceValue> sequences, CancellationToken cancellationToken)
+    private static async Task SetSequencesAsync(CopyOptions options, IReadOnlyList<SequenceValue> sequences, List<string> warnings, CancellationToken cancellationToken)
     {
         if (sequences.Count == 0)
         {
@@ -147,13 +146,9 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         }
 
         await using var conn = await CopySessions.OpenWriterAsync(options.Target, options.MaintenanceWorkMem, cancellationToken);
-        foreach (var s in sequences)
+        if (await SequenceSync.SetAsync(conn, sequences, cancellationToken) is { Count: > 0 } missing)
         {
-            await using var cmd = new NpgsqlCommand("SELECT pg_catalog.setval(@name::regclass, @value, @called)", conn);
-            cmd.Parameters.AddWithValue("name", s.Qualified);
-            cmd.Parameters.AddWithValue("value", s.LastValue);
-            cmd.Parameters.AddWithValue("called", s.IsCalled);
-            await cmd.ExecuteNonQueryAsync(cancellationToken);
+            warnings.Add(SequenceSync.MissingWarning(missing));
         }
     }
 

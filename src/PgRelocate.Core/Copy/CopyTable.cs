@@ -31,9 +31,6 @@ internal sealed record CopyTable(uint Oid, string Schema, string Name, IReadOnly
     public string ColumnList => Columns.Count == 0 ? "" : " (" + string.Join(", ", Columns) + ")";
 }
 
-/// <summary>A sequence and its value as read on the source.</summary>
-internal sealed record SequenceValue(string Qualified, long LastValue, bool IsCalled);
-
 /// <summary>
 /// One unit of data work: a whole table, a range of its heap pages (<c>[FromPage, ToPage)</c>, open-ended when
 /// <see cref="ToPage"/> is null), or a batch of large objects.

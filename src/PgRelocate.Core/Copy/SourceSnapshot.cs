@@ -73,30 +73,8 @@ internal sealed class SourceSnapshot : IAsyncDisposable
         }
     }
 
-    /// <summary>Each sequence's value. Sequences are not transactional: read after the snapshot, a value is never behind the rows.</summary>
-    public async Task<IReadOnlyList<SequenceValue>> ReadSequencesAsync(CancellationToken cancellationToken)
-    {
-        var names = new List<string>();
-        await using (var cmd = new NpgsqlCommand(SequencesSql, _conn))
-        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await r.ReadAsync(cancellationToken))
-            {
-                names.Add(Db.Ident(r.GetString(0)) + "." + Db.Ident(r.GetString(1)));
-            }
-        }
-
-        var values = new List<SequenceValue>();
-        foreach (var name in names)
-        {
-            await using var cmd = new NpgsqlCommand($"SELECT last_value, is_called FROM {name}", _conn);
-            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
-            await r.ReadAsync(cancellationToken);
-            values.Add(new SequenceValue(name, r.GetInt64(0), r.GetBoolean(1)));
-        }
-
-        return values;
-    }
+    /// <summary>Each user sequence's value and is_called, read in the snapshot's session (see <see cref="SequenceSync"/>).</summary>
+    public Task<IReadOnlyList<SequenceValue>> ReadSequencesAsync(CancellationToken cancellationToken) => SequenceSync.ReadAsync(_conn, cancellationToken);
 
     /// <summary>Leaves tables out of the copy (configuration tables the target's login role may not write).</summary>
     public void LeaveOut(IReadOnlySet<uint> oids) => Tables = [.. Tables.Where(t => !oids.Contains(t.Oid))];
@@ -239,13 +217,6 @@ internal sealed class SourceSnapshot : IAsyncDisposable
         FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class i ON i.oid = c.conindid
         WHERE c.contype IN ('p', 'u') AND c.conrelid <> 0
         """;
-
-    private static readonly string SequencesSql = CatalogSql.Expand("""
-        SELECT n.nspname, c.relname
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'S' AND c.oid IN ({{user_relations}})
-        ORDER BY 1, 2
-        """);
 
     internal static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -17,6 +17,16 @@ public sealed class MigrationContext
     /// <summary>The record of the step being run: set its summary, outputs and tables.</summary>
     public StepRecord Record { get; internal set; } = null!;
 
+    /// <summary>
+    /// Whether the steps may connect to the source (true in a run). <c>cancel</c> of a migration whose process is
+    /// gone undoes its steps with the connections it is given; the journal records none with its password, so an
+    /// undo skips its part on a side not given, and its record says what is left there.
+    /// </summary>
+    public bool HasSource { get; init; } = true;
+
+    /// <summary>Whether the steps may connect to the target (true in a run); see <see cref="HasSource"/>.</summary>
+    public bool HasTarget { get; init; } = true;
+
     /// <summary>The migration's own folder, for its archive and logs.</summary>
     public string Folder => Journal.Folder;
 
@@ -98,4 +108,10 @@ public interface ICompensatingStep : IMigrationStep
 
     /// <summary>Whether the effect stays in place after a successful migration.</summary>
     bool KeepOnSuccess(MigrationOptions options);
+
+    /// <summary>
+    /// Whether <paramref name="record"/> says the step left something to undo: by default, once it has started and
+    /// until it is undone. A step whose undo left a part behind (a side it could not reach) says so here too.
+    /// </summary>
+    bool LeftToUndo(StepRecord record) => record.Status is not (StepStatus.Pending or StepStatus.Skipped or StepStatus.Undone);
 }

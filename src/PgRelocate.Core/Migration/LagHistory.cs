@@ -1,10 +1,26 @@
 namespace PgRelocate.Migration;
 
 /// <summary>
+/// The phases a migration's lag samples are taken in, named alike by `status`, the journal and the report's chart.
+/// Here, where the lag history is kept; the online follow records them (and adds its own after the switch).
+/// </summary>
+public static class LagPhases
+{
+    /// <summary>Streaming the source's changes into the target.</summary>
+    public const string Follow = "follow";
+
+    /// <summary>The apply paused at the position of a source snapshot while the target is compared with it.</summary>
+    public const string Verify = "verify";
+
+    /// <summary>The source read-only, its last changes applied, the target switched.</summary>
+    public const string Cutover = "cutover";
+}
+
+/// <summary>
 /// One point of an online follow's lag over time, kept in the journal for the report's chart: the worst lag
 /// over the span it stands for (from <see cref="At"/> to the next sample) and the mean apply rate over it.
 /// </summary>
-/// <param name="Phase">What the migration was doing: "follow", "verify" (the target compared with the source at one position while the apply goes on) or "cutover", as `status` names it.</param>
+/// <param name="Phase">What the migration was doing: one of <see cref="LagPhases"/>, as `status` names it.</param>
 public sealed record LagSample(DateTimeOffset At, string Phase, long LagBytes, double LagSeconds, double ChangesPerSecond);
 
 /// <summary>

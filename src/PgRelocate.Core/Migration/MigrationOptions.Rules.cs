@@ -16,12 +16,14 @@ public static class MigrationOptionsRules
     /// again to <c>--resume</c>, one would be silently ignored, so it is refused. The connections are given again
     /// (the journal keeps no secrets) and must be the same; <c>--show-secrets</c>, <c>--report</c>,
     /// <c>--detach</c> and <c>--workdir</c> change nothing the migration does. The store's options (<c>--profile</c>,
-    /// <c>--region</c>, ...) are recorded too, yet still accepted, and ignored, as they always were.
+    /// <c>--region</c>, ..., <see cref="MigrationOptions.Staging"/>) are recorded too, and refused alike: the resumed
+    /// run reaches the store as the journal says (its secrets come from the environment).
     /// </summary>
     public static IReadOnlyList<string> FixedByJournal { get; } =
     [
         "--confirm", "--via", "--jobs", "--compress", "--read-only-source", "--keep-read-only", "--apply-settings", "--keep-archive", "--allow",
         "--create-bucket", "--direct", "--online", "--cutover", "--max-lag", "--replica-identity-full", "--max-retained-wal", "--lock-timeout",
+        "--profile", "--region", "--endpoint-url", "--provider", "--sse", "--sse-kms-key-id",
     ];
 
     /// <summary>
@@ -34,14 +36,14 @@ public static class MigrationOptionsRules
     public static MigrationOptions Validate(this MigrationOptions given)
     {
         ArgumentNullException.ThrowIfNull(given);
-        if (string.IsNullOrEmpty(given.Confirm))
+        if (string.IsNullOrEmpty(given.Into.Confirm))
         {
-            throw new UsageException($"--confirm is required: pass --confirm {given.Target.Database} to let the migration replace what the target holds.");
+            throw new UsageException($"--confirm is required: pass --confirm {given.Into.Connection.Database} to let the migration replace what the target holds.");
         }
 
-        if (!string.Equals(given.Confirm, given.Target.Database, StringComparison.Ordinal))
+        if (!string.Equals(given.Into.Confirm, given.Into.Connection.Database, StringComparison.Ordinal))
         {
-            throw new UsageException($"--confirm '{given.Confirm}' does not match the target database '{given.Target.Database}'. Nothing was changed.");
+            throw new UsageException($"--confirm '{given.Into.Confirm}' does not match the target database '{given.Into.Connection.Database}'. Nothing was changed.");
         }
 
         if (given.MaxRetainedWal is not null && !given.Online)
@@ -78,7 +80,7 @@ public static class MigrationOptionsRules
         {
             ReadOnlySource = given.Online || given.ReadOnlySource,
             KeepReadOnly = given.Online || given.KeepReadOnly,
-            Jobs = Math.Max(1, given.Jobs),
+            Into = given.Into with { Jobs = Math.Max(1, given.Into.Jobs) },
             Compression = given.Compression ?? 1,
         };
     }
@@ -88,7 +90,7 @@ public static class MigrationOptionsRules
     public static async Task<MigrationOptions> ValidateAsync(this MigrationOptions given, CancellationToken cancellationToken)
     {
         var options = given.Validate();
-        await Targets.TargetPreparation.RefuseSameDatabaseAsync(options.Source, options.Target, cancellationToken);
+        await Targets.TargetPreparation.RefuseSameDatabaseAsync(options.Source, options.Into.Connection, cancellationToken);
         return options;
     }
 

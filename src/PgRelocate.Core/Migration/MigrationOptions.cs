@@ -1,5 +1,6 @@
 using PgRelocate.Connections;
 using PgRelocate.Staging;
+using PgRelocate.Targets;
 
 namespace PgRelocate.Migration;
 
@@ -9,22 +10,10 @@ public sealed record MigrationOptions
     public required PgConnectionInfo Source { get; init; }
 
     /// <summary>
-    /// The target, --confirm, --lock-timeout, own sessions and --jobs, handed as they are to the restore and the
-    /// copy. <see cref="Target"/>, <see cref="Confirm"/>, <see cref="LockTimeout"/>, <see cref="OwnSessions"/> and
-    /// <see cref="Jobs"/> read and set it: they hold nothing of their own.
+    /// The target, --confirm, --lock-timeout, the sessions of the migration's own lock and --jobs (the dump's
+    /// restore, the copy, the verification and the online apply), handed as they are to the restore and the copy.
     /// </summary>
-    public Targets.TargetOptions Into { get; init; } = new() { Connection = null!, Jobs = 2 };
-
-    public required PgConnectionInfo Target { get => Into.Connection; init => Into = Into with { Connection = value }; }
-
-    /// <summary>The target database's name, confirming that what it holds may be replaced.</summary>
-    public required string Confirm { get => Into.Confirm!; init => Into = Into with { Confirm = value }; }
-
-    /// <summary>How long emptying the target waits for another session's lock (recorded: a resumed run waits as long).</summary>
-    public TimeSpan LockTimeout { get => Into.LockTimeout; init => Into = Into with { LockTimeout = value }; }
-
-    /// <summary>The server processes of the caller's own migration lock: no obstacle to the target preparation.</summary>
-    public IReadOnlyCollection<int> OwnSessions { get => Into.OwnSessions; init => Into = Into with { OwnSessions = value }; }
+    public required TargetOptions Into { get; init; }
 
     /// <summary>Where to stage the archive (a store location); null: a file in the migration's folder.</summary>
     public string? Via { get; init; }
@@ -34,9 +23,6 @@ public sealed record MigrationOptions
 
     /// <summary>Create the bucket or container of <see cref="Via"/> when it is missing.</summary>
     public bool CreateBucket { get; init; }
-
-    /// <summary>Parallel jobs of the dump's restore, the copy and the verification (<see cref="Into"/>'s).</summary>
-    public int Jobs { get => Into.Jobs; init => Into = Into with { Jobs = value }; }
 
     /// <summary>pg_dump's gzip level (0-9); null for pg_dump's default.</summary>
     public int? Compression { get; init; }
@@ -75,10 +61,10 @@ public sealed record MigrationOptions
     /// <summary>The non-secret options, as the journal records them.</summary>
     public Dictionary<string, string> ToJournal() => new(StringComparer.Ordinal)
     {
-        ["confirm"] = Confirm,
-        ["lockTimeoutSeconds"] = LockTimeout.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["confirm"] = Into.Confirm ?? "",
+        ["lockTimeoutSeconds"] = Into.LockTimeout.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["via"] = Via ?? "(local file)",
-        ["jobs"] = Jobs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["jobs"] = Into.Jobs.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["compress"] = Compression?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
         ["readOnlySource"] = ReadOnlySource.ToString(),
         ["keepReadOnly"] = KeepReadOnly.ToString(),

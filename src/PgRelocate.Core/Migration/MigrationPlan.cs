@@ -60,9 +60,6 @@ public static class MigrationPlan
         return aborted;
     }
 
-    /// <summary>The steps for these options: an online migration has its own (see <see cref="Online.OnlinePlan"/>).</summary>
-    public static IReadOnlyList<IMigrationStep> Steps(MigrationOptions options) => options.Online ? Online.OnlinePlan.Steps() : Steps();
-
     /// <summary>Rebuilds the options a migration was started with from its journal and fresh connections.</summary>
     public static MigrationOptions FromJournal(MigrationJournal journal, Connections.PgConnectionInfo source, Connections.PgConnectionInfo target, bool showSecrets)
     {
@@ -71,13 +68,16 @@ public static class MigrationPlan
         return new MigrationOptions
         {
             Source = source,
-            Target = target,
-            Confirm = o.GetValueOrDefault("confirm") ?? target.Database,
-            LockTimeout = double.TryParse(o.GetValueOrDefault("lockTimeoutSeconds"), System.Globalization.CultureInfo.InvariantCulture, out var wait) && wait > 0
-                ? TimeSpan.FromSeconds(wait)
-                : Targets.TargetRequirements.DefaultLockTimeout,
+            Into = new Targets.TargetOptions
+            {
+                Connection = target,
+                Confirm = o.GetValueOrDefault("confirm") ?? target.Database,
+                LockTimeout = double.TryParse(o.GetValueOrDefault("lockTimeoutSeconds"), System.Globalization.CultureInfo.InvariantCulture, out var wait) && wait > 0
+                    ? TimeSpan.FromSeconds(wait)
+                    : Targets.TargetRequirements.DefaultLockTimeout,
+                Jobs = int.TryParse(o.GetValueOrDefault("jobs"), System.Globalization.CultureInfo.InvariantCulture, out var jobs) ? jobs : 2,
+            },
             Via = o.GetValueOrDefault("via") is { } via && via != "(local file)" ? via : null,
-            Jobs = int.TryParse(o.GetValueOrDefault("jobs"), System.Globalization.CultureInfo.InvariantCulture, out var jobs) ? jobs : 2,
             Compression = int.TryParse(o.GetValueOrDefault("compress"), System.Globalization.CultureInfo.InvariantCulture, out var level) ? level : null,
             ReadOnlySource = Flag("readOnlySource"),
             KeepReadOnly = Flag("keepReadOnly"),

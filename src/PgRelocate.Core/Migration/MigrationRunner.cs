@@ -30,7 +30,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
         }
 
         await using var held = await HeldMigrationLock.AcquireAsync(journal.Id, LockedDatabases(options), cancellationToken);
-        options = options with { OwnSessions = held.SessionIds };
+        options = options with { Into = options.Into with { OwnSessions = held.SessionIds } };
         var journalReporter = new JournalReporter(reporter, journal);
         var context = new MigrationContext { Options = options, Journal = journal, Binaries = binaries, Reporter = journalReporter };
         var resumed = journal.Status != MigrationStatus.Pending;
@@ -154,26 +154,16 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
     }
 
     /// <summary>
-    /// The runner of the migration <paramref name="journal"/> records, its plan chosen from the journal's options:
-    /// what <c>cancel</c> undoes with.
-    /// </summary>
-    public static MigrationRunner ForJournal(MigrationJournal journal, PgBinaries binaries, IReporter reporter)
-    {
-        ArgumentNullException.ThrowIfNull(journal);
-        var options = MigrationPlan.FromJournal(journal, Recorded(journal.Source), Recorded(journal.Target), showSecrets: false);
-        return new MigrationRunner(MigrationPlan.Steps(options), binaries, reporter);
-    }
-
-    /// <summary>
     /// Cancels a migration that no process runs (its process was killed, or the machine restarted; or it has
     /// ended): one recorded as running is recorded as canceled, the uploads a killed run left are aborted, and the
     /// compensating steps the journal says did something are undone by their own undo, as a stopped run undoes
-    /// them (a kept read-only source too). Their undo works on the source: without <paramref name="source"/> none
-    /// is undone (the journal says what is left), and returns false. The target is the one the journal records,
-    /// with the password the environment gives (PGPASSWORD, a password file).
+    /// them (a kept read-only source too). The journal keeps no passwords: each undo works only on the sides given
+    /// here (<paramref name="source"/>, <paramref name="target"/>) and leaves its part on the others, which the
+    /// journal then records as left (see <see cref="MigrationContext.HasSource"/>); given again later, they are
+    /// undone then.
     /// </summary>
     /// <exception cref="PgRelocateException">A process runs the migration: stop it with <see cref="StopRunningAsync"/>.</exception>
-    public async Task<bool> CancelAbandonedAsync(MigrationJournal journal, Connections.PgConnectionInfo? source, CancellationToken cancellationToken)
+    public async Task CancelAbandonedAsync(MigrationJournal journal, Connections.PgConnectionInfo? source, Connections.PgConnectionInfo? target, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(journal);
         if (journal.IsRunningElsewhere())
@@ -189,17 +179,18 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
         }
 
         await MigrationPlan.AbortAbandonedUploadsAsync(journal, reporter, cancellationToken);
-        if (source is null)
+        var options = MigrationPlan.FromJournal(journal, source ?? Recorded(journal.Source), target ?? Recorded(journal.Target), showSecrets: false);
+        var context = new MigrationContext
         {
-            journal.Save();
-            return false;
-        }
-
-        var options = MigrationPlan.FromJournal(journal, source, Recorded(journal.Target), showSecrets: false);
-        var context = new MigrationContext { Options = options, Journal = journal, Binaries = binaries, Reporter = new JournalReporter(reporter, journal) };
+            Options = options,
+            Journal = journal,
+            Binaries = binaries,
+            Reporter = new JournalReporter(reporter, journal),
+            HasSource = source is not null,
+            HasTarget = target is not null,
+        };
         await UndoAsync(context, success: false);
         journal.Save();
-        return true;
     }
 
     /// <summary>
@@ -239,7 +230,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
     /// <summary>Where the migration lock is taken: the target, and the source when the migration makes it read-only.</summary>
     public static IEnumerable<(string Role, Connections.PgConnectionInfo Info)> LockedDatabases(MigrationOptions options)
     {
-        yield return ("target", options.Target);
+        yield return ("target", options.Into.Connection);
         if (options.ReadOnlySource)
         {
             yield return ("source", options.Source);
@@ -276,7 +267,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
             }
 
             var record = context.Journal.Step(step.Name);
-            if (record.Status is StepStatus.Pending or StepStatus.Skipped or StepStatus.Undone)
+            if (!step.LeftToUndo(record))
             {
                 continue;
             }

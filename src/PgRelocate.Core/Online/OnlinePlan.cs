@@ -22,4 +22,21 @@ public static class OnlinePlan
         new OnlineCutoverStep(),
         new CutoverStep(),
     ];
+
+    /// <summary>
+    /// The steps of a migration with these options: this plan when online, else <see cref="MigrationPlan.Steps()"/>.
+    /// Chosen here, not in Migration: Online builds on Migration, which must not know of it.
+    /// </summary>
+    public static IReadOnlyList<IMigrationStep> StepsFor(MigrationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Online ? Steps() : MigrationPlan.Steps();
+    }
+
+    /// <summary>The steps of the migration <paramref name="journal"/> records, chosen from its options: what <c>cancel</c> undoes with.</summary>
+    public static IReadOnlyList<IMigrationStep> StepsFor(MigrationJournal journal)
+    {
+        ArgumentNullException.ThrowIfNull(journal);
+        return bool.TryParse(journal.Options.GetValueOrDefault("online"), out var online) && online ? Steps() : MigrationPlan.Steps();
+    }
 }

@@ -1,18 +1,19 @@
 using System.Text.Json;
+using PgRelocate.Migration;
 
 namespace PgRelocate.Online;
 
-/// <summary>The phases of an online migration once it follows the source, named alike by `status`, the journal's lag samples and the report's chart.</summary>
+/// <summary>The phases of an online migration once it follows the source: the lag's (<see cref="LagPhases"/>), then the switched one.</summary>
 public static class OnlinePhases
 {
-    /// <summary>Streaming the source's changes into the target.</summary>
-    public const string Follow = "follow";
+    /// <inheritdoc cref="LagPhases.Follow"/>
+    public const string Follow = LagPhases.Follow;
 
-    /// <summary>The apply paused at the position of a source snapshot while the target is compared with it.</summary>
-    public const string Verify = "verify";
+    /// <inheritdoc cref="LagPhases.Verify"/>
+    public const string Verify = LagPhases.Verify;
 
-    /// <summary>The source read-only, its last changes applied, the target switched.</summary>
-    public const string Cutover = "cutover";
+    /// <inheritdoc cref="LagPhases.Cutover"/>
+    public const string Cutover = LagPhases.Cutover;
 
     /// <summary>The cutover is done: the applications write to the target.</summary>
     public const string Switched = "switched";

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using PgRelocate.Connections;
 using PgRelocate.Migration;
 using PgRelocate.Migration.Steps;
+using PgRelocate.Online;
 using PgRelocate.Progress;
 using PgRelocate.Tests.Harness;
 using PgRelocate.Tools;
@@ -35,18 +36,17 @@ public class CancelTests
     public async Task Should_Record_An_Abandoned_Migration_As_Canceled_And_Undo_Nothing_Without_Its_Source()
     {
         using var dir = new TempDir();
-        var options = new MigrationOptions { Source = Source, Target = Target, Confirm = "new", ReadOnlySource = true };
-        var journal = MigrationJournal.Create(dir.Path, MigrationJournal.NewId(), Source.ToString(), Target.ToString(), MigrationPlan.Steps(options).Select(s => s.Name), options.ToJournal());
+        var options = new MigrationOptions { Source = Source, Into = new() { Connection = Target, Confirm = "new" }, ReadOnlySource = true };
+        var journal = MigrationJournal.Create(dir.Path, MigrationJournal.NewId(), Source.ToString(), Target.ToString(), OnlinePlan.StepsFor(options).Select(s => s.Name), options.ToJournal());
         journal.Status = MigrationStatus.Running;
         journal.Pid = int.MaxValue;
         journal.Step(ReadOnlySourceStep.StepName).Status = StepStatus.Done;
         journal.Step(ReadOnlySourceStep.StepName).Outputs["readOnly"] = "on";
         journal.Save();
 
-        var runner = MigrationRunner.ForJournal(journal, null!, NullReporter.Instance);
-        var undone = await runner.CancelAbandonedAsync(journal, source: null, CancellationToken.None);
+        var runner = new MigrationRunner(OnlinePlan.StepsFor(journal), null!, NullReporter.Instance);
+        await runner.CancelAbandonedAsync(journal, source: null, target: null, CancellationToken.None);
 
-        Assert.False(undone);
         var after = journal.Reload();
         Assert.Equal(MigrationStatus.Canceled, after.Status);
         Assert.Equal("Canceled after its process had stopped.", after.Error);

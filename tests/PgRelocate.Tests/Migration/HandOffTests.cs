@@ -63,7 +63,7 @@ public class HandOffTests
 
     private static MigrationContext ContextFor(string workDir, string step)
     {
-        var options = new MigrationOptions { Source = Source, Target = Target, Confirm = "new" };
+        var options = new MigrationOptions { Source = Source, Into = new() { Connection = Target, Confirm = "new" } };
         var journal = MigrationJournal.Create(workDir, MigrationJournal.NewId(), Source.ToString(), Target.ToString(), [step], options.ToJournal());
         return new MigrationContext { Options = options, Journal = journal, Binaries = null!, Reporter = NullReporter.Instance };
     }

@@ -23,17 +23,15 @@ public class MigrationOptionsTests
         var options = new MigrationOptions
         {
             Source = Source,
-            Target = Target,
-            Confirm = "new",
+            Into = new() { Connection = Target, Confirm = "new", LockTimeout = TimeSpan.FromSeconds(7) },
             Online = true,
-            LockTimeout = TimeSpan.FromSeconds(7),
             MaxRetainedWal = 20_000_000_000,
         };
         var created = MigrationJournal.Create(dir.Path, MigrationJournal.NewId(), Source.ToString(), Target.ToString(), ["check"], options.ToJournal());
 
         var resumed = MigrationPlan.FromJournal(MigrationJournal.Load(dir.Path, created.Id), Source, Target, showSecrets: false);
 
-        Assert.Equal(TimeSpan.FromSeconds(7), resumed.LockTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(7), resumed.Into.LockTimeout);
         Assert.Equal(20_000_000_000, resumed.MaxRetainedWal);
         Assert.True(resumed.Online);
     }
@@ -46,7 +44,7 @@ public class MigrationOptionsTests
 
         var resumed = MigrationPlan.FromJournal(MigrationJournal.Load(dir.Path, created.Id), Source, Target, showSecrets: false);
 
-        Assert.Equal(Targets.TargetRequirements.DefaultLockTimeout, resumed.LockTimeout);
+        Assert.Equal(Targets.TargetRequirements.DefaultLockTimeout, resumed.Into.LockTimeout);
         Assert.Null(resumed.MaxRetainedWal);
     }
 
@@ -90,7 +88,7 @@ public class MigrationOptionsTests
 
     private static MigrationOptions Given(Func<MigrationOptions, MigrationOptions>? change = null)
     {
-        var options = new MigrationOptions { Source = Source, Target = Target, Confirm = "new" };
+        var options = new MigrationOptions { Source = Source, Into = new() { Connection = Target, Confirm = "new" } };
         return change is null ? options : change(options);
     }
 
@@ -99,27 +97,27 @@ public class MigrationOptionsTests
     [Fact]
     public void Should_Accept_A_Plain_Migration_With_Light_Compression_And_One_Job_At_Least()
     {
-        var options = Given(o => o with { Jobs = 0 }).Validate();
+        var options = Given(o => o with { Into = o.Into with { Jobs = 0 } }).Validate();
 
-        Assert.Equal(1, options.Jobs);
+        Assert.Equal(1, options.Into.Jobs);
         Assert.Equal(1, options.Compression);
         Assert.False(options.ReadOnlySource);
         Assert.False(options.KeepReadOnly);
         Assert.Equal(6, Given(o => o with { Compression = 6 }).Validate().Compression);
         Assert.Equal(0, Given(o => o with { Compression = 0 }).Validate().Compression);
-        Assert.Equal(4, Given(o => o with { Jobs = 4 }).Validate().Jobs);
+        Assert.Equal(4, Given(o => o with { Into = o.Into with { Jobs = 4 } }).Validate().Into.Jobs);
     }
 
     [Fact]
     public void Should_Require_A_Confirm()
     {
-        Assert.Equal("--confirm is required: pass --confirm new to let the migration replace what the target holds.", Refusal(Given(o => o with { Confirm = "" })));
+        Assert.Equal("--confirm is required: pass --confirm new to let the migration replace what the target holds.", Refusal(Given(o => o with { Into = o.Into with { Confirm = "" } })));
     }
 
     [Fact]
     public void Should_Refuse_A_Confirm_That_Is_Not_The_Target_Database()
     {
-        Assert.Equal("--confirm 'old' does not match the target database 'new'. Nothing was changed.", Refusal(Given(o => o with { Confirm = "old" })));
+        Assert.Equal("--confirm 'old' does not match the target database 'new'. Nothing was changed.", Refusal(Given(o => o with { Into = o.Into with { Confirm = "old" } })));
     }
 
     [Fact]
@@ -192,6 +190,18 @@ public class MigrationOptionsTests
     }
 
     [Fact]
+    public void Should_Refuse_On_Resume_Every_Store_Option_The_Journal_Records()
+    {
+        using var dir = new TempDir();
+        var journal = Journal(dir.Path);
+        string[] store = ["--profile", "--region", "--endpoint-url", "--provider", "--sse", "--sse-kms-key-id"];
+
+        var e = Assert.Throws<UsageException>(() => MigrationOptionsRules.CheckResume(journal, ["--source", .. store], Source, Target));
+
+        Assert.Equal($"Migration {journal.Id} resumes with the options it was started with ('pgrelocate info {journal.Id}' shows them): leave out {string.Join(", ", store)}, or start a new migration.", e.Message);
+    }
+
+    [Fact]
     public void Should_Refuse_On_Resume_A_Confirm_And_Name_Every_Option_Given()
     {
         using var dir = new TempDir();
@@ -234,11 +244,14 @@ public class MigrationOptionsTests
 
         var confirm = await CliRunner.RunAsync([.. resume, "--confirm", "otherdb"], null);
         var jobs = await CliRunner.RunAsync([.. resume, "-j", "4"], null);
+        var region = await CliRunner.RunAsync([.. resume, "--region", "eu-west-1"], null);
 
         Assert.True(confirm.ExitCode == 2, confirm.ToString());
         Assert.Contains("leave out --confirm, or start a new migration.", confirm.Stderr, StringComparison.Ordinal);
         Assert.True(jobs.ExitCode == 2, jobs.ToString());
         Assert.Contains("leave out --jobs, or start a new migration.", jobs.Stderr, StringComparison.Ordinal);
+        Assert.True(region.ExitCode == 2, region.ToString());
+        Assert.Contains("leave out --region, or start a new migration.", region.Stderr, StringComparison.Ordinal);
         Assert.Equal(MigrationStatus.Pending, MigrationJournal.Load(dir.Path, journal.Id).Status);
     }
 

@@ -607,7 +607,7 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         Assert.Equal("256000", journal.Options["maxRetainedWal"]);
         var resumed = MigrationPlan.FromJournal(journal, source, target, showSecrets: false);
         Assert.Equal(256_000, resumed.MaxRetainedWal);
-        Assert.Equal(TimeSpan.FromSeconds(7), resumed.LockTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(7), resumed.Into.LockTimeout);
         await AssertNothingLeftAsync(source);
     }
 

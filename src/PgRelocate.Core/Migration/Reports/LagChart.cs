@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using PgRelocate.Online;
 using PgRelocate.Progress;
 
 namespace PgRelocate.Migration.Reports;
@@ -175,9 +174,9 @@ internal static class LagChart
 
     private static string Fill(string phase) => phase switch
     {
-        OnlinePhases.Follow => "#eaf2fb",
-        OnlinePhases.Verify => "#fff3c4",
-        OnlinePhases.Cutover => "#fde3e1",
+        LagPhases.Follow => "#eaf2fb",
+        LagPhases.Verify => "#fff3c4",
+        LagPhases.Cutover => "#fde3e1",
         _ => "#eeeeee",
     };
 

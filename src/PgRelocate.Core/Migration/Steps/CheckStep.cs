@@ -23,7 +23,7 @@ public sealed class CheckStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
-        var report = await new PreflightRunner { OwnSessions = options.OwnSessions }.RunAsync(options.Source, options.Target, context.Binaries, context.Reporter, cancellationToken);
+        var report = await new PreflightRunner { OwnSessions = options.Into.OwnSessions }.RunAsync(options.Source, options.Into.Connection, context.Binaries, context.Reporter, cancellationToken);
         context.Record.Tables.Add(new ReportTable(
             "Preflight checks",
             ["check", "status", "found", "next step"],

@@ -18,7 +18,7 @@ public sealed class CutoverStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
-        context.Record.Outputs["databaseUrl"] = options.Target.ToUrl(showPassword: false);
+        context.Record.Outputs["databaseUrl"] = options.Into.Connection.ToUrl(showPassword: false);
 
         // The applications seen before the source was made read-only (its step ended their sessions), else now.
         var seen = context.Journal.Steps.SelectMany(s => s.Tables).FirstOrDefault(t => t.Title == "Applications connected to the source");
@@ -38,6 +38,6 @@ public sealed class CutoverStep : IMigrationStep
             new[] { "Take the applications out of maintenance mode and watch their error rates." },
         };
         context.Record.Tables.Add(new ReportTable("Left to do by hand", ["step"], todo));
-        context.Record.Summary = $"target ready at {options.Target.Display}; {seen.Rows.Count} application group{(seen.Rows.Count == 1 ? "" : "s")} to repoint";
+        context.Record.Summary = $"target ready at {options.Into.Connection.Display}; {seen.Rows.Count} application group{(seen.Rows.Count == 1 ? "" : "s")} to repoint";
     }
 }

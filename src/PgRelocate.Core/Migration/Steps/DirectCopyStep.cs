@@ -41,7 +41,7 @@ public sealed class DirectCopyStep : IMigrationStep
         {
             Source = options.Source,
             Into = options.Into,
-            IndexJobs = options.Jobs,
+            IndexJobs = options.Into.Jobs,
             Snapshot = snapshot,
             LogPath = Path.Combine(context.Folder, "copy.log"),
         };

@@ -29,7 +29,7 @@ public sealed class DumpStep : IMigrationStep
         var store = StagingStores.Open(location, options.Staging, context.Reporter);
         var facts = await DumpRunner.ReadFactsAsync(options.Source, cancellationToken);
         var runner = new DumpRunner(context.Binaries, context.Reporter, options.Compression, facts);
-        var restore = options.Jobs > 1 ? StartRestore(context, facts, cancellationToken) : null;
+        var restore = options.Into.Jobs > 1 ? StartRestore(context, facts, cancellationToken) : null;
         DumpManifest manifest;
         try
         {

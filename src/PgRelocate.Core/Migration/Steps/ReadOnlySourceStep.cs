@@ -71,7 +71,8 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
 
     public async Task UndoAsync(MigrationContext context, CancellationToken cancellationToken)
     {
-        if (context.Record.Outputs.GetValueOrDefault("readOnly") != "on")
+        // Without the source (a cancel given none) the journal keeps saying it is read-only.
+        if (context.Record.Outputs.GetValueOrDefault("readOnly") != "on" || !context.HasSource)
         {
             return;
         }

@@ -25,9 +25,9 @@ public sealed class SettingsStep : IMigrationStep
             source = await SettingsSnapshot.ReadAsync(conn, options.Source, cancellationToken);
         }
 
-        await using (var conn = await Db.OpenAsync(options.Target, "target", cancellationToken))
+        await using (var conn = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken))
         {
-            target = await SettingsSnapshot.ReadAsync(conn, options.Target, cancellationToken);
+            target = await SettingsSnapshot.ReadAsync(conn, options.Into.Connection, cancellationToken);
         }
 
         var diff = SettingsDiff.Compare(source, target);
@@ -40,12 +40,12 @@ public sealed class SettingsStep : IMigrationStep
 
         if (options.ApplySettings && behaviour.Count > 0)
         {
-            var applied = await SettingsApplier.ApplyAsync(options.Target, source, options.Confirm, cancellationToken);
-            context.Record.Summary = $"{behaviour.Count} behavioural differences; {applied.Count} applied to {options.Target.Database}";
+            var applied = await SettingsApplier.ApplyAsync(options.Into.Connection, source, options.Into.Confirm!, cancellationToken);
+            context.Record.Summary = $"{behaviour.Count} behavioural differences; {applied.Count} applied to {options.Into.Connection.Database}";
         }
         else
         {
-            var statements = diff.Statements(options.Target.Database);
+            var statements = diff.Statements(options.Into.Connection.Database);
             if (statements.Count > 0)
             {
                 context.Record.Tables.Add(new ReportTable("Statements to reapply the source's settings", ["statement"], statements.Select(s => (IReadOnlyList<string>)[s]).ToList()));

@@ -17,7 +17,7 @@ public sealed class VerifyStep : IMigrationStep
     {
         var options = context.Options;
         var result = await Verifier.RunAsync(
-            new VerifyOptions { Source = options.Source, Target = options.Target, Mode = VerifyMode.Checksums, Jobs = Math.Max(2, options.Jobs) },
+            new VerifyOptions { Source = options.Source, Target = options.Into.Connection, Mode = VerifyMode.Checksums, Jobs = Math.Max(2, options.Into.Jobs) },
             context.Reporter,
             cancellationToken);
         foreach (var table in Tables(result))

@@ -2,6 +2,7 @@ using System.Globalization;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
 using PgRelocate.Migration.Steps;
+using PgRelocate.Online.Apply;
 using PgRelocate.Progress;
 
 namespace PgRelocate.Online.Steps;
@@ -9,15 +10,25 @@ namespace PgRelocate.Online.Steps;
 /// <summary>
 /// Streams the source's changes into the target until the cutover: `pgrelocate cutover ID` from any terminal,
 /// or, with --cutover auto, as soon as the target has caught up within --max-lag. Interrupted (a crash, a kill),
-/// a resumed run continues from the position stored in the target.
+/// a resumed run continues from the position stored in the target. Undone, the large transactions a killed follow
+/// kept on disk are removed (the source sends them again to a resumed one).
 /// </summary>
-public sealed class FollowStep : IMigrationStep
+public sealed class FollowStep : ICompensatingStep
 {
     public const string StepName = "follow";
 
     public string Name => StepName;
 
     public string? SkipReason(MigrationOptions options) => null;
+
+    public bool KeepOnSuccess(MigrationOptions options) => false;
+
+    /// <summary>Removes what the follow kept on disk (see <see cref="TransactionSpool"/>): nothing to connect to, so always done.</summary>
+    public Task UndoAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        TransactionSpool.RemoveLeftIn(context.Folder);
+        return Task.CompletedTask;
+    }
 
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
@@ -39,7 +50,7 @@ public sealed class FollowStep : IMigrationStep
             if (!Requested())
             {
                 var copy = context.Journal.Step(SnapshotCopyStep.StepName);
-                var result = await OnlineVerification.RunAsync(follower, options.Source, options.Target, copy.Outputs["slot"], options.Jobs, context.Reporter, cancellationToken);
+                var result = await OnlineVerification.RunAsync(follower, options.Source, options.Into.Connection, copy.Outputs["slot"], options.Into.Jobs, context.Reporter, cancellationToken);
                 foreach (var table in VerifyStep.Tables(result))
                 {
                     context.Record.Tables.Add(table with { Title = table.Title + " while following" });

@@ -63,10 +63,15 @@ public sealed class OnlineCutoverStep : IMigrationStep
 
         // One session on each side for the rest of the switch: every phase below is downtime.
         await using var source = await Db.OpenAsync(options.Source, "source", cancellationToken);
-        await using var target = await Db.OpenAsync(options.Target, "target", cancellationToken);
+        await using var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken);
 
         // 2. Sequences, large objects and the extensions' configuration rows, which logical decoding does not carry.
-        var sequences = await SetSequencesAsync(source, target, cancellationToken);
+        var (sequences, missingSequences) = await SequenceSync.SyncAsync(source, target, cancellationToken);
+        if (missingSequences.Count > 0)
+        {
+            context.Reporter.Warn(SequenceSync.MissingWarning(missingSequences));
+        }
+
         phases.Lap("sequences");
         var largeObjects = await CopyChangedLargeObjectsAsync(source, target, cancellationToken);
         phases.Lap("large objects");
@@ -132,11 +137,11 @@ public sealed class OnlineCutoverStep : IMigrationStep
     internal static Follower FollowerFor(MigrationContext context, string phase)
     {
         var copy = context.Journal.Step(SnapshotCopyStep.StepName);
-        return new Follower(context.Options.Source, context.Options.Target, copy.Outputs["slot"], copy.Outputs["publication"], context.Folder, context.Reporter)
+        return new Follower(context.Options.Source, context.Options.Into.Connection, copy.Outputs["slot"], copy.Outputs["publication"], context.Folder, context.Reporter)
         {
             Phase = phase,
             MaxRetainedBytes = context.Options.MaxRetainedWal,
-            Lanes = context.Options.Jobs,
+            Lanes = context.Options.Into.Jobs,
         };
     }
 
@@ -241,29 +246,6 @@ public sealed class OnlineCutoverStep : IMigrationStep
         }
 
         public double Seconds(string name) => Laps.FirstOrDefault(l => l.Name == name).Seconds;
-    }
-
-    private static async Task<int> SetSequencesAsync(NpgsqlConnection source, NpgsqlConnection target, CancellationToken cancellationToken)
-    {
-        var values = new List<(string Name, long Value)>();
-        await using (var cmd = new NpgsqlCommand("SELECT pg_catalog.format('%I.%I', schemaname, sequencename), last_value FROM pg_catalog.pg_sequences WHERE last_value IS NOT NULL", source))
-        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await r.ReadAsync(cancellationToken))
-            {
-                values.Add((r.GetString(0), r.GetInt64(1)));
-            }
-        }
-
-        foreach (var (name, value) in values)
-        {
-            await using var set = new NpgsqlCommand("SELECT pg_catalog.setval(pg_catalog.to_regclass(@name), @value, true) WHERE pg_catalog.to_regclass(@name) IS NOT NULL", target);
-            set.Parameters.AddWithValue("name", name);
-            set.Parameters.AddWithValue("value", value);
-            await set.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        return values.Count;
     }
 
     /// <summary>Large objects created, changed or removed on the source since the copy, found by their digests.</summary>

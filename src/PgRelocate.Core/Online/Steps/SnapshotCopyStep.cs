@@ -87,7 +87,7 @@ public sealed class SnapshotCopyStep : ICompensatingStep
 
         var result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(DirectCopyStep.CopyOptionsFor(context, created.SnapshotName), cancellationToken);
 
-        await using (var target = await Db.OpenAsync(options.Target, "target", cancellationToken))
+        await using (var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken))
         {
             // The copy carried the source's publication along with the schema: it has no use on the target.
             await Db.ExecuteAsync(target, $"DROP PUBLICATION IF EXISTS {Db.Ident(publication)}", cancellationToken);
@@ -99,36 +99,66 @@ public sealed class SnapshotCopyStep : ICompensatingStep
         record.Summary = $"slot {slot} at {start}; {result.Tables} tables, {result.Rows} rows, {Units.Bytes(result.Bytes)}, {result.LargeObjects} large objects copied from its snapshot in {Units.Duration(result.Duration)}";
     }
 
+    /// <summary>
+    /// Removes the slot, the publication and the replica identities from the source; then, unless the migration
+    /// completed (its cutover removed it), the tool's schema from the target, and marks the step to run again.
+    /// Without the source (a cancel given none) nothing is undone; without the target, its schema is recorded as
+    /// left (<see cref="TargetSchemaLeft"/>) and removed by the next undo that has the target.
+    /// </summary>
     public async Task UndoAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var record = context.Record;
-        if (!record.Outputs.TryGetValue("slot", out var slot))
+        if (record.Outputs.TryGetValue("slot", out var slot))
+        {
+            if (!context.HasSource)
+            {
+                return;
+            }
+
+            await SourceSide.RemoveAsync(context.Options.Source, slot, record.Outputs["publication"], IdentityTables(record), cancellationToken);
+            context.Reporter.Info($"Replication slot and publication {slot} removed from the source.");
+            record.Outputs.Remove("slot");
+            record.Outputs.Remove("replicaIdentityFull");
+        }
+
+        if (context.Journal.Status == MigrationStatus.Completed)
         {
             return;
         }
 
-        await SourceSide.RemoveAsync(context.Options.Source, slot, record.Outputs["publication"], IdentityTables(record), cancellationToken);
-        context.Reporter.Info($"Replication slot and publication {slot} removed from the source.");
-        if (context.Journal.Status != MigrationStatus.Completed)
+        if (!context.HasTarget)
+        {
+            record.Outputs[TargetSchemaLeft] = OnlineNames.TargetSchema;
+        }
+        else
         {
             try
             {
-                await using var target = await Db.OpenAsync(context.Options.Target, "target", cancellationToken);
+                await using var target = await Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken);
                 await TargetState.RemoveAsync(target, cancellationToken);
+                if (record.Outputs.Remove(TargetSchemaLeft))
+                {
+                    context.Reporter.Info($"Schema {OnlineNames.TargetSchema} removed from the target.");
+                }
             }
             catch (PgRelocateException e)
             {
+                record.Outputs[TargetSchemaLeft] = OnlineNames.TargetSchema;
                 context.Reporter.Warn($"Could not remove {OnlineNames.TargetSchema} from the target: {e.Message}");
             }
-
-            // The slot this step made is gone: a resumed migration must copy again.
-            record.Status = StepStatus.Pending;
-            record.Summary = "undone: the slot is removed, a resumed migration copies again";
         }
 
-        record.Outputs.Remove("slot");
-        record.Outputs.Remove("replicaIdentityFull");
+        // The slot this step made is gone: a resumed migration must copy again.
+        record.Status = StepStatus.Pending;
+        record.Summary = "undone: the slot is removed, a resumed migration copies again";
     }
+
+    /// <summary>An undone step is done with, unless it left the tool's schema on a target it could not reach.</summary>
+    public bool LeftToUndo(StepRecord record) =>
+        record.Status is not (StepStatus.Pending or StepStatus.Skipped or StepStatus.Undone) || record.Outputs.ContainsKey(TargetSchemaLeft);
+
+    /// <summary>The output saying an undo without the target left the tool's schema there.</summary>
+    public const string TargetSchemaLeft = "targetSchemaLeft";
 
     /// <summary>The tables this migration set REPLICA IDENTITY FULL on (quoted names).</summary>
     public static IReadOnlyList<string> IdentityTables(StepRecord record) =>

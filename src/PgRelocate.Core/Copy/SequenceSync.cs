@@ -1,0 +1,111 @@
+using Npgsql;
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
+
+namespace PgRelocate.Copy;
+
+/// <summary>A sequence and its state as read on the source: <c>SELECT last_value, is_called</c>, as pg_dump reads it.</summary>
+internal sealed record SequenceValue(string Schema, string Name, long LastValue, bool IsCalled)
+{
+    public string Qualified => Db.Ident(Schema) + "." + Db.Ident(Name);
+}
+
+/// <summary>
+/// The one way a migration carries sequences, used by the copy (after its rows) and by the online cutover (once
+/// the source is read-only): the user sequences (<c>Catalog/UserRelations.sql</c>: every sequence in a user
+/// schema, identity and serial ones owned by a table included, none an extension makes again) are read on the
+/// source with their <c>is_called</c> flag, and set on the target to the same value and flag, so a sequence never
+/// used hands out its start value on both sides. Reading needs SELECT on each sequence, as pg_dump does; setting
+/// needs what the target's login role has on the sequences it restored. A sequence the target lacks (created on the
+/// source after the schema was copied) is not an error here: it is returned, for the caller to name.
+/// </summary>
+internal static class SequenceSync
+{
+    /// <summary>Sequences read in one statement: enough to keep a statement small, few enough round trips at a cutover.</summary>
+    private const int Batch = 500;
+
+    private static readonly string SequencesSql = CatalogSql.Expand("""
+        SELECT n.nspname, c.relname
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'S' AND c.oid IN ({{user_relations}})
+        ORDER BY 1, 2
+        """);
+
+    /// <summary>Sets each sequence the target has by schema and name; returns a row per sequence, the set value null where it has none.</summary>
+    private const string SetSql = """
+        SELECT s.schema, s.name, pg_catalog.setval(c.oid::pg_catalog.regclass, s.value, s.called)
+        FROM unnest(@schemas::text[], @names::text[], @values::bigint[], @called::boolean[]) AS s(schema, name, value, called)
+        LEFT JOIN (pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace)
+               ON n.nspname = s.schema AND c.relname = s.name AND c.relkind = 'S'
+        """;
+
+    /// <summary>
+    /// The user sequences' values, read in <paramref name="source"/>'s session (a snapshot's transaction is fine:
+    /// sequences are not transactional, so a value read after the rows is never behind them).
+    /// </summary>
+    public static async Task<IReadOnlyList<SequenceValue>> ReadAsync(NpgsqlConnection source, CancellationToken cancellationToken)
+    {
+        var names = new List<(string Schema, string Name)>();
+        await using (var cmd = new NpgsqlCommand(SequencesSql, source))
+        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await r.ReadAsync(cancellationToken))
+            {
+                names.Add((r.GetString(0), r.GetString(1)));
+            }
+        }
+
+        var values = new List<SequenceValue>(names.Count);
+        foreach (var chunk in names.Chunk(Batch))
+        {
+            // One statement per chunk; the ordinal keeps each value with its name.
+            var sql = string.Join(" UNION ALL ", chunk.Select((s, i) => $"SELECT {i}, last_value, is_called FROM {Db.Ident(s.Schema)}.{Db.Ident(s.Name)}"));
+            await using var cmd = new NpgsqlCommand(sql, source);
+            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+            while (await r.ReadAsync(cancellationToken))
+            {
+                var (schema, name) = chunk[r.GetInt32(0)];
+                values.Add(new SequenceValue(schema, name, r.GetInt64(1), r.GetBoolean(2)));
+            }
+        }
+
+        return values;
+    }
+
+    /// <summary>Sets the target's sequences to <paramref name="values"/> in one statement; returns those it does not have (quoted names).</summary>
+    public static async Task<IReadOnlyList<string>> SetAsync(NpgsqlConnection target, IReadOnlyList<SequenceValue> values, CancellationToken cancellationToken)
+    {
+        var missing = new List<string>();
+        if (values.Count == 0)
+        {
+            return missing;
+        }
+
+        await using var cmd = new NpgsqlCommand(SetSql, target);
+        cmd.Parameters.AddWithValue("schemas", values.Select(v => v.Schema).ToArray());
+        cmd.Parameters.AddWithValue("names", values.Select(v => v.Name).ToArray());
+        cmd.Parameters.AddWithValue("values", values.Select(v => v.LastValue).ToArray());
+        cmd.Parameters.AddWithValue("called", values.Select(v => v.IsCalled).ToArray());
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
+        {
+            if (r.IsDBNull(2))
+            {
+                missing.Add(Db.Ident(r.GetString(0)) + "." + Db.Ident(r.GetString(1)));
+            }
+        }
+
+        return missing;
+    }
+
+    /// <summary>Reads the source's user sequences and sets the target's; returns how many were read and which the target lacks.</summary>
+    public static async Task<(int Count, IReadOnlyList<string> Missing)> SyncAsync(NpgsqlConnection source, NpgsqlConnection target, CancellationToken cancellationToken)
+    {
+        var values = await ReadAsync(source, cancellationToken);
+        return (values.Count, await SetAsync(target, values, cancellationToken));
+    }
+
+    /// <summary>The warning naming sequences the target lacks.</summary>
+    public static string MissingWarning(IReadOnlyList<string> missing) =>
+        $"Sequence{(missing.Count == 1 ? "" : "s")} {string.Join(", ", missing)} not set: the target has no such sequence (created on the source after its schema was copied?).";
+}
