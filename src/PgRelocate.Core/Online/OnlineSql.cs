@@ -15,6 +15,7 @@ internal static class OnlineSql
     public static readonly string ConfigurationTables = Load("ConfigurationTables.sql");
     public static readonly string RewrittenTables = Load("RewrittenTables.sql");
     public static readonly string UnsentWal = Load("UnsentWal.sql");
+    public static readonly string ApplyWaits = Load("ApplyWaits.sql");
 
     private static string Load(string fileName) => CatalogSql.Load("Online/" + fileName);
 }

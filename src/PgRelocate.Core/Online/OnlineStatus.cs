@@ -48,6 +48,12 @@ public sealed record OnlineStatus
 
     public long Transactions { get; init; }
 
+    /// <summary>
+    /// What holds the apply up when it has not moved for a while: the table it waits to lock on the target and
+    /// the server process that holds the lock; null while it moves.
+    /// </summary>
+    public string? Blocked { get; init; }
+
     public DateTimeOffset UpdatedAt { get; init; } = DateTimeOffset.UtcNow;
 
     private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
@@ -73,7 +79,8 @@ public sealed record OnlineStatus
         }
     }
 
-    public string Describe() => Phase == OnlinePhases.Verify
+    public string Describe() => (Phase == OnlinePhases.Verify
         ? $"{Phase}: the target is compared with the source as of one position while the follow goes on; lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {ChangesPerSecond:0} changes/s; {Changes} changes applied"
-        : $"{Phase}: lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {ChangesPerSecond:0} changes/s, {TransactionsPerSecond:0} transactions/s; {Changes} changes applied";
+        : $"{Phase}: lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {ChangesPerSecond:0} changes/s, {TransactionsPerSecond:0} transactions/s; {Changes} changes applied")
+        + (Blocked is null ? "" : $"; blocked: {Blocked}");
 }

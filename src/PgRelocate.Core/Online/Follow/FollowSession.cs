@@ -37,6 +37,9 @@ internal sealed class FollowSession : IAsyncDisposable
 
     public ChannelReader<Change> Changes => _channel.Reader;
 
+    /// <summary>The apply connections' server processes on the target, to see what they wait for.</summary>
+    public IReadOnlyList<int> ApplyProcessIds => [.. _connections.Select(c => c.ProcessID)];
+
     /// <summary>The follower's totals when the session started (the applier counts from there).</summary>
     public long StartChanges { get; }
 

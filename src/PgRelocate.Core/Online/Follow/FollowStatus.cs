@@ -10,6 +10,7 @@ namespace PgRelocate.Online.Follow;
 /// </summary>
 internal sealed class FollowStatus(string folder, IReporter reporter, string phase)
 {
+    private readonly Lock _gate = new();
     private DateTime _last = DateTime.MinValue;
     private long _lastChanges;
     private long _lastTransactions;
@@ -24,21 +25,39 @@ internal sealed class FollowStatus(string folder, IReporter reporter, string pha
     /// <summary>Moves into another phase: status and the history say so at once, from the last lag measured.</summary>
     public void MarkPhase(string next)
     {
-        Phase = next;
-        _last = DateTime.MinValue;
-        History.Add(new LagSample(DateTimeOffset.UtcNow, next, _lastLagBytes, _lastLagSeconds, 0));
+        lock (_gate)
+        {
+            Phase = next;
+            _last = DateTime.MinValue;
+            History.Add(new LagSample(DateTimeOffset.UtcNow, next, _lastLagBytes, _lastLagSeconds, 0));
+        }
     }
 
     /// <summary>Moves into another phase with a history of its own; the last phase's stays with whoever took it.</summary>
     public void StartPhase(string next)
     {
-        History = new();
+        lock (_gate)
+        {
+            History = new();
+        }
+
         MarkPhase(next);
     }
 
-    /// <summary>Writes the status, the progress line and a sample, unless one was written less than a second ago.</summary>
+    /// <summary>
+    /// Writes the status, the progress line and a sample, unless one was written less than a second ago. Called
+    /// by the follow as it applies, and by its guard when the apply is held up (with <paramref name="blocked"/>).
+    /// </summary>
     /// <param name="lagSeconds">How far behind in time; null: as last measured.</param>
-    public void WriteIfDue(DateTime now, long changes, long transactions, string appliedLsn, double? lagSeconds, long lagBytes, long retained)
+    public void WriteIfDue(DateTime now, long changes, long transactions, string appliedLsn, double? lagSeconds, long lagBytes, long retained, string? blocked = null)
+    {
+        lock (_gate)
+        {
+            Write(now, changes, transactions, appliedLsn, lagSeconds, lagBytes, retained, blocked);
+        }
+    }
+
+    private void Write(DateTime now, long changes, long transactions, string appliedLsn, double? lagSeconds, long lagBytes, long retained, string? blocked)
     {
         if (now - _last < TimeSpan.FromSeconds(1))
         {
@@ -57,6 +76,7 @@ internal sealed class FollowStatus(string folder, IReporter reporter, string pha
             TransactionsPerSecond = Math.Max(0, transactions - _lastTransactions) / seconds,
             Changes = changes,
             Transactions = transactions,
+            Blocked = blocked,
         };
         _last = now;
         _lastChanges = changes;

@@ -15,7 +15,7 @@ namespace PgRelocate.Online.Follow;
 /// A dropped connection on either side (a network cut, a restarted server, a terminated session) reconnects and
 /// resumes from the position stored in the target, skipping what was applied; anything else stops the follow.
 /// </summary>
-public sealed class Follower : IAsyncDisposable
+public sealed partial class Follower : IAsyncDisposable
 {
     private const int MaxReconnects = 30;
     private readonly PgConnectionInfo _source;
@@ -29,6 +29,10 @@ public sealed class Follower : IAsyncDisposable
     private SourceWatch? _watch;
     private string? _marker;
     private FollowSession? _session;
+    private Npgsql.NpgsqlConnection? _targetWatch;
+
+    /// <summary>When the follow last got as far as writing its status (read by the guard on another task).</summary>
+    private long _lastTickTicks = DateTime.UtcNow.Ticks;
 
     public Follower(PgConnectionInfo source, PgConnectionInfo target, string slot, string publication, string folder, IReporter reporter)
     {
@@ -109,7 +113,7 @@ public sealed class Follower : IAsyncDisposable
             {
                 _session ??= await FollowSession.OpenAsync(_source, _target, _slot, _publication, _folder, Lanes, Changes, Transactions, _reporter, cancellationToken);
                 await Watch.OpenAsync(cancellationToken);
-                await FollowAsync(_session, done, pause, truncatesWaitFor, cancellationToken);
+                await GuardedAsync(_session, token => FollowAsync(_session, done, pause, truncatesWaitFor, token), cancellationToken);
                 return;
             }
             catch (Exception e)
@@ -141,6 +145,12 @@ public sealed class Follower : IAsyncDisposable
     private async Task CloseSessionAsync()
     {
         await Watch.CloseAsync();
+        if (_targetWatch is { } targetWatch)
+        {
+            _targetWatch = null;
+            await targetWatch.DisposeAsync();
+        }
+
         if (_session is not { } session)
         {
             return;
@@ -355,10 +365,12 @@ public sealed class Follower : IAsyncDisposable
         return new FollowPoint(true, lsn, applier.Position, 0, marker);
     }
 
-    private async Task TickAsync(FollowSession session, bool caughtUp, CancellationToken cancellationToken)
+    /// <summary>Writes the status as the follow goes (the source is watched by the guard, see <see cref="GuardedAsync"/>).</summary>
+    private Task TickAsync(FollowSession session, bool caughtUp, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var now = DateTime.UtcNow;
-        await Watch.TickAsync(now, cancellationToken);
+        Interlocked.Exchange(ref _lastTickTicks, now.Ticks);
         var applier = session.Applier;
         Status.WriteIfDue(
             now,
@@ -368,5 +380,6 @@ public sealed class Follower : IAsyncDisposable
             caughtUp ? 0 : applier.LagSeconds(now),
             Watch.LagBytes,
             Watch.Retained);
+        return Task.CompletedTask;
     }
 }

@@ -16,6 +16,8 @@ internal sealed class SourceWatch(PgConnectionInfo source, string slot, string p
     /// <summary>Unread WAL that still counts as caught up: what a busy source writes while the sender reads.</summary>
     public const long UnsentWhenCaughtUp = 1L << 20;
 
+    /// <summary>One statement at a time on the session: the follow asks how far the sender has read while its guard watches.</summary>
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private NpgsqlConnection? _session;
     private DateTime _lastSlot = DateTime.MinValue;
     private DateTime _lastTables = DateTime.MinValue;
@@ -25,27 +27,61 @@ internal sealed class SourceWatch(PgConnectionInfo source, string slot, string p
     public long? MaxRetainedBytes { get; init; }
 
     /// <summary>WAL the source wrote that the target has not confirmed, at the last look.</summary>
-    public long LagBytes { get; private set; }
+    public long LagBytes { get => Interlocked.Read(ref _lagBytes); private set => Interlocked.Exchange(ref _lagBytes, value); }
+
+    private long _lagBytes;
+    private long _retained;
 
     /// <summary>WAL the slot holds on the source, at the last look.</summary>
-    public long Retained { get; private set; }
+    public long Retained { get => Interlocked.Read(ref _retained); private set => Interlocked.Exchange(ref _retained, value); }
 
     /// <summary>Opens the watch's session, unless open.</summary>
-    public async Task OpenAsync(CancellationToken cancellationToken) =>
-        _session ??= await Db.OpenAsync(source.WithApplicationName("pgrelocate online watch"), "source", cancellationToken);
+    public async Task OpenAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            _session ??= await Db.OpenAsync(source.WithApplicationName("pgrelocate online watch"), "source", cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
 
     /// <summary>Closes the watch's session (making the source read-only ends it anyway); the next run opens it again.</summary>
     public async Task CloseAsync()
     {
-        if (_session is { } session)
+        await _gate.WaitAsync();
+        try
         {
-            _session = null;
-            await session.DisposeAsync();
+            if (_session is { } session)
+            {
+                _session = null;
+                await session.DisposeAsync();
+            }
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
 
     /// <summary>Looks at the slot every 2 seconds and for new tables every 10.</summary>
     public async Task TickAsync(DateTime now, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            await LookAsync(now, cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task LookAsync(DateTime now, CancellationToken cancellationToken)
     {
         if (now - _lastSlot >= TimeSpan.FromSeconds(2))
         {
@@ -67,9 +103,17 @@ internal sealed class SourceWatch(PgConnectionInfo source, string slot, string p
     /// <summary>WAL the source wrote that the slot's sender has not read yet.</summary>
     public async Task<long> UnsentWalAsync(CancellationToken cancellationToken)
     {
-        await using var cmd = new NpgsqlCommand(OnlineSql.UnsentWal, Session);
-        cmd.Parameters.AddWithValue("slot", slot);
-        return await cmd.ExecuteScalarAsync(cancellationToken) is long unsent ? unsent : 0;
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            await using var cmd = new NpgsqlCommand(OnlineSql.UnsentWal, Session);
+            cmd.Parameters.AddWithValue("slot", slot);
+            return await cmd.ExecuteScalarAsync(cancellationToken) is long unsent ? unsent : 0;
+        }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     private NpgsqlConnection Session => _session ?? throw new InvalidOperationException("The source watch's session is not open.");

@@ -1,0 +1,94 @@
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+
+namespace PgRelocate.Online.Follow;
+
+/// <summary>The follow's guard: the source watched, and a held-up apply shown, whatever the apply is doing.</summary>
+public sealed partial class Follower
+{
+    /// <summary>
+    /// Runs the follow with its guard beside it: every second, on sessions of its own, the guard watches the
+    /// source (the WAL the slot holds, new tables; see <see cref="SourceWatch"/>) whatever the apply is doing,
+    /// and, when the follow has not got as far as its status for two seconds (its apply held up by a lock on the
+    /// target), writes it itself, saying what the apply waits for. A stop the guard decides (the slot endangers
+    /// the source) ends the follow, with why the target could not keep up when it was held up.
+    /// </summary>
+    private async Task GuardedAsync(FollowSession session, Func<CancellationToken, Task> follow, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var guarding = GuardAsync(session, stop.Token);
+        var following = follow(stop.Token);
+        if (await Task.WhenAny(following, guarding) == guarding && guarding.IsFaulted)
+        {
+            await stop.CancelAsync();
+            try
+            {
+                await following;
+            }
+            catch (Exception)
+            {
+                // Stopped for the guard's reason, raised below.
+            }
+
+            await guarding;
+        }
+
+        await stop.CancelAsync();
+        try
+        {
+            await guarding;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The follow ended: so does its guard.
+        }
+
+        await following;
+    }
+
+    private async Task GuardAsync(FollowSession session, CancellationToken cancellationToken)
+    {
+        string? blocked = null;
+        while (true)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            var now = DateTime.UtcNow;
+            try
+            {
+                await Watch.TickAsync(now, cancellationToken);
+            }
+            catch (PgRelocateException e) when (blocked is not null)
+            {
+                throw new PgRelocateException($"{e.Message.TrimEnd('.')}. The target could not keep up: its apply was waiting for {blocked}.", e.ExitCode, e);
+            }
+
+            if (now - new DateTime(Interlocked.Read(ref _lastTickTicks), DateTimeKind.Utc) < TimeSpan.FromSeconds(2))
+            {
+                blocked = null;
+                continue;
+            }
+
+            blocked = await ApplyWaitsAsync(session, cancellationToken);
+            var applier = session.Applier;
+            Status.WriteIfDue(now, Changes + applier.Pending + session.Streamed.Pending, Transactions, applier.Position.ToString(), applier.LagSeconds(now), Watch.LagBytes, Watch.Retained, blocked);
+        }
+    }
+
+    /// <summary>What the apply's sessions wait for on the target ("a lock on public.t held by process 1234 (waiting 12 s)"), or null.</summary>
+    private async Task<string?> ApplyWaitsAsync(FollowSession session, CancellationToken cancellationToken)
+    {
+        _targetWatch ??= await Db.OpenAsync(_target.WithApplicationName("pgrelocate online watch"), "target", cancellationToken);
+        await using var cmd = new Npgsql.NpgsqlCommand(OnlineSql.ApplyWaits, _targetWatch);
+        cmd.Parameters.AddWithValue("pids", session.ApplyProcessIds.ToArray());
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        var waits = new List<string>();
+        while (await r.ReadAsync(cancellationToken))
+        {
+            var blockers = r.IsDBNull(2) ? [] : r.GetFieldValue<int[]>(2);
+            var by = blockers.Length == 0 ? "" : $" held by process{(blockers.Length == 1 ? "" : "es")} {string.Join(", ", blockers)}";
+            waits.Add($"a lock on {r.GetString(1)}{by} (waiting {r.GetDouble(3):0} s)");
+        }
+
+        return waits.Count == 0 ? null : string.Join("; ", waits);
+    }
+}
