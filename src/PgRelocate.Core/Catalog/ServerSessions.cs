@@ -4,11 +4,22 @@ using PgRelocate.Connections;
 
 namespace PgRelocate.Catalog;
 
-/// <summary>Another session on the server, as a person would recognise it.</summary>
-public sealed record SessionInfo(int Pid, string Application, string User, DateTimeOffset Since, string State)
+/// <summary>
+/// Another session on the server, as a person would recognise it. Of another role's session an ordinary role
+/// may see only the pid, the user and the application (<see cref="Hidden"/>): the rest is null.
+/// </summary>
+public sealed record SessionInfo(int Pid, string Application, string User, DateTimeOffset? Since, string? State, bool Hidden = false)
 {
-    public override string ToString() =>
-        string.Create(CultureInfo.InvariantCulture, $"session {Pid} (application '{Application}', user {User}, since {Since.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC, {State})");
+    public override string ToString()
+    {
+        if (Hidden)
+        {
+            return $"session {Pid} (another role's session, user {User}, application '{Application}'; the login role may not see what it is doing)";
+        }
+
+        var since = Since is { } at ? string.Create(CultureInfo.InvariantCulture, $", since {at.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC") : "";
+        return $"session {Pid} (application '{Application}', user {User}{since}, {State ?? "?"})";
+    }
 }
 
 /// <summary>Other sessions: the ones that hold a lock another waits for (pg_blocking_pids), described from pg_stat_activity.</summary>
@@ -27,7 +38,8 @@ public static class ServerSessions
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await r.ReadAsync(cancellationToken))
         {
-            result.Add(new SessionInfo(r.GetInt32(0), r.GetString(1), r.GetString(2), r.GetFieldValue<DateTimeOffset>(3), r.GetString(4)));
+            result.Add(new SessionInfo(r.GetInt32(0), r.GetString(1), r.GetString(2),
+                r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3), r.NullableString(4), r.GetBoolean(5)));
         }
 
         return result;

@@ -10,7 +10,8 @@ namespace PgRelocate.Targets;
 
 /// <summary>
 /// Prepares a target for a restore or a copy, in two phases. <see cref="CheckAsync"/> only reads: the
-/// server's version, --confirm against the database's name and the user objects it holds, the extensions
+/// server's version, --confirm against the database's name and the user objects it holds, what emptying would
+/// drop or leave that the login role may not drop (another role's view on its table, ...), the extensions
 /// the archive needs (installed, or creatable by the login role), free connection slots for the jobs asked
 /// for, that the database takes writes, and that no other migration holds it. Any of those refuses before
 /// anything is changed. <see cref="EmptyAsync"/> then drops what the restore will make again, once the
@@ -47,14 +48,17 @@ public sealed class TargetPreparation
     /// Phase one: connects, looks, and refuses when anything blocks.
     /// </summary>
     /// <exception cref="UsageException">A finding blocks (exit 2): its message says what and what to do; nothing was changed.</exception>
-    /// <exception cref="PgRelocateException">The target could not be reached.</exception>
+    /// <exception cref="PgRelocateException">The target could not be reached, or emptying it would drop or leave what the login role may not drop (exit 1); nothing was changed.</exception>
     public static async Task<TargetPreparation> CheckAsync(PgConnectionInfo target, TargetRequirements requirements, CancellationToken cancellationToken)
     {
         await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
         var prepared = await InspectAsync(conn, target, requirements, cancellationToken);
         if (prepared.Findings.FirstOrDefault(f => f.Status == CheckStatus.Block) is { } block)
         {
-            throw new UsageException($"{block.Found} {block.Next} Nothing was changed.");
+            // Another role's objects are the target's state, not a mistake in the command line.
+            throw block.Check == OtherRolesFinding
+                ? new PgRelocateException($"{block.Found} {block.Next} Nothing was changed.")
+                : new UsageException($"{block.Found} {block.Next} Nothing was changed.");
         }
 
         return prepared;
@@ -83,6 +87,10 @@ public sealed class TargetPreparation
 
         var objects = await UserObjects.ReadAsync(conn, cancellationToken);
         findings.Add(Emptiness(database, requirements.Confirm, objects));
+        if (objects.Count > 0)
+        {
+            findings.Add(OtherRoles(target, await EmptyBlockers.ReadAsync(conn, cancellationToken)));
+        }
 
         if (requirements.Extensions.Any(e => e != "plpgsql"))
         {
@@ -137,6 +145,44 @@ public sealed class TargetPreparation
             ? CheckResult.Block(name, $"The target database '{database}' is not empty ({objects.Count} objects: {UserObjects.Sample(objects)}).",
                 $"Pass --confirm {database} to replace its contents, or restore into an empty database.") with { Details = details }
             : CheckResult.Ok(name, $"The target database {database} holds {objects.Count} objects; --confirm {database} replaces them.") with { Details = details };
+    }
+
+    /// <summary>The name of the finding on what emptying would drop or leave that the login role may not drop.</summary>
+    public const string OtherRolesFinding = "other roles' objects";
+
+    /// <summary>
+    /// The one wording of "emptying would drop another role's object (it depends on the login role's) or leave
+    /// one": each named with its kind, qualified name and owner. `check` shows it as a row; the restore refuses
+    /// with it before anything is dropped.
+    /// </summary>
+    private static CheckResult OtherRoles(PgConnectionInfo target, IReadOnlyList<EmptyBlocker> blockers)
+    {
+        var user = target.User;
+        if (blockers.Count == 0)
+        {
+            return CheckResult.Ok(OtherRolesFinding, $"Emptying the target database {target.Database} would drop only what {user} may drop.");
+        }
+
+        var dropped = blockers.Where(b => !b.LeftBehind).ToList();
+        var left = blockers.Where(b => b.LeftBehind).ToList();
+        var parts = new List<string>();
+        if (dropped.Count > 0)
+        {
+            parts.Add($"would drop, because {(dropped.Count == 1 ? "it depends" : "they depend")} on {user}'s objects, {Objects(dropped.Count)} {user} may not drop: {string.Join(", ", dropped)}");
+        }
+
+        if (left.Count > 0)
+        {
+            parts.Add($"would leave {Objects(left.Count)} {user} may not drop: {string.Join(", ", left)}");
+        }
+
+        return CheckResult.Block(OtherRolesFinding, $"Emptying the target database {target.Database} {string.Join("; and ", parts)}.",
+            $"Have {(blockers.Count == 1 ? "its owner drop it" : "their owners drop them")} or give {(blockers.Count == 1 ? "it" : "them")} to {user}, or restore into an empty database.") with
+        {
+            Details = blockers.Select(b => $"{b}: {(b.LeftBehind ? "would be left" : $"depends on {user}'s objects and would be dropped with them")}").ToList(),
+        };
+
+        static string Objects(int n) => n == 1 ? "1 object" : $"{n} objects";
     }
 
     /// <summary>The name of the finding on the extensions needed, the same row `check` shows.</summary>
@@ -197,11 +243,14 @@ public sealed class TargetPreparation
     /// Phase two: empties the target, in one transaction, of what the restore will make again and the login
     /// role may make again (EmptyPlan.sql). The provider's extensions, what belongs to any extension, and the
     /// schemas those live in survive. All or nothing: if a user object remains or a surviving extension went
-    /// missing, everything is rolled back. While it waits for another session's lock it says which, and it
-    /// gives up after <see cref="TargetRequirements.LockTimeout"/>. Does nothing when the target is empty.
+    /// missing, everything is rolled back. Before the first DROP it looks again, in the same transaction, for
+    /// anything the DROPs would take or leave that the login role may not drop (<see cref="EmptyBlockers"/>),
+    /// and refuses. While it waits for another session's lock it says which (another role's session by its
+    /// pid), and it gives up after <see cref="TargetRequirements.LockTimeout"/>. Does nothing when the target
+    /// is empty.
     /// </summary>
     /// <exception cref="UsageException">The target gained objects since the check, and no --confirm allows replacing them.</exception>
-    /// <exception cref="PgRelocateException">Something could not be dropped, or a lock was not granted in time; nothing was changed.</exception>
+    /// <exception cref="PgRelocateException">Something could not be dropped or would be dropped with the login role's objects, or a lock was not granted in time; nothing was changed.</exception>
     public async Task EmptyAsync(IReporter reporter, CancellationToken cancellationToken)
     {
         var database = Target.Database;
@@ -228,6 +277,12 @@ public sealed class TargetPreparation
             if (Emptiness(database, Requirements.Confirm, objects) is { Status: CheckStatus.Block } refused)
             {
                 throw new UsageException($"{refused.Found} {refused.Next} Nothing was changed.");
+            }
+
+            // Again in this transaction, before the first DROP: another role's object may have appeared since the check.
+            if (OtherRoles(Target, await EmptyBlockers.ReadAsync(conn, cancellationToken)) is { Status: CheckStatus.Block } others)
+            {
+                throw new PgRelocateException($"{others.Found} {others.Next} Nothing was changed.");
             }
 
             // Qualified names throughout: the plan's functions and operators print with their schema.
