@@ -1,10 +1,11 @@
 # make demo: a real migration between two throwaway local clusters.
+# make demo-online: the same sample moved online while an application writes to it.
 # make test: the test suite against real servers the harness starts itself.
 CONFIG ?= Release
 CLI := src/PgRelocate.Cli/bin/$(CONFIG)/net10.0/pgrelocate.dll
 RESULTS := out/test-results
 
-.PHONY: all setup setup-test build demo test clean
+.PHONY: all setup setup-test build demo demo-online test clean
 
 all: build
 
@@ -19,6 +20,9 @@ build:
 
 demo: setup build
 	dotnet $(CLI) demo
+
+demo-online: setup build
+	dotnet $(CLI) demo --online
 
 test: setup-test build
 	rm -rf $(RESULTS)

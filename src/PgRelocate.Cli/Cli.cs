@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using PgRelocate.Cli.Commands;
 using PgRelocate.Errors;
@@ -17,6 +18,8 @@ internal static class Cli
         {
             root.Options.Add(option);
         }
+
+        root.Options.OfType<VersionOption>().Single().Action = new PrintVersion();
 
         root.Subcommands.Add(CheckCommand.Create());
         root.Subcommands.Add(SettingsCommand.Create());
@@ -91,6 +94,31 @@ internal static class Cli
         Interrupts.CleanUp();
         SayInterrupted();
         Environment.Exit((int)ExitCode.Interrupted);
+    }
+
+    /// <summary>
+    /// The version and the commit it was built from, as "pgrelocate 1.0.0 (commit 0123abc…)": the SDK appends the
+    /// commit to the informational version ("1.0.0+0123abc…") when it builds from a git clone; "unknown" otherwise.
+    /// </summary>
+    public static string VersionLine() =>
+        VersionLine(typeof(Cli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+            ?? typeof(Cli).Assembly.GetName().Version?.ToString(3) ?? "unknown");
+
+    /// <summary>The version line of an informational version ("1.0.0+sha", or "1.0.0" built without git).</summary>
+    internal static string VersionLine(string informational)
+    {
+        var plus = informational.IndexOf('+', StringComparison.Ordinal);
+        var (version, commit) = plus < 0 ? (informational, "") : (informational[..plus], informational[(plus + 1)..]);
+        return $"pgrelocate {version} (commit {(commit.Length > 0 ? commit : "unknown")})";
+    }
+
+    private sealed class PrintVersion : System.CommandLine.Invocation.SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            parseResult.InvocationConfiguration.Output.WriteLine(VersionLine());
+            return (int)ExitCode.Success;
+        }
     }
 
     private static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult result)

@@ -4,11 +4,13 @@ using PgRelocate.Clusters;
 using PgRelocate.Demo;
 using PgRelocate.Dump;
 using PgRelocate.Errors;
+using PgRelocate.Migration.Reports;
 using PgRelocate.Progress;
 using PgRelocate.Cli.Rendering;
 using PgRelocate.Restore;
 using PgRelocate.Staging;
 using PgRelocate.Targets;
+using PgRelocate.Tools;
 using PgRelocate.Verify;
 
 namespace PgRelocate.Cli.Commands;
@@ -20,10 +22,12 @@ namespace PgRelocate.Cli.Commands;
 internal static class DemoCommand
 {
     private static readonly Option<bool> Keep = new("--keep") { Description = "Keep the clusters running and the folder after the demo, to look around." };
+    private static readonly Option<bool> Online = new("--online") { Description = "Migrate online while an application writes to the source: follow, verify, switch automatically, and show the application's longest gap." };
+    private static readonly Option<string?> Report = new("--report") { Description = "With --online: where to write the HTML report (default: a new file under $XDG_STATE_HOME/pgrelocate/reports)." };
 
     public static Command Create()
     {
-        var command = new Command("demo", "Migrate a sample database between two throwaway local clusters: dump, restore, verify.") { Keep };
+        var command = new Command("demo", "Migrate a sample database between two throwaway local clusters: dump, restore, verify (--online: while an application writes).") { Keep, Online, Report };
         command.SetAction(RunAsync);
         return command;
     }
@@ -31,6 +35,8 @@ internal static class DemoCommand
     private static async Task<ExitCode> RunAsync(CommandContext ctx, CancellationToken cancellationToken)
     {
         var keep = ctx.Parse.GetValue(Keep);
+        var online = ctx.Parse.GetValue(Online);
+        var report = ReportPath(ctx.Parse.GetValue(Report), online);
         var reporter = ctx.Reporter;
         var folder = Directory.CreateTempSubdirectory("pgrelocate-demo-").FullName;
         // The servers may run as another account (never as root): they must be able to reach their folders.
@@ -42,7 +48,7 @@ internal static class DemoCommand
         {
             var starting = new[]
             {
-                LocalCluster.StartAsync(new LocalClusterOptions { Name = "source", ParentDir = folder }, cancellationToken),
+                LocalCluster.StartAsync(new LocalClusterOptions { Name = "source", ParentDir = folder, Settings = online ? DemoOnline.SourceSettings : new Dictionary<string, string>() }, cancellationToken),
                 LocalCluster.StartAsync(new LocalClusterOptions { Name = "target", ParentDir = folder }, cancellationToken),
             };
             await Task.WhenAll(starting.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
@@ -56,6 +62,17 @@ internal static class DemoCommand
             reporter.Progress(new ProgressUpdate("load sample", 0, 1, "database"));
             await SampleDatabase.LoadAsync(sourceCluster, source, cancellationToken);
             reporter.Progress(new ProgressUpdate("load sample", 1, 1, "database", Finished: true));
+            if (report is not null)
+            {
+                var code = await DemoOnline.RunAsync(ctx, sourceCluster, source, target, folder, report, cancellationToken);
+                if (keep)
+                {
+                    await KeepAsync(ctx, folder, sourceCluster, targetCluster, source, target, cancellationToken);
+                }
+
+                ctx.Out.WriteLine($"Report: {report}");
+                return code;
+            }
 
             var archive = Path.Combine(folder, "shop.dump");
             var location = StagingLocation.Parse(archive);
@@ -88,18 +105,7 @@ internal static class DemoCommand
 
             if (keep)
             {
-                sourceCluster.Keep = true;
-                targetCluster.Keep = true;
-                // The passwords go to a file only this user can read, as libpq expects them, never to the screen.
-                var passFile = Path.Combine(folder, "pgpass");
-                await File.WriteAllLinesAsync(passFile, [source.ToPassFileLine(), target.ToPassFileLine()], cancellationToken);
-                File.SetUnixFileMode(passFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-                ctx.Out.WriteLine();
-                ctx.Out.WriteLine($"Kept in {folder}. Connect with the passwords in {passFile}:");
-                ctx.Out.WriteLine($"  export PGPASSFILE={passFile}");
-                ctx.Out.WriteLine($"  psql 'postgres://{source.User}@127.0.0.1:{source.Port}/{source.Database}'   # source");
-                ctx.Out.WriteLine($"  psql 'postgres://{target.User}@127.0.0.1:{target.Port}/{target.Database}'   # target");
-                ctx.Out.WriteLine($"Stop the clusters with: pg_ctl -D {sourceCluster.DataDir} stop; pg_ctl -D {targetCluster.DataDir} stop (as the server's account)");
+                await KeepAsync(ctx, folder, sourceCluster, targetCluster, source, target, cancellationToken);
             }
 
             return verification.HasDifferences ? ExitCode.Differences : ExitCode.Success;
@@ -121,5 +127,36 @@ internal static class DemoCommand
                 Directory.Delete(folder, recursive: true);
             }
         }
+    }
+
+    /// <summary>The report's path for --online (a new file in the state folder unless given), null without --online.</summary>
+    private static string? ReportPath(string? given, bool online)
+    {
+        if (!online)
+        {
+            return given is null ? null : throw new UsageException("--report goes with --online: the offline demo writes no report.");
+        }
+
+        var path = Path.GetFullPath(given ?? Path.Combine(StatePaths.Root, "reports", $"demo-online-{DateTime.UtcNow:yyyyMMdd-HHmmss}.html"));
+        MigrationReport.CheckPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        return path;
+    }
+
+    /// <summary>--keep: the clusters stay up, and the way to connect to them is printed (passwords in a file only this user reads).</summary>
+    private static async Task KeepAsync(CommandContext ctx, string folder, LocalCluster sourceCluster, LocalCluster targetCluster, PgRelocate.Connections.PgConnectionInfo source, PgRelocate.Connections.PgConnectionInfo target, CancellationToken cancellationToken)
+    {
+        sourceCluster.Keep = true;
+        targetCluster.Keep = true;
+        // The passwords go to a file only this user can read, as libpq expects them, never to the screen.
+        var passFile = Path.Combine(folder, "pgpass");
+        await File.WriteAllLinesAsync(passFile, [source.ToPassFileLine(), target.ToPassFileLine()], cancellationToken);
+        File.SetUnixFileMode(passFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        ctx.Out.WriteLine();
+        ctx.Out.WriteLine($"Kept in {folder}. Connect with the passwords in {passFile}:");
+        ctx.Out.WriteLine($"  export PGPASSFILE={passFile}");
+        ctx.Out.WriteLine($"  psql 'postgres://{source.User}@127.0.0.1:{source.Port}/{source.Database}'   # source");
+        ctx.Out.WriteLine($"  psql 'postgres://{target.User}@127.0.0.1:{target.Port}/{target.Database}'   # target");
+        ctx.Out.WriteLine($"Stop the clusters with: pg_ctl -D {sourceCluster.DataDir} stop; pg_ctl -D {targetCluster.DataDir} stop (as the server's account)");
     }
 }

@@ -15,6 +15,13 @@ public static class SampleDatabase
     /// <summary>The schema owned by a second role, to show ownership is reassigned on restore.</summary>
     public const string ReportingSchema = "reporting";
 
+    /// <summary>The role that owns <see cref="ReportingSchema"/>: not the login role.</summary>
+    public static string ReportingRole(PgConnectionInfo database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        return database.User + "_reporting";
+    }
+
     /// <summary>The script that makes the sample (sample.sql).</summary>
     public static string Sql => CatalogSql.Load("Demo/sample.sql");
 
@@ -27,7 +34,7 @@ public static class SampleDatabase
         }
 
         // A second role owns a schema of its own, and lets the owner read it (as a reporting team would).
-        var reporter = database.User + "_reporting";
+        var reporter = ReportingRole(database);
         await cluster.ExecuteAsync($"CREATE ROLE {Db.Ident(reporter)} NOLOGIN", cancellationToken: cancellationToken);
         await cluster.ExecuteAsync(
             $"""

@@ -1,0 +1,74 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using PgRelocate.Tests.Harness;
+
+namespace PgRelocate.Tests.Migration;
+
+/// <summary>
+/// <c>pgrelocate demo --online</c> through the real command line: two clusters, an application writing while
+/// the sample moves online, the application's own gap printed and short, verification passed, the report
+/// written, and nothing left running or on disk.
+/// </summary>
+public sealed partial class DemoOnlineTests
+{
+    [Fact]
+    public async Task Should_Migrate_Online_While_The_Application_Writes_And_Leave_Nothing_Behind()
+    {
+        using var dir = new TempDir();
+        var report = dir.File("demo-report.html");
+
+        var result = await CliRunner.RunAsync(["demo", "--online", "--report", report], null, TimeSpan.FromMinutes(8));
+
+        var folder = DemoFolder().Match(result.Stderr) is { Success: true } m ? m.Groups[1].Value : null;
+        Assert.True(folder is not null, "The demo did not say where its clusters are:\n" + result);
+        Assert.Empty(ProcessesUsing(folder));
+        Assert.False(Directory.Exists(folder), $"{folder} was left behind.");
+        Assert.True(result.ExitCode == 0, result.ToString());
+
+        var gap = Gap().Match(result.Stdout);
+        Assert.True(gap.Success, "The application's own gap is not printed:\n" + result);
+        var seconds = double.Parse(gap.Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.True(seconds is > 0 and < 5, $"The application waited {seconds}s between two writes:\n{result}");
+        Assert.Matches(@"Write downtime\s+\d+\.\d+ s, measured by pgrelocate", result.Stdout);
+        Assert.Matches(@"Verification\s+passed while following: \d+ tables identical", result.Stdout);
+        Assert.Matches(@"Application writes\s+[1-9]\d* to the source, then [1-9]\d* to the target", result.Stdout);
+
+        var lines = result.Stdout.TrimEnd().Split('\n');
+        Assert.Equal($"Report: {report}", lines[^1].TrimEnd());
+        var html = await File.ReadAllTextAsync(report);
+        Assert.Contains("<svg", html, StringComparison.Ordinal);
+    }
+
+    /// <summary>The processes whose command line names <paramref name="folder"/> (the clusters' postmasters do).</summary>
+    private static List<string> ProcessesUsing(string folder)
+    {
+        var found = new List<string>();
+        foreach (var proc in Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
+        {
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(proc, "cmdline")).Replace('\0', ' ');
+                if (cmdline.Contains(folder, StringComparison.Ordinal))
+                {
+                    found.Add($"{Path.GetFileName(proc)}: {cmdline}");
+                }
+            }
+            catch (IOException)
+            {
+                // Ended while we looked.
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // Not ours to read.
+            }
+        }
+
+        return found;
+    }
+
+    [GeneratedRegex(@"Starting two throwaway PostgreSQL clusters in (\S+)\.")]
+    private static partial Regex DemoFolder();
+
+    [GeneratedRegex(@"Application's gap\s+(\d+\.\d+) s")]
+    private static partial Regex Gap();
+}

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using PgRelocate.Tests.Harness;
+
+namespace PgRelocate.Tests.Migration;
+
+/// <summary>
+/// PgRelocate installed as users install .NET tools: packed, installed from that folder alone (offline, into a
+/// tool path of its own, leaving the machine's tools alone), and <c>pgrelocate --version</c> run from there.
+/// </summary>
+public sealed partial class ToolInstallTests
+{
+    [Fact]
+    public async Task Should_Install_As_A_Dotnet_Tool_That_Prints_Its_Version_And_Commit()
+    {
+        using var dir = new TempDir();
+        var pack = dir.File("pack");
+        var tools = dir.File("tools");
+        // Only the packed folder: no network source is asked, and nothing lands in the machine's package cache.
+        var config = dir.File("nuget.config");
+        await File.WriteAllTextAsync(config, $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <clear />
+                <add key="pack" value="{pack}" />
+              </packageSources>
+            </configuration>
+            """);
+        var environment = new Dictionary<string, string> { ["NUGET_PACKAGES"] = dir.File("packages") };
+
+        // The build the tests run on (make test builds before it runs them): packed as it is.
+        var (root, configuration) = Build();
+        var packed = await RunAsync(environment, "dotnet", "pack", Path.Combine(root, "src", "PgRelocate.Cli", "PgRelocate.Cli.csproj"), "-c", configuration, "--no-build", "-o", pack, "--nologo");
+        Assert.True(packed.Code == 0, packed.Output);
+        Assert.Single(Directory.GetFiles(pack, "PgRelocate.Tool.*.nupkg"));
+
+        var installed = await RunAsync(environment, "dotnet", "tool", "install", "PgRelocate.Tool", "--tool-path", tools, "--configfile", config);
+        Assert.True(installed.Code == 0, installed.Output);
+
+        var version = await RunAsync(environment, Path.Combine(tools, "pgrelocate"), "--version");
+        Assert.True(version.Code == 0, version.Output);
+        var line = VersionLine().Match(version.Output);
+        Assert.True(line.Success, version.Output);
+        Assert.Equal(typeof(PgRelocate.Cli.Cli).Assembly.GetName().Version!.ToString(3), line.Groups[1].Value);
+        // Built from a clone (as the tests are), the SDK put the commit in.
+        Assert.Matches("^[0-9a-f]{40}$", line.Groups[2].Value);
+
+        var uninstalled = await RunAsync(environment, "dotnet", "tool", "uninstall", "PgRelocate.Tool", "--tool-path", tools);
+        Assert.True(uninstalled.Code == 0, uninstalled.Output);
+        Assert.False(File.Exists(Path.Combine(tools, "pgrelocate")));
+    }
+
+    [Theory]
+    [InlineData("1.0.0+0123456789abcdef0123456789abcdef01234567", "pgrelocate 1.0.0 (commit 0123456789abcdef0123456789abcdef01234567)")]
+    [InlineData("1.0.0", "pgrelocate 1.0.0 (commit unknown)")]
+    public void Should_Say_Unknown_When_Built_Without_A_Commit(string informational, string expected) =>
+        Assert.Equal(expected, PgRelocate.Cli.Cli.VersionLine(informational));
+
+    /// <summary>The repository's root and the configuration these tests were built in (bin/Release/… or bin/Debug/…).</summary>
+    private static (string Root, string Configuration) Build()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "PgRelocate.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        Assert.NotNull(dir);
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        return (dir.FullName, configuration);
+    }
+
+    private static async Task<(int Code, string Output)> RunAsync(IReadOnlyDictionary<string, string> environment, string program, params string[] args)
+    {
+        var info = new ProcessStartInfo(program)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach (var (k, v) in environment)
+        {
+            info.Environment[k] = v;
+        }
+
+        using var p = Process.Start(info)!;
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish in time.");
+        }
+
+        return (p.ExitCode, $"{program} {string.Join(' ', args)}: exit {p.ExitCode}\n{await stdout}{await stderr}");
+    }
+
+    [GeneratedRegex(@"^pgrelocate (\S+) \(commit (\S+)\)$", RegexOptions.Multiline)]
+    private static partial Regex VersionLine();
+}
