@@ -248,9 +248,27 @@ public static partial class DatabaseSnapshot
         return candidates.Where(c => c.Major >= major).OrderBy(c => c.Major).Select(c => c.Path).FirstOrDefault();
     }
 
-    private static async Task<string> DumpAsync(string pgDump, PgConnectionInfo db)
+    /// <summary>
+    /// The GRANT, REVOKE and ALTER DEFAULT PRIVILEGES lines of <c>pg_dump --schema-only</c>, sorted, with the
+    /// login role's name written as OWNER: what a database grants, read by pg_dump rather than by our code. Grants
+    /// to the login role are left out: where it owns every object (a restored target) it needs none.
+    /// </summary>
+    public static async Task<List<string>> PrivilegeLinesAsync(PgConnectionInfo db)
     {
-        var info = new ProcessStartInfo(pgDump, ["--schema-only", "--no-owner", "--no-privileges"]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var pgDump = PgDump(await ServerMajorAsync(db)) ?? throw new Xunit.Sdk.XunitException("No pg_dump on this machine dumps this server.");
+        var owner = db.User;
+        return [.. (await DumpAsync(pgDump, db, ["--schema-only", "--no-owner"])).Split('\n')
+            .Where(l => l.StartsWith("GRANT ", StringComparison.Ordinal) || l.StartsWith("REVOKE ", StringComparison.Ordinal) || l.StartsWith("ALTER DEFAULT PRIVILEGES ", StringComparison.Ordinal))
+            .Select(l => l.Replace(" " + owner + " ", " OWNER ", StringComparison.Ordinal).Replace(" " + owner + ";", " OWNER;", StringComparison.Ordinal))
+            .Where(l => !l.EndsWith(" TO OWNER;", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)];
+    }
+
+    private static Task<string> DumpAsync(string pgDump, PgConnectionInfo db) => DumpAsync(pgDump, db, ["--schema-only", "--no-owner", "--no-privileges"]);
+
+    private static async Task<string> DumpAsync(string pgDump, PgConnectionInfo db, string[] arguments)
+    {
+        var info = new ProcessStartInfo(pgDump, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("PG", StringComparison.Ordinal)).ToList())
         {
             info.Environment.Remove(key);

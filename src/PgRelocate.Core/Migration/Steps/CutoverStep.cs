@@ -29,10 +29,11 @@ public sealed class CutoverStep : IMigrationStep
         }
 
         context.Record.Tables.Add(seen with { Title = "Applications to repoint" });
+        var roles = await WriteGrantScriptAsync(context, cancellationToken);
         var todo = new List<IReadOnlyList<string>>
         {
             new[] { "Set DATABASE_URL of every application above to the new database (pgrelocate prints it with --show-secrets)." },
-            new[] { "Recreate roles and grants the applications need on the target: roles are not migrated." },
+            new[] { roles },
             new[] { "Reapply the settings the settings step lists, if not applied with --apply-settings." },
             new[] { options.ReadOnlySource && options.KeepReadOnly ? "The source stays read-only: retire it once the applications use the target." : "Stop writes to the source before switching, or writes made after the dump are lost." },
             new[] { "Take the applications out of maintenance mode and watch their error rates." },
@@ -40,4 +41,40 @@ public sealed class CutoverStep : IMigrationStep
         context.Record.Tables.Add(new ReportTable("Left to do by hand", ["step"], todo));
         context.Record.Summary = $"target ready at {options.Into.Connection.Display}; {seen.Rows.Count} application group{(seen.Rows.Count == 1 ? "" : "s")} to repoint";
     }
+
+    /// <summary>
+    /// The roles, grants, default privileges and policy roles of the source that the restore did not carry, as a
+    /// script to run on the target (grants.sql in the migration's folder); the step to do by hand says what it holds.
+    /// </summary>
+    private static async Task<string> WriteGrantScriptAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        DatabaseAccess access;
+        await using (var source = await Db.OpenAsync(context.Options.Source, "source", cancellationToken))
+        {
+            access = await DatabaseAccess.ReadAsync(source, cancellationToken);
+        }
+
+        if (access.IsEmpty && access.Roles.Count == 0)
+        {
+            return "Roles and grants: the source grants nothing beyond the owner's, so there is nothing to reapply.";
+        }
+
+        GrantTarget target;
+        await using (var conn = await Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken))
+        {
+            target = await GrantTarget.ReadAsync(conn, cancellationToken);
+        }
+
+        var path = Path.Combine(context.Folder, GrantScriptFile);
+        await File.WriteAllLinesAsync(path, GrantScript.Render(access, target), cancellationToken);
+        context.Record.Outputs["grants"] = path;
+        var grants = access.Privileges.Count(p => !p.IsDefault);
+        var defaults = access.Privileges.Count(p => p.IsDefault);
+        return $"Reapply roles and grants: roles are not migrated. {path} holds {Count(access.Roles.Count, "role")}, {Count(grants, "grant")}, {Count(defaults, "default privilege")} and {Count(access.PolicyRoles.Count, "policy role")} as a script to run on the target{(target.CanCreateRoles ? "" : $" ({target.LoginRole} may not create roles: it says which credentials to create)")}.";
+
+        static string Count(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
+    }
+
+    /// <summary>The script of roles and grants to reapply, in the migration's folder.</summary>
+    public const string GrantScriptFile = "grants.sql";
 }

@@ -5,45 +5,13 @@ namespace PgRelocate.Preflight.Checks;
 
 /// <summary>
 /// Roles do not travel with a database dump: objects owned by other roles end up owned by the target's
-/// login role, grants to other roles are dropped, and objects only a superuser may create fail on a
-/// managed target. Three rows: owners, grants, superuser-only objects.
+/// login role, grants and default privileges are dropped, a policy naming a role the target lacks fails, and
+/// objects only a superuser may create fail on a managed target. One row each, listing every item
+/// (<see cref="DatabaseAccess"/>, the reader the cutover summary's script is written from).
 /// </summary>
 public sealed class OwnershipCheck : IPreflightCheck
 {
     public string Name => "roles and ownership";
-
-    // Owners of user objects; pg_database_owner stands for whoever owns the database and travels fine.
-    private static readonly string OwnersSql = CatalogSql.Expand("""
-        SELECT r.rolname, count(*)
-        FROM (
-            SELECT c.relowner AS owner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND c.oid IN ({{user_relations}})
-            UNION ALL
-            SELECT n.nspowner FROM pg_namespace n WHERE n.oid IN ({{user_schemas}})
-            UNION ALL
-            SELECT p.proowner FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-            WHERE p.oid IN ({{user_functions}})
-        ) o JOIN pg_roles r ON r.oid = o.owner
-        WHERE r.rolname NOT IN (current_user, 'pg_database_owner')
-        GROUP BY 1 ORDER BY 2 DESC, 1
-        """);
-
-    // Grants to anyone but the owner, on relations and schemas. The public schema's default USAGE for
-    // PUBLIC exists on every server and is left out.
-    private static readonly string GrantsSql = CatalogSql.Expand("""
-        SELECT coalesce(r.rolname, 'PUBLIC'), count(DISTINCT g.object)
-        FROM (
-            SELECT (aclexplode(c.relacl)).grantee, c.relowner AS owner, c.oid AS object
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relacl IS NOT NULL AND c.oid IN ({{user_relations}})
-            UNION ALL
-            SELECT (aclexplode(n.nspacl)).grantee, n.nspowner, n.oid
-            FROM pg_namespace n
-            WHERE n.nspacl IS NOT NULL AND n.nspname <> 'public' AND n.oid IN ({{user_schemas}})
-        ) g LEFT JOIN pg_roles r ON r.oid = g.grantee
-        WHERE g.grantee <> g.owner
-        GROUP BY 1 ORDER BY 1
-        """);
 
     // Functions in C or internal: only a superuser may create them, outside of an extension. Every
     // aggregate's pg_proc row says internal too, but CREATE AGGREGATE needs no superuser: not those.
@@ -61,16 +29,24 @@ public sealed class OwnershipCheck : IPreflightCheck
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
         var targetRole = context.TargetServer?.User ?? "the target's login role";
-        var owners = await Db.ListAsync(context.Source, OwnersSql, r => $"{r.GetString(0)} ({r.GetInt64(1)} objects)", cancellationToken);
-        var grants = await Db.ListAsync(context.Source, GrantsSql, r => $"{r.GetString(0)} (on {r.GetInt64(1)} objects)", cancellationToken);
+        var access = await DatabaseAccess.ReadAsync(context.Source, cancellationToken);
+        var targetRoles = context.Target is null ? null
+            : (await DatabaseAccess.ReadRolesAsync(context.Target, cancellationToken)).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
         var superuserOnly = await Db.ListAsync(context.Source, SuperuserOnlySql, r => r.GetString(0), cancellationToken);
+        var script = "The cutover summary of 'pgrelocate migrate' writes them as a script to reapply (grants.sql in the migration's folder)";
 
         var rows = new List<CheckResult>
         {
-            Findings.WarnIfAny("owners", owners, $"Every object is owned by {context.SourceServer.User}.", "other roles own objects",
+            Findings.WarnIfAny("owners", access.Owners, $"Every object is owned by {context.SourceServer.User}.", "other roles own objects",
                 $"Nothing to fix: the restore makes {targetRole} their owner; recreate those roles on the target if applications log in as them."),
-            Findings.WarnIfAny("grants", grants, "No grants to other roles.", "roles hold grants that will not be carried",
-                "Script the GRANTs (pg_dump --schema-only | grep GRANT) and run them on the target once its roles exist."),
+            Findings.WarnIfAny("roles", access.Roles.Select(r => $"{r.Name} ({(r.CanLogin ? "login" : "no login")}{(r.MemberOf.Count > 0 ? ", member of " + string.Join(", ", r.MemberOf) : "")})").ToList(),
+                "The database uses no role but the login role.", "roles the database uses are not migrated",
+                "Create them on the target (on Heroku: heroku pg:credentials:create --name ROLE) before the applications log in as them."),
+            Findings.WarnIfAny("grants", access.Privileges.Where(p => !p.IsDefault).Select(p => p.ToString()).ToList(), "No grants to other roles.", "privileges will not be carried",
+                script + "; run it once the roles exist."),
+            Findings.WarnIfAny("default privileges", access.Privileges.Where(p => p.IsDefault).Select(p => p.ToString()).ToList(), "No default privileges.", "default privileges will not be carried",
+                script + "."),
+            PolicyRoles(access.PolicyRoles, targetRoles),
         };
         if (superuserOnly.Count == 0)
         {
@@ -88,5 +64,28 @@ public sealed class OwnershipCheck : IPreflightCheck
         }
 
         return rows;
+    }
+
+    /// <summary>A policy naming a role the target lacks makes the restore fail on it: that blocks; otherwise a warning.</summary>
+    private static CheckResult PolicyRoles(IReadOnlyList<PolicyRole> policies, IReadOnlySet<string>? targetRoles)
+    {
+        const string name = "policy roles";
+        if (policies.Count == 0)
+        {
+            return CheckResult.Ok(name, "No row-level security policy names a role.");
+        }
+
+        var details = policies.Select(p => p.ToString()).ToList();
+        var missing = targetRoles is null ? [] : policies.Select(p => p.Role).Where(r => !targetRoles.Contains(r)).Distinct(StringComparer.Ordinal).ToList();
+        if (missing.Count > 0)
+        {
+            return CheckResult.Block(name, $"{policies.Count} row-level security policies name roles, and the target lacks {string.Join(", ", missing)}: the restore would fail on those policies.",
+                $"Create {(missing.Count == 1 ? "that role" : "those roles")} on the target first (CREATE ROLE NAME NOLOGIN, or on Heroku: heroku pg:credentials:create --name NAME).") with { Details = details };
+        }
+
+        return targetRoles is null
+            ? CheckResult.Warn(name, $"{policies.Count} row-level security policies name roles: {Findings.Names(details)}.",
+                "The target must have those roles before the restore, or it fails on those policies: run check with --target to know.") with { Details = details }
+            : CheckResult.Ok(name, $"{policies.Count} row-level security policies name roles the target has.") with { Details = details };
     }
 }

@@ -1,0 +1,104 @@
+using Npgsql;
+using PgRelocate.Connections;
+
+namespace PgRelocate.Catalog;
+
+/// <summary>
+/// One privilege of the source that a restore without roles does not carry (Privileges.sql): a grant to a
+/// role other than the owner or to PUBLIC, or a privilege revoked from PostgreSQL's default. <see cref="Kind"/>
+/// is TABLE, SEQUENCE, COLUMN, SCHEMA, ROUTINE, TYPE, DOMAIN, LARGE OBJECT, DATABASE, or DEFAULT TABLES,
+/// SEQUENCES, ROUTINES, TYPES, SCHEMAS (ALTER DEFAULT PRIVILEGES; <see cref="Object"/> is then the schema or
+/// null, and <see cref="Owner"/> the role whose future objects it is for). Names are quoted already;
+/// <see cref="Grantee"/> is a role's name as it is, null for PUBLIC.
+/// </summary>
+public sealed record Privilege(string Kind, string? Object, string? Column, string Owner, string? Grantee, string Name, bool Grantable, bool Revoke)
+{
+    public bool IsDefault => Kind.StartsWith("DEFAULT ", StringComparison.Ordinal);
+
+    /// <summary>"SELECT on TABLE public.orders to readers", for a check's details.</summary>
+    public override string ToString()
+    {
+        var on = Kind switch
+        {
+            "DATABASE" => "the database",
+            "COLUMN" => $"COLUMN {Object}.{Column}",
+            _ when IsDefault => $"future {Kind["DEFAULT ".Length..].ToLowerInvariant()} of {Owner}{(Object is null ? "" : " in schema " + Object)}",
+            _ => $"{Kind} {Object}",
+        };
+        var who = Grantee ?? "PUBLIC";
+        return Revoke ? $"{Name} on {on} revoked from {who}" : $"{Name}{(Grantable ? " WITH GRANT OPTION" : "")} on {on} to {who}";
+    }
+}
+
+/// <summary>A role a row-level security policy names (CREATE POLICY ... TO role).</summary>
+public sealed record PolicyRole(string Table, string Policy, string Role)
+{
+    public override string ToString() => $"policy {Policy} on {Table} to {Role}";
+}
+
+/// <summary>A role of the server: whether it logs in and inherits, the roles it is a member of (and of which with ADMIN OPTION).</summary>
+public sealed record RoleFacts(string Name, bool CanLogin, bool Inherit, IReadOnlyList<string> MemberOf, IReadOnlyList<string> AdminOf);
+
+/// <summary>
+/// Who a database's objects belong to and who may use them, as the source has it: the privileges a restore
+/// without roles does not carry, the roles its policies name, the roles other than the login role that own its
+/// objects, and the roles it uses (owners, grantees, policy roles and the roles they are members of). The check
+/// lists it; the cutover summary turns it into a script to reapply (<see cref="GrantScript"/>).
+/// </summary>
+public sealed record DatabaseAccess(string LoginRole, IReadOnlyList<Privilege> Privileges, IReadOnlyList<PolicyRole> PolicyRoles, IReadOnlyList<string> Owners, IReadOnlyList<RoleFacts> Roles)
+{
+    public static async Task<DatabaseAccess> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        var login = await Db.ScalarAsync<string>(conn, "SELECT current_user", cancellationToken) ?? "";
+        var privileges = await Db.ListAsync(conn, CatalogSql.Load("Privileges.sql"), r => new Privilege(
+            r.GetString(0), r.NullableString(1), r.NullableString(2), r.GetString(3), r.NullableString(4), r.GetString(5), r.GetBoolean(6), r.GetBoolean(7)), cancellationToken);
+        // The target's login role owns every object there, so a grant to the source's login role is not lost.
+        privileges.RemoveAll(p => p.Grantee == login);
+        var policies = await Db.ListAsync(conn, CatalogSql.Load("PolicyRoles.sql"), r => new PolicyRole(r.GetString(0), r.GetString(1), r.GetString(2)), cancellationToken);
+        var owners = await Db.ListAsync(conn, CatalogSql.Load("Owners.sql"), r => r.GetString(0), cancellationToken);
+        var roles = await ReadRolesAsync(conn, cancellationToken);
+        return new DatabaseAccess(login, privileges, policies, owners, Used(login, privileges, policies, owners, roles));
+    }
+
+    /// <summary>Every role of the server but the predefined ones.</summary>
+    public static Task<List<RoleFacts>> ReadRolesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        Db.ListAsync(conn, CatalogSql.Load("Roles.sql"), r => new RoleFacts(
+            r.GetString(0), r.GetBoolean(1), r.GetBoolean(2), r.GetFieldValue<string[]>(3), r.GetFieldValue<string[]>(4)), cancellationToken);
+
+    /// <summary>Nothing to carry: no privilege beyond the owner's, no policy naming a role, no other owner.</summary>
+    public bool IsEmpty => Privileges.Count == 0 && PolicyRoles.Count == 0 && Owners.Count == 0;
+
+    /// <summary>
+    /// The roles the database uses besides the login role, by name: its owners, grantees and policy roles, the
+    /// roles that are members of those (an application's login role in a read-only group), and the roles all of
+    /// them are members of.
+    /// </summary>
+    private static List<RoleFacts> Used(string login, IReadOnlyList<Privilege> privileges, IReadOnlyList<PolicyRole> policies, IReadOnlyList<string> owners, IReadOnlyList<RoleFacts> all)
+    {
+        var byName = all.ToDictionary(r => r.Name, StringComparer.Ordinal);
+        var direct = privileges.Select(p => p.Grantee).OfType<string>()
+            .Concat(privileges.Where(p => p.IsDefault).Select(p => p.Owner))
+            .Concat(policies.Select(p => p.Role))
+            .Concat(owners)
+            .Where(n => n != login && byName.ContainsKey(n))
+            .ToHashSet(StringComparer.Ordinal);
+        var members = Closure(direct, name => all.Where(r => r.MemberOf.Contains(name)).Select(r => r.Name), login);
+        var used = Closure(members, name => byName.TryGetValue(name, out var r) ? r.MemberOf : [], login);
+        return [.. used.Where(byName.ContainsKey).Order(StringComparer.Ordinal).Select(n => byName[n])];
+    }
+
+    private static HashSet<string> Closure(IEnumerable<string> start, Func<string, IEnumerable<string>> next, string login)
+    {
+        var found = new HashSet<string>(start, StringComparer.Ordinal);
+        var pending = new Stack<string>(found);
+        while (pending.TryPop(out var name))
+        {
+            foreach (var other in next(name).Where(n => n != login && found.Add(n)))
+            {
+                pending.Push(other);
+            }
+        }
+
+        return found;
+    }
+}

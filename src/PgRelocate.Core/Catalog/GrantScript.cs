@@ -1,0 +1,181 @@
+using PgRelocate.Connections;
+
+namespace PgRelocate.Catalog;
+
+/// <summary>What the script is written for: the target's login role, whether it may create roles, the roles the target has, its database.</summary>
+public sealed record GrantTarget(string LoginRole, bool CanCreateRoles, IReadOnlySet<string> Roles, string Database)
+{
+    /// <summary>Reads them from a session on the target.</summary>
+    public static async Task<GrantTarget> ReadAsync(Npgsql.NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        var (login, creates, database) = await Db.SingleAsync(conn,
+            "SELECT current_user::text, rolsuper OR rolcreaterole, current_database()::text FROM pg_catalog.pg_roles WHERE rolname = current_user",
+            r => (r.GetString(0), r.GetBoolean(1), r.GetString(2)), cancellationToken);
+        var roles = (await DatabaseAccess.ReadRolesAsync(conn, cancellationToken)).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        return new GrantTarget(login, creates, roles, database);
+    }
+}
+
+/// <summary>
+/// The roles and privileges a restore without roles did not carry, as a script to run on the target
+/// (<see cref="Render"/>). The source's login role stands for the target's, which owns every object there, so
+/// grants to it are left out. Where the target's login role may create roles, the script creates the roles the
+/// target lacks and their memberships; where it may not (Heroku: a credential stands in for a role), it says
+/// which credentials to create, and a grant to a group role is given to each of its members instead, since
+/// memberships cannot be made there.
+/// </summary>
+public static class GrantScript
+{
+    public static IReadOnlyList<string> Render(DatabaseAccess access, GrantTarget target)
+    {
+        var lines = new List<string>
+        {
+            "-- Roles and privileges of the source that the restore did not carry (roles are not migrated).",
+            $"-- Review, then run on the target as {target.LoginRole}: psql \"$DATABASE_URL\" -v ON_ERROR_STOP=1 -f THIS_FILE",
+        };
+        var roles = access.Roles.ToDictionary(r => r.Name, StringComparer.Ordinal);
+        string Map(string role) => role == access.LoginRole ? target.LoginRole : role;
+
+        // Each grantee stands for itself, or, without memberships, for itself and every role inheriting from it.
+        Func<string, IEnumerable<string>> standsFor = role => [role];
+        if (target.CanCreateRoles)
+        {
+            RolesToCreate(access, target, lines);
+        }
+        else
+        {
+            Credentials(access, target, lines);
+            standsFor = role => MembersOf(role, access.Roles).Prepend(role).Distinct(StringComparer.Ordinal);
+        }
+
+        var grants = access.Privileges.Where(p => !p.IsDefault).ToList();
+        if (grants.Count > 0)
+        {
+            lines.Add("");
+            lines.Add("-- Privileges on objects");
+        }
+
+        foreach (var group in grants.GroupBy(p => (p.Kind == "COLUMN" ? "TABLE" : p.Kind, p.Object, p.Grantee, p.Grantable, p.Revoke, Columns: p.Kind == "COLUMN")))
+        {
+            var on = group.Key.Item1 == "DATABASE" ? $"DATABASE {Db.Ident(target.Database)}" : $"{group.Key.Item1} {group.Key.Object}";
+            var privileges = group.Key.Columns
+                ? string.Join(", ", group.GroupBy(p => p.Name).Select(g => $"{g.Key} ({string.Join(", ", g.Select(p => p.Column))})"))
+                : string.Join(", ", group.Select(p => p.Name).Distinct(StringComparer.Ordinal));
+            foreach (var grantee in Grantees(group.Key.Grantee, Map, standsFor, target))
+            {
+                lines.Add(group.Key.Revoke
+                    ? $"REVOKE {privileges} ON {on} FROM {grantee};"
+                    : $"GRANT {privileges} ON {on} TO {grantee}{(group.Key.Grantable ? " WITH GRANT OPTION" : "")};");
+            }
+        }
+
+        var defaults = access.Privileges.Where(p => p.IsDefault).ToList();
+        if (defaults.Count > 0)
+        {
+            lines.Add("");
+            lines.Add("-- Default privileges of objects created later");
+        }
+
+        foreach (var group in defaults.GroupBy(p => (p.Kind, p.Object, p.Owner, p.Grantee, p.Grantable, p.Revoke)))
+        {
+            var owner = Map(group.Key.Owner);
+            var forRole = owner == target.LoginRole ? "" : $" FOR ROLE {Db.Ident(owner)}";
+            var inSchema = group.Key.Object is null ? "" : $" IN SCHEMA {group.Key.Object}";
+            var kind = group.Key.Kind["DEFAULT ".Length..] switch { "ROUTINES" => "FUNCTIONS", var k => k };
+            var privileges = string.Join(", ", group.Select(p => p.Name).Distinct(StringComparer.Ordinal));
+            foreach (var grantee in Grantees(group.Key.Grantee, Map, standsFor, target))
+            {
+                lines.Add(group.Key.Revoke
+                    ? $"ALTER DEFAULT PRIVILEGES{forRole}{inSchema} REVOKE {privileges} ON {kind} FROM {grantee};"
+                    : $"ALTER DEFAULT PRIVILEGES{forRole}{inSchema} GRANT {privileges} ON {kind} TO {grantee}{(group.Key.Grantable ? " WITH GRANT OPTION" : "")};");
+            }
+        }
+
+        if (access.PolicyRoles.Count > 0)
+        {
+            lines.Add("");
+            lines.Add("-- The restored row-level security policies name these roles (already on the target, or the restore would have failed):");
+            lines.AddRange(access.PolicyRoles.Select(p => $"--   {p}"));
+        }
+
+        if (access.Owners.Count > 0)
+        {
+            lines.Add("");
+            lines.Add($"-- Objects owned by {string.Join(", ", access.Owners)} on the source are owned by {target.LoginRole} on the target.");
+        }
+
+        return lines;
+    }
+
+    /// <summary>The roles to create where the login role may: those the target lacks, then the memberships among them.</summary>
+    private static void RolesToCreate(DatabaseAccess access, GrantTarget target, List<string> lines)
+    {
+        if (access.Roles.Count == 0)
+        {
+            return;
+        }
+
+        lines.Add("");
+        lines.Add("-- Roles (give each that logs in a password: \\password NAME)");
+        foreach (var role in access.Roles)
+        {
+            var create = $"CREATE ROLE {Db.Ident(role.Name)} {(role.CanLogin ? "LOGIN" : "NOLOGIN")}{(role.Inherit ? "" : " NOINHERIT")};";
+            lines.Add(target.Roles.Contains(role.Name) ? $"-- {create} (the target has it)" : create);
+        }
+
+        var used = access.Roles.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var role in access.Roles)
+        {
+            foreach (var group in role.MemberOf.Where(used.Contains))
+            {
+                lines.Add($"GRANT {Db.Ident(group)} TO {Db.Ident(role.Name)}{(role.AdminOf.Contains(group) ? " WITH ADMIN OPTION" : "")};");
+            }
+        }
+    }
+
+    /// <summary>Where the login role may not create roles (Heroku): the credentials that stand in for them.</summary>
+    private static void Credentials(DatabaseAccess access, GrantTarget target, List<string> lines)
+    {
+        var missing = access.Roles.Where(r => !target.Roles.Contains(r.Name)).ToList();
+        if (missing.Count == 0)
+        {
+            return;
+        }
+
+        lines.Add("");
+        lines.Add($"-- {target.LoginRole} may not create roles. On Heroku a credential stands in for a role: create one per role first,");
+        lines.Add("-- then run this file. Memberships cannot be made there, so a group's grants are given to each of its members.");
+        foreach (var role in missing)
+        {
+            lines.Add($"--   heroku pg:credentials:create DATABASE --name {role.Name} --app APP");
+        }
+    }
+
+    private static IEnumerable<string> Grantees(string? grantee, Func<string, string> map, Func<string, IEnumerable<string>> standsFor, GrantTarget target)
+    {
+        if (grantee is null)
+        {
+            return ["PUBLIC"];
+        }
+
+        // The login role owns every object on the target: it needs no grant.
+        return standsFor(grantee).Select(map).Where(r => r != target.LoginRole).Distinct(StringComparer.Ordinal).Select(Db.Ident);
+    }
+
+    /// <summary>Every role that inherits <paramref name="group"/>'s privileges, through memberships.</summary>
+    private static IEnumerable<string> MembersOf(string group, IReadOnlyList<RoleFacts> roles)
+    {
+        var found = new List<string>();
+        var pending = new Stack<string>([group]);
+        while (pending.TryPop(out var current))
+        {
+            foreach (var member in roles.Where(r => r.Inherit && r.MemberOf.Contains(current) && !found.Contains(r.Name)))
+            {
+                found.Add(member.Name);
+                pending.Push(member.Name);
+            }
+        }
+
+        return found;
+    }
+}
