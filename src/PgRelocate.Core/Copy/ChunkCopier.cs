@@ -74,12 +74,7 @@ internal static class ChunkCopier
 
     private static async Task CommitAsync(NpgsqlConnection writer, string? mark, CancellationToken cancellationToken)
     {
-        if (mark is not null)
-        {
-            await Db.ExecuteAsync(writer, mark, cancellationToken);
-        }
-
-        await Db.ExecuteAsync(writer, "COMMIT", cancellationToken);
+        await Db.ExecuteAsync(writer, mark is null ? "COMMIT" : mark + "; COMMIT", cancellationToken);
     }
 
     private static async Task<(long Rows, long Bytes)> PumpBinaryAsync(NpgsqlConnection reader, NpgsqlConnection writer, string copyOut, string copyIn, TableProgress progress, CancellationToken cancellationToken)

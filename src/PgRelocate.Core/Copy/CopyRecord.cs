@@ -38,9 +38,6 @@ internal sealed class CopyRecord
     /// <summary>Each split table's page ranges (by its display name), as the copy that began cut them.</summary>
     public IReadOnlyDictionary<string, List<(long From, long? To)>> Ranges { get; }
 
-    /// <summary>Whether anything is recorded beyond the schema: rows, indexes.</summary>
-    public bool HasWork => Done.Count > 0;
-
     /// <summary>A chunk's item: "rows s.t" for a whole table, "rows s.t pages 0-512" for a range (as the copy's steps name it).</summary>
     public static string RowsItem(DataChunk chunk) => "rows " + ChunkName(chunk);
 

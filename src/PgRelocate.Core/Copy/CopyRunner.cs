@@ -57,7 +57,8 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
 
             // A resumed migration keeps what its interrupted copy committed; anything else starts over on an emptied target.
             var record = options.Resumable is { Resumed: true } resumable ? await ResumeAsync(options.Target, resumable, snapshot, schema, cancellationToken) : null;
-            if (record is null)
+            var resuming = record is not null;
+            if (!resuming)
             {
                 await prepared.EmptyAsync(reporter, cancellationToken);
             }
@@ -69,7 +70,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             // spills to disk with the default work_mem.
             var pgRestore = new PgRestore(schema.PgRestore, options.Target, targetMajor, log.Write, reporter, "-c work_mem=256MB -c maintenance_work_mem=" + options.MaintenanceWorkMem);
             start = clock.Now;
-            if (record is null)
+            if (!resuming)
             {
                 reporter.Progress(new ProgressUpdate("schema", 0, 1, "sections"));
                 var (preData, notes) = await schema.PreDataAsync(options.Target, cancellationToken);
@@ -90,7 +91,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 record = await CopyRecord.CreateAsync(conn, recorded.Id, schema.Digest, recorded.ReadOnlySince, cancellationToken);
             }
 
-            clock.Add("pre-data", record?.HasWork == true ? "restored by the interrupted copy" : "pg_restore --section=pre-data", start);
+            clock.Add("pre-data", resuming ? "restored by the interrupted copy" : "pg_restore --section=pre-data", start);
 
             // 3. Rows, indexes and large objects, in parallel, from the snapshot.
             var data = new DataPhase(options, snapshot, schema, clock, reporter, record);

@@ -37,7 +37,7 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var largeObjects = record is { HasWork: true } ? await LargeObjectsLeftAsync(cancellationToken) : snapshot.LargeObjects;
+        var largeObjects = record is not null ? await LargeObjectsLeftAsync(cancellationToken) : snapshot.LargeObjects;
         _chunks = Plan(snapshot.Tables, largeObjects, snapshot.LargeObjectBytes, options.SplitTablesLargerThan, options.Jobs);
         if (record is not null)
         {
@@ -235,10 +235,8 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
         }
         else
         {
-            await Db.ExecuteAsync(conn, "BEGIN", cancellationToken);
-            await Db.ExecuteAsync(conn, sql, cancellationToken);
-            await Db.ExecuteAsync(conn, CopyRecord.Mark(item), cancellationToken);
-            await Db.ExecuteAsync(conn, "COMMIT", cancellationToken);
+            // One round trip: a statement that fails ends the batch, and the worker's failure ends the copy.
+            await Db.ExecuteAsync(conn, $"BEGIN; {sql.TrimEnd().TrimEnd(';')}; {CopyRecord.Mark(item)}; COMMIT", cancellationToken);
         }
 
         options.Milestone?.Invoke($"index-{Interlocked.Increment(ref _indexesCommitted)}");

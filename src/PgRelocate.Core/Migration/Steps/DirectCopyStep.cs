@@ -70,6 +70,10 @@ public sealed class DirectCopyStep : ICompensatingStep
         context.Reporter.Info("The copy's record of what it committed is removed from the target: a resumed migration copies again.");
     }
 
+    /// <summary>Whether the journal says a copy began and did not finish, and its record was not removed: it may be on the target.</summary>
+    public static bool LeftOnTarget(MigrationJournal journal) =>
+        journal.Steps.FirstOrDefault(s => s.Name == StepName) is { } step && step.Status is not StepStatus.Done && step.Outputs.ContainsKey(Began);
+
     /// <summary>Only a copy that began and did not finish has a record to remove.</summary>
     public bool LeftToUndo(StepRecord record) => record.Status is not StepStatus.Done && record.Outputs.ContainsKey(Began);
 
