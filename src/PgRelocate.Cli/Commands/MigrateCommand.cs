@@ -223,7 +223,7 @@ internal static class MigrateCommand
     {
         var log = Path.Combine(journal.Folder, "output.log");
         var pid = await DetachedStart.StartAsync(
-            ["migrate", "--resume", journal.Id, "--workdir", workDir],
+            ["migrate", "--resume", journal.Id, "--workdir", workDir, .. (ctx.Parse.GetValue(NotConsistent) ? new[] { "--not-consistent" } : [])],
             new Dictionary<string, string> { [SourceVariable] = source.ToUrl(showPassword: true), [TargetVariable] = target.ToUrl(showPassword: true) },
             log,
             cancellationToken);

@@ -38,7 +38,7 @@ public sealed record CopyOptions
     /// <summary>
     /// Told each point the copy passes once it is committed, for fault tests: "chunk-N" (the N-th table or range
     /// of this run), "index-N" (the N-th index, constraint or ANALYZE), "rows-in" (every row is in; the last
-    /// table's indexes not yet begun).
+    /// table's indexes not yet begun), "last-section" (sequences set, post-data about to begin).
     /// </summary>
     internal Action<string>? Milestone { get; init; }
 }

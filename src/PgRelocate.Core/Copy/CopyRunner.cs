@@ -111,6 +111,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             {
                 await using var conn = await Db.OpenAsync(options.Target, "target", cancellationToken);
                 await CopyRecord.LastSectionAsync(conn, cancellationToken);
+                options.Milestone?.Invoke("last-section");
             }
 
             if (schema.RestCount > 0)

@@ -196,6 +196,23 @@ public class CopyResumeTests(PgServerPair servers) : IClassFixture<PgServerPair>
         Assert.Null(await PgServer.ScalarAsync<string>(other, $"SELECT to_regnamespace('{ToolSchema.Name}')::text"));
     }
 
+    [Fact]
+    public async Task Should_Start_Over_And_Say_Why_When_Killed_In_The_Last_Section()
+    {
+        var source = await SourceAsync("last_section");
+        var target = await servers.Target.CreateDatabaseAsync("last_section_target");
+        using var dir = new TempDir();
+
+        var killed = await CliRunner.RunAsync(Migrate(source, target, dir.Path, "--read-only-source"), Fault("last-section"));
+        var id = MigrationJournal.All(dir.Path).Single().Id;
+        var resumed = await CliRunner.RunAsync(Resume(id, source, target, dir.Path), Split);
+
+        Assert.Equal(137, killed.ExitCode);
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.Contains("Starting the copy over, replacing what the target holds: the copy had begun its last section", resumed.Output, StringComparison.Ordinal);
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+    }
+
     private static async Task<List<string>> ListAsync(PgConnectionInfo db, string sql)
     {
         await using var conn = new Npgsql.NpgsqlConnection(db.ToNpgsqlConnectionString());
