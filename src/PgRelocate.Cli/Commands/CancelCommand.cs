@@ -64,7 +64,7 @@ internal static class CancelCommand
             ctx.Out.WriteLine($"Its replication slot and publication are still on the source: run 'pgrelocate cancel {id} --source URL' to remove them.");
         }
 
-        if (target is null && (Online.OnlineCleanup.LeftOnTarget(journal) || Online.OnlineCleanup.LeftOnSource(journal)))
+        if (target is null && (Online.OnlineCleanup.LeftOnTarget(journal) || Online.OnlineCleanup.LeftOnSource(journal) || DirectCopyStep.LeftOnTarget(journal)))
         {
             ctx.Out.WriteLine($"Its schema {Online.OnlineNames.TargetSchema} is still on the target: 'pgrelocate cancel {id} --target URL' also removes it.");
         }

@@ -38,13 +38,14 @@ internal static class MigrateCommand
     private static readonly Option<string> MaxLag = new("--max-lag") { Description = "With --online --cutover auto: the lag under which the switch starts (5s, 500ms).", DefaultValueFactory = _ => "5s" };
     private static readonly Option<bool> ReplicaIdentityFull = new("--replica-identity-full") { Description = "With --online: set REPLICA IDENTITY FULL on tables without a primary key for the migration (undone at the end)." };
     private static readonly Option<string?> MaxRetainedWal = new("--max-retained-wal") { Description = "With --online: stop the follow and drop its replication slot once the slot holds more WAL than this on the source (20GB, 500MB; kB, MB, GB, TB are powers of 1000, KiB, MiB, GiB, TiB of 1024)." };
+    private static readonly Option<bool> NotConsistent = new("--not-consistent") { Description = "With --resume of a --direct migration: keep what the interrupted copy committed although the source was not kept read-only since (the verify step compares every row)." };
     private static readonly Option<bool> ShowSecrets = new("--show-secrets") { Description = "Print the target's DATABASE_URL with its password." };
 
     public static Command Create()
     {
         var command = new Command("migrate", "Run the whole migration: check, read-only source, dump, restore, settings, verify, cutover summary, cleanup.")
         {
-            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, WorkDirOption.Option, LockTimeoutOption.Option,
+            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, NotConsistent, WorkDirOption.Option, LockTimeoutOption.Option,
         };
         StagingCliOptions.AddTo(command);
         command.SetAction(RunAsync);
@@ -71,7 +72,7 @@ internal static class MigrateCommand
             // A resumed migration runs with the options it was started with (its journal keeps them).
             var given = ctx.Parse.CommandResult.Command.Options.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name);
             MigrationOptionsRules.CheckResume(journal, given, source, target);
-            options = MigrationPlan.FromJournal(journal, source, target, parse.GetValue(ShowSecrets));
+            options = MigrationPlan.FromJournal(journal, source, target, parse.GetValue(ShowSecrets)) with { NotConsistent = parse.GetValue(NotConsistent) };
         }
         else
         {
@@ -100,6 +101,7 @@ internal static class MigrateCommand
                 ApplySettings = parse.GetValue(ApplySettings),
                 KeepArchive = parse.GetValue(KeepArchive),
                 ShowSecrets = parse.GetValue(ShowSecrets),
+                NotConsistent = parse.GetValue(NotConsistent),
                 Allow = (parse.GetValue(Allow) ?? []).ToHashSet(StringComparer.Ordinal),
             }.ValidateAsync(cancellationToken);
             var recorded = options.ToJournal();
@@ -221,7 +223,7 @@ internal static class MigrateCommand
     {
         var log = Path.Combine(journal.Folder, "output.log");
         var pid = await DetachedStart.StartAsync(
-            ["migrate", "--resume", journal.Id, "--workdir", workDir],
+            ["migrate", "--resume", journal.Id, "--workdir", workDir, .. (ctx.Parse.GetValue(NotConsistent) ? new[] { "--not-consistent" } : [])],
             new Dictionary<string, string> { [SourceVariable] = source.ToUrl(showPassword: true), [TargetVariable] = target.ToUrl(showPassword: true) },
             log,
             cancellationToken);

@@ -14,8 +14,9 @@ internal static class ChunkCopier
 {
     private const int BufferSize = 1 << 17;
 
+    /// <param name="mark">A statement recording the chunk as copied (see <see cref="CopyRecord"/>), run in the transaction that loads it; null: none.</param>
     /// <returns>The rows and bytes copied.</returns>
-    public static async Task<(long Rows, long Bytes)> CopyAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, TableProgress progress, CancellationToken cancellationToken)
+    public static async Task<(long Rows, long Bytes)> CopyAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, TableProgress progress, string? mark, CancellationToken cancellationToken)
     {
         var table = chunk.Table!;
         // NOWAIT: if a DDL statement is queued behind the coordinator's lock, waiting here would deadlock with it.
@@ -36,7 +37,7 @@ internal static class ChunkCopier
             var config = table.Binary
                 ? await PumpBinaryAsync(reader, writer, $"COPY (SELECT {string.Join(", ", table.Columns)} FROM ONLY {table.Qualified} {condition}) TO STDOUT (FORMAT {table.Format})", $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format})", progress, cancellationToken)
                 : await PumpTextAsync(reader, writer, $"COPY (SELECT {string.Join(", ", table.Columns)} FROM ONLY {table.Qualified} {condition}) TO STDOUT (FORMAT {table.Format})", $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format})", progress, cancellationToken);
-            await Db.ExecuteAsync(writer, "COMMIT", cancellationToken);
+            await CommitAsync(writer, mark, cancellationToken);
             return config;
         }
 
@@ -48,9 +49,14 @@ internal static class ChunkCopier
         var copyIn = chunk.IsWholeTable
             ? $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format}, FREEZE)"
             : $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format})";
-        if (chunk.IsWholeTable)
+        // A range is loaded in a transaction of its own when it is recorded: its rows and its record commit together.
+        if (chunk.IsWholeTable || mark is not null)
         {
             await Db.ExecuteAsync(writer, "BEGIN", cancellationToken);
+        }
+
+        if (chunk.IsWholeTable)
+        {
             await Db.ExecuteAsync(writer, $"TRUNCATE ONLY {table.Qualified}", cancellationToken);
         }
 
@@ -58,12 +64,17 @@ internal static class ChunkCopier
             ? await PumpBinaryAsync(reader, writer, copyOut, copyIn, progress, cancellationToken)
             : await PumpTextAsync(reader, writer, copyOut, copyIn, progress, cancellationToken);
 
-        if (chunk.IsWholeTable)
+        if (chunk.IsWholeTable || mark is not null)
         {
-            await Db.ExecuteAsync(writer, "COMMIT", cancellationToken);
+            await CommitAsync(writer, mark, cancellationToken);
         }
 
         return rows;
+    }
+
+    private static async Task CommitAsync(NpgsqlConnection writer, string? mark, CancellationToken cancellationToken)
+    {
+        await Db.ExecuteAsync(writer, mark is null ? "COMMIT" : mark + "; COMMIT", cancellationToken);
     }
 
     private static async Task<(long Rows, long Bytes)> PumpBinaryAsync(NpgsqlConnection reader, NpgsqlConnection writer, string copyOut, string copyIn, TableProgress progress, CancellationToken cancellationToken)

@@ -31,4 +31,14 @@ public sealed record CopyOptions
 
     /// <summary>Where the pg_dump and pg_restore output and every statement's failure are kept.</summary>
     public required string LogPath { get; init; }
+
+    /// <summary>A migration's copy, recorded on the target as it commits so that a resume keeps what is in; null: a rerun starts over.</summary>
+    public ResumableCopy? Resumable { get; init; }
+
+    /// <summary>
+    /// Told each point the copy passes once it is committed, for fault tests: "chunk-N" (the N-th table or range
+    /// of this run), "index-N" (the N-th index, constraint or ANALYZE), "rows-in" (every row is in; the last
+    /// table's indexes not yet begun), "last-section" (sequences set, post-data about to begin).
+    /// </summary>
+    internal Action<string>? Milestone { get; init; }
 }

@@ -55,7 +55,13 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 reporter.Warn(why + ".");
             }
 
-            await prepared.EmptyAsync(reporter, cancellationToken);
+            // A resumed migration keeps what its interrupted copy committed; anything else starts over on an emptied target.
+            var record = options.Resumable is { Resumed: true } resumable ? await ResumeAsync(options.Target, resumable, snapshot, schema, cancellationToken) : null;
+            var resuming = record is not null;
+            if (!resuming)
+            {
+                await prepared.EmptyAsync(reporter, cancellationToken);
+            }
 
             clock.Add("schema", "pg_dump pre-data and post-data", start);
 
@@ -64,21 +70,31 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             // spills to disk with the default work_mem.
             var pgRestore = new PgRestore(schema.PgRestore, options.Target, targetMajor, log.Write, reporter, "-c work_mem=256MB -c maintenance_work_mem=" + options.MaintenanceWorkMem);
             start = clock.Now;
-            reporter.Progress(new ProgressUpdate("schema", 0, 1, "sections"));
-            var (preData, notes) = await schema.PreDataAsync(options.Target, cancellationToken);
-            foreach (var note in notes)
+            if (!resuming)
             {
-                log.Write($"# left out: {note.Entry} ({note.Message})");
-                warnings.Add(note.ToString());
+                reporter.Progress(new ProgressUpdate("schema", 0, 1, "sections"));
+                var (preData, notes) = await schema.PreDataAsync(options.Target, cancellationToken);
+                foreach (var note in notes)
+                {
+                    log.Write($"# left out: {note.Entry} ({note.Message})");
+                    warnings.Add(note.ToString());
+                }
+
+                warnings.AddRange((await pgRestore.RunStepAsync(preData, "pre-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
+                reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
             }
 
-            warnings.AddRange((await pgRestore.RunStepAsync(preData, "pre-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
-            reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
             await LeaveOutUnwritableConfigTablesAsync(options.Target, snapshot, warnings, cancellationToken);
-            clock.Add("pre-data", "pg_restore --section=pre-data", start);
+            if (record is null && options.Resumable is { } recorded)
+            {
+                await using var conn = await Db.OpenAsync(options.Target, "target", cancellationToken);
+                record = await CopyRecord.CreateAsync(conn, recorded.Id, schema.Digest, recorded.ReadOnlySince, cancellationToken);
+            }
+
+            clock.Add("pre-data", resuming ? "restored by the interrupted copy" : "pg_restore --section=pre-data", start);
 
             // 3. Rows, indexes and large objects, in parallel, from the snapshot.
-            var data = new DataPhase(options, snapshot, schema, clock, reporter);
+            var data = new DataPhase(options, snapshot, schema, clock, reporter, record);
             start = clock.Now;
             await data.RunAsync(cancellationToken);
             clock.Add("data and indexes", $"{snapshot.Tables.Count} tables", start, data.Rows, data.Bytes);
@@ -91,6 +107,13 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             clock.Add("sequences", $"{sequences.Count} sequences", start);
 
             // 5. Foreign keys, triggers, partitioned parents' indexes, materialized views.
+            if (record is not null)
+            {
+                await using var conn = await Db.OpenAsync(options.Target, "target", cancellationToken);
+                await CopyRecord.LastSectionAsync(conn, cancellationToken);
+                options.Milestone?.Invoke("last-section");
+            }
+
             if (schema.RestCount > 0)
             {
                 start = clock.Now;
@@ -101,12 +124,62 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 clock.Add("post-data", "foreign keys, triggers, the rest", start);
             }
 
+            if (record is not null)
+            {
+                await using var conn = await Db.OpenAsync(options.Target, "target", cancellationToken);
+                await CopyRecord.RemoveAsync(conn, cancellationToken);
+            }
+
             return new CopyResult(clock.Steps, warnings, clock.Now, snapshot.Tables.Count, data.Rows, data.Bytes, sequences.Count, snapshot.LargeObjects.Count, log.Path);
         }
         finally
         {
             TryDelete(folder);
         }
+    }
+
+    /// <summary>
+    /// What the interrupted copy of a resumed migration committed, when the copy can go on from it: its record on
+    /// the target is of this migration, in its data phase, for this very schema, and every table it copies is
+    /// there. Null, said as a warning, when it cannot (the copy then starts over, emptying the target). The copy
+    /// is consistent only when the source stayed read-only since it began: otherwise it goes on only with
+    /// <see cref="ResumableCopy.NotConsistent"/>.
+    /// </summary>
+    /// <exception cref="UsageException">It could go on, but not consistently, and that was not accepted.</exception>
+    private async Task<CopyRecord?> ResumeAsync(PgConnectionInfo target, ResumableCopy resumable, SourceSnapshot snapshot, SchemaArchive schema, CancellationToken cancellationToken)
+    {
+        await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
+        var (record, why) = await CopyRecord.ReadAsync(conn, resumable.Id, schema.Digest, cancellationToken);
+        if (record is not null)
+        {
+            var names = string.Join(", ", snapshot.Tables.Select(t => Db.Literal(t.Qualified)));
+            var missing = snapshot.Tables.Count == 0 ? [] : await Db.ListAsync(conn, $"SELECT t FROM unnest(ARRAY[{names}]::text[]) t WHERE to_regclass(t) IS NULL", r => r.GetString(0), cancellationToken);
+            if (missing.Count > 0)
+            {
+                (record, why) = (null, $"the target lacks {missing.Count} of the tables it had created ({string.Join(", ", missing.Take(3))}{(missing.Count > 3 ? ", ..." : "")})");
+            }
+        }
+
+        if (record is null)
+        {
+            reporter.Warn($"Starting the copy over, replacing what the target holds: {why}.");
+            return null;
+        }
+
+        if (record.ReadOnlySince is null || record.ReadOnlySince != resumable.ReadOnlySince)
+        {
+            var cause = record.ReadOnlySince is null ? "the source was not read-only when the copy began (--read-only-source)" : "the source was made writable again since the copy began";
+            if (!resumable.NotConsistent)
+            {
+                throw new UsageException($"The interrupted copy can go on, but {cause}: the rows it committed and the rest would be read at different moments, from a new snapshot. Pass --not-consistent to keep them anyway (the verify step then compares every row), or start a new migration. Nothing was changed.");
+            }
+
+            reporter.Warn($"Going on with the interrupted copy although {cause} (--not-consistent): rows written on the source since are caught by the verify step.");
+        }
+
+        var rows = record.Done.Count(i => i.StartsWith("rows ", StringComparison.Ordinal));
+        reporter.Info($"Resuming the interrupted copy: {rows} tables or ranges of rows and {record.Done.Count - rows} index builds, constraints and analyses are in and kept; the rest is copied from a new snapshot.");
+        return record;
     }
 
     /// <summary>

@@ -37,7 +37,8 @@ internal static class CopySessions
 
     /// <summary>
     /// A target writer: no timeouts (a large index build or COPY must not be cut off by the provider's
-    /// defaults), asynchronous commit (a crash mid-copy means starting over anyway), a generous
+    /// defaults), asynchronous commit (a server crash may lose the last
+    /// commits, each together with its record in <see cref="CopyRecord"/>, so a resume copies them again), a generous
     /// maintenance_work_mem for index builds, and pg_dump's empty search_path for its statements.
     /// </summary>
     public static async Task<NpgsqlConnection> OpenWriterAsync(PgConnectionInfo target, string maintenanceWorkMem, CancellationToken cancellationToken)

@@ -14,15 +14,20 @@ namespace PgRelocate.Copy;
 /// a target writer, take chunks largest first; when the last chunk of a table is in, that table's indexes
 /// and key constraints go to <see cref="CopyOptions.IndexJobs"/> index workers, which ANALYZE the table
 /// after its last index. A <see cref="WorkGate"/> keeps the number of steps running at once to the larger of
-/// the two, index builds first. Any failure cancels every worker.
+/// the two, index builds first. Any failure cancels every worker. With a <see cref="CopyRecord"/>, every table,
+/// range, index, constraint and ANALYZE is recorded in its own transaction, and what the record says is done
+/// (a resumed copy's) is not done again.
 /// </summary>
-internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, SchemaArchive schema, StepClock clock, IReporter reporter)
+internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, SchemaArchive schema, StepClock clock, IReporter reporter, CopyRecord? record = null)
 {
     private readonly Channel<Func<NpgsqlConnection, CancellationToken, Task>> _indexWork = Channel.CreateUnbounded<Func<NpgsqlConnection, CancellationToken, Task>>();
     private readonly ConcurrentDictionary<uint, int> _chunksLeft = new();
     private readonly ConcurrentDictionary<uint, TableProgress> _progress = new();
     private readonly WorkGate _gate = new(Math.Max(options.Jobs, options.IndexJobs), options.IndexJobs);
     private int _next = -1;
+    private int _chunksCommitted;
+    private int _indexesCommitted;
+    private int _tablesPending;
     private IReadOnlyList<DataChunk> _chunks = [];
     private CopyProgressTotals _totals = null!;
 
@@ -32,16 +37,40 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        _chunks = Plan(snapshot.Tables, snapshot.LargeObjects, snapshot.LargeObjectBytes, options.SplitTablesLargerThan, options.Jobs);
+        var largeObjects = record is not null ? await LargeObjectsLeftAsync(cancellationToken) : snapshot.LargeObjects;
+        _chunks = Plan(snapshot.Tables, largeObjects, snapshot.LargeObjectBytes, options.SplitTablesLargerThan, options.Jobs);
+        if (record is not null)
+        {
+            // A table the interrupted copy split keeps its ranges; what is recorded as in is not copied again.
+            _chunks = [.. _chunks.Where(c => c.Table is null || !record.Ranges.ContainsKey(c.Table.Display))
+                .Concat(snapshot.Tables.Where(t => record.Ranges.ContainsKey(t.Display))
+                    .SelectMany(t => record.Ranges[t.Display].Select(r => DataChunk.Range(t, r.From, r.To, t.TotalBytes / record.Ranges[t.Display].Count))))
+                .OrderByDescending(c => c.EstimatedBytes)];
+            await using (var conn = await CopySessions.OpenWriterAsync(options.Target, options.MaintenanceWorkMem, cancellationToken))
+            {
+                await record.SaveRangesAsync(conn, _chunks, cancellationToken);
+            }
+
+            _chunks = [.. _chunks.Where(c => c.Table is null || !record.Done.Contains(CopyRecord.RowsItem(c)))];
+        }
+
         _totals = new CopyProgressTotals(reporter, snapshot.Tables.Count);
         foreach (var group in _chunks.Where(c => c.Table is not null).GroupBy(c => c.Table!.Oid))
         {
             _chunksLeft[group.Key] = group.Count();
         }
 
+        _tablesPending = _chunksLeft.Count;
         foreach (var t in snapshot.Tables)
         {
             _progress[t.Oid] = new TableProgress(reporter, t.Display, t.EstimatedRows, _totals);
+        }
+
+        // The tables whose rows are all in already: their indexes (those not built yet) go first.
+        foreach (var t in snapshot.Tables.Where(t => !_chunksLeft.ContainsKey(t.Oid)))
+        {
+            _progress[t.Oid].Finish();
+            QueueIndexes(t);
         }
 
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -112,37 +141,52 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
             (long Rows, long Bytes) copied;
             try
             {
-                copied = await ChunkCopier.CopyAsync(reader, writer, chunk, progress, cancellationToken);
+                copied = await ChunkCopier.CopyAsync(reader, writer, chunk, progress, record is null ? null : CopyRecord.Mark(CopyRecord.RowsItem(chunk)), cancellationToken);
             }
             catch (PostgresException e)
             {
                 throw new PgRelocateException($"Copying the rows of {table.Display} failed: {e.MessageText} ({e.SqlState}).", ExitCode.Failed, e);
             }
 
-            var what = chunk.IsWholeTable ? table.Display : $"{table.Display} pages {chunk.FromPage}-{(chunk.ToPage is { } to ? to.ToString(System.Globalization.CultureInfo.InvariantCulture) : "end")}";
-            clock.Add("data", what, start, copied.Rows, copied.Bytes);
+            clock.Add("data", CopyRecord.ChunkName(chunk), start, copied.Rows, copied.Bytes);
+            options.Milestone?.Invoke($"chunk-{Interlocked.Increment(ref _chunksCommitted)}");
             if (_chunksLeft.AddOrUpdate(table.Oid, 0, (_, n) => n - 1) == 0)
             {
                 progress.Finish();
+                if (Interlocked.Decrement(ref _tablesPending) == 0)
+                {
+                    options.Milestone?.Invoke("rows-in");
+                }
+
                 QueueIndexes(table);
             }
         }
     }
 
-    /// <summary>Queues a table's indexes; the worker that finishes the last one runs ANALYZE.</summary>
+    /// <summary>Queues a table's indexes (those not built yet); the worker that finishes the last one runs ANALYZE.</summary>
     private void QueueIndexes(CopyTable table)
     {
         var indexes = (schema.Indexes.TryGetValue(table.Oid, out var list) ? list : [])
             .OrderBy(i => i.BuildsFirst ? 0 : 1).ToList();
-        var left = indexes.Count;
-        _gate.Expect(Math.Max(1, left));
+        var pending = indexes.Where(i => !IsDone(CopyRecord.IndexItem("index", table, i.Name))).ToList();
+        var left = pending.Count;
         if (left == 0)
         {
-            _indexWork.Writer.TryWrite((conn, ct) => AnalyzeAsync(conn, table, ct));
+            if (!IsDone(CopyRecord.IndexItem("analyze", table)))
+            {
+                _gate.Expect(1);
+                _indexWork.Writer.TryWrite(async (conn, ct) =>
+                {
+                    await AttachConstraintsAsync(conn, table, indexes, ct);
+                    await AnalyzeAsync(conn, table, ct);
+                });
+            }
+
             return;
         }
 
-        foreach (var index in indexes)
+        _gate.Expect(left);
+        foreach (var index in pending)
         {
             _indexWork.Writer.TryWrite(async (conn, ct) =>
             {
@@ -156,7 +200,7 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
                         await Db.ExecuteAsync(conn, $"SET maintenance_work_mem = {Db.Literal(memory)}", ct);
                     }
 
-                    await Db.ExecuteAsync(conn, index.Sql, ct);
+                    await ExecuteRecordedAsync(conn, index.Sql, CopyRecord.IndexItem("index", table, index.Name), ct);
                     if (index.IsGin)
                     {
                         await Db.ExecuteAsync(conn, $"SET maintenance_work_mem = {Db.Literal(options.MaintenanceWorkMem)}", ct);
@@ -177,15 +221,36 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
         }
     }
 
+    private bool IsDone(string item) => record is not null && record.Done.Contains(item);
+
+    /// <summary>
+    /// Runs <paramref name="sql"/>; with a record, in one transaction with the statement that records
+    /// <paramref name="item"/> as done (a crash leaves both or neither), then tells the milestone.
+    /// </summary>
+    private async Task ExecuteRecordedAsync(NpgsqlConnection conn, string sql, string item, CancellationToken cancellationToken)
+    {
+        if (record is null)
+        {
+            await Db.ExecuteAsync(conn, sql, cancellationToken);
+        }
+        else
+        {
+            // One round trip: a statement that fails ends the batch, and the worker's failure ends the copy.
+            await Db.ExecuteAsync(conn, $"BEGIN; {sql.TrimEnd().TrimEnd(';')}; {CopyRecord.Mark(item)}; COMMIT", cancellationToken);
+        }
+
+        options.Milestone?.Invoke($"index-{Interlocked.Increment(ref _indexesCommitted)}");
+    }
+
     /// <summary>Turns the unique indexes into their constraints, once no other build holds the table.</summary>
     private async Task AttachConstraintsAsync(NpgsqlConnection conn, CopyTable table, IReadOnlyList<TableIndex> indexes, CancellationToken cancellationToken)
     {
-        foreach (var index in indexes.Where(i => i.AttachSql is not null))
+        foreach (var index in indexes.Where(i => i.AttachSql is not null && !IsDone(CopyRecord.IndexItem("constraint", table, i.Name))))
         {
             var start = clock.Now;
             try
             {
-                await Db.ExecuteAsync(conn, index.AttachSql!, cancellationToken);
+                await ExecuteRecordedAsync(conn, index.AttachSql!, CopyRecord.IndexItem("constraint", table, index.Name), cancellationToken);
             }
             catch (PostgresException e)
             {
@@ -199,8 +264,21 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
     private async Task AnalyzeAsync(NpgsqlConnection conn, CopyTable table, CancellationToken cancellationToken)
     {
         var start = clock.Now;
-        await Db.ExecuteAsync(conn, $"ANALYZE {table.Qualified}", cancellationToken);
+        await ExecuteRecordedAsync(conn, $"ANALYZE {table.Qualified}", CopyRecord.IndexItem("analyze", table), cancellationToken);
         clock.Add("analyze", table.Display, start);
+    }
+
+    /// <summary>The large objects not on the target yet (each batch is copied in one transaction: one that is there is whole).</summary>
+    private async Task<IReadOnlyList<uint>> LargeObjectsLeftAsync(CancellationToken cancellationToken)
+    {
+        if (snapshot.LargeObjects.Count == 0)
+        {
+            return [];
+        }
+
+        await using var conn = await CopySessions.OpenAsync(options.Target, "target", cancellationToken);
+        var there = (await Db.ListAsync(conn, "SELECT oid FROM pg_catalog.pg_largeobject_metadata", r => r.GetFieldValue<uint>(0), cancellationToken)).ToHashSet();
+        return [.. snapshot.LargeObjects.Where(o => !there.Contains(o))];
     }
 
     private async Task IndexWorkerAsync(CancellationToken cancellationToken)

@@ -64,6 +64,14 @@ internal sealed class SchemaArchive
     public int RestCount { get; }
 
     /// <summary>
+    /// A digest of the schema (every entry's kind, name and statement, the database's own properties left out): a
+    /// resumed copy goes on only into the schema it began with.
+    /// </summary>
+    public string Digest => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n',
+        Entries.Where(e => !e.Kind.StartsWith("DATABASE", StringComparison.Ordinal))
+            .Select(e => $"{e.Kind}\t{e.QualifiedTag}\t{e.Definition}").Order(StringComparer.Ordinal)))));
+
+    /// <summary>
     /// The pre-data section's selection once the target is prepared: without the schemas the target already
     /// has (see <see cref="ExistingSchemas"/>), which are returned as notes.
     /// </summary>

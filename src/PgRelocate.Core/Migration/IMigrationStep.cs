@@ -27,6 +27,9 @@ public sealed class MigrationContext
     /// <summary>Whether the steps may connect to the target (true in a run); see <see cref="HasSource"/>.</summary>
     public bool HasTarget { get; init; } = true;
 
+    /// <summary>Whether the undo is <c>cancel</c>'s, of a migration whose process is gone (its journal may say failed rather than canceled).</summary>
+    public bool Canceling { get; init; }
+
     /// <summary>The migration's own folder, for its archive and logs.</summary>
     public string Folder => Journal.Folder;
 

@@ -17,7 +17,8 @@ public static class MigrationOptionsRules
     /// (the journal keeps no secrets) and must be the same; <c>--show-secrets</c>, <c>--report</c>,
     /// <c>--detach</c> and <c>--workdir</c> change nothing the migration does. The store's options (<c>--profile</c>,
     /// <c>--region</c>, ..., <see cref="MigrationOptions.Staging"/>) are recorded too, and refused alike: the resumed
-    /// run reaches the store as the journal says (its secrets come from the environment).
+    /// run reaches the store as the journal says (its secrets come from the environment). <c>--not-consistent</c> is
+    /// not among them: it accepts, for the run it is given to, a resumed copy the source was not kept read-only for.
     /// </summary>
     public static IReadOnlyList<string> FixedByJournal { get; } =
     [

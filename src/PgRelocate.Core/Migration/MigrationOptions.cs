@@ -55,6 +55,12 @@ public sealed record MigrationOptions
     /// <summary>Online: stop and drop the slot once it holds more WAL than this on the source; null: only when the server is about to invalidate it.</summary>
     public long? MaxRetainedWal { get; init; }
 
+    /// <summary>
+    /// Accept a resumed direct copy that keeps what its interrupted run committed although the source was not kept
+    /// read-only since: given to this run only (not fixed by the journal, so a --resume may add it).
+    /// </summary>
+    public bool NotConsistent { get; init; }
+
     /// <summary>Preflight checks whose blockers the user overrides, by name.</summary>
     public IReadOnlySet<string> Allow { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 

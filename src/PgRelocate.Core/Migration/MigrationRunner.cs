@@ -188,6 +188,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
             Reporter = new JournalReporter(reporter, journal),
             HasSource = source is not null,
             HasTarget = target is not null,
+            Canceling = true,
         };
         await UndoAsync(context, success: false);
         journal.Save();

@@ -11,7 +11,7 @@ public static class OnlineNames
     public const string Prefix = "pgrelocate_";
 
     /// <summary>The target schema holding the applied position and the disabled triggers; dropped at cutover.</summary>
-    public const string TargetSchema = "pgrelocate_online";
+    public const string TargetSchema = Catalog.ToolSchema.Name;
 
     /// <summary>The prefix of the logical decoding messages the cutover writes to mark the source's last change.</summary>
     public const string MarkerPrefix = "pgrelocate";

@@ -99,7 +99,8 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         var target = await servers.Target.CreateDatabaseAsync("direct_target");
         using var dir = new TempDir();
 
-        var killed = await CliRunner.RunAsync(Args(source, target, dir.Path, "--direct"), new Dictionary<string, string> { [FaultInjection.Variable] = "kill:copy:progress" });
+        // Read-only: the resumed copy keeps what was committed and reads the rest from a source nobody wrote since.
+        var killed = await CliRunner.RunAsync(Args(source, target, dir.Path, "--direct", "--read-only-source"), new Dictionary<string, string> { [FaultInjection.Variable] = "kill:copy:progress" });
         var id = MigrationJournal.All(dir.Path).Single().Id;
         // The journal's options win: one given again is refused rather than silently ignored.
         var changed = await CliRunner.RunAsync(["migrate", "--resume", id, "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--workdir", dir.Path, "--jobs", "4", "--lock-timeout", "5"], null);

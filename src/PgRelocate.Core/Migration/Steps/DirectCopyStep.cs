@@ -1,4 +1,5 @@
 using System.Globalization;
+using PgRelocate.Connections;
 using PgRelocate.Copy;
 using PgRelocate.Progress;
 
@@ -6,20 +7,38 @@ namespace PgRelocate.Migration.Steps;
 
 /// <summary>
 /// With --direct: the source copied straight into the target over parallel COPY streams on one snapshot,
-/// instead of dump, stage and restore. A rerun replaces what an interrupted copy left (the migration's
-/// --confirm allows it).
+/// instead of dump, stage and restore. The copy records on the target what it commits (its tables, the ranges of
+/// its split tables, its indexes, constraints and analyses), so a resumed migration keeps that and copies the
+/// rest; anything else (no record, another schema, a copy past its rows) starts over on an emptied target (the
+/// migration's --confirm allows it). Cancelling the migration removes the record; the rows stay.
 /// </summary>
-public sealed class DirectCopyStep : IMigrationStep
+public sealed class DirectCopyStep : ICompensatingStep
 {
     public const string StepName = "copy";
+
+    /// <summary>For tests: the size in bytes above which a table is split into ranges (the copy's default otherwise).</summary>
+    public const string SplitVariable = "PGRELOCATE_TEST_SPLIT_BYTES";
+
+    private const string Began = "began";
 
     public string Name => StepName;
 
     public string? SkipReason(MigrationOptions options) => options.Direct ? null : "dump and restore instead (no --direct)";
 
+    public bool KeepOnSuccess(MigrationOptions options) => true;
+
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
-        var result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(CopyOptionsFor(context), cancellationToken);
+        // Whether an earlier run of this step began a copy, whose record the target may hold.
+        var resumed = context.Record.Outputs.ContainsKey(Began);
+        context.Record.Outputs[Began] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+        context.Journal.Save();
+        var options = CopyOptionsFor(context) with
+        {
+            Resumable = new ResumableCopy(context.Journal.Id, resumed, ReadOnlySince(context.Journal), context.Options.NotConsistent),
+            Milestone = point => FaultInjection.At(StepName, point),
+        };
+        var result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(options, cancellationToken);
         context.Record.Outputs["rows"] = result.Rows.ToString(CultureInfo.InvariantCulture);
         context.Record.Outputs["bytes"] = result.Bytes.ToString(CultureInfo.InvariantCulture);
         context.Record.Outputs["log"] = result.LogPath;
@@ -33,11 +52,46 @@ public sealed class DirectCopyStep : IMigrationStep
         context.Record.Summary = $"{result.Tables} tables, {result.Rows} rows, {Units.Bytes(result.Bytes)}, {result.Sequences} sequences, {result.LargeObjects} large objects in {Units.Duration(result.Duration)}";
     }
 
+    /// <summary>
+    /// On cancel, removes the copy's record from the target (a resumed migration then starts the copy over); a run
+    /// that failed keeps it for --resume. Without the target (a cancel given none) it stays, and is removed by the
+    /// emptying of the next copy or restore into that target.
+    /// </summary>
+    public async Task UndoAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        if (!context.HasTarget || !(context.Canceling || context.Journal.Status == MigrationStatus.Canceled) || !context.Record.Outputs.ContainsKey(Began))
+        {
+            return;
+        }
+
+        await using var conn = await Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken);
+        await CopyRecord.RemoveAsync(conn, cancellationToken);
+        context.Record.Outputs.Remove(Began);
+        context.Reporter.Info("The copy's record of what it committed is removed from the target: a resumed migration copies again.");
+    }
+
+    /// <summary>Whether the journal says a copy began and did not finish, and its record was not removed: it may be on the target.</summary>
+    public static bool LeftOnTarget(MigrationJournal journal) =>
+        journal.Steps.FirstOrDefault(s => s.Name == StepName) is { } step && step.Status is not StepStatus.Done && step.Outputs.ContainsKey(Began);
+
+    /// <summary>Only a copy that began and did not finish has a record to remove.</summary>
+    public bool LeftToUndo(StepRecord record) => record.Status is not StepStatus.Done && record.Outputs.ContainsKey(Began);
+
+    /// <summary>
+    /// The read-only mode of the source in force now, named by when the journal's read-only step last put it in
+    /// place; null when the source is not read-only. A copy that began under the same mode read a source nobody
+    /// wrote since (see <see cref="ResumableCopy"/>).
+    /// </summary>
+    internal static string? ReadOnlySince(MigrationJournal journal) =>
+        ReadOnlySourceStep.LeftReadOnly(journal) && journal.Step(ReadOnlySourceStep.StepName).StartedAt is { } at
+            ? at.ToString("O", CultureInfo.InvariantCulture)
+            : null;
+
     /// <summary>The copy a migration runs: its connections, --confirm, lock and jobs, its log in the migration's folder.</summary>
     internal static CopyOptions CopyOptionsFor(MigrationContext context, string? snapshot = null)
     {
         var options = context.Options;
-        return new CopyOptions
+        var copy = new CopyOptions
         {
             Source = options.Source,
             Into = options.Into,
@@ -45,5 +99,6 @@ public sealed class DirectCopyStep : IMigrationStep
             Snapshot = snapshot,
             LogPath = Path.Combine(context.Folder, "copy.log"),
         };
+        return long.TryParse(Environment.GetEnvironmentVariable(SplitVariable), CultureInfo.InvariantCulture, out var split) ? copy with { SplitTablesLargerThan = split } : copy;
     }
 }

@@ -38,6 +38,11 @@ public sealed class SnapshotCopyStep : ICompensatingStep
         var record = context.Record;
 
         // What an interrupted attempt left: its slot and publication (the copy below replaces the target).
+        if (record.Outputs.ContainsKey("startLsn"))
+        {
+            context.Reporter.Warn(ResumeMessage);
+        }
+
         await SourceSide.RemoveAsync(options.Source, slot, publication, IdentityTables(record), cancellationToken);
         record.Outputs.Clear();
 
@@ -152,6 +157,13 @@ public sealed class SnapshotCopyStep : ICompensatingStep
         record.Status = StepStatus.Pending;
         record.Summary = "undone: the slot is removed, a resumed migration copies again";
     }
+
+    /// <summary>
+    /// Why an online migration's snapshot copy, once interrupted, starts over rather than going on like a direct
+    /// one: the rows it committed were read in its slot's snapshot, which lived only as long as the replication
+    /// session that exported it, and the changes the follow applies begin at that slot's position.
+    /// </summary>
+    public const string ResumeMessage = "The interrupted snapshot copy cannot go on: it read the snapshot its replication slot exported, which ended with the run's replication session, and rows read from any other snapshot would not match the slot's changes. Copying again from a new slot, replacing what the target holds.";
 
     /// <summary>An undone step is done with, unless it left the tool's schema on a target it could not reach.</summary>
     public bool LeftToUndo(StepRecord record) =>
