@@ -44,6 +44,11 @@ internal static class CancelCommand
         {
             journal = await MigrationRunner.StopRunningAsync(journal, ctx.Reporter, cancellationToken);
             ctx.Out.WriteLine($"Migration {id}: {journal.Status}.");
+            if (Online.OnlineCleanup.PartialCopyLeft(journal) is { } left)
+            {
+                ctx.Out.WriteLine(left);
+            }
+
             return ExitCode.Success;
         }
 
@@ -54,6 +59,11 @@ internal static class CancelCommand
         // What its steps undo ("Source ... is writable again.") is this command's result: printed as it says it.
         var runner = new MigrationRunner(Online.OnlinePlan.StepsFor(journal), ctx.Binaries, new ResultReporter(ctx));
         await runner.CancelAbandonedAsync(journal, source, target, cancellationToken);
+        if (Online.OnlineCleanup.PartialCopyLeft(journal) is { } partial)
+        {
+            ctx.Out.WriteLine(partial);
+        }
+
         if (source is null && ReadOnlySourceStep.LeftReadOnly(journal))
         {
             ctx.Out.WriteLine($"Its source is still read-only: run 'pgrelocate cancel {id} --source URL', or ALTER DATABASE ... RESET default_transaction_read_only on it.");

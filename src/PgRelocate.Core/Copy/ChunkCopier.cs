@@ -14,8 +14,12 @@ internal static class ChunkCopier
 {
     private const int BufferSize = 1 << 17;
 
+    /// <param name="emptied">
+    /// A whole table the caller has emptied in the writer's open transaction (with others, in one TRUNCATE): the
+    /// rows go into that transaction, which the caller ends.
+    /// </param>
     /// <returns>The rows and bytes copied.</returns>
-    public static async Task<(long Rows, long Bytes)> CopyAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, TableProgress progress, CancellationToken cancellationToken)
+    public static async Task<(long Rows, long Bytes)> CopyAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, TableProgress progress, CancellationToken cancellationToken, bool emptied = false)
     {
         var table = chunk.Table!;
         // NOWAIT: if a DDL statement is queued behind the coordinator's lock, waiting here would deadlock with it.
@@ -48,7 +52,8 @@ internal static class ChunkCopier
         var copyIn = chunk.IsWholeTable
             ? $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format}, FREEZE)"
             : $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format})";
-        if (chunk.IsWholeTable)
+        var ownTransaction = chunk.IsWholeTable && !emptied;
+        if (ownTransaction)
         {
             await Db.ExecuteAsync(writer, "BEGIN", cancellationToken);
             await Db.ExecuteAsync(writer, $"TRUNCATE ONLY {table.Qualified}", cancellationToken);
@@ -58,7 +63,7 @@ internal static class ChunkCopier
             ? await PumpBinaryAsync(reader, writer, copyOut, copyIn, progress, cancellationToken)
             : await PumpTextAsync(reader, writer, copyOut, copyIn, progress, cancellationToken);
 
-        if (chunk.IsWholeTable)
+        if (ownTransaction)
         {
             await Db.ExecuteAsync(writer, "COMMIT", cancellationToken);
         }
