@@ -37,6 +37,17 @@ internal static class CancelCommand
     {
         var workDir = WorkDirOption.Get(ctx.Parse);
         var id = ctx.Parse.GetValue(Id)!;
+        if (!File.Exists(Path.Combine(workDir, id, MigrationJournal.FileName))
+            && Online.OrphanedSlots.MigrationId(Online.OnlineNames.Slot(id)) is not null
+            && ctx.Connection(Source, MigrateCommand.SourceVariable) is { } named
+            && await Online.OrphanedSlots.RemoveAsync(named, id, cancellationToken))
+        {
+            // Its journal went with the machine that ran it: what it left on the source is found by its names.
+            ctx.Out.WriteLine($"No journal of migration {id} in {workDir}: its replication slot and publication {Online.OnlineNames.Slot(id)} were removed from the source by their names.");
+            ctx.Out.WriteLine($"Its target keeps a partial copy and the schema {Online.OnlineNames.TargetSchema} (DROP SCHEMA {Online.OnlineNames.TargetSchema} CASCADE there); tables it gave REPLICA IDENTITY FULL on the source keep it (ALTER TABLE ... REPLICA IDENTITY DEFAULT).");
+            return ExitCode.Success;
+        }
+
         var journal = MigrationJournal.Load(workDir, id);
         var source = Given(ctx, Source, MigrateCommand.SourceVariable, "--source", journal.Source, journal.Id);
         var target = Given(ctx, Target, MigrateCommand.TargetVariable, "--target", journal.Target, journal.Id);

@@ -112,6 +112,13 @@ internal static class MigrateCommand
         }
 
         report = report is null ? journal.Options.GetValueOrDefault("report") : Path.GetFullPath(report);
+        await PgRelocate.Online.OrphanedSlots.WarnAsync(source, ctx.Reporter, journal.Id, cancellationToken);
+        if (options.Online)
+        {
+            // Said first, for the case where this machine dies: its slot would keep the source's WAL without limit.
+            ctx.Reporter.Info($"Should this process or its machine die, remove what migration {journal.Id} leaves on the source with: pgrelocate cancel {journal.Id} --source {source}");
+        }
+
         if (parse.GetValue(Detach))
         {
             return await StartDetachedAsync(ctx, journal, workDir, source, target, cancellationToken);

@@ -177,8 +177,14 @@ public static class OnlineChecks
             return CheckResult.Ok(name, "No replication slot of pgrelocate on the source's server.");
         }
 
-        var details = slots.Select(s => $"{s.Name} ({s.Database}{(s.Active ? ", streaming" : "")}): holds {Progress.Units.Bytes(s.RetainedBytes)} of WAL").ToList();
+        var details = slots.Select(s => $"{s.Name} ({s.Database}, {(s.Active ? "streaming" : "read by no session")}): holds {Progress.Units.Bytes(s.RetainedBytes)} of WAL; remove it: {OrphanedSlots.CleanupCommand(s.Name, s.Database, context.SourceInfo)}").ToList();
         var held = slots.Sum(s => s.RetainedBytes);
-        return CheckResult.Warn(name, $"{slots.Count} slot{(slots.Count == 1 ? "" : "s")} of pgrelocate hold{(slots.Count == 1 ? "s" : "")} {Progress.Units.Bytes(held)} of WAL on the source.", "Cancel their migrations ('pgrelocate cancel ID --source URL'), or drop them: SELECT pg_drop_replication_slot('NAME');") with { Details = details };
+        var idle = slots.Where(s => !s.Active).ToList();
+        var found = $"{slots.Count} slot{(slots.Count == 1 ? "" : "s")} of pgrelocate hold{(slots.Count == 1 ? "s" : "")} {Progress.Units.Bytes(held)} of WAL on the source."
+            + (idle.Count == 0 ? "" : $" {idle.Count} {(idle.Count == 1 ? "is" : "are")} read by no session: the WAL {(idle.Count == 1 ? "it holds" : "they hold")} grows without limit until {(idle.Count == 1 ? "it is" : "they are")} removed.");
+        var next = idle.Count == 0
+            ? "Let their migrations finish, or cancel them with the command each line gives."
+            : $"Unless {(idle.Count == 1 ? "its migration is" : "their migrations are")} being resumed, remove {(idle.Count == 1 ? "it" : "them")}: {string.Join("; ", idle.Select(s => OrphanedSlots.CleanupCommand(s.Name, s.Database, context.SourceInfo)))}";
+        return CheckResult.Warn(name, found, next) with { Details = details };
     }
 }

@@ -76,4 +76,100 @@ public class OnlinePressureTests(OnlineServers servers) : IClassFixture<OnlineSe
         Assert.Equal("u", await PgServer.ScalarAsync<string>(target, "SELECT relpersistence::text FROM pg_class WHERE relname = 'sessions'"));
         Assert.True(await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM sessions") > 50, "the application added no session");
     }
+
+    [Fact]
+    public async Task Should_Name_A_Killed_And_Never_Resumed_Migration_With_The_Wal_Its_Slot_Holds_Everywhere()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id serial PRIMARY KEY, v text); INSERT INTO t (v) SELECT 'v' FROM generate_series(1, 100);");
+        var target = await servers.Target.CreateDatabaseAsync("abandoned");
+        var password = new NpgsqlConnectionStringBuilder(source.ToNpgsqlConnectionString()).Password!;
+        var hidden = source.ToString();
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        run.Process!.Kill(entireProcessTree: true); // SIGKILL: no cleanup, never resumed
+        var killed = await run.Result;
+        var cancel = $"pgrelocate cancel {id} --source {hidden}";
+        Assert.Contains(cancel, Words(killed.Output), StringComparison.Ordinal);
+
+        // The source goes on writing: the slot nobody reads keeps it all.
+        await PgServer.ExecuteAsync(source, "INSERT INTO t (v) SELECT repeat(md5(g::text), 30) FROM generate_series(1, 5000) g");
+        var withSource = new Dictionary<string, string> { ["PGRELOCATE_SOURCE"] = CliRunner.Url(source) };
+        var list = await CliRunner.RunAsync(["list", "--workdir", dir.Path], withSource);
+        var listJson = await CliRunner.RunAsync(["list", "--json", "--workdir", dir.Path], withSource);
+        var status = await CliRunner.RunAsync("status", id, "--workdir", dir.Path, "--source", CliRunner.Url(source));
+        var statusJson = await CliRunner.RunAsync("status", id, "--json", "--workdir", dir.Path, "--source", CliRunner.Url(source));
+        var check = await CliRunner.RunAsync("check", "--source", CliRunner.Url(source), "--online");
+        var dump = await CliRunner.RunAsync("dump", "--source", CliRunner.Url(source), "--to", Path.Combine(dir.Path, "x.dump"));
+
+        Assert.True(list.ExitCode == 0, list.ToString());
+        Assert.Contains($"{id}: its process is gone and its replication slot pgrelocate_{id.Replace('-', '_')} holds", Words(list.Stdout), StringComparison.Ordinal);
+        Assert.Contains(cancel, Words(list.Stdout), StringComparison.Ordinal);
+        var retained = Retained(System.Text.Json.JsonDocument.Parse(listJson.Stdout).RootElement[0]);
+        Assert.True(retained > 100_000, listJson.ToString());
+        Assert.Contains("of WAL on the source, growing until it is removed", Words(status.Stdout), StringComparison.Ordinal);
+        Assert.Contains(cancel, Words(status.Stdout), StringComparison.Ordinal);
+        Assert.True(Retained(System.Text.Json.JsonDocument.Parse(statusJson.Stdout).RootElement) >= retained, statusJson.ToString());
+        Assert.Contains("leftover replication slots", check.Stdout, StringComparison.Ordinal);
+        Assert.Contains("read by no session", Words(check.Stdout), StringComparison.Ordinal);
+        Assert.Contains(cancel, Words(check.Stdout), StringComparison.Ordinal);
+        Assert.Contains(cancel, Words(dump.Stderr), StringComparison.Ordinal);
+        Assert.True(dump.ExitCode == 0, dump.ToString());
+        foreach (var output in new[] { killed, list, status, statusJson, check, dump })
+        {
+            Assert.DoesNotContain(password, output.ToString(), StringComparison.Ordinal);
+        }
+
+        // It grows while nobody reads it.
+        await PgServer.ExecuteAsync(source, "INSERT INTO t (v) SELECT repeat(md5(g::text), 30) FROM generate_series(1, 5000) g");
+        var later = await CliRunner.RunAsync("status", id, "--json", "--workdir", dir.Path, "--source", CliRunner.Url(source));
+        Assert.True(Retained(System.Text.Json.JsonDocument.Parse(later.Stdout).RootElement) > retained, later.ToString());
+
+        // The machine that ran it is gone with its journal: the command it printed still removes the slot.
+        using var elsewhere = new TempDir();
+        var removed = await CliRunner.RunAsync("cancel", id, "--workdir", elsewhere.Path, "--source", CliRunner.Url(source));
+        Assert.True(removed.ExitCode == 0, removed.ToString());
+        Assert.Contains("removed from the source by their names", removed.Stdout, StringComparison.Ordinal);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(source.Database), "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgrelocate%'"));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM pg_publication"));
+    }
+
+    [Fact]
+    public async Task Should_Say_A_Cancel_During_Follow_Leaves_A_Partial_Copy_On_The_Target()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100);");
+        var target = await servers.Target.CreateDatabaseAsync("partial");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+
+        var cancel = await CliRunner.RunAsync("cancel", id, "--workdir", dir.Path);
+        await run.Result;
+
+        Assert.True(cancel.ExitCode == 0, cancel.ToString());
+        Assert.Contains("Canceled", cancel.Stdout, StringComparison.Ordinal);
+        Assert.Contains("keeps what was copied and applied before the migration stopped: a partial copy of the source", Words(cancel.Stdout), StringComparison.Ordinal);
+        Assert.Equal(100L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t"));
+    }
+
+    [Fact]
+    public async Task Should_End_A_Blocked_Online_Migrations_Message_With_One_Period()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY);", replication: false);
+        var target = await servers.Target.CreateDatabaseAsync("refused");
+        using var dir = new TempDir();
+
+        var result = await OnlineRun.Start(source, target, dir.Path).Result;
+
+        Assert.Equal(3, result.ExitCode);
+        var error = MigrationJournal.All(dir.Path).Single().Error!;
+        Assert.Contains("restricts it). Nothing was changed.", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("..", error, StringComparison.Ordinal);
+    }
+
+    /// <summary>The text with the console's line wrapping undone.</summary>
+    private static string Words(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\s+", " ");
+
+    private static long Retained(System.Text.Json.JsonElement migration) =>
+        migration.GetProperty("orphanedSlot").GetProperty("retainedBytes").GetInt64();
 }
