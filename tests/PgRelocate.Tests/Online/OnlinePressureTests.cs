@@ -155,16 +155,23 @@ public class OnlinePressureTests(OnlineServers servers) : IClassFixture<OnlineSe
     [Fact]
     public async Task Should_End_A_Blocked_Online_Migrations_Message_With_One_Period()
     {
-        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY);", replication: false);
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY); CREATE TABLE loose (v text);", replication: false);
         var target = await servers.Target.CreateDatabaseAsync("refused");
         using var dir = new TempDir();
 
         var result = await OnlineRun.Start(source, target, dir.Path).Result;
 
         Assert.Equal(3, result.ExitCode);
-        var error = MigrationJournal.All(dir.Path).Single().Error!;
-        Assert.Contains("restricts it). Nothing was changed.", error, StringComparison.Ordinal);
+        var journal = MigrationJournal.All(dir.Path).Single();
+        var error = journal.Error!;
+        Assert.Contains("restricts it). 1 more blockers: 'pgrelocate info " + journal.Id + "' lists them. Nothing was changed.", error, StringComparison.Ordinal);
         Assert.DoesNotContain("..", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("report", error, StringComparison.Ordinal);
+
+        // Without a report, what the error points to is there.
+        var info = await CliRunner.RunAsync("info", journal.Id, "--workdir", dir.Path);
+        Assert.Contains("Online prerequisites", info.Stdout, StringComparison.Ordinal);
+        Assert.Contains("online: replica identity, block", Words(info.Stdout), StringComparison.Ordinal);
     }
 
     /// <summary>The text with the console's line wrapping undone.</summary>
