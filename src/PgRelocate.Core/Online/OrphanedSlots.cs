@@ -104,7 +104,7 @@ public static class OrphanedSlots
         catch (Exception e) when (e is PgRelocateException or NpgsqlException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             var why = e is OperationCanceledException ? "the source did not answer" : e.Message;
-            return new OrphanedSlot(slot, null, command, $"the source was not reached: {why.TrimEnd('.')}; give it with --source URL or PGRELOCATE_SOURCE");
+            return new OrphanedSlot(slot, null, command, $"the source was not reached: {why.TrimEnd('.')}; give it in PGRELOCATE_SOURCE, or to status with --source URL");
         }
     }
 

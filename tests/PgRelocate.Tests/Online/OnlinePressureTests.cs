@@ -23,6 +23,12 @@ public class OnlinePressureTests(OnlineServers servers) : IClassFixture<OnlineSe
             """);
         var target = await servers.Target.CreateDatabaseAsync("unlogged");
         using var dir = new TempDir();
+        var check = await CliRunner.RunAsync("check", "--source", CliRunner.Url(source), "--online");
+        Assert.True(check.ExitCode == 0, check.ToString());
+        Assert.Contains("2 unlogged tables", Words(check.Stdout), StringComparison.Ordinal);
+        Assert.Contains("public.sessions", check.Stdout, StringComparison.Ordinal);
+        Assert.Contains("copied again at cutover, while the source is read-only", Words(check.Stdout), StringComparison.Ordinal);
+        Assert.DoesNotContain("not carried", check.Stdout, StringComparison.Ordinal);
         using var stop = new CancellationTokenSource();
         // The application writes the unlogged tables (and a logged one) until the cutover makes its database read-only.
         var writes = 0L;
