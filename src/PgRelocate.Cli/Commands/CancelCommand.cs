@@ -37,6 +37,17 @@ internal static class CancelCommand
     {
         var workDir = WorkDirOption.Get(ctx.Parse);
         var id = ctx.Parse.GetValue(Id)!;
+        if (!File.Exists(Path.Combine(workDir, id, MigrationJournal.FileName))
+            && Online.OrphanedSlots.MigrationId(Online.OnlineNames.Slot(id)) is not null
+            && ctx.Connection(Source, MigrateCommand.SourceVariable) is { } named
+            && await Online.OrphanedSlots.RemoveAsync(named, id, cancellationToken))
+        {
+            // Its journal went with the machine that ran it: what it left on the source is found by its names.
+            ctx.Out.WriteLine($"No journal of migration {id} in {workDir}: its replication slot and publication {Online.OnlineNames.Slot(id)} were removed from the source by their names.");
+            ctx.Out.WriteLine($"Its target keeps a partial copy and the schema {Online.OnlineNames.TargetSchema} (DROP SCHEMA {Online.OnlineNames.TargetSchema} CASCADE there); tables it gave REPLICA IDENTITY FULL on the source keep it (ALTER TABLE ... REPLICA IDENTITY DEFAULT).");
+            return ExitCode.Success;
+        }
+
         var journal = MigrationJournal.Load(workDir, id);
         var source = Given(ctx, Source, MigrateCommand.SourceVariable, "--source", journal.Source, journal.Id);
         var target = Given(ctx, Target, MigrateCommand.TargetVariable, "--target", journal.Target, journal.Id);
@@ -44,6 +55,11 @@ internal static class CancelCommand
         {
             journal = await MigrationRunner.StopRunningAsync(journal, ctx.Reporter, cancellationToken);
             ctx.Out.WriteLine($"Migration {id}: {journal.Status}.");
+            if (Online.OnlineCleanup.PartialCopyLeft(journal) is { } left)
+            {
+                ctx.Out.WriteLine(left);
+            }
+
             return ExitCode.Success;
         }
 
@@ -54,6 +70,11 @@ internal static class CancelCommand
         // What its steps undo ("Source ... is writable again.") is this command's result: printed as it says it.
         var runner = new MigrationRunner(Online.OnlinePlan.StepsFor(journal), ctx.Binaries, new ResultReporter(ctx));
         await runner.CancelAbandonedAsync(journal, source, target, cancellationToken);
+        if (Online.OnlineCleanup.PartialCopyLeft(journal) is { } partial)
+        {
+            ctx.Out.WriteLine(partial);
+        }
+
         if (source is null && ReadOnlySourceStep.LeftReadOnly(journal))
         {
             ctx.Out.WriteLine($"Its source is still read-only: run 'pgrelocate cancel {id} --source URL', or ALTER DATABASE ... RESET default_transaction_read_only on it.");

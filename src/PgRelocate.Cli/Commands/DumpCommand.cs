@@ -31,6 +31,7 @@ internal static class DumpCommand
     private static async Task<ExitCode> RunAsync(CommandContext ctx, CancellationToken cancellationToken)
     {
         var source = ctx.Connection(Source);
+        await Online.OrphanedSlots.WarnAsync(source, ctx.Reporter, null, cancellationToken);
         var location = StagingLocation.Parse(ctx.Parse.GetValue(To)!);
         if (location.IsRemote)
         {

@@ -30,6 +30,7 @@ internal static class InfoCommand
 
             ctx.Out.WriteLine();
             RenderSteps(ctx, journal);
+            RenderFailedTables(ctx, journal);
             ctx.Out.WriteLine();
             ctx.Out.WriteLine("Log:");
             foreach (var line in journal.Log)
@@ -47,6 +48,20 @@ internal static class InfoCommand
             return Task.FromResult(ExitCode.Success);
         });
         return command;
+    }
+
+    /// <summary>What a failed step found (the differing tables, the blocking checks): the tables its error points to.</summary>
+    private static void RenderFailedTables(CommandContext ctx, MigrationJournal journal)
+    {
+        foreach (var table in journal.Steps.Where(s => s.Status == StepStatus.Failed).SelectMany(s => s.Tables))
+        {
+            ctx.Out.WriteLine();
+            ctx.Out.WriteLine($"{table.Title} ({string.Join(", ", table.Columns)}):{(table.Rows.Count == 0 ? " " + table.Note : "")}");
+            foreach (var row in table.Rows)
+            {
+                ctx.Out.WriteLine("  - " + string.Join(", ", row));
+            }
+        }
     }
 
     /// <summary>The steps as a table: name, status, duration, summary or error.</summary>

@@ -11,31 +11,65 @@ internal static class ListCommand
     public static Command Create()
     {
         var command = new Command("list", "List recent migrations and their status.") { WorkDirOption.Option };
-        command.SetAction((ctx, ct) =>
+        command.SetAction(async (ctx, ct) =>
         {
             var all = MigrationJournal.All(WorkDirOption.Get(ctx.Parse));
+            // Migrations whose process is gone may have left a slot on their source, holding WAL: read what it holds.
+            var given = GivenSource();
+            var orphans = new Dictionary<string, Online.OrphanedSlot>(StringComparer.Ordinal);
+            foreach (var j in all)
+            {
+                if (await Online.OrphanedSlots.OfAsync(j, given, ct) is { } orphan)
+                {
+                    orphans[j.Id] = orphan;
+                }
+            }
+
             if (ctx.Json)
             {
-                ctx.WriteJson(all.Select(j => new { id = j.Id, status = j.Status.ToString(), createdAt = j.CreatedAt, finishedAt = j.FinishedAt, source = j.Source, target = j.Target, step = CurrentStep(j) }));
-                return Task.FromResult(ExitCode.Success);
+                ctx.WriteJson(all.Select(j => new { id = j.Id, status = j.Status.ToString(), createdAt = j.CreatedAt, finishedAt = j.FinishedAt, source = j.Source, target = j.Target, step = CurrentStep(j), orphanedSlot = Json(orphans.GetValueOrDefault(j.Id)) }));
+                return ExitCode.Success;
             }
 
             if (all.Count == 0)
             {
                 ctx.Out.WriteLine("No migrations yet.");
-                return Task.FromResult(ExitCode.Success);
+                return ExitCode.Success;
             }
 
             var table = new Table().Border(TableBorder.Simple).AddColumns("id", "status", "started", "step", "source → target");
             foreach (var j in all)
             {
-                table.AddRow(j.Id, StatusOf(j), j.CreatedAt.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture), Markup.Escape(CurrentStep(j)), Markup.Escape($"{j.Source} → {j.Target}"));
+                var status = StatusOf(j) + (orphans.GetValueOrDefault(j.Id) is { } o ? o.RetainedBytes is { } held ? $", slot holds {Progress.Units.Bytes(held)}" : ", slot left" : "");
+                table.AddRow(j.Id, Markup.Escape(status), j.CreatedAt.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture), Markup.Escape(CurrentStep(j)), Markup.Escape($"{j.Source} → {j.Target}"));
             }
 
             ctx.Out.Write(table);
-            return Task.FromResult(ExitCode.Success);
+            foreach (var (id, orphan) in orphans)
+            {
+                ctx.Out.WriteLine($"{id}: {orphan.Describe()}");
+            }
+
+            return ExitCode.Success;
         });
         return command;
+    }
+
+    /// <summary>A slot left by a migration whose process is gone, as JSON; null for none.</summary>
+    public static object? Json(Online.OrphanedSlot? orphan) =>
+        orphan is null ? null : new { slot = orphan.Slot, retainedBytes = orphan.RetainedBytes, cleanup = orphan.CleanupCommand, notReached = orphan.NotReached };
+
+    /// <summary>The source given in PGRELOCATE_SOURCE, to reach the sources of migrations whose process is gone; null when unset or not a connection.</summary>
+    private static Connections.PgConnectionInfo? GivenSource()
+    {
+        try
+        {
+            return Environment.GetEnvironmentVariable(MigrateCommand.SourceVariable) is { Length: > 0 } text ? Connections.PgConnectionInfo.Parse(text) : null;
+        }
+        catch (UsageException)
+        {
+            return null;
+        }
     }
 
     /// <summary>"Running", or "Running (process gone)" when the journal says running but nobody is.</summary>

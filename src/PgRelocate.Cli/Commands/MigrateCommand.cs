@@ -114,12 +114,27 @@ internal static class MigrateCommand
         }
 
         report = report is null ? journal.Options.GetValueOrDefault("report") : Path.GetFullPath(report);
+        await PgRelocate.Online.OrphanedSlots.WarnAsync(source, ctx.Reporter, journal.Id, cancellationToken);
+        // Said first, for the case where this machine dies: an online migration's slot would keep the source's WAL without limit.
+        var cleanup = options.Online ? $"Should this process or its machine die, remove what migration {journal.Id} leaves on the source with: pgrelocate cancel {journal.Id} --source {source}" : null;
+
         if (parse.GetValue(Detach))
         {
-            return await StartDetachedAsync(ctx, journal, workDir, source, target, cancellationToken);
+            var detached = await StartDetachedAsync(ctx, journal, workDir, source, target, cancellationToken);
+            if (cleanup is not null && !ctx.Json)
+            {
+                ctx.Out.WriteLine(cleanup);
+            }
+
+            return detached;
         }
 
         ctx.Reporter.Info($"Migration {journal.Id}: {source.Display} → {target.Display} (journal in {journal.Folder}).");
+        if (cleanup is not null)
+        {
+            ctx.Reporter.Info(cleanup);
+        }
+
         var runner = new MigrationRunner(PgRelocate.Online.OnlinePlan.StepsFor(options), ctx.Binaries, ctx.Reporter);
         ExitCode code;
         try

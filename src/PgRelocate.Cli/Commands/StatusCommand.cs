@@ -13,11 +13,12 @@ internal static class StatusCommand
 {
     private static readonly Argument<string?> Id = new("id") { Description = "The migration's id (default: the most recent).", Arity = ArgumentArity.ZeroOrOne };
     private static readonly Option<bool> Once = new("--once") { Description = "Print the current state once instead of following it (the default with --json)." };
+    private static readonly Option<string?> Source = new("--source", "-s") { Description = $"The migration's source (or {MigrateCommand.SourceVariable}): to read the WAL a slot holds when the migration's process is gone." };
     private static readonly Option<bool> Watch = new("--watch") { Description = "Follow until the migration ends, also with --json (then one JSON object per line, JSON Lines)." };
 
     public static Command Create()
     {
-        var command = new Command("status", "Follow a migration's progress (Ctrl-C stops watching, not the migration); with --json, print it once.") { Id, Once, Watch, WorkDirOption.Option };
+        var command = new Command("status", "Follow a migration's progress (Ctrl-C stops watching, not the migration); with --json, print it once.") { Id, Once, Watch, Source, WorkDirOption.Option };
         command.SetAction(RunAsync);
         return command;
     }
@@ -41,12 +42,14 @@ internal static class StatusCommand
             // A migration just started with --detach is pending until its process picks it up.
             var starting = journal.Status == MigrationStatus.Pending && DateTime.UtcNow - startedWatching < TimeSpan.FromSeconds(30);
             var running = starting || (journal.Status == MigrationStatus.Running && journal.IsRunningElsewhere());
-            var line = Describe(journal, running);
+            // A migration whose process is gone may have left its slot on the source, holding WAL.
+            var orphan = running ? null : await Online.OrphanedSlots.OfAsync(journal, ctx.Connection(Source, MigrateCommand.SourceVariable), cancellationToken);
+            var line = Describe(journal, running) + (orphan is null ? "" : "; " + orphan.Describe());
             if (line != last)
             {
                 if (ctx.Json)
                 {
-                    var state = new { id, status = ListCommand.StatusOf(journal), progress = JournalReporter.Read(journal), online = Online.OnlineStatus.Read(journal.Folder), steps = journal.Steps.Select(s => new { s.Name, status = s.Status.ToString(), s.Summary, s.Error }) };
+                    var state = new { id, status = ListCommand.StatusOf(journal), progress = JournalReporter.Read(journal), online = Online.OnlineStatus.Read(journal.Folder), steps = journal.Steps.Select(s => new { s.Name, status = s.Status.ToString(), s.Summary, s.Error }), orphanedSlot = ListCommand.Json(orphan) };
                     if (once)
                     {
                         ctx.WriteJson(state);

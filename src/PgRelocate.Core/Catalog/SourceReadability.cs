@@ -93,7 +93,7 @@ public sealed record SourceReadability(IReadOnlyList<UnreadableRelation> Unreada
 
         if (found.Found(role) is { } what)
         {
-            throw new PgRelocateException($"Not every row of the source can be read: {what} {found.Next(role)} Nothing was changed.", exitCode);
+            throw new PgRelocateException(Sentences.NothingWasChanged($"Not every row of the source can be read: {what}", found.Next(role)), exitCode);
         }
     }
 

@@ -15,8 +15,12 @@ internal static class ChunkCopier
     private const int BufferSize = 1 << 17;
 
     /// <param name="mark">A statement recording the chunk as copied (see <see cref="CopyRecord"/>), run in the transaction that loads it; null: none.</param>
+    /// <param name="emptied">
+    /// A whole table the caller has emptied in the writer's open transaction (with others, in one TRUNCATE): the
+    /// rows go into that transaction, which the caller ends.
+    /// </param>
     /// <returns>The rows and bytes copied.</returns>
-    public static async Task<(long Rows, long Bytes)> CopyAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, TableProgress progress, string? mark, CancellationToken cancellationToken)
+    public static async Task<(long Rows, long Bytes)> CopyAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, TableProgress progress, string? mark, CancellationToken cancellationToken, bool emptied = false)
     {
         var table = chunk.Table!;
         // NOWAIT: if a DDL statement is queued behind the coordinator's lock, waiting here would deadlock with it.
@@ -49,13 +53,15 @@ internal static class ChunkCopier
         var copyIn = chunk.IsWholeTable
             ? $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format}, FREEZE)"
             : $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format})";
-        // A range is loaded in a transaction of its own when it is recorded: its rows and its record commit together.
-        if (chunk.IsWholeTable || mark is not null)
+        // A whole table is emptied and loaded in one transaction (FREEZE), unless the caller emptied it in its own; a
+        // range is loaded in a transaction of its own when it is recorded: its rows and its record commit together.
+        var ownTransaction = (chunk.IsWholeTable && !emptied) || mark is not null;
+        if (ownTransaction)
         {
             await Db.ExecuteAsync(writer, "BEGIN", cancellationToken);
         }
 
-        if (chunk.IsWholeTable)
+        if (chunk.IsWholeTable && !emptied)
         {
             await Db.ExecuteAsync(writer, $"TRUNCATE ONLY {table.Qualified}", cancellationToken);
         }
@@ -64,7 +70,7 @@ internal static class ChunkCopier
             ? await PumpBinaryAsync(reader, writer, copyOut, copyIn, progress, cancellationToken)
             : await PumpTextAsync(reader, writer, copyOut, copyIn, progress, cancellationToken);
 
-        if (chunk.IsWholeTable || mark is not null)
+        if (ownTransaction)
         {
             await CommitAsync(writer, mark, cancellationToken);
         }

@@ -84,22 +84,28 @@ internal sealed class SourceSnapshot : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _conn.DisposeAsync();
 
-    private async Task ReadCatalogAsync(CancellationToken cancellationToken)
+    /// <summary>The tables whose rows are copied (see <see cref="TablesSql"/>), without their sizes, as the session sees them.</summary>
+    internal static async Task<List<CopyTable>> ReadTablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
     {
         var tables = new List<CopyTable>();
-        await using (var cmd = new NpgsqlCommand(TablesSql, _conn))
-        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
+        await using var cmd = new NpgsqlCommand(TablesSql, conn);
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
         {
-            while (await r.ReadAsync(cancellationToken))
+            var columns = r.GetFieldValue<string[]>(3).Select(Db.Ident).ToList();
+            tables.Add(new CopyTable(r.GetFieldValue<uint>(0), r.GetString(1), r.GetString(2), columns, 0, 0, (long)Math.Max(0, r.GetFloat(4)))
             {
-                var columns = r.GetFieldValue<string[]>(3).Select(Db.Ident).ToList();
-                tables.Add(new CopyTable(r.GetFieldValue<uint>(0), r.GetString(1), r.GetString(2), columns, 0, 0, (long)Math.Max(0, r.GetFloat(4)))
-                {
-                    Binary = r.GetBoolean(5),
-                    ConfigCondition = r.GetBoolean(6) ? (r.IsDBNull(7) ? "" : r.GetString(7)) : null,
-                });
-            }
+                Binary = r.GetBoolean(5),
+                ConfigCondition = r.GetBoolean(6) ? (r.IsDBNull(7) ? "" : r.GetString(7)) : null,
+            });
         }
+
+        return tables;
+    }
+
+    private async Task ReadCatalogAsync(CancellationToken cancellationToken)
+    {
+        var tables = await ReadTablesAsync(_conn, cancellationToken);
 
         // Lock first, measure after: a size read before the lock could belong to a table about to be rewritten.
         foreach (var batch in tables.Chunk(500))

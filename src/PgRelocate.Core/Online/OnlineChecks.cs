@@ -1,5 +1,4 @@
 using Npgsql;
-using PgRelocate.Catalog;
 using PgRelocate.Connections;
 using PgRelocate.Preflight;
 using PgRelocate.Preflight.Checks;
@@ -146,25 +145,16 @@ public static class OnlineChecks
             : CheckResult.Block(name, $"{tables.Count} tables have no primary key or replica identity: {Findings.Names(tables)}. Once published, UPDATE and DELETE on them would fail on the source.", "Add primary keys, or pass --replica-identity-full.") with { Details = tables };
     }
 
-    // The user's unlogged tables (an extension's are made again by CREATE EXTENSION, and never published).
-    private static readonly string UnloggedAndLargeObjectsSql = CatalogSql.Expand("""
-        SELECT (SELECT count(*) FROM pg_catalog.pg_class c
-                WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p') AND c.oid IN ({{user_relations}}))::int,
-               (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata)::int
-        """);
-
     private static async Task<CheckResult> NotReplicatedAsync(PreflightContext context, CancellationToken cancellationToken)
     {
         const string name = "online: not replicated";
-        var (unlogged, largeObjects) = await Db.SingleAsync(
-            context.Source,
-            UnloggedAndLargeObjectsSql,
-            r => (r.GetInt32(0), r.GetInt32(1)),
-            cancellationToken);
+        // The user's unlogged tables (an extension's are made again by CREATE EXTENSION, and never published).
+        var unlogged = await SourceSide.UnloggedTablesAsync(context.Source, cancellationToken);
+        var largeObjects = await Db.ScalarAsync<long>(context.Source, "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata", cancellationToken);
         var parts = new List<string>();
-        if (unlogged > 0)
+        if (unlogged.Count > 0)
         {
-            parts.Add($"{unlogged} unlogged tables (copied once; later changes to them are not carried)");
+            parts.Add($"{unlogged.Count} unlogged table{(unlogged.Count == 1 ? "" : "s")}, {Progress.Units.Bytes(unlogged.Sum(t => t.Bytes))} ({Findings.Names(unlogged.Select(t => t.Name).ToList())}): not in the WAL, so copied again at cutover, while the source is read-only, and compared there; that copy adds to the write downtime");
         }
 
         if (largeObjects > 0)
@@ -175,7 +165,7 @@ public static class OnlineChecks
         const string ddl = "Schema changes (DDL) on the source while following stop the follow: make none until the cutover.";
         return parts.Count == 0
             ? CheckResult.Ok(name, "Everything is carried by logical decoding. " + ddl)
-            : CheckResult.Warn(name, string.Join("; ", parts) + ".", ddl);
+            : CheckResult.Warn(name, string.Join("; ", parts) + ".", ddl) with { Details = unlogged.Select(t => $"{t.Name} ({Progress.Units.Bytes(t.Bytes)}): copied again at cutover, while the source is read-only").ToList() };
     }
 
     private static async Task<CheckResult> LeftoverSlotsAsync(PreflightContext context, CancellationToken cancellationToken)
@@ -187,8 +177,14 @@ public static class OnlineChecks
             return CheckResult.Ok(name, "No replication slot of pgrelocate on the source's server.");
         }
 
-        var details = slots.Select(s => $"{s.Name} ({s.Database}{(s.Active ? ", streaming" : "")}): holds {Progress.Units.Bytes(s.RetainedBytes)} of WAL").ToList();
+        var details = slots.Select(s => $"{s.Name} ({s.Database}, {(s.Active ? "streaming" : "read by no session")}): holds {Progress.Units.Bytes(s.RetainedBytes)} of WAL; remove it: {OrphanedSlots.CleanupCommand(s.Name, s.Database, context.SourceInfo)}").ToList();
         var held = slots.Sum(s => s.RetainedBytes);
-        return CheckResult.Warn(name, $"{slots.Count} slot{(slots.Count == 1 ? "" : "s")} of pgrelocate hold{(slots.Count == 1 ? "s" : "")} {Progress.Units.Bytes(held)} of WAL on the source.", "Cancel their migrations ('pgrelocate cancel ID --source URL'), or drop them: SELECT pg_drop_replication_slot('NAME');") with { Details = details };
+        var idle = slots.Where(s => !s.Active).ToList();
+        var found = $"{slots.Count} slot{(slots.Count == 1 ? "" : "s")} of pgrelocate hold{(slots.Count == 1 ? "s" : "")} {Progress.Units.Bytes(held)} of WAL on the source."
+            + (idle.Count == 0 ? "" : $" {idle.Count} {(idle.Count == 1 ? "is" : "are")} read by no session: the WAL {(idle.Count == 1 ? "it holds" : "they hold")} grows without limit until {(idle.Count == 1 ? "it is" : "they are")} removed.");
+        var next = idle.Count == 0
+            ? "Let their migrations finish, or cancel them with the command each line gives."
+            : $"Unless {(idle.Count == 1 ? "its migration is" : "their migrations are")} being resumed, remove {(idle.Count == 1 ? "it" : "them")}: {string.Join("; ", idle.Select(s => OrphanedSlots.CleanupCommand(s.Name, s.Database, context.SourceInfo)))}";
+        return CheckResult.Warn(name, found, next) with { Details = details };
     }
 }

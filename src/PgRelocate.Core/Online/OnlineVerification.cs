@@ -31,9 +31,22 @@ public static class OnlineVerification
 
     public static async Task<VerificationResult> RunAsync(Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int jobs, IReporter reporter, CancellationToken cancellationToken)
     {
+        // Unlogged tables are not in the WAL: the follow never sees their changes, and the cutover copies them
+        // again with the source read-only, then compares them there.
+        IReadOnlyList<string> unlogged;
+        await using (var conn = await Db.OpenAsync(source, "source", cancellationToken))
+        {
+            unlogged = (await SourceSide.UnloggedTablesAsync(conn, cancellationToken)).Select(t => t.Name).ToList();
+        }
+
+        if (unlogged.Count > 0)
+        {
+            reporter.Info($"Left out of the verification while following: {unlogged.Count} unlogged table{(unlogged.Count == 1 ? "" : "s")} ({string.Join(", ", unlogged.Take(5))}{(unlogged.Count > 5 ? ", ..." : "")}), copied again and compared at the cutover.");
+        }
+
         for (var attempt = 1; ; attempt++)
         {
-            var (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, reporter, cancellationToken);
+            var (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, unlogged, reporter, cancellationToken);
             var raced = result.Tables.Where(t => !t.Equal && rewritten.Contains(t.Name)).Select(t => t.Name).ToList();
             if (raced.Count == 0 || attempt == Attempts)
             {
@@ -46,7 +59,7 @@ public static class OnlineVerification
 
     /// <returns>The verification, and the tables ("schema.table") the source rewrote after its snapshot.</returns>
     private static async Task<(VerificationResult Result, IReadOnlySet<string> Rewritten)> AtOnePositionAsync(
-        Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int attempt, int jobs, IReporter reporter, CancellationToken cancellationToken)
+        Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int attempt, int jobs, IReadOnlyList<string> unlogged, IReporter reporter, CancellationToken cancellationToken)
     {
         // The exported snapshot stays importable while its connection is open and idle. Creating the slot waits
         // for the source's running transactions to end (a long one holds it up), so the follow goes on meanwhile
@@ -93,7 +106,7 @@ public static class OnlineVerification
             var targetSnapshot = await Db.ScalarAsync<string>(held, "SELECT pg_catalog.pg_export_snapshot()", pausedToken);
             follower.MarkPhase(OnlinePhases.Verify);
             verifying = Verifier.RunAsync(
-                new VerifyOptions { Source = source, Target = target, Mode = VerifyMode.Checksums, SourceSnapshot = paused.SnapshotName, TargetSnapshot = targetSnapshot, Jobs = Math.Max(2, jobs) },
+                new VerifyOptions { Source = source, Target = target, Mode = VerifyMode.Checksums, SourceSnapshot = paused.SnapshotName, TargetSnapshot = targetSnapshot, Jobs = Math.Max(2, jobs), ExceptTables = unlogged },
                 reporter,
                 following.Token);
             // Once it is done, the target's snapshot is no longer read: a waiting TRUNCATE may go on.

@@ -33,6 +33,10 @@ public static class SourceSide
     public static async Task<IReadOnlyList<PublishedTable>> TablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
         await Db.ListAsync(conn, OnlineSql.PublishedTables, r => new PublishedTable(r.GetString(1), r.GetString(2), r.GetString(3) == "p", r.GetString(4) == "u"), cancellationToken);
 
+    /// <summary>The user's unlogged tables ("schema.table", unquoted) and the catalog's estimate of their size: logical decoding never sees their changes.</summary>
+    public static async Task<IReadOnlyList<(string Name, long Bytes)>> UnloggedTablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        await Db.ListAsync(conn, OnlineSql.UnloggedTables, r => (r.GetString(0), r.GetInt64(1)), cancellationToken);
+
     /// <summary>Tables whose UPDATE and DELETE would fail once published ("schema.table").</summary>
     public static async Task<IReadOnlyList<string>> NoIdentityTablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
         await Db.ListAsync(conn, OnlineSql.NoIdentityTables, r => Db.Ident(r.GetString(0)) + "." + Db.Ident(r.GetString(1)), cancellationToken);

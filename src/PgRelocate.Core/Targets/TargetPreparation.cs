@@ -57,8 +57,8 @@ public sealed class TargetPreparation
         {
             // Another role's objects are the target's state, not a mistake in the command line.
             throw block.Check == OtherRolesFinding
-                ? new PgRelocateException($"{block.Found} {block.Next} Nothing was changed.")
-                : new UsageException($"{block.Found} {block.Next} Nothing was changed.");
+                ? new PgRelocateException(Sentences.NothingWasChanged(block.Found, block.Next))
+                : new UsageException(Sentences.NothingWasChanged(block.Found, block.Next));
         }
 
         return prepared;
@@ -276,13 +276,13 @@ public sealed class TargetPreparation
 
             if (Emptiness(database, Requirements.Confirm, objects) is { Status: CheckStatus.Block } refused)
             {
-                throw new UsageException($"{refused.Found} {refused.Next} Nothing was changed.");
+                throw new UsageException(Sentences.NothingWasChanged(refused.Found, refused.Next));
             }
 
             // Again in this transaction, before the first DROP: another role's object may have appeared since the check.
             if (OtherRoles(Target, await EmptyBlockers.ReadAsync(conn, cancellationToken)) is { Status: CheckStatus.Block } others)
             {
-                throw new PgRelocateException($"{others.Found} {others.Next} Nothing was changed.");
+                throw new PgRelocateException(Sentences.NothingWasChanged(others.Found, others.Next));
             }
 
             // Qualified names throughout: the plan's functions and operators print with their schema.
@@ -354,7 +354,7 @@ public sealed class TargetPreparation
         await using var b = await Db.OpenAsync(target, "target", cancellationToken);
         if (SameDatabase(await DatabaseIdentity.TryReadAsync(a, cancellationToken), await DatabaseIdentity.TryReadAsync(b, cancellationToken), target) is { } same)
         {
-            throw new UsageException($"{same.Found} {same.Next} Nothing was changed.");
+            throw new UsageException(Sentences.NothingWasChanged(same.Found, same.Next));
         }
     }
 

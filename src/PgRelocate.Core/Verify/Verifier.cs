@@ -32,13 +32,14 @@ public static class Verifier
         await using var target = new Sessions(options.Target, "target", options.TargetSnapshot);
 
         reporter.Progress(new ProgressUpdate("schema", 0, 2, "sides"));
-        var snapshots = await Task.WhenAll(SnapshotAsync(source, cancellationToken), SnapshotAsync(target, cancellationToken));
+        var withSchema = options.OnlyTables is null;
+        var snapshots = await Task.WhenAll(SnapshotAsync(source, withSchema, cancellationToken), SnapshotAsync(target, withSchema, cancellationToken));
         var schemaDifferences = SchemaComparer.Compare(snapshots[0].Schema, snapshots[1].Schema);
         reporter.Progress(new ProgressUpdate("schema", 2, 2, "sides", Finished: true));
 
         var patterns = new TablePatterns(options.Tables);
         var tables = snapshots[0].Tables
-            .Where(p => snapshots[1].Tables.ContainsKey(p.Key) && patterns.Matches(p.Key.Item1, p.Key.Item2))
+            .Where(p => snapshots[1].Tables.ContainsKey(p.Key) && patterns.Matches(p.Key.Item1, p.Key.Item2) && Chosen(options, $"{p.Key.Item1}.{p.Key.Item2}"))
             .Select(p => TableInfo.Common(p.Value, snapshots[1].Tables[p.Key], valueHash: snapshots.All(s => s.ServerVersion >= 140000)))
             .OrderByDescending(t => t.Size)
             .ToList();
@@ -95,6 +96,10 @@ public static class Verifier
         return results;
     }
 
+    /// <summary>Whether <see cref="VerifyOptions.ExceptTables"/> and <see cref="VerifyOptions.OnlyTables"/> let a table ("schema.table") be compared.</summary>
+    private static bool Chosen(VerifyOptions options, string table) =>
+        !options.ExceptTables.Contains(table, StringComparer.Ordinal) && (options.OnlyTables?.Contains(table, StringComparer.Ordinal) ?? true);
+
     private sealed record SideSnapshot(SchemaComparer.Snapshot Schema, Dictionary<(string, string), TableInfo> Tables, int ServerVersion);
 
     /// <summary>How long the catalog's read waits for a lock before it lets go of its own and tries again.</summary>
@@ -109,7 +114,8 @@ public static class Verifier
     /// might cancel the application. So the read never waits long for a lock: it gives its own back and tries
     /// again, and the application goes first.
     /// </summary>
-    private static async Task<SideSnapshot> SnapshotAsync(Sessions side, CancellationToken cancellationToken)
+    /// <param name="withSchema">False: the tables only, with an empty schema (nothing to compare but their contents).</param>
+    private static async Task<SideSnapshot> SnapshotAsync(Sessions side, bool withSchema, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -117,7 +123,7 @@ public static class Verifier
             try
             {
                 await Db.ExecuteAsync(lease.Connection, $"SET LOCAL lock_timeout = {(int)CatalogLockWait.TotalMilliseconds}", cancellationToken);
-                var schema = await SchemaComparer.ReadAsync(lease.Connection, cancellationToken);
+                var schema = withSchema ? await SchemaComparer.ReadAsync(lease.Connection, cancellationToken) : new SchemaComparer.Snapshot([], [], [], []);
                 var tables = await TableInfo.ReadAsync(lease.Connection, cancellationToken);
                 var version = (await Catalog.ServerVersion.ReadAsync(lease.Connection, cancellationToken)).Number;
                 return new SideSnapshot(schema, tables, version);

@@ -33,6 +33,18 @@ public sealed record VerifyOptions
     /// </summary>
     public IReadOnlyList<string> Tables { get; init; } = [];
 
+    /// <summary>
+    /// Tables (<c>schema.table</c>, exactly) left out whatever the patterns: an online migration's unlogged
+    /// tables while it follows, whose changes logical decoding never sees (its cutover copies them again).
+    /// </summary>
+    public IReadOnlyCollection<string> ExceptTables { get; init; } = [];
+
+    /// <summary>
+    /// When set, only these tables (<c>schema.table</c>, exactly) are compared, and no schema objects: the online
+    /// cutover's comparison of the tables it has just copied again, which must not read the whole catalog.
+    /// </summary>
+    public IReadOnlyCollection<string>? OnlyTables { get; init; }
+
     /// <summary>SQL queries run on both sides and compared.</summary>
     public IReadOnlyList<string> Queries { get; init; } = [];
 

@@ -33,7 +33,7 @@ public sealed class VerifyStep : IMigrationStep
             : $"{result.Tables.Count} tables identical (rows and checksums), schema identical";
         if (result.HasDifferences)
         {
-            throw new PgRelocateException($"Verification found differences: {context.Record.Summary}. The report lists them; run 'pgrelocate verify' to see them again.", ExitCode.Differences);
+            throw new PgRelocateException($"Verification found differences: {context.Record.Summary}. 'pgrelocate info {context.Journal.Id}' lists them; run 'pgrelocate verify' to see them again.", ExitCode.Differences);
         }
     }
 

@@ -26,7 +26,7 @@ public sealed class OnlineCheckStep : IMigrationStep
         if (blockers.Count > 0)
         {
             var first = blockers[0];
-            throw new PgRelocateException($"Online prerequisite '{first.Check}' blocks the migration: {first.Found} {first.Next}{(blockers.Count > 1 ? $" ({blockers.Count - 1} more blockers in the report)" : "")}. Nothing was changed.", ExitCode.Differences);
+            throw new PgRelocateException(Sentences.NothingWasChanged($"Online prerequisite '{first.Check}' blocks the migration: {first.Found}", first.Next, blockers.Count > 1 ? $"{blockers.Count - 1} more blockers: 'pgrelocate info {context.Journal.Id}' lists them" : null), ExitCode.Differences);
         }
     }
 }

@@ -77,6 +77,11 @@ public sealed class OnlineCutoverStep : IMigrationStep
         phases.Lap("large objects");
         var configuration = await ConfigurationRows.CopyChangedAsync(source, target, context.Reporter, cancellationToken);
         phases.Lap("extensions' configuration rows");
+        var unlogged = await CopyUnloggedAgainAsync(context, source, target, cancellationToken);
+        if (unlogged.Count > 0)
+        {
+            phases.Lap("unlogged tables copied again and compared");
+        }
 
         // 3. A cheap last check: exact row counts of the tables the follow changed, up to a bounded number of
         // rows so the downtime does not grow with the database (the verification while following covered all).
@@ -110,9 +115,43 @@ public sealed class OnlineCutoverStep : IMigrationStep
             ["phase", "seconds"],
             phases.Laps.Select(l => (IReadOnlyList<string>)[l.Name, l.Seconds.ToString("0.000", CultureInfo.InvariantCulture)]).ToList()));
         var uncounted = changed.Count - counted;
-        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes - changesBefore} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {configuration.Count} extension configuration tables' rows copied again, {counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger one{(uncounted == 1 ? "" : "s")} left to the verification while following)" : "")}; slot and publication removed";
+        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes - changesBefore} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {configuration.Count} extension configuration tables' rows copied again, {(unlogged.Count > 0 ? $"{unlogged.Count} unlogged tables copied again and verified identical, " : "")}{counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger one{(uncounted == 1 ? "" : "s")} left to the verification while following)" : "")}; slot and publication removed";
         context.Reporter.Info($"Cutover done: the source was read-only for {downtime.TotalSeconds:0.0}s.");
         new OnlineStatus { Phase = OnlinePhases.Switched }.Write(context.Folder);
+    }
+
+    /// <summary>
+    /// The unlogged tables, whose changes are not in the WAL: emptied on the target and copied again from the
+    /// read-only source (the copy's own machinery), then compared row by row with it.
+    /// </summary>
+    /// <returns>The tables copied again ("schema.table").</returns>
+    private static async Task<IReadOnlyList<string>> CopyUnloggedAgainAsync(MigrationContext context, NpgsqlConnection source, NpgsqlConnection target, CancellationToken cancellationToken)
+    {
+        var unlogged = (await SourceSide.UnloggedTablesAsync(source, cancellationToken)).Select(t => t.Name).ToList();
+        if (unlogged.Count == 0)
+        {
+            return [];
+        }
+
+        var (copied, rows, bytes) = await TablesAgain.CopyAsync(source, target, unlogged, context.Reporter, cancellationToken);
+        context.Reporter.Info($"Unlogged tables copied again: {string.Join(", ", copied)} ({rows} rows, {Units.Bytes(bytes)}).");
+        var options = context.Options;
+        var result = await Verifier.RunAsync(
+            new VerifyOptions { Source = options.Source, Target = options.Into.Connection, Mode = VerifyMode.Checksums, OnlyTables = copied, Jobs = Math.Max(1, options.Into.Jobs) },
+            context.Reporter,
+            cancellationToken);
+        foreach (var table in VerifyStep.Tables(result))
+        {
+            context.Record.Tables.Add(table with { Title = table.Title + " (unlogged tables, at the cutover)" });
+        }
+
+        var differing = result.Tables.Where(t => !t.Equal).Select(t => t.Name).Concat(copied.Except(result.Tables.Select(t => t.Name), StringComparer.Ordinal)).ToList();
+        if (differing.Count > 0)
+        {
+            throw new PgRelocateException($"The unlogged tables copied again at the cutover differ from the source's: {string.Join(", ", differing)}. The target is not switched; the source is made writable again ('pgrelocate info {context.Journal.Id}' lists the rows).", ExitCode.Differences);
+        }
+
+        return copied;
     }
 
     /// <summary>

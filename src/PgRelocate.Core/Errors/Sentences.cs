@@ -1,0 +1,27 @@
+namespace PgRelocate.Errors;
+
+/// <summary>
+/// Sentences of a message put together (what was found, what to do, "Nothing was changed."): one space
+/// between them, each ended with a period unless it ends with one already, so that a message joined from
+/// parts written elsewhere never doubles a period nor runs two sentences into one.
+/// </summary>
+public static class Sentences
+{
+    /// <summary>The last sentence of a refusal that left everything as it was.</summary>
+    public const string NothingChanged = "Nothing was changed.";
+
+    /// <summary>The parts, each ended as a sentence, separated by one space; empty parts are left out.</summary>
+    public static string Join(params string?[] parts) =>
+        string.Join(' ', parts.Select(p => p?.Trim()).Where(p => !string.IsNullOrEmpty(p)).Select(p => End(p!)));
+
+    /// <summary><see cref="Join"/> of the parts and <see cref="NothingChanged"/>.</summary>
+    public static string NothingWasChanged(params string?[] parts) => Join([.. parts, NothingChanged]);
+
+    /// <summary>The sentence with a final period, unless it ends with one (or with '!', '?', or a period closed by a parenthesis or a quote).</summary>
+    public static string End(string sentence)
+    {
+        var s = sentence.TrimEnd();
+        var last = s.TrimEnd(')', '"', '\'');
+        return last.Length > 0 && last[^1] is '.' or '!' or '?' ? s : s + ".";
+    }
+}
