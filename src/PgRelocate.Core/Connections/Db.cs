@@ -30,23 +30,7 @@ public static class Db
         ArgumentNullException.ThrowIfNull(options);
         var tls = TlsPolicy.For(info);
         tls.CheckFiles(role);
-        NpgsqlConnection conn;
-        try
-        {
-            try
-            {
-                conn = await ConnectAsync(info, tls, options, withoutTls: false, cancellationToken);
-            }
-            catch (NpgsqlException e) when (tls.Mode == "prefer" && Find<TlsVerificationException>(e) is not null)
-            {
-                // libpq's prefer: a TLS session that fails its checks is retried without TLS.
-                conn = await ConnectAsync(info, tls, options, withoutTls: true, cancellationToken);
-            }
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            throw Describe(e, info, role, connected: false);
-        }
+        var (conn, _) = await ConnectByLibpqRulesAsync(info, tls, role, options, cancellationToken);
 
         try
         {
@@ -61,8 +45,12 @@ public static class Db
     }
 
     /// <summary>
-    /// Opens a logical replication session with the same TLS settings and rules as every other session (the
-    /// replication protocol has no certificate callback: the driver's own checks, as strict as it can express).
+    /// Opens a logical replication session with the same TLS settings and rules as every other session. The
+    /// replication protocol's connection takes no certificate callback, so a probe SQL session to the same host
+    /// and port is opened first by <see cref="OpenAsync(PgConnectionInfo, string, SessionOptions, CancellationToken)"/>
+    /// (libpq's checks: the CA file in every TLS mode, the CRL, the host name, target_session_attrs); the
+    /// replication session then connects as the probe did: without TLS where libpq's prefer fell back to plaintext,
+    /// else with the driver's own checks against the same CA file (verify-ca at least whenever libpq verifies).
     /// </summary>
     /// <exception cref="PgRelocateException">The server could not be reached, failed a TLS check or refused the login.</exception>
     public static async Task<Npgsql.Replication.LogicalReplicationConnection> OpenReplicationAsync(PgConnectionInfo info, string role, string applicationName, CancellationToken cancellationToken)
@@ -72,6 +60,21 @@ public static class Db
         tls.CheckFiles(role);
         var builder = info.ToNpgsqlBuilder();
         builder.ApplicationName = applicationName;
+        if (tls.UsesTls)
+        {
+            var (probe, plaintext) = await ConnectByLibpqRulesAsync(info, tls, role, SessionOptions.Default with { ApplicationName = applicationName + " probe" }, cancellationToken);
+            try
+            {
+                await CheckSessionAttributesAsync(probe, info, role, cancellationToken);
+            }
+            finally
+            {
+                await probe.DisposeAsync();
+            }
+
+            tls.ApplyToReplication(builder, fellBackToPlaintext: plaintext);
+        }
+
         var replication = new Npgsql.Replication.LogicalReplicationConnection(builder.ConnectionString)
         {
             WalReceiverStatusInterval = TimeSpan.FromSeconds(1),
@@ -84,6 +87,27 @@ public static class Db
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             await replication.DisposeAsync();
+            throw Describe(e, info, role, connected: false);
+        }
+    }
+
+    /// <summary>Connects by libpq's TLS rules; says whether prefer fell back to plaintext because the TLS session failed its checks.</summary>
+    private static async Task<(NpgsqlConnection Conn, bool FellBackToPlaintext)> ConnectByLibpqRulesAsync(PgConnectionInfo info, TlsPolicy tls, string role, SessionOptions options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            try
+            {
+                return (await ConnectAsync(info, tls, options, withoutTls: false, cancellationToken), false);
+            }
+            catch (NpgsqlException e) when (tls.Mode == "prefer" && Find<TlsVerificationException>(e) is not null)
+            {
+                // libpq's prefer: a TLS session that fails its checks is retried without TLS.
+                return (await ConnectAsync(info, tls, options, withoutTls: true, cancellationToken), true);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
             throw Describe(e, info, role, connected: false);
         }
     }
