@@ -52,6 +52,7 @@ internal static class CopyCommand
             SplitTablesLargerThan = split * 1024L * 1024L,
             LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("copy"),
         };
+        ctx.Watch(options.Into);
         var result = await new CopyRunner(ctx.Binaries, ctx.Reporter).RunAsync(options, cancellationToken);
         ctx.Reporter.Stop();
         Render(ctx, options, result);

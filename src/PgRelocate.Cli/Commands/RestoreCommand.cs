@@ -48,6 +48,7 @@ internal static class RestoreCommand
             LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("restore"),
         };
 
+        ctx.Watch(options.Into);
         var result = await new ArchiveSources(ctx.Binaries, ctx.Reporter).RestoreAsync(options, cancellationToken);
         ctx.Reporter.Stop();
         Render(ctx, target.Display, result);

@@ -56,6 +56,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             }
 
             await prepared.EmptyAsync(reporter, cancellationToken);
+            options.Into.Changes.Now(TargetCondition.PartlyWritten);
 
             clock.Add("schema", "pg_dump pre-data and post-data", start);
 
@@ -101,6 +102,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 clock.Add("post-data", "foreign keys, triggers, the rest", start);
             }
 
+            options.Into.Changes.Now(TargetCondition.Written);
             return new CopyResult(clock.Steps, warnings, clock.Now, snapshot.Tables.Count, data.Rows, data.Bytes, sequences.Count, snapshot.LargeObjects.Count, log.Path);
         }
         finally
