@@ -30,7 +30,7 @@ public static class Db
         ArgumentNullException.ThrowIfNull(options);
         var tls = TlsPolicy.For(info);
         tls.CheckFiles(role);
-        var (conn, _) = await ConnectByLibpqRulesAsync(info, tls, role, options, cancellationToken);
+        var conn = await ConnectByLibpqRulesAsync(info, tls, role, options, cancellationToken);
 
         try
         {
@@ -47,9 +47,9 @@ public static class Db
     /// <summary>
     /// Opens a logical replication session with the same TLS settings and rules as every other session. The
     /// replication protocol's connection takes no certificate callback, so a probe SQL session to the same host
-    /// and port is opened first by <see cref="OpenAsync(PgConnectionInfo, string, SessionOptions, CancellationToken)"/>
+    /// and port is opened first as <see cref="OpenAsync(PgConnectionInfo, string, SessionOptions, CancellationToken)"/> opens one
     /// (libpq's checks: the CA file in every TLS mode, the CRL, the host name, target_session_attrs); the
-    /// replication session then connects as the probe did: without TLS where libpq's prefer fell back to plaintext,
+    /// replication session then connects as the probe did: without TLS where the probe had none (prefer's fallback),
     /// else with the driver's own checks against the same CA file (verify-ca at least whenever libpq verifies).
     /// </summary>
     /// <exception cref="PgRelocateException">The server could not be reached, failed a TLS check or refused the login.</exception>
@@ -62,17 +62,19 @@ public static class Db
         builder.ApplicationName = applicationName;
         if (tls.UsesTls)
         {
-            var (probe, plaintext) = await ConnectByLibpqRulesAsync(info, tls, role, SessionOptions.Default with { ApplicationName = applicationName + " probe" }, cancellationToken);
+            var probe = await ConnectByLibpqRulesAsync(info, tls, role, SessionOptions.Default with { ApplicationName = applicationName + " probe" }, cancellationToken);
+            bool encrypted;
             try
             {
                 await CheckSessionAttributesAsync(probe, info, role, cancellationToken);
+                encrypted = await ScalarAsync<bool>(probe, "SELECT coalesce((SELECT ssl FROM pg_catalog.pg_stat_ssl WHERE pid = pg_catalog.pg_backend_pid()), false)", cancellationToken);
             }
             finally
             {
                 await probe.DisposeAsync();
             }
 
-            tls.ApplyToReplication(builder, fellBackToPlaintext: plaintext);
+            tls.ApplyToReplication(builder, encrypted);
         }
 
         var replication = new Npgsql.Replication.LogicalReplicationConnection(builder.ConnectionString)
@@ -91,19 +93,19 @@ public static class Db
         }
     }
 
-    /// <summary>Connects by libpq's TLS rules; says whether prefer fell back to plaintext because the TLS session failed its checks.</summary>
-    private static async Task<(NpgsqlConnection Conn, bool FellBackToPlaintext)> ConnectByLibpqRulesAsync(PgConnectionInfo info, TlsPolicy tls, string role, SessionOptions options, CancellationToken cancellationToken)
+    /// <summary>Connects by libpq's TLS rules: prefer is retried without TLS when the TLS session fails its checks.</summary>
+    private static async Task<NpgsqlConnection> ConnectByLibpqRulesAsync(PgConnectionInfo info, TlsPolicy tls, string role, SessionOptions options, CancellationToken cancellationToken)
     {
         try
         {
             try
             {
-                return (await ConnectAsync(info, tls, options, withoutTls: false, cancellationToken), false);
+                return await ConnectAsync(info, tls, options, withoutTls: false, cancellationToken);
             }
             catch (NpgsqlException e) when (tls.Mode == "prefer" && Find<TlsVerificationException>(e) is not null)
             {
                 // libpq's prefer: a TLS session that fails its checks is retried without TLS.
-                return (await ConnectAsync(info, tls, options, withoutTls: true, cancellationToken), true);
+                return await ConnectAsync(info, tls, options, withoutTls: true, cancellationToken);
             }
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

@@ -135,13 +135,14 @@ internal sealed class TlsPolicy
 
     /// <summary>
     /// The TLS of a session that takes no validation callback (the replication protocol's), once a probe session
-    /// to the same server has passed <see cref="Validate"/>: plaintext where libpq's prefer fell back to it, else
-    /// the driver's own chain check against the same CA whenever libpq verifies (prefer and require included).
+    /// to the same server has passed <see cref="Validate"/>: plaintext where the probe was (libpq's prefer falls
+    /// back to it, or the server has no TLS), else the driver's own chain check against the same CA whenever
+    /// libpq verifies (prefer and require included).
     /// </summary>
-    public void ApplyToReplication(NpgsqlConnectionStringBuilder builder, bool fellBackToPlaintext)
+    public void ApplyToReplication(NpgsqlConnectionStringBuilder builder, bool probeEncrypted)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        if (fellBackToPlaintext)
+        if (!probeEncrypted)
         {
             builder.SslMode = SslMode.Disable;
             builder.RootCertificate = null;
