@@ -33,6 +33,23 @@ public class OnlineAdviceTests(PreflightServer server) : IClassFixture<Preflight
         Assert.Contains("dump", Row(offline, "estimated downtime").GetProperty("found").GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Should_Record_The_Cutovers_Advice_In_The_Check_Step_Of_Migrate_Online()
+    {
+        var source = await server.CreateDatabaseAsync("src");
+        await PgServer.ExecuteAsync(source, "CREATE TABLE big (id int PRIMARY KEY, v text); INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 50000) g; ANALYZE big");
+        var target = await server.CreateDatabaseAsync("dst");
+        using var work = new TempDir();
+
+        // This server's wal_level is replica: the online checks block after the check step has recorded its report.
+        var result = await CliRunner.RunAsync(["migrate", "--online", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--confirm", target.Database, "--workdir", work.Path], null);
+
+        Assert.True(result.ExitCode == 3, result.ToString());
+        var checks = Assert.Single(PgRelocate.Migration.MigrationJournal.All(work.Path).Single().Step("check").Tables, t => t.Title == "Preflight checks");
+        var downtime = Assert.Single(checks.Rows, r => r[0] == "estimated downtime");
+        Assert.StartsWith("The write downtime is the cutover's", downtime[2], StringComparison.Ordinal);
+    }
+
     private static async Task<JsonElement> CheckAsync(PgRelocate.Connections.PgConnectionInfo db, params string[] extra)
     {
         var result = await CliRunner.RunAsync(["--json", "check", "--source", CliRunner.Url(db), .. extra], null);
