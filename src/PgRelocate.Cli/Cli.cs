@@ -78,16 +78,8 @@ internal static class Cli
     /// <summary>How long a cancelled command may take to stop on its own before the process ends it.</summary>
     public static readonly TimeSpan InterruptGrace = TimeSpan.FromSeconds(8);
 
-    private static int _interruptedPrinted;
-
-    /// <summary>Prints "Interrupted." once, whichever path ends the process.</summary>
-    public static void SayInterrupted()
-    {
-        if (Interlocked.Exchange(ref _interruptedPrinted, 1) == 0)
-        {
-            Console.Error.WriteLine("Interrupted.");
-        }
-    }
+    /// <summary>Prints "Interrupted." and what the target holds now (and the --json object) once, whichever path ends the process.</summary>
+    public static void SayInterrupted() => Rendering.Interruption.Say();
 
     private static void EndInterrupted()
     {

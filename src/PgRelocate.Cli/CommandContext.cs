@@ -67,10 +67,21 @@ internal sealed class CommandContext
     }
 
     /// <summary>Writes <paramref name="value"/> as the command's JSON result on stdout.</summary>
-    public void WriteJson<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, JsonOptions));
+    public void WriteJson<T>(T value)
+    {
+        Interruption.ResultWritten();
+        Console.Out.WriteLine(JsonSerializer.Serialize(value, JsonOptions));
+    }
+
+    /// <summary>The target this command changes: after an interrupt, what it holds is said (and given with --json).</summary>
+    public void Watch(PgRelocate.Targets.TargetOptions into) => Interruption.Watch(into);
 
     /// <summary>One object on one line (JSON Lines), for a command that prints one per change until it ends.</summary>
-    public void WriteJsonLine<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, JsonLinesOptions));
+    public void WriteJsonLine<T>(T value)
+    {
+        Interruption.ResultWritten();
+        Console.Out.WriteLine(JsonSerializer.Serialize(value, JsonLinesOptions));
+    }
 
     private static readonly JsonSerializerOptions JsonLinesOptions = new(JsonOptions) { WriteIndented = false };
 }

@@ -20,6 +20,7 @@ internal static class CommandRunner
     {
         var verbose = parse.GetValue(GlobalOptions.Verbose);
         var json = parse.GetValue(GlobalOptions.Json);
+        Interruption.Start(json);
         using var reporter = new ConsoleReporter(verbose, interactive: !json && ConsoleReporter.StderrIsTerminal);
         ExitCode code;
         try

@@ -26,7 +26,7 @@ internal static class CheckCommand
             var sourceInfo = ctx.Connection(source);
             var targetInfo = ctx.Parse.GetValue(target) is { } t ? ctx.Connection(target!) : null;
             IReadOnlyList<IPreflightCheck> checks = ctx.Parse.GetValue(online)
-                ? [.. PreflightRunner.DefaultChecks(), .. Online.OnlineChecks.All(ctx.Parse.GetValue(replicaIdentityFull))]
+                ? [.. PreflightRunner.DefaultChecks(online: true), .. Online.OnlineChecks.All(ctx.Parse.GetValue(replicaIdentityFull))]
                 : [.. PreflightRunner.DefaultChecks(), Online.OnlineChecks.LeftoverSlots];
             var report = await new PreflightRunner(checks).RunAsync(sourceInfo, targetInfo, ctx.Binaries, ctx.Reporter, ct);
             ctx.Reporter.Stop();

@@ -53,6 +53,7 @@ internal static class CopyCommand
             LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("copy"),
         };
         await Online.OrphanedSlots.WarnAsync(options.Source, ctx.Reporter, null, cancellationToken);
+        ctx.Watch(options.Into);
         var result = await new CopyRunner(ctx.Binaries, ctx.Reporter).RunAsync(options, cancellationToken);
         ctx.Reporter.Stop();
         Render(ctx, options, result);

@@ -79,7 +79,7 @@ internal static class DumpCommand
             ctx.Out.WriteLine($"  took      {Units.Duration(manifest.FinishedAt - manifest.StartedAt)} with pg_dump {manifest.PgDumpVersion}");
             if (location.IsRemote)
             {
-                ctx.Out.WriteLine($"  next      pgrelocate url {location} --expires 15m");
+                ctx.Out.WriteLine($"  next      pgrelocate url {location} --expires 15m --with-manifest");
             }
         }
 

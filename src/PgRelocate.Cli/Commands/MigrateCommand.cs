@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PgRelocate.Cli.Rendering;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
@@ -135,6 +136,9 @@ internal static class MigrateCommand
             ctx.Reporter.Info(cleanup);
         }
 
+        ctx.Watch(options.Into);
+        Interruption.Add("id", journal.Id);
+        Interruption.Add("journal", journal.Folder);
         var runner = new MigrationRunner(PgRelocate.Online.OnlinePlan.StepsFor(options), ctx.Binaries, ctx.Reporter);
         ExitCode code;
         try
@@ -154,7 +158,7 @@ internal static class MigrateCommand
             MigrationReport.Write(journal, report);
         }
 
-        Render(ctx, journal, options, report);
+        Render(ctx, journal, options, report, interrupted: code == ExitCode.Interrupted);
         return code;
     }
 
@@ -182,8 +186,14 @@ internal static class MigrateCommand
             : throw new UsageException($"--max-lag '{text}' is not a duration: write 5s, 500ms or 2m.");
     }
 
-    private static void Render(CommandContext ctx, MigrationJournal journal, MigrationOptions options, string? report)
+    private static void Render(CommandContext ctx, MigrationJournal journal, MigrationOptions options, string? report, bool interrupted)
     {
+        if (ctx.Json && interrupted)
+        {
+            // The interrupted object says it, with the id to resume and what the target holds (Interruption).
+            return;
+        }
+
         if (ctx.Json)
         {
             ctx.Out.Profile.Width = 4096;

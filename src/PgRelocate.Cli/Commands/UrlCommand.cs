@@ -15,13 +15,14 @@ internal static class UrlCommand
     private static readonly Argument<string> Location = new("location") { Description = "s3://BUCKET/KEY or azure://ACCOUNT/CONTAINER/BLOB." };
     private static readonly Option<string> Expires = new("--expires") { Description = "How long the URL works: 90s, 15m, 2h, up to 7d.", DefaultValueFactory = _ => "15m" };
     private static readonly Option<string?> HerokuApp = new("--heroku-app") { Description = "Also print the heroku pg:backups:restore command for this app." };
+    private static readonly Option<bool> WithManifest = new("--with-manifest") { Description = "Also sign the manifest stored beside the archive and print its URL on a second line, for 'restore URL --manifest URL'." };
     private static readonly Option<string> HerokuDb = new("--heroku-db") { Description = "The Heroku database to restore into.", DefaultValueFactory = _ => "DATABASE_URL" };
 
     public static Command Create()
     {
         var command = new Command("url", "Print a short-lived signed URL to download a staged archive (S3 presigned GET, or Azure read-only SAS).")
         {
-            Location, Expires, HerokuApp, HerokuDb,
+            Location, Expires, WithManifest, HerokuApp, HerokuDb,
         };
         StagingCliOptions.AddTo(command);
         command.SetAction(RunAsync);
@@ -43,16 +44,28 @@ internal static class UrlCommand
             throw new StagingNotFoundException($"{location} does not exist: stage it first with 'pgrelocate dump --to {location}'.");
         }
 
+        var manifest = ctx.Parse.GetValue(WithManifest) ? location.Manifest! : null;
+        if (manifest is not null && await store.StatAsync(manifest.Key, cancellationToken) is null)
+        {
+            throw new StagingNotFoundException($"{location} has no manifest beside it ({manifest}): leave --with-manifest out, and restore from the URL without checking the archive's identity.");
+        }
+
         var expiresAt = DateTimeOffset.UtcNow + lifetime;
         var url = store.PresignGet(location.Key, expiresAt).AbsoluteUri;
+        var manifestUrl = manifest is null ? null : store.PresignGet(manifest.Key, expiresAt).AbsoluteUri;
         var app = ctx.Parse.GetValue(HerokuApp);
         if (ctx.Json)
         {
-            ctx.WriteJson(new { url, expiresAt, heroku = app is null ? null : HerokuCommand(url, app, ctx.Parse.GetValue(HerokuDb)!) });
+            ctx.WriteJson(new { url, manifestUrl, expiresAt, heroku = app is null ? null : HerokuCommand(url, app, ctx.Parse.GetValue(HerokuDb)!) });
         }
         else
         {
             Console.Out.WriteLine(url);
+            if (manifestUrl is not null)
+            {
+                Console.Out.WriteLine(manifestUrl);
+            }
+
             if (app is not null)
             {
                 Console.Out.WriteLine(HerokuCommand(url, app, ctx.Parse.GetValue(HerokuDb)!));

@@ -30,23 +30,7 @@ public static class Db
         ArgumentNullException.ThrowIfNull(options);
         var tls = TlsPolicy.For(info);
         tls.CheckFiles(role);
-        NpgsqlConnection conn;
-        try
-        {
-            try
-            {
-                conn = await ConnectAsync(info, tls, options, withoutTls: false, cancellationToken);
-            }
-            catch (NpgsqlException e) when (tls.Mode == "prefer" && Find<TlsVerificationException>(e) is not null)
-            {
-                // libpq's prefer: a TLS session that fails its checks is retried without TLS.
-                conn = await ConnectAsync(info, tls, options, withoutTls: true, cancellationToken);
-            }
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            throw Describe(e, info, role, connected: false);
-        }
+        var conn = await ConnectByLibpqRulesAsync(info, tls, role, options, cancellationToken);
 
         try
         {
@@ -61,8 +45,12 @@ public static class Db
     }
 
     /// <summary>
-    /// Opens a logical replication session with the same TLS settings and rules as every other session (the
-    /// replication protocol has no certificate callback: the driver's own checks, as strict as it can express).
+    /// Opens a logical replication session with the same TLS settings and rules as every other session. The
+    /// replication protocol's connection takes no certificate callback, so a probe SQL session to the same host
+    /// and port is opened first as <see cref="OpenAsync(PgConnectionInfo, string, SessionOptions, CancellationToken)"/> opens one
+    /// (libpq's checks: the CA file in every TLS mode, the CRL, the host name, target_session_attrs); the
+    /// replication session then connects as the probe did: without TLS where the probe had none (prefer's fallback),
+    /// else with the driver's own checks against the same CA file (verify-ca at least whenever libpq verifies).
     /// </summary>
     /// <exception cref="PgRelocateException">The server could not be reached, failed a TLS check or refused the login.</exception>
     public static async Task<Npgsql.Replication.LogicalReplicationConnection> OpenReplicationAsync(PgConnectionInfo info, string role, string applicationName, CancellationToken cancellationToken)
@@ -72,6 +60,23 @@ public static class Db
         tls.CheckFiles(role);
         var builder = info.ToNpgsqlBuilder();
         builder.ApplicationName = applicationName;
+        if (tls.UsesTls)
+        {
+            var probe = await ConnectByLibpqRulesAsync(info, tls, role, SessionOptions.Default with { ApplicationName = applicationName + " probe" }, cancellationToken);
+            bool encrypted;
+            try
+            {
+                await CheckSessionAttributesAsync(probe, info, role, cancellationToken);
+                encrypted = await ScalarAsync<bool>(probe, "SELECT coalesce((SELECT ssl FROM pg_catalog.pg_stat_ssl WHERE pid = pg_catalog.pg_backend_pid()), false)", cancellationToken);
+            }
+            finally
+            {
+                await probe.DisposeAsync();
+            }
+
+            tls.ApplyToReplication(builder, encrypted);
+        }
+
         var replication = new Npgsql.Replication.LogicalReplicationConnection(builder.ConnectionString)
         {
             WalReceiverStatusInterval = TimeSpan.FromSeconds(1),
@@ -84,6 +89,27 @@ public static class Db
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             await replication.DisposeAsync();
+            throw Describe(e, info, role, connected: false);
+        }
+    }
+
+    /// <summary>Connects by libpq's TLS rules: prefer is retried without TLS when the TLS session fails its checks.</summary>
+    private static async Task<NpgsqlConnection> ConnectByLibpqRulesAsync(PgConnectionInfo info, TlsPolicy tls, string role, SessionOptions options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            try
+            {
+                return await ConnectAsync(info, tls, options, withoutTls: false, cancellationToken);
+            }
+            catch (NpgsqlException e) when (tls.Mode == "prefer" && Find<TlsVerificationException>(e) is not null)
+            {
+                // libpq's prefer: a TLS session that fails its checks is retried without TLS.
+                return await ConnectAsync(info, tls, options, withoutTls: true, cancellationToken);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
             throw Describe(e, info, role, connected: false);
         }
     }

@@ -133,6 +133,29 @@ internal sealed class TlsPolicy
         }
     }
 
+    /// <summary>
+    /// The TLS of a session that takes no validation callback (the replication protocol's), once a probe session
+    /// to the same server has passed <see cref="Validate"/>: plaintext where the probe was (libpq's prefer falls
+    /// back to it, or the server has no TLS), else the driver's own chain check against the same CA whenever
+    /// libpq verifies (prefer and require included).
+    /// </summary>
+    public void ApplyToReplication(NpgsqlConnectionStringBuilder builder, bool probeEncrypted)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        if (!probeEncrypted)
+        {
+            builder.SslMode = SslMode.Disable;
+            builder.RootCertificate = null;
+            return;
+        }
+
+        if (VerifiesChain && builder.SslMode is SslMode.Prefer or SslMode.Require)
+        {
+            builder.SslMode = RootCert == "system" ? SslMode.VerifyFull : SslMode.VerifyCA;
+            builder.RootCertificate = RootCert == "system" ? null : RootCert;
+        }
+    }
+
     /// <summary>The handshake's check of the server certificate, by libpq's rules.</summary>
     /// <exception cref="TlsVerificationException">The certificate fails a check; the message names it.</exception>
     public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)

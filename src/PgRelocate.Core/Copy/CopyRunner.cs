@@ -63,6 +63,8 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 await prepared.EmptyAsync(reporter, cancellationToken);
             }
 
+            options.Into.Changes.Now(TargetCondition.PartlyWritten);
+
             clock.Add("schema", "pg_dump pre-data and post-data", start);
 
             // 2. Tables, types, functions, views: the pre-data section. Index builds and foreign key checks of
@@ -130,6 +132,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 await CopyRecord.RemoveAsync(conn, cancellationToken);
             }
 
+            options.Into.Changes.Now(TargetCondition.Written);
             return new CopyResult(clock.Steps, warnings, clock.Now, snapshot.Tables.Count, data.Rows, data.Bytes, sequences.Count, snapshot.LargeObjects.Count, log.Path);
         }
         finally

@@ -21,8 +21,8 @@ public sealed class PreflightRunner
         _checks = checks ?? DefaultChecks();
     }
 
-    /// <summary>Every check, in the order the report lists them.</summary>
-    public static IReadOnlyList<IPreflightCheck> DefaultChecks() =>
+    /// <summary>Every check, in the order the report lists them; <paramref name="online"/>: the advice and downtime of an online migration.</summary>
+    public static IReadOnlyList<IPreflightCheck> DefaultChecks(bool online = false) =>
     [
         new ConnectivityCheck(),
         new VersionsCheck(),
@@ -39,8 +39,8 @@ public sealed class PreflightRunner
         new UnreadableTablesCheck(),
         new TargetEmptyCheck(),
         new TransactionsCheck(),
-        new ApplicationsCheck(),
-        new DowntimeCheck(),
+        new ApplicationsCheck(online),
+        new DowntimeCheck(online: online),
     ];
 
     public async Task<PreflightReport> RunAsync(PgConnectionInfo source, PgConnectionInfo? target, PgBinaries binaries, IReporter reporter, CancellationToken cancellationToken)

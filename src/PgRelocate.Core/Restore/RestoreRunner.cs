@@ -75,7 +75,12 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         await prepared.EmptyAsync(reporter, cancellationToken);
 
         // 3. pg_restore.
+        options.Into.Changes.Now(TargetCondition.PartlyWritten);
         var result = await RunPgRestoreAsync(options, archive, started, replacing: prepared.Objects.Count > 0, cancellationToken);
+        if (result.Status != RestoreStatus.Failed)
+        {
+            options.Into.Changes.Now(TargetCondition.Written);
+        }
 
         // 4. Statistics, so the first queries after the cutover are not planned blind.
         if (result.Status != RestoreStatus.Failed && options.Analyze)

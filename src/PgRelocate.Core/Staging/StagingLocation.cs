@@ -38,8 +38,16 @@ public sealed record StagingLocation
 
     public bool IsRemote => Kind != LocationKind.Local;
 
-    /// <summary>The location of the manifest stored next to this archive (<c>KEY.manifest.json</c>); null for a URL.</summary>
-    public StagingLocation? Manifest => Kind == LocationKind.Http ? null : this with { Key = Key + ".manifest.json" };
+    /// <summary>
+    /// The location of the manifest stored next to this archive (<c>KEY.manifest.json</c>): for a URL, the same URL
+    /// with <c>.manifest.json</c> after its path; null for a signed URL, whose signature covers the archive's path only.
+    /// </summary>
+    public StagingLocation? Manifest => Kind switch
+    {
+        LocationKind.Http when SignedUrl.IsSigned(Url!) => null,
+        LocationKind.Http => Parse(new UriBuilder(Url!) { Path = Url!.AbsolutePath + ".manifest.json" }.Uri.AbsoluteUri),
+        _ => this with { Key = Key + ".manifest.json" },
+    };
 
     /// <exception cref="UsageException">The text is none of the accepted forms.</exception>
     public static StagingLocation Parse(string text)

@@ -24,6 +24,9 @@ public sealed record TargetOptions
     /// <summary>Parallel jobs: pg_restore's (or the following restore's lanes), the copy's COPY streams, the migration's both.</summary>
     public int Jobs { get; init; } = 1;
 
+    /// <summary>What the run has done to the target so far, told by the engines; read when the run stops early.</summary>
+    public TargetChanges Changes { get; init; } = new();
+
     /// <summary>What these options ask of the target, for <see cref="TargetPreparation"/>: the caller adds what its input needs.</summary>
     /// <param name="connections">The connections the run opens on the target at once.</param>
     public TargetRequirements Requirements(int connections) => new()
@@ -32,5 +35,6 @@ public sealed record TargetOptions
         LockTimeout = LockTimeout,
         OwnSessions = OwnSessions,
         Jobs = connections,
+        Changes = Changes,
     };
 }

@@ -313,6 +313,7 @@ public sealed class TargetPreparation
             }
 
             await tx.CommitAsync(cancellationToken);
+            Requirements.Changes.Now(TargetCondition.Emptied);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
         {

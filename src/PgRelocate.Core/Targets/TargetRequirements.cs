@@ -29,5 +29,8 @@ public sealed record TargetRequirements
     /// <summary>How long emptying waits for another session's lock before it gives up (lock_timeout).</summary>
     public TimeSpan LockTimeout { get; init; } = DefaultLockTimeout;
 
+    /// <summary>Where the emptying says it has emptied the target.</summary>
+    public TargetChanges Changes { get; init; } = new();
+
     public static readonly TimeSpan DefaultLockTimeout = TimeSpan.FromMinutes(1);
 }

@@ -78,6 +78,31 @@ public sealed class SwiftMigrationTests(SwiftServer swift, MigrationServers db) 
     }
 
     [Fact]
+    public async Task Should_Sign_The_Manifest_Too_And_Check_A_Signed_Url_Against_It()
+    {
+        var location = await DumpAsync("signed.dump");
+        var target = await db.Target.CreateDatabaseAsync("signed");
+        var other = await db.Target.CreateDatabaseAsync("unchecked");
+
+        var signed = await CliRunner.RunAsync(["url", location, "--with-manifest"], Env);
+        var url = MigrationServers.UrlFrom(signed);
+        var manifestUrl = signed.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1].Trim();
+        TestStores.RegisterSignature(new Uri(manifestUrl));
+        var restore = await CliRunner.RunAsync(["restore", url, "--target", CliRunner.Url(target), "--manifest", manifestUrl], Env);
+        var plain = await CliRunner.RunAsync(["restore", url, "--target", CliRunner.Url(other)], Env);
+
+        Assert.Contains("/signed.dump.manifest.json?", manifestUrl, StringComparison.Ordinal);
+        Assert.True(restore.ExitCode == 0, restore.ToString());
+        Assert.Contains("SHA-256 matches the manifest", restore.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("identity was not checked", restore.Output, StringComparison.Ordinal);
+        Assert.Equal(await MigrationServers.RowCountsAsync(db.Sample), await MigrationServers.RowCountsAsync(target));
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+        Assert.Contains("The archive's identity was not checked", plain.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--with-manifest", plain.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("ig=", restore.Output + plain.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Should_Print_The_Heroku_Restore_Command_With_The_Url()
     {
         var location = await DumpAsync("heroku.dump");

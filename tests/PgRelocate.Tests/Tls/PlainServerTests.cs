@@ -35,4 +35,18 @@ public class PlainServerTests(PgServer server) : IClassFixture<PgServer>
         Assert.Equal(1, await Db.ScalarAsync<int>(conn, "SELECT 1", CancellationToken.None));
         Assert.True(probe.Connected);
     }
+
+    [Fact]
+    public async Task Should_Open_A_Replication_Session_Without_TLS_When_Prefer_With_A_CA_File_Finds_None()
+    {
+        var db = await server.CreateDatabaseAsync("replprefer");
+        await server.ExecuteAsync("postgres", $"ALTER ROLE \"{db.User}\" REPLICATION");
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("root.crt"), "not read: the server offers no TLS");
+        var info = PgConnectionInfo.Parse(CliRunner.Url(db).Replace("sslmode=disable", "sslmode=prefer&sslrootcert=" + Uri.EscapeDataString(dir.File("root.crt")), StringComparison.Ordinal), NoEnvironment);
+
+        await using var replication = await Db.OpenReplicationAsync(info, "source", "test", CancellationToken.None);
+
+        Assert.True(replication.ProcessID > 0);
+    }
 }

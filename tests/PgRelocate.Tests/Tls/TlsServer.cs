@@ -10,7 +10,7 @@ namespace PgRelocate.Tests.Tls;
 /// A cluster with TLS on, for one test class. Its certificate, signed by <see cref="CaFile"/>, is for
 /// <c>localhost</c> only, so that <c>127.0.0.1</c> with verify-full is a host name mismatch. The role
 /// <see cref="CertUser"/> logs in with a client certificate alone (<c>hostssl ... cert</c>); everyone else
-/// with a password, over TLS or not. The certificates are made here, in memory, for each run.
+/// with a password, over TLS or not. It can stream its changes (wal_level logical). The certificates are made here, in memory, for each run.
 /// </summary>
 public sealed class TlsServer : PgServer, IDisposable
 {
@@ -72,6 +72,8 @@ public sealed class TlsServer : PgServer, IDisposable
             ["ssl_cert_file"] = "'server.crt'",
             ["ssl_key_file"] = "'server.key'",
             ["ssl_ca_file"] = "'ca.crt'",
+            // Online migrations from this server: a refusal must come before any slot or publication.
+            ["wal_level"] = "logical",
         },
         HbaLines = [$"hostssl all {CertUser} 127.0.0.1/32 cert", $"host all {CertUser} 127.0.0.1/32 reject"],
         DataFiles = _dataFiles,

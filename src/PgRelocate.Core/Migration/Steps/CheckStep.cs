@@ -23,7 +23,8 @@ public sealed class CheckStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
-        var report = await new PreflightRunner { OwnSessions = options.Into.OwnSessions }.RunAsync(options.Source, options.Into.Connection, context.Binaries, context.Reporter, cancellationToken);
+        // Online, the applications keep writing until the cutover: its advice and downtime, not a dump's.
+        var report = await new PreflightRunner(PreflightRunner.DefaultChecks(options.Online)) { OwnSessions = options.Into.OwnSessions }.RunAsync(options.Source, options.Into.Connection, context.Binaries, context.Reporter, cancellationToken);
         context.Record.Tables.Add(new ReportTable(
             "Preflight checks",
             ["check", "status", "found", "next step"],

@@ -4,9 +4,10 @@ namespace PgRelocate.Preflight.Checks;
 
 /// <summary>
 /// The applications connected to the source right now, grouped by name, user and client address: the
-/// list of systems to stop before the dump and to repoint at the target at cutover.
+/// list of systems to stop before the dump and to repoint at the target at cutover. Online
+/// (<paramref name="online"/>), they keep writing while the migration follows them: only the cutover stops them.
 /// </summary>
-public sealed class ApplicationsCheck : IPreflightCheck
+public sealed class ApplicationsCheck(bool online = false) : IPreflightCheck
 {
     public string Name => "connected applications";
 
@@ -15,7 +16,9 @@ public sealed class ApplicationsCheck : IPreflightCheck
         var groups = (await ConnectedApplications.ReadAsync(context.Source, cancellationToken))
             .Select(a => $"{a.Application}: user {a.User} from {a.ClientAddress}, {a.Sessions} session{(a.Sessions == 1 ? "" : "s")}")
             .ToList();
-        var next = "Stop their writes before the dump, and repoint each at the target at cutover." +
+        var next = (online
+                ? "Leave them running while the migration follows their writes; at the cutover their writes are refused for seconds, then repoint each at the target."
+                : "Stop their writes before the dump, and repoint each at the target at cutover.") +
                    (groups.Any(g => g.Contains("address hidden", StringComparison.Ordinal)) ? " Grant pg_read_all_stats to see hidden addresses." : "");
         return [Findings.WarnIfAny(Name, groups, "No other sessions on the source database.", "groups of sessions connected", next)];
     }

@@ -1,0 +1,160 @@
+using System.Text.Json;
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Tests.Harness;
+using PgRelocate.Tests.Harness.Servers;
+
+namespace PgRelocate.Tests.Faults;
+
+/// <summary>
+/// After Ctrl-C or SIGTERM a command says what its target holds now (not changed, emptied, partly written),
+/// and with --json prints one object with <c>"status": "interrupted"</c> and that state; the target is looked
+/// at independently of our code.
+/// </summary>
+public class InterruptedTargetTests(FaultServers servers) : IClassFixture<FaultServers>
+{
+    [Theory]
+    [InlineData("restore")]
+    [InlineData("copy")]
+    [InlineData("migrate")]
+    public async Task Should_Say_The_Target_Is_Partly_Written_When_Interrupted_While_Writing(string command)
+    {
+        var source = await servers.SourceAsync();
+        var target = await servers.Target.CreateDatabaseAsync("partly");
+        await servers.Target.ExecuteAsync(target.Database, $"CREATE TABLE keep AS SELECT g AS id FROM generate_series(1, 5) g; ALTER TABLE keep OWNER TO \"{target.User}\"");
+        using var work = new TempDir();
+        if (command == "restore")
+        {
+            var dump = await CliRunner.RunAsync("dump", "--source", CliRunner.Url(source), "--to", work.File("a.dump"));
+            Assert.True(dump.ExitCode == 0, dump.ToString());
+        }
+
+        // The target's sessions go through a proxy that stops carrying what they send after a megabyte: the rows.
+        CliResult result;
+        await using (var proxy = new CuttingProxy(target.Port, 1_000_000, CutDirection.Upload, cuts: 1000, stall: true))
+        {
+            var stalled = FaultServers.Through(target, proxy.Port);
+            string[] args = command switch
+            {
+                "restore" => ["--json", "restore", work.File("a.dump"), "--target", stalled, "--confirm", target.Database],
+                "copy" => ["--json", "copy", "--source", CliRunner.Url(source), "--target", stalled, "--confirm", target.Database],
+                _ => ["--json", "migrate", "--source", CliRunner.Url(source), "--target", stalled, "--confirm", target.Database, "--workdir", work.File("work")],
+            };
+
+            result = await SignalAsync(args, proxy.FirstCut, "TERM");
+        }
+
+        Assert.True(result.ExitCode == 130, result.ToString());
+        var json = Single(result);
+        Assert.Equal("interrupted", json.GetProperty("status").GetString());
+        Assert.Equal("partlyWritten", json.GetProperty("targetState").GetString());
+        Assert.Contains(target.Database, json.GetProperty("target").GetString(), StringComparison.Ordinal);
+        Assert.Contains($"Interrupted. The target {target.Database} may hold part of what was being written", result.Stderr, StringComparison.Ordinal);
+        if (command == "migrate")
+        {
+            Assert.False(string.IsNullOrEmpty(json.GetProperty("id").GetString()));
+        }
+
+        // Independently, once the stalled sessions have ended: the target was emptied, and holds fewer rows than the source.
+        var superuser = servers.Target.Cluster.Superuser(target.Database);
+        await WaitForNoOtherSessionsAsync(superuser);
+        Assert.Null(await PgServer.ScalarAsync<string>(superuser, "SELECT to_regclass('public.keep')::text"));
+        Assert.True(await PgServer.ScalarAsync<long>(superuser, "SELECT coalesce((SELECT count(*) FROM items WHERE to_regclass('public.items') IS NOT NULL), 0)") < 60000);
+    }
+
+    [Fact]
+    public async Task Should_Say_The_Target_Was_Not_Changed_When_Interrupted_While_Emptying_Waits()
+    {
+        var source = await servers.SourceAsync();
+        var target = await servers.Target.CreateDatabaseAsync("waiting");
+        await servers.Target.ExecuteAsync(target.Database, $"CREATE TABLE keep AS SELECT g AS id FROM generate_series(1, 5) g; ALTER TABLE keep OWNER TO \"{target.User}\"");
+        using var work = new TempDir();
+        var dump = await CliRunner.RunAsync("dump", "--source", CliRunner.Url(source), "--to", work.File("a.dump"));
+        Assert.True(dump.ExitCode == 0, dump.ToString());
+        var superuser = servers.Target.Cluster.Superuser(target.Database);
+        await using var holder = new NpgsqlConnection(superuser.ToNpgsqlConnectionString());
+        await holder.OpenAsync();
+        await using var tx = await holder.BeginTransactionAsync();
+        await Db.ExecuteAsync(holder, "LOCK TABLE keep IN ACCESS SHARE MODE", CancellationToken.None);
+
+        var result = await SignalAsync(
+            ["--json", "restore", work.File("a.dump"), "--target", CliRunner.Url(target), "--confirm", target.Database, "--lock-timeout", "300"],
+            WaitingForLockAsync(superuser),
+            "INT");
+
+        Assert.True(result.ExitCode == 130, result.ToString());
+        var json = Single(result);
+        Assert.Equal("interrupted", json.GetProperty("status").GetString());
+        Assert.Equal("untouched", json.GetProperty("targetState").GetString());
+        Assert.Contains($"Interrupted. The target {target.Database} was not changed.", result.Stderr, StringComparison.Ordinal);
+        await tx.RollbackAsync();
+        Assert.Equal(5L, await PgServer.ScalarAsync<long>(superuser, "SELECT count(*) FROM keep"));
+        Assert.Null(await PgServer.ScalarAsync<string>(superuser, "SELECT to_regclass('public.items')::text"));
+    }
+
+    [Fact]
+    public async Task Should_Print_An_Interrupted_Object_For_A_Command_Without_A_Target()
+    {
+        var source = await servers.SourceAsync();
+        using var work = new TempDir();
+        await using var proxy = new CuttingProxy(source.Port, 30_000, CutDirection.Download, cuts: 1000, stall: true);
+
+        var result = await SignalAsync(["--json", "dump", "--source", FaultServers.Through(source, proxy.Port), "--to", work.File("a.dump")], proxy.FirstCut, "INT");
+
+        Assert.True(result.ExitCode == 130, result.ToString());
+        var json = Single(result);
+        Assert.Equal("interrupted", json.GetProperty("status").GetString());
+        Assert.False(json.TryGetProperty("targetState", out _));
+        Assert.Contains("Interrupted.", result.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs the CLI, waits for <paramref name="ready"/>, then sends <paramref name="signal"/>.</summary>
+    private static async Task<CliResult> SignalAsync(string[] args, Task ready, string signal)
+    {
+        using var tmp = new TempDir();
+        var started = new TaskCompletionSource<int>();
+        var run = CliRunner.RunAsync(args, FaultServers.InTemp(tmp.Path), TimeSpan.FromMinutes(2), p => started.SetResult(p.Id));
+        var pid = await started.Task;
+        await Task.WhenAny(ready, run);
+        Assert.True(ready.IsCompleted, $"the command ended before the moment to interrupt it: {(run.IsCompleted ? await run : null)}");
+        await Task.Delay(500);
+        FaultServers.Signal(pid, signal);
+        return await run;
+    }
+
+    private static async Task WaitForNoOtherSessionsAsync(PgConnectionInfo superuser)
+    {
+        for (var i = 0; i < 1200; i++)
+        {
+            if (await PgServer.ScalarAsync<long>(superuser, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'") == 0)
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail("The interrupted command's sessions did not end.");
+    }
+
+    private static async Task WaitingForLockAsync(PgConnectionInfo superuser)
+    {
+        for (var i = 0; i < 1200; i++)
+        {
+            if (await PgServer.ScalarAsync<long>(superuser, "SELECT count(*) FROM pg_locks WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") > 0)
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail("The restore never waited for the lock.");
+    }
+
+    private static JsonElement Single(CliResult result)
+    {
+        using var doc = JsonDocument.Parse(result.Stdout);
+        return doc.RootElement.Clone();
+    }
+}
