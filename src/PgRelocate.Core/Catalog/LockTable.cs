@@ -22,8 +22,8 @@ public sealed record LockTable(int LocksPerTransaction, int MaxConnections, int 
     /// </summary>
     public long Budget => Math.Max(Capacity / 4, LocksPerTransaction);
 
-    /// <summary>"about 6,400 locks (max_locks_per_transaction 64, max_connections 100, max_prepared_transactions 0)".</summary>
+    /// <summary>"about 6,400 locks: max_locks_per_transaction 64 for each of 100 connections and 0 prepared transactions".</summary>
     public override string ToString() =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"about {Capacity:N0} locks (max_locks_per_transaction {LocksPerTransaction}, max_connections {MaxConnections}, max_prepared_transactions {PreparedTransactions})");
+            $"about {Capacity:N0} locks: max_locks_per_transaction {LocksPerTransaction} for each of {MaxConnections} connections and {PreparedTransactions} prepared transactions");
 }
