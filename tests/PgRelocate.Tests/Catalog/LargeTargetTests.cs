@@ -83,6 +83,32 @@ public class LargeTargetTests(SmallLockTableServer server) : IClassFixture<Small
     }
 
     [Fact]
+    public async Task Should_Name_The_Resume_When_A_Migrations_Emptying_Stops_Halfway_And_Finish_When_Resumed()
+    {
+        var (source, _, archiveDir) = await SourceArchiveAsync();
+        using var __ = archiveDir;
+        var target = await server.CreateDatabaseAsync("resume");
+        await BuildAsync(target, tables: 300, partitioned: 10, views: 50);
+        await PgServer.ExecuteAsync(target, "CREATE SCHEMA zz; CREATE TABLE zz.busy (id int)");
+        using var dir = new TempDir();
+        await using var app = new NpgsqlConnection(target.WithApplicationName("late-report").ToNpgsqlConnectionString());
+        await app.OpenAsync();
+        var tx = await app.BeginTransactionAsync();
+        await Db.ExecuteAsync(app, "SELECT * FROM zz.busy", CancellationToken.None);
+
+        var stopped = await CliRunner.RunAsync(["migrate", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--confirm", target.Database, "--workdir", dir.Path, "--lock-timeout", "3"], null);
+        await tx.RollbackAsync();
+        await tx.DisposeAsync();
+        var id = PgRelocate.Migration.MigrationJournal.All(dir.Path).Single().Id;
+        var resumed = await CliRunner.RunAsync(["migrate", "--resume", id, "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--workdir", dir.Path], null);
+
+        Assert.True(stopped.ExitCode == 1, stopped.ToString());
+        Assert.Matches($@"The target is partly emptied: [1-9][0-9]* of [0-9]+ objects dropped; 'pgrelocate migrate --resume {id}' empties the rest", stopped.Output);
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+    }
+
+    [Fact]
     public async Task Should_Say_Where_The_Target_Stands_When_The_Emptying_Is_Canceled_And_Empty_The_Rest_When_Run_Again()
     {
         var target = await server.CreateDatabaseAsync("cancel");
