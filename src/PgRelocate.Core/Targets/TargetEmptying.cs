@@ -92,7 +92,7 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
             var dropped = steps.Where(s => s.Step == EmptyStep.ExtensionStep).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
             var kept = (await Extensions.InstalledAsync(conn, cancellationToken)).Select(e => e.Name).Where(n => !dropped.Contains(n)).ToList();
             var batches = Batches(steps, lockTable.Budget);
-            reporter.Warn($"Replacing the {objects.Count} objects in {Target.Display} (--confirm {database}){(batches.Count > 1 ? $", in {batches.Count} transactions that fit its lock table" : "")}.");
+            reporter.Warn($"Replacing the {objects.Count} objects in {Target.Display} (--confirm {database}){(batches.Count > 1 ? $", in {batches.Count} transactions that fit its lock table: if this stops halfway, {Finish}" : "")}.");
             watch = watcher.RunAsync(watching.Token);
             for (var i = 0; i < batches.Count; i++)
             {
@@ -190,6 +190,11 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
         }
     }
 
+    /// <summary>The command that empties the rest, as a clause: "running the same command again with --confirm app empties the rest".</summary>
+    private string Finish => Requirements.FinishCommand is { } command
+        ? $"'{command}' empties the rest"
+        : $"running the same command again with --confirm {Target.Database} empties the rest";
+
     /// <summary>
     /// Where the target stands: nothing changed, or how much is dropped (counted again on a session of its
     /// own, the emptying's may be broken) and the command that empties the rest.
@@ -201,9 +206,7 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
             return "Nothing was changed.";
         }
 
-        var finish = Requirements.FinishCommand is { } command
-            ? $"'{command}' empties the rest"
-            : $"running the same command again with --confirm {Target.Database} empties the rest";
+        var finish = Finish;
         try
         {
             using var time = new CancellationTokenSource(TimeSpan.FromSeconds(30));
