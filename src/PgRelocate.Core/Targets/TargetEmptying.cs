@@ -86,8 +86,9 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
             }
 
             // Again in this transaction, before the first DROP: another role's object may have appeared since the check.
-            await RefuseOtherRolesAsync(conn, null, cancellationToken);
+            await RefuseOtherRolesAsync(conn, null, [], cancellationToken);
             var steps = await EmptySteps.ReadAsync(conn, cancellationToken);
+            var droppedExtensions = steps.Where(s => s.Step == EmptyStep.ExtensionStep && s.ObjectId is not null).Select(s => s.ObjectId!.Value).ToList();
             var lockTable = await LockTable.ReadAsync(conn, cancellationToken);
             var dropped = steps.Where(s => s.Step == EmptyStep.ExtensionStep).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
             var kept = (await Extensions.InstalledAsync(conn, cancellationToken)).Select(e => e.Name).Where(n => !dropped.Contains(n)).ToList();
@@ -104,7 +105,7 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
                     var roots = batches[i].Where(s => !s.Repeats).Select(s => (s.ClassId!.Value, s.ObjectId!.Value)).ToList();
                     if (roots.Count > 0)
                     {
-                        await RefuseOtherRolesAsync(conn, roots, cancellationToken);
+                        await RefuseOtherRolesAsync(conn, roots, droppedExtensions, cancellationToken);
                     }
                 }
 
@@ -182,9 +183,9 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
     }
 
     /// <summary>Refuses, before this transaction's DROPs, what they would take or leave that the login role may not drop.</summary>
-    private async Task RefuseOtherRolesAsync(NpgsqlConnection conn, IReadOnlyList<(uint, uint)>? roots, CancellationToken cancellationToken)
+    private async Task RefuseOtherRolesAsync(NpgsqlConnection conn, IReadOnlyList<(uint, uint)>? roots, IReadOnlyList<uint> extensions, CancellationToken cancellationToken)
     {
-        if (TargetPreparation.OtherRoles(Target, await EmptyBlockers.ReadAsync(conn, roots, cancellationToken)) is { Status: CheckStatus.Block } others)
+        if (TargetPreparation.OtherRoles(Target, await EmptyBlockers.ReadAsync(conn, roots, extensions, cancellationToken)) is { Status: CheckStatus.Block } others)
         {
             throw new PgRelocateException($"{others.Found} {others.Next} {await OutcomeAsync()}");
         }

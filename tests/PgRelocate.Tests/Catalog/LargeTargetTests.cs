@@ -127,6 +127,28 @@ public class LargeTargetTests(SmallLockTableServer server) : IClassFixture<Small
         Assert.Empty(again.Objects);
     }
 
+    [Fact]
+    public async Task Should_Refuse_A_Later_Batch_That_Would_Drop_Another_Roles_View_Made_After_The_First()
+    {
+        var target = await server.CreateDatabaseAsync("later");
+        await BuildAsync(target, tables: 400, partitioned: 10, views: 50);
+        var role = "late_" + Guid.NewGuid().ToString("N")[..8];
+        var prepared = await TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = target.Database }, CancellationToken.None);
+        var reporter = new CallingReporter("batch 1 of", () => server.ExecuteAsync(target.Database, $"""
+            CREATE ROLE {role};
+            CREATE SCHEMA {role} AUTHORIZATION {role};
+            CREATE VIEW {role}.late_view AS SELECT id FROM app.t99;
+            ALTER VIEW {role}.late_view OWNER TO {role};
+            """).GetAwaiter().GetResult());
+
+        var e = await Assert.ThrowsAsync<Errors.PgRelocateException>(() => prepared.EmptyAsync(reporter, CancellationToken.None));
+
+        Assert.Contains($"view {role}.late_view (owner {role})", e.Message, StringComparison.Ordinal);
+        Assert.Matches("The target is partly emptied: [1-9][0-9]* of [0-9]+ objects dropped; running the same command again", e.Message);
+        Assert.Equal(1, await PgServer.ScalarAsync<long>(target, $"SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{role}' AND c.relname = 'late_view'"));
+        Assert.Equal(0, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM app.t99"));
+    }
+
     /// <summary>A small source (a partitioned table, a view, a function, a sequence) and its archive.</summary>
     private async Task<(PgConnectionInfo Source, string Archive, TempDir Dir)> SourceArchiveAsync()
     {
@@ -190,6 +212,24 @@ public class LargeTargetTests(SmallLockTableServer server) : IClassFixture<Small
                     EXECUTE format('CREATE FUNCTION app.f%s(x app.t%s) RETURNS text LANGUAGE sql AS %L', i, i, 'SELECT x.v');
                 END LOOP; END $$
                 """);
+        }
+    }
+
+    /// <summary>Records every line, and runs <paramref name="then"/> the first time a line contains <paramref name="when"/>.</summary>
+    private sealed class CallingReporter(string when, Action then) : IReporter
+    {
+        private int _called;
+
+        public void Log(LogLevel level, string message)
+        {
+            if (message.Contains(when, StringComparison.Ordinal) && Interlocked.Exchange(ref _called, 1) == 0)
+            {
+                then();
+            }
+        }
+
+        public void Progress(ProgressUpdate update)
+        {
         }
     }
 
