@@ -21,6 +21,37 @@ public sealed record EmptyBlocker(string Kind, string Name, string Owner, bool L
 /// </summary>
 public static class EmptyBlockers
 {
+    /// <summary>What the whole emptying would drop or leave that the login role may not drop.</summary>
     public static Task<List<EmptyBlocker>> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
-        Db.ListAsync(conn, CatalogSql.Load("EmptyBlockers.sql"), r => new EmptyBlocker(r.GetString(0), r.GetString(1), r.GetString(2), r.GetBoolean(3)), cancellationToken);
+        ReadAsync(conn, null, [], cancellationToken);
+
+    /// <summary>
+    /// What the statements that drop <paramref name="roots"/> (classid and objid, as pg_depend names them) would
+    /// drop that the login role may not drop, <paramref name="extensions"/> being the extensions the emptying
+    /// drops; all of the emptying, and what it would leave, when null.
+    /// </summary>
+    public static async Task<List<EmptyBlocker>> ReadAsync(NpgsqlConnection conn, IReadOnlyList<(uint ClassId, uint ObjectId)>? roots, IReadOnlyList<uint> extensions, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand(CatalogSql.Load("EmptyBlockers.sql"), conn);
+        cmd.Parameters.Add(new NpgsqlParameter("classids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bigint)
+        {
+            Value = roots is null ? DBNull.Value : roots.Select(r => (long)r.ClassId).ToArray(),
+        });
+        cmd.Parameters.Add(new NpgsqlParameter("objids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bigint)
+        {
+            Value = roots is null ? DBNull.Value : roots.Select(r => (long)r.ObjectId).ToArray(),
+        });
+        cmd.Parameters.Add(new NpgsqlParameter("extensions", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bigint)
+        {
+            Value = extensions.Select(e => (long)e).ToArray(),
+        });
+        var rows = new List<EmptyBlocker>();
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
+        {
+            rows.Add(new EmptyBlocker(r.GetString(0), r.GetString(1), r.GetString(2), r.GetBoolean(3)));
+        }
+
+        return rows;
+    }
 }

@@ -7,8 +7,32 @@
 -- role may not drop it itself (its owner is a role the login role has no privileges of), or when it is an
 -- extension the plan does not drop (the provider's). Left: a user object the plan does not reach (another
 -- role's table in public, another role's schema, its large objects). One row each, named as the catalogs name
--- it (kind and qualified identity) with its owner; a part is named by its whole.
-WITH RECURSIVE plan AS ({{empty_plan}}),
+-- it (kind and qualified identity) with its owner; a part is named by its whole. Given @classids and @objids
+-- (a batch of the emptying's statements, by what they drop) and @extensions (the extensions it drops), it walks
+-- from those of them that are still there, without reading the whole plan again, and names nothing left.
+WITH RECURSIVE whole AS ({{empty_plan}}),
+batch AS (
+    SELECT x.c::oid AS classid, x.o::oid AS objid
+    FROM ROWS FROM (pg_catalog.unnest(@classids::bigint[]), pg_catalog.unnest(@objids::bigint[])) AS x (c, o)),
+plan AS (
+    SELECT p.classid, p.objid FROM whole p WHERE @objids::bigint[] IS NULL
+    UNION ALL
+    SELECT b.classid, b.objid FROM batch b
+    WHERE CASE b.classid
+              WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN EXISTS (SELECT 1 FROM pg_catalog.pg_class x WHERE x.oid = b.objid)
+              WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN EXISTS (SELECT 1 FROM pg_catalog.pg_proc x WHERE x.oid = b.objid)
+              WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN EXISTS (SELECT 1 FROM pg_catalog.pg_type x WHERE x.oid = b.objid)
+              WHEN 'pg_catalog.pg_operator'::pg_catalog.regclass THEN EXISTS (SELECT 1 FROM pg_catalog.pg_operator x WHERE x.oid = b.objid)
+              WHEN 'pg_catalog.pg_collation'::pg_catalog.regclass THEN EXISTS (SELECT 1 FROM pg_catalog.pg_collation x WHERE x.oid = b.objid)
+              WHEN 'pg_catalog.pg_ts_config'::pg_catalog.regclass THEN EXISTS (SELECT 1 FROM pg_catalog.pg_ts_config x WHERE x.oid = b.objid)
+              WHEN 'pg_catalog.pg_ts_dict'::pg_catalog.regclass THEN EXISTS (SELECT 1 FROM pg_catalog.pg_ts_dict x WHERE x.oid = b.objid)
+              WHEN 'pg_catalog.pg_extension'::pg_catalog.regclass THEN EXISTS (SELECT 1 FROM pg_catalog.pg_extension x WHERE x.oid = b.objid)
+              WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN EXISTS (SELECT 1 FROM pg_catalog.pg_namespace x WHERE x.oid = b.objid)
+              ELSE false END),
+dropped_ext AS (
+    SELECT p.objid FROM whole p WHERE @objids::bigint[] IS NULL AND p.classid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+    UNION ALL
+    SELECT x.e::oid FROM pg_catalog.unnest(@extensions::bigint[]) AS x (e) WHERE @objids::bigint[] IS NOT NULL),
 dropped (classid, objid, objsubid) AS (
     SELECT p.classid, p.objid, 0 FROM plan p WHERE p.classid IS NOT NULL
     UNION
@@ -81,7 +105,7 @@ refused AS (
     SELECT w.* FROM owned w
     WHERE (w.owner IS NULL OR NOT pg_catalog.pg_has_role(current_user, w.owner, 'USAGE')
            OR (w.classid = 'pg_catalog.pg_extension'::pg_catalog.regclass
-               AND w.objid NOT IN (SELECT p.objid FROM plan p WHERE p.classid = 'pg_catalog.pg_extension'::pg_catalog.regclass)))
+               AND w.objid NOT IN (SELECT e.objid FROM dropped_ext e)))
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d JOIN owned r ON r.classid = d.refclassid AND r.objid = d.refobjid
                                                            AND (r.objsubid = 0 OR r.objsubid = d.refobjsubid)
                       WHERE d.classid = w.classid AND d.objid = w.objid AND NOT (r.classid = w.classid AND r.objid = w.objid)
@@ -97,6 +121,7 @@ SELECT b.kind, b.name, b.owner, b.left_behind FROM (
     UNION ALL
     SELECT u.kind, u.name, pg_catalog.pg_get_userbyid(u.owner)::text, true
     FROM ({{user_objects}}) u
-    WHERE (u.classid, u.objid) NOT IN (SELECT o.classid, o.objid FROM dropped o WHERE o.objsubid = 0)
+    WHERE @objids::bigint[] IS NULL
+      AND (u.classid, u.objid) NOT IN (SELECT o.classid, o.objid FROM dropped o WHERE o.objsubid = 0)
       AND NOT (u.classid = 'pg_catalog.pg_largeobject_metadata'::pg_catalog.regclass AND pg_catalog.pg_has_role(current_user, u.owner, 'USAGE'))) b
 ORDER BY b.left_behind, b.kind, b.name

@@ -3,9 +3,13 @@
 -- create or could not create again (the provider's), the extensions those need, everything that belongs
 -- to an extension, the schemas those live in (public among them, when a provider put extensions there),
 -- and whatever belongs to other roles (EmptyBlockers.sql finds it first, and the emptying refuses).
--- Such a schema is never dropped with CASCADE: its own objects are dropped one by one instead. Each statement
--- names what it drops as pg_depend does (classid, objid; none for large objects): EmptyBlockers.sql walks
--- from them to what the CASCADEs would take with them.
+-- Dependents go first, so that each statement drops little and the emptying can commit in batches that fit
+-- the server's lock table (a DROP ... CASCADE locks everything it takes with it): the objects one by one
+-- (UserObjectList.sql: views before tables, tables before functions and types; leaf partitions, then
+-- partitioned partitions, before their parents), then the extensions, then the schemas (by then holding only
+-- what the list has no kind for), then the large objects, a thousand per statement (repeated until none is
+-- left: classid is null). Each statement names what it drops as pg_depend does (classid, objid):
+-- EmptyBlockers.sql walks from them to what the CASCADEs would take with them.
 WITH me AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user),
 members AS ({{extension_members}}),
 creatable AS (SELECT x.name FROM ({{creatable_extensions}}) x WHERE x.can_create),
@@ -33,19 +37,17 @@ dropped_schemas AS (
 -- objects in a schema the login role may not use cannot be dropped by it; they stay, and the check after refuses
 remaining AS (SELECT s.oid, s.nspname FROM user_schemas s
               WHERE s.oid NOT IN (SELECT oid FROM dropped_schemas) AND pg_catalog.has_schema_privilege(s.oid, 'USAGE'))
-SELECT 1 AS step, pg_catalog.format('DROP EXTENSION IF EXISTS %I CASCADE', e.extname) AS statement, e.extname AS name,
-       e.tableoid AS classid, e.oid AS objid
+SELECT o.drop_step AS step, o.drop_statement AS statement, o.drop_name AS name, o.classid, o.objid, o.drop_turn AS turn
+FROM ({{user_object_list}}) o
+WHERE (o.schema IN (SELECT oid FROM dropped_schemas) OR o.schema IN (SELECT oid FROM remaining))
+  AND pg_catalog.pg_has_role(current_user, o.owner, 'USAGE')
+UNION ALL
+SELECT 13, pg_catalog.format('DROP EXTENSION IF EXISTS %I CASCADE', e.extname), e.extname, e.tableoid, e.oid, 0
 FROM dropped_ext e
 UNION ALL
-SELECT 2, pg_catalog.format('DROP SCHEMA IF EXISTS %I CASCADE', s.nspname), s.nspname, s.tableoid, s.oid FROM dropped_schemas s
+SELECT 14, pg_catalog.format('DROP SCHEMA IF EXISTS %I CASCADE', s.nspname), s.nspname, s.tableoid, s.oid, 0 FROM dropped_schemas s
 UNION ALL
--- the objects in the remaining schemas: the list the emptiness check reads (UserObjectList.sql), partitions
--- left to their parent's DROP
-SELECT o.drop_step, o.drop_statement, o.drop_name, o.classid, o.objid
-FROM ({{user_object_list}}) o JOIN remaining s ON s.oid = o.schema
-WHERE NOT o.partition AND pg_catalog.pg_has_role(current_user, o.owner, 'USAGE')
-UNION ALL
-SELECT 13, 'SELECT pg_catalog.lo_unlink(l.oid) FROM pg_catalog.pg_largeobject_metadata l WHERE pg_catalog.pg_has_role(current_user, l.lomowner, ''USAGE'')', 'large objects',
-       NULL, NULL
+SELECT 15, 'SELECT pg_catalog.lo_unlink(l.oid) FROM (SELECT m.oid FROM pg_catalog.pg_largeobject_metadata m WHERE pg_catalog.pg_has_role(current_user, m.lomowner, ''USAGE'') LIMIT 1000) l',
+       'large objects', NULL, NULL, 0
 WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata)
-ORDER BY 1, 3
+ORDER BY 1, 6, 3

@@ -21,7 +21,7 @@ internal sealed record SequenceValue(string Schema, string Name, long LastValue,
 /// </summary>
 internal static class SequenceSync
 {
-    /// <summary>Sequences read in one statement: enough to keep a statement small, few enough round trips at a cutover.</summary>
+    /// <summary>Sequences read or set in one statement: enough to keep a statement (and its locks) small, few enough round trips at a cutover.</summary>
     private const int Batch = 500;
 
     private static readonly string SequencesSql = CatalogSql.Expand("""
@@ -72,26 +72,28 @@ internal static class SequenceSync
         return values;
     }
 
-    /// <summary>Sets the target's sequences to <paramref name="values"/> in one statement; returns those it does not have (quoted names).</summary>
+    /// <summary>
+    /// Sets the target's sequences to <paramref name="values"/>, a statement (and, in a session outside a
+    /// transaction, a transaction) per <see cref="Batch"/>: each setval holds a lock on its sequence to the end of
+    /// its transaction, and thousands at once would fill a default lock table. Returns those it does not have (quoted names).
+    /// </summary>
     public static async Task<IReadOnlyList<string>> SetAsync(NpgsqlConnection target, IReadOnlyList<SequenceValue> values, CancellationToken cancellationToken)
     {
         var missing = new List<string>();
-        if (values.Count == 0)
+        foreach (var chunk in values.Chunk(Batch))
         {
-            return missing;
-        }
-
-        await using var cmd = new NpgsqlCommand(SetSql, target);
-        cmd.Parameters.AddWithValue("schemas", values.Select(v => v.Schema).ToArray());
-        cmd.Parameters.AddWithValue("names", values.Select(v => v.Name).ToArray());
-        cmd.Parameters.AddWithValue("values", values.Select(v => v.LastValue).ToArray());
-        cmd.Parameters.AddWithValue("called", values.Select(v => v.IsCalled).ToArray());
-        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
-        while (await r.ReadAsync(cancellationToken))
-        {
-            if (r.IsDBNull(2))
+            await using var cmd = new NpgsqlCommand(SetSql, target);
+            cmd.Parameters.AddWithValue("schemas", chunk.Select(v => v.Schema).ToArray());
+            cmd.Parameters.AddWithValue("names", chunk.Select(v => v.Name).ToArray());
+            cmd.Parameters.AddWithValue("values", chunk.Select(v => v.LastValue).ToArray());
+            cmd.Parameters.AddWithValue("called", chunk.Select(v => v.IsCalled).ToArray());
+            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+            while (await r.ReadAsync(cancellationToken))
             {
-                missing.Add(Db.Ident(r.GetString(0)) + "." + Db.Ident(r.GetString(1)));
+                if (r.IsDBNull(2))
+                {
+                    missing.Add(Db.Ident(r.GetString(0)) + "." + Db.Ident(r.GetString(1)));
+                }
             }
         }
 

@@ -38,6 +38,7 @@ public sealed class PreflightRunner
         new EncodingCheck(),
         new UnreadableTablesCheck(),
         new TargetEmptyCheck(),
+        new SourceLockTableCheck(),
         new TransactionsCheck(),
         new ApplicationsCheck(online),
         new DowntimeCheck(online: online),

@@ -6,6 +6,9 @@ public enum TargetCondition
     /// <summary>Nothing was changed: the target holds what it held before the run.</summary>
     Untouched,
 
+    /// <summary>Some of what it held was dropped (the emptying commits in batches that fit the lock table), not all.</summary>
+    PartlyEmptied,
+
     /// <summary>What it held was dropped; nothing was written into it yet.</summary>
     Emptied,
 
@@ -47,6 +50,7 @@ public sealed class TargetChanges
     public string Describe(string database) => Condition switch
     {
         TargetCondition.Untouched => $"The target {database} was not changed.",
+        TargetCondition.PartlyEmptied => $"The target {database} is partly emptied: run the command again with --confirm {database} (migrate: --resume) to empty the rest and fill it.",
         TargetCondition.Emptied => $"The target {database} was emptied and nothing was written into it yet: run the command again to fill it.",
         TargetCondition.PartlyWritten => $"The target {database} may hold part of what was being written: run the command again with --confirm {database} (migrate: --resume) before anything uses it.",
         _ => $"The target {database} holds everything the run wrote; what was to follow (statistics, verification, the switch) did not finish.",

@@ -21,6 +21,9 @@ public sealed record TargetOptions
     /// <summary>The server processes of the caller's own migration lock: no obstacle to the target preparation.</summary>
     public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
 
+    /// <summary>The command that finishes an emptying that stopped halfway, for its message ('pgrelocate migrate --resume ID'); null: the same command again.</summary>
+    public string? FinishCommand { get; init; }
+
     /// <summary>Parallel jobs: pg_restore's (or the following restore's lanes), the copy's COPY streams, the migration's both.</summary>
     public int Jobs { get; init; } = 1;
 
@@ -34,6 +37,7 @@ public sealed record TargetOptions
         Confirm = Confirm,
         LockTimeout = LockTimeout,
         OwnSessions = OwnSessions,
+        FinishCommand = FinishCommand,
         Jobs = connections,
         Changes = Changes,
     };

@@ -70,6 +70,7 @@ public sealed class TargetPreparation
         var database = target.Database;
         var findings = new List<CheckResult>();
         var server = await ServerVersion.ReadAsync(conn, cancellationToken);
+        await EmptySteps.WithoutJitAsync(conn, cancellationToken);
 
         if (requirements.Source is { } source && SameDatabase(source, await DatabaseIdentity.TryReadAsync(conn, cancellationToken), target) is { } same)
         {
@@ -91,6 +92,8 @@ public sealed class TargetPreparation
         {
             findings.Add(OtherRoles(target, await EmptyBlockers.ReadAsync(conn, cancellationToken)));
         }
+
+        findings.Add(await LockTableAsync(conn, objects.Count > 0, cancellationToken));
 
         if (requirements.Extensions.Any(e => e != "plpgsql"))
         {
@@ -127,7 +130,7 @@ public sealed class TargetPreparation
         return new TargetPreparation(target, requirements, server, objects, findings);
     }
 
-    private static CheckResult Emptiness(string database, string? confirm, IReadOnlyList<UserObject> objects)
+    internal static CheckResult Emptiness(string database, string? confirm, IReadOnlyList<UserObject> objects)
     {
         const string name = "target empty";
         if (confirm is not null && !string.Equals(confirm, database, StringComparison.Ordinal))
@@ -155,7 +158,7 @@ public sealed class TargetPreparation
     /// one": each named with its kind, qualified name and owner. `check` shows it as a row; the restore refuses
     /// with it before anything is dropped.
     /// </summary>
-    private static CheckResult OtherRoles(PgConnectionInfo target, IReadOnlyList<EmptyBlocker> blockers)
+    internal static CheckResult OtherRoles(PgConnectionInfo target, IReadOnlyList<EmptyBlocker> blockers)
     {
         var user = target.User;
         if (blockers.Count == 0)
@@ -183,6 +186,39 @@ public sealed class TargetPreparation
         };
 
         static string Objects(int n) => n == 1 ? "1 object" : $"{n} objects";
+    }
+
+    /// <summary>The name of the finding on the target's lock table.</summary>
+    public const string LockTableFinding = "lock table";
+
+    /// <summary>
+    /// Whether emptying the target fits one transaction of its lock table (<see cref="LockTable.Budget"/>): when it
+    /// does not, it warns that the emptying commits in batches, so a stop halfway leaves the target partly emptied;
+    /// and when one statement alone takes more than the whole table, that it would fail.
+    /// </summary>
+    private static async Task<CheckResult> LockTableAsync(NpgsqlConnection conn, bool replacing, CancellationToken cancellationToken)
+    {
+        var table = await LockTable.ReadAsync(conn, cancellationToken);
+        var steps = replacing ? await EmptySteps.ReadAsync(conn, cancellationToken) : [];
+        if (steps.Count == 0)
+        {
+            return CheckResult.Ok(LockTableFinding, $"The target's lock table holds {table}.");
+        }
+
+        var total = steps.Sum(s => s.Locks);
+        var largest = steps.MaxBy(s => s.Locks)!;
+        if (largest.Locks > table.Capacity)
+        {
+            return CheckResult.Warn(LockTableFinding,
+                string.Create(CultureInfo.InvariantCulture, $"Dropping {largest.Name} alone takes about {largest.Locks:N0} locks, more than the target's lock table holds ({table}): emptying the target would fail (out of shared memory)."),
+                $"Raise max_locks_per_transaction on the target, or drop {largest.Name} by hand in parts.");
+        }
+
+        return total <= table.Budget
+            ? CheckResult.Ok(LockTableFinding, string.Create(CultureInfo.InvariantCulture, $"Emptying the target takes about {total:N0} locks: one transaction of its lock table ({table})."))
+            : CheckResult.Warn(LockTableFinding,
+                string.Create(CultureInfo.InvariantCulture, $"Emptying the target takes about {total:N0} locks, more than one transaction may take of its lock table ({table}): it is emptied in {TargetEmptying.Batches(steps, table.Budget).Count} transactions, so if it stops halfway the target is left partly emptied."),
+                "Running the command again with --confirm empties the rest. To empty it in one transaction, raise max_locks_per_transaction.");
     }
 
     /// <summary>The name of the finding on the extensions needed, the same row `check` shows.</summary>
@@ -240,108 +276,20 @@ public sealed class TargetPreparation
     }
 
     /// <summary>
-    /// Phase two: empties the target, in one transaction, of what the restore will make again and the login
-    /// role may make again (EmptyPlan.sql). The provider's extensions, what belongs to any extension, and the
-    /// schemas those live in survive. All or nothing: if a user object remains or a surviving extension went
-    /// missing, everything is rolled back. Before the first DROP it looks again, in the same transaction, for
-    /// anything the DROPs would take or leave that the login role may not drop (<see cref="EmptyBlockers"/>),
-    /// and refuses. While it waits for another session's lock it says which (another role's session by its
-    /// pid), and it gives up after <see cref="TargetRequirements.LockTimeout"/>. Does nothing when the target
-    /// is empty.
+    /// Phase two: empties the target of what the restore will make again and the login role may make again
+    /// (EmptyPlan.sql), dependents first, in transactions that each fit the server's lock table
+    /// (<see cref="TargetEmptying"/>). The provider's extensions, what belongs to any extension, and the schemas
+    /// those live in survive. Before the first DROP it looks again, in the same transaction, for anything the
+    /// DROPs would take or leave that the login role may not drop (<see cref="EmptyBlockers"/>), and refuses;
+    /// each later transaction looks again at what its own DROPs would take. While it waits for another session's
+    /// lock it says which (another role's session by its pid), and it gives up after
+    /// <see cref="TargetRequirements.LockTimeout"/>. If it stops after a transaction was committed, the message
+    /// says how much is dropped and which command empties the rest. Does nothing when the target is empty.
     /// </summary>
     /// <exception cref="UsageException">The target gained objects since the check, and no --confirm allows replacing them.</exception>
-    /// <exception cref="PgRelocateException">Something could not be dropped or would be dropped with the login role's objects, or a lock was not granted in time; nothing was changed.</exception>
-    public async Task EmptyAsync(IReporter reporter, CancellationToken cancellationToken)
-    {
-        var database = Target.Database;
-        await using var conn = await Db.OpenAsync(Target, "target", cancellationToken);
-        await using var tx = await conn.BeginTransactionAsync(cancellationToken);
-        using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var watcher = new LockWatcher(Target, conn.ProcessID, reporter);
-        Task? watch = null;
-        try
-        {
-            await using (var cmd = new NpgsqlCommand("SELECT pg_catalog.set_config('lock_timeout', @timeout, true)", conn, tx))
-            {
-                cmd.Parameters.AddWithValue("timeout", ((long)Requirements.LockTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms");
-                await cmd.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            var objects = await UserObjects.ReadAsync(conn, cancellationToken);
-            if (objects.Count == 0)
-            {
-                await tx.CommitAsync(cancellationToken);
-                return;
-            }
-
-            if (Emptiness(database, Requirements.Confirm, objects) is { Status: CheckStatus.Block } refused)
-            {
-                throw new UsageException(Sentences.NothingWasChanged(refused.Found, refused.Next));
-            }
-
-            // Again in this transaction, before the first DROP: another role's object may have appeared since the check.
-            if (OtherRoles(Target, await EmptyBlockers.ReadAsync(conn, cancellationToken)) is { Status: CheckStatus.Block } others)
-            {
-                throw new PgRelocateException(Sentences.NothingWasChanged(others.Found, others.Next));
-            }
-
-            // Qualified names throughout: the plan's functions and operators print with their schema.
-            await Db.ExecuteAsync(conn, "SELECT pg_catalog.set_config('search_path', '', true)", cancellationToken);
-            var plan = await Db.ListAsync(conn, CatalogSql.Load("EmptyPlan.sql"), r => (Step: r.GetInt32(0), Sql: r.GetString(1), Name: r.GetString(2)), cancellationToken);
-            var dropped = plan.Where(p => p.Step == 1).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
-            var kept = (await Extensions.InstalledAsync(conn, cancellationToken)).Select(e => e.Name).Where(n => !dropped.Contains(n)).ToList();
-            reporter.Warn($"Replacing the {objects.Count} objects in {Target.Display} (--confirm {database}).");
-            watch = watcher.RunAsync(watching.Token);
-            foreach (var step in plan)
-            {
-                reporter.Debug(step.Sql);
-                await Db.ExecuteAsync(conn, step.Sql, cancellationToken);
-            }
-
-            var gone = kept.Except((await Extensions.InstalledAsync(conn, cancellationToken)).Select(e => e.Name), StringComparer.Ordinal).ToList();
-            if (gone.Count > 0)
-            {
-                throw new PgRelocateException(
-                    $"Could not empty the target without dropping extension{(gone.Count == 1 ? "" : "s")} {string.Join(", ", gone)}, which {(gone.Count == 1 ? "is" : "are")} not the login role's to make again: drop what depends on {(gone.Count == 1 ? "it" : "them")} by hand, or restore into an empty database. Nothing was changed.");
-            }
-
-            var remaining = await UserObjects.ReadAsync(conn, cancellationToken);
-            if (remaining.Count > 0)
-            {
-                throw new PgRelocateException(
-                    $"Could not empty the target: {UserObjects.Sample(remaining, 5)} remain{(remaining.Count == 1 ? "s" : "")}, owned by another role. Drop them as their owner, or restore into an empty database. Nothing was changed.");
-            }
-
-            await tx.CommitAsync(cancellationToken);
-            Requirements.Changes.Now(TargetCondition.Emptied);
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
-        {
-            await tx.RollbackAsync(CancellationToken.None);
-            var holders = watcher.LastBlockers.Count > 0 ? string.Join("; ", watcher.LastBlockers) : "another session";
-            throw new PgRelocateException(
-                $"Could not empty the target: waited {Units.Duration(Requirements.LockTimeout)} for a lock held by {holders}. End that session or let it finish, then run again (--lock-timeout sets the wait). Nothing was changed.", ExitCode.Failed, e);
-        }
-        catch (PostgresException e)
-        {
-            await tx.RollbackAsync(CancellationToken.None);
-            throw new PgRelocateException(
-                $"Could not empty the target: {e.MessageText}. The login role may only drop what it owns: drop the rest as its owner, or restore into an empty database. Nothing was changed.", ExitCode.Failed, e);
-        }
-        catch
-        {
-            await tx.RollbackAsync(CancellationToken.None);
-            throw;
-        }
-        finally
-        {
-            await watching.CancelAsync();
-            if (watch is not null)
-            {
-                await watch;
-            }
-        }
-    }
+    /// <exception cref="PgRelocateException">Something could not be dropped or would be dropped with the login role's objects, or a lock was not granted in time; the message says whether anything was changed.</exception>
+    public Task EmptyAsync(IReporter reporter, CancellationToken cancellationToken) =>
+        new TargetEmptying(this, reporter).RunAsync(cancellationToken);
 
     /// <summary>
     /// Refuses when two connections reach the same database (<see cref="DatabaseIdentity"/>): for commands
@@ -369,42 +317,4 @@ public sealed class TargetPreparation
             ? CheckResult.Block("same database", $"The source and the target are the same database ({targetInfo.Display}).",
                 "Give the target's own URL: replacing the target would destroy the source.")
             : null;
-
-    /// <summary>Watches a session from another connection and says which sessions hold the locks it waits for.</summary>
-    private sealed class LockWatcher(PgConnectionInfo target, int pid, IReporter reporter)
-    {
-        public IReadOnlyList<SessionInfo> LastBlockers { get; private set; } = [];
-
-        public async Task RunAsync(CancellationToken cancellationToken)
-        {
-            try
-            {
-                await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
-                var reported = new HashSet<int>();
-                while (true)
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
-                    var blockers = await ServerSessions.BlockingAsync(conn, pid, cancellationToken);
-                    if (blockers.Count > 0)
-                    {
-                        LastBlockers = blockers;
-                    }
-
-                    if (blockers.Any(b => reported.Add(b.Pid)))
-                    {
-                        reporter.Warn($"Emptying the target waits for a lock held by {string.Join("; ", blockers)}.");
-                    }
-                }
-            }
-            catch (OperationCanceledException)
-            {
-                // Emptying ended.
-            }
-            catch (Exception e) when (e is PgRelocateException or NpgsqlException)
-            {
-                // Watching is a courtesy: without it the wait still ends at the lock timeout.
-                reporter.Debug("Could not watch the target's locks: " + e.Message);
-            }
-        }
-    }
 }

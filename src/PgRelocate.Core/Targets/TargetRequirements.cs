@@ -26,6 +26,9 @@ public sealed record TargetRequirements
     /// <summary>Sessions of the caller's own migration, whose <see cref="MigrationLock"/> is no obstacle.</summary>
     public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
 
+    /// <summary>The command that finishes an emptying that stopped halfway, named in its message; null: the same command again with --confirm.</summary>
+    public string? FinishCommand { get; init; }
+
     /// <summary>How long emptying waits for another session's lock before it gives up (lock_timeout).</summary>
     public TimeSpan LockTimeout { get; init; } = DefaultLockTimeout;
 

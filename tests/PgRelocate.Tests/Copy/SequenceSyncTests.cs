@@ -65,6 +65,29 @@ public class SequenceSyncTests(PgServerPair servers) : IClassFixture<PgServerPai
         Assert.False(await PgServer.ScalarAsync<bool>(target, "SELECT is_called FROM member_of_extension"));
     }
 
+    [Fact]
+    public async Task Should_Set_More_Sequences_Than_One_Statement_Sets_Each_To_Its_Own_Value()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("seqs");
+        var target = await servers.Target.CreateDatabaseAsync("seqs_to");
+        const string Many = "DO $$ BEGIN FOR i IN 1..1200 LOOP EXECUTE format('CREATE SEQUENCE s%s', i); END LOOP; END $$";
+        await PgServer.ExecuteAsync(source, Many + "; SELECT setval(format('s%s', i), i * 7, i % 2 = 0) FROM generate_series(1, 1200) i");
+        await PgServer.ExecuteAsync(target, Many);
+
+        await using (var from = await Db.OpenAsync(source, "source", CancellationToken.None))
+        await using (var to = await Db.OpenAsync(target, "target", CancellationToken.None))
+        {
+            var (count, missing) = await SequenceSync.SyncAsync(from, to, CancellationToken.None);
+            Assert.Equal(1200, count);
+            Assert.Empty(missing);
+        }
+
+        foreach (var i in new[] { 1, 499, 500, 501, 1000, 1001, 1200 })
+        {
+            Assert.Equal((i * 7L, i % 2 == 0), await StateAsync(target, $"s{i}"));
+        }
+    }
+
     private static async Task<(long, bool)> StateAsync(PgConnectionInfo db, string sequence)
     {
         await using var conn = new NpgsqlConnection(db.ToNpgsqlConnectionString());

@@ -57,14 +57,14 @@ public class CatalogChecksTests(PreflightServer server) : IClassFixture<Prefligh
     }
 
     [Fact]
-    public async Task Should_Call_A_Provider_Target_Empty_And_Report_Its_Slots_Writes_And_Migrations()
+    public async Task Should_Call_A_Provider_Target_Empty_And_Report_Its_Lock_Table_Slots_Writes_And_Migrations()
     {
         var source = await server.CreateDatabaseAsync("src");
         var target = await ProviderTargets.CreateAsync(server);
 
         var rows = await Checks.RunAsync(new TargetEmptyCheck(), source, target);
 
-        Assert.Equal(["target empty", "connection slots", "target writable", "other migrations"], rows.Select(r => r.Check));
+        Assert.Equal(["target empty", "lock table", "connection slots", "target writable", "other migrations"], rows.Select(r => r.Check));
         Assert.All(rows, r => Assert.True(r.Status == CheckStatus.Ok, $"{r.Check}: {r.Found}"));
     }
 }

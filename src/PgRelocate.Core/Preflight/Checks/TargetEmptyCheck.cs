@@ -5,8 +5,8 @@ namespace PgRelocate.Preflight.Checks;
 /// <summary>
 /// What a restore checks of its target before it touches it, asked the same way (<see cref="TargetPreparation"/>),
 /// so that `check` and `restore` cannot disagree: whether it holds user objects (extensions, what belongs to
-/// them and the provider's schemas do not count), free connection slots, that it takes writes, and that no
-/// other migration holds it. One row each.
+/// them and the provider's schemas do not count), whether emptying it fits one transaction of its lock table,
+/// free connection slots, that it takes writes, and that no other migration holds it. One row each.
 /// </summary>
 public sealed class TargetEmptyCheck : IPreflightCheck
 {

@@ -1,0 +1,288 @@
+using System.Globalization;
+using Npgsql;
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Preflight;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Targets;
+
+/// <summary>
+/// The second phase of <see cref="TargetPreparation"/>: empties a checked target with the statements of
+/// EmptyPlan.sql, dependents first, committed in batches that each fit a quarter of the server's lock table
+/// (<see cref="LockTable.Budget"/>, counted by <see cref="EmptySteps"/>), so a target of any size can be
+/// replaced under the default max_locks_per_transaction. The first transaction looks again at everything
+/// (--confirm, and what the DROPs would take or leave that the login role may not drop) before its first DROP;
+/// each later one looks again at what its own DROPs would take. A batch that would drop a surviving extension
+/// is rolled back. When it stops after a batch was committed (an error, a cancel), the message says how much is
+/// dropped and which command empties the rest: the same command again, or <see cref="TargetRequirements.FinishCommand"/>.
+/// </summary>
+internal sealed class TargetEmptying(TargetPreparation prepared, IReporter reporter)
+{
+    private PgConnectionInfo Target => prepared.Target;
+
+    private TargetRequirements Requirements => prepared.Requirements;
+
+    /// <summary>How many user objects there were when the emptying began.</summary>
+    private int _objects;
+
+    /// <summary>Whether a batch was committed: from then on the target is changed.</summary>
+    private bool _changed;
+
+    /// <summary>Splits the statements, in order, into batches of at most <paramref name="budget"/> locks; the repeated one (large objects) alone.</summary>
+    public static List<List<EmptyStep>> Batches(IReadOnlyList<EmptyStep> steps, long budget)
+    {
+        var batches = new List<List<EmptyStep>>();
+        List<EmptyStep>? current = null;
+        long locks = 0;
+        foreach (var step in steps)
+        {
+            if (current is null || step.Repeats || current[^1].Repeats || locks + step.Locks > budget)
+            {
+                current = [];
+                batches.Add(current);
+                locks = 0;
+            }
+
+            current.Add(step);
+            locks += step.Locks;
+        }
+
+        return batches;
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var database = Target.Database;
+        await using var conn = await Db.OpenAsync(Target, "target", cancellationToken);
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var watcher = new LockWatcher(Target, conn.ProcessID, reporter);
+        Task? watch = null;
+        NpgsqlTransaction? tx = null;
+        try
+        {
+            await EmptySteps.WithoutJitAsync(conn, cancellationToken);
+            // For the whole session: every batch waits this long for a lock, and every name prints qualified.
+            await using (var cmd = new NpgsqlCommand("SELECT pg_catalog.set_config('lock_timeout', @timeout, false), pg_catalog.set_config('search_path', '', false)", conn))
+            {
+                cmd.Parameters.AddWithValue("timeout", ((long)Requirements.LockTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms");
+                await cmd.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            var current = await conn.BeginTransactionAsync(cancellationToken);
+            tx = current;
+            var objects = await UserObjects.ReadAsync(conn, cancellationToken);
+            _objects = objects.Count;
+            if (objects.Count == 0)
+            {
+                await current.CommitAsync(cancellationToken);
+                return;
+            }
+
+            if (TargetPreparation.Emptiness(database, Requirements.Confirm, objects) is { Status: CheckStatus.Block } refused)
+            {
+                throw new UsageException(Sentences.NothingWasChanged(refused.Found, refused.Next));
+            }
+
+            // Again in this transaction, before the first DROP: another role's object may have appeared since the check.
+            await RefuseOtherRolesAsync(conn, null, [], cancellationToken);
+            var steps = await EmptySteps.ReadAsync(conn, cancellationToken);
+            var droppedExtensions = steps.Where(s => s.Step == EmptyStep.ExtensionStep && s.ObjectId is not null).Select(s => s.ObjectId!.Value).ToList();
+            var lockTable = await LockTable.ReadAsync(conn, cancellationToken);
+            var dropped = steps.Where(s => s.Step == EmptyStep.ExtensionStep).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+            var kept = (await Extensions.InstalledAsync(conn, cancellationToken)).Select(e => e.Name).Where(n => !dropped.Contains(n)).ToList();
+            var batches = Batches(steps, lockTable.Budget);
+            reporter.Warn($"Replacing the {objects.Count} objects in {Target.Display} (--confirm {database}){(batches.Count > 1 ? $", in {batches.Count} transactions that fit its lock table: if this stops halfway, {Finish}" : "")}.");
+            watch = watcher.RunAsync(watching.Token);
+            for (var i = 0; i < batches.Count; i++)
+            {
+                if (i > 0)
+                {
+                    current = await conn.BeginTransactionAsync(cancellationToken);
+                    tx = current;
+                    // Again for this batch's DROPs, in its transaction: what they take may have changed since.
+                    var roots = batches[i].Where(s => !s.Repeats).Select(s => (s.ClassId!.Value, s.ObjectId!.Value)).ToList();
+                    if (roots.Count > 0)
+                    {
+                        await RefuseOtherRolesAsync(conn, roots, droppedExtensions, cancellationToken);
+                    }
+                }
+
+                foreach (var step in batches[i])
+                {
+                    reporter.Debug(step.Sql);
+                    if (!step.Repeats)
+                    {
+                        await Db.ExecuteAsync(conn, step.Sql, cancellationToken);
+                        continue;
+                    }
+
+                    // A thousand large objects at a time, each thousand committed, until none of the login role's is left.
+                    while ((await Db.ListAsync(conn, step.Sql, _ => 0, cancellationToken)).Count > 0)
+                    {
+                        await current.CommitAsync(cancellationToken);
+                        MarkChanged();
+                        current = await conn.BeginTransactionAsync(cancellationToken);
+                        tx = current;
+                    }
+                }
+
+                var gone = kept.Except((await Extensions.InstalledAsync(conn, cancellationToken)).Select(e => e.Name), StringComparer.Ordinal).ToList();
+                if (gone.Count > 0)
+                {
+                    throw new PgRelocateException(
+                        $"Could not empty the target without dropping extension{(gone.Count == 1 ? "" : "s")} {string.Join(", ", gone)}, which {(gone.Count == 1 ? "is" : "are")} not the login role's to make again: drop what depends on {(gone.Count == 1 ? "it" : "them")} by hand, or restore into an empty database. {await OutcomeAsync()}");
+                }
+
+                await current.CommitAsync(cancellationToken);
+                tx = null;
+                MarkChanged();
+                reporter.Debug($"Emptying the target: batch {i + 1} of {batches.Count} committed.");
+            }
+
+            var remaining = await UserObjects.ReadAsync(conn, cancellationToken);
+            if (remaining.Count > 0)
+            {
+                throw new PgRelocateException(
+                    $"Could not empty the target: {UserObjects.Sample(remaining, 5)} remain{(remaining.Count == 1 ? "s" : "")}, owned by another role. Drop them as their owner, or restore into an empty database. {await OutcomeAsync()}");
+            }
+
+            Requirements.Changes.Now(TargetCondition.Emptied);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            await RollbackAsync(tx);
+            var holders = watcher.LastBlockers.Count > 0 ? string.Join("; ", watcher.LastBlockers) : "another session";
+            throw new PgRelocateException(
+                $"Could not empty the target: waited {Units.Duration(Requirements.LockTimeout)} for a lock held by {holders}. End that session or let it finish, then run again (--lock-timeout sets the wait). {await OutcomeAsync()}", ExitCode.Failed, e);
+        }
+        catch (PostgresException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            await RollbackAsync(tx);
+            throw new PgRelocateException(
+                $"Could not empty the target: {e.MessageText}. The login role may only drop what it owns: drop the rest as its owner, or restore into an empty database. {await OutcomeAsync()}", ExitCode.Failed, e);
+        }
+        catch (Exception e) when (e is not PgRelocateException)
+        {
+            // Canceled, or the connection broke: whatever is said of the cause, say where the target stands.
+            await RollbackAsync(tx);
+            if (_changed)
+            {
+                reporter.Warn(await OutcomeAsync());
+            }
+
+            throw;
+        }
+        finally
+        {
+            await watching.CancelAsync();
+            if (watch is not null)
+            {
+                await watch;
+            }
+        }
+    }
+
+    /// <summary>A batch is committed: the target is partly emptied, for the message and for what an interrupt says.</summary>
+    private void MarkChanged()
+    {
+        _changed = true;
+        Requirements.Changes.Now(TargetCondition.PartlyEmptied);
+    }
+
+    /// <summary>Refuses, before this transaction's DROPs, what they would take or leave that the login role may not drop.</summary>
+    private async Task RefuseOtherRolesAsync(NpgsqlConnection conn, IReadOnlyList<(uint, uint)>? roots, IReadOnlyList<uint> extensions, CancellationToken cancellationToken)
+    {
+        if (TargetPreparation.OtherRoles(Target, await EmptyBlockers.ReadAsync(conn, roots, extensions, cancellationToken)) is { Status: CheckStatus.Block } others)
+        {
+            throw new PgRelocateException(Sentences.Join(others.Found, others.Next, await OutcomeAsync()));
+        }
+    }
+
+    /// <summary>The command that empties the rest, as a clause: "running the same command again with --confirm app empties the rest".</summary>
+    private string Finish => Requirements.FinishCommand is { } command
+        ? $"'{command}' empties the rest"
+        : $"running the same command again with --confirm {Target.Database} empties the rest";
+
+    /// <summary>
+    /// Where the target stands: nothing changed, or how much is dropped (counted again on a session of its
+    /// own, the emptying's may be broken) and the command that empties the rest.
+    /// </summary>
+    private async Task<string> OutcomeAsync()
+    {
+        if (!_changed)
+        {
+            return "Nothing was changed.";
+        }
+
+        var finish = Finish;
+        try
+        {
+            using var time = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await using var conn = await Db.OpenAsync(Target, "target", time.Token);
+            await EmptySteps.WithoutJitAsync(conn, time.Token);
+            var left = (await UserObjects.ReadAsync(conn, time.Token)).Count;
+            return $"The target is partly emptied: {Math.Max(_objects - left, 0)} of {_objects} objects dropped; {finish}.";
+        }
+        catch (Exception e) when (e is PgRelocateException or NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            return $"The target is partly emptied (of its {_objects} objects, some are dropped); {finish}.";
+        }
+    }
+
+    private static async Task RollbackAsync(NpgsqlTransaction? tx)
+    {
+        if (tx is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await tx.RollbackAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+        {
+            // The connection broke or the transaction already ended: the server rolls it back.
+        }
+    }
+
+    /// <summary>Watches a session from another connection and says which sessions hold the locks it waits for.</summary>
+    private sealed class LockWatcher(PgConnectionInfo target, int pid, IReporter reporter)
+    {
+        public IReadOnlyList<SessionInfo> LastBlockers { get; private set; } = [];
+
+        public async Task RunAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
+                var reported = new HashSet<int>();
+                while (true)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+                    var blockers = await ServerSessions.BlockingAsync(conn, pid, cancellationToken);
+                    if (blockers.Count > 0)
+                    {
+                        LastBlockers = blockers;
+                    }
+
+                    if (blockers.Any(b => reported.Add(b.Pid)))
+                    {
+                        reporter.Warn($"Emptying the target waits for a lock held by {string.Join("; ", blockers)}.");
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Emptying ended.
+            }
+            catch (Exception e) when (e is PgRelocateException or NpgsqlException)
+            {
+                // Watching is a courtesy: without it the wait still ends at the lock timeout.
+                reporter.Debug("Could not watch the target's locks: " + e.Message);
+            }
+        }
+    }
+}
