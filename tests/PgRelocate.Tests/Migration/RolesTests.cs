@@ -38,6 +38,27 @@ public class RolesTests(PgServerPair servers) : IClassFixture<PgServerPair>
     }
 
     [Fact]
+    public async Task A_Source_Read_As_Superuser_Gives_The_Created_Roles_Their_Passwords_Without_Showing_Them()
+    {
+        var source = await RoleSource.CreateAsync(servers.Source, "p15");
+        var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
+        var asSuperuser = servers.Source.Cluster.Superuser(source.Db.Database);
+        using var dir = new TempDir();
+
+        var result = await CliRunner.RunAsync("migrate", "--roles", "--source", CliRunner.Url(asSuperuser), "--target", CliRunner.Url(target), "--confirm", target.Database, "--workdir", dir.Path);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        // The database's owner on the source is a role like any other here: created on the target with its password, owning its objects.
+        var password = new Npgsql.NpgsqlConnectionStringBuilder(source.Db.ToNpgsqlConnectionString()).Password;
+        var asOwner = target.WithCredentials(source.Db.User, password);
+        Assert.Equal(source.Db.User, await PgServer.ScalarAsync<string>(asOwner, "SELECT current_user::text"));
+        Assert.Equal(source.Db.User, await PgServer.ScalarAsync<string>(target, "SELECT tableowner::text FROM pg_tables WHERE schemaname = 'shop' AND tablename = 'orders'"));
+        var written = result.Output + string.Concat(Directory.GetFiles(dir.Path, "*", SearchOption.AllDirectories).Select(File.ReadAllText));
+        Assert.DoesNotContain("SCRAM-SHA-256$", written, StringComparison.Ordinal);
+        Secrets.AssertAbsent(written, "the migration's output and folder");
+    }
+
+    [Fact]
     public async Task Check_Roles_On_A_Target_That_May_Not_Create_Roles_Blocks_And_Says_What_Is_Missing()
     {
         var source = await RoleSource.CreateAsync(servers.Source, "h15");
