@@ -59,6 +59,24 @@ public class RolesTests(PgServerPair servers) : IClassFixture<PgServerPair>
     }
 
     [Fact]
+    public async Task A_Role_The_Target_Has_With_Other_Attributes_Is_Reused_Unaltered_And_Reported()
+    {
+        var source = await RoleSource.CreateAsync(servers.Source, "d15");
+        var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
+        var reporter = source.Roles[2];
+        await servers.Target.ExecuteAsync("postgres", $"CREATE ROLE {reporter} NOLOGIN CONNECTION LIMIT 3");
+        using var dir = new TempDir();
+
+        var result = await CliRunner.RunAsync("migrate", "--roles", "--source", CliRunner.Url(source.Db), "--target", CliRunner.Url(target), "--confirm", target.Database, "--workdir", dir.Path);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains($"role {reporter} reused, differs: the target has it, not altered: login False on the target, True on the source; inherit True on the target, False on the source; connection limit 3 on the target, -1 on the source", result.Output, StringComparison.Ordinal);
+        Assert.False(await PgServer.ScalarAsync<bool>(target, $"SELECT rolcanlogin FROM pg_roles WHERE rolname = '{reporter}'"));
+        // Its memberships and grants are given all the same.
+        Assert.True(await PgServer.ScalarAsync<bool>(target, $"SELECT pg_has_role('{reporter}', '{source.Roles[1]}', 'MEMBER') AND has_database_privilege('{reporter}', current_database(), 'CONNECT')"));
+    }
+
+    [Fact]
     public async Task Check_Roles_On_A_Target_That_May_Not_Create_Roles_Blocks_And_Says_What_Is_Missing()
     {
         var source = await RoleSource.CreateAsync(servers.Source, "h15");
