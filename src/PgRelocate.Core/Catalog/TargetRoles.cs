@@ -34,6 +34,12 @@ public sealed record RoleOutcome(string Role, string Action, string Note);
 /// </summary>
 public static class TargetRoles
 {
+    /// <summary>The settings whose value is a list, stored as SQL writes it.</summary>
+    private static readonly HashSet<string> ListSettings = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries", "shared_preload_libraries",
+    };
+
     public static async Task<List<RoleOutcome>> CreateAsync(NpgsqlConnection source, NpgsqlConnection target, IReadOnlyDictionary<string, string> renames, CancellationToken cancellationToken)
     {
         var access = await DatabaseAccess.ReadAsync(source, cancellationToken);
@@ -66,13 +72,23 @@ public static class TargetRoles
 
             var (create, leftOut) = Create(role, name, rights, verifiers.GetValueOrDefault(role.Name));
             await Db.ExecuteAsync(target, create, cancellationToken);
+            var notes = new List<string>();
             foreach (var setting in role.Settings)
             {
                 var at = setting.IndexOf('=', StringComparison.Ordinal);
-                await Db.ExecuteAsync(target, $"ALTER ROLE {Db.Ident(name)} SET {Db.Ident(setting[..at])} TO {Db.Literal(setting[(at + 1)..])}", cancellationToken);
+                var (key, value) = (setting[..at], setting[(at + 1)..]);
+                // A list setting's value is stored as written in SQL already ("$user", public): given as it is, not as one string.
+                var sql = $"ALTER ROLE {Db.Ident(name)} SET {Db.Ident(key)} TO {(ListSettings.Contains(key) ? value : Db.Literal(value))}";
+                try
+                {
+                    await Db.ExecuteAsync(target, sql, cancellationToken);
+                }
+                catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.InsufficientPrivilege or PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.InvalidParameterValue or PostgresErrorCodes.CantChangeRuntimeParam)
+                {
+                    notes.Add($"setting {key} left out: {e.MessageText}");
+                }
             }
 
-            var notes = new List<string>();
             if (leftOut.Count > 0)
             {
                 notes.Add($"left out {string.Join(", ", leftOut)}: {rights.LoginRole} has not {(leftOut.Count == 1 ? "it" : "them")}");

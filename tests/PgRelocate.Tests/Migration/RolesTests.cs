@@ -135,6 +135,7 @@ internal sealed record RoleSource(PgConnectionInfo Db, string Writer, IReadOnlyL
             CREATE ROLE "{analytics}" LOGIN;
             GRANT {team} TO "{analytics}" WITH ADMIN OPTION;
             ALTER ROLE "{analytics}" SET statement_timeout = '30s';
+            ALTER ROLE {writer} SET search_path = shop, "$user", public;
             """);
         var db = await server.CreateDatabaseAsync("roles");
         var owner = Sql.Ident(db.User);

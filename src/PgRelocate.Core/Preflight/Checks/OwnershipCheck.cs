@@ -45,7 +45,7 @@ public sealed class OwnershipCheck : IPreflightCheck
                 $"Nothing to fix: the restore makes {targetRole} their owner; recreate those roles on the target if applications log in as them."),
             Findings.WarnIfAny("roles", access.Roles.Select(r => $"{r.Name} ({(r.CanLogin ? "login" : "no login")}{(r.MemberOf.Count > 0 ? ", member of " + string.Join(", ", r.MemberOf) : "")})").ToList(),
                 "The database uses no role but the login role.", "roles the database uses are not migrated",
-                "Create them on the target (on Heroku: heroku pg:credentials:create --name ROLE) before the applications log in as them."),
+                "Create them on the target (on Heroku: heroku pg:credentials:create --name ROLE) before the applications log in as them; where the target's login role may create roles, migrate --roles does it and keeps owners and grants (check --roles says whether it may)."),
             Findings.WarnIfAny("grants", access.Privileges.Where(p => !p.IsDefault).Select(p => p.ToString()).ToList(), "No grants to other roles.", "privileges will not be carried",
                 script + "; run it once the roles exist."),
             Findings.WarnIfAny("default privileges", access.Privileges.Where(p => p.IsDefault).Select(p => p.ToString()).ToList(), "No default privileges.", "default privileges will not be carried",
