@@ -21,7 +21,7 @@ public class RolesTests(PgServerPair servers) : IClassFixture<PgServerPair>
         Assert.True(check.ExitCode == 0, check.ToString());
         Assert.Contains("may create roles (CREATEROLE)", check.Stdout, StringComparison.Ordinal);
 
-        await RoleSource.MigrateAndCompareAsync(source, target, servers.Target, []);
+        await RoleSource.MigrateAndCompareAsync(source, target, []);
     }
 
     [Fact]
@@ -31,7 +31,7 @@ public class RolesTests(PgServerPair servers) : IClassFixture<PgServerPair>
         var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
         var renamed = source.Writer + "_new";
 
-        await RoleSource.MigrateAndCompareAsync(source, target, servers.Target, ["--direct", "--map-role", $"{source.Writer}={renamed}"], new Dictionary<string, string> { [source.Writer] = renamed });
+        await RoleSource.MigrateAndCompareAsync(source, target, ["--direct", "--map-role", $"{source.Writer}={renamed}"], new Dictionary<string, string> { [source.Writer] = renamed });
 
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, $"SELECT count(*) FROM pg_roles WHERE rolname = '{source.Writer}'"));
         Assert.Equal(renamed, await PgServer.ScalarAsync<string>(target, "SELECT tableowner::text FROM pg_tables WHERE schemaname = 'shop' AND tablename = 'ledger'"));
@@ -77,6 +77,21 @@ public class RolesTests(PgServerPair servers) : IClassFixture<PgServerPair>
     }
 
     [Fact]
+    public async Task A_Second_Migration_With_Roles_Into_The_Same_Target_Reuses_The_Roles_The_First_Created()
+    {
+        var source = await RoleSource.CreateAsync(servers.Source, "t15");
+        var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
+        await RoleSource.MigrateAndCompareAsync(source, target, []);
+
+        using var dir = new TempDir();
+        var again = await CliRunner.RunAsync("migrate", "--roles", "--source", CliRunner.Url(source.Db), "--target", CliRunner.Url(target), "--confirm", target.Database, "--workdir", dir.Path);
+
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains("0 created, 5 reused", again.Output, StringComparison.Ordinal);
+        await DatabaseSnapshot.AssertSameOwnersAndPrivilegesAsync(source.Db, target);
+    }
+
+    [Fact]
     public async Task Check_Roles_On_A_Target_That_May_Not_Create_Roles_Blocks_And_Says_What_Is_Missing()
     {
         var source = await RoleSource.CreateAsync(servers.Source, "h15");
@@ -95,8 +110,27 @@ public class RolesTests(PgServerPair servers) : IClassFixture<PgServerPair>
     }
 
     [Fact]
-    public async Task Map_Role_Without_Roles_Is_A_Usage_Error()
+    public async Task Map_Role_Of_A_Policy_Role_Is_Refused_Before_Anything_Is_Written()
     {
+        var source = await RoleSource.CreateAsync(servers.Source, "q15");
+        var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
+        using var dir = new TempDir();
+
+        var result = await CliRunner.RunAsync("migrate", "--roles", "--map-role", $"{source.Roles[4]}=analysts", "--source", CliRunner.Url(source.Db), "--target", CliRunner.Url(target), "--confirm", target.Database, "--workdir", dir.Path);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains($"--map-role renames {source.Roles[4]}, which policy recent on shop.orders to {source.Roles[4]} names", result.Output, StringComparison.Ordinal);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, $"SELECT count(*) FROM pg_roles WHERE rolname IN ('analysts', '{source.Roles[0]}')"));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_namespace WHERE nspname = 'shop'"));
+    }
+
+    [Fact]
+    public async Task Map_Role_Without_Roles_Or_Not_Source_Equals_Target_Is_A_Usage_Error()
+    {
+        var malformed = await CliRunner.RunAsync("migrate", "--roles", "--map-role", "a", "--source", "postgres://u@127.0.0.1:1/a", "--target", "postgres://u@127.0.0.1:1/b", "--confirm", "b");
+        Assert.True(malformed.ExitCode == 2, malformed.ToString());
+        Assert.Contains("--map-role 'a' is not SOURCE=TARGET", malformed.Output, StringComparison.Ordinal);
+
         var result = await CliRunner.RunAsync("migrate", "--map-role", "a=b", "--source", "postgres://u@127.0.0.1:1/a", "--target", "postgres://u@127.0.0.1:1/b", "--confirm", "b");
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("--map-role renames roles that --roles creates", result.Output, StringComparison.Ordinal);
@@ -111,7 +145,7 @@ public class RolesPg17Tests(PgServer source, Pg17Server target) : IClassFixture<
     {
         var db = await RoleSource.CreateAsync(source, "r17");
         var into = await RoleSource.CreateRoleTargetAsync(target);
-        await RoleSource.MigrateAndCompareAsync(db, into, target, []);
+        await RoleSource.MigrateAndCompareAsync(db, into, []);
     }
 }
 
@@ -182,7 +216,7 @@ internal sealed record RoleSource(PgConnectionInfo Db, string Writer, IReadOnlyL
     }
 
     /// <summary>Runs migrate --roles and compares the two sides: pg_dump with owners and privileges, the roles' attributes and memberships, the data.</summary>
-    public static async Task MigrateAndCompareAsync(RoleSource source, PgConnectionInfo target, PgServer targetServer, string[] more, IReadOnlyDictionary<string, string>? renames = null)
+    public static async Task MigrateAndCompareAsync(RoleSource source, PgConnectionInfo target, string[] more, IReadOnlyDictionary<string, string>? renames = null)
     {
         string Map(string role) => renames?.GetValueOrDefault(role) ?? role;
         using var dir = new TempDir();
@@ -218,7 +252,6 @@ internal sealed record RoleSource(PgConnectionInfo Db, string Writer, IReadOnlyL
         Assert.Equal(await RolesAsync(source.Db, source.Roles, r => r), await RolesAsync(target, source.Roles.Select(Map).ToList(), r => renames?.FirstOrDefault(x => x.Value == r).Key ?? r));
         // The roles that log in were created without a password (the source's login role may not read them), and said so.
         Assert.Contains("no password (the source's are not readable)", result.Output + await File.ReadAllTextAsync(Directory.GetFiles(dir.Path, "journal.json", SearchOption.AllDirectories).Single()), StringComparison.Ordinal);
-        _ = targetServer;
     }
 
     /// <summary>Each role's attributes and settings, and its memberships among <paramref name="roles"/>, named back by <paramref name="back"/>.</summary>
