@@ -14,12 +14,14 @@ internal static class CheckCommand
         var target = new Option<string?>("--target") { Description = "The database to migrate to; without it only the source is checked." };
         var online = new Option<bool>("--online") { Description = "Also check the prerequisites of an online migration (migrate --online)." };
         var replicaIdentityFull = new Option<bool>("--replica-identity-full") { Description = "With --online: tables without a primary key will get REPLICA IDENTITY FULL (a warning, not a blocker)." };
+        var roles = new Option<bool>("--roles") { Description = "Check that the target allows migrate --roles: creating the roles the database uses, keeping owners and grants." };
         var command = new Command("check", "Check a source (and target) before migrating: versions, extensions, size, roles, activity and more.")
         {
             source,
             target,
             online,
             replicaIdentityFull,
+            roles,
         };
         command.SetAction(async (ctx, ct) =>
         {
@@ -28,7 +30,7 @@ internal static class CheckCommand
             IReadOnlyList<IPreflightCheck> checks = ctx.Parse.GetValue(online)
                 ? [.. PreflightRunner.DefaultChecks(online: true), .. Online.OnlineChecks.All(ctx.Parse.GetValue(replicaIdentityFull))]
                 : [.. PreflightRunner.DefaultChecks(), Online.OnlineChecks.LeftoverSlots];
-            var report = await new PreflightRunner(checks).RunAsync(sourceInfo, targetInfo, ctx.Binaries, ctx.Reporter, ct);
+            var report = await new PreflightRunner(checks) { Roles = ctx.Parse.GetValue(roles) }.RunAsync(sourceInfo, targetInfo, ctx.Binaries, ctx.Reporter, ct);
             ctx.Reporter.Stop();
             if (ctx.Json)
             {

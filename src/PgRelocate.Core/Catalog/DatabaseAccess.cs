@@ -36,8 +36,25 @@ public sealed record PolicyRole(string Table, string Policy, string Role)
     public override string ToString() => $"policy {Policy} on {Table} to {Role}";
 }
 
-/// <summary>A role of the server: whether it logs in and inherits, the roles it is a member of (and of which with ADMIN OPTION).</summary>
-public sealed record RoleFacts(string Name, bool CanLogin, bool Inherit, IReadOnlyList<string> MemberOf, IReadOnlyList<string> AdminOf);
+/// <summary>
+/// A role of the server: whether it logs in and inherits, the roles it is a member of (and of which with ADMIN
+/// OPTION); and what --roles carries besides (Roles.sql): its connection limit (-1: none), VALID UNTIL (UTC, ISO
+/// 8601), the attributes only some may give, its own settings (name=value).
+/// </summary>
+public sealed record RoleFacts(string Name, bool CanLogin, bool Inherit, IReadOnlyList<string> MemberOf, IReadOnlyList<string> AdminOf)
+{
+    public int ConnectionLimit { get; init; } = -1;
+
+    public string? ValidUntil { get; init; }
+
+    public bool Superuser { get; init; }
+
+    public bool Replication { get; init; }
+
+    public bool BypassRls { get; init; }
+
+    public IReadOnlyList<string> Settings { get; init; } = [];
+}
 
 /// <summary>
 /// Who a database's objects belong to and who may use them, as the source has it: the privileges a restore
@@ -47,23 +64,38 @@ public sealed record RoleFacts(string Name, bool CanLogin, bool Inherit, IReadOn
 /// </summary>
 public sealed record DatabaseAccess(string LoginRole, IReadOnlyList<Privilege> Privileges, IReadOnlyList<PolicyRole> PolicyRoles, IReadOnlyList<string> Owners, IReadOnlyList<RoleFacts> Roles)
 {
+    /// <summary>
+    /// The grants to the login role on objects other roles own: left out of <see cref="Privileges"/> (the target's
+    /// login role owns every object after a restore), carried by --roles, which gives those objects their owners back.
+    /// </summary>
+    public IReadOnlyList<Privilege> ToLoginRole { get; init; } = [];
+
     public static async Task<DatabaseAccess> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
     {
         var login = await Db.ScalarAsync<string>(conn, "SELECT current_user", cancellationToken) ?? "";
         var privileges = await Db.ListAsync(conn, CatalogSql.Load("Privileges.sql"), r => new Privilege(
             r.GetString(0), r.NullableString(1), r.NullableString(2), r.GetString(3), r.NullableString(4), r.GetString(5), r.GetBoolean(6), r.GetBoolean(7)), cancellationToken);
         // The target's login role owns every object there, so a grant to the source's login role is not lost.
+        var toLogin = privileges.Where(p => p.Grantee == login).ToList();
         privileges.RemoveAll(p => p.Grantee == login);
         var policies = await Db.ListAsync(conn, CatalogSql.Load("PolicyRoles.sql"), r => new PolicyRole(r.GetString(0), r.GetString(1), r.GetString(2)), cancellationToken);
         var owners = await Db.ListAsync(conn, CatalogSql.Load("Owners.sql"), r => r.GetString(0), cancellationToken);
         var roles = await ReadRolesAsync(conn, cancellationToken);
-        return new DatabaseAccess(login, privileges, policies, owners, Used(login, privileges, policies, owners, roles));
+        return new DatabaseAccess(login, privileges, policies, owners, Used(login, privileges, policies, owners, roles)) { ToLoginRole = toLogin };
     }
 
     /// <summary>Every role of the server but the predefined ones.</summary>
     public static Task<List<RoleFacts>> ReadRolesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
         Db.ListAsync(conn, CatalogSql.Load("Roles.sql"), r => new RoleFacts(
-            r.GetString(0), r.GetBoolean(1), r.GetBoolean(2), r.GetFieldValue<string[]>(3), r.GetFieldValue<string[]>(4)), cancellationToken);
+            r.GetString(0), r.GetBoolean(1), r.GetBoolean(2), r.GetFieldValue<string[]>(3), r.GetFieldValue<string[]>(4))
+        {
+            ConnectionLimit = r.GetInt32(5),
+            ValidUntil = r.NullableString(6),
+            Superuser = r.GetBoolean(7),
+            Replication = r.GetBoolean(8),
+            BypassRls = r.GetBoolean(9),
+            Settings = r.GetFieldValue<string[]>(10),
+        }, cancellationToken);
 
     /// <summary>Nothing to carry: no privilege beyond the owner's, no policy naming a role, no other owner.</summary>
     public bool IsEmpty => Privileges.Count == 0 && PolicyRoles.Count == 0 && Owners.Count == 0;

@@ -48,47 +48,19 @@ public static class GrantScript
             standsFor = role => MembersOf(role, access.Roles).Prepend(role).Distinct(StringComparer.Ordinal);
         }
 
-        var grants = access.Privileges.Where(p => !p.IsDefault).ToList();
+        var (grants, defaults) = Statements(access.Privileges, Map, standsFor, target.LoginRole, target.Database, keepLoginRole: false);
         if (grants.Count > 0)
         {
             lines.Add("");
             lines.Add("-- Privileges on objects");
+            lines.AddRange(grants);
         }
 
-        foreach (var group in grants.GroupBy(p => (p.Kind == "COLUMN" ? "TABLE" : p.Kind, p.Object, p.Grantee, p.Grantable, p.Revoke, Columns: p.Kind == "COLUMN")))
-        {
-            var on = group.Key.Item1 == "DATABASE" ? $"DATABASE {Db.Ident(target.Database)}" : $"{group.Key.Item1} {group.Key.Object}";
-            var privileges = group.Key.Columns
-                ? string.Join(", ", group.GroupBy(p => p.Name).Select(g => $"{g.Key} ({string.Join(", ", g.Select(p => p.Column))})"))
-                : string.Join(", ", group.Select(p => p.Name).Distinct(StringComparer.Ordinal));
-            foreach (var grantee in Grantees(group.Key.Grantee, Map, standsFor, target))
-            {
-                lines.Add(group.Key.Revoke
-                    ? $"REVOKE {privileges} ON {on} FROM {grantee};"
-                    : $"GRANT {privileges} ON {on} TO {grantee}{(group.Key.Grantable ? " WITH GRANT OPTION" : "")};");
-            }
-        }
-
-        var defaults = access.Privileges.Where(p => p.IsDefault).ToList();
         if (defaults.Count > 0)
         {
             lines.Add("");
             lines.Add("-- Default privileges of objects created later");
-        }
-
-        foreach (var group in defaults.GroupBy(p => (p.Kind, p.Object, p.Owner, p.Grantee, p.Grantable, p.Revoke)))
-        {
-            var owner = Map(group.Key.Owner);
-            var forRole = owner == target.LoginRole ? "" : $" FOR ROLE {Db.Ident(owner)}";
-            var inSchema = group.Key.Object is null ? "" : $" IN SCHEMA {group.Key.Object}";
-            var kind = group.Key.Kind["DEFAULT ".Length..] switch { "ROUTINES" => "FUNCTIONS", var k => k };
-            var privileges = string.Join(", ", group.Select(p => p.Name).Distinct(StringComparer.Ordinal));
-            foreach (var grantee in Grantees(group.Key.Grantee, Map, standsFor, target))
-            {
-                lines.Add(group.Key.Revoke
-                    ? $"ALTER DEFAULT PRIVILEGES{forRole}{inSchema} REVOKE {privileges} ON {kind} FROM {grantee};"
-                    : $"ALTER DEFAULT PRIVILEGES{forRole}{inSchema} GRANT {privileges} ON {kind} TO {grantee}{(group.Key.Grantable ? " WITH GRANT OPTION" : "")};");
-            }
+            lines.AddRange(defaults);
         }
 
         if (access.PolicyRoles.Count > 0)
@@ -105,6 +77,49 @@ public static class GrantScript
         }
 
         return lines;
+    }
+
+    /// <summary>
+    /// The GRANT and REVOKE statements that give the target <paramref name="privileges"/>, and the ALTER DEFAULT
+    /// PRIVILEGES ones, each grantee and owner written as <paramref name="map"/> names it on the target, standing for
+    /// the roles <paramref name="standsFor"/> says. Grants to the target's login role are left out unless
+    /// <paramref name="keepLoginRole"/> (--roles gives objects back to other owners, who then grant it).
+    /// </summary>
+    public static (List<string> Grants, List<string> Defaults) Statements(IEnumerable<Privilege> privileges, Func<string, string> map, Func<string, IEnumerable<string>> standsFor, string loginRole, string database, bool keepLoginRole)
+    {
+        var all = privileges.ToList();
+        var grants = new List<string>();
+        foreach (var group in all.Where(p => !p.IsDefault).GroupBy(p => (p.Kind == "COLUMN" ? "TABLE" : p.Kind, p.Object, p.Grantee, p.Grantable, p.Revoke, Columns: p.Kind == "COLUMN")))
+        {
+            var on = group.Key.Item1 == "DATABASE" ? $"DATABASE {Db.Ident(database)}" : $"{group.Key.Item1} {group.Key.Object}";
+            var names = group.Key.Columns
+                ? string.Join(", ", group.GroupBy(p => p.Name).Select(g => $"{g.Key} ({string.Join(", ", g.Select(p => p.Column))})"))
+                : string.Join(", ", group.Select(p => p.Name).Distinct(StringComparer.Ordinal));
+            foreach (var grantee in Grantees(group.Key.Grantee, map, standsFor, keepLoginRole ? null : loginRole))
+            {
+                grants.Add(group.Key.Revoke
+                    ? $"REVOKE {names} ON {on} FROM {grantee};"
+                    : $"GRANT {names} ON {on} TO {grantee}{(group.Key.Grantable ? " WITH GRANT OPTION" : "")};");
+            }
+        }
+
+        var defaults = new List<string>();
+        foreach (var group in all.Where(p => p.IsDefault).GroupBy(p => (p.Kind, p.Object, p.Owner, p.Grantee, p.Grantable, p.Revoke)))
+        {
+            var owner = map(group.Key.Owner);
+            var forRole = owner == loginRole ? "" : $" FOR ROLE {Db.Ident(owner)}";
+            var inSchema = group.Key.Object is null ? "" : $" IN SCHEMA {group.Key.Object}";
+            var kind = group.Key.Kind["DEFAULT ".Length..] switch { "ROUTINES" => "FUNCTIONS", var k => k };
+            var names = string.Join(", ", group.Select(p => p.Name).Distinct(StringComparer.Ordinal));
+            foreach (var grantee in Grantees(group.Key.Grantee, map, standsFor, keepLoginRole ? null : loginRole))
+            {
+                defaults.Add(group.Key.Revoke
+                    ? $"ALTER DEFAULT PRIVILEGES{forRole}{inSchema} REVOKE {names} ON {kind} FROM {grantee};"
+                    : $"ALTER DEFAULT PRIVILEGES{forRole}{inSchema} GRANT {names} ON {kind} TO {grantee}{(group.Key.Grantable ? " WITH GRANT OPTION" : "")};");
+            }
+        }
+
+        return (grants, defaults);
     }
 
     /// <summary>The roles to create where the login role may: those the target lacks, then the memberships among them.</summary>
@@ -151,7 +166,7 @@ public static class GrantScript
         }
     }
 
-    private static IEnumerable<string> Grantees(string? grantee, Func<string, string> map, Func<string, IEnumerable<string>> standsFor, GrantTarget target)
+    private static IEnumerable<string> Grantees(string? grantee, Func<string, string> map, Func<string, IEnumerable<string>> standsFor, string? leftOut)
     {
         if (grantee is null)
         {
@@ -159,7 +174,7 @@ public static class GrantScript
         }
 
         // The login role owns every object on the target: it needs no grant.
-        return standsFor(grantee).Select(map).Where(r => r != target.LoginRole).Distinct(StringComparer.Ordinal).Select(Db.Ident);
+        return standsFor(grantee).Select(map).Where(r => r != leftOut).Distinct(StringComparer.Ordinal).Select(Db.Ident);
     }
 
     /// <summary>Every role that inherits <paramref name="group"/>'s privileges, through memberships.</summary>

@@ -1,13 +1,18 @@
--- Every role but the predefined ones (pg_*): its name, whether it logs in and inherits, and the roles it is a
--- member of (with ADMIN OPTION). Which of them a database uses is decided by the caller, from its owners,
--- grantees and policy roles and the roles those are members of.
+-- Every role but the predefined ones (pg_*): its name, whether it logs in and inherits, the roles it is a
+-- member of (with ADMIN OPTION), and what --roles carries besides: its connection limit, VALID UNTIL (text,
+-- NULL for none), whether it is a superuser, replicates or bypasses row security, and its own settings for
+-- every database (ALTER ROLE ... SET, as name=value). Which of them a database uses is decided by the caller,
+-- from its owners, grantees and policy roles and the roles those are members of.
 SELECT r.rolname, r.rolcanlogin, r.rolinherit,
        coalesce((SELECT pg_catalog.array_agg(g.rolname ORDER BY g.rolname)
                  FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
                  WHERE m.member = r.oid AND g.rolname !~ '^pg_'), '{}') AS member_of,
        coalesce((SELECT pg_catalog.array_agg(g.rolname ORDER BY g.rolname)
                  FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
-                 WHERE m.member = r.oid AND m.admin_option AND g.rolname !~ '^pg_'), '{}') AS admin_of
+                 WHERE m.member = r.oid AND m.admin_option AND g.rolname !~ '^pg_'), '{}') AS admin_of,
+       r.rolconnlimit, pg_catalog.to_char(r.rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS valid_until,
+       r.rolsuper, r.rolreplication, r.rolbypassrls,
+       coalesce((SELECT s.setconfig FROM pg_catalog.pg_db_role_setting s WHERE s.setrole = r.oid AND s.setdatabase = 0), '{}') AS settings
 FROM pg_catalog.pg_roles r
 WHERE r.rolname !~ '^pg_'
 ORDER BY 1

@@ -23,7 +23,7 @@ public static class MigrationOptionsRules
     public static IReadOnlyList<string> FixedByJournal { get; } =
     [
         "--confirm", "--via", "--jobs", "--compress", "--read-only-source", "--keep-read-only", "--apply-settings", "--keep-archive", "--allow",
-        "--create-bucket", "--direct", "--online", "--cutover", "--max-lag", "--replica-identity-full", "--max-retained-wal", "--lock-timeout",
+        "--create-bucket", "--direct", "--online", "--roles", "--map-role", "--cutover", "--max-lag", "--replica-identity-full", "--max-retained-wal", "--lock-timeout",
         "--profile", "--region", "--endpoint-url", "--provider", "--sse", "--sse-kms-key-id",
     ];
 
@@ -55,6 +55,16 @@ public static class MigrationOptionsRules
         if (given.MaxRetainedWal is <= 0)
         {
             throw new UsageException($"--max-retained-wal '{given.MaxRetainedWal}' is not a size: write it like 20GB, 500MB or 1.5TB.");
+        }
+
+        if (given.RoleRenames.Count > 0 && !given.Roles)
+        {
+            throw new UsageException("--map-role renames roles that --roles creates: add --roles, or leave out --map-role.");
+        }
+
+        if (given.Roles && given.Online)
+        {
+            throw new UsageException("--roles does not work with --online yet: migrate without --online, or without --roles (the cutover summary then writes the grants to reapply).");
         }
 
         if (given.Direct && given.Via is not null)

@@ -61,6 +61,12 @@ public sealed record MigrationOptions
     /// </summary>
     public bool NotConsistent { get; init; }
 
+    /// <summary>--roles: create the roles the database uses on the target and keep the source's owners and privileges.</summary>
+    public bool Roles { get; init; }
+
+    /// <summary>--map-role SOURCE=TARGET: with <see cref="Roles"/>, the source's roles renamed on the target.</summary>
+    public IReadOnlyDictionary<string, string> RoleRenames { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
     /// <summary>Preflight checks whose blockers the user overrides, by name.</summary>
     public IReadOnlySet<string> Allow { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
@@ -77,6 +83,8 @@ public sealed record MigrationOptions
         ["applySettings"] = ApplySettings.ToString(),
         ["keepArchive"] = KeepArchive.ToString(),
         ["allow"] = string.Join(",", Allow.Order(StringComparer.Ordinal)),
+        ["roles"] = Roles.ToString(),
+        ["mapRole"] = Catalog.RoleMap.ToJournal(RoleRenames),
         ["createBucket"] = CreateBucket.ToString(),
         ["direct"] = Direct.ToString(),
         ["online"] = Online.ToString(),

@@ -9,11 +9,13 @@ public static class MigrationPlan
     public static IReadOnlyList<IMigrationStep> Steps() =>
     [
         new CheckStep(),
+        new RolesStep(),
         new ReadOnlySourceStep(),
         new DumpStep(),
         new StageStep(),
         new RestoreStep(),
         new DirectCopyStep(),
+        new OwnersStep(),
         new SettingsStep(),
         new VerifyStep(),
         new CutoverStep(),
@@ -92,6 +94,8 @@ public static class MigrationPlan
             ReplicaIdentityFull = Flag("replicaIdentityFull"),
             MaxRetainedWal = long.TryParse(o.GetValueOrDefault("maxRetainedWal"), System.Globalization.CultureInfo.InvariantCulture, out var wal) ? wal : null,
             Staging = StagingOf(journal),
+            Roles = Flag("roles"),
+            RoleRenames = Catalog.RoleMap.FromJournal(o.GetValueOrDefault("mapRole")),
             Allow = (o.GetValueOrDefault("allow") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal),
         };
     }

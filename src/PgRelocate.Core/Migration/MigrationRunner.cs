@@ -63,6 +63,12 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
         {
             foreach (var step in steps)
             {
+                // A journal written before a step was added (--roles' steps) has no record of it: skipped, as it would be.
+                if (!journal.Steps.Any(s => s.Name == step.Name) && step.SkipReason(options) is not null)
+                {
+                    continue;
+                }
+
                 var record = journal.Step(step.Name);
                 context.Record = record;
                 current = record;

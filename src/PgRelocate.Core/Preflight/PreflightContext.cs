@@ -30,6 +30,9 @@ public sealed class PreflightContext
     /// <summary>Sessions of the caller's own migration: the migration lock they hold on the target is no obstacle.</summary>
     public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
 
+    /// <summary>--roles: the roles the database uses will be created on the target, owners and privileges kept.</summary>
+    public bool Roles { get; init; }
+
     /// <summary>The target's connection and facts, when a target was given.</summary>
     public bool HasTarget => Target is not null && TargetServer is not null;
 }

@@ -72,6 +72,7 @@ public sealed class PreflightRunner
                 Binaries = binaries,
                 Reporter = reporter,
                 OwnSessions = OwnSessions,
+                Roles = Roles,
             };
             return await RunChecksAsync(context, cancellationToken);
         }
@@ -88,6 +89,9 @@ public sealed class PreflightRunner
 
     /// <summary>Sessions of the caller's own migration (the one holding the migration lock on the target), which the target checks ignore.</summary>
     public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
+
+    /// <summary>--roles: the roles will be created on the target, and owners and privileges kept.</summary>
+    public bool Roles { get; init; }
 
     /// <summary>
     /// Size functions wait for a lock on each table: behind a session holding an exclusive lock a check would

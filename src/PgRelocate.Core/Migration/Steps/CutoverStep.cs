@@ -48,6 +48,11 @@ public sealed class CutoverStep : IMigrationStep
     /// </summary>
     private static async Task<string> WriteGrantScriptAsync(MigrationContext context, CancellationToken cancellationToken)
     {
+        if (context.Options.Roles)
+        {
+            return "Roles, owners and grants were carried (--roles): give a password to each role the roles step created without one (ALTER ROLE NAME PASSWORD ...).";
+        }
+
         DatabaseAccess access;
         await using (var source = await Db.OpenAsync(context.Options.Source, "source", cancellationToken))
         {

@@ -32,7 +32,11 @@ public sealed class OwnershipCheck : IPreflightCheck
         var access = await DatabaseAccess.ReadAsync(context.Source, cancellationToken);
         var targetRoles = context.Target is null ? null
             : (await DatabaseAccess.ReadRolesAsync(context.Target, cancellationToken)).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
-        var superuserOnly = await Db.ListAsync(context.Source, SuperuserOnlySql, r => r.GetString(0), cancellationToken);
+        if (context.Roles)
+        {
+            return [await RolesAsync(context, access, cancellationToken), .. await SuperuserOnlyAsync(context, targetRole, cancellationToken)];
+        }
+
         var script = "The cutover summary of 'pgrelocate migrate' writes them as a script to reapply (grants.sql in the migration's folder)";
 
         var rows = new List<CheckResult>
@@ -41,13 +45,48 @@ public sealed class OwnershipCheck : IPreflightCheck
                 $"Nothing to fix: the restore makes {targetRole} their owner; recreate those roles on the target if applications log in as them."),
             Findings.WarnIfAny("roles", access.Roles.Select(r => $"{r.Name} ({(r.CanLogin ? "login" : "no login")}{(r.MemberOf.Count > 0 ? ", member of " + string.Join(", ", r.MemberOf) : "")})").ToList(),
                 "The database uses no role but the login role.", "roles the database uses are not migrated",
-                "Create them on the target (on Heroku: heroku pg:credentials:create --name ROLE) before the applications log in as them."),
+                "Create them on the target (on Heroku: heroku pg:credentials:create --name ROLE) before the applications log in as them; where the target's login role may create roles, migrate --roles does it and keeps owners and grants (check --roles says whether it may)."),
             Findings.WarnIfAny("grants", access.Privileges.Where(p => !p.IsDefault).Select(p => p.ToString()).ToList(), "No grants to other roles.", "privileges will not be carried",
                 script + "; run it once the roles exist."),
             Findings.WarnIfAny("default privileges", access.Privileges.Where(p => p.IsDefault).Select(p => p.ToString()).ToList(), "No default privileges.", "default privileges will not be carried",
                 script + "."),
             PolicyRoles(access.PolicyRoles, targetRoles),
         };
+        rows.AddRange(await SuperuserOnlyAsync(context, targetRole, cancellationToken));
+        return rows;
+    }
+
+    /// <summary>
+    /// With --roles, one row: whether the target's login role may create the roles the database uses (CREATEROLE or
+    /// superuser), blocking when not; the roles to create and those the target has already; the rest is carried.
+    /// </summary>
+    private static async Task<CheckResult> RolesAsync(PreflightContext context, DatabaseAccess access, CancellationToken cancellationToken)
+    {
+        const string name = "roles";
+        var carried = $"{access.Roles.Count} roles, {access.Privileges.Count(p => !p.IsDefault)} grants, {access.Privileges.Count(p => p.IsDefault)} default privileges and {access.PolicyRoles.Count} policy roles";
+        var details = access.Roles.Select(r => $"{r.Name} ({(r.CanLogin ? "login" : "no login")}{(r.MemberOf.Count > 0 ? ", member of " + string.Join(", ", r.MemberOf) : "")})")
+            .Concat(access.Owners.Select(o => $"owner: {o}")).ToList();
+        if (context.Target is null)
+        {
+            return CheckResult.Warn(name, $"--roles would carry {carried}.", "Run check --roles with --target to know whether the target's login role may create roles.") with { Details = details };
+        }
+
+        var rights = await RoleRights.ReadAsync(context.Target, cancellationToken);
+        if (rights.Missing is { } missing)
+        {
+            return CheckResult.Block(name, $"--roles cannot work: {missing}; the source uses {carried}.",
+                $"Ask the provider for CREATEROLE (GRANT it, or ALTER ROLE {rights.LoginRole} CREATEROLE as a superuser), or migrate without --roles: check then lists what is not carried and the cutover summary writes it as a script (on Heroku: credentials stand in for roles).") with { Details = details };
+        }
+
+        var existing = (await DatabaseAccess.ReadRolesAsync(context.Target, cancellationToken)).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        var have = access.Roles.Count(r => existing.Contains(r.Name));
+        return CheckResult.Ok(name, $"{rights.LoginRole} may create roles{(rights.Superuser ? " (superuser)" : " (CREATEROLE)")}: --roles carries {carried}; {access.Roles.Count - have} roles to create, {have} on the target already (reused).") with { Details = details };
+    }
+
+    private static async Task<List<CheckResult>> SuperuserOnlyAsync(PreflightContext context, string targetRole, CancellationToken cancellationToken)
+    {
+        var superuserOnly = await Db.ListAsync(context.Source, SuperuserOnlySql, r => r.GetString(0), cancellationToken);
+        var rows = new List<CheckResult>();
         if (superuserOnly.Count == 0)
         {
             rows.Add(CheckResult.Ok("superuser-only objects", "None."));

@@ -1,0 +1,64 @@
+using Npgsql;
+using PgRelocate.Connections;
+
+namespace PgRelocate.Catalog;
+
+/// <summary>What --roles gave the target after the restore: how many owners, grants and default privileges.</summary>
+public sealed record AccessApplied(int Owners, int Grants, int Defaults);
+
+/// <summary>
+/// --roles, after the restore (which made the target's login role the owner of everything and carried no
+/// privilege): gives every object the source's owner back (<c>ObjectOwners.sql</c>), then the source's privileges
+/// and default privileges (<see cref="GrantScript.Statements"/>), each role named by the <see cref="RoleMap"/>,
+/// in one transaction. The new owner of an object needs CREATE on its schema: given for the change and taken
+/// back. Grants come after the owners, so each is recorded as the owner's, as on the source (the login role is
+/// a member of every owner, see <see cref="TargetRoles"/>). A superuser's objects stay the login role's unless it
+/// is a superuser too.
+/// </summary>
+public static class TargetAccess
+{
+    public static async Task<AccessApplied> ApplyAsync(NpgsqlConnection source, NpgsqlConnection target, IReadOnlyDictionary<string, string> renames, CancellationToken cancellationToken)
+    {
+        var access = await DatabaseAccess.ReadAsync(source, cancellationToken);
+        var rights = await RoleRights.ReadAsync(target, cancellationToken);
+        var (targetLogin, database) = (rights.LoginRole, target.Database);
+        var map = RoleMap.For(renames, access.LoginRole, targetLogin);
+        await Db.ExecuteAsync(source, "SELECT pg_catalog.set_config('search_path', '', false)", cancellationToken);
+        var owners = await Db.ListAsync(source, CatalogSql.Load("ObjectOwners.sql"), r => (Object: r.GetString(0), Schema: r.NullableString(1), Owner: map[r.GetString(2)]), cancellationToken);
+        // A superuser's objects (a public schema made by initdb before PostgreSQL 15) stay the login role's, unless it is one too.
+        var superusers = access.Roles.Where(r => r.Superuser && !rights.Superuser).Select(r => map[r.Name]).ToHashSet(StringComparer.Ordinal);
+        owners.RemoveAll(o => o.Owner == targetLogin || superusers.Contains(o.Owner));
+        var (grants, defaults) = GrantScript.Statements(access.Privileges.Concat(access.ToLoginRole), r => map[r], r => [r], targetLogin, database, keepLoginRole: true);
+
+        await using var transaction = await target.BeginTransactionAsync(cancellationToken);
+        await Db.ExecuteAsync(target, "SET LOCAL search_path = ''", cancellationToken);
+        var schemaCreate = owners.Where(o => o.Schema is not null).Select(o => (Schema: o.Schema!, o.Owner)).Distinct().ToList();
+        foreach (var (schema, owner) in schemaCreate)
+        {
+            await Db.ExecuteAsync(target, $"GRANT CREATE ON SCHEMA {schema} TO {Db.Ident(owner)}", cancellationToken);
+        }
+
+        foreach (var (obj, schema, owner) in owners.Where(o => !o.Object.StartsWith("SCHEMA ", StringComparison.Ordinal)))
+        {
+            await Db.ExecuteAsync(target, $"ALTER {obj} OWNER TO {Db.Ident(owner)}", cancellationToken);
+        }
+
+        foreach (var (schema, owner) in schemaCreate)
+        {
+            await Db.ExecuteAsync(target, $"REVOKE CREATE ON SCHEMA {schema} FROM {Db.Ident(owner)}", cancellationToken);
+        }
+
+        foreach (var (obj, _, owner) in owners.Where(o => o.Object.StartsWith("SCHEMA ", StringComparison.Ordinal)))
+        {
+            await Db.ExecuteAsync(target, $"ALTER {obj} OWNER TO {Db.Ident(owner)}", cancellationToken);
+        }
+
+        foreach (var statement in grants.Concat(defaults))
+        {
+            await Db.ExecuteAsync(target, statement, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new AccessApplied(owners.Count, grants.Count, defaults.Count);
+    }
+}

@@ -1,0 +1,213 @@
+using System.Globalization;
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+
+namespace PgRelocate.Catalog;
+
+/// <summary>What the target's login role may do about roles: create them, and give the attributes only some may.</summary>
+public sealed record RoleRights(string LoginRole, bool Superuser, bool CreateRole, bool Replication, bool BypassRls, int Major)
+{
+    public bool MayCreateRoles => Superuser || CreateRole;
+
+    /// <summary>What is missing for --roles, in words; null when nothing is.</summary>
+    public string? Missing => MayCreateRoles ? null : $"{LoginRole} may not create roles (it has neither CREATEROLE nor SUPERUSER)";
+
+    public static Task<RoleRights> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        Db.SingleAsync(conn,
+            "SELECT current_user::text, rolsuper, rolcreaterole, rolreplication, rolbypassrls, current_setting('server_version_num')::int / 10000 FROM pg_catalog.pg_roles WHERE rolname = current_user",
+            r => new RoleRights(r.GetString(0), r.GetBoolean(1), r.GetBoolean(2), r.GetBoolean(3), r.GetBoolean(4), r.GetInt32(5)), cancellationToken);
+}
+
+/// <summary>One line of what --roles did about a role: its name on the target, what happened, why.</summary>
+public sealed record RoleOutcome(string Role, string Action, string Note);
+
+/// <summary>
+/// --roles, before anything is restored: creates on the target the roles the source database uses
+/// (<see cref="DatabaseAccess.Roles"/>, named by the <see cref="RoleMap"/>) that it lacks, with LOGIN, INHERIT,
+/// CONNECTION LIMIT, VALID UNTIL, their own settings and memberships (with ADMIN OPTION); SUPERUSER,
+/// REPLICATION and BYPASSRLS only where the login role has them itself. The password is the source's SCRAM
+/// verifier where the source's login role may read it (pg_authid), else none. A role the target has is reused
+/// and never altered; where its attributes differ, the outcome says how. Last, the login role is made a member
+/// of every role that will own objects or default privileges, as ALTER ... OWNER TO requires (PostgreSQL 16+:
+/// with SET, which a CREATEROLE role has over the roles it created).
+/// </summary>
+public static class TargetRoles
+{
+    /// <summary>The settings whose value is a list, stored as SQL writes it.</summary>
+    private static readonly HashSet<string> ListSettings = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries", "shared_preload_libraries",
+    };
+
+    public static async Task<List<RoleOutcome>> CreateAsync(NpgsqlConnection source, NpgsqlConnection target, IReadOnlyDictionary<string, string> renames, CancellationToken cancellationToken)
+    {
+        var access = await DatabaseAccess.ReadAsync(source, cancellationToken);
+        var rights = await RoleRights.ReadAsync(target, cancellationToken);
+        if (rights.Missing is { } missing)
+        {
+            throw new PgRelocateException($"--roles needs a target login role that may create roles: {missing}. Ask the provider for CREATEROLE, or migrate without --roles (the cutover summary then writes the grants to reapply).", ExitCode.Differences);
+        }
+
+        var map = RoleMap.For(renames, access.LoginRole, rights.LoginRole);
+        if (access.PolicyRoles.FirstOrDefault(p => map.Renames(p.Role)) is { } renamedPolicy)
+        {
+            throw new PgRelocateException($"--map-role renames {renamedPolicy.Role}, which {renamedPolicy} names: the restore creates policies with the source's role names. Leave that role out of --map-role.", ExitCode.Usage);
+        }
+
+        var verifiers = await VerifiersAsync(source, cancellationToken);
+        var existing = (await DatabaseAccess.ReadRolesAsync(target, cancellationToken)).ToDictionary(r => r.Name, StringComparer.Ordinal);
+        var outcomes = new List<RoleOutcome>();
+        foreach (var role in access.Roles.Where(r => map[r.Name] != rights.LoginRole))
+        {
+            var name = map[role.Name];
+            if (existing.TryGetValue(name, out var there))
+            {
+                var differences = Differences(role, there);
+                outcomes.Add(differences.Count == 0
+                    ? new RoleOutcome(name, "reused", "the target has it, with the same attributes")
+                    : new RoleOutcome(name, "reused, differs", $"the target has it, not altered: {string.Join("; ", differences)}"));
+                continue;
+            }
+
+            var (create, leftOut) = Create(role, name, rights, verifiers.GetValueOrDefault(role.Name));
+            await Db.ExecuteAsync(target, create, cancellationToken);
+            var notes = new List<string>();
+            foreach (var setting in role.Settings)
+            {
+                var at = setting.IndexOf('=', StringComparison.Ordinal);
+                var (key, value) = (setting[..at], setting[(at + 1)..]);
+                // A list setting's value is stored as written in SQL already ("$user", public): given as it is, not as one string.
+                var sql = $"ALTER ROLE {Db.Ident(name)} SET {Db.Ident(key)} TO {(ListSettings.Contains(key) ? value : Db.Literal(value))}";
+                try
+                {
+                    await Db.ExecuteAsync(target, sql, cancellationToken);
+                }
+                catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.InsufficientPrivilege or PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.InvalidParameterValue or PostgresErrorCodes.CantChangeRuntimeParam)
+                {
+                    notes.Add($"setting {key} left out: {e.MessageText}");
+                }
+            }
+
+            if (leftOut.Count > 0)
+            {
+                notes.Add($"left out {string.Join(", ", leftOut)}: {rights.LoginRole} has not {(leftOut.Count == 1 ? "it" : "them")}");
+            }
+
+            if (role.CanLogin && !verifiers.ContainsKey(role.Name))
+            {
+                notes.Add($"no password (the source's are not readable): set one with ALTER ROLE {Db.Ident(name)} PASSWORD '...' (psql: \\password {Db.Ident(name)})");
+            }
+
+            outcomes.Add(new RoleOutcome(name, "created", notes.Count == 0 ? (verifiers.ContainsKey(role.Name) ? "with the source's password" : "") : string.Join("; ", notes)));
+        }
+
+        await MembershipsAsync(target, access, map, existing, rights, outcomes, cancellationToken);
+        return outcomes;
+    }
+
+    /// <summary>The source's memberships among the roles it uses, then the login role's in every owner to be.</summary>
+    private static async Task MembershipsAsync(NpgsqlConnection target, DatabaseAccess access, RoleMap map, Dictionary<string, RoleFacts> existing, RoleRights rights, List<RoleOutcome> outcomes, CancellationToken cancellationToken)
+    {
+        var used = access.Roles.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var role in access.Roles)
+        {
+            var member = map[role.Name];
+            foreach (var group in role.MemberOf.Where(used.Contains).Select(g => (Source: g, Target: map[g])))
+            {
+                if (member == group.Target || (existing.TryGetValue(member, out var had) && had.MemberOf.Contains(group.Target)))
+                {
+                    continue;
+                }
+
+                await Db.ExecuteAsync(target, $"GRANT {Db.Ident(group.Target)} TO {Db.Ident(member)}{(role.AdminOf.Contains(group.Source) ? " WITH ADMIN OPTION" : "")}", cancellationToken);
+            }
+        }
+
+        var owners = access.Owners
+            .Concat(access.Privileges.Where(p => p.IsDefault).Select(p => p.Owner))
+            .Where(o => rights.Superuser || !access.Roles.Any(r => r.Name == o && r.Superuser))
+            .Select(o => map[o]).Where(o => o != rights.LoginRole).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+        foreach (var owner in owners)
+        {
+            var privilege = rights.Major >= 16 ? "SET" : "MEMBER";
+            if (rights.Superuser || await Db.ScalarAsync<bool>(target, $"SELECT pg_catalog.pg_has_role(current_user, {Db.Literal(owner)}, '{privilege}')", cancellationToken))
+            {
+                continue;
+            }
+
+            await Db.ExecuteAsync(target, $"GRANT {Db.Ident(owner)} TO CURRENT_USER", cancellationToken);
+            outcomes.Add(new RoleOutcome(rights.LoginRole, $"member of {owner}", $"to give {owner} its objects back (ALTER ... OWNER TO needs it); revoke it later with REVOKE {Db.Ident(owner)} FROM {Db.Ident(rights.LoginRole)} if unwanted"));
+        }
+    }
+
+    /// <summary>The CREATE ROLE statement, and the attributes left out because the login role has them not.</summary>
+    private static (string Sql, List<string> LeftOut) Create(RoleFacts role, string name, RoleRights rights, string? verifier)
+    {
+        var parts = new List<string> { role.CanLogin ? "LOGIN" : "NOLOGIN", role.Inherit ? "INHERIT" : "NOINHERIT" };
+        var leftOut = new List<string>();
+        void Only(bool wanted, bool may, string attribute)
+        {
+            if (wanted && (may || rights.Superuser))
+            {
+                parts.Add(attribute);
+            }
+            else if (wanted)
+            {
+                leftOut.Add(attribute);
+            }
+        }
+
+        Only(role.Superuser, false, "SUPERUSER");
+        Only(role.Replication, rights.Replication, "REPLICATION");
+        Only(role.BypassRls, rights.BypassRls, "BYPASSRLS");
+        if (role.ConnectionLimit >= 0)
+        {
+            parts.Add("CONNECTION LIMIT " + role.ConnectionLimit.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (role.ValidUntil is { } until)
+        {
+            parts.Add("VALID UNTIL " + Db.Literal(until));
+        }
+
+        if (verifier is not null)
+        {
+            parts.Add("PASSWORD " + Db.Literal(verifier));
+        }
+
+        return ($"CREATE ROLE {Db.Ident(name)} {string.Join(" ", parts)}", leftOut);
+    }
+
+    /// <summary>How a role the target has differs from the source's: the attributes --roles would have given it.</summary>
+    private static List<string> Differences(RoleFacts wanted, RoleFacts there)
+    {
+        var found = new List<string>();
+        void Compare<T>(string what, T source, T target)
+        {
+            if (!EqualityComparer<T>.Default.Equals(source, target))
+            {
+                found.Add($"{what} {target} on the target, {source} on the source");
+            }
+        }
+
+        Compare("login", wanted.CanLogin, there.CanLogin);
+        Compare("inherit", wanted.Inherit, there.Inherit);
+        Compare("connection limit", wanted.ConnectionLimit, there.ConnectionLimit);
+        Compare("valid until", wanted.ValidUntil ?? "none", there.ValidUntil ?? "none");
+        return found;
+    }
+
+    /// <summary>The source's SCRAM verifiers by role, where its login role may read pg_authid (a superuser); else none.</summary>
+    private static async Task<Dictionary<string, string>> VerifiersAsync(NpgsqlConnection source, CancellationToken cancellationToken)
+    {
+        if (!await Db.ScalarAsync<bool>(source, "SELECT pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT')", cancellationToken))
+        {
+            return new(StringComparer.Ordinal);
+        }
+
+        var rows = await Db.ListAsync(source, "SELECT rolname::text, rolpassword FROM pg_catalog.pg_authid WHERE rolpassword LIKE 'SCRAM-SHA-256$%'",
+            r => (r.GetString(0), r.GetString(1)), cancellationToken);
+        return rows.ToDictionary(r => r.Item1, r => r.Item2, StringComparer.Ordinal);
+    }
+}
