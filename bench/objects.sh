@@ -73,7 +73,7 @@ statements() {
     [ -n "${STATEMENTS:-}" ] || return 0
     local s t
     s=$(wc -l <"$WORK/source.log"); t=$(wc -l <"$WORK/target.log")
-    STMTS[$1]="source $(sed -n "$((LOGPOS_S + 1)),${s}p" "$WORK/source.log" | grep -c 'LOG:  statement:\|LOG:  execute') / target $(sed -n "$((LOGPOS_T + 1)),${t}p" "$WORK/target.log" | grep -c 'LOG:  statement:\|LOG:  execute')"
+    STMTS[$1]="source $(sed -n "$((LOGPOS_S + 1)),${s}p" "$WORK/source.log" | grep -c 'LOG:  statement:\|LOG:  execute' || true) / target $(sed -n "$((LOGPOS_T + 1)),${t}p" "$WORK/target.log" | grep -c 'LOG:  statement:\|LOG:  execute' || true)"
     LOGPOS_S=$s; LOGPOS_T=$t
 }
 # [OK="0|3"] timed KEY COMMAND...: runs the command under GNU time (exit codes other than OK are failures), keeps its wall time in T[KEY@SIZE] and its peak in M[KEY@SIZE].
