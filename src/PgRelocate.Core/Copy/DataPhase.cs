@@ -15,8 +15,8 @@ namespace PgRelocate.Copy;
 /// and key constraints go to <see cref="CopyOptions.IndexJobs"/> index workers, which ANALYZE the table
 /// after its last index. A <see cref="WorkGate"/> keeps the number of steps running at once to the larger of
 /// the two, index builds first. Any failure cancels every worker. With a <see cref="CopyRecord"/>, every table,
-/// range, index, constraint and ANALYZE is recorded in its own transaction, and what the record says is done
-/// (a resumed copy's) is not done again.
+/// range, index, constraint and ANALYZE is recorded in the transaction that does it (small tables share one, see
+/// <see cref="SmallTables"/>), and what the record says is done (a resumed copy's) is not done again.
 /// </summary>
 internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, SchemaArchive schema, StepClock clock, IReporter reporter, CopyRecord? record = null)
 {
