@@ -49,7 +49,7 @@ max_connections = 100
 CONF
         printf '%s\n' "$@"
     } >>"$dir/postgresql.conf"
-    "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$dir" -l "$WORK/$1.log" -w start >/dev/null
+    "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$dir" -l "$dir.log" -w start >/dev/null
 }
 
 # stop_clusters NAME ...: stops them at once, and removes the work folder unless KEEP is set.

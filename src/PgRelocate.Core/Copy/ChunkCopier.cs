@@ -19,18 +19,14 @@ internal static class ChunkCopier
     /// A whole table the caller has emptied in the writer's open transaction (with others, in one TRUNCATE): the
     /// rows go into that transaction, which the caller ends.
     /// </param>
+    /// <param name="locked">The caller has locked the table on the source already (see <see cref="LockAsync"/>).</param>
     /// <returns>The rows and bytes copied.</returns>
-    public static async Task<(long Rows, long Bytes)> CopyAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, TableProgress progress, string? mark, CancellationToken cancellationToken, bool emptied = false)
+    public static async Task<(long Rows, long Bytes)> CopyAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, TableProgress progress, string? mark, CancellationToken cancellationToken, bool emptied = false, bool locked = false)
     {
         var table = chunk.Table!;
-        // NOWAIT: if a DDL statement is queued behind the coordinator's lock, waiting here would deadlock with it.
-        try
+        if (!locked)
         {
-            await Db.ExecuteAsync(reader, $"LOCK TABLE ONLY {table.Qualified} IN ACCESS SHARE MODE NOWAIT", cancellationToken);
-        }
-        catch (PostgresException e) when (e.SqlState == "55P03")
-        {
-            throw new PgRelocateException($"Another session on the source is waiting to alter or drop {table.Display}: the copy stopped so as not to block it forever. Run the copy again once schema changes are done.", ExitCode.Failed, e);
+            await LockAsync(reader, [table], cancellationToken);
         }
 
         if (table.ConfigCondition is { } condition)
@@ -76,6 +72,23 @@ internal static class ChunkCopier
         }
 
         return rows;
+    }
+
+    /// <summary>
+    /// Locks tables on the source in the reader's snapshot transaction, in one statement. NOWAIT: if a DDL statement
+    /// is queued behind the coordinator's lock, waiting here would deadlock with it.
+    /// </summary>
+    public static async Task LockAsync(NpgsqlConnection reader, IReadOnlyList<CopyTable> tables, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Db.ExecuteAsync(reader, $"LOCK TABLE ONLY {string.Join(", ", tables.Select(t => t.Qualified))} IN ACCESS SHARE MODE NOWAIT", cancellationToken);
+        }
+        catch (PostgresException e) when (e.SqlState == "55P03")
+        {
+            var names = tables.Count == 1 ? tables[0].Display : $"one of {string.Join(", ", tables.Take(3).Select(t => t.Display))}{(tables.Count > 3 ? $" and {tables.Count - 3} more tables" : "")}";
+            throw new PgRelocateException($"Another session on the source is waiting to alter or drop {names}: the copy stopped so as not to block it forever. Run the copy again once schema changes are done.", ExitCode.Failed, e);
+        }
     }
 
     private static async Task CommitAsync(NpgsqlConnection writer, string? mark, CancellationToken cancellationToken)

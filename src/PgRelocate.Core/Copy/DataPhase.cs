@@ -15,8 +15,8 @@ namespace PgRelocate.Copy;
 /// and key constraints go to <see cref="CopyOptions.IndexJobs"/> index workers, which ANALYZE the table
 /// after its last index. A <see cref="WorkGate"/> keeps the number of steps running at once to the larger of
 /// the two, index builds first. Any failure cancels every worker. With a <see cref="CopyRecord"/>, every table,
-/// range, index, constraint and ANALYZE is recorded in its own transaction, and what the record says is done
-/// (a resumed copy's) is not done again.
+/// range, index, constraint and ANALYZE is recorded in the transaction that does it (small tables share one, see
+/// <see cref="SmallTables"/>), and what the record says is done (a resumed copy's) is not done again.
 /// </summary>
 internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, SchemaArchive schema, StepClock clock, IReporter reporter, CopyRecord? record = null)
 {
@@ -29,6 +29,7 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
     private int _indexesCommitted;
     private int _tablesPending;
     private IReadOnlyList<DataChunk> _chunks = [];
+    private IReadOnlyList<DataChunk[]> _units = [];
     private CopyProgressTotals _totals = null!;
 
     public long Rows => _progress.Values.Sum(p => p.Rows);
@@ -54,6 +55,7 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
             _chunks = [.. _chunks.Where(c => c.Table is null || !record.Done.Contains(CopyRecord.RowsItem(c)))];
         }
 
+        _units = SmallTables.Group(_chunks, options.Jobs);
         _totals = new CopyProgressTotals(reporter, snapshot.Tables.Count);
         foreach (var group in _chunks.Where(c => c.Table is not null).GroupBy(c => c.Table!.Oid))
         {
@@ -67,10 +69,19 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
         }
 
         // The tables whose rows are all in already: their indexes (those not built yet) go first.
-        foreach (var t in snapshot.Tables.Where(t => !_chunksLeft.ContainsKey(t.Oid)))
+        var inAlready = snapshot.Tables.Where(t => !_chunksLeft.ContainsKey(t.Oid)).ToList();
+        foreach (var t in inAlready)
         {
             _progress[t.Oid].Finish();
-            QueueIndexes(t);
+            if (!SmallTables.Fits(DataChunk.Whole(t)))
+            {
+                QueueIndexes(t);
+            }
+        }
+
+        foreach (var batch in inAlready.Where(t => SmallTables.Fits(DataChunk.Whole(t))).Chunk(SmallTables.MaxBatch))
+        {
+            QueueSmallIndexes(batch);
         }
 
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -123,44 +134,92 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
     {
         await using var reader = await CopySessions.OpenReaderAsync(options.Source, snapshot.Id, cancellationToken);
         await using var writer = await CopySessions.OpenWriterAsync(options.Target, options.MaintenanceWorkMem, cancellationToken);
-        while (Interlocked.Increment(ref _next) is var i && i < _chunks.Count)
+        while (Interlocked.Increment(ref _next) is var i && i < _units.Count)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var chunk = _chunks[i];
             using var slot = await _gate.EnterAsync(priority: false, cancellationToken);
-            var start = clock.Now;
-            if (chunk.Table is null)
+            if (_units[i] is [var chunk])
             {
-                var bytes = await LargeObjectCopier.CopyAsync(reader, writer, chunk.LargeObjects, cancellationToken);
-                clock.Add("large objects", $"{chunk.LargeObjects.Count} objects", start, chunk.LargeObjects.Count, bytes);
-                continue;
+                await CopyChunkAsync(reader, writer, chunk, cancellationToken);
             }
-
-            var table = chunk.Table;
-            var progress = _progress[table.Oid];
-            (long Rows, long Bytes) copied;
-            try
+            else
             {
-                copied = await ChunkCopier.CopyAsync(reader, writer, chunk, progress, record is null ? null : CopyRecord.Mark(CopyRecord.RowsItem(chunk)), cancellationToken);
-            }
-            catch (PostgresException e)
-            {
-                throw new PgRelocateException($"Copying the rows of {table.Display} failed: {e.MessageText} ({e.SqlState}).", ExitCode.Failed, e);
-            }
-
-            clock.Add("data", CopyRecord.ChunkName(chunk), start, copied.Rows, copied.Bytes);
-            options.Milestone?.Invoke($"chunk-{Interlocked.Increment(ref _chunksCommitted)}");
-            if (_chunksLeft.AddOrUpdate(table.Oid, 0, (_, n) => n - 1) == 0)
-            {
-                progress.Finish();
-                if (Interlocked.Decrement(ref _tablesPending) == 0)
-                {
-                    options.Milestone?.Invoke("rows-in");
-                }
-
-                QueueIndexes(table);
+                await CopySmallAsync(reader, writer, _units[i], cancellationToken);
             }
         }
+    }
+
+    private async Task CopyChunkAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, CancellationToken cancellationToken)
+    {
+        var start = clock.Now;
+        if (chunk.Table is null)
+        {
+            var bytes = await LargeObjectCopier.CopyAsync(reader, writer, chunk.LargeObjects, cancellationToken);
+            clock.Add("large objects", $"{chunk.LargeObjects.Count} objects", start, chunk.LargeObjects.Count, bytes);
+            return;
+        }
+
+        var copied = await CopyRowsAsync(reader, writer, chunk, record is null ? null : CopyRecord.Mark(CopyRecord.RowsItem(chunk)), false, cancellationToken);
+        clock.Add("data", CopyRecord.ChunkName(chunk), start, copied.Rows, copied.Bytes);
+        if (Committed(chunk))
+        {
+            QueueIndexes(chunk.Table);
+        }
+    }
+
+    /// <summary>
+    /// A batch of small tables (see <see cref="SmallTables"/>): locked on the source in one statement, emptied on the
+    /// target in one TRUNCATE and loaded in that transaction, which records them all and commits once.
+    /// </summary>
+    private async Task CopySmallAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk[] batch, CancellationToken cancellationToken)
+    {
+        var tables = batch.Select(c => c.Table!).ToList();
+        await ChunkCopier.LockAsync(reader, tables, cancellationToken);
+        await Db.ExecuteAsync(writer, $"BEGIN; TRUNCATE ONLY {string.Join(", ", tables.Select(t => t.Qualified))}", cancellationToken);
+        foreach (var chunk in batch)
+        {
+            var start = clock.Now;
+            var copied = await CopyRowsAsync(reader, writer, chunk, null, true, cancellationToken);
+            clock.Add("data", CopyRecord.ChunkName(chunk), start, copied.Rows, copied.Bytes);
+        }
+
+        await Db.ExecuteAsync(writer, string.Concat(record is null ? [] : batch.Select(c => CopyRecord.Mark(CopyRecord.RowsItem(c)) + "; ")) + "COMMIT", cancellationToken);
+        var done = batch.Where(Committed).Select(c => c.Table!).ToList();
+        if (done.Count > 0)
+        {
+            QueueSmallIndexes(done);
+        }
+    }
+
+    private async Task<(long Rows, long Bytes)> CopyRowsAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, string? mark, bool inBatch, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ChunkCopier.CopyAsync(reader, writer, chunk, _progress[chunk.Table!.Oid], mark, cancellationToken, emptied: inBatch, locked: inBatch);
+        }
+        catch (PostgresException e)
+        {
+            throw new PgRelocateException($"Copying the rows of {chunk.Table!.Display} failed: {e.MessageText} ({e.SqlState}).", ExitCode.Failed, e);
+        }
+    }
+
+    /// <summary>Counts a committed chunk; true when it was its table's last.</summary>
+    private bool Committed(DataChunk chunk)
+    {
+        var table = chunk.Table!;
+        options.Milestone?.Invoke($"chunk-{Interlocked.Increment(ref _chunksCommitted)}");
+        if (_chunksLeft.AddOrUpdate(table.Oid, 0, (_, n) => n - 1) != 0)
+        {
+            return false;
+        }
+
+        _progress[table.Oid].Finish();
+        if (Interlocked.Decrement(ref _tablesPending) == 0)
+        {
+            options.Milestone?.Invoke("rows-in");
+        }
+
+        return true;
     }
 
     /// <summary>Queues a table's indexes (those not built yet); the worker that finishes the last one runs ANALYZE.</summary>
@@ -219,6 +278,55 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
                 }
             });
         }
+    }
+
+    /// <summary>
+    /// Queues the indexes, constraints and ANALYZE of a batch of small tables as one piece of work: each table's
+    /// statements, with their records, go in one round trip and one transaction.
+    /// </summary>
+    private void QueueSmallIndexes(IReadOnlyList<CopyTable> tables)
+    {
+        var work = tables.Select(t => (Table: t, Steps: SmallSteps(t))).Where(w => w.Steps.Count > 0).ToList();
+        if (work.Count == 0)
+        {
+            return;
+        }
+
+        _gate.Expect(1);
+        _indexWork.Writer.TryWrite(async (conn, ct) =>
+        {
+            foreach (var (table, steps) in work)
+            {
+                var start = clock.Now;
+                var sql = string.Concat(steps.Select(s => s.Sql.TrimEnd().TrimEnd(';') + "; " + (record is null ? "" : CopyRecord.Mark(s.Item) + "; ")));
+                try
+                {
+                    await Db.ExecuteAsync(conn, $"BEGIN; {sql}COMMIT", ct);
+                }
+                catch (PostgresException e)
+                {
+                    throw new PgRelocateException($"Building the indexes and constraints of {table.Display} failed: {e.MessageText} ({e.SqlState}). Statement: {e.BatchCommand?.CommandText ?? sql}", ExitCode.Failed, e);
+                }
+
+                clock.Add("indexes", $"{table.Display}: {string.Join(", ", steps.Select(s => s.Item.Replace(" " + table.Display, "", StringComparison.Ordinal)))}", start);
+                foreach (var _ in steps)
+                {
+                    options.Milestone?.Invoke($"index-{Interlocked.Increment(ref _indexesCommitted)}");
+                }
+            }
+        });
+    }
+
+    /// <summary>A small table's statements not done yet, in order: its index builds, the constraints made of them, ANALYZE.</summary>
+    private List<(string Sql, string Item)> SmallSteps(CopyTable table)
+    {
+        var indexes = schema.Indexes.TryGetValue(table.Oid, out var list) ? list : [];
+        List<(string Sql, string Item)> steps = [
+            .. indexes.Select(i => (i.Sql, Item: CopyRecord.IndexItem("index", table, i.Name))),
+            .. indexes.Where(i => i.AttachSql is not null).Select(i => (Sql: i.AttachSql!, Item: CopyRecord.IndexItem("constraint", table, i.Name))),
+            ($"ANALYZE {table.Qualified}", CopyRecord.IndexItem("analyze", table)),
+        ];
+        return [.. steps.Where(s => !IsDone(s.Item))];
     }
 
     private bool IsDone(string item) => record is not null && record.Done.Contains(item);

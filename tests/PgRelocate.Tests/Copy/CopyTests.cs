@@ -47,6 +47,42 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
         Assert.Equal("commented: kept with its large object", await PgServer.ScalarAsync<string>(target, LargeObjectCommentsSql));
     }
 
+    [Fact]
+    public async Task Should_Copy_Many_Small_Tables_In_Batches_With_Their_Keys_Indexes_Foreign_Keys_And_Statistics()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("small_tables");
+        await PgServer.ExecuteAsync(source, """
+            CREATE TABLE kinds (id int PRIMARY KEY, name text UNIQUE);
+            INSERT INTO kinds VALUES (1, 'a'), (2, 'b'), (3, 'c');
+            DO $$ BEGIN
+                FOR i IN 1..120 LOOP
+                    EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, kind int REFERENCES kinds, note text NOT NULL)', i);
+                    EXECUTE format('CREATE INDEX ON t%s (note)', i);
+                    EXECUTE format('INSERT INTO t%s VALUES (1, 1, ''x%s''), (2, 2, ''y''), (3, 3, ''z'')', i, i);
+                END LOOP;
+            END $$;
+            CREATE TABLE parts (id int, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
+            CREATE TABLE parts_1 PARTITION OF parts FOR VALUES IN (1);
+            CREATE TABLE parts_2 PARTITION OF parts FOR VALUES IN (2);
+            INSERT INTO parts VALUES (1, 1), (2, 1), (3, 2);
+            """);
+        var target = await servers.Target.CreateDatabaseAsync("small_tables_copy");
+
+        var copy = await CliRunner.RunAsync("copy", "-s", CliRunner.Url(source), "-t", CliRunner.Url(target), "-j", "2", "--json");
+
+        Assert.True(copy.ExitCode == 0, copy.ToString());
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        // Every small table's indexes, constraints and ANALYZE went in one step (one round trip); ANALYZE set its row count.
+        using var result = System.Text.Json.JsonDocument.Parse(copy.Stdout);
+        var steps = result.RootElement.GetProperty("steps").EnumerateArray().Select(s => (Step: s.GetProperty("step").GetString(), Object: s.GetProperty("object").GetString()!)).ToList();
+        Assert.Equal(123, steps.Count(s => s.Step == "indexes"));
+        var t7 = Assert.Single(steps, s => s.Step == "indexes" && s.Object.StartsWith("public.t7: ", StringComparison.Ordinal)).Object;
+        Assert.Matches("^public.t7: index .*t7_(pkey|note_idx), index .*t7_(pkey|note_idx), constraint .*t7_pkey, analyze$", t7);
+        Assert.DoesNotContain(steps, s => s.Step is "index" or "constraint" or "analyze");
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relname ~ '^(t[0-9]+|kinds)$' AND reltuples <> 3"));
+        Assert.Equal(3L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t120 JOIN kinds ON kinds.id = t120.kind"));
+    }
+
     /// <summary>Every large object's comment with the large object's contents, so a comment on the wrong object shows.</summary>
     internal const string LargeObjectCommentsSql = """
         SELECT string_agg(convert_from(lo_get(d.objoid), 'UTF8') || ': ' || d.description, ', ') FROM pg_description d

@@ -71,4 +71,20 @@ public class DataPlanTests
         Assert.Equal(first, index.BuildsFirst);
         Assert.Equal(gin, index.IsGin);
     }
+
+    [Fact]
+    public void Should_Batch_Runs_Of_Small_Whole_Tables_And_Leave_The_Rest_Alone()
+    {
+        var tiny = Enumerable.Range(1, 120).Select(i => new CopyTable((uint)(100 + i), "public", "t" + i, ["id"], 8192, 40 * 1024, 3)).ToList();
+        var plan = DataPhase.Plan([Table("big", 300, 300), Table("mid", 1, 2), .. tiny], [], 0, splitAbove: 256 * Mb, jobs: 2);
+
+        var units = SmallTables.Group(plan, jobs: 2);
+
+        // The big table's ranges and the 1 MB table one chunk each, first; 120 tiny tables in batches of 120 / (2 jobs × 4) = 15.
+        Assert.Equal(2 + 1 + 8, units.Count);
+        Assert.All(units.Take(3), u => Assert.Single(u));
+        Assert.All(units.Skip(3), u => Assert.Equal(15, u.Length));
+        Assert.Equal(plan, units.SelectMany(u => u));
+        Assert.False(SmallTables.Fits(DataChunk.Whole(Table("mid", 1, 2))));
+    }
 }

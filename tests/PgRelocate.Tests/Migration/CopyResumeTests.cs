@@ -109,11 +109,16 @@ public class CopyResumeTests(PgServerPair servers) : IClassFixture<PgServerPair>
         var steps = journal.Step("copy").Tables.Single(t => t.Title == "Copy steps").Rows;
         var copiedAgain = steps.Where(r => r[0] == "data" && rowsIn.Contains(r[1])).Select(r => r[1]).ToList();
         Assert.True(copiedAgain.Count == 0, $"copied again after a kill {when}: {string.Join(", ", copiedAgain)}");
-        var builtAgain = steps.Where(r => r[0] is "index" or "constraint" && committed.Contains($"{r[0]} {r[1].Replace(": ", " ", StringComparison.Ordinal)}")).ToList();
+        // A small table's index builds, constraints and ANALYZE are one step, "indexes", naming each ("index t_pkey, constraint t_pkey, analyze").
+        var built = steps.Where(r => r[0] is "index" or "constraint").Select(r => $"{r[0]} {r[1].Replace(": ", " ", StringComparison.Ordinal)}")
+            .Concat(steps.Where(r => r[0] == "indexes").SelectMany(r => r[1][(r[1].IndexOf(": ", StringComparison.Ordinal) + 2)..].Split(", ")
+                .Select(item => item.Split(' ') is [var kind, .. var name] ? $"{kind} {r[1][..r[1].IndexOf(": ", StringComparison.Ordinal)]} {string.Join(' ', name)}".TrimEnd() : item)))
+            .ToList();
+        var builtAgain = built.Where(committed.Contains).ToList();
         Assert.Empty(builtAgain);
         // What was not in is done by the resumed run: rows (none left after "rows-in"), then indexes.
         Assert.Equal(point != "rows-in", steps.Any(r => r[0] == "data"));
-        Assert.Contains(steps, r => r[0] == "index");
+        Assert.Contains(built, b => b.StartsWith("index ", StringComparison.Ordinal));
 
         // Independent of our code: every table's exact row count and digest, the schema, no leftover of the tool.
         await DatabaseSnapshot.AssertSameAsync(source, target);

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The per-object benchmark: at each of SIZES tables (default 1000 and 5000), builds a schema of many small objects on
+# a throwaway source cluster (a fifth of the tables are partitions, ten to a partitioned parent; two indexes per
+# table, its primary key and one more; a view and a function for every fifth table; ten schemas; 3 rows per table),
+# then times, against fresh target databases in the same run: pg_dump -Fc + pg_restore -j 2 (the anchor),
+# pgrelocate copy, migrate --direct, restore --jobs 2 (of the anchor's archive), verify and check. It prints each
+# one's wall time, its ratio to the anchor and its peak memory, and the growth of every time from the first size to
+# the last.
+#
+#   bench/objects.sh [SIZE ...]       e.g. bench/objects.sh 200 1000  (a quick run)
+#   KEEP=1 JOBS=2 bench/objects.sh 1000
+#   STATEMENTS=1 bench/objects.sh 1000   also counts the statements each pgrelocate command sends (log_statement)
+#
+# Run by hand, never in CI. Installs GNU time with apt-get when it is missing.
+set -euo pipefail
+
+SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(1000 5000)
+JOBS="${JOBS:-2}"
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$ROOT_DIR/bench/lib.sh"
+need_apt /usr/bin/time /usr/bin/time time
+
+build_cli
+make_work pgrelocate-objects
+cleanup() { stop_clusters source target; }
+trap cleanup EXIT
+
+SPORT=$(free_port); TPORT=$(free_port)
+# Both clusters keep PostgreSQL's default lock table (max_locks_per_transaction = 64), as a managed plan does.
+LOGGING=(); [ -n "${STATEMENTS:-}" ] && LOGGING=("log_statement = 'all'" "log_line_prefix = '%a|'")
+start_cluster source "$SPORT" "checkpoint_timeout = 30min" "${LOGGING[@]}"
+start_cluster target "$TPORT" "checkpoint_timeout = 30min" "${LOGGING[@]}"
+src() { echo "postgres://postgres@127.0.0.1:$SPORT/$1"; }
+tgt() { echo "postgres://postgres@127.0.0.1:$TPORT/$1"; }
+tpsql() { psql -X -q -v ON_ERROR_STOP=1 "$(tgt postgres)" "$@"; }
+
+# build_schema DB N: N tables in DB on the source, each statement in its own transaction (the default lock table
+# cannot hold thousands of new relations in one).
+build_schema() {
+    local db="$1" n="$2" parts=$(( $2 / 5 / 10 * 10 ))
+    local plain=$(( n - parts )) views=$(( n / 5 ))
+    psql -X -q "$(src postgres)" -c "CREATE DATABASE $db"
+    psql -X -q -v ON_ERROR_STOP=1 "$(src "$db")" >/dev/null <<SQL
+SELECT format('CREATE SCHEMA s%s', g) FROM generate_series(0, 9) g \gexec
+SELECT format('CREATE TABLE s%s.t%s (id int PRIMARY KEY, name text NOT NULL, at timestamptz NOT NULL DEFAULT now());
+               CREATE INDEX ON s%s.t%s (name);
+               INSERT INTO s%s.t%s (id, name) VALUES (1, ''a''), (2, ''b''), (3, ''c'')', g % 10, g, g % 10, g, g % 10, g)
+FROM generate_series(1, $plain) g \gexec
+SELECT format('CREATE TABLE s%s.p%s (id int, k int, name text NOT NULL, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
+               CREATE INDEX ON s%s.p%s (name)', g % 10, g, g % 10, g)
+FROM generate_series(1, $parts / 10) g \gexec
+SELECT format('CREATE TABLE s%s.p%s_%s PARTITION OF s%s.p%s FOR VALUES IN (%s);
+               INSERT INTO s%s.p%s (id, k, name) VALUES (1, %s, ''a''), (2, %s, ''b''), (3, %s, ''c'')',
+              g % 10, g, k, g % 10, g, k, g % 10, g, k, k, k)
+FROM generate_series(1, $parts / 10) g, generate_series(1, 10) k \gexec
+SELECT format('CREATE VIEW s%s.v%s AS SELECT id, name FROM s%s.t%s WHERE id > 1;
+               CREATE FUNCTION s%s.f%s(int) RETURNS bigint LANGUAGE sql STABLE AS ''SELECT count(*) FROM s%s.t%s WHERE id > \$1''',
+              g % 10, g, g % 10, g, g % 10, g, g % 10, g)
+FROM generate_series(1, $views) g \gexec
+VACUUM ANALYZE;
+SQL
+    DESCRIBED="$plain tables + $parts partitions (of $(( parts / 10 )) parents), $(( 2 * n )) indexes, $views views, $views functions, 3 rows each"
+}
+
+now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc; }
+fresh() { tpsql -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"; tpsql -c CHECKPOINT; sync; }
+peak_mb() { awk -F': ' '/Maximum resident set size/ {printf "%d", $2 / 1024}' "$1"; }
+# statements LABEL: how many statements each cluster logged since the last call (with STATEMENTS=1).
+LOGPOS_S=0; LOGPOS_T=0
+statements() {
+    [ -n "${STATEMENTS:-}" ] || return 0
+    local s t
+    s=$(wc -l <"$WORK/source.log"); t=$(wc -l <"$WORK/target.log")
+    STMTS[$1]="source $(sed -n "$((LOGPOS_S + 1)),${s}p" "$WORK/source.log" | grep -c 'LOG:  statement:\|LOG:  execute' || true) / target $(sed -n "$((LOGPOS_T + 1)),${t}p" "$WORK/target.log" | grep -c 'LOG:  statement:\|LOG:  execute' || true)"
+    LOGPOS_S=$s; LOGPOS_T=$t
+}
+# [OK="0|3"] timed KEY COMMAND...: runs the command under GNU time (exit codes other than OK are failures), keeps its wall time in T[KEY@SIZE] and its peak in M[KEY@SIZE].
+timed() {
+    local key="$1@$N" s; shift
+    statements skip
+    s=$(now)
+    /usr/bin/time -v -o "$WORK/time.txt" "$@" >"$WORK/$1.out" 2>"$WORK/$1.err" || true
+    T[$key]=$(since "$s"); M[$key]=$(peak_mb "$WORK/time.txt")
+    statements "$key"
+    if ! grep -Eq "Exit status: (${OK:-0})\$" "$WORK/time.txt"; then
+        echo "$key failed:" >&2; tail -5 "$WORK/$1.out" "$WORK/$1.err" >&2; FAILED=1; KEEP=1
+    fi
+    echo "$key ${T[$key]}s, ${M[$key]} MB" >&2
+}
+
+declare -A T M STMTS DESC
+FAILED=0
+pgr() { dotnet "$CLI" "$@"; }
+for N in "${SIZES[@]}"; do
+    db="objects$N"
+    echo "Building $N tables ..." >&2
+    s=$(now); build_schema "$db" "$N"; DESC[$N]="$DESCRIBED"
+    echo "built in $(since "$s")s: $DESCRIBED" >&2
+    psql -X -q "$(src postgres)" -c CHECKPOINT
+
+    fresh a$N
+    s=$(now)
+    "$PGBIN/pg_dump" -Fc -f "$WORK/$db.dump" "$(src "$db")"
+    "$PGBIN/pg_restore" --no-owner --no-acl -j "$JOBS" -d "$(tgt a$N)" "$WORK/$db.dump"
+    T[anchor@$N]=$(since "$s"); M[anchor@$N]=0
+    echo "anchor@$N ${T[anchor@$N]}s" >&2
+
+    fresh c$N
+    timed copy dotnet "$CLI" copy --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS" --log "$WORK/copy$N.log"
+    cp "$WORK/dotnet.out" "$WORK/copy$N.out"
+    fresh m$N
+    timed migrate dotnet "$CLI" migrate --direct --source "$(src "$db")" --target "$(tgt m$N)" --confirm m$N --jobs "$JOBS" --workdir "$WORK/migrations$N"
+    cp "$WORK/dotnet.out" "$WORK/migrate$N.out"
+    fresh r$N
+    timed restore dotnet "$CLI" restore "$WORK/$db.dump" --target "$(tgt r$N)" --jobs "$JOBS"
+    timed verify dotnet "$CLI" verify --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS"
+    # check exits 3 when something blocks (the target it is given holds the copy): only other codes are failures.
+    OK="0|3" timed check dotnet "$CLI" check --source "$(src "$db")" --target "$(tgt c$N)"
+done
+
+ratio() { echo "scale=2; $1 / $2" | bc; }
+echo
+echo "Bench: $(nproc) cores, both servers local, load average $(cut -d' ' -f1-3 /proc/loadavg); $JOBS jobs"
+for N in "${SIZES[@]}"; do echo "  $N: ${DESC[$N]}"; done
+printf '%-34s' "path"; for N in "${SIZES[@]}"; do printf ' %9s %6s %7s' "$N (s)" "ratio" "peak MB"; done
+[ ${#SIZES[@]} -gt 1 ] && printf ' %8s' "growth"; echo
+FIRST="${SIZES[0]}"; LAST="${SIZES[-1]}"
+for k in anchor copy migrate restore verify check; do
+    case $k in
+        anchor) label="pg_dump -Fc + pg_restore -j $JOBS" ;; copy) label="pgrelocate copy --jobs $JOBS" ;;
+        migrate) label="pgrelocate migrate --direct" ;; restore) label="pgrelocate restore --jobs $JOBS" ;;
+        verify) label="pgrelocate verify" ;; check) label="pgrelocate check" ;;
+    esac
+    printf '%-34s' "$label"
+    for N in "${SIZES[@]}"; do printf ' %9.1f %6s %7s' "${T[$k@$N]}" "$(ratio "${T[$k@$N]}" "${T[anchor@$N]}")" "${M[$k@$N]}"; done
+    [ ${#SIZES[@]} -gt 1 ] && printf ' %7sx' "$(ratio "${T[$k@$LAST]}" "${T[$k@$FIRST]}")"
+    echo
+done
+if [ -n "${STATEMENTS:-}" ]; then
+    echo; echo "Statements logged by the servers (log_statement = all):"
+    for N in "${SIZES[@]}"; do for k in copy migrate restore verify check; do printf '  %-16s %s\n' "$k@$N" "${STMTS[$k@$N]}"; done; done
+fi
+echo; echo "Where copy's time went at $LAST tables (its phases; every table's own steps are in $WORK/copy$LAST.out):"
+awk '/ step / {on = 1} on && !($1 ~ /^(data|index|indexes|constraint|analyze|large)$/ && $2 != "and")' "$WORK/copy$LAST.out" | sed '/^ *$/,$d' || true
+echo "The copy inside migrate --direct at $LAST tables:"; grep -E '^ +(check|copy|verify|settings) ' "$WORK/migrate$LAST.out" || true
+[ "$FAILED" = 0 ] || { echo "Some commands failed: see $WORK" >&2; exit 1; }
