@@ -261,37 +261,15 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         var source = await servers.SourceAsync("CREATE TABLE ticks (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp()); CREATE TABLE hits (id int PRIMARY KEY, n bigint NOT NULL); INSERT INTO hits SELECT g, 0 FROM generate_series(1, 10) g;");
         var target = await servers.Target.CreateDatabaseAsync("busy");
         using var dir = new TempDir();
-        using var stop = new CancellationTokenSource();
         // An application that writes every few milliseconds until the cutover makes its database read-only.
-        var writes = 0L;
-        var writer = Task.Run(async () =>
-        {
-            await using var conn = new Npgsql.NpgsqlConnection(source.ToNpgsqlConnectionString());
-            await conn.OpenAsync();
-            await using var cmd = new Npgsql.NpgsqlCommand("INSERT INTO ticks DEFAULT VALUES; UPDATE hits SET n = n + 1 WHERE id = 1 + (random() * 9)::int", conn);
-            while (!stop.IsCancellationRequested)
-            {
-                try
-                {
-                    await cmd.ExecuteNonQueryAsync();
-                    writes++;
-                }
-                catch (Npgsql.PostgresException)
-                {
-                    return; // read-only: the cutover has begun
-                }
-
-                await Task.Delay(3);
-            }
-        });
+        await using var writer = ApplicationWriter.Start(source, "INSERT INTO ticks DEFAULT VALUES; UPDATE hits SET n = n + 1 WHERE id = 1 + (random() * 9)::int");
 
         var run = OnlineRun.Start(source, target, dir.Path, "--cutover", "auto", "--max-lag", "5s");
         var result = await run.Result;
-        await stop.CancelAsync();
-        await writer;
+        await writer.StopAsync();
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.True(writes > 100, $"only {writes} writes while following");
+        Assert.True(writer.Writes > 100, $"only {writer.Writes} writes while following");
         Assert.Contains("verified identical while following", MigrationJournal.All(dir.Path).Single().Step("follow").Summary, StringComparison.Ordinal);
         await AssertSameAsync(source, target, dir.Path);
     }

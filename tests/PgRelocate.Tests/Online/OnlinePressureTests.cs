@@ -29,43 +29,21 @@ public class OnlinePressureTests(OnlineServers servers) : IClassFixture<OnlineSe
         Assert.Contains("public.sessions", check.Stdout, StringComparison.Ordinal);
         Assert.Contains("copied again at cutover, while the source is read-only", Words(check.Stdout), StringComparison.Ordinal);
         Assert.DoesNotContain("not carried", check.Stdout, StringComparison.Ordinal);
-        using var stop = new CancellationTokenSource();
         // The application writes the unlogged tables (and a logged one) until the cutover makes its database read-only.
-        var writes = 0L;
-        var writer = Task.Run(async () =>
-        {
-            await using var conn = new NpgsqlConnection(source.ToNpgsqlConnectionString());
-            await conn.OpenAsync();
-            await using var cmd = new NpgsqlCommand("""
+        await using var writer = ApplicationWriter.Start(source, """
                 INSERT INTO ticks DEFAULT VALUES;
                 UPDATE sessions SET hits = hits + 1, seen = md5(random()::text) WHERE id = 1 + (random() * 49)::int;
                 INSERT INTO session_events (session, what) VALUES (1 + (random() * 49)::int, 'x');
                 DELETE FROM session_events WHERE id = (SELECT min(id) FROM session_events);
                 INSERT INTO sessions SELECT max(id) + 1, 0, 'new' FROM sessions;
-                """, conn);
-            while (!stop.IsCancellationRequested)
-            {
-                try
-                {
-                    await cmd.ExecuteNonQueryAsync();
-                    writes++;
-                }
-                catch (PostgresException)
-                {
-                    return; // read-only: the cutover has begun
-                }
-
-                await Task.Delay(3);
-            }
-        });
+                """);
 
         var run = OnlineRun.Start(source, target, dir.Path, "--cutover", "auto", "--max-lag", "5s");
         var result = await run.Result;
-        await stop.CancelAsync();
-        await writer;
+        await writer.StopAsync();
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.True(writes > 100, $"only {writes} writes while following");
+        Assert.True(writer.Writes > 100, $"only {writer.Writes} writes while following");
         var journal = MigrationJournal.All(dir.Path).Single();
         Assert.Equal(MigrationStatus.Completed, journal.Status);
         Assert.Contains("verified identical while following", journal.Step("follow").Summary, StringComparison.Ordinal);
