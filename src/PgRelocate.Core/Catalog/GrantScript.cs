@@ -5,14 +5,12 @@ namespace PgRelocate.Catalog;
 /// <summary>What the script is written for: the target's login role, whether it may create roles, the roles the target has, its database.</summary>
 public sealed record GrantTarget(string LoginRole, bool CanCreateRoles, IReadOnlySet<string> Roles, string Database)
 {
-    /// <summary>Reads them from a session on the target.</summary>
+    /// <summary>Reads them from a session on the target: the login role's rights (<see cref="RoleRights"/>) and its roles.</summary>
     public static async Task<GrantTarget> ReadAsync(Npgsql.NpgsqlConnection conn, CancellationToken cancellationToken)
     {
-        var (login, creates, database) = await Db.SingleAsync(conn,
-            "SELECT current_user::text, rolsuper OR rolcreaterole, current_database()::text FROM pg_catalog.pg_roles WHERE rolname = current_user",
-            r => (r.GetString(0), r.GetBoolean(1), r.GetString(2)), cancellationToken);
+        var rights = await RoleRights.ReadAsync(conn, cancellationToken);
         var roles = (await DatabaseAccess.ReadRolesAsync(conn, cancellationToken)).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
-        return new GrantTarget(login, creates, roles, database);
+        return new GrantTarget(rights.LoginRole, rights.MayCreateRoles, roles, conn.Database);
     }
 }
 
