@@ -66,6 +66,17 @@ internal static class CancelCommand
         ctx.Out.WriteLine(journal.Status == MigrationStatus.Running
             ? $"Migration {id} had stopped running; it is now recorded as canceled."
             : $"Migration {id} is not running ({journal.Status}): nothing to cancel.");
+        if (InstanceJournal.IsParent(journal))
+        {
+            // Each database's migration that started and did not complete is undone as its own cancel would.
+            await new InstanceRunner(ctx.Binaries, new ResultReporter(ctx)).CancelAbandonedAsync(journal, source, target, cancellationToken);
+            return ExitCode.Success;
+        }
+
+        if (InstanceJournal.ParentOf(journal) is { } parent)
+        {
+            throw new UsageException($"Migration {id} moves one database of instance migration {parent}: cancel that one with 'pgrelocate cancel {parent}'.");
+        }
 
         // What its steps undo ("Source ... is writable again.") is this command's result: printed as it says it.
         var runner = new MigrationRunner(Online.OnlinePlan.StepsFor(journal), ctx.Binaries, new ResultReporter(ctx));

@@ -13,7 +13,10 @@ internal static class ListCommand
         var command = new Command("list", "List recent migrations and their status.") { WorkDirOption.Option };
         command.SetAction(async (ctx, ct) =>
         {
-            var all = MigrationJournal.All(WorkDirOption.Get(ctx.Parse));
+            var every = MigrationJournal.All(WorkDirOption.Get(ctx.Parse));
+            // A database's migration in an instance migration is listed under its parent, not as a migration of its own.
+            var all = every.Where(j => InstanceJournal.ParentOf(j) is not { } p || !every.Any(x => x.Id == p)).ToList();
+            var children = every.Where(j => InstanceJournal.ParentOf(j) is not null).ToLookup(j => InstanceJournal.ParentOf(j)!, StringComparer.Ordinal);
             // Migrations whose process is gone may have left a slot on their source, holding WAL: read what it holds.
             var given = GivenSource();
             var orphans = new Dictionary<string, Online.OrphanedSlot>(StringComparer.Ordinal);
@@ -27,7 +30,11 @@ internal static class ListCommand
 
             if (ctx.Json)
             {
-                ctx.WriteJson(all.Select(j => new { id = j.Id, status = j.Status.ToString(), createdAt = j.CreatedAt, finishedAt = j.FinishedAt, source = j.Source, target = j.Target, step = CurrentStep(j), orphanedSlot = Json(orphans.GetValueOrDefault(j.Id)) }));
+                ctx.WriteJson(all.Select(j => new
+                {
+                    id = j.Id, status = j.Status.ToString(), createdAt = j.CreatedAt, finishedAt = j.FinishedAt, source = j.Source, target = j.Target, step = CurrentStep(j), orphanedSlot = Json(orphans.GetValueOrDefault(j.Id)),
+                    databases = InstanceJournal.IsParent(j) ? children[j.Id].OrderBy(c => c.Id, StringComparer.Ordinal).Select(c => new { id = c.Id, status = c.Status.ToString(), step = CurrentStep(c), source = c.Source, target = c.Target }) : null,
+                }));
                 return ExitCode.Success;
             }
 
@@ -42,6 +49,10 @@ internal static class ListCommand
             {
                 var status = StatusOf(j) + (orphans.GetValueOrDefault(j.Id) is { } o ? o.RetainedBytes is { } held ? $", slot holds {Progress.Units.Bytes(held)}" : ", slot left" : "");
                 table.AddRow(j.Id, Markup.Escape(status), j.CreatedAt.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture), Markup.Escape(CurrentStep(j)), Markup.Escape($"{j.Source} → {j.Target}"));
+                foreach (var c in children[j.Id].OrderBy(c => c.Id, StringComparer.Ordinal))
+                {
+                    table.AddRow("  └ " + c.Id, Markup.Escape(StatusOf(c)), "", Markup.Escape(CurrentStep(c)), Markup.Escape($"{c.Source} → {c.Target}"));
+                }
             }
 
             ctx.Out.Write(table);
@@ -72,7 +83,7 @@ internal static class ListCommand
         }
     }
 
-    /// <summary>"Running", or "Running (process gone)" when the journal says running but nobody is.</summary>
+    /// <summary>"Running", or "Interrupted" when the journal says running but nobody is.</summary>
     public static string StatusOf(MigrationJournal j) =>
         j.Status == MigrationStatus.Running && !j.IsRunningElsewhere() && j.Pid != Environment.ProcessId ? "Interrupted" : j.Status.ToString();
 

@@ -42,13 +42,16 @@ internal static class MigrateCommand
     private static readonly Option<bool> NotConsistent = new("--not-consistent") { Description = "With --resume of a --direct migration: keep what the interrupted copy committed although the source was not kept read-only since (the verify step compares every row)." };
     private static readonly Option<bool> Roles = new("--roles") { Description = "Create the roles the database uses on the target (where its login role may) and keep the source's owners, grants and default privileges." };
     private static readonly Option<string[]> MapRole = new("--map-role") { Description = "With --roles: give source role SOURCE the name TARGET on the target (SOURCE=TARGET, repeatable).", AllowMultipleArgumentsPerToken = false };
+    private static readonly Option<string?> Databases = new("--databases") { Description = "Move these databases of the source server (a,b,c) into databases of the same names on the target server; --source and --target then name the servers (any database on each)." };
+    private static readonly Option<bool> AllDatabases = new("--all-databases") { Description = "Move every database the source's login role may connect to, but templates and the providers' own (rdsadmin, azure_maintenance, azure_sys, cloudsqladmin)." };
+    private static readonly Option<bool> ConfirmAll = new("--confirm-all") { Description = "With --databases or --all-databases: replace what the target's existing databases of those names hold." };
     private static readonly Option<bool> ShowSecrets = new("--show-secrets") { Description = "Print the target's DATABASE_URL with its password." };
 
     public static Command Create()
     {
         var command = new Command("migrate", "Run the whole migration: check, read-only source, dump, restore, settings, verify, cutover summary, cleanup.")
         {
-            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, NotConsistent, Roles, MapRole, WorkDirOption.Option, LockTimeoutOption.Option,
+            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, NotConsistent, Roles, MapRole, Databases, AllDatabases, ConfirmAll, WorkDirOption.Option, LockTimeoutOption.Option,
         };
         StagingCliOptions.AddTo(command);
         command.SetAction(RunAsync);
@@ -72,6 +75,11 @@ internal static class MigrateCommand
         if (parse.GetValue(Resume) is { } id)
         {
             journal = MigrationJournal.Load(workDir, id);
+            if (InstanceJournal.ParentOf(journal) is { } parent)
+            {
+                throw new UsageException($"Migration {id} moves one database of instance migration {parent}: resume that one with 'pgrelocate migrate --resume {parent}'.");
+            }
+
             // A resumed migration runs with the options it was started with (its journal keeps them).
             var given = ctx.Parse.CommandResult.Command.Options.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name);
             MigrationOptionsRules.CheckResume(journal, given, source, target);
@@ -79,7 +87,7 @@ internal static class MigrateCommand
         }
         else
         {
-            options = await new MigrationOptions
+            var given = new MigrationOptions
             {
                 Source = source,
                 Into = new TargetOptions
@@ -108,16 +116,44 @@ internal static class MigrateCommand
                 Allow = (parse.GetValue(Allow) ?? []).ToHashSet(StringComparer.Ordinal),
                 Roles = parse.GetValue(Roles),
                 RoleRenames = RenamesOf(parse),
-            }.ValidateAsync(cancellationToken);
-            var recorded = options.ToJournal();
-            if (report is not null)
+            };
+            if (parse.GetValue(Databases) is not null || parse.GetValue(AllDatabases) || parse.GetValue(ConfirmAll))
             {
-                recorded["report"] = Path.GetFullPath(report);
+                var named = parse.GetValue(Databases)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                journal = await MigrateInstance.CreateAsync(given, named, parse.GetValue(AllDatabases), parse.GetValue(ConfirmAll), workDir, report, cancellationToken);
+                options = MigrationPlan.FromJournal(journal, source, target, given.ShowSecrets) with { NotConsistent = given.NotConsistent };
             }
-
-            journal = MigrationJournal.Create(workDir, MigrationJournal.NewId(), source.ToString(), target.ToString(), PgRelocate.Online.OnlinePlan.StepsFor(options).Select(s => s.Name), recorded);
+            else
+            {
+                options = await given.ValidateAsync(cancellationToken);
+                journal = CreateJournal(options, workDir, report);
+            }
         }
 
+        if (InstanceJournal.IsParent(journal))
+        {
+            return await MigrateInstance.RunAsync(ctx, journal, options, report, parse.GetValue(Detach), cancellationToken);
+        }
+
+        return await RunOneAsync(ctx, journal, options, report, cancellationToken);
+    }
+
+    private static MigrationJournal CreateJournal(MigrationOptions options, string workDir, string? report)
+    {
+        var recorded = options.ToJournal();
+        if (report is not null)
+        {
+            recorded["report"] = Path.GetFullPath(report);
+        }
+
+        return MigrationJournal.Create(workDir, MigrationJournal.NewId(), options.Source.ToString(), options.Into.Connection.ToString(), PgRelocate.Online.OnlinePlan.StepsFor(options).Select(s => s.Name), recorded);
+    }
+
+    private static async Task<ExitCode> RunOneAsync(CommandContext ctx, MigrationJournal journal, MigrationOptions options, string? report, CancellationToken cancellationToken)
+    {
+        var parse = ctx.Parse;
+        var workDir = WorkDirOption.Get(parse);
+        var (source, target) = (options.Source, options.Into.Connection);
         report = report is null ? journal.Options.GetValueOrDefault("report") : Path.GetFullPath(report);
         await PgRelocate.Online.OrphanedSlots.WarnAsync(source, ctx.Reporter, journal.Id, cancellationToken);
         // Said first, for the case where this machine dies: an online migration's slot would keep the source's WAL without limit.
@@ -254,7 +290,7 @@ internal static class MigrateCommand
     /// Starts this same program in a session of its own, resuming the journal just written, with the connections in
     /// its environment (never on its command line) and its output in the migration's folder.
     /// </summary>
-    private static async Task<ExitCode> StartDetachedAsync(CommandContext ctx, MigrationJournal journal, string workDir, PgConnectionInfo source, PgConnectionInfo target, CancellationToken cancellationToken)
+    internal static async Task<ExitCode> StartDetachedAsync(CommandContext ctx, MigrationJournal journal, string workDir, PgConnectionInfo source, PgConnectionInfo target, CancellationToken cancellationToken)
     {
         var log = Path.Combine(journal.Folder, "output.log");
         var pid = await DetachedStart.StartAsync(

@@ -49,7 +49,7 @@ internal static class StatusCommand
             {
                 if (ctx.Json)
                 {
-                    var state = new { id, status = ListCommand.StatusOf(journal), progress = JournalReporter.Read(journal), online = Online.OnlineStatus.Read(journal.Folder), steps = journal.Steps.Select(s => new { s.Name, status = s.Status.ToString(), s.Summary, s.Error }), orphanedSlot = ListCommand.Json(orphan) };
+                    var state = new { id, status = ListCommand.StatusOf(journal), progress = JournalReporter.Read(journal), online = Online.OnlineStatus.Read(journal.Folder), steps = journal.Steps.Select(s => new { s.Name, status = s.Status.ToString(), s.Summary, s.Error }), orphanedSlot = ListCommand.Json(orphan), databases = Databases(journal) };
                     if (once)
                     {
                         ctx.WriteJson(state);
@@ -76,8 +76,24 @@ internal static class StatusCommand
         }
     }
 
+    /// <summary>An instance migration's databases and their migrations, as JSON; null for a migration of one database.</summary>
+    private static object? Databases(MigrationJournal journal) =>
+        InstanceJournal.IsParent(journal)
+            ? InstanceJournal.Children(journal).Select(c => new { database = c.Database, id = c.Child.Id, status = ListCommand.StatusOf(c.Child), progress = JournalReporter.Read(c.Child) }).ToList()
+            : null;
+
     private static string Describe(MigrationJournal journal, bool running)
     {
+        // An instance migration: its state, and the running database's migration as its own status says it.
+        if (InstanceJournal.IsParent(journal))
+        {
+            var children = InstanceJournal.Children(journal);
+            var moved = children.Count(c => c.Child.Status == MigrationStatus.Completed);
+            var now = running ? children.FirstOrDefault(c => c.Child.Status == MigrationStatus.Running) : default;
+            var parent = $"{journal.Id}: {ListCommand.StatusOf(journal)}, {moved}/{children.Count} databases moved{(journal.Error is null ? "" : " - " + journal.Error)}";
+            return now.Child is null ? parent : $"{parent}; database {now.Database}: {Describe(now.Child, running)}";
+        }
+
         var step = journal.Steps.FirstOrDefault(s => s.Status == StepStatus.Running);
         if (!running || step is null)
         {

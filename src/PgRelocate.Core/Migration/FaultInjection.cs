@@ -4,7 +4,8 @@ namespace PgRelocate.Migration;
 /// Kills this process with SIGKILL at a named point, so tests can prove a migration resumes from a crash
 /// anywhere. Set <c>PGRELOCATE_FAULT</c> to <c>kill:STEP:start</c>, <c>kill:STEP:end</c> or
 /// <c>kill:STEP:progress</c> (the step's first progress report after some work was done); <c>throw:</c> in place
-/// of <c>kill:</c> throws an exception nobody expects instead, as a bug would. Unset, it does nothing.
+/// of <c>kill:</c> throws an exception nobody expects instead, as a bug would. In an instance migration,
+/// <c>kill:DATABASE/STEP:POINT</c> fires only in the migration of that database (see <see cref="Scope"/>). Unset, it does nothing.
 /// </summary>
 public static class FaultInjection
 {
@@ -12,8 +13,16 @@ public static class FaultInjection
 
     private static readonly string? Fault = Environment.GetEnvironmentVariable(Variable);
 
+    /// <summary>The database an instance migration is moving now; null otherwise.</summary>
+    public static string? Scope { get; set; }
+
     public static void At(string step, string point)
     {
+        if (Scope is not null)
+        {
+            step = $"{Scope}/{step}";
+        }
+
         if (Fault is not null && string.Equals(Fault, $"kill:{step}:{point}", StringComparison.Ordinal))
         {
             System.Diagnostics.Process.GetCurrentProcess().Kill();

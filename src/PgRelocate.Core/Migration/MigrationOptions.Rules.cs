@@ -25,6 +25,7 @@ public static class MigrationOptionsRules
         "--confirm", "--via", "--jobs", "--compress", "--read-only-source", "--keep-read-only", "--apply-settings", "--keep-archive", "--allow",
         "--create-bucket", "--direct", "--online", "--roles", "--map-role", "--cutover", "--max-lag", "--replica-identity-full", "--max-retained-wal", "--lock-timeout",
         "--profile", "--region", "--endpoint-url", "--provider", "--sse", "--sse-kms-key-id",
+        "--databases", "--all-databases", "--confirm-all",
     ];
 
     /// <summary>

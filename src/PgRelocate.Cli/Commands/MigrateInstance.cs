@@ -1,0 +1,101 @@
+using PgRelocate.Cli.Rendering;
+using PgRelocate.Errors;
+using PgRelocate.Migration;
+using PgRelocate.Migration.Reports;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Cli.Commands;
+
+/// <summary>
+/// <c>pgrelocate migrate --databases a,b</c> and <c>--all-databases</c>: one parent migration with a child
+/// migration per database (<see cref="InstanceJournal"/>), run by the <see cref="InstanceRunner"/>.
+/// </summary>
+internal static class MigrateInstance
+{
+    /// <summary>Checks the options, lists the databases and writes the parent's and the children's journals.</summary>
+    public static async Task<MigrationJournal> CreateAsync(MigrationOptions given, IReadOnlyList<string>? named, bool all, bool confirmAll, string workDir, string? report, CancellationToken cancellationToken)
+    {
+        var options = InstanceDatabases.Validate(given, named is not null, all);
+        if (named is { Count: 0 })
+        {
+            throw new UsageException("--databases names no database: write --databases a,b.");
+        }
+
+        var databases = await InstanceDatabases.ResolveAsync(options.Source, named, cancellationToken);
+        var recorded = options.ToJournal();
+        if (report is not null)
+        {
+            recorded["report"] = Path.GetFullPath(report);
+        }
+
+        return InstanceJournal.Create(workDir, options, databases, confirmAll, recorded);
+    }
+
+    /// <summary>Runs (or resumes, or starts in the background) the instance migration, then writes its report and says how it ended.</summary>
+    public static async Task<ExitCode> RunAsync(CommandContext ctx, MigrationJournal parent, MigrationOptions options, string? report, bool detach, CancellationToken cancellationToken)
+    {
+        var workDir = Path.GetDirectoryName(parent.Folder)!;
+        report = report is null ? parent.Options.GetValueOrDefault("report") : Path.GetFullPath(report);
+        var databases = InstanceJournal.Databases(parent);
+        if (detach)
+        {
+            return await MigrateCommand.StartDetachedAsync(ctx, parent, workDir, options.Source, options.Into.Connection, cancellationToken);
+        }
+
+        ctx.Reporter.Info($"Migration {parent.Id}: {databases.Count} databases ({string.Join(", ", databases)}) of {options.Source.Display} → {options.Into.Connection.Display}, one after another (journal in {parent.Folder}).");
+        ctx.Watch(options.Into);
+        Interruption.Add("id", parent.Id);
+        Interruption.Add("journal", parent.Folder);
+        var code = await new InstanceRunner(ctx.Binaries, ctx.Reporter).RunAsync(options, parent, cancellationToken);
+        ctx.Reporter.Stop();
+        if (report is not null)
+        {
+            MigrationReport.Write(parent, report);
+        }
+
+        Render(ctx, parent, options, report, interrupted: code == ExitCode.Interrupted);
+        return code;
+    }
+
+    private static void Render(CommandContext ctx, MigrationJournal parent, MigrationOptions options, string? report, bool interrupted)
+    {
+        if (ctx.Json)
+        {
+            if (!interrupted)
+            {
+                ctx.Out.Profile.Width = 4096;
+                Console.Out.WriteLine(MigrationReport.Json(parent));
+            }
+
+            return;
+        }
+
+        InfoCommand.RenderSteps(ctx, parent);
+        if (parent.Status == MigrationStatus.Completed)
+        {
+            foreach (var (database, child) in InstanceJournal.Children(parent))
+            {
+                ctx.Out.WriteLine();
+                ctx.Out.WriteLine($"{database} (migration {child.Id}): DATABASE_URL={options.Into.Connection.WithDatabase(database).ToUrl(options.ShowSecrets)}");
+                foreach (var table in child.Step(Migration.Steps.CutoverStep.StepName).Tables)
+                {
+                    ctx.Out.WriteLine($"{table.Title}:{(table.Rows.Count == 0 ? " " + table.Note : "")}");
+                    foreach (var row in table.Rows)
+                    {
+                        ctx.Out.WriteLine("  - " + string.Join(", ", row));
+                    }
+                }
+            }
+        }
+        else
+        {
+            ctx.Out.WriteLine($"Migration {parent.Id} {parent.Status.ToString().ToLowerInvariant()}: {parent.Error}");
+            ctx.Out.WriteLine($"Resume it with: pgrelocate migrate --resume {parent.Id} (with the same --source and --target): the databases moved are not moved again.");
+        }
+
+        if (report is not null)
+        {
+            ctx.Out.WriteLine($"Report: {report}");
+        }
+    }
+}

@@ -1,0 +1,125 @@
+using Npgsql;
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+
+namespace PgRelocate.Migration;
+
+/// <summary>
+/// The databases of an instance migration (<c>migrate --databases a,b</c> or <c>--all-databases</c>): which the
+/// source has, whether the target has each, and creating one there as the source has it.
+/// </summary>
+public static class InstanceDatabases
+{
+    /// <summary>The providers' own databases, never moved by --all-databases (name one with --databases to move it anyway).</summary>
+    public static IReadOnlyList<string> ProviderDatabases { get; } = ["rdsadmin", "azure_maintenance", "azure_sys", "cloudsqladmin"];
+
+    /// <summary>
+    /// Checks an instance migration's options (<c>--databases</c> or <c>--all-databases</c>) and returns those it
+    /// runs with: one of the two, no <c>--confirm</c> (it names one database: <c>--confirm-all</c> stands for it),
+    /// no <c>--online</c> (one slot and publication per database with a shared cutover is not built), and the rules
+    /// of any migration (<see cref="MigrationOptionsRules.Validate"/>).
+    /// </summary>
+    /// <exception cref="UsageException">A rule is broken.</exception>
+    public static MigrationOptions Validate(MigrationOptions given, bool named, bool all)
+    {
+        ArgumentNullException.ThrowIfNull(given);
+        if (named == all)
+        {
+            throw new UsageException(named
+                ? "--databases and --all-databases both say which databases to move: give one of them."
+                : "--confirm-all replaces what the target's databases hold in a migration of several: add --databases a,b or --all-databases (one database takes --confirm NAME).");
+        }
+
+        if (!string.IsNullOrEmpty(given.Into.Confirm))
+        {
+            throw new UsageException("--confirm names one target database: with --databases or --all-databases, pass --confirm-all to replace what the target's existing databases hold.");
+        }
+
+        if (given.Online)
+        {
+            throw new UsageException("--online moves one database: run one 'pgrelocate migrate --online' per database (--databases and --all-databases do not work with --online yet).");
+        }
+
+        var options = (given with { Into = given.Into with { Confirm = given.Into.Connection.Database } }).Validate();
+        return options with { Into = options.Into with { Confirm = null } };
+    }
+
+    /// <summary>
+    /// The databases to move, in order: <paramref name="named"/> as given (each must be one the source's login role
+    /// may connect to), or, when null, every database it may connect to but templates and <see cref="ProviderDatabases"/>.
+    /// </summary>
+    /// <exception cref="UsageException">A named database is not there, or not reachable; or there is none to move.</exception>
+    public static async Task<List<string>> ResolveAsync(PgConnectionInfo source, IReadOnlyList<string>? named, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
+        var reachable = await Db.ListAsync(conn, "SELECT datname::text FROM pg_catalog.pg_database WHERE NOT datistemplate AND datallowconn AND has_database_privilege(datname, 'CONNECT') ORDER BY datname", r => r.GetString(0), cancellationToken);
+        if (named is null)
+        {
+            var all = reachable.Where(d => !ProviderDatabases.Contains(d, StringComparer.Ordinal)).ToList();
+            return all.Count > 0 ? all : throw new UsageException($"The source's login role {source.User} may connect to no database to move: grant it CONNECT, or name them with --databases.");
+        }
+
+        foreach (var database in named)
+        {
+            if (!reachable.Contains(database, StringComparer.Ordinal))
+            {
+                throw new UsageException($"--databases names '{database}', which the source does not have or its login role {source.User} may not connect to: check the name, or grant it CONNECT. Nothing was changed.");
+            }
+        }
+
+        return named.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    public static Task<bool> ExistsAsync(NpgsqlConnection server, string database, CancellationToken cancellationToken) =>
+        Db.SingleAsync(server, $"SELECT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = {Db.Literal(database)})", r => r.GetBoolean(0), cancellationToken);
+
+    /// <summary>Whether the login role of <paramref name="server"/> may create databases (CREATEDB or SUPERUSER).</summary>
+    public static Task<bool> MayCreateAsync(NpgsqlConnection server, CancellationToken cancellationToken) =>
+        Db.SingleAsync(server, "SELECT rolcreatedb OR rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user", r => r.GetBoolean(0), cancellationToken);
+
+    /// <summary>
+    /// Creates <paramref name="source"/>'s database on the target server (<paramref name="server"/>, any database of
+    /// it) under the same name, with the source's encoding. Its owner is the target's login role; with --roles, the
+    /// source's owner (named by the <see cref="RoleMap"/>) where the target has that role and the login role may give
+    /// it a database (it is a member of it). Returns a line saying who owns it.
+    /// </summary>
+    public static async Task<string> CreateAsync(PgConnectionInfo source, PgConnectionInfo server, bool roles, IReadOnlyDictionary<string, string> renames, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(server);
+        string encoding, owner, sourceLogin;
+        await using (var from = await Db.OpenAsync(source, "source", cancellationToken))
+        {
+            (encoding, owner, sourceLogin) = await Db.SingleAsync(from,
+                "SELECT pg_catalog.pg_encoding_to_char(encoding)::text, pg_catalog.pg_get_userbyid(datdba)::text, current_user::text FROM pg_catalog.pg_database WHERE datname = current_database()",
+                r => (r.GetString(0), r.GetString(1), r.GetString(2)), cancellationToken);
+        }
+
+        await using var into = await Db.OpenAsync(server, "target", cancellationToken);
+        var (targetEncoding, login) = await Db.SingleAsync(into,
+            "SELECT pg_catalog.pg_encoding_to_char(encoding)::text, current_user::text FROM pg_catalog.pg_database WHERE datname = 'template1'",
+            r => (r.GetString(0), r.GetString(1)), cancellationToken);
+        var name = source.Database;
+        // template1 may hold what the provider installs in every database; template0 only where the encoding differs.
+        var create = $"CREATE DATABASE {Db.Ident(name)}" + (string.Equals(encoding, targetEncoding, StringComparison.Ordinal) ? "" : $" TEMPLATE template0 ENCODING {Db.Literal(encoding)}");
+        var wanted = roles ? RoleMap.For(renames, sourceLogin, login)[owner] : login;
+        if (wanted != login && await Db.SingleAsync(into, $"SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {Db.Literal(wanted)})", r => r.GetBoolean(0), cancellationToken))
+        {
+            try
+            {
+                await Db.ExecuteAsync(into, $"{create} OWNER {Db.Ident(wanted)}", cancellationToken);
+                return $"created, owned by {wanted} as on the source";
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+            {
+                await Db.ExecuteAsync(into, create, cancellationToken);
+                return $"created, owned by {login}: it may not give a database to {wanted} (on the source its owner); ALTER DATABASE {Db.Ident(name)} OWNER TO {Db.Ident(wanted)} as a role that may";
+            }
+        }
+
+        await Db.ExecuteAsync(into, create, cancellationToken);
+        return $"created, owned by {login}";
+    }
+}

@@ -1,0 +1,143 @@
+using System.Text.Json;
+using PgRelocate.Connections;
+using PgRelocate.Migration;
+using PgRelocate.Tests.Harness;
+
+namespace PgRelocate.Tests.Migration;
+
+/// <summary>
+/// migrate --databases a,b and --all-databases: two databases of the four-role source, read by a login
+/// role that is a member of both owners, moved with --roles in one command into a target server whose login role
+/// has CREATEROLE and CREATEDB but is no superuser; each database compared on its own (owners and privileges by
+/// the catalogs and pg_dump, data by the snapshot) and by verify. A kill -9 in the second database, then
+/// --resume of the parent, finishes it without touching the first's migration.
+/// </summary>
+public class InstanceTests(PgServerPair servers) : IClassFixture<PgServerPair>
+{
+    [Fact]
+    public async Task Databases_With_Roles_Move_Both_And_A_Kill_In_The_Second_Resumes_Without_Redoing_The_First()
+    {
+        var (a, b, login) = await InstanceSource.CreateAsync(servers.Source, "i15");
+        var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
+        using var dir = new TempDir();
+        string[] Args(params string[] more) => ["migrate", "--databases", $"{a.Db.Database},{b.Db.Database}", "--roles", "--source", CliRunner.Url(login), "--target", CliRunner.Url(target), "--workdir", dir.Path, .. more];
+
+        var killed = await CliRunner.RunAsync(Args(), new Dictionary<string, string> { [FaultInjection.Variable] = $"kill:{b.Db.Database}/restore:start" });
+
+        Assert.True(killed.ExitCode != 0, killed.ToString());
+        var parent = InstanceSource.Parent(dir.Path);
+        var first = File.ReadAllText(Path.Combine(dir.Path, parent + "-1", MigrationJournal.FileName));
+        Assert.True(Status(first) == "Completed", killed.ToString());
+        Assert.Equal("Running", Status(File.ReadAllText(Path.Combine(dir.Path, parent + "-2", MigrationJournal.FileName))));
+
+        var list = await CliRunner.RunAsync("list", "--workdir", dir.Path);
+        Assert.True(list.ExitCode == 0, list.ToString());
+        Assert.Contains($"{parent}-1", list.Stdout, StringComparison.Ordinal);
+        Assert.True(list.Stdout.IndexOf(parent, StringComparison.Ordinal) < list.Stdout.IndexOf($"{parent}-1", StringComparison.Ordinal), list.Stdout);
+
+        var resumed = await CliRunner.RunAsync(["migrate", "--resume", parent, "--source", CliRunner.Url(login), "--target", CliRunner.Url(target), "--workdir", dir.Path, "--report", dir.File("report.md")], null);
+
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.Contains($"database {a.Db.Database}: done in a previous run (migration {parent}-1)", resumed.Output, StringComparison.Ordinal);
+        // The first database's migration was not run again: its journal is as the killed run left it, step times and all.
+        Assert.Equal(first, File.ReadAllText(Path.Combine(dir.Path, parent + "-1", MigrationJournal.FileName)));
+        foreach (var db in new[] { a, b })
+        {
+            var into = target.WithDatabase(db.Db.Database);
+            await DatabaseSnapshot.AssertSameOwnersAndPrivilegesAsync(login.WithDatabase(db.Db.Database), into);
+            await DatabaseSnapshot.AssertSameAsync(db.Db, into);
+            var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(db.Db), "--target", CliRunner.Url(into));
+            Assert.True(verify.ExitCode == 0, verify.ToString());
+            Assert.Equal(db.Db.User, await PgServer.ScalarAsync<string>(into, "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = current_database()"));
+        }
+
+        var report = await File.ReadAllTextAsync(dir.File("report.md"));
+        Assert.Contains($"Migration {parent}-1", report, StringComparison.Ordinal);
+        Assert.Contains($"Migration {parent}-2", report, StringComparison.Ordinal);
+        var status = await CliRunner.RunAsync("status", parent, "--once", "--workdir", dir.Path);
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Contains("Completed", status.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_Target_Database_That_Holds_Objects_Is_Refused_Without_Confirm_All_Before_Anything_Changes()
+    {
+        var (a, b, login) = await InstanceSource.CreateAsync(servers.Source, "e15");
+        var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
+        await servers.Target.ExecuteAsync("postgres", $"CREATE DATABASE {Db.Ident(b.Db.Database)} OWNER {Db.Ident(target.User)}");
+        await PgServer.ExecuteAsync(target.WithDatabase(b.Db.Database), "CREATE TABLE keep_me (id int)");
+        using var dir = new TempDir();
+
+        var result = await CliRunner.RunAsync("migrate", "--databases", $"{a.Db.Database},{b.Db.Database}", "--roles", "--source", CliRunner.Url(login), "--target", CliRunner.Url(target), "--workdir", dir.Path);
+
+        Assert.True(result.ExitCode == 3, result.ToString());
+        Assert.Contains($"database {b.Db.Database}: The target database '{b.Db.Database}' is not empty", result.Output, StringComparison.Ordinal);
+        Assert.Contains("Pass --confirm-all", result.Output, StringComparison.Ordinal);
+        Assert.Contains("Nothing was changed on the target", result.Output, StringComparison.Ordinal);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, $"SELECT count(*) FROM pg_database WHERE datname = '{a.Db.Database}'"));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, $"SELECT count(*) FROM pg_roles WHERE rolname IN ('{a.Db.User}', '{b.Db.User}', '{a.Writer}')"));
+        Assert.Equal(1L, await PgServer.ScalarAsync<long>(target.WithDatabase(b.Db.Database), "SELECT count(*) FROM pg_tables WHERE tablename = 'keep_me'"));
+
+        var usage = await CliRunner.RunAsync("migrate", "--databases", a.Db.Database, "--confirm", a.Db.Database, "--source", CliRunner.Url(login), "--target", CliRunner.Url(target), "--workdir", dir.Path);
+        Assert.True(usage.ExitCode == 2, usage.ToString());
+        Assert.Contains("pass --confirm-all", usage.Output, StringComparison.Ordinal);
+        var online = await CliRunner.RunAsync("migrate", "--all-databases", "--online", "--source", CliRunner.Url(login), "--target", CliRunner.Url(target), "--workdir", dir.Path);
+        Assert.True(online.ExitCode == 2, online.ToString());
+        Assert.Contains("--online moves one database", online.Output, StringComparison.Ordinal);
+    }
+
+    private static string Status(string journal) => JsonDocument.Parse(journal).RootElement.GetProperty("status").GetString()!;
+}
+
+/// <summary>--all-databases into PostgreSQL 17, where a CREATEROLE role needs membership with SET to give a role objects, over --direct.</summary>
+public class InstancePg17Tests(PgServer source, Pg17Server target) : IClassFixture<PgServer>, IClassFixture<Pg17Server>
+{
+    [Fact]
+    public async Task All_Databases_With_Roles_Moves_Every_Database_The_Login_Role_May_Connect_To()
+    {
+        var (a, b, login) = await InstanceSource.CreateAsync(source, "a17");
+        var into = await RoleSource.CreateRoleTargetAsync(target);
+        // A database the login role may not connect to is not among them.
+        await source.ExecuteAsync("postgres", "CREATE DATABASE not_mine; REVOKE CONNECT ON DATABASE not_mine FROM PUBLIC");
+        using var dir = new TempDir();
+
+        var result = await CliRunner.RunAsync("migrate", "--all-databases", "--roles", "--direct", "--source", CliRunner.Url(login), "--target", CliRunner.Url(into), "--workdir", dir.Path);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var parent = MigrationJournal.Load(dir.Path, InstanceSource.Parent(dir.Path));
+        Assert.Equal(new[] { a.Db.Database, b.Db.Database, "postgres" }.Order(StringComparer.Ordinal), InstanceJournal.Databases(parent));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(into, "SELECT count(*) FROM pg_database WHERE datname = 'not_mine'"));
+        foreach (var db in new[] { a, b })
+        {
+            var copy = into.WithDatabase(db.Db.Database);
+            await DatabaseSnapshot.AssertSameOwnersAndPrivilegesAsync(login.WithDatabase(db.Db.Database), copy);
+            await DatabaseSnapshot.AssertSameAsync(db.Db, copy);
+            var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(db.Db), "--target", CliRunner.Url(copy));
+            Assert.True(verify.ExitCode == 0, verify.ToString());
+        }
+
+        // The roles were created once, by the parent; each database's own roles step found them.
+        var roles = parent.Step(InstanceJournal.RolesStep).Tables.Single();
+        Assert.Contains(roles.Rows, r => r[0] == a.Writer && r[1] == "created");
+        Assert.Contains(roles.Rows, r => r[0] == b.Writer && r[1] == "created");
+    }
+}
+
+/// <summary>Two databases of the four-role source (<see cref="RoleSource"/>) and a login role that is a member of both owners, as a DBA's.</summary>
+internal static class InstanceSource
+{
+    public static async Task<(RoleSource A, RoleSource B, PgConnectionInfo Login)> CreateAsync(PgServer server, string suffix)
+    {
+        var a = await RoleSource.CreateAsync(server, suffix + "a");
+        var b = await RoleSource.CreateAsync(server, suffix + "b");
+        var name = "dba_" + suffix + "_" + Guid.NewGuid().ToString("N")[..4];
+        var password = Guid.NewGuid().ToString("N");
+        Secrets.Register(password);
+        await server.ExecuteAsync("postgres", $"CREATE ROLE {name} LOGIN PASSWORD '{password}' IN ROLE {Db.Ident(a.Db.User)}, {Db.Ident(b.Db.User)}");
+        return (a, b, a.Db.WithCredentials(name, password));
+    }
+
+    /// <summary>The id of the one parent migration in the work folder.</summary>
+    public static string Parent(string workDir) =>
+        MigrationJournal.All(workDir).Single(InstanceJournal.IsParent).Id;
+}
