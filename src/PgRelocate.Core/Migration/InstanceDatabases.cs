@@ -14,6 +14,9 @@ public static class InstanceDatabases
     /// <summary>The providers' own databases, never moved by --all-databases (name one with --databases to move it anyway).</summary>
     public static IReadOnlyList<string> ProviderDatabases { get; } = ["rdsadmin", "azure_maintenance", "azure_sys", "cloudsqladmin"];
 
+    /// <summary>The maintenance database: moved by --all-databases only when it holds user objects on the source.</summary>
+    public const string MaintenanceDatabase = "postgres";
+
     /// <summary>
     /// Checks an instance migration's options (<c>--databases</c> or <c>--all-databases</c>) and returns those it
     /// runs with: one of the two, no <c>--confirm</c> (it names one database: <c>--confirm-all</c> stands for it),
@@ -47,7 +50,8 @@ public static class InstanceDatabases
 
     /// <summary>
     /// The databases to move, in order: <paramref name="named"/> as given (each must be one the source's login role
-    /// may connect to), or, when null, every database it may connect to but templates and <see cref="ProviderDatabases"/>.
+    /// may connect to), or, when null, every database it may connect to but templates, <see cref="ProviderDatabases"/> and
+    /// <see cref="MaintenanceDatabase"/> when it holds no user object.
     /// </summary>
     /// <exception cref="UsageException">A named database is not there, or not reachable; or there is none to move.</exception>
     public static async Task<List<string>> ResolveAsync(PgConnectionInfo source, IReadOnlyList<string>? named, CancellationToken cancellationToken)
@@ -58,6 +62,16 @@ public static class InstanceDatabases
         if (named is null)
         {
             var all = reachable.Where(d => !ProviderDatabases.Contains(d, StringComparer.Ordinal)).ToList();
+            // The maintenance database every server has (the target's belongs to its superuser): moved only when it holds something.
+            if (all.Contains(MaintenanceDatabase, StringComparer.Ordinal))
+            {
+                await using var maintenance = await Db.OpenAsync(source.WithDatabase(MaintenanceDatabase), "source", cancellationToken);
+                if ((await UserObjects.ReadAsync(maintenance, cancellationToken)).Count == 0)
+                {
+                    all.Remove(MaintenanceDatabase);
+                }
+            }
+
             return all.Count > 0 ? all : throw new UsageException($"The source's login role {source.User} may connect to no database to move: grant it CONNECT, or name them with --databases.");
         }
 

@@ -86,6 +86,77 @@ public class InstanceTests(PgServerPair servers) : IClassFixture<PgServerPair>
         Assert.Contains("--online moves one database", online.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Cancel_Of_The_Parent_Stops_The_Running_Database_And_Lifts_Its_Read_Only_Source()
+    {
+        var (a, b, login) = await InstanceSource.CreateAsync(servers.Source, "c15");
+        var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
+        using var dir = new TempDir();
+        // The second database's table is locked once every check passed (the checks read it): its pg_dump waits for the lock,
+        // so the migration is certainly inside it when it is canceled. The first database's migration runs in between.
+        await using var blocker = new Npgsql.NpgsqlConnection(servers.Source.Cluster.Superuser(b.Db.Database).ToNpgsqlConnectionString());
+        await blocker.OpenAsync();
+        var run = CliRunner.RunAsync(["migrate", "--databases", $"{a.Db.Database},{b.Db.Database}", "--read-only-source", "--roles", "--source", CliRunner.Url(login), "--target", CliRunner.Url(target), "--workdir", dir.Path], null);
+        await WaitForStepAsync(dir.Path, "-1", "dump");
+        await using var tx = await blocker.BeginTransactionAsync();
+        await using (var cmd = new Npgsql.NpgsqlCommand("LOCK TABLE shop.orders IN ACCESS EXCLUSIVE MODE", blocker, tx))
+        {
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        var parent = await WaitForStepAsync(dir.Path, "-2", "dump");
+        var cancel = await CliRunner.RunAsync("cancel", parent, "--workdir", dir.Path);
+        var result = await run;
+        await tx.RollbackAsync();
+
+        Assert.True(cancel.ExitCode == 0, cancel.ToString());
+        Assert.True(result.ExitCode == 130, result.ToString());
+        Assert.Equal(MigrationStatus.Canceled, MigrationJournal.Load(dir.Path, parent).Status);
+        Assert.Equal(MigrationStatus.Completed, MigrationJournal.Load(dir.Path, parent + "-1").Status);
+        Assert.Equal(MigrationStatus.Canceled, MigrationJournal.Load(dir.Path, parent + "-2").Status);
+        Assert.Equal("off", await PgServer.ScalarAsync<string>(b.Db, "SHOW default_transaction_read_only"));
+    }
+
+    [Fact]
+    public async Task Cancel_Of_A_Killed_Parent_Undoes_The_Interrupted_Database_On_The_Sides_Given()
+    {
+        var (a, b, login) = await InstanceSource.CreateAsync(servers.Source, "k15");
+        var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
+        using var dir = new TempDir();
+
+        var killed = await CliRunner.RunAsync(["migrate", "--databases", $"{a.Db.Database},{b.Db.Database}", "--read-only-source", "--roles", "--source", CliRunner.Url(login), "--target", CliRunner.Url(target), "--workdir", dir.Path],
+            new Dictionary<string, string> { [FaultInjection.Variable] = $"kill:{b.Db.Database}/dump:start" });
+        Assert.True(killed.ExitCode != 0, killed.ToString());
+        Assert.True(await PgServer.ScalarAsync<string>(b.Db, "SHOW default_transaction_read_only") == "on", killed.ToString());
+        var parent = InstanceSource.Parent(dir.Path);
+
+        var status = await CliRunner.RunAsync("status", parent, "--once", "--workdir", dir.Path);
+        Assert.Contains("Interrupted, 1/2 databases moved", status.Stdout, StringComparison.Ordinal);
+        var cancel = await CliRunner.RunAsync("cancel", parent, "--source", CliRunner.Url(login), "--workdir", dir.Path);
+
+        Assert.True(cancel.ExitCode == 0, cancel.ToString());
+        Assert.Equal("off", await PgServer.ScalarAsync<string>(b.Db, "SHOW default_transaction_read_only"));
+        Assert.Equal(MigrationStatus.Canceled, MigrationJournal.Load(dir.Path, parent).Status);
+        Assert.Equal(MigrationStatus.Canceled, MigrationJournal.Load(dir.Path, parent + "-2").Status);
+    }
+
+    /// <summary>Waits until the child migration whose id ends with <paramref name="suffix"/> runs <paramref name="step"/>; returns its parent's id.</summary>
+    private static async Task<string> WaitForStepAsync(string workDir, string suffix, string step)
+    {
+        for (var i = 0; i < 1200; i++)
+        {
+            var child = MigrationJournal.All(workDir).FirstOrDefault(j => InstanceJournal.ParentOf(j) is not null && j.Id.EndsWith(suffix, StringComparison.Ordinal));
+            if (child?.Steps.FirstOrDefault(s => s.Name == step)?.Status == StepStatus.Running)
+            {
+                return InstanceJournal.ParentOf(child)!;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"The migration never reached step {step} of its database {suffix}.");
+    }
+
     private static string Status(string journal) => JsonDocument.Parse(journal).RootElement.GetProperty("status").GetString()!;
 }
 
@@ -97,7 +168,6 @@ public class InstancePg17Tests(PgServer source, Pg17Server target) : IClassFixtu
     {
         var (a, b, login) = await InstanceSource.CreateAsync(source, "a17");
         var into = await RoleSource.CreateRoleTargetAsync(target);
-        // A database the login role may not connect to is not among them.
         await source.ExecuteAsync("postgres", "CREATE DATABASE not_mine; REVOKE CONNECT ON DATABASE not_mine FROM PUBLIC");
         using var dir = new TempDir();
 
@@ -105,7 +175,8 @@ public class InstancePg17Tests(PgServer source, Pg17Server target) : IClassFixtu
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var parent = MigrationJournal.Load(dir.Path, InstanceSource.Parent(dir.Path));
-        Assert.Equal(new[] { a.Db.Database, b.Db.Database, "postgres" }.Order(StringComparer.Ordinal), InstanceJournal.Databases(parent));
+        // postgres, empty on the source, is not moved; a database the login role may not connect to is not either.
+        Assert.Equal(new[] { a.Db.Database, b.Db.Database }.Order(StringComparer.Ordinal), InstanceJournal.Databases(parent));
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(into, "SELECT count(*) FROM pg_database WHERE datname = 'not_mine'"));
         foreach (var db in new[] { a, b })
         {

@@ -34,6 +34,7 @@ public sealed class RolesStep : IMigrationStep
 
         var created = outcomes.Count(o => o.Action == "created");
         var reused = outcomes.Count(o => o.Action.StartsWith("reused", StringComparison.Ordinal));
-        context.Record.Summary = $"{created} created, {reused} reused{(outcomes.Any(o => o.Action == "reused, differs") ? " (some differ: see the report)" : "")}";
+        context.Record.Summary = $"{created} created, {reused} reused{(outcomes.Any(o => o.Action == "reused, differs") ? " (some differ: see the report)" : "")}"
+            + (InstanceJournal.ParentOf(context.Journal) is { } parent ? $"; the roles step of migration {parent} created them for every database" : "");
     }
 }
