@@ -156,6 +156,13 @@ public sealed class InstanceRunner(PgBinaries binaries, IReporter reporter)
 
                 // A database still to create is checked on the server the target URL names (its version, rights, extensions).
                 var childOptions = InstanceJournal.ChildOptions(options, database);
+                if (exists && await SameDatabaseAsync(childOptions, cancellationToken) is { } same)
+                {
+                    blocked.Add(new PgRelocateException($"database {database}: {same.TrimEnd('.')}", ExitCode.Usage));
+                    rows.Add([database, "blocked", "the source itself"]);
+                    continue;
+                }
+
                 var checkOptions = exists ? childOptions : childOptions with { Into = childOptions.Into with { Connection = options.Into.Connection } };
                 var holds = await CheckChildAsync(child, checkOptions, blocked, database, cancellationToken);
                 if (holds is not null && exists && !ours && !confirmAll)
@@ -177,6 +184,20 @@ public sealed class InstanceRunner(PgBinaries binaries, IReporter reporter)
         }
 
         Done(parent, record, $"{children.Count} databases checked");
+    }
+
+    /// <summary>Why the target of one database is its source (the same server given as both); null when it is not.</summary>
+    private static async Task<string?> SameDatabaseAsync(MigrationOptions child, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Targets.TargetPreparation.RefuseSameDatabaseAsync(child.Source, child.Into.Connection, cancellationToken);
+            return null;
+        }
+        catch (UsageException e)
+        {
+            return e.Message;
+        }
     }
 
     /// <summary>Runs the check step of <paramref name="child"/>; returns what its target holds (the "target empty" blocker the instance's --confirm-all decides on), or null.</summary>

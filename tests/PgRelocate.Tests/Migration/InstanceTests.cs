@@ -81,6 +81,11 @@ public class InstanceTests(PgServerPair servers) : IClassFixture<PgServerPair>
         var usage = await CliRunner.RunAsync("migrate", "--databases", a.Db.Database, "--confirm", a.Db.Database, "--source", CliRunner.Url(login), "--target", CliRunner.Url(target), "--workdir", dir.Path);
         Assert.True(usage.ExitCode == 2, usage.ToString());
         Assert.Contains("pass --confirm-all", usage.Output, StringComparison.Ordinal);
+        var itself = await CliRunner.RunAsync("migrate", "--databases", a.Db.Database, "--confirm-all", "--source", CliRunner.Url(login), "--target", CliRunner.Url(login), "--workdir", dir.Path);
+        Assert.True(itself.ExitCode == 2, itself.ToString());
+        Assert.Contains($"database {a.Db.Database}: ", itself.Output, StringComparison.Ordinal);
+        Assert.Contains("are the same database", itself.Output, StringComparison.Ordinal);
+        Assert.Equal(1L, await PgServer.ScalarAsync<long>(a.Db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'shop' AND tablename = 'orders'"));
         var online = await CliRunner.RunAsync("migrate", "--all-databases", "--online", "--source", CliRunner.Url(login), "--target", CliRunner.Url(target), "--workdir", dir.Path);
         Assert.True(online.ExitCode == 2, online.ToString());
         Assert.Contains("--online moves one database", online.Output, StringComparison.Ordinal);
