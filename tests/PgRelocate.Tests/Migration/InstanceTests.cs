@@ -145,6 +145,28 @@ public class InstanceTests(PgServerPair servers) : IClassFixture<PgServerPair>
         Assert.Equal(MigrationStatus.Canceled, MigrationJournal.Load(dir.Path, parent + "-2").Status);
     }
 
+    [Fact]
+    public async Task A_Detached_Instance_Migration_Runs_In_The_Background_And_Status_Follows_It_To_The_End()
+    {
+        var (a, b, login) = await InstanceSource.CreateAsync(servers.Source, "b15");
+        var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
+        using var dir = new TempDir();
+
+        var started = await CliRunner.RunAsync("migrate", "--databases", $"{a.Db.Database},{b.Db.Database}", "--roles", "--direct", "--detach", "--source", CliRunner.Url(login), "--target", CliRunner.Url(target), "--workdir", dir.Path);
+        Assert.True(started.ExitCode == 0, started.ToString());
+        var parent = InstanceSource.Parent(dir.Path);
+        var status = await CliRunner.RunAsync(["status", parent, "--workdir", dir.Path], null, TimeSpan.FromMinutes(10));
+
+        Assert.True(status.ExitCode == 0, status + File.ReadAllText(Path.Combine(dir.Path, parent, "output.log")));
+        Assert.Contains($"{parent}: Completed, 2/2 databases moved", status.Stdout, StringComparison.Ordinal);
+        var info = await CliRunner.RunAsync("info", parent, "--workdir", dir.Path);
+        Assert.Contains($"migration {parent}-2 completed", info.Stdout, StringComparison.Ordinal);
+        foreach (var db in new[] { a, b })
+        {
+            await DatabaseSnapshot.AssertSameAsync(db.Db, target.WithDatabase(db.Db.Database));
+        }
+    }
+
     /// <summary>Waits until the child migration whose id ends with <paramref name="suffix"/> runs <paramref name="step"/>; returns its parent's id.</summary>
     private static async Task<string> WaitForStepAsync(string workDir, string suffix, string step)
     {
