@@ -69,7 +69,10 @@ public static class InstanceJournal
         return parent;
     }
 
-    /// <summary>The options of one database's migration: the instance's, with that database on both sides, confirmed by the instance's checks.</summary>
+    /// <summary>
+    /// The options of one database's migration: the instance's, with that database on both sides, confirmed by the
+    /// instance's checks; --via names a folder (a key prefix), each database's archive DATABASE.dump in it.
+    /// </summary>
     public static MigrationOptions ChildOptions(MigrationOptions options, string database)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -77,6 +80,7 @@ public static class InstanceJournal
         {
             Source = options.Source.WithDatabase(database),
             Into = options.Into with { Connection = options.Into.Connection.WithDatabase(database), Confirm = database },
+            Via = options.Via is { } via ? via.TrimEnd('/') + "/" + database + ".dump" : null,
         };
     }
 }

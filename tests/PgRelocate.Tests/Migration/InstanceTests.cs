@@ -184,6 +184,23 @@ public class InstanceTests(PgServerPair servers) : IClassFixture<PgServerPair>
         throw new TimeoutException($"The migration never reached step {step} of its database {suffix}.");
     }
 
+    [Fact]
+    public void Each_Database_Is_Staged_In_The_Via_Folder_Under_Its_Own_Name()
+    {
+        var options = new MigrationOptions
+        {
+            Source = PgConnectionInfo.Parse("postgres://u@127.0.0.1:1/postgres"),
+            Into = new PgRelocate.Targets.TargetOptions { Connection = PgConnectionInfo.Parse("postgres://v@127.0.0.1:2/postgres") },
+            Via = "s3://bucket/moves/",
+        };
+
+        var shop = InstanceJournal.ChildOptions(options, "shop");
+
+        Assert.Equal("s3://bucket/moves/shop.dump", shop.Via);
+        Assert.Equal("s3://bucket/moves/billing.dump", InstanceJournal.ChildOptions(options with { Via = "s3://bucket/moves" }, "billing").Via);
+        Assert.Equal(("shop", "shop", "shop"), (shop.Source.Database, shop.Into.Connection.Database, shop.Into.Confirm));
+    }
+
     private static string Status(string journal) => JsonDocument.Parse(journal).RootElement.GetProperty("status").GetString()!;
 }
 
