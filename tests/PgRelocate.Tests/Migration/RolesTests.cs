@@ -153,7 +153,7 @@ public class RolesPg17Tests(PgServer source, Pg17Server target) : IClassFixture<
 /// The issue's source: a writer owning a table, a read-only NOLOGIN group with schema-wide SELECT and default
 /// privileges and a LOGIN member, an analytics role with column grants, a policy to it, a per-role
 /// statement_timeout, a connection limit and membership in a team role, an object of the team role, a function
-/// only some may run. Role names carry a suffix: roles belong to the whole server.
+/// only some may run, settings of two roles in the database (ALTER ROLE ... IN DATABASE). Role names carry a suffix: roles belong to the whole server.
 /// </summary>
 internal sealed record RoleSource(PgConnectionInfo Db, string Writer, IReadOnlyList<string> Roles)
 {
@@ -203,6 +203,8 @@ internal sealed record RoleSource(PgConnectionInfo Db, string Writer, IReadOnlyL
             CREATE SCHEMA team_space AUTHORIZATION {team};
             GRANT USAGE ON SCHEMA team_space TO {owner};
             GRANT CONNECT ON DATABASE {Sql.Ident(db.Database)} TO {reporter};
+            ALTER ROLE {reporter} IN DATABASE {Sql.Ident(db.Database)} SET work_mem = '8MB';
+            ALTER ROLE "{analytics}" IN DATABASE {Sql.Ident(db.Database)} SET search_path = shop, public;
             """);
         return new RoleSource(db, writer, [writer, readers, reporter, team, analytics]);
     }
