@@ -107,6 +107,13 @@ internal static class RolesVerify
         // Without --roles, owners, grants and roles are not compared (a restore without roles reassigns them).
         var without = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(source.Db), "--target", CliRunner.Url(target));
         Assert.True(without.ExitCode == 0, without.ToString());
+
+        // A policy's expression is the schema's: compared with or without --roles.
+        await targetServer.ExecuteAsync(target.Database, "ALTER POLICY recent ON shop.orders USING (id > 20)");
+        var policy = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(source.Db), "--target", CliRunner.Url(target));
+        Assert.True(policy.ExitCode == 3, policy.ToString());
+        Assert.Contains("policy shop.orders.recent: differs", policy.Stdout, StringComparison.Ordinal);
+        Assert.Contains("(id > 20)", policy.Stdout, StringComparison.Ordinal);
     }
 
     /// <summary>Each role's settings in the database, from pg_db_role_setting: "role name=value", sorted.</summary>
