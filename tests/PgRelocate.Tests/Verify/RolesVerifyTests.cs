@@ -58,6 +58,40 @@ public class RolesVerifyPg17Tests(PgServer source, Pg17Server target) : IClassFi
     }
 }
 
+/// <summary>
+/// PostgreSQL 16 and 17: both have memberships' INHERIT and SET options, and verify --roles compares them. No
+/// pg_dump 16 or newer may be installed to migrate between them: the same roles and database are made on each.
+/// </summary>
+public class RolesVerifyPg16To17Tests(Pg16Server source, Pg17Server target) : IClassFixture<Pg16Server>, IClassFixture<Pg17Server>
+{
+    [Fact]
+    public async Task Verify_Roles_Compares_The_Inherit_And_Set_Options_Of_Memberships_Where_Both_Servers_Have_Them()
+    {
+        var s = Guid.NewGuid().ToString("N")[..6];
+        var (team, member) = ("vi_team_" + s, "vi_member_" + s);
+        var sides = new List<PgConnectionInfo>();
+        foreach (var server in new PgServer[] { source, target })
+        {
+            await server.ExecuteAsync("postgres", $"CREATE ROLE {team} NOLOGIN; CREATE ROLE {member} LOGIN; GRANT {team} TO {member} WITH ADMIN OPTION;");
+            var db = await server.CreateDatabaseAsync("inherit");
+            await server.ExecuteAsync(db.Database, $"CREATE TABLE public.t (id int); ALTER TABLE public.t OWNER TO {team}; GRANT SELECT ON public.t TO {member}, {Db.Ident(db.User)};");
+            sides.Add(db);
+        }
+
+        var same = await CliRunner.RunAsync("verify", "--roles", "--json", "--source", CliRunner.Url(sides[0]), "--target", CliRunner.Url(sides[1]));
+        Assert.True(same.ExitCode == 0, same.ToString());
+        Assert.Contains("\"rolesCompared\": true", same.Stdout, StringComparison.Ordinal);
+
+        // Granted again by the same grantor with other options, the same grant changes.
+        await target.ExecuteAsync(sides[1].Database, $"GRANT {team} TO {member} WITH INHERIT FALSE, SET FALSE");
+        var differ = await CliRunner.RunAsync("verify", "--roles", "--source", CliRunner.Url(sides[0]), "--target", CliRunner.Url(sides[1]));
+        Assert.True(differ.ExitCode == 3, differ.ToString());
+        Assert.Contains($"membership {member} in {team}: differs", differ.Stdout, StringComparison.Ordinal);
+        Assert.Contains("source: member with admin option, inherit true, set true", differ.Stdout, StringComparison.Ordinal);
+        Assert.Contains("target: member with admin option, inherit false, set false", differ.Stdout, StringComparison.Ordinal);
+    }
+}
+
 internal static class RolesVerify
 {
     /// <summary>
