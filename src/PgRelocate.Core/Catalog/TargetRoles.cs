@@ -25,14 +25,13 @@ public sealed record RoleOutcome(string Role, string Action, string Note);
 /// <summary>
 /// --roles, before anything is restored: creates on the target the roles the source database uses
 /// (<see cref="DatabaseAccess.Roles"/>, named by the <see cref="RoleMap"/>) that it lacks, with LOGIN, INHERIT,
-/// CONNECTION LIMIT, VALID UNTIL, their own settings and those in the target database (ALTER ROLE ... IN
-/// DATABASE, the source database's), and memberships (with ADMIN OPTION); SUPERUSER,
-/// REPLICATION and BYPASSRLS only where the login role has them itself. The password is the source's SCRAM
-/// verifier where the source's login role may read it (pg_authid), else none. A role the target has is reused
-/// and never altered, but for the settings in the target database it lacks; where its attributes differ, the
-/// outcome says how. Last, the login role is made a member
-/// of every role that will own objects or default privileges, as ALTER ... OWNER TO requires (PostgreSQL 16+:
-/// with SET, which a CREATEROLE role has over the roles it created).
+/// CONNECTION LIMIT, VALID UNTIL, their own settings and their settings in the source database (given in the
+/// target database: ALTER ROLE ... IN DATABASE), and memberships (with ADMIN OPTION); SUPERUSER, REPLICATION and
+/// BYPASSRLS only where the login role has them itself. The password is the source's SCRAM verifier where the
+/// source's login role may read it (pg_authid), else none. A role the target has is reused and never altered,
+/// but for the settings in the target database it lacks; where its attributes differ, the outcome says how.
+/// Last, the login role is made a member of every role that will own objects or default privileges, as ALTER
+/// ... OWNER TO requires (PostgreSQL 16+: with SET, which a CREATEROLE role has over the roles it created).
 /// </summary>
 public static class TargetRoles
 {
