@@ -160,6 +160,9 @@ public class RolesPg17Tests(PgServer source, Pg17Server target) : IClassFixture<
         var reporter = db.Roles[2];
         // Made by a superuser: the login role has no ADMIN OPTION on it, which ALTER ROLE needs from PostgreSQL 16 on.
         await target.ExecuteAsync("postgres", $"CREATE ROLE {reporter} LOGIN NOINHERIT");
+        var check = await CliRunner.RunAsync("check", "--roles", "--source", CliRunner.Url(db.Db), "--target", CliRunner.Url(into));
+        Assert.True(check.ExitCode == 0, check.ToString());
+        Assert.Contains($"may not give the settings in this database of roles the target has: {reporter} (work_mem=8MB)", check.Stdout, StringComparison.Ordinal);
         using var dir = new TempDir();
 
         var result = await CliRunner.RunAsync("migrate", "--roles", "--source", CliRunner.Url(db.Db), "--target", CliRunner.Url(into), "--confirm", into.Database, "--workdir", dir.Path);

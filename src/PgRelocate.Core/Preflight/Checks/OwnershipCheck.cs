@@ -80,6 +80,25 @@ public sealed class OwnershipCheck : IPreflightCheck
 
         var existing = (await DatabaseAccess.ReadRolesAsync(context.Target, cancellationToken)).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
         var have = access.Roles.Count(r => existing.Contains(r.Name));
+        // A role the target has gets its settings in this database only where the login role may alter it:
+        // a superuser role needs a superuser, and from PostgreSQL 16 on any other needs ADMIN OPTION on it.
+        var unsettable = new List<string>();
+        foreach (var role in access.Roles.Where(r => r.DatabaseSettings.Count > 0 && existing.Contains(r.Name) && !rights.Superuser))
+        {
+            var may = !role.Superuser && (rights.Major < 16
+                || await Db.ScalarAsync<bool>(context.Target, $"SELECT pg_catalog.pg_has_role(current_user, {Db.Literal(role.Name)}, 'MEMBER WITH ADMIN OPTION')", cancellationToken));
+            if (!may)
+            {
+                unsettable.Add($"{role.Name} ({string.Join(", ", role.DatabaseSettings)})");
+            }
+        }
+
+        if (unsettable.Count > 0)
+        {
+            return CheckResult.Warn(name, $"{rights.LoginRole} may create roles, but may not give the settings in this database of roles the target has: {string.Join("; ", unsettable)}; --roles carries the rest ({carried}).",
+                $"Give {rights.LoginRole} ADMIN OPTION on them (GRANT role TO {rights.LoginRole} WITH ADMIN OPTION, as their creator or a superuser), or set them after the migration with ALTER ROLE ... IN DATABASE ... SET; the roles step lists them.") with { Details = details };
+        }
+
         return CheckResult.Ok(name, $"{rights.LoginRole} may create roles{(rights.Superuser ? " (superuser)" : " (CREATEROLE)")}: --roles carries {carried}; {access.Roles.Count - have} roles to create, {have} on the target already (reused).") with { Details = details };
     }
 
