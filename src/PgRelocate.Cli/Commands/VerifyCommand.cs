@@ -34,9 +34,15 @@ internal static class VerifyCommand
             DefaultValueFactory = _ => 100,
         };
 
+        var roles = new Option<bool>("--roles")
+        {
+            Description = "Also compare owners, privileges (column grants too), default privileges, policies' roles, and the roles the database uses with their memberships and settings: what migrate --roles carries.",
+        };
+        var mapRole = new Option<string[]>("--map-role") { Description = "With --roles: source role SOURCE is named TARGET on the target (SOURCE=TARGET, repeatable).", AllowMultipleArgumentsPerToken = false };
+
         var command = new Command("verify", "Compare source and target: schema objects, every table's rows, and your queries. Exit 3 when anything differs.")
         {
-            source, target, mode, tables, query, queries, jobs, maxRows,
+            source, target, mode, tables, query, queries, jobs, maxRows, roles, mapRole,
         };
         command.SetAction(async (ctx, ct) =>
         {
@@ -51,8 +57,21 @@ internal static class VerifyCommand
                 allQueries.AddRange(SqlText.Split(await File.ReadAllTextAsync(file, ct)));
             }
 
+            var (renames, error) = PgRelocate.Catalog.RoleMap.Parse(ctx.Parse.GetValue(mapRole) ?? []);
+            if (renames is null)
+            {
+                throw new UsageException(error!);
+            }
+
+            if (renames.Count > 0 && !ctx.Parse.GetValue(roles))
+            {
+                throw new UsageException("--map-role names the roles --roles compares: add --roles, or leave --map-role out.");
+            }
+
             var options = new VerifyOptions
             {
+                Roles = ctx.Parse.GetValue(roles),
+                RoleRenames = renames,
                 Source = ctx.Connection(source),
                 Target = ctx.Connection(target),
                 Mode = ctx.Parse.GetValue(mode) switch

@@ -53,7 +53,8 @@ internal static class VerifyRenderer
                 }
 
                 console.MarkupLine($"  {Markup.Escape(d.Kind)} {Markup.Escape(d.Name)}: {Describe(d.Difference)}");
-                if (d.Difference == DifferenceKind.Different)
+                // Owners, privileges and roles (--roles) say each side's value, even where one side has none.
+                if (d.Difference == DifferenceKind.Different || (d.SourceDefinition is not null && d.TargetDefinition is not null))
                 {
                     console.MarkupLine($"    source: {Markup.Escape(OneLine(d.SourceDefinition))}");
                     console.MarkupLine($"    target: {Markup.Escape(OneLine(d.TargetDefinition))}");
@@ -115,7 +116,7 @@ internal static class VerifyRenderer
         var tablesDiffering = result.Tables.Count(t => !t.Equal);
         console.MarkupLine(result.HasDifferences
             ? $"{Bad("Differences found")}: {result.SchemaDifferences.Count} schema, {tablesDiffering} of {result.Tables.Count} tables, {result.Queries.Count(q => !q.Equal)} of {result.Queries.Count} queries."
-            : $"{Ok("Source and target match")}: {result.Tables.Count} tables, {result.Queries.Count} queries ({result.Mode.ToString().ToLowerInvariant()}).");
+            : $"{Ok("Source and target match")}: {result.Tables.Count} tables, {result.Queries.Count} queries ({result.Mode.ToString().ToLowerInvariant()}){(result.RolesCompared ? ", owners, privileges and roles" : "")}.");
     }
 
     private static string Describe(DifferenceKind kind) => kind switch

@@ -15,18 +15,23 @@ public sealed record Privilege(string Kind, string? Object, string? Column, stri
 {
     public bool IsDefault => Kind.StartsWith("DEFAULT ", StringComparison.Ordinal);
 
+    /// <summary>What it is on: "TABLE public.orders", "COLUMN public.orders.total", "the database", "future tables of app in schema shop".</summary>
+    public string On => Kind switch
+    {
+        "DATABASE" => "the database",
+        "COLUMN" => $"COLUMN {Object}.{Column}",
+        _ when IsDefault => $"future {Kind["DEFAULT ".Length..].ToLowerInvariant()} of {Owner}{(Object is null ? "" : " in schema " + Object)}",
+        _ => $"{Kind} {Object}",
+    };
+
+    /// <summary>What is granted to whom, without what on: "SELECT to readers", "EXECUTE revoked from PUBLIC".</summary>
+    public string Entry => Revoke ? $"{Name} revoked from {Grantee ?? "PUBLIC"}" : $"{Name}{(Grantable ? " WITH GRANT OPTION" : "")} to {Grantee ?? "PUBLIC"}";
+
     /// <summary>"SELECT on TABLE public.orders to readers", for a check's details.</summary>
     public override string ToString()
     {
-        var on = Kind switch
-        {
-            "DATABASE" => "the database",
-            "COLUMN" => $"COLUMN {Object}.{Column}",
-            _ when IsDefault => $"future {Kind["DEFAULT ".Length..].ToLowerInvariant()} of {Owner}{(Object is null ? "" : " in schema " + Object)}",
-            _ => $"{Kind} {Object}",
-        };
         var who = Grantee ?? "PUBLIC";
-        return Revoke ? $"{Name} on {on} revoked from {who}" : $"{Name}{(Grantable ? " WITH GRANT OPTION" : "")} on {on} to {who}";
+        return Revoke ? $"{Name} on {On} revoked from {who}" : $"{Name}{(Grantable ? " WITH GRANT OPTION" : "")} on {On} to {who}";
     }
 }
 
@@ -37,9 +42,16 @@ public sealed record PolicyRole(string Table, string Policy, string Role)
 }
 
 /// <summary>
+/// One membership of a role in another: with ADMIN OPTION, and (PostgreSQL 16+; null before) whether it
+/// inherits the group's privileges and may SET ROLE to it.
+/// </summary>
+public sealed record Membership(string Role, bool Admin, bool? Inherit, bool? Set);
+
+/// <summary>
 /// A role of the server: whether it logs in and inherits, the roles it is a member of (and of which with ADMIN
 /// OPTION); and what --roles carries besides (Roles.sql): its connection limit (-1: none), VALID UNTIL (UTC, ISO
-/// 8601), the attributes only some may give, its own settings (name=value).
+/// 8601), the attributes only some may give, its own settings (name=value), its settings in the database read
+/// (ALTER ROLE ... IN DATABASE ... SET), and its memberships with their options.
 /// </summary>
 public sealed record RoleFacts(string Name, bool CanLogin, bool Inherit, IReadOnlyList<string> MemberOf, IReadOnlyList<string> AdminOf)
 {
@@ -54,6 +66,12 @@ public sealed record RoleFacts(string Name, bool CanLogin, bool Inherit, IReadOn
     public bool BypassRls { get; init; }
 
     public IReadOnlyList<string> Settings { get; init; } = [];
+
+    /// <summary>Its settings in the database the session is on only (pg_db_role_setting of that database), name=value.</summary>
+    public IReadOnlyList<string> DatabaseSettings { get; init; } = [];
+
+    /// <summary>Its memberships with their options, one per group (several grantors' grants merged).</summary>
+    public IReadOnlyList<Membership> Memberships { get; init; } = [];
 }
 
 /// <summary>
@@ -70,6 +88,9 @@ public sealed record DatabaseAccess(string LoginRole, IReadOnlyList<Privilege> P
     /// </summary>
     public IReadOnlyList<Privilege> ToLoginRole { get; init; } = [];
 
+    /// <summary>Every role of the server but the predefined ones, as <see cref="ReadRolesAsync"/> read them (<see cref="Roles"/> are those the database uses).</summary>
+    public IReadOnlyList<RoleFacts> ServerRoles { get; init; } = [];
+
     public static async Task<DatabaseAccess> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
     {
         var login = await Db.ScalarAsync<string>(conn, "SELECT current_user", cancellationToken) ?? "";
@@ -81,7 +102,7 @@ public sealed record DatabaseAccess(string LoginRole, IReadOnlyList<Privilege> P
         var policies = await Db.ListAsync(conn, CatalogSql.Load("PolicyRoles.sql"), r => new PolicyRole(r.GetString(0), r.GetString(1), r.GetString(2)), cancellationToken);
         var owners = await Db.ListAsync(conn, CatalogSql.Load("Owners.sql"), r => r.GetString(0), cancellationToken);
         var roles = await ReadRolesAsync(conn, cancellationToken);
-        return new DatabaseAccess(login, privileges, policies, owners, Used(login, privileges, policies, owners, roles)) { ToLoginRole = toLogin };
+        return new DatabaseAccess(login, privileges, policies, owners, Used(login, privileges, policies, owners, roles)) { ToLoginRole = toLogin, ServerRoles = roles };
     }
 
     /// <summary>Every role of the server but the predefined ones.</summary>
@@ -95,7 +116,30 @@ public sealed record DatabaseAccess(string LoginRole, IReadOnlyList<Privilege> P
             Replication = r.GetBoolean(8),
             BypassRls = r.GetBoolean(9),
             Settings = r.GetFieldValue<string[]>(10),
+            DatabaseSettings = r.GetFieldValue<string[]>(11),
+            Memberships = MembershipsOf(r.GetString(12)),
         }, cancellationToken);
+
+    /// <summary>
+    /// The objects a role other than the login role owns (ObjectOwners.sql): what to alter ("TABLE shop.orders",
+    /// "SCHEMA shop", "LARGE OBJECT 16401"), its schema (quoted; null for a schema or a large object), its owner.
+    /// Names are qualified as the session's search_path requires: the caller sets an empty one (or pg_catalog).
+    /// </summary>
+    public static Task<List<(string Object, string? Schema, string Owner)>> ReadObjectOwnersAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        Db.ListAsync(conn, CatalogSql.Load("ObjectOwners.sql"), r => (r.GetString(0), r.NullableString(1), r.GetString(2)), cancellationToken);
+
+    private static List<Membership> MembershipsOf(string json)
+    {
+        var rows = System.Text.Json.JsonDocument.Parse(json).RootElement.EnumerateArray()
+            .Select(e => new Membership(
+                e.GetProperty("role").GetString()!,
+                e.GetProperty("admin").GetBoolean(),
+                e.TryGetProperty("inherit", out var i) && i.ValueKind != System.Text.Json.JsonValueKind.Null ? i.GetBoolean() : null,
+                e.TryGetProperty("set", out var s) && s.ValueKind != System.Text.Json.JsonValueKind.Null ? s.GetBoolean() : null));
+        // PostgreSQL 16+ keeps one grant per grantor: what the member has is what any of them gives.
+        return [.. rows.GroupBy(m => m.Role, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new Membership(
+            g.Key, g.Any(m => m.Admin), g.Any(m => m.Inherit is null) ? null : g.Any(m => m.Inherit == true), g.Any(m => m.Set is null) ? null : g.Any(m => m.Set == true)))];
+    }
 
     /// <summary>Nothing to carry: no privilege beyond the owner's, no policy naming a role, no other owner.</summary>
     public bool IsEmpty => Privileges.Count == 0 && PolicyRoles.Count == 0 && Owners.Count == 0;

@@ -61,6 +61,16 @@ public static class GrantScript
             lines.AddRange(defaults);
         }
 
+        var settings = access.Roles.SelectMany(r => r.DatabaseSettings.Select(setting => TargetRoles.SetStatement(Map(r.Name), target.Database, setting) + ";")).ToList();
+        if (settings.Count > 0)
+        {
+            lines.Add("");
+            lines.Add(target.CanCreateRoles
+                ? "-- Settings of roles in this database (ALTER ROLE ... IN DATABASE; PostgreSQL 16+: needs ADMIN OPTION on the role)"
+                : $"-- Settings of roles in this database on the source: {target.LoginRole} may not give them (ALTER ROLE needs CREATEROLE); ask the provider");
+            lines.AddRange(target.CanCreateRoles ? settings : settings.Select(s => "--   " + s));
+        }
+
         if (access.PolicyRoles.Count > 0)
         {
             lines.Add("");

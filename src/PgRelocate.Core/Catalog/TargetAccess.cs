@@ -24,7 +24,7 @@ public static class TargetAccess
         var (targetLogin, database) = (rights.LoginRole, target.Database);
         var map = RoleMap.For(renames, access.LoginRole, targetLogin);
         await Db.ExecuteAsync(source, "SELECT pg_catalog.set_config('search_path', '', false)", cancellationToken);
-        var owners = await Db.ListAsync(source, CatalogSql.Load("ObjectOwners.sql"), r => (Object: r.GetString(0), Schema: r.NullableString(1), Owner: map[r.GetString(2)]), cancellationToken);
+        var owners = (await DatabaseAccess.ReadObjectOwnersAsync(source, cancellationToken)).Select(o => (o.Object, o.Schema, Owner: map[o.Owner])).ToList();
         // A superuser's objects (a public schema made by initdb before PostgreSQL 15) stay the login role's, unless it is one too.
         var superusers = access.Roles.Where(r => r.Superuser && !rights.Superuser).Select(r => map[r.Name]).ToHashSet(StringComparer.Ordinal);
         owners.RemoveAll(o => o.Owner == targetLogin || superusers.Contains(o.Owner));

@@ -25,12 +25,13 @@ public sealed record RoleOutcome(string Role, string Action, string Note);
 /// <summary>
 /// --roles, before anything is restored: creates on the target the roles the source database uses
 /// (<see cref="DatabaseAccess.Roles"/>, named by the <see cref="RoleMap"/>) that it lacks, with LOGIN, INHERIT,
-/// CONNECTION LIMIT, VALID UNTIL, their own settings and memberships (with ADMIN OPTION); SUPERUSER,
-/// REPLICATION and BYPASSRLS only where the login role has them itself. The password is the source's SCRAM
-/// verifier where the source's login role may read it (pg_authid), else none. A role the target has is reused
-/// and never altered; where its attributes differ, the outcome says how. Last, the login role is made a member
-/// of every role that will own objects or default privileges, as ALTER ... OWNER TO requires (PostgreSQL 16+:
-/// with SET, which a CREATEROLE role has over the roles it created).
+/// CONNECTION LIMIT, VALID UNTIL, their own settings and their settings in the source database (given in the
+/// target database: ALTER ROLE ... IN DATABASE), and memberships (with ADMIN OPTION); SUPERUSER, REPLICATION and
+/// BYPASSRLS only where the login role has them itself. The password is the source's SCRAM verifier where the
+/// source's login role may read it (pg_authid), else none. A role the target has is reused and never altered,
+/// but for the settings in the target database it lacks; where its attributes differ, the outcome says how.
+/// Last, the login role is made a member of every role that will own objects or default privileges, as ALTER
+/// ... OWNER TO requires (PostgreSQL 16+: with SET, which a CREATEROLE role has over the roles it created).
 /// </summary>
 public static class TargetRoles
 {
@@ -64,9 +65,10 @@ public static class TargetRoles
             if (existing.TryGetValue(name, out var there))
             {
                 var differences = Differences(role, there);
+                var set = await DatabaseSettingsAsync(target, name, role, there, rights, cancellationToken);
                 outcomes.Add(differences.Count == 0
-                    ? new RoleOutcome(name, "reused", "the target has it, with the same attributes")
-                    : new RoleOutcome(name, "reused, differs", $"the target has it, not altered: {string.Join("; ", differences)}"));
+                    ? new RoleOutcome(name, "reused", string.Join("; ", set.Prepend("the target has it, with the same attributes")))
+                    : new RoleOutcome(name, "reused, differs", string.Join("; ", set.Prepend($"the target has it, not altered: {string.Join("; ", differences)}"))));
                 continue;
             }
 
@@ -75,18 +77,12 @@ public static class TargetRoles
             var notes = new List<string>();
             foreach (var setting in role.Settings)
             {
-                var at = setting.IndexOf('=', StringComparison.Ordinal);
-                var (key, value) = (setting[..at], setting[(at + 1)..]);
-                // A list setting's value is stored as written in SQL already ("$user", public): given as it is, not as one string.
-                var sql = $"ALTER ROLE {Db.Ident(name)} SET {Db.Ident(key)} TO {(ListSettings.Contains(key) ? value : Db.Literal(value))}";
-                try
-                {
-                    await Db.ExecuteAsync(target, sql, cancellationToken);
-                }
-                catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.InsufficientPrivilege or PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.InvalidParameterValue or PostgresErrorCodes.CantChangeRuntimeParam)
-                {
-                    notes.Add($"setting {key} left out: {e.MessageText}");
-                }
+                await SetAsync(target, name, null, setting, rights, notes, cancellationToken);
+            }
+
+            foreach (var setting in role.DatabaseSettings)
+            {
+                await SetAsync(target, name, target.Database, setting, rights, notes, cancellationToken);
             }
 
             if (leftOut.Count > 0)
@@ -104,6 +100,71 @@ public static class TargetRoles
 
         await MembershipsAsync(target, access, map, existing, rights, outcomes, cancellationToken);
         return outcomes;
+    }
+
+    /// <summary>
+    /// A reused role's settings in this database (ALTER ROLE ... IN DATABASE): each the target's role lacks here is
+    /// given, since the database is the one being made; one set otherwise is left as it is and said.
+    /// </summary>
+    private static async Task<List<string>> DatabaseSettingsAsync(NpgsqlConnection target, string name, RoleFacts role, RoleFacts there, RoleRights rights, CancellationToken cancellationToken)
+    {
+        var notes = new List<string>();
+        var has = there.DatabaseSettings.ToDictionary(KeyOf, StringComparer.OrdinalIgnoreCase);
+        foreach (var setting in role.DatabaseSettings)
+        {
+            if (!has.TryGetValue(KeyOf(setting), out var other))
+            {
+                if (await SetAsync(target, name, target.Database, setting, rights, notes, cancellationToken))
+                {
+                    notes.Add($"setting {setting} given in database {target.Database}");
+                }
+            }
+            else if (other != setting)
+            {
+                notes.Add($"setting in database {target.Database} not altered: {other} on the target, {setting} on the source");
+            }
+        }
+
+        return notes;
+    }
+
+    /// <summary>ALTER ROLE <paramref name="role"/> [IN DATABASE <paramref name="database"/>] SET for one setting as the catalog has it (name=value).</summary>
+    public static string SetStatement(string role, string? database, string setting)
+    {
+        var key = KeyOf(setting);
+        var value = setting[(key.Length + 1)..];
+        var inDatabase = database is null ? "" : $" IN DATABASE {Db.Ident(database)}";
+        // A list setting's value is stored as written in SQL already ("$user", public): given as it is, not as one string.
+        return $"ALTER ROLE {Db.Ident(role)}{inDatabase} SET {Db.Ident(key)} TO {(ListSettings.Contains(key) ? value : Db.Literal(value))}";
+    }
+
+    private static string KeyOf(string setting) => setting[..setting.IndexOf('=', StringComparison.Ordinal)];
+
+    /// <summary>
+    /// ALTER ROLE ... [IN DATABASE ...] SET one setting (name=value); false with a note when the target refuses it:
+    /// an unknown setting, or a login role that may not (a superuser role; before PostgreSQL 16 CREATEROLE
+    /// suffices, from 16 on it needs ADMIN OPTION on the role, which it has on those it created).
+    /// </summary>
+    private static async Task<bool> SetAsync(NpgsqlConnection target, string name, string? database, string setting, RoleRights rights, List<string> notes, CancellationToken cancellationToken)
+    {
+        var key = KeyOf(setting);
+        var sql = SetStatement(name, database, setting);
+        try
+        {
+            await Db.ExecuteAsync(target, sql, cancellationToken);
+            return true;
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.InsufficientPrivilege)
+        {
+            var needs = rights.Major >= 16 ? $"ADMIN OPTION on {name}" : "CREATEROLE";
+            notes.Add($"setting {key}{(database is null ? "" : " in database " + database)} left out: {e.MessageText} (it needs {needs}, or a superuser for a superuser role): run {sql} as a role that may");
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.InvalidParameterValue or PostgresErrorCodes.CantChangeRuntimeParam)
+        {
+            notes.Add($"setting {key}{(database is null ? "" : " in database " + database)} left out: {e.MessageText}");
+        }
+
+        return false;
     }
 
     /// <summary>The source's memberships among the roles it uses, then the login role's in every owner to be.</summary>

@@ -1,8 +1,8 @@
 -- Every user object of the database as (kind, name, definition, note), for comparing two databases.
 -- Objects of the system schemas and objects created by extensions are left out: the extension itself
 -- (with its version) stands for them, and so it does for the indexes, constraints, triggers and sequences
--- of an extension's tables (PostGIS's spatial_ref_sys_pkey). Ownership and grants are left out on purpose:
--- a restore reassigns them. Runs with search_path = pg_catalog, so every name in a definition is qualified.
+-- of an extension's tables (PostGIS's spatial_ref_sys_pkey). Ownership, grants and policies' roles are left
+-- out: a restore without roles reassigns them (verify --roles compares them, Verify/AccessComparer). Runs with search_path = pg_catalog, so every name in a definition is qualified.
 -- "note" is set on what a provider installs: an extension, and an extension's or the provider's schema
 -- holding none of the user's tables or functions. Found on the target only, it is listed, not a difference.
 WITH ns AS (
@@ -81,6 +81,14 @@ SELECT 'function', name, CASE WHEN prokind = 'a' THEN 'aggregate' ELSE pg_get_fu
 UNION ALL
 SELECT 'trigger', rel.name || '.' || format('%I', tg.tgname), pg_get_triggerdef(tg.oid), NULL
 FROM pg_trigger tg JOIN rel ON rel.oid = tg.tgrelid WHERE NOT tg.tgisinternal
+UNION ALL
+-- A row-level security policy: its command, whether permissive, its USING and WITH CHECK expressions. The roles
+-- it names are compared with verify --roles only (Verify/AccessComparer), as the roles themselves are.
+SELECT 'policy', rel.name || '.' || format('%I', po.polname),
+       concat_ws(' ', 'for', CASE po.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update' WHEN 'd' THEN 'delete' ELSE 'all' END,
+                 CASE WHEN po.polpermissive THEN 'permissive' ELSE 'restrictive' END,
+                 'using ' || pg_get_expr(po.polqual, po.polrelid), 'with check ' || pg_get_expr(po.polwithcheck, po.polrelid)), NULL
+FROM pg_policy po JOIN rel ON rel.oid = po.polrelid
 UNION ALL
 -- An extension a superuser other than the login role created is the provider's.
 SELECT 'extension', format('%I', e.extname), 'version ' || e.extversion,

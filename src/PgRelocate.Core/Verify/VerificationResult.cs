@@ -15,6 +15,9 @@ public sealed record VerificationResult
     /// <summary>How many objects of each kind each side has (schemas, tables, views, ...).</summary>
     public required IReadOnlyList<ObjectCount> ObjectCounts { get; init; }
 
+    /// <summary>Whether owners, privileges, policies' roles and roles were compared too (verify --roles); their differences are among <see cref="SchemaDifferences"/>.</summary>
+    public bool RolesCompared { get; init; }
+
     /// <summary>Objects present on one side only or defined differently.</summary>
     public required IReadOnlyList<SchemaDifference> SchemaDifferences { get; init; }
 

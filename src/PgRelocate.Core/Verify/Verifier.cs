@@ -35,6 +35,14 @@ public static class Verifier
         var withSchema = options.OnlyTables is null;
         var snapshots = await Task.WhenAll(SnapshotAsync(source, withSchema, cancellationToken), SnapshotAsync(target, withSchema, cancellationToken));
         var schemaDifferences = SchemaComparer.Compare(snapshots[0].Schema, snapshots[1].Schema);
+        var withRoles = options.Roles && withSchema;
+        if (withRoles)
+        {
+            var access = await Task.WhenAll(AccessAsync(source, cancellationToken), AccessAsync(target, cancellationToken));
+            schemaDifferences = [.. schemaDifferences.Concat(AccessComparer.Compare(access[0], access[1], options.RoleRenames))
+                .OrderBy(d => d.Kind, StringComparer.Ordinal).ThenBy(d => d.Name, StringComparer.Ordinal)];
+        }
+
         reporter.Progress(new ProgressUpdate("schema", 2, 2, "sides", Finished: true));
 
         var patterns = new TablePatterns(options.Tables);
@@ -63,6 +71,7 @@ public static class Verifier
             Target = options.Target.ToString(),
             Mode = options.Mode,
             ObjectCounts = SchemaComparer.Count(snapshots[0].Schema, snapshots[1].Schema),
+            RolesCompared = withRoles,
             SchemaDifferences = schemaDifferences,
             ProviderObjects = SchemaComparer.ProviderObjects(snapshots[0].Schema, snapshots[1].Schema),
             Tables = [.. tableResults.OrderBy(t => t.Name, StringComparer.Ordinal)],
@@ -99,6 +108,20 @@ public static class Verifier
     /// <summary>Whether <see cref="VerifyOptions.ExceptTables"/> and <see cref="VerifyOptions.OnlyTables"/> let a table ("schema.table") be compared.</summary>
     private static bool Chosen(VerifyOptions options, string table) =>
         !options.ExceptTables.Contains(table, StringComparer.Ordinal) && (options.OnlyTables?.Contains(table, StringComparer.Ordinal) ?? true);
+
+    /// <summary>One side's owners, privileges and roles (verify --roles), read in a lease of its own.</summary>
+    private static async Task<AccessComparer.Side> AccessAsync(Sessions side, CancellationToken cancellationToken)
+    {
+        await using var lease = await side.RentAsync(cancellationToken);
+        try
+        {
+            return await AccessComparer.ReadAsync(lease.Connection, cancellationToken);
+        }
+        catch (Npgsql.PostgresException e)
+        {
+            throw new PgRelocateException($"Reading the owners, privileges and roles of the {side.Side} ({side.Info.Display}) failed: {e.MessageText} ({e.SqlState}).", ExitCode.Failed, e);
+        }
+    }
 
     private sealed record SideSnapshot(SchemaComparer.Snapshot Schema, Dictionary<(string, string), TableInfo> Tables, int ServerVersion);
 

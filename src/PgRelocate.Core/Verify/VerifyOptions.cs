@@ -45,6 +45,15 @@ public sealed record VerifyOptions
     /// </summary>
     public IReadOnlyCollection<string>? OnlyTables { get; init; }
 
+    /// <summary>
+    /// Also compare owners, privileges, default privileges, policies' roles, and the roles the database uses with
+    /// their memberships (verify --roles, <see cref="AccessComparer"/>): what migrate --roles carries.
+    /// </summary>
+    public bool Roles { get; init; }
+
+    /// <summary>With <see cref="Roles"/>: the source roles named otherwise on the target (--map-role SOURCE=TARGET).</summary>
+    public IReadOnlyDictionary<string, string> RoleRenames { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
     /// <summary>SQL queries run on both sides and compared.</summary>
     public IReadOnlyList<string> Queries { get; init; } = [];
 

@@ -50,6 +50,7 @@ public class GrantScriptTests(PgServerPair servers) : IClassFixture<PgServerPair
             ALTER TABLE shop.notes OWNER TO gs_team;
             GRANT SELECT ON shop.notes TO {owner};
             GRANT CONNECT ON DATABASE {Db.Ident(db.Database)} TO gs_reporter;
+            ALTER ROLE gs_reporter IN DATABASE {Db.Ident(db.Database)} SET work_mem = '8MB';
             """);
         return db;
     }
@@ -74,7 +75,7 @@ public class GrantScriptTests(PgServerPair servers) : IClassFixture<PgServerPair
             "USAGE on SCHEMA shop to gs_readers", "CONNECT on the database to gs_reporter",
             "SELECT on future tables of " + source.User + " in schema shop to gs_readers",
             "policy recent on shop.orders to gs Analytics",
-            "gs_reporter (login, member of gs_readers)", "gs_team (no login)",
+            "gs_reporter (login, member of gs_readers, in this database: work_mem=8MB)", "gs_team (no login)",
         })
         {
             Assert.Contains(expected, json, StringComparison.Ordinal);
@@ -98,16 +99,19 @@ public class GrantScriptTests(PgServerPair servers) : IClassFixture<PgServerPair
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var script = Directory.GetFiles(dir.Path, "grants.sql", SearchOption.AllDirectories).Single();
-        var text = await File.ReadAllTextAsync(script); File.WriteAllText("/tmp/grants-createrole.sql", text + "\n----\n" + result.Stdout);
+        var text = await File.ReadAllTextAsync(script);
         Assert.Contains("CREATE ROLE \"gs_readers\" NOLOGIN;", text, StringComparison.Ordinal);
         Assert.Contains("-- CREATE ROLE \"gs Analytics\" LOGIN; (the target has it)", text, StringComparison.Ordinal);
         Assert.Contains("GRANT \"gs_readers\" TO \"gs_reporter\";", text, StringComparison.Ordinal);
+        Assert.Contains($"ALTER ROLE \"gs_reporter\" IN DATABASE {Db.Ident(target.Database)} SET \"work_mem\" TO '8MB';", text, StringComparison.Ordinal);
         Assert.Contains("grants.sql holds", result.Output, StringComparison.Ordinal);
         Secrets.AssertAbsent(text, "the grant script");
 
         await PgServer.ExecuteAsync(target, text);
 
         Assert.Equal(await DatabaseSnapshot.PrivilegeLinesAsync(source), await DatabaseSnapshot.PrivilegeLinesAsync(target));
+        Assert.Equal(["work_mem=8MB"], await PgServer.ScalarAsync<string[]>(target,
+            "SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database() AND s.setrole = 'gs_reporter'::regrole") ?? []);
         await DatabaseSnapshot.AssertSameAsync(source, target);
     }
 
@@ -127,6 +131,8 @@ public class GrantScriptTests(PgServerPair servers) : IClassFixture<PgServerPair
         Assert.Contains("heroku pg:credentials:create DATABASE --name gs_reporter --app APP", text, StringComparison.Ordinal);
         Assert.DoesNotContain("CREATE ROLE", text, StringComparison.Ordinal);
         Assert.DoesNotContain("GRANT \"gs_readers\" TO", text, StringComparison.Ordinal);
+        // ALTER ROLE needs CREATEROLE: the settings in the database are listed, for the provider to give.
+        Assert.Contains($"--   ALTER ROLE \"gs_reporter\" IN DATABASE {Db.Ident(target.Database)} SET \"work_mem\" TO '8MB';", text, StringComparison.Ordinal);
 
         await servers.Target.ExecuteAsync("postgres", """
             DO $$ BEGIN

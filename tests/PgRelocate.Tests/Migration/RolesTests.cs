@@ -72,8 +72,12 @@ public class RolesTests(PgServerPair servers) : IClassFixture<PgServerPair>
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains($"role {reporter} reused, differs: the target has it, not altered: login False on the target, True on the source; inherit True on the target, False on the source; connection limit 3 on the target, -1 on the source", result.Output, StringComparison.Ordinal);
         Assert.False(await PgServer.ScalarAsync<bool>(target, $"SELECT rolcanlogin FROM pg_roles WHERE rolname = '{reporter}'"));
-        // Its memberships and grants are given all the same.
+        // Its memberships and grants are given all the same, and its setting in this database, which it lacked.
         Assert.True(await PgServer.ScalarAsync<bool>(target, $"SELECT pg_has_role('{reporter}', '{source.Roles[1]}', 'MEMBER') AND has_database_privilege('{reporter}', current_database(), 'CONNECT')"));
+        Assert.Contains($"setting work_mem=8MB given in database {target.Database}", result.Output, StringComparison.Ordinal);
+        Assert.Equal("{work_mem=8MB}", await PgServer.ScalarAsync<string>(target, $"SELECT s.setconfig::text FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database() AND s.setrole = '{reporter}'::regrole"));
+        // Its other attributes differ: the verify step warns, and the migration does not fail on it.
+        Assert.Contains($"role {reporter} differs (reused unaltered)", result.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -147,13 +151,37 @@ public class RolesPg17Tests(PgServer source, Pg17Server target) : IClassFixture<
         var into = await RoleSource.CreateRoleTargetAsync(target);
         await RoleSource.MigrateAndCompareAsync(db, into, []);
     }
+
+    [Fact]
+    public async Task A_Role_Reused_Without_Admin_Option_Keeps_Its_Settings_And_The_Setting_In_The_Database_Is_Reported_Not_Given()
+    {
+        var db = await RoleSource.CreateAsync(source, "a17");
+        var into = await RoleSource.CreateRoleTargetAsync(target);
+        var reporter = db.Roles[2];
+        // Made by a superuser: the login role has no ADMIN OPTION on it, which ALTER ROLE needs from PostgreSQL 16 on.
+        await target.ExecuteAsync("postgres", $"CREATE ROLE {reporter} LOGIN NOINHERIT");
+        var check = await CliRunner.RunAsync("check", "--roles", "--source", CliRunner.Url(db.Db), "--target", CliRunner.Url(into));
+        Assert.True(check.ExitCode == 0, check.ToString());
+        Assert.Contains($"may not give the settings in this database of roles the target has: {reporter} (work_mem=8MB)", check.Stdout, StringComparison.Ordinal);
+        using var dir = new TempDir();
+
+        var result = await CliRunner.RunAsync("migrate", "--roles", "--source", CliRunner.Url(db.Db), "--target", CliRunner.Url(into), "--confirm", into.Database, "--workdir", dir.Path);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains($"setting work_mem in database {into.Database} left out", result.Output, StringComparison.Ordinal);
+        Assert.Contains($"it needs ADMIN OPTION on {reporter}", result.Output, StringComparison.Ordinal);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(into, $"SELECT count(*) FROM pg_db_role_setting WHERE setrole = '{reporter}'::regrole"));
+        var verify = await CliRunner.RunAsync("verify", "--roles", "--source", CliRunner.Url(db.Db), "--target", CliRunner.Url(into));
+        Assert.True(verify.ExitCode == 3, verify.ToString());
+        Assert.Contains($"role {reporter}: differs", verify.Stdout, StringComparison.Ordinal);
+    }
 }
 
 /// <summary>
 /// The issue's source: a writer owning a table, a read-only NOLOGIN group with schema-wide SELECT and default
 /// privileges and a LOGIN member, an analytics role with column grants, a policy to it, a per-role
 /// statement_timeout, a connection limit and membership in a team role, an object of the team role, a function
-/// only some may run. Role names carry a suffix: roles belong to the whole server.
+/// only some may run, settings of two roles in the database (ALTER ROLE ... IN DATABASE). Role names carry a suffix: roles belong to the whole server.
 /// </summary>
 internal sealed record RoleSource(PgConnectionInfo Db, string Writer, IReadOnlyList<string> Roles)
 {
@@ -203,6 +231,8 @@ internal sealed record RoleSource(PgConnectionInfo Db, string Writer, IReadOnlyL
             CREATE SCHEMA team_space AUTHORIZATION {team};
             GRANT USAGE ON SCHEMA team_space TO {owner};
             GRANT CONNECT ON DATABASE {Sql.Ident(db.Database)} TO {reporter};
+            ALTER ROLE {reporter} IN DATABASE {Sql.Ident(db.Database)} SET work_mem = '8MB';
+            ALTER ROLE "{analytics}" IN DATABASE {Sql.Ident(db.Database)} SET search_path = shop, public;
             """);
         return new RoleSource(db, writer, [writer, readers, reporter, team, analytics]);
     }

@@ -4,7 +4,10 @@ using PgRelocate.Verify;
 
 namespace PgRelocate.Migration.Steps;
 
-/// <summary>Verifies the target against the source, content checksums included. Any difference fails the migration (exit 3).</summary>
+/// <summary>
+/// Verifies the target against the source, content checksums included, and with --roles owners, privileges and
+/// roles. Any difference fails the migration (exit 3), but a reused role's attributes (reported, never altered).
+/// </summary>
 public sealed class VerifyStep : IMigrationStep
 {
     public const string StepName = "verify";
@@ -17,9 +20,28 @@ public sealed class VerifyStep : IMigrationStep
     {
         var options = context.Options;
         var result = await Verifier.RunAsync(
-            new VerifyOptions { Source = options.Source, Target = options.Into.Connection, Mode = VerifyMode.Checksums, Jobs = Math.Max(2, options.Into.Jobs) },
+            new VerifyOptions
+            {
+                Source = options.Source, Target = options.Into.Connection, Mode = VerifyMode.Checksums, Jobs = Math.Max(2, options.Into.Jobs),
+                // With --roles, the owners, privileges and roles it carried are compared too.
+                Roles = options.Roles, RoleRenames = options.RoleRenames,
+            },
             context.Reporter,
             cancellationToken);
+        // A role the target had is reused unaltered, its attributes as they are (the roles step said how they
+        // differ): listed and warned about, not a failure. Its memberships, owners and grants are compared all the same.
+        var reused = result.SchemaDifferences.Where(d => d.Kind == "role" && d.Difference == DifferenceKind.Different).ToList();
+        foreach (var d in reused)
+        {
+            context.Reporter.Log(Progress.LogLevel.Warning, $"role {d.Name} differs (reused unaltered): {d.TargetDefinition} on the target, {d.SourceDefinition} on the source.");
+        }
+
+        result = result with { SchemaDifferences = [.. result.SchemaDifferences.Except(reused)] };
+        if (reused.Count > 0)
+        {
+            context.Record.Tables.Add(new ReportTable("Roles reused unaltered", ["role", "source", "target"], reused.Select(d => (IReadOnlyList<string>)[d.Name, d.SourceDefinition ?? "", d.TargetDefinition ?? ""]).ToList()));
+        }
+
         foreach (var table in Tables(result))
         {
             context.Record.Tables.Add(table);
@@ -30,7 +52,7 @@ public sealed class VerifyStep : IMigrationStep
         context.Record.Outputs["differences"] = result.HasDifferences.ToString();
         context.Record.Summary = result.HasDifferences
             ? $"{differing} of {result.Tables.Count} tables differ, {result.SchemaDifferences.Count} schema differences"
-            : $"{result.Tables.Count} tables identical (rows and checksums), schema identical";
+            : $"{result.Tables.Count} tables identical (rows and checksums), schema identical{(result.RolesCompared ? ", owners, privileges and roles identical" : "")}";
         if (result.HasDifferences)
         {
             throw new PgRelocateException($"Verification found differences: {context.Record.Summary}. 'pgrelocate info {context.Journal.Id}' lists them; run 'pgrelocate verify' to see them again.", ExitCode.Differences);

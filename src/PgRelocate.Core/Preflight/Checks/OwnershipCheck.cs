@@ -43,9 +43,9 @@ public sealed class OwnershipCheck : IPreflightCheck
         {
             Findings.WarnIfAny("owners", access.Owners, $"Every object is owned by {context.SourceServer.User}.", "other roles own objects",
                 $"Nothing to fix: the restore makes {targetRole} their owner; recreate those roles on the target if applications log in as them."),
-            Findings.WarnIfAny("roles", access.Roles.Select(r => $"{r.Name} ({(r.CanLogin ? "login" : "no login")}{(r.MemberOf.Count > 0 ? ", member of " + string.Join(", ", r.MemberOf) : "")})").ToList(),
+            Findings.WarnIfAny("roles", access.Roles.Select(Describe).ToList(),
                 "The database uses no role but the login role.", "roles the database uses are not migrated",
-                "Create them on the target (on Heroku: heroku pg:credentials:create --name ROLE) before the applications log in as them; where the target's login role may create roles, migrate --roles does it and keeps owners and grants (check --roles says whether it may)."),
+                "Create them on the target (on Heroku: heroku pg:credentials:create --name ROLE) before the applications log in as them; their settings in this database are in the script of the cutover summary (grants.sql); where the target's login role may create roles, migrate --roles does it and keeps owners and grants (check --roles says whether it may)."),
             Findings.WarnIfAny("grants", access.Privileges.Where(p => !p.IsDefault).Select(p => p.ToString()).ToList(), "No grants to other roles.", "privileges will not be carried",
                 script + "; run it once the roles exist."),
             Findings.WarnIfAny("default privileges", access.Privileges.Where(p => p.IsDefault).Select(p => p.ToString()).ToList(), "No default privileges.", "default privileges will not be carried",
@@ -64,7 +64,7 @@ public sealed class OwnershipCheck : IPreflightCheck
     {
         const string name = "roles";
         var carried = $"{access.Roles.Count} roles, {access.Privileges.Count(p => !p.IsDefault)} grants, {access.Privileges.Count(p => p.IsDefault)} default privileges and {access.PolicyRoles.Count} policy roles";
-        var details = access.Roles.Select(r => $"{r.Name} ({(r.CanLogin ? "login" : "no login")}{(r.MemberOf.Count > 0 ? ", member of " + string.Join(", ", r.MemberOf) : "")})")
+        var details = access.Roles.Select(Describe)
             .Concat(access.Owners.Select(o => $"owner: {o}")).ToList();
         if (context.Target is null)
         {
@@ -80,8 +80,32 @@ public sealed class OwnershipCheck : IPreflightCheck
 
         var existing = (await DatabaseAccess.ReadRolesAsync(context.Target, cancellationToken)).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
         var have = access.Roles.Count(r => existing.Contains(r.Name));
+        // A role the target has gets its settings in this database only where the login role may alter it:
+        // a superuser role needs a superuser, and from PostgreSQL 16 on any other needs ADMIN OPTION on it.
+        var unsettable = new List<string>();
+        foreach (var role in access.Roles.Where(r => r.DatabaseSettings.Count > 0 && existing.Contains(r.Name) && !rights.Superuser))
+        {
+            var may = !role.Superuser && (rights.Major < 16
+                || await Db.ScalarAsync<bool>(context.Target, $"SELECT pg_catalog.pg_has_role(current_user, {Db.Literal(role.Name)}, 'MEMBER WITH ADMIN OPTION')", cancellationToken));
+            if (!may)
+            {
+                unsettable.Add($"{role.Name} ({string.Join(", ", role.DatabaseSettings)})");
+            }
+        }
+
+        if (unsettable.Count > 0)
+        {
+            return CheckResult.Warn(name, $"{rights.LoginRole} may create roles, but may not give the settings in this database of roles the target has: {string.Join("; ", unsettable)}; --roles carries the rest ({carried}).",
+                $"Give {rights.LoginRole} ADMIN OPTION on them (GRANT role TO {rights.LoginRole} WITH ADMIN OPTION, as their creator or a superuser), or set them after the migration with ALTER ROLE ... IN DATABASE ... SET; the roles step lists them.") with { Details = details };
+        }
+
         return CheckResult.Ok(name, $"{rights.LoginRole} may create roles{(rights.Superuser ? " (superuser)" : " (CREATEROLE)")}: --roles carries {carried}; {access.Roles.Count - have} roles to create, {have} on the target already (reused).") with { Details = details };
     }
+
+    /// <summary>"reporter (login, member of readers, in this database: work_mem=8MB)": a role as the roles row lists it.</summary>
+    private static string Describe(RoleFacts r) =>
+        $"{r.Name} ({(r.CanLogin ? "login" : "no login")}{(r.MemberOf.Count > 0 ? ", member of " + string.Join(", ", r.MemberOf) : "")}" +
+        $"{(r.DatabaseSettings.Count > 0 ? ", in this database: " + string.Join(", ", r.DatabaseSettings) : "")})";
 
     private static async Task<List<CheckResult>> SuperuserOnlyAsync(PreflightContext context, string targetRole, CancellationToken cancellationToken)
     {
