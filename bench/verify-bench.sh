@@ -5,6 +5,8 @@
 # The data is the bench database of the performance work: pgbench at SCALE (default 60, about 1 GB per
 # side) plus a 1.5 M-row table of jsonb documents with a GIN index.
 # Run by hand, never in CI:  bench/verify-bench.sh [SCALE] [DOCS_ROWS]
+# Or on two databases you already have (a copy left by `KEEP=1 bench/run.sh 300` or `bench/objects.sh`):
+#   SOURCE_URL=postgres://... TARGET_URL=postgres://... bench/verify-bench.sh
 # Environment: JOBS (default: cores), PG_BIN (default: the newest /usr/lib/postgresql/*/bin), PORT_BASE.
 set -euo pipefail
 
@@ -34,6 +36,7 @@ trap cleanup EXIT
 
 port_of() { if [ "$1" = source ]; then echo "$PORT_BASE"; else echo $((PORT_BASE + 1)); fi; }
 
+if [ -z "${SOURCE_URL:-}" ]; then
 for side in source target; do
   port=$(port_of $side)
   as_server "$PG_BIN/initdb" -D "$WORK/$side" -U postgres -A trust -E UTF8 --locale C.UTF-8 --no-sync >/dev/null
@@ -50,21 +53,31 @@ CREATE INDEX docs_body ON docs USING gin (body);
 SQL
   psql -q -h 127.0.0.1 -p "$port" -U postgres -c "VACUUM ANALYZE" bench
 done
-
 url() { echo "postgres://postgres@127.0.0.1:$(port_of "$1")/bench?sslmode=disable"; }
-tables=$(psql -At -h 127.0.0.1 -p "$PORT_BASE" -U postgres -c \
-  "SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables ORDER BY pg_relation_size(relid) DESC" bench)
+else
+url() { if [ "$1" = source ]; then echo "$SOURCE_URL"; else echo "$TARGET_URL"; fi; }
+SCALE="(given)"; DOCS_ROWS="(given)"
+fi
+
+# Every table with rows (partitioned parents have none of their own), largest first.
+tables=$(psql -X -At "$(url source)" -c \
+  "SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables ORDER BY pg_relation_size(relid) DESC")
+echo "$(echo "$tables" | wc -l) tables" >&2
 
 # Warm both caches the same way for both methods.
 for side in source target; do
-  for t in $tables; do psql -At -h 127.0.0.1 -p "$(port_of $side)" -U postgres -c "SELECT count(*) FROM $t" bench >/dev/null; done
+  for t in $tables; do echo "SELECT count(*) FROM $t;"; done | psql -X -q -At "$(url $side)" >/dev/null
 done
 
 now() { date +%s.%N; }
 
 start=$(now)
-for t in $tables; do for side in source target; do echo "$(port_of $side) $t"; done; done |
-  xargs -P $((JOBS * 2)) -L 1 sh -c 'psql -At -h 127.0.0.1 -p "$0" -U postgres -c "SELECT count(1), sum(hashtext(t::text)::bigint) FROM $1 t" bench >/dev/null'
+# pgcopydb's method: count(1) and sum(hashtext(row::text)) per table on each side, JOBS sessions per side,
+# each session taking its share of the tables (largest first, dealt round-robin) on one connection.
+mkdir -p "$WORK/groups"
+echo "$tables" | split -n r/"$JOBS" - "$WORK/groups/g."
+for g in "$WORK"/groups/g.*; do for side in source target; do echo "$(url $side) $g"; done; done |
+  xargs -P $((JOBS * 2)) -L 1 sh -c 'sed "s/.*/SELECT count(1), sum(hashtext(t::text)::bigint) FROM & t;/" "$1" | psql -X -q -At "$0" >/dev/null'
 pgcopydb_time=$(echo "$(now) - $start" | bc)
 
 start=$(now)

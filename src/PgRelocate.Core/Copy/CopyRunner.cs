@@ -38,17 +38,32 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             await using var snapshot = await SourceSnapshot.OpenAsync(options.Source, cancellationToken, options.Snapshot);
             reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Facts.ServerVersion}, {Units.Bytes(snapshot.Facts.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
 
-            // 1. Everything that can refuse the copy, before the target is touched; emptied once the schema is dumped.
-            var prepared = await TargetPreparation.CheckAsync(options.Target, options.Into.Requirements(options.Jobs + options.IndexJobs) with
+            // 1. Everything that can refuse the copy, before the target is touched, while the source's schema is
+            // dumped; the target is emptied once both are done.
+            using var dumpCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var dumping = SchemaArchive.DumpAsync(binaries, options.Source, snapshot, folder, log, reporter, dumpCancel.Token);
+            TargetPreparation prepared;
+            try
             {
-                Extensions = snapshot.Facts.Extensions.Select(e => e.Name).ToList(),
-                ExtensionSchemas = snapshot.Facts.Extensions.Select(e => (e.Name, e.Schema)).ToList(),
-                Source = snapshot.Identity,
-                SourceMajor = snapshot.Facts.ServerMajor,
-            }, cancellationToken);
+                prepared = await TargetPreparation.CheckAsync(options.Target, options.Into.Requirements(options.Jobs + options.IndexJobs) with
+                {
+                    Extensions = snapshot.Facts.Extensions.Select(e => e.Name).ToList(),
+                    ExtensionSchemas = snapshot.Facts.Extensions.Select(e => (e.Name, e.Schema)).ToList(),
+                    Source = snapshot.Identity,
+                    SourceMajor = snapshot.Facts.ServerMajor,
+                }, cancellationToken);
+            }
+            catch
+            {
+                // The refusal is the error to report; the dump only has to stop.
+                await dumpCancel.CancelAsync();
+                await dumping.ContinueWith(_ => { }, TaskScheduler.Default);
+                throw;
+            }
+
             prepared.WarnAbout(reporter);
             var targetMajor = prepared.Server.Major;
-            var schema = await SchemaArchive.CreateAsync(binaries, options.Source, snapshot, targetMajor, folder, log, reporter, cancellationToken);
+            var schema = await SchemaArchive.ReadAsync(binaries, await dumping, snapshot, targetMajor, cancellationToken);
             // pg_restore must connect as our sessions do, before the target is emptied.
             if ((await LibpqProbe.RunAsync(options.Target, "target", schema.PgRestore, cancellationToken)).SkippedBecause is { } why)
             {

@@ -82,15 +82,23 @@ internal sealed class SchemaArchive
         return (new PgRestoreCall("pre-data") { Archive = Path, Sections = ArchiveSections.PreData, EntryList = list }, existing.Notes);
     }
 
-    public static async Task<SchemaArchive> CreateAsync(
-        PgBinaries binaries, PgConnectionInfo source, SourceSnapshot snapshot, int targetMajor, string folder, CopyLog log, IReporter reporter, CancellationToken cancellationToken)
+    /// <summary>
+    /// Dumps the source's pre-data and post-data sections in the snapshot into <paramref name="folder"/>, and returns
+    /// the archive's path for <see cref="ReadAsync"/>. It needs nothing of the target, so it runs while the target is
+    /// checked (at thousands of tables, each takes seconds).
+    /// </summary>
+    public static async Task<string> DumpAsync(PgBinaries binaries, PgConnectionInfo source, SourceSnapshot snapshot, string folder, CopyLog log, IReporter reporter, CancellationToken cancellationToken)
     {
-        var pgDump = binaries.PgDumpFor(snapshot.Facts.ServerMajor);
         var path = System.IO.Path.Combine(folder, "schema.dump");
         // No large objects: our workers copy them, from the same snapshot; sequence values are set by us.
-        await new PgDump(pgDump, source, reporter, log.Write).DumpSchemaAsync(snapshot.Id, path, "the source's schema", cancellationToken);
+        await new PgDump(binaries.PgDumpFor(snapshot.Facts.ServerMajor), source, reporter, log.Write).DumpSchemaAsync(snapshot.Id, path, "the source's schema", cancellationToken);
+        return path;
+    }
 
-        var pgRestore = binaries.PgRestoreFor(pgDump.Major, targetMajor);
+    /// <summary>The archive <see cref="DumpAsync"/> wrote, sorted into each table's indexes and the rest, for a target of <paramref name="targetMajor"/>.</summary>
+    public static async Task<SchemaArchive> ReadAsync(PgBinaries binaries, string path, SourceSnapshot snapshot, int targetMajor, CancellationToken cancellationToken)
+    {
+        var pgRestore = binaries.PgRestoreFor(binaries.PgDumpFor(snapshot.Facts.ServerMajor).Major, targetMajor);
         var contents = ArchiveContents.Read(path);
         var copied = snapshot.Tables.Select(t => t.Oid).ToHashSet();
         var indexes = new Dictionary<uint, List<TableIndex>>();
@@ -112,7 +120,7 @@ internal sealed class SchemaArchive
             }
         }
 
-        var restList = System.IO.Path.Combine(folder, "post-data.list");
+        var restList = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, "post-data.list");
         await File.WriteAllLinesAsync(restList, rest, cancellationToken);
         return new SchemaArchive(path, pgRestore, contents.Entries, contents.Extensions, indexes, restList, rest.Count);
     }

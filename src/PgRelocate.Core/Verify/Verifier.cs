@@ -88,17 +88,20 @@ public static class Verifier
         var done = 0;
         reporter.Progress(new ProgressUpdate(task, 0, tables.Count, "tables"));
         var checker = new TableChecker(source, target, options);
+        // The large tables one by one, largest first; then the small ones in batches (see TableChecker.CheckSmallAsync).
+        var work = tables.Where(t => t.Size > TableChecker.SmallTableBytes).Select(t => (IReadOnlyList<TableInfo>)[t])
+            .Concat(tables.Where(t => t.Size <= TableChecker.SmallTableBytes).Chunk(TableChecker.SmallTablesPerBatch));
         await Parallel.ForEachAsync(
-            tables,
+            work,
             new ParallelOptions { MaxDegreeOfParallelism = options.Jobs, CancellationToken = cancellationToken },
-            async (table, ct) =>
+            async (unit, ct) =>
             {
-                var result = await checker.CheckAsync(table, ct);
+                var checkedNow = unit.Count == 1 ? [await checker.CheckAsync(unit[0], ct)] : await checker.CheckSmallAsync(unit, ct);
                 lock (results)
                 {
-                    results.Add(result);
-                    done++;
-                    reporter.Progress(new ProgressUpdate(task, done, tables.Count, "tables", Detail: table.Display));
+                    results.AddRange(checkedNow);
+                    done += checkedNow.Count;
+                    reporter.Progress(new ProgressUpdate(task, done, tables.Count, "tables", Detail: unit[^1].Display));
                 }
             });
         reporter.Progress(new ProgressUpdate(task, tables.Count, tables.Count, "tables", Finished: true));
