@@ -4,7 +4,10 @@ using PgRelocate.Connections;
 namespace PgRelocate.Catalog;
 
 /// <summary>What --roles gave the target after the restore: how many owners, grants and default privileges.</summary>
-public sealed record AccessApplied(int Owners, int Grants, int Defaults);
+public sealed record AccessApplied(int Owners, int Grants, int Defaults)
+{
+    public override string ToString() => $"{Owners} objects given their owners, {Grants} grants, {Defaults} default privileges";
+}
 
 /// <summary>
 /// --roles, after the restore (which made the target's login role the owner of everything and carried no
@@ -17,6 +20,17 @@ public sealed record AccessApplied(int Owners, int Grants, int Defaults);
 /// </summary>
 public static class TargetAccess
 {
+    /// <summary>
+    /// The one sequence every command with --roles runs once the target holds the objects (migrate's owners step,
+    /// copy, an online migration before it follows): a session on each side, then the owners and grants.
+    /// </summary>
+    public static async Task<AccessApplied> ApplyAsync(PgConnectionInfo source, PgConnectionInfo target, IReadOnlyDictionary<string, string> renames, CancellationToken cancellationToken)
+    {
+        await using var from = await Db.OpenAsync(source, "source", cancellationToken);
+        await using var into = await Db.OpenAsync(target, "target", cancellationToken);
+        return await ApplyAsync(from, into, renames, cancellationToken);
+    }
+
     public static async Task<AccessApplied> ApplyAsync(NpgsqlConnection source, NpgsqlConnection target, IReadOnlyDictionary<string, string> renames, CancellationToken cancellationToken)
     {
         var access = await DatabaseAccess.ReadAsync(source, cancellationToken);

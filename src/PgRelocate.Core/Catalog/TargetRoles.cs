@@ -20,7 +20,21 @@ public sealed record RoleRights(string LoginRole, bool Superuser, bool CreateRol
 }
 
 /// <summary>One line of what --roles did about a role: its name on the target, what happened, why.</summary>
-public sealed record RoleOutcome(string Role, string Action, string Note);
+public sealed record RoleOutcome(string Role, string Action, string Note)
+{
+    /// <summary>Worth a warning: not simply created (reused with other attributes, something left out, no password, a membership given).</summary>
+    public bool Notable => Action != "created" || (Note.Length > 0 && !Note.StartsWith("with ", StringComparison.Ordinal));
+
+    public override string ToString() => $"role {Role} {Action}: {Note}.";
+
+    /// <summary>"2 created, 3 reused", and whether some reused differ.</summary>
+    public static string Summary(IReadOnlyCollection<RoleOutcome> outcomes)
+    {
+        var created = outcomes.Count(o => o.Action == "created");
+        var reused = outcomes.Count(o => o.Action.StartsWith("reused", StringComparison.Ordinal));
+        return $"{created} created, {reused} reused{(outcomes.Any(o => o.Action == "reused, differs") ? " (some differ: see the report)" : "")}";
+    }
+}
 
 /// <summary>
 /// --roles, before anything is restored: creates on the target the roles the source database uses
@@ -39,6 +53,18 @@ public static class TargetRoles
     {
         "search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries", "shared_preload_libraries",
     };
+
+    /// <summary>
+    /// The one sequence every command with --roles runs before it writes the target (migrate's roles step, copy,
+    /// an online migration): a session on each side, then <see cref="CreateAsync(NpgsqlConnection, NpgsqlConnection, IReadOnlyDictionary{string, string}, CancellationToken)"/>.
+    /// Refuses before any change when the target's login role may not create roles (exit 3, as check --roles blocks).
+    /// </summary>
+    public static async Task<List<RoleOutcome>> CreateAsync(PgConnectionInfo source, PgConnectionInfo target, IReadOnlyDictionary<string, string> renames, CancellationToken cancellationToken)
+    {
+        await using var from = await Db.OpenAsync(source, "source", cancellationToken);
+        await using var into = await Db.OpenAsync(target, "target", cancellationToken);
+        return await CreateAsync(from, into, renames, cancellationToken);
+    }
 
     public static async Task<List<RoleOutcome>> CreateAsync(NpgsqlConnection source, NpgsqlConnection target, IReadOnlyDictionary<string, string> renames, CancellationToken cancellationToken)
     {

@@ -1,0 +1,59 @@
+using PgRelocate.Migration;
+using PgRelocate.Tests.Harness;
+using PgRelocate.Tests.Migration;
+using Sql = PgRelocate.Connections.Db;
+
+namespace PgRelocate.Tests.Online;
+
+/// <summary>
+/// migrate --online --roles: the four-role source moved into a CREATEROLE (not superuser) target while an
+/// application writes to tables of three owners, one with a trigger that writes another role's table. The roles
+/// are created before the snapshot copy and the owners given back before the follow, which then writes, as a
+/// member of every owner, through the cutover; owners, privileges, roles and rows are compared independently.
+/// </summary>
+public class OnlineRolesTests(OnlineServers servers) : IClassFixture<OnlineServers>
+{
+    [Fact]
+    public async Task Online_Roles_Carries_Roles_Owners_And_Grants_While_An_Application_Writes()
+    {
+        var source = await RoleSource.CreateAsync(servers.Source, "o15");
+        var (db, team) = (source.Db, source.Roles[3]);
+        // Online, the source's login role publishes every table: it needs REPLICATION and the owners' rights.
+        await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Sql.Ident(db.User)} REPLICATION; GRANT {source.Writer}, {team} TO {Sql.Ident(db.User)}");
+        await servers.Source.ExecuteAsync(db.Database, $"""
+            ALTER TABLE shop.notes ADD PRIMARY KEY (id);
+            CREATE FUNCTION shop.ledger_note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO shop.notes VALUES (NEW.id, 'ledger'); RETURN NEW; END $$;
+            ALTER FUNCTION shop.ledger_note() OWNER TO {source.Writer};
+            CREATE TRIGGER ledger_note AFTER INSERT ON shop.ledger FOR EACH ROW EXECUTE FUNCTION shop.ledger_note();
+            """);
+        var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
+        using var dir = new TempDir();
+
+        var run = OnlineRun.Start(db, target, dir.Path, "--roles");
+        var id = await run.WaitForFollowAsync();
+        await using (var writer = ApplicationWriter.Start(db, "INSERT INTO shop.orders (customer, total, secret) VALUES ('w', 1, 'x'); INSERT INTO shop.ledger (amount) VALUES (random()); UPDATE shop.notes SET body = md5(random()::text) WHERE id = 1"))
+        {
+            await run.WaitForChangesAsync(300);
+            await run.CutoverAsync(id);
+            await writer.StopAsync();
+            Assert.True(writer.Writes > 100, $"only {writer.Writes} writes while following");
+        }
+
+        var journal = MigrationJournal.All(dir.Path).Single();
+        Assert.Equal(MigrationStatus.Completed, journal.Status);
+        Assert.Equal(StepStatus.Done, journal.Step("roles").Status);
+        Assert.StartsWith("5 created, 0 reused", journal.Step("roles").Summary, StringComparison.Ordinal);
+        Assert.Equal(StepStatus.Done, journal.Step("owners and grants").Status);
+        // The trigger fired on the source only (its rows came through the follow), and is enabled again on the target.
+        Assert.Equal(await PgServer.ScalarAsync<long>(db, "SELECT count(*) FROM shop.notes WHERE body = 'ledger'"), await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM shop.notes WHERE body = 'ledger'"));
+        Assert.Equal("O", await PgServer.ScalarAsync<string>(target, "SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'ledger_note'"));
+        foreach (var table in new[] { "shop.orders", "shop.ledger", "shop.notes", "shop.\"Customers\"" })
+        {
+            Assert.Equal(await PgServer.ScalarAsync<long>(db, $"SELECT count(*) FROM {table}"), await PgServer.ScalarAsync<long>(target, $"SELECT count(*) FROM {table}"));
+        }
+
+        await RoleSource.CompareAsync(source, target);
+        var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(db), "--target", CliRunner.Url(target));
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+    }
+}
