@@ -4,7 +4,7 @@
 -- or no owner's rights (its triggers are disabled while following and enabled again at the cutover). With
 -- --roles the tables have their source owners back, and the login role is a member of each (Catalog/TargetRoles).
 SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), pg_catalog.concat_ws(', ',
-         CASE WHEN NOT pg_catalog.pg_has_role(c.relowner, 'USAGE') THEN 'not a member of its owner ' || pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(c.relowner)) END,
+         CASE WHEN NOT pg_catalog.pg_has_role(c.relowner, 'USAGE') THEN 'no owner''s rights: not an inheriting member of ' || pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(c.relowner)) END,
          CASE WHEN pg_catalog.row_security_active(c.oid) THEN 'row-level security applies to it' END,
          (SELECT 'no ' || pg_catalog.string_agg(p, ', ' ORDER BY p) FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
           WHERE NOT pg_catalog.has_table_privilege(c.oid, p)))

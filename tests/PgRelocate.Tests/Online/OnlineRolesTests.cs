@@ -56,4 +56,34 @@ public class OnlineRolesTests(OnlineServers servers) : IClassFixture<OnlineServe
         var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(db), "--target", CliRunner.Url(target));
         Assert.True(verify.ExitCode == 0, verify.ToString());
     }
+
+    [Fact]
+    public async Task A_Target_Login_Role_That_Could_Not_Write_The_Tables_Of_Other_Owners_Is_Refused_Before_The_Follow()
+    {
+        var source = await RoleSource.CreateAsync(servers.Source, "i15");
+        var (db, team) = (source.Db, source.Roles[3]);
+        var owner = Sql.Ident(db.User);
+        await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {owner} REPLICATION; GRANT {source.Writer}, {team} TO {owner}");
+        // No grant on the other owners' objects: the login role gives them their owners back without their rights.
+        await servers.Source.ExecuteAsync(db.Database, $"""
+            ALTER TABLE shop.notes ADD PRIMARY KEY (id);
+            REVOKE SELECT ON shop.ledger FROM {owner}, {source.Roles[1]}; REVOKE SELECT ON SEQUENCE shop.ledger_id_seq FROM {owner};
+            REVOKE SELECT ON shop.notes FROM {owner}; REVOKE USAGE ON SCHEMA team_space FROM {owner};
+            """);
+        var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
+        // A member of the owners that does not inherit their rights: it may give them their objects, not write their tables.
+        await servers.Target.ExecuteAsync("postgres", $"ALTER ROLE {Sql.Ident(target.User)} NOINHERIT");
+        using var dir = new TempDir();
+
+        var result = await OnlineRun.Start(db, target, dir.Path, "--roles").Result;
+
+        Assert.True(result.ExitCode == 3, result.ToString());
+        Assert.Contains($"The target's login role could not apply the source's changes to 2 tables: shop.ledger (no owner's rights: not an inheriting member of {source.Writer}, no DELETE, INSERT, SELECT, TRUNCATE, UPDATE); shop.notes (no owner's rights: not an inheriting member of {team}", result.Output, StringComparison.Ordinal);
+        var journal = MigrationJournal.All(dir.Path).Single();
+        // The failed follow undid the snapshot copy (its slot is gone): the owners are to be given again after the next one.
+        Assert.Equal(StepStatus.Pending, journal.Step("snapshot copy").Status);
+        Assert.Equal(StepStatus.Pending, journal.Step("owners and grants").Status);
+        Assert.Equal("to do again after the new snapshot copy", journal.Step("owners and grants").Summary);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(db.Database), "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgrelocate%'"));
+    }
 }
