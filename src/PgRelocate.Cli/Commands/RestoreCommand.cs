@@ -21,7 +21,7 @@ internal static class RestoreCommand
 
     public static Command Create()
     {
-        var command = new Command("restore", "Restore an archive into a target database: no roles, ownership to the target's login role, harmless errors classified.")
+        var command = new Command("restore", "Restore an archive into a target database: no roles, ownership to the target's login role (with --roles: the archive's roles, owners and grants), harmless errors classified.")
         {
             Archive, Target, Confirm, Jobs, Manifest, Log, LockTimeoutOption.Option,
         };

@@ -14,9 +14,14 @@ namespace PgRelocate.Tests.Online;
 public class OnlineRolesTests(OnlineServers servers) : IClassFixture<OnlineServers>
 {
     [Fact]
-    public async Task Online_Roles_Carries_Roles_Owners_And_Grants_While_An_Application_Writes()
+    public Task Online_Roles_Carries_Roles_Owners_And_Grants_While_An_Application_Writes() =>
+        MigrateWhileWritingAsync(servers.Source, servers.Target, "o15");
+
+    /// <summary>The four-role source on <paramref name="from"/> moved online with --roles into a CREATEROLE target on <paramref name="into"/> while written to, then compared.</summary>
+    internal static async Task MigrateWhileWritingAsync(PgServer from, PgServer into, string suffix)
     {
-        var source = await RoleSource.CreateAsync(servers.Source, "o15");
+        var servers = (Source: from, Target: into);
+        var source = await RoleSource.CreateAsync(servers.Source, suffix);
         var (db, team) = (source.Db, source.Roles[3]);
         // Online, the source's login role publishes every table: it needs REPLICATION and the owners' rights.
         await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Sql.Ident(db.User)} REPLICATION; GRANT {source.Writer}, {team} TO {Sql.Ident(db.User)}");
@@ -86,4 +91,12 @@ public class OnlineRolesTests(OnlineServers servers) : IClassFixture<OnlineServe
         Assert.Equal("to do again after the new snapshot copy", journal.Step("owners and grants").Summary);
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(db.Database), "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgrelocate%'"));
     }
+}
+
+/// <summary>The same into PostgreSQL 17, where a CREATEROLE role needs membership with SET in the roles it gives objects to.</summary>
+public class OnlineRolesPg17Tests(OnlineServers.LogicalServer source, Pg17Server target) : IClassFixture<OnlineServers.LogicalServer>, IClassFixture<Pg17Server>
+{
+    [Fact]
+    public Task Online_Roles_Into_PostgreSQL_17_Carries_Roles_Owners_And_Grants_While_An_Application_Writes() =>
+        OnlineRolesTests.MigrateWhileWritingAsync(source, target, "o17");
 }

@@ -12,9 +12,14 @@ namespace PgRelocate.Tests.Restore;
 public class RestoreRolesTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
     [Fact]
-    public async Task Restore_Roles_Keeps_The_Archives_Owners_And_Grants_And_Lists_What_It_Could_Not_Know()
+    public Task Restore_Roles_Keeps_The_Archives_Owners_And_Grants_And_Lists_What_It_Could_Not_Know() =>
+        RestoreAndCompareAsync(servers.Source, servers.Target, "a15");
+
+    /// <summary>The four-role source on <paramref name="from"/> dumped, restored with --roles into a CREATEROLE target on <paramref name="into"/>, and compared.</summary>
+    internal static async Task RestoreAndCompareAsync(PgServer from, PgServer into, string suffix)
     {
-        var source = await RoleSource.CreateAsync(servers.Source, "a15");
+        var servers = (Source: from, Target: into);
+        var source = await RoleSource.CreateAsync(servers.Source, suffix);
         var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
         using var dir = new TempDir();
         var archive = dir.File("roles.dump");
@@ -64,4 +69,12 @@ public class RestoreRolesTests(PgServerPair servers) : IClassFixture<PgServerPai
         Assert.True(mapped.ExitCode == 2, mapped.ToString());
         Assert.Contains("restore --roles keeps the role names", mapped.Output, StringComparison.Ordinal);
     }
+}
+
+/// <summary>The same into PostgreSQL 17, where the login role needs membership with SET to give the created roles their objects.</summary>
+public class RestoreRolesPg17Tests(PgServer source, Pg17Server target) : IClassFixture<PgServer>, IClassFixture<Pg17Server>
+{
+    [Fact]
+    public Task Restore_Roles_Into_PostgreSQL_17_Keeps_The_Archives_Owners_And_Grants() =>
+        RestoreRolesTests.RestoreAndCompareAsync(source, target, "a17");
 }
