@@ -81,7 +81,7 @@ internal static class RestoreCommand
         }
 
         ctx.Out.WriteLine($"Restore into {target}: {result.StatusText} in {Units.Duration(result.Duration)}");
-        if (result.Roles.Count > 0)
+        if (result.Roles.Count > 0 || result.Access is not null)
         {
             ctx.Out.WriteLine($"  roles (--roles): {Catalog.RoleOutcome.Summary(result.Roles)}; {(result.Access is { } a ? $"owners and grants as the archive has them: {a.Owners} objects given their owners, {a.Grants} privilege entries" : "owners and grants not given (the restore failed)")}.");
             foreach (var r in result.Roles.Where(r => r.Notable || r.Action == "created"))
