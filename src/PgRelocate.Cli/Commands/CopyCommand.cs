@@ -9,7 +9,7 @@ using Spectre.Console;
 
 namespace PgRelocate.Cli.Commands;
 
-/// <summary><c>pgrelocate copy --source URL --target URL [--confirm DB]</c>: a direct, snapshot-consistent parallel copy.</summary>
+/// <summary><c>pgrelocate copy --source URL --target URL [--confirm DB] [--roles [--map-role S=T]]</c>: a direct, snapshot-consistent parallel copy.</summary>
 internal static class CopyCommand
 {
     private static readonly Option<string> Source = new("--source", "-s") { Description = "The database to copy: postgres://USER:PASSWORD@HOST:PORT/DB or a keyword string.", Required = true };
@@ -26,6 +26,7 @@ internal static class CopyCommand
         {
             Source, Target, Confirm, Jobs, IndexJobs, SplitMb, Log, LockTimeoutOption.Option,
         };
+        RoleOptions.AddTo(command);
         command.SetAction(RunAsync);
         return command;
     }
@@ -38,8 +39,11 @@ internal static class CopyCommand
             throw new UsageException("--split-tables-larger-than must be 0 or more (MB).");
         }
 
+        var (roles, renames) = RoleOptions.Get(ctx.Parse);
         var options = new CopyOptions
         {
+            Roles = roles,
+            RoleRenames = renames,
             Source = ctx.Connection(Source),
             Into = new TargetOptions
             {
@@ -76,6 +80,8 @@ internal static class CopyCommand
                 sequences = result.Sequences,
                 largeObjects = result.LargeObjects,
                 warnings = result.Warnings,
+                roles = result.Roles.Select(r => new { role = r.Role, action = r.Action, note = r.Note }),
+                ownersAndGrants = result.Access is { } a ? new { owners = a.Owners, grants = a.Grants, defaultPrivileges = a.Defaults } : null,
                 steps = result.Steps.Select(s => new { step = s.Step, @object = s.Object, start = Math.Round(s.Start.TotalSeconds, 2), seconds = Math.Round(s.Duration.TotalSeconds, 2), rows = s.Rows, bytes = s.Bytes }),
                 log = result.LogPath,
             });
@@ -100,6 +106,11 @@ internal static class CopyCommand
         var status = result.Warnings.Count == 0 ? "Completed" : $"Completed with {result.Warnings.Count} warning{(result.Warnings.Count == 1 ? "" : "s")}";
         ctx.Out.WriteLine(
             $"Copy into {options.Target.Display}: {status} in {Units.Duration(result.Duration)}: {result.Tables} tables, {result.Rows.ToString("N0", CultureInfo.InvariantCulture)} rows, {Units.Bytes(result.Bytes)}, {result.Sequences} sequences, {result.LargeObjects} large objects.");
+        if (result.Access is { } access)
+        {
+            ctx.Out.WriteLine($"  roles (--roles): {Catalog.RoleOutcome.Summary(result.Roles)}; {access}.");
+        }
+
         foreach (var w in result.Warnings)
         {
             ctx.Out.WriteLine($"  warning: {w}");

@@ -9,7 +9,7 @@ using PgRelocate.Tools;
 
 namespace PgRelocate.Cli.Commands;
 
-/// <summary><c>pgrelocate restore ARCHIVE --target URL [--confirm DB]</c>: pg_restore without owners or grants.</summary>
+/// <summary><c>pgrelocate restore ARCHIVE --target URL [--confirm DB] [--roles]</c>: pg_restore without owners or grants, or with the archive's (--roles).</summary>
 internal static class RestoreCommand
 {
     private static readonly Argument<string> Archive = new("archive") { Description = "The archive written by 'pgrelocate dump' (or pg_dump -Fc): a file, s3://BUCKET/KEY, azure://ACCOUNT/CONTAINER/BLOB or an http(s) URL such as a signed one." };
@@ -21,17 +21,24 @@ internal static class RestoreCommand
 
     public static Command Create()
     {
-        var command = new Command("restore", "Restore an archive into a target database: no roles, ownership to the target's login role, harmless errors classified.")
+        var command = new Command("restore", "Restore an archive into a target database: no roles, ownership to the target's login role (with --roles: the archive's roles, owners and grants), harmless errors classified.")
         {
             Archive, Target, Confirm, Jobs, Manifest, Log, LockTimeoutOption.Option,
         };
         StagingCliOptions.AddTo(command);
+        RoleOptions.AddTo(command);
         command.SetAction(RunAsync);
         return command;
     }
 
     private static async Task<ExitCode> RunAsync(CommandContext ctx, CancellationToken cancellationToken)
     {
+        var (roles, renames) = RoleOptions.Get(ctx.Parse);
+        if (renames.Count > 0)
+        {
+            throw new UsageException("restore --roles keeps the role names the archive's owners and grants are written with: --map-role works with copy and migrate, which read the source. Leave out --map-role (after the restore, REASSIGN OWNED BY OLD TO NEW moves what a role owns).");
+        }
+
         var target = ctx.Connection(Target);
         var options = new LocationRestoreOptions
         {
@@ -46,6 +53,7 @@ internal static class RestoreCommand
             ManifestLocation = ctx.Parse.GetValue(Manifest),
             Staging = StagingCliOptions.Read(ctx.Parse),
             LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("restore"),
+            Roles = roles,
         };
 
         ctx.Watch(options.Into);
@@ -65,6 +73,7 @@ internal static class RestoreCommand
                 target,
                 warnings = result.Warnings.Select(w => new { entry = w.Entry, message = w.Message, why = w.HarmlessBecause }),
                 errors = result.Errors.Select(e => new { entry = e.Entry, message = e.Message, command = e.Command }),
+                roles = result.Roles.Select(r => new { role = r.Role, action = r.Action, note = r.Note }),
                 log = result.LogPath,
                 seconds = Math.Round(result.Duration.TotalSeconds, 1),
             });
@@ -72,6 +81,15 @@ internal static class RestoreCommand
         }
 
         ctx.Out.WriteLine($"Restore into {target}: {result.StatusText} in {Units.Duration(result.Duration)}");
+        if (result.Roles.Count > 0 || result.Access is not null)
+        {
+            ctx.Out.WriteLine($"  roles (--roles): {Catalog.RoleOutcome.Summary(result.Roles)}; {(result.Access is { } a ? $"owners and grants as the archive has them: {a.Owners} objects given their owners, {a.Grants} privilege entries" : "owners and grants not given (the restore failed)")}.");
+            foreach (var r in result.Roles.Where(r => r.Notable || r.Action == "created"))
+            {
+                ctx.Out.WriteLine($"    {r}");
+            }
+        }
+
         foreach (var w in result.Warnings)
         {
             ctx.Out.WriteLine($"  warning: {w} (harmless: {w.HarmlessBecause})");

@@ -20,7 +20,21 @@ public sealed record RoleRights(string LoginRole, bool Superuser, bool CreateRol
 }
 
 /// <summary>One line of what --roles did about a role: its name on the target, what happened, why.</summary>
-public sealed record RoleOutcome(string Role, string Action, string Note);
+public sealed record RoleOutcome(string Role, string Action, string Note)
+{
+    /// <summary>Worth a warning: not simply created (reused with other attributes, something left out, no password, a membership given).</summary>
+    public bool Notable => Action != "created" || (Note.Length > 0 && !Note.StartsWith("with ", StringComparison.Ordinal));
+
+    public override string ToString() => $"role {Role} {Action}: {Note}.";
+
+    /// <summary>"2 created, 3 reused", and whether some reused differ.</summary>
+    public static string Summary(IReadOnlyCollection<RoleOutcome> outcomes)
+    {
+        var created = outcomes.Count(o => o.Action == "created");
+        var reused = outcomes.Count(o => o.Action.StartsWith("reused", StringComparison.Ordinal));
+        return $"{created} created, {reused} reused{(outcomes.Any(o => o.Action == "reused, differs") ? " (some differ: see the report)" : "")}";
+    }
+}
 
 /// <summary>
 /// --roles, before anything is restored: creates on the target the roles the source database uses
@@ -40,6 +54,18 @@ public static class TargetRoles
     {
         "search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries", "shared_preload_libraries",
     };
+
+    /// <summary>
+    /// The one sequence every command with --roles runs before it writes the target (migrate's roles step, copy,
+    /// an online migration): a session on each side, then <see cref="CreateAsync(NpgsqlConnection, NpgsqlConnection, IReadOnlyDictionary{string, string}, CancellationToken)"/>.
+    /// Refuses before any change when the target's login role may not create roles (exit 3, as check --roles blocks).
+    /// </summary>
+    public static async Task<List<RoleOutcome>> CreateAsync(PgConnectionInfo source, PgConnectionInfo target, IReadOnlyDictionary<string, string> renames, CancellationToken cancellationToken)
+    {
+        await using var from = await Db.OpenAsync(source, "source", cancellationToken);
+        await using var into = await Db.OpenAsync(target, "target", cancellationToken);
+        return await CreateAsync(from, into, renames, cancellationToken);
+    }
 
     public static async Task<List<RoleOutcome>> CreateAsync(NpgsqlConnection source, NpgsqlConnection target, IReadOnlyDictionary<string, string> renames, CancellationToken cancellationToken)
     {
@@ -188,8 +214,18 @@ public static class TargetRoles
         var owners = access.Owners
             .Concat(access.Privileges.Where(p => p.IsDefault).Select(p => p.Owner))
             .Where(o => rights.Superuser || !access.Roles.Any(r => r.Name == o && r.Superuser))
-            .Select(o => map[o]).Where(o => o != rights.LoginRole).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
-        foreach (var owner in owners)
+            .Select(o => map[o]);
+        await JoinOwnersAsync(target, owners, rights, outcomes, cancellationToken);
+    }
+
+    /// <summary>
+    /// Makes the login role a member of every role that is to own objects or default privileges, as ALTER ...
+    /// OWNER TO and ALTER DEFAULT PRIVILEGES FOR ROLE require (PostgreSQL 16+: with SET, which a CREATEROLE
+    /// role has not over the roles it created until granted); inheriting, so it can go on writing their tables.
+    /// </summary>
+    private static async Task JoinOwnersAsync(NpgsqlConnection target, IEnumerable<string> owners, RoleRights rights, List<RoleOutcome> outcomes, CancellationToken cancellationToken)
+    {
+        foreach (var owner in owners.Where(o => o != rights.LoginRole).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
         {
             var privilege = rights.Major >= 16 ? "SET" : "MEMBER";
             if (rights.Superuser || await Db.ScalarAsync<bool>(target, $"SELECT pg_catalog.pg_has_role(current_user, {Db.Literal(owner)}, '{privilege}')", cancellationToken))
@@ -200,6 +236,45 @@ public static class TargetRoles
             await Db.ExecuteAsync(target, $"GRANT {Db.Ident(owner)} TO CURRENT_USER", cancellationToken);
             outcomes.Add(new RoleOutcome(rights.LoginRole, $"member of {owner}", $"to give {owner} its objects back (ALTER ... OWNER TO needs it); revoke it later with REVOKE {Db.Ident(owner)} FROM {Db.Ident(rights.LoginRole)} if unwanted"));
         }
+    }
+
+    /// <summary>
+    /// restore --roles, from an archive (no source to read): creates the roles the archive names
+    /// (<paramref name="named"/>: owners, grantees, policy roles) that the target lacks, NOLOGIN, since the
+    /// archive says nothing of their attributes, passwords or memberships (each outcome says how to finish it);
+    /// a role the target has is reused as it is. Then the login role joins <paramref name="owners"/>, as
+    /// pg_restore's ALTER ... OWNER TO needs. Refuses before any change when the login role may not create roles.
+    /// </summary>
+    public static async Task<List<RoleOutcome>> CreateNamedAsync(NpgsqlConnection target, IReadOnlyCollection<string> named, IReadOnlyCollection<string> owners, CancellationToken cancellationToken)
+    {
+        var rights = await RoleRights.ReadAsync(target, cancellationToken);
+        if (rights.Missing is { } missing)
+        {
+            throw new PgRelocateException($"--roles needs a target login role that may create roles: {missing}. Ask the provider for CREATEROLE, or restore without --roles (every object is then owned by {rights.LoginRole}, no grant carried).", ExitCode.Differences);
+        }
+
+        var existing = (await DatabaseAccess.ReadRolesAsync(target, cancellationToken)).ToDictionary(r => r.Name, StringComparer.Ordinal);
+        var outcomes = new List<RoleOutcome>();
+        foreach (var name in named.Where(n => n != rights.LoginRole).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            if (existing.TryGetValue(name, out var there))
+            {
+                if (there.Superuser && !rights.Superuser && owners.Contains(name))
+                {
+                    outcomes.Add(new RoleOutcome(name, "reused, differs", $"a superuser on the target: {rights.LoginRole} may not give it objects, so what the archive gives it stays {rights.LoginRole}'s"));
+                    continue;
+                }
+
+                outcomes.Add(new RoleOutcome(name, "reused", "the target has it; the archive names it only, its attributes are not compared"));
+                continue;
+            }
+
+            await Db.ExecuteAsync(target, $"CREATE ROLE {Db.Ident(name)} NOLOGIN", cancellationToken);
+            outcomes.Add(new RoleOutcome(name, "created", $"NOLOGIN: the archive names it, not its attributes, password or memberships; finish it with ALTER ROLE {Db.Ident(name)} LOGIN PASSWORD '...' (and GRANT GROUP_ROLE TO {Db.Ident(name)}) if it logs in"));
+        }
+
+        await JoinOwnersAsync(target, owners.Where(o => !(existing.TryGetValue(o, out var r) && r.Superuser && !rights.Superuser)), rights, outcomes, cancellationToken);
+        return outcomes;
     }
 
     /// <summary>The CREATE ROLE statement, and the attributes left out because the login role has them not.</summary>

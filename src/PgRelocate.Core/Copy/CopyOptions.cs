@@ -29,6 +29,16 @@ public sealed record CopyOptions
     /// <summary>A snapshot exported on the source to copy (an online migration's replication slot's); null: a new one.</summary>
     public string? Snapshot { get; init; }
 
+    /// <summary>
+    /// --roles: the roles the source database uses created on the target once its checks pass and before it is
+    /// written, the source's owners, grants and default privileges given once the copy is in. A migration leaves
+    /// it off: its own roles and owners steps do the same around the copy.
+    /// </summary>
+    public bool Roles { get; init; }
+
+    /// <summary>--map-role SOURCE=TARGET: with <see cref="Roles"/>, the source's roles renamed on the target.</summary>
+    public IReadOnlyDictionary<string, string> RoleRenames { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Where the pg_dump and pg_restore output and every statement's failure are kept.</summary>
     public required string LogPath { get; init; }
 

@@ -17,4 +17,11 @@ public sealed record CopyResult(
     long Bytes,
     int Sequences,
     int LargeObjects,
-    string LogPath);
+    string LogPath)
+{
+    /// <summary>With --roles: what was done about each role the source database uses (empty without).</summary>
+    public IReadOnlyList<Catalog.RoleOutcome> Roles { get; init; } = [];
+
+    /// <summary>With --roles: the owners, grants and default privileges given after the copy; null without.</summary>
+    public Catalog.AccessApplied? Access { get; init; }
+}

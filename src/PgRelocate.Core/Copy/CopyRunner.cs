@@ -70,6 +70,10 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 reporter.Warn(why + ".");
             }
 
+            // --roles: the roles exist before the schema names them (policies, grants); refused here, before any change, when the target may not create them.
+            var roles = options.Roles ? await Catalog.TargetRoles.CreateAsync(options.Source, options.Target, options.RoleRenames, cancellationToken) : new List<Catalog.RoleOutcome>();
+            warnings.AddRange(roles.Where(r => r.Notable).Select(r => r.ToString()));
+
             // A resumed migration keeps what its interrupted copy committed; anything else starts over on an emptied target.
             var record = options.Resumable is { Resumed: true } resumable ? await ResumeAsync(options.Target, resumable, snapshot, schema, cancellationToken) : null;
             var resuming = record is not null;
@@ -147,8 +151,17 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 await CopyRecord.RemoveAsync(conn, cancellationToken);
             }
 
+            // 6. --roles: the source's owners and grants, once every object is in.
+            Catalog.AccessApplied? access = null;
+            if (options.Roles)
+            {
+                start = clock.Now;
+                access = await Catalog.TargetAccess.ApplyAsync(options.Source, options.Target, options.RoleRenames, cancellationToken);
+                clock.Add("owners and grants", access.ToString(), start);
+            }
+
             options.Into.Changes.Now(TargetCondition.Written);
-            return new CopyResult(clock.Steps, warnings, clock.Now, snapshot.Tables.Count, data.Rows, data.Bytes, sequences.Count, snapshot.LargeObjects.Count, log.Path);
+            return new CopyResult(clock.Steps, warnings, clock.Now, snapshot.Tables.Count, data.Rows, data.Bytes, sequences.Count, snapshot.LargeObjects.Count, log.Path) { Roles = roles, Access = access };
         }
         finally
         {

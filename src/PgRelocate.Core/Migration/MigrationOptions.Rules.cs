@@ -63,11 +63,6 @@ public static class MigrationOptionsRules
             throw new UsageException("--map-role renames roles that --roles creates: add --roles, or leave out --map-role.");
         }
 
-        if (given.Roles && given.Online)
-        {
-            throw new UsageException("--roles does not work with --online yet: migrate without --online, or without --roles (the cutover summary then writes the grants to reapply).");
-        }
-
         if (given.Direct && given.Via is not null)
         {
             throw new UsageException("--direct copies between the servers with no archive: leave out --via, or --direct.");

@@ -17,6 +17,7 @@ internal static class OnlineSql
     public static readonly string UnsentWal = Load("UnsentWal.sql");
     public static readonly string ApplyWaits = Load("ApplyWaits.sql");
     public static readonly string UnloggedTables = Load("UnloggedTables.sql");
+    public static readonly string UnwritableTables = Load("UnwritableTables.sql");
 
     private static string Load(string fileName) => CatalogSql.Load("Online/" + fileName);
 }

@@ -50,6 +50,23 @@ public static class TargetState
         await tx.CommitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Refuses to follow into a target whose login role could not write every user table (<c>UnwritableTables.sql</c>
+    /// says why for each): checked before the follow applies anything, after --roles gave the tables their owners
+    /// back, so a change is never half-applied for want of a right.
+    /// </summary>
+    /// <exception cref="Errors.PgRelocateException">Some table is unwritable (exit 3); the message names it and the fix.</exception>
+    public static async Task RefuseUnwritableAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        var tables = await Db.ListAsync(conn, OnlineSql.UnwritableTables, r => $"{r.GetString(0)} ({r.GetString(1)})", cancellationToken);
+        if (tables.Count > 0)
+        {
+            throw new Errors.PgRelocateException(
+                $"The target's login role could not apply the source's changes to {tables.Count} tables: {string.Join("; ", tables.Take(5))}{(tables.Count > 5 ? "; ..." : "")}. Grant it the owners' roles (GRANT OWNER_ROLE TO {Db.Ident(conn.UserName ?? "LOGIN_ROLE")}) or the missing privileges, or turn FORCE ROW LEVEL SECURITY off for the migration, then resume it.",
+                Errors.ExitCode.Differences);
+        }
+    }
+
     /// <summary>The stored position: every source transaction committed before it is applied. Null when the schema is missing.</summary>
     public static async Task<(NpgsqlLogSequenceNumber Lsn, long Changes, long Transactions)?> ReadAsync(NpgsqlConnection conn, string slot, CancellationToken cancellationToken)
     {

@@ -30,6 +30,9 @@ public sealed record LocationRestoreOptions
 
     /// <summary>Run ANALYZE afterwards, so the planner has statistics before applications connect.</summary>
     public bool Analyze { get; init; } = true;
+
+    /// <summary>--roles: the roles the archive names created where the target lacks them, owners and privileges kept as the archive has them.</summary>
+    public bool Roles { get; init; }
 }
 
 /// <summary>
@@ -64,6 +67,7 @@ public sealed class ArchiveSources(PgBinaries binaries, IReporter reporter)
             Manifest = checkAgainst,
             LogPath = options.LogPath,
             Analyze = options.Analyze,
+            Roles = options.Roles,
             TableBytes = manifest?.Tables.GroupBy(t => t.Schema + "." + t.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(t => t.EstimatedBytes), StringComparer.Ordinal),
         };
 

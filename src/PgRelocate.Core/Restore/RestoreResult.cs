@@ -17,6 +17,12 @@ public sealed record RestoreResult(
     TimeSpan Duration,
     IReadOnlyList<string> LastLines)
 {
+    /// <summary>With --roles: what was done about each role the archive names (empty without).</summary>
+    public IReadOnlyList<Catalog.RoleOutcome> Roles { get; init; } = [];
+
+    /// <summary>With --roles: the owners and privileges given after the restore; null without, or when it failed.</summary>
+    public Catalog.AccessApplied? Access { get; init; }
+
     /// <summary>The tables (schema, name) the restore already analyzed as it went.</summary>
     public IReadOnlyCollection<(string Schema, string Name)> Analyzed { get; init; } = [];
 

@@ -26,6 +26,9 @@ internal sealed record RestoreOptions
     /// <summary>Run ANALYZE afterwards, so the planner has statistics before applications connect.</summary>
     public bool Analyze { get; init; } = true;
 
+    /// <summary>--roles: the roles the archive names created where the target lacks them, owners and privileges kept as the archive has them.</summary>
+    public bool Roles { get; init; }
+
     /// <summary>The archive's tables' sizes ("schema.name" → bytes), for spreading a parallel restore; else the manifest's, if any.</summary>
     public IReadOnlyDictionary<string, long>? TableBytes { get; init; }
 }
@@ -72,6 +75,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             reporter.Warn(why + ".");
         }
 
+        var roles = options.Roles ? await CreateRolesAsync(target, archive.Contents, cancellationToken) : [];
         await prepared.EmptyAsync(reporter, cancellationToken);
 
         // 3. pg_restore.
@@ -82,13 +86,42 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             options.Into.Changes.Now(TargetCondition.Written);
         }
 
+        // --roles: the archive's owners and privileges, once every object is in.
+        if (result.Status != RestoreStatus.Failed && options.Roles)
+        {
+            await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
+            var applied = await Catalog.TargetAccess.ApplyArchivedAsync(conn, ArchiveRoles.Owners(archive.Contents.Entries), ArchiveRoles.Grants(archive.Contents.Entries, target.Database), cancellationToken);
+            reporter.Info($"Owners and grants as the archive has them: {applied.Owners} objects given their owners, {applied.Grants} privilege entries.");
+            result = result with { Access = applied };
+        }
+
         // 4. Statistics, so the first queries after the cutover are not planned blind.
         if (result.Status != RestoreStatus.Failed && options.Analyze)
         {
             await TargetStatistics.AnalyzeAsync(target, options.Into.Jobs, reporter, cancellationToken, result.Analyzed);
         }
 
-        return result with { Duration = DateTimeOffset.UtcNow - started };
+        return result with { Duration = DateTimeOffset.UtcNow - started, Roles = roles };
+    }
+
+    /// <summary>
+    /// --roles: the roles the archive names (<see cref="ArchiveRoles"/>) created where the target lacks them and
+    /// the login role made a member of every owner, once the target's checks passed and before it is emptied;
+    /// refused before any change when the login role may not create roles. The restore itself runs as always (no
+    /// owners, no ACLs): pg_restore's own ALTER ... OWNER TO would fail wherever an object's owner may not create
+    /// in its schema, which TargetAccess handles, giving the archive's owners and privileges after it.
+    /// </summary>
+    private async Task<IReadOnlyList<Catalog.RoleOutcome>> CreateRolesAsync(PgConnectionInfo target, ArchiveContents contents, CancellationToken cancellationToken)
+    {
+        var (named, owners) = ArchiveRoles.Read(contents.Entries);
+        await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
+        var outcomes = await Catalog.TargetRoles.CreateNamedAsync(conn, named, owners, cancellationToken);
+        foreach (var o in outcomes.Where(o => o.Notable))
+        {
+            reporter.Warn(o.ToString());
+        }
+
+        return outcomes;
     }
 
     /// <summary>The major version of the server the archive was dumped from ("17.6 (Debian ...)" → 17, "9.6.24" → 9), as its header says.</summary>

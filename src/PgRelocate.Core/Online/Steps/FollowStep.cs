@@ -1,4 +1,5 @@
 using System.Globalization;
+using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
 using PgRelocate.Migration.Steps;
@@ -33,6 +34,11 @@ public sealed class FollowStep : ICompensatingStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
+        await using (var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken))
+        {
+            await TargetState.RefuseUnwritableAsync(target, cancellationToken);
+        }
+
         var follower = OnlineCutoverStep.FollowerFor(context, OnlinePhases.Follow);
         var auto = options.AutoCutover;
         var maxLag = options.MaxLag.TotalSeconds;

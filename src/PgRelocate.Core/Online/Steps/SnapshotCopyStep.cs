@@ -156,6 +156,12 @@ public sealed class SnapshotCopyStep : ICompensatingStep
         // The slot this step made is gone: a resumed migration must copy again.
         record.Status = StepStatus.Pending;
         record.Summary = "undone: the slot is removed, a resumed migration copies again";
+        // The new copy's objects are the login role's again: --roles gives them their owners again after it.
+        if (context.Journal.Steps.FirstOrDefault(s => s.Name == OwnersStep.StepName) is { Status: StepStatus.Done } owners)
+        {
+            owners.Status = StepStatus.Pending;
+            owners.Summary = "to do again after the new snapshot copy";
+        }
     }
 
     /// <summary>
