@@ -89,7 +89,8 @@ internal static class CopyCommand
         }
 
         var table = new Table().Border(TableBorder.Simple).AddColumns("step", "object", "start", "time", "rows", "size", "rate");
-        foreach (var s in result.Steps)
+        var (steps, leftOut) = result.ForPeople();
+        foreach (var s in steps)
         {
             var rate = s.Bytes is { } b && s.Duration.TotalSeconds > 0.05 ? Units.Rate(b / s.Duration.TotalSeconds) : "";
             table.AddRow(
@@ -103,6 +104,11 @@ internal static class CopyCommand
         }
 
         ctx.Out.Write(table);
+        if (leftOut > 0)
+        {
+            ctx.Out.WriteLine($"  and {leftOut:N0} shorter steps of single tables: every step is in the log and in --json.");
+        }
+
         var status = result.Warnings.Count == 0 ? "Completed" : $"Completed with {result.Warnings.Count} warning{(result.Warnings.Count == 1 ? "" : "s")}";
         ctx.Out.WriteLine(
             $"Copy into {options.Target.Display}: {status} in {Units.Duration(result.Duration)}: {result.Tables} tables, {result.Rows.ToString("N0", CultureInfo.InvariantCulture)} rows, {Units.Bytes(result.Bytes)}, {result.Sequences} sequences, {result.LargeObjects} large objects.");

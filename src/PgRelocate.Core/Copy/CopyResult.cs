@@ -24,4 +24,18 @@ public sealed record CopyResult(
 
     /// <summary>With --roles: the owners, grants and default privileges given after the copy; null without.</summary>
     public Catalog.AccessApplied? Access { get; init; }
+
+    /// <summary>The steps that time the copy's phases, not one table's.</summary>
+    private static readonly HashSet<string> Phases = new(StringComparer.Ordinal) { "schema", "pre-data", "data and indexes", "sequences", "post-data" };
+
+    /// <summary>
+    /// The steps a person reads: every phase, and the <paramref name="slowest"/> longest steps of single tables (a
+    /// copy of thousands of tables has a step per table, all in <see cref="Steps"/> and the log), in order of start.
+    /// </summary>
+    public (IReadOnlyList<CopyStep> Steps, int LeftOut) ForPeople(int slowest = 25)
+    {
+        var tables = Steps.Where(s => !Phases.Contains(s.Step)).ToList();
+        var kept = tables.OrderByDescending(s => s.Duration).Take(slowest).ToHashSet();
+        return ([.. Steps.Where(s => Phases.Contains(s.Step) || kept.Contains(s)).OrderBy(s => s.Start)], tables.Count - kept.Count);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
@@ -161,6 +162,11 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             }
 
             options.Into.Changes.Now(TargetCondition.Written);
+            foreach (var step in clock.Steps)
+            {
+                log.Write(string.Create(CultureInfo.InvariantCulture, $"# step {step.Step}: {step.Object}, +{step.Start.TotalSeconds:F1}s, {step.Duration.TotalSeconds:F2}s{(step.Rows is { } rows ? $", {rows} rows" : "")}"));
+            }
+
             return new CopyResult(clock.Steps, warnings, clock.Now, snapshot.Tables.Count, data.Rows, data.Bytes, sequences.Count, snapshot.LargeObjects.Count, log.Path) { Roles = roles, Access = access };
         }
         finally

@@ -5,7 +5,8 @@ namespace PgRelocate.Migration;
 
 /// <summary>
 /// Passes progress on to the display and keeps it for `pgrelocate status`: log lines go into the journal,
-/// the latest progress of each task into <c>progress.json</c> beside it (rewritten at most once a second).
+/// the latest progress of each task under way into <c>progress.json</c> beside it (rewritten at most once a second,
+/// and when the last task under way finishes).
 /// </summary>
 public sealed class JournalReporter(IReporter inner, MigrationJournal journal) : IReporter
 {
@@ -39,8 +40,18 @@ public sealed class JournalReporter(IReporter inner, MigrationJournal journal) :
 
         lock (_lock)
         {
-            _latest[update.Task] = update;
-            if (update.Finished || DateTime.UtcNow - _lastWrite > TimeSpan.FromSeconds(1))
+            // Only the tasks under way are kept: a copy of thousands of tables finishes a task per table, and
+            // writing every finished one each time cost time and memory that grew with the square of the tables.
+            if (update.Finished)
+            {
+                _latest.Remove(update.Task);
+            }
+            else
+            {
+                _latest[update.Task] = update;
+            }
+
+            if (_latest.Count == 0 || DateTime.UtcNow - _lastWrite > TimeSpan.FromSeconds(1))
             {
                 _lastWrite = DateTime.UtcNow;
                 var path = Path.Combine(journal.Folder, ProgressFile);

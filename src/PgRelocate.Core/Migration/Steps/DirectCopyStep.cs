@@ -42,13 +42,14 @@ public sealed class DirectCopyStep : ICompensatingStep
         context.Record.Outputs["rows"] = result.Rows.ToString(CultureInfo.InvariantCulture);
         context.Record.Outputs["bytes"] = result.Bytes.ToString(CultureInfo.InvariantCulture);
         context.Record.Outputs["log"] = result.LogPath;
+        var (steps, leftOut) = result.ForPeople();
         context.Record.Tables.Add(new ReportTable(
             "Copy steps",
             ["step", "object", "start", "duration", "rows"],
-            result.Steps.Select(s => (IReadOnlyList<string>)
+            steps.Select(s => (IReadOnlyList<string>)
             [
                 s.Step, s.Object, Units.Duration(s.Start), Units.Duration(s.Duration), s.Rows?.ToString(CultureInfo.InvariantCulture) ?? "",
-            ]).ToList()));
+            ]).ToList()) { Note = leftOut > 0 ? $"The phases and the slowest steps of single tables; {leftOut:N0} shorter ones are in the copy's log ({result.LogPath})." : null });
         context.Record.Summary = $"{result.Tables} tables, {result.Rows} rows, {Units.Bytes(result.Bytes)}, {result.Sequences} sequences, {result.LargeObjects} large objects in {Units.Duration(result.Duration)}";
     }
 
