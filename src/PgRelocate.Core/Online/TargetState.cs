@@ -58,6 +58,37 @@ public static class TargetState
     }
 
     /// <summary>
+    /// Drops a publication the copy carried to the target along with the schema. Its tables are taken out of it
+    /// first, in transactions that fit the lock table: dropping it whole locks every table it lists at once.
+    /// </summary>
+    public static async Task DropPublicationAsync(NpgsqlConnection conn, string publication, CancellationToken cancellationToken)
+    {
+        await using (var cmd = new NpgsqlCommand("SELECT pr.prrelid::regclass::text FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid WHERE p.pubname = @name ORDER BY 1", conn))
+        {
+            cmd.Parameters.AddWithValue("name", publication);
+            var tables = new List<string>();
+            await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await r.ReadAsync(cancellationToken))
+                {
+                    tables.Add(r.GetString(0));
+                }
+            }
+
+            if (tables.Count > 0)
+            {
+                var budget = (int)Math.Max(1, (await LockTable.ReadAsync(conn, cancellationToken)).Budget - 16);
+                foreach (var batch in tables.Chunk(budget))
+                {
+                    await Db.ExecuteAsync(conn, $"ALTER PUBLICATION {Db.Ident(publication)} DROP TABLE {string.Join(", ", batch)}", cancellationToken);
+                }
+            }
+        }
+
+        await Db.ExecuteAsync(conn, $"DROP PUBLICATION IF EXISTS {Db.Ident(publication)}", cancellationToken);
+    }
+
+    /// <summary>
     /// Disables every trigger the record lists that is not disabled yet, in transactions that each fit the lock
     /// table (<see cref="LockTable.Budget"/>): ALTER TABLE holds a lock on its table until commit, and thousands
     /// of tables in one transaction fill a managed plan's lock table. Idempotent, and one query when all are

@@ -9,14 +9,14 @@ namespace PgRelocate.Tests.Online;
 
 /// <summary>
 /// A target whose whole lock table holds fewer locks than it has tables with triggers: max_locks_per_transaction
-/// 64 for 10 connections and the server's own processes (no WAL senders, no background workers), about 2,000
+/// 64 for 20 connections and the server's own processes (no WAL senders, no background workers), about 2,400
 /// locks, fewer than 3,000 tables' ALTER TABLE in one transaction take.
 /// </summary>
 public sealed class TinyLockTableServer : PgServer
 {
     protected override LocalClusterOptions Options => base.Options with
     {
-        Settings = new Dictionary<string, string> { ["max_locks_per_transaction"] = "64", ["max_connections"] = "10", ["max_wal_senders"] = "0", ["max_worker_processes"] = "0" },
+        Settings = new Dictionary<string, string> { ["max_locks_per_transaction"] = "64", ["max_connections"] = "20", ["max_wal_senders"] = "0", ["max_worker_processes"] = "0" },
     };
 }
 
@@ -27,7 +27,7 @@ public sealed class TinyLockTableServer : PgServer
 /// </summary>
 public class TargetTriggersTests(TinyLockTableServer server) : IClassFixture<TinyLockTableServer>
 {
-    private const int Tables = 3000;
+    internal const int Tables = 3000;
 
     [Fact]
     public async Task Should_Disable_And_Restore_3000_Tables_Triggers_In_Batches_That_Fit_A_Small_Lock_Table()
@@ -94,7 +94,7 @@ public class TargetTriggersTests(TinyLockTableServer server) : IClassFixture<Tin
     }
 
     /// <summary>Every user trigger and its mode, from pg_trigger ("schema.table" as regclass prints it).</summary>
-    private static async Task<List<(string Table, string Trigger, char Mode)>> TriggersAsync(PgConnectionInfo db)
+    internal static async Task<List<(string Table, string Trigger, char Mode)>> TriggersAsync(PgConnectionInfo db)
     {
         await using var conn = new NpgsqlConnection(db.ToNpgsqlConnectionString());
         await conn.OpenAsync();
@@ -109,19 +109,21 @@ public class TargetTriggersTests(TinyLockTableServer server) : IClassFixture<Tin
         return list;
     }
 
-    private static async Task<long> EnabledAsync(PgConnectionInfo db) =>
+    internal static async Task<long> EnabledAsync(PgConnectionInfo db) =>
         await PgServer.ScalarAsync<long>(db, $"SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND c.relnamespace <> coalesce(to_regnamespace('{OnlineNames.TargetSchema}'), 0)");
 
     /// <summary>
-    /// 3,000 tables with an audit trigger each, a hundred tables to a transaction: every third ENABLE ALWAYS,
+    /// 3,000 tables (without sequences) with an audit trigger each (it logs the row's table in app.audit_log), a hundred tables to a
+    /// transaction: every third ENABLE ALWAYS,
     /// every third ENABLE REPLICA, every fiftieth disabled by its owner (it stays so); and a partitioned table
     /// whose row trigger every partition clones, one partition's clone in a mode of its own.
     /// </summary>
-    private static async Task BuildAsync(PgConnectionInfo db)
+    internal static async Task BuildAsync(PgConnectionInfo db)
     {
         await PgServer.ExecuteAsync(db, """
             CREATE SCHEMA app;
-            CREATE FUNCTION app.audit() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+            CREATE TABLE app.audit_log (id bigserial PRIMARY KEY, tbl text NOT NULL);
+            CREATE FUNCTION app.audit() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN INSERT INTO app.audit_log (tbl) VALUES (TG_TABLE_NAME); RETURN NEW; END';
             CREATE TABLE app.events (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
             CREATE TRIGGER events_audit BEFORE INSERT ON app.events FOR EACH ROW EXECUTE FUNCTION app.audit();
             ALTER TABLE app.events ENABLE ALWAYS TRIGGER events_audit;
@@ -138,7 +140,7 @@ public class TargetTriggersTests(TinyLockTableServer server) : IClassFixture<Tin
             await PgServer.ExecuteAsync(db, $$"""
                 DO $$ BEGIN
                 FOR i IN {{from}}..{{Math.Min(from + 99, Tables)}} LOOP
-                    EXECUTE format('CREATE TABLE app.t%s (id serial PRIMARY KEY, v text)', i);
+                    EXECUTE format('CREATE TABLE app.t%s (id int PRIMARY KEY, v text)', i);
                     EXECUTE format('CREATE TRIGGER t%s_audit BEFORE INSERT OR UPDATE ON app.t%s FOR EACH ROW EXECUTE FUNCTION app.audit()', i, i);
                     IF i % 50 = 0 THEN
                         EXECUTE format('ALTER TABLE app.t%s DISABLE TRIGGER t%s_audit', i, i);
