@@ -13,7 +13,7 @@ internal static class ListCommand
         var command = new Command("list", "List recent migrations and their status.") { WorkDirOption.Option };
         command.SetAction(async (ctx, ct) =>
         {
-            var all = MigrationJournal.All(WorkDirOption.Get(ctx.Parse));
+            var all = MigrationJournal.All(WorkDirOption.Get(ctx.Parse)).Select(j => j.Settled()).ToList();
             // Migrations whose process is gone may have left a slot on their source, holding WAL: read what it holds.
             var given = GivenSource();
             var orphans = new Dictionary<string, Online.OrphanedSlot>(StringComparer.Ordinal);
