@@ -184,10 +184,11 @@ public static class TargetState
 
     /// <summary>
     /// Brings the recorded triggers to their wanted mode (disabled, or the recorded one) in batches: the triggers
-    /// that still exist and differ, read once, each ALTER counted for the locks it takes; one transaction per batch.
-    /// From PostgreSQL 13 a partition's clone of its parent's trigger is listed on its own, and each statement
-    /// alters ONLY its table (one lock); before 13 the clones are internal and reached only through the parent's
-    /// statement, which locks the whole partition tree.
+    /// that still exist and differ, read once; one transaction per batch, one lock per statement. Each statement
+    /// alters ONLY its table: from PostgreSQL 13 a partition's copy of its parent's trigger is a trigger of its
+    /// own, listed and altered on its own (in its own mode). On PostgreSQL 12 those copies are system triggers,
+    /// which only a superuser may alter and which a statement on the parent refuses to reach for anyone else:
+    /// they stay enabled.
     /// </summary>
     private static async Task SetModesAsync(NpgsqlConnection conn, bool enable, CancellationToken cancellationToken)
     {
@@ -196,19 +197,16 @@ public static class TargetState
             return;
         }
 
-        var only = conn.PostgreSqlVersion.Major >= 13;
         var pending = await Db.ListAsync(
             conn,
             $"""
-            SELECT d.table_name, d.trigger_name, d.enabled,
-                   CASE WHEN c.relkind = 'p' AND NOT {(only ? "true" : "false")} THEN (SELECT count(*) FROM pg_catalog.pg_partition_tree(c.oid)) ELSE 1 END
+            SELECT d.table_name, d.trigger_name, d.enabled
             FROM {Schema}.disabled_triggers d
             JOIN pg_catalog.pg_trigger t ON t.tgrelid = pg_catalog.to_regclass(d.table_name) AND t.tgname = d.trigger_name
-            JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
             WHERE t.tgenabled <> {(enable ? "d.enabled" : "'D'")}
-            ORDER BY c.relkind = 'p' DESC, 1, 2
+            ORDER BY 1, 2
             """,
-            r => (Table: r.GetString(0), Trigger: r.GetString(1), Mode: r.GetChar(2), Locks: r.GetInt64(3)),
+            r => (Table: r.GetString(0), Trigger: r.GetString(1), Mode: r.GetChar(2)),
             cancellationToken);
         if (pending.Count == 0)
         {
@@ -217,29 +215,14 @@ public static class TargetState
 
         // A few locks of the budget left for the catalogs each statement reads.
         var budget = Math.Max(1, (await LockTable.ReadAsync(conn, cancellationToken)).Budget - 16);
-        var batch = new List<string>();
-        long locks = 0;
-        foreach (var (table, trigger, mode, cost) in pending)
+        foreach (var batch in pending.Chunk((int)budget))
         {
-            if (batch.Count > 0 && locks + cost > budget)
-            {
-                await RunBatchAsync(conn, batch, cancellationToken);
-                batch.Clear();
-                locks = 0;
-            }
-
-            var what = enable ? "ENABLE " + mode switch { 'A' => "ALWAYS ", 'R' => "REPLICA ", _ => "" } : "DISABLE ";
-            batch.Add($"ALTER TABLE {(only ? "ONLY " : "")}{table} {what}TRIGGER {Db.Ident(trigger)}");
-            locks += cost;
+            await using var tx = await conn.BeginTransactionAsync(cancellationToken);
+            await Db.ExecuteAsync(conn, string.Join(";\n", batch.Select(t => $"ALTER TABLE ONLY {t.Table} {Mode(enable, t.Mode)}TRIGGER {Db.Ident(t.Trigger)}")), cancellationToken);
+            await tx.CommitAsync(cancellationToken);
         }
-
-        await RunBatchAsync(conn, batch, cancellationToken);
     }
 
-    private static async Task RunBatchAsync(NpgsqlConnection conn, List<string> statements, CancellationToken cancellationToken)
-    {
-        await using var tx = await conn.BeginTransactionAsync(cancellationToken);
-        await Db.ExecuteAsync(conn, string.Join(";\n", statements), cancellationToken);
-        await tx.CommitAsync(cancellationToken);
-    }
+    private static string Mode(bool enable, char mode) =>
+        !enable ? "DISABLE " : "ENABLE " + mode switch { 'A' => "ALWAYS ", 'R' => "REPLICA ", _ => "" };
 }

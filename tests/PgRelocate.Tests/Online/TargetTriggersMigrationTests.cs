@@ -26,15 +26,15 @@ public class TargetTriggersMigrationTests(TinyLockTableOnlineServers servers) : 
     {
         var source = await servers.Source.CreateDatabaseAsync("trig");
         await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE \"{source.User}\" REPLICATION");
-        await TargetTriggersTests.BuildAsync(source);
+        await TargetTriggersCases.BuildAsync(source);
         await PgServer.ExecuteAsync(source, "INSERT INTO app.t1 VALUES (1, 'before'); INSERT INTO app.t2 VALUES (1, 'before'); INSERT INTO app.events VALUES (1, '2002-02-02')");
-        var modes = await TargetTriggersTests.TriggersAsync(source);
+        var modes = await TargetTriggersCases.TriggersAsync(source);
         var target = await servers.Target.CreateDatabaseAsync("trig");
         using var dir = new TempDir();
         var run = OnlineRun.Start(source, target, dir.Path);
         var id = await run.WaitForFollowAsync();
 
-        Assert.Equal(0, await TargetTriggersTests.EnabledAsync(target));
+        Assert.Equal(0, await TargetTriggersCases.EnabledAsync(target));
         var logged = await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM app.audit_log");
         // Rows into tables of every mode: the source's triggers log them, the target must not log them again.
         await PgServer.ExecuteAsync(source, """
@@ -47,8 +47,8 @@ public class TargetTriggersMigrationTests(TinyLockTableOnlineServers servers) : 
         await run.WaitForChangesAsync(300);
         await run.CutoverAsync(id);
 
-        Assert.Equal(modes, await TargetTriggersTests.TriggersAsync(target));
-        Assert.Equal(modes, await TargetTriggersTests.TriggersAsync(source));
+        Assert.Equal(modes, await TargetTriggersCases.TriggersAsync(target));
+        Assert.Equal(modes, await TargetTriggersCases.TriggersAsync(source));
         Assert.Equal(
             await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM app.audit_log"),
             await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM app.audit_log"));
