@@ -13,7 +13,7 @@ internal static class ListCommand
         var command = new Command("list", "List recent migrations and their status.") { WorkDirOption.Option };
         command.SetAction(async (ctx, ct) =>
         {
-            var every = MigrationJournal.All(WorkDirOption.Get(ctx.Parse));
+            var every = MigrationJournal.All(WorkDirOption.Get(ctx.Parse)).Select(j => j.Settled()).ToList();
             // A database's migration in an instance migration is listed under its parent, not as a migration of its own.
             var all = every.Where(j => InstanceJournal.ParentOf(j) is not { } p || !every.Any(x => x.Id == p)).ToList();
             var children = every.Where(j => InstanceJournal.ParentOf(j) is not null).ToLookup(j => InstanceJournal.ParentOf(j)!, StringComparer.Ordinal);

@@ -38,7 +38,8 @@ internal static class StatusCommand
         var startedWatching = DateTime.UtcNow;
         while (true)
         {
-            var journal = MigrationJournal.Load(workDir, id);
+            // Settled: a process that ended right after this read has saved how it ended (not "Interrupted").
+            var journal = MigrationJournal.Load(workDir, id).Settled();
             // A migration just started with --detach is pending until its process picks it up.
             var starting = journal.Status == MigrationStatus.Pending && DateTime.UtcNow - startedWatching < TimeSpan.FromSeconds(30);
             var running = starting || (journal.Status == MigrationStatus.Running && journal.IsRunningElsewhere());

@@ -159,6 +159,14 @@ public sealed class MigrationJournal
     /// <summary>The journal as it is on disk now (another process may have written it since this was read).</summary>
     public MigrationJournal Reload() => Load(Path.GetDirectoryName(Folder)!, Id);
 
+    /// <summary>
+    /// This journal, or when it says Running but no process runs it, the journal read again: a process saves its
+    /// outcome before it exits, so one that ended between this read and the check has that outcome on disk (a
+    /// watcher under load often reads the last Running save, then finds the process gone). Running still, it was interrupted.
+    /// </summary>
+    public MigrationJournal Settled() =>
+        Status == MigrationStatus.Running && Pid != Environment.ProcessId && !IsRunningElsewhere() ? Reload() : this;
+
     /// <summary>Every migration in the work folder, newest first.</summary>
     public static IReadOnlyList<MigrationJournal> All(string workDir)
     {
@@ -209,8 +217,9 @@ public sealed class MigrationJournal
             using var p = System.Diagnostics.Process.GetProcessById(pid);
             return !p.HasExited && File.Exists($"/proc/{pid}/cmdline") && File.ReadAllText($"/proc/{pid}/cmdline").Contains("pgrelocate", StringComparison.Ordinal);
         }
-        catch (ArgumentException)
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidOperationException)
         {
+            // Gone between the look-up and the reading of its command line.
             return false;
         }
     }

@@ -1,5 +1,6 @@
 using Npgsql;
 using NpgsqlTypes;
+using PgRelocate.Catalog;
 using PgRelocate.Connections;
 
 namespace PgRelocate.Online;
@@ -14,40 +15,103 @@ public static class TargetState
 {
     private const string Schema = OnlineNames.TargetSchema;
 
-    /// <summary>Creates the schema with the position at <paramref name="start"/> and disables the enabled user triggers, in one transaction.</summary>
+    /// <summary>
+    /// Creates the schema with the position at <paramref name="start"/> and the record of the enabled triggers,
+    /// committed first, then disables those triggers in batches that fit the lock table (<see cref="DisableAsync"/>).
+    /// A record left by an interrupted attempt is kept and added to, never lost: what it disabled stays listed
+    /// for <see cref="RemoveAsync"/>, and a follow that finds the record disables again whatever it still lists enabled.
+    /// </summary>
     public static async Task CreateAsync(NpgsqlConnection conn, string slot, NpgsqlLogSequenceNumber start, CancellationToken cancellationToken)
     {
-        await using var tx = await conn.BeginTransactionAsync(cancellationToken);
-        await Db.ExecuteAsync(conn, $"""
-            DROP SCHEMA IF EXISTS {Schema} CASCADE;
-            CREATE SCHEMA {Schema};
-            CREATE TABLE {Schema}.position (slot text PRIMARY KEY, lsn pg_lsn NOT NULL, changes bigint NOT NULL DEFAULT 0,
-                                            transactions bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now());
-            CREATE TABLE {Schema}.changed_tables (table_name text PRIMARY KEY);
-            CREATE TABLE {Schema}.table_positions (slot text NOT NULL, table_name text NOT NULL, lsn pg_lsn NOT NULL,
-                                                   PRIMARY KEY (slot, table_name));
-            CREATE TABLE {Schema}.disabled_triggers (table_name text NOT NULL, trigger_name text NOT NULL, enabled "char" NOT NULL,
-                                                     PRIMARY KEY (table_name, trigger_name));
-            -- Every table's triggers, an extension's too, not only the user tables': the cutover writes the
-            -- extensions' configuration tables (ConfigurationRows) while they are disabled.
-            INSERT INTO {Schema}.disabled_triggers
-            SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), t.tgname, t.tgenabled
-            FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND n.nspname <> '{Schema}';
-            """, cancellationToken);
-        await using (var cmd = new NpgsqlCommand($"INSERT INTO {Schema}.position (slot, lsn) VALUES (@slot, @lsn::pg_lsn)", conn))
+        await using (var tx = await conn.BeginTransactionAsync(cancellationToken))
         {
-            cmd.Parameters.AddWithValue("slot", slot);
-            cmd.Parameters.AddWithValue("lsn", start.ToString());
-            await cmd.ExecuteNonQueryAsync(cancellationToken);
+            await Db.ExecuteAsync(conn, $"""
+                CREATE SCHEMA IF NOT EXISTS {Schema};
+                DROP TABLE IF EXISTS {Schema}.position, {Schema}.changed_tables, {Schema}.table_positions;
+                CREATE TABLE {Schema}.position (slot text PRIMARY KEY, lsn pg_lsn NOT NULL, changes bigint NOT NULL DEFAULT 0,
+                                                transactions bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now());
+                CREATE TABLE {Schema}.changed_tables (table_name text PRIMARY KEY);
+                CREATE TABLE {Schema}.table_positions (slot text NOT NULL, table_name text NOT NULL, lsn pg_lsn NOT NULL,
+                                                       PRIMARY KEY (slot, table_name));
+                CREATE TABLE IF NOT EXISTS {Schema}.disabled_triggers (table_name text NOT NULL, trigger_name text NOT NULL, enabled "char" NOT NULL,
+                                                                       PRIMARY KEY (table_name, trigger_name));
+                -- Every table's triggers, an extension's too, not only the user tables': the cutover writes the
+                -- extensions' configuration tables (ConfigurationRows) while they are disabled. A trigger enabled
+                -- now has the mode to restore; one an earlier attempt disabled keeps the mode it recorded.
+                INSERT INTO {Schema}.disabled_triggers
+                SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), t.tgname, t.tgenabled
+                FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND n.nspname <> '{Schema}'
+                ON CONFLICT (table_name, trigger_name) DO UPDATE SET enabled = excluded.enabled;
+                """, cancellationToken);
+            await using (var cmd = new NpgsqlCommand($"INSERT INTO {Schema}.position (slot, lsn) VALUES (@slot, @lsn::pg_lsn)", conn))
+            {
+                cmd.Parameters.AddWithValue("slot", slot);
+                cmd.Parameters.AddWithValue("lsn", start.ToString());
+                await cmd.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await tx.CommitAsync(cancellationToken);
         }
 
-        foreach (var (table, trigger, _) in await TriggersAsync(conn, cancellationToken))
+        await DisableAsync(conn, cancellationToken);
+    }
+
+    /// <summary>
+    /// Drops a publication the copy carried to the target along with the schema. Its tables are taken out of it
+    /// first, in transactions that fit the lock table: dropping it whole locks every table it lists at once.
+    /// </summary>
+    public static async Task DropPublicationAsync(NpgsqlConnection conn, string publication, CancellationToken cancellationToken)
+    {
+        await using (var cmd = new NpgsqlCommand("SELECT pr.prrelid::regclass::text FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid WHERE p.pubname = @name ORDER BY 1", conn))
         {
-            await Db.ExecuteAsync(conn, $"ALTER TABLE {table} DISABLE TRIGGER {Db.Ident(trigger)}", cancellationToken);
+            cmd.Parameters.AddWithValue("name", publication);
+            var tables = new List<string>();
+            await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await r.ReadAsync(cancellationToken))
+                {
+                    tables.Add(r.GetString(0));
+                }
+            }
+
+            if (tables.Count > 0)
+            {
+                var budget = (int)Math.Max(1, (await LockTable.ReadAsync(conn, cancellationToken)).Budget - 16);
+                foreach (var batch in tables.Chunk(budget))
+                {
+                    await Db.ExecuteAsync(conn, $"ALTER PUBLICATION {Db.Ident(publication)} DROP TABLE {string.Join(", ", batch)}", cancellationToken);
+                }
+            }
         }
 
-        await tx.CommitAsync(cancellationToken);
+        await Db.ExecuteAsync(conn, $"DROP PUBLICATION IF EXISTS {Db.Ident(publication)}", cancellationToken);
+    }
+
+    /// <summary>
+    /// Disables every trigger the record lists that is not disabled yet, in transactions that each fit the lock
+    /// table (<see cref="LockTable.Budget"/>): ALTER TABLE holds a lock on its table until commit, and thousands
+    /// of tables in one transaction fill a managed plan's lock table. Idempotent, and one query when all are
+    /// disabled already: every follow runs it first, so a follow resumed after its migration was killed halfway
+    /// through <see cref="CreateAsync"/> or <see cref="RemoveAsync"/> applies with them all disabled. Nothing when the schema is gone.
+    /// </summary>
+    public static Task DisableAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        SetModesAsync(conn, enable: false, cancellationToken);
+
+    /// <summary>
+    /// Re-enables the triggers the record lists, each in the mode it had (ENABLE ALWAYS and REPLICA kept), in
+    /// transactions that fit the lock table, then drops the schema. Only a trigger whose mode differs is altered,
+    /// so it is safe to repeat after a stop at any point: a later cancel, resume or cutover finishes it.
+    /// </summary>
+    public static async Task RemoveAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        if (await Db.ScalarAsync<string>(conn, $"SELECT to_regnamespace('{Schema}')::text", cancellationToken) is null)
+        {
+            return;
+        }
+
+        await SetModesAsync(conn, enable: true, cancellationToken);
+        await Db.ExecuteAsync(conn, $"DROP SCHEMA {Schema} CASCADE", cancellationToken);
     }
 
     /// <summary>
@@ -135,40 +199,47 @@ public static class TargetState
             ? []
             : await Db.ListAsync(conn, $"SELECT table_name FROM {Schema}.changed_tables ORDER BY 1", r => r.GetString(0), cancellationToken);
 
-    /// <summary>Re-enables the triggers follow disabled (in the mode they had) and drops the schema. Safe to repeat.</summary>
-    public static async Task RemoveAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    /// <summary>
+    /// Brings the recorded triggers to their wanted mode (disabled, or the recorded one) in batches: the triggers
+    /// that still exist and differ, read once; one transaction per batch, one lock per statement. Each statement
+    /// alters ONLY its table: from PostgreSQL 13 a partition's copy of its parent's trigger is a trigger of its
+    /// own, listed and altered on its own (in its own mode). On PostgreSQL 12 those copies are system triggers,
+    /// which only a superuser may alter and which a statement on the parent refuses to reach for anyone else:
+    /// they stay enabled.
+    /// </summary>
+    private static async Task SetModesAsync(NpgsqlConnection conn, bool enable, CancellationToken cancellationToken)
     {
-        if (await Db.ScalarAsync<string>(conn, $"SELECT to_regnamespace('{Schema}')::text", cancellationToken) is null)
+        if (await Db.ScalarAsync<string>(conn, $"SELECT to_regclass('{Schema}.disabled_triggers')::text", cancellationToken) is null)
         {
             return;
         }
 
-        await using var tx = await conn.BeginTransactionAsync(cancellationToken);
-        foreach (var (table, trigger, enabled) in await TriggersAsync(conn, cancellationToken))
+        var pending = await Db.ListAsync(
+            conn,
+            $"""
+            SELECT d.table_name, d.trigger_name, d.enabled
+            FROM {Schema}.disabled_triggers d
+            JOIN pg_catalog.pg_trigger t ON t.tgrelid = pg_catalog.to_regclass(d.table_name) AND t.tgname = d.trigger_name
+            WHERE t.tgenabled <> {(enable ? "d.enabled" : "'D'")}
+            ORDER BY 1, 2
+            """,
+            r => (Table: r.GetString(0), Trigger: r.GetString(1), Mode: r.GetChar(2)),
+            cancellationToken);
+        if (pending.Count == 0)
         {
-            var mode = enabled switch { 'A' => "ALWAYS ", 'R' => "REPLICA ", _ => "" };
-            await using var exists = new NpgsqlCommand("SELECT pg_catalog.to_regclass(@t) IS NOT NULL", conn);
-            exists.Parameters.AddWithValue("t", table);
-            if (await exists.ExecuteScalarAsync(cancellationToken) is true)
-            {
-                await Db.ExecuteAsync(conn, $"ALTER TABLE {table} ENABLE {mode}TRIGGER {Db.Ident(trigger)}", cancellationToken);
-            }
+            return;
         }
 
-        await Db.ExecuteAsync(conn, $"DROP SCHEMA {Schema} CASCADE", cancellationToken);
-        await tx.CommitAsync(cancellationToken);
-    }
-
-    private static async Task<List<(string Table, string Trigger, char Enabled)>> TriggersAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
-    {
-        var list = new List<(string, string, char)>();
-        await using var cmd = new NpgsqlCommand($"SELECT table_name, trigger_name, enabled FROM {Schema}.disabled_triggers ORDER BY 1, 2", conn);
-        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
-        while (await r.ReadAsync(cancellationToken))
+        // A few locks of the budget left for the catalogs each statement reads.
+        var budget = Math.Max(1, (await LockTable.ReadAsync(conn, cancellationToken)).Budget - 16);
+        foreach (var batch in pending.Chunk((int)budget))
         {
-            list.Add((r.GetString(0), r.GetString(1), r.GetChar(2)));
+            await using var tx = await conn.BeginTransactionAsync(cancellationToken);
+            await Db.ExecuteAsync(conn, string.Join(";\n", batch.Select(t => $"ALTER TABLE ONLY {t.Table} {Mode(enable, t.Mode)}TRIGGER {Db.Ident(t.Trigger)}")), cancellationToken);
+            await tx.CommitAsync(cancellationToken);
         }
-
-        return list;
     }
+
+    private static string Mode(bool enable, char mode) =>
+        !enable ? "DISABLE " : "ENABLE " + mode switch { 'A' => "ALWAYS ", 'R' => "REPLICA ", _ => "" };
 }

@@ -59,7 +59,7 @@ internal sealed class FollowSession : IAsyncDisposable
 
     /// <summary>
     /// Opens the apply connections (<paramref name="lanes"/>, unpooled), reads the position stored in the target,
-    /// and starts reading the slot from there.
+    /// disables again any trigger its record lists that a killed run left enabled, and starts reading the slot from there.
     /// </summary>
     public static async Task<FollowSession> OpenAsync(
         PgConnectionInfo source, PgConnectionInfo target, string slot, string publication, string folder, int lanes,
@@ -76,6 +76,9 @@ internal sealed class FollowSession : IAsyncDisposable
             var first = session._connections[0];
             var stored = await TargetState.ReadAsync(first, slot, cancellationToken)
                 ?? throw new PgRelocateException($"The target has no position for {slot} (its {OnlineNames.TargetSchema} schema is gone): cancel this migration and start a new one.");
+            // The triggers the target's record lists, all disabled before the first change is applied: a run killed
+            // while it disabled them (or re-enabled them at the cutover) left some enabled.
+            await TargetState.DisableAsync(first, cancellationToken);
             reporter.Info($"Streaming the source's changes from {stored.Lsn}, the position stored in the target.");
             var routes = await ApplyRoutes.ReadAsync(first, session._connections.Count, cancellationToken);
             var positions = await TargetState.TablePositionsAsync(first, slot, cancellationToken);

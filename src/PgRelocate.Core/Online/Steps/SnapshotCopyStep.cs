@@ -95,7 +95,7 @@ public sealed class SnapshotCopyStep : ICompensatingStep
         await using (var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken))
         {
             // The copy carried the source's publication along with the schema: it has no use on the target.
-            await Db.ExecuteAsync(target, $"DROP PUBLICATION IF EXISTS {Db.Ident(publication)}", cancellationToken);
+            await TargetState.DropPublicationAsync(target, publication, cancellationToken);
             await TargetState.CreateAsync(target, slot, start, cancellationToken);
         }
 
