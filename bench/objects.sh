@@ -142,7 +142,7 @@ if [ -n "${STATEMENTS:-}" ]; then
     echo; echo "Statements logged by the servers (log_statement = all):"
     for N in "${SIZES[@]}"; do for k in copy migrate restore verify check; do printf '  %-16s %s\n' "$k@$N" "${STMTS[$k@$N]}"; done; done
 fi
-echo; echo "Where copy's time went at $LAST tables (its phases; every table's own steps are in $WORK/copy$LAST.out):"
+echo; echo "Where copy's time went at $LAST tables (its phases; the slowest tables' steps are in $WORK/copy$LAST.out, every step at the end of $WORK/copy$LAST.log):"
 awk '/ step / {on = 1} on && !($1 ~ /^(data|index|indexes|constraint|analyze|large)$/ && $2 != "and")' "$WORK/copy$LAST.out" | sed '/^ *$/,$d' || true
 echo "The copy inside migrate --direct at $LAST tables:"; grep -E '^ +(check|copy|verify|settings) ' "$WORK/migrate$LAST.out" || true
 [ "$FAILED" = 0 ] || { echo "Some commands failed: see $WORK" >&2; exit 1; }
