@@ -1,5 +1,6 @@
 using Npgsql;
 using PgRelocate.Catalog;
+using PgRelocate.Connections;
 
 namespace PgRelocate.Verify;
 
@@ -28,7 +29,8 @@ internal static class SchemaComparer
 
     public sealed record SequenceValue(long Increment, long Next, bool Readable);
 
-    public static async Task<Snapshot> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    /// <param name="conn">A session of <paramref name="side"/> (in its transaction) that reads the catalog.</param>
+    public static async Task<Snapshot> ReadAsync(NpgsqlConnection conn, Sessions side, CancellationToken cancellationToken)
     {
         var objects = new Dictionary<(string, string), string>();
         var notes = new Dictionary<(string, string), string>();
@@ -46,20 +48,41 @@ internal static class SchemaComparer
             }
         }
 
-        var sequences = new Dictionary<string, SequenceValue>(StringComparer.Ordinal);
-        await using (var cmd = new NpgsqlCommand(SequenceSql.Value, conn))
-        await using (var reader = await cmd.ExecuteReaderAsync(cancellationToken))
+        return new Snapshot(objects, notes, await SequencesAsync(conn, side, cancellationToken), await LargeObjects.ReadAsync(conn, cancellationToken))
         {
+            ServerMajor = conn.PostgreSqlVersion.Major,
+        };
+    }
+
+    /// <summary>
+    /// Each user sequence's next value. Reading a sequence locks it until the end of the top transaction (a
+    /// savepoint does not let go of it), and thousands of them would fill a small lock table
+    /// (max_locks_per_transaction 64 on a managed plan): the sequences <paramref name="conn"/>'s catalog lists are
+    /// read a batch at a time, each batch in a transaction of its own on another session of <paramref name="side"/>.
+    /// </summary>
+    private static async Task<Dictionary<string, SequenceValue>> SequencesAsync(NpgsqlConnection conn, Sessions side, CancellationToken cancellationToken)
+    {
+        var sequences = new Dictionary<string, SequenceValue>(StringComparer.Ordinal);
+        var oids = await Db.ListAsync(conn, CatalogSql.Expand("SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relkind = 'S' AND c.oid IN ({{user_relations}})"), r => r.GetFieldValue<uint>(0), cancellationToken);
+        if (oids.Count == 0)
+        {
+            return sequences;
+        }
+
+        var batch = (int)Math.Clamp((await LockTable.ReadAsync(conn, cancellationToken)).Budget / 2, 16, 1000);
+        foreach (var chunk in oids.Chunk(batch))
+        {
+            await using var lease = await side.RentAsync(cancellationToken);
+            await using var cmd = new NpgsqlCommand(SequenceSql.Value, lease.Connection);
+            cmd.Parameters.Add(new NpgsqlParameter { Value = chunk, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid });
+            await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 sequences[reader.GetString(0)] = new SequenceValue(reader.GetInt64(1), reader.GetInt64(2), reader.GetBoolean(3));
             }
         }
 
-        return new Snapshot(objects, notes, sequences, await LargeObjects.ReadAsync(conn, cancellationToken))
-        {
-            ServerMajor = conn.PostgreSqlVersion.Major,
-        };
+        return sequences;
     }
 
     /// <summary>

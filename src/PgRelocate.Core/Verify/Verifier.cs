@@ -149,7 +149,7 @@ public static class Verifier
             try
             {
                 await Db.ExecuteAsync(lease.Connection, $"SET LOCAL lock_timeout = {(int)CatalogLockWait.TotalMilliseconds}", cancellationToken);
-                var schema = withSchema ? await SchemaComparer.ReadAsync(lease.Connection, cancellationToken) : new SchemaComparer.Snapshot([], [], [], []);
+                var schema = withSchema ? await SchemaComparer.ReadAsync(lease.Connection, side, cancellationToken) : new SchemaComparer.Snapshot([], [], [], []);
                 var tables = await TableInfo.ReadAsync(lease.Connection, cancellationToken);
                 var version = (await Catalog.ServerVersion.ReadAsync(lease.Connection, cancellationToken)).Number;
                 return new SideSnapshot(schema, tables, version);
