@@ -19,7 +19,7 @@ public sealed class RolesStep : IMigrationStep
     {
         var options = context.Options;
         var outcomes = await TargetRoles.CreateAsync(options.Source, options.Into.Connection, options.RoleRenames, cancellationToken);
-        context.Record.Tables.Add(new ReportTable("Roles", ["role", "action", "note"], outcomes.Select(o => (IReadOnlyList<string>)[o.Role, o.Action, o.Note]).ToList()) { Note = "The database uses no role but the login role." });
+        context.Record.Tables.Add(new ReportTable("Roles", ["role", "action", "note"], outcomes.Select(o => (IReadOnlyList<string>)[o.Role, o.Action, o.Note]).ToList()) { Note = outcomes.Count == 0 ? "The database uses no role but the login role." : null });
         foreach (var o in outcomes.Where(o => o.Notable))
         {
             context.Reporter.Log(Progress.LogLevel.Warning, o.ToString());
