@@ -69,7 +69,8 @@ internal static class CancelCommand
         if (InstanceJournal.IsParent(journal))
         {
             // Each database's migration that started and did not complete is undone as its own cancel would.
-            await new InstanceRunner(ctx.Binaries, new ResultReporter(ctx)).CancelAbandonedAsync(journal, source, target, cancellationToken);
+            var steps = Online.OnlinePlan.StepsFor(journal);
+            await new InstanceRunner(steps, ctx.Binaries, new ResultReporter(ctx)).CancelAbandonedAsync(journal, source, target, cancellationToken);
             return ExitCode.Success;
         }
 

@@ -29,7 +29,13 @@ internal static class CutoverCommand
         var workDir = WorkDirOption.Get(ctx.Parse);
         var id = ctx.Parse.GetValue(Id)!;
         var journal = MigrationJournal.Load(workDir, id);
-        if (!journal.Steps.Any(s => s.Name == FollowStep.StepName))
+        if (InstanceJournal.ParentOf(journal) is { } parent)
+        {
+            throw new UsageException($"Migration {id} moves one database of instance migration {parent}: its databases switch together with 'pgrelocate cutover {parent}'.");
+        }
+
+        var instance = InstanceJournal.IsParent(journal);
+        if (instance ? journal.Options.GetValueOrDefault("online") != bool.TrueString : !journal.Steps.Any(s => s.Name == FollowStep.StepName))
         {
             throw new UsageException($"Migration {id} is not an online migration (migrate --online): there is nothing to switch.");
         }
@@ -51,6 +57,11 @@ internal static class CutoverCommand
             }
 
             await Task.Delay(250, cancellationToken);
+        }
+
+        if (instance)
+        {
+            return Instance(ctx, journal);
         }
 
         var downtime = journal.Output(OnlineCutoverStep.StepName, "writeDowntimeSeconds");
@@ -80,5 +91,38 @@ internal static class CutoverCommand
         }
 
         throw new PgRelocateException($"Migration {id} {journal.Status.ToString().ToLowerInvariant()}: {journal.Error}", (ExitCode)(journal.ExitCode ?? (int)ExitCode.Failed));
+    }
+
+    /// <summary>How an instance migration's switch ended: each database's write downtime and DATABASE_URL.</summary>
+    private static ExitCode Instance(CommandContext ctx, MigrationJournal parent)
+    {
+        var children = InstanceJournal.Children(parent);
+        double? Downtime(MigrationJournal child) => child.Output(OnlineCutoverStep.StepName, "writeDowntimeSeconds") is { } d ? double.Parse(d, CultureInfo.InvariantCulture) : null;
+        if (ctx.Json)
+        {
+            ctx.WriteJson(new
+            {
+                id = parent.Id,
+                status = parent.Status.ToString(),
+                error = parent.Error,
+                databases = children.Select(c => new { database = c.Database, id = c.Child.Id, status = c.Child.Status.ToString(), writeDowntimeSeconds = Downtime(c.Child), databaseUrl = c.Child.Target, error = c.Child.Error }).ToList(),
+            });
+        }
+        else
+        {
+            foreach (var (database, child) in children)
+            {
+                ctx.Out.WriteLine(child.Status == MigrationStatus.Completed
+                    ? $"{database} (migration {child.Id}) switched: writes were refused for {Downtime(child):0.000}s. DATABASE_URL={child.Target}"
+                    : $"{database} (migration {child.Id}): {child.Status.ToString().ToLowerInvariant()}{(child.Error is null ? "" : ": " + child.Error)}");
+            }
+        }
+
+        return parent.Status switch
+        {
+            MigrationStatus.Completed => ExitCode.Success,
+            MigrationStatus.Running => throw new PgRelocateException($"Migration {parent.Id} has not switched every database yet: the request stays; watch it with 'pgrelocate status {parent.Id}'."),
+            _ => throw new PgRelocateException($"Migration {parent.Id} {parent.Status.ToString().ToLowerInvariant()}: {parent.Error}", (ExitCode)(parent.ExitCode ?? (int)ExitCode.Failed)),
+        };
     }
 }

@@ -28,7 +28,7 @@ internal static class MigrateInstance
             recorded["report"] = Path.GetFullPath(report);
         }
 
-        return InstanceJournal.Create(workDir, options, databases, confirmAll, recorded);
+        return InstanceJournal.Create(workDir, options, databases, confirmAll, recorded, PgRelocate.Online.OnlinePlan.StepsFor(options));
     }
 
     /// <summary>Runs (or resumes, or starts in the background) the instance migration, then writes its report and says how it ended.</summary>
@@ -42,11 +42,19 @@ internal static class MigrateInstance
             return await MigrateCommand.StartDetachedAsync(ctx, parent, workDir, options.Source, options.Into.Connection, cancellationToken);
         }
 
-        ctx.Reporter.Info($"Migration {parent.Id}: {databases.Count} databases ({string.Join(", ", databases)}) of {options.Source.Display} → {options.Into.Connection.Display}, one after another (journal in {parent.Folder}).");
+        ctx.Reporter.Info(options.Online
+            ? $"Migration {parent.Id}: {databases.Count} databases ({string.Join(", ", databases)}) of {options.Source.Display} → {options.Into.Connection.Display}, online: copied one after another, each following its source, then switched together (journal in {parent.Folder})."
+            : $"Migration {parent.Id}: {databases.Count} databases ({string.Join(", ", databases)}) of {options.Source.Display} → {options.Into.Connection.Display}, one after another (journal in {parent.Folder}).");
+        if (options.Online)
+        {
+            // Said first, for the case where this machine dies: the databases' slots would keep the source's WAL without limit.
+            ctx.Reporter.Info($"Should this process or its machine die, remove what migration {parent.Id} leaves on the source with: pgrelocate cancel {parent.Id} --source {options.Source}");
+        }
+
         ctx.Watch(options.Into);
         Interruption.Add("id", parent.Id);
         Interruption.Add("journal", parent.Folder);
-        var code = await new InstanceRunner(ctx.Binaries, ctx.Reporter).RunAsync(options, parent, cancellationToken);
+        var code = await Runner(ctx, options).RunAsync(options, parent, cancellationToken);
         ctx.Reporter.Stop();
         if (report is not null)
         {
@@ -56,6 +64,10 @@ internal static class MigrateInstance
         Render(ctx, parent, options, report, interrupted: code == ExitCode.Interrupted);
         return code;
     }
+
+    /// <summary>The runner of an instance migration with these options: online, its databases are switched together.</summary>
+    public static InstanceRunner Runner(CommandContext ctx, MigrationOptions options, IReporter? reporter = null) =>
+        new(PgRelocate.Online.OnlinePlan.StepsFor(options), ctx.Binaries, reporter ?? ctx.Reporter, options.Online ? new PgRelocate.Online.InstanceSwitch() : null);
 
     private static void Render(CommandContext ctx, MigrationJournal parent, MigrationOptions options, string? report, bool interrupted)
     {

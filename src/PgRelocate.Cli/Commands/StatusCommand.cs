@@ -90,9 +90,10 @@ internal static class StatusCommand
         {
             var children = InstanceJournal.Children(journal);
             var moved = children.Count(c => c.Child.Status == MigrationStatus.Completed);
-            var now = running ? children.FirstOrDefault(c => c.Child.Status == MigrationStatus.Running) : default;
+            // Online, several databases run at once: one following while the next copies, all of them in the switch.
+            var now = running ? children.Where(c => c.Child.Status == MigrationStatus.Running).ToList() : [];
             var parent = $"{journal.Id}: {ListCommand.StatusOf(journal)}, {moved}/{children.Count} databases moved{(journal.Error is null ? "" : " - " + journal.Error)}";
-            return now.Child is null ? parent : $"{parent}; database {now.Database}: {Describe(now.Child, running)}";
+            return string.Join("; ", [parent, .. now.Select(c => $"database {c.Database}: {Describe(c.Child, running)}")]);
         }
 
         var step = journal.Steps.FirstOrDefault(s => s.Status == StepStatus.Running);

@@ -13,8 +13,17 @@ public static class FaultInjection
 
     private static readonly string? Fault = Environment.GetEnvironmentVariable(Variable);
 
-    /// <summary>The database an instance migration is moving now; null otherwise.</summary>
-    public static string? Scope { get; set; }
+    private static readonly AsyncLocal<string?> CurrentScope = new();
+
+    /// <summary>
+    /// The database of the instance migration's child that this flow of work moves; null otherwise. Set by the flow
+    /// itself (async-local): an online instance migration's databases follow side by side.
+    /// </summary>
+    public static string? Scope
+    {
+        get => CurrentScope.Value;
+        set => CurrentScope.Value = value;
+    }
 
     public static void At(string step, string point)
     {

@@ -20,8 +20,7 @@ public static class InstanceDatabases
     /// <summary>
     /// Checks an instance migration's options (<c>--databases</c> or <c>--all-databases</c>) and returns those it
     /// runs with: one of the two, no <c>--confirm</c> (it names one database: <c>--confirm-all</c> stands for it),
-    /// no <c>--online</c> (one slot and publication per database with a shared cutover is not built), and the rules
-    /// of any migration (<see cref="MigrationOptionsRules.Validate"/>).
+    /// and the rules of any migration (<see cref="MigrationOptionsRules.Validate"/>).
     /// </summary>
     /// <exception cref="UsageException">A rule is broken.</exception>
     public static MigrationOptions Validate(MigrationOptions given, bool named, bool all)
@@ -37,11 +36,6 @@ public static class InstanceDatabases
         if (!string.IsNullOrEmpty(given.Into.Confirm))
         {
             throw new UsageException("--confirm names one target database: with --databases or --all-databases, pass --confirm-all to replace what the target's existing databases hold.");
-        }
-
-        if (given.Online)
-        {
-            throw new UsageException("--online moves one database: run one 'pgrelocate migrate --online' per database (--databases and --all-databases do not work with --online yet).");
         }
 
         var options = (given with { Into = given.Into with { Confirm = given.Into.Connection.Database } }).Validate();

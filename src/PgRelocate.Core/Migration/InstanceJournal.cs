@@ -45,13 +45,15 @@ public static class InstanceJournal
 
     /// <summary>
     /// Writes the parent journal and a child journal per database, all pending: <paramref name="options"/> are the
-    /// servers' (any database on each), each child's are the same with its database on both sides.
+    /// servers' (any database on each), each child's are the same with its database on both sides, and its steps
+    /// <paramref name="steps"/>.
     /// </summary>
-    public static MigrationJournal Create(string workDir, MigrationOptions options, IReadOnlyList<string> databases, bool confirmAll, Dictionary<string, string> recorded)
+    public static MigrationJournal Create(string workDir, MigrationOptions options, IReadOnlyList<string> databases, bool confirmAll, Dictionary<string, string> recorded, IReadOnlyList<IMigrationStep> steps)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(databases);
         ArgumentNullException.ThrowIfNull(recorded);
+        ArgumentNullException.ThrowIfNull(steps);
         var id = MigrationJournal.NewId();
         recorded[DatabasesKey] = string.Join("\n", databases);
         recorded[ConfirmAllKey] = confirmAll.ToString();
@@ -61,7 +63,7 @@ public static class InstanceJournal
             var child = ChildOptions(options, databases[i]);
             var childRecorded = child.ToJournal();
             childRecorded[ParentKey] = id;
-            var journal = MigrationJournal.Create(workDir, $"{id}-{i + 1}", child.Source.ToString(), child.Into.Connection.ToString(), MigrationPlan.Steps().Select(s => s.Name), childRecorded);
+            var journal = MigrationJournal.Create(workDir, $"{id}-{i + 1}", child.Source.ToString(), child.Into.Connection.ToString(), steps.Select(s => s.Name), childRecorded);
             parent.Step(DatabaseStep(databases[i])).Outputs[ChildKey] = journal.Id;
         }
 
@@ -71,7 +73,8 @@ public static class InstanceJournal
 
     /// <summary>
     /// The options of one database's migration: the instance's, with that database on both sides, confirmed by the
-    /// instance's checks; --via names a folder (a key prefix), each database's archive DATABASE.dump in it.
+    /// instance's checks; --via names a folder (a key prefix), each database's archive DATABASE.dump in it. Online,
+    /// a database never switches on its own: the instance switches them together (--cutover auto included).
     /// </summary>
     public static MigrationOptions ChildOptions(MigrationOptions options, string database)
     {
@@ -81,6 +84,7 @@ public static class InstanceJournal
             Source = options.Source.WithDatabase(database),
             Into = options.Into with { Connection = options.Into.Connection.WithDatabase(database), Confirm = database },
             Via = options.Via is { } via ? via.TrimEnd('/') + "/" + database + ".dump" : null,
+            AutoCutover = false,
         };
     }
 }

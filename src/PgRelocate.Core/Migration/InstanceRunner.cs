@@ -10,13 +10,14 @@ namespace PgRelocate.Migration;
 /// <summary>
 /// Runs (or resumes) an instance migration (<see cref="InstanceJournal"/>): first every database's checks, each
 /// in its child's journal, before anything changes on the target; then the roles every database uses, created
-/// once (with --roles); then the databases one after another, each created on the target where it is missing and
-/// moved by its child migration through the <see cref="MigrationRunner"/>, with the instance's --jobs. A child that
-/// completed is never run again; an interrupted one resumes through its own journal. The first child that fails
-/// stops the instance migration with its exit code. The children run <see cref="MigrationPlan.Steps"/>: an instance
-/// migration is never online (<see cref="InstanceDatabases.Validate"/> refuses it).
+/// once (with --roles); then the databases, each created on the target where it is missing and moved by its child
+/// migration (<paramref name="steps"/>, through the <see cref="MigrationRunner"/>) with the instance's --jobs: one
+/// after another, or, given an <paramref name="together"/> (online), one copy after another while those copied
+/// follow their source, then switched together (InstanceRunner.Together.cs). A child that completed is never run
+/// again; an interrupted one resumes through its own journal. The first child that fails stops the instance
+/// migration with its exit code.
 /// </summary>
-public sealed class InstanceRunner(PgBinaries binaries, IReporter reporter)
+public sealed partial class InstanceRunner(IReadOnlyList<IMigrationStep> steps, PgBinaries binaries, IReporter reporter, IInstanceSwitch? together = null)
 {
     /// <param name="options">The servers' options (any database on each), as the parent journal records them.</param>
     public async Task<ExitCode> RunAsync(MigrationOptions options, MigrationJournal parent, CancellationToken cancellationToken)
@@ -57,14 +58,27 @@ public sealed class InstanceRunner(PgBinaries binaries, IReporter reporter)
                 await CreateRolesAsync(options, parent, current, children, cancellationToken);
             }
 
-            foreach (var (database, child) in children)
+            if (together is not null)
             {
-                current = parent.Step(InstanceJournal.DatabaseStep(database));
-                code = await MoveAsync(options, parent, current, database, child, cancellationToken);
-                if (code != ExitCode.Success)
+                current = null;
+                var (failed, failure) = await MoveTogetherAsync(options, parent, children, together, cancellationToken);
+                if (failed is not null)
                 {
-                    (parent.Status, parent.Error) = (code == ExitCode.Interrupted ? MigrationStatus.Canceled : MigrationStatus.Failed, $"database {database}: {child.Error}");
-                    return code;
+                    (parent.Status, parent.Error) = (failure == ExitCode.Interrupted ? MigrationStatus.Canceled : MigrationStatus.Failed, $"database {failed}: {children.Single(c => c.Database == failed).Child.Error}");
+                    return code = failure;
+                }
+            }
+            else
+            {
+                foreach (var (database, child) in children)
+                {
+                    current = parent.Step(InstanceJournal.DatabaseStep(database));
+                    code = await MoveAsync(options, parent, current, database, child, cancellationToken);
+                    if (code != ExitCode.Success)
+                    {
+                        (parent.Status, parent.Error) = (code == ExitCode.Interrupted ? MigrationStatus.Canceled : MigrationStatus.Failed, $"database {database}: {child.Error}");
+                        return code;
+                    }
                 }
             }
 
@@ -115,7 +129,7 @@ public sealed class InstanceRunner(PgBinaries binaries, IReporter reporter)
                 continue;
             }
 
-            await new MigrationRunner(MigrationPlan.Steps(), binaries, reporter).CancelAbandonedAsync(child, source?.WithDatabase(database), target?.WithDatabase(database), cancellationToken);
+            await new MigrationRunner(steps, binaries, reporter).CancelAbandonedAsync(child, source?.WithDatabase(database), target?.WithDatabase(database), cancellationToken);
         }
 
         if (parent.Status == MigrationStatus.Running)
@@ -174,6 +188,12 @@ public sealed class InstanceRunner(PgBinaries binaries, IReporter reporter)
             }
         }
 
+        var moving = children.Where(c => c.Child.Status != MigrationStatus.Completed).Select(c => c.Child).ToList();
+        if (together is not null && await together.BlockerAsync(options, moving, cancellationToken) is { } blocker)
+        {
+            blocked.Add(new PgRelocateException(blocker, ExitCode.Differences));
+        }
+
         record.Tables.Add(new ReportTable("Databases", ["database", "target", "checks"], rows));
         if (blocked.Count > 0)
         {
@@ -200,27 +220,37 @@ public sealed class InstanceRunner(PgBinaries binaries, IReporter reporter)
         }
     }
 
-    /// <summary>Runs the check step of <paramref name="child"/>; returns what its target holds (the "target empty" blocker the instance's --confirm-all decides on), or null.</summary>
+    /// <summary>
+    /// Runs the check step of <paramref name="child"/>, then the instance's other checks (<see cref="IInstanceSwitch.Checks"/>);
+    /// returns what its target holds (the "target empty" blocker the instance's --confirm-all decides on), or null.
+    /// </summary>
     private async Task<string?> CheckChildAsync(MigrationJournal child, MigrationOptions options, List<PgRelocateException> blocked, string database, CancellationToken cancellationToken)
     {
-        var record = child.Step(CheckStep.StepName);
-        Begin(child, record);
-        var context = new MigrationContext { Options = options, Journal = child, Binaries = binaries, Reporter = new QuietReporter(reporter, database), Record = record };
-        try
+        foreach (var step in (IEnumerable<IMigrationStep>)[new CheckStep(), .. together?.Checks ?? []])
         {
-            await new CheckStep().RunAsync(context, cancellationToken);
-            Done(child, record, record.Summary ?? "done");
-            (child.Error, child.Status) = (null, MigrationStatus.Pending);
-        }
-        catch (Exception e) when (Failures.Operational(e) is { } failure && !cancellationToken.IsCancellationRequested)
-        {
-            Fail(record, failure.Message, e.ToString());
-            (child.Status, child.Error, child.ExitCode) = (MigrationStatus.Failed, failure.Message, (int)failure.ExitCode);
-            blocked.Add(new PgRelocateException($"database {database}: {failure.Message.TrimEnd('.')}", failure.ExitCode));
+            var record = child.Step(step.Name);
+            Begin(child, record);
+            var context = new MigrationContext { Options = options, Journal = child, Binaries = binaries, Reporter = new QuietReporter(reporter, database), Record = record };
+            try
+            {
+                await step.RunAsync(context, cancellationToken);
+                Done(child, record, record.Summary ?? "done");
+                (child.Error, child.Status) = (null, MigrationStatus.Pending);
+            }
+            catch (Exception e) when (Failures.Operational(e) is { } failure && !cancellationToken.IsCancellationRequested)
+            {
+                Fail(record, failure.Message, e.ToString());
+                (child.Status, child.Error, child.ExitCode) = (MigrationStatus.Failed, failure.Message, (int)failure.ExitCode);
+                blocked.Add(new PgRelocateException($"database {database}: {failure.Message.TrimEnd('.')}", failure.ExitCode));
+                break;
+            }
+            finally
+            {
+                child.Save();
+            }
         }
 
-        child.Save();
-        var empty = record.Tables.FirstOrDefault(t => t.Title == "Preflight checks")?.Rows.FirstOrDefault(r => r[0] == "target empty" && r[1] == "block");
+        var empty = child.Step(CheckStep.StepName).Tables.FirstOrDefault(t => t.Title == "Preflight checks")?.Rows.FirstOrDefault(r => r[0] == "target empty" && r[1] == "block");
         return empty?[2];
     }
 
@@ -264,35 +294,59 @@ public sealed class InstanceRunner(PgBinaries binaries, IReporter reporter)
     /// <summary>One database: created on the target where missing, then moved (or resumed) by its child migration.</summary>
     private async Task<ExitCode> MoveAsync(MigrationOptions options, MigrationJournal parent, StepRecord record, string database, MigrationJournal child, CancellationToken cancellationToken)
     {
-        if (child.Status == MigrationStatus.Completed)
+        if (Moved(parent, record, child))
         {
-            if (record.Status != StepStatus.Done)
-            {
-                Summarize(record, child);
-                Done(parent, record, record.Summary!);
-            }
-
-            reporter.Info($"{record.Name}: done in a previous run (migration {child.Id}).");
             return ExitCode.Success;
         }
 
-        Begin(parent, record);
-        reporter.Info($"{record.Name}: migration {child.Id}.");
-        await using (var server = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken))
+        await StartAsync(options, parent, record, database, child, cancellationToken);
+        FaultInjection.Scope = database;
+        var code = await new MigrationRunner(steps, binaries, reporter).RunAsync(ChildOptions(options, database, child), child, cancellationToken);
+        FaultInjection.Scope = null;
+        End(parent, record, child, code);
+        return code;
+    }
+
+    /// <summary>A child that completed in an earlier run: its record in the parent completed too.</summary>
+    private bool Moved(MigrationJournal parent, StepRecord record, MigrationJournal child)
+    {
+        if (child.Status != MigrationStatus.Completed)
         {
-            if (!await InstanceDatabases.ExistsAsync(server, database, cancellationToken))
-            {
-                var created = await InstanceDatabases.CreateAsync(options.Source.WithDatabase(database), options.Into.Connection, options.Roles, options.RoleRenames, cancellationToken);
-                record.Outputs["created"] = created;
-                parent.AddLog($"{record.Name}: {created}.");
-                parent.Save();
-            }
+            return false;
         }
 
-        var childOptions = MigrationPlan.FromJournal(child, options.Source.WithDatabase(database), options.Into.Connection.WithDatabase(database), options.ShowSecrets) with { NotConsistent = options.NotConsistent };
-        FaultInjection.Scope = database;
-        var code = await new MigrationRunner(MigrationPlan.Steps(), binaries, reporter).RunAsync(childOptions, child, cancellationToken);
-        FaultInjection.Scope = null;
+        if (record.Status != StepStatus.Done)
+        {
+            Summarize(record, child);
+            Done(parent, record, record.Summary!);
+        }
+
+        reporter.Info($"{record.Name}: done in a previous run (migration {child.Id}).");
+        return true;
+    }
+
+    /// <summary>A database's move begins: recorded, and the database created on the target where it is missing.</summary>
+    private async Task StartAsync(MigrationOptions options, MigrationJournal parent, StepRecord record, string database, MigrationJournal child, CancellationToken cancellationToken)
+    {
+        Begin(parent, record);
+        reporter.Info($"{record.Name}: migration {child.Id}.");
+        await using var server = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken);
+        if (!await InstanceDatabases.ExistsAsync(server, database, cancellationToken))
+        {
+            var created = await InstanceDatabases.CreateAsync(options.Source.WithDatabase(database), options.Into.Connection, options.Roles, options.RoleRenames, cancellationToken);
+            record.Outputs["created"] = created;
+            parent.AddLog($"{record.Name}: {created}.");
+            parent.Save();
+        }
+    }
+
+    /// <summary>The options a child runs with: its journal's, on its database of the servers given.</summary>
+    private static MigrationOptions ChildOptions(MigrationOptions options, string database, MigrationJournal child) =>
+        MigrationPlan.FromJournal(child, options.Source.WithDatabase(database), options.Into.Connection.WithDatabase(database), options.ShowSecrets) with { NotConsistent = options.NotConsistent };
+
+    /// <summary>A database's move ended with <paramref name="code"/>: its child's outcome in the parent's record.</summary>
+    private static void End(MigrationJournal parent, StepRecord record, MigrationJournal child, ExitCode code)
+    {
         Summarize(record, child);
         if (code == ExitCode.Success)
         {
@@ -303,8 +357,6 @@ public sealed class InstanceRunner(PgBinaries binaries, IReporter reporter)
             Fail(record, child.Error ?? child.Status.ToString());
             parent.Save();
         }
-
-        return code;
     }
 
     /// <summary>The child's steps and cutover summary, in the parent's record of its database, for the report.</summary>

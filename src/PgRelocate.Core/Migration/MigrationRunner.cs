@@ -13,6 +13,9 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
 {
     public IReadOnlyList<IMigrationStep> Steps => steps;
 
+    /// <summary>Called just before a step runs (not for one done in an earlier run, nor one skipped): how an instance migration learns where its database's migration is.</summary>
+    public Action<IMigrationStep>? Starting { get; init; }
+
     /// <summary>Runs (or resumes) the migration and returns the exit code it ends with.</summary>
     /// <exception cref="PgRelocateException">The migration is already running in another process.</exception>
     /// <exception cref="MigrationLockedException">Another migration holds the target (or the read-only source); the journal is untouched.</exception>
@@ -95,6 +98,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
                     journalReporter.Info($"{step.Name}: interrupted in a previous run; starting it again.");
                 }
 
+                Starting?.Invoke(step);
                 journalReporter.CurrentStep = step.Name;
                 record.Status = StepStatus.Running;
                 record.StartedAt = DateTimeOffset.UtcNow;

@@ -97,24 +97,30 @@ public static class OnlineChecks
         return CheckResult.Block(name, $"{user} has neither the REPLICATION attribute nor the provider's replication role.", fix);
     }
 
-    private static async Task<CheckResult> SlotsAsync(PreflightContext context, CancellationToken cancellationToken)
-    {
-        const string name = "online: replication slots";
-        var (slots, usedSlots, senders, usedSenders) = await Db.SingleAsync(
-            context.Source,
+    /// <summary>What to do when the source's server has too few replication slots or WAL senders free.</summary>
+    public const string SlotsFix = "Raise max_replication_slots and max_wal_senders (a restart), or drop unused slots (pg_drop_replication_slot).";
+
+    /// <summary>The source server's replication slots and WAL senders: how many it allows, and how many are taken.</summary>
+    public static Task<(int Slots, int UsedSlots, int Senders, int UsedSenders)> ReplicationCapacityAsync(Npgsql.NpgsqlConnection source, CancellationToken cancellationToken) =>
+        Db.SingleAsync(
+            source,
             """
             SELECT current_setting('max_replication_slots')::int, (SELECT count(*) FROM pg_catalog.pg_replication_slots)::int,
                    current_setting('max_wal_senders')::int, (SELECT count(*) FROM pg_catalog.pg_stat_replication)::int
             """,
             r => (r.GetInt32(0), r.GetInt32(1), r.GetInt32(2), r.GetInt32(3)),
             cancellationToken);
+
+    private static async Task<CheckResult> SlotsAsync(PreflightContext context, CancellationToken cancellationToken)
+    {
+        const string name = "online: replication slots";
+        var (slots, usedSlots, senders, usedSenders) = await ReplicationCapacityAsync(context.Source, cancellationToken);
         var found = $"{usedSlots} of max_replication_slots {slots} used, {usedSenders} of max_wal_senders {senders}.";
-        const string fix = "Raise max_replication_slots and max_wal_senders (a restart), or drop unused slots (pg_drop_replication_slot).";
         // One slot and sender follow; a second, for a moment, pins the snapshot the verification while following compares with.
         return slots - usedSlots < 1 || senders - usedSenders < 1
-            ? CheckResult.Block(name, found, fix)
+            ? CheckResult.Block(name, found, SlotsFix)
             : slots - usedSlots < 2 || senders - usedSenders < 2
-                ? CheckResult.Warn(name, found + " The verification while following needs a second slot and sender for a moment.", fix)
+                ? CheckResult.Warn(name, found + " The verification while following needs a second slot and sender for a moment.", SlotsFix)
                 : CheckResult.Ok(name, found);
     }
 

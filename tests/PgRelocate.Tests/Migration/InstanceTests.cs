@@ -86,9 +86,12 @@ public class InstanceTests(PgServerPair servers) : IClassFixture<PgServerPair>
         Assert.Contains($"database {a.Db.Database}: ", itself.Output, StringComparison.Ordinal);
         Assert.Contains("are the same database", itself.Output, StringComparison.Ordinal);
         Assert.Equal(1L, await PgServer.ScalarAsync<long>(a.Db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'shop' AND tablename = 'orders'"));
-        var online = await CliRunner.RunAsync("migrate", "--all-databases", "--online", "--source", CliRunner.Url(login), "--target", CliRunner.Url(target), "--workdir", dir.Path);
-        Assert.True(online.ExitCode == 2, online.ToString());
-        Assert.Contains("--online moves one database", online.Output, StringComparison.Ordinal);
+        // Online, every database's online prerequisites are checked with the rest, before anything changes: this source does not decode its WAL.
+        var online = await CliRunner.RunAsync("migrate", "--databases", $"{a.Db.Database},{b.Db.Database}", "--online", "--roles", "--confirm-all", "--source", CliRunner.Url(login), "--target", CliRunner.Url(target), "--workdir", dir.Path);
+        Assert.True(online.ExitCode == 3, online.ToString());
+        Assert.True(online.Output.Contains($"database {a.Db.Database}: Online prerequisite 'online: wal_level' blocks the migration", StringComparison.Ordinal), online.ToString());
+        Assert.Contains("Nothing was changed on the target", online.Output, StringComparison.Ordinal);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, $"SELECT count(*) FROM pg_database WHERE datname = '{a.Db.Database}'"));
     }
 
     [Fact]

@@ -44,7 +44,7 @@ public sealed class FollowStep : ICompensatingStep
         var maxLag = options.MaxLag.TotalSeconds;
         context.Reporter.Info(auto
             ? $"Following the source; the cutover starts once the target is within {maxLag:0.#}s of it."
-            : $"Following the source; switch with 'pgrelocate cutover {context.Journal.Id}'.");
+            : $"Following the source; switch with 'pgrelocate cutover {InstanceJournal.ParentOf(context.Journal) ?? context.Journal.Id}'.");
         bool Requested() => CutoverRequest.IsRequested(context.Folder);
 
         var verified = false;

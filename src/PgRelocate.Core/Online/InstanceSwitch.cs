@@ -1,0 +1,71 @@
+using PgRelocate.Connections;
+using PgRelocate.Migration;
+using PgRelocate.Online.Steps;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Online;
+
+/// <summary>
+/// An online instance migration (<c>migrate --online --databases a,b</c>, <c>--all-databases</c>): one slot and
+/// publication per database, each database's migration checked with the online prerequisites, copied one after
+/// another and following its source, then switched together: when <c>pgrelocate cutover PARENT</c> asks (a request
+/// in the parent's folder), or, with <c>--cutover auto</c>, once every database was verified while following and
+/// is within --max-lag. Switching is a request in each database's folder (<see cref="CutoverRequest"/>): their
+/// cutovers then run side by side.
+/// </summary>
+public sealed class InstanceSwitch : IInstanceSwitch
+{
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
+
+    public string WaitStep => FollowStep.StepName;
+
+    public IReadOnlyList<IMigrationStep> Checks { get; } = [new OnlineCheckStep()];
+
+    /// <summary>Every database still to copy needs a replication slot of its own at once, and each a WAL sender while it follows.</summary>
+    public async Task<string?> BlockerAsync(MigrationOptions options, IReadOnlyList<MigrationJournal> moving, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(moving);
+        await using var source = await Db.OpenAsync(options.Source, "source", cancellationToken);
+        var (slots, usedSlots, senders, usedSenders) = await OnlineChecks.ReplicationCapacityAsync(source, cancellationToken);
+        // A resumed database whose slot is still there keeps it.
+        var newSlots = moving.Count(m => !m.Step(SnapshotCopyStep.StepName).Outputs.ContainsKey("slot"));
+        return slots - usedSlots < newSlots || senders - usedSenders < moving.Count
+            ? $"the {moving.Count} databases follow their source at once, each with a replication slot and a WAL sender of its own, and the source's server has {slots - usedSlots} slots ({usedSlots} of max_replication_slots {slots} used) and {senders - usedSenders} WAL senders ({usedSenders} of max_wal_senders {senders}) free: {OnlineChecks.SlotsFix.TrimEnd('.')}, or move fewer databases at once"
+            : null;
+    }
+
+    public async Task SwitchTogetherAsync(MigrationOptions options, MigrationJournal parent, IReadOnlyList<MigrationJournal> children, Task ended, IReporter reporter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(parent);
+        ArgumentNullException.ThrowIfNull(children);
+        ArgumentNullException.ThrowIfNull(reporter);
+        reporter.Info(options.AutoCutover
+            ? $"All {children.Count} databases follow their source; they switch together once each is verified and within {options.MaxLag.TotalSeconds:0.#}s of it."
+            : $"All {children.Count} databases follow their source; switch them together with 'pgrelocate cutover {parent.Id}'.");
+        while (!ended.IsCompleted)
+        {
+            if (CutoverRequest.IsRequested(parent.Folder) || (options.AutoCutover && children.All(c => Ready(c, options.MaxLag))))
+            {
+                parent.AddLog(CutoverRequest.IsRequested(parent.Folder) ? "Cutover requested: every database switches." : "Every database caught up: every database switches.");
+                parent.Save();
+                foreach (var child in children)
+                {
+                    CutoverRequest.Write(child.Folder);
+                }
+
+                return;
+            }
+
+            await Task.WhenAny(ended, Task.Delay(Poll, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    /// <summary>Whether a database's follow was verified and is within <paramref name="maxLag"/> of its source, as its journal and status files say.</summary>
+    private static bool Ready(MigrationJournal child, TimeSpan maxLag) =>
+        OnlineStatus.Read(child.Folder) is { Phase: OnlinePhases.Follow } status
+        && status.LagSeconds < maxLag.TotalSeconds
+        && child.Reload().Step(FollowStep.StepName).Outputs.ContainsKey("verified");
+}
