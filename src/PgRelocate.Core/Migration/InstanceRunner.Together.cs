@@ -72,7 +72,9 @@ public sealed partial class InstanceRunner
 
             if (!failed.Task.IsCompleted && moving.Count > 0)
             {
-                await together.SwitchTogetherAsync(options, parent, moving.Select(m => m.Child).ToList(), failed.Task, reporter, stop.Token);
+                // Ended: one failed, or (resumed in the middle of the switch) every one went on to complete.
+                var ended = Task.WhenAny(failed.Task, Task.WhenAll(moving.Select(m => m.Run)));
+                await together.SwitchTogetherAsync(options, parent, moving.Select(m => m.Child).ToList(), ended, reporter, stop.Token);
                 switched = !failed.Task.IsCompleted;
             }
         }

@@ -11,4 +11,7 @@ public static class CutoverRequest
     public static void Write(string folder) => File.WriteAllText(Path.Combine(folder, FileName), DateTimeOffset.UtcNow.ToString("O"));
 
     public static bool IsRequested(string folder) => File.Exists(Path.Combine(folder, FileName));
+
+    /// <summary>Takes a request back: it was passed on (an instance's, to its databases), or the follow it asked to switch is gone.</summary>
+    public static void Clear(string folder) => File.Delete(Path.Combine(folder, FileName));
 }

@@ -41,6 +41,12 @@ public sealed class InstanceSwitch : IInstanceSwitch
         ArgumentNullException.ThrowIfNull(parent);
         ArgumentNullException.ThrowIfNull(children);
         ArgumentNullException.ThrowIfNull(reporter);
+        // Resumed in the middle of the switch: every database has its request already, and goes on with it.
+        if (children.All(c => CutoverRequest.IsRequested(c.Folder)))
+        {
+            return;
+        }
+
         reporter.Info(options.AutoCutover
             ? $"All {children.Count} databases follow their source; they switch together once each is verified and within {options.MaxLag.TotalSeconds:0.#}s of it."
             : $"All {children.Count} databases follow their source; switch them together with 'pgrelocate cutover {parent.Id}'.");
@@ -55,6 +61,8 @@ public sealed class InstanceSwitch : IInstanceSwitch
                     CutoverRequest.Write(child.Folder);
                 }
 
+                // Passed on: should a database fail its switch and copy again, its new follow waits for a new request.
+                CutoverRequest.Clear(parent.Folder);
                 return;
             }
 

@@ -153,7 +153,9 @@ public sealed class SnapshotCopyStep : ICompensatingStep
             }
         }
 
-        // The slot this step made is gone: a resumed migration must copy again.
+        // The slot this step made is gone: a resumed migration must copy again, and its new follow waits for a new
+        // cutover request (one made for this follow would switch the next before it was verified).
+        CutoverRequest.Clear(context.Folder);
         record.Status = StepStatus.Pending;
         record.Summary = "undone: the slot is removed, a resumed migration copies again";
         // The new copy's objects are the login role's again: --roles gives them their owners again after it.
