@@ -212,7 +212,7 @@ public static class TargetRoles
         }
 
         var owners = access.Owners
-            .Concat(access.Privileges.Where(p => p.IsDefault).Select(p => p.Owner))
+            .Concat(access.Carried.Where(p => p.IsDefault).Select(p => p.Owner))
             .Where(o => rights.Superuser || !access.Roles.Any(r => r.Name == o && r.Superuser))
             .Select(o => map[o]);
         await JoinOwnersAsync(target, owners, rights, outcomes, cancellationToken);

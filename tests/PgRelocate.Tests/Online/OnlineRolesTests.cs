@@ -69,11 +69,13 @@ public class OnlineRolesTests(OnlineServers servers) : IClassFixture<OnlineServe
         var (db, team) = (source.Db, source.Roles[3]);
         var owner = Sql.Ident(db.User);
         await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {owner} REPLICATION; GRANT {source.Writer}, {team} TO {owner}");
-        // No grant on the other owners' objects: the login role gives them their owners back without their rights.
+        // No grant on the other owners' objects (nor what they revoked from themselves): the login role gives them their owners back without their rights.
         await servers.Source.ExecuteAsync(db.Database, $"""
             ALTER TABLE shop.notes ADD PRIMARY KEY (id);
             REVOKE SELECT ON shop.ledger FROM {owner}, {source.Roles[1]}; REVOKE SELECT ON SEQUENCE shop.ledger_id_seq FROM {owner};
             REVOKE SELECT ON shop.notes FROM {owner}; REVOKE USAGE ON SCHEMA team_space FROM {owner};
+            GRANT TRIGGER, REFERENCES ON shop.ledger TO {source.Writer}; GRANT USAGE ON SEQUENCE shop.ledger_id_seq TO {source.Writer};
+            GRANT CREATE ON SCHEMA team_space TO {team}; ALTER DEFAULT PRIVILEGES FOR ROLE {team} GRANT TRUNCATE ON TABLES TO {team};
             """);
         var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
         // A member of the owners that does not inherit their rights: it may give them their objects, not write their tables.
