@@ -163,6 +163,26 @@ public class RolesTests(PgServerPair servers) : IClassFixture<PgServerPair>
         var result = await CliRunner.RunAsync("migrate", "--map-role", "a=b", "--source", "postgres://u@127.0.0.1:1/a", "--target", "postgres://u@127.0.0.1:1/b", "--confirm", "b");
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("--map-role renames roles that --roles creates", result.Output, StringComparison.Ordinal);
+
+        var twice = await CliRunner.RunAsync("migrate", "--roles", "--map-role", "a=b", "--map-role", "a=c", "--source", "postgres://u@127.0.0.1:1/a", "--target", "postgres://u@127.0.0.1:1/b", "--confirm", "b");
+        Assert.True(twice.ExitCode == 2, twice.ToString());
+        Assert.Contains("--map-role names the source role 'a' twice", twice.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Migrate_Copy_And_Restore_Take_Roles_And_Map_Role_From_The_Same_Options()
+    {
+        // The same option objects: the same help text and parsing; RoleOptions.Get gives the same errors.
+        foreach (var command in new[] { Cli.Commands.MigrateCommand.Create(), Cli.Commands.CopyCommand.Create(), Cli.Commands.RestoreCommand.Create() })
+        {
+            Assert.Contains(Cli.Commands.RoleOptions.Roles, command.Options);
+            Assert.Contains(Cli.Commands.RoleOptions.MapRole, command.Options);
+            Assert.Single(command.Options, o => o.Name == "--roles");
+            Assert.Single(command.Options, o => o.Name == "--map-role");
+        }
+
+        var help = System.Text.RegularExpressions.Regex.Replace((await CliRunner.RunAsync("migrate", "--help")).Stdout, @"\s+", " ");
+        Assert.Contains(Cli.Commands.RoleOptions.MapRole.Description!, help, StringComparison.Ordinal);
     }
 }
 
