@@ -40,8 +40,6 @@ internal static class MigrateCommand
     private static readonly Option<bool> ReplicaIdentityFull = new("--replica-identity-full") { Description = "With --online: set REPLICA IDENTITY FULL on tables without a primary key for the migration (undone at the end)." };
     private static readonly Option<string?> MaxRetainedWal = new("--max-retained-wal") { Description = "With --online: stop the follow and drop its replication slot once the slot holds more WAL than this on the source (20GB, 500MB; kB, MB, GB, TB are powers of 1000, KiB, MiB, GiB, TiB of 1024)." };
     private static readonly Option<bool> NotConsistent = new("--not-consistent") { Description = "With --resume of a --direct migration: keep what the interrupted copy committed although the source was not kept read-only since (the verify step compares every row)." };
-    private static readonly Option<bool> Roles = new("--roles") { Description = "Create the roles the database uses on the target (where its login role may) and keep the source's owners, grants and default privileges." };
-    private static readonly Option<string[]> MapRole = new("--map-role") { Description = "With --roles: give source role SOURCE the name TARGET on the target (SOURCE=TARGET, repeatable).", AllowMultipleArgumentsPerToken = false };
     private static readonly Option<string?> Databases = new("--databases") { Description = "Move these databases of the source server (a,b,c) into databases of the same names on the target server; --source and --target then name the servers (any database on each)." };
     private static readonly Option<bool> AllDatabases = new("--all-databases") { Description = "Move every database the source's login role may connect to, but templates and the providers' own (rdsadmin, azure_maintenance, azure_sys, cloudsqladmin)." };
     private static readonly Option<bool> ConfirmAll = new("--confirm-all") { Description = "With --databases or --all-databases: replace what the target's existing databases of those names hold." };
@@ -51,7 +49,7 @@ internal static class MigrateCommand
     {
         var command = new Command("migrate", "Run the whole migration: check, read-only source, dump, restore, settings, verify, cutover summary, cleanup.")
         {
-            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, NotConsistent, Roles, MapRole, Databases, AllDatabases, ConfirmAll, WorkDirOption.Option, LockTimeoutOption.Option,
+            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, NotConsistent, RoleOptions.Roles, RoleOptions.MapRole, Databases, AllDatabases, ConfirmAll, WorkDirOption.Option, LockTimeoutOption.Option,
         };
         StagingCliOptions.AddTo(command);
         command.SetAction(RunAsync);
@@ -87,6 +85,7 @@ internal static class MigrateCommand
         }
         else
         {
+            var (roles, renames) = RoleOptions.Get(parse);
             var given = new MigrationOptions
             {
                 Source = source,
@@ -114,8 +113,8 @@ internal static class MigrateCommand
                 ShowSecrets = parse.GetValue(ShowSecrets),
                 NotConsistent = parse.GetValue(NotConsistent),
                 Allow = (parse.GetValue(Allow) ?? []).ToHashSet(StringComparer.Ordinal),
-                Roles = parse.GetValue(Roles),
-                RoleRenames = RenamesOf(parse),
+                Roles = roles,
+                RoleRenames = renames,
             };
             if (parse.GetValue(Databases) is not null || parse.GetValue(AllDatabases) || parse.GetValue(ConfirmAll))
             {
@@ -209,12 +208,6 @@ internal static class MigrateCommand
         // Without --online the rule says more than the size would.
         : parse.GetValue(Online) ? throw new UsageException($"--max-retained-wal '{text}' is not a size: write it like 20GB, 500MB or 1.5TB.")
         : -1;
-
-    private static Dictionary<string, string> RenamesOf(ParseResult parse)
-    {
-        var (renames, error) = Catalog.RoleMap.Parse(parse.GetValue(MapRole) ?? []);
-        return renames ?? throw new UsageException(error!);
-    }
 
     private static string CutoverOf(ParseResult parse) =>
         parse.GetValue(Cutover) is { } mode and ("manual" or "auto") ? mode : throw new UsageException($"--cutover must be manual or auto, not '{parse.GetValue(Cutover)}'.");

@@ -3,7 +3,7 @@ using PgRelocate.Errors;
 
 namespace PgRelocate.Cli.Commands;
 
-/// <summary>--roles and --map-role for copy and restore: read and checked against each other here, once.</summary>
+/// <summary>--roles and --map-role for copy, restore and migrate: read and checked against each other here, once.</summary>
 internal static class RoleOptions
 {
     public static readonly Option<bool> Roles = new("--roles")

@@ -88,6 +88,16 @@ public sealed record DatabaseAccess(string LoginRole, IReadOnlyList<Privilege> P
     /// </summary>
     public IReadOnlyList<Privilege> ToLoginRole { get; init; } = [];
 
+    /// <summary>
+    /// What owners changed of their own privileges (REVOKE UPDATE ON t FROM its owner, on any kind of object, and on
+    /// the default privileges of their own future objects): left out of <see cref="Privileges"/> (without --roles the
+    /// target's login role owns every object), carried by --roles, which gives those objects their owners back.
+    /// </summary>
+    public IReadOnlyList<Privilege> OwnersOwn { get; init; } = [];
+
+    /// <summary>Every privilege --roles carries: <see cref="Privileges"/>, <see cref="ToLoginRole"/> and <see cref="OwnersOwn"/>.</summary>
+    public IEnumerable<Privilege> Carried => Privileges.Concat(ToLoginRole).Concat(OwnersOwn);
+
     /// <summary>Every role of the server but the predefined ones, as <see cref="ReadRolesAsync"/> read them (<see cref="Roles"/> are those the database uses).</summary>
     public IReadOnlyList<RoleFacts> ServerRoles { get; init; } = [];
 
@@ -96,13 +106,16 @@ public sealed record DatabaseAccess(string LoginRole, IReadOnlyList<Privilege> P
         var login = await Db.ScalarAsync<string>(conn, "SELECT current_user", cancellationToken) ?? "";
         var privileges = await Db.ListAsync(conn, CatalogSql.Load("Privileges.sql"), r => new Privilege(
             r.GetString(0), r.NullableString(1), r.NullableString(2), r.GetString(3), r.NullableString(4), r.GetString(5), r.GetBoolean(6), r.GetBoolean(7)), cancellationToken);
+        var used = privileges.ToList();
+        var own = privileges.Where(p => p.Grantee == p.Owner).ToList();
+        privileges.RemoveAll(p => p.Grantee == p.Owner);
         // The target's login role owns every object there, so a grant to the source's login role is not lost.
         var toLogin = privileges.Where(p => p.Grantee == login).ToList();
         privileges.RemoveAll(p => p.Grantee == login);
         var policies = await Db.ListAsync(conn, CatalogSql.Load("PolicyRoles.sql"), r => new PolicyRole(r.GetString(0), r.GetString(1), r.GetString(2)), cancellationToken);
         var owners = await Db.ListAsync(conn, CatalogSql.Load("Owners.sql"), r => r.GetString(0), cancellationToken);
         var roles = await ReadRolesAsync(conn, cancellationToken);
-        return new DatabaseAccess(login, privileges, policies, owners, Used(login, privileges, policies, owners, roles)) { ToLoginRole = toLogin, ServerRoles = roles };
+        return new DatabaseAccess(login, privileges, policies, owners, Used(login, used, policies, owners, roles)) { ToLoginRole = toLogin, OwnersOwn = own, ServerRoles = roles };
     }
 
     /// <summary>Every role of the server but the predefined ones.</summary>

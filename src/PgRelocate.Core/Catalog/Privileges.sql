@@ -4,13 +4,14 @@
 -- source revoked from what PostgreSQL grants by default (EXECUTE on a function from PUBLIC, ...). An object's
 -- baseline is what pg_dump compares with too: its initial privileges (pg_init_privs: the public schema's) or
 -- else acldefault. A schema's default privileges add to the global ones, so their baseline is empty. The owner's
--- own privileges are left out: on the target the login role owns everything.
+-- own privileges are compared with its baseline too: what it revoked from itself (REVOKE UPDATE ON t FROM its
+-- owner) is a row whose grantee is the owner, carried only by --roles (without it the login role owns everything).
 -- Columns: kind (TABLE, SEQUENCE, COLUMN, SCHEMA, ROUTINE, TYPE, DOMAIN, LARGE OBJECT, DATABASE, or
 -- DEFAULT TABLES/SEQUENCES/ROUTINES/TYPES/SCHEMAS), object (quoted, qualified; for COLUMN the table; for a
 -- default privilege the schema or NULL; NULL for the database), column (quoted), owner (the object's owner, or
 -- the role whose future objects a default privilege is for), grantee (NULL for PUBLIC), privilege,
--- grantable, revoke. An owner's own privileges are recorded as granted by itself (grantor = grantee): left out
--- on both sides, as the owner changes.
+-- grantable, revoke. An owner's own privileges are recorded as granted by itself (grantor = grantee); another
+-- role's grant to the owner, and an entry granted by its grantee that is not the owner's, are left out.
 WITH acls AS (
     SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
            pg_catalog.format('%I.%I', n.nspname, c.relname) AS object, NULL::text AS column_name,
@@ -71,22 +72,25 @@ WITH acls AS (
     WHERE a.defaclnamespace = 0 OR a.defaclnamespace IN ({{user_schemas}})
 ),
 changes AS (
-    SELECT x.kind, x.object, x.column_name, x.owner, e.grantee, e.privilege_type, e.is_grantable, false AS revoke
+    SELECT x.kind, x.object, x.column_name, x.owner, e.grantee, e.privilege_type, e.is_grantable, false AS revoke,
+           e.grantee = x.owner AND e.grantor = x.owner AS own
     FROM acls x CROSS JOIN LATERAL pg_catalog.aclexplode(x.acl) e
-    WHERE e.grantee <> e.grantor
+    WHERE (e.grantee <> e.grantor OR e.grantee = x.owner)
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(x.baseline) b
                       WHERE b.grantee = e.grantee AND b.privilege_type = e.privilege_type AND b.is_grantable = e.is_grantable)
     UNION ALL
-    SELECT x.kind, x.object, x.column_name, x.owner, b.grantee, b.privilege_type, false, true
+    SELECT x.kind, x.object, x.column_name, x.owner, b.grantee, b.privilege_type, false, true,
+           b.grantee = x.owner AND b.grantor = x.owner
     FROM acls x CROSS JOIN LATERAL pg_catalog.aclexplode(x.baseline) b
-    WHERE b.grantee <> b.grantor
+    WHERE (b.grantee <> b.grantor OR b.grantee = x.owner)
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(x.acl) e
-                      WHERE e.grantee = b.grantee AND e.privilege_type = b.privilege_type)
+                      WHERE e.grantee = b.grantee AND e.privilege_type = b.privilege_type
+                        AND (b.grantee <> x.owner OR e.grantor = b.grantor))
 )
 SELECT c.kind, c.object, c.column_name, o.rolname AS owner,
        CASE WHEN c.grantee = 0 THEN NULL ELSE (SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid = c.grantee) END AS grantee,
        c.privilege_type, c.is_grantable, c.revoke
 FROM changes c
 JOIN pg_catalog.pg_roles o ON o.oid = c.owner
-WHERE c.grantee <> c.owner
+WHERE c.grantee <> c.owner OR c.own
 ORDER BY c.kind, c.object NULLS FIRST, c.column_name NULLS FIRST, c.revoke DESC, 5 NULLS FIRST, c.privilege_type

@@ -12,7 +12,8 @@ public sealed record AccessApplied(int Owners, int Grants, int Defaults)
 /// <summary>
 /// --roles, after the restore (which made the target's login role the owner of everything and carried no
 /// privilege): gives every object the source's owner back (<c>ObjectOwners.sql</c>), then the source's privileges
-/// and default privileges (<see cref="GrantScript.Statements"/>), each role named by the <see cref="RoleMap"/>,
+/// and default privileges, the owners' own revokes included (<see cref="DatabaseAccess.Carried"/>, as
+/// <see cref="GrantScript.Statements"/> writes them), each role named by the <see cref="RoleMap"/>,
 /// in one transaction. The new owner of an object needs CREATE on its schema: given for the change and taken
 /// back. Grants come after the owners, so each is recorded as the owner's, as on the source (the login role is
 /// a member of every owner, see <see cref="TargetRoles"/>). A superuser's objects stay the login role's unless it
@@ -42,7 +43,9 @@ public static class TargetAccess
         // A superuser's objects (a public schema made by initdb before PostgreSQL 15) stay the login role's, unless it is one too.
         var superusers = access.Roles.Where(r => r.Superuser && !rights.Superuser).Select(r => map[r.Name]).ToHashSet(StringComparer.Ordinal);
         owners.RemoveAll(o => o.Owner == targetLogin || superusers.Contains(o.Owner));
-        var (grants, defaults) = GrantScript.Statements(access.Privileges.Concat(access.ToLoginRole), r => map[r], r => [r], targetLogin, database, keepLoginRole: true);
+        // An owner's own revokes follow its objects: not those of a superuser's objects, which stay the login role's.
+        var privileges = access.Carried.Where(p => p.Grantee != p.Owner || !superusers.Contains(map[p.Owner]));
+        var (grants, defaults) = GrantScript.Statements(privileges, r => map[r], r => [r], targetLogin, database, keepLoginRole: true);
         await GiveAsync(target, owners, grants.Concat(defaults), cancellationToken);
         return new AccessApplied(owners.Count, grants.Count, defaults.Count);
     }

@@ -5,20 +5,6 @@ using PgRelocate.Errors;
 
 namespace PgRelocate.Catalog;
 
-/// <summary>What the target's login role may do about roles: create them, and give the attributes only some may.</summary>
-public sealed record RoleRights(string LoginRole, bool Superuser, bool CreateRole, bool Replication, bool BypassRls, int Major)
-{
-    public bool MayCreateRoles => Superuser || CreateRole;
-
-    /// <summary>What is missing for --roles, in words; null when nothing is.</summary>
-    public string? Missing => MayCreateRoles ? null : $"{LoginRole} may not create roles (it has neither CREATEROLE nor SUPERUSER)";
-
-    public static Task<RoleRights> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
-        Db.SingleAsync(conn,
-            "SELECT current_user::text, rolsuper, rolcreaterole, rolreplication, rolbypassrls, current_setting('server_version_num')::int / 10000 FROM pg_catalog.pg_roles WHERE rolname = current_user",
-            r => new RoleRights(r.GetString(0), r.GetBoolean(1), r.GetBoolean(2), r.GetBoolean(3), r.GetBoolean(4), r.GetInt32(5)), cancellationToken);
-}
-
 /// <summary>One line of what --roles did about a role: its name on the target, what happened, why.</summary>
 public sealed record RoleOutcome(string Role, string Action, string Note)
 {
@@ -58,7 +44,9 @@ public static class TargetRoles
     /// <summary>
     /// The one sequence every command with --roles runs before it writes the target (migrate's roles step, copy,
     /// an online migration): a session on each side, then <see cref="CreateAsync(NpgsqlConnection, NpgsqlConnection, IReadOnlyDictionary{string, string}, CancellationToken)"/>.
-    /// Refuses before any change when the target's login role may not create roles (exit 3, as check --roles blocks).
+    /// Refuses before any change when the target's login role may not create roles, or would not inherit the
+    /// privileges of the owners where the owners and grants step needs them (<see cref="InheritanceGap"/>): exit 3, as
+    /// check --roles blocks.
     /// </summary>
     public static async Task<List<RoleOutcome>> CreateAsync(PgConnectionInfo source, PgConnectionInfo target, IReadOnlyDictionary<string, string> renames, CancellationToken cancellationToken)
     {
@@ -80,6 +68,11 @@ public static class TargetRoles
         if (access.PolicyRoles.FirstOrDefault(p => map.Renames(p.Role)) is { } renamedPolicy)
         {
             throw new PgRelocateException($"--map-role renames {renamedPolicy.Role}, which {renamedPolicy} names: the restore creates policies with the source's role names. Leave that role out of --map-role.", ExitCode.Usage);
+        }
+
+        if (await InheritanceGap.FindAsync(source, target, access, rights, map, cancellationToken) is { Blocks: true } gap)
+        {
+            throw new PgRelocateException($"{gap.Problem}: the owners and grants step would fail. Nothing was changed. {gap.Fix}", ExitCode.Differences);
         }
 
         var verifiers = await VerifiersAsync(source, cancellationToken);
@@ -211,11 +204,7 @@ public static class TargetRoles
             }
         }
 
-        var owners = access.Owners
-            .Concat(access.Privileges.Where(p => p.IsDefault).Select(p => p.Owner))
-            .Where(o => rights.Superuser || !access.Roles.Any(r => r.Name == o && r.Superuser))
-            .Select(o => map[o]);
-        await JoinOwnersAsync(target, owners, rights, outcomes, cancellationToken);
+        await JoinOwnersAsync(target, rights.OwnersToBe(access, map), rights, outcomes, cancellationToken);
     }
 
     /// <summary>

@@ -33,6 +33,9 @@ public sealed class PreflightContext
     /// <summary>--roles: the roles the database uses will be created on the target, owners and privileges kept.</summary>
     public bool Roles { get; init; }
 
+    /// <summary>With <see cref="Roles"/>: --map-role's renames, SOURCE to TARGET.</summary>
+    public IReadOnlyDictionary<string, string> RoleRenames { get; init; } = new Dictionary<string, string>();
+
     /// <summary>The target's connection and facts, when a target was given.</summary>
     public bool HasTarget => Target is not null && TargetServer is not null;
 }

@@ -73,6 +73,7 @@ public sealed class PreflightRunner
                 Reporter = reporter,
                 OwnSessions = OwnSessions,
                 Roles = Roles,
+                RoleRenames = RoleRenames,
             };
             return await RunChecksAsync(context, cancellationToken);
         }
@@ -92,6 +93,9 @@ public sealed class PreflightRunner
 
     /// <summary>--roles: the roles will be created on the target, and owners and privileges kept.</summary>
     public bool Roles { get; init; }
+
+    /// <summary>With <see cref="Roles"/>: --map-role's renames, SOURCE to TARGET.</summary>
+    public IReadOnlyDictionary<string, string> RoleRenames { get; init; } = new Dictionary<string, string>();
 
     /// <summary>
     /// Size functions wait for a lock on each table: behind a session holding an exclusive lock a check would

@@ -8,7 +8,7 @@ namespace PgRelocate.Verify;
 /// verify --roles: compares who owns the database's objects and who may use them, as <see cref="DatabaseAccess"/>
 /// reads them on each side, the source's roles named as the <see cref="RoleMap"/> names them on the target (its
 /// login role standing for the source's, and --map-role's renames): each object's owner, its privileges (column
-/// grants included) and the default privileges, the roles each policy names, the memberships among the roles
+/// grants included, and what the owner revoked from itself) and the default privileges, the roles each policy names, the memberships among the roles
 /// the database uses (ADMIN OPTION; INHERIT and SET where both servers have them, PostgreSQL 16+), and those
 /// roles' attributes that --roles carries (LOGIN, INHERIT, CONNECTION LIMIT, VALID UNTIL, their settings and
 /// their settings in the database). Every difference is a <see cref="SchemaDifference"/> naming the object.
@@ -57,9 +57,12 @@ internal static class AccessComparer
     /// <summary>Each object's privileges beyond its owner's (and the default privileges), compared per object as lists.</summary>
     private static void Privileges(Side source, Side target, RoleMap map, List<SchemaDifference> differences)
     {
-        var expected = ByObject(source.Access.Privileges.Concat(source.Access.ToLoginRole)
+        // An owner's own revokes on a superuser's object are not carried where the object stays the login role's (see Owners).
+        var loginIsSuperuser = target.Access.ServerRoles.Any(r => r.Name == map.TargetLogin && r.Superuser);
+        var superusers = source.Access.ServerRoles.Where(r => r.Superuser && !loginIsSuperuser && map[r.Name] != map.TargetLogin).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        var expected = ByObject(source.Access.Carried.Where(p => p.Grantee != p.Owner || !superusers.Contains(p.Owner))
             .Select(p => p with { Owner = map[p.Owner], Grantee = p.Grantee is null ? null : map[p.Grantee] }));
-        var actual = ByObject(target.Access.Privileges.Concat(target.Access.ToLoginRole));
+        var actual = ByObject(target.Access.Carried);
         foreach (var key in expected.Keys.Union(actual.Keys).Order())
         {
             var want = expected.GetValueOrDefault(key);

@@ -73,9 +73,14 @@ public static partial class DatabaseSnapshot
             SELECT 'policy ' || polname || ' on ' || polrelid::regclass::text || ' to ' || (SELECT string_agg(CASE r WHEN 0 THEN 'public' ELSE pg_get_userbyid(r)::text END, ',' ORDER BY 1) FROM unnest(polroles) r)
             FROM pg_policy
             """, r => r.GetString(0), CancellationToken.None);
-        // PostgreSQL 17 gives an owner MAINTAIN (m) too: one more letter of its default privileges, not a difference.
-        return Lines(string.Join('\n', lines).Replace("=arwdDxtm/", "=arwdDxt/", StringComparison.Ordinal), renames);
+        // PostgreSQL 17 gives an owner MAINTAIN (m) too: one more letter of its default privileges (and of ALL), not a
+        // difference; also where the owner revoked others from itself (an item granted by its grantee).
+        var text = string.Join('\n', lines).Replace("=arwdDxtm/", "=arwdDxt/", StringComparison.Ordinal);
+        return Lines(OwnersMaintain().Replace(text, "$1=$2$3/$1"), renames);
     }
+
+    [GeneratedRegex(@"(?<=[ ,])(""(?:[^""]|"""")*""|[^ ,=""/]+)=([a-zA-Z*]*)m([a-zA-Z*]*)/\1(?=,|$)", RegexOptions.Multiline)]
+    private static partial Regex OwnersMaintain();
 
     private static List<string> Lines(string dump, IReadOnlyDictionary<string, string> renames) =>
         [.. dump.Split('\n')

@@ -58,7 +58,9 @@ public sealed class OwnershipCheck : IPreflightCheck
 
     /// <summary>
     /// With --roles, one row: whether the target's login role may create the roles the database uses (CREATEROLE or
-    /// superuser), blocking when not; the roles to create and those the target has already; the rest is carried.
+    /// superuser), blocking when not, and whether it will have the privileges of the roles it gives objects to
+    /// (<see cref="InheritanceGap"/>: blocking where --roles needs them); the roles to create and those the target
+    /// has already; the rest is carried.
     /// </summary>
     private static async Task<CheckResult> RolesAsync(PreflightContext context, DatabaseAccess access, CancellationToken cancellationToken)
     {
@@ -78,6 +80,13 @@ public sealed class OwnershipCheck : IPreflightCheck
                 $"Ask the provider for CREATEROLE (GRANT it, or ALTER ROLE {rights.LoginRole} CREATEROLE as a superuser), or migrate without --roles: check then lists what is not carried and the cutover summary writes it as a script (on Heroku: credentials stand in for roles).") with { Details = details };
         }
 
+        // A login role that would not inherit the owners' privileges: the owners and grants step, the verify and the follow need them.
+        var gap = await InheritanceGap.FindAsync(context.Source, context.Target, access, rights, RoleMap.For(context.RoleRenames, access.LoginRole, rights.LoginRole), cancellationToken);
+        if (gap is { Blocks: true })
+        {
+            return CheckResult.Block(name, $"--roles cannot work: {gap.Problem}; the source uses {carried}.", gap.Fix) with { Details = details };
+        }
+
         var existing = (await DatabaseAccess.ReadRolesAsync(context.Target, cancellationToken)).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
         var have = access.Roles.Count(r => existing.Contains(r.Name));
         // A role the target has gets its settings in this database only where the login role may alter it:
@@ -91,6 +100,11 @@ public sealed class OwnershipCheck : IPreflightCheck
             {
                 unsettable.Add($"{role.Name} ({string.Join(", ", role.DatabaseSettings)})");
             }
+        }
+
+        if (gap is not null && unsettable.Count == 0)
+        {
+            return CheckResult.Warn(name, $"{gap.Problem}; --roles carries {carried}.", gap.Fix) with { Details = details };
         }
 
         if (unsettable.Count > 0)
