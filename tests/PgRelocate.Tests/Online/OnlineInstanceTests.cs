@@ -109,6 +109,38 @@ public class OnlineInstanceTests(OnlineServers servers) : IClassFixture<OnlineSe
         Assert.Equal(MigrationStatus.Canceled, MigrationJournal.Load(dir.Path, parent).Status);
     }
 
+    [Fact]
+    public async Task With_Roles_Two_Databases_Of_Four_Roles_Move_Online_Into_A_CreateRole_Target_And_Keep_Owners_And_Grants()
+    {
+        var (ra, rb, login) = await Migration.InstanceSource.CreateAsync(servers.Source, "oir");
+        // Online, the login role publishes every table of both databases: it needs REPLICATION and every owner's rights.
+        await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(login.User)} REPLICATION; GRANT {ra.Writer}, {ra.Roles[3]}, {rb.Writer}, {rb.Roles[3]} TO {Db.Ident(login.User)}");
+        var target = await Migration.RoleSource.CreateRoleTargetAsync(servers.Target);
+        var (a, b) = (ra.Db.Database, rb.Db.Database);
+        using var dir = new TempDir();
+        await using var writer = ApplicationWriter.Start(login.WithDatabase(a), "INSERT INTO shop.orders (customer, total, secret) VALUES ('w', 1, 'x')");
+
+        var result = await CliRunner.RunAsync(Args(login, target, dir.Path, a, b, "--roles", "--replica-identity-full", "--cutover", "auto"), null, TimeSpan.FromMinutes(6));
+        await writer.StopAsync();
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var parent = MigrationJournal.All(dir.Path).Single(InstanceJournal.IsParent);
+        Assert.Equal(StepStatus.Done, parent.Step("roles").Status);
+        foreach (var db in new[] { ra, rb })
+        {
+            var (from, into) = (login.WithDatabase(db.Db.Database), target.WithDatabase(db.Db.Database));
+            await DatabaseSnapshot.AssertSameOwnersAndPrivilegesAsync(from, into);
+            await DatabaseSnapshot.AssertSameAsync(db.Db, into);
+            var verify = await CliRunner.RunAsync("verify", "--roles", "--source", CliRunner.Url(from), "--target", CliRunner.Url(into));
+            Assert.True(verify.ExitCode == 0, verify.ToString());
+            // --replica-identity-full is undone on the source once switched.
+            Assert.Equal("d", await PgServer.ScalarAsync<string>(from, "SELECT relreplident::text FROM pg_class WHERE oid = 'shop.notes'::regclass"));
+        }
+
+        Assert.True(writer.Writes > 0, "no write while following");
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser("postgres"), "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgrelocate%'"));
+    }
+
     private static string[] Args(PgConnectionInfo login, PgConnectionInfo target, string workDir, string a, string b, params string[] more) =>
         ["migrate", "--online", "--databases", $"{a},{b}", "--source", CliRunner.Url(login), "--target", CliRunner.Url(target), "--workdir", workDir, .. more];
 
