@@ -17,7 +17,7 @@ internal static class CopyCommand
     private static readonly Option<string?> Confirm = new("--confirm") { Description = "The target database's name: needed to replace what a non-empty target holds." };
     private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel COPY streams (each a source and a target session).", DefaultValueFactory = _ => 2 };
     private static readonly Option<int> IndexJobs = new("--index-jobs") { Description = "Parallel index and constraint builds on the target.", DefaultValueFactory = _ => 2 };
-    private static readonly Option<int> SplitMb = new("--split-tables-larger-than") { Description = "Copy tables whose heap exceeds this many MB as page ranges in parallel (0: never split).", DefaultValueFactory = _ => 256 };
+    private static readonly Option<int?> SplitMb = new("--split-tables-larger-than") { Description = "Copy tables whose heap exceeds this many MB as page ranges in parallel (0: never split). Default: 256, or 0 when both servers run on this machine and it has no more than two cores per --jobs." };
     private static readonly Option<string?> Log = new("--log") { Description = "Where to keep pg_dump's and pg_restore's output (default: a new file in the state folder)." };
 
     public static Command Create()

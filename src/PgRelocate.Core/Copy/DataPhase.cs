@@ -40,7 +40,11 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var largeObjects = record is not null ? await LargeObjectsLeftAsync(cancellationToken) : snapshot.LargeObjects;
-        _chunks = Plan(snapshot.Tables, largeObjects, snapshot.LargeObjectBytes, options.SplitTablesLargerThan, options.Jobs);
+        _chunks = Plan(snapshot.Tables, largeObjects, snapshot.LargeObjectBytes, options.SplitSize, options.Jobs);
+        if (options.SplitTablesLargerThan is null && options.SplitSize == 0 && snapshot.Tables.Any(t => t.HeapBytes > CopyOptions.DefaultSplit))
+        {
+            reporter.Info($"Tables over {CopyOptions.DefaultSplit >> 20} MB are copied in one stream each, loaded frozen: both servers share this machine's {Environment.ProcessorCount} cores with the copy's {options.Jobs} streams, where page ranges side by side gain nothing and cost a vacuum (--split-tables-larger-than {CopyOptions.DefaultSplit >> 20} splits them anyway).");
+        }
         if (record is not null)
         {
             // A table the interrupted copy split keeps its ranges; what is recorded as in is not copied again.
