@@ -95,14 +95,18 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             if (!resuming)
             {
                 reporter.Progress(new ProgressUpdate("schema", 0, 1, "sections"));
-                var (preData, notes) = await schema.PreDataAsync(options.Target, cancellationToken);
+                var (waves, notes) = await schema.PreDataAsync(options.Target, Math.Max(options.Jobs, options.IndexJobs), cancellationToken);
                 foreach (var note in notes)
                 {
                     log.Write($"# left out: {note.Entry} ({note.Message})");
                     warnings.Add(note.ToString());
                 }
 
-                warnings.AddRange((await pgRestore.RunStepAsync(preData, "pre-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
+                foreach (var wave in waves)
+                {
+                    var runs = await Task.WhenAll(wave.Select(call => pgRestore.RunStepAsync(call, "pre-data section", log.Path, cancellationToken)));
+                    warnings.AddRange(runs.SelectMany(r => r).Select(w => w.ToString()));
+                }
                 reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
             }
 

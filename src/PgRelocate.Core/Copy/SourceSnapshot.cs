@@ -31,7 +31,20 @@ internal sealed class SourceSnapshot : IAsyncDisposable
     /// <summary>Which database this is, to refuse a target that is the same one; null when the server does not say.</summary>
     public DatabaseIdentity? Identity { get; private init; }
 
-    public IReadOnlyList<CopyTable> Tables { get; private set; } = [];
+    public IReadOnlyList<CopyTable> Tables
+    {
+        get;
+        private set
+        {
+            field = value;
+            _byOid = null;
+        }
+    } = [];
+
+    private Dictionary<uint, CopyTable>? _byOid;
+
+    /// <summary>The copied table of that oid, or null.</summary>
+    public CopyTable? Table(uint oid) => (_byOid ??= Tables.ToDictionary(t => t.Oid)).GetValueOrDefault(oid);
 
     /// <summary>Index oid → table oid, and constraint oid → table oid: to tell which table a post-data entry belongs to.</summary>
     public IReadOnlyDictionary<uint, uint> IndexTables { get; private set; } = new Dictionary<uint, uint>();
