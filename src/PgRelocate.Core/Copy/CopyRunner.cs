@@ -37,15 +37,17 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         {
             var start = clock.Now;
             await using var snapshot = await SourceSnapshot.OpenAsync(options.Source, cancellationToken, options.Snapshot);
-            reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Facts.ServerVersion}, {Units.Bytes(snapshot.Facts.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
 
             // 1. Everything that can refuse the copy, before the target is touched, while the source's schema is
-            // dumped; the target is emptied once both are done.
+            // dumped (from the moment the snapshot exists, while its tables are read too); the target is emptied
+            // once both are done.
             using var dumpCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var dumping = SchemaArchive.DumpAsync(binaries, options.Source, snapshot, folder, log, reporter, dumpCancel.Token);
             TargetPreparation prepared;
             try
             {
+                await snapshot.ReadCatalogAsync(cancellationToken);
+                reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Facts.ServerVersion}, {Units.Bytes(snapshot.Facts.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
                 prepared = await TargetPreparation.CheckAsync(options.Target, options.Into.Requirements(options.Jobs + options.IndexJobs) with
                 {
                     Extensions = snapshot.Facts.Extensions.Select(e => e.Name).ToList(),
@@ -56,7 +58,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             }
             catch
             {
-                // The refusal is the error to report; the dump only has to stop.
+                // The refusal (or the failed read) is the error to report; the dump only has to stop.
                 await dumpCancel.CancelAsync();
                 await dumping.ContinueWith(_ => { }, TaskScheduler.Default);
                 throw;
