@@ -20,8 +20,13 @@ internal static class ChunkCopier
     /// rows go into that transaction, which the caller ends.
     /// </param>
     /// <param name="locked">The caller has locked the table on the source already (see <see cref="LockAsync"/>).</param>
+    /// <param name="freeze">
+    /// Whether a whole table's rows are written frozen (COPY FREEZE, which needs the table emptied in the same
+    /// transaction). False for a small table loaded, with <paramref name="emptied"/>, into the caller's open
+    /// transaction without being emptied there: it is new and empty (see <see cref="SmallTables"/>).
+    /// </param>
     /// <returns>The rows and bytes copied.</returns>
-    public static async Task<(long Rows, long Bytes)> CopyAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, TableProgress progress, string? mark, CancellationToken cancellationToken, bool emptied = false, bool locked = false)
+    public static async Task<(long Rows, long Bytes)> CopyAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, TableProgress progress, string? mark, CancellationToken cancellationToken, bool emptied = false, bool locked = false, bool freeze = true)
     {
         var table = chunk.Table!;
         if (!locked)
@@ -46,7 +51,7 @@ internal static class ChunkCopier
             : $"COPY (SELECT {string.Join(", ", table.Columns)} FROM ONLY {table.Qualified} WHERE {RangeCondition(chunk)}) TO STDOUT (FORMAT {table.Format})";
         // A whole table is loaded in the transaction that empties it: COPY FREEZE then writes the rows frozen,
         // so neither the index builds nor the first queries on the target rewrite every page to set hint bits.
-        var copyIn = chunk.IsWholeTable
+        var copyIn = chunk.IsWholeTable && freeze
             ? $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format}, FREEZE)"
             : $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format})";
         // A whole table is emptied and loaded in one transaction (FREEZE), unless the caller emptied it in its own; a

@@ -49,7 +49,10 @@ internal sealed class CopyRecord
     public static string IndexItem(string kind, CopyTable table, string name = "") => $"{kind} {table.Display} {name}".TrimEnd();
 
     /// <summary>The statement recording <paramref name="item"/>, to run in the transaction that does it.</summary>
-    public static string Mark(string item) => $"INSERT INTO {Schema}.copy_done (item) VALUES ({Db.Literal(item)})";
+    public static string Mark(string item) => Mark([item]);
+
+    /// <summary>The statement recording every one of <paramref name="items"/>, to run in the transaction that does them.</summary>
+    public static string Mark(IEnumerable<string> items) => $"INSERT INTO {Schema}.copy_done (item) VALUES {string.Join(", ", items.Select(i => $"({Db.Literal(i)})"))}";
 
     /// <summary>Starts the record of a copy whose schema is now restored (replacing any other), in one transaction.</summary>
     public static async Task<CopyRecord> CreateAsync(NpgsqlConnection conn, string id, string digest, string? readOnlySince, CancellationToken cancellationToken)

@@ -37,15 +37,17 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         {
             var start = clock.Now;
             await using var snapshot = await SourceSnapshot.OpenAsync(options.Source, cancellationToken, options.Snapshot);
-            reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Facts.ServerVersion}, {Units.Bytes(snapshot.Facts.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
 
             // 1. Everything that can refuse the copy, before the target is touched, while the source's schema is
-            // dumped; the target is emptied once both are done.
+            // dumped (from the moment the snapshot exists, while its tables are read too); the target is emptied
+            // once both are done.
             using var dumpCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var dumping = SchemaArchive.DumpAsync(binaries, options.Source, snapshot, folder, log, reporter, dumpCancel.Token);
             TargetPreparation prepared;
             try
             {
+                await snapshot.ReadCatalogAsync(cancellationToken);
+                reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Facts.ServerVersion}, {Units.Bytes(snapshot.Facts.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
                 prepared = await TargetPreparation.CheckAsync(options.Target, options.Into.Requirements(options.Jobs + options.IndexJobs) with
                 {
                     Extensions = snapshot.Facts.Extensions.Select(e => e.Name).ToList(),
@@ -56,7 +58,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             }
             catch
             {
-                // The refusal is the error to report; the dump only has to stop.
+                // The refusal (or the failed read) is the error to report; the dump only has to stop.
                 await dumpCancel.CancelAsync();
                 await dumping.ContinueWith(_ => { }, TaskScheduler.Default);
                 throw;
@@ -95,14 +97,18 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             if (!resuming)
             {
                 reporter.Progress(new ProgressUpdate("schema", 0, 1, "sections"));
-                var (preData, notes) = await schema.PreDataAsync(options.Target, cancellationToken);
+                var (waves, notes) = await schema.PreDataAsync(options.Target, Math.Max(options.Jobs, options.IndexJobs), cancellationToken);
                 foreach (var note in notes)
                 {
                     log.Write($"# left out: {note.Entry} ({note.Message})");
                     warnings.Add(note.ToString());
                 }
 
-                warnings.AddRange((await pgRestore.RunStepAsync(preData, "pre-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
+                foreach (var wave in waves)
+                {
+                    var runs = await Task.WhenAll(wave.Select(call => pgRestore.RunStepAsync(call, "pre-data section", log.Path, cancellationToken)));
+                    warnings.AddRange(runs.SelectMany(r => r).Select(w => w.ToString()));
+                }
                 reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
             }
 

@@ -17,6 +17,9 @@ namespace PgRelocate.Copy;
 /// </summary>
 internal sealed record TableIndex(uint TableOid, string Name, string Sql, string? AttachSql = null)
 {
+    /// <summary>pg_dump's own statement: for a key constraint, the one that builds its index and makes it the constraint at once.</summary>
+    public string Statement { get; init; } = Sql;
+
     /// <summary>A GIN, GiST or SP-GiST build: usually the longest single step of a copy, started before the table's B-trees.</summary>
     public bool BuildsFirst => IndexBuilds.IsSlow(Sql);
 
@@ -72,14 +75,35 @@ internal sealed class SchemaArchive
             .Select(e => $"{e.Kind}\t{e.QualifiedTag}\t{e.Definition}").Order(StringComparer.Ordinal)))));
 
     /// <summary>
-    /// The pre-data section's selection once the target is prepared: without the schemas the target already
-    /// has (see <see cref="ExistingSchemas"/>), which are returned as notes.
+    /// The pre-data section's runs once the target is prepared, without the schemas the target already has (see
+    /// <see cref="ExistingSchemas"/>), which are returned as notes: waves of up to <paramref name="lanes"/> runs to
+    /// restore at once (see <see cref="PreDataWaves"/>), or one run when there is little to share.
     /// </summary>
-    public async Task<(PgRestoreCall Call, IReadOnlyList<RestoreIssue> Notes)> PreDataAsync(PgConnectionInfo target, CancellationToken cancellationToken)
+    public async Task<(IReadOnlyList<IReadOnlyList<PgRestoreCall>> Waves, IReadOnlyList<RestoreIssue> Notes)> PreDataAsync(PgConnectionInfo target, int lanes, CancellationToken cancellationToken)
     {
         var existing = await ExistingSchemas.FindAsync(target, Entries, cancellationToken);
-        var list = await existing.ListFileAsync(Entries, System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path)!, "pre-data.list"), cancellationToken);
-        return (new PgRestoreCall("pre-data") { Archive = Path, Sections = ArchiveSections.PreData, EntryList = list }, existing.Notes);
+        var folder = System.IO.Path.GetDirectoryName(Path)!;
+        if (PreDataWaves.Plan(existing.Restored(Entries), lanes) is { } waves)
+        {
+            var runs = new List<IReadOnlyList<PgRestoreCall>>();
+            for (var w = 0; w < waves.Count; w++)
+            {
+                var wave = new List<PgRestoreCall>();
+                for (var l = 0; l < waves[w].Count; l++)
+                {
+                    var list = System.IO.Path.Combine(folder, $"pre-data-{w + 1}-{l + 1}.list");
+                    await File.WriteAllLinesAsync(list, waves[w][l].Select(e => e.ListLine), cancellationToken);
+                    wave.Add(new PgRestoreCall($"pre-data {w + 1}.{l + 1}") { Archive = Path, Sections = ArchiveSections.PreData, EntryList = list });
+                }
+
+                runs.Add(wave);
+            }
+
+            return (runs, existing.Notes);
+        }
+
+        var whole = await existing.ListFileAsync(Entries, System.IO.Path.Combine(folder, "pre-data.list"), cancellationToken);
+        return ([[new PgRestoreCall("pre-data") { Archive = Path, Sections = ArchiveSections.PreData, EntryList = whole }]], existing.Notes);
     }
 
     /// <summary>
@@ -132,11 +156,11 @@ internal sealed class SchemaArchive
     private static TableIndex Build(uint table, string name, string sql, uint? constraint, SourceSnapshot snapshot)
     {
         if (constraint is { } oid && snapshot.KeyConstraints.TryGetValue(oid, out var key) && sql.IndexOf(';', StringComparison.Ordinal) == sql.Length - 1
-            && snapshot.Tables.FirstOrDefault(t => t.Oid == table) is { } copied)
+            && snapshot.Table(table) is { } copied)
         {
             var attach = $"ALTER TABLE ONLY {copied.Qualified} ADD CONSTRAINT {Db.Ident(key.Name)} {(key.IsPrimaryKey ? "PRIMARY KEY" : "UNIQUE")} USING INDEX {Db.Ident(key.IndexName)}"
                 + (key.Deferrable ? " DEFERRABLE" : "") + (key.Deferred ? " INITIALLY DEFERRED" : "");
-            return new TableIndex(table, name, key.IndexDefinition, attach);
+            return new TableIndex(table, name, key.IndexDefinition, attach) { Statement = sql };
         }
 
         return new TableIndex(table, name, sql);

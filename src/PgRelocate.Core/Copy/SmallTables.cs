@@ -4,8 +4,8 @@ namespace PgRelocate.Copy;
 /// Tables so small that the round trips around their work cost more than the work: a few pages of rows, and index
 /// builds of well under a millisecond each. Measured at 1,000 such tables, one transaction and one session hop per
 /// table and per index made the copy twice as slow as pg_restore. They are copied in batches instead: one source
-/// lock and one target transaction (one TRUNCATE, each table's COPY ... FREEZE, the batch's records, one COMMIT)
-/// per batch, and each table's indexes, constraints and ANALYZE are sent in one round trip, in one transaction.
+/// lock and one target transaction (each table's COPY, the batch's records, one COMMIT) per batch; then each table's
+/// indexes, constraints and ANALYZE are sent in one round trip, and the batch's in one transaction.
 /// </summary>
 internal static class SmallTables
 {
@@ -51,5 +51,42 @@ internal static class SmallTables
         }
 
         return units;
+    }
+
+    /// <summary>
+    /// A small table's statements not done yet, in order, each with the items it records: its index builds, its key
+    /// constraints, the constraints made of indexes built before, ANALYZE. A key constraint neither built nor made yet is made by pg_dump's own
+    /// statement (ALTER TABLE ... ADD PRIMARY KEY), one statement where building its index first takes two: that
+    /// split lets a large table's other indexes build meanwhile, which a small table's do not need.
+    /// <paramref name="isDone"/> says which items a resumed copy's record holds.
+    /// </summary>
+    public static List<(string Sql, string[] Items)> Steps(CopyTable table, IReadOnlyList<TableIndex> indexes, Func<string, bool> isDone)
+    {
+        var steps = new List<(string Sql, string[] Items)>();
+        var keys = new List<(string Sql, string[] Items)>();
+        var constraints = new List<(string Sql, string[] Items)>();
+        foreach (var i in indexes)
+        {
+            var index = CopyRecord.IndexItem("index", table, i.Name);
+            var constraint = CopyRecord.IndexItem("constraint", table, i.Name);
+            if (i.AttachSql is null)
+            {
+                steps.Add((i.Sql, [index]));
+            }
+            else if (!isDone(index) && !isDone(constraint))
+            {
+                keys.Add((i.Statement, [index, constraint]));
+            }
+            else
+            {
+                steps.Add((i.Sql, [index]));
+                constraints.Add((i.AttachSql, [constraint]));
+            }
+        }
+
+        steps.AddRange(keys);
+        steps.AddRange(constraints);
+        steps.Add(($"ANALYZE {table.Qualified}", [CopyRecord.IndexItem("analyze", table)]));
+        return [.. steps.Where(s => !s.Items.All(isDone))];
     }
 }

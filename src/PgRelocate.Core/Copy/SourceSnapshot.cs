@@ -31,7 +31,20 @@ internal sealed class SourceSnapshot : IAsyncDisposable
     /// <summary>Which database this is, to refuse a target that is the same one; null when the server does not say.</summary>
     public DatabaseIdentity? Identity { get; private init; }
 
-    public IReadOnlyList<CopyTable> Tables { get; private set; } = [];
+    public IReadOnlyList<CopyTable> Tables
+    {
+        get;
+        private set
+        {
+            field = value;
+            _byOid = null;
+        }
+    } = [];
+
+    private Dictionary<uint, CopyTable>? _byOid;
+
+    /// <summary>The copied table of that oid, or null.</summary>
+    public CopyTable? Table(uint oid) => (_byOid ??= Tables.ToDictionary(t => t.Oid)).GetValueOrDefault(oid);
 
     /// <summary>Index oid → table oid, and constraint oid → table oid: to tell which table a post-data entry belongs to.</summary>
     public IReadOnlyDictionary<uint, uint> IndexTables { get; private set; } = new Dictionary<uint, uint>();
@@ -62,9 +75,7 @@ internal sealed class SourceSnapshot : IAsyncDisposable
 
             var id = existing ?? await Db.ScalarAsync<string>(conn, "SELECT pg_export_snapshot()", cancellationToken)
                 ?? throw new PgRelocateException("The source did not export a snapshot.");
-            var snapshot = new SourceSnapshot(conn, id, facts) { Identity = await DatabaseIdentity.TryReadAsync(conn, cancellationToken) };
-            await snapshot.ReadCatalogAsync(cancellationToken);
-            return snapshot;
+            return new SourceSnapshot(conn, id, facts) { Identity = await DatabaseIdentity.TryReadAsync(conn, cancellationToken) };
         }
         catch
         {
@@ -103,7 +114,12 @@ internal sealed class SourceSnapshot : IAsyncDisposable
         return tables;
     }
 
-    private async Task ReadCatalogAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads, in the snapshot, the tables to copy (locked first), their sizes, their indexes' and constraints' oids,
+    /// and the large objects: until then <see cref="Tables"/> is empty. At thousands of tables this takes seconds (a
+    /// size is a file's), so the schema's dump, which needs only <see cref="Id"/>, runs meanwhile.
+    /// </summary>
+    public async Task ReadCatalogAsync(CancellationToken cancellationToken)
     {
         var tables = await ReadTablesAsync(_conn, cancellationToken);
 

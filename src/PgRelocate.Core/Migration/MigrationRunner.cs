@@ -112,6 +112,9 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
 
                 await step.RunAsync(context, cancellationToken);
 
+                // What the step read is garbage now (a copy's catalog of thousands of tables): collected before the
+                // next step reads as much again (the verification, both catalogs), so the heap does not hold both.
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
                 record.Status = StepStatus.Done;
                 record.FinishedAt = DateTimeOffset.UtcNow;
                 journal.AddLog($"{step.Name}: {record.Summary ?? "done"}");

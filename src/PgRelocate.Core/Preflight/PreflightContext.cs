@@ -38,4 +38,20 @@ public sealed class PreflightContext
 
     /// <summary>The target's connection and facts, when a target was given.</summary>
     public bool HasTarget => Target is not null && TargetServer is not null;
+
+    private readonly Dictionary<string, object> _once = new(StringComparer.Ordinal);
+
+    /// <summary>What <paramref name="read"/> returns, read by the first check that asks for <paramref name="key"/> and kept for the others.</summary>
+    internal Task<T> Once<T>(string key, Func<Task<T>> read)
+    {
+        lock (_once)
+        {
+            if (!_once.TryGetValue(key, out var task))
+            {
+                _once[key] = task = read();
+            }
+
+            return (Task<T>)task;
+        }
+    }
 }

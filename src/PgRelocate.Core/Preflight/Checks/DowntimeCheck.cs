@@ -27,26 +27,13 @@ public sealed class DowntimeCheck(TimeSpan? warnAbove = null, long sampleBytes =
     public string Name => "estimated downtime";
 
     // The user's tables and materialized views, as SizeCheck counts them (an extension's tables are made again
-    // by CREATE EXTENSION: neither dumped nor restored), and the large objects.
-    private static readonly string DataSql = CatalogSql.Expand("""
-        SELECT coalesce(sum(pg_table_size(c.oid)), 0)::bigint
-               + (SELECT pg_total_relation_size('pg_catalog.pg_largeobject'))
-        FROM pg_class c
-        WHERE c.relkind IN ('r', 'm') AND c.oid IN ({{user_relations}})
-        """);
-
-    private static readonly string LargestSql = CatalogSql.Expand("""
-        SELECT n.nspname, c.relname
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.oid IN ({{user_tables}})
-        ORDER BY pg_table_size(c.oid) DESC, 1, 2
-        LIMIT 1
-        """);
-
+    // by CREATE EXTENSION: neither dumped nor restored), and the large objects; the table sampled is the largest.
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
-        var data = await Db.SingleAsync(context.Source, DataSql, r => r.GetInt64(0), cancellationToken);
-        var largest = await Db.ListAsync(context.Source, LargestSql, r => (Schema: r.GetString(0), Table: r.GetString(1)), cancellationToken);
+        var sizes = await SourceSizes.ReadAsync(context, cancellationToken);
+        var data = sizes.Sum(s => s.TableBytes) + await Db.ScalarAsync<long>(context.Source, "SELECT pg_total_relation_size('pg_catalog.pg_largeobject')", cancellationToken);
+        var largest = sizes.Where(s => s.IsTable).OrderByDescending(s => s.TableBytes).ThenBy(s => s.Schema, StringComparer.Ordinal).ThenBy(s => s.Name, StringComparer.Ordinal)
+            .Select(s => (s.Schema, Table: s.Name)).Take(1).ToList();
         if (largest.Count == 0)
         {
             return [CheckResult.Ok(Name, online ? Cutover + "." : "No tables: the dump and restore take moments.")];

@@ -15,27 +15,13 @@ public sealed class SizeCheck(long thresholdBytes = SizeCheck.DefaultThresholdBy
 
     public string Name => "size";
 
-    // pg_table_size counts heap and TOAST but not indexes: what COPY reads, about what the dump holds uncompressed.
-    // The user's tables and materialized views (an extension's are made again by CREATE EXTENSION, not dumped).
-    private static readonly string TotalsSql = CatalogSql.Expand("""
-        SELECT pg_database_size(current_database()),
-               coalesce(sum(pg_table_size(c.oid)), 0)::bigint
-        FROM pg_class c
-        WHERE c.relkind IN ('r', 'm') AND c.oid IN ({{user_relations}})
-        """);
-
-    private static readonly string LargestSql = CatalogSql.Expand("""
-        SELECT n.nspname || '.' || c.relname, pg_total_relation_size(c.oid), c.reltuples::bigint
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'm') AND c.oid IN ({{user_relations}})
-        ORDER BY 2 DESC, 1
-        LIMIT 10
-        """);
-
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
-        var (database, tables) = await Db.SingleAsync(context.Source, TotalsSql, r => (r.GetInt64(0), r.GetInt64(1)), cancellationToken);
-        var largest = await Db.ListAsync(context.Source, LargestSql, r => (Name: r.GetString(0), Bytes: r.GetInt64(1), Rows: r.GetInt64(2)), cancellationToken);
+        var database = await Db.ScalarAsync<long>(context.Source, "SELECT pg_database_size(current_database())", cancellationToken);
+        var sizes = await SourceSizes.ReadAsync(context, cancellationToken);
+        var tables = sizes.Sum(s => s.TableBytes);
+        var largest = sizes.Select(s => (Name: s.Schema + "." + s.Name, Bytes: s.TotalBytes, Rows: s.EstimatedRows))
+            .OrderByDescending(t => t.Bytes).ThenBy(t => t.Name, StringComparer.Ordinal).Take(10);
         var details = largest.Select(t => $"{t.Name}: {Units.Bytes(t.Bytes)}, {Rows(t.Rows)}").ToList();
         // A custom-format dump is compressed; text and numbers usually shrink to a third or less.
         var found = $"database {Units.Bytes(database)}; table data without indexes {Units.Bytes(tables)}; " +
