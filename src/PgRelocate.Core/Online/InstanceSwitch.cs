@@ -50,9 +50,11 @@ public sealed class InstanceSwitch : IInstanceSwitch
         reporter.Info(options.AutoCutover
             ? $"All {children.Count} databases follow their source; they switch together once each is verified and within {options.MaxLag.TotalSeconds:0.#}s of it."
             : $"All {children.Count} databases follow their source; switch them together with 'pgrelocate cutover {parent.Id}'.");
+        // A follow verified once stays so: its journal (large at thousands of tables) is read again only until then.
+        var verified = new HashSet<string>(StringComparer.Ordinal);
         while (!ended.IsCompleted)
         {
-            if (CutoverRequest.IsRequested(parent.Folder) || (options.AutoCutover && children.All(c => Ready(c, options.MaxLag))))
+            if (CutoverRequest.IsRequested(parent.Folder) || (options.AutoCutover && children.All(c => Ready(c, options.MaxLag, verified))))
             {
                 parent.AddLog(CutoverRequest.IsRequested(parent.Folder) ? "Cutover requested: every database switches." : "Every database caught up: every database switches.");
                 parent.Save();
@@ -71,9 +73,19 @@ public sealed class InstanceSwitch : IInstanceSwitch
         }
     }
 
-    /// <summary>Whether a database's follow was verified and is within <paramref name="maxLag"/> of its source, as its journal and status files say.</summary>
-    private static bool Ready(MigrationJournal child, TimeSpan maxLag) =>
-        OnlineStatus.Read(child.Folder) is { Phase: OnlinePhases.Follow } status
-        && status.LagSeconds < maxLag.TotalSeconds
-        && child.Reload().Step(FollowStep.StepName).Outputs.ContainsKey("verified");
+    /// <summary>Whether a database's follow was verified and is within <paramref name="maxLag"/> of its source, as its status file and journal say.</summary>
+    private static bool Ready(MigrationJournal child, TimeSpan maxLag, HashSet<string> verified)
+    {
+        if (OnlineStatus.Read(child.Folder) is not { Phase: OnlinePhases.Follow } status || status.LagSeconds >= maxLag.TotalSeconds)
+        {
+            return false;
+        }
+
+        if (!verified.Contains(child.Id) && child.Reload().Step(FollowStep.StepName).Outputs.ContainsKey("verified"))
+        {
+            verified.Add(child.Id);
+        }
+
+        return verified.Contains(child.Id);
+    }
 }
