@@ -33,6 +33,17 @@ internal sealed class BinaryCopyRowCounter
     {
         while (data.Length > 0 && _state != State.Done)
         {
+            if (_state == State.TupleFieldCount && _skip == 0 && _pendingCount == 0)
+            {
+                // Between rows: the rows that lie whole in this buffer are counted in one pass, the one cut by its
+                // end goes through the states below.
+                data = data[WholeRows(data)..];
+                if (data.Length == 0)
+                {
+                    break;
+                }
+            }
+
             if (_skip > 0)
             {
                 var n = (int)Math.Min(_skip, data.Length);
@@ -81,6 +92,40 @@ internal sealed class BinaryCopyRowCounter
                     break;
             }
         }
+    }
+
+    /// <summary>Counts the rows that lie whole at the start of <paramref name="data"/> and returns the bytes they take.</summary>
+    private int WholeRows(ReadOnlySpan<byte> data)
+    {
+        var at = 0;
+        while (data.Length - at >= 2)
+        {
+            var fields = BinaryPrimitives.ReadInt16BigEndian(data[at..]);
+            if (fields < 0)
+            {
+                break;
+            }
+
+            var end = at + 2;
+            for (var f = 0; f < fields; f++)
+            {
+                if (data.Length - end < 4)
+                {
+                    return at;
+                }
+
+                end += 4 + Math.Max(0, BinaryPrimitives.ReadInt32BigEndian(data[end..]));
+                if (end > data.Length)
+                {
+                    return at;
+                }
+            }
+
+            at = end;
+            Rows++;
+        }
+
+        return at;
     }
 
     /// <summary>Takes a big-endian number that may straddle two buffers.</summary>

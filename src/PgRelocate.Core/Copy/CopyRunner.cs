@@ -261,7 +261,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             return;
         }
 
-        await using var conn = await CopySessions.OpenWriterAsync(options.Target, options.MaintenanceWorkMem, cancellationToken);
+        await using var conn = await CopySessions.OpenWriterAsync(options, cancellationToken);
         if (await SequenceSync.SetAsync(conn, sequences, cancellationToken) is { Count: > 0 } missing)
         {
             warnings.Add(SequenceSync.MissingWarning(missing));

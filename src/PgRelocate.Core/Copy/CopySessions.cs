@@ -39,10 +39,19 @@ internal static class CopySessions
     /// A target writer: no timeouts (a large index build or COPY must not be cut off by the provider's
     /// defaults), asynchronous commit (a server crash may lose the last
     /// commits, each together with its record in <see cref="CopyRecord"/>, so a resume copies them again), a generous
-    /// maintenance_work_mem for index builds, and pg_dump's empty search_path for its statements.
+    /// maintenance_work_mem for index builds, and pg_dump's empty search_path for its statements. Where both servers
+    /// share this machine's few cores (<see cref="CopyOptions.SharesFewCores"/>) an index build gets no parallel
+    /// workers: the copy's index builders already run side by side, and each build's workers on top of them
+    /// oversubscribe the cores (two B-tree builds at once on two cores, pgbench scale 50: 1.5 to 1.7 s without
+    /// workers, 2.0 to 2.2 s with PostgreSQL's default two; one build alone gains 10% from them).
     /// </summary>
-    public static async Task<NpgsqlConnection> OpenWriterAsync(PgConnectionInfo target, string maintenanceWorkMem, CancellationToken cancellationToken)
+    public static async Task<NpgsqlConnection> OpenWriterAsync(CopyOptions options, CancellationToken cancellationToken)
     {
+        var target = options.Target;
+        var maintenanceWorkMem = options.MaintenanceWorkMem;
+        var workers = options.SharesFewCores
+            ? " SELECT pg_catalog.set_config(name, '0', false) FROM pg_catalog.pg_settings WHERE name = 'max_parallel_maintenance_workers';"
+            : "";
         var conn = await OpenAsync(target, "target", cancellationToken);
         try
         {
@@ -51,7 +60,7 @@ internal static class CopySessions
                 SET synchronous_commit = off; SET maintenance_work_mem = {Db.Literal(maintenanceWorkMem)};
                 SET check_function_bodies = false; SET client_min_messages = warning; SET row_security = off;
                 SELECT pg_catalog.set_config('search_path', '', false);
-                """ + TextFormatSettings, cancellationToken);
+                """ + workers + TextFormatSettings, cancellationToken);
             return conn;
         }
         catch

@@ -52,7 +52,7 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
                 .Concat(snapshot.Tables.Where(t => record.Ranges.ContainsKey(t.Display))
                     .SelectMany(t => record.Ranges[t.Display].Select(r => DataChunk.Range(t, r.From, r.To, t.TotalBytes / record.Ranges[t.Display].Count))))
                 .OrderByDescending(c => c.EstimatedBytes)];
-            await using (var conn = await CopySessions.OpenWriterAsync(options.Target, options.MaintenanceWorkMem, cancellationToken))
+            await using (var conn = await CopySessions.OpenWriterAsync(options, cancellationToken))
             {
                 await record.SaveRangesAsync(conn, _chunks, cancellationToken);
             }
@@ -140,7 +140,7 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
     private async Task DataWorkerAsync(CancellationToken cancellationToken)
     {
         await using var reader = await CopySessions.OpenReaderAsync(options.Source, snapshot.Id, cancellationToken);
-        await using var writer = await CopySessions.OpenWriterAsync(options.Target, options.MaintenanceWorkMem, cancellationToken);
+        await using var writer = await CopySessions.OpenWriterAsync(options, cancellationToken);
         while (Interlocked.Increment(ref _next) is var i && i < _units.Count)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -416,7 +416,7 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
 
     private async Task IndexWorkerAsync(CancellationToken cancellationToken)
     {
-        await using var writer = await CopySessions.OpenWriterAsync(options.Target, options.MaintenanceWorkMem, cancellationToken);
+        await using var writer = await CopySessions.OpenWriterAsync(options, cancellationToken);
         await foreach (var work in _indexWork.Reader.ReadAllAsync(cancellationToken))
         {
             using var slot = await _gate.EnterAsync(priority: true, cancellationToken);
