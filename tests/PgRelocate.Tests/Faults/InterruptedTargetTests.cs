@@ -108,6 +108,37 @@ public class InterruptedTargetTests(FaultServers servers) : IClassFixture<FaultS
         Assert.Contains("Interrupted.", result.Stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// SIGTERM while a large table's rows stream from a healthy source into a healthy target: the source's COPY is
+    /// cancelled (its session ends), the target's load is rolled back, and the command says so.
+    /// </summary>
+    [Fact]
+    public async Task Should_End_Both_Copies_When_Interrupted_While_Rows_Stream()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("streaming");
+        await PgServer.ExecuteAsync(source, "CREATE TABLE big (id int, v text); INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 1000000) g");
+        var target = await servers.Target.CreateDatabaseAsync("streamed");
+        var targetSuperuser = servers.Target.Cluster.Superuser(target.Database);
+        var loading = WaitForAsync(targetSuperuser, "SELECT count(*) FROM pg_stat_progress_copy WHERE tuples_processed > 10000");
+
+        var result = await SignalAsync(["--json", "copy", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--jobs", "1"], loading, "TERM");
+
+        Assert.True(result.ExitCode == 130, result.ToString());
+        Assert.Equal("interrupted", Single(result).GetProperty("status").GetString());
+        var sourceSuperuser = servers.Source.Cluster.Superuser(source.Database);
+        await WaitForNoOtherSessionsAsync(sourceSuperuser);
+        await WaitForNoOtherSessionsAsync(targetSuperuser);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(targetSuperuser, "SELECT coalesce((SELECT count(*) FROM big WHERE to_regclass('public.big') IS NOT NULL), 0)"));
+    }
+
+    private static async Task WaitForAsync(PgConnectionInfo superuser, string countSql)
+    {
+        for (var i = 0; i < 1200 && await PgServer.ScalarAsync<long>(superuser, countSql) == 0; i++)
+        {
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>Runs the CLI, waits for <paramref name="ready"/>, then sends <paramref name="signal"/>.</summary>
     private static async Task<CliResult> SignalAsync(string[] args, Task ready, string signal)
     {
