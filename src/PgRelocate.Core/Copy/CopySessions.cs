@@ -38,8 +38,8 @@ internal static class CopySessions
     /// <summary>
     /// A target writer: no timeouts (a large index build or COPY must not be cut off by the provider's
     /// defaults), asynchronous commit (a server crash may lose the last
-    /// commits, each together with its record in <see cref="CopyRecord"/>, so a resume copies them again), a generous
-    /// maintenance_work_mem for index builds, and pg_dump's empty search_path for its statements. Where both servers
+    /// commits, each together with its record in <see cref="CopyRecord"/>, so a resume copies them again), the
+    /// maintenance_work_mem for B-tree builds, and pg_dump's empty search_path for its statements. Where both servers
     /// share this machine's few cores (<see cref="CopyOptions.SharesFewCores"/>) an index build gets no parallel
     /// workers: the copy's index builders already run side by side, and each build's workers on top of them
     /// oversubscribe the cores (two B-tree builds at once on two cores, pgbench scale 50: 1.5 to 1.7 s without

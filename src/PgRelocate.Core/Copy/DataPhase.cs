@@ -262,7 +262,7 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
                 var start = clock.Now;
                 try
                 {
-                    // B-tree sorts want all the memory they can get; GIN builds are faster with less.
+                    // GIN builds are faster with less memory than B-tree sorts.
                     if (index.IsGin)
                     {
                         var memory = await IndexBuilds.IsOverJsonbAsync(conn, index.Sql, ct) ? IndexBuilds.JsonbGinMemory : IndexBuilds.GinMemory;
