@@ -14,6 +14,9 @@ internal static class ChunkCopier
 {
     private const int BufferSize = 1 << 17;
 
+    /// <summary>Up to this much, a COPY is moved on the caller's thread (see <see cref="PumpBinaryAsync"/>).</summary>
+    private const long InlineBytes = 8L << 20;
+
     /// <param name="mark">A statement recording the chunk as copied (see <see cref="CopyRecord"/>), run in the transaction that loads it; null: none.</param>
     /// <param name="emptied">
     /// A whole table the caller has emptied in the writer's open transaction (with others, in one TRUNCATE): the
@@ -40,7 +43,7 @@ internal static class ChunkCopier
             await Db.ExecuteAsync(writer, "BEGIN", cancellationToken);
             await Db.ExecuteAsync(writer, $"DELETE FROM ONLY {table.Qualified} {condition}", cancellationToken);
             var config = table.Binary
-                ? await PumpBinaryAsync(reader, writer, $"COPY (SELECT {string.Join(", ", table.Columns)} FROM ONLY {table.Qualified} {condition}) TO STDOUT (FORMAT {table.Format})", $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format})", progress, cancellationToken)
+                ? await PumpBinaryAsync(reader, writer, table.TotalBytes, $"COPY (SELECT {string.Join(", ", table.Columns)} FROM ONLY {table.Qualified} {condition}) TO STDOUT (FORMAT {table.Format})", $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format})", progress, cancellationToken)
                 : await PumpTextAsync(reader, writer, $"COPY (SELECT {string.Join(", ", table.Columns)} FROM ONLY {table.Qualified} {condition}) TO STDOUT (FORMAT {table.Format})", $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format})", progress, cancellationToken);
             await CommitAsync(writer, mark, cancellationToken);
             return config;
@@ -68,7 +71,7 @@ internal static class ChunkCopier
         }
 
         var rows = table.Binary
-            ? await PumpBinaryAsync(reader, writer, copyOut, copyIn, progress, cancellationToken)
+            ? await PumpBinaryAsync(reader, writer, chunk.EstimatedBytes, copyOut, copyIn, progress, cancellationToken)
             : await PumpTextAsync(reader, writer, copyOut, copyIn, progress, cancellationToken);
 
         if (ownTransaction)
@@ -101,7 +104,8 @@ internal static class ChunkCopier
         await Db.ExecuteAsync(writer, mark is null ? "COMMIT" : mark + "; COMMIT", cancellationToken);
     }
 
-    private static async Task<(long Rows, long Bytes)> PumpBinaryAsync(NpgsqlConnection reader, NpgsqlConnection writer, string copyOut, string copyIn, TableProgress progress, CancellationToken cancellationToken)
+    /// <param name="expectedBytes">About how much will pass: a few megabytes are moved on the caller's thread.</param>
+    private static async Task<(long Rows, long Bytes)> PumpBinaryAsync(NpgsqlConnection reader, NpgsqlConnection writer, long expectedBytes, string copyOut, string copyIn, TableProgress progress, CancellationToken cancellationToken)
     {
         await using var input = await reader.BeginRawBinaryCopyAsync(copyOut, cancellationToken);
         await using var output = await writer.BeginRawBinaryCopyAsync(copyIn, cancellationToken);
@@ -109,9 +113,12 @@ internal static class ChunkCopier
         {
             // The source sends one message per row. Read asynchronously, each row costs a state machine and a
             // registration of the cancellation token: at tens of millions of rows that was most of the tool's
-            // CPU, taken from the cores the servers need. So the bytes move on a thread of their own with plain
-            // reads and writes, and a cancellation is one cancel request to the source, which ends its COPY.
-            return await Task.Factory.StartNew(() => Pump(input, output, progress, cancellationToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            // CPU, taken from the cores the servers need. So the bytes move with plain reads and writes, and a
+            // cancellation is one cancel request to the source, which ends its COPY. A large table gets a thread
+            // of its own, rather than holding one of the pool's for minutes; a small one is not worth a thread.
+            return expectedBytes <= InlineBytes
+                ? Pump(input, output, progress, cancellationToken)
+                : await Task.Factory.StartNew(() => Pump(input, output, progress, cancellationToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
         catch (Exception e)
         {
