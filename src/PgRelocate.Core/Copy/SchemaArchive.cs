@@ -83,23 +83,9 @@ internal sealed class SchemaArchive
     {
         var existing = await ExistingSchemas.FindAsync(target, Entries, cancellationToken);
         var folder = System.IO.Path.GetDirectoryName(Path)!;
-        if (PreDataWaves.Plan(existing.Restored(Entries), lanes) is { } waves)
+        if (await PreDataWaves.CallsAsync(Path, existing.Restored(Entries), lanes, folder, cancellationToken) is { } waves)
         {
-            var runs = new List<IReadOnlyList<PgRestoreCall>>();
-            for (var w = 0; w < waves.Count; w++)
-            {
-                var wave = new List<PgRestoreCall>();
-                for (var l = 0; l < waves[w].Count; l++)
-                {
-                    var list = System.IO.Path.Combine(folder, $"pre-data-{w + 1}-{l + 1}.list");
-                    await File.WriteAllLinesAsync(list, waves[w][l].Select(e => e.ListLine), cancellationToken);
-                    wave.Add(new PgRestoreCall($"pre-data {w + 1}.{l + 1}") { Archive = Path, Sections = ArchiveSections.PreData, EntryList = list });
-                }
-
-                runs.Add(wave);
-            }
-
-            return (runs, existing.Notes);
+            return (waves, existing.Notes);
         }
 
         var whole = await existing.ListFileAsync(Entries, System.IO.Path.Combine(folder, "pre-data.list"), cancellationToken);

@@ -43,8 +43,7 @@ internal sealed class FollowingRestore(
 
         // 1. Pre-data, which needs only the table of contents: it is at the front of the archive, already written.
         // Then the rows that stay out (see ExtensionTables); each loaded table's indexes and keys are known from their entries.
-        var whole = await parts.WholeSelectionAsync(workFolder, token);
-        await parts.RunAsync(new PgRestoreCall("pre-data") { Archive = spool.Path, Sections = ArchiveSections.PreData, EntryList = whole }, token);
+        await parts.RunPreDataAsync(spool.Path, jobs, workFolder, token);
         var skipped = await parts.SkipUnwritableExtensionRowsAsync(token);
         IReadOnlyList<ArchiveEntry> restored = [.. _toc.Where(e => !skipped.Contains(e.Id))];
         _postData = PlanPostData(restored);

@@ -1,4 +1,5 @@
 using PgRelocate.Archives;
+using PgRelocate.Runners;
 
 namespace PgRelocate.Restore;
 
@@ -66,6 +67,34 @@ internal static class PreDataWaves
             }
 
             runs.Add([.. cut.Where(l => l.Count > 0)]);
+        }
+
+        return runs;
+    }
+
+    /// <summary>
+    /// The pg_restore runs for <see cref="Plan"/>'s waves of <paramref name="archive"/>, each lane's entry list
+    /// written into <paramref name="folder"/> and its run named "pre-data WAVE.LANE"; null: the section goes in one run.
+    /// </summary>
+    public static async Task<IReadOnlyList<IReadOnlyList<PgRestoreCall>>?> CallsAsync(string archive, IReadOnlyList<ArchiveEntry> toc, int lanes, string folder, CancellationToken cancellationToken)
+    {
+        if (Plan(toc, lanes) is not { } waves)
+        {
+            return null;
+        }
+
+        var runs = new List<IReadOnlyList<PgRestoreCall>>();
+        for (var w = 0; w < waves.Count; w++)
+        {
+            var wave = new List<PgRestoreCall>();
+            for (var l = 0; l < waves[w].Count; l++)
+            {
+                var list = Path.Combine(folder, $"pre-data-{w + 1}-{l + 1}.list");
+                await File.WriteAllLinesAsync(list, waves[w][l].Select(e => e.ListLine), cancellationToken);
+                wave.Add(new PgRestoreCall($"pre-data {w + 1}.{l + 1}") { Archive = archive, Sections = ArchiveSections.PreData, EntryList = list });
+            }
+
+            runs.Add(wave);
         }
 
         return runs;

@@ -82,6 +82,38 @@ internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IR
         throw new RestorePartFailedException(label.Length > 0 ? label : "restore");
     }
 
+    /// <summary>Whether <see cref="RunPreDataAsync"/> would restore the pre-data section in waves with <paramref name="lanes"/> lanes.</summary>
+    public bool PreDataInWaves(int lanes) => PreDataWaves.Plan(_toc, lanes) is not null;
+
+    /// <summary>
+    /// The pre-data section of <paramref name="archive"/>: in waves of up to <paramref name="lanes"/> pg_restore runs
+    /// side by side when there is enough to share (see <see cref="PreDataWaves"/>; pg_restore restores the section
+    /// in one session even with --jobs), else in one run; lists go into <paramref name="folder"/>. A failed run is
+    /// noted under its own name and ends the section, as the part "pre-data".
+    /// </summary>
+    /// <exception cref="RestorePartFailedException">A run failed; the waves after it were not run.</exception>
+    public async Task RunPreDataAsync(string archive, int lanes, string folder, CancellationToken cancellationToken)
+    {
+        if (await PreDataWaves.CallsAsync(archive, _toc, lanes, folder, cancellationToken) is not { } waves)
+        {
+            await RunAsync(new PgRestoreCall("pre-data") { Archive = archive, Sections = ArchiveSections.PreData, EntryList = await WholeSelectionAsync(folder, cancellationToken) }, cancellationToken);
+            return;
+        }
+
+        runner.Log($"# pre-data in {waves.Count} waves of up to {lanes} pg_restore runs side by side");
+        foreach (var wave in waves)
+        {
+            try
+            {
+                await Task.WhenAll(wave.Select(call => RunAsync(call, cancellationToken)));
+            }
+            catch (RestorePartFailedException)
+            {
+                throw new RestorePartFailedException("pre-data");
+            }
+        }
+    }
+
     /// <summary>Notes what was not restored because an earlier part failed.</summary>
     public void NotRun(string part, string what)
     {

@@ -281,21 +281,24 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
     }
 
     /// <summary>
-    /// A whole local archive: in one pg_restore (with pg_restore's own parallel jobs), or, when it holds rows
-    /// of tables that may belong to an extension, the pre-data section first, so those tables can be looked
-    /// at on the target before their rows are sent (see <see cref="ExtensionTables"/>).
+    /// A whole local archive: in one pg_restore (with pg_restore's own parallel jobs); or the pre-data section
+    /// first, then the rest with those jobs, when that section is large enough to go in waves of runs side by side
+    /// (see <see cref="RestoreParts.RunPreDataAsync"/>), or when the archive holds rows of tables that may belong
+    /// to an extension, so those tables can be looked at on the target before their rows are sent (see
+    /// <see cref="ExtensionTables"/>).
     /// </summary>
     private static async Task RunLocalAsync(RestoreParts parts, string path, int jobs, bool extensions, string work, CancellationToken cancellationToken)
     {
         var whole = await parts.WholeSelectionAsync(work, cancellationToken);
-        if (!extensions || !parts.Toc.Any(e => e.Kind == ArchiveToc.TableData))
+        var extensionRows = extensions && parts.Toc.Any(e => e.Kind == ArchiveToc.TableData);
+        if (!extensionRows && !parts.PreDataInWaves(jobs))
         {
             await parts.RunAsync(new PgRestoreCall("") { Archive = path, EntryList = whole, Jobs = jobs }, cancellationToken);
             return;
         }
 
-        await parts.RunAsync(new PgRestoreCall("pre-data") { Archive = path, Sections = ArchiveSections.PreData, EntryList = whole }, cancellationToken);
-        var skipped = await parts.SkipUnwritableExtensionRowsAsync(cancellationToken);
+        await parts.RunPreDataAsync(path, jobs, work, cancellationToken);
+        var skipped = extensionRows ? await parts.SkipUnwritableExtensionRowsAsync(cancellationToken) : new HashSet<int>();
         var rest = whole;
         if (skipped.Count > 0 || whole is not null)
         {

@@ -1,0 +1,114 @@
+using System.Text;
+using PgRelocate.Connections;
+using PgRelocate.Tests.Harness;
+
+namespace PgRelocate.Tests.Restore;
+
+/// <summary>
+/// `restore --jobs 2` of an archive with enough pre-data entries restores that section in waves of pg_restore runs
+/// side by side (see PreDataWaves); the result is compared outside our code, and a failed run of a wave is
+/// reported like a failed pre-data section.
+/// </summary>
+public sealed class PreDataWavesRestoreTests(PgServerPair servers) : IClassFixture<PgServerPair>
+{
+    /// <summary>
+    /// About 900 pre-data entries: 600 tables in three schemas (one named with a space and a quote), ten partitioned
+    /// tables of ten partitions each, 60 views and 60 functions, comments, two rows a table.
+    /// </summary>
+    private static IEnumerable<string> Schema()
+    {
+        yield return "CREATE SCHEMA app; CREATE SCHEMA \"Odd \"\"Schema\"\"\"; CREATE SCHEMA reports;";
+        string[] schemas = ["app", "\"Odd \"\"Schema\"\"\"", "reports"];
+        var batch = new StringBuilder();
+        for (var i = 1; i <= 600; i++)
+        {
+            var table = $"{schemas[i % 3]}.\"T {i}\"";
+            batch.Append($"CREATE TABLE {table} (id int PRIMARY KEY, v text); INSERT INTO {table} VALUES (1, 'a{i}'), (2, NULL);");
+            if (i % 10 == 0)
+            {
+                batch.Append($"CREATE VIEW {schemas[i % 3]}.\"V {i}\" AS SELECT id, v FROM {table}; COMMENT ON VIEW {schemas[i % 3]}.\"V {i}\" IS 'view {i}';");
+                batch.Append($"CREATE FUNCTION {schemas[i % 3]}.f{i}(x int) RETURNS bigint LANGUAGE sql STABLE AS 'SELECT count(*) FROM {table.Replace("'", "''", StringComparison.Ordinal)} WHERE id <= x';");
+            }
+
+            if (i % 100 == 0)
+            {
+                yield return batch.ToString();
+                batch.Clear();
+            }
+        }
+
+        for (var p = 1; p <= 10; p++)
+        {
+            batch.Append($"CREATE TABLE app.parted{p} (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);");
+            for (var m = 1; m <= 10; m++)
+            {
+                batch.Append($"CREATE TABLE app.parted{p}_{m} PARTITION OF app.parted{p} FOR VALUES FROM ('2024-{m:00}-01') TO ('2024-{m + 1:00}-01');");
+            }
+
+            batch.Append($"INSERT INTO app.parted{p} SELECT g, date '2024-01-01' + g FROM generate_series(0, 280, 7) g;");
+            yield return batch.ToString();
+            batch.Clear();
+        }
+    }
+
+    private async Task<(PgConnectionInfo Source, string Archive)> SourceAsync(string name, TempDir dir)
+    {
+        var source = await servers.Source.CreateDatabaseAsync(name);
+        foreach (var sql in Schema())
+        {
+            await PgServer.ExecuteAsync(source, sql);
+        }
+
+        var archive = dir.File("many.dump");
+        var dump = await CliRunner.RunAsync("dump", "--source", CliRunner.Url(source), "--to", archive);
+        Assert.True(dump.ExitCode == 0, dump.ToString());
+        return (source, archive);
+    }
+
+    [Fact]
+    public async Task Should_Restore_A_Large_Pre_Data_Section_In_Waves_With_Jobs()
+    {
+        using var dir = new TempDir();
+        var (source, archive) = await SourceAsync("waves", dir);
+        var target = await servers.Target.CreateDatabaseAsync("waves_target");
+
+        var result = await CliRunner.RunAsync("restore", archive, "--target", CliRunner.Url(target), "--jobs", "2", "--log", dir.File("restore.log"));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var log = await File.ReadAllTextAsync(dir.File("restore.log"));
+        Assert.Matches(@"# pre-data in \d+ waves of up to 2 pg_restore runs side by side", log);
+        // Some wave ran as two pg_restore runs.
+        Assert.Matches(@"# \[pre-data \d+\.2\] ", log);
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target));
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+    }
+
+    [Fact]
+    public async Task Should_Report_A_Failed_Wave_As_A_Failed_Pre_Data_Section_And_Restore_Nothing_After_It()
+    {
+        using var dir = new TempDir();
+        var (_, archive) = await SourceAsync("wavefail", dir);
+        var target = await servers.Target.CreateDatabaseAsync("wavefail_target");
+        // The target refuses one table: an event trigger its superuser made (its function where the target's
+        // emptiness check does not look, so the target still counts as empty).
+        await servers.Target.ExecuteAsync(target.Database, """
+            CREATE FUNCTION pg_catalog.test_refuse_one() RETURNS event_trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() WHERE object_identity LIKE '%"T 300"') THEN
+                RAISE EXCEPTION 'table T 300 is refused here';
+              END IF;
+            END $$;
+            CREATE EVENT TRIGGER refuse_one ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION pg_catalog.test_refuse_one();
+            """);
+
+        var result = await CliRunner.RunAsync("restore", archive, "--target", CliRunner.Url(target), "--jobs", "2", "--log", dir.File("restore.log"));
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Matches(@"pg_restore failed on the pre-data \d+\.\d+", result.Stdout + result.Stderr);
+        Assert.Contains("data and post-data", result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("T 300", result.Stdout + result.Stderr, StringComparison.Ordinal);
+        // Nothing after the section ran: no table holds a row.
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(servers.Target.Cluster.Superuser(target.Database), """SELECT count(*) FROM app."T 3" """));
+    }
+}
