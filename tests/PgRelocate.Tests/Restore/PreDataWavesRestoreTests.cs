@@ -85,6 +85,45 @@ public sealed class PreDataWavesRestoreTests(PgServerPair servers) : IClassFixtu
     }
 
     [Fact]
+    public async Task Should_Restore_A_Small_Archive_In_One_Run_With_Jobs()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("fewwaves");
+        await PgServer.ExecuteAsync(source, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10); CREATE VIEW v AS SELECT id FROM t");
+        var target = await servers.Target.CreateDatabaseAsync("fewwaves_target");
+        using var dir = new TempDir();
+        var dump = await CliRunner.RunAsync("dump", "--source", CliRunner.Url(source), "--to", dir.File("a.dump"));
+        Assert.True(dump.ExitCode == 0, dump.ToString());
+
+        var result = await CliRunner.RunAsync("restore", dir.File("a.dump"), "--target", CliRunner.Url(target), "--jobs", "2", "--log", dir.File("restore.log"));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        var log = await File.ReadAllTextAsync(dir.File("restore.log"));
+        Assert.DoesNotContain("pre-data", log, StringComparison.Ordinal);
+        Assert.Single(log.Split('\n'), l => l.Contains("pg_restore", StringComparison.Ordinal) && l.Contains("--jobs", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_Copy_The_Same_Schema_With_Its_Pre_Data_In_Waves()
+    {
+        // copy plans and writes its waves with the same code as restore.
+        using var dir = new TempDir();
+        var source = await servers.Source.CreateDatabaseAsync("copywaves");
+        foreach (var sql in Schema())
+        {
+            await PgServer.ExecuteAsync(source, sql);
+        }
+
+        var target = await servers.Target.CreateDatabaseAsync("copywaves_target");
+
+        var copy = await CliRunner.RunAsync("copy", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--jobs", "2", "--log", dir.File("copy.log"));
+
+        Assert.True(copy.ExitCode == 0, copy.ToString());
+        Assert.Matches(@"pre-data \d+\.2", await File.ReadAllTextAsync(dir.File("copy.log")));
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+    }
+
+    [Fact]
     public async Task Should_Report_A_Failed_Wave_As_A_Failed_Pre_Data_Section_And_Restore_Nothing_After_It()
     {
         using var dir = new TempDir();
