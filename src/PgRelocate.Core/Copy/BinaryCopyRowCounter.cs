@@ -114,11 +114,13 @@ internal sealed class BinaryCopyRowCounter
                     return at;
                 }
 
-                end += 4 + Math.Max(0, BinaryPrimitives.ReadInt32BigEndian(data[end..]));
-                if (end > data.Length)
+                var next = end + 4L + Math.Max(0, BinaryPrimitives.ReadInt32BigEndian(data[end..]));
+                if (next > data.Length)
                 {
                     return at;
                 }
+
+                end = (int)next;
             }
 
             at = end;
