@@ -85,6 +85,27 @@ public sealed class PreDataWavesRestoreTests(PgServerPair servers) : IClassFixtu
     }
 
     [Fact]
+    public async Task Should_Restore_The_Pre_Data_In_Waves_While_A_Migration_Dumps()
+    {
+        // migrate --jobs 2 restores the archive as pg_dump writes it (FollowingRestore): its pre-data goes in waves too.
+        using var dir = new TempDir();
+        var source = await servers.Source.CreateDatabaseAsync("migratewaves");
+        foreach (var sql in Schema())
+        {
+            await PgServer.ExecuteAsync(source, sql);
+        }
+
+        var target = await servers.Target.CreateDatabaseAsync("migratewaves_target");
+
+        var result = await CliRunner.RunAsync("migrate", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--confirm", target.Database, "--jobs", "2", "--workdir", dir.Path);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var logs = Directory.EnumerateFiles(dir.Path, "*.log", SearchOption.AllDirectories).Select(File.ReadAllText).ToList();
+        Assert.Contains(logs, l => l.Contains("# pre-data in ", StringComparison.Ordinal) && System.Text.RegularExpressions.Regex.IsMatch(l, @"# \[pre-data \d+\.2\] "));
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+    }
+
+    [Fact]
     public async Task Should_Restore_A_Small_Archive_In_One_Run_With_Jobs()
     {
         var source = await servers.Source.CreateDatabaseAsync("fewwaves");
