@@ -51,7 +51,8 @@ public sealed class PreDataWavesRestoreTests(PgServerPair servers) : IClassFixtu
         }
     }
 
-    private async Task<(PgConnectionInfo Source, string Archive)> SourceAsync(string name, TempDir dir)
+    /// <summary>A new source database holding <see cref="Schema"/>.</summary>
+    private async Task<PgConnectionInfo> WaveSizedAsync(string name)
     {
         var source = await servers.Source.CreateDatabaseAsync(name);
         foreach (var sql in Schema())
@@ -59,6 +60,12 @@ public sealed class PreDataWavesRestoreTests(PgServerPair servers) : IClassFixtu
             await PgServer.ExecuteAsync(source, sql);
         }
 
+        return source;
+    }
+
+    private async Task<(PgConnectionInfo Source, string Archive)> SourceAsync(string name, TempDir dir)
+    {
+        var source = await WaveSizedAsync(name);
         var archive = dir.File("many.dump");
         var dump = await CliRunner.RunAsync("dump", "--source", CliRunner.Url(source), "--to", archive);
         Assert.True(dump.ExitCode == 0, dump.ToString());
@@ -89,11 +96,7 @@ public sealed class PreDataWavesRestoreTests(PgServerPair servers) : IClassFixtu
     {
         // migrate --jobs 2 restores the archive as pg_dump writes it (FollowingRestore): its pre-data goes in waves too.
         using var dir = new TempDir();
-        var source = await servers.Source.CreateDatabaseAsync("migratewaves");
-        foreach (var sql in Schema())
-        {
-            await PgServer.ExecuteAsync(source, sql);
-        }
+        var source = await WaveSizedAsync("migratewaves");
 
         var target = await servers.Target.CreateDatabaseAsync("migratewaves_target");
 
@@ -129,11 +132,7 @@ public sealed class PreDataWavesRestoreTests(PgServerPair servers) : IClassFixtu
     {
         // copy plans and writes its waves with the same code as restore.
         using var dir = new TempDir();
-        var source = await servers.Source.CreateDatabaseAsync("copywaves");
-        foreach (var sql in Schema())
-        {
-            await PgServer.ExecuteAsync(source, sql);
-        }
+        var source = await WaveSizedAsync("copywaves");
 
         var target = await servers.Target.CreateDatabaseAsync("copywaves_target");
 
