@@ -2,6 +2,7 @@ using System.Globalization;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
+using PgRelocate.Restore;
 using PgRelocate.Runners;
 using PgRelocate.Targets;
 using PgRelocate.Tools;
@@ -97,18 +98,16 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             if (!resuming)
             {
                 reporter.Progress(new ProgressUpdate("schema", 0, 1, "sections"));
-                var (waves, notes) = await schema.PreDataAsync(options.Target, Math.Max(options.Jobs, options.IndexJobs), cancellationToken);
+                var lanes = Math.Max(options.Jobs, options.IndexJobs);
+                var (waves, notes) = await schema.PreDataAsync(options.Target, lanes, cancellationToken);
                 foreach (var note in notes)
                 {
                     log.Write($"# left out: {note.Entry} ({note.Message})");
                     warnings.Add(note.ToString());
                 }
 
-                foreach (var wave in waves)
-                {
-                    var runs = await Task.WhenAll(wave.Select(call => pgRestore.RunStepAsync(call, "pre-data section", log.Path, cancellationToken)));
-                    warnings.AddRange(runs.SelectMany(r => r).Select(w => w.ToString()));
-                }
+                var runs = await PreDataWaves.RunAsync(waves, lanes, call => pgRestore.RunStepAsync(call, "pre-data section", log.Path, cancellationToken), pgRestore.Log);
+                warnings.AddRange(runs.SelectMany(r => r).Select(w => w.ToString()));
                 reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
             }
 

@@ -100,6 +100,31 @@ internal static class PreDataWaves
         return runs;
     }
 
+    /// <summary>
+    /// Runs <paramref name="waves"/> (<see cref="CallsAsync"/>'s, or one wave of one run) in order, the runs of a wave
+    /// side by side through <paramref name="run"/>, and says in <paramref name="log"/> when there are several. The
+    /// first failure ends them once the other runs of its wave have ended.
+    /// </summary>
+    /// <returns>What each run returned, in the waves' order.</returns>
+    public static async Task<IReadOnlyList<T>> RunAsync<T>(IReadOnlyList<IReadOnlyList<PgRestoreCall>> waves, int lanes, Func<PgRestoreCall, Task<T>> run, Action<string> log)
+    {
+        ArgumentNullException.ThrowIfNull(waves);
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(log);
+        if (waves.Count > 1 || waves.Any(w => w.Count > 1))
+        {
+            log($"# pre-data in {waves.Count} waves of up to {lanes} pg_restore runs side by side");
+        }
+
+        var results = new List<T>();
+        foreach (var wave in waves)
+        {
+            results.AddRange(await Task.WhenAll(wave.Select(run)));
+        }
+
+        return results;
+    }
+
     /// <summary>The pre-data entries as units: an entry with a section, and the entries without one that follow it.</summary>
     private static List<List<ArchiveEntry>> Units(IReadOnlyList<ArchiveEntry> toc)
     {

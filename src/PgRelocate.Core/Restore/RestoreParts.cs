@@ -94,23 +94,19 @@ internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IR
     /// <exception cref="RestorePartFailedException">A run failed; the waves after it were not run.</exception>
     public async Task RunPreDataAsync(string archive, int lanes, string folder, CancellationToken cancellationToken)
     {
-        if (await PreDataWaves.CallsAsync(archive, _toc, lanes, folder, cancellationToken) is not { } waves)
+        var waves = await PreDataWaves.CallsAsync(archive, _toc, lanes, folder, cancellationToken)
+            ?? [[new PgRestoreCall("pre-data") { Archive = archive, Sections = ArchiveSections.PreData, EntryList = await WholeSelectionAsync(folder, cancellationToken) }]];
+        try
         {
-            await RunAsync(new PgRestoreCall("pre-data") { Archive = archive, Sections = ArchiveSections.PreData, EntryList = await WholeSelectionAsync(folder, cancellationToken) }, cancellationToken);
-            return;
+            await PreDataWaves.RunAsync(waves, lanes, async call =>
+            {
+                await RunAsync(call, cancellationToken);
+                return call;
+            }, runner.Log);
         }
-
-        runner.Log($"# pre-data in {waves.Count} waves of up to {lanes} pg_restore runs side by side");
-        foreach (var wave in waves)
+        catch (RestorePartFailedException)
         {
-            try
-            {
-                await Task.WhenAll(wave.Select(call => RunAsync(call, cancellationToken)));
-            }
-            catch (RestorePartFailedException)
-            {
-                throw new RestorePartFailedException("pre-data");
-            }
+            throw new RestorePartFailedException("pre-data");
         }
     }
 
