@@ -12,11 +12,15 @@ need_apt() {
     fi
 }
 
-# build_cli: builds pgrelocate and sets CLI to its entry point.
+# build_cli: builds pgrelocate as its tool package holds it (compiled ahead of time for this platform) into
+# out/bench-cli, and sets CLI to its entry point.
 build_cli() {
     echo "Building pgrelocate ..." >&2
-    dotnet build -c Release --nologo -v q "$ROOT_DIR/PgRelocate.sln" >/dev/null
-    CLI="$ROOT_DIR/src/PgRelocate.Cli/bin/Release/net10.0/pgrelocate.dll"
+    local arch=x64
+    case "$(uname -m)" in aarch64|arm64) arch=arm64 ;; esac
+    dotnet publish "$ROOT_DIR/src/PgRelocate.Cli" -c Release -r "linux-$arch" --self-contained false -p:PublishReadyToRun=true \
+        --nologo -v q -o "$ROOT_DIR/out/bench-cli" >/dev/null
+    CLI="$ROOT_DIR/out/bench-cli/pgrelocate.dll"
 }
 
 # make_work NAME: a fresh work folder in WORK; RUNAS runs the server's programs as postgres when we are root

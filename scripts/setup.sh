@@ -108,6 +108,11 @@ if [ "$what" = test ]; then
     echo "setup: installing Chromium for the report test"
     apt_install chromium
   fi
+
+  # A test packs the tool as users do, compiled ahead of time for this platform: the runtime packs that needs
+  # (only packing fetches them), into the machine's NuGet cache now rather than during the test.
+  case "$(uname -m)" in aarch64|arm64) arch=arm64 ;; *) arch=x64 ;; esac
+  dotnet restore --nologo -v q src/PgRelocate.Cli -p:_IsPacking=true -p:RuntimeIdentifiers="linux-$arch"
 fi
 
 dotnet restore --nologo -v q PgRelocate.sln
