@@ -96,9 +96,9 @@ public sealed class ArchiveContents
     }
 
     /// <summary>
-    /// Reads the header and table of contents and not one byte more, leaving <paramref name="stream"/> at
-    /// <see cref="DataStart"/>: the stream may be a download or a file pg_dump is still writing, whose data
-    /// the caller goes on to read. <paramref name="display"/> names it in messages.
+    /// Reads the header and table of contents and leaves <paramref name="stream"/> at <see cref="DataStart"/>, for the
+    /// caller to read the data from there: the stream may be a download or a file pg_dump is still writing, which is
+    /// read no further (see <see cref="ArchiveByteReader"/>). <paramref name="display"/> names it in messages.
     /// </summary>
     public static async Task<ArchiveContents> ReadAsync(Stream stream, string display, CancellationToken ct)
     {
@@ -131,6 +131,7 @@ public sealed class ArchiveContents
             }
         }
 
+        input.Rewind();
         return new ArchiveContents(header, entries, byId, input.Position);
     }
 

@@ -114,6 +114,26 @@ public partial class ArchiveContentsTests(SampleArchives samples)
 
     [Theory]
     [MemberData(nameof(AllArchives))]
+    public async Task Should_Read_A_Stream_That_Cannot_Seek_Without_Waiting_For_Its_Data(string archive)
+    {
+        var bytes = await File.ReadAllBytesAsync(samples.Archives[archive]);
+        var whole = ArchiveContents.Read(samples.Archives[archive]);
+
+        // A few bytes at a time, as a download arrives, and nothing past the table of contents: a read ahead that
+        // waited for the data would never end, and one that took it would leave the caller's data short.
+        foreach (var piece in new[] { 1, 7, 4096 + 3 })
+        {
+            await using var stream = new TrickleStream(bytes[..(int)whole.DataStart], piece);
+            var contents = await ArchiveContents.ReadAsync(stream, "x", CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(1));
+
+            Assert.Equal(whole.DataStart, contents.DataStart);
+            Assert.Equal(whole.DataStart, stream.Position);
+            Assert.Equal(whole.Entries.Select(e => e.ListLine + e.Definition), contents.Entries.Select(e => e.ListLine + e.Definition));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(AllArchives))]
     public async Task Should_Pass_Whole_Archives(string archive)
     {
         var path = samples.Archives[archive];
@@ -282,6 +302,47 @@ public partial class ArchiveContentsTests(SampleArchives samples)
     }
 
     private static string? Sanitize(string? name) => name?.Replace('\n', ' ').Replace('\r', ' ');
+
+    /// <summary>A stream that cannot seek, gives at most <paramref name="piece"/> bytes a read, and after its bytes waits forever.</summary>
+    private sealed class TrickleStream(byte[] bytes, int piece) : Stream
+    {
+        private int _at;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => _at; set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_at == bytes.Length)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
+            var n = Math.Min(Math.Min(piece, buffer.Length), bytes.Length - _at);
+            bytes.AsSpan(_at, n).CopyTo(buffer.Span);
+            _at += n;
+            return n;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 
     [GeneratedRegex(@"^(\d+); .*$")]
     private static partial Regex ListedLine();
