@@ -17,16 +17,28 @@ internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IR
     private readonly Lock _lock = new();
     private readonly List<RestoreIssue> _notes = [.. existing.Notes];
     private readonly IReadOnlyList<ArchiveEntry> _toc = existing.Restored(archive);
+    private (string Path, Task<string?> List)? _whole;
 
     /// <summary>The archive's entries this restore restores: all but the schemas the target already has.</summary>
     public IReadOnlyList<ArchiveEntry> Toc => _toc;
 
     /// <summary>
     /// The entry list for a run that would otherwise take every entry of its sections: a list of <see cref="Toc"/>
-    /// (written into <paramref name="folder"/>) when entries are left out, else null (every entry).
+    /// (written into <paramref name="folder"/>, once) when entries are left out, else null (every entry).
     /// </summary>
-    public Task<string?> WholeSelectionAsync(string folder, CancellationToken cancellationToken) =>
-        existing.ListFileAsync(archive, Path.Combine(folder, "restored.list"), cancellationToken);
+    public Task<string?> WholeSelectionAsync(string folder, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(folder, "restored.list");
+        lock (_lock)
+        {
+            if (_whole is not { } written || written.Path != path)
+            {
+                _whole = written = (path, existing.ListFileAsync(archive, path, cancellationToken));
+            }
+
+            return written.List;
+        }
+    }
 
     public PgTool Tool => runner.Tool;
 
