@@ -23,10 +23,13 @@ build_cli() {
     CLI="$ROOT_DIR/out/bench-cli/pgrelocate.dll"
 }
 
-# make_work NAME: a fresh work folder in WORK; RUNAS runs the server's programs as postgres when we are root
-# (initdb and postgres refuse to run as root).
+# make_work NAME: a fresh work folder in WORK, under BENCH_DIR (default /tmp); RUNAS runs the server's programs as
+# postgres when we are root (initdb and postgres refuse to run as root). BENCH_DIR=/dev/shm keeps the clusters in
+# memory: on a disk file system that has dropped many databases of thousands of files, creating files can become
+# the slowest step of every tool alike (seen on ext4 without a journal, whose inode allocation then scans the
+# recently deleted ones), which says nothing about the tools.
 make_work() {
-    WORK="$(mktemp -d "/tmp/$1-XXXXXX")"
+    WORK="$(mktemp -d "${BENCH_DIR:-/tmp}/$1-XXXXXX")"
     chmod 755 "$WORK"
     RUNAS=()
     if [ "$(id -u)" -eq 0 ]; then RUNAS=(runuser -u postgres --); chown postgres "$WORK"; fi

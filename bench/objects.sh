@@ -10,6 +10,7 @@
 #   bench/objects.sh [SIZE ...]       e.g. bench/objects.sh 200 1000  (a quick run)
 #   KEEP=1 JOBS=2 bench/objects.sh 1000
 #   STATEMENTS=1 bench/objects.sh 1000   also counts the statements each pgrelocate command sends (log_statement)
+#   BENCH_DIR=/dev/shm bench/objects.sh   the clusters in memory (see make_work in bench/lib.sh)
 #
 # Run by hand, never in CI. Installs GNU time with apt-get when it is missing.
 set -euo pipefail
