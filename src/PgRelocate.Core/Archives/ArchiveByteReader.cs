@@ -124,8 +124,14 @@ internal sealed class ArchiveByteReader(Stream stream, string display)
         var intLength = IntSize + (SignByte ? 1 : 0);
         if (Buffered >= intLength)
         {
-            var length = DecodeInt(_buffer.AsSpan(_start, intLength), SignByte);
-            if (length >= 0 && Buffered - intLength >= length)
+            var length = Int(_buffer.AsSpan(_start, intLength));
+            if (length < 0)
+            {
+                Take(intLength);
+                return ValueTask.FromResult<byte[]?>(null);
+            }
+
+            if (Buffered - intLength >= length)
             {
                 Take(intLength);
                 return ValueTask.FromResult<byte[]?>(Take((int)length).ToArray());

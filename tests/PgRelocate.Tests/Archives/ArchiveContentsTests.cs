@@ -283,6 +283,28 @@ public partial class ArchiveContentsTests(SampleArchives samples)
     }
 
     [Fact]
+    public async Task Should_Refuse_A_Bad_Sign_Byte_In_A_Strings_Length_Read_Ahead_Or_Not()
+    {
+        var bytes = await File.ReadAllBytesAsync(samples.Archives["15-file-z0"]);
+        // The first entry's tag, "ENCODING", after its length: a sign byte and four bytes, least significant first.
+        byte[] length = [0, 8, 0, 0, 0];
+        var tag = bytes.AsSpan().IndexOf([.. length, .. "ENCODING"u8]);
+        Assert.True(tag > 0);
+        bytes[tag] = 7;
+        using var dir = new Harness.TempDir();
+        var path = dir.File("signed.dump");
+        await File.WriteAllBytesAsync(path, bytes);
+
+        var read = Assert.Throws<UsageException>(() => ArchiveContents.Read(path));
+        await using var stream = new TrickleStream(bytes, 3);
+        var trickled = await Assert.ThrowsAsync<UsageException>(() => ArchiveContents.ReadAsync(stream, $"'{path}'", CancellationToken.None));
+
+        AssertOneLine(read, path);
+        Assert.Contains("has the sign byte 7", read.Message, StringComparison.Ordinal);
+        Assert.Equal(read.Message, trickled.Message);
+    }
+
+    [Fact]
     public async Task Should_Explain_What_A_Non_Archive_Is()
     {
         using var dir = new Harness.TempDir();
