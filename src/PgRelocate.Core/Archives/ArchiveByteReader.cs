@@ -70,7 +70,7 @@ internal sealed class ArchiveByteReader(Stream stream, string display)
             }
             else if (await ReadSomeAsync(buffer, ct) < buffer.Length)
             {
-                throw ArchiveDamage.Error(display, $"it ends inside {Where}");
+                throw Damaged($"it ends inside {Where}");
             }
         }
     }
@@ -249,9 +249,7 @@ internal sealed class ArchiveByteReader(Stream stream, string display)
         _end += await stream.ReadAtLeastAsync(_buffer.AsMemory(_end, room), need - _end, throwOnEndOfStream: false, ct);
         if (_end < need)
         {
-            Position += _end;
-            _start = _end = 0;
-            throw ArchiveDamage.Error(display, $"it ends inside {Where}");
+            throw Damaged($"it ends inside {Where}");
         }
     }
 }
