@@ -36,6 +36,12 @@ public sealed class PreflightContext
     /// <summary>With <see cref="Roles"/>: --map-role's renames, SOURCE to TARGET.</summary>
     public IReadOnlyDictionary<string, string> RoleRenames { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// The source's table sizes, being read in a session of their own (<see cref="SourceSizes.ReadAheadAsync"/>); null
+    /// when nobody started that read, or it could not open its session: then the first check that needs them reads them.
+    /// </summary>
+    internal Task<IReadOnlyList<RelationSize>?>? SizesAhead { get; init; }
+
     /// <summary>The target's connection and facts, when a target was given.</summary>
     public bool HasTarget => Target is not null && TargetServer is not null;
 

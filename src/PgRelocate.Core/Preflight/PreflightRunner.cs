@@ -46,19 +46,29 @@ public sealed class PreflightRunner
 
     public async Task<PreflightReport> RunAsync(PgConnectionInfo source, PgConnectionInfo? target, PgBinaries binaries, IReporter reporter, CancellationToken cancellationToken)
     {
-        // Our own sessions carry this name, so the activity checks can tell them from the applications'.
-        await using var sourceConn = await Db.OpenAsync(source.WithApplicationName(OwnApplicationName), "source", cancellationToken);
-        await LimitLockWaitsAsync(sourceConn, cancellationToken);
-        var sourceServer = await DescribeAsync(sourceConn, "source", cancellationToken);
+        // Our own sessions carry this name, so the activity checks can tell them from the applications'. Both sides are
+        // opened at once; the source's failure is the one reported when both fail, as when they were opened in turn.
+        var own = source.WithApplicationName(OwnApplicationName);
+        var opening = target is null ? null : OpenAsync(target.WithApplicationName(OwnApplicationName), "target", cancellationToken);
+        NpgsqlConnection? sourceConn = null;
         NpgsqlConnection? targetConn = null;
+        using var readAheadCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task<IReadOnlyList<RelationSize>?>? sizes = null;
         try
         {
-            ServerInfo? targetServer = null;
-            if (target is not null)
+            ServerInfo sourceServer;
+            (sourceConn, sourceServer) = await OpenAsync(own, "source", cancellationToken);
+            // The tables' sizes are the slowest read of the checks (each table's files, at thousands of tables a
+            // large part of the whole): read in a session of their own while the other checks run.
+            if (_checks.Any(SourceSizes.NeededBy))
             {
-                targetConn = await Db.OpenAsync(target.WithApplicationName(OwnApplicationName), "target", cancellationToken);
-                await LimitLockWaitsAsync(targetConn, cancellationToken);
-                targetServer = await DescribeAsync(targetConn, "target", cancellationToken);
+                sizes = SourceSizes.ReadAheadAsync(own, readAheadCancel.Token);
+            }
+
+            ServerInfo? targetServer = null;
+            if (opening is not null)
+            {
+                (targetConn, targetServer) = await opening;
             }
 
             var context = new PreflightContext
@@ -74,15 +84,62 @@ public sealed class PreflightRunner
                 OwnSessions = OwnSessions,
                 Roles = Roles,
                 RoleRenames = RoleRenames,
+                SizesAhead = sizes,
             };
             return await RunChecksAsync(context, cancellationToken);
         }
         finally
         {
+            // Nothing is left running or open: the read ahead (if no check waited for it), the other side's opening.
+            await readAheadCancel.CancelAsync();
+            await Quietly(sizes);
+            if (opening is not null && targetConn is null && await Quietly(opening) is var (opened, _) && opened is not null)
+            {
+                await opened.DisposeAsync();
+            }
+
             if (targetConn is not null)
             {
                 await targetConn.DisposeAsync();
             }
+
+            if (sourceConn is not null)
+            {
+                await sourceConn.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<(NpgsqlConnection Connection, ServerInfo Server)> OpenAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken)
+    {
+        var conn = await Db.OpenAsync(info, role, cancellationToken);
+        try
+        {
+            await LimitLockWaitsAsync(conn, cancellationToken);
+            return (conn, await DescribeAsync(conn, role, cancellationToken));
+        }
+        catch
+        {
+            await conn.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>What <paramref name="task"/> returns, or the default when it failed or was cancelled (its failure was reported elsewhere, or does not matter).</summary>
+    private static async Task<T?> Quietly<T>(Task<T>? task)
+    {
+        if (task is null)
+        {
+            return default;
+        }
+
+        try
+        {
+            return await task;
+        }
+        catch (Exception)
+        {
+            return default;
         }
     }
 
@@ -101,7 +158,7 @@ public sealed class PreflightRunner
     /// Size functions wait for a lock on each table: behind a session holding an exclusive lock a check would
     /// hang without a word. With a lock timeout it fails instead, and becomes a warning row naming the wait.
     /// </summary>
-    private static Task LimitLockWaitsAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+    internal static Task LimitLockWaitsAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
         Db.ExecuteAsync(conn, "SET lock_timeout = '3s'", cancellationToken);
 
     /// <summary>Runs the checks against already open connections.</summary>

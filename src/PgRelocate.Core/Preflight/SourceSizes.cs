@@ -23,10 +23,42 @@ internal static class SourceSizes
         WHERE c.relkind IN ('r', 'm') AND c.oid IN ({{user_relations}})
         """);
 
+    /// <summary>The sizes, read once: by <see cref="ReadAheadAsync"/> when it was started and could open its session, else on the check's.</summary>
     public static Task<IReadOnlyList<RelationSize>> ReadAsync(PreflightContext context, CancellationToken cancellationToken) =>
-        context.Once(nameof(SourceSizes), async () => (IReadOnlyList<RelationSize>)await Db.ListAsync(
-            context.Source,
+        context.Once(nameof(SourceSizes), async () =>
+            context.SizesAhead is { } ahead && await ahead is { } read ? read : await ReadAsync(context.Source, cancellationToken));
+
+    /// <summary>Whether <paramref name="check"/> reads the sizes (then they are worth reading ahead).</summary>
+    public static bool NeededBy(IPreflightCheck check) => check is Checks.SizeCheck or Checks.DowntimeCheck;
+
+    /// <summary>
+    /// Reads the sizes in a session of its own, with the checks' lock timeout. Null when that session cannot be opened
+    /// (no free connection slot, say): the checks' own session reads them then. A failed read is the check's failure,
+    /// as it would have been on the checks' session.
+    /// </summary>
+    public static async Task<IReadOnlyList<RelationSize>?> ReadAheadAsync(PgConnectionInfo source, CancellationToken cancellationToken)
+    {
+        Npgsql.NpgsqlConnection conn;
+        try
+        {
+            conn = await Db.OpenAsync(source, "source", cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return null;
+        }
+
+        await using (conn)
+        {
+            await PreflightRunner.LimitLockWaitsAsync(conn, cancellationToken);
+            return await ReadAsync(conn, cancellationToken);
+        }
+    }
+
+    private static async Task<IReadOnlyList<RelationSize>> ReadAsync(Npgsql.NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        await Db.ListAsync(
+            conn,
             Sql,
             r => new RelationSize(r.GetString(0), r.GetString(1), r.GetBoolean(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5)),
-            cancellationToken));
+            cancellationToken);
 }

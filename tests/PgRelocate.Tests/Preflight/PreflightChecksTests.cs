@@ -24,6 +24,33 @@ public class PreflightChecksTests(PreflightServer server) : IClassFixture<Prefli
         Assert.Contains(rows.Results, r => r.Check == "target empty");
     }
 
+    /// <summary>
+    /// The table sizes are read ahead in a session of their own. A login role allowed one connection cannot open it:
+    /// the size check and the downtime estimate read them in the checks' session instead, with the same findings.
+    /// </summary>
+    [Fact]
+    public async Task Should_Read_The_Sizes_In_The_Checks_Session_When_A_Second_Cannot_Be_Opened()
+    {
+        var db = await server.CreateDatabaseAsync("onlyone");
+        await PgServer.ExecuteAsync(db, "CREATE TABLE big (id int PRIMARY KEY, v text); INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g; CREATE TABLE small (id int)");
+        await Checks.WaitForNoOtherSessionsAsync(db);
+        await server.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(db.User)} CONNECTION LIMIT 1");
+        try
+        {
+            var report = await new PreflightRunner([new SizeCheck(), new DowntimeCheck()]).RunAsync(db, null, new PgRelocate.Tools.PgBinaries(), PgRelocate.Progress.NullReporter.Instance, CancellationToken.None);
+
+            var size = Assert.Single(report.Results, r => r.Check == "size");
+            Assert.Equal(CheckStatus.Ok, size.Status);
+            Assert.StartsWith("public.big: ", size.Details[0], StringComparison.Ordinal);
+            Assert.StartsWith("public.small: ", size.Details[1], StringComparison.Ordinal);
+            Assert.Contains(report.Results, r => r.Check == "estimated downtime" && r.Status == CheckStatus.Ok);
+        }
+        finally
+        {
+            await server.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(db.User)} CONNECTION LIMIT -1");
+        }
+    }
+
     [Fact]
     public async Task Should_Warn_About_Tables_Without_Primary_Key_And_Unlogged_Tables()
     {
