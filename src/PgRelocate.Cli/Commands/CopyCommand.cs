@@ -56,9 +56,19 @@ internal static class CopyCommand
             SplitTablesLargerThan = split * 1024L * 1024L,
             LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("copy"),
         };
-        await Online.OrphanedSlots.WarnAsync(options.Source, ctx.Reporter, null, cancellationToken);
+        // The slots' warning is looked up beside the copy's start, not before it: it never fails the copy.
+        var slots = Online.OrphanedSlots.WarnAsync(options.Source, ctx.Reporter, null, cancellationToken);
         ctx.Watch(options.Into);
-        var result = await new CopyRunner(ctx.Binaries, ctx.Reporter).RunAsync(options, cancellationToken);
+        CopyResult result;
+        try
+        {
+            result = await new CopyRunner(ctx.Binaries, ctx.Reporter).RunAsync(options, cancellationToken);
+        }
+        finally
+        {
+            await slots;
+        }
+
         ctx.Reporter.Stop();
         Render(ctx, options, result);
         return ExitCode.Success;
