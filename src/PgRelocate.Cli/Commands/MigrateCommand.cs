@@ -150,11 +150,24 @@ internal static class MigrateCommand
 
     private static async Task<ExitCode> RunOneAsync(CommandContext ctx, MigrationJournal journal, MigrationOptions options, string? report, CancellationToken cancellationToken)
     {
-        var parse = ctx.Parse;
-        var workDir = WorkDirOption.Get(parse);
         var (source, target) = (options.Source, options.Into.Connection);
         report = report is null ? journal.Options.GetValueOrDefault("report") : Path.GetFullPath(report);
-        await PgRelocate.Online.OrphanedSlots.WarnAsync(source, ctx.Reporter, journal.Id, cancellationToken);
+        // Looked up beside the migration's start, not before it: it never fails the migration, which waits for it before it ends.
+        var slots = PgRelocate.Online.OrphanedSlots.WarnAsync(source, ctx.Reporter, journal.Id, cancellationToken);
+        try
+        {
+            return await RunStepsAsync(ctx, journal, options, report, source, target, cancellationToken);
+        }
+        finally
+        {
+            await slots;
+        }
+    }
+
+    private static async Task<ExitCode> RunStepsAsync(CommandContext ctx, MigrationJournal journal, MigrationOptions options, string? report, PgConnectionInfo source, PgConnectionInfo target, CancellationToken cancellationToken)
+    {
+        var parse = ctx.Parse;
+        var workDir = WorkDirOption.Get(parse);
         // Said first, for the case where this machine dies: an online migration's slot would keep the source's WAL without limit.
         var cleanup = options.Online ? $"Should this process or its machine die, remove what migration {journal.Id} leaves on the source with: pgrelocate cancel {journal.Id} --source {source}" : null;
 

@@ -299,11 +299,19 @@ public sealed class TargetPreparation
     public static async Task RefuseSameDatabaseAsync(PgConnectionInfo source, PgConnectionInfo target, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(target);
-        await using var a = await Db.OpenAsync(source, "source", cancellationToken);
-        await using var b = await Db.OpenAsync(target, "target", cancellationToken);
-        if (SameDatabase(await DatabaseIdentity.TryReadAsync(a, cancellationToken), await DatabaseIdentity.TryReadAsync(b, cancellationToken), target) is { } same)
+        // Both sides at once; the source's failure is the one reported when both fail, as when they were read in turn.
+        var sourceIdentity = IdentityAsync(source, "source", cancellationToken);
+        var targetIdentity = IdentityAsync(target, "target", cancellationToken);
+        await Task.WhenAll(sourceIdentity, targetIdentity).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        if (SameDatabase(await sourceIdentity, await targetIdentity, target) is { } same)
         {
             throw new UsageException(Sentences.NothingWasChanged(same.Found, same.Next));
+        }
+
+        static async Task<DatabaseIdentity?> IdentityAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken)
+        {
+            await using var conn = await Db.OpenAsync(info, role, cancellationToken);
+            return await DatabaseIdentity.TryReadAsync(conn, cancellationToken);
         }
     }
 
