@@ -222,15 +222,19 @@ internal sealed class SourceSnapshot : IAsyncDisposable
     /// <summary>
     /// Each table's heap, and an estimate of the work its copy causes: rows plus index builds, a GIN or GiST
     /// index weighing several times its size (measured: a GIN build over jsonb takes about eight times as
-    /// long per byte as a B-tree's). The tables at the head of the longest chains go first.
+    /// long per byte as a B-tree's). The tables at the head of the longest chains go first. The heap and its
+    /// TOAST are measured (the heap's pages are split into ranges); the indexes' sizes are the catalog's, as of
+    /// their last build, VACUUM or ANALYZE: they only order the work, and measuring them opened every index,
+    /// half this read's time at 1,000 tables (2,000 indexes).
     /// </summary>
     private static readonly string SizesSql = CatalogSql.Expand("""
-        SELECT c.oid, pg_relation_size(c.oid),
-               pg_relation_size(c.oid) + coalesce(pg_relation_size(c.reltoastrelid), 0)
-               + (SELECT coalesce(sum(pg_relation_size(i.indexrelid) * CASE am.amname WHEN 'gin' THEN 8 WHEN 'gist' THEN 4 ELSE 1 END), 0)::bigint
+        SELECT c.oid, s.heap,
+               s.heap + coalesce(pg_relation_size(c.reltoastrelid), 0)
+               + (SELECT coalesce(sum(ic.relpages::bigint * current_setting('block_size')::bigint * CASE am.amname WHEN 'gin' THEN 8 WHEN 'gist' THEN 4 ELSE 1 END), 0)::bigint
                   FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
                   WHERE i.indrelid = c.oid)
         FROM pg_class c
+        CROSS JOIN LATERAL (SELECT pg_relation_size(c.oid) AS heap) s
         WHERE c.oid IN ({{user_tables}})
         """);
 
