@@ -226,7 +226,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             if (following)
             {
                 var sizes = options.TableBytes ?? options.Manifest?.Tables.ToDictionary(t => t.Schema + "." + t.Name, t => t.EstimatedBytes, StringComparer.Ordinal);
-                var restore = new FollowingRestore(archive.Spool!, jobs, sizes, work.FullName, parts, options.Analyze ? AnalyzeOneAsync : null, IndexSettingsAsync);
+                var restore = new FollowingRestore(archive.Spool!, jobs, sizes, work.FullName, parts, options.Analyze ? AnalyzeAsync : null, IndexSettingsAsync);
                 await restore.RunAsync(cancellationToken);
                 analyzed = restore.Analyzed;
             }
@@ -262,10 +262,11 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         runner.Log($"# status {status}");
         return new RestoreResult(status, warnings, errors, Path.GetFullPath(options.LogPath), DateTimeOffset.UtcNow - started, runner.LastLines) { Analyzed = analyzed };
 
-        async Task AnalyzeOneAsync(string schema, string name, CancellationToken ct)
+        // One session and one round trip for a batch of tables (one ANALYZE each: a list needs PostgreSQL 11).
+        async Task AnalyzeAsync(IReadOnlyList<(string Schema, string Name)> tables, CancellationToken ct)
         {
             await using var conn = await Db.OpenAsync(target, "target", ct);
-            await Db.ExecuteAsync(conn, $"ANALYZE {Db.Ident(schema)}.{Db.Ident(name)}", ct);
+            await Db.ExecuteAsync(conn, string.Join("; ", tables.Select(t => $"ANALYZE {Db.Ident(t.Schema)}.{Db.Ident(t.Name)}")), ct);
         }
 
         async Task<string?> IndexSettingsAsync(string sql, CancellationToken ct)

@@ -155,8 +155,10 @@ public sealed class DamagedArchiveTests(S3rverServer s3, QuotedNamesArchive db) 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal(await DatabaseSnapshot.TakeAsync(db.Database), await DatabaseSnapshot.TakeAsync(target));
         var log = await File.ReadAllTextAsync(Directory.GetFiles(dir.Path, "restore.log", SearchOption.AllDirectories).Single());
-        // The index of a table whose names need quoting is built as soon as its rows are in, not left to the end.
-        Assert.Contains("[index Sales Dept.Order Lines]", log, StringComparison.Ordinal);
+        // The index of a table whose names need quoting is built once its rows are in (alone, or with other small
+        // tables' when the dump's sizes call it small), not left to the post-data run at the end.
+        var built = log.Split('\n').Where(l => l.Contains("creating INDEX \"Sales Dept.by \"item\" ü\"", StringComparison.Ordinal)).ToList();
+        Assert.True(built.Count == 1 && (built[0].StartsWith("[index Sales Dept.Order Lines]", StringComparison.Ordinal) || built[0].StartsWith("[indexes and keys of ", StringComparison.Ordinal)), log);
     }
 
     [Fact]
