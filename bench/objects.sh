@@ -3,9 +3,9 @@
 # a throwaway source cluster (a fifth of the tables are partitions, ten to a partitioned parent; two indexes per
 # table, its primary key and one more; a view and a function for every fifth table; ten schemas; 3 rows per table),
 # then times, against fresh target databases in the same run: pg_dump -Fc + pg_restore -j 2 (the anchor),
-# pgrelocate copy, migrate --direct, restore --jobs 2 (of the anchor's archive), verify and check. It prints each
-# one's wall time, its ratio to the anchor and its peak memory, and the growth of every time from the first size to
-# the last.
+# pgrelocate copy, migrate --direct, migrate (staged: a local archive, restored as it is dumped), restore --jobs 2
+# (of the anchor's archive), verify and check. It prints each one's wall time, its ratio to the anchor and its peak
+# memory, and the growth of every time from the first size to the last.
 #
 #   bench/objects.sh [SIZE ...]       e.g. bench/objects.sh 200 1000  (a quick run)
 #   KEEP=1 JOBS=2 bench/objects.sh 1000
@@ -114,6 +114,9 @@ for N in "${SIZES[@]}"; do
     fresh m$N
     timed migrate dotnet "$CLI" migrate --direct --source "$(src "$db")" --target "$(tgt m$N)" --confirm m$N --jobs "$JOBS" --workdir "$WORK/migrations$N"
     cp "$WORK/dotnet.out" "$WORK/migrate$N.out"
+    # The staged path: the dump to a local archive, restored alongside it as it grows.
+    fresh s$N
+    timed staged dotnet "$CLI" migrate --source "$(src "$db")" --target "$(tgt s$N)" --confirm s$N --jobs "$JOBS" --workdir "$WORK/staged$N"
     fresh r$N
     timed restore dotnet "$CLI" restore "$WORK/$db.dump" --target "$(tgt r$N)" --jobs "$JOBS"
     timed verify dotnet "$CLI" verify --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS"
@@ -128,10 +131,10 @@ for N in "${SIZES[@]}"; do echo "  $N: ${DESC[$N]}"; done
 printf '%-34s' "path"; for N in "${SIZES[@]}"; do printf ' %9s %6s %7s' "$N (s)" "ratio" "peak MB"; done
 [ ${#SIZES[@]} -gt 1 ] && printf ' %8s' "growth"; echo
 FIRST="${SIZES[0]}"; LAST="${SIZES[-1]}"
-for k in anchor copy migrate restore verify check; do
+for k in anchor copy migrate staged restore verify check; do
     case $k in
         anchor) label="pg_dump -Fc + pg_restore -j $JOBS" ;; copy) label="pgrelocate copy --jobs $JOBS" ;;
-        migrate) label="pgrelocate migrate --direct" ;; restore) label="pgrelocate restore --jobs $JOBS" ;;
+        migrate) label="pgrelocate migrate --direct" ;; staged) label="pgrelocate migrate (dump, restore)" ;; restore) label="pgrelocate restore --jobs $JOBS" ;;
         verify) label="pgrelocate verify" ;; check) label="pgrelocate check" ;;
     esac
     printf '%-34s' "$label"
@@ -141,7 +144,7 @@ for k in anchor copy migrate restore verify check; do
 done
 if [ -n "${STATEMENTS:-}" ]; then
     echo; echo "Statements logged by the servers (log_statement = all):"
-    for N in "${SIZES[@]}"; do for k in copy migrate restore verify check; do printf '  %-16s %s\n' "$k@$N" "${STMTS[$k@$N]}"; done; done
+    for N in "${SIZES[@]}"; do for k in copy migrate staged restore verify check; do printf '  %-16s %s\n' "$k@$N" "${STMTS[$k@$N]}"; done; done
 fi
 echo; echo "Where copy's time went at $LAST tables (its phases; the slowest tables' steps are in $WORK/copy$LAST.out, every step at the end of $WORK/copy$LAST.log):"
 awk '/ step / {on = 1} on && !($1 ~ /^(data|index|indexes|constraint|analyze|large)$/ && $2 != "and")' "$WORK/copy$LAST.out" | sed '/^ *$/,$d' || true
