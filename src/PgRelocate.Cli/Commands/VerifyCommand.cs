@@ -1,5 +1,6 @@
 using System.CommandLine;
 using PgRelocate.Cli.Rendering;
+using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Verify;
 

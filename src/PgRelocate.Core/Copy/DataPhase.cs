@@ -292,8 +292,8 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
 
     /// <summary>
     /// Queues the indexes, constraints and ANALYZE of a batch of small tables as one piece of work, in one transaction
-    /// (a commit per table cost as much as its index builds): each table's statements, with their records, go in one
-    /// round trip, and the last one commits them all.
+    /// (a commit per table cost as much as its index builds): the statements of <see cref="SmallTables.PerRoundTrip"/>
+    /// tables, with their records, go in one round trip, and the last one commits them all.
     /// </summary>
     private void QueueSmallIndexes(IReadOnlyList<CopyTable> tables)
     {
@@ -306,22 +306,29 @@ internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, Sc
         _gate.Expect(1);
         _indexWork.Writer.TryWrite(async (conn, ct) =>
         {
-            for (var i = 0; i < work.Count; i++)
+            var groups = work.Chunk(SmallTables.PerRoundTrip).ToList();
+            for (var i = 0; i < groups.Count; i++)
             {
-                var (table, steps) = work[i];
+                var group = groups[i];
                 var start = clock.Now;
-                var items = steps.SelectMany(s => s.Items).ToList();
-                var sql = string.Concat(steps.Select(s => s.Sql.TrimEnd().TrimEnd(';') + "; ")) + (record is null ? "" : CopyRecord.Mark(items) + "; ");
+                var statements = SmallTables.RoundTrip(group, recorded: record is not null, first: i == 0, last: i == groups.Count - 1);
+                var commands = statements.Select(x => new NpgsqlBatchCommand(x.Sql)).ToList();
+                await using var batch = new NpgsqlBatch(conn);
+                commands.ForEach(batch.BatchCommands.Add);
+
                 try
                 {
-                    await Db.ExecuteAsync(conn, (i == 0 ? "BEGIN; " : "") + sql + (i == work.Count - 1 ? "COMMIT" : ""), ct);
+                    await batch.ExecuteNonQueryAsync(ct);
                 }
                 catch (PostgresException e)
                 {
-                    throw new PgRelocateException($"Building the indexes and constraints of {table.Display} failed: {e.MessageText} ({e.SqlState}). Statement: {e.BatchCommand?.CommandText ?? sql}", ExitCode.Failed, e);
+                    // The first statement without a completion is the one that failed.
+                    var failed = commands.FindIndex(c => c.StatementType == StatementType.Unknown);
+                    var (table, statement) = failed >= 0 ? statements[failed] : (group[0].Table, string.Join("; ", statements.Select(x => x.Sql)));
+                    throw new PgRelocateException($"Building the indexes and constraints of {table.Display} failed: {e.MessageText} ({e.SqlState}). Statement: {statement}", ExitCode.Failed, e);
                 }
 
-                clock.Add("indexes", $"{table.Display}: {string.Join(", ", items.Select(item => item.Replace(" " + table.Display, "", StringComparison.Ordinal)))}", start);
+                clock.AddShared("indexes", [.. group.Select(w => $"{w.Table.Display}: {string.Join(", ", w.Steps.SelectMany(s => s.Items).Select(item => item.Replace(" " + w.Table.Display, "", StringComparison.Ordinal)))}")], start);
             }
 
             foreach (var _ in work.SelectMany(w => w.Steps).SelectMany(s => s.Items))

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Npgsql;
+using PgRelocate.Connections;
 using PgRelocate.Errors;
 
 namespace PgRelocate.Verify;

@@ -65,6 +65,13 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
             CREATE TABLE parts_1 PARTITION OF parts FOR VALUES IN (1);
             CREATE TABLE parts_2 PARTITION OF parts FOR VALUES IN (2);
             INSERT INTO parts VALUES (1, 1), (2, 1), (3, 2);
+            -- Index entries of pg_dump that hold more than one statement: a clustered index, an expression index's
+            -- statistics target, a replica identity index.
+            ALTER TABLE t5 CLUSTER ON t5_note_idx;
+            CREATE INDEX t6_lower ON t6 (lower(note));
+            ALTER INDEX t6_lower ALTER COLUMN 1 SET STATISTICS 500;
+            CREATE UNIQUE INDEX t8_note_unique ON t8 (note);
+            ALTER TABLE t8 REPLICA IDENTITY USING INDEX t8_note_unique;
             """);
         var target = await servers.Target.CreateDatabaseAsync("small_tables_copy");
 
@@ -81,6 +88,43 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
         Assert.DoesNotContain(steps, s => s.Step is "index" or "constraint" or "analyze");
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relname ~ '^(t[0-9]+|kinds)$' AND reltuples <> 3"));
         Assert.Equal(3L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t120 JOIN kinds ON kinds.id = t120.kind"));
+        Assert.True(await PgServer.ScalarAsync<bool>(target, "SELECT indisclustered FROM pg_index WHERE indexrelid = 't5_note_idx'::regclass"));
+        Assert.Equal(500, await PgServer.ScalarAsync<int>(target, "SELECT attstattarget::int FROM pg_attribute WHERE attrelid = 't6_lower'::regclass AND attnum = 1"));
+        Assert.True(await PgServer.ScalarAsync<bool>(target, "SELECT indisreplident FROM pg_index WHERE indexrelid = 't8_note_unique'::regclass"));
+    }
+
+    [Fact]
+    public async Task Should_Name_The_Small_Table_Whose_Index_Fails_Among_Those_Sent_In_One_Round_Trip()
+    {
+        // Thirty small tables, whose indexes go several tables to a round trip; t17's index calls a function that
+        // fails in the copy's sessions only (the source's index was built by this test's session). t17, with one
+        // index fewer than the others, is the smallest, so it is not the first table of its round trip.
+        var source = await servers.Source.CreateDatabaseAsync("small_index_fails");
+        await PgServer.ExecuteAsync(source, """
+            CREATE FUNCTION picky(i int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
+            BEGIN
+                IF current_setting('application_name') = 'pgrelocate copy' THEN RAISE EXCEPTION 'picky refuses %', i; END IF;
+                RETURN i;
+            END $$;
+            DO $$ BEGIN
+                FOR i IN 1..30 LOOP
+                    EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, note text)', i);
+                    EXECUTE format('INSERT INTO t%s VALUES (1, ''a''), (2, ''b'')', i);
+                    IF i <> 17 THEN
+                        EXECUTE format('CREATE INDEX ON t%s (note)', i);
+                        EXECUTE format('CREATE INDEX ON t%s (note, id)', i);
+                    END IF;
+                END LOOP;
+            END $$;
+            CREATE INDEX t17_picky ON t17 (picky(id));
+            """);
+        var target = await servers.Target.CreateDatabaseAsync("small_index_fails_copy");
+
+        var copy = await CliRunner.RunAsync("copy", "-s", CliRunner.Url(source), "-t", CliRunner.Url(target), "-j", "2");
+
+        Assert.True(copy.ExitCode == 1, copy.ToString());
+        Assert.True(copy.Stderr.Contains("Building the indexes and constraints of public.t17 failed: picky refuses", StringComparison.Ordinal), copy.ToString());
+        Assert.True(copy.Stderr.Contains("CREATE INDEX t17_picky", StringComparison.Ordinal), copy.ToString());
     }
 
     /// <summary>Every large object's comment with the large object's contents, so a comment on the wrong object shows.</summary>

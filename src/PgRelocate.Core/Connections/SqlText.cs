@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace PgRelocate.Verify;
+namespace PgRelocate.Connections;
 
 /// <summary>
 /// Just enough SQL lexing to split a file into statements and to see a top-level ORDER BY: it skips

@@ -1,6 +1,6 @@
-using PgRelocate.Verify;
+using PgRelocate.Connections;
 
-namespace PgRelocate.Tests.Verify;
+namespace PgRelocate.Tests.Connections;
 
 public class SqlTextTests
 {
