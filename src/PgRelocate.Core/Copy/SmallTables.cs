@@ -6,8 +6,8 @@ namespace PgRelocate.Copy;
 /// Tables so small that the round trips around their work cost more than the work: a few pages of rows, and index
 /// builds of well under a millisecond each. Measured at 1,000 such tables, one transaction and one session hop per
 /// table and per index made the copy twice as slow as pg_restore. They are copied in batches instead: one source
-/// lock and one target transaction (each table's COPY, the batch's records, one COMMIT) per batch; then the indexes, constraints and
-/// ANALYZE of several tables are sent in one round trip, and the batch's in one transaction.
+/// lock and one target transaction (each table's COPY, the batch's records, one COMMIT) per batch; then the
+/// indexes, constraints and ANALYZE of several tables are sent in one round trip, and the batch's in one transaction.
 /// </summary>
 internal static class SmallTables
 {
