@@ -28,34 +28,60 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         }
 
         OutputPaths.EnsureFileOrAbsent(options.LogPath, "--log");
-        await Catalog.SourceReadability.RefuseUnlessWholeAsync(options.Source, cancellationToken);
 
+        // Whether the source's role reads every row: asked in a session of its own while the snapshot opens and the
+        // schema is dumped, and answered before the target is touched.
+        var readable = Catalog.SourceReadability.RefuseUnlessWholeAsync(options.Source, cancellationToken);
         var clock = new StepClock();
         var warnings = new List<string>();
         var folder = Interrupts.TempFolder("pgrelocate-copy-").FullName;
-        await using var log = new CopyLog(options.LogPath);
+        var start = clock.Now;
+        SourceSnapshot snapshot;
         try
         {
-            var start = clock.Now;
-            await using var snapshot = await SourceSnapshot.OpenAsync(options.Source, cancellationToken, options.Snapshot);
+            snapshot = await SourceSnapshot.OpenAsync(options.Source, cancellationToken, options.Snapshot);
+        }
+        catch
+        {
+            await readable.ContinueWith(_ => { }, TaskScheduler.Default);
+            TryDelete(folder);
+            throw;
+        }
 
+        await using var log = new CopyLog(options.LogPath);
+        await using var snapshotSession = snapshot;
+        try
+        {
             // 1. Everything that can refuse the copy, before the target is touched, while the source's schema is
             // dumped (from the moment the snapshot exists, while its tables are read too); the target is emptied
             // once both are done.
             using var dumpCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var dumping = SchemaArchive.DumpAsync(binaries, options.Source, snapshot, folder, log, reporter, dumpCancel.Token);
             TargetPreparation prepared;
+            PgTool pgRestoreTool;
             try
             {
-                await snapshot.ReadCatalogAsync(cancellationToken);
-                reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Facts.ServerVersion}, {Units.Bytes(snapshot.Facts.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
-                prepared = await TargetPreparation.CheckAsync(options.Target, options.Into.Requirements(options.Jobs + options.IndexJobs) with
+                // The refusal first: the catalog's read locks every table, which a table it may not read refuses.
+                await readable;
+                await snapshot.ReadFactsAsync(cancellationToken);
+                // The target is checked in its own session while the snapshot's session reads the source's tables.
+                var checking = TargetPreparation.CheckAsync(options.Target, options.Into.Requirements(options.Jobs + options.IndexJobs) with
                 {
-                    Extensions = snapshot.Facts.Extensions.Select(e => e.Name).ToList(),
-                    ExtensionSchemas = snapshot.Facts.Extensions.Select(e => (e.Name, e.Schema)).ToList(),
+                    Extensions = snapshot.Extensions.Select(e => e.Name).ToList(),
+                    ExtensionSchemas = snapshot.Extensions.Select(e => (e.Name, e.Schema)).ToList(),
                     Source = snapshot.Identity,
-                    SourceMajor = snapshot.Facts.ServerMajor,
+                    SourceMajor = snapshot.Server.Major,
                 }, cancellationToken);
+                await Task.WhenAll(checking, snapshot.ReadCatalogAsync(cancellationToken));
+                prepared = await checking;
+                reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Server.Text}, {Units.Bytes(snapshot.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
+
+                // pg_restore must connect as our sessions do, before the target is emptied.
+                pgRestoreTool = binaries.PgRestoreFor(binaries.PgDumpFor(snapshot.Server.Major).Major, prepared.Server.Major);
+                if ((await LibpqProbe.RunAsync(options.Target, "target", pgRestoreTool, cancellationToken)).SkippedBecause is { } why)
+                {
+                    reporter.Warn(why + ".");
+                }
             }
             catch
             {
@@ -67,12 +93,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
 
             prepared.WarnAbout(reporter);
             var targetMajor = prepared.Server.Major;
-            var schema = await SchemaArchive.ReadAsync(binaries, await dumping, snapshot, targetMajor, cancellationToken);
-            // pg_restore must connect as our sessions do, before the target is emptied.
-            if ((await LibpqProbe.RunAsync(options.Target, "target", schema.PgRestore, cancellationToken)).SkippedBecause is { } why)
-            {
-                reporter.Warn(why + ".");
-            }
+            var schema = await SchemaArchive.ReadAsync(pgRestoreTool, await dumping, snapshot, cancellationToken);
 
             // --roles: the roles exist before the schema names them (policies, grants); refused here, before any change, when the target may not create them.
             var roles = options.Roles ? await Catalog.TargetRoles.CreateAsync(options.Source, options.Target, options.RoleRenames, cancellationToken) : new List<Catalog.RoleOutcome>();

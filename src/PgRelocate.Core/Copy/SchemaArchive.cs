@@ -101,14 +101,13 @@ internal sealed class SchemaArchive
     {
         var path = System.IO.Path.Combine(folder, "schema.dump");
         // No large objects: our workers copy them, from the same snapshot; sequence values are set by us.
-        await new PgDump(binaries.PgDumpFor(snapshot.Facts.ServerMajor), source, reporter, log.Write).DumpSchemaAsync(snapshot.Id, path, "the source's schema", cancellationToken);
+        await new PgDump(binaries.PgDumpFor(snapshot.Server.Major), source, reporter, log.Write).DumpSchemaAsync(snapshot.Id, path, "the source's schema", cancellationToken);
         return path;
     }
 
-    /// <summary>The archive <see cref="DumpAsync"/> wrote, sorted into each table's indexes and the rest, for a target of <paramref name="targetMajor"/>.</summary>
-    public static async Task<SchemaArchive> ReadAsync(PgBinaries binaries, string path, SourceSnapshot snapshot, int targetMajor, CancellationToken cancellationToken)
+    /// <summary>The archive <see cref="DumpAsync"/> wrote, sorted into each table's indexes and the rest, to restore with <paramref name="pgRestore"/>.</summary>
+    public static async Task<SchemaArchive> ReadAsync(PgTool pgRestore, string path, SourceSnapshot snapshot, CancellationToken cancellationToken)
     {
-        var pgRestore = binaries.PgRestoreFor(binaries.PgDumpFor(snapshot.Facts.ServerMajor).Major, targetMajor);
         var contents = ArchiveContents.Read(path);
         var copied = snapshot.Tables.Select(t => t.Oid).ToHashSet();
         var indexes = new Dictionary<uint, List<TableIndex>>();

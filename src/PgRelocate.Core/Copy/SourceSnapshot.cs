@@ -17,16 +17,22 @@ internal sealed class SourceSnapshot : IAsyncDisposable
 {
     private readonly NpgsqlConnection _conn;
 
-    private SourceSnapshot(NpgsqlConnection conn, string id, DatabaseFacts facts)
+    private SourceSnapshot(NpgsqlConnection conn, string id, ServerVersion server)
     {
         _conn = conn;
         Id = id;
-        Facts = facts;
+        Server = server;
     }
 
     public string Id { get; }
 
-    public DatabaseFacts Facts { get; }
+    public ServerVersion Server { get; }
+
+    /// <summary>The database's size on disk, once <see cref="ReadFactsAsync"/> has run.</summary>
+    public long SizeBytes { get; private set; }
+
+    /// <summary>The extensions installed in the source, once <see cref="ReadFactsAsync"/> has run.</summary>
+    public IReadOnlyList<ExtensionInfo> Extensions { get; private set; } = [];
 
     /// <summary>Which database this is, to refuse a target that is the same one; null when the server does not say.</summary>
     public DatabaseIdentity? Identity { get; private init; }
@@ -58,16 +64,22 @@ internal sealed class SourceSnapshot : IAsyncDisposable
 
     public long LargeObjectBytes { get; private set; }
 
+    /// <summary>
+    /// Opens the coordinator's session and its snapshot, with as little as possible before it: the schema's dump
+    /// waits for <see cref="Id"/>. The rest is read in the snapshot afterwards (<see cref="ReadFactsAsync"/>,
+    /// <see cref="ReadCatalogAsync"/>), while the dump runs.
+    /// </summary>
     /// <param name="existing">A snapshot exported elsewhere (a replication slot's) to read in, instead of a new one.</param>
     public static async Task<SourceSnapshot> OpenAsync(PgConnectionInfo source, CancellationToken cancellationToken, string? existing = null)
     {
         var conn = await CopySessions.OpenAsync(source, "source", cancellationToken);
         try
         {
-            var facts = await DatabaseFacts.ReadAsync(conn, cancellationToken);
+            var server = await ServerVersion.ReadAsync(conn, cancellationToken);
+            // Before the transaction: where pg_control_system() is not granted, the failed read must not end it.
+            var identity = await DatabaseIdentity.TryReadAsync(conn, cancellationToken);
             // The transaction idles while the readers work: the source's idle timeout must not end it.
-            await Db.ExecuteAsync(conn, "SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0", cancellationToken);
-            await Db.ExecuteAsync(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
+            await Db.ExecuteAsync(conn, "SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
             if (existing is not null)
             {
                 await Db.ExecuteAsync(conn, $"SET TRANSACTION SNAPSHOT {Db.Literal(existing)}", cancellationToken);
@@ -75,13 +87,20 @@ internal sealed class SourceSnapshot : IAsyncDisposable
 
             var id = existing ?? await Db.ScalarAsync<string>(conn, "SELECT pg_export_snapshot()", cancellationToken)
                 ?? throw new PgRelocateException("The source did not export a snapshot.");
-            return new SourceSnapshot(conn, id, facts) { Identity = await DatabaseIdentity.TryReadAsync(conn, cancellationToken) };
+            return new SourceSnapshot(conn, id, server) { Identity = identity };
         }
         catch
         {
             await conn.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>The database's size and its extensions, read in the snapshot: what the target is checked against.</summary>
+    public async Task ReadFactsAsync(CancellationToken cancellationToken)
+    {
+        SizeBytes = await Db.ScalarAsync<long>(_conn, "SELECT pg_database_size(current_database())", cancellationToken);
+        Extensions = await Catalog.Extensions.InstalledAsync(_conn, cancellationToken);
     }
 
     /// <summary>Each user sequence's value and is_called, read in the snapshot's session (see <see cref="SequenceSync"/>).</summary>

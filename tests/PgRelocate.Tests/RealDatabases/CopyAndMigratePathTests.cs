@@ -49,5 +49,23 @@ public sealed class CopyAndMigratePathTests(Pg15Corpus servers, S3rverServer s3)
         await PathMatrix.AssertMovedAsync(source, target, servers.Provider);
     }
 
+    [Fact]
+    public async Task Should_Refuse_To_Copy_A_Table_The_Login_Role_Cannot_Read_Before_Touching_The_Target()
+    {
+        // The refusal is asked in a session of its own while the snapshot opens and the schema is dumped: it must
+        // still be what the copy says, before the snapshot's read locks (and fails on) the table it may not read.
+        var target = await servers.Provider.CreateDatabaseAsync("unreadable_copy");
+        await PgServer.ExecuteAsync(target, "CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)");
+
+        var copy = await CliRunner.RunAsync("copy", "--source", CliRunner.Url(servers[Corpus.Unreadable]), "--target", CliRunner.Url(target), "--confirm", target.Database);
+
+        Assert.True(copy.ExitCode == 1, copy.ToString());
+        Assert.Contains("Not every row of the source can be read", copy.Output, StringComparison.Ordinal);
+        Assert.Contains(Corpus.UnreadableTable, copy.Output, StringComparison.Ordinal);
+        Assert.Contains("Nothing was changed.", copy.Output, StringComparison.Ordinal);
+        Assert.Equal(1L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM kept"));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relname = 'readable'"));
+    }
+
     private static string TestStoresName() => Staging.TestStores.NewName("corpus");
 }
