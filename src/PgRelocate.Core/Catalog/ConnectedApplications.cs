@@ -8,14 +8,20 @@ public sealed record ConnectedApplication(string Application, string User, strin
 public static class ConnectedApplications
 {
     /// <summary>
+    /// The application name of the checks' sessions. They are the tool's, not applications to repoint, and the
+    /// checks keep one open beside the one that lists the sessions (the tables' sizes, read ahead).
+    /// </summary>
+    public const string CheckApplicationName = "pgrelocate check";
+
+    /// <summary>
     /// Sessions connected to the current database right now, other than this one, grouped by application
     /// name, user and client address (pg_stat_activity).
     /// </summary>
     public static async Task<IReadOnlyList<ConnectedApplication>> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
     {
         // client_addr is null for Unix-socket sessions (client_port -1) and, without pg_read_all_stats, for
-        // other users' sessions: say which, instead of showing nothing.
-        const string sql = """
+        // other users' sessions: say which, instead of showing nothing. The tool's own sessions are left out.
+        const string sql = $"""
             SELECT coalesce(nullif(application_name, ''), '(no name)'), coalesce(usename, '?'),
                    CASE WHEN client_addr IS NOT NULL THEN host(client_addr)
                         WHEN client_port = -1 THEN 'local socket'
@@ -23,7 +29,7 @@ public static class ConnectedApplications
                    count(*)::int
             FROM pg_stat_activity
             WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-              AND application_name NOT LIKE 'pgrelocate migration %'
+              AND application_name NOT LIKE 'pgrelocate migration %' AND application_name <> '{CheckApplicationName}'
             GROUP BY 1, 2, 3
             ORDER BY 4 DESC, 1, 2, 3
             """;

@@ -143,7 +143,7 @@ public sealed class PreflightRunner
         }
     }
 
-    public const string OwnApplicationName = "pgrelocate check";
+    public const string OwnApplicationName = ConnectedApplications.CheckApplicationName;
 
     /// <summary>Sessions of the caller's own migration (the one holding the migration lock on the target), which the target checks ignore.</summary>
     public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
@@ -164,16 +164,21 @@ public sealed class PreflightRunner
     /// <summary>Runs the checks against already open connections.</summary>
     public async Task<PreflightReport> RunChecksAsync(PreflightContext context, CancellationToken cancellationToken)
     {
-        var results = new List<CheckResult>();
-        for (var i = 0; i < _checks.Count; i++)
+        // The checks that need the tables' sizes wait for their read ahead (the slowest read, at 5,000 tables 0.4 s of
+        // the checks' 0.7 s): they run last, so the others run meanwhile. The report lists every check in its own order.
+        var order = Enumerable.Range(0, _checks.Count)
+            .OrderBy(i => context.SizesAhead is not null && SourceSizes.NeededBy(_checks[i]) ? 1 : 0)
+            .ToList();
+        var results = new IReadOnlyList<CheckResult>[_checks.Count];
+        for (var done = 0; done < order.Count; done++)
         {
-            var check = _checks[i];
-            context.Reporter.Progress(new ProgressUpdate("checks", i, _checks.Count, "checks", check.Name));
-            results.AddRange(await RunOneAsync(check, context, cancellationToken));
+            var check = _checks[order[done]];
+            context.Reporter.Progress(new ProgressUpdate("checks", done, _checks.Count, "checks", check.Name));
+            results[order[done]] = await RunOneAsync(check, context, cancellationToken);
         }
 
         context.Reporter.Progress(new ProgressUpdate("checks", _checks.Count, _checks.Count, "checks", Finished: true));
-        return new PreflightReport(results);
+        return new PreflightReport([.. results.SelectMany(r => r)]);
     }
 
     /// <summary>Runs one check; a database error becomes a warning row instead of ending the run.</summary>

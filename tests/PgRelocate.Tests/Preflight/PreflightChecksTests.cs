@@ -22,6 +22,10 @@ public class PreflightChecksTests(PreflightServer server) : IClassFixture<Prefli
         Assert.All(rows.Results, r => Assert.True(r.Status == CheckStatus.Ok, $"{r.Check}: {r.Status} {r.Found}"));
         Assert.False(rows.Blocked);
         Assert.Contains(rows.Results, r => r.Check == "target empty");
+        // The size check runs last (it waits for the sizes read ahead), but is listed where the checks' order puts it.
+        var names = rows.Results.Select(r => r.Check).ToList();
+        Assert.True(names.IndexOf("versions") < names.IndexOf("size") && names.IndexOf("size") < names.IndexOf(PgRelocate.Targets.TargetPreparation.ExtensionsFinding), string.Join(", ", names));
+        Assert.Equal("estimated downtime", names[^1]);
     }
 
     /// <summary>
@@ -140,6 +144,9 @@ public class PreflightChecksTests(PreflightServer server) : IClassFixture<Prefli
         await app.OpenAsync();
         await using var tx = await app.BeginTransactionAsync();
         await Db.ExecuteAsync(app, "SELECT txid_current()", CancellationToken.None);
+        // Another session of the checks themselves (the tables' sizes, read ahead while the other checks run): not an application.
+        await using var readAhead = new NpgsqlConnection(db.WithApplicationName(PreflightRunner.OwnApplicationName).ToNpgsqlConnectionString());
+        await readAhead.OpenAsync();
         await using var prepared = new NpgsqlConnection(db.ToNpgsqlConnectionString());
         await prepared.OpenAsync();
         await Db.ExecuteAsync(prepared, "BEGIN; CREATE TABLE t_prepared (id int); PREPARE TRANSACTION 'pending_" + db.Database + "'", CancellationToken.None);
