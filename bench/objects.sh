@@ -5,9 +5,12 @@
 # then times, against fresh target databases in the same run: pg_dump -Fc + pg_restore -j 2 (the anchor),
 # pgrelocate copy, migrate --direct, migrate (staged: a local archive, restored as it is dumped), restore --jobs 2
 # (of the anchor's archive), verify and check. It prints each one's wall time, its ratio to the anchor and its peak
-# memory, and the growth of every time from the first size to the last.
+# memory, and the growth of every time from the first size to the last. With ROUNDS=N each size's paths run N times,
+# interleaved (anchor, copy, ..., check, then again), and the table compares their medians: single runs at these
+# sizes move with the machine by more than the targets' margins.
 #
 #   bench/objects.sh [SIZE ...]       e.g. bench/objects.sh 200 1000  (a quick run)
+#   ROUNDS=3 bench/objects.sh         medians of three interleaved rounds
 #   KEEP=1 JOBS=2 bench/objects.sh 1000
 #   STATEMENTS=1 bench/objects.sh 1000   also counts the statements each pgrelocate command sends (log_statement)
 #   BENCH_DIR=/dev/shm bench/objects.sh   the clusters in memory (see make_work in bench/lib.sh)
@@ -17,6 +20,7 @@ set -euo pipefail
 
 SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(1000 5000)
 JOBS="${JOBS:-2}"
+ROUNDS="${ROUNDS:-1}"
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lib.sh
 . "$ROOT_DIR/bench/lib.sh"
@@ -67,6 +71,10 @@ SQL
 now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc; }
 fresh() { tpsql -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"; tpsql -c CHECKPOINT; sync; }
+# median: the median of the numbers on standard input, one per line or separated by spaces.
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END {printf "%.3f", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+# record KEY SECONDS MB: one round's wall time (kept with the other rounds') and peak memory (the largest is kept).
+record() { T[$1]="${T[$1]:-} $2"; if [ -z "${M[$1]:-}" ] || [ "${M[$1]}" -lt "$3" ]; then M[$1]=$3; fi; }
 peak_mb() { awk -F': ' '/Maximum resident set size/ {printf "%d", $2 / 1024}' "$1"; }
 # statements LABEL: how many statements each cluster logged since the last call (with STATEMENTS=1).
 LOGPOS_S=0; LOGPOS_T=0
@@ -77,18 +85,18 @@ statements() {
     STMTS[$1]="source $(sed -n "$((LOGPOS_S + 1)),${s}p" "$WORK/source.log" | grep -c 'LOG:  statement:\|LOG:  execute' || true) / target $(sed -n "$((LOGPOS_T + 1)),${t}p" "$WORK/target.log" | grep -c 'LOG:  statement:\|LOG:  execute' || true)"
     LOGPOS_S=$s; LOGPOS_T=$t
 }
-# [OK="0|3"] timed KEY COMMAND...: runs the command under GNU time (exit codes other than OK are failures), keeps its wall time in T[KEY@SIZE] and its peak in M[KEY@SIZE].
+# [OK="0|3"] timed KEY COMMAND...: runs the command under GNU time (exit codes other than OK are failures), adds its wall time to T[KEY@SIZE] and keeps its peak in M[KEY@SIZE].
 timed() {
-    local key="$1@$N" s; shift
+    local key="$1@$N" s t; shift
     statements skip
     s=$(now)
     /usr/bin/time -v -o "$WORK/time.txt" "$@" >"$WORK/$1.out" 2>"$WORK/$1.err" || true
-    T[$key]=$(since "$s"); M[$key]=$(peak_mb "$WORK/time.txt")
+    t=$(since "$s"); record "$key" "$t" "$(peak_mb "$WORK/time.txt")"
     statements "$key"
     if ! grep -Eq "Exit status: (${OK:-0})\$" "$WORK/time.txt"; then
         echo "$key failed:" >&2; tail -5 "$WORK/$1.out" "$WORK/$1.err" >&2; FAILED=1; KEEP=1
     fi
-    echo "$key ${T[$key]}s, ${M[$key]} MB" >&2
+    echo "$key ${t}s, ${M[$key]} MB" >&2
 }
 
 declare -A T M STMTS DESC
@@ -101,36 +109,41 @@ for N in "${SIZES[@]}"; do
     echo "built in $(since "$s")s: $DESCRIBED" >&2
     psql -X -q "$(src postgres)" -c CHECKPOINT
 
+  for ((round = 1; round <= ROUNDS; round++)); do
+    [ "$ROUNDS" = 1 ] || echo "Round $round of $ROUNDS at $N tables ..." >&2
     fresh a$N
     s=$(now)
     "$PGBIN/pg_dump" -Fc -f "$WORK/$db.dump" "$(src "$db")"
     "$PGBIN/pg_restore" --no-owner --no-acl -j "$JOBS" -d "$(tgt a$N)" "$WORK/$db.dump"
-    T[anchor@$N]=$(since "$s"); M[anchor@$N]=0
-    echo "anchor@$N ${T[anchor@$N]}s" >&2
+    t=$(since "$s"); record "anchor@$N" "$t" 0
+    echo "anchor@$N ${t}s" >&2
 
     fresh c$N
     timed copy dotnet "$CLI" copy --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS" --log "$WORK/copy$N.log"
     cp "$WORK/dotnet.out" "$WORK/copy$N.out"
     fresh m$N
-    timed migrate dotnet "$CLI" migrate --direct --source "$(src "$db")" --target "$(tgt m$N)" --confirm m$N --jobs "$JOBS" --workdir "$WORK/migrations$N"
+    timed migrate dotnet "$CLI" migrate --direct --source "$(src "$db")" --target "$(tgt m$N)" --confirm m$N --jobs "$JOBS" --workdir "$WORK/migrations$N-$round"
     cp "$WORK/dotnet.out" "$WORK/migrate$N.out"
     # The staged path: the dump to a local archive, restored alongside it as it grows.
     fresh s$N
-    timed staged dotnet "$CLI" migrate --source "$(src "$db")" --target "$(tgt s$N)" --confirm s$N --jobs "$JOBS" --workdir "$WORK/staged$N"
+    timed staged dotnet "$CLI" migrate --source "$(src "$db")" --target "$(tgt s$N)" --confirm s$N --jobs "$JOBS" --workdir "$WORK/staged$N-$round"
     fresh r$N
     timed restore dotnet "$CLI" restore "$WORK/$db.dump" --target "$(tgt r$N)" --jobs "$JOBS"
     timed verify dotnet "$CLI" verify --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS"
     # check exits 3 when something blocks (the target it is given holds the copy): only other codes are failures.
     OK="0|3" timed check dotnet "$CLI" check --source "$(src "$db")" --target "$(tgt c$N)"
+  done
 done
 
 ratio() { echo "scale=2; $1 / $2" | bc; }
 echo
-echo "Bench: $(nproc) cores, both servers local, load average $(cut -d' ' -f1-3 /proc/loadavg); $JOBS jobs"
+echo "Bench: $(nproc) cores, both servers local, load average $(cut -d' ' -f1-3 /proc/loadavg); $JOBS jobs$([ "$ROUNDS" = 1 ] || echo "; medians of $ROUNDS interleaved rounds")"
 for N in "${SIZES[@]}"; do echo "  $N: ${DESC[$N]}"; done
 printf '%-34s' "path"; for N in "${SIZES[@]}"; do printf ' %9s %6s %7s' "$N (s)" "ratio" "peak MB"; done
 [ ${#SIZES[@]} -gt 1 ] && printf ' %8s' "growth"; echo
 FIRST="${SIZES[0]}"; LAST="${SIZES[-1]}"
+declare -A MED
+for k in anchor copy migrate staged restore verify check; do for N in "${SIZES[@]}"; do MED[$k@$N]=$(median <<<"${T[$k@$N]}"); done; done
 for k in anchor copy migrate staged restore verify check; do
     case $k in
         anchor) label="pg_dump -Fc + pg_restore -j $JOBS" ;; copy) label="pgrelocate copy --jobs $JOBS" ;;
@@ -138,10 +151,14 @@ for k in anchor copy migrate staged restore verify check; do
         verify) label="pgrelocate verify" ;; check) label="pgrelocate check" ;;
     esac
     printf '%-34s' "$label"
-    for N in "${SIZES[@]}"; do printf ' %9.1f %6s %7s' "${T[$k@$N]}" "$(ratio "${T[$k@$N]}" "${T[anchor@$N]}")" "${M[$k@$N]}"; done
-    [ ${#SIZES[@]} -gt 1 ] && printf ' %7sx' "$(ratio "${T[$k@$LAST]}" "${T[$k@$FIRST]}")"
+    for N in "${SIZES[@]}"; do printf ' %9.1f %6s %7s' "${MED[$k@$N]}" "$(ratio "${MED[$k@$N]}" "${MED[anchor@$N]}")" "${M[$k@$N]}"; done
+    [ ${#SIZES[@]} -gt 1 ] && printf ' %7sx' "$(ratio "${MED[$k@$LAST]}" "${MED[$k@$FIRST]}")"
     echo
 done
+if [ "$ROUNDS" != 1 ]; then
+    echo; echo "Each round's time (s), in the order run:"
+    for N in "${SIZES[@]}"; do for k in anchor copy migrate staged restore verify check; do printf '  %-16s%s\n' "$k@$N" "${T[$k@$N]}"; done; done
+fi
 if [ -n "${STATEMENTS:-}" ]; then
     echo; echo "Statements logged by the servers (log_statement = all):"
     for N in "${SIZES[@]}"; do for k in copy migrate staged restore verify check; do printf '  %-16s %s\n' "$k@$N" "${STMTS[$k@$N]}"; done; done
