@@ -207,8 +207,8 @@ printf '%-42s %9.1f\n' "pgcopydb clone (2 + 2 jobs)" "${T[pgcopydb]}"
 printf '%-42s %9.1f\n' "pgrelocate copy ($JOBS + $INDEX_JOBS jobs)" "${T[pgrelocate]}"
 echo
 echo "pgrelocate copy / seeds' path                 = $(ratio "${T[pgrelocate]}" "$SEEDS")"
-echo "pgrelocate copy / (pg_dump + pg_restore -j 2) = $(ratio "${T[pgrelocate]}" "$DUMPJ2")   (target <= 0.85)"
-echo "pgrelocate copy / pgcopydb clone              = $(ratio "${T[pgrelocate]}" "${T[pgcopydb]}")   (target <= 0.85)"
+echo "pgrelocate copy / (pg_dump + pg_restore -j 2) = $(ratio "${T[pgrelocate]}" "$DUMPJ2")   (target <= 0.8)"
+echo "pgrelocate copy / pgcopydb clone              = $(ratio "${T[pgrelocate]}" "${T[pgcopydb]}")   (target <= 0.8)"
 echo "pgrelocate peak memory                        = $((PEAK_KB / 1024)) MB   (target <= 200 MB)"
 if [ -z "${SKIP_STAGED:-}" ]; then
     echo
