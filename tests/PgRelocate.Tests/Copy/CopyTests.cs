@@ -93,6 +93,35 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
         Assert.True(await PgServer.ScalarAsync<bool>(target, "SELECT indisreplident FROM pg_index WHERE indexrelid = 't8_note_unique'::regclass"));
     }
 
+    /// <summary>
+    /// Progress names a table only once it has passed its first megabyte: thousands of small tables each took a
+    /// line (a live bar on a terminal) of their own, burying the tables worth watching. They are counted in "data".
+    /// </summary>
+    [Fact]
+    public async Task Should_Show_The_Progress_Of_Large_Tables_And_Count_The_Small_Ones()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("progress");
+        await PgServer.ExecuteAsync(source, """
+            CREATE TABLE big (id int PRIMARY KEY, note text NOT NULL);
+            INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 30000) g;
+            DO $$ BEGIN
+                FOR i IN 1..30 LOOP
+                    EXECUTE format('CREATE TABLE small%s (id int PRIMARY KEY)', i);
+                    EXECUTE format('INSERT INTO small%s VALUES (1), (2), (3)', i);
+                END LOOP;
+            END $$;
+            """);
+        var target = await servers.Target.CreateDatabaseAsync("progress_copy");
+
+        var copy = await CliRunner.RunAsync("copy", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--jobs", "2");
+
+        Assert.True(copy.ExitCode == 0, copy.ToString());
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        Assert.Matches(@"copy public\.big: 30000/30000 rows, .* \(done\)", copy.Stderr);
+        Assert.DoesNotContain("copy public.small", copy.Stderr, StringComparison.Ordinal);
+        Assert.Matches(@"data: 31/31 tables, .* \(done\)", copy.Stderr);
+    }
+
     [Fact]
     public async Task Should_Name_The_Small_Table_Whose_Index_Fails_Among_Those_Sent_In_One_Round_Trip()
     {
