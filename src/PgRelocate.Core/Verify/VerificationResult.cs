@@ -36,6 +36,26 @@ public sealed record VerificationResult
         SchemaDifferences.Count > 0 || Tables.Any(t => !t.Equal) || Queries.Any(q => !q.Equal);
 
     public double ElapsedSeconds { get; init; }
+
+    /// <summary>
+    /// The differences in one line for a failure message, naming the first few differing tables and schema objects:
+    /// "1 of 5 tables differ (public.medium), 0 schema differences".
+    /// </summary>
+    public string Brief()
+    {
+        var tables = Tables.Where(t => !t.Equal).Select(t => t.Name).ToList();
+        var schema = SchemaDifferences.Select(d => $"{d.Kind} {d.Name}").ToList();
+        var queries = Queries.Count(q => !q.Equal);
+        return $"{tables.Count} of {Tables.Count} tables differ{Named(tables)}, {SchemaDifferences.Count} schema difference{(SchemaDifferences.Count == 1 ? "" : "s")}{Named(schema)}"
+            + (queries > 0 ? $", {queries} of {Queries.Count} queries differ" : "");
+    }
+
+    private static string Named(List<string> names, int shown = 3) => names.Count switch
+    {
+        0 => "",
+        _ when names.Count <= shown => $" ({string.Join(", ", names)})",
+        _ => $" ({string.Join(", ", names.Take(shown))} and {names.Count - shown} more)",
+    };
 }
 
 public sealed record ObjectCount(string Kind, long Source, long Target)

@@ -47,11 +47,10 @@ public sealed class VerifyStep : IMigrationStep
             context.Record.Tables.Add(table);
         }
 
-        var differing = result.Tables.Count(t => !t.Equal);
         context.Record.Outputs["tables"] = result.Tables.Count.ToString(CultureInfo.InvariantCulture);
         context.Record.Outputs["differences"] = result.HasDifferences.ToString();
         context.Record.Summary = result.HasDifferences
-            ? $"{differing} of {result.Tables.Count} tables differ, {result.SchemaDifferences.Count} schema differences"
+            ? result.Brief()
             : $"{result.Tables.Count} tables identical (rows and checksums), schema identical{(result.RolesCompared ? ", owners, privileges and roles identical" : "")}";
         if (result.HasDifferences)
         {

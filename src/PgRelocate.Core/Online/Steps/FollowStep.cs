@@ -64,7 +64,7 @@ public sealed class FollowStep : ICompensatingStep
 
                 if (result.HasDifferences)
                 {
-                    throw new PgRelocateException($"Verification while following found differences: {result.Tables.Count(t => !t.Equal)} of {result.Tables.Count} tables differ, {result.SchemaDifferences.Count} schema differences ('pgrelocate info {context.Journal.Id}' lists them). Nothing is switched.", ExitCode.Differences);
+                    throw new PgRelocateException($"Verification while following found differences: {result.Brief()} ('pgrelocate info {context.Journal.Id}' lists them). Nothing is switched.", ExitCode.Differences);
                 }
 
                 verified = true;
