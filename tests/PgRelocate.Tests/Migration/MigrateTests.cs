@@ -60,6 +60,9 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         Assert.Contains("shop.order_items", dom, StringComparison.Ordinal);
         var journal = MigrationJournal.All(dir.Path).Single();
         Assert.Equal(MigrationStatus.Completed, journal.Status);
+        // Nothing else is connected to the new source: the applications read beside the checks list none of the tool's sessions.
+        var applications = journal.Step("check").Tables.Single(t => t.Title == "Applications connected to the source");
+        Assert.Empty(applications.Rows);
         Secrets.AssertAbsent(await File.ReadAllTextAsync(Path.Combine(journal.Folder, MigrationJournal.FileName)), "the journal");
         Assert.False(File.Exists(Path.Combine(journal.Folder, "archive.dump")));
     }
