@@ -37,12 +37,12 @@ public sealed record SourceReadability(IReadOnlyList<UnreadableRelation> Unreada
         var parts = new List<string>();
         if (Unreadable.Count > 0)
         {
-            parts.Add($"{role} may not read {Unreadable.Count} tables or sequences: {Names(Unreadable.Select(u => u.ToString()).ToList())}; the dump would stop there.");
+            parts.Add($"{role} may not read {Unreadable.Count} tables or sequences: {Sentences.FirstFew(Unreadable.Select(u => u.ToString()).ToList(), 5)}; the dump would stop there.");
         }
 
         if (RowSecured.Count > 0)
         {
-            parts.Add($"row-level security hides rows of {RowSecured.Count} tables from {role}: {Names(RowSecured.Select(t => t.ToString()).ToList())}; a dump would stop there and a copy would miss rows.");
+            parts.Add($"row-level security hides rows of {RowSecured.Count} tables from {role}: {Sentences.FirstFew(RowSecured.Select(t => t.ToString()).ToList(), 5)}; a dump would stop there and a copy would miss rows.");
         }
 
         return parts.Count == 0 ? null : string.Join(" ", parts);
@@ -96,7 +96,4 @@ public sealed record SourceReadability(IReadOnlyList<UnreadableRelation> Unreada
             throw new PgRelocateException(Sentences.NothingWasChanged($"Not every row of the source can be read: {what}", found.Next(role)), exitCode);
         }
     }
-
-    private static string Names(IReadOnlyCollection<string> names, int max = 5) =>
-        names.Count <= max ? string.Join(", ", names) : string.Join(", ", names.Take(max)) + $" and {names.Count - max} more";
 }

@@ -21,5 +21,5 @@ public static class UserObjects
 
     /// <summary>"table public.a, view public.b and 3 more": a few of them for a one-line message.</summary>
     public static string Sample(IReadOnlyCollection<UserObject> objects, int max = 3) =>
-        string.Join(", ", objects.Take(max)) + (objects.Count > max ? $" and {objects.Count - max} more" : "");
+        Errors.Sentences.FirstFew(objects.Select(o => o.ToString()).ToList(), max);
 }

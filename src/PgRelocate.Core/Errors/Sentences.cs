@@ -17,6 +17,10 @@ public static class Sentences
     /// <summary><see cref="Join"/> of the parts and <see cref="NothingChanged"/>.</summary>
     public static string NothingWasChanged(params string?[] parts) => Join([.. parts, NothingChanged]);
 
+    /// <summary>A short list for a one-line message: the first <paramref name="max"/> names, then how many more ("a, b and 3 more").</summary>
+    public static string FirstFew(IReadOnlyCollection<string> names, int max) =>
+        names.Count <= max ? string.Join(", ", names) : string.Join(", ", names.Take(max)) + $" and {names.Count - max} more";
+
     /// <summary>The sentence with a final period, unless it ends with one (or with '!', '?', or a period closed by a parenthesis or a quote).</summary>
     public static string End(string sentence)
     {

@@ -48,8 +48,8 @@ public sealed class PreflightRunner
     {
         // Our own sessions carry this name, so the activity checks can tell them from the applications'. Both sides are
         // opened at once; the source's failure is the one reported when both fail, as when they were opened in turn.
-        var own = source.WithApplicationName(OwnApplicationName);
-        var opening = target is null ? null : OpenAsync(target.WithApplicationName(OwnApplicationName), "target", cancellationToken);
+        var own = source.WithApplicationName(ConnectedApplications.CheckApplicationName);
+        var opening = target is null ? null : OpenAsync(target.WithApplicationName(ConnectedApplications.CheckApplicationName), "target", cancellationToken);
         NpgsqlConnection? sourceConn = null;
         NpgsqlConnection? targetConn = null;
         using var readAheadCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -142,8 +142,6 @@ public sealed class PreflightRunner
             return default;
         }
     }
-
-    public const string OwnApplicationName = ConnectedApplications.CheckApplicationName;
 
     /// <summary>Sessions of the caller's own migration (the one holding the migration lock on the target), which the target checks ignore.</summary>
     public IReadOnlyCollection<int> OwnSessions { get; init; } = [];

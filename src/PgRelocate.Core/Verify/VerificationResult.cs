@@ -50,12 +50,7 @@ public sealed record VerificationResult
             + (queries > 0 ? $", {queries} of {Queries.Count} queries differ" : "");
     }
 
-    private static string Named(List<string> names, int shown = 3) => names.Count switch
-    {
-        0 => "",
-        _ when names.Count <= shown => $" ({string.Join(", ", names)})",
-        _ => $" ({string.Join(", ", names.Take(shown))} and {names.Count - shown} more)",
-    };
+    private static string Named(List<string> names) => names.Count == 0 ? "" : $" ({Errors.Sentences.FirstFew(names, 3)})";
 }
 
 public sealed record ObjectCount(string Kind, long Source, long Target)

@@ -145,7 +145,7 @@ public class PreflightChecksTests(PreflightServer server) : IClassFixture<Prefli
         await using var tx = await app.BeginTransactionAsync();
         await Db.ExecuteAsync(app, "SELECT txid_current()", CancellationToken.None);
         // Another session of the checks themselves (the tables' sizes, read ahead while the other checks run): not an application.
-        await using var readAhead = new NpgsqlConnection(db.WithApplicationName(PreflightRunner.OwnApplicationName).ToNpgsqlConnectionString());
+        await using var readAhead = new NpgsqlConnection(db.WithApplicationName(PgRelocate.Catalog.ConnectedApplications.CheckApplicationName).ToNpgsqlConnectionString());
         await readAhead.OpenAsync();
         await using var prepared = new NpgsqlConnection(db.ToNpgsqlConnectionString());
         await prepared.OpenAsync();
@@ -158,7 +158,7 @@ public class PreflightChecksTests(PreflightServer server) : IClassFixture<Prefli
 
             Assert.Equal(CheckStatus.Warn, apps.Status);
             Assert.Contains(apps.Details, d => d.StartsWith($"billing-api: user {db.User} from 127.0.0.1, 1 session", StringComparison.Ordinal));
-            Assert.DoesNotContain(apps.Details, d => d.Contains(PreflightRunner.OwnApplicationName, StringComparison.Ordinal));
+            Assert.DoesNotContain(apps.Details, d => d.Contains(PgRelocate.Catalog.ConnectedApplications.CheckApplicationName, StringComparison.Ordinal));
             Assert.Equal(CheckStatus.Warn, Checks.Row(transactions, "long transactions").Status);
             Assert.Contains("billing-api", Checks.Row(transactions, "long transactions").Found, StringComparison.Ordinal);
             Assert.Equal(CheckStatus.Ok, Checks.Row(patient, "long transactions").Status);

@@ -32,7 +32,7 @@ public sealed class CheckStep : IMigrationStep
         await SourceReadability.RefuseUnlessWholeAsync(options.Source, cancellationToken, ExitCode.Differences);
 
         // The applications to repoint, recorded now: a read-only source ends their sessions next.
-        await using (var conn = await Db.OpenAsync(options.Source.WithApplicationName(PreflightRunner.OwnApplicationName), "source", cancellationToken))
+        await using (var conn = await Db.OpenAsync(options.Source.WithApplicationName(ConnectedApplications.CheckApplicationName), "source", cancellationToken))
         {
             context.Record.Tables.Add(ReadOnlySourceStep.ApplicationsTable(await ConnectedApplications.ReadAsync(conn, cancellationToken)));
         }

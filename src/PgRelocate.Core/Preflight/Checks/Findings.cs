@@ -9,6 +9,5 @@ internal static class Findings
             : CheckResult.Warn(check, $"{items.Count} {what}: {Names(items)}.", next) with { Details = items };
 
     /// <summary>A short list for a "found" sentence: the first few names, then how many more.</summary>
-    public static string Names(IReadOnlyCollection<string> names, int max = 5) =>
-        names.Count <= max ? string.Join(", ", names) : string.Join(", ", names.Take(max)) + $" and {names.Count - max} more";
+    public static string Names(IReadOnlyCollection<string> names, int max = 5) => Errors.Sentences.FirstFew(names, max);
 }
