@@ -22,6 +22,7 @@ public sealed class SmallLockTableServer : PgServer
 /// the emptying commits in batches, `check` says so, and an emptying that stops halfway says how far it got and
 /// which command finishes it.
 /// </summary>
+[Heavy(135)]
 public class LargeTargetTests(SmallLockTableServer server) : IClassFixture<SmallLockTableServer>
 {
     [Fact]

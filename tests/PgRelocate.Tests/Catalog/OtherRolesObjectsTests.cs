@@ -16,6 +16,7 @@ namespace PgRelocate.Tests.Catalog;
 /// oid). And a lock held by another role's session, whose details pg_stat_activity hides from the login
 /// role, ends in a refusal naming that session, not a crash.
 /// </summary>
+[Heavy(145)]
 public class OtherRolesObjectsTests(PgServer server) : IClassFixture<PgServer>
 {
     /// <summary>The login role's objects in the target, on which the other role's objects depend.</summary>

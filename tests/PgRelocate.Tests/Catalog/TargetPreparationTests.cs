@@ -10,6 +10,7 @@ using PgRelocate.Tests.Harness;
 namespace PgRelocate.Tests.Catalog;
 
 /// <summary>Preparing provider-like targets: what check and restore say of them, and what emptying leaves.</summary>
+[Heavy(80)]
 public class TargetPreparationTests(PgServer server) : IClassFixture<PgServer>
 {
     [Fact]

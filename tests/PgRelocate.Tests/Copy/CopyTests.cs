@@ -8,6 +8,7 @@ using PgRelocate.Tests.Harness;
 namespace PgRelocate.Tests.Copy;
 
 /// <summary>copy between two real clusters: equal contents, a consistent snapshot under writes, and interruption.</summary>
+[Heavy(135)]
 public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
     [Fact]

@@ -11,6 +11,7 @@ namespace PgRelocate.Tests.Faults;
 /// and with --json prints one object with <c>"status": "interrupted"</c> and that state; the target is looked
 /// at independently of our code.
 /// </summary>
+[Heavy(100)]
 public class InterruptedTargetTests(FaultServers servers) : IClassFixture<FaultServers>
 {
     [Theory]

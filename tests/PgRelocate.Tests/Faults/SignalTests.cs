@@ -11,6 +11,7 @@ namespace PgRelocate.Tests.Faults;
 /// pg_restore behind, and a rerun (or --resume) then finishes verified. (The test's own timeout bounds how
 /// long that takes; the command gives its cleanup a few seconds before it ends itself.)
 /// </summary>
+[Heavy(160)]
 public class SignalTests(FaultServers servers) : IClassFixture<FaultServers>
 {
     public static TheoryData<string, string, long> Points() => new()

@@ -11,6 +11,7 @@ namespace PgRelocate.Tests.Migration;
 /// resumed: what the killed run committed (read from the target before the resume) is kept and not copied again,
 /// and the target ends equal to the source, compared row by row without our code, with no row twice.
 /// </summary>
+[Heavy(170)]
 public class CopyResumeTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
     /// <summary>Split tables larger than this, so that the copy's one large table is cut into several ranges.</summary>

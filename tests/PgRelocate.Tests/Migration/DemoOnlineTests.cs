@@ -9,6 +9,7 @@ namespace PgRelocate.Tests.Migration;
 /// the sample moves online, the application's own gap printed and short, verification passed, the report
 /// written, and nothing left running or on disk.
 /// </summary>
+[Heavy(65)]
 public sealed partial class DemoOnlineTests
 {
     [Fact]

@@ -7,6 +7,7 @@ using PgRelocate.Tests.Harness;
 namespace PgRelocate.Tests.Migration;
 
 /// <summary>dump → file → restore between two real clusters, and every way the input can be wrong.</summary>
+[Heavy(70)]
 public class DumpRestoreTests(DumpRestoreTests.Servers servers) : IClassFixture<DumpRestoreTests.Servers>
 {
     /// <summary>A source and a target cluster, and one sample database dumped once for the restore tests.</summary>

@@ -7,6 +7,7 @@ namespace PgRelocate.Tests.Migration;
 /// A PostgreSQL 12 source into a PostgreSQL 17 target: the way off an old provider's server. Verification
 /// there hashes rows from their text (hash_record_extended is PostgreSQL 14's), and must still name a change.
 /// </summary>
+[Heavy(40)]
 public sealed class OldSourceTests(Pg12Server source, Pg17Server target) : IClassFixture<Pg12Server>, IClassFixture<Pg17Server>
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace PgRelocate.Tests.Migration;
 /// (NOINHERIT; from PostgreSQL 16 also a membership without INHERIT): check --roles blocks where the owners and
 /// grants step, migrate's verify or an online follow need those privileges, and warns where nothing does.
 /// </summary>
+[Heavy(55)]
 public class RolesInheritTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
     [Fact]
@@ -69,6 +70,7 @@ public class RolesInheritTests(PgServerPair servers) : IClassFixture<PgServerPai
 }
 
 /// <summary>The same into PostgreSQL 17, where a membership has its own INHERIT option and a role may not alter its own INHERIT.</summary>
+[Heavy(40)]
 public class RolesInheritPg17Tests(PgServer source, Pg17Server target) : IClassFixture<PgServer>, IClassFixture<Pg17Server>
 {
     [Fact]

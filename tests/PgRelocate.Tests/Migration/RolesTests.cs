@@ -9,6 +9,7 @@ namespace PgRelocate.Tests.Migration;
 /// database uses are created with their attributes, settings and memberships, and the target's owners and
 /// privileges are the source's, as pg_dump reads them on both sides; check --roles says whether a target allows it.
 /// </summary>
+[Heavy(155)]
 public class RolesTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
     [Fact]
@@ -187,6 +188,7 @@ public class RolesTests(PgServerPair servers) : IClassFixture<PgServerPair>
 }
 
 /// <summary>The same with a PostgreSQL 17 target, where a CREATEROLE role needs membership with SET to give a role objects.</summary>
+[Heavy(40)]
 public class RolesPg17Tests(PgServer source, Pg17Server target) : IClassFixture<PgServer>, IClassFixture<Pg17Server>
 {
     [Fact]

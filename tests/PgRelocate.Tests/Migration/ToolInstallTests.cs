@@ -8,6 +8,7 @@ namespace PgRelocate.Tests.Migration;
 /// PgRelocate installed as users install .NET tools: packed, installed from that folder alone (offline, into a
 /// tool path of its own, leaving the machine's tools alone), and <c>pgrelocate --version</c> run from there.
 /// </summary>
+[Heavy(120)]
 public sealed partial class ToolInstallTests
 {
     [Fact]

@@ -9,6 +9,7 @@ namespace PgRelocate.Tests.Online;
 /// through the follow (copied again at the cutover), a migration killed and never resumed (its slot named with
 /// the WAL it holds by every command), and what a cancel says it left.
 /// </summary>
+[Heavy(75)]
 public class OnlinePressureTests(OnlineServers servers) : IClassFixture<OnlineServers>
 {
     [Fact]

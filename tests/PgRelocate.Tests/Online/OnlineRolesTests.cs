@@ -11,6 +11,7 @@ namespace PgRelocate.Tests.Online;
 /// are created before the snapshot copy and the owners given back before the follow, which then writes, as a
 /// member of every owner, through the cutover; owners, privileges, roles and rows are compared independently.
 /// </summary>
+[Heavy(80)]
 public class OnlineRolesTests(OnlineServers servers) : IClassFixture<OnlineServers>
 {
     [Fact]

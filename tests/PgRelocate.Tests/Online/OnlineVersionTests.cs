@@ -9,6 +9,7 @@ namespace PgRelocate.Tests.Online;
 /// and 14) into the newest target (PostgreSQL 18) where the login role is an ordinary database owner: every
 /// change kind while following, then the cutover, then pgrelocate verify and the tests' own comparison.
 /// </summary>
+[Heavy(55)]
 public sealed class OnlineVersionTests(OnlineVersionTests.Servers servers) : IClassFixture<OnlineVersionTests.Servers>
 {
     private const string Schema = """

@@ -11,6 +11,7 @@ namespace PgRelocate.Tests.Preflight;
 /// dump, copy and migrate (every mode) refuse before they touch anything. The rows are counted by the
 /// superuser, apart from our code, to show what would have been lost.
 /// </summary>
+[Heavy(55)]
 public class RowSecurityTests(PreflightServer server) : IClassFixture<PreflightServer>
 {
     /// <summary>Ten rows in each table; the policies let the login role see some of them.</summary>

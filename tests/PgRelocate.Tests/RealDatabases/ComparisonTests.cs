@@ -6,6 +6,7 @@ namespace PgRelocate.Tests.RealDatabases;
 /// The comparison the matrix relies on, checked by itself: it passes on a provider target that holds the same
 /// database beside the provider's extensions, and names what differs, however small.
 /// </summary>
+[Heavy(45)]
 public sealed class ComparisonTests(Pg15Corpus servers) : IClassFixture<Pg15Corpus>
 {
     [Theory]

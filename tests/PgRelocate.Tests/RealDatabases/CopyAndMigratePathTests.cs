@@ -4,6 +4,7 @@ using PgRelocate.Tests.Harness.Servers;
 namespace PgRelocate.Tests.RealDatabases;
 
 /// <summary>copy, and migrate by default, --direct and --via an S3 store, of each corpus database into a provider-like target.</summary>
+[Heavy(225)]
 public sealed class CopyAndMigratePathTests(Pg15Corpus servers, S3rverServer s3) : IClassFixture<Pg15Corpus>, IClassFixture<S3rverServer>
 {
     public static TheoryData<string, string> Matrix() =>

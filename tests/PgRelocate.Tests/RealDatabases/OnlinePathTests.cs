@@ -13,6 +13,7 @@ namespace PgRelocate.Tests.RealDatabases;
 /// TRUNCATE, a new large object); then the cutover, and the same checks as every other path. A table the login
 /// role cannot read blocks check --online and the migration, as it blocks check and migrate.
 /// </summary>
+[Heavy(100)]
 public sealed class OnlinePathTests(Pg15LogicalCorpus servers) : IClassFixture<Pg15LogicalCorpus>
 {
     /// <summary>What the applications write while the migration follows: one source transaction per string.</summary>

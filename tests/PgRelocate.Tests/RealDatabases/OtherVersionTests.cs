@@ -8,6 +8,7 @@ namespace PgRelocate.Tests.RealDatabases;
 /// PostgreSQL 15, 16 and 18 sources of the <c>names</c> and <c>billing</c> databases into a provider-like
 /// PostgreSQL 18 target (no PostGIS there), by restore and by copy.
 /// </summary>
+[Heavy(45)]
 public sealed class OtherVersionTests(OtherVersionTests.Servers servers) : IClassFixture<OtherVersionTests.Servers>
 {
     /// <summary>Sources of three majors; the PostgreSQL 18 server is also the provider-like target.</summary>

@@ -7,6 +7,7 @@ namespace PgRelocate.Tests.RealDatabases;
 /// URL streamed (one job) and following the download (two jobs); a second restore over a complete target;
 /// and check on a source with a table the login role cannot read.
 /// </summary>
+[Heavy(235)]
 public sealed class RestorePathTests(Pg15Corpus servers) : IClassFixture<Pg15Corpus>
 {
     public static TheoryData<string, string> Matrix() =>

@@ -45,6 +45,7 @@ public sealed class Pg15WaveCorpus : CorpusServers<PgServer, PgServer>
 /// the log shows a wave of two runs, and both sides are compared outside our code (exact counts, digests,
 /// pg_dump --schema-only), verified, and the provider's extensions are still in place.
 /// </summary>
+[Heavy(170)]
 public sealed partial class WavePathTests(Pg15WaveCorpus servers) : IClassFixture<Pg15WaveCorpus>
 {
     public static TheoryData<string> Paths() =>

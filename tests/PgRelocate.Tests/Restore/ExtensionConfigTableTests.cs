@@ -9,6 +9,7 @@ namespace PgRelocate.Tests.Restore;
 /// rows, the target's extension was installed by the provider's superuser, and the login role may not add
 /// rows to it. The restore leaves those rows out on purpose, says which and why, and finishes everything else.
 /// </summary>
+[Heavy(40)]
 public sealed class ExtensionConfigTableTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
     // A configuration table registered the way pg_extension_config_dump() does from an extension's script.

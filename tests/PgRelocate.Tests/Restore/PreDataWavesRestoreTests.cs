@@ -9,6 +9,7 @@ namespace PgRelocate.Tests.Restore;
 /// side by side (see PreDataWaves); the result is compared outside our code, and a failed run of a wave is
 /// reported like a failed pre-data section.
 /// </summary>
+[Heavy(130)]
 public sealed class PreDataWavesRestoreTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
     /// <summary>

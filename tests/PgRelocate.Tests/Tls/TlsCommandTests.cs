@@ -8,6 +8,7 @@ namespace PgRelocate.Tests.Tls;
 /// libpq programs (pg_dump, pg_restore) connect alike, and a certificate that is refused stops the command
 /// before anything happens to the target.
 /// </summary>
+[Heavy(85)]
 public class TlsCommandTests(TlsServer server) : IClassFixture<TlsServer>
 {
     private string Ca => Uri.EscapeDataString(server.CaFile);

@@ -9,6 +9,7 @@ namespace PgRelocate.Tests.Verify;
 /// policies' roles, memberships, the roles' settings in the database), and fails naming each object once one of
 /// them is changed on the target. Without --roles those are not compared.
 /// </summary>
+[Heavy(75)]
 public class RolesVerifyTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
     [Fact]

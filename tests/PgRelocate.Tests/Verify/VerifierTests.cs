@@ -5,6 +5,7 @@ using PgRelocate.Verify;
 
 namespace PgRelocate.Tests.Verify;
 
+[Heavy(90)]
 public class VerifierTests(PgServer server) : IClassFixture<PgServer>
 {
     [Fact]

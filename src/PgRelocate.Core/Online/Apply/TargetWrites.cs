@@ -342,6 +342,7 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
         }
     }
 
+    /// <summary>The server's hint is kept: a source transaction that wrote more tables than the target's lock table holds says to raise max_locks_per_transaction.</summary>
     private static PgRelocateException Failed(PostgresException e) =>
-        new($"Applying a change on the target failed: {e.MessageText} ({e.SqlState}){(e.TableName is null ? "" : " on table " + e.TableName)}. Follow stopped; nothing after the last applied transaction was kept.", ExitCode.Failed, e);
+        new($"Applying a change on the target failed: {e.MessageText} ({e.SqlState}){(e.TableName is null ? "" : " on table " + e.TableName)}.{(e.Hint is { Length: > 0 } hint ? " " + hint.TrimEnd('.') + "." : "")} Follow stopped; nothing after the last applied transaction was kept.", ExitCode.Failed, e);
 }
