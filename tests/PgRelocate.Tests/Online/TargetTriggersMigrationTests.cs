@@ -76,4 +76,25 @@ public class TargetTriggersMigrationTests(TinyLockTableOnlineServers servers) : 
             await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'app'"),
             await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'app'"));
     }
+
+    [Fact]
+    public async Task Should_Stop_The_Follow_With_The_Servers_Hint_When_One_Source_Transaction_Writes_More_Tables_Than_The_Target_Can_Lock()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("wide");
+        await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE \"{source.User}\" REPLICATION");
+        await PgServer.ExecuteAsync(source, "DO $$ BEGIN FOR i IN 1..1000 LOOP EXECUTE format('CREATE TABLE w%s (id int PRIMARY KEY)', i); END LOOP; END $$");
+        var target = await servers.Target.CreateDatabaseAsync("wide");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        await run.WaitForFollowAsync();
+
+        // One transaction writing 1,000 tables: applied as one, it needs more locks than the target's table holds.
+        await PgServer.ExecuteAsync(source, "DO $$ BEGIN FOR i IN 1..1000 LOOP EXECUTE format('INSERT INTO w%s VALUES (1)', i); END LOOP; END $$");
+        var result = await run.Result.WaitAsync(TimeSpan.FromMinutes(2));
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Contains("out of shared memory (53200)", result.Output, StringComparison.Ordinal);
+        Assert.Contains("increase max_locks_per_transaction", result.Output, StringComparison.Ordinal);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM w1"));
+    }
 }
