@@ -44,7 +44,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         catch
         {
             await readable.ContinueWith(_ => { }, TaskScheduler.Default);
-            TryDelete(folder);
+            Interrupts.DeleteTempFolder(folder);
             throw;
         }
 
@@ -197,7 +197,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         }
         finally
         {
-            TryDelete(folder);
+            Interrupts.DeleteTempFolder(folder);
         }
     }
 
@@ -285,18 +285,6 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         if (await SequenceSync.SetAsync(conn, sequences, cancellationToken) is { Count: > 0 } missing)
         {
             warnings.Add(SequenceSync.MissingWarning(missing));
-        }
-    }
-
-    private static void TryDelete(string folder)
-    {
-        try
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Left for the system's temp cleanup.
         }
     }
 }

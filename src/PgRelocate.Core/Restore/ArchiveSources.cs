@@ -98,7 +98,7 @@ public sealed class ArchiveSources(PgBinaries binaries, IReporter reporter)
         }
         finally
         {
-            TryDelete(folder);
+            Interrupts.DeleteTempFolder(folder);
         }
     }
 
@@ -139,18 +139,6 @@ public sealed class ArchiveSources(PgBinaries binaries, IReporter reporter)
         }
 
         return Interrupts.TempFolder("pgrelocate-download-").FullName;
-    }
-
-    private static void TryDelete(string folder)
-    {
-        try
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Left for the system's temp cleanup.
-        }
     }
 
     /// <summary>Downloads the whole archive into <paramref name="path"/> (owner-only), checking its head and, with a manifest, its size and SHA-256 on the way.</summary>

@@ -249,7 +249,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         }
         finally
         {
-            work.Delete(recursive: true);
+            Interrupts.DeleteTempFolder(work.FullName);
         }
 
         progress.Finish();

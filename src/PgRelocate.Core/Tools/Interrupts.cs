@@ -13,23 +13,88 @@ namespace PgRelocate.Tools;
 public static class Interrupts
 {
     private static readonly ConcurrentDictionary<Process, byte> Children = new();
-    private static readonly ConcurrentDictionary<string, byte> Folders = new(StringComparer.Ordinal);
+    /// <summary>The name of the file whose lock tells a live process's temporary folder from an abandoned one.</summary>
+    public const string LockFile = ".pgrelocate.lock";
+
+    private static readonly ConcurrentDictionary<string, FileStream> Folders = new(StringComparer.Ordinal);
     private static readonly ConcurrentDictionary<Action, byte> LastWords = new();
     private static int _cleanedUp;
+    private static int _swept;
 
-    /// <summary>Creates a temporary folder (as <see cref="Directory.CreateTempSubdirectory"/>) that is deleted if the process is stopped.</summary>
+    /// <summary>
+    /// Creates a temporary folder (as <see cref="Directory.CreateTempSubdirectory"/>) that is deleted if the process
+    /// is stopped. The process holds a lock on a file in it while it lives; the first folder a process makes sweeps
+    /// away those a process killed outright left (kill -9, a lost machine), which no process holds any more.
+    /// </summary>
     public static DirectoryInfo TempFolder(string prefix)
     {
+        if (Interlocked.Exchange(ref _swept, 1) == 0)
+        {
+            SweepAbandoned(Path.GetTempPath(), TimeSpan.FromMinutes(1));
+        }
+
         var dir = Directory.CreateTempSubdirectory(prefix);
-        Folders[dir.FullName] = 0;
+        Folders[dir.FullName] = new FileStream(Path.Combine(dir.FullName, LockFile), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
         return dir;
     }
 
-    /// <summary>Deletes a folder made by <see cref="TempFolder"/>, quietly when it is already gone.</summary>
+    /// <summary>Deletes a folder made by <see cref="TempFolder"/>, quietly when it is already gone or cannot be deleted.</summary>
     public static void DeleteTempFolder(string path)
     {
-        Folders.TryRemove(path, out _);
+        if (Folders.TryRemove(path, out var held))
+        {
+            held.Dispose();
+        }
+
         DeleteQuietly(path);
+    }
+
+    /// <summary>
+    /// Deletes the folders of <paramref name="parent"/> that <see cref="TempFolder"/> made for a process that is gone:
+    /// their lock file is older than <paramref name="olderThan"/> (a folder being made is left alone) and no process
+    /// holds it. Returns how many were deleted.
+    /// </summary>
+    public static int SweepAbandoned(string parent, TimeSpan olderThan)
+    {
+        var deleted = 0;
+        if (FileLockingOff())
+        {
+            // Without locks every folder looks abandoned, a live process's too.
+            return deleted;
+        }
+
+        try
+        {
+            foreach (var dir in Directory.EnumerateDirectories(parent, "pgrelocate-*"))
+            {
+                var lockFile = Path.Combine(dir, LockFile);
+                if (!File.Exists(lockFile) || DateTime.UtcNow - File.GetLastWriteTimeUtc(lockFile) < olderThan || Folders.ContainsKey(dir))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    // Opening it alone fails while its process lives (the lock is the system's: it goes with the process).
+                    using (new FileStream(lockFile, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+                    {
+                    }
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    continue;
+                }
+
+                DeleteQuietly(dir);
+                deleted++;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Sweeping is a courtesy: a temp folder it cannot read is not the command's business.
+        }
+
+        return deleted;
     }
 
     /// <summary>Keeps <paramref name="process"/> to be killed (with its children) if this process is stopped; dispose when it has exited.</summary>
@@ -83,6 +148,11 @@ public static class Interrupts
             DeleteQuietly(folder);
         }
     }
+
+    /// <summary>Whether .NET was told not to lock files (its switch or environment variable), so a lock proves nothing.</summary>
+    private static bool FileLockingOff() =>
+        (AppContext.TryGetSwitch("System.IO.DisableFileLocking", out var off) && off)
+        || Environment.GetEnvironmentVariable("DOTNET_SYSTEM_IO_DISABLEFILELOCKING") is "1" or "true" or "True" or "TRUE";
 
     private static void DeleteQuietly(string path)
     {
