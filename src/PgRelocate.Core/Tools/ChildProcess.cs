@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using PgRelocate.Errors;
 
 namespace PgRelocate.Tools;
@@ -43,33 +42,7 @@ public static class ChildProcess
     /// <exception cref="PgRelocateException">The program could not be started.</exception>
     public static async Task<int> RunAsync(ChildProcessSpec spec, CancellationToken cancellationToken)
     {
-        var info = new ProcessStartInfo(spec.FileName)
-        {
-            RedirectStandardInput = spec.Stdin is not null,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in spec.Arguments)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        if (spec.InheritEnvironment)
-        {
-            IsolateEnvironment(info.Environment, spec.Environment);
-        }
-        else
-        {
-            info.Environment.Clear();
-        }
-
-        foreach (var (key, value) in spec.Environment)
-        {
-            info.Environment[key] = value;
-        }
-
-        using var process = new Process { StartInfo = info };
+        using var process = new Process { StartInfo = StartInfo(spec) };
         try
         {
             process.Start();
@@ -124,36 +97,64 @@ public static class ChildProcess
     /// <summary>
     /// What <c><paramref name="program"/> --version</c> prints on standard output, run with an empty
     /// environment (no PG* variable, locale or library path of this process can change it); null when it
-    /// could not be started, failed, or took longer than <paramref name="timeout"/> (default 10 seconds).
-    /// The one way a program's version is read (pg_dump, pg_restore, psql, postgres); it blocks, for the
-    /// synchronous searches that call it.
+    /// could not be started, failed, or took longer than <paramref name="timeout"/> (default 10 seconds), after
+    /// which it is killed. The one way a program's version is read (pg_dump, pg_restore, psql, postgres).
+    /// It blocks, for the synchronous searches that call it, and reads the child's pipes with blocking reads only:
+    /// asynchronous ones complete on the socket engine's threads, and a caller may itself be running on one of
+    /// them (see the CLI's SocketCompletions), which would then wait for itself.
     /// </summary>
     public static string? ReadVersion(string program, TimeSpan? timeout = null)
     {
-        var output = new StringBuilder();
-        var spec = new ChildProcessSpec(program, ["--version"])
-        {
-            InheritEnvironment = false,
-            Stdout = async (s, ct) =>
-            {
-                using var reader = new StreamReader(s, leaveOpen: true);
-                output.Append(await reader.ReadToEndAsync(ct));
-            },
-        };
-        using var limit = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
+        using var process = new Process { StartInfo = StartInfo(new ChildProcessSpec(program, ["--version"]) { InheritEnvironment = false }) };
         try
         {
-            // On the thread pool: no caller's synchronization context is waited on while this blocks.
-            return Task.Run(() => RunAsync(spec, limit.Token)).GetAwaiter().GetResult() == 0 ? output.ToString() : null;
+            process.Start();
         }
-        catch (PgRelocateException)
+        catch (System.ComponentModel.Win32Exception)
         {
             return null;
         }
-        catch (OperationCanceledException)
+
+        using var tracked = Interrupts.Track(process);
+        using var limit = new Timer(_ => KillQuietly(process), null, timeout ?? TimeSpan.FromSeconds(10), Timeout.InfiniteTimeSpan);
+        // Standard error on a thread of its own, so that neither pipe can fill while the other is read.
+        var stderr = Task.Factory.StartNew(() => process.StandardError.ReadToEnd(), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var output = process.StandardOutput.ReadToEnd();
+        stderr.Wait();
+        process.WaitForExit();
+        return process.ExitCode == 0 ? output : null;
+    }
+
+    /// <summary>How <paramref name="spec"/> is started: its arguments, its pipes, and the environment it may see.</summary>
+    private static ProcessStartInfo StartInfo(ChildProcessSpec spec)
+    {
+        var info = new ProcessStartInfo(spec.FileName)
         {
-            return null;
+            RedirectStandardInput = spec.Stdin is not null,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in spec.Arguments)
+        {
+            info.ArgumentList.Add(arg);
         }
+
+        if (spec.InheritEnvironment)
+        {
+            IsolateEnvironment(info.Environment, spec.Environment);
+        }
+        else
+        {
+            info.Environment.Clear();
+        }
+
+        foreach (var (key, value) in spec.Environment)
+        {
+            info.Environment[key] = value;
+        }
+
+        return info;
     }
 
     private static async Task ReadStdout(Func<Stream, CancellationToken, Task> consumer, Process process, CancellationToken cancellationToken)
