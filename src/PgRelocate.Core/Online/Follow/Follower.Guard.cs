@@ -38,9 +38,10 @@ public sealed partial class Follower
         {
             await guarding;
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (Exception) when (stop.IsCancellationRequested && following.IsCompleted)
         {
-            // The follow ended: so does its guard.
+            // The follow ended: so does its guard. Whatever stopping it raised (its target session cut mid-query, or
+            // refused by the same full lock table that failed the apply) must not hide why the follow ended.
         }
 
         await following;

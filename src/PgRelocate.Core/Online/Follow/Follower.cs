@@ -119,7 +119,7 @@ public sealed partial class Follower : IAsyncDisposable
             catch (Exception e)
             {
                 // Whatever was half done in the session is rolled back with it; the next one starts from the stored position.
-                await CloseSessionAsync();
+                await CloseAfterAsync(e);
                 if (!Transience.IsTransient(e) || cancellationToken.IsCancellationRequested)
                 {
                     throw;
@@ -141,6 +141,19 @@ public sealed partial class Follower : IAsyncDisposable
 
     /// <summary>Ends the follow's session, if one is open: its connections close and the slot is free again.</summary>
     public async ValueTask DisposeAsync() => await CloseSessionAsync();
+
+    /// <summary>Closes what is left of a session that failed; closing may fail too, but <paramref name="failure"/> is what ended it and what is raised.</summary>
+    private async Task CloseAfterAsync(Exception failure)
+    {
+        try
+        {
+            await CloseSessionAsync();
+        }
+        catch (Exception e)
+        {
+            _reporter.Debug($"Closing the follow's session after it failed ({Describe(failure)}) failed too: {Describe(e)}.");
+        }
+    }
 
     private async Task CloseSessionAsync()
     {
