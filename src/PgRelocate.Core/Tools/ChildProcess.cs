@@ -100,8 +100,9 @@ public static class ChildProcess
     /// could not be started, failed, or took longer than <paramref name="timeout"/> (default 10 seconds), after
     /// which it is killed. The one way a program's version is read (pg_dump, pg_restore, psql, postgres).
     /// It blocks, for the synchronous searches that call it, and reads the child's pipes with blocking reads only:
-    /// asynchronous ones complete on the socket engine's threads, and a caller may itself be running on one of
-    /// them (see the CLI's SocketCompletions), which would then wait for itself.
+    /// asynchronous ones complete through the socket engine, so waiting for them here would hold a thread on the
+    /// work of others, or, were a caller running on the engine's own thread (inline socket completions, see the
+    /// README's Benchmark), on itself.
     /// </summary>
     public static string? ReadVersion(string program, TimeSpan? timeout = null)
     {
