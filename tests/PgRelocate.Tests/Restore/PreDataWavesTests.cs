@@ -31,22 +31,41 @@ public sealed class PreDataWavesTests
         return toc;
     }
 
+    /// <summary>Every entry of every lane after the entries it depends on: in the first wave, or earlier in its own lane.</summary>
+    private static void AssertOrdered(IReadOnlyList<IReadOnlyList<IReadOnlyList<ArchiveEntry>>> waves, IReadOnlyList<ArchiveEntry> toc)
+    {
+        var restored = toc.Where(e => e.Kind == "ENCODING").Select(e => e.Id).ToHashSet();
+        foreach (var wave in waves)
+        {
+            var before = restored.ToHashSet();
+            foreach (var lane in wave)
+            {
+                var seen = before.ToHashSet();
+                foreach (var e in lane)
+                {
+                    Assert.All(e.Dependencies.Where(d => toc.Any(t => t.Id == d && t.Section != ArchiveSection.PostData)), d => Assert.Contains(d, seen));
+                    seen.Add(e.Id);
+                }
+
+                restored.UnionWith(lane.Select(e => e.Id));
+            }
+        }
+    }
+
     [Fact]
-    public void Should_Restore_Each_Wave_After_What_It_Depends_On_With_Comments_After_Their_Objects()
+    public void Should_Restore_What_Many_Depend_On_First_Then_Independent_Groups_Side_By_Side()
     {
         var toc = Toc(1000);
 
         var waves = PreDataWaves.Plan(toc, lanes: 2)!;
 
-        // The schema alone, then tables (with their comments) in two lanes, then views in two lanes.
-        Assert.Equal(3, waves.Count);
+        // The schema alone (every table depends on it), then each table with its comment and its view, in two lanes.
+        Assert.Equal(2, waves.Count);
         Assert.Equal([2], waves[0].Single().Select(e => e.Id));
         Assert.Equal(2, waves[1].Count);
-        Assert.All(waves[1], lane => Assert.All(lane, e => Assert.Contains(e.Kind, new[] { "TABLE", "COMMENT" })));
-        Assert.All(waves[1], lane => Assert.Equal(1000, lane.Count));
+        Assert.All(waves[1], lane => Assert.Equal(1500, lane.Count));
         Assert.All(waves[1], lane => Assert.All(lane.Where(e => e.Kind == "COMMENT"), c => Assert.Equal(c.Dependencies[0], lane[lane.ToList().IndexOf(c) - 1].Id)));
-        Assert.All(waves[2], lane => Assert.All(lane, e => Assert.Equal("VIEW", e.Kind)));
-        Assert.Equal(1000, waves[2].Sum(l => l.Count));
+        AssertOrdered(waves, toc);
         // Every pre-data entry but ENCODING (which pg_restore takes on its own) once; nothing of post-data.
         Assert.Equal(toc.Where(e => e.Kind is not ("ENCODING" or "INDEX") && e.Id < toc[^2].Id).Select(e => e.Id).Order(), waves.SelectMany(w => w).SelectMany(l => l).Select(e => e.Id).Order());
     }
@@ -68,9 +87,9 @@ public sealed class PreDataWavesTests
     }
 
     [Fact]
-    public void Should_Restore_Small_Waves_Next_To_Each_Other_In_One_Run()
+    public void Should_Keep_A_Chain_Of_Views_In_One_Lane_In_Order()
     {
-        // Tables, then 150 views over views over the last table: each view its own tiny wave.
+        // Tables, then 150 views over views over the last table: one group, restored in order in one lane.
         var toc = Toc(1000).Where(e => e.Kind != "VIEW").ToList();
         var last = toc.Last(e => e.Kind == "TABLE").Id;
         for (var i = 0; i < 150; i++)
@@ -80,8 +99,46 @@ public sealed class PreDataWavesTests
 
         var waves = PreDataWaves.Plan(toc, lanes: 2)!;
 
-        Assert.Equal(3, waves.Count);
-        var views = waves[2].Single();
-        Assert.Equal(Enumerable.Range(5000, 150), views.Select(e => e.Id));
+        Assert.Equal(2, waves.Count);
+        var chain = waves[1].Single(l => l.Any(e => e.Id == last));
+        Assert.Equal([last, last + 1, .. Enumerable.Range(5000, 150)], chain.SkipWhile(e => e.Id != last).Select(e => e.Id));
+        Assert.InRange(Math.Abs(waves[1][0].Count - waves[1][1].Count), 0, 2);
+        AssertOrdered(waves, toc);
+    }
+
+    [Fact]
+    public void Should_Put_What_A_Shared_Entry_Depends_On_Before_It_In_The_First_Wave()
+    {
+        // A type every table uses, in a schema of its own that only the type uses.
+        var toc = Toc(1000);
+        toc.Insert(2, E(3, "SCHEMA", ArchiveSection.PreData));
+        toc.Insert(3, E(4, "TYPE", ArchiveSection.PreData, 3));
+        toc = [.. toc.Select(e => e.Kind == "TABLE" ? e with { Dependencies = [2, 4] } : e)];
+
+        var waves = PreDataWaves.Plan(toc, lanes: 2)!;
+
+        Assert.Equal([2, 3, 4], waves[0].Single().Select(e => e.Id));
+        AssertOrdered(waves, toc);
+    }
+
+    [Fact]
+    public void Should_Restore_In_One_Run_What_Hangs_Together()
+    {
+        // Each table depends on the one before it, with no entry shared by many: one group, nothing to share.
+        var toc = Toc(1000).Where(e => e.Kind != "VIEW").ToList();
+        var previous = 0;
+        toc = [.. toc.Select(e =>
+        {
+            if (e.Kind != "TABLE")
+            {
+                return e;
+            }
+
+            var chained = e with { Dependencies = previous == 0 ? [] : [previous] };
+            previous = e.Id;
+            return chained;
+        })];
+
+        Assert.Null(PreDataWaves.Plan(toc, lanes: 2));
     }
 }
