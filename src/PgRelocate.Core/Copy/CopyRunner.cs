@@ -34,6 +34,8 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         var readable = Catalog.SourceReadability.RefuseUnlessWholeAsync(options.Source, cancellationToken);
         var clock = new StepClock();
         var warnings = new List<string>();
+        // The installed pg_dump and pg_restore are known (each one's --version read) while the snapshot opens.
+        binaries.ReadAhead("pg_dump", "pg_restore");
         var folder = Interrupts.TempFolder("pgrelocate-copy-").FullName;
         var start = clock.Now;
         SourceSnapshot snapshot;
@@ -72,15 +74,22 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                     Source = snapshot.Identity,
                     SourceMajor = snapshot.Server.Major,
                 }, cancellationToken);
-                await Task.WhenAll(checking, snapshot.ReadCatalogAsync(cancellationToken));
+                // pg_restore must connect as our sessions do, before the target is emptied: tried once the target's
+                // version is known, while the source's catalog is still being read.
+                var probing = ProbeAsync(checking);
+                await Task.WhenAll(checking, snapshot.ReadCatalogAsync(cancellationToken), probing);
                 prepared = await checking;
                 reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Server.Text}, {Units.Bytes(snapshot.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
-
-                // pg_restore must connect as our sessions do, before the target is emptied.
-                pgRestoreTool = binaries.PgRestoreFor(binaries.PgDumpFor(snapshot.Server.Major).Major, prepared.Server.Major);
-                if ((await LibpqProbe.RunAsync(options.Target, "target", pgRestoreTool, cancellationToken)).SkippedBecause is { } why)
+                (pgRestoreTool, var skipped) = await probing;
+                if (skipped is { } why)
                 {
                     reporter.Warn(why + ".");
+                }
+
+                async Task<(PgTool Tool, string? Skipped)> ProbeAsync(Task<TargetPreparation> target)
+                {
+                    var tool = binaries.PgRestoreFor(binaries.PgDumpFor(snapshot.Server.Major).Major, (await target).Server.Major);
+                    return (tool, (await LibpqProbe.RunAsync(options.Target, "target", tool, cancellationToken)).SkippedBecause);
                 }
             }
             catch

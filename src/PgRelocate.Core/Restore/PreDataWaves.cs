@@ -18,8 +18,11 @@ namespace PgRelocate.Restore;
 /// </summary>
 internal static class PreDataWaves
 {
-    /// <summary>Unless this many entries can go beside the fullest lane, the section is restored in one run: another pg_restore costs more than it saves.</summary>
-    public const int MinShared = 400;
+    /// <summary>
+    /// Unless this much (see <see cref="Cost"/>: 200 tables) can go beside the fullest lane, the section is restored in
+    /// one run: another pg_restore costs more than it saves.
+    /// </summary>
+    public const int MinShared = 800;
 
     /// <summary>An entry with this many dependents goes in the first wave, so that what depends on it can be split among lanes.</summary>
     public const int Shared = 8;
@@ -37,7 +40,7 @@ internal static class PreDataWaves
     {
         ArgumentNullException.ThrowIfNull(toc);
         var units = Units(toc);
-        if (lanes < 2 || units.Sum(u => u.Count) < 2 * MinShared || units.Any(u => u[0].Section == ArchiveSection.None) || DependenciesOf(units) is not { } dependencies)
+        if (lanes < 2 || units.Sum(Cost) < 2 * MinShared || units.Any(u => u[0].Section == ArchiveSection.None) || DependenciesOf(units) is not { } dependencies)
         {
             return null;
         }
@@ -83,14 +86,14 @@ internal static class PreDataWaves
         }
 
         var groups = Enumerable.Range(0, units.Count).Where(u => !first[u]).GroupBy(Root)
-            .Select(g => g.ToList()).OrderByDescending(g => g.Sum(u => units[u].Count)).ToList();
+            .Select(g => g.ToList()).OrderByDescending(g => g.Sum(u => Cost(units[u]))).ToList();
         var load = new int[lanes];
         var cut = Enumerable.Range(0, lanes).Select(_ => new List<int>()).ToList();
         foreach (var g in groups)
         {
             var lane = Array.IndexOf(load, load.Min());
             cut[lane].AddRange(g);
-            load[lane] += g.Sum(u => units[u].Count);
+            load[lane] += g.Sum(u => Cost(units[u]));
         }
 
         // Worth another run only when the lanes beside the fullest one take a fair share.
@@ -188,6 +191,18 @@ internal static class PreDataWaves
 
         return units;
     }
+
+    /// <summary>
+    /// What restoring a unit costs, in round trips of a cheap statement such as a comment's. Measured by the
+    /// statements' durations on the server at 1,000 tables: CREATE TABLE 0.44 ms, CREATE VIEW 0.24 ms, ATTACH
+    /// PARTITION 0.16 ms, CREATE FUNCTION 0.04 ms, each with pg_restore's round trip of about 0.1 ms on top.
+    /// </summary>
+    internal static int Cost(IEnumerable<ArchiveEntry> unit) => unit.Sum(e => e.Kind switch
+    {
+        "TABLE" => 4,
+        "VIEW" or "MATERIALIZED VIEW" or "TABLE ATTACH" => 2,
+        _ => 1,
+    });
 
     /// <summary>
     /// For each unit, the earlier units it depends on (a dependency outside the section is restored already); null

@@ -80,6 +80,19 @@ public sealed partial class PgBinaries
             : throw new UsageException($"{name} {tool.Version} in {chosen.How} is too old to {purpose} ({name} {major} or newer is needed): pass a folder with a newer one, or leave it out to use the installed ones.");
     }
 
+    /// <summary>
+    /// Finds the installed copies of <paramref name="names"/> in the background (each copy's --version is a process
+    /// to run), so that the call that needs one, later, finds them known or waits only for the rest.
+    /// </summary>
+    public void ReadAhead(params string[] names) =>
+        _ = Task.Run(() =>
+        {
+            foreach (var name in names)
+            {
+                All(name);
+            }
+        }, CancellationToken.None);
+
     /// <summary>Every distinct installed copy of <paramref name="name"/>, newest first.</summary>
     public IReadOnlyList<PgTool> All(string name)
     {
