@@ -94,15 +94,21 @@ internal static class SmallTables
 
         steps.AddRange(keys);
         steps.AddRange(constraints);
-        steps.Add(($"ANALYZE {table.Qualified}", [CopyRecord.IndexItem("analyze", table)]));
+        steps.Add((Analyze([table]), [CopyRecord.IndexItem("analyze", table)]));
         return [.. steps.Where(s => !s.Items.All(isDone))];
     }
+
+    /// <summary>One ANALYZE of <paramref name="tables"/>.</summary>
+    public static string Analyze(IEnumerable<CopyTable> tables) => "ANALYZE " + string.Join(", ", tables.Select(t => t.Qualified));
 
     /// <summary>
     /// The statements of one round trip of a batch's index work, one a statement, each with its table (the round trip
     /// holds several tables', and some of pg_dump's entries hold more than one statement: an index and its CLUSTER ON,
     /// say): the tables' steps, each table's record when <paramref name="recorded"/>, the batch's BEGIN in the
-    /// <paramref name="first"/> round trip and its COMMIT in the <paramref name="last"/>.
+    /// <paramref name="first"/> round trip and its COMMIT in the <paramref name="last"/>. The tables' ANALYZEs go last,
+    /// as one statement: at three rows a table, ANALYZE costs its fixed work, a quarter of which one statement for ten
+    /// tables saves (measured at 1,000 tables: 0.53 s against 0.70 s). The round trip is one transaction's part, so
+    /// a table's record may come before its ANALYZE.
     /// </summary>
     public static List<(CopyTable Table, string Sql)> RoundTrip(IReadOnlyList<(CopyTable Table, List<(string Sql, string[] Items)> Steps)> group, bool recorded, bool first, bool last)
     {
@@ -112,13 +118,21 @@ internal static class SmallTables
             statements.Add((group[0].Table, "BEGIN"));
         }
 
+        var analyzed = new List<CopyTable>();
         foreach (var (table, steps) in group)
         {
-            statements.AddRange(steps.SelectMany(s => SqlText.Split(s.Sql)).Select(sql => (table, sql)));
+            var analyze = Analyze([table]);
+            analyzed.AddRange(steps.Where(s => s.Sql == analyze).Select(_ => table));
+            statements.AddRange(steps.Where(s => s.Sql != analyze).SelectMany(s => SqlText.Split(s.Sql)).Select(sql => (table, sql)));
             if (recorded)
             {
                 statements.Add((table, CopyRecord.Mark(steps.SelectMany(s => s.Items))));
             }
+        }
+
+        if (analyzed.Count > 0)
+        {
+            statements.Add((analyzed[0], Analyze(analyzed)));
         }
 
         if (last)

@@ -87,4 +87,21 @@ public class DataPlanTests
         Assert.Equal(plan, units.SelectMany(u => u));
         Assert.False(SmallTables.Fits(DataChunk.Whole(Table("mid", 1, 2))));
     }
+
+    [Fact]
+    public void Should_Analyze_The_Small_Tables_Of_A_Round_Trip_In_One_Statement_After_Their_Indexes()
+    {
+        var tables = new[] { "a", "b c", "d" }.Select((n, i) => new CopyTable((uint)(10 + i), "app", n, ["id"], 8192, 8192, 3)).ToList();
+        var group = tables.Select(t => (t, SmallTables.Steps(t, [new TableIndex(t.Oid, t.Name + "_idx", $"CREATE INDEX ON {t.Qualified} (id);")], _ => false))).ToList();
+
+        var statements = SmallTables.RoundTrip(group, recorded: true, first: true, last: true);
+
+        Assert.Equal("BEGIN", statements[0].Sql);
+        Assert.Equal("COMMIT", statements[^1].Sql);
+        var analyze = Assert.Single(statements, s => s.Sql.StartsWith("ANALYZE", StringComparison.Ordinal));
+        Assert.Equal("ANALYZE \"app\".\"a\", \"app\".\"b c\", \"app\".\"d\"", analyze.Sql);
+        Assert.Equal(statements.Count - 2, statements.IndexOf(analyze));
+        // Each table's index, then its record (which names its ANALYZE too: all of it commits at once).
+        Assert.All(tables, t => Assert.True(statements.FindIndex(s => s.Table == t && s.Sql.StartsWith("CREATE INDEX", StringComparison.Ordinal)) < statements.FindIndex(s => s.Table == t && s.Sql.Contains("analyze", StringComparison.Ordinal) && !s.Sql.StartsWith("ANALYZE", StringComparison.Ordinal))));
+    }
 }
