@@ -138,6 +138,15 @@ public static class Db
             builder.WriteBufferSize = write;
         }
 
+        if (!options.LoadTypes)
+        {
+            // The data source builder's ConfigureTypeLoading says the same, but a connection made from a connection
+            // string (one per session here, each with its own TLS callback) has only this way to say it.
+#pragma warning disable CS0618
+            builder.ServerCompatibilityMode = ServerCompatibilityMode.NoTypeLoading;
+#pragma warning restore CS0618
+        }
+
         if (options.AutoPrepare is { } prepared)
         {
             builder.MaxAutoPrepare = prepared;

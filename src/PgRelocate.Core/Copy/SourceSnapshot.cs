@@ -173,7 +173,7 @@ internal sealed class SourceSnapshot : IAsyncDisposable
         {
             while (await r.ReadAsync(cancellationToken))
             {
-                var k = new KeyConstraint(r.GetFieldValue<uint>(0), r.GetString(1), r.GetChar(2) == 'p', r.GetBoolean(3), r.GetBoolean(4), r.GetString(5), r.GetString(6));
+                var k = new KeyConstraint(r.GetFieldValue<uint>(0), r.GetString(1), r.GetBoolean(2), r.GetBoolean(3), r.GetBoolean(4), r.GetString(5), r.GetString(6));
                 keys[k.Oid] = k;
             }
         }
@@ -258,7 +258,7 @@ internal sealed class SourceSnapshot : IAsyncDisposable
         """);
 
     private const string KeyConstraintsSql = """
-        SELECT c.oid, c.conname, c.contype, c.condeferrable, c.condeferred, i.relname, pg_catalog.pg_get_indexdef(c.conindid)
+        SELECT c.oid, c.conname, c.contype = 'p', c.condeferrable, c.condeferred, i.relname, pg_catalog.pg_get_indexdef(c.conindid)
         FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class i ON i.oid = c.conindid
         WHERE c.contype IN ('p', 'u') AND c.conrelid <> 0
         """;
