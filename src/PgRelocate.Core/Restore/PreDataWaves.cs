@@ -77,23 +77,23 @@ internal static class PreDataWaves
             return u;
         }
 
-        for (var u = 0; u < units.Count; u++)
+        foreach (var u in Enumerable.Range(0, units.Count).Where(u => !first[u]))
         {
-            foreach (var on in dependencies[u].Where(on => !first[u] && !first[on]))
+            foreach (var on in dependencies[u].Where(on => !first[on]))
             {
                 group[Root(u)] = Root(on);
             }
         }
 
         var groups = Enumerable.Range(0, units.Count).Where(u => !first[u]).GroupBy(Root)
-            .Select(g => g.ToList()).OrderByDescending(g => g.Sum(u => Cost(units[u]))).ToList();
+            .Select(g => (Units: g.ToList(), Cost: g.Sum(u => Cost(units[u])))).OrderByDescending(g => g.Cost);
         var load = new int[lanes];
         var cut = Enumerable.Range(0, lanes).Select(_ => new List<int>()).ToList();
         foreach (var g in groups)
         {
             var lane = Array.IndexOf(load, load.Min());
-            cut[lane].AddRange(g);
-            load[lane] += g.Sum(u => Cost(units[u]));
+            cut[lane].AddRange(g.Units);
+            load[lane] += g.Cost;
         }
 
         // Worth another run only when the lanes beside the fullest one take a fair share.
