@@ -42,7 +42,9 @@ public sealed class AbandonedTempFolderTests
             await other.WaitForExitAsync();
         }
 
-        // Its process gone, the other's folder is abandoned too.
+        // Its process gone, the other's folder is abandoned too. flock's child (sleep) holds the lock as well, and
+        // may still be exiting when flock's own exit is seen: the sweep is asked once the lock is free.
+        await WaitUntilFreeAsync(Path.Combine(heldElsewhere, Interrupts.LockFile));
         Assert.Equal(1, Interrupts.SweepAbandoned(temp.Path, TimeSpan.FromMinutes(1)));
         Assert.False(Directory.Exists(heldElsewhere));
     }
@@ -93,5 +95,23 @@ public sealed class AbandonedTempFolderTests
         }
 
         Assert.Fail("flock never took the lock");
+    }
+
+    private static async Task WaitUntilFreeAsync(string lockFile)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                new FileStream(lockFile, FileMode.Open, FileAccess.ReadWrite, FileShare.None).Dispose();
+                return;
+            }
+            catch (IOException)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        Assert.Fail("the killed flock and its child never let the lock go");
     }
 }
