@@ -34,8 +34,10 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         var readable = Catalog.SourceReadability.RefuseUnlessWholeAsync(options.Source, cancellationToken);
         var clock = new StepClock();
         var warnings = new List<string>();
-        // The installed pg_dump and pg_restore are known (each one's --version read) while the snapshot opens.
-        binaries.ReadAhead("pg_dump", "pg_restore");
+        // The installed pg_dump copies are known (each one's --version read) while the snapshot opens: the schema dump
+        // needs one next. pg_restore's are read by the connection probe, beside the catalog read; read here too, they
+        // held the search's lock while the dump waited for it.
+        binaries.ReadAhead("pg_dump");
         var folder = Interrupts.TempFolder("pgrelocate-copy-").FullName;
         var start = clock.Now;
         SourceSnapshot snapshot;
