@@ -4,6 +4,8 @@
 CONFIG ?= Release
 CLI := src/PgRelocate.Cli/bin/$(CONFIG)/net10.0/pgrelocate.dll
 RESULTS := out/test-results
+# The command line the tests run, compiled ahead of time as the packed tool is (see tests/.../Harness/CliRunner.cs).
+TEST_CLI_DIR := out/test-cli
 
 .PHONY: all setup setup-test build demo demo-online test clean
 
@@ -25,8 +27,10 @@ demo-online: setup build
 	dotnet $(CLI) demo --online
 
 test: setup-test build
-	rm -rf $(RESULTS)
-	dotnet test --nologo -c $(CONFIG) --no-build tests/PgRelocate.Tests \
+	rm -rf $(RESULTS) $(TEST_CLI_DIR)
+	dotnet publish --nologo -v q -c $(CONFIG) --use-current-runtime --self-contained false -p:PublishReadyToRun=true \
+		-o $(TEST_CLI_DIR) src/PgRelocate.Cli
+	PGRELOCATE_TEST_CLI=$(abspath $(TEST_CLI_DIR))/pgrelocate.dll dotnet test --nologo -c $(CONFIG) --no-build tests/PgRelocate.Tests \
 		--logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" \
 		--results-directory $(RESULTS)
 
