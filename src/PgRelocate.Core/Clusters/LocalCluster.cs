@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -92,13 +93,11 @@ public sealed class LocalCluster : IAsyncDisposable
     {
         var binDir = options.ServerBinDir ?? ServerBinaries.Newest();
         var runAs = Environment.UserName == "root" || Environment.IsPrivilegedProcess ? ServerAccount() : null;
+        var template = await TemplateAsync(binDir, options, runAs);
         var parent = options.ParentDir ?? Path.GetTempPath();
         var root = Path.Combine(parent, $"pgrelocate-{options.Name}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}");
         Directory.CreateDirectory(root);
         Directory.CreateDirectory(Path.Combine(root, "sock"));
-        var password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
-        var pwfile = Path.Combine(root, "pw");
-        await File.WriteAllTextAsync(pwfile, password + "\n", cancellationToken);
         if (runAs is not null)
         {
             await RunAsync("chown", ["-R", runAs, root], null, cancellationToken);
@@ -106,20 +105,16 @@ public sealed class LocalCluster : IAsyncDisposable
 
         try
         {
-            var initdb = new List<string>
-            {
-                "-D", Path.Combine(root, "data"), "-U", SuperuserName, "--pwfile", pwfile, "-A", "scram-sha-256",
-                "-E", options.Encoding, "--locale", options.Locale, "--no-sync",
-            };
-            await RunAsync(Path.Combine(binDir, "initdb"), initdb, runAs, cancellationToken);
-            File.Delete(pwfile);
+            // As this process's user: the copy keeps the files' owner (the server's account when that is root).
+            await RunAsync("cp", ["-a", template.DataDir, Path.Combine(root, "data")], null, cancellationToken);
+            SystemIdentifier.Write(Path.Combine(root, "data"), SystemIdentifier.NewValue());
             await WriteAccessFilesAsync(Path.Combine(root, "data"), options, runAs, cancellationToken);
             var version = ServerBinaries.MajorVersionOf(binDir);
 
             for (var attempt = 1; ; attempt++)
             {
                 var port = FreePort();
-                var cluster = new LocalCluster(root, binDir, runAs, port, password, version, options.Name);
+                var cluster = new LocalCluster(root, binDir, runAs, port, template.Password, version, options.Name);
                 await cluster.WriteConfigAsync(options.Settings, cancellationToken);
                 try
                 {
@@ -137,6 +132,62 @@ public sealed class LocalCluster : IAsyncDisposable
             TryDelete(root);
             throw;
         }
+    }
+
+    /// <summary>initdb's output for a server, an encoding and a locale, with its superuser's password.</summary>
+    private sealed record Template(string DataDir, string Password);
+
+    /// <summary>
+    /// The templates this process made: initdb runs once for each server, encoding and locale, and each cluster
+    /// starts from a copy of its output with a system identifier of its own (see <see cref="SystemIdentifier"/>), as
+    /// if initdb had made it. initdb took about a core-second, the copy a tenth of that; the tests start hundreds.
+    /// </summary>
+    private static readonly ConcurrentDictionary<(string BinDir, string Encoding, string Locale), Lazy<Task<Template>>> Templates = new();
+
+    private static async Task<Template> TemplateAsync(string binDir, LocalClusterOptions options, string? runAs)
+    {
+        var key = (binDir, options.Encoding, options.Locale);
+        var made = Templates.GetOrAdd(key, k => new Lazy<Task<Template>>(() => MakeTemplateAsync(k.BinDir, k.Encoding, k.Locale, runAs)));
+        try
+        {
+            return await made.Value;
+        }
+        catch
+        {
+            // A failed initdb is reported to each caller that waited for it; the next one tries again.
+            Templates.TryRemove(new KeyValuePair<(string, string, string), Lazy<Task<Template>>>(key, made));
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs initdb into a temporary folder that lives as long as this process (deleted when it ends or is stopped,
+    /// swept by a later one if it was killed).
+    /// </summary>
+    private static async Task<Template> MakeTemplateAsync(string binDir, string encoding, string locale, string? runAs)
+    {
+        var folder = Interrupts.TempFolder("pgrelocate-template-").FullName;
+        var data = Path.Combine(folder, "data");
+        // The files first, the folder's lock last: a process killed while it deletes them (a test host can be) leaves a
+        // folder the next sweep recognises as abandoned.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            TryDelete(data);
+            Interrupts.DeleteTempFolder(folder);
+        };
+        var password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+        var pwfile = Path.Combine(folder, "pw");
+        await File.WriteAllTextAsync(pwfile, password + "\n", CancellationToken.None);
+        if (runAs is not null)
+        {
+            await RunAsync("chown", ["-R", runAs, folder], null, CancellationToken.None);
+        }
+
+        await RunAsync(Path.Combine(binDir, "initdb"), [
+            "-D", data, "-U", SuperuserName, "--pwfile", pwfile, "-A", "scram-sha-256", "-E", encoding, "--locale", locale, "--no-sync",
+        ], runAs, CancellationToken.None);
+        File.Delete(pwfile);
+        return new Template(data, password);
     }
 
     /// <summary>Runs SQL as the superuser in <paramref name="database"/>.</summary>
