@@ -26,7 +26,7 @@ public sealed record CopyResult(
     public Catalog.AccessApplied? Access { get; init; }
 
     /// <summary>The steps that time the copy's phases, not one table's.</summary>
-    private static readonly HashSet<string> Phases = new(StringComparer.Ordinal) { "schema", "pre-data", "data and indexes", "sequences", "post-data" };
+    private static readonly HashSet<string> Phases = new(StringComparer.Ordinal) { "schema", "target", "pre-data", "data and indexes", "sequences", "post-data" };
 
     /// <summary>
     /// The steps a person reads: every phase, and the <paramref name="slowest"/> longest steps of single tables (a

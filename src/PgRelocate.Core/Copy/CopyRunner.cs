@@ -22,6 +22,20 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
     /// <exception cref="PgRelocateException">A server is unreachable, an extension is missing, or a step failed.</exception>
     public async Task<CopyResult> RunAsync(CopyOptions options, CancellationToken cancellationToken)
     {
+        await using var start = await StartAsync(options, cancellationToken);
+        return await FinishAsync(start, cancellationToken);
+    }
+
+    /// <summary>
+    /// Everything that can refuse the copy, and nothing that writes: the source's role reads every row, the
+    /// snapshot opens, the source's schema is dumped (from the moment the snapshot exists) while its tables are
+    /// read and the target is checked, and pg_restore's connection is tried. The caller owns what it returns:
+    /// <see cref="FinishAsync"/> goes on from it, disposing it leaves both sides as they were.
+    /// </summary>
+    /// <exception cref="UsageException">The target is not empty and not confirmed, or is the source itself.</exception>
+    /// <exception cref="PgRelocateException">A server is unreachable, an extension is missing, or a check failed.</exception>
+    public async Task<CopyStart> StartAsync(CopyOptions options, CancellationToken cancellationToken)
+    {
         if (options.Jobs < 1 || options.IndexJobs < 1)
         {
             throw new UsageException("--jobs and --index-jobs must be 1 or more.");
@@ -33,13 +47,12 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         // schema is dumped, and answered before the target is touched.
         var readable = Catalog.SourceReadability.RefuseUnlessWholeAsync(options.Source, cancellationToken);
         var clock = new StepClock();
-        var warnings = new List<string>();
         // The installed pg_dump copies are known (each one's --version read) while the snapshot opens: the schema dump
         // needs one next. pg_restore's are read by the connection probe, beside the catalog read; read here too, they
         // held the search's lock while the dump waited for it.
         binaries.ReadAhead("pg_dump");
         var folder = Interrupts.TempFolder("pgrelocate-copy-").FullName;
-        var start = clock.Now;
+        var began = clock.Now;
         SourceSnapshot snapshot;
         try
         {
@@ -52,17 +65,11 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             throw;
         }
 
-        await using var log = new CopyLog(options.LogPath);
-        await using var snapshotSession = snapshot;
+        var start = new CopyStart(options, clock, folder, snapshot, new CopyLog(options.LogPath));
         try
         {
-            // 1. Everything that can refuse the copy, before the target is touched, while the source's schema is
-            // dumped (from the moment the snapshot exists, while its tables are read too); the target is emptied
-            // once both are done.
             using var dumpCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var dumping = SchemaArchive.DumpAsync(binaries, options.Source, snapshot, folder, log, reporter, dumpCancel.Token);
-            TargetPreparation prepared;
-            PgTool pgRestoreTool;
+            var dumping = SchemaArchive.DumpAsync(binaries, options.Source, snapshot, folder, start.Log, reporter, dumpCancel.Token);
             try
             {
                 // The refusal first: the catalog's read locks every table, which a table it may not read refuses.
@@ -80,13 +87,8 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 // version is known, while the source's catalog is still being read.
                 var probing = ProbeAsync(checking);
                 await Task.WhenAll(checking, snapshot.ReadCatalogAsync(cancellationToken), probing);
-                prepared = await checking;
-                reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Server.Text}, {Units.Bytes(snapshot.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
-                (pgRestoreTool, var skipped) = await probing;
-                if (skipped is { } why)
-                {
-                    reporter.Warn(why + ".");
-                }
+                start.Prepared = await checking;
+                (start.PgRestoreTool, start.ProbeSkipped) = await probing;
 
                 async Task<(PgTool Tool, string? Skipped)> ProbeAsync(Task<TargetPreparation> target)
                 {
@@ -102,114 +104,136 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 throw;
             }
 
-            prepared.WarnAbout(reporter);
-            var targetMajor = prepared.Server.Major;
-            var schema = await SchemaArchive.ReadAsync(pgRestoreTool, await dumping, snapshot, cancellationToken);
-
-            // --roles: the roles exist before the schema names them (policies, grants); refused here, before any change, when the target may not create them.
-            var roles = options.Roles ? await Catalog.TargetRoles.CreateAsync(options.Source, options.Target, options.RoleRenames, cancellationToken) : new List<Catalog.RoleOutcome>();
-            warnings.AddRange(roles.Where(r => r.Notable).Select(r => r.ToString()));
-
-            // A resumed migration keeps what its interrupted copy committed; anything else starts over on an emptied target.
-            var record = options.Resumable is { Resumed: true } resumable ? await ResumeAsync(options.Target, resumable, snapshot, schema, cancellationToken) : null;
-            var resuming = record is not null;
-            if (!resuming)
-            {
-                await prepared.EmptyAsync(reporter, cancellationToken);
-            }
-
-            options.Into.Changes.Now(TargetCondition.PartlyWritten);
-
-            clock.Add("schema", "pg_dump pre-data and post-data", start);
-
-            // 2. Tables, types, functions, views: the pre-data section. Index builds and foreign key checks of
-            // the post-data section run in these sessions too; a foreign key's check is one big join, which
-            // spills to disk with the default work_mem.
-            var pgRestore = new PgRestore(schema.PgRestore, options.Target, targetMajor, log.Write, reporter, "-c work_mem=256MB -c maintenance_work_mem=" + options.MaintenanceWorkMem);
-            start = clock.Now;
-            if (!resuming)
-            {
-                reporter.Progress(new ProgressUpdate("schema", 0, 1, "sections"));
-                var lanes = Math.Max(options.Jobs, options.IndexJobs);
-                var (waves, notes) = await schema.PreDataAsync(options.Target, lanes, cancellationToken);
-                foreach (var note in notes)
-                {
-                    log.Write($"# left out: {note.Entry} ({note.Message})");
-                    warnings.Add(note.ToString());
-                }
-
-                var runs = await PreDataWaves.RunAsync(waves, lanes, call => pgRestore.RunStepAsync(call, "pre-data section", log.Path, cancellationToken), pgRestore.Log);
-                warnings.AddRange(runs.SelectMany(r => r).Select(w => w.ToString()));
-                reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
-            }
-
-            await LeaveOutUnwritableConfigTablesAsync(options.Target, snapshot, warnings, cancellationToken);
-            if (record is null && options.Resumable is { } recorded)
-            {
-                await using var conn = await Db.OpenAsync(options.Target, "target", cancellationToken);
-                record = await CopyRecord.CreateAsync(conn, recorded.Id, schema.Digest, recorded.ReadOnlySince, cancellationToken);
-            }
-
-            clock.Add("pre-data", resuming ? "restored by the interrupted copy" : "pg_restore --section=pre-data", start);
-
-            // 3. Rows, indexes and large objects, in parallel, from the snapshot.
-            var data = new DataPhase(options, snapshot, schema, clock, reporter, record);
-            start = clock.Now;
-            await data.RunAsync(cancellationToken);
-            clock.Add("data and indexes", $"{snapshot.Tables.Count} tables", start, data.Rows, data.Bytes);
-
-            // 4. Sequences, then the snapshot can go.
-            start = clock.Now;
-            var sequences = await snapshot.ReadSequencesAsync(cancellationToken);
-            await SetSequencesAsync(options, sequences, warnings, cancellationToken);
-            await snapshot.CloseAsync(cancellationToken);
-            clock.Add("sequences", $"{sequences.Count} sequences", start);
-
-            // 5. Foreign keys, triggers, partitioned parents' indexes, materialized views.
-            if (record is not null)
-            {
-                await using var conn = await Db.OpenAsync(options.Target, "target", cancellationToken);
-                await CopyRecord.LastSectionAsync(conn, cancellationToken);
-                options.Milestone?.Invoke("last-section");
-            }
-
-            if (schema.RestCount > 0)
-            {
-                start = clock.Now;
-                reporter.Progress(new ProgressUpdate("post-data", 0, 1, "sections"));
-                var selection = new PgRestoreCall("post-data") { Archive = schema.Path, Sections = ArchiveSections.PostData, EntryList = schema.RestListPath, Jobs = options.IndexJobs };
-                warnings.AddRange((await pgRestore.RunStepAsync(selection, "post-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
-                reporter.Progress(new ProgressUpdate("post-data", 1, 1, "sections", Finished: true));
-                clock.Add("post-data", "foreign keys, triggers, the rest", start);
-            }
-
-            if (record is not null)
-            {
-                await using var conn = await Db.OpenAsync(options.Target, "target", cancellationToken);
-                await CopyRecord.RemoveAsync(conn, cancellationToken);
-            }
-
-            // 6. --roles: the source's owners and grants, once every object is in.
-            Catalog.AccessApplied? access = null;
-            if (options.Roles)
-            {
-                start = clock.Now;
-                access = await Catalog.TargetAccess.ApplyAsync(options.Source, options.Target, options.RoleRenames, cancellationToken);
-                clock.Add("owners and grants", access.ToString(), start);
-            }
-
-            options.Into.Changes.Now(TargetCondition.Written);
-            foreach (var step in clock.Steps)
-            {
-                log.Write(string.Create(CultureInfo.InvariantCulture, $"# step {step.Step}: {step.Object}, +{step.Start.TotalSeconds:F1}s, {step.Duration.TotalSeconds:F2}s{(step.Rows is { } rows ? $", {rows} rows" : "")}"));
-            }
-
-            return new CopyResult(clock.Steps, warnings, clock.Now, snapshot.Tables.Count, data.Rows, data.Bytes, sequences.Count, snapshot.LargeObjects.Count, log.Path) { Roles = roles, Access = access };
+            start.Schema = await SchemaArchive.ReadAsync(start.PgRestoreTool, await dumping, snapshot, cancellationToken);
+            clock.Add("schema", "pg_dump pre-data and post-data", began);
+            return start;
         }
-        finally
+        catch
         {
-            Interrupts.DeleteTempFolder(folder);
+            await start.DisposeAsync();
+            throw;
         }
+    }
+
+    /// <summary>
+    /// Writes the copy <paramref name="start"/> checked: the target emptied (or, resuming, what the interrupted copy
+    /// committed kept), the pre-data section, rows and indexes, sequences, post-data. The caller still owns
+    /// <paramref name="start"/> and disposes it.
+    /// </summary>
+    /// <exception cref="PgRelocateException">A server went away or a step failed.</exception>
+    public async Task<CopyResult> FinishAsync(CopyStart start, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(start);
+        var (options, clock, snapshot, log, schema) = (start.Options, start.Clock, start.Snapshot, start.Log, start.Schema);
+        var warnings = new List<string>();
+        reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Server.Text}, {Units.Bytes(snapshot.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
+        if (start.ProbeSkipped is { } why)
+        {
+            reporter.Warn(why + ".");
+        }
+
+        start.Prepared.WarnAbout(reporter);
+        var targetMajor = start.Prepared.Server.Major;
+        var begin = clock.Now;
+
+        // --roles: the roles exist before the schema names them (policies, grants); refused here, before any change, when the target may not create them.
+        var roles = options.Roles ? await Catalog.TargetRoles.CreateAsync(options.Source, options.Target, options.RoleRenames, cancellationToken) : new List<Catalog.RoleOutcome>();
+        warnings.AddRange(roles.Where(r => r.Notable).Select(r => r.ToString()));
+
+        // A resumed migration keeps what its interrupted copy committed; anything else starts over on an emptied target.
+        var record = options.Resumable is { Resumed: true } resumable ? await ResumeAsync(options.Target, resumable, snapshot, schema, cancellationToken) : null;
+        var resuming = record is not null;
+        if (!resuming)
+        {
+            await start.Prepared.EmptyAsync(reporter, cancellationToken);
+        }
+
+        options.Into.Changes.Now(TargetCondition.PartlyWritten);
+        clock.Add("target", resuming ? "what the interrupted copy committed kept" : "emptied", begin);
+
+        // 2. Tables, types, functions, views: the pre-data section. Index builds and foreign key checks of
+        // the post-data section run in these sessions too; a foreign key's check is one big join, which
+        // spills to disk with the default work_mem.
+        var pgRestore = new PgRestore(start.PgRestoreTool, options.Target, targetMajor, log.Write, reporter, "-c work_mem=256MB -c maintenance_work_mem=" + options.MaintenanceWorkMem);
+        begin = clock.Now;
+        if (!resuming)
+        {
+            reporter.Progress(new ProgressUpdate("schema", 0, 1, "sections"));
+            var lanes = Math.Max(options.Jobs, options.IndexJobs);
+            var (waves, notes) = await schema.PreDataAsync(options.Target, lanes, cancellationToken);
+            foreach (var note in notes)
+            {
+                log.Write($"# left out: {note.Entry} ({note.Message})");
+                warnings.Add(note.ToString());
+            }
+
+            var runs = await PreDataWaves.RunAsync(waves, lanes, call => pgRestore.RunStepAsync(call, "pre-data section", log.Path, cancellationToken), pgRestore.Log);
+            warnings.AddRange(runs.SelectMany(r => r).Select(w => w.ToString()));
+            reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
+        }
+
+        await LeaveOutUnwritableConfigTablesAsync(options.Target, snapshot, warnings, cancellationToken);
+        if (record is null && options.Resumable is { } recorded)
+        {
+            await using var conn = await Db.OpenAsync(options.Target, "target", cancellationToken);
+            record = await CopyRecord.CreateAsync(conn, recorded.Id, schema.Digest, recorded.ReadOnlySince, cancellationToken);
+        }
+
+        clock.Add("pre-data", resuming ? "restored by the interrupted copy" : "pg_restore --section=pre-data", begin);
+
+        // 3. Rows, indexes and large objects, in parallel, from the snapshot.
+        var data = new DataPhase(options, snapshot, schema, clock, reporter, record);
+        begin = clock.Now;
+        await data.RunAsync(cancellationToken);
+        clock.Add("data and indexes", $"{snapshot.Tables.Count} tables", begin, data.Rows, data.Bytes);
+
+        // 4. Sequences, then the snapshot can go.
+        begin = clock.Now;
+        var sequences = await snapshot.ReadSequencesAsync(cancellationToken);
+        await SetSequencesAsync(options, sequences, warnings, cancellationToken);
+        await snapshot.CloseAsync(cancellationToken);
+        clock.Add("sequences", $"{sequences.Count} sequences", begin);
+
+        // 5. Foreign keys, triggers, partitioned parents' indexes, materialized views.
+        if (record is not null)
+        {
+            await using var conn = await Db.OpenAsync(options.Target, "target", cancellationToken);
+            await CopyRecord.LastSectionAsync(conn, cancellationToken);
+            options.Milestone?.Invoke("last-section");
+        }
+
+        if (schema.RestCount > 0)
+        {
+            begin = clock.Now;
+            reporter.Progress(new ProgressUpdate("post-data", 0, 1, "sections"));
+            var selection = new PgRestoreCall("post-data") { Archive = schema.Path, Sections = ArchiveSections.PostData, EntryList = schema.RestListPath, Jobs = options.IndexJobs };
+            warnings.AddRange((await pgRestore.RunStepAsync(selection, "post-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
+            reporter.Progress(new ProgressUpdate("post-data", 1, 1, "sections", Finished: true));
+            clock.Add("post-data", "foreign keys, triggers, the rest", begin);
+        }
+
+        if (record is not null)
+        {
+            await using var conn = await Db.OpenAsync(options.Target, "target", cancellationToken);
+            await CopyRecord.RemoveAsync(conn, cancellationToken);
+        }
+
+        // 6. --roles: the source's owners and grants, once every object is in.
+        Catalog.AccessApplied? access = null;
+        if (options.Roles)
+        {
+            begin = clock.Now;
+            access = await Catalog.TargetAccess.ApplyAsync(options.Source, options.Target, options.RoleRenames, cancellationToken);
+            clock.Add("owners and grants", access.ToString(), begin);
+        }
+
+        options.Into.Changes.Now(TargetCondition.Written);
+        foreach (var step in clock.Steps)
+        {
+            log.Write(string.Create(CultureInfo.InvariantCulture, $"# step {step.Step}: {step.Object}, +{step.Start.TotalSeconds:F1}s, {step.Duration.TotalSeconds:F2}s{(step.Rows is { } rows ? $", {rows} rows" : "")}"));
+        }
+
+        return new CopyResult(clock.Steps, warnings, clock.Now, snapshot.Tables.Count, data.Rows, data.Bytes, sequences.Count, snapshot.LargeObjects.Count, log.Path) { Roles = roles, Access = access };
     }
 
     /// <summary>
