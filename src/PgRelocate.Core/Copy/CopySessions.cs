@@ -6,9 +6,12 @@ namespace PgRelocate.Copy;
 /// <summary>The sessions a copy opens, with the settings each side needs.</summary>
 internal static class CopySessions
 {
-    /// <summary>Opens a connection with larger socket buffers: COPY streams move megabytes at a time.</summary>
+    /// <summary>
+    /// Opens a connection with larger socket buffers: COPY streams move megabytes at a time. It carries the
+    /// connection's application_name where it has one (a migration names its copy's sessions), else "pgrelocate copy".
+    /// </summary>
     public static Task<NpgsqlConnection> OpenAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken) =>
-        Db.OpenAsync(info, role, SessionOptions.Bulk, cancellationToken);
+        Db.OpenAsync(info, role, info.ApplicationName is { } name ? SessionOptions.Bulk with { ApplicationName = name } : SessionOptions.Bulk, cancellationToken);
 
     /// <summary>What text-format COPY needs both sides to agree on, as pg_dump sets it: exact floats, ISO dates.</summary>
     private const string TextFormatSettings = "SET extra_float_digits = 3; SET DateStyle = ISO; SET IntervalStyle = postgres";

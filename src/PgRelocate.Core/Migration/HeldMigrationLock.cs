@@ -27,6 +27,12 @@ public sealed class HeldMigrationLock : IAsyncDisposable
     /// <summary>The application_name of the session holding the lock for migration <paramref name="id"/>.</summary>
     public static string ApplicationName(string id) => Prefix + id;
 
+    /// <summary>
+    /// The application_name of migration <paramref name="id"/>'s other sessions doing <paramref name="work"/> (its copy's):
+    /// the lists of applications connected to the source leave them out, as they leave out the lock's.
+    /// </summary>
+    public static string ApplicationName(string id, string work) => Prefix + id + " " + work;
+
     /// <summary>Takes the lock on each of <paramref name="databases"/> (role, connection), in order.</summary>
     /// <exception cref="MigrationLockedException">Another migration holds it on one of them; nothing is held.</exception>
     public static async Task<HeldMigrationLock> AcquireAsync(string id, IEnumerable<(string Role, PgConnectionInfo Info)> databases, CancellationToken cancellationToken)

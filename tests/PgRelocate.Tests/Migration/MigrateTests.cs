@@ -122,6 +122,44 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
     }
 
     [Fact]
+    public async Task Should_Start_The_Direct_Copy_Beside_The_Checks_And_List_None_Of_Its_Sessions_As_Applications()
+    {
+        var source = await servers.SmallSourceAsync();
+        var target = await servers.Target.CreateDatabaseAsync("beside");
+        using var dir = new TempDir();
+        // Watched from outside, from another database (a session in the source's own would be an application to repoint):
+        // when the copy's sessions on the source first appear, under the migration's name.
+        DateTimeOffset? firstSeen = null;
+        using var done = new CancellationTokenSource();
+        var watching = Task.Run(async () =>
+        {
+            await using var watch = new NpgsqlConnection(servers.Source.Cluster.Superuser("postgres").ToNpgsqlConnectionString());
+            await watch.OpenAsync();
+            while (!done.IsCancellationRequested && firstSeen is null)
+            {
+                if (await Db.ScalarAsync<long>(watch, $"SELECT count(*) FROM pg_stat_activity WHERE datname = {Db.Literal(source.Database)} AND application_name LIKE 'pgrelocate migration % copy'", CancellationToken.None) > 0)
+                {
+                    firstSeen = DateTimeOffset.UtcNow;
+                }
+
+                await Task.Delay(10);
+            }
+        });
+
+        var result = await CliRunner.RunAsync(Args(source, target, dir.Path, "--direct"), null);
+        await done.CancelAsync();
+        await watching;
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        var journal = MigrationJournal.All(dir.Path).Single();
+        Assert.True(firstSeen is { } seen && seen < journal.Step("check").FinishedAt, $"the copy's sessions were first seen at {firstSeen:O}, the checks ended at {journal.Step("check").FinishedAt:O}");
+        // Its snapshot's session was open while the checks listed the source's sessions: neither list names it.
+        Assert.Empty(journal.Step("check").Tables.Single(t => t.Title == "Applications connected to the source").Rows);
+        Assert.DoesNotContain(journal.Step("check").Tables.Single(t => t.Title == "Preflight checks").Rows, r => r[0] == "connected applications" && r[1] != "ok");
+    }
+
+    [Fact]
     public async Task Should_Fail_With_Exit_1_Lift_Read_Only_And_Say_Where_When_The_Restore_Fails()
     {
         var source = await servers.SmallSourceAsync();

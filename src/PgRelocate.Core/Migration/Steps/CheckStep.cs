@@ -23,6 +23,8 @@ public sealed class CheckStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
+        // A direct copy reads and checks both sides beside these checks, and writes nothing until they pass.
+        DirectCopyStep.StartBesideChecks(context, cancellationToken);
         // Online, the applications keep writing until the cutover: its advice and downtime, not a dump's.
         var report = await new PreflightRunner(PreflightRunner.DefaultChecks(options.Online)) { OwnSessions = options.Into.OwnSessions, Roles = options.Roles, RoleRenames = options.RoleRenames }.RunAsync(options.Source, options.Into.Connection, context.Binaries, context.Reporter, cancellationToken);
         context.Record.Tables.Add(new ReportTable(

@@ -33,12 +33,22 @@ public sealed class DirectCopyStep : ICompensatingStep
         var resumed = context.Record.Outputs.ContainsKey(Began);
         context.Record.Outputs[Began] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
         context.Journal.Save();
-        var options = CopyOptionsFor(context) with
+        var runner = new CopyRunner(context.Binaries, context.Reporter);
+        CopyResult result;
+        // The copy's start, begun beside the checks (StartBesideChecks), goes on here: it has only read and checked.
+        await using (var early = context.TakeHandOff<EarlyCopy>())
         {
-            Resumable = new ResumableCopy(context.Journal.Id, resumed, ReadOnlySince(context.Journal), context.Options.NotConsistent),
-            Milestone = point => FaultInjection.At(StepName, point),
-        };
-        var result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(options, cancellationToken);
+            if (early is not null && !resumed)
+            {
+                await using var start = await early.TakeAsync();
+                result = await runner.FinishAsync(start, cancellationToken);
+            }
+            else
+            {
+                result = await runner.RunAsync(OptionsFor(context, resumed), cancellationToken);
+            }
+        }
+
         context.Record.Outputs["rows"] = result.Rows.ToString(CultureInfo.InvariantCulture);
         context.Record.Outputs["bytes"] = result.Bytes.ToString(CultureInfo.InvariantCulture);
         context.Record.Outputs["log"] = result.LogPath;
@@ -71,6 +81,34 @@ public sealed class DirectCopyStep : ICompensatingStep
         context.Reporter.Info("The copy's record of what it committed is removed from the target: a resumed migration copies again.");
     }
 
+    /// <summary>
+    /// Begins the copy's reading and checking (<see cref="CopyRunner.StartAsync"/>: the snapshot, the schema's dump, the
+    /// source's tables, the target's checks) beside the migration's own checks, and hands it to this step, which goes
+    /// on from it once the checks pass; when they refuse, the migration's end disposes it, and neither side was
+    /// changed. Only where nothing runs between the checks and the copy that the copy must come after (the roles it
+    /// would name, a source made read-only first), and only for a copy not begun before (a resume's). Returns
+    /// whether it began.
+    /// </summary>
+    internal static bool StartBesideChecks(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        var begun = context.Journal.Steps.FirstOrDefault(s => s.Name == StepName) is { } step && step.Outputs.ContainsKey(Began);
+        if (!options.Direct || options.Online || options.Roles || options.ReadOnlySource || begun)
+        {
+            return false;
+        }
+
+        context.HandOff(new EarlyCopy(new CopyRunner(context.Binaries, context.Reporter), OptionsFor(context, resumed: false), cancellationToken));
+        return true;
+    }
+
+    /// <summary>The copy this step runs: <see cref="CopyOptionsFor"/>, recorded on the target as it commits (<paramref name="resumed"/>: an earlier run began it).</summary>
+    private static CopyOptions OptionsFor(MigrationContext context, bool resumed) => CopyOptionsFor(context) with
+    {
+        Resumable = new ResumableCopy(context.Journal.Id, resumed, ReadOnlySince(context.Journal), context.Options.NotConsistent),
+        Milestone = point => FaultInjection.At(StepName, point),
+    };
+
     /// <summary>Whether the journal says a copy began and did not finish, and its record was not removed: it may be on the target.</summary>
     public static bool LeftOnTarget(MigrationJournal journal) =>
         journal.Steps.FirstOrDefault(s => s.Name == StepName) is { } step && step.Status is not StepStatus.Done && step.Outputs.ContainsKey(Began);
@@ -88,13 +126,16 @@ public sealed class DirectCopyStep : ICompensatingStep
             ? at.ToString("O", CultureInfo.InvariantCulture)
             : null;
 
-    /// <summary>The copy a migration runs: its connections, --confirm, lock and jobs, its log in the migration's folder.</summary>
+    /// <summary>
+    /// The copy a migration runs: its connections, --confirm, lock and jobs, its log in the migration's folder. Its
+    /// sessions on the source are named after the migration, so the lists of applications to repoint leave them out.
+    /// </summary>
     internal static CopyOptions CopyOptionsFor(MigrationContext context, string? snapshot = null)
     {
         var options = context.Options;
         var copy = new CopyOptions
         {
-            Source = options.Source,
+            Source = options.Source.WithApplicationName(HeldMigrationLock.ApplicationName(context.Journal.Id, "copy")),
             Into = options.Into,
             IndexJobs = options.Into.Jobs,
             Snapshot = snapshot,
