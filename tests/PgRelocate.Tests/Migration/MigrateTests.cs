@@ -159,6 +159,32 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         Assert.DoesNotContain(journal.Step("check").Tables.Single(t => t.Title == "Preflight checks").Rows, r => r[0] == "connected applications" && r[1] != "ok");
     }
 
+    /// <summary>
+    /// A login role allowed three connections to the source: enough for the copy alone (its snapshot, pg_dump and a
+    /// reader), not for the copy's start and the checks at once. Whichever of the two is refused a connection, the
+    /// other finishes, and the refused one runs again alone: the migration goes through as it would one after the other.
+    /// </summary>
+    [Fact]
+    public async Task Should_Migrate_Directly_When_The_Source_Role_Has_Connections_For_The_Copy_Alone()
+    {
+        var source = await servers.SmallSourceAsync();
+        var target = await servers.Target.CreateDatabaseAsync("few_slots");
+        using var dir = new TempDir();
+        await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(source.User)} CONNECTION LIMIT 3");
+        CliResult result;
+        try
+        {
+            result = await CliRunner.RunAsync(Args(source, target, dir.Path, "--direct"), null);
+        }
+        finally
+        {
+            await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(source.User)} CONNECTION LIMIT -1");
+        }
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+    }
+
     [Fact]
     public async Task Should_Fail_With_Exit_1_Lift_Read_Only_And_Say_Where_When_The_Restore_Fails()
     {

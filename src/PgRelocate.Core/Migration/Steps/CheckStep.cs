@@ -22,9 +22,26 @@ public sealed class CheckStep : IMigrationStep
 
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
-        var options = context.Options;
         // A direct copy reads and checks both sides beside these checks, and writes nothing until they pass.
-        DirectCopyStep.StartBesideChecks(context, cancellationToken);
+        var beside = DirectCopyStep.StartBesideChecks(context, cancellationToken);
+        try
+        {
+            await CheckAsync(context, cancellationToken);
+        }
+        catch (Exception e) when (beside && !cancellationToken.IsCancellationRequested && Transience.IsTransient(e))
+        {
+            // The copy's sessions may have taken what the checks needed (the last of a source's connection slots):
+            // the checks again, alone, and the copy after them.
+            context.Reporter.Log(Progress.LogLevel.Debug, $"The checks failed beside the copy's start ({Failures.Operational(e)?.Message ?? e.Message}); checking again without it.");
+            await DirectCopyStep.StopBesideChecksAsync(context);
+            context.Record.Tables.Clear();
+            await CheckAsync(context, cancellationToken);
+        }
+    }
+
+    private static async Task CheckAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
         // Online, the applications keep writing until the cutover: its advice and downtime, not a dump's.
         var report = await new PreflightRunner(PreflightRunner.DefaultChecks(options.Online)) { OwnSessions = options.Into.OwnSessions, Roles = options.Roles, RoleRenames = options.RoleRenames }.RunAsync(options.Source, options.Into.Connection, context.Binaries, context.Reporter, cancellationToken);
         context.Record.Tables.Add(new ReportTable(

@@ -38,10 +38,13 @@ public sealed class DirectCopyStep : ICompensatingStep
         // The copy's start, begun beside the checks (StartBesideChecks), goes on here: it has only read and checked.
         await using (var early = context.TakeHandOff<EarlyCopy>())
         {
-            if (early is not null && !resumed)
+            var start = early is not null && !resumed ? await TakeAsync(early, context, cancellationToken) : null;
+            if (start is not null)
             {
-                await using var start = await early.TakeAsync();
-                result = await runner.FinishAsync(start, cancellationToken);
+                await using (start)
+                {
+                    result = await runner.FinishAsync(start, cancellationToken);
+                }
             }
             else
             {
@@ -82,13 +85,30 @@ public sealed class DirectCopyStep : ICompensatingStep
     }
 
     /// <summary>
+    /// The start begun beside the checks, or null when it failed: it met the checks' sessions as well as its own (a
+    /// source's connection limit, say), so it is begun again alone, and says then whatever it meets.
+    /// </summary>
+    private static async Task<CopyStart?> TakeAsync(EarlyCopy early, MigrationContext context, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await early.TakeAsync();
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && Errors.Failures.Operational(e) is { } failure)
+        {
+            context.Reporter.Log(Progress.LogLevel.Debug, $"The copy's start beside the checks failed ({failure.Message}); starting it again.");
+            return null;
+        }
+    }
+
+    /// <summary>
     /// Begins the copy's reading and checking (<see cref="CopyRunner.StartAsync"/>: the snapshot, the schema's dump, the
     /// source's tables, the target's checks) beside the migration's own checks, and hands it to this step, which goes
     /// on from it once the checks pass; when they refuse, the migration's end disposes it, and neither side was
     /// changed. Only where nothing runs between the checks and the copy that the copy must come after (the roles it
-    /// would name, a source made read-only first), and only for a copy not begun before (a resume's). Returns
-    /// whether it began.
+    /// would name, a source made read-only first), and only for a copy not begun before (a resume's).
     /// </summary>
+    /// <returns>Whether it began.</returns>
     internal static bool StartBesideChecks(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
@@ -100,6 +120,15 @@ public sealed class DirectCopyStep : ICompensatingStep
 
         context.HandOff(new EarlyCopy(new CopyRunner(context.Binaries, context.Reporter), OptionsFor(context, resumed: false), cancellationToken));
         return true;
+    }
+
+    /// <summary>Stops the copy's start begun beside the checks, if one runs: this step then begins the copy itself.</summary>
+    internal static async Task StopBesideChecksAsync(MigrationContext context)
+    {
+        if (context.TakeHandOff<EarlyCopy>() is { } early)
+        {
+            await early.DisposeAsync();
+        }
     }
 
     /// <summary>The copy this step runs: <see cref="CopyOptionsFor"/>, recorded on the target as it commits (<paramref name="resumed"/>: an earlier run began it).</summary>
