@@ -63,7 +63,8 @@ public static class OrphanedSlots
         {
             using var patience = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             patience.CancelAfter(Patience);
-            await using var conn = await Db.OpenAsync(source, "source", patience.Token);
+            // Named as the checks' sessions are: it runs beside a migration's checks, whose list of applications leaves it out.
+            await using var conn = await Db.OpenAsync(source.WithApplicationName(Catalog.ConnectedApplications.CheckApplicationName), "source", patience.Token);
             slots = await FindAsync(conn, ownId, patience.Token);
         }
         catch (Exception e) when (e is PgRelocateException or NpgsqlException or OperationCanceledException && !cancellationToken.IsCancellationRequested)

@@ -48,10 +48,12 @@ public sealed class CheckStep : IMigrationStep
             "Preflight checks",
             ["check", "status", "found", "next step"],
             report.Results.Select(r => (IReadOnlyList<string>)[r.Check, r.Status.ToString().ToLowerInvariant(), r.Found, r.Next]).ToList()));
-        await SourceReadability.RefuseUnlessWholeAsync(options.Source, cancellationToken, ExitCode.Differences);
+        // The checks' sessions carry their name: one still closing when the applications are listed is not among them.
+        var own = options.Source.WithApplicationName(ConnectedApplications.CheckApplicationName);
+        await SourceReadability.RefuseUnlessWholeAsync(own, cancellationToken, ExitCode.Differences);
 
         // The applications to repoint, recorded now: a read-only source ends their sessions next.
-        await using (var conn = await Db.OpenAsync(options.Source.WithApplicationName(ConnectedApplications.CheckApplicationName), "source", cancellationToken))
+        await using (var conn = await Db.OpenAsync(own, "source", cancellationToken))
         {
             context.Record.Tables.Add(ReadOnlySourceStep.ApplicationsTable(await ConnectedApplications.ReadAsync(conn, cancellationToken)));
         }
