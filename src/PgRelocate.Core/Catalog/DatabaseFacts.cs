@@ -23,7 +23,7 @@ public sealed record DatabaseFacts(
     public static async Task<DatabaseFacts> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
     {
         var version = await Catalog.ServerVersion.ReadAsync(conn, cancellationToken);
-        var size = await Db.ScalarAsync<long>(conn, "SELECT pg_database_size(current_database())", cancellationToken);
+        var size = await SizeAsync(conn, cancellationToken);
         var los = await Db.ScalarAsync<long>(conn, "SELECT count(*) FROM pg_largeobject_metadata", cancellationToken);
         var extensions = await Catalog.Extensions.InstalledAsync(conn, cancellationToken);
 
@@ -39,6 +39,10 @@ public sealed record DatabaseFacts(
 
         return new DatabaseFacts(version.Text, version.Number, size, extensions, tables, los);
     }
+
+    /// <summary>The current database's size on disk (pg_database_size): every relation's files, the catalogs' too.</summary>
+    public static Task<long> SizeAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        Db.ScalarAsync<long>(conn, "SELECT pg_database_size(current_database())", cancellationToken);
 
     /// <summary>The user tables (UserTables.sql) with their estimated rows and bytes, largest first.</summary>
     internal static string UserTablesSql => CatalogSql.Load("TableEstimates.sql");

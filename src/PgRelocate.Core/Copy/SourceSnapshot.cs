@@ -99,7 +99,7 @@ internal sealed class SourceSnapshot : IAsyncDisposable
     /// <summary>The database's size and its extensions, read in the snapshot: what the target is checked against.</summary>
     public async Task ReadFactsAsync(CancellationToken cancellationToken)
     {
-        SizeBytes = await Db.ScalarAsync<long>(_conn, "SELECT pg_database_size(current_database())", cancellationToken);
+        SizeBytes = await DatabaseFacts.SizeAsync(_conn, cancellationToken);
         Extensions = await Catalog.Extensions.InstalledAsync(_conn, cancellationToken);
     }
 

@@ -17,7 +17,7 @@ public sealed class SizeCheck(long thresholdBytes = SizeCheck.DefaultThresholdBy
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
-        var database = await Db.ScalarAsync<long>(context.Source, "SELECT pg_database_size(current_database())", cancellationToken);
+        var database = await DatabaseFacts.SizeAsync(context.Source, cancellationToken);
         var sizes = await SourceSizes.ReadAsync(context, cancellationToken);
         var tables = sizes.Sum(s => s.TableBytes);
         var largest = sizes.Select(s => (Name: s.Schema + "." + s.Name, Bytes: s.TotalBytes, Rows: s.EstimatedRows))
