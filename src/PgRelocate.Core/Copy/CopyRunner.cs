@@ -149,7 +149,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         }
 
         options.Into.Changes.Now(TargetCondition.PartlyWritten);
-        clock.Add("target", resuming ? "what the interrupted copy committed kept" : "emptied", begin);
+        clock.Add("target", (options.Roles ? "roles created, " : "") + (resuming ? "what the interrupted copy committed kept" : "emptied"), begin);
 
         // 2. Tables, types, functions, views: the pre-data section. Index builds and foreign key checks of
         // the post-data section run in these sessions too; a foreign key's check is one big join, which

@@ -106,14 +106,13 @@ public sealed class DirectCopyStep : ICompensatingStep
     /// source's tables, the target's checks) beside the migration's own checks, and hands it to this step, which goes
     /// on from it once the checks pass; when they refuse, the migration's end disposes it, and neither side was
     /// changed. Only where nothing runs between the checks and the copy that the copy must come after (the roles it
-    /// would name, a source made read-only first), and only for a copy not begun before (a resume's).
+    /// would name, a source made read-only first); a copy begun by an earlier run (a resume's) is not taken from it.
     /// </summary>
     /// <returns>Whether it began.</returns>
     internal static bool StartBesideChecks(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
-        var begun = context.Journal.Steps.FirstOrDefault(s => s.Name == StepName) is { } step && step.Outputs.ContainsKey(Began);
-        if (!options.Direct || options.Online || options.Roles || options.ReadOnlySource || begun)
+        if (!options.Direct || options.Online || options.Roles || options.ReadOnlySource)
         {
             return false;
         }
