@@ -49,14 +49,10 @@ internal static class ChunkCopier
             return config;
         }
 
-        var copyOut = chunk.IsWholeTable
-            ? $"COPY {table.Qualified}{table.ColumnList} TO STDOUT (FORMAT {table.Format})"
-            : $"COPY (SELECT {string.Join(", ", table.Columns)} FROM ONLY {table.Qualified} WHERE {RangeCondition(chunk)}) TO STDOUT (FORMAT {table.Format})";
+        var copyOut = CopyOut(chunk);
         // A whole table is loaded in the transaction that empties it: COPY FREEZE then writes the rows frozen,
         // so neither the index builds nor the first queries on the target rewrite every page to set hint bits.
-        var copyIn = chunk.IsWholeTable && freeze
-            ? $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format}, FREEZE)"
-            : $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format})";
+        var copyIn = CopyIn(table, freeze: chunk.IsWholeTable && freeze);
         // A whole table is emptied and loaded in one transaction (FREEZE), unless the caller emptied it in its own; a
         // range is loaded in a transaction of its own when it is recorded: its rows and its record commit together.
         var ownTransaction = (chunk.IsWholeTable && !emptied) || mark is not null;
@@ -81,6 +77,67 @@ internal static class ChunkCopier
 
         return rows;
     }
+
+    /// <summary>
+    /// A small whole table's rows, read from the source into memory as its binary COPY sends them: the caller writes
+    /// them with <see cref="WriteHeldAsync"/> while the source already sends the next table's. The table is locked
+    /// already (see <see cref="LockAsync"/>), and small (<see cref="SmallTables"/>): its rows are held whole.
+    /// </summary>
+    public static async Task<HeldRows> ReadWholeAsync(NpgsqlConnection reader, CopyTable table, CancellationToken cancellationToken)
+    {
+        var held = new HeldRows();
+        try
+        {
+            await using var input = await reader.BeginRawBinaryCopyAsync(CopyOut(DataChunk.Whole(table)), cancellationToken);
+            int n;
+            while ((n = await input.ReadAsync(held.Free(), cancellationToken)) > 0)
+            {
+                held.Advance(n);
+            }
+
+            return held;
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Writes rows <see cref="ReadWholeAsync"/> read into a new, empty table, in the writer's open transaction (not
+    /// frozen: see <see cref="SmallTables"/>).
+    /// </summary>
+    /// <returns>The rows and bytes written.</returns>
+    public static async Task<(long Rows, long Bytes)> WriteHeldAsync(NpgsqlConnection writer, CopyTable table, HeldRows rows, TableProgress progress, CancellationToken cancellationToken)
+    {
+        await using var output = await writer.BeginRawBinaryCopyAsync(CopyIn(table, freeze: false), cancellationToken);
+        try
+        {
+            await output.WriteAsync(rows.Written, cancellationToken);
+        }
+        catch
+        {
+            await CancelQuietlyAsync(output);
+            throw;
+        }
+
+        var counter = new BinaryCopyRowCounter();
+        counter.Feed(rows.Written.Span);
+        progress.Add(counter.Rows, rows.Written.Length);
+        return (counter.Rows, rows.Written.Length);
+    }
+
+    private static string CopyOut(DataChunk chunk)
+    {
+        var table = chunk.Table!;
+        return chunk.IsWholeTable
+            ? $"COPY {table.Qualified}{table.ColumnList} TO STDOUT (FORMAT {table.Format})"
+            : $"COPY (SELECT {string.Join(", ", table.Columns)} FROM ONLY {table.Qualified} WHERE {RangeCondition(chunk)}) TO STDOUT (FORMAT {table.Format})";
+    }
+
+    private static string CopyIn(CopyTable table, bool freeze) =>
+        $"COPY {table.Qualified}{table.ColumnList} FROM STDIN (FORMAT {table.Format}{(freeze ? ", FREEZE" : "")})";
 
     /// <summary>
     /// Locks tables on the source in the reader's snapshot transaction, in one statement. NOWAIT: if a DDL statement
@@ -253,6 +310,41 @@ internal static class ChunkCopier
         catch (Exception e) when (e is NpgsqlException or IOException or InvalidOperationException or ObjectDisposedException)
         {
             // The connection is already broken: the server has aborted the COPY itself.
+        }
+    }
+}
+
+/// <summary>A small table's COPY data held in memory (<see cref="ChunkCopier.ReadWholeAsync"/>), in a pooled buffer that grows as it fills.</summary>
+internal sealed class HeldRows : IDisposable
+{
+    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+    private int _length;
+
+    public ReadOnlyMemory<byte> Written => _buffer.AsMemory(0, _length);
+
+    /// <summary>Room for the next read: at least a quarter of what the buffer holds already, and 4 kB.</summary>
+    public Memory<byte> Free()
+    {
+        if (_buffer.Length - _length < Math.Max(4096, _length / 4))
+        {
+            var larger = ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
+            _buffer.AsSpan(0, _length).CopyTo(larger);
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = larger;
+        }
+
+        return _buffer.AsMemory(_length);
+    }
+
+    public void Advance(int count) => _length += count;
+
+    public void Dispose()
+    {
+        if (_buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = [];
+            _length = 0;
         }
     }
 }
