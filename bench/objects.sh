@@ -14,6 +14,8 @@
 #   KEEP=1 JOBS=2 bench/objects.sh 1000
 #   STATEMENTS=1 bench/objects.sh 1000   also counts the statements each pgrelocate command sends (log_statement)
 #   BENCH_DIR=/dev/shm bench/objects.sh   the clusters in memory (see make_work in bench/lib.sh)
+#   LATENCY_MS=2 bench/objects.sh 1000     every tool reaches both servers through a proxy that delays each way by
+#                                          2 ms (a 4 ms round trip: another zone or region; bench/delay_proxy.py)
 #
 # Run by hand, never in CI. Installs GNU time with apt-get when it is missing.
 set -euo pipefail
@@ -36,17 +38,28 @@ SPORT=$(free_port); TPORT=$(free_port)
 LOGGING=(); [ -n "${STATEMENTS:-}" ] && LOGGING=("log_statement = 'all'" "log_line_prefix = '%a|'")
 start_cluster source "$SPORT" "checkpoint_timeout = 30min" "${LOGGING[@]}"
 start_cluster target "$TPORT" "checkpoint_timeout = 30min" "${LOGGING[@]}"
-src() { echo "postgres://postgres@127.0.0.1:$SPORT/$1"; }
-tgt() { echo "postgres://postgres@127.0.0.1:$TPORT/$1"; }
-tpsql() { psql -X -q -v ON_ERROR_STOP=1 "$(tgt postgres)" "$@"; }
+# With LATENCY_MS, the tools (src, tgt) go through delaying proxies; the bench's own set-up (srcd, tgtd) does not.
+srcd() { echo "postgres://postgres@127.0.0.1:$SPORT/$1"; }
+tgtd() { echo "postgres://postgres@127.0.0.1:$TPORT/$1"; }
+SVIA=$SPORT; TVIA=$TPORT
+if [ -n "${LATENCY_MS:-}" ]; then
+    SVIA=$(free_port); TVIA=$(free_port)
+    python3 "$ROOT_DIR/bench/delay_proxy.py" "$SVIA" "$SPORT" "$LATENCY_MS" & PROXIES=($!)
+    python3 "$ROOT_DIR/bench/delay_proxy.py" "$TVIA" "$TPORT" "$LATENCY_MS" & PROXIES+=($!)
+    cleanup() { kill "${PROXIES[@]}" 2>/dev/null || true; stop_clusters source target; }
+    sleep 1
+fi
+src() { echo "postgres://postgres@127.0.0.1:$SVIA/$1"; }
+tgt() { echo "postgres://postgres@127.0.0.1:$TVIA/$1"; }
+tpsql() { psql -X -q -v ON_ERROR_STOP=1 "$(tgtd postgres)" "$@"; }
 
 # build_schema DB N: N tables in DB on the source, each statement in its own transaction (the default lock table
 # cannot hold thousands of new relations in one).
 build_schema() {
     local db="$1" n="$2" parts=$(( $2 / 5 / 10 * 10 ))
     local plain=$(( n - parts )) views=$(( n / 5 ))
-    psql -X -q "$(src postgres)" -c "CREATE DATABASE $db"
-    psql -X -q -v ON_ERROR_STOP=1 "$(src "$db")" >/dev/null <<SQL
+    psql -X -q "$(srcd postgres)" -c "CREATE DATABASE $db"
+    psql -X -q -v ON_ERROR_STOP=1 "$(srcd "$db")" >/dev/null <<SQL
 SELECT format('CREATE SCHEMA s%s', g) FROM generate_series(0, 9) g \gexec
 SELECT format('CREATE TABLE s%s.t%s (id int PRIMARY KEY, name text NOT NULL, at timestamptz NOT NULL DEFAULT now());
                CREATE INDEX ON s%s.t%s (name);
@@ -107,7 +120,7 @@ for N in "${SIZES[@]}"; do
     echo "Building $N tables ..." >&2
     s=$(now); build_schema "$db" "$N"; DESC[$N]="$DESCRIBED"
     echo "built in $(since "$s")s: $DESCRIBED" >&2
-    psql -X -q "$(src postgres)" -c CHECKPOINT
+    psql -X -q "$(srcd postgres)" -c CHECKPOINT
 
   for ((round = 1; round <= ROUNDS; round++)); do
     [ "$ROUNDS" = 1 ] || echo "Round $round of $ROUNDS at $N tables ..." >&2
@@ -137,7 +150,7 @@ done
 
 ratio() { echo "scale=2; $1 / $2" | bc; }
 echo
-echo "Bench: $(nproc) cores, both servers local, load average $(cut -d' ' -f1-3 /proc/loadavg); $JOBS jobs$([ "$ROUNDS" = 1 ] || echo "; medians of $ROUNDS interleaved rounds")"
+echo "Bench: $(nproc) cores, both servers local$([ -z "${LATENCY_MS:-}" ] || echo " behind a ${LATENCY_MS} ms delay each way"), load average $(cut -d' ' -f1-3 /proc/loadavg); $JOBS jobs$([ "$ROUNDS" = 1 ] || echo "; medians of $ROUNDS interleaved rounds")"
 for N in "${SIZES[@]}"; do echo "  $N: ${DESC[$N]}"; done
 printf '%-34s' "path"; for N in "${SIZES[@]}"; do printf ' %9s %6s %7s' "$N (s)" "ratio" "peak MB"; done
 [ ${#SIZES[@]} -gt 1 ] && printf ' %8s' "growth"; echo

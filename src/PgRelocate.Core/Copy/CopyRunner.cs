@@ -126,7 +126,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         ArgumentNullException.ThrowIfNull(start);
         var (options, clock, snapshot, log, schema) = (start.Options, start.Clock, start.Snapshot, start.Log, start.Schema);
         var warnings = new List<string>();
-        reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Server.Text}, {Units.Bytes(snapshot.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders.");
+        reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Server.Text}, {Units.Bytes(snapshot.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders{(start.Far ? string.Create(CultureInfo.InvariantCulture, $", all at once: a round trip takes {start.RoundTrip.TotalMilliseconds:0.0} ms") : "")}.");
         if (start.ProbeSkipped is { } why)
         {
             reporter.Warn(why + ".");
@@ -159,7 +159,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         if (!resuming)
         {
             reporter.Progress(new ProgressUpdate("schema", 0, 1, "sections"));
-            var lanes = Math.Max(options.Jobs, options.IndexJobs);
+            var lanes = start.Lanes;
             var (waves, notes) = await schema.PreDataAsync(options.Target, lanes, cancellationToken);
             foreach (var note in notes)
             {
@@ -182,7 +182,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         clock.Add("pre-data", resuming ? "restored by the interrupted copy" : "pg_restore --section=pre-data", begin);
 
         // 3. Rows, indexes and large objects, in parallel, from the snapshot.
-        var data = new DataPhase(options, snapshot, schema, clock, reporter, record);
+        var data = new DataPhase(options, start.Lanes, snapshot, schema, clock, reporter, record);
         begin = clock.Now;
         await data.RunAsync(cancellationToken);
         clock.Add("data and indexes", $"{snapshot.Tables.Count} tables", begin, data.Rows, data.Bytes);
@@ -206,7 +206,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         {
             begin = clock.Now;
             reporter.Progress(new ProgressUpdate("post-data", 0, 1, "sections"));
-            var selection = new PgRestoreCall("post-data") { Archive = schema.Path, Sections = ArchiveSections.PostData, EntryList = schema.RestListPath, Jobs = options.IndexJobs };
+            var selection = new PgRestoreCall("post-data") { Archive = schema.Path, Sections = ArchiveSections.PostData, EntryList = schema.RestListPath, Jobs = start.Far ? start.Lanes : options.IndexJobs };
             warnings.AddRange((await pgRestore.RunStepAsync(selection, "post-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
             reporter.Progress(new ProgressUpdate("post-data", 1, 1, "sections", Finished: true));
             clock.Add("post-data", "foreign keys, triggers, the rest", begin);

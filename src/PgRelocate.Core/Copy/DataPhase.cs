@@ -13,17 +13,17 @@ namespace PgRelocate.Copy;
 /// The data and index phase. <see cref="CopyOptions.Jobs"/> workers, each a source reader in the snapshot and
 /// a target writer, take chunks largest first; when the last chunk of a table is in, that table's indexes
 /// and key constraints go to <see cref="CopyOptions.IndexJobs"/> index workers, which ANALYZE the table
-/// after its last index. A <see cref="WorkGate"/> keeps the number of steps running at once to the larger of
-/// the two, index builds first. Any failure cancels every worker. With a <see cref="CopyRecord"/>, every table,
+/// after its last index. A <see cref="WorkGate"/> keeps the number of steps running at once to its slots (the larger
+/// of the two; both together where a server is far: see <see cref="CopyStart.Lanes"/>), index builds first. Any failure cancels every worker. With a <see cref="CopyRecord"/>, every table,
 /// range, index, constraint and ANALYZE is recorded in the transaction that does it (small tables share one, see
 /// <see cref="SmallTables"/>), and what the record says is done (a resumed copy's) is not done again.
 /// </summary>
-internal sealed class DataPhase(CopyOptions options, SourceSnapshot snapshot, SchemaArchive schema, StepClock clock, IReporter reporter, CopyRecord? record = null)
+internal sealed class DataPhase(CopyOptions options, int slots, SourceSnapshot snapshot, SchemaArchive schema, StepClock clock, IReporter reporter, CopyRecord? record = null)
 {
     private readonly Channel<Func<NpgsqlConnection, CancellationToken, Task>> _indexWork = Channel.CreateUnbounded<Func<NpgsqlConnection, CancellationToken, Task>>();
     private readonly ConcurrentDictionary<uint, int> _chunksLeft = new();
     private readonly ConcurrentDictionary<uint, TableProgress> _progress = new();
-    private readonly WorkGate _gate = new(Math.Max(options.Jobs, options.IndexJobs), options.IndexJobs);
+    private readonly WorkGate _gate = new(slots, options.IndexJobs);
     private int _next = -1;
     private int _chunksCommitted;
     private int _indexesCommitted;

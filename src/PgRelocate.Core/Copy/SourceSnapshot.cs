@@ -96,11 +96,15 @@ internal sealed class SourceSnapshot : IAsyncDisposable
         }
     }
 
-    /// <summary>The database's size and its extensions, read in the snapshot: what the target is checked against.</summary>
+    /// <summary>How far the source is (<see cref="Connections.RoundTrip"/>), once <see cref="ReadFactsAsync"/> has run.</summary>
+    public TimeSpan RoundTrip { get; private set; }
+
+    /// <summary>The database's size and its extensions, read in the snapshot: what the target is checked against. And how far the source is.</summary>
     public async Task ReadFactsAsync(CancellationToken cancellationToken)
     {
         SizeBytes = await DatabaseFacts.SizeAsync(_conn, cancellationToken);
         Extensions = await Catalog.Extensions.InstalledAsync(_conn, cancellationToken);
+        RoundTrip = await Connections.RoundTrip.MeasureAsync(_conn, cancellationToken);
     }
 
     /// <summary>Each user sequence's value and is_called, read in the snapshot's session (see <see cref="SequenceSync"/>).</summary>

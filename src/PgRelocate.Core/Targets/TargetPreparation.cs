@@ -42,6 +42,9 @@ public sealed class TargetPreparation
     /// <summary>One row per finding, named as `check` shows them ("target empty", "connection slots", ...).</summary>
     public IReadOnlyList<CheckResult> Findings { get; }
 
+    /// <summary>How far the target is (<see cref="Connections.RoundTrip"/>).</summary>
+    public TimeSpan RoundTrip { get; private init; }
+
     public bool Blocked => Findings.Any(f => f.Status == CheckStatus.Block);
 
     /// <summary>
@@ -118,6 +121,7 @@ public sealed class TargetPreparation
                 "Point --target at the primary server, or turn the setting off (ALTER DATABASE ... RESET default_transaction_read_only).")
             : CheckResult.Ok("target writable", $"The target database {database} takes writes."));
 
+        var roundTrip = await Connections.RoundTrip.MeasureAsync(conn, cancellationToken);
         var holders = await MigrationLock.HoldersAsync(conn, requirements.OwnSessions, cancellationToken);
         findings.Add(holders.Count == 0
             ? CheckResult.Ok("other migrations", "No other migration holds the target.")
@@ -127,7 +131,7 @@ public sealed class TargetPreparation
                 Details = holders.Select(h => h.ToString()).ToList(),
             });
 
-        return new TargetPreparation(target, requirements, server, objects, findings);
+        return new TargetPreparation(target, requirements, server, objects, findings) { RoundTrip = roundTrip };
     }
 
     internal static CheckResult Emptiness(string database, string? confirm, IReadOnlyList<UserObject> objects)

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using PgRelocate.Connections;
 using PgRelocate.Tests.Harness;
+using PgRelocate.Tests.Harness.Servers;
 
 namespace PgRelocate.Tests.RealDatabases;
 
@@ -40,16 +41,17 @@ public sealed class Pg15WaveCorpus : CorpusServers<PgServer, PgServer>
 }
 
 /// <summary>
-/// Each path that restores a pre-data section in waves (restore from a file and from a URL with two jobs, copy,
+/// Each path that restores a pre-data section in waves (restore from a file and from a URL with two jobs, copy, copy
+/// from a source to a target both a millisecond away each way (every session at work at once, see CopyStart.Lanes),
 /// migrate restoring while it dumps, migrate --direct), of the one wave-sized source into a provider-like target:
 /// the log shows a wave of two runs, and both sides are compared outside our code (exact counts, digests,
 /// pg_dump --schema-only), verified, and the provider's extensions are still in place.
 /// </summary>
-[Heavy(170)]
-public sealed partial class WavePathTests(Pg15WaveCorpus servers) : IClassFixture<Pg15WaveCorpus>
+[Heavy(190)]
+public sealed class WavePathTests(Pg15WaveCorpus servers) : IClassFixture<Pg15WaveCorpus>
 {
     public static TheoryData<string> Paths() =>
-        ["restore, file, 2 jobs", "restore, url, 2 jobs", "copy", "migrate", "migrate --direct"];
+        ["restore, file, 2 jobs", "restore, url, 2 jobs", "copy", "copy, far", "migrate", "migrate --direct"];
 
     [Theory]
     [MemberData(nameof(Paths))]
@@ -79,16 +81,31 @@ public sealed partial class WavePathTests(Pg15WaveCorpus servers) : IClassFixtur
             };
         }
 
+        // Far: both servers 1 ms away each way. Every session the copy opens then works at once: four pre-data runs
+        // side by side with two jobs and two index builders.
+        await using var farSource = new DelayingProxy(source.Port, TimeSpan.FromMilliseconds(1));
+        await using var farTarget = new DelayingProxy(target.Port, TimeSpan.FromMilliseconds(1));
+        if (path == "copy, far")
+        {
+            args = ["copy", "--source", Via(source, farSource), "--target", Via(target, farTarget), "--confirm", target.Database, "--jobs", "2", "--log", log];
+        }
+
         var result = await CliRunner.RunAsync(args, null);
 
         PathMatrix.AssertSucceeded($"{path} (wave-sized)", result);
         var logs = Directory.EnumerateFiles(work.Path, "*.log", SearchOption.AllDirectories).Select(File.ReadAllText).ToList();
-        Assert.True(logs.Any(l => TwoRunsSideBySide().IsMatch(l)), $"{path}: no wave of two pg_restore runs in its log.");
+        var runs = path == "copy, far" ? 4 : 2;
+        Assert.True(logs.Any(l => Regex.IsMatch(l, $@"# \[pre-data \d+\.{runs}\] ")), $"{path}: no wave of {runs} pg_restore runs in its log.");
+        if (path == "copy, far")
+        {
+            Assert.Matches(@"with 2 COPY streams and 2 index builders, all at once: a round trip takes \d+\.\d ms", result.Stdout + result.Stderr);
+        }
+
         await PathMatrix.AssertMovedAsync(source, target, servers.Provider);
     }
 
-    [GeneratedRegex(@"# \[pre-data \d+\.2\] ")]
-    private static partial Regex TwoRunsSideBySide();
+    private static string Via(PgConnectionInfo server, DelayingProxy proxy) =>
+        CliRunner.Url(server).Replace($":{server.Port}/", $":{proxy.Port}/", StringComparison.Ordinal);
 }
 
 /// <summary>
