@@ -47,7 +47,7 @@ public sealed class Pg15WaveCorpus : CorpusServers<PgServer, PgServer>
 /// the log shows a wave of two runs, and both sides are compared outside our code (exact counts, digests,
 /// pg_dump --schema-only), verified, and the provider's extensions are still in place.
 /// </summary>
-[Heavy(190)]
+[Heavy(210)]
 public sealed class WavePathTests(Pg15WaveCorpus servers) : IClassFixture<Pg15WaveCorpus>
 {
     public static TheoryData<string> Paths() =>
@@ -95,7 +95,9 @@ public sealed class WavePathTests(Pg15WaveCorpus servers) : IClassFixture<Pg15Wa
         PathMatrix.AssertSucceeded($"{path} (wave-sized)", result);
         var logs = Directory.EnumerateFiles(work.Path, "*.log", SearchOption.AllDirectories).Select(File.ReadAllText).ToList();
         var runs = path == "copy, far" ? 4 : 2;
-        Assert.True(logs.Any(l => Regex.IsMatch(l, $@"# \[pre-data \d+\.{runs}\] ")), $"{path}: no wave of {runs} pg_restore runs in its log.");
+        Assert.True(
+            logs.Any(l => Regex.IsMatch(l, $@"# \[pre-data \d+\.{runs}\] ")),
+            $"{path}: no wave of {runs} pg_restore runs in its log: {string.Join("; ", logs.SelectMany(l => Regex.Matches(l, @"# \[pre-data [\d.]+\]|# pre-data in .*").Select(m => m.Value)).Distinct())}\n{result}");
         if (path == "copy, far")
         {
             Assert.Matches(@"with 2 COPY streams and 2 index builders, all at once: a round trip takes \d+\.\d ms", result.Stdout + result.Stderr);

@@ -80,10 +80,11 @@ public sealed class DelayingProxy : IAsyncDisposable
         {
             await foreach (var (due, data) in chunks.Reader.ReadAllAsync(cancellationToken))
             {
+                // Task.Delay counts whole milliseconds, rounded down: a wait of 0.9 ms would be none.
                 var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
                 if (wait > TimeSpan.Zero)
                 {
-                    await Task.Delay(wait, cancellationToken);
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds)), cancellationToken);
                 }
 
                 await to.WriteAsync(data, cancellationToken);
