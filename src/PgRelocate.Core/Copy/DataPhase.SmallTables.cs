@@ -85,8 +85,7 @@ internal sealed partial class DataPhase
             return;
         }
 
-        _gate.Expect(1);
-        _indexWork.Writer.TryWrite(async (conn, ct) =>
+        Queue(gated: false, async (conn, ct) =>
         {
             var groups = work.Chunk(SmallTables.PerRoundTrip).ToList();
             for (var i = 0; i < groups.Count; i++)

@@ -20,7 +20,8 @@ namespace PgRelocate.Copy;
 /// </summary>
 internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSnapshot snapshot, SchemaArchive schema, StepClock clock, IReporter reporter, CopyRecord? record = null)
 {
-    private readonly Channel<Func<NpgsqlConnection, CancellationToken, Task>> _indexWork = Channel.CreateUnbounded<Func<NpgsqlConnection, CancellationToken, Task>>();
+    /// <summary>The index workers' queue: each piece of work, and whether it takes one of the gate's slots (see <see cref="SmallTables"/>).</summary>
+    private readonly Channel<(Func<NpgsqlConnection, CancellationToken, Task> Work, bool Gated)> _indexWork = Channel.CreateUnbounded<(Func<NpgsqlConnection, CancellationToken, Task>, bool)>();
     private readonly ConcurrentDictionary<uint, int> _chunksLeft = new();
     private readonly ConcurrentDictionary<uint, TableProgress> _progress = new();
     private readonly WorkGate _gate = new(slots, options.IndexJobs);
@@ -144,7 +145,8 @@ internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSn
         while (Interlocked.Increment(ref _next) is var i && i < _units.Count)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            using var slot = await _gate.EnterAsync(priority: false, cancellationToken);
+            // A batch of small tables takes no slot (see SmallTables); a table or a range of pages does.
+            using var slot = _units[i] is [_] ? await _gate.EnterAsync(priority: false, cancellationToken) : null;
             if (_units[i] is [var chunk])
             {
                 await CopyChunkAsync(reader, writer, chunk, cancellationToken);
@@ -221,7 +223,7 @@ internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSn
             if (!IsDone(CopyRecord.IndexItem("analyze", table)))
             {
                 _gate.Expect(1);
-                _indexWork.Writer.TryWrite(async (conn, ct) =>
+                Queue(gated: true, async (conn, ct) =>
                 {
                     await AttachConstraintsAsync(conn, table, indexes, ct);
                     await AnalyzeAsync(conn, table, ct);
@@ -234,7 +236,7 @@ internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSn
         _gate.Expect(left);
         foreach (var index in pending)
         {
-            _indexWork.Writer.TryWrite(async (conn, ct) =>
+            Queue(gated: true, async (conn, ct) =>
             {
                 var start = clock.Now;
                 try
@@ -266,6 +268,9 @@ internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSn
             });
         }
     }
+
+    /// <summary>Queues work for the index workers; <paramref name="gated"/> work takes a slot of the gate (its caller announced it with <see cref="WorkGate.Expect"/>).</summary>
+    private void Queue(bool gated, Func<NpgsqlConnection, CancellationToken, Task> work) => _indexWork.Writer.TryWrite((work, gated));
 
     private bool IsDone(string item) => record is not null && record.Done.Contains(item);
 
@@ -353,9 +358,9 @@ internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSn
     private async Task IndexWorkerAsync(CancellationToken cancellationToken)
     {
         await using var writer = await CopySessions.OpenWriterAsync(options, cancellationToken);
-        await foreach (var work in _indexWork.Reader.ReadAllAsync(cancellationToken))
+        await foreach (var (work, gated) in _indexWork.Reader.ReadAllAsync(cancellationToken))
         {
-            using var slot = await _gate.EnterAsync(priority: true, cancellationToken);
+            using var slot = gated ? await _gate.EnterAsync(priority: true, cancellationToken) : null;
             await work(writer, cancellationToken);
         }
     }
