@@ -85,7 +85,7 @@ public sealed record SourceReadability(IReadOnlyList<UnreadableRelation> Unreada
         ArgumentNullException.ThrowIfNull(source);
         SourceReadability found;
         string role;
-        await using (var conn = await Db.OpenAsync(source, "source", cancellationToken))
+        await using (var conn = await Db.OpenAsync(source, "source", SessionOptions.Default with { LoadTypes = false }, cancellationToken))
         {
             role = await Db.ScalarAsync<string>(conn, "SELECT current_user::text", cancellationToken) ?? source.User;
             found = await ReadAsync(conn, cancellationToken);

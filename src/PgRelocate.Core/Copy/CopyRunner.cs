@@ -45,7 +45,6 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
 
         // Whether the source's role reads every row: asked in a session of its own while the snapshot opens and the
         // schema is dumped, and answered before the target is touched.
-        var readable = Catalog.SourceReadability.RefuseUnlessWholeAsync(options.Source, cancellationToken);
         var clock = new StepClock();
         // The installed pg_dump copies are known (each one's --version read) while the snapshot opens: the schema dump
         // needs one next. pg_restore's are read by the connection probe, beside the catalog read; read here too, they
@@ -60,7 +59,6 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         }
         catch
         {
-            await readable.ContinueWith(_ => { }, TaskScheduler.Default);
             Interrupts.DeleteTempFolder(folder);
             throw;
         }
@@ -70,6 +68,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         {
             using var dumpCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var dumping = SchemaArchive.DumpAsync(binaries, options.Source, snapshot, folder, start.Log, reporter, dumpCancel.Token);
+            var readable = Catalog.SourceReadability.RefuseUnlessWholeAsync(options.Source, cancellationToken);
             try
             {
                 // The refusal first: the catalog's read locks every table, which a table it may not read refuses.
