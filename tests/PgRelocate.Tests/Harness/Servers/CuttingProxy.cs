@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 
 namespace PgRelocate.Tests.Harness.Servers;
@@ -18,35 +17,24 @@ public enum CutDirection
 /// <c>stall</c>, those connections are not reset but stop carrying anything in that direction while staying
 /// open, as a connection through a dead router does.
 /// </summary>
-public sealed class CuttingProxy : IAsyncDisposable
+public sealed class CuttingProxy : LoopbackProxy
 {
-    private readonly TcpListener _listener;
-    private readonly int _targetPort;
     private readonly long _afterBytes;
     private readonly CutDirection _direction;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _accepting;
     private readonly bool _stall;
     private readonly TaskCompletionSource _firstCut = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _cutsLeft;
 
     /// <param name="listenPort">0 for any free port; another proxy's port to stand in for it once it is gone.</param>
     public CuttingProxy(int targetPort, long afterBytes, CutDirection direction, int cuts = 1, bool stall = false, int listenPort = 0)
+        : base(targetPort, listenPort)
     {
-        _listener = new TcpListener(IPAddress.Loopback, listenPort);
-        _targetPort = targetPort;
         _stall = stall;
         _afterBytes = afterBytes;
         _direction = direction;
         _cutsLeft = cuts;
-        _listener.Start();
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _accepting = AcceptAsync();
+        Start();
     }
-
-    public int Port { get; }
-
-    public string Endpoint => $"http://127.0.0.1:{Port}";
 
     /// <summary>How many connections were cut so far.</summary>
     public int Cuts { get; private set; }
@@ -54,52 +42,19 @@ public sealed class CuttingProxy : IAsyncDisposable
     /// <summary>Completes when the first connection is cut or stalled.</summary>
     public Task FirstCut => _firstCut.Task;
 
-    public async ValueTask DisposeAsync()
+    protected override async Task CarryAsync(TcpClient client, TcpClient server, CancellationToken stop)
     {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        try
+        using var connection = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var up = PumpAsync(client.GetStream(), server.GetStream(), _direction == CutDirection.Upload, connection);
+        var down = PumpAsync(server.GetStream(), client.GetStream(), _direction == CutDirection.Download, connection);
+        await Task.WhenAny(up, down);
+        await connection.CancelAsync();
+        if ((up.IsCompletedSuccessfully && up.Result) || (down.IsCompletedSuccessfully && down.Result))
         {
-            await _accepting;
-        }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-        }
-
-        _stop.Dispose();
-    }
-
-    private async Task AcceptAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-            _ = Task.Run(() => ServeAsync(client));
-        }
-    }
-
-    private async Task ServeAsync(TcpClient client)
-    {
-        using var _ = client;
-        using var server = new TcpClient();
-        try
-        {
-            await server.ConnectAsync(IPAddress.Loopback, _targetPort, _stop.Token);
-            using var connection = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-            var up = PumpAsync(client.GetStream(), server.GetStream(), _direction == CutDirection.Upload, connection);
-            var down = PumpAsync(server.GetStream(), client.GetStream(), _direction == CutDirection.Download, connection);
-            await Task.WhenAny(up, down);
-            await connection.CancelAsync();
-            if ((up.IsCompletedSuccessfully && up.Result) || (down.IsCompletedSuccessfully && down.Result))
-            {
-                Cuts++;
-                // A reset, not a clean close: what a dropped connection looks like to the client.
-                client.Client.LingerState = new LingerOption(true, 0);
-                server.Client.LingerState = new LingerOption(true, 0);
-            }
-        }
-        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
-        {
+            Cuts++;
+            // A reset, not a clean close: what a dropped connection looks like to the client.
+            client.Client.LingerState = new LingerOption(true, 0);
+            server.Client.LingerState = new LingerOption(true, 0);
         }
     }
 

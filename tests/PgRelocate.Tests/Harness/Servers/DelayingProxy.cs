@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 
@@ -9,67 +8,25 @@ namespace PgRelocate.Tests.Harness.Servers;
 /// A TCP proxy on 127.0.0.1 in front of a test server that delays everything it carries by a fixed time each way,
 /// in order: a server that far away, as a managed database in another zone or region is.
 /// </summary>
-public sealed class DelayingProxy : IAsyncDisposable
+public sealed class DelayingProxy : LoopbackProxy
 {
-    private readonly TcpListener _listener;
-    private readonly int _targetPort;
     private readonly TimeSpan _delay;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _accepting;
 
     public DelayingProxy(int targetPort, TimeSpan delayEachWay)
+        : base(targetPort)
     {
-        _listener = new TcpListener(IPAddress.Loopback, 0);
-        _targetPort = targetPort;
         _delay = delayEachWay;
-        _listener.Start();
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _accepting = AcceptAsync();
+        Start();
     }
 
-    public int Port { get; }
-
-    public async ValueTask DisposeAsync()
+    protected override async Task CarryAsync(TcpClient client, TcpClient server, CancellationToken stop)
     {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        try
-        {
-            await _accepting;
-        }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-        }
-
-        _stop.Dispose();
-    }
-
-    private async Task AcceptAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-            _ = Task.Run(() => ServeAsync(client));
-        }
-    }
-
-    private async Task ServeAsync(TcpClient client)
-    {
-        using var _ = client;
-        using var server = new TcpClient();
-        try
-        {
-            await server.ConnectAsync(IPAddress.Loopback, _targetPort, _stop.Token);
-            client.NoDelay = server.NoDelay = true;
-            using var connection = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-            var up = PumpAsync(client.GetStream(), server.GetStream(), connection.Token);
-            var down = PumpAsync(server.GetStream(), client.GetStream(), connection.Token);
-            await Task.WhenAny(up, down);
-            await connection.CancelAsync();
-        }
-        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
-        {
-        }
+        client.NoDelay = server.NoDelay = true;
+        using var connection = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var up = PumpAsync(client.GetStream(), server.GetStream(), connection.Token);
+        var down = PumpAsync(server.GetStream(), client.GetStream(), connection.Token);
+        await Task.WhenAny(up, down);
+        await connection.CancelAsync();
     }
 
     /// <summary>Copies until EOF, each chunk leaving the delay after it arrived.</summary>
