@@ -14,12 +14,19 @@ public sealed record RelationSize(string Schema, string Name, bool IsTable, long
 /// </summary>
 internal static class SourceSizes
 {
-    // pg_table_size counts heap and TOAST but not indexes: what COPY reads, about what the dump holds uncompressed.
+    // The heap's and its TOAST's data files, measured: what COPY reads, about what the dump holds uncompressed (not
+    // their free space and visibility maps, which pg_table_size adds: at 1,000 small tables more than their rows).
+    // The indexes' sizes are the catalog's, as of their last build, VACUUM or ANALYZE, as the copy reads them:
+    // measuring them opened every index file, and with the maps this read took 98 ms of the source at 1,000 tables
+    // (2,000 indexes) where it takes 32 ms, beside a migration's copy as it starts.
     // The user's tables and materialized views (an extension's are made again by CREATE EXTENSION, not dumped).
     private static readonly string Sql = CatalogSql.Expand("""
-        SELECT n.nspname, c.relname, c.oid IN ({{user_tables}}), s.table_bytes, s.table_bytes + pg_indexes_size(c.oid), c.reltuples::bigint
+        SELECT n.nspname, c.relname, c.oid IN ({{user_tables}}), s.table_bytes,
+               s.table_bytes + (SELECT coalesce(sum(i.relpages::bigint), 0) * current_setting('block_size')::bigint
+                                FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid),
+               c.reltuples::bigint
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        CROSS JOIN LATERAL (SELECT pg_table_size(c.oid) AS table_bytes) s
+        CROSS JOIN LATERAL (SELECT pg_relation_size(c.oid) + coalesce(pg_relation_size(NULLIF(c.reltoastrelid, 0)), 0) AS table_bytes) s
         WHERE c.relkind IN ('r', 'm') AND c.oid IN ({{user_relations}})
         """);
 

@@ -81,7 +81,8 @@ public class GrantScriptTests(PgServerPair servers) : IClassFixture<PgServerPair
             Assert.Contains(expected, json, StringComparison.Ordinal);
         }
 
-        Assert.Contains($"the target lacks {auditor}: the restore would fail on those policies", json, StringComparison.Ordinal);
+        // Roles belong to the cluster: whether the target has "gs Analytics" depends on the tests that ran before.
+        Assert.Matches($"the target lacks [^:\"]*{auditor}[^:\"]*: the restore would fail on those policies", json);
         Assert.DoesNotContain("to " + source.User + "\"", json, StringComparison.Ordinal);
     }
 
