@@ -85,7 +85,8 @@ internal sealed partial class DataPhase
             return;
         }
 
-        Queue(gated: false, async (conn, ct) =>
+        _gate.Expect(1);
+        Queue(light: true, async (conn, ct) =>
         {
             var groups = work.Chunk(SmallTables.PerRoundTrip).ToList();
             for (var i = 0; i < groups.Count; i++)

@@ -14,14 +14,15 @@ namespace PgRelocate.Copy;
 /// a target writer, take chunks largest first; when the last chunk of a table is in, that table's indexes
 /// and key constraints go to <see cref="CopyOptions.IndexJobs"/> index workers, which ANALYZE the table
 /// after its last index. A <see cref="WorkGate"/> keeps the number of steps running at once to its slots (the larger
-/// of the two; both together where a server is far: see <see cref="CopyStart.Lanes"/>), index builds first. Any failure cancels every worker. With a <see cref="CopyRecord"/>, every table,
+/// of the two; both together where a server is far: see <see cref="CopyStart.Lanes"/>), index builds first, small
+/// tables' work (light) free while nothing else holds a slot. Any failure cancels every worker. With a <see cref="CopyRecord"/>, every table,
 /// range, index, constraint and ANALYZE is recorded in the transaction that does it (small tables share one, see
 /// <see cref="SmallTables"/>), and what the record says is done (a resumed copy's) is not done again.
 /// </summary>
 internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSnapshot snapshot, SchemaArchive schema, StepClock clock, IReporter reporter, CopyRecord? record = null)
 {
-    /// <summary>The index workers' queue: each piece of work, and whether it takes one of the gate's slots (see <see cref="SmallTables"/>).</summary>
-    private readonly Channel<(Func<NpgsqlConnection, CancellationToken, Task> Work, bool Gated)> _indexWork = Channel.CreateUnbounded<(Func<NpgsqlConnection, CancellationToken, Task>, bool)>();
+    /// <summary>The index workers' queue: each piece of work, and whether it is light (small tables': see <see cref="WorkGate"/>).</summary>
+    private readonly Channel<(Func<NpgsqlConnection, CancellationToken, Task> Work, bool Light)> _indexWork = Channel.CreateUnbounded<(Func<NpgsqlConnection, CancellationToken, Task>, bool)>();
     private readonly ConcurrentDictionary<uint, int> _chunksLeft = new();
     private readonly ConcurrentDictionary<uint, TableProgress> _progress = new();
     private readonly WorkGate _gate = new(slots, options.IndexJobs);
@@ -145,8 +146,8 @@ internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSn
         while (Interlocked.Increment(ref _next) is var i && i < _units.Count)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            // A batch of small tables takes no slot (see SmallTables); a table or a range of pages does.
-            using var slot = _units[i] is [_] ? await _gate.EnterAsync(priority: false, cancellationToken) : null;
+            // A batch of small tables is light work (see WorkGate); a table or a range of pages is not.
+            using var slot = await _gate.EnterAsync(priority: false, cancellationToken, light: _units[i] is not [_]);
             if (_units[i] is [var chunk])
             {
                 await CopyChunkAsync(reader, writer, chunk, cancellationToken);
@@ -223,7 +224,7 @@ internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSn
             if (!IsDone(CopyRecord.IndexItem("analyze", table)))
             {
                 _gate.Expect(1);
-                Queue(gated: true, async (conn, ct) =>
+                Queue(light: false, async (conn, ct) =>
                 {
                     await AttachConstraintsAsync(conn, table, indexes, ct);
                     await AnalyzeAsync(conn, table, ct);
@@ -236,7 +237,7 @@ internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSn
         _gate.Expect(left);
         foreach (var index in pending)
         {
-            Queue(gated: true, async (conn, ct) =>
+            Queue(light: false, async (conn, ct) =>
             {
                 var start = clock.Now;
                 try
@@ -269,8 +270,8 @@ internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSn
         }
     }
 
-    /// <summary>Queues work for the index workers; <paramref name="gated"/> work takes a slot of the gate (its caller announced it with <see cref="WorkGate.Expect"/>).</summary>
-    private void Queue(bool gated, Func<NpgsqlConnection, CancellationToken, Task> work) => _indexWork.Writer.TryWrite((work, gated));
+    /// <summary>Queues work for the index workers, which the caller announced to the gate (<see cref="WorkGate.Expect"/>).</summary>
+    private void Queue(bool light, Func<NpgsqlConnection, CancellationToken, Task> work) => _indexWork.Writer.TryWrite((work, light));
 
     private bool IsDone(string item) => record is not null && record.Done.Contains(item);
 
@@ -358,9 +359,9 @@ internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSn
     private async Task IndexWorkerAsync(CancellationToken cancellationToken)
     {
         await using var writer = await CopySessions.OpenWriterAsync(options, cancellationToken);
-        await foreach (var (work, gated) in _indexWork.Reader.ReadAllAsync(cancellationToken))
+        await foreach (var (work, light) in _indexWork.Reader.ReadAllAsync(cancellationToken))
         {
-            using var slot = gated ? await _gate.EnterAsync(priority: true, cancellationToken) : null;
+            using var slot = await _gate.EnterAsync(priority: true, cancellationToken, light);
             await work(writer, cancellationToken);
         }
     }

@@ -4,7 +4,9 @@ namespace PgRelocate.Copy;
 /// Shares a fixed number of slots between the COPY streams and the index builds, index builds first. On a
 /// server with few cores, a long index build (a GIN over jsonb) is usually the end of the critical path: run
 /// next to every COPY stream it gets a fraction of a core and the whole copy waits for it. With the gate,
-/// no more work runs at once than there are slots, and a waiting index build gets the next free one.
+/// no more work runs at once than there are slots, and a waiting index build gets the next free one. Light work
+/// (small tables', see <see cref="SmallTables"/>) passes without a slot while no other work holds or awaits one:
+/// where every table is small, every session works at once; beside a large table's work it takes a slot as that does.
 /// </summary>
 internal sealed class WorkGate(int slots, int priorityWorkers)
 {
@@ -14,6 +16,7 @@ internal sealed class WorkGate(int slots, int priorityWorkers)
     private int _free = slots;
     private int _expected;
     private int _priorityHolders;
+    private int _heavyHolders;
 
     /// <summary>
     /// Announces <paramref name="count"/> priority entries about to come (index builds just queued): while an
@@ -28,8 +31,11 @@ internal sealed class WorkGate(int slots, int priorityWorkers)
         }
     }
 
-    /// <summary>Waits for a slot; <paramref name="priority"/> waiters are served before the others.</summary>
-    public async Task<IDisposable> EnterAsync(bool priority, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits for a slot; <paramref name="priority"/> waiters are served before the others. <paramref name="light"/>
+    /// work gets none (an empty lease) while no other work holds or awaits a slot.
+    /// </summary>
+    public async Task<IDisposable> EnterAsync(bool priority, CancellationToken cancellationToken, bool light = false)
     {
         TaskCompletionSource waiter;
         lock (_lock)
@@ -39,11 +45,17 @@ internal sealed class WorkGate(int slots, int priorityWorkers)
                 _expected--;
             }
 
+            if (light && _heavyHolders == 0 && _first.Count == 0 && _second.Count == 0)
+            {
+                return NoSlot.Instance;
+            }
+
             if (priority ? _free > 0 : _first.Count == 0 && _free > Reserved)
             {
                 _free--;
                 _priorityHolders += priority ? 1 : 0;
-                return new Slot(this, priority);
+                _heavyHolders += light ? 0 : 1;
+                return new Slot(this, priority, light);
             }
 
             waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -56,17 +68,26 @@ internal sealed class WorkGate(int slots, int priorityWorkers)
             await waiter.Task;
         }
 
-        return new Slot(this, priority);
+        if (!light)
+        {
+            lock (_lock)
+            {
+                _heavyHolders++;
+            }
+        }
+
+        return new Slot(this, priority, light);
     }
 
     /// <summary>Slots to keep free: announced priority work that an idle index worker is about to ask for.</summary>
     private int Reserved => Math.Max(0, Math.Min(_expected, priorityWorkers - _priorityHolders - _first.Count));
 
-    private void Release(bool priority)
+    private void Release(bool priority, bool light)
     {
         lock (_lock)
         {
             _priorityHolders -= priority ? 1 : 0;
+            _heavyHolders -= light ? 0 : 1;
             while (_first.Count > 0 || (_second.Count > 0 && _free + 1 > Reserved))
             {
                 var fromFirst = _first.Count > 0;
@@ -82,7 +103,17 @@ internal sealed class WorkGate(int slots, int priorityWorkers)
         }
     }
 
-    private sealed class Slot(WorkGate gate, bool priority) : IDisposable
+    /// <summary>The lease of light work that passed without a slot.</summary>
+    private sealed class NoSlot : IDisposable
+    {
+        public static readonly NoSlot Instance = new();
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class Slot(WorkGate gate, bool priority, bool light) : IDisposable
     {
         private int _disposed;
 
@@ -90,7 +121,7 @@ internal sealed class WorkGate(int slots, int priorityWorkers)
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                gate.Release(priority);
+                gate.Release(priority, light);
             }
         }
     }

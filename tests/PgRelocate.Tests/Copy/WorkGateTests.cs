@@ -51,4 +51,26 @@ public class WorkGateTests
 
         (await gate.EnterAsync(priority: false, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5))).Dispose();
     }
+
+    [Fact]
+    public async Task Should_Let_Light_Work_Pass_Freely_Until_Other_Work_Holds_A_Slot()
+    {
+        var gate = new WorkGate(slots: 1, priorityWorkers: 1);
+        var light = Enumerable.Range(0, 4).Select(i => gate.EnterAsync(priority: i % 2 == 0, CancellationToken.None, light: true)).ToList();
+        var leases = await Task.WhenAll(light).WaitAsync(TimeSpan.FromSeconds(5));
+
+        // Heavy work still gets the slot, the light work already in notwithstanding.
+        var heavy = await gate.EnterAsync(priority: false, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        var lightBeside = gate.EnterAsync(priority: false, CancellationToken.None, light: true);
+        Assert.False(lightBeside.IsCompleted);
+
+        heavy.Dispose();
+        (await lightBeside.WaitAsync(TimeSpan.FromSeconds(5))).Dispose();
+        foreach (var lease in leases)
+        {
+            lease.Dispose();
+        }
+
+        (await gate.EnterAsync(priority: false, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5))).Dispose();
+    }
 }
