@@ -205,7 +205,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         {
             begin = clock.Now;
             reporter.Progress(new ProgressUpdate("post-data", 0, 1, "sections"));
-            var selection = new PgRestoreCall("post-data") { Archive = schema.Path, Sections = ArchiveSections.PostData, EntryList = schema.RestListPath, Jobs = start.Far ? start.Lanes : options.IndexJobs };
+            var selection = new PgRestoreCall("post-data") { Archive = schema.Path, Sections = ArchiveSections.PostData, EntryList = schema.RestListPath, Jobs = start.PostDataJobs };
             warnings.AddRange((await pgRestore.RunStepAsync(selection, "post-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
             reporter.Progress(new ProgressUpdate("post-data", 1, 1, "sections", Finished: true));
             clock.Add("post-data", "foreign keys, triggers, the rest", begin);

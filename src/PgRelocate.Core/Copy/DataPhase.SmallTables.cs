@@ -62,9 +62,16 @@ internal sealed partial class DataPhase
             }
             catch when (next is not null)
             {
-                // The next read still uses the reader: it ends before the error leaves the batch.
-                await next.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default)
-                    .ContinueWith(_ => { }, TaskScheduler.Default);
+                // The next read still uses the reader: it ends, and its rows are let go, before the error leaves the batch.
+                await next.ContinueWith(
+                    read =>
+                    {
+                        if (read.IsCompletedSuccessfully)
+                        {
+                            read.Result.Dispose();
+                        }
+                    },
+                    TaskScheduler.Default);
                 throw;
             }
         }

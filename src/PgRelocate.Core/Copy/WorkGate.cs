@@ -11,8 +11,8 @@ namespace PgRelocate.Copy;
 internal sealed class WorkGate(int slots, int priorityWorkers)
 {
     private readonly Lock _lock = new();
-    private readonly Queue<TaskCompletionSource> _first = new();
-    private readonly Queue<TaskCompletionSource> _second = new();
+    private readonly Queue<(TaskCompletionSource Waiter, bool Light)> _first = new();
+    private readonly Queue<(TaskCompletionSource Waiter, bool Light)> _second = new();
     private int _free = slots;
     private int _expected;
     private int _priorityHolders;
@@ -59,21 +59,13 @@ internal sealed class WorkGate(int slots, int priorityWorkers)
             }
 
             waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            (priority ? _first : _second).Enqueue(waiter);
+            (priority ? _first : _second).Enqueue((waiter, light));
         }
 
         // A cancelled waiter is skipped by ReleaseLocked (TrySetResult fails), so no slot is lost.
         await using (cancellationToken.Register(() => waiter.TrySetCanceled(cancellationToken)))
         {
             await waiter.Task;
-        }
-
-        if (!light)
-        {
-            lock (_lock)
-            {
-                _heavyHolders++;
-            }
         }
 
         return new Slot(this, priority, light);
@@ -91,10 +83,12 @@ internal sealed class WorkGate(int slots, int priorityWorkers)
             while (_first.Count > 0 || (_second.Count > 0 && _free + 1 > Reserved))
             {
                 var fromFirst = _first.Count > 0;
-                var next = fromFirst ? _first.Dequeue() : _second.Dequeue();
+                var (next, nextLight) = fromFirst ? _first.Dequeue() : _second.Dequeue();
                 if (next.TrySetResult())
                 {
+                    // Counted here, where the slot changes hands, so light work never passes between the two.
                     _priorityHolders += fromFirst ? 1 : 0;
+                    _heavyHolders += nextLight ? 0 : 1;
                     return;
                 }
             }
