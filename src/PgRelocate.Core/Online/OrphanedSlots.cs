@@ -58,6 +58,9 @@ public static class OrphanedSlots
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(reporter);
+        // The caller goes on at once: a process's first session takes tens of milliseconds of work before it waits
+        // for the server, which the caller's own first session (a copy's snapshot) would otherwise wait behind.
+        await Task.Yield();
         IReadOnlyList<ToolSlot> slots;
         try
         {
