@@ -81,6 +81,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                     ExtensionSchemas = snapshot.Extensions.Select(e => (e.Name, e.Schema)).ToList(),
                     Source = snapshot.Identity,
                     SourceMajor = snapshot.Server.Major,
+                    MeasureRoundTrip = true,
                 }, cancellationToken);
                 // pg_restore must connect as our sessions do, before the target is emptied: tried once the target's
                 // version is known, while the source's catalog is still being read.

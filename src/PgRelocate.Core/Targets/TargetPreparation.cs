@@ -42,7 +42,7 @@ public sealed class TargetPreparation
     /// <summary>One row per finding, named as `check` shows them ("target empty", "connection slots", ...).</summary>
     public IReadOnlyList<CheckResult> Findings { get; }
 
-    /// <summary>How far the target is (<see cref="Connections.RoundTrip"/>).</summary>
+    /// <summary>How far the target is (<see cref="Connections.RoundTrip"/>), when <see cref="TargetRequirements.MeasureRoundTrip"/> asked; zero otherwise.</summary>
     public TimeSpan RoundTrip { get; private init; }
 
     public bool Blocked => Findings.Any(f => f.Status == CheckStatus.Block);
@@ -121,7 +121,7 @@ public sealed class TargetPreparation
                 "Point --target at the primary server, or turn the setting off (ALTER DATABASE ... RESET default_transaction_read_only).")
             : CheckResult.Ok("target writable", $"The target database {database} takes writes."));
 
-        var roundTrip = await Connections.RoundTrip.MeasureAsync(conn, cancellationToken);
+        var roundTrip = requirements.MeasureRoundTrip ? await Connections.RoundTrip.MeasureAsync(conn, cancellationToken) : TimeSpan.Zero;
         var holders = await MigrationLock.HoldersAsync(conn, requirements.OwnSessions, cancellationToken);
         findings.Add(holders.Count == 0
             ? CheckResult.Ok("other migrations", "No other migration holds the target.")

@@ -32,6 +32,9 @@ public sealed record TargetRequirements
     /// <summary>How long emptying waits for another session's lock before it gives up (lock_timeout).</summary>
     public TimeSpan LockTimeout { get; init; } = DefaultLockTimeout;
 
+    /// <summary>Whether the check measures how far the target is (<see cref="TargetPreparation.RoundTrip"/>): only a copy sizes its work by it.</summary>
+    public bool MeasureRoundTrip { get; init; }
+
     /// <summary>Where the emptying says it has emptied the target.</summary>
     public TargetChanges Changes { get; init; } = new();
 
