@@ -11,9 +11,6 @@ namespace PgRelocate.Migration;
 /// </summary>
 public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinaries binaries, IReporter reporter)
 {
-    /// <summary>The managed heap's size above which a finished step's garbage is collected before the next step runs.</summary>
-    private const long CollectAbove = 64L << 20;
-
     public IReadOnlyList<IMigrationStep> Steps => steps;
 
     /// <summary>Called just before a step runs (not for one done in an earlier run, nor one skipped): how an instance migration learns where its database's migration is.</summary>
@@ -117,13 +114,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
 
                 // What the step read is garbage now (a copy's catalog of thousands of tables): collected before the
                 // next step reads as much again (the verification, both catalogs), so the heap does not hold both.
-                // A small heap is left to the collector: each forced collection pauses the process (six of them
-                // were 30 ms of a migration of 1,000 tables, which allocated 58 MB in all).
-                if (GC.GetTotalMemory(forceFullCollection: false) > CollectAbove)
-                {
-                    GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-                }
-
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
                 record.Status = StepStatus.Done;
                 record.FinishedAt = DateTimeOffset.UtcNow;
                 journal.AddLog($"{step.Name}: {record.Summary ?? "done"}");
