@@ -23,15 +23,24 @@ public static class RoundTrip
     /// up to ten in all, until the measure has taken <see cref="Patience"/>. A busy near server is then not taken for
     /// a far one, and a far one's measure takes at most that long, or three of its round trips.
     /// </summary>
-    public static async Task<TimeSpan> MeasureAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    public static Task<TimeSpan> MeasureAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        MeasureAsync(
+            async ct =>
+            {
+                var started = Stopwatch.GetTimestamp();
+                await Db.ExecuteAsync(conn, "SELECT", ct);
+                return Stopwatch.GetElapsedTime(started);
+            },
+            cancellationToken);
+
+    /// <summary><see cref="MeasureAsync(NpgsqlConnection, CancellationToken)"/> over <paramref name="sample"/>, which makes one round trip and says how long it took.</summary>
+    internal static async Task<TimeSpan> MeasureAsync(Func<CancellationToken, Task<TimeSpan>> sample, CancellationToken cancellationToken)
     {
         var shortest = TimeSpan.MaxValue;
         var began = Stopwatch.GetTimestamp();
         for (var i = 0; i < 3 || (i < 10 && shortest >= Far && Stopwatch.GetElapsedTime(began) < Patience); i++)
         {
-            var started = Stopwatch.GetTimestamp();
-            await Db.ExecuteAsync(conn, "SELECT", cancellationToken);
-            var took = Stopwatch.GetElapsedTime(started);
+            var took = await sample(cancellationToken);
             shortest = took < shortest ? took : shortest;
         }
 
