@@ -14,6 +14,18 @@ namespace PgRelocate.Tests.Catalog;
 public class TargetPreparationTests(PgServer server) : IClassFixture<PgServer>
 {
     [Fact]
+    public async Task Should_Measure_The_Round_Trip_Only_When_Asked()
+    {
+        var target = await ProviderTargets.CreateAsync(server);
+
+        var unasked = await TargetPreparation.CheckAsync(target, new TargetRequirements(), CancellationToken.None);
+        var asked = await TargetPreparation.CheckAsync(target, new TargetRequirements { MeasureRoundTrip = true }, CancellationToken.None);
+
+        Assert.Equal(TimeSpan.Zero, unasked.RoundTrip);
+        Assert.True(asked.RoundTrip > TimeSpan.Zero);
+    }
+
+    [Fact]
     public async Task Should_Leave_The_Providers_Extensions_In_Place_When_Replacing_A_Complete_Target_Twice()
     {
         var source = await server.CreateDatabaseAsync("src");
