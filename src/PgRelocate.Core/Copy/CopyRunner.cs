@@ -43,8 +43,6 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
 
         OutputPaths.EnsureFileOrAbsent(options.LogPath, "--log");
 
-        // Whether the source's role reads every row: asked in a session of its own while the snapshot opens and the
-        // schema is dumped, and answered before the target is touched.
         var clock = new StepClock();
         // The installed pg_dump copies are known (each one's --version read) while the snapshot opens: the schema dump
         // needs one next. pg_restore's are read by the connection probe, beside the catalog read; read here too, they
@@ -68,6 +66,8 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         {
             using var dumpCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var dumping = SchemaArchive.DumpAsync(binaries, options.Source, snapshot, folder, start.Log, reporter, dumpCancel.Token);
+            // Whether the source's role reads every row: asked in a session of its own while the schema is dumped, and
+            // answered before the catalog is read and the target is touched.
             var readable = Catalog.SourceReadability.RefuseUnlessWholeAsync(options.Source, cancellationToken);
             try
             {

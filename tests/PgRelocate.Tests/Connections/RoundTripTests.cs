@@ -40,7 +40,7 @@ public class RoundTripTests(PgServer server) : IClassFixture<PgServer>
     {
         var db = await server.CreateDatabaseAsync("roundtrip");
         await using var proxy = new DelayingProxy(db.Port, TimeSpan.FromMilliseconds(1));
-        var through = PgConnectionInfo.Parse(CliRunner.Url(db).Replace($":{db.Port}/", $":{proxy.Port}/", StringComparison.Ordinal));
+        var through = PgConnectionInfo.Parse(proxy.UrlOf(db));
         await using var conn = await Db.OpenAsync(through, "source", CancellationToken.None);
 
         var measured = await RoundTrip.MeasureAsync(conn, CancellationToken.None);

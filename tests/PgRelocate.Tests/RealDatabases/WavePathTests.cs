@@ -87,7 +87,7 @@ public sealed class WavePathTests(Pg15WaveCorpus servers) : IClassFixture<Pg15Wa
         await using var farTarget = new DelayingProxy(target.Port, TimeSpan.FromMilliseconds(1));
         if (path == "copy, far")
         {
-            args = ["copy", "--source", Via(source, farSource), "--target", Via(target, farTarget), "--confirm", target.Database, "--jobs", "2", "--log", log];
+            args = ["copy", "--source", farSource.UrlOf(source), "--target", farTarget.UrlOf(target), "--confirm", target.Database, "--jobs", "2", "--log", log];
         }
 
         var result = await CliRunner.RunAsync(args, null);
@@ -105,9 +105,6 @@ public sealed class WavePathTests(Pg15WaveCorpus servers) : IClassFixture<Pg15Wa
 
         await PathMatrix.AssertMovedAsync(source, target, servers.Provider);
     }
-
-    private static string Via(PgConnectionInfo server, DelayingProxy proxy) =>
-        CliRunner.Url(server).Replace($":{server.Port}/", $":{proxy.Port}/", StringComparison.Ordinal);
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using PgRelocate.Connections;
 
 namespace PgRelocate.Tests.Harness.Servers;
 
@@ -26,6 +27,10 @@ public abstract class LoopbackProxy : IAsyncDisposable
     public int Port { get; }
 
     public string Endpoint => $"http://127.0.0.1:{Port}";
+
+    /// <summary>The URL of <paramref name="server"/> (a database of the server this proxy stands in front of), through the proxy.</summary>
+    public string UrlOf(PgConnectionInfo server) =>
+        CliRunner.Url(server).Replace($":{server.Port}/", $":{Port}/", StringComparison.Ordinal);
 
     public async ValueTask DisposeAsync()
     {
