@@ -25,11 +25,4 @@ public static class EmptySteps
         Db.ListAsync(conn, CatalogSql.Load("EmptySteps.sql"), r => new EmptyStep(
             r.GetInt32(0), r.GetString(1), r.GetString(2),
             r.IsDBNull(3) ? null : r.GetFieldValue<uint>(3), r.IsDBNull(4) ? null : r.GetFieldValue<uint>(4), r.GetInt64(5)), cancellationToken);
-
-    /// <summary>
-    /// Turns off JIT compilation in this session (from PostgreSQL 11): the emptying's catalog queries are planned
-    /// at a cost that makes the server compile them, which takes seconds at thousands of objects and saves nothing.
-    /// </summary>
-    public static Task WithoutJitAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
-        Db.ExecuteAsync(conn, "SELECT pg_catalog.set_config('jit', 'off', false) WHERE pg_catalog.current_setting('jit', true) IS NOT NULL", cancellationToken);
 }

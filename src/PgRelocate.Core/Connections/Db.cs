@@ -209,6 +209,17 @@ public static class Db
         await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Turns off JIT compilation in the session, on any server (the setting exists from PostgreSQL 11): a catalog
+    /// query over thousands of objects is planned at a cost that makes the server compile it, which costs more than
+    /// the query (the copy's table sizes at 1,000 tables: 33 ms of its 66) and saves nothing. A statement of its own
+    /// or one of a batch (<see cref="WithoutJitAsync"/>).
+    /// </summary>
+    public const string WithoutJit = "SELECT pg_catalog.set_config('jit', 'off', false) WHERE pg_catalog.current_setting('jit', true) IS NOT NULL";
+
+    /// <summary>Runs <see cref="WithoutJit"/>.</summary>
+    public static Task WithoutJitAsync(NpgsqlConnection conn, CancellationToken cancellationToken) => ExecuteAsync(conn, WithoutJit, cancellationToken);
+
     /// <summary>A quoted SQL identifier.</summary>
     public static string Ident(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 

@@ -62,7 +62,7 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
         NpgsqlTransaction? tx = null;
         try
         {
-            await EmptySteps.WithoutJitAsync(conn, cancellationToken);
+            await Db.WithoutJitAsync(conn, cancellationToken);
             // For the whole session: every batch waits this long for a lock, and every name prints qualified.
             await using (var cmd = new NpgsqlCommand("SELECT pg_catalog.set_config('lock_timeout', @timeout, false), pg_catalog.set_config('search_path', '', false)", conn))
             {
@@ -221,7 +221,7 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
         {
             using var time = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             await using var conn = await Db.OpenAsync(Target, "target", time.Token);
-            await EmptySteps.WithoutJitAsync(conn, time.Token);
+            await Db.WithoutJitAsync(conn, time.Token);
             var left = (await UserObjects.ReadAsync(conn, time.Token)).Count;
             return $"The target is partly emptied: {Math.Max(_objects - left, 0)} of {_objects} objects dropped; {finish}.";
         }

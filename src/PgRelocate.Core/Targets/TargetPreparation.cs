@@ -73,7 +73,7 @@ public sealed class TargetPreparation
         var database = target.Database;
         var findings = new List<CheckResult>();
         var server = await ServerVersion.ReadAsync(conn, cancellationToken);
-        await EmptySteps.WithoutJitAsync(conn, cancellationToken);
+        await Db.WithoutJitAsync(conn, cancellationToken);
 
         if (requirements.Source is { } source && SameDatabase(source, await DatabaseIdentity.TryReadAsync(conn, cancellationToken), target) is { } same)
         {
