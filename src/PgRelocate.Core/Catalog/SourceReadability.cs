@@ -85,15 +85,22 @@ public sealed record SourceReadability(IReadOnlyList<UnreadableRelation> Unreada
         ArgumentNullException.ThrowIfNull(source);
         SourceReadability found;
         string role;
-        await using (var conn = await Db.OpenAsync(source, "source", SessionOptions.Default with { LoadTypes = false }, cancellationToken))
+        await using (var conn = await Db.OpenAsync(source, "source", SessionOptions.BuiltInTypes, cancellationToken))
         {
             role = await Db.ScalarAsync<string>(conn, "SELECT current_user::text", cancellationToken) ?? source.User;
             found = await ReadAsync(conn, cancellationToken);
         }
 
-        if (found.Found(role) is { } what)
+        found.RefuseUnlessWhole(role, exitCode);
+    }
+
+    /// <summary>The refusal of <see cref="RefuseUnlessWholeAsync"/> for what was found already, as <paramref name="role"/>.</summary>
+    /// <exception cref="PgRelocateException">Not every row can be read; with <paramref name="exitCode"/> (1 by default).</exception>
+    public void RefuseUnlessWhole(string role, ExitCode exitCode = ExitCode.Failed)
+    {
+        if (Found(role) is { } what)
         {
-            throw new PgRelocateException(Sentences.NothingWasChanged($"Not every row of the source can be read: {what}", found.Next(role)), exitCode);
+            throw new PgRelocateException(Sentences.NothingWasChanged($"Not every row of the source can be read: {what}", Next(role)), exitCode);
         }
     }
 }

@@ -60,4 +60,13 @@ public sealed class PreflightContext
             return (Task<T>)task;
         }
     }
+
+    /// <summary>What <see cref="Once"/> read for <paramref name="key"/>, when a check asked for it and the read succeeded; else null.</summary>
+    internal T? Kept<T>(string key) where T : class
+    {
+        lock (_once)
+        {
+            return _once.TryGetValue(key, out var task) && task is Task<T> { IsCompletedSuccessfully: true } read ? read.Result : null;
+        }
+    }
 }

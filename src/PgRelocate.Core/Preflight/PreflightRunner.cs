@@ -176,7 +176,12 @@ public sealed class PreflightRunner
         }
 
         context.Reporter.Progress(new ProgressUpdate("checks", _checks.Count, _checks.Count, "checks", Finished: true));
-        return new PreflightReport([.. results.SelectMany(r => r)]);
+        return new PreflightReport([.. results.SelectMany(r => r)])
+        {
+            Readability = context.Kept<SourceReadability>(nameof(SourceReadability)),
+            Applications = context.Kept<IReadOnlyList<ConnectedApplication>>(nameof(ConnectedApplications)),
+            SourceRole = context.SourceServer.User,
+        };
     }
 
     /// <summary>Runs one check; a database error becomes a warning row instead of ending the run.</summary>

@@ -68,5 +68,25 @@ public sealed class CopyAndMigratePathTests(Pg15Corpus servers, S3rverServer s3)
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relname = 'readable'"));
     }
 
+    [Fact]
+    public async Task Should_Refuse_To_Migrate_A_Table_The_Login_Role_Cannot_Read_Even_When_The_Check_Is_Allowed()
+    {
+        // The migration refuses on what its readable tables check found (not read a second time), and --allow does not
+        // lift it: the dump would stop there, and a copy would hold fewer rows than the source.
+        var target = await servers.Provider.CreateDatabaseAsync("unreadable_migrate");
+        await PgServer.ExecuteAsync(target, "CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)");
+        using var work = new TempDir();
+
+        var migrate = await CliRunner.RunAsync("migrate", "--direct", "--source", CliRunner.Url(servers[Corpus.Unreadable]), "--target", CliRunner.Url(target),
+            "--confirm", target.Database, "--allow", "readable tables", "--workdir", work.Path);
+
+        Assert.True(migrate.ExitCode == 3, migrate.ToString());
+        Assert.Contains("Not every row of the source can be read", migrate.Output, StringComparison.Ordinal);
+        Assert.Contains(Corpus.UnreadableTable, migrate.Output, StringComparison.Ordinal);
+        Assert.Contains("Nothing was changed.", migrate.Output, StringComparison.Ordinal);
+        Assert.Equal(1L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM kept"));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relname = 'readable'"));
+    }
+
     private static string TestStoresName() => Staging.TestStores.NewName("corpus");
 }

@@ -48,13 +48,27 @@ public sealed class CheckStep : IMigrationStep
             "Preflight checks",
             ["check", "status", "found", "next step"],
             report.Results.Select(r => (IReadOnlyList<string>)[r.Check, r.Status.ToString().ToLowerInvariant(), r.Found, r.Next]).ToList()));
-        // The checks' sessions carry their name: one still closing when the applications are listed is not among them.
+        // Not overridden by --allow: a source the login may not wholly read is refused, as the checks found it (read
+        // again only when they could not tell). The checks' sessions carry their name: one still closing when the
+        // applications are listed is not among them.
         var own = options.Source.WithApplicationName(ConnectedApplications.CheckApplicationName);
-        await SourceReadability.RefuseUnlessWholeAsync(own, cancellationToken, ExitCode.Differences);
-
-        // The applications to repoint, recorded now: a read-only source ends their sessions next.
-        await using (var conn = await Db.OpenAsync(own, "source", cancellationToken))
+        if (report is { Readability: { } readability, SourceRole: { } role })
         {
+            readability.RefuseUnlessWhole(role, ExitCode.Differences);
+        }
+        else
+        {
+            await SourceReadability.RefuseUnlessWholeAsync(own, cancellationToken, ExitCode.Differences);
+        }
+
+        // The applications to repoint, recorded now (as the checks listed them): a read-only source ends their sessions next.
+        if (report.Applications is { } applications)
+        {
+            context.Record.Tables.Add(ReadOnlySourceStep.ApplicationsTable(applications));
+        }
+        else
+        {
+            await using var conn = await Db.OpenAsync(own, "source", cancellationToken);
             context.Record.Tables.Add(ReadOnlySourceStep.ApplicationsTable(await ConnectedApplications.ReadAsync(conn, cancellationToken)));
         }
 

@@ -13,7 +13,7 @@ public sealed class ApplicationsCheck(bool online = false) : IPreflightCheck
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
-        var groups = (await ConnectedApplications.ReadAsync(context.Source, cancellationToken))
+        var groups = (await context.Once(nameof(ConnectedApplications), () => ConnectedApplications.ReadAsync(context.Source, cancellationToken)))
             .Select(a => $"{a.Application}: user {a.User} from {a.ClientAddress}, {a.Sessions} session{(a.Sessions == 1 ? "" : "s")}")
             .ToList();
         var next = (online

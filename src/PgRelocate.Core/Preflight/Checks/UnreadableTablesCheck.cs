@@ -16,7 +16,7 @@ public sealed class UnreadableTablesCheck : IPreflightCheck
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
         var role = context.SourceServer.User;
-        var found = await SourceReadability.ReadAsync(context.Source, cancellationToken);
+        var found = await context.Once(nameof(SourceReadability), () => SourceReadability.ReadAsync(context.Source, cancellationToken));
         if (found.Found(role) is not { } what)
         {
             return [CheckResult.Ok(Name, $"{role} may read every row of every table and sequence.")];
