@@ -6,6 +6,9 @@ public sealed record SessionOptions
     /// <summary>Short statements and catalog queries.</summary>
     public static SessionOptions Default { get; } = new();
 
+    /// <summary>Short statements that read built-in types only (a lock, an identity, a catalog list): no read of the database's types first (see <see cref="LoadTypes"/>).</summary>
+    public static SessionOptions BuiltInTypes { get; } = new() { LoadTypes = false };
+
     /// <summary>
     /// The copy's sessions: COPY streams, which move megabytes at a time (larger buffers), and catalog queries. They
     /// read rows as raw COPY data and the catalogs as built-in types, so the driver does not read the database's

@@ -42,7 +42,7 @@ public sealed class HeldMigrationLock : IAsyncDisposable
         {
             foreach (var (role, info) in databases)
             {
-                var conn = await Db.OpenAsync(info.WithApplicationName(ApplicationName(id)), role, cancellationToken);
+                var conn = await Db.OpenAsync(info.WithApplicationName(ApplicationName(id)), role, SessionOptions.BuiltInTypes, cancellationToken);
                 held._connections.Add(conn);
                 if (!await MigrationLock.TryAcquireAsync(conn, cancellationToken))
                 {

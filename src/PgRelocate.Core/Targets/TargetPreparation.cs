@@ -314,7 +314,7 @@ public sealed class TargetPreparation
 
         static async Task<DatabaseIdentity?> IdentityAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken)
         {
-            await using var conn = await Db.OpenAsync(info, role, cancellationToken);
+            await using var conn = await Db.OpenAsync(info, role, SessionOptions.BuiltInTypes, cancellationToken);
             return await DatabaseIdentity.TryReadAsync(conn, cancellationToken);
         }
     }
