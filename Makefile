@@ -28,7 +28,7 @@ demo-online: setup build
 
 test: setup-test build
 	rm -rf $(RESULTS) $(TEST_CLI_DIR)
-	dotnet publish --nologo -v q -c $(CONFIG) --use-current-runtime --self-contained false -p:PublishReadyToRun=true \
+	dotnet publish --nologo -v q -c $(CONFIG) --use-current-runtime -p:SelfContainedComposite=true \
 		-o $(TEST_CLI_DIR) src/PgRelocate.Cli
 	PGRELOCATE_TEST_CLI=$(abspath $(TEST_CLI_DIR))/pgrelocate.dll dotnet test --nologo -c $(CONFIG) --no-build tests/PgRelocate.Tests \
 		--logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" \

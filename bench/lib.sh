@@ -18,7 +18,8 @@ build_cli() {
     echo "Building pgrelocate ..." >&2
     local arch=x64
     case "$(uname -m)" in aarch64|arm64) arch=arm64 ;; esac
-    dotnet publish "$ROOT_DIR/src/PgRelocate.Cli" -c Release -r "linux-$arch" --self-contained false -p:PublishReadyToRun=true \
+    # The Linux package's form: self-contained, the runtime and the tool compiled as one image (see the .csproj).
+    dotnet publish "$ROOT_DIR/src/PgRelocate.Cli" -c Release -r "linux-$arch" -p:SelfContainedComposite=true \
         --nologo -v q -o "$ROOT_DIR/out/bench-cli" >/dev/null
     CLI="$ROOT_DIR/out/bench-cli/pgrelocate.dll"
 }
