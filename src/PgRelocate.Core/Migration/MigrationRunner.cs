@@ -13,6 +13,9 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
 {
     public IReadOnlyList<IMigrationStep> Steps => steps;
 
+    /// <summary>The heap above which the garbage of a finished step is collected at once (see <see cref="RunAsync"/>).</summary>
+    private const long CollectAboveBytes = 32L << 20;
+
     /// <summary>Called just before a step runs (not for one done in an earlier run, nor one skipped): how an instance migration learns where its database's migration is.</summary>
     public Action<IMigrationStep>? Starting { get; init; }
 
@@ -113,8 +116,15 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
                 await step.RunAsync(context, cancellationToken);
 
                 // What the step read is garbage now (a copy's catalog of thousands of tables): collected before the
-                // next step reads as much again (the verification, both catalogs), so the heap does not hold both.
-                GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+                // next step reads as much again (the verification, both catalogs), so the heap does not hold both. A
+                // small heap is left to the collector: a full collection stops every thread (the early copy's too,
+                // after the checks) for 3 to 15 ms, about 30 ms of a migration of 1,000 tables, whose heap stays
+                // under 16 MB.
+                if (GC.GetTotalMemory(forceFullCollection: false) > CollectAboveBytes)
+                {
+                    GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+                }
+
                 record.Status = StepStatus.Done;
                 record.FinishedAt = DateTimeOffset.UtcNow;
                 journal.AddLog($"{step.Name}: {record.Summary ?? "done"}");

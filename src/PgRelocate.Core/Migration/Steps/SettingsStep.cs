@@ -18,17 +18,12 @@ public sealed class SettingsStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
-        SettingsSnapshot source;
-        SettingsSnapshot target;
-        await using (var conn = await Db.OpenAsync(options.Source, "source", cancellationToken))
-        {
-            source = await SettingsSnapshot.ReadAsync(conn, options.Source, cancellationToken);
-        }
-
-        await using (var conn = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken))
-        {
-            target = await SettingsSnapshot.ReadAsync(conn, options.Into.Connection, cancellationToken);
-        }
+        // Both sides at once; the source's failure is the one reported when both fail, as when they were read in turn.
+        var reading = ReadAsync(options.Source, "source", cancellationToken);
+        var readingTarget = ReadAsync(options.Into.Connection, "target", cancellationToken);
+        await Task.WhenAll(reading, readingTarget).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        var source = await reading;
+        var target = await readingTarget;
 
         var diff = SettingsDiff.Compare(source, target);
         var behaviour = diff.Behaviour.ToList();
@@ -55,5 +50,12 @@ public sealed class SettingsStep : IMigrationStep
                 ? "no behavioural differences"
                 : $"{behaviour.Count} behavioural differences to reapply (--apply-settings does it)";
         }
+    }
+
+    /// <summary>pg_settings of one side, in a session that reads built-in types only (the settings come as COPY text).</summary>
+    private static async Task<SettingsSnapshot> ReadAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken)
+    {
+        await using var conn = await Db.OpenAsync(info, role, SessionOptions.BuiltInTypes, cancellationToken);
+        return await SettingsSnapshot.ReadAsync(conn, info, cancellationToken);
     }
 }
