@@ -60,12 +60,7 @@ public sealed class CopyAndMigratePathTests(Pg15Corpus servers, S3rverServer s3)
 
         var copy = await CliRunner.RunAsync("copy", "--source", CliRunner.Url(servers[Corpus.Unreadable]), "--target", CliRunner.Url(target), "--confirm", target.Database);
 
-        Assert.True(copy.ExitCode == 1, copy.ToString());
-        Assert.Contains("Not every row of the source can be read", copy.Output, StringComparison.Ordinal);
-        Assert.Contains(Corpus.UnreadableTable, copy.Output, StringComparison.Ordinal);
-        Assert.Contains("Nothing was changed.", copy.Output, StringComparison.Ordinal);
-        Assert.Equal(1L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM kept"));
-        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relname = 'readable'"));
+        await AssertRefusedUnreadableAsync(copy, 1, target);
     }
 
     [Fact]
@@ -80,10 +75,16 @@ public sealed class CopyAndMigratePathTests(Pg15Corpus servers, S3rverServer s3)
         var migrate = await CliRunner.RunAsync("migrate", "--direct", "--source", CliRunner.Url(servers[Corpus.Unreadable]), "--target", CliRunner.Url(target),
             "--confirm", target.Database, "--allow", "readable tables", "--workdir", work.Path);
 
-        Assert.True(migrate.ExitCode == 3, migrate.ToString());
-        Assert.Contains("Not every row of the source can be read", migrate.Output, StringComparison.Ordinal);
-        Assert.Contains(Corpus.UnreadableTable, migrate.Output, StringComparison.Ordinal);
-        Assert.Contains("Nothing was changed.", migrate.Output, StringComparison.Ordinal);
+        await AssertRefusedUnreadableAsync(migrate, 3, target);
+    }
+
+    /// <summary>The refusal of a source the login cannot wholly read: its exit code, the table named, and the target as it was.</summary>
+    private static async Task AssertRefusedUnreadableAsync(CliResult result, int exitCode, PgRelocate.Connections.PgConnectionInfo target)
+    {
+        Assert.True(result.ExitCode == exitCode, result.ToString());
+        Assert.Contains("Not every row of the source can be read", result.Output, StringComparison.Ordinal);
+        Assert.Contains(Corpus.UnreadableTable, result.Output, StringComparison.Ordinal);
+        Assert.Contains("Nothing was changed.", result.Output, StringComparison.Ordinal);
         Assert.Equal(1L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM kept"));
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relname = 'readable'"));
     }
