@@ -20,7 +20,8 @@ internal sealed class Sessions : IAsyncDisposable
         "SET extra_float_digits = 1; SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; " +
         "SET lc_monetary = 'C'; SET statement_timeout = 0; SET default_transaction_read_only = on; ";
 
-    private static readonly SessionOptions ReadOnly = new() { ApplicationName = "pgrelocate verify" };
+    /// <summary>Every value is read as text, a count or a built-in array (queries' rows as row literals): the driver need not read the database's types first.</summary>
+    private static readonly SessionOptions ReadOnly = SessionOptions.BuiltInTypes with { ApplicationName = "pgrelocate verify" };
 
     private readonly ConcurrentBag<NpgsqlConnection> _idle = [];
     private readonly ConcurrentBag<NpgsqlConnection> _all = [];
