@@ -54,7 +54,8 @@ public sealed class CutoverStep : IMigrationStep
         }
 
         DatabaseAccess access;
-        await using (var source = await Db.OpenAsync(context.Options.Source, "source", cancellationToken))
+        // Both reads are of names, flags and text arrays: sessions that read built-in types only.
+        await using (var source = await Db.OpenAsync(context.Options.Source, "source", SessionOptions.BuiltInTypes, cancellationToken))
         {
             access = await DatabaseAccess.ReadAsync(source, cancellationToken);
         }
@@ -65,7 +66,7 @@ public sealed class CutoverStep : IMigrationStep
         }
 
         GrantTarget target;
-        await using (var conn = await Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken))
+        await using (var conn = await Db.OpenAsync(context.Options.Into.Connection, "target", SessionOptions.BuiltInTypes, cancellationToken))
         {
             target = await GrantTarget.ReadAsync(conn, cancellationToken);
         }
