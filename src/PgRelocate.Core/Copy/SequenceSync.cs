@@ -24,8 +24,23 @@ internal static class SequenceSync
     /// <summary>Sequences read or set in one statement: enough to keep a statement (and its locks) small, few enough round trips at a cutover.</summary>
     private const int Batch = 500;
 
+    /// <summary>
+    /// The user sequences by name, with the last value each has handed out where the login may read it: null where it
+    /// has handed out none (is_called false) or may not be read, which <see cref="ReadAsync"/> then reads exactly.
+    /// pg_sequence_last_value reads a sequence's page without a query planned for it: 1,000 sequences in 3 ms, where a
+    /// <c>SELECT last_value, is_called FROM</c> each took 105 ms. As verify reads them (Verify/SequenceValues.sql).
+    /// </summary>
     private static readonly string SequencesSql = CatalogSql.Expand("""
-        SELECT n.nspname, c.relname
+        SELECT n.nspname, c.relname,
+               CASE WHEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT,USAGE') THEN pg_catalog.pg_sequence_last_value(c.oid::pg_catalog.regclass) END
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'S' AND c.oid IN ({{user_relations}})
+        ORDER BY 1, 2
+        """);
+
+    /// <summary>The statement <see cref="SequencesSql"/> is before PostgreSQL 10, which has no pg_sequence_last_value: the names only.</summary>
+    private static readonly string SequenceNamesSql = CatalogSql.Expand("""
+        SELECT n.nspname, c.relname, NULL::bigint
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind = 'S' AND c.oid IN ({{user_relations}})
         ORDER BY 1, 2
@@ -45,18 +60,27 @@ internal static class SequenceSync
     /// </summary>
     public static async Task<IReadOnlyList<SequenceValue>> ReadAsync(NpgsqlConnection source, CancellationToken cancellationToken)
     {
-        var names = new List<(string Schema, string Name)>();
-        await using (var cmd = new NpgsqlCommand(SequencesSql, source))
+        var values = new List<SequenceValue?>();
+        var unread = new List<(int Index, string Schema, string Name)>();
+        await using (var cmd = new NpgsqlCommand(source.PostgreSqlVersion.Major >= 10 ? SequencesSql : SequenceNamesSql, source))
         await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
         {
             while (await r.ReadAsync(cancellationToken))
             {
-                names.Add((r.GetString(0), r.GetString(1)));
+                if (r.IsDBNull(2))
+                {
+                    unread.Add((values.Count, r.GetString(0), r.GetString(1)));
+                    values.Add(null);
+                }
+                else
+                {
+                    values.Add(new SequenceValue(r.GetString(0), r.GetString(1), r.GetInt64(2), IsCalled: true));
+                }
             }
         }
 
-        var values = new List<SequenceValue>(names.Count);
-        foreach (var chunk in names.Chunk(Batch))
+        // The rest exactly, as pg_dump reads a sequence: its value and is_called (set with is_called false, or never used).
+        foreach (var chunk in unread.Chunk(Batch))
         {
             // One statement per chunk; the ordinal keeps each value with its name.
             var sql = string.Join(" UNION ALL ", chunk.Select((s, i) => $"SELECT {i}, last_value, is_called FROM {Db.Ident(s.Schema)}.{Db.Ident(s.Name)}"));
@@ -64,12 +88,12 @@ internal static class SequenceSync
             await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
             while (await r.ReadAsync(cancellationToken))
             {
-                var (schema, name) = chunk[r.GetInt32(0)];
-                values.Add(new SequenceValue(schema, name, r.GetInt64(1), r.GetBoolean(2)));
+                var (index, schema, name) = chunk[r.GetInt32(0)];
+                values[index] = new SequenceValue(schema, name, r.GetInt64(1), r.GetBoolean(2));
             }
         }
 
-        return values;
+        return [.. values.Select(v => v!)];
     }
 
     /// <summary>
