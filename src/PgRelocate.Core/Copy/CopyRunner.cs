@@ -188,7 +188,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         clock.Add("data and indexes", $"{snapshot.Tables.Count} tables", begin, data.Rows, data.Bytes);
 
         // 4. Sequences, then the snapshot can go; beside 5, which needs neither (a read in the snapshot and a session
-        // to set them, which the post-data section waited for: 15 to 20 ms of a copy of 1,000 tables).
+        // to set them, which the post-data section waited for: 70 ms of a copy of 1,000 tables with a serial key each).
         var sequenceWarnings = new List<string>();
         var sequencing = SyncSequencesAsync(options, snapshot, clock, sequenceWarnings, cancellationToken);
         if (start.PostDataJobs + 1 > options.Jobs + options.IndexJobs)
