@@ -62,7 +62,7 @@ internal sealed class WorkGate(int slots, int priorityWorkers)
             (priority ? _first : _second).Enqueue((waiter, light));
         }
 
-        // A cancelled waiter is skipped by ReleaseLocked (TrySetResult fails), so no slot is lost.
+        // A cancelled waiter is skipped by Release (TrySetResult fails), so no slot is lost.
         await using (cancellationToken.Register(() => waiter.TrySetCanceled(cancellationToken)))
         {
             await waiter.Task;
