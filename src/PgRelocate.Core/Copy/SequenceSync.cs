@@ -30,17 +30,14 @@ internal static class SequenceSync
     /// pg_sequence_last_value reads a sequence's page without a query planned for it: 1,000 sequences in 3 ms, where a
     /// <c>SELECT last_value, is_called FROM</c> each took 105 ms. As verify reads them (Verify/SequenceValues.sql).
     /// </summary>
-    private static readonly string SequencesSql = CatalogSql.Expand("""
-        SELECT n.nspname, c.relname,
-               CASE WHEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT,USAGE') THEN pg_catalog.pg_sequence_last_value(c.oid::pg_catalog.regclass) END
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'S' AND c.oid IN ({{user_relations}})
-        ORDER BY 1, 2
-        """);
+    private static readonly string SequencesSql = Sequences(
+        "CASE WHEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT,USAGE') THEN pg_catalog.pg_sequence_last_value(c.oid::pg_catalog.regclass) END");
 
-    /// <summary>The statement <see cref="SequencesSql"/> is before PostgreSQL 10, which has no pg_sequence_last_value: the names only.</summary>
-    private static readonly string SequenceNamesSql = CatalogSql.Expand("""
-        SELECT n.nspname, c.relname, NULL::bigint
+    /// <summary><see cref="SequencesSql"/> before PostgreSQL 10, which has no pg_sequence_last_value: every value read exactly.</summary>
+    private static readonly string SequenceNamesSql = Sequences("NULL::bigint");
+
+    private static string Sequences(string lastValue) => CatalogSql.Expand("SELECT n.nspname, c.relname, " + lastValue + """
+
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind = 'S' AND c.oid IN ({{user_relations}})
         ORDER BY 1, 2

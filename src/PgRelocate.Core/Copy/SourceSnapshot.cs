@@ -78,11 +78,8 @@ internal sealed class SourceSnapshot : IAsyncDisposable
             var server = await ServerVersion.ReadAsync(conn, cancellationToken);
             // Before the transaction: where pg_control_system() is not granted, the failed read must not end it.
             var identity = await DatabaseIdentity.TryReadAsync(conn, cancellationToken);
-            // The transaction idles while the readers work: the source's idle timeout must not end it. The catalog
-            // reads that follow would be compiled by a server with JIT on, at a cost greater than their own (see
-            // Db.WithoutJit; a SET here, since a query before BEGIN would fix the transaction's isolation).
-            var withoutJit = server.Major >= 11 ? "SET jit = off; " : "";
-            await Db.ExecuteAsync(conn, $"SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; {withoutJit}BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
+            // The transaction idles while the readers work: the source's idle timeout must not end it.
+            await Db.ExecuteAsync(conn, "SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
             if (existing is not null)
             {
                 await Db.ExecuteAsync(conn, $"SET TRANSACTION SNAPSHOT {Db.Literal(existing)}", cancellationToken);
@@ -105,6 +102,8 @@ internal sealed class SourceSnapshot : IAsyncDisposable
     /// <summary>The database's size and its extensions, read in the snapshot: what the target is checked against. And how far the source is.</summary>
     public async Task ReadFactsAsync(CancellationToken cancellationToken)
     {
+        // The catalog reads from here on, while the schema is dumped: a server with JIT on would compile them (Db.WithoutJit).
+        await Db.WithoutJitAsync(_conn, cancellationToken);
         SizeBytes = await DatabaseFacts.SizeAsync(_conn, cancellationToken);
         Extensions = await Catalog.Extensions.InstalledAsync(_conn, cancellationToken);
         RoundTrip = await Connections.RoundTrip.MeasureAsync(_conn, cancellationToken);

@@ -303,11 +303,8 @@ public sealed class TargetPreparation
     public static async Task RefuseSameDatabaseAsync(PgConnectionInfo source, PgConnectionInfo target, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(target);
-        // Both sides at once; the source's failure is the one reported when both fail, as when they were read in turn.
-        var sourceIdentity = IdentityAsync(source, "source", cancellationToken);
-        var targetIdentity = IdentityAsync(target, "target", cancellationToken);
-        await Task.WhenAll(sourceIdentity, targetIdentity).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-        if (SameDatabase(await sourceIdentity, await targetIdentity, target) is { } same)
+        var (sourceIdentity, targetIdentity) = await BothSides.ReadAsync(source, target, (info, role) => IdentityAsync(info, role, cancellationToken));
+        if (SameDatabase(sourceIdentity, targetIdentity, target) is { } same)
         {
             throw new UsageException(Sentences.NothingWasChanged(same.Found, same.Next));
         }

@@ -18,12 +18,7 @@ public sealed class SettingsStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
-        // Both sides at once; the source's failure is the one reported when both fail, as when they were read in turn.
-        var reading = ReadAsync(options.Source, "source", cancellationToken);
-        var readingTarget = ReadAsync(options.Into.Connection, "target", cancellationToken);
-        await Task.WhenAll(reading, readingTarget).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-        var source = await reading;
-        var target = await readingTarget;
+        var (source, target) = await BothSides.ReadAsync(options.Source, options.Into.Connection, (info, role) => ReadAsync(info, role, cancellationToken));
 
         var diff = SettingsDiff.Compare(source, target);
         var behaviour = diff.Behaviour.ToList();
