@@ -24,10 +24,9 @@ internal static class VerifyCommand
         };
         var query = new Option<string[]>("--query") { Description = "A query to run on both sides and compare (repeatable)." };
         var queries = new Option<string?>("--queries") { Description = "A file of queries separated by semicolons, each run on both sides and compared." };
-        var jobs = new Option<int>("--jobs", "-j")
+        var jobs = new Option<int?>("--jobs", "-j")
         {
-            Description = "Tables compared at once, each on both sides at the same time (default: the number of cores).",
-            DefaultValueFactory = _ => Environment.ProcessorCount,
+            Description = "Tables compared at once, each on both sides at the same time (default: the number of cores, half of them when both servers run on this machine).",
         };
         var maxRows = new Option<int>("--max-rows")
         {

@@ -80,6 +80,12 @@ public sealed partial class PgConnectionInfo
 
     public bool IsUnixSocket => Host.StartsWith('/');
 
+    /// <summary>The server runs on this machine: reached over a socket, as localhost or at a loopback address.</summary>
+    public bool IsLocal =>
+        IsUnixSocket
+        || string.Equals(Host, "localhost", StringComparison.OrdinalIgnoreCase)
+        || (System.Net.IPAddress.TryParse(Host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address));
+
     /// <summary>The same server and credentials, another database (for example <c>postgres</c> to create one).</summary>
     public PgConnectionInfo WithDatabase(string database) =>
         new(Host, Port, database, User, _password, SslMode, ApplicationName, Options, Home);

@@ -36,12 +36,7 @@ public sealed record CopyOptions
     public long SplitSize => SplitTablesLargerThan ?? (SharesFewCores ? 0 : DefaultSplit);
 
     /// <summary>Both servers run on this machine (a loopback address or a socket), which has no more than two cores per copy stream.</summary>
-    public bool SharesFewCores => IsLocal(Source) && IsLocal(Target) && Environment.ProcessorCount <= 2 * Jobs;
-
-    private static bool IsLocal(PgConnectionInfo server) =>
-        server.IsUnixSocket
-        || string.Equals(server.Host, "localhost", StringComparison.OrdinalIgnoreCase)
-        || (System.Net.IPAddress.TryParse(server.Host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address));
+    public bool SharesFewCores => Source.IsLocal && Target.IsLocal && Environment.ProcessorCount <= 2 * Jobs;
 
     /// <summary>
     /// maintenance_work_mem for the target sessions that build B-tree indexes. More is not faster: a sort held whole

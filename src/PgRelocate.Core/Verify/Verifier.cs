@@ -17,7 +17,7 @@ public static class Verifier
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(reporter);
-        if (options.Jobs < 1)
+        if (options.Jobs is < 1)
         {
             throw new UsageException("--jobs must be at least 1.");
         }
@@ -28,6 +28,7 @@ public static class Verifier
         }
 
         var clock = Stopwatch.StartNew();
+        var jobs = options.Jobs ?? VerifyOptions.SessionsPerSide(Environment.ProcessorCount, options.Source, options.Target);
         await using var source = new Sessions(options.Source, "source", options.SourceSnapshot);
         await using var target = new Sessions(options.Target, "target", options.TargetSnapshot);
 
@@ -51,7 +52,7 @@ public static class Verifier
             .Select(p => TableInfo.Common(p.Value, snapshots[1].Tables[p.Key], valueHash: snapshots.All(s => s.ServerVersion >= 140000)))
             .OrderByDescending(t => t.Size)
             .ToList();
-        var tableResults = await CompareTablesAsync(tables, source, target, options, reporter, cancellationToken);
+        var tableResults = await CompareTablesAsync(tables, source, target, options, jobs, reporter, cancellationToken);
 
         var queryResults = new List<QueryResult>();
         for (var i = 0; i < options.Queries.Count; i++)
@@ -81,7 +82,7 @@ public static class Verifier
     }
 
     private static async Task<List<TableResult>> CompareTablesAsync(
-        List<TableInfo> tables, Sessions source, Sessions target, VerifyOptions options, IReporter reporter, CancellationToken cancellationToken)
+        List<TableInfo> tables, Sessions source, Sessions target, VerifyOptions options, int jobs, IReporter reporter, CancellationToken cancellationToken)
     {
         var task = options.Mode == VerifyMode.Counts ? "row counts" : "checksums";
         var results = new List<TableResult>();
@@ -93,7 +94,7 @@ public static class Verifier
             .Concat(tables.Where(t => t.Size <= TableChecker.SmallTableBytes).Chunk(TableChecker.SmallTablesPerBatch));
         await Parallel.ForEachAsync(
             work,
-            new ParallelOptions { MaxDegreeOfParallelism = options.Jobs, CancellationToken = cancellationToken },
+            new ParallelOptions { MaxDegreeOfParallelism = jobs, CancellationToken = cancellationToken },
             async (unit, ct) =>
             {
                 var checkedNow = unit.Count == 1 ? [await checker.CheckAsync(unit[0], ct)] : await checker.CheckSmallAsync(unit, ct);

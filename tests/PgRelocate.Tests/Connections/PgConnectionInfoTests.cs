@@ -21,6 +21,20 @@ public class PgConnectionInfoTests
         Assert.Equal("s@cret", c.ToLibpqEnvironment()["PGPASSWORD"]);
     }
 
+    [Theory]
+    [InlineData("postgres://u@127.0.0.1:5432/a", true)]
+    [InlineData("postgres://u@127.0.0.2/a", true)]
+    [InlineData("postgres://u@LocalHost/a", true)]
+    [InlineData("postgres://u@[::1]:5432/a", true)]
+    [InlineData("postgres://u@%2Fvar%2Frun%2Fpostgresql/a", true)]
+    [InlineData("postgres://u@db.example.com/a", false)]
+    [InlineData("postgres://u@10.0.0.5/a", false)]
+    [InlineData("postgres://u@localhost.example.com/a", false)]
+    public void A_Server_Is_Local_Over_A_Socket_As_Localhost_Or_At_A_Loopback_Address(string url, bool local)
+    {
+        Assert.Equal(local, PgConnectionInfo.Parse(url, NoEnv).IsLocal);
+    }
+
     [Fact]
     public void Should_Redact_The_Password_In_Every_Rendering()
     {

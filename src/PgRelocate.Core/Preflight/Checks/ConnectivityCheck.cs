@@ -37,7 +37,7 @@ public sealed class ConnectivityCheck : IPreflightCheck
     {
         var tls = server.Ssl ? $"TLS ({server.SslVersion})" : "no TLS";
         var found = $"{server.Role}: connected to {info.Display} as {server.User}, {tls}.";
-        if (server.Ssl || IsLocal(info))
+        if (server.Ssl || info.IsLocal)
         {
             return CheckResult.Ok(Name, found);
         }
@@ -45,7 +45,4 @@ public sealed class ConnectivityCheck : IPreflightCheck
         return CheckResult.Warn(Name, found,
             $"Add sslmode=require (or verify-full) to the {server.Role} URL: the data and the password cross the network in clear text.");
     }
-
-    private static bool IsLocal(PgConnectionInfo info) =>
-        info.IsUnixSocket || info.Host is "localhost" or "127.0.0.1" or "::1";
 }
