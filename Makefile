@@ -4,10 +4,10 @@
 CONFIG ?= Release
 CLI := src/PgRelocate.Cli/bin/$(CONFIG)/net10.0/pgrelocate.dll
 RESULTS := out/test-results
-# The command line the tests run, compiled ahead of time as the packed tool is (see tests/.../Harness/CliRunner.cs).
+# The command line the tests run, compiled to native code as the linux-x64 tool is packed (see tests/.../Harness/CliRunner.cs).
 TEST_CLI_DIR := out/test-cli
 
-.PHONY: all setup setup-test build demo demo-online test clean
+.PHONY: all setup setup-test build demo demo-online test pack clean
 
 all: build
 
@@ -28,11 +28,19 @@ demo-online: setup build
 
 test: setup-test build
 	rm -rf $(RESULTS) $(TEST_CLI_DIR)
-	dotnet publish --nologo -v q -c $(CONFIG) --use-current-runtime -p:SelfContainedComposite=true \
+	dotnet publish --nologo -v q -c $(CONFIG) --use-current-runtime -p:NativeTool=true \
 		-o $(TEST_CLI_DIR) src/PgRelocate.Cli
-	PGRELOCATE_TEST_CLI=$(abspath $(TEST_CLI_DIR))/pgrelocate.dll dotnet test --nologo -c $(CONFIG) --no-build tests/PgRelocate.Tests \
+	PGRELOCATE_TEST_CLI=$(abspath $(TEST_CLI_DIR))/pgrelocate dotnet test --nologo -c $(CONFIG) --no-build tests/PgRelocate.Tests \
 		--logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" \
 		--results-directory $(RESULTS)
+
+# make pack: the tool's packages in ./pack (see the .csproj): one a platform and the one that points to them, then,
+# on a linux-x64 machine, that platform's compiled to native code in place of its first.
+pack:
+	rm -rf pack
+	dotnet pack --nologo -v q -c $(CONFIG) -o pack src/PgRelocate.Cli
+	if [ "$$(uname -sm)" = "Linux x86_64" ]; then \
+		dotnet pack --nologo -v q -c $(CONFIG) -o pack -r linux-x64 -p:NativeTool=true src/PgRelocate.Cli; fi
 
 clean:
 	rm -rf out src/*/bin src/*/obj tests/*/bin tests/*/obj

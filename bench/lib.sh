@@ -12,16 +12,13 @@ need_apt() {
     fi
 }
 
-# build_cli: builds pgrelocate as its tool package holds it (compiled ahead of time for this platform) into
-# out/bench-cli, and sets CLI to its entry point.
+# build_cli: builds pgrelocate as its linux-x64 tool package holds it (compiled to native code, see the .csproj)
+# into out/bench-cli, and sets CLI to the program.
 build_cli() {
     echo "Building pgrelocate ..." >&2
-    local arch=x64
-    case "$(uname -m)" in aarch64|arm64) arch=arm64 ;; esac
-    # The Linux package's form: self-contained, the runtime and the tool compiled as one image (see the .csproj).
-    dotnet publish "$ROOT_DIR/src/PgRelocate.Cli" -c Release -r "linux-$arch" -p:SelfContainedComposite=true \
+    dotnet publish "$ROOT_DIR/src/PgRelocate.Cli" -c Release --use-current-runtime -p:NativeTool=true \
         --nologo -v q -o "$ROOT_DIR/out/bench-cli" >/dev/null
-    CLI="$ROOT_DIR/out/bench-cli/pgrelocate.dll"
+    CLI="$ROOT_DIR/out/bench-cli/pgrelocate"
 }
 
 # make_work NAME: a fresh work folder in WORK, under BENCH_DIR (default /tmp); RUNAS runs the server's programs as

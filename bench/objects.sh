@@ -114,7 +114,7 @@ timed() {
 
 declare -A T M STMTS DESC
 FAILED=0
-pgr() { dotnet "$CLI" "$@"; }
+pgr() { "$CLI" "$@"; }
 for N in "${SIZES[@]}"; do
     db="objects$N"
     echo "Building $N tables ..." >&2
@@ -132,19 +132,19 @@ for N in "${SIZES[@]}"; do
     echo "anchor@$N ${t}s" >&2
 
     fresh c$N
-    timed copy dotnet "$CLI" copy --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS" --log "$WORK/copy$N.log"
+    timed copy "$CLI" copy --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS" --log "$WORK/copy$N.log"
     cp "$WORK/dotnet.out" "$WORK/copy$N.out"
     fresh m$N
-    timed migrate dotnet "$CLI" migrate --direct --source "$(src "$db")" --target "$(tgt m$N)" --confirm m$N --jobs "$JOBS" --workdir "$WORK/migrations$N-$round"
+    timed migrate "$CLI" migrate --direct --source "$(src "$db")" --target "$(tgt m$N)" --confirm m$N --jobs "$JOBS" --workdir "$WORK/migrations$N-$round"
     cp "$WORK/dotnet.out" "$WORK/migrate$N.out"
     # The staged path: the dump to a local archive, restored alongside it as it grows.
     fresh s$N
-    timed staged dotnet "$CLI" migrate --source "$(src "$db")" --target "$(tgt s$N)" --confirm s$N --jobs "$JOBS" --workdir "$WORK/staged$N-$round"
+    timed staged "$CLI" migrate --source "$(src "$db")" --target "$(tgt s$N)" --confirm s$N --jobs "$JOBS" --workdir "$WORK/staged$N-$round"
     fresh r$N
-    timed restore dotnet "$CLI" restore "$WORK/$db.dump" --target "$(tgt r$N)" --jobs "$JOBS"
-    timed verify dotnet "$CLI" verify --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS"
+    timed restore "$CLI" restore "$WORK/$db.dump" --target "$(tgt r$N)" --jobs "$JOBS"
+    timed verify "$CLI" verify --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS"
     # check exits 3 when something blocks (the target it is given holds the copy): only other codes are failures.
-    OK="0|3" timed check dotnet "$CLI" check --source "$(src "$db")" --target "$(tgt c$N)"
+    OK="0|3" timed check "$CLI" check --source "$(src "$db")" --target "$(tgt c$N)"
   done
 done
 

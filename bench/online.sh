@@ -103,7 +103,7 @@ sleep 5
 
 echo "pgrelocate migrate --online ..." >&2
 MIGRATIONS="$WORK/migrations"
-/usr/bin/time -v dotnet "$CLI" migrate --source "$SRC" --target "$TGT" --confirm app --online --replica-identity-full \
+/usr/bin/time -v "$CLI" migrate --source "$SRC" --target "$TGT" --confirm app --online --replica-identity-full \
     --workdir "$MIGRATIONS" >"$WORK/migrate.log" 2>"$WORK/migrate.err" &
 MIGRATE=$!
 PIDS+=($MIGRATE)
@@ -165,7 +165,7 @@ if [ -z "${SKIP_LARGE:-}" ]; then
 fi
 
 echo "Cutover ..." >&2
-dotnet "$CLI" cutover "$ID" --workdir "$MIGRATIONS" | tee "$WORK/cutover.log"
+"$CLI" cutover "$ID" --workdir "$MIGRATIONS" | tee "$WORK/cutover.log"
 touch "$WORK/switched"
 kill "$(cat "$WORK/writer.pid")" 2>/dev/null || true
 wait $MIGRATE || true
@@ -185,7 +185,7 @@ lag = next(s for s in json.load(open(sys.argv[1]))["steps"] if s["name"] == "fol
 v = [x["lagSeconds"] for x in lag if x["phase"] == "verify"]
 print("%d samples, worst lag %.2fs" % (len(v), max(v)) if v else "no sample (shorter than one)")' "$MIGRATIONS/$ID/journal.json")"
 echo "Verifying ..." >&2
-VERIFY="$(dotnet "$CLI" verify --source "$SRC" --target "$TGT" --tables 'public.pgbench_*' >/dev/null 2>&1 && echo identical || echo DIFFERENT)"
+VERIFY="$("$CLI" verify --source "$SRC" --target "$TGT" --tables 'public.pgbench_*' >/dev/null 2>&1 && echo identical || echo DIFFERENT)"
 
 PGCOPYDB_RATE="not measured"
 RATIO="not measured"

@@ -133,7 +133,7 @@ fi
 # 4. pgrelocate copy.
 fresh t_pgrelocate
 s=$(now)
-/usr/bin/time -v -o "$WORK/time.txt" dotnet "$CLI" copy --source "$SRC" --target "$(tgt t_pgrelocate)" \
+/usr/bin/time -v -o "$WORK/time.txt" "$CLI" copy --source "$SRC" --target "$(tgt t_pgrelocate)" \
     --jobs "$JOBS" --index-jobs "$INDEX_JOBS" --log "$WORK/copy.log" ${COPY_ARGS:-} >"$WORK/copy.out" 2>"$WORK/copy.err" || { cat "$WORK/copy.err"; exit 1; }
 record pgrelocate "$(since "$s")"
 PEAK_KB=$(peak "$WORK/time.txt" "$PEAK_KB")
@@ -147,7 +147,7 @@ if [ -z "${SKIP_STAGED:-}" ]; then
     s=$(now)
     "$PGBIN/pg_dump" -Fc -f "$WORK/staged.dump" "$SRC"
     curl -s -f -X PUT -T "$WORK/staged.dump" "http://127.0.0.1:$S3PORT/bench/seeds.dump" >/dev/null
-    URL=$(dotnet "$CLI" url s3://bench/seeds.dump --expires 1h 2>/dev/null)
+    URL=$("$CLI" url s3://bench/seeds.dump --expires 1h 2>/dev/null)
     curl -s -f "$URL" | "$PGBIN/pg_restore" --no-owner --no-acl -d "$(tgt t_staged_seeds)"
     record staged_seeds "$(since "$s")"
     echo "seeds' staged path by hand ${R[staged_seeds]##* }s" >&2
@@ -156,7 +156,7 @@ if [ -z "${SKIP_STAGED:-}" ]; then
     fresh t_staged_pgrelocate
     rm -rf "$WORK/migrations"
     s=$(now)
-    /usr/bin/time -v -o "$WORK/time-migrate.txt" dotnet "$CLI" migrate --source "$SRC" --target "$(tgt t_staged_pgrelocate)" \
+    /usr/bin/time -v -o "$WORK/time-migrate.txt" "$CLI" migrate --source "$SRC" --target "$(tgt t_staged_pgrelocate)" \
         --confirm t_staged_pgrelocate --via s3://bench/pgrelocate.dump --sse none --jobs "$JOBS" --workdir "$WORK/migrations" \
         --report "$WORK/migrate-report.html" >"$WORK/migrate.out" 2>"$WORK/migrate.err" || { cat "$WORK/migrate.out" "$WORK/migrate.err"; exit 1; }
     record staged_pgrelocate "$(since "$s")"
@@ -164,9 +164,9 @@ if [ -z "${SKIP_STAGED:-}" ]; then
     echo "pgrelocate migrate --via ${R[staged_pgrelocate]##* }s" >&2
     # Where the migration's time went, step by step (it also checks, compares settings and verifies).
     MIGRATION_ID="$(ls "$WORK/migrations")"
-    MIGRATE_STEPS=$(dotnet "$CLI" info "$MIGRATION_ID" --workdir "$WORK/migrations" 2>/dev/null | sed -n '/step/,/^$/p')
+    MIGRATE_STEPS=$("$CLI" info "$MIGRATION_ID" --workdir "$WORK/migrations" 2>/dev/null | sed -n '/step/,/^$/p')
     # The same work as the path by hand (dump, upload, URL, restore): from the dump step's start to the restore step's end.
-    record staged_same_work "$(dotnet "$CLI" info "$MIGRATION_ID" --workdir "$WORK/migrations" --json 2>/dev/null | python3 -c '
+    record staged_same_work "$("$CLI" info "$MIGRATION_ID" --workdir "$WORK/migrations" --json 2>/dev/null | python3 -c '
 import json, sys
 from datetime import datetime
 steps = {s["name"]: s for s in json.load(sys.stdin)["steps"]}
@@ -182,7 +182,7 @@ DBS="t_seeds t_restore_j2 t_pgcopydb t_pgrelocate"; [ -n "${SKIP_ANCHORS:-}" ] &
 [ -z "${SKIP_STAGED:-}" ] && DBS="$DBS t_staged_seeds t_staged_pgrelocate"
 VERIFIED=""
 for db in $DBS; do
-    if dotnet "$CLI" verify --source "$SRC" --target "$(tgt $db)" >"$WORK/verify-$db.out" 2>&1; then
+    if "$CLI" verify --source "$SRC" --target "$(tgt $db)" >"$WORK/verify-$db.out" 2>&1; then
         VERIFIED="$VERIFIED$(printf '%-22s %s' $db "$(grep -m1 -E 'identical|match' "$WORK/verify-$db.out" | sed 's/^ *//')")"$'\n'
     else
         VERIFIED="$VERIFIED$(printf '%-22s DIFFERS (exit %s): see %s' $db $? "$WORK/verify-$db.out")"$'\n'; ALL_OK=0; KEEP=1

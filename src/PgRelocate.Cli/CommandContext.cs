@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using PgRelocate.Cli.Rendering;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
@@ -13,14 +13,6 @@ namespace PgRelocate.Cli;
 /// <summary>What a command's action gets: the parsed options, where to write, how to report progress.</summary>
 internal sealed class CommandContext
 {
-    public static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-    };
-
     private PgBinaries? _binaries;
 
     public CommandContext(ParseResult parse, ConsoleReporter reporter)
@@ -66,11 +58,11 @@ internal sealed class CommandContext
         }
     }
 
-    /// <summary>Writes <paramref name="value"/> as the command's JSON result on stdout.</summary>
+    /// <summary>Writes <paramref name="value"/> as the command's JSON result on stdout (a shape <see cref="JsonResults"/> lists).</summary>
     public void WriteJson<T>(T value)
     {
         Interruption.ResultWritten();
-        Console.Out.WriteLine(JsonSerializer.Serialize(value, JsonOptions));
+        Console.Out.WriteLine(JsonSerializer.Serialize(value, TypeInfo<T>(JsonResults.Default)));
     }
 
     /// <summary>The target this command changes: after an interrupt, what it holds is said (and given with --json).</summary>
@@ -80,8 +72,10 @@ internal sealed class CommandContext
     public void WriteJsonLine<T>(T value)
     {
         Interruption.ResultWritten();
-        Console.Out.WriteLine(JsonSerializer.Serialize(value, JsonLinesOptions));
+        Console.Out.WriteLine(JsonSerializer.Serialize(value, TypeInfo<T>(JsonResults.Lines)));
     }
 
-    private static readonly JsonSerializerOptions JsonLinesOptions = new(JsonOptions) { WriteIndented = false };
+    private static JsonTypeInfo<T> TypeInfo<T>(JsonResults context) =>
+        context.GetTypeInfo(typeof(T)) as JsonTypeInfo<T>
+        ?? throw new InvalidOperationException($"{typeof(T).Name} is not among the shapes JsonResults writes: add it there.");
 }

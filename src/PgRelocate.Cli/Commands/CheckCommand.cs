@@ -34,14 +34,12 @@ internal static class CheckCommand
             ctx.Reporter.Stop();
             if (ctx.Json)
             {
-                ctx.WriteJson(new
-                {
-                    source = sourceInfo.Display,
-                    target = targetInfo?.Display,
-                    blocked = report.Blocked,
-                    counts = new { ok = report.Count(CheckStatus.Ok), warn = report.Count(CheckStatus.Warn), block = report.Count(CheckStatus.Block) },
-                    checks = report.Results.Select(r => new { check = r.Check, status = r.Status, found = r.Found, next = r.Next, details = r.Details }),
-                });
+                ctx.WriteJson(new CheckJson(
+                    sourceInfo.Display,
+                    targetInfo?.Display,
+                    report.Blocked,
+                    new CheckCountsJson(report.Count(CheckStatus.Ok), report.Count(CheckStatus.Warn), report.Count(CheckStatus.Block)),
+                    [.. report.Results.Select(r => new CheckItemJson(r.Check, r.Status, r.Found, r.Next, r.Details))]));
             }
             else if (Console.IsOutputRedirected)
             {

@@ -78,23 +78,21 @@ internal static class CopyCommand
     {
         if (ctx.Json)
         {
-            ctx.WriteJson(new
-            {
-                status = result.Warnings.Count == 0 ? "Completed" : $"Completed with {result.Warnings.Count} warnings",
-                source = options.Source.Display,
-                target = options.Target.Display,
-                seconds = Math.Round(result.Duration.TotalSeconds, 2),
-                tables = result.Tables,
-                rows = result.Rows,
-                bytes = result.Bytes,
-                sequences = result.Sequences,
-                largeObjects = result.LargeObjects,
-                warnings = result.Warnings,
-                roles = result.Roles.Select(r => new { role = r.Role, action = r.Action, note = r.Note }),
-                ownersAndGrants = result.Access is { } a ? new { owners = a.Owners, grants = a.Grants, defaultPrivileges = a.Defaults } : null,
-                steps = result.Steps.Select(s => new { step = s.Step, @object = s.Object, start = Math.Round(s.Start.TotalSeconds, 2), seconds = Math.Round(s.Duration.TotalSeconds, 2), rows = s.Rows, bytes = s.Bytes }),
-                log = result.LogPath,
-            });
+            ctx.WriteJson(new CopyJson(
+                result.Warnings.Count == 0 ? "Completed" : $"Completed with {result.Warnings.Count} warnings",
+                options.Source.Display,
+                options.Target.Display,
+                Math.Round(result.Duration.TotalSeconds, 2),
+                result.Tables,
+                result.Rows,
+                result.Bytes,
+                result.Sequences,
+                result.LargeObjects,
+                result.Warnings,
+                [.. result.Roles.Select(r => new RoleJson(r.Role, r.Action, r.Note))],
+                result.Access is { } a ? new OwnersAndGrantsJson(a.Owners, a.Grants, a.Defaults) : null,
+                [.. result.Steps.Select(s => new CopyStepJson(s.Step, s.Object, Math.Round(s.Start.TotalSeconds, 2), Math.Round(s.Duration.TotalSeconds, 2), s.Rows, s.Bytes))],
+                result.LogPath));
             return;
         }
 

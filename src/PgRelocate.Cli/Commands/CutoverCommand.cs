@@ -67,7 +67,7 @@ internal static class CutoverCommand
         var downtime = journal.Output(OnlineCutoverStep.StepName, "writeDowntimeSeconds");
         if (ctx.Json)
         {
-            ctx.WriteJson(new { id, status = journal.Status.ToString(), writeDowntimeSeconds = downtime is null ? (double?)null : double.Parse(downtime, CultureInfo.InvariantCulture), databaseUrl = journal.Target, error = journal.Error });
+            ctx.WriteJson(new CutoverJson(id, journal.Status.ToString(), downtime is null ? null : double.Parse(downtime, CultureInfo.InvariantCulture), journal.Target, journal.Error));
         }
 
         if (journal.Status == MigrationStatus.Completed)
@@ -100,13 +100,11 @@ internal static class CutoverCommand
         double? Downtime(MigrationJournal child) => child.Output(OnlineCutoverStep.StepName, "writeDowntimeSeconds") is { } d ? double.Parse(d, CultureInfo.InvariantCulture) : null;
         if (ctx.Json)
         {
-            ctx.WriteJson(new
-            {
-                id = parent.Id,
-                status = parent.Status.ToString(),
-                error = parent.Error,
-                databases = children.Select(c => new { database = c.Database, id = c.Child.Id, status = c.Child.Status.ToString(), writeDowntimeSeconds = Downtime(c.Child), databaseUrl = c.Child.Target, error = c.Child.Error }).ToList(),
-            });
+            ctx.WriteJson(new CutoverInstanceJson(
+                parent.Id,
+                parent.Status.ToString(),
+                parent.Error,
+                [.. children.Select(c => new CutoverDatabaseJson(c.Database, c.Child.Id, c.Child.Status.ToString(), Downtime(c.Child), c.Child.Target, c.Child.Error))]));
         }
         else
         {

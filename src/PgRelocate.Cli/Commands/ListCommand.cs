@@ -30,11 +30,9 @@ internal static class ListCommand
 
             if (ctx.Json)
             {
-                ctx.WriteJson(all.Select(j => new
-                {
-                    id = j.Id, status = j.Status.ToString(), createdAt = j.CreatedAt, finishedAt = j.FinishedAt, source = j.Source, target = j.Target, step = CurrentStep(j), orphanedSlot = Json(orphans.GetValueOrDefault(j.Id)),
-                    databases = InstanceJournal.IsParent(j) ? children[j.Id].OrderBy(c => c.Id, StringComparer.Ordinal).Select(c => new { id = c.Id, status = c.Status.ToString(), step = CurrentStep(c), source = c.Source, target = c.Target }) : null,
-                }));
+                ctx.WriteJson(all.Select(j => new ListJson(
+                    j.Id, j.Status.ToString(), j.CreatedAt, j.FinishedAt, j.Source, j.Target, CurrentStep(j), OrphanedSlotJson.Of(orphans.GetValueOrDefault(j.Id)),
+                    InstanceJournal.IsParent(j) ? [.. children[j.Id].OrderBy(c => c.Id, StringComparer.Ordinal).Select(c => new ListDatabaseJson(c.Id, c.Status.ToString(), CurrentStep(c), c.Source, c.Target))] : null)).ToList());
                 return ExitCode.Success;
             }
 
@@ -67,9 +65,6 @@ internal static class ListCommand
     }
 
     /// <summary>A slot left by a migration whose process is gone, as JSON; null for none.</summary>
-    public static object? Json(Online.OrphanedSlot? orphan) =>
-        orphan is null ? null : new { slot = orphan.Slot, retainedBytes = orphan.RetainedBytes, cleanup = orphan.CleanupCommand, notReached = orphan.NotReached };
-
     /// <summary>The source given in PGRELOCATE_SOURCE, to reach the sources of migrations whose process is gone; null when unset or not a connection.</summary>
     private static Connections.PgConnectionInfo? GivenSource()
     {

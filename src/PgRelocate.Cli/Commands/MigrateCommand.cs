@@ -306,7 +306,7 @@ internal static class MigrateCommand
             cancellationToken);
         if (ctx.Json)
         {
-            ctx.WriteJson(new { id = journal.Id, folder = journal.Folder, pid });
+            ctx.WriteJson(new DetachedJson(journal.Id, journal.Folder, pid));
         }
         else
         {

@@ -67,16 +67,14 @@ internal static class RestoreCommand
     {
         if (ctx.Json)
         {
-            ctx.WriteJson(new
-            {
-                status = result.StatusText,
+            ctx.WriteJson(new RestoreJson(
+                result.StatusText,
                 target,
-                warnings = result.Warnings.Select(w => new { entry = w.Entry, message = w.Message, why = w.HarmlessBecause }),
-                errors = result.Errors.Select(e => new { entry = e.Entry, message = e.Message, command = e.Command }),
-                roles = result.Roles.Select(r => new { role = r.Role, action = r.Action, note = r.Note }),
-                log = result.LogPath,
-                seconds = Math.Round(result.Duration.TotalSeconds, 1),
-            });
+                [.. result.Warnings.Select(w => new IssueJson(w.Entry, w.Message, w.HarmlessBecause))],
+                [.. result.Errors.Select(e => new ErrorJson(e.Entry, e.Message, e.Command))],
+                [.. result.Roles.Select(r => new RoleJson(r.Role, r.Action, r.Note))],
+                result.LogPath,
+                Math.Round(result.Duration.TotalSeconds, 1)));
             return;
         }
 

@@ -61,13 +61,7 @@ internal static class SettingsCommand
             }
             else if (ctx.Json)
             {
-                ctx.WriteJson(new
-                {
-                    source = diff.SourceSnapshot.Label,
-                    target = diff.TargetSnapshot.Label,
-                    behaviour = diff.Behaviour,
-                    infrastructure = diff.Infrastructure,
-                });
+                ctx.WriteJson(new SettingsJson(diff.SourceSnapshot.Label, diff.TargetSnapshot.Label, [.. diff.Behaviour], [.. diff.Infrastructure]));
             }
             else
             {
@@ -92,7 +86,7 @@ internal static class SettingsCommand
             var applied = await SettingsApplier.ApplyAsync(info, snapshot, ctx.Parse.GetValue(confirm) ?? "", ct);
             if (ctx.Json)
             {
-                ctx.WriteJson(new { target = info.Display, applied });
+                ctx.WriteJson(new SettingsAppliedJson(info.Display, applied));
             }
             else
             {

@@ -50,7 +50,9 @@ internal static class StatusCommand
             {
                 if (ctx.Json)
                 {
-                    var state = new { id, status = ListCommand.StatusOf(journal), progress = JournalReporter.Read(journal), online = Online.OnlineStatus.Read(journal.Folder), steps = journal.Steps.Select(s => new { s.Name, status = s.Status.ToString(), s.Summary, s.Error }), orphanedSlot = ListCommand.Json(orphan), databases = Databases(journal) };
+                    var state = new StatusJson(
+                        id, ListCommand.StatusOf(journal), JournalReporter.Read(journal), Online.OnlineStatus.Read(journal.Folder),
+                        [.. journal.Steps.Select(s => new StatusStepJson(s.Name, s.Status.ToString(), s.Summary, s.Error))], OrphanedSlotJson.Of(orphan), Databases(journal));
                     if (once)
                     {
                         ctx.WriteJson(state);
@@ -78,9 +80,9 @@ internal static class StatusCommand
     }
 
     /// <summary>An instance migration's databases and their migrations, as JSON; null for a migration of one database.</summary>
-    private static object? Databases(MigrationJournal journal) =>
+    private static List<StatusDatabaseJson>? Databases(MigrationJournal journal) =>
         InstanceJournal.IsParent(journal)
-            ? InstanceJournal.Children(journal).Select(c => new { database = c.Database, id = c.Child.Id, status = ListCommand.StatusOf(c.Child), progress = JournalReporter.Read(c.Child) }).ToList()
+            ? [.. InstanceJournal.Children(journal).Select(c => new StatusDatabaseJson(c.Database, c.Child.Id, ListCommand.StatusOf(c.Child), JournalReporter.Read(c.Child)))]
             : null;
 
     private static string Describe(MigrationJournal journal, bool running)

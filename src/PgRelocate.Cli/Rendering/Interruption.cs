@@ -12,7 +12,7 @@ namespace PgRelocate.Cli.Rendering;
 /// </summary>
 internal static class Interruption
 {
-    private static readonly ConcurrentDictionary<string, object?> Fields = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, string?> Fields = new(StringComparer.Ordinal);
     private static int _said;
     private static volatile bool _json;
     private static volatile bool _resultWritten;
@@ -24,7 +24,7 @@ internal static class Interruption
     public static void Watch(TargetOptions into) => Volatile.Write(ref _target, into);
 
     /// <summary>A field of the command's own for the interrupted object (a migration's id).</summary>
-    public static void Add(string name, object? value) => Fields[name] = value;
+    public static void Add(string name, string? value) => Fields[name] = value;
 
     /// <summary>The command printed its JSON result: an interruption prints no second object.</summary>
     public static void ResultWritten() => _resultWritten = true;
@@ -44,11 +44,11 @@ internal static class Interruption
             return;
         }
 
-        var result = new Dictionary<string, object?>(StringComparer.Ordinal) { ["status"] = "interrupted" };
+        var result = new Dictionary<string, string?>(StringComparer.Ordinal) { ["status"] = "interrupted" };
         if (target is not null)
         {
             result["target"] = target.Connection.Display;
-            result["targetState"] = target.Changes.Condition;
+            result["targetState"] = JsonNamingPolicy.CamelCase.ConvertName(target.Changes.Condition.ToString());
             result["targetHolds"] = holds;
         }
 
@@ -57,7 +57,7 @@ internal static class Interruption
             result[name] = value;
         }
 
-        Console.Out.WriteLine(JsonSerializer.Serialize(result, CommandContext.JsonOptions));
+        Console.Out.WriteLine(JsonSerializer.Serialize(result, JsonResults.Default.DictionaryStringString));
         Console.Out.Flush();
     }
 }

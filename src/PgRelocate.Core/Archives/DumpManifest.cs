@@ -38,14 +38,7 @@ public sealed record DumpManifest
 
     public long LargeObjects { get; init; }
 
-    public static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
-    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+    public string ToJson() => JsonSerializer.Serialize(this, ManifestJson.Default.DumpManifest);
 
     /// <summary>The manifest version this PgRelocate writes and reads.</summary>
     public const int CurrentVersion = 1;
@@ -55,7 +48,7 @@ public sealed record DumpManifest
         DumpManifest manifest;
         try
         {
-            manifest = JsonSerializer.Deserialize<DumpManifest>(json, JsonOptions)
+            manifest = JsonSerializer.Deserialize(json, ManifestJson.Default.DumpManifest)
                 ?? throw new UsageException($"{what} is empty: it is not a PgRelocate manifest.");
         }
         catch (JsonException e)
@@ -75,3 +68,8 @@ public sealed record DumpManifest
     /// <summary>Where the manifest of <paramref name="archivePath"/> is kept.</summary>
     public static string PathFor(string archivePath) => archivePath + Suffix;
 }
+
+/// <summary>The manifest's JSON (indented, camelCase, nulls left out), its reading and writing generated when the tool is built.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(DumpManifest))]
+internal sealed partial class ManifestJson : JsonSerializerContext;

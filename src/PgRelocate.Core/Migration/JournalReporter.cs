@@ -55,7 +55,7 @@ public sealed class JournalReporter(IReporter inner, MigrationJournal journal) :
             {
                 _lastWrite = DateTime.UtcNow;
                 var path = Path.Combine(journal.Folder, ProgressFile);
-                File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(_latest.Values, JsonOptions));
+                File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(_latest.Values.ToList(), StateJson.Default.ListProgressUpdate));
                 File.Move(path + ".tmp", path, overwrite: true);
             }
         }
@@ -66,7 +66,7 @@ public sealed class JournalReporter(IReporter inner, MigrationJournal journal) :
         var path = Path.Combine(journal.Folder, ProgressFile);
         try
         {
-            return File.Exists(path) ? JsonSerializer.Deserialize<List<ProgressUpdate>>(File.ReadAllText(path), JsonOptions) ?? [] : [];
+            return File.Exists(path) ? JsonSerializer.Deserialize(File.ReadAllText(path), StateJson.Default.ListProgressUpdate) ?? [] : [];
         }
         catch (Exception e) when (e is IOException or JsonException)
         {
@@ -74,5 +74,4 @@ public sealed class JournalReporter(IReporter inner, MigrationJournal journal) :
         }
     }
 
-    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 }

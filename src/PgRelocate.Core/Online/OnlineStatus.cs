@@ -56,12 +56,10 @@ public sealed record OnlineStatus
 
     public DateTimeOffset UpdatedAt { get; init; } = DateTimeOffset.UtcNow;
 
-    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
-
     public void Write(string folder)
     {
         var path = Path.Combine(folder, FileName);
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(this, JsonOptions));
+        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(this, StateJson.Default.OnlineStatus));
         File.Move(path + ".tmp", path, overwrite: true);
     }
 
@@ -71,7 +69,7 @@ public sealed record OnlineStatus
         var path = Path.Combine(folder, FileName);
         try
         {
-            return File.Exists(path) ? JsonSerializer.Deserialize<OnlineStatus>(File.ReadAllText(path), JsonOptions) : null;
+            return File.Exists(path) ? JsonSerializer.Deserialize(File.ReadAllText(path), StateJson.Default.OnlineStatus) : null;
         }
         catch (Exception e) when (e is IOException or JsonException)
         {

@@ -13,7 +13,6 @@ namespace PgRelocate.Staging;
 /// </summary>
 public static class PendingUploads
 {
-    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
     /// <summary>One recorded upload: where (as the store displays it), its key, its id and the process that ran it.</summary>
     public sealed record Record(string Object, string Key, string UploadId, int Pid, DateTimeOffset StartedAt);
@@ -26,7 +25,7 @@ public static class PendingUploads
         ArgumentNullException.ThrowIfNull(store);
         Directory.CreateDirectory(Folder);
         var file = Path.Combine(Folder, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(store.Display(key) + "\n" + uploadId)))[..24] + ".json");
-        File.WriteAllText(file, JsonSerializer.Serialize(new Record(store.Display(key), key, uploadId, Environment.ProcessId, DateTimeOffset.UtcNow), JsonOptions));
+        File.WriteAllText(file, JsonSerializer.Serialize(new Record(store.Display(key), key, uploadId, Environment.ProcessId, DateTimeOffset.UtcNow), StateJson.Default.Record));
         return file;
     }
 
@@ -61,7 +60,7 @@ public static class PendingUploads
             Record? record;
             try
             {
-                record = JsonSerializer.Deserialize<Record>(File.ReadAllText(file), JsonOptions);
+                record = JsonSerializer.Deserialize(File.ReadAllText(file), StateJson.Default.Record);
             }
             catch (Exception e) when (e is IOException or JsonException)
             {

@@ -25,8 +25,8 @@ public static class DetachedStart
         var program = new List<string> { self };
         if (Path.GetFileNameWithoutExtension(self) is "dotnet")
         {
-            program.Add(System.Reflection.Assembly.GetEntryAssembly()?.Location
-                ?? throw new PgRelocateException("Cannot find this program's path to start it in the background."));
+            // Run as 'dotnet pgrelocate.dll': the first argument is the program's own file.
+            program.Add(Environment.GetCommandLineArgs()[0]);
         }
 
         // sh says its process id (which exec keeps for the program) and sends the output to the log: the program

@@ -18,9 +18,10 @@ public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
 public static class CliRunner
 {
     /// <summary>
-    /// The command line the tests run: the one <c>make test</c> compiles ahead of time, as the tool is packed
-    /// (<c>PGRELOCATE_TEST_CLI</c>), or else the build's copy beside the tests. Hundreds of runs each compiled the
-    /// tool's code as it first ran: a third of a second of CPU a run, minutes of the suite on two cores.
+    /// The command line the tests run: the program <c>make test</c> compiles to native code, as the linux-x64 tool is
+    /// packed (<c>PGRELOCATE_TEST_CLI</c>, a program, or an assembly that <c>dotnet</c> runs), or else the build's copy
+    /// beside the tests. Hundreds of runs each compiled the tool's code as it first ran: a third of a second of CPU a
+    /// run, minutes of the suite on two cores.
     /// </summary>
     public static string AssemblyPath => Environment.GetEnvironmentVariable("PGRELOCATE_TEST_CLI") is { Length: > 0 } path
         ? path
@@ -30,14 +31,19 @@ public static class CliRunner
 
     public static async Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment, TimeSpan? timeout = null, Action<Process>? onStarted = null)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var assembly = AssemblyPath.EndsWith(".dll", StringComparison.Ordinal);
+        var info = new ProcessStartInfo(assembly ? "dotnet" : AssemblyPath)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(AssemblyPath);
+        if (assembly)
+        {
+            info.ArgumentList.Add(AssemblyPath);
+        }
+
         foreach (var a in args)
         {
             info.ArgumentList.Add(a);

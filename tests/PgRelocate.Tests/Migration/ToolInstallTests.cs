@@ -30,22 +30,41 @@ public sealed partial class ToolInstallTests
             """);
         var environment = new Dictionary<string, string> { ["NUGET_PACKAGES"] = dir.File("packages") };
 
-        // Packed as users pack it, but for this platform alone (users' packs hold five): the package that points to
-        // the platforms' packages, and this platform's, compiled ahead of time. Packing compiles the tool for that
-        // platform beside the tests' own build, which it leaves as it is; it restores from the machine's cache.
+        // Packed as users pack it (make pack), but for this platform alone (users' packs hold five): the package that
+        // points to the platforms' packages, and this platform's, compiled ahead of time; on linux-x64 then packed
+        // again compiled to native code, in place of the first. Packing compiles the tool for that platform beside the
+        // tests' own build, which it leaves as it is; it restores from the machine's cache.
         var (root, configuration) = Build();
         var rid = Platform();
-        var packed = await RunAsync(new Dictionary<string, string>(), "dotnet", "pack", Path.Combine(root, "src", "PgRelocate.Cli", "PgRelocate.Cli.csproj"), "-c", configuration, "-o", pack, "--nologo", $"-p:RuntimeIdentifiers={rid}");
+        var project = Path.Combine(root, "src", "PgRelocate.Cli", "PgRelocate.Cli.csproj");
+        var packed = await RunAsync(new Dictionary<string, string>(), "dotnet", "pack", project, "-c", configuration, "-o", pack, "--nologo", $"-p:RuntimeIdentifiers={rid}");
         Assert.True(packed.Code == 0, packed.Output);
+        var native = rid == "linux-x64";
+        if (native)
+        {
+            packed = await RunAsync(new Dictionary<string, string>(), "dotnet", "pack", project, "-c", configuration, "-o", pack, "--nologo", "-r", rid, "-p:NativeTool=true");
+            Assert.True(packed.Code == 0, packed.Output);
+        }
+
         Assert.Equal(["PgRelocate.Tool.1.0.0.nupkg", $"PgRelocate.Tool.{rid}.1.0.0.nupkg"], Directory.GetFiles(pack, "PgRelocate.Tool.*.nupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal));
 
         var installed = await RunAsync(environment, "dotnet", "tool", "install", "PgRelocate.Tool", "--tool-path", tools, "--configfile", config);
         Assert.True(installed.Code == 0, installed.Output);
 
-        // The installed tool is the platform's package, its code compiled ahead of time.
-        var installedDll = Assert.Single(Directory.GetFiles(tools, "pgrelocate.dll", SearchOption.AllDirectories));
-        Assert.Contains($"{Path.DirectorySeparatorChar}{rid}{Path.DirectorySeparatorChar}", installedDll, StringComparison.Ordinal);
-        Assert.True(IsReadyToRun(installedDll), installedDll + " holds no ahead-of-time code");
+        // The installed tool is the platform's package, its code compiled ahead of time: on linux-x64 one native
+        // program and no assembly at all.
+        if (native)
+        {
+            Assert.Empty(Directory.GetFiles(tools, "pgrelocate.dll", SearchOption.AllDirectories));
+            var program = Assert.Single(Directory.GetFiles(tools, "pgrelocate", SearchOption.AllDirectories), f => f.Contains($"{Path.DirectorySeparatorChar}{rid}{Path.DirectorySeparatorChar}", StringComparison.Ordinal));
+            Assert.True(IsElf(program), program + " is not a native program");
+        }
+        else
+        {
+            var installedDll = Assert.Single(Directory.GetFiles(tools, "pgrelocate.dll", SearchOption.AllDirectories));
+            Assert.Contains($"{Path.DirectorySeparatorChar}{rid}{Path.DirectorySeparatorChar}", installedDll, StringComparison.Ordinal);
+            Assert.True(IsReadyToRun(installedDll), installedDll + " holds no ahead-of-time code");
+        }
 
         var version = await RunAsync(environment, Path.Combine(tools, "pgrelocate"), "--version");
         Assert.True(version.Code == 0, version.Output);
@@ -79,6 +98,14 @@ public sealed partial class ToolInstallTests
         using var stream = File.OpenRead(path);
         using var pe = new System.Reflection.PortableExecutable.PEReader(stream);
         return pe.PEHeaders.CorHeader is { ManagedNativeHeaderDirectory.Size: > 0 };
+    }
+
+    /// <summary>Whether a file is a native Linux program (ELF).</summary>
+    private static bool IsElf(string path)
+    {
+        var head = new byte[4];
+        using var stream = File.OpenRead(path);
+        return stream.Read(head) == 4 && head is [0x7F, (byte)'E', (byte)'L', (byte)'F'];
     }
 
     /// <summary>The repository's root and the configuration these tests were built in (bin/Release/… or bin/Debug/…).</summary>

@@ -42,13 +42,8 @@ public static class MigrationReport
         File.Move(temp, path, overwrite: true);
     }
 
-    public static string Json(MigrationJournal journal) => JsonSerializer.Serialize(journal, new JsonSerializerOptions
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Converters = { new JsonStringEnumConverter() },
-    });
+    /// <summary>The journal as JSON, as the journal itself is written (<see cref="JournalJson"/>).</summary>
+    public static string Json(MigrationJournal journal) => JsonSerializer.Serialize(journal, JournalJson.Default.MigrationJournal);
 
     /// <summary>The facts at the top of every rendering, as label and value.</summary>
     public static IReadOnlyList<(string Label, string Value)> Facts(MigrationJournal j)

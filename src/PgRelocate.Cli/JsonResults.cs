@@ -1,0 +1,110 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using PgRelocate.Archives;
+using PgRelocate.Online;
+using PgRelocate.Preflight;
+using PgRelocate.Progress;
+using PgRelocate.Settings;
+using PgRelocate.Verify;
+
+namespace PgRelocate.Cli;
+
+// What the commands print with --json: one record a shape, camelCase (JsonResults below), so that writing them is
+// generated when the tool is built and nothing is worked out by reflection as it runs (the Linux tool is compiled
+// to native code, which keeps no member its code does not name).
+
+internal sealed record CheckJson(string Source, string? Target, bool Blocked, CheckCountsJson Counts, IReadOnlyList<CheckItemJson> Checks);
+
+internal sealed record CheckCountsJson(int Ok, int Warn, int Block);
+
+internal sealed record CheckItemJson(string Check, CheckStatus Status, string Found, string Next, IReadOnlyList<string> Details);
+
+internal sealed record IssueJson(string Entry, string Message, string? Why);
+
+internal sealed record ErrorJson(string Entry, string Message, string? Command);
+
+internal sealed record RoleJson(string Role, string Action, string Note);
+
+internal sealed record RestoreJson(string Status, string Target, IReadOnlyList<IssueJson> Warnings, IReadOnlyList<ErrorJson> Errors, IReadOnlyList<RoleJson> Roles, string Log, double Seconds);
+
+internal sealed record OwnersAndGrantsJson(int Owners, int Grants, int DefaultPrivileges);
+
+internal sealed record CopyStepJson(string Step, string Object, double Start, double Seconds, long? Rows, long? Bytes);
+
+internal sealed record CopyJson(
+    string Status, string Source, string Target, double Seconds, int Tables, long Rows, long Bytes, int Sequences, int LargeObjects,
+    IReadOnlyList<string> Warnings, IReadOnlyList<RoleJson> Roles, OwnersAndGrantsJson? OwnersAndGrants, IReadOnlyList<CopyStepJson> Steps, string Log);
+
+internal sealed record OrphanedSlotJson(string Slot, long? RetainedBytes, string Cleanup, string? NotReached)
+{
+    public static OrphanedSlotJson? Of(OrphanedSlot? orphan) =>
+        orphan is null ? null : new(orphan.Slot, orphan.RetainedBytes, orphan.CleanupCommand, orphan.NotReached);
+}
+
+internal sealed record ListDatabaseJson(string Id, string Status, string Step, string Source, string Target);
+
+internal sealed record ListJson(
+    string Id, string Status, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt, string Source, string Target, string Step,
+    OrphanedSlotJson? OrphanedSlot, IReadOnlyList<ListDatabaseJson>? Databases);
+
+internal sealed record StatusStepJson(string Name, string Status, string? Summary, string? Error);
+
+internal sealed record StatusDatabaseJson(string Database, string Id, string Status, IReadOnlyList<ProgressUpdate> Progress);
+
+internal sealed record StatusJson(
+    string Id, string Status, IReadOnlyList<ProgressUpdate> Progress, OnlineStatus? Online, IReadOnlyList<StatusStepJson> Steps,
+    OrphanedSlotJson? OrphanedSlot, IReadOnlyList<StatusDatabaseJson>? Databases);
+
+internal sealed record UrlJson(string Url, string? ManifestUrl, DateTimeOffset ExpiresAt, string? Heroku);
+
+internal sealed record CutoverJson(string Id, string Status, double? WriteDowntimeSeconds, string DatabaseUrl, string? Error);
+
+internal sealed record CutoverDatabaseJson(string Database, string Id, string Status, double? WriteDowntimeSeconds, string DatabaseUrl, string? Error);
+
+internal sealed record CutoverInstanceJson(string Id, string Status, string? Error, IReadOnlyList<CutoverDatabaseJson> Databases);
+
+internal sealed record StagedRemovedJson(string Deleted, bool Existed, int AbortedUploads);
+
+internal sealed record DumpJson(string Archive, string ManifestPath, DumpManifest Manifest);
+
+internal sealed record SettingsJson(string Source, string Target, IReadOnlyList<SettingDifference> Behaviour, IReadOnlyList<SettingDifference> Infrastructure);
+
+internal sealed record SettingsAppliedJson(string Target, IReadOnlyList<string> Applied);
+
+internal sealed record DetachedJson(string Id, string Folder, int Pid);
+
+/// <summary>
+/// The commands' JSON: indented, camelCase, nulls left out, enums by their camelCase names. Every shape a command
+/// prints is listed here; printing one that is not fails at once (a test prints each command's).
+/// </summary>
+[JsonSourceGenerationOptions(
+    WriteIndented = true,
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    Converters = [typeof(CamelCaseEnum<CheckStatus>), typeof(CamelCaseEnum<DifferenceKind>), typeof(CamelCaseEnum<VerifyMode>), typeof(CamelCaseEnum<SettingGroup>)])]
+[JsonSerializable(typeof(CheckJson))]
+[JsonSerializable(typeof(RestoreJson))]
+[JsonSerializable(typeof(CopyJson))]
+[JsonSerializable(typeof(List<ListJson>))]
+[JsonSerializable(typeof(StatusJson))]
+[JsonSerializable(typeof(UrlJson))]
+[JsonSerializable(typeof(CutoverJson))]
+[JsonSerializable(typeof(CutoverInstanceJson))]
+[JsonSerializable(typeof(StagedRemovedJson))]
+[JsonSerializable(typeof(DumpJson))]
+[JsonSerializable(typeof(SettingsJson))]
+[JsonSerializable(typeof(SettingsAppliedJson))]
+[JsonSerializable(typeof(DetachedJson))]
+[JsonSerializable(typeof(VerificationResult))]
+[JsonSerializable(typeof(Dictionary<string, string?>))]
+internal sealed partial class JsonResults : JsonSerializerContext
+{
+    private static JsonResults? _lines;
+
+    /// <summary>The same, one object on one line (JSON Lines); made when first asked for, after <see cref="Default"/>.</summary>
+    public static JsonResults Lines => _lines ??= new(new JsonSerializerOptions(Default.Options) { WriteIndented = false });
+}
+
+/// <summary>An enum written and read by its camelCase name.</summary>
+internal sealed class CamelCaseEnum<TEnum>() : JsonStringEnumConverter<TEnum>(JsonNamingPolicy.CamelCase)
+    where TEnum : struct, Enum;
