@@ -103,11 +103,11 @@ timed() {
     local key="$1@$N" s t; shift
     statements skip
     s=$(now)
-    /usr/bin/time -v -o "$WORK/time.txt" "$@" >"$WORK/$1.out" 2>"$WORK/$1.err" || true
+    /usr/bin/time -v -o "$WORK/time.txt" "$@" >"$WORK/${key%@*}.out" 2>"$WORK/${key%@*}.err" || true
     t=$(since "$s"); record "$key" "$t" "$(peak_mb "$WORK/time.txt")"
     statements "$key"
     if ! grep -Eq "Exit status: (${OK:-0})\$" "$WORK/time.txt"; then
-        echo "$key failed:" >&2; tail -5 "$WORK/$1.out" "$WORK/$1.err" >&2; FAILED=1; KEEP=1
+        echo "$key failed:" >&2; tail -5 "$WORK/${key%@*}.out" "$WORK/${key%@*}.err" >&2; FAILED=1; KEEP=1
     fi
     echo "$key ${t}s, ${M[$key]} MB" >&2
 }
@@ -133,10 +133,10 @@ for N in "${SIZES[@]}"; do
 
     fresh c$N
     timed copy "$CLI" copy --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS" --log "$WORK/copy$N.log"
-    cp "$WORK/dotnet.out" "$WORK/copy$N.out"
+    cp "$WORK/copy.out" "$WORK/copy$N.out"
     fresh m$N
     timed migrate "$CLI" migrate --direct --source "$(src "$db")" --target "$(tgt m$N)" --confirm m$N --jobs "$JOBS" --workdir "$WORK/migrations$N-$round"
-    cp "$WORK/dotnet.out" "$WORK/migrate$N.out"
+    cp "$WORK/migrate.out" "$WORK/migrate$N.out"
     # The staged path: the dump to a local archive, restored alongside it as it grows.
     fresh s$N
     timed staged "$CLI" migrate --source "$(src "$db")" --target "$(tgt s$N)" --confirm s$N --jobs "$JOBS" --workdir "$WORK/staged$N-$round"
