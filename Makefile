@@ -37,6 +37,7 @@ test: setup-test build
 # make pack: the tool's packages in ./pack (see the .csproj): one a platform and the one that points to them, then,
 # on a linux-x64 machine, that platform's compiled to native code in place of its first.
 pack:
+	@bash scripts/setup.sh native
 	rm -rf pack
 	dotnet pack --nologo -v q -c $(CONFIG) -o pack src/PgRelocate.Cli
 	if [ "$$(uname -sm)" = "Linux x86_64" ]; then \

@@ -16,6 +16,7 @@ need_apt() {
 # into out/bench-cli, and sets CLI to the program.
 build_cli() {
     echo "Building pgrelocate ..." >&2
+    bash "$ROOT_DIR/scripts/setup.sh" native >&2
     dotnet publish "$ROOT_DIR/src/PgRelocate.Cli" -c Release --use-current-runtime -p:NativeTool=true \
         --nologo -v q -o "$ROOT_DIR/out/bench-cli" >/dev/null
     CLI="$ROOT_DIR/out/bench-cli/pgrelocate"

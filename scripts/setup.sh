@@ -4,6 +4,7 @@
 # PostgreSQL 12, 14, 16, 17 and 18 servers, OpenStack Swift, Azurite, s3rver, and Chromium for the report test. Safe to run again: it skips what is there.
 #   scripts/setup.sh        # for the demo and the tool itself
 #   scripts/setup.sh test   # for the tests as well
+#   scripts/setup.sh native # what compiling the tool to native code needs (make pack; the tests do it too)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-demo}"
@@ -22,6 +23,16 @@ if [ ! -x /usr/lib/postgresql/15/bin/initdb ] || ! command -v pg_dump >/dev/null
   as_root mkdir -p /etc/postgresql-common
   echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.conf >/dev/null
   apt_install postgresql-15 postgresql-client-15
+fi
+
+# The tests, the benchmarks and the linux-x64 package run the tool compiled to native code (Native AOT), which
+# links with clang and zlib's headers; the compiler's own packages are fetched now rather than during the build.
+if [ "$what" = test ] || [ "$what" = native ]; then
+  if ! command -v clang >/dev/null || ! dpkg-query -W -f='${Status}' zlib1g-dev 2>/dev/null | grep -q 'install ok installed'; then
+    echo "setup: installing clang and zlib1g-dev (to compile the tool to native code)"
+    apt_install clang zlib1g-dev
+  fi
+  dotnet restore --nologo -v q src/PgRelocate.Cli --use-current-runtime -p:NativeTool=true
 fi
 
 if [ "$what" = test ]; then
