@@ -58,24 +58,20 @@ internal sealed class CommandContext
         }
     }
 
-    /// <summary>Writes <paramref name="value"/> as the command's JSON result on stdout (a shape <see cref="JsonResults"/> lists).</summary>
-    public void WriteJson<T>(T value)
+    /// <summary>Writes <paramref name="value"/> as the command's JSON result on stdout, in its <paramref name="shape"/> (one of <see cref="JsonResults"/>).</summary>
+    public void WriteJson<T>(T value, Func<JsonResults, JsonTypeInfo<T>> shape)
     {
         Interruption.ResultWritten();
-        Console.Out.WriteLine(JsonSerializer.Serialize(value, TypeInfo<T>(JsonResults.Default)));
+        Console.Out.WriteLine(JsonSerializer.Serialize(value, shape(JsonResults.Default)));
     }
 
     /// <summary>The target this command changes: after an interrupt, what it holds is said (and given with --json).</summary>
     public void Watch(PgRelocate.Targets.TargetOptions into) => Interruption.Watch(into);
 
     /// <summary>One object on one line (JSON Lines), for a command that prints one per change until it ends.</summary>
-    public void WriteJsonLine<T>(T value)
+    public void WriteJsonLine<T>(T value, Func<JsonResults, JsonTypeInfo<T>> shape)
     {
         Interruption.ResultWritten();
-        Console.Out.WriteLine(JsonSerializer.Serialize(value, TypeInfo<T>(JsonResults.Lines)));
+        Console.Out.WriteLine(JsonSerializer.Serialize(value, shape(JsonResults.Lines)));
     }
-
-    private static JsonTypeInfo<T> TypeInfo<T>(JsonResults context) =>
-        context.GetTypeInfo(typeof(T)) as JsonTypeInfo<T>
-        ?? throw new InvalidOperationException($"{typeof(T).Name} is not among the shapes JsonResults writes: add it there.");
 }

@@ -39,7 +39,7 @@ internal static class CheckCommand
                     targetInfo?.Display,
                     report.Blocked,
                     new CheckCountsJson(report.Count(CheckStatus.Ok), report.Count(CheckStatus.Warn), report.Count(CheckStatus.Block)),
-                    [.. report.Results.Select(r => new CheckItemJson(r.Check, r.Status, r.Found, r.Next, r.Details))]));
+                    [.. report.Results.Select(r => new CheckItemJson(r.Check, r.Status, r.Found, r.Next, r.Details))]), c => c.CheckJson);
             }
             else if (Console.IsOutputRedirected)
             {

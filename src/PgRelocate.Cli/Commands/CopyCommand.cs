@@ -92,7 +92,7 @@ internal static class CopyCommand
                 [.. result.Roles.Select(r => new RoleJson(r.Role, r.Action, r.Note))],
                 result.Access is { } a ? new OwnersAndGrantsJson(a.Owners, a.Grants, a.Defaults) : null,
                 [.. result.Steps.Select(s => new CopyStepJson(s.Step, s.Object, Math.Round(s.Start.TotalSeconds, 2), Math.Round(s.Duration.TotalSeconds, 2), s.Rows, s.Bytes))],
-                result.LogPath));
+                result.LogPath), c => c.CopyJson);
             return;
         }
 

@@ -67,7 +67,7 @@ internal static class CutoverCommand
         var downtime = journal.Output(OnlineCutoverStep.StepName, "writeDowntimeSeconds");
         if (ctx.Json)
         {
-            ctx.WriteJson(new CutoverJson(id, journal.Status.ToString(), downtime is null ? null : double.Parse(downtime, CultureInfo.InvariantCulture), journal.Target, journal.Error));
+            ctx.WriteJson(new CutoverJson(id, journal.Status.ToString(), downtime is null ? null : double.Parse(downtime, CultureInfo.InvariantCulture), journal.Target, journal.Error), c => c.CutoverJson);
         }
 
         if (journal.Status == MigrationStatus.Completed)
@@ -104,7 +104,7 @@ internal static class CutoverCommand
                 parent.Id,
                 parent.Status.ToString(),
                 parent.Error,
-                [.. children.Select(c => new CutoverDatabaseJson(c.Database, c.Child.Id, c.Child.Status.ToString(), Downtime(c.Child), c.Child.Target, c.Child.Error))]));
+                [.. children.Select(c => new CutoverDatabaseJson(c.Database, c.Child.Id, c.Child.Status.ToString(), Downtime(c.Child), c.Child.Target, c.Child.Error))]), c => c.CutoverInstanceJson);
         }
         else
         {

@@ -68,7 +68,7 @@ internal static class DumpCommand
         ctx.Reporter.Stop();
         if (ctx.Json)
         {
-            ctx.WriteJson(new DumpJson(location.ToString(), location.Manifest!.ToString(), manifest));
+            ctx.WriteJson(new DumpJson(location.ToString(), location.Manifest!.ToString(), manifest), c => c.DumpJson);
         }
         else
         {

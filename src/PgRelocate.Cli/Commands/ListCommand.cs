@@ -32,7 +32,7 @@ internal static class ListCommand
             {
                 ctx.WriteJson(all.Select(j => new ListJson(
                     j.Id, j.Status.ToString(), j.CreatedAt, j.FinishedAt, j.Source, j.Target, CurrentStep(j), OrphanedSlotJson.Of(orphans.GetValueOrDefault(j.Id)),
-                    InstanceJournal.IsParent(j) ? [.. children[j.Id].OrderBy(c => c.Id, StringComparer.Ordinal).Select(c => new ListDatabaseJson(c.Id, c.Status.ToString(), CurrentStep(c), c.Source, c.Target))] : null)).ToList());
+                    InstanceJournal.IsParent(j) ? [.. children[j.Id].OrderBy(c => c.Id, StringComparer.Ordinal).Select(c => new ListDatabaseJson(c.Id, c.Status.ToString(), CurrentStep(c), c.Source, c.Target))] : null)).ToList(), c => c.ListListJson);
                 return ExitCode.Success;
             }
 

@@ -306,7 +306,7 @@ internal static class MigrateCommand
             cancellationToken);
         if (ctx.Json)
         {
-            ctx.WriteJson(new DetachedJson(journal.Id, journal.Folder, pid));
+            ctx.WriteJson(new DetachedJson(journal.Id, journal.Folder, pid), c => c.DetachedJson);
         }
         else
         {

@@ -74,7 +74,7 @@ internal static class RestoreCommand
                 [.. result.Errors.Select(e => new ErrorJson(e.Entry, e.Message, e.Command))],
                 [.. result.Roles.Select(r => new RoleJson(r.Role, r.Action, r.Note))],
                 result.LogPath,
-                Math.Round(result.Duration.TotalSeconds, 1)));
+                Math.Round(result.Duration.TotalSeconds, 1)), c => c.RestoreJson);
             return;
         }
 

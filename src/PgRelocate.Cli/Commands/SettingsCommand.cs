@@ -61,7 +61,7 @@ internal static class SettingsCommand
             }
             else if (ctx.Json)
             {
-                ctx.WriteJson(new SettingsJson(diff.SourceSnapshot.Label, diff.TargetSnapshot.Label, [.. diff.Behaviour], [.. diff.Infrastructure]));
+                ctx.WriteJson(new SettingsJson(diff.SourceSnapshot.Label, diff.TargetSnapshot.Label, [.. diff.Behaviour], [.. diff.Infrastructure]), c => c.SettingsJson);
             }
             else
             {
@@ -86,7 +86,7 @@ internal static class SettingsCommand
             var applied = await SettingsApplier.ApplyAsync(info, snapshot, ctx.Parse.GetValue(confirm) ?? "", ct);
             if (ctx.Json)
             {
-                ctx.WriteJson(new SettingsAppliedJson(info.Display, applied));
+                ctx.WriteJson(new SettingsAppliedJson(info.Display, applied), c => c.SettingsAppliedJson);
             }
             else
             {

@@ -33,7 +33,7 @@ internal static class StagedCommand
         await store.DeleteAsync(location.Manifest!.Key, cancellationToken);
         if (ctx.Json)
         {
-            ctx.WriteJson(new StagedRemovedJson(location.ToString(), existed, aborted));
+            ctx.WriteJson(new StagedRemovedJson(location.ToString(), existed, aborted), c => c.StagedRemovedJson);
         }
         else
         {

@@ -55,11 +55,11 @@ internal static class StatusCommand
                         [.. journal.Steps.Select(s => new StatusStepJson(s.Name, s.Status.ToString(), s.Summary, s.Error))], OrphanedSlotJson.Of(orphan), Databases(journal));
                     if (once)
                     {
-                        ctx.WriteJson(state);
+                        ctx.WriteJson(state, c => c.StatusJson);
                     }
                     else
                     {
-                        ctx.WriteJsonLine(state);
+                        ctx.WriteJsonLine(state, c => c.StatusJson);
                     }
                 }
                 else

@@ -56,7 +56,7 @@ internal static class UrlCommand
         var app = ctx.Parse.GetValue(HerokuApp);
         if (ctx.Json)
         {
-            ctx.WriteJson(new UrlJson(url, manifestUrl, expiresAt, app is null ? null : HerokuCommand(url, app, ctx.Parse.GetValue(HerokuDb)!)));
+            ctx.WriteJson(new UrlJson(url, manifestUrl, expiresAt, app is null ? null : HerokuCommand(url, app, ctx.Parse.GetValue(HerokuDb)!)), c => c.UrlJson);
         }
         else
         {

@@ -89,7 +89,7 @@ internal static class VerifyCommand
             ctx.Reporter.Stop();
             if (ctx.Json)
             {
-                ctx.WriteJson(result);
+                ctx.WriteJson(result, c => c.VerificationResult);
             }
             else
             {
