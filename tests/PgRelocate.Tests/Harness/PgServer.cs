@@ -50,6 +50,48 @@ public class PgServer : IAsyncLifetime
         await cmd.ExecuteNonQueryAsync();
     }
 
+    /// <summary>
+    /// Waits until a session of <paramref name="db"/>'s server matching <paramref name="condition"/> (on
+    /// pg_stat_activity) is seen, and fails if <paramref name="running"/> ends first or nothing is seen within a
+    /// minute. The server watches, a millisecond apart: polled from the tests' process on a machine the whole suite
+    /// keeps busy, a state that lasts a tenth of a second (a table's comparison) was missed.
+    /// </summary>
+    public static async Task WaitForActivityAsync(PgConnectionInfo db, string condition, Task running, string what)
+    {
+        await using var conn = new NpgsqlConnection(db.ToNpgsqlConnectionString());
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(
+            $"""
+            DO $watch$
+            BEGIN
+                FOR i IN 1..60000 LOOP
+                    PERFORM pg_catalog.pg_stat_clear_snapshot();
+                    IF EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity WHERE {condition}) THEN
+                        RETURN;
+                    END IF;
+                    PERFORM pg_catalog.pg_sleep(0.001);
+                END LOOP;
+                RAISE EXCEPTION 'not seen';
+            END $watch$
+            """,
+            conn) { CommandTimeout = 300 };
+        var watching = cmd.ExecuteNonQueryAsync();
+        if (await Task.WhenAny(watching, running) == running && !watching.IsCompleted)
+        {
+            var outcome = running.IsFaulted ? $"failed: {running.Exception!.GetBaseException().Message}" : "ended";
+            Assert.Fail($"never saw {what}: the work {outcome} first");
+        }
+
+        try
+        {
+            await watching;
+        }
+        catch (PostgresException e) when (e.MessageText == "not seen")
+        {
+            Assert.Fail($"never saw {what} within a minute");
+        }
+    }
+
     public static async Task<T?> ScalarAsync<T>(PgConnectionInfo db, string sql)
     {
         await using var conn = new NpgsqlConnection(db.ToNpgsqlConnectionString());

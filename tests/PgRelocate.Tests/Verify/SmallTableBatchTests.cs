@@ -58,19 +58,7 @@ public class SmallTableBatchTests(PgServer server) : IClassFixture<PgServer>
         Assert.Equal(Tables + 1, result.Tables.Count);
         Assert.All(result.Tables.Where(t => t.Name != "public.big"), t => Assert.Equal(3, t.TargetRows));
 
-        async Task WaitForAsync(string condition, string what)
-        {
-            var sql = $"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgrelocate verify' AND {condition}";
-            for (var waited = 0; await PgServer.ScalarAsync<long>(source, sql) == 0; waited++)
-            {
-                if (waited >= 3000 || verifying.IsCompleted)
-                {
-                    var seen = await PgServer.ScalarAsync<string>(source, "SELECT string_agg(coalesce(wait_event_type, '-') || ': ' || left(query, 120), ' | ') FROM pg_stat_activity WHERE application_name = 'pgrelocate verify'");
-                    Assert.Fail($"never saw {what}; the verification's sessions: {seen}");
-                }
-
-                await Task.Delay(10);
-            }
-        }
+        Task WaitForAsync(string condition, string what) =>
+            PgServer.WaitForActivityAsync(source, $"application_name = 'pgrelocate verify' AND {condition}", verifying, what);
     }
 }
