@@ -133,8 +133,17 @@ public sealed partial class FileHttpServer : IDisposable
 
     public void Dispose()
     {
-        _listener.Stop();
-        _listener.Close();
+        // Close alone, not Stop then Close: after Stop has let go of the port, Close looks the port up again and
+        // binds it anew to do so, which fails when another test's server has taken it meanwhile ("Address already
+        // in use", seen once in a full run).
+        try
+        {
+            _listener.Close();
+        }
+        catch (HttpListenerException)
+        {
+        }
+
         _loop.Wait(TimeSpan.FromSeconds(5));
     }
 
