@@ -37,6 +37,7 @@ internal sealed record CopyJson(
 
 internal sealed record OrphanedSlotJson(string Slot, long? RetainedBytes, string Cleanup, string? NotReached)
 {
+    /// <summary>A slot left by a migration whose process is gone; null for none.</summary>
     public static OrphanedSlotJson? Of(OrphanedSlot? orphan) =>
         orphan is null ? null : new(orphan.Slot, orphan.RetainedBytes, orphan.CleanupCommand, orphan.NotReached);
 }

@@ -30,9 +30,12 @@ internal static class ListCommand
 
             if (ctx.Json)
             {
-                ctx.WriteJson(all.Select(j => new ListJson(
+                var listed = all.Select(j => new ListJson(
                     j.Id, j.Status.ToString(), j.CreatedAt, j.FinishedAt, j.Source, j.Target, CurrentStep(j), OrphanedSlotJson.Of(orphans.GetValueOrDefault(j.Id)),
-                    InstanceJournal.IsParent(j) ? [.. children[j.Id].OrderBy(c => c.Id, StringComparer.Ordinal).Select(c => new ListDatabaseJson(c.Id, c.Status.ToString(), CurrentStep(c), c.Source, c.Target))] : null)).ToList(), c => c.ListListJson);
+                    InstanceJournal.IsParent(j)
+                        ? [.. children[j.Id].OrderBy(c => c.Id, StringComparer.Ordinal).Select(c => new ListDatabaseJson(c.Id, c.Status.ToString(), CurrentStep(c), c.Source, c.Target))]
+                        : null));
+                ctx.WriteJson(listed.ToList(), c => c.ListListJson);
                 return ExitCode.Success;
             }
 
@@ -64,7 +67,6 @@ internal static class ListCommand
         return command;
     }
 
-    /// <summary>A slot left by a migration whose process is gone, as JSON; null for none.</summary>
     /// <summary>The source given in PGRELOCATE_SOURCE, to reach the sources of migrations whose process is gone; null when unset or not a connection.</summary>
     private static Connections.PgConnectionInfo? GivenSource()
     {
