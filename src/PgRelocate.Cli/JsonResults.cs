@@ -23,7 +23,11 @@ internal sealed record IssueJson(string Entry, string Message, string? Why);
 
 internal sealed record ErrorJson(string Entry, string Message, string? Command);
 
-internal sealed record RoleJson(string Role, string Action, string Note);
+internal sealed record RoleJson(string Role, string Action, string Note)
+{
+    /// <summary>Each role <c>--roles</c> created or found, as copy and restore print them.</summary>
+    public static List<RoleJson> Of(IEnumerable<Catalog.RoleOutcome> roles) => [.. roles.Select(r => new RoleJson(r.Role, r.Action, r.Note))];
+}
 
 internal sealed record RestoreJson(string Status, string Target, IReadOnlyList<IssueJson> Warnings, IReadOnlyList<ErrorJson> Errors, IReadOnlyList<RoleJson> Roles, string Log, double Seconds);
 
@@ -76,7 +80,7 @@ internal sealed record DetachedJson(string Id, string Folder, int Pid);
 
 /// <summary>
 /// The commands' JSON: indented, camelCase, nulls left out, enums by their camelCase names. Every shape a command
-/// prints is listed here; printing one that is not fails at once (a test prints each command's).
+/// prints is listed here, and a command names the one it prints (CommandContext.WriteJson), so an unlisted one does not compile.
 /// </summary>
 [JsonSourceGenerationOptions(
     WriteIndented = true,

@@ -89,7 +89,7 @@ internal static class CopyCommand
                 result.Sequences,
                 result.LargeObjects,
                 result.Warnings,
-                [.. result.Roles.Select(r => new RoleJson(r.Role, r.Action, r.Note))],
+                RoleJson.Of(result.Roles),
                 result.Access is { } a ? new OwnersAndGrantsJson(a.Owners, a.Grants, a.Defaults) : null,
                 [.. result.Steps.Select(s => new CopyStepJson(s.Step, s.Object, Math.Round(s.Start.TotalSeconds, 2), Math.Round(s.Duration.TotalSeconds, 2), s.Rows, s.Bytes))],
                 result.LogPath), c => c.CopyJson);

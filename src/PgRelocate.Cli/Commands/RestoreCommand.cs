@@ -72,7 +72,7 @@ internal static class RestoreCommand
                 target,
                 [.. result.Warnings.Select(w => new IssueJson(w.Entry, w.Message, w.HarmlessBecause))],
                 [.. result.Errors.Select(e => new ErrorJson(e.Entry, e.Message, e.Command))],
-                [.. result.Roles.Select(r => new RoleJson(r.Role, r.Action, r.Note))],
+                RoleJson.Of(result.Roles),
                 result.LogPath,
                 Math.Round(result.Duration.TotalSeconds, 1)), c => c.RestoreJson);
             return;

@@ -106,7 +106,7 @@ public static class OnlineVerification
             var targetSnapshot = await Db.ScalarAsync<string>(held, "SELECT pg_catalog.pg_export_snapshot()", pausedToken);
             follower.MarkPhase(OnlinePhases.Verify);
             verifying = Verifier.RunAsync(
-                new VerifyOptions { Source = source, Target = target, Mode = VerifyMode.Checksums, SourceSnapshot = paused.SnapshotName, TargetSnapshot = targetSnapshot, Jobs = VerifyOptions.SessionsPerSide(Math.Max(2, jobs), source, target), ExceptTables = unlogged },
+                new VerifyOptions { Source = source, Target = target, Mode = VerifyMode.Checksums, SourceSnapshot = paused.SnapshotName, TargetSnapshot = targetSnapshot, Jobs = VerifyOptions.ForMigration(jobs, source, target), ExceptTables = unlogged },
                 reporter,
                 following.Token);
             // Once it is done, the target's snapshot is no longer read: a waiting TRUNCATE may go on.

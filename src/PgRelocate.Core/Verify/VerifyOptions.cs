@@ -74,6 +74,9 @@ public sealed record VerifyOptions
         return source.IsLocal && target.IsLocal ? Math.Min(wanted, Math.Max(1, Environment.ProcessorCount / 2)) : wanted;
     }
 
+    /// <summary>The tables a migration's verification compares at once: its <c>--jobs</c>, at least two, as <see cref="SessionsPerSide"/> allows.</summary>
+    public static int ForMigration(int jobs, PgConnectionInfo source, PgConnectionInfo target) => SessionsPerSide(Math.Max(2, jobs), source, target);
+
     /// <summary>The most differing rows listed per table, and per query.</summary>
     public int MaxRows { get; init; } = 100;
 

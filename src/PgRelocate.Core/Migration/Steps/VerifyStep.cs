@@ -22,7 +22,7 @@ public sealed class VerifyStep : IMigrationStep
         var result = await Verifier.RunAsync(
             new VerifyOptions
             {
-                Source = options.Source, Target = options.Into.Connection, Mode = VerifyMode.Checksums, Jobs = VerifyOptions.SessionsPerSide(Math.Max(2, options.Into.Jobs), options.Source, options.Into.Connection),
+                Source = options.Source, Target = options.Into.Connection, Mode = VerifyMode.Checksums, Jobs = VerifyOptions.ForMigration(options.Into.Jobs, options.Source, options.Into.Connection),
                 // With --roles, the owners, privileges and roles it carried are compared too.
                 Roles = options.Roles, RoleRenames = options.RoleRenames,
             },
