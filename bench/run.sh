@@ -95,7 +95,7 @@ settle() {
         echo "$1 differs from the source (verify exit $rc): see $out; the clusters' data is kept in $WORK" >&2
         exit 1
     fi
-    VERIFIED[$1]="$(grep -m1 -E 'identical|match' "$out" | sed 's/^ *//')"
+    VERIFIED[$1]="$(grep -m1 -E 'identical|match' "$out" | sed 's/^ *//' || true)"
     tpsql -c "DROP DATABASE $1"
 }
 declare -A T R
