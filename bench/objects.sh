@@ -98,16 +98,16 @@ statements() {
     STMTS[$1]="source $(sed -n "$((LOGPOS_S + 1)),${s}p" "$WORK/source.log" | grep -c 'LOG:  statement:\|LOG:  execute' || true) / target $(sed -n "$((LOGPOS_T + 1)),${t}p" "$WORK/target.log" | grep -c 'LOG:  statement:\|LOG:  execute' || true)"
     LOGPOS_S=$s; LOGPOS_T=$t
 }
-# [OK="0|3"] timed KEY COMMAND...: runs the command under GNU time (exit codes other than OK are failures), adds its wall time to T[KEY@SIZE] and keeps its peak in M[KEY@SIZE].
+# [OK="0|3"] timed KEY COMMAND...: runs the command under GNU time (exit codes other than OK are failures), adds its wall time to T[KEY@SIZE] and keeps its peak in M[KEY@SIZE]; its output goes to KEYSIZE.out and .err.
 timed() {
-    local key="$1@$N" s t; shift
+    local key="$1@$N" out="$WORK/$1$N" s t; shift
     statements skip
     s=$(now)
-    /usr/bin/time -v -o "$WORK/time.txt" "$@" >"$WORK/${key%@*}.out" 2>"$WORK/${key%@*}.err" || true
+    /usr/bin/time -v -o "$WORK/time.txt" "$@" >"$out.out" 2>"$out.err" || true
     t=$(since "$s"); record "$key" "$t" "$(peak_mb "$WORK/time.txt")"
     statements "$key"
     if ! grep -Eq "Exit status: (${OK:-0})\$" "$WORK/time.txt"; then
-        echo "$key failed:" >&2; tail -5 "$WORK/${key%@*}.out" "$WORK/${key%@*}.err" >&2; FAILED=1; KEEP=1
+        echo "$key failed:" >&2; tail -5 "$out.out" "$out.err" >&2; FAILED=1; KEEP=1
     fi
     echo "$key ${t}s, ${M[$key]} MB" >&2
 }
@@ -133,10 +133,8 @@ for N in "${SIZES[@]}"; do
 
     fresh c$N
     timed copy "$CLI" copy --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS" --log "$WORK/copy$N.log"
-    cp "$WORK/copy.out" "$WORK/copy$N.out"
     fresh m$N
     timed migrate "$CLI" migrate --direct --source "$(src "$db")" --target "$(tgt m$N)" --confirm m$N --jobs "$JOBS" --workdir "$WORK/migrations$N-$round"
-    cp "$WORK/migrate.out" "$WORK/migrate$N.out"
     # The staged path: the dump to a local archive, restored alongside it as it grows.
     fresh s$N
     timed staged "$CLI" migrate --source "$(src "$db")" --target "$(tgt s$N)" --confirm s$N --jobs "$JOBS" --workdir "$WORK/staged$N-$round"
