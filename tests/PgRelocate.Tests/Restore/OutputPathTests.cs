@@ -17,26 +17,26 @@ public sealed class OutputPathTests(PgServerPair servers) : IClassFixture<PgServ
     {
         using var dir = new TempDir();
         var archive = await DumpAsync(dir);
-        var target = await TargetWithRowsAsync("rolog");
+        var target = await MarkerTable.TargetWithRowsAsync(servers.Target, "rolog");
         using var readOnly = new ReadOnlyFolder();
 
         var refused = await CliRunner.RunAsync("restore", archive, "--target", CliRunner.Url(target), "--confirm", target.Database, "--log", readOnly.File("restore.log"));
 
         AssertRefused(refused, "--log", readOnly.File("restore.log"));
-        await AssertUntouchedAsync(target);
+        await MarkerTable.AssertUntouchedAsync(target);
     }
 
     [Fact]
     public async Task Should_Refuse_A_Copy_Whose_Log_Cannot_Be_Written_Before_Emptying_The_Target()
     {
         var source = await SourceAsync();
-        var target = await TargetWithRowsAsync("colog");
+        var target = await MarkerTable.TargetWithRowsAsync(servers.Target, "colog");
         using var readOnly = new ReadOnlyFolder();
 
         var refused = await CliRunner.RunAsync("copy", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--confirm", target.Database, "--log", readOnly.File("logs/copy.log"));
 
         AssertRefused(refused, "--log", readOnly.File("logs/copy.log"));
-        await AssertUntouchedAsync(target);
+        await MarkerTable.AssertUntouchedAsync(target);
     }
 
     [Theory]
@@ -46,7 +46,7 @@ public sealed class OutputPathTests(PgServerPair servers) : IClassFixture<PgServ
     public async Task Should_Refuse_A_Migration_That_Could_Not_Write_A_Path_It_Was_Given(string option)
     {
         var source = await SourceAsync();
-        var target = await TargetWithRowsAsync("romig");
+        var target = await MarkerTable.TargetWithRowsAsync(servers.Target, "romig");
         using var work = new TempDir();
         using var readOnly = new ReadOnlyFolder();
         var path = option switch
@@ -60,7 +60,7 @@ public sealed class OutputPathTests(PgServerPair servers) : IClassFixture<PgServ
         var refused = await CliRunner.RunAsync(args);
 
         AssertRefused(refused, option, path);
-        await AssertUntouchedAsync(target);
+        await MarkerTable.AssertUntouchedAsync(target);
         Assert.Empty(Directory.GetFileSystemEntries(work.Path));
     }
 
@@ -125,18 +125,5 @@ public sealed class OutputPathTests(PgServerPair servers) : IClassFixture<PgServ
         var dump = await CliRunner.RunAsync("dump", "--source", CliRunner.Url(source), "--to", dir.File("app.dump"));
         Assert.True(dump.ExitCode == 0, dump.ToString());
         return dir.File("app.dump");
-    }
-
-    private async Task<PgConnectionInfo> TargetWithRowsAsync(string prefix)
-    {
-        var target = await servers.Target.CreateDatabaseAsync(prefix);
-        await PgServer.ExecuteAsync(target, "CREATE TABLE keep (id int PRIMARY KEY); INSERT INTO keep SELECT generate_series(1, 100);");
-        return target;
-    }
-
-    private static async Task AssertUntouchedAsync(PgConnectionInfo target)
-    {
-        Assert.Equal(100L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM keep"));
-        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relname = 't'"));
     }
 }

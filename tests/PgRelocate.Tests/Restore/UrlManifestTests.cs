@@ -58,14 +58,14 @@ public class UrlManifestTests(PgServerPair servers) : IClassFixture<PgServerPair
     {
         var (served, _) = await TwoArchivesAsync();
         using var http = new FileHttpServer(served.Path) { Fault = name => name.EndsWith(".manifest.json", StringComparison.Ordinal) ? fault : HttpFault.None };
-        var target = await TargetWithRowsAsync("failedmanifest");
+        var target = await MarkerTable.TargetWithRowsAsync(servers.Target, "failedmanifest");
 
         var refused = await CliRunner.RunAsync("restore", http.Url("a.dump"), "--target", CliRunner.Url(target), "--confirm", target.Database);
 
         Assert.True(refused.ExitCode == 1, refused.ToString());
         Assert.Contains("a.dump.manifest.json could not be read", refused.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("identity was not checked", refused.Output, StringComparison.Ordinal);
-        await AssertUntouchedAsync(target);
+        await MarkerTable.AssertUntouchedAsync(target);
     }
 
     [Fact]
@@ -74,7 +74,7 @@ public class UrlManifestTests(PgServerPair servers) : IClassFixture<PgServerPair
         var (served, _) = await TwoArchivesAsync();
         File.Delete(served.File("a.dump.manifest.json"));
         using var http = new FileHttpServer(served.Path) { Fault = name => name == "a.dump" ? HttpFault.ResumeFromStart : HttpFault.None };
-        var target = await TargetWithRowsAsync("lyingrange");
+        var target = await MarkerTable.TargetWithRowsAsync(servers.Target, "lyingrange");
 
         var refused = await CliRunner.RunAsync("restore", http.Url("a.dump"), "--target", CliRunner.Url(target), "--confirm", target.Database);
 
@@ -82,20 +82,7 @@ public class UrlManifestTests(PgServerPair servers) : IClassFixture<PgServerPair
         var error = refused.Stderr.Split('\n').Single(l => l.StartsWith("error: ", StringComparison.Ordinal));
         Assert.Contains(http.Url("a.dump"), error, StringComparison.Ordinal);
         Assert.DoesNotContain("pgrelocate-download-", error, StringComparison.Ordinal);
-        await AssertUntouchedAsync(target);
-    }
-
-    private async Task<PgConnectionInfo> TargetWithRowsAsync(string prefix)
-    {
-        var target = await servers.Target.CreateDatabaseAsync(prefix);
-        await PgServer.ExecuteAsync(target, "CREATE TABLE keep (id int PRIMARY KEY); INSERT INTO keep SELECT generate_series(1, 100);");
-        return target;
-    }
-
-    private static async Task AssertUntouchedAsync(PgConnectionInfo target)
-    {
-        Assert.Equal(100L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM keep"));
-        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relname = 't'"));
+        await MarkerTable.AssertUntouchedAsync(target);
     }
 
     /// <summary>Folder one holds a.dump (3 rows in t) and its manifest; folder two b.dump, another database's archive.</summary>
