@@ -28,4 +28,20 @@ public sealed class InstanceDatabasesTests(PgServerPair servers) : IClassFixture
         Assert.True(missing.ExitCode == 2, missing.ToString());
         Assert.Contains("which the source does not have", missing.Stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Should_Advise_An_Extension_For_A_Database_Still_To_Create_In_Template1_Not_In_The_Urls_Database()
+    {
+        var db = await servers.Source.CreateDatabaseAsync("superext");
+        await servers.Source.ExecuteAsync(db.Database, "CREATE EXTENSION pageinspect");
+        var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
+        using var dir = new TempDir();
+
+        var blocked = await CliRunner.RunAsync(["migrate", "--databases", db.Database, "--source", CliRunner.Url(db), "--target", CliRunner.Url(target), "--workdir", dir.Path], null);
+
+        Assert.True(blocked.ExitCode == 3, blocked.ToString());
+        Assert.Contains($"CREATE EXTENSION pageinspect in database template1 (the database {db.Database} is created from it)", blocked.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain($"in database {target.Database}", blocked.Output, StringComparison.Ordinal);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(servers.Target.Cluster.Superuser(), $"SELECT count(*) FROM pg_database WHERE datname = '{db.Database}'"));
+    }
 }
