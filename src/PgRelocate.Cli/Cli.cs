@@ -47,7 +47,7 @@ internal static class Cli
         {
             var command = parse.CommandResult.Command;
             var path = command == root ? "pgrelocate" : "pgrelocate " + string.Join(' ', CommandPath(parse.CommandResult));
-            await Console.Error.WriteLineAsync($"error: {parse.Errors[0].Message} Run '{path} --help' for usage.");
+            await Console.Error.WriteLineAsync($"error: {Sentences.Printable(parse.Errors[0].Message)} Run '{path} --help' for usage.");
             return (int)ExitCode.Usage;
         }
 

@@ -47,7 +47,7 @@ internal static class CommandRunner
         catch (Exception e) when (Failures.Operational(e) is { } failure)
         {
             reporter.Stop();
-            await Console.Error.WriteLineAsync($"error: {failure.Message}");
+            await Console.Error.WriteLineAsync($"error: {Sentences.Printable(failure.Message)}");
             if (verbose && (failure.InnerException ?? (failure == e ? null : e)) is { } detail)
             {
                 await Console.Error.WriteLineAsync(detail.ToString());
@@ -58,7 +58,7 @@ internal static class CommandRunner
         catch (Exception e)
         {
             reporter.Stop();
-            await Console.Error.WriteLineAsync("error: " + Failures.BugMessage(e));
+            await Console.Error.WriteLineAsync("error: " + Sentences.Printable(Failures.BugMessage(e)));
             await Console.Error.WriteLineAsync(verbose ? e.ToString() : "Run it again with -v to see the details.");
             return (int)ExitCode.Bug;
         }

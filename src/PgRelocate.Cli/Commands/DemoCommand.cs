@@ -138,8 +138,8 @@ internal static class DemoCommand
         }
 
         var path = Path.GetFullPath(given ?? Path.Combine(StatePaths.Root, "reports", $"demo-online-{DateTime.UtcNow:yyyyMMdd-HHmmss}.html"));
-        MigrationReport.CheckPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        MigrationReport.CheckPath(path);
         return path;
     }
 

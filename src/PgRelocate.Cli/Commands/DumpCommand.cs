@@ -51,11 +51,14 @@ internal static class DumpCommand
         }
 
         OutputPaths.EnsureFileOrAbsent(path, "--to");
-        OutputPaths.EnsureFileOrAbsent(DumpManifest.PathFor(path), "--to's manifest");
         if (File.Exists(path) && !ctx.Parse.GetValue(Force))
         {
             throw new UsageException($"'{path}' already exists: choose another --to path, or pass --force to replace it.");
         }
+
+        // Found out now, not after pg_dump has run: a write that fails is not worth trying again.
+        OutputPaths.EnsureWritable(path, "--to");
+        OutputPaths.EnsureWritable(DumpManifest.PathFor(path), "--to's manifest");
 
         return await DumpToLocationAsync(ctx, source, location, cancellationToken);
     }

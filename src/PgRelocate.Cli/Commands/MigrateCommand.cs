@@ -59,13 +59,18 @@ internal static class MigrateCommand
     private static async Task<ExitCode> RunAsync(CommandContext ctx, CancellationToken cancellationToken)
     {
         var parse = ctx.Parse;
-        var workDir = WorkDirOption.Get(parse);
+        var workDir = WorkDirOption.Writable(parse);
         var source = ctx.Connection(Source, SourceVariable) ?? throw new UsageException($"--source is required (or set {SourceVariable}).");
         var target = ctx.Connection(Target, TargetVariable) ?? throw new UsageException($"--target is required (or set {TargetVariable}).");
         var report = parse.GetValue(Report);
         if (report is not null)
         {
             MigrationReport.CheckPath(report);
+        }
+
+        if (parse.GetValue(Via) is { } via && !PgRelocate.Staging.StagingLocation.Parse(via).IsRemote)
+        {
+            OutputPaths.EnsureWritable(via, "--via");
         }
 
         MigrationJournal journal;

@@ -24,6 +24,11 @@ internal static class SettingsCommand
         command.SetAction(async (ctx, ct) =>
         {
             var info = ctx.Connection(db);
+            if (ctx.Parse.GetValue(output) is { } to)
+            {
+                Tools.OutputPaths.EnsureWritable(to, "-o");
+            }
+
             await using var conn = await Db.OpenAsync(info, "database", ct);
             var csv = await SettingsSnapshot.CaptureAsync(conn, ct);
             if (ctx.Parse.GetValue(output) is { } path)

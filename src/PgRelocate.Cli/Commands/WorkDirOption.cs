@@ -13,4 +13,12 @@ internal static class WorkDirOption
 
     public static string Get(ParseResult parse) =>
         Path.GetFullPath(parse.GetValue(Option) ?? Path.Combine(StatePaths.Root, "migrations"));
+
+    /// <summary>The folder, for a command that writes journals there: refused before anything changes when it cannot be written.</summary>
+    public static string Writable(ParseResult parse)
+    {
+        var folder = Get(parse);
+        OutputPaths.EnsureFolderWritable(folder, "--workdir");
+        return folder;
+    }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using PgRelocate.Errors;
 using PgRelocate.Progress;
 using Spectre.Console;
 
@@ -45,6 +46,7 @@ internal sealed class ConsoleReporter : IReporter, IDisposable
             LogLevel.Error => "error: ",
             _ => "",
         };
+        message = Sentences.Printable(message);
         lock (_lock)
         {
             if (_interactive)

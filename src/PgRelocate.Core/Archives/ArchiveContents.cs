@@ -89,10 +89,12 @@ public sealed class ArchiveContents
     public ArchiveEntry? Find(int id) => _byId.GetValueOrDefault(id);
 
     /// <summary>Reads a local file's header and table of contents.</summary>
-    public static ArchiveContents Read(string path)
+    /// <param name="path">The file.</param>
+    /// <param name="display">How messages name it, when not by its path (a download's temporary copy is named by its URL).</param>
+    public static ArchiveContents Read(string path, string? display = null)
     {
         using var file = OpenFile(path, useAsync: false);
-        return ReadAsync(file, $"'{path}'", CancellationToken.None).GetAwaiter().GetResult();
+        return ReadAsync(file, $"'{display ?? path}'", CancellationToken.None).GetAwaiter().GetResult();
     }
 
     /// <summary>

@@ -128,9 +128,9 @@ public sealed class ArchiveFramingCheck
     }
 
     /// <summary>Checks a whole local archive file.</summary>
-    public static async Task CheckFileAsync(string path, CancellationToken ct)
+    public static async Task CheckFileAsync(string path, CancellationToken ct, string? name = null)
     {
-        var display = $"'{path}'";
+        var display = $"'{name ?? path}'";
         await using var file = ArchiveContents.OpenFile(path, useAsync: true);
         var contents = await ArchiveContents.ReadAsync(file, display, ct);
         var check = new ArchiveFramingCheck(contents, display);

@@ -263,7 +263,7 @@ public static class Db
             PostgresException { SqlState: "28000" } p when p.MessageText.Contains("certificate", StringComparison.OrdinalIgnoreCase) => clientCert is null
                 ? $"{Cap(where)} requires a client certificate ({p.MessageText}): give one with sslcert=PATH and sslkey=PATH."
                 : $"{Cap(where)} refused the client certificate {clientCert}: {p.MessageText}. Give a certificate signed by the CA the server trusts, for the user '{info!.User}'.",
-            PostgresException { SqlState: "28P01" } => $"Password authentication failed for user '{info?.User}' on {where}: check the password.",
+            PostgresException { SqlState: "28P01" } => $"Password authentication failed for user '{info?.User}' on {where}: check the password{(info?.IgnoredPassFile is { } f ? $" ({PgPassFile.IgnoredBecause(f)})" : "")}.",
             PostgresException { SqlState: "28000" } p => $"{Cap(where)} refused the login: {p.MessageText}. Check the user name and the server's access rules.",
             PostgresException { SqlState: "3D000" } => $"Database '{info?.Database}' does not exist on {where}: create it or fix the database name in the URL.",
             PostgresException { SqlState: "53300" } => $"{Cap(where)} has no connection slots left: close other connections or try again later.",
@@ -271,6 +271,8 @@ public static class Db
             PostgresException { SqlState: "57P01" or "57P02" } p => $"{Cap(where)} ended the session ({p.MessageText}): run the command again once the server is back.",
             PostgresException { SqlState: "57014" } p => $"{Cap(where)} cancelled a statement ({p.MessageText}): raise statement_timeout for this role, or run the command again.",
             PostgresException p => $"{Cap(where)} said: {p.MessageText} ({p.SqlState}).",
+            _ when !connected && info is not null && text.Contains("No password has been provided", StringComparison.Ordinal) =>
+                $"{Cap(where)} asks for a password and none was given: {info.NoPasswordAdvice}.",
             _ when text.Contains("No SSL enabled connection", StringComparison.Ordinal) =>
                 $"{Cap(where)} does not accept TLS connections, and sslmode={tls?.Mode} requires TLS: enable TLS on the server, or use sslmode=prefer only if the network to it is trusted.",
             SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain } =>

@@ -77,7 +77,7 @@ public static partial class LibpqProbe
             _ when text.Contains("password authentication failed", StringComparison.Ordinal) =>
                 $"Password authentication failed for user '{info.User}' on {where} (libpq): check the password.",
             _ when text.Contains("no password supplied", StringComparison.Ordinal) =>
-                $"{where} asks libpq for a password and none was given: put it in the URL or in ~/.pgpass.",
+                $"{where} asks libpq for a password and none was given: {info.NoPasswordAdvice}.",
             _ => $"psql could not connect to {where}, though it is how pg_dump and pg_restore connect: {Last(text)}.",
         };
         return new PgRelocateException(char.ToUpperInvariant(message[0]) + message[1..], ExitCode.Failed);

@@ -154,14 +154,20 @@ public sealed partial class PgConnectionInfo
             throw new UsageException("The connection URL has a malformed %-escape (a % not followed by two hex digits): percent-encode special characters, a % as %25.");
         }
 
+        string decoded;
         try
         {
-            return Uri.UnescapeDataString(text);
+            decoded = Uri.UnescapeDataString(text);
         }
         catch (UriFormatException e)
         {
             throw new UsageException("The connection URL has a malformed %-escape: percent-encode special characters in the password.", e);
         }
+
+        // As libpq ("forbidden value %00 in percent-encoded value"): no connection parameter can hold a NUL byte.
+        return decoded.Contains('\0', StringComparison.Ordinal)
+            ? throw new UsageException("The connection URL has %00, a NUL byte, which no connection parameter can hold: remove it from the URL.")
+            : decoded;
     }
 
     private static Dictionary<string, string> ParseKeywords(string text)

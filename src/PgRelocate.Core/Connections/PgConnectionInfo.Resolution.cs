@@ -36,10 +36,12 @@ public sealed partial class PgConnectionInfo
 
         var applicationName = Get("application_name", "PGAPPNAME");
         var password = Get("password", "PGPASSWORD");
+        string? ignoredPassFile = null;
         if (password is null)
         {
             var passfile = Get("passfile", "PGPASSFILE") ?? DefaultPassFile(env);
             password = passfile is null ? null : PgPassFile.Lookup(passfile, host, port, database, user);
+            ignoredPassFile = passfile is not null && PgPassFile.IsIgnored(passfile) ? passfile : null;
         }
 
         var options = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -52,7 +54,7 @@ public sealed partial class PgConnectionInfo
             }
         }
 
-        return new PgConnectionInfo(host, port, database, user, password, sslMode, applicationName, options, env.GetValueOrDefault("HOME"));
+        return new PgConnectionInfo(host, port, database, user, password, sslMode, applicationName, options, env.GetValueOrDefault("HOME")) { IgnoredPassFile = ignoredPassFile };
     }
 
     private static string? DefaultPassFile(IReadOnlyDictionary<string, string?> env)

@@ -61,6 +61,14 @@ public sealed partial class PgConnectionInfo
     /// </summary>
     public IReadOnlyDictionary<string, string> Options { get; }
 
+    /// <summary>The password file that was not read because its mode lets others in (as libpq, which ignores it too); null otherwise.</summary>
+    internal string? IgnoredPassFile { get; private init; }
+
+    /// <summary>What to say where a password was needed and none was given: the ignored password file, else where to put one.</summary>
+    internal string NoPasswordAdvice => IgnoredPassFile is { } file
+        ? PgPassFile.IgnoredBecause(file)
+        : "put it in the URL, in PGPASSWORD or in ~/.pgpass (mode 0600)";
+
     /// <summary>The home folder libpq's default files (<c>~/.postgresql/root.crt</c>, ...) are looked up in.</summary>
     internal string? Home { get; }
 
@@ -88,14 +96,14 @@ public sealed partial class PgConnectionInfo
 
     /// <summary>The same server and credentials, another database (for example <c>postgres</c> to create one).</summary>
     public PgConnectionInfo WithDatabase(string database) =>
-        new(Host, Port, database, User, _password, SslMode, ApplicationName, Options, Home);
+        new(Host, Port, database, User, _password, SslMode, ApplicationName, Options, Home) { IgnoredPassFile = IgnoredPassFile };
 
     /// <summary>The same server, other credentials.</summary>
     public PgConnectionInfo WithCredentials(string user, string? password) =>
-        new(Host, Port, Database, user, password, SslMode, ApplicationName, Options, Home);
+        new(Host, Port, Database, user, password, SslMode, ApplicationName, Options, Home) { IgnoredPassFile = IgnoredPassFile };
 
     public PgConnectionInfo WithApplicationName(string applicationName) =>
-        new(Host, Port, Database, User, _password, SslMode, applicationName, Options, Home);
+        new(Host, Port, Database, User, _password, SslMode, applicationName, Options, Home) { IgnoredPassFile = IgnoredPassFile };
 
     /// <summary>The connection as a URL with the password shown as <c>***</c>: safe for any output.</summary>
     public override string ToString() => ToUrl(showPassword: false);
@@ -175,6 +183,13 @@ public sealed partial class PgConnectionInfo
             {
                 parameter.ToNpgsql(builder, value);
             }
+        }
+
+        if (_password is null)
+        {
+            // The password file was read when parsing, by libpq's rules: Npgsql would read it again by its own,
+            // which take a file others can read (libpq, and so pg_dump and pg_restore, ignore it).
+            builder.Passfile = OperatingSystem.IsWindows() ? "NUL" : "/dev/null";
         }
 
         TlsPolicy.For(this).ApplyTo(builder, withValidationCallback: false);

@@ -6,16 +6,23 @@ namespace PgRelocate.Connections;
 /// <summary>Reads libpq's password file (<c>~/.pgpass</c> or <c>PGPASSFILE</c>): <c>host:port:database:user:password</c> lines.</summary>
 internal static class PgPassFile
 {
+    /// <summary>The group's and others' bits: libpq ignores a password file with any of them (S_IRWXG | S_IRWXO).</summary>
+    private const UnixFileMode GroupOrWorld =
+        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+
+    /// <summary>True when <paramref name="path"/> is there but libpq would ignore it: its mode lets the group or others in.</summary>
+    public static bool IsIgnored(string path) =>
+        !OperatingSystem.IsWindows() && File.Exists(path) && (File.GetUnixFileMode(path) & GroupOrWorld) != 0;
+
+    /// <summary>Why a password file was not read, for a message where a password was needed: the file and what to do.</summary>
+    public static string IgnoredBecause(string path) => $"{path} is ignored: its mode must be 0600 (chmod 0600 {path}), as libpq requires";
+
     public static string? Lookup(string path, string host, int port, string database, string user)
     {
-        if (!File.Exists(path))
-        {
-            return null;
-        }
-
-        // libpq ignores a password file others can read; so do we, for the same reason.
-        if (!OperatingSystem.IsWindows()
-            && (File.GetUnixFileMode(path) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0)
+        // libpq ignores a password file others can read; so do we, for the same reason, and so do the sessions
+        // Npgsql opens for us (PgConnectionInfo hands it no password file of its own).
+        if (!File.Exists(path) || IsIgnored(path))
         {
             return null;
         }

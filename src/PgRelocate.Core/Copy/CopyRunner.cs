@@ -41,7 +41,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             throw new UsageException("--jobs and --index-jobs must be 1 or more.");
         }
 
-        OutputPaths.EnsureFileOrAbsent(options.LogPath, "--log");
+        OutputPaths.EnsureWritable(options.LogPath, "--log", createsFolder: true);
 
         var clock = new StepClock();
         // The installed pg_dump copies are known (each one's --version read) while the snapshot opens: the schema dump

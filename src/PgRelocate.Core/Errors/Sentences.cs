@@ -21,6 +21,27 @@ public static class Sentences
     public static string FirstFew(IReadOnlyCollection<string> names, int max) =>
         names.Count <= max ? string.Join(", ", names) : string.Join(", ", names.Take(max)) + $" and {names.Count - max} more";
 
+    /// <summary>
+    /// <paramref name="text"/> safe to print on one line: a control character (a NUL, an escape that would drive
+    /// the terminal, a line break in a value the user gave) is shown escaped, as <c>\x00</c>, never raw.
+    /// </summary>
+    public static string Printable(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (!text.Any(char.IsControl))
+        {
+            return text;
+        }
+
+        var sb = new System.Text.StringBuilder(text.Length + 8);
+        foreach (var c in text)
+        {
+            sb.Append(char.IsControl(c) ? (c <= 0xFF ? $"\\x{(int)c:x2}" : $"\\u{(int)c:x4}") : c);
+        }
+
+        return sb.ToString();
+    }
+
     /// <summary>The sentence with a final period, unless it ends with one (or with '!', '?', or a period closed by a parenthesis or a quote).</summary>
     public static string End(string sentence)
     {

@@ -52,7 +52,8 @@ public static class InstanceDatabases
     {
         ArgumentNullException.ThrowIfNull(source);
         await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
-        var reachable = await Db.ListAsync(conn, "SELECT datname::text FROM pg_catalog.pg_database WHERE NOT datistemplate AND datallowconn AND has_database_privilege(datname, 'CONNECT') ORDER BY datname", r => r.GetString(0), cancellationToken);
+        var databases = await Db.ListAsync(conn, "SELECT datname::text, datistemplate, datallowconn, has_database_privilege(datname, 'CONNECT') FROM pg_catalog.pg_database ORDER BY datname", r => (Name: r.GetString(0), Template: r.GetBoolean(1), AllowConn: r.GetBoolean(2), Connect: r.GetBoolean(3)), cancellationToken);
+        var reachable = databases.Where(d => !d.Template && d.AllowConn && d.Connect).Select(d => d.Name).ToList();
         if (named is null)
         {
             var all = reachable.Where(d => !ProviderDatabases.Contains(d, StringComparer.Ordinal)).ToList();
@@ -73,7 +74,12 @@ public static class InstanceDatabases
         {
             if (!reachable.Contains(database, StringComparer.Ordinal))
             {
-                throw new UsageException($"--databases names '{database}', which the source does not have or its login role {source.User} may not connect to: check the name, or grant it CONNECT. Nothing was changed.");
+                var found = databases.FirstOrDefault(d => d.Name == database);
+                var why = found.Name is null ? $"which the source does not have: check the name"
+                    : found.Template ? $"a template database of the source: templates are not moved; to move it as an ordinary database, run ALTER DATABASE {Db.Ident(database)} IS_TEMPLATE false on the source first"
+                    : !found.AllowConn ? $"which the source allows no connections to (datallowconn is false): run ALTER DATABASE {Db.Ident(database)} ALLOW_CONNECTIONS true on the source first"
+                    : $"which the source's login role {source.User} may not connect to: grant it CONNECT on that database";
+                throw new UsageException(Sentences.NothingWasChanged($"--databases names '{database}', {why}"));
             }
         }
 

@@ -177,7 +177,7 @@ public sealed partial class InstanceRunner(IReadOnlyList<IMigrationStep> steps, 
                     continue;
                 }
 
-                var checkOptions = exists ? childOptions : childOptions with { Into = childOptions.Into with { Connection = options.Into.Connection } };
+                var checkOptions = exists ? childOptions : childOptions with { Into = childOptions.Into with { Connection = options.Into.Connection }, DatabaseToCreate = database };
                 var holds = await CheckChildAsync(child, checkOptions, blocked, database, cancellationToken);
                 if (holds is not null && exists && !ours && !confirmAll)
                 {

@@ -61,6 +61,12 @@ public sealed record MigrationOptions
     /// </summary>
     public bool NotConsistent { get; init; }
 
+    /// <summary>
+    /// An instance migration's database still to create on the target, checked on the database the target's URL
+    /// names (<see cref="Into"/>): what the checks advise names it. Never journaled.
+    /// </summary>
+    public string? DatabaseToCreate { get; init; }
+
     /// <summary>--roles: create the roles the database uses on the target and keep the source's owners and privileges.</summary>
     public bool Roles { get; init; }
 

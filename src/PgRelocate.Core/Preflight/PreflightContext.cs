@@ -30,6 +30,9 @@ public sealed class PreflightContext
     /// <summary>Sessions of the caller's own migration: the migration lock they hold on the target is no obstacle.</summary>
     public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
 
+    /// <summary>The target database still to create, when <see cref="TargetInfo"/> names another of its server's (see <see cref="Targets.TargetRequirements.DatabaseToCreate"/>).</summary>
+    public string? TargetDatabaseToCreate { get; init; }
+
     /// <summary>--roles: the roles the database uses will be created on the target, owners and privileges kept.</summary>
     public bool Roles { get; init; }
 

@@ -84,6 +84,7 @@ public sealed class PreflightRunner
                 OwnSessions = OwnSessions,
                 Roles = Roles,
                 RoleRenames = RoleRenames,
+                TargetDatabaseToCreate = TargetDatabaseToCreate,
                 SizesAhead = sizes,
             };
             return await RunChecksAsync(context, cancellationToken);
@@ -148,6 +149,9 @@ public sealed class PreflightRunner
 
     /// <summary>--roles: the roles will be created on the target, and owners and privileges kept.</summary>
     public bool Roles { get; init; }
+
+    /// <summary>The target database still to create, when the target connection names another of its server's.</summary>
+    public string? TargetDatabaseToCreate { get; init; }
 
     /// <summary>With <see cref="Roles"/>: --map-role's renames, SOURCE to TARGET.</summary>
     public IReadOnlyDictionary<string, string> RoleRenames { get; init; } = new Dictionary<string, string>();

@@ -56,7 +56,7 @@ public sealed class ArchiveSources(PgBinaries binaries, IReporter reporter)
     {
         ArgumentNullException.ThrowIfNull(options);
         CheckJobs(options.Into);
-        Tools.OutputPaths.EnsureFileOrAbsent(options.LogPath, "--log");
+        Tools.OutputPaths.EnsureWritable(options.LogPath, "--log", createsFolder: true);
         var location = StagingLocation.Parse(options.Location);
         var manifest = options.Manifest ?? await StagedArchives.FindManifestAsync(location, options.ManifestLocation, options.Staging, reporter, cancellationToken);
         var runner = new RestoreRunner(binaries, reporter);

@@ -145,7 +145,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
 
         var display = $"'{local.Display}'";
         // The header and table of contents, read once; they say which pg_restore can read the archive.
-        var contents = ArchiveContents.Read(local.Path);
+        var contents = ArchiveContents.Read(local.Path, local.Display);
         var pgRestore = binaries.PgRestoreFor(contents.Header.MinimumPgRestoreMajor, 0);
         if (local.Checked)
         {
@@ -153,14 +153,14 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         }
         else if (manifest is not null)
         {
-            await CheckAgainstManifestAsync(local.Path, manifest, cancellationToken);
+            await CheckAgainstManifestAsync(local, manifest, cancellationToken);
         }
         else
         {
             // No checksum to compare with: every data block must be there, whole (the framing check, which
             // names what is missing), and must decompress (pg_restore reads it through), so a truncated or
             // damaged file is refused now rather than half restored.
-            await ArchiveFramingCheck.CheckFileAsync(local.Path, cancellationToken);
+            await ArchiveFramingCheck.CheckFileAsync(local.Path, cancellationToken, local.Display);
             await PgRestore.ReadThroughAsync(pgRestore, local.Path, display, reporter, cancellationToken);
         }
 
@@ -182,13 +182,14 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         return new PreparedArchive(contents, binaries.PgRestoreFor(contents.Header.MinimumPgRestoreMajor, 0), null, growing.Spool);
     }
 
-    private async Task CheckAgainstManifestAsync(string path, DumpManifest manifest, CancellationToken cancellationToken)
+    private async Task CheckAgainstManifestAsync(LocalArchive local, DumpManifest manifest, CancellationToken cancellationToken)
     {
+        var (path, name) = (local.Path, local.Display);
         var length = new FileInfo(path).Length;
         if (length != manifest.ArchiveBytes)
         {
             throw new UsageException(
-                $"'{path}' is {length} bytes but its manifest says {manifest.ArchiveBytes}: the archive is {(length < manifest.ArchiveBytes ? "truncated" : "not the one the manifest describes")}. Dump or download it again. Nothing was changed.");
+                $"'{name}' is {length} bytes but its manifest says {manifest.ArchiveBytes}: the archive is {(length < manifest.ArchiveBytes ? "truncated" : "not the one the manifest describes")}. Dump or download it again. Nothing was changed.");
         }
 
         using var sha = SHA256.Create();
@@ -196,7 +197,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         var hash = Convert.ToHexStringLower(await sha.ComputeHashAsync(file, cancellationToken));
         if (!string.Equals(hash, manifest.Sha256, StringComparison.OrdinalIgnoreCase))
         {
-            throw new UsageException($"'{path}' does not match its manifest's SHA-256: the archive is damaged. Dump or download it again. Nothing was changed.");
+            throw new UsageException($"'{name}' does not match its manifest's SHA-256: the archive is damaged. Dump or download it again. Nothing was changed.");
         }
 
         reporter.Info($"Archive checked: {Units.Bytes(length)}, SHA-256 matches the manifest.");

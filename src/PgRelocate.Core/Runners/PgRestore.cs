@@ -298,7 +298,8 @@ public sealed class PgRestore(PgTool tool, PgConnectionInfo target, int targetMa
         if (exit != 0)
         {
             var reason = errors.FirstOrDefault(e => e.Contains("error:", StringComparison.Ordinal)) ?? errors.FirstOrDefault() ?? $"exit code {exit}";
-            reason = reason.Replace("pg_restore: error: ", "", StringComparison.Ordinal);
+            // A download's temporary copy is named as the user gave it (its URL), not by its path.
+            reason = reason.Replace("pg_restore: error: ", "", StringComparison.Ordinal).Replace(path, display.Trim('\''), StringComparison.Ordinal);
             throw new UsageException($"{display} is truncated or damaged ({reason}): dump or download it again. Nothing was changed.");
         }
     }

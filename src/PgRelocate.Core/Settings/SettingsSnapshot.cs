@@ -60,7 +60,7 @@ public sealed class SettingsSnapshot
 
     public static async Task WriteCsvAsync(string csv, string path, CancellationToken cancellationToken)
     {
-        Tools.OutputPaths.EnsureFileOrAbsent(path, "-o");
+        Tools.OutputPaths.EnsureWritable(path, "-o");
         await File.WriteAllTextAsync(path, csv, new UTF8Encoding(false), cancellationToken);
     }
 }

@@ -13,6 +13,13 @@ public static partial class ResponseExplainer
     /// <summary>Explains an error response. <paramref name="status"/> is the HTTP status (0 when unknown).</summary>
     public static StagingException Explain(string display, int status, ReadOnlySpan<byte> body)
     {
+        var explained = ExplainBody(display, status, body);
+        explained.HttpStatus = status > 0 ? status : null;
+        return explained;
+    }
+
+    private static StagingException ExplainBody(string display, int status, ReadOnlySpan<byte> body)
+    {
         var text = Encoding.UTF8.GetString(body.Length > 4096 ? body[..4096] : body);
         var code = Tag(text, "Code");
         var message = Tag(text, "Message") ?? Tag(text, "AuthenticationErrorDetail") ?? "";

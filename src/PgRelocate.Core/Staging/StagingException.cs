@@ -10,6 +10,9 @@ public class StagingException : PgRelocateException
     {
         IsTransient = transient;
     }
+
+    /// <summary>The HTTP status the store or URL answered with, when it answered one (see <see cref="ResponseExplainer"/>).</summary>
+    public int? HttpStatus { get; internal set; }
 }
 
 /// <summary>The object, or the bucket or container holding it, does not exist. Permanent.</summary>

@@ -28,13 +28,22 @@ public static class StagingStores
     public static async Task<string?> ReadTextAsync(IStagingStore store, string key, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
-        if (await store.StatAsync(key, cancellationToken) is null)
+        if (await store.StatAsync(key, cancellationToken) is not { } stat)
         {
             return null;
         }
 
         await using var stream = await store.OpenReadAsync(key, 0, cancellationToken);
-        using var reader = new StreamReader(stream);
+        using var bytes = new MemoryStream();
+        await stream.CopyToAsync(bytes, cancellationToken);
+        if (bytes.Length != stat.Size)
+        {
+            // A body cut short that the server ended as if it were whole: never read as the object.
+            throw new StagingException($"{store.Display(key)} is {stat.Size} bytes but {bytes.Length} arrived: the download was cut short; run the command again.", transient: true);
+        }
+
+        bytes.Position = 0;
+        using var reader = new StreamReader(bytes);
         return await reader.ReadToEndAsync(cancellationToken);
     }
 

@@ -100,7 +100,7 @@ public sealed class TargetPreparation
 
         if (requirements.Extensions.Any(e => e != "plpgsql"))
         {
-            findings.Add(await ExtensionsAsync(conn, target, requirements.Extensions, cancellationToken));
+            findings.Add(await ExtensionsAsync(conn, target, requirements, cancellationToken));
         }
 
         if (requirements.ExtensionSchemas.Count > 0
@@ -235,8 +235,9 @@ public sealed class TargetPreparation
     /// Whether the login role finds every extension needed installed, or may create it. The one wording of
     /// "an extension cannot be created": `check` shows this row as it is, and a restore refuses with it.
     /// </summary>
-    private static async Task<CheckResult> ExtensionsAsync(NpgsqlConnection conn, PgConnectionInfo target, IReadOnlyList<string> needed, CancellationToken cancellationToken)
+    private static async Task<CheckResult> ExtensionsAsync(NpgsqlConnection conn, PgConnectionInfo target, TargetRequirements requirements, CancellationToken cancellationToken)
     {
+        var needed = requirements.Extensions;
         var unusable = await Extensions.UnusableAsync(conn, needed, cancellationToken);
         var wanted = needed.Where(e => e != "plpgsql").Distinct(StringComparer.Ordinal).ToList();
         if (unusable.Count == 0)
@@ -258,7 +259,9 @@ public sealed class TargetPreparation
         if (superuser.Count > 0)
         {
             found.Add($"only a superuser may create on the target: {string.Join(", ", superuser)}");
-            next.Add($"ask the target's provider to run CREATE EXTENSION {string.Join(", ", superuser)} in database {target.Database} ({target.User} is not a superuser)");
+            // A database still to create is a copy of template1: what the provider creates there, it will have.
+            var where = requirements.DatabaseToCreate is { } created ? $"database template1 (the database {created} is created from it)" : $"database {target.Database}";
+            next.Add($"ask the target's provider to run CREATE EXTENSION {string.Join(", ", superuser)} in {where} ({target.User} is not a superuser)");
         }
 
         var sentence = string.Join("; and ", next);

@@ -8,6 +8,12 @@ public sealed record TargetRequirements
     /// <summary>The database name the user gave to allow replacing what the target holds (--confirm); null when not given.</summary>
     public string? Confirm { get; init; }
 
+    /// <summary>
+    /// The database the caller will create on this server and write into, when the connection names another one
+    /// (an instance migration checks a database still to create on the database its URL names): advice names it.
+    /// </summary>
+    public string? DatabaseToCreate { get; init; }
+
     /// <summary>The extensions the archive (or the source) needs; plpgsql is ignored.</summary>
     public IReadOnlyList<string> Extensions { get; init; } = [];
 

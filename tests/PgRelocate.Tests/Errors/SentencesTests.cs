@@ -34,4 +34,14 @@ public class SentencesTests
             .ToList();
         Assert.True(found.Count == 0, "Use Sentences.NothingWasChanged:\n" + string.Join("\n", found));
     }
+
+    [Theory]
+    [InlineData("plain text: ü, 'quoted'", "plain text: ü, 'quoted'")]
+    [InlineData("db\0x", "db\\x00x")]
+    [InlineData("a\u001b[31mb\nc\u007f", "a\\x1b[31mb\\x0ac\\x7f")]
+    [InlineData("c1\u009b", "c1\\x9b")]
+    public void Should_Print_Control_Characters_Escaped(string text, string expected)
+    {
+        Assert.Equal(expected, Sentences.Printable(text));
+    }
 }

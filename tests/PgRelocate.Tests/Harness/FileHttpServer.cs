@@ -37,6 +37,9 @@ public sealed partial class FileHttpServer : IDisposable
 
     public int Port { get; private set; }
 
+    /// <summary>How the server misbehaves for a file name (none by default): what a failing or lying web server does.</summary>
+    public Func<string, HttpFault> Fault { get; set; } = _ => HttpFault.None;
+
     /// <summary>The URL of <paramref name="fileName"/> in the served folder.</summary>
     public string Url(string fileName) => $"http://127.0.0.1:{Port}/{Uri.EscapeDataString(fileName)}";
 
@@ -71,11 +74,19 @@ public sealed partial class FileHttpServer : IDisposable
                 return;
             }
 
+            var fault = Fault(name);
+            if (fault == HttpFault.ServerError)
+            {
+                response.StatusCode = 500;
+                return;
+            }
+
             await using var file = File.OpenRead(path);
             long from = 0, to = file.Length - 1;
             response.AddHeader("Accept-Ranges", "bytes");
             response.ContentType = "application/octet-stream";
-            var range = RangeHeader().Match(context.Request.Headers["Range"] ?? "");
+            // A server cutting bodies short here serves no ranges either: a download cannot resume.
+            var range = RangeHeader().Match(fault == HttpFault.CutShort ? "" : context.Request.Headers["Range"] ?? "");
             if (range.Success)
             {
                 from = long.Parse(range.Groups[1].Value, CultureInfo.InvariantCulture);
@@ -101,11 +112,19 @@ public sealed partial class FileHttpServer : IDisposable
                 return;
             }
 
-            file.Seek(from, SeekOrigin.Begin);
+            // A resumed download answered from the first byte, though the headers say the range asked for.
+            file.Seek(fault == HttpFault.ResumeFromStart ? 0 : from, SeekOrigin.Begin);
             var buffer = new byte[81920];
+            var cutAt = to > from && (fault == HttpFault.CutShort || (fault == HttpFault.ResumeFromStart && !range.Success)) ? (to - from + 1) / 2 : long.MaxValue;
             for (var left = to - from + 1; left > 0;)
             {
-                var n = await file.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)));
+                if (to - from + 1 - left >= cutAt)
+                {
+                    response.Abort();
+                    return;
+                }
+
+                var n = await file.ReadAsync(buffer.AsMemory(0, (int)Math.Min(Math.Min(buffer.Length, left), Math.Max(1, cutAt - (to - from + 1 - left)))));
                 if (n == 0)
                 {
                     break;
@@ -149,4 +168,19 @@ public sealed partial class FileHttpServer : IDisposable
 
     [GeneratedRegex(@"^bytes=(\d+)-(\d+)?$")]
     private static partial Regex RangeHeader();
+}
+
+/// <summary>How a <see cref="FileHttpServer"/> misbehaves for a file.</summary>
+public enum HttpFault
+{
+    None,
+
+    /// <summary>Every request answered HTTP 500.</summary>
+    ServerError,
+
+    /// <summary>Every body cut in its middle (the connection dropped after half of it), and no ranges served: a download cannot resume.</summary>
+    CutShort,
+
+    /// <summary>A whole-file GET cut in its middle, and a ranged GET from a later byte answered 206 with the file from its first byte.</summary>
+    ResumeFromStart,
 }

@@ -51,6 +51,40 @@ public class UrlManifestTests(PgServerPair servers) : IClassFixture<PgServerPair
         Assert.Equal(3L, await PgServer.ScalarAsync<long>(servers.Target.Cluster.Superuser(target.Database), "SELECT count(*) FROM t"));
     }
 
+    [Theory]
+    [InlineData(HttpFault.ServerError)]
+    [InlineData(HttpFault.CutShort)]
+    public async Task Should_Refuse_A_Restore_Whose_Manifest_Beside_The_Url_Fails_To_Download(HttpFault fault)
+    {
+        var (served, _) = await TwoArchivesAsync();
+        using var http = new FileHttpServer(served.Path) { Fault = name => name.EndsWith(".manifest.json", StringComparison.Ordinal) ? fault : HttpFault.None };
+        var target = await MarkerTable.TargetWithRowsAsync(servers.Target, "failedmanifest");
+
+        var refused = await CliRunner.RunAsync("restore", http.Url("a.dump"), "--target", CliRunner.Url(target), "--confirm", target.Database);
+
+        Assert.True(refused.ExitCode == 1, refused.ToString());
+        Assert.Contains("a.dump.manifest.json could not be read", refused.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("identity was not checked", refused.Output, StringComparison.Ordinal);
+        await MarkerTable.AssertUntouchedAsync(target);
+    }
+
+    [Fact]
+    public async Task Should_Name_The_Url_When_A_Resumed_Download_Brings_Other_Bytes()
+    {
+        var (served, _) = await TwoArchivesAsync();
+        File.Delete(served.File("a.dump.manifest.json"));
+        using var http = new FileHttpServer(served.Path) { Fault = name => name == "a.dump" ? HttpFault.ResumeFromStart : HttpFault.None };
+        var target = await MarkerTable.TargetWithRowsAsync(servers.Target, "lyingrange");
+
+        var refused = await CliRunner.RunAsync("restore", http.Url("a.dump"), "--target", CliRunner.Url(target), "--confirm", target.Database);
+
+        Assert.True(refused.ExitCode is 1 or 2, refused.ToString());
+        var error = refused.Stderr.Split('\n').Single(l => l.StartsWith("error: ", StringComparison.Ordinal));
+        Assert.Contains(http.Url("a.dump"), error, StringComparison.Ordinal);
+        Assert.DoesNotContain("pgrelocate-download-", error, StringComparison.Ordinal);
+        await MarkerTable.AssertUntouchedAsync(target);
+    }
+
     /// <summary>Folder one holds a.dump (3 rows in t) and its manifest; folder two b.dump, another database's archive.</summary>
     private async Task<(TempDir Served, TempDir Other)> TwoArchivesAsync()
     {

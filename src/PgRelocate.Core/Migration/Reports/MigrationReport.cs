@@ -21,7 +21,7 @@ public static class MigrationReport
     public static void CheckPath(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        Tools.OutputPaths.EnsureFileOrAbsent(path, "--report");
+        Tools.OutputPaths.EnsureWritable(path, "--report");
         if (Path.GetExtension(path).ToLowerInvariant() is not (".html" or ".htm" or ".md" or ".markdown" or ".json"))
         {
             throw new UsageException($"--report '{path}' must end in .html, .md or .json.");

@@ -44,6 +44,7 @@ public sealed class ExtensionsCheck : IPreflightCheck
             Extensions = portable.Select(e => e.Name).ToList(),
             ExtensionSchemas = onSource.Where(e => portable.Any(p => p.Name == e.Name)).Select(e => (e.Name, e.Schema)).ToList(),
             OwnSessions = context.OwnSessions,
+            DatabaseToCreate = context.TargetDatabaseToCreate,
         }, cancellationToken);
         var offers = await Extensions.OffersAsync(context.Target!, cancellationToken);
         foreach (var (name, version) in portable)

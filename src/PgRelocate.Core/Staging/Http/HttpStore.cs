@@ -40,6 +40,12 @@ public sealed class HttpStore : IStagingStore
             throw new StagingException($"{Display(key)} ignored the Range request (HTTP {(int)response.StatusCode}), so the download cannot resume: run the command again.");
         }
 
+        if (response.StatusCode == HttpStatusCode.PartialContent && response.Content.Headers.ContentRange?.From is { } from && from != offset)
+        {
+            response.Dispose();
+            throw new StagingException($"{Display(key)} answered a Range request from byte {offset} with bytes from {from}, so its bytes cannot be trusted: run the command again, or download the archive another way and restore the file.");
+        }
+
         return await HttpTransport.BodyAsync(response, cancellationToken);
     }
 

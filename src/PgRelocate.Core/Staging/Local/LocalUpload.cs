@@ -32,6 +32,11 @@ internal sealed class LocalUpload(string key) : IUpload
             // Permanent: another attempt at the same part fills the same disk. Reported once, not retried.
             throw new StagingException(Errors.DiskSpace.Describe(e, _partial).Message, transient: false, innerException: e);
         }
+        catch (IOException e)
+        {
+            // A local write that failed (a read-only file system, an I/O error) fails the same way again: not retried.
+            throw new StagingException($"Cannot write {_partial}: {Tools.OutputPaths.Reason(e)}.", transient: false, innerException: e);
+        }
     }
 
     public async Task CompleteAsync(int partCount, long totalBytes, CancellationToken cancellationToken)
