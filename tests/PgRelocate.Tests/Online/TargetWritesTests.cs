@@ -136,6 +136,93 @@ public class TargetWritesTests(PgServer server) : IClassFixture<PgServer>
         Assert.Contains($"{verb}s of 50 rows of public.t found only 45 of them on the target", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The target's statistics taken while the apply held its rows uncommitted (an autovacuum's ANALYZE then counts
+    /// none of them: pages but no rows): every statement of the apply still finds its rows by the key's index,
+    /// as the server's own counters show, instead of reading the whole table for each batch.
+    /// </summary>
+    [Fact]
+    public async Task Should_Find_Rows_By_The_Key_Where_The_Targets_Statistics_Count_No_Rows()
+    {
+        var db = await server.CreateDatabaseAsync("stale");
+        await PgServer.ExecuteAsync(db, "CREATE TABLE t (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = off)");
+        await using (var holder = await OpenAsync(db))
+        {
+            await using var tx = await holder.BeginTransactionAsync();
+            await Db.ExecuteAsync(holder, "INSERT INTO public.t SELECT g, 'v' FROM generate_series(1, 100000) g", CancellationToken.None);
+            await PgServer.ExecuteAsync(db, "ANALYZE t");
+            await tx.CommitAsync();
+        }
+
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(db, "SELECT reltuples::bigint FROM pg_class WHERE oid = 'public.t'::regclass"));
+
+        // The server's counters of the table once the setup's sessions have reported (its index's build read the table).
+        var before = await CountersAsync(db, c => c[3] == 100_000);
+        await using (var conn = await OpenAsync(db))
+        {
+            var table = await DescribeAsync(conn, "public", "t");
+            await using var tx = await conn.BeginTransactionAsync();
+            var writes = new TargetWrites(conn);
+            writes.Begin(tx);
+
+            // 3,000 UPDATEs keeping their key (statements of many rows), a run of 500 DELETEs (one statement),
+            // then 5 of each alone (a statement per row).
+            foreach (var id in Enumerable.Range(1, 3000))
+            {
+                await writes.UpdateAsync(table, Changed(table, id), CancellationToken.None);
+            }
+
+            await writes.SendAllAsync(CancellationToken.None);
+            foreach (var id in Enumerable.Range(50_001, 5))
+            {
+                await writes.UpdateAsync(table, Changed(table, id), CancellationToken.None);
+                await writes.SendAllAsync(CancellationToken.None);
+            }
+
+            foreach (var id in Enumerable.Range(10_001, 500))
+            {
+                await writes.DeleteAsync(table, new DeleteChange(table.Source, new RowValues([Text(id), null], new bool[2]), false), CancellationToken.None);
+            }
+
+            await writes.SendAllAsync(CancellationToken.None);
+            foreach (var id in Enumerable.Range(60_001, 5))
+            {
+                await writes.DeleteAsync(table, new DeleteChange(table.Source, new RowValues([Text(id), null], new bool[2]), false), CancellationToken.None);
+                await writes.SendAllAsync(CancellationToken.None);
+            }
+
+            await tx.CommitAsync();
+        }
+
+        // The apply's session has ended, so its counters reach the server's statistics: no read of the whole
+        // table, and index entries read for the 3,510 rows touched, not for the 100,000 the table holds.
+        var after = await CountersAsync(db, c => c[1] > before[1]);
+        Assert.True(after[1] > before[1], "the apply's statements were never counted");
+        Assert.Equal(before[0], after[0]);
+        Assert.InRange(after[2] - before[2], 3_510L, 10_000L);
+        Assert.Equal(3005L, await PgServer.ScalarAsync<long>(db, "SELECT count(*) FROM t WHERE v = 'changed'"));
+        Assert.Equal(100_000L - 505, await PgServer.ScalarAsync<long>(db, "SELECT count(*) FROM t"));
+    }
+
+    /// <summary>The table's whole reads, index scans, index entries read and rows inserted, once <paramref name="reported"/> holds (the sessions' counters reach the server as they end), or after ten seconds.</summary>
+    private static async Task<long[]> CountersAsync(PgConnectionInfo db, Func<long[], bool> reported)
+    {
+        const string Counters = """
+            SELECT ARRAY[coalesce(t.seq_scan, 0), coalesce(t.idx_scan, 0), (SELECT coalesce(sum(i.idx_tup_read), 0) FROM pg_stat_user_indexes i WHERE i.relid = t.relid), t.n_tup_ins]::bigint[]
+            FROM pg_stat_user_tables t WHERE t.relid = 'public.t'::regclass
+            """;
+        var counters = await PgServer.ScalarAsync<long[]>(db, Counters);
+        for (var tries = 0; !reported(counters!) && tries < 100; tries++)
+        {
+            await Task.Delay(100);
+            counters = await PgServer.ScalarAsync<long[]>(db, Counters);
+        }
+
+        return counters!;
+    }
+
+    private static UpdateChange Changed(TargetTable table, int id) => new(table.Source, null, false, new RowValues([Text(id), "changed"], new bool[2]));
+
     private static string Text(int n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Date(int id) => new DateOnly(2024, 1, 1).AddDays(id).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
