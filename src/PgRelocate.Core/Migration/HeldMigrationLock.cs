@@ -108,8 +108,9 @@ public sealed class HeldMigrationLock : IAsyncDisposable
         {
             // "pgrelocate restore (process 1234)": a restore or a copy run on its own.
             var run = holder.Application[CommandPrefix.Length..];
+            var at = run.IndexOf(CommandProcess, StringComparison.Ordinal);
             return new MigrationLockedException(
-                $"A 'pgrelocate {run[..run.IndexOf(CommandProcess, StringComparison.Ordinal)]}' is already writing the {role} ({info.Display}; {run[(run.IndexOf('(', StringComparison.Ordinal) + 1)..^1]}, {holder}): one run at a time per database. Wait for it to finish or stop it, then try again. Nothing was changed.",
+                $"A 'pgrelocate {run[..at]}' is already writing the {role} ({info.Display}): process {run[(at + CommandProcess.Length)..].TrimEnd(')')}, in {holder}. One run at a time per database: wait for it to finish or stop it, then try again. Nothing was changed.",
                 null);
         }
 

@@ -34,7 +34,8 @@ public class OneRunPerTargetTests(PgServer server) : IClassFixture<PgServer>
         {
             Assert.True(refused.ExitCode == 2, refused.ToString());
             Assert.Contains("'pgrelocate restore' is already writing the target", refused.Stderr, StringComparison.Ordinal);
-            Assert.Contains("one run at a time per database", refused.Stderr, StringComparison.Ordinal);
+            Assert.Matches(@"is already writing the target \([^)]*\): process [0-9]+, in session [0-9]+ \(application 'pgrelocate restore \(process [0-9]+\)'", refused.Stderr);
+            Assert.Contains("One run at a time per database", refused.Stderr, StringComparison.Ordinal);
             Assert.Contains("Nothing was changed.", refused.Stderr, StringComparison.Ordinal);
         }
 
