@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using PgRelocate.Copy;
 using PgRelocate.Errors;
+using PgRelocate.Migration;
 using PgRelocate.Progress;
 using PgRelocate.Targets;
 using PgRelocate.Tools;
@@ -56,6 +57,10 @@ internal static class CopyCommand
             SplitTablesLargerThan = split * 1024L * 1024L,
             LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("copy"),
         };
+        // One run at a time per target, as a migration: held until the copy ends.
+        var (held, into) = await HeldMigrationLock.AcquireForAsync("copy", options.Into, cancellationToken);
+        await using var holding = held;
+        options = options with { Into = into };
         // The slots' warning is looked up beside the copy's start, not before it: it never fails the copy.
         var slots = Online.OrphanedSlots.WarnAsync(options.Source, ctx.Reporter, null, cancellationToken);
         ctx.Watch(options.Into);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using PgRelocate.Archives;
 using PgRelocate.Errors;
+using PgRelocate.Migration;
 using PgRelocate.Progress;
 using PgRelocate.Restore;
 using PgRelocate.Staging;
@@ -56,6 +57,10 @@ internal static class RestoreCommand
             Roles = roles,
         };
 
+        // One run at a time per target, as a migration: held until the restore ends.
+        var (held, into) = await HeldMigrationLock.AcquireForAsync("restore", options.Into, cancellationToken);
+        await using var holding = held;
+        options = options with { Into = into };
         ctx.Watch(options.Into);
         var result = await new ArchiveSources(ctx.Binaries, ctx.Reporter).RestoreAsync(options, cancellationToken);
         ctx.Reporter.Stop();

@@ -39,13 +39,7 @@ public static partial class ArchiveRoles
 
                     break;
                 case "POLICY":
-                    // "CREATE POLICY p ON t [AS ...] [FOR ...] TO r1, r2 USING (...) WITH CHECK (...);": only before the expressions.
-                    var head = PolicyExpressions().Split(e.Definition, 2)[0];
-                    foreach (Match m in PolicyTo().Matches(head))
-                    {
-                        named.UnionWith(Names(m.Groups["list"].Value));
-                    }
-
+                    named.UnionWith(PolicyRolesOf(e.Definition));
                     break;
             }
         }
@@ -53,6 +47,27 @@ public static partial class ArchiveRoles
         named.UnionWith(owners);
         named.RemoveWhere(Keywords.Contains);
         return ([.. named.Order(StringComparer.Ordinal)], [.. owners.Where(named.Contains).Order(StringComparer.Ordinal)]);
+    }
+
+    /// <summary>
+    /// The roles the archive's row-level security policies name, one per policy and role, as the catalog names them
+    /// for a source (<see cref="Catalog.DatabaseAccess.ReadPolicyRolesAsync"/>): a restore without roles fails on a
+    /// policy whose role the target lacks. PUBLIC is left out.
+    /// </summary>
+    public static IReadOnlyList<Catalog.PolicyRole> Policies(IReadOnlyList<ArchiveEntry> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        return [.. entries.Where(e => e.Kind == "POLICY")
+            .Select(e => (Head: PolicyHead().Match(e.Definition), e.Definition))
+            .Where(p => p.Head.Success)
+            .SelectMany(p => PolicyRolesOf(p.Definition).Select(role => new Catalog.PolicyRole(p.Head.Groups["table"].Value, Names(p.Head.Groups["policy"].Value).First(), role)))];
+    }
+
+    /// <summary>"CREATE POLICY p ON t [AS ...] [FOR ...] TO r1, r2 USING (...) WITH CHECK (...);": the roles, read only before the expressions.</summary>
+    private static IEnumerable<string> PolicyRolesOf(string definition)
+    {
+        var head = PolicyExpressions().Split(definition, 2)[0];
+        return PolicyTo().Matches(head).SelectMany(m => Names(m.Groups["list"].Value)).Where(r => !Keywords.Contains(r)).Distinct(StringComparer.Ordinal);
     }
 
     /// <summary>The kinds of entry pg_restore gives their owner (ALTER ... OWNER TO), but for large objects.</summary>
@@ -134,6 +149,9 @@ public static partial class ArchiveRoles
 
     [GeneratedRegex(@"\s(?:USING|WITH CHECK)\s*\(")]
     private static partial Regex PolicyExpressions();
+
+    [GeneratedRegex(@"^\s*CREATE POLICY (?<policy>" + Ident + @") ON (?<table>" + Ident + @"\." + Ident + @")\s")]
+    private static partial Regex PolicyHead();
 
     [GeneratedRegex(@"\sTO\s+(?<list>" + Ident + @"(?:\s*,\s*" + Ident + @")*)\s*(?:;|$)")]
     private static partial Regex PolicyTo();

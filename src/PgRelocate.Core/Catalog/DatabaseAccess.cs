@@ -112,11 +112,15 @@ public sealed record DatabaseAccess(string LoginRole, IReadOnlyList<Privilege> P
         // The target's login role owns every object there, so a grant to the source's login role is not lost.
         var toLogin = privileges.Where(p => p.Grantee == login).ToList();
         privileges.RemoveAll(p => p.Grantee == login);
-        var policies = await Db.ListAsync(conn, CatalogSql.Load("PolicyRoles.sql"), r => new PolicyRole(r.GetString(0), r.GetString(1), r.GetString(2)), cancellationToken);
+        var policies = await ReadPolicyRolesAsync(conn, cancellationToken);
         var owners = await Db.ListAsync(conn, CatalogSql.Load("Owners.sql"), r => r.GetString(0), cancellationToken);
         var roles = await ReadRolesAsync(conn, cancellationToken);
         return new DatabaseAccess(login, privileges, policies, owners, Used(login, used, policies, owners, roles)) { ToLoginRole = toLogin, OwnersOwn = own, ServerRoles = roles };
     }
+
+    /// <summary>The roles the database's row-level security policies name (PUBLIC left out), one per policy and role.</summary>
+    public static Task<List<PolicyRole>> ReadPolicyRolesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        Db.ListAsync(conn, CatalogSql.Load("PolicyRoles.sql"), r => new PolicyRole(r.GetString(0), r.GetString(1), r.GetString(2)), cancellationToken);
 
     /// <summary>Every role of the server but the predefined ones.</summary>
     public static Task<List<RoleFacts>> ReadRolesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>

@@ -40,6 +40,15 @@ public sealed record DatabaseFacts(
         return new DatabaseFacts(version.Text, version.Number, size, extensions, tables, los);
     }
 
+    /// <summary>
+    /// What a custom-format dump of <paramref name="tableBytes"/> of table data is estimated to weigh: compressed,
+    /// text and numbers usually shrink to a third or less; at --compress 0, about their size.
+    /// </summary>
+    public static long DumpBytes(long tableBytes, int? compression = null) => compression == 0 ? tableBytes : tableBytes / 3;
+
+    /// <summary>The estimate of <see cref="DumpBytes"/> for these tables (their sizes as of their last VACUUM or ANALYZE).</summary>
+    public long EstimatedDumpBytes(int? compression) => DumpBytes(Tables.Sum(t => t.EstimatedBytes), compression);
+
     /// <summary>The current database's size on disk (pg_database_size): every relation's files, the catalogs' too.</summary>
     public static Task<long> SizeAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
         Db.ScalarAsync<long>(conn, "SELECT pg_database_size(current_database())", cancellationToken);

@@ -28,6 +28,7 @@ plan AS (
               WHEN 'pg_catalog.pg_ts_dict'::pg_catalog.regclass THEN EXISTS (SELECT 1 FROM pg_catalog.pg_ts_dict x WHERE x.oid = b.objid)
               WHEN 'pg_catalog.pg_extension'::pg_catalog.regclass THEN EXISTS (SELECT 1 FROM pg_catalog.pg_extension x WHERE x.oid = b.objid)
               WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN EXISTS (SELECT 1 FROM pg_catalog.pg_namespace x WHERE x.oid = b.objid)
+              WHEN 'pg_catalog.pg_publication'::pg_catalog.regclass THEN EXISTS (SELECT 1 FROM pg_catalog.pg_publication x WHERE x.oid = b.objid)
               ELSE false END),
 dropped_ext AS (
     SELECT p.objid FROM whole p WHERE @objids::bigint[] IS NULL AND p.classid = 'pg_catalog.pg_extension'::pg_catalog.regclass
@@ -96,6 +97,10 @@ owned AS (
                     WHERE x.oid = o.objid)
                WHEN 'pg_catalog.pg_transform'::pg_catalog.regclass THEN
                    (SELECT t.typowner FROM pg_catalog.pg_transform x JOIN pg_catalog.pg_type t ON t.oid = x.trftype WHERE x.oid = o.objid)
+               -- any other part of a publication (a schema it lists, PostgreSQL 15 on) is its publication's
+               ELSE (SELECT p.pubowner FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_publication p ON p.oid = d.refobjid
+                     WHERE d.classid = o.classid AND d.objid = o.objid AND d.refclassid = 'pg_catalog.pg_publication'::pg_catalog.regclass
+                     LIMIT 1)
            END AS owner
     FROM dropped o),
 -- a part of a dropped object goes as its whole does, whoever owns the table it sits on: a view's rule, a

@@ -6,8 +6,10 @@
 -- Dependents go first, so that each statement drops little and the emptying can commit in batches that fit
 -- the server's lock table (a DROP ... CASCADE locks everything it takes with it): the objects one by one
 -- (UserObjectList.sql: views before tables, tables before functions and types; leaf partitions, then
--- partitioned partitions, before their parents), then the extensions, then the schemas (by then holding only
--- what the list has no kind for), then the large objects, a thousand per statement (repeated until none is
+-- partitioned partitions, before their parents), then the login role's publications (their tables are gone
+-- by then, so each DROP locks little; another role's is left, and EmptyBlockers.sql refuses it), then the
+-- extensions, then the schemas (by then holding only what the list has no kind for), then the large objects,
+-- a thousand per statement (repeated until none is
 -- left: classid is null). Each statement names what it drops as pg_depend does (classid, objid):
 -- EmptyBlockers.sql walks from them to what the CASCADEs would take with them.
 WITH me AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user),
@@ -42,12 +44,15 @@ FROM ({{user_object_list}}) o
 WHERE (o.schema IN (SELECT oid FROM dropped_schemas) OR o.schema IN (SELECT oid FROM remaining))
   AND pg_catalog.pg_has_role(current_user, o.owner, 'USAGE')
 UNION ALL
-SELECT 13, pg_catalog.format('DROP EXTENSION IF EXISTS %I CASCADE', e.extname), e.extname, e.tableoid, e.oid, 0
+SELECT 13, pg_catalog.format('DROP PUBLICATION IF EXISTS %I', p.pubname), p.pubname, p.tableoid, p.oid, 0
+FROM pg_catalog.pg_publication p WHERE pg_catalog.pg_has_role(current_user, p.pubowner, 'USAGE')
+UNION ALL
+SELECT 14, pg_catalog.format('DROP EXTENSION IF EXISTS %I CASCADE', e.extname), e.extname, e.tableoid, e.oid, 0
 FROM dropped_ext e
 UNION ALL
-SELECT 14, pg_catalog.format('DROP SCHEMA IF EXISTS %I CASCADE', s.nspname), s.nspname, s.tableoid, s.oid, 0 FROM dropped_schemas s
+SELECT 15, pg_catalog.format('DROP SCHEMA IF EXISTS %I CASCADE', s.nspname), s.nspname, s.tableoid, s.oid, 0 FROM dropped_schemas s
 UNION ALL
-SELECT 15, 'SELECT pg_catalog.lo_unlink(l.oid) FROM (SELECT m.oid FROM pg_catalog.pg_largeobject_metadata m WHERE pg_catalog.pg_has_role(current_user, m.lomowner, ''USAGE'') LIMIT 1000) l',
+SELECT 16, 'SELECT pg_catalog.lo_unlink(l.oid) FROM (SELECT m.oid FROM pg_catalog.pg_largeobject_metadata m WHERE pg_catalog.pg_has_role(current_user, m.lomowner, ''USAGE'') LIMIT 1000) l',
        'large objects', NULL, NULL, 0
 WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata)
 ORDER BY 1, 6, 3

@@ -4,14 +4,14 @@ using PgRelocate.Connections;
 namespace PgRelocate.Catalog;
 
 /// <summary>
-/// One statement of the emptying (EmptyPlan.sql): its step (13 drops an extension), the SQL, what it drops
+/// One statement of the emptying (EmptyPlan.sql): its step (13 drops a publication, 14 an extension), the SQL, what it drops
 /// (classid and objid as pg_depend names it; none for the large objects' statement, which unlinks up to a
 /// thousand and is repeated until none is left) and about how many locks it takes (EmptySteps.sql).
 /// </summary>
 public sealed record EmptyStep(int Step, string Sql, string Name, uint? ClassId, uint? ObjectId, long Locks)
 {
     /// <summary>The step of the statements that drop an extension.</summary>
-    public const int ExtensionStep = 13;
+    public const int ExtensionStep = 14;
 
     /// <summary>The large objects' statement: run again until it unlinks none.</summary>
     public bool Repeats => ClassId is null;

@@ -11,8 +11,8 @@ public sealed record UserObject(string Kind, string Name)
 
 /// <summary>
 /// What makes a database "not empty" (UserObjects.sql): everything in a user schema that is not part of an
-/// extension, the user schemas besides public and the extensions' and provider's schemas, and large
-/// objects. The check before a restore, the restore itself and the emptying all ask this one question.
+/// extension, the user schemas besides public and the extensions' and provider's schemas, the publications,
+/// and large objects. The check before a restore, the restore itself and the emptying all ask this one question.
 /// </summary>
 public static class UserObjects
 {

@@ -69,10 +69,12 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             // Whether the source's role reads every row: asked in a session of its own while the schema is dumped, and
             // answered before the catalog is read and the target is touched.
             var readable = Catalog.SourceReadability.RefuseUnlessWholeAsync(options.Source, cancellationToken);
+            // The roles the source's policies name, which the target must have already without --roles: asked beside it.
+            var policies = options.Roles ? Task.FromResult(new List<Catalog.PolicyRole>()) : PolicyRolesAsync();
             try
             {
                 // The refusal first: the catalog's read locks every table, which a table it may not read refuses.
-                await readable;
+                await Task.WhenAll(readable, policies);
                 await snapshot.ReadFactsAsync(cancellationToken);
                 // The target is checked in its own session while the snapshot's session reads the source's tables.
                 var checking = TargetPreparation.CheckAsync(options.Target, options.Into.Requirements(options.Jobs + options.IndexJobs) with
@@ -82,6 +84,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                     Source = snapshot.Identity,
                     SourceMajor = snapshot.Server.Major,
                     MeasureRoundTrip = true,
+                    PolicyRoles = await policies,
                 }, cancellationToken);
                 // pg_restore must connect as our sessions do, before the target is emptied: tried once the target's
                 // version is known, while the source's catalog is still being read.
@@ -102,6 +105,12 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 await dumpCancel.CancelAsync();
                 await dumping.ContinueWith(_ => { }, TaskScheduler.Default);
                 throw;
+            }
+
+            async Task<List<Catalog.PolicyRole>> PolicyRolesAsync()
+            {
+                await using var conn = await Db.OpenAsync(options.Source, "source", SessionOptions.BuiltInTypes, cancellationToken);
+                return await Catalog.DatabaseAccess.ReadPolicyRolesAsync(conn, cancellationToken);
             }
 
             start.Schema = await SchemaArchive.ReadAsync(start.PgRestoreTool, await dumping, snapshot, cancellationToken);

@@ -33,6 +33,36 @@ public static class DiskSpace
     }
 
     /// <summary>
+    /// Refuses, before anything is written or changed, when a folder lacks room for what a run will write there:
+    /// each write is a folder, about how many bytes, and what they are ("the archive"); writes to one folder are
+    /// added up. A folder whose free space cannot be read is not refused.
+    /// </summary>
+    /// <exception cref="UsageException">A folder has less room than its writes need; <paramref name="next"/> says what to do.</exception>
+    public static void RefuseUnlessRoom(IEnumerable<(string Folder, long Bytes, string What)> writes, string next)
+    {
+        foreach (var folder in writes.Where(w => w.Bytes > 0).GroupBy(w => Path.GetFullPath(w.Folder), StringComparer.Ordinal))
+        {
+            long free;
+            try
+            {
+                free = new DriveInfo(folder.Key).AvailableFreeSpace;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                continue;
+            }
+
+            var needed = folder.Sum(w => w.Bytes);
+            if (free < needed)
+            {
+                var what = string.Join(" and ", folder.Select(w => $"{w.What} ({Progress.Units.Bytes(w.Bytes)})"));
+                throw new UsageException(Sentences.NothingWasChanged(
+                    $"Not enough room in {folder.Key}: {what} need about {Progress.Units.Bytes(needed)}, and {Progress.Units.Bytes(free)} is free.", next));
+            }
+        }
+    }
+
+    /// <summary>
     /// The error for a full disk while writing <paramref name="path"/> (a file or folder; null when unknown).
     /// </summary>
     public static PgRelocateException Describe(Exception e, string? path)

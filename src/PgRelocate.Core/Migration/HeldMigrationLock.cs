@@ -1,19 +1,27 @@
+using System.Globalization;
 using Npgsql;
 using PgRelocate.Catalog;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
+using PgRelocate.Targets;
 
 namespace PgRelocate.Migration;
 
 /// <summary>
-/// One migration at a time per database: the catalog's <see cref="MigrationLock"/> held, for the whole run, on
-/// a connection of its own whose application_name names the migration, so a second migration into the same
-/// target (or out of the same read-only source) is refused with the first one's id. The server releases the
-/// lock when that connection ends, so a killed migration never leaves it behind.
+/// One run at a time per database: the catalog's <see cref="MigrationLock"/> held, for the whole run, on a
+/// connection of its own whose application_name names the run (a migration by its id, a `restore` or a `copy`
+/// by its process), so a second migration, restore or copy into the same target (or a migration out of the same
+/// read-only source) is refused naming the first. The server releases the lock when that connection ends, so a
+/// killed run never leaves it behind.
 /// </summary>
 public sealed class HeldMigrationLock : IAsyncDisposable
 {
     private const string Prefix = "pgrelocate migration ";
+
+    /// <summary>The application_name of a `restore` or a `copy` holding the lock: "pgrelocate restore (process 1234)".</summary>
+    private const string CommandPrefix = "pgrelocate ";
+
+    private const string CommandProcess = " (process ";
 
     private readonly List<NpgsqlConnection> _connections = [];
 
@@ -34,15 +42,30 @@ public sealed class HeldMigrationLock : IAsyncDisposable
     public static string ApplicationName(string id, string work) => Prefix + id + " " + work;
 
     /// <summary>Takes the lock on each of <paramref name="databases"/> (role, connection), in order.</summary>
-    /// <exception cref="MigrationLockedException">Another migration holds it on one of them; nothing is held.</exception>
-    public static async Task<HeldMigrationLock> AcquireAsync(string id, IEnumerable<(string Role, PgConnectionInfo Info)> databases, CancellationToken cancellationToken)
+    /// <exception cref="MigrationLockedException">Another run holds it on one of them; nothing is held.</exception>
+    public static Task<HeldMigrationLock> AcquireAsync(string id, IEnumerable<(string Role, PgConnectionInfo Info)> databases, CancellationToken cancellationToken) =>
+        AcquireAsync(ApplicationName(id), databases.ToList(), cancellationToken);
+
+    /// <summary>
+    /// Takes the lock on the target of <paramref name="command"/> ("restore", "copy") run on its own, named after
+    /// this process, and returns the target's options with the lock's session as the run's own.
+    /// </summary>
+    /// <exception cref="MigrationLockedException">Another run holds the target; nothing is held.</exception>
+    public static async Task<(HeldMigrationLock Held, TargetOptions Into)> AcquireForAsync(string command, TargetOptions into, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        var held = await AcquireAsync(string.Create(CultureInfo.InvariantCulture, $"{CommandPrefix}{command}{CommandProcess}{Environment.ProcessId})"), [("target", into.Connection)], cancellationToken);
+        return (held, into with { OwnSessions = held.SessionIds });
+    }
+
+    private static async Task<HeldMigrationLock> AcquireAsync(string application, IReadOnlyList<(string Role, PgConnectionInfo Info)> databases, CancellationToken cancellationToken)
     {
         var held = new HeldMigrationLock();
         try
         {
             foreach (var (role, info) in databases)
             {
-                var conn = await Db.OpenAsync(info.WithApplicationName(ApplicationName(id)), role, SessionOptions.BuiltInTypes, cancellationToken);
+                var conn = await Db.OpenAsync(info.WithApplicationName(application), role, SessionOptions.BuiltInTypes, cancellationToken);
                 held._connections.Add(conn);
                 if (!await MigrationLock.TryAcquireAsync(conn, cancellationToken))
                 {
@@ -81,14 +104,24 @@ public sealed class HeldMigrationLock : IAsyncDisposable
                 other);
         }
 
+        if (holder is not null && holder.Application.StartsWith(CommandPrefix, StringComparison.Ordinal) && holder.Application.Contains(CommandProcess, StringComparison.Ordinal))
+        {
+            // "pgrelocate restore (process 1234)": a restore or a copy run on its own.
+            var run = holder.Application[CommandPrefix.Length..];
+            var at = run.IndexOf(CommandProcess, StringComparison.Ordinal);
+            return new MigrationLockedException(
+                $"A 'pgrelocate {run[..at]}' is already writing the {role} ({info.Display}): process {run[(at + CommandProcess.Length)..].TrimEnd(')')}, in {holder}. One run at a time per database: wait for it to finish or stop it, then try again. Nothing was changed.",
+                null);
+        }
+
         return new MigrationLockedException(
             $"Another session ({holder?.ToString() ?? "one that has ended since"}) holds PgRelocate's migration lock on the {role} ({info.Display}): end it, then try again. Nothing was changed.",
             null);
     }
 }
 
-/// <summary>A migration refused because another one holds the lock; <see cref="OtherId"/> names it when known.</summary>
-public sealed class MigrationLockedException(string message, string? otherId) : PgRelocateException(message)
+/// <summary>A run refused because another one holds the lock (exit 2, as every refusal before a change); <see cref="OtherId"/> names a migration when it is one.</summary>
+public sealed class MigrationLockedException(string message, string? otherId) : PgRelocateException(message, ExitCode.Usage)
 {
     public string? OtherId { get; } = otherId;
 }

@@ -65,6 +65,8 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             Extensions = archive.Contents.Extensions,
             ExtensionSchemas = archive.Contents.ExtensionSchemas,
             SourceMajor = SourceMajorOf(archive.Contents.Header),
+            // --roles creates them before the emptying; without it the target must have them already.
+            PolicyRoles = options.Roles ? [] : ArchiveRoles.Policies(archive.Contents.Entries),
         }, cancellationToken);
         prepared.WarnAbout(reporter);
         var pgRestore = binaries.PgRestoreFor(archive.Contents.Header.MinimumPgRestoreMajor, prepared.Server.Major);

@@ -206,8 +206,8 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
         : $"running the same command again with --confirm {Target.Database} empties the rest";
 
     /// <summary>
-    /// Where the target stands: nothing changed, or how much is dropped (counted again on a session of its
-    /// own, the emptying's may be broken) and the command that empties the rest.
+    /// Where the target stands: nothing changed, emptied (everything dropped), or how much is dropped (counted
+    /// again on a session of its own, the emptying's may be broken) and the command that empties the rest.
     /// </summary>
     private async Task<string> OutcomeAsync()
     {
@@ -223,6 +223,13 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
             await using var conn = await Db.OpenAsync(Target, "target", time.Token);
             await Db.WithoutJitAsync(conn, time.Token);
             var left = (await UserObjects.ReadAsync(conn, time.Token)).Count;
+            if (left == 0)
+            {
+                // Stopped after its last DROP: emptied, not partly, whatever stopped it.
+                Requirements.Changes.Now(TargetCondition.Emptied);
+                return $"The target is emptied ({_objects} objects dropped) and nothing was written into it yet; {(Requirements.FinishCommand is { } command ? $"'{command}'" : "running the same command again")} fills it.";
+            }
+
             return $"The target is partly emptied: {Math.Max(_objects - left, 0)} of {_objects} objects dropped; {finish}.";
         }
         catch (Exception e) when (e is PgRelocateException or NpgsqlException or OperationCanceledException or TimeoutException)

@@ -58,10 +58,14 @@ public sealed class TargetPreparation
         var prepared = await InspectAsync(conn, target, requirements, cancellationToken);
         if (prepared.Findings.FirstOrDefault(f => f.Status == CheckStatus.Block) is { } block)
         {
-            // Another role's objects are the target's state, not a mistake in the command line.
-            throw block.Check == OtherRolesFinding
-                ? new PgRelocateException(Sentences.NothingWasChanged(block.Found, block.Next))
-                : new UsageException(Sentences.NothingWasChanged(block.Found, block.Next));
+            // Another role's objects are the target's state, not a mistake in the command line; a policy role the
+            // target lacks is the blocker `check` finds (exit 3), whichever command finds it.
+            throw block.Check switch
+            {
+                OtherRolesFinding => new PgRelocateException(Sentences.NothingWasChanged(block.Found, block.Next)),
+                PolicyRolesFinding => new PgRelocateException(Sentences.NothingWasChanged(block.Found, block.Next), ExitCode.Differences),
+                _ => new UsageException(Sentences.NothingWasChanged(block.Found, block.Next)),
+            };
         }
 
         return prepared;
@@ -98,6 +102,12 @@ public sealed class TargetPreparation
 
         findings.Add(await LockTableAsync(conn, objects.Count > 0, cancellationToken));
 
+        if (requirements.PolicyRoles.Count > 0)
+        {
+            var roles = (await DatabaseAccess.ReadRolesAsync(conn, cancellationToken)).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+            findings.Add(PolicyRoles(requirements.PolicyRoles, roles));
+        }
+
         if (requirements.Extensions.Any(e => e != "plpgsql"))
         {
             findings.Add(await ExtensionsAsync(conn, target, requirements, cancellationToken));
@@ -125,7 +135,7 @@ public sealed class TargetPreparation
         var holders = await MigrationLock.HoldersAsync(conn, requirements.OwnSessions, cancellationToken);
         findings.Add(holders.Count == 0
             ? CheckResult.Ok("other migrations", "No other migration holds the target.")
-            : CheckResult.Block("other migrations", $"Another migration holds the target: {string.Join("; ", holders)}.",
+            : CheckResult.Block("other migrations", $"Another migration, restore or copy holds the target: {string.Join("; ", holders)}.",
                 "Wait for it to finish, or stop it ('pgrelocate cancel', or pg_terminate_backend on that session).") with
             {
                 Details = holders.Select(h => h.ToString()).ToList(),
@@ -190,6 +200,40 @@ public sealed class TargetPreparation
         };
 
         static string Objects(int n) => n == 1 ? "1 object" : $"{n} objects";
+    }
+
+    /// <summary>The name of the finding on the roles row-level security policies name.</summary>
+    public const string PolicyRolesFinding = "policy roles";
+
+    /// <summary>
+    /// The one test and wording of "a policy names a role the target lacks", which the restore of that policy
+    /// would fail on: blocking when <paramref name="targetRoles"/> lacks one; a warning when the target is not
+    /// known (null). `check` shows it as a row; a restore or a copy without --roles refuses with it before anything
+    /// is emptied.
+    /// </summary>
+    public static CheckResult PolicyRoles(IReadOnlyList<PolicyRole> policies, IReadOnlySet<string>? targetRoles)
+    {
+        ArgumentNullException.ThrowIfNull(policies);
+        const string name = PolicyRolesFinding;
+        if (policies.Count == 0)
+        {
+            return CheckResult.Ok(name, "No row-level security policy names a role.");
+        }
+
+        var details = policies.Select(p => p.ToString()).ToList();
+        var missing = targetRoles is null ? [] : policies.Select(p => p.Role).Where(r => !targetRoles.Contains(r)).Distinct(StringComparer.Ordinal).ToList();
+        if (missing.Count > 0)
+        {
+            var failing = policies.Where(p => missing.Contains(p.Role)).Select(p => p.ToString()).ToList();
+            var (quoted, plain) = missing.Count == 1 ? (Db.Ident(missing[0]), missing[0]) : ("NAME", "NAME");
+            return CheckResult.Block(name, $"{policies.Count} row-level security policies name roles, and the target lacks {string.Join(", ", missing)}: the restore would fail on those policies ({Sentences.FirstFew(failing, 5)}).",
+                $"Create {(missing.Count == 1 ? "that role" : "those roles")} on the target first (CREATE ROLE {quoted} NOLOGIN, or on Heroku: heroku pg:credentials:create --name {plain}), or run with --roles, which creates the roles the database uses.") with { Details = details };
+        }
+
+        return targetRoles is null
+            ? CheckResult.Warn(name, $"{policies.Count} row-level security policies name roles: {Sentences.FirstFew(details, 5)}.",
+                "The target must have those roles before the restore, or it fails on those policies: run check with --target to know.") with { Details = details }
+            : CheckResult.Ok(name, $"{policies.Count} row-level security policies name roles the target has.") with { Details = details };
     }
 
     /// <summary>The name of the finding on the target's lock table.</summary>

@@ -20,6 +20,13 @@ public sealed record TargetRequirements
     /// <summary>The schema each of those extensions is in on the source (or in the archive), where known; an extension the target has elsewhere is warned about.</summary>
     public IReadOnlyList<(string Name, string Schema)> ExtensionSchemas { get; init; } = [];
 
+    /// <summary>
+    /// The roles the archive's (or the source's) row-level security policies name: the restore would fail on a
+    /// policy whose role the target lacks, so that refuses before anything is emptied. Empty with --roles, which
+    /// creates them first.
+    /// </summary>
+    public IReadOnlyList<PolicyRole> PolicyRoles { get; init; } = [];
+
     /// <summary>The connections the restore will open at once (its jobs); each needs a free slot.</summary>
     public int Jobs { get; init; } = 1;
 

@@ -129,6 +129,24 @@ public class LargeTargetTests(SmallLockTableServer server) : IClassFixture<Small
     }
 
     [Fact]
+    public async Task Should_Say_The_Target_Is_Emptied_Not_Partly_When_Stopped_After_Its_Last_Batch()
+    {
+        var target = await server.CreateDatabaseAsync("last");
+        await PgServer.ExecuteAsync(target, "CREATE TABLE a (id int); CREATE TABLE b (id int); CREATE VIEW v AS SELECT id FROM a");
+        using var cancel = new CancellationTokenSource();
+        var reporter = new CancelingReporter("batch 1 of 1 committed", cancel);
+        var changes = new TargetChanges();
+        var prepared = await TargetPreparation.CheckAsync(target, new TargetRequirements { Confirm = target.Database, Changes = changes, FinishCommand = "pgrelocate migrate --resume m2" }, CancellationToken.None);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => prepared.EmptyAsync(reporter, cancel.Token));
+
+        Assert.Contains(reporter.Lines, l => l.Contains("The target is emptied (3 objects dropped) and nothing was written into it yet; 'pgrelocate migrate --resume m2' fills it.", StringComparison.Ordinal));
+        Assert.DoesNotContain(reporter.Lines, l => l.Contains("partly", StringComparison.Ordinal));
+        Assert.Equal(TargetCondition.Emptied, changes.Condition);
+        Assert.Equal(0, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relname IN ('a', 'b', 'v') AND relnamespace = 'public'::regnamespace"));
+    }
+
+    [Fact]
     public async Task Should_Refuse_A_Later_Batch_That_Would_Drop_Another_Roles_View_Made_After_The_First()
     {
         var target = await server.CreateDatabaseAsync("later");

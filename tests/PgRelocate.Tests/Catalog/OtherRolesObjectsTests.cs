@@ -78,6 +78,8 @@ public class OtherRolesObjectsTests(PgServer server) : IClassFixture<PgServer>
         { "column of a type", "CREATE TABLE public.moods (id int, m shop.mood); ALTER TABLE public.moods OWNER TO {owner}", "table column public.moods.m" },
         { "default", "CREATE TABLE public.defaults (id int DEFAULT shop.twice(1)); ALTER TABLE public.defaults OWNER TO {owner}", "default value for public.defaults.id" },
         { "inheriting table", "CREATE TABLE public.child () INHERITS (shop.orders); ALTER TABLE public.child OWNER TO {owner}", "table public.child" },
+        { "publication of the login role's table", "CREATE PUBLICATION others_pub FOR TABLE shop.orders; ALTER PUBLICATION others_pub OWNER TO {owner}", "publication others_pub" },
+        { "publication of nothing", "CREATE PUBLICATION lone_pub; ALTER PUBLICATION lone_pub OWNER TO {owner}", "publication lone_pub" },
     };
 
     [Theory]
@@ -190,8 +192,8 @@ public class OtherRolesObjectsTests(PgServer server) : IClassFixture<PgServer>
 
     /// <summary>
     /// What <paramref name="owner"/> owns in the target, read from the catalogs as the superuser: relations
-    /// with their columns, routines, types, and the rules, triggers, policies and constraints of its tables,
-    /// each with its oid.
+    /// with their columns, routines, types, the rules, triggers, policies and constraints of its tables,
+    /// and its publications with the tables they list, each with its oid.
     /// </summary>
     private async Task<List<string>> OtherRolesObjectsAsync(PgConnectionInfo target, string owner)
     {
@@ -210,6 +212,9 @@ public class OtherRolesObjectsTests(PgServer server) : IClassFixture<PgServer>
             UNION ALL SELECT format('policy %s %s', p.oid, p.polname) FROM pg_policy p WHERE p.polrelid IN (SELECT oid FROM rels)
             UNION ALL SELECT format('constraint %s %s', k.oid, k.conname) FROM pg_constraint k WHERE k.conrelid IN (SELECT oid FROM rels)
             UNION ALL SELECT format('default %s.%s', d.adrelid, d.adnum) FROM pg_attrdef d WHERE d.adrelid IN (SELECT oid FROM rels)
+            UNION ALL SELECT format('publication %s %s', p.oid, p.pubname) FROM pg_publication p WHERE p.pubowner IN (SELECT oid FROM o)
+            UNION ALL SELECT format('published table %s %s', pr.prpubid, pr.prrelid) FROM pg_publication_rel pr
+                      WHERE pr.prpubid IN (SELECT p.oid FROM pg_publication p WHERE p.pubowner IN (SELECT oid FROM o))
             ORDER BY 1
             """, conn);
         cmd.Parameters.AddWithValue("owner", owner);

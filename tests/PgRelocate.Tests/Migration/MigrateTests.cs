@@ -370,7 +370,7 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         await blocker.DisposeAsync();
         var resumed = await CliRunner.RunAsync(["migrate", "--resume", id, "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--workdir", dir.Path], null);
 
-        Assert.Equal(1, second.ExitCode);
+        Assert.Equal(2, second.ExitCode);
         Assert.Contains($"Migration {id} is already running on the target", second.Stderr, StringComparison.Ordinal);
         Assert.Contains("Nothing was changed.", second.Stderr, StringComparison.Ordinal);
         Assert.Empty(Directory.GetDirectories(otherDir.Path));

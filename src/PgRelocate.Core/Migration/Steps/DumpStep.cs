@@ -28,6 +28,7 @@ public sealed class DumpStep : IMigrationStep
         var location = StagingLocation.Parse(options.Via ?? Path.Combine(context.Folder, "archive.dump"));
         var store = StagingStores.Open(location, options.Staging, context.Reporter);
         var facts = await DumpRunner.ReadFactsAsync(options.Source, cancellationToken);
+        RefuseUnlessRoom(context, location, facts);
         var runner = new DumpRunner(context.Binaries, context.Reporter, options.Compression, facts);
         var restore = options.Into.Jobs > 1 ? StartRestore(context, facts, cancellationToken) : null;
         DumpManifest manifest;
@@ -62,10 +63,37 @@ public sealed class DumpStep : IMigrationStep
             + (restore is null ? "" : "; the restore ran alongside");
     }
 
+    /// <summary>
+    /// The dump's estimate against the room in the folders it fills (the archive, unless --via sends it to a store;
+    /// the following restore's copy of it), before that restore empties the target. What a rerun replaces counts as room.
+    /// </summary>
+    /// <exception cref="Errors.UsageException">A folder lacks the room; nothing was changed.</exception>
+    private static void RefuseUnlessRoom(MigrationContext context, StagingLocation location, DatabaseFacts facts)
+    {
+        var bytes = facts.EstimatedDumpBytes(context.Options.Compression);
+        var writes = new List<(string Folder, long Bytes, string What)>();
+        if (!location.IsRemote)
+        {
+            writes.Add((Path.GetDirectoryName(Path.GetFullPath(location.Key))!, bytes - Replaced(location.Key), "the archive"));
+        }
+
+        if (context.Options.Into.Jobs > 1)
+        {
+            writes.Add((context.Folder, bytes - Replaced(Path.Combine(context.Folder, FollowingCopy)), "the restore's copy of it"));
+        }
+
+        Errors.DiskSpace.RefuseUnlessRoom(writes, "Free space there, or give --workdir a folder with more room (or --via a store for the archive), then run again.");
+
+        static long Replaced(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;
+    }
+
+    /// <summary>The name of the archive's local copy the following restore reads, in the migration's folder.</summary>
+    private const string FollowingCopy = "archive.following";
+
     /// <summary>Starts the restore on a local copy of the archive that the dump is about to write.</summary>
     private static FollowingRestoreRun StartRestore(MigrationContext context, DatabaseFacts facts, CancellationToken cancellationToken)
     {
-        var spool = new ArchiveSpool(Path.Combine(context.Folder, "archive.following"));
+        var spool = new ArchiveSpool(Path.Combine(context.Folder, FollowingCopy));
         var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var sizes = facts.Tables.GroupBy(t => t.Schema + "." + t.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(t => t.EstimatedBytes), StringComparer.Ordinal);
         var task = RestoreStep.RestoreArrivingAsync(context, new GrowingArchive("the archive as it is dumped", spool), sizes, stop.Token);

@@ -1,5 +1,6 @@
 using PgRelocate.Catalog;
 using PgRelocate.Connections;
+using PgRelocate.Targets;
 
 namespace PgRelocate.Preflight.Checks;
 
@@ -50,7 +51,7 @@ public sealed class OwnershipCheck : IPreflightCheck
                 script + "; run it once the roles exist."),
             Findings.WarnIfAny("default privileges", access.Privileges.Where(p => p.IsDefault).Select(p => p.ToString()).ToList(), "No default privileges.", "default privileges will not be carried",
                 script + "."),
-            PolicyRoles(access.PolicyRoles, targetRoles),
+            TargetPreparation.PolicyRoles(access.PolicyRoles, targetRoles),
         };
         rows.AddRange(await SuperuserOnlyAsync(context, targetRole, cancellationToken));
         return rows;
@@ -141,28 +142,5 @@ public sealed class OwnershipCheck : IPreflightCheck
         }
 
         return rows;
-    }
-
-    /// <summary>A policy naming a role the target lacks makes the restore fail on it: that blocks; otherwise a warning.</summary>
-    private static CheckResult PolicyRoles(IReadOnlyList<PolicyRole> policies, IReadOnlySet<string>? targetRoles)
-    {
-        const string name = "policy roles";
-        if (policies.Count == 0)
-        {
-            return CheckResult.Ok(name, "No row-level security policy names a role.");
-        }
-
-        var details = policies.Select(p => p.ToString()).ToList();
-        var missing = targetRoles is null ? [] : policies.Select(p => p.Role).Where(r => !targetRoles.Contains(r)).Distinct(StringComparer.Ordinal).ToList();
-        if (missing.Count > 0)
-        {
-            return CheckResult.Block(name, $"{policies.Count} row-level security policies name roles, and the target lacks {string.Join(", ", missing)}: the restore would fail on those policies.",
-                $"Create {(missing.Count == 1 ? "that role" : "those roles")} on the target first (CREATE ROLE NAME NOLOGIN, or on Heroku: heroku pg:credentials:create --name NAME).") with { Details = details };
-        }
-
-        return targetRoles is null
-            ? CheckResult.Warn(name, $"{policies.Count} row-level security policies name roles: {Findings.Names(details)}.",
-                "The target must have those roles before the restore, or it fails on those policies: run check with --target to know.") with { Details = details }
-            : CheckResult.Ok(name, $"{policies.Count} row-level security policies name roles the target has.") with { Details = details };
     }
 }

@@ -23,9 +23,8 @@ public sealed class SizeCheck(long thresholdBytes = SizeCheck.DefaultThresholdBy
         var largest = sizes.Select(s => (Name: s.Schema + "." + s.Name, Bytes: s.TotalBytes, Rows: s.EstimatedRows))
             .OrderByDescending(t => t.Bytes).ThenBy(t => t.Name, StringComparer.Ordinal).Take(10);
         var details = largest.Select(t => $"{t.Name}: {Units.Bytes(t.Bytes)}, {Rows(t.Rows)}").ToList();
-        // A custom-format dump is compressed; text and numbers usually shrink to a third or less.
         var found = $"database {Units.Bytes(database)}; table data without indexes {Units.Bytes(tables)}; " +
-                    $"dump estimated at {Units.Bytes(tables / 3)} compressed (at most {Units.Bytes(tables)}).";
+                    $"dump estimated at {Units.Bytes(DatabaseFacts.DumpBytes(tables))} compressed (at most {Units.Bytes(tables)}).";
         var result = database > thresholdBytes
             ? CheckResult.Warn(Name, found,
                 $"Above {Units.Bytes(thresholdBytes)} dump and restore means many hours of downtime: consider a replication-based migration (logical replication) instead.")
