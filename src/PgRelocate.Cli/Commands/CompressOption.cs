@@ -8,7 +8,7 @@ internal static class CompressOption
 {
     public static readonly Option<int?> Option = new("--compress", "-Z")
     {
-        Description = "pg_dump's gzip level, 0 (none) to 9 (smallest); 1 takes about half the CPU of the default (6) for an archive a little larger.",
+        Description = "pg_dump's gzip level, 0 (none) to 9 (smallest); default: 6 for dump (pg_dump's own), 1 for migrate (about half the CPU of 6, for an archive a little larger).",
     };
 
     public static int? Get(ParseResult parse) =>

@@ -41,7 +41,7 @@ internal static class MigrateCommand
     private static readonly Option<string?> MaxRetainedWal = new("--max-retained-wal") { Description = "With --online: stop the follow and drop its replication slot once the slot holds more WAL than this on the source (20GB, 500MB; kB, MB, GB, TB are powers of 1000, KiB, MiB, GiB, TiB of 1024)." };
     private static readonly Option<bool> NotConsistent = new("--not-consistent") { Description = "With --resume of a --direct migration: keep what the interrupted copy committed although the source was not kept read-only since (the verify step compares every row)." };
     private static readonly Option<string?> Databases = new("--databases") { Description = "Move these databases of the source server (a,b,c) into databases of the same names on the target server; --source and --target then name the servers (any database on each)." };
-    private static readonly Option<bool> AllDatabases = new("--all-databases") { Description = "Move every database the source's login role may connect to, but templates and the providers' own (rdsadmin, azure_maintenance, azure_sys, cloudsqladmin)." };
+    private static readonly Option<bool> AllDatabases = new("--all-databases") { Description = "Move every database the source's login role may connect to, but templates, the providers' own (rdsadmin, azure_maintenance, azure_sys, cloudsqladmin) and postgres when it holds no user object." };
     private static readonly Option<bool> ConfirmAll = new("--confirm-all") { Description = "With --databases or --all-databases: replace what the target's existing databases of those names hold." };
     private static readonly Option<bool> ShowSecrets = new("--show-secrets") { Description = "Print the target's DATABASE_URL with its password." };
 
