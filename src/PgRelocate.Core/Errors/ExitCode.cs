@@ -1,6 +1,6 @@
 namespace PgRelocate.Errors;
 
-/// <summary>The process exit codes every command uses; the README documents them.</summary>
+/// <summary>The process exit codes every command uses; the README and docs/safety.md document them.</summary>
 public enum ExitCode
 {
     /// <summary>Everything asked for was done.</summary>

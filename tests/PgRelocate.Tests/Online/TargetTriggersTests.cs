@@ -64,7 +64,7 @@ public abstract class TargetTriggersCases(TinyLockTableServer server)
 
         Assert.Equal(0, await EnabledAsync(target));
         // The partitions' copies of the partitioned table's trigger too, from PostgreSQL 13; on 12 they are
-        // system triggers that only a superuser may alter, left enabled (a known limit, in the README).
+        // system triggers that only a superuser may alter, left enabled (a known limit, docs/online.md's Limits).
         var twelve = conn.PostgreSqlVersion.Major < 13;
         Assert.Equal(twelve ? 5 : 0, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_trigger WHERE tgname = 'events_audit' AND tgenabled <> 'D'"));
         Assert.NotNull(await TargetState.ReadAsync(conn, "trig_slot", CancellationToken.None));
