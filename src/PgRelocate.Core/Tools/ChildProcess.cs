@@ -104,7 +104,7 @@ public static class ChildProcess
     /// which it is killed. The one way a program's version is read (pg_dump, pg_restore, psql, postgres).
     /// It blocks, for the synchronous searches that call it, and reads the child's pipes with blocking reads only:
     /// asynchronous ones complete through the socket engine, so waiting for them here would hold a thread on the
-    /// work of others, or, were a caller running on the engine's own thread (inline socket completions, see the
+    /// work of others, or, were a caller running on the engine's own thread (inline socket completions, see
     /// docs/benchmarks-history.md), on itself.
     /// </summary>
     public static string? ReadVersion(string program, TimeSpan? timeout = null)
