@@ -94,17 +94,17 @@ internal static class CancelCommand
 
         if (source is null && ReadOnlySourceStep.LeftReadOnly(journal))
         {
-            ctx.Out.WriteLine($"Its source is still read-only: run 'pgrelocate cancel {id} --source URL', or ALTER DATABASE ... RESET default_transaction_read_only on it.");
+            ctx.Out.WriteLine($"Its source is still read-only: run 'pgrelocate cancel {id} --source {PastedCommand.Connection(journal.Source)}', or ALTER DATABASE ... RESET default_transaction_read_only on it.");
         }
 
         if (source is null && Online.OnlineCleanup.LeftOnSource(journal))
         {
-            ctx.Out.WriteLine($"Its replication slot and publication are still on the source: run 'pgrelocate cancel {id} --source URL' to remove them.");
+            ctx.Out.WriteLine($"Its replication slot and publication are still on the source: run 'pgrelocate cancel {id} --source {PastedCommand.Connection(journal.Source)}' to remove them.");
         }
 
         if (target is null && (Online.OnlineCleanup.LeftOnTarget(journal) || Online.OnlineCleanup.LeftOnSource(journal) || DirectCopyStep.LeftOnTarget(journal)))
         {
-            ctx.Out.WriteLine($"Its schema {Online.OnlineNames.TargetSchema} is still on the target: 'pgrelocate cancel {id} --target URL' also removes it.");
+            ctx.Out.WriteLine($"Its schema {Online.OnlineNames.TargetSchema} is still on the target: 'pgrelocate cancel {id} --target {PastedCommand.Connection(journal.Target)}' also removes it.");
         }
 
         return ExitCode.Success;

@@ -37,7 +37,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
 
         await using var held = await HeldMigrationLock.AcquireAsync(journal.Id, LockedDatabases(options), cancellationToken);
         // An emptying of the target that stops halfway is finished by resuming (the journal keeps --confirm).
-        options = options with { Into = options.Into with { OwnSessions = held.SessionIds, FinishCommand = $"pgrelocate migrate --resume {journal.Id}" } };
+        options = options with { Into = options.Into with { OwnSessions = held.SessionIds, FinishCommand = NextStep.ResumeCommand(journal) } };
         var journalReporter = new JournalReporter(reporter, journal);
         var context = new MigrationContext { Options = options, Journal = journal, Binaries = binaries, Reporter = journalReporter };
         var resumed = journal.Status != MigrationStatus.Pending;
