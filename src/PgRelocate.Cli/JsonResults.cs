@@ -58,7 +58,14 @@ internal sealed record StatusDatabaseJson(string Database, string Id, string Sta
 
 internal sealed record StatusJson(
     string Id, string Status, IReadOnlyList<ProgressUpdate> Progress, OnlineStatus? Online, IReadOnlyList<StatusStepJson> Steps,
-    OrphanedSlotJson? OrphanedSlot, IReadOnlyList<StatusDatabaseJson>? Databases);
+    OrphanedSlotJson? OrphanedSlot, IReadOnlyList<StatusDatabaseJson>? Databases)
+{
+    /// <summary>Why a migration that ended without completing ended (its failed step's message), as the text form says it.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>What to do next about it (<see cref="Migration.NextStep"/>): the resume, pasted as printed, or to run it again.</summary>
+    public string? Next { get; init; }
+}
 
 internal sealed record UrlJson(string Url, string? ManifestUrl, DateTimeOffset ExpiresAt, string? Heroku);
 

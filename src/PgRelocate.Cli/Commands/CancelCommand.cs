@@ -26,9 +26,14 @@ internal static class CancelCommand
         Description = $"The migration's target (or {MigrateCommand.TargetVariable}): lets cancel remove an online migration's schema from it when the migration's process is gone.",
     };
 
+    private static readonly Option<bool> Force = new("--force")
+    {
+        Description = "Without the migration's journal: also end the session that still reads its replication slot on the source (a migration running elsewhere would fail).",
+    };
+
     public static Command Create()
     {
-        var command = new Command("cancel", "Stop a running migration: child processes stopped, read-only source lifted.") { Id, Source, Target, WorkDirOption.Option };
+        var command = new Command("cancel", "Stop a running migration: child processes stopped, read-only source lifted.") { Id, Source, Target, Force, WorkDirOption.Option };
         command.SetAction(RunAsync);
         return command;
     }
@@ -40,10 +45,10 @@ internal static class CancelCommand
         if (!File.Exists(Path.Combine(workDir, id, MigrationJournal.FileName))
             && Online.OrphanedSlots.MigrationId(Online.OnlineNames.Slot(id)) is not null
             && ctx.Connection(Source, MigrateCommand.SourceVariable) is { } named
-            && await Online.OrphanedSlots.RemoveAsync(named, id, cancellationToken))
+            && await Online.OrphanedSlots.RemoveAsync(named, id, ctx.Parse.GetValue(Force), cancellationToken) is { } removed)
         {
             // Its journal went with the machine that ran it: what it left on the source is found by its names.
-            ctx.Out.WriteLine($"No journal of migration {id} in {workDir}: its replication slot and publication {Online.OnlineNames.Slot(id)} were removed from the source by their names.");
+            ctx.Out.WriteLine($"No journal of migration {id} in {workDir}; found on the source by their names. {removed}");
             ctx.Out.WriteLine($"Its target keeps a partial copy and the schema {Online.OnlineNames.TargetSchema} (DROP SCHEMA {Online.OnlineNames.TargetSchema} CASCADE there); tables it gave REPLICA IDENTITY FULL on the source keep it (ALTER TABLE ... REPLICA IDENTITY DEFAULT).");
             return ExitCode.Success;
         }
@@ -89,17 +94,17 @@ internal static class CancelCommand
 
         if (source is null && ReadOnlySourceStep.LeftReadOnly(journal))
         {
-            ctx.Out.WriteLine($"Its source is still read-only: run 'pgrelocate cancel {id} --source URL', or ALTER DATABASE ... RESET default_transaction_read_only on it.");
+            ctx.Out.WriteLine($"Its source is still read-only: run 'pgrelocate cancel {id} --source {PastedCommand.Connection(journal.Source)}', or ALTER DATABASE ... RESET default_transaction_read_only on it.");
         }
 
         if (source is null && Online.OnlineCleanup.LeftOnSource(journal))
         {
-            ctx.Out.WriteLine($"Its replication slot and publication are still on the source: run 'pgrelocate cancel {id} --source URL' to remove them.");
+            ctx.Out.WriteLine($"Its replication slot and publication are still on the source: run 'pgrelocate cancel {id} --source {PastedCommand.Connection(journal.Source)}' to remove them.");
         }
 
         if (target is null && (Online.OnlineCleanup.LeftOnTarget(journal) || Online.OnlineCleanup.LeftOnSource(journal) || DirectCopyStep.LeftOnTarget(journal)))
         {
-            ctx.Out.WriteLine($"Its schema {Online.OnlineNames.TargetSchema} is still on the target: 'pgrelocate cancel {id} --target URL' also removes it.");
+            ctx.Out.WriteLine($"Its schema {Online.OnlineNames.TargetSchema} is still on the target: 'pgrelocate cancel {id} --target {PastedCommand.Connection(journal.Target)}' also removes it.");
         }
 
         return ExitCode.Success;
@@ -127,7 +132,7 @@ internal static class CancelCommand
     private static PgConnectionInfo? Given(CommandContext ctx, Option<string?> option, string variable, string name, string recorded, string id)
     {
         var given = ctx.Connection(option, variable);
-        return given is null || string.Equals(given.ToString(), recorded, StringComparison.Ordinal)
+        return given is null || PastedCommand.SameConnection(recorded, given.ToString())
             ? given
             : throw new UsageException($"{name} is not the {name[2..]} of migration {id} ({recorded}).");
     }

@@ -68,7 +68,7 @@ internal static class ListCommand
     }
 
     /// <summary>The source given in PGRELOCATE_SOURCE, to reach the sources of migrations whose process is gone; null when unset or not a connection.</summary>
-    private static Connections.PgConnectionInfo? GivenSource()
+    internal static Connections.PgConnectionInfo? GivenSource()
     {
         try
         {

@@ -174,7 +174,7 @@ internal static class MigrateCommand
         var parse = ctx.Parse;
         var workDir = WorkDirOption.Get(parse);
         // Said first, for the case where this machine dies: an online migration's slot would keep the source's WAL without limit.
-        var cleanup = options.Online ? $"Should this process or its machine die, remove what migration {journal.Id} leaves on the source with: pgrelocate cancel {journal.Id} --source {source}" : null;
+        var cleanup = options.Online ? CleanupLine(journal.Id, source) : null;
 
         if (parse.GetValue(Detach))
         {
@@ -218,6 +218,10 @@ internal static class MigrateCommand
         Render(ctx, journal, options, report, interrupted: code == ExitCode.Interrupted);
         return code;
     }
+
+    /// <summary>Said before an online migration starts, for the case where its machine dies: its slot would keep the source's WAL without limit.</summary>
+    internal static string CleanupLine(string id, PgConnectionInfo source) =>
+        $"Should this process or its machine die, remove what migration {id} leaves on the source with: pgrelocate cancel {id} --source {PastedCommand.Connection(source)}";
 
     /// <summary>--max-retained-wal in bytes, or null when not given (see <see cref="MigrationOptionsRules.Validate"/> for when it may be).</summary>
     private static long? MaxRetainedWalOf(ParseResult parse) =>
@@ -288,7 +292,10 @@ internal static class MigrateCommand
                 }
             }
 
-            ctx.Out.WriteLine($"Resume it with: pgrelocate migrate --resume {journal.Id} (with the same --source and --target)");
+            if (NextStep.For(journal) is { } next)
+            {
+                ctx.Out.WriteLine(next);
+            }
         }
 
         if (report is not null)

@@ -37,18 +37,26 @@ internal static class MigrateInstance
         var workDir = Path.GetDirectoryName(parent.Folder)!;
         report = report is null ? parent.Options.GetValueOrDefault("report") : Path.GetFullPath(report);
         var databases = InstanceJournal.Databases(parent);
+        var cleanup = options.Online ? MigrateCommand.CleanupLine(parent.Id, options.Source) : null;
         if (detach)
         {
-            return await MigrateCommand.StartDetachedAsync(ctx, parent, workDir, options.Source, options.Into.Connection, cancellationToken);
+            var detached = await MigrateCommand.StartDetachedAsync(ctx, parent, workDir, options.Source, options.Into.Connection, cancellationToken);
+            if (cleanup is not null && !ctx.Json)
+            {
+                // On this terminal, not only in the background run's log.
+                ctx.Out.WriteLine(cleanup);
+            }
+
+            return detached;
         }
 
         ctx.Reporter.Info(options.Online
             ? $"Migration {parent.Id}: {databases.Count} databases ({string.Join(", ", databases)}) of {options.Source.Display} → {options.Into.Connection.Display}, online: copied one after another, each following its source, then switched together (journal in {parent.Folder})."
             : $"Migration {parent.Id}: {databases.Count} databases ({string.Join(", ", databases)}) of {options.Source.Display} → {options.Into.Connection.Display}, one after another (journal in {parent.Folder}).");
-        if (options.Online)
+        if (cleanup is not null)
         {
             // Said first, for the case where this machine dies: the databases' slots would keep the source's WAL without limit.
-            ctx.Reporter.Info($"Should this process or its machine die, remove what migration {parent.Id} leaves on the source with: pgrelocate cancel {parent.Id} --source {options.Source}");
+            ctx.Reporter.Info(cleanup);
         }
 
         ctx.Watch(options.Into);
@@ -102,7 +110,10 @@ internal static class MigrateInstance
         else
         {
             ctx.Out.WriteLine($"Migration {parent.Id} {parent.Status.ToString().ToLowerInvariant()}: {parent.Error}");
-            ctx.Out.WriteLine($"Resume it with: pgrelocate migrate --resume {parent.Id} (with the same --source and --target): the databases moved are not moved again.");
+            if (NextStep.For(parent) is { } next)
+            {
+                ctx.Out.WriteLine(next);
+            }
         }
 
         if (report is not null)

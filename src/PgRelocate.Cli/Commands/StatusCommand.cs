@@ -44,15 +44,23 @@ internal static class StatusCommand
             var starting = journal.Status == MigrationStatus.Pending && DateTime.UtcNow - startedWatching < TimeSpan.FromSeconds(30);
             var running = starting || (journal.Status == MigrationStatus.Running && journal.IsRunningElsewhere());
             // A migration whose process is gone may have left its slot on the source, holding WAL.
-            var orphan = running ? null : await Online.OrphanedSlots.OfAsync(journal, ctx.Connection(Source, MigrateCommand.SourceVariable), cancellationToken);
-            var line = Describe(journal, running) + (orphan is null ? "" : "; " + orphan.Describe());
+            // The source as list reads it: --source, else PGRELOCATE_SOURCE when it is a connection, else the journal's with libpq's password.
+            var given = ctx.Parse.GetValue(Source) is null ? ListCommand.GivenSource() : ctx.Connection(Source, MigrateCommand.SourceVariable);
+            var orphan = running ? null : await Online.OrphanedSlots.OfAsync(journal, given, cancellationToken);
+            // What to do next, once it has ended: the resume that works pasted as printed, or to run it again.
+            var next = running ? null : NextStep.For(journal);
+            var line = Describe(journal, running) + (orphan is null ? "" : "; " + orphan.Describe()) + (next is null ? "" : Environment.NewLine + next);
             if (line != last)
             {
                 if (ctx.Json)
                 {
                     var state = new StatusJson(
                         id, ListCommand.StatusOf(journal), JournalReporter.Read(journal), Online.OnlineStatus.Read(journal.Folder),
-                        [.. journal.Steps.Select(s => new StatusStepJson(s.Name, s.Status.ToString(), s.Summary, s.Error))], OrphanedSlotJson.Of(orphan), Databases(journal));
+                        [.. journal.Steps.Select(s => new StatusStepJson(s.Name, s.Status.ToString(), s.Summary, s.Error))], OrphanedSlotJson.Of(orphan), Databases(journal))
+                    {
+                        Error = running ? null : journal.Error,
+                        Next = next,
+                    };
                     if (once)
                     {
                         ctx.WriteJson(state, c => c.StatusJson);

@@ -37,7 +37,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
 
         await using var held = await HeldMigrationLock.AcquireAsync(journal.Id, LockedDatabases(options), cancellationToken);
         // An emptying of the target that stops halfway is finished by resuming (the journal keeps --confirm).
-        options = options with { Into = options.Into with { OwnSessions = held.SessionIds, FinishCommand = $"pgrelocate migrate --resume {journal.Id}" } };
+        options = options with { Into = options.Into with { OwnSessions = held.SessionIds, FinishCommand = NextStep.ResumeCommand(journal) } };
         var journalReporter = new JournalReporter(reporter, journal);
         var context = new MigrationContext { Options = options, Journal = journal, Binaries = binaries, Reporter = journalReporter };
         var resumed = journal.Status != MigrationStatus.Pending;
@@ -223,13 +223,19 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
     /// and undoes its compensating steps, as on Ctrl-C) and waits, up to three minutes, until it has recorded its end.
     /// Returns the journal as it ended.
     /// </summary>
+    /// <exception cref="UsageException">Its process is another user's, whom this one may not signal: refused at once, naming that user.</exception>
     /// <exception cref="PgRelocateException">It did not stop in time.</exception>
     public static async Task<MigrationJournal> StopRunningAsync(MigrationJournal journal, IReporter reporter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(journal);
         ArgumentNullException.ThrowIfNull(reporter);
         var pid = journal.Pid ?? throw new PgRelocateException($"Migration {journal.Id} records no process to stop.");
-        ProcessSignals.Terminate(pid);
+        if (ProcessSignals.TryTerminate(pid) == SignalOutcome.NotPermitted)
+        {
+            var owner = ProcessSignals.Owner(pid) ?? "another user";
+            throw new UsageException(Sentences.NothingWasChanged($"Migration {journal.Id} runs as {owner} (process {pid}), whose processes this user may not stop: run 'pgrelocate cancel {journal.Id}' as {owner}"));
+        }
+
         reporter.Info($"Asked process {pid} to stop migration {journal.Id}; waiting for it to clean up.");
         var deadline = DateTime.UtcNow.AddMinutes(3);
         while (DateTime.UtcNow < deadline)

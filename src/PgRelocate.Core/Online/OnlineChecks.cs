@@ -177,10 +177,14 @@ public static class OnlineChecks
     private static async Task<CheckResult> LeftoverSlotsAsync(PreflightContext context, CancellationToken cancellationToken)
     {
         const string name = "leftover replication slots";
-        var slots = await SourceSide.ToolSlotsAsync(context.Source, cancellationToken);
+        var named = await OrphanedSlots.ReadAsync(context.Source, context.SourceInfo, cancellationToken);
+        var slots = named.Where(OrphanedSlots.IsOurs).ToList();
+        // Another program's slot of such a name is not the tool's to remove: named, with no command.
+        var others = named.Where(s => !OrphanedSlots.IsOurs(s)).Select(s => $"{s.Name} ({s.Database}): named like pgrelocate's, but {OrphanedSlots.NotOurs(s)}; not pgrelocate's to remove").ToList();
         if (slots.Count == 0)
         {
-            return CheckResult.Ok(name, "No replication slot of pgrelocate on the source's server.");
+            return CheckResult.Ok(name, "No replication slot of pgrelocate on the source's server" + (others.Count == 0 ? "." : $" ({others.Count} named like its slots {(others.Count == 1 ? "is" : "are")} not its)."))
+                with { Details = others };
         }
 
         var details = slots.Select(s => $"{s.Name} ({s.Database}, {(s.Active ? "streaming" : "read by no session")}): holds {Progress.Units.Bytes(s.RetainedBytes)} of WAL; remove it: {OrphanedSlots.CleanupCommand(s.Name, s.Database, context.SourceInfo)}").ToList();
@@ -191,6 +195,6 @@ public static class OnlineChecks
         var next = idle.Count == 0
             ? "Let their migrations finish, or cancel them with the command each line gives."
             : $"Unless {(idle.Count == 1 ? "its migration is" : "their migrations are")} being resumed, remove {(idle.Count == 1 ? "it" : "them")}: {string.Join("; ", idle.Select(s => OrphanedSlots.CleanupCommand(s.Name, s.Database, context.SourceInfo)))}";
-        return CheckResult.Warn(name, found, next) with { Details = details };
+        return CheckResult.Warn(name, found, next) with { Details = [.. details, .. others] };
     }
 }

@@ -33,21 +33,70 @@ public static class OrphanedSlots
     public static string? MigrationId(string slot) =>
         IdInName.Match(slot) is { Success: true } m ? $"{m.Groups[1].Value}-{m.Groups[2].Value}-{m.Groups[3].Value}" : null;
 
-    /// <summary>What removes the slot and the rest of its migration: the cancel with the source (password hidden), or, for a name of no migration, the SQL.</summary>
+    /// <summary>What removes one of the tool's slots and the rest of its migration: the cancel with the source, without its password (see <see cref="PastedCommand"/>).</summary>
     public static string CleanupCommand(string slot, string database, PgConnectionInfo source)
     {
         ArgumentNullException.ThrowIfNull(source);
         var on = database.Length == 0 || database == source.Database ? source : source.WithDatabase(database);
-        return MigrationId(slot) is { } id
-            ? $"pgrelocate cancel {id} --source {on}"
-            : $"SELECT pg_drop_replication_slot('{slot}'); on {on}";
+        return $"pgrelocate cancel {MigrationId(slot) ?? slot} --source {PastedCommand.Connection(on)}";
     }
 
-    /// <summary>The tool's slots on the source's server that no session reads, but <paramref name="ownId"/>'s (a resumed migration's own).</summary>
-    public static async Task<IReadOnlyList<ToolSlot>> FindAsync(NpgsqlConnection conn, string? ownId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Whether a slot named as the tool's is provably one: named after a migration's id, decoded by pgoutput, with
+    /// the publication of its name beside it. Another program's slot of such a name is neither removed nor named
+    /// with a command that removes it.
+    /// </summary>
+    public static bool IsOurs(ToolSlot slot)
+    {
+        ArgumentNullException.ThrowIfNull(slot);
+        return MigrationId(slot.Name) is not null && slot.Plugin == "pgoutput" && slot.Published == true;
+    }
+
+    /// <summary>Why a slot named as the tool's is not provably one (see <see cref="IsOurs"/>).</summary>
+    public static string NotOurs(ToolSlot slot)
+    {
+        ArgumentNullException.ThrowIfNull(slot);
+        return MigrationId(slot.Name) is null ? "its name is of no migration's id"
+            : slot.Plugin != "pgoutput" ? $"its output plugin is {(slot.Plugin.Length == 0 ? "none (a physical slot)" : slot.Plugin)}, not pgoutput"
+            : slot.Published is null ? $"its database {slot.Database} was not reached to look for its publication"
+            : $"no publication {slot.Name} is beside it";
+    }
+
+    /// <summary>
+    /// The slots named as the tool's on the source's server, each told whether it is provably one: a slot of
+    /// another database than the session's has its publication looked for there (as the source's login role).
+    /// </summary>
+    public static async Task<IReadOnlyList<ToolSlot>> ReadAsync(NpgsqlConnection conn, PgConnectionInfo source, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var slots = new List<ToolSlot>();
+        foreach (var s in await SourceSide.ToolSlotsAsync(conn, cancellationToken))
+        {
+            slots.Add(s.Published is null && s.Plugin == "pgoutput" && MigrationId(s.Name) is not null ? s with { Published = await PublishedAsync(source.WithDatabase(s.Database), s.Name, cancellationToken) } : s);
+        }
+
+        return slots;
+    }
+
+    /// <summary>Whether the database holds a publication of that name; null when it could not be reached.</summary>
+    private static async Task<bool?> PublishedAsync(PgConnectionInfo database, string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var conn = await Db.OpenAsync(database.WithApplicationName(Catalog.ConnectedApplications.CheckApplicationName), "source", cancellationToken);
+            return await Db.ScalarAsync<bool>(conn, $"SELECT EXISTS (SELECT FROM pg_catalog.pg_publication WHERE pubname = {Db.Literal(name)})", cancellationToken);
+        }
+        catch (Exception e) when (e is PgRelocateException or NpgsqlException && !cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The tool's slots (provably: <see cref="IsOurs"/>) on the source's server that no session reads, but <paramref name="ownId"/>'s (a resumed migration's own).</summary>
+    public static async Task<IReadOnlyList<ToolSlot>> FindAsync(NpgsqlConnection conn, PgConnectionInfo source, string? ownId, CancellationToken cancellationToken)
     {
         var own = ownId is null ? null : OnlineNames.Slot(ownId);
-        return (await SourceSide.ToolSlotsAsync(conn, cancellationToken)).Where(s => !s.Active && s.Name != own).ToList();
+        return (await ReadAsync(conn, source, cancellationToken)).Where(s => IsOurs(s) && !s.Active && s.Name != own).ToList();
     }
 
     /// <summary>
@@ -68,7 +117,7 @@ public static class OrphanedSlots
             patience.CancelAfter(Patience);
             // Named as the checks' sessions are: it runs beside a migration's checks, whose list of applications leaves it out.
             await using var conn = await Db.OpenAsync(source.WithApplicationName(Catalog.ConnectedApplications.CheckApplicationName), "source", patience.Token);
-            slots = await FindAsync(conn, ownId, patience.Token);
+            slots = await FindAsync(conn, source, ownId, patience.Token);
         }
         catch (Exception e) when (e is PgRelocateException or NpgsqlException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
@@ -95,8 +144,8 @@ public static class OrphanedSlots
         }
 
         var slot = journal.Output(Steps.SnapshotCopyStep.StepName, "slot")!;
-        var source = given is not null && string.Equals(given.ToString(), journal.Source, StringComparison.Ordinal) ? given : Recorded(journal.Source);
-        var command = $"pgrelocate cancel {journal.Id} --source {journal.Source}";
+        var source = given is not null && PastedCommand.SameConnection(journal.Source, given.ToString()) ? given : Recorded(journal.Source);
+        var command = $"pgrelocate cancel {journal.Id} --source {PastedCommand.Connection(journal.Source)}";
         try
         {
             using var patience = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -114,21 +163,46 @@ public static class OrphanedSlots
 
     /// <summary>
     /// Removes the slot and the publication named after migration <paramref name="id"/> from the source, for a
-    /// migration whose journal went with its machine; false when the source has no slot of that name.
+    /// migration whose journal went with its machine, and says what it removed; null when the source has no slot
+    /// of that name. Only a slot that is provably the tool's (<see cref="IsOurs"/>) is removed, and a session still
+    /// reading it is ended only when <paramref name="force"/> says so.
     /// </summary>
-    public static async Task<bool> RemoveAsync(PgConnectionInfo source, string id, CancellationToken cancellationToken)
+    /// <exception cref="UsageException">The slot is in another database, is not provably the tool's, or is read (without force); nothing was changed.</exception>
+    public static async Task<string?> RemoveAsync(PgConnectionInfo source, string id, bool force, CancellationToken cancellationToken)
     {
-        var slot = OnlineNames.Slot(id);
+        ArgumentNullException.ThrowIfNull(source);
+        var name = OnlineNames.Slot(id);
+        SlotWal found;
         await using (var conn = await Db.OpenAsync(source, "source", cancellationToken))
         {
-            if ((await SourceSide.SlotsAsync(conn, slot, cancellationToken)).Count == 0)
+            if ((await SourceSide.SlotsAsync(conn, name, cancellationToken)).FirstOrDefault() is not { } slot)
             {
-                return false;
+                return null;
             }
+
+            found = slot;
         }
 
-        await SourceSide.RemoveAsync(source, slot, OnlineNames.Publication(id), [], cancellationToken);
-        return true;
+        if (found.Database != source.Database)
+        {
+            throw new UsageException(Sentences.NothingWasChanged($"Replication slot {name} is in database {found.Database} of the source's server, whose publications this connection cannot see: run pgrelocate cancel {id} --source {PastedCommand.Connection(source.WithDatabase(found.Database))}"));
+        }
+
+        var tool = new ToolSlot(found.Name, found.Database, found.Active, found.RetainedBytes, found.WalStatus, found.Plugin, found.Published);
+        if (!IsOurs(tool))
+        {
+            throw new UsageException(Sentences.NothingWasChanged($"Replication slot {name} on the source is not provably pgrelocate's ({NotOurs(tool)}), and no journal of migration {id} is here to say it is: it was left alone, and so was any session reading it. Run cancel where the migration's journal is (--workdir), or leave the slot to the program that made it"));
+        }
+
+        if (found.Active && !force)
+        {
+            throw new UsageException(Sentences.NothingWasChanged($"Replication slot {name} is being read by a session on the source (server process {found.ActivePid}): a migration may still run elsewhere. Stop it there ('pgrelocate cancel {id}' on its machine), or pass --force to end that session and remove the slot"));
+        }
+
+        await SourceSide.RemoveAsync(source, name, OnlineNames.Publication(id), [], cancellationToken);
+        return found.Active
+            ? $"Removed from the source: the session reading replication slot {name} (server process {found.ActivePid}, ended by --force), the slot, and publication {OnlineNames.Publication(id)}."
+            : $"Removed from the source: replication slot {name} (read by no session) and publication {OnlineNames.Publication(id)}.";
     }
 
     /// <summary>The journal's connection (its password hidden as ***) without that password, for libpq's own sources of one.</summary>

@@ -14,14 +14,27 @@ public sealed record PublishedTable(string Schema, string Name, bool Partitioned
     public string Display => Schema + "." + Name;
 }
 
-/// <summary>A replication slot of the tool and the WAL it keeps on the source.</summary>
-public sealed record ToolSlot(string Name, string Database, bool Active, long RetainedBytes, string? WalStatus);
+/// <summary>
+/// A replication slot named as the tool's and the WAL it keeps on the source; its output plugin and whether the
+/// publication of its name is beside it (null: in another database, not seen), which <see cref="OrphanedSlots.IsOurs"/> reads.
+/// </summary>
+public sealed record ToolSlot(string Name, string Database, bool Active, long RetainedBytes, string? WalStatus, string Plugin, bool? Published);
 
 /// <summary>
 /// A replication slot's WAL (SlotLag.sql): the lag past what its consumer confirmed, what it keeps, and from
 /// PostgreSQL 13 on the server's word on it (wal_status, safe_wal_size); null before.
 /// </summary>
-public sealed record SlotWal(string Name, string Database, bool Active, long LagBytes, long RetainedBytes, string? WalStatus, long? SafeWalSize);
+public sealed record SlotWal(string Name, string Database, bool Active, long LagBytes, long RetainedBytes, string? WalStatus, long? SafeWalSize)
+{
+    /// <summary>Its output plugin (pgoutput for the tool's).</summary>
+    public string Plugin { get; init; } = "";
+
+    /// <summary>Whether a publication of the slot's name is in its database; null when the slot is in another database than the session's.</summary>
+    public bool? Published { get; init; }
+
+    /// <summary>The server process streaming from it, when one does.</summary>
+    public int? ActivePid { get; init; }
+}
 
 /// <summary>
 /// What an online migration creates on the source and how it is removed: the publication, the replication
@@ -142,7 +155,7 @@ public static class SourceSide
 
     /// <summary>The tool's slots on the source's server and the WAL each holds back.</summary>
     public static async Task<IReadOnlyList<ToolSlot>> ToolSlotsAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
-        (await SlotsAsync(conn, null, cancellationToken)).Select(s => new ToolSlot(s.Name, s.Database, s.Active, s.RetainedBytes, s.WalStatus)).ToList();
+        (await SlotsAsync(conn, null, cancellationToken)).Select(s => new ToolSlot(s.Name, s.Database, s.Active, s.RetainedBytes, s.WalStatus, s.Plugin, s.Published)).ToList();
 
     /// <summary>
     /// The slot <paramref name="slot"/> (none when it is gone), or with null the tool's slots on the server, with
@@ -157,7 +170,12 @@ public static class SourceSide
         while (await r.ReadAsync(cancellationToken))
         {
             slots.Add(new SlotWal(r.GetString(4), r.GetString(5), r.GetBoolean(6), r.GetInt64(0), r.GetInt64(1),
-                r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(3) ? null : r.GetInt64(3)));
+                r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(3) ? null : r.GetInt64(3))
+            {
+                Plugin = r.GetString(7),
+                Published = r.IsDBNull(8) ? null : r.GetBoolean(8),
+                ActivePid = r.IsDBNull(9) ? null : r.GetInt32(9),
+            });
         }
 
         return slots;

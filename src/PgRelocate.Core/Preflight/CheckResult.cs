@@ -8,6 +8,12 @@ public sealed record CheckResult(string Check, CheckStatus Status, string Found,
 {
     public IReadOnlyList<string> Details { get; init; } = [];
 
+    /// <summary>
+    /// Whether a migration's --allow lifts this blocker; false for what the target's preparation refuses whatever
+    /// the checks said (<see cref="Targets.TargetPreparation"/>'s findings), which --allow is then not offered for.
+    /// </summary>
+    public bool Overridable { get; init; } = true;
+
     public static CheckResult Ok(string check, string found, string next = "Nothing to do.") => new(check, CheckStatus.Ok, found, next);
 
     public static CheckResult Warn(string check, string found, string next) => new(check, CheckStatus.Warn, found, next);

@@ -33,6 +33,66 @@ public class CancelTests
     }
 
     [Fact]
+    public async Task Should_Refuse_At_Once_To_Cancel_A_Migration_Another_User_Runs_Naming_That_User()
+    {
+        // The stand-in for a migration root runs (its command line names pgrelocate), cancelled by "nobody", who may
+        // not signal it. Starting a process as another user takes root: elsewhere there is nothing to run this with.
+        if (Environment.UserName != "root" || !File.Exists("/usr/bin/setpriv"))
+        {
+            return;
+        }
+
+        using var dir = new TempDir();
+        using var home = new TempDir();
+        File.SetUnixFileMode(home.Path, (UnixFileMode)0x1FF);
+        using var standIn = Process.Start(new ProcessStartInfo("bash", ["-c", "exec -a pgrelocate-stand-in sleep 120"]) { UseShellExecute = false })!;
+        var journal = MigrationJournal.Create(dir.Path, MigrationJournal.NewId(), Source.ToString(), Target.ToString(), ["copy"], []);
+        journal.Status = MigrationStatus.Running;
+        journal.Pid = standIn.Id;
+        journal.Save();
+        for (var i = 0; i < 100 && !journal.IsRunningElsewhere(); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(journal.IsRunningElsewhere(), "the stand-in never ran");
+        var clock = Stopwatch.StartNew();
+        var cancel = await RunAsNobodyAsync(home.Path, "cancel", journal.Id, "--workdir", dir.Path);
+
+        Assert.True(cancel.ExitCode == 2, cancel.ToString());
+        Assert.Contains($"Migration {journal.Id} runs as root (process {standIn.Id})", cancel.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"run 'pgrelocate cancel {journal.Id}' as root", cancel.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Asked process", cancel.Output, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
+        Assert.False(standIn.HasExited);
+        Assert.Equal(MigrationStatus.Running, journal.Reload().Status);
+        Assert.Equal("root", ProcessSignals.Owner(standIn.Id));
+        Assert.Equal(SignalOutcome.Sent, ProcessSignals.TryTerminate(standIn.Id));
+        await standIn.WaitForExitAsync();
+    }
+
+    /// <summary>The tool run as the user "nobody" (uid 65534), with <paramref name="home"/> as its home.</summary>
+    private static async Task<CliResult> RunAsNobodyAsync(string home, params string[] args)
+    {
+        var cli = CliRunner.AssemblyPath;
+        var info = new ProcessStartInfo("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", .. cli.EndsWith(".dll", StringComparison.Ordinal) ? new[] { "dotnet", cli } : [cli], .. args])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.Environment["HOME"] = home;
+        info.Environment["XDG_STATE_HOME"] = home;
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        using var p = Process.Start(info)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        await p.WaitForExitAsync(timeout.Token);
+        return new CliResult(p.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
     public async Task Should_Record_An_Abandoned_Migration_As_Canceled_And_Undo_Nothing_Without_Its_Source()
     {
         using var dir = new TempDir();

@@ -171,6 +171,26 @@ public class InstanceTests(PgServerPair servers) : IClassFixture<PgServerPair>
         }
     }
 
+    [Fact]
+    public async Task A_Detached_Online_Instance_Migration_Says_On_The_Terminal_How_To_Remove_What_It_Leaves_On_The_Source()
+    {
+        var (a, b, login) = await InstanceSource.CreateAsync(servers.Source, "d16");
+        var target = await RoleSource.CreateRoleTargetAsync(servers.Target);
+        using var dir = new TempDir();
+
+        var started = await CliRunner.RunAsync("migrate", "--databases", $"{a.Db.Database},{b.Db.Database}", "--online", "--roles", "--detach", "--source", CliRunner.Url(login), "--target", CliRunner.Url(target), "--workdir", dir.Path);
+
+        Assert.True(started.ExitCode == 0, started.ToString());
+        var parent = InstanceSource.Parent(dir.Path);
+        var words = string.Join(' ', started.Stdout.Split((char[])[' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries));
+        // Without the password: printed as *** it would be taken for one.
+        Assert.Contains($"Should this process or its machine die, remove what migration {parent} leaves on the source with: pgrelocate cancel {parent} --source {PastedCommand.Connection(login)}", words, StringComparison.Ordinal);
+        Assert.DoesNotContain("***", started.Stdout, StringComparison.Ordinal);
+        // The background run stops at the online prerequisites (this source does not decode its WAL): nothing is left running.
+        var status = await CliRunner.RunAsync(["status", parent, "--workdir", dir.Path], null, TimeSpan.FromMinutes(5));
+        Assert.True(status.ExitCode == 3, status + File.ReadAllText(Path.Combine(dir.Path, parent, "output.log")));
+    }
+
     /// <summary>
     /// Waits until the child migration whose id ends with <paramref name="suffix"/> has reached <paramref name="step"/> (runs it, or
     /// has done it: a quick step can begin and end between two looks at the journal); returns its parent's id.

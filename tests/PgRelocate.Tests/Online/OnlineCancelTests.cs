@@ -38,7 +38,7 @@ public class OnlineCancelTests(OnlineServers servers) : IClassFixture<OnlineServ
 
         Assert.True(withoutTarget.ExitCode == 0, withoutTarget.ToString());
         Assert.Contains("removed from the source", withoutTarget.Stdout, StringComparison.Ordinal);
-        Assert.Contains($"'pgrelocate cancel {id} --target URL' also removes it", withoutTarget.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"'pgrelocate cancel {id} --target {PgRelocate.Migration.PastedCommand.Connection(target)}' also removes it", withoutTarget.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("Could not", withoutTarget.ToString(), StringComparison.Ordinal);
         Assert.Empty(Spooled(dir.Path));
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(source.Database), $"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{PgRelocate.Online.OnlineNames.Slot(id)}'"));
@@ -51,7 +51,7 @@ public class OnlineCancelTests(OnlineServers servers) : IClassFixture<OnlineServ
         Assert.Contains("--target is not the target of migration", wrongTarget.Stderr, StringComparison.Ordinal);
         Assert.True(withTarget.ExitCode == 0, withTarget.ToString());
         Assert.Contains("removed from the target", withTarget.Stdout, StringComparison.Ordinal);
-        Assert.DoesNotContain("--target URL", withTarget.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("--target", withTarget.Stdout, StringComparison.Ordinal);
         Assert.Null(await PgServer.ScalarAsync<string>(target, "SELECT to_regnamespace('pgrelocate_online')::text"));
         Assert.Equal(MigrationStatus.Canceled, MigrationJournal.All(dir.Path).Single().Status);
     }

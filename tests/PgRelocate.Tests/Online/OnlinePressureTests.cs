@@ -68,7 +68,13 @@ public class OnlinePressureTests(OnlineServers servers) : IClassFixture<OnlineSe
         var source = await servers.SourceAsync("CREATE TABLE t (id serial PRIMARY KEY, v text); INSERT INTO t (v) SELECT 'v' FROM generate_series(1, 100);");
         var target = await servers.Target.CreateDatabaseAsync("abandoned");
         var password = new NpgsqlConnectionStringBuilder(source.ToNpgsqlConnectionString()).Password!;
-        var hidden = source.ToString();
+        // Printed without the password (as *** it would be taken for one): libpq's sources give it when pasted.
+        var hidden = PgRelocate.Migration.PastedCommand.Connection(source);
+        using var home = new TempDir();
+        var passFile = home.File("pgpass");
+        await File.WriteAllTextAsync(passFile, source.ToPassFileLine() + "\n");
+        File.SetUnixFileMode(passFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var withPassFile = new Dictionary<string, string> { ["PGPASSFILE"] = passFile };
         using var dir = new TempDir();
         var run = OnlineRun.Start(source, target, dir.Path);
         var id = await run.WaitForFollowAsync();
@@ -84,6 +90,9 @@ public class OnlinePressureTests(OnlineServers servers) : IClassFixture<OnlineSe
         var listJson = await CliRunner.RunAsync(["list", "--json", "--workdir", dir.Path], withSource);
         var status = await CliRunner.RunAsync("status", id, "--workdir", dir.Path, "--source", CliRunner.Url(source));
         var statusJson = await CliRunner.RunAsync("status", id, "--json", "--workdir", dir.Path, "--source", CliRunner.Url(source));
+        // From the journal alone: the password from libpq's own sources, or else said what to give.
+        var statusFromJournal = await CliRunner.RunAsync(["status", id, "--workdir", dir.Path], withPassFile);
+        var statusWithout = await CliRunner.RunAsync("status", id, "--workdir", dir.Path);
         var check = await CliRunner.RunAsync("check", "--source", CliRunner.Url(source), "--online");
         var dump = await CliRunner.RunAsync("dump", "--source", CliRunner.Url(source), "--to", Path.Combine(dir.Path, "x.dump"));
         var copied = await servers.Target.CreateDatabaseAsync("copied");
@@ -97,6 +106,10 @@ public class OnlinePressureTests(OnlineServers servers) : IClassFixture<OnlineSe
         Assert.Contains("of WAL on the source, growing until it is removed", Words(status.Stdout), StringComparison.Ordinal);
         Assert.Contains(cancel, Words(status.Stdout), StringComparison.Ordinal);
         Assert.True(Retained(System.Text.Json.JsonDocument.Parse(statusJson.Stdout).RootElement) >= retained, statusJson.ToString());
+        Assert.Contains("of WAL on the source, growing until it is removed", Words(statusFromJournal.Stdout), StringComparison.Ordinal);
+        Assert.Contains(cancel, Words(statusFromJournal.Stdout), StringComparison.Ordinal);
+        Assert.Contains("may still hold WAL on the source (the source was not reached", Words(statusWithout.Stdout), StringComparison.Ordinal);
+        Assert.Contains("give it in PGRELOCATE_SOURCE, or to status with --source URL", Words(statusWithout.Stdout), StringComparison.Ordinal);
         Assert.Contains("leftover replication slots", check.Stdout, StringComparison.Ordinal);
         Assert.Contains("read by no session", Words(check.Stdout), StringComparison.Ordinal);
         Assert.Contains(cancel, Words(check.Stdout), StringComparison.Ordinal);
@@ -105,7 +118,7 @@ public class OnlinePressureTests(OnlineServers servers) : IClassFixture<OnlineSe
         // The copy looks for the slots beside its own start: the warning is said all the same.
         Assert.Contains(cancel, Words(copy.Stderr), StringComparison.Ordinal);
         Assert.True(copy.ExitCode == 0, copy.ToString());
-        foreach (var output in new[] { killed, list, status, statusJson, check, dump, copy })
+        foreach (var output in new[] { killed, list, status, statusJson, statusFromJournal, statusWithout, check, dump, copy })
         {
             Assert.DoesNotContain(password, output.ToString(), StringComparison.Ordinal);
         }
@@ -115,11 +128,11 @@ public class OnlinePressureTests(OnlineServers servers) : IClassFixture<OnlineSe
         var later = await CliRunner.RunAsync("status", id, "--json", "--workdir", dir.Path, "--source", CliRunner.Url(source));
         Assert.True(Retained(System.Text.Json.JsonDocument.Parse(later.Stdout).RootElement) > retained, later.ToString());
 
-        // The machine that ran it is gone with its journal: the command it printed still removes the slot.
+        // The machine that ran it is gone with its journal: the command it printed, pasted as printed, still removes the slot.
         using var elsewhere = new TempDir();
-        var removed = await CliRunner.RunAsync("cancel", id, "--workdir", elsewhere.Path, "--source", CliRunner.Url(source));
+        var removed = await CliRunner.RunAsync(["cancel", id, "--source", hidden, "--workdir", elsewhere.Path], withPassFile);
         Assert.True(removed.ExitCode == 0, removed.ToString());
-        Assert.Contains("removed from the source by their names", removed.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"Removed from the source: replication slot pgrelocate_{id.Replace('-', '_')} (read by no session) and publication pgrelocate_{id.Replace('-', '_')}.", Words(removed.Stdout), StringComparison.Ordinal);
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(source.Database), "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgrelocate%'"));
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM pg_publication"));
     }

@@ -73,7 +73,7 @@ public sealed class CheckStep : IMigrationStep
         }
 
         var blockers = report.Results.Where(r => r.Status == CheckStatus.Block).ToList();
-        var overridden = blockers.Where(b => b.Check == TargetEmptyCheck || options.Allow.Contains(b.Check)).ToList();
+        var overridden = blockers.Where(b => b.Check == TargetEmptyCheck || (b.Overridable && options.Allow.Contains(b.Check))).ToList();
         var remaining = blockers.Except(overridden).ToList();
         foreach (var b in overridden)
         {
@@ -84,8 +84,10 @@ public sealed class CheckStep : IMigrationStep
         if (remaining.Count > 0)
         {
             var first = remaining[0];
+            // --allow is offered only where it lifts the blocker: the target's preparation refuses some whatever the checks said.
+            var allow = first.Overridable ? $" (or pass --allow \"{first.Check}\" to go on anyway)" : options.Allow.Contains(first.Check) ? $" (--allow \"{first.Check}\" cannot lift it: the target is refused as it is prepared)" : "";
             throw new PgRelocateException(
-                $"Preflight check '{first.Check}' blocks the migration: {first.Found} {first.Next} (or pass --allow \"{first.Check}\" to go on anyway){(remaining.Count > 1 ? $"; {remaining.Count - 1} more blockers in the report" : "")}.",
+                Sentences.NothingWasChanged($"Preflight check '{first.Check}' blocks the migration: {first.Found} {Sentences.End(first.Next).TrimEnd('.')}{allow}{(remaining.Count > 1 ? $"; {remaining.Count - 1} more blockers in the report" : "")}"),
                 ExitCode.Differences);
         }
     }

@@ -57,7 +57,8 @@ public sealed class ExtensionsCheck : IPreflightCheck
 
         if (inspected.Findings.FirstOrDefault(f => f.Check == TargetPreparation.ExtensionsFinding && f.Status == CheckStatus.Block) is { } block)
         {
-            return [block with { Details = details }];
+            // Refused again as the target is prepared: --allow cannot lift it.
+            return [block with { Details = details, Overridable = false }];
         }
 
         var found = $"{installed.Count} installed on the source ({Findings.Names(installed.Select(e => e.Name).ToList())})";

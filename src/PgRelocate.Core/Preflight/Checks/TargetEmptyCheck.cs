@@ -20,6 +20,7 @@ public sealed class TargetEmptyCheck : IPreflightCheck
         }
 
         var inspected = await TargetPreparation.InspectAsync(context.Target!, context.TargetInfo!, new TargetRequirements { OwnSessions = context.OwnSessions }, cancellationToken);
-        return inspected.Findings;
+        // The restore and the copy refuse these again as they prepare the target: --allow cannot lift them (--confirm lifts "target empty").
+        return [.. inspected.Findings.Select(f => f.Check == Name ? f : f with { Overridable = false })];
     }
 }
