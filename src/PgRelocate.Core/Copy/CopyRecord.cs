@@ -19,11 +19,13 @@ internal sealed class CopyRecord
     /// <summary>The phase in which a resume can go on: the schema is restored, rows and indexes are under way.</summary>
     public const string DataPhase = "data";
 
+    private readonly HashSet<string> _done;
+
     private CopyRecord(string id, string? readOnlySince, HashSet<string> done, Dictionary<string, List<(long From, long? To)>> ranges)
     {
         Id = id;
         ReadOnlySince = readOnlySince;
-        Done = done;
+        _done = done;
         Ranges = ranges;
     }
 
@@ -33,7 +35,10 @@ internal sealed class CopyRecord
     public string? ReadOnlySince { get; }
 
     /// <summary>The items committed (see <see cref="RowsItem"/>, <see cref="IndexItem"/>).</summary>
-    public IReadOnlySet<string> Done { get; }
+    public IReadOnlySet<string> Done => _done;
+
+    /// <summary>Counts <paramref name="items"/> as done: what the target holds already though the record does not say so (see <see cref="BuiltIndexes"/>).</summary>
+    public void Found(IEnumerable<string> items) => _done.UnionWith(items);
 
     /// <summary>Each split table's page ranges (by its display name), as the copy that began cut them.</summary>
     public IReadOnlyDictionary<string, List<(long From, long? To)>> Ranges { get; }

@@ -145,6 +145,13 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         var targetMajor = start.Prepared.Server.Major;
         var begin = clock.Now;
 
+        // A killed run of this migration (or of another) may have left a statement working on the target, an index
+        // build that goes on and commits: it ends before anything is written, or this run's build of the same collides.
+        if (options.Resumable is { } migration)
+        {
+            await Catalog.LeftSessions.EndAsync(options.Target, migration.Id, options.Into.OwnSessions, options.Into.LockTimeout, reporter, cancellationToken);
+        }
+
         // --roles: the roles exist before the schema names them (policies, grants); refused here, before any change, when the target may not create them.
         var roles = options.Roles ? await Catalog.TargetRoles.CreateAsync(options.Source, options.Target, options.RoleRenames, cancellationToken) : new List<Catalog.RoleOutcome>();
         warnings.AddRange(roles.Where(r => r.Notable).Select(r => r.ToString()));
@@ -299,8 +306,12 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             reporter.Warn($"Going on with the interrupted copy although {cause} (--not-consistent): rows written on the source since are caught by the verify step.");
         }
 
+        // An index or constraint the record does not name but the target holds as the copy would build it is kept too.
+        var found = await BuiltIndexes.ReadAsync(conn, snapshot.Tables, schema, record.Done, cancellationToken);
+        record.Found(found);
         var rows = record.Done.Count(i => i.StartsWith("rows ", StringComparison.Ordinal));
-        reporter.Info($"Resuming the interrupted copy: {rows} tables or ranges of rows and {record.Done.Count - rows} index builds, constraints and analyses are in and kept; the rest is copied from a new snapshot.");
+        var unrecorded = found.Count > 0 ? $" ({found.Count} of them found built on the target, not in its record: {Sentences.FirstFew(found, 3)})" : "";
+        reporter.Info($"Resuming the interrupted copy: {rows} tables or ranges of rows and {record.Done.Count - rows} index builds, constraints and analyses are in and kept{unrecorded}; the rest is copied from a new snapshot.");
         return record;
     }
 

@@ -47,4 +47,10 @@ internal sealed record DataChunk(CopyTable? Table, long? FromPage, long? ToPage,
 }
 
 /// <summary>A primary key or unique constraint and the definition of the unique index behind it.</summary>
-internal sealed record KeyConstraint(uint Oid, string Name, bool IsPrimaryKey, bool Deferrable, bool Deferred, string IndexName, string IndexDefinition);
+internal sealed record KeyConstraint(uint Oid, string Name, bool IsPrimaryKey, bool Deferrable, bool Deferred, string IndexName, string IndexDefinition)
+{
+    /// <summary>The statement that makes the index the constraint of table <paramref name="qualified"/>.</summary>
+    public string Attach(string qualified) =>
+        $"ALTER TABLE ONLY {qualified} ADD CONSTRAINT {Db.Ident(Name)} {(IsPrimaryKey ? "PRIMARY KEY" : "UNIQUE")} USING INDEX {Db.Ident(IndexName)}"
+        + (Deferrable ? " DEFERRABLE" : "") + (Deferred ? " INITIALLY DEFERRED" : "");
+}

@@ -143,9 +143,7 @@ internal sealed class SchemaArchive
         if (constraint is { } oid && snapshot.KeyConstraints.TryGetValue(oid, out var key) && sql.IndexOf(';', StringComparison.Ordinal) == sql.Length - 1
             && snapshot.Table(table) is { } copied)
         {
-            var attach = $"ALTER TABLE ONLY {copied.Qualified} ADD CONSTRAINT {Db.Ident(key.Name)} {(key.IsPrimaryKey ? "PRIMARY KEY" : "UNIQUE")} USING INDEX {Db.Ident(key.IndexName)}"
-                + (key.Deferrable ? " DEFERRABLE" : "") + (key.Deferred ? " INITIALLY DEFERRED" : "");
-            return new TableIndex(table, name, key.IndexDefinition, attach) { Statement = sql };
+            return new TableIndex(table, name, key.IndexDefinition, key.Attach(copied.Qualified)) { Statement = sql };
         }
 
         return new TableIndex(table, name, sql);

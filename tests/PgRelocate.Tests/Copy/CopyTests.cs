@@ -258,10 +258,13 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
         var target = await servers.Target.CreateDatabaseAsync("paced_copy");
         await servers.Target.ExecuteAsync("postgres", $"ALTER DATABASE {Db.Ident(target.Database)} SET pgrelocate_test.slow = 'on'");
 
+        Task? interrupting = null;
         var interrupted = await CliRunner.RunAsync(
             ["copy", "-s", CliRunner.Url(source), "-t", CliRunner.Url(target)], null, TimeSpan.FromMinutes(2),
-            onStarted: p => _ = InterruptWhenCopyingAsync(p, target.Database));
+            onStarted: p => interrupting = InterruptWhenCopyingAsync(p, target.Database));
 
+        // The interrupt's own failure first (a CLI that ignores SIGINT runs to its end).
+        await interrupting!;
         Assert.True(interrupted.ExitCode == 130, interrupted.ToString());
         Assert.True(await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM paced") < 5000);
 
@@ -300,8 +303,7 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
                 var copying = await Db.ScalarAsync<long>(conn, $"SELECT count(*) FROM pg_stat_activity WHERE datname = {Db.Literal(database)} AND query LIKE 'COPY %paced%FROM STDIN%' AND state = 'active'", CancellationToken.None);
                 if (copying > 0)
                 {
-                    using var kill = Process.Start("kill", ["-INT", cli.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-                    await kill.WaitForExitAsync();
+                    await Signals.SendAsync(cli.Id, "INT");
                     return;
                 }
             }

@@ -34,12 +34,6 @@ public sealed class FaultServers : PgServerPair
         ["DOTNET_EnableDiagnostics"] = "0",
     };
 
-    /// <summary>Sends <paramref name="signal"/> (INT, TERM) to a process.</summary>
-    public static void Signal(int pid, string signal)
-    {
-        using var kill = Process.Start(new ProcessStartInfo("kill", ["-s", signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
-        kill.WaitForExit();
-    }
 
     /// <summary>The pg_dump and pg_restore processes working on <paramref name="database"/> (their environment names it), after a short wait for killed ones to go.</summary>
     public static async Task<IReadOnlyList<string>> ChildrenOfAsync(string database)

@@ -150,7 +150,7 @@ public class InterruptedTargetTests(FaultServers servers) : IClassFixture<FaultS
         await Task.WhenAny(ready, run);
         Assert.True(ready.IsCompleted, $"the command ended before the moment to interrupt it: {(run.IsCompleted ? await run : null)}");
         await Task.Delay(500);
-        FaultServers.Signal(pid, signal);
+        await Signals.SendAsync(pid, signal);
         return await run;
     }
 

@@ -56,7 +56,7 @@ public class SignalTests(FaultServers servers) : IClassFixture<FaultServers>
             await Task.Delay(1000);
             foreach (var one in signal.Split(','))
             {
-                FaultServers.Signal(pid, one);
+                await Signals.SendAsync(pid, one);
                 await Task.Delay(200);
             }
 

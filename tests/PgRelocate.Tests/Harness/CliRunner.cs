@@ -32,13 +32,11 @@ public static class CliRunner
     public static async Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment, TimeSpan? timeout = null, Action<Process>? onStarted = null)
     {
         var assembly = AssemblyPath.EndsWith(".dll", StringComparison.Ordinal);
-        var info = new ProcessStartInfo(assembly ? "dotnet" : AssemblyPath)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
+        // With SIGINT at its default, however the tests were started (see Signals).
+        var info = Signals.StartInfo(assembly ? "dotnet" : AssemblyPath);
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        info.RedirectStandardInput = true;
         if (assembly)
         {
             info.ArgumentList.Add(AssemblyPath);

@@ -156,15 +156,17 @@ public sealed class DirectCopyStep : ICompensatingStep
 
     /// <summary>
     /// The copy a migration runs: its connections, --confirm, lock and jobs, its log in the migration's folder. Its
-    /// sessions on the source are named after the migration, so the lists of applications to repoint leave them out.
+    /// sessions are named after the migration: on the source, so the lists of applications to repoint leave them out;
+    /// on the target, so a later run finds what a killed one left working there (<see cref="Catalog.LeftSessions"/>).
     /// </summary>
     internal static CopyOptions CopyOptionsFor(MigrationContext context, string? snapshot = null)
     {
         var options = context.Options;
+        var name = HeldMigrationLock.ApplicationName(context.Journal.Id, "copy");
         var copy = new CopyOptions
         {
-            Source = options.Source.WithApplicationName(HeldMigrationLock.ApplicationName(context.Journal.Id, "copy")),
-            Into = options.Into,
+            Source = options.Source.WithApplicationName(name),
+            Into = options.Into with { Connection = options.Into.Connection.WithApplicationName(name) },
             IndexJobs = options.Into.Jobs,
             Snapshot = snapshot,
             LogPath = Path.Combine(context.Folder, "copy.log"),
