@@ -223,7 +223,7 @@ public class RolesKeptPg17Tests(PgServer from, Pg17Server to) : IClassFixture<Pg
             Assert.Contains($"role {reader} not member of pg_read_all_data: {login} may not grant pg_read_all_data", migrate.Output, StringComparison.Ordinal);
             Assert.Contains($"membership {reader} in pg_read_all_data missing on the target", migrate.Output, StringComparison.Ordinal);
             var grants = await File.ReadAllLinesAsync(Directory.GetFiles(dir.Path, "grants.sql", SearchOption.AllDirectories).Single());
-            Assert.Contains($"GRANT pg_read_all_data TO {reader};", grants);
+            Assert.Contains($"GRANT \"pg_read_all_data\" TO \"{reader}\";", grants);
             Assert.False(await PgServer.ScalarAsync<bool>(target, $"SELECT pg_has_role('{reader}', 'pg_read_all_data', 'MEMBER')"));
             // The superuser's table stays the login role's, which may read it.
             Assert.Equal(login, await PgServer.ScalarAsync<string>(target, "SELECT tableowner::text FROM pg_tables WHERE schemaname = 's' AND tablename = 'su_t'"));
