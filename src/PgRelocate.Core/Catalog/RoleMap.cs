@@ -37,7 +37,7 @@ public sealed class RoleMap
     /// name (pg_*, public, none), a superuser of the target when the login role is none (it may give it neither
     /// objects nor memberships), and two source roles given one name (but the target's login role's).
     /// </summary>
-    public (string? Mistake, List<string> Unused) Check(DatabaseAccess access, RoleRights rights, IEnumerable<RoleFacts> targetRoles)
+    public (string? Mistake, List<string> Unused) Check(DatabaseAccess access, bool loginIsSuperuser, IEnumerable<RoleFacts> targetRoles)
     {
         var onTarget = targetRoles.ToDictionary(r => r.Name, StringComparer.Ordinal);
         var onSource = access.ServerRoles.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
@@ -70,7 +70,7 @@ public sealed class RoleMap
                 return ($"{given}: {to} is a name PostgreSQL reserves (pg_*, public, none): choose another name.", unused);
             }
 
-            if (to != TargetLogin && onTarget.TryGetValue(to, out var there) && there.Superuser && !rights.Superuser)
+            if (to != TargetLogin && onTarget.TryGetValue(to, out var there) && there.Superuser && !loginIsSuperuser)
             {
                 return ($"{given}: {to} is a superuser on the target and {TargetLogin} is not: it may give {to} neither objects nor memberships. Map {from} to another role (or to {TargetLogin}), or run as a superuser.", unused);
             }

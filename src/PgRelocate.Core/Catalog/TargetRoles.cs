@@ -74,13 +74,13 @@ public static class TargetRoles
 
         var map = RoleMap.For(renames, access.LoginRole, rights.LoginRole);
         var existing = (await DatabaseAccess.ReadRolesAsync(target, cancellationToken)).ToDictionary(r => r.Name, StringComparer.Ordinal);
-        var (mistake, unused) = map.Check(access, rights, existing.Values);
+        var (mistake, unused) = map.Check(access, rights.Superuser, existing.Values);
         if (mistake is not null)
         {
             throw new PgRelocateException(Sentences.NothingWasChanged(mistake), ExitCode.Usage);
         }
 
-        if (privileged && Ungivable(access, map, rights, existing) is { Count: > 0 } ungivable)
+        if (privileged && Ungivable(access, map, rights, existing.ContainsKey) is { Count: > 0 } ungivable)
         {
             throw new PgRelocateException($"--roles-with-privileged-attributes: {rights.LoginRole} may not give {string.Join("; ", ungivable)}. Nothing was changed. Run as a superuser, or leave out --roles-with-privileged-attributes (the roles are then created without them).", ExitCode.Differences);
         }
@@ -145,10 +145,13 @@ public static class TargetRoles
         return outcomes;
     }
 
-    /// <summary>The roles to create whose privileged attributes the login role may not give: "SUPERUSER to app_admin".</summary>
-    private static List<string> Ungivable(DatabaseAccess access, RoleMap map, RoleRights rights, Dictionary<string, RoleFacts> existing) =>
+    /// <summary>
+    /// The privileged attributes of the roles to create (those the target lacks, as <paramref name="exists"/> says) that
+    /// the login role may not give, each "SUPERUSER to app_admin": what --roles-with-privileged-attributes cannot do.
+    /// </summary>
+    public static List<string> Ungivable(DatabaseAccess access, RoleMap map, RoleRights rights, Func<string, bool> exists) =>
     [
-        .. access.Roles.Where(r => map[r.Name] != rights.LoginRole && !existing.ContainsKey(map[r.Name]))
+        .. access.Roles.Where(r => map[r.Name] != rights.LoginRole && !exists(map[r.Name]))
             .SelectMany(r => r.Privileged.Where(a => !rights.MayGive(a)).Select(a => $"{a} to {map[r.Name]}")),
     ];
 

@@ -25,8 +25,11 @@ internal static class AccessComparer
     public static async Task<Side> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
         new(await DatabaseAccess.ReadAsync(conn, cancellationToken), await DatabaseAccess.ReadObjectOwnersAsync(conn, cancellationToken));
 
-    /// <summary>What the comparison found: the differences, and those --roles made on purpose.</summary>
-    public sealed record Found(List<SchemaDifference> Differences, List<ChosenDifference> Chosen);
+    /// <summary>What the comparison found: the differences, those --roles made on purpose, and the warnings of renames the database does not use.</summary>
+    public sealed record Found(List<SchemaDifference> Differences, List<ChosenDifference> Chosen)
+    {
+        public List<string> Unused { get; } = [];
+    }
 
     /// <param name="privileged">--roles-with-privileged-attributes: the roles were to get the source's SUPERUSER, REPLICATION and BYPASSRLS.</param>
     public static Found Compare(Side source, Side target, IReadOnlyDictionary<string, string> renames, bool privileged = false)
@@ -35,6 +38,14 @@ internal static class AccessComparer
         var found = new Found([], []);
         // A superuser's objects stay the target login role's when that is none (--roles may not give them to one), as in TargetAccess.
         var loginIsSuperuser = target.Access.ServerRoles.Any(r => r.Name == map.TargetLogin && r.Superuser);
+        // The renames as --roles checks them: a mistake is refused, a rename the database has no use for named.
+        var (mistake, unused) = map.Check(source.Access, loginIsSuperuser, target.Access.ServerRoles);
+        if (mistake is not null)
+        {
+            throw new Errors.UsageException(mistake);
+        }
+
+        found.Unused.AddRange(unused.Select(map.Unused));
         var kept = source.Access.ServerRoles.Where(r => r.Superuser && !loginIsSuperuser && map[r.Name] != map.TargetLogin).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
         var why = $"{map.TargetLogin} is no superuser: --roles leaves the objects of a superuser of the source to it, as it may not give them to one";
         Owners(source, target, map, kept, why, found);

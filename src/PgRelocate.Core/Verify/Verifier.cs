@@ -41,8 +41,10 @@ public static class Verifier
         if (withRoles)
         {
             var access = await Task.WhenAll(AccessAsync(source, cancellationToken), AccessAsync(target, cancellationToken));
-            (var found, chosen) = AccessComparer.Compare(access[0], access[1], options.RoleRenames, options.PrivilegedAttributes);
-            schemaDifferences = [.. schemaDifferences.Concat(found).OrderBy(d => d.Kind, StringComparer.Ordinal).ThenBy(d => d.Name, StringComparer.Ordinal)];
+            var found = AccessComparer.Compare(access[0], access[1], options.RoleRenames, options.PrivilegedAttributes);
+            chosen = found.Chosen;
+            found.Unused.ForEach(u => reporter.Log(LogLevel.Warning, u + "."));
+            schemaDifferences = [.. schemaDifferences.Concat(found.Differences).OrderBy(d => d.Kind, StringComparer.Ordinal).ThenBy(d => d.Name, StringComparer.Ordinal)];
         }
 
         reporter.Progress(new ProgressUpdate("schema", 2, 2, "sides", Finished: true));

@@ -120,6 +120,9 @@ public class RolesPrivilegedTests(PgServerPair servers) : IClassFixture<PgServer
             var check = await CliRunner.RunAsync("check", "--roles", "--map-role", "pm_nosuchrole=pm_foo", "--source", CliRunner.Url(source.Db), "--target", CliRunner.Url(target));
             Assert.True(check.ExitCode == 2, check.ToString());
             Assert.Contains("the source server has no role pm_nosuchrole", check.Output, StringComparison.Ordinal);
+            var verify = await CliRunner.RunAsync("verify", "--roles", "--map-role", $"{writer}=pm_one", "--map-role", $"{team}=pm_one", "--source", CliRunner.Url(source.Db), "--target", CliRunner.Url(target));
+            Assert.True(verify.ExitCode == 2, verify.ToString());
+            Assert.Contains($"--map-role gives {team} and {writer} the one name pm_one on the target", verify.Output, StringComparison.Ordinal);
 
         }
         finally

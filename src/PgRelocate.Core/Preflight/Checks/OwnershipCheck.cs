@@ -92,7 +92,7 @@ public sealed class OwnershipCheck : IPreflightCheck
 
         var map = RoleMap.For(context.RoleRenames, access.LoginRole, rights.LoginRole);
         var targetRoles = await DatabaseAccess.ReadRolesAsync(context.Target, cancellationToken);
-        var (mistake, unused) = map.Check(access, rights, targetRoles);
+        var (mistake, unused) = map.Check(access, rights.Superuser, targetRoles);
         if (mistake is not null)
         {
             throw new Errors.UsageException(Errors.Sentences.NothingWasChanged(mistake));
@@ -102,7 +102,7 @@ public sealed class OwnershipCheck : IPreflightCheck
         var have = access.Roles.Count(r => existing.Contains(map[r.Name]));
         var created = access.Roles.Where(r => map[r.Name] != rights.LoginRole && !existing.Contains(map[r.Name])).ToList();
         var privileged = created.Where(r => r.Privileged.Count > 0).Select(r => $"{map[r.Name]} ({string.Join(", ", r.Privileged)})").ToList();
-        if (context.PrivilegedAttributes && created.SelectMany(r => r.Privileged.Where(a => !rights.MayGive(a)).Select(a => $"{a} to {map[r.Name]}")).ToList() is { Count: > 0 } ungivable)
+        if (context.PrivilegedAttributes && TargetRoles.Ungivable(access, map, rights, existing.Contains) is { Count: > 0 } ungivable)
         {
             return CheckResult.Block(name, $"--roles-with-privileged-attributes: {rights.LoginRole} may not give {string.Join("; ", ungivable)}.",
                 "Migrate as a superuser of the target, or leave out --roles-with-privileged-attributes: the roles are then created without them.") with { Details = details };
