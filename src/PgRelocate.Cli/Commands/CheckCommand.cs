@@ -22,6 +22,8 @@ internal static class CheckCommand
             online,
             replicaIdentityFull,
             roles,
+            RoleOptions.MapRole,
+            RoleOptions.PrivilegedAttributes,
         };
         command.SetAction(async (ctx, ct) =>
         {
@@ -30,7 +32,8 @@ internal static class CheckCommand
             IReadOnlyList<IPreflightCheck> checks = ctx.Parse.GetValue(online)
                 ? [.. PreflightRunner.DefaultChecks(online: true), .. Online.OnlineChecks.All(ctx.Parse.GetValue(replicaIdentityFull))]
                 : [.. PreflightRunner.DefaultChecks(), Online.OnlineChecks.LeftoverSlots];
-            var report = await new PreflightRunner(checks) { Roles = ctx.Parse.GetValue(roles) }.RunAsync(sourceInfo, targetInfo, ctx.Binaries, ctx.Reporter, ct);
+            var (withRoles, renames, privileged) = RoleOptions.Get(ctx.Parse, roles);
+            var report = await new PreflightRunner(checks) { Roles = withRoles, RoleRenames = renames, PrivilegedAttributes = privileged }.RunAsync(sourceInfo, targetInfo, ctx.Binaries, ctx.Reporter, ct);
             ctx.Reporter.Stop();
             if (ctx.Json)
             {

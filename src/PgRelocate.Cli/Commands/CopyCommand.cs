@@ -40,11 +40,12 @@ internal static class CopyCommand
             throw new UsageException("--split-tables-larger-than must be 0 or more (MB).");
         }
 
-        var (roles, renames) = RoleOptions.Get(ctx.Parse);
+        var (roles, renames, privileged) = RoleOptions.Get(ctx.Parse);
         var options = new CopyOptions
         {
             Roles = roles,
             RoleRenames = renames,
+            PrivilegedAttributes = privileged,
             Source = ctx.Connection(Source),
             Into = new TargetOptions
             {

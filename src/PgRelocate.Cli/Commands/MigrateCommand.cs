@@ -49,7 +49,7 @@ internal static class MigrateCommand
     {
         var command = new Command("migrate", "Run the whole migration: check, read-only source, dump, restore, settings, verify, cutover summary, cleanup.")
         {
-            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, NotConsistent, RoleOptions.Roles, RoleOptions.MapRole, Databases, AllDatabases, ConfirmAll, WorkDirOption.Option, LockTimeoutOption.Option,
+            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, NotConsistent, RoleOptions.Roles, RoleOptions.MapRole, RoleOptions.PrivilegedAttributes, Databases, AllDatabases, ConfirmAll, WorkDirOption.Option, LockTimeoutOption.Option,
         };
         StagingCliOptions.AddTo(command);
         command.SetAction(RunAsync);
@@ -90,7 +90,7 @@ internal static class MigrateCommand
         }
         else
         {
-            var (roles, renames) = RoleOptions.Get(parse);
+            var (roles, renames, privileged) = RoleOptions.Get(parse);
             var given = new MigrationOptions
             {
                 Source = source,
@@ -120,6 +120,7 @@ internal static class MigrateCommand
                 Allow = (parse.GetValue(Allow) ?? []).ToHashSet(StringComparer.Ordinal),
                 Roles = roles,
                 RoleRenames = renames,
+                PrivilegedAttributes = privileged,
             };
             if (parse.GetValue(Databases) is not null || parse.GetValue(AllDatabases) || parse.GetValue(ConfirmAll))
             {

@@ -34,7 +34,12 @@ internal static class RestoreCommand
 
     private static async Task<ExitCode> RunAsync(CommandContext ctx, CancellationToken cancellationToken)
     {
-        var (roles, renames) = RoleOptions.Get(ctx.Parse);
+        var (roles, renames, privileged) = RoleOptions.Get(ctx.Parse);
+        if (privileged)
+        {
+            throw new UsageException("restore --roles creates the roles an archive names NOLOGIN, with no attribute (an archive records none): --roles-with-privileged-attributes works with copy and migrate, which read the source. Leave it out.");
+        }
+
         if (renames.Count > 0)
         {
             throw new UsageException("restore --roles keeps the role names the archive's owners and grants are written with: --map-role works with copy and migrate, which read the source. Leave out --map-role (after the restore, REASSIGN OWNED BY OLD TO NEW moves what a role owns).");

@@ -3,7 +3,7 @@ using PgRelocate.Errors;
 
 namespace PgRelocate.Cli.Commands;
 
-/// <summary>--roles and --map-role for copy, restore and migrate: read and checked against each other here, once.</summary>
+/// <summary>--roles, --map-role and --roles-with-privileged-attributes for copy, restore and migrate (check and verify take the last two too): read and checked against each other here, once.</summary>
 internal static class RoleOptions
 {
     public static readonly Option<bool> Roles = new("--roles")
@@ -17,15 +17,24 @@ internal static class RoleOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
+    public static readonly Option<bool> PrivilegedAttributes = new("--roles-with-privileged-attributes")
+    {
+        Description = "With --roles: give the roles created SUPERUSER, REPLICATION and BYPASSRLS where the source's have them (without it they are created without them, and named).",
+    };
+
     public static void AddTo(Command command)
     {
         command.Options.Add(Roles);
         command.Options.Add(MapRole);
+        command.Options.Add(PrivilegedAttributes);
     }
 
-    /// <summary>Whether --roles was given, and the renames of --map-role.</summary>
-    /// <exception cref="UsageException">A --map-role is not SOURCE=TARGET, names a role twice, or comes without --roles.</exception>
-    public static (bool Roles, Dictionary<string, string> Renames) Get(ParseResult parse)
+    /// <summary>Whether --roles was given, the renames of --map-role, and whether --roles-with-privileged-attributes was given.</summary>
+    /// <exception cref="UsageException">A --map-role is not SOURCE=TARGET, names a role twice, or it or --roles-with-privileged-attributes comes without --roles.</exception>
+    public static (bool Roles, Dictionary<string, string> Renames, bool Privileged) Get(ParseResult parse) => Get(parse, Roles);
+
+    /// <summary><see cref="Get(ParseResult)"/> for a command with a --roles option of its own (check, verify).</summary>
+    public static (bool Roles, Dictionary<string, string> Renames, bool Privileged) Get(ParseResult parse, Option<bool> rolesOption)
     {
         var (renames, error) = Catalog.RoleMap.Parse(parse.GetValue(MapRole) ?? []);
         if (renames is null)
@@ -33,9 +42,15 @@ internal static class RoleOptions
             throw new UsageException(error!);
         }
 
-        var roles = parse.GetValue(Roles);
+        var roles = parse.GetValue(rolesOption);
+        var privileged = parse.GetValue(PrivilegedAttributes);
+        if (privileged && !roles)
+        {
+            throw new UsageException("--roles-with-privileged-attributes gives the roles --roles creates their SUPERUSER, REPLICATION and BYPASSRLS: add --roles, or leave it out.");
+        }
+
         return renames.Count > 0 && !roles
             ? throw new UsageException("--map-role renames roles that --roles creates: add --roles, or leave out --map-role.")
-            : (roles, renames);
+            : (roles, renames, privileged);
     }
 }

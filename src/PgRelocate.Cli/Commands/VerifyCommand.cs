@@ -39,10 +39,14 @@ internal static class VerifyCommand
             Description = "Also compare owners, privileges (column grants too), default privileges, policies' roles, and the roles the database uses with their memberships and settings: what migrate --roles carries.",
         };
         var mapRole = new Option<string[]>("--map-role") { Description = "With --roles: source role SOURCE is named TARGET on the target (SOURCE=TARGET, repeatable).", AllowMultipleArgumentsPerToken = false };
+        var privileged = new Option<bool>("--roles-with-privileged-attributes")
+        {
+            Description = "With --roles: the roles were given the source's SUPERUSER, REPLICATION and BYPASSRLS (migrate --roles-with-privileged-attributes); without it a role lacking them is a difference --roles chose, not a failure.",
+        };
 
         var command = new Command("verify", "Compare source and target: schema objects, every table's rows, and your queries. Exit 3 when anything differs.")
         {
-            source, target, mode, tables, query, queries, jobs, maxRows, roles, mapRole,
+            source, target, mode, tables, query, queries, jobs, maxRows, roles, mapRole, privileged,
         };
         command.SetAction(async (ctx, ct) =>
         {
@@ -68,10 +72,16 @@ internal static class VerifyCommand
                 throw new UsageException("--map-role names the roles --roles compares: add --roles, or leave --map-role out.");
             }
 
+            if (ctx.Parse.GetValue(privileged) && !ctx.Parse.GetValue(roles))
+            {
+                throw new UsageException("--roles-with-privileged-attributes says what --roles compares: add --roles, or leave it out.");
+            }
+
             var options = new VerifyOptions
             {
                 Roles = ctx.Parse.GetValue(roles),
                 RoleRenames = renames,
+                PrivilegedAttributes = ctx.Parse.GetValue(privileged),
                 Source = ctx.Connection(source),
                 Target = ctx.Connection(target),
                 Mode = ctx.Parse.GetValue(mode) switch

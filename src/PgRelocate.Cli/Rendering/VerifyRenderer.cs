@@ -62,6 +62,17 @@ internal static class VerifyRenderer
             }
         }
 
+        if (result.ChosenDifferences.Count > 0)
+        {
+            console.MarkupLine(Bold("Differences --roles chose") + " (expected, not a failure)");
+            foreach (var d in result.ChosenDifferences)
+            {
+                console.MarkupLine($"  {Markup.Escape(d.Kind)} {Markup.Escape(d.Name)}: expected, {Markup.Escape(d.Reason)}");
+                console.MarkupLine($"    source: {Markup.Escape(OneLine(d.SourceDefinition))}");
+                console.MarkupLine($"    target: {Markup.Escape(OneLine(d.TargetDefinition))}");
+            }
+        }
+
         if (result.ProviderObjects.Count > 0)
         {
             console.MarkupLine(Bold("Provider's, left alone") + " (not compared, not a difference)");
@@ -116,7 +127,7 @@ internal static class VerifyRenderer
         var tablesDiffering = result.Tables.Count(t => !t.Equal);
         console.MarkupLine(result.HasDifferences
             ? $"{Bad("Differences found")}: {result.SchemaDifferences.Count} schema, {tablesDiffering} of {result.Tables.Count} tables, {result.Queries.Count(q => !q.Equal)} of {result.Queries.Count} queries."
-            : $"{Ok("Source and target match")}: {result.Tables.Count} tables, {result.Queries.Count} queries ({result.Mode.ToString().ToLowerInvariant()}){(result.RolesCompared ? ", owners, privileges and roles" : "")}.");
+            : $"{Ok("Source and target match")}: {result.Tables.Count} tables, {result.Queries.Count} queries ({result.Mode.ToString().ToLowerInvariant()}){(result.RolesCompared ? ", owners, privileges and roles" : "")}{(result.ChosenDifferences.Count > 0 ? $" ({result.ChosenDifferences.Count} expected difference{(result.ChosenDifferences.Count == 1 ? "" : "s")} --roles chose, listed above)" : "")}.");
     }
 
     private static string Describe(DifferenceKind kind) => kind switch

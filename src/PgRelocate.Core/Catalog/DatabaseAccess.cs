@@ -72,6 +72,13 @@ public sealed record RoleFacts(string Name, bool CanLogin, bool Inherit, IReadOn
 
     /// <summary>Its memberships with their options, one per group (several grantors' grants merged).</summary>
     public IReadOnlyList<Membership> Memberships { get; init; } = [];
+
+    /// <summary>Its memberships in predefined roles (pg_monitor, pg_read_all_data, ...), the same way: not among <see cref="MemberOf"/>.</summary>
+    public IReadOnlyList<Membership> Predefined { get; init; } = [];
+
+    /// <summary>The attributes --roles carries only when asked (--roles-with-privileged-attributes): SUPERUSER, REPLICATION, BYPASSRLS.</summary>
+    public IReadOnlyList<string> Privileged =>
+        [.. new[] { (Superuser, "SUPERUSER"), (Replication, "REPLICATION"), (BypassRls, "BYPASSRLS") }.Where(a => a.Item1).Select(a => a.Item2)];
 }
 
 /// <summary>
@@ -135,6 +142,7 @@ public sealed record DatabaseAccess(string LoginRole, IReadOnlyList<Privilege> P
             Settings = r.GetFieldValue<string[]>(10),
             DatabaseSettings = r.GetFieldValue<string[]>(11),
             Memberships = MembershipsOf(r.GetString(12)),
+            Predefined = MembershipsOf(r.GetString(13)),
         }, cancellationToken);
 
     /// <summary>

@@ -46,6 +46,16 @@ public static class GrantScript
             standsFor = role => MembersOf(role, access.Roles).Prepend(role).Distinct(StringComparer.Ordinal);
         }
 
+        var predefined = access.Roles.SelectMany(r => r.Predefined.Select(m => Grant(m, Map(r.Name)) + ";")).ToList();
+        if (predefined.Count > 0)
+        {
+            lines.Add("");
+            lines.Add(target.CanCreateRoles
+                ? "-- Memberships in predefined roles (a superuser, or from PostgreSQL 16 a role with ADMIN OPTION on them, may grant them)"
+                : $"-- Memberships in predefined roles on the source: {target.LoginRole} may not grant them; ask the provider");
+            lines.AddRange(target.CanCreateRoles ? predefined : predefined.Select(s => "--   " + s));
+        }
+
         var (grants, defaults) = Statements(access.Privileges, Map, standsFor, target.LoginRole, target.Database, keepLoginRole: false);
         if (grants.Count > 0)
         {
@@ -128,6 +138,31 @@ public static class GrantScript
         }
 
         return (grants, defaults);
+    }
+
+    /// <summary>A membership in a predefined role given: "GRANT pg_monitor TO app WITH ADMIN OPTION" (no semicolon).</summary>
+    public static string Grant(Membership group, string member) =>
+        $"GRANT {Db.Ident(group.Role)} TO {Db.Ident(member)}{(group.Admin ? " WITH ADMIN OPTION" : "")}";
+
+    /// <summary>
+    /// After --roles: the memberships in predefined roles the roles the database uses have on the source and lack on
+    /// the target (<paramref name="targetRoles"/>), named by <paramref name="map"/>, as a script for a role that may
+    /// grant them (the roles step's login role could not); empty when none is missing.
+    /// </summary>
+    public static List<string> RenderPredefined(DatabaseAccess access, RoleMap map, IReadOnlyList<RoleFacts> targetRoles)
+    {
+        var there = targetRoles.ToDictionary(r => r.Name, StringComparer.Ordinal);
+        var grants = access.Roles.Where(r => map[r.Name] != map.TargetLogin)
+            .SelectMany(r => r.Predefined
+                .Where(m => !(there.TryGetValue(map[r.Name], out var t) && t.Predefined.Any(h => h.Role == m.Role)))
+                .Select(m => Grant(m, map[r.Name]) + ";"))
+            .ToList();
+        return grants.Count == 0 ? [] :
+        [
+            "-- Memberships in predefined roles of the source that --roles could not give: its login role may not grant them.",
+            "-- Run on the target as a superuser (or, from PostgreSQL 16, a role with ADMIN OPTION on them): psql \"$DATABASE_URL\" -v ON_ERROR_STOP=1 -f THIS_FILE",
+            .. grants,
+        ];
     }
 
     /// <summary>The roles to create where the login role may: those the target lacks, then the memberships among them.</summary>

@@ -14,6 +14,25 @@ public sealed record RoleRights(string LoginRole, bool Superuser, bool CreateRol
     /// <summary>The login role's INHERIT attribute (PostgreSQL 16+: the default of its memberships' INHERIT option).</summary>
     public bool Inherit { get; init; } = true;
 
+    /// <summary>
+    /// Whether it may create a role with <paramref name="attribute"/> (SUPERUSER, REPLICATION, BYPASSRLS): a superuser
+    /// may; from PostgreSQL 16 on, a CREATEROLE role may give the REPLICATION and BYPASSRLS it has.
+    /// </summary>
+    public bool MayGive(string attribute) => Superuser || (Major >= 16 && attribute switch
+    {
+        "REPLICATION" => Replication,
+        "BYPASSRLS" => BypassRls,
+        _ => false,
+    });
+
+    /// <summary>
+    /// Whether it may grant membership in the predefined role <paramref name="role"/> (pg_monitor, ...): a superuser,
+    /// a role with ADMIN OPTION on it, or before PostgreSQL 16 a CREATEROLE role.
+    /// </summary>
+    public async Task<bool> MayGrantAsync(NpgsqlConnection conn, string role, CancellationToken cancellationToken) =>
+        Superuser || (Major < 16 && CreateRole)
+        || await Db.ScalarAsync<bool>(conn, $"SELECT pg_catalog.pg_has_role(current_user, {Db.Literal(role)}, 'MEMBER WITH ADMIN OPTION')", cancellationToken);
+
     /// <summary>What is missing for --roles, in words; null when nothing is.</summary>
     public string? Missing => MayCreateRoles ? null : $"{LoginRole} may not create roles (it has neither CREATEROLE nor SUPERUSER)";
 

@@ -3,7 +3,8 @@
 -- NULL for none), whether it is a superuser, replicates or bypasses row security, and its own settings for
 -- every database (ALTER ROLE ... SET, as name=value); its settings in this database only (ALTER ROLE ... IN
 -- DATABASE ... SET); and its memberships as JSON objects {role, admin, inherit, set}, inherit and set null
--- before PostgreSQL 16 (read through to_jsonb, which has them where the server has them). Which of them a
+-- before PostgreSQL 16 (read through to_jsonb, which has them where the server has them); and its memberships
+-- in predefined roles (pg_monitor, pg_read_all_data, ...), the same way. Which of them a
 -- database uses is decided by the caller, from its owners, grantees and policy roles and the roles those are
 -- members of.
 SELECT r.rolname, r.rolcanlogin, r.rolinherit,
@@ -23,7 +24,12 @@ SELECT r.rolname, r.rolcanlogin, r.rolinherit,
                             'role', g.rolname, 'admin', m.admin_option,
                             'inherit', pg_catalog.to_jsonb(m) -> 'inherit_option', 'set', pg_catalog.to_jsonb(m) -> 'set_option'))::text
                  FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
-                 WHERE m.member = r.oid AND g.rolname !~ '^pg_'), '[]') AS memberships
+                 WHERE m.member = r.oid AND g.rolname !~ '^pg_'), '[]') AS memberships,
+       coalesce((SELECT pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_object(
+                            'role', g.rolname, 'admin', m.admin_option,
+                            'inherit', pg_catalog.to_jsonb(m) -> 'inherit_option', 'set', pg_catalog.to_jsonb(m) -> 'set_option'))::text
+                 FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+                 WHERE m.member = r.oid AND g.rolname ~ '^pg_'), '[]') AS predefined
 FROM pg_catalog.pg_roles r
 WHERE r.rolname !~ '^pg_'
 ORDER BY 1

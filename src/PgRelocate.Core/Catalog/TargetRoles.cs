@@ -8,6 +8,9 @@ namespace PgRelocate.Catalog;
 /// <summary>One line of what --roles did about a role: its name on the target, what happened, why.</summary>
 public sealed record RoleOutcome(string Role, string Action, string Note)
 {
+    /// <summary>The privileged attributes (SUPERUSER, REPLICATION, BYPASSRLS) the source's role has that it was created without, not asked for.</summary>
+    public IReadOnlyList<string> Withheld { get; init; } = [];
+
     /// <summary>Worth a warning: not simply created (reused with other attributes, something left out, no password, a membership given).</summary>
     public bool Notable => Action != "created" || (Note.Length > 0 && !Note.StartsWith("with ", StringComparison.Ordinal));
 
@@ -18,7 +21,9 @@ public sealed record RoleOutcome(string Role, string Action, string Note)
     {
         var created = outcomes.Count(o => o.Action == "created");
         var reused = outcomes.Count(o => o.Action.StartsWith("reused", StringComparison.Ordinal));
-        return $"{created} created, {reused} reused{(outcomes.Any(o => o.Action == "reused, differs") ? " (some differ: see the report)" : "")}";
+        var withheld = outcomes.Count(o => o.Withheld.Count > 0);
+        return $"{created} created, {reused} reused{(outcomes.Any(o => o.Action == "reused, differs") ? " (some differ: see the report)" : "")}"
+            + (withheld > 0 ? $", {withheld} without the SUPERUSER, REPLICATION or BYPASSRLS of the source's (see the warnings)" : "");
     }
 }
 
@@ -26,8 +31,10 @@ public sealed record RoleOutcome(string Role, string Action, string Note)
 /// --roles, before anything is restored: creates on the target the roles the source database uses
 /// (<see cref="DatabaseAccess.Roles"/>, named by the <see cref="RoleMap"/>) that it lacks, with LOGIN, INHERIT,
 /// CONNECTION LIMIT, VALID UNTIL, their own settings and their settings in the source database (given in the
-/// target database: ALTER ROLE ... IN DATABASE), and memberships (with ADMIN OPTION); SUPERUSER, REPLICATION and
-/// BYPASSRLS only where the login role has them itself. The password is the source's SCRAM verifier where the
+/// target database: ALTER ROLE ... IN DATABASE), memberships (with ADMIN OPTION) and memberships in predefined roles
+/// where the login role may grant them; SUPERUSER, REPLICATION and BYPASSRLS only when asked
+/// (--roles-with-privileged-attributes, refused before any change where the login role may not give them), else
+/// created without them, and said. The --map-role renames are checked first (<see cref="RoleMap.Check"/>). The password is the source's SCRAM verifier where the
 /// source's login role may read it (pg_authid), else none. A role the target has is reused and never altered,
 /// but for the settings in the target database it lacks; where its attributes differ, the outcome says how.
 /// Last, the login role is made a member of every role that will own objects or default privileges, as ALTER
@@ -48,14 +55,15 @@ public static class TargetRoles
     /// privileges of the owners where the owners and grants step needs them (<see cref="InheritanceGap"/>): exit 3, as
     /// check --roles blocks.
     /// </summary>
-    public static async Task<List<RoleOutcome>> CreateAsync(PgConnectionInfo source, PgConnectionInfo target, IReadOnlyDictionary<string, string> renames, CancellationToken cancellationToken)
+    public static async Task<List<RoleOutcome>> CreateAsync(PgConnectionInfo source, PgConnectionInfo target, IReadOnlyDictionary<string, string> renames, bool privileged, CancellationToken cancellationToken)
     {
         await using var from = await Db.OpenAsync(source, "source", cancellationToken);
         await using var into = await Db.OpenAsync(target, "target", cancellationToken);
-        return await CreateAsync(from, into, renames, cancellationToken);
+        return await CreateAsync(from, into, renames, privileged, cancellationToken);
     }
 
-    public static async Task<List<RoleOutcome>> CreateAsync(NpgsqlConnection source, NpgsqlConnection target, IReadOnlyDictionary<string, string> renames, CancellationToken cancellationToken)
+    /// <param name="privileged">--roles-with-privileged-attributes: give the roles created SUPERUSER, REPLICATION and BYPASSRLS where the source's have them.</param>
+    public static async Task<List<RoleOutcome>> CreateAsync(NpgsqlConnection source, NpgsqlConnection target, IReadOnlyDictionary<string, string> renames, bool privileged, CancellationToken cancellationToken)
     {
         var access = await DatabaseAccess.ReadAsync(source, cancellationToken);
         var rights = await RoleRights.ReadAsync(target, cancellationToken);
@@ -65,6 +73,18 @@ public static class TargetRoles
         }
 
         var map = RoleMap.For(renames, access.LoginRole, rights.LoginRole);
+        var existing = (await DatabaseAccess.ReadRolesAsync(target, cancellationToken)).ToDictionary(r => r.Name, StringComparer.Ordinal);
+        var (mistake, unused) = map.Check(access, rights.Superuser, existing.Values);
+        if (mistake is not null)
+        {
+            throw new PgRelocateException(Sentences.NothingWasChanged(mistake), ExitCode.Usage);
+        }
+
+        if (privileged && Ungivable(access, map, rights, existing.ContainsKey) is { Count: > 0 } ungivable)
+        {
+            throw new PgRelocateException($"--roles-with-privileged-attributes: {rights.LoginRole} may not give {string.Join("; ", ungivable)}. Nothing was changed. Run as a superuser, or leave out --roles-with-privileged-attributes (the roles are then created without them).", ExitCode.Differences);
+        }
+
         if (access.PolicyRoles.FirstOrDefault(p => map.Renames(p.Role)) is { } renamedPolicy)
         {
             throw new PgRelocateException($"--map-role renames {renamedPolicy.Role}, which {renamedPolicy} names: the restore creates policies with the source's role names. Leave that role out of --map-role.", ExitCode.Usage);
@@ -76,8 +96,7 @@ public static class TargetRoles
         }
 
         var verifiers = await VerifiersAsync(source, cancellationToken);
-        var existing = (await DatabaseAccess.ReadRolesAsync(target, cancellationToken)).ToDictionary(r => r.Name, StringComparer.Ordinal);
-        var outcomes = new List<RoleOutcome>();
+        var outcomes = unused.Select(u => new RoleOutcome(map[u], "not used", map.Unused(u))).ToList();
         foreach (var role in access.Roles.Where(r => map[r.Name] != rights.LoginRole))
         {
             var name = map[role.Name];
@@ -91,7 +110,7 @@ public static class TargetRoles
                 continue;
             }
 
-            var (create, leftOut) = Create(role, name, rights, verifiers.GetValueOrDefault(role.Name));
+            var (create, leftOut) = Create(role, name, privileged, verifiers.GetValueOrDefault(role.Name));
             await Db.ExecuteAsync(target, create, cancellationToken);
             var notes = new List<string>();
             foreach (var setting in role.Settings)
@@ -106,7 +125,11 @@ public static class TargetRoles
 
             if (leftOut.Count > 0)
             {
-                notes.Add($"left out {string.Join(", ", leftOut)}: {rights.LoginRole} has not {(leftOut.Count == 1 ? "it" : "them")}");
+                notes.Add($"created without {string.Join(", ", leftOut)}, which the source's has: --roles gives them only with --roles-with-privileged-attributes");
+            }
+            else if (privileged && role.Privileged.Count > 0)
+            {
+                notes.Add($"given {string.Join(", ", role.Privileged)} as on the source (--roles-with-privileged-attributes)");
             }
 
             if (role.CanLogin && !verifiers.ContainsKey(role.Name))
@@ -114,11 +137,48 @@ public static class TargetRoles
                 notes.Add($"no password (the source's are not readable): set one with ALTER ROLE {Db.Ident(name)} PASSWORD '...' (psql: \\password {Db.Ident(name)})");
             }
 
-            outcomes.Add(new RoleOutcome(name, "created", notes.Count == 0 ? (verifiers.ContainsKey(role.Name) ? "with the source's password" : "") : string.Join("; ", notes)));
+            outcomes.Add(new RoleOutcome(name, "created", notes.Count == 0 ? (verifiers.ContainsKey(role.Name) ? "with the source's password" : "") : string.Join("; ", notes)) { Withheld = leftOut });
         }
 
         await MembershipsAsync(target, access, map, existing, rights, outcomes, cancellationToken);
+        await PredefinedAsync(target, access, map, existing, rights, outcomes, cancellationToken);
         return outcomes;
+    }
+
+    /// <summary>
+    /// The privileged attributes of the roles to create (those the target lacks, as <paramref name="exists"/> says) that
+    /// the login role may not give, each "SUPERUSER to app_admin": what --roles-with-privileged-attributes cannot do.
+    /// </summary>
+    public static List<string> Ungivable(DatabaseAccess access, RoleMap map, RoleRights rights, Func<string, bool> exists) =>
+    [
+        .. access.Roles.Where(r => map[r.Name] != rights.LoginRole && !exists(map[r.Name]))
+            .SelectMany(r => r.Privileged.Where(a => !rights.MayGive(a)).Select(a => $"{a} to {map[r.Name]}")),
+    ];
+
+    /// <summary>
+    /// The memberships of the roles the database uses in predefined roles (pg_monitor, pg_read_all_data, ...) that
+    /// the target's roles lack: granted where the login role may, else each named, with the statement to run.
+    /// </summary>
+    private static async Task PredefinedAsync(NpgsqlConnection target, DatabaseAccess access, RoleMap map, Dictionary<string, RoleFacts> existing, RoleRights rights, List<RoleOutcome> outcomes, CancellationToken cancellationToken)
+    {
+        foreach (var role in access.Roles.Where(r => map[r.Name] != rights.LoginRole))
+        {
+            var name = map[role.Name];
+            var had = existing.TryGetValue(name, out var there) ? there.Predefined.Select(m => m.Role).ToHashSet(StringComparer.Ordinal) : [];
+            foreach (var group in role.Predefined.Where(m => !had.Contains(m.Role)))
+            {
+                var grant = GrantScript.Grant(group, name);
+                try
+                {
+                    await Db.ExecuteAsync(target, grant, cancellationToken);
+                    outcomes.Add(new RoleOutcome(name, $"member of {group.Role}", "as on the source (a predefined role)"));
+                }
+                catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.InsufficientPrivilege)
+                {
+                    outcomes.Add(new RoleOutcome(name, $"not member of {group.Role}", $"{rights.LoginRole} may not grant {group.Role} ({e.MessageText}): run {grant} as a superuser or a role with ADMIN OPTION on it; the cutover summary's grants.sql lists it"));
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -266,26 +326,15 @@ public static class TargetRoles
         return outcomes;
     }
 
-    /// <summary>The CREATE ROLE statement, and the attributes left out because the login role has them not.</summary>
-    private static (string Sql, List<string> LeftOut) Create(RoleFacts role, string name, RoleRights rights, string? verifier)
+    /// <summary>
+    /// The CREATE ROLE statement, and the privileged attributes left out because they were not asked for (asked for,
+    /// the caller has checked the login role may give them).
+    /// </summary>
+    private static (string Sql, List<string> LeftOut) Create(RoleFacts role, string name, bool privileged, string? verifier)
     {
         var parts = new List<string> { role.CanLogin ? "LOGIN" : "NOLOGIN", role.Inherit ? "INHERIT" : "NOINHERIT" };
         var leftOut = new List<string>();
-        void Only(bool wanted, bool may, string attribute)
-        {
-            if (wanted && (may || rights.Superuser))
-            {
-                parts.Add(attribute);
-            }
-            else if (wanted)
-            {
-                leftOut.Add(attribute);
-            }
-        }
-
-        Only(role.Superuser, false, "SUPERUSER");
-        Only(role.Replication, rights.Replication, "REPLICATION");
-        Only(role.BypassRls, rights.BypassRls, "BYPASSRLS");
+        (privileged ? parts : leftOut).AddRange(role.Privileged);
         if (role.ConnectionLimit >= 0)
         {
             parts.Add("CONNECTION LIMIT " + role.ConnectionLimit.ToString(CultureInfo.InvariantCulture));
@@ -320,7 +369,13 @@ public static class TargetRoles
         Compare("inherit", wanted.Inherit, there.Inherit);
         Compare("connection limit", wanted.ConnectionLimit, there.ConnectionLimit);
         Compare("valid until", wanted.ValidUntil ?? "none", there.ValidUntil ?? "none");
+        Compare("superuser", wanted.Superuser, there.Superuser);
+        Compare("replication", wanted.Replication, there.Replication);
+        Compare("bypassrls", wanted.BypassRls, there.BypassRls);
+        Compare("settings", Listed(wanted.Settings), Listed(there.Settings));
         return found;
+
+        static string Listed(IEnumerable<string> items) => "[" + string.Join(", ", items.Order(StringComparer.Ordinal)) + "]";
     }
 
     /// <summary>The source's SCRAM verifiers by role, where its login role may read pg_authid (a superuser); else none.</summary>

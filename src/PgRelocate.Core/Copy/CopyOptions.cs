@@ -60,6 +60,9 @@ public sealed record CopyOptions
     /// <summary>--map-role SOURCE=TARGET: with <see cref="Roles"/>, the source's roles renamed on the target.</summary>
     public IReadOnlyDictionary<string, string> RoleRenames { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>--roles-with-privileged-attributes: with <see cref="Roles"/>, the roles created get the source's SUPERUSER, REPLICATION and BYPASSRLS.</summary>
+    public bool PrivilegedAttributes { get; init; }
+
     /// <summary>Where the pg_dump and pg_restore output and every statement's failure are kept.</summary>
     public required string LogPath { get; init; }
 

@@ -153,7 +153,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         }
 
         // --roles: the roles exist before the schema names them (policies, grants); refused here, before any change, when the target may not create them.
-        var roles = options.Roles ? await Catalog.TargetRoles.CreateAsync(options.Source, options.Target, options.RoleRenames, cancellationToken) : new List<Catalog.RoleOutcome>();
+        var roles = options.Roles ? await Catalog.TargetRoles.CreateAsync(options.Source, options.Target, options.RoleRenames, options.PrivilegedAttributes, cancellationToken) : new List<Catalog.RoleOutcome>();
         warnings.AddRange(roles.Where(r => r.Notable).Select(r => r.ToString()));
 
         // A resumed migration keeps what its interrupted copy committed; anything else starts over on an emptied target.

@@ -270,7 +270,7 @@ public sealed partial class InstanceRunner(IReadOnlyList<IMigrationStep> steps, 
         foreach (var (database, _) in children)
         {
             await using var source = await Db.OpenAsync(options.Source.WithDatabase(database), "source", cancellationToken);
-            foreach (var o in await TargetRoles.CreateAsync(source, target, options.RoleRenames, cancellationToken))
+            foreach (var o in await TargetRoles.CreateAsync(source, target, options.RoleRenames, options.PrivilegedAttributes, cancellationToken))
             {
                 // A role a database before created is found "reused" by the next: the first outcome says what happened.
                 var key = o.Role + "\n" + (o.Action.StartsWith("member of", StringComparison.Ordinal) ? o.Action : "");

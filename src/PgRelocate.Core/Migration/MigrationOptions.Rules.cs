@@ -23,7 +23,7 @@ public static class MigrationOptionsRules
     public static IReadOnlyList<string> FixedByJournal { get; } =
     [
         "--confirm", "--via", "--jobs", "--compress", "--read-only-source", "--keep-read-only", "--apply-settings", "--keep-archive", "--allow",
-        "--create-bucket", "--direct", "--online", "--roles", "--map-role", "--cutover", "--max-lag", "--replica-identity-full", "--max-retained-wal", "--lock-timeout",
+        "--create-bucket", "--direct", "--online", "--roles", "--map-role", "--roles-with-privileged-attributes", "--cutover", "--max-lag", "--replica-identity-full", "--max-retained-wal", "--lock-timeout",
         "--profile", "--region", "--endpoint-url", "--provider", "--sse", "--sse-kms-key-id",
         "--databases", "--all-databases", "--confirm-all",
     ];
@@ -61,6 +61,11 @@ public static class MigrationOptionsRules
         if (given.RoleRenames.Count > 0 && !given.Roles)
         {
             throw new UsageException("--map-role renames roles that --roles creates: add --roles, or leave out --map-role.");
+        }
+
+        if (given.PrivilegedAttributes && !given.Roles)
+        {
+            throw new UsageException("--roles-with-privileged-attributes gives the roles --roles creates their SUPERUSER, REPLICATION and BYPASSRLS: add --roles, or leave it out.");
         }
 
         if (given.Direct && given.Via is not null)

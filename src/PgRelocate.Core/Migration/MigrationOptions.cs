@@ -73,6 +73,9 @@ public sealed record MigrationOptions
     /// <summary>--map-role SOURCE=TARGET: with <see cref="Roles"/>, the source's roles renamed on the target.</summary>
     public IReadOnlyDictionary<string, string> RoleRenames { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
+    /// <summary>--roles-with-privileged-attributes: with <see cref="Roles"/>, the roles created get the source's SUPERUSER, REPLICATION and BYPASSRLS.</summary>
+    public bool PrivilegedAttributes { get; init; }
+
     /// <summary>Preflight checks whose blockers the user overrides, by name.</summary>
     public IReadOnlySet<string> Allow { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
@@ -91,6 +94,7 @@ public sealed record MigrationOptions
         ["allow"] = string.Join(",", Allow.Order(StringComparer.Ordinal)),
         ["roles"] = Roles.ToString(),
         ["mapRole"] = Catalog.RoleMap.ToJournal(RoleRenames),
+        ["rolesWithPrivilegedAttributes"] = PrivilegedAttributes.ToString(),
         ["createBucket"] = CreateBucket.ToString(),
         ["direct"] = Direct.ToString(),
         ["online"] = Online.ToString(),

@@ -96,6 +96,7 @@ public static class MigrationPlan
             Staging = StagingOf(journal),
             Roles = Flag("roles"),
             RoleRenames = Catalog.RoleMap.FromJournal(o.GetValueOrDefault("mapRole")),
+            PrivilegedAttributes = Flag("rolesWithPrivilegedAttributes"),
             Allow = (o.GetValueOrDefault("allow") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal),
         };
     }

@@ -39,6 +39,9 @@ public sealed class PreflightContext
     /// <summary>With <see cref="Roles"/>: --map-role's renames, SOURCE to TARGET.</summary>
     public IReadOnlyDictionary<string, string> RoleRenames { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>With <see cref="Roles"/>: --roles-with-privileged-attributes, the roles created get the source's SUPERUSER, REPLICATION and BYPASSRLS.</summary>
+    public bool PrivilegedAttributes { get; init; }
+
     /// <summary>
     /// The source's table sizes, being read in a session of their own (<see cref="SourceSizes.ReadAheadAsync"/>); null
     /// when nobody started that read, or it could not open its session: then the first check that needs them reads them.

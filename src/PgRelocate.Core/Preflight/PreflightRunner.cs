@@ -85,6 +85,7 @@ public sealed class PreflightRunner
                 Roles = Roles,
                 RoleRenames = RoleRenames,
                 TargetDatabaseToCreate = TargetDatabaseToCreate,
+                PrivilegedAttributes = PrivilegedAttributes,
                 SizesAhead = sizes,
             };
             return await RunChecksAsync(context, cancellationToken);
@@ -155,6 +156,9 @@ public sealed class PreflightRunner
 
     /// <summary>With <see cref="Roles"/>: --map-role's renames, SOURCE to TARGET.</summary>
     public IReadOnlyDictionary<string, string> RoleRenames { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>With <see cref="Roles"/>: --roles-with-privileged-attributes.</summary>
+    public bool PrivilegedAttributes { get; init; }
 
     /// <summary>
     /// Size functions wait for a lock on each table: behind a session holding an exclusive lock a check would

@@ -22,6 +22,13 @@ public sealed record VerificationResult
     public required IReadOnlyList<SchemaDifference> SchemaDifferences { get; init; }
 
     /// <summary>
+    /// Differences --roles makes on purpose, each with why (verify --roles): a superuser's objects and their privileges
+    /// kept by a target login role that is no superuser, a role created without the source's SUPERUSER, REPLICATION
+    /// or BYPASSRLS. Listed, not failures.
+    /// </summary>
+    public IReadOnlyList<ChosenDifference> ChosenDifferences { get; init; } = [];
+
+    /// <summary>
     /// What only the target has and its provider installed (an extension, an extension's schema): left alone,
     /// not a difference.
     /// </summary>
@@ -71,6 +78,9 @@ public enum DifferenceKind
 /// <see cref="Name"/> its qualified name; the definitions are shown when both sides have the object.
 /// </summary>
 public sealed record SchemaDifference(string Kind, string Name, DifferenceKind Difference, string? SourceDefinition = null, string? TargetDefinition = null);
+
+/// <summary>A difference the tool made on purpose, with <see cref="Reason"/>: listed by verify, not a failure.</summary>
+public sealed record ChosenDifference(string Kind, string Name, string? SourceDefinition, string? TargetDefinition, string Reason);
 
 /// <summary>An object not compared, with the note saying why (for example "extension postgis 3.3 (target only, installed by the provider)").</summary>
 public sealed record SchemaNote(string Kind, string Name, string Note);

@@ -37,11 +37,14 @@ public static class Verifier
         var snapshots = await Task.WhenAll(SnapshotAsync(source, withSchema, cancellationToken), SnapshotAsync(target, withSchema, cancellationToken));
         var schemaDifferences = SchemaComparer.Compare(snapshots[0].Schema, snapshots[1].Schema);
         var withRoles = options.Roles && withSchema;
+        List<ChosenDifference> chosen = [];
         if (withRoles)
         {
             var access = await Task.WhenAll(AccessAsync(source, cancellationToken), AccessAsync(target, cancellationToken));
-            schemaDifferences = [.. schemaDifferences.Concat(AccessComparer.Compare(access[0], access[1], options.RoleRenames))
-                .OrderBy(d => d.Kind, StringComparer.Ordinal).ThenBy(d => d.Name, StringComparer.Ordinal)];
+            var found = AccessComparer.Compare(access[0], access[1], options.RoleRenames, options.PrivilegedAttributes);
+            chosen = found.Chosen;
+            found.Unused.ForEach(u => reporter.Log(LogLevel.Warning, u + "."));
+            schemaDifferences = [.. schemaDifferences.Concat(found.Differences).OrderBy(d => d.Kind, StringComparer.Ordinal).ThenBy(d => d.Name, StringComparer.Ordinal)];
         }
 
         reporter.Progress(new ProgressUpdate("schema", 2, 2, "sides", Finished: true));
@@ -74,6 +77,7 @@ public static class Verifier
             ObjectCounts = SchemaComparer.Count(snapshots[0].Schema, snapshots[1].Schema),
             RolesCompared = withRoles,
             SchemaDifferences = schemaDifferences,
+            ChosenDifferences = chosen,
             ProviderObjects = SchemaComparer.ProviderObjects(snapshots[0].Schema, snapshots[1].Schema),
             Tables = [.. tableResults.OrderBy(t => t.Name, StringComparer.Ordinal)],
             Queries = queryResults,

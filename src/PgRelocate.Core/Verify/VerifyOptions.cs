@@ -54,6 +54,12 @@ public sealed record VerifyOptions
     /// <summary>With <see cref="Roles"/>: the source roles named otherwise on the target (--map-role SOURCE=TARGET).</summary>
     public IReadOnlyDictionary<string, string> RoleRenames { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// With <see cref="Roles"/>: the roles were to get the source's SUPERUSER, REPLICATION and BYPASSRLS
+    /// (--roles-with-privileged-attributes), so a role without them differs; without it, that is a difference --roles chose.
+    /// </summary>
+    public bool PrivilegedAttributes { get; init; }
+
     /// <summary>SQL queries run on both sides and compared.</summary>
     public IReadOnlyList<string> Queries { get; init; } = [];
 

@@ -50,7 +50,17 @@ public sealed class CutoverStep : IMigrationStep
     {
         if (context.Options.Roles)
         {
-            return "Roles, owners and grants were carried (--roles): give a password to each role the roles step created without one (ALTER ROLE NAME PASSWORD ...).";
+            const string carried = "Roles, owners and grants were carried (--roles): give a password to each role the roles step created without one (ALTER ROLE NAME PASSWORD ...).";
+            var left = await PredefinedLeftAsync(context, cancellationToken);
+            if (left.Count == 0)
+            {
+                return carried;
+            }
+
+            var script = Path.Combine(context.Folder, GrantScriptFile);
+            await File.WriteAllLinesAsync(script, left, cancellationToken);
+            context.Record.Outputs["grants"] = script;
+            return $"{carried} {script} holds the memberships in predefined roles the roles step could not give: run it as a superuser.";
         }
 
         DatabaseAccess access;
@@ -79,6 +89,17 @@ public sealed class CutoverStep : IMigrationStep
         return $"Reapply roles and grants: roles are not migrated. {path} holds {Count(access.Roles.Count, "role")}, {Count(grants, "grant")}, {Count(defaults, "default privilege")} and {Count(access.PolicyRoles.Count, "policy role")} as a script to run on the target{(target.CanCreateRoles ? "" : $" ({target.LoginRole} may not create roles: it says which credentials to create)")}.";
 
         static string Count(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
+    }
+
+    /// <summary>With --roles: the memberships in predefined roles the source's roles have and the target's lack (<see cref="GrantScript.RenderPredefined"/>).</summary>
+    private static async Task<List<string>> PredefinedLeftAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        await using var source = await Db.OpenAsync(context.Options.Source, "source", SessionOptions.BuiltInTypes, cancellationToken);
+        await using var target = await Db.OpenAsync(context.Options.Into.Connection, "target", SessionOptions.BuiltInTypes, cancellationToken);
+        var access = await DatabaseAccess.ReadAsync(source, cancellationToken);
+        var rights = await RoleRights.ReadAsync(target, cancellationToken);
+        var map = RoleMap.For(context.Options.RoleRenames, access.LoginRole, rights.LoginRole);
+        return GrantScript.RenderPredefined(access, map, await DatabaseAccess.ReadRolesAsync(target, cancellationToken));
     }
 
     /// <summary>The script of roles and grants to reapply, in the migration's folder.</summary>

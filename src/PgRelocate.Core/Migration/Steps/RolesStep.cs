@@ -18,7 +18,7 @@ public sealed class RolesStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
-        var outcomes = await TargetRoles.CreateAsync(options.Source, options.Into.Connection, options.RoleRenames, cancellationToken);
+        var outcomes = await TargetRoles.CreateAsync(options.Source, options.Into.Connection, options.RoleRenames, options.PrivilegedAttributes, cancellationToken);
         context.Record.Tables.Add(new ReportTable("Roles", ["role", "action", "note"], outcomes.Select(o => (IReadOnlyList<string>)[o.Role, o.Action, o.Note]).ToList()) { Note = outcomes.Count == 0 ? "The database uses no role but the login role." : null });
         foreach (var o in outcomes.Where(o => o.Notable))
         {

@@ -61,7 +61,10 @@ public sealed class OwnershipCheck : IPreflightCheck
     /// With --roles, one row: whether the target's login role may create the roles the database uses (CREATEROLE or
     /// superuser), blocking when not, and whether it will have the privileges of the roles it gives objects to
     /// (<see cref="InheritanceGap"/>: blocking where --roles needs them); the roles to create and those the target
-    /// has already; the rest is carried.
+    /// has already; the rest is carried. A mistake of --map-role (<see cref="RoleMap.Check"/>) is refused (exit 2).
+    /// Warned about, each named: the roles created without the SUPERUSER, REPLICATION or BYPASSRLS of the source's
+    /// (blocking when --roles-with-privileged-attributes asks for them and the login role may not give them), the
+    /// memberships in predefined roles it may not grant, the settings it may not give, renames this database does not use.
     /// </summary>
     private static async Task<CheckResult> RolesAsync(PreflightContext context, DatabaseAccess access, CancellationToken cancellationToken)
     {
@@ -88,12 +91,54 @@ public sealed class OwnershipCheck : IPreflightCheck
             return CheckResult.Block(name, $"--roles cannot work: {gap.Problem}; the source uses {carried}.", gap.Fix) with { Details = details };
         }
 
-        var existing = (await DatabaseAccess.ReadRolesAsync(context.Target, cancellationToken)).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
-        var have = access.Roles.Count(r => existing.Contains(r.Name));
+        var map = RoleMap.For(context.RoleRenames, access.LoginRole, rights.LoginRole);
+        var targetRoles = await DatabaseAccess.ReadRolesAsync(context.Target, cancellationToken);
+        var (mistake, unused) = map.Check(access, rights.Superuser, targetRoles);
+        if (mistake is not null)
+        {
+            throw new Errors.UsageException(Errors.Sentences.NothingWasChanged(mistake));
+        }
+
+        var existing = targetRoles.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        var have = access.Roles.Count(r => existing.Contains(map[r.Name]));
+        var created = access.Roles.Where(r => map[r.Name] != rights.LoginRole && !existing.Contains(map[r.Name])).ToList();
+        var privileged = created.Where(r => r.Privileged.Count > 0).Select(r => $"{map[r.Name]} ({string.Join(", ", r.Privileged)})").ToList();
+        if (context.PrivilegedAttributes && TargetRoles.Ungivable(access, map, rights, existing.Contains) is { Count: > 0 } ungivable)
+        {
+            return CheckResult.Block(name, $"--roles-with-privileged-attributes: {rights.LoginRole} may not give {string.Join("; ", ungivable)}.",
+                "Migrate as a superuser of the target, or leave out --roles-with-privileged-attributes: the roles are then created without them.") with { Details = details };
+        }
+
+        var warnings = new List<(string Found, string Next)>();
+        if (privileged.Count > 0 && !context.PrivilegedAttributes)
+        {
+            warnings.Add(($"{privileged.Count} roles to create have privileged attributes on the source, which --roles leaves out: {string.Join("; ", privileged)}",
+                "Nothing to do if they need not be privileged on the target; to carry them, add --roles-with-privileged-attributes (a superuser may give SUPERUSER, from PostgreSQL 16 a CREATEROLE role the REPLICATION and BYPASSRLS it has)."));
+        }
+
+        var ungranted = new List<string>();
+        foreach (var (role, group) in access.Roles.Where(r => map[r.Name] != rights.LoginRole).SelectMany(r => r.Predefined.Select(m => (r, m.Role))))
+        {
+            if (!targetRoles.Any(t => t.Name == map[role.Name] && t.Predefined.Any(m => m.Role == group)) && !await rights.MayGrantAsync(context.Target, group, cancellationToken))
+            {
+                ungranted.Add($"{map[role.Name]} in {group}");
+            }
+        }
+
+        if (ungranted.Count > 0)
+        {
+            warnings.Add(($"{rights.LoginRole} may not grant the memberships in predefined roles of {string.Join(", ", ungranted)}",
+                "Grant them as a superuser after the roles step (the cutover summary's grants.sql lists them), or give the login role ADMIN OPTION on those predefined roles."));
+        }
+
+        if (unused.Count > 0)
+        {
+            warnings.Add((string.Join("; ", unused.Select(map.Unused)), "Check the names of --map-role: a rename of a role the database does not use does nothing."));
+        }
         // A role the target has gets its settings in this database only where the login role may alter it:
         // a superuser role needs a superuser, and from PostgreSQL 16 on any other needs ADMIN OPTION on it.
         var unsettable = new List<string>();
-        foreach (var role in access.Roles.Where(r => r.DatabaseSettings.Count > 0 && existing.Contains(r.Name) && !rights.Superuser))
+        foreach (var role in access.Roles.Where(r => r.DatabaseSettings.Count > 0 && existing.Contains(map[r.Name]) && !rights.Superuser))
         {
             var may = !role.Superuser && (rights.Major < 16
                 || await Db.ScalarAsync<bool>(context.Target, $"SELECT pg_catalog.pg_has_role(current_user, {Db.Literal(role.Name)}, 'MEMBER WITH ADMIN OPTION')", cancellationToken));
@@ -103,23 +148,30 @@ public sealed class OwnershipCheck : IPreflightCheck
             }
         }
 
-        if (gap is not null && unsettable.Count == 0)
+        if (gap is not null)
         {
-            return CheckResult.Warn(name, $"{gap.Problem}; --roles carries {carried}.", gap.Fix) with { Details = details };
+            warnings.Insert(0, (gap.Problem, gap.Fix));
         }
 
         if (unsettable.Count > 0)
         {
-            return CheckResult.Warn(name, $"{rights.LoginRole} may create roles, but may not give the settings in this database of roles the target has: {string.Join("; ", unsettable)}; --roles carries the rest ({carried}).",
-                $"Give {rights.LoginRole} ADMIN OPTION on them (GRANT role TO {rights.LoginRole} WITH ADMIN OPTION, as their creator or a superuser), or set them after the migration with ALTER ROLE ... IN DATABASE ... SET; the roles step lists them.") with { Details = details };
+            warnings.Add(($"{rights.LoginRole} may create roles, but may not give the settings in this database of roles the target has: {string.Join("; ", unsettable)}",
+                $"Give {rights.LoginRole} ADMIN OPTION on them (GRANT role TO {rights.LoginRole} WITH ADMIN OPTION, as their creator or a superuser), or set them after the migration with ALTER ROLE ... IN DATABASE ... SET; the roles step lists them."));
         }
 
-        return CheckResult.Ok(name, $"{rights.LoginRole} may create roles{(rights.Superuser ? " (superuser)" : " (CREATEROLE)")}: --roles carries {carried}; {access.Roles.Count - have} roles to create, {have} on the target already (reused).") with { Details = details };
+        if (warnings.Count > 0)
+        {
+            return CheckResult.Warn(name, $"{string.Join("; ", warnings.Select(w => w.Found))}; --roles carries the rest ({carried}).", string.Join(" ", warnings.Select(w => Errors.Sentences.End(w.Next)))) with { Details = details };
+        }
+
+        var given = context.PrivilegedAttributes && privileged.Count > 0 ? $"; given their privileged attributes as on the source (--roles-with-privileged-attributes): {string.Join("; ", privileged)}" : "";
+        return CheckResult.Ok(name, $"{rights.LoginRole} may create roles{(rights.Superuser ? " (superuser)" : " (CREATEROLE)")}: --roles carries {carried}; {access.Roles.Count - have} roles to create, {have} on the target already (reused){given}.") with { Details = details };
     }
 
     /// <summary>"reporter (login, member of readers, in this database: work_mem=8MB)": a role as the roles row lists it.</summary>
     private static string Describe(RoleFacts r) =>
-        $"{r.Name} ({(r.CanLogin ? "login" : "no login")}{(r.MemberOf.Count > 0 ? ", member of " + string.Join(", ", r.MemberOf) : "")}" +
+        $"{r.Name} ({(r.CanLogin ? "login" : "no login")}{string.Concat(r.Privileged.Select(a => ", " + a))}" +
+        $"{(r.MemberOf.Count + r.Predefined.Count > 0 ? ", member of " + string.Join(", ", r.MemberOf.Concat(r.Predefined.Select(m => m.Role))) : "")}" +
         $"{(r.DatabaseSettings.Count > 0 ? ", in this database: " + string.Join(", ", r.DatabaseSettings) : "")})";
 
     private static async Task<List<CheckResult>> SuperuserOnlyAsync(PreflightContext context, string targetRole, CancellationToken cancellationToken)
