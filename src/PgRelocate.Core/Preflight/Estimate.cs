@@ -45,11 +45,14 @@ public sealed record Estimate(
             rows = Math.Max(rows, largest / lane);
         }
 
-        var indexes = IndexSeconds(m) / builders;
+        var (allIndexes, longestIndex) = IndexSeconds(m);
+        var analyze = AnalyzeSeconds(m);
+        // One index is built by one builder: the longest bounds them however many there are.
+        var indexes = Math.Max((allIndexes + analyze) / builders, longestIndex);
         var trip = Math.Max(m.SourceRoundTrip.TotalSeconds, m.TargetRoundTrip?.TotalSeconds ?? 0);
         var trips = (3.0 * m.Tables.Count * trip + 3.0 * m.LargeObjects * (m.TargetRoundTrip?.TotalSeconds ?? trip)) / o.Jobs;
         var copy = rows + indexes + trips;
-        basis.Add(Line($"direct copy: rows {rows:0.#} s ({lanes} lane(s) at once{(split || largest < SplitBytes ? "" : ", the largest table in one")}), indexes {indexes:0.#} s ({builders} builder(s), after the rows), round trips {trips:0.#} s ({m.Tables.Count} tables, {m.LargeObjects} large objects); constraints' checks and ANALYZE not counted."));
+        basis.Add(Line($"direct copy: rows {rows:0.#} s ({lanes} lane(s) at once{(split || largest < SplitBytes ? "" : ", the largest table in one")}), indexes and ANALYZE {indexes:0.#} s ({builders} builder(s), after the rows), round trips {trips:0.#} s ({m.Tables.Count} tables, {m.LargeObjects} large objects); constraints' checks, the schema's dump and restore and the tool's start not counted."));
 
         var dump = read > 0 ? heap / read : 0;
         var restore = (lane > 0 ? heap / lane : 0) + indexes + trips;
@@ -76,16 +79,21 @@ public sealed record Estimate(
     }
 
     /// <summary>Every index of every table at the measured B-tree rate, each build's sort taking longer per row as its rows grow (n log n from the sample's rows).</summary>
-    private static double IndexSeconds(EstimateMeasures m)
+    private static (double All, double Longest) IndexSeconds(EstimateMeasures m)
     {
         if (m.IndexRowsPerSecond is not { } rate || rate <= 0)
         {
-            return 0;
+            return (0, 0);
         }
 
         var sample = Math.Log(Math.Max(m.IndexSampleRows, 2));
-        return m.Tables.Sum(t => t.IndexKinds.Count * (t.Rows / rate) * Math.Max(1, Math.Log(Math.Max(t.Rows, 2)) / sample));
+        var each = m.Tables.Where(t => t.IndexKinds.Count > 0).Select(t => (t.IndexKinds.Count, Seconds: t.Rows / rate * Math.Max(1, Math.Log(Math.Max(t.Rows, 2)) / sample))).ToList();
+        return (each.Sum(e => e.Count * e.Seconds), each.Count == 0 ? 0 : each.Max(e => e.Seconds));
     }
+
+    /// <summary>ANALYZE of every table at the measured cost, a table of fewer rows than the sample at its share of it.</summary>
+    private static double AnalyzeSeconds(EstimateMeasures m) =>
+        m.Analyze is { } a && a.Rows > 0 ? m.Tables.Sum(t => a.Took.TotalSeconds * Math.Min(1.0, t.Rows / (double)a.Rows)) : 0;
 
     private static (string Path, string Why) Recommend(double copy, double dumpRestore, double? online, double? catchUp, TimeSpan? budget)
     {

@@ -72,7 +72,7 @@ internal static class EstimateMeasurer
         }
 
         await wal.PauseAsync(source, cancellationToken);
-        var (writeRate, indexRate, indexRows) = await WriteAsync(context, options, largest.FirstOrDefault(), basis, budget * WriteEnd - clock.Elapsed, cancellationToken);
+        var (writeRate, indexRate, indexRows, analyze) = await WriteAsync(context, options, largest.FirstOrDefault(), basis, budget * WriteEnd - clock.Elapsed, cancellationToken);
         await wal.ResumeAsync(source, cancellationToken);
         await wal.WaitAsync(source, () => budget * WaitEnd - clock.Elapsed, Idle, cancellationToken);
 
@@ -95,6 +95,7 @@ internal static class EstimateMeasurer
             TargetWriteBytesPerSecond = writeRate,
             IndexRowsPerSecond = indexRate,
             IndexSampleRows = indexRows,
+            Analyze = analyze,
             SourceRoundTrip = sourceTrip,
             TargetRoundTrip = targetTrip,
             SourceWalBytesPerSecond = wal.Rate,
@@ -113,39 +114,39 @@ internal static class EstimateMeasurer
     /// One lane's rate into the target and its B-tree build rate, when the target may be written: not when it holds the
     /// tool's schema (a migration's), nor when it holds data and --confirm does not name it. Null rates otherwise, said.
     /// </summary>
-    private static async Task<(double? Rate, double? IndexRate, long IndexRows)> WriteAsync(PreflightContext context, EstimateOptions options, EstimateTable? table, List<string> basis, TimeSpan limit, CancellationToken cancellationToken)
+    private static async Task<(double? Rate, double? IndexRate, long IndexRows, (TimeSpan Took, long Rows)? Analyze)> WriteAsync(PreflightContext context, EstimateOptions options, EstimateTable? table, List<string> basis, TimeSpan limit, CancellationToken cancellationToken)
     {
         if (!context.HasTarget)
         {
             basis.Add("target write: no target given; taken as no faster than the source's read.");
-            return (null, null, 0);
+            return (null, null, 0, null);
         }
 
         var target = context.Target!;
         if (table is null || limit <= TimeSpan.Zero)
         {
             basis.Add(table is null ? "target write: nothing to sample." : "target write: no time left in the measurement.");
-            return (null, null, 0);
+            return (null, null, 0, null);
         }
 
         if (await Db.ScalarAsync<bool>(target, $"SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = {Db.Literal(ToolSchema.Name)})", cancellationToken))
         {
             basis.Add($"target write: not measured, the target holds the tool's schema {ToolSchema.Name} (a migration's); taken as no faster than the source's read.");
-            return (null, null, 0);
+            return (null, null, 0, null);
         }
 
         var objects = await UserObjects.ReadAsync(target, cancellationToken);
         if (objects.Count > 0 && !string.Equals(options.Confirm, context.TargetServer!.Database, StringComparison.Ordinal))
         {
             basis.Add($"target write: not measured, the target holds data ({UserObjects.Sample(objects)}) and --confirm does not name it; taken as no faster than the source's read.");
-            return (null, null, 0);
+            return (null, null, 0, null);
         }
 
         var columns = await ColumnsAsync(context.Source, table, cancellationToken);
         if (columns.Count == 0)
         {
             basis.Add($"target write: not measured, {table.Qualified} has no column of a built-in type to write to a scratch table.");
-            return (null, null, 0);
+            return (null, null, 0, null);
         }
 
         var scratch = $"{Db.Ident(ToolSchema.Name)}.{Db.Ident(Scratch)}";
@@ -157,13 +158,14 @@ internal static class EstimateMeasurer
             var rate = moved.HeapBytes / Math.Max(moved.Took.TotalSeconds, 0.001);
             basis.Add($"target write: {Units.Rate(rate)} of heap, one lane from {table.Qualified} into a scratch table in {ToolSchema.Name} ({moved.Rows} rows in {Seconds(moved.Took.TotalSeconds)}), rolled back.");
             var (indexRate, indexRows) = await IndexAsync(target, scratch, columns[0].Name, moved.Rows, basis, cancellationToken);
+            var analyze = await AnalyzeAsync(target, scratch, moved.Rows, basis, cancellationToken);
             await transaction.RollbackAsync(cancellationToken);
-            return (rate, indexRate, indexRows);
+            return (rate, indexRate, indexRows, analyze);
         }
         catch (PostgresException e)
         {
             basis.Add($"target write: not measured ({e.SqlState}: {e.MessageText}); taken as no faster than the source's read.");
-            return (null, null, 0);
+            return (null, null, 0, null);
         }
     }
 
@@ -192,6 +194,25 @@ internal static class EstimateMeasurer
             basis.Add($"index build: not measured ({e.MessageText}); the indexes are left out of the copy's time.");
             return (null, rows);
         }
+    }
+
+    /// <summary>
+    /// ANALYZE of the scratch table, as the copy runs it after each table's indexes: how long it took and the rows it
+    /// sampled (at most 300 times default_statistics_target, whatever the table's size).
+    /// </summary>
+    private static async Task<(TimeSpan Took, long Rows)?> AnalyzeAsync(NpgsqlConnection target, string scratch, long rows, List<string> basis, CancellationToken cancellationToken)
+    {
+        if (rows == 0)
+        {
+            return null;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        await Db.ExecuteAsync(target, $"ANALYZE {scratch}", cancellationToken);
+        var took = Stopwatch.GetElapsedTime(started);
+        var sampled = Math.Min(rows, 300 * long.Parse(await Db.ScalarAsync<string>(target, "SELECT pg_catalog.current_setting('default_statistics_target')", cancellationToken) ?? "100", CultureInfo.InvariantCulture));
+        basis.Add($"ANALYZE: {Seconds(took.TotalSeconds)} over a sample of {sampled} rows; each table counted at that cost, less for one of fewer rows.");
+        return (took, sampled);
     }
 
     private static async Task<List<(string Name, string Type)>> ColumnsAsync(NpgsqlConnection source, EstimateTable table, CancellationToken cancellationToken)

@@ -27,6 +27,9 @@ public sealed record EstimateMeasures
 
     public long IndexSampleRows { get; init; }
 
+    /// <summary>How long ANALYZE of the scratch table took, and the rows it sampled.</summary>
+    public (TimeSpan Took, long Rows)? Analyze { get; init; }
+
     public TimeSpan SourceRoundTrip { get; init; }
 
     public TimeSpan? TargetRoundTrip { get; init; }
