@@ -122,6 +122,24 @@ public class EstimateTests(PreflightServer server) : IClassFixture<PreflightServ
         }
     }
 
+    /// <summary>A small source fits an hour's budget offline; a budget or a bound that is not one is refused before anything is read (exit 2).</summary>
+    [Fact]
+    public async Task Should_Recommend_Offline_Within_The_Budget_And_Refuse_A_Bad_Budget()
+    {
+        var source = await SourceAsync();
+
+        var (_, estimate) = await CheckAsync("--source", CliRunner.Url(source), "--estimate-seconds", "2", "--max-downtime", "1h");
+        var badBudget = await CliRunner.RunAsync(["check", "--source", CliRunner.Url(source), "--max-downtime", "soon"]);
+        var badBound = await CliRunner.RunAsync(["check", "--source", CliRunner.Url(source), "--estimate-seconds", "0"]);
+
+        Assert.StartsWith("offline ", estimate.GetProperty("recommendedPath").GetString(), StringComparison.Ordinal);
+        Assert.Contains("fits --max-downtime 1h00m", estimate.GetProperty("why").GetString(), StringComparison.Ordinal);
+        Assert.Equal(2, badBudget.ExitCode);
+        Assert.Contains("--max-downtime 'soon' is not a duration", badBudget.Output, StringComparison.Ordinal);
+        Assert.Equal(2, badBound.ExitCode);
+        Assert.Contains("--estimate-seconds must be between 1 and 3600", badBound.Output, StringComparison.Ordinal);
+    }
+
     private async Task<PgConnectionInfo> SourceAsync()
     {
         var source = await server.CreateDatabaseAsync("est_src");
