@@ -13,7 +13,44 @@ namespace PgRelocate.Cli;
 // generated when the tool is built and nothing is worked out by reflection as it runs (the Linux tool is compiled
 // to native code, which keeps no member its code does not name).
 
-internal sealed record CheckJson(string Source, string? Target, bool Blocked, CheckCountsJson Counts, IReadOnlyList<CheckItemJson> Checks);
+internal sealed record CheckJson(string Source, string? Target, bool Blocked, CheckCountsJson Counts, IReadOnlyList<CheckItemJson> Checks, EstimateJson? Estimate = null);
+
+/// <summary>check's estimate: seconds and bytes (a value it could not predict is left out, the basis says why).</summary>
+internal sealed record EstimateJson(
+    double CopySeconds,
+    double DumpRestoreSeconds,
+    double StagedSeconds,
+    double? SourceWalBytesPerSecond,
+    double? SlotWalBytesAtCatchUp,
+    double? CatchUpSeconds,
+    double OfflineDowntimeSeconds,
+    double? OnlineDowntimeSeconds,
+    string RecommendedPath,
+    string Why,
+    double? SourceReadBytesPerSecond,
+    double? TargetWriteBytesPerSecond,
+    double SourceRoundTripMs,
+    double? TargetRoundTripMs,
+    IReadOnlyList<TableWriteJson> BusiestTables,
+    double MeasuredSeconds,
+    IReadOnlyList<string> Basis)
+{
+    public static EstimateJson Of(Estimate e)
+    {
+        var m = e.Measures;
+        return new EstimateJson(
+            R(e.CopySeconds), R(e.DumpRestoreSeconds), R(e.StagedSeconds), R(e.SourceWalBytesPerSecond), R(e.SlotWalBytesAtCatchUp), R(e.CatchUpSeconds),
+            R(e.OfflineDowntimeSeconds), R(e.OnlineDowntimeSeconds), e.RecommendedPath, e.Why,
+            R(m.SourceReadBytesPerSecond), R(m.TargetWriteBytesPerSecond), R(m.SourceRoundTrip.TotalMilliseconds, 3), R(m.TargetRoundTrip?.TotalMilliseconds, 3),
+            [.. m.BusiestTables.Select(t => new TableWriteJson(t.Table, R(t.RowsPerSecond)))], R(m.Took.TotalSeconds), e.Basis);
+    }
+
+    private static double R(double value, int digits = 2) => Math.Round(value, digits);
+
+    private static double? R(double? value, int digits = 2) => value is { } v ? Math.Round(v, digits) : null;
+}
+
+internal sealed record TableWriteJson(string Table, double RowsPerSecond);
 
 internal sealed record CheckCountsJson(int Ok, int Warn, int Block);
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using PgRelocate.Errors;
 using PgRelocate.Preflight;
+using PgRelocate.Progress;
 using Spectre.Console;
 
 namespace PgRelocate.Cli.Commands;
@@ -15,6 +16,10 @@ internal static class CheckCommand
         var online = new Option<bool>("--online") { Description = "Also check the prerequisites of an online migration (migrate --online)." };
         var replicaIdentityFull = new Option<bool>("--replica-identity-full") { Description = "With --online: tables without a primary key will get REPLICA IDENTITY FULL (a warning, not a blocker)." };
         var roles = new Option<bool>("--roles") { Description = "Check that the target allows migrate --roles: creating the roles the database uses, keeping owners and grants." };
+        var noEstimate = new Option<bool>("--no-estimate") { Description = "Skip the estimate: no sample reads of the source, no scratch table on the target." };
+        var estimateSeconds = new Option<int>("--estimate-seconds") { Description = "How long the estimate may measure, in seconds.", DefaultValueFactory = _ => (int)EstimateOptions.DefaultBudget.TotalSeconds };
+        var confirm = new Option<string?>("--confirm") { Description = "The target database's name: lets the estimate time a scratch table (rolled back) on a target that holds data." };
+        var maxDowntime = new Option<string?>("--max-downtime") { Description = "The write downtime the recommended path must stay under (30s, 10m, 2h)." };
         var command = new Command("check", "Check a source (and target) before migrating: versions, extensions, size, roles, activity and more.")
         {
             source,
@@ -24,6 +29,10 @@ internal static class CheckCommand
             roles,
             RoleOptions.MapRole,
             RoleOptions.PrivilegedAttributes,
+            noEstimate,
+            estimateSeconds,
+            confirm,
+            maxDowntime,
         };
         command.SetAction(async (ctx, ct) =>
         {
@@ -33,7 +42,15 @@ internal static class CheckCommand
                 ? [.. PreflightRunner.DefaultChecks(online: true), .. Online.OnlineChecks.All(ctx.Parse.GetValue(replicaIdentityFull))]
                 : [.. PreflightRunner.DefaultChecks(), Online.OnlineChecks.LeftoverSlots];
             var (withRoles, renames, privileged) = RoleOptions.Get(ctx.Parse, roles);
-            var report = await new PreflightRunner(checks) { Roles = withRoles, RoleRenames = renames, PrivilegedAttributes = privileged }.RunAsync(sourceInfo, targetInfo, ctx.Binaries, ctx.Reporter, ct);
+            var seconds = ctx.Parse.GetValue(estimateSeconds);
+            if (seconds is < 1 or > 3600)
+            {
+                throw new UsageException("--estimate-seconds must be between 1 and 3600.");
+            }
+
+            var budget = ctx.Parse.GetValue(maxDowntime) is { } text ? MigrateCommand.ParseDuration(text, "--max-downtime") : (TimeSpan?)null;
+            var estimate = ctx.Parse.GetValue(noEstimate) ? null : new EstimateOptions { Budget = TimeSpan.FromSeconds(seconds), Confirm = ctx.Parse.GetValue(confirm), MaxDowntime = budget };
+            var report = await new PreflightRunner(checks) { Roles = withRoles, RoleRenames = renames, PrivilegedAttributes = privileged, EstimateWith = estimate }.RunAsync(sourceInfo, targetInfo, ctx.Binaries, ctx.Reporter, ct);
             ctx.Reporter.Stop();
             if (ctx.Json)
             {
@@ -42,7 +59,8 @@ internal static class CheckCommand
                     targetInfo?.Display,
                     report.Blocked,
                     new CheckCountsJson(report.Count(CheckStatus.Ok), report.Count(CheckStatus.Warn), report.Count(CheckStatus.Block)),
-                    [.. report.Results.Select(r => new CheckItemJson(r.Check, r.Status, r.Found, r.Next, r.Details))]), c => c.CheckJson);
+                    [.. report.Results.Select(r => new CheckItemJson(r.Check, r.Status, r.Found, r.Next, r.Details))],
+                    report.Estimate is { } e ? EstimateJson.Of(e) : null), c => c.CheckJson);
             }
             else if (Console.IsOutputRedirected)
             {
@@ -82,7 +100,33 @@ internal static class CheckCommand
         }
 
         Console.Out.WriteLine(Summary(report));
+        if (report.Estimate is { } e)
+        {
+            foreach (var (path, time, downtime) in EstimateRows(e))
+            {
+                Console.Out.WriteLine($"{path,-16} {time,-10} downtime {downtime}");
+            }
+
+            Console.Out.WriteLine($"recommended: {e.RecommendedPath}: {e.Why}");
+            foreach (var b in e.Basis)
+            {
+                Console.Out.WriteLine($"      - {b}");
+            }
+        }
     }
+
+    /// <summary>Each path's predicted time and write downtime, as the estimate table lists them.</summary>
+    private static IEnumerable<(string Path, string Time, string Downtime)> EstimateRows(Estimate e)
+    {
+        yield return ("direct copy", Time(e.CopySeconds), Time(e.OfflineDowntimeSeconds));
+        yield return ("dump + restore", Time(e.DumpRestoreSeconds), Time(e.DumpRestoreSeconds));
+        yield return ("staged", Time(e.StagedSeconds) + "+", Time(e.StagedSeconds) + "+");
+        var wal = e.SourceWalBytesPerSecond is { } w ? $"WAL {Units.Rate(w)}, slot {Units.Bytes((long)(e.SlotWalBytesAtCatchUp ?? 0))}" : "WAL rate unknown";
+        var catchUp = e.CatchUpSeconds is { } c ? $"copy {Time(e.CopySeconds)} + catch-up {Time(c)}" : "no catch-up predicted";
+        yield return ("online", catchUp + $" ({wal})", e.OnlineDowntimeSeconds is { } o ? Time(o) : "unknown");
+    }
+
+    private static string Time(double seconds) => Units.Duration(TimeSpan.FromSeconds(seconds));
 
     private static void WriteTable(IAnsiConsole console, PreflightReport report)
     {
@@ -96,6 +140,21 @@ internal static class CheckCommand
 
         console.Write(table);
         console.WriteLine(Summary(report));
+        if (report.Estimate is { } e)
+        {
+            var estimate = new Table().Border(TableBorder.Rounded).AddColumns("path", "time", "write downtime");
+            foreach (var (path, time, downtime) in EstimateRows(e))
+            {
+                estimate.AddRow(Markup.Escape(path), Markup.Escape(time), Markup.Escape(downtime));
+            }
+
+            console.Write(estimate);
+            console.MarkupLine($"recommended: [bold]{Markup.Escape(e.RecommendedPath)}[/]: {Markup.Escape(e.Why)}");
+            foreach (var b in e.Basis)
+            {
+                console.MarkupLine("[grey]- " + Markup.Escape(b) + "[/]");
+            }
+        }
     }
 
     private static string Summary(PreflightReport report) =>

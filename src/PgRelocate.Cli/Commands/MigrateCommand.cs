@@ -235,17 +235,18 @@ internal static class MigrateCommand
     private static string CutoverOf(ParseResult parse) =>
         parse.GetValue(Cutover) is { } mode and ("manual" or "auto") ? mode : throw new UsageException($"--cutover must be manual or auto, not '{parse.GetValue(Cutover)}'.");
 
-    /// <summary>A duration as "5s", "500ms", "2m" or a number of seconds.</summary>
-    private static TimeSpan ParseDuration(string text)
+    /// <summary>A duration as "5s", "500ms", "2m", "1h" or a number of seconds; <paramref name="option"/> names it in the refusal.</summary>
+    internal static TimeSpan ParseDuration(string text, string option = "--max-lag")
     {
         var t = text.Trim();
         var (number, unit) = t.EndsWith("ms", StringComparison.Ordinal) ? (t[..^2], 0.001)
             : t.EndsWith('s') ? (t[..^1], 1.0)
             : t.EndsWith('m') ? (t[..^1], 60.0)
+            : t.EndsWith('h') ? (t[..^1], 3600.0)
             : (t, 1.0);
         return double.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0
             ? TimeSpan.FromSeconds(value * unit)
-            : throw new UsageException($"--max-lag '{text}' is not a duration: write 5s, 500ms or 2m.");
+            : throw new UsageException($"{option} '{text}' is not a duration: write 5s, 500ms, 2m or 1h.");
     }
 
     private static void Render(CommandContext ctx, MigrationJournal journal, MigrationOptions options, string? report, bool interrupted)

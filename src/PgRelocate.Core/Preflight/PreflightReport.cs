@@ -9,6 +9,9 @@ public sealed record PreflightReport(IReadOnlyList<CheckResult> Results)
     /// <summary>The applications connected to the source, as the connected applications check listed them; null when it did not run or could not tell.</summary>
     public IReadOnlyList<Catalog.ConnectedApplication>? Applications { get; init; }
 
+    /// <summary>What the estimate measured and predicts; null when none was asked for or it could not be measured.</summary>
+    public Estimate? Estimate { get; init; }
+
     /// <summary>The role the checks logged in to the source as.</summary>
     public string? SourceRole { get; init; }
 

@@ -148,6 +148,9 @@ public sealed class PreflightRunner
     /// <summary>Sessions of the caller's own migration (the one holding the migration lock on the target), which the target checks ignore.</summary>
     public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
 
+    /// <summary>The estimate's bounds and budget; null (--no-estimate, or a caller that wants none): no estimate.</summary>
+    public EstimateOptions? EstimateWith { get; init; }
+
     /// <summary>--roles: the roles will be created on the target, and owners and privileges kept.</summary>
     public bool Roles { get; init; }
 
@@ -184,12 +187,43 @@ public sealed class PreflightRunner
         }
 
         context.Reporter.Progress(new ProgressUpdate("checks", _checks.Count, _checks.Count, "checks", Finished: true));
-        return new PreflightReport([.. results.SelectMany(r => r)])
+        var (estimate, failed) = await EstimateAsync(context, cancellationToken);
+        return new PreflightReport([.. results.SelectMany(r => r), .. failed])
         {
+            Estimate = estimate,
             Readability = context.Kept<SourceReadability>(nameof(SourceReadability)),
             Applications = context.Kept<IReadOnlyList<ConnectedApplication>>(nameof(ConnectedApplications)),
             SourceRole = context.SourceServer.User,
         };
+    }
+
+    /// <summary>
+    /// The estimate (<see cref="EstimateWith"/>), measured after the checks on their sessions; a database error ends it
+    /// with a warning row instead of the run.
+    /// </summary>
+    private async Task<(Estimate? Estimate, IReadOnlyList<CheckResult> Failed)> EstimateAsync(PreflightContext context, CancellationToken cancellationToken)
+    {
+        if (EstimateWith is not { } options)
+        {
+            return (null, []);
+        }
+
+        context.Reporter.Progress(new ProgressUpdate("estimate", 0, 1, "measures", "estimate"));
+        try
+        {
+            var measures = await EstimateMeasurer.MeasureAsync(context, options, cancellationToken);
+            return (Estimate.Predict(measures, options), []);
+        }
+        catch (PostgresException e)
+        {
+            context.Reporter.Debug($"estimate failed: {e.SqlState} {e.MessageText}");
+            return (null, [CheckResult.Warn("estimate", $"Could not measure the estimate ({e.SqlState}: {e.MessageText}).",
+                "Run the check as a role that can read every table and the statistics, or pass --no-estimate.")]);
+        }
+        finally
+        {
+            context.Reporter.Progress(new ProgressUpdate("estimate", 1, 1, "measures", Finished: true));
+        }
     }
 
     /// <summary>Runs one check; a database error becomes a warning row instead of ending the run.</summary>

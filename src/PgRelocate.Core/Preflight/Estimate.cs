@@ -1,0 +1,123 @@
+using System.Globalization;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Preflight;
+
+/// <summary>
+/// What <c>check</c> predicts of each path, in seconds and bytes (null where a measure it needs is missing, the basis
+/// says which), the path it recommends for the downtime budget and why, and what it rests on.
+/// </summary>
+public sealed record Estimate(
+    double CopySeconds,
+    double DumpRestoreSeconds,
+    double StagedSeconds,
+    double? SourceWalBytesPerSecond,
+    double? SlotWalBytesAtCatchUp,
+    double? CatchUpSeconds,
+    double OfflineDowntimeSeconds,
+    double? OnlineDowntimeSeconds,
+    string RecommendedPath,
+    string Why,
+    IReadOnlyList<string> Basis,
+    EstimateMeasures Measures)
+{
+    /// <summary>The round trips the online cutover makes to each side besides one per sequence: make the source read-only, end its sessions, read its last position, wait for the apply, restore the triggers, release the target.</summary>
+    private const int CutoverRoundTrips = 10;
+
+    /// <summary>The heap size above which the copy splits a table into page ranges, where it splits (CopyOptions' default).</summary>
+    private const long SplitBytes = 256L << 20;
+
+    /// <summary>Predicts every path from <paramref name="m"/> and the options' lanes and budget.</summary>
+    public static Estimate Predict(EstimateMeasures m, EstimateOptions o)
+    {
+        var basis = new List<string>(m.Basis);
+        var heap = m.Tables.Sum(t => t.HeapBytes) + m.LargeObjectBytes;
+        var read = m.SourceReadBytesPerSecond ?? 0;
+        var lane = m.TargetWriteBytesPerSecond ?? read;
+        // Each lane keeps a source and a target session busy: on cores both servers share, half of them run a lane.
+        var lanes = m.SharedCores is { } cores ? Math.Clamp(cores / 2, 1, o.Jobs) : o.Jobs;
+        var builders = m.SharedCores is { } c ? Math.Clamp(c, 1, o.IndexJobs) : o.IndexJobs;
+        var split = m.SharedCores is not { } few || few > 2 * o.Jobs;
+        var largest = m.Tables.Count == 0 ? 0 : m.Tables.Max(t => t.HeapBytes);
+        var rows = lane > 0 ? heap / (lane * lanes) : 0;
+        if (!split && lane > 0)
+        {
+            rows = Math.Max(rows, largest / lane);
+        }
+
+        var (allIndexes, longestIndex) = IndexSeconds(m);
+        var analyze = AnalyzeSeconds(m);
+        // One index is built by one builder: the longest bounds them however many there are.
+        var indexes = Math.Max((allIndexes + analyze) / builders, longestIndex);
+        var trip = Math.Max(m.SourceRoundTrip.TotalSeconds, m.TargetRoundTrip?.TotalSeconds ?? 0);
+        var trips = (3.0 * m.Tables.Count * trip + 3.0 * m.LargeObjects * (m.TargetRoundTrip?.TotalSeconds ?? trip)) / o.Jobs;
+        var copy = rows + indexes + trips;
+        basis.Add(Line($"direct copy: rows {rows:0.#} s ({lanes} lane(s) at once{(split || largest < SplitBytes ? "" : ", the largest table in one")}), indexes and ANALYZE {indexes:0.#} s ({builders} builder(s), after the rows), round trips {trips:0.#} s ({m.Tables.Count} tables, {m.LargeObjects} large objects); constraints' checks, the schema's dump and restore and the tool's start not counted."));
+
+        var dump = read > 0 ? heap / read : 0;
+        var restore = (lane > 0 ? heap / lane : 0) + indexes + trips;
+        var dumpRestore = dump + restore;
+        basis.Add(Line($"dump + restore: dump {dump:0.#} s at the source's read rate (its compression not measured), restore {restore:0.#} s at one lane's rate with the same index builds; the staged path adds the store's upload and download, not measured."));
+
+        var wal = m.SourceWalBytesPerSecond;
+        double? slot = wal * copy;
+        double? catchUp = wal is not { } w ? null : w == 0 ? 0 : lane > w ? slot / (lane - w) : null;
+        double? online = null;
+        if (wal is { } walRate)
+        {
+            var drain = lane > 0 ? walRate * o.CutoverLag.TotalSeconds / lane : 0;
+            online = drain + CutoverRoundTrips * (m.SourceRoundTrip.TotalSeconds + (m.TargetRoundTrip?.TotalSeconds ?? 0)) + m.Sequences * (m.TargetRoundTrip?.TotalSeconds ?? trip);
+            basis.Add(Line($"online: the slot holds the WAL written during the copy; the apply, one session, taken at one lane's rate ({Units.Rate(lane)}); the cutover applies the last {o.CutoverLag.TotalSeconds:0} s of lag ({drain:0.##} s) and makes {CutoverRoundTrips} round trips to each side and one per sequence ({m.Sequences})."));
+            if (catchUp is null)
+            {
+                basis.Add("online: the source writes WAL faster than one lane applies it: the follow would not catch up.");
+            }
+        }
+
+        var (path, why) = Recommend(copy, dumpRestore, online, catchUp, o.MaxDowntime);
+        return new Estimate(copy, dumpRestore, dumpRestore, wal, slot, catchUp, copy, online, path, why, basis, m);
+    }
+
+    /// <summary>Every index of every table at the measured B-tree rate, each build's sort taking longer per row as its rows grow (n log n from the sample's rows).</summary>
+    private static (double All, double Longest) IndexSeconds(EstimateMeasures m)
+    {
+        if (m.IndexRowsPerSecond is not { } rate || rate <= 0)
+        {
+            return (0, 0);
+        }
+
+        var sample = Math.Log(Math.Max(m.IndexSampleRows, 2));
+        var each = m.Tables.Where(t => t.IndexKinds.Count > 0).Select(t => (t.IndexKinds.Count, Seconds: t.Rows / rate * Math.Max(1, Math.Log(Math.Max(t.Rows, 2)) / sample))).ToList();
+        return (each.Sum(e => e.Count * e.Seconds), each.Count == 0 ? 0 : each.Max(e => e.Seconds));
+    }
+
+    /// <summary>ANALYZE of every table at the measured cost, a table of fewer rows than the sample at its share of it.</summary>
+    private static double AnalyzeSeconds(EstimateMeasures m) =>
+        m.Analyze is { } a && a.Rows > 0 ? m.Tables.Sum(t => a.Took.TotalSeconds * Math.Min(1.0, t.Rows / (double)a.Rows)) : 0;
+
+    private static (string Path, string Why) Recommend(double copy, double dumpRestore, double? online, double? catchUp, TimeSpan? budget)
+    {
+        var offline = copy <= dumpRestore ? ("direct copy", copy) : ("dump and restore", dumpRestore);
+        var onlineText = online is { } d ? $"online would hold writes for about {Time(d)}" + (catchUp is { } c ? $" and catch up {Time(c)} after its copy" : ", but its follow would not catch up") : "online's downtime could not be predicted (no WAL rate)";
+        if (budget is not { } limit)
+        {
+            return ("offline " + offline.Item1, $"the fastest path, {Time(offline.Item2)} of write downtime; {onlineText}. Give --max-downtime to weigh them.");
+        }
+
+        if (offline.Item2 <= limit.TotalSeconds)
+        {
+            return ("offline " + offline.Item1, $"its write downtime, about {Time(offline.Item2)}, fits --max-downtime {Time(limit.TotalSeconds)}; {onlineText}.");
+        }
+
+        if (online is { } o && catchUp is not null && o <= limit.TotalSeconds)
+        {
+            return ("online", $"offline's downtime, about {Time(offline.Item2)}, exceeds --max-downtime {Time(limit.TotalSeconds)}; {onlineText}.");
+        }
+
+        return ("none", $"offline's downtime, about {Time(offline.Item2)}, exceeds --max-downtime {Time(limit.TotalSeconds)}, and {onlineText}.");
+    }
+
+    private static string Time(double seconds) => Units.Duration(TimeSpan.FromSeconds(seconds));
+
+    private static string Line(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Globalization;
+using Npgsql;
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Preflight;
+
+/// <summary>
+/// Measures, within <see cref="EstimateOptions.Budget"/>, what the estimate predicts from: the round trip to each
+/// side; how fast the source serves its largest tables' rows (a binary COPY of each, read to nowhere, for a share of
+/// the budget); how fast one lane puts the largest table's rows into the target, and builds a B-tree on them (a
+/// scratch table in the tool's schema, in a transaction rolled back at the end: written only where the target is
+/// empty or --confirm names it); and the source's WAL rate (pg_current_wal_lsn, read at the start, around the
+/// target's sample and at the end, so a target on the same server adds none of its own) with the busiest tables'
+/// writes (pg_stat_user_tables, read at the start and the end).
+/// </summary>
+internal static class EstimateMeasurer
+{
+    /// <summary>The share of the budget the source's reads may take, and the share by which the target's sample ends.</summary>
+    private const double ReadShare = 0.4, WriteEnd = 0.75, WaitEnd = 0.95;
+
+    /// <summary>The largest tables read.</summary>
+    private const int TablesRead = 3;
+
+    /// <summary>After this long without the source's WAL moving, it is idle: the measurement need not wait longer.</summary>
+    private static readonly TimeSpan Idle = TimeSpan.FromSeconds(1);
+
+    private const string Scratch = "estimate_scratch";
+
+    public static async Task<EstimateMeasures> MeasureAsync(PreflightContext context, EstimateOptions options, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var budget = options.Budget;
+        var basis = new List<string>();
+        var source = context.Source;
+        var sizes = (await SourceSizes.ReadAsync(context, cancellationToken)).Where(s => s.IsTable)
+            .ToDictionary(s => (s.Schema, s.Name), s => s.TableBytes);
+        var before = await TablesAsync(source, sizes, cancellationToken);
+        var wal = new WalWindow(basis);
+        await wal.OpenAsync(source, cancellationToken);
+        var tables = before.Select(t => t.Table).ToList();
+        var largest = tables.OrderByDescending(t => t.HeapBytes).ThenBy(t => t.Qualified, StringComparer.Ordinal).Take(TablesRead).ToList();
+        var sourceTrip = await RoundTrip.MeasureAsync(source, cancellationToken);
+        TimeSpan? targetTrip = context.HasTarget ? await RoundTrip.MeasureAsync(context.Target!, cancellationToken) : null;
+
+        double? readRate = null;
+        if (largest.Count > 0)
+        {
+            double heap = 0, seconds = 0;
+            foreach (var table in largest)
+            {
+                var left = budget * ReadShare - clock.Elapsed;
+                var share = left / (largest.Count - largest.IndexOf(table));
+                if (share <= TimeSpan.Zero)
+                {
+                    break;
+                }
+
+                var moved = await EstimateSample.ReadAsync(source, table, share, cancellationToken);
+                heap += moved.HeapBytes;
+                seconds += moved.Took.TotalSeconds;
+            }
+
+            readRate = seconds > 0 ? heap / seconds : null;
+            basis.Add($"source read: {Units.Rate(readRate ?? 0)} of heap, one session, from a binary COPY to nowhere of {Names(largest)} ({Units.Bytes((long)heap)} in {Seconds(seconds)}).");
+        }
+        else
+        {
+            basis.Add("source read: no user tables to sample.");
+        }
+
+        await wal.PauseAsync(source, cancellationToken);
+        var (writeRate, indexRate, indexRows, analyze) = await WriteAsync(context, options, largest.FirstOrDefault(), basis, budget * WriteEnd - clock.Elapsed, cancellationToken);
+        await wal.ResumeAsync(source, cancellationToken);
+        await wal.WaitAsync(source, () => budget * WaitEnd - clock.Elapsed, Idle, cancellationToken);
+
+        var after = await TablesAsync(source, sizes, cancellationToken);
+        var busiest = Busiest(before, after, clock.Elapsed);
+        var (largeObjects, largeObjectBytes, sequences) = await Db.SingleAsync(source, CatalogSql.Expand("""
+            SELECT (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata),
+                   pg_catalog.pg_total_relation_size('pg_catalog.pg_largeobject'),
+                   (SELECT count(*) FROM pg_catalog.pg_class c WHERE c.relkind = 'S' AND c.oid IN ({{user_relations}}))
+            """), r => (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)), cancellationToken);
+        int? cores = context.SourceInfo.IsLocal && (context.TargetInfo?.IsLocal ?? true) ? Environment.ProcessorCount : null;
+        basis.Add(cores is { } n
+            ? $"cores: {n} on this machine, shared by both servers and this tool."
+            : "cores: not readable on a remote server; assumed enough for every lane.");
+        var targetTripText = targetTrip is { } t ? string.Create(CultureInfo.InvariantCulture, $", target {t.TotalMilliseconds:0.###} ms") : "";
+        basis.Add(string.Create(CultureInfo.InvariantCulture, $"round trips: source {sourceTrip.TotalMilliseconds:0.###} ms{targetTripText}."));
+        return new EstimateMeasures
+        {
+            SourceReadBytesPerSecond = readRate,
+            TargetWriteBytesPerSecond = writeRate,
+            IndexRowsPerSecond = indexRate,
+            IndexSampleRows = indexRows,
+            Analyze = analyze,
+            SourceRoundTrip = sourceTrip,
+            TargetRoundTrip = targetTrip,
+            SourceWalBytesPerSecond = wal.Rate,
+            BusiestTables = busiest,
+            Tables = tables,
+            LargeObjects = largeObjects,
+            LargeObjectBytes = largeObjectBytes,
+            Sequences = sequences,
+            SharedCores = cores,
+            Took = clock.Elapsed,
+            Basis = basis,
+        };
+    }
+
+    /// <summary>
+    /// One lane's rate into the target and its B-tree build rate, when the target may be written: not when it holds the
+    /// tool's schema (a migration's), nor when it holds data and --confirm does not name it. Null rates otherwise, said.
+    /// </summary>
+    private static async Task<(double? Rate, double? IndexRate, long IndexRows, (TimeSpan Took, long Rows)? Analyze)> WriteAsync(PreflightContext context, EstimateOptions options, EstimateTable? table, List<string> basis, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        if (!context.HasTarget)
+        {
+            basis.Add("target write: no target given; taken as no faster than the source's read.");
+            return (null, null, 0, null);
+        }
+
+        var target = context.Target!;
+        if (table is null || limit <= TimeSpan.Zero)
+        {
+            basis.Add(table is null ? "target write: nothing to sample." : "target write: no time left in the measurement.");
+            return (null, null, 0, null);
+        }
+
+        if (await Db.ScalarAsync<bool>(target, $"SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = {Db.Literal(ToolSchema.Name)})", cancellationToken))
+        {
+            basis.Add($"target write: not measured, the target holds the tool's schema {ToolSchema.Name} (a migration's); taken as no faster than the source's read.");
+            return (null, null, 0, null);
+        }
+
+        var objects = await UserObjects.ReadAsync(target, cancellationToken);
+        if (objects.Count > 0 && !string.Equals(options.Confirm, context.TargetServer!.Database, StringComparison.Ordinal))
+        {
+            basis.Add($"target write: not measured, the target holds data ({UserObjects.Sample(objects)}) and --confirm does not name it; taken as no faster than the source's read.");
+            return (null, null, 0, null);
+        }
+
+        var columns = await ColumnsAsync(context.Source, table, cancellationToken);
+        if (columns.Count == 0)
+        {
+            basis.Add($"target write: not measured, {table.Qualified} has no column of a built-in type to write to a scratch table.");
+            return (null, null, 0, null);
+        }
+
+        var scratch = $"{Db.Ident(ToolSchema.Name)}.{Db.Ident(Scratch)}";
+        try
+        {
+            await using var transaction = await target.BeginTransactionAsync(cancellationToken);
+            await Db.ExecuteAsync(target, $"SET LOCAL synchronous_commit = off; CREATE SCHEMA {Db.Ident(ToolSchema.Name)}; CREATE TABLE {scratch} ({string.Join(", ", columns.Select(c => Db.Ident(c.Name) + " " + c.Type))})", cancellationToken);
+            var moved = await EstimateSample.MoveAsync(context.Source, table, [.. columns.Select(c => c.Name)], target, scratch, limit * 0.8, cancellationToken);
+            var rate = moved.HeapBytes / Math.Max(moved.Took.TotalSeconds, 0.001);
+            basis.Add($"target write: {Units.Rate(rate)} of heap, one lane from {table.Qualified} into a scratch table in {ToolSchema.Name} ({moved.Rows} rows in {Seconds(moved.Took.TotalSeconds)}), rolled back.");
+            var (indexRate, indexRows) = await IndexAsync(target, scratch, columns[0].Name, moved.Rows, basis, cancellationToken);
+            var analyze = await AnalyzeAsync(target, scratch, moved.Rows, basis, cancellationToken);
+            await transaction.RollbackAsync(cancellationToken);
+            return (rate, indexRate, indexRows, analyze);
+        }
+        catch (PostgresException e)
+        {
+            basis.Add($"target write: not measured ({e.SqlState}: {e.MessageText}); taken as no faster than the source's read.");
+            return (null, null, 0, null);
+        }
+    }
+
+    /// <summary>A B-tree on the scratch table's first column, as the copy builds the indexes after the rows: rows per second.</summary>
+    private static async Task<(double? Rate, long Rows)> IndexAsync(NpgsqlConnection target, string scratch, string column, long rows, List<string> basis, CancellationToken cancellationToken)
+    {
+        if (rows < 1000)
+        {
+            basis.Add("index build: too few rows written to time a build; the indexes are left out of the copy's time.");
+            return (null, rows);
+        }
+
+        await Db.ExecuteAsync(target, "SAVEPOINT estimate_index", cancellationToken);
+        try
+        {
+            var started = Stopwatch.GetTimestamp();
+            await Db.ExecuteAsync(target, $"CREATE INDEX ON {scratch} ({Db.Ident(column)})", cancellationToken);
+            var took = Stopwatch.GetElapsedTime(started);
+            var rate = rows / Math.Max(took.TotalSeconds, 0.001);
+            basis.Add(string.Create(CultureInfo.InvariantCulture, $"index build: a B-tree over {rows} rows in {Seconds(took.TotalSeconds)}; every index counted at that rate, other kinds than B-tree included."));
+            return (rate, rows);
+        }
+        catch (PostgresException e)
+        {
+            await Db.ExecuteAsync(target, "ROLLBACK TO SAVEPOINT estimate_index", cancellationToken);
+            basis.Add($"index build: not measured ({e.MessageText}); the indexes are left out of the copy's time.");
+            return (null, rows);
+        }
+    }
+
+    /// <summary>
+    /// ANALYZE of the scratch table, as the copy runs it after each table's indexes: how long it took and the rows it
+    /// sampled (at most 300 times default_statistics_target, whatever the table's size).
+    /// </summary>
+    private static async Task<(TimeSpan Took, long Rows)?> AnalyzeAsync(NpgsqlConnection target, string scratch, long rows, List<string> basis, CancellationToken cancellationToken)
+    {
+        if (rows == 0)
+        {
+            return null;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        await Db.ExecuteAsync(target, $"ANALYZE {scratch}", cancellationToken);
+        var took = Stopwatch.GetElapsedTime(started);
+        var sampled = Math.Min(rows, 300 * long.Parse(await Db.ScalarAsync<string>(target, "SELECT pg_catalog.current_setting('default_statistics_target')", cancellationToken) ?? "100", CultureInfo.InvariantCulture));
+        basis.Add($"ANALYZE: {Seconds(took.TotalSeconds)} over a sample of {sampled} rows; each table counted at that cost, less for one of fewer rows.");
+        return (took, sampled);
+    }
+
+    private static async Task<List<(string Name, string Type)>> ColumnsAsync(NpgsqlConnection source, EstimateTable table, CancellationToken cancellationToken)
+    {
+        var sql = CatalogSql.Load("Preflight/EstimateColumns.sql").Replace("@table", Db.Literal(Db.Ident(table.Schema) + "." + Db.Ident(table.Name)), StringComparison.Ordinal);
+        return await Db.ListAsync(source, sql, r => (r.GetString(0), r.GetString(1)), cancellationToken);
+    }
+
+    private static async Task<List<(EstimateTable Table, long Writes)>> TablesAsync(NpgsqlConnection source, Dictionary<(string, string), long> sizes, CancellationToken cancellationToken) =>
+        await Db.ListAsync(source, CatalogSql.Load("Preflight/EstimateTables.sql"), r =>
+            (new EstimateTable(r.GetString(0), r.GetString(1), sizes.GetValueOrDefault((r.GetString(0), r.GetString(1))), r.GetInt64(2), r.GetFieldValue<string[]>(3)),
+             r.GetInt64(4)), cancellationToken);
+
+    /// <summary>The five tables with the most rows written per second between the two readings.</summary>
+    private static List<TableWriteRate> Busiest(List<(EstimateTable Table, long Writes)> before, List<(EstimateTable Table, long Writes)> after, TimeSpan window)
+    {
+        var then = before.ToDictionary(b => b.Table.Qualified, b => b.Writes, StringComparer.Ordinal);
+        return [.. after
+            .Select(a => new TableWriteRate(a.Table.Qualified, (a.Writes - then.GetValueOrDefault(a.Table.Qualified, a.Writes)) / Math.Max(window.TotalSeconds, 0.001)))
+            .Where(w => w.RowsPerSecond > 0)
+            .OrderByDescending(w => w.RowsPerSecond).ThenBy(w => w.Table, StringComparer.Ordinal)
+            .Take(5)];
+    }
+
+    private static string Names(List<EstimateTable> tables) => string.Join(", ", tables.Select(t => t.Qualified));
+
+    private static string Seconds(double seconds) => string.Create(CultureInfo.InvariantCulture, $"{seconds:0.##} s");
+}

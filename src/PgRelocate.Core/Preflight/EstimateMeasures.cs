@@ -1,0 +1,58 @@
+namespace PgRelocate.Preflight;
+
+/// <summary>One of the source's user tables as the estimate sees it: its heap, its rows, its indexes' kinds.</summary>
+public sealed record EstimateTable(string Schema, string Name, long HeapBytes, long Rows, IReadOnlyList<string> IndexKinds)
+{
+    public string Qualified => Schema + "." + Name;
+}
+
+/// <summary>A table's writes per second over the measurement (rows inserted, updated and deleted).</summary>
+public sealed record TableWriteRate(string Table, double RowsPerSecond);
+
+/// <summary>
+/// What the estimate measured, each part null when it could not be measured (its reason is in <see cref="Basis"/>):
+/// rates in heap bytes per second (what the tables weigh on disk, so they scale by the catalog's sizes), round trips,
+/// the source's WAL rate and busiest tables, and what the catalog says the copy will move.
+/// </summary>
+public sealed record EstimateMeasures
+{
+    /// <summary>How fast one session reads the source's largest tables to this machine (COPY to nowhere).</summary>
+    public double? SourceReadBytesPerSecond { get; init; }
+
+    /// <summary>How fast one lane moves rows from the source into a scratch table of the target.</summary>
+    public double? TargetWriteBytesPerSecond { get; init; }
+
+    /// <summary>How fast the target builds a B-tree index, in rows per second, on <see cref="IndexSampleRows"/> rows.</summary>
+    public double? IndexRowsPerSecond { get; init; }
+
+    public long IndexSampleRows { get; init; }
+
+    /// <summary>How long ANALYZE of the scratch table took, and the rows it sampled.</summary>
+    public (TimeSpan Took, long Rows)? Analyze { get; init; }
+
+    public TimeSpan SourceRoundTrip { get; init; }
+
+    public TimeSpan? TargetRoundTrip { get; init; }
+
+    /// <summary>The source's WAL, bytes per second, from pg_current_wal_lsn over the measurement.</summary>
+    public double? SourceWalBytesPerSecond { get; init; }
+
+    public IReadOnlyList<TableWriteRate> BusiestTables { get; init; } = [];
+
+    public IReadOnlyList<EstimateTable> Tables { get; init; } = [];
+
+    public long LargeObjectBytes { get; init; }
+
+    public long LargeObjects { get; init; }
+
+    public long Sequences { get; init; }
+
+    /// <summary>The cores the copy's lanes share, when they can be read (both servers on this machine); null: assumed enough.</summary>
+    public int? SharedCores { get; init; }
+
+    /// <summary>How long the measurement took.</summary>
+    public TimeSpan Took { get; init; }
+
+    /// <summary>What each number rests on, and what was left out and why, one sentence each.</summary>
+    public IReadOnlyList<string> Basis { get; init; } = [];
+}

@@ -1,0 +1,156 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Npgsql;
+using PgRelocate.Connections;
+
+namespace PgRelocate.Preflight;
+
+/// <summary>
+/// The estimate's samples of rows: a table read to nowhere, or read into a scratch table of the target, each for a
+/// bounded time. The binary COPY stream is cut at its rows (an int16 field count, then per field an int32 length and
+/// the value; -1 ends it), so a sample stopped early still writes whole rows and counts them: the rows read, against
+/// the catalog's count, say what share of the table's heap the sample moved.
+/// </summary>
+internal static class EstimateSample
+{
+    /// <summary>The signature, the flags and the header extension's length of a binary COPY stream.</summary>
+    private const int Header = 11 + 4 + 4;
+
+    /// <summary>A sample: the heap bytes it moved (its share of the table), the rows, and how long it took.</summary>
+    public readonly record struct Moved(double HeapBytes, long Rows, TimeSpan Took);
+
+    /// <summary>Reads <paramref name="table"/> as the copy does (binary COPY) and drops the rows, for at most <paramref name="limit"/>.</summary>
+    public static async Task<Moved> ReadAsync(NpgsqlConnection source, EstimateTable table, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var rows = new Rows();
+        await using (var copy = await source.BeginRawBinaryCopyAsync($"COPY {Db.Ident(table.Schema)}.{Db.Ident(table.Name)} TO STDOUT (FORMAT binary)", cancellationToken))
+        {
+            await PumpAsync(copy, rows, (_, _) => Task.CompletedTask, started, limit, cancellationToken);
+        }
+
+        return new Moved(HeapShare(table, rows), rows.Count, Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>
+    /// Reads <paramref name="columns"/> of <paramref name="table"/> from the source into <paramref name="scratch"/> on the
+    /// target, one lane as the copy runs it, for at most <paramref name="limit"/>.
+    /// </summary>
+    public static async Task<Moved> MoveAsync(NpgsqlConnection source, EstimateTable table, IReadOnlyList<string> columns, NpgsqlConnection target, string scratch, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var rows = new Rows();
+        var list = string.Join(", ", columns.Select(Db.Ident));
+        await using (var into = await target.BeginRawBinaryCopyAsync($"COPY {scratch} FROM STDIN (FORMAT binary)", cancellationToken))
+        {
+            await using (var from = await source.BeginRawBinaryCopyAsync($"COPY (SELECT {list} FROM {Db.Ident(table.Schema)}.{Db.Ident(table.Name)}) TO STDOUT (FORMAT binary)", cancellationToken))
+            {
+                await PumpAsync(from, rows, (data, ct) => into.WriteAsync(data, ct).AsTask(), started, limit, cancellationToken);
+            }
+
+            if (!rows.Ended)
+            {
+                await into.WriteAsync(new byte[] { 0xFF, 0xFF }, cancellationToken);
+            }
+        }
+
+        return new Moved(HeapShare(table, rows), rows.Count, Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>The heap bytes the rows stand for: the whole heap when the table was read to its end, else the rows' share of the catalog's count.</summary>
+    private static double HeapShare(EstimateTable table, Rows rows) =>
+        rows.Ended ? table.HeapBytes
+        : table.Rows > 0 ? table.HeapBytes * Math.Min(1.0, rows.Count / (double)table.Rows)
+        : rows.Bytes;
+
+    /// <summary>Reads the stream, hands on its whole rows (the header first), and stops at its end or after <paramref name="limit"/>.</summary>
+    private static async Task PumpAsync(NpgsqlRawCopyStream from, Rows rows, Func<ReadOnlyMemory<byte>, CancellationToken, Task> forward, long started, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[1 << 17];
+        var filled = 0;
+        var headerLeft = Header;
+        while (!rows.Ended)
+        {
+            if (filled == buffer.Length)
+            {
+                Array.Resize(ref buffer, buffer.Length * 2);
+            }
+
+            var read = await from.ReadAsync(buffer.AsMemory(filled), cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+
+            filled += read;
+            rows.Bytes += read;
+            var whole = 0;
+            if (headerLeft > 0)
+            {
+                if (filled < Header)
+                {
+                    continue;
+                }
+
+                headerLeft = 0;
+                whole = Header + BinaryPrimitives.ReadInt32BigEndian(buffer.AsSpan(Header - 4));
+            }
+
+            whole += rows.Cut(buffer.AsSpan(whole, filled - whole));
+            await forward(buffer.AsMemory(0, whole), cancellationToken);
+            buffer.AsSpan(whole, filled - whole).CopyTo(buffer);
+            filled -= whole;
+            if (!rows.Ended && Stopwatch.GetElapsedTime(started) >= limit)
+            {
+                await from.CancelAsync();
+                break;
+            }
+        }
+    }
+
+    /// <summary>The rows of a binary COPY stream counted so far, the bytes read, and whether its end came.</summary>
+    private sealed class Rows
+    {
+        public long Count { get; private set; }
+
+        public long Bytes { get; set; }
+
+        public bool Ended { get; private set; }
+
+        /// <summary>How many bytes of <paramref name="data"/> are whole rows (and the end mark, when it is there); counts them.</summary>
+        public int Cut(ReadOnlySpan<byte> data)
+        {
+            var whole = 0;
+            while (data.Length - whole >= 2)
+            {
+                var fields = BinaryPrimitives.ReadInt16BigEndian(data[whole..]);
+                if (fields == -1)
+                {
+                    Ended = true;
+                    return whole + 2;
+                }
+
+                var at = whole + 2;
+                for (var f = 0; f < fields; f++)
+                {
+                    if (data.Length - at < 4)
+                    {
+                        return whole;
+                    }
+
+                    var length = BinaryPrimitives.ReadInt32BigEndian(data[at..]);
+                    at += 4 + Math.Max(length, 0);
+                    if (at > data.Length)
+                    {
+                        return whole;
+                    }
+                }
+
+                whole = at;
+                Count++;
+            }
+
+            return whole;
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Preflight;
+
+/// <summary>
+/// The source's WAL rate over the estimate's measurement: pg_current_wal_lsn read at its start and end, and around the
+/// target's sample (paused then), so that a target on the same server adds none of its own writes. A source whose
+/// role may not read the position, or in recovery, has no rate: <see cref="Rate"/> is null and the basis says why.
+/// </summary>
+internal sealed class WalWindow(List<string> basis)
+{
+    private const string Position = "SELECT (pg_catalog.pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint";
+
+    private bool _readable = true;
+    private long _bytes;
+    private TimeSpan _counted;
+    private (long Lsn, long At)? _open;
+
+    /// <summary>The WAL bytes per second over the window, or null when the position could not be read.</summary>
+    public double? Rate => _readable && _counted > TimeSpan.Zero ? _bytes / _counted.TotalSeconds : null;
+
+    public Task OpenAsync(NpgsqlConnection source, CancellationToken cancellationToken) => ResumeAsync(source, cancellationToken);
+
+    public async Task ResumeAsync(NpgsqlConnection source, CancellationToken cancellationToken)
+    {
+        if (await ReadAsync(source, cancellationToken) is { } lsn)
+        {
+            _open = (lsn, Stopwatch.GetTimestamp());
+        }
+    }
+
+    public async Task PauseAsync(NpgsqlConnection source, CancellationToken cancellationToken)
+    {
+        if (_open is { } open && await ReadAsync(source, cancellationToken) is { } lsn)
+        {
+            _bytes += lsn - open.Lsn;
+            _counted += Stopwatch.GetElapsedTime(open.At);
+            _open = null;
+        }
+    }
+
+    /// <summary>
+    /// Reads the position every quarter second until <paramref name="left"/> says the time is up, or, once the window has
+    /// counted <paramref name="idle"/> without the WAL moving, at once: an idle source has nothing more to show.
+    /// </summary>
+    public async Task WaitAsync(NpgsqlConnection source, Func<TimeSpan> left, TimeSpan idle, CancellationToken cancellationToken)
+    {
+        while (_readable && _open is not null)
+        {
+            await PauseAsync(source, cancellationToken);
+            var remaining = left();
+            if (remaining <= TimeSpan.Zero || (_bytes == 0 && _counted >= idle))
+            {
+                break;
+            }
+
+            await ResumeAsync(source, cancellationToken);
+            await Task.Delay(remaining < TimeSpan.FromMilliseconds(250) ? remaining : TimeSpan.FromMilliseconds(250), cancellationToken);
+        }
+
+        if (Rate is { } rate)
+        {
+            basis.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"source WAL: {Units.Rate(rate)}, pg_current_wal_lsn over {_counted.TotalSeconds:0.#} s."));
+        }
+    }
+
+    private async Task<long?> ReadAsync(NpgsqlConnection source, CancellationToken cancellationToken)
+    {
+        if (!_readable)
+        {
+            return null;
+        }
+
+        try
+        {
+            return await Db.ScalarAsync<long>(source, Position, cancellationToken);
+        }
+        catch (PostgresException e)
+        {
+            _readable = false;
+            basis.Add(e.SqlState == PostgresErrorCodes.InsufficientPrivilege
+                ? $"source WAL: left out, the source's role may not read the WAL position (pg_current_wal_lsn: {e.MessageText}); no slot WAL or catch-up predicted."
+                : $"source WAL: left out, the WAL position could not be read ({e.SqlState}: {e.MessageText}, a standby has none of its own); no slot WAL or catch-up predicted.");
+            return null;
+        }
+    }
+}

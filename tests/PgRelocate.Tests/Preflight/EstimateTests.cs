@@ -1,0 +1,160 @@
+using System.Text.Json;
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Tests.Harness;
+
+namespace PgRelocate.Tests.Preflight;
+
+/// <summary>
+/// check's estimate against real servers: it measures and predicts every path, writes a scratch table (rolled back)
+/// only on an empty target or one --confirm names, is skipped by --no-estimate, says what it leaves out when the
+/// source's role may not read the WAL position, and sees the source's writes.
+/// </summary>
+public class EstimateTests(PreflightServer server) : IClassFixture<PreflightServer>
+{
+    [Fact]
+    public async Task Should_Measure_And_Predict_Every_Path_Writing_An_Empty_Target_And_Leave_Nothing()
+    {
+        var source = await SourceAsync();
+        var target = await server.CreateDatabaseAsync("est_dst");
+
+        var (result, estimate) = await CheckAsync("--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--estimate-seconds", "3");
+
+        Assert.True(result.ExitCode is 0 or 3, result.ToString());
+        foreach (var field in new[] { "copySeconds", "dumpRestoreSeconds", "stagedSeconds", "offlineDowntimeSeconds", "sourceReadBytesPerSecond", "targetWriteBytesPerSecond", "sourceWalBytesPerSecond", "slotWalBytesAtCatchUp", "onlineDowntimeSeconds" })
+        {
+            Assert.True(estimate.TryGetProperty(field, out var value) && value.GetDouble() >= 0, $"{field} missing: {estimate}");
+        }
+
+        Assert.True(estimate.GetProperty("copySeconds").GetDouble() > 0, estimate.ToString());
+        Assert.True(estimate.GetProperty("measuredSeconds").GetDouble() <= 4.5, estimate.ToString());
+        Assert.Contains(Basis(estimate), b => b.StartsWith("target write: ", StringComparison.Ordinal) && b.Contains("rolled back", StringComparison.Ordinal));
+        Assert.False(string.IsNullOrEmpty(estimate.GetProperty("recommendedPath").GetString()));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgrelocate_online'"));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"));
+    }
+
+    /// <summary>
+    /// A target holding data, without --confirm: its marker rows stay, and an event trigger that refuses any DDL (outside
+    /// our code) is never fired. With --confirm naming it, the same trigger refuses the scratch table: the write is tried.
+    /// </summary>
+    [Fact]
+    public async Task Should_Never_Write_A_Target_That_Holds_Data_Without_Confirm()
+    {
+        var source = await SourceAsync();
+        var target = await MarkerTable.TargetWithRowsAsync(server, "est_full");
+        await server.ExecuteAsync(target.Database, """
+            CREATE FUNCTION refuse_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'DDL on the target refused'; END$$;
+            CREATE EVENT TRIGGER refuse_ddl ON ddl_command_start EXECUTE FUNCTION refuse_ddl();
+            """);
+
+        var (_, unconfirmed) = await CheckAsync("--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--estimate-seconds", "3");
+        var (_, confirmed) = await CheckAsync("--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--estimate-seconds", "3", "--confirm", target.Database);
+
+        Assert.Contains(Basis(unconfirmed), b => b.Contains("the target holds data", StringComparison.Ordinal) && b.Contains("--confirm does not name it", StringComparison.Ordinal));
+        Assert.DoesNotContain(Basis(unconfirmed), b => b.Contains("DDL on the target refused", StringComparison.Ordinal));
+        Assert.False(unconfirmed.TryGetProperty("targetWriteBytesPerSecond", out _), unconfirmed.ToString());
+        Assert.Contains(Basis(confirmed), b => b.Contains("DDL on the target refused", StringComparison.Ordinal));
+        await MarkerTable.AssertUntouchedAsync(target);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgrelocate_online'"));
+    }
+
+    [Fact]
+    public async Task Should_Measure_Nothing_With_No_Estimate()
+    {
+        var source = await SourceAsync();
+        var target = await server.CreateDatabaseAsync("est_none");
+
+        var result = await CliRunner.RunAsync(["--json", "check", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--no-estimate"]);
+
+        Assert.True(result.ExitCode is 0 or 3, result.ToString());
+        using var doc = JsonDocument.Parse(result.Stdout);
+        Assert.False(doc.RootElement.TryGetProperty("estimate", out _), result.Stdout);
+        Assert.True(doc.RootElement.GetProperty("checks").GetArrayLength() > 0);
+    }
+
+    /// <summary>pg_current_wal_lsn revoked from PUBLIC in the source's database: the WAL predictions are left out, said, the rest stands.</summary>
+    [Fact]
+    public async Task Should_Say_What_It_Left_Out_When_The_Source_May_Not_Read_The_Wal_Position()
+    {
+        var source = await SourceAsync();
+        await server.ExecuteAsync(source.Database, "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_current_wal_lsn() FROM PUBLIC");
+
+        var (result, estimate) = await CheckAsync("--source", CliRunner.Url(source), "--estimate-seconds", "2");
+
+        Assert.True(result.ExitCode is 0 or 3, result.ToString());
+        Assert.False(estimate.TryGetProperty("sourceWalBytesPerSecond", out _), estimate.ToString());
+        Assert.False(estimate.TryGetProperty("slotWalBytesAtCatchUp", out _), estimate.ToString());
+        Assert.False(estimate.TryGetProperty("catchUpSeconds", out _), estimate.ToString());
+        Assert.Contains(Basis(estimate), b => b.StartsWith("source WAL: left out, the source's role may not read the WAL position", StringComparison.Ordinal));
+        Assert.True(estimate.GetProperty("copySeconds").GetDouble() > 0, estimate.ToString());
+    }
+
+    /// <summary>An application inserting rows all along: the WAL rate is above zero and its table is the busiest.</summary>
+    [Fact]
+    public async Task Should_Measure_The_Sources_Wal_And_Busiest_Table_While_It_Is_Written()
+    {
+        var source = await SourceAsync();
+        await PgServer.ExecuteAsync(source, "CREATE TABLE w (id bigserial PRIMARY KEY, v text)");
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            await using var conn = new NpgsqlConnection(source.ToNpgsqlConnectionString());
+            await conn.OpenAsync();
+            while (!stop.IsCancellationRequested)
+            {
+                await using var cmd = new NpgsqlCommand("INSERT INTO w (v) SELECT repeat('y', 100) FROM generate_series(1, 50)", conn);
+                await cmd.ExecuteNonQueryAsync();
+            }
+        });
+        try
+        {
+            var (result, estimate) = await CheckAsync("--source", CliRunner.Url(source), "--estimate-seconds", "4");
+
+            Assert.True(result.ExitCode is 0 or 3, result.ToString());
+            Assert.True(estimate.GetProperty("sourceWalBytesPerSecond").GetDouble() > 0, estimate.ToString());
+            Assert.Equal("public.w", estimate.GetProperty("busiestTables")[0].GetProperty("table").GetString());
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await writer;
+        }
+    }
+
+    /// <summary>A small source fits an hour's budget offline; a budget or a bound that is not one is refused before anything is read (exit 2).</summary>
+    [Fact]
+    public async Task Should_Recommend_Offline_Within_The_Budget_And_Refuse_A_Bad_Budget()
+    {
+        var source = await SourceAsync();
+
+        var (_, estimate) = await CheckAsync("--source", CliRunner.Url(source), "--estimate-seconds", "2", "--max-downtime", "1h");
+        var badBudget = await CliRunner.RunAsync(["check", "--source", CliRunner.Url(source), "--max-downtime", "soon"]);
+        var badBound = await CliRunner.RunAsync(["check", "--source", CliRunner.Url(source), "--estimate-seconds", "0"]);
+
+        Assert.StartsWith("offline ", estimate.GetProperty("recommendedPath").GetString(), StringComparison.Ordinal);
+        Assert.Contains("fits --max-downtime 1h00m", estimate.GetProperty("why").GetString(), StringComparison.Ordinal);
+        Assert.Equal(2, badBudget.ExitCode);
+        Assert.Contains("--max-downtime 'soon' is not a duration", badBudget.Output, StringComparison.Ordinal);
+        Assert.Equal(2, badBound.ExitCode);
+        Assert.Contains("--estimate-seconds must be between 1 and 3600", badBound.Output, StringComparison.Ordinal);
+    }
+
+    private async Task<PgConnectionInfo> SourceAsync()
+    {
+        var source = await server.CreateDatabaseAsync("est_src");
+        await PgServer.ExecuteAsync(source, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g; ANALYZE t");
+        return source;
+    }
+
+    private static async Task<(CliResult Result, JsonElement Estimate)> CheckAsync(params string[] args)
+    {
+        var result = await CliRunner.RunAsync(["--json", "check", .. args]);
+        Assert.True(result.ExitCode is 0 or 3, result.ToString());
+        using var doc = JsonDocument.Parse(result.Stdout);
+        Assert.True(doc.RootElement.TryGetProperty("estimate", out var estimate), result.ToString());
+        return (result, estimate.Clone());
+    }
+
+    private static List<string> Basis(JsonElement estimate) => [.. estimate.GetProperty("basis").EnumerateArray().Select(b => b.GetString()!)];
+}
