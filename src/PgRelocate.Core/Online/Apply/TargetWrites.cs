@@ -28,16 +28,9 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
 {
     /// <summary>
     /// The apply session's settings: the stream's values are text in the source's output formats, read back the
-    /// same way; no timeout cuts a long group short; names resolve only as written. And every statement finds its
-    /// rows by probing the key's index once per row, whatever the target's statistics say: an ANALYZE taken while
-    /// the apply held a table's rows uncommitted counts none of them (pages but no rows), and the planner then
-    /// read the whole table (or walked its whole index) for every batch of 1,000 rows (137 ms a batch at 300,000
-    /// rows; one 200,000-row transaction caught up in 171 s instead of 10). With sequential and plain index scans
-    /// and the hash and merge joins last resorts, the only plan left is the one wanted: the rows given, each
-    /// looked up by a bitmap scan of the key's index (no slower than an index scan there). A table without an
-    /// index on its key is still read whole: nothing else can find its rows.
+    /// same way; no timeout cuts a long group short; names resolve only as written.
     /// </summary>
-    public const string SessionSettings = "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET default_transaction_read_only = off; SET search_path = pg_catalog; SET enable_seqscan = off; SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off";
+    public const string SessionSettings = "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET default_transaction_read_only = off; SET search_path = pg_catalog";
 
     private const int BatchSize = 200;
 
