@@ -43,11 +43,7 @@ public sealed class CheckStep : IMigrationStep
     {
         var options = context.Options;
         // Online, the applications keep writing until the cutover: its advice and downtime, not a dump's.
-<<<<<<< HEAD
-        var report = await new PreflightRunner(PreflightRunner.DefaultChecks(options.Online)) { OwnSessions = options.Into.OwnSessions, Roles = options.Roles, RoleRenames = options.RoleRenames, TargetDatabaseToCreate = options.DatabaseToCreate }.RunAsync(options.Source, options.Into.Connection, context.Binaries, context.Reporter, cancellationToken);
-=======
-        var report = await new PreflightRunner(PreflightRunner.DefaultChecks(options.Online)) { OwnSessions = options.Into.OwnSessions, Roles = options.Roles, RoleRenames = options.RoleRenames, PrivilegedAttributes = options.PrivilegedAttributes }.RunAsync(options.Source, options.Into.Connection, context.Binaries, context.Reporter, cancellationToken);
->>>>>>> h-roles
+        var report = await new PreflightRunner(PreflightRunner.DefaultChecks(options.Online)) { OwnSessions = options.Into.OwnSessions, Roles = options.Roles, RoleRenames = options.RoleRenames, TargetDatabaseToCreate = options.DatabaseToCreate, PrivilegedAttributes = options.PrivilegedAttributes }.RunAsync(options.Source, options.Into.Connection, context.Binaries, context.Reporter, cancellationToken);
         context.Record.Tables.Add(new ReportTable(
             "Preflight checks",
             ["check", "status", "found", "next step"],
