@@ -223,6 +223,9 @@ public static class Db
     /// <summary>A quoted SQL identifier.</summary>
     public static string Ident(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
+    /// <summary>A schema-qualified name, each part quoted: <c>"schema"."name"</c>. The one place the two are joined.</summary>
+    public static string Qualified(string schema, string name) => Ident(schema) + "." + Ident(name);
+
     /// <summary>A quoted SQL string literal (standard_conforming_strings on).</summary>
     public static string Literal(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
 

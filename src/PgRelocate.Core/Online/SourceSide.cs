@@ -9,7 +9,7 @@ namespace PgRelocate.Online;
 /// <summary>A table the publication carries.</summary>
 public sealed record PublishedTable(string Schema, string Name, bool Partitioned, bool Unlogged)
 {
-    public string Qualified => Db.Ident(Schema) + "." + Db.Ident(Name);
+    public string Qualified => Db.Qualified(Schema, Name);
 
     public string Display => Schema + "." + Name;
 }
@@ -52,7 +52,7 @@ public static class SourceSide
 
     /// <summary>Tables whose UPDATE and DELETE would fail once published ("schema.table").</summary>
     public static async Task<IReadOnlyList<string>> NoIdentityTablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
-        await Db.ListAsync(conn, OnlineSql.NoIdentityTables, r => Db.Ident(r.GetString(0)) + "." + Db.Ident(r.GetString(1)), cancellationToken);
+        await Db.ListAsync(conn, OnlineSql.NoIdentityTables, r => Db.Qualified(r.GetString(0), r.GetString(1)), cancellationToken);
 
     /// <summary>Tables created on the source after the publication: their changes would not be replicated.</summary>
     public static async Task<IReadOnlyList<string>> UnpublishedTablesAsync(NpgsqlConnection conn, string publication, CancellationToken cancellationToken)
