@@ -1,8 +1,13 @@
+using System.Reflection;
 using System.Text.RegularExpressions;
+using Npgsql;
 
 namespace PgRelocate.Tests;
 
-/// <summary>The rules of docs/architecture.md about names written once: a schema-qualified name is joined by <c>Db.Qualified</c> only.</summary>
+/// <summary>
+/// The rules of docs/architecture.md about names written once: a schema-qualified name is joined by <c>Db.Qualified</c>
+/// only, and a SQLSTATE is named by Npgsql's <c>PostgresErrorCodes</c>, never written as a literal.
+/// </summary>
 public partial class ArchitectureTests
 {
     [Fact]
@@ -24,6 +29,36 @@ public partial class ArchitectureTests
     public void Should_Recognise_A_Qualified_Name_Joined_By_Hand(string code, bool joined) =>
         Assert.Equal(joined, QualifiedJoin().IsMatch(code));
 
+    [Fact]
+    public void Should_Name_Every_SqlState_Through_Postgres_Error_Codes()
+    {
+        var written = SourceFiles()
+            .SelectMany(f => FiveCharacters().Matches(CodeOnly(File.ReadAllText(f)))
+                .Select(m => m.Groups[1].Value)
+                .Where(SqlStates.Contains)
+                .Select(code => $"{SourceRelative(f)} writes \"{code}\""))
+            .ToList();
+        Assert.True(written.Count == 0, string.Join("\n", written));
+    }
+
+    [Fact]
+    public void Should_Know_The_SqlStates_And_Not_Other_Five_Character_Words()
+    {
+        Assert.Contains("55P03", SqlStates);
+        Assert.Contains("57P01", SqlStates);
+        Assert.Contains("42501", SqlStates);
+        Assert.DoesNotContain("128MB", SqlStates);
+        Assert.DoesNotContain("TABLE", SqlStates);
+        Assert.Equal(["55P03"], FiveCharacters().Matches("catch (PostgresException e) when (e.SqlState == \"55P03\")").Select(m => m.Groups[1].Value));
+    }
+
+    /// <summary>Every SQLSTATE Npgsql names: a literal equal to one of them is a code written by hand.</summary>
+    private static readonly HashSet<string> SqlStates = typeof(PostgresErrorCodes)
+        .GetFields(BindingFlags.Public | BindingFlags.Static)
+        .Where(f => f.IsLiteral && f.FieldType == typeof(string))
+        .Select(f => (string)f.GetRawConstantValue()!)
+        .ToHashSet(StringComparer.Ordinal);
+
     /// <summary>Every .cs file of the engine and the command line, outside bin and obj.</summary>
     private static IEnumerable<string> SourceFiles() =>
         Directory.GetFiles(Path.GetDirectoryName(CoreRoot())!, "*.cs", SearchOption.AllDirectories)
@@ -34,4 +69,7 @@ public partial class ArchitectureTests
     /// <summary>Two quoted identifiers joined by a dot: <c>Ident(a) + "." + Ident(b)</c> or <c>{Ident(a)}.{Ident(b)}</c>.</summary>
     [GeneratedRegex(@"Ident\((?:[^()]|\([^()]*\))*\)(?:\s*\+\s*""\.""\s*\+\s*|\}\.\{)(?:Db\.)?Ident\(")]
     private static partial Regex QualifiedJoin();
+
+    [GeneratedRegex(@"""([0-9A-Z]{5})""")]
+    private static partial Regex FiveCharacters();
 }

@@ -81,7 +81,7 @@ public static class SourceSide
         {
             await Db.ExecuteAsync(conn, $"CREATE PUBLICATION {Db.Ident(publication)}{list}", cancellationToken);
         }
-        catch (PostgresException e) when (e.SqlState == "42501")
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
         {
             throw new PgRelocateException($"Could not create the publication on the source: {e.MessageText}. Connect as the owner of every table (or a role that is a member of the owners). Nothing was changed.", ExitCode.Failed, e);
         }
@@ -140,7 +140,7 @@ public static class SourceSide
                 await Db.ExecuteAsync(conn, $"SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = {Db.Literal(slot)}", cancellationToken);
                 break;
             }
-            catch (PostgresException e) when (e.SqlState == "55006" && attempt < 20)
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ObjectInUse && attempt < 20)
             {
                 await Task.Delay(250, cancellationToken);
             }

@@ -112,7 +112,7 @@ public class CopyResumeLeftoverTests(LongBuildServers servers) : IClassFixture<L
         if (stand is not null)
         {
             var ended = await Assert.ThrowsAsync<PostgresException>(() => stand);
-            Assert.Equal("57P01", ended.SqlState);
+            Assert.Equal(PostgresErrorCodes.AdminShutdown, ended.SqlState);
             Assert.Contains("Ending what an interrupted migration left working on the target", resumed.Output, StringComparison.Ordinal);
             Assert.True(builtAgain, $"{index} was not built by the resumed run: {resumed}");
         }
