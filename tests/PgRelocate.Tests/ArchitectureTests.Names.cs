@@ -52,6 +52,30 @@ public partial class ArchitectureTests
         Assert.Equal(["55P03"], FiveCharacters().Matches("catch (PostgresException e) when (e.SqlState == \"55P03\")").Select(m => m.Groups[1].Value));
     }
 
+    /// <summary>
+    /// The options several commands share, each declared in its own file of the command line; <c>settings</c>'
+    /// --source (a URL or a CSV) and --confirm (always required, for a change of settings) are other things.
+    /// </summary>
+    private static readonly Dictionary<string, string[]> SharedOptions = new(StringComparer.Ordinal)
+    {
+        ["--source"] = ["PgRelocate.Cli/Commands/SettingsCommand.cs", "PgRelocate.Cli/Commands/SourceOption.cs"],
+        ["--confirm"] = ["PgRelocate.Cli/Commands/ConfirmOption.cs", "PgRelocate.Cli/Commands/SettingsCommand.cs"],
+        ["--compress"] = ["PgRelocate.Cli/Commands/CompressOption.cs"],
+        ["--workdir"] = ["PgRelocate.Cli/Commands/WorkDirOption.cs"],
+        ["--lock-timeout"] = ["PgRelocate.Cli/Commands/LockTimeoutOption.cs"],
+    };
+
+    [Fact]
+    public void Should_Declare_Each_Shared_Option_Once()
+    {
+        var files = SourceFiles().Select(f => (Name: SourceRelative(f), Code: CodeOnly(File.ReadAllText(f)))).ToList();
+        foreach (var (option, homes) in SharedOptions)
+        {
+            var declaring = files.Where(f => f.Code.Contains($"(\"{option}\"", StringComparison.Ordinal)).Select(f => f.Name).Order(StringComparer.Ordinal).ToList();
+            Assert.Equal(homes, declaring);
+        }
+    }
+
     /// <summary>Every SQLSTATE Npgsql names: a literal equal to one of them is a code written by hand.</summary>
     private static readonly HashSet<string> SqlStates = typeof(PostgresErrorCodes)
         .GetFields(BindingFlags.Public | BindingFlags.Static)
