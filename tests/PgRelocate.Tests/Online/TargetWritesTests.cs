@@ -211,12 +211,8 @@ public class TargetWritesTests(PgServer server) : IClassFixture<PgServer>
             SELECT ARRAY[coalesce(t.seq_scan, 0), coalesce(t.idx_scan, 0), (SELECT coalesce(sum(i.idx_tup_read), 0) FROM pg_stat_user_indexes i WHERE i.relid = t.relid), t.n_tup_ins]::bigint[]
             FROM pg_stat_user_tables t WHERE t.relid = 'public.t'::regclass
             """;
-        var counters = await PgServer.ScalarAsync<long[]>(db, Counters);
-        for (var tries = 0; !reported(counters!) && tries < 100; tries++)
-        {
-            await Task.Delay(100);
-            counters = await PgServer.ScalarAsync<long[]>(db, Counters);
-        }
+        long[]? counters = null;
+        await Eventually.Holds(async () => reported((counters = await PgServer.ScalarAsync<long[]>(db, Counters))!), TimeSpan.FromSeconds(10));
 
         return counters!;
     }
