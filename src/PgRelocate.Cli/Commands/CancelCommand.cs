@@ -16,10 +16,7 @@ namespace PgRelocate.Cli.Commands;
 internal static class CancelCommand
 {
     private static readonly Argument<string> Id = new("id") { Description = "The migration's id." };
-    private static readonly Option<string?> Source = new("--source", "-s")
-    {
-        Description = $"The migration's source (or {MigrateCommand.SourceVariable}): lets cancel lift a read-only source itself when the migration's process is gone.",
-    };
+    private static readonly Option<string?> Source = SourceOption.OrVariable;
 
     private static readonly Option<string?> Target = new("--target", "-t")
     {

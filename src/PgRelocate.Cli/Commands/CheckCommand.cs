@@ -11,7 +11,7 @@ internal static class CheckCommand
 {
     public static Command Create()
     {
-        var source = new Option<string>("--source") { Description = "The database to migrate from (postgres://USER:PASSWORD@HOST:PORT/DB).", Required = true };
+        var source = SourceOption.Required;
         var target = new Option<string?>("--target") { Description = "The database to migrate to; without it only the source is checked." };
         var online = new Option<bool>("--online") { Description = "Also check the prerequisites of an online migration (migrate --online)." };
         var replicaIdentityFull = new Option<bool>("--replica-identity-full") { Description = "With --online: tables without a primary key will get REPLICA IDENTITY FULL (a warning, not a blocker)." };

@@ -13,9 +13,9 @@ namespace PgRelocate.Cli.Commands;
 /// <summary><c>pgrelocate copy --source URL --target URL [--confirm DB] [--roles [--map-role S=T]]</c>: a direct, snapshot-consistent parallel copy.</summary>
 internal static class CopyCommand
 {
-    private static readonly Option<string> Source = new("--source", "-s") { Description = "The database to copy: postgres://USER:PASSWORD@HOST:PORT/DB or a keyword string.", Required = true };
+    private static readonly Option<string> Source = SourceOption.Required;
     private static readonly Option<string> Target = new("--target", "-t") { Description = "The database to copy into: postgres://USER:PASSWORD@HOST:PORT/DB.", Required = true };
-    private static readonly Option<string?> Confirm = new("--confirm") { Description = "The target database's name: needed to replace what a non-empty target holds." };
+    private static readonly Option<string?> Confirm = ConfirmOption.Option;
     private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel COPY streams (each a source and a target session).", DefaultValueFactory = _ => 2 };
     private static readonly Option<int> IndexJobs = new("--index-jobs") { Description = "Parallel index and constraint builds on the target.", DefaultValueFactory = _ => 2 };
     private static readonly Option<int?> SplitMb = new("--split-tables-larger-than") { Description = "Copy tables whose heap exceeds this many MB as page ranges in parallel (0: never split). Default: 256, or 0 when both servers run on this machine and it has no more than two cores per --jobs." };

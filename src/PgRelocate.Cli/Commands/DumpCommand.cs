@@ -11,7 +11,7 @@ namespace PgRelocate.Cli.Commands;
 /// <summary><c>pgrelocate dump --source URL --to FILE</c>: pg_dump -Fc with large objects, a manifest beside it.</summary>
 internal static class DumpCommand
 {
-    private static readonly Option<string> Source = new("--source", "-s") { Description = "The database to dump: postgres://USER:PASSWORD@HOST:PORT/DB or a keyword string.", Required = true };
+    private static readonly Option<string> Source = SourceOption.Required;
     private static readonly Option<string> To = new("--to", "-o") { Description = "Where to write the archive: a file, s3://BUCKET/KEY or azure://ACCOUNT/CONTAINER/BLOB; KEY.manifest.json is written beside it.", Required = true };
     private static readonly Option<bool> CreateBucket = new("--create-bucket") { Description = "Create a missing bucket or container (private, encrypted by default where the store offers it)." };
     private static readonly Option<bool> AllowPublic = new("--allow-public") { Description = "Write even into a bucket or container open to the public." };

@@ -19,9 +19,9 @@ internal static class MigrateCommand
     public const string SourceVariable = "PGRELOCATE_SOURCE";
     public const string TargetVariable = "PGRELOCATE_TARGET";
 
-    private static readonly Option<string?> Source = new("--source", "-s") { Description = $"The database to move (or {SourceVariable})." };
+    private static readonly Option<string?> Source = SourceOption.OrVariable;
     private static readonly Option<string?> Target = new("--target", "-t") { Description = $"The database to move it into (or {TargetVariable})." };
-    private static readonly Option<string?> Confirm = new("--confirm") { Description = "The target database's name: the migration replaces what it holds." };
+    private static readonly Option<string?> Confirm = ConfirmOption.Option;
     private static readonly Option<string?> Via = new("--via") { Description = "Where to stage the archive; default: a file in the migration's folder." };
     private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel jobs: the restore's or the copy's, and with --online the connections that apply changes.", DefaultValueFactory = _ => 2 };
     private static readonly Option<bool> ReadOnlySource = new("--read-only-source") { Description = "Make the source read-only and end its sessions for the migration (lifted on failure or cancel)." };

@@ -15,7 +15,7 @@ internal static class RestoreCommand
 {
     private static readonly Argument<string> Archive = new("archive") { Description = "The archive written by 'pgrelocate dump' (or pg_dump -Fc): a file, s3://BUCKET/KEY, azure://ACCOUNT/CONTAINER/BLOB or an http(s) URL such as a signed one." };
     private static readonly Option<string> Target = new("--target", "-t") { Description = "The database to restore into: postgres://USER:PASSWORD@HOST:PORT/DB.", Required = true };
-    private static readonly Option<string?> Confirm = new("--confirm") { Description = "The target database's name: needed to replace what a non-empty target holds." };
+    private static readonly Option<string?> Confirm = ConfirmOption.Option;
     private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel restore jobs; from a URL or store, the archive is downloaded and checked first, then restored in parallel.", DefaultValueFactory = _ => 1 };
     private static readonly Option<string?> Manifest = new("--manifest") { Description = "The archive's manifest, a file or a URL such as its signed URL (default: ARCHIVE.manifest.json beside the archive or an unsigned URL, when present)." };
     private static readonly Option<string?> Log = new("--log") { Description = "Where to keep pg_restore's whole output (default: a new file in the state folder)." };

@@ -13,7 +13,7 @@ internal static class StatusCommand
 {
     private static readonly Argument<string?> Id = new("id") { Description = "The migration's id (default: the most recent).", Arity = ArgumentArity.ZeroOrOne };
     private static readonly Option<bool> Once = new("--once") { Description = "Print the current state once instead of following it (the default with --json)." };
-    private static readonly Option<string?> Source = new("--source", "-s") { Description = $"The migration's source (or {MigrateCommand.SourceVariable}): to read the WAL a slot holds when the migration's process is gone." };
+    private static readonly Option<string?> Source = SourceOption.OrVariable;
     private static readonly Option<bool> Watch = new("--watch") { Description = "Follow until the migration ends, also with --json (then one JSON object per line, JSON Lines)." };
 
     public static Command Create()

@@ -11,7 +11,7 @@ internal static class VerifyCommand
 {
     public static Command Create()
     {
-        var source = new Option<string>("--source") { Description = "The source database URL.", Required = true };
+        var source = SourceOption.Required;
         var target = new Option<string>("--target") { Description = "The target database URL.", Required = true };
         var mode = new Option<string>("--mode")
         {

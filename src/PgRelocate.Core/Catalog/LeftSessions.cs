@@ -54,7 +54,7 @@ public static class LeftSessions
             {
                 await Db.ExecuteAsync(conn, $"SELECT pg_catalog.pg_terminate_backend({pid})", cancellationToken);
             }
-            catch (PostgresException e) when (e.SqlState == "42501")
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
             {
                 refused.Add(pid);
             }

@@ -14,7 +14,7 @@ public sealed record RowSecuredTable(string Schema, string Name, bool Forced, bo
         $"{Schema}.{Name} ({(Forced && Owned ? "FORCE ROW LEVEL SECURITY" : Policies == 0 ? "no policy: no rows" : Policies == 1 ? "1 policy" : $"{Policies} policies")})";
 
     /// <summary>The statement that lets its owner, the login role, read every row again (undone with FORCE after the migration).</summary>
-    public string NoForce => $"ALTER TABLE {Db.Ident(Schema)}.{Db.Ident(Name)} NO FORCE ROW LEVEL SECURITY;";
+    public string NoForce => $"ALTER TABLE {Db.Qualified(Schema, Name)} NO FORCE ROW LEVEL SECURITY;";
 }
 
 /// <summary>

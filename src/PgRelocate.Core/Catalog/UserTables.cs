@@ -9,7 +9,7 @@ public sealed record UnreadableRelation(string Schema, string Name, string Kind)
     public override string ToString() => $"{Kind} {Schema}.{Name}";
 
     /// <summary>The statement that lets <paramref name="role"/> read it.</summary>
-    public string GrantFor(string role) => $"GRANT USAGE ON SCHEMA {Db.Ident(Schema)} TO {Db.Ident(role)}; GRANT SELECT ON {Db.Ident(Schema)}.{Db.Ident(Name)} TO {Db.Ident(role)};";
+    public string GrantFor(string role) => $"GRANT USAGE ON SCHEMA {Db.Ident(Schema)} TO {Db.Ident(role)}; GRANT SELECT ON {Db.Qualified(Schema, Name)} TO {Db.Ident(role)};";
 }
 
 /// <summary>The user tables (UserTables.sql: the tables pg_dump dumps the rows of), as the login role can read them.</summary>

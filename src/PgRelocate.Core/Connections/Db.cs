@@ -223,6 +223,9 @@ public static class Db
     /// <summary>A quoted SQL identifier.</summary>
     public static string Ident(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
+    /// <summary>A schema-qualified name, each part quoted: <c>"schema"."name"</c>. The one place the two are joined.</summary>
+    public static string Qualified(string schema, string name) => Ident(schema) + "." + Ident(name);
+
     /// <summary>A quoted SQL string literal (standard_conforming_strings on).</summary>
     public static string Literal(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
 
@@ -260,16 +263,16 @@ public static class Db
         var message = inner switch
         {
             TlsVerificationException t => $"Refused {where}: {t.Message}.",
-            PostgresException { SqlState: "28000" } p when p.MessageText.Contains("certificate", StringComparison.OrdinalIgnoreCase) => clientCert is null
+            PostgresException { SqlState: PostgresErrorCodes.InvalidAuthorizationSpecification } p when p.MessageText.Contains("certificate", StringComparison.OrdinalIgnoreCase) => clientCert is null
                 ? $"{Cap(where)} requires a client certificate ({p.MessageText}): give one with sslcert=PATH and sslkey=PATH."
                 : $"{Cap(where)} refused the client certificate {clientCert}: {p.MessageText}. Give a certificate signed by the CA the server trusts, for the user '{info!.User}'.",
-            PostgresException { SqlState: "28P01" } => $"Password authentication failed for user '{info?.User}' on {where}: check the password{(info?.IgnoredPassFile is { } f ? $" ({PgPassFile.IgnoredBecause(f)})" : "")}.",
-            PostgresException { SqlState: "28000" } p => $"{Cap(where)} refused the login: {p.MessageText}. Check the user name and the server's access rules.",
-            PostgresException { SqlState: "3D000" } => $"Database '{info?.Database}' does not exist on {where}: create it or fix the database name in the URL.",
-            PostgresException { SqlState: "53300" } => $"{Cap(where)} has no connection slots left: close other connections or try again later.",
-            PostgresException { SqlState: "57P03" } => $"{Cap(where)} is starting up or shutting down: try again in a moment.",
-            PostgresException { SqlState: "57P01" or "57P02" } p => $"{Cap(where)} ended the session ({p.MessageText}): run the command again once the server is back.",
-            PostgresException { SqlState: "57014" } p => $"{Cap(where)} cancelled a statement ({p.MessageText}): raise statement_timeout for this role, or run the command again.",
+            PostgresException { SqlState: PostgresErrorCodes.InvalidPassword } => $"Password authentication failed for user '{info?.User}' on {where}: check the password{(info?.IgnoredPassFile is { } f ? $" ({PgPassFile.IgnoredBecause(f)})" : "")}.",
+            PostgresException { SqlState: PostgresErrorCodes.InvalidAuthorizationSpecification } p => $"{Cap(where)} refused the login: {p.MessageText}. Check the user name and the server's access rules.",
+            PostgresException { SqlState: PostgresErrorCodes.InvalidCatalogName } => $"Database '{info?.Database}' does not exist on {where}: create it or fix the database name in the URL.",
+            PostgresException { SqlState: PostgresErrorCodes.TooManyConnections } => $"{Cap(where)} has no connection slots left: close other connections or try again later.",
+            PostgresException { SqlState: PostgresErrorCodes.CannotConnectNow } => $"{Cap(where)} is starting up or shutting down: try again in a moment.",
+            PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown } p => $"{Cap(where)} ended the session ({p.MessageText}): run the command again once the server is back.",
+            PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } p => $"{Cap(where)} cancelled a statement ({p.MessageText}): raise statement_timeout for this role, or run the command again.",
             PostgresException p => $"{Cap(where)} said: {p.MessageText} ({p.SqlState}).",
             _ when !connected && info is not null && text.Contains("No password has been provided", StringComparison.Ordinal) =>
                 $"{Cap(where)} asks for a password and none was given: {info.NoPasswordAdvice}.",
@@ -301,7 +304,7 @@ public static class Db
         return new PgRelocateException(message, ExitCode.Failed, e)
         {
             IsTransient = inner is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.TimedOut or SocketError.ConnectionReset }
-                or PostgresException { SqlState: "53300" or "57P03" or "57P01" }
+                or PostgresException { SqlState: PostgresErrorCodes.TooManyConnections or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.AdminShutdown }
                 or TimeoutException
                 || (connected && inner is IOException or EndOfStreamException),
         };

@@ -149,7 +149,7 @@ internal static class ChunkCopier
         {
             await Db.ExecuteAsync(reader, $"LOCK TABLE ONLY {string.Join(", ", tables.Select(t => t.Qualified))} IN ACCESS SHARE MODE NOWAIT", cancellationToken);
         }
-        catch (PostgresException e) when (e.SqlState == "55P03")
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
         {
             var names = tables.Count == 1 ? tables[0].Display : $"one of {string.Join(", ", tables.Take(3).Select(t => t.Display))}{(tables.Count > 3 ? $" and {tables.Count - 3} more tables" : "")}";
             throw new PgRelocateException($"Another session on the source is waiting to alter or drop {names}: the copy stopped so as not to block it forever. Run the copy again once schema changes are done.", ExitCode.Failed, e);

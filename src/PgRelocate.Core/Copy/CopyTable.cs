@@ -23,7 +23,7 @@ internal sealed record CopyTable(uint Oid, string Schema, string Name, IReadOnly
 
     public string Format => Binary ? "binary" : "text";
 
-    public string Qualified => Db.Ident(Schema) + "." + Db.Ident(Name);
+    public string Qualified => Db.Qualified(Schema, Name);
 
     public string Display => Schema + "." + Name;
 

@@ -7,7 +7,7 @@ namespace PgRelocate.Copy;
 /// <summary>A sequence and its state as read on the source: <c>SELECT last_value, is_called</c>, as pg_dump reads it.</summary>
 internal sealed record SequenceValue(string Schema, string Name, long LastValue, bool IsCalled)
 {
-    public string Qualified => Db.Ident(Schema) + "." + Db.Ident(Name);
+    public string Qualified => Db.Qualified(Schema, Name);
 }
 
 /// <summary>
@@ -80,7 +80,7 @@ internal static class SequenceSync
         foreach (var chunk in unread.Chunk(Batch))
         {
             // One statement per chunk; the ordinal keeps each value with its name.
-            var sql = string.Join(" UNION ALL ", chunk.Select((s, i) => $"SELECT {i}, last_value, is_called FROM {Db.Ident(s.Schema)}.{Db.Ident(s.Name)}"));
+            var sql = string.Join(" UNION ALL ", chunk.Select((s, i) => $"SELECT {i}, last_value, is_called FROM {Db.Qualified(s.Schema, s.Name)}"));
             await using var cmd = new NpgsqlCommand(sql, source);
             await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
             while (await r.ReadAsync(cancellationToken))
@@ -113,7 +113,7 @@ internal static class SequenceSync
             {
                 if (r.IsDBNull(2))
                 {
-                    missing.Add(Db.Ident(r.GetString(0)) + "." + Db.Ident(r.GetString(1)));
+                    missing.Add(Db.Qualified(r.GetString(0), r.GetString(1)));
                 }
             }
         }

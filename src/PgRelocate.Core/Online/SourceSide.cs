@@ -9,7 +9,7 @@ namespace PgRelocate.Online;
 /// <summary>A table the publication carries.</summary>
 public sealed record PublishedTable(string Schema, string Name, bool Partitioned, bool Unlogged)
 {
-    public string Qualified => Db.Ident(Schema) + "." + Db.Ident(Name);
+    public string Qualified => Db.Qualified(Schema, Name);
 
     public string Display => Schema + "." + Name;
 }
@@ -52,7 +52,7 @@ public static class SourceSide
 
     /// <summary>Tables whose UPDATE and DELETE would fail once published ("schema.table").</summary>
     public static async Task<IReadOnlyList<string>> NoIdentityTablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
-        await Db.ListAsync(conn, OnlineSql.NoIdentityTables, r => Db.Ident(r.GetString(0)) + "." + Db.Ident(r.GetString(1)), cancellationToken);
+        await Db.ListAsync(conn, OnlineSql.NoIdentityTables, r => Db.Qualified(r.GetString(0), r.GetString(1)), cancellationToken);
 
     /// <summary>Tables created on the source after the publication: their changes would not be replicated.</summary>
     public static async Task<IReadOnlyList<string>> UnpublishedTablesAsync(NpgsqlConnection conn, string publication, CancellationToken cancellationToken)
@@ -81,7 +81,7 @@ public static class SourceSide
         {
             await Db.ExecuteAsync(conn, $"CREATE PUBLICATION {Db.Ident(publication)}{list}", cancellationToken);
         }
-        catch (PostgresException e) when (e.SqlState == "42501")
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
         {
             throw new PgRelocateException($"Could not create the publication on the source: {e.MessageText}. Connect as the owner of every table (or a role that is a member of the owners). Nothing was changed.", ExitCode.Failed, e);
         }
@@ -140,7 +140,7 @@ public static class SourceSide
                 await Db.ExecuteAsync(conn, $"SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = {Db.Literal(slot)}", cancellationToken);
                 break;
             }
-            catch (PostgresException e) when (e.SqlState == "55006" && attempt < 20)
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ObjectInUse && attempt < 20)
             {
                 await Task.Delay(250, cancellationToken);
             }

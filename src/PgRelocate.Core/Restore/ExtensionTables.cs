@@ -42,7 +42,7 @@ internal static class ExtensionTables
         await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
         foreach (var (entry, member) in tables)
         {
-            await Db.ExecuteAsync(conn, $"DELETE FROM {Db.Ident(entry.Schema!)}.{Db.Ident(entry.Tag)} {member.Condition}", cancellationToken);
+            await Db.ExecuteAsync(conn, $"DELETE FROM {Db.Qualified(entry.Schema!, entry.Tag)} {member.Condition}", cancellationToken);
         }
 
         return tables.Select(t => t.Entry.QualifiedTag).ToList();

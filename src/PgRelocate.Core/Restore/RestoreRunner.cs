@@ -269,7 +269,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         async Task AnalyzeAsync(IReadOnlyList<(string Schema, string Name)> tables, CancellationToken ct)
         {
             await using var conn = await Db.OpenAsync(target, "target", ct);
-            await Db.ExecuteAsync(conn, string.Join("; ", tables.Select(t => $"ANALYZE {Db.Ident(t.Schema)}.{Db.Ident(t.Name)}")), ct);
+            await Db.ExecuteAsync(conn, string.Join("; ", tables.Select(t => $"ANALYZE {Db.Qualified(t.Schema, t.Name)}")), ct);
         }
 
         async Task<string?> IndexSettingsAsync(string sql, CancellationToken ct)

@@ -30,7 +30,7 @@ internal static class LargeObjects
             // transaction ends. 262144 is INV_READ.
             await ReadInto(conn, "SELECT oid::bigint, lo_lseek64(lo_open(oid, 262144), 0, 2) FROM pg_largeobject_metadata", sizes, cancellationToken);
         }
-        catch (PostgresException e) when (e.SqlState == "42501")
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
         {
             sizes.Clear();
             await Db.ExecuteAsync(conn, "ROLLBACK TO SAVEPOINT large_object_sizes", cancellationToken);

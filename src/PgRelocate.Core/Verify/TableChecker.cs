@@ -132,6 +132,6 @@ internal sealed class TableChecker(Sessions source, Sessions target, VerifyOptio
 
     internal static PgRelocateException Failed(Sessions side, TableInfo table, PostgresException e) =>
         new($"Reading table {table.Display} on the {side.Side} failed: {e.MessageText} ({e.SqlState}). " +
-            (e.SqlState == "42501" ? "Grant the login SELECT on it, or leave it out with --tables." : "Check the table on that server."),
+            (e.SqlState == PostgresErrorCodes.InsufficientPrivilege ? "Grant the login SELECT on it, or leave it out with --tables." : "Check the table on that server."),
             ExitCode.Failed, e);
 }

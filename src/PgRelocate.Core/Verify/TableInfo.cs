@@ -16,7 +16,7 @@ internal sealed record TableInfo(
 
     public string Display => $"{Schema}.{Name}";
 
-    public string Sql => Db.Ident(Schema) + "." + Db.Ident(Name);
+    public string Sql => Db.Qualified(Schema, Name);
 
     public string TypeOf(string column) => Types[Columns.ToList().IndexOf(column)];
 

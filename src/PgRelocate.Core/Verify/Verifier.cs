@@ -159,11 +159,11 @@ public static class Verifier
                 var version = (await Catalog.ServerVersion.ReadAsync(lease.Connection, cancellationToken)).Number;
                 return new SideSnapshot(schema, tables, version);
             }
-            catch (Npgsql.PostgresException e) when (e.SqlState == "55P03" && attempt < CatalogTries)
+            catch (Npgsql.PostgresException e) when (e.SqlState == Npgsql.PostgresErrorCodes.LockNotAvailable && attempt < CatalogTries)
             {
                 // Let go of what this read holds, and let the session that holds the lock go on.
             }
-            catch (Npgsql.PostgresException e) when (e.SqlState == "55P03")
+            catch (Npgsql.PostgresException e) when (e.SqlState == Npgsql.PostgresErrorCodes.LockNotAvailable)
             {
                 throw new PgRelocateException($"Reading the catalog of the {side.Side} ({side.Info.Display}) waited {CatalogTries} times for a lock another session holds on a table or index (a long ALTER TABLE, TRUNCATE or REINDEX): let it finish, then run this again.", ExitCode.Failed, e);
             }

@@ -132,13 +132,8 @@ public class InterruptedTargetTests(FaultServers servers) : IClassFixture<FaultS
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(targetSuperuser, "SELECT coalesce((SELECT count(*) FROM big WHERE to_regclass('public.big') IS NOT NULL), 0)"));
     }
 
-    private static async Task WaitForAsync(PgConnectionInfo superuser, string countSql)
-    {
-        for (var i = 0; i < 1200 && await PgServer.ScalarAsync<long>(superuser, countSql) == 0; i++)
-        {
-            await Task.Delay(50);
-        }
-    }
+    private static Task WaitForAsync(PgConnectionInfo superuser, string countSql) =>
+        Eventually.Holds(async () => await PgServer.ScalarAsync<long>(superuser, countSql) != 0, TimeSpan.FromMinutes(1), TimeSpan.FromMilliseconds(50));
 
     /// <summary>Runs the CLI, waits for <paramref name="ready"/>, then sends <paramref name="signal"/>.</summary>
     private static async Task<CliResult> SignalAsync(string[] args, Task ready, string signal)
@@ -154,35 +149,15 @@ public class InterruptedTargetTests(FaultServers servers) : IClassFixture<FaultS
         return await run;
     }
 
-    private static async Task WaitForNoOtherSessionsAsync(PgConnectionInfo superuser)
-    {
-        for (var i = 0; i < 1200; i++)
-        {
-            if (await PgServer.ScalarAsync<long>(superuser, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'") == 0)
-            {
-                return;
-            }
+    private static Task WaitForNoOtherSessionsAsync(PgConnectionInfo superuser) =>
+        Eventually.True(
+            async () => await PgServer.ScalarAsync<long>(superuser, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'") == 0,
+            TimeSpan.FromMinutes(2), "The interrupted command's sessions did not end.");
 
-            await Task.Delay(100);
-        }
-
-        Assert.Fail("The interrupted command's sessions did not end.");
-    }
-
-    private static async Task WaitingForLockAsync(PgConnectionInfo superuser)
-    {
-        for (var i = 0; i < 1200; i++)
-        {
-            if (await PgServer.ScalarAsync<long>(superuser, "SELECT count(*) FROM pg_locks WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") > 0)
-            {
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-
-        Assert.Fail("The restore never waited for the lock.");
-    }
+    private static Task WaitingForLockAsync(PgConnectionInfo superuser) =>
+        Eventually.True(
+            async () => await PgServer.ScalarAsync<long>(superuser, "SELECT count(*) FROM pg_locks WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") > 0,
+            TimeSpan.FromMinutes(2), "The restore never waited for the lock.");
 
     private static JsonElement Single(CliResult result)
     {

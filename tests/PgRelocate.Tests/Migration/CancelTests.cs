@@ -50,10 +50,7 @@ public class CancelTests
         journal.Status = MigrationStatus.Running;
         journal.Pid = standIn.Id;
         journal.Save();
-        for (var i = 0; i < 100 && !journal.IsRunningElsewhere(); i++)
-        {
-            await Task.Delay(50);
-        }
+        await Eventually.Holds(journal.IsRunningElsewhere, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
 
         Assert.True(journal.IsRunningElsewhere(), "the stand-in never ran");
         var clock = Stopwatch.StartNew();

@@ -112,7 +112,7 @@ public class CopyResumeLeftoverTests(LongBuildServers servers) : IClassFixture<L
         if (stand is not null)
         {
             var ended = await Assert.ThrowsAsync<PostgresException>(() => stand);
-            Assert.Equal("57P01", ended.SqlState);
+            Assert.Equal(PostgresErrorCodes.AdminShutdown, ended.SqlState);
             Assert.Contains("Ending what an interrupted migration left working on the target", resumed.Output, StringComparison.Ordinal);
             Assert.True(builtAgain, $"{index} was not built by the resumed run: {resumed}");
         }
@@ -135,12 +135,12 @@ public class CopyResumeLeftoverTests(LongBuildServers servers) : IClassFixture<L
     /// </summary>
     private static async Task<string> WaitForAsync(PgConnectionInfo db, string sql, Task? running, string what)
     {
-        var deadline = DateTime.UtcNow + Patience;
-        while (DateTime.UtcNow < deadline)
+        string? seen = null;
+        await Eventually.True(async () =>
         {
-            if (await PgServer.ScalarAsync<string>(db, sql) is { } seen)
+            if ((seen = await PgServer.ScalarAsync<string>(db, sql)) is not null)
             {
-                return seen;
+                return true;
             }
 
             if (running is { IsCompleted: true })
@@ -148,11 +148,9 @@ public class CopyResumeLeftoverTests(LongBuildServers servers) : IClassFixture<L
                 Assert.Fail($"never saw {what}: the work ended first: {(running is Task<CliResult> cli ? await cli : running.Exception?.GetBaseException().Message)}");
             }
 
-            await Task.Delay(100);
-        }
-
-        Assert.Fail($"never saw {what} within {Patience.TotalMinutes} minutes");
-        return "";
+            return false;
+        }, Patience, $"never saw {what} within {Patience.TotalMinutes} minutes");
+        return seen!;
     }
 
     private static async Task<List<string>> ListAsync(PgConnectionInfo db, string sql)

@@ -229,14 +229,12 @@ public class DumpRestoreTests(DumpRestoreTests.Servers servers) : IClassFixture<
         var password = new NpgsqlConnectionStringBuilder(db.ToNpgsqlConnectionString()).Password!;
         var run = CliRunner.RunAsync("dump", "--source", CliRunner.Url(db), "--to", dir.File("locked.dump"));
         string? cmdline = null;
-        for (var i = 0; i < 200 && cmdline is null; i++)
-        {
-            await Task.Delay(50);
-            cmdline = Directory.GetDirectories("/proc")
+        await Eventually.Holds(
+            () => (cmdline = Directory.GetDirectories("/proc")
                 .Select(d => Path.Combine(d, "cmdline"))
                 .Select(f => { try { return File.ReadAllText(f).Replace('\0', ' '); } catch (IOException) { return ""; } catch (UnauthorizedAccessException) { return ""; } })
-                .FirstOrDefault(c => c.Contains("pg_dump", StringComparison.Ordinal) && c.Contains("--format=custom", StringComparison.Ordinal));
-        }
+                .FirstOrDefault(c => c.Contains("pg_dump", StringComparison.Ordinal) && c.Contains("--format=custom", StringComparison.Ordinal))) is not null,
+            TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
 
         await tx.RollbackAsync();
         var result = await run;

@@ -197,18 +197,12 @@ public class InstanceTests(PgServerPair servers) : IClassFixture<PgServerPair>
     /// </summary>
     private static async Task<string> WaitForStepAsync(string workDir, string suffix, string step)
     {
-        for (var i = 0; i < 1200; i++)
-        {
-            var child = MigrationJournal.All(workDir).FirstOrDefault(j => InstanceJournal.ParentOf(j) is not null && j.Id.EndsWith(suffix, StringComparison.Ordinal));
-            if (child?.Steps.FirstOrDefault(s => s.Name == step)?.Status is StepStatus.Running or StepStatus.Done)
-            {
-                return InstanceJournal.ParentOf(child)!;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"The migration never reached step {step} of its database {suffix}.");
+        MigrationJournal? child = null;
+        await Eventually.True(
+            () => (child = MigrationJournal.All(workDir).FirstOrDefault(j => InstanceJournal.ParentOf(j) is not null && j.Id.EndsWith(suffix, StringComparison.Ordinal)))
+                ?.Steps.FirstOrDefault(s => s.Name == step)?.Status is StepStatus.Running or StepStatus.Done,
+            TimeSpan.FromMinutes(2), $"The migration never reached step {step} of its database {suffix}.");
+        return InstanceJournal.ParentOf(child!)!;
     }
 
     [Fact]

@@ -307,11 +307,9 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         Assert.DoesNotContain(Process.GetProcessesByName("pg_restore"), p => Environ(p).Contains(target.Database, StringComparison.Ordinal));
         // A server session busy building an index notices its client is gone when it next talks to it.
         long sessions = -1;
-        for (var i = 0; i < 60 && sessions != 0; i++)
-        {
-            sessions = await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
-            await Task.Delay(sessions == 0 ? 0 : 500);
-        }
+        await Eventually.Holds(
+            async () => (sessions = await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")) == 0,
+            TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(500));
 
         Assert.Equal(0, sessions);
     }
@@ -444,11 +442,7 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         var id = MigrationJournal.All(dir.Path).Single().Id;
         // The migration runs in a session of its own: the terminal that started it (and its hang-up) cannot reach it.
         int? pid = null;
-        for (var i = 0; i < 100 && pid is null; i++)
-        {
-            pid = MigrationJournal.Load(dir.Path, id).Pid;
-            await Task.Delay(pid is null ? 100 : 0);
-        }
+        await Eventually.Holds(() => (pid = MigrationJournal.Load(dir.Path, id).Pid) is not null, TimeSpan.FromSeconds(10));
 
         Assert.NotNull(pid);
         Assert.NotEqual(SessionOf(Environment.ProcessId), SessionOf(pid.Value));
@@ -481,18 +475,11 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
 
     private static async Task<string> WaitForStepAsync(string workDir, string step)
     {
-        for (var i = 0; i < 600; i++)
-        {
-            var journal = MigrationJournal.All(workDir).SingleOrDefault();
-            if (journal?.Steps.FirstOrDefault(s => s.Name == step)?.Status == StepStatus.Running)
-            {
-                return journal.Id;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"The migration never reached step {step}.");
+        MigrationJournal? journal = null;
+        await Eventually.True(
+            () => (journal = MigrationJournal.All(workDir).SingleOrDefault())?.Steps.FirstOrDefault(s => s.Name == step)?.Status == StepStatus.Running,
+            TimeSpan.FromMinutes(1), $"The migration never reached step {step}.");
+        return journal!.Id;
     }
 
     /// <summary>The session id of a process: the sixth field of /proc/PID/stat, after the command in parentheses.</summary>

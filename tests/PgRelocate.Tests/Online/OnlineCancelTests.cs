@@ -24,10 +24,7 @@ public class OnlineCancelTests(OnlineServers servers) : IClassFixture<OnlineServ
         await using var large = new Npgsql.NpgsqlConnection(source.ToNpgsqlConnectionString());
         await large.OpenAsync();
         await Db.ExecuteAsync(large, "BEGIN; INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(1001, 6000) g;", CancellationToken.None);
-        for (var i = 0; i < 100 && !Spooled(dir.Path).Any(); i++)
-        {
-            await Task.Delay(100);
-        }
+        await Eventually.Holds(() => Spooled(dir.Path).Any(), TimeSpan.FromSeconds(10));
 
         Assert.NotEmpty(Spooled(dir.Path));
         run.Process!.Kill(entireProcessTree: true);

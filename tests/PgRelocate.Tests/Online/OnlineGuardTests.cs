@@ -30,9 +30,8 @@ public class OnlineGuardTests(OnlineServers servers) : IClassFixture<OnlineServe
 
         await PgServer.ExecuteAsync(source, "INSERT INTO t (v) VALUES ('held up')");
         string? blocked = null;
-        for (var i = 0; i < 60 && blocked is null; i++)
+        await Eventually.Holds(async () =>
         {
-            await Task.Delay(500);
             var status = await CliRunner.RunAsync("status", id, "--json", "--workdir", dir.Path);
             using var json = JsonDocument.Parse(status.Stdout);
             if (json.RootElement.GetProperty("online") is { ValueKind: JsonValueKind.Object } online
@@ -40,7 +39,9 @@ public class OnlineGuardTests(OnlineServers servers) : IClassFixture<OnlineServe
             {
                 blocked = b.GetString();
             }
-        }
+
+            return blocked is not null;
+        }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(500));
 
         Assert.NotNull(blocked);
         Assert.Contains("public.t", blocked, StringComparison.Ordinal);

@@ -206,12 +206,11 @@ public class OnlineInstanceTests(OnlineServers servers) : IClassFixture<OnlineSe
 
     private static async Task WaitAsync(Task<CliResult>? run, Func<bool> done, string what)
     {
-        var deadline = DateTime.UtcNow + Patience;
-        while (DateTime.UtcNow < deadline)
+        var reached = await Eventually.Holds(async () =>
         {
             if (done())
             {
-                return;
+                return true;
             }
 
             if (run is { IsCompleted: true })
@@ -219,9 +218,11 @@ public class OnlineInstanceTests(OnlineServers servers) : IClassFixture<OnlineSe
                 Assert.Fail($"The migration ended before {what}: {await run}");
             }
 
-            await Task.Delay(200);
+            return false;
+        }, Patience, TimeSpan.FromMilliseconds(200));
+        if (!reached)
+        {
+            Assert.Fail($"Not {what} in time{(run is { IsCompleted: true } ? ": " + await run : "")}.");
         }
-
-        Assert.Fail($"Not {what} in time{(run is { IsCompleted: true } ? ": " + await run : "")}.");
     }
 }

@@ -124,17 +124,10 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         await Db.ExecuteAsync(large, "BEGIN; INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(1001, 6000) g;", CancellationToken.None);
         await PgServer.ExecuteAsync(source, "INSERT INTO small VALUES (1); UPDATE t SET v = 'small' WHERE id = 1;");
         await PgServer.ExecuteAsync(source, "BEGIN; INSERT INTO t SELECT g, 'gone' FROM generate_series(10001, 15000) g; ROLLBACK;");
-        for (var i = 0; i < 100 && !Spooled(dir.Path).Any(); i++)
-        {
-            await Task.Delay(100);
-        }
-
+        await Eventually.Holds(() => Spooled(dir.Path).Any(), TimeSpan.FromSeconds(10));
         Assert.NotEmpty(Spooled(dir.Path));
         // The status counts the large transaction's changes applied as they arrive: wait for the small one on the target itself.
-        for (var i = 0; i < 300 && await PgServer.ScalarAsync<string>(target, "SELECT v FROM t WHERE id = 1") != "small"; i++)
-        {
-            await Task.Delay(100);
-        }
+        await Eventually.Holds(async () => await PgServer.ScalarAsync<string>(target, "SELECT v FROM t WHERE id = 1") == "small", TimeSpan.FromSeconds(30));
 
         Assert.Equal("small", await PgServer.ScalarAsync<string>(target, "SELECT v FROM t WHERE id = 1"));
         Assert.Equal(1000L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM t"));
@@ -206,14 +199,8 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         Assert.Single(run.Journal().Log, l => l.Contains("Streaming the source's changes from", StringComparison.Ordinal));
     }
 
-    private static async Task WaitForAsync(PgConnectionInfo db, string sql, string what)
-    {
-        for (var i = 0; await PgServer.ScalarAsync<long>(db, sql) == 0; i++)
-        {
-            Assert.True(i < 300, $"never saw {what}");
-            await Task.Delay(100);
-        }
-    }
+    private static Task WaitForAsync(PgConnectionInfo db, string sql, string what) =>
+        Eventually.True(async () => await PgServer.ScalarAsync<long>(db, sql) != 0, TimeSpan.FromSeconds(30), $"never saw {what}");
 
     /// <summary>Large transactions' changes the follow keeps on disk until their commit.</summary>
     private static IEnumerable<string> Spooled(string workDir) => Directory.EnumerateFiles(workDir, "transaction-*.changes", SearchOption.AllDirectories);
@@ -330,11 +317,9 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM children WHERE parent IN (3, 4)"));
         // The 300 UPDATEs of five rows reached the target as a few statements, not one each.
         var updates = 0L;
-        for (var i = 0; i < 50 && updates == 0; i++)
-        {
-            await Task.Delay(200);
-            updates = await PgServer.ScalarAsync<long>(target, "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'counters'");
-        }
+        await Eventually.Holds(
+            async () => (updates = await PgServer.ScalarAsync<long>(target, "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'counters'")) != 0,
+            TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(200));
 
         Assert.InRange(updates, 1, 20);
     }
@@ -401,11 +386,9 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         await run.WaitForVerifiedAsync();
         // Both apply connections follow, each with its own tables.
         var sessions = 0L;
-        for (var i = 0; i < 50 && sessions != 2; i++)
-        {
-            await Task.Delay(100);
-            sessions = await PgServer.ScalarAsync<long>(servers.Target.Cluster.Superuser(target.Database), "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgrelocate online apply%'");
-        }
+        await Eventually.Holds(
+            async () => (sessions = await PgServer.ScalarAsync<long>(servers.Target.Cluster.Superuser(target.Database), "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgrelocate online apply%'")) == 2,
+            TimeSpan.FromSeconds(5));
 
         Assert.Equal(2L, sessions);
 
@@ -470,11 +453,7 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         await run.WaitForVerifiedAsync();
         // The verification pauses the apply between sessions: cut the one that follows after it.
         var admin = servers.Target.Cluster.Superuser();
-        var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (await PgServer.ScalarAsync<long>(admin, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgrelocate online apply'") == 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-        }
+        await Eventually.Holds(async () => await PgServer.ScalarAsync<long>(admin, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgrelocate online apply'") != 0, TimeSpan.FromMinutes(2));
 
         await servers.Target.ExecuteAsync("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgrelocate online apply'");
         await PgServer.ExecuteAsync(source, "UPDATE t SET v = 2; INSERT INTO t VALUES (101, 2);");

@@ -10,6 +10,7 @@ namespace PgRelocate.Tests.Online;
 internal sealed class OnlineRun
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan Every = TimeSpan.FromMilliseconds(200);
 
     private OnlineRun(Task<CliResult> result, string workDir, Process? process)
     {
@@ -47,66 +48,49 @@ internal sealed class OnlineRun
     /// <summary>Waits until the migration follows the source (its copy is done); fails if it ends first.</summary>
     public async Task<string> WaitForFollowAsync()
     {
-        var deadline = DateTime.UtcNow + Patience;
-        while (DateTime.UtcNow < deadline)
+        MigrationJournal? journal = null;
+        await Eventually.True(async () =>
         {
             if (Result.IsCompleted)
             {
                 Assert.Fail("The migration ended before following: " + await Result);
             }
 
-            var journal = MigrationJournal.All(WorkDir).SingleOrDefault();
-            if (journal is not null && journal.Step("follow").Status == StepStatus.Running && OnlineStatus.Read(journal.Folder) is { Phase: "follow" })
-            {
-                return journal.Id;
-            }
-
-            await Task.Delay(200);
-        }
-
-        Assert.Fail("The migration did not reach the follow step in time.");
-        return "";
+            journal = MigrationJournal.All(WorkDir).SingleOrDefault();
+            return journal is not null && journal.Step("follow").Status == StepStatus.Running && OnlineStatus.Read(journal.Folder) is { Phase: "follow" };
+        }, Patience, "The migration did not reach the follow step in time.", Every);
+        return journal!.Id;
     }
 
     /// <summary>Waits until the verification while following has passed.</summary>
     public async Task WaitForVerifiedAsync()
     {
-        var deadline = DateTime.UtcNow + Patience;
-        while (DateTime.UtcNow < deadline)
+        await Eventually.True(async () =>
         {
             if (Result.IsCompleted)
             {
                 Assert.Fail("The migration ended before its verification while following: " + await Result);
             }
 
-            if (Journal().Log.Any(l => l.Contains("Verified while following", StringComparison.Ordinal)))
-            {
-                return;
-            }
-
-            await Task.Delay(200);
-        }
-
-        Assert.Fail("The verification while following did not pass in time.");
+            return Journal().Log.Any(l => l.Contains("Verified while following", StringComparison.Ordinal));
+        }, Patience, "The verification while following did not pass in time.", Every);
     }
 
     /// <summary>Waits until the follow has applied at least <paramref name="changes"/> changes.</summary>
     public async Task WaitForChangesAsync(long changes)
     {
-        var deadline = DateTime.UtcNow + Patience;
-        while (DateTime.UtcNow < deadline)
+        var applied = await Eventually.Holds(async () =>
         {
             if (Result.IsCompleted)
             {
                 Assert.Fail("The migration ended while following: " + await Result);
             }
 
-            if (OnlineStatus.Read(Journal().Folder) is { } s && s.Changes >= changes)
-            {
-                return;
-            }
-
-            await Task.Delay(200);
+            return OnlineStatus.Read(Journal().Folder) is { } s && s.Changes >= changes;
+        }, Patience, Every);
+        if (applied)
+        {
+            return;
         }
 
         Process?.Kill(entireProcessTree: true);

@@ -126,31 +126,17 @@ public class SlotOwnershipTests(OnlineServers servers) : IClassFixture<OnlineSer
 
     private static async Task WaitUntilReadAsync(PgConnectionInfo superuser, string slot)
     {
-        for (var i = 0; i < 300; i++)
-        {
-            if (await PgServer.ScalarAsync<bool>(superuser, $"SELECT coalesce(bool_or(active), false) FROM pg_replication_slots WHERE slot_name = '{slot}'") == true)
-            {
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"No session began reading slot {slot}.");
+        await Eventually.True(
+            async () => await PgServer.ScalarAsync<bool>(superuser, $"SELECT coalesce(bool_or(active), false) FROM pg_replication_slots WHERE slot_name = '{slot}'"),
+            TimeSpan.FromSeconds(30), $"No session began reading slot {slot}.");
     }
 
     private static async Task DropAsync(PgConnectionInfo superuser, params string[] slots)
     {
         var names = string.Join(", ", slots.Select(s => $"'{s}'"));
-        for (var i = 0; i < 100; i++)
-        {
-            if (await PgServer.ScalarAsync<long>(superuser, $"SELECT count(*) FROM pg_replication_slots WHERE slot_name IN ({names}) AND active") == 0)
-            {
-                break;
-            }
-
-            await Task.Delay(100);
-        }
+        await Eventually.Holds(
+            async () => await PgServer.ScalarAsync<long>(superuser, $"SELECT count(*) FROM pg_replication_slots WHERE slot_name IN ({names}) AND active") == 0,
+            TimeSpan.FromSeconds(10));
 
         await PgServer.ExecuteAsync(superuser, $"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ({names})");
     }

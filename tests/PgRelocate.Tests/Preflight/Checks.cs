@@ -2,6 +2,7 @@ using Npgsql;
 using PgRelocate.Connections;
 using PgRelocate.Preflight;
 using PgRelocate.Progress;
+using PgRelocate.Tests.Harness;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Tests.Preflight;
@@ -30,17 +31,10 @@ internal static class Checks
     {
         await using var conn = new NpgsqlConnection(db.ToNpgsqlConnectionString());
         await conn.OpenAsync();
-        for (var i = 0; i < 100; i++)
-        {
-            var others = await Db.ScalarAsync<long>(conn,
+        await Eventually.Holds(
+            async () => await Db.ScalarAsync<long>(conn,
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
-                CancellationToken.None);
-            if (others == 0)
-            {
-                return;
-            }
-
-            await Task.Delay(50);
-        }
+                CancellationToken.None) == 0,
+            TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
     }
 }

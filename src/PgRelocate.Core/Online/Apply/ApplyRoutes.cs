@@ -47,7 +47,7 @@ internal sealed class ApplyRoutes
         return lane;
     }
 
-    private static string Name(string schema, string table) => Db.Ident(schema) + "." + Db.Ident(table);
+    private static string Name(string schema, string table) => Db.Qualified(schema, table);
 
     private string Root(string table)
     {

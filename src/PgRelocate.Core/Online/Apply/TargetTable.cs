@@ -66,7 +66,7 @@ internal sealed class TargetTable
     /// <exception cref="PgRelocateException">The table is missing on the target or its columns differ from the source's.</exception>
     public static async Task<TargetTable> DescribeAsync(NpgsqlConnection conn, SourceRelation source, CancellationToken cancellationToken)
     {
-        var qualified = Db.Ident(source.Schema) + "." + Db.Ident(source.Name);
+        var qualified = Db.Qualified(source.Schema, source.Name);
         var columns = new Dictionary<string, (string Type, uint TypeId, int TypeModifier)>(StringComparer.Ordinal);
         var partitioned = false;
         await using (var cmd = new NpgsqlCommand(
@@ -107,7 +107,7 @@ internal sealed class TargetTable
     /// <exception cref="PgRelocateException">The table is missing on the target or its columns differ from the source's.</exception>
     internal static TargetTable Match(SourceRelation source, IReadOnlyDictionary<string, (string Type, uint TypeId, int TypeModifier)> columns, bool partitioned, TableConstraints constraints)
     {
-        var qualified = Db.Ident(source.Schema) + "." + Db.Ident(source.Name);
+        var qualified = Db.Qualified(source.Schema, source.Name);
         if (columns.Count == 0)
         {
             throw SchemaChanged(source, $"table {source.Display} is not on the target");

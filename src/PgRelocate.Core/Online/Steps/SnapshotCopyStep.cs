@@ -76,7 +76,7 @@ public sealed class SnapshotCopyStep : ICompensatingStep
         {
             created = await replication.CreatePgOutputReplicationSlot(slot, temporarySlot: false, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: cancellationToken);
         }
-        catch (Npgsql.PostgresException e) when (e.SqlState == "42501")
+        catch (Npgsql.PostgresException e) when (e.SqlState == Npgsql.PostgresErrorCodes.InsufficientPrivilege)
         {
             throw new PgRelocateException($"The source refused the replication slot: {e.MessageText}. Give the source's role the REPLICATION attribute (or the provider's replication role); 'pgrelocate check --online' names the fix.", ExitCode.Failed, e);
         }

@@ -71,7 +71,7 @@ public sealed class DowntimeCheck(TimeSpan? warnAbove = null, long sampleBytes =
     {
         var clock = Stopwatch.StartNew();
         long total = 0;
-        await using (var copy = await context.Source.BeginRawBinaryCopyAsync($"COPY {Db.Ident(schema)}.{Db.Ident(table)} TO STDOUT (FORMAT binary)", cancellationToken))
+        await using (var copy = await context.Source.BeginRawBinaryCopyAsync($"COPY {Db.Qualified(schema, table)} TO STDOUT (FORMAT binary)", cancellationToken))
         {
             var buffer = new byte[81920];
             int read;

@@ -1,0 +1,99 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
+using Npgsql;
+
+namespace PgRelocate.Tests;
+
+/// <summary>
+/// The rules of docs/architecture.md about names written once: a schema-qualified name is joined by <c>Db.Qualified</c>
+/// only, and a SQLSTATE is named by Npgsql's <c>PostgresErrorCodes</c>, never written as a literal.
+/// </summary>
+public partial class ArchitectureTests
+{
+    [Fact]
+    public void Should_Join_Qualified_Names_Through_Db_Qualified_Only()
+    {
+        var joining = SourceFiles()
+            .Where(f => QualifiedJoin().IsMatch(CodeOnly(File.ReadAllText(f))))
+            .Select(SourceRelative)
+            .ToList();
+        Assert.Equal(["PgRelocate.Core/Connections/Db.cs"], joining);
+    }
+
+    [Theory]
+    [InlineData("var q = Db.Ident(schema) + \".\" + Db.Ident(name);", true)]
+    [InlineData("var q = $\"ANALYZE {Db.Ident(t.Schema)}.{Db.Ident(t.Name)}\";", true)]
+    [InlineData("var q = Db.Ident(r.GetString(0)) + \".\" + Db.Ident(r.GetString(1));", true)]
+    [InlineData("var q = $\"ANALYZE {Db.Qualified(t.Schema, t.Name)}\";", false)]
+    [InlineData("var q = $\"GRANT USAGE ON SCHEMA {Db.Ident(schema)} TO {Db.Ident(role)}\";", false)]
+    public void Should_Recognise_A_Qualified_Name_Joined_By_Hand(string code, bool joined) =>
+        Assert.Equal(joined, QualifiedJoin().IsMatch(code));
+
+    [Fact]
+    public void Should_Name_Every_SqlState_Through_Postgres_Error_Codes()
+    {
+        var written = SourceFiles()
+            .SelectMany(f => FiveCharacters().Matches(CodeOnly(File.ReadAllText(f)))
+                .Select(m => m.Groups[1].Value)
+                .Where(SqlStates.Contains)
+                .Select(code => $"{SourceRelative(f)} writes \"{code}\""))
+            .ToList();
+        Assert.True(written.Count == 0, string.Join("\n", written));
+    }
+
+    [Fact]
+    public void Should_Know_The_SqlStates_And_Not_Other_Five_Character_Words()
+    {
+        Assert.Contains("55P03", SqlStates);
+        Assert.Contains("57P01", SqlStates);
+        Assert.Contains("42501", SqlStates);
+        Assert.DoesNotContain("128MB", SqlStates);
+        Assert.DoesNotContain("TABLE", SqlStates);
+        Assert.Equal(["55P03"], FiveCharacters().Matches("catch (PostgresException e) when (e.SqlState == \"55P03\")").Select(m => m.Groups[1].Value));
+    }
+
+    /// <summary>
+    /// The options several commands share, each declared in its own file of the command line; <c>settings</c>'
+    /// --source (a URL or a CSV) and --confirm (always required, for a change of settings) are other things.
+    /// </summary>
+    private static readonly Dictionary<string, string[]> SharedOptions = new(StringComparer.Ordinal)
+    {
+        ["--source"] = ["PgRelocate.Cli/Commands/SettingsCommand.cs", "PgRelocate.Cli/Commands/SourceOption.cs"],
+        ["--confirm"] = ["PgRelocate.Cli/Commands/ConfirmOption.cs", "PgRelocate.Cli/Commands/SettingsCommand.cs"],
+        ["--compress"] = ["PgRelocate.Cli/Commands/CompressOption.cs"],
+        ["--workdir"] = ["PgRelocate.Cli/Commands/WorkDirOption.cs"],
+        ["--lock-timeout"] = ["PgRelocate.Cli/Commands/LockTimeoutOption.cs"],
+    };
+
+    [Fact]
+    public void Should_Declare_Each_Shared_Option_Once()
+    {
+        var files = SourceFiles().Select(f => (Name: SourceRelative(f), Code: CodeOnly(File.ReadAllText(f)))).ToList();
+        foreach (var (option, homes) in SharedOptions)
+        {
+            var declaring = files.Where(f => f.Code.Contains($"(\"{option}\"", StringComparison.Ordinal)).Select(f => f.Name).Order(StringComparer.Ordinal).ToList();
+            Assert.Equal(homes, declaring);
+        }
+    }
+
+    /// <summary>Every SQLSTATE Npgsql names: a literal equal to one of them is a code written by hand.</summary>
+    private static readonly HashSet<string> SqlStates = typeof(PostgresErrorCodes)
+        .GetFields(BindingFlags.Public | BindingFlags.Static)
+        .Where(f => f.IsLiteral && f.FieldType == typeof(string))
+        .Select(f => (string)f.GetRawConstantValue()!)
+        .ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>Every .cs file of the engine and the command line, outside bin and obj.</summary>
+    private static IEnumerable<string> SourceFiles() =>
+        Directory.GetFiles(Path.GetDirectoryName(CoreRoot())!, "*.cs", SearchOption.AllDirectories)
+            .Where(f => !SourceRelative(f).Split('/').Any(p => p is "bin" or "obj"));
+
+    private static string SourceRelative(string file) => Path.GetRelativePath(Path.GetDirectoryName(CoreRoot())!, file).Replace('\\', '/');
+
+    /// <summary>Two quoted identifiers joined by a dot: <c>Ident(a) + "." + Ident(b)</c> or <c>{Ident(a)}.{Ident(b)}</c>.</summary>
+    [GeneratedRegex(@"Ident\((?:[^()]|\([^()]*\))*\)(?:\s*\+\s*""\.""\s*\+\s*|\}\.\{)(?:Db\.)?Ident\(")]
+    private static partial Regex QualifiedJoin();
+
+    [GeneratedRegex(@"""([0-9A-Z]{5})""")]
+    private static partial Regex FiveCharacters();
+}
