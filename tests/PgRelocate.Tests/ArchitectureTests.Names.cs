@@ -54,12 +54,13 @@ public partial class ArchitectureTests
 
     /// <summary>
     /// The options several commands share, each declared in its own file of the command line; <c>settings</c>'
-    /// --source (a URL or a CSV) and --confirm (always required, for a change of settings) are other things.
+    /// --source (a URL or a CSV) and --confirm (always required, for a change of settings), and <c>check</c>'s
+    /// --confirm (it lets the estimate time a rolled-back scratch table, and replaces nothing) are other things.
     /// </summary>
     private static readonly Dictionary<string, string[]> SharedOptions = new(StringComparer.Ordinal)
     {
         ["--source"] = ["PgRelocate.Cli/Commands/SettingsCommand.cs", "PgRelocate.Cli/Commands/SourceOption.cs"],
-        ["--confirm"] = ["PgRelocate.Cli/Commands/ConfirmOption.cs", "PgRelocate.Cli/Commands/SettingsCommand.cs"],
+        ["--confirm"] = ["PgRelocate.Cli/Commands/CheckCommand.cs", "PgRelocate.Cli/Commands/ConfirmOption.cs", "PgRelocate.Cli/Commands/SettingsCommand.cs"],
         ["--compress"] = ["PgRelocate.Cli/Commands/CompressOption.cs"],
         ["--workdir"] = ["PgRelocate.Cli/Commands/WorkDirOption.cs"],
         ["--lock-timeout"] = ["PgRelocate.Cli/Commands/LockTimeoutOption.cs"],

@@ -149,7 +149,7 @@ internal static class EstimateMeasurer
             return (null, null, 0, null);
         }
 
-        var scratch = $"{Db.Ident(ToolSchema.Name)}.{Db.Ident(Scratch)}";
+        var scratch = Db.Qualified(ToolSchema.Name, Scratch);
         try
         {
             await using var transaction = await target.BeginTransactionAsync(cancellationToken);
@@ -217,7 +217,7 @@ internal static class EstimateMeasurer
 
     private static async Task<List<(string Name, string Type)>> ColumnsAsync(NpgsqlConnection source, EstimateTable table, CancellationToken cancellationToken)
     {
-        var sql = CatalogSql.Load("Preflight/EstimateColumns.sql").Replace("@table", Db.Literal(Db.Ident(table.Schema) + "." + Db.Ident(table.Name)), StringComparison.Ordinal);
+        var sql = CatalogSql.Load("Preflight/EstimateColumns.sql").Replace("@table", Db.Literal(Db.Qualified(table.Schema, table.Name)), StringComparison.Ordinal);
         return await Db.ListAsync(source, sql, r => (r.GetString(0), r.GetString(1)), cancellationToken);
     }
 

@@ -24,7 +24,7 @@ internal static class EstimateSample
     {
         var started = Stopwatch.GetTimestamp();
         var rows = new Rows();
-        await using (var copy = await source.BeginRawBinaryCopyAsync($"COPY {Db.Ident(table.Schema)}.{Db.Ident(table.Name)} TO STDOUT (FORMAT binary)", cancellationToken))
+        await using (var copy = await source.BeginRawBinaryCopyAsync($"COPY {Db.Qualified(table.Schema, table.Name)} TO STDOUT (FORMAT binary)", cancellationToken))
         {
             await PumpAsync(copy, rows, (_, _) => Task.CompletedTask, started, limit, cancellationToken);
         }
@@ -43,7 +43,7 @@ internal static class EstimateSample
         var list = string.Join(", ", columns.Select(Db.Ident));
         await using (var into = await target.BeginRawBinaryCopyAsync($"COPY {scratch} FROM STDIN (FORMAT binary)", cancellationToken))
         {
-            await using (var from = await source.BeginRawBinaryCopyAsync($"COPY (SELECT {list} FROM {Db.Ident(table.Schema)}.{Db.Ident(table.Name)}) TO STDOUT (FORMAT binary)", cancellationToken))
+            await using (var from = await source.BeginRawBinaryCopyAsync($"COPY (SELECT {list} FROM {Db.Qualified(table.Schema, table.Name)}) TO STDOUT (FORMAT binary)", cancellationToken))
             {
                 await PumpAsync(from, rows, (data, ct) => into.WriteAsync(data, ct).AsTask(), started, limit, cancellationToken);
             }
