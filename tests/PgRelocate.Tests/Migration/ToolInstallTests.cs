@@ -147,7 +147,9 @@ public sealed partial class ToolInstallTests
         p.StandardInput.Close();
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        // A bound for a hung child, not a measure: packing compiles the whole tool ahead of time (about two minutes of
+        // two cores alone), and beside the rest of the suite it took over five.
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(15));
         try
         {
             await p.WaitForExitAsync(cts.Token);
