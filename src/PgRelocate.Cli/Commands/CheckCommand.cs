@@ -16,8 +16,6 @@ internal static class CheckCommand
         var online = new Option<bool>("--online") { Description = "Also check the prerequisites of an online migration (migrate --online)." };
         var replicaIdentityFull = new Option<bool>("--replica-identity-full") { Description = "With --online: tables without a primary key will get REPLICA IDENTITY FULL (a warning, not a blocker)." };
         var roles = new Option<bool>("--roles") { Description = "Check that the target allows migrate --roles: creating the roles the database uses, keeping owners and grants." };
-        var noEstimate = new Option<bool>("--no-estimate") { Description = "Skip the estimate: no sample reads of the source, no scratch table on the target." };
-        var estimateSeconds = new Option<int>("--estimate-seconds") { Description = "How long the estimate may measure, in seconds.", DefaultValueFactory = _ => (int)EstimateOptions.DefaultBudget.TotalSeconds };
         var confirm = new Option<string?>("--confirm") { Description = "The target database's name: lets the estimate time a scratch table (rolled back) on a target that holds data." };
         var maxDowntime = new Option<string?>("--max-downtime") { Description = "The write downtime the recommended path must stay under (30s, 10m, 2h)." };
         var command = new Command("check", "Check a source (and target) before migrating: versions, extensions, size, roles, activity and more.")
@@ -29,8 +27,9 @@ internal static class CheckCommand
             roles,
             RoleOptions.MapRole,
             RoleOptions.PrivilegedAttributes,
-            noEstimate,
-            estimateSeconds,
+            EstimateOption.None,
+            EstimateOption.Seconds,
+            WorkDirOption.Option,
             confirm,
             maxDowntime,
         };
@@ -42,14 +41,15 @@ internal static class CheckCommand
                 ? [.. PreflightRunner.DefaultChecks(online: true), .. Online.OnlineChecks.All(ctx.Parse.GetValue(replicaIdentityFull))]
                 : [.. PreflightRunner.DefaultChecks(), Online.OnlineChecks.LeftoverSlots];
             var (withRoles, renames, privileged) = RoleOptions.Get(ctx.Parse, roles);
-            var seconds = ctx.Parse.GetValue(estimateSeconds);
-            if (seconds is < 1 or > 3600)
-            {
-                throw new UsageException("--estimate-seconds must be between 1 and 3600.");
-            }
-
             var budget = ctx.Parse.GetValue(maxDowntime) is { } text ? MigrateCommand.ParseDuration(text, "--max-downtime") : (TimeSpan?)null;
-            var estimate = ctx.Parse.GetValue(noEstimate) ? null : new EstimateOptions { Budget = TimeSpan.FromSeconds(seconds), Confirm = ctx.Parse.GetValue(confirm), MaxDowntime = budget };
+            // Corrected by the last migration between these two servers recorded in the work folder, when there is one.
+            var estimate = EstimateOption.Budget(ctx.Parse) is not { } seconds ? null : new EstimateOptions
+            {
+                Budget = seconds,
+                Confirm = ctx.Parse.GetValue(confirm),
+                MaxDowntime = budget,
+                Past = targetInfo is null ? null : Migration.EstimateHistory.Latest(WorkDirOption.Get(ctx.Parse), sourceInfo, targetInfo),
+            };
             var report = await new PreflightRunner(checks) { Roles = withRoles, RoleRenames = renames, PrivilegedAttributes = privileged, EstimateWith = estimate }.RunAsync(sourceInfo, targetInfo, ctx.Binaries, ctx.Reporter, ct);
             ctx.Reporter.Stop();
             if (ctx.Json)

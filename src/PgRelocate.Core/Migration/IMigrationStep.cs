@@ -101,6 +101,9 @@ public interface IMigrationStep
     string? SkipReason(MigrationOptions options);
 
     Task RunAsync(MigrationContext context, CancellationToken cancellationToken);
+
+    /// <summary>The part of the estimate the step's duration counts toward (see <see cref="EstimatePair"/>); null: none.</summary>
+    EstimatedPart? Estimated => null;
 }
 
 /// <summary>A step whose effect is undone when the migration fails, is cancelled, or (unless kept) ends.</summary>

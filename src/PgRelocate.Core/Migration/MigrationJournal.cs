@@ -105,6 +105,9 @@ public sealed class MigrationJournal
 
     public List<StepRecord> Steps { get; init; } = [];
 
+    /// <summary>What the check step's estimate predicted and what the migration took; null without an estimate (--no-estimate).</summary>
+    public EstimatePair? Estimate { get; set; }
+
     public List<string> Log { get; init; } = [];
 
     [JsonIgnore]
@@ -180,6 +183,34 @@ public sealed class MigrationJournal
         }
 
         return result.OrderByDescending(j => j.CreatedAt).ToList();
+    }
+
+    /// <summary>
+    /// The newest <paramref name="count"/> migrations of the work folder, newest first, read one at a time (an id begins
+    /// with its start time, so the folders' names sort by it): a caller that stops at the first it wants reads no more.
+    /// </summary>
+    public static IEnumerable<MigrationJournal> Newest(string workDir, int count)
+    {
+        if (!Directory.Exists(workDir))
+        {
+            yield break;
+        }
+
+        foreach (var dir in Directory.GetDirectories(workDir).Select(Path.GetFileName).OfType<string>().OrderDescending(StringComparer.Ordinal).Take(count))
+        {
+            MigrationJournal journal;
+            try
+            {
+                journal = Load(workDir, dir);
+            }
+            catch (Exception e) when (e is PgRelocateException or JsonException or IOException)
+            {
+                // Not a migration folder, or one being written this instant.
+                continue;
+            }
+
+            yield return journal;
+        }
     }
 
     public StepRecord Step(string name) => Steps.First(s => s.Name == name);

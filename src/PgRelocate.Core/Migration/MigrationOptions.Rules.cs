@@ -25,7 +25,7 @@ public static class MigrationOptionsRules
         "--confirm", "--via", "--jobs", "--compress", "--read-only-source", "--keep-read-only", "--apply-settings", "--keep-archive", "--allow",
         "--create-bucket", "--direct", "--online", "--roles", "--map-role", "--roles-with-privileged-attributes", "--cutover", "--max-lag", "--replica-identity-full", "--max-retained-wal", "--lock-timeout",
         "--profile", "--region", "--endpoint-url", "--provider", "--sse", "--sse-kms-key-id",
-        "--databases", "--all-databases", "--confirm-all",
+        "--databases", "--all-databases", "--confirm-all", "--no-estimate", "--estimate-seconds",
     ];
 
     /// <summary>

@@ -1,3 +1,4 @@
+using PgRelocate.Preflight;
 using PgRelocate.Connections;
 using PgRelocate.Staging;
 using PgRelocate.Targets;
@@ -76,6 +77,9 @@ public sealed record MigrationOptions
     /// <summary>--roles-with-privileged-attributes: with <see cref="Roles"/>, the roles created get the source's SUPERUSER, REPLICATION and BYPASSRLS.</summary>
     public bool PrivilegedAttributes { get; init; }
 
+    /// <summary>How long the check step's estimate may measure (--estimate-seconds); null: no estimate (--no-estimate).</summary>
+    public TimeSpan? EstimateBudget { get; init; } = EstimateOptions.DefaultBudget;
+
     /// <summary>Preflight checks whose blockers the user overrides, by name.</summary>
     public IReadOnlySet<string> Allow { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
@@ -101,6 +105,7 @@ public sealed record MigrationOptions
         ["cutover"] = AutoCutover ? "auto" : "manual",
         ["maxLagSeconds"] = MaxLag.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["replicaIdentityFull"] = ReplicaIdentityFull.ToString(),
+        ["estimateSeconds"] = EstimateBudget?.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
         ["maxRetainedWal"] = MaxRetainedWal?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
         ["profile"] = Staging.Profile ?? "",
         ["region"] = Staging.Region ?? "",

@@ -97,6 +97,8 @@ public static class MigrationPlan
             Roles = Flag("roles"),
             RoleRenames = Catalog.RoleMap.FromJournal(o.GetValueOrDefault("mapRole")),
             PrivilegedAttributes = Flag("rolesWithPrivilegedAttributes"),
+            // A journal written before the estimate existed records none: its check step measured none.
+            EstimateBudget = double.TryParse(o.GetValueOrDefault("estimateSeconds"), System.Globalization.CultureInfo.InvariantCulture, out var budget) ? TimeSpan.FromSeconds(budget) : null,
             Allow = (o.GetValueOrDefault("allow") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal),
         };
     }

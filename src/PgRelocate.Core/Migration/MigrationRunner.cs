@@ -127,6 +127,11 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
 
                 record.Status = StepStatus.Done;
                 record.FinishedAt = DateTimeOffset.UtcNow;
+                if (step.Estimated is { } part)
+                {
+                    journal.Estimate?.Took(part, (record.FinishedAt - record.StartedAt).Value.TotalSeconds, options.Via is not null);
+                }
+
                 journal.AddLog($"{step.Name}: {record.Summary ?? "done"}");
                 journal.Save();
                 FaultInjection.At(step.Name, "end");

@@ -21,6 +21,12 @@ public sealed record Estimate(
     IReadOnlyList<string> Basis,
     EstimateMeasures Measures)
 {
+    /// <summary>The direct copy's prediction from this run's measurements alone, before a past migration corrected it: what the next estimate learns against.</summary>
+    public double MeasuredCopySeconds { get; init; }
+
+    /// <summary>Dump + restore's, likewise.</summary>
+    public double MeasuredDumpRestoreSeconds { get; init; }
+
     /// <summary>The round trips the online cutover makes to each side besides one per sequence: make the source read-only, end its sessions, read its last position, wait for the apply, restore the triggers, release the target.</summary>
     private const int CutoverRoundTrips = 10;
 
@@ -59,6 +65,8 @@ public sealed record Estimate(
         var dumpRestore = dump + restore;
         basis.Add(Line($"dump + restore: dump {dump:0.#} s at the source's read rate (its compression not measured), restore {restore:0.#} s at one lane's rate with the same index builds; the staged path adds the store's upload and download, not measured."));
 
+        var (measuredCopy, measuredDumpRestore) = (copy, dumpRestore);
+        (copy, dumpRestore) = Learned(copy, dumpRestore, o.Past, basis);
         var wal = m.SourceWalBytesPerSecond;
         double? slot = wal * copy;
         double? catchUp = wal is not { } w ? null : w == 0 ? 0 : lane > w ? slot / (lane - w) : null;
@@ -75,7 +83,39 @@ public sealed record Estimate(
         }
 
         var (path, why) = Recommend(copy, dumpRestore, online, catchUp, o.MaxDowntime);
-        return new Estimate(copy, dumpRestore, dumpRestore, wal, slot, catchUp, copy, online, path, why, basis, m);
+        return new Estimate(copy, dumpRestore, dumpRestore, wal, slot, catchUp, copy, online, path, why, basis, m)
+        {
+            MeasuredCopySeconds = measuredCopy,
+            MeasuredDumpRestoreSeconds = measuredDumpRestore,
+        };
+    }
+
+    /// <summary>
+    /// The copy's and dump + restore's predictions corrected by how far the last migration between these servers was
+    /// from its own (its actual over its predicted, bounded): what the measurement cannot see (the schema's dump and
+    /// restore, constraints' checks, the tool's start, the servers' caches) is much the same from one run to the next.
+    /// </summary>
+    private static (double Copy, double DumpRestore) Learned(double copy, double dumpRestore, PastEstimate? past, List<string> basis)
+    {
+        if (past is null)
+        {
+            return (copy, dumpRestore);
+        }
+
+        var copyFactor = PastEstimate.Factor(past.PredictedCopy, past.ActualCopy);
+        var restoreFactor = PastEstimate.Factor(past.PredictedDumpRestore, past.ActualDumpRestore);
+        if (copyFactor is null && restoreFactor is null)
+        {
+            return (copy, dumpRestore);
+        }
+
+        // A path not run then takes the other's factor: what the measurement misses is mostly common to both (the
+        // schema's dump and restore, the tool's start), and correcting one path alone would tilt the advice to the other.
+        string Part(string what, double? factor, double? predicted, double? actual, string other) =>
+            factor is { } f ? Line($"{what} ×{f:0.##} (predicted {Time(predicted!.Value)}, took {Time(actual!.Value)})") : Line($"{what} by the {other}'s factor (not run then)");
+        basis.Add($"learned from migration {past.Id} between these servers ({past.At.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}): " +
+            $"{Part("direct copy", copyFactor, past.PredictedCopy, past.ActualCopy, "dump + restore")}, {Part("dump + restore", restoreFactor, past.PredictedDumpRestore, past.ActualDumpRestore, "direct copy")}.");
+        return (copy * (copyFactor ?? restoreFactor!.Value), dumpRestore * (restoreFactor ?? copyFactor!.Value));
     }
 
     /// <summary>Every index of every table at the measured B-tree rate, each build's sort taking longer per row as its rows grow (n log n from the sample's rows).</summary>

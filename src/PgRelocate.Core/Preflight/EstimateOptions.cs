@@ -26,4 +26,21 @@ public sealed record EstimateOptions
 
     /// <summary>The lag the online cutover waits for before it stops writes (migrate's --max-lag default).</summary>
     public TimeSpan CutoverLag { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The last migration between these two servers whose estimate can be set beside what it took; null: none known.</summary>
+    public PastEstimate? Past { get; init; }
+}
+
+/// <summary>
+/// What an earlier migration between the same two servers predicted and what it took (seconds; null where that path
+/// did not run), so that this estimate can be corrected by how far off that one was.
+/// </summary>
+public sealed record PastEstimate(string Id, DateTimeOffset At, double? PredictedCopy, double? ActualCopy, double? PredictedDumpRestore, double? ActualDumpRestore)
+{
+    /// <summary>How far a past figure may move this one, either way: a run disturbed by something else is not the rule.</summary>
+    private const double Bound = 4;
+
+    /// <summary>The factor by which that migration's <paramref name="predicted"/> missed its <paramref name="actual"/> (bounded), or null.</summary>
+    public static double? Factor(double? predicted, double? actual) =>
+        predicted is > 0 && actual is > 0 ? Math.Clamp(actual.Value / predicted.Value, 1 / Bound, Bound) : null;
 }

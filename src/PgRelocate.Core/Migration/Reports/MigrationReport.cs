@@ -99,27 +99,24 @@ public static class MigrationReport
             sb.AppendLine(CultureInfo.InvariantCulture, $"| {Cell(s.Name)} | {s.Status} | {StepDuration(s)} | {Cell(s.Error ?? s.Summary ?? "")} |");
         }
 
-        foreach (var s in j.Steps)
+        foreach (var t in Tables(j))
         {
-            foreach (var t in s.Tables)
+            sb.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"## {t.Title}").AppendLine();
+            if (t.Note is not null)
             {
-                sb.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"## {t.Title}").AppendLine();
-                if (t.Note is not null)
-                {
-                    sb.AppendLine(t.Note).AppendLine();
-                }
+                sb.AppendLine(t.Note).AppendLine();
+            }
 
-                if (t.Rows.Count == 0)
-                {
-                    continue;
-                }
+            if (t.Rows.Count == 0)
+            {
+                continue;
+            }
 
-                sb.AppendLine("| " + string.Join(" | ", t.Columns.Select(Cell)) + " |");
-                sb.AppendLine("|" + string.Concat(t.Columns.Select(_ => " --- |")));
-                foreach (var row in t.Rows)
-                {
-                    sb.AppendLine("| " + string.Join(" | ", row.Select(Cell)) + " |");
-                }
+            sb.AppendLine("| " + string.Join(" | ", t.Columns.Select(Cell)) + " |");
+            sb.AppendLine("|" + string.Concat(t.Columns.Select(_ => " --- |")));
+            foreach (var row in t.Rows)
+            {
+                sb.AppendLine("| " + string.Join(" | ", row.Select(Cell)) + " |");
             }
         }
 
@@ -164,41 +161,38 @@ public static class MigrationReport
         }
 
         sb.Append("</table>");
-        foreach (var s in j.Steps)
+        foreach (var t in Tables(j))
         {
-            foreach (var t in s.Tables)
+            sb.Append("<h2>").Append(E(t.Title)).Append("</h2>");
+            if (t.Note is not null)
             {
-                sb.Append("<h2>").Append(E(t.Title)).Append("</h2>");
-                if (t.Note is not null)
-                {
-                    sb.Append("<p class=\"note\">").Append(E(t.Note)).Append("</p>");
-                }
+                sb.Append("<p class=\"note\">").Append(E(t.Note)).Append("</p>");
+            }
 
-                if (t.Rows.Count == 0)
-                {
-                    continue;
-                }
+            if (t.Rows.Count == 0)
+            {
+                continue;
+            }
 
-                sb.Append("<table><tr>");
-                foreach (var c in t.Columns)
+            sb.Append("<table><tr>");
+            foreach (var c in t.Columns)
+            {
+                sb.Append("<th>").Append(E(c)).Append("</th>");
+            }
+
+            sb.Append("</tr>");
+            foreach (var row in t.Rows)
+            {
+                sb.Append("<tr>");
+                foreach (var cell in row)
                 {
-                    sb.Append("<th>").Append(E(c)).Append("</th>");
+                    sb.Append("<td>").Append(E(cell)).Append("</td>");
                 }
 
                 sb.Append("</tr>");
-                foreach (var row in t.Rows)
-                {
-                    sb.Append("<tr>");
-                    foreach (var cell in row)
-                    {
-                        sb.Append("<td>").Append(E(cell)).Append("</td>");
-                    }
-
-                    sb.Append("</tr>");
-                }
-
-                sb.Append("</table>");
             }
+
+            sb.Append("</table>");
         }
 
         sb.Append("<h2>Log</h2><pre>");
@@ -244,6 +238,10 @@ public static class MigrationReport
         sb.Append("</svg>");
         return sb.ToString();
     }
+
+    /// <summary>The report's tables: the estimate beside what happened, then each step's.</summary>
+    private static IEnumerable<ReportTable> Tables(MigrationJournal j) =>
+        (j.Estimate is { } pair ? [pair.Table()] : Enumerable.Empty<ReportTable>()).Concat(j.Steps.SelectMany(s => s.Tables));
 
     private static string StepDuration(StepRecord s) =>
         s.StartedAt is { } a ? Units.Duration((s.FinishedAt ?? DateTimeOffset.UtcNow) - a) : "";

@@ -23,6 +23,8 @@ public sealed class DirectCopyStep : ICompensatingStep
 
     public string Name => StepName;
 
+    public EstimatedPart? Estimated => EstimatedPart.Copy;
+
     public string? SkipReason(MigrationOptions options) => options.Direct ? null : "dump and restore instead (no --direct)";
 
     public bool KeepOnSuccess(MigrationOptions options) => true;

@@ -16,6 +16,8 @@ public sealed class RestoreStep : IMigrationStep
 
     public string Name => StepName;
 
+    public EstimatedPart? Estimated => EstimatedPart.DumpRestore;
+
     public string? SkipReason(MigrationOptions options) => options.Direct ? "copied directly instead (--direct)" : null;
 
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)

@@ -12,6 +12,8 @@ public sealed class StageStep : IMigrationStep
 
     public string Name => StepName;
 
+    public EstimatedPart? Estimated => EstimatedPart.Stage;
+
     public string? SkipReason(MigrationOptions options) =>
         options.Direct ? "copied directly instead (--direct)" : options.Via is null ? "the archive stays in the migration's folder (no --via)" : null;
 

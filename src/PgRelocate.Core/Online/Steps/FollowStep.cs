@@ -52,9 +52,15 @@ public sealed class FollowStep : ICompensatingStep
         {
             // Catch up, then prove the target exact at one position of the source before anything switches.
             // A busy source is never idle long enough to be "caught up": within a second of it will do.
-        await follower.RunAsync(p => Requested() || p.CaughtUp || p.LagSeconds < 1, cancellationToken);
+            await follower.RunAsync(p => Requested() || p.CaughtUp || p.LagSeconds < 1, cancellationToken);
             if (!Requested())
             {
+                if (context.Journal.Estimate is { } estimate)
+                {
+                    // The catch-up the estimate predicts: from the snapshot copy's end to the target within a second of the source.
+                    estimate.Actual.CatchUpSeconds = (DateTimeOffset.UtcNow - context.Record.StartedAt)?.TotalSeconds;
+                }
+
                 var copy = context.Journal.Step(SnapshotCopyStep.StepName);
                 var result = await OnlineVerification.RunAsync(follower, options.Source, options.Into.Connection, copy.Outputs["slot"], options.Into.Jobs, context.Reporter, cancellationToken);
                 foreach (var table in VerifyStep.Tables(result))

@@ -109,6 +109,11 @@ public sealed class OnlineCutoverStep : IMigrationStep
         var downtime = DateTimeOffset.UtcNow - readOnlyAt;
         Record(context, follower, transactionsBefore);
         context.Record.Outputs["writeDowntimeSeconds"] = downtime.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
+        if (context.Journal.Estimate is { } estimate)
+        {
+            estimate.Actual.OnlineDowntimeSeconds = downtime.TotalSeconds;
+        }
+
         context.Record.Outputs["catchUpSeconds"] = phases.Seconds("read-only and catch up").ToString("0.000", CultureInfo.InvariantCulture);
         context.Record.Tables.Add(new ReportTable(
             "Where the write downtime went",

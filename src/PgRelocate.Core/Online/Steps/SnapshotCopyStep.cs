@@ -26,6 +26,8 @@ public sealed class SnapshotCopyStep : ICompensatingStep
 
     public string Name => StepName;
 
+    public EstimatedPart? Estimated => EstimatedPart.Copy;
+
     public string? SkipReason(MigrationOptions options) => null;
 
     public bool KeepOnSuccess(MigrationOptions options) => false;
