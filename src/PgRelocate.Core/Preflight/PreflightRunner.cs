@@ -186,7 +186,11 @@ public sealed class PreflightRunner
             results[order[done]] = await RunOneAsync(check, context, cancellationToken);
         }
 
-        context.Reporter.Progress(new ProgressUpdate("checks", _checks.Count, _checks.Count, "checks", Finished: true));
+        if (_checks.Count > 0)
+        {
+            context.Reporter.Progress(new ProgressUpdate("checks", _checks.Count, _checks.Count, "checks", Finished: true));
+        }
+
         var (estimate, failed) = await EstimateAsync(context, cancellationToken);
         return new PreflightReport([.. results.SelectMany(r => r), .. failed])
         {

@@ -344,7 +344,7 @@ internal sealed class TargetTable
         var cmd = new NpgsqlBatchCommand();
         var rowsFrom = RowsFrom(cmd, rows, [.. KeyColumns(), .. set]);
         var sets = set.Select(i => $"{Db.Ident(_source.Columns[i])} = source_row.c{i}::{_casts[i]}");
-        cmd.CommandText = $"UPDATE {Qualified} AS target_row SET {string.Join(", ", sets)} FROM {rowsFrom} WHERE {KeyJoin()}";
+        cmd.CommandText = $"UPDATE {Qualified} AS target_row SET {string.Join(", ", sets)} FROM {rowsFrom} WHERE {KeyJoin()} AND {FirstKeyAmongRows()}";
         return cmd;
     }
 
@@ -353,8 +353,19 @@ internal sealed class TargetTable
     {
         var cmd = new NpgsqlBatchCommand();
         var rowsFrom = RowsFrom(cmd, keys, KeyColumns());
-        cmd.CommandText = $"DELETE FROM {Qualified} AS target_row USING {rowsFrom} WHERE {KeyJoin()}";
+        cmd.CommandText = $"DELETE FROM {Qualified} AS target_row USING {rowsFrom} WHERE {KeyJoin()} AND {FirstKeyAmongRows()}";
         return cmd;
+    }
+
+    /// <summary>
+    /// The first key column among the rows' values of it (the first array <see cref="RowsFrom"/> adds): said again
+    /// beside the join, it lets the target's index find the rows by their keys, whatever the table's statistics say
+    /// (see <see cref="TargetWrites"/>' plan settings for these statements).
+    /// </summary>
+    private string FirstKeyAmongRows()
+    {
+        var first = KeyColumns()[0];
+        return $"target_row.{Db.Ident(_source.Columns[first])} = ANY ($1::text[]::{_casts[first]}[])";
     }
 
     private List<int> KeyColumns() => Enumerable.Range(0, _source.Columns.Count).Where(i => _source.Key[i]).ToList();
