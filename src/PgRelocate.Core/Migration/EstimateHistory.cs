@@ -31,7 +31,7 @@ public static class EstimateHistory
             }
 
             return new PastEstimate(journal.Id, journal.FinishedAt ?? journal.CreatedAt,
-                pair.MeasuredCopySeconds, pair.Actual.CopySeconds, pair.MeasuredDumpRestoreSeconds, pair.Actual.DumpRestoreSeconds);
+                pair.MeasuredCopySeconds, pair.Actual.CopySeconds, pair.MeasuredDumpRestoreSeconds, pair.Actual.DumpRestoreSeconds, pair.Actual.OnlineDowntimeSeconds);
         }
 
         return null;

@@ -109,7 +109,8 @@ public sealed class EstimatePair
                 return;
             }
 
-            var off = predicted is > 0 && actual is { } a ? $"{a / predicted.Value:0.00}×" : "";
+            // A ratio to a prediction of a few hundredths of a second says nothing.
+            var off = predicted is >= 0.1 && actual is { } a ? $"{a / predicted.Value:0.00}×" : "";
             rows.Add([what, predicted is { } p ? format(p) : "-", actual is { } x ? format(x) : "not run", off]);
         }
 

@@ -76,6 +76,12 @@ public sealed record Estimate(
             var drain = lane > 0 ? walRate * o.CutoverLag.TotalSeconds / lane : 0;
             online = drain + CutoverRoundTrips * (m.SourceRoundTrip.TotalSeconds + (m.TargetRoundTrip?.TotalSeconds ?? 0)) + m.Sequences * (m.TargetRoundTrip?.TotalSeconds ?? trip);
             basis.Add(Line($"online: the slot holds the WAL written during the copy; the apply, one session, taken at one lane's rate ({Units.Rate(lane)}); the cutover applies the last {o.CutoverLag.TotalSeconds:0} s of lag ({drain:0.##} s) and makes {CutoverRoundTrips} round trips to each side and one per sequence ({m.Sequences})."));
+            if (o.Past is { ActualOnlineDowntime: { } before } && before > online)
+            {
+                basis.Add(Line($"online: the cutover of migration {o.Past.Id} between these servers held writes for {Time(before)}: taken as this one's downtime, more than the round trips above count."));
+                online = before;
+            }
+
             if (catchUp is null)
             {
                 basis.Add("online: the source writes WAL faster than one lane applies it: the follow would not catch up.");

@@ -33,9 +33,10 @@ public sealed record EstimateOptions
 
 /// <summary>
 /// What an earlier migration between the same two servers predicted and what it took (seconds; null where that path
-/// did not run), so that this estimate can be corrected by how far off that one was.
+/// did not run), so that this estimate can be corrected by how far off that one was; and, online, the write downtime
+/// its cutover measured (mostly the servers' own fixed costs, which the round trips alone underrate).
 /// </summary>
-public sealed record PastEstimate(string Id, DateTimeOffset At, double? PredictedCopy, double? ActualCopy, double? PredictedDumpRestore, double? ActualDumpRestore)
+public sealed record PastEstimate(string Id, DateTimeOffset At, double? PredictedCopy, double? ActualCopy, double? PredictedDumpRestore, double? ActualDumpRestore, double? ActualOnlineDowntime = null)
 {
     /// <summary>How far a past figure may move this one, either way: a run disturbed by something else is not the rule.</summary>
     private const double Bound = 4;
