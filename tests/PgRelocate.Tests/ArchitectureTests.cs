@@ -33,6 +33,13 @@ public partial class ArchitectureTests
         Assert.DoesNotContain(folders, f => !Layers.ContainsKey(f!));
     }
 
+    /// <summary>Every source file of the engine sits in a layer's folder: a file at its root would escape the layers' test.</summary>
+    [Fact]
+    public void Should_Keep_No_Source_File_At_The_Root_Of_The_Engine()
+    {
+        Assert.Empty(Directory.GetFiles(CoreRoot(), "*.cs").Select(Path.GetFileName));
+    }
+
     [Fact]
     public void Should_Use_Only_The_Same_Or_Lower_Layers()
     {

@@ -55,7 +55,7 @@ public sealed class JournalReporter(IReporter inner, MigrationJournal journal) :
             {
                 _lastWrite = DateTime.UtcNow;
                 var path = Path.Combine(journal.Folder, ProgressFile);
-                File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(_latest.Values.ToList(), StateJson.Default.ListProgressUpdate));
+                File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(_latest.Values.ToList(), ProgressJson.Default.ListProgressUpdate));
                 File.Move(path + ".tmp", path, overwrite: true);
             }
         }
@@ -66,7 +66,7 @@ public sealed class JournalReporter(IReporter inner, MigrationJournal journal) :
         var path = Path.Combine(journal.Folder, ProgressFile);
         try
         {
-            return File.Exists(path) ? JsonSerializer.Deserialize(File.ReadAllText(path), StateJson.Default.ListProgressUpdate) ?? [] : [];
+            return File.Exists(path) ? JsonSerializer.Deserialize(File.ReadAllText(path), ProgressJson.Default.ListProgressUpdate) ?? [] : [];
         }
         catch (Exception e) when (e is IOException or JsonException)
         {

@@ -59,7 +59,7 @@ public sealed record OnlineStatus
     public void Write(string folder)
     {
         var path = Path.Combine(folder, FileName);
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(this, StateJson.Default.OnlineStatus));
+        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(this, OnlineStatusJson.Default.OnlineStatus));
         File.Move(path + ".tmp", path, overwrite: true);
     }
 
@@ -69,7 +69,7 @@ public sealed record OnlineStatus
         var path = Path.Combine(folder, FileName);
         try
         {
-            return File.Exists(path) ? JsonSerializer.Deserialize(File.ReadAllText(path), StateJson.Default.OnlineStatus) : null;
+            return File.Exists(path) ? JsonSerializer.Deserialize(File.ReadAllText(path), OnlineStatusJson.Default.OnlineStatus) : null;
         }
         catch (Exception e) when (e is IOException or JsonException)
         {

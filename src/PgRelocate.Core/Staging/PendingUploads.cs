@@ -25,7 +25,7 @@ public static class PendingUploads
         ArgumentNullException.ThrowIfNull(store);
         Directory.CreateDirectory(Folder);
         var file = Path.Combine(Folder, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(store.Display(key) + "\n" + uploadId)))[..24] + ".json");
-        File.WriteAllText(file, JsonSerializer.Serialize(new Record(store.Display(key), key, uploadId, Environment.ProcessId, DateTimeOffset.UtcNow), StateJson.Default.Record));
+        File.WriteAllText(file, JsonSerializer.Serialize(new Record(store.Display(key), key, uploadId, Environment.ProcessId, DateTimeOffset.UtcNow), PendingUploadsJson.Default.Record));
         return file;
     }
 
@@ -60,7 +60,7 @@ public static class PendingUploads
             Record? record;
             try
             {
-                record = JsonSerializer.Deserialize(File.ReadAllText(file), StateJson.Default.Record);
+                record = JsonSerializer.Deserialize(File.ReadAllText(file), PendingUploadsJson.Default.Record);
             }
             catch (Exception e) when (e is IOException or JsonException)
             {
