@@ -26,22 +26,13 @@ internal static class SequenceSync
 
     /// <summary>
     /// The user sequences by name, with the last value each has handed out where the login may read it: null where it
-    /// has handed out none (is_called false) or may not be read, which <see cref="ReadAsync"/> then reads exactly.
-    /// pg_sequence_last_value reads a sequence's page without a query planned for it: 1,000 sequences in 3 ms, where a
-    /// <c>SELECT last_value, is_called FROM</c> each took 105 ms. As verify reads them (Verify/SequenceValues.sql).
+    /// has handed out none (is_called false) or may not be read, which <see cref="ReadAsync"/> then reads exactly. Read
+    /// as verify reads them: Catalog/UserSequences.sql.
     /// </summary>
-    private static readonly string SequencesSql = Sequences(
-        "CASE WHEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT,USAGE') THEN pg_catalog.pg_sequence_last_value(c.oid::pg_catalog.regclass) END");
+    private static readonly string SequencesSql = CatalogSql.Expand("SELECT q.nspname, q.relname, q.last_value FROM ({{user_sequences}}) q ORDER BY 1, 2");
 
-    /// <summary><see cref="SequencesSql"/> before PostgreSQL 10, which has no pg_sequence_last_value: every value read exactly.</summary>
-    private static readonly string SequenceNamesSql = Sequences("NULL::bigint");
-
-    private static string Sequences(string lastValue) => CatalogSql.Expand("SELECT n.nspname, c.relname, " + lastValue + """
-
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'S' AND c.oid IN ({{user_relations}})
-        ORDER BY 1, 2
-        """);
+    /// <summary>The user sequences before PostgreSQL 10 (Copy/SequenceNames.sql): every value read exactly.</summary>
+    private static readonly string SequenceNamesSql = CatalogSql.Load("Copy/SequenceNames.sql");
 
     /// <summary>Sets each sequence the target has by schema and name; returns a row per sequence, the set value null where it has none.</summary>
     private const string SetSql = """
