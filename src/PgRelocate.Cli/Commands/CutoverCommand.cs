@@ -56,6 +56,11 @@ internal static class CutoverCommand
                 break;
             }
 
+            if (CutoverRequest.Refusal(journal.Folder) is { } refused)
+            {
+                throw new PgRelocateException(refused + ".");
+            }
+
             await Task.Delay(250, cancellationToken);
         }
 
@@ -65,16 +70,19 @@ internal static class CutoverCommand
         }
 
         var downtime = journal.Output(OnlineCutoverStep.StepName, "writeDowntimeSeconds");
+        var pause = journal.Output(OnlineCutoverStep.StepName, OnlineCutoverStep.ApplicationPauseOutput);
         if (ctx.Json)
         {
-            ctx.WriteJson(new CutoverJson(id, journal.Status.ToString(), downtime is null ? null : double.Parse(downtime, CultureInfo.InvariantCulture), journal.Target, journal.Error), c => c.CutoverJson);
+            ctx.WriteJson(new CutoverJson(id, journal.Status.ToString(), downtime is null ? null : double.Parse(downtime, CultureInfo.InvariantCulture), journal.Target, journal.Error, pause is null ? null : double.Parse(pause, CultureInfo.InvariantCulture)), c => c.CutoverJson);
         }
 
         if (journal.Status == MigrationStatus.Completed)
         {
             if (!ctx.Json)
             {
-                ctx.Out.WriteLine($"Migration {id} switched: writes were refused for {downtime}s.");
+                ctx.Out.WriteLine(pause is null
+                    ? $"Migration {id} switched: writes were refused for {downtime}s."
+                    : $"Migration {id} switched behind PgBouncer: the application's queries waited {pause}s there, and its entry points at the target (the source was read-only for {downtime}s).");
                 ctx.Out.WriteLine($"DATABASE_URL={journal.Target}");
                 foreach (var row in journal.Step(Migration.Steps.CutoverStep.StepName).Tables.FirstOrDefault(t => t.Title == "Applications to repoint")?.Rows ?? [])
                 {

@@ -63,7 +63,7 @@ public static class MigrationPlan
     }
 
     /// <summary>Rebuilds the options a migration was started with from its journal and fresh connections.</summary>
-    public static MigrationOptions FromJournal(MigrationJournal journal, Connections.PgConnectionInfo source, Connections.PgConnectionInfo target, bool showSecrets)
+    public static MigrationOptions FromJournal(MigrationJournal journal, Connections.PgConnectionInfo source, Connections.PgConnectionInfo target, bool showSecrets, Connections.PgConnectionInfo? pgbouncerAdmin = null)
     {
         var o = journal.Options;
         bool Flag(string key) => bool.TryParse(o.GetValueOrDefault(key), out var v) && v;
@@ -98,6 +98,7 @@ public static class MigrationPlan
             RoleRenames = Catalog.RoleMap.FromJournal(o.GetValueOrDefault("mapRole")),
             PrivilegedAttributes = Flag("rolesWithPrivilegedAttributes"),
             Allow = (o.GetValueOrDefault("allow") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal),
+            PgBouncer = Poolers.PgBouncerOptions.FromJournal(o, pgbouncerAdmin),
         };
     }
 }
