@@ -77,7 +77,7 @@ public sealed class PgBouncerConsole
             StderrLine = line => { lock (errors) { errors.Add(_admin.Scrub(line)); } },
             Stdout = async (stream, ct) =>
             {
-                using var reader = new StreamReader(stream);
+                using var reader = new StreamReader(stream, leaveOpen: true);
                 output.Append(await reader.ReadToEndAsync(ct));
             },
         };

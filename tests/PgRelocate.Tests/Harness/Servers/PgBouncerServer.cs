@@ -142,6 +142,26 @@ public sealed class PgBouncerServer : IAsyncDisposable
             "PgBouncer did not listen in time.");
     }
 
+    /// <summary>Whether PgBouncer holds the entry paused, as its console's SHOW DATABASES says (read with psql: the console speaks the simple protocol only).</summary>
+    public async Task<bool> PausedAsync()
+    {
+        var bin = PgRelocate.Clusters.ServerBinaries.Find(15) ?? PgRelocate.Clusters.ServerBinaries.Newest();
+        var psi = new ProcessStartInfo(Path.Combine(bin, "psql"), ["-X", "-A", "-F", "|", "-P", "footer=off", "-c", "SHOW DATABASES"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in Admin.ToLibpqEnvironment())
+        {
+            psi.Environment[k] = v;
+        }
+
+        using var p = Process.Start(psi)!;
+        var lines = (await p.StandardOutput.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var error = await p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, error);
+        var header = lines[0].Split('|').ToList();
+        var row = lines.Skip(1).Select(l => l.Split('|')).Single(r => r[0] == Entry);
+        return row[header.IndexOf("paused")] == "1";
+    }
+
     /// <summary>PgBouncer's log and its own output, the last lines.</summary>
     public string Tail()
     {
