@@ -134,5 +134,5 @@ public static class PgBouncerChecks
     }
 
     private static UsageException Refuse(string found, string? next = null) =>
-        new(Sentences.NothingWasChanged("--pgbouncer: " + found, next));
+        new(Sentences.NothingWasChanged("--pgbouncer: " + found, next is { Length: > 0 } ? char.ToUpperInvariant(next[0]) + next[1..] : null));
 }

@@ -31,7 +31,7 @@ public class PgBouncerCutoverTests(OnlineServers servers) : IClassFixture<Online
         var bench = Pgbench.Run(bouncer.App, clients: 8, seconds: 100, dir.File("bench"));
         await Eventually.True(async () => await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM pgbench_history") > 50, TimeSpan.FromMinutes(1), "pgbench wrote nothing through PgBouncer.");
 
-        var run = OnlineRun.Start(source, target, dir.Path, "--replica-identity-full", "--pgbouncer", CliRunner.Url(bouncer.Admin), "--pgbouncer-ini", bouncer.IniFile);
+        var run = OnlineRun.Start(source, target, dir.Path, "--replica-identity-full", "--pgbouncer", CliRunner.Url(bouncer.Admin), "--pgbouncer-ini", bouncer.IniFile, "--pgbouncer-database", "app");
         var id = await run.WaitForFollowAsync();
         await run.WaitForVerifiedAsync();
         var cutover = await run.CutoverAsync(id);
@@ -77,7 +77,7 @@ public class PgBouncerCutoverTests(OnlineServers servers) : IClassFixture<Online
         var target = await servers.Target.CreateDatabaseAsync("held");
         await using var bouncer = await PgBouncerServer.StartAsync(source, "app");
         using var dir = new TempDir();
-        var run = OnlineRun.Start(source, target, dir.Path, "--pgbouncer", CliRunner.Url(bouncer.Admin), "--pgbouncer-ini", bouncer.IniFile, "--max-pause", "1s");
+        var run = OnlineRun.Start(source, target, dir.Path, "--pgbouncer", CliRunner.Url(bouncer.Admin), "--pgbouncer-ini", bouncer.IniFile, "--pgbouncer-database", "app", "--max-pause", "1s");
         var id = await run.WaitForFollowAsync();
 
         // The application holds a transaction open through PgBouncer: PAUSE waits for it.
@@ -113,7 +113,7 @@ public class PgBouncerCutoverTests(OnlineServers servers) : IClassFixture<Online
         var target = await servers.Target.CreateDatabaseAsync("killed");
         await using var bouncer = await PgBouncerServer.StartAsync(source, "app");
         using var dir = new TempDir();
-        var run = OnlineRun.Start(source, target, dir.Path, new Dictionary<string, string> { [FaultInjection.Variable] = "kill:read-only source:start" }, "--pgbouncer", CliRunner.Url(bouncer.Admin), "--pgbouncer-ini", bouncer.IniFile);
+        var run = OnlineRun.Start(source, target, dir.Path, new Dictionary<string, string> { [FaultInjection.Variable] = "kill:read-only source:start" }, "--pgbouncer", CliRunner.Url(bouncer.Admin), "--pgbouncer-ini", bouncer.IniFile, "--pgbouncer-database", "app");
         var id = await run.WaitForFollowAsync();
         CutoverRequest.Write(run.Journal().Folder);
         Assert.NotEqual(0, (await run.Result).ExitCode);
