@@ -107,14 +107,18 @@ public sealed class OnlineCutoverStep : IMigrationStep
         }
 
         phases.Lap("triggers and the tool's schema");
-        await SourceSide.RemoveAsync(options.Source, slot, copy.Outputs["publication"], identity, cancellationToken);
-        phases.Lap("slot and publication");
+
+        // Behind PgBouncer the application waits from PAUSE on: it goes on as soon as the target is as it will
+        // use it; the slot and publication are removed from the read-only source after.
         if (options.PgBouncer is not null)
         {
             var paused = await PgBouncerSwitch.SwitchAsync(context, cancellationToken);
             context.Record.Outputs[ApplicationPauseOutput] = paused.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
             phases.Lap("PgBouncer: entry repointed, RELOAD, RESUME");
         }
+
+        await SourceSide.RemoveAsync(options.Source, slot, copy.Outputs["publication"], identity, cancellationToken);
+        phases.Lap("slot and publication");
 
         var downtime = DateTimeOffset.UtcNow - readOnlyAt;
         Record(context, follower, transactionsBefore);
