@@ -33,10 +33,11 @@ public sealed record PgBouncerEntry(string Name, int Line, IReadOnlyList<KeyValu
         return $"{Name} = {string.Join(' ', keys.Select(k => k.Key + "=" + QuoteValue(k.Value)))}";
     }
 
+    /// <summary>A value as PgBouncer reads it: bare unless it holds a space or a quote, else single-quoted with each quote doubled.</summary>
     private static string QuoteValue(string value) =>
-        value.Length > 0 && value.All(c => !char.IsWhiteSpace(c) && c is not '\'' and not '\\' and not '=')
+        value.Length > 0 && value.All(c => !char.IsWhiteSpace(c) && c != '\'')
             ? value
-            : "'" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
+            : "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
 }
 
 /// <summary>PgBouncer's configuration file: finding an entry, and rewriting it in place (the previous file kept beside it).</summary>
@@ -101,7 +102,7 @@ public static class PgBouncerIni
         }
     }
 
-    /// <summary>A libpq-style connection string as PgBouncer reads one: key=value pairs, values optionally single-quoted.</summary>
+    /// <summary>A connection string as PgBouncer reads one: key=value pairs, values bare up to a space or single-quoted (a quote doubled).</summary>
     internal static IReadOnlyList<KeyValuePair<string, string>> ParseConnectionString(string text)
     {
         var keys = new List<KeyValuePair<string, string>>();
@@ -129,14 +130,16 @@ public static class PgBouncerIni
             var value = new StringBuilder();
             if (i < text.Length && text[i] == '\'')
             {
-                for (i++; i < text.Length && text[i] != '\''; i++)
+                // Quoted: up to the next single quote; two of them stand for one.
+                for (i++; i < text.Length; i++)
                 {
-                    if (text[i] == '\\' && i + 1 < text.Length)
+                    if (text[i] == '\'' && !(i + 1 < text.Length && text[i + 1] == '\''))
                     {
-                        i++;
+                        break;
                     }
 
                     value.Append(text[i]);
+                    i += text[i] == '\'' ? 1 : 0;
                 }
 
                 i++;
