@@ -33,6 +33,10 @@ public static class PgBouncerSwitch
         var pgbouncer = context.Options.PgBouncer ?? throw new InvalidOperationException("No --pgbouncer.");
         var console = PgBouncerConsole.For(pgbouncer.Admin, context.Binaries);
         var record = context.Record;
+        if (context.Options.Into.Connection.Get("password") is null)
+        {
+            return $"PgBouncer's entry '{pgbouncer.Entry}' must carry the target's password, and the migration's target URL has none; nothing was switched. The migration goes on following: cutover without --pgbouncer, or migrate --resume with a target URL that holds it";
+        }
 
         // Recorded before PAUSE is sent: PgBouncer holds new transactions from that moment on.
         record.Outputs[StateOutput] = "paused";

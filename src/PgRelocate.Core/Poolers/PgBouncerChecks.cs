@@ -13,12 +13,12 @@ namespace PgRelocate.Poolers;
 /// </summary>
 public static class PgBouncerChecks
 {
+    /// <param name="target">The target with its password; null for `cutover`, which has none: the following process, which writes the target with those very credentials, checks it has the password.</param>
     /// <returns>One line saying what was found (no secret).</returns>
-    public static async Task<string> RunAsync(PgBouncerOptions pgbouncer, PgConnectionInfo source, PgConnectionInfo target, PgBinaries binaries, CancellationToken cancellationToken)
+    public static async Task<string> RunAsync(PgBouncerOptions pgbouncer, PgConnectionInfo source, PgConnectionInfo? target, PgBinaries binaries, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(pgbouncer);
         ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(target);
         var console = PgBouncerConsole.For(pgbouncer.Admin, binaries);
         var name = pgbouncer.Entry;
         string version;
@@ -65,6 +65,11 @@ public static class PgBouncerChecks
         }
 
         RefuseUnwritable(pgbouncer.IniFile);
+        if (target is null)
+        {
+            return $"{version}: entry '{name}' ({mode} pooling) points at the source; {Path.GetFileName(pgbouncer.IniFile)} is writable";
+        }
+
         if (target.Get("password") is null)
         {
             throw Refuse("the target's URL has no password, and PgBouncer's entry must carry the credentials it logs in to the target with", "put the password in --target");

@@ -84,6 +84,14 @@ public sealed class FollowStep : ICompensatingStep
                 await follower.RunAsync(
                     p => Requested() || (auto && verified && DateTimeOffset.UtcNow >= notBefore && (p.CaughtUp || p.LagSeconds < maxLag)),
                     cancellationToken);
+                if (CutoverRequest.TakePgBouncer(context.Folder) is { } given)
+                {
+                    // Named by `cutover --pgbouncer`: kept for the rest of the run, and in the journal for cancel (no password).
+                    context.Options = options = options with { PgBouncer = given };
+                    given.ToJournal(context.Journal.Options);
+                    context.Journal.Save();
+                }
+
                 if (options.PgBouncer is null || await PgBouncerSwitch.TryPauseAsync(context, cancellationToken) is not { } refused)
                 {
                     break;

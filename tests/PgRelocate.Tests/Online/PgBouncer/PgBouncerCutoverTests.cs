@@ -109,6 +109,28 @@ public class PgBouncerCutoverTests(OnlineServers servers) : IClassFixture<Online
     }
 
     [Fact]
+    public async Task Should_Switch_Behind_The_PgBouncer_Cutover_Names_For_A_Migration_Started_Without_It()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g;");
+        var target = await servers.Target.CreateDatabaseAsync("later");
+        await using var bouncer = await PgBouncerServer.StartAsync(source, "app");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        await PgServer.ExecuteAsync(bouncer.App, "UPDATE t SET v = 1 WHERE id = 1");
+
+        var cutover = await CliRunner.RunAsync(["cutover", id, "--workdir", dir.Path, "--pgbouncer", CliRunner.Url(bouncer.Admin), "--pgbouncer-ini", bouncer.IniFile, "--pgbouncer-database", "app"], null, TimeSpan.FromMinutes(2));
+        Assert.True(cutover.ExitCode == 0, cutover.ToString());
+        Assert.True((await run.Result).ExitCode == 0, (await run.Result).ToString());
+        Assert.Contains("waited", cutover.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"port={target.Port}", bouncer.EntryLine(), StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(run.Journal().Folder, CutoverRequest.PgBouncerFileName)));
+        Assert.DoesNotContain(bouncer.Admin.Get("password")!, File.ReadAllText(Path.Combine(run.Journal().Folder, MigrationJournal.FileName)), StringComparison.Ordinal);
+        await PgServer.ExecuteAsync(bouncer.App, "UPDATE t SET v = 2 WHERE id = 2");
+        Assert.Equal(3L, await PgServer.ScalarAsync<long>(target, "SELECT sum(v) FROM t"));
+    }
+
+    [Fact]
     public async Task Should_Resume_PgBouncer_At_The_Source_When_Cancel_Follows_A_Kill_While_Paused()
     {
         var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g;");
