@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and the demo need on a Debian machine with the .NET SDK (the PostgreSQL 15 server
-# and client, the NuGet packages), and with `test` also what the tests start: PostGIS for PostgreSQL 15,
+# and client, PgBouncer, the NuGet packages), and with `test` also what the tests start: PostGIS for PostgreSQL 15,
 # PostgreSQL 12, 14, 16, 17 and 18 servers, OpenStack Swift, Azurite, s3rver, and Chromium for the report test. Safe to run again: it skips what is there.
 #   scripts/setup.sh        # for the demo and the tool itself
 #   scripts/setup.sh test   # for the tests as well
@@ -23,6 +23,20 @@ if [ ! -x /usr/lib/postgresql/15/bin/initdb ] || ! command -v pg_dump >/dev/null
   as_root mkdir -p /etc/postgresql-common
   echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.conf >/dev/null
   apt_install postgresql-15 postgresql-client-15
+fi
+
+# PgBouncer for the online demo's switch behind a pooler (`demo --online --pgbouncer`) and the tests, which start
+# their own on a free port: Debian's package, its packaged service kept from starting.
+if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
+  echo "setup: installing PgBouncer (the online cutover behind a pooler: demo and tests)"
+  added_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod +x /usr/sbin/policy-rc.d
+    added_policy=1
+  fi
+  apt_install pgbouncer
+  if [ -n "$added_policy" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 # The tests, the benchmarks and the linux-x64 package run the tool compiled to native code (Native AOT), which

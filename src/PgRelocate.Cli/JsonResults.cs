@@ -106,7 +106,8 @@ internal sealed record StatusJson(
 
 internal sealed record UrlJson(string Url, string? ManifestUrl, DateTimeOffset ExpiresAt, string? Heroku);
 
-internal sealed record CutoverJson(string Id, string Status, double? WriteDowntimeSeconds, string DatabaseUrl, string? Error);
+/// <param name="ApplicationPauseSeconds">Behind PgBouncer (--pgbouncer): how long the application's queries waited there, from PAUSE to RESUME.</param>
+internal sealed record CutoverJson(string Id, string Status, double? WriteDowntimeSeconds, string DatabaseUrl, string? Error, double? ApplicationPauseSeconds = null);
 
 internal sealed record CutoverDatabaseJson(string Database, string Id, string Status, double? WriteDowntimeSeconds, string DatabaseUrl, string? Error);
 

@@ -14,7 +14,7 @@ public partial class ArchitectureTests
         ["Errors"] = 1, ["Progress"] = 1, ["Tools"] = 1,
         ["Connections"] = 2, ["Catalog"] = 2, ["Archives"] = 2, ["Clusters"] = 2,
         ["Staging"] = 3, ["Runners"] = 3,
-        ["Targets"] = 4, ["Dump"] = 4, ["Restore"] = 4, ["Copy"] = 4, ["Verify"] = 4, ["Settings"] = 4, ["Preflight"] = 4, ["Demo"] = 4,
+        ["Targets"] = 4, ["Dump"] = 4, ["Restore"] = 4, ["Copy"] = 4, ["Verify"] = 4, ["Settings"] = 4, ["Preflight"] = 4, ["Demo"] = 4, ["Poolers"] = 4,
         ["Migration"] = 5, ["Online"] = 5,
     };
 

@@ -30,7 +30,7 @@ internal static class CancelCommand
 
     public static Command Create()
     {
-        var command = new Command("cancel", "Stop a running migration: child processes stopped, read-only source lifted.") { Id, Source, Target, Force, WorkDirOption.Option };
+        var command = new Command("cancel", "Stop a running migration: child processes stopped, read-only source lifted.") { Id, Source, Target, Force, PgBouncerCliOptions.Admin, WorkDirOption.Option };
         command.SetAction(RunAsync);
         return command;
     }
@@ -83,7 +83,7 @@ internal static class CancelCommand
 
         // What its steps undo ("Source ... is writable again.") is this command's result: printed as it says it.
         var runner = new MigrationRunner(Online.OnlinePlan.StepsFor(journal), ctx.Binaries, new ResultReporter(ctx));
-        await runner.CancelAbandonedAsync(journal, source, target, cancellationToken);
+        await runner.CancelAbandonedAsync(journal, source, target, cancellationToken, PgBouncerCliOptions.GivenAdmin(ctx));
         if (Online.OnlineCleanup.PartialCopyLeft(journal) is { } partial)
         {
             ctx.Out.WriteLine(partial);

@@ -19,7 +19,7 @@ internal static class CutoverCommand
 
     public static Command Create()
     {
-        var command = new Command("cutover", "Switch an online migration now: the source becomes read-only, its last changes are applied, the target takes over. Waits for the switch to finish (up to --wait seconds) and prints the measured write downtime.") { Id, Wait, WorkDirOption.Option };
+        var command = new Command("cutover", "Switch an online migration now: the source becomes read-only, its last changes are applied, the target takes over. Waits for the switch to finish (up to --wait seconds) and prints the measured write downtime.") { Id, Wait, WorkDirOption.Option, PgBouncerCliOptions.Admin, PgBouncerCliOptions.Ini, PgBouncerCliOptions.Database, PgBouncerCliOptions.MaxPause };
         command.SetAction(RunAsync);
         return command;
     }
@@ -45,7 +45,28 @@ internal static class CutoverCommand
             throw new UsageException($"Migration {id} is {journal.Status.ToString().ToLowerInvariant()}: there is nothing to switch.");
         }
 
-        CutoverRequest.Write(journal.Folder);
+        if (PgBouncerCliOptions.Get(ctx, Connections.PgConnectionInfo.Parse(journal.Source)) is { } pgbouncer)
+        {
+            if (instance || journal.Options.ContainsKey("pgbouncer"))
+            {
+                throw new UsageException(instance
+                    ? $"Migration {id} moves several databases: --pgbouncer repoints one database's entry."
+                    : $"Migration {id} was started with --pgbouncer: its cutover switches behind that PgBouncer already; leave the option out.");
+            }
+
+            if (pgbouncer.IniFile.Length == 0)
+            {
+                throw new UsageException("--pgbouncer needs --pgbouncer-ini FILE, the configuration file whose entry the cutover repoints at the target.");
+            }
+
+            // Checked here, before the request: a refusal changes nothing.
+            ctx.Reporter.Info(await PgRelocate.Poolers.PgBouncerChecks.RunAsync(pgbouncer, Connections.PgConnectionInfo.Parse(journal.Source), null, ctx.Binaries, cancellationToken));
+            CutoverRequest.Write(journal.Folder, pgbouncer);
+        }
+        else
+        {
+            CutoverRequest.Write(journal.Folder);
+        }
         ctx.Reporter.Info($"Cutover of migration {id} requested; waiting for it to switch.");
         var deadline = DateTime.UtcNow.AddSeconds(Math.Max(1, ctx.Parse.GetValue(Wait)));
         while (DateTime.UtcNow < deadline)
@@ -54,6 +75,11 @@ internal static class CutoverCommand
             if (journal.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Canceled)
             {
                 break;
+            }
+
+            if (CutoverRequest.Refusal(journal.Folder) is { } refused)
+            {
+                throw new PgRelocateException(refused + ".");
             }
 
             await Task.Delay(250, cancellationToken);
@@ -65,16 +91,19 @@ internal static class CutoverCommand
         }
 
         var downtime = journal.Output(OnlineCutoverStep.StepName, "writeDowntimeSeconds");
+        var pause = journal.Output(OnlineCutoverStep.StepName, OnlineCutoverStep.ApplicationPauseOutput);
         if (ctx.Json)
         {
-            ctx.WriteJson(new CutoverJson(id, journal.Status.ToString(), downtime is null ? null : double.Parse(downtime, CultureInfo.InvariantCulture), journal.Target, journal.Error), c => c.CutoverJson);
+            ctx.WriteJson(new CutoverJson(id, journal.Status.ToString(), downtime is null ? null : double.Parse(downtime, CultureInfo.InvariantCulture), journal.Target, journal.Error, pause is null ? null : double.Parse(pause, CultureInfo.InvariantCulture)), c => c.CutoverJson);
         }
 
         if (journal.Status == MigrationStatus.Completed)
         {
             if (!ctx.Json)
             {
-                ctx.Out.WriteLine($"Migration {id} switched: writes were refused for {downtime}s.");
+                ctx.Out.WriteLine(pause is null
+                    ? $"Migration {id} switched: writes were refused for {downtime}s."
+                    : $"Migration {id} switched behind PgBouncer: the application's queries waited {pause}s there, and its entry points at the target (the source was read-only for {downtime}s).");
                 ctx.Out.WriteLine($"DATABASE_URL={journal.Target}");
                 foreach (var row in journal.Step(Migration.Steps.CutoverStep.StepName).Tables.FirstOrDefault(t => t.Title == "Applications to repoint")?.Rows ?? [])
                 {

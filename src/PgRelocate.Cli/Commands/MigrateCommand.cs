@@ -50,6 +50,7 @@ internal static class MigrateCommand
         var command = new Command("migrate", "Run the whole migration: check, read-only source, dump, restore, settings, verify, cutover summary, cleanup.")
         {
             Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, NotConsistent, RoleOptions.Roles, RoleOptions.MapRole, RoleOptions.PrivilegedAttributes, Databases, AllDatabases, ConfirmAll, WorkDirOption.Option, LockTimeoutOption.Option, EstimateOption.None, EstimateOption.Seconds,
+            PgBouncerCliOptions.Admin, PgBouncerCliOptions.Ini, PgBouncerCliOptions.Database, PgBouncerCliOptions.MaxPause,
         };
         StagingCliOptions.AddTo(command);
         command.SetAction(RunAsync);
@@ -86,7 +87,7 @@ internal static class MigrateCommand
             // A resumed migration runs with the options it was started with (its journal keeps them).
             var given = ctx.Parse.CommandResult.Command.Options.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name);
             MigrationOptionsRules.CheckResume(journal, given, source, target);
-            options = MigrationPlan.FromJournal(journal, source, target, parse.GetValue(ShowSecrets)) with { NotConsistent = parse.GetValue(NotConsistent) };
+            options = MigrationPlan.FromJournal(journal, source, target, parse.GetValue(ShowSecrets), PgBouncerCliOptions.GivenAdmin(ctx)) with { NotConsistent = parse.GetValue(NotConsistent) };
         }
         else
         {
@@ -122,7 +123,13 @@ internal static class MigrateCommand
                 RoleRenames = renames,
                 PrivilegedAttributes = privileged,
                 EstimateBudget = EstimateOption.Budget(parse),
+                PgBouncer = PgBouncerCliOptions.Get(ctx, source),
             };
+            if (given.PgBouncer is not null && (parse.GetValue(Databases) is not null || parse.GetValue(AllDatabases)))
+            {
+                throw new UsageException("--pgbouncer repoints one database's entry: migrate one database with it, or leave it out.");
+            }
+
             if (parse.GetValue(Databases) is not null || parse.GetValue(AllDatabases) || parse.GetValue(ConfirmAll))
             {
                 var named = parse.GetValue(Databases)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -132,6 +139,12 @@ internal static class MigrateCommand
             else
             {
                 options = await given.ValidateAsync(cancellationToken);
+                if (options.PgBouncer is { } pgbouncer)
+                {
+                    // Before the journal: a refusal changes nothing anywhere.
+                    ctx.Reporter.Info(await PgRelocate.Poolers.PgBouncerChecks.RunAsync(pgbouncer, options.Source, options.Into.Connection, ctx.Binaries, cancellationToken));
+                }
+
                 journal = CreateJournal(options, workDir, report);
             }
         }

@@ -6,7 +6,8 @@ namespace PgRelocate.Migration;
 /// <summary>What a step gets: the options, the journal (with earlier steps' outputs) and its own record.</summary>
 public sealed class MigrationContext
 {
-    public required MigrationOptions Options { get; init; }
+    /// <summary>The run's options; a step may add what the run is given on its way (the PgBouncer a `cutover` names), recorded in the journal too.</summary>
+    public required MigrationOptions Options { get; set; }
 
     public required MigrationJournal Journal { get; init; }
 

@@ -23,7 +23,7 @@ public static class MigrationOptionsRules
     public static IReadOnlyList<string> FixedByJournal { get; } =
     [
         "--confirm", "--via", "--jobs", "--compress", "--read-only-source", "--keep-read-only", "--apply-settings", "--keep-archive", "--allow",
-        "--create-bucket", "--direct", "--online", "--roles", "--map-role", "--roles-with-privileged-attributes", "--cutover", "--max-lag", "--replica-identity-full", "--max-retained-wal", "--lock-timeout",
+        "--create-bucket", "--direct", "--online", "--roles", "--map-role", "--roles-with-privileged-attributes", "--cutover", "--max-lag", "--replica-identity-full", "--max-retained-wal", "--lock-timeout", "--pgbouncer-ini", "--pgbouncer-database", "--max-pause",
         "--profile", "--region", "--endpoint-url", "--provider", "--sse", "--sse-kms-key-id",
         "--databases", "--all-databases", "--confirm-all", "--no-estimate", "--estimate-seconds",
     ];
@@ -81,6 +81,24 @@ public static class MigrationOptionsRules
         if (given.Online && given.Via is not null)
         {
             throw new UsageException("--online copies between the servers with no archive: leave out --via.");
+        }
+
+        if (given.PgBouncer is { } pgbouncer)
+        {
+            if (!given.Online)
+            {
+                throw new UsageException("--pgbouncer holds the application's queries at PgBouncer for an online cutover: add --online, or leave it out.");
+            }
+
+            if (pgbouncer.IniFile.Length == 0)
+            {
+                throw new UsageException("--pgbouncer needs --pgbouncer-ini FILE, the configuration file whose entry the cutover repoints at the target.");
+            }
+
+            if (pgbouncer.MaxPause <= TimeSpan.Zero)
+            {
+                throw new UsageException($"--max-pause '{pgbouncer.MaxPause}' is not a duration: write 5s, 500ms or 2m.");
+            }
         }
 
         if (given.MaxLag <= TimeSpan.Zero)

@@ -56,6 +56,9 @@ public sealed record MigrationOptions
     /// <summary>Online: stop and drop the slot once it holds more WAL than this on the source; null: only when the server is about to invalidate it.</summary>
     public long? MaxRetainedWal { get; init; }
 
+    /// <summary>Online: hold the application's queries at PgBouncer for the switch and repoint its entry at the target; null without --pgbouncer.</summary>
+    public Poolers.PgBouncerOptions? PgBouncer { get; init; }
+
     /// <summary>
     /// Accept a resumed direct copy that keeps what its interrupted run committed although the source was not kept
     /// read-only since: given to this run only (not fixed by the journal, so a --resume may add it).
@@ -84,7 +87,14 @@ public sealed record MigrationOptions
     public IReadOnlySet<string> Allow { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
     /// <summary>The non-secret options, as the journal records them.</summary>
-    public Dictionary<string, string> ToJournal() => new(StringComparer.Ordinal)
+    public Dictionary<string, string> ToJournal()
+    {
+        var options = Journaled();
+        PgBouncer?.ToJournal(options);
+        return options;
+    }
+
+    private Dictionary<string, string> Journaled() => new(StringComparer.Ordinal)
     {
         ["confirm"] = Into.Confirm ?? "",
         ["lockTimeoutSeconds"] = Into.LockTimeout.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),

@@ -63,7 +63,7 @@ public static class MigrationPlan
     }
 
     /// <summary>Rebuilds the options a migration was started with from its journal and fresh connections.</summary>
-    public static MigrationOptions FromJournal(MigrationJournal journal, Connections.PgConnectionInfo source, Connections.PgConnectionInfo target, bool showSecrets)
+    public static MigrationOptions FromJournal(MigrationJournal journal, Connections.PgConnectionInfo source, Connections.PgConnectionInfo target, bool showSecrets, Connections.PgConnectionInfo? pgbouncerAdmin = null)
     {
         var o = journal.Options;
         bool Flag(string key) => bool.TryParse(o.GetValueOrDefault(key), out var v) && v;
@@ -100,6 +100,7 @@ public static class MigrationPlan
             // A journal written before the estimate existed records none: its check step measured none.
             EstimateBudget = double.TryParse(o.GetValueOrDefault("estimateSeconds"), System.Globalization.CultureInfo.InvariantCulture, out var budget) ? TimeSpan.FromSeconds(budget) : null,
             Allow = (o.GetValueOrDefault("allow") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal),
+            PgBouncer = Poolers.PgBouncerOptions.FromJournal(o, pgbouncerAdmin),
         };
     }
 }

@@ -192,7 +192,8 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
     /// undone then.
     /// </summary>
     /// <exception cref="PgRelocateException">A process runs the migration: stop it with <see cref="StopRunningAsync"/>.</exception>
-    public async Task CancelAbandonedAsync(MigrationJournal journal, Connections.PgConnectionInfo? source, Connections.PgConnectionInfo? target, CancellationToken cancellationToken)
+    /// <param name="pgbouncerAdmin">PgBouncer's console with its password (cancel --pgbouncer); null: the recorded one, its password from libpq's own sources.</param>
+    public async Task CancelAbandonedAsync(MigrationJournal journal, Connections.PgConnectionInfo? source, Connections.PgConnectionInfo? target, CancellationToken cancellationToken, Connections.PgConnectionInfo? pgbouncerAdmin = null)
     {
         ArgumentNullException.ThrowIfNull(journal);
         if (journal.IsRunningElsewhere())
@@ -208,7 +209,7 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
         }
 
         await MigrationPlan.AbortAbandonedUploadsAsync(journal, reporter, cancellationToken);
-        var options = MigrationPlan.FromJournal(journal, source ?? Recorded(journal.Source), target ?? Recorded(journal.Target), showSecrets: false);
+        var options = MigrationPlan.FromJournal(journal, source ?? Recorded(journal.Source), target ?? Recorded(journal.Target), showSecrets: false, pgbouncerAdmin);
         var context = new MigrationContext
         {
             Options = options,

@@ -1,3 +1,6 @@
+using PgRelocate.Connections;
+using PgRelocate.Poolers;
+
 namespace PgRelocate.Online;
 
 /// <summary>
@@ -8,7 +11,62 @@ public static class CutoverRequest
 {
     public const string FileName = "cutover.request";
 
-    public static void Write(string folder) => File.WriteAllText(Path.Combine(folder, FileName), DateTimeOffset.UtcNow.ToString("O"));
+    /// <summary>The answer to a request the follow could not honour (PgBouncer's PAUSE gave up), read by the waiting `cutover`.</summary>
+    public const string RefusedFileName = "cutover.refused";
+
+    public static void Write(string folder)
+    {
+        File.Delete(Path.Combine(folder, RefusedFileName));
+        File.WriteAllText(Path.Combine(folder, FileName), DateTimeOffset.UtcNow.ToString("O"));
+    }
+
+    /// <summary>The PgBouncer a `cutover --pgbouncer` names, for the follow to switch behind: a file only the user may read (the console's password), removed once taken.</summary>
+    public const string PgBouncerFileName = "cutover.pgbouncer";
+
+    /// <summary>Writes the request with the PgBouncer to switch behind.</summary>
+    public static void Write(string folder, PgBouncerOptions pgbouncer)
+    {
+        ArgumentNullException.ThrowIfNull(pgbouncer);
+        var file = Path.Combine(folder, PgBouncerFileName);
+        File.Delete(file);
+        using (var stream = new FileStream(file, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
+        using (var writer = new StreamWriter(stream))
+        {
+            writer.Write(string.Join('\n', pgbouncer.Admin.ToUrl(showPassword: true), pgbouncer.IniFile, pgbouncer.Entry, pgbouncer.MaxPause.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        Write(folder);
+    }
+
+    /// <summary>The PgBouncer the request names, the file removed; null when it names none.</summary>
+    public static PgBouncerOptions? TakePgBouncer(string folder)
+    {
+        var file = Path.Combine(folder, PgBouncerFileName);
+        if (!File.Exists(file))
+        {
+            return null;
+        }
+
+        var lines = File.ReadAllLines(file);
+        File.Delete(file);
+        return new PgBouncerOptions
+        {
+            Admin = PgConnectionInfo.Parse(lines[0]),
+            IniFile = lines[1],
+            Entry = lines[2],
+            MaxPause = TimeSpan.FromSeconds(double.Parse(lines[3], System.Globalization.CultureInfo.InvariantCulture)),
+        };
+    }
+
+    /// <summary>Takes the request back with the reason, which the `cutover` that asked prints: the follow goes on.</summary>
+    public static void Refuse(string folder, string reason)
+    {
+        File.WriteAllText(Path.Combine(folder, RefusedFileName), reason);
+        Clear(folder);
+    }
+
+    /// <summary>Why the last request was not honoured; null when it was not refused.</summary>
+    public static string? Refusal(string folder) => File.Exists(Path.Combine(folder, RefusedFileName)) ? File.ReadAllText(Path.Combine(folder, RefusedFileName)) : null;
 
     public static bool IsRequested(string folder) => File.Exists(Path.Combine(folder, FileName));
 

@@ -24,11 +24,14 @@ public sealed class FollowStep : ICompensatingStep
 
     public bool KeepOnSuccess(MigrationOptions options) => false;
 
-    /// <summary>Removes what the follow kept on disk (see <see cref="TransactionSpool"/>): nothing to connect to, so always done.</summary>
-    public Task UndoAsync(MigrationContext context, CancellationToken cancellationToken)
+    /// <summary>
+    /// Removes what the follow kept on disk (see <see cref="TransactionSpool"/>), and resumes at the source an
+    /// application this step paused at PgBouncer (<see cref="PgBouncerSwitch"/>) that the switch did not resume.
+    /// </summary>
+    public async Task UndoAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         TransactionSpool.RemoveLeftIn(context.Folder);
-        return Task.CompletedTask;
+        await PgBouncerSwitch.ResumeAtSourceAsync(context, cancellationToken);
     }
 
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
@@ -79,9 +82,31 @@ public sealed class FollowStep : ICompensatingStep
                 context.Journal.Save();
             }
 
-            await follower.RunAsync(
-                p => Requested() || (auto && verified && (p.CaughtUp || p.LagSeconds < maxLag)),
-                cancellationToken);
+            // Behind PgBouncer the switch starts with its PAUSE; one that waits past --max-pause gives up (resumed,
+            // nothing changed), the request is answered with the reason, and the follow goes on.
+            var notBefore = DateTimeOffset.MinValue;
+            while (true)
+            {
+                await follower.RunAsync(
+                    p => Requested() || (auto && verified && DateTimeOffset.UtcNow >= notBefore && (p.CaughtUp || p.LagSeconds < maxLag)),
+                    cancellationToken);
+                if (CutoverRequest.TakePgBouncer(context.Folder) is { } given)
+                {
+                    // Named by `cutover --pgbouncer`: kept for the rest of the run, and in the journal for cancel (no password).
+                    context.Options = options = options with { PgBouncer = given };
+                    given.ToJournal(context.Journal.Options);
+                    context.Journal.Save();
+                }
+
+                if (options.PgBouncer is null || await PgBouncerSwitch.TryPauseAsync(context, cancellationToken) is not { } refused)
+                {
+                    break;
+                }
+
+                context.Reporter.Warn(refused);
+                CutoverRequest.Refuse(context.Folder, refused);
+                notBefore = DateTimeOffset.UtcNow.AddSeconds(30);
+            }
         }
         finally
         {

@@ -21,6 +21,9 @@ public sealed class OnlineCutoverStep : IMigrationStep
 {
     public const string StepName = "cutover";
 
+    /// <summary>Behind PgBouncer: how long the application's queries waited there (from PAUSE to RESUME), in seconds.</summary>
+    public const string ApplicationPauseOutput = "applicationPauseSeconds";
+
     public string Name => StepName;
 
     public string? SkipReason(MigrationOptions options) => null;
@@ -104,8 +107,19 @@ public sealed class OnlineCutoverStep : IMigrationStep
         }
 
         phases.Lap("triggers and the tool's schema");
+
+        // Behind PgBouncer the application waits from PAUSE on: it goes on as soon as the target is as it will
+        // use it; the slot and publication are removed from the read-only source after.
+        if (options.PgBouncer is not null)
+        {
+            var paused = await PgBouncerSwitch.SwitchAsync(context, cancellationToken);
+            context.Record.Outputs[ApplicationPauseOutput] = paused.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
+            phases.Lap("PgBouncer: entry repointed, RELOAD, RESUME");
+        }
+
         await SourceSide.RemoveAsync(options.Source, slot, copy.Outputs["publication"], identity, cancellationToken);
         phases.Lap("slot and publication");
+
         var downtime = DateTimeOffset.UtcNow - readOnlyAt;
         Record(context, follower, transactionsBefore);
         context.Record.Outputs["writeDowntimeSeconds"] = downtime.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
@@ -122,6 +136,10 @@ public sealed class OnlineCutoverStep : IMigrationStep
         var uncounted = changed.Count - counted;
         context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes - changesBefore} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {configuration.Count} extension configuration tables' rows copied again, {(unlogged.Count > 0 ? $"{unlogged.Count} unlogged tables copied again and verified identical, " : "")}{counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger one{(uncounted == 1 ? "" : "s")} left to the verification while following)" : "")}; slot and publication removed";
         context.Reporter.Info($"Cutover done: the source was read-only for {downtime.TotalSeconds:0.0}s.");
+        if (context.Record.Outputs.GetValueOrDefault(ApplicationPauseOutput) is { } pause)
+        {
+            context.Record.Summary += $"; behind PgBouncer, the application's queries waited {pause}s there";
+        }
         new OnlineStatus { Phase = OnlinePhases.Switched }.Write(context.Folder);
     }
 

@@ -1,0 +1,110 @@
+using System.Text;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Tools;
+
+namespace PgRelocate.Poolers;
+
+/// <summary>PgBouncer's console refused a command (its ERROR line, as it said it).</summary>
+public sealed class PgBouncerRefusedException(string command, string error)
+    : PgRelocateException($"PgBouncer's console refused {command}: {error}.")
+{
+    public string Error { get; } = error;
+}
+
+/// <summary>
+/// PgBouncer's admin console, reached with psql: the console speaks the simple query protocol only, and Npgsql
+/// sends every command by the extended protocol (Parse, Bind, Execute), which the console refuses ("extended query
+/// protocol not supported by admin console"). psql's <c>-c</c> sends one simple Query; libpq makes the login
+/// (SCRAM, TLS) with the child environment the runners use, so the password is never on the command line.
+/// </summary>
+public sealed class PgBouncerConsole
+{
+    private const char Separator = '\u001f';
+    private readonly PgConnectionInfo _admin;
+    private readonly string _psql;
+
+    private PgBouncerConsole(PgConnectionInfo admin, string psql)
+    {
+        _admin = admin;
+        _psql = psql;
+    }
+
+    /// <summary>The console of <paramref name="admin"/>, through the psql beside the newest pg_dump.</summary>
+    public static PgBouncerConsole For(PgConnectionInfo admin, PgBinaries binaries)
+    {
+        ArgumentNullException.ThrowIfNull(admin);
+        ArgumentNullException.ThrowIfNull(binaries);
+        var psql = Path.Combine(Path.GetDirectoryName(binaries.Newest("pg_dump").Path) ?? ".", "psql");
+        return File.Exists(psql)
+            ? new PgBouncerConsole(admin, psql)
+            : throw new UsageException($"--pgbouncer needs psql, which speaks to PgBouncer's console, and none is installed beside {binaries.Newest("pg_dump").Path}: install PostgreSQL's client.");
+    }
+
+    /// <summary>Where the console is, for messages (no password).</summary>
+    public string Display => $"PgBouncer's console ({_admin.Display})";
+
+    /// <summary>A name as the console reads it: double-quoted.</summary>
+    public static string Quote(string name) => "\"" + (name ?? "").Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    /// <summary>Runs a SHOW command and returns its rows, each by column name (a NULL as an empty string).</summary>
+    public async Task<IReadOnlyList<IReadOnlyDictionary<string, string>>> ShowAsync(string what, CancellationToken cancellationToken)
+    {
+        var lines = (await RunAsync("SHOW " + what, cancellationToken)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (lines.Length == 0)
+        {
+            return [];
+        }
+
+        var header = lines[0].Split(Separator);
+        return lines.Skip(1).Select(l =>
+        {
+            var values = l.Split(Separator);
+            return (IReadOnlyDictionary<string, string>)header.Select((h, i) => (h, v: i < values.Length ? values[i] : "")).ToDictionary(p => p.h, p => p.v, StringComparer.Ordinal);
+        }).ToList();
+    }
+
+    /// <summary>Runs a command (PAUSE, RESUME, RELOAD); the console's refusal is thrown as <see cref="PgBouncerRefusedException"/>.</summary>
+    public Task ExecuteAsync(string command, CancellationToken cancellationToken) => RunAsync(command, cancellationToken);
+
+    private async Task<string> RunAsync(string command, CancellationToken cancellationToken)
+    {
+        var errors = new List<string>();
+        var output = new StringBuilder();
+        var spec = new ChildProcessSpec(_psql, ["-X", "-q", "-w", "-A", "-F", Separator.ToString(), "-P", "footer=off", "-v", "ON_ERROR_STOP=1", "-c", command])
+        {
+            Environment = _admin.ToLibpqEnvironment(),
+            StderrLine = line => { lock (errors) { errors.Add(_admin.Scrub(line)); } },
+            Stdout = async (stream, ct) =>
+            {
+                using var reader = new StreamReader(stream, leaveOpen: true);
+                output.Append(await reader.ReadToEndAsync(ct));
+            },
+        };
+        var exit = await ChildProcess.RunAsync(spec, cancellationToken);
+        var stderr = string.Join(" ", errors).Trim();
+        if (exit == 0 && stderr.Length == 0)
+        {
+            return output.ToString();
+        }
+
+        if (stderr.Contains("ERROR:", StringComparison.Ordinal) && exit != 2)
+        {
+            throw new PgBouncerRefusedException(command, stderr[(stderr.IndexOf("ERROR:", StringComparison.Ordinal) + 6)..].Trim().TrimEnd('.'));
+        }
+
+        throw Unreachable(stderr);
+    }
+
+    private PgRelocateException Unreachable(string stderr)
+    {
+        if (stderr.Contains("SASL authentication failed", StringComparison.Ordinal) || stderr.Contains("password authentication failed", StringComparison.Ordinal))
+        {
+            return new PgRelocateException($"{Display} refused the login of '{_admin.User}': check the user and password of --pgbouncer.");
+        }
+
+        var cut = stderr.IndexOf("FATAL:", StringComparison.Ordinal);
+        var text = (cut >= 0 ? stderr[cut..] : stderr.Replace("psql: error: ", "", StringComparison.Ordinal)).Trim().TrimEnd('.');
+        return new PgRelocateException($"{Display} does not answer: {(text.Length > 300 ? text[..300] + "..." : text)}. Check --pgbouncer's host, port and that its database is pgbouncer.");
+    }
+}
