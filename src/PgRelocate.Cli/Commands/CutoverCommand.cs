@@ -51,7 +51,7 @@ internal static class CutoverCommand
         while (DateTime.UtcNow < deadline)
         {
             journal = MigrationJournal.Load(workDir, id);
-            if (journal.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Canceled)
+            if (journal.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Canceled || Online.Fallback.FallbackRequest.Following(journal))
             {
                 break;
             }
@@ -70,7 +70,7 @@ internal static class CutoverCommand
             ctx.WriteJson(new CutoverJson(id, journal.Status.ToString(), downtime is null ? null : double.Parse(downtime, CultureInfo.InvariantCulture), journal.Target, journal.Error), c => c.CutoverJson);
         }
 
-        if (journal.Status == MigrationStatus.Completed)
+        if (journal.Status == MigrationStatus.Completed || Online.Fallback.FallbackRequest.Following(journal))
         {
             if (!ctx.Json)
             {
@@ -80,6 +80,8 @@ internal static class CutoverCommand
                 {
                     ctx.Out.WriteLine("  repoint: " + string.Join(", ", row));
                 }
+
+                RollbackCommand.SayWayBack(ctx, journal);
             }
 
             return ExitCode.Success;
