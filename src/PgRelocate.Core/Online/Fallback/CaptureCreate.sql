@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS pgrelocate_online.fallback_queue (
 CREATE INDEX IF NOT EXISTS fallback_queue_xid ON pgrelocate_online.fallback_queue (xid);
 CREATE OR REPLACE FUNCTION pgrelocate_online.fallback_capture() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET TimeZone = 'UTC'
+SET search_path = pg_catalog SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET TimeZone = 'UTC'
 SET extra_float_digits = 3 SET bytea_output = 'hex'
 AS $$
 BEGIN
