@@ -128,6 +128,11 @@ internal static class MigrateCommand
             };
             if (parse.GetValue(Databases) is not null || parse.GetValue(AllDatabases) || parse.GetValue(ConfirmAll))
             {
+                if (given.Fallback)
+                {
+                    throw new UsageException("--fallback gives one database a way back; an instance migration (--databases, --all-databases) has none yet: leave out --fallback, or move the databases one by one.");
+                }
+
                 var named = parse.GetValue(Databases)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 journal = await MigrateInstance.CreateAsync(given, named, parse.GetValue(AllDatabases), parse.GetValue(ConfirmAll), workDir, report, cancellationToken);
                 options = MigrationPlan.FromJournal(journal, source, target, given.ShowSecrets) with { NotConsistent = given.NotConsistent };

@@ -130,6 +130,33 @@ public class FallbackTests(OnlineServers servers) : IClassFixture<OnlineServers>
     }
 
     [Fact]
+    public async Task Should_End_The_Way_Back_Past_Its_Queue_Limit_And_Leave_The_Target_Working()
+    {
+        var (source, target, dir, run, id) = await SwitchAsync("limit", null, "--max-fallback-queue", "200kB");
+        using (dir)
+        {
+            // Rows that do not compress: the queue keeps their text twice (old and new) for the UPDATE.
+            await PgServer.ExecuteAsync(target, "INSERT INTO app.items (v, big) SELECT 'big', (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 30)) FROM generate_series(1, 300)");
+            await using (var hold = new NpgsqlConnection(target.ToNpgsqlConnectionString()))
+            {
+                // A transaction left open (with an id, locking no table) holds the way back at its horizon, so the queue only grows.
+                await hold.OpenAsync();
+                await Db.ExecuteAsync(hold, "BEGIN; SELECT txid_current();", CancellationToken.None);
+                await PgServer.ExecuteAsync(target, "UPDATE app.items SET v = 'bigger' WHERE v = 'big'");
+                var result = await run.Result.WaitAsync(TimeSpan.FromMinutes(2));
+                Assert.True(result.ExitCode == 0, result.ToString());
+                await Db.ExecuteAsync(hold, "COMMIT", CancellationToken.None);
+            }
+
+            Assert.Contains("over --max-fallback-queue 200.0 kB", run.Journal().Step("way back").Summary, StringComparison.Ordinal);
+            await AssertNothingLeftAsync(source, target);
+            await PgServer.ExecuteAsync(target, "INSERT INTO app.items (v) VALUES ('still in use')");
+            var status = await CliRunner.RunAsync(["finish", id, "--workdir", dir.Path]);
+            Assert.True(status.ExitCode == 2, status.ToString());
+        }
+    }
+
+    [Fact]
     public async Task Should_Say_There_Is_No_Way_Back_Without_Fallback()
     {
         using var dir = new TempDir();
@@ -143,13 +170,13 @@ public class FallbackTests(OnlineServers servers) : IClassFixture<OnlineServers>
     }
 
     /// <summary>A source with the test's tables, migrated online with --fallback into a target whose role may not replicate, and switched.</summary>
-    private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, TempDir Dir, OnlineRun Run, string Id)> SwitchAsync(string name, Dictionary<string, string>? environment = null)
+    private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, TempDir Dir, OnlineRun Run, string Id)> SwitchAsync(string name, Dictionary<string, string>? environment = null, params string[] extra)
     {
         var source = await servers.SourceAsync(Schema);
         var target = await servers.Target.CreateDatabaseAsync(name);
         Assert.False(await PgServer.ScalarAsync<bool>(target, "SELECT rolreplication FROM pg_roles WHERE rolname = current_user"));
         var dir = new TempDir();
-        var run = OnlineRun.Start(source, target, dir.Path, environment, "--fallback");
+        var run = OnlineRun.Start(source, target, dir.Path, environment, ["--fallback", .. extra]);
         var id = await run.WaitForFollowAsync();
         await PgServer.ExecuteAsync(source, "INSERT INTO app.items (v) SELECT 'during' FROM generate_series(1, 5); UPDATE app.parent SET id = 3 WHERE id = 2;");
         await run.WaitForChangesAsync(6);

@@ -56,7 +56,12 @@ public static class FallbackCapture
     private static Task<List<(string Name, bool Captured)>> TablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
         Db.ListAsync(conn, FallbackSql.CaptureTables, r => (r.GetString(0), r.GetBoolean(1)), cancellationToken);
 
-    /// <summary>The statements for these tables, in transactions that each lock at most a share of the lock table.</summary>
+    /// <summary>
+    /// The statements for these tables, in transactions that each lock at most a share of the lock table. A
+    /// trigger's creation or removal locks its table against writes: an application's long transaction makes it
+    /// wait, and every write queued behind it would wait too, so each batch gives up after a few seconds and is
+    /// tried again a second later (for up to <see cref="LockAttempts"/> times).
+    /// </summary>
     private static async Task InBatchesAsync(NpgsqlConnection conn, IReadOnlyList<string> tables, Func<string, string> statements, CancellationToken cancellationToken)
     {
         if (tables.Count == 0)
@@ -65,11 +70,27 @@ public static class FallbackCapture
         }
 
         var budget = (int)Math.Max(1, (await LockTable.ReadAsync(conn, cancellationToken)).Budget - 16);
+        await Db.ExecuteAsync(conn, "SET lock_timeout = '5s'", cancellationToken);
         foreach (var batch in tables.Chunk(budget))
         {
-            await using var tx = await conn.BeginTransactionAsync(cancellationToken);
-            await Db.ExecuteAsync(conn, string.Join(";\n", batch.Select(statements)), cancellationToken);
-            await tx.CommitAsync(cancellationToken);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await using var tx = await conn.BeginTransactionAsync(cancellationToken);
+                    await Db.ExecuteAsync(conn, string.Join(";\n", batch.Select(statements)), cancellationToken);
+                    await tx.CommitAsync(cancellationToken);
+                    break;
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable && attempt < LockAttempts)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                }
+            }
         }
+
+        await Db.ExecuteAsync(conn, "RESET lock_timeout", cancellationToken);
     }
+
+    private const int LockAttempts = 60;
 }

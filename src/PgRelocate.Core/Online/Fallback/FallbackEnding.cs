@@ -63,8 +63,8 @@ public static class FallbackEnding
         if (captured)
         {
             await using var follower = await FallbackFollower.OpenAsync(oldSource, target, options.Into.Jobs, cancellationToken);
-            // Every session that could write is gone: a round applies all, the next one finds nothing.
-            while (await follower.RoundAsync(cancellationToken) > 0)
+            // Every session that could write is gone: rounds apply all, until one (not held up) finds nothing.
+            while (await follower.RoundAsync(cancellationToken) > 0 || follower.Waiting)
             {
             }
 

@@ -46,6 +46,9 @@ internal sealed class FallbackFollower : IAsyncDisposable
 
     public long TotalTransactions => _startTransactions + _applier.Transactions;
 
+    /// <summary>True when the last round waited in vain for a transaction in progress on the target (a long one holds the way back).</summary>
+    public bool Waiting { get; private set; }
+
     /// <summary>Every captured transaction whose last write is below this is applied to the old source.</summary>
     public long Position => (long)(ulong)_applier.Position;
 
@@ -96,11 +99,18 @@ internal sealed class FallbackFollower : IAsyncDisposable
 
     /// <summary>
     /// One round: every transaction over by now applied to the old source in commit order, committed there, then
-    /// its rows removed from the queue. Returns the changes applied.
+    /// its rows removed from the queue. Returns the changes applied: none while a transaction on the target that
+    /// was in progress at the round's start still is after a second (<see cref="Waiting"/> says so).
     /// </summary>
     public async Task<long> RoundAsync(CancellationToken cancellationToken)
     {
-        var upto = await _queue.HorizonAsync(cancellationToken);
+        var horizon = await _queue.HorizonAsync(TimeSpan.FromSeconds(1), cancellationToken);
+        Waiting = horizon is null;
+        if (horizon is not { } upto)
+        {
+            return 0;
+        }
+
         var before = _applier.Changes;
         await foreach (var change in _queue.ReadAsync(Position, upto, cancellationToken))
         {

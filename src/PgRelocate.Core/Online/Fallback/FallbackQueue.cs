@@ -22,11 +22,13 @@ internal sealed class FallbackQueue(NpgsqlConnection target)
     /// for. A transaction writing below it drew its number before, so it had its id by then and was in that
     /// snapshot or over; a transaction still running may write more, above it, and is read by a later round.
     /// </summary>
-    public async Task<long> HorizonAsync(CancellationToken cancellationToken)
+    /// <returns>The number, or null when those transactions are not all over within <paramref name="patience"/> (a round later asks again).</returns>
+    public async Task<long?> HorizonAsync(TimeSpan patience, CancellationToken cancellationToken)
     {
         var upto = await Db.ScalarAsync<long>(target, $"SELECT pg_catalog.nextval('{Schema}.fallback_seq')", cancellationToken);
         var snapshot = await Db.ScalarAsync<string>(target, "SELECT pg_catalog.txid_current_snapshot()::text", cancellationToken);
-        for (var wait = 10; ; wait = Math.Min(wait * 2, 500))
+        var until = DateTime.UtcNow + patience;
+        for (var wait = 10; ; wait = Math.Min(wait * 2, 200))
         {
             await using (var cmd = new NpgsqlCommand(FallbackSql.QueueHorizon, target))
             {
@@ -35,6 +37,11 @@ internal sealed class FallbackQueue(NpgsqlConnection target)
                 {
                     return upto;
                 }
+            }
+
+            if (DateTime.UtcNow >= until)
+            {
+                return null;
             }
 
             await Task.Delay(wait, cancellationToken);

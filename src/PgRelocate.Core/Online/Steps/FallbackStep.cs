@@ -81,19 +81,17 @@ public sealed class FallbackStep : IMigrationStep
                             QueueBytes = bytes,
                             Changes = follower.TotalChanges,
                             Transactions = follower.TotalTransactions,
+                            Blocked = follower.Waiting ? "a transaction in progress on the target since before the last round: the way back applies in commit order, after it" : null,
                         }.Write(context.Folder);
                         context.Record.Outputs["changes"] = follower.TotalChanges.ToString(CultureInfo.InvariantCulture);
                         if (options.MaxFallbackQueue is { } max && bytes > max)
                         {
-                            var why = $"The way back's queue holds {Units.Bytes(bytes)} on the target, over --max-fallback-queue {Units.Bytes(max)}: the way back stops and is removed from both sides; the target stays in use, with no way back to the old source.";
-                            context.Reporter.Warn(why);
                             await follower.DisposeAsync();
-                            await FallbackEnding.RemoveAsync(options.Source, options.Into.Connection, cancellationToken);
-                            return "stopped at its limit: " + why;
+                            return await StopAsync(context, $"its queue holds {Units.Bytes(bytes)} on the target, over --max-fallback-queue {Units.Bytes(max)}", cancellationToken);
                         }
                     }
 
-                    if (applied == 0)
+                    if (applied == 0 && !follower.Waiting)
                     {
                         await Task.Delay(200, cancellationToken);
                     }
@@ -106,6 +104,36 @@ public sealed class FallbackStep : IMigrationStep
                 context.Reporter.Warn($"The way back lost a connection ({e.Message}); trying again in 5s.");
                 await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken);
             }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && Failures.Operational(e) is { } failure)
+            {
+                // A queue nobody reads would grow on the target without end: the way back ends instead.
+                return await StopAsync(context, failure.Message.TrimEnd('.'), cancellationToken);
+            }
         }
+    }
+
+    /// <summary>Ends the way back on its own (its limit, a change it cannot apply): says why, removes it from both sides, returns the summary.</summary>
+    private static async Task<string> StopAsync(MigrationContext context, string reason, CancellationToken cancellationToken)
+    {
+        var why = $"The way back stopped: {reason}. It is removed from both sides; the target stays in use, with no way back to the old source.";
+        context.Reporter.Warn(why);
+        try
+        {
+            await FallbackEnding.RemoveAsync(null, context.Options.Into.Connection, cancellationToken);
+        }
+        finally
+        {
+            // The old source's record goes too, where it can be reached: left there, it harms nothing but its disabled triggers.
+            try
+            {
+                await FallbackEnding.RemoveAsync(context.Options.Source, null, cancellationToken);
+            }
+            catch (Exception e) when (Failures.Operational(e) is { } failure)
+            {
+                context.Reporter.Warn($"Could not remove the way back's record from the old source: {failure.Message} Remove it with DROP SCHEMA {OnlineNames.TargetSchema} CASCADE there, after enabling its tables' triggers again.");
+            }
+        }
+
+        return why;
     }
 }
