@@ -52,10 +52,15 @@ internal static class RollbackCommand
 
         ctx.Reporter.Info($"{(end == FallbackEnd.Rollback ? "Rollback" : "Finish")} of migration {id} requested; waiting for it.");
         var deadline = DateTime.UtcNow.AddSeconds(Math.Max(1, wait));
-        while (DateTime.UtcNow < deadline && journal.Status == MigrationStatus.Running)
+        while (DateTime.UtcNow < deadline && journal.Status == MigrationStatus.Running && journal.IsRunningElsewhere())
         {
             await Task.Delay(250, cancellationToken);
             journal = MigrationJournal.Load(workDir, id);
+        }
+
+        if (journal.Status == MigrationStatus.Running && !journal.IsRunningElsewhere())
+        {
+            throw new PgRelocateException($"The process of migration {id} stopped before it was done; the request is kept: resume it with '{NextStep.ResumeCommand(journal)}', which does it first.");
         }
 
         var rolledBack = journal.Output(FallbackStep.StepName, "ended") == nameof(FallbackEnd.Rollback);

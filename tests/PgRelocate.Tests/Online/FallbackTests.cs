@@ -157,6 +157,45 @@ public class FallbackTests(OnlineServers servers) : IClassFixture<OnlineServers>
     }
 
     [Fact]
+    public async Task Should_Finish_A_Rollback_Killed_Halfway_When_Resumed()
+    {
+        var (source, target, dir, run, id) = await SwitchAsync("halfway", new Dictionary<string, string> { [FaultInjection.Variable] = "kill:way back:capture removed" });
+        using (dir)
+        {
+            await PgServer.ExecuteAsync(target, Writes);
+            await WaitForWayBackAsync(run, target);
+            var rollback = await CliRunner.RunAsync(["rollback", id, "--workdir", dir.Path]);
+            Assert.True(rollback.ExitCode == 1, rollback.ToString());
+            Assert.Contains("the request is kept: resume it with", rollback.Output, StringComparison.Ordinal);
+            Assert.NotEqual(0, (await run.Result).ExitCode);
+
+            var resumed = OnlineRun.Resume(source, target, dir.Path, id);
+            Assert.True((await resumed.Result).ExitCode == 0, (await resumed.Result).ToString());
+            Assert.Contains("rolled back", run.Journal().Step("way back").Summary, StringComparison.Ordinal);
+            await AssertSameRowsAsync(source, target);
+            await AssertNothingLeftAsync(source, target);
+            await PgServer.ExecuteAsync(source, "INSERT INTO app.items (v) VALUES ('after the rollback')");
+        }
+    }
+
+    [Fact]
+    public async Task Should_Cancel_After_The_Switch_As_Finish_Does()
+    {
+        var (source, target, dir, run, id) = await SwitchAsync("cancel");
+        using (dir)
+        {
+            await PgServer.ExecuteAsync(target, "INSERT INTO app.items (v) VALUES ('written on the target')");
+            await WaitForWayBackAsync(run, target);
+            var cancel = await CliRunner.RunAsync(["cancel", id, "--workdir", dir.Path]);
+            Assert.True(cancel.ExitCode == 0, cancel.ToString());
+            Assert.Equal(0, (await run.Result).ExitCode);
+            Assert.Equal("Finish", run.Journal().Step("way back").Outputs["ended"]);
+            await AssertNothingLeftAsync(source, target);
+            await PgServer.ExecuteAsync(target, "INSERT INTO app.items (v) VALUES ('after the cancel')");
+        }
+    }
+
+    [Fact]
     public async Task Should_Say_There_Is_No_Way_Back_Without_Fallback()
     {
         using var dir = new TempDir();

@@ -45,7 +45,8 @@ public static class FallbackEnding
         var options = context.Options;
         var (oldSource, target) = (options.Source, options.Into.Connection);
         var record = context.Record;
-        await using (var conn = await Db.OpenAsync(target, "target", cancellationToken))
+        // Writable itself: a run again after a kill finds the target read-only already.
+        await using (var conn = await OpenWritableAsync(target, "target", cancellationToken))
         {
             await ReadOnlySourceStep.RefuseWritesAsync(conn, target.Database, context.Journal.Id, "target", cancellationToken);
         }
@@ -75,6 +76,7 @@ public static class FallbackEnding
             await FallbackCapture.RemoveAsync(conn, cancellationToken);
         }
 
+        FaultInjection.At(Steps.FallbackStep.StepName, "capture removed");
         int sequences;
         await using (var old = await OpenWritableAsync(oldSource, "source", cancellationToken))
         await using (var conn = await OpenWritableAsync(target, "target", cancellationToken))
