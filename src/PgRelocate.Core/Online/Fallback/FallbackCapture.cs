@@ -35,7 +35,9 @@ public static class FallbackCapture
             target,
             [.. tables.Where(t => !t.Captured).Select(t => t.Name)],
             t => $"CREATE TRIGGER {RowTrigger} AFTER INSERT OR UPDATE OR DELETE ON {t} FOR EACH ROW EXECUTE FUNCTION {Schema}.fallback_capture();\n"
-                + $"CREATE TRIGGER {TruncateTrigger} AFTER TRUNCATE ON {t} FOR EACH STATEMENT EXECUTE FUNCTION {Schema}.fallback_capture()",
+                + $"CREATE TRIGGER {TruncateTrigger} AFTER TRUNCATE ON {t} FOR EACH STATEMENT EXECUTE FUNCTION {Schema}.fallback_capture();\n"
+                // Fired in every session, one with session_replication_role = replica too (a restore, a replication tool).
+                + $"ALTER TABLE {t} ENABLE ALWAYS TRIGGER {RowTrigger}, ENABLE ALWAYS TRIGGER {TruncateTrigger}",
             cancellationToken);
         return tables.Count;
     }

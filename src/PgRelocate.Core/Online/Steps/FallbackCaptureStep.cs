@@ -28,6 +28,7 @@ public sealed class FallbackCaptureStep : ICompensatingStep
 
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
+        var started = DateTimeOffset.UtcNow;
         context.Record.Outputs[Capture] = "on";
         context.Journal.Save();
         await using (var old = await Db.OpenAsync(context.Options.Source, "source", cancellationToken))
@@ -41,7 +42,9 @@ public sealed class FallbackCaptureStep : ICompensatingStep
             tables = await FallbackCapture.CreateAsync(target, cancellationToken);
         }
 
-        context.Record.Summary = $"{tables} tables captured on the target; the old source stays read-only to the applications and follows the target";
+        var seconds = (DateTimeOffset.UtcNow - started).TotalSeconds;
+        context.Record.Outputs["seconds"] = seconds.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture);
+        context.Record.Summary = $"{tables} tables captured on the target in {seconds:0.0}s (after the write downtime measured, before the applications are told); the old source stays read-only to the applications and follows the target";
         context.Reporter.Info($"A way back is ready: the target's changes go to the old source until 'pgrelocate rollback {context.Journal.Id}' or 'pgrelocate finish {context.Journal.Id}'.");
     }
 
