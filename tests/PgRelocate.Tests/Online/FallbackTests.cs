@@ -83,6 +83,54 @@ public class FallbackTests(OnlineServers servers) : IClassFixture<OnlineServers>
     }
 
     [Fact]
+    public async Task Should_Apply_Concurrent_Conflicting_Transactions_In_Commit_Order()
+    {
+        var (source, target, dir, run, id) = await SwitchAsync("order");
+        using (dir)
+        {
+            // Four sessions overwrite the same few rows, each transaction several of them in a random order (waiting
+            // on one another's locks) after a write of its own (so its first write may come before the one it waits
+            // for), while the way back follows: applied out of commit order, a row would end with
+            // another transaction's value than the target's. A transaction left open meanwhile holds the way back,
+            // so that one round reads all of them at once.
+            await using var hold = new NpgsqlConnection(target.ToNpgsqlConnectionString());
+            await hold.OpenAsync();
+            await Db.ExecuteAsync(hold, "BEGIN; SELECT txid_current();", CancellationToken.None);
+            await Task.WhenAll(Enumerable.Range(1, 4).Select(async writer =>
+            {
+                await using var conn = new NpgsqlConnection(target.ToNpgsqlConnectionString());
+                await conn.OpenAsync();
+                for (var i = 0; i < 60; i++)
+                {
+                    try
+                    {
+                        await WriteAsync(conn, writer, i);
+                    }
+                    catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DeadlockDetected)
+                    {
+                        // Rolled back, as an application's would be: nothing of it may reach the old source.
+                        await Db.ExecuteAsync(conn, "ROLLBACK", CancellationToken.None);
+                    }
+                }
+            }));
+            Assert.True(await PgServer.ScalarAsync<long>(target, "SELECT count(DISTINCT xid) FROM pgrelocate_online.fallback_queue") > 100);
+            await Db.ExecuteAsync(hold, "COMMIT", CancellationToken.None);
+            await WaitForWayBackAsync(run, target);
+            var rollback = await CliRunner.RunAsync(["rollback", id, "--workdir", dir.Path]);
+            Assert.True(rollback.ExitCode == 0, rollback.ToString());
+            await AssertSameRowsAsync(source, target);
+        }
+
+        static Task WriteAsync(NpgsqlConnection conn, int writer, int i) => Db.ExecuteAsync(conn, $"""
+            BEGIN;
+            INSERT INTO app.nokey VALUES ({writer}, '{i}');
+            UPDATE app.items SET v = '{writer}-{i}', big = coalesce(big, '') || '{writer}' WHERE id IN (SELECT g FROM generate_series(1, 6) g ORDER BY random() LIMIT 3);
+            DELETE FROM app.nokey WHERE ctid = (SELECT ctid FROM app.nokey WHERE a = {writer} ORDER BY b LIMIT 1) AND {i} % 2 = 0;
+            COMMIT;
+            """, CancellationToken.None);
+    }
+
+    [Fact]
     public async Task Should_Finish_Keeping_The_Target_And_Removing_The_Way_Back_From_Both_Sides()
     {
         var (source, target, dir, run, id) = await SwitchAsync("finish");
