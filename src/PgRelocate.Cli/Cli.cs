@@ -34,6 +34,8 @@ internal static class Cli
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(CancelCommand.Create());
         root.Subcommands.Add(CutoverCommand.Create());
+        root.Subcommands.Add(RollbackCommand.Create());
+        root.Subcommands.Add(FinishCommand.Create());
         root.Subcommands.Add(UrlCommand.Create());
         root.Subcommands.Add(StagedCommand.Create());
         return root;

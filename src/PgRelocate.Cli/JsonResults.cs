@@ -109,6 +109,9 @@ internal sealed record UrlJson(string Url, string? ManifestUrl, DateTimeOffset E
 /// <param name="ApplicationPauseSeconds">Behind PgBouncer (--pgbouncer): how long the application's queries waited there, from PAUSE to RESUME.</param>
 internal sealed record CutoverJson(string Id, string Status, double? WriteDowntimeSeconds, string DatabaseUrl, string? Error, double? ApplicationPauseSeconds = null);
 
+/// <summary>How `rollback` or `finish` ended the way back: the database in use now (the old source after a rollback).</summary>
+internal sealed record WayBackJson(string Id, string Status, string Ended, string DatabaseUrl, string? Error);
+
 internal sealed record CutoverDatabaseJson(string Database, string Id, string Status, double? WriteDowntimeSeconds, string DatabaseUrl, string? Error);
 
 internal sealed record CutoverInstanceJson(string Id, string Status, string? Error, IReadOnlyList<CutoverDatabaseJson> Databases);
@@ -139,6 +142,7 @@ internal sealed record DetachedJson(string Id, string Folder, int Pid);
 [JsonSerializable(typeof(StatusJson))]
 [JsonSerializable(typeof(UrlJson))]
 [JsonSerializable(typeof(CutoverJson))]
+[JsonSerializable(typeof(WayBackJson))]
 [JsonSerializable(typeof(CutoverInstanceJson))]
 [JsonSerializable(typeof(StagedRemovedJson))]
 [JsonSerializable(typeof(DumpJson))]

@@ -23,6 +23,8 @@ public partial class DocsTests
         ["verify"] = "verify.md",
         ["migrate"] = "migrate.md",
         ["cutover"] = "online.md",
+        ["rollback"] = "online.md",
+        ["finish"] = "online.md",
         ["list"] = "status.md",
         ["status"] = "status.md",
         ["info"] = "status.md",

@@ -53,6 +53,12 @@ internal static class CancelCommand
         var journal = MigrationJournal.Load(workDir, id);
         var source = Given(ctx, Source, MigrateCommand.SourceVariable, "--source", journal.Source, journal.Id);
         var target = Given(ctx, Target, MigrateCommand.TargetVariable, "--target", journal.Target, journal.Id);
+        if (journal.Status == MigrationStatus.Running && journal.IsRunningElsewhere() && Online.Fallback.FallbackRequest.Following(journal))
+        {
+            // After the switch the target is in use: cancelling ends the way back, as finish does.
+            return await RollbackCommand.RunAsync(ctx, id, 600, Online.Fallback.FallbackEnd.Finish, cancellationToken);
+        }
+
         if (journal.Status == MigrationStatus.Running && journal.IsRunningElsewhere())
         {
             journal = await MigrationRunner.StopRunningAsync(journal, ctx.Reporter, cancellationToken);

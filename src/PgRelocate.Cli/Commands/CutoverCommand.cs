@@ -72,7 +72,7 @@ internal static class CutoverCommand
         while (DateTime.UtcNow < deadline)
         {
             journal = MigrationJournal.Load(workDir, id);
-            if (journal.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Canceled)
+            if (journal.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Canceled || Online.Fallback.FallbackRequest.Following(journal))
             {
                 break;
             }
@@ -97,7 +97,7 @@ internal static class CutoverCommand
             ctx.WriteJson(new CutoverJson(id, journal.Status.ToString(), downtime is null ? null : double.Parse(downtime, CultureInfo.InvariantCulture), journal.Target, journal.Error, pause is null ? null : double.Parse(pause, CultureInfo.InvariantCulture)), c => c.CutoverJson);
         }
 
-        if (journal.Status == MigrationStatus.Completed)
+        if (journal.Status == MigrationStatus.Completed || Online.Fallback.FallbackRequest.Following(journal))
         {
             if (!ctx.Json)
             {
@@ -109,6 +109,8 @@ internal static class CutoverCommand
                 {
                     ctx.Out.WriteLine("  repoint: " + string.Join(", ", row));
                 }
+
+                RollbackCommand.SayWayBack(ctx, journal);
             }
 
             return ExitCode.Success;

@@ -37,6 +37,8 @@ internal static class MigrateCommand
     private static readonly Option<bool> Online = new("--online") { Description = "Keep the source live: copy a replication slot's snapshot, stream its changes into the target, switch in seconds with 'pgrelocate cutover ID'." };
     private static readonly Option<string> Cutover = new("--cutover") { Description = "With --online: manual (wait for 'pgrelocate cutover ID') or auto (switch once caught up within --max-lag).", DefaultValueFactory = _ => "manual" };
     private static readonly Option<string> MaxLag = new("--max-lag") { Description = "With --online --cutover auto: the lag under which the switch starts (5s, 500ms).", DefaultValueFactory = _ => "5s" };
+    private static readonly Option<bool> Fallback = new("--fallback") { Description = "With --online: a way back. At the switch, capture the target's changes (triggers and a queue in the tool's schema there) and apply them to the old source, kept read-only, until 'pgrelocate rollback ID' switches back or 'pgrelocate finish ID' ends it." };
+    private static readonly Option<string?> MaxFallbackQueue = new("--max-fallback-queue") { Description = "With --fallback: end the way back (removing it from both sides; the target keeps working) once its queue on the target holds more than this (1GB, 500MB)." };
     private static readonly Option<bool> ReplicaIdentityFull = new("--replica-identity-full") { Description = "With --online: set REPLICA IDENTITY FULL on tables without a primary key for the migration (undone at the end)." };
     private static readonly Option<string?> MaxRetainedWal = new("--max-retained-wal") { Description = "With --online: stop the follow and drop its replication slot once the slot holds more WAL than this on the source (20GB, 500MB; kB, MB, GB, TB are powers of 1000, KiB, MiB, GiB, TiB of 1024)." };
     private static readonly Option<bool> NotConsistent = new("--not-consistent") { Description = "With --resume of a --direct migration: keep what the interrupted copy committed although the source was not kept read-only since (the verify step compares every row)." };
@@ -49,7 +51,7 @@ internal static class MigrateCommand
     {
         var command = new Command("migrate", "Run the whole migration: check, read-only source, dump, restore, settings, verify, cutover summary, cleanup.")
         {
-            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, NotConsistent, RoleOptions.Roles, RoleOptions.MapRole, RoleOptions.PrivilegedAttributes, Databases, AllDatabases, ConfirmAll, WorkDirOption.Option, LockTimeoutOption.Option, EstimateOption.None, EstimateOption.Seconds,
+            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, Fallback, MaxFallbackQueue, NotConsistent, RoleOptions.Roles, RoleOptions.MapRole, RoleOptions.PrivilegedAttributes, Databases, AllDatabases, ConfirmAll, WorkDirOption.Option, LockTimeoutOption.Option, EstimateOption.None, EstimateOption.Seconds,
             PgBouncerCliOptions.Admin, PgBouncerCliOptions.Ini, PgBouncerCliOptions.Database, PgBouncerCliOptions.MaxPause,
         };
         StagingCliOptions.AddTo(command);
@@ -114,6 +116,8 @@ internal static class MigrateCommand
                 MaxLag = ParseDuration(parse.GetValue(MaxLag) ?? "5s"),
                 ReplicaIdentityFull = parse.GetValue(ReplicaIdentityFull),
                 MaxRetainedWal = MaxRetainedWalOf(parse),
+                Fallback = parse.GetValue(Fallback),
+                MaxFallbackQueue = parse.GetValue(MaxFallbackQueue) is { } queue ? Units.ParseBytes(queue) ?? -1 : null,
                 ApplySettings = parse.GetValue(ApplySettings),
                 KeepArchive = parse.GetValue(KeepArchive),
                 ShowSecrets = parse.GetValue(ShowSecrets),
@@ -132,6 +136,11 @@ internal static class MigrateCommand
 
             if (parse.GetValue(Databases) is not null || parse.GetValue(AllDatabases) || parse.GetValue(ConfirmAll))
             {
+                if (given.Fallback)
+                {
+                    throw new UsageException("--fallback gives one database a way back; an instance migration (--databases, --all-databases) has none yet: leave out --fallback, or move the databases one by one.");
+                }
+
                 var named = parse.GetValue(Databases)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 journal = await MigrateInstance.CreateAsync(given, named, parse.GetValue(AllDatabases), parse.GetValue(ConfirmAll), workDir, report, cancellationToken);
                 options = MigrationPlan.FromJournal(journal, source, target, given.ShowSecrets) with { NotConsistent = given.NotConsistent };

@@ -112,7 +112,7 @@ internal static class StatusCommand
             return $"{journal.Id}: {ListCommand.StatusOf(journal)}{(journal.Error is null ? "" : " - " + journal.Error)}";
         }
 
-        if (step.Name is Online.Steps.FollowStep.StepName or Online.Steps.OnlineCutoverStep.StepName && Online.OnlineStatus.Read(journal.Folder) is { } online)
+        if (step.Name is Online.Steps.FollowStep.StepName or Online.Steps.OnlineCutoverStep.StepName or Online.Steps.FallbackStep.StepName && Online.OnlineStatus.Read(journal.Folder) is { } online)
         {
             return $"{journal.Id}: {online.Describe()}";
         }

@@ -23,7 +23,7 @@ public static class MigrationOptionsRules
     public static IReadOnlyList<string> FixedByJournal { get; } =
     [
         "--confirm", "--via", "--jobs", "--compress", "--read-only-source", "--keep-read-only", "--apply-settings", "--keep-archive", "--allow",
-        "--create-bucket", "--direct", "--online", "--roles", "--map-role", "--roles-with-privileged-attributes", "--cutover", "--max-lag", "--replica-identity-full", "--max-retained-wal", "--lock-timeout", "--pgbouncer-ini", "--pgbouncer-database", "--max-pause",
+        "--create-bucket", "--direct", "--online", "--roles", "--map-role", "--roles-with-privileged-attributes", "--cutover", "--max-lag", "--replica-identity-full", "--max-retained-wal", "--fallback", "--max-fallback-queue", "--lock-timeout", "--pgbouncer-ini", "--pgbouncer-database", "--max-pause",
         "--profile", "--region", "--endpoint-url", "--provider", "--sse", "--sse-kms-key-id",
         "--databases", "--all-databases", "--confirm-all", "--no-estimate", "--estimate-seconds",
     ];
@@ -56,6 +56,21 @@ public static class MigrationOptionsRules
         if (given.MaxRetainedWal is <= 0)
         {
             throw new UsageException($"--max-retained-wal '{given.MaxRetainedWal}' is not a size: write it like 20GB, 500MB or 1.5TB.");
+        }
+
+        if (given.Fallback && !given.Online)
+        {
+            throw new UsageException("--fallback keeps the old source in step after an online migration's switch: add --online, or leave it out.");
+        }
+
+        if (given.MaxFallbackQueue is not null && !given.Fallback)
+        {
+            throw new UsageException("--max-fallback-queue limits the way back's queue on the target: add --fallback, or leave it out.");
+        }
+
+        if (given.MaxFallbackQueue is <= 0)
+        {
+            throw new UsageException($"--max-fallback-queue '{given.MaxFallbackQueue}' is not a size: write it like 1GB or 500MB.");
         }
 
         if (given.RoleRenames.Count > 0 && !given.Roles)

@@ -59,6 +59,12 @@ public sealed record MigrationOptions
     /// <summary>Online: hold the application's queries at PgBouncer for the switch and repoint its entry at the target; null without --pgbouncer.</summary>
     public Poolers.PgBouncerOptions? PgBouncer { get; init; }
 
+    /// <summary>Online: after the switch, keep the old source in step with the target until `rollback` or `finish` (a way back).</summary>
+    public bool Fallback { get; init; }
+
+    /// <summary>With <see cref="Fallback"/>: end the way back once its queue on the target holds more than this many bytes; null: no limit.</summary>
+    public long? MaxFallbackQueue { get; init; }
+
     /// <summary>
     /// Accept a resumed direct copy that keeps what its interrupted run committed although the source was not kept
     /// read-only since: given to this run only (not fixed by the journal, so a --resume may add it).
@@ -117,6 +123,8 @@ public sealed record MigrationOptions
         ["replicaIdentityFull"] = ReplicaIdentityFull.ToString(),
         ["estimateSeconds"] = EstimateBudget?.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
         ["maxRetainedWal"] = MaxRetainedWal?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
+        ["fallback"] = Fallback.ToString(),
+        ["maxFallbackQueue"] = MaxFallbackQueue?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
         ["profile"] = Staging.Profile ?? "",
         ["region"] = Staging.Region ?? "",
         ["endpointUrl"] = Staging.EndpointUrl ?? "",

@@ -7,7 +7,8 @@ namespace PgRelocate.Online;
 /// <summary>
 /// The steps of an online migration, run by the same runner, journal, --resume, status and cancel as every
 /// migration. The source stays writable through the copy and the follow; it becomes read-only only for the
-/// cutover (and stays so after it: the applications now write to the target). With --roles, the roles are
+/// cutover (and stays so after it: the applications now write to the target; with --fallback the way back
+/// writes it until `rollback` or `finish`). With --roles, the roles are
 /// created before the snapshot copy and the owners and grants given after it, before the follow: the follow
 /// then writes as a member of every owner, as the cutover's enabling of the triggers requires.
 /// </summary>
@@ -24,7 +25,9 @@ public static class OnlinePlan
         new FollowStep(),
         new ReadOnlySourceStep(),
         new OnlineCutoverStep(),
+        new FallbackCaptureStep(),
         new CutoverStep(),
+        new FallbackStep(),
     ];
 
     /// <summary>

@@ -17,6 +17,9 @@ public static class OnlinePhases
 
     /// <summary>The cutover is done: the applications write to the target.</summary>
     public const string Switched = "switched";
+
+    /// <summary>After the switch, with --fallback: the target's changes are carried back into the old source.</summary>
+    public const string WayBack = "way back";
 }
 
 /// <summary>
@@ -54,6 +57,9 @@ public sealed record OnlineStatus
     /// </summary>
     public string? Blocked { get; init; }
 
+    /// <summary>The way back's queue on the target, on disk (<see cref="OnlinePhases.WayBack"/> only).</summary>
+    public long? QueueBytes { get; init; }
+
     public DateTimeOffset UpdatedAt { get; init; } = DateTimeOffset.UtcNow;
 
     public void Write(string folder)
@@ -77,7 +83,9 @@ public sealed record OnlineStatus
         }
     }
 
-    public string Describe() => (Phase == OnlinePhases.Verify
+    public string Describe() => Phase == OnlinePhases.WayBack
+        ? $"{Phase}: the old source follows the target; lag {LagSeconds:0.0}s, queue {Progress.Units.Bytes(QueueBytes ?? 0)} on the target; {Changes} changes in {Transactions} transactions applied to the old source"
+        : (Phase == OnlinePhases.Verify
         ? $"{Phase}: the target is compared with the source as of one position while the follow goes on; lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {ChangesPerSecond:0} changes/s; {Changes} changes applied"
         : $"{Phase}: lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {ChangesPerSecond:0} changes/s, {TransactionsPerSecond:0} transactions/s; {Changes} changes applied")
         + (Blocked is null ? "" : $"; blocked: {Blocked}");

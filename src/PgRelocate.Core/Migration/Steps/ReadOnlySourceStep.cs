@@ -27,13 +27,32 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
         await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
         var apps = await ConnectedApplications.ReadAsync(conn, cancellationToken);
         context.Record.Tables.Add(ApplicationsTable(apps));
+        var (ended, closing, refused) = await RefuseWritesAsync(conn, source.Database, context.Journal.Id, "source", cancellationToken);
+        context.Record.Outputs["readOnly"] = "on";
+        context.Record.Summary = $"{source.Database} is read-only; {ended - closing} session{(ended - closing == 1 ? "" : "s")} ended"
+            + (closing > 0 ? $", {closing} still closing" : "")
+            + (refused > 0 ? $", {refused} could not be ended (they belong to other roles)" : "");
+        if (refused > 0)
+        {
+            context.Reporter.Warn($"{refused} sessions on the source could not be ended: they may still write until they reconnect.");
+        }
+    }
+
+    /// <summary>
+    /// Makes a database read-only for new transactions (<c>ALTER DATABASE ... SET default_transaction_read_only = on</c>)
+    /// and ends the client sessions connected to it but this one and the migration's lock, waiting up to two
+    /// seconds for them to go. Returns the sessions asked to end, those still closing, and those it could not ask.
+    /// </summary>
+    /// <param name="side">"source" or "target", for the refusal's words.</param>
+    public static async Task<(int Ended, long Closing, int Refused)> RefuseWritesAsync(Npgsql.NpgsqlConnection conn, string database, string migrationId, string side, CancellationToken cancellationToken)
+    {
         try
         {
-            await Db.ExecuteAsync(conn, $"ALTER DATABASE {Db.Ident(source.Database)} SET default_transaction_read_only = on", cancellationToken);
+            await Db.ExecuteAsync(conn, $"ALTER DATABASE {Db.Ident(database)} SET default_transaction_read_only = on", cancellationToken);
         }
         catch (Npgsql.PostgresException e)
         {
-            throw new PgRelocateException($"Could not make the source read-only: {e.MessageText}. Connect as the database's owner, or leave out --read-only-source and stop writes yourself.", ExitCode.Failed, e);
+            throw new PgRelocateException($"Could not make the {side} read-only: {e.MessageText}. Connect as the database's owner{(side == "source" ? ", or leave out --read-only-source and stop writes yourself" : "")}.", ExitCode.Failed, e);
         }
 
         // pg_terminate_backend only asks: a session ends a moment later. Those it could not ask (another role's,
@@ -41,7 +60,7 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
         var terminated = await Db.ListAsync(conn, $"""
             SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity
             WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-              AND application_name <> {Db.Literal(HeldMigrationLock.ApplicationName(context.Journal.Id))}
+              AND application_name <> {Db.Literal(HeldMigrationLock.ApplicationName(migrationId))}
             """, r => (Pid: r.GetInt32(0), Ok: r.GetBoolean(1)), cancellationToken);
         var ended = terminated.Where(t => t.Ok).Select(t => t.Pid).ToArray();
         var refused = terminated.Count - ended.Length;
@@ -59,14 +78,7 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
             await Task.Delay(100, cancellationToken);
         }
 
-        context.Record.Outputs["readOnly"] = "on";
-        context.Record.Summary = $"{source.Database} is read-only; {ended.Length - closing} session{(ended.Length - closing == 1 ? "" : "s")} ended"
-            + (closing > 0 ? $", {closing} still closing" : "")
-            + (refused > 0 ? $", {refused} could not be ended (they belong to other roles)" : "");
-        if (refused > 0)
-        {
-            context.Reporter.Warn($"{refused} sessions on the source could not be ended: they may still write until they reconnect.");
-        }
+        return (ended.Length, closing, refused);
     }
 
     public async Task UndoAsync(MigrationContext context, CancellationToken cancellationToken)

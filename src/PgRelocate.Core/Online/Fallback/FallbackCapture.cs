@@ -1,0 +1,98 @@
+using Npgsql;
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
+
+namespace PgRelocate.Online.Fallback;
+
+/// <summary>
+/// The way back's capture on the target: the queue, its sequence and trigger function in the tool's schema
+/// (<c>CaptureCreate.sql</c>), and on every user table a row trigger (INSERT, UPDATE, DELETE) and a statement
+/// TRUNCATE trigger, created by the login role as the tables' owner (no REPLICATION needed), in transactions that
+/// fit the lock table. Both are safe to repeat after a stop at any point.
+/// </summary>
+public static class FallbackCapture
+{
+    public const string RowTrigger = "pgrelocate_fallback_row";
+
+    public const string TruncateTrigger = "pgrelocate_fallback_truncate";
+
+    private const string Schema = OnlineNames.TargetSchema;
+
+    /// <summary>The queue on disk: what <c>--max-fallback-queue</c> limits.</summary>
+    public const string QueueSizeSql = $"SELECT coalesce(pg_catalog.pg_total_relation_size(pg_catalog.to_regclass('{Schema}.fallback_queue')), 0)";
+
+    /// <summary>Creates the queue and the triggers on the tables that lack them; returns how many tables are captured.</summary>
+    public static async Task<int> CreateAsync(NpgsqlConnection target, CancellationToken cancellationToken)
+    {
+        await using (var tx = await target.BeginTransactionAsync(cancellationToken))
+        {
+            await Db.ExecuteAsync(target, FallbackSql.CaptureCreate, cancellationToken);
+            await tx.CommitAsync(cancellationToken);
+        }
+
+        var tables = await TablesAsync(target, cancellationToken);
+        await InBatchesAsync(
+            target,
+            [.. tables.Where(t => !t.Captured).Select(t => t.Name)],
+            t => $"CREATE TRIGGER {RowTrigger} AFTER INSERT OR UPDATE OR DELETE ON {t} FOR EACH ROW EXECUTE FUNCTION {Schema}.fallback_capture();\n"
+                + $"CREATE TRIGGER {TruncateTrigger} AFTER TRUNCATE ON {t} FOR EACH STATEMENT EXECUTE FUNCTION {Schema}.fallback_capture();\n"
+                // Fired in every session, one with session_replication_role = replica too (a restore, a replication tool).
+                + $"ALTER TABLE {t} ENABLE ALWAYS TRIGGER {RowTrigger}, ENABLE ALWAYS TRIGGER {TruncateTrigger}",
+            cancellationToken);
+        return tables.Count;
+    }
+
+    /// <summary>Drops the triggers, then the tool's schema with the queue: nothing of the way back stays on the target.</summary>
+    public static async Task RemoveAsync(NpgsqlConnection target, CancellationToken cancellationToken)
+    {
+        await Db.ExecuteAsync(target, "SET default_transaction_read_only = off", cancellationToken);
+        var captured = (await TablesAsync(target, cancellationToken)).Where(t => t.Captured).Select(t => t.Name).ToList();
+        await InBatchesAsync(target, captured, t => $"DROP TRIGGER IF EXISTS {RowTrigger} ON {t};\nDROP TRIGGER IF EXISTS {TruncateTrigger} ON {t}", cancellationToken);
+        await Db.ExecuteAsync(target, $"DROP SCHEMA IF EXISTS {Schema} CASCADE", cancellationToken);
+    }
+
+    /// <summary>True when the queue is on the target (the capture was created and not removed since).</summary>
+    public static async Task<bool> ExistsAsync(NpgsqlConnection target, CancellationToken cancellationToken) =>
+        await Db.ScalarAsync<string>(target, $"SELECT pg_catalog.to_regclass('{Schema}.fallback_queue')::text", cancellationToken) is not null;
+
+    private static Task<List<(string Name, bool Captured)>> TablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        Db.ListAsync(conn, FallbackSql.CaptureTables, r => (r.GetString(0), r.GetBoolean(1)), cancellationToken);
+
+    /// <summary>
+    /// The statements for these tables, in transactions that each lock at most a share of the lock table. A
+    /// trigger's creation or removal locks its table against writes: an application's long transaction makes it
+    /// wait, and every write queued behind it would wait too, so each batch gives up after a few seconds and is
+    /// tried again a second later (for up to <see cref="LockAttempts"/> times).
+    /// </summary>
+    private static async Task InBatchesAsync(NpgsqlConnection conn, IReadOnlyList<string> tables, Func<string, string> statements, CancellationToken cancellationToken)
+    {
+        if (tables.Count == 0)
+        {
+            return;
+        }
+
+        var budget = (int)Math.Max(1, (await LockTable.ReadAsync(conn, cancellationToken)).Budget - 16);
+        await Db.ExecuteAsync(conn, "SET lock_timeout = '5s'", cancellationToken);
+        foreach (var batch in tables.Chunk(budget))
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await using var tx = await conn.BeginTransactionAsync(cancellationToken);
+                    await Db.ExecuteAsync(conn, string.Join(";\n", batch.Select(statements)), cancellationToken);
+                    await tx.CommitAsync(cancellationToken);
+                    break;
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable && attempt < LockAttempts)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                }
+            }
+        }
+
+        await Db.ExecuteAsync(conn, "RESET lock_timeout", cancellationToken);
+    }
+
+    private const int LockAttempts = 60;
+}

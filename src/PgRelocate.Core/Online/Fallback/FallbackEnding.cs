@@ -1,0 +1,146 @@
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Copy;
+using PgRelocate.Errors;
+using PgRelocate.Migration;
+using PgRelocate.Migration.Steps;
+using PgRelocate.Progress;
+using PgRelocate.Verify;
+
+namespace PgRelocate.Online.Fallback;
+
+/// <summary>
+/// How the way back ends: removed from both sides (<c>finish</c>, <c>cancel</c>, the queue's limit), or used
+/// (<c>rollback</c>). Each part is safe to repeat, in an order that a kill anywhere and a run again finish: the
+/// queue goes from the target only once the old source holds all of it, and the old source's record of what it
+/// applied only once the queue is gone.
+/// </summary>
+public static class FallbackEnding
+{
+    /// <summary>Removes the way back from the sides given: the capture from the target, the record (and the disabled triggers) from the old source.</summary>
+    public static async Task RemoveAsync(PgConnectionInfo? oldSource, PgConnectionInfo? target, CancellationToken cancellationToken)
+    {
+        if (target is not null)
+        {
+            await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
+            await FallbackCapture.RemoveAsync(conn, cancellationToken);
+        }
+
+        if (oldSource is not null)
+        {
+            await using var conn = await OpenWritableAsync(oldSource, "source", cancellationToken);
+            await TargetState.RemoveAsync(conn, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Switches back: the target refuses writes (its sessions ended), its last changes are applied to the old
+    /// source, the capture removed from the target, the sequences set on the old source to the target's values,
+    /// the old source's triggers re-enabled, the tables the way back changed compared row by row, and the old
+    /// source made writable again. Returns the summary.
+    /// </summary>
+    /// <exception cref="PgRelocateException">The old source differs from the target after all was applied: the target stays read-only.</exception>
+    public static async Task<string> RollbackAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        var (oldSource, target) = (options.Source, options.Into.Connection);
+        var record = context.Record;
+        // Writable itself: a run again after a kill finds the target read-only already.
+        await using (var conn = await OpenWritableAsync(target, "target", cancellationToken))
+        {
+            await ReadOnlySourceStep.RefuseWritesAsync(conn, target.Database, context.Journal.Id, "target", cancellationToken);
+        }
+
+        record.Outputs["targetReadOnly"] = "on";
+        context.Journal.Save();
+        context.Reporter.Info($"Target {target.Database} is read-only; applying its last changes to the old source.");
+
+        bool captured;
+        await using (var conn = await OpenWritableAsync(target, "target", cancellationToken))
+        {
+            captured = await FallbackCapture.ExistsAsync(conn, cancellationToken);
+        }
+
+        if (captured)
+        {
+            await using var follower = await FallbackFollower.OpenAsync(oldSource, target, options.Into.Jobs, cancellationToken);
+            // Every session that could write is gone: rounds apply all, until one (not held up) finds nothing.
+            while (await follower.RoundAsync(cancellationToken) > 0 || follower.Waiting)
+            {
+            }
+
+            record.Outputs["changedTables"] = string.Join('\n', await follower.ChangedTablesAsync(cancellationToken));
+            record.Outputs["lastChanges"] = follower.Changes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            context.Journal.Save();
+            await using var conn = await OpenWritableAsync(target, "target", cancellationToken);
+            await FallbackCapture.RemoveAsync(conn, cancellationToken);
+        }
+
+        FaultInjection.At(Steps.FallbackStep.StepName, "capture removed");
+        int sequences;
+        await using (var old = await OpenWritableAsync(oldSource, "source", cancellationToken))
+        await using (var conn = await OpenWritableAsync(target, "target", cancellationToken))
+        {
+            (sequences, var missing) = await SequenceSync.SyncAsync(conn, old, cancellationToken);
+            if (missing.Count > 0)
+            {
+                context.Reporter.Warn(SequenceSync.MissingWarning(missing));
+            }
+
+            await TargetState.RemoveAsync(old, cancellationToken);
+        }
+
+        var compared = await VerifyAsync(context, cancellationToken);
+        await ReadOnlySourceStep.LiftAsync(oldSource, cancellationToken);
+        context.Journal.Step(ReadOnlySourceStep.StepName).Outputs["readOnly"] = "lifted";
+        record.Outputs["rolledBack"] = "yes";
+        return $"rolled back: the target refuses writes; {record.Outputs.GetValueOrDefault("lastChanges") ?? "0"} last changes and {sequences} sequences applied to the old source, {compared} changed tables verified identical; the old source takes writes again";
+    }
+
+    /// <summary>The tables the way back changed, compared row by row (target against old source); returns how many.</summary>
+    private static async Task<int> VerifyAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var changed = (context.Record.Outputs.GetValueOrDefault("changedTables") ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (changed.Length == 0)
+        {
+            return 0;
+        }
+
+        List<string> tables;
+        await using (var conn = await Db.OpenAsync(context.Options.Source, "source", cancellationToken))
+        await using (var cmd = new NpgsqlCommand(FallbackSql.ChangedTables, conn))
+        {
+            cmd.Parameters.AddWithValue(changed);
+            tables = [];
+            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+            while (await r.ReadAsync(cancellationToken))
+            {
+                tables.Add(r.GetString(0));
+            }
+        }
+
+        var result = await Verifier.RunAsync(
+            new VerifyOptions { Source = context.Options.Into.Connection, Target = context.Options.Source, Mode = VerifyMode.Checksums, OnlyTables = tables, Jobs = Math.Max(1, context.Options.Into.Jobs) },
+            context.Reporter,
+            cancellationToken);
+        foreach (var table in VerifyStep.Tables(result))
+        {
+            context.Record.Tables.Add(table with { Title = table.Title + " (the way back, at the rollback)" });
+        }
+
+        var differing = result.Tables.Where(t => !t.Equal).Select(t => t.Name).ToList();
+        if (differing.Count > 0)
+        {
+            throw new PgRelocateException($"After the rollback applied the target's last changes, the old source differs from it on {string.Join(", ", differing)}. The target stays read-only; compare the two with 'pgrelocate verify' before the applications use either.", ExitCode.Differences);
+        }
+
+        return result.Tables.Count;
+    }
+
+    private static async Task<NpgsqlConnection> OpenWritableAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken)
+    {
+        var conn = await Db.OpenAsync(info, role, cancellationToken);
+        await Db.ExecuteAsync(conn, "SET default_transaction_read_only = off", cancellationToken);
+        return conn;
+    }
+}

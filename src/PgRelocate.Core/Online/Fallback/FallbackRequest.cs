@@ -1,0 +1,43 @@
+using PgRelocate.Migration;
+using PgRelocate.Migration.Steps;
+
+namespace PgRelocate.Online.Fallback;
+
+/// <summary>What `pgrelocate rollback ID` and `finish ID` ask of the way back.</summary>
+public enum FallbackEnd
+{
+    /// <summary>Switch back: the target read-only, its last changes applied to the old source, which takes writes again.</summary>
+    Rollback,
+
+    /// <summary>Keep the target: the way back removed from both sides.</summary>
+    Finish,
+}
+
+/// <summary>
+/// How `rollback` and `finish`, run from any terminal, tell the process keeping the old source in step: a file in
+/// the migration's folder (as <see cref="CutoverRequest"/>), read at every round; it survives a kill, so a resumed
+/// run does what was asked first. A rollback asked stays a rollback: a later finish does not replace it.
+/// </summary>
+public static class FallbackRequest
+{
+    public const string FileName = "fallback.request";
+
+    public static void Write(string folder, FallbackEnd end)
+    {
+        if (Read(folder) != FallbackEnd.Rollback)
+        {
+            File.WriteAllText(Path.Combine(folder, FileName), end.ToString());
+        }
+    }
+
+    public static FallbackEnd? Read(string folder) =>
+        File.Exists(Path.Combine(folder, FileName)) && Enum.TryParse<FallbackEnd>(File.ReadAllText(Path.Combine(folder, FileName)).Trim(), out var end) ? end : null;
+
+    /// <summary>True when the migration was started with --fallback.</summary>
+    public static bool Asked(MigrationJournal journal) => bool.TryParse(journal.Options.GetValueOrDefault("fallback"), out var on) && on;
+
+    /// <summary>True once the switch is done and the way back follows (its step runs or waits to be resumed).</summary>
+    public static bool Following(MigrationJournal journal) =>
+        Asked(journal) && journal.Steps.Any(s => s.Name == CutoverStep.StepName && s.Status == StepStatus.Done)
+        && journal.Steps.Any(s => s.Name == Steps.FallbackStep.StepName && s.Status != StepStatus.Done && s.Status != StepStatus.Skipped);
+}

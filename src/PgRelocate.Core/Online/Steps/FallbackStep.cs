@@ -1,0 +1,139 @@
+using System.Globalization;
+using PgRelocate.Errors;
+using PgRelocate.Migration;
+using PgRelocate.Online.Fallback;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Online.Steps;
+
+/// <summary>
+/// With --fallback, after the switch: keeps the old source in step with the target (<see cref="FallbackFollower"/>)
+/// until `pgrelocate rollback ID` switches back or `pgrelocate finish ID` (or `cancel`) ends it, or its queue
+/// outgrows --max-fallback-queue (then it ends itself: removed from both sides, the target working on). A kill
+/// and a resume lose nothing and apply nothing twice: the old source stores what it holds with the rows.
+/// </summary>
+public sealed class FallbackStep : IMigrationStep
+{
+    public const string StepName = "way back";
+
+    public string Name => StepName;
+
+    public string? SkipReason(MigrationOptions options) => options.Fallback ? null : "no way back asked for (--fallback)";
+
+    public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var journal = context.Journal;
+        if (journal.Output(FallbackCaptureStep.StepName, FallbackCaptureStep.Capture) != "on" && FallbackRequest.Read(context.Folder) is null)
+        {
+            context.Record.Summary ??= "the way back was removed";
+            return;
+        }
+
+        var stopped = FallbackRequest.Read(context.Folder) is null ? await FollowAsync(context, cancellationToken) : null;
+        switch (FallbackRequest.Read(context.Folder))
+        {
+            case FallbackEnd.Rollback:
+                new OnlineStatus { Phase = OnlinePhases.WayBack }.Write(context.Folder);
+                context.Record.Summary = await FallbackEnding.RollbackAsync(context, cancellationToken);
+                context.Reporter.Info($"Rolled back: the old source ({journal.Source}) takes writes again; the target refuses them.");
+                break;
+            case FallbackEnd.Finish:
+                await FallbackEnding.RemoveAsync(context.Options.Source, context.Options.Into.Connection, cancellationToken);
+                context.Record.Summary = "finished: the target stays in use; the way back is removed from the target and the old source";
+                context.Reporter.Info("The way back is ended and removed from both sides; the target stays in use.");
+                break;
+            default:
+                context.Record.Summary = stopped;
+                break;
+        }
+
+        FallbackCaptureStep.Removed(journal);
+        context.Record.Outputs["ended"] = FallbackRequest.Read(context.Folder)?.ToString() ?? "limit";
+        new OnlineStatus { Phase = OnlinePhases.Switched }.Write(context.Folder);
+    }
+
+    /// <summary>
+    /// Follows until a request comes (null) or the queue outgrows its limit (the way back is removed; returns why).
+    /// A connection lost on either side is tried again; anything else stops the migration, the way back kept.
+    /// </summary>
+    private static async Task<string?> FollowAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        context.Reporter.Info($"Keeping the old source in step with the target: switch back with 'pgrelocate rollback {context.Journal.Id}', keep the target with 'pgrelocate finish {context.Journal.Id}'.");
+        while (true)
+        {
+            try
+            {
+                await using var follower = await FallbackFollower.OpenAsync(options.Source, options.Into.Connection, options.Into.Jobs, cancellationToken);
+                var written = DateTime.MinValue;
+                while (FallbackRequest.Read(context.Folder) is null)
+                {
+                    var applied = await follower.RoundAsync(cancellationToken);
+                    if (DateTime.UtcNow - written > TimeSpan.FromSeconds(1))
+                    {
+                        written = DateTime.UtcNow;
+                        var (bytes, lag) = await follower.QueueAsync(cancellationToken);
+                        new OnlineStatus
+                        {
+                            Phase = OnlinePhases.WayBack,
+                            AppliedLsn = follower.Position.ToString(CultureInfo.InvariantCulture),
+                            LagSeconds = lag,
+                            QueueBytes = bytes,
+                            Changes = follower.TotalChanges,
+                            Transactions = follower.TotalTransactions,
+                            Blocked = follower.Waiting ? "a transaction in progress on the target since before the last round: the way back applies in commit order, after it" : null,
+                        }.Write(context.Folder);
+                        context.Record.Outputs["changes"] = follower.TotalChanges.ToString(CultureInfo.InvariantCulture);
+                        if (options.MaxFallbackQueue is { } max && bytes > max)
+                        {
+                            await follower.DisposeAsync();
+                            return await StopAsync(context, $"its queue holds {Units.Bytes(bytes)} on the target, over --max-fallback-queue {Units.Bytes(max)}", cancellationToken);
+                        }
+                    }
+
+                    if (applied == 0 && !follower.Waiting)
+                    {
+                        await Task.Delay(200, cancellationToken);
+                    }
+                }
+
+                return null;
+            }
+            catch (Exception e) when (Transience.IsTransient(e) && !cancellationToken.IsCancellationRequested)
+            {
+                context.Reporter.Warn($"The way back lost a connection ({e.Message}); trying again in 5s.");
+                await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && Failures.Operational(e) is { } failure)
+            {
+                // A queue nobody reads would grow on the target without end: the way back ends instead.
+                return await StopAsync(context, failure.Message.TrimEnd('.'), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Ends the way back on its own (its limit, a change it cannot apply): says why, removes it from both sides, returns the summary.</summary>
+    private static async Task<string> StopAsync(MigrationContext context, string reason, CancellationToken cancellationToken)
+    {
+        var why = $"The way back stopped: {reason}. It is removed from both sides; the target stays in use, with no way back to the old source.";
+        context.Reporter.Warn(why);
+        try
+        {
+            await FallbackEnding.RemoveAsync(null, context.Options.Into.Connection, cancellationToken);
+        }
+        finally
+        {
+            // The old source's record goes too, where it can be reached: left there, it harms nothing but its disabled triggers.
+            try
+            {
+                await FallbackEnding.RemoveAsync(context.Options.Source, null, cancellationToken);
+            }
+            catch (Exception e) when (Failures.Operational(e) is { } failure)
+            {
+                context.Reporter.Warn($"Could not remove the way back's record from the old source: {failure.Message} Remove it with DROP SCHEMA {OnlineNames.TargetSchema} CASCADE there, after enabling its tables' triggers again.");
+            }
+        }
+
+        return why;
+    }
+}
