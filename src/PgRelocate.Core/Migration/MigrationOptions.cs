@@ -55,6 +55,9 @@ public sealed record MigrationOptions
     /// <summary>Online: stop and drop the slot once it holds more WAL than this on the source; null: only when the server is about to invalidate it.</summary>
     public long? MaxRetainedWal { get; init; }
 
+    /// <summary>Online: carry the source's schema changes to the target while following (the default), or stop at the first (false: <c>--on-schema-change stop</c>).</summary>
+    public bool CarrySchemaChanges { get; init; } = true;
+
     /// <summary>
     /// Accept a resumed direct copy that keeps what its interrupted run committed although the source was not kept
     /// read-only since: given to this run only (not fixed by the journal, so a --resume may add it).
@@ -102,6 +105,7 @@ public sealed record MigrationOptions
         ["maxLagSeconds"] = MaxLag.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["replicaIdentityFull"] = ReplicaIdentityFull.ToString(),
         ["maxRetainedWal"] = MaxRetainedWal?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
+        ["onSchemaChange"] = CarrySchemaChanges ? "carry" : "stop",
         ["profile"] = Staging.Profile ?? "",
         ["region"] = Staging.Region ?? "",
         ["endpointUrl"] = Staging.EndpointUrl ?? "",

@@ -93,6 +93,7 @@ public static class MigrationPlan
             MaxLag = TimeSpan.FromSeconds(double.TryParse(o.GetValueOrDefault("maxLagSeconds"), System.Globalization.CultureInfo.InvariantCulture, out var lag) ? lag : 5),
             ReplicaIdentityFull = Flag("replicaIdentityFull"),
             MaxRetainedWal = long.TryParse(o.GetValueOrDefault("maxRetainedWal"), System.Globalization.CultureInfo.InvariantCulture, out var wal) ? wal : null,
+            CarrySchemaChanges = o.GetValueOrDefault("onSchemaChange") != "stop",
             Staging = StagingOf(journal),
             Roles = Flag("roles"),
             RoleRenames = Catalog.RoleMap.FromJournal(o.GetValueOrDefault("mapRole")),

@@ -1,0 +1,105 @@
+using PgRelocate.Connections;
+using PgRelocate.Migration;
+using PgRelocate.Tests.Harness;
+
+namespace PgRelocate.Tests.Online;
+
+/// <summary>
+/// Schema changes on the source while an online migration follows, carried to the target without copying again:
+/// new partitions (made with PARTITION OF, a default one, sub-partitions, a filled table attached) and a new
+/// table with its sequence, foreign key and index, while an application writes. Compared outside the tool: the
+/// harness's catalogs, rows and pg_dump --schema-only, and exact row counts with plain SQL.
+/// </summary>
+[Heavy(300)]
+public class OnlineSchemaCarryTests(OnlineServers servers) : IClassFixture<OnlineServers>
+{
+    private const string Schema = """
+        CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL);
+        INSERT INTO customers (name) SELECT 'c' || g FROM generate_series(1, 100) g;
+        CREATE SEQUENCE event_ids START 100000;
+        CREATE TABLE events (id bigint NOT NULL, at date NOT NULL, what text, customer int REFERENCES customers,
+                             PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+        CREATE INDEX ON events (customer);
+        CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+        INSERT INTO events SELECT g, DATE '2024-01-01' + (g % 300), 'e' || g, 1 + g % 100 FROM generate_series(1, 2000) g;
+        """;
+
+    /// <summary>What a nightly job and a deploy do while the migration follows, each statement its own transaction.</summary>
+    private static readonly string[] Deploys =
+    [
+        // A partition made for tomorrow, written in the same transaction and after.
+        "BEGIN; CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01'); INSERT INTO events SELECT nextval('event_ids'), DATE '2025-02-01' + g, 'new', 2 FROM generate_series(1, 20) g; COMMIT;",
+        "INSERT INTO events SELECT nextval('event_ids'), DATE '2025-06-01' + g, 'later', 3 FROM generate_series(1, 30) g;",
+        // A default partition, and sub-partitions made ahead of their rows.
+        "CREATE TABLE events_default PARTITION OF events DEFAULT;",
+        "CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01') PARTITION BY RANGE (id);",
+        "CREATE TABLE events_2026_a PARTITION OF events_2026 FOR VALUES FROM (MINVALUE) TO (100100);",
+        "CREATE TABLE events_2026_rest PARTITION OF events_2026 DEFAULT;",
+        "INSERT INTO events SELECT nextval('event_ids'), DATE '2026-03-01', CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END, 4 FROM generate_series(1, 40) g;",
+        "INSERT INTO events VALUES (nextval('event_ids'), DATE '2031-01-01', 'far', 5);",
+        // A table filled first, then attached (pg_partman's way), then written through the parent.
+        "CREATE TABLE events_2027 (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS);",
+        "INSERT INTO events_2027 SELECT nextval('event_ids'), DATE '2027-01-01' + g, 'before attach', 6 FROM generate_series(1, 50) g;",
+        "ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');",
+        "INSERT INTO events VALUES (nextval('event_ids'), DATE '2027-06-06', 'after attach', 7);",
+        // A new table with its sequence, a foreign key and an index, rows written right after it was created.
+        "CREATE TABLE invoices (id bigserial PRIMARY KEY, customer int NOT NULL REFERENCES customers, total numeric(10,2) DEFAULT 0, note text);",
+        "CREATE INDEX invoices_customer ON invoices (customer);",
+        "INSERT INTO invoices (customer, total) SELECT 1 + g % 100, g FROM generate_series(1, 200) g;",
+    ];
+
+    [Fact]
+    public async Task Should_Carry_New_Partitions_And_Tables_While_An_Application_Writes()
+    {
+        var source = await servers.SourceAsync(Schema);
+        var target = await servers.Target.CreateDatabaseAsync("carried");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        await using var events = ApplicationWriter.Start(source, "INSERT INTO events VALUES (nextval('event_ids'), DATE '2024-05-05', 'app', 9)");
+        foreach (var deploy in Deploys)
+        {
+            await PgServer.ExecuteAsync(source, deploy);
+        }
+
+        await using var invoices = ApplicationWriter.Start(source, "INSERT INTO invoices (customer, total) VALUES (10, 1.5)");
+        await PgServer.ExecuteAsync(source, "UPDATE invoices SET note = 'paid' WHERE id <= 20; DELETE FROM events WHERE what = 'before attach' AND at < DATE '2027-01-10';");
+        var arrived = await Eventually.Holds(
+            async () => await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relname IN ('events_2025', 'events_default', 'events_2026_a', 'events_2026_rest', 'events_2027', 'invoices')") == 6
+                        && await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM invoices WHERE note = 'paid'") == 20,
+            TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(500));
+        Assert.True(arrived, "The new partitions and table did not reach the target: " + (run.Result.IsCompleted ? (await run.Result).ToString() : string.Join("\n", run.Journal().Log.TakeLast(20))));
+        await run.CutoverAsync(id);
+        await events.StopAsync();
+        await invoices.StopAsync();
+
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        foreach (var table in new[] { "events_2024", "events_2025", "events_default", "events_2026_a", "events_2026_rest", "events_2027", "invoices", "customers" })
+        {
+            Assert.Equal(await DigestAsync(source, table), await DigestAsync(target, table));
+        }
+
+        Assert.Equal(2L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM events_2027 WHERE what IN ('before attach', 'after attach') AND at >= DATE '2027-01-10' AND at < DATE '2027-01-12'"));
+        Assert.Equal(MigrationStatus.Completed, MigrationJournal.All(dir.Path).Single().Status);
+    }
+
+    [Fact]
+    public async Task Should_Stop_On_A_New_Partition_With_On_Schema_Change_Stop()
+    {
+        var source = await servers.SourceAsync(Schema);
+        var target = await servers.Target.CreateDatabaseAsync("stopped");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path, "--on-schema-change", "stop");
+        await run.WaitForFollowAsync();
+        await PgServer.ExecuteAsync(source, Deploys[0]);
+        var result = await run.Result.WaitAsync(TimeSpan.FromMinutes(3));
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("events_2025 is not on the target", result.Output, StringComparison.Ordinal);
+        Assert.Null(await PgServer.ScalarAsync<string>(target, "SELECT to_regclass('events_2025')::text"));
+    }
+
+    /// <summary>The table's exact row count and a digest of its rows in key order, by plain SQL.</summary>
+    internal static async Task<string> DigestAsync(PgConnectionInfo db, string table) =>
+        await PgServer.ScalarAsync<string>(db, $"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM ONLY {table} t") ?? "";
+}
