@@ -48,9 +48,17 @@ public static class OnlineVerification
         {
             var (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, unlogged, reporter, cancellationToken);
             var raced = result.Tables.Where(t => !t.Equal && rewritten.Contains(t.Name)).Select(t => t.Name).ToList();
-            if (raced.Count == 0 || attempt == Attempts)
+            // A table the source made just before the snapshot reaches the target at the marker of its copy, after it.
+            var schemaRaced = follower.CarriesSchemaChanges && result.SchemaDifferences.Count > 0;
+            if ((raced.Count == 0 && !schemaRaced) || attempt == Attempts)
             {
                 return result;
+            }
+
+            if (schemaRaced)
+            {
+                reporter.Info($"The source's schema differs from the target's at the verification's snapshot ({result.SchemaDifferences.Count} difference{(result.SchemaDifferences.Count == 1 ? "" : "s")}): a schema change the follow carries after it. Verifying again at a new position.");
+                continue;
             }
 
             reporter.Info($"The source truncated (or rewrote) {string.Join(", ", raced)} after the verification's snapshot, which then no longer shows its rows: verifying again at a new position.");
@@ -67,6 +75,8 @@ public static class OnlineVerification
         // held in a snapshot of its own (REPEATABLE READ, pg_export_snapshot: no privilege needed), and the
         // comparison of the two snapshots runs while the follow goes on. Should the follow have taken a
         // transaction past that position already, the slot is taken again with the follow stopped.
+        // What the source made and the target lacks is carried first: its markers come before the snapshot's position.
+        await follower.CarryNowAsync(cancellationToken);
         await using var replication = await Db.OpenReplicationAsync(source, "source", "pgrelocate online verify", cancellationToken);
         LogicalReplicationConnection? again = null;
         // Open to the method's end, as the first: a snapshot a slot exported is importable while its connection lives.

@@ -99,6 +99,41 @@ public class OnlineSchemaCarryTests(OnlineServers servers) : IClassFixture<Onlin
         Assert.Null(await PgServer.ScalarAsync<string>(target, "SELECT to_regclass('events_2025')::text"));
     }
 
+    [Fact]
+    public async Task Should_Resume_After_A_Kill_While_A_New_Partition_Is_Created_On_The_Target()
+    {
+        var source = await servers.SourceAsync(Schema);
+        var target = await servers.Target.CreateDatabaseAsync("killed");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path, new Dictionary<string, string> { [FaultInjection.Variable] = "kill:follow:table-defined" });
+        var id = await run.WaitForFollowAsync();
+        await PgServer.ExecuteAsync(source, Deploys[0]);
+
+        Assert.Equal(137, (await run.Result).ExitCode);
+        // The partition and its rows were one target transaction with the position: none of it is there.
+        Assert.Null(await PgServer.ScalarAsync<string>(target, "SELECT to_regclass('events_2025')::text"));
+        await PgServer.ExecuteAsync(source, Deploys[1]);
+        foreach (var deploy in Deploys[^3..])
+        {
+            await PgServer.ExecuteAsync(source, deploy);
+        }
+
+        var resumed = OnlineRun.Resume(source, target, dir.Path, id);
+        await resumed.WaitForFollowAsync();
+        var arrived = await Eventually.Holds(
+            async () => await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relname IN ('events_2025', 'invoices')") == 2
+                        && await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM ONLY invoices") == 200,
+            TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(500));
+        Assert.True(arrived, "The partition and the table did not reach the target after the resume: " + (resumed.Result.IsCompleted ? (await resumed.Result).ToString() : string.Join("\n", MigrationJournal.Load(dir.Path, id).Log.TakeLast(20))));
+        await resumed.CutoverAsync(id);
+
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        foreach (var table in new[] { "events_2024", "events_2025", "invoices" })
+        {
+            Assert.Equal(await DigestAsync(source, table), await DigestAsync(target, table));
+        }
+    }
+
     /// <summary>The table's exact row count and a digest of its rows in key order, by plain SQL.</summary>
     internal static async Task<string> DigestAsync(PgConnectionInfo db, string table) =>
         await PgServer.ScalarAsync<string>(db, $"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM ONLY {table} t") ?? "";

@@ -240,6 +240,8 @@ internal sealed class ApplyLane : IApplyLane
             {
                 await Connections.Db.ExecuteAsync(_connection, statement, _stopping.Token);
             }
+
+            Migration.FaultInjection.At("follow", "table-defined");
         }
     }
 

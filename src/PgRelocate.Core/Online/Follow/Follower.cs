@@ -124,13 +124,7 @@ public sealed partial class Follower : IAsyncDisposable
             var before = Changes;
             try
             {
-                if (CarrySchemaChanges && !_carryOpened)
-                {
-                    _carry = await Apply.SchemaCarry.OpenAsync(_source, _publication, _folder, _reporter, cancellationToken);
-                    _carryOpened = true;
-                    Watch.Carry = _carry;
-                }
-
+                await OpenCarryAsync(cancellationToken);
                 _session ??= await FollowSession.OpenAsync(_source, _target, _slot, _publication, _folder, Lanes, Changes, Transactions, _reporter, cancellationToken, _carry);
                 await Watch.OpenAsync(cancellationToken);
                 await GuardedAsync(_session, token => FollowAsync(_session, done, pause, truncatesWaitFor, token), cancellationToken);
@@ -154,6 +148,32 @@ public sealed partial class Follower : IAsyncDisposable
                 _reporter.Warn($"Follow lost a connection ({Describe(e)}); reconnecting and resuming from the position stored in the target.");
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 250 * failures)), cancellationToken);
             }
+        }
+    }
+
+    /// <summary>True when the follow carries the source's schema changes (a source from PostgreSQL 14 on, not --on-schema-change stop).</summary>
+    public bool CarriesSchemaChanges => _carry is not null;
+
+    /// <summary>
+    /// Carries now what the source's schema holds that the target lacks (new tables and partitions), without waiting
+    /// for the watch's next look: their markers then come before any position taken after this (a verification's).
+    /// </summary>
+    public async Task CarryNowAsync(CancellationToken cancellationToken)
+    {
+        await OpenCarryAsync(cancellationToken);
+        if (_carry is { } carry)
+        {
+            await carry.LookAsync(cancellationToken);
+        }
+    }
+
+    private async Task OpenCarryAsync(CancellationToken cancellationToken)
+    {
+        if (CarrySchemaChanges && !_carryOpened)
+        {
+            _carry = await Apply.SchemaCarry.OpenAsync(_source, _publication, _folder, _reporter, cancellationToken);
+            _carryOpened = true;
+            Watch.Carry = _carry;
         }
     }
 
