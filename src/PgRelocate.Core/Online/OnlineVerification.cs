@@ -46,6 +46,7 @@ public static class OnlineVerification
 
         for (var attempt = 1; ; attempt++)
         {
+            await WaitForCarriesAsync(follower, reporter, cancellationToken);
             var (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, unlogged, reporter, cancellationToken);
             var raced = result.Tables.Where(t => !t.Equal && rewritten.Contains(t.Name)).Select(t => t.Name).ToList();
             // A table the source made just before the snapshot reaches the target at the marker of its copy, after it.
@@ -65,6 +66,27 @@ public static class OnlineVerification
         }
     }
 
+    /// <summary>
+    /// While a table waits to be carried (the user must change something on the source, as the warning says), the
+    /// comparison would only find it missing: the follow goes on, and the verification waits until it is carried.
+    /// </summary>
+    private static async Task WaitForCarriesAsync(Follower follower, IReporter reporter, CancellationToken cancellationToken)
+    {
+        // What the source made and the target lacks is carried first: its markers come before the snapshot's position.
+        await follower.CarryNowAsync(cancellationToken);
+        if (follower.WaitingToCarry.Count > 0)
+        {
+            reporter.Info($"The verification while following waits until {string.Join(", ", follower.WaitingToCarry)} can be carried to the target; the follow goes on.");
+        }
+
+        while (follower.WaitingToCarry.Count > 0)
+        {
+            var until = DateTime.UtcNow.AddSeconds(5);
+            await follower.RunAsync(_ => DateTime.UtcNow >= until, cancellationToken);
+            await follower.CarryNowAsync(cancellationToken);
+        }
+    }
+
     /// <returns>The verification, and the tables ("schema.table") the source rewrote after its snapshot.</returns>
     private static async Task<(VerificationResult Result, IReadOnlySet<string> Rewritten)> AtOnePositionAsync(
         Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int attempt, int jobs, IReadOnlyList<string> unlogged, IReporter reporter, CancellationToken cancellationToken)
@@ -75,8 +97,6 @@ public static class OnlineVerification
         // held in a snapshot of its own (REPEATABLE READ, pg_export_snapshot: no privilege needed), and the
         // comparison of the two snapshots runs while the follow goes on. Should the follow have taken a
         // transaction past that position already, the slot is taken again with the follow stopped.
-        // What the source made and the target lacks is carried first: its markers come before the snapshot's position.
-        await follower.CarryNowAsync(cancellationToken);
         await using var replication = await Db.OpenReplicationAsync(source, "source", "pgrelocate online verify", cancellationToken);
         LogicalReplicationConnection? again = null;
         // Open to the method's end, as the first: a snapshot a slot exported is importable while its connection lives.

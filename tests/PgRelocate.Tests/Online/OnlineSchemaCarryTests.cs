@@ -134,6 +134,33 @@ public class OnlineSchemaCarryTests(OnlineServers servers) : IClassFixture<Onlin
         }
     }
 
+    [Fact]
+    public async Task Should_Wait_For_A_Table_It_Cannot_Publish_And_Carry_It_Once_Its_Owner_Is_Changed()
+    {
+        var source = await servers.SourceAsync(Schema);
+        var admin = servers.Source.Cluster.Superuser(source.Database);
+        var target = await servers.Target.CreateDatabaseAsync("waited");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        await PgServer.ExecuteAsync(admin, "DROP ROLE IF EXISTS carry_other; CREATE ROLE carry_other; CREATE TABLE public.foreign_owned (id int PRIMARY KEY, v text); ALTER TABLE public.foreign_owned OWNER TO carry_other; INSERT INTO public.foreign_owned SELECT g, 'v' || g FROM generate_series(1, 30) g;");
+
+        // The follow goes on and carries the rest while the table waits.
+        await PgServer.ExecuteAsync(source, Deploys[0]);
+        await Eventually.True(async () => await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relname = 'events_2025'") == 1 && await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM ONLY events_2025") == 20, TimeSpan.FromMinutes(1), "The follow did not go on while it waited.");
+        Assert.False(run.Result.IsCompleted);
+        Assert.Null(await PgServer.ScalarAsync<string>(target, "SELECT to_regclass('foreign_owned')::text"));
+
+        // The user gives it to the migration's role: carried at the next look, rows written meanwhile included.
+        await PgServer.ExecuteAsync(admin, $"INSERT INTO public.foreign_owned VALUES (31, 'late'); ALTER TABLE public.foreign_owned OWNER TO \"{source.User}\";");
+        await PgServer.ExecuteAsync(source, "UPDATE foreign_owned SET v = 'changed' WHERE id <= 5;");
+        await Eventually.True(async () => await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relname = 'foreign_owned'") == 1 && await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM foreign_owned WHERE v = 'changed'") == 5, TimeSpan.FromMinutes(1), "The table was not carried once its owner changed.");
+        await run.CutoverAsync(id);
+
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        Assert.Equal(await DigestAsync(source, "foreign_owned"), await DigestAsync(target, "foreign_owned"));
+    }
+
     /// <summary>The table's exact row count and a digest of its rows in key order, by plain SQL.</summary>
     internal static async Task<string> DigestAsync(PgConnectionInfo db, string table) =>
         await PgServer.ScalarAsync<string>(db, $"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM ONLY {table} t") ?? "";

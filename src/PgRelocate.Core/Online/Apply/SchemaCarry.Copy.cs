@@ -9,6 +9,10 @@ namespace PgRelocate.Online.Apply;
 internal sealed partial class SchemaCarry
 {
     private readonly Dictionary<string, DateTime> _warned = new(StringComparer.Ordinal);
+    private IReadOnlyList<string> _blocked = [];
+
+    /// <summary>The tables the last look could not carry (named in its warning): the follow goes on while they wait.</summary>
+    public IReadOnlyList<string> Blocked => Volatile.Read(ref _blocked);
 
     /// <summary>
     /// The watch's look: the source's tables the publication does not send (a new table, a detached partition) or
@@ -39,15 +43,18 @@ internal sealed partial class SchemaCarry
         var need = candidates.Where(c => (c.HasRows && !c.Published && !Carried(c.Qualified)) || (!OnTarget(c.Qualified) && !Carried(c.Qualified))).Select(c => c.Qualified).ToList();
         if (need.Count == 0)
         {
+            Volatile.Write(ref _blocked, []);
             return;
         }
 
         try
         {
             await CarryAsync(need, cancellationToken);
+            Volatile.Write(ref _blocked, []);
         }
         catch (PostgresException e) when (!cancellationToken.IsCancellationRequested)
         {
+            Volatile.Write(ref _blocked, need);
             var key = string.Join(", ", need);
             if (!_warned.TryGetValue(key, out var last) || DateTime.UtcNow - last > TimeSpan.FromMinutes(1))
             {

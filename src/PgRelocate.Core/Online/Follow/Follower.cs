@@ -154,6 +154,9 @@ public sealed partial class Follower : IAsyncDisposable
     /// <summary>True when the follow carries the source's schema changes (a source from PostgreSQL 14 on, not --on-schema-change stop).</summary>
     public bool CarriesSchemaChanges => _carry is not null;
 
+    /// <summary>The tables the follow cannot carry yet (see the warning naming them); empty when none waits.</summary>
+    public IReadOnlyList<string> WaitingToCarry => _carry?.Blocked ?? [];
+
     /// <summary>
     /// Carries now what the source's schema holds that the target lacks (new tables and partitions), without waiting
     /// for the watch's next look: their markers then come before any position taken after this (a verification's).
