@@ -37,6 +37,16 @@ public static partial class CatalogSql
     public static string Expand(string sql) =>
         Fragment().Replace(sql, m => Load(ToFileName(m.Groups[1].Value)));
 
+    /// <summary>
+    /// A file's SQL (see <see cref="Load"/>) with its placeholders filled in: for text the server takes no bind
+    /// parameter for (an identifier in DDL, a value in a DO block or a SET), a file names a placeholder
+    /// <c>@name</c> and its header says what code puts there (already quoted by <c>Db.Ident</c> or
+    /// <c>Db.Literal</c>). One pass, so a value holding a placeholder's name is not filled in again; an
+    /// <c>@name</c> not given is left as it is (a bind parameter).
+    /// </summary>
+    public static string Load(string path, IReadOnlyDictionary<string, string> placeholders) =>
+        Placeholder().Replace(Load(path), m => placeholders.TryGetValue(m.Groups[1].Value, out var text) ? text : m.Value);
+
     /// <summary>The resource name of a .sql file: the project's root namespace, then its path with dots.</summary>
     internal static string ResourceName(string path) =>
         "PgRelocate." + (path.Contains('/', StringComparison.Ordinal) ? path : "Catalog/" + path).Replace('/', '.');
@@ -53,6 +63,9 @@ public static partial class CatalogSql
         var lines = reader.ReadToEnd().Split('\n').Where(l => !l.TrimStart().StartsWith("--", StringComparison.Ordinal));
         return string.Join('\n', lines).Trim();
     }
+
+    [GeneratedRegex(@"@([a-z_]+)\b")]
+    private static partial Regex Placeholder();
 
     [GeneratedRegex(@"\{\{([a-z_]+)\}\}")]
     private static partial Regex Fragment();
