@@ -5,8 +5,8 @@ using System.Text.RegularExpressions;
 namespace PgRelocate.Catalog;
 
 /// <summary>
-/// The one loader of the engine's SQL: the .sql files beside its code (<c>Catalog/</c>, <c>Online/</c>,
-/// <c>Verify/</c>, <c>Restore/</c>, <c>Demo/</c>), embedded in the assembly. Whole-line <c>--</c> comments are
+/// The one loader of the engine's SQL: the .sql files beside its code (any folder: <c>Catalog/</c>, <c>Copy/</c>,
+/// <c>Preflight/Checks/</c>, ...), embedded in the assembly. Whole-line <c>--</c> comments are
 /// removed and <c>{{fragments}}</c> expanded: a file may name a fragment of this folder with <c>{{name}}</c> (the
 /// file <c>Name.sql</c>, underscores for case changes: user_tables is UserTables.sql). "A user table" is written
 /// once, in UserTables.sql, and every query that means one says <c>c.oid IN ({{user_tables}})</c>; the other
