@@ -5,8 +5,8 @@ using System.Text.RegularExpressions;
 namespace PgRelocate.Catalog;
 
 /// <summary>
-/// The one loader of the engine's SQL: the .sql files beside its code (<c>Catalog/</c>, <c>Online/</c>,
-/// <c>Verify/</c>, <c>Restore/</c>, <c>Demo/</c>), embedded in the assembly. Whole-line <c>--</c> comments are
+/// The one loader of the engine's SQL: the .sql files beside its code (any folder: <c>Catalog/</c>, <c>Copy/</c>,
+/// <c>Preflight/Checks/</c>, ...), embedded in the assembly. Whole-line <c>--</c> comments are
 /// removed and <c>{{fragments}}</c> expanded: a file may name a fragment of this folder with <c>{{name}}</c> (the
 /// file <c>Name.sql</c>, underscores for case changes: user_tables is UserTables.sql). "A user table" is written
 /// once, in UserTables.sql, and every query that means one says <c>c.oid IN ({{user_tables}})</c>; the other
@@ -37,6 +37,16 @@ public static partial class CatalogSql
     public static string Expand(string sql) =>
         Fragment().Replace(sql, m => Load(ToFileName(m.Groups[1].Value)));
 
+    /// <summary>
+    /// A file's SQL (see <see cref="Load"/>) with its placeholders filled in: for text the server takes no bind
+    /// parameter for (an identifier in DDL, a value in a DO block or a SET), a file names a placeholder
+    /// <c>@name</c> and its header says what code puts there (already quoted by <c>Db.Ident</c> or
+    /// <c>Db.Literal</c>). One pass, so a value holding a placeholder's name is not filled in again; an
+    /// <c>@name</c> not given is left as it is (a bind parameter).
+    /// </summary>
+    public static string Load(string path, IReadOnlyDictionary<string, string> placeholders) =>
+        Placeholder().Replace(Load(path), m => placeholders.TryGetValue(m.Groups[1].Value, out var text) ? text : m.Value);
+
     /// <summary>The resource name of a .sql file: the project's root namespace, then its path with dots.</summary>
     internal static string ResourceName(string path) =>
         "PgRelocate." + (path.Contains('/', StringComparison.Ordinal) ? path : "Catalog/" + path).Replace('/', '.');
@@ -53,6 +63,9 @@ public static partial class CatalogSql
         var lines = reader.ReadToEnd().Split('\n').Where(l => !l.TrimStart().StartsWith("--", StringComparison.Ordinal));
         return string.Join('\n', lines).Trim();
     }
+
+    [GeneratedRegex(@"@([a-z_]+)\b")]
+    private static partial Regex Placeholder();
 
     [GeneratedRegex(@"\{\{([a-z_]+)\}\}")]
     private static partial Regex Fragment();

@@ -21,20 +21,9 @@ public static class ConnectedApplications
     {
         // client_addr is null for Unix-socket sessions (client_port -1) and, without pg_read_all_stats, for
         // other users' sessions: say which, instead of showing nothing. The tool's own sessions are left out.
-        const string sql = $"""
-            SELECT coalesce(nullif(application_name, ''), '(no name)'), coalesce(usename, '?'),
-                   CASE WHEN client_addr IS NOT NULL THEN host(client_addr)
-                        WHEN client_port = -1 THEN 'local socket'
-                        ELSE 'address hidden' END,
-                   count(*)::int
-            FROM pg_stat_activity
-            WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-              AND application_name NOT LIKE 'pgrelocate migration %' AND application_name <> '{CheckApplicationName}'
-            GROUP BY 1, 2, 3
-            ORDER BY 4 DESC, 1, 2, 3
-            """;
         var result = new List<ConnectedApplication>();
-        await using var cmd = new NpgsqlCommand(sql, conn);
+        await using var cmd = new NpgsqlCommand(CatalogSql.Load("ConnectedApplications.sql"), conn);
+        cmd.Parameters.AddWithValue("check", CheckApplicationName);
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await r.ReadAsync(cancellationToken))
         {

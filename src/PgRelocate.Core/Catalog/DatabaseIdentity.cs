@@ -11,11 +11,7 @@ namespace PgRelocate.Catalog;
 public sealed record DatabaseIdentity(string SystemIdentifier, uint DatabaseOid, string Database)
 {
     public static Task<DatabaseIdentity> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
-        Db.SingleAsync(conn, """
-            SELECT s.system_identifier::text, d.oid, d.datname::text
-            FROM pg_catalog.pg_control_system() s, pg_catalog.pg_database d
-            WHERE d.datname = current_database()
-            """, r => new DatabaseIdentity(r.GetString(0), r.GetFieldValue<uint>(1), r.GetString(2)), cancellationToken);
+        Db.SingleAsync(conn, CatalogSql.Load("Catalog/DatabaseIdentity.sql"), r => new DatabaseIdentity(r.GetString(0), r.GetFieldValue<uint>(1), r.GetString(2)), cancellationToken);
 
     /// <summary>The identity, or null where pg_control_system() is not granted to the login role.</summary>
     public static async Task<DatabaseIdentity?> TryReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken)

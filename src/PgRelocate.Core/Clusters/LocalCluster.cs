@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Npgsql;
+using PgRelocate.Catalog;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Tools;
@@ -207,15 +208,12 @@ public sealed class LocalCluster : IAsyncDisposable
         var password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(10));
         var role = Quote(owner);
         await ExecuteAsync(
-            $"""
-            DO $$ BEGIN
-              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {Literal(owner)}) THEN
-                CREATE ROLE {role} LOGIN PASSWORD {Literal(password)};
-              ELSE
-                ALTER ROLE {role} LOGIN PASSWORD {Literal(password)};
-              END IF;
-            END $$;
-            """,
+            CatalogSql.Load("Clusters/LoginRole.sql", new Dictionary<string, string>
+            {
+                ["role"] = role,
+                ["role_name"] = Literal(owner),
+                ["password"] = Literal(password),
+            }),
             cancellationToken: cancellationToken);
         await ExecuteAsync($"CREATE DATABASE {Quote(database)} OWNER {role}", cancellationToken: cancellationToken);
         // PostgreSQL 15 no longer lets everyone create in public; the owner of the database owns its schema.

@@ -141,14 +141,7 @@ internal sealed class CopyRecord
 
     /// <summary>Removes the copy's record, and the tool's schema when nothing else is in it. Safe to repeat.</summary>
     public static Task RemoveAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
-        Db.ExecuteAsync(conn, $"""
-            DROP TABLE IF EXISTS {Schema}.copy_run, {Schema}.copy_ranges, {Schema}.copy_done;
-            DO $$ BEGIN
-                IF to_regnamespace('{Schema}') IS NOT NULL AND NOT EXISTS (SELECT FROM pg_class WHERE relnamespace = to_regnamespace('{Schema}')) THEN
-                    DROP SCHEMA {Schema};
-                END IF;
-            END $$;
-            """, cancellationToken);
+        Db.ExecuteAsync(conn, CatalogSql.Load("Copy/RemoveCopyRecord.sql", new Dictionary<string, string> { ["schema"] = Schema }), cancellationToken);
 }
 
 /// <summary>

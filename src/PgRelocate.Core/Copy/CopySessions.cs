@@ -1,4 +1,5 @@
 using Npgsql;
+using PgRelocate.Catalog;
 using PgRelocate.Connections;
 
 namespace PgRelocate.Copy;
@@ -66,12 +67,8 @@ internal static class CopySessions
         var conn = await OpenAsync(target, "target", cancellationToken);
         try
         {
-            await Db.ExecuteAsync(conn, $"""
-                SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0;
-                SET synchronous_commit = off; SET maintenance_work_mem = {Db.Literal(maintenanceWorkMem)};
-                SET check_function_bodies = false; SET client_min_messages = warning; SET row_security = off;
-                SELECT pg_catalog.set_config('search_path', '', false);
-                """ + workers + clientCheck + TextFormatSettings, cancellationToken);
+            var settings = CatalogSql.Load("Copy/WriterSettings.sql", new Dictionary<string, string> { ["maintenance_work_mem"] = Db.Literal(maintenanceWorkMem) });
+            await Db.ExecuteAsync(conn, settings + workers + clientCheck + TextFormatSettings, cancellationToken);
             return conn;
         }
         catch

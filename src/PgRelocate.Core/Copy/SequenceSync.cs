@@ -35,12 +35,7 @@ internal static class SequenceSync
     private static readonly string SequenceNamesSql = CatalogSql.Load("Copy/SequenceNames.sql");
 
     /// <summary>Sets each sequence the target has by schema and name; returns a row per sequence, the set value null where it has none.</summary>
-    private const string SetSql = """
-        SELECT s.schema, s.name, pg_catalog.setval(c.oid::pg_catalog.regclass, s.value, s.called)
-        FROM unnest(@schemas::text[], @names::text[], @values::bigint[], @called::boolean[]) AS s(schema, name, value, called)
-        LEFT JOIN (pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace)
-               ON n.nspname = s.schema AND c.relname = s.name AND c.relkind = 'S'
-        """;
+    private static readonly string SetSql = CatalogSql.Load("Copy/SetSequences.sql");
 
     /// <summary>
     /// The user sequences' values, read in <paramref name="source"/>'s session (a snapshot's transaction is fine:

@@ -223,26 +223,7 @@ internal sealed class SourceSnapshot : IAsyncDisposable
     /// enum, an extension's type): their binary form carries the source's type oids, which the target's
     /// differ from and refuse, so those tables travel in text format.
     /// </summary>
-    private static readonly string TablesSql = CatalogSql.Expand("""
-        SELECT c.oid, n.nspname, c.relname,
-               ARRAY(SELECT a.attname::text FROM pg_attribute a
-                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-                     ORDER BY a.attnum) AS columns,
-               c.reltuples,
-               NOT EXISTS (
-                   SELECT 1 FROM pg_attribute a
-                   JOIN pg_type t ON t.oid = a.atttypid
-                   LEFT JOIN pg_type b ON b.oid = t.typbasetype
-                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-                     AND ((t.oid >= 16384 AND (t.typtype = 'c' OR t.typelem <> 0))
-                          OR (b.oid >= 16384 AND (b.typtype = 'c' OR b.typelem <> 0)))) AS binary_safe,
-               e.oid IS NOT NULL AS config,
-               e.extcondition[array_position(e.extconfig, c.oid)] AS config_condition
-        FROM pg_class c
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        LEFT JOIN pg_extension e ON c.oid = ANY (e.extconfig) AND e.extname <> 'plpgsql'
-        WHERE c.oid IN ({{user_tables}}) OR (e.oid IS NOT NULL AND c.relkind = 'r')
-        """);
+    private static readonly string TablesSql = CatalogSql.Load("Copy/SnapshotTables.sql");
 
     /// <summary>
     /// Each table's heap, and an estimate of the work its copy causes: rows plus index builds, a GIN or GiST
@@ -252,22 +233,9 @@ internal sealed class SourceSnapshot : IAsyncDisposable
     /// their last build, VACUUM or ANALYZE: they only order the work, and measuring them opened every index,
     /// half this read's time at 1,000 tables (2,000 indexes).
     /// </summary>
-    private static readonly string SizesSql = CatalogSql.Expand("""
-        SELECT c.oid, s.heap,
-               s.heap + coalesce(pg_relation_size(c.reltoastrelid), 0)
-               + (SELECT coalesce(sum(ic.relpages::bigint * current_setting('block_size')::bigint * CASE am.amname WHEN 'gin' THEN 8 WHEN 'gist' THEN 4 ELSE 1 END), 0)::bigint
-                  FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
-                  WHERE i.indrelid = c.oid)
-        FROM pg_class c
-        CROSS JOIN LATERAL (SELECT pg_relation_size(c.oid) AS heap) s
-        WHERE c.oid IN ({{user_tables}})
-        """);
+    private static readonly string SizesSql = CatalogSql.Load("Copy/SnapshotSizes.sql");
 
-    private const string KeyConstraintsSql = """
-        SELECT c.oid, c.conname, c.contype = 'p', c.condeferrable, c.condeferred, i.relname, pg_catalog.pg_get_indexdef(c.conindid)
-        FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class i ON i.oid = c.conindid
-        WHERE c.contype IN ('p', 'u') AND c.conrelid <> 0
-        """;
+    private static readonly string KeyConstraintsSql = CatalogSql.Load("Copy/KeyConstraints.sql");
 
     internal static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -37,18 +37,12 @@ public static class SampleDatabase
         var reporter = ReportingRole(database);
         await cluster.ExecuteAsync($"CREATE ROLE {Db.Ident(reporter)} NOLOGIN", cancellationToken: cancellationToken);
         await cluster.ExecuteAsync(
-            $"""
-            CREATE SCHEMA {ReportingSchema} AUTHORIZATION {Db.Ident(reporter)};
-            GRANT USAGE ON SCHEMA shop TO {Db.Ident(reporter)};
-            GRANT SELECT ON shop.orders TO {Db.Ident(reporter)};
-            SET ROLE {Db.Ident(reporter)};
-            CREATE TABLE {ReportingSchema}.monthly_summary (month date PRIMARY KEY, orders bigint NOT NULL, revenue numeric NOT NULL);
-            INSERT INTO {ReportingSchema}.monthly_summary
-              SELECT date_trunc('month', placed_at)::date, count(*), sum(total) FROM shop.orders GROUP BY 1;
-            GRANT USAGE ON SCHEMA {ReportingSchema} TO {Db.Ident(database.User)};
-            GRANT SELECT ON ALL TABLES IN SCHEMA {ReportingSchema} TO {Db.Ident(database.User)};
-            RESET ROLE;
-            """,
+            CatalogSql.Load("Demo/reporting.sql", new Dictionary<string, string>
+            {
+                ["reporting_schema"] = ReportingSchema,
+                ["reporter"] = Db.Ident(reporter),
+                ["owner"] = Db.Ident(database.User),
+            }),
             database.Database,
             cancellationToken);
     }

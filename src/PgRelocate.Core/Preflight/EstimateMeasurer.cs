@@ -78,11 +78,7 @@ internal static class EstimateMeasurer
 
         var after = await TablesAsync(source, sizes, cancellationToken);
         var busiest = Busiest(before, after, clock.Elapsed);
-        var (largeObjects, largeObjectBytes, sequences) = await Db.SingleAsync(source, CatalogSql.Expand("""
-            SELECT (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata),
-                   pg_catalog.pg_total_relation_size('pg_catalog.pg_largeobject'),
-                   (SELECT count(*) FROM pg_catalog.pg_class c WHERE c.relkind = 'S' AND c.oid IN ({{user_relations}}))
-            """), r => (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)), cancellationToken);
+        var (largeObjects, largeObjectBytes, sequences) = await Db.SingleAsync(source, CatalogSql.Load("Preflight/EstimateCounts.sql"), r => (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)), cancellationToken);
         int? cores = context.SourceInfo.IsLocal && (context.TargetInfo?.IsLocal ?? true) ? Environment.ProcessorCount : null;
         basis.Add(cores is { } n
             ? $"cores: {n} on this machine, shared by both servers and this tool."

@@ -250,14 +250,7 @@ public sealed class PreflightRunner
         }
     }
 
-    private const string DescribeSql = """
-        SELECT current_database(),
-               current_user,
-               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
-               coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false),
-               (SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()),
-               pg_backend_pid()
-        """;
+    private static readonly string DescribeSql = CatalogSql.Load("Preflight/ServerDescription.sql");
 
     private static async Task<ServerInfo> DescribeAsync(NpgsqlConnection conn, string role, CancellationToken cancellationToken)
     {

@@ -20,15 +20,7 @@ internal static class SourceSizes
     // measuring them opened every index file, and with the maps this read took 98 ms of the source at 1,000 tables
     // (2,000 indexes) where it takes 32 ms, beside a migration's copy as it starts.
     // The user's tables and materialized views (an extension's are made again by CREATE EXTENSION, not dumped).
-    private static readonly string Sql = CatalogSql.Expand("""
-        SELECT n.nspname, c.relname, c.oid IN ({{user_tables}}), s.table_bytes,
-               s.table_bytes + (SELECT coalesce(sum(i.relpages::bigint), 0) * current_setting('block_size')::bigint
-                                FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid),
-               c.reltuples::bigint
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        CROSS JOIN LATERAL (SELECT pg_relation_size(c.oid) + coalesce(pg_relation_size(NULLIF(c.reltoastrelid, 0)), 0) AS table_bytes) s
-        WHERE c.relkind IN ('r', 'm') AND c.oid IN ({{user_relations}})
-        """);
+    private static readonly string Sql = CatalogSql.Load("Preflight/SourceSizes.sql");
 
     /// <summary>The sizes, read once: by <see cref="ReadAheadAsync"/> when it was started and could open its session, else on the check's.</summary>
     public static Task<IReadOnlyList<RelationSize>> ReadAsync(PreflightContext context, CancellationToken cancellationToken) =>

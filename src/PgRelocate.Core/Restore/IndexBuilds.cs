@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Npgsql;
+using PgRelocate.Catalog;
 using PgRelocate.Connections;
 
 namespace PgRelocate.Restore;
@@ -39,10 +40,7 @@ internal static partial class IndexBuilds
             return opclass is "jsonb_ops" or "jsonb_path_ops";
         }
 
-        await using var cmd = new NpgsqlCommand("""
-            SELECT a.atttypid = 'pg_catalog.jsonb'::pg_catalog.regtype FROM pg_catalog.pg_attribute a
-            WHERE a.attrelid = pg_catalog.to_regclass(@table) AND a.attname = @column AND NOT a.attisdropped
-            """, target);
+        await using var cmd = new NpgsqlCommand(CatalogSql.Load("Restore/JsonbColumn.sql"), target);
         cmd.Parameters.AddWithValue("table", index.Table);
         cmd.Parameters.AddWithValue("column", index.Column);
         return await cmd.ExecuteScalarAsync(cancellationToken) is true;

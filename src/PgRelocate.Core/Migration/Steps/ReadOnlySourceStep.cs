@@ -57,11 +57,17 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
 
         // pg_terminate_backend only asks: a session ends a moment later. Those it could not ask (another role's,
         // without the right) may go on writing in their open transaction; new ones are read-only already.
-        var terminated = await Db.ListAsync(conn, $"""
-            SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity
-            WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-              AND application_name <> {Db.Literal(HeldMigrationLock.ApplicationName(migrationId))}
-            """, r => (Pid: r.GetInt32(0), Ok: r.GetBoolean(1)), cancellationToken);
+        var terminated = new List<(int Pid, bool Ok)>();
+        await using (var terminate = new Npgsql.NpgsqlCommand(CatalogSql.Load("Migration/Steps/EndSessions.sql"), conn))
+        {
+            terminate.Parameters.AddWithValue("migration", HeldMigrationLock.ApplicationName(migrationId));
+            await using var r = await terminate.ExecuteReaderAsync(cancellationToken);
+            while (await r.ReadAsync(cancellationToken))
+            {
+                terminated.Add((r.GetInt32(0), r.GetBoolean(1)));
+            }
+        }
+
         var ended = terminated.Where(t => t.Ok).Select(t => t.Pid).ToArray();
         var refused = terminated.Count - ended.Length;
         var closing = 0L;

@@ -1,3 +1,4 @@
+using PgRelocate.Catalog;
 using PgRelocate.Connections;
 
 namespace PgRelocate.Preflight.Checks;
@@ -10,12 +11,7 @@ public sealed class LanguagesCheck : IPreflightCheck
 {
     public string Name => "procedural languages";
 
-    private const string Sql = """
-        SELECT lanname || CASE WHEN lanpltrusted THEN '' ELSE ' (untrusted: superuser only)' END
-        FROM pg_language
-        WHERE lanispl AND lanname <> 'plpgsql'
-        ORDER BY 1
-        """;
+    private static readonly string Sql = CatalogSql.Load("Preflight/Checks/Languages.sql");
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {

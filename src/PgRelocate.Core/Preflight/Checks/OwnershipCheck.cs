@@ -16,16 +16,7 @@ public sealed class OwnershipCheck : IPreflightCheck
 
     // Functions in C or internal: only a superuser may create them, outside of an extension. Every
     // aggregate's pg_proc row says internal too, but CREATE AGGREGATE needs no superuser: not those.
-    private static readonly string SuperuserOnlySql = CatalogSql.Expand("""
-        SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ') language ' || l.lanname
-        FROM pg_proc p
-        JOIN pg_namespace n ON n.oid = p.pronamespace
-        JOIN pg_language l ON l.oid = p.prolang
-        WHERE (l.lanname IN ('c', 'internal') OR (l.lanispl AND NOT l.lanpltrusted))
-          AND NOT EXISTS (SELECT 1 FROM pg_aggregate a WHERE a.aggfnoid = p.oid)
-          AND p.oid IN ({{user_functions}})
-        ORDER BY 1
-        """);
+    private static readonly string SuperuserOnlySql = CatalogSql.Load("Preflight/Checks/SuperuserOnlyFunctions.sql");
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {

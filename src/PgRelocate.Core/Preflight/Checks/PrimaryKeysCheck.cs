@@ -11,13 +11,7 @@ public sealed class PrimaryKeysCheck : IPreflightCheck
 {
     public string Name => "tables without primary key";
 
-    private static readonly string Sql = CatalogSql.Expand("""
-        SELECT n.nspname || '.' || c.relname
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.oid IN ({{user_relations}})
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')
-        ORDER BY 1
-        """);
+    private static readonly string Sql = CatalogSql.Load("Preflight/Checks/TablesWithoutPrimaryKey.sql");
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {

@@ -12,17 +12,7 @@ public sealed class TablespacesCheck : IPreflightCheck
     public string Name => "tablespaces";
 
     // The user's relations (an extension's are made again by CREATE EXTENSION, in the target's tablespace).
-    private static readonly string Sql = CatalogSql.Expand("""
-        SELECT t.spcname || ' (' || count(*) || ' tables and indexes)'
-        FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace
-        WHERE c.oid IN ({{user_relations}}) AND t.spcname NOT IN ('pg_default', 'pg_global')
-        GROUP BY t.spcname
-        UNION ALL
-        SELECT t.spcname || ' (the database default)'
-        FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace
-        WHERE d.datname = current_database() AND t.spcname <> 'pg_default'
-        ORDER BY 1
-        """);
+    private static readonly string Sql = CatalogSql.Load("Preflight/Checks/Tablespaces.sql");
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using PgRelocate.Catalog;
 using PgRelocate.Connections;
 using PgRelocate.Progress;
 
@@ -16,19 +17,9 @@ public sealed class TransactionsCheck(TimeSpan? longerThan = null) : IPreflightC
     public string Name => "transactions";
 
     // Other users' xact_start is hidden without pg_read_all_stats: those show as null and are not counted.
-    private const string LongSql = """
-        SELECT pid, coalesce(usename, '?'), coalesce(nullif(application_name, ''), '(no name)'),
-               extract(epoch FROM now() - xact_start)::float8, coalesce(state, '?')
-        FROM pg_stat_activity
-        WHERE datname = current_database() AND pid <> pg_backend_pid()
-          AND xact_start IS NOT NULL AND now() - xact_start >= make_interval(secs => @seconds)
-        ORDER BY xact_start
-        """;
+    private static readonly string LongSql = CatalogSql.Load("Preflight/Checks/LongTransactions.sql");
 
-    private const string PreparedSql = """
-        SELECT gid, owner, extract(epoch FROM now() - prepared)::float8
-        FROM pg_prepared_xacts WHERE database = current_database() ORDER BY prepared
-        """;
+    private static readonly string PreparedSql = CatalogSql.Load("Preflight/Checks/PreparedTransactions.sql");
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {

@@ -9,12 +9,7 @@ public sealed class UnloggedTablesCheck : IPreflightCheck
     public string Name => "unlogged tables";
 
     // The user's unlogged tables: an extension's are made again by CREATE EXTENSION, not dumped.
-    private static readonly string Sql = CatalogSql.Expand("""
-        SELECT n.nspname || '.' || c.relname
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p') AND c.oid IN ({{user_relations}})
-        ORDER BY 1
-        """);
+    private static readonly string Sql = CatalogSql.Load("Preflight/Checks/UnloggedTables.sql");
 
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
