@@ -99,6 +99,13 @@ public sealed class DirectCopyStep : ICompensatingStep
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && Errors.Failures.Operational(e) is { } failure)
         {
             context.Reporter.Log(Progress.LogLevel.Debug, $"The copy's start beside the checks failed ({failure.Message}); starting it again.");
+            if (failure.IsTransient)
+            {
+                // Short of connection slots, most likely: its own sessions and the checks' keep theirs until their
+                // server processes have exited, a moment after they closed.
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            }
+
             return null;
         }
     }
