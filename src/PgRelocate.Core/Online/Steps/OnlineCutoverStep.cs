@@ -203,7 +203,6 @@ public sealed class OnlineCutoverStep : IMigrationStep
         {
             Phase = phase,
             MaxRetainedBytes = context.Options.MaxRetainedWal,
-            CarrySchemaChanges = context.Options.CarrySchemaChanges,
             Lanes = context.Options.Into.Jobs,
         };
     }
