@@ -67,9 +67,17 @@ public sealed class HeldMigrationLock : IAsyncDisposable
             {
                 var conn = await Db.OpenAsync(info.WithApplicationName(application), role, SessionOptions.BuiltInTypes, cancellationToken);
                 held._connections.Add(conn);
-                if (!await MigrationLock.TryAcquireAsync(conn, cancellationToken))
+                var waited = System.Diagnostics.Stopwatch.StartNew();
+                while (!await MigrationLock.TryAcquireAsync(conn, cancellationToken))
                 {
-                    throw await RefusedAsync(conn, role, info, cancellationToken);
+                    // A holder no longer listed is a session that has just ended (the previous run's, closing as this
+                    // one starts): its lock goes with it a moment later. Tried again for up to two seconds.
+                    if ((await MigrationLock.HoldersAsync(conn, [conn.ProcessID], cancellationToken)).Count > 0 || waited.Elapsed > TimeSpan.FromSeconds(2))
+                    {
+                        throw await RefusedAsync(conn, role, info, cancellationToken);
+                    }
+
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
                 }
             }
 
