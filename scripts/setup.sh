@@ -17,6 +17,19 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+# apt_install_not_started PKG...: installs packages without starting the services they bring (a policy-rc.d that
+# refuses every start, removed after unless one was already there): the tests start their own servers.
+apt_install_not_started() {
+  local added=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod +x /usr/sbin/policy-rc.d
+    added=1
+  fi
+  apt_install "$@"
+  if [ -n "$added" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+}
+
 if [ ! -x /usr/lib/postgresql/15/bin/initdb ] || ! command -v pg_dump >/dev/null; then
   echo "setup: installing PostgreSQL 15 (server binaries for local clusters, pg_dump, pg_restore)"
   # Local clusters are made on demand in temporary folders; Debian's default cluster is not needed.
@@ -25,18 +38,11 @@ if [ ! -x /usr/lib/postgresql/15/bin/initdb ] || ! command -v pg_dump >/dev/null
   apt_install postgresql-15 postgresql-client-15
 fi
 
-# PgBouncer for the online demo's switch behind a pooler (`demo --online --pgbouncer`) and the tests, which start
-# their own on a free port: Debian's package, its packaged service kept from starting.
+# PgBouncer for the online switch behind a pooler: the tests start their own on a free port. Debian's package, its
+# packaged service kept from starting.
 if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
   echo "setup: installing PgBouncer (the online cutover behind a pooler: demo and tests)"
-  added_policy=""
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
-    as_root chmod +x /usr/sbin/policy-rc.d
-    added_policy=1
-  fi
-  apt_install pgbouncer
-  if [ -n "$added_policy" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+  apt_install_not_started pgbouncer
 fi
 
 # The tests, the benchmarks and the linux-x64 package run the tool compiled to native code (Native AOT), which
@@ -100,15 +106,8 @@ if [ "$what" = test ]; then
   done
   if [ -n "$swift_missing" ]; then
     echo "setup: installing OpenStack Swift and memcached for the object-storage tests:$swift_missing"
-    added_policy=""
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-      printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
-      as_root chmod +x /usr/sbin/policy-rc.d
-      added_policy=1
-    fi
     # shellcheck disable=SC2086
-    apt_install $swift_missing
-    if [ -n "$added_policy" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+    apt_install_not_started $swift_missing
   fi
   # Swift reads /etc/swift/swift.conf (hash prefix/suffix and the default storage policy) wherever it runs.
   if ! grep -qsE '^\s*swift_hash_path_(suffix|prefix)\s*=\s*\S' /etc/swift/swift.conf; then
