@@ -40,6 +40,7 @@ internal static class MigrateCommand
     private static readonly Option<bool> Fallback = new("--fallback") { Description = "With --online: a way back. At the switch, capture the target's changes (triggers and a queue in the tool's schema there) and apply them to the old source, kept read-only, until 'pgrelocate rollback ID' switches back or 'pgrelocate finish ID' ends it." };
     private static readonly Option<string?> MaxFallbackQueue = new("--max-fallback-queue") { Description = "With --fallback: end the way back (removing it from both sides; the target keeps working) once its queue on the target holds more than this (1GB, 500MB)." };
     private static readonly Option<bool> ReplicaIdentityFull = new("--replica-identity-full") { Description = "With --online: set REPLICA IDENTITY FULL on tables without a primary key for the migration (undone at the end)." };
+    private static readonly Option<string> OnSchemaChange = new("--on-schema-change") { Description = "With --online: carry (create the source's new tables and partitions on the target while following, copied at their place in the source's order) or stop (stop the follow at the first schema change).", DefaultValueFactory = _ => "carry" };
     private static readonly Option<string?> MaxRetainedWal = new("--max-retained-wal") { Description = "With --online: stop the follow and drop its replication slot once the slot holds more WAL than this on the source (20GB, 500MB; kB, MB, GB, TB are powers of 1000, KiB, MiB, GiB, TiB of 1024)." };
     private static readonly Option<bool> NotConsistent = new("--not-consistent") { Description = "With --resume of a --direct migration: keep what the interrupted copy committed although the source was not kept read-only since (the verify step compares every row)." };
     private static readonly Option<string?> Databases = new("--databases") { Description = "Move these databases of the source server (a,b,c) into databases of the same names on the target server; --source and --target then name the servers (any database on each)." };
@@ -51,7 +52,7 @@ internal static class MigrateCommand
     {
         var command = new Command("migrate", "Run the whole migration: check, read-only source, dump, restore, settings, verify, cutover summary, cleanup.")
         {
-            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, Fallback, MaxFallbackQueue, NotConsistent, RoleOptions.Roles, RoleOptions.MapRole, RoleOptions.PrivilegedAttributes, Databases, AllDatabases, ConfirmAll, WorkDirOption.Option, LockTimeoutOption.Option, EstimateOption.None, EstimateOption.Seconds,
+            Source, Target, Confirm, Via, Jobs, CompressOption.Option, ReadOnlySource, KeepReadOnly, ApplySettings, KeepArchive, Allow, Report, Detach, Resume, ShowSecrets, CreateBucket, Direct, Online, Cutover, MaxLag, ReplicaIdentityFull, MaxRetainedWal, Fallback, MaxFallbackQueue, OnSchemaChange, NotConsistent, RoleOptions.Roles, RoleOptions.MapRole, RoleOptions.PrivilegedAttributes, Databases, AllDatabases, ConfirmAll, WorkDirOption.Option, LockTimeoutOption.Option, EstimateOption.None, EstimateOption.Seconds,
             PgBouncerCliOptions.Admin, PgBouncerCliOptions.Ini, PgBouncerCliOptions.Database, PgBouncerCliOptions.MaxPause,
         };
         StagingCliOptions.AddTo(command);
@@ -118,6 +119,7 @@ internal static class MigrateCommand
                 MaxRetainedWal = MaxRetainedWalOf(parse),
                 Fallback = parse.GetValue(Fallback),
                 MaxFallbackQueue = parse.GetValue(MaxFallbackQueue) is { } queue ? Units.ParseBytes(queue) ?? -1 : null,
+                CarrySchemaChanges = parse.GetValue(OnSchemaChange) is { } onChange and ("carry" or "stop") ? onChange == "carry" : throw new UsageException($"--on-schema-change must be carry or stop, not '{parse.GetValue(OnSchemaChange)}'."),
                 ApplySettings = parse.GetValue(ApplySettings),
                 KeepArchive = parse.GetValue(KeepArchive),
                 ShowSecrets = parse.GetValue(ShowSecrets),

@@ -23,7 +23,7 @@ public static class MigrationOptionsRules
     public static IReadOnlyList<string> FixedByJournal { get; } =
     [
         "--confirm", "--via", "--jobs", "--compress", "--read-only-source", "--keep-read-only", "--apply-settings", "--keep-archive", "--allow",
-        "--create-bucket", "--direct", "--online", "--roles", "--map-role", "--roles-with-privileged-attributes", "--cutover", "--max-lag", "--replica-identity-full", "--max-retained-wal", "--fallback", "--max-fallback-queue", "--lock-timeout", "--pgbouncer-ini", "--pgbouncer-database", "--max-pause",
+        "--create-bucket", "--direct", "--online", "--roles", "--map-role", "--roles-with-privileged-attributes", "--cutover", "--max-lag", "--replica-identity-full", "--max-retained-wal", "--on-schema-change", "--fallback", "--max-fallback-queue", "--lock-timeout", "--pgbouncer-ini", "--pgbouncer-database", "--max-pause",
         "--profile", "--region", "--endpoint-url", "--provider", "--sse", "--sse-kms-key-id",
         "--databases", "--all-databases", "--confirm-all", "--no-estimate", "--estimate-seconds",
     ];

@@ -65,6 +65,9 @@ public sealed record MigrationOptions
     /// <summary>With <see cref="Fallback"/>: end the way back once its queue on the target holds more than this many bytes; null: no limit.</summary>
     public long? MaxFallbackQueue { get; init; }
 
+    /// <summary>Online: carry the source's schema changes to the target while following (the default), or stop at the first (false: <c>--on-schema-change stop</c>).</summary>
+    public bool CarrySchemaChanges { get; init; } = true;
+
     /// <summary>
     /// Accept a resumed direct copy that keeps what its interrupted run committed although the source was not kept
     /// read-only since: given to this run only (not fixed by the journal, so a --resume may add it).
@@ -125,6 +128,7 @@ public sealed record MigrationOptions
         ["maxRetainedWal"] = MaxRetainedWal?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
         ["fallback"] = Fallback.ToString(),
         ["maxFallbackQueue"] = MaxFallbackQueue?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
+        ["onSchemaChange"] = CarrySchemaChanges ? "carry" : "stop",
         ["profile"] = Staging.Profile ?? "",
         ["region"] = Staging.Region ?? "",
         ["endpointUrl"] = Staging.EndpointUrl ?? "",

@@ -95,6 +95,7 @@ public static class MigrationPlan
             MaxRetainedWal = long.TryParse(o.GetValueOrDefault("maxRetainedWal"), System.Globalization.CultureInfo.InvariantCulture, out var wal) ? wal : null,
             Fallback = Flag("fallback"),
             MaxFallbackQueue = long.TryParse(o.GetValueOrDefault("maxFallbackQueue"), System.Globalization.CultureInfo.InvariantCulture, out var queue) ? queue : null,
+            CarrySchemaChanges = o.GetValueOrDefault("onSchemaChange") != "stop",
             Staging = StagingOf(journal),
             Roles = Flag("roles"),
             RoleRenames = Catalog.RoleMap.FromJournal(o.GetValueOrDefault("mapRole")),

@@ -50,3 +50,10 @@ public sealed record StreamCommitChange(uint Xid, ulong CommitLsn, ulong EndLsn,
 
 /// <summary>A streamed transaction (<see cref="SubXid"/> equal to <see cref="Xid"/>) or one of its subtransactions rolled back: its changes are dropped.</summary>
 public sealed record StreamAbortChange(uint Xid, uint SubXid) : Change;
+
+/// <summary>
+/// A table of the source the target lacks, created at this place in the commit order (before its first row, or
+/// at the marker of its copy): the lane runs <see cref="Statements"/> in its transaction when the target has no
+/// <see cref="Qualified"/> table yet. The follow's own, never in the source's stream.
+/// </summary>
+public sealed record TableDefinitionChange(SourceRelation Relation, string Qualified, IReadOnlyList<string> Statements) : Change;

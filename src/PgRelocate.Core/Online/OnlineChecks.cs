@@ -9,7 +9,7 @@ namespace PgRelocate.Online;
 /// The prerequisites of an online migration (`check --online`), each with the fix for the source's provider
 /// when its settings give the provider away: logical decoding on, a role allowed to replicate, a free slot and
 /// WAL sender, tables the role owns (for the publication), keys for UPDATE and DELETE once published, and what
-/// logical decoding does not carry (unlogged tables, large objects, schema changes).
+/// logical decoding does not carry (unlogged tables, large objects, the schema changes the follow does not carry).
 /// </summary>
 public static class OnlineChecks
 {
@@ -168,7 +168,7 @@ public static class OnlineChecks
             parts.Add($"{largeObjects} large objects (copied again at cutover where their digests differ, which lengthens it)");
         }
 
-        const string ddl = "Schema changes (DDL) on the source while following stop the follow: make none until the cutover.";
+        const string ddl = "Schema changes on the source while following: new tables and partitions are carried (from PostgreSQL 14 on); a changed column, a dropped or renamed table stops the follow, naming what to run on the target.";
         return parts.Count == 0
             ? CheckResult.Ok(name, "Everything is carried by logical decoding. " + ddl)
             : CheckResult.Warn(name, string.Join("; ", parts) + ".", ddl) with { Details = unlogged.Select(t => $"{t.Name} ({Progress.Units.Bytes(t.Bytes)}): copied again at cutover, while the source is read-only").ToList() };

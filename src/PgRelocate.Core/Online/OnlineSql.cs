@@ -18,6 +18,11 @@ internal static class OnlineSql
     public static readonly string ApplyWaits = Load("ApplyWaits.sql");
     public static readonly string UnloggedTables = Load("UnloggedTables.sql");
     public static readonly string UnwritableTables = Load("UnwritableTables.sql");
+    public static readonly string CarriedTable = Load("CarriedTable.sql");
+    public static readonly string CarriedRelation = Load("CarriedRelation.sql");
+    public static readonly string CarriedTies = Load("CarriedTies.sql");
+    public static readonly string CarryCandidates = Load("CarryCandidates.sql");
+    public static readonly string TargetTables = Load("TargetTables.sql");
 
     private static string Load(string fileName) => CatalogSql.Load("Online/" + fileName);
 }

@@ -46,14 +46,44 @@ public static class OnlineVerification
 
         for (var attempt = 1; ; attempt++)
         {
+            await WaitForCarriesAsync(follower, reporter, cancellationToken);
             var (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, unlogged, reporter, cancellationToken);
             var raced = result.Tables.Where(t => !t.Equal && rewritten.Contains(t.Name)).Select(t => t.Name).ToList();
-            if (raced.Count == 0 || attempt == Attempts)
+            // A table the source made just before the snapshot reaches the target at the marker of its copy, after it.
+            var schemaRaced = follower.CarriesSchemaChanges && result.SchemaDifferences.Count > 0;
+            if ((raced.Count == 0 && !schemaRaced) || attempt == Attempts)
             {
                 return result;
             }
 
+            if (schemaRaced)
+            {
+                reporter.Info($"The source's schema differs from the target's at the verification's snapshot ({result.SchemaDifferences.Count} difference{(result.SchemaDifferences.Count == 1 ? "" : "s")}): a schema change the follow carries after it. Verifying again at a new position.");
+                continue;
+            }
+
             reporter.Info($"The source truncated (or rewrote) {string.Join(", ", raced)} after the verification's snapshot, which then no longer shows its rows: verifying again at a new position.");
+        }
+    }
+
+    /// <summary>
+    /// While a table waits to be carried (the user must change something on the source, as the warning says), the
+    /// comparison would only find it missing: the follow goes on, and the verification waits until it is carried.
+    /// </summary>
+    private static async Task WaitForCarriesAsync(Follower follower, IReporter reporter, CancellationToken cancellationToken)
+    {
+        // What the source made and the target lacks is carried first: its markers come before the snapshot's position.
+        await follower.CarryNowAsync(cancellationToken);
+        if (follower.WaitingToCarry.Count > 0)
+        {
+            reporter.Info($"The verification while following waits until {string.Join(", ", follower.WaitingToCarry)} can be carried to the target; the follow goes on.");
+        }
+
+        while (follower.WaitingToCarry.Count > 0)
+        {
+            var until = DateTime.UtcNow.AddSeconds(5);
+            await follower.RunAsync(_ => DateTime.UtcNow >= until, cancellationToken);
+            await follower.CarryNowAsync(cancellationToken);
         }
     }
 

@@ -204,6 +204,9 @@ internal sealed class ApplyLane : IApplyLane
             case DeleteChange d when await TableAsync(d.Relation) is { } t:
                 await _writes.DeleteAsync(t, d, _stopping.Token);
                 break;
+            case TableDefinitionChange definition:
+                await DefineAsync(definition);
+                break;
             case TruncateChange tr:
                 var tables = new List<TargetTable>();
                 foreach (var relation in tr.Relations)
@@ -220,6 +223,25 @@ internal sealed class ApplyLane : IApplyLane
                 }
 
                 break;
+        }
+    }
+
+    /// <summary>
+    /// Creates a table the source has and the target lacks, in the lane's transaction (so it commits with the rows
+    /// that follow and the positions, or not at all), unless the target has it already (a resumed follow, a
+    /// partition created for its first row before the marker of its copy).
+    /// </summary>
+    private async Task DefineAsync(TableDefinitionChange definition)
+    {
+        await _writes.SendAllAsync(_stopping.Token);
+        if (await Connections.Db.ScalarAsync<bool>(_connection, $"SELECT pg_catalog.to_regclass({Connections.Db.Literal(definition.Qualified)}) IS NULL", _stopping.Token))
+        {
+            foreach (var statement in definition.Statements)
+            {
+                await Connections.Db.ExecuteAsync(_connection, statement, _stopping.Token);
+            }
+
+            Migration.FaultInjection.At("follow", "table-defined");
         }
     }
 

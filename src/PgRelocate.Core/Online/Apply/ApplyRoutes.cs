@@ -47,6 +47,18 @@ internal sealed class ApplyRoutes
         return lane;
     }
 
+    /// <summary>
+    /// A table new to the follow (carried while following) joins the group of a table it is tied to (its parent, a
+    /// table it references), keeping that group's lane; one already in a group stays where it is.
+    /// </summary>
+    public void Tie(string table, string to)
+    {
+        if (!_parent.ContainsKey(table) && Root(to) != table)
+        {
+            _parent[table] = Root(to);
+        }
+    }
+
     private static string Name(string schema, string table) => Db.Qualified(schema, table);
 
     private string Root(string table)

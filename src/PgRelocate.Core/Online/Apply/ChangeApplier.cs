@@ -27,6 +27,14 @@ internal sealed class ChangeApplier
     private readonly ApplyRoutes _routes;
     private readonly HashSet<int> _touched = [];
     private readonly HashSet<string> _streamedTables = new(StringComparer.Ordinal);
+    private readonly SchemaCarry? _carry;
+    private readonly HashSet<SourceRelation> _seen = new(ReferenceEqualityComparer.Instance);
+    private readonly List<string> _carriedFiles = [];
+    private readonly List<string> _groupCarriedFiles = [];
+    private readonly HashSet<uint> _awaitingCopy = [];
+    private readonly List<string> _loaded = [];
+    private readonly List<string> _groupLoaded = [];
+    private readonly HashSet<string> _loadedHere = new(StringComparer.Ordinal);
     private bool _skipping;
     private bool _inSourceTransaction;
     private ulong _commitLsn;
@@ -40,9 +48,11 @@ internal sealed class ChangeApplier
     private string? _groupMarker;
 
     /// <summary>An applier over these lanes (the first also stores the follow's position), from a stored position.</summary>
-    internal ChangeApplier(IReadOnlyList<IApplyLane> lanes, string slot, NpgsqlLogSequenceNumber position, ApplyRoutes routes)
+    /// <param name="carry">Carries the source's new tables and partitions (see <see cref="SchemaCarry"/>); null: a table the target lacks stops the apply.</param>
+    internal ChangeApplier(IReadOnlyList<IApplyLane> lanes, string slot, NpgsqlLogSequenceNumber position, ApplyRoutes routes, SchemaCarry? carry = null)
     {
         _slot = slot;
+        _carry = carry;
         _routes = routes;
         Position = position;
         _lanes = [.. lanes];
@@ -97,6 +107,13 @@ internal sealed class ChangeApplier
                 ApplyingCommitTime = b.CommitTime;
                 _touched.Clear();
                 return;
+            case MarkerChange m when SchemaCarry.IsCarry(m.Content):
+                if (!_skipping && _carry is not null)
+                {
+                    await ApplyCarriedAsync(_carry.Open(m.Content), cancellationToken);
+                }
+
+                return;
             case MarkerChange m:
                 _marker = m.Content;
                 return;
@@ -125,14 +142,32 @@ internal sealed class ChangeApplier
 
                     _groupTransactions++;
                     _groupEnd = c.EndLsn;
+                    _groupCarriedFiles.AddRange(_carriedFiles);
+                    _groupLoaded.AddRange(_loaded);
                 }
 
+                _carriedFiles.Clear();
+                _loaded.Clear();
                 return;
         }
 
         if (_skipping)
         {
             return;
+        }
+
+        if (_carry is not null)
+        {
+            await CarryNewAsync(change, cancellationToken);
+            if (change is TruncateChange { Relations: var truncated } t0 && truncated.Any(r => _awaitingCopy.Contains(r.Id)))
+            {
+                change = t0 with { Relations = [.. truncated.Where(r => !_awaitingCopy.Contains(r.Id))] };
+            }
+            else if (RelationOf(change) is { } r0 && _awaitingCopy.Contains(r0.Id))
+            {
+                // In the table's copy, loaded at its marker.
+                return;
+            }
         }
 
         if (change is TruncateChange truncate)
@@ -146,14 +181,7 @@ internal sealed class ChangeApplier
             return;
         }
 
-        var relation = change switch
-        {
-            InsertChange i => i.Relation,
-            UpdateChange u => u.Relation,
-            DeleteChange d => d.Relation,
-            _ => null,
-        };
-        if (relation is not null)
+        if (RelationOf(change) is { } relation)
         {
             await SendAsync(_routes.LaneOf(relation), change, cancellationToken);
         }
@@ -186,6 +214,15 @@ internal sealed class ChangeApplier
         Transactions += _groupTransactions;
         _groupTransactions = 0;
         CommittedMarker = _groupMarker ?? CommittedMarker;
+        foreach (var file in _groupCarriedFiles)
+        {
+            // Applied and committed: the stream never sends its marker again.
+            File.Delete(file);
+        }
+
+        _groupCarriedFiles.Clear();
+        _carry?.Loaded(_groupLoaded);
+        _groupLoaded.Clear();
         _groupMarker = null;
         _groupOpen = false;
         return end;
@@ -211,6 +248,97 @@ internal sealed class ChangeApplier
         {
             await lane.StopAsync();
         }
+    }
+
+    private static SourceRelation? RelationOf(Change change) => change switch
+    {
+        InsertChange i => i.Relation,
+        UpdateChange u => u.Relation,
+        DeleteChange d => d.Relation,
+        _ => null,
+    };
+
+    /// <summary>
+    /// A table the change names that the target lacks (a partition made on the source while following): created in
+    /// its lane before the change, tied to its parent's lane, then copied at a marker of its own, where its rows are
+    /// replaced by the source's (rows it held before it was published, when it was attached, arrive so).
+    /// </summary>
+    private async Task CarryNewAsync(Change change, CancellationToken cancellationToken)
+    {
+        IEnumerable<SourceRelation> relations = change switch
+        {
+            InsertChange i => [i.Relation],
+            UpdateChange u => [u.Relation],
+            DeleteChange d => [d.Relation],
+            TruncateChange t => t.Relations,
+            _ => [],
+        };
+        foreach (var relation in relations)
+        {
+            if (!_seen.Add(relation))
+            {
+                continue;
+            }
+
+            if (_carry!.NeedsDefinition(relation))
+            {
+                foreach (var table in await _carry.DefineAsync(relation.Schema, relation.Name, cancellationToken))
+                {
+                    await DefineAsync(table, cancellationToken);
+                }
+
+                await _carry.CarryAsync([Db.Qualified(relation.Schema, relation.Name)], cancellationToken);
+            }
+
+            if (_carry.Awaiting(relation) && !_loadedHere.Contains(Db.Qualified(relation.Schema, relation.Name)))
+            {
+                _awaitingCopy.Add(relation.Id);
+            }
+        }
+    }
+
+    /// <summary>The tables a marker carried: created where the target lacks them, then the copied ones emptied and loaded, in the marker's place.</summary>
+    private async Task ApplyCarriedAsync(CarriedFile carried, CancellationToken cancellationToken)
+    {
+        foreach (var table in carried.Tables)
+        {
+            await DefineAsync(table, cancellationToken);
+        }
+
+        var copied = carried.Copied;
+        if (copied.Count > 0)
+        {
+            foreach (var group in copied.GroupBy(t => _routes.LaneOf(t.Relation)))
+            {
+                await SendAsync(group.Key, new TruncateChange([.. group.Select(t => t.Relation)], false, false), cancellationToken);
+            }
+
+            foreach (var (table, row) in carried.Rows())
+            {
+                await SendAsync(_routes.LaneOf(table.Relation), new InsertChange(table.Relation, row), cancellationToken);
+            }
+
+            foreach (var table in copied)
+            {
+                // From here on the stream's changes to it apply as any other's.
+                _awaitingCopy.Remove(table.Relation.Id);
+                _loaded.Add(table.Qualified);
+                _loadedHere.Add(table.Qualified);
+            }
+        }
+
+        _carriedFiles.Add(carried.Path);
+    }
+
+    private async Task DefineAsync(CarriedTable table, CancellationToken cancellationToken)
+    {
+        foreach (var tie in table.Ties)
+        {
+            _routes.Tie(table.Qualified, tie);
+        }
+
+        _carry!.Defined(table.Qualified);
+        await SendAsync(_routes.LaneOf(table.Relation), new TableDefinitionChange(table.Relation, table.Qualified, table.Statements), cancellationToken);
     }
 
     private async Task SendAsync(int lane, Change change, CancellationToken cancellationToken)

@@ -63,7 +63,7 @@ internal sealed class FollowSession : IAsyncDisposable
     /// </summary>
     public static async Task<FollowSession> OpenAsync(
         PgConnectionInfo source, PgConnectionInfo target, string slot, string publication, string folder, int lanes,
-        long startChanges, long startTransactions, IReporter reporter, CancellationToken cancellationToken)
+        long startChanges, long startTransactions, IReporter reporter, CancellationToken cancellationToken, SchemaCarry? carry = null)
     {
         var session = new FollowSession(startChanges, startTransactions);
         try
@@ -82,7 +82,12 @@ internal sealed class FollowSession : IAsyncDisposable
             reporter.Info($"Streaming the source's changes from {stored.Lsn}, the position stored in the target.");
             var routes = await ApplyRoutes.ReadAsync(first, session._connections.Count, cancellationToken);
             var positions = await TargetState.TablePositionsAsync(first, slot, cancellationToken);
-            session.Applier = new ChangeApplier(session._connections.Select(c => new ApplyLane(c, slot, positions)).ToList(), slot, stored.Lsn, routes);
+            if (carry is not null)
+            {
+                await carry.RefreshAsync(first, cancellationToken);
+            }
+
+            session.Applier = new ChangeApplier(session._connections.Select(c => new ApplyLane(c, slot, positions)).ToList(), slot, stored.Lsn, routes, carry);
             session.Streamed = new StreamedTransactions(
                 new TransactionSpool(folder),
                 session.Applier,

@@ -30,6 +30,8 @@ public sealed partial class Follower : IAsyncDisposable
     private string? _marker;
     private FollowSession? _session;
     private Npgsql.NpgsqlConnection? _targetWatch;
+    private Apply.SchemaCarry? _carry;
+    private bool _carryOpened;
 
     /// <summary>When the follow last got as far as writing its status (read by the guard on another task).</summary>
     private long _lastTickTicks = DateTime.UtcNow.Ticks;
@@ -44,6 +46,9 @@ public sealed partial class Follower : IAsyncDisposable
 
     /// <summary>Connections that apply side by side, each for its own tables (see <see cref="Apply.ApplyRoutes"/>).</summary>
     public int Lanes { get; init; } = 1;
+
+    /// <summary>Carry the source's schema changes to the target (true, the default) or stop at the first (<c>--on-schema-change stop</c>).</summary>
+    public bool CarrySchemaChanges { get; init; } = true;
 
     /// <summary>The phase shown by status ("follow", "cutover").</summary>
     public string Phase { get; init; } = "follow";
@@ -77,7 +82,15 @@ public sealed partial class Follower : IAsyncDisposable
     /// connection that watches the source is closed, as making the source read-only ends every client session
     /// there; the next run opens it again. Never throws: a session that broke is opened again by the next run.
     /// </summary>
-    public Task ParkAsync() => Watch.CloseAsync();
+    public async Task ParkAsync()
+    {
+        await Watch.CloseAsync();
+        if (_carry is { } carry)
+        {
+            // Its session is opened again when next needed.
+            await carry.DisposeAsync();
+        }
+    }
 
     /// <param name="done">
     /// Asked whenever the reader runs dry and, at most every 100 ms, at a source transaction's end (a busy source
@@ -111,7 +124,8 @@ public sealed partial class Follower : IAsyncDisposable
             var before = Changes;
             try
             {
-                _session ??= await FollowSession.OpenAsync(_source, _target, _slot, _publication, _folder, Lanes, Changes, Transactions, _reporter, cancellationToken);
+                await OpenCarryAsync(cancellationToken);
+                _session ??= await FollowSession.OpenAsync(_source, _target, _slot, _publication, _folder, Lanes, Changes, Transactions, _reporter, cancellationToken, _carry);
                 await Watch.OpenAsync(cancellationToken);
                 await GuardedAsync(_session, token => FollowAsync(_session, done, pause, truncatesWaitFor, token), cancellationToken);
                 return;
@@ -137,10 +151,47 @@ public sealed partial class Follower : IAsyncDisposable
         }
     }
 
+    /// <summary>True when the follow carries the source's schema changes (a source from PostgreSQL 14 on, not --on-schema-change stop).</summary>
+    public bool CarriesSchemaChanges => _carry is not null;
+
+    /// <summary>The tables the follow cannot carry yet (see the warning naming them); empty when none waits.</summary>
+    public IReadOnlyList<string> WaitingToCarry => _carry?.Blocked ?? [];
+
+    /// <summary>
+    /// Carries now what the source's schema holds that the target lacks (new tables and partitions), without waiting
+    /// for the watch's next look: their markers then come before any position taken after this (a verification's).
+    /// </summary>
+    public async Task CarryNowAsync(CancellationToken cancellationToken)
+    {
+        await OpenCarryAsync(cancellationToken);
+        if (_carry is { } carry)
+        {
+            await carry.LookAsync(cancellationToken);
+        }
+    }
+
+    private async Task OpenCarryAsync(CancellationToken cancellationToken)
+    {
+        if (CarrySchemaChanges && !_carryOpened)
+        {
+            _carry = await Apply.SchemaCarry.OpenAsync(_source, _publication, _folder, _reporter, cancellationToken);
+            _carryOpened = true;
+            Watch.Carry = _carry;
+        }
+    }
+
     private static string Describe(Exception e) => e is Npgsql.PostgresException p ? p.MessageText : e.Message;
 
     /// <summary>Ends the follow's session, if one is open: its connections close and the slot is free again.</summary>
-    public async ValueTask DisposeAsync() => await CloseSessionAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await CloseSessionAsync();
+        if (_carry is { } carry)
+        {
+            _carry = null;
+            await carry.DisposeAsync();
+        }
+    }
 
     /// <summary>Closes what is left of a session that failed; closing may fail too, but <paramref name="failure"/> is what ended it and what is raised.</summary>
     private async Task CloseAfterAsync(Exception failure)

@@ -26,6 +26,9 @@ internal sealed class SourceWatch(PgConnectionInfo source, string slot, string p
     /// <summary>Stop (and let the slot go) once it holds more WAL than this; null: only when the server is about to invalidate it.</summary>
     public long? MaxRetainedBytes { get; init; }
 
+    /// <summary>Carries new tables to the target (see <see cref="Apply.SchemaCarry"/>); null: a new table stops the follow.</summary>
+    public Apply.SchemaCarry? Carry { get; set; }
+
     /// <summary>WAL the source wrote that the target has not confirmed, at the last look.</summary>
     public long LagBytes { get => Interlocked.Read(ref _lagBytes); private set => Interlocked.Exchange(ref _lagBytes, value); }
 
@@ -92,6 +95,12 @@ internal sealed class SourceWatch(PgConnectionInfo source, string slot, string p
         if (now - _lastTables >= TimeSpan.FromSeconds(10))
         {
             _lastTables = now;
+            if (Carry is { } carry)
+            {
+                await carry.LookAsync(cancellationToken);
+                return;
+            }
+
             var added = await SourceSide.UnpublishedTablesAsync(Session, publication, cancellationToken);
             if (added.Count > 0)
             {

@@ -203,6 +203,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
         {
             Phase = phase,
             MaxRetainedBytes = context.Options.MaxRetainedWal,
+            CarrySchemaChanges = context.Options.CarrySchemaChanges,
             Lanes = context.Options.Into.Jobs,
         };
     }

@@ -1,0 +1,184 @@
+using Npgsql;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Progress;
+
+namespace PgRelocate.Online.Apply;
+
+/// <summary>
+/// A source table as the follow creates it on the target: its description as the stream sends its rows, its
+/// quoted name, the statements that create it (run only when the target lacks it) and the tables it must share
+/// a lane with (its parent, the tables its foreign keys reference).
+/// </summary>
+internal sealed record CarriedTable(SourceRelation Relation, string Qualified, IReadOnlyList<string> Statements, IReadOnlyList<string> Ties, bool HasRows);
+
+/// <summary>
+/// Carries the source's new tables and partitions to the target while following, with the rights the follow has
+/// (the owner of the tables on the source, an ordinary owner on the target, no event triggers). Two ways in:
+/// the stream sends a row of a table the target lacks (a new partition of a published partitioned table): the
+/// table is created on the target in the lane's transaction, before that row, from the source's catalog; and
+/// the watch finds a table the publication does not send or the target lacks (a new table, a detached
+/// partition, a partition made ahead of its rows). Either way the table is then copied at a known place in the
+/// stream's order (<see cref="CarryAsync"/>): in one source transaction that locks it against writes, adds it to
+/// the publication, reads its rows into a file and writes a marker into the WAL. Every change to it committed
+/// after that transaction comes in the stream after the marker, every one before it is in the file; at the
+/// marker the apply empties the target's table and loads the file, in the marker's place in the commit order,
+/// so its rows land exactly once whatever came before. Needs logical decoding messages: PostgreSQL 14 on.
+/// </summary>
+internal sealed partial class SchemaCarry(PgConnectionInfo source, string publication, string folder, IReporter reporter) : IAsyncDisposable
+{
+    /// <summary>The start of a marker's content that names a carried table's file.</summary>
+    public const string MarkerStart = "carry:";
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly object _lock = new();
+    private readonly HashSet<string> _onTarget = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _carried = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _awaiting = new(StringComparer.Ordinal);
+    private NpgsqlConnection? _session;
+
+    /// <summary>A carry for the follow, or null when the source cannot write the markers it needs (before PostgreSQL 14).</summary>
+    public static async Task<SchemaCarry?> OpenAsync(PgConnectionInfo source, string publication, string folder, IReporter reporter, CancellationToken cancellationToken)
+    {
+        var carry = new SchemaCarry(source, publication, folder, reporter);
+        if ((await carry.SessionAsync(cancellationToken)).PostgreSqlVersion.Major >= 14)
+        {
+            return carry;
+        }
+
+        await carry.DisposeAsync();
+        reporter.Warn("The source is older than PostgreSQL 14: schema changes while following stop the follow (carrying them needs logical decoding messages).");
+        return null;
+    }
+
+    /// <summary>Whether a marker is one of a carried table (see <see cref="Open"/>).</summary>
+    public static bool IsCarry(string content) => content.StartsWith(MarkerStart, StringComparison.Ordinal);
+
+    /// <summary>The folder of the carried tables' files, in the migration's folder.</summary>
+    public string Folder { get; } = Path.Combine(folder, "carried");
+
+    /// <summary>Reads the tables the target has (at each follow session's start: what a rolled-back one created is gone).</summary>
+    public async Task RefreshAsync(NpgsqlConnection target, CancellationToken cancellationToken)
+    {
+        var tables = await Db.ListAsync(target, OnlineSql.TargetTables, r => Db.Qualified(r.GetString(0), r.GetString(1)), cancellationToken);
+        lock (_lock)
+        {
+            _onTarget.Clear();
+            _onTarget.UnionWith(tables);
+        }
+    }
+
+    /// <summary>True when the target lacks the table and no apply of this session has created it.</summary>
+    public bool NeedsDefinition(SourceRelation relation)
+    {
+        lock (_lock)
+        {
+            return !_onTarget.Contains(Db.Qualified(relation.Schema, relation.Name));
+        }
+    }
+
+    /// <summary>The apply creates this table (in its lane's transaction, before its first row).</summary>
+    public void Defined(string qualified)
+    {
+        lock (_lock)
+        {
+            _onTarget.Add(qualified);
+        }
+    }
+
+    /// <summary>
+    /// The definitions of a source table the target lacks, with those of its partitioned ancestors the target lacks
+    /// too, the highest first.
+    /// </summary>
+    /// <exception cref="PgRelocateException">The table is no longer on the source: what to run on the target is said.</exception>
+    public async Task<IReadOnlyList<CarriedTable>> DefineAsync(string schema, string name, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            var session = await SessionAsync(cancellationToken);
+            var qualified = Db.Qualified(schema, name);
+            var chain = await ChainAsync(session, qualified, cancellationToken);
+            if (chain.Count == 0)
+            {
+                throw CannotCarry(qualified, "it is no longer on the source, so its definition cannot be read");
+            }
+
+            return chain;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_session is { } session)
+        {
+            _session = null;
+            await session.DisposeAsync();
+        }
+    }
+
+    /// <summary>What cannot be carried, named with what to do: one sentence for the follow's stop or its wait.</summary>
+    internal static PgRelocateException CannotCarry(string table, string why) =>
+        new($"The follow cannot carry table {table} to the target: {why}. Create it on the target as it is on the source (or drop it on the source), then resume with 'pgrelocate migrate --resume ID'; '--on-schema-change stop' stops at the first schema change instead.", ExitCode.Failed);
+
+    private bool OnTarget(string qualified)
+    {
+        lock (_lock)
+        {
+            return _onTarget.Contains(qualified);
+        }
+    }
+
+    /// <summary>The table's definition, description and ties, read on the carry's session (empty search_path: every name qualified).</summary>
+    private static async Task<CarriedTable> DescribeAsync(NpgsqlConnection session, uint oid, CancellationToken cancellationToken)
+    {
+        var (schema, name, rows) = await Db.ListAsync(
+            session,
+            $"SELECT n.nspname::text, c.relname::text, c.relkind = 'r' FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = {oid}",
+            r => (r.GetString(0), r.GetString(1), r.GetBoolean(2)),
+            cancellationToken) is [var one] ? one : throw CannotCarry(oid.ToString(System.Globalization.CultureInfo.InvariantCulture), "it is no longer on the source");
+        var statements = await ByOidAsync(session, OnlineSql.CarriedTable, oid, r => r.GetString(2), cancellationToken);
+        var columns = await ByOidAsync(session, OnlineSql.CarriedRelation, oid, r => (Name: r.GetString(0), Type: r.GetFieldValue<uint>(1), Modifier: r.GetInt32(2), Key: r.GetBoolean(3)), cancellationToken);
+        var ties = await ByOidAsync(session, OnlineSql.CarriedTies, oid, r => Db.Qualified(r.GetString(0), r.GetString(1)), cancellationToken);
+        var relation = new SourceRelation(oid, schema, name, [.. columns.Select(c => c.Name)], [.. columns.Select(c => c.Key)], [.. columns.Select(c => c.Type)], [.. columns.Select(c => c.Modifier)]);
+        return new CarriedTable(relation, Db.Qualified(schema, name), statements, ties, rows);
+    }
+
+    private static async Task<List<T>> ByOidAsync<T>(NpgsqlConnection session, string sql, uint oid, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand(sql, session);
+        cmd.Parameters.AddWithValue("oid", NpgsqlTypes.NpgsqlDbType.Oid, oid);
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await r.ReadAsync(cancellationToken))
+        {
+            rows.Add(map(r));
+        }
+
+        return rows;
+    }
+
+    /// <summary>The carry's own session on the source (opened again when the source ended it), every name qualified.</summary>
+    private async Task<NpgsqlConnection> SessionAsync(CancellationToken cancellationToken)
+    {
+        if (_session is { State: System.Data.ConnectionState.Open } open)
+        {
+            return open;
+        }
+
+        if (_session is { } broken)
+        {
+            _session = null;
+            await broken.DisposeAsync();
+        }
+
+        var session = await Db.OpenAsync(source.WithApplicationName("pgrelocate online schema"), "source", cancellationToken);
+        await Db.ExecuteAsync(session, "SET search_path = ''", cancellationToken);
+        _session = session;
+        return session;
+    }
+}
