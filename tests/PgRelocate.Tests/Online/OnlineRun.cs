@@ -9,7 +9,7 @@ namespace PgRelocate.Tests.Online;
 /// <summary>An online migration run by the real command line in the background, with bounded waits on its journal.</summary>
 internal sealed class OnlineRun
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
+    internal static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
     private static readonly TimeSpan Every = TimeSpan.FromMilliseconds(200);
 
     private OnlineRun(Task<CliResult> result, string workDir, Process? process)

@@ -151,6 +151,12 @@ public class OnlineSchemaCarryTests(OnlineServers servers) : IClassFixture<Onlin
         Assert.False(run.Result.IsCompleted);
         Assert.Null(await PgServer.ScalarAsync<string>(target, "SELECT to_regclass('foreign_owned')::text"));
 
+        // A cutover asked meanwhile is refused, naming the table: switching would leave it behind.
+        var refused = await CliRunner.RunAsync(["cutover", id, "--workdir", run.WorkDir], null, OnlineRun.Patience);
+        Assert.True(refused.ExitCode == 1 && refused.Output.Contains("\"public\".\"foreign_owned\" cannot be carried to the target yet", StringComparison.Ordinal), refused.ToString());
+        Assert.False(run.Result.IsCompleted);
+        await PgServer.ExecuteAsync(source, "INSERT INTO events VALUES (nextval('event_ids'), DATE '2024-05-06', 'still writable', 1)");
+
         // The user gives it to the migration's role: carried at the next look, rows written meanwhile included.
         await PgServer.ExecuteAsync(admin, $"INSERT INTO public.foreign_owned VALUES (31, 'late'); ALTER TABLE public.foreign_owned OWNER TO \"{source.User}\";");
         await PgServer.ExecuteAsync(source, "UPDATE foreign_owned SET v = 'changed' WHERE id <= 5;");

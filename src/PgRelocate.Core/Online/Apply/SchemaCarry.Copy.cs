@@ -40,7 +40,7 @@ internal sealed partial class SchemaCarry
             _gate.Release();
         }
 
-        var need = candidates.Where(c => (c.HasRows && !c.Published && !Carried(c.Qualified)) || (!OnTarget(c.Qualified) && !Carried(c.Qualified))).Select(c => c.Qualified).ToList();
+        var need = candidates.Where(c => (c.HasRows && !c.Published && !Carried(c.Qualified)) || (KnowsTarget && !OnTarget(c.Qualified) && !Carried(c.Qualified))).Select(c => c.Qualified).ToList();
         if (need.Count == 0)
         {
             Volatile.Write(ref _blocked, []);

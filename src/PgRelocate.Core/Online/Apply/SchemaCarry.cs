@@ -65,8 +65,12 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
         {
             _onTarget.Clear();
             _onTarget.UnionWith(tables);
+            KnowsTarget = true;
         }
     }
+
+    /// <summary>True once the target's tables have been read (<see cref="RefreshAsync"/>): until then no table is taken for new.</summary>
+    public bool KnowsTarget { get; private set; }
 
     /// <summary>True when the target lacks the table and no apply of this session has created it.</summary>
     public bool NeedsDefinition(SourceRelation relation)
