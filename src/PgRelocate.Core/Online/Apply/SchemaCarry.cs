@@ -69,6 +69,16 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
         }
     }
 
+    /// <summary>Reads the target's tables unless a session has: before the first one, every table would look new.</summary>
+    public async Task ReadTargetOnceAsync(PgConnectionInfo target, CancellationToken cancellationToken)
+    {
+        if (!KnowsTarget)
+        {
+            await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
+            await RefreshAsync(conn, cancellationToken);
+        }
+    }
+
     /// <summary>True once the target's tables have been read (<see cref="RefreshAsync"/>): until then no table is taken for new.</summary>
     public bool KnowsTarget { get; private set; }
 

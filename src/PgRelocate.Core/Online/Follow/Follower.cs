@@ -166,13 +166,7 @@ public sealed partial class Follower : IAsyncDisposable
         await OpenCarryAsync(cancellationToken);
         if (_carry is { } carry)
         {
-            if (!carry.KnowsTarget)
-            {
-                // Before the first session the carry has not read the target's tables: without them every table would look new.
-                await using var target = await Db.OpenAsync(_target, "target", cancellationToken);
-                await carry.RefreshAsync(target, cancellationToken);
-            }
-
+            await carry.ReadTargetOnceAsync(_target, cancellationToken);
             await carry.LookAsync(cancellationToken);
         }
     }
