@@ -6,7 +6,8 @@ namespace PgRelocate.Tests;
 
 /// <summary>
 /// The rules of docs/architecture.md about names written once: a schema-qualified name is joined by <c>Db.Qualified</c>
-/// only, and a SQLSTATE is named by Npgsql's <c>PostgresErrorCodes</c>, never written as a literal.
+/// only, a SQLSTATE is named by Npgsql's <c>PostgresErrorCodes</c>, never written as a literal, and an option several
+/// commands share is declared once.
 /// </summary>
 public partial class ArchitectureTests
 {
@@ -53,14 +54,29 @@ public partial class ArchitectureTests
     }
 
     /// <summary>
-    /// The options several commands share, each declared in its own file of the command line; <c>settings</c>'
-    /// --source (a URL or a CSV) and --confirm (always required, for a change of settings), and <c>check</c>'s
-    /// --confirm (it lets the estimate time a rolled-back scratch table, and replaces nothing) are other things.
+    /// The options several commands share, each declared in its own file of the command line. Other things under the
+    /// same name: <c>settings</c>' --source and --target (a URL or a CSV) and --confirm (always required, for a change
+    /// of settings); <c>check</c>'s --confirm (it lets the estimate time a rolled-back scratch table, and replaces
+    /// nothing), --online, --replica-identity-full and --roles (what is checked); <c>verify</c>'s --roles and
+    /// --roles-with-privileged-attributes (what is compared); <c>demo</c>'s --online and --report; <c>cancel</c>'s and
+    /// <c>dump</c>'s --force. --jobs is one file of forms side by side: what a job is differs with the engine.
     /// </summary>
     private static readonly Dictionary<string, string[]> SharedOptions = new(StringComparer.Ordinal)
     {
         ["--source"] = ["PgRelocate.Cli/Commands/SettingsCommand.cs", "PgRelocate.Cli/Commands/SourceOption.cs"],
+        ["--target"] = ["PgRelocate.Cli/Commands/SettingsCommand.cs", "PgRelocate.Cli/Commands/TargetOption.cs"],
         ["--confirm"] = ["PgRelocate.Cli/Commands/CheckCommand.cs", "PgRelocate.Cli/Commands/ConfirmOption.cs", "PgRelocate.Cli/Commands/SettingsCommand.cs"],
+        ["--jobs"] = ["PgRelocate.Cli/Commands/JobsOption.cs"],
+        ["--wait"] = ["PgRelocate.Cli/Commands/WaitOption.cs"],
+        ["--log"] = ["PgRelocate.Cli/Commands/LogOption.cs"],
+        ["--create-bucket"] = ["PgRelocate.Cli/StagingCliOptions.cs"],
+        ["--map-role"] = ["PgRelocate.Cli/Commands/RoleOptions.cs"],
+        ["--roles"] = ["PgRelocate.Cli/Commands/CheckCommand.cs", "PgRelocate.Cli/Commands/RoleOptions.cs", "PgRelocate.Cli/Commands/VerifyCommand.cs"],
+        ["--roles-with-privileged-attributes"] = ["PgRelocate.Cli/Commands/RoleOptions.cs", "PgRelocate.Cli/Commands/VerifyCommand.cs"],
+        ["--online"] = ["PgRelocate.Cli/Commands/CheckCommand.cs", "PgRelocate.Cli/Commands/DemoCommand.cs", "PgRelocate.Cli/Commands/MigrateCommand.cs"],
+        ["--replica-identity-full"] = ["PgRelocate.Cli/Commands/CheckCommand.cs", "PgRelocate.Cli/Commands/MigrateCommand.cs"],
+        ["--report"] = ["PgRelocate.Cli/Commands/DemoCommand.cs", "PgRelocate.Cli/Commands/MigrateCommand.cs"],
+        ["--force"] = ["PgRelocate.Cli/Commands/CancelCommand.cs", "PgRelocate.Cli/Commands/DumpCommand.cs"],
         ["--compress"] = ["PgRelocate.Cli/Commands/CompressOption.cs"],
         ["--workdir"] = ["PgRelocate.Cli/Commands/WorkDirOption.cs"],
         ["--lock-timeout"] = ["PgRelocate.Cli/Commands/LockTimeoutOption.cs"],
@@ -75,6 +91,21 @@ public partial class ArchitectureTests
             var declaring = files.Where(f => f.Code.Contains($"(\"{option}\"", StringComparison.Ordinal)).Select(f => f.Name).Order(StringComparer.Ordinal).ToList();
             Assert.Equal(homes, declaring);
         }
+    }
+
+    /// <summary>An option declared in more than one file is one of <see cref="SharedOptions"/>: shared on purpose, or named there as another thing.</summary>
+    [Fact]
+    public void Should_Know_Every_Option_Declared_In_More_Than_One_File()
+    {
+        var unknown = SourceFiles()
+            .SelectMany(f => OptionDeclaration().Matches(CodeOnly(File.ReadAllText(f))).Select(m => (Option: m.Groups[1].Value, File: SourceRelative(f))))
+            .Distinct()
+            .GroupBy(d => d.Option)
+            .Where(g => g.Count() > 1 && !SharedOptions.ContainsKey(g.Key))
+            .Select(g => $"{g.Key} is declared in {string.Join(", ", g.Select(d => d.File))}")
+            .ToList();
+        Assert.True(unknown.Count == 0, string.Join("\n", unknown));
+        Assert.Equal(["--jobs", "--max-rows"], OptionDeclaration().Matches("var a = new Option<int?>(\"--jobs\", \"-j\"); Option<int> b = new(\"--max-rows\") { };").Select(m => m.Groups[1].Value));
     }
 
     /// <summary>Every SQLSTATE Npgsql names: a literal equal to one of them is a code written by hand.</summary>
@@ -94,6 +125,10 @@ public partial class ArchitectureTests
     /// <summary>Two quoted identifiers joined by a dot: <c>Ident(a) + "." + Ident(b)</c> or <c>{Ident(a)}.{Ident(b)}</c>.</summary>
     [GeneratedRegex(@"Ident\((?:[^()]|\([^()]*\))*\)(?:\s*\+\s*""\.""\s*\+\s*|\}\.\{)(?:Db\.)?Ident\(")]
     private static partial Regex QualifiedJoin();
+
+    /// <summary>An option's declaration: <c>new("--name"</c> or <c>new Option&lt;T&gt;("--name"</c>.</summary>
+    [GeneratedRegex(@"new(?:\s+Option<[^(]*>)?\(""(--[a-z][a-z0-9-]*)""")]
+    private static partial Regex OptionDeclaration();
 
     [GeneratedRegex(@"""([0-9A-Z]{5})""")]
     private static partial Regex FiveCharacters();
