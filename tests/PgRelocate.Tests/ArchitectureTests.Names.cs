@@ -6,8 +6,8 @@ namespace PgRelocate.Tests;
 
 /// <summary>
 /// The rules of docs/architecture.md about names written once: a schema-qualified name is joined by <c>Db.Qualified</c>
-/// only, a SQLSTATE is named by Npgsql's <c>PostgresErrorCodes</c>, never written as a literal, and an option several
-/// commands share is declared once.
+/// only, a SQLSTATE is named by Npgsql's <c>PostgresErrorCodes</c>, never written as a literal, a plural is
+/// <c>Sentences.Counted</c> or <c>Sentences.Plural</c>, and an option several commands share is declared once.
 /// </summary>
 public partial class ArchitectureTests
 {
@@ -93,6 +93,26 @@ public partial class ArchitectureTests
         }
     }
 
+    [Fact]
+    public void Should_Write_Plurals_Through_Sentences_Only()
+    {
+        var written = SourceFiles()
+            .Where(f => HandPlural().IsMatch(CodeOnly(File.ReadAllText(f))))
+            .Select(SourceRelative)
+            .ToList();
+        Assert.Empty(written);
+    }
+
+    [Theory]
+    [InlineData("$\"{n} table{(n == 1 ? \"\" : \"s\")}\"", true)]
+    [InlineData("$\"process{(n == 1 ? \"\" : \"es\")}\"", true)]
+    [InlineData("$\"hold{(n == 1 ? \"s\" : \"\")}\"", true)]
+    [InlineData("static string Count(int n, string what) => n == 1 ? $\"1 {what}\" : $\"{n} {what}s\";", true)]
+    [InlineData("$\"{Sentences.Counted(n, \"table\")}\"", false)]
+    [InlineData("var s = ok ? \"\" : \"; \";", false)]
+    public void Should_Recognise_A_Plural_Written_By_Hand(string code, bool written) =>
+        Assert.Equal(written, HandPlural().IsMatch(code));
+
     /// <summary>An option declared in more than one file is one of <see cref="SharedOptions"/>: shared on purpose, or named there as another thing.</summary>
     [Fact]
     public void Should_Know_Every_Option_Declared_In_More_Than_One_File()
@@ -125,6 +145,10 @@ public partial class ArchitectureTests
     /// <summary>Two quoted identifiers joined by a dot: <c>Ident(a) + "." + Ident(b)</c> or <c>{Ident(a)}.{Ident(b)}</c>.</summary>
     [GeneratedRegex(@"Ident\((?:[^()]|\([^()]*\))*\)(?:\s*\+\s*""\.""\s*\+\s*|\}\.\{)(?:Db\.)?Ident\(")]
     private static partial Regex QualifiedJoin();
+
+    /// <summary>A plural made by hand: a suffix chosen by a count (<c>? "" : "s"</c>, <c>? "s" : ""</c>) or "1 x" beside "{n} xs".</summary>
+    [GeneratedRegex(@"\?\s*""""\s*:\s*""e?s""|\?\s*""s""\s*:\s*""""|== 1 \? \$?""1 ")]
+    private static partial Regex HandPlural();
 
     /// <summary>An option's declaration: <c>new("--name"</c> or <c>new Option&lt;T&gt;("--name"</c>.</summary>
     [GeneratedRegex(@"new(?:\s+Option<[^(]*>)?\(""(--[a-z][a-z0-9-]*)""")]

@@ -121,7 +121,7 @@ internal static class CopyCommand
             ctx.Out.WriteLine($"  and {leftOut:N0} shorter steps of single tables: every step is in the log and in --json.");
         }
 
-        var status = result.Warnings.Count == 0 ? "Completed" : $"Completed with {result.Warnings.Count} warning{(result.Warnings.Count == 1 ? "" : "s")}";
+        var status = result.Warnings.Count == 0 ? "Completed" : $"Completed with {Sentences.Counted(result.Warnings.Count, "warning")}";
         ctx.Out.WriteLine(
             $"Copy into {options.Target.Display}: {status} in {Units.Duration(result.Duration)}: {result.Tables} tables, {result.Rows.ToString("N0", CultureInfo.InvariantCulture)} rows, {Units.Bytes(result.Bytes)}, {result.Sequences} sequences, {result.LargeObjects} large objects.");
         if (result.Access is { } access)
