@@ -14,11 +14,7 @@ public partial class ArchitectureTests
     [Fact]
     public void Should_Join_Qualified_Names_Through_Db_Qualified_Only()
     {
-        var joining = SourceFiles()
-            .Where(f => QualifiedJoin().IsMatch(CodeOnly(File.ReadAllText(f))))
-            .Select(SourceRelative)
-            .ToList();
-        Assert.Equal(["PgRelocate.Core/Connections/Db.cs"], joining);
+        Assert.Equal(["PgRelocate.Core/Connections/Db.cs"], FilesWhoseCodeMatches(QualifiedJoin()));
     }
 
     [Theory]
@@ -96,11 +92,7 @@ public partial class ArchitectureTests
     [Fact]
     public void Should_Write_Plurals_Through_Sentences_Only()
     {
-        var written = SourceFiles()
-            .Where(f => HandPlural().IsMatch(CodeOnly(File.ReadAllText(f))))
-            .Select(SourceRelative)
-            .ToList();
-        Assert.Empty(written);
+        Assert.Empty(FilesWhoseCodeMatches(HandPlural()));
     }
 
     [Theory]
@@ -139,6 +131,10 @@ public partial class ArchitectureTests
     private static IEnumerable<string> SourceFiles() =>
         Directory.GetFiles(Path.GetDirectoryName(CoreRoot())!, "*.cs", SearchOption.AllDirectories)
             .Where(f => !SourceRelative(f).Split('/').Any(p => p is "bin" or "obj"));
+
+    /// <summary>The files of <see cref="SourceFiles"/> whose code, comments left out, matches <paramref name="pattern"/>.</summary>
+    private static List<string> FilesWhoseCodeMatches(Regex pattern) =>
+        SourceFiles().Where(f => pattern.IsMatch(CodeOnly(File.ReadAllText(f)))).Select(SourceRelative).ToList();
 
     private static string SourceRelative(string file) => Path.GetRelativePath(Path.GetDirectoryName(CoreRoot())!, file).Replace('\\', '/');
 
