@@ -13,6 +13,9 @@ internal static class StagingCliOptions
     public static readonly Option<string?> Sse = new("--sse") { Description = "S3 server-side encryption: AES256 (default), aws:kms, or none for stores that refuse the header." };
     public static readonly Option<string?> SseKmsKeyId = new("--sse-kms-key-id") { Description = "S3: the KMS key for --sse aws:kms." };
 
+    /// <summary>dump --to and migrate --via: a store's bucket or container made when it is missing (not in <see cref="All"/>: only the commands that write take it).</summary>
+    public static readonly Option<bool> CreateBucket = new("--create-bucket") { Description = "Create the bucket or container when it is missing (private, encrypted where the store offers it)." };
+
     public static IEnumerable<Option> All => [Profile, Region, EndpointUrl, Provider, Sse, SseKmsKeyId];
 
     public static void AddTo(Command command)

@@ -17,12 +17,9 @@ internal static class CancelCommand
 {
     private static readonly Argument<string> Id = new("id") { Description = "The migration's id." };
     private static readonly Option<string?> Source = SourceOption.OrVariable;
+    private static readonly Option<string?> Target = TargetOption.OrVariable;
 
-    private static readonly Option<string?> Target = new("--target", "-t")
-    {
-        Description = $"The migration's target (or {MigrateCommand.TargetVariable}): lets cancel remove an online migration's schema from it when the migration's process is gone.",
-    };
-
+    // cancel's --force (end the slot's reader) and dump's (replace an archive) only share a name.
     private static readonly Option<bool> Force = new("--force")
     {
         Description = "Without the migration's journal: also end the session that still reads its replication slot on the source (a migration running elsewhere would fail).",

@@ -12,7 +12,9 @@ internal static class CheckCommand
     public static Command Create()
     {
         var source = SourceOption.Required;
-        var target = new Option<string?>("--target") { Description = "The database to migrate to; without it only the source is checked." };
+        var target = TargetOption.Optional;
+        // check's --online, --replica-identity-full, --roles and --confirm are its own: they choose what is checked
+        // or measured and change nothing, where migrate's (and RoleOptions', ConfirmOption's) carry the migration out.
         var online = new Option<bool>("--online") { Description = "Also check the prerequisites of an online migration (migrate --online)." };
         var replicaIdentityFull = new Option<bool>("--replica-identity-full") { Description = "With --online: tables without a primary key will get REPLICA IDENTITY FULL (a warning, not a blocker)." };
         var roles = new Option<bool>("--roles") { Description = "Check that the target allows migrate --roles: creating the roles the database uses, keeping owners and grants." };

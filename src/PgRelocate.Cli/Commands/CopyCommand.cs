@@ -5,7 +5,6 @@ using PgRelocate.Errors;
 using PgRelocate.Migration;
 using PgRelocate.Progress;
 using PgRelocate.Targets;
-using PgRelocate.Tools;
 using Spectre.Console;
 
 namespace PgRelocate.Cli.Commands;
@@ -14,18 +13,17 @@ namespace PgRelocate.Cli.Commands;
 internal static class CopyCommand
 {
     private static readonly Option<string> Source = SourceOption.Required;
-    private static readonly Option<string> Target = new("--target", "-t") { Description = "The database to copy into: postgres://USER:PASSWORD@HOST:PORT/DB.", Required = true };
+    private static readonly Option<string> Target = TargetOption.Required;
     private static readonly Option<string?> Confirm = ConfirmOption.Option;
-    private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel COPY streams (each a source and a target session).", DefaultValueFactory = _ => 2 };
+    private static readonly Option<int> Jobs = JobsOption.Copy;
     private static readonly Option<int> IndexJobs = new("--index-jobs") { Description = "Parallel index and constraint builds on the target.", DefaultValueFactory = _ => 2 };
     private static readonly Option<int?> SplitMb = new("--split-tables-larger-than") { Description = "Copy tables whose heap exceeds this many MB as page ranges in parallel (0: never split). Default: 256, or 0 when both servers run on this machine and it has no more than two cores per --jobs." };
-    private static readonly Option<string?> Log = new("--log") { Description = "Where to keep pg_dump's and pg_restore's output (default: a new file in the state folder)." };
 
     public static Command Create()
     {
         var command = new Command("copy", "Copy a database straight from a source server to a target server: parallel binary COPY on one snapshot, indexes built as tables land.")
         {
-            Source, Target, Confirm, Jobs, IndexJobs, SplitMb, Log, LockTimeoutOption.Option,
+            Source, Target, Confirm, Jobs, IndexJobs, SplitMb, LogOption.Option, LockTimeoutOption.Option,
         };
         RoleOptions.AddTo(command);
         command.SetAction(RunAsync);
@@ -56,7 +54,7 @@ internal static class CopyCommand
             },
             IndexJobs = ctx.Parse.GetValue(IndexJobs),
             SplitTablesLargerThan = split * 1024L * 1024L,
-            LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("copy"),
+            LogPath = LogOption.Get(ctx.Parse, "copy"),
         };
         // One run at a time per target, as a migration: held until the copy ends.
         var (held, into) = await HeldMigrationLock.AcquireForAsync("copy", options.Into, cancellationToken);
@@ -123,7 +121,7 @@ internal static class CopyCommand
             ctx.Out.WriteLine($"  and {leftOut:N0} shorter steps of single tables: every step is in the log and in --json.");
         }
 
-        var status = result.Warnings.Count == 0 ? "Completed" : $"Completed with {result.Warnings.Count} warning{(result.Warnings.Count == 1 ? "" : "s")}";
+        var status = result.Warnings.Count == 0 ? "Completed" : $"Completed with {Sentences.Counted(result.Warnings.Count, "warning")}";
         ctx.Out.WriteLine(
             $"Copy into {options.Target.Display}: {status} in {Units.Duration(result.Duration)}: {result.Tables} tables, {result.Rows.ToString("N0", CultureInfo.InvariantCulture)} rows, {Units.Bytes(result.Bytes)}, {result.Sequences} sequences, {result.LargeObjects} large objects.");
         if (result.Access is { } access)

@@ -15,7 +15,7 @@ namespace PgRelocate.Cli.Commands;
 internal static class CutoverCommand
 {
     private static readonly Argument<string> Id = new("id") { Description = "The online migration's id." };
-    private static readonly Option<int> Wait = new("--wait") { Description = "How long to wait for the switch, in seconds.", DefaultValueFactory = _ => 600 };
+    private static readonly Option<int> Wait = WaitOption.Option;
 
     public static Command Create()
     {

@@ -22,6 +22,7 @@ namespace PgRelocate.Cli.Commands;
 internal static class DemoCommand
 {
     private static readonly Option<bool> Keep = new("--keep") { Description = "Keep the clusters running and the folder after the demo, to look around." };
+    // demo's --online and --report are its own: an application writes while it migrates, and the report is HTML only.
     private static readonly Option<bool> Online = new("--online") { Description = "Migrate online while an application writes to the source: follow, verify, switch automatically, and show the application's longest gap." };
     private static readonly Option<string?> Report = new("--report") { Description = "With --online: where to write the HTML report (default: a new file under $XDG_STATE_HOME/pgrelocate/reports)." };
 

@@ -13,7 +13,7 @@ internal static class DumpCommand
 {
     private static readonly Option<string> Source = SourceOption.Required;
     private static readonly Option<string> To = new("--to", "-o") { Description = "Where to write the archive: a file, s3://BUCKET/KEY or azure://ACCOUNT/CONTAINER/BLOB; KEY.manifest.json is written beside it.", Required = true };
-    private static readonly Option<bool> CreateBucket = new("--create-bucket") { Description = "Create a missing bucket or container (private, encrypted by default where the store offers it)." };
+    private static readonly Option<bool> CreateBucket = StagingCliOptions.CreateBucket;
     private static readonly Option<bool> AllowPublic = new("--allow-public") { Description = "Write even into a bucket or container open to the public." };
     private static readonly Option<bool> Force = new("--force") { Description = "Replace an existing archive at --to." };
 

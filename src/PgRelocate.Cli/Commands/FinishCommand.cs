@@ -12,7 +12,7 @@ namespace PgRelocate.Cli.Commands;
 internal static class FinishCommand
 {
     private static readonly Argument<string> Id = new("id") { Description = "The online migration's id (started with --fallback, switched)." };
-    private static readonly Option<int> Wait = new("--wait") { Description = "How long to wait, in seconds.", DefaultValueFactory = _ => 600 };
+    private static readonly Option<int> Wait = WaitOption.Option;
 
     public static Command Create()
     {

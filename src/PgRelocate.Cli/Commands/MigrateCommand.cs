@@ -20,10 +20,10 @@ internal static class MigrateCommand
     public const string TargetVariable = "PGRELOCATE_TARGET";
 
     private static readonly Option<string?> Source = SourceOption.OrVariable;
-    private static readonly Option<string?> Target = new("--target", "-t") { Description = $"The database to move it into (or {TargetVariable})." };
+    private static readonly Option<string?> Target = TargetOption.OrVariable;
     private static readonly Option<string?> Confirm = ConfirmOption.Option;
     private static readonly Option<string?> Via = new("--via") { Description = "Where to stage the archive; default: a file in the migration's folder." };
-    private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel jobs: the restore's or the copy's, and with --online the connections that apply changes.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<int> Jobs = JobsOption.Migrate;
     private static readonly Option<bool> ReadOnlySource = new("--read-only-source") { Description = "Make the source read-only and end its sessions for the migration (lifted on failure or cancel)." };
     private static readonly Option<bool> KeepReadOnly = new("--keep-read-only") { Description = "With --read-only-source: leave the source read-only after a successful migration." };
     private static readonly Option<bool> ApplySettings = new("--apply-settings") { Description = "Apply the source's behavioural settings to the target database." };
@@ -33,7 +33,7 @@ internal static class MigrateCommand
     private static readonly Option<bool> Detach = new("--detach") { Description = "Run in the background, independent of this terminal; watch with 'pgrelocate status ID'." };
     private static readonly Option<string?> Resume = new("--resume") { Description = "Resume migration ID: finished steps are skipped, an interrupted one is redone." };
     private static readonly Option<bool> Direct = new("--direct") { Description = "Copy straight from the source to the target over parallel COPY streams, instead of dump, stage and restore." };
-    private static readonly Option<bool> CreateBucket = new("--create-bucket") { Description = "With --via: create the bucket or container, private and encrypted, when it is missing." };
+    private static readonly Option<bool> CreateBucket = StagingCliOptions.CreateBucket;
     private static readonly Option<bool> Online = new("--online") { Description = "Keep the source live: copy a replication slot's snapshot, stream its changes into the target, switch in seconds with 'pgrelocate cutover ID'." };
     private static readonly Option<string> Cutover = new("--cutover") { Description = "With --online: manual (wait for 'pgrelocate cutover ID') or auto (switch once caught up within --max-lag).", DefaultValueFactory = _ => "manual" };
     private static readonly Option<string> MaxLag = new("--max-lag") { Description = "With --online --cutover auto: the lag under which the switch starts (5s, 500ms).", DefaultValueFactory = _ => "5s" };

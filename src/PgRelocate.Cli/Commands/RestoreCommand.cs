@@ -6,7 +6,6 @@ using PgRelocate.Progress;
 using PgRelocate.Restore;
 using PgRelocate.Staging;
 using PgRelocate.Targets;
-using PgRelocate.Tools;
 
 namespace PgRelocate.Cli.Commands;
 
@@ -14,17 +13,16 @@ namespace PgRelocate.Cli.Commands;
 internal static class RestoreCommand
 {
     private static readonly Argument<string> Archive = new("archive") { Description = "The archive written by 'pgrelocate dump' (or pg_dump -Fc): a file, s3://BUCKET/KEY, azure://ACCOUNT/CONTAINER/BLOB or an http(s) URL such as a signed one." };
-    private static readonly Option<string> Target = new("--target", "-t") { Description = "The database to restore into: postgres://USER:PASSWORD@HOST:PORT/DB.", Required = true };
+    private static readonly Option<string> Target = TargetOption.Required;
     private static readonly Option<string?> Confirm = ConfirmOption.Option;
-    private static readonly Option<int> Jobs = new("--jobs", "-j") { Description = "Parallel restore jobs; from a URL or store, the archive is downloaded and checked first, then restored in parallel.", DefaultValueFactory = _ => 1 };
+    private static readonly Option<int> Jobs = JobsOption.Restore;
     private static readonly Option<string?> Manifest = new("--manifest") { Description = "The archive's manifest, a file or a URL such as its signed URL (default: ARCHIVE.manifest.json beside the archive or an unsigned URL, when present)." };
-    private static readonly Option<string?> Log = new("--log") { Description = "Where to keep pg_restore's whole output (default: a new file in the state folder)." };
 
     public static Command Create()
     {
         var command = new Command("restore", "Restore an archive into a target database: no roles, ownership to the target's login role (with --roles: the archive's roles, owners and grants), harmless errors classified.")
         {
-            Archive, Target, Confirm, Jobs, Manifest, Log, LockTimeoutOption.Option,
+            Archive, Target, Confirm, Jobs, Manifest, LogOption.Option, LockTimeoutOption.Option,
         };
         StagingCliOptions.AddTo(command);
         RoleOptions.AddTo(command);
@@ -58,7 +56,7 @@ internal static class RestoreCommand
             Location = ctx.Parse.GetValue(Archive)!,
             ManifestLocation = ctx.Parse.GetValue(Manifest),
             Staging = StagingCliOptions.Read(ctx.Parse),
-            LogPath = ctx.Parse.GetValue(Log) ?? StatePaths.NewLogFile("restore"),
+            LogPath = LogOption.Get(ctx.Parse, "restore"),
             Roles = roles,
         };
 

@@ -3,7 +3,7 @@ using PgRelocate.Errors;
 
 namespace PgRelocate.Cli.Commands;
 
-/// <summary>--roles, --map-role and --roles-with-privileged-attributes for copy, restore and migrate (check and verify take the last two too): read and checked against each other here, once.</summary>
+/// <summary>--roles, --map-role and --roles-with-privileged-attributes for copy, restore and migrate (check takes the last two too, verify --map-role): read and checked against each other here, once.</summary>
 internal static class RoleOptions
 {
     public static readonly Option<bool> Roles = new("--roles")
@@ -13,7 +13,7 @@ internal static class RoleOptions
 
     public static readonly Option<string[]> MapRole = new("--map-role")
     {
-        Description = "With --roles: give source role SOURCE the name TARGET on the target (SOURCE=TARGET, repeatable).",
+        Description = "With --roles: source role SOURCE is named TARGET on the target (SOURCE=TARGET, repeatable).",
         AllowMultipleArgumentsPerToken = false,
     };
 

@@ -8,7 +8,8 @@ namespace PgRelocate.Cli.Commands;
 /// </summary>
 internal static class SourceOption
 {
-    private const string Connection = "postgres://USER:PASSWORD@HOST:PORT/DB or a keyword string";
+    /// <summary>How a database is given, the same for --source and --target.</summary>
+    public const string Connection = "postgres://USER:PASSWORD@HOST:PORT/DB or a keyword string";
 
     /// <summary>check, verify, dump and copy: the database they read, always given.</summary>
     public static readonly Option<string> Required = new("--source", "-s")

@@ -40,7 +40,7 @@ internal static class StagedCommand
             ctx.Out.WriteLine(existed ? $"Deleted {location} and its manifest." : $"{location} was not there; its manifest is gone too.");
             if (aborted > 0)
             {
-                ctx.Out.WriteLine($"Aborted {aborted} unfinished upload{(aborted == 1 ? "" : "s")} to it, left by a process that was killed.");
+                ctx.Out.WriteLine($"Aborted {aborted} unfinished {Sentences.Plural(aborted, "upload")} to it, left by a process that was killed.");
             }
         }
 

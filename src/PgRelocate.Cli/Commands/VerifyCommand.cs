@@ -12,7 +12,7 @@ internal static class VerifyCommand
     public static Command Create()
     {
         var source = SourceOption.Required;
-        var target = new Option<string>("--target") { Description = "The target database URL.", Required = true };
+        var target = TargetOption.Required;
         var mode = new Option<string>("--mode")
         {
             Description = "counts: exact row counts; checksums (default): a digest of every row, and the differing rows by key.",
@@ -24,21 +24,20 @@ internal static class VerifyCommand
         };
         var query = new Option<string[]>("--query") { Description = "A query to run on both sides and compare (repeatable)." };
         var queries = new Option<string?>("--queries") { Description = "A file of queries separated by semicolons, each run on both sides and compared." };
-        var jobs = new Option<int?>("--jobs", "-j")
-        {
-            Description = "Tables compared at once, each on both sides at the same time (default: the number of cores, half of them when both servers run on this machine).",
-        };
+        var jobs = JobsOption.Verify;
         var maxRows = new Option<int>("--max-rows")
         {
             Description = "The most differing rows listed per table and per query.",
             DefaultValueFactory = _ => 100,
         };
 
+        // verify's --roles and --roles-with-privileged-attributes are its own: they say what to compare, where
+        // RoleOptions' say what migrate, copy and restore create. --map-role means the same everywhere.
         var roles = new Option<bool>("--roles")
         {
             Description = "Also compare owners, privileges (column grants too), default privileges, policies' roles, and the roles the database uses with their memberships and settings: what migrate --roles carries.",
         };
-        var mapRole = new Option<string[]>("--map-role") { Description = "With --roles: source role SOURCE is named TARGET on the target (SOURCE=TARGET, repeatable).", AllowMultipleArgumentsPerToken = false };
+        var mapRole = RoleOptions.MapRole;
         var privileged = new Option<bool>("--roles-with-privileged-attributes")
         {
             Description = "With --roles: the roles were given the source's SUPERUSER, REPLICATION and BYPASSRLS (migrate --roles-with-privileged-attributes); without it a role lacking them is a difference --roles chose, not a failure.",

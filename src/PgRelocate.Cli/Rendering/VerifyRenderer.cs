@@ -1,4 +1,5 @@
 using System.Globalization;
+using PgRelocate.Errors;
 using PgRelocate.Verify;
 using Spectre.Console;
 
@@ -127,7 +128,7 @@ internal static class VerifyRenderer
         var tablesDiffering = result.Tables.Count(t => !t.Equal);
         console.MarkupLine(result.HasDifferences
             ? $"{Bad("Differences found")}: {result.SchemaDifferences.Count} schema, {tablesDiffering} of {result.Tables.Count} tables, {result.Queries.Count(q => !q.Equal)} of {result.Queries.Count} queries."
-            : $"{Ok("Source and target match")}: {result.Tables.Count} tables, {result.Queries.Count} queries ({result.Mode.ToString().ToLowerInvariant()}){(result.RolesCompared ? ", owners, privileges and roles" : "")}{(result.ChosenDifferences.Count > 0 ? $" ({result.ChosenDifferences.Count} expected difference{(result.ChosenDifferences.Count == 1 ? "" : "s")} --roles chose, listed above)" : "")}.");
+            : $"{Ok("Source and target match")}: {result.Tables.Count} tables, {result.Queries.Count} queries ({result.Mode.ToString().ToLowerInvariant()}){(result.RolesCompared ? ", owners, privileges and roles" : "")}{(result.ChosenDifferences.Count > 0 ? $" ({result.ChosenDifferences.Count} expected {Sentences.Plural(result.ChosenDifferences.Count, "difference")} --roles chose, listed above)" : "")}.");
     }
 
     private static string Describe(DifferenceKind kind) => kind switch

@@ -1,5 +1,6 @@
 using Npgsql;
 using PgRelocate.Connections;
+using PgRelocate.Errors;
 
 namespace PgRelocate.Catalog;
 
@@ -124,7 +125,7 @@ public sealed record InheritanceGap(string LoginRole, IReadOnlyList<string> Role
         var tables = (await DatabaseAccess.ReadObjectOwnersAsync(source, cancellationToken)).Count(o => o.Object.StartsWith("TABLE ", StringComparison.Ordinal) && Theirs(o.Owner));
         if (tables > 0)
         {
-            failing.Add($"{tables} table{(tables == 1 ? "" : "s")} of theirs that migrate's verify reads and an online follow writes");
+            failing.Add($"{Sentences.Counted(tables, "table")} of theirs that migrate's verify reads and an online follow writes");
         }
 
         var fixes = new List<string>();

@@ -11,7 +11,7 @@ namespace PgRelocate.Catalog;
 public sealed record RowSecuredTable(string Schema, string Name, bool Forced, bool Owned, long Policies)
 {
     public override string ToString() =>
-        $"{Schema}.{Name} ({(Forced && Owned ? "FORCE ROW LEVEL SECURITY" : Policies == 0 ? "no policy: no rows" : Policies == 1 ? "1 policy" : $"{Policies} policies")})";
+        $"{Schema}.{Name} ({(Forced && Owned ? "FORCE ROW LEVEL SECURITY" : Policies == 0 ? "no policy: no rows" : Sentences.Counted(Policies, "policy", "policies"))})";
 
     /// <summary>The statement that lets its owner, the login role, read every row again (undone with FORCE after the migration).</summary>
     public string NoForce => $"ALTER TABLE {Db.Qualified(Schema, Name)} NO FORCE ROW LEVEL SECURITY;";

@@ -151,7 +151,7 @@ internal static class ChunkCopier
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
         {
-            var names = tables.Count == 1 ? tables[0].Display : $"one of {string.Join(", ", tables.Take(3).Select(t => t.Display))}{(tables.Count > 3 ? $" and {tables.Count - 3} more tables" : "")}";
+            var names = tables.Count == 1 ? tables[0].Display : $"one of {Sentences.FirstFew(tables.Select(t => t.Display).ToList(), 3)}";
             throw new PgRelocateException($"Another session on the source is waiting to alter or drop {names}: the copy stopped so as not to block it forever. Run the copy again once schema changes are done.", ExitCode.Failed, e);
         }
     }

@@ -285,7 +285,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             var missing = snapshot.Tables.Count == 0 ? [] : await Db.ListAsync(conn, $"SELECT t FROM unnest(ARRAY[{names}]::text[]) t WHERE to_regclass(t) IS NULL", r => r.GetString(0), cancellationToken);
             if (missing.Count > 0)
             {
-                (record, why) = (null, $"the target lacks {missing.Count} of the tables it had created ({string.Join(", ", missing.Take(3))}{(missing.Count > 3 ? ", ..." : "")})");
+                (record, why) = (null, $"the target lacks {missing.Count} of the tables it had created ({Sentences.FirstFew(missing, 3)})");
             }
         }
 

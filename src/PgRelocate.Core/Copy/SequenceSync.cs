@@ -1,6 +1,7 @@
 using Npgsql;
 using PgRelocate.Catalog;
 using PgRelocate.Connections;
+using PgRelocate.Errors;
 
 namespace PgRelocate.Copy;
 
@@ -116,5 +117,5 @@ internal static class SequenceSync
 
     /// <summary>The warning naming sequences the target lacks.</summary>
     public static string MissingWarning(IReadOnlyList<string> missing) =>
-        $"Sequence{(missing.Count == 1 ? "" : "s")} {string.Join(", ", missing)} not set: the target has no such sequence (created on the source after its schema was copied?).";
+        $"{Sentences.Plural(missing.Count, "Sequence")} {string.Join(", ", missing)} not set: the target has no such sequence (created on the source after its schema was copied?).";
 }

@@ -17,9 +17,18 @@ public static class Sentences
     /// <summary><see cref="Join"/> of the parts and <see cref="NothingChanged"/>.</summary>
     public static string NothingWasChanged(params string?[] parts) => Join([.. parts, NothingChanged]);
 
-    /// <summary>A short list for a one-line message: the first <paramref name="max"/> names, then how many more ("a, b and 3 more").</summary>
-    public static string FirstFew(IReadOnlyCollection<string> names, int max) =>
-        names.Count <= max ? string.Join(", ", names) : string.Join(", ", names.Take(max)) + $" and {names.Count - max} more";
+    /// <summary>A count and its noun: "1 table", "2 tables", "0 tables" (<paramref name="plural"/> when it is not the noun and an s).</summary>
+    public static string Counted(long count, string noun, string? plural = null) => $"{count} {Plural(count, noun, plural)}";
+
+    /// <summary>The word that goes with a count: <paramref name="one"/> for one, else <paramref name="plural"/> (by default the word and an s): "table"/"tables", "is"/"are".</summary>
+    public static string Plural(long count, string one, string? plural = null) => count == 1 ? one : plural ?? one + "s";
+
+    /// <summary>
+    /// A short list for a one-line message: the first <paramref name="max"/> names, then how many more ("a, b and 3 more");
+    /// <paramref name="separator"/> "; " for names that hold commas themselves.
+    /// </summary>
+    public static string FirstFew(IReadOnlyCollection<string> names, int max, string separator = ", ") =>
+        names.Count <= max ? string.Join(separator, names) : string.Join(separator, names.Take(max)) + $" and {names.Count - max} more";
 
     /// <summary>
     /// <paramref name="text"/> safe to print on one line: a control character (a NUL, an escape that would drive

@@ -1,3 +1,4 @@
+using PgRelocate.Errors;
 using PgRelocate.Migration.Steps;
 using PgRelocate.Progress;
 
@@ -55,8 +56,8 @@ public static class MigrationPlan
         var aborted = await Staging.PendingUploads.AbortAbandonedAsync(store, location.Key, cancellationToken);
         if (aborted > 0)
         {
-            journal.AddLog($"Aborted {aborted} unfinished upload{(aborted == 1 ? "" : "s")} to {location} left by a killed run.");
-            reporter.Info($"Aborted {aborted} unfinished upload{(aborted == 1 ? "" : "s")} to {location} left by a killed run.");
+            journal.AddLog($"Aborted {aborted} unfinished {Sentences.Plural(aborted, "upload")} to {location} left by a killed run.");
+            reporter.Info($"Aborted {aborted} unfinished {Sentences.Plural(aborted, "upload")} to {location} left by a killed run.");
         }
 
         return aborted;

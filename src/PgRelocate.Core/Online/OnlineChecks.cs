@@ -1,5 +1,6 @@
 using Npgsql;
 using PgRelocate.Connections;
+using PgRelocate.Errors;
 using PgRelocate.Preflight;
 using PgRelocate.Preflight.Checks;
 
@@ -160,7 +161,7 @@ public static class OnlineChecks
         var parts = new List<string>();
         if (unlogged.Count > 0)
         {
-            parts.Add($"{unlogged.Count} unlogged table{(unlogged.Count == 1 ? "" : "s")}, {Progress.Units.Bytes(unlogged.Sum(t => t.Bytes))} ({Findings.Names(unlogged.Select(t => t.Name).ToList())}): not in the WAL, so copied again at cutover, while the source is read-only, and compared there; that copy adds to the write downtime");
+            parts.Add($"{unlogged.Count} unlogged {Sentences.Plural(unlogged.Count, "table")}, {Progress.Units.Bytes(unlogged.Sum(t => t.Bytes))} ({Findings.Names(unlogged.Select(t => t.Name).ToList())}): not in the WAL, so copied again at cutover, while the source is read-only, and compared there; that copy adds to the write downtime");
         }
 
         if (largeObjects > 0)
@@ -190,7 +191,7 @@ public static class OnlineChecks
         var details = slots.Select(s => $"{s.Name} ({s.Database}, {(s.Active ? "streaming" : "read by no session")}): holds {Progress.Units.Bytes(s.RetainedBytes)} of WAL; remove it: {OrphanedSlots.CleanupCommand(s.Name, s.Database, context.SourceInfo)}").ToList();
         var held = slots.Sum(s => s.RetainedBytes);
         var idle = slots.Where(s => !s.Active).ToList();
-        var found = $"{slots.Count} slot{(slots.Count == 1 ? "" : "s")} of pgrelocate hold{(slots.Count == 1 ? "s" : "")} {Progress.Units.Bytes(held)} of WAL on the source."
+        var found = $"{Sentences.Counted(slots.Count, "slot")} of pgrelocate {Sentences.Plural(slots.Count, "holds", "hold")} {Progress.Units.Bytes(held)} of WAL on the source."
             + (idle.Count == 0 ? "" : $" {idle.Count} {(idle.Count == 1 ? "is" : "are")} read by no session: the WAL {(idle.Count == 1 ? "it holds" : "they hold")} grows without limit until {(idle.Count == 1 ? "it is" : "they are")} removed.");
         var next = idle.Count == 0
             ? "Let their migrations finish, or cancel them with the command each line gives."

@@ -41,7 +41,7 @@ public static class OnlineVerification
 
         if (unlogged.Count > 0)
         {
-            reporter.Info($"Left out of the verification while following: {unlogged.Count} unlogged table{(unlogged.Count == 1 ? "" : "s")} ({string.Join(", ", unlogged.Take(5))}{(unlogged.Count > 5 ? ", ..." : "")}), copied again and compared at the cutover.");
+            reporter.Info($"Left out of the verification while following: {unlogged.Count} unlogged {Sentences.Plural(unlogged.Count, "table")} ({Sentences.FirstFew(unlogged, 5)}), copied again and compared at the cutover.");
         }
 
         for (var attempt = 1; ; attempt++)

@@ -126,7 +126,7 @@ public static class TargetState
         if (tables.Count > 0)
         {
             throw new Errors.PgRelocateException(
-                $"The target's login role could not apply the source's changes to {tables.Count} tables: {string.Join("; ", tables.Take(5))}{(tables.Count > 5 ? "; ..." : "")}. Grant it the owners' roles (GRANT OWNER_ROLE TO {Db.Ident(conn.UserName ?? "LOGIN_ROLE")}) or the missing privileges, or turn FORCE ROW LEVEL SECURITY off for the migration, then resume it.",
+                $"The target's login role could not apply the source's changes to {Errors.Sentences.Counted(tables.Count, "table")}: {Errors.Sentences.FirstFew(tables, 5, "; ")}. Grant it the owners' roles (GRANT OWNER_ROLE TO {Db.Ident(conn.UserName ?? "LOGIN_ROLE")}) or the missing privileges, or turn FORCE ROW LEVEL SECURITY off for the migration, then resume it.",
                 Errors.ExitCode.Differences);
         }
     }

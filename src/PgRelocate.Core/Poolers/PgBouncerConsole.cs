@@ -44,8 +44,8 @@ public sealed class PgBouncerConsole
     /// <summary>Where the console is, for messages (no password).</summary>
     public string Display => $"PgBouncer's console ({_admin.Display})";
 
-    /// <summary>A name as the console reads it: double-quoted.</summary>
-    public static string Quote(string name) => "\"" + (name ?? "").Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+    /// <summary>A name as the console reads it: double-quoted, as PostgreSQL quotes an identifier.</summary>
+    public static string Quote(string name) => Db.Ident(name ?? "");
 
     /// <summary>Runs a SHOW command and returns its rows, each by column name (a NULL as an empty string).</summary>
     public async Task<IReadOnlyList<IReadOnlyDictionary<string, string>>> ShowAsync(string what, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using PgRelocate.Errors;
 using PgRelocate.Runners;
 namespace PgRelocate.Restore;
 
@@ -30,7 +31,7 @@ public sealed record RestoreResult(
     public string StatusText => Status switch
     {
         RestoreStatus.Completed => "Completed",
-        RestoreStatus.CompletedWithWarnings => $"Completed with {Warnings.Count} warning{(Warnings.Count == 1 ? "" : "s")}",
+        RestoreStatus.CompletedWithWarnings => $"Completed with {Sentences.Counted(Warnings.Count, "warning")}",
         _ => "Failed",
     };
 }

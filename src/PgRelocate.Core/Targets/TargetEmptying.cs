@@ -132,7 +132,7 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
                 if (gone.Count > 0)
                 {
                     throw new PgRelocateException(
-                        $"Could not empty the target without dropping extension{(gone.Count == 1 ? "" : "s")} {string.Join(", ", gone)}, which {(gone.Count == 1 ? "is" : "are")} not the login role's to make again: drop what depends on {(gone.Count == 1 ? "it" : "them")} by hand, or restore into an empty database. {await OutcomeAsync()}");
+                        $"Could not empty the target without dropping {Sentences.Plural(gone.Count, "extension")} {string.Join(", ", gone)}, which {(gone.Count == 1 ? "is" : "are")} not the login role's to make again: drop what depends on {(gone.Count == 1 ? "it" : "them")} by hand, or restore into an empty database. {await OutcomeAsync()}");
                 }
 
                 await current.CommitAsync(cancellationToken);
@@ -145,7 +145,7 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
             if (remaining.Count > 0)
             {
                 throw new PgRelocateException(
-                    $"Could not empty the target: {UserObjects.Sample(remaining, 5)} remain{(remaining.Count == 1 ? "s" : "")}, owned by another role. Drop them as their owner, or restore into an empty database. {await OutcomeAsync()}");
+                    $"Could not empty the target: {UserObjects.Sample(remaining, 5)} {Sentences.Plural(remaining.Count, "remains", "remain")}, owned by another role. Drop them as their owner, or restore into an empty database. {await OutcomeAsync()}");
             }
 
             Requirements.Changes.Now(TargetCondition.Emptied);

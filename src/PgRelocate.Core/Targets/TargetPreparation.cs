@@ -185,12 +185,12 @@ public sealed class TargetPreparation
         var parts = new List<string>();
         if (dropped.Count > 0)
         {
-            parts.Add($"would drop, because {(dropped.Count == 1 ? "it depends" : "they depend")} on {user}'s objects, {Objects(dropped.Count)} {user} may not drop: {string.Join(", ", dropped)}");
+            parts.Add($"would drop, because {(dropped.Count == 1 ? "it depends" : "they depend")} on {user}'s objects, {Sentences.Counted(dropped.Count, "object")} {user} may not drop: {string.Join(", ", dropped)}");
         }
 
         if (left.Count > 0)
         {
-            parts.Add($"would leave {Objects(left.Count)} {user} may not drop: {string.Join(", ", left)}");
+            parts.Add($"would leave {Sentences.Counted(left.Count, "object")} {user} may not drop: {string.Join(", ", left)}");
         }
 
         return CheckResult.Block(OtherRolesFinding, $"Emptying the target database {target.Database} {string.Join("; and ", parts)}.",
@@ -198,8 +198,6 @@ public sealed class TargetPreparation
         {
             Details = blockers.Select(b => $"{b}: {(b.LeftBehind ? "would be left" : $"depends on {user}'s objects and would be dropped with them")}").ToList(),
         };
-
-        static string Objects(int n) => n == 1 ? "1 object" : $"{n} objects";
     }
 
     /// <summary>The name of the finding on the roles row-level security policies name.</summary>

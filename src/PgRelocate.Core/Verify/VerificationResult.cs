@@ -1,3 +1,5 @@
+using PgRelocate.Errors;
+
 namespace PgRelocate.Verify;
 
 /// <summary>
@@ -53,7 +55,7 @@ public sealed record VerificationResult
         var tables = Tables.Where(t => !t.Equal).Select(t => t.Name).ToList();
         var schema = SchemaDifferences.Select(d => $"{d.Kind} {d.Name}").ToList();
         var queries = Queries.Count(q => !q.Equal);
-        return $"{tables.Count} of {Tables.Count} tables differ{Named(tables)}, {SchemaDifferences.Count} schema difference{(SchemaDifferences.Count == 1 ? "" : "s")}{Named(schema)}"
+        return $"{tables.Count} of {Tables.Count} tables differ{Named(tables)}, {SchemaDifferences.Count} schema {Sentences.Plural(SchemaDifferences.Count, "difference")}{Named(schema)}"
             + (queries > 0 ? $", {queries} of {Queries.Count} queries differ" : "");
     }
 

@@ -44,4 +44,26 @@ public class SentencesTests
     {
         Assert.Equal(expected, Sentences.Printable(text));
     }
+
+    [Theory]
+    [InlineData(0, "table", null, "0 tables")]
+    [InlineData(1, "table", null, "1 table")]
+    [InlineData(2, "table", null, "2 tables")]
+    [InlineData(1, "policy", "policies", "1 policy")]
+    [InlineData(3, "policy", "policies", "3 policies")]
+    public void Should_Count_With_The_Noun_Agreeing(long count, string noun, string? plural, string expected)
+    {
+        Assert.Equal(expected, Sentences.Counted(count, noun, plural));
+        Assert.Equal(expected[(expected.IndexOf(' ', StringComparison.Ordinal) + 1)..], Sentences.Plural(count, noun, plural));
+    }
+
+    [Theory]
+    [InlineData(new[] { "a", "b" }, 3, ", ", "a, b")]
+    [InlineData(new[] { "a", "b", "c" }, 3, ", ", "a, b, c")]
+    [InlineData(new[] { "a", "b", "c", "d", "e" }, 3, ", ", "a, b, c and 2 more")]
+    [InlineData(new[] { "t (x, y)", "u (z)", "v (w)" }, 2, "; ", "t (x, y); u (z) and 1 more")]
+    public void Should_Cut_A_Short_List_After_The_First_Few(string[] names, int max, string separator, string expected)
+    {
+        Assert.Equal(expected, Sentences.FirstFew(names, max, separator));
+    }
 }

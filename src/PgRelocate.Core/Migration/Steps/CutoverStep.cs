@@ -1,5 +1,6 @@
 using PgRelocate.Catalog;
 using PgRelocate.Connections;
+using PgRelocate.Errors;
 
 namespace PgRelocate.Migration.Steps;
 
@@ -39,7 +40,7 @@ public sealed class CutoverStep : IMigrationStep
             new[] { "Take the applications out of maintenance mode and watch their error rates." },
         };
         context.Record.Tables.Add(new ReportTable("Left to do by hand", ["step"], todo));
-        context.Record.Summary = $"target ready at {options.Into.Connection.Display}; {seen.Rows.Count} application group{(seen.Rows.Count == 1 ? "" : "s")} to repoint";
+        context.Record.Summary = $"target ready at {options.Into.Connection.Display}; {seen.Rows.Count} application {Sentences.Plural(seen.Rows.Count, "group")} to repoint";
     }
 
     /// <summary>
@@ -86,9 +87,7 @@ public sealed class CutoverStep : IMigrationStep
         context.Record.Outputs["grants"] = path;
         var grants = access.Privileges.Count(p => !p.IsDefault);
         var defaults = access.Privileges.Count(p => p.IsDefault);
-        return $"Reapply roles and grants: roles are not migrated. {path} holds {Count(access.Roles.Count, "role")}, {Count(grants, "grant")}, {Count(defaults, "default privilege")} and {Count(access.PolicyRoles.Count, "policy role")} as a script to run on the target{(target.CanCreateRoles ? "" : $" ({target.LoginRole} may not create roles: it says which credentials to create)")}.";
-
-        static string Count(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
+        return $"Reapply roles and grants: roles are not migrated. {path} holds {Sentences.Counted(access.Roles.Count, "role")}, {Sentences.Counted(grants, "grant")}, {Sentences.Counted(defaults, "default privilege")} and {Sentences.Counted(access.PolicyRoles.Count, "policy role")} as a script to run on the target{(target.CanCreateRoles ? "" : $" ({target.LoginRole} may not create roles: it says which credentials to create)")}.";
     }
 
     /// <summary>With --roles: the memberships in predefined roles the source's roles have and the target's lack (<see cref="GrantScript.RenderPredefined"/>).</summary>

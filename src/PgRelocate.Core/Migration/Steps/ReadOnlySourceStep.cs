@@ -29,7 +29,7 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
         context.Record.Tables.Add(ApplicationsTable(apps));
         var (ended, closing, refused) = await RefuseWritesAsync(conn, source.Database, context.Journal.Id, "source", cancellationToken);
         context.Record.Outputs["readOnly"] = "on";
-        context.Record.Summary = $"{source.Database} is read-only; {ended - closing} session{(ended - closing == 1 ? "" : "s")} ended"
+        context.Record.Summary = $"{source.Database} is read-only; {Sentences.Counted(ended - closing, "session")} ended"
             + (closing > 0 ? $", {closing} still closing" : "")
             + (refused > 0 ? $", {refused} could not be ended (they belong to other roles)" : "");
         if (refused > 0)

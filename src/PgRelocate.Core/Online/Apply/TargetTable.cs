@@ -119,8 +119,8 @@ internal sealed class TargetTable
         {
             var what = string.Join("; ", new[]
             {
-                missing.Count > 0 ? $"the source has column{(missing.Count == 1 ? "" : "s")} {string.Join(", ", missing)} the target lacks" : null,
-                extra.Count > 0 ? $"the target has column{(extra.Count == 1 ? "" : "s")} {string.Join(", ", extra)} the source no longer sends" : null,
+                missing.Count > 0 ? $"the source has {Sentences.Plural(missing.Count, "column")} {string.Join(", ", missing)} the target lacks" : null,
+                extra.Count > 0 ? $"the target has {Sentences.Plural(extra.Count, "column")} {string.Join(", ", extra)} the source no longer sends" : null,
             }.Where(s => s is not null));
             throw SchemaChanged(source, $"table {source.Display} changed on the source: {what}");
         }
@@ -135,7 +135,7 @@ internal sealed class TargetTable
             .ToList();
         if (retyped.Count > 0)
         {
-            throw SchemaChanged(source, $"the type of column{(retyped.Count == 1 ? "" : "s")} {string.Join(", ", retyped)} of {source.Display} changed on the source (the target has {string.Join(", ", retyped.Select(c => columns[c].Type))})");
+            throw SchemaChanged(source, $"the type of {Sentences.Plural(retyped.Count, "column")} {string.Join(", ", retyped)} of {source.Display} changed on the source (the target has {string.Join(", ", retyped.Select(c => columns[c].Type))})");
         }
 
         var keyed = source.Key.Any(k => k);
@@ -155,7 +155,7 @@ internal sealed class TargetTable
             .ToList();
         if (retyped.Count > 0)
         {
-            throw SchemaChanged(now, $"the type of column{(retyped.Count == 1 ? "" : "s")} {string.Join(", ", retyped)} of {now.Display} changed on the source");
+            throw SchemaChanged(now, $"the type of {Sentences.Plural(retyped.Count, "column")} {string.Join(", ", retyped)} of {now.Display} changed on the source");
         }
     }
 

@@ -69,7 +69,7 @@ internal sealed class ChangeReader(IAsyncEnumerable<StreamMessage> messages)
     {
         var options = new List<KeyValuePair<string, string?>>
         {
-            new("publication_names", "\"" + publication.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""),
+            new("publication_names", Connections.Db.Ident(publication)),
         };
         if (connection.PostgreSqlVersion.Major >= 14)
         {

@@ -86,7 +86,7 @@ public sealed partial class Follower
         while (await r.ReadAsync(cancellationToken))
         {
             var blockers = r.IsDBNull(2) ? [] : r.GetFieldValue<int[]>(2);
-            var by = blockers.Length == 0 ? "" : $" held by process{(blockers.Length == 1 ? "" : "es")} {string.Join(", ", blockers)}";
+            var by = blockers.Length == 0 ? "" : $" held by {Sentences.Plural(blockers.Length, "process", "processes")} {string.Join(", ", blockers)}";
             waits.Add($"a lock on {r.GetString(1)}{by} (waiting {r.GetDouble(3):0} s)");
         }
 

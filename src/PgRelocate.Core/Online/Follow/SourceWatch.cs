@@ -104,7 +104,7 @@ internal sealed class SourceWatch(PgConnectionInfo source, string slot, string p
             var added = await SourceSide.UnpublishedTablesAsync(Session, publication, cancellationToken);
             if (added.Count > 0)
             {
-                throw new PgRelocateException($"Follow stopped: table{(added.Count == 1 ? "" : "s")} {string.Join(", ", added)} appeared on the source after the copy, and {(added.Count == 1 ? "its" : "their")} changes would not be carried. The replication slot and publication are removed; start the migration again (the new tables are copied with the rest).", ExitCode.Failed);
+                throw new PgRelocateException($"Follow stopped: {Sentences.Plural(added.Count, "table")} {string.Join(", ", added)} appeared on the source after the copy, and {(added.Count == 1 ? "its" : "their")} changes would not be carried. The replication slot and publication are removed; start the migration again (the new tables are copied with the rest).", ExitCode.Failed);
             }
         }
     }

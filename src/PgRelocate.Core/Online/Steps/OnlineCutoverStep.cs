@@ -134,7 +134,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
             ["phase", "seconds"],
             phases.Laps.Select(l => (IReadOnlyList<string>)[l.Name, l.Seconds.ToString("0.000", CultureInfo.InvariantCulture)]).ToList()));
         var uncounted = changed.Count - counted;
-        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes - changesBefore} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {configuration.Count} extension configuration tables' rows copied again, {(unlogged.Count > 0 ? $"{unlogged.Count} unlogged tables copied again and verified identical, " : "")}{counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger one{(uncounted == 1 ? "" : "s")} left to the verification while following)" : "")}; slot and publication removed";
+        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes - changesBefore} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {configuration.Count} extension configuration tables' rows copied again, {(unlogged.Count > 0 ? $"{unlogged.Count} unlogged tables copied again and verified identical, " : "")}{counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger {Sentences.Plural(uncounted, "one")} left to the verification while following)" : "")}; slot and publication removed";
         context.Reporter.Info($"Cutover done: the source was read-only for {downtime.TotalSeconds:0.0}s.");
         if (context.Record.Outputs.GetValueOrDefault(ApplicationPauseOutput) is { } pause)
         {

@@ -1,4 +1,5 @@
 using PgRelocate.Catalog;
+using PgRelocate.Errors;
 
 namespace PgRelocate.Preflight.Checks;
 
@@ -14,7 +15,7 @@ public sealed class ApplicationsCheck(bool online = false) : IPreflightCheck
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
         var groups = (await context.Once(nameof(ConnectedApplications), () => ConnectedApplications.ReadAsync(context.Source, cancellationToken)))
-            .Select(a => $"{a.Application}: user {a.User} from {a.ClientAddress}, {a.Sessions} session{(a.Sessions == 1 ? "" : "s")}")
+            .Select(a => $"{a.Application}: user {a.User} from {a.ClientAddress}, {Sentences.Counted(a.Sessions, "session")}")
             .ToList();
         var next = (online
                 ? "Leave them running while the migration follows their writes; at the cutover their writes are refused for seconds, then repoint each at the target."
