@@ -58,7 +58,7 @@ public static class OnlineVerification
 
             if (schemaRaced)
             {
-                reporter.Info($"The source's schema differs from the target's at the verification's snapshot ({result.SchemaDifferences.Count} difference{(result.SchemaDifferences.Count == 1 ? "" : "s")}): a schema change the follow carries after it. Verifying again at a new position.");
+                reporter.Info($"The source's schema differs from the target's at the verification's snapshot ({Sentences.Counted(result.SchemaDifferences.Count, "difference")}): a schema change the follow carries after it. Verifying again at a new position.");
                 continue;
             }
 
