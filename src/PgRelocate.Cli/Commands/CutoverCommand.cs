@@ -90,11 +90,11 @@ internal static class CutoverCommand
             return Instance(ctx, journal);
         }
 
-        var downtime = journal.Output(OnlineCutoverStep.StepName, "writeDowntimeSeconds");
-        var pause = journal.Output(OnlineCutoverStep.StepName, OnlineCutoverStep.ApplicationPauseOutput);
+        var downtime = journal.Output(OnlineCutoverStep.StepName, OnlineCutoverStep.WriteDowntime);
+        var pause = journal.Output(OnlineCutoverStep.StepName, OnlineCutoverStep.ApplicationPause);
         if (ctx.Json)
         {
-            ctx.WriteJson(new CutoverJson(id, journal.Status.ToString(), downtime is null ? null : double.Parse(downtime, CultureInfo.InvariantCulture), journal.Target, journal.Error, pause is null ? null : double.Parse(pause, CultureInfo.InvariantCulture)), c => c.CutoverJson);
+            ctx.WriteJson(new CutoverJson(id, journal.Status.ToString(), downtime?.TotalSeconds, journal.Target, journal.Error, pause?.TotalSeconds), c => c.CutoverJson);
         }
 
         if (journal.Status == MigrationStatus.Completed || Online.Fallback.FallbackRequest.Following(journal))
@@ -102,8 +102,8 @@ internal static class CutoverCommand
             if (!ctx.Json)
             {
                 ctx.Out.WriteLine(pause is null
-                    ? $"Migration {id} switched: writes were refused for {downtime}s."
-                    : $"Migration {id} switched behind PgBouncer: the application's queries waited {pause}s there, and its entry points at the target (the source was read-only for {downtime}s).");
+                    ? $"Migration {id} switched: writes were refused for {Seconds(downtime)}s."
+                    : $"Migration {id} switched behind PgBouncer: the application's queries waited {Seconds(pause)}s there, and its entry points at the target (the source was read-only for {Seconds(downtime)}s).");
                 ctx.Out.WriteLine($"DATABASE_URL={journal.Target}");
                 foreach (var row in journal.Step(Migration.Steps.CutoverStep.StepName).Tables.FirstOrDefault(t => t.Title == "Applications to repoint")?.Rows ?? [])
                 {
@@ -128,7 +128,7 @@ internal static class CutoverCommand
     private static ExitCode Instance(CommandContext ctx, MigrationJournal parent)
     {
         var children = InstanceJournal.Children(parent);
-        double? Downtime(MigrationJournal child) => child.Output(OnlineCutoverStep.StepName, "writeDowntimeSeconds") is { } d ? double.Parse(d, CultureInfo.InvariantCulture) : null;
+        double? Downtime(MigrationJournal child) => child.Output(OnlineCutoverStep.StepName, OnlineCutoverStep.WriteDowntime)?.TotalSeconds;
         if (ctx.Json)
         {
             ctx.WriteJson(new CutoverInstanceJson(
@@ -154,4 +154,7 @@ internal static class CutoverCommand
             _ => throw new PgRelocateException($"Migration {parent.Id} {parent.Status.ToString().ToLowerInvariant()}: {parent.Error}", (ExitCode)(parent.ExitCode ?? (int)ExitCode.Failed)),
         };
     }
+
+    /// <summary>A duration as the journal keeps it, in seconds to the millisecond.</summary>
+    private static string Seconds(TimeSpan? span) => span?.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture) ?? "";
 }

@@ -139,10 +139,10 @@ internal static class DemoOnline
             ctx.Out.WriteLine($"Migration {journal.Id} {journal.Status.ToString().ToLowerInvariant()}: {journal.Error}");
         }
 
-        var verified = journal.Output(FollowStep.StepName, "verified");
+        var verified = journal.Output(FollowStep.StepName, FollowStep.Verified);
         ctx.Out.WriteLine($"Verification        {(verified is null ? "not passed" : "passed while following: " + verified)}");
-        var downtime = journal.Output(OnlineCutoverStep.StepName, "writeDowntimeSeconds");
-        ctx.Out.WriteLine($"Write downtime      {(downtime is null ? "none: no switch" : double.Parse(downtime, CultureInfo.InvariantCulture).ToString("0.00", CultureInfo.InvariantCulture) + " s, measured by pgrelocate (source read-only until the target took over)")}");
+        var downtime = journal.Output(OnlineCutoverStep.StepName, OnlineCutoverStep.WriteDowntime);
+        ctx.Out.WriteLine($"Write downtime      {(downtime is not { } d ? "none: no switch" : Seconds(d) + ", measured by pgrelocate (source read-only until the target took over)")}");
         ctx.Out.WriteLine($"Application's gap   {Seconds(app.LongestGap)}, the longest time between two successful writes, measured by the application");
         ctx.Out.WriteLine($"Application writes  {app.SourceWrites} to the source, then {app.TargetWrites} to the target ({target.Display}); {app.FailedWrites} refused and tried again");
         if (app.FailedWrites > 0)

@@ -63,11 +63,11 @@ internal static class RollbackCommand
             throw new PgRelocateException($"The process of migration {id} stopped before it was done; the request is kept: resume it with '{NextStep.ResumeCommand(journal)}', which does it first.");
         }
 
-        var rolledBack = journal.Output(FallbackStep.StepName, "ended") == nameof(FallbackEnd.Rollback);
+        var rolledBack = FallbackStep.EndedAs(journal) == FallbackEnd.Rollback;
         var url = rolledBack ? journal.Source : journal.Target;
         if (ctx.Json)
         {
-            ctx.WriteJson(new WayBackJson(id, journal.Status.ToString(), journal.Output(FallbackStep.StepName, "ended") ?? "", url, journal.Error), c => c.WayBackJson);
+            ctx.WriteJson(new WayBackJson(id, journal.Status.ToString(), journal.Output(FallbackStep.StepName, FallbackStep.Ended) ?? "", url, journal.Error), c => c.WayBackJson);
         }
 
         if (journal.Status == MigrationStatus.Completed)
