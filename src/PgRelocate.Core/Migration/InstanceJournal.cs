@@ -48,16 +48,16 @@ public static class InstanceJournal
 
     /// <summary>
     /// Writes the parent journal and a child journal per database, all pending: <paramref name="options"/> are the
-    /// servers' (any database on each), each child's are the same with its database on both sides, and its steps
-    /// <paramref name="steps"/>.
+    /// servers' (any database on each), recorded with the <paramref name="report"/>'s path; each child's are the same
+    /// with its database on both sides, and its steps <paramref name="steps"/>.
     /// </summary>
-    public static MigrationJournal Create(string workDir, MigrationOptions options, IReadOnlyList<string> databases, bool confirmAll, Dictionary<string, string> recorded, IReadOnlyList<IMigrationStep> steps)
+    public static MigrationJournal Create(string workDir, MigrationOptions options, IReadOnlyList<string> databases, bool confirmAll, string? report, IReadOnlyList<IMigrationStep> steps)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(databases);
-        ArgumentNullException.ThrowIfNull(recorded);
         ArgumentNullException.ThrowIfNull(steps);
         var id = MigrationJournal.NewId();
+        var recorded = MigrationJournal.Recorded(options, report);
         recorded[DatabasesKey] = string.Join("\n", databases);
         recorded[ConfirmAllKey] = confirmAll.ToString();
         var parent = MigrationJournal.Create(workDir, id, options.Source.ToString(), options.Into.Connection.ToString(), [CheckStep, RolesStep, .. databases.Select(DatabaseStep)], recorded);

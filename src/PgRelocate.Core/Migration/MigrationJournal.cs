@@ -168,6 +168,32 @@ public sealed class MigrationJournal
         return journal;
     }
 
+    /// <summary>
+    /// The journal of a new migration in <paramref name="workDir"/>, all its <paramref name="steps"/> pending: the options
+    /// recorded as given (<see cref="MigrationOptions.ToJournal"/>, no secrets), with the full path of its report when
+    /// one is asked for (<c>--report</c>), which a resumed run writes too.
+    /// </summary>
+    public static MigrationJournal Create(string workDir, MigrationOptions options, IEnumerable<string> steps, string? report)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return Create(workDir, NewId(), options.Source.ToString(), options.Into.Connection.ToString(), steps, Recorded(options, report));
+    }
+
+    /// <summary>The options a journal records: <see cref="MigrationOptions.ToJournal"/>, and the report's full path when there is one.</summary>
+    internal static Dictionary<string, string> Recorded(MigrationOptions options, string? report)
+    {
+        var recorded = options.ToJournal();
+        if (report is not null)
+        {
+            recorded[ReportKey] = Path.GetFullPath(report);
+        }
+
+        return recorded;
+    }
+
+    /// <summary>The option recording the report's full path (<c>--report</c>).</summary>
+    public const string ReportKey = "report";
+
     /// <exception cref="UsageException">No migration with that id in the work folder.</exception>
     public static MigrationJournal Load(string workDir, string id)
     {
