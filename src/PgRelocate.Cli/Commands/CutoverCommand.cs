@@ -29,21 +29,8 @@ internal static class CutoverCommand
         var workDir = WorkDirOption.Get(ctx.Parse);
         var id = ctx.Parse.GetValue(Id)!;
         var journal = MigrationJournal.Load(workDir, id);
-        if (InstanceJournal.ParentOf(journal) is { } parent)
-        {
-            throw new UsageException($"Migration {id} moves one database of instance migration {parent}: its databases switch together with 'pgrelocate cutover {parent}'.");
-        }
-
+        CutoverRequest.CheckSwitchable(journal);
         var instance = InstanceJournal.IsParent(journal);
-        if (instance ? journal.Options.GetValueOrDefault("online") != bool.TrueString : !journal.Steps.Any(s => s.Name == FollowStep.StepName))
-        {
-            throw new UsageException($"Migration {id} is not an online migration (migrate --online): there is nothing to switch.");
-        }
-
-        if (journal.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Canceled)
-        {
-            throw new UsageException($"Migration {id} is {journal.Status.ToString().ToLowerInvariant()}: there is nothing to switch.");
-        }
 
         if (PgBouncerCliOptions.Get(ctx, Connections.PgConnectionInfo.Parse(journal.Source)) is { } pgbouncer)
         {
@@ -68,22 +55,7 @@ internal static class CutoverCommand
             CutoverRequest.Write(journal.Folder);
         }
         ctx.Reporter.Info($"Cutover of migration {id} requested; waiting for it to switch.");
-        var deadline = DateTime.UtcNow.AddSeconds(Math.Max(1, ctx.Parse.GetValue(Wait)));
-        while (DateTime.UtcNow < deadline)
-        {
-            journal = MigrationJournal.Load(workDir, id);
-            if (journal.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Canceled || Online.Fallback.FallbackRequest.Following(journal))
-            {
-                break;
-            }
-
-            if (CutoverRequest.Refusal(journal.Folder) is { } refused)
-            {
-                throw new PgRelocateException(refused + ".");
-            }
-
-            await Task.Delay(250, cancellationToken);
-        }
+        journal = await CutoverRequest.AwaitSwitchAsync(journal, TimeSpan.FromSeconds(Math.Max(1, ctx.Parse.GetValue(Wait))), cancellationToken);
 
         if (instance)
         {
