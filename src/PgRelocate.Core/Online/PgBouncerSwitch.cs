@@ -1,4 +1,3 @@
-using System.Globalization;
 using PgRelocate.Catalog;
 using PgRelocate.Connections;
 using PgRelocate.Errors;

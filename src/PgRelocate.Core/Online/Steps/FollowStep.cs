@@ -1,4 +1,3 @@
-using System.Globalization;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Migration;

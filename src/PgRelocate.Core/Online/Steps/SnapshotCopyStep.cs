@@ -1,4 +1,3 @@
-using System.Globalization;
 using Npgsql.Replication;
 using Npgsql.Replication.PgOutput;
 using NpgsqlTypes;
