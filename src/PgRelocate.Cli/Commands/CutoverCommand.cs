@@ -29,21 +29,8 @@ internal static class CutoverCommand
         var workDir = WorkDirOption.Get(ctx.Parse);
         var id = ctx.Parse.GetValue(Id)!;
         var journal = MigrationJournal.Load(workDir, id);
-        if (InstanceJournal.ParentOf(journal) is { } parent)
-        {
-            throw new UsageException($"Migration {id} moves one database of instance migration {parent}: its databases switch together with 'pgrelocate cutover {parent}'.");
-        }
-
+        CutoverRequest.CheckSwitchable(journal);
         var instance = InstanceJournal.IsParent(journal);
-        if (instance ? journal.Options.GetValueOrDefault("online") != bool.TrueString : !journal.Steps.Any(s => s.Name == FollowStep.StepName))
-        {
-            throw new UsageException($"Migration {id} is not an online migration (migrate --online): there is nothing to switch.");
-        }
-
-        if (journal.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Canceled)
-        {
-            throw new UsageException($"Migration {id} is {journal.Status.ToString().ToLowerInvariant()}: there is nothing to switch.");
-        }
 
         if (PgBouncerCliOptions.Get(ctx, Connections.PgConnectionInfo.Parse(journal.Source)) is { } pgbouncer)
         {
@@ -68,33 +55,18 @@ internal static class CutoverCommand
             CutoverRequest.Write(journal.Folder);
         }
         ctx.Reporter.Info($"Cutover of migration {id} requested; waiting for it to switch.");
-        var deadline = DateTime.UtcNow.AddSeconds(Math.Max(1, ctx.Parse.GetValue(Wait)));
-        while (DateTime.UtcNow < deadline)
-        {
-            journal = MigrationJournal.Load(workDir, id);
-            if (journal.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Canceled || Online.Fallback.FallbackRequest.Following(journal))
-            {
-                break;
-            }
-
-            if (CutoverRequest.Refusal(journal.Folder) is { } refused)
-            {
-                throw new PgRelocateException(refused + ".");
-            }
-
-            await Task.Delay(250, cancellationToken);
-        }
+        journal = await CutoverRequest.AwaitSwitchAsync(journal, TimeSpan.FromSeconds(Math.Max(1, ctx.Parse.GetValue(Wait))), cancellationToken);
 
         if (instance)
         {
             return Instance(ctx, journal);
         }
 
-        var downtime = journal.Output(OnlineCutoverStep.StepName, "writeDowntimeSeconds");
-        var pause = journal.Output(OnlineCutoverStep.StepName, OnlineCutoverStep.ApplicationPauseOutput);
+        var downtime = journal.Output(OnlineCutoverStep.StepName, OnlineCutoverStep.WriteDowntime);
+        var pause = journal.Output(OnlineCutoverStep.StepName, OnlineCutoverStep.ApplicationPause);
         if (ctx.Json)
         {
-            ctx.WriteJson(new CutoverJson(id, journal.Status.ToString(), downtime is null ? null : double.Parse(downtime, CultureInfo.InvariantCulture), journal.Target, journal.Error, pause is null ? null : double.Parse(pause, CultureInfo.InvariantCulture)), c => c.CutoverJson);
+            ctx.WriteJson(new CutoverJson(id, journal.Status.ToString(), downtime?.TotalSeconds, journal.Target, journal.Error, pause?.TotalSeconds), c => c.CutoverJson);
         }
 
         if (journal.Status == MigrationStatus.Completed || Online.Fallback.FallbackRequest.Following(journal))
@@ -102,8 +74,8 @@ internal static class CutoverCommand
             if (!ctx.Json)
             {
                 ctx.Out.WriteLine(pause is null
-                    ? $"Migration {id} switched: writes were refused for {downtime}s."
-                    : $"Migration {id} switched behind PgBouncer: the application's queries waited {pause}s there, and its entry points at the target (the source was read-only for {downtime}s).");
+                    ? $"Migration {id} switched: writes were refused for {Seconds(downtime)}s."
+                    : $"Migration {id} switched behind PgBouncer: the application's queries waited {Seconds(pause)}s there, and its entry points at the target (the source was read-only for {Seconds(downtime)}s).");
                 ctx.Out.WriteLine($"DATABASE_URL={journal.Target}");
                 foreach (var row in journal.Step(Migration.Steps.CutoverStep.StepName).Tables.FirstOrDefault(t => t.Title == "Applications to repoint")?.Rows ?? [])
                 {
@@ -128,7 +100,7 @@ internal static class CutoverCommand
     private static ExitCode Instance(CommandContext ctx, MigrationJournal parent)
     {
         var children = InstanceJournal.Children(parent);
-        double? Downtime(MigrationJournal child) => child.Output(OnlineCutoverStep.StepName, "writeDowntimeSeconds") is { } d ? double.Parse(d, CultureInfo.InvariantCulture) : null;
+        double? Downtime(MigrationJournal child) => child.Output(OnlineCutoverStep.StepName, OnlineCutoverStep.WriteDowntime)?.TotalSeconds;
         if (ctx.Json)
         {
             ctx.WriteJson(new CutoverInstanceJson(
@@ -154,4 +126,7 @@ internal static class CutoverCommand
             _ => throw new PgRelocateException($"Migration {parent.Id} {parent.Status.ToString().ToLowerInvariant()}: {parent.Error}", (ExitCode)(parent.ExitCode ?? (int)ExitCode.Failed)),
         };
     }
+
+    /// <summary>A duration as the journal keeps it, in seconds to the millisecond.</summary>
+    private static string Seconds(TimeSpan? span) => span?.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture) ?? "";
 }

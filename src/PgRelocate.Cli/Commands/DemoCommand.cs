@@ -49,7 +49,7 @@ internal static class DemoCommand
         {
             var starting = new[]
             {
-                LocalCluster.StartAsync(new LocalClusterOptions { Name = "source", ParentDir = folder, Settings = online ? DemoOnline.SourceSettings : new Dictionary<string, string>() }, cancellationToken),
+                LocalCluster.StartAsync(new LocalClusterOptions { Name = "source", ParentDir = folder, Settings = online ? PgRelocate.Online.OnlineDemo.SourceSettings : new Dictionary<string, string>() }, cancellationToken),
                 LocalCluster.StartAsync(new LocalClusterOptions { Name = "target", ParentDir = folder }, cancellationToken),
             };
             await Task.WhenAll(starting.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));

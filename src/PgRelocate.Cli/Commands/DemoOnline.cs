@@ -1,137 +1,30 @@
-using System.Globalization;
 using PgRelocate.Clusters;
 using PgRelocate.Connections;
-using PgRelocate.Demo;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
-using PgRelocate.Migration.Reports;
 using PgRelocate.Online;
 using PgRelocate.Online.Steps;
-using PgRelocate.Progress;
-using PgRelocate.Targets;
 
 namespace PgRelocate.Cli.Commands;
 
 /// <summary>
-/// <c>pgrelocate demo --online</c>: the sample database moved while an application writes to it, by the same
-/// plan and runner as <c>migrate --online --cutover auto --report FILE</c>, and what that application saw of
-/// the switch next to the downtime the tool measured.
+/// <c>pgrelocate demo --online</c>: runs <see cref="OnlineDemo"/> (the sample database moved while an application
+/// writes to it) and renders what that application saw of the switch next to the downtime the tool measured.
 /// </summary>
 internal static class DemoOnline
 {
-    /// <summary>The source's settings for logical decoding, as the tests' online source has them.</summary>
-    public static readonly IReadOnlyDictionary<string, string> SourceSettings = new Dictionary<string, string>
-    {
-        ["wal_level"] = "logical",
-        ["max_replication_slots"] = "20",
-        ["max_wal_senders"] = "20",
-    };
-
-    /// <summary>How many writes the application makes to the source before the migration starts.</summary>
-    private const int WarmUpWrites = 200;
-
-    /// <summary>How many writes the application makes to the target after the switch before it stops.</summary>
-    private const int WritesAfterSwitch = 300;
-
     public static async Task<ExitCode> RunAsync(
         CommandContext ctx, LocalCluster sourceCluster, PgConnectionInfo source, PgConnectionInfo target, string folder, string report, CancellationToken cancellationToken)
     {
-        var reporter = ctx.Reporter;
-        await DemoApplication.PrepareAsync(sourceCluster, source, cancellationToken);
-
-        // What a user would type: migrate --online --cutover auto --replica-identity-full --confirm DB --report FILE (the
-        // sample's audit log has no primary key). The journal goes into the demo's folder, not the user's list.
-        var options = await new MigrationOptions
-        {
-            Source = source,
-            Into = new TargetOptions { Connection = target, Confirm = target.Database, Jobs = 2 },
-            Online = true,
-            AutoCutover = true,
-            ReplicaIdentityFull = true,
-        }.ValidateAsync(cancellationToken);
-        var recorded = options.ToJournal();
-        recorded["report"] = report;
-        var steps = OnlinePlan.StepsFor(options);
-        var journal = MigrationJournal.Create(Path.Combine(folder, "migrations"), MigrationJournal.NewId(), source.ToString(), target.ToString(), steps.Select(s => s.Name), recorded);
-
-        // The application moves to the target once the migration says the switch is done, as a deploy that
-        // swaps DATABASE_URL would.
-        await using var app = new DemoApplication(source, target, () => OnlineStatus.Read(journal.Folder) is { Phase: OnlinePhases.Switched });
-        app.Start();
-        using var stopTicker = new CancellationTokenSource();
-        var ticker = TickAsync(reporter, app, stopTicker.Token);
-        ExitCode code;
-        try
-        {
-            using (var warmUp = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-            {
-                warmUp.CancelAfter(TimeSpan.FromSeconds(30));
-                while (app.SourceWrites < WarmUpWrites && !warmUp.IsCancellationRequested)
-                {
-                    await Task.Delay(50, CancellationToken.None);
-                }
-
-                cancellationToken.ThrowIfCancellationRequested();
-                if (app.SourceWrites < WarmUpWrites)
-                {
-                    throw new PgRelocateException($"The demo's application could not write to the source: {app.LastError}");
-                }
-            }
-
-            reporter.Info($"The application ({DemoApplication.ApplicationName}) writes orders to {source.Display}; migrating online with an automatic cutover (journal in {journal.Folder}).");
-            code = await new MigrationRunner(steps, ctx.Binaries, reporter).RunAsync(options, journal, cancellationToken);
-            if (code == ExitCode.Success)
-            {
-                using var settle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                settle.CancelAfter(TimeSpan.FromSeconds(30));
-                try
-                {
-                    await app.WaitForTargetWritesAsync(WritesAfterSwitch, settle.Token);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    // Shown below: fewer writes on the target than hoped for.
-                }
-            }
-        }
-        finally
-        {
-            await app.StopAsync();
-            await stopTicker.CancelAsync();
-            await ticker;
-        }
-
-        reporter.Stop();
-        MigrationReport.Write(journal, report);
-        Render(ctx, journal, app, target);
-        return code;
+        var result = await OnlineDemo.RunAsync(sourceCluster, source, target, folder, report, ctx.Binaries, ctx.Reporter, cancellationToken);
+        ctx.Reporter.Stop();
+        Render(ctx, result, target);
+        return result.Code;
     }
 
-    /// <summary>The application's own progress line beside the migration's: where it writes, how often, its longest gap.</summary>
-    private static async Task TickAsync(IReporter reporter, DemoApplication app, CancellationToken cancellationToken)
+    private static void Render(CommandContext ctx, OnlineDemoResult result, PgConnectionInfo target)
     {
-        try
-        {
-            while (!cancellationToken.IsCancellationRequested)
-            {
-                await Task.Delay(1000, cancellationToken);
-                var writes = app.SourceWrites + app.TargetWrites;
-                reporter.Progress(new ProgressUpdate(
-                    "application",
-                    writes,
-                    null,
-                    "writes",
-                    $"writing to the {(app.OnTarget ? "target" : "source")}; longest gap between two writes {Seconds(app.LongestGap)}"));
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopped.
-        }
-    }
-
-    private static void Render(CommandContext ctx, MigrationJournal journal, DemoApplication app, PgConnectionInfo target)
-    {
+        var journal = result.Journal;
         InfoCommand.RenderSteps(ctx, journal);
         ctx.Out.WriteLine();
         if (journal.Status != MigrationStatus.Completed)
@@ -139,17 +32,15 @@ internal static class DemoOnline
             ctx.Out.WriteLine($"Migration {journal.Id} {journal.Status.ToString().ToLowerInvariant()}: {journal.Error}");
         }
 
-        var verified = journal.Output(FollowStep.StepName, "verified");
+        var verified = journal.Output(FollowStep.StepName, FollowStep.Verified);
         ctx.Out.WriteLine($"Verification        {(verified is null ? "not passed" : "passed while following: " + verified)}");
-        var downtime = journal.Output(OnlineCutoverStep.StepName, "writeDowntimeSeconds");
-        ctx.Out.WriteLine($"Write downtime      {(downtime is null ? "none: no switch" : double.Parse(downtime, CultureInfo.InvariantCulture).ToString("0.00", CultureInfo.InvariantCulture) + " s, measured by pgrelocate (source read-only until the target took over)")}");
-        ctx.Out.WriteLine($"Application's gap   {Seconds(app.LongestGap)}, the longest time between two successful writes, measured by the application");
-        ctx.Out.WriteLine($"Application writes  {app.SourceWrites} to the source, then {app.TargetWrites} to the target ({target.Display}); {app.FailedWrites} refused and tried again");
-        if (app.FailedWrites > 0)
+        var downtime = journal.Output(OnlineCutoverStep.StepName, OnlineCutoverStep.WriteDowntime);
+        ctx.Out.WriteLine($"Write downtime      {(downtime is not { } d ? "none: no switch" : OnlineDemo.Seconds(d) + ", measured by pgrelocate (source read-only until the target took over)")}");
+        ctx.Out.WriteLine($"Application's gap   {OnlineDemo.Seconds(result.LongestGap)}, the longest time between two successful writes, measured by the application");
+        ctx.Out.WriteLine($"Application writes  {result.SourceWrites} to the source, then {result.TargetWrites} to the target ({target.Display}); {result.FailedWrites} refused and tried again");
+        if (result.FailedWrites > 0)
         {
-            ctx.Out.WriteLine($"It was told         {app.LastError}");
+            ctx.Out.WriteLine($"It was told         {result.LastError}");
         }
     }
-
-    private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture) + " s";
 }

@@ -144,7 +144,7 @@ internal static class MigrateCommand
                 }
 
                 var named = parse.GetValue(Databases)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                journal = await MigrateInstance.CreateAsync(given, named, parse.GetValue(AllDatabases), parse.GetValue(ConfirmAll), workDir, report, cancellationToken);
+                journal = await PgRelocate.Online.OnlinePlan.CreateInstanceJournalAsync(workDir, given, named, parse.GetValue(AllDatabases), parse.GetValue(ConfirmAll), report, cancellationToken);
                 options = MigrationPlan.FromJournal(journal, source, target, given.ShowSecrets) with { NotConsistent = given.NotConsistent };
             }
             else
@@ -156,7 +156,7 @@ internal static class MigrateCommand
                     ctx.Reporter.Info(await PgRelocate.Poolers.PgBouncerChecks.RunAsync(pgbouncer, options.Source, options.Into.Connection, ctx.Binaries, cancellationToken));
                 }
 
-                journal = CreateJournal(options, workDir, report);
+                journal = PgRelocate.Online.OnlinePlan.CreateJournal(workDir, options, report);
             }
         }
 
@@ -168,21 +168,10 @@ internal static class MigrateCommand
         return await RunOneAsync(ctx, journal, options, report, cancellationToken);
     }
 
-    private static MigrationJournal CreateJournal(MigrationOptions options, string workDir, string? report)
-    {
-        var recorded = options.ToJournal();
-        if (report is not null)
-        {
-            recorded["report"] = Path.GetFullPath(report);
-        }
-
-        return MigrationJournal.Create(workDir, MigrationJournal.NewId(), options.Source.ToString(), options.Into.Connection.ToString(), PgRelocate.Online.OnlinePlan.StepsFor(options).Select(s => s.Name), recorded);
-    }
-
     private static async Task<ExitCode> RunOneAsync(CommandContext ctx, MigrationJournal journal, MigrationOptions options, string? report, CancellationToken cancellationToken)
     {
         var (source, target) = (options.Source, options.Into.Connection);
-        report = report is null ? journal.Options.GetValueOrDefault("report") : Path.GetFullPath(report);
+        report = report is null ? journal.Options.GetValueOrDefault(MigrationJournal.ReportKey) : Path.GetFullPath(report);
         // Looked up beside the migration's start, not before it: it never fails the migration, which waits for it before it ends.
         var slots = PgRelocate.Online.OrphanedSlots.WarnAsync(source, ctx.Reporter, journal.Id, cancellationToken);
         try
@@ -222,11 +211,10 @@ internal static class MigrateCommand
         ctx.Watch(options.Into);
         Interruption.Add("id", journal.Id);
         Interruption.Add("journal", journal.Folder);
-        var runner = new MigrationRunner(PgRelocate.Online.OnlinePlan.StepsFor(options), ctx.Binaries, ctx.Reporter);
         ExitCode code;
         try
         {
-            code = await runner.RunAsync(options, journal, cancellationToken);
+            code = await PgRelocate.Online.OnlinePlan.RunAsync(options, journal, ctx.Binaries, ctx.Reporter, cancellationToken);
         }
         catch (MigrationLockedException) when (parse.GetValue(Resume) is null)
         {

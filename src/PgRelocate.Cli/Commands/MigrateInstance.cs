@@ -12,30 +12,11 @@ namespace PgRelocate.Cli.Commands;
 /// </summary>
 internal static class MigrateInstance
 {
-    /// <summary>Checks the options, lists the databases and writes the parent's and the children's journals.</summary>
-    public static async Task<MigrationJournal> CreateAsync(MigrationOptions given, IReadOnlyList<string>? named, bool all, bool confirmAll, string workDir, string? report, CancellationToken cancellationToken)
-    {
-        var options = InstanceDatabases.Validate(given, named is not null, all);
-        if (named is { Count: 0 })
-        {
-            throw new UsageException("--databases names no database: write --databases a,b.");
-        }
-
-        var databases = await InstanceDatabases.ResolveAsync(options.Source, named, cancellationToken);
-        var recorded = options.ToJournal();
-        if (report is not null)
-        {
-            recorded["report"] = Path.GetFullPath(report);
-        }
-
-        return InstanceJournal.Create(workDir, options, databases, confirmAll, recorded, PgRelocate.Online.OnlinePlan.StepsFor(options));
-    }
-
     /// <summary>Runs (or resumes, or starts in the background) the instance migration, then writes its report and says how it ended.</summary>
     public static async Task<ExitCode> RunAsync(CommandContext ctx, MigrationJournal parent, MigrationOptions options, string? report, bool detach, CancellationToken cancellationToken)
     {
         var workDir = Path.GetDirectoryName(parent.Folder)!;
-        report = report is null ? parent.Options.GetValueOrDefault("report") : Path.GetFullPath(report);
+        report = report is null ? parent.Options.GetValueOrDefault(MigrationJournal.ReportKey) : Path.GetFullPath(report);
         var databases = InstanceJournal.Databases(parent);
         var cleanup = options.Online ? MigrateCommand.CleanupLine(parent.Id, options.Source) : null;
         if (detach)
@@ -62,7 +43,7 @@ internal static class MigrateInstance
         ctx.Watch(options.Into);
         Interruption.Add("id", parent.Id);
         Interruption.Add("journal", parent.Folder);
-        var code = await Runner(ctx, options).RunAsync(options, parent, cancellationToken);
+        var code = await PgRelocate.Online.OnlinePlan.RunInstanceAsync(options, parent, ctx.Binaries, ctx.Reporter, cancellationToken);
         ctx.Reporter.Stop();
         if (report is not null)
         {
@@ -72,10 +53,6 @@ internal static class MigrateInstance
         Render(ctx, parent, options, report, interrupted: code == ExitCode.Interrupted);
         return code;
     }
-
-    /// <summary>The runner of an instance migration with these options: online, its databases are switched together.</summary>
-    public static InstanceRunner Runner(CommandContext ctx, MigrationOptions options, IReporter? reporter = null) =>
-        new(PgRelocate.Online.OnlinePlan.StepsFor(options), ctx.Binaries, reporter ?? ctx.Reporter, options.Online ? new PgRelocate.Online.InstanceSwitch() : null);
 
     private static void Render(CommandContext ctx, MigrationJournal parent, MigrationOptions options, string? report, bool interrupted)
     {

@@ -29,21 +29,7 @@ internal static class RollbackCommand
     {
         var workDir = WorkDirOption.Get(ctx.Parse);
         var journal = MigrationJournal.Load(workDir, id);
-        if (!FallbackRequest.Asked(journal))
-        {
-            throw new UsageException($"Migration {id} has no way back: it was not started with --online --fallback.");
-        }
-
-        if (journal.Steps.FirstOrDefault(s => s.Name == FallbackStep.StepName) is { Status: StepStatus.Done } done)
-        {
-            throw new UsageException($"The way back of migration {id} has ended already: {done.Summary}.");
-        }
-
-        if (!FallbackRequest.Following(journal))
-        {
-            throw new UsageException($"Migration {id} has not switched yet ({journal.Status.ToString().ToLowerInvariant()}): there is nothing to {(end == FallbackEnd.Rollback ? "roll back" : "finish")}; 'pgrelocate cancel {id}' stops it.");
-        }
-
+        FallbackRequest.CheckEndable(journal, end);
         FallbackRequest.Write(journal.Folder, end);
         if (!journal.IsRunningElsewhere())
         {
@@ -51,23 +37,18 @@ internal static class RollbackCommand
         }
 
         ctx.Reporter.Info($"{(end == FallbackEnd.Rollback ? "Rollback" : "Finish")} of migration {id} requested; waiting for it.");
-        var deadline = DateTime.UtcNow.AddSeconds(Math.Max(1, wait));
-        while (DateTime.UtcNow < deadline && journal.Status == MigrationStatus.Running && journal.IsRunningElsewhere())
-        {
-            await Task.Delay(250, cancellationToken);
-            journal = MigrationJournal.Load(workDir, id);
-        }
+        journal = await FallbackRequest.AwaitEndAsync(journal, TimeSpan.FromSeconds(Math.Max(1, wait)), cancellationToken);
 
         if (journal.Status == MigrationStatus.Running && !journal.IsRunningElsewhere())
         {
             throw new PgRelocateException($"The process of migration {id} stopped before it was done; the request is kept: resume it with '{NextStep.ResumeCommand(journal)}', which does it first.");
         }
 
-        var rolledBack = journal.Output(FallbackStep.StepName, "ended") == nameof(FallbackEnd.Rollback);
+        var rolledBack = FallbackStep.EndedAs(journal) == FallbackEnd.Rollback;
         var url = rolledBack ? journal.Source : journal.Target;
         if (ctx.Json)
         {
-            ctx.WriteJson(new WayBackJson(id, journal.Status.ToString(), journal.Output(FallbackStep.StepName, "ended") ?? "", url, journal.Error), c => c.WayBackJson);
+            ctx.WriteJson(new WayBackJson(id, journal.Status.ToString(), journal.Output(FallbackStep.StepName, FallbackStep.Ended) ?? "", url, journal.Error), c => c.WayBackJson);
         }
 
         if (journal.Status == MigrationStatus.Completed)

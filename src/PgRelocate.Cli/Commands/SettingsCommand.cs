@@ -1,5 +1,4 @@
 using System.CommandLine;
-using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Settings;
 
@@ -29,8 +28,7 @@ internal static class SettingsCommand
                 Tools.OutputPaths.EnsureWritable(to, "-o");
             }
 
-            await using var conn = await Db.OpenAsync(info, "database", ct);
-            var csv = await SettingsSnapshot.CaptureAsync(conn, ct);
+            var csv = await SettingsSnapshot.CaptureAsync(info, ct);
             if (ctx.Parse.GetValue(output) is { } path)
             {
                 await SettingsSnapshot.WriteCsvAsync(csv, path, ct);

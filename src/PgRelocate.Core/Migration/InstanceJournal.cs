@@ -5,7 +5,7 @@ namespace PgRelocate.Migration;
 /// journal, whose source and target are the servers, with a step "check" (every database's checks), "roles"
 /// (created once for all) and one step "database NAME" per database; and a child migration per database, an
 /// ordinary journal whose options name its parent. The parent's step of a database names its child
-/// (<see cref="ChildKey"/>).
+/// (<see cref="Child"/>).
 /// </summary>
 public static class InstanceJournal
 {
@@ -18,8 +18,11 @@ public static class InstanceJournal
     /// <summary>A child's option naming its parent.</summary>
     public const string ParentKey = "parent";
 
-    /// <summary>The output of a parent's database step naming the child migration.</summary>
-    public const string ChildKey = "migration";
+    /// <summary>The output of a parent's database step naming the child migration (its id).</summary>
+    public static readonly JournalKey<string> Child = JournalKey.Text("migration");
+
+    /// <summary>The output of a parent's database step saying the migration created the database on the target (what was created).</summary>
+    public static readonly JournalKey<string> Created = JournalKey.Text("created");
 
     public const string CheckStep = "check";
 
@@ -40,21 +43,21 @@ public static class InstanceJournal
     {
         ArgumentNullException.ThrowIfNull(parent);
         var workDir = Path.GetDirectoryName(parent.Folder)!;
-        return Databases(parent).Select(d => (d, MigrationJournal.Load(workDir, parent.Step(DatabaseStep(d)).Outputs[ChildKey]))).ToList();
+        return Databases(parent).Select(d => (d, MigrationJournal.Load(workDir, parent.Step(DatabaseStep(d)).Get(Child)!))).ToList();
     }
 
     /// <summary>
     /// Writes the parent journal and a child journal per database, all pending: <paramref name="options"/> are the
-    /// servers' (any database on each), each child's are the same with its database on both sides, and its steps
-    /// <paramref name="steps"/>.
+    /// servers' (any database on each), recorded with the <paramref name="report"/>'s path; each child's are the same
+    /// with its database on both sides, and its steps <paramref name="steps"/>.
     /// </summary>
-    public static MigrationJournal Create(string workDir, MigrationOptions options, IReadOnlyList<string> databases, bool confirmAll, Dictionary<string, string> recorded, IReadOnlyList<IMigrationStep> steps)
+    public static MigrationJournal Create(string workDir, MigrationOptions options, IReadOnlyList<string> databases, bool confirmAll, string? report, IReadOnlyList<IMigrationStep> steps)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(databases);
-        ArgumentNullException.ThrowIfNull(recorded);
         ArgumentNullException.ThrowIfNull(steps);
         var id = MigrationJournal.NewId();
+        var recorded = MigrationJournal.Recorded(options, report);
         recorded[DatabasesKey] = string.Join("\n", databases);
         recorded[ConfirmAllKey] = confirmAll.ToString();
         var parent = MigrationJournal.Create(workDir, id, options.Source.ToString(), options.Into.Connection.ToString(), [CheckStep, RolesStep, .. databases.Select(DatabaseStep)], recorded);
@@ -64,7 +67,7 @@ public static class InstanceJournal
             var childRecorded = child.ToJournal();
             childRecorded[ParentKey] = id;
             var journal = MigrationJournal.Create(workDir, $"{id}-{i + 1}", child.Source.ToString(), child.Into.Connection.ToString(), steps.Select(s => s.Name), childRecorded);
-            parent.Step(DatabaseStep(databases[i])).Outputs[ChildKey] = journal.Id;
+            parent.Step(DatabaseStep(databases[i])).Set(Child, journal.Id);
         }
 
         parent.Save();

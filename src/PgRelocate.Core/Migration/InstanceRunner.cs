@@ -160,7 +160,7 @@ public sealed partial class InstanceRunner(IReadOnlyList<IMigrationStep> steps, 
                 }
 
                 var exists = await InstanceDatabases.ExistsAsync(server, database, cancellationToken);
-                var ours = parent.Step(InstanceJournal.DatabaseStep(database)).Outputs.ContainsKey("created");
+                var ours = parent.Step(InstanceJournal.DatabaseStep(database)).Has(InstanceJournal.Created);
                 if (!exists && !mayCreate)
                 {
                     blocked.Add(new PgRelocateException($"database {database}: the target has no database {database} and {options.Into.Connection.User} may not create one (no CREATEDB): create it there, empty, or ask the provider for CREATEDB", ExitCode.Differences));
@@ -334,7 +334,7 @@ public sealed partial class InstanceRunner(IReadOnlyList<IMigrationStep> steps, 
         if (!await InstanceDatabases.ExistsAsync(server, database, cancellationToken))
         {
             var created = await InstanceDatabases.CreateAsync(options.Source.WithDatabase(database), options.Into.Connection, options.Roles, options.RoleRenames, cancellationToken);
-            record.Outputs["created"] = created;
+            record.Set(InstanceJournal.Created, created);
             parent.AddLog($"{record.Name}: {created}.");
             parent.Save();
         }
@@ -370,7 +370,7 @@ public sealed partial class InstanceRunner(IReadOnlyList<IMigrationStep> steps, 
             record.Tables.AddRange(child.Step(CutoverStep.StepName).Tables);
         }
 
-        var created = record.Outputs.GetValueOrDefault("created");
+        var created = record.Get(InstanceJournal.Created);
         record.Summary = $"migration {child.Id} {child.Status.ToString().ToLowerInvariant()}{(created is null ? "" : "; database " + created)}";
     }
 

@@ -43,8 +43,12 @@ public sealed class StepRecord
     /// <summary>One line for people: "73.2 MB, sha256 ab12…".</summary>
     public string? Summary { get; set; }
 
-    /// <summary>Values later steps and a resumed run need (archive location, SHA-256, ...). Never secrets.</summary>
-    public Dictionary<string, string> Outputs { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Values later steps and a resumed run need (archive location, SHA-256, ...), as text by name. Never secrets.
+    /// Read and written through typed keys (<see cref="JournalKey{T}"/>): <see cref="Get{T}"/>, <see cref="Set{T}"/>.
+    /// </summary>
+    [JsonInclude]
+    internal Dictionary<string, string> Outputs { get; set; } = new(StringComparer.Ordinal);
 
     public List<ReportTable> Tables { get; set; } = [];
 
@@ -55,6 +59,36 @@ public sealed class StepRecord
 
     /// <summary>The whole exception behind <see cref="Error"/>, stack included, for -v and bug reports.</summary>
     public string? ErrorDetail { get; set; }
+
+    /// <summary>The output <paramref name="key"/> names; null (default) when the step has not written it.</summary>
+    public T? Get<T>(JournalKey<T> key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return Outputs.TryGetValue(key.Name, out var text) ? key.Read(text) : default;
+    }
+
+    /// <summary>Writes the output <paramref name="key"/> names (a null value removes it); the caller saves the journal.</summary>
+    public void Set<T>(JournalKey<T> key, T value)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (value is null)
+        {
+            Outputs.Remove(key.Name);
+        }
+        else
+        {
+            Outputs[key.Name] = key.Write(value);
+        }
+    }
+
+    /// <summary>Whether the step has written the output <paramref name="key"/> names.</summary>
+    public bool Has<T>(JournalKey<T> key) => Outputs.ContainsKey(key.Name);
+
+    /// <summary>Removes the output <paramref name="key"/> names; true when it was there.</summary>
+    public bool Remove<T>(JournalKey<T> key) => Outputs.Remove(key.Name);
+
+    /// <summary>Removes every output: the step starts again from nothing.</summary>
+    public void ClearOutputs() => Outputs.Clear();
 
     /// <summary>Records that the step's effect was undone, so that a resumed run does it again.</summary>
     public void MarkUndone(string what)
@@ -133,6 +167,32 @@ public sealed class MigrationJournal
         journal.Save();
         return journal;
     }
+
+    /// <summary>
+    /// The journal of a new migration in <paramref name="workDir"/>, all its <paramref name="steps"/> pending: the options
+    /// recorded as given (<see cref="MigrationOptions.ToJournal"/>, no secrets), with the full path of its report when
+    /// one is asked for (<c>--report</c>), which a resumed run writes too.
+    /// </summary>
+    public static MigrationJournal Create(string workDir, MigrationOptions options, IEnumerable<string> steps, string? report)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return Create(workDir, NewId(), options.Source.ToString(), options.Into.Connection.ToString(), steps, Recorded(options, report));
+    }
+
+    /// <summary>The options a journal records: <see cref="MigrationOptions.ToJournal"/>, and the report's full path when there is one.</summary>
+    internal static Dictionary<string, string> Recorded(MigrationOptions options, string? report)
+    {
+        var recorded = options.ToJournal();
+        if (report is not null)
+        {
+            recorded[ReportKey] = Path.GetFullPath(report);
+        }
+
+        return recorded;
+    }
+
+    /// <summary>The option recording the report's full path (<c>--report</c>).</summary>
+    public const string ReportKey = "report";
 
     /// <exception cref="UsageException">No migration with that id in the work folder.</exception>
     public static MigrationJournal Load(string workDir, string id)
@@ -215,8 +275,8 @@ public sealed class MigrationJournal
 
     public StepRecord Step(string name) => Steps.First(s => s.Name == name);
 
-    /// <summary>An output of an earlier step, or null.</summary>
-    public string? Output(string step, string key) => Steps.FirstOrDefault(s => s.Name == step)?.Outputs.GetValueOrDefault(key);
+    /// <summary>An output of an earlier step (null, or default, when that step is not in the journal or has not written it).</summary>
+    public T? Output<T>(string step, JournalKey<T> key) => Steps.FirstOrDefault(s => s.Name == step) is { } record ? record.Get(key) : default;
 
     public void AddLog(string line)
     {

@@ -1,4 +1,6 @@
 using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Migration;
 using PgRelocate.Poolers;
 
 namespace PgRelocate.Online;
@@ -69,6 +71,56 @@ public static class CutoverRequest
     public static string? Refusal(string folder) => File.Exists(Path.Combine(folder, RefusedFileName)) ? File.ReadAllText(Path.Combine(folder, RefusedFileName)) : null;
 
     public static bool IsRequested(string folder) => File.Exists(Path.Combine(folder, FileName));
+
+    /// <summary>Refuses a request to a migration that cannot switch: one database of an instance migration, not online, or ended.</summary>
+    /// <exception cref="UsageException">Why there is nothing to switch (or where to ask instead).</exception>
+    public static void CheckSwitchable(MigrationJournal journal)
+    {
+        ArgumentNullException.ThrowIfNull(journal);
+        var id = journal.Id;
+        if (InstanceJournal.ParentOf(journal) is { } parent)
+        {
+            throw new UsageException($"Migration {id} moves one database of instance migration {parent}: its databases switch together with 'pgrelocate cutover {parent}'.");
+        }
+
+        if (InstanceJournal.IsParent(journal) ? journal.Options.GetValueOrDefault("online") != bool.TrueString : !journal.Steps.Any(s => s.Name == Steps.FollowStep.StepName))
+        {
+            throw new UsageException($"Migration {id} is not an online migration (migrate --online): there is nothing to switch.");
+        }
+
+        if (journal.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Canceled)
+        {
+            throw new UsageException($"Migration {id} is {journal.Status.ToString().ToLowerInvariant()}: there is nothing to switch.");
+        }
+    }
+
+    /// <summary>
+    /// Waits, at most <paramref name="wait"/>, until the migration a request was written for has switched (completed, or its
+    /// way back follows) or ended otherwise; returns its journal as it is then (still running when the wait ran out).
+    /// </summary>
+    /// <exception cref="PgRelocateException">The follow could not honour the request (<see cref="Refuse"/>): its reason; nothing was switched.</exception>
+    public static async Task<MigrationJournal> AwaitSwitchAsync(MigrationJournal journal, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(journal);
+        var deadline = DateTime.UtcNow + wait;
+        while (DateTime.UtcNow < deadline)
+        {
+            journal = journal.Reload();
+            if (journal.Status is MigrationStatus.Completed or MigrationStatus.Failed or MigrationStatus.Canceled || Fallback.FallbackRequest.Following(journal))
+            {
+                break;
+            }
+
+            if (Refusal(journal.Folder) is { } refused)
+            {
+                throw new PgRelocateException(refused + ".");
+            }
+
+            await Task.Delay(250, cancellationToken);
+        }
+
+        return journal;
+    }
 
     /// <summary>Takes a request back: it was passed on (an instance's, to its databases), or the follow it asked to switch is gone.</summary>
     public static void Clear(string folder) => File.Delete(Path.Combine(folder, FileName));

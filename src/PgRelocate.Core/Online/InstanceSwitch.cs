@@ -29,7 +29,7 @@ public sealed class InstanceSwitch : IInstanceSwitch
         await using var source = await Db.OpenAsync(options.Source, "source", cancellationToken);
         var (slots, usedSlots, senders, usedSenders) = await OnlineChecks.ReplicationCapacityAsync(source, cancellationToken);
         // A resumed database whose slot is still there keeps it.
-        var newSlots = moving.Count(m => !m.Step(SnapshotCopyStep.StepName).Outputs.ContainsKey("slot"));
+        var newSlots = moving.Count(m => !m.Step(SnapshotCopyStep.StepName).Has(SnapshotCopyStep.Slot));
         return slots - usedSlots < newSlots || senders - usedSenders < moving.Count
             ? $"the {moving.Count} databases follow their source at once, each with a replication slot and a WAL sender of its own, and the source's server has {slots - usedSlots} slots ({usedSlots} of max_replication_slots {slots} used) and {senders - usedSenders} WAL senders ({usedSenders} of max_wal_senders {senders}) free: {OnlineChecks.SlotsFix.TrimEnd('.')}, or move fewer databases at once"
             : null;
@@ -81,7 +81,7 @@ public sealed class InstanceSwitch : IInstanceSwitch
             return false;
         }
 
-        if (!verified.Contains(child.Id) && child.Reload().Step(FollowStep.StepName).Outputs.ContainsKey("verified"))
+        if (!verified.Contains(child.Id) && child.Reload().Step(FollowStep.StepName).Has(FollowStep.Verified))
         {
             verified.Add(child.Id);
         }

@@ -10,7 +10,7 @@ namespace PgRelocate.Online;
 public static class OnlineCleanup
 {
     /// <summary>True when the journal records a slot this migration created and nothing has removed since.</summary>
-    public static bool LeftOnSource(MigrationJournal journal) => journal.Output(SnapshotCopyStep.StepName, "slot") is not null;
+    public static bool LeftOnSource(MigrationJournal journal) => journal.Output(SnapshotCopyStep.StepName, SnapshotCopyStep.Slot) is not null;
 
     /// <summary>
     /// What an online migration that did not complete leaves on the target once stopped (its snapshot copy had

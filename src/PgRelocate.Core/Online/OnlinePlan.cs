@@ -40,6 +40,46 @@ public static class OnlinePlan
         return options.Online ? Steps() : MigrationPlan.Steps();
     }
 
+    /// <summary>
+    /// The journal of a new migration with these options (checked: <see cref="MigrationOptions.ValidateAsync"/>), in
+    /// <paramref name="workDir"/>: the steps <see cref="StepsFor(MigrationOptions)"/> chooses, the options and
+    /// <paramref name="report"/>'s path recorded. The one way a migration of one database begins.
+    /// </summary>
+    public static MigrationJournal CreateJournal(string workDir, MigrationOptions options, string? report)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return MigrationJournal.Create(workDir, options, StepsFor(options).Select(s => s.Name), report);
+    }
+
+    /// <summary>
+    /// The journals of a new instance migration (<c>--databases</c>, <c>--all-databases</c>): the options checked for it
+    /// (<see cref="InstanceDatabases.Validate"/>), the databases listed (<paramref name="named"/>, or every one when
+    /// <paramref name="all"/>), and the parent's and the children's journals written (<see cref="InstanceJournal.Create"/>).
+    /// </summary>
+    /// <exception cref="Errors.UsageException">The options or the names refused; nothing was written.</exception>
+    public static async Task<MigrationJournal> CreateInstanceJournalAsync(string workDir, MigrationOptions given, IReadOnlyList<string>? named, bool all, bool confirmAll, string? report, CancellationToken cancellationToken)
+    {
+        var options = InstanceDatabases.Validate(given, named is not null, all);
+        if (named is { Count: 0 })
+        {
+            throw new Errors.UsageException("--databases names no database: write --databases a,b.");
+        }
+
+        var databases = await InstanceDatabases.ResolveAsync(options.Source, named, cancellationToken);
+        return InstanceJournal.Create(workDir, options, databases, confirmAll, report, StepsFor(options));
+    }
+
+    /// <summary>Runs (or resumes) the migration <paramref name="journal"/> records with the steps of these options (<see cref="MigrationRunner.RunAsync"/>).</summary>
+    public static Task<Errors.ExitCode> RunAsync(MigrationOptions options, MigrationJournal journal, Tools.PgBinaries binaries, Progress.IReporter reporter, CancellationToken cancellationToken) =>
+        new MigrationRunner(StepsFor(options), binaries, reporter).RunAsync(options, journal, cancellationToken);
+
+    /// <summary>Runs (or resumes) the instance migration <paramref name="parent"/> records (<see cref="InstanceRunner.RunAsync"/>): online, its databases are switched together.</summary>
+    public static Task<Errors.ExitCode> RunInstanceAsync(MigrationOptions options, MigrationJournal parent, Tools.PgBinaries binaries, Progress.IReporter reporter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new InstanceRunner(StepsFor(options), binaries, reporter, options.Online ? new InstanceSwitch() : null).RunAsync(options, parent, cancellationToken);
+    }
+
     /// <summary>The steps of the migration <paramref name="journal"/> records, chosen from its options: what <c>cancel</c> undoes with.</summary>
     public static IReadOnlyList<IMigrationStep> StepsFor(MigrationJournal journal)
     {

@@ -143,7 +143,7 @@ public static class OrphanedSlots
             return null;
         }
 
-        var slot = journal.Output(Steps.SnapshotCopyStep.StepName, "slot")!;
+        var slot = journal.Output(Steps.SnapshotCopyStep.StepName, Steps.SnapshotCopyStep.Slot)!;
         var source = given is not null && PastedCommand.SameConnection(journal.Source, given.ToString()) ? given : Recorded(journal.Source);
         var command = $"pgrelocate cancel {journal.Id} --source {PastedCommand.Connection(journal.Source)}";
         try

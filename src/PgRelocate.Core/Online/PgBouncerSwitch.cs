@@ -1,4 +1,3 @@
-using System.Globalization;
 using PgRelocate.Catalog;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
@@ -18,10 +17,12 @@ namespace PgRelocate.Online;
 public static class PgBouncerSwitch
 {
     /// <summary>The follow step's output saying where PgBouncer is: paused, repointed (file rewritten, not yet resumed), switched, resumed.</summary>
-    public const string StateOutput = "pgbouncer";
+    public static readonly JournalKey<PgBouncerState?> State = JournalKey.State<PgBouncerState>("pgbouncer");
 
-    private const string PausedAtOutput = "pgbouncerPausedAt";
-    private const string KeptOutput = "pgbouncerKeptFile";
+    private static readonly JournalKey<DateTimeOffset?> PausedAt = JournalKey.Time("pgbouncerPausedAt");
+
+    /// <summary>The configuration file as it was before the switch rewrote it.</summary>
+    private static readonly JournalKey<string> Kept = JournalKey.Text("pgbouncerKeptFile");
 
     /// <summary>
     /// PAUSEs the entry, waiting at most --max-pause for the transactions running through PgBouncer. Returns null
@@ -39,8 +40,8 @@ public static class PgBouncerSwitch
         }
 
         // Recorded before PAUSE is sent: PgBouncer holds new transactions from that moment on.
-        record.Outputs[StateOutput] = "paused";
-        record.Outputs[PausedAtOutput] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+        record.Set(State, PgBouncerState.Paused);
+        record.Set(PausedAt, DateTimeOffset.UtcNow);
         context.Journal.Save();
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bound.CancelAfter(pgbouncer.MaxPause);
@@ -76,8 +77,8 @@ public static class PgBouncerSwitch
         var follow = context.Journal.Step(Steps.FollowStep.StepName);
         var kept = $"{pgbouncer.IniFile}.before-{context.Journal.Id}";
         PgBouncerIni.Repoint(pgbouncer.IniFile, pgbouncer.Entry, context.Options.Into.Connection, kept);
-        follow.Outputs[KeptOutput] = kept;
-        follow.Outputs[StateOutput] = "repointed";
+        follow.Set(Kept, kept);
+        follow.Set(State, PgBouncerState.Repointed);
         context.Journal.Save();
         try
         {
@@ -86,16 +87,16 @@ public static class PgBouncerSwitch
         catch
         {
             PgBouncerIni.Restore(pgbouncer.IniFile, kept);
-            follow.Outputs[StateOutput] = "paused";
+            follow.Set(State, PgBouncerState.Paused);
             context.Journal.Save();
             await console.ExecuteAsync("RELOAD", CancellationToken.None);
             throw;
         }
 
         await console.ExecuteAsync("RESUME " + PgBouncerConsole.Quote(pgbouncer.Entry), cancellationToken);
-        follow.Outputs[StateOutput] = "switched";
+        follow.Set(State, PgBouncerState.Switched);
         context.Journal.Save();
-        var paused = DateTimeOffset.UtcNow - DateTimeOffset.Parse(follow.Outputs[PausedAtOutput], CultureInfo.InvariantCulture);
+        var paused = DateTimeOffset.UtcNow - (follow.Get(PausedAt) ?? throw new InvalidOperationException("The follow's record says PgBouncer is paused, and not since when."));
         context.Reporter.Info($"PgBouncer's entry '{pgbouncer.Entry}' points at the target and is resumed: the application waited {paused.TotalSeconds:0.00}s ({pgbouncer.IniFile} as it was: {kept}).");
         return paused;
     }
@@ -107,8 +108,8 @@ public static class PgBouncerSwitch
     public static async Task ResumeAtSourceAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var state = context.Record.Outputs.GetValueOrDefault(StateOutput);
-        if (state is not ("paused" or "repointed") || context.Options.PgBouncer is not { } pgbouncer)
+        var state = context.Record.Get(State);
+        if (state is not (PgBouncerState.Paused or PgBouncerState.Repointed) || context.Options.PgBouncer is not { } pgbouncer)
         {
             return;
         }
@@ -116,7 +117,7 @@ public static class PgBouncerSwitch
         try
         {
             var console = PgBouncerConsole.For(pgbouncer.Admin, context.Binaries);
-            if (state == "repointed" && context.Record.Outputs.GetValueOrDefault(KeptOutput) is { } kept && File.Exists(kept))
+            if (state == PgBouncerState.Repointed && context.Record.Get(Kept) is { } kept && File.Exists(kept))
             {
                 PgBouncerIni.Restore(pgbouncer.IniFile, kept);
                 await console.ExecuteAsync("RELOAD", cancellationToken);
@@ -133,7 +134,7 @@ public static class PgBouncerSwitch
 
     /// <summary>True when the journal says the migration left PgBouncer paused.</summary>
     public static bool LeftPaused(MigrationJournal journal) =>
-        journal?.Output(Steps.FollowStep.StepName, StateOutput) is "paused" or "repointed";
+        journal?.Output(Steps.FollowStep.StepName, State) is PgBouncerState.Paused or PgBouncerState.Repointed;
 
     private static async Task ResumeAsync(MigrationContext context, PgBouncerConsole console, PgBouncerOptions pgbouncer, CancellationToken cancellationToken)
     {
@@ -145,7 +146,7 @@ public static class PgBouncerSwitch
         {
         }
 
-        context.Record.Outputs[StateOutput] = "resumed";
+        context.Record.Set(State, PgBouncerState.Resumed);
         context.Journal.Save();
     }
 
@@ -163,4 +164,20 @@ public static class PgBouncerSwitch
             return "";
         }
     }
+}
+
+/// <summary>Where the application's entry in PgBouncer is, as the follow step's record says (<see cref="PgBouncerSwitch.State"/>).</summary>
+public enum PgBouncerState
+{
+    /// <summary>PAUSEd (recorded just before PAUSE is sent): its new transactions wait.</summary>
+    Paused,
+
+    /// <summary>The file rewritten to the target, not yet RESUMEd.</summary>
+    Repointed,
+
+    /// <summary>Pointing at the target and RESUMEd.</summary>
+    Switched,
+
+    /// <summary>RESUMEd at the source.</summary>
+    Resumed,
 }

@@ -51,6 +51,13 @@ public sealed class SettingsSnapshot
         return new SettingsSnapshot(SettingsCsv.Read(reader, info.Display), info.Display, info.Database);
     }
 
+    /// <summary>The CSV of <paramref name="database"/>'s pg_settings as psql's \copy writes it, on a session of its own.</summary>
+    public static async Task<string> CaptureAsync(PgConnectionInfo database, CancellationToken cancellationToken)
+    {
+        await using var conn = await Db.OpenAsync(database, "database", cancellationToken);
+        return await CaptureAsync(conn, cancellationToken);
+    }
+
     /// <summary>The CSV of pg_settings as psql's \copy writes it.</summary>
     public static async Task<string> CaptureAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
     {

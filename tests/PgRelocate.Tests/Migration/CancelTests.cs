@@ -98,7 +98,7 @@ public class CancelTests
         journal.Status = MigrationStatus.Running;
         journal.Pid = int.MaxValue;
         journal.Step(ReadOnlySourceStep.StepName).Status = StepStatus.Done;
-        journal.Step(ReadOnlySourceStep.StepName).Outputs["readOnly"] = "on";
+        journal.Step(ReadOnlySourceStep.StepName).Set(ReadOnlySourceStep.ReadOnly, ReadOnlyState.On);
         journal.Save();
 
         var runner = new MigrationRunner(OnlinePlan.StepsFor(journal), null!, NullReporter.Instance);

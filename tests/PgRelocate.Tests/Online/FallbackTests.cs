@@ -2,6 +2,8 @@ using Npgsql;
 using PgRelocate.Connections;
 using PgRelocate.Migration;
 using PgRelocate.Online;
+using PgRelocate.Online.Fallback;
+using PgRelocate.Online.Steps;
 using PgRelocate.Tests.Harness;
 
 namespace PgRelocate.Tests.Online;
@@ -237,7 +239,7 @@ public class FallbackTests(OnlineServers servers) : IClassFixture<OnlineServers>
             var cancel = await CliRunner.RunAsync(["cancel", id, "--workdir", dir.Path]);
             Assert.True(cancel.ExitCode == 0, cancel.ToString());
             Assert.Equal(0, (await run.Result).ExitCode);
-            Assert.Equal("Finish", run.Journal().Step("way back").Outputs["ended"]);
+            Assert.Equal(FallbackEnd.Finish, FallbackStep.EndedAs(run.Journal()));
             await AssertNothingLeftAsync(source, target);
             await PgServer.ExecuteAsync(target, "INSERT INTO app.items (v) VALUES ('after the cancel')");
         }

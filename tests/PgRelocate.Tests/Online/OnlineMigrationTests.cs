@@ -1,5 +1,6 @@
 using PgRelocate.Connections;
 using PgRelocate.Migration;
+using PgRelocate.Online.Steps;
 using PgRelocate.Tests.Harness;
 
 namespace PgRelocate.Tests.Online;
@@ -66,7 +67,7 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         Assert.Null(await PgServer.ScalarAsync<string>(target, "SELECT to_regnamespace('pgrelocate_online')::text"));
         Assert.Equal(await PgServer.ScalarAsync<long>(source, "SELECT last_value FROM items_id_seq"), await PgServer.ScalarAsync<long>(target, "SELECT last_value FROM items_id_seq"));
         var journal = MigrationJournal.All(dir.Path).Single();
-        Assert.NotNull(journal.Output("cutover", "writeDowntimeSeconds"));
+        Assert.NotNull(journal.Output(OnlineCutoverStep.StepName, OnlineCutoverStep.WriteDowntime));
         Assert.Contains("verified identical while following", journal.Step("follow").Summary, StringComparison.Ordinal);
         // The report charts every lag sample the follow and the cutover recorded, with their phases.
         var samples = journal.Steps.SelectMany(s => s.Lag ?? []).ToList();

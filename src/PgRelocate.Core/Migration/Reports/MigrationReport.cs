@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using PgRelocate.Errors;
+using PgRelocate.Migration.Steps;
 using PgRelocate.Progress;
 
 namespace PgRelocate.Migration.Reports;
@@ -62,16 +63,17 @@ public static class MigrationReport
             facts.Add(("Duration", Units.Duration(finished - j.CreatedAt)));
         }
 
-        if (long.TryParse(j.Output("dump", "databaseBytes"), CultureInfo.InvariantCulture, out var dbBytes))
+        var dbBytes = j.Output(DumpStep.StepName, DumpStep.DatabaseBytes);
+        if (dbBytes is { } original)
         {
-            facts.Add(("Original size", Units.Bytes(dbBytes)));
+            facts.Add(("Original size", Units.Bytes(original)));
         }
 
-        if (long.TryParse(j.Output("dump", "bytes"), CultureInfo.InvariantCulture, out var archiveBytes))
+        if (j.Output(DumpStep.StepName, DumpStep.ArchiveBytes) is { } archiveBytes)
         {
-            var dump = j.Step("dump");
+            var dump = j.Step(DumpStep.StepName);
             var rate = dump is { StartedAt: { } s, FinishedAt: { } f } && f > s ? $", {Units.Rate(archiveBytes / (f - s).TotalSeconds)}" : "";
-            var ratio = dbBytes > 0 ? $", {100 - (100.0 * archiveBytes / dbBytes):0}% smaller than the database" : "";
+            var ratio = dbBytes is { } total && total > 0 ? $", {100 - (100.0 * archiveBytes / total):0}% smaller than the database" : "";
             facts.Add(("Archive", $"{Units.Bytes(archiveBytes)}{ratio}{rate}"));
         }
 

@@ -23,7 +23,7 @@ public sealed class CleanupStep : IMigrationStep
             return;
         }
 
-        var archive = context.Journal.Output(DumpStep.StepName, "archive");
+        var archive = context.Journal.Output(DumpStep.StepName, DumpStep.Archive);
         if (archive is not null)
         {
             File.Delete(archive);

@@ -12,6 +12,12 @@ public sealed class CutoverStep : IMigrationStep
 {
     public const string StepName = "cutover summary";
 
+    /// <summary>The target's URL for the applications, without its password.</summary>
+    public static readonly JournalKey<string> DatabaseUrl = JournalKey.Text("databaseUrl");
+
+    /// <summary>The script of roles and grants left to run on the target by hand (its path).</summary>
+    public static readonly JournalKey<string> Grants = JournalKey.Text("grants");
+
     public string Name => StepName;
 
     public string? SkipReason(MigrationOptions options) => null;
@@ -19,7 +25,7 @@ public sealed class CutoverStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
-        context.Record.Outputs["databaseUrl"] = options.Into.Connection.ToUrl(showPassword: false);
+        context.Record.Set(DatabaseUrl, options.Into.Connection.ToUrl(showPassword: false));
 
         // The applications seen before the source was made read-only (its step ended their sessions), else now.
         var seen = context.Journal.Steps.SelectMany(s => s.Tables).FirstOrDefault(t => t.Title == "Applications connected to the source");
@@ -60,7 +66,7 @@ public sealed class CutoverStep : IMigrationStep
 
             var script = Path.Combine(context.Folder, GrantScriptFile);
             await File.WriteAllLinesAsync(script, left, cancellationToken);
-            context.Record.Outputs["grants"] = script;
+            context.Record.Set(Grants, script);
             return $"{carried} {script} holds the memberships in predefined roles the roles step could not give: run it as a superuser.";
         }
 
@@ -84,7 +90,7 @@ public sealed class CutoverStep : IMigrationStep
 
         var path = Path.Combine(context.Folder, GrantScriptFile);
         await File.WriteAllLinesAsync(path, GrantScript.Render(access, target), cancellationToken);
-        context.Record.Outputs["grants"] = path;
+        context.Record.Set(Grants, path);
         var grants = access.Privileges.Count(p => !p.IsDefault);
         var defaults = access.Privileges.Count(p => p.IsDefault);
         return $"Reapply roles and grants: roles are not migrated. {path} holds {Sentences.Counted(access.Roles.Count, "role")}, {Sentences.Counted(grants, "grant")}, {Sentences.Counted(defaults, "default privilege")} and {Sentences.Counted(access.PolicyRoles.Count, "policy role")} as a script to run on the target{(target.CanCreateRoles ? "" : $" ({target.LoginRole} may not create roles: it says which credentials to create)")}.";

@@ -19,7 +19,15 @@ public sealed class DirectCopyStep : ICompensatingStep
     /// <summary>For tests: the size in bytes above which a table is split into ranges (the copy's default otherwise).</summary>
     public const string SplitVariable = "PGRELOCATE_TEST_SPLIT_BYTES";
 
-    private const string Began = "began";
+    /// <summary>When the copy began (an earlier run's, on a resume): the target may hold its record until the undo removes it.</summary>
+    private static readonly JournalKey<DateTimeOffset?> Began = JournalKey.Time("began");
+
+    public static readonly JournalKey<long?> Rows = JournalKey.Count("rows");
+
+    public static readonly JournalKey<long?> Bytes = JournalKey.Count("bytes");
+
+    /// <summary>The copy's log, in the migration's folder.</summary>
+    public static readonly JournalKey<string> Log = JournalKey.Text("log");
 
     public string Name => StepName;
 
@@ -32,8 +40,8 @@ public sealed class DirectCopyStep : ICompensatingStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         // Whether an earlier run of this step began a copy, whose record the target may hold.
-        var resumed = context.Record.Outputs.ContainsKey(Began);
-        context.Record.Outputs[Began] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+        var resumed = context.Record.Has(Began);
+        context.Record.Set(Began, DateTimeOffset.UtcNow);
         context.Journal.Save();
         var runner = new CopyRunner(context.Binaries, context.Reporter);
         CopyResult result;
@@ -54,9 +62,9 @@ public sealed class DirectCopyStep : ICompensatingStep
             }
         }
 
-        context.Record.Outputs["rows"] = result.Rows.ToString(CultureInfo.InvariantCulture);
-        context.Record.Outputs["bytes"] = result.Bytes.ToString(CultureInfo.InvariantCulture);
-        context.Record.Outputs["log"] = result.LogPath;
+        context.Record.Set(Rows, result.Rows);
+        context.Record.Set(Bytes, result.Bytes);
+        context.Record.Set(Log, result.LogPath);
         var (steps, leftOut) = result.ForPeople();
         context.Record.Tables.Add(new ReportTable(
             "Copy steps",
@@ -75,14 +83,14 @@ public sealed class DirectCopyStep : ICompensatingStep
     /// </summary>
     public async Task UndoAsync(MigrationContext context, CancellationToken cancellationToken)
     {
-        if (!context.HasTarget || !(context.Canceling || context.Journal.Status == MigrationStatus.Canceled) || !context.Record.Outputs.ContainsKey(Began))
+        if (!context.HasTarget || !(context.Canceling || context.Journal.Status == MigrationStatus.Canceled) || !context.Record.Has(Began))
         {
             return;
         }
 
         await using var conn = await Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken);
         await CopyRecord.RemoveAsync(conn, cancellationToken);
-        context.Record.Outputs.Remove(Began);
+        context.Record.Remove(Began);
         context.Reporter.Info("The copy's record of what it committed is removed from the target: a resumed migration copies again.");
     }
 
@@ -148,10 +156,10 @@ public sealed class DirectCopyStep : ICompensatingStep
 
     /// <summary>Whether the journal says a copy began and did not finish, and its record was not removed: it may be on the target.</summary>
     public static bool LeftOnTarget(MigrationJournal journal) =>
-        journal.Steps.FirstOrDefault(s => s.Name == StepName) is { } step && step.Status is not StepStatus.Done && step.Outputs.ContainsKey(Began);
+        journal.Steps.FirstOrDefault(s => s.Name == StepName) is { } step && step.Status is not StepStatus.Done && step.Has(Began);
 
     /// <summary>Only a copy that began and did not finish has a record to remove.</summary>
-    public bool LeftToUndo(StepRecord record) => record.Status is not StepStatus.Done && record.Outputs.ContainsKey(Began);
+    public bool LeftToUndo(StepRecord record) => record.Status is not StepStatus.Done && record.Has(Began);
 
     /// <summary>
     /// The read-only mode of the source in force now, named by when the journal's read-only step last put it in

@@ -16,6 +16,18 @@ public sealed class DumpStep : IMigrationStep
 {
     public const string StepName = "dump";
 
+    /// <summary>Where the archive is: a file, or a store's location (what the restore and the cleanup read).</summary>
+    public static readonly JournalKey<string> Archive = JournalKey.Text("archive");
+
+    public static readonly JournalKey<long?> ArchiveBytes = JournalKey.Count("bytes");
+
+    public static readonly JournalKey<string> Sha256 = JournalKey.Text("sha256");
+
+    /// <summary>The source database's size when it was dumped.</summary>
+    public static readonly JournalKey<long?> DatabaseBytes = JournalKey.Count("databaseBytes");
+
+    public static readonly JournalKey<string> SourceVersion = JournalKey.Text("sourceVersion");
+
     public string Name => StepName;
 
     public EstimatedPart? Estimated => EstimatedPart.DumpRestore;
@@ -56,11 +68,11 @@ public sealed class DumpStep : IMigrationStep
             context.HandOff(restore);
         }
 
-        context.Record.Outputs["archive"] = location.ToString();
-        context.Record.Outputs["bytes"] = manifest.ArchiveBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        context.Record.Outputs["sha256"] = manifest.Sha256;
-        context.Record.Outputs["databaseBytes"] = manifest.DatabaseSizeBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        context.Record.Outputs["sourceVersion"] = manifest.SourceServerVersion;
+        context.Record.Set(Archive, location.ToString());
+        context.Record.Set(ArchiveBytes, manifest.ArchiveBytes);
+        context.Record.Set(Sha256, manifest.Sha256);
+        context.Record.Set(DatabaseBytes, manifest.DatabaseSizeBytes);
+        context.Record.Set(SourceVersion, manifest.SourceServerVersion);
         context.Record.Summary = $"{Units.Bytes(manifest.ArchiveBytes)} from a {Units.Bytes(manifest.DatabaseSizeBytes)} database, sha256 {manifest.Sha256[..12]}…"
             + (restore is null ? "" : "; the restore ran alongside");
     }

@@ -15,6 +15,9 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
 {
     public const string StepName = "read-only source";
 
+    /// <summary>Whether the source is read-only by this step: on, or lifted since (by the undo or a rollback).</summary>
+    public static readonly JournalKey<ReadOnlyState?> ReadOnly = JournalKey.State<ReadOnlyState>("readOnly");
+
     public string Name => StepName;
 
     public string? SkipReason(MigrationOptions options) => options.ReadOnlySource ? null : "not asked for (--read-only-source)";
@@ -28,7 +31,7 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
         var apps = await ConnectedApplications.ReadAsync(conn, cancellationToken);
         context.Record.Tables.Add(ApplicationsTable(apps));
         var (ended, closing, refused) = await RefuseWritesAsync(conn, source.Database, context.Journal.Id, "source", cancellationToken);
-        context.Record.Outputs["readOnly"] = "on";
+        context.Record.Set(ReadOnly, ReadOnlyState.On);
         context.Record.Summary = $"{source.Database} is read-only; {Sentences.Counted(ended - closing, "session")} ended"
             + (closing > 0 ? $", {closing} still closing" : "")
             + (refused > 0 ? $", {refused} could not be ended (they belong to other roles)" : "");
@@ -90,13 +93,13 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
     public async Task UndoAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         // Without the source (a cancel given none) the journal keeps saying it is read-only.
-        if (context.Record.Outputs.GetValueOrDefault("readOnly") != "on" || !context.HasSource)
+        if (context.Record.Get(ReadOnly) != ReadOnlyState.On || !context.HasSource)
         {
             return;
         }
 
         await LiftAsync(context.Options.Source, cancellationToken);
-        context.Record.Outputs["readOnly"] = "lifted";
+        context.Record.Set(ReadOnly, ReadOnlyState.Lifted);
         context.Record.MarkUndone(LiftedSummary(context.Options.Source.Database));
         context.Reporter.Info($"Source {context.Options.Source.Database} is writable again.");
     }
@@ -105,7 +108,7 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
     public static string LiftedSummary(string database) => $"{database} was read-only, and is writable again";
 
     /// <summary>True when the journal says this step left the source read-only and nothing has lifted it since.</summary>
-    public static bool LeftReadOnly(MigrationJournal journal) => journal.Output(StepName, "readOnly") == "on";
+    public static bool LeftReadOnly(MigrationJournal journal) => journal.Output(StepName, ReadOnly) == ReadOnlyState.On;
 
     /// <summary>Makes the source writable again. Safe to repeat.</summary>
     public static async Task LiftAsync(PgConnectionInfo source, CancellationToken cancellationToken)
@@ -121,4 +124,14 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
             ["application", "user", "client address", "sessions"],
             apps.Select(a => (IReadOnlyList<string>)[a.Application, a.User, a.ClientAddress, a.Sessions.ToString(System.Globalization.CultureInfo.InvariantCulture)]).ToList(),
             apps.Count == 0 ? "none connected" : "repoint these at the new DATABASE_URL at cutover");
+}
+
+/// <summary>What a step's record says of a database it made read-only (<see cref="ReadOnlySourceStep.ReadOnly"/>).</summary>
+public enum ReadOnlyState
+{
+    /// <summary>Read-only, by the migration.</summary>
+    On,
+
+    /// <summary>Writable again.</summary>
+    Lifted,
 }

@@ -14,6 +14,12 @@ public sealed class RestoreStep : IMigrationStep
 {
     public const string StepName = "restore";
 
+    /// <summary>How pg_restore ended, in words.</summary>
+    public static readonly JournalKey<string> Status = JournalKey.Text("status");
+
+    /// <summary>The restore's log, in the migration's folder.</summary>
+    public static readonly JournalKey<string> Log = JournalKey.Text("log");
+
     public string Name => StepName;
 
     public EstimatedPart? Estimated => EstimatedPart.DumpRestore;
@@ -34,7 +40,7 @@ public sealed class RestoreStep : IMigrationStep
         }
 
         var options = context.Options;
-        var archive = context.Journal.Output(DumpStep.StepName, "archive")
+        var archive = context.Journal.Output(DumpStep.StepName, DumpStep.Archive)
             ?? throw new PgRelocateException("The dump step recorded no archive: run the migration again.");
         DumpManifest? manifest;
         string location;
@@ -74,8 +80,8 @@ public sealed class RestoreStep : IMigrationStep
     private static void Record(MigrationContext context, RestoreResult result, string? how)
     {
         var logPath = result.LogPath;
-        context.Record.Outputs["status"] = result.StatusText;
-        context.Record.Outputs["log"] = logPath;
+        context.Record.Set(Status, result.StatusText);
+        context.Record.Set(Log, logPath);
         var issues = result.Warnings.Concat(result.Errors).ToList();
         if (issues.Count > 0)
         {

@@ -10,6 +10,9 @@ public sealed class StageStep : IMigrationStep
 {
     public const string StepName = "stage";
 
+    /// <summary>Where the archive was staged, its signature left out.</summary>
+    public static readonly JournalKey<string> Url = JournalKey.Text("url");
+
     public string Name => StepName;
 
     public EstimatedPart? Estimated => EstimatedPart.Stage;
@@ -26,7 +29,7 @@ public sealed class StageStep : IMigrationStep
         {
         }
 
-        context.Record.Outputs["url"] = SignedUrl.Redact(url);
+        context.Record.Set(Url, SignedUrl.Redact(url));
         context.Record.Summary = $"signed URL checked: {SignedUrl.Redact(url)}";
     }
 }

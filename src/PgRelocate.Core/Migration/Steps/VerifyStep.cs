@@ -12,6 +12,11 @@ public sealed class VerifyStep : IMigrationStep
 {
     public const string StepName = "verify";
 
+    /// <summary>How many tables were compared.</summary>
+    public static readonly JournalKey<long?> TablesCompared = JournalKey.Count("tables");
+
+    public static readonly JournalKey<bool?> Differences = JournalKey.Flag("differences");
+
     public string Name => StepName;
 
     public string? SkipReason(MigrationOptions options) => null;
@@ -63,8 +68,8 @@ public sealed class VerifyStep : IMigrationStep
             context.Record.Tables.Add(table);
         }
 
-        context.Record.Outputs["tables"] = result.Tables.Count.ToString(CultureInfo.InvariantCulture);
-        context.Record.Outputs["differences"] = result.HasDifferences.ToString();
+        context.Record.Set(TablesCompared, result.Tables.Count);
+        context.Record.Set(Differences, result.HasDifferences);
         context.Record.Summary = result.HasDifferences
             ? result.Brief()
             : $"{result.Tables.Count} tables identical (rows and checksums), schema identical{(result.RolesCompared ? ", owners, privileges and roles identical" : "")}";

@@ -51,7 +51,7 @@ public static class FallbackEnding
             await ReadOnlySourceStep.RefuseWritesAsync(conn, target.Database, context.Journal.Id, "target", cancellationToken);
         }
 
-        record.Outputs["targetReadOnly"] = "on";
+        record.Set(Steps.FallbackStep.TargetReadOnly, ReadOnlyState.On);
         context.Journal.Save();
         context.Reporter.Info($"Target {target.Database} is read-only; applying its last changes to the old source.");
 
@@ -69,8 +69,8 @@ public static class FallbackEnding
             {
             }
 
-            record.Outputs["changedTables"] = string.Join('\n', await follower.ChangedTablesAsync(cancellationToken));
-            record.Outputs["lastChanges"] = follower.Changes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            record.Set(Steps.FallbackStep.ChangedTables, [.. await follower.ChangedTablesAsync(cancellationToken)]);
+            record.Set(Steps.FallbackStep.LastChanges, follower.Changes);
             context.Journal.Save();
             await using var conn = await OpenWritableAsync(target, "target", cancellationToken);
             await FallbackCapture.RemoveAsync(conn, cancellationToken);
@@ -92,15 +92,15 @@ public static class FallbackEnding
 
         var compared = await VerifyAsync(context, cancellationToken);
         await ReadOnlySourceStep.LiftAsync(oldSource, cancellationToken);
-        context.Journal.Step(ReadOnlySourceStep.StepName).Outputs["readOnly"] = "lifted";
-        record.Outputs["rolledBack"] = "yes";
-        return $"rolled back: the target refuses writes; {record.Outputs.GetValueOrDefault("lastChanges") ?? "0"} last changes and {sequences} sequences applied to the old source, {compared} changed tables verified identical; the old source takes writes again";
+        context.Journal.Step(ReadOnlySourceStep.StepName).Set(ReadOnlySourceStep.ReadOnly, ReadOnlyState.Lifted);
+        record.Set(Steps.FallbackStep.RolledBack, true);
+        return $"rolled back: the target refuses writes; {record.Get(Steps.FallbackStep.LastChanges) ?? 0} last changes and {sequences} sequences applied to the old source, {compared} changed tables verified identical; the old source takes writes again";
     }
 
     /// <summary>The tables the way back changed, compared row by row (target against old source); returns how many.</summary>
     private static async Task<int> VerifyAsync(MigrationContext context, CancellationToken cancellationToken)
     {
-        var changed = (context.Record.Outputs.GetValueOrDefault("changedTables") ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var changed = (context.Record.Get(Steps.FallbackStep.ChangedTables) ?? []).ToArray();
         if (changed.Length == 0)
         {
             return 0;

@@ -33,6 +33,45 @@ public static class FallbackRequest
     public static FallbackEnd? Read(string folder) =>
         File.Exists(Path.Combine(folder, FileName)) && Enum.TryParse<FallbackEnd>(File.ReadAllText(Path.Combine(folder, FileName)).Trim(), out var end) ? end : null;
 
+    /// <summary>Refuses to ask <paramref name="end"/> of a migration with no way back following: not started with --fallback, not switched yet, or ended.</summary>
+    /// <exception cref="Errors.UsageException">Why there is nothing to end.</exception>
+    public static void CheckEndable(MigrationJournal journal, FallbackEnd end)
+    {
+        ArgumentNullException.ThrowIfNull(journal);
+        var id = journal.Id;
+        if (!Asked(journal))
+        {
+            throw new Errors.UsageException($"Migration {id} has no way back: it was not started with --online --fallback.");
+        }
+
+        if (journal.Steps.FirstOrDefault(s => s.Name == Steps.FallbackStep.StepName) is { Status: StepStatus.Done } done)
+        {
+            throw new Errors.UsageException($"The way back of migration {id} has ended already: {done.Summary}.");
+        }
+
+        if (!Following(journal))
+        {
+            throw new Errors.UsageException($"Migration {id} has not switched yet ({journal.Status.ToString().ToLowerInvariant()}): there is nothing to {(end == FallbackEnd.Rollback ? "roll back" : "finish")}; 'pgrelocate cancel {id}' stops it.");
+        }
+    }
+
+    /// <summary>
+    /// Waits, at most <paramref name="wait"/>, while the process running the migration runs it (it ends once the way
+    /// back has ended as asked); returns the journal as it is then.
+    /// </summary>
+    public static async Task<MigrationJournal> AwaitEndAsync(MigrationJournal journal, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(journal);
+        var deadline = DateTime.UtcNow + wait;
+        while (DateTime.UtcNow < deadline && journal.Status == MigrationStatus.Running && journal.IsRunningElsewhere())
+        {
+            await Task.Delay(250, cancellationToken);
+            journal = journal.Reload();
+        }
+
+        return journal;
+    }
+
     /// <summary>True when the migration was started with --fallback.</summary>
     public static bool Asked(MigrationJournal journal) => bool.TryParse(journal.Options.GetValueOrDefault("fallback"), out var on) && on;
 

@@ -15,8 +15,11 @@ public sealed class FallbackCaptureStep : ICompensatingStep
 {
     public const string StepName = "way back capture";
 
-    /// <summary>The output that says the capture is in place: "on", until something removes it.</summary>
-    public const string Capture = "capture";
+    /// <summary>The output that says the capture is in place: on, until something removes it.</summary>
+    public static readonly JournalKey<CaptureState?> Capture = JournalKey.State<CaptureState>("capture");
+
+    /// <summary>How long the capture took to set up.</summary>
+    public static readonly JournalKey<TimeSpan?> Took = JournalKey.Seconds("seconds");
 
     public string Name => StepName;
 
@@ -24,12 +27,12 @@ public sealed class FallbackCaptureStep : ICompensatingStep
 
     public bool KeepOnSuccess(MigrationOptions options) => true;
 
-    public bool LeftToUndo(StepRecord record) => record.Outputs.GetValueOrDefault(Capture) == "on";
+    public bool LeftToUndo(StepRecord record) => record.Get(Capture) == CaptureState.On;
 
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.UtcNow;
-        context.Record.Outputs[Capture] = "on";
+        context.Record.Set(Capture, CaptureState.On);
         context.Journal.Save();
         await using (var old = await Db.OpenAsync(context.Options.Source, "source", cancellationToken))
         {
@@ -42,8 +45,9 @@ public sealed class FallbackCaptureStep : ICompensatingStep
             tables = await FallbackCapture.CreateAsync(target, cancellationToken);
         }
 
-        var seconds = (DateTimeOffset.UtcNow - started).TotalSeconds;
-        context.Record.Outputs["seconds"] = seconds.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture);
+        var took = DateTimeOffset.UtcNow - started;
+        var seconds = took.TotalSeconds;
+        context.Record.Set(Took, took);
         context.Record.Summary = $"{tables} tables captured on the target in {seconds:0.0}s (after the write downtime measured, before the applications are told); the old source stays read-only to the applications and follows the target";
         context.Reporter.Info($"A way back is ready: the target's changes go to the old source until 'pgrelocate rollback {context.Journal.Id}' or 'pgrelocate finish {context.Journal.Id}'.");
     }
@@ -60,5 +64,14 @@ public sealed class FallbackCaptureStep : ICompensatingStep
     }
 
     /// <summary>Records that nothing of the way back is left on either side.</summary>
-    internal static void Removed(MigrationJournal journal) => journal.Step(StepName).Outputs[Capture] = "removed";
+    internal static void Removed(MigrationJournal journal) => journal.Step(StepName).Set(Capture, CaptureState.Removed);
+}
+
+/// <summary>Whether the way back's capture is in place (<see cref="FallbackCaptureStep.Capture"/>).</summary>
+public enum CaptureState
+{
+    On,
+
+    /// <summary>Removed from both sides.</summary>
+    Removed,
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
+using PgRelocate.Migration.Steps;
 using PgRelocate.Online.Fallback;
 using PgRelocate.Progress;
 
@@ -16,6 +17,31 @@ public sealed class FallbackStep : IMigrationStep
 {
     public const string StepName = "way back";
 
+    /// <summary>How the way back ended: as asked (<see cref="FallbackEnd"/>'s names, "Rollback", "Finish"), or <see cref="EndedItself"/>.</summary>
+    public static readonly JournalKey<string> Ended = JournalKey.Text("ended");
+
+    /// <summary>What <see cref="Ended"/> says when the way back ended itself (its queue's limit, a change it could not apply).</summary>
+    public const string EndedItself = "limit";
+
+    /// <summary>The changes the way back applied to the old source.</summary>
+    public static readonly JournalKey<long?> Changes = JournalKey.Count("changes");
+
+    /// <summary>A rollback's: the target refuses writes (on) once it began.</summary>
+    public static readonly JournalKey<ReadOnlyState?> TargetReadOnly = JournalKey.State<ReadOnlyState>("targetReadOnly");
+
+    /// <summary>A rollback's: the tables its last changes touched on the old source, verified after.</summary>
+    public static readonly JournalKey<IReadOnlyList<string>> ChangedTables = JournalKey.Lines("changedTables");
+
+    /// <summary>A rollback's: the target's last changes applied to the old source.</summary>
+    public static readonly JournalKey<long?> LastChanges = JournalKey.Count("lastChanges");
+
+    /// <summary>A rollback's: done, the old source takes writes again (written "yes").</summary>
+    public static readonly JournalKey<bool?> RolledBack = JournalKey.Of<bool?>("rolledBack", v => v == true ? "yes" : "no", t => t == "yes");
+
+    /// <summary>How the way back of <paramref name="journal"/> ended as asked; null while it runs, or when it ended itself.</summary>
+    public static FallbackEnd? EndedAs(MigrationJournal journal) =>
+        Enum.TryParse<FallbackEnd>(journal?.Output(StepName, Ended), out var end) && Enum.IsDefined(end) ? end : null;
+
     public string Name => StepName;
 
     public string? SkipReason(MigrationOptions options) => options.Fallback ? null : "no way back asked for (--fallback)";
@@ -23,7 +49,7 @@ public sealed class FallbackStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var journal = context.Journal;
-        if (journal.Output(FallbackCaptureStep.StepName, FallbackCaptureStep.Capture) != "on" && FallbackRequest.Read(context.Folder) is null)
+        if (journal.Output(FallbackCaptureStep.StepName, FallbackCaptureStep.Capture) != CaptureState.On && FallbackRequest.Read(context.Folder) is null)
         {
             context.Record.Summary ??= "the way back was removed";
             return;
@@ -48,7 +74,7 @@ public sealed class FallbackStep : IMigrationStep
         }
 
         FallbackCaptureStep.Removed(journal);
-        context.Record.Outputs["ended"] = FallbackRequest.Read(context.Folder)?.ToString() ?? "limit";
+        context.Record.Set(Ended, FallbackRequest.Read(context.Folder)?.ToString() ?? EndedItself);
         new OnlineStatus { Phase = OnlinePhases.Switched }.Write(context.Folder);
     }
 
@@ -83,7 +109,7 @@ public sealed class FallbackStep : IMigrationStep
                             Transactions = follower.TotalTransactions,
                             Blocked = follower.Waiting ? "a transaction in progress on the target since before the last round: the way back applies in commit order, after it" : null,
                         }.Write(context.Folder);
-                        context.Record.Outputs["changes"] = follower.TotalChanges.ToString(CultureInfo.InvariantCulture);
+                        context.Record.Set(Changes, follower.TotalChanges);
                         if (options.MaxFallbackQueue is { } max && bytes > max)
                         {
                             await follower.DisposeAsync();

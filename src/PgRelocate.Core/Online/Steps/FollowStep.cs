@@ -1,4 +1,3 @@
-using System.Globalization;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
@@ -17,6 +16,12 @@ namespace PgRelocate.Online.Steps;
 public sealed class FollowStep : ICompensatingStep
 {
     public const string StepName = "follow";
+
+    /// <summary>What the verification while following found: "N tables identical"; missing when it did not pass.</summary>
+    public static readonly JournalKey<string> Verified = JournalKey.Text("verified");
+
+    /// <summary>The changes applied while following.</summary>
+    public static readonly JournalKey<long?> Changes = JournalKey.Count("changes");
 
     public string Name => StepName;
 
@@ -65,7 +70,7 @@ public sealed class FollowStep : ICompensatingStep
                 }
 
                 var copy = context.Journal.Step(SnapshotCopyStep.StepName);
-                var result = await OnlineVerification.RunAsync(follower, options.Source, options.Into.Connection, copy.Outputs["slot"], options.Into.Jobs, context.Reporter, cancellationToken);
+                var result = await OnlineVerification.RunAsync(follower, options.Source, options.Into.Connection, copy.Get(SnapshotCopyStep.Slot)!, options.Into.Jobs, context.Reporter, cancellationToken);
                 foreach (var table in VerifyStep.Tables(result))
                 {
                     context.Record.Tables.Add(table with { Title = table.Title + " while following" });
@@ -77,7 +82,7 @@ public sealed class FollowStep : ICompensatingStep
                 }
 
                 verified = true;
-                context.Record.Outputs["verified"] = $"{result.Tables.Count} tables identical";
+                context.Record.Set(Verified, $"{result.Tables.Count} tables identical");
                 context.Reporter.Info($"Verified while following: {result.Tables.Count} tables identical to the source at one position.");
                 context.Journal.Save();
             }
@@ -126,7 +131,7 @@ public sealed class FollowStep : ICompensatingStep
 
         OnlineCutoverStep.Record(context, follower);
         context.Record.Summary = $"{follower.Changes} changes in {follower.Transactions} transactions applied; {(verified ? "verified identical while following; " : "not verified while following (cutover asked first); ")}{(Requested() ? "cutover requested" : "caught up, automatic cutover")}";
-        context.Record.Outputs["changes"] = follower.Changes.ToString(CultureInfo.InvariantCulture);
+        context.Record.Set(Changes, follower.Changes);
         context.Reporter.Progress(new ProgressUpdate("follow", follower.Changes, follower.Changes, "changes", Finished: true));
     }
 }

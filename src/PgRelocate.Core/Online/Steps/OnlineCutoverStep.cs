@@ -21,8 +21,20 @@ public sealed class OnlineCutoverStep : IMigrationStep
 {
     public const string StepName = "cutover";
 
-    /// <summary>Behind PgBouncer: how long the application's queries waited there (from PAUSE to RESUME), in seconds.</summary>
-    public const string ApplicationPauseOutput = "applicationPauseSeconds";
+    /// <summary>Behind PgBouncer: how long the application's queries waited there (from PAUSE to RESUME).</summary>
+    public static readonly JournalKey<TimeSpan?> ApplicationPause = JournalKey.Seconds("applicationPauseSeconds");
+
+    /// <summary>How long the source refused writes: from the read-only step's start to the target's taking over.</summary>
+    public static readonly JournalKey<TimeSpan?> WriteDowntime = JournalKey.Seconds("writeDowntimeSeconds");
+
+    /// <summary>The part of the downtime spent applying the source's last changes.</summary>
+    public static readonly JournalKey<TimeSpan?> CatchUp = JournalKey.Seconds("catchUpSeconds");
+
+    /// <summary>The tables the follow changed (quoted names), in the follow's record and the cutover's.</summary>
+    public static readonly JournalKey<IReadOnlyList<string>> ChangedTables = JournalKey.Lines("changedTables");
+
+    /// <summary>The transactions applied, in the follow's record and the cutover's.</summary>
+    public static readonly JournalKey<long?> Transactions = JournalKey.Count("transactions");
 
     public string Name => StepName;
 
@@ -33,7 +45,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
         var options = context.Options;
         var readOnlyAt = context.Journal.Step(ReadOnlySourceStep.StepName).StartedAt ?? DateTimeOffset.UtcNow;
         var copy = context.Journal.Step(SnapshotCopyStep.StepName);
-        var slot = copy.Outputs[("slot")];
+        var slot = copy.Get(SnapshotCopyStep.Slot)!;
 
         // 1. Everything the source committed before it became read-only. From PostgreSQL 14 a marker written
         // into the source's WAL now says exactly when that is applied: it is decoded after every transaction
@@ -113,22 +125,22 @@ public sealed class OnlineCutoverStep : IMigrationStep
         if (options.PgBouncer is not null)
         {
             var paused = await PgBouncerSwitch.SwitchAsync(context, cancellationToken);
-            context.Record.Outputs[ApplicationPauseOutput] = paused.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
+            context.Record.Set(ApplicationPause, paused);
             phases.Lap("PgBouncer: entry repointed, RELOAD, RESUME");
         }
 
-        await SourceSide.RemoveAsync(options.Source, slot, copy.Outputs["publication"], identity, cancellationToken);
+        await SourceSide.RemoveAsync(options.Source, slot, copy.Get(SnapshotCopyStep.Publication)!, identity, cancellationToken);
         phases.Lap("slot and publication");
 
         var downtime = DateTimeOffset.UtcNow - readOnlyAt;
         Record(context, follower, transactionsBefore);
-        context.Record.Outputs["writeDowntimeSeconds"] = downtime.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
+        context.Record.Set(WriteDowntime, downtime);
         if (context.Journal.Estimate is { } estimate)
         {
             estimate.Actual.OnlineDowntimeSeconds = downtime.TotalSeconds;
         }
 
-        context.Record.Outputs["catchUpSeconds"] = phases.Seconds("read-only and catch up").ToString("0.000", CultureInfo.InvariantCulture);
+        context.Record.Set(CatchUp, TimeSpan.FromSeconds(phases.Seconds("read-only and catch up")));
         context.Record.Tables.Add(new ReportTable(
             "Where the write downtime went",
             ["phase", "seconds"],
@@ -136,9 +148,9 @@ public sealed class OnlineCutoverStep : IMigrationStep
         var uncounted = changed.Count - counted;
         context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes - changesBefore} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {configuration.Count} extension configuration tables' rows copied again, {(unlogged.Count > 0 ? $"{unlogged.Count} unlogged tables copied again and verified identical, " : "")}{counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger {Sentences.Plural(uncounted, "one")} left to the verification while following)" : "")}; slot and publication removed";
         context.Reporter.Info($"Cutover done: the source was read-only for {downtime.TotalSeconds:0.0}s.");
-        if (context.Record.Outputs.GetValueOrDefault(ApplicationPauseOutput) is { } pause)
+        if (context.Record.Get(ApplicationPause) is { } pause)
         {
-            context.Record.Summary += $"; behind PgBouncer, the application's queries waited {pause}s there";
+            context.Record.Summary += $"; behind PgBouncer, the application's queries waited {pause.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture)}s there";
         }
         new OnlineStatus { Phase = OnlinePhases.Switched }.Write(context.Folder);
     }
@@ -199,7 +211,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
     internal static Follower FollowerFor(MigrationContext context, string phase)
     {
         var copy = context.Journal.Step(SnapshotCopyStep.StepName);
-        return new Follower(context.Options.Source, context.Options.Into.Connection, copy.Outputs["slot"], copy.Outputs["publication"], context.Folder, context.Reporter)
+        return new Follower(context.Options.Source, context.Options.Into.Connection, copy.Get(SnapshotCopyStep.Slot)!, copy.Get(SnapshotCopyStep.Publication)!, context.Folder, context.Reporter)
         {
             Phase = phase,
             MaxRetainedBytes = context.Options.MaxRetainedWal,
@@ -212,8 +224,8 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// <param name="transactionsBefore">Transactions the follower had applied before this step (one follower serves the follow and the cutover).</param>
     internal static void Record(MigrationContext context, Follower follower, long transactionsBefore = 0)
     {
-        context.Record.Outputs["changedTables"] = string.Join('\n', follower.ChangedTables.Order(StringComparer.Ordinal));
-        context.Record.Outputs["transactions"] = (follower.Transactions - transactionsBefore).ToString(CultureInfo.InvariantCulture);
+        context.Record.Set(ChangedTables, [.. follower.ChangedTables.Order(StringComparer.Ordinal)]);
+        context.Record.Set(Transactions, follower.Transactions - transactionsBefore);
     }
 
     /// <summary>Rows of the compact lag table: the chart in the HTML report shows every sample.</summary>

@@ -1,6 +1,6 @@
-using System.Globalization;
 using Npgsql.Replication;
 using Npgsql.Replication.PgOutput;
+using NpgsqlTypes;
 using PgRelocate.Connections;
 using PgRelocate.Copy;
 using PgRelocate.Errors;
@@ -22,7 +22,21 @@ public sealed class SnapshotCopyStep : ICompensatingStep
 {
     public const string StepName = "snapshot copy";
 
-    private const char Separator = '\n';
+    /// <summary>The replication slot, named after the migration.</summary>
+    public static readonly JournalKey<string> Slot = JournalKey.Text("slot");
+
+    public static readonly JournalKey<string> Publication = JournalKey.Text("publication");
+
+    /// <summary>The slot's consistent point, where the follow starts.</summary>
+    public static readonly JournalKey<NpgsqlLogSequenceNumber?> StartLsn =
+        JournalKey.Of<NpgsqlLogSequenceNumber?>("startLsn", v => v!.Value.ToString(), t => NpgsqlLogSequenceNumber.TryParse(t, out var lsn) ? lsn : null);
+
+    /// <summary>The tables this migration set REPLICA IDENTITY FULL on (quoted names).</summary>
+    public static readonly JournalKey<IReadOnlyList<string>> ReplicaIdentityFull = JournalKey.Lines("replicaIdentityFull");
+
+    public static readonly JournalKey<long?> Rows = JournalKey.Count("rows");
+
+    public static readonly JournalKey<long?> Tables = JournalKey.Count("tables");
 
     public string Name => StepName;
 
@@ -40,13 +54,13 @@ public sealed class SnapshotCopyStep : ICompensatingStep
         var record = context.Record;
 
         // What an interrupted attempt left: its slot and publication (the copy below replaces the target).
-        if (record.Outputs.ContainsKey("startLsn"))
+        if (record.Has(StartLsn))
         {
             context.Reporter.Warn(ResumeMessage);
         }
 
         await SourceSide.RemoveAsync(options.Source, slot, publication, IdentityTables(record), cancellationToken);
-        record.Outputs.Clear();
+        record.ClearOutputs();
 
         IReadOnlyList<PublishedTable> tables;
         await using (var conn = await Db.OpenAsync(options.Source, "source", cancellationToken))
@@ -61,13 +75,13 @@ public sealed class SnapshotCopyStep : ICompensatingStep
                 }
 
                 // Recorded first, so that an interruption right after still undoes it.
-                record.Outputs["replicaIdentityFull"] = string.Join(Separator, noIdentity);
+                record.Set(ReplicaIdentityFull, noIdentity);
                 context.Journal.Save();
                 await SourceSide.SetReplicaIdentityFullAsync(conn, noIdentity, cancellationToken);
             }
 
-            record.Outputs["slot"] = slot;
-            record.Outputs["publication"] = publication;
+            record.Set(Slot, slot);
+            record.Set(Publication, publication);
             context.Journal.Save();
             await SourceSide.CreatePublicationAsync(conn, publication, tables, cancellationToken);
         }
@@ -88,7 +102,7 @@ public sealed class SnapshotCopyStep : ICompensatingStep
         }
 
         var start = created.ConsistentPoint;
-        record.Outputs["startLsn"] = start.ToString();
+        record.Set(StartLsn, start);
         context.Journal.Save();
         context.Reporter.Info($"Replication slot {slot} created at {start}; copying its snapshot {created.SnapshotName}.");
 
@@ -101,8 +115,8 @@ public sealed class SnapshotCopyStep : ICompensatingStep
             await TargetState.CreateAsync(target, slot, start, cancellationToken);
         }
 
-        record.Outputs["rows"] = result.Rows.ToString(CultureInfo.InvariantCulture);
-        record.Outputs["tables"] = tables.Count.ToString(CultureInfo.InvariantCulture);
+        record.Set(Rows, result.Rows);
+        record.Set(Tables, tables.Count);
         record.Summary = $"slot {slot} at {start}; {result.Tables} tables, {result.Rows} rows, {Units.Bytes(result.Bytes)}, {result.LargeObjects} large objects copied from its snapshot in {Units.Duration(result.Duration)}";
     }
 
@@ -115,17 +129,17 @@ public sealed class SnapshotCopyStep : ICompensatingStep
     public async Task UndoAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var record = context.Record;
-        if (record.Outputs.TryGetValue("slot", out var slot))
+        if (record.Get(Slot) is { } slot)
         {
             if (!context.HasSource)
             {
                 return;
             }
 
-            await SourceSide.RemoveAsync(context.Options.Source, slot, record.Outputs["publication"], IdentityTables(record), cancellationToken);
+            await SourceSide.RemoveAsync(context.Options.Source, slot, record.Get(Publication)!, IdentityTables(record), cancellationToken);
             context.Reporter.Info($"Replication slot and publication {slot} removed from the source.");
-            record.Outputs.Remove("slot");
-            record.Outputs.Remove("replicaIdentityFull");
+            record.Remove(Slot);
+            record.Remove(ReplicaIdentityFull);
         }
 
         if (context.Journal.Status == MigrationStatus.Completed)
@@ -135,7 +149,7 @@ public sealed class SnapshotCopyStep : ICompensatingStep
 
         if (!context.HasTarget)
         {
-            record.Outputs[TargetSchemaLeft] = OnlineNames.TargetSchema;
+            record.Set(TargetSchemaLeft, OnlineNames.TargetSchema);
         }
         else
         {
@@ -143,14 +157,14 @@ public sealed class SnapshotCopyStep : ICompensatingStep
             {
                 await using var target = await Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken);
                 await TargetState.RemoveAsync(target, cancellationToken);
-                if (record.Outputs.Remove(TargetSchemaLeft))
+                if (record.Remove(TargetSchemaLeft))
                 {
                     context.Reporter.Info($"Schema {OnlineNames.TargetSchema} removed from the target.");
                 }
             }
             catch (PgRelocateException e)
             {
-                record.Outputs[TargetSchemaLeft] = OnlineNames.TargetSchema;
+                record.Set(TargetSchemaLeft, OnlineNames.TargetSchema);
                 context.Reporter.Warn($"Could not remove {OnlineNames.TargetSchema} from the target: {e.Message}");
             }
         }
@@ -177,12 +191,12 @@ public sealed class SnapshotCopyStep : ICompensatingStep
 
     /// <summary>An undone step is done with, unless it left the tool's schema on a target it could not reach.</summary>
     public bool LeftToUndo(StepRecord record) =>
-        record.Status is not (StepStatus.Pending or StepStatus.Skipped or StepStatus.Undone) || record.Outputs.ContainsKey(TargetSchemaLeft);
+        record.Status is not (StepStatus.Pending or StepStatus.Skipped or StepStatus.Undone) || record.Has(TargetSchemaLeft);
 
-    /// <summary>The output saying an undo without the target left the tool's schema there.</summary>
-    public const string TargetSchemaLeft = "targetSchemaLeft";
+    /// <summary>The output saying an undo without the target left the tool's schema there (its name).</summary>
+    public static readonly JournalKey<string> TargetSchemaLeft = JournalKey.Text("targetSchemaLeft");
 
     /// <summary>The tables this migration set REPLICA IDENTITY FULL on (quoted names).</summary>
     public static IReadOnlyList<string> IdentityTables(StepRecord record) =>
-        record.Outputs.GetValueOrDefault("replicaIdentityFull")?.Split(Separator, StringSplitOptions.RemoveEmptyEntries) ?? [];
+        record.Get(ReplicaIdentityFull) ?? [];
 }

@@ -2,6 +2,7 @@ using Npgsql;
 using PgRelocate.Connections;
 using PgRelocate.Migration;
 using PgRelocate.Online;
+using PgRelocate.Online.Steps;
 using PgRelocate.Tests.Harness;
 using PgRelocate.Tests.Harness.Servers;
 
@@ -69,7 +70,7 @@ public class PgBouncerCutoverTests(OnlineServers servers) : IClassFixture<Online
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(bouncer.IniFile));
         Assert.Contains($"port={source.Port}", File.ReadAllText($"{bouncer.IniFile}.before-{id}"), StringComparison.Ordinal);
         Assert.False(await bouncer.PausedAsync());
-        var pause = double.Parse(run.Journal().Output("cutover", "applicationPauseSeconds")!, System.Globalization.CultureInfo.InvariantCulture);
+        var pause = run.Journal().Output(OnlineCutoverStep.StepName, OnlineCutoverStep.ApplicationPause)!.Value.TotalSeconds;
         Assert.True(pause > 0, $"the application's pause was not recorded: {pause}");
         Assert.DoesNotContain(bouncer.Admin.Get("password")!, string.Join('\n', run.Journal().Log) + (await run.Result).Output + cutover.Output, StringComparison.Ordinal);
     }
