@@ -93,16 +93,12 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
         {
-            await RollbackAsync(_tx);
             var holders = watcher.LastBlockers.Count > 0 ? string.Join("; ", watcher.LastBlockers) : "another session";
-            throw new PgRelocateException(
-                $"Could not empty the target: waited {Units.Duration(Requirements.LockTimeout)} for a lock held by {holders}. End that session or let it finish, then run again (--lock-timeout sets the wait). {await OutcomeAsync()}", ExitCode.Failed, e);
+            throw await FailedAsync($"waited {Units.Duration(Requirements.LockTimeout)} for a lock held by {holders}. End that session or let it finish, then run again (--lock-timeout sets the wait).", e);
         }
         catch (PostgresException e) when (!cancellationToken.IsCancellationRequested)
         {
-            await RollbackAsync(_tx);
-            throw new PgRelocateException(
-                $"Could not empty the target: {e.MessageText}. The login role may only drop what it owns: drop the rest as its owner, or restore into an empty database. {await OutcomeAsync()}", ExitCode.Failed, e);
+            throw await FailedAsync($"{e.MessageText}. The login role may only drop what it owns: drop the rest as its owner, or restore into an empty database.", e);
         }
         catch (Exception e) when (e is not PgRelocateException)
         {
@@ -230,6 +226,13 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
             throw new PgRelocateException(
                 $"Could not empty the target: {UserObjects.Sample(remaining, 5)} {Sentences.Plural(remaining.Count, "remains", "remain")}, owned by another role. Drop them as their owner, or restore into an empty database. {await OutcomeAsync()}");
         }
+    }
+
+    /// <summary>The server refused a statement: the open transaction rolled back, the error says why, what to do and where the target stands.</summary>
+    private async Task<PgRelocateException> FailedAsync(string why, PostgresException e)
+    {
+        await RollbackAsync(_tx);
+        return new PgRelocateException($"Could not empty the target: {why} {await OutcomeAsync()}", ExitCode.Failed, e);
     }
 
     /// <summary>Begins a transaction, kept to be rolled back when the emptying stops in it.</summary>
