@@ -87,7 +87,7 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
                 await RunBatchAsync(conn, plan, i, cancellationToken);
             }
 
-            // 5. Nothing left: what is, is another role's.
+            // 5. The look that nothing is left: whatever is, is another role's, and refused.
             await RefuseRemainingAsync(conn, cancellationToken);
             Requirements.Changes.Now(TargetCondition.Emptied);
         }
