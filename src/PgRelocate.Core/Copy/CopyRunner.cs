@@ -133,8 +133,45 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
     public async Task<CopyResult> FinishAsync(CopyStart start, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(start);
-        var (options, clock, snapshot, log, schema) = (start.Options, start.Clock, start.Snapshot, start.Log, start.Schema);
+        var (options, clock, snapshot) = (start.Options, start.Clock, start.Snapshot);
         var warnings = new List<string>();
+        Announce(start);
+
+        // 1. The target: left sessions ended, --roles' roles created, then emptied or, resuming, what the interrupted copy committed kept.
+        var (roles, record) = await PrepareTargetAsync(start, warnings, cancellationToken);
+
+        // 2. Tables, types, functions, views: the pre-data section (kept when resuming), then the copy's record.
+        var pgRestore = PgRestoreFor(start);
+        record = await RestorePreDataAsync(start, pgRestore, record, warnings, cancellationToken);
+
+        // 3. Rows, indexes and large objects, in parallel, from the snapshot.
+        var data = new DataPhase(options, start.Lanes, snapshot, start.Schema, clock, reporter, record);
+        var begin = clock.Now;
+        await data.RunAsync(cancellationToken);
+        clock.Add("data and indexes", $"{snapshot.Tables.Count} tables", begin, data.Rows, data.Bytes);
+
+        // 4. and 5. Sequences beside post-data (foreign keys, triggers, the rest); the record goes once both are in.
+        var sequenceCount = await SequencesAndPostDataAsync(start, pgRestore, record, warnings, cancellationToken);
+
+        // 6. --roles: the source's owners and grants, once every object is in.
+        Catalog.AccessApplied? access = null;
+        if (options.Roles)
+        {
+            begin = clock.Now;
+            access = await Catalog.TargetAccess.ApplyAsync(options.Source, options.Target, options.RoleRenames, cancellationToken);
+            clock.Add("owners and grants", access.ToString(), begin);
+        }
+
+        // 7. Written: each step's time in the log, and the result.
+        options.Into.Changes.Now(TargetCondition.Written);
+        LogSteps(start);
+        return new CopyResult(clock.Steps, warnings, clock.Now, snapshot.Tables.Count, data.Rows, data.Bytes, sequenceCount, snapshot.LargeObjects.Count, start.Log.Path) { Roles = roles, Access = access };
+    }
+
+    /// <summary>What is copied, from where to where and how, and the warnings the checks left.</summary>
+    private void Announce(CopyStart start)
+    {
+        var (options, snapshot) = (start.Options, start.Snapshot);
         reporter.Info($"Copying {options.Source.Display} (PostgreSQL {snapshot.Server.Text}, {Units.Bytes(snapshot.SizeBytes)}, {snapshot.Tables.Count} tables, {snapshot.LargeObjects.Count} large objects) into {options.Target.Display} with {options.Jobs} COPY streams and {options.IndexJobs} index builders{(start.Far ? string.Create(CultureInfo.InvariantCulture, $", all at once: a round trip takes {start.RoundTrip.TotalMilliseconds:0.0} ms") : "")}.");
         if (start.ProbeSkipped is { } why)
         {
@@ -142,7 +179,16 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         }
 
         start.Prepared.WarnAbout(reporter);
-        var targetMajor = start.Prepared.Server.Major;
+    }
+
+    /// <summary>
+    /// Readies the target for writing: the statements a killed run left working ended, the roles created
+    /// (--roles), then emptied, or, for a resumed migration whose interrupted copy can go on, that copy's record
+    /// (<see cref="ResumeAsync"/>). Returns the roles' outcomes and the record (null: not resuming).
+    /// </summary>
+    private async Task<(List<Catalog.RoleOutcome> Roles, CopyRecord? Record)> PrepareTargetAsync(CopyStart start, List<string> warnings, CancellationToken cancellationToken)
+    {
+        var (options, clock) = (start.Options, start.Clock);
         var begin = clock.Now;
 
         // A killed run of this migration (or of another) may have left a statement working on the target, an index
@@ -157,21 +203,35 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         warnings.AddRange(roles.Where(r => r.Notable).Select(r => r.ToString()));
 
         // A resumed migration keeps what its interrupted copy committed; anything else starts over on an emptied target.
-        var record = options.Resumable is { Resumed: true } resumable ? await ResumeAsync(options.Target, resumable, snapshot, schema, cancellationToken) : null;
-        var resuming = record is not null;
-        if (!resuming)
+        var record = options.Resumable is { Resumed: true } resumable ? await ResumeAsync(options.Target, resumable, start.Snapshot, start.Schema, cancellationToken) : null;
+        if (record is null)
         {
             await start.Prepared.EmptyAsync(reporter, cancellationToken);
         }
 
         options.Into.Changes.Now(TargetCondition.PartlyWritten);
-        clock.Add("target", (options.Roles ? "roles created, " : "") + (resuming ? "what the interrupted copy committed kept" : "emptied"), begin);
+        clock.Add("target", (options.Roles ? "roles created, " : "") + (record is not null ? "what the interrupted copy committed kept" : "emptied"), begin);
+        return (roles, record);
+    }
 
-        // 2. Tables, types, functions, views: the pre-data section. Index builds and foreign key checks of
-        // the post-data section run in these sessions too; a foreign key's check is one big join, which
-        // spills to disk with the default work_mem.
-        var pgRestore = new PgRestore(start.PgRestoreTool, options.Target, targetMajor, log.Write, reporter, "-c work_mem=256MB -c maintenance_work_mem=" + options.MaintenanceWorkMem);
-        begin = clock.Now;
+    /// <summary>
+    /// The pg_restore of the pre-data and post-data sections. Index builds and foreign key checks of the post-data
+    /// section run in its sessions too; a foreign key's check is one big join, which spills to disk with the
+    /// default work_mem.
+    /// </summary>
+    private PgRestore PgRestoreFor(CopyStart start) =>
+        new(start.PgRestoreTool, start.Options.Target, start.Prepared.Server.Major, start.Log.Write, reporter, "-c work_mem=256MB -c maintenance_work_mem=" + start.Options.MaintenanceWorkMem);
+
+    /// <summary>
+    /// Restores the pre-data section in waves over the start's lanes, unless <paramref name="record"/> says the
+    /// interrupted copy did; leaves out the extensions' configuration tables the target's role may not write; then,
+    /// for a migration starting its copy, begins the record of what it commits. Returns the record (null: none kept).
+    /// </summary>
+    private async Task<CopyRecord?> RestorePreDataAsync(CopyStart start, PgRestore pgRestore, CopyRecord? record, List<string> warnings, CancellationToken cancellationToken)
+    {
+        var (options, clock, log, schema) = (start.Options, start.Clock, start.Log, start.Schema);
+        var resuming = record is not null;
+        var begin = clock.Now;
         if (!resuming)
         {
             reporter.Progress(new ProgressUpdate("schema", 0, 1, "sections"));
@@ -188,7 +248,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
             reporter.Progress(new ProgressUpdate("schema", 1, 1, "sections", Finished: true));
         }
 
-        await LeaveOutUnwritableConfigTablesAsync(options.Target, snapshot, warnings, cancellationToken);
+        await LeaveOutUnwritableConfigTablesAsync(options.Target, start.Snapshot, warnings, cancellationToken);
         if (record is null && options.Resumable is { } recorded)
         {
             await using var conn = await Db.OpenAsync(options.Target, "target", cancellationToken);
@@ -196,17 +256,19 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         }
 
         clock.Add("pre-data", resuming ? "restored by the interrupted copy" : "pg_restore --section=pre-data", begin);
+        return record;
+    }
 
-        // 3. Rows, indexes and large objects, in parallel, from the snapshot.
-        var data = new DataPhase(options, start.Lanes, snapshot, schema, clock, reporter, record);
-        begin = clock.Now;
-        await data.RunAsync(cancellationToken);
-        clock.Add("data and indexes", $"{snapshot.Tables.Count} tables", begin, data.Rows, data.Bytes);
-
-        // 4. Sequences, then the snapshot can go; beside 5, which needs neither (a read in the snapshot and a session
-        // to set them, which the post-data section waited for: 70 ms of a copy of 1,000 tables with a serial key each).
+    /// <summary>
+    /// The sequences (read in the snapshot, which then ends) beside the post-data section, which needs neither: a read in
+    /// the snapshot and a session to set them, which the post-data section waited for (70 ms of a copy of 1,000 tables
+    /// with a serial key each). The record says its last section began, and goes once both are in. Returns how many sequences.
+    /// </summary>
+    private async Task<int> SequencesAndPostDataAsync(CopyStart start, PgRestore pgRestore, CopyRecord? record, List<string> warnings, CancellationToken cancellationToken)
+    {
+        var (options, clock, schema) = (start.Options, start.Clock, start.Schema);
         var sequenceWarnings = new List<string>();
-        var sequencing = SyncSequencesAsync(options, snapshot, clock, sequenceWarnings, cancellationToken);
+        var sequencing = SyncSequencesAsync(options, start.Snapshot, clock, sequenceWarnings, cancellationToken);
         if (start.PostDataJobs + 1 > options.Jobs + options.IndexJobs)
         {
             // Far, post-data's runs take every session the target's check counted: the sequences' session goes first.
@@ -215,7 +277,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
 
         try
         {
-            // 5. Foreign keys, triggers, partitioned parents' indexes, materialized views.
+            // Foreign keys, triggers, partitioned parents' indexes, materialized views.
             if (record is not null)
             {
                 await using var conn = await Db.OpenAsync(options.Target, "target", cancellationToken);
@@ -225,10 +287,10 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
 
             if (schema.RestCount > 0)
             {
-                begin = clock.Now;
+                var begin = clock.Now;
                 reporter.Progress(new ProgressUpdate("post-data", 0, 1, "sections"));
                 var selection = new PgRestoreCall("post-data") { Archive = schema.Path, Sections = ArchiveSections.PostData, EntryList = schema.RestListPath, Jobs = start.PostDataJobs };
-                warnings.AddRange((await pgRestore.RunStepAsync(selection, "post-data section", log.Path, cancellationToken)).Select(w => w.ToString()));
+                warnings.AddRange((await pgRestore.RunStepAsync(selection, "post-data section", start.Log.Path, cancellationToken)).Select(w => w.ToString()));
                 reporter.Progress(new ProgressUpdate("post-data", 1, 1, "sections", Finished: true));
                 clock.Add("post-data", "foreign keys, triggers, the rest", begin);
             }
@@ -242,29 +304,22 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
 
         var sequenceCount = await sequencing;
         warnings.AddRange(sequenceWarnings);
-
         if (record is not null)
         {
             await using var conn = await Db.OpenAsync(options.Target, "target", cancellationToken);
             await CopyRecord.RemoveAsync(conn, cancellationToken);
         }
 
-        // 6. --roles: the source's owners and grants, once every object is in.
-        Catalog.AccessApplied? access = null;
-        if (options.Roles)
-        {
-            begin = clock.Now;
-            access = await Catalog.TargetAccess.ApplyAsync(options.Source, options.Target, options.RoleRenames, cancellationToken);
-            clock.Add("owners and grants", access.ToString(), begin);
-        }
+        return sequenceCount;
+    }
 
-        options.Into.Changes.Now(TargetCondition.Written);
-        foreach (var step in clock.Steps)
+    /// <summary>Each step's start and duration (and rows) as comment lines of the copy's log.</summary>
+    private static void LogSteps(CopyStart start)
+    {
+        foreach (var step in start.Clock.Steps)
         {
-            log.Write(string.Create(CultureInfo.InvariantCulture, $"# step {step.Step}: {step.Object}, +{step.Start.TotalSeconds:F1}s, {step.Duration.TotalSeconds:F2}s{(step.Rows is { } rows ? $", {rows} rows" : "")}"));
+            start.Log.Write(string.Create(CultureInfo.InvariantCulture, $"# step {step.Step}: {step.Object}, +{step.Start.TotalSeconds:F1}s, {step.Duration.TotalSeconds:F2}s{(step.Rows is { } rows ? $", {rows} rows" : "")}"));
         }
-
-        return new CopyResult(clock.Steps, warnings, clock.Now, snapshot.Tables.Count, data.Rows, data.Bytes, sequenceCount, snapshot.LargeObjects.Count, log.Path) { Roles = roles, Access = access };
     }
 
     /// <summary>

@@ -76,11 +76,7 @@ public static class OnlineChecks
         const string name = "online: replication role";
         var (user, ok) = await Db.SingleAsync(
             context.Source,
-            """
-            SELECT current_user::text, r.rolreplication OR r.rolsuper
-                   OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = 'rds_replication' AND pg_catalog.pg_has_role(current_user, g.oid, 'MEMBER'))
-            FROM pg_catalog.pg_roles r WHERE r.rolname = current_user
-            """,
+            OnlineSql.ReplicationRole,
             r => (r.GetString(0), r.GetBoolean(1)),
             cancellationToken);
         if (ok)
@@ -105,10 +101,7 @@ public static class OnlineChecks
     public static Task<(int Slots, int UsedSlots, int Senders, int UsedSenders)> ReplicationCapacityAsync(Npgsql.NpgsqlConnection source, CancellationToken cancellationToken) =>
         Db.SingleAsync(
             source,
-            """
-            SELECT current_setting('max_replication_slots')::int, (SELECT count(*) FROM pg_catalog.pg_replication_slots)::int,
-                   current_setting('max_wal_senders')::int, (SELECT count(*) FROM pg_catalog.pg_stat_replication)::int
-            """,
+            OnlineSql.ReplicationCapacity,
             r => (r.GetInt32(0), r.GetInt32(1), r.GetInt32(2), r.GetInt32(3)),
             cancellationToken);
 

@@ -23,6 +23,8 @@ internal static class OnlineSql
     public static readonly string CarriedTies = Load("CarriedTies.sql");
     public static readonly string CarryCandidates = Load("CarryCandidates.sql");
     public static readonly string TargetTables = Load("TargetTables.sql");
+    public static readonly string ReplicationRole = Load("ReplicationRole.sql");
+    public static readonly string ReplicationCapacity = Load("ReplicationCapacity.sql");
 
     private static string Load(string fileName) => CatalogSql.Load("Online/" + fileName);
 }

@@ -25,25 +25,7 @@ public static class TargetState
     {
         await using (var tx = await conn.BeginTransactionAsync(cancellationToken))
         {
-            await Db.ExecuteAsync(conn, $"""
-                CREATE SCHEMA IF NOT EXISTS {Schema};
-                DROP TABLE IF EXISTS {Schema}.position, {Schema}.changed_tables, {Schema}.table_positions;
-                CREATE TABLE {Schema}.position (slot text PRIMARY KEY, lsn pg_lsn NOT NULL, changes bigint NOT NULL DEFAULT 0,
-                                                transactions bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now());
-                CREATE TABLE {Schema}.changed_tables (table_name text PRIMARY KEY);
-                CREATE TABLE {Schema}.table_positions (slot text NOT NULL, table_name text NOT NULL, lsn pg_lsn NOT NULL,
-                                                       PRIMARY KEY (slot, table_name));
-                CREATE TABLE IF NOT EXISTS {Schema}.disabled_triggers (table_name text NOT NULL, trigger_name text NOT NULL, enabled "char" NOT NULL,
-                                                                       PRIMARY KEY (table_name, trigger_name));
-                -- Every table's triggers, an extension's too, not only the user tables': the cutover writes the
-                -- extensions' configuration tables (ConfigurationRows) while they are disabled. A trigger enabled
-                -- now has the mode to restore; one an earlier attempt disabled keeps the mode it recorded.
-                INSERT INTO {Schema}.disabled_triggers
-                SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), t.tgname, t.tgenabled
-                FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND n.nspname <> '{Schema}'
-                ON CONFLICT (table_name, trigger_name) DO UPDATE SET enabled = excluded.enabled;
-                """, cancellationToken);
+            await Db.ExecuteAsync(conn, CatalogSql.Load("Online/CreateTargetState.sql", new Dictionary<string, string> { ["schema"] = Schema }), cancellationToken);
             await using (var cmd = new NpgsqlCommand($"INSERT INTO {Schema}.position (slot, lsn) VALUES (@slot, @lsn::pg_lsn)", conn))
             {
                 cmd.Parameters.AddWithValue("slot", slot);
@@ -216,13 +198,7 @@ public static class TargetState
 
         var pending = await Db.ListAsync(
             conn,
-            $"""
-            SELECT d.table_name, d.trigger_name, d.enabled
-            FROM {Schema}.disabled_triggers d
-            JOIN pg_catalog.pg_trigger t ON t.tgrelid = pg_catalog.to_regclass(d.table_name) AND t.tgname = d.trigger_name
-            WHERE t.tgenabled <> {(enable ? "d.enabled" : "'D'")}
-            ORDER BY 1, 2
-            """,
+            CatalogSql.Load("Online/PendingTriggers.sql", new Dictionary<string, string> { ["schema"] = Schema, ["wanted"] = enable ? "d.enabled" : "'D'" }),
             r => (Table: r.GetString(0), Trigger: r.GetString(1), Mode: r.GetChar(2)),
             cancellationToken);
         if (pending.Count == 0)
