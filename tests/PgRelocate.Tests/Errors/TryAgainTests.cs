@@ -47,6 +47,18 @@ public sealed class TryAgainTests
     }
 
     [Fact]
+    public async Task Should_Pause_Before_The_First_Try_When_Told_The_Failure_Was_Met_Already()
+    {
+        using var cancel = new CancellationTokenSource();
+        var tries = 0;
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => TryAgain.ForAsync(TimeSpan.FromMinutes(1), _ => true, _ => Task.FromResult(++tries), cancel.Token, pauseFirst: true));
+
+        Assert.Equal(0, tries);
+    }
+
+    [Fact]
     public async Task Should_Not_Try_Again_Once_Cancelled()
     {
         using var cancel = new CancellationTokenSource();

@@ -42,9 +42,15 @@ public sealed class DirectCopyStep : ICompensatingStep
         await using (var early = context.TakeHandOff<EarlyCopy>())
         {
             var (start, again) = early is not null && !resumed ? await TakeAsync(early, context, cancellationToken) : (null, TimeSpan.Zero);
-            // Begun again alone when it was not begun beside the checks, or failed there; tried again briefly when that
-            // failure may pass by itself.
-            start ??= await TryAgain.ForAsync(again, e => Failures.Operational(e) is { IsTransient: true }, ct => runner.StartAsync(OptionsFor(context, resumed), ct), cancellationToken);
+            // Begun again alone when it was not begun beside the checks, or failed there; when that failure may pass by
+            // itself, a second later, and again while it is met.
+            start ??= await TryAgain.ForAsync(
+                again,
+                e => Failures.Operational(e) is { IsTransient: true },
+                ct => runner.StartAsync(OptionsFor(context, resumed), ct),
+                cancellationToken,
+                StartAgainPause,
+                pauseFirst: again > TimeSpan.Zero);
             await using (start)
             {
                 result = await runner.FinishAsync(start, cancellationToken);
@@ -104,8 +110,11 @@ public sealed class DirectCopyStep : ICompensatingStep
         }
     }
 
-    /// <summary>How long the start alone is tried again after a transient failure beside the checks.</summary>
+    /// <summary>How long the start alone is tried again after a transient failure beside the checks, and how far apart.</summary>
     private static readonly TimeSpan StartAgainWithin = TimeSpan.FromSeconds(2);
+
+    /// <inheritdoc cref="StartAgainWithin"/>
+    private static readonly TimeSpan StartAgainPause = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Begins the copy's reading and checking (<see cref="CopyRunner.StartAsync"/>: the snapshot, the schema's dump, the
