@@ -112,21 +112,20 @@ public sealed class LocalCluster : IAsyncDisposable
             await WriteAccessFilesAsync(Path.Combine(root, "data"), options, runAs, cancellationToken);
             var version = ServerBinaries.MajorVersionOf(binDir);
 
-            for (var attempt = 1; ; attempt++)
-            {
-                var port = FreePort();
-                var cluster = new LocalCluster(root, binDir, runAs, port, template.Password, version, options.Name);
-                await cluster.WriteConfigAsync(options.Settings, cancellationToken);
-                try
+            // Another process may take the port between our probe and the server's bind: then another, at once.
+            LocalCluster? cluster = null;
+            return await TryAgain.TimesAsync(
+                4,
+                e => e is PgRelocateException && cluster is not null && PortInUse(cluster.LogFile),
+                async ct =>
                 {
-                    await RunAsync(Path.Combine(binDir, "pg_ctl"), ["-D", cluster.DataDir, "-l", cluster.LogFile, "-w", "-t", "60", "start"], runAs, cancellationToken);
+                    cluster = new LocalCluster(root, binDir, runAs, FreePort(), template.Password, version, options.Name);
+                    await cluster.WriteConfigAsync(options.Settings, ct);
+                    await RunAsync(Path.Combine(binDir, "pg_ctl"), ["-D", cluster.DataDir, "-l", cluster.LogFile, "-w", "-t", "60", "start"], runAs, ct);
                     return cluster;
-                }
-                catch (PgRelocateException) when (attempt < 4 && PortInUse(cluster.LogFile))
-                {
-                    // Another process took the port between our probe and the server's bind: try another.
-                }
-            }
+                },
+                cancellationToken,
+                TimeSpan.Zero);
         }
         catch
         {

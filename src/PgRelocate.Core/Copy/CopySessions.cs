@@ -1,6 +1,7 @@
 using Npgsql;
 using PgRelocate.Catalog;
 using PgRelocate.Connections;
+using PgRelocate.Errors;
 
 namespace PgRelocate.Copy;
 
@@ -17,21 +18,14 @@ internal static class CopySessions
     /// its server process has exited, a few milliseconds after the close, and a copy opens its sessions right after
     /// them. A server that stays full is refused as before.
     /// </remarks>
-    public static async Task<NpgsqlConnection> OpenAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken)
+    public static Task<NpgsqlConnection> OpenAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken)
     {
         var options = info.ApplicationName is { } name ? SessionOptions.Bulk with { ApplicationName = name } : SessionOptions.Bulk;
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                return await Db.OpenAsync(info, role, options, cancellationToken);
-            }
-            catch (Errors.PgRelocateException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.TooManyConnections } && waited.Elapsed < SlotWait)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
-            }
-        }
+        return TryAgain.ForAsync(
+            SlotWait,
+            e => e is PgRelocateException { InnerException: PostgresException { SqlState: PostgresErrorCodes.TooManyConnections } },
+            ct => Db.OpenAsync(info, role, options, ct),
+            cancellationToken);
     }
 
     /// <summary>How long a copy's session waits for a slot its own closed sessions still hold.</summary>

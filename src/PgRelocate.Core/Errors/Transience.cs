@@ -5,8 +5,10 @@ namespace PgRelocate.Errors;
 
 /// <summary>
 /// The one rule for "worth trying again": a dropped connection, a restarting server, a terminated session, a
-/// server out of connection slots for a moment. A server's refusal of a statement (a constraint, a permission,
-/// a syntax error) is not: the same statement would be refused again.
+/// server out of connection slots for a moment, a request to an object store that got no answer. A server's
+/// refusal of a statement (a constraint, a permission, a syntax error) is not: the same statement would be refused
+/// again. A store's answer is judged where it is read (<c>Staging/ResponseExplainer</c>: a timeout, throttling or a
+/// 5xx is a <see cref="PgRelocateException"/> that says it is transient); a cancellation never is.
 /// </summary>
 public static class Transience
 {
@@ -16,7 +18,7 @@ public static class Transience
         PgRelocateException p => p.IsTransient,
         PostgresException p => IsTransientState(p.SqlState),
         NpgsqlException n => n.IsTransient || n.InnerException is IOException or SocketException or TimeoutException || n.InnerException is null,
-        IOException or SocketException or EndOfStreamException or TimeoutException => true,
+        IOException or SocketException or EndOfStreamException or TimeoutException or HttpRequestException => true,
         AggregateException { InnerExceptions.Count: 1 } a => IsTransient(a.InnerExceptions[0]),
         _ => false,
     };

@@ -67,18 +67,19 @@ public sealed class HeldMigrationLock : IAsyncDisposable
             {
                 var conn = await Db.OpenAsync(info.WithApplicationName(application), role, SessionOptions.BuiltInTypes, cancellationToken);
                 held._connections.Add(conn);
-                var waited = System.Diagnostics.Stopwatch.StartNew();
-                while (!await MigrationLock.TryAcquireAsync(conn, cancellationToken))
-                {
-                    // A holder no longer listed is a session that has just ended (the previous run's, closing as this
-                    // one starts): its lock goes with it a moment later. Tried again for up to two seconds.
-                    if ((await MigrationLock.HoldersAsync(conn, [conn.ProcessID], cancellationToken)).Count > 0 || waited.Elapsed > TimeSpan.FromSeconds(2))
+                // A holder no longer listed is a session that has just ended (the previous run's, closing as this
+                // one starts): its lock goes with it a moment later. Tried again for up to two seconds.
+                await TryAgain.ForAsync(
+                    TimeSpan.FromSeconds(2),
+                    e => e is MigrationLockedException { HolderEnded: true },
+                    async ct =>
                     {
-                        throw await RefusedAsync(conn, role, info, cancellationToken);
-                    }
-
-                    await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
-                }
+                        if (!await MigrationLock.TryAcquireAsync(conn, ct))
+                        {
+                            throw await RefusedAsync(conn, role, info, ct);
+                        }
+                    },
+                    cancellationToken);
             }
 
             return held;
@@ -124,7 +125,8 @@ public sealed class HeldMigrationLock : IAsyncDisposable
 
         return new MigrationLockedException(
             $"Another session ({holder?.ToString() ?? "one that has ended since"}) holds PgRelocate's migration lock on the {role} ({info.Display}): end it, then try again. Nothing was changed.",
-            null);
+            null)
+        { HolderEnded = holder is null };
     }
 }
 
@@ -132,4 +134,7 @@ public sealed class HeldMigrationLock : IAsyncDisposable
 public sealed class MigrationLockedException(string message, string? otherId) : PgRelocateException(message, ExitCode.Usage)
 {
     public string? OtherId { get; } = otherId;
+
+    /// <summary>The holder is no longer listed: its session has just ended, and the lock goes with it a moment later.</summary>
+    internal bool HolderEnded { get; init; }
 }

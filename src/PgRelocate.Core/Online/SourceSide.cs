@@ -124,27 +124,22 @@ public static class SourceSide
     {
         await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
         await Db.ExecuteAsync(conn, "SET default_transaction_read_only = off", cancellationToken);
-        for (var attempt = 0; ; attempt++)
-        {
-            var pid = await Db.ScalarAsync<int?>(conn, $"SELECT active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = {Db.Literal(slot)}", cancellationToken);
-            if (pid is not null && attempt < 20)
+        // The streaming session of a process that just stopped may linger for a moment: ended, and the slot dropped
+        // once it has gone.
+        await TryAgain.TimesAsync(
+            20,
+            e => e is PostgresException { SqlState: PostgresErrorCodes.ObjectInUse },
+            async ct =>
             {
-                // The streaming session of a process that just stopped may linger for a moment.
-                await Db.ExecuteAsync(conn, $"SELECT pg_catalog.pg_terminate_backend({pid})", cancellationToken);
-                await Task.Delay(250, cancellationToken);
-                continue;
-            }
+                if (await Db.ScalarAsync<int?>(conn, $"SELECT active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = {Db.Literal(slot)}", ct) is { } pid)
+                {
+                    await Db.ExecuteAsync(conn, $"SELECT pg_catalog.pg_terminate_backend({pid})", ct);
+                }
 
-            try
-            {
-                await Db.ExecuteAsync(conn, $"SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = {Db.Literal(slot)}", cancellationToken);
-                break;
-            }
-            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ObjectInUse && attempt < 20)
-            {
-                await Task.Delay(250, cancellationToken);
-            }
-        }
+                await Db.ExecuteAsync(conn, $"SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = {Db.Literal(slot)}", ct);
+            },
+            cancellationToken,
+            TimeSpan.FromMilliseconds(250));
 
         await Db.ExecuteAsync(conn, $"DROP PUBLICATION IF EXISTS {Db.Ident(publication)}", cancellationToken);
         foreach (var t in replicaIdentityFull)

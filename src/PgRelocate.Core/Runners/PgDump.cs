@@ -53,7 +53,9 @@ public sealed partial class PgDump(PgTool tool, PgConnectionInfo source, IReport
         log?.Invoke($"# [pg_dump] {DateTimeOffset.UtcNow:HH:mm:ss.f} +{clock.Elapsed.TotalSeconds:0.0}s exit code {exit}");
         if (exit != 0)
         {
-            throw new PgRelocateException(DescribeFailure(exit, errors, what));
+            // A server out of connection slots for a moment (SQLSTATE 53300, which pg_dump prints only in words) is
+            // worth trying again, as Errors/Transience judges a session's.
+            throw new PgRelocateException(DescribeFailure(exit, errors, what)) { IsTransient = errors.Any(e => NoSlots().IsMatch(e)) };
         }
     }
 
@@ -83,4 +85,8 @@ public sealed partial class PgDump(PgTool tool, PgConnectionInfo source, IReport
 
     [GeneratedRegex(@"permission denied for (?:table|relation|schema|sequence|large object) (\S+)")]
     private static partial Regex PermissionDenied();
+
+    /// <summary>The server's words for 53300: "too many connections for role ...", "sorry, too many clients already", "remaining connection slots are reserved ...".</summary>
+    [GeneratedRegex(@"too many connections|too many clients|remaining connection slots are reserved")]
+    private static partial Regex NoSlots();
 }

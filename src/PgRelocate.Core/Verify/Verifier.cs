@@ -148,31 +148,31 @@ public static class Verifier
     /// <param name="withSchema">False: the tables only, with an empty schema (nothing to compare but their contents).</param>
     private static async Task<SideSnapshot> SnapshotAsync(Sessions side, bool withSchema, CancellationToken cancellationToken)
     {
-        for (var attempt = 1; ; attempt++)
+        try
         {
-            await using var lease = await side.RentAsync(cancellationToken);
-            try
-            {
-                await Db.ExecuteAsync(lease.Connection, $"SET LOCAL lock_timeout = {(int)CatalogLockWait.TotalMilliseconds}", cancellationToken);
-                var schema = withSchema ? await SchemaComparer.ReadAsync(lease.Connection, side, cancellationToken) : new SchemaComparer.Snapshot([], [], [], []);
-                var tables = await TableInfo.ReadAsync(lease.Connection, cancellationToken);
-                var version = (await Catalog.ServerVersion.ReadAsync(lease.Connection, cancellationToken)).Number;
-                return new SideSnapshot(schema, tables, version);
-            }
-            catch (Npgsql.PostgresException e) when (e.SqlState == Npgsql.PostgresErrorCodes.LockNotAvailable && attempt < CatalogTries)
-            {
-                // Let go of what this read holds, and let the session that holds the lock go on.
-            }
-            catch (Npgsql.PostgresException e) when (e.SqlState == Npgsql.PostgresErrorCodes.LockNotAvailable)
-            {
-                throw new PgRelocateException($"Reading the catalog of the {side.Side} ({side.Info.Display}) waited {CatalogTries} times for a lock another session holds on a table or index (a long ALTER TABLE, TRUNCATE or REINDEX): let it finish, then run this again.", ExitCode.Failed, e);
-            }
-            catch (Npgsql.PostgresException e)
-            {
-                throw new PgRelocateException($"Reading the catalog of the {side.Side} ({side.Info.Display}) failed: {e.MessageText} ({e.SqlState}).", ExitCode.Failed, e);
-            }
-
-            await Task.Delay(CatalogLockWait / 4, cancellationToken);
+            // A read that waited too long lets go of what it holds (its lease ends), and the session that holds the lock goes on.
+            return await TryAgain.TimesAsync(
+                CatalogTries,
+                e => e is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.LockNotAvailable },
+                async ct =>
+                {
+                    await using var lease = await side.RentAsync(ct);
+                    await Db.ExecuteAsync(lease.Connection, $"SET LOCAL lock_timeout = {(int)CatalogLockWait.TotalMilliseconds}", ct);
+                    var schema = withSchema ? await SchemaComparer.ReadAsync(lease.Connection, side, ct) : new SchemaComparer.Snapshot([], [], [], []);
+                    var tables = await TableInfo.ReadAsync(lease.Connection, ct);
+                    var version = (await Catalog.ServerVersion.ReadAsync(lease.Connection, ct)).Number;
+                    return new SideSnapshot(schema, tables, version);
+                },
+                cancellationToken,
+                CatalogLockWait / 4);
+        }
+        catch (Npgsql.PostgresException e) when (e.SqlState == Npgsql.PostgresErrorCodes.LockNotAvailable)
+        {
+            throw new PgRelocateException($"Reading the catalog of the {side.Side} ({side.Info.Display}) waited {CatalogTries} times for a lock another session holds on a table or index (a long ALTER TABLE, TRUNCATE or REINDEX): let it finish, then run this again.", ExitCode.Failed, e);
+        }
+        catch (Npgsql.PostgresException e)
+        {
+            throw new PgRelocateException($"Reading the catalog of the {side.Side} ({side.Info.Display}) failed: {e.MessageText} ({e.SqlState}).", ExitCode.Failed, e);
         }
     }
 }

@@ -210,25 +210,23 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
         var target = await servers.Target.CreateDatabaseAsync("busy_copy");
         var before = await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM orders");
         using var stop = new CancellationTokenSource();
+        long written = 0;
         var writer = Task.Run(async () =>
         {
             // Each transaction adds one order and its three lines: any one moment has three lines per order.
             await using var conn = new NpgsqlConnection(source.ToNpgsqlConnectionString());
             await conn.OpenAsync();
-            long written = 0;
             while (!stop.IsCancellationRequested)
             {
                 await Db.ExecuteAsync(conn, "WITH o AS (INSERT INTO orders DEFAULT VALUES RETURNING id) INSERT INTO lines (order_id, n) SELECT o.id, l FROM o, generate_series(1, 3) l", CancellationToken.None);
-                written++;
+                Interlocked.Increment(ref written);
             }
-
-            return written;
         });
 
-        await Task.Delay(200);
+        await Eventually.True(() => Interlocked.Read(ref written) > 0 || writer.IsCompleted, TimeSpan.FromMinutes(1), "the application never wrote");
         var copy = await CliRunner.RunAsync("copy", "-s", CliRunner.Url(source), "-t", CliRunner.Url(target));
         await stop.CancelAsync();
-        var written = await writer;
+        await writer;
 
         Assert.True(copy.ExitCode == 0, copy.ToString());
         Assert.True(written > 0);
@@ -294,21 +292,15 @@ public class CopyTests(PgServerPair servers) : IClassFixture<PgServerPair>
     /// <summary>Sends Ctrl-C (SIGINT) to the CLI once the target shows the paced table's COPY running.</summary>
     private async Task InterruptWhenCopyingAsync(Process cli, string database)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline && !cli.HasExited)
+        var copying = false;
+        await Eventually.Holds(
+            async () => cli.HasExited
+                || (copying = await PgServer.ScalarAsync<long>(servers.Target.Cluster.Superuser(database), $"SELECT count(*) FROM pg_stat_activity WHERE datname = {Db.Literal(database)} AND query LIKE 'COPY %paced%FROM STDIN%' AND state = 'active'") > 0),
+            TimeSpan.FromSeconds(60),
+            TimeSpan.FromMilliseconds(50));
+        if (copying)
         {
-            await using (var conn = new NpgsqlConnection(servers.Target.Cluster.Superuser(database).ToNpgsqlConnectionString()))
-            {
-                await conn.OpenAsync();
-                var copying = await Db.ScalarAsync<long>(conn, $"SELECT count(*) FROM pg_stat_activity WHERE datname = {Db.Literal(database)} AND query LIKE 'COPY %paced%FROM STDIN%' AND state = 'active'", CancellationToken.None);
-                if (copying > 0)
-                {
-                    await Signals.SendAsync(cli.Id, "INT");
-                    return;
-                }
-            }
-
-            await Task.Delay(50);
+            await Signals.SendAsync(cli.Id, "INT");
         }
     }
 

@@ -78,40 +78,23 @@ public sealed class AbandonedTempFolderTests
         return dir;
     }
 
-    private static async Task WaitUntilHeldAsync(string lockFile)
+    private static Task WaitUntilHeldAsync(string lockFile) =>
+        Eventually.True(() => !Free(lockFile), TimeSpan.FromSeconds(5), "flock never took the lock", TimeSpan.FromMilliseconds(50));
+
+    private static Task WaitUntilFreeAsync(string lockFile) =>
+        Eventually.True(() => Free(lockFile), TimeSpan.FromSeconds(5), "the killed flock and its child never let the lock go", TimeSpan.FromMilliseconds(50));
+
+    /// <summary>Whether this process can take <paramref name="lockFile"/> for itself (no other holds it).</summary>
+    private static bool Free(string lockFile)
     {
-        for (var i = 0; i < 100; i++)
+        try
         {
-            try
-            {
-                new FileStream(lockFile, FileMode.Open, FileAccess.ReadWrite, FileShare.None).Dispose();
-            }
-            catch (IOException)
-            {
-                return;
-            }
-
-            await Task.Delay(50);
+            new FileStream(lockFile, FileMode.Open, FileAccess.ReadWrite, FileShare.None).Dispose();
+            return true;
         }
-
-        Assert.Fail("flock never took the lock");
-    }
-
-    private static async Task WaitUntilFreeAsync(string lockFile)
-    {
-        for (var i = 0; i < 100; i++)
+        catch (IOException)
         {
-            try
-            {
-                new FileStream(lockFile, FileMode.Open, FileAccess.ReadWrite, FileShare.None).Dispose();
-                return;
-            }
-            catch (IOException)
-            {
-                await Task.Delay(50);
-            }
+            return false;
         }
-
-        Assert.Fail("the killed flock and its child never let the lock go");
     }
 }

@@ -39,33 +39,29 @@ public sealed class FaultServers : PgServerPair
     public static async Task<IReadOnlyList<string>> ChildrenOfAsync(string database)
     {
         List<string> left = [];
-        for (var i = 0; i < 50; i++)
-        {
-            left = [];
-            foreach (var p in Process.GetProcessesByName("pg_dump").Concat(Process.GetProcessesByName("pg_restore")))
+        await Eventually.Holds(
+            () =>
             {
-                try
+                left = [];
+                foreach (var p in Process.GetProcessesByName("pg_dump").Concat(Process.GetProcessesByName("pg_restore")))
                 {
-                    if (File.ReadAllText($"/proc/{p.Id}/environ").Contains(database, StringComparison.Ordinal)
-                        && !File.ReadAllText($"/proc/{p.Id}/stat").Contains(") Z ", StringComparison.Ordinal))
+                    try
                     {
-                        left.Add($"{p.ProcessName} {p.Id}");
+                        if (File.ReadAllText($"/proc/{p.Id}/environ").Contains(database, StringComparison.Ordinal)
+                            && !File.ReadAllText($"/proc/{p.Id}/stat").Contains(") Z ", StringComparison.Ordinal))
+                        {
+                            left.Add($"{p.ProcessName} {p.Id}");
+                        }
+                    }
+                    catch (IOException)
+                    {
+                        // Gone while we looked.
                     }
                 }
-                catch (IOException)
-                {
-                    // Gone while we looked.
-                }
-            }
 
-            if (left.Count == 0)
-            {
-                break;
-            }
-
-            await Task.Delay(100);
-        }
-
+                return left.Count == 0;
+            },
+            TimeSpan.FromSeconds(5));
         return left;
     }
 }

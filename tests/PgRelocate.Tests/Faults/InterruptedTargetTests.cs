@@ -145,6 +145,7 @@ public class InterruptedTargetTests(FaultServers servers) : IClassFixture<FaultS
         var pid = await started.Task;
         await Task.WhenAny(ready, run);
         Assert.True(ready.IsCompleted, $"the command ended before the moment to interrupt it: {(run.IsCompleted ? await run : null)}");
+        // Not a wait for anything: the command goes on a moment in the state it was caught in, and is signalled there.
         await Task.Delay(500);
         await Signals.SendAsync(pid, signal);
         return await run;

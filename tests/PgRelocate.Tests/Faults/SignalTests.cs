@@ -53,6 +53,8 @@ public class SignalTests(FaultServers servers) : IClassFixture<FaultServers>
             var pid = await started.Task;
             await Task.WhenAny(proxy.FirstCut, run);
             Assert.True(proxy.FirstCut.IsCompleted, $"the connection stalled before {command} ended: {(run.IsCompleted ? await run : null)}");
+            // Not waits for anything: the command sits a second in its stalled read before the signal; a second
+            // signal comes a moment after the first, while the command cleans up.
             await Task.Delay(1000);
             foreach (var one in signal.Split(','))
             {

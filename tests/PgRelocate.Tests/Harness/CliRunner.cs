@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using PgRelocate.Connections;
 
 namespace PgRelocate.Tests.Harness;
@@ -29,7 +30,7 @@ public static class CliRunner
 
     public static Task<CliResult> RunAsync(params string[] args) => RunAsync(args, null);
 
-    public static async Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment, TimeSpan? timeout = null, Action<Process>? onStarted = null)
+    public static async Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment, TimeSpan? timeout = null, Action<Process>? onStarted = null, Action<string>? onOutput = null)
     {
         var assembly = AssemblyPath.EndsWith(".dll", StringComparison.Ordinal);
         // With SIGINT at its default, however the tests were started (see Signals).
@@ -67,7 +68,7 @@ public static class CliRunner
         using var p = Process.Start(info)!;
         p.StandardInput.Close();
         onStarted?.Invoke(p);
-        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stdout = ReadAsync(p.StandardOutput, onOutput);
         var stderr = p.StandardError.ReadToEndAsync();
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(5));
         try
@@ -83,6 +84,27 @@ public static class CliRunner
         var result = new CliResult(p.ExitCode, await stdout, await stderr);
         Secrets.AssertAbsent(result.Output, $"the output of pgrelocate {(args.FirstOrDefault() ?? "")}");
         return result;
+    }
+
+    /// <summary>All a stream says; each piece also to <paramref name="onOutput"/> as it comes, so a test can wait for a line of a command still running.</summary>
+    private static async Task<string> ReadAsync(StreamReader reader, Action<string>? onOutput)
+    {
+        if (onOutput is null)
+        {
+            return await reader.ReadToEndAsync();
+        }
+
+        var all = new StringBuilder();
+        var buffer = new char[4096];
+        int read;
+        while ((read = await reader.ReadAsync(buffer)) > 0)
+        {
+            var piece = new string(buffer, 0, read);
+            all.Append(piece);
+            onOutput(piece);
+        }
+
+        return all.ToString();
     }
 
     /// <summary>The URL form a user would paste, password included.</summary>

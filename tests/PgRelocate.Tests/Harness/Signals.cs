@@ -47,21 +47,10 @@ public static class Signals
             "TERM" => 15,
             _ => throw new ArgumentException($"unknown signal {signal}", nameof(signal)),
         };
-        var deadline = DateTime.UtcNow + Settling;
-        while (true)
+        ulong? ignored = null;
+        if (!await Eventually.Holds(() => (ignored = Ignored(pid)) is not { } mask || (mask & (1UL << (number - 1))) == 0, Settling, TimeSpan.FromMilliseconds(50)))
         {
-            var ignored = Ignored(pid);
-            if (ignored is null || (ignored.Value & (1UL << (number - 1))) == 0)
-            {
-                return;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"Process {pid} ignores SIG{signal} (SigIgn {ignored.Value:x16}), inherited from whatever started the tests (a background job of a non-interactive shell ignores SIGINT): start the tool through {nameof(CliRunner)}, which resets it.");
-            }
-
-            await Task.Delay(50);
+            Assert.Fail($"Process {pid} ignores SIG{signal} (SigIgn {ignored:x16}), inherited from whatever started the tests (a background job of a non-interactive shell ignores SIGINT): start the tool through {nameof(CliRunner)}, which resets it.");
         }
     }
 

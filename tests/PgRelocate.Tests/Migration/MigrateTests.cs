@@ -135,15 +135,18 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         {
             await using var watch = new NpgsqlConnection(servers.Source.Cluster.Superuser("postgres").ToNpgsqlConnectionString());
             await watch.OpenAsync();
-            while (!done.IsCancellationRequested && firstSeen is null)
-            {
-                if (await Db.ScalarAsync<long>(watch, $"SELECT count(*) FROM pg_stat_activity WHERE datname = {Db.Literal(source.Database)} AND application_name LIKE 'pgrelocate migration % copy'", CancellationToken.None) > 0)
+            await Eventually.Holds(
+                async () =>
                 {
-                    firstSeen = DateTimeOffset.UtcNow;
-                }
+                    if (await Db.ScalarAsync<long>(watch, $"SELECT count(*) FROM pg_stat_activity WHERE datname = {Db.Literal(source.Database)} AND application_name LIKE 'pgrelocate migration % copy'", CancellationToken.None) > 0)
+                    {
+                        firstSeen = DateTimeOffset.UtcNow;
+                    }
 
-                await Task.Delay(10);
-            }
+                    return firstSeen is not null || done.IsCancellationRequested;
+                },
+                TimeSpan.FromMinutes(5),
+                TimeSpan.FromMilliseconds(10));
         });
 
         var result = await CliRunner.RunAsync(Args(source, target, dir.Path, "--direct"), null);
@@ -268,7 +271,7 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
 
         var run = CliRunner.RunAsync(Args(source, target, dir.Path, "--read-only-source"), null);
         var id = await WaitForStepAsync(dir.Path, "dump");
-        await Task.Delay(500);
+        await PgServer.WaitForActivityAsync(servers.Source.Cluster.Superuser("postgres"), $"datname = {Db.Literal(source.Database)} AND wait_event_type = 'Lock'", run, "pg_dump waiting for the lock");
         var cancel = await CliRunner.RunAsync("cancel", id, "--workdir", dir.Path);
         var result = await run;
         await tx.RollbackAsync();

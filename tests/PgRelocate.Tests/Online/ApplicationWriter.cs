@@ -49,6 +49,7 @@ internal sealed class ApplicationWriter : IAsyncDisposable
                 return; // read-only: the cutover has begun
             }
 
+            // A pace, as an application writes: not a wait for anything.
             await Task.Delay(3);
         }
     }

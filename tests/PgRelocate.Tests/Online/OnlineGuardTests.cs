@@ -48,12 +48,7 @@ public class OnlineGuardTests(OnlineServers servers) : IClassFixture<OnlineServe
         Assert.Contains($"held by process {locker.ProcessID}", blocked, StringComparison.Ordinal);
 
         // The source goes on writing while the apply is held up: past the limit, the follow stops and drops the slot.
-        var deadline = DateTime.UtcNow.AddMinutes(3);
-        while (!run.Result.IsCompleted && DateTime.UtcNow < deadline)
-        {
-            await PgServer.ExecuteAsync(source, "INSERT INTO t (v) SELECT repeat(md5(g::text), 30) FROM generate_series(1, 2000) g");
-            await Task.Delay(100);
-        }
+        await run.WriteUntilItEndsAsync(source, "INSERT INTO t (v) SELECT repeat(md5(g::text), 30) FROM generate_series(1, 2000) g", TimeSpan.FromMilliseconds(100));
 
         var result = await run.Result.WaitAsync(TimeSpan.FromMinutes(1));
         Assert.True(result.ExitCode == 1, result.ToString());

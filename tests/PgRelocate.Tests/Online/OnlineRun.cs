@@ -97,6 +97,25 @@ internal sealed class OnlineRun
         Assert.Fail($"The follow did not apply {changes} changes in time: {OnlineStatus.Read(Journal().Folder)?.Describe()}\n{string.Join("\n", Journal().Log)}\n{await Result}");
     }
 
+    /// <summary>
+    /// Runs <paramref name="sql"/> on <paramref name="source"/> again and again, <paramref name="every"/> apart (the source
+    /// goes on writing, as an application does), until the migration ends or three minutes have passed.
+    /// </summary>
+    public Task WriteUntilItEndsAsync(PgConnectionInfo source, string sql, TimeSpan every) =>
+        Eventually.Holds(
+            async () =>
+            {
+                if (Result.IsCompleted)
+                {
+                    return true;
+                }
+
+                await PgServer.ExecuteAsync(source, sql);
+                return false;
+            },
+            TimeSpan.FromMinutes(3),
+            every);
+
     public async Task<CliResult> CutoverAsync(string id)
     {
         var cutover = await CliRunner.RunAsync(["cutover", id, "--workdir", WorkDir], null, Patience);

@@ -49,12 +49,9 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         {
             // The comparison waits here: the row can only reach the target if the apply goes on beside it.
             PgServer.ExecuteAsync(source, "INSERT INTO queue VALUES (1000, 'during')").GetAwaiter().GetResult();
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (!applied && DateTime.UtcNow < deadline)
-            {
-                Thread.Sleep(50);
-                applied = PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM queue WHERE id = 1000").GetAwaiter().GetResult() == 1;
-            }
+            applied = Eventually.Holds(
+                async () => await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM queue WHERE id = 1000") == 1,
+                TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50)).GetAwaiter().GetResult();
         });
         await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
         try
@@ -86,25 +83,15 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         {
             var verifying = OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, CancellationToken.None);
             await PgServer.ExecuteAsync(source, "INSERT INTO queue VALUES (1000, 'while the snapshot waits')");
-            var applied = false;
-            for (var deadline = DateTime.UtcNow.AddSeconds(30); !applied && DateTime.UtcNow < deadline && !verifying.IsCompleted;)
-            {
-                await Task.Delay(50);
-                applied = await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM queue WHERE id = 1000") == 1;
-            }
-
-            Assert.True(applied, "the follow stood still while the verification's snapshot waited for a source transaction");
+            await Eventually.True(
+                async () => !verifying.IsCompleted && await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM queue WHERE id = 1000") == 1,
+                TimeSpan.FromSeconds(30), "the follow stood still while the verification's snapshot waited for a source transaction", TimeSpan.FromMilliseconds(50));
 
             // No comparison runs yet: a TRUNCATE does not wait for one (the follow must go on to reach the pause).
             await PgServer.ExecuteAsync(source, "TRUNCATE queue");
-            var truncated = false;
-            for (var deadline = DateTime.UtcNow.AddSeconds(30); !truncated && DateTime.UtcNow < deadline && !verifying.IsCompleted;)
-            {
-                await Task.Delay(50);
-                truncated = await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM queue") == 0;
-            }
-
-            Assert.True(truncated, "a TRUNCATE before the verification's pause waited");
+            await Eventually.True(
+                async () => !verifying.IsCompleted && await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM queue") == 0,
+                TimeSpan.FromSeconds(30), "a TRUNCATE before the verification's pause waited", TimeSpan.FromMilliseconds(50));
             Assert.False(verifying.IsCompleted);
             await Db.ExecuteAsync(open, "COMMIT", CancellationToken.None);
             var result = await verifying;
@@ -135,12 +122,9 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
                 Db.ExecuteAsync(rowLock, "COMMIT", CancellationToken.None).GetAwaiter().GetResult();
                 // Without the hold, the apply's TRUNCATE would now wait for the comparison's lock on child, and the
                 // comparison's read of parent would wait for the TRUNCATE: give it the time to get there.
-                var deadline = DateTime.UtcNow.AddSeconds(3);
-                while (!truncateWaited && DateTime.UtcNow < deadline)
-                {
-                    Thread.Sleep(50);
-                    truncateWaited = PgServer.ScalarAsync<long>(servers.Target.Cluster.Superuser(target.Database), "SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a USING (pid) WHERE NOT l.granted AND a.application_name LIKE 'pgrelocate online apply%'").GetAwaiter().GetResult() > 0;
-                }
+                truncateWaited = Eventually.Holds(
+                    async () => await PgServer.ScalarAsync<long>(servers.Target.Cluster.Superuser(target.Database), "SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a USING (pid) WHERE NOT l.granted AND a.application_name LIKE 'pgrelocate online apply%'") > 0,
+                    TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(50)).GetAwaiter().GetResult();
             },
             onPause: () =>
             {

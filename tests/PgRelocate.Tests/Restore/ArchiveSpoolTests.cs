@@ -20,12 +20,14 @@ public sealed class ArchiveSpoolTests
             foreach (var chunk in bytes.Chunk(65_536))
             {
                 await spool.Writer.WriteAsync(chunk);
+                // Spaced writes: the readers catch up with the writer and wait for more, as a restore does.
                 await Task.Delay(20);
             }
 
             spool.Complete();
         });
-        await Task.Delay(50);
+        // The late reader opens once some of the archive is written.
+        await Eventually.True(() => spool.Written > 0, TimeSpan.FromMinutes(1), "the writer never wrote", TimeSpan.FromMilliseconds(5));
         await using var late = spool.OpenReader();
         var readLate = ReadAllAsync(late);
         await writer;

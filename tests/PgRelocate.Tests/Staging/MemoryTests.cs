@@ -52,6 +52,7 @@ public sealed class SwiftDumpMemoryTests(SwiftServer swift, Harness.PgServer db)
                         return;
                     }
 
+                    // The sampler's pace: a sample each 50 ms while the dump runs, not a wait for anything.
                     await Task.Delay(50);
                 }
             }));

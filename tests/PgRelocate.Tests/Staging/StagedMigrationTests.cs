@@ -155,6 +155,7 @@ public sealed class SwiftMigrationTests(SwiftServer swift, MigrationServers db) 
         var target = await db.Target.CreateDatabaseAsync("expired");
         var url = MigrationServers.UrlFrom(await CliRunner.RunAsync(["url", location, "--expires", "1s"], Env));
 
+        // Time must pass: the URL expires a second after it was made.
         await Task.Delay(TimeSpan.FromSeconds(2.5));
         var restore = await CliRunner.RunAsync(["restore", url, "--target", CliRunner.Url(target)], Env);
 

@@ -117,6 +117,7 @@ public abstract class StoreContractTests : IAsyncLifetime
         var url = Store.PresignGet(key, DateTimeOffset.UtcNow.AddSeconds(1));
         TestStores.RegisterSignature(url);
 
+        // Time must pass: the URL expires a second after it was signed.
         await Task.Delay(TimeSpan.FromSeconds(2.5));
         var e = await Assert.ThrowsAnyAsync<StagingException>(() => new HttpStore().OpenReadAsync(url.AbsoluteUri, 0, CancellationToken.None));
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using PgRelocate.Connections;
 using PgRelocate.Copy;
+using PgRelocate.Errors;
 using PgRelocate.Progress;
 
 namespace PgRelocate.Migration.Steps;
@@ -48,17 +49,19 @@ public sealed class DirectCopyStep : ICompensatingStep
         // The copy's start, begun beside the checks (StartBesideChecks), goes on here: it has only read and checked.
         await using (var early = context.TakeHandOff<EarlyCopy>())
         {
-            var start = early is not null && !resumed ? await TakeAsync(early, context, cancellationToken) : null;
-            if (start is not null)
+            var (start, again) = early is not null && !resumed ? await TakeAsync(early, context, cancellationToken) : (null, TimeSpan.Zero);
+            // Begun again alone when it was not begun beside the checks, or failed there; when that failure may pass by
+            // itself, a second later, and again while it is met.
+            start ??= await TryAgain.ForAsync(
+                again,
+                e => Failures.Operational(e) is { IsTransient: true },
+                ct => runner.StartAsync(OptionsFor(context, resumed), ct),
+                cancellationToken,
+                StartAgainPause,
+                pauseFirst: again > TimeSpan.Zero);
+            await using (start)
             {
-                await using (start)
-                {
-                    result = await runner.FinishAsync(start, cancellationToken);
-                }
-            }
-            else
-            {
-                result = await runner.RunAsync(OptionsFor(context, resumed), cancellationToken);
+                result = await runner.FinishAsync(start, cancellationToken);
             }
         }
 
@@ -96,27 +99,30 @@ public sealed class DirectCopyStep : ICompensatingStep
 
     /// <summary>
     /// The start begun beside the checks, or null when it failed: it met the checks' sessions as well as its own (a
-    /// source's connection limit, say), so it is begun again alone, and says then whatever it meets.
+    /// source's connection limit, say), so it is begun again alone, and says then whatever it meets. After a failure
+    /// that may pass by itself, the start alone is tried again for up to <see cref="StartAgainWithin"/> (the other
+    /// <see cref="TimeSpan"/> returned; zero when it is not).
     /// </summary>
-    private static async Task<CopyStart?> TakeAsync(EarlyCopy early, MigrationContext context, CancellationToken cancellationToken)
+    private static async Task<(CopyStart? Start, TimeSpan Again)> TakeAsync(EarlyCopy early, MigrationContext context, CancellationToken cancellationToken)
     {
         try
         {
-            return await early.TakeAsync();
+            return (await early.TakeAsync(), TimeSpan.Zero);
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && Errors.Failures.Operational(e) is { } failure)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && Failures.Operational(e) is { } failure)
         {
             context.Reporter.Log(Progress.LogLevel.Debug, $"The copy's start beside the checks failed ({failure.Message}); starting it again.");
-            if (failure.IsTransient)
-            {
-                // Short of connection slots, most likely: its own sessions and the checks' keep theirs until their
-                // server processes have exited, a moment after they closed.
-                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-            }
-
-            return null;
+            // Short of connection slots, most likely: its own sessions and the checks' keep theirs until their server
+            // processes have exited, a moment after they closed.
+            return (null, failure.IsTransient ? StartAgainWithin : TimeSpan.Zero);
         }
     }
+
+    /// <summary>How long the start alone is tried again after a transient failure beside the checks, and how far apart.</summary>
+    private static readonly TimeSpan StartAgainWithin = TimeSpan.FromSeconds(2);
+
+    /// <inheritdoc cref="StartAgainWithin"/>
+    private static readonly TimeSpan StartAgainPause = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Begins the copy's reading and checking (<see cref="CopyRunner.StartAsync"/>: the snapshot, the schema's dump, the

@@ -1,3 +1,4 @@
+using PgRelocate.Errors;
 using PgRelocate.Progress;
 using PgRelocate.Tools;
 
@@ -47,7 +48,7 @@ public sealed class ResumingReadStream : ReadOnlyStream
                 _position += n;
                 return n;
             }
-            catch (Exception e) when (RetryPolicy.IsTransient(e) && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (Transience.IsTransient(e) && !cancellationToken.IsCancellationRequested)
             {
                 failures++;
                 if (failures >= _policy.MaxAttempts)
@@ -67,7 +68,7 @@ public sealed class ResumingReadStream : ReadOnlyStream
                     _current = await _open(_position, cancellationToken);
                     Resumes++;
                 }
-                catch (Exception reopen) when (RetryPolicy.IsTransient(reopen))
+                catch (Exception reopen) when (Transience.IsTransient(reopen))
                 {
                     // Keep a stream that fails, so the next loop turn counts this failure and backs off again.
                     _current = new FailingStream(reopen);

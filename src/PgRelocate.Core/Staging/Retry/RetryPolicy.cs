@@ -5,7 +5,8 @@ namespace PgRelocate.Staging.Retry;
 
 /// <summary>
 /// Bounded retries with exponential backoff for transient failures (a dropped connection, a timeout, a 5xx,
-/// throttling). Permanent errors (authentication, permission, expiry, not found) are never retried.
+/// throttling), as <see cref="Transience"/> judges them. Permanent errors (authentication, permission, expiry, not
+/// found) are never retried.
 /// </summary>
 public sealed class RetryPolicy
 {
@@ -25,15 +26,6 @@ public sealed class RetryPolicy
 
     public IReporter Reporter { get; }
 
-    /// <summary>True for errors a repeat of the same call may get past.</summary>
-    public static bool IsTransient(Exception e) => e switch
-    {
-        OperationCanceledException => false,
-        PgRelocateException p => p.IsTransient,
-        IOException or HttpRequestException or TimeoutException or System.Net.Sockets.SocketException => true,
-        _ => false,
-    };
-
     public TimeSpan Delay(int failedAttempts)
     {
         var ms = FirstDelay.TotalMilliseconds * Math.Pow(2, failedAttempts - 1);
@@ -51,7 +43,7 @@ public sealed class RetryPolicy
             {
                 return await action(cancellationToken);
             }
-            catch (Exception e) when (attempt < MaxAttempts && IsTransient(e) && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (attempt < MaxAttempts && Transience.IsTransient(e) && !cancellationToken.IsCancellationRequested)
             {
                 var delay = Delay(attempt);
                 Reporter.Warn($"{what} failed ({Describe(e)}); retrying in {Units.Duration(delay)} (attempt {attempt + 1} of {MaxAttempts}).");

@@ -79,35 +79,31 @@ public sealed class ServerProcess : IDisposable
     public static async Task WaitForHttpAsync(string url, IEnumerable<ServerProcess> processes, TimeSpan? timeout = null)
     {
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
-        while (true)
+        var answered = await Eventually.Holds(
+            async () =>
+            {
+                foreach (var p in processes)
+                {
+                    if (p.HasExited)
+                    {
+                        throw new InvalidOperationException($"{p.Name} exited during start-up: {Tail(p.LogFile)}");
+                    }
+                }
+
+                try
+                {
+                    using var r = await client.GetAsync(url);
+                    return (int)r.StatusCode < 500;
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    return false;
+                }
+            },
+            timeout ?? TimeSpan.FromSeconds(60));
+        if (!answered)
         {
-            foreach (var p in processes)
-            {
-                if (p.HasExited)
-                {
-                    throw new InvalidOperationException($"{p.Name} exited during start-up: {Tail(p.LogFile)}");
-                }
-            }
-
-            try
-            {
-                using var r = await client.GetAsync(url);
-                if ((int)r.StatusCode < 500)
-                {
-                    return;
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"{url} did not answer in time.");
-            }
-
-            await Task.Delay(100);
+            throw new TimeoutException($"{url} did not answer in time.");
         }
     }
 

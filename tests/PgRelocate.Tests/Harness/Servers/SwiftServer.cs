@@ -150,10 +150,7 @@ public sealed class SwiftServer : IAsyncLifetime, IS3Server
             """.Replace("\r", "", StringComparison.Ordinal));
         using (var ringProcess = ServerProcess.Start("rings", logs, Python, rings, etc, Str(account), Str(container), Str(obj)))
         {
-            for (var i = 0; i < 300 && !ringProcess.HasExited; i++)
-            {
-                await Task.Delay(50);
-            }
+            await Eventually.Holds(() => ringProcess.HasExited, TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(50));
         }
 
         if (!File.Exists(Path.Combine(etc, "object.ring.gz")))
