@@ -7,6 +7,7 @@ using PgRelocate.Migration;
 using PgRelocate.Migration.Reports;
 using PgRelocate.Online;
 using PgRelocate.Online.Steps;
+using PgRelocate.Poolers;
 using PgRelocate.Progress;
 using PgRelocate.Targets;
 
@@ -34,10 +35,15 @@ internal static class DemoOnline
     private const int WritesAfterSwitch = 300;
 
     public static async Task<ExitCode> RunAsync(
-        CommandContext ctx, LocalCluster sourceCluster, PgConnectionInfo source, PgConnectionInfo target, string folder, string report, CancellationToken cancellationToken)
+        CommandContext ctx, LocalCluster sourceCluster, PgConnectionInfo source, PgConnectionInfo target, string folder, string report, bool pgbouncer, CancellationToken cancellationToken)
     {
         var reporter = ctx.Reporter;
         await DemoApplication.PrepareAsync(sourceCluster, source, cancellationToken);
+
+        // With --pgbouncer the application reaches the source through a PgBouncer, whose entry the switch repoints:
+        // it keeps its one DATABASE_URL and only waits at PgBouncer while the target takes over.
+        await using var bouncer = pgbouncer ? await DemoPgBouncer.StartAsync(folder, source, cancellationToken) : null;
+        var behind = bouncer is null ? null : new PgBouncerOptions { Admin = bouncer.Admin, IniFile = bouncer.IniFile, Entry = DemoPgBouncer.Entry };
 
         // What a user would type: migrate --online --cutover auto --replica-identity-full --confirm DB --report FILE (the
         // sample's audit log has no primary key). The journal goes into the demo's folder, not the user's list.
@@ -48,7 +54,13 @@ internal static class DemoOnline
             Online = true,
             AutoCutover = true,
             ReplicaIdentityFull = true,
+            PgBouncer = behind,
         }.ValidateAsync(cancellationToken);
+        if (behind is not null)
+        {
+            reporter.Info(await PgBouncerChecks.RunAsync(behind, source, target, ctx.Binaries, cancellationToken));
+        }
+
         var recorded = options.ToJournal();
         recorded["report"] = report;
         var steps = OnlinePlan.StepsFor(options);
@@ -56,7 +68,9 @@ internal static class DemoOnline
 
         // The application moves to the target once the migration says the switch is done, as a deploy that
         // swaps DATABASE_URL would.
-        await using var app = new DemoApplication(source, target, () => OnlineStatus.Read(journal.Folder) is { Phase: OnlinePhases.Switched });
+        await using var app = bouncer is null
+            ? new DemoApplication(source, target, () => OnlineStatus.Read(journal.Folder) is { Phase: OnlinePhases.Switched })
+            : new DemoApplication(bouncer.App, bouncer.App, () => false);
         app.Start();
         using var stopTicker = new CancellationTokenSource();
         var ticker = TickAsync(reporter, app, stopTicker.Token);
@@ -78,8 +92,14 @@ internal static class DemoOnline
                 }
             }
 
-            reporter.Info($"The application ({DemoApplication.ApplicationName}) writes orders to {source.Display}; migrating online with an automatic cutover (journal in {journal.Folder}).");
+            reporter.Info($"The application ({DemoApplication.ApplicationName}) writes orders to {source.Display}{(bouncer is null ? "" : $" through PgBouncer's entry '{DemoPgBouncer.Entry}'")}; migrating online with an automatic cutover (journal in {journal.Folder}).");
             code = await new MigrationRunner(steps, ctx.Binaries, reporter).RunAsync(options, journal, cancellationToken);
+            if (code == ExitCode.Success && bouncer is not null)
+            {
+                // Through PgBouncer the application does not know where it writes: what it writes next is on the target.
+                app.CountFromHereOnTarget();
+            }
+
             if (code == ExitCode.Success)
             {
                 using var settle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -103,7 +123,7 @@ internal static class DemoOnline
 
         reporter.Stop();
         MigrationReport.Write(journal, report);
-        Render(ctx, journal, app, target);
+        Render(ctx, journal, app, target, bouncer is not null);
         return code;
     }
 
@@ -130,7 +150,7 @@ internal static class DemoOnline
         }
     }
 
-    private static void Render(CommandContext ctx, MigrationJournal journal, DemoApplication app, PgConnectionInfo target)
+    private static void Render(CommandContext ctx, MigrationJournal journal, DemoApplication app, PgConnectionInfo target, bool pgbouncer)
     {
         InfoCommand.RenderSteps(ctx, journal);
         ctx.Out.WriteLine();
@@ -143,8 +163,16 @@ internal static class DemoOnline
         ctx.Out.WriteLine($"Verification        {(verified is null ? "not passed" : "passed while following: " + verified)}");
         var downtime = journal.Output(OnlineCutoverStep.StepName, "writeDowntimeSeconds");
         ctx.Out.WriteLine($"Write downtime      {(downtime is null ? "none: no switch" : double.Parse(downtime, CultureInfo.InvariantCulture).ToString("0.00", CultureInfo.InvariantCulture) + " s, measured by pgrelocate (source read-only until the target took over)")}");
+        if (pgbouncer)
+        {
+            var pause = journal.Output(OnlineCutoverStep.StepName, OnlineCutoverStep.ApplicationPauseOutput);
+            ctx.Out.WriteLine($"PgBouncer's pause   {(pause is null ? "none: no switch" : double.Parse(pause, CultureInfo.InvariantCulture).ToString("0.00", CultureInfo.InvariantCulture) + $" s, measured by pgrelocate (PAUSE to RESUME of the entry '{DemoPgBouncer.Entry}', the application's queries waiting there)")}");
+        }
+
         ctx.Out.WriteLine($"Application's gap   {Seconds(app.LongestGap)}, the longest time between two successful writes, measured by the application");
-        ctx.Out.WriteLine($"Application writes  {app.SourceWrites} to the source, then {app.TargetWrites} to the target ({target.Display}); {app.FailedWrites} refused and tried again");
+        ctx.Out.WriteLine(pgbouncer
+            ? $"Application writes  {app.SourceWrites} before the switch, then {app.TargetWrites} after it on the target ({target.Display}), all through PgBouncer with one DATABASE_URL; {app.FailedWrites} refused and tried again"
+            : $"Application writes  {app.SourceWrites} to the source, then {app.TargetWrites} to the target ({target.Display}); {app.FailedWrites} refused and tried again");
         if (app.FailedWrites > 0)
         {
             ctx.Out.WriteLine($"It was told         {app.LastError}");
