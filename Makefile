@@ -1,5 +1,6 @@
 # make demo: a real migration between two throwaway local clusters.
 # make demo-online: the same sample moved online while an application writes to it.
+# make demo-online-pgbouncer: the same, the application writing through a PgBouncer the switch holds and repoints.
 # make test: the test suite against real servers the harness starts itself.
 CONFIG ?= Release
 CLI := src/PgRelocate.Cli/bin/$(CONFIG)/net10.0/pgrelocate.dll
@@ -7,7 +8,7 @@ RESULTS := out/test-results
 # The command line the tests run, compiled to native code as the linux-x64 tool is packed (see tests/.../Harness/CliRunner.cs).
 TEST_CLI_DIR := out/test-cli
 
-.PHONY: all setup setup-test build demo demo-online test pack clean
+.PHONY: all setup setup-test build demo demo-online demo-online-pgbouncer test pack clean
 
 all: build
 
@@ -25,6 +26,9 @@ demo: setup build
 
 demo-online: setup build
 	dotnet $(CLI) demo --online
+
+demo-online-pgbouncer: setup build
+	dotnet $(CLI) demo --online --pgbouncer
 
 test: setup-test build
 	rm -rf $(RESULTS) $(TEST_CLI_DIR)

@@ -21,6 +21,7 @@ public partial class ArchitectureTests
         ["Clusters/LocalCluster.cs"] = "initdb and pg_ctl of a throwaway local cluster (demo, tests)",
         ["Connections/LibpqProbe.cs"] = "psql -c 'SELECT 1' with the child environment the runners use",
         ["Tools/DetachedStart.cs"] = "setsid --fork: this program again, in the background (migrate --detach)",
+        ["Demo/DemoPgBouncer.cs"] = "pgbouncer -d, the online demo's throwaway pooler (and chown of its folder when run as root), as LocalCluster starts the demo's servers",
         ["Poolers/PgBouncerConsole.cs"] = "psql -c to PgBouncer's admin console, which speaks the simple query protocol only (Npgsql sends the extended one)",
     };
 

@@ -73,6 +73,7 @@ public partial class ArchitectureTests
         ["--replica-identity-full"] = ["PgRelocate.Cli/Commands/CheckCommand.cs", "PgRelocate.Cli/Commands/MigrateCommand.cs"],
         ["--report"] = ["PgRelocate.Cli/Commands/DemoCommand.cs", "PgRelocate.Cli/Commands/MigrateCommand.cs"],
         ["--force"] = ["PgRelocate.Cli/Commands/CancelCommand.cs", "PgRelocate.Cli/Commands/DumpCommand.cs"],
+        ["--pgbouncer"] = ["PgRelocate.Cli/Commands/DemoCommand.cs", "PgRelocate.Cli/Commands/PgBouncerCliOptions.cs"],
         ["--compress"] = ["PgRelocate.Cli/Commands/CompressOption.cs"],
         ["--workdir"] = ["PgRelocate.Cli/Commands/WorkDirOption.cs"],
         ["--lock-timeout"] = ["PgRelocate.Cli/Commands/LockTimeoutOption.cs"],

@@ -24,11 +24,13 @@ internal static class DemoCommand
     private static readonly Option<bool> Keep = new("--keep") { Description = "Keep the clusters running and the folder after the demo, to look around." };
     // demo's --online and --report are its own: an application writes while it migrates, and the report is HTML only.
     private static readonly Option<bool> Online = new("--online") { Description = "Migrate online while an application writes to the source: follow, verify, switch automatically, and show the application's longest gap." };
+    // Shares only its name with migrate's --pgbouncer ADMIN_URL: here a flag, the demo starts the PgBouncer itself.
+    private static readonly Option<bool> PgBouncer = new("--pgbouncer") { Description = "With --online: the application reaches the source through a throwaway PgBouncer (installed: scripts/setup.sh), and the switch holds its queries there and repoints its entry (as migrate --pgbouncer), so it sees a pause, not an error." };
     private static readonly Option<string?> Report = new("--report") { Description = "With --online: where to write the HTML report (default: a new file under $XDG_STATE_HOME/pgrelocate/reports)." };
 
     public static Command Create()
     {
-        var command = new Command("demo", "Migrate a sample database between two throwaway local clusters: dump, restore, verify (--online: while an application writes).") { Keep, Online, Report };
+        var command = new Command("demo", "Migrate a sample database between two throwaway local clusters: dump, restore, verify (--online: while an application writes).") { Keep, Online, PgBouncer, Report };
         command.SetAction(RunAsync);
         return command;
     }
@@ -37,6 +39,12 @@ internal static class DemoCommand
     {
         var keep = ctx.Parse.GetValue(Keep);
         var online = ctx.Parse.GetValue(Online);
+        var pgbouncer = ctx.Parse.GetValue(PgBouncer);
+        if (pgbouncer)
+        {
+            _ = online ? DemoPgBouncer.Binary() : throw new UsageException("--pgbouncer goes with --online: the offline demo has no switch to hold at PgBouncer.");
+        }
+
         var report = ReportPath(ctx.Parse.GetValue(Report), online);
         var reporter = ctx.Reporter;
         var folder = Directory.CreateTempSubdirectory("pgrelocate-demo-").FullName;
@@ -65,7 +73,7 @@ internal static class DemoCommand
             reporter.Progress(new ProgressUpdate("load sample", 1, 1, "database", Finished: true));
             if (report is not null)
             {
-                var code = await DemoOnline.RunAsync(ctx, sourceCluster, source, target, folder, report, cancellationToken);
+                var code = await DemoOnline.RunAsync(ctx, sourceCluster, source, target, folder, report, pgbouncer, cancellationToken);
                 if (keep)
                 {
                     await KeepAsync(ctx, folder, sourceCluster, targetCluster, source, target, cancellationToken);

@@ -304,7 +304,8 @@ public sealed class LocalCluster : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    /// <summary>A free port of 127.0.0.1, never handed out twice by this process.</summary>
+    internal static int FreePort()
     {
         lock (PortLock)
         {

@@ -104,6 +104,12 @@ public sealed class DemoApplication : IAsyncDisposable
 
     public void Start() => _run ??= Task.Run(() => RunAsync(_stop.Token));
 
+    /// <summary>
+    /// Counts the writes from here on as the target's, its connection kept: behind a pooler whose entry was
+    /// repointed, the same DATABASE_URL now reaches the target.
+    /// </summary>
+    public void CountFromHereOnTarget() => Volatile.Write(ref _onTarget, true);
+
     /// <summary>Waits until it has written <paramref name="writes"/> times to the target, or the token is cancelled.</summary>
     public async Task WaitForTargetWritesAsync(long writes, CancellationToken cancellationToken)
     {

@@ -5,6 +5,7 @@ using PgRelocate.Demo;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
 using PgRelocate.Migration.Reports;
+using PgRelocate.Poolers;
 using PgRelocate.Progress;
 using PgRelocate.Targets;
 using PgRelocate.Tools;
@@ -15,7 +16,8 @@ namespace PgRelocate.Online;
 /// <param name="Code">How the migration ended.</param>
 /// <param name="Journal">The migration's journal (its report written beside it).</param>
 /// <param name="LastError">The last error a write met (what the application saw while the source was read-only).</param>
-public sealed record OnlineDemoResult(ExitCode Code, MigrationJournal Journal, long SourceWrites, long TargetWrites, long FailedWrites, TimeSpan LongestGap, string LastError);
+/// <param name="ThroughPgBouncer">The application reached the source through a PgBouncer whose entry the switch repointed.</param>
+public sealed record OnlineDemoResult(ExitCode Code, MigrationJournal Journal, long SourceWrites, long TargetWrites, long FailedWrites, TimeSpan LongestGap, string LastError, bool ThroughPgBouncer);
 
 /// <summary>
 /// <c>pgrelocate demo --online</c>'s run: the sample database moved while an application writes to it, by the same
@@ -44,10 +46,15 @@ public static class OnlineDemo
     /// application write to the target a while, stops it and writes the report to <paramref name="report"/>.
     /// </summary>
     public static async Task<OnlineDemoResult> RunAsync(
-        LocalCluster sourceCluster, PgConnectionInfo source, PgConnectionInfo target, string folder, string report, PgBinaries binaries, IReporter reporter, CancellationToken cancellationToken)
+        LocalCluster sourceCluster, PgConnectionInfo source, PgConnectionInfo target, string folder, string report, bool pgbouncer, PgBinaries binaries, IReporter reporter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(reporter);
         await DemoApplication.PrepareAsync(sourceCluster, source, cancellationToken);
+
+        // With --pgbouncer the application reaches the source through a PgBouncer, whose entry the switch repoints:
+        // it keeps its one DATABASE_URL and only waits at PgBouncer while the target takes over.
+        await using var bouncer = pgbouncer ? await DemoPgBouncer.StartAsync(folder, source, cancellationToken) : null;
+        var behind = bouncer is null ? null : new PgBouncerOptions { Admin = bouncer.Admin, IniFile = bouncer.IniFile, Entry = DemoPgBouncer.Entry };
 
         // What a user would type: migrate --online --cutover auto --replica-identity-full --confirm DB --report FILE (the
         // sample's audit log has no primary key). The journal goes into the demo's folder, not the user's list.
@@ -58,12 +65,20 @@ public static class OnlineDemo
             Online = true,
             AutoCutover = true,
             ReplicaIdentityFull = true,
+            PgBouncer = behind,
         }.ValidateAsync(cancellationToken);
+        if (behind is not null)
+        {
+            reporter.Info(await PgBouncerChecks.RunAsync(behind, source, target, binaries, cancellationToken));
+        }
+
         var journal = OnlinePlan.CreateJournal(Path.Combine(folder, "migrations"), options, report);
 
         // The application moves to the target once the migration says the switch is done, as a deploy that
         // swaps DATABASE_URL would.
-        await using var app = new DemoApplication(source, target, () => OnlineStatus.Read(journal.Folder) is { Phase: OnlinePhases.Switched });
+        await using var app = bouncer is null
+            ? new DemoApplication(source, target, () => OnlineStatus.Read(journal.Folder) is { Phase: OnlinePhases.Switched })
+            : new DemoApplication(bouncer.App, bouncer.App, () => false);
         app.Start();
         using var stopTicker = new CancellationTokenSource();
         var ticker = TickAsync(reporter, app, stopTicker.Token);
@@ -71,8 +86,14 @@ public static class OnlineDemo
         try
         {
             await WarmUpAsync(app, cancellationToken);
-            reporter.Info($"The application ({DemoApplication.ApplicationName}) writes orders to {source.Display}; migrating online with an automatic cutover (journal in {journal.Folder}).");
+            reporter.Info($"The application ({DemoApplication.ApplicationName}) writes orders to {source.Display}{(bouncer is null ? "" : $" through PgBouncer's entry '{DemoPgBouncer.Entry}'")}; migrating online with an automatic cutover (journal in {journal.Folder}).");
             code = await OnlinePlan.RunAsync(options, journal, binaries, reporter, cancellationToken);
+            if (code == ExitCode.Success && bouncer is not null)
+            {
+                // Through PgBouncer the application does not know where it writes: what it writes next is on the target.
+                app.CountFromHereOnTarget();
+            }
+
             if (code == ExitCode.Success)
             {
                 using var settle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -95,7 +116,7 @@ public static class OnlineDemo
         }
 
         MigrationReport.Write(journal, report);
-        return new OnlineDemoResult(code, journal, app.SourceWrites, app.TargetWrites, app.FailedWrites, app.LongestGap, app.LastError);
+        return new OnlineDemoResult(code, journal, app.SourceWrites, app.TargetWrites, app.FailedWrites, app.LongestGap, app.LastError, bouncer is not null);
     }
 
     /// <summary>Waits, at most 30 seconds, until the application has written to the source <see cref="WarmUpWrites"/> times.</summary>

@@ -82,14 +82,31 @@ public static class PgBouncerSwitch
         context.Journal.Save();
         try
         {
+            // PgBouncer may answer RELOAD when it could not read the file (1.18 says so only in its log)
+            // and then runs the entry as it was: what it runs is read back before the application is resumed.
             await console.ExecuteAsync("RELOAD", cancellationToken);
+            var target = context.Options.Into.Connection;
+            var running = (await console.ShowAsync("DATABASES", cancellationToken)).FirstOrDefault(d => d.GetValueOrDefault("name") == pgbouncer.Entry);
+            if (running is null || !PgBouncerChecks.Runs(running, target.Host, target.Port, target.Database))
+            {
+                throw new PgRelocateException($"PgBouncer did not take the rewritten entry '{pgbouncer.Entry}' on RELOAD: it runs {(running is null ? "no such entry" : PgBouncerChecks.Where(running))}. Its log says why (often: its account cannot read {pgbouncer.IniFile}). The file was put back and the application resumed at the source; nothing was switched. Fix what the log names, then 'pgrelocate migrate --resume {context.Journal.Id} --pgbouncer ADMIN_URL'");
+            }
         }
         catch
         {
             PgBouncerIni.Restore(pgbouncer.IniFile, kept);
             follow.Set(State, PgBouncerState.Paused);
             context.Journal.Save();
-            await console.ExecuteAsync("RELOAD", CancellationToken.None);
+            try
+            {
+                await console.ExecuteAsync("RELOAD", CancellationToken.None);
+            }
+            catch (PgRelocateException e)
+            {
+                // The resume at the source follows (the cutover's undo); the first failure is the one to report.
+                context.Reporter.Warn($"PgBouncer's RELOAD of {pgbouncer.IniFile} as it was failed too: {e.Message}");
+            }
+
             throw;
         }
 

@@ -45,9 +45,9 @@ public static class PgBouncerChecks
         var entry = PgBouncerIni.Find(await File.ReadAllLinesAsync(pgbouncer.IniFile, cancellationToken), name)
             ?? throw Refuse($"{pgbouncer.IniFile} has no entry '{name}' in its [databases] section", "give the configuration file PgBouncer runs with");
         var (host, port, database) = entry.Server;
-        if (!SameHost(host, running.GetValueOrDefault("host") ?? "") || port.ToString(System.Globalization.CultureInfo.InvariantCulture) != running.GetValueOrDefault("port") || database != running.GetValueOrDefault("database"))
+        if (!Runs(running, host, port, database))
         {
-            throw Refuse($"the entry '{name}' of {pgbouncer.IniFile} ({Where(host, port, database)}) is not the one PgBouncer runs ({Where(running.GetValueOrDefault("host") ?? "", int.TryParse(running.GetValueOrDefault("port"), out var p) ? p : 0, running.GetValueOrDefault("database") ?? "")})", "give the file it runs with, or RELOAD it first");
+            throw Refuse($"the entry '{name}' of {pgbouncer.IniFile} ({Where(host, port, database)}) is not the one PgBouncer runs ({Where(running)})", "give the file it runs with, or RELOAD it first");
         }
 
         if (!SameHost(host, source.Host) || port != source.Port || database != source.Database)
@@ -128,6 +128,14 @@ public static class PgBouncerChecks
             throw Refuse($"{file} cannot be rewritten with the previous file kept beside it ({e.Message})", "run as a user that may write the file and its folder");
         }
     }
+
+    /// <summary>Whether a row of SHOW DATABASES runs its entry on that server.</summary>
+    internal static bool Runs(IReadOnlyDictionary<string, string> row, string host, int port, string database) =>
+        SameHost(host, row.GetValueOrDefault("host") ?? "") && port.ToString(System.Globalization.CultureInfo.InvariantCulture) == row.GetValueOrDefault("port") && database == row.GetValueOrDefault("database");
+
+    /// <summary>The server a row of SHOW DATABASES runs its entry on, for messages.</summary>
+    internal static string Where(IReadOnlyDictionary<string, string> row) =>
+        Where(row.GetValueOrDefault("host") ?? "", int.TryParse(row.GetValueOrDefault("port"), out var p) ? p : 0, row.GetValueOrDefault("database") ?? "");
 
     private static string Where(string host, int port, string database) => $"{(host.Length == 0 ? "[socket]" : host)}:{port}/{database}";
 

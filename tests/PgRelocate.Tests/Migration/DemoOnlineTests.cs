@@ -9,7 +9,7 @@ namespace PgRelocate.Tests.Migration;
 /// the sample moves online, the application's own gap printed, verification passed, the report
 /// written, and nothing left running or on disk.
 /// </summary>
-[Heavy(65)]
+[Heavy(130)]
 public sealed partial class DemoOnlineTests
 {
     [Fact]
@@ -39,6 +39,32 @@ public sealed partial class DemoOnlineTests
         Assert.Equal($"Report: {report}", lines[^1].TrimEnd());
         var html = await File.ReadAllTextAsync(report);
         Assert.Contains("<svg", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Should_Migrate_Online_Behind_A_PgBouncer_The_Application_Writes_Through_With_No_Refused_Write()
+    {
+        Assert.True(PgRelocate.Tests.Harness.Servers.PgBouncerServer.Installed, "pgbouncer is not installed: run scripts/setup.sh");
+        using var dir = new TempDir();
+        var result = await CliRunner.RunAsync(["demo", "--online", "--pgbouncer", "--report", dir.File("demo-report.html")], null, TimeSpan.FromMinutes(8));
+
+        var folder = DemoFolder().Match(result.Stderr) is { Success: true } m ? m.Groups[1].Value : null;
+        Assert.True(folder is not null, "The demo did not say where its clusters are:\n" + result);
+        Assert.Empty(ProcessesUsing(folder));
+        Assert.False(Directory.Exists(folder), $"{folder} was left behind.");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Matches(@"PgBouncer's pause\s+\d+\.\d+ s, measured by pgrelocate", result.Stdout);
+        Assert.Matches(@"Application writes\s+[1-9]\d* before the switch, then [1-9]\d* after it on the target .* all through PgBouncer with one DATABASE_URL; 0 refused", result.Stdout);
+        Assert.Contains("points at the target and is resumed", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Should_Refuse_PgBouncer_Without_Online_Before_Starting_Anything()
+    {
+        var result = await CliRunner.RunAsync(["demo", "--pgbouncer"]);
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("--pgbouncer goes with --online", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotMatch(DemoFolder(), result.Stderr);
     }
 
     /// <summary>The processes whose command line names <paramref name="folder"/> (the clusters' postmasters do).</summary>

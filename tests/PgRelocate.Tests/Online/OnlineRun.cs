@@ -40,8 +40,8 @@ internal sealed class OnlineRun
         return new OnlineRun(task, workDir, process);
     }
 
-    public static OnlineRun Resume(PgConnectionInfo source, PgConnectionInfo target, string workDir, string id) =>
-        new(CliRunner.RunAsync(["migrate", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--workdir", workDir, "--resume", id], null, TimeSpan.FromMinutes(6)), workDir, null);
+    public static OnlineRun Resume(PgConnectionInfo source, PgConnectionInfo target, string workDir, string id, params string[] extra) =>
+        new(CliRunner.RunAsync(["migrate", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--workdir", workDir, "--resume", id, .. extra], null, TimeSpan.FromMinutes(6)), workDir, null);
 
     public MigrationJournal Journal() => MigrationJournal.All(WorkDir).Single();
 

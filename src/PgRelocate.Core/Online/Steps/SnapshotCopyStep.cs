@@ -180,6 +180,13 @@ public sealed class SnapshotCopyStep : ICompensatingStep
             owners.Status = StepStatus.Pending;
             owners.Summary = "to do again after the new snapshot copy";
         }
+
+        // And the follow of the new slot: its verification, the cutover request it waits for, its PAUSE behind PgBouncer.
+        if (context.Journal.Steps.FirstOrDefault(s => s.Name == FollowStep.StepName) is { Status: StepStatus.Done } follow)
+        {
+            follow.Status = StepStatus.Pending;
+            follow.Summary = "to do again after the new snapshot copy";
+        }
     }
 
     /// <summary>
