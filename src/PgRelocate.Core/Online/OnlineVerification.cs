@@ -47,7 +47,19 @@ public static class OnlineVerification
         for (var attempt = 1; ; attempt++)
         {
             await WaitForCarriesAsync(follower, reporter, cancellationToken);
-            var (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, unlogged, reporter, cancellationToken);
+            VerificationResult result;
+            IReadOnlySet<string> rewritten;
+            try
+            {
+                (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, unlogged, reporter, cancellationToken);
+            }
+            catch (PgRelocateException e) when (follower.CarriesSchemaChanges && attempt < Attempts && e.InnerException is Npgsql.PostgresException { SqlState: PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedTable })
+            {
+                // A column or table the snapshot still shows was dropped since: the catalog the query runs with is the newest.
+                reporter.Info($"A schema change on the source raced the verification's snapshot ({e.Message}): verifying again at a new position.");
+                continue;
+            }
+
             var raced = result.Tables.Where(t => !t.Equal && rewritten.Contains(t.Name)).Select(t => t.Name).ToList();
             // A table the source made just before the snapshot reaches the target at the marker of its copy, after it.
             var schemaRaced = follower.CarriesSchemaChanges && result.SchemaDifferences.Count > 0;

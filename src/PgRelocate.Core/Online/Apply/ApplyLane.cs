@@ -245,6 +245,29 @@ internal sealed class ApplyLane : IApplyLane
         }
     }
 
+    /// <summary>Carries the source's schema changes when set: a changed column list is carried before the change that has it.</summary>
+    public SchemaCarry? Carry { get; init; }
+
+    /// <summary>Gives the target's table the source's columns in this lane's transaction; false when the change cannot be carried.</summary>
+    private async Task<bool> CarryColumnsAsync(SourceRelation relation, ColumnDifference difference)
+    {
+        if (await Carry!.ColumnsAsync(relation, difference, _stopping.Token) is not { } carry)
+        {
+            return false;
+        }
+
+        // Noted before the change commits: a kill after it must not forget the copy.
+        Carry.CopyAgain(carry.CopyAgain);
+
+        foreach (var statement in carry.Statements)
+        {
+            await Connections.Db.ExecuteAsync(_connection, statement, _stopping.Token);
+        }
+
+        Migration.FaultInjection.At("follow", "columns-changed");
+        return true;
+    }
+
     /// <summary>The target table a change goes to, or null when this transaction's changes to it were applied before a restart.</summary>
     private async Task<TargetTable?> TableAsync(SourceRelation relation)
     {
@@ -259,7 +282,7 @@ internal sealed class ApplyLane : IApplyLane
 
             // Send what is held first: the catalog query runs on the same connection.
             await _writes.SendAllAsync(_stopping.Token);
-            table = await TargetTable.DescribeAsync(_connection, relation, _stopping.Token);
+            table = await TargetTable.DescribeAsync(_connection, relation, _stopping.Token, Carry is null ? null : difference => CarryColumnsAsync(relation, difference));
             _tables[relation] = table;
             if (_changed.TryAdd(table.Qualified, true) && !_bookkeepingAtCommit)
             {

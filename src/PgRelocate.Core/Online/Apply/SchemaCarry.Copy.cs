@@ -40,7 +40,7 @@ internal sealed partial class SchemaCarry
             _gate.Release();
         }
 
-        var need = candidates.Where(c => (c.HasRows && !c.Published && !Carried(c.Qualified)) || (KnowsTarget && !OnTarget(c.Qualified) && !Carried(c.Qualified))).Select(c => c.Qualified).ToList();
+        var need = candidates.Where(c => (c.HasRows && !c.Published && !Carried(c.Qualified)) || (KnowsTarget && !OnTarget(c.Qualified) && !Carried(c.Qualified)) || Again(c.Qualified)).Select(c => c.Qualified).ToList();
         if (need.Count == 0)
         {
             Volatile.Write(ref _blocked, []);
@@ -77,7 +77,7 @@ internal sealed partial class SchemaCarry
         {
             var session = await SessionAsync(cancellationToken);
             var names = new List<string>();
-            foreach (var t in tables.Where(t => !Carried(t)).Distinct(StringComparer.Ordinal))
+            foreach (var t in tables.Where(t => !Carried(t) || Again(t)).Distinct(StringComparer.Ordinal))
             {
                 if (await Db.ScalarAsync<bool>(session, $"SELECT pg_catalog.to_regclass({Db.Literal(t)}) IS NOT NULL", cancellationToken))
                 {
@@ -135,6 +135,8 @@ internal sealed partial class SchemaCarry
                 _carried.UnionWith(names);
                 _awaiting.UnionWith(names);
             }
+
+            Taken(names);
 
             reporter.Info($"Carrying {string.Join(", ", names)} to the target: copied at a place in the source's order, applied there.");
         }

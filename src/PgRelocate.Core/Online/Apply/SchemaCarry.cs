@@ -43,6 +43,7 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
         var carry = new SchemaCarry(source, publication, folder, reporter);
         if ((await carry.SessionAsync(cancellationToken)).PostgreSqlVersion.Major >= 14)
         {
+            carry.LoadAgain();
             return carry;
         }
 

@@ -14,7 +14,7 @@ internal sealed class TargetTable
     private static readonly string[] NoEquality = ["json", "xml", "point", "line", "lseg", "box", "path", "polygon", "circle"];
 
     /// <summary>Type OIDs below this are the server's own, the same on every PostgreSQL server.</summary>
-    private const uint FirstUserOid = 16384;
+    internal const uint FirstUserOid = 16384;
 
     private readonly SourceRelation _source;
     private readonly string[] _casts;
@@ -63,34 +63,48 @@ internal sealed class TargetTable
     /// </summary>
     public bool DeletesTogether { get; }
 
+    /// <param name="carry">
+    /// Given when the follow carries schema changes: called with the columns the source and the target disagree on,
+    /// it changes the target's table to match (true) or cannot (false: the difference stops the apply).
+    /// </param>
     /// <exception cref="PgRelocateException">The table is missing on the target or its columns differ from the source's.</exception>
-    public static async Task<TargetTable> DescribeAsync(NpgsqlConnection conn, SourceRelation source, CancellationToken cancellationToken)
+    public static async Task<TargetTable> DescribeAsync(NpgsqlConnection conn, SourceRelation source, CancellationToken cancellationToken, Func<ColumnDifference, Task<bool>>? carry = null)
     {
         var qualified = Db.Qualified(source.Schema, source.Name);
+        var (columns, partitioned) = await ColumnsAsync(conn, qualified, cancellationToken);
+        if (carry is not null && columns.Count > 0 && ColumnDifference.Of(source, columns) is { Any: true } difference && await carry(difference))
+        {
+            (columns, partitioned) = await ColumnsAsync(conn, qualified, cancellationToken);
+        }
+
+        var (coalescable, rowsMayVanish, foreignKeys) = columns.Count == 0 ? (false, false, false) : await ConstraintsAsync(conn, qualified, source, cancellationToken);
+        return Match(source, columns, partitioned, new TableConstraints(coalescable, rowsMayVanish, foreignKeys));
+    }
+
+    /// <summary>The target table's columns (name to type as the target writes it, OID and modifier; generated ones left out), and whether it is partitioned.</summary>
+    private static async Task<(Dictionary<string, (string Type, uint TypeId, int TypeModifier)> Columns, bool Partitioned)> ColumnsAsync(NpgsqlConnection conn, string qualified, CancellationToken cancellationToken)
+    {
         var columns = new Dictionary<string, (string Type, uint TypeId, int TypeModifier)>(StringComparer.Ordinal);
         var partitioned = false;
-        await using (var cmd = new NpgsqlCommand(
+        await using var cmd = new NpgsqlCommand(
             """
             SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attgenerated <> '', c.relkind = 'p', a.atttypid, a.atttypmod
             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
             WHERE a.attrelid = pg_catalog.to_regclass(@name) AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attnum
-            """, conn))
+            """, conn);
+        cmd.Parameters.AddWithValue("name", qualified);
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
         {
-            cmd.Parameters.AddWithValue("name", qualified);
-            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
-            while (await r.ReadAsync(cancellationToken))
+            partitioned = r.GetBoolean(3);
+            if (!r.GetBoolean(2))
             {
-                partitioned = r.GetBoolean(3);
-                if (!r.GetBoolean(2))
-                {
-                    columns[r.GetString(0)] = (r.GetString(1), r.GetFieldValue<uint>(4), r.GetInt32(5));
-                }
+                columns[r.GetString(0)] = (r.GetString(1), r.GetFieldValue<uint>(4), r.GetInt32(5));
             }
         }
 
-        var (coalescable, rowsMayVanish, foreignKeys) = columns.Count == 0 ? (false, false, false) : await ConstraintsAsync(conn, qualified, source, cancellationToken);
-        return Match(source, columns, partitioned, new TableConstraints(coalescable, rowsMayVanish, foreignKeys));
+        return (columns, partitioned);
     }
 
     /// <summary>What the target's catalog says of a table's constraints, as far as the apply cares.</summary>
@@ -113,8 +127,7 @@ internal sealed class TargetTable
             throw SchemaChanged(source, $"table {source.Display} is not on the target");
         }
 
-        var extra = columns.Keys.Except(source.Columns, StringComparer.Ordinal).ToList();
-        var missing = source.Columns.Except(columns.Keys, StringComparer.Ordinal).ToList();
+        var (missing, extra, retyped) = ColumnDifference.Of(source, columns);
         if (extra.Count > 0 || missing.Count > 0)
         {
             var what = string.Join("; ", new[]
@@ -125,14 +138,6 @@ internal sealed class TargetTable
             throw SchemaChanged(source, $"table {source.Display} changed on the source: {what}");
         }
 
-        // A column whose type changed on the source: the server's own types have the same OIDs everywhere, so a
-        // different OID or modifier is a different type. (An extension's or the user's own types have OIDs of
-        // each server's; those are compared by the stream itself when the source describes a table again.)
-        var retyped = source.Columns
-            .Select((name, i) => (name, i))
-            .Where(c => source.TypeIds[c.i] < FirstUserOid && columns[c.name] is var t && (t.TypeId != source.TypeIds[c.i] || t.TypeModifier != source.TypeModifiers[c.i]))
-            .Select(c => c.name)
-            .ToList();
         if (retyped.Count > 0)
         {
             throw SchemaChanged(source, $"the type of {Sentences.Plural(retyped.Count, "column")} {string.Join(", ", retyped)} of {source.Display} changed on the source (the target has {string.Join(", ", retyped.Select(c => columns[c].Type))})");

@@ -87,13 +87,13 @@ internal sealed class FollowSession : IAsyncDisposable
                 await carry.RefreshAsync(first, cancellationToken);
             }
 
-            session.Applier = new ChangeApplier(session._connections.Select(c => new ApplyLane(c, slot, positions)).ToList(), slot, stored.Lsn, routes, carry);
+            session.Applier = new ChangeApplier(session._connections.Select(c => new ApplyLane(c, slot, positions) { Carry = carry }).ToList(), slot, stored.Lsn, routes, carry);
             session.Streamed = new StreamedTransactions(
                 new TransactionSpool(folder),
                 session.Applier,
                 slot,
                 stored.Lsn,
-                async ct => new ApplyLane(await OpenApplyAsync(target, "pgrelocate online apply streamed", ct), slot, positions, bookkeepingAtCommit: true, ownsConnection: true));
+                async ct => new ApplyLane(await OpenApplyAsync(target, "pgrelocate online apply streamed", ct), slot, positions, bookkeepingAtCommit: true, ownsConnection: true) { Carry = carry });
 
             session.Replication = await Db.OpenReplicationAsync(source, "source", "pgrelocate online", cancellationToken);
             var stop = session._stop.Token;
