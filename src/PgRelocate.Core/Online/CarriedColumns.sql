@@ -1,14 +1,13 @@
 -- A source table's columns as the follow adds them to the target when the source added them while following,
--- in the source's order: name, type, collation when not the type's own, NOT NULL, default expression, generated
--- expression, identity kind ('a', 'd' or ''), the value the rows that existed before the column was added hold
+-- in the source's order: name, type, collation when not the type's own, NOT NULL, default expression, identity
+-- kind ('a', 'd' or ''), the value the rows that existed before the column was added hold
 -- (a fast default, as the text of a one-element array; null when the rows were rewritten), and the sequence a
 -- serial column's default takes its values from. Read with an empty search_path: every name qualified.
 SELECT a.attname::text,
        pg_catalog.format_type(a.atttypid, a.atttypmod),
        CASE WHEN a.attcollation <> t.typcollation THEN pg_catalog.format('%I.%I', cn.nspname, co.collname) END,
        a.attnotnull,
-       CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END,
-       CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END,
+       pg_catalog.pg_get_expr(d.adbin, d.adrelid),
        a.attidentity::text,
        CASE WHEN a.atthasmissing THEN a.attmissingval::text END,
        CASE WHEN a.attidentity = '' THEN pg_catalog.pg_get_serial_sequence(@name, a.attname) END

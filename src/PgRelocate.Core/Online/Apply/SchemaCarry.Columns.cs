@@ -14,7 +14,7 @@ internal sealed record ColumnCarry(IReadOnlyList<string> Statements, IReadOnlyLi
 /// stream describes a table with a column list the target's table does not have: pgoutput sends the new description
 /// before the first change of the new shape, so the apply changes the target's table in that change's transaction,
 /// in the source's commit order. The added column is made as the source has it now (type, collation, default,
-/// NOT NULL, identity, generated expression); the rows that existed before it take the value the source gave them:
+/// NOT NULL, identity); the rows that existed before it take the value the source gave them:
 /// a fast default's stored value, NULL without a default, and otherwise (a volatile default, an identity) the
 /// table is copied again at a marker of its own (<see cref="CarryAsync"/>).
 /// A partition's columns are changed through its partitioned root, as on the source (a partition cannot be altered
@@ -55,7 +55,7 @@ internal sealed partial class SchemaCarry
             {
                 columns.Add(new SourceColumn(
                     r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetBoolean(3), r.IsDBNull(4) ? null : r.GetString(4),
-                    r.IsDBNull(5) ? null : r.GetString(5), r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.IsDBNull(8) ? null : r.GetString(8)));
+                    r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7)));
             }
         }
         finally
@@ -165,13 +165,6 @@ internal sealed partial class SchemaCarry
         var add = $"ADD COLUMN IF NOT EXISTS {c} {column.Type}{Collate(column)}";
         var statements = new List<string>();
         copyAgain = false;
-        if (column.Generated is { } expression)
-        {
-            // Computed by the target from the row's other columns, as on the source.
-            statements.Add(Alter($"{add} GENERATED ALWAYS AS ({expression}) STORED"));
-            return statements;
-        }
-
         if (column.Identity is "a" or "d")
         {
             // Each side numbers its existing rows in its own order.
@@ -212,5 +205,5 @@ internal sealed partial class SchemaCarry
     private static string Collate(SourceColumn column) => column.Collation is { } collation ? $" COLLATE {collation}" : "";
 
     /// <summary>A source column as <c>CarriedColumns.sql</c> reads it.</summary>
-    private sealed record SourceColumn(string Name, string Type, string? Collation, bool NotNull, string? Default, string? Generated, string Identity, string? Missing, string? Sequence);
+    private sealed record SourceColumn(string Name, string Type, string? Collation, bool NotNull, string? Default, string Identity, string? Missing, string? Sequence);
 }
