@@ -57,6 +57,9 @@ public sealed record OnlineStatus
     /// </summary>
     public string? Blocked { get; init; }
 
+    /// <summary>The source's tables the follow cannot carry to the target yet (a warning says why); null when none waits.</summary>
+    public IReadOnlyList<string>? WaitingToCarry { get; init; }
+
     /// <summary>The way back's queue on the target, on disk (<see cref="OnlinePhases.WayBack"/> only).</summary>
     public long? QueueBytes { get; init; }
 
@@ -88,5 +91,6 @@ public sealed record OnlineStatus
         : (Phase == OnlinePhases.Verify
         ? $"{Phase}: the target is compared with the source as of one position while the follow goes on; lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {ChangesPerSecond:0} changes/s; {Changes} changes applied"
         : $"{Phase}: lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {ChangesPerSecond:0} changes/s, {TransactionsPerSecond:0} transactions/s; {Changes} changes applied")
-        + (Blocked is null ? "" : $"; blocked: {Blocked}");
+        + (Blocked is null ? "" : $"; blocked: {Blocked}")
+        + (WaitingToCarry is [_, ..] waiting ? $"; waiting to carry {string.Join(", ", waiting)} to the target (the log's warning says why; the cutover waits too)" : "");
 }

@@ -29,7 +29,12 @@ public static class OnlineVerification
     /// <summary>Verifications at new positions when a differing table was truncated under the last one.</summary>
     private const int Attempts = 3;
 
-    public static async Task<VerificationResult> RunAsync(Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int jobs, IReporter reporter, CancellationToken cancellationToken)
+    public static async Task<VerificationResult> RunAsync(Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int jobs, IReporter reporter, CancellationToken cancellationToken) =>
+        (await RunUnlessAsync(follower, source, target, slot, jobs, reporter, () => false, cancellationToken))!;
+
+    /// <summary>As <see cref="RunAsync"/>, but a table waiting to be carried is waited for only until <paramref name="giveUp"/> says so (a cutover asked).</summary>
+    /// <returns>The verification; null when it gave up before it began.</returns>
+    public static async Task<VerificationResult?> RunUnlessAsync(Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int jobs, IReporter reporter, Func<bool> giveUp, CancellationToken cancellationToken)
     {
         // Unlogged tables are not in the WAL: the follow never sees their changes, and the cutover copies them
         // again with the source read-only, then compares them there.
@@ -46,7 +51,11 @@ public static class OnlineVerification
 
         for (var attempt = 1; ; attempt++)
         {
-            await WaitForCarriesAsync(follower, reporter, cancellationToken);
+            if (!await WaitForCarriesAsync(follower, reporter, giveUp, cancellationToken))
+            {
+                return null;
+            }
+
             VerificationResult result;
             IReadOnlySet<string> rewritten;
             try
@@ -82,7 +91,8 @@ public static class OnlineVerification
     /// While a table waits to be carried (the user must change something on the source, as the warning says), the
     /// comparison would only find it missing: the follow goes on, and the verification waits until it is carried.
     /// </summary>
-    private static async Task WaitForCarriesAsync(Follower follower, IReporter reporter, CancellationToken cancellationToken)
+    /// <returns>False when <paramref name="giveUp"/> said so first.</returns>
+    private static async Task<bool> WaitForCarriesAsync(Follower follower, IReporter reporter, Func<bool> giveUp, CancellationToken cancellationToken)
     {
         // What the source made and the target lacks is carried first: its markers come before the snapshot's position.
         await follower.CarryNowAsync(cancellationToken);
@@ -94,9 +104,16 @@ public static class OnlineVerification
         while (follower.WaitingToCarry.Count > 0)
         {
             var until = DateTime.UtcNow.AddSeconds(5);
-            await follower.RunAsync(_ => DateTime.UtcNow >= until, cancellationToken);
+            await follower.RunAsync(_ => DateTime.UtcNow >= until || giveUp(), cancellationToken);
+            if (giveUp())
+            {
+                return false;
+            }
+
             await follower.CarryNowAsync(cancellationToken);
         }
+
+        return true;
     }
 
     /// <returns>The verification, and the tables ("schema.table") the source rewrote after its snapshot.</returns>

@@ -151,6 +151,9 @@ public class OnlineSchemaCarryTests(OnlineServers servers) : IClassFixture<Onlin
         Assert.False(run.Result.IsCompleted);
         Assert.Null(await PgServer.ScalarAsync<string>(target, "SELECT to_regclass('foreign_owned')::text"));
 
+        // Status says what waits.
+        await Eventually.True(async () => (await CliRunner.RunAsync(["status", id, "--once", "--workdir", run.WorkDir], null)).Output.Contains("waiting to carry \"public\".\"foreign_owned\"", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "status did not name the table waiting to be carried.");
+
         // A cutover asked meanwhile is refused, naming the table: switching would leave it behind.
         var refused = await CliRunner.RunAsync(["cutover", id, "--workdir", run.WorkDir], null, OnlineRun.Patience);
         Assert.True(refused.ExitCode == 1 && refused.Output.Contains("\"public\".\"foreign_owned\" cannot be carried to the target yet", StringComparison.Ordinal), refused.ToString());

@@ -22,6 +22,9 @@ internal sealed class FollowStatus(string folder, IReporter reporter, string pha
 
     public LagHistory History { get; private set; } = new();
 
+    /// <summary>The tables the follow cannot carry yet, shown with the status.</summary>
+    public Func<IReadOnlyList<string>>? Waiting { get; init; }
+
     /// <summary>Moves into another phase: status and the history say so at once, from the last lag measured.</summary>
     public void MarkPhase(string next)
     {
@@ -77,6 +80,7 @@ internal sealed class FollowStatus(string folder, IReporter reporter, string pha
             Changes = changes,
             Transactions = transactions,
             Blocked = blocked,
+            WaitingToCarry = Waiting?.Invoke() is [_, ..] waiting ? waiting : null,
         };
         _last = now;
         _lastChanges = changes;

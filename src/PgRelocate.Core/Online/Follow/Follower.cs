@@ -53,7 +53,7 @@ public sealed partial class Follower : IAsyncDisposable
     /// <summary>The phase shown by status ("follow", "cutover").</summary>
     public string Phase { get; init; } = "follow";
 
-    private FollowStatus Status => _status ??= new FollowStatus(_folder, _reporter, Phase);
+    private FollowStatus Status => _status ??= new FollowStatus(_folder, _reporter, Phase) { Waiting = () => WaitingToCarry };
 
     private SourceWatch Watch => _watch ??= new SourceWatch(_source, _slot, _publication, _reporter) { MaxRetainedBytes = MaxRetainedBytes };
 

@@ -70,21 +70,24 @@ public sealed class FollowStep : ICompensatingStep
                 }
 
                 var copy = context.Journal.Step(SnapshotCopyStep.StepName);
-                var result = await OnlineVerification.RunAsync(follower, options.Source, options.Into.Connection, copy.Get(SnapshotCopyStep.Slot)!, options.Into.Jobs, context.Reporter, cancellationToken);
-                foreach (var table in VerifyStep.Tables(result))
+                // A cutover asked while a table waits to be carried ends the wait: the switch below refuses it, naming the table.
+                if (await OnlineVerification.RunUnlessAsync(follower, options.Source, options.Into.Connection, copy.Get(SnapshotCopyStep.Slot)!, options.Into.Jobs, context.Reporter, Requested, cancellationToken) is { } result)
                 {
-                    context.Record.Tables.Add(table with { Title = table.Title + " while following" });
-                }
+                    foreach (var table in VerifyStep.Tables(result))
+                    {
+                        context.Record.Tables.Add(table with { Title = table.Title + " while following" });
+                    }
 
-                if (result.HasDifferences)
-                {
-                    throw new PgRelocateException($"Verification while following found differences: {result.Brief()} ('pgrelocate info {context.Journal.Id}' lists them). Nothing is switched.", ExitCode.Differences);
-                }
+                    if (result.HasDifferences)
+                    {
+                        throw new PgRelocateException($"Verification while following found differences: {result.Brief()} ('pgrelocate info {context.Journal.Id}' lists them). Nothing is switched.", ExitCode.Differences);
+                    }
 
-                verified = true;
-                context.Record.Set(Verified, $"{result.Tables.Count} tables identical");
-                context.Reporter.Info($"Verified while following: {result.Tables.Count} tables identical to the source at one position.");
-                context.Journal.Save();
+                    verified = true;
+                    context.Record.Set(Verified, $"{result.Tables.Count} tables identical");
+                    context.Reporter.Info($"Verified while following: {result.Tables.Count} tables identical to the source at one position.");
+                    context.Journal.Save();
+                }
             }
 
             // Behind PgBouncer the switch starts with its PAUSE; one that waits past --max-pause gives up (resumed,
