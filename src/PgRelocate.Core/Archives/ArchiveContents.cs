@@ -10,7 +10,7 @@ namespace PgRelocate.Archives;
 /// space in a name from the space between two fields. Formats 1.12 to 1.16 (pg_dump 9.0 to 18) are what
 /// providers hand out; older ones are read as far as pg_dump's own reader still reads them.
 /// </summary>
-public sealed class ArchiveContents
+internal sealed class ArchiveContents
 {
     private readonly Dictionary<int, ArchiveEntry> _byId;
 

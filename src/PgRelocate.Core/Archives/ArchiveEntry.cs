@@ -8,7 +8,7 @@ namespace PgRelocate.Archives;
 /// "BLOBS", "LARGE OBJECT", ...); names are as stored, unquoted, so a schema named <c>Sales Dept</c> stays one
 /// name instead of two words of a <c>pg_restore --list</c> line.
 /// </summary>
-public sealed record ArchiveEntry(
+internal sealed record ArchiveEntry(
     int Id,
     string Kind,
     string? Schema,

@@ -10,7 +10,7 @@ namespace PgRelocate.Archives;
 /// its block once, where the table of contents says it starts. Chunks are skipped, not decompressed, and
 /// memory stays constant: a push parser fed the bytes in order, in pieces of any size, as they arrive.
 /// </summary>
-public sealed class ArchiveFramingCheck
+internal sealed class ArchiveFramingCheck
 {
     private readonly ArchiveContents _contents;
     private readonly string _display;

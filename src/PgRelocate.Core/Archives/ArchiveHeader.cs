@@ -9,7 +9,7 @@ namespace PgRelocate.Archives;
 /// Reading it first lets us refuse a file that is not an archive, or that this machine's pg_restore
 /// cannot read, before anything touches the target.
 /// </summary>
-public sealed record ArchiveHeader(int FormatMajor, int FormatMinor, int FormatRevision, string? DatabaseName, string? ServerVersion, string? PgDumpVersion)
+internal sealed record ArchiveHeader(int FormatMajor, int FormatMinor, int FormatRevision, string? DatabaseName, string? ServerVersion, string? PgDumpVersion)
 {
     public const int MinimumProbeBytes = 5;
 

@@ -8,7 +8,7 @@ namespace PgRelocate.Archives;
 /// REVOKE, ALTER DEFAULT PRIVILEGES FOR ROLE and SET SESSION AUTHORIZATION statements) and the roles its
 /// POLICY entries are TO. Attributes, passwords and memberships are not in an archive.
 /// </summary>
-public static partial class ArchiveRoles
+internal static partial class ArchiveRoles
 {
     /// <summary>Every role named, unquoted, sorted; and among them the owners (of entries, and of default privileges).</summary>
     public static (IReadOnlyList<string> Named, IReadOnlyList<string> Owners) Read(IReadOnlyList<ArchiveEntry> entries)

@@ -13,7 +13,7 @@ namespace PgRelocate.Catalog;
 /// fragments (user schemas, user relations, user functions, extension members, the user objects' list) work
 /// the same way. So preflight, restore, copy, verify and the online path cannot disagree on what they mean.
 /// </summary>
-public static partial class CatalogSql
+internal static partial class CatalogSql
 {
     private static readonly ConcurrentDictionary<string, string> Cache = new(StringComparer.Ordinal);
 

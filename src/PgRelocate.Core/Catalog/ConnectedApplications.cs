@@ -5,7 +5,7 @@ namespace PgRelocate.Catalog;
 /// <summary>A group of sessions connected to a database: the applications to repoint at cutover.</summary>
 public sealed record ConnectedApplication(string Application, string User, string ClientAddress, int Sessions);
 
-public static class ConnectedApplications
+internal static class ConnectedApplications
 {
     /// <summary>
     /// The application name of the checks' sessions. They are the tool's, not applications to repoint, and the

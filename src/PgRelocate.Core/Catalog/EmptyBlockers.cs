@@ -8,7 +8,7 @@ namespace PgRelocate.Catalog;
 /// qualified name as the catalogs give them, its owner, and whether it would be left (not reached by the
 /// emptying) or dropped with the login role's objects (it depends on them).
 /// </summary>
-public sealed record EmptyBlocker(string Kind, string Name, string Owner, bool LeftBehind)
+internal sealed record EmptyBlocker(string Kind, string Name, string Owner, bool LeftBehind)
 {
     public override string ToString() => $"{Kind} {Name} (owner {Owner})";
 }
@@ -19,7 +19,7 @@ public sealed record EmptyBlocker(string Kind, string Name, string Owner, bool L
 /// itself (another role's view on its table, trigger calling its function, foreign key to its table, function
 /// taking its type, ...; an extension it does not drop), and every user object it would leave.
 /// </summary>
-public static class EmptyBlockers
+internal static class EmptyBlockers
 {
     /// <summary>What the whole emptying would drop or leave that the login role may not drop.</summary>
     public static Task<List<EmptyBlocker>> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>

@@ -8,7 +8,7 @@ namespace PgRelocate.Catalog;
 /// (classid and objid as pg_depend names it; none for the large objects' statement, which unlinks up to a
 /// thousand and is repeated until none is left) and about how many locks it takes (EmptySteps.sql).
 /// </summary>
-public sealed record EmptyStep(int Step, string Sql, string Name, uint? ClassId, uint? ObjectId, long Locks)
+internal sealed record EmptyStep(int Step, string Sql, string Name, uint? ClassId, uint? ObjectId, long Locks)
 {
     /// <summary>The step of the statements that drop an extension.</summary>
     public const int ExtensionStep = 14;
@@ -18,7 +18,7 @@ public sealed record EmptyStep(int Step, string Sql, string Name, uint? ClassId,
 }
 
 /// <summary>The emptying's statements in the order they run, with the locks each takes (EmptySteps.sql).</summary>
-public static class EmptySteps
+internal static class EmptySteps
 {
     /// <summary>Reads them; the session's search_path must be empty, so that every name prints qualified.</summary>
     public static Task<List<EmptyStep>> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>

@@ -8,7 +8,7 @@ namespace PgRelocate.Catalog;
 /// not, and whether this role may create it. Trusted extensions (PostgreSQL 13+) need CREATE on the database,
 /// which its owner has; the others need a superuser.
 /// </summary>
-public sealed record ExtensionOffer(string Name, string? DefaultVersion, string? InstalledVersion, string? Schema, string? Owner, bool Trusted, bool CanCreate)
+internal sealed record ExtensionOffer(string Name, string? DefaultVersion, string? InstalledVersion, string? Schema, string? Owner, bool Trusted, bool CanCreate)
 {
     public bool Installed => InstalledVersion is not null;
 
@@ -17,7 +17,7 @@ public sealed record ExtensionOffer(string Name, string? DefaultVersion, string?
 }
 
 /// <summary>What a database has installed and what its server offers, for the manifest, the checks and the restore.</summary>
-public static class Extensions
+internal static class Extensions
 {
     /// <summary>The extensions installed in the database, plpgsql included.</summary>
     public static Task<List<ExtensionInfo>> InstalledAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>

@@ -3,7 +3,7 @@ using PgRelocate.Connections;
 namespace PgRelocate.Catalog;
 
 /// <summary>What the script is written for: the target's login role, whether it may create roles, the roles the target has, its database.</summary>
-public sealed record GrantTarget(string LoginRole, bool CanCreateRoles, IReadOnlySet<string> Roles, string Database)
+internal sealed record GrantTarget(string LoginRole, bool CanCreateRoles, IReadOnlySet<string> Roles, string Database)
 {
     /// <summary>Reads them from a session on the target: the login role's rights (<see cref="RoleRights"/>) and its roles.</summary>
     public static async Task<GrantTarget> ReadAsync(Npgsql.NpgsqlConnection conn, CancellationToken cancellationToken)
@@ -22,7 +22,7 @@ public sealed record GrantTarget(string LoginRole, bool CanCreateRoles, IReadOnl
 /// which credentials to create, and a grant to a group role is given to each of its members instead, since
 /// memberships cannot be made there.
 /// </summary>
-public static class GrantScript
+internal static class GrantScript
 {
     public static IReadOnlyList<string> Render(DatabaseAccess access, GrantTarget target)
     {

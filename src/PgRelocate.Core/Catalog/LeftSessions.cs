@@ -13,7 +13,7 @@ namespace PgRelocate.Catalog;
 /// sessions are ended (see LeftSessions.sql for how they are told from the sessions of a live run), and waited out
 /// where the login role may not end them.
 /// </summary>
-public static class LeftSessions
+internal static class LeftSessions
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(100);
 

@@ -8,7 +8,7 @@ namespace PgRelocate.Catalog;
 /// for each connection and prepared transaction, shared by all sessions. A transaction that takes more (a DROP
 /// ... CASCADE of thousands of tables, a pg_dump locking every table) fails with "out of shared memory".
 /// </summary>
-public sealed record LockTable(int LocksPerTransaction, int MaxConnections, int PreparedTransactions)
+internal sealed record LockTable(int LocksPerTransaction, int MaxConnections, int PreparedTransactions)
 {
     public static Task<LockTable> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
         Db.SingleAsync(conn, CatalogSql.Load("LockTable.sql"), r => new LockTable(r.GetInt32(0), r.GetInt32(1), r.GetInt32(2)), cancellationToken);

@@ -9,7 +9,7 @@ namespace PgRelocate.Catalog;
 /// <c>pg_try_advisory_lock(1885827685, 1819239265)</c> ("pgre", "loca"), taken by a session whose
 /// application_name starts with "pgrelocate". It lasts as long as that session, so a crashed run leaves none.
 /// </summary>
-public static class MigrationLock
+internal static class MigrationLock
 {
     public const int ClassId = 1885827685;
 

@@ -8,7 +8,7 @@ namespace PgRelocate.Catalog;
 /// What the target's login role may do about roles: create them, give the attributes only some may, and whether
 /// it inherits the privileges of the roles it is a member of (INHERIT).
 /// </summary>
-public sealed record RoleRights(string LoginRole, bool Superuser, bool CreateRole, bool Replication, bool BypassRls, int Major)
+internal sealed record RoleRights(string LoginRole, bool Superuser, bool CreateRole, bool Replication, bool BypassRls, int Major)
 {
     public bool MayCreateRoles => Superuser || CreateRole;
 
@@ -62,7 +62,7 @@ public sealed record RoleRights(string LoginRole, bool Superuser, bool CreateRol
 /// PostgreSQL 16 ALTER DEFAULT PRIVILEGES FOR ROLE, reading and writing their tables: migrate's verify, an
 /// online follow), and the fix. Giving them their objects needs membership only: that works without it.
 /// </summary>
-public sealed record InheritanceGap(string LoginRole, IReadOnlyList<string> Roles, IReadOnlyList<string> Failing, string Fix)
+internal sealed record InheritanceGap(string LoginRole, IReadOnlyList<string> Roles, IReadOnlyList<string> Failing, string Fix)
 {
     /// <summary>Something of --roles would fail: refused before any change.</summary>
     public bool Blocks => Failing.Count > 0;

@@ -8,7 +8,7 @@ namespace PgRelocate.Catalog;
 /// Another session on the server, as a person would recognise it. Of another role's session an ordinary role
 /// may see only the pid, the user and the application (<see cref="Hidden"/>): the rest is null.
 /// </summary>
-public sealed record SessionInfo(int Pid, string Application, string User, DateTimeOffset? Since, string? State, bool Hidden = false)
+internal sealed record SessionInfo(int Pid, string Application, string User, DateTimeOffset? Since, string? State, bool Hidden = false)
 {
     public override string ToString()
     {
@@ -23,7 +23,7 @@ public sealed record SessionInfo(int Pid, string Application, string User, DateT
 }
 
 /// <summary>Other sessions: the ones that hold a lock another waits for (pg_blocking_pids), described from pg_stat_activity.</summary>
-public static class ServerSessions
+internal static class ServerSessions
 {
     public static async Task<List<SessionInfo>> DescribeAsync(NpgsqlConnection conn, IReadOnlyCollection<int> pids, CancellationToken cancellationToken)
     {

@@ -8,7 +8,7 @@ namespace PgRelocate.Catalog;
 /// server's slots (max_connections less the reserved ones, unless a superuser), the role's connection limit
 /// and the database's, each less what already uses it. The connection that asked counts as in use.
 /// </summary>
-public sealed record ServerState(
+internal sealed record ServerState(
     bool DefaultReadOnly, bool TransactionReadOnly, bool InRecovery,
     int MaxConnections, int Reserved, int InUse, bool Superuser,
     int RoleLimit, int RoleInUse, int DatabaseLimit, int DatabaseInUse)

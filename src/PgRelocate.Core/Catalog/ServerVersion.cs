@@ -4,7 +4,7 @@ using PgRelocate.Connections;
 namespace PgRelocate.Catalog;
 
 /// <summary>A server's version, as server_version_num (150004) and server_version ("15.4 (Debian ...)").</summary>
-public sealed record ServerVersion(int Number, string Text)
+internal sealed record ServerVersion(int Number, string Text)
 {
     public int Major => Number / 10000;
 

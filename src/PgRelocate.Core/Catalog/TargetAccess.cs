@@ -19,7 +19,7 @@ public sealed record AccessApplied(int Owners, int Grants, int Defaults)
 /// a member of every owner, see <see cref="TargetRoles"/>). A superuser's objects stay the login role's unless it
 /// is a superuser too.
 /// </summary>
-public static class TargetAccess
+internal static class TargetAccess
 {
     /// <summary>
     /// The one sequence every command with --roles runs once the target holds the objects (migrate's owners step,

@@ -40,7 +40,7 @@ public sealed record RoleOutcome(string Role, string Action, string Note)
 /// Last, the login role is made a member of every role that will own objects or default privileges, as ALTER
 /// ... OWNER TO requires (PostgreSQL 16+: with SET, which a CREATEROLE role has over the roles it created).
 /// </summary>
-public static class TargetRoles
+internal static class TargetRoles
 {
     /// <summary>The settings whose value is a list, stored as SQL writes it.</summary>
     private static readonly HashSet<string> ListSettings = new(StringComparer.OrdinalIgnoreCase)

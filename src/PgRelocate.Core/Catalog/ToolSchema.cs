@@ -6,7 +6,7 @@ namespace PgRelocate.Catalog;
 /// (<c>Copy/CopyRecord</c>). Each part is written in the same transaction as the work it records, and removed
 /// when that work is done with (the copy's at its end, the online state at cutover) or undone by <c>cancel</c>.
 /// </summary>
-public static class ToolSchema
+internal static class ToolSchema
 {
     public const string Name = "pgrelocate_online";
 }

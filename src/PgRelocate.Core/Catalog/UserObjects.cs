@@ -4,7 +4,7 @@ using PgRelocate.Connections;
 namespace PgRelocate.Catalog;
 
 /// <summary>A user object found in a database: its kind ("table", "function", ...) and qualified name.</summary>
-public sealed record UserObject(string Kind, string Name)
+internal sealed record UserObject(string Kind, string Name)
 {
     public override string ToString() => $"{Kind} {Name}";
 }
@@ -14,7 +14,7 @@ public sealed record UserObject(string Kind, string Name)
 /// extension, the user schemas besides public and the extensions' and provider's schemas, the publications,
 /// and large objects. The check before a restore, the restore itself and the emptying all ask this one question.
 /// </summary>
-public static class UserObjects
+internal static class UserObjects
 {
     public static Task<List<UserObject>> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
         Db.ListAsync(conn, CatalogSql.Load("UserObjects.sql"), r => new UserObject(r.GetString(0), r.GetString(1)), cancellationToken);

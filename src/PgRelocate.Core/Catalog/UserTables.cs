@@ -13,7 +13,7 @@ public sealed record UnreadableRelation(string Schema, string Name, string Kind)
 }
 
 /// <summary>The user tables (UserTables.sql: the tables pg_dump dumps the rows of), as the login role can read them.</summary>
-public static class UserTables
+internal static class UserTables
 {
     /// <summary>User tables and sequences the login role may not read: a dump would stop at the first.</summary>
     public static Task<List<UnreadableRelation>> UnreadableAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>

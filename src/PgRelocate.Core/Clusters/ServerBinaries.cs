@@ -8,7 +8,7 @@ namespace PgRelocate.Clusters;
 /// Looks in <c>PGRELOCATE_SERVER_DIRS</c> (colon-separated bin folders; the test harness puts other server
 /// versions there) and Debian's <c>/usr/lib/postgresql/*/bin</c>.
 /// </summary>
-public static class ServerBinaries
+internal static class ServerBinaries
 {
     public const string DirsVariable = "PGRELOCATE_SERVER_DIRS";
 

@@ -1,7 +1,7 @@
 namespace PgRelocate.Connections;
 
 /// <summary>The same read of the source and of the target, at once.</summary>
-public static class BothSides
+internal static class BothSides
 {
     /// <summary>
     /// Runs <paramref name="read"/> (given a connection and its side's name, "source" or "target") on both sides at

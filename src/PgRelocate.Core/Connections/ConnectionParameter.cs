@@ -13,7 +13,7 @@ namespace PgRelocate.Connections;
 /// <param name="ToNpgsql">Sets the value on Npgsql's builder; null when <see cref="NpgsqlNote"/> says who handles it.</param>
 /// <param name="NpgsqlNote">Why the parameter has no direct Npgsql setting, and what carries it instead.</param>
 /// <param name="IsSecret">The value is a secret: never shown, in a URL or anywhere else.</param>
-public sealed record ConnectionParameter(
+internal sealed record ConnectionParameter(
     string Keyword,
     string? Variable,
     Action<NpgsqlConnectionStringBuilder, string>? ToNpgsql,

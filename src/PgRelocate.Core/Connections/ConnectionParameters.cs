@@ -5,7 +5,7 @@ using PgRelocate.Errors;
 namespace PgRelocate.Connections;
 
 /// <summary>The connection parameters this tool understands: the table both renderings are made from.</summary>
-public static class ConnectionParameters
+internal static class ConnectionParameters
 {
     private const string ByTls = "applied by TlsPolicy, which follows libpq's rules where Npgsql's differ";
 

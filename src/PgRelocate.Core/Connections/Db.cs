@@ -10,7 +10,7 @@ namespace PgRelocate.Connections;
 /// The one way to open a connection (every session of the tool comes from <see cref="OpenAsync(PgConnectionInfo, string, SessionOptions, CancellationToken)"/>,
 /// with libpq's TLS rules), and the one place driver errors become one-line messages that say what to do.
 /// </summary>
-public static class Db
+internal static class Db
 {
     /// <summary>
     /// Opens a connection. <paramref name="role"/> names the side in messages ("source", "target").

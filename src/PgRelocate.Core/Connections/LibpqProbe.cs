@@ -5,7 +5,7 @@ using PgRelocate.Tools;
 namespace PgRelocate.Connections;
 
 /// <summary>What <see cref="LibpqProbe"/> found: connected, or could not try (no psql), and why.</summary>
-public sealed record LibpqProbeResult(bool Connected, string? SkippedBecause)
+internal sealed record LibpqProbeResult(bool Connected, string? SkippedBecause)
 {
     public static LibpqProbeResult Ok { get; } = new(true, null);
 }
@@ -17,7 +17,7 @@ public sealed record LibpqProbeResult(bool Connected, string? SkippedBecause)
 /// certificate our sessions accept and libpq refuses (an older libpq, a different CA default) then fails
 /// here, not after the target was emptied.
 /// </summary>
-public static partial class LibpqProbe
+internal static partial class LibpqProbe
 {
     /// <summary>Connects with the psql next to <paramref name="nextTo"/>.</summary>
     /// <returns>Connected, or skipped (with the reason) when no psql is installed there.</returns>

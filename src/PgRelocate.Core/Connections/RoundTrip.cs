@@ -8,7 +8,7 @@ namespace PgRelocate.Connections;
 /// same machine or zone), a copy's many small statements are limited by the servers' cores; where it is far (another
 /// zone or region, a millisecond or more away), they mostly wait on the network, and more of them at once go faster.
 /// </summary>
-public static class RoundTrip
+internal static class RoundTrip
 {
     /// <summary>From this round trip on, a server is far: a small table's copy (three round trips) then waits longer than its work takes.</summary>
     public static readonly TimeSpan Far = TimeSpan.FromMilliseconds(1);

@@ -1,7 +1,7 @@
 namespace PgRelocate.Connections;
 
 /// <summary>What a session is for, where that changes how it is opened. Everything else comes from the connection.</summary>
-public sealed record SessionOptions
+internal sealed record SessionOptions
 {
     /// <summary>Short statements and catalog queries.</summary>
     public static SessionOptions Default { get; } = new();

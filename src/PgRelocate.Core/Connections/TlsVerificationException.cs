@@ -5,4 +5,4 @@ namespace PgRelocate.Connections;
 /// callback, so that <see cref="Db.Describe"/> can say which check failed and with which file, instead of
 /// the driver's generic "the remote certificate was rejected".
 /// </summary>
-public sealed class TlsVerificationException(string message) : Exception(message);
+internal sealed class TlsVerificationException(string message) : Exception(message);

@@ -10,7 +10,7 @@ namespace PgRelocate.Copy;
 /// the tables are emptied in one TRUNCATE (tables tied by foreign keys go together) and filled in the same
 /// transaction, the referenced ones first, so the target shows either its old rows or all of the source's.
 /// </summary>
-public static class TablesAgain
+internal static class TablesAgain
 {
     /// <param name="source">A source session outside a transaction; its rows are read in one snapshot.</param>
     /// <param name="target">A target session outside a transaction.</param>

@@ -14,7 +14,7 @@ namespace PgRelocate.Demo;
 /// read-only, its session ended) is tried again every <see cref="RetryDelay"/>. It measures what its users
 /// would have seen: the longest time between two successful writes.
 /// </summary>
-public sealed class DemoApplication : IAsyncDisposable
+internal sealed class DemoApplication : IAsyncDisposable
 {
     /// <summary>The application_name of its sessions, as the source's list of connected applications shows it.</summary>
     public const string ApplicationName = "shop-app";

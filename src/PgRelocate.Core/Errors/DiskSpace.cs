@@ -4,7 +4,7 @@ namespace PgRelocate.Errors;
 /// A local write that failed for lack of room: permanent (retrying the same write fills the same disk), so
 /// it is reported once, naming the folder and how much room is left there, instead of being retried.
 /// </summary>
-public static class DiskSpace
+internal static class DiskSpace
 {
     // errno values carried as IOException.HResult on Linux and macOS: ENOSPC, EDQUOT (Linux 122, macOS 69), EFBIG.
     private const int NoSpace = 28;

@@ -10,7 +10,7 @@ namespace PgRelocate.Errors;
 /// again. A store's answer is judged where it is read (<c>Staging/ResponseExplainer</c>: a timeout, throttling or a
 /// 5xx is a <see cref="PgRelocateException"/> that says it is transient); a cancellation never is.
 /// </summary>
-public static class Transience
+internal static class Transience
 {
     /// <summary>True when the same work, on a new session, may succeed.</summary>
     public static bool IsTransient(Exception e) => e switch

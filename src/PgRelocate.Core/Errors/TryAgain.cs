@@ -10,7 +10,7 @@ namespace PgRelocate.Errors;
 /// cancellation. What is worth trying again is the caller's: most often <see cref="Transience.IsTransient"/>. A
 /// caller that has met the failure already (its own first try was other work) has the pause come first.
 /// </summary>
-public static class TryAgain
+internal static class TryAgain
 {
     /// <summary>The pause between two tries unless told.</summary>
     public static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(100);

@@ -7,7 +7,7 @@ namespace PgRelocate.Migration;
 /// of <c>kill:</c> throws an exception nobody expects instead, as a bug would. In an instance migration,
 /// <c>kill:DATABASE/STEP:POINT</c> fires only in the migration of that database (see <see cref="Scope"/>). Unset, it does nothing.
 /// </summary>
-public static class FaultInjection
+internal static class FaultInjection
 {
     public const string Variable = "PGRELOCATE_FAULT";
 

@@ -108,7 +108,7 @@ public interface IMigrationStep
 }
 
 /// <summary>A step whose effect is undone when the migration fails, is cancelled, or (unless kept) ends.</summary>
-public interface ICompensatingStep : IMigrationStep
+internal interface ICompensatingStep : IMigrationStep
 {
     /// <summary>Undoes the step's effect. Safe to call when the step never ran or was already undone.</summary>
     Task UndoAsync(MigrationContext context, CancellationToken cancellationToken);

@@ -9,7 +9,7 @@ namespace PgRelocate.Migration;
 /// The databases of an instance migration (<c>migrate --databases a,b</c> or <c>--all-databases</c>): which the
 /// source has, whether the target has each, and creating one there as the source has it.
 /// </summary>
-public static class InstanceDatabases
+internal static class InstanceDatabases
 {
     /// <summary>The providers' own databases, never moved by --all-databases (name one with --databases to move it anyway).</summary>
     public static IReadOnlyList<string> ProviderDatabases { get; } = ["rdsadmin", "azure_maintenance", "azure_sys", "cloudsqladmin"];

@@ -29,7 +29,7 @@ public sealed class JournalKey<T>
 }
 
 /// <summary>The kinds of step outputs, each with the text journals have always held for it.</summary>
-public static class JournalKey
+internal static class JournalKey
 {
     /// <summary>Text as it is: a path, a location, a name.</summary>
     public static JournalKey<string> Text(string name) => new(name, v => v, t => t);

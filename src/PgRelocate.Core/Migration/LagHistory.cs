@@ -4,7 +4,7 @@ namespace PgRelocate.Migration;
 /// The phases a migration's lag samples are taken in, named alike by `status`, the journal and the report's chart.
 /// Here, where the lag history is kept; the online follow records them (and adds its own after the switch).
 /// </summary>
-public static class LagPhases
+internal static class LagPhases
 {
     /// <summary>Streaming the source's changes into the target.</summary>
     public const string Follow = "follow";
@@ -29,7 +29,7 @@ public sealed record LagSample(DateTimeOffset At, string Phase, long LagBytes, d
 /// <see cref="Capacity"/> are kept, neighbours merged in pairs and the interval doubled. A follow that lasts
 /// days keeps evenly spaced samples, and the journal stays small.
 /// </summary>
-public sealed class LagHistory(int capacity = LagHistory.DefaultCapacity) : IReadOnlyList<LagSample>
+internal sealed class LagHistory(int capacity = LagHistory.DefaultCapacity) : IReadOnlyList<LagSample>
 {
     public const int DefaultCapacity = 600;
 

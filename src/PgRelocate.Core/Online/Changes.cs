@@ -4,7 +4,7 @@ namespace PgRelocate.Online;
 /// A source table as the change stream describes it: its columns in the order rows carry them, their types
 /// (the source's type OIDs and modifiers) and which form its key.
 /// </summary>
-public sealed record SourceRelation(uint Id, string Schema, string Name, IReadOnlyList<string> Columns, IReadOnlyList<bool> Key, IReadOnlyList<uint> TypeIds, IReadOnlyList<int> TypeModifiers)
+internal sealed record SourceRelation(uint Id, string Schema, string Name, IReadOnlyList<string> Columns, IReadOnlyList<bool> Key, IReadOnlyList<uint> TypeIds, IReadOnlyList<int> TypeModifiers)
 {
     public string Display => Schema + "." + Name;
 }
@@ -13,29 +13,29 @@ public sealed record SourceRelation(uint Id, string Schema, string Name, IReadOn
 /// One row's values as text, as pgoutput sends them; <see cref="Unchanged"/> marks TOASTed values an UPDATE
 /// left alone, which the stream does not carry (the target keeps its own).
 /// </summary>
-public sealed record RowValues(string?[] Values, bool[] Unchanged);
+internal sealed record RowValues(string?[] Values, bool[] Unchanged);
 
 /// <summary>What the reader hands the applier, in the source's commit order.</summary>
-public abstract record Change;
+internal abstract record Change;
 
-public sealed record BeginChange(ulong CommitLsn, DateTime CommitTime) : Change;
+internal sealed record BeginChange(ulong CommitLsn, DateTime CommitTime) : Change;
 
-public sealed record CommitChange(ulong CommitLsn, ulong EndLsn, DateTime CommitTime) : Change;
+internal sealed record CommitChange(ulong CommitLsn, ulong EndLsn, DateTime CommitTime) : Change;
 
-public sealed record InsertChange(SourceRelation Relation, RowValues New) : Change;
+internal sealed record InsertChange(SourceRelation Relation, RowValues New) : Change;
 
 /// <summary>An UPDATE: <see cref="Old"/> is null when the key did not change (the new row carries it), else the old key or, with REPLICA IDENTITY FULL, the whole old row.</summary>
-public sealed record UpdateChange(SourceRelation Relation, RowValues? Old, bool OldIsFullRow, RowValues New) : Change;
+internal sealed record UpdateChange(SourceRelation Relation, RowValues? Old, bool OldIsFullRow, RowValues New) : Change;
 
-public sealed record DeleteChange(SourceRelation Relation, RowValues Old, bool OldIsFullRow) : Change;
+internal sealed record DeleteChange(SourceRelation Relation, RowValues Old, bool OldIsFullRow) : Change;
 
-public sealed record TruncateChange(IReadOnlyList<SourceRelation> Relations, bool Cascade, bool RestartIdentity) : Change;
+internal sealed record TruncateChange(IReadOnlyList<SourceRelation> Relations, bool Cascade, bool RestartIdentity) : Change;
 
 /// <summary>
 /// A marker the tool wrote into the source's WAL (a transactional logical decoding message, PostgreSQL 14 on):
 /// it comes in commit order, so once its transaction is applied, so is everything committed before it.
 /// </summary>
-public sealed record MarkerChange(string Content) : Change;
+internal sealed record MarkerChange(string Content) : Change;
 
 /// <summary>
 /// A change of a large transaction the source sends before it commits (PostgreSQL 14 on): <see cref="Xid"/> is
@@ -43,17 +43,17 @@ public sealed record MarkerChange(string Content) : Change;
 /// changes are kept on disk (<see cref="TransactionSpool"/>) until the transaction's end says whether they count.
 /// <see cref="Lsn"/> is where the change is in the source's WAL.
 /// </summary>
-public sealed record StreamedChange(uint Xid, uint SubXid, Change Change, ulong Lsn = 0) : Change;
+internal sealed record StreamedChange(uint Xid, uint SubXid, Change Change, ulong Lsn = 0) : Change;
 
 /// <summary>A streamed transaction committed: its changes are applied, at this place in the commit order.</summary>
-public sealed record StreamCommitChange(uint Xid, ulong CommitLsn, ulong EndLsn, DateTime CommitTime) : Change;
+internal sealed record StreamCommitChange(uint Xid, ulong CommitLsn, ulong EndLsn, DateTime CommitTime) : Change;
 
 /// <summary>A streamed transaction (<see cref="SubXid"/> equal to <see cref="Xid"/>) or one of its subtransactions rolled back: its changes are dropped.</summary>
-public sealed record StreamAbortChange(uint Xid, uint SubXid) : Change;
+internal sealed record StreamAbortChange(uint Xid, uint SubXid) : Change;
 
 /// <summary>
 /// A table of the source the target lacks, created at this place in the commit order (before its first row, or
 /// at the marker of its copy): the lane runs <see cref="Statements"/> in its transaction when the target has no
 /// <see cref="Qualified"/> table yet. The follow's own, never in the source's stream.
 /// </summary>
-public sealed record TableDefinitionChange(SourceRelation Relation, string Qualified, IReadOnlyList<string> Statements) : Change;
+internal sealed record TableDefinitionChange(SourceRelation Relation, string Qualified, IReadOnlyList<string> Statements) : Change;

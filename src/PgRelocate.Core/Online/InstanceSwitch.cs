@@ -13,7 +13,7 @@ namespace PgRelocate.Online;
 /// is within --max-lag. Switching is a request in each database's folder (<see cref="CutoverRequest"/>): their
 /// cutovers then run side by side.
 /// </summary>
-public sealed class InstanceSwitch : IInstanceSwitch
+internal sealed class InstanceSwitch : IInstanceSwitch
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
 

@@ -4,7 +4,7 @@ using PgRelocate.Migration;
 namespace PgRelocate.Online;
 
 /// <summary>The phases of an online migration once it follows the source: the lag's (<see cref="LagPhases"/>), then the switched one.</summary>
-public static class OnlinePhases
+internal static class OnlinePhases
 {
     /// <inheritdoc cref="LagPhases.Follow"/>
     public const string Follow = LagPhases.Follow;

@@ -21,7 +21,7 @@ namespace PgRelocate.Online;
 /// was compared is compared again at a new position: TRUNCATE is not MVCC-safe, and the snapshot then shows it
 /// empty.
 /// </summary>
-public static class OnlineVerification
+internal static class OnlineVerification
 {
     /// <summary>The kinds of difference (a verification's) that logical decoding does not carry and the cutover does.</summary>
     private static readonly string[] CutoverCarries = ["sequence value", "large object"];

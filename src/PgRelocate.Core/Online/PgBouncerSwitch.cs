@@ -14,7 +14,7 @@ namespace PgRelocate.Online;
 /// step's record and saved at once, so whatever ends the run (a failure, cancel, kill -9 then cancel) RESUMEs the
 /// application at the source: with the file as it was before, put back if it had been rewritten.
 /// </summary>
-public static class PgBouncerSwitch
+internal static class PgBouncerSwitch
 {
     /// <summary>The follow step's output saying where PgBouncer is: paused, repointed (file rewritten, not yet resumed), switched, resumed.</summary>
     public static readonly JournalKey<PgBouncerState?> State = JournalKey.State<PgBouncerState>("pgbouncer");
@@ -184,7 +184,7 @@ public static class PgBouncerSwitch
 }
 
 /// <summary>Where the application's entry in PgBouncer is, as the follow step's record says (<see cref="PgBouncerSwitch.State"/>).</summary>
-public enum PgBouncerState
+internal enum PgBouncerState
 {
     /// <summary>PAUSEd (recorded just before PAUSE is sent): its new transactions wait.</summary>
     Paused,

@@ -7,7 +7,7 @@ using PgRelocate.Preflight;
 namespace PgRelocate.Online;
 
 /// <summary>A table the publication carries.</summary>
-public sealed record PublishedTable(string Schema, string Name, bool Partitioned, bool Unlogged)
+internal sealed record PublishedTable(string Schema, string Name, bool Partitioned, bool Unlogged)
 {
     public string Qualified => Db.Qualified(Schema, Name);
 
@@ -24,7 +24,7 @@ public sealed record ToolSlot(string Name, string Database, bool Active, long Re
 /// A replication slot's WAL (SlotLag.sql): the lag past what its consumer confirmed, what it keeps, and from
 /// PostgreSQL 13 on the server's word on it (wal_status, safe_wal_size); null before.
 /// </summary>
-public sealed record SlotWal(string Name, string Database, bool Active, long LagBytes, long RetainedBytes, string? WalStatus, long? SafeWalSize)
+internal sealed record SlotWal(string Name, string Database, bool Active, long LagBytes, long RetainedBytes, string? WalStatus, long? SafeWalSize)
 {
     /// <summary>Its output plugin (pgoutput for the tool's).</summary>
     public string Plugin { get; init; } = "";
@@ -41,7 +41,7 @@ public sealed record SlotWal(string Name, string Database, bool Active, long Lag
 /// slot, REPLICA IDENTITY FULL on tables without a key. Every removal is safe to repeat, so each path that
 /// ends a migration (success, failure, cancel, a cancel after a crash) can call it.
 /// </summary>
-public static class SourceSide
+internal static class SourceSide
 {
     public static async Task<IReadOnlyList<PublishedTable>> TablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
         await Db.ListAsync(conn, OnlineSql.PublishedTables, r => new PublishedTable(r.GetString(1), r.GetString(2), r.GetString(3) == "p", r.GetString(4) == "u"), cancellationToken);

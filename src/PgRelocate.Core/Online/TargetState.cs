@@ -11,7 +11,7 @@ namespace PgRelocate.Online;
 /// triggers disabled while following (the changes already fired them on the source). An ordinary database
 /// owner can do all of it: no replication origins, no session_replication_role.
 /// </summary>
-public static class TargetState
+internal static class TargetState
 {
     private const string Schema = OnlineNames.TargetSchema;
 

@@ -6,7 +6,7 @@ using PgRelocate.Tools;
 namespace PgRelocate.Poolers;
 
 /// <summary>PgBouncer's console refused a command (its ERROR line, as it said it).</summary>
-public sealed class PgBouncerRefusedException(string command, string error)
+internal sealed class PgBouncerRefusedException(string command, string error)
     : PgRelocateException($"PgBouncer's console refused {command}: {error}.")
 {
     public string Error { get; } = error;
@@ -18,7 +18,7 @@ public sealed class PgBouncerRefusedException(string command, string error)
 /// protocol not supported by admin console"). psql's <c>-c</c> sends one simple Query; libpq makes the login
 /// (SCRAM, TLS) with the child environment the runners use, so the password is never on the command line.
 /// </summary>
-public sealed class PgBouncerConsole
+internal sealed class PgBouncerConsole
 {
     private const char Separator = '\u001f';
     private readonly PgConnectionInfo _admin;

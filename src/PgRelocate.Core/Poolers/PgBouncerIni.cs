@@ -8,7 +8,7 @@ namespace PgRelocate.Poolers;
 /// One <c>[databases]</c> entry of PgBouncer's configuration file: its connection string's keys (host, port,
 /// dbname, user, password and whatever else it sets, pool_size, pool_mode, ...) and its line.
 /// </summary>
-public sealed record PgBouncerEntry(string Name, int Line, IReadOnlyList<KeyValuePair<string, string>> Keys)
+internal sealed record PgBouncerEntry(string Name, int Line, IReadOnlyList<KeyValuePair<string, string>> Keys)
 {
     public string? Get(string key) => Keys.FirstOrDefault(k => string.Equals(k.Key, key, StringComparison.OrdinalIgnoreCase)).Value;
 
@@ -41,7 +41,7 @@ public sealed record PgBouncerEntry(string Name, int Line, IReadOnlyList<KeyValu
 }
 
 /// <summary>PgBouncer's configuration file: finding an entry, and rewriting it in place (the previous file kept beside it).</summary>
-public static class PgBouncerIni
+internal static class PgBouncerIni
 {
     /// <summary>The entry <paramref name="name"/> of the file's <c>[databases]</c> section; null when it has none.</summary>
     public static PgBouncerEntry? Find(string[] lines, string name)

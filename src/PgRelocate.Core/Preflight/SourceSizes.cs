@@ -4,7 +4,7 @@ using PgRelocate.Connections;
 namespace PgRelocate.Preflight;
 
 /// <summary>One of the source's user tables or materialized views with its size: heap and TOAST, and with its indexes.</summary>
-public sealed record RelationSize(string Schema, string Name, bool IsTable, long TableBytes, long TotalBytes, long EstimatedRows);
+internal sealed record RelationSize(string Schema, string Name, bool IsTable, long TableBytes, long TotalBytes, long EstimatedRows);
 
 /// <summary>
 /// The sizes of the source's user tables and materialized views, read once for every check that needs them (the

@@ -36,7 +36,7 @@ public sealed record ProgressUpdate(
     bool Finished = false);
 
 /// <summary>A reporter that drops everything.</summary>
-public sealed class NullReporter : IReporter
+internal sealed class NullReporter : IReporter
 {
     public static readonly NullReporter Instance = new();
 

@@ -8,7 +8,7 @@ public abstract record ArchiveInput
 }
 
 /// <summary>A regular file: seekable, so pg_restore reads it directly and may restore in parallel.</summary>
-public sealed record LocalArchive(string Path) : ArchiveInput
+internal sealed record LocalArchive(string Path) : ArchiveInput
 {
     /// <summary>How the archive is named in messages, when not by its path (a download's temporary copy).</summary>
     public string? Name { get; init; }

@@ -4,7 +4,7 @@ using PgRelocate.Progress;
 namespace PgRelocate.Restore;
 
 /// <summary>Planner statistics for a freshly loaded database, so the first queries after the cutover are not planned blind.</summary>
-public static class TargetStatistics
+internal static class TargetStatistics
 {
     /// <summary>ANALYZE of every table but those already <paramref name="analyzed"/>, largest first, on as many sessions as the restore had jobs.</summary>
     public static async Task AnalyzeAsync(PgConnectionInfo target, int jobs, IReporter reporter, CancellationToken cancellationToken, IReadOnlyCollection<(string Schema, string Name)>? analyzed = null)

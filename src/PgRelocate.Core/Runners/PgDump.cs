@@ -12,7 +12,7 @@ namespace PgRelocate.Runners;
 /// from pg_dump's first error (with what to do when the login role may not read a table).
 /// </summary>
 /// <param name="log">Where pg_dump's lines go, scrubbed; null: only to the reporter's debug output.</param>
-public sealed partial class PgDump(PgTool tool, PgConnectionInfo source, IReporter reporter, Action<string>? log = null)
+internal sealed partial class PgDump(PgTool tool, PgConnectionInfo source, IReporter reporter, Action<string>? log = null)
 {
     public PgTool Tool => tool;
 

@@ -8,7 +8,7 @@ namespace PgRelocate.Runners;
 
 /// <summary>The sections of an archive a pg_restore run restores.</summary>
 [Flags]
-public enum ArchiveSections
+internal enum ArchiveSections
 {
     PreData = 1,
     Data = 2,
@@ -21,7 +21,7 @@ public enum ArchiveSections
 /// pg_restore's arguments; no caller names a flag.
 /// </summary>
 /// <param name="Label">Names the run in the log and in messages ("pre-data", "lane 2"); empty for a restore in one run.</param>
-public sealed record PgRestoreCall(string Label)
+internal sealed record PgRestoreCall(string Label)
 {
     /// <summary>The archive file; null when it comes on <see cref="Stdin"/>.</summary>
     public string? Archive { get; init; }
@@ -46,7 +46,7 @@ public sealed record PgRestoreCall(string Label)
 }
 
 /// <summary>What pg_restore's verbose output announces it does next.</summary>
-public enum PgRestoreStepKind
+internal enum PgRestoreStepKind
 {
     /// <summary>"creating TABLE public.items": a pre-data or post-data statement.</summary>
     Creating,
@@ -68,7 +68,7 @@ public enum PgRestoreStepKind
 }
 
 /// <summary>One step of pg_restore's verbose output: what it does, and to what (the rest of the line).</summary>
-public sealed partial record PgRestoreStep(PgRestoreStepKind Kind, string Subject)
+internal sealed partial record PgRestoreStep(PgRestoreStepKind Kind, string Subject)
 {
     /// <summary>For <see cref="PgRestoreStepKind.ProcessingData"/> of a table, the table as pg_restore names it ("public.items"); else null.</summary>
     public string? Table =>
@@ -103,7 +103,7 @@ public sealed partial record PgRestoreStep(PgRestoreStepKind Kind, string Subjec
 }
 
 /// <summary>How one pg_restore run ended: its exit code and its errors, classified.</summary>
-public sealed record PgRestoreOutcome(int ExitCode, IReadOnlyList<RestoreIssue> Issues)
+internal sealed record PgRestoreOutcome(int ExitCode, IReadOnlyList<RestoreIssue> Issues)
 {
     /// <summary>pg_restore succeeded, or failed only on errors known to be harmless.</summary>
     public bool Succeeded => ExitCode == 0 ? Issues.All(i => i.IsHarmless) : Issues.Count > 0 && Issues.All(i => i.IsHarmless);
@@ -122,7 +122,7 @@ public sealed record PgRestoreOutcome(int ExitCode, IReadOnlyList<RestoreIssue> 
 /// Reading an archive without a target (<see cref="ReadThroughAsync"/>) also runs here.
 /// </summary>
 /// <param name="settings">Session settings for every run ("-c work_mem=256MB"), before each run's own.</param>
-public sealed class PgRestore(PgTool tool, PgConnectionInfo target, int targetMajor, Action<string> log, IReporter reporter, string? settings = null)
+internal sealed class PgRestore(PgTool tool, PgConnectionInfo target, int targetMajor, Action<string> log, IReporter reporter, string? settings = null)
 {
     private const int LastLineCount = 20;
     private readonly Lock _lock = new();

@@ -16,7 +16,7 @@ public sealed record RestoreIssue(string Entry, string Message, string? Command,
 /// is an error that managed targets raise for statements that only a superuser or the extension's owner may
 /// run, and whose absence changes no data or behaviour.
 /// </summary>
-public sealed partial class RestoreErrorClassifier
+internal sealed partial class RestoreErrorClassifier
 {
     private readonly List<RestoreIssue> _issues = [];
     private string _entry = "";

@@ -6,7 +6,7 @@ using PgRelocate.Connections;
 namespace PgRelocate.Settings;
 
 /// <summary>Renders pg_settings values for display and as safe SQL for ALTER DATABASE ... SET.</summary>
-public static partial class SettingValue
+internal static partial class SettingValue
 {
     // Parameters whose value is a list of identifiers: a single quoted string would become one element.
     private static readonly HashSet<string> IdentifierLists = new(StringComparer.OrdinalIgnoreCase)

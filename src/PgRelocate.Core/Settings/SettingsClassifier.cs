@@ -1,7 +1,7 @@
 namespace PgRelocate.Settings;
 
 /// <summary>Which pg_settings differences matter, and whether an application would notice them.</summary>
-public static class SettingsClassifier
+internal static class SettingsClassifier
 {
     // What changes results or session behaviour: rendering of dates, numbers and bytes, name lookup,
     // timeouts, isolation, the planner's choices, text search and locale-dependent formatting.

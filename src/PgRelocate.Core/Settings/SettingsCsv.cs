@@ -8,7 +8,7 @@ namespace PgRelocate.Settings;
 /// same file psql's <c>\copy</c> produces: a header row, then RFC 4180 fields (quotes doubled, newlines
 /// allowed inside quotes). Column order may differ between server versions; columns are found by name.
 /// </summary>
-public static class SettingsCsv
+internal static class SettingsCsv
 {
     private static readonly string[] Required = ["name", "setting", "unit", "category", "context", "vartype", "source"];
 

@@ -7,7 +7,7 @@ namespace PgRelocate.Staging;
 /// restored from it, and explains what came back otherwise. It reads only the first few bytes, then hands
 /// back a stream that replays them, so the check costs no second request.
 /// </summary>
-public static class ArchiveProbe
+internal static class ArchiveProbe
 {
     public static readonly byte[] Magic = "PGDMP"u8.ToArray();
 

@@ -8,7 +8,7 @@ namespace PgRelocate.Staging;
 /// Azure XML error (expired, bad signature, denied, missing), an HTML page, an empty body. The body's text
 /// is never quoted whole: only the error code and a short message, which hold no secret.
 /// </summary>
-public static partial class ResponseExplainer
+internal static partial class ResponseExplainer
 {
     /// <summary>Explains an error response. <paramref name="status"/> is the HTTP status (0 when unknown).</summary>
     public static StagingException Explain(string display, int status, ReadOnlySpan<byte> body)

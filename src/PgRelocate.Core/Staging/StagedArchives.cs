@@ -8,7 +8,7 @@ namespace PgRelocate.Staging;
 /// Staged archives' manifests. Dumping into a store and restoring from one are the dump's and the restore's
 /// business (<c>StagedDump</c>, <c>ArchiveSources</c>): the staging layer knows nothing above it.
 /// </summary>
-public static class StagedArchives
+internal static class StagedArchives
 {
     /// <summary>
     /// The manifest for a restore: the one given (a path, a location or a signed URL), else the one beside the

@@ -10,7 +10,7 @@ namespace PgRelocate.Staging;
 /// under its final key; disposing without a commit aborts the upload, so a failed dump never leaves a
 /// half object behind.
 /// </summary>
-public sealed class StagingWriter : Stream
+internal sealed class StagingWriter : Stream
 {
     private readonly IUpload _upload;
     private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

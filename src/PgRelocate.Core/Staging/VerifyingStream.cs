@@ -7,7 +7,7 @@ namespace PgRelocate.Staging;
 /// Passes a download through and checks, when it ends, that its size and SHA-256 are the manifest's. A
 /// mismatch fails the last read, so the reader (pg_restore) fails instead of finishing on a damaged archive.
 /// </summary>
-public sealed class VerifyingStream(Stream inner, long expectedBytes, string expectedSha256, string display) : ReadOnlyStream
+internal sealed class VerifyingStream(Stream inner, long expectedBytes, string expectedSha256, string display) : ReadOnlyStream
 {
     private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private long _read;

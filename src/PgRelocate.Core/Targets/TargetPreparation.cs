@@ -18,7 +18,7 @@ namespace PgRelocate.Targets;
 /// caller has also checked its archive. `check` reports the same findings as rows (<see cref="InspectAsync"/>),
 /// so the check and the restore cannot disagree.
 /// </summary>
-public sealed class TargetPreparation
+internal sealed class TargetPreparation
 {
     private TargetPreparation(PgConnectionInfo target, TargetRequirements requirements, ServerVersion server, IReadOnlyList<UserObject> objects, IReadOnlyList<CheckResult> findings)
     {

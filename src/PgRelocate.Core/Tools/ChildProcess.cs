@@ -7,7 +7,7 @@ namespace PgRelocate.Tools;
 /// What to run. Secrets go in <see cref="Environment"/> (PGPASSWORD), never in <see cref="Arguments"/>:
 /// the arguments are logged and every user of the machine can read them in the process list.
 /// </summary>
-public sealed record ChildProcessSpec(string FileName, IReadOnlyList<string> Arguments)
+internal sealed record ChildProcessSpec(string FileName, IReadOnlyList<string> Arguments)
 {
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 
@@ -35,7 +35,7 @@ public sealed record ChildProcessSpec(string FileName, IReadOnlyList<string> Arg
 }
 
 /// <summary>Runs a child process with its streams wired to delegates; cancelling kills it and its children.</summary>
-public static class ChildProcess
+internal static class ChildProcess
 {
     /// <summary>Runs the process to its end and returns its exit code.</summary>
     /// <exception cref="OperationCanceledException">The token was cancelled; the process tree has been killed.</exception>

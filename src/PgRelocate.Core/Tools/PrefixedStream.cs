@@ -1,7 +1,7 @@
 namespace PgRelocate.Tools;
 
 /// <summary>A read-only stream that yields some bytes already read (a probed header), then the rest of another stream.</summary>
-public sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : ReadOnlyStream
+internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : ReadOnlyStream
 {
     private ReadOnlyMemory<byte> _prefix = prefix;
 

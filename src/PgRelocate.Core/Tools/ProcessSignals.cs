@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace PgRelocate.Tools;
 
 /// <summary>What became of a signal sent to a process.</summary>
-public enum SignalOutcome
+internal enum SignalOutcome
 {
     /// <summary>Delivered.</summary>
     Sent,
@@ -21,7 +21,7 @@ public enum SignalOutcome
 /// cleans up as its own signal handler decides (see <see cref="Interrupts"/>); .NET's
 /// <see cref="System.Diagnostics.Process.Kill()"/> would send SIGKILL, which leaves it no chance to.
 /// </summary>
-public static class ProcessSignals
+internal static class ProcessSignals
 {
     private const int SigTerm = 15;
     private const int NotPermittedErrno = 1;

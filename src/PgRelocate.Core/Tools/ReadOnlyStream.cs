@@ -5,7 +5,7 @@ namespace PgRelocate.Tools;
 /// bytes): everything but reading is unsupported. Subclasses implement <see cref="ReadAsync(Memory{byte}, CancellationToken)"/>,
 /// and <see cref="Read(Span{byte})"/> when they can read synchronously without blocking on it.
 /// </summary>
-public abstract class ReadOnlyStream : Stream
+internal abstract class ReadOnlyStream : Stream
 {
     public sealed override bool CanRead => true;
 
@@ -55,7 +55,7 @@ public abstract class ReadOnlyStream : Stream
 }
 
 /// <summary>A stream that keeps something alive (an HTTP or SDK response) for as long as its body is read.</summary>
-public sealed class OwnedStream(Stream inner, IDisposable owner) : ReadOnlyStream
+internal sealed class OwnedStream(Stream inner, IDisposable owner) : ReadOnlyStream
 {
     public override int Read(Span<byte> buffer) => inner.Read(buffer);
 

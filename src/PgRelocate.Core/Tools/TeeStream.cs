@@ -1,7 +1,7 @@
 namespace PgRelocate.Tools;
 
 /// <summary>A write-only stream that writes everything to two streams, the first one first.</summary>
-public sealed class TeeStream(Stream first, Stream second) : Stream
+internal sealed class TeeStream(Stream first, Stream second) : Stream
 {
     private long _written;
 

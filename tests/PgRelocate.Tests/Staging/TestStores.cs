@@ -8,7 +8,7 @@ using PgRelocate.Tests.Harness.Servers;
 namespace PgRelocate.Tests.Staging;
 
 /// <summary>Stores pointed at the harness's servers (or a proxy in front of them), with short retry delays.</summary>
-public static class TestStores
+internal static class TestStores
 {
     public static RetryPolicy FastRetry => new(maxAttempts: 5, firstDelay: TimeSpan.FromMilliseconds(50));
 

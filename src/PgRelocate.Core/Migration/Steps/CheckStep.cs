@@ -10,7 +10,7 @@ namespace PgRelocate.Migration.Steps;
 /// The preflight checks, source and target. A blocker stops the migration (exit 3) unless the user overrides
 /// that check by name with --allow; the target holding objects is allowed by the migration's --confirm.
 /// </summary>
-public sealed class CheckStep : IMigrationStep
+internal sealed class CheckStep : IMigrationStep
 {
     public const string StepName = "check";
 

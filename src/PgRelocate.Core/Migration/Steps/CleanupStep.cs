@@ -1,7 +1,7 @@
 namespace PgRelocate.Migration.Steps;
 
 /// <summary>Deletes the archive and its manifest unless --keep-archive. Safe to repeat.</summary>
-public sealed class CleanupStep : IMigrationStep
+internal sealed class CleanupStep : IMigrationStep
 {
     public const string StepName = "cleanup";
 

@@ -12,7 +12,7 @@ namespace PgRelocate.Migration.Steps;
 /// same time: it follows a local copy of the archive as pg_dump writes it (see <see cref="FollowingRestore"/>),
 /// and the restore step waits for it. A rerun starts the dump over: pg_dump cannot resume.
 /// </summary>
-public sealed class DumpStep : IMigrationStep
+internal sealed class DumpStep : IMigrationStep
 {
     public const string StepName = "dump";
 

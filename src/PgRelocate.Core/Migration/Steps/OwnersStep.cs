@@ -7,7 +7,7 @@ namespace PgRelocate.Migration.Steps;
 /// owners, privileges and default privileges given to the target's objects (<see cref="TargetAccess"/>), in one
 /// transaction, so a rerun starts from the restore's state or finds it done the same way.
 /// </summary>
-public sealed class OwnersStep : IMigrationStep
+internal sealed class OwnersStep : IMigrationStep
 {
     public const string StepName = "owners and grants";
 

@@ -10,7 +10,7 @@ namespace PgRelocate.Migration.Steps;
 /// Restores the archive into the target. A rerun after an interruption finds the target partly restored and
 /// replaces it, which the migration's --confirm allows.
 /// </summary>
-public sealed class RestoreStep : IMigrationStep
+internal sealed class RestoreStep : IMigrationStep
 {
     public const string StepName = "restore";
 

@@ -7,7 +7,7 @@ namespace PgRelocate.Migration.Steps;
 /// --online alike): the roles the source database uses, created on the target where it lacks them, with their
 /// memberships (<see cref="TargetRoles"/>). Safe to repeat: a role made by an interrupted run is found and reused.
 /// </summary>
-public sealed class RolesStep : IMigrationStep
+internal sealed class RolesStep : IMigrationStep
 {
     public const string StepName = "roles";
 

@@ -7,7 +7,7 @@ namespace PgRelocate.Migration.Steps;
 /// Compares the source's and the target's settings and lists the behavioural differences to reapply; with
 /// --apply-settings, sets them on the target database (ALTER DATABASE ... SET, as its owner).
 /// </summary>
-public sealed class SettingsStep : IMigrationStep
+internal sealed class SettingsStep : IMigrationStep
 {
     public const string StepName = "settings";
 

@@ -6,7 +6,7 @@ namespace PgRelocate.Migration.Steps;
 /// Makes the short-lived signed URL the restore reads, and proves it works: the first bytes it returns must be
 /// a pg_dump archive, not an error page. Only the URL's redacted form is recorded.
 /// </summary>
-public sealed class StageStep : IMigrationStep
+internal sealed class StageStep : IMigrationStep
 {
     public const string StepName = "stage";
 

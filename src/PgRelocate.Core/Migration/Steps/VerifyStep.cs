@@ -8,7 +8,7 @@ namespace PgRelocate.Migration.Steps;
 /// Verifies the target against the source, content checksums included, and with --roles owners, privileges and
 /// roles. Any difference fails the migration (exit 3), but a reused role's attributes (reported, never altered).
 /// </summary>
-public sealed class VerifyStep : IMigrationStep
+internal sealed class VerifyStep : IMigrationStep
 {
     public const string StepName = "verify";
 

@@ -10,7 +10,7 @@ namespace PgRelocate.Online.Fallback;
 /// TRUNCATE trigger, created by the login role as the tables' owner (no REPLICATION needed), in transactions that
 /// fit the lock table. Both are safe to repeat after a stop at any point.
 /// </summary>
-public static class FallbackCapture
+internal static class FallbackCapture
 {
     public const string RowTrigger = "pgrelocate_fallback_row";
 

@@ -15,7 +15,7 @@ namespace PgRelocate.Online.Fallback;
 /// queue goes from the target only once the old source holds all of it, and the old source's record of what it
 /// applied only once the queue is gone.
 /// </summary>
-public static class FallbackEnding
+internal static class FallbackEnding
 {
     /// <summary>Removes the way back from the sides given: the capture from the target, the record (and the disabled triggers) from the old source.</summary>
     public static async Task RemoveAsync(PgConnectionInfo? oldSource, PgConnectionInfo? target, CancellationToken cancellationToken)

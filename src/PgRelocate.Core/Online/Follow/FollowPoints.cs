@@ -9,7 +9,7 @@ namespace PgRelocate.Online.Follow;
 /// <see cref="Marker"/> is the last marker (<see cref="MarkerChange"/>) committed on the target: everything the
 /// source committed before it is committed there too.
 /// </summary>
-public sealed record FollowPoint(bool CaughtUp, NpgsqlLogSequenceNumber Received, NpgsqlLogSequenceNumber Applied, double LagSeconds, string? Marker = null);
+internal sealed record FollowPoint(bool CaughtUp, NpgsqlLogSequenceNumber Received, NpgsqlLogSequenceNumber Applied, double LagSeconds, string? Marker = null);
 
 /// <summary>
 /// Where a follow pauses (a snapshot's position). <see cref="Marked"/>: a transaction committed after it is
@@ -17,4 +17,4 @@ public sealed record FollowPoint(bool CaughtUp, NpgsqlLogSequenceNumber Received
 /// exact; otherwise a quiet source's follow also pauses once it has received past the position with nothing
 /// more coming.
 /// </summary>
-public sealed record PausePoint(NpgsqlLogSequenceNumber At, bool Marked);
+internal sealed record PausePoint(NpgsqlLogSequenceNumber At, bool Marked);

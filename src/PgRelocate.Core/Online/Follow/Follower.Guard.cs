@@ -4,7 +4,7 @@ using PgRelocate.Errors;
 namespace PgRelocate.Online.Follow;
 
 /// <summary>The follow's guard: the source watched, and a held-up apply shown, whatever the apply is doing.</summary>
-public sealed partial class Follower
+internal sealed partial class Follower
 {
     /// <summary>
     /// Runs the follow with its guard beside it: every second, on sessions of its own, the guard watches the

@@ -15,7 +15,7 @@ namespace PgRelocate.Online.Follow;
 /// A dropped connection on either side (a network cut, a restarted server, a terminated session) reconnects and
 /// resumes from the position stored in the target, skipping what was applied; anything else stops the follow.
 /// </summary>
-public sealed partial class Follower : IAsyncDisposable
+internal sealed partial class Follower : IAsyncDisposable
 {
     private const int MaxReconnects = 30;
     private readonly PgConnectionInfo _source;

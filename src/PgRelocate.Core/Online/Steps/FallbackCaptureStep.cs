@@ -11,7 +11,7 @@ namespace PgRelocate.Online.Steps;
 /// the way back applied. The old source stays read-only for the applications (the read-only step's mode, kept),
 /// written only by the way back. Undone (cancel, a failure), both are removed; the way back's end removes them.
 /// </summary>
-public sealed class FallbackCaptureStep : ICompensatingStep
+internal sealed class FallbackCaptureStep : ICompensatingStep
 {
     public const string StepName = "way back capture";
 
@@ -68,7 +68,7 @@ public sealed class FallbackCaptureStep : ICompensatingStep
 }
 
 /// <summary>Whether the way back's capture is in place (<see cref="FallbackCaptureStep.Capture"/>).</summary>
-public enum CaptureState
+internal enum CaptureState
 {
     On,
 

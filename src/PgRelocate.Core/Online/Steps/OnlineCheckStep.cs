@@ -5,7 +5,7 @@ using PgRelocate.Preflight;
 namespace PgRelocate.Online.Steps;
 
 /// <summary>The prerequisites of an online migration (<see cref="OnlineChecks"/>): a blocker stops it before the source is touched, unless --allow names it.</summary>
-public sealed class OnlineCheckStep : IMigrationStep
+internal sealed class OnlineCheckStep : IMigrationStep
 {
     public const string StepName = "online check";
 

@@ -18,7 +18,7 @@ namespace PgRelocate.Online.Steps;
 /// Undone (slot, publication, replica identity, the target's schema) whenever the migration ends; after a
 /// failure the step is marked to run again, since the slot it made is gone.
 /// </summary>
-public sealed class SnapshotCopyStep : ICompensatingStep
+internal sealed class SnapshotCopyStep : ICompensatingStep
 {
     public const string StepName = "snapshot copy";
 

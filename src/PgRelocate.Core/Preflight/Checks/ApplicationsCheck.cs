@@ -8,7 +8,7 @@ namespace PgRelocate.Preflight.Checks;
 /// list of systems to stop before the dump and to repoint at the target at cutover. Online
 /// (<paramref name="online"/>), they keep writing while the migration follows them: only the cutover stops them.
 /// </summary>
-public sealed class ApplicationsCheck(bool online = false) : IPreflightCheck
+internal sealed class ApplicationsCheck(bool online = false) : IPreflightCheck
 {
     public string Name => "connected applications";
 

@@ -7,7 +7,7 @@ namespace PgRelocate.Preflight.Checks;
 /// Both sides answered (the runner could not have got here otherwise); says whether TLS protects each
 /// connection, and blocks when the source and the target are the same database, which a restore would wipe.
 /// </summary>
-public sealed class ConnectivityCheck : IPreflightCheck
+internal sealed class ConnectivityCheck : IPreflightCheck
 {
     public string Name => "connectivity";
 

@@ -15,7 +15,7 @@ namespace PgRelocate.Preflight.Checks;
 /// applications keep writing; the downtime is the cutover's: the source read-only while the last changes are
 /// applied and the sequences set, seconds whatever the size.
 /// </summary>
-public sealed class DowntimeCheck(TimeSpan? warnAbove = null, long sampleBytes = 64_000_000, TimeSpan? sampleTime = null, bool online = false) : IPreflightCheck
+internal sealed class DowntimeCheck(TimeSpan? warnAbove = null, long sampleBytes = 64_000_000, TimeSpan? sampleTime = null, bool online = false) : IPreflightCheck
 {
     private const string Cutover = "The write downtime is the cutover's: the source read-only while the last changes are applied and the sequences set, a few seconds whatever the size";
 

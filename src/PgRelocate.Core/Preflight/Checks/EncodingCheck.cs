@@ -7,7 +7,7 @@ namespace PgRelocate.Preflight.Checks;
 /// different collation or ctype restores, but sorts and compares text differently (ORDER BY, unique
 /// indexes on text, LIKE ranges).
 /// </summary>
-public sealed class EncodingCheck : IPreflightCheck
+internal sealed class EncodingCheck : IPreflightCheck
 {
     public string Name => "encoding and collation";
 

@@ -3,7 +3,7 @@ using PgRelocate.Connections;
 namespace PgRelocate.Preflight.Checks;
 
 /// <summary>Event triggers need a superuser to create; on a managed target their restore fails.</summary>
-public sealed class EventTriggersCheck : IPreflightCheck
+internal sealed class EventTriggersCheck : IPreflightCheck
 {
     public string Name => "event triggers";
 

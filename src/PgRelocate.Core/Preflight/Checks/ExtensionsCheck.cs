@@ -8,7 +8,7 @@ namespace PgRelocate.Preflight.Checks;
 /// CREATE EXTENSION and every object that uses it. Provider-only extensions are named and left behind. With a
 /// target, the verdict and its words are <see cref="TargetPreparation"/>'s, so `check` and a restore agree.
 /// </summary>
-public sealed class ExtensionsCheck : IPreflightCheck
+internal sealed class ExtensionsCheck : IPreflightCheck
 {
     public string Name => TargetPreparation.ExtensionsFinding;
 

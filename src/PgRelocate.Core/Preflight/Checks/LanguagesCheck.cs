@@ -7,7 +7,7 @@ namespace PgRelocate.Preflight.Checks;
 /// Procedural languages other than plpgsql: managed targets offer few of them, and the untrusted ones
 /// (plperlu, plpython3u) need a superuser to install and to create functions in.
 /// </summary>
-public sealed class LanguagesCheck : IPreflightCheck
+internal sealed class LanguagesCheck : IPreflightCheck
 {
     public string Name => "procedural languages";
 

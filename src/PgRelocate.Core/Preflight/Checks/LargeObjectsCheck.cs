@@ -7,7 +7,7 @@ namespace PgRelocate.Preflight.Checks;
 /// Large objects live outside the tables: pg_dump includes them (-b), but they restore one by one and
 /// verification by table contents does not see them.
 /// </summary>
-public sealed class LargeObjectsCheck : IPreflightCheck
+internal sealed class LargeObjectsCheck : IPreflightCheck
 {
     public string Name => "large objects";
 

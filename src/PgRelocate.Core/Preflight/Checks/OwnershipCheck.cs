@@ -10,7 +10,7 @@ namespace PgRelocate.Preflight.Checks;
 /// objects only a superuser may create fail on a managed target. One row each, listing every item
 /// (<see cref="DatabaseAccess"/>, the reader the cutover summary's script is written from).
 /// </summary>
-public sealed class OwnershipCheck : IPreflightCheck
+internal sealed class OwnershipCheck : IPreflightCheck
 {
     public string Name => "roles and ownership";
 

@@ -7,7 +7,7 @@ namespace PgRelocate.Preflight.Checks;
 /// Tables without a primary key copy fine, but rows cannot be matched one to one afterwards: verification
 /// of their contents is weaker (counts and an order-independent hash only), and duplicates go unnoticed.
 /// </summary>
-public sealed class PrimaryKeysCheck : IPreflightCheck
+internal sealed class PrimaryKeysCheck : IPreflightCheck
 {
     public string Name => "tables without primary key";
 

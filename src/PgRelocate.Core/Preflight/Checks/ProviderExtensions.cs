@@ -4,7 +4,7 @@ namespace PgRelocate.Preflight.Checks;
 /// Extensions a managed provider installs for its own tooling. They exist only there, nothing of the
 /// application depends on them, and the target cannot install them: leave them behind.
 /// </summary>
-public static class ProviderExtensions
+internal static class ProviderExtensions
 {
     /// <summary>The provider that ships <paramref name="extension"/>, or null for an ordinary extension.</summary>
     public static string? ProviderOf(string extension) => extension switch

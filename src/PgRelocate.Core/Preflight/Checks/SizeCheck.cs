@@ -9,7 +9,7 @@ namespace PgRelocate.Preflight.Checks;
 /// How big the database is, its ten largest tables, and what the dump will weigh. Dump and restore suits
 /// databases under about 100 GB; above that the downtime is measured in many hours.
 /// </summary>
-public sealed class SizeCheck(long thresholdBytes = SizeCheck.DefaultThresholdBytes) : IPreflightCheck
+internal sealed class SizeCheck(long thresholdBytes = SizeCheck.DefaultThresholdBytes) : IPreflightCheck
 {
     public const long DefaultThresholdBytes = 100_000_000_000;
 

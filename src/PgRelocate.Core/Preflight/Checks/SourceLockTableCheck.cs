@@ -10,7 +10,7 @@ namespace PgRelocate.Preflight.Checks;
 /// memory", and one that fills most of it leaves the applications little. The target's side is the
 /// "lock table" row of <see cref="TargetEmptyCheck"/>.
 /// </summary>
-public sealed class SourceLockTableCheck : IPreflightCheck
+internal sealed class SourceLockTableCheck : IPreflightCheck
 {
     public string Name => "source lock table";
 

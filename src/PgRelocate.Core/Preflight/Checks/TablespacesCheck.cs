@@ -7,7 +7,7 @@ namespace PgRelocate.Preflight.Checks;
 /// Tablespaces are folders of the source server; the target has its own. The restore puts everything into
 /// the target's default tablespace (pg_restore --no-tablespaces).
 /// </summary>
-public sealed class TablespacesCheck : IPreflightCheck
+internal sealed class TablespacesCheck : IPreflightCheck
 {
     public string Name => "tablespaces";
 

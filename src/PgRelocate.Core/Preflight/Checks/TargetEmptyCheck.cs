@@ -8,7 +8,7 @@ namespace PgRelocate.Preflight.Checks;
 /// them and the provider's schemas do not count), whether emptying it fits one transaction of its lock table,
 /// free connection slots, that it takes writes, and that no other migration holds it. One row each.
 /// </summary>
-public sealed class TargetEmptyCheck : IPreflightCheck
+internal sealed class TargetEmptyCheck : IPreflightCheck
 {
     public string Name => "target empty";
 

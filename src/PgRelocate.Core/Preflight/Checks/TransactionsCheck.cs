@@ -10,7 +10,7 @@ namespace PgRelocate.Preflight.Checks;
 /// transactions survive restarts and disconnects and keep their locks until someone finishes them.
 /// Two rows.
 /// </summary>
-public sealed class TransactionsCheck(TimeSpan? longerThan = null) : IPreflightCheck
+internal sealed class TransactionsCheck(TimeSpan? longerThan = null) : IPreflightCheck
 {
     private readonly TimeSpan _longerThan = longerThan ?? TimeSpan.FromMinutes(5);
 

@@ -4,7 +4,7 @@ using PgRelocate.Connections;
 namespace PgRelocate.Preflight.Checks;
 
 /// <summary>Unlogged tables are dumped, but a crash of the target empties them; the user should know.</summary>
-public sealed class UnloggedTablesCheck : IPreflightCheck
+internal sealed class UnloggedTablesCheck : IPreflightCheck
 {
     public string Name => "unlogged tables";
 

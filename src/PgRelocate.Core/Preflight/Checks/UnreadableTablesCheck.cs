@@ -9,7 +9,7 @@ namespace PgRelocate.Preflight.Checks;
 /// rows. Found here instead, with what to run. dump, copy and migrate refuse on the same finding
 /// (<see cref="SourceReadability"/>).
 /// </summary>
-public sealed class UnreadableTablesCheck : IPreflightCheck
+internal sealed class UnreadableTablesCheck : IPreflightCheck
 {
     public string Name => "readable tables";
 

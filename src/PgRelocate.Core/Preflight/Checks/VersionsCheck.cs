@@ -7,7 +7,7 @@ namespace PgRelocate.Preflight.Checks;
 /// Server versions on both sides (a restore into an older major is not supported), and a pg_dump and a
 /// pg_restore on this machine that fit: pg_dump at least the source's major, pg_restore at least that pg_dump's.
 /// </summary>
-public sealed class VersionsCheck : IPreflightCheck
+internal sealed class VersionsCheck : IPreflightCheck
 {
     public string Name => "versions";
 

@@ -6,7 +6,7 @@ namespace PgRelocate.Staging.Azure;
 /// An Azure storage account's blob endpoint and how to sign for it: an account key (Shared Key, and service
 /// SAS for <c>pgrelocate url</c>) or a SAS token appended to every request. <see cref="ToString"/> shows neither.
 /// </summary>
-public sealed class AzureCredentials
+internal sealed class AzureCredentials
 {
     private AzureCredentials(string account, Uri blobEndpoint, byte[]? key, string? sasToken)
     {

@@ -9,7 +9,7 @@ namespace PgRelocate.Staging.Azure;
 /// Put Block and Put Block List for uploads, Get Blob with a range for reads, Shared Key or a SAS token to
 /// authenticate. Azure encrypts every blob at rest (Storage Service Encryption), so there is nothing to request.
 /// </summary>
-public sealed class AzureStore(AzureCredentials credentials, string container) : IStagingStore
+internal sealed class AzureStore(AzureCredentials credentials, string container) : IStagingStore
 {
     public string Container => container;
 

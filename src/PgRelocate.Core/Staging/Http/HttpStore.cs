@@ -8,7 +8,7 @@ namespace PgRelocate.Staging.Http;
 /// itself. Ranges use the standard Range header, which presigned and SAS URLs allow since it is not signed.
 /// Its size is asked with a one-byte ranged GET, because a presigned GET URL does not allow HEAD.
 /// </summary>
-public sealed class HttpStore : IStagingStore
+internal sealed class HttpStore : IStagingStore
 {
     public bool CanWrite => false;
 

@@ -4,7 +4,7 @@ namespace PgRelocate.Staging.Local;
 /// Files on this machine; keys are absolute paths. An upload writes <c>KEY.partial</c> and renames it over
 /// the final name on completion (atomic on one file system), so a reader never sees half an archive.
 /// </summary>
-public sealed class LocalStore : IStagingStore
+internal sealed class LocalStore : IStagingStore
 {
     public bool CanWrite => true;
 

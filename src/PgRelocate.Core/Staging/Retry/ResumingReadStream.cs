@@ -9,7 +9,7 @@ namespace PgRelocate.Staging.Retry;
 /// ends early), it reopens the object from the last byte received with a Range request, a bounded number of
 /// times with backoff. The consumer sees one unbroken stream.
 /// </summary>
-public sealed class ResumingReadStream : ReadOnlyStream
+internal sealed class ResumingReadStream : ReadOnlyStream
 {
     private readonly Func<long, CancellationToken, Task<Stream>> _open;
     private readonly RetryPolicy _policy;

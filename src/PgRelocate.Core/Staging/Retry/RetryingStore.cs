@@ -4,7 +4,7 @@ namespace PgRelocate.Staging.Retry;
 /// Wraps any store so that transient failures are retried with backoff: each call, each upload part (a part
 /// is idempotent, and the writer still holds its bytes), and reads, which resume from the last byte received.
 /// </summary>
-public sealed class RetryingStore(IStagingStore inner, RetryPolicy policy) : IStagingStore
+internal sealed class RetryingStore(IStagingStore inner, RetryPolicy policy) : IStagingStore
 {
     public IStagingStore Inner => inner;
 

@@ -4,7 +4,7 @@ namespace PgRelocate.Staging.S3;
 /// Everything needed to talk to one S3 or S3-compatible service, resolved the way the AWS CLI resolves it
 /// (<see cref="S3SettingsResolver"/>). The secret and token are only handed to the SDK.
 /// </summary>
-public sealed record S3Settings
+internal sealed record S3Settings
 {
     public required string AccessKeyId { get; init; }
 

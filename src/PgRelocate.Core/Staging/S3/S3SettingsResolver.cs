@@ -6,7 +6,7 @@ namespace PgRelocate.Staging.S3;
 /// Resolves credentials, region and endpoint in the AWS CLI's order: flags, then AWS_* variables, then the
 /// profile; provider presets fill in an endpoint from the region for S3-compatible services.
 /// </summary>
-public static class S3SettingsResolver
+internal static class S3SettingsResolver
 {
     public static S3Settings Resolve(StagingOptions options)
     {

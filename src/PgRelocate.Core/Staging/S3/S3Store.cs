@@ -12,7 +12,7 @@ namespace PgRelocate.Staging.S3;
 /// addressing for custom endpoints, deletes one object at a time (multi-object delete needs Content-MD5,
 /// which the SDK no longer sends). The SDK's own retries are off: <see cref="Retry.RetryingStore"/> retries.
 /// </summary>
-public sealed class S3Store : IStagingStore, IDisposable
+internal sealed class S3Store : IStagingStore, IDisposable
 {
     private readonly S3Settings _settings;
     private readonly AmazonS3Client _client;
