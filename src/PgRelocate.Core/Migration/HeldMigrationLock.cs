@@ -67,11 +67,12 @@ public sealed class HeldMigrationLock : IAsyncDisposable
             {
                 var conn = await Db.OpenAsync(info.WithApplicationName(application), role, SessionOptions.BuiltInTypes, cancellationToken);
                 held._connections.Add(conn);
-                // A holder no longer listed is a session that has just ended (the previous run's, closing as this
-                // one starts): its lock goes with it a moment later. Tried again for up to two seconds.
+                // The holder may be a session that is ending (the previous run's, closing as this one starts: still
+                // listed for a moment, idle, or no longer listed): its lock goes with it a moment later. So any
+                // refusal is tried again for up to two seconds; a run that really holds the lock is refused then.
                 await TryAgain.ForAsync(
                     TimeSpan.FromSeconds(2),
-                    e => e is MigrationLockedException { HolderEnded: true },
+                    e => e is MigrationLockedException,
                     async ct =>
                     {
                         if (!await MigrationLock.TryAcquireAsync(conn, ct))
@@ -125,8 +126,7 @@ public sealed class HeldMigrationLock : IAsyncDisposable
 
         return new MigrationLockedException(
             $"Another session ({holder?.ToString() ?? "one that has ended since"}) holds PgRelocate's migration lock on the {role} ({info.Display}): end it, then try again. Nothing was changed.",
-            null)
-        { HolderEnded = holder is null };
+            null);
     }
 }
 
@@ -134,7 +134,4 @@ public sealed class HeldMigrationLock : IAsyncDisposable
 public sealed class MigrationLockedException(string message, string? otherId) : PgRelocateException(message, ExitCode.Usage)
 {
     public string? OtherId { get; } = otherId;
-
-    /// <summary>The holder is no longer listed: its session has just ended, and the lock goes with it a moment later.</summary>
-    internal bool HolderEnded { get; init; }
 }
