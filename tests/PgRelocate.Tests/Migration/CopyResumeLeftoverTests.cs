@@ -88,8 +88,9 @@ public class CopyResumeLeftoverTests(LongBuildServers servers) : IClassFixture<L
         Task? stand = null;
         if (leftover != "built")
         {
-            // A session the killed run left building the same index, which its server does not end.
-            stand = PgServer.ExecuteAsync(target.WithApplicationName(name), definition);
+            // A session the killed run left building the same index, which its server does not end. It then stays in
+            // its transaction, the index uncommitted: however soon the build is done, only the next run can end it.
+            stand = PgServer.ExecuteAsync(target.WithApplicationName(name), definition + "; SELECT pg_catalog.pg_sleep(600)");
             await WaitForAsync(target, $"SELECT query FROM pg_stat_activity WHERE {GinBuild}", stand, "the leftover's build");
         }
         else
