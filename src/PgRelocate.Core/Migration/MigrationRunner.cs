@@ -20,10 +20,16 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
     public Action<IMigrationStep>? Starting { get; init; }
 
     /// <summary>Runs (or resumes) the migration and returns the exit code it ends with.</summary>
+    /// <remarks>
+    /// Its phases: 1. refuse a migration another process runs, and abort the uploads a killed run left;
+    /// 2. take the migration lock and record the start; 3. run the steps in order (<see cref="RunStepAsync"/>);
+    /// 4. on any end, record how it ended (<see cref="Ended"/>) and undo the compensating steps.
+    /// </remarks>
     /// <exception cref="PgRelocateException">The migration is already running in another process.</exception>
     /// <exception cref="MigrationLockedException">Another migration holds the target (or the read-only source); the journal is untouched.</exception>
     public async Task<ExitCode> RunAsync(MigrationOptions options, MigrationJournal journal, CancellationToken cancellationToken)
     {
+        // 1. Nothing runs twice at once; a resumed run first aborts what a killed one left in the store.
         if (journal.IsRunningElsewhere())
         {
             throw new PgRelocateException($"Migration {journal.Id} is running in process {journal.Pid}: watch it with 'pgrelocate status {journal.Id}' or stop it with 'pgrelocate cancel {journal.Id}'.");
@@ -35,28 +41,21 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
             await MigrationPlan.AbortAbandonedUploadsAsync(journal, reporter, cancellationToken);
         }
 
+        // 2. The lock, then the start recorded.
         await using var held = await HeldMigrationLock.AcquireAsync(journal.Id, LockedDatabases(options), cancellationToken);
         // An emptying of the target that stops halfway is finished by resuming (the journal keeps --confirm).
         options = options with { Into = options.Into with { OwnSessions = held.SessionIds, FinishCommand = NextStep.ResumeCommand(journal) } };
         var journalReporter = new JournalReporter(reporter, journal);
         var context = new MigrationContext { Options = options, Journal = journal, Binaries = binaries, Reporter = journalReporter };
-        var resumed = journal.Status != MigrationStatus.Pending;
-        journal.Pid = Environment.ProcessId;
-        journal.Status = MigrationStatus.Running;
-        journal.Error = null;
-        journal.ErrorDetail = null;
-        journal.ExitCode = null;
-        journal.FinishedAt = null;
-        journal.AddLog(resumed ? $"Resumed by process {Environment.ProcessId}." : $"Started by process {Environment.ProcessId}.");
-        journal.Save();
-
-        var code = ExitCode.Success;
-        StepRecord? current = null;
+        RecordStart(journal);
+        // The step that was running when it stopped (none before the first, nor once all are done).
+        var stepsDone = false;
+        StepRecord? Current() => stepsDone ? null : context.Record;
 
         // A signal whose cleanup outlasts its grace period ends the process without unwinding this method: say so in the journal.
         using var lastWords = Tools.Interrupts.OnStop(() =>
         {
-            Fail(current, "interrupted");
+            Fail(Current(), "interrupted");
             journal.Status = MigrationStatus.Canceled;
             journal.Error = "Interrupted; it did not stop in time and was ended.";
             journal.Pid = null;
@@ -65,108 +64,23 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
             journal.AddLog("Interrupted: ended before it could clean up; 'pgrelocate cancel' or '--resume' finishes the cleanup.");
             journal.Save();
         });
+
+        // 3. The steps, then 4. the end recorded and the compensating steps undone, whichever way it ended.
+        var code = ExitCode.Success;
         try
         {
             foreach (var step in steps)
             {
-                // A journal written before a step was added (--roles' steps) has no record of it: skipped, as it would be.
-                if (!journal.Steps.Any(s => s.Name == step.Name) && step.SkipReason(options) is not null)
-                {
-                    continue;
-                }
-
-                var record = journal.Step(step.Name);
-                context.Record = record;
-                current = record;
-                if (record.Status is StepStatus.Done or StepStatus.Skipped)
-                {
-                    journalReporter.Info($"{step.Name}: done in a previous run{(record.Summary is null ? "" : ", " + record.Summary)}.");
-                    continue;
-                }
-
-                if (step.SkipReason(options) is { } why)
-                {
-                    record.Status = StepStatus.Skipped;
-                    record.Summary = why;
-                    journal.Save();
-                    continue;
-                }
-
-                if (record.Status is StepStatus.Undone)
-                {
-                    journalReporter.Info($"{step.Name}: undone when the previous run stopped; doing it again.");
-                }
-                else if (record.Status is StepStatus.Running or StepStatus.Failed)
-                {
-                    journalReporter.Info($"{step.Name}: interrupted in a previous run; starting it again.");
-                }
-
-                Starting?.Invoke(step);
-                journalReporter.CurrentStep = step.Name;
-                record.Status = StepStatus.Running;
-                record.StartedAt = DateTimeOffset.UtcNow;
-                record.FinishedAt = null;
-                record.Error = null;
-                record.ErrorDetail = null;
-                record.Tables.Clear();
-                record.Lag = null;
-                journal.Save();
-                FaultInjection.At(step.Name, "start");
-
-                await step.RunAsync(context, cancellationToken);
-
-                // What the step read is garbage now (a copy's catalog of thousands of tables): collected before the
-                // next step reads as much again (the verification, both catalogs), so the heap does not hold both. A
-                // small heap is left to the collector: a full collection stops every thread (the early copy's too,
-                // after the checks) for 3 to 15 ms, about 30 ms of a migration of 1,000 tables, whose heap stays
-                // under 16 MB.
-                if (GC.GetTotalMemory(forceFullCollection: false) > CollectAboveBytes)
-                {
-                    GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-                }
-
-                record.Status = StepStatus.Done;
-                record.FinishedAt = DateTimeOffset.UtcNow;
-                if (step.Estimated is { } part)
-                {
-                    journal.Estimate?.Took(part, (record.FinishedAt - record.StartedAt).Value.TotalSeconds, options.Via is not null);
-                }
-
-                journal.AddLog($"{step.Name}: {record.Summary ?? "done"}");
-                journal.Save();
-                FaultInjection.At(step.Name, "end");
+                await RunStepAsync(step, context, journalReporter, cancellationToken);
             }
 
-            current = null;
+            stepsDone = true;
             journal.Status = MigrationStatus.Completed;
             await UndoAsync(context, success: true);
         }
-        catch (Exception e) when (cancellationToken.IsCancellationRequested)
-        {
-            // Cancelling breaks connections and pipes: whatever the step threw then, the cause is the cancel.
-            Fail(current, "canceled", e is OperationCanceledException ? null : e.ToString());
-            journal.Status = MigrationStatus.Canceled;
-            journal.Error = "Canceled.";
-            code = ExitCode.Interrupted;
-            await UndoAsync(context, success: false);
-        }
-        catch (Exception e) when (Failures.Operational(e) is { } failure)
-        {
-            Fail(current, failure.Message, e.ToString());
-            journal.Status = MigrationStatus.Failed;
-            journal.Error = failure.Message;
-            journal.ErrorDetail = e.ToString();
-            code = failure.ExitCode;
-            await UndoAsync(context, success: false);
-        }
         catch (Exception e)
         {
-            // A bug: record all of it, still lift the read-only source, and say so with its own exit code.
-            Fail(current, Failures.BugMessage(e), e.ToString());
-            journal.Status = MigrationStatus.Failed;
-            journal.Error = Failures.BugMessage(e);
-            journal.ErrorDetail = e.ToString();
-            code = ExitCode.Bug;
+            code = Ended(journal, Current(), e, cancellationToken.IsCancellationRequested);
             await UndoAsync(context, success: false);
         }
         finally
@@ -180,6 +94,112 @@ public sealed class MigrationRunner(IReadOnlyList<IMigrationStep> steps, PgBinar
         }
 
         return code;
+    }
+
+    private static void RecordStart(MigrationJournal journal)
+    {
+        var resumed = journal.Status != MigrationStatus.Pending;
+        journal.Pid = Environment.ProcessId;
+        journal.Status = MigrationStatus.Running;
+        journal.Error = null;
+        journal.ErrorDetail = null;
+        journal.ExitCode = null;
+        journal.FinishedAt = null;
+        journal.AddLog(resumed ? $"Resumed by process {Environment.ProcessId}." : $"Started by process {Environment.ProcessId}.");
+        journal.Save();
+    }
+
+    /// <summary>Runs one step, recorded before and after; one done or skipped in an earlier run is passed over.</summary>
+    private async Task RunStepAsync(IMigrationStep step, MigrationContext context, JournalReporter journalReporter, CancellationToken cancellationToken)
+    {
+        var (options, journal) = (context.Options, context.Journal);
+        // A journal written before a step was added (--roles' steps) has no record of it: skipped, as it would be.
+        if (!journal.Steps.Any(s => s.Name == step.Name) && step.SkipReason(options) is not null)
+        {
+            return;
+        }
+
+        var record = journal.Step(step.Name);
+        context.Record = record;
+        if (record.Status is StepStatus.Done or StepStatus.Skipped)
+        {
+            journalReporter.Info($"{step.Name}: done in a previous run{(record.Summary is null ? "" : ", " + record.Summary)}.");
+            return;
+        }
+
+        if (step.SkipReason(options) is { } why)
+        {
+            record.Status = StepStatus.Skipped;
+            record.Summary = why;
+            journal.Save();
+            return;
+        }
+
+        if (record.Status is StepStatus.Undone)
+        {
+            journalReporter.Info($"{step.Name}: undone when the previous run stopped; doing it again.");
+        }
+        else if (record.Status is StepStatus.Running or StepStatus.Failed)
+        {
+            journalReporter.Info($"{step.Name}: interrupted in a previous run; starting it again.");
+        }
+
+        Starting?.Invoke(step);
+        journalReporter.CurrentStep = step.Name;
+        record.Status = StepStatus.Running;
+        record.StartedAt = DateTimeOffset.UtcNow;
+        record.FinishedAt = null;
+        record.Error = null;
+        record.ErrorDetail = null;
+        record.Tables.Clear();
+        record.Lag = null;
+        journal.Save();
+        FaultInjection.At(step.Name, "start");
+
+        await step.RunAsync(context, cancellationToken);
+
+        // What the step read is garbage now (a copy's catalog of thousands of tables): collected before the
+        // next step reads as much again (the verification, both catalogs), so the heap does not hold both. A
+        // small heap is left to the collector: a full collection stops every thread (the early copy's too,
+        // after the checks) for 3 to 15 ms, about 30 ms of a migration of 1,000 tables, whose heap stays
+        // under 16 MB.
+        if (GC.GetTotalMemory(forceFullCollection: false) > CollectAboveBytes)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        }
+
+        record.Status = StepStatus.Done;
+        record.FinishedAt = DateTimeOffset.UtcNow;
+        if (step.Estimated is { } part)
+        {
+            journal.Estimate?.Took(part, (record.FinishedAt - record.StartedAt).Value.TotalSeconds, options.Via is not null);
+        }
+
+        journal.AddLog($"{step.Name}: {record.Summary ?? "done"}");
+        journal.Save();
+        FaultInjection.At(step.Name, "end");
+    }
+
+    /// <summary>Records how a migration that threw ended, in its journal and the step that was running, and returns its exit code.</summary>
+    private static ExitCode Ended(MigrationJournal journal, StepRecord? current, Exception e, bool canceled)
+    {
+        if (canceled)
+        {
+            // Cancelling breaks connections and pipes: whatever the step threw then, the cause is the cancel.
+            Fail(current, "canceled", e is OperationCanceledException ? null : e.ToString());
+            journal.Status = MigrationStatus.Canceled;
+            journal.Error = "Canceled.";
+            return ExitCode.Interrupted;
+        }
+
+        // An operational failure says what to do; anything else is a bug: all of it recorded, with its own exit code.
+        var failure = Failures.Operational(e);
+        var message = failure?.Message ?? Failures.BugMessage(e);
+        Fail(current, message, e.ToString());
+        journal.Status = MigrationStatus.Failed;
+        journal.Error = message;
+        journal.ErrorDetail = e.ToString();
+        return failure?.ExitCode ?? ExitCode.Bug;
     }
 
     /// <summary>
