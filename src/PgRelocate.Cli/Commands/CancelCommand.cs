@@ -74,8 +74,7 @@ internal static class CancelCommand
         if (InstanceJournal.IsParent(journal))
         {
             // Each database's migration that started and did not complete is undone as its own cancel would.
-            var steps = Online.OnlinePlan.StepsFor(journal);
-            await new InstanceRunner(steps, ctx.Binaries, new ResultReporter(ctx)).CancelAbandonedAsync(journal, source, target, cancellationToken);
+            await Online.OnlinePlan.CancelAbandonedAsync(journal, source, target, null, ctx.Binaries, new ResultReporter(ctx), cancellationToken);
             return ExitCode.Success;
         }
 
@@ -85,8 +84,7 @@ internal static class CancelCommand
         }
 
         // What its steps undo ("Source ... is writable again.") is this command's result: printed as it says it.
-        var runner = new MigrationRunner(Online.OnlinePlan.StepsFor(journal), ctx.Binaries, new ResultReporter(ctx));
-        await runner.CancelAbandonedAsync(journal, source, target, cancellationToken, PgBouncerCliOptions.GivenAdmin(ctx));
+        await Online.OnlinePlan.CancelAbandonedAsync(journal, source, target, PgBouncerCliOptions.GivenAdmin(ctx), ctx.Binaries, new ResultReporter(ctx), cancellationToken);
         if (Online.OnlineCleanup.PartialCopyLeft(journal) is { } partial)
         {
             ctx.Out.WriteLine(partial);

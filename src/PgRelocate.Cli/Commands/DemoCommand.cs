@@ -1,17 +1,11 @@
 using System.CommandLine;
-using PgRelocate.Archives;
 using PgRelocate.Clusters;
 using PgRelocate.Demo;
-using PgRelocate.Dump;
 using PgRelocate.Errors;
 using PgRelocate.Migration.Reports;
 using PgRelocate.Progress;
 using PgRelocate.Cli.Rendering;
-using PgRelocate.Restore;
-using PgRelocate.Staging;
-using PgRelocate.Targets;
 using PgRelocate.Tools;
-using PgRelocate.Verify;
 
 namespace PgRelocate.Cli.Commands;
 
@@ -83,22 +77,7 @@ internal static class DemoCommand
                 return code;
             }
 
-            var archive = Path.Combine(folder, "shop.dump");
-            var location = StagingLocation.Parse(archive);
-            var manifest = await StagedDump.DumpAsync(
-                new DumpRunner(ctx.Binaries, reporter), source, location, StagingStores.Open(location, new StagingOptions(), reporter), force: true, createBucket: false, allowPublic: false, reporter, cancellationToken);
-            var restore = await new ArchiveSources(ctx.Binaries, reporter).RestoreAsync(
-                new LocationRestoreOptions
-                {
-                    Into = new TargetOptions { Connection = target, Jobs = 2 },
-                    Location = archive,
-                    Manifest = manifest,
-                    LogPath = Path.Combine(folder, "restore.log"),
-                },
-                cancellationToken);
-            var verification = restore.Status == RestoreStatus.Failed
-                ? null
-                : await Verifier.RunAsync(new VerifyOptions { Source = source, Target = target }, reporter, cancellationToken);
+            var (manifest, restore, verification) = await OfflineDemo.RunAsync(source, target, folder, ctx.Binaries, reporter, cancellationToken);
             reporter.Stop();
 
             ctx.Out.WriteLine($"Source   {source.Display} (PostgreSQL {manifest.SourceServerVersion}, {Units.Bytes(manifest.DatabaseSizeBytes)})");

@@ -7,7 +7,7 @@ namespace PgRelocate.Migration;
 /// every database in that step, has this switch them together. Given by the layer that knows such steps
 /// (Migration must not know of them).
 /// </summary>
-public interface IInstanceSwitch
+internal interface IInstanceSwitch
 {
     /// <summary>The step a database's migration waits in until it is switched: the next database starts once the one before is in it.</summary>
     string WaitStep { get; }

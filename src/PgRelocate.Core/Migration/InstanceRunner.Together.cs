@@ -5,7 +5,7 @@ using PgRelocate.Progress;
 namespace PgRelocate.Migration;
 
 /// <summary>An instance migration whose databases are switched together (online): see <see cref="MoveTogetherAsync"/>.</summary>
-public sealed partial class InstanceRunner
+internal sealed partial class InstanceRunner
 {
     /// <summary>
     /// Each database's migration runs, in order, until it reaches the switch's wait step (the follow); the next one

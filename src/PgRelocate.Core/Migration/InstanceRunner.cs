@@ -17,7 +17,7 @@ namespace PgRelocate.Migration;
 /// again; an interrupted one resumes through its own journal. The first child that fails stops the instance
 /// migration with its exit code.
 /// </summary>
-public sealed partial class InstanceRunner(IReadOnlyList<IMigrationStep> steps, PgBinaries binaries, IReporter reporter, IInstanceSwitch? together = null)
+internal sealed partial class InstanceRunner(IReadOnlyList<IMigrationStep> steps, PgBinaries binaries, IReporter reporter, IInstanceSwitch? together = null)
 {
     /// <param name="options">The servers' options (any database on each), as the parent journal records them.</param>
     public async Task<ExitCode> RunAsync(MigrationOptions options, MigrationJournal parent, CancellationToken cancellationToken)

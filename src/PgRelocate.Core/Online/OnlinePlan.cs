@@ -80,6 +80,19 @@ public static class OnlinePlan
         return new InstanceRunner(StepsFor(options), binaries, reporter, options.Online ? new InstanceSwitch() : null).RunAsync(options, parent, cancellationToken);
     }
 
+    /// <summary>
+    /// Cancels the migration <paramref name="journal"/> records that no process runs: by the instance runner for an
+    /// instance migration (each database's migration undone), else by the runner of its recorded steps
+    /// (<see cref="MigrationRunner.CancelAbandonedAsync"/>).
+    /// </summary>
+    public static Task CancelAbandonedAsync(MigrationJournal journal, Connections.PgConnectionInfo? source, Connections.PgConnectionInfo? target, Connections.PgConnectionInfo? pgbouncerAdmin, Tools.PgBinaries binaries, Progress.IReporter reporter, CancellationToken cancellationToken)
+    {
+        var steps = StepsFor(journal);
+        return InstanceJournal.IsParent(journal)
+            ? new InstanceRunner(steps, binaries, reporter).CancelAbandonedAsync(journal, source, target, cancellationToken)
+            : new MigrationRunner(steps, binaries, reporter).CancelAbandonedAsync(journal, source, target, cancellationToken, pgbouncerAdmin);
+    }
+
     /// <summary>The steps of the migration <paramref name="journal"/> records, chosen from its options: what <c>cancel</c> undoes with.</summary>
     public static IReadOnlyList<IMigrationStep> StepsFor(MigrationJournal journal)
     {

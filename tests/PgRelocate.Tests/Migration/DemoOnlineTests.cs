@@ -5,9 +5,9 @@ using PgRelocate.Tests.Harness;
 namespace PgRelocate.Tests.Migration;
 
 /// <summary>
-/// <c>pgrelocate demo --online</c> through the real command line: two clusters, an application writing while
-/// the sample moves online, the application's own gap printed, verification passed, the report
-/// written, and nothing left running or on disk.
+/// <c>pgrelocate demo</c> through the real command line: offline, the sample dumped, restored and verified;
+/// <c>--online</c>, two clusters, an application writing while the sample moves online, the application's own gap
+/// printed, verification passed, the report written; and nothing left running or on disk either way.
 /// </summary>
 [Heavy(130)]
 public sealed partial class DemoOnlineTests
@@ -56,6 +56,22 @@ public sealed partial class DemoOnlineTests
         Assert.Matches(@"PgBouncer's pause\s+\d+\.\d+ s, measured by pgrelocate", result.Stdout);
         Assert.Matches(@"Application writes\s+[1-9]\d* before the switch, then [1-9]\d* after it on the target .* all through PgBouncer with one DATABASE_URL; 0 refused", result.Stdout);
         Assert.Contains("points at the target and is resumed", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Should_Dump_Restore_And_Verify_The_Sample_Offline_And_Leave_Nothing_Behind()
+    {
+        // What `make demo` runs: the sample through a staged archive and a two-job restore, then verified.
+        var result = await CliRunner.RunAsync(["demo"], null, TimeSpan.FromMinutes(6));
+
+        var folder = DemoFolder().Match(result.Stderr) is { Success: true } m ? m.Groups[1].Value : null;
+        Assert.True(folder is not null, "The demo did not say where its clusters are:\n" + result);
+        Assert.Empty(ProcessesUsing(folder));
+        Assert.False(Directory.Exists(folder), $"{folder} was left behind.");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Matches(@"Dump\s+[\d.]+ \w?B, sha256 [0-9a-f]{16}", result.Stdout);
+        Assert.Matches(@"Source and target match: 7 tables", result.Stdout);
+        Assert.Matches(@"shop\.order_items\s+│ 200,000\s+│ 200,000\s+│ ok", result.Stdout);
     }
 
     [Fact]
