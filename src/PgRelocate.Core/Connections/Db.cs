@@ -93,8 +93,24 @@ internal static class Db
         }
     }
 
-    /// <summary>Connects by libpq's TLS rules: prefer is retried without TLS when the TLS session fails its checks.</summary>
-    private static async Task<NpgsqlConnection> ConnectByLibpqRulesAsync(PgConnectionInfo info, TlsPolicy tls, string role, SessionOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Connects by libpq's TLS rules: prefer is retried without TLS when the TLS session fails its checks. A server
+    /// short of connection slots (SQLSTATE 53300) is asked again for up to <see cref="SlotWait"/>: a session closed a
+    /// moment before (this tool's checks', its estimate's, a stopped copy's, a previous run's) keeps its slot until its
+    /// server process has exited, a few milliseconds after the close, and the tool often opens the next right after.
+    /// A server that stays full is refused as before.
+    /// </summary>
+    private static Task<NpgsqlConnection> ConnectByLibpqRulesAsync(PgConnectionInfo info, TlsPolicy tls, string role, SessionOptions options, CancellationToken cancellationToken) =>
+        TryAgain.ForAsync(
+            SlotWait,
+            e => e is PgRelocateException { InnerException: PostgresException { SqlState: PostgresErrorCodes.TooManyConnections } },
+            ct => ConnectOnceAsync(info, tls, role, options, ct),
+            cancellationToken);
+
+    /// <summary>How long a session waits for a connection slot that sessions closed a moment before still hold.</summary>
+    private static readonly TimeSpan SlotWait = TimeSpan.FromSeconds(2);
+
+    private static async Task<NpgsqlConnection> ConnectOnceAsync(PgConnectionInfo info, TlsPolicy tls, string role, SessionOptions options, CancellationToken cancellationToken)
     {
         try
         {

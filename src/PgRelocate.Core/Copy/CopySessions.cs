@@ -12,24 +12,11 @@ internal static class CopySessions
     /// Opens a connection with larger socket buffers: COPY streams move megabytes at a time. It carries the
     /// connection's application_name where it has one (a migration names its copy's sessions), else "pgrelocate copy".
     /// </summary>
-    /// <remarks>
-    /// A server short of connection slots (SQLSTATE 53300) is asked again for up to <see cref="SlotWait"/>: a session
-    /// this tool closed a moment before (the checks', the estimate's, a stopped early start's) keeps its slot until
-    /// its server process has exited, a few milliseconds after the close, and a copy opens its sessions right after
-    /// them. A server that stays full is refused as before.
-    /// </remarks>
     public static Task<NpgsqlConnection> OpenAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken)
     {
         var options = info.ApplicationName is { } name ? SessionOptions.Bulk with { ApplicationName = name } : SessionOptions.Bulk;
-        return TryAgain.ForAsync(
-            SlotWait,
-            e => e is PgRelocateException { InnerException: PostgresException { SqlState: PostgresErrorCodes.TooManyConnections } },
-            ct => Db.OpenAsync(info, role, options, ct),
-            cancellationToken);
+        return Db.OpenAsync(info, role, options, cancellationToken);
     }
-
-    /// <summary>How long a copy's session waits for a slot its own closed sessions still hold.</summary>
-    private static readonly TimeSpan SlotWait = TimeSpan.FromSeconds(2);
 
     /// <summary>What text-format COPY needs both sides to agree on, as pg_dump sets it: exact floats, ISO dates.</summary>
     private const string TextFormatSettings = "SET extra_float_digits = 3; SET DateStyle = ISO; SET IntervalStyle = postgres";
