@@ -319,10 +319,15 @@ internal static class Db
         };
         return new PgRelocateException(message, ExitCode.Failed, e)
         {
-            IsTransient = inner is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.TimedOut or SocketError.ConnectionReset }
-                or PostgresException { SqlState: PostgresErrorCodes.TooManyConnections or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.AdminShutdown }
-                or TimeoutException
-                || (connected && inner is IOException or EndOfStreamException),
+            // The server's states by the one rule; of the network's, a connection cut while connecting is most
+            // often a refusal (a client certificate the server rejects), which would be met again.
+            IsTransient = inner switch
+            {
+                PostgresException p => Transience.IsTransientState(p.SqlState),
+                SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.TimedOut or SocketError.ConnectionReset } or TimeoutException => true,
+                IOException or EndOfStreamException => connected,
+                _ => false,
+            },
         };
     }
 

@@ -79,4 +79,21 @@ public sealed class TryAgainTests
         Assert.False(Transience.IsTransient(new PgRelocateException("expired", ExitCode.Failed)));
         Assert.True(Transience.IsTransient(new PgRelocateException("throttled", ExitCode.Failed) { IsTransient = true }));
     }
+
+    [Theory]
+    [InlineData("53300", false, true)]
+    [InlineData("08006", true, true)]
+    [InlineData("57P01", true, true)]
+    [InlineData("57P02", false, true)]
+    [InlineData("28P01", false, false)]
+    [InlineData("42501", true, false)]
+    public void Should_Judge_A_Described_Server_Error_By_The_One_Rule(string sqlState, bool connected, bool transient)
+    {
+        var e = new Npgsql.PostgresException("message", "FATAL", "FATAL", sqlState);
+
+        var described = PgRelocate.Connections.Db.Describe(e, null, "source", connected);
+
+        Assert.Equal(transient, described.IsTransient);
+        Assert.Equal(Transience.IsTransientState(sqlState), Transience.IsTransient(described));
+    }
 }
