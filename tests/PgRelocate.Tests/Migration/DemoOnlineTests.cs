@@ -20,11 +20,7 @@ public sealed partial class DemoOnlineTests
 
         var result = await CliRunner.RunAsync(["demo", "--online", "--report", report], null, TimeSpan.FromMinutes(8));
 
-        var folder = DemoFolder().Match(result.Stderr) is { Success: true } m ? m.Groups[1].Value : null;
-        Assert.True(folder is not null, "The demo did not say where its clusters are:\n" + result);
-        Assert.Empty(ProcessesUsing(folder));
-        Assert.False(Directory.Exists(folder), $"{folder} was left behind.");
-        Assert.True(result.ExitCode == 0, result.ToString());
+        AssertEndedCleanly(result);
 
         var gap = Gap().Match(result.Stdout);
         Assert.True(gap.Success, "The application's own gap is not printed:\n" + result);
@@ -48,11 +44,7 @@ public sealed partial class DemoOnlineTests
         using var dir = new TempDir();
         var result = await CliRunner.RunAsync(["demo", "--online", "--pgbouncer", "--report", dir.File("demo-report.html")], null, TimeSpan.FromMinutes(8));
 
-        var folder = DemoFolder().Match(result.Stderr) is { Success: true } m ? m.Groups[1].Value : null;
-        Assert.True(folder is not null, "The demo did not say where its clusters are:\n" + result);
-        Assert.Empty(ProcessesUsing(folder));
-        Assert.False(Directory.Exists(folder), $"{folder} was left behind.");
-        Assert.True(result.ExitCode == 0, result.ToString());
+        AssertEndedCleanly(result);
         Assert.Matches(@"PgBouncer's pause\s+\d+\.\d+ s, measured by pgrelocate", result.Stdout);
         Assert.Matches(@"Application writes\s+[1-9]\d* before the switch, then [1-9]\d* after it on the target .* all through PgBouncer with one DATABASE_URL; 0 refused", result.Stdout);
         Assert.Contains("points at the target and is resumed", result.Stderr, StringComparison.Ordinal);
@@ -64,11 +56,7 @@ public sealed partial class DemoOnlineTests
         // What `make demo` runs: the sample through a staged archive and a two-job restore, then verified.
         var result = await CliRunner.RunAsync(["demo"], null, TimeSpan.FromMinutes(6));
 
-        var folder = DemoFolder().Match(result.Stderr) is { Success: true } m ? m.Groups[1].Value : null;
-        Assert.True(folder is not null, "The demo did not say where its clusters are:\n" + result);
-        Assert.Empty(ProcessesUsing(folder));
-        Assert.False(Directory.Exists(folder), $"{folder} was left behind.");
-        Assert.True(result.ExitCode == 0, result.ToString());
+        AssertEndedCleanly(result);
         Assert.Matches(@"Dump\s+[\d.]+ \w?B, sha256 [0-9a-f]{16}", result.Stdout);
         Assert.Matches(@"Source and target match: 7 tables", result.Stdout);
         Assert.Matches(@"shop\.order_items\s+│ 200,000\s+│ 200,000\s+│ ok", result.Stdout);
@@ -81,6 +69,16 @@ public sealed partial class DemoOnlineTests
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("--pgbouncer goes with --online", result.Stderr, StringComparison.Ordinal);
         Assert.DoesNotMatch(DemoFolder(), result.Stderr);
+    }
+
+    /// <summary>The demo said where its clusters were, ended with 0, and left nothing of them running or on disk.</summary>
+    private static void AssertEndedCleanly(CliResult result)
+    {
+        var folder = DemoFolder().Match(result.Stderr) is { Success: true } m ? m.Groups[1].Value : null;
+        Assert.True(folder is not null, "The demo did not say where its clusters are:\n" + result);
+        Assert.Empty(ProcessesUsing(folder));
+        Assert.False(Directory.Exists(folder), $"{folder} was left behind.");
+        Assert.True(result.ExitCode == 0, result.ToString());
     }
 
     /// <summary>The processes whose command line names <paramref name="folder"/> (the clusters' postmasters do).</summary>
