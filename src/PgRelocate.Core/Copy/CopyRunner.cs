@@ -146,9 +146,12 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
 
         // 3. Rows, indexes and large objects, in parallel, from the snapshot.
         var begin = clock.Now;
-        await using var yield = options.Yields ? await CopyYield.StartAsync(options.Source, cancellationToken) : null;
+        var yield = options.Yields ? await CopyYield.StartAsync(options.Source, cancellationToken) : null;
         var data = new DataPhase(options, start.Lanes, snapshot, start.Schema, clock, reporter, record, yield);
-        await data.RunAsync(cancellationToken);
+        await using (yield)
+        {
+            await data.RunAsync(cancellationToken);
+        }
 
         clock.Add("data and indexes", $"{snapshot.Tables.Count} tables", begin, data.Rows, data.Bytes);
 
