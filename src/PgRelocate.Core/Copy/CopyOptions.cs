@@ -70,6 +70,15 @@ public sealed record CopyOptions
     public ResumableCopy? Resumable { get; init; }
 
     /// <summary>
+    /// Stay out of the way of the source's other sessions (an online migration's snapshot copy, whose follow copies
+    /// again what this gives up): no table is locked for the whole copy, and a table another session truncates,
+    /// rewrites, alters or waits to lock exclusively is given up rather than fail the copy or keep that session waiting
+    /// (<see cref="CopyYield"/>; the tables in <see cref="CopyResult.Yielded"/>). False: the copy locks every table
+    /// from its start, and stops when a schema change waits for it.
+    /// </summary>
+    internal bool Yields { get; init; }
+
+    /// <summary>
     /// Told each point the copy passes once it is committed, for fault tests: "chunk-N" (the N-th table or range
     /// of this run), "index-N" (the N-th index, constraint or ANALYZE), "rows-in" (every row is in; the last
     /// table's indexes not yet begun), "last-section" (sequences set, post-data about to begin).

@@ -25,6 +25,9 @@ public sealed record CopyResult(
     /// <summary>With --roles: the owners, grants and default privileges given after the copy; null without.</summary>
     public Catalog.AccessApplied? Access { get; init; }
 
+    /// <summary>The tables a copy that yields gave up (<see cref="CopyOptions.Yields"/>): not copied here, to copy again after their change.</summary>
+    internal IReadOnlyList<YieldedTable> Yielded { get; init; } = [];
+
     /// <summary>The steps that time the copy's phases, not one table's.</summary>
     private static readonly HashSet<string> Phases = new(StringComparer.Ordinal) { "schema", "target", "pre-data", "data and indexes", "sequences", "post-data" };
 

@@ -89,7 +89,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 // pg_restore must connect as our sessions do, before the target is emptied: tried once the target's
                 // version is known, while the source's catalog is still being read.
                 var probing = ProbeAsync(checking);
-                await Task.WhenAll(checking, snapshot.ReadCatalogAsync(cancellationToken), probing);
+                await Task.WhenAll(checking, snapshot.ReadCatalogAsync(cancellationToken, lockTables: !options.Yields), probing);
                 start.Prepared = await checking;
                 (start.PgRestoreTool, start.ProbeSkipped) = await probing;
 
@@ -145,9 +145,14 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         record = await RestorePreDataAsync(start, pgRestore, record, warnings, cancellationToken);
 
         // 3. Rows, indexes and large objects, in parallel, from the snapshot.
-        var data = new DataPhase(options, start.Lanes, snapshot, start.Schema, clock, reporter, record);
         var begin = clock.Now;
-        await data.RunAsync(cancellationToken);
+        var yield = options.Yields ? await CopyYield.StartAsync(options.Source, cancellationToken) : null;
+        var data = new DataPhase(options, start.Lanes, snapshot, start.Schema, clock, reporter, record, yield);
+        await using (yield)
+        {
+            await data.RunAsync(cancellationToken);
+        }
+
         clock.Add("data and indexes", $"{snapshot.Tables.Count} tables", begin, data.Rows, data.Bytes);
 
         // 4. and 5. Sequences beside post-data (foreign keys, triggers, the rest); the record goes once both are in.
@@ -165,7 +170,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         // 7. Written: each step's time in the log, and the result.
         options.Into.Changes.Now(TargetCondition.Written);
         LogSteps(start);
-        return new CopyResult(clock.Steps, warnings, clock.Now, snapshot.Tables.Count, data.Rows, data.Bytes, sequenceCount, snapshot.LargeObjects.Count, start.Log.Path) { Roles = roles, Access = access };
+        return new CopyResult(clock.Steps, warnings, clock.Now, snapshot.Tables.Count, data.Rows, data.Bytes, sequenceCount, snapshot.LargeObjects.Count, start.Log.Path) { Roles = roles, Access = access, Yielded = yield?.Yielded ?? [] };
     }
 
     /// <summary>What is copied, from where to where and how, and the warnings the checks left.</summary>

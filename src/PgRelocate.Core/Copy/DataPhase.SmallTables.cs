@@ -14,10 +14,14 @@ internal sealed partial class DataPhase
     /// not written frozen (COPY FREEZE needs a TRUNCATE in the transaction): at a few pages a table, the TRUNCATE,
     /// which gives each table new files, cost more than anything else done for it (measured at 5,000 tables).
     /// </summary>
-    private async Task CopySmallAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk[] batch, CancellationToken cancellationToken)
+    private async Task CopySmallAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk[] batch, CancellationToken cancellationToken, bool locked = false)
     {
         var tables = batch.Select(c => c.Table!).ToList();
-        await ChunkCopier.LockAsync(reader, tables, cancellationToken);
+        if (!locked)
+        {
+            await ChunkCopier.LockAsync(reader, tables, cancellationToken);
+        }
+
         await Db.ExecuteAsync(writer, "BEGIN", cancellationToken);
         if (tables.All(t => t.Binary))
         {

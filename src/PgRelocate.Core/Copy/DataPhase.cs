@@ -19,7 +19,7 @@ namespace PgRelocate.Copy;
 /// range, index, constraint and ANALYZE is recorded in the transaction that does it (small tables share one, see
 /// <see cref="SmallTables"/>), and what the record says is done (a resumed copy's) is not done again.
 /// </summary>
-internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSnapshot snapshot, SchemaArchive schema, StepClock clock, IReporter reporter, CopyRecord? record = null)
+internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSnapshot snapshot, SchemaArchive schema, StepClock clock, IReporter reporter, CopyRecord? record = null, CopyYield? yield = null)
 {
     /// <summary>The index workers' queue: each piece of work, and whether it is light (small tables': see <see cref="WorkGate"/>).</summary>
     private readonly Channel<(Func<NpgsqlConnection, CancellationToken, Task> Work, bool Light)> _indexWork = Channel.CreateUnbounded<(Func<NpgsqlConnection, CancellationToken, Task>, bool)>();
@@ -141,6 +141,12 @@ internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSn
 
     private async Task DataWorkerAsync(CancellationToken cancellationToken)
     {
+        if (yield is not null)
+        {
+            await YieldingWorkerAsync(yield, cancellationToken);
+            return;
+        }
+
         await using var reader = await CopySessions.OpenReaderAsync(options.Source, snapshot.Id, cancellationToken);
         await using var writer = await CopySessions.OpenWriterAsync(options, cancellationToken);
         while (Interlocked.Increment(ref _next) is var i && i < _units.Count)
@@ -159,7 +165,8 @@ internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSn
         }
     }
 
-    private async Task CopyChunkAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, CancellationToken cancellationToken)
+    /// <param name="locked">The caller has locked the table on the source already.</param>
+    private async Task CopyChunkAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, CancellationToken cancellationToken, bool locked = false)
     {
         var start = clock.Now;
         if (chunk.Table is null)
@@ -169,7 +176,7 @@ internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSn
             return;
         }
 
-        var copied = await CopyRowsAsync(reader, writer, chunk, record is null ? null : CopyRecord.Mark(CopyRecord.RowsItem(chunk)), false, cancellationToken);
+        var copied = await CopyRowsAsync(reader, writer, chunk, record is null ? null : CopyRecord.Mark(CopyRecord.RowsItem(chunk)), false, cancellationToken, locked);
         clock.Add("data", CopyRecord.ChunkName(chunk), start, copied.Rows, copied.Bytes);
         if (Committed(chunk))
         {
@@ -186,12 +193,12 @@ internal sealed partial class DataPhase(CopyOptions options, int slots, SourceSn
         }
         catch (PostgresException e)
         {
-            throw new PgRelocateException($"Copying the rows of {table.Display} failed: {e.MessageText} ({e.SqlState}).", ExitCode.Failed, e);
+            throw new TableCopyException(table, $"Copying the rows of {table.Display} failed: {e.MessageText} ({e.SqlState}).", e);
         }
     }
 
-    private Task<(long Rows, long Bytes)> CopyRowsAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, string? mark, bool inBatch, CancellationToken cancellationToken) =>
-        Described(chunk.Table!, ChunkCopier.CopyAsync(reader, writer, chunk, _progress[chunk.Table!.Oid], mark, cancellationToken, emptied: inBatch, locked: inBatch, freeze: !inBatch));
+    private Task<(long Rows, long Bytes)> CopyRowsAsync(NpgsqlConnection reader, NpgsqlConnection writer, DataChunk chunk, string? mark, bool inBatch, CancellationToken cancellationToken, bool locked = false) =>
+        Described(chunk.Table!, ChunkCopier.CopyAsync(reader, writer, chunk, _progress[chunk.Table!.Oid], mark, cancellationToken, emptied: inBatch, locked: inBatch || locked, freeze: !inBatch));
 
     /// <summary>Counts a committed chunk; true when it was its table's last.</summary>
     private bool Committed(DataChunk chunk)

@@ -11,7 +11,8 @@ namespace PgRelocate.Copy;
 /// imported it and finished, so every table, sequence read and large object comes from the same moment.
 /// It also locks every copied table in ACCESS SHARE mode, as pg_dump does, so no table can be dropped or
 /// altered under the copy; a DDL statement that waits behind that lock makes the readers fail fast (NOWAIT)
-/// instead of deadlocking.
+/// instead of deadlocking. A copy that yields (<see cref="CopyOptions.Yields"/>) locks none here: its readers
+/// lock each table while they copy it (<see cref="CopyYield"/>).
 /// </summary>
 internal sealed class SourceSnapshot : IAsyncDisposable
 {
@@ -144,14 +145,23 @@ internal sealed class SourceSnapshot : IAsyncDisposable
     /// and the large objects: until then <see cref="Tables"/> is empty. At thousands of tables this takes seconds (a
     /// size is a file's), so the schema's dump, which needs only <see cref="Id"/>, runs meanwhile.
     /// </summary>
-    public async Task ReadCatalogAsync(CancellationToken cancellationToken)
+    /// <param name="lockTables">
+    /// False for a copy that yields: no lock is kept, the sizes are read in a savepoint rolled back after (measuring a
+    /// table locks it); a table rewritten since is found by its reader (<see cref="CopyYield"/>).
+    /// </param>
+    public async Task ReadCatalogAsync(CancellationToken cancellationToken, bool lockTables = true)
     {
         var tables = await ReadTablesAsync(_conn, cancellationToken);
 
         // Lock first, measure after: a size read before the lock could belong to a table about to be rewritten.
-        foreach (var batch in tables.Chunk(500))
+        foreach (var batch in lockTables ? tables.Chunk(500) : [])
         {
             await Db.ExecuteAsync(_conn, $"LOCK TABLE {string.Join(", ", batch.Select(t => "ONLY " + t.Qualified))} IN ACCESS SHARE MODE", cancellationToken);
+        }
+
+        if (!lockTables)
+        {
+            await Db.ExecuteAsync(_conn, "SAVEPOINT pgrelocate_sizes", cancellationToken);
         }
 
         var sizes = new Dictionary<uint, (long Heap, long Total)>();
@@ -162,6 +172,11 @@ internal sealed class SourceSnapshot : IAsyncDisposable
             {
                 sizes[r.GetFieldValue<uint>(0)] = (r.GetInt64(1), r.GetInt64(2));
             }
+        }
+
+        if (!lockTables)
+        {
+            await Db.ExecuteAsync(_conn, "ROLLBACK TO SAVEPOINT pgrelocate_sizes; RELEASE SAVEPOINT pgrelocate_sizes", cancellationToken);
         }
 
         Tables = tables

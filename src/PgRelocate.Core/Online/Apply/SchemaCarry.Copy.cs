@@ -179,6 +179,8 @@ internal sealed partial class SchemaCarry
         {
             _awaiting.ExceptWith(tables);
         }
+
+        Unyield(tables);
     }
 
     private bool Carried(string qualified)

@@ -44,6 +44,7 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
         if ((await carry.SessionAsync(cancellationToken)).PostgreSqlVersion.Major >= 14)
         {
             carry.LoadAgain();
+            carry.LoadYielded();
             return carry;
         }
 

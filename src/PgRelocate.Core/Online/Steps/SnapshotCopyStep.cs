@@ -38,6 +38,12 @@ internal sealed class SnapshotCopyStep : ICompensatingStep
 
     public static readonly JournalKey<long?> Tables = JournalKey.Count("tables");
 
+    /// <summary>
+    /// What happened to each table the copy gave up to the application (a line each: "app.t was truncated during the
+    /// copy: copied again after it"); the follow copies them again at a marker.
+    /// </summary>
+    public static readonly JournalKey<IReadOnlyList<string>> Yielded = JournalKey.Lines("yielded");
+
     public string Name => StepName;
 
     public EstimatedPart? Estimated => EstimatedPart.Copy;
@@ -63,9 +69,12 @@ internal sealed class SnapshotCopyStep : ICompensatingStep
         record.ClearOutputs();
 
         IReadOnlyList<PublishedTable> tables;
+        bool yields;
         await using (var conn = await Db.OpenAsync(options.Source, "source", cancellationToken))
         {
             tables = await SourceSide.TablesAsync(conn, cancellationToken);
+            // The copy gives tables up to the application only where the follow can copy them again at a marker.
+            yields = options.CarrySchemaChanges && conn.PostgreSqlVersion.Major >= 14;
             var noIdentity = await SourceSide.NoIdentityTablesAsync(conn, cancellationToken);
             if (noIdentity.Count > 0)
             {
@@ -106,7 +115,8 @@ internal sealed class SnapshotCopyStep : ICompensatingStep
         context.Journal.Save();
         context.Reporter.Info($"Replication slot {slot} created at {start}; copying its snapshot {created.SnapshotName}.");
 
-        var result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(DirectCopyStep.CopyOptionsFor(context, created.SnapshotName), cancellationToken);
+        var result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(DirectCopyStep.CopyOptionsFor(context, created.SnapshotName) with { Yields = yields }, cancellationToken);
+        var yielded = await YieldedAsync(context, result.Yielded, cancellationToken);
 
         await using (var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken))
         {
@@ -117,7 +127,40 @@ internal sealed class SnapshotCopyStep : ICompensatingStep
 
         record.Set(Rows, result.Rows);
         record.Set(Tables, tables.Count);
-        record.Summary = $"slot {slot} at {start}; {result.Tables} tables, {result.Rows} rows, {Units.Bytes(result.Bytes)}, {result.LargeObjects} large objects copied from its snapshot in {Units.Duration(result.Duration)}";
+        record.Summary = $"slot {slot} at {start}; {result.Tables} tables, {result.Rows} rows, {Units.Bytes(result.Bytes)}, {result.LargeObjects} large objects copied from its snapshot in {Units.Duration(result.Duration)}"
+            + (yielded.Count > 0 ? "; " + string.Join("; ", yielded) : "");
+    }
+
+    /// <summary>
+    /// The tables the copy gave up, handed to the follow to copy again (with those whose foreign keys reference them),
+    /// each said in a line of the step's output and recorded (<see cref="Yielded"/>). Returns the lines.
+    /// </summary>
+    private static async Task<IReadOnlyList<string>> YieldedAsync(MigrationContext context, IReadOnlyList<YieldedTable> yielded, CancellationToken cancellationToken)
+    {
+        if (yielded.Count == 0)
+        {
+            context.Record.Remove(Yielded);
+            return [];
+        }
+
+        var again = await Online.Apply.SchemaCarry.YieldedAsync(context.Options.Source, context.Folder, [.. yielded.Select(y => y.Table)], cancellationToken);
+        var lines = yielded.Select(y => again.Contains(y.Table.Qualified)
+            ? $"{y.Table.Display} {y.What}: copied again after it, at its place in the source's order, while following"
+            : $"{y.Table.Display} {y.What}: it is no longer on the source under that name, so its rows are not copied").ToList();
+        var others = again.Except(yielded.Select(y => y.Table.Qualified), StringComparer.Ordinal).ToList();
+        if (others.Count > 0)
+        {
+            lines.Add($"{Sentences.FirstFew(others, 5)} copied again with {(yielded.Count == 1 ? "it" : "them")}: {(others.Count == 1 ? "its" : "their")} foreign keys reference {(yielded.Count == 1 ? "it" : "them")}");
+        }
+
+        foreach (var line in lines)
+        {
+            context.Reporter.Info(line + ".");
+        }
+
+        context.Record.Set(Yielded, lines);
+        context.Journal.Save();
+        return lines;
     }
 
     /// <summary>
