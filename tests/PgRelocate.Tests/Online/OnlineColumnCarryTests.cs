@@ -57,7 +57,7 @@ public class OnlineColumnCarryTests(OnlineServers servers) : IClassFixture<Onlin
         "ALTER TABLE customers ALTER COLUMN joined DROP DEFAULT",
         "ALTER TABLE customers ALTER COLUMN tier DROP NOT NULL",
         "INSERT INTO customers (full_name) VALUES ('defaulted')",
-        "UPDATE orders SET note = '' WHERE note IS NULL; ALTER TABLE orders ALTER COLUMN note SET NOT NULL, ALTER COLUMN shipped DROP DEFAULT",
+        "UPDATE orders SET note = '' WHERE note IS NULL; ALTER TABLE orders ALTER COLUMN note SET NOT NULL, ALTER COLUMN shipped SET DEFAULT true",
         // A serial column added (its sequence made on the target, the rows copied again) and a generated one (the target computes it).
         "ALTER TABLE orders ADD COLUMN seq serial",
         "INSERT INTO orders (customer, qty, note) VALUES (6, 6, 'after serial')",

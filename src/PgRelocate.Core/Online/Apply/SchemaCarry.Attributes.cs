@@ -45,7 +45,8 @@ internal sealed partial class SchemaCarry
             _gate.Release();
         }
 
-        var path = await Db.ScalarAsync<string>(target, "SELECT pg_catalog.set_config('search_path', '', true)", cancellationToken);
+        var path = await Db.ScalarAsync<string>(target, "SELECT pg_catalog.current_setting('search_path')", cancellationToken);
+        await Db.ExecuteAsync(target, "SELECT pg_catalog.set_config('search_path', '', true)", cancellationToken);
         var ours = await ReadAttributesAsync(target, tables, cancellationToken);
         var carried = new List<string>();
         foreach (var (table, statement) in AttributeStatements(theirs, ours, exact))
