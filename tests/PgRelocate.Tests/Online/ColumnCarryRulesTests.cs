@@ -72,11 +72,11 @@ public class ColumnCarryRulesTests
             new(T, "tier", "integer", true, "", "", "3"),
             new(T, "note", "text", false, "", "", "''::text"),
             new(T, "gone", "integer", false, "", "s", "(tier * 3)"),
+            // A plain column only the target has: the stream's (a rename no row has shown yet looks the same).
             new(T, "plain", "integer", false, "", "", null),
         };
 
-        var following = SchemaCarry.AttributeStatements(source, target, exact: false).Select(s => s.Statement).ToList();
-        var atCutover = SchemaCarry.AttributeStatements(source, target, exact: true).Select(s => s.Statement).ToList();
+        var statements = SchemaCarry.AttributeStatements(source, target).Select(s => s.Statement).ToList();
 
         Assert.Equal(
             [
@@ -87,7 +87,6 @@ public class ColumnCarryRulesTests
                 $"ALTER TABLE {T} ADD COLUMN IF NOT EXISTS \"doubled\" integer GENERATED ALWAYS AS ((tier * 2)) STORED",
                 $"ALTER TABLE {T} DROP COLUMN IF EXISTS \"gone\"",
             ],
-            following);
-        Assert.Equal([.. following, $"ALTER TABLE {T} DROP COLUMN IF EXISTS \"plain\""], atCutover);
+            statements);
     }
 }

@@ -49,7 +49,7 @@ internal sealed partial class SchemaCarry
         await Db.ExecuteAsync(target, "SELECT pg_catalog.set_config('search_path', '', true)", cancellationToken);
         var ours = await ReadAttributesAsync(target, tables, cancellationToken);
         var carried = new List<string>();
-        foreach (var (table, statement) in AttributeStatements(theirs, ours, exact))
+        foreach (var (table, statement) in AttributeStatements(theirs, ours))
         {
             await Db.ExecuteAsync(target, "SAVEPOINT pgrelocate_attributes", cancellationToken);
             try
@@ -84,10 +84,10 @@ internal sealed partial class SchemaCarry
 
     /// <summary>
     /// The statements that give the target's columns the source's defaults, NOT NULLs and generation, each with its
-    /// table; the columns the stream carries (a plain column added or dropped) are left to it, but at the cutover
-    /// (<paramref name="exact"/>) a column the target still has and the source no longer does is dropped.
+    /// table; the columns the stream carries (a plain column added, dropped or renamed) are left to it: a plain
+    /// column only one side has could be a rename no row has shown yet, and dropping it would lose its values.
     /// </summary>
-    internal static IEnumerable<(string Table, string Statement)> AttributeStatements(IReadOnlyList<ColumnAttributes> source, IReadOnlyList<ColumnAttributes> target, bool exact)
+    internal static IEnumerable<(string Table, string Statement)> AttributeStatements(IReadOnlyList<ColumnAttributes> source, IReadOnlyList<ColumnAttributes> target)
     {
         var targets = target.ToDictionary(t => (t.Table, t.Column));
         var targetTables = target.Select(t => t.Table).ToHashSet(StringComparer.Ordinal);
@@ -123,7 +123,7 @@ internal sealed partial class SchemaCarry
         }
 
         var sourceTables = source.Select(s => s.Table).ToHashSet(StringComparer.Ordinal);
-        foreach (var t in target.Where(t => sourceTables.Contains(t.Table) && !sources.Contains((t.Table, t.Column)) && (exact || t.Generated != "")))
+        foreach (var t in target.Where(t => sourceTables.Contains(t.Table) && !sources.Contains((t.Table, t.Column)) && t.Generated != ""))
         {
             yield return (t.Table, $"ALTER TABLE {t.Table} DROP COLUMN IF EXISTS {Db.Ident(t.Column)}");
         }
