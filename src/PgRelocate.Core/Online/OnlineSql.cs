@@ -22,6 +22,8 @@ internal static class OnlineSql
     public static readonly string CarriedRelation = Load("CarriedRelation.sql");
     public static readonly string CarriedTies = Load("CarriedTies.sql");
     public static readonly string CarriedColumns = Load("CarriedColumns.sql");
+    public static readonly string CarriedSequence = Load("CarriedSequence.sql");
+    public static readonly string CarriedAttributes = Load("CarriedAttributes.sql");
     public static readonly string CarryCandidates = Load("CarryCandidates.sql");
     public static readonly string TargetTables = Load("TargetTables.sql");
     public static readonly string ReplicationRole = Load("ReplicationRole.sql");

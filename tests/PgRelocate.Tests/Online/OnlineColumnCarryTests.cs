@@ -41,6 +41,29 @@ public class OnlineColumnCarryTests(OnlineServers servers) : IClassFixture<Onlin
         "ALTER TABLE events ADD COLUMN channel text DEFAULT 'web'",
         "INSERT INTO events (at, what, channel) SELECT DATE '2025-03-01' + g, 'new', 'app' FROM generate_series(1, 30) g",
         "UPDATE events SET what = 'touched' WHERE id % 50 = 0",
+        // A rename in the middle of the columns (the source's column numbers tell it from a drop and an add) and one at the end.
+        "ALTER TABLE customers RENAME COLUMN name TO full_name",
+        "UPDATE customers SET full_name = full_name || '?' WHERE id % 11 = 0",
+        "ALTER TABLE orders RENAME COLUMN weight TO mass",
+        "INSERT INTO orders (customer, qty, mass) VALUES (4, 4, 2.5)",
+        // Widening type changes, made in place; a rewriting one with USING, copied again at a marker.
+        "ALTER TABLE orders ALTER COLUMN qty TYPE bigint",
+        "ALTER TABLE orders ALTER COLUMN note TYPE text",
+        "INSERT INTO orders (customer, qty, note) VALUES (5, 5000000000, repeat('x', 40))",
+        "ALTER TABLE events ALTER COLUMN what TYPE varchar(40) USING upper(what)",
+        "INSERT INTO events (at, what) VALUES (DATE '2025-04-04', 'typed')",
+        // Defaults and NOT NULL, which the stream's description does not show.
+        "ALTER TABLE customers ALTER COLUMN tier SET DEFAULT 5",
+        "ALTER TABLE customers ALTER COLUMN joined DROP DEFAULT",
+        "ALTER TABLE customers ALTER COLUMN tier DROP NOT NULL",
+        "INSERT INTO customers (full_name) VALUES ('defaulted')",
+        "UPDATE orders SET note = '' WHERE note IS NULL; ALTER TABLE orders ALTER COLUMN note SET NOT NULL, ALTER COLUMN shipped SET DEFAULT true",
+        // A serial column added (its sequence made on the target, the rows copied again) and a generated one (the target computes it).
+        "ALTER TABLE orders ADD COLUMN seq serial",
+        "INSERT INTO orders (customer, qty, note) VALUES (6, 6, 'after serial')",
+        "ALTER TABLE orders ADD COLUMN total bigint GENERATED ALWAYS AS (qty * 2) STORED",
+        "INSERT INTO orders (customer, qty, note, shipped) VALUES (7, 7, 'generated', true)",
+        "INSERT INTO customers (full_name) VALUES ('last of the deploys')",
     ];
 
     private static readonly string[] Tables = ["customers", "orders", "events_2024", "events_2025"];
@@ -64,10 +87,13 @@ public class OnlineColumnCarryTests(OnlineServers servers) : IClassFixture<Onlin
             }
         }
 
-        await PgServer.ExecuteAsync(source, "INSERT INTO customers (name) VALUES ('last')");
+        await PgServer.ExecuteAsync(source, "INSERT INTO customers (full_name) VALUES ('last')");
         await WaitForColumnsAsync(run, source, target);
         await run.CutoverAsync(id);
         await writer.StopAsync();
+
+        // The serial's sequence goes on from the source's value after the switch.
+        Assert.Equal(await PgServer.ScalarAsync<long>(source, "SELECT last_value FROM orders_seq_seq"), await PgServer.ScalarAsync<long>(target, "SELECT last_value FROM orders_seq_seq"));
 
         await DatabaseSnapshot.AssertSameAsync(source, target);
         foreach (var table in Tables)
@@ -123,19 +149,49 @@ public class OnlineColumnCarryTests(OnlineServers servers) : IClassFixture<Onlin
     }
 
     [Fact]
-    public async Task Should_Stop_Naming_A_Renamed_Column()
+    public async Task Should_Resume_After_A_Kill_While_Changing_A_Type_With_Using()
     {
         var source = await servers.SourceAsync(Schema);
-        var target = await servers.Target.CreateDatabaseAsync("columns_renamed");
+        var target = await servers.Target.CreateDatabaseAsync("columns_retyped_killed");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path, new Dictionary<string, string> { [FaultInjection.Variable] = "kill:follow:columns-changed" });
+        var id = await run.WaitForFollowAsync();
+        await PgServer.ExecuteAsync(source, "ALTER TABLE events ALTER COLUMN what TYPE varchar(40) USING upper(what); INSERT INTO events (at, what) VALUES (DATE '2025-02-02', 'typed');");
+
+        Assert.Equal(137, (await run.Result).ExitCode);
+        // The type and the row were one target transaction with the position; the copy again is noted before it.
+        Assert.Equal("text", await PgServer.ScalarAsync<string>(target, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'events'::regclass AND attname = 'what'"));
+        await PgServer.ExecuteAsync(source, "ALTER TABLE customers RENAME COLUMN legacy TO former; UPDATE customers SET former = 'x' WHERE id = 1;");
+
+        var resumed = OnlineRun.Resume(source, target, dir.Path, id);
+        await resumed.WaitForFollowAsync();
+        await WaitForColumnsAsync(resumed, source, target, ["former"]);
+        await Eventually.True(async () => await OnlineSchemaCarryTests.DigestAsync(source, "events_2024") == await OnlineSchemaCarryTests.DigestAsync(target, "events_2024"), TimeSpan.FromMinutes(1), "events_2024 was not copied again: " + string.Join("\n", resumed.Journal().Log.TakeLast(20)));
+        await resumed.CutoverAsync(id);
+
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        foreach (var table in Tables)
+        {
+            Assert.Equal(await OnlineSchemaCarryTests.DigestAsync(source, table), await OnlineSchemaCarryTests.DigestAsync(target, table));
+        }
+    }
+
+    [Fact]
+    public async Task Should_Stop_Naming_The_Sql_When_The_Target_Refuses_A_Type_Change()
+    {
+        var source = await servers.SourceAsync(Schema);
+        var target = await servers.Target.CreateDatabaseAsync("columns_refused");
         using var dir = new TempDir();
         var run = OnlineRun.Start(source, target, dir.Path);
         await run.WaitForFollowAsync();
-        await PgServer.ExecuteAsync(source, "ALTER TABLE customers RENAME COLUMN legacy TO former; UPDATE customers SET former = 'x' WHERE id = 1;");
+        await PgServer.ExecuteAsync(source, "ALTER TABLE orders ALTER COLUMN note TYPE int USING length(note); UPDATE orders SET note = 0 WHERE id = 1;");
         var result = await run.Result.WaitAsync(TimeSpan.FromMinutes(3));
 
         Assert.NotEqual(0, result.ExitCode);
-        Assert.Contains("the source has column former the target lacks; the target has column legacy the source no longer sends", result.Output, StringComparison.Ordinal);
-        Assert.Equal(1L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_attribute WHERE attrelid = 'customers'::regclass AND attname = 'legacy'"));
+        Assert.Contains("cannot carry table \"public\".\"orders\"", result.Output, StringComparison.Ordinal);
+        Assert.Contains("run on the target ALTER TABLE \"public\".\"orders\" ALTER COLUMN \"note\" TYPE integer USING \"note\"::integer", result.Output, StringComparison.Ordinal);
+        Assert.Equal("character varying(20)", await PgServer.ScalarAsync<string>(target, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'note'"));
+        Assert.Equal(1000L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM orders"));
     }
 
     /// <summary>The column lists of the deploys' tables, by plain SQL on one side.</summary>

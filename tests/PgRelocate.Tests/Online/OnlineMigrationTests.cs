@@ -333,7 +333,8 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 100) g;");
         var target = await servers.Target.CreateDatabaseAsync("ddl");
         using var dir = new TempDir();
-        var run = OnlineRun.Start(source, target, dir.Path);
+        // Carried by default (OnlineColumnCarryTests): '--on-schema-change stop' keeps the stop.
+        var run = OnlineRun.Start(source, target, dir.Path, "--on-schema-change", "stop");
         await run.WaitForFollowAsync();
 
         await PgServer.ExecuteAsync(source, "INSERT INTO t VALUES (101, 'before')");

@@ -259,10 +259,22 @@ internal sealed class ApplyLane : IApplyLane
         // Noted before the change commits: a kill after it must not forget the copy.
         Carry.CopyAgain(carry.CopyAgain);
 
-        foreach (var statement in carry.Statements)
+        await Connections.Db.ExecuteAsync(_connection, "SAVEPOINT pgrelocate_columns", _stopping.Token);
+        try
         {
-            await Connections.Db.ExecuteAsync(_connection, statement, _stopping.Token);
+            foreach (var statement in carry.Statements)
+            {
+                await Connections.Db.ExecuteAsync(_connection, statement, _stopping.Token);
+            }
         }
+        catch (PostgresException e)
+        {
+            // The target refuses the change (a cast its rows cannot take, a view on the column): named with the SQL to run.
+            await Connections.Db.ExecuteAsync(_connection, "ROLLBACK TO SAVEPOINT pgrelocate_columns", CancellationToken.None);
+            throw SchemaCarry.CannotCarry(carry.Table, $"the target refuses the change ({carry.Description}: {e.MessageText}); run on the target {string.Join("; ", carry.Statements)} with the rows changed as the source changed them");
+        }
+
+        await Connections.Db.ExecuteAsync(_connection, "RELEASE SAVEPOINT pgrelocate_columns", _stopping.Token);
 
         Migration.FaultInjection.At("follow", "columns-changed");
         return true;
@@ -273,16 +285,27 @@ internal sealed class ApplyLane : IApplyLane
     {
         if (!_tables.TryGetValue(relation, out var table))
         {
-            if (_lastDescribed.TryGetValue(relation.Id, out var before))
+            IReadOnlyList<string> retyped = [];
+            var again = _lastDescribed.TryGetValue(relation.Id, out var before);
+            if (again && Carry is null)
             {
-                TargetTable.CheckRedescribed(before, relation);
+                ColumnDifference.CheckRedescribed(before!, relation);
+            }
+            else if (again)
+            {
+                retyped = ColumnDifference.Redescribed(before!, relation);
             }
 
             _lastDescribed[relation.Id] = relation;
 
             // Send what is held first: the catalog query runs on the same connection.
             await _writes.SendAllAsync(_stopping.Token);
-            table = await TargetTable.DescribeAsync(_connection, relation, _stopping.Token, Carry is null ? null : difference => CarryColumnsAsync(relation, difference));
+            table = await TargetTable.DescribeAsync(_connection, relation, _stopping.Token, Carry is null ? null : difference => CarryColumnsAsync(relation, difference), retyped);
+            if (again && Carry is not null)
+            {
+                // Described again: the source altered the table, perhaps where the stream does not show it (a default, NOT NULL, a generated column).
+                await Carry.AttributesAsync(_connection, [table.Qualified], exact: false, _stopping.Token);
+            }
             _tables[relation] = table;
             if (_changed.TryAdd(table.Qualified, true) && !_bookkeepingAtCommit)
             {

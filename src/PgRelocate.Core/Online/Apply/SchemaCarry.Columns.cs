@@ -5,38 +5,38 @@ using PgRelocate.Progress;
 namespace PgRelocate.Online.Apply;
 
 /// <summary>What the target's table needs to take the source's new shape, and whether its rows must be copied again.</summary>
-/// <param name="Statements">Run on the target in the apply's transaction, before the first row of the new shape; safe to run again.</param>
-/// <param name="CopyAgain">The tables (quoted names) to copy again at a marker, when the existing rows' values of an added column cannot be made on the target (a volatile default, an identity): the table, or every partition of its partitioned root.</param>
-internal sealed record ColumnCarry(IReadOnlyList<string> Statements, IReadOnlyList<string> CopyAgain, string Description);
+/// <param name="Table">The table altered (quoted name): the partitioned root of a partition.</param>
+/// <param name="Statements">Run on the target in the apply's transaction, before the first row of the new shape.</param>
+/// <param name="CopyAgain">The tables (quoted names) to copy again at a marker, when the existing rows' values cannot be made on the target (a volatile default, an identity, a serial, a type change that may have had a USING, a rename the catalog cannot tell from a drop): the table, or every partition of its partitioned root.</param>
+internal sealed record ColumnCarry(string Table, IReadOnlyList<string> Statements, IReadOnlyList<string> CopyAgain, string Description);
 
 /// <summary>
-/// Column changes on the source while following (ADD COLUMN, DROP COLUMN), carried when the
-/// stream describes a table with a column list the target's table does not have: pgoutput sends the new description
-/// before the first change of the new shape, so the apply changes the target's table in that change's transaction,
-/// in the source's commit order. The added column is made as the source has it now (type, collation, default,
-/// NOT NULL, identity); the rows that existed before it take the value the source gave them:
-/// a fast default's stored value, NULL without a default, and otherwise (a volatile default, an identity) the
-/// table is copied again at a marker of its own (<see cref="CarryAsync"/>).
+/// Column changes on the source while following (ADD, DROP, RENAME COLUMN, ALTER COLUMN … TYPE), carried when the
+/// stream describes a table with a column list or types the target's table does not have: pgoutput sends the new
+/// description before the first change of the new shape, so the apply changes the target's table in that change's
+/// transaction, in the source's commit order. A rename is told from a drop and an add by the source's column numbers
+/// (<see cref="ColumnRenames"/>). The added column is made as the source has it now (type, collation, default,
+/// NOT NULL, identity, a serial's sequence); the rows that existed before it take the value the source gave them:
+/// a fast default's stored value, NULL without a default, and otherwise (a volatile default, an identity, a serial)
+/// the table is copied again at a marker of its own (<see cref="CarryAsync"/>). A type change is made with the plain
+/// cast, and the table copied again unless it widens (<see cref="ColumnTypes"/>).
 /// A partition's columns are changed through its partitioned root, as on the source (a partition cannot be altered
-/// alone). A renamed column (one column gone and another come) is not told from a dropped and an added one, and stops.
+/// alone). What the stream's description does not show (a default, NOT NULL, a generated column) is compared by
+/// <see cref="AttributesAsync"/>.
 /// </summary>
 internal sealed partial class SchemaCarry
 {
     private readonly HashSet<string> _again = new(StringComparer.Ordinal);
 
-    /// <summary>The statements that give the target's table the source's columns, or null when the change cannot be carried.</summary>
+    /// <summary>The statements that give the target's table the source's columns, or null when the change cannot be told (the follow stops naming the columns).</summary>
     public async Task<ColumnCarry?> ColumnsAsync(SourceRelation relation, ColumnDifference difference, CancellationToken cancellationToken)
     {
-        // Not carried yet: a rename (a column gone and another come) and a type change stop the follow, naming them.
-        if ((difference.Missing.Count > 0 && difference.Extra.Count > 0) || difference.Retyped.Count > 0)
-        {
-            return null;
-        }
-
         var qualified = Db.Qualified(relation.Schema, relation.Name);
         List<SourceColumn> columns;
         List<string> leaves;
         string altered;
+        ColumnRenames renames = new([], false);
+        Dictionary<string, string> sequences = new(StringComparer.Ordinal);
         await _gate.WaitAsync(cancellationToken);
         try
         {
@@ -47,15 +47,36 @@ internal sealed partial class SchemaCarry
             var root = await Db.ListAsync(session, $"{Names} WHERE c.oid = pg_catalog.pg_partition_root(pg_catalog.to_regclass({Db.Literal(qualified)}))", r => Db.Qualified(r.GetString(0), r.GetString(1)), cancellationToken);
             leaves = await Db.ListAsync(session, $"{Names} JOIN pg_catalog.pg_partition_tree(pg_catalog.to_regclass({Db.Literal(root.FirstOrDefault() ?? qualified)})) t ON t.relid = c.oid WHERE t.isleaf", r => Db.Qualified(r.GetString(0), r.GetString(1)), cancellationToken);
             altered = root.FirstOrDefault() ?? qualified;
-            await using var cmd = new NpgsqlCommand(OnlineSql.CarriedColumns, session);
-            cmd.Parameters.AddWithValue("name", qualified);
-            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
-            columns = [];
-            while (await r.ReadAsync(cancellationToken))
+            await using (var cmd = new NpgsqlCommand(OnlineSql.CarriedColumns, session))
             {
-                columns.Add(new SourceColumn(
-                    r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetBoolean(3), r.IsDBNull(4) ? null : r.GetString(4),
-                    r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7)));
+                cmd.Parameters.AddWithValue("name", qualified);
+                await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+                columns = [];
+                while (await r.ReadAsync(cancellationToken))
+                {
+                    columns.Add(new SourceColumn(
+                        r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetBoolean(3), r.IsDBNull(4) ? null : r.GetString(4),
+                        r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7)));
+                }
+            }
+
+            if (difference.Missing.Count > 0 && difference.Extra.Count > 0)
+            {
+                // Renamed, or dropped and added: the source's column numbers tell.
+                var numbered = await Db.ListAsync(session, $"SELECT a.attnum::int, CASE WHEN NOT a.attisdropped THEN a.attname::text END FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass({Db.Literal(qualified)}) AND a.attnum > 0 AND a.attgenerated = '' ORDER BY a.attnum", r => (r.GetInt32(0), r.IsDBNull(1) ? null : r.GetString(1)), cancellationToken);
+                if (ColumnRenames.Of([.. difference.Target.Select(t => t.Name)], numbered, difference.Missing, difference.Extra) is not { } told)
+                {
+                    return null;
+                }
+
+                renames = told;
+            }
+
+            foreach (var column in columns.Where(c => c.Sequence is not null && difference.Missing.Contains(c.Name, StringComparer.Ordinal)))
+            {
+                await using var cmd = new NpgsqlCommand(OnlineSql.CarriedSequence, session);
+                cmd.Parameters.AddWithValue("sequence", column.Sequence!);
+                sequences[column.Name] = (string?)await cmd.ExecuteScalarAsync(cancellationToken) ?? throw CannotCarry(altered, $"the sequence {column.Sequence} of its new column {Db.Ident(column.Name)} is gone from the source");
             }
         }
         finally
@@ -65,16 +86,10 @@ internal sealed partial class SchemaCarry
 
         var statements = new List<string>();
         var described = new List<string>();
-        var again = false;
+        var again = renames.Unsure;
         string Alter(string what) => $"ALTER TABLE {altered} {what}";
-        foreach (var column in columns.Where(c => difference.Missing.Contains(c.Name, StringComparer.Ordinal)))
-        {
-            statements.AddRange(Added(column, altered, out var copy));
-            again |= copy;
-            described.Add($"column {Db.Ident(column.Name)} added");
-        }
-
-        foreach (var name in difference.Extra)
+        var renamedTo = renames.Renamed.ToDictionary(r => r.To, r => r.From, StringComparer.Ordinal);
+        foreach (var name in difference.Extra.Where(e => !renames.Renamed.Any(r => r.From == e)))
         {
             if (columns.Any(c => c.Name == name))
             {
@@ -86,15 +101,45 @@ internal sealed partial class SchemaCarry
             described.Add($"column {Db.Ident(name)} dropped");
         }
 
+        foreach (var (from, to) in renames.Renamed)
+        {
+            statements.Add(Alter($"RENAME COLUMN {Db.Ident(from)} TO {Db.Ident(to)}"));
+            described.Add($"column {Db.Ident(from)} renamed {Db.Ident(to)}");
+        }
+
+        foreach (var column in columns.Where(c => difference.Missing.Contains(c.Name, StringComparer.Ordinal) && !renamedTo.ContainsKey(c.Name)))
+        {
+            statements.AddRange(Added(column, altered, sequences.GetValueOrDefault(column.Name), out var copy));
+            again |= copy;
+            described.Add($"column {Db.Ident(column.Name)} added");
+        }
+
+        foreach (var column in columns)
+        {
+            // Retyped in place (its name kept), or renamed and retyped: compared with the target's type before the change.
+            var before = difference.Target.FirstOrDefault(t => t.Name == (renamedTo.GetValueOrDefault(column.Name) ?? column.Name));
+            var i = relation.Columns.ToList().IndexOf(column.Name);
+            if (before.Name is null || i < 0 || !(difference.Retyped.Contains(column.Name) || (renamedTo.ContainsKey(column.Name) && (before.TypeId != relation.TypeIds[i] || before.TypeModifier != relation.TypeModifiers[i]))))
+            {
+                continue;
+            }
+
+            var c = Db.Ident(column.Name);
+            statements.Add(Alter($"ALTER COLUMN {c} TYPE {column.Type}{Collate(column)} USING {c}::{column.Type}"));
+            var widens = before.TypeId < TargetTable.FirstUserOid && ColumnTypes.Widens(before.TypeId, before.TypeModifier, relation.TypeIds[i], relation.TypeModifiers[i]);
+            again |= !widens;
+            described.Add($"column {c} changed from {before.Type} to {column.Type}{(widens ? "" : " (a USING on the source may have given other values)")}");
+        }
+
         if (again && await ReferencedAsync(altered, cancellationToken))
         {
             // Its copy is loaded into an emptied table, and a table other tables' foreign keys reference cannot be emptied alone.
-            throw CannotCarry(altered, $"the rows it held cannot take the values the source gave them ({string.Join(", ", described)}) without copying it again, and other tables' foreign keys reference it. Change it on the target as on the source and update those rows' values");
+            throw CannotCarry(altered, $"the rows it held cannot take the values the source gave them ({string.Join(", ", described)}) without copying it again, and other tables' foreign keys reference it. Run on the target {string.Join("; ", statements)}; and update those rows' values as on the source");
         }
 
         var description = $"{altered}: {string.Join(", ", described)}{(again ? "; its rows are copied again at their place in the source's order" : "")}";
         reporter.Info($"Carrying a column change to the target: {description}.");
-        return new ColumnCarry(statements, again ? (leaves.Count > 0 ? leaves : [altered]) : [], description);
+        return new ColumnCarry(altered, statements, again ? (leaves.Count > 0 ? leaves : [altered]) : [], description);
     }
 
     private async Task<bool> ReferencedAsync(string qualified, CancellationToken cancellationToken)
@@ -158,7 +203,8 @@ internal sealed partial class SchemaCarry
         File.Move(temporary, AgainFile, overwrite: true);
     }
 
-    private static IEnumerable<string> Added(SourceColumn column, string qualified, out bool copyAgain)
+    /// <param name="createSequence">The statement that creates a serial column's sequence, as the source has it.</param>
+    private static IEnumerable<string> Added(SourceColumn column, string qualified, string? createSequence, out bool copyAgain)
     {
         string Alter(string what) => $"ALTER TABLE {qualified} {what}";
         var c = Db.Ident(column.Name);
@@ -173,12 +219,15 @@ internal sealed partial class SchemaCarry
             return statements;
         }
 
-        if (column.Sequence is { } sequence)
+        if (createSequence is not null)
         {
-            throw CannotCarry(qualified, $"its new column {c} takes its values from sequence {sequence} (a serial), which the follow does not create yet. Create the sequence and the column on the target as on the source");
+            // A serial: its sequence first, then the column numbering the target's rows from it (copied again: each
+            // side numbers its own rows in its own order); the cutover sets the sequence's value as the source's.
+            statements.Add(createSequence);
+            statements.Add(Alter($"{add} DEFAULT {column.Default}"));
+            copyAgain = true;
         }
-
-        if (column.Missing is { } stored)
+        else if (column.Missing is { } stored)
         {
             // The source's existing rows hold this value (a fast default, taken once when the column was added).
             statements.Add(Alter($"{add} DEFAULT ({Db.Literal(stored)}::{column.Type}[])[1]"));
@@ -197,6 +246,11 @@ internal sealed partial class SchemaCarry
         if (column.NotNull)
         {
             statements.Add(Alter($"ALTER COLUMN {c} SET NOT NULL"));
+        }
+
+        if (column.Sequence is { } sequence && createSequence is not null)
+        {
+            statements.Add($"ALTER SEQUENCE {sequence} OWNED BY {qualified}.{c}");
         }
 
         return statements;

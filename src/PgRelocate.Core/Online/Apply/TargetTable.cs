@@ -68,11 +68,12 @@ internal sealed class TargetTable
     /// it changes the target's table to match (true) or cannot (false: the difference stops the apply).
     /// </param>
     /// <exception cref="PgRelocateException">The table is missing on the target or its columns differ from the source's.</exception>
-    public static async Task<TargetTable> DescribeAsync(NpgsqlConnection conn, SourceRelation source, CancellationToken cancellationToken, Func<ColumnDifference, Task<bool>>? carry = null)
+    /// <param name="retyped">Columns of the user's or an extension's types the stream shows retyped, for the carry.</param>
+    public static async Task<TargetTable> DescribeAsync(NpgsqlConnection conn, SourceRelation source, CancellationToken cancellationToken, Func<ColumnDifference, Task<bool>>? carry = null, IReadOnlyList<string>? retyped = null)
     {
         var qualified = Db.Qualified(source.Schema, source.Name);
         var (columns, partitioned) = await ColumnsAsync(conn, qualified, cancellationToken);
-        if (carry is not null && columns.Count > 0 && ColumnDifference.Of(source, columns) is { Any: true } difference && await carry(difference))
+        if (carry is not null && columns.Count > 0 && ColumnDifference.Of(source, columns, retyped) is { Any: true } difference && await carry(difference))
         {
             (columns, partitioned) = await ColumnsAsync(conn, qualified, cancellationToken);
         }
@@ -147,36 +148,6 @@ internal sealed class TargetTable
         return new TargetTable(source, qualified, partitioned, source.Columns.Select(c => columns[c].Type).ToArray(), constraints.Coalescable && keyed, constraints.RowsMayVanish, keyed && !constraints.ForeignKeys);
     }
 
-    /// <summary>
-    /// A table described again by the stream (the source altered it): a type of the user's or an extension's
-    /// that changed is caught here, where both descriptions come from the same server.
-    /// </summary>
-    public static void CheckRedescribed(SourceRelation before, SourceRelation now)
-    {
-        var retyped = now.Columns
-            .Select((name, i) => (name, i))
-            .Where(c => IndexOf(before.Columns, c.name) is var j && j >= 0 && (before.TypeIds[j] != now.TypeIds[c.i] || before.TypeModifiers[j] != now.TypeModifiers[c.i]))
-            .Select(c => c.name)
-            .ToList();
-        if (retyped.Count > 0)
-        {
-            throw SchemaChanged(now, $"the type of {Sentences.Plural(retyped.Count, "column")} {string.Join(", ", retyped)} of {now.Display} changed on the source");
-        }
-    }
-
-    private static int IndexOf(IReadOnlyList<string> columns, string name)
-    {
-        for (var i = 0; i < columns.Count; i++)
-        {
-            if (columns[i] == name)
-            {
-                return i;
-            }
-        }
-
-        return -1;
-    }
-
     /// <summary>What the target's constraints on the table allow: coalescing its UPDATEs; rows deleted by a parent's cascade; any foreign key out of it.</summary>
     private static async Task<(bool Coalescable, bool RowsMayVanish, bool ForeignKeys)> ConstraintsAsync(NpgsqlConnection conn, string qualified, SourceRelation source, CancellationToken cancellationToken)
     {
@@ -248,7 +219,7 @@ internal sealed class TargetTable
         return key.ToString();
     }
 
-    private static PgRelocateException SchemaChanged(SourceRelation source, string what) =>
+    internal static PgRelocateException SchemaChanged(SourceRelation source, string what) =>
         new($"Follow stopped: {what}. What was applied before it is kept; the replication slot and publication are removed. Apply the same schema change to the target, then start again with 'pgrelocate migrate --resume ID' (which copies again), or cancel.", ExitCode.Failed);
 
     /// <summary>The COPY that loads a run of this table's INSERTs, its columns in the stream's order.</summary>

@@ -151,36 +151,6 @@ internal sealed partial class Follower : IAsyncDisposable
         }
     }
 
-    /// <summary>True when the follow carries the source's schema changes (a source from PostgreSQL 14 on, not --on-schema-change stop).</summary>
-    public bool CarriesSchemaChanges => _carry is not null;
-
-    /// <summary>The tables the follow cannot carry yet (see the warning naming them); empty when none waits.</summary>
-    public IReadOnlyList<string> WaitingToCarry => _carry?.Blocked ?? [];
-
-    /// <summary>
-    /// Carries now what the source's schema holds that the target lacks (new tables and partitions), without waiting
-    /// for the watch's next look: their markers then come before any position taken after this (a verification's).
-    /// </summary>
-    public async Task CarryNowAsync(CancellationToken cancellationToken)
-    {
-        await OpenCarryAsync(cancellationToken);
-        if (_carry is { } carry)
-        {
-            await carry.ReadTargetOnceAsync(_target, cancellationToken);
-            await carry.LookAsync(cancellationToken);
-        }
-    }
-
-    private async Task OpenCarryAsync(CancellationToken cancellationToken)
-    {
-        if (CarrySchemaChanges && !_carryOpened)
-        {
-            _carry = await Apply.SchemaCarry.OpenAsync(_source, _publication, _folder, _reporter, cancellationToken);
-            _carryOpened = true;
-            Watch.Carry = _carry;
-        }
-    }
-
     private static string Describe(Exception e) => e is Npgsql.PostgresException p ? p.MessageText : e.Message;
 
     /// <summary>Ends the follow's session, if one is open: its connections close and the slot is free again.</summary>

@@ -66,6 +66,8 @@ public sealed class OnlineCutoverStep : IMigrationStep
         try
         {
             await follower.RunAsync(applied, cancellationToken);
+            // Defaults, NOT NULLs and generated columns, which the stream does not show: exact now the source is read-only.
+            await follower.CarryColumnAttributesAsync(cancellationToken);
         }
         finally
         {
