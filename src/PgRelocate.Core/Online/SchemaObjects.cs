@@ -12,7 +12,7 @@ namespace PgRelocate.Online;
 /// <summary>An object the pass could not make on the target as the source has it: what, why, and the SQL to run there.</summary>
 internal sealed record SchemaObjectRefusal(string Object, string Reason, string Sql)
 {
-    public override string ToString() => $"{Object} ({Reason}; run on the target: {Sql.ReplaceLineEndings(" ").Trim()})";
+    public override string ToString() => $"{Object} ({Reason}; run on the target: {Sql.ReplaceLineEndings(" ").Trim().TrimEnd(';')})";
 }
 
 /// <summary>
