@@ -53,21 +53,22 @@ internal static partial class SchemaObjects
         /// own: before PostgreSQL 12 it cannot run in a transaction). An enum whose values were renamed, removed or
         /// reordered on the source is refused.
         /// </summary>
-        public async Task EnumsAsync(ArchiveContents source, ArchiveContents target, PgConnectionInfo sourceInfo, CancellationToken cancellationToken)
+        public async Task EnumsAsync(PgConnectionInfo sourceInfo, CancellationToken cancellationToken)
         {
-            var ours = Index(target);
-            var changed = source.Entries.Where(e => e.Kind == "TYPE" && IsEnum(e) && ours.TryGetValue(Key(e), out var mine) && IsEnum(mine) && Same(mine.Definition) != Same(e.Definition)).ToList();
-            if (changed.Count == 0)
+            Dictionary<string, List<string>> enums;
+            await using (var s = await Db.OpenAsync(sourceInfo.WithApplicationName("pgrelocate online schema"), "source", cancellationToken))
             {
-                return;
+                enums = await EnumsOfAsync(s, cancellationToken);
             }
 
-            await using var s = await Db.OpenAsync(sourceInfo.WithApplicationName("pgrelocate online schema"), "source", cancellationToken);
-            foreach (var e in changed)
+            var ours = await EnumsOfAsync(conn, cancellationToken);
+            foreach (var (type, theirs) in enums)
             {
-                var type = Db.Qualified(e.Schema ?? "public", e.Tag);
-                var theirs = await LabelsAsync(s, type, cancellationToken);
-                var mine = await LabelsAsync(conn, type, cancellationToken);
+                if (!ours.TryGetValue(type, out var mine) || theirs.SequenceEqual(mine))
+                {
+                    continue;
+                }
+
                 if (!theirs.Where(mine.Contains).SequenceEqual(mine))
                 {
                     Refused.Add(new SchemaObjectRefusal($"TYPE {type}", "its values were renamed, removed or reordered on the source", $"ALTER TYPE {type} RENAME VALUE … (the source's values: {string.Join(", ", theirs.Select(Db.Literal))})"));
@@ -81,7 +82,7 @@ internal static partial class SchemaObjects
                         continue;
                     }
 
-                    var sql = $"ALTER TYPE {type} ADD VALUE IF NOT EXISTS {Db.Literal(theirs[i])} {(i > 0 ? "AFTER " + Db.Literal(theirs[i - 1]) : "BEFORE " + Db.Literal(theirs[1]))}";
+                    var sql = $"ALTER TYPE {type} ADD VALUE IF NOT EXISTS {Db.Literal(theirs[i])} {(i > 0 ? "AFTER " + Db.Literal(theirs[i - 1]) : "BEFORE " + Db.Literal(mine[0]))}";
                     try
                     {
                         await Db.ExecuteAsync(conn, sql, cancellationToken);
@@ -169,8 +170,19 @@ internal static partial class SchemaObjects
             }
         }
 
-        private static async Task<List<string>> LabelsAsync(NpgsqlConnection session, string type, CancellationToken cancellationToken) =>
-            await Db.ListAsync(session, $"SELECT enumlabel::text FROM pg_catalog.pg_enum WHERE enumtypid = pg_catalog.to_regtype({Db.Literal(type)}) ORDER BY enumsortorder", r => r.GetString(0), cancellationToken);
+        private static async Task<Dictionary<string, List<string>>> EnumsOfAsync(NpgsqlConnection session, CancellationToken cancellationToken)
+        {
+            await using var cmd = new NpgsqlCommand(CatalogSql.Load("Online/ObjectEnums.sql"), session);
+            cmd.Parameters.AddWithValue("tool", ToolSchema.Name);
+            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+            var enums = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+            while (await r.ReadAsync(cancellationToken))
+            {
+                enums[r.GetString(0)] = [.. r.GetFieldValue<string[]>(1)];
+            }
+
+            return enums;
+        }
 
         private static async Task<List<(string Table, string Name, string Definition)>> ChecksOfAsync(NpgsqlConnection session, CancellationToken cancellationToken)
         {

@@ -92,7 +92,7 @@ internal static partial class SchemaObjects
                 await session.RunAsync(step, cancellationToken);
             }
 
-            await session.EnumsAsync(dumps[0], dumps[1], source, cancellationToken);
+            await session.EnumsAsync(source, cancellationToken);
             if (phase == Phase.Switch)
             {
                 await session.ChecksAsync(source, cancellationToken);
@@ -140,6 +140,33 @@ internal static partial class SchemaObjects
         {
             throw new PgRelocateException(Refusal(pass.Refused, $"nothing is switched and the source is made writable again: run it, then 'pgrelocate migrate --resume {context.Journal.Id}'") + ".", ExitCode.Failed);
         }
+    }
+
+    /// <summary>
+    /// When the target refused a row because its enum lacks a value the source added while following: adds to the
+    /// target's enums the values the source's have gained, and says whether it added any (the follow then applies
+    /// again from its stored position). Adding a value changes nothing for the rows before it, so doing it ahead of
+    /// the stream's order is safe; each retry adds a value, so they end.
+    /// </summary>
+    public static async Task<bool> AddedEnumValuesAsync(Exception failure, PgConnectionInfo source, PgConnectionInfo target, IReporter reporter, CancellationToken cancellationToken)
+    {
+        var missing = false;
+        for (var x = failure; x is not null; x = x.InnerException)
+        {
+            missing |= x is PostgresException { SqlState: PostgresErrorCodes.InvalidTextRepresentation } p && p.MessageText.StartsWith("invalid input value for enum ", StringComparison.Ordinal);
+        }
+
+        if (!missing || cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        await using var conn = await Db.OpenAsync(target.WithApplicationName("pgrelocate online schema"), "target", cancellationToken);
+        await using var session = new Session(conn, reporter);
+        await session.PrepareAsync(cancellationToken);
+        await session.EnumsAsync(source, cancellationToken);
+        Report(new Pass(session.Applied, session.Refused), reporter);
+        return session.Applied.Count > 0;
     }
 
     private static void Report(Pass pass, IReporter reporter)

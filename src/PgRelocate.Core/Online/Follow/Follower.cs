@@ -134,6 +134,11 @@ internal sealed partial class Follower : IAsyncDisposable
             {
                 // Whatever was half done in the session is rolled back with it; the next one starts from the stored position.
                 await CloseAfterAsync(e);
+                if (await EnumValuesAddedAsync(e, cancellationToken))
+                {
+                    continue;
+                }
+
                 if (!Transience.IsTransient(e) || cancellationToken.IsCancellationRequested)
                 {
                     throw;
@@ -150,12 +155,6 @@ internal sealed partial class Follower : IAsyncDisposable
             }
         }
     }
-
-    /// <summary>True when the follow carries the source's schema changes (a source from PostgreSQL 14 on, not --on-schema-change stop).</summary>
-    public bool CarriesSchemaChanges => _carry is not null;
-
-    /// <summary>The tables the follow cannot carry yet (see the warning naming them); empty when none waits.</summary>
-    public IReadOnlyList<string> WaitingToCarry => _carry?.Blocked ?? [];
 
     /// <summary>
     /// Carries now what the source's schema holds that the target lacks (new tables and partitions), without waiting
