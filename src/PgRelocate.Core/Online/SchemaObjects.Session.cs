@@ -45,6 +45,12 @@ internal static partial class SchemaObjects
                 reporter.Debug($"{step.Object}: CREATE OR REPLACE and DROP with CREATE both failed.");
             }
 
+            if (step.Later)
+            {
+                reporter.Debug($"{step.Object}: left to the switch ({failure}).");
+                return;
+            }
+
             Refused.Add(new SchemaObjectRefusal(step.Object, failure, string.Join(" ", (step.Instead ?? step.Statements).Select(s => s.Trim()))));
         }
 

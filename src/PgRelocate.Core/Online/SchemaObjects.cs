@@ -192,7 +192,8 @@ internal static partial class SchemaObjects
     }
 
     /// <summary>One change to the target: the statements of one transaction (or none), and what it is, for the log and a refusal.</summary>
-    internal sealed record Step(string Object, IReadOnlyList<string> Statements, IReadOnlyList<string>? Instead = null);
+    /// <param name="Later">A drop ahead of the switch: one that fails (something the switch drops first still uses it) is left to the switch, not refused.</param>
+    internal sealed record Step(string Object, IReadOnlyList<string> Statements, IReadOnlyList<string>? Instead = null, bool Later = false);
 
     /// <summary>
     /// The changes, in an order that works: the dropped objects first (the target's dependents first: the reverse of
@@ -217,7 +218,7 @@ internal static partial class SchemaObjects
         var steps = new List<Step>();
         foreach (var e in target.Entries.Where(Considered).Reverse())
         {
-            if (theirs.ContainsKey(Key(e)) || !Now(e) || WithTable(e) || (e.Kind == "SCHEMA" && extensionSchemas.Contains(e.Tag)))
+            if (theirs.ContainsKey(Key(e)) || !Now(e) || WithTable(e) || (e.Kind == "SCHEMA" && (extensionSchemas.Contains(e.Tag) || phase == Phase.Ahead)))
             {
                 continue;
             }
@@ -228,7 +229,7 @@ internal static partial class SchemaObjects
             }
             else if (!string.IsNullOrWhiteSpace(e.DropStatement) && e.Kind != "INDEX ATTACH")
             {
-                steps.Add(new Step(Dropped(e), [e.DropStatement]));
+                steps.Add(new Step(Dropped(e), [e.DropStatement], Later: phase == Phase.Ahead));
             }
         }
 
