@@ -134,6 +134,11 @@ internal sealed partial class Follower : IAsyncDisposable
             {
                 // Whatever was half done in the session is rolled back with it; the next one starts from the stored position.
                 await CloseAfterAsync(e);
+                if (await EnumValuesAddedAsync(e, cancellationToken))
+                {
+                    continue;
+                }
+
                 if (!Transience.IsTransient(e) || cancellationToken.IsCancellationRequested)
                 {
                     throw;

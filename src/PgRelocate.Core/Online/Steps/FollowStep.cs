@@ -111,7 +111,7 @@ public sealed class FollowStep : ICompensatingStep
                 await follower.CarryNowAsync(cancellationToken);
                 var refused = follower.WaitingToCarry is [_, ..] waiting
                     ? $"The cutover waits: {string.Join(", ", waiting)} cannot be carried to the target yet (see the warning that names it); the follow goes on: ask again once it is carried (an automatic cutover tries again by itself)"
-                    : options.PgBouncer is null ? null : await PgBouncerSwitch.TryPauseAsync(context, cancellationToken);
+                    : await SchemaObjects.BeforeSwitchAsync(context, cancellationToken) ?? (options.PgBouncer is null ? null : await PgBouncerSwitch.TryPauseAsync(context, cancellationToken));
                 if (refused is null)
                 {
                     break;

@@ -82,6 +82,10 @@ public sealed class OnlineCutoverStep : IMigrationStep
         await using var source = await Db.OpenAsync(options.Source, "source", cancellationToken);
         await using var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken);
 
+        // The objects other than tables and columns, none of which the stream carries: exact now, before the sequences.
+        await SchemaObjects.AtSwitchAsync(context, cancellationToken);
+        phases.Lap("schema objects");
+
         // 2. Sequences, large objects and the extensions' configuration rows, which logical decoding does not carry.
         var (sequences, missingSequences) = await SequenceSync.SyncAsync(source, target, cancellationToken);
         if (missingSequences.Count > 0)
@@ -276,7 +280,8 @@ public sealed class OnlineCutoverStep : IMigrationStep
         }
 
         var sizes = new List<(string Table, long Rows)>();
-        await using (var cmd = new NpgsqlCommand("SELECT t, coalesce((SELECT greatest(reltuples, 0)::bigint FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass(t)), 0) FROM unnest(@tables) t", source))
+        // A table the source dropped while following is counted nowhere (the cutover dropped it on the target too).
+        await using (var cmd = new NpgsqlCommand("SELECT t, coalesce((SELECT greatest(reltuples, 0)::bigint FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass(t)), 0) FROM unnest(@tables) t WHERE pg_catalog.to_regclass(t) IS NOT NULL", source))
         {
             cmd.Parameters.AddWithValue("tables", tables.ToArray());
             await using var r = await cmd.ExecuteReaderAsync(cancellationToken);

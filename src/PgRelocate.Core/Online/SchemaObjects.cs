@@ -1,0 +1,313 @@
+using Npgsql;
+using PgRelocate.Archives;
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
+using PgRelocate.Errors;
+using PgRelocate.Progress;
+using PgRelocate.Runners;
+using PgRelocate.Tools;
+
+namespace PgRelocate.Online;
+
+/// <summary>An object the pass could not make on the target as the source has it: what, why, and the SQL to run there.</summary>
+internal sealed record SchemaObjectRefusal(string Object, string Reason, string Sql)
+{
+    public override string ToString() => $"{Object} ({Reason}; run on the target: {Sql.ReplaceLineEndings(" ").Trim().TrimEnd(';')})";
+}
+
+/// <summary>
+/// The source's objects other than tables and their columns, made on the target as the source has them now:
+/// indexes, constraints, views and materialized views, functions, triggers, types and enum values, sequences,
+/// comments, and tables the source no longer has. None of these is in pgoutput's stream, so they are compared:
+/// <c>pg_dump --schema-only</c> of both sides (the one runner, the tool's schema left out), their tables of contents
+/// read by the archive reader and compared entry by entry (kind, schema, name and statement as pg_dump writes it).
+/// What the target lacks is made from the source's statement, what differs is replaced (CREATE OR REPLACE where the
+/// kind has it, else the target's DROP and the source's CREATE in one transaction; enum values added with ALTER
+/// TYPE … ADD VALUE), and what the source no longer has is dropped. The provider's extensions and what belongs to
+/// them never appear (pg_dump writes no extension member, and EXTENSION entries are left alone); tables and columns
+/// are the stream's (<see cref="Apply.SchemaCarry"/>). Everything is made by the target's login role, as a restore
+/// with --no-owner makes it.
+/// Two passes. <see cref="Phase.Ahead"/>, while the source is still written (before the cutover makes it
+/// read-only), makes what cannot change how the follow applies rows: indexes other than unique ones, views,
+/// functions, types and enum values, sequences, comments. <see cref="Phase.Switch"/>, once the source is read-only
+/// and every change is applied, makes the rest exactly: constraints (a unique, check or foreign key made ahead
+/// could refuse a row the stream still brings), triggers (the follow disables the target's triggers, a new one
+/// would fire on applied rows) and the tables the source dropped (a change to them may still be in the stream).
+/// </summary>
+internal static partial class SchemaObjects
+{
+    public enum Phase
+    {
+        Ahead,
+        Switch,
+    }
+
+    /// <summary>What a pass did and what it could not do.</summary>
+    internal sealed record Pass(IReadOnlyList<string> Applied, IReadOnlyList<SchemaObjectRefusal> Refused);
+
+    /// <summary>pg_dump's entries that are no object of this comparison: the database's own, grants, data, extensions, the stream's.</summary>
+    private static readonly HashSet<string> Ignored = new(StringComparer.Ordinal)
+    {
+        "ENCODING", "STDSTRINGS", "SEARCHPATH", "DATABASE", "DATABASE PROPERTIES", "ACL", "DEFAULT ACL", "EXTENSION",
+        "PUBLICATION", "PUBLICATION TABLE", "PUBLICATION TABLES IN SCHEMA", "SUBSCRIPTION", "SUBSCRIPTION TABLE",
+        "SEQUENCE SET", "TABLE DATA", "BLOBS", "BLOB", "BLOB METADATA", "LARGE OBJECT", "MATERIALIZED VIEW DATA",
+        "TABLE ATTACH", "CHECK CONSTRAINT", "ROW SECURITY",
+    };
+
+    /// <summary>Kinds made ahead, while the source is written: nothing of them can refuse or fire on a row the stream applies.</summary>
+    private static readonly HashSet<string> AheadKinds = new(StringComparer.Ordinal)
+    {
+        "INDEX", "INDEX ATTACH", "VIEW", "MATERIALIZED VIEW", "FUNCTION", "PROCEDURE", "AGGREGATE", "TYPE", "DOMAIN",
+        "SEQUENCE", "SEQUENCE OWNED BY", "COMMENT", "SCHEMA", "COLLATION", "CAST", "OPERATOR", "OPERATOR CLASS",
+        "OPERATOR FAMILY", "TEXT SEARCH CONFIGURATION", "TEXT SEARCH DICTIONARY", "CONVERSION", "DEFAULT",
+    };
+
+    /// <summary>Kinds whose statement can be run again as CREATE OR REPLACE, keeping what depends on them.</summary>
+    private static readonly string[] Replaceable = ["VIEW", "FUNCTION", "PROCEDURE"];
+
+    /// <summary>
+    /// Compares both sides and makes the target's objects the source's, as far as <paramref name="phase"/> allows.
+    /// </summary>
+    public static async Task<Pass> SyncAsync(PgBinaries binaries, PgConnectionInfo source, PgConnectionInfo target, Phase phase, IReporter reporter, CancellationToken cancellationToken)
+    {
+        await using var conn = await Db.OpenAsync(target.WithApplicationName("pgrelocate online schema"), "target", cancellationToken);
+        int sourceMajor;
+        await using (var s = await Db.OpenAsync(source.WithApplicationName("pgrelocate online schema"), "source", cancellationToken))
+        {
+            sourceMajor = s.PostgreSqlVersion.Major;
+        }
+
+        var folder = Interrupts.TempFolder("pgrelocate-objects-").FullName;
+        try
+        {
+            var pgDump = binaries.PgDumpFor(Math.Max(sourceMajor, conn.PostgreSqlVersion.Major));
+            var dumps = await Task.WhenAll(
+                DumpAsync(pgDump, source, Path.Combine(folder, "source.dump"), "the source's schema", reporter, cancellationToken),
+                DumpAsync(pgDump, target, Path.Combine(folder, "target.dump"), "the target's schema", reporter, cancellationToken));
+            var plan = Plan(dumps[0], dumps[1], phase);
+            await using var session = new Session(conn, reporter);
+            await session.PrepareAsync(cancellationToken);
+            foreach (var step in plan)
+            {
+                await session.RunAsync(step, cancellationToken);
+            }
+
+            await session.EnumsAsync(source, cancellationToken);
+            if (phase == Phase.Switch)
+            {
+                await session.ChecksAsync(source, cancellationToken);
+                await session.RefreshAsync(source, cancellationToken);
+            }
+
+            return new Pass(session.Applied, session.Refused);
+        }
+        finally
+        {
+            Interrupts.DeleteTempFolder(folder);
+        }
+    }
+
+    /// <summary>
+    /// The pass the follow runs before it asks the source to become read-only: what it made is logged, and a refusal
+    /// is returned as the sentence the cutover is refused with (null: nothing refused).
+    /// </summary>
+    public static async Task<string?> BeforeSwitchAsync(Migration.MigrationContext context, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        if (!options.CarrySchemaChanges)
+        {
+            return null;
+        }
+
+        var pass = await SyncAsync(context.Binaries, options.Source, options.Into.Connection, Phase.Ahead, context.Reporter, cancellationToken);
+        Report(pass, context.Reporter);
+        return pass.Refused.Count == 0 ? null : Refusal(pass.Refused, "the cutover waits; the follow goes on: ask again once it is done (an automatic cutover tries again by itself)");
+    }
+
+    /// <summary>The pass of the switch, with the source read-only and every change applied: a refusal fails the cutover, the source made writable again.</summary>
+    /// <exception cref="PgRelocateException">An object could not be made on the target.</exception>
+    public static async Task AtSwitchAsync(Migration.MigrationContext context, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        if (!options.CarrySchemaChanges)
+        {
+            return;
+        }
+
+        var pass = await SyncAsync(context.Binaries, options.Source, options.Into.Connection, Phase.Switch, context.Reporter, cancellationToken);
+        Report(pass, context.Reporter);
+        if (pass.Refused.Count > 0)
+        {
+            throw new PgRelocateException(Refusal(pass.Refused, $"nothing is switched and the source is made writable again: run it, then 'pgrelocate migrate --resume {context.Journal.Id}'") + ".", ExitCode.Failed);
+        }
+    }
+
+    /// <summary>
+    /// When the target refused a row because its enum lacks a value the source added while following: adds to the
+    /// target's enums the values the source's have gained, and says whether it added any (the follow then applies
+    /// again from its stored position). Adding a value changes nothing for the rows before it, so doing it ahead of
+    /// the stream's order is safe; each retry adds a value, so they end.
+    /// </summary>
+    public static async Task<bool> AddedEnumValuesAsync(Exception failure, PgConnectionInfo source, PgConnectionInfo target, IReporter reporter, CancellationToken cancellationToken)
+    {
+        var missing = false;
+        for (var x = failure; x is not null; x = x.InnerException)
+        {
+            missing |= x is PostgresException { SqlState: PostgresErrorCodes.InvalidTextRepresentation } p && p.MessageText.StartsWith("invalid input value for enum ", StringComparison.Ordinal);
+        }
+
+        if (!missing || cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        await using var conn = await Db.OpenAsync(target.WithApplicationName("pgrelocate online schema"), "target", cancellationToken);
+        await using var session = new Session(conn, reporter);
+        await session.PrepareAsync(cancellationToken);
+        await session.EnumsAsync(source, cancellationToken);
+        Report(new Pass(session.Applied, session.Refused), reporter);
+        return session.Applied.Count > 0;
+    }
+
+    private static void Report(Pass pass, IReporter reporter)
+    {
+        if (pass.Applied.Count > 0)
+        {
+            reporter.Info($"Schema objects carried to the target: {string.Join(", ", pass.Applied)}.");
+        }
+    }
+
+    private static string Refusal(IReadOnlyList<SchemaObjectRefusal> refused, string then) =>
+        $"The target cannot take {Sentences.Plural(refused.Count, "this change")} of the source's schema: {string.Join("; ", refused)}; {then}";
+
+    private static async Task<ArchiveContents> DumpAsync(PgTool pgDump, PgConnectionInfo db, string path, string what, IReporter reporter, CancellationToken cancellationToken)
+    {
+        await new PgDump(pgDump, db, reporter).RunAsync(
+            ["--schema-only", "--no-publications", "--no-subscriptions", "--exclude-schema=" + ToolSchema.Name, "--file=" + path],
+            null,
+            null,
+            what,
+            cancellationToken);
+        return ArchiveContents.Read(path);
+    }
+
+    /// <summary>One change to the target: the statements of one transaction (or none), and what it is, for the log and a refusal.</summary>
+    /// <param name="Later">A drop ahead of the switch: one that fails (something the switch drops first still uses it) is left to the switch, not refused.</param>
+    internal sealed record Step(string Object, IReadOnlyList<string> Statements, IReadOnlyList<string>? Instead = null, bool Later = false);
+
+    /// <summary>
+    /// The changes, in an order that works: the dropped objects first (the target's dependents first: the reverse of
+    /// its archive's order), then what is made or replaced in the source's archive order.
+    /// </summary>
+    internal static List<Step> Plan(ArchiveContents source, ArchiveContents target, Phase phase)
+    {
+        var theirs = Index(source);
+        var ours = Index(target);
+        var extensionSchemas = target.ExtensionSchemas.Select(e => e.Schema).Concat(source.ExtensionSchemas.Select(e => e.Schema)).ToHashSet(StringComparer.Ordinal);
+        // A table the target lacks is the stream's to make (SchemaCarry), with what belongs to it.
+        var newTables = source.Entries.Where(e => e.Kind == "TABLE" && !ours.ContainsKey(Key(e))).Select(e => e.Id).ToHashSet();
+        var owned = source.Entries.Where(e => e.Kind == "SEQUENCE OWNED BY" && e.Dependencies.Any(newTables.Contains)).SelectMany(e => e.Dependencies).ToHashSet();
+        bool Stream(ArchiveEntry e) => e.Kind == "TABLE" || e.Dependencies.Any(newTables.Contains) || (e.Kind == "SEQUENCE" && owned.Contains(e.Id));
+        bool Now(ArchiveEntry e) => phase == Phase.Switch || (AheadKinds.Contains(e.Kind) && !Unique(e));
+
+        // The sequences a table the source dropped owns go with it (an identity's cannot be dropped alone).
+        var goneTables = target.Entries.Where(e => e.Kind == "TABLE" && !theirs.ContainsKey(Key(e))).Select(e => e.Id).ToHashSet();
+        var goneOwned = target.Entries.Where(e => e.Kind == "SEQUENCE OWNED BY" && e.Dependencies.Any(goneTables.Contains)).SelectMany(e => e.Dependencies).ToHashSet();
+        bool WithTable(ArchiveEntry e) => e.Kind is "SEQUENCE" or "SEQUENCE OWNED BY" && (e.Dependencies.Any(goneTables.Contains) || goneOwned.Contains(e.Id));
+
+        var steps = new List<Step>();
+        foreach (var e in target.Entries.Where(Considered).Reverse())
+        {
+            if (theirs.ContainsKey(Key(e)) || !Now(e) || WithTable(e) || (e.Kind == "SCHEMA" && (extensionSchemas.Contains(e.Tag) || phase == Phase.Ahead)))
+            {
+                continue;
+            }
+
+            if (e.Kind == "COMMENT")
+            {
+                steps.Add(new Step(e.ToString(), [UnComment(e.Definition)]));
+            }
+            else if (!string.IsNullOrWhiteSpace(e.DropStatement) && e.Kind != "INDEX ATTACH")
+            {
+                steps.Add(new Step(Dropped(e), [e.DropStatement], Later: phase == Phase.Ahead));
+            }
+        }
+
+        foreach (var e in source.Entries.Where(Considered))
+        {
+            if (Stream(e) || !Now(e))
+            {
+                continue;
+            }
+
+            if (!ours.TryGetValue(Key(e), out var mine))
+            {
+                steps.Add(new Step(e.ToString(), [e.Definition]));
+            }
+            else if (Same(mine.Definition) != Same(e.Definition) && !(e.Kind == "TYPE" && IsEnum(e) && IsEnum(mine)))
+            {
+                steps.Add(Replaced(e, mine));
+            }
+        }
+
+        return steps;
+    }
+
+    private static bool Considered(ArchiveEntry e) =>
+        !Ignored.Contains(e.Kind) && e.Section != ArchiveSection.Data && !(e.Kind == "COMMENT" && e.Tag.StartsWith("EXTENSION ", StringComparison.Ordinal));
+
+    private static string Key(ArchiveEntry e) => $"{e.Kind}\0{e.Schema}\0{e.Tag}";
+
+    private static Dictionary<string, ArchiveEntry> Index(ArchiveContents archive) =>
+        archive.Entries.Where(Considered).GroupBy(Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+
+    private static string Same(string definition) => definition.Trim();
+
+    private static bool Unique(ArchiveEntry e) => e.Kind == "INDEX" && e.Definition.StartsWith("CREATE UNIQUE ", StringComparison.Ordinal);
+
+    private static bool IsEnum(ArchiveEntry e) => e.Definition.Contains(" AS ENUM (", StringComparison.Ordinal);
+
+    private static string Dropped(ArchiveEntry e) => $"{e} (dropped on the source)";
+
+    /// <summary>The source's statement in place of the target's: CREATE OR REPLACE where the kind has it, else the target's DROP first.</summary>
+    private static Step Replaced(ArchiveEntry e, ArchiveEntry mine)
+    {
+        var what = $"{e} (changed on the source)";
+        var create = e.Definition;
+        if (e.Kind is "COMMENT" or "DEFAULT" or "SEQUENCE OWNED BY")
+        {
+            return new Step(what, [create]);
+        }
+
+        if (e.Kind == "SEQUENCE" && create.StartsWith("CREATE SEQUENCE ", StringComparison.Ordinal))
+        {
+            return new Step(what, ["ALTER SEQUENCE " + create["CREATE SEQUENCE ".Length..]]);
+        }
+
+        List<string> dropAndCreate = string.IsNullOrWhiteSpace(mine.DropStatement) ? [create] : [mine.DropStatement, create];
+        if (Replaceable.Contains(e.Kind) && Array.Exists(["CREATE VIEW ", "CREATE FUNCTION ", "CREATE PROCEDURE "], p => create.StartsWith(p, StringComparison.Ordinal)))
+        {
+            return new Step(what, ["CREATE OR REPLACE " + create["CREATE ".Length..]], dropAndCreate);
+        }
+
+        return new Step(what, dropAndCreate);
+    }
+
+    /// <summary>"COMMENT ON TABLE s.t IS '…';" as "COMMENT ON TABLE s.t IS NULL;".</summary>
+    private static string UnComment(string definition)
+    {
+        var at = definition.LastIndexOf(" IS ", StringComparison.Ordinal);
+        for (var i = definition.IndexOf(" IS ", StringComparison.Ordinal); i >= 0; i = definition.IndexOf(" IS ", i + 1, StringComparison.Ordinal))
+        {
+            // The first " IS " followed by the literal: names come before it.
+            var rest = definition[(i + 4)..].TrimStart();
+            if (rest.StartsWith('\'') || rest.StartsWith("E'", StringComparison.Ordinal))
+            {
+                at = i;
+                break;
+            }
+        }
+
+        return definition[..at] + " IS NULL;";
+    }
+}

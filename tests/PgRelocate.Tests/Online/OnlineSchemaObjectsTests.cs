@@ -1,0 +1,116 @@
+using PgRelocate.Migration;
+using PgRelocate.Tests.Harness;
+
+namespace PgRelocate.Tests.Online;
+
+/// <summary>
+/// Objects other than tables and columns made, changed and dropped on the source while an online migration follows
+/// (a Rails or Django app's deploys: indexes, constraints, views, functions, triggers, types, sequences, comments, a
+/// dropped table), none of which the stream carries: by the cutover the target's schema is the source's. Compared
+/// outside the tool: the harness's catalogs and rows and <c>pg_dump --schema-only</c>, and each table's exact digest.
+/// </summary>
+[Heavy(240)]
+public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<OnlineServers>
+{
+    private const string Schema = """
+        CREATE TYPE order_state AS ENUM ('new', 'paid');
+        CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text);
+        INSERT INTO customers (name, email) SELECT 'c' || g, 'c' || g || '@example.com' FROM generate_series(1, 100) g;
+        CREATE TABLE orders (id serial PRIMARY KEY, customer int NOT NULL, qty int NOT NULL, state order_state NOT NULL DEFAULT 'new', total int);
+        INSERT INTO orders (customer, qty) SELECT 1 + g % 100, 1 + g % 900 FROM generate_series(1, 1000) g;
+        CREATE INDEX orders_qty_idx ON orders (qty);
+        CREATE TABLE legacy (id int PRIMARY KEY, note text);
+        INSERT INTO legacy SELECT g, 'l' || g FROM generate_series(1, 50) g;
+        """;
+
+    /// <summary>A deploy's migrations, each its own transaction, as an application's migration tool runs them.</summary>
+    private static readonly string[] Deploys =
+    [
+        "CREATE INDEX orders_customer_idx ON orders (customer)",
+        "CREATE INDEX CONCURRENTLY customers_name_idx ON customers (lower(name))",
+        "ALTER TABLE customers ADD CONSTRAINT customers_email_key UNIQUE (email)",
+        "ALTER TABLE orders ADD CONSTRAINT orders_qty_positive CHECK (qty > 0)",
+        "ALTER TABLE orders ADD CONSTRAINT orders_customer_fkey FOREIGN KEY (customer) REFERENCES customers (id)",
+        "CREATE VIEW big_orders AS SELECT id, customer, qty FROM orders WHERE qty > 500",
+        "CREATE MATERIALIZED VIEW name_lengths AS SELECT length(name) AS length, count(*) AS customers FROM customers GROUP BY 1",
+        "CREATE FUNCTION order_total() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.total := NEW.qty * 2; RETURN NEW; END$$",
+        "CREATE TRIGGER orders_total BEFORE INSERT OR UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION order_total()",
+        "CREATE TYPE priority AS ENUM ('low', 'high')",
+        "ALTER TYPE order_state ADD VALUE 'shipped' AFTER 'paid'",
+        "UPDATE orders SET state = 'shipped' WHERE id % 7 = 0",
+        "CREATE SEQUENCE invoice_numbers START 1000",
+        "SELECT nextval('invoice_numbers')",
+        "COMMENT ON TABLE orders IS 'Orders placed'; COMMENT ON COLUMN customers.email IS 'login'",
+        "DROP TABLE legacy",
+        "DROP INDEX orders_qty_idx",
+        "CREATE OR REPLACE VIEW big_orders AS SELECT id, customer, qty, state FROM orders WHERE qty > 500",
+    ];
+
+    private const string Application = "INSERT INTO orders (customer, qty) VALUES (1 + (random() * 99)::int, 1 + (random() * 899)::int)";
+
+    [Fact]
+    public async Task Should_Make_The_Targets_Schema_The_Sources_By_The_Cutover_While_An_Application_Writes()
+    {
+        var source = await servers.SourceAsync(Schema);
+        var target = await servers.Target.CreateDatabaseAsync("objects");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        // The verification while following compares the schemas too, before any pass of this carry: the deploys come after it.
+        await run.WaitForVerifiedAsync();
+        await using (var writer = ApplicationWriter.Start(source, Application))
+        {
+            foreach (var deploy in Deploys)
+            {
+                await PgServer.ExecuteAsync(source, deploy);
+            }
+
+            await PgServer.ExecuteAsync(source, "UPDATE orders SET state = 'paid' WHERE id % 10 = 0");
+            await Eventually.True(() => Task.FromResult(writer.Writes > 50), TimeSpan.FromMinutes(1), "The application did not write.");
+            await run.CutoverAsync(id);
+        }
+
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        foreach (var table in new[] { "customers", "orders", "name_lengths" })
+        {
+            Assert.Equal(await OnlineSchemaCarryTests.DigestAsync(source, table), await OnlineSchemaCarryTests.DigestAsync(target, table));
+        }
+
+        // The value the application wrote at once was added when the target refused its first row, the rest by the cutover.
+        var log = run.Journal().Log;
+        Assert.True(log.Any(l => l.Contains("Schema objects carried to the target: TYPE public.order_state value 'shipped'", StringComparison.Ordinal)), string.Join("\n", log));
+        Assert.Contains(run.Journal().Log, l => l.Contains("Schema objects carried to the target", StringComparison.Ordinal) && l.Contains("INDEX public.orders_customer_idx", StringComparison.Ordinal));
+        Assert.Equal(MigrationStatus.Completed, run.Journal().Status);
+    }
+
+    [Fact]
+    public async Task Should_Refuse_The_Cutover_Naming_What_The_Target_Cannot_Take_Then_Switch_Once_It_Is_Run()
+    {
+        var source = await servers.SourceAsync(Schema);
+        var target = await servers.Target.CreateDatabaseAsync("objects_refused");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        // The verification while following compares the schemas too, before any pass of this carry: the deploys come after it.
+        await run.WaitForVerifiedAsync();
+
+        // An index of an extension the source gained and the target lacks: its statement fails there.
+        await PgServer.ExecuteAsync(source, "CREATE EXTENSION pg_trgm; CREATE INDEX customers_name_trgm ON customers USING gin (name gin_trgm_ops); INSERT INTO customers (name) VALUES ('after');");
+        var refused = await CliRunner.RunAsync(["cutover", id, "--workdir", run.WorkDir], null, OnlineRun.Patience);
+        Assert.True(refused.ExitCode == 1, refused.ToString());
+        Assert.True(refused.Output.Contains("INDEX public.customers_name_trgm", StringComparison.Ordinal), refused.ToString());
+        Assert.Contains("run on the target: CREATE INDEX customers_name_trgm ON public.customers USING gin (name public.gin_trgm_ops)", refused.Output, StringComparison.Ordinal);
+
+        // Nothing switched: the follow goes on, the source takes writes, and the target keeps its rows.
+        Assert.False(run.Result.IsCompleted);
+        await PgServer.ExecuteAsync(source, "INSERT INTO customers (name) VALUES ('still writable')");
+        Assert.Equal(1000L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM orders"));
+
+        // The user makes what was named on the target; the next cutover switches.
+        await PgServer.ExecuteAsync(target, "CREATE EXTENSION pg_trgm; CREATE INDEX customers_name_trgm ON public.customers USING gin (name public.gin_trgm_ops);");
+        await run.CutoverAsync(id);
+
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        Assert.Equal(await OnlineSchemaCarryTests.DigestAsync(source, "customers"), await OnlineSchemaCarryTests.DigestAsync(target, "customers"));
+    }
+}
