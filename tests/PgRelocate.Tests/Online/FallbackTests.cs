@@ -33,11 +33,13 @@ public partial class FallbackTests(OnlineServers servers) : IClassFixture<Online
         CREATE TABLE app.events (id int, day int, v text, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
         CREATE TABLE app.events_1 PARTITION OF app.events FOR VALUES FROM (0) TO (100);
         INSERT INTO app.events SELECT g, g % 100, 'e' || g FROM generate_series(1, 20) g;
+        CREATE TABLE app.ordered (id int PRIMARY KEY, u int UNIQUE, v text);
+        INSERT INTO app.ordered SELECT g, g, 'start' FROM generate_series(1, 30) g;
         CREATE TABLE app.dropped (id int PRIMARY KEY, v text);
         INSERT INTO app.dropped SELECT g, 'd' FROM generate_series(1, 5) g;
         """;
 
-    private static readonly string[] Tables = ["items", "nokey", "parent", "child", "gone", "events"];
+    private static readonly string[] Tables = ["items", "nokey", "parent", "child", "gone", "events", "ordered"];
 
     /// <summary>The applications' writes to the target after the switch: every kind of change the capture must carry.</summary>
     private const string Writes = """
