@@ -10,7 +10,8 @@ namespace PgRelocate.Tests.Online;
 /// The way back and the tables the applications create or drop on the target after the switch: a new table (and
 /// one referencing it, made with its rows in one transaction), a new partition of a partitioned table, a new
 /// partitioned table with its partition, all with rows written before and after the way back captured them; a
-/// table dropped. After the rollback the old source holds the same schema (pg_dump --schema-only) and rows.
+/// table dropped; large objects created, changed and removed. After the rollback the old source holds the same
+/// schema (pg_dump --schema-only), rows and large objects.
 /// </summary>
 public partial class FallbackTests
 {
@@ -40,6 +41,7 @@ public partial class FallbackTests
         INSERT INTO app.events SELECT g, 150, 'late' FROM generate_series(81, 90) g;
         TRUNCATE app.logs_1;
         INSERT INTO app.logs VALUES (1, 1, 'after the truncate');
+        SELECT lo_put(4243, 2, 'CHANGED'), lo_unlink(4244), lo_from_bytea(4245, 'created');
         """;
 
     [Fact]
@@ -67,6 +69,8 @@ public partial class FallbackTests
             Assert.Equal(5L, await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM app.dropped"));
 
             await AssertSameRowsAsync(source, target, "fresh", "fresh_child", "logs", "lastly");
+            const string LargeObjects = "SELECT string_agg(oid || ':' || encode(lo_get(oid), 'escape'), ',' ORDER BY oid) FROM pg_largeobject_metadata";
+            Assert.Equal("4242:kept,4243:chCHANGED,4245:created", await PgServer.ScalarAsync<string>(source, LargeObjects));
             Assert.Equal(290L, await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM app.fresh"));
             Assert.Equal(70L, await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM app.events_2"));
             await AssertNothingLeftAsync(source, target);

@@ -35,6 +35,7 @@ public partial class FallbackTests(OnlineServers servers) : IClassFixture<Online
         INSERT INTO app.events SELECT g, g % 100, 'e' || g FROM generate_series(1, 20) g;
         CREATE TABLE app.ordered (id int PRIMARY KEY, u int UNIQUE, v text);
         INSERT INTO app.ordered SELECT g, g, 'start' FROM generate_series(1, 30) g;
+        SELECT lo_from_bytea(4242, 'kept'), lo_from_bytea(4243, 'changed'), lo_from_bytea(4244, 'removed');
         CREATE TABLE app.dropped (id int PRIMARY KEY, v text);
         INSERT INTO app.dropped SELECT g, 'd' FROM generate_series(1, 5) g;
         """;

@@ -36,7 +36,8 @@ internal static class FallbackEnding
     /// <summary>
     /// Switches back: the target refuses writes (its sessions ended), its last changes are applied to the old
     /// source, the capture removed from the target, the sequences set on the old source to the target's values,
-    /// the old source's triggers re-enabled, the tables the way back changed compared row by row, and the old
+    /// its large objects made the target's (<see cref="LargeObjectsAgain"/>), its triggers re-enabled, a table the
+    /// target has and it lacks refused (<see cref="CompareTablesAsync"/>), the tables the way back changed compared row by row, and the old
     /// source made writable again. Returns the summary.
     /// </summary>
     /// <exception cref="PgRelocateException">The old source differs from the target after all was applied: the target stays read-only.</exception>
@@ -77,7 +78,7 @@ internal static class FallbackEnding
         }
 
         FaultInjection.At(Steps.FallbackStep.StepName, "capture removed");
-        int sequences;
+        int sequences, largeObjects;
         await using (var old = await OpenWritableAsync(oldSource, "source", cancellationToken))
         await using (var conn = await OpenWritableAsync(target, "target", cancellationToken))
         {
@@ -86,6 +87,9 @@ internal static class FallbackEnding
             {
                 context.Reporter.Warn(SequenceSync.MissingWarning(missing));
             }
+
+            // No trigger sees a large object: the old source's are made the target's, by their digests.
+            largeObjects = await LargeObjectsAgain.CopyChangedAsync(conn, old, cancellationToken);
 
             await TargetState.RemoveAsync(old, cancellationToken);
         }
@@ -101,7 +105,7 @@ internal static class FallbackEnding
         context.Journal.Step(ReadOnlySourceStep.StepName).Set(ReadOnlySourceStep.ReadOnly, ReadOnlyState.Lifted);
         record.Set(Steps.FallbackStep.RolledBack, true);
         var kept = dropped.Count == 0 ? "" : $"; {Errors.Sentences.Counted(dropped.Count, "table")} dropped on the target after the switch kept on the old source: {string.Join(", ", dropped)}";
-        return $"rolled back: the target refuses writes; {record.Get(Steps.FallbackStep.LastChanges) ?? 0} last changes and {sequences} sequences applied to the old source, {compared} changed tables verified identical{kept}; the old source takes writes again";
+        return $"rolled back: the target refuses writes; {record.Get(Steps.FallbackStep.LastChanges) ?? 0} last changes, {sequences} sequences and {largeObjects} changed large objects applied to the old source, {compared} changed tables verified identical{kept}; the old source takes writes again";
     }
 
     /// <summary>
