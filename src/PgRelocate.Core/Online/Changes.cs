@@ -54,6 +54,7 @@ internal sealed record StreamAbortChange(uint Xid, uint SubXid) : Change;
 /// <summary>
 /// A table of the source the target lacks, created at this place in the commit order (before its first row, or
 /// at the marker of its copy): the lane runs <see cref="Statements"/> in its transaction when the target has no
-/// <see cref="Qualified"/> table yet. The follow's own, never in the source's stream.
+/// <see cref="Qualified"/> table yet. The follow's own, never in the source's stream; the way back's queue holds
+/// those of the tables created on the target after the switch. <see cref="Ties"/>: the tables it must share a lane with.
 /// </summary>
-internal sealed record TableDefinitionChange(SourceRelation Relation, string Qualified, IReadOnlyList<string> Statements) : Change;
+internal sealed record TableDefinitionChange(SourceRelation Relation, string Qualified, IReadOnlyList<string> Statements, IReadOnlyList<string> Ties) : Change;

@@ -170,6 +170,13 @@ internal sealed class ChangeApplier
             }
         }
 
+        if (change is TableDefinitionChange definition)
+        {
+            // The way back's: a table created on the target after the switch, at its place in the queue.
+            await DefineAsync(definition, cancellationToken);
+            return;
+        }
+
         if (change is TruncateChange truncate)
         {
             // One TRUNCATE per lane, of its tables (a CASCADE's tables are tied by foreign keys: one lane).
@@ -332,13 +339,19 @@ internal sealed class ChangeApplier
 
     private async Task DefineAsync(CarriedTable table, CancellationToken cancellationToken)
     {
-        foreach (var tie in table.Ties)
+        _carry!.Defined(table.Qualified);
+        await DefineAsync(new TableDefinitionChange(table.Relation, table.Qualified, table.Statements, table.Ties), cancellationToken);
+    }
+
+    /// <summary>A table created in the lane of the tables it is tied to, before its first row.</summary>
+    private async Task DefineAsync(TableDefinitionChange definition, CancellationToken cancellationToken)
+    {
+        foreach (var tie in definition.Ties)
         {
-            _routes.Tie(table.Qualified, tie);
+            _routes.Tie(definition.Qualified, tie);
         }
 
-        _carry!.Defined(table.Qualified);
-        await SendAsync(_routes.LaneOf(table.Relation), new TableDefinitionChange(table.Relation, table.Qualified, table.Statements), cancellationToken);
+        await SendAsync(_routes.LaneOf(definition.Relation), definition, cancellationToken);
     }
 
     private async Task SendAsync(int lane, Change change, CancellationToken cancellationToken)

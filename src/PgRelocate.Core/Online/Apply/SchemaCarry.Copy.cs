@@ -210,7 +210,7 @@ internal sealed partial class SchemaCarry
         await Db.ScalarAsync<bool>(session, $"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables p JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass({Db.Literal(qualified)}) JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE p.pubname = {Db.Literal(publication)} AND p.schemaname = n.nspname AND p.tablename = c.relname)", cancellationToken);
 
     /// <summary>The tables in an order that creates each after those it is tied to (its parent, the tables it references).</summary>
-    private static List<CarriedTable> Ordered(List<CarriedTable> tables)
+    internal static List<CarriedTable> Ordered(List<CarriedTable> tables)
     {
         var ordered = new List<CarriedTable>();
         var left = new List<CarriedTable>(tables);

@@ -149,8 +149,8 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
         }
     }
 
-    /// <summary>The table's definition, description and ties, read on the carry's session (empty search_path: every name qualified).</summary>
-    private static async Task<CarriedTable> DescribeAsync(NpgsqlConnection session, uint oid, CancellationToken cancellationToken)
+    /// <summary>The table's definition, description and ties, read from the catalog of <paramref name="session"/> (its search_path empty: every name qualified): the source's for the follow, the target's for the way back.</summary>
+    internal static async Task<CarriedTable> DescribeAsync(NpgsqlConnection session, uint oid, CancellationToken cancellationToken)
     {
         var (schema, name, rows) = await Db.ListAsync(
             session,

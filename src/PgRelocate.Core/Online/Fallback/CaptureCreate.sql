@@ -5,6 +5,8 @@
 -- are over, each at its last write's seq: docs/architecture.md ("The way back") says why that is the commit
 -- order of any two transactions that touched the same row. Rows are kept as their record's text, written in
 -- fixed output styles whatever the writing session's are, so the old source reads every value back the same.
+-- kind: I, U, D, T (a row's insert, update, delete; a TRUNCATE), C and L (a table new to the capture: a
+-- statement that creates it, a table it must share an apply lane with; see FallbackNewTables).
 CREATE SCHEMA IF NOT EXISTS pgrelocate_online;
 CREATE SEQUENCE IF NOT EXISTS pgrelocate_online.fallback_seq;
 CREATE TABLE IF NOT EXISTS pgrelocate_online.fallback_queue (
@@ -33,5 +35,22 @@ BEGIN
         INSERT INTO pgrelocate_online.fallback_queue (rel, kind) VALUES (TG_RELID, 'T');
     END IF;
     RETURN NULL;
+END
+$$;
+-- A table new to the capture (created on the target after the switch), in the transaction that locked it and
+-- put the triggers on it: the old source's copy emptied (T), then each of its rows queued as an insert, written
+-- as the triggers write them. Returns how many rows.
+CREATE OR REPLACE FUNCTION pgrelocate_online.fallback_enqueue(t regclass) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET TimeZone = 'UTC'
+SET extra_float_digits = 3 SET bytea_output = 'hex'
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    INSERT INTO pgrelocate_online.fallback_queue (rel, kind) VALUES (t, 'T');
+    EXECUTE pg_catalog.format('INSERT INTO pgrelocate_online.fallback_queue (rel, kind, new_row) SELECT %s, ''I'', r::text FROM ONLY %s r', t::oid, t);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
 END
 $$;

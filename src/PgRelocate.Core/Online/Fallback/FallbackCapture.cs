@@ -34,13 +34,17 @@ internal static class FallbackCapture
         await InBatchesAsync(
             target,
             [.. tables.Where(t => !t.Captured).Select(t => t.Name)],
-            t => $"CREATE TRIGGER {RowTrigger} AFTER INSERT OR UPDATE OR DELETE ON {t} FOR EACH ROW EXECUTE FUNCTION {Schema}.fallback_capture();\n"
-                + $"CREATE TRIGGER {TruncateTrigger} AFTER TRUNCATE ON {t} FOR EACH STATEMENT EXECUTE FUNCTION {Schema}.fallback_capture();\n"
-                // Fired in every session, one with session_replication_role = replica too (a restore, a replication tool).
-                + $"ALTER TABLE {t} ENABLE ALWAYS TRIGGER {RowTrigger}, ENABLE ALWAYS TRIGGER {TruncateTrigger}",
+            Triggers,
             cancellationToken);
         return tables.Count;
     }
+
+    /// <summary>The statements that put the capture's triggers on a table (quoted, qualified name).</summary>
+    public static string Triggers(string table) =>
+        $"CREATE TRIGGER {RowTrigger} AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {Schema}.fallback_capture();\n"
+        + $"CREATE TRIGGER {TruncateTrigger} AFTER TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {Schema}.fallback_capture();\n"
+        // Fired in every session, one with session_replication_role = replica too (a restore, a replication tool).
+        + $"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {RowTrigger}, ENABLE ALWAYS TRIGGER {TruncateTrigger}";
 
     /// <summary>Drops the triggers, then the tool's schema with the queue: nothing of the way back stays on the target.</summary>
     public static async Task RemoveAsync(NpgsqlConnection target, CancellationToken cancellationToken)
@@ -55,8 +59,9 @@ internal static class FallbackCapture
     public static async Task<bool> ExistsAsync(NpgsqlConnection target, CancellationToken cancellationToken) =>
         await Db.ScalarAsync<string>(target, $"SELECT pg_catalog.to_regclass('{Schema}.fallback_queue')::text", cancellationToken) is not null;
 
-    private static Task<List<(string Name, bool Captured)>> TablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
-        Db.ListAsync(conn, FallbackSql.CaptureTables, r => (r.GetString(0), r.GetBoolean(1)), cancellationToken);
+    /// <summary>The user tables of the target (the tool's schema left out), whether captured, and whether the login role may capture them.</summary>
+    public static Task<List<(string Name, bool Captured, uint Oid, bool Capturable)>> TablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        Db.ListAsync(conn, FallbackSql.CaptureTables, r => (r.GetString(0), r.GetBoolean(1), r.GetFieldValue<uint>(2), r.GetBoolean(3)), cancellationToken);
 
     /// <summary>
     /// The statements for these tables, in transactions that each lock at most a share of the lock table. A

@@ -36,7 +36,8 @@ internal static class FallbackEnding
     /// <summary>
     /// Switches back: the target refuses writes (its sessions ended), its last changes are applied to the old
     /// source, the capture removed from the target, the sequences set on the old source to the target's values,
-    /// the old source's triggers re-enabled, the tables the way back changed compared row by row, and the old
+    /// its large objects made the target's (<see cref="LargeObjectsAgain"/>), its triggers re-enabled, a table the
+    /// target has and it lacks refused (<see cref="CompareTablesAsync"/>), the tables the way back changed compared row by row, and the old
     /// source made writable again. Returns the summary.
     /// </summary>
     /// <exception cref="PgRelocateException">The old source differs from the target after all was applied: the target stays read-only.</exception>
@@ -77,7 +78,7 @@ internal static class FallbackEnding
         }
 
         FaultInjection.At(Steps.FallbackStep.StepName, "capture removed");
-        int sequences;
+        int sequences, largeObjects;
         await using (var old = await OpenWritableAsync(oldSource, "source", cancellationToken))
         await using (var conn = await OpenWritableAsync(target, "target", cancellationToken))
         {
@@ -87,14 +88,50 @@ internal static class FallbackEnding
                 context.Reporter.Warn(SequenceSync.MissingWarning(missing));
             }
 
+            // No trigger sees a large object: the old source's are made the target's, by their digests.
+            largeObjects = await LargeObjectsAgain.CopyChangedAsync(conn, old, cancellationToken);
+
             await TargetState.RemoveAsync(old, cancellationToken);
+        }
+
+        var dropped = await CompareTablesAsync(oldSource, target, cancellationToken);
+        if (dropped.Count > 0)
+        {
+            context.Reporter.Warn($"Dropped on the target after the switch, kept on the old source with the rows they had then: {string.Join(", ", dropped)}. Drop them there if the applications no longer use them.");
         }
 
         var compared = await VerifyAsync(context, cancellationToken);
         await ReadOnlySourceStep.LiftAsync(oldSource, cancellationToken);
         context.Journal.Step(ReadOnlySourceStep.StepName).Set(ReadOnlySourceStep.ReadOnly, ReadOnlyState.Lifted);
         record.Set(Steps.FallbackStep.RolledBack, true);
-        return $"rolled back: the target refuses writes; {record.Get(Steps.FallbackStep.LastChanges) ?? 0} last changes and {sequences} sequences applied to the old source, {compared} changed tables verified identical; the old source takes writes again";
+        var kept = dropped.Count == 0 ? "" : $"; {Errors.Sentences.Counted(dropped.Count, "table")} dropped on the target after the switch kept on the old source: {string.Join(", ", dropped)}";
+        return $"rolled back: the target refuses writes; {record.Get(Steps.FallbackStep.LastChanges) ?? 0} last changes, {sequences} sequences and {largeObjects} changed large objects applied to the old source, {compared} changed tables verified identical{kept}; the old source takes writes again";
+    }
+
+    /// <summary>
+    /// The tables of the two sides, compared by name once the last changes are applied. One the target has and the
+    /// old source lacks (the way back could not capture it) stops the rollback, the target read-only; one only the
+    /// old source has was dropped on the target after the switch (no trigger sees a DROP): it is kept, with the
+    /// rows it had then, named in a warning and returned.
+    /// </summary>
+    /// <exception cref="PgRelocateException">The old source lacks a table the target has.</exception>
+    private static async Task<IReadOnlyList<string>> CompareTablesAsync(PgConnectionInfo oldSource, PgConnectionInfo target, CancellationToken cancellationToken)
+    {
+        var (old, now) = (await TableNamesAsync(oldSource, "source", cancellationToken), await TableNamesAsync(target, "target", cancellationToken));
+        var missing = now.Except(old, StringComparer.Ordinal).ToList();
+        if (missing.Count > 0)
+        {
+            throw new PgRelocateException($"After the rollback applied the target's last changes, the old source lacks {Errors.Sentences.Counted(missing.Count, "table")} the target has: {string.Join(", ", missing)} (the way back could not capture them; its warnings said why). The target stays read-only; copy them to the old source and compare the two with 'pgrelocate verify' before the applications use either.", ExitCode.Differences);
+        }
+
+        return [.. old.Except(now, StringComparer.Ordinal)];
+    }
+
+    private static async Task<List<string>> TableNamesAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken)
+    {
+        await using var conn = await Db.OpenAsync(info, role, cancellationToken);
+        return [.. (await Db.ListAsync(conn, OnlineSql.TargetTables, r => (Schema: r.GetString(0), Name: r.GetString(1)), cancellationToken))
+            .Where(t => t.Schema != OnlineNames.TargetSchema).Select(t => $"{t.Schema}.{t.Name}").Order(StringComparer.Ordinal)];
     }
 
     /// <summary>The tables the way back changed, compared row by row (target against old source); returns how many.</summary>

@@ -49,6 +49,9 @@ internal sealed class FallbackFollower : IAsyncDisposable
     /// <summary>True when the last round waited in vain for a transaction in progress on the target (a long one holds the way back).</summary>
     public bool Waiting { get; private set; }
 
+    /// <summary>The tables new on the target that the last round could not capture, each with why (tried again every round).</summary>
+    public IReadOnlyList<string> Uncaptured { get; private set; } = [];
+
     /// <summary>Every captured transaction whose last write is below this is applied to the old source.</summary>
     public long Position => (long)(ulong)_applier.Position;
 
@@ -98,12 +101,14 @@ internal sealed class FallbackFollower : IAsyncDisposable
     }
 
     /// <summary>
-    /// One round: every transaction over by now applied to the old source in commit order, committed there, then
+    /// One round: the tables created on the target since the last captured (<see cref="FallbackNewTables"/>), then
+    /// every transaction over by now applied to the old source in commit order, committed there, then
     /// its rows removed from the queue. Returns the changes applied: none while a transaction on the target that
     /// was in progress at the round's start still is after a second (<see cref="Waiting"/> says so).
     /// </summary>
     public async Task<long> RoundAsync(CancellationToken cancellationToken)
     {
+        Uncaptured = await FallbackNewTables.CaptureAsync(_target, cancellationToken);
         var horizon = await _queue.HorizonAsync(TimeSpan.FromSeconds(1), cancellationToken);
         Waiting = horizon is null;
         if (horizon is not { } upto)

@@ -62,12 +62,13 @@ internal sealed class FallbackQueue(NpgsqlConnection target)
         long? open = null;
         DateTime at = default;
         var truncated = new List<SourceRelation>();
+        Definition? defining = null;
         while (await r.ReadAsync(cancellationToken))
         {
             var last = r.GetInt64(0);
             if (open != last)
             {
-                foreach (var c in Close(open, at, truncated))
+                foreach (var c in Close(open, at, truncated, ref defining))
                 {
                     yield return c;
                 }
@@ -77,18 +78,38 @@ internal sealed class FallbackQueue(NpgsqlConnection target)
                 yield return new BeginChange((ulong)last, at);
             }
 
-            var table = _tables[r.GetFieldValue<uint>(2)];
             var kind = r.GetChar(3);
+            if (!_tables.TryGetValue(r.GetFieldValue<uint>(2), out var table))
+            {
+                // Dropped on the target since: its changes have nowhere to go (the rollback names the table).
+                continue;
+            }
+
+            if (kind is FallbackNewTables.Statement or FallbackNewTables.Tie)
+            {
+                if (defining?.Table != table)
+                {
+                    foreach (var c in Pending(truncated, ref defining))
+                    {
+                        yield return c;
+                    }
+
+                    defining = new Definition(table, [], []);
+                }
+
+                (kind == FallbackNewTables.Statement ? defining!.Statements : defining!.Ties).Add(r.GetString(5));
+                continue;
+            }
+
+            foreach (var c in Pending(truncated, ref defining))
+            {
+                yield return c;
+            }
+
             if (kind == 'T')
             {
                 truncated.Add(table.Relation);
                 continue;
-            }
-
-            if (truncated.Count > 0)
-            {
-                yield return new TruncateChange([.. truncated], Cascade: false, RestartIdentity: false);
-                truncated.Clear();
             }
 
             var old = r.IsDBNull(4) ? null : table.Row(r.GetString(4));
@@ -102,7 +123,7 @@ internal sealed class FallbackQueue(NpgsqlConnection target)
             };
         }
 
-        foreach (var c in Close(open, at, truncated))
+        foreach (var c in Close(open, at, truncated, ref defining))
         {
             yield return c;
         }
@@ -116,20 +137,40 @@ internal sealed class FallbackQueue(NpgsqlConnection target)
         return await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static IEnumerable<Change> Close(long? open, DateTime at, List<SourceRelation> truncated)
+    private static List<Change> Close(long? open, DateTime at, List<SourceRelation> truncated, ref Definition? defining)
     {
         if (open is not { } last)
         {
-            yield break;
+            return [];
+        }
+
+        return [.. Pending(truncated, ref defining), new CommitChange((ulong)last, (ulong)last + 1, at)];
+    }
+
+    /// <summary>What the rows read so far hold back: a table's definition, the tables truncated together.</summary>
+    private static List<Change> Pending(List<SourceRelation> truncated, ref Definition? defining)
+    {
+        var pending = new List<Change>();
+        if (defining is { } d)
+        {
+            pending.Add(d.Change);
+            defining = null;
         }
 
         if (truncated.Count > 0)
         {
-            yield return new TruncateChange([.. truncated], Cascade: false, RestartIdentity: false);
+            pending.Add(new TruncateChange([.. truncated], Cascade: false, RestartIdentity: false));
             truncated.Clear();
         }
 
-        yield return new CommitChange((ulong)last, (ulong)last + 1, at);
+        return pending;
+    }
+
+    /// <summary>A table new to the capture, as its queued statements and ties say to create it.</summary>
+    private sealed record Definition(Table Table, List<string> Statements, List<string> Ties)
+    {
+        public TableDefinitionChange Change =>
+            new(Table.Relation, Db.Qualified(Table.Relation.Schema, Table.Relation.Name), Statements, Ties);
     }
 
     /// <summary>Describes the tables the queue names that are not described yet (one query, before the rows are read on the same session).</summary>

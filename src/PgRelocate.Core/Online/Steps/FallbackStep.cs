@@ -92,6 +92,7 @@ public sealed class FallbackStep : IMigrationStep
             {
                 await using var follower = await FallbackFollower.OpenAsync(options.Source, options.Into.Connection, options.Into.Jobs, cancellationToken);
                 var written = DateTime.MinValue;
+                var warned = DateTime.MinValue;
                 while (FallbackRequest.Read(context.Folder) is null)
                 {
                     var applied = await follower.RoundAsync(cancellationToken);
@@ -107,9 +108,15 @@ public sealed class FallbackStep : IMigrationStep
                             QueueBytes = bytes,
                             Changes = follower.TotalChanges,
                             Transactions = follower.TotalTransactions,
-                            Blocked = follower.Waiting ? "a transaction in progress on the target since before the last round: the way back applies in commit order, after it" : null,
+                            Blocked = Blocked(follower),
                         }.Write(context.Folder);
                         context.Record.Set(Changes, follower.TotalChanges);
+                        if (follower.Uncaptured.Count > 0 && DateTime.UtcNow - warned > TimeSpan.FromMinutes(1))
+                        {
+                            warned = DateTime.UtcNow;
+                            context.Reporter.Warn($"The way back cannot capture yet: {string.Join("; ", follower.Uncaptured)}. A rollback needs them on the old source: it stops, the target read-only, while one is missing there.");
+                            context.Journal.Save();
+                        }
                         if (options.MaxFallbackQueue is { } max && bytes > max)
                         {
                             await follower.DisposeAsync();
@@ -136,6 +143,17 @@ public sealed class FallbackStep : IMigrationStep
                 return await StopAsync(context, failure.Message.TrimEnd('.'), cancellationToken);
             }
         }
+    }
+
+    /// <summary>What holds the way back, for the status: a transaction in progress, tables new on the target not captured yet; null when nothing.</summary>
+    private static string? Blocked(FallbackFollower follower)
+    {
+        string[] parts =
+        [
+            .. follower.Waiting ? ["a transaction in progress on the target since before the last round: the way back applies in commit order, after it"] : Array.Empty<string>(),
+            .. follower.Uncaptured.Count > 0 ? [$"not captured yet: {string.Join("; ", follower.Uncaptured)}"] : Array.Empty<string>(),
+        ];
+        return parts.Length == 0 ? null : string.Join("; ", parts);
     }
 
     /// <summary>Ends the way back on its own (its limit, a change it cannot apply): says why, removes it from both sides, returns the summary.</summary>

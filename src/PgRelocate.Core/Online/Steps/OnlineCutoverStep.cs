@@ -94,7 +94,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
         }
 
         phases.Lap("sequences");
-        var largeObjects = await CopyChangedLargeObjectsAsync(source, target, cancellationToken);
+        var largeObjects = await LargeObjectsAgain.CopyChangedAsync(source, target, cancellationToken);
         phases.Lap("large objects");
         var configuration = await ConfigurationRows.CopyChangedAsync(source, target, context.Reporter, cancellationToken);
         phases.Lap("extensions' configuration rows");
@@ -328,33 +328,5 @@ public sealed class OnlineCutoverStep : IMigrationStep
         }
 
         public double Seconds(string name) => Laps.FirstOrDefault(l => l.Name == name).Seconds;
-    }
-
-    /// <summary>Large objects created, changed or removed on the source since the copy, found by their digests.</summary>
-    private static async Task<int> CopyChangedLargeObjectsAsync(NpgsqlConnection source, NpgsqlConnection target, CancellationToken cancellationToken)
-    {
-        var theirs = await InTransactionAsync(source, () => LargeObjects.ReadAsync(source, cancellationToken), cancellationToken);
-        var ours = await InTransactionAsync(target, () => LargeObjects.ReadAsync(target, cancellationToken), cancellationToken);
-        var stale = ours.Keys.Where(oid => !theirs.TryGetValue(oid, out var s) || s != ours[oid]).ToList();
-        foreach (var oid in stale)
-        {
-            await Db.ExecuteAsync(target, $"SELECT pg_catalog.lo_unlink({oid.ToString(CultureInfo.InvariantCulture)})", cancellationToken);
-        }
-
-        var copy = theirs.Keys.Where(oid => !ours.TryGetValue(oid, out var t) || t != theirs[oid]).Select(oid => (uint)oid).ToList();
-        if (copy.Count > 0)
-        {
-            await LargeObjectCopier.CopyAsync(source, target, copy, cancellationToken);
-        }
-
-        return copy.Count + stale.Count(oid => !theirs.ContainsKey(oid));
-    }
-
-    private static async Task<T> InTransactionAsync<T>(NpgsqlConnection conn, Func<Task<T>> read, CancellationToken cancellationToken)
-    {
-        await Db.ExecuteAsync(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
-        var result = await read();
-        await Db.ExecuteAsync(conn, "COMMIT", cancellationToken);
-        return result;
     }
 }
