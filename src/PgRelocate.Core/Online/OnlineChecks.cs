@@ -162,7 +162,7 @@ public static class OnlineChecks
             parts.Add($"{largeObjects} large objects (copied again at cutover where their digests differ, which lengthens it)");
         }
 
-        const string ddl = "Schema changes on the source while following: new tables and partitions are carried (from PostgreSQL 14 on); a changed column, a dropped or renamed table stops the follow, naming what to run on the target.";
+        const string ddl = "Schema changes on the source while following are carried from PostgreSQL 14 on: new tables and partitions, column changes, and indexes, constraints, views, functions, types and dropped tables by the cutover; a renamed table is not (rename it on the target too), and what the target refuses is named with the SQL to run.";
         return parts.Count == 0
             ? CheckResult.Ok(name, "Everything is carried by logical decoding. " + ddl)
             : CheckResult.Warn(name, string.Join("; ", parts) + ".", ddl) with { Details = unlogged.Select(t => $"{t.Name} ({Progress.Units.Bytes(t.Bytes)}): copied again at cutover, while the source is read-only").ToList() };
