@@ -26,6 +26,13 @@ internal static class OnlineVerification
     /// <summary>The kinds of difference (a verification's) that logical decoding does not carry and the cutover does.</summary>
     private static readonly string[] CutoverCarries = ["sequence value", "large object"];
 
+    /// <summary>
+    /// With schema changes carried, the kinds the cutover's schema pass makes the source's (<see cref="SchemaObjects"/>,
+    /// exactly at the switch): a difference of them while following is a change the application deployed since the
+    /// copy, which the cutover carries, as is a table the source dropped.
+    /// </summary>
+    private static readonly string[] CutoverCarriesObjects = ["view", "materialized view", "index", "constraint", "function", "trigger", "sequence"];
+
     /// <summary>Verifications at new positions when a differing table was truncated under the last one.</summary>
     private const int Attempts = 3;
 
@@ -238,11 +245,21 @@ internal static class OnlineVerification
             reporter.Info($"{atCutover.Count} sequence values and large objects differ while following, as expected: the cutover carries them.");
         }
 
+        var differences = result.SchemaDifferences.Where(d => !d.Name.Contains(OnlineNames.TargetSchema, StringComparison.Ordinal) && !CutoverCarries.Contains(d.Kind)).ToList();
+        // A view's columns differ with it.
+        var views = differences.Where(d => d.Kind is "view" or "materialized view").Select(d => d.Name + ".").ToList();
+        bool ObjectAtCutover(SchemaDifference d) => follower.CarriesSchemaChanges
+            && (CutoverCarriesObjects.Contains(d.Kind) || d is { Kind: "table", Difference: DifferenceKind.ExtraOnTarget }
+                || (d.Kind == "column" && views.Any(v => d.Name.StartsWith(v, StringComparison.Ordinal))));
+        var objects = differences.Where(ObjectAtCutover).ToList();
+        if (objects.Count > 0)
+        {
+            reporter.Info($"Schema objects differ while following ({Sentences.Counted(objects.Count, "difference")}: {Sentences.FirstFew(objects.OrderBy(d => d.Kind == "column").Select(d => $"{d.Kind} {d.Name}").ToList(), 3)}): changes made on the source since the copy, which the cutover carries.");
+        }
+
         return (result with
         {
-            SchemaDifferences = result.SchemaDifferences
-                .Where(d => !d.Name.Contains(OnlineNames.TargetSchema, StringComparison.Ordinal) && !CutoverCarries.Contains(d.Kind))
-                .ToList(),
+            SchemaDifferences = differences.Where(d => !ObjectAtCutover(d)).ToList(),
         }, rewritten);
     }
 

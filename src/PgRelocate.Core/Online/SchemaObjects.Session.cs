@@ -110,6 +110,9 @@ internal static partial class SchemaObjects
             List<(string Table, string Name, string Definition)> theirs;
             await using (var s = await Db.OpenAsync(sourceInfo.WithApplicationName("pgrelocate online schema"), "source", cancellationToken))
             {
+                // Read as this session reads the target's: every name in a definition schema-qualified, so that the two
+                // compare as text and the source's runs here as it is.
+                await Db.ExecuteAsync(s, "SET search_path = ''", cancellationToken);
                 theirs = await ChecksOfAsync(s, cancellationToken);
             }
 

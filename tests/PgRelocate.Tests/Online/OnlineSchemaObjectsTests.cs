@@ -113,4 +113,41 @@ public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<Onl
         await DatabaseSnapshot.AssertSameAsync(source, target);
         Assert.Equal(await OnlineSchemaCarryTests.DigestAsync(source, "customers"), await OnlineSchemaCarryTests.DigestAsync(target, "customers"));
     }
+
+    [Fact]
+    public async Task Should_Pass_The_Verification_While_Following_When_Objects_Were_Deployed_After_The_Copys_Snapshot()
+    {
+        // A table whose copy takes seconds (its CHECK's function sleeps on the target's COPY): the deploys land after
+        // the copy's snapshot and before the verification while following, which then sees them on the source alone.
+        var source = await servers.SourceAsync(Schema + """
+            CREATE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RETURN true; END $$;
+            CREATE TABLE slow (id int PRIMARY KEY, v text NOT NULL, CHECK (slow_ok(id)));
+            INSERT INTO slow SELECT g, 'v' || g FROM generate_series(1, 3000) g;
+            CREATE OR REPLACE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.002); RETURN true; END $$;
+            """);
+        var target = await servers.Target.CreateDatabaseAsync("objects_before_verify");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path, "--jobs", "1");
+        await PgServer.WaitForActivityAsync(source, "query LIKE 'COPY \"public\".\"slow\" (%'", run.Result, "the copy of slow");
+        foreach (var deploy in new[]
+        {
+            "CREATE INDEX orders_customer_idx ON orders (customer)",
+            "CREATE VIEW big_orders AS SELECT id, customer, qty FROM orders WHERE qty > 500",
+            "CREATE FUNCTION order_total() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.total := NEW.qty * 2; RETURN NEW; END$$",
+            "CREATE SEQUENCE invoice_numbers START 1000",
+        })
+        {
+            await PgServer.ExecuteAsync(source, deploy);
+        }
+
+        var id = await run.WaitForFollowAsync();
+        await run.WaitForVerifiedAsync();
+        var log = run.Journal().Log;
+        Assert.True(log.Any(l => l.Contains("Schema objects differ while following", StringComparison.Ordinal) && l.Contains("orders_customer_idx", StringComparison.Ordinal)), string.Join("\n", log));
+        await PgServer.ExecuteAsync(source, "INSERT INTO orders (customer, qty) VALUES (3, 700)");
+        await run.CutoverAsync(id);
+
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        Assert.Equal(await OnlineSchemaCarryTests.DigestAsync(source, "orders"), await OnlineSchemaCarryTests.DigestAsync(target, "orders"));
+    }
 }
