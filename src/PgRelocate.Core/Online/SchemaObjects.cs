@@ -80,11 +80,7 @@ internal static partial class SchemaObjects
         var folder = Interrupts.TempFolder("pgrelocate-objects-").FullName;
         try
         {
-            var pgDump = binaries.PgDumpFor(Math.Max(sourceMajor, conn.PostgreSqlVersion.Major));
-            var dumps = await Task.WhenAll(
-                DumpAsync(pgDump, source, Path.Combine(folder, "source.dump"), "the source's schema", reporter, cancellationToken),
-                DumpAsync(pgDump, target, Path.Combine(folder, "target.dump"), "the target's schema", reporter, cancellationToken));
-            var plan = Plan(dumps[0], dumps[1], phase);
+            var plan = await PlanAsync(binaries, source, target, Math.Max(sourceMajor, conn.PostgreSqlVersion.Major), folder, phase, reporter, cancellationToken);
             await using var session = new Session(conn, reporter);
             await session.PrepareAsync(cancellationToken);
             foreach (var step in plan)
@@ -104,6 +100,29 @@ internal static partial class SchemaObjects
         finally
         {
             Interrupts.DeleteTempFolder(folder);
+        }
+    }
+
+    /// <summary>
+    /// The changes that make the target's objects the source's, from both sides' <c>pg_dump --schema-only</c>. Where
+    /// pg_dump cannot compare them (none here for the newer server's version, a target whose lock table cannot hold
+    /// every table at once) nothing is planned, and a warning says so and what to compare by hand: the tables, their
+    /// rows and columns do not depend on it, and the enum values and check constraints are compared by catalog.
+    /// </summary>
+    private static async Task<IReadOnlyList<Step>> PlanAsync(PgBinaries binaries, PgConnectionInfo source, PgConnectionInfo target, int newerMajor, string folder, Phase phase, IReporter reporter, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var pgDump = binaries.PgDumpFor(newerMajor);
+            var dumps = await Task.WhenAll(
+                DumpAsync(pgDump, source, Path.Combine(folder, "source.dump"), "the source's schema", reporter, cancellationToken),
+                DumpAsync(pgDump, target, Path.Combine(folder, "target.dump"), "the target's schema", reporter, cancellationToken));
+            return Plan(dumps[0], dumps[1], phase);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && Failures.Operational(e) is { } failure)
+        {
+            reporter.Warn($"Indexes, constraints, views, functions, triggers and types made on the source while following were not compared ({failure.Message.TrimEnd('.')}): compare both sides with pg_dump --schema-only before the applications switch.");
+            return [];
         }
     }
 

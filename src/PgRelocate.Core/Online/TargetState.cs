@@ -80,6 +80,10 @@ internal static class TargetState
     public static Task DisableAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
         SetModesAsync(conn, enable: false, cancellationToken);
 
+    /// <summary>Re-enables the triggers the record lists, each in the mode it had (see <see cref="RemoveAsync"/>), and keeps the record. Nothing when the schema is gone.</summary>
+    public static Task EnableAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        SetModesAsync(conn, enable: true, cancellationToken);
+
     /// <summary>
     /// Re-enables the triggers the record lists, each in the mode it had (ENABLE ALWAYS and REPLICA kept), in
     /// transactions that fit the lock table, then drops the schema. Only a trigger whose mode differs is altered,

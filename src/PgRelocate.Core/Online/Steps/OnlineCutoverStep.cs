@@ -83,6 +83,9 @@ public sealed class OnlineCutoverStep : IMigrationStep
         await using var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken);
 
         // The objects other than tables and columns, none of which the stream carries: exact now, before the sequences.
+        // Every change is applied: the target's triggers are on again first, so that the comparison meets them as the
+        // source has them (pg_dump writes a disabled trigger as changed, which the pass would make again).
+        await TargetState.EnableAsync(target, cancellationToken);
         await SchemaObjects.AtSwitchAsync(context, cancellationToken);
         phases.Lap("schema objects");
 
