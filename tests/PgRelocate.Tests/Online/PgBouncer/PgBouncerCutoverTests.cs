@@ -84,6 +84,8 @@ public class PgBouncerCutoverTests(OnlineServers servers) : IClassFixture<Online
         using var dir = new TempDir();
         var run = OnlineRun.Start(source, target, dir.Path, "--pgbouncer", CliRunner.Url(bouncer.Admin), "--pgbouncer-ini", bouncer.IniFile, "--pgbouncer-database", "app", "--max-pause", "1s");
         var id = await run.WaitForFollowAsync();
+        // The verification while following first: its snapshot would wait for the transaction held below too.
+        await run.WaitForVerifiedAsync();
 
         // The application holds a transaction open through PgBouncer: PAUSE waits for it.
         await using var held = new NpgsqlConnection(bouncer.App.ToNpgsqlConnectionString());
