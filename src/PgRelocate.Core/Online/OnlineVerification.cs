@@ -65,6 +65,7 @@ internal static class OnlineVerification
 
             VerificationResult result;
             IReadOnlySet<string> rewritten;
+            var carries = follower.Carries;
             try
             {
                 (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, unlogged, reporter, cancellationToken);
@@ -77,11 +78,20 @@ internal static class OnlineVerification
             }
 
             var raced = result.Tables.Where(t => !t.Equal && rewritten.Contains(t.Name)).Select(t => t.Name).ToList();
-            // A table the source made just before the snapshot reaches the target at the marker of its copy, after it.
-            var schemaRaced = follower.CarriesSchemaChanges && result.SchemaDifferences.Count > 0;
+            // A table the source made just before the snapshot reaches the target at the marker of its copy, after it:
+            // missing there, or (a partition the target made ahead of its rows) present without them.
+            var carried = follower.CarriedSince(carries);
+            var carriedRaced = result.Tables.Where(t => !t.Equal && carried.Contains(t.Name)).Select(t => t.Name).ToList();
+            var schemaRaced = follower.CarriesSchemaChanges && (result.SchemaDifferences.Count > 0 || carriedRaced.Count > 0);
             if ((raced.Count == 0 && !schemaRaced) || attempt == Attempts)
             {
                 return result;
+            }
+
+            if (carriedRaced.Count > 0)
+            {
+                reporter.Info($"{string.Join(", ", carriedRaced)} reached the target after the verification's snapshot (copied at a marker after its position): verifying again at a new position.");
+                continue;
             }
 
             if (schemaRaced)
