@@ -68,7 +68,12 @@ internal static class OnlineVerification
             var carries = follower.Carries;
             try
             {
-                (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, unlogged, reporter, cancellationToken);
+                (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, unlogged, reporter, giveUp, cancellationToken);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && giveUp())
+            {
+                reporter.Info("The cutover was asked while the verification's snapshot waited for transactions open on the source: the follow goes on to the cutover without it.");
+                return null;
             }
             catch (PgRelocateException e) when (follower.CarriesSchemaChanges && attempt < Attempts && e.InnerException is Npgsql.PostgresException { SqlState: PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedTable })
             {
@@ -135,7 +140,7 @@ internal static class OnlineVerification
 
     /// <returns>The verification, and the tables ("schema.table") the source rewrote after its snapshot.</returns>
     private static async Task<(VerificationResult Result, IReadOnlySet<string> Rewritten)> AtOnePositionAsync(
-        Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int attempt, int jobs, IReadOnlyList<string> unlogged, IReporter reporter, CancellationToken cancellationToken)
+        Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int attempt, int jobs, IReadOnlyList<string> unlogged, IReporter reporter, Func<bool> giveUp, CancellationToken cancellationToken)
     {
         // The exported snapshot stays importable while its connection is open and idle. Creating the slot waits
         // for the source's running transactions to end (a long one holds it up), so the follow goes on meanwhile
@@ -148,7 +153,10 @@ internal static class OnlineVerification
         // Open to the method's end, as the first: a snapshot a slot exported is importable while its connection lives.
         await using var closeAgain = new WhenDone(() => again?.DisposeAsync() ?? ValueTask.CompletedTask);
         reporter.Info("Taking a snapshot of the source to verify the target while following: the apply pauses at its position for a moment, to hold the target as it is there.");
-        var creating = CreateSlotAsync(replication, source, $"{slot}_verify{attempt}", cancellationToken);
+        // Creating it waits for every transaction open on the source: a cutover asked meanwhile cancels it.
+        using var creation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var creating = CreateSlotAsync(replication, source, $"{slot}_verify{attempt}", creation.Token);
+        var watching = CancelWhenAsync(creating, giveUp, creation);
         var marking = MarkAfterAsync(creating, source, cancellationToken);
 
         using var following = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -214,6 +222,12 @@ internal static class OnlineVerification
         }
         finally
         {
+            if (!creating.IsCompleted)
+            {
+                await creation.CancelAsync();
+            }
+
+            await watching;
             // A follow that stopped (a schema change, the slot endangering the source) stops the comparison too.
             await following.CancelAsync();
             if (verifying is not null)
@@ -286,6 +300,21 @@ internal static class OnlineVerification
         catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException)
         {
             throw Db.Describe(e, source, "source");
+        }
+    }
+
+    /// <summary>Cancels <paramref name="creation"/> should <paramref name="giveUp"/> say so before the slot is created.</summary>
+    private static async Task CancelWhenAsync(Task creating, Func<bool> giveUp, CancellationTokenSource creation)
+    {
+        while (!creating.IsCompleted)
+        {
+            if (giveUp())
+            {
+                await creation.CancelAsync();
+                return;
+            }
+
+            await Task.WhenAny(creating, Task.Delay(TimeSpan.FromMilliseconds(250)));
         }
     }
 
