@@ -1,0 +1,102 @@
+using PgRelocate.Connections;
+using PgRelocate.Online;
+using PgRelocate.Online.Steps;
+using PgRelocate.Tests.Harness;
+
+namespace PgRelocate.Tests.Online;
+
+/// <summary>
+/// The way back into a target whose login role may replicate, on a cluster with wal_level logical: it follows the
+/// target by a replication slot and a publication (no trigger, no queue), with the forward follow reversed.
+/// Compared with plain SQL digests on both sides; nothing of it is left on the target after its end.
+/// </summary>
+public partial class FallbackTests
+{
+    [Fact]
+    public async Task Should_Roll_Back_By_A_Slot_Where_The_Targets_Role_May_Replicate()
+    {
+        var (source, target, dir, run, id) = await SwitchBySlotAsync("slotback");
+        using (dir)
+        {
+            await PgServer.ExecuteAsync(target, Writes);
+            await WaitForSameRowsAsync(run, source, target);
+            var status = await CliRunner.RunAsync(["status", id, "--once", "--workdir", dir.Path]);
+            Assert.Contains("way back: the old source follows the target by a replication slot", status.Output, StringComparison.Ordinal);
+
+            // Written after the way back caught up: left for the rollback's last changes.
+            await PgServer.ExecuteAsync(target, "INSERT INTO app.items (v, big) VALUES ('last', repeat('t', 100000)); UPDATE app.items SET v = 'last too' WHERE id = 1; TRUNCATE app.gone;");
+            var rollback = await CliRunner.RunAsync(["rollback", id, "--workdir", dir.Path]);
+            Assert.True(rollback.ExitCode == 0, rollback.ToString());
+            Assert.Equal(0, (await run.Result).ExitCode);
+
+            await AssertSameRowsAsync(source, target);
+            Assert.Equal(0L, await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM app.gone"));
+            await AssertNothingLeftAsync(source, target);
+            await AssertNoSlotLeftAsync(target);
+            await PgServer.ExecuteAsync(source, "INSERT INTO app.items (v) VALUES ('after the rollback')");
+            var refused = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => PgServer.ExecuteAsync(target, "INSERT INTO app.items (v) VALUES ('refused')"));
+            Assert.Equal(Npgsql.PostgresErrorCodes.ReadOnlySqlTransaction, refused.SqlState);
+        }
+    }
+
+    [Fact]
+    public async Task Should_Finish_A_Way_Back_By_A_Slot_Removing_It_From_The_Target()
+    {
+        var (source, target, dir, run, id) = await SwitchBySlotAsync("slotfinish");
+        using (dir)
+        {
+            await PgServer.ExecuteAsync(target, Writes);
+            await WaitForSameRowsAsync(run, source, target);
+            var finish = await CliRunner.RunAsync(["finish", id, "--workdir", dir.Path]);
+            Assert.True(finish.ExitCode == 0, finish.ToString());
+            Assert.Equal(0, (await run.Result).ExitCode);
+
+            await AssertNothingLeftAsync(source, target);
+            await AssertNoSlotLeftAsync(target);
+            await PgServer.ExecuteAsync(target, "INSERT INTO app.items (v) VALUES ('after the finish')");
+        }
+    }
+
+    /// <summary>Switched into a database of the logical cluster whose login role has REPLICATION: the way back must choose a slot.</summary>
+    private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, TempDir Dir, OnlineRun Run, string Id)> SwitchBySlotAsync(string name)
+    {
+        var target = await servers.Source.CreateDatabaseAsync(name);
+        await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(target.User)} REPLICATION");
+        var switched = await SwitchIntoAsync(target, null, []);
+        Assert.Equal("slot", switched.Run.Journal().Output(FallbackCaptureStep.StepName, FallbackCaptureStep.By));
+        Assert.Equal(1L, await PgServer.ScalarAsync<long>(target, $"SELECT count(*) FROM pg_replication_slots WHERE database = current_database() AND slot_name = '{OnlineNames.Slot(switched.Id)}_back'"));
+        Assert.Null(await PgServer.ScalarAsync<string>(target, "SELECT to_regnamespace('pgrelocate_online')::text"));
+        return switched;
+    }
+
+    /// <summary>Waits until the old source holds exactly the target's rows (by the digests of <see cref="AssertSameRowsAsync"/>).</summary>
+    private static Task WaitForSameRowsAsync(OnlineRun run, PgConnectionInfo source, PgConnectionInfo target) =>
+        Eventually.True(
+            async () =>
+            {
+                if (run.Result.IsCompleted)
+                {
+                    Assert.Fail("The migration ended during the way back: " + await run.Result);
+                }
+
+                try
+                {
+                    await AssertSameRowsAsync(source, target);
+                    return OnlineStatus.Read(run.Journal().Folder) is { Phase: OnlinePhases.WayBack, Changes: > 0 };
+                }
+                catch (Xunit.Sdk.EqualException)
+                {
+                    return false;
+                }
+            },
+            TimeSpan.FromMinutes(2),
+            "The way back by a slot did not catch up in time.",
+            TimeSpan.FromMilliseconds(250));
+
+    private static async Task AssertNoSlotLeftAsync(PgConnectionInfo target)
+    {
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_publication"));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relreplident = 'f' AND relnamespace = 'app'::regnamespace AND relname <> 'nokey'"));
+    }
+}
