@@ -1,4 +1,5 @@
 using PgRelocate.Connections;
+using PgRelocate.Migration;
 using PgRelocate.Online;
 using PgRelocate.Online.Steps;
 using PgRelocate.Tests.Harness;
@@ -13,24 +14,25 @@ namespace PgRelocate.Tests.Online;
 public partial class FallbackTests
 {
     [Fact]
-    public async Task Should_Roll_Back_By_A_Slot_Where_The_Targets_Role_May_Replicate()
+    public async Task Should_Roll_Back_By_A_Slot_After_A_Kill_Applying_What_The_Target_Wrote_Meanwhile()
     {
-        var (source, target, dir, run, id) = await SwitchBySlotAsync("slotback");
+        var (source, target, dir, run, id) = await SwitchBySlotAsync("slotback", new Dictionary<string, string> { [FaultInjection.Variable] = "kill:way back:applied" });
         using (dir)
         {
-            await PgServer.ExecuteAsync(target, Writes);
-            await WaitForSameRowsAsync(run, source, target);
-            var status = await CliRunner.RunAsync(["status", id, "--once", "--workdir", dir.Path]);
-            Assert.Contains("way back: the old source follows the target by a replication slot", status.Output, StringComparison.Ordinal);
+            await PgServer.ExecuteAsync(target, "INSERT INTO app.items (v) VALUES ('first')");
+            Assert.NotEqual(0, (await run.Result.WaitAsync(TimeSpan.FromMinutes(2))).ExitCode);
 
-            // Written after the way back caught up: left for the rollback's last changes.
-            await PgServer.ExecuteAsync(target, "INSERT INTO app.items (v, big) VALUES ('last', repeat('t', 100000)); UPDATE app.items SET v = 'last too' WHERE id = 1; TRUNCATE app.gone;");
+            // Written while no process follows: only the rollback's last changes, read from the slot, carry them.
+            await PgServer.ExecuteAsync(target, Writes + "INSERT INTO app.items (v, big) VALUES ('last', repeat('t', 100000)); UPDATE app.items SET v = 'last too' WHERE id = 1;");
             var rollback = await CliRunner.RunAsync(["rollback", id, "--workdir", dir.Path]);
-            Assert.True(rollback.ExitCode == 0, rollback.ToString());
-            Assert.Equal(0, (await run.Result).ExitCode);
+            Assert.True(rollback.ExitCode == 1, rollback.ToString());
+            Assert.Contains("The request is kept", rollback.Output, StringComparison.Ordinal);
+            var resumed = OnlineRun.Resume(source, target, dir.Path, id);
+            Assert.True((await resumed.Result).ExitCode == 0, (await resumed.Result).ToString());
+            Assert.Contains("rolled back", run.Journal().Step("way back").Summary, StringComparison.Ordinal);
 
             await AssertSameRowsAsync(source, target);
-            Assert.Equal(0L, await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM app.gone"));
+            Assert.Equal(1L, await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM app.gone"));
             await AssertNothingLeftAsync(source, target);
             await AssertNoSlotLeftAsync(target);
             await PgServer.ExecuteAsync(source, "INSERT INTO app.items (v) VALUES ('after the rollback')");
@@ -40,13 +42,16 @@ public partial class FallbackTests
     }
 
     [Fact]
-    public async Task Should_Finish_A_Way_Back_By_A_Slot_Removing_It_From_The_Target()
+    public async Task Should_Follow_By_A_Slot_And_Finish_Removing_It_From_The_Target()
     {
         var (source, target, dir, run, id) = await SwitchBySlotAsync("slotfinish");
         using (dir)
         {
             await PgServer.ExecuteAsync(target, Writes);
             await WaitForSameRowsAsync(run, source, target);
+            var status = await CliRunner.RunAsync(["status", id, "--once", "--workdir", dir.Path]);
+            Assert.Contains("way back: the old source follows the target by a replication slot", status.Output, StringComparison.Ordinal);
+            Assert.Contains("of the target's WAL", status.Output, StringComparison.Ordinal);
             var finish = await CliRunner.RunAsync(["finish", id, "--workdir", dir.Path]);
             Assert.True(finish.ExitCode == 0, finish.ToString());
             Assert.Equal(0, (await run.Result).ExitCode);
@@ -58,11 +63,11 @@ public partial class FallbackTests
     }
 
     /// <summary>Switched into a database of the logical cluster whose login role has REPLICATION: the way back must choose a slot.</summary>
-    private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, TempDir Dir, OnlineRun Run, string Id)> SwitchBySlotAsync(string name)
+    private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, TempDir Dir, OnlineRun Run, string Id)> SwitchBySlotAsync(string name, Dictionary<string, string>? environment = null)
     {
         var target = await servers.Source.CreateDatabaseAsync(name);
         await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(target.User)} REPLICATION");
-        var switched = await SwitchIntoAsync(target, null, []);
+        var switched = await SwitchIntoAsync(target, environment, []);
         Assert.Equal("slot", switched.Run.Journal().Output(FallbackCaptureStep.StepName, FallbackCaptureStep.By));
         Assert.Equal(1L, await PgServer.ScalarAsync<long>(target, $"SELECT count(*) FROM pg_replication_slots WHERE database = current_database() AND slot_name = '{OnlineNames.Slot(switched.Id)}_back'"));
         Assert.Null(await PgServer.ScalarAsync<string>(target, "SELECT to_regnamespace('pgrelocate_online')::text"));
