@@ -62,12 +62,41 @@ public partial class FallbackTests
         }
     }
 
+    [Fact]
+    public async Task Should_End_A_Way_Back_By_A_Slot_Past_Its_Limit_And_Leave_The_Target_Working()
+    {
+        var (source, target, dir, run, id) = await SwitchBySlotAsync("slotlimit", null, "--max-fallback-queue", "1MB");
+        using (dir)
+        {
+            await using (var hold = new Npgsql.NpgsqlConnection(source.ToNpgsqlConnectionString()))
+            {
+                // The old source's table locked: the way back's apply waits, and the slot holds the target's WAL meanwhile.
+                await hold.OpenAsync();
+                await Db.ExecuteAsync(hold, "BEGIN READ WRITE; LOCK TABLE app.items IN ACCESS EXCLUSIVE MODE;", CancellationToken.None);
+                await PgServer.ExecuteAsync(target, "INSERT INTO app.items (v, big) SELECT 'big', (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 30)) FROM generate_series(1, 3000)");
+                await Eventually.True(
+                    async () => await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()") == 0,
+                    TimeSpan.FromMinutes(2),
+                    "The way back did not stop past its limit.",
+                    TimeSpan.FromMilliseconds(250));
+                await Db.ExecuteAsync(hold, "COMMIT", CancellationToken.None);
+            }
+
+            var result = await run.Result.WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.True(result.ExitCode == 0, result.ToString());
+            Assert.Contains("over --max-fallback-queue 1.0 MB", run.Journal().Step("way back").Summary, StringComparison.Ordinal);
+            await AssertNothingLeftAsync(source, target);
+            await AssertNoSlotLeftAsync(target);
+            await PgServer.ExecuteAsync(target, "INSERT INTO app.items (v) VALUES ('still in use')");
+        }
+    }
+
     /// <summary>Switched into a database of the logical cluster whose login role has REPLICATION: the way back must choose a slot.</summary>
-    private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, TempDir Dir, OnlineRun Run, string Id)> SwitchBySlotAsync(string name, Dictionary<string, string>? environment = null)
+    private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, TempDir Dir, OnlineRun Run, string Id)> SwitchBySlotAsync(string name, Dictionary<string, string>? environment = null, params string[] extra)
     {
         var target = await servers.Source.CreateDatabaseAsync(name);
         await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(target.User)} REPLICATION");
-        var switched = await SwitchIntoAsync(target, environment, []);
+        var switched = await SwitchIntoAsync(target, environment, extra);
         Assert.Equal("slot", switched.Run.Journal().Output(FallbackCaptureStep.StepName, FallbackCaptureStep.By));
         Assert.Equal(1L, await PgServer.ScalarAsync<long>(target, $"SELECT count(*) FROM pg_replication_slots WHERE database = current_database() AND slot_name = '{OnlineNames.Slot(switched.Id)}_back'"));
         Assert.Null(await PgServer.ScalarAsync<string>(target, "SELECT to_regnamespace('pgrelocate_online')::text"));

@@ -67,11 +67,16 @@ internal static class FallbackSlot
     public static Task RemoveAsync(MigrationJournal journal, PgConnectionInfo target, CancellationToken cancellationToken) =>
         SourceSide.RemoveAsync(target, Name(journal.Id), Name(journal.Id), journal.Step(FallbackCaptureStep.StepName).Get(FallbackCaptureStep.ReplicaIdentityFull) ?? [], cancellationToken, "target");
 
-    /// <summary>The forward path's follower, reversed: from the target's slot into the old source.</summary>
-    public static Follower FollowerFor(MigrationContext context) =>
+    /// <summary>
+    /// The forward path's follower, reversed: from the target's slot into the old source. <paramref name="limited"/>:
+    /// it stops once the slot holds more WAL than --max-fallback-queue, whatever the apply waits for (not the
+    /// rollback's, which must apply all).
+    /// </summary>
+    public static Follower FollowerFor(MigrationContext context, bool limited) =>
         new(context.Options.Into.Connection, context.Options.Source, Name(context.Journal.Id), Name(context.Journal.Id), context.Folder, context.Reporter)
         {
             Phase = OnlinePhases.WayBack,
+            MaxRetainedBytes = limited ? context.Options.MaxFallbackQueue : null,
             CarrySchemaChanges = context.Options.CarrySchemaChanges,
             Lanes = context.Options.Into.Jobs,
         };
@@ -89,7 +94,7 @@ internal static class FallbackSlot
             applied = await OnlineCutoverStep.MarkLastChangeAsync(conn, context.Reporter, cancellationToken);
         }
 
-        await using var follower = FollowerFor(context);
+        await using var follower = FollowerFor(context, limited: false);
         await follower.RunAsync(applied, cancellationToken);
         return follower.Changes;
     }

@@ -160,7 +160,7 @@ public sealed class FallbackStep : IMigrationStep
         var max = context.Options.MaxFallbackQueue;
         while (true)
         {
-            await using var follower = FallbackSlot.FollowerFor(context);
+            await using var follower = FallbackSlot.FollowerFor(context, limited: true);
             try
             {
                 await follower.RunAsync(
@@ -180,7 +180,7 @@ public sealed class FallbackStep : IMigrationStep
                 }
 
                 await follower.DisposeAsync();
-                return await StopAsync(context, $"its replication slot holds {Units.Bytes(follower.Retained)} of WAL on the target, over --max-fallback-queue {Units.Bytes(max!.Value)}", cancellationToken);
+                return await StopAsync(context, OverLimit(follower.Retained, max!.Value), cancellationToken);
             }
             catch (Exception e) when ((Transience.IsTransient(e) || e.InnerException is { } inner && Transience.IsTransient(inner)) && !cancellationToken.IsCancellationRequested)
             {
@@ -189,9 +189,10 @@ public sealed class FallbackStep : IMigrationStep
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && Failures.Operational(e) is { } failure)
             {
-                // A slot nobody reads would hold the target's WAL without end: the way back ends instead.
+                // A slot nobody reads would hold the target's WAL without end: the way back ends instead (the follow's
+                // guard stops it past the limit, even while its apply waits for a lock on the old source).
                 await follower.DisposeAsync();
-                return await StopAsync(context, failure.Message.TrimEnd('.'), cancellationToken);
+                return await StopAsync(context, follower.Retained > max ? OverLimit(follower.Retained, max!.Value) : failure.Message.TrimEnd('.'), cancellationToken);
             }
             finally
             {
@@ -199,6 +200,9 @@ public sealed class FallbackStep : IMigrationStep
             }
         }
     }
+
+    private static string OverLimit(long retained, long max) =>
+        $"its replication slot holds {Units.Bytes(retained)} of WAL on the target, over --max-fallback-queue {Units.Bytes(max)}";
 
     /// <summary>What holds the way back, for the status: a transaction in progress, tables new on the target not captured yet; null when nothing.</summary>
     private static string? Blocked(FallbackFollower follower)
