@@ -62,7 +62,7 @@ public sealed record MigrationOptions
     /// <summary>Online: after the switch, keep the old source in step with the target until `rollback` or `finish` (a way back).</summary>
     public bool Fallback { get; init; }
 
-    /// <summary>With <see cref="Fallback"/>: end the way back once its queue on the target holds more than this many bytes; null: no limit.</summary>
+    /// <summary>With <see cref="Fallback"/>: end the way back once its queue on the target (or, by a slot, the WAL the slot holds there) takes more than this many bytes; null: no limit.</summary>
     public long? MaxFallbackQueue { get; init; }
 
     /// <summary>Online: carry the source's schema changes to the target while following (the default), or stop at the first (false: <c>--on-schema-change stop</c>).</summary>

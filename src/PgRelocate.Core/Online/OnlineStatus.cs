@@ -60,7 +60,7 @@ public sealed record OnlineStatus
     /// <summary>The source's tables the follow cannot carry to the target yet (a warning says why); null when none waits.</summary>
     public IReadOnlyList<string>? WaitingToCarry { get; init; }
 
-    /// <summary>The way back's queue on the target, on disk (<see cref="OnlinePhases.WayBack"/> only).</summary>
+    /// <summary>The way back's queue on the target, on disk (<see cref="OnlinePhases.WayBack"/> only); null for a way back by a slot, whose WAL on the target <see cref="RetainedBytes"/> shows.</summary>
     public long? QueueBytes { get; init; }
 
     public DateTimeOffset UpdatedAt { get; init; } = DateTimeOffset.UtcNow;
@@ -87,7 +87,7 @@ public sealed record OnlineStatus
     }
 
     public string Describe() => Phase == OnlinePhases.WayBack
-        ? $"{Phase}: the old source follows the target; lag {LagSeconds:0.0}s, queue {Progress.Units.Bytes(QueueBytes ?? 0)} on the target; {Changes} changes in {Transactions} transactions applied to the old source"
+        ? $"{Phase}: the old source follows the target{(QueueBytes is { } queue ? $"; lag {LagSeconds:0.0}s, queue {Progress.Units.Bytes(queue)} on the target" : $" by a replication slot; lag {LagSeconds:0.0}s, the slot holds {Progress.Units.Bytes(RetainedBytes)} of the target's WAL")}; {Changes} changes in {Transactions} transactions applied to the old source"
         : (Phase == OnlinePhases.Verify
         ? $"{Phase}: the target is compared with the source as of one position while the follow goes on; lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {ChangesPerSecond:0} changes/s; {Changes} changes applied"
         : $"{Phase}: lag {Progress.Units.Bytes(LagBytes)}, {LagSeconds:0.0}s; {ChangesPerSecond:0} changes/s, {TransactionsPerSecond:0} transactions/s; {Changes} changes applied")

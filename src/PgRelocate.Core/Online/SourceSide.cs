@@ -120,9 +120,10 @@ internal static class SourceSide
     }
 
     /// <summary>Drops the slot (waiting for a session still streaming from it to end), the publication, and undoes REPLICA IDENTITY FULL.</summary>
-    public static async Task RemoveAsync(PgConnectionInfo source, string slot, string publication, IEnumerable<string> replicaIdentityFull, CancellationToken cancellationToken)
+    /// <param name="side">Which database this is, for a failure's words: "source", or "target" for the way back's slot.</param>
+    public static async Task RemoveAsync(PgConnectionInfo source, string slot, string publication, IEnumerable<string> replicaIdentityFull, CancellationToken cancellationToken, string side = "source")
     {
-        await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
+        await using var conn = await Db.OpenAsync(source, side, cancellationToken);
         await Db.ExecuteAsync(conn, "SET default_transaction_read_only = off", cancellationToken);
         // The streaming session of a process that just stopped may linger for a moment: ended, and the slot dropped
         // once it has gone.

@@ -269,9 +269,15 @@ public partial class FallbackTests(OnlineServers servers) : IClassFixture<Online
     /// <summary>A source with the test's tables, migrated online with --fallback into a target whose role may not replicate, and switched.</summary>
     private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, TempDir Dir, OnlineRun Run, string Id)> SwitchAsync(string name, Dictionary<string, string>? environment = null, params string[] extra)
     {
-        var source = await servers.SourceAsync(Schema);
         var target = await servers.Target.CreateDatabaseAsync(name);
         Assert.False(await PgServer.ScalarAsync<bool>(target, "SELECT rolreplication FROM pg_roles WHERE rolname = current_user"));
+        return await SwitchIntoAsync(target, environment, extra);
+    }
+
+    /// <summary>A source with the test's tables, migrated online with --fallback into <paramref name="target"/>, and switched.</summary>
+    private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, TempDir Dir, OnlineRun Run, string Id)> SwitchIntoAsync(PgConnectionInfo target, Dictionary<string, string>? environment, string[] extra)
+    {
+        var source = await servers.SourceAsync(Schema);
         var dir = new TempDir();
         var run = OnlineRun.Start(source, target, dir.Path, environment, ["--fallback", .. extra]);
         var id = await run.WaitForFollowAsync();

@@ -17,11 +17,19 @@ namespace PgRelocate.Online.Fallback;
 /// </summary>
 internal static class FallbackEnding
 {
-    /// <summary>Removes the way back from the sides given: the capture from the target, the record (and the disabled triggers) from the old source.</summary>
-    public static async Task RemoveAsync(PgConnectionInfo? oldSource, PgConnectionInfo? target, CancellationToken cancellationToken)
+    /// <summary>
+    /// Removes the way back of <paramref name="journal"/> from the sides given: the capture from the target (the
+    /// slot and publication, or the triggers, and the tool's schema), the record (and the disabled triggers) from the old source.
+    /// </summary>
+    public static async Task RemoveAsync(MigrationJournal journal, PgConnectionInfo? oldSource, PgConnectionInfo? target, CancellationToken cancellationToken)
     {
         if (target is not null)
         {
+            if (FallbackSlot.Chosen(journal))
+            {
+                await FallbackSlot.RemoveAsync(journal, target, cancellationToken);
+            }
+
             await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
             await FallbackCapture.RemoveAsync(conn, cancellationToken);
         }
@@ -56,27 +64,7 @@ internal static class FallbackEnding
         context.Journal.Save();
         context.Reporter.Info($"Target {target.Database} is read-only; applying its last changes to the old source.");
 
-        bool captured;
-        await using (var conn = await OpenWritableAsync(target, "target", cancellationToken))
-        {
-            captured = await FallbackCapture.ExistsAsync(conn, cancellationToken);
-        }
-
-        if (captured)
-        {
-            await using var follower = await FallbackFollower.OpenAsync(oldSource, target, options.Into.Jobs, cancellationToken);
-            // Every session that could write is gone: rounds apply all, until one (not held up) finds nothing.
-            while (await follower.RoundAsync(cancellationToken) > 0 || follower.Waiting)
-            {
-            }
-
-            record.Set(Steps.FallbackStep.ChangedTables, [.. await follower.ChangedTablesAsync(cancellationToken)]);
-            record.Set(Steps.FallbackStep.LastChanges, follower.Changes);
-            context.Journal.Save();
-            await using var conn = await OpenWritableAsync(target, "target", cancellationToken);
-            await FallbackCapture.RemoveAsync(conn, cancellationToken);
-        }
-
+        await ApplyLastAsync(context, cancellationToken);
         FaultInjection.At(Steps.FallbackStep.StepName, "capture removed");
         int sequences, largeObjects;
         await using (var old = await OpenWritableAsync(oldSource, "source", cancellationToken))
@@ -106,6 +94,45 @@ internal static class FallbackEnding
         record.Set(Steps.FallbackStep.RolledBack, true);
         var kept = dropped.Count == 0 ? "" : $"; {Errors.Sentences.Counted(dropped.Count, "table")} dropped on the target after the switch kept on the old source: {string.Join(", ", dropped)}";
         return $"rolled back: the target refuses writes; {record.Get(Steps.FallbackStep.LastChanges) ?? 0} last changes, {sequences} sequences and {largeObjects} changed large objects applied to the old source, {compared} changed tables verified identical{kept}; the old source takes writes again";
+    }
+
+    /// <summary>
+    /// The target's last changes (it refuses writes now) applied to the old source, the tables they changed kept in
+    /// the journal, then the capture removed from the target. Skipped when a run before got as far as removing it.
+    /// </summary>
+    private static async Task ApplyLastAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var (oldSource, target) = (context.Options.Source, context.Options.Into.Connection);
+        var record = context.Record;
+        var bySlot = FallbackSlot.Chosen(context.Journal);
+        await using (var conn = await OpenWritableAsync(target, "target", cancellationToken))
+        {
+            if (!(bySlot ? await FallbackSlot.ExistsAsync(conn, FallbackSlot.Name(context.Journal.Id), cancellationToken) : await FallbackCapture.ExistsAsync(conn, cancellationToken)))
+            {
+                return;
+            }
+        }
+
+        if (bySlot)
+        {
+            record.Set(Steps.FallbackStep.LastChanges, await FallbackSlot.ApplyLastAsync(context, cancellationToken));
+            await using var old = await Db.OpenAsync(oldSource, "source", cancellationToken);
+            record.Set(Steps.FallbackStep.ChangedTables, [.. await TargetState.ChangedTablesAsync(old, cancellationToken)]);
+        }
+        else
+        {
+            await using var follower = await FallbackFollower.OpenAsync(oldSource, target, context.Options.Into.Jobs, cancellationToken);
+            // Every session that could write is gone: rounds apply all, until one (not held up) finds nothing.
+            while (await follower.RoundAsync(cancellationToken) > 0 || follower.Waiting)
+            {
+            }
+
+            record.Set(Steps.FallbackStep.ChangedTables, [.. await follower.ChangedTablesAsync(cancellationToken)]);
+            record.Set(Steps.FallbackStep.LastChanges, follower.Changes);
+        }
+
+        context.Journal.Save();
+        await RemoveAsync(context.Journal, null, target, cancellationToken);
     }
 
     /// <summary>

@@ -164,13 +164,16 @@ internal sealed class FallbackFollower : IAsyncDisposable
         await _target.DisposeAsync();
     }
 
-    /// <summary>Creates the old source's record of the way back (its position at the start), unless a run before created it.</summary>
-    public static async Task PrepareOldSourceAsync(NpgsqlConnection oldSource, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the old source's record of the way back (its position at the start, under <paramref name="slot"/>:
+    /// <see cref="Slot"/>, or the name of the way back's replication slot), unless a run before created it.
+    /// </summary>
+    public static async Task PrepareOldSourceAsync(NpgsqlConnection oldSource, string slot, CancellationToken cancellationToken)
     {
         await Db.ExecuteAsync(oldSource, "SET default_transaction_read_only = off", cancellationToken);
-        if (await TargetState.ReadAsync(oldSource, Slot, cancellationToken) is null)
+        if (await TargetState.ReadAsync(oldSource, slot, cancellationToken) is null)
         {
-            await TargetState.CreateAsync(oldSource, Slot, new NpgsqlLogSequenceNumber(0), cancellationToken);
+            await TargetState.CreateAsync(oldSource, slot, new NpgsqlLogSequenceNumber(0), cancellationToken);
         }
     }
 }

@@ -11,6 +11,7 @@ internal static class FallbackSql
     public static readonly string QueueTables = Load("QueueTables.sql");
     public static readonly string QueueHorizon = Load("QueueHorizon.sql");
     public static readonly string ChangedTables = Load("ChangedTables.sql");
+    public static readonly string SlotPossible = Load("SlotPossible.sql");
 
     private static string Load(string fileName) => CatalogSql.Load("Online/Fallback/" + fileName);
 }

@@ -6,6 +6,9 @@ namespace PgRelocate.Online.Follow;
 /// <summary>The follow's guard: the source watched, and a held-up apply shown, whatever the apply is doing.</summary>
 internal sealed partial class Follower
 {
+    /// <summary>The WAL the slot holds on the stream's source, at the watch's last look (every 2 seconds).</summary>
+    public long Retained => Watch.Retained;
+
     /// <summary>
     /// Runs the follow with its guard beside it: every second, on sessions of its own, the guard watches the
     /// source (the WAL the slot holds, new tables; see <see cref="SourceWatch"/>) whatever the apply is doing,

@@ -7,8 +7,10 @@ namespace PgRelocate.Online.Steps;
 
 /// <summary>
 /// With --fallback, right after the switch and before the applications are told of it (the cutover summary
-/// comes next): the capture on the target (<see cref="FallbackCapture"/>) and the old source's record of what
-/// the way back applied. The old source stays read-only for the applications (the read-only step's mode, kept),
+/// comes next): the capture on the target and the old source's record of what the way back applied. The capture
+/// is a replication slot and a publication (<see cref="FallbackSlot"/>) where the target's login role may
+/// replicate and its wal_level is logical, else triggers and a queue (<see cref="FallbackCapture"/>); the choice
+/// is recorded (<see cref="By"/>) before either is created. The old source stays read-only for the applications (the read-only step's mode, kept),
 /// written only by the way back. Undone (cancel, a failure), both are removed; the way back's end removes them.
 /// </summary>
 internal sealed class FallbackCaptureStep : ICompensatingStep
@@ -17,6 +19,12 @@ internal sealed class FallbackCaptureStep : ICompensatingStep
 
     /// <summary>The output that says the capture is in place: on, until something removes it.</summary>
     public static readonly JournalKey<CaptureState?> Capture = JournalKey.State<CaptureState>("capture");
+
+    /// <summary>How the way back follows the target: <see cref="FallbackSlot.BySlot"/> or <see cref="FallbackSlot.ByTriggers"/>.</summary>
+    public static readonly JournalKey<string> By = JournalKey.Text("by");
+
+    /// <summary>A way back by a slot: the target's tables it set REPLICA IDENTITY FULL on (quoted names), undone at its end.</summary>
+    public static readonly JournalKey<IReadOnlyList<string>> ReplicaIdentityFull = JournalKey.Lines("replicaIdentityFull");
 
     /// <summary>How long the capture took to set up.</summary>
     public static readonly JournalKey<TimeSpan?> Took = JournalKey.Seconds("seconds");
@@ -32,29 +40,48 @@ internal sealed class FallbackCaptureStep : ICompensatingStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.UtcNow;
-        context.Record.Set(Capture, CaptureState.On);
+        var record = context.Record;
+        await using var target = await Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken);
+        // Decided once: a run after a kill goes on with what the first chose (and may have created).
+        var by = record.Get(By) ?? (await FallbackSlot.PossibleAsync(target, cancellationToken) ? FallbackSlot.BySlot : FallbackSlot.ByTriggers);
+        record.Set(By, by);
+        record.Set(Capture, CaptureState.On);
         context.Journal.Save();
+        var slot = by == FallbackSlot.BySlot ? FallbackSlot.Name(context.Journal.Id) : null;
         await using (var old = await Db.OpenAsync(context.Options.Source, "source", cancellationToken))
         {
-            await FallbackFollower.PrepareOldSourceAsync(old, cancellationToken);
+            await FallbackFollower.PrepareOldSourceAsync(old, slot ?? FallbackFollower.Slot, cancellationToken);
         }
 
-        int tables;
-        await using (var target = await Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken))
+        string captured;
+        if (slot is null)
         {
-            tables = await FallbackCapture.CreateAsync(target, cancellationToken);
+            captured = $"{await FallbackCapture.CreateAsync(target, cancellationToken)} tables captured on the target by triggers";
+        }
+        else
+        {
+            await FallbackSlot.CreateAsync(
+                target,
+                slot,
+                tables =>
+                {
+                    record.Set(ReplicaIdentityFull, [.. (record.Get(ReplicaIdentityFull) ?? []).Union(tables, StringComparer.Ordinal)]);
+                    context.Journal.Save();
+                },
+                cancellationToken);
+            captured = $"replication slot and publication {slot} created on the target (its login role may replicate)";
         }
 
         var took = DateTimeOffset.UtcNow - started;
         var seconds = took.TotalSeconds;
-        context.Record.Set(Took, took);
-        context.Record.Summary = $"{tables} tables captured on the target in {seconds:0.0}s (after the write downtime measured, before the applications are told); the old source stays read-only to the applications and follows the target";
+        record.Set(Took, took);
+        record.Summary = $"{captured} in {seconds:0.0}s (after the write downtime measured, before the applications are told); the old source stays read-only to the applications and follows the target";
         context.Reporter.Info($"A way back is ready: the target's changes go to the old source until 'pgrelocate rollback {context.Journal.Id}' or 'pgrelocate finish {context.Journal.Id}'.");
     }
 
     public async Task UndoAsync(MigrationContext context, CancellationToken cancellationToken)
     {
-        await FallbackEnding.RemoveAsync(context.HasSource ? context.Options.Source : null, context.HasTarget ? context.Options.Into.Connection : null, cancellationToken);
+        await FallbackEnding.RemoveAsync(context.Journal, context.HasSource ? context.Options.Source : null, context.HasTarget ? context.Options.Into.Connection : null, cancellationToken);
         if (context.HasSource && context.HasTarget)
         {
             Removed(context.Journal);

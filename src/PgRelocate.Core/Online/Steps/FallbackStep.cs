@@ -59,12 +59,12 @@ public sealed class FallbackStep : IMigrationStep
         switch (FallbackRequest.Read(context.Folder))
         {
             case FallbackEnd.Rollback:
-                new OnlineStatus { Phase = OnlinePhases.WayBack }.Write(context.Folder);
+                new OnlineStatus { Phase = OnlinePhases.WayBack, QueueBytes = FallbackSlot.Chosen(journal) ? null : 0 }.Write(context.Folder);
                 context.Record.Summary = await FallbackEnding.RollbackAsync(context, cancellationToken);
                 context.Reporter.Info($"Rolled back: the old source ({journal.Source}) takes writes again; the target refuses them.");
                 break;
             case FallbackEnd.Finish:
-                await FallbackEnding.RemoveAsync(context.Options.Source, context.Options.Into.Connection, cancellationToken);
+                await FallbackEnding.RemoveAsync(journal, context.Options.Source, context.Options.Into.Connection, cancellationToken);
                 context.Record.Summary = "finished: the target stays in use; the way back is removed from the target and the old source";
                 context.Reporter.Info("The way back is ended and removed from both sides; the target stays in use.");
                 break;
@@ -86,6 +86,11 @@ public sealed class FallbackStep : IMigrationStep
     {
         var options = context.Options;
         context.Reporter.Info($"Keeping the old source in step with the target: switch back with 'pgrelocate rollback {context.Journal.Id}', keep the target with 'pgrelocate finish {context.Journal.Id}'.");
+        if (FallbackSlot.Chosen(context.Journal))
+        {
+            return await FollowBySlotAsync(context, cancellationToken);
+        }
+
         while (true)
         {
             try
@@ -145,6 +150,60 @@ public sealed class FallbackStep : IMigrationStep
         }
     }
 
+    /// <summary>
+    /// The way back by a slot (<see cref="FallbackSlot"/>): the forward follow, reversed, until a request comes
+    /// (null) or the slot holds more of the target's WAL than --max-fallback-queue (the way back is removed; returns
+    /// why). The follow reconnects by itself; a connection it could not get back is tried again 5 s later.
+    /// </summary>
+    private static async Task<string?> FollowBySlotAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var max = context.Options.MaxFallbackQueue;
+        while (true)
+        {
+            await using var follower = FallbackSlot.FollowerFor(context, limited: true);
+            try
+            {
+                await follower.RunAsync(
+                    _ =>
+                    {
+                        if (follower.Changes > 0)
+                        {
+                            FaultInjection.At(StepName, "applied");
+                        }
+
+                        return FallbackRequest.Read(context.Folder) is not null || follower.Retained > max;
+                    },
+                    cancellationToken);
+                if (FallbackRequest.Read(context.Folder) is not null)
+                {
+                    return null;
+                }
+
+                await follower.DisposeAsync();
+                return await StopAsync(context, OverLimit(follower.Retained, max!.Value), cancellationToken);
+            }
+            catch (Exception e) when ((Transience.IsTransient(e) || e.InnerException is { } inner && Transience.IsTransient(inner)) && !cancellationToken.IsCancellationRequested)
+            {
+                context.Reporter.Warn($"The way back lost a connection ({e.Message}); trying again in 5s.");
+                await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && Failures.Operational(e) is { } failure)
+            {
+                // A slot nobody reads would hold the target's WAL without end: the way back ends instead (the follow's
+                // guard stops it past the limit, even while its apply waits for a lock on the old source).
+                await follower.DisposeAsync();
+                return await StopAsync(context, follower.Retained > max ? OverLimit(follower.Retained, max!.Value) : failure.Message.TrimEnd('.'), cancellationToken);
+            }
+            finally
+            {
+                context.Record.Set(Changes, (context.Record.Get(Changes) ?? 0) + follower.Changes);
+            }
+        }
+    }
+
+    private static string OverLimit(long retained, long max) =>
+        $"its replication slot holds {Units.Bytes(retained)} of WAL on the target, over --max-fallback-queue {Units.Bytes(max)}";
+
     /// <summary>What holds the way back, for the status: a transaction in progress, tables new on the target not captured yet; null when nothing.</summary>
     private static string? Blocked(FallbackFollower follower)
     {
@@ -163,14 +222,14 @@ public sealed class FallbackStep : IMigrationStep
         context.Reporter.Warn(why);
         try
         {
-            await FallbackEnding.RemoveAsync(null, context.Options.Into.Connection, cancellationToken);
+            await FallbackEnding.RemoveAsync(context.Journal, null, context.Options.Into.Connection, cancellationToken);
         }
         finally
         {
             // The old source's record goes too, where it can be reached: left there, it harms nothing but its disabled triggers.
             try
             {
-                await FallbackEnding.RemoveAsync(context.Options.Source, null, cancellationToken);
+                await FallbackEnding.RemoveAsync(context.Journal, context.Options.Source, null, cancellationToken);
             }
             catch (Exception e) when (Failures.Operational(e) is { } failure)
             {

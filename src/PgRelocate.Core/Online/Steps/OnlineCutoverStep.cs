@@ -203,7 +203,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// (PostgreSQL 14 on, and a role allowed to write one), else having received past its current position
     /// with nothing more coming.
     /// </summary>
-    private static async Task<Func<FollowPoint, bool>> MarkLastChangeAsync(Npgsql.NpgsqlConnection source, IReporter reporter, CancellationToken cancellationToken)
+    internal static async Task<Func<FollowPoint, bool>> MarkLastChangeAsync(Npgsql.NpgsqlConnection source, IReporter reporter, CancellationToken cancellationToken)
     {
         var marker = Guid.NewGuid().ToString("N");
         if (await SourceSide.TryMarkAsync(source, marker, cancellationToken))
