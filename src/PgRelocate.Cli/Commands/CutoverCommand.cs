@@ -3,6 +3,7 @@ using System.Globalization;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
 using PgRelocate.Online;
+using PgRelocate.Online.Fallback;
 using PgRelocate.Online.Steps;
 using PgRelocate.Progress;
 
@@ -39,6 +40,11 @@ internal static class CutoverCommand
                 throw new UsageException(instance
                     ? $"Migration {id} moves several databases: --pgbouncer repoints one database's entry."
                     : $"Migration {id} was started with --pgbouncer: its cutover switches behind that PgBouncer already; leave the option out.");
+            }
+
+            if (FallbackRequest.Asked(journal))
+            {
+                throw new UsageException(FallbackRequest.NotBehindPgBouncer);
             }
 
             if (pgbouncer.IniFile.Length == 0)

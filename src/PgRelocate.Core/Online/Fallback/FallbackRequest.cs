@@ -73,6 +73,13 @@ public static class FallbackRequest
     }
 
     /// <summary>True when the migration was started with --fallback.</summary>
+    /// <summary>
+    /// The refusal of --fallback with --pgbouncer: PgBouncer resumes the applications at the target before the way
+    /// back's capture is there (what they write first would not reach the old source), and a rollback does not
+    /// repoint PgBouncer's entry back.
+    /// </summary>
+    public const string NotBehindPgBouncer = "--fallback cannot be used with --pgbouncer yet (PgBouncer would resume the applications at the target before the way back captures their writes, and a rollback does not repoint its entry): leave out one of them. Nothing was changed.";
+
     public static bool Asked(MigrationJournal journal) => bool.TryParse(journal.Options.GetValueOrDefault("fallback"), out var on) && on;
 
     /// <summary>True once the switch is done and the way back follows (its step runs or waits to be resumed).</summary>
