@@ -50,9 +50,15 @@ internal static class OnlineVerification
 
             VerificationResult result;
             IReadOnlySet<string> rewritten;
+            var carries = follower.Carries;
             try
             {
-                (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, unlogged, reporter, cancellationToken);
+                (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, unlogged, reporter, giveUp, cancellationToken);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && giveUp())
+            {
+                reporter.Info("The cutover was asked while the verification's snapshot waited for transactions open on the source: the follow goes on to the cutover without it.");
+                return null;
             }
             catch (PgRelocateException e) when (follower.CarriesSchemaChanges && attempt < Attempts && e.InnerException is Npgsql.PostgresException { SqlState: PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedTable })
             {
@@ -62,11 +68,20 @@ internal static class OnlineVerification
             }
 
             var raced = result.Tables.Where(t => !t.Equal && rewritten.Contains(t.Name)).Select(t => t.Name).ToList();
-            // A table the source made just before the snapshot reaches the target at the marker of its copy, after it.
-            var schemaRaced = follower.CarriesSchemaChanges && result.SchemaDifferences.Count > 0;
+            // A table the source made just before the snapshot reaches the target at the marker of its copy, after it:
+            // missing there, or (a partition the target made ahead of its rows) present without them.
+            var carried = follower.CarriedSince(carries);
+            var carriedRaced = result.Tables.Where(t => !t.Equal && carried.Contains(t.Name)).Select(t => t.Name).ToList();
+            var schemaRaced = follower.CarriesSchemaChanges && (result.SchemaDifferences.Count > 0 || carriedRaced.Count > 0);
             if ((raced.Count == 0 && !schemaRaced) || attempt == Attempts)
             {
                 return result;
+            }
+
+            if (carriedRaced.Count > 0)
+            {
+                reporter.Info($"{string.Join(", ", carriedRaced)} reached the target after the verification's snapshot (copied at a marker after its position): verifying again at a new position.");
+                continue;
             }
 
             if (schemaRaced)
@@ -130,11 +145,11 @@ internal static class OnlineVerification
 
     /// <returns>The verification, and the tables ("schema.table") the source rewrote after its snapshot.</returns>
     private static async Task<(VerificationResult Result, IReadOnlySet<string> Rewritten)> AtOnePositionAsync(
-        Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int attempt, int jobs, IReadOnlyList<string> unlogged, IReporter reporter, CancellationToken cancellationToken)
+        Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int attempt, int jobs, IReadOnlyList<string> unlogged, IReporter reporter, Func<bool> giveUp, CancellationToken cancellationToken)
     {
         // 1. The source's snapshot, taken while the follow goes on (open to the method's end: its snapshot is
         // importable while its connection lives).
-        await using var snapshot = await VerificationSnapshot.BeginAsync(source, $"{slot}_verify{attempt}", reporter, cancellationToken);
+        await using var snapshot = await VerificationSnapshot.BeginAsync(source, $"{slot}_verify{attempt}", giveUp, reporter, cancellationToken);
 
         // 2. The follow pauses at its position, holds the target there and compares while it goes on.
         using var comparison = new PausedComparison(follower, snapshot, source, target, jobs, unlogged, reporter, cancellationToken);
@@ -258,6 +273,7 @@ internal static class OnlineVerification
         /// <summary>A follow that stopped (a schema change, the slot endangering the source) stops the comparison too; the target is let go.</summary>
         private async Task EndAsync()
         {
+            await snapshot.StopCreatingAsync();
             await _following.CancelAsync();
             if (_verifying is not null)
             {

@@ -22,25 +22,33 @@ internal sealed class VerificationSnapshot : IAsyncDisposable
     private readonly PgConnectionInfo _source;
     private readonly string _name;
     private readonly LogicalReplicationConnection _replication;
+    private readonly CancellationTokenSource _creation;
     private readonly Task<PgOutputReplicationSlot> _creating;
+    private readonly Task _watching;
     private readonly Task<bool> _marking;
     private LogicalReplicationConnection? _again;
     private PgOutputReplicationSlot? _takenAgain;
     private bool _markedAgain;
 
-    private VerificationSnapshot(PgConnectionInfo source, string name, LogicalReplicationConnection replication, CancellationToken cancellationToken)
+    private VerificationSnapshot(PgConnectionInfo source, string name, LogicalReplicationConnection replication, Func<bool> giveUp, CancellationToken cancellationToken)
     {
         (_source, _name, _replication) = (source, name, replication);
-        _creating = CreateSlotAsync(replication, source, name, cancellationToken);
+        // Creating it waits for every transaction open on the source: a cutover asked meanwhile cancels it.
+        _creation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _creating = CreateSlotAsync(replication, source, name, _creation.Token);
+        _watching = CancelWhenAsync(_creating, giveUp, _creation);
         _marking = MarkAfterAsync(_creating, source, cancellationToken);
     }
 
-    /// <summary>Opens the slot's connection and begins creating the slot, then writing the marker after it, while the caller goes on.</summary>
-    public static async Task<VerificationSnapshot> BeginAsync(PgConnectionInfo source, string name, IReporter reporter, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens the slot's connection and begins creating the slot, then writing the marker after it, while the caller
+    /// goes on; should <paramref name="giveUp"/> say so before the slot is created, its creation is cancelled.
+    /// </summary>
+    public static async Task<VerificationSnapshot> BeginAsync(PgConnectionInfo source, string name, Func<bool> giveUp, IReporter reporter, CancellationToken cancellationToken)
     {
         var replication = await Db.OpenReplicationAsync(source, "source", ApplicationName, cancellationToken);
         reporter.Info("Taking a snapshot of the source to verify the target while following: the apply pauses at its position for a moment, to hold the target as it is there.");
-        return new VerificationSnapshot(source, name, replication, cancellationToken);
+        return new VerificationSnapshot(source, name, replication, giveUp, cancellationToken);
     }
 
     /// <summary>The slot the follow pauses for: the one being created (null until it is), or the one taken again.</summary>
@@ -62,6 +70,17 @@ internal sealed class VerificationSnapshot : IAsyncDisposable
         var first = await _creating;
         await _marking;
         return first;
+    }
+
+    /// <summary>Cancels the first slot's creation if it is still waiting, and stops watching for a cutover asked.</summary>
+    public async Task StopCreatingAsync()
+    {
+        if (!_creating.IsCompleted)
+        {
+            await _creation.CancelAsync();
+        }
+
+        await _watching;
     }
 
     /// <summary>The slot taken again (the follow stopped, having passed the first one's position), marked after it.</summary>
@@ -96,6 +115,7 @@ internal sealed class VerificationSnapshot : IAsyncDisposable
             await again.DisposeAsync();
         }
 
+        _creation.Dispose();
         await _replication.DisposeAsync();
     }
 
@@ -109,6 +129,21 @@ internal sealed class VerificationSnapshot : IAsyncDisposable
         catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException)
         {
             throw Db.Describe(e, source, "source");
+        }
+    }
+
+    /// <summary>Cancels <paramref name="creation"/> should <paramref name="giveUp"/> say so before the slot is created.</summary>
+    private static async Task CancelWhenAsync(Task creating, Func<bool> giveUp, CancellationTokenSource creation)
+    {
+        while (!creating.IsCompleted)
+        {
+            if (giveUp())
+            {
+                await creation.CancelAsync();
+                return;
+            }
+
+            await Task.WhenAny(creating, Task.Delay(TimeSpan.FromMilliseconds(250)));
         }
     }
 

@@ -19,6 +19,8 @@ public class OnlineGuardTests(OnlineServers servers) : IClassFixture<OnlineServe
         using var dir = new TempDir();
         var run = OnlineRun.Start(source, target, dir.Path, "--max-retained-wal", "8MB");
         var id = await run.WaitForFollowAsync();
+        // The verification while following first: it reads the table too, and the follow waits for it to end.
+        await run.WaitForVerifiedAsync();
 
         // Another session of the target's superuser holds the table: the apply waits for it.
         await using var locker = new NpgsqlConnection(servers.Target.Cluster.Superuser(target.Database).ToNpgsqlConnectionString());

@@ -105,6 +105,43 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
     }
 
     [Fact]
+    public async Task Should_Give_Up_Its_Snapshot_When_A_Cutover_Is_Asked_While_A_Source_Transaction_Holds_It_Up()
+    {
+        var (source, target, slot) = await FollowingAsync(Tables + Rows, "verify_gives_up");
+        using var dir = new TempDir();
+        var reporter = new RecordingReporter();
+        await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
+
+        // An application's transaction left open: the verification's snapshot waits for it.
+        await using var open = await Db.OpenAsync(source, "source", CancellationToken.None);
+        await Db.ExecuteAsync(open, "BEGIN; INSERT INTO kept VALUES (999)", CancellationToken.None);
+        try
+        {
+            var asked = false;
+            var verifying = OnlineVerification.RunUnlessAsync(follower, source, target, slot, 2, reporter, () => Volatile.Read(ref asked), CancellationToken.None);
+            await Eventually.True(
+                async () => !verifying.IsCompleted && await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(source.Database), $"SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE application_name = 'pgrelocate online verify' AND wait_event_type IS NOT NULL AND state = 'active'") > 0,
+                TimeSpan.FromSeconds(30), "the verification's snapshot never waited for the open transaction", TimeSpan.FromMilliseconds(50));
+
+            Volatile.Write(ref asked, true);
+            var ended = await Task.WhenAny(verifying, Task.Delay(TimeSpan.FromSeconds(30))) == verifying;
+
+            Assert.True(ended, "the verification went on waiting for the open transaction after the cutover was asked");
+            Assert.Null(await verifying);
+            Assert.Contains(reporter.Lines, l => l.Contains("The cutover was asked while the verification's snapshot waited", StringComparison.Ordinal));
+            // Its temporary slot goes with its session.
+            await Eventually.True(
+                async () => await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(source.Database), $"SELECT count(*) FROM pg_catalog.pg_replication_slots WHERE slot_name = '{slot}_verify1'") == 0,
+                TimeSpan.FromSeconds(10), "the verification's slot stayed on the source", TimeSpan.FromMilliseconds(50));
+            await Db.ExecuteAsync(open, "COMMIT", CancellationToken.None);
+        }
+        finally
+        {
+            await StopFollowingAsync(follower, source, slot);
+        }
+    }
+
+    [Fact]
     public async Task Should_Hold_A_Truncate_Until_The_Comparison_Is_Done()
     {
         // Sizes order the comparison: child and filler first, side by side, parent last.

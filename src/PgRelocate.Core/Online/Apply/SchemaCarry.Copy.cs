@@ -93,12 +93,12 @@ internal sealed partial class SchemaCarry
             var id = Guid.NewGuid().ToString("N");
             Directory.CreateDirectory(Folder);
             var path = Path.Combine(Folder, id);
+            var defined = new List<CarriedTable>();
             await Db.ExecuteAsync(session, "BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE", cancellationToken);
             try
             {
                 await Db.ExecuteAsync(session, "SET LOCAL lock_timeout = '5s'", cancellationToken);
                 await Db.ExecuteAsync(session, $"LOCK TABLE {string.Join(", ", names)} IN SHARE MODE", cancellationToken);
-                var defined = new List<CarriedTable>();
                 foreach (var t in names)
                 {
                     foreach (var table in await ChainAsync(session, t, cancellationToken))
@@ -134,6 +134,11 @@ internal sealed partial class SchemaCarry
             {
                 _carried.UnionWith(names);
                 _awaiting.UnionWith(names);
+                foreach (var table in defined.Where(d => names.Contains(d.Qualified)))
+                {
+                    _displayed[table.Qualified] = $"{table.Relation.Schema}.{table.Relation.Name}";
+                    _carryLog.Add(table.Qualified);
+                }
             }
 
             Taken(names);
@@ -181,6 +186,31 @@ internal sealed partial class SchemaCarry
         }
 
         Unyield(tables);
+    }
+
+    /// <summary>How many copies the carry has taken so far: a mark for <see cref="CarriedSince"/>.</summary>
+    public int Carries
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _carryLog.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The tables ("schema.table", as verify names them) copied since <paramref name="mark"/> (a value of
+    /// <see cref="Carries"/>), with those whose copy still waits for its marker: a position taken meanwhile may come
+    /// before their rows reach the target.
+    /// </summary>
+    public IReadOnlySet<string> CarriedSince(int mark)
+    {
+        lock (_lock)
+        {
+            return _carryLog.Skip(mark).Concat(_awaiting).Select(q => _displayed.GetValueOrDefault(q, q)).ToHashSet(StringComparer.Ordinal);
+        }
     }
 
     private bool Carried(string qualified)

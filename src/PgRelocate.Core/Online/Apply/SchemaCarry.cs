@@ -35,6 +35,8 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
     private readonly HashSet<string> _onTarget = new(StringComparer.Ordinal);
     private readonly HashSet<string> _carried = new(StringComparer.Ordinal);
     private readonly HashSet<string> _awaiting = new(StringComparer.Ordinal);
+    private readonly List<string> _carryLog = [];
+    private readonly Dictionary<string, string> _displayed = new(StringComparer.Ordinal);
     private NpgsqlConnection? _session;
 
     /// <summary>A carry for the follow, or null when the source cannot write the markers it needs (before PostgreSQL 14).</summary>

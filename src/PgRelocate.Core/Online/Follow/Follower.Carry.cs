@@ -9,6 +9,12 @@ internal sealed partial class Follower
     /// <summary>The tables the follow cannot carry yet (see the warning naming them); empty when none waits.</summary>
     public IReadOnlyList<string> WaitingToCarry => _carry?.Blocked ?? [];
 
+    /// <summary>A mark of the carry's copies so far, for <see cref="CarriedSince"/>.</summary>
+    public int Carries => _carry?.Carries ?? 0;
+
+    /// <summary>The tables copied since <paramref name="mark"/>, or whose copy waits for its marker (see <see cref="Apply.SchemaCarry.CarriedSince"/>).</summary>
+    public IReadOnlySet<string> CarriedSince(int mark) => _carry?.CarriedSince(mark) ?? new HashSet<string>();
+
     /// <summary>
     /// Carries now what the source's schema holds that the target lacks (new tables and partitions), without waiting
     /// for the watch's next look: their markers then come before any position taken after this (a verification's).
