@@ -10,6 +10,7 @@ internal static class OnlineSql
     public static readonly string NoIdentityTables = Load("NoIdentityTables.sql");
     public static readonly string UnpublishedTables = Load("UnpublishedTables.sql");
     public static readonly string TableConstraints = Load("TableConstraints.sql");
+    public static readonly string TargetColumns = Load("TargetColumns.sql");
     public static readonly string SlotLag = Load("SlotLag.sql");
     public static readonly string ApplyRoutes = Load("ApplyRoutes.sql");
     public static readonly string ConfigurationTables = Load("ConfigurationTables.sql");

@@ -1,8 +1,5 @@
 using PgRelocate.Online.Follow;
 using Npgsql;
-using Npgsql.Replication;
-using Npgsql.Replication.PgOutput;
-using NpgsqlTypes;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
@@ -43,19 +40,7 @@ internal static class OnlineVerification
     /// <returns>The verification; null when it gave up before it began.</returns>
     public static async Task<VerificationResult?> RunUnlessAsync(Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int jobs, IReporter reporter, Func<bool> giveUp, CancellationToken cancellationToken)
     {
-        // Unlogged tables are not in the WAL: the follow never sees their changes, and the cutover copies them
-        // again with the source read-only, then compares them there.
-        IReadOnlyList<string> unlogged;
-        await using (var conn = await Db.OpenAsync(source, "source", cancellationToken))
-        {
-            unlogged = (await SourceSide.UnloggedTablesAsync(conn, cancellationToken)).Select(t => t.Name).ToList();
-        }
-
-        if (unlogged.Count > 0)
-        {
-            reporter.Info($"Left out of the verification while following: {unlogged.Count} unlogged {Sentences.Plural(unlogged.Count, "table")} ({Sentences.FirstFew(unlogged, 5)}), copied again and compared at the cutover.");
-        }
-
+        var unlogged = await UnloggedTablesAsync(source, reporter, cancellationToken);
         for (var attempt = 1; ; attempt++)
         {
             if (!await WaitForCarriesAsync(follower, reporter, giveUp, cancellationToken))
@@ -110,6 +95,26 @@ internal static class OnlineVerification
     }
 
     /// <summary>
+    /// Unlogged tables are not in the WAL: the follow never sees their changes, and the cutover copies them again
+    /// with the source read-only, then compares them there.
+    /// </summary>
+    private static async Task<IReadOnlyList<string>> UnloggedTablesAsync(PgConnectionInfo source, IReporter reporter, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<string> unlogged;
+        await using (var conn = await Db.OpenAsync(source, "source", cancellationToken))
+        {
+            unlogged = (await SourceSide.UnloggedTablesAsync(conn, cancellationToken)).Select(t => t.Name).ToList();
+        }
+
+        if (unlogged.Count > 0)
+        {
+            reporter.Info($"Left out of the verification while following: {unlogged.Count} unlogged {Sentences.Plural(unlogged.Count, "table")} ({Sentences.FirstFew(unlogged, 5)}), copied again and compared at the cutover.");
+        }
+
+        return unlogged;
+    }
+
+    /// <summary>
     /// While a table waits to be carried (the user must change something on the source, as the warning says), the
     /// comparison would only find it missing: the follow goes on, and the verification waits until it is carried.
     /// </summary>
@@ -142,127 +147,31 @@ internal static class OnlineVerification
     private static async Task<(VerificationResult Result, IReadOnlySet<string> Rewritten)> AtOnePositionAsync(
         Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int attempt, int jobs, IReadOnlyList<string> unlogged, IReporter reporter, Func<bool> giveUp, CancellationToken cancellationToken)
     {
-        // The exported snapshot stays importable while its connection is open and idle. Creating the slot waits
-        // for the source's running transactions to end (a long one holds it up), so the follow goes on meanwhile
-        // and pauses at the slot's position once it is known, without ending its session: there the target is
-        // held in a snapshot of its own (REPEATABLE READ, pg_export_snapshot: no privilege needed), and the
-        // comparison of the two snapshots runs while the follow goes on. Should the follow have taken a
-        // transaction past that position already, the slot is taken again with the follow stopped.
-        await using var replication = await Db.OpenReplicationAsync(source, "source", "pgrelocate online verify", cancellationToken);
-        LogicalReplicationConnection? again = null;
-        // Open to the method's end, as the first: a snapshot a slot exported is importable while its connection lives.
-        await using var closeAgain = new WhenDone(() => again?.DisposeAsync() ?? ValueTask.CompletedTask);
-        reporter.Info("Taking a snapshot of the source to verify the target while following: the apply pauses at its position for a moment, to hold the target as it is there.");
-        // Creating it waits for every transaction open on the source: a cutover asked meanwhile cancels it.
-        using var creation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var creating = CreateSlotAsync(replication, source, $"{slot}_verify{attempt}", creation.Token);
-        var watching = CancelWhenAsync(creating, giveUp, creation);
-        var marking = MarkAfterAsync(creating, source, cancellationToken);
+        // 1. The source's snapshot, taken while the follow goes on (open to the method's end: its snapshot is
+        // importable while its connection lives).
+        await using var snapshot = await VerificationSnapshot.BeginAsync(source, $"{slot}_verify{attempt}", giveUp, reporter, cancellationToken);
 
-        using var following = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        NpgsqlConnection? held = null;
-        Task<VerificationResult>? verifying = null;
-        VerificationResult result;
+        // 2. The follow pauses at its position, holds the target there and compares while it goes on.
+        using var comparison = new PausedComparison(follower, snapshot, source, target, jobs, unlogged, reporter, cancellationToken);
+        var result = await comparison.RunAsync();
 
-        // The slot the follow pauses for: the one being created, or the one taken again; a marker written after
-        // it makes the pause exact (see PausePoint).
-        PgOutputReplicationSlot? point = null;
-        var marked = false;
-        PgOutputReplicationSlot? Slot() => point ?? (creating.IsCompletedSuccessfully ? creating.Result : null);
+        // 3. The tables that differ because the source truncated them after the snapshot, to compare again.
+        var rewritten = result.Tables.Any(t => !t.Equal)
+            ? await snapshot.RewrittenTablesAsync(cancellationToken)
+            : new HashSet<string>(StringComparer.Ordinal);
 
-        // While the marker is being written it counts as written: the follow must not pause on a quiet source
-        // before it comes (it may come before its writer hears of its commit).
-        PausePoint? Pause() => Slot() is { } known ? new PausePoint(known.ConsistentPoint, point is null ? marking is not { IsCompletedSuccessfully: true, Result: false } : marked) : null;
+        // 4. What the cutover carries is no difference.
+        return (LeaveToTheCutover(follower, result, reporter), rewritten);
+    }
 
-        async Task HoldAndCompareAsync(CancellationToken pausedToken)
-        {
-            var paused = Slot()!;
-            reporter.Info($"Verifying while following: the apply paused at {paused.ConsistentPoint}, the position of a source snapshot.");
-            if (held is not null)
-            {
-                // A reconnect brought the follow back to the pause: hold the target again.
-                await held.DisposeAsync();
-            }
-
-            held = await Db.OpenAsync(target.WithApplicationName("pgrelocate online verify"), "target", pausedToken);
-            await Db.ExecuteAsync(held, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", pausedToken);
-            var targetSnapshot = await Db.ScalarAsync<string>(held, "SELECT pg_catalog.pg_export_snapshot()", pausedToken);
-            follower.MarkPhase(OnlinePhases.Verify);
-            verifying = Verifier.RunAsync(
-                new VerifyOptions { Source = source, Target = target, Mode = VerifyMode.Checksums, SourceSnapshot = paused.SnapshotName, TargetSnapshot = targetSnapshot, Jobs = VerifyOptions.ForMigration(jobs, source, target), ExceptTables = unlogged },
-                reporter,
-                following.Token);
-            // Once it is done, the target's snapshot is no longer read: a waiting TRUNCATE may go on.
-            _ = verifying.ContinueWith(_ => released.TrySetResult(), TaskScheduler.Default);
-        }
-
-        // A TRUNCATE waits only for a comparison that runs: before the pause, the follow must go on to reach it.
-        Task? Comparing() => verifying is null ? null : released.Task;
-
-        bool Compared(FollowPoint _) => verifying is { IsCompleted: true } || creating.IsFaulted || creating.IsCanceled || marking.IsFaulted || marking.IsCanceled;
-
-        try
-        {
-            await follower.RunAsync(Compared, following.Token, stopBefore: Pause, atPause: HoldAndCompareAsync, truncatesWaitFor: Comparing);
-            var first = await creating;
-            await marking;
-            if (follower.PauseMissed)
-            {
-                reporter.Debug($"The follow had applied past the snapshot's position {first.ConsistentPoint} when it came: taking another with the follow stopped.");
-                await replication.DisposeAsync();
-                again = await Db.OpenReplicationAsync(source, "source", "pgrelocate online verify", cancellationToken);
-                var taken = CreateSlotAsync(again, source, $"{slot}_verify{attempt}_again", cancellationToken);
-                marked = await MarkAfterAsync(taken, source, cancellationToken);
-                point = await taken;
-                await follower.RunAsync(Compared, following.Token, stopBefore: Pause, atPause: HoldAndCompareAsync, truncatesWaitFor: Comparing);
-            }
-
-            result = await (verifying ?? throw new InvalidOperationException("The follow ended before it paused for the verification."));
-        }
-        finally
-        {
-            if (!creating.IsCompleted)
-            {
-                await creation.CancelAsync();
-            }
-
-            await watching;
-            // A follow that stopped (a schema change, the slot endangering the source) stops the comparison too.
-            await following.CancelAsync();
-            if (verifying is not null)
-            {
-                try
-                {
-                    await verifying;
-                }
-                catch (Exception) when (following.IsCancellationRequested)
-                {
-                    // Its error, if it has one of its own, was thrown above.
-                }
-            }
-
-            released.TrySetResult();
-            if (held is not null)
-            {
-                await held.DisposeAsync();
-            }
-
-            follower.MarkPhase(OnlinePhases.Follow);
-        }
-
-        IReadOnlySet<string> rewritten = new HashSet<string>(StringComparer.Ordinal);
-        if (result.Tables.Any(t => !t.Equal) && Slot()?.SnapshotName is { } snapshot)
-        {
-            await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
-            await Db.ExecuteAsync(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cancellationToken);
-            await Db.ExecuteAsync(conn, $"SET TRANSACTION SNAPSHOT {Db.Literal(snapshot)}", cancellationToken);
-            rewritten = (await Db.ListAsync(conn, OnlineSql.RewrittenTables, r => r.GetString(0), cancellationToken)).ToHashSet(StringComparer.Ordinal);
-        }
-
-        // The target's own schema is the tool's: not a difference. Nor are sequences and large objects the
-        // source changed since the copy: logical decoding does not carry them, and the cutover sets the
-        // sequences and copies the large objects again.
+    /// <summary>
+    /// The result without what the cutover carries. The target's own schema is the tool's: not a difference. Nor are
+    /// sequences and large objects the source changed since the copy: logical decoding does not carry them, and the
+    /// cutover sets the sequences and copies the large objects again. Nor, with schema changes carried, schema objects
+    /// the source deployed since the copy (see <see cref="CutoverCarriesObjects"/>).
+    /// </summary>
+    private static VerificationResult LeaveToTheCutover(Follower follower, VerificationResult result, IReporter reporter)
+    {
         var atCutover = result.SchemaDifferences.Where(d => CutoverCarries.Contains(d.Kind)).ToList();
         if (atCutover.Count > 0)
         {
@@ -284,51 +193,107 @@ internal static class OnlineVerification
             reporter.Info($"Schema objects differ while following ({Sentences.Counted(objects.Count, "difference")}: {Sentences.FirstFew(objects.OrderBy(d => d.Kind == "column").Select(d => $"{d.Kind} {d.Name}").ToList(), 3)}): changes made on the source since the copy, which the cutover carries.");
         }
 
-        return (result with
+        return result with
         {
             SchemaDifferences = differences.Where(d => !ObjectAtCutover(d)).ToList(),
-        }, rewritten);
+        };
     }
 
-    /// <summary>A temporary slot (dropped with its connection) exporting a snapshot at its consistent point.</summary>
-    private static async Task<PgOutputReplicationSlot> CreateSlotAsync(LogicalReplicationConnection replication, PgConnectionInfo source, string name, CancellationToken cancellationToken)
+    /// <summary>
+    /// The comparison at a snapshot's position: the follow pauses there without ending its session, the target is
+    /// held in a snapshot of its own (REPEATABLE READ, pg_export_snapshot: no privilege needed), and the comparison of
+    /// the two snapshots runs while the follow goes on. Should the follow have taken a transaction past that position
+    /// already, the slot is taken again with the follow stopped.
+    /// </summary>
+    private sealed class PausedComparison(
+        Follower follower, VerificationSnapshot snapshot, PgConnectionInfo source, PgConnectionInfo target, int jobs, IReadOnlyList<string> unlogged, IReporter reporter, CancellationToken cancellationToken)
+        : IDisposable
     {
-        try
-        {
-            return await replication.CreatePgOutputReplicationSlot(name, temporarySlot: true, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: cancellationToken);
-        }
-        catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException)
-        {
-            throw Db.Describe(e, source, "source");
-        }
-    }
+        private readonly CancellationTokenSource _following = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        private readonly CancellationToken _cancellationToken = cancellationToken;
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private NpgsqlConnection? _held;
+        private Task<VerificationResult>? _verifying;
 
-    /// <summary>Cancels <paramref name="creation"/> should <paramref name="giveUp"/> say so before the slot is created.</summary>
-    private static async Task CancelWhenAsync(Task creating, Func<bool> giveUp, CancellationTokenSource creation)
-    {
-        while (!creating.IsCompleted)
+        public async Task<VerificationResult> RunAsync()
         {
-            if (giveUp())
+            try
             {
-                await creation.CancelAsync();
-                return;
+                await FollowToThePauseAsync();
+                var first = await snapshot.TakenAsync();
+                if (follower.PauseMissed)
+                {
+                    reporter.Debug($"The follow had applied past the snapshot's position {first.ConsistentPoint} when it came: taking another with the follow stopped.");
+                    await snapshot.TakeAgainAsync(_cancellationToken);
+                    await FollowToThePauseAsync();
+                }
+
+                return await (_verifying ?? throw new InvalidOperationException("The follow ended before it paused for the verification."));
+            }
+            finally
+            {
+                await EndAsync();
+            }
+        }
+
+        public void Dispose() => _following.Dispose();
+
+        /// <summary>The follow goes on until the comparison started at its pause is done (or the snapshot failed).</summary>
+        private Task FollowToThePauseAsync() =>
+            follower.RunAsync(Compared, _following.Token, stopBefore: snapshot.Pause, atPause: HoldAndCompareAsync, truncatesWaitFor: Comparing);
+
+        private bool Compared(FollowPoint _) => _verifying is { IsCompleted: true } || snapshot.Failed;
+
+        /// <summary>A TRUNCATE waits only for a comparison that runs: before the pause, the follow must go on to reach it.</summary>
+        private Task? Comparing() => _verifying is null ? null : _released.Task;
+
+        /// <summary>At the pause: the target held in a snapshot of its own, and the comparison started beside the follow.</summary>
+        private async Task HoldAndCompareAsync(CancellationToken pausedToken)
+        {
+            var paused = snapshot.Slot!;
+            reporter.Info($"Verifying while following: the apply paused at {paused.ConsistentPoint}, the position of a source snapshot.");
+            if (_held is not null)
+            {
+                // A reconnect brought the follow back to the pause: hold the target again.
+                await _held.DisposeAsync();
             }
 
-            await Task.WhenAny(creating, Task.Delay(TimeSpan.FromMilliseconds(250)));
+            _held = await Db.OpenAsync(target.WithApplicationName("pgrelocate online verify"), "target", pausedToken);
+            await Db.ExecuteAsync(_held, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", pausedToken);
+            var targetSnapshot = await Db.ScalarAsync<string>(_held, "SELECT pg_catalog.pg_export_snapshot()", pausedToken);
+            follower.MarkPhase(OnlinePhases.Verify);
+            _verifying = Verifier.RunAsync(
+                new VerifyOptions { Source = source, Target = target, Mode = VerifyMode.Checksums, SourceSnapshot = paused.SnapshotName, TargetSnapshot = targetSnapshot, Jobs = VerifyOptions.ForMigration(jobs, source, target), ExceptTables = unlogged },
+                reporter,
+                _following.Token);
+            // Once it is done, the target's snapshot is no longer read: a waiting TRUNCATE may go on.
+            _ = _verifying.ContinueWith(_ => _released.TrySetResult(), TaskScheduler.Default);
         }
-    }
 
-    /// <summary>Once the slot is created, a marker after its position (see <see cref="PausePoint"/>); false when none can be written.</summary>
-    private static async Task<bool> MarkAfterAsync(Task<PgOutputReplicationSlot> creating, PgConnectionInfo source, CancellationToken cancellationToken)
-    {
-        await creating;
-        await using var conn = await Db.OpenAsync(source.WithApplicationName("pgrelocate online verify"), "source", cancellationToken);
-        return await SourceSide.TryMarkAsync(conn, "verify", cancellationToken);
-    }
+        /// <summary>A follow that stopped (a schema change, the slot endangering the source) stops the comparison too; the target is let go.</summary>
+        private async Task EndAsync()
+        {
+            await snapshot.StopCreatingAsync();
+            await _following.CancelAsync();
+            if (_verifying is not null)
+            {
+                try
+                {
+                    await _verifying;
+                }
+                catch (Exception) when (_following.IsCancellationRequested)
+                {
+                    // Its error, if it has one of its own, was thrown above.
+                }
+            }
 
-    /// <summary>Runs an action when disposed.</summary>
-    private sealed class WhenDone(Func<ValueTask> action) : IAsyncDisposable
-    {
-        public ValueTask DisposeAsync() => action();
+            _released.TrySetResult();
+            if (_held is not null)
+            {
+                await _held.DisposeAsync();
+            }
+
+            follower.MarkPhase(OnlinePhases.Follow);
+        }
     }
 }

@@ -70,11 +70,7 @@ public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<Onl
             await run.CutoverAsync(id);
         }
 
-        await DatabaseSnapshot.AssertSameAsync(source, target);
-        foreach (var table in new[] { "customers", "orders", "name_lengths" })
-        {
-            Assert.Equal(await OnlineSchemaCarryTests.DigestAsync(source, table), await OnlineSchemaCarryTests.DigestAsync(target, table));
-        }
+        await DatabaseSnapshot.AssertIdenticalAsync(source, target, "customers", "orders", "name_lengths");
 
         // The value the application wrote at once was added when the target refused its first row, the rest by the cutover.
         var log = run.Journal().Log;
@@ -110,8 +106,7 @@ public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<Onl
         await PgServer.ExecuteAsync(target, "CREATE EXTENSION pg_trgm; CREATE INDEX customers_name_trgm ON public.customers USING gin (name public.gin_trgm_ops);");
         await run.CutoverAsync(id);
 
-        await DatabaseSnapshot.AssertSameAsync(source, target);
-        Assert.Equal(await OnlineSchemaCarryTests.DigestAsync(source, "customers"), await OnlineSchemaCarryTests.DigestAsync(target, "customers"));
+        await DatabaseSnapshot.AssertIdenticalAsync(source, target, "customers");
     }
 
     [Fact]
@@ -147,7 +142,6 @@ public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<Onl
         await PgServer.ExecuteAsync(source, "INSERT INTO orders (customer, qty) VALUES (3, 700)");
         await run.CutoverAsync(id);
 
-        await DatabaseSnapshot.AssertSameAsync(source, target);
-        Assert.Equal(await OnlineSchemaCarryTests.DigestAsync(source, "orders"), await OnlineSchemaCarryTests.DigestAsync(target, "orders"));
+        await DatabaseSnapshot.AssertIdenticalAsync(source, target, "orders");
     }
 }

@@ -87,13 +87,7 @@ internal sealed class TargetTable
     {
         var columns = new Dictionary<string, (string Type, uint TypeId, int TypeModifier)>(StringComparer.Ordinal);
         var partitioned = false;
-        await using var cmd = new NpgsqlCommand(
-            """
-            SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attgenerated <> '', c.relkind = 'p', a.atttypid, a.atttypmod
-            FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-            WHERE a.attrelid = pg_catalog.to_regclass(@name) AND a.attnum > 0 AND NOT a.attisdropped
-            ORDER BY a.attnum
-            """, conn);
+        await using var cmd = new NpgsqlCommand(OnlineSql.TargetColumns, conn);
         cmd.Parameters.AddWithValue("name", qualified);
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await r.ReadAsync(cancellationToken))

@@ -153,6 +153,24 @@ internal sealed class FollowSession : IAsyncDisposable
         return false;
     }
 
+    /// <summary>Waits up to 200 ms for the reader to hand over a change; a reader that failed throws its error here.</summary>
+    public async Task WaitForChangesAsync(CancellationToken cancellationToken)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        wait.CancelAfter(200);
+        try
+        {
+            if (!await Changes.WaitToReadAsync(wait.Token))
+            {
+                await Changes.Completion;
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Waited long enough: check the condition again.
+        }
+    }
+
     /// <summary>Tells the source what is committed on the target: it may recycle the WAL before it.</summary>
     public void Confirm(NpgsqlTypes.NpgsqlLogSequenceNumber? applied)
     {

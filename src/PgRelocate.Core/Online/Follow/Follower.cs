@@ -1,4 +1,3 @@
-using NpgsqlTypes;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
@@ -205,157 +204,162 @@ internal sealed partial class Follower : IAsyncDisposable
     /// <summary>Hands the session's changes on in order until <paramref name="done"/> says stop or the pause ends the run.</summary>
     private async Task FollowAsync(FollowSession session, Func<FollowPoint, bool> done, Pause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
     {
-        var (applier, streamed) = (session.Applier, session.Streamed);
         var lastAsked = DateTime.UtcNow;
-
-        // Pauses here when the pause's position is reached; false when the follow must stop (a missed pause).
-        async Task<bool> PauseAsync(NpgsqlLogSequenceNumber at)
-        {
-            if (session.LastBegun >= (ulong)at || applier.Position > at)
-            {
-                PauseMissed = true;
-                return false;
-            }
-
-            session.Confirm(await applier.CommitAsync(cancellationToken));
-            Account(session);
-            // Reached only once what it does there is done: a reconnect before then pauses again at the same place.
-            await pause.Then(cancellationToken);
-            pause.Reached = true;
-            return true;
-        }
-
-        // A transaction committed at or after the pause's position must wait for the pause.
-        bool PastPause(ulong commitLsn, out NpgsqlLogSequenceNumber at)
-        {
-            var point = pause.At;
-            at = point?.At ?? default;
-            return point is not null && (commitLsn >= (ulong)at || session.LastBegun >= (ulong)at);
-        }
-
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (!session.TryNext(out var change))
             {
-                // Nothing waiting: commit whole transactions now (each lane sends a half-applied one's statements
-                // itself whenever its queue runs dry).
-                session.Confirm(await applier.CommitAsync(cancellationToken));
-                Account(session);
-                var point = await PointAsync(session, cancellationToken);
-                await TickAsync(session, point.CaughtUp, cancellationToken);
-                if (pause.At is { Marked: false, At: var reached } && point.CaughtUp && point.Received >= reached && !await PauseAsync(reached))
+                // 1. Nothing waiting: commit, then pause or stop where the follow stands, or wait for more.
+                if (await StopsAtRestAsync(session, done, pause, cancellationToken))
                 {
                     return;
                 }
 
-                if (done(point))
-                {
-                    return;
-                }
-
-                await WaitForChangesAsync(session, cancellationToken);
+                await session.WaitForChangesAsync(cancellationToken);
                 continue;
             }
 
-            switch (change)
+            // 2. The next change handed on (or kept, or held back for the next run).
+            var handed = await HandOnAsync(session, change, pause, truncatesWaitFor, cancellationToken);
+            if (handed == Handed.PauseMissed)
             {
-                case StreamedChange part:
-                    // Kept on disk, and applied as it arrives when it can be (see StreamedTransactions).
-                    session.Confirm(await streamed.AddAsync(part, cancellationToken));
-                    break;
-                case StreamAbortChange abort:
-                    await streamed.AbortAsync(abort);
-                    continue;
-                case StreamCommitChange commit:
-                    if (PastPause(commit.CommitLsn, out var commitAt) && !await PauseAsync(commitAt))
-                    {
-                        session.Held = commit;
-                        return;
-                    }
-
-                    var outcome = await streamed.CommitAsync(commit, cancellationToken);
-                    if (outcome.Committed is { } end)
-                    {
-                        session.LastBegun = commit.CommitLsn;
-                        session.Confirm(end);
-                    }
-                    else
-                    {
-                        session.Replay = outcome.Replay;
-                        continue;
-                    }
-
-                    break;
-                default:
-                    if (change is BeginChange b)
-                    {
-                        if (PastPause(b.CommitLsn, out var beginAt) && !await PauseAsync(beginAt))
-                        {
-                            // The next run starts with this transaction, which this run did not apply.
-                            session.Held = b;
-                            return;
-                        }
-
-                        session.LastBegun = b.CommitLsn;
-                    }
-
-                    if (change is TruncateChange && truncatesWaitFor?.Invoke() is { IsCompleted: false } comparison)
-                    {
-                        await WaitForAsync(comparison, session, cancellationToken);
-                    }
-
-                    await applier.ApplyAsync(change, cancellationToken);
-                    if (change is CommitChange && applier.GroupIsFull)
-                    {
-                        session.Confirm(await applier.CommitAsync(cancellationToken));
-                    }
-
-                    break;
+                return;
             }
 
+            if (handed == Handed.Nothing)
+            {
+                continue;
+            }
+
+            // 3. Counted and written to status; at a source transaction's end, at most every 100 ms, asked whether to stop.
             Account(session);
             await TickAsync(session, caughtUp: false, cancellationToken);
             if (change is CommitChange && DateTime.UtcNow - lastAsked >= TimeSpan.FromMilliseconds(100))
             {
                 lastAsked = DateTime.UtcNow;
-                if (done(new FollowPoint(false, session.Replication.LastReceivedLsn, applier.Position, applier.LagSeconds(lastAsked) ?? double.PositiveInfinity, applier.CommittedMarker ?? _marker)))
+                if (await StopsAtCommitAsync(session, done, lastAsked, cancellationToken))
                 {
-                    session.Confirm(await applier.CommitAsync(cancellationToken));
-                    Account(session);
                     return;
                 }
             }
         }
     }
 
-    /// <summary>Waits up to 200 ms for the reader to hand over a change; a reader that failed throws its error here.</summary>
-    private static async Task WaitForChangesAsync(FollowSession session, CancellationToken cancellationToken)
+    /// <summary>What handing a change on did.</summary>
+    private enum Handed
     {
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        wait.CancelAfter(200);
-        try
+        /// <summary>Applied (or kept on disk): counted and written to status.</summary>
+        Applied,
+
+        /// <summary>Nothing to count yet (a streamed transaction rolled back, or one to replay).</summary>
+        Nothing,
+
+        /// <summary>Held back: the follow had passed its pause's position before it was known, and stops.</summary>
+        PauseMissed,
+    }
+
+    /// <summary>
+    /// With nothing waiting: whole transactions committed now (each lane sends a half-applied one's statements itself
+    /// whenever its queue runs dry), then, caught up, the pause when no marker will come to reach it, and the condition.
+    /// </summary>
+    /// <returns>True when the run ends here.</returns>
+    private async Task<bool> StopsAtRestAsync(FollowSession session, Func<FollowPoint, bool> done, Pause pause, CancellationToken cancellationToken)
+    {
+        session.Confirm(await session.Applier.CommitAsync(cancellationToken));
+        Account(session);
+        var point = await PointAsync(session, cancellationToken);
+        await TickAsync(session, point.CaughtUp, cancellationToken);
+        if (pause.At is { Marked: false, At: var reached } && point.CaughtUp && point.Received >= reached && !await PauseAsync(session, pause, reached, cancellationToken))
         {
-            if (!await session.Changes.WaitToReadAsync(wait.Token))
-            {
-                await session.Changes.Completion;
-            }
+            return true;
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+
+        return done(point);
+    }
+
+    /// <summary>At a source transaction's end on a busy source (it never runs dry): the condition asked, and what is applied committed when it says stop.</summary>
+    /// <returns>True when the run ends here.</returns>
+    private async Task<bool> StopsAtCommitAsync(FollowSession session, Func<FollowPoint, bool> done, DateTime asked, CancellationToken cancellationToken)
+    {
+        var applier = session.Applier;
+        if (!done(new FollowPoint(false, session.Replication.LastReceivedLsn, applier.Position, applier.LagSeconds(asked) ?? double.PositiveInfinity, applier.CommittedMarker ?? _marker)))
         {
-            // Waited long enough: check the condition again.
+            return false;
+        }
+
+        session.Confirm(await applier.CommitAsync(cancellationToken));
+        Account(session);
+        return true;
+    }
+
+    private async Task<Handed> HandOnAsync(FollowSession session, Change change, Pause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
+    {
+        switch (change)
+        {
+            case StreamedChange part:
+                // Kept on disk, and applied as it arrives when it can be (see StreamedTransactions).
+                session.Confirm(await session.Streamed.AddAsync(part, cancellationToken));
+                return Handed.Applied;
+            case StreamAbortChange abort:
+                await session.Streamed.AbortAsync(abort);
+                return Handed.Nothing;
+            case StreamCommitChange commit:
+                return await CommitStreamedAsync(session, commit, pause, cancellationToken);
+            default:
+                return await ApplyChangeAsync(session, change, pause, truncatesWaitFor, cancellationToken);
         }
     }
 
-    /// <summary>Where a follow pauses and what it does there, kept across the sessions of one run (a reconnect does not pause again).</summary>
-    private sealed class Pause(Func<PausePoint?>? at, Func<CancellationToken, Task>? then)
+    /// <summary>A streamed transaction's end: after the pause when it comes at or after it; committed, or replayed from disk.</summary>
+    private async Task<Handed> CommitStreamedAsync(FollowSession session, StreamCommitChange commit, Pause pause, CancellationToken cancellationToken)
     {
-        public bool Reached { get; set; }
+        if (!await PauseBeforeAsync(session, pause, commit.CommitLsn, cancellationToken))
+        {
+            session.Held = commit;
+            return Handed.PauseMissed;
+        }
 
-        /// <summary>The position to pause at, once known and until reached.</summary>
-        public PausePoint? At => Reached ? null : at?.Invoke();
+        var outcome = await session.Streamed.CommitAsync(commit, cancellationToken);
+        if (outcome.Committed is not { } end)
+        {
+            session.Replay = outcome.Replay;
+            return Handed.Nothing;
+        }
 
-        public Task Then(CancellationToken cancellationToken) => then?.Invoke(cancellationToken) ?? Task.CompletedTask;
+        session.LastBegun = commit.CommitLsn;
+        session.Confirm(end);
+        return Handed.Applied;
+    }
+
+    /// <summary>A change of a transaction sent whole: its begin after the pause when it commits at or after it, a TRUNCATE after the comparison it waits for.</summary>
+    private async Task<Handed> ApplyChangeAsync(FollowSession session, Change change, Pause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
+    {
+        if (change is BeginChange b)
+        {
+            if (!await PauseBeforeAsync(session, pause, b.CommitLsn, cancellationToken))
+            {
+                // The next run starts with this transaction, which this run did not apply.
+                session.Held = b;
+                return Handed.PauseMissed;
+            }
+
+            session.LastBegun = b.CommitLsn;
+        }
+
+        if (change is TruncateChange && truncatesWaitFor?.Invoke() is { IsCompleted: false } comparison)
+        {
+            await WaitForAsync(comparison, session, cancellationToken);
+        }
+
+        var applier = session.Applier;
+        await applier.ApplyAsync(change, cancellationToken);
+        if (change is CommitChange && applier.GroupIsFull)
+        {
+            session.Confirm(await applier.CommitAsync(cancellationToken));
+        }
+
+        return Handed.Applied;
     }
 
     /// <summary>Waits for a task (a TRUNCATE waiting for a verification), still watching the slot and writing status.</summary>
