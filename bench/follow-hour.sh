@@ -82,7 +82,7 @@ echo "time,elapsed_s,lag_bytes,lag_seconds,retained_bytes,changes,phase,slot_ret
 START=$(date +%s)
 END=$(( START + MINUTES * 60 ))
 NEXT=$START
-while [ "$NEXT" -le "$END" ]; do
+while [ "$NEXT" -lt "$END" ]; do # the last window as long as the others, no lone sample at the end
     kill -0 $MIGRATE 2>/dev/null || { echo "pgrelocate ended while following:" >&2; tail -5 "$WORK/migrate.err" >&2; exit 1; }
     sample $(( NEXT - START )) >>"$CSV"
     NEXT=$(( NEXT + EVERY ))
