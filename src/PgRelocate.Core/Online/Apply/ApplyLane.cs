@@ -17,8 +17,13 @@ internal sealed class ApplyLane : IApplyLane
     private readonly string _slot;
     private readonly IReadOnlyDictionary<string, ulong> _stored;
     private readonly Channel<Item> _queue = Channel.CreateBounded<Item>(new BoundedChannelOptions(1024) { SingleReader = true, SingleWriter = true });
-    private readonly Dictionary<SourceRelation, TargetTable> _tables = new(ReferenceEqualityComparer.Instance);
-    private readonly Dictionary<uint, SourceRelation> _lastDescribed = [];
+    /// <summary>
+    /// Each table's target description, by the source's id of the table, with the stream's description it was
+    /// made for. The stream describes a table again after every change to its catalog row (each VACUUM and
+    /// ANALYZE, autovacuum's too, not only an ALTER): the new description replaces the entry, so a follow of
+    /// any length holds one per table.
+    /// </summary>
+    private readonly Dictionary<uint, (SourceRelation Relation, TargetTable Table)> _tables = [];
     private readonly HashSet<string> _groupTables = new(StringComparer.Ordinal);
     private readonly TargetWrites _writes;
     private readonly CancellationTokenSource _stopping = new();
@@ -50,6 +55,9 @@ internal sealed class ApplyLane : IApplyLane
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _changed = new(StringComparer.Ordinal);
 
     public IReadOnlyCollection<string> ChangedTables => [.. _changed.Keys];
+
+    /// <summary>How many tables' target descriptions the lane holds.</summary>
+    internal int DescribedTables => _tables.Count;
 
     /// <summary>True while its target transaction holds changes not committed yet.</summary>
     public bool HasOpenGroup { get; private set; }
@@ -283,20 +291,19 @@ internal sealed class ApplyLane : IApplyLane
     /// <summary>The target table a change goes to, or null when this transaction's changes to it were applied before a restart.</summary>
     private async Task<TargetTable?> TableAsync(SourceRelation relation)
     {
-        if (!_tables.TryGetValue(relation, out var table))
+        var again = _tables.TryGetValue(relation.Id, out var known);
+        var table = known.Table;
+        if (!again || !ReferenceEquals(known.Relation, relation))
         {
             IReadOnlyList<string> retyped = [];
-            var again = _lastDescribed.TryGetValue(relation.Id, out var before);
             if (again && Carry is null)
             {
-                ColumnDifference.CheckRedescribed(before!, relation);
+                ColumnDifference.CheckRedescribed(known.Relation, relation);
             }
             else if (again)
             {
-                retyped = ColumnDifference.Redescribed(before!, relation);
+                retyped = ColumnDifference.Redescribed(known.Relation, relation);
             }
-
-            _lastDescribed[relation.Id] = relation;
 
             // Send what is held first: the catalog query runs on the same connection.
             await _writes.SendAllAsync(_stopping.Token);
@@ -306,7 +313,7 @@ internal sealed class ApplyLane : IApplyLane
                 // Described again: the source altered the table, perhaps where the stream does not show it (a default, NOT NULL, a generated column).
                 await Carry.AttributesAsync(_connection, [table.Qualified], exact: false, _stopping.Token);
             }
-            _tables[relation] = table;
+            _tables[relation.Id] = (relation, table);
             if (_changed.TryAdd(table.Qualified, true) && !_bookkeepingAtCommit)
             {
                 await _writes.AddOwnAsync(TargetState.Changed(table.Qualified), _stopping.Token);
