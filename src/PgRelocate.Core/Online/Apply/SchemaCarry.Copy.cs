@@ -21,7 +21,7 @@ internal sealed partial class SchemaCarry
     /// </summary>
     public async Task LookAsync(CancellationToken cancellationToken)
     {
-        List<(uint Oid, string Qualified, bool HasRows, bool Published)> candidates;
+        List<(uint Oid, string Qualified, uint Parent, bool HasRows, bool Published)> candidates;
         await _gate.WaitAsync(cancellationToken);
         try
         {
@@ -32,7 +32,9 @@ internal sealed partial class SchemaCarry
             _gate.Release();
         }
 
-        var need = candidates.Where(c => (c.HasRows && !c.Published && !Carried(c.Qualified)) || (KnowsTarget && !OnTarget(c.Qualified) && !Carried(c.Qualified)) || Again(c.Qualified)).Select(c => c.Qualified).ToList();
+        var names = candidates.ToDictionary(c => c.Oid, c => c.Qualified);
+        var need = candidates.Where(c => (c.HasRows && !c.Published && !Carried(c.Qualified)) || (KnowsTarget && !OnTarget(c.Qualified) && !Carried(c.Qualified)) || Again(c.Qualified)
+                                         || (KnowsTarget && OnTarget(c.Qualified) && ParentDiffers(c.Qualified, names.GetValueOrDefault(c.Parent)))).Select(c => c.Qualified).ToList();
         if (need.Count == 0)
         {
             Volatile.Write(ref _blocked, []);
@@ -83,7 +85,8 @@ internal sealed partial class SchemaCarry
             }
 
             var id = Guid.NewGuid().ToString("N");
-            List<string> renamed, copied;
+            List<string> renamed, copied, moved = [], kept = [];
+            List<(string, string?)> parents = [];
             Directory.CreateDirectory(Folder);
             var path = Path.Combine(Folder, id);
             await Db.ExecuteAsync(session, "BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE", cancellationToken);
@@ -102,15 +105,28 @@ internal sealed partial class SchemaCarry
                         }
                     }
 
-                    if (defined.First(d => d.Qualified == t) is { HasRows: true, RenamedFrom: null } && !await PublishedAsync(session, t, cancellationToken))
+                    var published = await PublishedAsync(session, t, cancellationToken);
+                    if (defined.First(d => d.Qualified == t) is { HasRows: true, RenamedFrom: null } && !published)
                     {
                         await Db.ExecuteAsync(session, $"ALTER PUBLICATION {Db.Ident(publication)} ADD TABLE ONLY {t}", cancellationToken);
+                    }
+
+                    if (await RelinkingAsync(session, defined.First(d => d.Qualified == t), cancellationToken) is { } relinked)
+                    {
+                        // Attached or detached on the target at the marker's place; copied only when the stream did not send its changes (a detached partition until now).
+                        defined[defined.FindIndex(d => d.Qualified == t)] = relinked.Table;
+                        moved.Add(relinked.Description);
+                        parents.Add((t, relinked.Parent));
+                        if (published)
+                        {
+                            kept.Add(t);
+                        }
                     }
                 }
 
                 // A table the target holds under an earlier name is renamed there, its rows kept.
                 renamed = [.. defined.Where(d => d.RenamedFrom is not null && names.Contains(d.Qualified)).Select(d => $"{d.RenamedFrom} renamed {d.Qualified}")];
-                copied = [.. names.Where(t => defined.First(d => d.Qualified == t).RenamedFrom is null)];
+                copied = [.. names.Where(t => defined.First(d => d.Qualified == t).RenamedFrom is null && !kept.Contains(t))];
                 await WriteAsync(session, path, Ordered(defined), copied, cancellationToken);
                 await Db.ExecuteAsync(session, $"SELECT pg_catalog.pg_logical_emit_message(true, {Db.Literal(OnlineNames.MarkerPrefix)}, {Db.Literal(MarkerStart + id)})", cancellationToken);
                 await Db.ExecuteAsync(session, "COMMIT", cancellationToken);
@@ -132,11 +148,18 @@ internal sealed partial class SchemaCarry
                 _awaiting.UnionWith(copied);
             }
 
+            Relinked(parents);
+
             Taken(names);
 
             if (copied.Count > 0)
             {
                 reporter.Info($"Carrying {string.Join(", ", copied)} to the target: copied at a place in the source's order, applied there.");
+            }
+
+            if (moved.Count > 0)
+            {
+                reporter.Info($"Carrying a partition's change to the target: {string.Join(", ", moved)}, at its place in the source's order.");
             }
 
             if (renamed.Count > 0)

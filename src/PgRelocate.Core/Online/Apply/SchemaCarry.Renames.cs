@@ -144,11 +144,11 @@ internal sealed partial class SchemaCarry
     }
 
     /// <summary>The source's tables with their oids (<c>CarryCandidates.sql</c>), each name noted.</summary>
-    private async Task<List<(uint Oid, string Qualified, bool HasRows, bool Published)>> CandidatesAsync(NpgsqlConnection session, CancellationToken cancellationToken)
+    private async Task<List<(uint Oid, string Qualified, uint Parent, bool HasRows, bool Published)>> CandidatesAsync(NpgsqlConnection session, CancellationToken cancellationToken)
     {
         await using var cmd = new NpgsqlCommand(OnlineSql.CarryCandidates, session);
         cmd.Parameters.AddWithValue("publication", publication);
-        var candidates = new List<(uint, string, bool, bool)>();
+        var candidates = new List<(uint, string, uint, bool, bool)>();
         var noted = false;
         await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
         {
@@ -156,7 +156,7 @@ internal sealed partial class SchemaCarry
             {
                 var oid = r.GetFieldValue<uint>(0);
                 noted |= Note(oid, r.GetString(1), r.GetString(2));
-                candidates.Add((oid, Db.Qualified(r.GetString(1), r.GetString(2)), r.GetBoolean(4), r.GetBoolean(5)));
+                candidates.Add((oid, Db.Qualified(r.GetString(1), r.GetString(2)), r.GetFieldValue<uint>(3), r.GetBoolean(4), r.GetBoolean(5)));
             }
         }
 

@@ -70,11 +70,17 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
     /// <summary>Reads the tables the target has (at each follow session's start: what a rolled-back one created is gone).</summary>
     public async Task RefreshAsync(NpgsqlConnection target, CancellationToken cancellationToken)
     {
-        var tables = await Db.ListAsync(target, OnlineSql.TargetTables, r => Db.Qualified(r.GetString(0), r.GetString(1)), cancellationToken);
+        var tables = await Db.ListAsync(target, OnlineSql.TargetTables, r => (Name: Db.Qualified(r.GetString(0), r.GetString(1)), Parent: r.IsDBNull(2) ? null : Db.Qualified(r.GetString(2), r.GetString(3))), cancellationToken);
         lock (_lock)
         {
             _onTarget.Clear();
-            _onTarget.UnionWith(tables);
+            _onTarget.UnionWith(tables.Select(t => t.Name));
+            _targetParents.Clear();
+            foreach (var (name, parent) in tables)
+            {
+                _targetParents[name] = parent;
+            }
+
             KnowsTarget = true;
         }
     }
