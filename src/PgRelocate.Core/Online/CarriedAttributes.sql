@@ -1,6 +1,7 @@
 -- What a table's description in the stream does not show, compared on both sides by the follow: each column's type,
 -- NOT NULL, identity, generation ('s' stored, 'v' virtual) and default or generation expression, an identity's
--- sequence options as ADD GENERATED … AS IDENTITY takes them (NULL for any other column), of the given tables
+-- sequence options as ADD GENERATED … AS IDENTITY takes them (its own sequence, not a serial's it may still own;
+-- NULL for any other column), of the given tables
 -- (quoted names) with their whole partition trees, or of every user table and partitioned table when none is given.
 -- Partitioned tables before their partitions (a change there reaches the partitions). Read with an empty
 -- search_path: every name qualified alike on both sides.
@@ -15,7 +16,8 @@ SELECT pg_catalog.format('%I.%I', n.nspname, c.relname),
                                  s.seqrelid::regclass, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache,
                                  CASE WHEN s.seqcycle THEN ' CYCLE' ELSE '' END)
         FROM pg_catalog.pg_sequence s
-        WHERE a.attidentity <> '' AND s.seqrelid = pg_catalog.pg_get_serial_sequence(pg_catalog.format('%I.%I', n.nspname, c.relname), a.attname)::regclass)
+        JOIN pg_catalog.pg_depend dep ON dep.objid = s.seqrelid AND dep.classid = 'pg_catalog.pg_class'::regclass AND dep.deptype = 'i'
+        WHERE a.attidentity <> '' AND dep.refclassid = 'pg_catalog.pg_class'::regclass AND dep.refobjid = c.oid AND dep.refobjsubid = a.attnum)
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
