@@ -207,4 +207,34 @@ public class OnlineTableCarryTests(OnlineServers servers) : IClassFixture<Online
         Assert.Equal(1002L, await PgServer.ScalarAsync<long>(target, "SELECT max(id)::bigint FROM old_logs"));
         Assert.Equal(501L, await PgServer.ScalarAsync<long>(target, "SELECT max(id)::bigint FROM customers"));
     }
+
+    [Fact]
+    public async Task Should_Resume_After_A_Kill_While_Renaming_A_Table_On_The_Target()
+    {
+        var source = await servers.SourceAsync(Schema);
+        var target = await servers.Target.CreateDatabaseAsync("renamed_killed");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path, new Dictionary<string, string> { [FaultInjection.Variable] = "kill:follow:table-defined" });
+        var id = await run.WaitForFollowAsync();
+        var file = await PgServer.ScalarAsync<long>(target, "SELECT pg_relation_filenode('orders')::bigint");
+        await PgServer.ExecuteAsync(source, "BEGIN; UPDATE orders SET qty = 0 WHERE id = 1; COMMIT; ALTER TABLE orders RENAME TO purchases; INSERT INTO purchases (customer, qty) VALUES (1, 1);");
+
+        Assert.Equal(137, (await run.Result).ExitCode);
+        // The rename and the row were one target transaction with the position: none of it is there.
+        Assert.Null(await PgServer.ScalarAsync<string>(target, "SELECT to_regclass('purchases')::text"));
+        await PgServer.ExecuteAsync(source, "UPDATE purchases SET qty = qty + 1 WHERE id % 10 = 0; ALTER TABLE purchases RENAME TO sales;");
+
+        var resumed = OnlineRun.Resume(source, target, dir.Path, id);
+        await resumed.WaitForFollowAsync();
+        await Eventually.True(
+            async () => await PgServer.ScalarAsync<string>(target, "SELECT to_regclass('sales')::text") is not null
+                        && await OnlineSchemaCarryTests.DigestAsync(source, "sales") == await OnlineSchemaCarryTests.DigestAsync(target, "sales"),
+            TimeSpan.FromMinutes(2),
+            "The renamed table did not reach the target after the resume: " + string.Join("\n", MigrationJournal.Load(dir.Path, id).Log.TakeLast(20)));
+        Assert.Equal(file, await PgServer.ScalarAsync<long>(target, "SELECT pg_relation_filenode('sales')::bigint"));
+        await resumed.CutoverAsync(id);
+
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        Assert.Equal(await OnlineSchemaCarryTests.DigestAsync(source, "sales"), await OnlineSchemaCarryTests.DigestAsync(target, "sales"));
+    }
 }
