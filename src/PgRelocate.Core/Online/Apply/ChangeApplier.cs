@@ -290,7 +290,7 @@ internal sealed class ChangeApplier
 
             if (_carry!.NeedsDefinition(relation))
             {
-                if (await _carry.SupersededAsync(relation, cancellationToken))
+                if (_carry.Superseded(relation, _commitLsn))
                 {
                     _superseded.Add(relation);
                     continue;
@@ -315,7 +315,7 @@ internal sealed class ChangeApplier
         }
     }
 
-    /// <summary>A change the apply leaves out: its table's copy waits for its marker, or the target's table was renamed after it (see <see cref="SchemaCarry.SupersededAsync"/>).</summary>
+    /// <summary>A change the apply leaves out: its table's copy waits for its marker, or the target's table was renamed after it (see <see cref="SchemaCarry.Superseded"/>).</summary>
     private bool LeftOut(SourceRelation relation) => _awaitingCopy.Contains(relation.Id) || _superseded.Contains(relation);
 
     /// <summary>The tables a marker carried: created where the target lacks them, then the copied ones emptied and loaded, in the marker's place.</summary>

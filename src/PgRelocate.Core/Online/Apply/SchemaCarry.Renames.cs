@@ -13,7 +13,7 @@ namespace PgRelocate.Online.Apply;
 /// at a marker the watch writes after the rename (a table renamed and not written since); whichever comes first
 /// renames it, the other finds it renamed. Its rows stay: nothing is copied again. After a restart the stream may
 /// send again changes made before the rename, under the old name, which the target's table (renamed since, in the
-/// same lane and after them) holds already: they are left out.
+/// same lane and after them, its stored position past them) holds already: they are left out.
 /// </summary>
 internal sealed partial class SchemaCarry
 {
@@ -68,30 +68,17 @@ internal sealed partial class SchemaCarry
         }
     }
 
+    /// <summary>Each target table's stored position (read at the follow session's start): a change committed before it is applied there.</summary>
+    public IReadOnlyDictionary<string, ulong> Positions { get; set; } = new Dictionary<string, ulong>();
+
     /// <summary>
     /// True when the stream sends a change of a table under a name the target lacks while the target holds the table
-    /// under the name the source gives it now: a change from before a rename the target has applied (sent again
-    /// after a restart), which the renamed table holds already.
+    /// under another of its names, with a stored position past the change's commit: a change from before a rename the
+    /// target has applied and committed (sent again after a restart), which the renamed table holds already.
     /// </summary>
-    public async Task<bool> SupersededAsync(SourceRelation relation, CancellationToken cancellationToken)
-    {
-        if (RenamedFrom(relation.Id, Db.Qualified(relation.Schema, relation.Name)) is null)
-        {
-            return false;
-        }
-
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            var session = await SessionAsync(cancellationToken);
-            var now = await Db.ScalarAsync<string>(session, $"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = {relation.Id}", cancellationToken);
-            return now is not null && now != Db.Qualified(relation.Schema, relation.Name) && OnTarget(now);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+    public bool Superseded(SourceRelation relation, ulong commitLsn) =>
+        RenamedFrom(relation.Id, Db.Qualified(relation.Schema, relation.Name)) is { } from
+        && Positions.TryGetValue(Db.Qualified(from.Schema, from.Name), out var at) && commitLsn < at;
 
     /// <summary>Notes a name the source gives a table; true when it is new (then saved by the caller: a rename after a restart is still told).</summary>
     private bool Note(uint oid, string schema, string name)
