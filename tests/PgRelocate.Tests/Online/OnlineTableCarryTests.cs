@@ -57,11 +57,8 @@ public class OnlineTableCarryTests(OnlineServers servers) : IClassFixture<Online
     [Fact]
     public async Task Should_Rename_The_Target_Table_While_An_Application_Writes()
     {
-        var source = await servers.SourceAsync(Schema);
-        var target = await servers.Target.CreateDatabaseAsync("renamed");
         using var dir = new TempDir();
-        var run = OnlineRun.Start(source, target, dir.Path);
-        var id = await run.WaitForFollowAsync();
+        var (source, target, run, id) = await StartAsync("renamed", dir);
         var files = new Dictionary<string, long>();
         foreach (var (before, _) in Renamed)
         {
@@ -115,11 +112,8 @@ public class OnlineTableCarryTests(OnlineServers servers) : IClassFixture<Online
     [Fact]
     public async Task Should_Detach_And_Attach_Partitions_On_The_Target_While_An_Application_Writes()
     {
-        var source = await servers.SourceAsync(Schema);
-        var target = await servers.Target.CreateDatabaseAsync("relinked");
         using var dir = new TempDir();
-        var run = OnlineRun.Start(source, target, dir.Path);
-        var id = await run.WaitForFollowAsync();
+        var (source, target, run, id) = await StartAsync("relinked", dir);
         var attachedFile = await PgServer.ScalarAsync<long>(target, "SELECT pg_relation_filenode('events_2023')::bigint");
         await using var writer = ApplicationWriter.Start(source, "INSERT INTO events (at, what) VALUES (DATE '2024-05-05', 'app')");
         foreach (var deploy in new[]
@@ -163,11 +157,8 @@ public class OnlineTableCarryTests(OnlineServers servers) : IClassFixture<Online
     [Fact]
     public async Task Should_Carry_Identity_Changes_While_An_Application_Writes()
     {
-        var source = await servers.SourceAsync(Schema);
-        var target = await servers.Target.CreateDatabaseAsync("identities");
         using var dir = new TempDir();
-        var run = OnlineRun.Start(source, target, dir.Path);
-        var id = await run.WaitForFollowAsync();
+        var (source, target, run, id) = await StartAsync("identities", dir);
         // The verification while following done first: its reading of the sequences races a sequence dropped meanwhile.
         await run.WaitForVerifiedAsync();
         await using var writer = ApplicationWriter.Start(source, "INSERT INTO events (at, what) VALUES (DATE '2024-05-05', 'app')");
@@ -209,11 +200,8 @@ public class OnlineTableCarryTests(OnlineServers servers) : IClassFixture<Online
     [Fact]
     public async Task Should_Resume_After_A_Kill_While_Renaming_A_Table_On_The_Target()
     {
-        var source = await servers.SourceAsync(Schema);
-        var target = await servers.Target.CreateDatabaseAsync("renamed_killed");
         using var dir = new TempDir();
-        var run = OnlineRun.Start(source, target, dir.Path, new Dictionary<string, string> { [FaultInjection.Variable] = "kill:follow:table-defined" });
-        var id = await run.WaitForFollowAsync();
+        var (source, target, run, id) = await StartAsync("renamed_killed", dir, "kill:follow:table-defined");
         var file = await PgServer.ScalarAsync<long>(target, "SELECT pg_relation_filenode('orders')::bigint");
         await PgServer.ExecuteAsync(source, "BEGIN; UPDATE orders SET qty = 0 WHERE id = 1; COMMIT; ALTER TABLE orders RENAME TO purchases; INSERT INTO purchases (customer, qty) VALUES (1, 1);");
 
@@ -239,11 +227,8 @@ public class OnlineTableCarryTests(OnlineServers servers) : IClassFixture<Online
     [Fact]
     public async Task Should_Not_Apply_Again_The_Changes_Before_A_Rename_After_A_Kill_Once_The_Rename_Committed()
     {
-        var source = await servers.SourceAsync(Schema);
-        var target = await servers.Target.CreateDatabaseAsync("renamed_committed");
         using var dir = new TempDir();
-        var run = OnlineRun.Start(source, target, dir.Path, new Dictionary<string, string> { [FaultInjection.Variable] = "kill:follow:lanes-committed" });
-        var id = await run.WaitForFollowAsync();
+        var (source, target, run, id) = await StartAsync("renamed_committed", dir, "kill:follow:lanes-committed");
         // One source transaction: its UPDATE is sent under the old name, its INSERT under the new one.
         await PgServer.ExecuteAsync(source, "BEGIN; UPDATE orders SET qty = qty + 1 WHERE id <= 10; ALTER TABLE orders RENAME TO purchases; INSERT INTO purchases (customer, qty) VALUES (1, 1); COMMIT;");
 
@@ -264,5 +249,14 @@ public class OnlineTableCarryTests(OnlineServers servers) : IClassFixture<Online
 
         await DatabaseSnapshot.AssertSameAsync(source, target);
         Assert.Equal(await OnlineSchemaCarryTests.DigestAsync(source, "purchases"), await OnlineSchemaCarryTests.DigestAsync(target, "purchases"));
+    }
+
+    /// <summary>The source and a target database, and a migration following between them (killed at <paramref name="fault"/> when given).</summary>
+    private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, OnlineRun Run, string Id)> StartAsync(string database, TempDir dir, string? fault = null)
+    {
+        var source = await servers.SourceAsync(Schema);
+        var target = await servers.Target.CreateDatabaseAsync(database);
+        var run = OnlineRun.Start(source, target, dir.Path, fault is null ? null : new Dictionary<string, string> { [FaultInjection.Variable] = fault });
+        return (source, target, run, await run.WaitForFollowAsync());
     }
 }
