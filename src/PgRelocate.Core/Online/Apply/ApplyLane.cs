@@ -237,12 +237,13 @@ internal sealed class ApplyLane : IApplyLane
     /// <summary>
     /// Creates a table the source has and the target lacks, in the lane's transaction (so it commits with the rows
     /// that follow and the positions, or not at all), unless the target has it already (a resumed follow, a
-    /// partition created for its first row before the marker of its copy).
+    /// partition created for its first row before the marker of its copy); a partition's attach or detach runs
+    /// whatever the target has (it looks at the target's state itself).
     /// </summary>
     private async Task DefineAsync(TableDefinitionChange definition)
     {
         await _writes.SendAllAsync(_stopping.Token);
-        if (await Connections.Db.ScalarAsync<bool>(_connection, $"SELECT pg_catalog.to_regclass({Connections.Db.Literal(definition.Qualified)}) IS NULL", _stopping.Token))
+        if (SchemaCarry.RunsAlways(definition.Statements) || await Connections.Db.ScalarAsync<bool>(_connection, $"SELECT pg_catalog.to_regclass({Connections.Db.Literal(definition.Qualified)}) IS NULL", _stopping.Token))
         {
             foreach (var statement in definition.Statements)
             {

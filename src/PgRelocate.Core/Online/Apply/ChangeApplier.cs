@@ -32,6 +32,7 @@ internal sealed class ChangeApplier
     private readonly List<string> _carriedFiles = [];
     private readonly List<string> _groupCarriedFiles = [];
     private readonly HashSet<uint> _awaitingCopy = [];
+    private readonly HashSet<SourceRelation> _superseded = new(ReferenceEqualityComparer.Instance);
     private readonly List<string> _loaded = [];
     private readonly List<string> _groupLoaded = [];
     private readonly HashSet<string> _loadedHere = new(StringComparer.Ordinal);
@@ -159,13 +160,13 @@ internal sealed class ChangeApplier
         if (_carry is not null)
         {
             await CarryNewAsync(change, cancellationToken);
-            if (change is TruncateChange { Relations: var truncated } t0 && truncated.Any(r => _awaitingCopy.Contains(r.Id)))
+            if (change is TruncateChange { Relations: var truncated } t0 && truncated.Any(LeftOut))
             {
-                change = t0 with { Relations = [.. truncated.Where(r => !_awaitingCopy.Contains(r.Id))] };
+                change = t0 with { Relations = [.. truncated.Where(r => !LeftOut(r))] };
             }
-            else if (RelationOf(change) is { } r0 && _awaitingCopy.Contains(r0.Id))
+            else if (RelationOf(change) is { } r0 && LeftOut(r0))
             {
-                // In the table's copy, loaded at its marker.
+                // In the table's copy, loaded at its marker; or applied before the table was renamed on the target.
                 return;
             }
         }
@@ -289,12 +290,22 @@ internal sealed class ChangeApplier
 
             if (_carry!.NeedsDefinition(relation))
             {
-                foreach (var table in await _carry.DefineAsync(relation.Schema, relation.Name, cancellationToken))
+                if (_carry.Superseded(relation, _commitLsn))
+                {
+                    _superseded.Add(relation);
+                    continue;
+                }
+
+                var chain = await _carry.DefineAsync(relation, cancellationToken);
+                foreach (var table in chain)
                 {
                     await DefineAsync(table, cancellationToken);
                 }
 
-                await _carry.CarryAsync([Db.Qualified(relation.Schema, relation.Name)], cancellationToken);
+                if (chain[^1].RenamedFrom is null)
+                {
+                    await _carry.CarryAsync([Db.Qualified(relation.Schema, relation.Name)], cancellationToken);
+                }
             }
 
             if (_carry.Awaiting(relation) && !_loadedHere.Contains(Db.Qualified(relation.Schema, relation.Name)))
@@ -303,6 +314,9 @@ internal sealed class ChangeApplier
             }
         }
     }
+
+    /// <summary>A change the apply leaves out: its table's copy waits for its marker, or the target's table was renamed after it (see <see cref="SchemaCarry.Superseded"/>).</summary>
+    private bool LeftOut(SourceRelation relation) => _awaitingCopy.Contains(relation.Id) || _superseded.Contains(relation);
 
     /// <summary>The tables a marker carried: created where the target lacks them, then the copied ones emptied and loaded, in the marker's place.</summary>
     private async Task ApplyCarriedAsync(CarriedFile carried, CancellationToken cancellationToken)
@@ -339,7 +353,7 @@ internal sealed class ChangeApplier
 
     private async Task DefineAsync(CarriedTable table, CancellationToken cancellationToken)
     {
-        _carry!.Defined(table.Qualified);
+        _carry!.Defined(table.Relation);
         await DefineAsync(new TableDefinitionChange(table.Relation, table.Qualified, table.Statements, table.Ties), cancellationToken);
     }
 

@@ -5,11 +5,13 @@ using PgRelocate.Progress;
 namespace PgRelocate.Online.Apply;
 
 /// <summary>A column as <c>CarriedAttributes.sql</c> reads it, on either side.</summary>
-internal sealed record ColumnAttributes(string Table, string Column, string Type, bool NotNull, string Identity, string Generated, string? Expression);
+/// <param name="Sequence">An identity's sequence options, as <c>ADD GENERATED … AS IDENTITY (…)</c> takes them.</param>
+internal sealed record ColumnAttributes(string Table, string Column, string Type, bool NotNull, string Identity, string Generated, string? Expression, string? Sequence = null);
 
 /// <summary>
 /// What pgoutput's description of a table does not show: <c>SET/DROP DEFAULT</c>, <c>SET/DROP NOT NULL</c>, a generated
-/// column added or dropped, a generated column made plain. The source's catalog and the target's are compared, and
+/// column added or dropped, a generated column made plain or its expression changed (<c>SET EXPRESSION</c>), an identity
+/// added to a column, dropped or made ALWAYS / BY DEFAULT. The source's catalog and the target's are compared, and
 /// the target altered to match: in the apply's transaction when the stream describes a table again (the source
 /// altered it), for every table before the cutover and the verification while following, and, exactly, in the
 /// cutover once the source is read-only and every change is applied. A default names its sequence by name, so on
@@ -63,7 +65,9 @@ internal sealed partial class SchemaCarry
                 await Db.ExecuteAsync(target, "ROLLBACK TO SAVEPOINT pgrelocate_attributes", CancellationToken.None);
                 if (exact)
                 {
-                    throw CannotCarry(table, $"the target refuses {statement} ({e.MessageText}); run it on the target once its rows allow it");
+                    throw CannotCarry(table, statement.Contains(" SET EXPRESSION AS ", StringComparison.Ordinal) && e.SqlState == PostgresErrorCodes.SyntaxError
+                        ? $"the target's PostgreSQL cannot change a generated column's expression ({statement} needs PostgreSQL 17); on the target drop that column and add it again as the source has it"
+                        : $"the target refuses {statement} ({e.MessageText}); run it on the target once its rows allow it");
                 }
 
                 reporter.Debug($"Not carried yet ({e.MessageText}): {statement}.");
@@ -107,16 +111,54 @@ internal sealed partial class SchemaCarry
                 continue;
             }
 
+            var notNull = s.NotNull != t.NotNull;
             if (s.Generated == "" && t.Generated == "s")
             {
                 yield return (s.Table, Alter($"ALTER COLUMN {c} DROP EXPRESSION IF EXISTS"));
+            }
+            else if (s.Generated != "" && s.Generated == t.Generated && s.Expression != t.Expression)
+            {
+                // PostgreSQL 17 on: the target computes its rows again, as the source did.
+                yield return (s.Table, Alter($"ALTER COLUMN {c} SET EXPRESSION AS ({s.Expression})"));
+            }
+            else if (s.Generated == "" && t.Generated == "" && s.Identity != t.Identity)
+            {
+                // An identity added, dropped or made ALWAYS / BY DEFAULT: the cutover sets its sequence's value as the source's.
+                string Kind(string identity) => identity == "a" ? "ALWAYS" : "BY DEFAULT";
+                if (t.Identity == "")
+                {
+                    if (notNull && s.NotNull)
+                    {
+                        yield return (s.Table, Alter($"ALTER COLUMN {c} SET NOT NULL"));
+                        notNull = false;
+                    }
+
+                    if (t.Expression is not null)
+                    {
+                        yield return (s.Table, Alter($"ALTER COLUMN {c} DROP DEFAULT"));
+                    }
+
+                    yield return (s.Table, Alter($"ALTER COLUMN {c} ADD GENERATED {Kind(s.Identity)} AS IDENTITY{(s.Sequence is { } options ? $" ({options})" : "")}"));
+                }
+                else if (s.Identity == "")
+                {
+                    yield return (s.Table, Alter($"ALTER COLUMN {c} DROP IDENTITY IF EXISTS"));
+                    if (s.Expression is { } d)
+                    {
+                        yield return (s.Table, Alter($"ALTER COLUMN {c} SET DEFAULT {d}"));
+                    }
+                }
+                else
+                {
+                    yield return (s.Table, Alter($"ALTER COLUMN {c} SET GENERATED {Kind(s.Identity)}"));
+                }
             }
             else if (s.Generated == "" && t.Generated == "" && s.Identity == "" && t.Identity == "" && s.Expression != t.Expression)
             {
                 yield return (s.Table, Alter(s.Expression is { } d ? $"ALTER COLUMN {c} SET DEFAULT {d}" : $"ALTER COLUMN {c} DROP DEFAULT"));
             }
 
-            if (s.NotNull != t.NotNull)
+            if (notNull)
             {
                 yield return (s.Table, Alter($"ALTER COLUMN {c} {(s.NotNull ? "SET" : "DROP")} NOT NULL"));
             }
@@ -137,7 +179,7 @@ internal sealed partial class SchemaCarry
         var columns = new List<ColumnAttributes>();
         while (await r.ReadAsync(cancellationToken))
         {
-            columns.Add(new ColumnAttributes(r.GetString(0), r.GetString(1), r.GetString(2), r.GetBoolean(3), r.GetString(4), r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6)));
+            columns.Add(new ColumnAttributes(r.GetString(0), r.GetString(1), r.GetString(2), r.GetBoolean(3), r.GetString(4), r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7)));
         }
 
         return columns;

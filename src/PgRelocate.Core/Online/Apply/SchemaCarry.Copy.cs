@@ -21,26 +21,20 @@ internal sealed partial class SchemaCarry
     /// </summary>
     public async Task LookAsync(CancellationToken cancellationToken)
     {
-        List<(string Qualified, bool HasRows, bool Published)> candidates;
+        List<(uint Oid, string Qualified, uint Parent, bool HasRows, bool Published)> candidates;
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            var session = await SessionAsync(cancellationToken);
-            await using var cmd = new NpgsqlCommand(OnlineSql.CarryCandidates, session);
-            cmd.Parameters.AddWithValue("publication", publication);
-            candidates = [];
-            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
-            while (await r.ReadAsync(cancellationToken))
-            {
-                candidates.Add((Db.Qualified(r.GetString(1), r.GetString(2)), r.GetBoolean(4), r.GetBoolean(5)));
-            }
+            candidates = await CandidatesAsync(await SessionAsync(cancellationToken), cancellationToken);
         }
         finally
         {
             _gate.Release();
         }
 
-        var need = candidates.Where(c => (c.HasRows && !c.Published && !Carried(c.Qualified)) || (KnowsTarget && !OnTarget(c.Qualified) && !Carried(c.Qualified)) || Again(c.Qualified)).Select(c => c.Qualified).ToList();
+        var names = candidates.ToDictionary(c => c.Oid, c => c.Qualified);
+        var need = candidates.Where(c => (c.HasRows && !c.Published && !Carried(c.Qualified)) || (KnowsTarget && !OnTarget(c.Qualified) && !Carried(c.Qualified)) || Again(c.Qualified)
+                                         || (KnowsTarget && OnTarget(c.Qualified) && ParentDiffers(c.Qualified, names.GetValueOrDefault(c.Parent)))).Select(c => c.Qualified).ToList();
         if (need.Count == 0)
         {
             Volatile.Write(ref _blocked, []);
@@ -91,6 +85,8 @@ internal sealed partial class SchemaCarry
             }
 
             var id = Guid.NewGuid().ToString("N");
+            List<string> renamed, copied, moved = [], kept = [];
+            List<(string, string?)> parents = [];
             Directory.CreateDirectory(Folder);
             var path = Path.Combine(Folder, id);
             var defined = new List<CarriedTable>();
@@ -109,13 +105,29 @@ internal sealed partial class SchemaCarry
                         }
                     }
 
-                    if (defined.First(d => d.Qualified == t).HasRows && !await PublishedAsync(session, t, cancellationToken))
+                    var published = await PublishedAsync(session, t, cancellationToken);
+                    if (defined.First(d => d.Qualified == t) is { HasRows: true, RenamedFrom: null } && !published)
                     {
                         await Db.ExecuteAsync(session, $"ALTER PUBLICATION {Db.Ident(publication)} ADD TABLE ONLY {t}", cancellationToken);
                     }
+
+                    if (await RelinkingAsync(session, defined.First(d => d.Qualified == t), cancellationToken) is { } relinked)
+                    {
+                        // Attached or detached on the target at the marker's place; copied only when the stream did not send its changes (a detached partition until now).
+                        defined[defined.FindIndex(d => d.Qualified == t)] = relinked.Table;
+                        moved.Add(relinked.Description);
+                        parents.Add((t, relinked.Parent));
+                        if (published)
+                        {
+                            kept.Add(t);
+                        }
+                    }
                 }
 
-                await WriteAsync(session, path, Ordered(defined), names, cancellationToken);
+                // A table the target holds under an earlier name is renamed there, its rows kept.
+                renamed = [.. defined.Where(d => d.RenamedFrom is not null && names.Contains(d.Qualified)).Select(d => $"{d.RenamedFrom} renamed {d.Qualified}")];
+                copied = [.. names.Where(t => defined.First(d => d.Qualified == t).RenamedFrom is null && !kept.Contains(t))];
+                await WriteAsync(session, path, Ordered(defined), copied, cancellationToken);
                 await Db.ExecuteAsync(session, $"SELECT pg_catalog.pg_logical_emit_message(true, {Db.Literal(OnlineNames.MarkerPrefix)}, {Db.Literal(MarkerStart + id)})", cancellationToken);
                 await Db.ExecuteAsync(session, "COMMIT", cancellationToken);
             }
@@ -133,7 +145,7 @@ internal sealed partial class SchemaCarry
             lock (_lock)
             {
                 _carried.UnionWith(names);
-                _awaiting.UnionWith(names);
+                _awaiting.UnionWith(copied);
                 foreach (var table in defined.Where(d => names.Contains(d.Qualified)))
                 {
                     _displayed[table.Qualified] = $"{table.Relation.Schema}.{table.Relation.Name}";
@@ -141,9 +153,24 @@ internal sealed partial class SchemaCarry
                 }
             }
 
+            Relinked(parents);
+
             Taken(names);
 
-            reporter.Info($"Carrying {string.Join(", ", names)} to the target: copied at a place in the source's order, applied there.");
+            if (copied.Count > 0)
+            {
+                reporter.Info($"Carrying {string.Join(", ", copied)} to the target: copied at a place in the source's order, applied there.");
+            }
+
+            if (moved.Count > 0)
+            {
+                reporter.Info($"Carrying a partition's change to the target: {string.Join(", ", moved)}, at its place in the source's order.");
+            }
+
+            if (renamed.Count > 0)
+            {
+                reporter.Info($"Carrying a rename to the target: {string.Join(", ", renamed)}, at its place in the source's order (its rows kept).");
+            }
         }
         finally
         {
@@ -227,7 +254,7 @@ internal sealed partial class SchemaCarry
         var chain = new List<CarriedTable>();
         for (var next = await Db.ScalarAsync<uint?>(session, $"SELECT pg_catalog.to_regclass({Db.Literal(qualified)})::oid", cancellationToken); next is { } at;)
         {
-            var table = await DescribeAsync(session, at, cancellationToken);
+            var table = Renaming(await DescribeAsync(session, at, cancellationToken));
             chain.Insert(0, table);
             var parent = await Db.ScalarAsync<uint?>(session, $"SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid WHERE i.inhrelid = {at} AND c.relispartition", cancellationToken);
             next = parent is { } p && !OnTarget(await Db.ScalarAsync<string>(session, $"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = {p}", cancellationToken) ?? "") ? p : null;

@@ -8,9 +8,10 @@ namespace PgRelocate.Online.Apply;
 /// <summary>
 /// A source table as the follow creates it on the target: its description as the stream sends its rows, its
 /// quoted name, the statements that create it (run only when the target lacks it) and the tables it must share
-/// a lane with (its parent, the tables its foreign keys reference).
+/// a lane with (its parent, the tables its foreign keys reference); when the target holds it under an earlier name
+/// (<see cref="RenamedFrom"/>), the statements rename it there and nothing is copied.
 /// </summary>
-internal sealed record CarriedTable(SourceRelation Relation, string Qualified, IReadOnlyList<string> Statements, IReadOnlyList<string> Ties, bool HasRows);
+internal sealed record CarriedTable(SourceRelation Relation, string Qualified, IReadOnlyList<string> Statements, IReadOnlyList<string> Ties, bool HasRows, string? RenamedFrom = null);
 
 /// <summary>
 /// Carries the source's new tables and partitions to the target while following, with the rights the follow has
@@ -47,6 +48,13 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
         {
             carry.LoadAgain();
             carry.LoadYielded();
+            carry.LoadNames();
+            if (!File.Exists(carry.NamesFile))
+            {
+                // The tables' names at the follow's first start, before any rename it must tell.
+                await carry.CandidatesAsync(await carry.SessionAsync(cancellationToken), cancellationToken);
+            }
+
             return carry;
         }
 
@@ -64,11 +72,17 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
     /// <summary>Reads the tables the target has (at each follow session's start: what a rolled-back one created is gone).</summary>
     public async Task RefreshAsync(NpgsqlConnection target, CancellationToken cancellationToken)
     {
-        var tables = await Db.ListAsync(target, OnlineSql.TargetTables, r => Db.Qualified(r.GetString(0), r.GetString(1)), cancellationToken);
+        var tables = await Db.ListAsync(target, OnlineSql.TargetTables, r => (Name: Db.Qualified(r.GetString(0), r.GetString(1)), Parent: r.IsDBNull(2) ? null : Db.Qualified(r.GetString(2), r.GetString(3))), cancellationToken);
         lock (_lock)
         {
             _onTarget.Clear();
-            _onTarget.UnionWith(tables);
+            _onTarget.UnionWith(tables.Select(t => t.Name));
+            _targetParents.Clear();
+            foreach (var (name, parent) in tables)
+            {
+                _targetParents[name] = parent;
+            }
+
             KnowsTarget = true;
         }
     }
@@ -95,27 +109,41 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
         }
     }
 
-    /// <summary>The apply creates this table (in its lane's transaction, before its first row).</summary>
-    public void Defined(string qualified)
+    /// <summary>The apply creates this table, or renames it from an earlier name (in its lane's transaction, before its first row).</summary>
+    public void Defined(SourceRelation relation)
     {
+        var qualified = Db.Qualified(relation.Schema, relation.Name);
         lock (_lock)
         {
             _onTarget.Add(qualified);
+            foreach (var (schema, name) in _names.GetValueOrDefault(relation.Id) ?? [])
+            {
+                if (Db.Qualified(schema, name) != qualified)
+                {
+                    _onTarget.Remove(Db.Qualified(schema, name));
+                }
+            }
         }
     }
 
     /// <summary>
     /// The definitions of a source table the target lacks, with those of its partitioned ancestors the target lacks
-    /// too, the highest first.
+    /// too, the highest first; for a table the target holds under an earlier name, its rename there (to the name the
+    /// stream gives it, whatever the source calls it now).
     /// </summary>
     /// <exception cref="PgRelocateException">The table is no longer on the source: what to run on the target is said.</exception>
-    public async Task<IReadOnlyList<CarriedTable>> DefineAsync(string schema, string name, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<CarriedTable>> DefineAsync(SourceRelation relation, CancellationToken cancellationToken)
     {
+        var qualified = Db.Qualified(relation.Schema, relation.Name);
+        if (RenamedFrom(relation.Id, qualified) is not null)
+        {
+            return [Renaming(new CarriedTable(relation, qualified, [], [], HasRows: true))];
+        }
+
         await _gate.WaitAsync(cancellationToken);
         try
         {
             var session = await SessionAsync(cancellationToken);
-            var qualified = Db.Qualified(schema, name);
             var chain = await ChainAsync(session, qualified, cancellationToken);
             if (chain.Count == 0)
             {

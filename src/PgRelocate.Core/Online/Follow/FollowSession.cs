@@ -85,6 +85,7 @@ internal sealed class FollowSession : IAsyncDisposable
             if (carry is not null)
             {
                 await carry.RefreshAsync(first, cancellationToken);
+                carry.Positions = positions;
             }
 
             session.Applier = new ChangeApplier(session._connections.Select(c => new ApplyLane(c, slot, positions) { Carry = carry }).ToList(), slot, stored.Lsn, routes, carry);

@@ -1,0 +1,82 @@
+using Npgsql;
+using PgRelocate.Catalog;
+using PgRelocate.Connections;
+
+namespace PgRelocate.Online.Apply;
+
+/// <summary>
+/// Partitions detached or attached on the source while following (<c>DETACH PARTITION</c>, <c>ATTACH PARTITION</c> of
+/// a table the target has): the watch finds a table whose partitioned parent on the source is not its parent on the
+/// target, and carries it at a marker whose definition gives the target's table the source's parent
+/// (<c>CarriedParent.sql</c>, a no-op when run again). A detached partition was not sent by the stream from its
+/// detach to the marker (the publication sends it through its parent only): it is added to the publication and copied
+/// at the marker like a new table. A table attached was sent all along: its rows are kept.
+/// </summary>
+internal sealed partial class SchemaCarry
+{
+    private readonly Dictionary<string, string?> _targetParents = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// True when the target's table is attached elsewhere than <paramref name="parent"/> (quoted name, null for none), as
+    /// read at the session's start and carried since (a table the follow created since is as the source's was).
+    /// </summary>
+    private bool ParentDiffers(string qualified, string? parent)
+    {
+        lock (_lock)
+        {
+            return _targetParents.TryGetValue(qualified, out var before) && before != parent;
+        }
+    }
+
+    /// <summary>
+    /// The table's definition that attaches or detaches it on the target as on the source, when the target has it
+    /// under the same name with another parent; null otherwise.
+    /// </summary>
+    private async Task<(CarriedTable Table, string Description, string? Parent)?> RelinkingAsync(NpgsqlConnection session, CarriedTable table, CancellationToken cancellationToken)
+    {
+        if (table.RenamedFrom is not null || !OnTarget(table.Qualified))
+        {
+            return null;
+        }
+
+        var (parent, bound) = (await Db.ListAsync(
+            session,
+            $"SELECT n.nspname::text, p.relname::text, pg_catalog.pg_get_expr(c.relpartbound, c.oid) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace WHERE c.oid = {table.Relation.Id} AND c.relispartition",
+            r => (Db.Qualified(r.GetString(0), r.GetString(1)), r.IsDBNull(2) ? null : r.GetString(2)),
+            cancellationToken)).Select(p => ((string?)p.Item1, p.Item2)).FirstOrDefault();
+        if (!ParentDiffers(table.Qualified, parent))
+        {
+            return null;
+        }
+
+        string? before;
+        lock (_lock)
+        {
+            before = _targetParents[table.Qualified];
+        }
+
+        var statement = CatalogSql.Load("Online/CarriedParent.sql", new Dictionary<string, string>
+        {
+            ["table"] = Db.Literal(table.Qualified),
+            ["parent"] = parent is null ? "NULL" : Db.Literal(parent),
+            ["bound"] = bound is null ? "NULL" : Db.Literal(bound),
+        });
+        var description = string.Join(" and ", new[] { before is null ? null : $"{table.Qualified} detached from {before}", parent is null ? null : $"{table.Qualified} attached to {parent} {bound}" }.Where(d => d is not null));
+        return (table with { Statements = [statement] }, description, parent);
+    }
+
+    /// <summary>The target's tables are attached as the source's were when the markers that carried them were written.</summary>
+    private void Relinked(IEnumerable<(string Table, string? Parent)> parents)
+    {
+        lock (_lock)
+        {
+            foreach (var (table, parent) in parents)
+            {
+                _targetParents[table] = parent;
+            }
+        }
+    }
+
+    /// <summary>True for a definition that looks at the target's state itself (a partition attached or detached): run whether or not the target has the table.</summary>
+    internal static bool RunsAlways(IReadOnlyList<string> statements) => statements.Count > 0 && statements.All(s => s.StartsWith("DO ", StringComparison.Ordinal));
+}
