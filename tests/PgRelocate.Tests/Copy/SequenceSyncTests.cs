@@ -88,6 +88,22 @@ public class SequenceSyncTests(PgServerPair servers) : IClassFixture<PgServerPai
         }
     }
 
+    [Fact]
+    public async Task Should_Leave_Out_A_Sequence_Dropped_After_The_Readers_Snapshot()
+    {
+        // A verification reads the source in a snapshot taken earlier; an application drops a sequence meanwhile
+        // (DROP IDENTITY, a dropped table): the snapshot's catalog still lists it, the server no longer has it.
+        var source = await servers.Source.CreateDatabaseAsync("seq_gone");
+        await PgServer.ExecuteAsync(source, "CREATE SEQUENCE kept; CREATE SEQUENCE gone; SELECT nextval('kept'), nextval('gone');");
+        await using var reader = await Db.OpenAsync(source, "source", CancellationToken.None);
+        await Db.ExecuteAsync(reader, "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1", CancellationToken.None);
+        await PgServer.ExecuteAsync(source, "DROP SEQUENCE gone");
+
+        var listed = await Db.ListAsync(reader, PgRelocate.Catalog.CatalogSql.Expand("SELECT q.relname, q.readable, q.last_value FROM ({{user_sequences}}) q ORDER BY 1"), r => $"{r.GetString(0)} {r.GetBoolean(1)} {r.GetInt64(2)}", CancellationToken.None);
+
+        Assert.Equal(["kept True 1"], listed);
+    }
+
     private static async Task<(long, bool)> StateAsync(PgConnectionInfo db, string sequence)
     {
         await using var conn = new NpgsqlConnection(db.ToNpgsqlConnectionString());
