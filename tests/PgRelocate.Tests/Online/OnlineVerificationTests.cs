@@ -77,8 +77,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
 
         // A slot's snapshot waits for the transactions running when it is asked for.
-        await using var open = await Db.OpenAsync(source, "source", CancellationToken.None);
-        await Db.ExecuteAsync(open, "BEGIN; INSERT INTO kept VALUES (999)", CancellationToken.None);
+        await using var open = await OpenTransactionAsync(source);
         try
         {
             var verifying = OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, CancellationToken.None);
@@ -113,8 +112,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
 
         // An application's transaction left open: the verification's snapshot waits for it.
-        await using var open = await Db.OpenAsync(source, "source", CancellationToken.None);
-        await Db.ExecuteAsync(open, "BEGIN; INSERT INTO kept VALUES (999)", CancellationToken.None);
+        await using var open = await OpenTransactionAsync(source);
         try
         {
             var asked = false;
@@ -195,6 +193,14 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         var slot = OnlineNames.Slot(database + "_" + Guid.NewGuid().ToString("N")[..8]);
         await StartFollowingAsync(source, target, slot);
         return (source, target, slot);
+    }
+
+    /// <summary>A session on the source holding a transaction that has written (so it has an id the slot's snapshot waits for).</summary>
+    private static async Task<Npgsql.NpgsqlConnection> OpenTransactionAsync(PgConnectionInfo source)
+    {
+        var open = await Db.OpenAsync(source, "source", CancellationToken.None);
+        await Db.ExecuteAsync(open, "BEGIN; INSERT INTO kept VALUES (999)", CancellationToken.None);
+        return open;
     }
 
     private static void AssertIdentical(PgRelocate.Verify.VerificationResult result) =>
