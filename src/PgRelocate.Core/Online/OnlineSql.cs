@@ -29,6 +29,7 @@ internal static class OnlineSql
     public static readonly string TargetTables = Load("TargetTables.sql");
     public static readonly string ReplicationRole = Load("ReplicationRole.sql");
     public static readonly string ReplicationCapacity = Load("ReplicationCapacity.sql");
+    public static readonly string SchemaFingerprint = Load("SchemaFingerprint.sql");
 
     private static string Load(string fileName) => CatalogSql.Load("Online/" + fileName);
 }

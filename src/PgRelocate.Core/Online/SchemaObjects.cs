@@ -33,6 +33,8 @@ internal sealed record SchemaObjectRefusal(string Object, string Reason, string 
 /// and every change is applied, makes the rest exactly: constraints (a unique, check or foreign key made ahead
 /// could refuse a row the stream still brings), triggers (the follow disables the target's triggers, a new one
 /// would fire on applied rows) and the tables the source dropped (a change to them may still be in the stream).
+/// The switch's pass needs no pg_dump when the pass ahead left it nothing and neither side's schema changed since
+/// (<see cref="Settled"/>): one catalog query on each side in place of two pg_dump runs in the write downtime.
 /// </summary>
 internal static partial class SchemaObjects
 {
@@ -42,8 +44,20 @@ internal static partial class SchemaObjects
         Switch,
     }
 
-    /// <summary>What a pass did and what it could not do.</summary>
-    internal sealed record Pass(IReadOnlyList<string> Applied, IReadOnlyList<SchemaObjectRefusal> Refused);
+    /// <summary>What a pass did and what it could not do; <paramref name="Settled"/>, what the switch may rely on (null: nothing).</summary>
+    internal sealed record Pass(IReadOnlyList<string> Applied, IReadOnlyList<SchemaObjectRefusal> Refused, Settled? Settled = null);
+
+    /// <summary>
+    /// Both sides' <see cref="SchemaFingerprint"/> once a pass when the cutover was asked had left nothing for the switch
+    /// (every difference of every kind made, the target's triggers compared as the switch re-enables them, no table the
+    /// stream has still to make): when neither side's has changed by the switch, the schema objects are still the
+    /// source's, and the switch compares them without pg_dump. Handed from the follow step to the cutover step
+    /// (<see cref="Migration.MigrationContext.HandOff{T}"/>); a run that did not hand it off compares in full.
+    /// </summary>
+    internal sealed record Settled(SchemaFingerprint Source, SchemaFingerprint Target) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
 
     /// <summary>pg_dump's entries that are no object of this comparison: the database's own, grants, data, extensions, the stream's.</summary>
     private static readonly HashSet<string> Ignored = new(StringComparer.Ordinal)
@@ -67,23 +81,39 @@ internal static partial class SchemaObjects
 
     /// <summary>
     /// Compares both sides and makes the target's objects the source's, as far as <paramref name="phase"/> allows.
+    /// At the switch, <paramref name="settled"/> (what the pass when the cutover was asked left) spares the comparison
+    /// by pg_dump when neither side's schema changed since.
     /// </summary>
-    public static async Task<Pass> SyncAsync(PgBinaries binaries, PgConnectionInfo source, PgConnectionInfo target, Phase phase, IReporter reporter, CancellationToken cancellationToken)
+    public static async Task<Pass> SyncAsync(PgBinaries binaries, PgConnectionInfo source, PgConnectionInfo target, Phase phase, Settled? settled, IReporter reporter, CancellationToken cancellationToken)
     {
         await using var conn = await Db.OpenAsync(target.WithApplicationName("pgrelocate online schema"), "target", cancellationToken);
         int sourceMajor;
+        SchemaFingerprint sourceSchema;
+        var unchanged = false;
         await using (var s = await Db.OpenAsync(source.WithApplicationName("pgrelocate online schema"), "source", cancellationToken))
         {
             sourceMajor = s.PostgreSqlVersion.Major;
+            // The source's read before the dumps: a change after it, even one the dumps see, makes the switch compare in full.
+            // At the switch, both sides' read at once: this is write downtime.
+            var sourceRead = SchemaFingerprint.ReadAsync(s, cancellationToken);
+            var targetRead = settled is null ? sourceRead : SchemaFingerprint.ReadAsync(conn, cancellationToken);
+            await Task.WhenAll(sourceRead, targetRead);
+            sourceSchema = await sourceRead;
+            unchanged = settled is not null && settled.Source.Same(sourceSchema) && settled.Target.SameObjects(await targetRead);
+        }
+
+        if (unchanged)
+        {
+            reporter.Info("Neither side's schema changed since the pass when the cutover was asked, which left nothing for the switch: its objects are compared without pg_dump.");
         }
 
         var folder = Interrupts.TempFolder("pgrelocate-objects-").FullName;
         try
         {
-            var plan = await PlanAsync(binaries, source, target, Math.Max(sourceMajor, conn.PostgreSqlVersion.Major), folder, phase, reporter, cancellationToken);
+            var dumps = unchanged ? null : await DumpBothAsync(binaries, source, target, conn, Math.Max(sourceMajor, conn.PostgreSqlVersion.Major), folder, phase, reporter, cancellationToken);
             await using var session = new Session(conn, reporter);
             await session.PrepareAsync(cancellationToken);
-            foreach (var step in plan)
+            foreach (var step in dumps is { } d ? Plan(d.Source, d.Target, phase) : [])
             {
                 await session.RunAsync(step, cancellationToken);
             }
@@ -95,7 +125,11 @@ internal static partial class SchemaObjects
                 await session.RefreshAsync(source, cancellationToken);
             }
 
-            return new Pass(session.Applied, session.Refused);
+            // Nothing left for the switch: every change of every kind made now (the triggers were dumped as the switch enables them).
+            var left = dumps is { } both && phase == Phase.Ahead && session.Refused.Count == 0
+                && !HasNewTables(both.Source, both.Target)
+                && Plan(both.Source, both.Target, Phase.Switch).All(s => session.Applied.Contains(s.Object));
+            return new Pass(session.Applied, session.Refused, left ? new Settled(sourceSchema, await SchemaFingerprint.ReadAsync(conn, cancellationToken)) : null);
         }
         finally
         {
@@ -104,25 +138,43 @@ internal static partial class SchemaObjects
     }
 
     /// <summary>
-    /// The changes that make the target's objects the source's, from both sides' <c>pg_dump --schema-only</c>. Where
-    /// pg_dump cannot compare them (none here for the newer server's version, a target whose lock table cannot hold
-    /// every table at once) nothing is planned, and a warning says so and what to compare by hand: the tables, their
-    /// rows and columns do not depend on it, and the enum values and check constraints are compared by catalog.
+    /// Both sides' <c>pg_dump --schema-only</c>; null where pg_dump cannot compare them (none here for the newer
+    /// server's version, a target whose lock table cannot hold every table at once), with a warning that says so and
+    /// what to compare by hand: the tables, their rows and columns do not depend on it, and the enum values and check
+    /// constraints are compared by catalog. Ahead of the switch the target's triggers are dumped as the switch will
+    /// have them (re-enabled for the dump, the follow being stopped, and disabled again after), so that the pass can
+    /// tell whether it left anything for the switch.
     /// </summary>
-    private static async Task<IReadOnlyList<Step>> PlanAsync(PgBinaries binaries, PgConnectionInfo source, PgConnectionInfo target, int newerMajor, string folder, Phase phase, IReporter reporter, CancellationToken cancellationToken)
+    private static async Task<(ArchiveContents Source, ArchiveContents Target)?> DumpBothAsync(PgBinaries binaries, PgConnectionInfo source, PgConnectionInfo target, NpgsqlConnection conn, int newerMajor, string folder, Phase phase, IReporter reporter, CancellationToken cancellationToken)
     {
         try
         {
             var pgDump = binaries.PgDumpFor(newerMajor);
-            var dumps = await Task.WhenAll(
-                DumpAsync(pgDump, source, Path.Combine(folder, "source.dump"), "the source's schema", reporter, cancellationToken),
-                DumpAsync(pgDump, target, Path.Combine(folder, "target.dump"), "the target's schema", reporter, cancellationToken));
-            return Plan(dumps[0], dumps[1], phase);
+            if (phase == Phase.Ahead)
+            {
+                await TargetState.EnableAsync(conn, cancellationToken);
+            }
+
+            try
+            {
+                var dumps = await Task.WhenAll(
+                    DumpAsync(pgDump, source, Path.Combine(folder, "source.dump"), "the source's schema", reporter, cancellationToken),
+                    DumpAsync(pgDump, target, Path.Combine(folder, "target.dump"), "the target's schema", reporter, cancellationToken));
+                return (dumps[0], dumps[1]);
+            }
+            finally
+            {
+                if (phase == Phase.Ahead)
+                {
+                    // Disabled again before any change is applied; a run killed before this disables them when its follow starts.
+                    await TargetState.DisableAsync(conn, CancellationToken.None);
+                }
+            }
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && Failures.Operational(e) is { } failure)
         {
             reporter.Warn($"Indexes, constraints, views, functions, triggers and types made on the source while following were not compared ({failure.Message.TrimEnd('.')}): compare both sides with pg_dump --schema-only before the applications switch.");
-            return [];
+            return null;
         }
     }
 
@@ -138,8 +190,18 @@ internal static partial class SchemaObjects
             return null;
         }
 
-        var pass = await SyncAsync(context.Binaries, options.Source, options.Into.Connection, Phase.Ahead, context.Reporter, cancellationToken);
+        var pass = await SyncAsync(context.Binaries, options.Source, options.Into.Connection, Phase.Ahead, null, context.Reporter, cancellationToken);
         Report(pass, context.Reporter);
+        // A pass asked again (the last cutover was refused) replaces what the last one settled.
+        await using (context.TakeHandOff<Settled>())
+        {
+        }
+
+        if (pass.Settled is { } settled)
+        {
+            context.HandOff(settled);
+        }
+
         return pass.Refused.Count == 0 ? null : Refusal(pass.Refused, "the cutover waits; the follow goes on: ask again once it is done (an automatic cutover tries again by itself)");
     }
 
@@ -153,7 +215,8 @@ internal static partial class SchemaObjects
             return;
         }
 
-        var pass = await SyncAsync(context.Binaries, options.Source, options.Into.Connection, Phase.Switch, context.Reporter, cancellationToken);
+        await using var settled = context.TakeHandOff<Settled>();
+        var pass = await SyncAsync(context.Binaries, options.Source, options.Into.Connection, Phase.Switch, settled, context.Reporter, cancellationToken);
         Report(pass, context.Reporter);
         if (pass.Refused.Count > 0)
         {
@@ -224,7 +287,7 @@ internal static partial class SchemaObjects
         var ours = Index(target);
         var extensionSchemas = target.ExtensionSchemas.Select(e => e.Schema).Concat(source.ExtensionSchemas.Select(e => e.Schema)).ToHashSet(StringComparer.Ordinal);
         // A table the target lacks is the stream's to make (SchemaCarry), with what belongs to it.
-        var newTables = source.Entries.Where(e => e.Kind == "TABLE" && !ours.ContainsKey(Key(e))).Select(e => e.Id).ToHashSet();
+        var newTables = NewTables(source, ours);
         var owned = source.Entries.Where(e => e.Kind == "SEQUENCE OWNED BY" && e.Dependencies.Any(newTables.Contains)).SelectMany(e => e.Dependencies).ToHashSet();
         bool Stream(ArchiveEntry e) => e.Kind == "TABLE" || e.Dependencies.Any(newTables.Contains) || (e.Kind == "SEQUENCE" && owned.Contains(e.Id));
         bool Now(ArchiveEntry e) => phase == Phase.Switch || (AheadKinds.Contains(e.Kind) && !Unique(e));
@@ -271,6 +334,12 @@ internal static partial class SchemaObjects
 
         return steps;
     }
+
+    /// <summary>The source's tables the target lacks (their entries' ids): the stream's to make.</summary>
+    private static HashSet<int> NewTables(ArchiveContents source, Dictionary<string, ArchiveEntry> ours) =>
+        source.Entries.Where(e => e.Kind == "TABLE" && !ours.ContainsKey(Key(e))).Select(e => e.Id).ToHashSet();
+
+    private static bool HasNewTables(ArchiveContents source, ArchiveContents target) => NewTables(source, Index(target)).Count > 0;
 
     private static bool Considered(ArchiveEntry e) =>
         !Ignored.Contains(e.Kind) && e.Section != ArchiveSection.Data && !(e.Kind == "COMMENT" && e.Tag.StartsWith("EXTENSION ", StringComparison.Ordinal));

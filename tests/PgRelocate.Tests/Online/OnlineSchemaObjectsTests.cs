@@ -144,4 +144,56 @@ public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<Onl
 
         await DatabaseSnapshot.AssertIdenticalAsync(source, target, "orders");
     }
+
+    [Fact]
+    public async Task Should_Compare_Without_PgDump_At_The_Switch_When_Neither_Side_Changed_Since_The_Cutover_Was_Asked()
+    {
+        // Triggers the follow disables on the target and the switch enables again: the pass when the cutover is asked
+        // must still find nothing left for the switch.
+        var source = await servers.SourceAsync(Schema + """
+            CREATE FUNCTION order_total() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.total := NEW.qty * 2; RETURN NEW; END$$;
+            CREATE TRIGGER orders_total BEFORE INSERT OR UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION order_total();
+            ALTER TABLE orders ADD CONSTRAINT orders_customer_fkey FOREIGN KEY (customer) REFERENCES customers (id);
+            """);
+        var target = await servers.Target.CreateDatabaseAsync("objects_settled");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        await run.WaitForVerifiedAsync();
+        await PgServer.ExecuteAsync(source, "CREATE INDEX orders_customer_idx ON orders (customer); COMMENT ON TABLE orders IS 'Orders placed'");
+        await using (var writer = ApplicationWriter.Start(source, Application))
+        {
+            await Eventually.True(() => Task.FromResult(writer.Writes > 20), TimeSpan.FromMinutes(1), "The application did not write.");
+            await run.CutoverAsync(id);
+        }
+
+        await DatabaseSnapshot.AssertIdenticalAsync(source, target, "customers", "orders");
+        var log = run.Journal().Log;
+        Assert.True(log.Any(l => l.Contains("its objects are compared without pg_dump", StringComparison.Ordinal)), string.Join("\n", log));
+        Assert.Equal(MigrationStatus.Completed, run.Journal().Status);
+    }
+
+    [Fact]
+    public async Task Should_Compare_In_Full_At_The_Switch_When_The_Source_Changed_After_The_Cutover_Was_Asked()
+    {
+        var source = await servers.SourceAsync(Schema);
+        var target = await servers.Target.CreateDatabaseAsync("objects_unsettled");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        await run.WaitForVerifiedAsync();
+        // A deploy that never stops: the table's comment changes every few milliseconds until the source is read-only,
+        // so it changes after the pass when the cutover is asked, and only the switch's own comparison can carry its last value.
+        await using (var deployer = ApplicationWriter.Start(source, "DO $$BEGIN EXECUTE format('COMMENT ON TABLE orders IS %L', clock_timestamp()::text); END$$"))
+        {
+            await Eventually.True(() => Task.FromResult(deployer.Writes > 20), TimeSpan.FromMinutes(1), "The deploys did not run.");
+            await run.CutoverAsync(id);
+        }
+
+        await DatabaseSnapshot.AssertIdenticalAsync(source, target, "orders");
+        Assert.Equal(
+            await PgServer.ScalarAsync<string>(source, "SELECT obj_description('orders'::regclass, 'pg_class')"),
+            await PgServer.ScalarAsync<string>(target, "SELECT obj_description('orders'::regclass, 'pg_class')"));
+        Assert.DoesNotContain(run.Journal().Log, l => l.Contains("its objects are compared without pg_dump", StringComparison.Ordinal));
+    }
 }
