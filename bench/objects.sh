@@ -14,6 +14,9 @@
 #   KEEP=1 JOBS=2 bench/objects.sh 1000
 #   STATEMENTS=1 bench/objects.sh 1000   also counts the statements each pgrelocate command sends (log_statement)
 #   BENCH_DIR=/dev/shm bench/objects.sh   the clusters in memory (see make_work in bench/lib.sh)
+#   CLI=/path/to/pgrelocate bench/objects.sh   a pgrelocate program already built (one word), no native build
+#   ONLINE=1 bench/objects.sh 10000        also migrate --online --cutover auto (the source with wal_level = logical),
+#                                          and print its write downtime phase by phase ("Where the write downtime went")
 #   LATENCY_MS=2 bench/objects.sh 1000     every tool reaches both servers through a proxy that delays each way by
 #                                          2 ms (a 4 ms round trip: another zone or region; bench/delay_proxy.py)
 #
@@ -28,7 +31,7 @@ ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT_DIR/bench/lib.sh"
 need_apt /usr/bin/time /usr/bin/time time
 
-build_cli
+if [ -z "${CLI:-}" ]; then build_cli; fi
 make_work pgrelocate-objects
 cleanup() { stop_clusters source target; }
 trap cleanup EXIT
@@ -36,6 +39,7 @@ trap cleanup EXIT
 SPORT=$(free_port); TPORT=$(free_port)
 # Both clusters keep PostgreSQL's default lock table (max_locks_per_transaction = 64), as a managed plan does.
 LOGGING=(); [ -n "${STATEMENTS:-}" ] && LOGGING=("log_statement = 'all'" "log_line_prefix = '%a|'")
+[ -n "${ONLINE:-}" ] && LOGGING+=("wal_level = logical")
 start_cluster source "$SPORT" "checkpoint_timeout = 30min" "${LOGGING[@]}"
 start_cluster target "$TPORT" "checkpoint_timeout = 30min" "${LOGGING[@]}"
 # With LATENCY_MS, the tools (src, tgt) go through delaying proxies; the bench's own set-up (srcd, tgtd) does not.
@@ -143,6 +147,12 @@ for N in "${SIZES[@]}"; do
     timed verify "$CLI" verify --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS"
     # check exits 3 when something blocks (the target it is given holds the copy): only other codes are failures.
     OK="0|3" timed check "$CLI" check --source "$(src "$db")" --target "$(tgt c$N)"
+    if [ -n "${ONLINE:-}" ]; then
+        fresh o$N
+        timed online "$CLI" migrate --online --cutover auto --source "$(src "$db")" --target "$(tgt o$N)" --confirm o$N --workdir "$WORK/online$N-$round"
+        # The switch leaves the source read-only: writable again for the next round.
+        psql -X -q "$(srcd postgres)" -c "ALTER DATABASE $db RESET default_transaction_read_only"
+    fi
   done
 done
 
@@ -154,12 +164,13 @@ printf '%-34s' "path"; for N in "${SIZES[@]}"; do printf ' %9s %6s %7s' "$N (s)"
 [ ${#SIZES[@]} -gt 1 ] && printf ' %8s' "growth"; echo
 FIRST="${SIZES[0]}"; LAST="${SIZES[-1]}"
 declare -A MED
-for k in anchor copy migrate staged restore verify check; do for N in "${SIZES[@]}"; do MED[$k@$N]=$(median <<<"${T[$k@$N]}"); done; done
-for k in anchor copy migrate staged restore verify check; do
+PATHS=(anchor copy migrate staged restore verify check); [ -n "${ONLINE:-}" ] && PATHS+=(online)
+for k in "${PATHS[@]}"; do for N in "${SIZES[@]}"; do MED[$k@$N]=$(median <<<"${T[$k@$N]}"); done; done
+for k in "${PATHS[@]}"; do
     case $k in
         anchor) label="pg_dump -Fc + pg_restore -j $JOBS" ;; copy) label="pgrelocate copy --jobs $JOBS" ;;
         migrate) label="pgrelocate migrate --direct" ;; staged) label="pgrelocate migrate (dump, restore)" ;; restore) label="pgrelocate restore --jobs $JOBS" ;;
-        verify) label="pgrelocate verify" ;; check) label="pgrelocate check" ;;
+        verify) label="pgrelocate verify" ;; check) label="pgrelocate check" ;; online) label="pgrelocate migrate --online" ;;
     esac
     printf '%-34s' "$label"
     for N in "${SIZES[@]}"; do printf ' %9.1f %6s %7s' "${MED[$k@$N]}" "$(ratio "${MED[$k@$N]}" "${MED[anchor@$N]}")" "${M[$k@$N]}"; done
@@ -177,4 +188,26 @@ fi
 echo; echo "Where copy's time went at $LAST tables (its phases; the slowest tables' steps are in $WORK/copy$LAST.out, every step at the end of $WORK/copy$LAST.log):"
 awk '/ step / {on = 1} on && !($1 ~ /^(data|index|indexes|constraint|analyze|large)$/ && $2 != "and")' "$WORK/copy$LAST.out" | sed '/^ *$/,$d' || true
 echo "The copy inside migrate --direct at $LAST tables:"; grep -E '^ +(check|copy|verify|settings) ' "$WORK/migrate$LAST.out" || true
+if [ -n "${ONLINE:-}" ]; then
+    echo; echo "migrate --online --cutover auto: the write downtime phase by phase (seconds, each round):"
+    for N in "${SIZES[@]}"; do
+        for journal in "$WORK"/online"$N"-*/*/journal.json; do
+            python3 - "$N" "$journal" <<'PY' || true
+import json, sys
+def tables(o):
+    if isinstance(o, dict):
+        if o.get("title") == "Where the write downtime went":
+            yield o
+        for v in o.values():
+            yield from tables(v)
+    elif isinstance(o, list):
+        for v in o:
+            yield from tables(v)
+for t in tables(json.load(open(sys.argv[2]))):
+    rows = t.get("rows", [])
+    print(f"  {sys.argv[1]} tables: {sum(float(r[1]) for r in rows):.2f} s:", ", ".join(f"{r[0]} {r[1]}" for r in rows))
+PY
+        done
+    done
+fi
 [ "$FAILED" = 0 ] || { echo "Some commands failed: see $WORK" >&2; exit 1; }
