@@ -4,6 +4,8 @@ using Npgsql;
 using PgRelocate.Catalog;
 using PgRelocate.Connections;
 using PgRelocate.Progress;
+using PgRelocate.Runners;
+using PgRelocate.Tools;
 
 namespace PgRelocate.Preflight;
 
@@ -14,7 +16,8 @@ namespace PgRelocate.Preflight;
 /// scratch table in the tool's schema, in a transaction rolled back at the end: written only where the target is
 /// empty or --confirm names it); and the source's WAL rate (pg_current_wal_lsn, read at the start, around the
 /// target's sample and at the end, so a target on the same server adds none of its own) with the busiest tables'
-/// writes (pg_stat_user_tables, read at the start and the end).
+/// writes (pg_stat_user_tables, read at the start and the end); and, while the WAL is watched, how long
+/// <c>pg_dump --schema-only</c> of the source takes (the copy's and the restore's schema steps grow with it).
 /// </summary>
 internal static class EstimateMeasurer
 {
@@ -28,6 +31,9 @@ internal static class EstimateMeasurer
     private static readonly TimeSpan Idle = TimeSpan.FromSeconds(1);
 
     private const string Scratch = "estimate_scratch";
+
+    /// <summary>The least time the schema's dump is given, however little of the budget is left.</summary>
+    private static readonly TimeSpan MinSchemaDump = TimeSpan.FromSeconds(1);
 
     public static async Task<EstimateMeasures> MeasureAsync(PreflightContext context, EstimateOptions options, CancellationToken cancellationToken)
     {
@@ -74,7 +80,10 @@ internal static class EstimateMeasurer
         await wal.PauseAsync(source, cancellationToken);
         var (writeRate, indexRate, indexRows, analyze) = await WriteAsync(context, options, largest.FirstOrDefault(), basis, budget * WriteEnd - clock.Elapsed, cancellationToken);
         await wal.ResumeAsync(source, cancellationToken);
+        // The schema's dump reads the catalog and writes no WAL: it runs while the WAL is watched, within the same time.
+        var schema = SchemaDumpAsync(context, Max(budget * WaitEnd - clock.Elapsed, MinSchemaDump), basis, cancellationToken);
         await wal.WaitAsync(source, () => budget * WaitEnd - clock.Elapsed, Idle, cancellationToken);
+        var schemaSeconds = await schema;
 
         var after = await TablesAsync(source, sizes, cancellationToken);
         var busiest = Busiest(before, after, clock.Elapsed);
@@ -101,6 +110,7 @@ internal static class EstimateMeasurer
             LargeObjectBytes = largeObjectBytes,
             Sequences = sequences,
             SharedCores = cores,
+            SchemaDumpSeconds = schemaSeconds,
             Took = clock.Elapsed,
             Basis = basis,
         };
@@ -164,6 +174,42 @@ internal static class EstimateMeasurer
             return (null, null, 0, null);
         }
     }
+
+    /// <summary>
+    /// How long <c>pg_dump --schema-only</c> of the source takes (to a file deleted after), for at most
+    /// <paramref name="limit"/>: one stopped there counts as that long, and the basis says it is at least that.
+    /// </summary>
+    private static async Task<double?> SchemaDumpAsync(PreflightContext context, TimeSpan limit, List<string> basis, CancellationToken cancellationToken)
+    {
+        var folder = Interrupts.TempFolder("pgrelocate-estimate-").FullName;
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(limit);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var pgDump = new PgDump(context.Binaries.PgDumpFor(context.SourceServer.Major), context.SourceInfo, NullReporter.Instance);
+            await pgDump.RunAsync(["--schema-only", "--file=" + Path.Combine(folder, "schema.dump")], null, null, "the source's schema", bounded.Token);
+            var took = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            basis.Add($"schema: pg_dump --schema-only of the source in {Seconds(took)}; the copy's schema steps counted as twice that (dumped, then made on the target).");
+            return took;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            basis.Add($"schema: pg_dump --schema-only of the source not done within {Seconds(limit.TotalSeconds)}, the measurement's share; counted as that long, and the copy's schema steps as twice that: at least.");
+            return limit.TotalSeconds;
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && Errors.Failures.Operational(e) is { } failure)
+        {
+            basis.Add($"schema: pg_dump --schema-only not measured ({failure.Message.TrimEnd('.')}); the copy's schema steps left out.");
+            return null;
+        }
+        finally
+        {
+            Interrupts.DeleteTempFolder(folder);
+        }
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     /// <summary>A B-tree on the scratch table's first column, as the copy builds the indexes after the rows: rows per second.</summary>
     private static async Task<(double? Rate, long Rows)> IndexAsync(NpgsqlConnection target, string scratch, string column, long rows, List<string> basis, CancellationToken cancellationToken)

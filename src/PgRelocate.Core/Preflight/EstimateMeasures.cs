@@ -50,6 +50,9 @@ public sealed record EstimateMeasures
     /// <summary>The cores the copy's lanes share, when they can be read (both servers on this machine); null: assumed enough.</summary>
     public int? SharedCores { get; init; }
 
+    /// <summary>How long <c>pg_dump --schema-only</c> of the source took (at least; see the basis); null when not measured.</summary>
+    public double? SchemaDumpSeconds { get; init; }
+
     /// <summary>How long the measurement took.</summary>
     public TimeSpan Took { get; init; }
 

@@ -29,6 +29,9 @@ public class EstimateTests(PreflightServer server) : IClassFixture<PreflightServ
         Assert.True(estimate.GetProperty("copySeconds").GetDouble() > 0, estimate.ToString());
         Assert.True(estimate.GetProperty("measuredSeconds").GetDouble() <= 4.5, estimate.ToString());
         Assert.Contains(Basis(estimate), b => b.StartsWith("target write: ", StringComparison.Ordinal) && b.Contains("rolled back", StringComparison.Ordinal));
+        // The schema's dump timed, and counted in the copy's time.
+        Assert.Contains(Basis(estimate), b => b.StartsWith("schema: pg_dump --schema-only of the source in ", StringComparison.Ordinal));
+        Assert.Contains(Basis(estimate), b => b.StartsWith("direct copy: ", StringComparison.Ordinal) && b.Contains("the schema's dump and restore", StringComparison.Ordinal));
         Assert.False(string.IsNullOrEmpty(estimate.GetProperty("recommendedPath").GetString()));
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgrelocate_online'"));
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"));
