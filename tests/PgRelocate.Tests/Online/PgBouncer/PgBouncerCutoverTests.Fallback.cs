@@ -70,7 +70,14 @@ public partial class PgBouncerCutoverTests
         Assert.Contains($"port={source.Port}", bouncer.EntryLine(), StringComparison.Ordinal);
 
         // The application's write waits at PgBouncer; the resumed run repoints the entry and resumes it at the target.
-        var held = PgServer.ExecuteAsync(bouncer.App, "INSERT INTO app.items (v) VALUES ('held at pgbouncer')");
+        // (Its login waits there too: longer than the driver's default 15 s to connect, while the resumed run starts.)
+        var held = Task.Run(async () =>
+        {
+            await using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(bouncer.App.ToNpgsqlConnectionString()) { Timeout = 120, CommandTimeout = 120 }.ConnectionString);
+            await conn.OpenAsync();
+            await using var insert = new NpgsqlCommand("INSERT INTO app.items (v) VALUES ('held at pgbouncer')", conn);
+            await insert.ExecuteNonQueryAsync();
+        });
         var resumed = OnlineRun.Resume(source, target, dir.Path, id, "--pgbouncer", CliRunner.Url(bouncer.Admin));
         await held.WaitAsync(TimeSpan.FromMinutes(2));
         Assert.Equal(1L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM app.items WHERE v = 'held at pgbouncer'"));
