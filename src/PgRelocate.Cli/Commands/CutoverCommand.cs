@@ -42,11 +42,6 @@ internal static class CutoverCommand
                     : $"Migration {id} was started with --pgbouncer: its cutover switches behind that PgBouncer already; leave the option out.");
             }
 
-            if (FallbackRequest.Asked(journal))
-            {
-                throw new UsageException(FallbackRequest.NotBehindPgBouncer);
-            }
-
             if (pgbouncer.IniFile.Length == 0)
             {
                 throw new UsageException("--pgbouncer needs --pgbouncer-ini FILE, the configuration file whose entry the cutover repoints at the target.");
@@ -75,7 +70,7 @@ internal static class CutoverCommand
             ctx.WriteJson(new CutoverJson(id, journal.Status.ToString(), downtime?.TotalSeconds, journal.Target, journal.Error, pause?.TotalSeconds), c => c.CutoverJson);
         }
 
-        if (journal.Status == MigrationStatus.Completed || Online.Fallback.FallbackRequest.Following(journal))
+        if (journal.Status == MigrationStatus.Completed || FallbackRequest.Following(journal))
         {
             if (!ctx.Json)
             {

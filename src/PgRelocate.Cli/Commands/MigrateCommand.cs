@@ -6,7 +6,6 @@ using PgRelocate.Migration;
 using PgRelocate.Progress;
 using PgRelocate.Targets;
 using PgRelocate.Migration.Reports;
-using PgRelocate.Online.Fallback;
 using PgRelocate.Tools;
 
 namespace PgRelocate.Cli.Commands;
@@ -135,11 +134,6 @@ internal static class MigrateCommand
             if (given.PgBouncer is not null && (parse.GetValue(Databases) is not null || parse.GetValue(AllDatabases)))
             {
                 throw new UsageException("--pgbouncer repoints one database's entry: migrate one database with it, or leave it out.");
-            }
-
-            if (given.PgBouncer is not null && given.Fallback)
-            {
-                throw new UsageException(FallbackRequest.NotBehindPgBouncer);
             }
 
             if (parse.GetValue(Databases) is not null || parse.GetValue(AllDatabases) || parse.GetValue(ConfirmAll))

@@ -15,7 +15,7 @@ internal static class PgBouncerCliOptions
 
     public static readonly Option<string?> Admin = new("--pgbouncer")
     {
-        Description = $"PgBouncer's admin console (postgres://ADMIN:PW@HOST:PORT/pgbouncer, or {AdminVariable}): with --online, the cutover holds the application's queries there (PAUSE), repoints its entry at the target, RELOADs and RESUMEs; with cancel, resumes an application a stopped migration left paused.",
+        Description = $"PgBouncer's admin console (postgres://ADMIN:PW@HOST:PORT/pgbouncer, or {AdminVariable}): with --online, the cutover holds the application's queries there (PAUSE), repoints its entry at the target, RELOADs and RESUMEs (with --fallback, once the way back's capture is on the target; a rollback turns the entry back); with cancel, resumes an application a stopped migration left paused.",
     };
 
     public static readonly Option<string?> Ini = new("--pgbouncer-ini") { Description = "With --pgbouncer: PgBouncer's configuration file, whose entry the cutover repoints at the target (mode kept, the previous file kept beside it)." };

@@ -19,7 +19,7 @@ internal static class RollbackCommand
 
     public static Command Create()
     {
-        var command = new Command("rollback", "Switch a migration made with --online --fallback back to its old source: the target becomes read-only, its last changes are applied to the old source, which is verified and takes writes again. Waits (up to --wait seconds) and prints the old DATABASE_URL.") { Id, Wait, WorkDirOption.Option };
+        var command = new Command("rollback", "Switch a migration made with --online --fallback back to its old source: the target becomes read-only (behind --pgbouncer, PgBouncer's entry is paused first), its last changes are applied to the old source, which is verified and takes writes again (behind PgBouncer, its entry points there again and is resumed). Waits (up to --wait seconds) and prints the old DATABASE_URL.") { Id, Wait, WorkDirOption.Option };
         command.SetAction((ctx, ct) => RunAsync(ctx, ctx.Parse.GetValue(Id)!, ctx.Parse.GetValue(Wait), FallbackEnd.Rollback, ct));
         return command;
     }
@@ -57,6 +57,12 @@ internal static class RollbackCommand
             {
                 ctx.Out.WriteLine($"Migration {id}: {journal.Step(FallbackStep.StepName).Summary}.");
                 ctx.Out.WriteLine($"DATABASE_URL={url}");
+                if (FallbackRequest.PgBouncerEntry(journal) is { } entry)
+                {
+                    ctx.Out.WriteLine(rolledBack
+                        ? $"Behind PgBouncer: its entry '{entry}' points at the old source again; the applications that connect through PgBouncer keep their URL (the one above is for those that connect directly)."
+                        : $"Behind PgBouncer: its entry '{entry}' stays at the target; the applications that connect through PgBouncer keep their URL.");
+                }
             }
 
             return ExitCode.Success;

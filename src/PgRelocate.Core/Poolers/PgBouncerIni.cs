@@ -80,11 +80,37 @@ internal static class PgBouncerIni
     /// </summary>
     public static void Repoint(string file, string name, PgConnectionInfo target, string keptAs)
     {
+        ArgumentNullException.ThrowIfNull(target);
+        Rewrite(file, name, entry => entry.PointedAt(target), keptAs);
+    }
+
+    /// <summary>
+    /// Puts the entry back as the file <paramref name="before"/> (the one <see cref="Repoint"/> kept) has it: the
+    /// application's own server, user and password; every other line stays as the file has it now. The file as it
+    /// is now is kept beside it (<paramref name="keptAs"/>).
+    /// </summary>
+    public static void PutBack(string file, string name, string before, string keptAs)
+    {
+        var line = File.Exists(before) && Find(File.ReadAllLines(before), name) is { } was ? File.ReadAllLines(before)[was.Line] : null;
+        Rewrite(file, name, _ => line ?? throw new PgRelocateException($"{before}, the file as it was before the switch, is gone or no longer has the entry '{name}': nothing was switched back."), keptAs);
+    }
+
+    /// <summary>
+    /// Rewrites the entry's line in place, the file as it was copied to <paramref name="keptAs"/> first; a run
+    /// again once the line is rewritten (after a kill) keeps the copy the first run made.
+    /// </summary>
+    private static void Rewrite(string file, string name, Func<PgBouncerEntry, string> line, string keptAs)
+    {
         var lines = File.ReadAllLines(file);
         var entry = Find(lines, name) ?? throw new PgRelocateException($"{file} no longer has the entry '{name}' in its [databases] section: nothing was switched.");
-        File.Copy(file, keptAs, overwrite: true);
-        File.SetUnixFileMode(keptAs, File.GetUnixFileMode(file));
-        lines[entry.Line] = entry.PointedAt(target);
+        var rewritten = line(entry);
+        if (!(File.Exists(keptAs) && lines[entry.Line].Trim() == rewritten.Trim()))
+        {
+            File.Copy(file, keptAs, overwrite: true);
+            File.SetUnixFileMode(keptAs, File.GetUnixFileMode(file));
+        }
+
+        lines[entry.Line] = rewritten;
         WriteInPlace(file, lines);
     }
 

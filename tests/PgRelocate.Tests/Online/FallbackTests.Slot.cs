@@ -59,6 +59,13 @@ public partial class FallbackTests
             await AssertNothingLeftAsync(source, target);
             await AssertNoSlotLeftAsync(target);
             await PgServer.ExecuteAsync(target, "INSERT INTO app.items (v) VALUES ('after the finish')");
+
+            // The forward follow, reused backwards, names its sides as they are: it streams the target into the old source.
+            var log = run.Journal().Log;
+            Assert.Contains(log, l => l.Contains("Streaming the target's changes from", StringComparison.Ordinal) && l.EndsWith("the position stored in the old source.", StringComparison.Ordinal));
+            var switched = log.FindIndex(l => l.Contains("way back capture: ", StringComparison.Ordinal));
+            Assert.True(switched > 0, string.Join("\n", log));
+            Assert.DoesNotContain(log.Skip(switched), l => l.Contains("the source's changes", StringComparison.Ordinal) || l.Contains("stored in the target", StringComparison.Ordinal));
         }
     }
 

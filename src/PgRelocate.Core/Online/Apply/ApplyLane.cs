@@ -40,14 +40,15 @@ internal sealed class ApplyLane : IApplyLane
     /// that holds a source transaction open while the others commit must not hold those rows, which they write too.
     /// </param>
     /// <param name="ownsConnection">Close the connection when the lane stops (rolling back what it holds).</param>
-    public ApplyLane(NpgsqlConnection connection, string slot, IReadOnlyDictionary<string, ulong> stored, bool bookkeepingAtCommit = false, bool ownsConnection = false)
+    /// <param name="sides">What its failures call the two sides (the way back applies to the old source).</param>
+    public ApplyLane(NpgsqlConnection connection, string slot, IReadOnlyDictionary<string, ulong> stored, bool bookkeepingAtCommit = false, bool ownsConnection = false, FollowSides? sides = null)
     {
         _ownsConnection = ownsConnection;
         _connection = connection;
         _slot = slot;
         _stored = stored;
         _bookkeepingAtCommit = bookkeepingAtCommit;
-        _writes = new TargetWrites(connection);
+        _writes = new TargetWrites(connection, sides);
         _running = Task.Run(LoopAsync);
     }
 

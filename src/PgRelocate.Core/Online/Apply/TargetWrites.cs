@@ -24,7 +24,7 @@ namespace PgRelocate.Online.Apply;
 /// kind and table; everything is sent by <see cref="SendAllAsync"/> before the group commits.
 /// Memory stays flat: runs, held-back rows and batches are bounded.
 /// </summary>
-internal sealed class TargetWrites(NpgsqlConnection connection)
+internal sealed class TargetWrites(NpgsqlConnection connection, FollowSides? sides = null)
 {
     /// <summary>
     /// The apply session's settings: the stream's values are text in the source's output formats, read back the
@@ -292,7 +292,7 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
         }
         catch (PostgresException e) when (!Transience.IsTransient(e))
         {
-            throw Failed(e);
+            throw Failed(e, Sides);
         }
     }
 
@@ -310,7 +310,7 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
         }
         catch (PostgresException e) when (!Transience.IsTransient(e))
         {
-            throw Failed(e);
+            throw Failed(e, Sides);
         }
 
         foreach (var (index, table, verb, rows) in _mustTouch)
@@ -319,7 +319,7 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
             if (found < rows)
             {
                 var what = rows == 1 ? $"An {verb} on {table} found no row" : $"{verb}s of {rows} rows of {table} found only {found} of them";
-                throw new PgRelocateException($"{what} on the target: the target no longer matches the source (was it written to?). Follow stopped; cancel and start again.", ExitCode.Failed);
+                throw new PgRelocateException($"{what} on the {Sides.Target}: the {Sides.Target} no longer matches the {Sides.Source} (was it written to?). Follow stopped; cancel and start again.", ExitCode.Failed);
             }
         }
 
@@ -371,6 +371,8 @@ internal sealed class TargetWrites(NpgsqlConnection connection)
     }
 
     /// <summary>The server's hint is kept: a source transaction that wrote more tables than the target's lock table holds says to raise max_locks_per_transaction.</summary>
-    private static PgRelocateException Failed(PostgresException e) =>
-        new($"Applying a change on the target failed: {e.MessageText} ({e.SqlState}){(e.TableName is null ? "" : " on table " + e.TableName)}.{(e.Hint is { Length: > 0 } hint ? " " + hint.TrimEnd('.') + "." : "")} Follow stopped; nothing after the last applied transaction was kept.", ExitCode.Failed, e);
+    private FollowSides Sides => sides ?? FollowSides.Forward;
+
+    private static PgRelocateException Failed(PostgresException e, FollowSides sides) =>
+        new($"Applying a change on the {sides.Target} failed: {e.MessageText} ({e.SqlState}){(e.TableName is null ? "" : " on table " + e.TableName)}.{(e.Hint is { Length: > 0 } hint ? " " + hint.TrimEnd('.') + "." : "")} Follow stopped; nothing after the last applied transaction was kept.", ExitCode.Failed, e);
 }

@@ -36,7 +36,7 @@ internal static class FallbackEnding
 
         if (oldSource is not null)
         {
-            await using var conn = await OpenWritableAsync(oldSource, "source", cancellationToken);
+            await using var conn = await OpenWritableAsync(oldSource, FollowSides.Back.Target, cancellationToken);
             await TargetState.RemoveAsync(conn, cancellationToken);
         }
     }
@@ -46,10 +46,26 @@ internal static class FallbackEnding
     /// source, the capture removed from the target, the sequences set on the old source to the target's values,
     /// its large objects made the target's (<see cref="LargeObjectsAgain"/>), its triggers re-enabled, a table the
     /// target has and it lacks refused (<see cref="CompareTablesAsync"/>), the tables the way back changed compared row by row, and the old
-    /// source made writable again. Returns the summary.
+    /// source made writable again; behind PgBouncer (paused before), its entry then put back to the old source,
+    /// RELOADed and RESUMEd, and RESUMEd where it points should the rollback stop. Returns the summary.
     /// </summary>
     /// <exception cref="PgRelocateException">The old source differs from the target after all was applied: the target stays read-only.</exception>
     public static async Task<string> RollbackAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RollbackThenTurnAsync(context, cancellationToken);
+        }
+        catch when (context.Options.PgBouncer is not null)
+        {
+            // Behind PgBouncer (paused by the way back's step): never left paused by a rollback that stops.
+            await PgBouncerSwitch.ResumeBackLeftAsync(context, CancellationToken.None);
+            throw;
+        }
+    }
+
+    /// <summary>The rollback, then, behind PgBouncer, its entry turned back to the old source and RESUMEd.</summary>
+    private static async Task<string> RollbackThenTurnAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
         var (oldSource, target) = (options.Source, options.Into.Connection);
@@ -67,7 +83,7 @@ internal static class FallbackEnding
         await ApplyLastAsync(context, cancellationToken);
         FaultInjection.At(Steps.FallbackStep.StepName, "capture removed");
         int sequences, largeObjects;
-        await using (var old = await OpenWritableAsync(oldSource, "source", cancellationToken))
+        await using (var old = await OpenWritableAsync(oldSource, FollowSides.Back.Target, cancellationToken))
         await using (var conn = await OpenWritableAsync(target, "target", cancellationToken))
         {
             (sequences, var missing) = await SequenceSync.SyncAsync(conn, old, cancellationToken);
@@ -91,9 +107,16 @@ internal static class FallbackEnding
         var compared = await VerifyAsync(context, cancellationToken);
         await ReadOnlySourceStep.LiftAsync(oldSource, cancellationToken);
         context.Journal.Step(ReadOnlySourceStep.StepName).Set(ReadOnlySourceStep.ReadOnly, ReadOnlyState.Lifted);
+        var behind = "";
+        if (options.PgBouncer is { } pgbouncer)
+        {
+            var paused = await PgBouncerSwitch.SwitchBackAsync(context, cancellationToken);
+            behind = $"; PgBouncer's entry '{pgbouncer.Entry}' points at the old source again{(paused is { } p ? $" (the application's queries waited {p.TotalSeconds:0.000}s there)" : "")}";
+        }
+
         record.Set(Steps.FallbackStep.RolledBack, true);
         var kept = dropped.Count == 0 ? "" : $"; {Errors.Sentences.Counted(dropped.Count, "table")} dropped on the target after the switch kept on the old source: {string.Join(", ", dropped)}";
-        return $"rolled back: the target refuses writes; {record.Get(Steps.FallbackStep.LastChanges) ?? 0} last changes, {sequences} sequences and {largeObjects} changed large objects applied to the old source, {compared} changed tables verified identical{kept}; the old source takes writes again";
+        return $"rolled back: the target refuses writes; {record.Get(Steps.FallbackStep.LastChanges) ?? 0} last changes, {sequences} sequences and {largeObjects} changed large objects applied to the old source, {compared} changed tables verified identical{kept}; the old source takes writes again{behind}";
     }
 
     /// <summary>
@@ -116,7 +139,7 @@ internal static class FallbackEnding
         if (bySlot)
         {
             record.Set(Steps.FallbackStep.LastChanges, await FallbackSlot.ApplyLastAsync(context, cancellationToken));
-            await using var old = await Db.OpenAsync(oldSource, "source", cancellationToken);
+            await using var old = await Db.OpenAsync(oldSource, FollowSides.Back.Target, cancellationToken);
             record.Set(Steps.FallbackStep.ChangedTables, [.. await TargetState.ChangedTablesAsync(old, cancellationToken)]);
         }
         else
@@ -144,7 +167,7 @@ internal static class FallbackEnding
     /// <exception cref="PgRelocateException">The old source lacks a table the target has.</exception>
     private static async Task<IReadOnlyList<string>> CompareTablesAsync(PgConnectionInfo oldSource, PgConnectionInfo target, CancellationToken cancellationToken)
     {
-        var (old, now) = (await TableNamesAsync(oldSource, "source", cancellationToken), await TableNamesAsync(target, "target", cancellationToken));
+        var (old, now) = (await TableNamesAsync(oldSource, FollowSides.Back.Target, cancellationToken), await TableNamesAsync(target, "target", cancellationToken));
         var missing = now.Except(old, StringComparer.Ordinal).ToList();
         if (missing.Count > 0)
         {
@@ -171,7 +194,7 @@ internal static class FallbackEnding
         }
 
         List<string> tables;
-        await using (var conn = await Db.OpenAsync(context.Options.Source, "source", cancellationToken))
+        await using (var conn = await Db.OpenAsync(context.Options.Source, FollowSides.Back.Target, cancellationToken))
         await using (var cmd = new NpgsqlCommand(FallbackSql.ChangedTables, conn))
         {
             cmd.Parameters.AddWithValue(changed);

@@ -70,7 +70,7 @@ internal sealed class FallbackFollower : IAsyncDisposable
             await Db.ExecuteAsync(targetConn, "SET default_transaction_read_only = off; SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0", cancellationToken);
             for (var i = 0; i < Math.Max(1, lanes); i++)
             {
-                var conn = await Db.OpenAsync(oldSource, "source", new SessionOptions { ApplicationName = "pgrelocate way back apply", AutoPrepare = 256 }, cancellationToken);
+                var conn = await Db.OpenAsync(oldSource, FollowSides.Back.Target, new SessionOptions { ApplicationName = "pgrelocate way back apply", AutoPrepare = 256 }, cancellationToken);
                 old.Add(conn);
                 await Db.ExecuteAsync(conn, TargetWrites.SessionSettings, cancellationToken);
             }
@@ -81,7 +81,7 @@ internal sealed class FallbackFollower : IAsyncDisposable
             await TargetState.DisableAsync(first, cancellationToken);
             var routes = await ApplyRoutes.ReadAsync(first, old.Count, cancellationToken);
             var positions = await TargetState.TablePositionsAsync(first, Slot, cancellationToken);
-            var applier = new ChangeApplier([.. old.Select(c => new ApplyLane(c, Slot, positions))], Slot, stored.Lsn, routes);
+            var applier = new ChangeApplier([.. old.Select(c => new ApplyLane(c, Slot, positions, sides: FollowSides.Back))], Slot, stored.Lsn, routes);
             return new FallbackFollower(targetConn, old, applier, stored.Changes, stored.Transactions);
         }
         catch

@@ -22,12 +22,23 @@ public static class FallbackRequest
 {
     public const string FileName = "fallback.request";
 
+    /// <summary>The answer to a request the way back could not honour (PgBouncer's PAUSE gave up), read by the waiting `rollback`.</summary>
+    public const string RefusedFileName = "fallback.refused";
+
     public static void Write(string folder, FallbackEnd end)
     {
+        File.Delete(Path.Combine(folder, RefusedFileName));
         if (Read(folder) != FallbackEnd.Rollback)
         {
             File.WriteAllText(Path.Combine(folder, FileName), end.ToString());
         }
+    }
+
+    /// <summary>Takes the request back with the reason, which the `rollback` that asked prints: the way back goes on.</summary>
+    public static void Refuse(string folder, string reason)
+    {
+        File.WriteAllText(Path.Combine(folder, RefusedFileName), reason);
+        File.Delete(Path.Combine(folder, FileName));
     }
 
     public static FallbackEnd? Read(string folder) =>
@@ -59,12 +70,18 @@ public static class FallbackRequest
     /// Waits, at most <paramref name="wait"/>, while the process running the migration runs it (it ends once the way
     /// back has ended as asked); returns the journal as it is then.
     /// </summary>
+    /// <exception cref="Errors.PgRelocateException">The way back could not honour the request (<see cref="Refuse"/>): its reason; nothing was rolled back.</exception>
     public static async Task<MigrationJournal> AwaitEndAsync(MigrationJournal journal, TimeSpan wait, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(journal);
         var deadline = DateTime.UtcNow + wait;
         while (DateTime.UtcNow < deadline && journal.Status == MigrationStatus.Running && journal.IsRunningElsewhere())
         {
+            if (File.Exists(Path.Combine(journal.Folder, RefusedFileName)))
+            {
+                throw new Errors.PgRelocateException(File.ReadAllText(Path.Combine(journal.Folder, RefusedFileName)) + ".");
+            }
+
             await Task.Delay(250, cancellationToken);
             journal = journal.Reload();
         }
@@ -73,14 +90,11 @@ public static class FallbackRequest
     }
 
     /// <summary>True when the migration was started with --fallback.</summary>
-    /// <summary>
-    /// The refusal of --fallback with --pgbouncer: PgBouncer resumes the applications at the target before the way
-    /// back's capture is there (what they write first would not reach the old source), and a rollback does not
-    /// repoint PgBouncer's entry back.
-    /// </summary>
-    public const string NotBehindPgBouncer = "--fallback cannot be used with --pgbouncer yet (PgBouncer would resume the applications at the target before the way back captures their writes, and a rollback does not repoint its entry): leave out one of them. Nothing was changed.";
-
     public static bool Asked(MigrationJournal journal) => bool.TryParse(journal.Options.GetValueOrDefault("fallback"), out var on) && on;
+
+    /// <summary>The PgBouncer entry the migration switched through (--pgbouncer, or cutover --pgbouncer); null when none: a rollback turns it back.</summary>
+    public static string? PgBouncerEntry(MigrationJournal journal) =>
+        journal?.Options.GetValueOrDefault("pgbouncer") is { Length: > 0 } ? journal.Options.GetValueOrDefault("pgbouncerDatabase") : null;
 
     /// <summary>True once the switch is done and the way back follows (its step runs or waits to be resumed).</summary>
     public static bool Following(MigrationJournal journal) =>

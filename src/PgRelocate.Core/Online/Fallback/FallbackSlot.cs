@@ -76,6 +76,7 @@ internal static class FallbackSlot
         new(context.Options.Into.Connection, context.Options.Source, Name(context.Journal.Id), Name(context.Journal.Id), context.Folder, context.Reporter)
         {
             Phase = OnlinePhases.WayBack,
+            Sides = FollowSides.Back,
             MaxRetainedBytes = limited ? context.Options.MaxFallbackQueue : null,
             CarrySchemaChanges = context.Options.CarrySchemaChanges,
             Lanes = context.Options.Into.Jobs,

@@ -63,23 +63,24 @@ internal sealed class FollowSession : IAsyncDisposable
     /// </summary>
     public static async Task<FollowSession> OpenAsync(
         PgConnectionInfo source, PgConnectionInfo target, string slot, string publication, string folder, int lanes,
-        long startChanges, long startTransactions, IReporter reporter, CancellationToken cancellationToken, SchemaCarry? carry = null)
+        long startChanges, long startTransactions, IReporter reporter, CancellationToken cancellationToken, SchemaCarry? carry = null, FollowSides? sides = null)
     {
+        var (from, to) = sides ?? FollowSides.Forward;
         var session = new FollowSession(startChanges, startTransactions);
         try
         {
             for (var i = 0; i < Math.Max(1, lanes); i++)
             {
-                session._connections.Add(await OpenApplyAsync(target, i == 0 ? "pgrelocate online apply" : $"pgrelocate online apply {i + 1}", cancellationToken));
+                session._connections.Add(await OpenApplyAsync(target, to, i == 0 ? "pgrelocate online apply" : $"pgrelocate online apply {i + 1}", cancellationToken));
             }
 
             var first = session._connections[0];
             var stored = await TargetState.ReadAsync(first, slot, cancellationToken)
-                ?? throw new PgRelocateException($"The target has no position for {slot} (its {OnlineNames.TargetSchema} schema is gone): cancel this migration and start a new one.");
+                ?? throw new PgRelocateException($"The {to} has no position for {slot} (its {OnlineNames.TargetSchema} schema is gone): cancel this migration and start a new one.");
             // The triggers the target's record lists, all disabled before the first change is applied: a run killed
             // while it disabled them (or re-enabled them at the cutover) left some enabled.
             await TargetState.DisableAsync(first, cancellationToken);
-            reporter.Info($"Streaming the source's changes from {stored.Lsn}, the position stored in the target.");
+            reporter.Info($"Streaming the {from}'s changes from {stored.Lsn}, the position stored in the {to}.");
             var routes = await ApplyRoutes.ReadAsync(first, session._connections.Count, cancellationToken);
             var positions = await TargetState.TablePositionsAsync(first, slot, cancellationToken);
             if (carry is not null)
@@ -88,15 +89,15 @@ internal sealed class FollowSession : IAsyncDisposable
                 carry.Positions = positions;
             }
 
-            session.Applier = new ChangeApplier(session._connections.Select(c => new ApplyLane(c, slot, positions) { Carry = carry }).ToList(), slot, stored.Lsn, routes, carry);
+            session.Applier = new ChangeApplier(session._connections.Select(c => new ApplyLane(c, slot, positions, sides: sides) { Carry = carry }).ToList(), slot, stored.Lsn, routes, carry);
             session.Streamed = new StreamedTransactions(
                 new TransactionSpool(folder),
                 session.Applier,
                 slot,
                 stored.Lsn,
-                async ct => new ApplyLane(await OpenApplyAsync(target, "pgrelocate online apply streamed", ct), slot, positions, bookkeepingAtCommit: true, ownsConnection: true) { Carry = carry });
+                async ct => new ApplyLane(await OpenApplyAsync(target, to, "pgrelocate online apply streamed", ct), slot, positions, bookkeepingAtCommit: true, ownsConnection: true, sides: sides) { Carry = carry });
 
-            session.Replication = await Db.OpenReplicationAsync(source, "source", "pgrelocate online", cancellationToken);
+            session.Replication = await Db.OpenReplicationAsync(source, from, "pgrelocate online", cancellationToken);
             var stop = session._stop.Token;
             var reader = session.Reader = new ChangeReader(ChangeReader.Stream(session.Replication, slot, publication, stored.Lsn, stop));
             var writer = session._channel.Writer;
@@ -106,7 +107,7 @@ internal sealed class FollowSession : IAsyncDisposable
                     try
                     {
                         await reader.RunAsync(writer, stop);
-                        writer.TryComplete(new EndOfStreamException("the source ended the replication stream"));
+                        writer.TryComplete(new EndOfStreamException($"the {from} ended the replication stream"));
                     }
                     catch (Exception e)
                     {
@@ -211,9 +212,9 @@ internal sealed class FollowSession : IAsyncDisposable
     }
 
     /// <summary>An apply connection (unpooled, as every session of the tool: closing it ends its session, so the server rolls back at once whatever it held).</summary>
-    private static async Task<NpgsqlConnection> OpenApplyAsync(PgConnectionInfo target, string applicationName, CancellationToken cancellationToken)
+    private static async Task<NpgsqlConnection> OpenApplyAsync(PgConnectionInfo target, string side, string applicationName, CancellationToken cancellationToken)
     {
-        var conn = await Db.OpenAsync(target, "target", new SessionOptions { ApplicationName = applicationName, AutoPrepare = 256 }, cancellationToken);
+        var conn = await Db.OpenAsync(target, side, new SessionOptions { ApplicationName = applicationName, AutoPrepare = 256 }, cancellationToken);
         try
         {
             await Db.ExecuteAsync(conn, TargetWrites.SessionSettings, cancellationToken);

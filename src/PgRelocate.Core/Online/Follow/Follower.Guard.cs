@@ -63,7 +63,7 @@ internal sealed partial class Follower
             }
             catch (PgRelocateException e) when (blocked is not null)
             {
-                throw new PgRelocateException($"{e.Message.TrimEnd('.')}. The target could not keep up: its apply was waiting for {blocked}.", e.ExitCode, e);
+                throw new PgRelocateException($"{e.Message.TrimEnd('.')}. The {Sides.Target} could not keep up: its apply was waiting for {blocked}.", e.ExitCode, e);
             }
 
             if (now - new DateTime(Interlocked.Read(ref _lastTickTicks), DateTimeKind.Utc) < TimeSpan.FromSeconds(2))
@@ -81,7 +81,7 @@ internal sealed partial class Follower
     /// <summary>What the apply's sessions wait for on the target ("a lock on public.t held by process 1234 (waiting 12 s)"), or null.</summary>
     private async Task<string?> ApplyWaitsAsync(FollowSession session, CancellationToken cancellationToken)
     {
-        _targetWatch ??= await Db.OpenAsync(_target.WithApplicationName("pgrelocate online watch"), "target", cancellationToken);
+        _targetWatch ??= await Db.OpenAsync(_target.WithApplicationName("pgrelocate online watch"), Sides.Target, cancellationToken);
         await using var cmd = new Npgsql.NpgsqlCommand(OnlineSql.ApplyWaits, _targetWatch);
         cmd.Parameters.AddWithValue("pids", session.ApplyProcessIds.ToArray());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);

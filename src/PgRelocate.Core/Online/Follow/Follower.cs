@@ -49,12 +49,15 @@ internal sealed partial class Follower : IAsyncDisposable
     /// <summary>Carry the source's schema changes to the target (true, the default) or stop at the first (<c>--on-schema-change stop</c>).</summary>
     public bool CarrySchemaChanges { get; init; } = true;
 
+    /// <summary>What its lines call the two sides: the source and the target, or, for the way back, the target and the old source.</summary>
+    public FollowSides Sides { get; init; } = FollowSides.Forward;
+
     /// <summary>The phase shown by status ("follow", "cutover").</summary>
     public string Phase { get; init; } = "follow";
 
     private FollowStatus Status => _status ??= new FollowStatus(_folder, _reporter, Phase) { Waiting = () => WaitingToCarry };
 
-    private SourceWatch Watch => _watch ??= new SourceWatch(_source, _slot, _publication, _reporter) { MaxRetainedBytes = MaxRetainedBytes };
+    private SourceWatch Watch => _watch ??= new SourceWatch(_source, _slot, _publication, _reporter, Sides) { MaxRetainedBytes = MaxRetainedBytes };
 
     /// <summary>Moves the follow into another phase (the verification while following): status and the lag's history say so at once.</summary>
     public void MarkPhase(string phase) => Status.MarkPhase(phase);
@@ -124,7 +127,7 @@ internal sealed partial class Follower : IAsyncDisposable
             try
             {
                 await OpenCarryAsync(cancellationToken);
-                _session ??= await FollowSession.OpenAsync(_source, _target, _slot, _publication, _folder, Lanes, Changes, Transactions, _reporter, cancellationToken, _carry);
+                _session ??= await FollowSession.OpenAsync(_source, _target, _slot, _publication, _folder, Lanes, Changes, Transactions, _reporter, cancellationToken, _carry, Sides);
                 await Watch.OpenAsync(cancellationToken);
                 await GuardedAsync(_session, token => FollowAsync(_session, done, pause, truncatesWaitFor, token), cancellationToken);
                 return;
@@ -149,7 +152,7 @@ internal sealed partial class Follower : IAsyncDisposable
                     throw new PgRelocateException($"Follow lost its connection {MaxReconnects} times in a row ({Describe(e)}): check the network, then resume with 'pgrelocate migrate --resume ID'.", ExitCode.Failed, e);
                 }
 
-                _reporter.Warn($"Follow lost a connection ({Describe(e)}); reconnecting and resuming from the position stored in the target.");
+                _reporter.Warn($"Follow lost a connection ({Describe(e)}); reconnecting and resuming from the position stored in the {Sides.Target}.");
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 250 * failures)), cancellationToken);
             }
         }

@@ -11,8 +11,10 @@ namespace PgRelocate.Online.Follow;
 /// the publication. It lives as long as its follower; its session is opened by the follow's session and closed
 /// with it, or between two steps (<see cref="CloseAsync"/>).
 /// </summary>
-internal sealed class SourceWatch(PgConnectionInfo source, string slot, string publication, IReporter reporter)
+internal sealed class SourceWatch(PgConnectionInfo source, string slot, string publication, IReporter reporter, FollowSides? sides = null)
 {
+    private readonly FollowSides _sides = sides ?? FollowSides.Forward;
+
     /// <summary>Unread WAL that still counts as caught up: what a busy source writes while the sender reads.</summary>
     public const long UnsentWhenCaughtUp = 1L << 20;
 
@@ -44,7 +46,7 @@ internal sealed class SourceWatch(PgConnectionInfo source, string slot, string p
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            _session ??= await Db.OpenAsync(source.WithApplicationName("pgrelocate online watch"), "source", cancellationToken);
+            _session ??= await Db.OpenAsync(source.WithApplicationName("pgrelocate online watch"), _sides.Source, cancellationToken);
         }
         finally
         {
@@ -133,7 +135,7 @@ internal sealed class SourceWatch(PgConnectionInfo source, string slot, string p
         var found = await SourceSide.SlotsAsync(Session, slot, cancellationToken);
         if (found.Count == 0)
         {
-            throw new PgRelocateException($"The replication slot {slot} is gone from the source (dropped by someone, or invalidated): the target can no longer follow it. Cancel this migration and start a new one.");
+            throw new PgRelocateException($"The replication slot {slot} is gone from the {_sides.Source} (dropped by someone, or invalidated): the {_sides.Target} can no longer follow it. Cancel this migration and start a new one.");
         }
 
         var (walStatus, safe) = (found[0].WalStatus, found[0].SafeWalSize);
@@ -141,18 +143,18 @@ internal sealed class SourceWatch(PgConnectionInfo source, string slot, string p
         Retained = found[0].RetainedBytes;
         if (walStatus is "lost" or "unreserved" || safe is < 64L * 1024 * 1024 || Retained > MaxRetainedBytes)
         {
-            throw SourceEndangered(Retained, MaxRetainedBytes, walStatus, safe);
+            throw SourceEndangered(Retained, MaxRetainedBytes, walStatus, safe, _sides);
         }
 
         if (Retained > 1L << 30 && DateTime.UtcNow - _lastWarn > TimeSpan.FromMinutes(1))
         {
             _lastWarn = DateTime.UtcNow;
-            reporter.Warn($"The replication slot holds {Units.Bytes(Retained)} of WAL on the source: watch its disk.");
+            reporter.Warn($"The replication slot holds {Units.Bytes(Retained)} of WAL on the {_sides.Source}: watch its disk.");
         }
     }
 
     /// <summary>The stop that protects the source's disk, saying why: over the limit, the slot's status, what is left.</summary>
-    internal static PgRelocateException SourceEndangered(long retained, long? max, string? walStatus, long? safe)
+    internal static PgRelocateException SourceEndangered(long retained, long? max, string? walStatus, long? safe, FollowSides sides)
     {
         var why = new[]
         {
@@ -160,6 +162,6 @@ internal sealed class SourceWatch(PgConnectionInfo source, string slot, string p
             walStatus is null ? null : "status " + walStatus,
             safe is null ? null : Units.Bytes(safe.Value) + " left before the server invalidates it",
         }.Where(w => w is not null);
-        return new PgRelocateException($"Follow stopped to protect the source: the slot holds {Units.Bytes(retained)} of WAL ({string.Join(", ", why)}). The slot is removed so the source can recycle its WAL; start again when the target can keep up (a closer network, a larger --max-retained-wal).", ExitCode.Failed);
+        return new PgRelocateException($"Follow stopped to protect the {sides.Source}: the slot holds {Units.Bytes(retained)} of WAL ({string.Join(", ", why)}). The slot is removed so the {sides.Source} can recycle its WAL; start again when the {sides.Target} can keep up (a closer network, a larger --max-retained-wal).", ExitCode.Failed);
     }
 }

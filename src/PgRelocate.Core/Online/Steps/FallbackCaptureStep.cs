@@ -11,7 +11,9 @@ namespace PgRelocate.Online.Steps;
 /// is a replication slot and a publication (<see cref="FallbackSlot"/>) where the target's login role may
 /// replicate and its wal_level is logical, else triggers and a queue (<see cref="FallbackCapture"/>); the choice
 /// is recorded (<see cref="By"/>) before either is created. The old source stays read-only for the applications (the read-only step's mode, kept),
-/// written only by the way back. Undone (cancel, a failure), both are removed; the way back's end removes them.
+/// written only by the way back. Behind PgBouncer (paused since the cutover) the entry is repointed at the target and
+/// RESUMEd here, once the capture is in place, so that the application's first write is captured. Undone (cancel, a
+/// failure), both are removed; the way back's end removes them.
 /// </summary>
 internal sealed class FallbackCaptureStep : ICompensatingStep
 {
@@ -48,7 +50,7 @@ internal sealed class FallbackCaptureStep : ICompensatingStep
         record.Set(Capture, CaptureState.On);
         context.Journal.Save();
         var slot = by == FallbackSlot.BySlot ? FallbackSlot.Name(context.Journal.Id) : null;
-        await using (var old = await Db.OpenAsync(context.Options.Source, "source", cancellationToken))
+        await using (var old = await Db.OpenAsync(context.Options.Source, FollowSides.Back.Target, cancellationToken))
         {
             await FallbackFollower.PrepareOldSourceAsync(old, slot ?? FallbackFollower.Slot, cancellationToken);
         }
@@ -72,15 +74,29 @@ internal sealed class FallbackCaptureStep : ICompensatingStep
             captured = $"replication slot and publication {slot} created on the target (its login role may replicate)";
         }
 
+        FaultInjection.At(StepName, "captured");
+
+        // Behind PgBouncer the application has waited since the cutover's PAUSE: it goes on now, at the target,
+        // every write of it captured. A run again after the turn (a kill) finds it done.
+        var behind = "";
+        if (context.Options.PgBouncer is { } pgbouncer && context.Journal.Output(FollowStep.StepName, PgBouncerSwitch.State) != PgBouncerState.Switched)
+        {
+            var paused = await PgBouncerSwitch.SwitchAsync(context, cancellationToken);
+            context.Journal.Step(OnlineCutoverStep.StepName).Set(OnlineCutoverStep.ApplicationPause, paused);
+            behind = $"; PgBouncer's entry '{pgbouncer.Entry}' then repointed at the target and resumed (the application's queries waited {paused.TotalSeconds:0.000}s there)";
+        }
+
         var took = DateTimeOffset.UtcNow - started;
         var seconds = took.TotalSeconds;
         record.Set(Took, took);
-        record.Summary = $"{captured} in {seconds:0.0}s (after the write downtime measured, before the applications are told); the old source stays read-only to the applications and follows the target";
+        record.Summary = $"{captured} in {seconds:0.0}s (after the write downtime measured, before the applications are told); the old source stays read-only to the applications and follows the target{behind}";
         context.Reporter.Info($"A way back is ready: the target's changes go to the old source until 'pgrelocate rollback {context.Journal.Id}' or 'pgrelocate finish {context.Journal.Id}'.");
     }
 
     public async Task UndoAsync(MigrationContext context, CancellationToken cancellationToken)
     {
+        // A rollback behind PgBouncer stopped by a kill left it paused: resumed where its entry points.
+        await PgBouncerSwitch.ResumeBackLeftAsync(context, cancellationToken);
         await FallbackEnding.RemoveAsync(context.Journal, context.HasSource ? context.Options.Source : null, context.HasTarget ? context.Options.Into.Connection : null, cancellationToken);
         if (context.HasSource && context.HasTarget)
         {

@@ -55,7 +55,23 @@ public sealed class FallbackStep : IMigrationStep
             return;
         }
 
-        var stopped = FallbackRequest.Read(context.Folder) is null ? await FollowAsync(context, cancellationToken) : null;
+        string? stopped;
+        while (true)
+        {
+            stopped = FallbackRequest.Read(context.Folder) is null ? await FollowAsync(context, cancellationToken) : null;
+            // Behind PgBouncer a rollback starts with its PAUSE; one that waits past --max-pause gives up (resumed at
+            // the target, nothing changed), the request is answered with the reason, and the way back goes on.
+            if (stopped is null && FallbackRequest.Read(context.Folder) == FallbackEnd.Rollback && context.Options.PgBouncer is not null
+                && await PgBouncerSwitch.TryPauseBackAsync(context, cancellationToken) is { } refused)
+            {
+                context.Reporter.Warn(refused);
+                FallbackRequest.Refuse(context.Folder, refused);
+                continue;
+            }
+
+            break;
+        }
+
         switch (FallbackRequest.Read(context.Folder))
         {
             case FallbackEnd.Rollback:

@@ -130,8 +130,14 @@ public sealed class OnlineCutoverStep : IMigrationStep
         phases.Lap("triggers and the tool's schema");
 
         // Behind PgBouncer the application waits from PAUSE on: it goes on as soon as the target is as it will
-        // use it; the slot and publication are removed from the read-only source after.
-        if (options.PgBouncer is not null)
+        // use it; the slot and publication are removed from the read-only source after. With --fallback it waits
+        // until the way back's capture is on the target too (the next step turns the entry): what it writes first
+        // must reach the old source.
+        if (options.PgBouncer is not null && options.Fallback)
+        {
+            context.Reporter.Info("PgBouncer stays paused until the way back's capture is on the target.");
+        }
+        else if (options.PgBouncer is not null)
         {
             var paused = await PgBouncerSwitch.SwitchAsync(context, cancellationToken);
             context.Record.Set(ApplicationPause, paused);

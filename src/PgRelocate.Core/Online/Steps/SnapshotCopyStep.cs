@@ -224,11 +224,12 @@ internal sealed class SnapshotCopyStep : ICompensatingStep
             owners.Summary = "to do again after the new snapshot copy";
         }
 
-        // And the follow of the new slot: its verification, the cutover request it waits for, its PAUSE behind PgBouncer.
-        if (context.Journal.Steps.FirstOrDefault(s => s.Name == FollowStep.StepName) is { Status: StepStatus.Done } follow)
+        // And the follow of the new slot: its verification, the cutover request it waits for, its PAUSE behind PgBouncer;
+        // and its cutover, should a later step have failed (the way back's capture, behind PgBouncer its RELOAD).
+        foreach (var again in context.Journal.Steps.Where(s => s.Name is FollowStep.StepName or OnlineCutoverStep.StepName && s.Status == StepStatus.Done))
         {
-            follow.Status = StepStatus.Pending;
-            follow.Summary = "to do again after the new snapshot copy";
+            again.Status = StepStatus.Pending;
+            again.Summary = "to do again after the new snapshot copy";
         }
     }
 
