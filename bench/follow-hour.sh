@@ -9,7 +9,10 @@
 #   bench/follow-hour.sh                        an hour at 300 transactions/s, pgbench scale 10, a sample every 5 s
 #   MINUTES=2 RATE=300 SCALE=10 EVERY=5 WINDOW=600 CSV=/tmp/follow.csv CLI=out/bench-cli/pgrelocate bench/follow-hour.sh
 #
-# CLI= uses a pgrelocate already built (else it is built as bench/online.sh builds it). Run by hand, never in CI.
+# CLI= uses a pgrelocate already built (else it is built as bench/online.sh builds it); a script that ends in
+# `exec dotnet path/to/pgrelocate.dll "$@"` runs the managed build in the process sampled, which heap dumps and
+# runtime counters can read (the native build has none): the process id is printed as the follow starts.
+# Run by hand, never in CI.
 set -euo pipefail
 
 MINUTES="${MINUTES:-60}"
@@ -77,7 +80,7 @@ print("%s,%s,%s,%s,%s" % (o.get("lagBytes", ""), o.get("lagSeconds", ""), o.get(
     echo "$(date -u +%Y-%m-%dT%H:%M:%SZ),$1,$online,$slot,$mem"
 }
 
-echo "Following ($ID) for $MINUTES minutes, a sample every ${EVERY}s into $CSV ..." >&2
+echo "Following ($ID, pgrelocate process $MIGRATE) for $MINUTES minutes, a sample every ${EVERY}s into $CSV ..." >&2
 echo "time,elapsed_s,lag_bytes,lag_seconds,retained_bytes,changes,phase,slot_retained_bytes,rss_kb,rss_anon_kb,hwm_kb" >"$CSV"
 START=$(date +%s)
 END=$(( START + MINUTES * 60 ))

@@ -22,13 +22,22 @@ namespace PgRelocate.Online.Apply;
 /// </summary>
 internal sealed class ChangeApplier
 {
+    private static readonly object Seen = new();
     private readonly string _slot;
     private readonly IApplyLane[] _lanes;
     private readonly ApplyRoutes _routes;
     private readonly HashSet<int> _touched = [];
     private readonly HashSet<string> _streamedTables = new(StringComparer.Ordinal);
     private readonly SchemaCarry? _carry;
-    private readonly HashSet<SourceRelation> _seen = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>
+    /// The stream's descriptions already looked at for tables to carry, held only as long as the stream holds them:
+    /// the stream describes a table again after each VACUUM and ANALYZE of it, and a set of every description kept
+    /// one for each of those for the whole follow. Each description is looked at once, even one met again after a
+    /// newer (a streamed transaction's, replayed at its commit).
+    /// </summary>
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<SourceRelation, object> _seen = new();
+
     private readonly List<string> _carriedFiles = [];
     private readonly List<string> _groupCarriedFiles = [];
     private readonly HashSet<uint> _awaitingCopy = [];
@@ -81,6 +90,9 @@ internal sealed class ChangeApplier
     /// transactions, of the last one; null before any. (Only "caught up" can say the source has nothing newer.)
     /// </summary>
     public double? LagSeconds(DateTime now) => (ApplyingCommitTime ?? LastCommitTime) is { } t ? Math.Max(0, (now - t).TotalSeconds) : null;
+
+    /// <summary>How many of the stream's descriptions the applier holds as looked at (see <see cref="_seen"/>).</summary>
+    internal int DescriptionsHeld => _seen.Count();
 
     /// <summary>Tables changed since the follow started (quoted, qualified names), for the final check at cutover.</summary>
     public IReadOnlyCollection<string> ChangedTables => [.. _lanes.SelectMany(l => l.ChangedTables).Concat(_streamedTables).Distinct(StringComparer.Ordinal)];
@@ -283,7 +295,7 @@ internal sealed class ChangeApplier
         };
         foreach (var relation in relations)
         {
-            if (!_seen.Add(relation))
+            if (!_seen.TryAdd(relation, Seen))
             {
                 continue;
             }

@@ -16,9 +16,15 @@ internal sealed class TransactionSpool : IDisposable
     private readonly string _folder;
     private readonly Dictionary<uint, Spooled> _open = [];
 
-    /// <summary>The source's tables as the stream described them, by number in the files (the same object for every change to one).</summary>
+    /// <summary>
+    /// The source's tables as the stream described them, by number in the files (the same object for every change to
+    /// one); forgotten once no file is open or being read (see <see cref="ForgetRelationsWhenIdle"/>).
+    /// </summary>
     private readonly List<SourceRelation> _relations = [];
     private readonly Dictionary<SourceRelation, int> _relationNumbers = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Committed transactions' files being read (<see cref="Commit"/>): their numbers still name descriptions.</summary>
+    private int _replaying;
 
     /// <param name="migrationFolder">The migration's folder: the files go in a folder of their own inside it.</param>
     public TransactionSpool(string migrationFolder)
@@ -41,6 +47,9 @@ internal sealed class TransactionSpool : IDisposable
 
     /// <summary>Transactions with changes on disk, not ended yet.</summary>
     public int Open => _open.Count;
+
+    /// <summary>How many of the stream's descriptions the spool holds by number.</summary>
+    internal int Relations => _relations.Count;
 
     public void Add(StreamedChange streamed) => Guard(() =>
     {
@@ -75,6 +84,7 @@ internal sealed class TransactionSpool : IDisposable
         {
             _open.Remove(abort.Xid);
             spooled.Dispose();
+            ForgetRelationsWhenIdle();
             return;
         }
 
@@ -96,6 +106,7 @@ internal sealed class TransactionSpool : IDisposable
         if (_open.Remove(xid, out var spooled))
         {
             spooled.Dispose();
+            ForgetRelationsWhenIdle();
         }
     });
 
@@ -108,18 +119,27 @@ internal sealed class TransactionSpool : IDisposable
         yield return new BeginChange(commit.CommitLsn, commit.CommitTime);
         if (_open.Remove(commit.Xid, out var spooled))
         {
-            using (spooled)
+            _replaying++;
+            try
             {
-                Guard(() =>
+                using (spooled)
                 {
-                    spooled.Writer.Flush();
-                    spooled.File.Position = 0;
-                });
-                using var reader = new BinaryReader(spooled.File, System.Text.Encoding.UTF8, leaveOpen: true);
-                while (Guard(() => spooled.File.Position < spooled.File.Length ? Read(reader) : null) is { } change)
-                {
-                    yield return change;
+                    Guard(() =>
+                    {
+                        spooled.Writer.Flush();
+                        spooled.File.Position = 0;
+                    });
+                    using var reader = new BinaryReader(spooled.File, System.Text.Encoding.UTF8, leaveOpen: true);
+                    while (Guard(() => spooled.File.Position < spooled.File.Length ? Read(reader) : null) is { } change)
+                    {
+                        yield return change;
+                    }
                 }
+            }
+            finally
+            {
+                _replaying--;
+                ForgetRelationsWhenIdle();
             }
         }
 
@@ -209,6 +229,20 @@ internal sealed class TransactionSpool : IDisposable
         var relation = _relations[r.ReadInt32()];
         var old = r.ReadBoolean() ? ReadRow(r) : null;
         return new UpdateChange(relation, old, r.ReadBoolean(), ReadRow(r));
+    }
+
+    /// <summary>
+    /// With no file open or being read, no number names a description any more: the list starts again. The stream
+    /// describes a table again after each VACUUM and ANALYZE of it, so a list kept for the whole follow would hold one
+    /// for each of those met in a streamed transaction.
+    /// </summary>
+    private void ForgetRelationsWhenIdle()
+    {
+        if (_open.Count == 0 && _replaying == 0)
+        {
+            _relations.Clear();
+            _relationNumbers.Clear();
+        }
     }
 
     private int Number(SourceRelation relation)
