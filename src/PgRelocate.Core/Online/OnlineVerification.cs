@@ -60,9 +60,12 @@ internal static class OnlineVerification
                 reporter.Info("The cutover was asked while the verification's snapshot waited for transactions open on the source: the follow goes on to the cutover without it.");
                 return null;
             }
-            catch (PgRelocateException e) when (follower.CarriesSchemaChanges && attempt < Attempts && e.InnerException is Npgsql.PostgresException { SqlState: PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedTable })
+            catch (PgRelocateException e) when (follower.CarriesSchemaChanges && attempt < Attempts && e.InnerException is Npgsql.PostgresException p
+                                                && (p.SqlState is PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedTable
+                                                    || (p.SqlState == PostgresErrorCodes.InternalError && p.MessageText.StartsWith("cache lookup failed", StringComparison.Ordinal))))
             {
-                // A column or table the snapshot still shows was dropped since: the catalog the query runs with is the newest.
+                // A column or table the snapshot still shows was dropped since: the catalog the query runs with is the
+                // newest, and the catalog's functions (an index's definition) find no longer what the snapshot lists.
                 reporter.Info($"A schema change on the source raced the verification's snapshot ({e.Message}): verifying again at a new position.");
                 continue;
             }

@@ -1,4 +1,5 @@
 using PgRelocate.Clusters;
+using PgRelocate.Tools;
 using PgRelocate.Migration;
 using PgRelocate.Tests.Harness;
 
@@ -41,9 +42,11 @@ public sealed class OnlineExpressionCarryTests(OnlineExpressionCarryTests.Server
         };
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Should_Carry_A_Generated_Columns_New_Expression_While_An_Application_Writes()
     {
+        // The copy and the cutover's comparison of objects dump the source: a PostgreSQL 17 source needs a pg_dump 17 or newer.
+        Skip.IfNot(new PgBinaries(null).All("pg_dump").Any(t => t.Major >= 17), "no pg_dump 17 or newer is installed, and a PostgreSQL 17 source needs one");
         var source = await servers.Source.CreateDatabaseAsync("expression");
         await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE \"{source.User}\" REPLICATION");
         await PgServer.ExecuteAsync(source, Schema);

@@ -69,12 +69,12 @@ public partial class OnlineTableCarryTests
         await PgServer.ExecuteAsync(source, "ALTER TABLE events DETACH PARTITION events_2025 CONCURRENTLY");
         await PgServer.ExecuteAsync(source, "INSERT INTO events_2025 (id, at, what) VALUES (900001, DATE '2025-03-03', 'after detach'); UPDATE events_2025 SET what = 'detached' WHERE id % 10 = 0");
 
-        // Interrupted between them: a transaction older than the detach keeps its second one waiting until it is cancelled.
+        // Interrupted between them: a transaction that read the partitioned table before keeps its second one waiting until it is cancelled.
         await using var older = new NpgsqlConnection(source.ToNpgsqlConnectionString());
         await older.OpenAsync();
         await using (var snapshot = await older.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead))
         {
-            await Db.ExecuteAsync(older, "SELECT count(*) FROM customers", CancellationToken.None);
+            await Db.ExecuteAsync(older, "SELECT count(*) FROM events", CancellationToken.None);
             await using (var detaching = new NpgsqlConnection(source.ToNpgsqlConnectionString()))
             {
                 await detaching.OpenAsync();
