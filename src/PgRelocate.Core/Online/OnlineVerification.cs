@@ -60,9 +60,12 @@ internal static class OnlineVerification
                 reporter.Info("The cutover was asked while the verification's snapshot waited for transactions open on the source: the follow goes on to the cutover without it.");
                 return null;
             }
-            catch (PgRelocateException e) when (follower.CarriesSchemaChanges && attempt < Attempts && e.InnerException is Npgsql.PostgresException { SqlState: PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedTable })
+            catch (PgRelocateException e) when (follower.CarriesSchemaChanges && attempt < Attempts && e.InnerException is Npgsql.PostgresException p
+                                                && (p.SqlState is PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedTable
+                                                    || (p.SqlState == PostgresErrorCodes.InternalError && p.MessageText.StartsWith("cache lookup failed", StringComparison.Ordinal))))
             {
-                // A column or table the snapshot still shows was dropped since: the catalog the query runs with is the newest.
+                // A column or table the snapshot still shows was dropped since: the catalog the query runs with is the
+                // newest, and the catalog's functions (an index's definition) find no longer what the snapshot lists.
                 reporter.Info($"A schema change on the source raced the verification's snapshot ({e.Message}): verifying again at a new position.");
                 continue;
             }
@@ -179,8 +182,8 @@ internal static class OnlineVerification
         }
 
         var differences = result.SchemaDifferences.Where(d => !d.Name.Contains(OnlineNames.TargetSchema, StringComparison.Ordinal) && !CutoverCarries.Contains(d.Kind)).ToList();
-        // A view's columns differ with it.
-        var views = differences.Where(d => d.Kind is "view" or "materialized view").Select(d => d.Name + ".").ToList();
+        // A view's columns differ with it, and those of a table the source dropped (a partition a retention job dropped).
+        var views = differences.Where(d => d.Kind is "view" or "materialized view" || d is { Kind: "table", Difference: DifferenceKind.ExtraOnTarget }).Select(d => d.Name + ".").ToList();
         // Only while every table's rows are equal: a table that differs beside them is most often one the source made
         // around the snapshot, whose copy comes after it, and the differences then say to verify again at a new position.
         var rowsEqual = result.Tables.All(t => t.Equal);

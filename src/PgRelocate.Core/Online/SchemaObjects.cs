@@ -292,10 +292,12 @@ internal static partial class SchemaObjects
         bool Stream(ArchiveEntry e) => e.Kind == "TABLE" || e.Dependencies.Any(newTables.Contains) || (e.Kind == "SEQUENCE" && owned.Contains(e.Id));
         bool Now(ArchiveEntry e) => phase == Phase.Switch || (AheadKinds.Contains(e.Kind) && !Unique(e));
 
-        // The sequences a table the source dropped owns go with it (an identity's cannot be dropped alone).
+        // The sequences a table the source dropped owns go with it (an identity's cannot be dropped alone), and its own
+        // constraints, indexes, triggers and defaults (a partition's inherited key or index cannot be dropped alone).
         var goneTables = target.Entries.Where(e => e.Kind == "TABLE" && !theirs.ContainsKey(Key(e))).Select(e => e.Id).ToHashSet();
         var goneOwned = target.Entries.Where(e => e.Kind == "SEQUENCE OWNED BY" && e.Dependencies.Any(goneTables.Contains)).SelectMany(e => e.Dependencies).ToHashSet();
-        bool WithTable(ArchiveEntry e) => e.Kind is "SEQUENCE" or "SEQUENCE OWNED BY" && (e.Dependencies.Any(goneTables.Contains) || goneOwned.Contains(e.Id));
+        bool WithTable(ArchiveEntry e) => (e.Kind is "SEQUENCE" or "SEQUENCE OWNED BY" && (e.Dependencies.Any(goneTables.Contains) || goneOwned.Contains(e.Id)))
+                                          || (e.Kind is "CONSTRAINT" or "INDEX" or "TRIGGER" or "DEFAULT" && e.Dependencies.Any(goneTables.Contains));
 
         var steps = new List<Step>();
         foreach (var e in target.Entries.Where(Considered).Reverse())

@@ -11,7 +11,7 @@ namespace PgRelocate.Tests.Online;
 /// --schema-only, and each table's exact row count and digest by plain SQL.
 /// </summary>
 [Heavy(300)]
-public class OnlineTableCarryTests(OnlineServers servers) : IClassFixture<OnlineServers>
+public partial class OnlineTableCarryTests(OnlineServers servers) : IClassFixture<OnlineServers>
 {
     private const string Schema = """
         CREATE SCHEMA archive;
@@ -237,10 +237,10 @@ public class OnlineTableCarryTests(OnlineServers servers) : IClassFixture<Online
         await DatabaseSnapshot.AssertIdenticalAsync(source, target, "purchases");
     }
 
-    /// <summary>The source and a target database, and a migration following between them (killed at <paramref name="fault"/> when given).</summary>
-    private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, OnlineRun Run, string Id)> StartAsync(string database, TempDir dir, string? fault = null)
+    /// <summary>The source (with <paramref name="extra"/> run after the schema) and a target database, and a migration following between them (killed at <paramref name="fault"/> when given).</summary>
+    private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, OnlineRun Run, string Id)> StartAsync(string database, TempDir dir, string? fault = null, string extra = "")
     {
-        var source = await servers.SourceAsync(Schema);
+        var source = await servers.SourceAsync(Schema + extra);
         var target = await servers.Target.CreateDatabaseAsync(database);
         var run = OnlineRun.Start(source, target, dir.Path, fault is null ? null : new Dictionary<string, string> { [FaultInjection.Variable] = fault });
         return (source, target, run, await run.WaitForFollowAsync());

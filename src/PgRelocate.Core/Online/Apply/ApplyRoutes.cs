@@ -49,11 +49,13 @@ internal sealed class ApplyRoutes
 
     /// <summary>
     /// A table new to the follow (carried while following) joins the group of a table it is tied to (its parent, a
-    /// table it references), keeping that group's lane; one already in a group stays where it is.
+    /// table it references), keeping that group's lane; one already in a group, or leading one, stays where it is: a
+    /// table renamed on the source is tied to its earlier name, and a new table given that name then takes the lane
+    /// the renamed one has, whatever it references.
     /// </summary>
     public void Tie(string table, string to)
     {
-        if (!_parent.ContainsKey(table) && Root(to) != table)
+        if (!_parent.ContainsKey(table) && !_parent.ContainsValue(table) && Root(to) != table)
         {
             _parent[table] = Root(to);
         }

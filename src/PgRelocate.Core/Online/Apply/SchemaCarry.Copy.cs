@@ -256,7 +256,7 @@ internal sealed partial class SchemaCarry
         {
             var table = Renaming(await DescribeAsync(session, at, cancellationToken));
             chain.Insert(0, table);
-            var parent = await Db.ScalarAsync<uint?>(session, $"SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid WHERE i.inhrelid = {at} AND c.relispartition", cancellationToken);
+            var parent = await Db.ScalarAsync<uint?>(session, $"SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid WHERE i.inhrelid = {at} AND c.relispartition AND NOT i.inhdetachpending", cancellationToken);
             next = parent is { } p && !OnTarget(await Db.ScalarAsync<string>(session, $"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = {p}", cancellationToken) ?? "") ? p : null;
         }
 
@@ -266,14 +266,20 @@ internal sealed partial class SchemaCarry
     private async Task<bool> PublishedAsync(NpgsqlConnection session, string qualified, CancellationToken cancellationToken) =>
         await Db.ScalarAsync<bool>(session, $"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables p JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass({Db.Literal(qualified)}) JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE p.pubname = {Db.Literal(publication)} AND p.schemaname = n.nspname AND p.tablename = c.relname)", cancellationToken);
 
-    /// <summary>The tables in an order that creates each after those it is tied to (its parent, the tables it references).</summary>
+    /// <summary>
+    /// The tables in an order that creates each after those it is tied to (its parent, the tables it references) and
+    /// after a table renamed away from its name (<c>RENAME TO a_old</c>, then a new table <c>a</c>); a renamed table's
+    /// tie to its earlier name is its lane's, no order.
+    /// </summary>
     internal static List<CarriedTable> Ordered(List<CarriedTable> tables)
     {
+        static bool Waits(CarriedTable t, CarriedTable o) =>
+            o != t && ((o.Qualified != t.RenamedFrom && t.Ties.Contains(o.Qualified)) || o.RenamedFrom == t.Qualified);
         var ordered = new List<CarriedTable>();
         var left = new List<CarriedTable>(tables);
         while (left.Count > 0)
         {
-            var ready = left.FirstOrDefault(t => !t.Ties.Any(tie => left.Any(o => o != t && o.Qualified == tie))) ?? left[0];
+            var ready = left.FirstOrDefault(t => !left.Any(o => Waits(t, o))) ?? left[0];
             ordered.Add(ready);
             left.Remove(ready);
         }

@@ -10,7 +10,11 @@ namespace PgRelocate.Online.Apply;
 /// target, and carries it at a marker whose definition gives the target's table the source's parent
 /// (<c>CarriedParent.sql</c>, a no-op when run again). A detached partition was not sent by the stream from its
 /// detach to the marker (the publication sends it through its parent only): it is added to the publication and copied
-/// at the marker like a new table. A table attached was sent all along: its rows are kept.
+/// at the marker like a new table. A table attached was sent all along: its rows are kept. A partition left
+/// detach pending (<c>DETACH PARTITION … CONCURRENTLY</c> between its two transactions, or interrupted there) is
+/// taken for detached: the source routes no row to it through its parent any more and the stream no longer sends
+/// its own (pgoutput finds no published ancestor for it), so it is detached on the target and copied at the marker;
+/// its <c>FINALIZE</c> changes nothing the follow sees.
 /// </summary>
 internal sealed partial class SchemaCarry
 {
@@ -41,7 +45,7 @@ internal sealed partial class SchemaCarry
 
         var (parent, bound) = (await Db.ListAsync(
             session,
-            $"SELECT n.nspname::text, p.relname::text, pg_catalog.pg_get_expr(c.relpartbound, c.oid) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace WHERE c.oid = {table.Relation.Id} AND c.relispartition",
+            $"SELECT n.nspname::text, p.relname::text, pg_catalog.pg_get_expr(c.relpartbound, c.oid) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace WHERE c.oid = {table.Relation.Id} AND c.relispartition AND NOT i.inhdetachpending",
             r => (Db.Qualified(r.GetString(0), r.GetString(1)), r.IsDBNull(2) ? null : r.GetString(2)),
             cancellationToken)).Select(p => ((string?)p.Item1, p.Item2)).FirstOrDefault();
         if (!ParentDiffers(table.Qualified, parent))

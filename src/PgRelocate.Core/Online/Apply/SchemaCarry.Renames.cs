@@ -1,4 +1,5 @@
 using Npgsql;
+using PgRelocate.Catalog;
 using PgRelocate.Connections;
 
 namespace PgRelocate.Online.Apply;
@@ -42,6 +43,8 @@ internal sealed partial class SchemaCarry
         var (schema, name) = from;
         if (schema != relation.Schema)
         {
+            // Into a schema made on the source while following: the target lacks it until now.
+            statements.Add(SchemaStatement(relation.Schema));
             statements.Add($"ALTER TABLE IF EXISTS {Db.Qualified(schema, name)} SET SCHEMA {Db.Ident(relation.Schema)}");
         }
 
@@ -53,6 +56,10 @@ internal sealed partial class SchemaCarry
         // In the lane of the group it was in under its earlier name (the routes know the target's names).
         return table with { Statements = statements, Ties = [.. table.Ties, Db.Qualified(schema, name)], RenamedFrom = Db.Qualified(schema, name) };
     }
+
+    /// <summary>The statement that makes <paramref name="schema"/> on the target when it lacks it (<c>CarriedSchema.sql</c>), before a table is created or moved there.</summary>
+    internal static string SchemaStatement(string schema) =>
+        CatalogSql.Load("Online/CarriedSchema.sql", new Dictionary<string, string> { ["schema"] = Db.Literal(schema), ["name"] = Db.Ident(schema) });
 
     /// <summary>An earlier name of the source table <paramref name="oid"/> that the target holds, when the target lacks <paramref name="qualified"/>.</summary>
     private (string Schema, string Name)? RenamedFrom(uint oid, string qualified)

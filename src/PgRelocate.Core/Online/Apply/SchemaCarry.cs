@@ -109,18 +109,23 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
         }
     }
 
-    /// <summary>The apply creates this table, or renames it from an earlier name (in its lane's transaction, before its first row).</summary>
-    public void Defined(SourceRelation relation)
+    /// <summary>
+    /// The apply creates these tables, or renames them from earlier names (in a lane's transaction, before their first
+    /// row; together when one marker carries them): an earlier name none of them takes is free on the target, for a
+    /// new table the source gives it to later (copied then, even when the table that had the name was carried).
+    /// </summary>
+    public void Defined(params IReadOnlyList<SourceRelation> relations)
     {
-        var qualified = Db.Qualified(relation.Schema, relation.Name);
+        var taken = relations.Select(r => Db.Qualified(r.Schema, r.Name)).ToHashSet(StringComparer.Ordinal);
         lock (_lock)
         {
-            _onTarget.Add(qualified);
-            foreach (var (schema, name) in _names.GetValueOrDefault(relation.Id) ?? [])
+            _onTarget.UnionWith(taken);
+            foreach (var relation in relations)
             {
-                if (Db.Qualified(schema, name) != qualified)
+                foreach (var earlier in (_names.GetValueOrDefault(relation.Id) ?? []).Select(n => Db.Qualified(n.Schema, n.Name)).Where(n => !taken.Contains(n)))
                 {
-                    _onTarget.Remove(Db.Qualified(schema, name));
+                    _onTarget.Remove(earlier);
+                    _carried.Remove(earlier);
                 }
             }
         }
@@ -187,7 +192,8 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
             $"SELECT n.nspname::text, c.relname::text, c.relkind = 'r' FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = {oid}",
             r => (r.GetString(0), r.GetString(1), r.GetBoolean(2)),
             cancellationToken) is [var one] ? one : throw CannotCarry(oid.ToString(System.Globalization.CultureInfo.InvariantCulture), "it is no longer on the source");
-        var statements = await ByOidAsync(session, OnlineSql.CarriedTable, oid, r => r.GetString(2), cancellationToken);
+        // Its schema first: one made on the source while following is not on the target yet.
+        List<string> statements = [SchemaStatement(schema), .. await ByOidAsync(session, OnlineSql.CarriedTable, oid, r => r.GetString(2), cancellationToken)];
         var columns = await ByOidAsync(session, OnlineSql.CarriedRelation, oid, r => (Name: r.GetString(0), Type: r.GetFieldValue<uint>(1), Modifier: r.GetInt32(2), Key: r.GetBoolean(3)), cancellationToken);
         var ties = await ByOidAsync(session, OnlineSql.CarriedTies, oid, r => Db.Qualified(r.GetString(0), r.GetString(1)), cancellationToken);
         var relation = new SourceRelation(oid, schema, name, [.. columns.Select(c => c.Name)], [.. columns.Select(c => c.Key)], [.. columns.Select(c => c.Type)], [.. columns.Select(c => c.Modifier)]);
