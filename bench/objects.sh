@@ -15,6 +15,7 @@
 #   STATEMENTS=1 bench/objects.sh 1000   also counts the statements each pgrelocate command sends (log_statement)
 #   BENCH_DIR=/dev/shm bench/objects.sh   the clusters in memory (see make_work in bench/lib.sh)
 #   CLI=/path/to/pgrelocate bench/objects.sh   a pgrelocate program already built (one word), no native build
+#   LOCKS=256 bench/objects.sh 20000      max_locks_per_transaction on both clusters (default: PostgreSQL's 64)
 #   ONLINE=1 bench/objects.sh 10000        also migrate --online --cutover auto (the source with wal_level = logical),
 #                                          and print its write downtime phase by phase ("Where the write downtime went")
 #   LATENCY_MS=2 bench/objects.sh 1000     every tool reaches both servers through a proxy that delays each way by
@@ -37,9 +38,11 @@ cleanup() { stop_clusters source target; }
 trap cleanup EXIT
 
 SPORT=$(free_port); TPORT=$(free_port)
-# Both clusters keep PostgreSQL's default lock table (max_locks_per_transaction = 64), as a managed plan does.
+# Both clusters keep PostgreSQL's default lock table (max_locks_per_transaction = 64), as a managed plan does;
+# LOCKS=N sets it to N on both (pg_dump locks every table: at 20,000 tables the default cannot hold them).
 LOGGING=(); [ -n "${STATEMENTS:-}" ] && LOGGING=("log_statement = 'all'" "log_line_prefix = '%a|'")
 [ -n "${ONLINE:-}" ] && LOGGING+=("wal_level = logical")
+[ -n "${LOCKS:-}" ] && LOGGING+=("max_locks_per_transaction = $LOCKS")
 start_cluster source "$SPORT" "checkpoint_timeout = 30min" "${LOGGING[@]}"
 start_cluster target "$TPORT" "checkpoint_timeout = 30min" "${LOGGING[@]}"
 # With LATENCY_MS, the tools (src, tgt) go through delaying proxies; the bench's own set-up (srcd, tgtd) does not.
