@@ -49,7 +49,7 @@ internal static partial class SchemaObjects
 
     /// <summary>
     /// Both sides' <see cref="SchemaFingerprint"/> once a pass when the cutover was asked had left nothing for the switch
-    /// (every difference of every kind made, the target's triggers compared as the switch re-enables them, no table the
+    /// (every difference of every kind made, a trigger the follow disabled taken as the switch re-enables it, no table the
     /// stream has still to make): when neither side's has changed by the switch, the schema objects are still the
     /// source's, and the switch compares them without pg_dump. Handed from the follow step to the cutover step
     /// (<see cref="Migration.MigrationContext.HandOff{T}"/>); a run that did not hand it off compares in full.
@@ -110,7 +110,7 @@ internal static partial class SchemaObjects
         var folder = Interrupts.TempFolder("pgrelocate-objects-").FullName;
         try
         {
-            var dumps = unchanged ? null : await DumpBothAsync(binaries, source, target, conn, Math.Max(sourceMajor, conn.PostgreSqlVersion.Major), folder, phase, reporter, cancellationToken);
+            var dumps = unchanged ? null : await DumpBothAsync(binaries, source, target, Math.Max(sourceMajor, conn.PostgreSqlVersion.Major), folder, reporter, cancellationToken);
             await using var session = new Session(conn, reporter);
             await session.PrepareAsync(cancellationToken);
             foreach (var step in dumps is { } d ? Plan(d.Source, d.Target, phase) : [])
@@ -125,10 +125,12 @@ internal static partial class SchemaObjects
                 await session.RefreshAsync(source, cancellationToken);
             }
 
-            // Nothing left for the switch: every change of every kind made now (the triggers were dumped as the switch enables them).
+            // Nothing left for the switch: every change of every kind made now, a trigger the follow disabled taken as the
+            // switch enables it again (only where that gives the plain enabled mode: the target is not touched for this).
             var left = dumps is { } both && phase == Phase.Ahead && session.Refused.Count == 0
                 && !HasNewTables(both.Source, both.Target)
-                && Plan(both.Source, both.Target, Phase.Switch).All(s => session.Applied.Contains(s.Object));
+                && Plan(both.Source, both.Target, Phase.Switch, followDisabledTriggers: true).All(s => session.Applied.Contains(s.Object))
+                && await TargetState.TriggersComeBackPlainAsync(conn, cancellationToken);
             return new Pass(session.Applied, session.Refused, left ? new Settled(sourceSchema, await SchemaFingerprint.ReadAsync(conn, cancellationToken)) : null);
         }
         finally
@@ -141,35 +143,17 @@ internal static partial class SchemaObjects
     /// Both sides' <c>pg_dump --schema-only</c>; null where pg_dump cannot compare them (none here for the newer
     /// server's version, a target whose lock table cannot hold every table at once), with a warning that says so and
     /// what to compare by hand: the tables, their rows and columns do not depend on it, and the enum values and check
-    /// constraints are compared by catalog. Ahead of the switch the target's triggers are dumped as the switch will
-    /// have them (re-enabled for the dump, the follow being stopped, and disabled again after), so that the pass can
-    /// tell whether it left anything for the switch.
+    /// constraints are compared by catalog.
     /// </summary>
-    private static async Task<(ArchiveContents Source, ArchiveContents Target)?> DumpBothAsync(PgBinaries binaries, PgConnectionInfo source, PgConnectionInfo target, NpgsqlConnection conn, int newerMajor, string folder, Phase phase, IReporter reporter, CancellationToken cancellationToken)
+    private static async Task<(ArchiveContents Source, ArchiveContents Target)?> DumpBothAsync(PgBinaries binaries, PgConnectionInfo source, PgConnectionInfo target, int newerMajor, string folder, IReporter reporter, CancellationToken cancellationToken)
     {
         try
         {
             var pgDump = binaries.PgDumpFor(newerMajor);
-            if (phase == Phase.Ahead)
-            {
-                await TargetState.EnableAsync(conn, cancellationToken);
-            }
-
-            try
-            {
-                var dumps = await Task.WhenAll(
-                    DumpAsync(pgDump, source, Path.Combine(folder, "source.dump"), "the source's schema", reporter, cancellationToken),
-                    DumpAsync(pgDump, target, Path.Combine(folder, "target.dump"), "the target's schema", reporter, cancellationToken));
-                return (dumps[0], dumps[1]);
-            }
-            finally
-            {
-                if (phase == Phase.Ahead)
-                {
-                    // Disabled again before any change is applied; a run killed before this disables them when its follow starts.
-                    await TargetState.DisableAsync(conn, CancellationToken.None);
-                }
-            }
+            var dumps = await Task.WhenAll(
+                DumpAsync(pgDump, source, Path.Combine(folder, "source.dump"), "the source's schema", reporter, cancellationToken),
+                DumpAsync(pgDump, target, Path.Combine(folder, "target.dump"), "the target's schema", reporter, cancellationToken));
+            return (dumps[0], dumps[1]);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && Failures.Operational(e) is { } failure)
         {
@@ -281,7 +265,8 @@ internal static partial class SchemaObjects
     /// The changes, in an order that works: the dropped objects first (the target's dependents first: the reverse of
     /// its archive's order), then what is made or replaced in the source's archive order.
     /// </summary>
-    internal static List<Step> Plan(ArchiveContents source, ArchiveContents target, Phase phase)
+    /// <param name="followDisabledTriggers">A target trigger the follow disabled counts as the source's enabled one (<see cref="Alike"/>).</param>
+    internal static List<Step> Plan(ArchiveContents source, ArchiveContents target, Phase phase, bool followDisabledTriggers = false)
     {
         var theirs = Index(source);
         var ours = Index(target);
@@ -328,7 +313,7 @@ internal static partial class SchemaObjects
             {
                 steps.Add(new Step(e.ToString(), [e.Definition]));
             }
-            else if (Same(mine.Definition) != Same(e.Definition) && !(e.Kind == "TYPE" && IsEnum(e) && IsEnum(mine)))
+            else if (!Alike(e, mine, followDisabledTriggers) && !(e.Kind == "TYPE" && IsEnum(e) && IsEnum(mine)))
             {
                 steps.Add(Replaced(e, mine));
             }
@@ -352,6 +337,28 @@ internal static partial class SchemaObjects
         archive.Entries.Where(Considered).GroupBy(Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
 
     private static string Same(string definition) => definition.Trim();
+
+    /// <summary>
+    /// Whether the target's entry is the source's. With <paramref name="followDisabledTriggers"/>, a target trigger whose
+    /// definition is the source's plainly enabled one followed by pg_dump's <c>ALTER TABLE … DISABLE TRIGGER …;</c> (the
+    /// follow disabled it) is the source's too: the switch enables it again. A source trigger in any other mode is not.
+    /// </summary>
+    private static bool Alike(ArchiveEntry theirs, ArchiveEntry mine, bool followDisabledTriggers)
+    {
+        var (source, target) = (Same(theirs.Definition), Same(mine.Definition));
+        if (!followDisabledTriggers || theirs.Kind != "TRIGGER")
+        {
+            return source == target;
+        }
+
+        // A source trigger in another mode than plainly enabled is never alike: the target's is the follow's disabling,
+        // which the switch undoes.
+        return !source.Contains("\nALTER TABLE ", StringComparison.Ordinal)
+            && (source == target || (target.StartsWith(source, StringComparison.Ordinal) && DisabledByFollow().IsMatch(target[source.Length..].Trim())));
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^ALTER TABLE (ONLY )?[^\n]+ DISABLE TRIGGER [^\n]+;$")]
+    private static partial System.Text.RegularExpressions.Regex DisabledByFollow();
 
     private static bool Unique(ArchiveEntry e) => e.Kind == "INDEX" && e.Definition.StartsWith("CREATE UNIQUE ", StringComparison.Ordinal);
 

@@ -80,6 +80,31 @@ internal static class TargetState
     public static Task DisableAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
         SetModesAsync(conn, enable: false, cancellationToken);
 
+    /// <summary>
+    /// Records each recorded trigger's mode as it is now, once the switch has enabled them again and its pass has made
+    /// them the source's: what restores them after (<see cref="RemoveAsync"/>, a resumed cutover) then keeps the source's
+    /// current mode (a trigger the application disabled on the source while following), not the one recorded at the
+    /// copy, and a follow resumed after a failed switch still disables them all first. Nothing when the schema is gone.
+    /// </summary>
+    public static async Task RecordModesAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        if (await Db.ScalarAsync<string>(conn, $"SELECT to_regclass('{Schema}.disabled_triggers')::text", cancellationToken) is not null)
+        {
+            await Db.ExecuteAsync(
+                conn,
+                $"UPDATE {Schema}.disabled_triggers d SET enabled = t.tgenabled FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass(d.table_name) AND t.tgname = d.trigger_name AND d.enabled <> t.tgenabled",
+                cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Whether re-enabling the recorded triggers at the switch will leave every user trigger plainly enabled
+    /// (<c>PlainTriggers.sql</c>): then each trigger the follow disabled is, after the switch, as the source's enabled one.
+    /// </summary>
+    public static async Task<bool> TriggersComeBackPlainAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        await Db.ScalarAsync<string>(conn, $"SELECT to_regclass('{Schema}.disabled_triggers')::text", cancellationToken) is not null
+        && await Db.ScalarAsync<bool>(conn, CatalogSql.Load("Online/PlainTriggers.sql", new Dictionary<string, string> { ["schema"] = Schema }), cancellationToken);
+
     /// <summary>Re-enables the triggers the record lists, each in the mode it had (see <see cref="RemoveAsync"/>), and keeps the record. Nothing when the schema is gone.</summary>
     public static Task EnableAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
         SetModesAsync(conn, enable: true, cancellationToken);

@@ -196,4 +196,28 @@ public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<Onl
             await PgServer.ScalarAsync<string>(target, "SELECT obj_description('orders'::regclass, 'pg_class')"));
         Assert.DoesNotContain(run.Journal().Log, l => l.Contains("its objects are compared without pg_dump", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task Should_Carry_A_Trigger_The_Source_Disabled_While_Following()
+    {
+        // The follow disables the target's triggers itself: a trigger the application disabled on the source must not be
+        // taken for one of those, nor re-enabled at the switch.
+        var source = await servers.SourceAsync(Schema + """
+            CREATE FUNCTION order_total() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.total := NEW.qty * 2; RETURN NEW; END$$;
+            CREATE TRIGGER orders_total BEFORE INSERT OR UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION order_total();
+            """);
+        var target = await servers.Target.CreateDatabaseAsync("objects_trigger_off");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        await run.WaitForVerifiedAsync();
+        await PgServer.ExecuteAsync(source, "ALTER TABLE orders DISABLE TRIGGER orders_total");
+        await run.CutoverAsync(id);
+
+        var log = run.Journal().Log;
+        Assert.False(log.Any(l => l.Contains("its objects are compared without pg_dump", StringComparison.Ordinal)), string.Join("\n", log));
+        var mode = await PgServer.ScalarAsync<string>(target, "SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'orders_total'");
+        Assert.True(mode == "D", mode + "\n" + string.Join("\n", log));
+        await DatabaseSnapshot.AssertIdenticalAsync(source, target, "orders");
+    }
 }

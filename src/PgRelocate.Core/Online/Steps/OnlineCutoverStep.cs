@@ -87,6 +87,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
         // source has them (pg_dump writes a disabled trigger as changed, which the pass would make again).
         await TargetState.EnableAsync(target, cancellationToken);
         await SchemaObjects.AtSwitchAsync(context, cancellationToken);
+        await TargetState.RecordModesAsync(target, cancellationToken);
         phases.Lap("schema objects");
 
         // 2. Sequences, large objects and the extensions' configuration rows, which logical decoding does not carry.
