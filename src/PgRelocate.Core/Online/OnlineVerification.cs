@@ -51,6 +51,7 @@ internal static class OnlineVerification
             VerificationResult result;
             IReadOnlySet<string> rewritten;
             var carries = follower.Carries;
+            var schemaBefore = follower.CarriesSchemaChanges ? await SourceSchemaAsync(source, cancellationToken) : null;
             try
             {
                 (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, unlogged, reporter, giveUp, cancellationToken);
@@ -75,10 +76,20 @@ internal static class OnlineVerification
             // missing there, or (a partition the target made ahead of its rows) present without them.
             var carried = follower.CarriedSince(carries);
             var carriedRaced = result.Tables.Where(t => !t.Equal && carried.Contains(t.Name)).Select(t => t.Name).ToList();
-            var schemaRaced = follower.CarriesSchemaChanges && (result.SchemaDifferences.Count > 0 || carriedRaced.Count > 0);
+            // A DDL committed while the verification ran (a table renamed and its name given to a new one): the queries
+            // read the newest catalog, so a name can stand for another table than the one in the snapshot.
+            var ddlRaced = schemaBefore is not null && result.Tables.Any(t => !t.Equal)
+                && await SourceSchemaAsync(source, cancellationToken) is { } schemaAfter && !schemaBefore.Same(schemaAfter);
+            var schemaRaced = follower.CarriesSchemaChanges && (result.SchemaDifferences.Count > 0 || carriedRaced.Count > 0 || ddlRaced);
             if ((raced.Count == 0 && !schemaRaced) || attempt == Attempts)
             {
                 return result;
+            }
+
+            if (ddlRaced && result.SchemaDifferences.Count == 0 && carriedRaced.Count == 0)
+            {
+                reporter.Info($"The source's schema changed while the verification read it, and {string.Join(", ", result.Tables.Where(t => !t.Equal).Select(t => t.Name))} differed: verifying again at a new position.");
+                continue;
             }
 
             if (carriedRaced.Count > 0)
@@ -94,6 +105,20 @@ internal static class OnlineVerification
             }
 
             reporter.Info($"The source truncated (or rewrote) {string.Join(", ", raced)} after the verification's snapshot, which then no longer shows its rows: verifying again at a new position.");
+        }
+    }
+
+    /// <summary>The source's <see cref="SchemaFingerprint"/>; null when it cannot be read (the verification then goes without it).</summary>
+    private static async Task<SchemaFingerprint?> SourceSchemaAsync(PgConnectionInfo source, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
+            return await SchemaFingerprint.ReadAsync(conn, cancellationToken);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && Failures.Operational(e) is not null)
+        {
+            return null;
         }
     }
 
