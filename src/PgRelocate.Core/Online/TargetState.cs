@@ -88,7 +88,7 @@ internal static class TargetState
     /// </summary>
     public static async Task RecordModesAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
     {
-        if (await Db.ScalarAsync<string>(conn, $"SELECT to_regclass('{Schema}.disabled_triggers')::text", cancellationToken) is not null)
+        if (await HasTriggerRecordAsync(conn, cancellationToken))
         {
             await Db.ExecuteAsync(
                 conn,
@@ -102,7 +102,7 @@ internal static class TargetState
     /// (<c>PlainTriggers.sql</c>): then each trigger the follow disabled is, after the switch, as the source's enabled one.
     /// </summary>
     public static async Task<bool> TriggersComeBackPlainAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
-        await Db.ScalarAsync<string>(conn, $"SELECT to_regclass('{Schema}.disabled_triggers')::text", cancellationToken) is not null
+        await HasTriggerRecordAsync(conn, cancellationToken)
         && await Db.ScalarAsync<bool>(conn, CatalogSql.Load("Online/PlainTriggers.sql", new Dictionary<string, string> { ["schema"] = Schema }), cancellationToken);
 
     /// <summary>Re-enables the triggers the record lists, each in the mode it had (see <see cref="RemoveAsync"/>), and keeps the record. Nothing when the schema is gone.</summary>
@@ -220,7 +220,7 @@ internal static class TargetState
     /// </summary>
     private static async Task SetModesAsync(NpgsqlConnection conn, bool enable, CancellationToken cancellationToken)
     {
-        if (await Db.ScalarAsync<string>(conn, $"SELECT to_regclass('{Schema}.disabled_triggers')::text", cancellationToken) is null)
+        if (!await HasTriggerRecordAsync(conn, cancellationToken))
         {
             return;
         }
@@ -244,6 +244,10 @@ internal static class TargetState
             await tx.CommitAsync(cancellationToken);
         }
     }
+
+    /// <summary>Whether the follow's record of the triggers it disabled is there (the tool's schema not removed yet).</summary>
+    private static async Task<bool> HasTriggerRecordAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
+        await Db.ScalarAsync<string>(conn, $"SELECT to_regclass('{Schema}.disabled_triggers')::text", cancellationToken) is not null;
 
     private static string Mode(bool enable, char mode) =>
         !enable ? "DISABLE " : "ENABLE " + mode switch { 'A' => "ALWAYS ", 'R' => "REPLICA ", _ => "" };
