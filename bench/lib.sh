@@ -22,6 +22,36 @@ build_cli() {
     CLI="$ROOT_DIR/out/bench-cli/pgrelocate"
 }
 
+# add_events URL SCALE EVENTS: the bench database's application side beside pgbench's tables at SCALE: pgcrypto and
+# hstore, an `events` table of EVENTS rows (jsonb with a GIN index, hstore, a B-tree, a foreign key to
+# pgbench_accounts), a second index on pgbench_accounts, a view and a function.
+add_events() {
+    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$1" >/dev/null <<SQL
+CREATE EXTENSION pgcrypto;
+CREATE EXTENSION hstore;
+CREATE TABLE events (
+    id      bigserial PRIMARY KEY,
+    aid     int NOT NULL REFERENCES pgbench_accounts (aid),
+    kind    text NOT NULL,
+    note    text,
+    payload jsonb NOT NULL,
+    tags    hstore,
+    at      timestamptz NOT NULL
+);
+INSERT INTO events (aid, kind, note, payload, tags, at)
+SELECT 1 + (g::bigint * 7919) % ($2 * 100000), (ARRAY['click', 'view', 'buy', 'share'])[1 + g % 4], 'event number ' || g,
+       jsonb_build_object('n', g, 'session', md5(g::text), 'items', jsonb_build_array(g % 10, g % 7), 'ok', g % 3 = 0),
+       hstore(ARRAY['src', 'web' || g % 5, 'ab', (g % 2)::text]),
+       timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second'
+FROM generate_series(1, $3) g;
+CREATE INDEX events_payload_gin ON events USING gin (payload);
+CREATE INDEX events_kind_at ON events (kind, at);
+CREATE INDEX pgbench_accounts_bid_abalance ON pgbench_accounts (bid, abalance);
+CREATE VIEW account_activity AS SELECT aid, count(*) AS events FROM events GROUP BY aid;
+CREATE FUNCTION event_count(a int) RETURNS bigint LANGUAGE sql STABLE AS \$\$ SELECT count(*) FROM events WHERE aid = a \$\$;
+SQL
+}
+
 # make_work NAME: a fresh work folder in WORK, under BENCH_DIR (default /tmp); RUNAS runs the server's programs as
 # postgres when we are root (initdb and postgres refuse to run as root). BENCH_DIR=/dev/shm keeps the clusters in
 # memory: on a disk file system that has dropped many databases of thousands of files, creating files can become

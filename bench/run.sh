@@ -45,29 +45,8 @@ tpsql() { psql -X -q -v ON_ERROR_STOP=1 "$(tgt postgres)" "$@"; }
 echo "Building the bench database: pgbench scale $SCALE plus $EVENTS events ..." >&2
 psql -X -q "postgres://postgres@127.0.0.1:$SPORT/postgres" -c "CREATE DATABASE bench"
 "$PGBIN/pgbench" -i -q -s "$SCALE" "$SRC" >/dev/null 2>&1
+add_events "$SRC" "$SCALE" "$EVENTS"
 spsql >/dev/null <<SQL
-CREATE EXTENSION pgcrypto;
-CREATE EXTENSION hstore;
-CREATE TABLE events (
-    id      bigserial PRIMARY KEY,
-    aid     int NOT NULL REFERENCES pgbench_accounts (aid),
-    kind    text NOT NULL,
-    note    text,
-    payload jsonb NOT NULL,
-    tags    hstore,
-    at      timestamptz NOT NULL
-);
-INSERT INTO events (aid, kind, note, payload, tags, at)
-SELECT 1 + (g::bigint * 7919) % ($SCALE * 100000), (ARRAY['click', 'view', 'buy', 'share'])[1 + g % 4], 'event number ' || g,
-       jsonb_build_object('n', g, 'session', md5(g::text), 'items', jsonb_build_array(g % 10, g % 7), 'ok', g % 3 = 0),
-       hstore(ARRAY['src', 'web' || g % 5, 'ab', (g % 2)::text]),
-       timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second'
-FROM generate_series(1, $EVENTS) g;
-CREATE INDEX events_payload_gin ON events USING gin (payload);
-CREATE INDEX events_kind_at ON events (kind, at);
-CREATE INDEX pgbench_accounts_bid_abalance ON pgbench_accounts (bid, abalance);
-CREATE VIEW account_activity AS SELECT aid, count(*) AS events FROM events GROUP BY aid;
-CREATE FUNCTION event_count(a int) RETURNS bigint LANGUAGE sql STABLE AS \$\$ SELECT count(*) FROM events WHERE aid = a \$\$;
 SELECT lo_from_bytea(0, (SELECT string_agg(gen_random_bytes(1024), ''::bytea) FROM generate_series(1, 1024)));
 VACUUM ANALYZE;
 SQL
