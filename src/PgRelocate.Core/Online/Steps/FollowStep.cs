@@ -3,6 +3,7 @@ using PgRelocate.Errors;
 using PgRelocate.Migration;
 using PgRelocate.Migration.Steps;
 using PgRelocate.Online.Apply;
+using PgRelocate.Online.Follow;
 using PgRelocate.Progress;
 
 namespace PgRelocate.Online.Steps;
@@ -58,17 +59,13 @@ public sealed class FollowStep : ICompensatingStep
         var verified = false;
         try
         {
-            // Catch up, then prove the target exact at one position of the source before anything switches.
-            // A busy source is never idle long enough to be "caught up": within a second of it will do.
-            await follower.RunAsync(p => Requested() || p.CaughtUp || p.LagSeconds < 1, cancellationToken);
+            // The target proven exact at one position of the source before anything switches. The verification starts
+            // as the follow does: its snapshot's position is about where the copy ended, which the apply reaches with
+            // the WAL written during the copy, and the comparison runs while the follow catches up with the rest.
+            // Catching up first put the whole catch-up before the comparison, and under a load near the apply's
+            // capacity catching up with a moving source takes many times longer than reaching a fixed position.
             if (!Requested())
             {
-                if (context.Journal.Estimate is { } estimate)
-                {
-                    // The catch-up the estimate predicts: from the snapshot copy's end to the target within a second of the source.
-                    estimate.Actual.CatchUpSeconds = (DateTimeOffset.UtcNow - context.Record.StartedAt)?.TotalSeconds;
-                }
-
                 var copy = context.Journal.Step(SnapshotCopyStep.StepName);
                 // A cutover asked while a table waits to be carried ends the wait: the switch below refuses it, naming the table.
                 if (await OnlineVerification.RunUnlessAsync(follower, options.Source, options.Into.Connection, copy.Get(SnapshotCopyStep.Slot)!, options.Into.Jobs, context.Reporter, Requested, cancellationToken) is { } result)
@@ -124,6 +121,7 @@ public sealed class FollowStep : ICompensatingStep
         }
         finally
         {
+            RecordCatchUp(context, follower);
             // Kept when the follow fails too: the lag before a stop is what explains it.
             OnlineCutoverStep.RecordLag(context, follower, "Lag while following");
             // The cutover goes on with this session (see MigrationContext.HandOff); should the migration
@@ -136,5 +134,17 @@ public sealed class FollowStep : ICompensatingStep
         context.Record.Summary = $"{follower.Changes} changes in {follower.Transactions} transactions applied; {(verified ? "verified identical while following; " : "not verified while following (cutover asked first); ")}{(Requested() ? "cutover requested" : "caught up, automatic cutover")}";
         context.Record.Set(Changes, follower.Changes);
         context.Reporter.Progress(new ProgressUpdate("follow", follower.Changes, follower.Changes, "changes", Finished: true));
+    }
+
+    /// <summary>
+    /// The catch-up the estimate predicts, for the report to set beside it: from the snapshot copy's end to the
+    /// target within a second of the source, or to the switch when that came first.
+    /// </summary>
+    private static void RecordCatchUp(MigrationContext context, Follower follower)
+    {
+        if (context.Journal.Estimate is { } estimate && estimate.Actual.CatchUpSeconds is null && context.Record.StartedAt is { } started)
+        {
+            estimate.Actual.CatchUpSeconds = Math.Max(0, ((follower.CaughtUpAt ?? DateTimeOffset.UtcNow) - started).TotalSeconds);
+        }
     }
 }
