@@ -37,10 +37,9 @@ internal sealed partial class SchemaCarry
         string altered;
         ColumnRenames renames = new([], false);
         Dictionary<string, string> sequences = new(StringComparer.Ordinal);
-        await _gate.WaitAsync(cancellationToken);
-        try
+        using (await _source.TurnAsync(cancellationToken))
         {
-            var session = await SessionAsync(cancellationToken);
+            var session = await _source.OpenAsync(cancellationToken);
             // The columns as the table itself has them (a partition holds the stored value of a fast default, its
             // partitioned root none), changed through the root, and copied again leaf by leaf.
             const string Names = "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace";
@@ -78,10 +77,6 @@ internal sealed partial class SchemaCarry
                 cmd.Parameters.AddWithValue("sequence", column.Sequence!);
                 sequences[column.Name] = (string?)await cmd.ExecuteScalarAsync(cancellationToken) ?? throw CannotCarry(altered, $"the sequence {column.Sequence} of its new column {Db.Ident(column.Name)} is gone from the source");
             }
-        }
-        finally
-        {
-            _gate.Release();
         }
 
         var statements = new List<string>();
@@ -138,21 +133,16 @@ internal sealed partial class SchemaCarry
         }
 
         var description = $"{altered}: {string.Join(", ", described)}{(again ? "; its rows are copied again at their place in the source's order" : "")}";
-        reporter.Info($"Carrying a column change to the target: {description}.");
+        _reporter.Info($"Carrying a column change to the target: {description}.");
         return new ColumnCarry(altered, statements, again ? (leaves.Count > 0 ? leaves : [altered]) : [], description);
     }
 
     private async Task<bool> ReferencedAsync(string qualified, CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
+        using (await _source.TurnAsync(cancellationToken))
         {
-            var session = await SessionAsync(cancellationToken);
+            var session = await _source.OpenAsync(cancellationToken);
             return await Db.ScalarAsync<bool>(session, $"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE contype = 'f' AND confrelid IN (SELECT relid FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass({Db.Literal(qualified)})) UNION SELECT pg_catalog.to_regclass({Db.Literal(qualified)})))", cancellationToken);
-        }
-        finally
-        {
-            _gate.Release();
         }
     }
 

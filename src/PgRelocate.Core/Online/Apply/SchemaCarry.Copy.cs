@@ -22,14 +22,9 @@ internal sealed partial class SchemaCarry
     public async Task LookAsync(CancellationToken cancellationToken)
     {
         List<(uint Oid, string Qualified, uint Parent, bool HasRows, bool Published)> candidates;
-        await _gate.WaitAsync(cancellationToken);
-        try
+        using (await _source.TurnAsync(cancellationToken))
         {
-            candidates = await CandidatesAsync(await SessionAsync(cancellationToken), cancellationToken);
-        }
-        finally
-        {
-            _gate.Release();
+            candidates = await CandidatesAsync(await _source.OpenAsync(cancellationToken), cancellationToken);
         }
 
         var names = candidates.ToDictionary(c => c.Oid, c => c.Qualified);
@@ -53,7 +48,7 @@ internal sealed partial class SchemaCarry
             if (!_warned.TryGetValue(key, out var last) || DateTime.UtcNow - last > TimeSpan.FromMinutes(1))
             {
                 _warned[key] = DateTime.UtcNow;
-                reporter.Warn($"Waiting to carry {key} to the target: {e.MessageText}. The follow goes on and tries again every few seconds (the table's owner must be the migration's login role, or a role it is a member of).");
+                _reporter.Warn($"Waiting to carry {key} to the target: {e.MessageText}. The follow goes on and tries again every few seconds (the table's owner must be the migration's login role, or a role it is a member of).");
             }
         }
     }
@@ -66,10 +61,9 @@ internal sealed partial class SchemaCarry
     /// </summary>
     public async Task CarryAsync(IReadOnlyList<string> tables, CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
+        using (await _source.TurnAsync(cancellationToken))
         {
-            var session = await SessionAsync(cancellationToken);
+            var session = await _source.OpenAsync(cancellationToken);
             var names = new List<string>();
             foreach (var t in tables.Where(t => !Carried(t) || Again(t)).Distinct(StringComparer.Ordinal))
             {
@@ -108,7 +102,7 @@ internal sealed partial class SchemaCarry
                     var published = await PublishedAsync(session, t, cancellationToken);
                     if (defined.First(d => d.Qualified == t) is { HasRows: true, RenamedFrom: null } && !published)
                     {
-                        await Db.ExecuteAsync(session, $"ALTER PUBLICATION {Db.Ident(publication)} ADD TABLE ONLY {t}", cancellationToken);
+                        await Db.ExecuteAsync(session, $"ALTER PUBLICATION {Db.Ident(_publication)} ADD TABLE ONLY {t}", cancellationToken);
                     }
 
                     if (await RelinkingAsync(session, defined.First(d => d.Qualified == t), cancellationToken) is { } relinked)
@@ -159,22 +153,18 @@ internal sealed partial class SchemaCarry
 
             if (copied.Count > 0)
             {
-                reporter.Info($"Carrying {string.Join(", ", copied)} to the target: copied at a place in the source's order, applied there.");
+                _reporter.Info($"Carrying {string.Join(", ", copied)} to the target: copied at a place in the source's order, applied there.");
             }
 
             if (moved.Count > 0)
             {
-                reporter.Info($"Carrying a partition's change to the target: {string.Join(", ", moved)}, at its place in the source's order.");
+                _reporter.Info($"Carrying a partition's change to the target: {string.Join(", ", moved)}, at its place in the source's order.");
             }
 
             if (renamed.Count > 0)
             {
-                reporter.Info($"Carrying a rename to the target: {string.Join(", ", renamed)}, at its place in the source's order (its rows kept).");
+                _reporter.Info($"Carrying a rename to the target: {string.Join(", ", renamed)}, at its place in the source's order (its rows kept).");
             }
-        }
-        finally
-        {
-            _gate.Release();
         }
     }
 
@@ -264,7 +254,7 @@ internal sealed partial class SchemaCarry
     }
 
     private async Task<bool> PublishedAsync(NpgsqlConnection session, string qualified, CancellationToken cancellationToken) =>
-        await Db.ScalarAsync<bool>(session, $"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables p JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass({Db.Literal(qualified)}) JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE p.pubname = {Db.Literal(publication)} AND p.schemaname = n.nspname AND p.tablename = c.relname)", cancellationToken);
+        await Db.ScalarAsync<bool>(session, $"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables p JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass({Db.Literal(qualified)}) JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE p.pubname = {Db.Literal(_publication)} AND p.schemaname = n.nspname AND p.tablename = c.relname)", cancellationToken);
 
     /// <summary>
     /// The tables in an order that creates each after those it is tied to (its parent, the tables it references) and

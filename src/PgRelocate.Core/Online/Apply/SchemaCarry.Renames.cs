@@ -141,7 +141,7 @@ internal sealed partial class SchemaCarry
     private async Task<List<(uint Oid, string Qualified, uint Parent, bool HasRows, bool Published)>> CandidatesAsync(NpgsqlConnection session, CancellationToken cancellationToken)
     {
         await using var cmd = new NpgsqlCommand(OnlineSql.CarryCandidates, session);
-        cmd.Parameters.AddWithValue("publication", publication);
+        cmd.Parameters.AddWithValue("publication", _publication);
         var candidates = new List<(uint, string, uint, bool, bool)>();
         var noted = false;
         await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))

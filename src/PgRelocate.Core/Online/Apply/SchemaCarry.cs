@@ -26,25 +26,36 @@ internal sealed record CarriedTable(SourceRelation Relation, string Qualified, I
 /// marker the apply empties the target's table and loads the file, in the marker's place in the commit order,
 /// so its rows land exactly once whatever came before. Needs logical decoding messages: PostgreSQL 14 on.
 /// </summary>
-internal sealed partial class SchemaCarry(PgConnectionInfo source, string publication, string folder, IReporter reporter) : IAsyncDisposable
+internal sealed partial class SchemaCarry : IAsyncDisposable
 {
     /// <summary>The start of a marker's content that names a carried table's file.</summary>
     public const string MarkerStart = "carry:";
 
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly CarrySession _source;
+    private readonly ColumnAttributeCarry _attributes;
+    private readonly string _publication;
+    private readonly IReporter _reporter;
     private readonly object _lock = new();
     private readonly HashSet<string> _onTarget = new(StringComparer.Ordinal);
     private readonly HashSet<string> _carried = new(StringComparer.Ordinal);
     private readonly HashSet<string> _awaiting = new(StringComparer.Ordinal);
     private readonly List<string> _carryLog = [];
     private readonly Dictionary<string, string> _displayed = new(StringComparer.Ordinal);
-    private NpgsqlConnection? _session;
+
+    internal SchemaCarry(PgConnectionInfo source, string publication, string folder, IReporter reporter)
+    {
+        _source = new CarrySession(source);
+        _attributes = new ColumnAttributeCarry(_source, reporter);
+        _publication = publication;
+        _reporter = reporter;
+        Folder = Path.Combine(folder, "carried");
+    }
 
     /// <summary>A carry for the follow, or null when the source cannot write the markers it needs (before PostgreSQL 14).</summary>
     public static async Task<SchemaCarry?> OpenAsync(PgConnectionInfo source, string publication, string folder, IReporter reporter, CancellationToken cancellationToken)
     {
         var carry = new SchemaCarry(source, publication, folder, reporter);
-        if ((await carry.SessionAsync(cancellationToken)).PostgreSqlVersion.Major >= 14)
+        if ((await carry._source.OpenAsync(cancellationToken)).PostgreSqlVersion.Major >= 14)
         {
             carry.LoadAgain();
             carry.LoadYielded();
@@ -52,7 +63,7 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
             if (!File.Exists(carry.NamesFile))
             {
                 // The tables' names at the follow's first start, before any rename it must tell.
-                await carry.CandidatesAsync(await carry.SessionAsync(cancellationToken), cancellationToken);
+                await carry.CandidatesAsync(await carry._source.OpenAsync(cancellationToken), cancellationToken);
             }
 
             return carry;
@@ -67,7 +78,7 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
     public static bool IsCarry(string content) => content.StartsWith(MarkerStart, StringComparison.Ordinal);
 
     /// <summary>The folder of the carried tables' files, in the migration's folder.</summary>
-    public string Folder { get; } = Path.Combine(folder, "carried");
+    public string Folder { get; }
 
     /// <summary>Reads the tables the target has (at each follow session's start: what a rolled-back one created is gone).</summary>
     public async Task RefreshAsync(NpgsqlConnection target, CancellationToken cancellationToken)
@@ -145,10 +156,9 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
             return [Renaming(new CarriedTable(relation, qualified, [], [], HasRows: true))];
         }
 
-        await _gate.WaitAsync(cancellationToken);
-        try
+        using (await _source.TurnAsync(cancellationToken))
         {
-            var session = await SessionAsync(cancellationToken);
+            var session = await _source.OpenAsync(cancellationToken);
             var chain = await ChainAsync(session, qualified, cancellationToken);
             if (chain.Count == 0)
             {
@@ -157,20 +167,17 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
 
             return chain;
         }
-        finally
-        {
-            _gate.Release();
-        }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_session is { } session)
-        {
-            _session = null;
-            await session.DisposeAsync();
-        }
-    }
+    public ValueTask DisposeAsync() => _source.DisposeAsync();
+
+    /// <summary>As <see cref="ColumnAttributeCarry.AttributesAsync(PgConnectionInfo, bool, CancellationToken)"/>.</summary>
+    public Task AttributesAsync(PgConnectionInfo target, bool exact, CancellationToken cancellationToken) =>
+        _attributes.AttributesAsync(target, exact, cancellationToken);
+
+    /// <summary>As <see cref="ColumnAttributeCarry.AttributesAsync(NpgsqlConnection, IReadOnlyList{string}?, bool, CancellationToken)"/>.</summary>
+    public Task AttributesAsync(NpgsqlConnection target, IReadOnlyList<string>? tables, bool exact, CancellationToken cancellationToken) =>
+        _attributes.AttributesAsync(target, tables, exact, cancellationToken);
 
     /// <summary>What cannot be carried, named with what to do: one sentence for the follow's stop or its wait.</summary>
     internal static PgRelocateException CannotCarry(string table, string why) =>
@@ -212,25 +219,5 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
         }
 
         return rows;
-    }
-
-    /// <summary>The carry's own session on the source (opened again when the source ended it), every name qualified.</summary>
-    private async Task<NpgsqlConnection> SessionAsync(CancellationToken cancellationToken)
-    {
-        if (_session is { State: System.Data.ConnectionState.Open } open)
-        {
-            return open;
-        }
-
-        if (_session is { } broken)
-        {
-            _session = null;
-            await broken.DisposeAsync();
-        }
-
-        var session = await Db.OpenAsync(source.WithApplicationName("pgrelocate online schema"), "source", cancellationToken);
-        await Db.ExecuteAsync(session, "SET search_path = ''", cancellationToken);
-        _session = session;
-        return session;
     }
 }
