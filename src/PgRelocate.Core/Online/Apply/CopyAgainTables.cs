@@ -55,8 +55,6 @@ internal sealed class CopyAgainTables(string folder)
     private void Save()
     {
         Directory.CreateDirectory(folder);
-        var temporary = AgainFile + ".new";
-        File.WriteAllLines(temporary, _again.Order(StringComparer.Ordinal));
-        File.Move(temporary, AgainFile, overwrite: true);
+        CarriedFile.WriteLines(AgainFile, _again.Order(StringComparer.Ordinal));
     }
 }

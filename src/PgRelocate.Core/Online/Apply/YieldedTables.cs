@@ -43,8 +43,8 @@ internal sealed class YieldedTables(string folder)
         var carried = Path.Combine(folder, "carried");
         Directory.CreateDirectory(carried);
         var again = Path.Combine(carried, "again");
-        WriteLines(again, (File.Exists(again) ? File.ReadAllLines(again) : []).Where(l => l.Length > 0).Union(all, StringComparer.Ordinal));
-        WriteLines(Path.Combine(carried, "yielded"), all);
+        CarriedFile.WriteLines(again, (File.Exists(again) ? File.ReadAllLines(again) : []).Where(l => l.Length > 0).Union(all, StringComparer.Ordinal));
+        CarriedFile.WriteLines(Path.Combine(carried, "yielded"), all);
         return all;
     }
 
@@ -76,16 +76,8 @@ internal sealed class YieldedTables(string folder)
         {
             if (_yielded.Count > 0 && tables.Count(_yielded.Remove) > 0)
             {
-                WriteLines(YieldedFile, _yielded.Order(StringComparer.Ordinal));
+                CarriedFile.WriteLines(YieldedFile, _yielded.Order(StringComparer.Ordinal));
             }
         }
-    }
-
-    /// <summary>Writes a file whole or not at all (a new file moved over the old one).</summary>
-    internal static void WriteLines(string path, IEnumerable<string> lines)
-    {
-        var temporary = path + ".new";
-        File.WriteAllLines(temporary, lines);
-        File.Move(temporary, path, overwrite: true);
     }
 }
