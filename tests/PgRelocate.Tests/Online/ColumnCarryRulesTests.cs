@@ -76,7 +76,7 @@ public class ColumnCarryRulesTests
             new(T, "plain", "integer", false, "", "", null),
         };
 
-        var statements = SchemaCarry.AttributeStatements(source, target).Select(s => s.Statement).ToList();
+        var statements = ColumnAttributeCarry.AttributeStatements(source, target).Select(s => s.Statement).ToList();
 
         Assert.Equal(
             [
@@ -109,7 +109,7 @@ public class ColumnCarryRulesTests
             new(T, "doubled", "integer", false, "", "s", "(made * 2)"),
         };
 
-        var statements = SchemaCarry.AttributeStatements(source, target).Select(s => s.Statement).ToList();
+        var statements = ColumnAttributeCarry.AttributeStatements(source, target).Select(s => s.Statement).ToList();
 
         Assert.Equal(
             [

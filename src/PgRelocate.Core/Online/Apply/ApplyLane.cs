@@ -247,7 +247,7 @@ internal sealed class ApplyLane : IApplyLane
     private async Task DefineAsync(TableDefinitionChange definition)
     {
         await _writes.SendAllAsync(_stopping.Token);
-        if (SchemaCarry.RunsAlways(definition.Statements) || await Connections.Db.ScalarAsync<bool>(_connection, $"SELECT pg_catalog.to_regclass({Connections.Db.Literal(definition.Qualified)}) IS NULL", _stopping.Token))
+        if (TargetParents.RunsAlways(definition.Statements) || await Connections.Db.ScalarAsync<bool>(_connection, $"SELECT pg_catalog.to_regclass({Connections.Db.Literal(definition.Qualified)}) IS NULL", _stopping.Token))
         {
             foreach (var statement in definition.Statements)
             {
@@ -264,7 +264,7 @@ internal sealed class ApplyLane : IApplyLane
     /// <summary>Gives the target's table the source's columns in this lane's transaction; false when the change cannot be carried.</summary>
     private async Task<bool> CarryColumnsAsync(SourceRelation relation, ColumnDifference difference)
     {
-        if (await Carry!.ColumnsAsync(relation, difference, _stopping.Token) is not { } carry)
+        if (await Carry!.Columns.ColumnsAsync(relation, difference, _stopping.Token) is not { } carry)
         {
             return false;
         }
@@ -316,7 +316,7 @@ internal sealed class ApplyLane : IApplyLane
             if (again && Carry is not null)
             {
                 // Described again: the source altered the table, perhaps where the stream does not show it (a default, NOT NULL, a generated column).
-                await Carry.AttributesAsync(_connection, [table.Qualified], exact: false, _stopping.Token);
+                await Carry.Attributes.AttributesAsync(_connection, [table.Qualified], exact: false, _stopping.Token);
             }
             _tables[relation.Id] = (relation, table);
             if (_changed.TryAdd(table.Qualified, true) && !_bookkeepingAtCommit)

@@ -3,7 +3,7 @@ using System.Text;
 namespace PgRelocate.Online.Apply;
 
 /// <summary>
-/// The file of tables carried at one marker (<see cref="SchemaCarry.CarryAsync"/>): their definitions in the order
+/// The file of tables carried at one marker (<see cref="SchemaCarry.CarryAsync"/>, written by <see cref="WriteAsync"/>): their definitions in the order
 /// that creates them, then the rows of those copied, as COPY's text lines, read one at a time when applied.
 /// </summary>
 internal sealed class CarriedFile
@@ -133,5 +133,94 @@ internal sealed class CarriedFile
         }
 
         return items;
+    }
+
+    /// <summary>
+    /// The tables in an order that creates each after those it is tied to (its parent, the tables it references) and
+    /// after a table renamed away from its name (<c>RENAME TO a_old</c>, then a new table <c>a</c>); a renamed table's
+    /// tie to its earlier name is its lane's, no order.
+    /// </summary>
+    internal static List<CarriedTable> Ordered(List<CarriedTable> tables)
+    {
+        static bool Waits(CarriedTable t, CarriedTable o) =>
+            o != t && ((o.Qualified != t.RenamedFrom && t.Ties.Contains(o.Qualified)) || o.RenamedFrom == t.Qualified);
+        var ordered = new List<CarriedTable>();
+        var left = new List<CarriedTable>(tables);
+        while (left.Count > 0)
+        {
+            var ready = left.FirstOrDefault(t => !left.Any(o => Waits(t, o))) ?? left[0];
+            ordered.Add(ready);
+            left.Remove(ready);
+        }
+
+        return ordered;
+    }
+
+    /// <summary>Writes the definitions and the rows of the tables copied (COPY's text lines, as the server writes them), synced before the marker commits.</summary>
+    internal static async Task WriteAsync(Npgsql.NpgsqlConnection session, string path, List<CarriedTable> tables, List<string> copied, CancellationToken cancellationToken)
+    {
+        await using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
+        await using (var w = new BinaryWriter(file, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(tables.Count);
+            foreach (var t in tables)
+            {
+                var r = t.Relation;
+                w.Write(r.Id);
+                w.Write(r.Schema);
+                w.Write(r.Name);
+                w.Write(r.Columns.Count);
+                for (var i = 0; i < r.Columns.Count; i++)
+                {
+                    w.Write(r.Columns[i]);
+                    w.Write(r.Key[i]);
+                    w.Write(r.TypeIds[i]);
+                    w.Write(r.TypeModifiers[i]);
+                }
+
+                WriteList(w, t.Statements);
+                WriteList(w, t.Ties);
+                w.Write(t.HasRows && copied.Contains(t.Qualified));
+            }
+
+            for (var i = 0; i < tables.Count; i++)
+            {
+                var t = tables[i];
+                if (!t.HasRows || !copied.Contains(t.Qualified))
+                {
+                    continue;
+                }
+
+                var columns = string.Join(", ", t.Relation.Columns.Select(Connections.Db.Ident));
+                using var reader = await session.BeginTextExportAsync($"COPY (SELECT {columns} FROM ONLY {t.Qualified}) TO STDOUT", cancellationToken);
+                while (await reader.ReadLineAsync(cancellationToken) is { } line)
+                {
+                    w.Write(true);
+                    w.Write(line);
+                }
+
+                w.Write(false);
+            }
+        }
+
+        await file.FlushAsync(cancellationToken);
+        file.Flush(flushToDisk: true);
+    }
+
+    private static void WriteList(BinaryWriter w, IReadOnlyList<string> items)
+    {
+        w.Write(items.Count);
+        foreach (var item in items)
+        {
+            w.Write(item);
+        }
+    }
+
+    /// <summary>Writes one of the carried tables' lists (<c>names</c>, <c>again</c>, <c>yielded</c>) whole or not at all: a new file moved over the old one.</summary>
+    internal static void WriteLines(string path, IEnumerable<string> lines)
+    {
+        var temporary = path + ".new";
+        File.WriteAllLines(temporary, lines);
+        File.Move(temporary, path, overwrite: true);
     }
 }

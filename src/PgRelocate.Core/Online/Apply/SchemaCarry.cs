@@ -6,14 +6,6 @@ using PgRelocate.Progress;
 namespace PgRelocate.Online.Apply;
 
 /// <summary>
-/// A source table as the follow creates it on the target: its description as the stream sends its rows, its
-/// quoted name, the statements that create it (run only when the target lacks it) and the tables it must share
-/// a lane with (its parent, the tables its foreign keys reference); when the target holds it under an earlier name
-/// (<see cref="RenamedFrom"/>), the statements rename it there and nothing is copied.
-/// </summary>
-internal sealed record CarriedTable(SourceRelation Relation, string Qualified, IReadOnlyList<string> Statements, IReadOnlyList<string> Ties, bool HasRows, string? RenamedFrom = null);
-
-/// <summary>
 /// Carries the source's new tables and partitions to the target while following, with the rights the follow has
 /// (the owner of the tables on the source, an ordinary owner on the target, no event triggers). Two ways in:
 /// the stream sends a row of a table the target lacks (a new partition of a published partitioned table): the
@@ -26,33 +18,52 @@ internal sealed record CarriedTable(SourceRelation Relation, string Qualified, I
 /// marker the apply empties the target's table and loads the file, in the marker's place in the commit order,
 /// so its rows land exactly once whatever came before. Needs logical decoding messages: PostgreSQL 14 on.
 /// </summary>
-internal sealed partial class SchemaCarry(PgConnectionInfo source, string publication, string folder, IReporter reporter) : IAsyncDisposable
+internal sealed class SchemaCarry : IAsyncDisposable
 {
     /// <summary>The start of a marker's content that names a carried table's file.</summary>
     public const string MarkerStart = "carry:";
 
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly CarrySession _source;
+    private readonly string _publication;
+    private readonly IReporter _reporter;
+    private readonly CarriedNames _names;
+    private readonly CopyAgainTables _again;
+    private readonly YieldedTables _yielded;
+    private readonly TargetParents _targetParents = new();
     private readonly object _lock = new();
     private readonly HashSet<string> _onTarget = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _carried = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _awaiting = new(StringComparer.Ordinal);
-    private readonly List<string> _carryLog = [];
-    private readonly Dictionary<string, string> _displayed = new(StringComparer.Ordinal);
-    private NpgsqlConnection? _session;
+    private readonly Dictionary<string, DateTime> _warned = new(StringComparer.Ordinal);
+    private IReadOnlyList<string> _blocked = [];
+
+    internal SchemaCarry(PgConnectionInfo source, string publication, string folder, IReporter reporter)
+    {
+        _source = new CarrySession(source);
+        Attributes = new ColumnAttributeCarry(_source, reporter);
+        Columns = new ColumnChangeCarry(_source, reporter);
+        _publication = publication;
+        _reporter = reporter;
+        Folder = Path.Combine(folder, "carried");
+        _names = new CarriedNames(Folder);
+        _again = new CopyAgainTables(Folder);
+        _yielded = new YieldedTables(Folder);
+    }
 
     /// <summary>A carry for the follow, or null when the source cannot write the markers it needs (before PostgreSQL 14).</summary>
     public static async Task<SchemaCarry?> OpenAsync(PgConnectionInfo source, string publication, string folder, IReporter reporter, CancellationToken cancellationToken)
     {
         var carry = new SchemaCarry(source, publication, folder, reporter);
-        if ((await carry.SessionAsync(cancellationToken)).PostgreSqlVersion.Major >= 14)
+        if ((await carry._source.OpenAsync(cancellationToken)).PostgreSqlVersion.Major >= 14)
         {
-            carry.LoadAgain();
-            carry.LoadYielded();
-            carry.LoadNames();
-            if (!File.Exists(carry.NamesFile))
+            carry._again.Load();
+            // The tables the snapshot copy gave up whose copy is not applied yet: left out until it is, copied again.
+            var yielded = carry._yielded.Load();
+            carry.Copies.Await(yielded);
+            carry._again.Add(yielded);
+            carry._names.Load();
+            if (!carry._names.Saved)
             {
                 // The tables' names at the follow's first start, before any rename it must tell.
-                await carry.CandidatesAsync(await carry.SessionAsync(cancellationToken), cancellationToken);
+                await carry.CandidatesAsync(await carry._source.OpenAsync(cancellationToken), cancellationToken);
             }
 
             return carry;
@@ -66,8 +77,17 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
     /// <summary>Whether a marker is one of a carried table (see <see cref="Open"/>).</summary>
     public static bool IsCarry(string content) => content.StartsWith(MarkerStart, StringComparison.Ordinal);
 
+    /// <summary>What pgoutput's description of a table does not show (a default, NOT NULL, a generated column), compared and carried.</summary>
+    public ColumnAttributeCarry Attributes { get; }
+
+    /// <summary>The column changes the stream's descriptions show, carried in the apply's transaction.</summary>
+    public ColumnChangeCarry Columns { get; }
+
+    /// <summary>The copies taken at markers: which wait for theirs, which were taken since a mark.</summary>
+    public CarriedCopies Copies { get; } = new();
+
     /// <summary>The folder of the carried tables' files, in the migration's folder.</summary>
-    public string Folder { get; } = Path.Combine(folder, "carried");
+    public string Folder { get; }
 
     /// <summary>Reads the tables the target has (at each follow session's start: what a rolled-back one created is gone).</summary>
     public async Task RefreshAsync(NpgsqlConnection target, CancellationToken cancellationToken)
@@ -77,12 +97,7 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
         {
             _onTarget.Clear();
             _onTarget.UnionWith(tables.Select(t => t.Name));
-            _targetParents.Clear();
-            foreach (var (name, parent) in tables)
-            {
-                _targetParents[name] = parent;
-            }
-
+            _targetParents.Reset(tables);
             KnowsTarget = true;
         }
     }
@@ -122,10 +137,10 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
             _onTarget.UnionWith(taken);
             foreach (var relation in relations)
             {
-                foreach (var earlier in (_names.GetValueOrDefault(relation.Id) ?? []).Select(n => Db.Qualified(n.Schema, n.Name)).Where(n => !taken.Contains(n)))
+                foreach (var earlier in (_names.Of(relation.Id) ?? []).Select(n => Db.Qualified(n.Schema, n.Name)).Where(n => !taken.Contains(n)))
                 {
                     _onTarget.Remove(earlier);
-                    _carried.Remove(earlier);
+                    Copies.Forget(earlier);
                 }
             }
         }
@@ -145,10 +160,9 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
             return [Renaming(new CarriedTable(relation, qualified, [], [], HasRows: true))];
         }
 
-        await _gate.WaitAsync(cancellationToken);
-        try
+        using (await _source.TurnAsync(cancellationToken))
         {
-            var session = await SessionAsync(cancellationToken);
+            var session = await _source.OpenAsync(cancellationToken);
             var chain = await ChainAsync(session, qualified, cancellationToken);
             if (chain.Count == 0)
             {
@@ -157,20 +171,12 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
 
             return chain;
         }
-        finally
-        {
-            _gate.Release();
-        }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_session is { } session)
-        {
-            _session = null;
-            await session.DisposeAsync();
-        }
-    }
+    public ValueTask DisposeAsync() => _source.DisposeAsync();
+
+    /// <summary>Copies the table again at a marker at the next look (kept in the migration's folder until its copy is taken: a kill in between does not lose it).</summary>
+    public void CopyAgain(IReadOnlyList<string> tables) => _again.Add(tables);
 
     /// <summary>What cannot be carried, named with what to do: one sentence for the follow's stop or its wait.</summary>
     internal static PgRelocateException CannotCarry(string table, string why) =>
@@ -184,53 +190,258 @@ internal sealed partial class SchemaCarry(PgConnectionInfo source, string public
         }
     }
 
-    /// <summary>The table's definition, description and ties, read from the catalog of <paramref name="session"/> (its search_path empty: every name qualified): the source's for the follow, the target's for the way back.</summary>
-    internal static async Task<CarriedTable> DescribeAsync(NpgsqlConnection session, uint oid, CancellationToken cancellationToken)
+    /// <summary>The tables the last look could not carry (named in its warning): the follow goes on while they wait.</summary>
+    public IReadOnlyList<string> Blocked => Volatile.Read(ref _blocked);
+
+    /// <summary>
+    /// The watch's look: the source's tables the publication does not send (a new table, a detached partition) or
+    /// the target lacks (a partition made ahead of its rows), copied together at one marker. One that cannot be
+    /// carried now (its owner is another role, it is locked) is named in a warning and tried again at the next look.
+    /// </summary>
+    public async Task LookAsync(CancellationToken cancellationToken)
     {
-        var (schema, name, rows) = await Db.ListAsync(
-            session,
-            $"SELECT n.nspname::text, c.relname::text, c.relkind = 'r' FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = {oid}",
-            r => (r.GetString(0), r.GetString(1), r.GetBoolean(2)),
-            cancellationToken) is [var one] ? one : throw CannotCarry(oid.ToString(System.Globalization.CultureInfo.InvariantCulture), "it is no longer on the source");
-        // Its schema first: one made on the source while following is not on the target yet.
-        List<string> statements = [SchemaStatement(schema), .. await ByOidAsync(session, OnlineSql.CarriedTable, oid, r => r.GetString(2), cancellationToken)];
-        var columns = await ByOidAsync(session, OnlineSql.CarriedRelation, oid, r => (Name: r.GetString(0), Type: r.GetFieldValue<uint>(1), Modifier: r.GetInt32(2), Key: r.GetBoolean(3)), cancellationToken);
-        var ties = await ByOidAsync(session, OnlineSql.CarriedTies, oid, r => Db.Qualified(r.GetString(0), r.GetString(1)), cancellationToken);
-        var relation = new SourceRelation(oid, schema, name, [.. columns.Select(c => c.Name)], [.. columns.Select(c => c.Key)], [.. columns.Select(c => c.Type)], [.. columns.Select(c => c.Modifier)]);
-        return new CarriedTable(relation, Db.Qualified(schema, name), statements, ties, rows);
+        List<(uint Oid, string Qualified, uint Parent, bool HasRows, bool Published)> candidates;
+        using (await _source.TurnAsync(cancellationToken))
+        {
+            candidates = await CandidatesAsync(await _source.OpenAsync(cancellationToken), cancellationToken);
+        }
+
+        var names = candidates.ToDictionary(c => c.Oid, c => c.Qualified);
+        var need = candidates.Where(c => (c.HasRows && !c.Published && !Copies.Carried(c.Qualified)) || (KnowsTarget && !OnTarget(c.Qualified) && !Copies.Carried(c.Qualified)) || _again.Contains(c.Qualified)
+                                         || (KnowsTarget && OnTarget(c.Qualified) && _targetParents.Differs(c.Qualified, names.GetValueOrDefault(c.Parent)))).Select(c => c.Qualified).ToList();
+        if (need.Count == 0)
+        {
+            Volatile.Write(ref _blocked, []);
+            return;
+        }
+
+        try
+        {
+            await CarryAsync(need, cancellationToken);
+            Volatile.Write(ref _blocked, []);
+        }
+        catch (PostgresException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            Volatile.Write(ref _blocked, need);
+            var key = string.Join(", ", need);
+            if (!_warned.TryGetValue(key, out var last) || DateTime.UtcNow - last > TimeSpan.FromMinutes(1))
+            {
+                _warned[key] = DateTime.UtcNow;
+                _reporter.Warn($"Waiting to carry {key} to the target: {e.MessageText}. The follow goes on and tries again every few seconds (the table's owner must be the migration's login role, or a role it is a member of).");
+            }
+        }
     }
 
-    private static async Task<List<T>> ByOidAsync<T>(NpgsqlConnection session, string sql, uint oid, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken)
+    /// <summary>
+    /// Copies these tables (quoted names) at one place in the stream's order: in one source transaction, locked
+    /// against writes first (SHARE, before the transaction's snapshot is taken), added to the publication when it
+    /// does not send them, their definitions and rows written to a file (synced), then a marker naming the file,
+    /// then the commit. A table already carried, or no longer on the source, is left out.
+    /// </summary>
+    public async Task CarryAsync(IReadOnlyList<string> tables, CancellationToken cancellationToken)
     {
-        await using var cmd = new NpgsqlCommand(sql, session);
-        cmd.Parameters.AddWithValue("oid", NpgsqlTypes.NpgsqlDbType.Oid, oid);
-        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
-        var rows = new List<T>();
-        while (await r.ReadAsync(cancellationToken))
+        using (await _source.TurnAsync(cancellationToken))
         {
-            rows.Add(map(r));
-        }
+            var session = await _source.OpenAsync(cancellationToken);
+            var names = new List<string>();
+            foreach (var t in tables.Where(t => !Copies.Carried(t) || _again.Contains(t)).Distinct(StringComparer.Ordinal))
+            {
+                if (await Db.ScalarAsync<bool>(session, $"SELECT pg_catalog.to_regclass({Db.Literal(t)}) IS NOT NULL", cancellationToken))
+                {
+                    names.Add(t);
+                }
+            }
 
-        return rows;
+            if (names.Count == 0)
+            {
+                return;
+            }
+
+            var id = Guid.NewGuid().ToString("N");
+            List<string> renamed, copied, moved = [], kept = [];
+            List<(string, string?)> parents = [];
+            Directory.CreateDirectory(Folder);
+            var path = Path.Combine(Folder, id);
+            var defined = new List<CarriedTable>();
+            await Db.ExecuteAsync(session, "BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE", cancellationToken);
+            try
+            {
+                await Db.ExecuteAsync(session, "SET LOCAL lock_timeout = '5s'", cancellationToken);
+                await Db.ExecuteAsync(session, $"LOCK TABLE {string.Join(", ", names)} IN SHARE MODE", cancellationToken);
+                foreach (var t in names)
+                {
+                    foreach (var table in await ChainAsync(session, t, cancellationToken))
+                    {
+                        if (!defined.Any(d => d.Qualified == table.Qualified))
+                        {
+                            defined.Add(table);
+                        }
+                    }
+
+                    var published = await PublishedAsync(session, t, cancellationToken);
+                    if (defined.First(d => d.Qualified == t) is { HasRows: true, RenamedFrom: null } && !published)
+                    {
+                        await Db.ExecuteAsync(session, $"ALTER PUBLICATION {Db.Ident(_publication)} ADD TABLE ONLY {t}", cancellationToken);
+                    }
+
+                    if (defined.First(d => d.Qualified == t) is { RenamedFrom: null } here && OnTarget(t) && await _targetParents.RelinkingAsync(session, here, cancellationToken) is { } relinked)
+                    {
+                        // Attached or detached on the target at the marker's place; copied only when the stream did not send its changes (a detached partition until now).
+                        defined[defined.FindIndex(d => d.Qualified == t)] = relinked.Table;
+                        moved.Add(relinked.Description);
+                        parents.Add((t, relinked.Parent));
+                        if (published)
+                        {
+                            kept.Add(t);
+                        }
+                    }
+                }
+
+                // A table the target holds under an earlier name is renamed there, its rows kept.
+                renamed = [.. defined.Where(d => d.RenamedFrom is not null && names.Contains(d.Qualified)).Select(d => $"{d.RenamedFrom} renamed {d.Qualified}")];
+                copied = [.. names.Where(t => defined.First(d => d.Qualified == t).RenamedFrom is null && !kept.Contains(t))];
+                await CarriedFile.WriteAsync(session, path, CarriedFile.Ordered(defined), copied, cancellationToken);
+                await Db.ExecuteAsync(session, $"SELECT pg_catalog.pg_logical_emit_message(true, {Db.Literal(OnlineNames.MarkerPrefix)}, {Db.Literal(MarkerStart + id)})", cancellationToken);
+                await Db.ExecuteAsync(session, "COMMIT", cancellationToken);
+            }
+            catch
+            {
+                File.Delete(path);
+                if (session.State == System.Data.ConnectionState.Open)
+                {
+                    await Db.ExecuteAsync(session, "ROLLBACK", CancellationToken.None);
+                }
+
+                throw;
+            }
+
+            Copies.Record(names, copied, defined);
+            _targetParents.Relinked(parents);
+            _again.Taken(names);
+
+            if (copied.Count > 0)
+            {
+                _reporter.Info($"Carrying {string.Join(", ", copied)} to the target: copied at a place in the source's order, applied there.");
+            }
+
+            if (moved.Count > 0)
+            {
+                _reporter.Info($"Carrying a partition's change to the target: {string.Join(", ", moved)}, at its place in the source's order.");
+            }
+
+            if (renamed.Count > 0)
+            {
+                _reporter.Info($"Carrying a rename to the target: {string.Join(", ", renamed)}, at its place in the source's order (its rows kept).");
+            }
+        }
     }
 
-    /// <summary>The carry's own session on the source (opened again when the source ended it), every name qualified.</summary>
-    private async Task<NpgsqlConnection> SessionAsync(CancellationToken cancellationToken)
+    /// <summary>The carried tables a marker names, and their rows, read from its file.</summary>
+    /// <exception cref="Errors.PgRelocateException">The file is gone (removed by hand): the table cannot be loaded at its place.</exception>
+    public CarriedFile Open(string content)
     {
-        if (_session is { State: System.Data.ConnectionState.Open } open)
+        var path = Path.Combine(Folder, content[MarkerStart.Length..]);
+        if (!File.Exists(path))
         {
-            return open;
+            throw new Errors.PgRelocateException($"The follow meets a table carried at a marker whose file {path} is gone: cancel this migration and start a new one.");
         }
 
-        if (_session is { } broken)
+        return new CarriedFile(path);
+    }
+
+    /// <summary>The copies of these tables are committed on the target at their markers: those the snapshot copy gave up are whole again.</summary>
+    public void Loaded(IEnumerable<string> tables)
+    {
+        Copies.Loaded(tables);
+        _yielded.Unyield(tables);
+    }
+
+    /// <summary>A table with those of its partitioned ancestors the target lacks, the highest first.</summary>
+    private async Task<List<CarriedTable>> ChainAsync(NpgsqlConnection session, string qualified, CancellationToken cancellationToken)
+    {
+        var chain = new List<CarriedTable>();
+        for (var next = await Db.ScalarAsync<uint?>(session, $"SELECT pg_catalog.to_regclass({Db.Literal(qualified)})::oid", cancellationToken); next is { } at;)
         {
-            _session = null;
-            await broken.DisposeAsync();
+            var table = Renaming(await CarriedTable.DescribeAsync(session, at, cancellationToken));
+            chain.Insert(0, table);
+            var parent = await Db.ScalarAsync<uint?>(session, $"SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid WHERE i.inhrelid = {at} AND c.relispartition AND NOT i.inhdetachpending", cancellationToken);
+            next = parent is { } p && !OnTarget(await Db.ScalarAsync<string>(session, $"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = {p}", cancellationToken) ?? "") ? p : null;
         }
 
-        var session = await Db.OpenAsync(source.WithApplicationName("pgrelocate online schema"), "source", cancellationToken);
-        await Db.ExecuteAsync(session, "SET search_path = ''", cancellationToken);
-        _session = session;
-        return session;
+        return chain;
+    }
+
+    private async Task<bool> PublishedAsync(NpgsqlConnection session, string qualified, CancellationToken cancellationToken) =>
+        await Db.ScalarAsync<bool>(session, $"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables p JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass({Db.Literal(qualified)}) JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE p.pubname = {Db.Literal(_publication)} AND p.schemaname = n.nspname AND p.tablename = c.relname)", cancellationToken);
+
+    /// <summary>
+    /// The table's definition when the target holds it under an earlier name: the statements that rename it there
+    /// (<c>SET SCHEMA</c>, then <c>RENAME TO</c>), nothing copied; the table as described otherwise.
+    /// </summary>
+    private CarriedTable Renaming(CarriedTable table)
+    {
+        var relation = table.Relation;
+        if (_names.Note(relation.Id, relation.Schema, relation.Name))
+        {
+            _names.Save();
+        }
+
+        if (RenamedFrom(relation.Id, table.Qualified) is not { } from)
+        {
+            return table;
+        }
+
+        return CarriedNames.Renamed(table, from);
+    }
+
+    /// <summary>An earlier name of the source table <paramref name="oid"/> that the target holds, when the target lacks <paramref name="qualified"/>.</summary>
+    private (string Schema, string Name)? RenamedFrom(uint oid, string qualified)
+    {
+        lock (_lock)
+        {
+            if (_onTarget.Contains(qualified) || _names.Of(oid) is not { } names)
+            {
+                return null;
+            }
+
+            return names.Where(n => Db.Qualified(n.Schema, n.Name) != qualified && _onTarget.Contains(Db.Qualified(n.Schema, n.Name))).Select(n => ((string, string)?)n).LastOrDefault();
+        }
+    }
+
+    /// <summary>Each target table's stored position (read at the follow session's start): a change committed before it is applied there.</summary>
+    public IReadOnlyDictionary<string, ulong> Positions { get; set; } = new Dictionary<string, ulong>();
+
+    /// <summary>
+    /// True when the stream sends a change of a table under a name the target lacks while the target holds the table
+    /// under another of its names, with a stored position past the change's commit: a change from before a rename the
+    /// target has applied and committed (sent again after a restart), which the renamed table holds already.
+    /// </summary>
+    public bool Superseded(SourceRelation relation, ulong commitLsn) =>
+        RenamedFrom(relation.Id, Db.Qualified(relation.Schema, relation.Name)) is { } from
+        && Positions.TryGetValue(Db.Qualified(from.Schema, from.Name), out var at) && commitLsn < at;
+
+    /// <summary>The source's tables with their oids (<c>CarryCandidates.sql</c>), each name noted.</summary>
+    private async Task<List<(uint Oid, string Qualified, uint Parent, bool HasRows, bool Published)>> CandidatesAsync(NpgsqlConnection session, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand(OnlineSql.CarryCandidates, session);
+        cmd.Parameters.AddWithValue("publication", _publication);
+        var candidates = new List<(uint, string, uint, bool, bool)>();
+        var noted = false;
+        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await r.ReadAsync(cancellationToken))
+            {
+                var oid = r.GetFieldValue<uint>(0);
+                noted |= _names.Note(oid, r.GetString(1), r.GetString(2));
+                candidates.Add((oid, Db.Qualified(r.GetString(1), r.GetString(2)), r.GetFieldValue<uint>(3), r.GetBoolean(4), r.GetBoolean(5)));
+            }
+        }
+
+        if (noted)
+        {
+            _names.Save();
+        }
+
+        return candidates;
     }
 }

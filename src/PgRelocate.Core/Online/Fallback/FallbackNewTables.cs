@@ -9,7 +9,7 @@ namespace PgRelocate.Online.Fallback;
 /// table): each round of the way back looks for user tables without the capture's triggers and captures them
 /// all in one target transaction that locks them against writes (SHARE ROW EXCLUSIVE, waiting a bounded time:
 /// a table held by a long transaction is tried again next round), queues the statements that create each (read
-/// from the target's catalog by the forward carry's own <see cref="SchemaCarry.DescribeAsync"/>, with its
+/// from the target's catalog by the forward carry's own <see cref="CarriedTable.DescribeAsync"/>, with its
 /// partitioned ancestors, the highest first) and the tables it must share a lane with, puts the triggers on it,
 /// and queues its rows as inserts (after emptying the old source's copy, for a table dropped and made again).
 /// That transaction takes its place in the commit order like any other: every write to the table before it is
@@ -49,13 +49,13 @@ internal static class FallbackNewTables
                 {
                     if (!defined.Any(d => d.Relation.Id == at))
                     {
-                        defined.Add(await SchemaCarry.DescribeAsync(target, at, cancellationToken));
+                        defined.Add(await CarriedTable.DescribeAsync(target, at, cancellationToken));
                     }
                 }
             }
 
             // Each table whole before the next is created: emptying one a later one references would be refused.
-            foreach (var table in SchemaCarry.Ordered(defined))
+            foreach (var table in CarriedFile.Ordered(defined))
             {
                 await QueueAsync(target, table.Relation.Id, [.. table.Statements.Select(s => (Statement, s)), .. table.Ties.Select(t => (Tie, t))], cancellationToken);
                 if (capturable.Any(c => c.Oid == table.Relation.Id))

@@ -10,10 +10,10 @@ internal sealed partial class Follower
     public IReadOnlyList<string> WaitingToCarry => _carry?.Blocked ?? [];
 
     /// <summary>A mark of the carry's copies so far, for <see cref="CarriedSince"/>.</summary>
-    public int Carries => _carry?.Carries ?? 0;
+    public int Carries => _carry?.Copies.Carries ?? 0;
 
-    /// <summary>The tables copied since <paramref name="mark"/>, or whose copy waits for its marker (see <see cref="Apply.SchemaCarry.CarriedSince"/>).</summary>
-    public IReadOnlySet<string> CarriedSince(int mark) => _carry?.CarriedSince(mark) ?? new HashSet<string>();
+    /// <summary>The tables copied since <paramref name="mark"/>, or whose copy waits for its marker (see <see cref="Apply.CarriedCopies.CarriedSince"/>).</summary>
+    public IReadOnlySet<string> CarriedSince(int mark) => _carry?.Copies.CarriedSince(mark) ?? new HashSet<string>();
 
     /// <summary>
     /// Carries now what the source's schema holds that the target lacks (new tables and partitions), without waiting
@@ -27,7 +27,7 @@ internal sealed partial class Follower
             await carry.ReadTargetOnceAsync(_target, cancellationToken);
             await carry.LookAsync(cancellationToken);
             // What the stream does not show (defaults, NOT NULL, generated columns), for every table: a NOT NULL the target's rows do not meet yet waits for the cutover's.
-            await carry.AttributesAsync(_target, exact: false, cancellationToken);
+            await carry.Attributes.AttributesAsync(_target, exact: false, cancellationToken);
         }
     }
 
@@ -51,7 +51,7 @@ internal sealed partial class Follower
         await OpenCarryAsync(cancellationToken);
         if (_carry is { } carry)
         {
-            await carry.AttributesAsync(_target, exact: true, cancellationToken);
+            await carry.Attributes.AttributesAsync(_target, exact: true, cancellationToken);
         }
     }
 }

@@ -28,16 +28,14 @@ internal sealed partial class Follower : IAsyncDisposable
     private SourceWatch? _watch;
     private string? _marker;
     private FollowSession? _session;
-    private Npgsql.NpgsqlConnection? _targetWatch;
     private Apply.SchemaCarry? _carry;
     private bool _carryOpened;
-
-    /// <summary>When the follow last got as far as writing its status (read by the guard on another task).</summary>
-    private long _lastTickTicks = DateTime.UtcNow.Ticks;
+    private readonly FollowGuard _guard;
 
     public Follower(PgConnectionInfo source, PgConnectionInfo target, string slot, string publication, string folder, IReporter reporter)
     {
         (_source, _target, _slot, _publication, _folder, _reporter) = (source, target, slot, publication, folder, reporter);
+        _guard = new FollowGuard(() => Watch, () => Status, target, () => Sides, session => (Changes + session.Applier.Pending + session.Streamed.Pending, Transactions));
     }
 
     /// <summary>Stop (and let the slot go) once it holds more WAL than this; null: only when the server is about to invalidate it.</summary>
@@ -56,6 +54,9 @@ internal sealed partial class Follower : IAsyncDisposable
     public string Phase { get; init; } = "follow";
 
     private FollowStatus Status => _status ??= new FollowStatus(_folder, _reporter, Phase) { Waiting = () => WaitingToCarry };
+
+    /// <summary>The WAL the slot holds on the stream's source, at the watch's last look (every 2 seconds).</summary>
+    public long Retained => Watch.Retained;
 
     private SourceWatch Watch => _watch ??= new SourceWatch(_source, _slot, _publication, _reporter, Sides) { MaxRetainedBytes = MaxRetainedBytes };
 
@@ -139,7 +140,7 @@ internal sealed partial class Follower : IAsyncDisposable
                 await OpenCarryAsync(cancellationToken);
                 _session ??= await FollowSession.OpenAsync(_source, _target, _slot, _publication, _folder, Lanes, Changes, Transactions, _reporter, cancellationToken, _carry, Sides);
                 await Watch.OpenAsync(cancellationToken);
-                await GuardedAsync(_session, token => FollowAsync(_session, done, pause, truncatesWaitFor, token), cancellationToken);
+                await _guard.GuardedAsync(_session, token => FollowAsync(_session, done, pause, truncatesWaitFor, token), cancellationToken);
                 return;
             }
             catch (Exception e)
@@ -197,11 +198,7 @@ internal sealed partial class Follower : IAsyncDisposable
     private async Task CloseSessionAsync()
     {
         await Watch.CloseAsync();
-        if (_targetWatch is { } targetWatch)
-        {
-            _targetWatch = null;
-            await targetWatch.DisposeAsync();
-        }
+        await _guard.CloseAsync();
 
         if (_session is not { } session)
         {
@@ -422,12 +419,12 @@ internal sealed partial class Follower : IAsyncDisposable
         return new FollowPoint(true, lsn, applier.Position, 0, marker);
     }
 
-    /// <summary>Writes the status as the follow goes (the source is watched by the guard, see <see cref="GuardedAsync"/>).</summary>
+    /// <summary>Writes the status as the follow goes (the source is watched by the guard, see <see cref="FollowGuard"/>).</summary>
     private Task TickAsync(FollowSession session, bool caughtUp, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var now = DateTime.UtcNow;
-        Interlocked.Exchange(ref _lastTickTicks, now.Ticks);
+        _guard.Ticked(now);
         var applier = session.Applier;
         Status.WriteIfDue(
             now,

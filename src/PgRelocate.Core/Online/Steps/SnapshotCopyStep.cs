@@ -143,7 +143,7 @@ internal sealed class SnapshotCopyStep : ICompensatingStep
             return [];
         }
 
-        var again = await Online.Apply.SchemaCarry.YieldedAsync(context.Options.Source, context.Folder, [.. yielded.Select(y => y.Table)], cancellationToken);
+        var again = await Online.Apply.YieldedTables.RecordAsync(context.Options.Source, context.Folder, [.. yielded.Select(y => y.Table)], cancellationToken);
         var lines = yielded.Select(y => again.Contains(y.Table.Qualified)
             ? $"{y.Table.Display} {y.What}: copied again after it, at its place in the source's order, while following"
             : $"{y.Table.Display} {y.What}: it is no longer on the source under that name, so its rows are not copied").ToList();

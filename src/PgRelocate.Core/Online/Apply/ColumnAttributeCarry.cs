@@ -17,9 +17,9 @@ internal sealed record ColumnAttributes(string Table, string Column, string Type
 /// cutover once the source is read-only and every change is applied. A default names its sequence by name, so on
 /// the target it takes the target's sequence. Before the cutover a <c>NOT NULL</c> the target's rows do not meet
 /// yet (the source filled them later in the stream) waits; at the cutover, a change the target refuses stops it,
-/// naming the SQL to run.
+/// naming the SQL to run. Reads the source through the carry's session (<see cref="CarrySession"/>).
 /// </summary>
-internal sealed partial class SchemaCarry
+internal sealed class ColumnAttributeCarry(CarrySession sourceSession, IReporter reporter)
 {
     /// <summary>As <see cref="AttributesAsync(NpgsqlConnection, IReadOnlyList{string}?, bool, CancellationToken)"/> for every table, on a target session and in a transaction of its own.</summary>
     public async Task AttributesAsync(PgConnectionInfo target, bool exact, CancellationToken cancellationToken)
@@ -37,14 +37,9 @@ internal sealed partial class SchemaCarry
     public async Task AttributesAsync(NpgsqlConnection target, IReadOnlyList<string>? tables, bool exact, CancellationToken cancellationToken)
     {
         List<ColumnAttributes> theirs;
-        await _gate.WaitAsync(cancellationToken);
-        try
+        using (await sourceSession.TurnAsync(cancellationToken))
         {
-            theirs = await ReadAttributesAsync(await SessionAsync(cancellationToken), tables, cancellationToken);
-        }
-        finally
-        {
-            _gate.Release();
+            theirs = await ReadAttributesAsync(await sourceSession.OpenAsync(cancellationToken), tables, cancellationToken);
         }
 
         var path = await Db.ScalarAsync<string>(target, "SELECT pg_catalog.current_setting('search_path')", cancellationToken);
@@ -65,7 +60,7 @@ internal sealed partial class SchemaCarry
                 await Db.ExecuteAsync(target, "ROLLBACK TO SAVEPOINT pgrelocate_attributes", CancellationToken.None);
                 if (exact)
                 {
-                    throw CannotCarry(table, statement.Contains(" SET EXPRESSION AS ", StringComparison.Ordinal) && e.SqlState == PostgresErrorCodes.SyntaxError
+                    throw SchemaCarry.CannotCarry(table, statement.Contains(" SET EXPRESSION AS ", StringComparison.Ordinal) && e.SqlState == PostgresErrorCodes.SyntaxError
                         ? $"the target's PostgreSQL cannot change a generated column's expression ({statement} needs PostgreSQL 17); on the target drop that column and add it again as the source has it"
                         : $"the target refuses {statement} ({e.MessageText}); run it on the target once its rows allow it");
                 }

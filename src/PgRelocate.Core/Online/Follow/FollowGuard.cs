@@ -3,11 +3,33 @@ using PgRelocate.Errors;
 
 namespace PgRelocate.Online.Follow;
 
-/// <summary>The follow's guard: the source watched, and a held-up apply shown, whatever the apply is doing.</summary>
-internal sealed partial class Follower
+/// <summary>
+/// The follow's guard: the source watched, and a held-up apply shown, whatever the apply is doing. It keeps its own
+/// session on the target (to see what the apply waits for) and when the follow last wrote its status.
+/// </summary>
+/// <param name="watch">The follow's watch of the source (made when first asked for).</param>
+/// <param name="status">The follow's status file (made when first asked for).</param>
+/// <param name="sides">What the follow's lines call the two sides.</param>
+/// <param name="counts">The row changes (the session's pending ones with them) and transactions applied so far.</param>
+internal sealed class FollowGuard(Func<SourceWatch> watch, Func<FollowStatus> status, PgConnectionInfo target, Func<FollowSides> sides, Func<FollowSession, (long Changes, long Transactions)> counts)
 {
-    /// <summary>The WAL the slot holds on the stream's source, at the watch's last look (every 2 seconds).</summary>
-    public long Retained => Watch.Retained;
+    private Npgsql.NpgsqlConnection? _targetWatch;
+
+    /// <summary>When the follow last got as far as writing its status (read by the guard on another task).</summary>
+    private long _lastTickTicks = DateTime.UtcNow.Ticks;
+
+    /// <summary>The follow got as far as writing its status at <paramref name="now"/>.</summary>
+    public void Ticked(DateTime now) => Interlocked.Exchange(ref _lastTickTicks, now.Ticks);
+
+    /// <summary>Closes the guard's session on the target (at the follow session's end).</summary>
+    public async Task CloseAsync()
+    {
+        if (_targetWatch is { } targetWatch)
+        {
+            _targetWatch = null;
+            await targetWatch.DisposeAsync();
+        }
+    }
 
     /// <summary>
     /// Runs the follow with its guard beside it: every second, on sessions of its own, the guard watches the
@@ -16,7 +38,7 @@ internal sealed partial class Follower
     /// target), writes it itself, saying what the apply waits for. A stop the guard decides (the slot endangers
     /// the source) ends the follow, with why the target could not keep up when it was held up.
     /// </summary>
-    private async Task GuardedAsync(FollowSession session, Func<CancellationToken, Task> follow, CancellationToken cancellationToken)
+    public async Task GuardedAsync(FollowSession session, Func<CancellationToken, Task> follow, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var guarding = GuardAsync(session, stop.Token);
@@ -59,11 +81,11 @@ internal sealed partial class Follower
             var now = DateTime.UtcNow;
             try
             {
-                await Watch.TickAsync(now, cancellationToken);
+                await watch().TickAsync(now, cancellationToken);
             }
             catch (PgRelocateException e) when (blocked is not null)
             {
-                throw new PgRelocateException($"{e.Message.TrimEnd('.')}. The {Sides.Target} could not keep up: its apply was waiting for {blocked}.", e.ExitCode, e);
+                throw new PgRelocateException($"{e.Message.TrimEnd('.')}. The {sides().Target} could not keep up: its apply was waiting for {blocked}.", e.ExitCode, e);
             }
 
             if (now - new DateTime(Interlocked.Read(ref _lastTickTicks), DateTimeKind.Utc) < TimeSpan.FromSeconds(2))
@@ -74,14 +96,15 @@ internal sealed partial class Follower
 
             blocked = await ApplyWaitsAsync(session, cancellationToken);
             var applier = session.Applier;
-            Status.WriteIfDue(now, Changes + applier.Pending + session.Streamed.Pending, Transactions, applier.Position.ToString(), applier.LagSeconds(now), Watch.LagBytes, Watch.Retained, blocked);
+            var (changes, transactions) = counts(session);
+            status().WriteIfDue(now, changes, transactions, applier.Position.ToString(), applier.LagSeconds(now), watch().LagBytes, watch().Retained, blocked);
         }
     }
 
     /// <summary>What the apply's sessions wait for on the target ("a lock on public.t held by process 1234 (waiting 12 s)"), or null.</summary>
     private async Task<string?> ApplyWaitsAsync(FollowSession session, CancellationToken cancellationToken)
     {
-        _targetWatch ??= await Db.OpenAsync(_target.WithApplicationName("pgrelocate online watch"), Sides.Target, cancellationToken);
+        _targetWatch ??= await Db.OpenAsync(target.WithApplicationName("pgrelocate online watch"), sides().Target, cancellationToken);
         await using var cmd = new Npgsql.NpgsqlCommand(OnlineSql.ApplyWaits, _targetWatch);
         cmd.Parameters.AddWithValue("pids", session.ApplyProcessIds.ToArray());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);

@@ -14,17 +14,32 @@ namespace PgRelocate.Online.Apply;
 /// detach pending (<c>DETACH PARTITION … CONCURRENTLY</c> between its two transactions, or interrupted there) is
 /// taken for detached: the source routes no row to it through its parent any more and the stream no longer sends
 /// its own (pgoutput finds no published ancestor for it), so it is detached on the target and copied at the marker;
-/// its <c>FINALIZE</c> changes nothing the follow sees.
+/// its <c>FINALIZE</c> changes nothing the follow sees. This class keeps each target table's parent, as read at
+/// the follow session's start and carried since.
 /// </summary>
-internal sealed partial class SchemaCarry
+internal sealed class TargetParents
 {
+    private readonly object _lock = new();
     private readonly Dictionary<string, string?> _targetParents = new(StringComparer.Ordinal);
+
+    /// <summary>The target's tables (quoted names) with their parents (null for none), as a session reads them at its start.</summary>
+    public void Reset(IEnumerable<(string Name, string? Parent)> tables)
+    {
+        lock (_lock)
+        {
+            _targetParents.Clear();
+            foreach (var (name, parent) in tables)
+            {
+                _targetParents[name] = parent;
+            }
+        }
+    }
 
     /// <summary>
     /// True when the target's table is attached elsewhere than <paramref name="parent"/> (quoted name, null for none), as
     /// read at the session's start and carried since (a table the follow created since is as the source's was).
     /// </summary>
-    private bool ParentDiffers(string qualified, string? parent)
+    public bool Differs(string qualified, string? parent)
     {
         lock (_lock)
         {
@@ -34,21 +49,16 @@ internal sealed partial class SchemaCarry
 
     /// <summary>
     /// The table's definition that attaches or detaches it on the target as on the source, when the target has it
-    /// under the same name with another parent; null otherwise.
+    /// with another parent; null otherwise. The caller has seen the target has it under the same name.
     /// </summary>
-    private async Task<(CarriedTable Table, string Description, string? Parent)?> RelinkingAsync(NpgsqlConnection session, CarriedTable table, CancellationToken cancellationToken)
+    public async Task<(CarriedTable Table, string Description, string? Parent)?> RelinkingAsync(NpgsqlConnection session, CarriedTable table, CancellationToken cancellationToken)
     {
-        if (table.RenamedFrom is not null || !OnTarget(table.Qualified))
-        {
-            return null;
-        }
-
         var (parent, bound) = (await Db.ListAsync(
             session,
             $"SELECT n.nspname::text, p.relname::text, pg_catalog.pg_get_expr(c.relpartbound, c.oid) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace WHERE c.oid = {table.Relation.Id} AND c.relispartition AND NOT i.inhdetachpending",
             r => (Db.Qualified(r.GetString(0), r.GetString(1)), r.IsDBNull(2) ? null : r.GetString(2)),
             cancellationToken)).Select(p => ((string?)p.Item1, p.Item2)).FirstOrDefault();
-        if (!ParentDiffers(table.Qualified, parent))
+        if (!Differs(table.Qualified, parent))
         {
             return null;
         }
@@ -70,7 +80,7 @@ internal sealed partial class SchemaCarry
     }
 
     /// <summary>The target's tables are attached as the source's were when the markers that carried them were written.</summary>
-    private void Relinked(IEnumerable<(string Table, string? Parent)> parents)
+    public void Relinked(IEnumerable<(string Table, string? Parent)> parents)
     {
         lock (_lock)
         {

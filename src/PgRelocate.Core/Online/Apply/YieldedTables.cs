@@ -11,20 +11,21 @@ namespace PgRelocate.Online.Apply;
 /// the follow's start until that marker is applied and committed, their changes left out (the <c>yielded</c> file): the
 /// target holds none, some or stale rows of them, on which an UPDATE or a DELETE would find nothing.
 /// </summary>
-internal sealed partial class SchemaCarry
+internal sealed class YieldedTables(string folder)
 {
     private static readonly string ReferencingSql = CatalogSql.Load("Online/ReferencingTables.sql");
 
+    private readonly object _lock = new();
     private readonly HashSet<string> _yielded = new(StringComparer.Ordinal);
 
-    private string YieldedFile => Path.Combine(Folder, "yielded");
+    private string YieldedFile => Path.Combine(folder, "yielded");
 
     /// <summary>
     /// Records, in the migration's <paramref name="folder"/>, the tables the snapshot copy gave up to copy again while
     /// following, with the tables whose foreign keys reference them (the target empties them together). Returns all the
     /// tables copied again (quoted names): a table gone since (dropped or renamed) is not among them.
     /// </summary>
-    public static async Task<IReadOnlyList<string>> YieldedAsync(PgConnectionInfo source, string folder, IReadOnlyList<Copy.CopyTable> tables, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<string>> RecordAsync(PgConnectionInfo source, string folder, IReadOnlyList<Copy.CopyTable> tables, CancellationToken cancellationToken)
     {
         List<string> all;
         await using (var conn = await Db.OpenAsync(source, "source", cancellationToken))
@@ -42,50 +43,41 @@ internal sealed partial class SchemaCarry
         var carried = Path.Combine(folder, "carried");
         Directory.CreateDirectory(carried);
         var again = Path.Combine(carried, "again");
-        WriteLines(again, (File.Exists(again) ? File.ReadAllLines(again) : []).Where(l => l.Length > 0).Union(all, StringComparer.Ordinal));
-        WriteLines(Path.Combine(carried, "yielded"), all);
+        CarriedFile.WriteLines(again, (File.Exists(again) ? File.ReadAllLines(again) : []).Where(l => l.Length > 0).Union(all, StringComparer.Ordinal));
+        CarriedFile.WriteLines(Path.Combine(carried, "yielded"), all);
         return all;
     }
 
     /// <summary>
-    /// The tables the snapshot copy gave up whose copy is not applied yet: their changes are left out until it is. Copied
-    /// again too (a marker written before a restart may have been applied, and its commit's record not written).
+    /// Reads the tables the snapshot copy gave up whose copy is not applied yet (their changes are left out until it
+    /// is), and returns them: the carry copies them again too (a marker written before a restart may have been
+    /// applied, and its commit's record not written).
     /// </summary>
-    private void LoadYielded()
+    public IReadOnlyList<string> Load()
     {
         if (!File.Exists(YieldedFile))
         {
-            return;
+            return [];
         }
 
         var tables = File.ReadAllLines(YieldedFile).Where(l => l.Length > 0).ToList();
         lock (_lock)
         {
             _yielded.UnionWith(tables);
-            _awaiting.UnionWith(tables);
-            if (tables.Count(_again.Add) > 0)
-            {
-                SaveAgain();
-            }
         }
+
+        return tables;
     }
 
     /// <summary>These tables' copies are committed on the target: those the snapshot copy gave up are whole again.</summary>
-    private void Unyield(IEnumerable<string> tables)
+    public void Unyield(IEnumerable<string> tables)
     {
         lock (_lock)
         {
             if (_yielded.Count > 0 && tables.Count(_yielded.Remove) > 0)
             {
-                WriteLines(YieldedFile, _yielded.Order(StringComparer.Ordinal));
+                CarriedFile.WriteLines(YieldedFile, _yielded.Order(StringComparer.Ordinal));
             }
         }
-    }
-
-    private static void WriteLines(string path, IEnumerable<string> lines)
-    {
-        var temporary = path + ".new";
-        File.WriteAllLines(temporary, lines);
-        File.Move(temporary, path, overwrite: true);
     }
 }

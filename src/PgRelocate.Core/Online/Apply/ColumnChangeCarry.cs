@@ -18,16 +18,14 @@ internal sealed record ColumnCarry(string Table, IReadOnlyList<string> Statement
 /// (<see cref="ColumnRenames"/>). The added column is made as the source has it now (type, collation, default,
 /// NOT NULL, identity, a serial's sequence); the rows that existed before it take the value the source gave them:
 /// a fast default's stored value, NULL without a default, and otherwise (a volatile default, an identity, a serial)
-/// the table is copied again at a marker of its own (<see cref="CarryAsync"/>). A type change is made with the plain
+/// the table is copied again at a marker of its own (<see cref="SchemaCarry.CarryAsync"/>). A type change is made with the plain
 /// cast, and the table copied again unless it widens (<see cref="ColumnTypes"/>).
 /// A partition's columns are changed through its partitioned root, as on the source (a partition cannot be altered
 /// alone). What the stream's description does not show (a default, NOT NULL, a generated column) is compared by
-/// <see cref="AttributesAsync"/>.
+/// <see cref="ColumnAttributeCarry"/>. Reads the source through the carry's session (<see cref="CarrySession"/>).
 /// </summary>
-internal sealed partial class SchemaCarry
+internal sealed class ColumnChangeCarry(CarrySession sourceSession, IReporter reporter)
 {
-    private readonly HashSet<string> _again = new(StringComparer.Ordinal);
-
     /// <summary>The statements that give the target's table the source's columns, or null when the change cannot be told (the follow stops naming the columns).</summary>
     public async Task<ColumnCarry?> ColumnsAsync(SourceRelation relation, ColumnDifference difference, CancellationToken cancellationToken)
     {
@@ -37,10 +35,9 @@ internal sealed partial class SchemaCarry
         string altered;
         ColumnRenames renames = new([], false);
         Dictionary<string, string> sequences = new(StringComparer.Ordinal);
-        await _gate.WaitAsync(cancellationToken);
-        try
+        using (await sourceSession.TurnAsync(cancellationToken))
         {
-            var session = await SessionAsync(cancellationToken);
+            var session = await sourceSession.OpenAsync(cancellationToken);
             // The columns as the table itself has them (a partition holds the stored value of a fast default, its
             // partitioned root none), changed through the root, and copied again leaf by leaf.
             const string Names = "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace";
@@ -76,12 +73,8 @@ internal sealed partial class SchemaCarry
             {
                 await using var cmd = new NpgsqlCommand(OnlineSql.CarriedSequence, session);
                 cmd.Parameters.AddWithValue("sequence", column.Sequence!);
-                sequences[column.Name] = (string?)await cmd.ExecuteScalarAsync(cancellationToken) ?? throw CannotCarry(altered, $"the sequence {column.Sequence} of its new column {Db.Ident(column.Name)} is gone from the source");
+                sequences[column.Name] = (string?)await cmd.ExecuteScalarAsync(cancellationToken) ?? throw SchemaCarry.CannotCarry(altered, $"the sequence {column.Sequence} of its new column {Db.Ident(column.Name)} is gone from the source");
             }
-        }
-        finally
-        {
-            _gate.Release();
         }
 
         var statements = new List<string>();
@@ -134,7 +127,7 @@ internal sealed partial class SchemaCarry
         if (again && await ReferencedAsync(altered, cancellationToken))
         {
             // Its copy is loaded into an emptied table, and a table other tables' foreign keys reference cannot be emptied alone.
-            throw CannotCarry(altered, $"the rows it held cannot take the values the source gave them ({string.Join(", ", described)}) without copying it again, and other tables' foreign keys reference it. Run on the target {string.Join("; ", statements)}; and update those rows' values as on the source");
+            throw SchemaCarry.CannotCarry(altered, $"the rows it held cannot take the values the source gave them ({string.Join(", ", described)}) without copying it again, and other tables' foreign keys reference it. Run on the target {string.Join("; ", statements)}; and update those rows' values as on the source");
         }
 
         var description = $"{altered}: {string.Join(", ", described)}{(again ? "; its rows are copied again at their place in the source's order" : "")}";
@@ -144,63 +137,11 @@ internal sealed partial class SchemaCarry
 
     private async Task<bool> ReferencedAsync(string qualified, CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
+        using (await sourceSession.TurnAsync(cancellationToken))
         {
-            var session = await SessionAsync(cancellationToken);
+            var session = await sourceSession.OpenAsync(cancellationToken);
             return await Db.ScalarAsync<bool>(session, $"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE contype = 'f' AND confrelid IN (SELECT relid FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass({Db.Literal(qualified)})) UNION SELECT pg_catalog.to_regclass({Db.Literal(qualified)})))", cancellationToken);
         }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    /// <summary>Copies the table again at a marker at the next look (kept in the migration's folder until its copy is taken: a kill in between does not lose it).</summary>
-    public void CopyAgain(IReadOnlyList<string> tables)
-    {
-        lock (_lock)
-        {
-            if (tables.Count(_again.Add) > 0)
-            {
-                SaveAgain();
-            }
-        }
-    }
-
-    private bool Again(string qualified)
-    {
-        lock (_lock)
-        {
-            return _again.Contains(qualified);
-        }
-    }
-
-    private void Taken(IEnumerable<string> tables)
-    {
-        lock (_lock)
-        {
-            _again.ExceptWith(tables);
-            SaveAgain();
-        }
-    }
-
-    private string AgainFile => Path.Combine(Folder, "again");
-
-    private void LoadAgain()
-    {
-        if (File.Exists(AgainFile))
-        {
-            _again.UnionWith(File.ReadAllLines(AgainFile).Where(l => l.Length > 0));
-        }
-    }
-
-    private void SaveAgain()
-    {
-        Directory.CreateDirectory(Folder);
-        var temporary = AgainFile + ".new";
-        File.WriteAllLines(temporary, _again.Order(StringComparer.Ordinal));
-        File.Move(temporary, AgainFile, overwrite: true);
     }
 
     /// <param name="createSequence">The statement that creates a serial column's sequence, as the source has it.</param>
