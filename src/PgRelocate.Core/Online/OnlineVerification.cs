@@ -50,8 +50,8 @@ internal static class OnlineVerification
 
             VerificationResult result;
             IReadOnlySet<string> rewritten;
-            var carries = follower.Carries;
-            var schemaBefore = follower.CarriesSchemaChanges ? await SourceSchemaAsync(source, cancellationToken) : null;
+            var carries = follower.Carry.Carries;
+            var schemaBefore = follower.Carry.CarriesSchemaChanges ? await SourceSchemaAsync(source, cancellationToken) : null;
             try
             {
                 (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, unlogged, reporter, giveUp, cancellationToken);
@@ -61,7 +61,7 @@ internal static class OnlineVerification
                 reporter.Info("The cutover was asked while the verification's snapshot waited for transactions open on the source: the follow goes on to the cutover without it.");
                 return null;
             }
-            catch (PgRelocateException e) when (follower.CarriesSchemaChanges && attempt < Attempts && e.InnerException is Npgsql.PostgresException p
+            catch (PgRelocateException e) when (follower.Carry.CarriesSchemaChanges && attempt < Attempts && e.InnerException is Npgsql.PostgresException p
                                                 && (p.SqlState is PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedTable
                                                     || (p.SqlState == PostgresErrorCodes.InternalError && p.MessageText.StartsWith("cache lookup failed", StringComparison.Ordinal))))
             {
@@ -74,13 +74,13 @@ internal static class OnlineVerification
             var raced = result.Tables.Where(t => !t.Equal && rewritten.Contains(t.Name)).Select(t => t.Name).ToList();
             // A table the source made just before the snapshot reaches the target at the marker of its copy, after it:
             // missing there, or (a partition the target made ahead of its rows) present without them.
-            var carried = follower.CarriedSince(carries);
+            var carried = follower.Carry.CarriedSince(carries);
             var carriedRaced = result.Tables.Where(t => !t.Equal && carried.Contains(t.Name)).Select(t => t.Name).ToList();
             // A DDL committed while the verification ran (a table renamed and its name given to a new one): the queries
             // read the newest catalog, so a name can stand for another table than the one in the snapshot.
             var ddlRaced = schemaBefore is not null && result.Tables.Any(t => !t.Equal)
                 && await SourceSchemaAsync(source, cancellationToken) is { } schemaAfter && !schemaBefore.Same(schemaAfter);
-            var schemaRaced = follower.CarriesSchemaChanges && (result.SchemaDifferences.Count > 0 || carriedRaced.Count > 0 || ddlRaced);
+            var schemaRaced = follower.Carry.CarriesSchemaChanges && (result.SchemaDifferences.Count > 0 || carriedRaced.Count > 0 || ddlRaced);
             if ((raced.Count == 0 && !schemaRaced) || attempt == Attempts)
             {
                 return result;
@@ -150,13 +150,13 @@ internal static class OnlineVerification
     private static async Task<bool> WaitForCarriesAsync(Follower follower, IReporter reporter, Func<bool> giveUp, CancellationToken cancellationToken)
     {
         // What the source made and the target lacks is carried first: its markers come before the snapshot's position.
-        await follower.CarryNowAsync(cancellationToken);
-        if (follower.WaitingToCarry.Count > 0)
+        await follower.Carry.NowAsync(cancellationToken);
+        if (follower.Carry.Waiting.Count > 0)
         {
-            reporter.Info($"The verification while following waits until {string.Join(", ", follower.WaitingToCarry)} can be carried to the target; the follow goes on.");
+            reporter.Info($"The verification while following waits until {string.Join(", ", follower.Carry.Waiting)} can be carried to the target; the follow goes on.");
         }
 
-        while (follower.WaitingToCarry.Count > 0)
+        while (follower.Carry.Waiting.Count > 0)
         {
             var until = DateTime.UtcNow.AddSeconds(5);
             await follower.RunAsync(_ => DateTime.UtcNow >= until || giveUp(), cancellationToken);
@@ -165,7 +165,7 @@ internal static class OnlineVerification
                 return false;
             }
 
-            await follower.CarryNowAsync(cancellationToken);
+            await follower.Carry.NowAsync(cancellationToken);
         }
 
         return true;
@@ -212,7 +212,7 @@ internal static class OnlineVerification
         // Only while every table's rows are equal: a table that differs beside them is most often one the source made
         // around the snapshot, whose copy comes after it, and the differences then say to verify again at a new position.
         var rowsEqual = result.Tables.All(t => t.Equal);
-        bool ObjectAtCutover(SchemaDifference d) => follower.CarriesSchemaChanges && rowsEqual
+        bool ObjectAtCutover(SchemaDifference d) => follower.Carry.CarriesSchemaChanges && rowsEqual
             && (CutoverCarriesObjects.Contains(d.Kind) || d is { Kind: "table", Difference: DifferenceKind.ExtraOnTarget }
                 || (d.Kind == "column" && views.Any(v => d.Name.StartsWith(v, StringComparison.Ordinal))));
         var objects = differences.Where(ObjectAtCutover).ToList();

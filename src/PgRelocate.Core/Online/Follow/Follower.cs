@@ -14,7 +14,7 @@ namespace PgRelocate.Online.Follow;
 /// A dropped connection on either side (a network cut, a restarted server, a terminated session) reconnects and
 /// resumes from the position stored in the target, skipping what was applied; anything else stops the follow.
 /// </summary>
-internal sealed partial class Follower : IAsyncDisposable
+internal sealed class Follower : IAsyncDisposable
 {
     private const int MaxReconnects = 30;
     private readonly PgConnectionInfo _source;
@@ -28,8 +28,8 @@ internal sealed partial class Follower : IAsyncDisposable
     private SourceWatch? _watch;
     private string? _marker;
     private FollowSession? _session;
-    private Apply.SchemaCarry? _carry;
-    private bool _carryOpened;
+    private FollowCarry? _carry;
+    private FollowPause? _pause;
     private readonly FollowGuard _guard;
 
     public Follower(PgConnectionInfo source, PgConnectionInfo target, string slot, string publication, string folder, IReporter reporter)
@@ -53,7 +53,10 @@ internal sealed partial class Follower : IAsyncDisposable
     /// <summary>The phase shown by status ("follow", "cutover").</summary>
     public string Phase { get; init; } = "follow";
 
-    private FollowStatus Status => _status ??= new FollowStatus(_folder, _reporter, Phase) { Waiting = () => WaitingToCarry };
+    private FollowStatus Status => _status ??= new FollowStatus(_folder, _reporter, Phase) { Waiting = () => Carry.Waiting };
+
+    /// <summary>The follow's part in carrying schema changes: new tables, column attributes, enum values.</summary>
+    public FollowCarry Carry => _carry ??= new FollowCarry(_source, _target, _publication, _folder, _reporter, CarrySchemaChanges);
 
     /// <summary>The WAL the slot holds on the stream's source, at the watch's last look (every 2 seconds).</summary>
     public long Retained => Watch.Retained;
@@ -78,7 +81,7 @@ internal sealed partial class Follower : IAsyncDisposable
     public long Transactions { get; private set; }
 
     /// <summary>The last run stopped because it had taken a transaction past its pause's position before that position became known.</summary>
-    public bool PauseMissed { get; private set; }
+    public bool PauseMissed => _pause?.Missed ?? false;
 
     /// <summary>
     /// Between two steps: the session stays open (the replication stream, the apply connections), but the
@@ -88,11 +91,7 @@ internal sealed partial class Follower : IAsyncDisposable
     public async Task ParkAsync()
     {
         await Watch.CloseAsync();
-        if (_carry is { } carry)
-        {
-            // Its session is opened again when next needed.
-            await carry.DisposeAsync();
-        }
+        await Carry.ParkAsync();
     }
 
     /// <summary>When this follow first came within a second of the source (null until then).</summary>
@@ -123,8 +122,7 @@ internal sealed partial class Follower : IAsyncDisposable
         Func<Task?>? truncatesWaitFor = null)
     {
         var failures = 0;
-        var pause = new Pause(stopBefore, atPause);
-        PauseMissed = false;
+        var pause = _pause = new FollowPause(stopBefore, atPause);
         var asked = done;
         done = p =>
         {
@@ -137,8 +135,8 @@ internal sealed partial class Follower : IAsyncDisposable
             var before = Changes;
             try
             {
-                await OpenCarryAsync(cancellationToken);
-                _session ??= await FollowSession.OpenAsync(_source, _target, _slot, _publication, _folder, Lanes, Changes, Transactions, _reporter, cancellationToken, _carry, Sides);
+                Watch.Carry = await Carry.OpenAsync(cancellationToken);
+                _session ??= await FollowSession.OpenAsync(_source, _target, _slot, _publication, _folder, Lanes, Changes, Transactions, _reporter, cancellationToken, Carry.Carry, Sides);
                 await Watch.OpenAsync(cancellationToken);
                 await _guard.GuardedAsync(_session, token => FollowAsync(_session, done, pause, truncatesWaitFor, token), cancellationToken);
                 return;
@@ -147,7 +145,7 @@ internal sealed partial class Follower : IAsyncDisposable
             {
                 // Whatever was half done in the session is rolled back with it; the next one starts from the stored position.
                 await CloseAfterAsync(e);
-                if (await EnumValuesAddedAsync(e, cancellationToken))
+                if (await Carry.EnumValuesAddedAsync(e, cancellationToken))
                 {
                     continue;
                 }
@@ -177,7 +175,6 @@ internal sealed partial class Follower : IAsyncDisposable
         await CloseSessionAsync();
         if (_carry is { } carry)
         {
-            _carry = null;
             await carry.DisposeAsync();
         }
     }
@@ -212,7 +209,7 @@ internal sealed partial class Follower : IAsyncDisposable
     }
 
     /// <summary>Hands the session's changes on in order until <paramref name="done"/> says stop or the pause ends the run.</summary>
-    private async Task FollowAsync(FollowSession session, Func<FollowPoint, bool> done, Pause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
+    private async Task FollowAsync(FollowSession session, Func<FollowPoint, bool> done, FollowPause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
     {
         var lastAsked = DateTime.UtcNow;
         while (true)
@@ -274,13 +271,12 @@ internal sealed partial class Follower : IAsyncDisposable
     /// whenever its queue runs dry), then, caught up, the pause when no marker will come to reach it, and the condition.
     /// </summary>
     /// <returns>True when the run ends here.</returns>
-    private async Task<bool> StopsAtRestAsync(FollowSession session, Func<FollowPoint, bool> done, Pause pause, CancellationToken cancellationToken)
+    private async Task<bool> StopsAtRestAsync(FollowSession session, Func<FollowPoint, bool> done, FollowPause pause, CancellationToken cancellationToken)
     {
-        session.Confirm(await session.Applier.CommitAsync(cancellationToken));
-        Account(session);
+        await CommitAppliedAsync(session, cancellationToken);
         var point = await PointAsync(session, cancellationToken);
         await TickAsync(session, point.CaughtUp, cancellationToken);
-        if (pause.At is { Marked: false, At: var reached } && point.CaughtUp && point.Received >= reached && !await PauseAsync(session, pause, reached, cancellationToken))
+        if (pause.At is { Marked: false, At: var reached } && point.CaughtUp && point.Received >= reached && !await pause.HereAsync(session, reached, t => CommitAppliedAsync(session, t), cancellationToken))
         {
             return true;
         }
@@ -298,12 +294,18 @@ internal sealed partial class Follower : IAsyncDisposable
             return false;
         }
 
-        session.Confirm(await applier.CommitAsync(cancellationToken));
-        Account(session);
+        await CommitAppliedAsync(session, cancellationToken);
         return true;
     }
 
-    private async Task<Handed> HandOnAsync(FollowSession session, Change change, Pause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
+    /// <summary>Commits what is applied, confirms its position to the source and counts it.</summary>
+    private async Task CommitAppliedAsync(FollowSession session, CancellationToken cancellationToken)
+    {
+        session.Confirm(await session.Applier.CommitAsync(cancellationToken));
+        Account(session);
+    }
+
+    private async Task<Handed> HandOnAsync(FollowSession session, Change change, FollowPause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
     {
         switch (change)
         {
@@ -322,9 +324,9 @@ internal sealed partial class Follower : IAsyncDisposable
     }
 
     /// <summary>A streamed transaction's end: after the pause when it comes at or after it; committed, or replayed from disk.</summary>
-    private async Task<Handed> CommitStreamedAsync(FollowSession session, StreamCommitChange commit, Pause pause, CancellationToken cancellationToken)
+    private async Task<Handed> CommitStreamedAsync(FollowSession session, StreamCommitChange commit, FollowPause pause, CancellationToken cancellationToken)
     {
-        if (!await PauseBeforeAsync(session, pause, commit.CommitLsn, cancellationToken))
+        if (!await pause.BeforeAsync(session, commit.CommitLsn, t => CommitAppliedAsync(session, t), cancellationToken))
         {
             session.Held = commit;
             return Handed.PauseMissed;
@@ -343,11 +345,11 @@ internal sealed partial class Follower : IAsyncDisposable
     }
 
     /// <summary>A change of a transaction sent whole: its begin after the pause when it commits at or after it, a TRUNCATE after the comparison it waits for.</summary>
-    private async Task<Handed> ApplyChangeAsync(FollowSession session, Change change, Pause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
+    private async Task<Handed> ApplyChangeAsync(FollowSession session, Change change, FollowPause pause, Func<Task?>? truncatesWaitFor, CancellationToken cancellationToken)
     {
         if (change is BeginChange b)
         {
-            if (!await PauseBeforeAsync(session, pause, b.CommitLsn, cancellationToken))
+            if (!await pause.BeforeAsync(session, b.CommitLsn, t => CommitAppliedAsync(session, t), cancellationToken))
             {
                 // The next run starts with this transaction, which this run did not apply.
                 session.Held = b;

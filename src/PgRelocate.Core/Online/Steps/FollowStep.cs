@@ -105,8 +105,8 @@ public sealed class FollowStep : ICompensatingStep
 
                 // What the source made and the target lacks is carried before the switch: once the source is
                 // read-only no marker can place its copy in the stream. One that cannot be carried yet holds the switch.
-                await follower.CarryNowAsync(cancellationToken);
-                var refused = follower.WaitingToCarry is [_, ..] waiting
+                await follower.Carry.NowAsync(cancellationToken);
+                var refused = follower.Carry.Waiting is [_, ..] waiting
                     ? $"The cutover waits: {string.Join(", ", waiting)} cannot be carried to the target yet (see the warning that names it); the follow goes on: ask again once it is carried (an automatic cutover tries again by itself)"
                     : await SchemaObjects.BeforeSwitchAsync(context, cancellationToken) ?? (options.PgBouncer is null ? null : await PgBouncerSwitch.TryPauseAsync(context, cancellationToken));
                 if (refused is null)

@@ -67,7 +67,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
         {
             await follower.RunAsync(applied, cancellationToken);
             // Defaults, NOT NULLs and generated columns, which the stream does not show: exact now the source is read-only.
-            await follower.CarryColumnAttributesAsync(cancellationToken);
+            await follower.Carry.ColumnAttributesAsync(cancellationToken);
         }
         finally
         {
