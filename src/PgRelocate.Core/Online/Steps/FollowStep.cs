@@ -59,11 +59,11 @@ public sealed class FollowStep : ICompensatingStep
         var verified = false;
         try
         {
-            // The target proven exact at one position of the source before anything switches. The verification starts
-            // as the follow does: its snapshot's position is about where the copy ended, which the apply reaches with
-            // the WAL written during the copy, and the comparison runs while the follow catches up with the rest.
-            // Catching up first put the whole catch-up before the comparison, and under a load near the apply's
-            // capacity catching up with a moving source takes many times longer than reaching a fixed position.
+            // Catch up, then prove the target exact at one position of the source before anything switches. (Starting
+            // the verification at the copy's end instead, beside the catch-up, carried the source's schema ahead of a
+            // resumed stream: a table renamed on the source while the follow was down never reached the target.)
+            // A busy source is never idle long enough to be "caught up": within a second of it will do.
+            await follower.RunAsync(p => Requested() || p.CaughtUp || p.LagSeconds < 1, cancellationToken);
             if (!Requested())
             {
                 var copy = context.Journal.Step(SnapshotCopyStep.StepName);
