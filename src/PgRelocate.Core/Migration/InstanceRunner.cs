@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using PgRelocate.Catalog;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
@@ -8,16 +9,16 @@ using PgRelocate.Tools;
 namespace PgRelocate.Migration;
 
 /// <summary>
-/// Runs (or resumes) an instance migration (<see cref="InstanceJournal"/>): first every database's checks, each
-/// in its child's journal, before anything changes on the target; then the roles every database uses, created
-/// once (with --roles); then the databases, each created on the target where it is missing and moved by its child
-/// migration (<paramref name="steps"/>, through the <see cref="MigrationRunner"/>) with the instance's --jobs: one
-/// after another, or, given an <paramref name="together"/> (online), one copy after another while those copied
-/// follow their source, then switched together (InstanceRunner.Together.cs). A child that completed is never run
-/// again; an interrupted one resumes through its own journal. The first child that fails stops the instance
-/// migration with its exit code.
+/// Runs (or resumes) an instance migration (<see cref="InstanceJournal"/>): first every database's checks
+/// (<see cref="InstanceChecks"/>), each in its child's journal, before anything changes on the target; then the roles
+/// every database uses, created once (with --roles); then the databases, each created on the target where it is
+/// missing and moved by its child migration (<paramref name="steps"/>, through the <see cref="MigrationRunner"/>) with
+/// the instance's --jobs: one after another, or, given an <paramref name="together"/> (online), one copy after another
+/// while those copied follow their source, then switched together (<see cref="MoveTogetherAsync"/>). A child that
+/// completed is never run again; an interrupted one resumes through its own journal. The first child that fails stops
+/// the instance migration with its exit code.
 /// </summary>
-internal sealed partial class InstanceRunner(IReadOnlyList<IMigrationStep> steps, PgBinaries binaries, IReporter reporter, IInstanceSwitch? together = null)
+internal sealed class InstanceRunner(IReadOnlyList<IMigrationStep> steps, PgBinaries binaries, IReporter reporter, IInstanceSwitch? together = null)
 {
     /// <param name="options">The servers' options (any database on each), as the parent journal records them.</param>
     public async Task<ExitCode> RunAsync(MigrationOptions options, MigrationJournal parent, CancellationToken cancellationToken)
@@ -49,7 +50,7 @@ internal sealed partial class InstanceRunner(IReadOnlyList<IMigrationStep> steps
             current = parent.Step(InstanceJournal.CheckStep);
             if (current.Status != StepStatus.Done)
             {
-                await CheckAllAsync(options, parent, current, children, cancellationToken);
+                await new InstanceChecks(binaries, reporter, together).RunAsync(options, parent, current, children, cancellationToken);
             }
 
             current = parent.Step(InstanceJournal.RolesStep);
@@ -139,119 +140,6 @@ internal sealed partial class InstanceRunner(IReadOnlyList<IMigrationStep> steps
         }
 
         parent.Save();
-    }
-
-    /// <summary>Every database's checks, in its child's journal; blockers of all of them are said before anything changes.</summary>
-    private async Task CheckAllAsync(MigrationOptions options, MigrationJournal parent, StepRecord record, IReadOnlyList<(string Database, MigrationJournal Child)> children, CancellationToken cancellationToken)
-    {
-        Begin(parent, record);
-        var confirmAll = bool.TryParse(parent.Options.GetValueOrDefault(InstanceJournal.ConfirmAllKey), out var all) && all;
-        var rows = new List<IReadOnlyList<string>>();
-        var blocked = new List<PgRelocateException>();
-        await using (var server = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken))
-        {
-            var mayCreate = await InstanceDatabases.MayCreateAsync(server, cancellationToken);
-            foreach (var (database, child) in children)
-            {
-                if (child.Status == MigrationStatus.Completed)
-                {
-                    rows.Add([database, "moved", $"migration {child.Id} completed"]);
-                    continue;
-                }
-
-                var exists = await InstanceDatabases.ExistsAsync(server, database, cancellationToken);
-                var ours = parent.Step(InstanceJournal.DatabaseStep(database)).Has(InstanceJournal.Created);
-                if (!exists && !mayCreate)
-                {
-                    blocked.Add(new PgRelocateException($"database {database}: the target has no database {database} and {options.Into.Connection.User} may not create one (no CREATEDB): create it there, empty, or ask the provider for CREATEDB", ExitCode.Differences));
-                    rows.Add([database, "blocked", "missing on the target, and the login role may not create it"]);
-                    continue;
-                }
-
-                // A database still to create is checked on the server the target URL names (its version, rights, extensions).
-                var childOptions = InstanceJournal.ChildOptions(options, database);
-                if (exists && await SameDatabaseAsync(childOptions, cancellationToken) is { } same)
-                {
-                    blocked.Add(new PgRelocateException($"database {database}: {same.TrimEnd('.')}", ExitCode.Usage));
-                    rows.Add([database, "blocked", "the source itself"]);
-                    continue;
-                }
-
-                var checkOptions = exists ? childOptions : childOptions with { Into = childOptions.Into with { Connection = options.Into.Connection }, DatabaseToCreate = database };
-                var holds = await CheckChildAsync(child, checkOptions, blocked, database, cancellationToken);
-                if (holds is not null && exists && !ours && !confirmAll)
-                {
-                    blocked.Add(new PgRelocateException($"database {database}: {holds} Pass --confirm-all to replace what the target's databases hold", ExitCode.Differences));
-                }
-
-                rows.Add([database, exists ? "exists on the target" : "to create", holds is null ? child.Step(CheckStep.StepName).Summary ?? "" : holds]);
-            }
-        }
-
-        var moving = children.Where(c => c.Child.Status != MigrationStatus.Completed).Select(c => c.Child).ToList();
-        if (together is not null && await together.BlockerAsync(options, moving, cancellationToken) is { } blocker)
-        {
-            blocked.Add(new PgRelocateException(blocker, ExitCode.Differences));
-        }
-
-        record.Tables.Add(new ReportTable("Databases", ["database", "target", "checks"], rows));
-        if (blocked.Count > 0)
-        {
-            var first = blocked[0];
-            throw new PgRelocateException(
-                $"{first.Message}{(blocked.Count > 1 ? $"; and {blocked.Count - 1} more: {string.Join("; ", blocked.Skip(1).Select(b => b.Message))}" : "")}. Nothing was changed on the target.",
-                blocked.Max(b => b.ExitCode));
-        }
-
-        Done(parent, record, $"{children.Count} databases checked");
-    }
-
-    /// <summary>Why the target of one database is its source (the same server given as both); null when it is not.</summary>
-    private static async Task<string?> SameDatabaseAsync(MigrationOptions child, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await Targets.TargetPreparation.RefuseSameDatabaseAsync(child.Source, child.Into.Connection, cancellationToken);
-            return null;
-        }
-        catch (UsageException e)
-        {
-            return e.Message;
-        }
-    }
-
-    /// <summary>
-    /// Runs the check step of <paramref name="child"/>, then the instance's other checks (<see cref="IInstanceSwitch.Checks"/>);
-    /// returns what its target holds (the "target empty" blocker the instance's --confirm-all decides on), or null.
-    /// </summary>
-    private async Task<string?> CheckChildAsync(MigrationJournal child, MigrationOptions options, List<PgRelocateException> blocked, string database, CancellationToken cancellationToken)
-    {
-        foreach (var step in (IEnumerable<IMigrationStep>)[new CheckStep(), .. together?.Checks ?? []])
-        {
-            var record = child.Step(step.Name);
-            Begin(child, record);
-            var context = new MigrationContext { Options = options, Journal = child, Binaries = binaries, Reporter = new QuietReporter(reporter, database), Record = record };
-            try
-            {
-                await step.RunAsync(context, cancellationToken);
-                Done(child, record, record.Summary ?? "done");
-                (child.Error, child.Status) = (null, MigrationStatus.Pending);
-            }
-            catch (Exception e) when (Failures.Operational(e) is { } failure && !cancellationToken.IsCancellationRequested)
-            {
-                Fail(record, failure.Message, e.ToString());
-                (child.Status, child.Error, child.ExitCode) = (MigrationStatus.Failed, failure.Message, (int)failure.ExitCode);
-                blocked.Add(new PgRelocateException($"database {database}: {failure.Message.TrimEnd('.')}", failure.ExitCode));
-                break;
-            }
-            finally
-            {
-                child.Save();
-            }
-        }
-
-        var empty = child.Step(CheckStep.StepName).Tables.FirstOrDefault(t => t.Title == "Preflight checks")?.Rows.FirstOrDefault(r => r[0] == "target empty" && r[1] == "block");
-        return empty?[2];
     }
 
     /// <summary>With --roles: the roles every database uses, created once; each child's own roles step then finds them.</summary>
@@ -374,21 +262,21 @@ internal sealed partial class InstanceRunner(IReadOnlyList<IMigrationStep> steps
         record.Summary = $"migration {child.Id} {child.Status.ToString().ToLowerInvariant()}{(created is null ? "" : "; database " + created)}";
     }
 
-    private static void Begin(MigrationJournal journal, StepRecord record)
+    internal static void Begin(MigrationJournal journal, StepRecord record)
     {
         (record.Status, record.StartedAt, record.FinishedAt, record.Error, record.ErrorDetail) = (StepStatus.Running, DateTimeOffset.UtcNow, null, null, null);
         record.Tables.Clear();
         journal.Save();
     }
 
-    private static void Done(MigrationJournal journal, StepRecord record, string summary)
+    internal static void Done(MigrationJournal journal, StepRecord record, string summary)
     {
         (record.Status, record.FinishedAt, record.Summary) = (StepStatus.Done, DateTimeOffset.UtcNow, summary);
         journal.AddLog($"{record.Name}: {summary}");
         journal.Save();
     }
 
-    private static void Fail(StepRecord? record, string error, string? detail = null)
+    internal static void Fail(StepRecord? record, string error, string? detail = null)
     {
         if (record is not null)
         {
@@ -397,19 +285,118 @@ internal sealed partial class InstanceRunner(IReadOnlyList<IMigrationStep> steps
     }
 
     /// <summary>
-    /// A child's checks as the instance runs them: its warnings name the database, and the one saying the child's
-    /// --confirm replaces its target is left out (the instance decides that, by --confirm-all).
+    /// Each database's migration runs, in order, until it reaches the switch's wait step (the follow); the next one
+    /// starts then, so one database copies while those before it follow their source. With every one of them
+    /// waiting, <paramref name="together"/> has them switch together. The first that ends without completing stops
+    /// the others, each canceled as one online migration is on Ctrl-C (its slot and publication removed: a resumed
+    /// one copies again). Returns the database that failed first and its exit code, or (null, Success).
     /// </summary>
-    private sealed class QuietReporter(IReporter inner, string database) : IReporter
+    private async Task<(string? Database, ExitCode Code)> MoveTogetherAsync(MigrationOptions options, MigrationJournal parent, IReadOnlyList<(string Database, MigrationJournal Child)> children, IInstanceSwitch together, CancellationToken cancellationToken)
     {
-        public void Log(LogLevel level, string message)
+        var names = steps.Select(s => s.Name).ToList();
+        var wait = names.IndexOf(together.WaitStep);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var switched = false;
+        var moving = new List<(string Database, MigrationJournal Child, StepRecord Record, Task<ExitCode> Run)>();
+        ExceptionDispatchInfo? thrown = null;
+        try
         {
-            if (!message.Contains("--confirm allows replacing the target", StringComparison.Ordinal))
+            foreach (var (database, child) in children)
             {
-                inner.Log(level, level == LogLevel.Info ? message : $"database {database}: {message}");
+                var record = parent.Step(InstanceJournal.DatabaseStep(database));
+                if (Moved(parent, record, child))
+                {
+                    continue;
+                }
+
+                await StartAsync(options, parent, record, database, child, stop.Token);
+                var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                var runner = new MigrationRunner(steps, binaries, new DatabaseReporter(reporter, database))
+                {
+                    Starting = step =>
+                    {
+                        if (names.IndexOf(step.Name) >= wait)
+                        {
+                            waiting.TrySetResult();
+                        }
+                    },
+                };
+                var childOptions = ChildOptions(options, database, child);
+                var run = Task.Run(
+                    async () =>
+                    {
+                        FaultInjection.Scope = database;
+                        return await runner.RunAsync(childOptions, child, stop.Token);
+                    },
+                    CancellationToken.None);
+                _ = run.ContinueWith(
+                    t =>
+                    {
+                        if (!t.IsCompletedSuccessfully || t.Result != ExitCode.Success)
+                        {
+                            failed.TrySetResult();
+                        }
+                    },
+                    TaskScheduler.Default);
+                moving.Add((database, child, record, run));
+                await Task.WhenAny(waiting.Task, run, failed.Task);
+                if (failed.Task.IsCompleted)
+                {
+                    break;
+                }
+            }
+
+            if (!failed.Task.IsCompleted && moving.Count > 0)
+            {
+                // Ended: one failed, or (resumed in the middle of the switch) every one went on to complete.
+                var ended = Task.WhenAny(failed.Task, Task.WhenAll(moving.Select(m => m.Run)));
+                await together.SwitchTogetherAsync(options, parent, moving.Select(m => m.Child).ToList(), ended, reporter, stop.Token);
+                switched = !failed.Task.IsCompleted;
+            }
+        }
+        catch (Exception e)
+        {
+            thrown = ExceptionDispatchInfo.Capture(e);
+        }
+
+        // One that ended before the switch (it failed, or was canceled) stops the others; after it, each ends on its own.
+        if (!switched)
+        {
+            await stop.CancelAsync();
+        }
+
+        (string? Database, ExitCode Code) first = (null, ExitCode.Success);
+        foreach (var (database, child, record, run) in moving)
+        {
+            ExitCode code;
+            try
+            {
+                code = await run;
+            }
+            catch (Exception e)
+            {
+                thrown ??= ExceptionDispatchInfo.Capture(e);
+                code = ExitCode.Failed;
+            }
+
+            End(parent, record, child, code);
+            // The database whose own failure stopped the rest is named, not one stopped because of it.
+            if (code != ExitCode.Success && (first.Database is null || (first.Code == ExitCode.Interrupted && code != ExitCode.Interrupted)))
+            {
+                first = (database, code);
             }
         }
 
-        public void Progress(ProgressUpdate update) => inner.Progress(update);
+        thrown?.Throw();
+        return first;
+    }
+
+    /// <summary>A database's migration as one of several running side by side: its messages and progress name the database.</summary>
+    private sealed class DatabaseReporter(IReporter inner, string database) : IReporter
+    {
+        public void Log(LogLevel level, string message) => inner.Log(level, $"{database}: {message}");
+
+        public void Progress(ProgressUpdate update) => inner.Progress(update with { Task = $"{database}: {update.Task}" });
     }
 }

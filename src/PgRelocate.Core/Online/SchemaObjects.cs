@@ -111,7 +111,7 @@ internal static partial class SchemaObjects
         try
         {
             var dumps = unchanged ? null : await DumpBothAsync(binaries, source, target, Math.Max(sourceMajor, conn.PostgreSqlVersion.Major), folder, reporter, cancellationToken);
-            await using var session = new Session(conn, reporter);
+            await using var session = new SchemaObjectSession(conn, reporter);
             await session.PrepareAsync(cancellationToken);
             foreach (var step in dumps is { } d ? Plan(d.Source, d.Target, phase) : [])
             {
@@ -228,7 +228,7 @@ internal static partial class SchemaObjects
         }
 
         await using var conn = await Db.OpenAsync(target.WithApplicationName("pgrelocate online schema"), "target", cancellationToken);
-        await using var session = new Session(conn, reporter);
+        await using var session = new SchemaObjectSession(conn, reporter);
         await session.PrepareAsync(cancellationToken);
         await session.EnumsAsync(source, cancellationToken);
         Report(new Pass(session.Applied, session.Refused), reporter);

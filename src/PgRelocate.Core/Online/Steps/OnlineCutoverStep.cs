@@ -46,23 +46,66 @@ public sealed class OnlineCutoverStep : IMigrationStep
         var readOnlyAt = context.Journal.Step(ReadOnlySourceStep.StepName).StartedAt ?? DateTimeOffset.UtcNow;
         var copy = context.Journal.Step(SnapshotCopyStep.StepName);
         var slot = copy.Get(SnapshotCopyStep.Slot)!;
+        var phases = new Stopwatch(readOnlyAt);
 
-        // 1. Everything the source committed before it became read-only. From PostgreSQL 14 a marker written
-        // into the source's WAL now says exactly when that is applied: it is decoded after every transaction
-        // committed before it. Before 14, the follow waits until it has received past the source's position
-        // and nothing more comes.
-        Func<FollowPoint, bool> applied;
-        await using (var conn = await Db.OpenAsync(options.Source, "source", cancellationToken))
-        {
-            applied = await MarkLastChangeAsync(conn, context.Reporter, cancellationToken);
-        }
-
-        // The follow step's session when this process ran it (no WAL decoded again while writes are refused), else
-        // a new one from the position stored in the target. Closed before the slot is dropped below: an open
-        // session keeps it active.
+        // 1. Everything the source committed before it became read-only. The follow step's session when this process
+        // ran it (no WAL decoded again while writes are refused), else a new one from the position stored in the
+        // target. Closed before the slot is dropped below: an open session keeps it active.
+        var applied = await MarkLastChangeAsync(context, cancellationToken);
         await using var follower = context.TakeHandOff<Follower>() ?? FollowerFor(context, OnlinePhases.Cutover);
+        var (changesBefore, transactionsBefore) = await CatchUpAsync(context, follower, applied, cancellationToken);
+        phases.Lap("read-only and catch up");
+
+        // One session on each side for the rest of the switch: every phase below is downtime.
+        await using var source = await Db.OpenAsync(options.Source, "source", cancellationToken);
+        await using var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken);
+        await CarrySchemaObjectsAsync(context, target, cancellationToken);
+        phases.Lap("schema objects");
+
+        // 2. Sequences, large objects and the extensions' configuration rows, which logical decoding does not carry.
+        var carried = await CopyWhatDecodingMissesAsync(context, source, target, phases, cancellationToken);
+
+        // 3. A cheap last check of the row counts of the tables the follow changed.
+        var (changed, counted) = await CheckRowCountsAsync(follower, source, target, cancellationToken);
+        phases.Lap("row counts");
+
+        // 4. The target as the applications will use it: triggers on, no trace of the tool.
+        var identity = SnapshotCopyStep.IdentityTables(copy);
+        await CleanTargetAsync(target, identity, cancellationToken);
+        phases.Lap("triggers and the tool's schema");
+
+        // 5. The application behind PgBouncer goes on; then the slot and publication leave the source.
+        await ResumeApplicationAsync(context, phases, cancellationToken);
+        await SourceSide.RemoveAsync(options.Source, slot, copy.Get(SnapshotCopyStep.Publication)!, identity, cancellationToken);
+        phases.Lap("slot and publication");
+
+        // 6. The downtime and where it went, in the record and the report.
+        RecordDowntime(context, follower, readOnlyAt, phases, transactionsBefore, follower.Changes - changesBefore, carried, changed.Count, counted);
+        new OnlineStatus { Phase = OnlinePhases.Switched }.Write(context.Folder);
+    }
+
+    /// <summary>What the cutover copied again besides the stream's changes, for its summary.</summary>
+    private sealed record CopiedAgain(int Sequences, int LargeObjects, int ConfigurationTables, int UnloggedTables);
+
+    /// <summary>
+    /// From PostgreSQL 14 a marker written into the source's WAL now says exactly when everything committed before
+    /// the source became read-only is applied: it is decoded after every transaction committed before it. Before 14,
+    /// the follow waits until it has received past the source's position and nothing more comes.
+    /// </summary>
+    private static async Task<Func<FollowPoint, bool>> MarkLastChangeAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        await using var conn = await Db.OpenAsync(context.Options.Source, "source", cancellationToken);
+        return await MarkLastChangeAsync(conn, context.Reporter, cancellationToken);
+    }
+
+    /// <summary>
+    /// Applies the source's last changes and the columns' attributes, then closes the follower and records its lag.
+    /// </summary>
+    /// <returns>The changes and transactions the follower had applied before this step.</returns>
+    private static async Task<(long Changes, long Transactions)> CatchUpAsync(MigrationContext context, Follower follower, Func<FollowPoint, bool> applied, CancellationToken cancellationToken)
+    {
         follower.StartPhase(OnlinePhases.Cutover);
-        var (changesBefore, transactionsBefore) = (follower.Changes, follower.Transactions);
+        var before = (follower.Changes, follower.Transactions);
         try
         {
             await follower.RunAsync(applied, cancellationToken);
@@ -75,22 +118,24 @@ public sealed class OnlineCutoverStep : IMigrationStep
             RecordLag(context, follower, "Lag during the cutover");
         }
 
-        var phases = new Stopwatch(readOnlyAt);
-        phases.Lap("read-only and catch up");
+        return before;
+    }
 
-        // One session on each side for the rest of the switch: every phase below is downtime.
-        await using var source = await Db.OpenAsync(options.Source, "source", cancellationToken);
-        await using var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken);
-
-        // The objects other than tables and columns, none of which the stream carries: exact now, before the sequences.
-        // Every change is applied: the target's triggers are on again first, so that the comparison meets them as the
-        // source has them (pg_dump writes a disabled trigger as changed, which the pass would make again).
+    /// <summary>
+    /// The objects other than tables and columns, none of which the stream carries: exact now, before the sequences.
+    /// Every change is applied: the target's triggers are on again first, so that the comparison meets them as the
+    /// source has them (pg_dump writes a disabled trigger as changed, which the pass would make again).
+    /// </summary>
+    private static async Task CarrySchemaObjectsAsync(MigrationContext context, NpgsqlConnection target, CancellationToken cancellationToken)
+    {
         await TargetState.EnableAsync(target, cancellationToken);
         await SchemaObjects.AtSwitchAsync(context, cancellationToken);
         await TargetState.RecordModesAsync(target, cancellationToken);
-        phases.Lap("schema objects");
+    }
 
-        // 2. Sequences, large objects and the extensions' configuration rows, which logical decoding does not carry.
+    /// <summary>Sequences, large objects, the extensions' configuration rows and the unlogged tables, each a phase of the downtime.</summary>
+    private static async Task<CopiedAgain> CopyWhatDecodingMissesAsync(MigrationContext context, NpgsqlConnection source, NpgsqlConnection target, Stopwatch phases, CancellationToken cancellationToken)
+    {
         var (sequences, missingSequences) = await SequenceSync.SyncAsync(source, target, cancellationToken);
         if (missingSequences.Count > 0)
         {
@@ -108,9 +153,17 @@ public sealed class OnlineCutoverStep : IMigrationStep
             phases.Lap("unlogged tables copied again and compared");
         }
 
-        // 3. A cheap last check: exact row counts of the tables the follow changed, up to a bounded number of
-        // rows so the downtime does not grow with the database (the verification while following covered all).
-        // The target records every table the follow changed, over all its runs (a killed one's too).
+        return new CopiedAgain(sequences, largeObjects, configuration.Count, unlogged.Count);
+    }
+
+    /// <summary>
+    /// Exact row counts of the tables the follow changed, up to a bounded number of rows so the downtime does not
+    /// grow with the database (the verification while following covered all). The target records every table the
+    /// follow changed, over all its runs (a killed one's too). A difference stops the switch.
+    /// </summary>
+    /// <returns>The tables the follow changed, and how many of them were counted.</returns>
+    private static async Task<(List<string> Changed, int Counted)> CheckRowCountsAsync(Follower follower, NpgsqlConnection source, NpgsqlConnection target, CancellationToken cancellationToken)
+    {
         var changed = (await TargetState.ChangedTablesAsync(target, cancellationToken)).Concat(follower.ChangedTables).Distinct(StringComparer.Ordinal).ToList();
         var (differing, counted) = await CountDifferencesAsync(source, target, changed, cancellationToken);
         if (differing.Count > 0)
@@ -118,22 +171,27 @@ public sealed class OnlineCutoverStep : IMigrationStep
             throw new PgRelocateException($"After the last changes were applied, row counts differ on {string.Join(", ", differing)}: the target is not switched. The source is made writable again; run 'pgrelocate verify' to see the rows.", ExitCode.Differences);
         }
 
-        phases.Lap("row counts");
+        return (changed, counted);
+    }
 
-        // 4. The target as the applications will use it: triggers on, no trace of the tool.
-        var identity = SnapshotCopyStep.IdentityTables(copy);
+    /// <summary>Removes the tool's schema from the target (its triggers are on) and gives the tables the source's replica identity back.</summary>
+    private static async Task CleanTargetAsync(NpgsqlConnection target, IReadOnlyList<string> identity, CancellationToken cancellationToken)
+    {
         await TargetState.RemoveAsync(target, cancellationToken);
         foreach (var t in identity)
         {
             await Db.ExecuteAsync(target, $"ALTER TABLE {t} REPLICA IDENTITY DEFAULT", cancellationToken);
         }
+    }
 
-        phases.Lap("triggers and the tool's schema");
-
-        // Behind PgBouncer the application waits from PAUSE on: it goes on as soon as the target is as it will
-        // use it; the slot and publication are removed from the read-only source after. With --fallback it waits
-        // until the way back's capture is on the target too (the next step turns the entry): what it writes first
-        // must reach the old source.
+    /// <summary>
+    /// Behind PgBouncer the application waits from PAUSE on: it goes on as soon as the target is as it will use it;
+    /// the slot and publication are removed from the read-only source after. With --fallback it waits until the way
+    /// back's capture is on the target too (the next step turns the entry): what it writes first must reach the old source.
+    /// </summary>
+    private static async Task ResumeApplicationAsync(MigrationContext context, Stopwatch phases, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
         if (options.PgBouncer is not null && options.Fallback)
         {
             context.Reporter.Info("PgBouncer stays paused until the way back's capture is on the target.");
@@ -144,10 +202,11 @@ public sealed class OnlineCutoverStep : IMigrationStep
             context.Record.Set(ApplicationPause, paused);
             phases.Lap("PgBouncer: entry repointed, RELOAD, RESUME");
         }
+    }
 
-        await SourceSide.RemoveAsync(options.Source, slot, copy.Get(SnapshotCopyStep.Publication)!, identity, cancellationToken);
-        phases.Lap("slot and publication");
-
+    /// <summary>Records the write downtime, its phases and the follow's changes, and says them in the step's summary.</summary>
+    private static void RecordDowntime(MigrationContext context, Follower follower, DateTimeOffset readOnlyAt, Stopwatch phases, long transactionsBefore, long lastChanges, CopiedAgain carried, int changed, int counted)
+    {
         var downtime = DateTimeOffset.UtcNow - readOnlyAt;
         Record(context, follower, transactionsBefore);
         context.Record.Set(WriteDowntime, downtime);
@@ -161,14 +220,13 @@ public sealed class OnlineCutoverStep : IMigrationStep
             "Where the write downtime went",
             ["phase", "seconds"],
             phases.Laps.Select(l => (IReadOnlyList<string>)[l.Name, l.Seconds.ToString("0.000", CultureInfo.InvariantCulture)]).ToList()));
-        var uncounted = changed.Count - counted;
-        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {follower.Changes - changesBefore} last changes applied, {sequences} sequences set, {largeObjects} large objects copied again, {configuration.Count} extension configuration tables' rows copied again, {(unlogged.Count > 0 ? $"{unlogged.Count} unlogged tables copied again and verified identical, " : "")}{counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger {Sentences.Plural(uncounted, "one")} left to the verification while following)" : "")}; slot and publication removed";
+        var uncounted = changed - counted;
+        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {lastChanges} last changes applied, {carried.Sequences} sequences set, {carried.LargeObjects} large objects copied again, {carried.ConfigurationTables} extension configuration tables' rows copied again, {(carried.UnloggedTables > 0 ? $"{carried.UnloggedTables} unlogged tables copied again and verified identical, " : "")}{counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger {Sentences.Plural(uncounted, "one")} left to the verification while following)" : "")}; slot and publication removed";
         context.Reporter.Info($"Cutover done: the source was read-only for {downtime.TotalSeconds:0.0}s.");
         if (context.Record.Get(ApplicationPause) is { } pause)
         {
             context.Record.Summary += $"; behind PgBouncer, the application's queries waited {pause.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture)}s there";
         }
-        new OnlineStatus { Phase = OnlinePhases.Switched }.Write(context.Folder);
     }
 
     /// <summary>

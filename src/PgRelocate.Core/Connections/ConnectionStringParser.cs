@@ -4,35 +4,24 @@ using PgRelocate.Errors;
 namespace PgRelocate.Connections;
 
 /// <summary>
-/// Reading what users paste: a <c>postgres://</c> or <c>postgresql://</c> URL, or a libpq keyword string
+/// Reads what users paste: a <c>postgres://</c> or <c>postgresql://</c> URL, or a libpq keyword string
 /// (<c>host=... dbname=...</c>), into its parts by libpq's keywords; typographic quotes around it are dropped.
-/// What the parts leave out is resolved in PgConnectionInfo.Resolution.cs.
+/// What the parts leave out, <see cref="PgConnectionInfo"/> resolves as libpq does.
 /// </summary>
-public sealed partial class PgConnectionInfo
+internal static partial class ConnectionStringParser
 {
-    /// <summary>
-    /// Parses a URL or a keyword string. Missing parts come from <paramref name="environment"/> (the
-    /// <c>PG*</c> variables; the process environment when null), then libpq's defaults; a missing password
-    /// is looked up in the password file.
-    /// </summary>
+    /// <summary>The parts of a URL or a keyword string, by libpq's keywords (none for an empty text).</summary>
     /// <exception cref="UsageException">The text is neither a valid URL nor a keyword string.</exception>
-    public static PgConnectionInfo Parse(string text, IReadOnlyDictionary<string, string?>? environment = null)
+    public static Dictionary<string, string> Parts(string text)
     {
-        ArgumentNullException.ThrowIfNull(text);
-        var env = environment ?? EnvironmentSnapshot();
         var trimmed = StripQuotes(text.Trim());
         if (trimmed.Length == 0)
         {
-            return FromParts(new Dictionary<string, string>(StringComparer.Ordinal), env);
+            return new Dictionary<string, string>(StringComparer.Ordinal);
         }
 
-        var parts = LooksLikeUrl(trimmed) ? ParseUrl(trimmed) : ParseKeywords(trimmed);
-        return FromParts(parts, env);
+        return LooksLikeUrl(trimmed) ? ParseUrl(trimmed) : ParseKeywords(trimmed);
     }
-
-    /// <summary>A connection taken from the <c>PG*</c> environment variables alone, as <c>psql</c> with no arguments.</summary>
-    public static PgConnectionInfo FromEnvironment(IReadOnlyDictionary<string, string?>? environment = null) =>
-        FromParts(new Dictionary<string, string>(StringComparer.Ordinal), environment ?? EnvironmentSnapshot());
 
     private static bool LooksLikeUrl(string text) =>
         text.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase)

@@ -4,8 +4,13 @@ using PgRelocate.Connections;
 
 namespace PgRelocate.Copy;
 
-/// <summary>The data workers of a copy that yields to the application (see <see cref="CopyYield"/>).</summary>
-internal sealed partial class DataPhase
+/// <summary>
+/// The data workers of a copy that yields to the application (see <see cref="CopyYield"/>): each takes the units
+/// <paramref name="next"/> gives and copies them with the <see cref="UnitLoader"/>, giving up a table rather than
+/// block the application or fail.
+/// </summary>
+/// <param name="next">The next unit to copy, shared with the other workers; null once there is none.</param>
+internal sealed class YieldingDataWorkers(CopyOptions options, string snapshotId, CopyYield yield, WorkGate gate, UnitLoader loader, IndexWorkers indexes, Func<DataChunk[]?> next)
 {
     /// <summary>
     /// A data worker that gives tables up rather than block the application or fail: each unit's tables are locked in a
@@ -15,31 +20,30 @@ internal sealed partial class DataPhase
     /// transaction) and opened again, and the unit's other tables are copied without it. A table given up counts as
     /// copied here (its indexes are built on what the target has): the caller copies it again.
     /// </summary>
-    private async Task YieldingWorkerAsync(CopyYield yield, CancellationToken cancellationToken)
+    public async Task WorkerAsync(CancellationToken cancellationToken)
     {
         NpgsqlConnection? reader = null;
         NpgsqlConnection? writer = null;
         try
         {
-            while (Interlocked.Increment(ref _next) is var i && i < _units.Count)
+            while (next() is { } unit)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var unit = _units[i];
-                using var slot = await _gate.EnterAsync(priority: false, cancellationToken, light: unit is not [_]);
+                using var slot = await gate.EnterAsync(priority: false, cancellationToken, light: unit is not [_]);
                 while (true)
                 {
-                    unit = GivenUp(yield, unit);
+                    unit = GivenUp(unit);
                     if (unit.Length == 0)
                     {
                         break;
                     }
 
-                    reader ??= await CopySessions.OpenReaderAsync(options.Source, snapshot.Id, cancellationToken);
+                    reader ??= await CopySessions.OpenReaderAsync(options.Source, snapshotId, cancellationToken);
                     writer ??= await CopySessions.OpenWriterAsync(options, cancellationToken);
                     using var watched = yield.Watch(reader.ProcessID, [.. unit.Where(c => c.Table is not null).Select(c => c.Table!)], cancellationToken);
                     try
                     {
-                        if (!await TakeAsync(yield, reader, unit, watched.Token))
+                        if (!await TakeAsync(reader, unit, watched.Token))
                         {
                             // Some were given up: the others go without them (what the savepoint locked is let go first).
                             await Db.ExecuteAsync(reader, "ROLLBACK TO SAVEPOINT pgrelocate_unit; RELEASE SAVEPOINT pgrelocate_unit", cancellationToken);
@@ -48,11 +52,11 @@ internal sealed partial class DataPhase
 
                         if (unit is [var chunk])
                         {
-                            await CopyChunkAsync(reader, writer, chunk, watched.Token, locked: true);
+                            await loader.CopyChunkAsync(reader, writer, chunk, watched.Token, locked: true);
                         }
                         else
                         {
-                            await CopySmallAsync(reader, writer, unit, watched.Token, locked: true);
+                            await loader.CopySmallAsync(reader, writer, unit, watched.Token, locked: true);
                         }
 
                         await Db.ExecuteAsync(reader, "ROLLBACK TO SAVEPOINT pgrelocate_unit; RELEASE SAVEPOINT pgrelocate_unit", cancellationToken);
@@ -75,11 +79,11 @@ internal sealed partial class DataPhase
     }
 
     /// <summary>The unit without its tables given up, which count as copied (their indexes are queued once their table's last chunk is counted).</summary>
-    private DataChunk[] GivenUp(CopyYield yield, DataChunk[] unit)
+    private DataChunk[] GivenUp(DataChunk[] unit)
     {
         var left = unit.Where(c => c.Table is null || !yield.Has(c.Table.Oid)).ToArray();
         var small = new List<CopyTable>();
-        foreach (var chunk in unit.Where(c => !left.Contains(c)).Where(Committed))
+        foreach (var chunk in unit.Where(c => !left.Contains(c)).Where(loader.Committed))
         {
             if (SmallTables.Fits(chunk))
             {
@@ -87,13 +91,13 @@ internal sealed partial class DataPhase
             }
             else
             {
-                QueueIndexes(chunk.Table!);
+                indexes.QueueIndexes(chunk.Table!);
             }
         }
 
         if (small.Count > 0)
         {
-            QueueSmallIndexes(small);
+            indexes.QueueSmallIndexes(small);
         }
 
         return left;
@@ -104,7 +108,7 @@ internal sealed partial class DataPhase
     /// snapshot saw: a TRUNCATE or a rewrite (ALTER TABLE, VACUUM FULL, CLUSTER) committed since gives it a new one,
     /// in which the snapshot sees no row. False when a table was given up (the savepoint is still open).
     /// </summary>
-    private static async Task<bool> TakeAsync(CopyYield yield, NpgsqlConnection reader, DataChunk[] unit, CancellationToken cancellationToken)
+    private async Task<bool> TakeAsync(NpgsqlConnection reader, DataChunk[] unit, CancellationToken cancellationToken)
     {
         var tables = unit.Where(c => c.Table is not null).Select(c => c.Table!).DistinctBy(t => t.Oid).ToList();
         await Db.ExecuteAsync(reader, "SAVEPOINT pgrelocate_unit", cancellationToken);
