@@ -94,9 +94,6 @@ internal sealed class Follower : IAsyncDisposable
         await Carry.ParkAsync();
     }
 
-    /// <summary>When this follow first came within a second of the source (null until then).</summary>
-    public DateTimeOffset? CaughtUpAt { get; private set; }
-
     /// <param name="done">
     /// Asked whenever the reader runs dry and, at most every 100 ms, at a source transaction's end (a busy source
     /// never runs dry; <see cref="FollowPoint.CaughtUp"/> is false there).
@@ -123,13 +120,6 @@ internal sealed class Follower : IAsyncDisposable
     {
         var failures = 0;
         var pause = _pause = new FollowPause(stopBefore, atPause);
-        var asked = done;
-        done = p =>
-        {
-            // Within a second of the source: a busy source is never idle long enough to be "caught up".
-            CaughtUpAt ??= p.CaughtUp || p.LagSeconds < 1 ? DateTimeOffset.UtcNow : null;
-            return asked(p);
-        };
         while (true)
         {
             var before = Changes;

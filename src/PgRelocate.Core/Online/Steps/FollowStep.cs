@@ -3,7 +3,6 @@ using PgRelocate.Errors;
 using PgRelocate.Migration;
 using PgRelocate.Migration.Steps;
 using PgRelocate.Online.Apply;
-using PgRelocate.Online.Follow;
 using PgRelocate.Progress;
 
 namespace PgRelocate.Online.Steps;
@@ -66,6 +65,12 @@ public sealed class FollowStep : ICompensatingStep
             await follower.RunAsync(p => Requested() || p.CaughtUp || p.LagSeconds < 1, cancellationToken);
             if (!Requested())
             {
+                if (context.Journal.Estimate is { } estimate)
+                {
+                    // The catch-up the estimate predicts: from the snapshot copy's end to the target within a second of the source.
+                    estimate.Actual.CatchUpSeconds = (DateTimeOffset.UtcNow - context.Record.StartedAt)?.TotalSeconds;
+                }
+
                 var copy = context.Journal.Step(SnapshotCopyStep.StepName);
                 // A cutover asked while a table waits to be carried ends the wait: the switch below refuses it, naming the table.
                 if (await OnlineVerification.RunUnlessAsync(follower, options.Source, options.Into.Connection, copy.Get(SnapshotCopyStep.Slot)!, options.Into.Jobs, context.Reporter, Requested, cancellationToken) is { } result)
@@ -121,7 +126,6 @@ public sealed class FollowStep : ICompensatingStep
         }
         finally
         {
-            RecordCatchUp(context, follower);
             // Kept when the follow fails too: the lag before a stop is what explains it.
             OnlineCutoverStep.RecordLag(context, follower, "Lag while following");
             // The cutover goes on with this session (see MigrationContext.HandOff); should the migration
@@ -134,17 +138,5 @@ public sealed class FollowStep : ICompensatingStep
         context.Record.Summary = $"{follower.Changes} changes in {follower.Transactions} transactions applied; {(verified ? "verified identical while following; " : "not verified while following (cutover asked first); ")}{(Requested() ? "cutover requested" : "caught up, automatic cutover")}";
         context.Record.Set(Changes, follower.Changes);
         context.Reporter.Progress(new ProgressUpdate("follow", follower.Changes, follower.Changes, "changes", Finished: true));
-    }
-
-    /// <summary>
-    /// The catch-up the estimate predicts, for the report to set beside it: from the snapshot copy's end to the
-    /// target within a second of the source, or to the switch when that came first.
-    /// </summary>
-    private static void RecordCatchUp(MigrationContext context, Follower follower)
-    {
-        if (context.Journal.Estimate is { } estimate && estimate.Actual.CatchUpSeconds is null && context.Record.StartedAt is { } started)
-        {
-            estimate.Actual.CatchUpSeconds = Math.Max(0, ((follower.CaughtUpAt ?? DateTimeOffset.UtcNow) - started).TotalSeconds);
-        }
     }
 }
