@@ -212,6 +212,27 @@ public partial class OnlineTableCarryTests(OnlineServers servers) : IClassFixtur
     }
 
     [Fact]
+    public async Task Should_Carry_A_Table_Renamed_While_Stopped_When_The_Cutover_Is_Asked_At_Once()
+    {
+        using var dir = new TempDir();
+        var (source, target, run, id) = await StartAsync("renamed_cutover", dir, "kill:follow:table-defined");
+        await PgServer.ExecuteAsync(source, "BEGIN; UPDATE orders SET qty = 0 WHERE id = 1; COMMIT; ALTER TABLE orders RENAME TO purchases; INSERT INTO purchases (customer, qty) VALUES (1, 1);");
+        Assert.Equal(137, (await run.Result).ExitCode);
+        await PgServer.ExecuteAsync(source, "UPDATE purchases SET qty = qty + 1 WHERE id % 10 = 0; ALTER TABLE purchases RENAME TO sales;");
+
+        // The cutover is asked as the resumed follow starts: the carry's look then finds the source's table under a
+        // name the target lacks before the stream has applied the renames, and the cutover's pass compares both
+        // schemas after it (it refused the cutover, finding the sequence owned by a table the target did not have yet).
+        var resumed = OnlineRun.Resume(source, target, dir.Path, id);
+        var cutover = CliRunner.RunAsync(["cutover", id, "--workdir", dir.Path], null, OnlineRun.Patience);
+        var ended = await Eventually.Holds(() => Task.FromResult(resumed.Result.IsCompleted), TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(500));
+        Assert.True(ended, "The resumed migration did not switch: " + string.Join("\n", MigrationJournal.Load(dir.Path, id).Log.TakeLast(20)) + "\n" + (cutover.IsCompleted ? await cutover : null));
+        Assert.Equal(0, (await resumed.Result).ExitCode);
+
+        await DatabaseSnapshot.AssertIdenticalAsync(source, target, "sales");
+    }
+
+    [Fact]
     public async Task Should_Not_Apply_Again_The_Changes_Before_A_Rename_After_A_Kill_Once_The_Rename_Committed()
     {
         using var dir = new TempDir();

@@ -333,9 +333,11 @@ internal sealed class ChangeApplier
     /// <summary>The tables a marker carried: created where the target lacks them, then the copied ones emptied and loaded, in the marker's place.</summary>
     private async Task ApplyCarriedAsync(CarriedFile carried, CancellationToken cancellationToken)
     {
-        // Together: a table renamed away from a name and the new table given it (the file's order renames first).
-        _carry!.Defined([.. carried.Tables.Select(t => t.Relation)]);
-        foreach (var table in carried.Tables)
+        // The renames as the target stands now (the stream may have renamed a table since the look wrote them),
+        // together: a table renamed away from a name and the new table given it (the file's order renames first).
+        var tables = carried.Tables.Select(_carry!.RenamedAsNow).ToList();
+        _carry.Defined([.. tables.Select(t => t.Relation)]);
+        foreach (var table in tables)
         {
             await DefineAsync(new TableDefinitionChange(table.Relation, table.Qualified, table.Statements, table.Ties), cancellationToken);
         }

@@ -394,6 +394,16 @@ internal sealed class SchemaCarry : IAsyncDisposable
         return CarriedNames.Renamed(table, from);
     }
 
+    /// <summary>
+    /// A rename a marker carries, from the name the target holds when the marker is applied: the look wrote it from
+    /// the name the target held then, and the stream may have renamed the table since (a rename made on the source
+    /// while the follow was stopped, whose changes the resumed stream sends after the look).
+    /// </summary>
+    public CarriedTable RenamedAsNow(CarriedTable table) =>
+        table.RenamedFrom is not null && RenamedFrom(table.Relation.Id, table.Qualified) is { } from && Db.Qualified(from.Schema, from.Name) != table.RenamedFrom
+            ? CarriedNames.Renamed(table, from)
+            : table;
+
     /// <summary>An earlier name of the source table <paramref name="oid"/> that the target holds, when the target lacks <paramref name="qualified"/>.</summary>
     private (string Schema, string Name)? RenamedFrom(uint oid, string qualified)
     {

@@ -110,7 +110,15 @@ public sealed class FollowStep : ICompensatingStep
 
                 // What the source made and the target lacks is carried before the switch: once the source is
                 // read-only no marker can place its copy in the stream. One that cannot be carried yet holds the switch.
+                // What it carried now is applied before the pass below compares both schemas: a table renamed on the
+                // source is the stream's to rename, and the pass would find it missing on the target.
+                var carries = follower.Carry.Carries;
                 await follower.Carry.NowAsync(cancellationToken);
+                if (follower.Carry.Carries > carries)
+                {
+                    await follower.RunAsync(await OnlineCutoverStep.MarkLastChangeAsync(context, cancellationToken), cancellationToken);
+                }
+
                 var refused = follower.Carry.Waiting is [_, ..] waiting
                     ? $"The cutover waits: {string.Join(", ", waiting)} cannot be carried to the target yet (see the warning that names it); the follow goes on: ask again once it is carried (an automatic cutover tries again by itself)"
                     : await SchemaObjects.BeforeSwitchAsync(context, cancellationToken) ?? (options.PgBouncer is null ? null : await PgBouncerSwitch.TryPauseAsync(context, cancellationToken));

@@ -92,7 +92,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// the source became read-only is applied: it is decoded after every transaction committed before it. Before 14,
     /// the follow waits until it has received past the source's position and nothing more comes.
     /// </summary>
-    private static async Task<Func<FollowPoint, bool>> MarkLastChangeAsync(MigrationContext context, CancellationToken cancellationToken)
+    internal static async Task<Func<FollowPoint, bool>> MarkLastChangeAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         await using var conn = await Db.OpenAsync(context.Options.Source, "source", cancellationToken);
         return await MarkLastChangeAsync(conn, context.Reporter, cancellationToken);
