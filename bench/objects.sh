@@ -18,6 +18,8 @@
 #   LOCKS=256 bench/objects.sh 20000      max_locks_per_transaction on both clusters (default: PostgreSQL's 64)
 #   ONLINE=1 bench/objects.sh 10000        also migrate --online --cutover auto (the source with wal_level = logical),
 #                                          and print its write downtime phase by phase ("Where the write downtime went")
+#   ONLY="online" ONLINE=1 bench/objects.sh 10000   only these paths (words of: copy migrate staged restore verify
+#                                          check online), and the anchor, which every ratio needs
 #   LATENCY_MS=2 bench/objects.sh 1000     every tool reaches both servers through a proxy that delays each way by
 #                                          2 ms (a 4 ms round trip: another zone or region; bench/delay_proxy.py)
 #
@@ -121,6 +123,8 @@ timed() {
 
 declare -A T M STMTS DESC
 FAILED=0
+# want PATH: true when PATH runs (every path unless ONLY names some).
+want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
 pgr() { "$CLI" "$@"; }
 for N in "${SIZES[@]}"; do
     db="objects$N"
@@ -138,19 +142,28 @@ for N in "${SIZES[@]}"; do
     t=$(since "$s"); record "anchor@$N" "$t" 0
     echo "anchor@$N ${t}s" >&2
 
-    fresh c$N
-    timed copy "$CLI" copy --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS" --log "$WORK/copy$N.log"
-    fresh m$N
-    timed migrate "$CLI" migrate --direct --source "$(src "$db")" --target "$(tgt m$N)" --confirm m$N --jobs "$JOBS" --workdir "$WORK/migrations$N-$round"
+    # verify and check are given the copy's target: the copy runs when either does.
+    if want copy || want verify || want check; then
+        fresh c$N
+        timed copy "$CLI" copy --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS" --log "$WORK/copy$N.log"
+    fi
+    if want migrate; then
+        fresh m$N
+        timed migrate "$CLI" migrate --direct --source "$(src "$db")" --target "$(tgt m$N)" --confirm m$N --jobs "$JOBS" --workdir "$WORK/migrations$N-$round"
+    fi
     # The staged path: the dump to a local archive, restored alongside it as it grows.
-    fresh s$N
-    timed staged "$CLI" migrate --source "$(src "$db")" --target "$(tgt s$N)" --confirm s$N --jobs "$JOBS" --workdir "$WORK/staged$N-$round"
-    fresh r$N
-    timed restore "$CLI" restore "$WORK/$db.dump" --target "$(tgt r$N)" --jobs "$JOBS"
-    timed verify "$CLI" verify --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS"
+    if want staged; then
+        fresh s$N
+        timed staged "$CLI" migrate --source "$(src "$db")" --target "$(tgt s$N)" --confirm s$N --jobs "$JOBS" --workdir "$WORK/staged$N-$round"
+    fi
+    if want restore; then
+        fresh r$N
+        timed restore "$CLI" restore "$WORK/$db.dump" --target "$(tgt r$N)" --jobs "$JOBS"
+    fi
+    want verify && timed verify "$CLI" verify --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS"
     # check exits 3 when something blocks (the target it is given holds the copy): only other codes are failures.
-    OK="0|3" timed check "$CLI" check --source "$(src "$db")" --target "$(tgt c$N)"
-    if [ -n "${ONLINE:-}" ]; then
+    want check && OK="0|3" timed check "$CLI" check --source "$(src "$db")" --target "$(tgt c$N)"
+    if [ -n "${ONLINE:-}" ] && want online; then
         fresh o$N
         timed online "$CLI" migrate --online --cutover auto --source "$(src "$db")" --target "$(tgt o$N)" --confirm o$N --workdir "$WORK/online$N-$round"
         # The switch leaves the source read-only: writable again for the next round.
@@ -167,7 +180,8 @@ printf '%-34s' "path"; for N in "${SIZES[@]}"; do printf ' %9s %6s %7s' "$N (s)"
 [ ${#SIZES[@]} -gt 1 ] && printf ' %8s' "growth"; echo
 FIRST="${SIZES[0]}"; LAST="${SIZES[-1]}"
 declare -A MED
-PATHS=(anchor copy migrate staged restore verify check); [ -n "${ONLINE:-}" ] && PATHS+=(online)
+PATHS=(anchor)
+for k in copy migrate staged restore verify check online; do [ -n "${T[$k@$FIRST]:-}" ] && PATHS+=("$k"); done
 for k in "${PATHS[@]}"; do for N in "${SIZES[@]}"; do MED[$k@$N]=$(median <<<"${T[$k@$N]}"); done; done
 for k in "${PATHS[@]}"; do
     case $k in
@@ -182,15 +196,19 @@ for k in "${PATHS[@]}"; do
 done
 if [ "$ROUNDS" != 1 ]; then
     echo; echo "Each round's time (s), in the order run:"
-    for N in "${SIZES[@]}"; do for k in anchor copy migrate staged restore verify check; do printf '  %-16s%s\n' "$k@$N" "${T[$k@$N]}"; done; done
+    for N in "${SIZES[@]}"; do for k in "${PATHS[@]}"; do printf '  %-16s%s\n' "$k@$N" "${T[$k@$N]}"; done; done
 fi
 if [ -n "${STATEMENTS:-}" ]; then
     echo; echo "Statements logged by the servers (log_statement = all):"
-    for N in "${SIZES[@]}"; do for k in copy migrate staged restore verify check; do printf '  %-16s %s\n' "$k@$N" "${STMTS[$k@$N]}"; done; done
+    for N in "${SIZES[@]}"; do for k in "${PATHS[@]:1}"; do printf '  %-16s %s\n' "$k@$N" "${STMTS[$k@$N]:-}"; done; done
 fi
-echo; echo "Where copy's time went at $LAST tables (its phases; the slowest tables' steps are in $WORK/copy$LAST.out, every step at the end of $WORK/copy$LAST.log):"
-awk '/ step / {on = 1} on && !($1 ~ /^(data|index|indexes|constraint|analyze|large)$/ && $2 != "and")' "$WORK/copy$LAST.out" | sed '/^ *$/,$d' || true
-echo "The copy inside migrate --direct at $LAST tables:"; grep -E '^ +(check|copy|verify|settings) ' "$WORK/migrate$LAST.out" || true
+if [ -f "$WORK/copy$LAST.out" ]; then
+    echo; echo "Where copy's time went at $LAST tables (its phases; the slowest tables' steps are in $WORK/copy$LAST.out, every step at the end of $WORK/copy$LAST.log):"
+    awk '/ step / {on = 1} on && !($1 ~ /^(data|index|indexes|constraint|analyze|large)$/ && $2 != "and")' "$WORK/copy$LAST.out" | sed '/^ *$/,$d' || true
+fi
+if [ -f "$WORK/migrate$LAST.out" ]; then
+    echo "The copy inside migrate --direct at $LAST tables:"; grep -E '^ +(check|copy|verify|settings) ' "$WORK/migrate$LAST.out" || true
+fi
 if [ -n "${ONLINE:-}" ]; then
     echo; echo "migrate --online --cutover auto: the write downtime phase by phase (seconds, each round):"
     for N in "${SIZES[@]}"; do

@@ -36,15 +36,10 @@ internal sealed class ColumnAttributeCarry(CarrySession sourceSession, IReporter
     /// <param name="exact">The source is read-only and every change applied: a change the target refuses stops, naming the SQL to run.</param>
     public async Task AttributesAsync(NpgsqlConnection target, IReadOnlyList<string>? tables, bool exact, CancellationToken cancellationToken)
     {
-        List<ColumnAttributes> theirs;
-        using (await sourceSession.TurnAsync(cancellationToken))
-        {
-            theirs = await ReadAttributesAsync(await sourceSession.OpenAsync(cancellationToken), tables, cancellationToken);
-        }
-
-        var path = await Db.ScalarAsync<string>(target, "SELECT pg_catalog.current_setting('search_path')", cancellationToken);
-        await Db.ExecuteAsync(target, "SELECT pg_catalog.set_config('search_path', '', true)", cancellationToken);
-        var ours = await ReadAttributesAsync(target, tables, cancellationToken);
+        // Both sides read at once: at the cutover this is part of the write downtime.
+        string? path = null;
+        var reading = await Task.WhenAll(ReadSourceAsync(), ReadTargetAsync());
+        var (theirs, ours) = (reading[0], reading[1]);
         var carried = new List<string>();
         foreach (var (table, statement) in AttributeStatements(theirs, ours))
         {
@@ -78,6 +73,21 @@ internal sealed class ColumnAttributeCarry(CarrySession sourceSession, IReporter
         if (carried.Count > 0)
         {
             reporter.Info($"Carrying a column change to the target: {string.Join("; ", carried)}.");
+        }
+
+        async Task<List<ColumnAttributes>> ReadSourceAsync()
+        {
+            using (await sourceSession.TurnAsync(cancellationToken))
+            {
+                return await ReadAttributesAsync(await sourceSession.OpenAsync(cancellationToken), tables, cancellationToken);
+            }
+        }
+
+        async Task<List<ColumnAttributes>> ReadTargetAsync()
+        {
+            path = await Db.ScalarAsync<string>(target, "SELECT pg_catalog.current_setting('search_path')", cancellationToken);
+            await Db.ExecuteAsync(target, "SELECT pg_catalog.set_config('search_path', '', true)", cancellationToken);
+            return await ReadAttributesAsync(target, tables, cancellationToken);
         }
     }
 
@@ -171,12 +181,13 @@ internal sealed class ColumnAttributeCarry(CarrySession sourceSession, IReporter
         await using var cmd = new NpgsqlCommand(OnlineSql.CarriedAttributes, session);
         cmd.Parameters.Add(new NpgsqlParameter("tables", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)tables?.ToArray() ?? DBNull.Value });
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
-        var columns = new List<ColumnAttributes>();
+        var columns = new List<(ColumnAttributes Column, int Depth, int Number)>();
         while (await r.ReadAsync(cancellationToken))
         {
-            columns.Add(new ColumnAttributes(r.GetString(0), r.GetString(1), r.GetString(2), r.GetBoolean(3), r.GetString(4), r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7)));
+            columns.Add((new ColumnAttributes(r.GetString(0), r.GetString(1), r.GetString(2), r.GetBoolean(3), r.GetString(4), r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7)), r.GetInt32(8), r.GetInt32(9)));
         }
 
-        return columns;
+        // Partitioned tables before their partitions, each table's columns in their order.
+        return [.. columns.OrderBy(c => c.Depth).ThenBy(c => c.Column.Table, StringComparer.Ordinal).ThenBy(c => c.Number).Select(c => c.Column)];
     }
 }
