@@ -19,7 +19,10 @@
 #   ONLINE=1 bench/objects.sh 10000        also migrate --online --cutover auto (the source with wal_level = logical),
 #                                          and print its write downtime phase by phase ("Where the write downtime went")
 #   ONLY="online" ONLINE=1 bench/objects.sh 10000   only these paths (words of: copy migrate staged restore verify
-#                                          check online), and the anchor, which every ratio needs
+#                                          check replace online), and the anchor, which every ratio needs
+#   ONLY="copy replace" LOCKS=256 TARGET_LOCKS=64 bench/objects.sh 20000   replace: migrate --direct --confirm into
+#                                          the copy's target, which holds a whole copy (emptied first, in batches that
+#                                          fit the target's lock table); TARGET_LOCKS sets the target's alone
 #   LATENCY_MS=2 bench/objects.sh 1000     every tool reaches both servers through a proxy that delays each way by
 #                                          2 ms (a 4 ms round trip: another zone or region; bench/delay_proxy.py)
 #
@@ -41,12 +44,15 @@ trap cleanup EXIT
 
 SPORT=$(free_port); TPORT=$(free_port)
 # Both clusters keep PostgreSQL's default lock table (max_locks_per_transaction = 64), as a managed plan does;
-# LOCKS=N sets it to N on both (pg_dump locks every table: at 20,000 tables the default cannot hold them).
+# LOCKS=N sets it to N on both (pg_dump locks every table: at 20,000 tables the default cannot hold them), and
+# TARGET_LOCKS=N on the target alone.
 LOGGING=(); [ -n "${STATEMENTS:-}" ] && LOGGING=("log_statement = 'all'" "log_line_prefix = '%a|'")
 [ -n "${ONLINE:-}" ] && LOGGING+=("wal_level = logical")
-[ -n "${LOCKS:-}" ] && LOGGING+=("max_locks_per_transaction = $LOCKS")
-start_cluster source "$SPORT" "checkpoint_timeout = 30min" "${LOGGING[@]}"
-start_cluster target "$TPORT" "checkpoint_timeout = 30min" "${LOGGING[@]}"
+SOURCE_SETTINGS=("${LOGGING[@]}") TARGET_SETTINGS=("${LOGGING[@]}")
+[ -n "${LOCKS:-}" ] && SOURCE_SETTINGS+=("max_locks_per_transaction = $LOCKS")
+[ -n "${TARGET_LOCKS:-${LOCKS:-}}" ] && TARGET_SETTINGS+=("max_locks_per_transaction = ${TARGET_LOCKS:-$LOCKS}")
+start_cluster source "$SPORT" "checkpoint_timeout = 30min" "${SOURCE_SETTINGS[@]}"
+start_cluster target "$TPORT" "checkpoint_timeout = 30min" "${TARGET_SETTINGS[@]}"
 # With LATENCY_MS, the tools (src, tgt) go through delaying proxies; the bench's own set-up (srcd, tgtd) does not.
 srcd() { echo "postgres://postgres@127.0.0.1:$SPORT/$1"; }
 tgtd() { echo "postgres://postgres@127.0.0.1:$TPORT/$1"; }
@@ -142,8 +148,8 @@ for N in "${SIZES[@]}"; do
     t=$(since "$s"); record "anchor@$N" "$t" 0
     echo "anchor@$N ${t}s" >&2
 
-    # verify and check are given the copy's target: the copy runs when either does.
-    if want copy || want verify || want check; then
+    # verify, check and replace are given the copy's target: the copy runs when one of them does.
+    if want copy || want verify || want check || want replace; then
         fresh c$N
         timed copy "$CLI" copy --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS" --log "$WORK/copy$N.log"
     fi
@@ -163,6 +169,7 @@ for N in "${SIZES[@]}"; do
     want verify && timed verify "$CLI" verify --source "$(src "$db")" --target "$(tgt c$N)" --jobs "$JOBS"
     # check exits 3 when something blocks (the target it is given holds the copy): only other codes are failures.
     want check && OK="0|3" timed check "$CLI" check --source "$(src "$db")" --target "$(tgt c$N)"
+    want replace && timed replace "$CLI" migrate --direct --source "$(src "$db")" --target "$(tgt c$N)" --confirm c$N --jobs "$JOBS" --workdir "$WORK/replace$N-$round"
     if [ -n "${ONLINE:-}" ] && want online; then
         fresh o$N
         timed online "$CLI" migrate --online --cutover auto --source "$(src "$db")" --target "$(tgt o$N)" --confirm o$N --workdir "$WORK/online$N-$round"
@@ -181,13 +188,14 @@ printf '%-34s' "path"; for N in "${SIZES[@]}"; do printf ' %9s %6s %7s' "$N (s)"
 FIRST="${SIZES[0]}"; LAST="${SIZES[-1]}"
 declare -A MED
 PATHS=(anchor)
-for k in copy migrate staged restore verify check online; do [ -n "${T[$k@$FIRST]:-}" ] && PATHS+=("$k"); done
+for k in copy migrate staged restore verify check replace online; do [ -n "${T[$k@$FIRST]:-}" ] && PATHS+=("$k"); done
 for k in "${PATHS[@]}"; do for N in "${SIZES[@]}"; do MED[$k@$N]=$(median <<<"${T[$k@$N]}"); done; done
 for k in "${PATHS[@]}"; do
     case $k in
         anchor) label="pg_dump -Fc + pg_restore -j $JOBS" ;; copy) label="pgrelocate copy --jobs $JOBS" ;;
         migrate) label="pgrelocate migrate --direct" ;; staged) label="pgrelocate migrate (dump, restore)" ;; restore) label="pgrelocate restore --jobs $JOBS" ;;
         verify) label="pgrelocate verify" ;; check) label="pgrelocate check" ;; online) label="pgrelocate migrate --online" ;;
+        replace) label="migrate --direct --confirm (replace)" ;;
     esac
     printf '%-34s' "$label"
     for N in "${SIZES[@]}"; do printf ' %9.1f %6s %7s' "${MED[$k@$N]}" "$(ratio "${MED[$k@$N]}" "${MED[anchor@$N]}")" "${M[$k@$N]}"; done
