@@ -35,10 +35,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-SPORT=$(free_port); TPORT=$(free_port)
-LOGICAL=("wal_level = logical" "max_replication_slots = 10" "max_wal_senders = 10")
-start_cluster source "$SPORT" "${LOGICAL[@]}"
-start_cluster target "$TPORT" "${LOGICAL[@]}"
+start_logical_pair
 SRC="postgres://postgres@127.0.0.1:$SPORT/bench"
 # The target's login role is an ordinary owner of its database, as a managed provider hands out.
 "$PGBIN/psql" -qX "postgres://postgres@127.0.0.1:$TPORT/postgres" -c "CREATE ROLE app LOGIN" -c "CREATE DATABASE app OWNER app"

@@ -67,18 +67,20 @@ make_work() {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 # start_cluster NAME PORT [SETTING ...]: a cluster in $WORK/NAME, trusting local connections, durability off as
-# on a throwaway bench, the same settings for every cluster and tool, plus the SETTINGs given ("key = value").
+# on a throwaway bench (DURABLE=1: on, as on a real server, fsync and full-page writes), the same settings for
+# every cluster and tool, plus the SETTINGs given ("key = value").
 start_cluster() {
-    local dir="$WORK/$1" port="$2"
+    local dir="$WORK/$1" port="$2" durability="off"
     shift 2
+    [ -z "${DURABLE:-}" ] || durability="on"
     "${RUNAS[@]}" "$PGBIN/initdb" -D "$dir" -U postgres -A trust --no-sync -E UTF8 --locale C.UTF-8 >/dev/null
     {
         cat <<CONF
 port = $port
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$WORK'
-fsync = off
-full_page_writes = off
+fsync = $durability
+full_page_writes = $durability
 shared_buffers = 256MB
 max_wal_size = 8GB
 max_connections = 100
@@ -86,6 +88,15 @@ CONF
         printf '%s\n' "$@"
     } >>"$dir/postgresql.conf"
     "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$dir" -l "$dir.log" -w start >/dev/null
+}
+
+# start_logical_pair [SETTING ...]: the clusters "source" and "target" on free ports (SPORT, TPORT), both able to
+# decode and to be followed (wal_level = logical, slots and senders to spare), plus the SETTINGs given.
+start_logical_pair() {
+    SPORT=$(free_port); TPORT=$(free_port)
+    local logical=("wal_level = logical" "max_replication_slots = 10" "max_wal_senders = 10" "$@")
+    start_cluster source "$SPORT" "${logical[@]}"
+    start_cluster target "$TPORT" "${logical[@]}"
 }
 
 # stop_clusters NAME ...: stops them at once, and removes the work folder unless KEEP is set.

@@ -16,6 +16,7 @@
 #
 #   bench/online-size.sh [SCALE]       SCALE is pgbench's scale factor (default 150, about 2.6 GB with the events)
 #   CLIENTS=8 EVENTS=1500000 JOBS=2 CLI=path/to/pgrelocate BENCH_DIR=/dev/shm KEEP=1 bench/online-size.sh 300
+#   DURABLE=1 bench/online-size.sh     both clusters with fsync and full-page writes on, as on a real server
 #   BEFORE=path/to/another/pgrelocate ROUNDS=2 bench/online-size.sh    another build's online migration in each round
 #                                                                      too, after this one's (the source reset between)
 #
@@ -41,10 +42,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-SPORT=$(free_port); TPORT=$(free_port)
-LOGICAL=("wal_level = logical" "max_replication_slots = 10" "max_wal_senders = 10" "checkpoint_timeout = 30min")
-start_cluster source "$SPORT" "${LOGICAL[@]}"
-start_cluster target "$TPORT" "${LOGICAL[@]}"
+start_logical_pair "checkpoint_timeout = 30min"
 SRC="postgres://postgres@127.0.0.1:$SPORT/bench"
 ADMIN_T="postgres://postgres@127.0.0.1:$TPORT/postgres"
 # The target's login role is an ordinary owner of its database, as a managed provider hands out.

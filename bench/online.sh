@@ -69,10 +69,7 @@ cpu_share() {
         for (i = 1; i <= 5; i++) printf "%s%s %.0f%%", (i > 1 ? ", " : ""), n[i], (y[i] - x[i]) * 100 / hz / (s > 0 ? s : 1) }'
 }
 
-SPORT=$(free_port); TPORT=$(free_port)
-LOGICAL=("wal_level = logical" "max_replication_slots = 10" "max_wal_senders = 10")
-start_cluster source "$SPORT" "${LOGICAL[@]}"
-start_cluster target "$TPORT" "${LOGICAL[@]}"
+start_logical_pair
 SRC="postgres://postgres@127.0.0.1:$SPORT/bench"
 # The target's login role is an ordinary owner of its database, as a managed provider hands out.
 "$PGBIN/psql" -qX "postgres://postgres@127.0.0.1:$TPORT/postgres" -c "CREATE ROLE app LOGIN" -c "CREATE DATABASE app OWNER app" -c "CREATE DATABASE pgcopydb OWNER app"
