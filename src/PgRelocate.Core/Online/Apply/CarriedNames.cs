@@ -34,6 +34,10 @@ internal sealed class CarriedNames(string folder)
         }
     }
 
+    /// <summary>The latest of the names the source table <paramref name="oid"/> had, other than <paramref name="qualified"/>, that the target holds (<paramref name="held"/>); null when none.</summary>
+    public (string Schema, string Name)? HeldElsewhere(uint oid, string qualified, Func<string, bool> held) =>
+        Of(oid)?.Where(n => Db.Qualified(n.Schema, n.Name) != qualified && held(Db.Qualified(n.Schema, n.Name))).Select(n => ((string, string)?)n).LastOrDefault();
+
     /// <summary>Notes a name the source gives a table; true when it is new (then saved by the caller: a rename after a restart is still told).</summary>
     public bool Note(uint oid, string schema, string name)
     {

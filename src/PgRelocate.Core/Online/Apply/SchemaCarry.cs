@@ -386,12 +386,7 @@ internal sealed class SchemaCarry : IAsyncDisposable
             _names.Save();
         }
 
-        if (RenamedFrom(relation.Id, table.Qualified) is not { } from)
-        {
-            return table;
-        }
-
-        return CarriedNames.Renamed(table, from);
+        return RenamedFrom(relation.Id, table.Qualified) is { } from ? CarriedNames.Renamed(table, from) : table;
     }
 
     /// <summary>
@@ -409,12 +404,7 @@ internal sealed class SchemaCarry : IAsyncDisposable
     {
         lock (_lock)
         {
-            if (_onTarget.Contains(qualified) || _names.Of(oid) is not { } names)
-            {
-                return null;
-            }
-
-            return names.Where(n => Db.Qualified(n.Schema, n.Name) != qualified && _onTarget.Contains(Db.Qualified(n.Schema, n.Name))).Select(n => ((string, string)?)n).LastOrDefault();
+            return _onTarget.Contains(qualified) ? null : _names.HeldElsewhere(oid, qualified, _onTarget.Contains);
         }
     }
 
