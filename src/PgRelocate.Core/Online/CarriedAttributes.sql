@@ -4,8 +4,8 @@
 -- NULL for any other column), of the given tables
 -- (quoted names) with their whole partition trees, or of every user table and partitioned table when none is given.
 -- Each with its table's depth in its partition tree and its number, for the reader to put partitioned tables before
--- their partitions (a change there reaches the partitions): sorted here, the rows of ten thousand tables spilled
--- to disk, which took half the query's time. Read with an empty search_path: every name qualified alike on both sides.
+-- their partitions (a change there reaches the partitions); not sorted here, where the rows of thousands of tables
+-- spill to disk. Read with an empty search_path: every name qualified alike on both sides.
 SELECT pg_catalog.format('%I.%I', n.nspname, c.relname),
        a.attname::text,
        pg_catalog.format_type(a.atttypid, a.atttypmod),

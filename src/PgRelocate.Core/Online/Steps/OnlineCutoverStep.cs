@@ -89,8 +89,9 @@ public sealed class OnlineCutoverStep : IMigrationStep
 
     /// <summary>
     /// From PostgreSQL 14 a marker written into the source's WAL now says exactly when everything committed before
-    /// the source became read-only is applied: it is decoded after every transaction committed before it. Before 14,
-    /// the follow waits until it has received past the source's position and nothing more comes.
+    /// now (at the cutover: before the source became read-only) is applied: it is decoded after every transaction
+    /// committed before it. Before 14, the follow waits until it has received past the source's position and nothing
+    /// more comes.
     /// </summary>
     internal static async Task<Func<FollowPoint, bool>> MarkLastChangeAsync(MigrationContext context, CancellationToken cancellationToken)
     {
