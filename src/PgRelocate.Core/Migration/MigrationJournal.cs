@@ -144,6 +144,12 @@ public sealed class MigrationJournal
 
     public List<string> Log { get; init; } = [];
 
+    /// <summary>
+    /// When the applications were sent to the target (an online cutover's switch). From then on nothing undoes the
+    /// switch: a failure or cancel after it leaves the source read-only and the target's data where it is.
+    /// </summary>
+    public DateTimeOffset? SwitchedAt { get; set; }
+
     [JsonIgnore]
     public string Folder { get; private set; } = "";
 

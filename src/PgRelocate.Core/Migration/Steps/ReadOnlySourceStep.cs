@@ -99,6 +99,13 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
             return;
         }
 
+        // After the switch the applications write to the target: a source writable again would take writes the target never sees.
+        if (context.Journal.SwitchedAt is { } switched)
+        {
+            context.Reporter.Warn($"The source {context.Options.Source.Database} stays read-only: the applications were sent to the target at {switched:HH:mm:ss} UTC.");
+            return;
+        }
+
         await LiftAsync(context.Options.Source, cancellationToken);
         context.Record.Set(ReadOnly, ReadOnlyState.Lifted);
         context.Record.MarkUndone(LiftedSummary(context.Options.Source.Database));
@@ -108,8 +115,11 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
     /// <summary>What the journal says of the step once the source is writable again.</summary>
     public static string LiftedSummary(string database) => $"{database} was read-only, and is writable again";
 
-    /// <summary>True when the journal says this step left the source read-only and nothing has lifted it since.</summary>
-    public static bool LeftReadOnly(MigrationJournal journal) => journal.Output(StepName, ReadOnly) == ReadOnlyState.On;
+    /// <summary>
+    /// True when the journal says this step left the source read-only and nothing has lifted it since, before any
+    /// switch (after one the source is meant to stay read-only).
+    /// </summary>
+    public static bool LeftReadOnly(MigrationJournal journal) => journal.Output(StepName, ReadOnly) == ReadOnlyState.On && journal.SwitchedAt is null;
 
     /// <summary>Makes the source writable again. Safe to repeat.</summary>
     public static async Task LiftAsync(PgConnectionInfo source, CancellationToken cancellationToken)

@@ -15,7 +15,8 @@ namespace PgRelocate.Online.Steps;
 /// The switch, run once the source is read-only (the read-only step before it ended its sessions): the
 /// source's last changes applied, sequences set to the source's values, changed large objects and extension
 /// configuration rows copied again, a final count of the tables the follow changed, the target's triggers
-/// re-enabled and the tool's schema, slot and publication removed. The write downtime is measured from the moment the source became read-only.
+/// re-enabled and the tool's schema removed; then the switch (<see cref="MigrationJournal.SwitchedAt"/>), and the slot and
+/// publication removed. The write downtime is measured from the moment the source became read-only to the switch.
 /// </summary>
 public sealed class OnlineCutoverStep : IMigrationStep
 {
@@ -45,7 +46,15 @@ public sealed class OnlineCutoverStep : IMigrationStep
         var options = context.Options;
         var readOnlyAt = context.Journal.Step(ReadOnlySourceStep.StepName).StartedAt ?? DateTimeOffset.UtcNow;
         var copy = context.Journal.Step(SnapshotCopyStep.StepName);
-        var slot = copy.Get(SnapshotCopyStep.Slot)!;
+        var slot = copy.Get(SnapshotCopyStep.Slot);
+        if (context.Journal.SwitchedAt is not null)
+        {
+            // A run again after a stop past the switch: only the slot and publication may be left to remove.
+            var gone = slot is null || await RemoveSlotAsync(context, slot, cancellationToken);
+            context.Record.Summary ??= $"switched; slot and publication {(gone ? "removed" : "still on the source")}";
+            return;
+        }
+
         var phases = new Stopwatch(readOnlyAt);
 
         // 1. Everything the source committed before it became read-only. The follow step's session when this process
@@ -74,14 +83,43 @@ public sealed class OnlineCutoverStep : IMigrationStep
         await CleanTargetAsync(target, identity, cancellationToken);
         phases.Lap("triggers and the tool's schema");
 
-        // 5. The application behind PgBouncer goes on; then the slot and publication leave the source.
+        // 5. The target takes over: the application behind PgBouncer goes on, and the status says switched. The write
+        // downtime ends here; nothing after this undoes the switch (the source stays read-only whatever follows).
         await ResumeApplicationAsync(context, phases, cancellationToken);
-        await SourceSide.RemoveAsync(options.Source, slot, copy.Get(SnapshotCopyStep.Publication)!, identity, cancellationToken);
-        phases.Lap("slot and publication");
-
-        // 6. The downtime and where it went, in the record and the report.
-        RecordDowntime(context, follower, readOnlyAt, phases, transactionsBefore, follower.Changes - changesBefore, carried, changed.Count, counted);
+        var downtime = DateTimeOffset.UtcNow - readOnlyAt;
+        context.Journal.SwitchedAt = DateTimeOffset.UtcNow;
+        context.Journal.Save();
         new OnlineStatus { Phase = OnlinePhases.Switched }.Write(context.Folder);
+
+        // 6. After the switch, outside the downtime: the slot and publication leave the source.
+        var removed = await RemoveSlotAsync(context, slot!, cancellationToken);
+        phases.Lap(AfterSwitch);
+
+        // 7. The downtime and where it went, in the record and the report.
+        RecordDowntime(context, follower, downtime, phases, transactionsBefore, follower.Changes - changesBefore, carried, changed.Count, counted, removed);
+    }
+
+    /// <summary>The last phase the report lists, timed after the write downtime ended.</summary>
+    internal const string AfterSwitch = "slot and publication removed (after the switch)";
+
+    /// <summary>
+    /// Removes the slot and publication from the read-only source. A failure is a warning: the target has taken
+    /// over, and the migration's end (or <c>cancel --source</c>) tries again.
+    /// </summary>
+    /// <returns>True when they are gone.</returns>
+    private static async Task<bool> RemoveSlotAsync(MigrationContext context, string slot, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SnapshotCopyStep.RemoveFromSourceAsync(context, slot, cancellationToken);
+            context.Journal.Save();
+            return true;
+        }
+        catch (Exception e) when (Failures.Operational(e) is { } failure)
+        {
+            context.Reporter.Warn($"The replication slot and publication {slot} are still on the source ({failure.Message}): the end of the migration tries again; else run 'pgrelocate cancel {context.Journal.Id} --source URL'.");
+            return false;
+        }
     }
 
     /// <summary>What the cutover copied again besides the stream's changes, for its summary.</summary>
@@ -206,9 +244,8 @@ public sealed class OnlineCutoverStep : IMigrationStep
     }
 
     /// <summary>Records the write downtime, its phases and the follow's changes, and says them in the step's summary.</summary>
-    private static void RecordDowntime(MigrationContext context, Follower follower, DateTimeOffset readOnlyAt, Stopwatch phases, long transactionsBefore, long lastChanges, CopiedAgain carried, int changed, int counted)
+    private static void RecordDowntime(MigrationContext context, Follower follower, TimeSpan downtime, Stopwatch phases, long transactionsBefore, long lastChanges, CopiedAgain carried, int changed, int counted, bool slotRemoved)
     {
-        var downtime = DateTimeOffset.UtcNow - readOnlyAt;
         Record(context, follower, transactionsBefore);
         context.Record.Set(WriteDowntime, downtime);
         if (context.Journal.Estimate is { } estimate)
@@ -220,9 +257,10 @@ public sealed class OnlineCutoverStep : IMigrationStep
         context.Record.Tables.Add(new ReportTable(
             "Where the write downtime went",
             ["phase", "seconds"],
-            phases.Laps.Select(l => (IReadOnlyList<string>)[l.Name, l.Seconds.ToString("0.000", CultureInfo.InvariantCulture)]).ToList()));
+            phases.Laps.Select(l => (IReadOnlyList<string>)[l.Name, l.Seconds.ToString("0.000", CultureInfo.InvariantCulture)]).ToList(),
+            "The downtime is the sum of the rows before the last, which comes after the switch."));
         var uncounted = changed - counted;
-        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {lastChanges} last changes applied, {carried.Sequences} sequences set, {carried.LargeObjects} large objects copied again, {carried.ConfigurationTables} extension configuration tables' rows copied again, {(carried.UnloggedTables > 0 ? $"{carried.UnloggedTables} unlogged tables copied again and verified identical, " : "")}{counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger {Sentences.Plural(uncounted, "one")} left to the verification while following)" : "")}; slot and publication removed";
+        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {lastChanges} last changes applied, {carried.Sequences} sequences set, {carried.LargeObjects} large objects copied again, {carried.ConfigurationTables} extension configuration tables' rows copied again, {(carried.UnloggedTables > 0 ? $"{carried.UnloggedTables} unlogged tables copied again and verified identical, " : "")}{counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger {Sentences.Plural(uncounted, "one")} left to the verification while following)" : "")}; slot and publication {(slotRemoved ? "removed" : "still on the source")} after the switch";
         context.Reporter.Info($"Cutover done: the source was read-only for {downtime.TotalSeconds:0.0}s.");
         if (context.Record.Get(ApplicationPause) is { } pause)
         {

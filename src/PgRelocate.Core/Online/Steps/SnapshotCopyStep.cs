@@ -165,7 +165,7 @@ internal sealed class SnapshotCopyStep : ICompensatingStep
 
     /// <summary>
     /// Removes the slot, the publication and the replica identities from the source; then, unless the migration
-    /// completed (its cutover removed it), the tool's schema from the target, and marks the step to run again.
+    /// completed or switched (its cutover removed it), the tool's schema from the target, and marks the step to run again.
     /// Without the source (a cancel given none) nothing is undone; without the target, its schema is recorded as
     /// left (<see cref="TargetSchemaLeft"/>) and removed by the next undo that has the target.
     /// </summary>
@@ -179,13 +179,12 @@ internal sealed class SnapshotCopyStep : ICompensatingStep
                 return;
             }
 
-            await SourceSide.RemoveAsync(context.Options.Source, slot, record.Get(Publication)!, IdentityTables(record), cancellationToken);
+            await RemoveFromSourceAsync(context, slot, cancellationToken);
             context.Reporter.Info($"Replication slot and publication {slot} removed from the source.");
-            record.Remove(Slot);
-            record.Remove(ReplicaIdentityFull);
         }
 
-        if (context.Journal.Status == MigrationStatus.Completed)
+        // After the switch the target is the applications': never emptied for a copy again.
+        if (context.Journal.Status == MigrationStatus.Completed || context.Journal.SwitchedAt is not null)
         {
             return;
         }
@@ -231,6 +230,15 @@ internal sealed class SnapshotCopyStep : ICompensatingStep
             again.Status = StepStatus.Pending;
             again.Summary = "to do again after the new snapshot copy";
         }
+    }
+
+    /// <summary>Removes this step's slot, publication and replica identities from the source, and says so in its record.</summary>
+    internal static async Task RemoveFromSourceAsync(MigrationContext context, string slot, CancellationToken cancellationToken)
+    {
+        var record = context.Journal.Step(StepName);
+        await SourceSide.RemoveAsync(context.Options.Source, slot, record.Get(Publication)!, IdentityTables(record), cancellationToken);
+        record.Remove(Slot);
+        record.Remove(ReplicaIdentityFull);
     }
 
     /// <summary>
