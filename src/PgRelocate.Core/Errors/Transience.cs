@@ -24,6 +24,25 @@ internal static class Transience
     };
 
     /// <summary>
+    /// True when the server ended this work's transaction to break a deadlock (40P01), anywhere in the exception's
+    /// chain: between the tool's own sessions (an apply's DDL and a verification's reads, say) it is a moment's
+    /// bad luck, and the same work from its start will not meet the other again. Only work that can begin again
+    /// from a stored point (the follow, a verification) treats it so.
+    /// </summary>
+    public static bool IsDeadlock(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// Connection exceptions (class 08), an administrator's or a crash's shutdown (57P01 to 57P03), too many
     /// connections (53300).
     /// </summary>

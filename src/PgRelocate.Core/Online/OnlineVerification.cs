@@ -70,6 +70,12 @@ internal static class OnlineVerification
                 reporter.Info($"A schema change on the source raced the verification's snapshot ({e.Message}): verifying again at a new position.");
                 continue;
             }
+            catch (Exception e) when (attempt < Attempts && Transience.IsDeadlock(e) && !cancellationToken.IsCancellationRequested)
+            {
+                // Its reads met the apply's DDL (a partition carried, a table dropped) in a lock cycle, and the server ended them.
+                reporter.Info("The verification's reads and the follow's changes waited for each other's locks, and the server ended the verification's: verifying again at a new position.");
+                continue;
+            }
 
             var raced = result.Tables.Where(t => !t.Equal && rewritten.Contains(t.Name)).Select(t => t.Name).ToList();
             // A table the source made just before the snapshot reaches the target at the marker of its copy, after it:

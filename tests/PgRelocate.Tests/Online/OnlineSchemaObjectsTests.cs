@@ -182,11 +182,25 @@ public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<Onl
         var run = OnlineRun.Start(source, target, dir.Path);
         var id = await run.WaitForFollowAsync();
         await run.WaitForVerifiedAsync();
-        // A deploy that never stops: the table's comment changes every few milliseconds until the source is read-only,
-        // so it changes after the pass when the cutover is asked, and only the switch's own comparison can carry its last value.
-        await using (var deployer = ApplicationWriter.Start(source, "DO $$BEGIN EXECUTE format('COMMENT ON TABLE orders IS %L', clock_timestamp()::text); END$$"))
+        // A deploy that never stops: the table's comment changes every few milliseconds until the read-only step ends its
+        // session, so it changes after the pass when the cutover is asked, and only the switch's own comparison can carry
+        // its last value. The loop runs in the server: a busy test process could not pause it past that pass.
+        await PgServer.ExecuteAsync(source, """
+            CREATE PROCEDURE deploy_forever() LANGUAGE plpgsql AS $$
+            BEGIN
+                FOR i IN 1..40000 LOOP
+                    EXECUTE format('COMMENT ON TABLE orders IS %L', clock_timestamp()::text);
+                    COMMIT;
+                    PERFORM pg_sleep(0.003);
+                END LOOP;
+            END$$
+            """);
+        const string Comment = "SELECT obj_description('orders'::regclass, 'pg_class')";
+        await using (ApplicationWriter.Start(source, "CALL deploy_forever()"))
         {
-            await Eventually.True(() => Task.FromResult(deployer.Writes > 20), TimeSpan.FromMinutes(1), "The deploys did not run.");
+            await Eventually.True(async () => await PgServer.ScalarAsync<string>(source, Comment) is not null, TimeSpan.FromMinutes(1), "The deploys did not run.");
+            var deployed = await PgServer.ScalarAsync<string>(source, Comment);
+            await Eventually.True(async () => await PgServer.ScalarAsync<string>(source, Comment) != deployed, TimeSpan.FromMinutes(1), "The deploys did not go on.");
             await run.CutoverAsync(id);
         }
 

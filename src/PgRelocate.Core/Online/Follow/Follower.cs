@@ -140,7 +140,8 @@ internal sealed class Follower : IAsyncDisposable
                     continue;
                 }
 
-                if (!Transience.IsTransient(e) || cancellationToken.IsCancellationRequested)
+                var deadlock = Transience.IsDeadlock(e);
+                if (!(Transience.IsTransient(e) || deadlock) || cancellationToken.IsCancellationRequested)
                 {
                     throw;
                 }
@@ -151,7 +152,9 @@ internal sealed class Follower : IAsyncDisposable
                     throw new PgRelocateException($"Follow lost its connection {MaxReconnects} times in a row ({Describe(e)}): check the network, then resume with 'pgrelocate migrate --resume ID'.", ExitCode.Failed, e);
                 }
 
-                _reporter.Warn($"Follow lost a connection ({Describe(e)}); reconnecting and resuming from the position stored in the {Sides.Target}.");
+                _reporter.Warn(deadlock
+                    ? $"The {Sides.Target} ended one of the follow's transactions to break a deadlock; applying again from the position stored in the {Sides.Target}."
+                    : $"Follow lost a connection ({Describe(e)}); reconnecting and resuming from the position stored in the {Sides.Target}.");
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 250 * failures)), cancellationToken);
             }
         }
