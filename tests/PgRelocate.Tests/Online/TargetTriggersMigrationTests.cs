@@ -92,7 +92,7 @@ public class TargetTriggersMigrationTests(TinyLockTableOnlineServers servers) : 
         await PgServer.ExecuteAsync(source, "DO $$ BEGIN FOR i IN 1..1000 LOOP EXECUTE format('INSERT INTO w%s VALUES (1)', i); END LOOP; END $$");
         var result = await run.Result.WaitAsync(TimeSpan.FromMinutes(2));
 
-        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.True(result.ExitCode == 1, result + "\n" + run.Journal().ErrorDetail);
         Assert.Contains("out of shared memory (53200)", result.Output, StringComparison.Ordinal);
         Assert.Contains("increase max_locks_per_transaction", result.Output, StringComparison.Ordinal);
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM w1"));
