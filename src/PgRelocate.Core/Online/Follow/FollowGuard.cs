@@ -104,6 +104,13 @@ internal sealed class FollowGuard(Func<SourceWatch> watch, Func<FollowStatus> st
     /// <summary>What the apply's sessions wait for on the target ("a lock on public.t held by process 1234 (waiting 12 s)"), or null.</summary>
     private async Task<string?> ApplyWaitsAsync(FollowSession session, CancellationToken cancellationToken)
     {
+        if (_targetWatch is { State: not System.Data.ConnectionState.Open })
+        {
+            // A query of it cut by an earlier stop (a follow paused for the verification, under load) can leave it
+            // broken, and a closed session would fail the follow with "Connection is not open": a new one.
+            await CloseAsync();
+        }
+
         _targetWatch ??= await Db.OpenAsync(target.WithApplicationName("pgrelocate online watch"), sides().Target, cancellationToken);
         await using var cmd = new Npgsql.NpgsqlCommand(OnlineSql.ApplyWaits, _targetWatch);
         cmd.Parameters.AddWithValue("pids", session.ApplyProcessIds.ToArray());
