@@ -110,9 +110,10 @@ offline() {
 }
 
 # online BUILD LABEL: the online migration with that build, from its start to the end of its switch; prints its part of
-# the report (against the offline copy of the same round).
+# the report (against the offline copy of the same round). Each round has a folder of its own: a journal of an earlier
+# round would read as this round's switch, and the writer would write to the new target before its switch.
 online() {
-    local build="$1" label="$2" run="$WORK/$2"
+    local build="$1" label="$2" run="$WORK/$2-round$round"
     echo "$label: migrate --online --cutover auto ..." >&2
     fresh online
     mkdir -p "$run"
