@@ -119,7 +119,8 @@ public sealed class DirectCopyStep : ICompensatingStep
     }
 
     /// <summary>How long the start alone is tried again after a transient failure beside the checks, and how far apart.</summary>
-    private static readonly TimeSpan StartAgainWithin = TimeSpan.FromSeconds(2);
+    /// Ten seconds: on a loaded server the checks' closed sessions took more than two to give their slots back.
+    private static readonly TimeSpan StartAgainWithin = TimeSpan.FromSeconds(10);
 
     /// <inheritdoc cref="StartAgainWithin"/>
     private static readonly TimeSpan StartAgainPause = TimeSpan.FromSeconds(1);
