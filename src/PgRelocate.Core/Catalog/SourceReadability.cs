@@ -83,14 +83,17 @@ public sealed record SourceReadability(IReadOnlyList<UnreadableRelation> Unreada
     public static async Task RefuseUnlessWholeAsync(PgConnectionInfo source, CancellationToken cancellationToken, ExitCode exitCode = ExitCode.Failed)
     {
         ArgumentNullException.ThrowIfNull(source);
-        SourceReadability found;
-        string role;
-        await using (var conn = await Db.OpenAsync(source, "source", SessionOptions.BuiltInTypes, cancellationToken))
-        {
-            role = await Db.ScalarAsync<string>(conn, "SELECT current_user::text", cancellationToken) ?? source.User;
-            found = await ReadAsync(conn, cancellationToken);
-        }
+        await using var conn = await Db.OpenAsync(source, "source", SessionOptions.BuiltInTypes, cancellationToken);
+        await RefuseUnlessWholeAsync(conn, cancellationToken, exitCode);
+    }
 
+    /// <inheritdoc cref="RefuseUnlessWholeAsync(PgConnectionInfo, CancellationToken, ExitCode)"/>
+    /// <param name="conn">A session of the source, as its login role.</param>
+    public static async Task RefuseUnlessWholeAsync(NpgsqlConnection conn, CancellationToken cancellationToken, ExitCode exitCode = ExitCode.Failed)
+    {
+        ArgumentNullException.ThrowIfNull(conn);
+        var role = await Db.ScalarAsync<string>(conn, "SELECT current_user::text", cancellationToken) ?? conn.UserName ?? "";
+        var found = await ReadAsync(conn, cancellationToken);
         found.RefuseUnlessWhole(role, exitCode);
     }
 

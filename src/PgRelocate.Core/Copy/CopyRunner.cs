@@ -66,15 +66,15 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         {
             using var dumpCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var dumping = SchemaArchive.DumpAsync(binaries, options.Source, snapshot, folder, start.Log, reporter, dumpCancel.Token);
-            // Whether the source's role reads every row: asked in a session of its own while the schema is dumped, and
-            // answered before the catalog is read and the target is touched.
-            var readable = Catalog.SourceReadability.RefuseUnlessWholeAsync(options.Source, cancellationToken);
-            // The roles the source's policies name, which the target must have already without --roles: asked beside it.
-            var policies = options.Roles ? Task.FromResult(new List<Catalog.PolicyRole>()) : PolicyRolesAsync();
+            // Whether the source's role reads every row, then the roles the source's policies name (which the target
+            // must have already without --roles): asked in one session of its own while the schema is dumped, and
+            // answered before the catalog is read and the target is touched. One session, not one each: with the
+            // snapshot's and pg_dump's, three at most, which a role's connection limit must allow the copy anyway.
+            var policies = AskSourceAsync();
             try
             {
                 // The refusal first: the catalog's read locks every table, which a table it may not read refuses.
-                await Task.WhenAll(readable, policies);
+                await policies;
                 await snapshot.ReadFactsAsync(cancellationToken);
                 // The target is checked in its own session while the snapshot's session reads the source's tables.
                 var checking = TargetPreparation.CheckAsync(options.Target, options.Into.Requirements(options.Jobs + options.IndexJobs) with
@@ -107,10 +107,11 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 throw;
             }
 
-            async Task<List<Catalog.PolicyRole>> PolicyRolesAsync()
+            async Task<List<Catalog.PolicyRole>> AskSourceAsync()
             {
                 await using var conn = await Db.OpenAsync(options.Source, "source", SessionOptions.BuiltInTypes, cancellationToken);
-                return await Catalog.DatabaseAccess.ReadPolicyRolesAsync(conn, cancellationToken);
+                await Catalog.SourceReadability.RefuseUnlessWholeAsync(conn, cancellationToken);
+                return options.Roles ? [] : await Catalog.DatabaseAccess.ReadPolicyRolesAsync(conn, cancellationToken);
             }
 
             start.Schema = await SchemaArchive.ReadAsync(start.PgRestoreTool, await dumping, snapshot, cancellationToken);
