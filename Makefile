@@ -5,8 +5,10 @@
 CONFIG ?= Release
 CLI := src/PgRelocate.Cli/bin/$(CONFIG)/net10.0/pgrelocate.dll
 RESULTS := out/test-results
-# The command line the tests run, compiled to native code as the linux-x64 tool is packed (see tests/.../Harness/CliRunner.cs).
-TEST_CLI_DIR := out/test-cli
+# The tool the tests run: packed for this platform as `make pack` packs it, and installed from there as users install
+# it (scripts/test-tool.sh; see tests/.../Harness/CliRunner.cs and ToolInstallTests).
+TEST_PACK_DIR := out/test-pack
+TEST_TOOL_DIR := out/test-tool
 
 .PHONY: all setup setup-test build demo demo-online demo-online-pgbouncer test pack clean
 
@@ -31,10 +33,10 @@ demo-online-pgbouncer: setup build
 	dotnet $(CLI) demo --online --pgbouncer
 
 test: setup-test build
-	rm -rf $(RESULTS) $(TEST_CLI_DIR)
-	dotnet publish --nologo -v q -c $(CONFIG) --use-current-runtime -p:NativeTool=true \
-		-o $(TEST_CLI_DIR) src/PgRelocate.Cli
-	PGRELOCATE_TEST_CLI=$(abspath $(TEST_CLI_DIR))/pgrelocate dotnet test --nologo -c $(CONFIG) --no-build tests/PgRelocate.Tests \
+	rm -rf $(RESULTS)
+	bash scripts/test-tool.sh $(CONFIG) $(TEST_PACK_DIR) $(TEST_TOOL_DIR)
+	PGRELOCATE_TEST_CLI=$(abspath $(TEST_TOOL_DIR))/pgrelocate PGRELOCATE_TEST_PACK=$(abspath $(TEST_PACK_DIR)) \
+		dotnet test --nologo -c $(CONFIG) --no-build tests/PgRelocate.Tests \
 		--logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" \
 		--results-directory $(RESULTS)
 

@@ -19,8 +19,8 @@ public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
 public static class CliRunner
 {
     /// <summary>
-    /// The command line the tests run: the program <c>make test</c> compiles to native code, as the linux-x64 tool is
-    /// packed (<c>PGRELOCATE_TEST_CLI</c>, a program, or an assembly that <c>dotnet</c> runs), or else the build's copy
+    /// The command line the tests run: the tool <c>make test</c> packs and installs as users do (on linux-x64 a program
+    /// compiled to native code; <c>PGRELOCATE_TEST_CLI</c>, a program, or an assembly that <c>dotnet</c> runs), or else the build's copy
     /// beside the tests. Hundreds of runs each compiled the tool's code as it first ran: a third of a second of CPU a
     /// run, minutes of the suite on two cores.
     /// </summary>

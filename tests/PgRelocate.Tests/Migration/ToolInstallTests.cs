@@ -7,16 +7,22 @@ namespace PgRelocate.Tests.Migration;
 /// <summary>
 /// PgRelocate installed as users install .NET tools: packed, installed from that folder alone (offline, into a
 /// tool path of its own, leaving the machine's tools alone), and <c>pgrelocate --version</c> run from there.
+/// Light under <c>make test</c>, which packed the tool before the tests (<c>PGRELOCATE_TEST_PACK</c>).
 /// </summary>
-[Heavy(120)]
 public sealed partial class ToolInstallTests
 {
     [Fact]
     public async Task Should_Install_As_A_Dotnet_Tool_That_Prints_Its_Version_And_Commit()
     {
         using var dir = new TempDir();
-        var pack = dir.File("pack");
         var tools = dir.File("tools");
+        // Packed as users pack it (make pack), but for this platform alone (users' packs hold five): the package that
+        // points to the platforms' packages, and this platform's, compiled ahead of time (on linux-x64 to native
+        // code). `make test` packed it once (scripts/test-tool.sh) and the other tests run it installed; run alone,
+        // this test packs it with the same script.
+        var rid = Platform();
+        var native = rid == "linux-x64";
+        var pack = Environment.GetEnvironmentVariable("PGRELOCATE_TEST_PACK") is { Length: > 0 } made ? made : await PackAsync(dir);
         // Only the packed folder: no network source is asked, and nothing lands in the machine's package cache.
         var config = dir.File("nuget.config");
         await File.WriteAllTextAsync(config, $"""
@@ -29,22 +35,6 @@ public sealed partial class ToolInstallTests
             </configuration>
             """);
         var environment = new Dictionary<string, string> { ["NUGET_PACKAGES"] = dir.File("packages") };
-
-        // Packed as users pack it (make pack), but for this platform alone (users' packs hold five): the package that
-        // points to the platforms' packages, and this platform's, compiled ahead of time; on linux-x64 then packed
-        // again compiled to native code, in place of the first. Packing compiles the tool for that platform beside the
-        // tests' own build, which it leaves as it is; it restores from the machine's cache.
-        var (root, configuration) = Build();
-        var rid = Platform();
-        var project = Path.Combine(root, "src", "PgRelocate.Cli", "PgRelocate.Cli.csproj");
-        var packed = await RunAsync(new Dictionary<string, string>(), "dotnet", "pack", project, "-c", configuration, "-o", pack, "--nologo", $"-p:RuntimeIdentifiers={rid}");
-        Assert.True(packed.Code == 0, packed.Output);
-        var native = rid == "linux-x64";
-        if (native)
-        {
-            packed = await RunAsync(new Dictionary<string, string>(), "dotnet", "pack", project, "-c", configuration, "-o", pack, "--nologo", "-r", rid, "-p:NativeTool=true");
-            Assert.True(packed.Code == 0, packed.Output);
-        }
 
         Assert.Equal(["PgRelocate.Tool.1.0.0.nupkg", $"PgRelocate.Tool.{rid}.1.0.0.nupkg"], Directory.GetFiles(pack, "PgRelocate.Tool.*.nupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal));
 
@@ -106,6 +96,16 @@ public sealed partial class ToolInstallTests
         var head = new byte[4];
         using var stream = File.OpenRead(path);
         return stream.Read(head) == 4 && head is [0x7F, (byte)'E', (byte)'L', (byte)'F'];
+    }
+
+    /// <summary>The tool packed by <c>scripts/test-tool.sh</c> into a folder of <paramref name="dir"/> (as <c>make test</c> packs it); returns the folder.</summary>
+    private static async Task<string> PackAsync(TempDir dir)
+    {
+        var (root, configuration) = Build();
+        var pack = dir.File("pack");
+        var packed = await RunAsync(new Dictionary<string, string>(), "bash", Path.Combine(root, "scripts", "test-tool.sh"), configuration, pack, dir.File("made"));
+        Assert.True(packed.Code == 0, packed.Output);
+        return pack;
     }
 
     /// <summary>The repository's root and the configuration these tests were built in (bin/Release/… or bin/Debug/…).</summary>
