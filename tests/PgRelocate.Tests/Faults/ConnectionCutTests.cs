@@ -9,7 +9,7 @@ namespace PgRelocate.Tests.Faults;
 /// with one line that says what happened (exit 1, never "unexpected failure"), leaves no child process, and a
 /// rerun finishes and verifies.
 /// </summary>
-[Heavy(140)]
+[Heavy(75)]
 public class ConnectionCutTests(FaultServers servers) : IClassFixture<FaultServers>
 {
     [Theory]

@@ -44,7 +44,7 @@ public sealed class LongBuildServers : PgServerPair
 /// target, whose emptying waited for its locks. An index the target holds with the same definition, committed
 /// without the copy's record, is kept. The target ends equal to the source, compared without our code.
 /// </summary>
-[Heavy(330)]
+[Heavy(255)]
 public class CopyResumeLeftoverTests(LongBuildServers servers) : IClassFixture<LongBuildServers>
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(4);

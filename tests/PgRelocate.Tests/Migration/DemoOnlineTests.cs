@@ -9,7 +9,7 @@ namespace PgRelocate.Tests.Migration;
 /// <c>--online</c>, two clusters, an application writing while the sample moves online, the application's own gap
 /// printed, verification passed, the report written; and nothing left running or on disk either way.
 /// </summary>
-[Heavy(130)]
+[Heavy(230)]
 public sealed partial class DemoOnlineTests
 {
     [Fact]

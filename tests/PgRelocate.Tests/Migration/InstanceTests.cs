@@ -12,7 +12,7 @@ namespace PgRelocate.Tests.Migration;
 /// the catalogs and pg_dump, data by the snapshot) and by verify. A kill -9 in the second database, then
 /// --resume of the parent, finishes it without touching the first's migration.
 /// </summary>
-[Heavy(135)]
+[Heavy(230)]
 public class InstanceTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
     [Fact]

@@ -8,7 +8,7 @@ using PgRelocate.Tests.Harness;
 namespace PgRelocate.Tests.Migration;
 
 /// <summary>`pgrelocate migrate` end to end: reports, crashes and resumes, cancel, read-only source, detach.</summary>
-[Heavy(200)]
+[Heavy(620)]
 public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateTests.Servers>
 {
     public sealed class Servers : PgServerPair

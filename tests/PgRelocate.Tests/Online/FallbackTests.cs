@@ -14,7 +14,7 @@ namespace PgRelocate.Tests.Online;
 /// source; `rollback` switches back, `finish` keeps the target; a kill during the way back and a resume lose
 /// nothing and apply nothing twice. Rows are compared with plain SQL digests on both sides.
 /// </summary>
-[Heavy(60)]
+[Heavy(350)]
 public partial class FallbackTests(OnlineServers servers) : IClassFixture<OnlineServers>
 {
     private const string Schema = """

@@ -9,7 +9,7 @@ namespace PgRelocate.Tests.Online;
 /// to the target without copying the database again, while an application writes. Compared outside the tool: the
 /// harness's catalogs, rows and pg_dump --schema-only, and each table's exact row count and digest by plain SQL.
 /// </summary>
-[Heavy(300)]
+[Heavy(110)]
 public class OnlineColumnCarryTests(OnlineServers servers) : IClassFixture<OnlineServers>
 {
     private const string Schema = """

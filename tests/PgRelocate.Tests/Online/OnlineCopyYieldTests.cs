@@ -15,7 +15,7 @@ namespace PgRelocate.Tests.Online;
 /// The copy is made long by a CHECK constraint whose function sleeps 2 ms a row, made slow after the rows are in: the
 /// target's COPY checks every row, so a table of 3,000 rows takes its reader six seconds or more.
 /// </summary>
-[Heavy(240)]
+[Heavy(150)]
 public class OnlineCopyYieldTests(OnlineServers servers) : IClassFixture<OnlineServers>
 {
     private const string Schema = """

@@ -13,7 +13,7 @@ namespace PgRelocate.Tests.Online;
 /// kill -9 at the end of the second database's copy, then --resume with --cutover auto: the first database's copy
 /// is not redone, the changes written while no process ran arrive, and both switch together.
 /// </summary>
-[Heavy(135)]
+[Heavy(230)]
 public class OnlineInstanceTests(OnlineServers servers) : IClassFixture<OnlineServers>
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);

@@ -10,7 +10,7 @@ namespace PgRelocate.Tests.Online;
 /// while the source stays writable, then switch with `cutover`; crashes, cut connections, schema changes,
 /// cancel, and the prerequisites `check --online` enforces.
 /// </summary>
-[Heavy(400)]
+[Heavy(435)]
 public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineServers>
 {
     private const string Schema = """

@@ -10,7 +10,7 @@ namespace PgRelocate.Tests.Online;
 /// table with its sequence, foreign key and index, while an application writes. Compared outside the tool: the
 /// harness's catalogs, rows and pg_dump --schema-only, and exact row counts with plain SQL.
 /// </summary>
-[Heavy(300)]
+[Heavy(125)]
 public class OnlineSchemaCarryTests(OnlineServers servers) : IClassFixture<OnlineServers>
 {
     private const string Schema = """

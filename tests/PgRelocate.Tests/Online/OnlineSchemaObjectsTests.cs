@@ -9,7 +9,7 @@ namespace PgRelocate.Tests.Online;
 /// dropped table), none of which the stream carries: by the cutover the target's schema is the source's. Compared
 /// outside the tool: the harness's catalogs and rows and <c>pg_dump --schema-only</c>, and each table's exact digest.
 /// </summary>
-[Heavy(240)]
+[Heavy(190)]
 public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<OnlineServers>
 {
     private const string Schema = """

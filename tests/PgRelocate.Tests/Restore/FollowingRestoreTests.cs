@@ -9,7 +9,7 @@ namespace PgRelocate.Tests.Restore;
 /// migrate restores alongside the dump, from the archive's local copy as it grows: every kind of object
 /// arrives, each table's indexes are built by themselves as soon as its rows are in, and the copy is gone after.
 /// </summary>
-[Heavy(70)]
+[Heavy(115)]
 public sealed class FollowingRestoreTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
     [Fact]

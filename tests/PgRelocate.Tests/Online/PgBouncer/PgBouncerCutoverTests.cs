@@ -14,7 +14,7 @@ namespace PgRelocate.Tests.Online.PgBouncer;
 /// waits a second; afterwards its entry points at the target, where every committed transaction is. Compared
 /// with plain SQL on both servers, outside the tool's code.
 /// </summary>
-[Heavy(240)]
+[Heavy(290)]
 public partial class PgBouncerCutoverTests(OnlineServers servers) : IClassFixture<OnlineServers>
 {
     /// <summary>pgbench's history rows, as text in one order: what a digest compares.</summary>

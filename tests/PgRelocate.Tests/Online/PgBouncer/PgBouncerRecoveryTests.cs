@@ -12,7 +12,7 @@ namespace PgRelocate.Tests.Online.PgBouncer;
 /// automatic cutover that then tries again by itself, and statement pooling. What PgBouncer does is read on its
 /// own console (SHOW DATABASES through psql), the data with plain SQL on both servers.
 /// </summary>
-[Heavy(240)]
+[Heavy(170)]
 public class PgBouncerRecoveryTests(OnlineServers servers) : IClassFixture<OnlineServers>
 {
     private const string Table = "CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g;";
