@@ -118,7 +118,17 @@ internal sealed class OnlineRun
 
     public async Task<CliResult> CutoverAsync(string id)
     {
-        var cutover = await CliRunner.RunAsync(["cutover", id, "--workdir", WorkDir], null, Patience);
+        CliResult cutover;
+        try
+        {
+            cutover = await CliRunner.RunAsync(["cutover", id, "--workdir", WorkDir], null, Patience);
+        }
+        catch (TimeoutException e)
+        {
+            // CI saw two cutovers not end in their six minutes: what the migration was doing meanwhile.
+            throw new TimeoutException($"{e.Message}\nThe migration's last log lines:\n{string.Join("\n", Journal().Log.TakeLast(40))}", e);
+        }
+
         var result = await Result;
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.True(cutover.ExitCode == 0, cutover.ToString());
