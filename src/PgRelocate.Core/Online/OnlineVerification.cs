@@ -51,7 +51,7 @@ internal static class OnlineVerification
             VerificationResult result;
             IReadOnlySet<string> rewritten;
             var carries = follower.Carry.Carries;
-            var schemaBefore = follower.Carry.CarriesSchemaChanges ? await SourceSchemaAsync(source, cancellationToken) : null;
+            var schemaBefore = await SourceSchemaAsync(source, cancellationToken);
             try
             {
                 (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, unlogged, reporter, giveUp, cancellationToken);
@@ -61,12 +61,12 @@ internal static class OnlineVerification
                 reporter.Info("The cutover was asked while the verification's snapshot waited for transactions open on the source: the follow goes on to the cutover without it.");
                 return null;
             }
-            catch (PgRelocateException e) when (follower.Carry.CarriesSchemaChanges && attempt < Attempts && e.InnerException is Npgsql.PostgresException p
-                                                && (p.SqlState is PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedTable
-                                                    || (p.SqlState == PostgresErrorCodes.InternalError && p.MessageText.StartsWith("cache lookup failed", StringComparison.Ordinal))))
+            catch (PgRelocateException e) when (RacedBySchemaChange(e) && !follower.Carry.CarriesSchemaChanges)
             {
-                // A column or table the snapshot still shows was dropped since: the catalog the query runs with is the
-                // newest, and the catalog's functions (an index's definition) find no longer what the snapshot lists.
+                return StopsAtTheChange(reporter, e.Message);
+            }
+            catch (PgRelocateException e) when (RacedBySchemaChange(e) && attempt < Attempts)
+            {
                 reporter.Info($"A schema change on the source raced the verification's snapshot ({e.Message}): verifying again at a new position.");
                 continue;
             }
@@ -86,6 +86,11 @@ internal static class OnlineVerification
             // read the newest catalog, so a name can stand for another table than the one in the snapshot.
             var ddlRaced = schemaBefore is not null && result.Tables.Any(t => !t.Equal)
                 && await SourceSchemaAsync(source, cancellationToken) is { } schemaAfter && !schemaBefore.Same(schemaAfter);
+            if (ddlRaced && !follower.Carry.CarriesSchemaChanges)
+            {
+                return StopsAtTheChange(reporter, $"{string.Join(", ", result.Tables.Where(t => !t.Equal).Select(t => t.Name))} differed");
+            }
+
             var schemaRaced = follower.Carry.CarriesSchemaChanges && (result.SchemaDifferences.Count > 0 || carriedRaced.Count > 0 || ddlRaced);
             if ((raced.Count == 0 && !schemaRaced) || attempt == Attempts)
             {
@@ -112,6 +117,25 @@ internal static class OnlineVerification
 
             reporter.Info($"The source truncated (or rewrote) {string.Join(", ", raced)} after the verification's snapshot, which then no longer shows its rows: verifying again at a new position.");
         }
+    }
+
+    /// <summary>
+    /// A column or table the snapshot still shows was dropped or renamed since: the catalog the queries run with is the
+    /// newest, and the catalog's functions (an index's definition) find no longer what the snapshot lists.
+    /// </summary>
+    private static bool RacedBySchemaChange(PgRelocateException e) =>
+        e.InnerException is PostgresException p
+        && (p.SqlState is PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedTable
+            || (p.SqlState == PostgresErrorCodes.InternalError && p.MessageText.StartsWith("cache lookup failed", StringComparison.Ordinal)));
+
+    /// <summary>
+    /// With <c>--on-schema-change stop</c>, a schema change that raced the verification is not a difference to report:
+    /// the follow stops at it, naming it, once the stream reaches it. The verification gives up (null: not verified).
+    /// </summary>
+    private static VerificationResult? StopsAtTheChange(IReporter reporter, string what)
+    {
+        reporter.Info($"A schema change on the source raced the verification while following ({what}): not verified; with --on-schema-change stop the follow stops at the change once the stream reaches it.");
+        return null;
     }
 
     /// <summary>The source's <see cref="SchemaFingerprint"/>; null when it cannot be read (the verification then goes without it).</summary>
