@@ -99,6 +99,32 @@ public partial class OnlineTableCarryTests
         Assert.Equal(MigrationStatus.Completed, MigrationJournal.All(dir.Path).Single().Status);
     }
 
+    [Fact]
+    public async Task Should_Rename_In_Place_The_Tables_Renamed_Between_The_Copy_And_The_Follows_First_Look()
+    {
+        var source = await servers.SourceAsync(Schema);
+        var target = await servers.Target.CreateDatabaseAsync("renamed_before_follow");
+        using var dir = new TempDir();
+        // Killed once the copy is done, before the follow looked at the source's tables even once.
+        var run = OnlineRun.Start(source, target, dir.Path, new Dictionary<string, string> { [FaultInjection.Variable] = "kill:snapshot copy:end" });
+        Assert.Equal(137, (await run.Result).ExitCode);
+        var id = run.Journal().Id;
+        var copied = await FilesAsync(target, "tickets", "old_logs");
+        await PgServer.ExecuteAsync(source, "CREATE SCHEMA billing; ALTER TABLE tickets SET SCHEMA billing; ALTER TABLE old_logs RENAME TO logs; INSERT INTO billing.tickets (v) VALUES ('after the move');");
+
+        var resumed = OnlineRun.Resume(source, target, dir.Path, id);
+        await resumed.WaitForFollowAsync();
+        await ArrivesAsync(resumed, "The moved and renamed tables", async () => await SameRowsAsync(source, target, "billing.tickets", "logs"));
+
+        // Renamed in place, by the names the copy noted: not copied again under their new names.
+        Assert.Equal(copied["tickets"], await FileAsync(target, "billing.tickets"));
+        Assert.Equal(copied["old_logs"], await FileAsync(target, "logs"));
+        Assert.Null(await PgServer.ScalarAsync<string>(target, "SELECT to_regclass('public.tickets')::text"));
+        await resumed.CutoverAsync(id);
+
+        await DatabaseSnapshot.AssertIdenticalAsync(source, target, "billing.tickets", "logs", "customers", "events_2024");
+    }
+
     /// <summary>Each table's file on the target (pg_relation_filenode), by the name given.</summary>
     private static async Task<Dictionary<string, long>> FilesAsync(PgConnectionInfo db, params IEnumerable<string> tables)
     {

@@ -1,3 +1,4 @@
+using Npgsql;
 using PgRelocate.Connections;
 
 namespace PgRelocate.Online.Apply;
@@ -56,6 +57,29 @@ internal sealed class CarriedNames(string folder)
             names.Add((schema, name));
             return true;
         }
+    }
+
+    /// <summary>
+    /// Notes the name of every table of the source (<c>CarryCandidates.sql</c>) as the snapshot copy starts, in the
+    /// migration's folder <paramref name="folder"/> (the carry's folder there): a table renamed or moved to another
+    /// schema after the copy and before the follow's first look is then still told from one dropped and another
+    /// created, by its name at the copy, the one the target holds. (Noted at the follow's first look only, such a
+    /// table had its new name alone, and was copied again under it.)
+    /// </summary>
+    public static async Task NoteAtCopyAsync(NpgsqlConnection source, string publication, string folder, CancellationToken cancellationToken)
+    {
+        var names = new CarriedNames(Path.Combine(folder, SchemaCarry.FolderName));
+        await using (var cmd = new NpgsqlCommand(OnlineSql.CarryCandidates, source))
+        {
+            cmd.Parameters.AddWithValue("publication", publication);
+            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+            while (await r.ReadAsync(cancellationToken))
+            {
+                names.Note(r.GetFieldValue<uint>(0), r.GetString(1), r.GetString(2));
+            }
+        }
+
+        names.Save();
     }
 
     /// <summary>Reads the names a run before this one noted.</summary>

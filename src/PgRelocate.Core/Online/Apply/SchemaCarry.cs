@@ -42,11 +42,13 @@ internal sealed class SchemaCarry : IAsyncDisposable
         Columns = new ColumnChangeCarry(_source, reporter);
         _publication = publication;
         _reporter = reporter;
-        Folder = Path.Combine(folder, "carried");
+        Folder = Path.Combine(folder, FolderName);
         _names = new CarriedNames(Folder);
         _again = new CopyAgainTables(Folder);
         _yielded = new YieldedTables(Folder);
     }
+
+    internal const string FolderName = "carried"; // in the migration's folder
 
     /// <summary>A carry for the follow, or null when the source cannot write the markers it needs (before PostgreSQL 14).</summary>
     public static async Task<SchemaCarry?> OpenAsync(PgConnectionInfo source, string publication, string folder, IReporter reporter, CancellationToken cancellationToken)
@@ -62,7 +64,7 @@ internal sealed class SchemaCarry : IAsyncDisposable
             carry._names.Load();
             if (!carry._names.Saved)
             {
-                // The tables' names at the follow's first start, before any rename it must tell.
+                // The tables' names at the follow's first start, unless the snapshot copy noted them (CarriedNames.NoteAtCopyAsync).
                 await carry.CandidatesAsync(await carry._source.OpenAsync(cancellationToken), cancellationToken);
             }
 

@@ -5,6 +5,7 @@ using PgRelocate.Connections;
 using PgRelocate.Copy;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
+using PgRelocate.Online.Apply;
 using PgRelocate.Migration.Steps;
 using PgRelocate.Progress;
 
@@ -93,6 +94,11 @@ internal sealed class SnapshotCopyStep : ICompensatingStep
             record.Set(Publication, publication);
             context.Journal.Save();
             await SourceSide.CreatePublicationAsync(conn, publication, tables, cancellationToken);
+            if (yields)
+            {
+                // Before the snapshot: a table renamed after it is known by the name the copy gives it on the target.
+                await CarriedNames.NoteAtCopyAsync(conn, publication, context.Folder, cancellationToken);
+            }
         }
 
         await using var replication = await Db.OpenReplicationAsync(options.Source, "source", "pgrelocate online", cancellationToken);
