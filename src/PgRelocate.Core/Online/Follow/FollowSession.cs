@@ -38,7 +38,8 @@ internal sealed class FollowSession : IAsyncDisposable
     public ChannelReader<Change> Changes => _channel.Reader;
 
     /// <summary>The apply connections' server processes on the target, to see what they wait for.</summary>
-    public IReadOnlyList<int> ApplyProcessIds => [.. _connections.Select(c => c.ProcessID)];
+    /// <remarks>Only the open ones: a lane whose session the server ended (its failure is the follow's to report) has none.</remarks>
+    public IReadOnlyList<int> ApplyProcessIds => [.. _connections.Where(c => c.FullState.HasFlag(System.Data.ConnectionState.Open)).Select(c => c.ProcessID)];
 
     /// <summary>The follower's totals when the session started (the applier counts from there).</summary>
     public long StartChanges { get; }
