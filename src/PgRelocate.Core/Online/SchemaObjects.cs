@@ -244,7 +244,7 @@ internal static partial class SchemaObjects
     }
 
     private static string Refusal(IReadOnlyList<SchemaObjectRefusal> refused, string then) =>
-        $"The target cannot take {Sentences.Plural(refused.Count, "this change")} of the source's schema: {string.Join("; ", refused)}; {then}";
+        $"The target cannot take {Sentences.Plural(refused.Count, "this change", "these changes")} of the source's schema: {string.Join("; ", refused)}; {then}";
 
     private static async Task<ArchiveContents> DumpAsync(PgTool pgDump, PgConnectionInfo db, string path, string what, IReporter reporter, CancellationToken cancellationToken)
     {

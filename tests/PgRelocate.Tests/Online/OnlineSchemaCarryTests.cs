@@ -59,6 +59,14 @@ public class OnlineSchemaCarryTests(OnlineServers servers) : IClassFixture<Onlin
         await using var events = ApplicationWriter.Start(source, "INSERT INTO events VALUES (nextval('event_ids'), DATE '2024-05-05', 'app', 9)");
         foreach (var deploy in Deploys)
         {
+            if (deploy.Contains("ATTACH PARTITION events_2027", StringComparison.Ordinal))
+            {
+                // Made a plain table on the target first, as it was on the source, then attached at the attach's place.
+                Assert.True(
+                    await Eventually.Holds(async () => await PgServer.ScalarAsync<bool>(target, "SELECT to_regclass('public.events_2027') IS NOT NULL"), TimeSpan.FromMinutes(1), TimeSpan.FromMilliseconds(200)),
+                    "events_2027 did not reach the target before its attach: " + string.Join("\n", run.Journal().Log.TakeLast(20)));
+            }
+
             await PgServer.ExecuteAsync(source, deploy);
         }
 

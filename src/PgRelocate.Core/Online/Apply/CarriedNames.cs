@@ -69,17 +69,33 @@ internal sealed class CarriedNames(string folder)
     public static async Task NoteAtCopyAsync(NpgsqlConnection source, string publication, string folder, CancellationToken cancellationToken)
     {
         var names = new CarriedNames(Path.Combine(folder, SchemaCarry.FolderName));
-        await using (var cmd = new NpgsqlCommand(OnlineSql.CarryCandidates, source))
+        await names.CandidatesAsync(source, publication, cancellationToken);
+        names.Save();
+    }
+
+    /// <summary>The source's tables the carry compares with the target (<c>CarryCandidates.sql</c>), with their oids and parents' oids, each name noted (saved when one is new).</summary>
+    public async Task<List<(uint Oid, string Qualified, uint Parent, bool HasRows, bool Published)>> CandidatesAsync(NpgsqlConnection session, string publication, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand(OnlineSql.CarryCandidates, session);
+        cmd.Parameters.AddWithValue("publication", publication);
+        var candidates = new List<(uint, string, uint, bool, bool)>();
+        var noted = false;
+        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
         {
-            cmd.Parameters.AddWithValue("publication", publication);
-            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
             while (await r.ReadAsync(cancellationToken))
             {
-                names.Note(r.GetFieldValue<uint>(0), r.GetString(1), r.GetString(2));
+                var oid = r.GetFieldValue<uint>(0);
+                noted |= Note(oid, r.GetString(1), r.GetString(2));
+                candidates.Add((oid, Db.Qualified(r.GetString(1), r.GetString(2)), r.GetFieldValue<uint>(3), r.GetBoolean(4), r.GetBoolean(5)));
             }
         }
 
-        names.Save();
+        if (noted)
+        {
+            Save();
+        }
+
+        return candidates;
     }
 
     /// <summary>Reads the names a run before this one noted.</summary>

@@ -65,7 +65,7 @@ internal sealed class SchemaCarry : IAsyncDisposable
             if (!carry._names.Saved)
             {
                 // The tables' names at the follow's first start, unless the snapshot copy noted them (CarriedNames.NoteAtCopyAsync).
-                await carry.CandidatesAsync(await carry._source.OpenAsync(cancellationToken), cancellationToken);
+                await carry._names.CandidatesAsync(await carry._source.OpenAsync(cancellationToken), publication, cancellationToken);
             }
 
             return carry;
@@ -205,12 +205,13 @@ internal sealed class SchemaCarry : IAsyncDisposable
         List<(uint Oid, string Qualified, uint Parent, bool HasRows, bool Published)> candidates;
         using (await _source.TurnAsync(cancellationToken))
         {
-            candidates = await CandidatesAsync(await _source.OpenAsync(cancellationToken), cancellationToken);
+            candidates = await _names.CandidatesAsync(await _source.OpenAsync(cancellationToken), _publication, cancellationToken);
         }
 
         var names = candidates.ToDictionary(c => c.Oid, c => c.Qualified);
+        var relink = candidates.Where(c => KnowsTarget && OnTarget(c.Qualified) && _targetParents.Differs(c.Qualified, names.GetValueOrDefault(c.Parent))).Select(c => c.Qualified).ToHashSet(StringComparer.Ordinal);
         var need = candidates.Where(c => (c.HasRows && !c.Published && !Copies.Carried(c.Qualified)) || (KnowsTarget && !OnTarget(c.Qualified) && !Copies.Carried(c.Qualified)) || _again.Contains(c.Qualified)
-                                         || (KnowsTarget && OnTarget(c.Qualified) && _targetParents.Differs(c.Qualified, names.GetValueOrDefault(c.Parent)))).Select(c => c.Qualified).ToList();
+                                         || relink.Contains(c.Qualified)).Select(c => c.Qualified).ToList();
         if (need.Count == 0)
         {
             Volatile.Write(ref _blocked, []);
@@ -219,7 +220,7 @@ internal sealed class SchemaCarry : IAsyncDisposable
 
         try
         {
-            await CarryAsync(need, cancellationToken);
+            await CarryAsync(need, cancellationToken, relink);
             Volatile.Write(ref _blocked, []);
         }
         catch (PostgresException e) when (!cancellationToken.IsCancellationRequested)
@@ -238,15 +239,16 @@ internal sealed class SchemaCarry : IAsyncDisposable
     /// Copies these tables (quoted names) at one place in the stream's order: in one source transaction, locked
     /// against writes first (SHARE, before the transaction's snapshot is taken), added to the publication when it
     /// does not send them, their definitions and rows written to a file (synced), then a marker naming the file,
-    /// then the commit. A table already carried, or no longer on the source, is left out.
+    /// then the commit. A table already carried, or no longer on the source, is left out, unless the look found it
+    /// attached elsewhere on the target (<paramref name="relink"/>: one the follow made, then attached or detached on the source).
     /// </summary>
-    public async Task CarryAsync(IReadOnlyList<string> tables, CancellationToken cancellationToken)
+    public async Task CarryAsync(IReadOnlyList<string> tables, CancellationToken cancellationToken, IReadOnlySet<string>? relink = null)
     {
         using (await _source.TurnAsync(cancellationToken))
         {
             var session = await _source.OpenAsync(cancellationToken);
             var names = new List<string>();
-            foreach (var t in tables.Where(t => !Copies.Carried(t) || _again.Contains(t)).Distinct(StringComparer.Ordinal))
+            foreach (var t in tables.Where(t => !Copies.Carried(t) || _again.Contains(t) || relink?.Contains(t) == true).Distinct(StringComparer.Ordinal))
             {
                 if (await Db.ScalarAsync<bool>(session, $"SELECT pg_catalog.to_regclass({Db.Literal(t)}) IS NOT NULL", cancellationToken))
                 {
@@ -299,6 +301,8 @@ internal sealed class SchemaCarry : IAsyncDisposable
                     }
                 }
 
+                // The parents of the tables the marker makes or renames, before those it attaches or detaches.
+                parents.InsertRange(0, await _targetParents.MadeAsync(session, defined, cancellationToken));
                 // A table the target holds under an earlier name is renamed there, its rows kept.
                 renamed = [.. defined.Where(d => d.RenamedFrom is not null && names.Contains(d.Qualified)).Select(d => $"{d.RenamedFrom} renamed {d.Qualified}")];
                 copied = [.. names.Where(t => defined.First(d => d.Qualified == t).RenamedFrom is null && !kept.Contains(t))];
@@ -421,29 +425,4 @@ internal sealed class SchemaCarry : IAsyncDisposable
     public bool Superseded(SourceRelation relation, ulong commitLsn) =>
         RenamedFrom(relation.Id, Db.Qualified(relation.Schema, relation.Name)) is { } from
         && Positions.TryGetValue(Db.Qualified(from.Schema, from.Name), out var at) && commitLsn < at;
-
-    /// <summary>The source's tables with their oids (<c>CarryCandidates.sql</c>), each name noted.</summary>
-    private async Task<List<(uint Oid, string Qualified, uint Parent, bool HasRows, bool Published)>> CandidatesAsync(NpgsqlConnection session, CancellationToken cancellationToken)
-    {
-        await using var cmd = new NpgsqlCommand(OnlineSql.CarryCandidates, session);
-        cmd.Parameters.AddWithValue("publication", _publication);
-        var candidates = new List<(uint, string, uint, bool, bool)>();
-        var noted = false;
-        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await r.ReadAsync(cancellationToken))
-            {
-                var oid = r.GetFieldValue<uint>(0);
-                noted |= _names.Note(oid, r.GetString(1), r.GetString(2));
-                candidates.Add((oid, Db.Qualified(r.GetString(1), r.GetString(2)), r.GetFieldValue<uint>(3), r.GetBoolean(4), r.GetBoolean(5)));
-            }
-        }
-
-        if (noted)
-        {
-            _names.Save();
-        }
-
-        return candidates;
-    }
 }

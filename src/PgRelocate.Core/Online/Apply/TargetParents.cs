@@ -53,11 +53,7 @@ internal sealed class TargetParents
     /// </summary>
     public async Task<(CarriedTable Table, string Description, string? Parent)?> RelinkingAsync(NpgsqlConnection session, CarriedTable table, CancellationToken cancellationToken)
     {
-        var (parent, bound) = (await Db.ListAsync(
-            session,
-            $"SELECT n.nspname::text, p.relname::text, pg_catalog.pg_get_expr(c.relpartbound, c.oid) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace WHERE c.oid = {table.Relation.Id} AND c.relispartition AND NOT i.inhdetachpending",
-            r => (Db.Qualified(r.GetString(0), r.GetString(1)), r.IsDBNull(2) ? null : r.GetString(2)),
-            cancellationToken)).Select(p => ((string?)p.Item1, p.Item2)).FirstOrDefault();
+        var (parent, bound) = await SourceParentAsync(session, table.Relation.Id, cancellationToken);
         if (!Differs(table.Qualified, parent))
         {
             return null;
@@ -78,6 +74,46 @@ internal sealed class TargetParents
         var description = string.Join(" and ", new[] { before is null ? null : $"{table.Qualified} detached from {before}", parent is null ? null : $"{table.Qualified} attached to {parent} {bound}" }.Where(d => d is not null));
         return (table with { Statements = [statement] }, description, parent);
     }
+
+    /// <summary>
+    /// The parents to keep for the tables a marker defines that this class does not know (made by the follow since the
+    /// session's start) or that it renames on the target: a made one's is its source table's in the marker's snapshot
+    /// (the target's is made as that one is there), a renamed one keeps the one the target's table had under its
+    /// earlier name. Unknown, a table made while a plain one and attached on the source later (pg_partman's way) was
+    /// never attached on the target: its indexes then failed to attach at the switch.
+    /// </summary>
+    public async Task<List<(string Table, string? Parent)>> MadeAsync(NpgsqlConnection session, IEnumerable<CarriedTable> defined, CancellationToken cancellationToken)
+    {
+        var parents = new List<(string, string?)>();
+        foreach (var table in defined)
+        {
+            string? earlier = null;
+            var known = false;
+            lock (_lock)
+            {
+                known = table.RenamedFrom is { } from ? _targetParents.TryGetValue(from, out earlier) : _targetParents.ContainsKey(table.Qualified);
+            }
+
+            if (table.RenamedFrom is not null && known)
+            {
+                parents.Add((table.Qualified, earlier));
+            }
+            else if (table.RenamedFrom is null && !known)
+            {
+                parents.Add((table.Qualified, (await SourceParentAsync(session, table.Relation.Id, cancellationToken)).Parent));
+            }
+        }
+
+        return parents;
+    }
+
+    /// <summary>The partitioned parent (quoted name, null for none) of the source table <paramref name="oid"/> in the session's snapshot, with the table's bound.</summary>
+    private static async Task<(string? Parent, string? Bound)> SourceParentAsync(NpgsqlConnection session, uint oid, CancellationToken cancellationToken) =>
+        (await Db.ListAsync(
+            session,
+            $"SELECT n.nspname::text, p.relname::text, pg_catalog.pg_get_expr(c.relpartbound, c.oid) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace WHERE c.oid = {oid} AND c.relispartition AND NOT i.inhdetachpending",
+            r => (Db.Qualified(r.GetString(0), r.GetString(1)), r.IsDBNull(2) ? null : r.GetString(2)),
+            cancellationToken)).Select(p => ((string?)p.Item1, p.Item2)).FirstOrDefault();
 
     /// <summary>The target's tables are attached as the source's were when the markers that carried them were written.</summary>
     public void Relinked(IEnumerable<(string Table, string? Parent)> parents)
