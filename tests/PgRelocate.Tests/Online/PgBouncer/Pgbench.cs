@@ -36,12 +36,19 @@ internal sealed partial class Pgbench
         Assert.True(p.ExitCode == 0, error);
     }
 
-    /// <summary>Starts <paramref name="clients"/> clients for <paramref name="seconds"/> through <paramref name="db"/>, logging every transaction under <paramref name="folder"/>.</summary>
-    public static Pgbench Run(PgConnectionInfo db, int clients, int seconds, string folder)
+    /// <summary>
+    /// Starts <paramref name="clients"/> clients for <paramref name="seconds"/> through <paramref name="db"/>, together
+    /// <paramref name="rate"/> transactions a second (<c>-R</c>), logging every transaction under <paramref name="folder"/>.
+    /// Unthrottled, eight clients took both of a small machine's cores for the whole run and slowed every test beside it.
+    /// </summary>
+    public static Pgbench Run(PgConnectionInfo db, int clients, int seconds, int rate, string folder)
     {
         var prefix = Path.Combine(folder, "tx");
-        return new Pgbench(Start(db, ["-n", "-c", clients.ToString(CultureInfo.InvariantCulture), "-j", "2", "-T", seconds.ToString(CultureInfo.InvariantCulture), "-l", "--log-prefix", prefix]), prefix);
+        string[] args = ["-n", "-c", Text(clients), "-j", "2", "-T", Text(seconds), "-R", Text(rate), "-l", "--log-prefix", prefix];
+        return new Pgbench(Start(db, args), prefix);
     }
+
+    private static string Text(int n) => n.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>Waits for the end of the run and reads its summary and its per-transaction log.</summary>
     public async Task<PgbenchResult> WaitAsync()
