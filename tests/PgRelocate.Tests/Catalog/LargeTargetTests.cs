@@ -23,6 +23,7 @@ public sealed class SmallLockTableServer : PgServer
 /// which command finishes it.
 /// </summary>
 [Heavy(135)]
+[Trait(Tier.Name, Tier.Long)]
 public class LargeTargetTests(SmallLockTableServer server) : IClassFixture<SmallLockTableServer>
 {
     [Fact]

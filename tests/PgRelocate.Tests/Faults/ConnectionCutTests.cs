@@ -10,6 +10,7 @@ namespace PgRelocate.Tests.Faults;
 /// rerun finishes and verifies.
 /// </summary>
 [Heavy(75)]
+[Trait(Tier.Name, Tier.Long)]
 public class ConnectionCutTests(FaultServers servers) : IClassFixture<FaultServers>
 {
     [Theory]

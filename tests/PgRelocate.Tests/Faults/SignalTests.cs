@@ -12,6 +12,7 @@ namespace PgRelocate.Tests.Faults;
 /// long that takes; the command gives its cleanup a few seconds before it ends itself.)
 /// </summary>
 [Heavy(160)]
+[Trait(Tier.Name, Tier.Long)]
 public class SignalTests(FaultServers servers) : IClassFixture<FaultServers>
 {
     public static TheoryData<string, string, long> Points() => new()

@@ -45,6 +45,7 @@ public sealed class LongBuildServers : PgServerPair
 /// without the copy's record, is kept. The target ends equal to the source, compared without our code.
 /// </summary>
 [Heavy(255)]
+[Trait(Tier.Name, Tier.Long)]
 public class CopyResumeLeftoverTests(LongBuildServers servers) : IClassFixture<LongBuildServers>
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(4);

@@ -176,6 +176,7 @@ public class CopyResumeTests(PgServerPair servers) : IClassFixture<PgServerPair>
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Start_Over_And_Say_Why_When_The_Schema_Changed_Or_The_Migration_Was_Canceled()
     {
         var source = await SourceAsync("altered");

@@ -13,6 +13,7 @@ namespace PgRelocate.Tests.Migration;
 public sealed partial class DemoOnlineTests
 {
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Migrate_Online_While_The_Application_Writes_And_Leave_Nothing_Behind()
     {
         using var dir = new TempDir();
@@ -38,6 +39,7 @@ public sealed partial class DemoOnlineTests
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Migrate_Online_Behind_A_PgBouncer_The_Application_Writes_Through_With_No_Refused_Write()
     {
         Assert.True(PgRelocate.Tests.Harness.Servers.PgBouncerServer.Installed, "pgbouncer is not installed: run scripts/setup.sh");

@@ -16,6 +16,7 @@ namespace PgRelocate.Tests.Migration;
 public class InstanceTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Databases_With_Roles_Move_Both_And_A_Kill_In_The_Second_Resumes_Without_Redoing_The_First()
     {
         var (a, b, login) = await InstanceSource.CreateAsync(servers.Source, "i15");
@@ -127,6 +128,7 @@ public class InstanceTests(PgServerPair servers) : IClassFixture<PgServerPair>
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Cancel_Of_A_Killed_Parent_Undoes_The_Interrupted_Database_On_The_Sides_Given()
     {
         var (a, b, login) = await InstanceSource.CreateAsync(servers.Source, "k15");
@@ -150,6 +152,7 @@ public class InstanceTests(PgServerPair servers) : IClassFixture<PgServerPair>
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task A_Detached_Instance_Migration_Runs_In_The_Background_And_Status_Follows_It_To_The_End()
     {
         var (a, b, login) = await InstanceSource.CreateAsync(servers.Source, "b15");
@@ -226,6 +229,7 @@ public class InstanceTests(PgServerPair servers) : IClassFixture<PgServerPair>
 }
 
 /// <summary>--all-databases into PostgreSQL 17, where a CREATEROLE role needs membership with SET to give a role objects, over --direct.</summary>
+[Trait(Tier.Name, Tier.Long)]
 public class InstancePg17Tests(PgServer source, Pg17Server target) : IClassFixture<PgServer>, IClassFixture<Pg17Server>
 {
     [Fact]

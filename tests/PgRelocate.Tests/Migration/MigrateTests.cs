@@ -109,6 +109,7 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Migrate_Directly_And_Finish_Verified_When_Killed_During_The_Copy()
     {
         var source = await servers.Source.CreateDatabaseAsync("direct");

@@ -15,6 +15,7 @@ namespace PgRelocate.Tests.Migration;
 public class RolesPrivilegedTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task A_Superuser_Target_Creates_Privileged_Roles_Without_Their_Attributes_Unless_Asked_And_Says_So()
     {
         var s = "_" + Guid.NewGuid().ToString("N")[..6];

@@ -107,6 +107,7 @@ public class RolesTests(PgServerPair servers) : IClassFixture<PgServerPair>
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task A_Second_Migration_With_Roles_Into_The_Same_Target_Reuses_The_Roles_The_First_Created()
     {
         var source = await RoleSource.CreateAsync(servers.Source, "t15");

@@ -82,6 +82,7 @@ public partial class FallbackTests
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Capture_A_New_Table_Held_By_A_Long_Transaction_Once_It_Ends()
     {
         // Killed once it applied its first changes: the table is made, and held, while no way back runs.

@@ -14,6 +14,7 @@ namespace PgRelocate.Tests.Online;
 public partial class FallbackTests
 {
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Roll_Back_By_A_Slot_After_A_Kill_Applying_What_The_Target_Wrote_Meanwhile()
     {
         var (source, target, dir, run, id) = await SwitchBySlotAsync("slotback", new Dictionary<string, string> { [FaultInjection.Variable] = "kill:way back:applied" });

@@ -237,6 +237,7 @@ public partial class FallbackTests(OnlineServers servers) : IClassFixture<Online
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Cancel_After_The_Switch_As_Finish_Does()
     {
         var (source, target, dir, run, id) = await SwitchAsync("cancel");

@@ -36,6 +36,7 @@ public class OnlineCopyYieldTests(OnlineServers servers) : IClassFixture<OnlineS
     private static readonly string[] Tables = ["t_trunc", "t_early", "t_child", "t_alter", "accounts"];
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Yield_To_A_Truncate_During_The_Copy_And_Copy_The_Table_Again()
     {
         // Twice: the failure this replaces came in some runs only.

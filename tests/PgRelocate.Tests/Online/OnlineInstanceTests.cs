@@ -54,6 +54,7 @@ public class OnlineInstanceTests(OnlineServers servers) : IClassFixture<OnlineSe
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task A_Kill_At_The_End_Of_The_Second_Copy_Resumes_Without_Copying_The_First_Again_And_Switches_Both_Automatically()
     {
         var (login, a, b) = await SourceAsync("k");
@@ -86,6 +87,7 @@ public class OnlineInstanceTests(OnlineServers servers) : IClassFixture<OnlineSe
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Cancel_Of_A_Killed_Parent_Removes_Every_Database_Slot_And_The_Tool_Schema_On_The_Target()
     {
         var (login, a, b) = await SourceAsync("c");
@@ -111,6 +113,7 @@ public class OnlineInstanceTests(OnlineServers servers) : IClassFixture<OnlineSe
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task With_Roles_Two_Databases_Of_Four_Roles_Move_Online_Into_A_CreateRole_Target_And_Keep_Owners_And_Grants()
     {
         var (ra, rb, login) = await Migration.InstanceSource.CreateAsync(servers.Source, "oir");

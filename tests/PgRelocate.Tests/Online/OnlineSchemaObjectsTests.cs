@@ -146,6 +146,7 @@ public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<Onl
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Compare_Without_PgDump_At_The_Switch_When_Neither_Side_Changed_Since_The_Cutover_Was_Asked()
     {
         // Triggers the follow disables on the target and the switch enables again: the pass when the cutover is asked

@@ -187,6 +187,7 @@ public partial class OnlineTableCarryTests(OnlineServers servers) : IClassFixtur
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Resume_After_A_Kill_While_Renaming_A_Table_On_The_Target()
     {
         using var dir = new TempDir();
@@ -234,6 +235,7 @@ public partial class OnlineTableCarryTests(OnlineServers servers) : IClassFixtur
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Not_Apply_Again_The_Changes_Before_A_Rename_After_A_Kill_Once_The_Rename_Committed()
     {
         using var dir = new TempDir();

@@ -23,6 +23,7 @@ public sealed class TinyLockTableOnlineServers : IAsyncLifetime
 public class TargetTriggersMigrationTests(TinyLockTableOnlineServers servers) : IClassFixture<TinyLockTableOnlineServers>
 {
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Migrate_Online_600_Tables_With_Triggers_Into_A_Small_Lock_Table_And_Restore_Their_Modes()
     {
         var source = await servers.Source.CreateDatabaseAsync("trig");

@@ -48,6 +48,7 @@ public sealed class Pg15WaveCorpus : CorpusServers<PgServer, PgServer>
 /// pg_dump --schema-only), verified, and the provider's extensions are still in place.
 /// </summary>
 [Heavy(210)]
+[Trait(Tier.Name, Tier.Long)]
 public sealed class WavePathTests(Pg15WaveCorpus servers) : IClassFixture<Pg15WaveCorpus>
 {
     public static TheoryData<string> Paths() =>

@@ -75,6 +75,7 @@ public sealed class FollowingRestoreTests(PgServerPair servers) : IClassFixture<
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Restore_The_Sample_Database_While_Dumping_With_Owners_Reassigned()
     {
         var source = await servers.Source.CreateDatabaseAsync("follow_sample");

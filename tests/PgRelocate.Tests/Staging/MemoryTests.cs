@@ -9,6 +9,7 @@ namespace PgRelocate.Tests.Staging;
 /// size. Measured in a process of its own, so the tests running beside it in this one cannot skew it.
 /// </summary>
 [Collection(SwiftCollection.Name)]
+[Trait(Tier.Name, Tier.Long)]
 public sealed class SwiftDumpMemoryTests(SwiftServer swift, Harness.PgServer db) : IClassFixture<Harness.PgServer>
 {
     [Fact]

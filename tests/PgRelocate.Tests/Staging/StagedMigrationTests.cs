@@ -212,6 +212,7 @@ public sealed class SwiftMigrationTests(SwiftServer swift, MigrationServers db) 
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Finish_Verified_When_Killed_During_The_Restore_And_Resumed()
     {
         var target = await db.Target.CreateDatabaseAsync("resumed_via_s3");

@@ -56,6 +56,7 @@ public partial class PgBouncerCutoverTests
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Capture_The_Writes_PgBouncer_Held_When_Killed_Between_The_Capture_And_Its_Resume_Then_Resumed()
     {
         var source = await servers.SourceAsync(WayBackSchema);
@@ -91,6 +92,7 @@ public partial class PgBouncerCutoverTests
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Finish_A_Rollback_Behind_PgBouncer_Killed_While_It_Was_Paused_When_Resumed()
     {
         var source = await servers.SourceAsync(WayBackSchema);

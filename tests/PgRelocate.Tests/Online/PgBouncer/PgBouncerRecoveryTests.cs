@@ -104,6 +104,7 @@ public class PgBouncerRecoveryTests(OnlineServers servers) : IClassFixture<Onlin
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Switch_By_Itself_30_Seconds_After_An_Automatic_Cutover_Gave_Up_Its_Pause()
     {
         var source = await servers.SourceAsync(Table);
