@@ -8,6 +8,7 @@ namespace PgRelocate.Tests.Catalog;
 /// rest, so the source's own publication can be made again: in every path that empties a target.
 /// </summary>
 [Heavy(90)]
+[Trait(Tier.Name, Tier.Long)]
 public class ReplacedPublicationsTests(PgServer server) : IClassFixture<PgServer>
 {
     [Fact]

@@ -298,6 +298,7 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Stop_Cleanly_When_Canceled_During_The_Restore()
     {
         var source = await servers.Source.CreateDatabaseAsync("slow");

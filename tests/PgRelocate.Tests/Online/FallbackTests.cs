@@ -165,6 +165,7 @@ public partial class FallbackTests(OnlineServers servers) : IClassFixture<Online
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Lose_Nothing_And_Apply_Nothing_Twice_When_Killed_During_The_Way_Back()
     {
         var (source, target, dir, run, id) = await SwitchAsync("killed", new Dictionary<string, string> { [FaultInjection.Variable] = "kill:way back:applied" });
@@ -215,6 +216,7 @@ public partial class FallbackTests(OnlineServers servers) : IClassFixture<Online
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Finish_A_Rollback_Killed_Halfway_When_Resumed()
     {
         var (source, target, dir, run, id) = await SwitchAsync("halfway", new Dictionary<string, string> { [FaultInjection.Variable] = "kill:way back:capture removed" });

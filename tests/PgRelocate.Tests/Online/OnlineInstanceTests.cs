@@ -21,6 +21,7 @@ public class OnlineInstanceTests(OnlineServers servers) : IClassFixture<OnlineSe
     private const string Writes = """INSERT INTO "Orders" (customer, total) VALUES ('w', 1); UPDATE "Ledger.v2".entries SET note = md5(random()::text) WHERE id = 1 + (random() * 499)::int""";
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Two_Databases_Follow_Side_By_Side_And_Switch_On_One_Cutover()
     {
         var (login, a, b) = await SourceAsync("m");

@@ -81,6 +81,7 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Apply_A_Large_Transaction_And_A_Table_Without_Key_With_Replica_Identity_Full()
     {
         var source = await servers.SourceAsync("""
@@ -380,6 +381,7 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Not_Repeat_What_The_Lanes_Committed_When_Killed_Before_The_Follow_Stored_Its_Position()
     {
         var tables = Enumerable.Range(1, 8).Select(i => $"t{i}").ToList();

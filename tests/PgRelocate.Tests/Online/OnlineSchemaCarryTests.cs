@@ -104,6 +104,7 @@ public class OnlineSchemaCarryTests(OnlineServers servers) : IClassFixture<Onlin
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Resume_After_A_Kill_While_A_New_Partition_Is_Created_On_The_Target()
     {
         var source = await servers.SourceAsync(Schema);

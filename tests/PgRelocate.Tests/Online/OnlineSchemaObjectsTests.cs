@@ -175,6 +175,7 @@ public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<Onl
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Compare_In_Full_At_The_Switch_When_The_Source_Changed_After_The_Cutover_Was_Asked()
     {
         var source = await servers.SourceAsync(Schema);

@@ -74,6 +74,7 @@ public sealed class PreDataWavesRestoreTests(PgServerPair servers) : IClassFixtu
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Restore_A_Large_Pre_Data_Section_In_Waves_With_Jobs()
     {
         using var dir = new TempDir();

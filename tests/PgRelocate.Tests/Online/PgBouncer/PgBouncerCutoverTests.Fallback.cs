@@ -27,6 +27,7 @@ public partial class PgBouncerCutoverTests
     private static readonly string[] WayBackTables = ["app.items", "app.nokey"];
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Roll_Back_Behind_PgBouncer_With_The_Applications_First_Writes_After_The_Switch_On_The_Old_Source()
     {
         var source = await servers.SourceAsync(WayBackSchema);

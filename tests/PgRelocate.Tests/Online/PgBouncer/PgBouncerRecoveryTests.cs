@@ -52,6 +52,7 @@ public class PgBouncerRecoveryTests(OnlineServers servers) : IClassFixture<Onlin
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Resume_At_The_Source_When_PgBouncer_Cannot_Read_Its_File_At_The_Switch()
     {
         Assert.True(Environment.UserName == "root", "this test makes the file unreadable to PgBouncer's account (postgres), which needs the tests to run as root");
