@@ -14,7 +14,8 @@ namespace PgRelocate.Online;
 /// transaction committed before the slot's consistent point, and none after), the apply pauses at that same
 /// position only long enough to hold the target in a snapshot of its own, then goes on while the existing row
 /// checksums compare the two snapshots: the proof adds no lag however long it takes (only a TRUNCATE that
-/// arrives meanwhile waits for it, see <see cref="Follower.RunAsync"/>). A table the source truncated while it
+/// arrives meanwhile waits for it, see <see cref="Follower.RunAsync"/>; a session of the source that waits for its
+/// snapshot to end makes it give way, see <see cref="SnapshotWaiters"/>). A table the source truncated while it
 /// was compared is compared again at a new position: TRUNCATE is not MVCC-safe, and the snapshot then shows it
 /// empty.
 /// </summary>
@@ -33,6 +34,9 @@ internal static class OnlineVerification
     /// <summary>Verifications at new positions when a differing table was truncated under the last one.</summary>
     private const int Attempts = 3;
 
+    /// <summary>Verifications at new positions when a session of the source waited for the last one's snapshot (see <see cref="SnapshotWaiters"/>).</summary>
+    private const int GiveWays = 5;
+
     public static async Task<VerificationResult> RunAsync(Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int jobs, IReporter reporter, CancellationToken cancellationToken) =>
         (await RunUnlessAsync(follower, source, target, slot, jobs, reporter, () => false, cancellationToken))!;
 
@@ -41,8 +45,10 @@ internal static class OnlineVerification
     public static async Task<VerificationResult?> RunUnlessAsync(Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int jobs, IReporter reporter, Func<bool> giveUp, CancellationToken cancellationToken)
     {
         var unlogged = await UnloggedTablesAsync(source, reporter, cancellationToken);
+        var (position, gaveWay) = (0, 0);
         for (var attempt = 1; ; attempt++)
         {
+            position++;
             if (!await WaitForCarriesAsync(follower, reporter, giveUp, cancellationToken))
             {
                 return null;
@@ -54,7 +60,14 @@ internal static class OnlineVerification
             var schemaBefore = await SourceSchemaAsync(source, cancellationToken);
             try
             {
-                (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, attempt, jobs, unlogged, reporter, giveUp, cancellationToken);
+                (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, position, jobs, unlogged, reporter, giveUp, cancellationToken);
+            }
+            catch (SnapshotWaitedException e) when (++gaveWay < GiveWays && !cancellationToken.IsCancellationRequested)
+            {
+                reporter.Info($"{e.Waiter} on the source waits for the verification's snapshot to end: the verification gives way, and verifies again at a new position.");
+                // Not an attempt of those counted above: nothing differed.
+                attempt--;
+                continue;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && giveUp())
             {
@@ -203,11 +216,11 @@ internal static class OnlineVerification
 
     /// <returns>The verification, and the tables ("schema.table") the source rewrote after its snapshot.</returns>
     private static async Task<(VerificationResult Result, IReadOnlySet<string> Rewritten)> AtOnePositionAsync(
-        Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int attempt, int jobs, IReadOnlyList<string> unlogged, IReporter reporter, Func<bool> giveUp, CancellationToken cancellationToken)
+        Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int position, int jobs, IReadOnlyList<string> unlogged, IReporter reporter, Func<bool> giveUp, CancellationToken cancellationToken)
     {
         // 1. The source's snapshot, taken while the follow goes on (open to the method's end: its snapshot is
         // importable while its connection lives).
-        await using var snapshot = await VerificationSnapshot.BeginAsync(source, $"{slot}_verify{attempt}", giveUp, reporter, cancellationToken);
+        await using var snapshot = await VerificationSnapshot.BeginAsync(source, $"{slot}_verify{position}", giveUp, reporter, cancellationToken);
 
         // 2. The follow pauses at its position, holds the target there and compares while it goes on.
         using var comparison = new PausedComparison(follower, snapshot, source, target, jobs, unlogged, reporter, cancellationToken);
@@ -272,6 +285,8 @@ internal static class OnlineVerification
         private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private NpgsqlConnection? _held;
         private Task<VerificationResult>? _verifying;
+        private CancellationTokenSource? _comparing;
+        private Task<string?>? _waited;
 
         public async Task<VerificationResult> RunAsync()
         {
@@ -286,7 +301,19 @@ internal static class OnlineVerification
                     await FollowToThePauseAsync();
                 }
 
-                return await (_verifying ?? throw new InvalidOperationException("The follow ended before it paused for the verification."));
+                try
+                {
+                    return await (_verifying ?? throw new InvalidOperationException("The follow ended before it paused for the verification."));
+                }
+                catch (Exception) when (_waited is not null)
+                {
+                    if (await _waited is { } waiter)
+                    {
+                        throw new SnapshotWaitedException(waiter);
+                    }
+
+                    throw;
+                }
             }
             finally
             {
@@ -294,7 +321,11 @@ internal static class OnlineVerification
             }
         }
 
-        public void Dispose() => _following.Dispose();
+        public void Dispose()
+        {
+            _comparing?.Dispose();
+            _following.Dispose();
+        }
 
         /// <summary>The follow goes on until the comparison started at its pause is done (or the snapshot failed).</summary>
         private Task FollowToThePauseAsync() =>
@@ -320,10 +351,13 @@ internal static class OnlineVerification
             await Db.ExecuteAsync(_held, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", pausedToken);
             var targetSnapshot = await Db.ScalarAsync<string>(_held, "SELECT pg_catalog.pg_export_snapshot()", pausedToken);
             follower.MarkPhase(OnlinePhases.Verify);
+            // Cancelled should a session of the source wait for the snapshot meanwhile (see SnapshotWaiters).
+            _comparing = CancellationTokenSource.CreateLinkedTokenSource(_following.Token);
             _verifying = Verifier.RunAsync(
                 new VerifyOptions { Source = source, Target = target, Mode = VerifyMode.Checksums, SourceSnapshot = paused.SnapshotName, TargetSnapshot = targetSnapshot, Jobs = VerifyOptions.ForMigration(jobs, source, target), ExceptTables = unlogged },
                 reporter,
-                _following.Token);
+                _comparing.Token);
+            _waited = SnapshotWaiters.WatchAsync(source, _verifying, _comparing, _following.Token);
             // Once it is done, the target's snapshot is no longer read: a waiting TRUNCATE may go on.
             _ = _verifying.ContinueWith(_ => _released.TrySetResult(), TaskScheduler.Default);
         }

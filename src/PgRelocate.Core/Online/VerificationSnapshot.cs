@@ -18,7 +18,8 @@ namespace PgRelocate.Online;
 /// </summary>
 internal sealed class VerificationSnapshot : IAsyncDisposable
 {
-    private const string ApplicationName = "pgrelocate online verify";
+    /// <summary>The program its sessions name (see <see cref="SnapshotWaiters"/>).</summary>
+    internal const string ApplicationName = "pgrelocate online verify";
     private readonly PgConnectionInfo _source;
     private readonly string _name;
     private readonly LogicalReplicationConnection _replication;

@@ -97,7 +97,7 @@ internal static class QueryComparer
     /// </summary>
     private static async Task<Run> RunAsync(PgRelocate.Connections.PgConnectionInfo info, string side, string query, CancellationToken cancellationToken)
     {
-        await using var conn = await Sessions.OpenAsync(info.WithApplicationName("pgrelocate verify"), side, cancellationToken);
+        await using var conn = await Sessions.OpenAsync(info.WithApplicationName(Sessions.ApplicationName), side, cancellationToken);
         var rows = new List<string>();
         try
         {

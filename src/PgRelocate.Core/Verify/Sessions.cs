@@ -21,7 +21,10 @@ internal sealed class Sessions : IAsyncDisposable
         "SET lc_monetary = 'C'; SET statement_timeout = 0; SET default_transaction_read_only = on; ";
 
     /// <summary>Every value is read as text, a count or a built-in array (queries' rows as row literals): the driver need not read the database's types first.</summary>
-    private static readonly SessionOptions ReadOnly = SessionOptions.BuiltInTypes with { ApplicationName = "pgrelocate verify" };
+    private static readonly SessionOptions ReadOnly = SessionOptions.BuiltInTypes with { ApplicationName = ApplicationName };
+
+    /// <summary>The program its sessions name.</summary>
+    internal const string ApplicationName = "pgrelocate verify";
 
     private readonly ConcurrentBag<NpgsqlConnection> _idle = [];
     private readonly ConcurrentBag<NpgsqlConnection> _all = [];

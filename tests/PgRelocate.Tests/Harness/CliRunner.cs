@@ -30,7 +30,7 @@ public static class CliRunner
 
     public static Task<CliResult> RunAsync(params string[] args) => RunAsync(args, null);
 
-    public static async Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment, TimeSpan? timeout = null, Action<Process>? onStarted = null, Action<string>? onOutput = null)
+    public static async Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment, TimeSpan? timeout = null, Action<Process>? onStarted = null, Action<string>? onOutput = null, Func<Task<string>>? onTimeout = null)
     {
         var assembly = AssemblyPath.EndsWith(".dll", StringComparison.Ordinal);
         // With SIGINT at its default, however the tests were started (see Signals).
@@ -77,8 +77,10 @@ public static class CliRunner
         }
         catch (OperationCanceledException)
         {
+            // What it was doing, asked before it is killed (its sessions still there).
+            var doing = onTimeout is null ? "" : "\n" + await onTimeout();
             p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"pgrelocate {string.Join(' ', args)} did not finish in time.");
+            throw new TimeoutException(Secrets.Masked($"pgrelocate {string.Join(' ', args)} did not finish in time.{doing}"));
         }
 
         var result = new CliResult(p.ExitCode, await stdout, await stderr);

@@ -99,6 +99,37 @@ public class PgServer : IAsyncLifetime
         return await Db.ScalarAsync<T>(conn, sql, CancellationToken.None);
     }
 
+    /// <summary>
+    /// What every session of <paramref name="db"/>'s database is doing (its program, state, wait and query) and which
+    /// locks it waits for: printed when a command did not finish, so that a hang says where it hangs. Never throws.
+    /// </summary>
+    public static async Task<string> SessionsAsync(PgConnectionInfo db)
+    {
+        try
+        {
+            await using var conn = new NpgsqlConnection(db.ToNpgsqlConnectionString());
+            await conn.OpenAsync();
+            var rows = await Db.ListAsync(
+                conn,
+                """
+                SELECT a.pid || ' ' || coalesce(a.application_name, '') || ' ' || coalesce(a.state, '') || ' ' || coalesce(a.wait_event_type || ':' || a.wait_event, '')
+                       || coalesce(' blocked by ' || nullif(pg_catalog.pg_blocking_pids(a.pid)::text, '{}'), '')
+                       || coalesce(' waits for ' || (SELECT string_agg(l.locktype || ' ' || coalesce(l.relation::regclass::text, l.transactionid::text, l.virtualxid, '') || ' ' || l.mode, ', ') FROM pg_catalog.pg_locks l WHERE l.pid = a.pid AND NOT l.granted), '')
+                       || ': ' || left(regexp_replace(coalesce(a.query, ''), '\s+', ' ', 'g'), 200)
+                FROM pg_catalog.pg_stat_activity a
+                WHERE a.datname = current_database() AND a.pid <> pg_catalog.pg_backend_pid()
+                ORDER BY a.backend_start
+                """,
+                r => r.GetString(0),
+                CancellationToken.None);
+            return $"Sessions of {db.Database}:\n  " + string.Join("\n  ", rows);
+        }
+        catch (Exception e)
+        {
+            return $"Sessions of {db.Database} could not be read: {e.Message}";
+        }
+    }
+
     internal static void RegisterPassword(PgConnectionInfo info)
     {
         var cs = new NpgsqlConnectionStringBuilder(info.ToNpgsqlConnectionString());

@@ -28,4 +28,7 @@ public static class Secrets
             }
         }
     }
+
+    /// <summary>The text with every known secret replaced by <c>***</c>: for the harness's own messages (a command line it ran).</summary>
+    public static string Masked(string text) => Known.Keys.Aggregate(text, (t, secret) => t.Replace(secret, "***", StringComparison.Ordinal));
 }

@@ -36,12 +36,18 @@ internal sealed class OnlineRun
             ["migrate", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--confirm", target.Database, "--workdir", workDir, "--online", .. extra],
             environment,
             TimeSpan.FromMinutes(6),
-            p => process = p);
+            p => process = p,
+            onTimeout: () => DoingAsync(source, target, workDir));
         return new OnlineRun(task, workDir, process);
     }
 
     public static OnlineRun Resume(PgConnectionInfo source, PgConnectionInfo target, string workDir, string id, params string[] extra) =>
-        new(CliRunner.RunAsync(["migrate", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--workdir", workDir, "--resume", id, .. extra], null, TimeSpan.FromMinutes(6)), workDir, null);
+        new(CliRunner.RunAsync(["migrate", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--workdir", workDir, "--resume", id, .. extra], null, TimeSpan.FromMinutes(6), onTimeout: () => DoingAsync(source, target, workDir)), workDir, null);
+
+    /// <summary>What a migration that did not finish in time was doing: its last log lines, and its sessions on both sides.</summary>
+    private static async Task<string> DoingAsync(PgConnectionInfo source, PgConnectionInfo target, string workDir) =>
+        $"The migration's last log lines:\n{string.Join("\n", MigrationJournal.All(workDir).SingleOrDefault()?.Log.TakeLast(40) ?? [])}\n"
+        + $"{await PgServer.SessionsAsync(source)}\n{await PgServer.SessionsAsync(target)}";
 
     public MigrationJournal Journal() => MigrationJournal.All(WorkDir).Single();
 

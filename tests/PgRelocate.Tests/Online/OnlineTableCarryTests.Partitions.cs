@@ -69,28 +69,15 @@ public partial class OnlineTableCarryTests
         await PgServer.ExecuteAsync(source, "ALTER TABLE events DETACH PARTITION events_2025 CONCURRENTLY");
         await PgServer.ExecuteAsync(source, "INSERT INTO events_2025 (id, at, what) VALUES (900001, DATE '2025-03-03', 'after detach'); UPDATE events_2025 SET what = 'detached' WHERE id % 10 = 0");
 
-        // Interrupted between them: a transaction that read the partitioned table before keeps its second one waiting until it is cancelled.
-        await using var older = new NpgsqlConnection(source.ToNpgsqlConnectionString());
-        await older.OpenAsync();
-        await using (var snapshot = await older.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead))
+        // Interrupted between them, while the transaction that kept its second one waiting is still open.
+        await using (await LeaveDetachPendingAsync(source, "events_2026"))
         {
-            await Db.ExecuteAsync(older, "SELECT count(*) FROM events", CancellationToken.None);
-            await using (var detaching = new NpgsqlConnection(source.ToNpgsqlConnectionString()))
-            {
-                await detaching.OpenAsync();
-                await Db.ExecuteAsync(detaching, "SET statement_timeout = '3s'", CancellationToken.None);
-                var cancelled = await Assert.ThrowsAsync<PostgresException>(() => Db.ExecuteAsync(detaching, "ALTER TABLE events DETACH PARTITION events_2026 CONCURRENTLY", CancellationToken.None));
-                Assert.Equal(PostgresErrorCodes.QueryCanceled, cancelled.SqlState);
-            }
-
-            Assert.True(await PgServer.ScalarAsync<bool>(source, "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = 'events_2026'::regclass"));
             await PgServer.ExecuteAsync(source, "INSERT INTO events_2026 (id, at, what) VALUES (900002, DATE '2026-05-05', 'pending'); UPDATE events_2026 SET what = 'pending' WHERE id % 7 = 0");
             await ArrivesAsync(
                 run,
                 "The partition left detach pending",
                 async () => !await PgServer.ScalarAsync<bool>(target, "SELECT relispartition FROM pg_class WHERE oid = 'events_2026'::regclass")
                             && await SameRowsAsync(source, target, "events_2025", "events_2026"));
-            await snapshot.RollbackAsync();
         }
 
         await PgServer.ExecuteAsync(source, "ALTER TABLE events DETACH PARTITION events_2026 FINALIZE");
@@ -108,6 +95,68 @@ public partial class OnlineTableCarryTests
         await DatabaseSnapshot.AssertIdenticalAsync(source, target, "events", "events_2024", "events_2025", "events_2026", "customers");
         Assert.Equal(await PgServer.ScalarAsync<string>(source, ParentsSql), await PgServer.ScalarAsync<string>(target, ParentsSql));
         Assert.Equal(MigrationStatus.Completed, MigrationJournal.All(dir.Path).Single().Status);
+    }
+
+    /// <summary>
+    /// A <c>DETACH … FINALIZE</c> while the verification while following compares: it takes its partition's lock, then
+    /// waits for every older snapshot, the verification's among them, which would come to the partition and wait for
+    /// that lock in turn. CI saw both wait until the migration's time ran out. The verification gives way to it, and
+    /// verifies again at a new position.
+    /// </summary>
+    [Fact]
+    public async Task Should_Give_Way_To_A_Detach_Finalize_That_Waits_For_The_Verifications_Snapshot()
+    {
+        using var dir = new TempDir();
+        var source = await servers.SourceAsync(Schema + Year2026);
+        await (await LeaveDetachPendingAsync(source, "events_2026")).DisposeAsync();
+        var target = await servers.Target.CreateDatabaseAsync("finalized");
+        // Killed once the copy is done: resumed, it verifies while a lock the test holds on the target keeps it comparing.
+        var run = OnlineRun.Start(source, target, dir.Path, new Dictionary<string, string> { [FaultInjection.Variable] = "kill:snapshot copy:end" });
+        Assert.Equal(137, (await run.Result).ExitCode);
+        var id = run.Journal().Id;
+        await using var holder = new NpgsqlConnection(target.ToNpgsqlConnectionString());
+        await holder.OpenAsync();
+        await Db.ExecuteAsync(holder, "BEGIN; LOCK TABLE old_logs IN ACCESS EXCLUSIVE MODE", CancellationToken.None);
+        var resumed = OnlineRun.Resume(source, target, dir.Path, id);
+        await PgServer.WaitForActivityAsync(target, "application_name = 'pgrelocate verify' AND wait_event_type = 'Lock'", resumed.Result, "the verification waiting for the test's lock");
+
+        var finalize = PgServer.ExecuteAsync(source, "ALTER TABLE events DETACH PARTITION events_2026 FINALIZE");
+        await Eventually.True(
+            async () => finalize.IsCompleted || await PgServer.ScalarAsync<bool>(source, "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'virtualxid' AND NOT granted)"),
+            TimeSpan.FromSeconds(30),
+            "The FINALIZE neither waited for an older snapshot nor ended.");
+        await Db.ExecuteAsync(holder, "ROLLBACK", CancellationToken.None);
+        Assert.True(await Task.WhenAny(finalize, Task.Delay(TimeSpan.FromMinutes(1))) == finalize, "The FINALIZE still waited a minute after the verification could go on: the verification did not give way to it.");
+        await finalize;
+        await resumed.WaitForVerifiedAsync();
+        Assert.Contains(resumed.Journal().Log, l => l.Contains("DETACH PARTITION … FINALIZE) on the source waits for the verification's snapshot to end: the verification gives way", StringComparison.Ordinal));
+
+        await PgServer.ExecuteAsync(source, "UPDATE events_2026 SET what = 'finalized' WHERE id % 4 = 0");
+        await resumed.CutoverAsync(id);
+        await DatabaseSnapshot.AssertIdenticalAsync(source, target, "events", "events_2024", "events_2025", "events_2026", "customers");
+        Assert.Equal(await PgServer.ScalarAsync<string>(source, ParentsSql), await PgServer.ScalarAsync<string>(target, ParentsSql));
+    }
+
+    /// <summary>
+    /// Leaves <paramref name="partition"/> of events detach pending: its <c>DETACH … CONCURRENTLY</c> cancelled between its
+    /// two transactions, the second kept waiting by a transaction that read the partitioned table before. That
+    /// transaction stays open in the session returned (disposing it ends it).
+    /// </summary>
+    private static async Task<NpgsqlConnection> LeaveDetachPendingAsync(PgConnectionInfo source, string partition)
+    {
+        var older = new NpgsqlConnection(source.ToNpgsqlConnectionString());
+        await older.OpenAsync();
+        await Db.ExecuteAsync(older, "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM events", CancellationToken.None);
+        await using (var detaching = new NpgsqlConnection(source.ToNpgsqlConnectionString()))
+        {
+            await detaching.OpenAsync();
+            await Db.ExecuteAsync(detaching, "SET statement_timeout = '3s'", CancellationToken.None);
+            var cancelled = await Assert.ThrowsAsync<PostgresException>(() => Db.ExecuteAsync(detaching, $"ALTER TABLE events DETACH PARTITION {partition} CONCURRENTLY", CancellationToken.None));
+            Assert.Equal(PostgresErrorCodes.QueryCanceled, cancelled.SqlState);
+        }
+
+        Assert.True(await PgServer.ScalarAsync<bool>(source, $"SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = '{partition}'::regclass"));
+        return older;
     }
 
     [Fact]
