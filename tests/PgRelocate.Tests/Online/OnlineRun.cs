@@ -29,11 +29,18 @@ internal sealed class OnlineRun
         Start(source, target, workDir, null, extra);
 
     /// <param name="environment">Extra environment for the process (a fault to inject).</param>
+    /// <param name="extra">
+    /// More options. Without an estimate option, <c>--no-estimate</c>: the estimate measures for up to ten seconds
+    /// (until the source's WAL rests, which a source an application writes to never does), reads and writes samples
+    /// and dumps the schema, which these tests never look at; <c>RealDatabases/OnlinePathTests</c> and
+    /// <c>Preflight/EstimatePairTests</c> keep it.
+    /// </param>
     public static OnlineRun Start(PgConnectionInfo source, PgConnectionInfo target, string workDir, Dictionary<string, string>? environment, params string[] extra)
     {
         Process? process = null;
+        string[] estimate = extra.Any(e => e.StartsWith("--estimate", StringComparison.Ordinal) || e == "--no-estimate") ? [] : ["--no-estimate"];
         var task = CliRunner.RunAsync(
-            ["migrate", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--confirm", target.Database, "--workdir", workDir, "--online", .. extra],
+            ["migrate", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--confirm", target.Database, "--workdir", workDir, "--online", .. estimate, .. extra],
             environment,
             TimeSpan.FromMinutes(6),
             p => process = p,
