@@ -379,6 +379,12 @@ internal static class OnlineVerification
                 }
             }
 
+            if (_waited is not null)
+            {
+                // Ends with the follow's token: it must not cancel a comparison disposed of after this.
+                await _waited;
+            }
+
             _released.TrySetResult();
             if (_held is not null)
             {

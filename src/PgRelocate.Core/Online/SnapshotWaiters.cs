@@ -64,8 +64,9 @@ internal static class SnapshotWaiters
 
             return null;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (cancellationToken.IsCancellationRequested && e is OperationCanceledException or NpgsqlException or IOException)
         {
+            // The comparison ended (or the follow stopped) while a look ran.
             return null;
         }
         finally
