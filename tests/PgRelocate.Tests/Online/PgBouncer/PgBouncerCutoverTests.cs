@@ -29,7 +29,8 @@ public partial class PgBouncerCutoverTests(OnlineServers servers) : IClassFixtur
         await using var bouncer = await PgBouncerServer.StartAsync(source, "app");
         using var dir = new TempDir();
         Directory.CreateDirectory(dir.File("bench"));
-        var bench = Pgbench.Run(bouncer.App, clients: 8, seconds: 100, rate: 400, dir.File("bench"));
+        // Long enough to outlast the switch with room to spare (alone it comes after about 15 s), and no longer: the test waits for its end.
+        var bench = Pgbench.Run(bouncer.App, clients: 8, seconds: 80, rate: 400, dir.File("bench"));
         await Eventually.True(async () => await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM pgbench_history") > 50, TimeSpan.FromMinutes(1), "pgbench wrote nothing through PgBouncer.");
 
         var run = OnlineRun.Start(source, target, dir.Path, "--replica-identity-full", "--pgbouncer", CliRunner.Url(bouncer.Admin), "--pgbouncer-ini", bouncer.IniFile, "--pgbouncer-database", "app");
