@@ -155,6 +155,7 @@ public class CopyResumeTests(PgServerPair servers) : IClassFixture<PgServerPair>
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Fail_Verify_When_The_Source_Changed_Before_A_Not_Consistent_Resume()
     {
         var source = await SourceAsync("changed");

@@ -97,6 +97,7 @@ public class InstanceTests(PgServerPair servers) : IClassFixture<PgServerPair>
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Cancel_Of_The_Parent_Stops_The_Running_Database_And_Lifts_Its_Read_Only_Source()
     {
         var (a, b, login) = await InstanceSource.CreateAsync(servers.Source, "c15");
@@ -175,6 +176,7 @@ public class InstanceTests(PgServerPair servers) : IClassFixture<PgServerPair>
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task A_Detached_Online_Instance_Migration_Says_On_The_Terminal_How_To_Remove_What_It_Leaves_On_The_Source()
     {
         var (a, b, login) = await InstanceSource.CreateAsync(servers.Source, "d16");

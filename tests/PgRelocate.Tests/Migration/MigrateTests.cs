@@ -333,6 +333,7 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Make_The_Source_Read_Only_Again_When_Resuming_After_A_Cancel()
     {
         var source = await servers.SmallSourceAsync();

@@ -71,6 +71,7 @@ public partial class FallbackTests
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_End_A_Way_Back_By_A_Slot_Past_Its_Limit_And_Leave_The_Target_Working()
     {
         var (source, target, dir, run, id) = await SwitchBySlotAsync("slotlimit", null, "--max-fallback-queue", "1MB");

@@ -93,6 +93,7 @@ public partial class FallbackTests(OnlineServers servers) : IClassFixture<Online
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Apply_Concurrent_Conflicting_Transactions_In_Commit_Order()
     {
         var (source, target, dir, run, id) = await SwitchAsync("order");

@@ -141,6 +141,7 @@ public class OnlineColumnCarryTests(OnlineServers servers) : IClassFixture<Onlin
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Resume_After_A_Kill_While_Changing_A_Type_With_Using()
     {
         var source = await servers.SourceAsync(Schema);

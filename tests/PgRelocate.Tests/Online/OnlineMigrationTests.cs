@@ -111,6 +111,7 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Apply_Large_Transactions_Streamed_Before_Their_Commit_With_Rollbacks_And_A_Kill_In_Between()
     {
         var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 1000) g; CREATE TABLE small (id int PRIMARY KEY);");

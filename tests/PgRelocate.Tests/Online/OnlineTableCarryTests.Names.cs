@@ -100,6 +100,7 @@ public partial class OnlineTableCarryTests
     }
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Rename_In_Place_The_Tables_Renamed_Between_The_Copy_And_The_Follows_First_Look()
     {
         var source = await servers.SourceAsync(Schema);

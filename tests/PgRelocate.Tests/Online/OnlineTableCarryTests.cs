@@ -55,6 +55,7 @@ public partial class OnlineTableCarryTests(OnlineServers servers) : IClassFixtur
     ];
 
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Rename_The_Target_Table_While_An_Application_Writes()
     {
         using var dir = new TempDir();

@@ -10,6 +10,7 @@ namespace PgRelocate.Tests.Restore;
 public class PolicyRolesBeforeEmptyingTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
     [Fact]
+    [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Refuse_A_Policy_Role_The_Target_Lacks_In_Every_Path_Before_Emptying()
     {
         var role = "pr_auditor_" + Guid.NewGuid().ToString("N")[..6];
