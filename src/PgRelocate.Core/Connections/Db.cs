@@ -12,6 +12,9 @@ namespace PgRelocate.Connections;
 /// </summary>
 internal static class Db
 {
+    /// <summary>The server's hint (" You might need to increase max_locks_per_transaction."), to follow its message; empty when it gives none.</summary>
+    public static string HintOf(PostgresException e) => e.Hint is { Length: > 0 } hint ? " " + hint.Trim().TrimEnd('.') + "." : "";
+
     /// <summary>
     /// Opens a connection. <paramref name="role"/> names the side in messages ("source", "target").
     /// </summary>
@@ -289,7 +292,7 @@ internal static class Db
             PostgresException { SqlState: PostgresErrorCodes.CannotConnectNow } => $"{Cap(where)} is starting up or shutting down: try again in a moment.",
             PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown } p => $"{Cap(where)} ended the session ({p.MessageText}): run the command again once the server is back.",
             PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } p => $"{Cap(where)} cancelled a statement ({p.MessageText}): raise statement_timeout for this role, or run the command again.",
-            PostgresException p => $"{Cap(where)} said: {p.MessageText} ({p.SqlState}).",
+            PostgresException p => $"{Cap(where)} said: {p.MessageText} ({p.SqlState}).{HintOf(p)}",
             _ when !connected && info is not null && text.Contains("No password has been provided", StringComparison.Ordinal) =>
                 $"{Cap(where)} asks for a password and none was given: {info.NoPasswordAdvice}.",
             _ when text.Contains("No SSL enabled connection", StringComparison.Ordinal) =>

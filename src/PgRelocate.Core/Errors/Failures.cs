@@ -19,7 +19,7 @@ public static class Failures
         // A session that broke where no caller named its side: the driver's error in words, with the next step.
         _ when Db.IsDriverFailure(e) => Db.Describe(e, null, null, connected: true),
         PostgresException p => new PgRelocateException(
-            $"The database server said: {p.MessageText} ({p.SqlState}). Fix what it names, then run the command again.", ExitCode.Failed, e),
+            $"The database server said: {p.MessageText} ({p.SqlState}).{Db.HintOf(p)} Fix what it names, then run the command again.", ExitCode.Failed, e),
         NpgsqlException { InnerException: TimeoutException } => new PgRelocateException(
             "A database server stopped answering (timeout): check the network and the server, then run the command again.", ExitCode.Failed, e)
         { IsTransient = true },

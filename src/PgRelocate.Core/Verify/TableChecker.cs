@@ -131,7 +131,7 @@ internal sealed class TableChecker(Sessions source, Sessions target, VerifyOptio
     }
 
     internal static PgRelocateException Failed(Sessions side, TableInfo table, PostgresException e) =>
-        new($"Reading table {table.Display} on the {side.Side} failed: {e.MessageText} ({e.SqlState}). " +
+        new($"Reading table {table.Display} on the {side.Side} failed: {e.MessageText} ({e.SqlState}).{Db.HintOf(e)} " +
             (e.SqlState == PostgresErrorCodes.InsufficientPrivilege ? "Grant the login SELECT on it, or leave it out with --tables." : "Check the table on that server."),
             ExitCode.Failed, e);
 }

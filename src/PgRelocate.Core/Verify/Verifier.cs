@@ -127,7 +127,7 @@ public static class Verifier
         }
         catch (Npgsql.PostgresException e)
         {
-            throw new PgRelocateException($"Reading the owners, privileges and roles of the {side.Side} ({side.Info.Display}) failed: {e.MessageText} ({e.SqlState}).", ExitCode.Failed, e);
+            throw new PgRelocateException($"Reading the owners, privileges and roles of the {side.Side} ({side.Info.Display}) failed: {e.MessageText} ({e.SqlState}).{Db.HintOf(e)}", ExitCode.Failed, e);
         }
     }
 
@@ -172,7 +172,7 @@ public static class Verifier
         }
         catch (Npgsql.PostgresException e)
         {
-            throw new PgRelocateException($"Reading the catalog of the {side.Side} ({side.Info.Display}) failed: {e.MessageText} ({e.SqlState}).", ExitCode.Failed, e);
+            throw new PgRelocateException($"Reading the catalog of the {side.Side} ({side.Info.Display}) failed: {e.MessageText} ({e.SqlState}).{Db.HintOf(e)}", ExitCode.Failed, e);
         }
     }
 }

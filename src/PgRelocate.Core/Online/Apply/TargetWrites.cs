@@ -374,5 +374,5 @@ internal sealed class TargetWrites(NpgsqlConnection connection, FollowSides? sid
     private FollowSides Sides => sides ?? FollowSides.Forward;
 
     private static PgRelocateException Failed(PostgresException e, FollowSides sides) =>
-        new($"Applying a change on the {sides.Target} failed: {e.MessageText} ({e.SqlState}){(e.TableName is null ? "" : " on table " + e.TableName)}.{(e.Hint is { Length: > 0 } hint ? " " + hint.TrimEnd('.') + "." : "")} Follow stopped; nothing after the last applied transaction was kept.", ExitCode.Failed, e);
+        new($"Applying a change on the {sides.Target} failed: {e.MessageText} ({e.SqlState}){(e.TableName is null ? "" : " on table " + e.TableName)}.{Connections.Db.HintOf(e)} Follow stopped; nothing after the last applied transaction was kept.", ExitCode.Failed, e);
 }
