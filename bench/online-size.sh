@@ -165,6 +165,16 @@ t = lambda v: datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
 print(", ".join("%s %.1fs" % (s["name"], t(s["finishedAt"]) - t(s["startedAt"])) for s in json.load(open(sys.argv[1]))["steps"] if s.get("startedAt") and s.get("finishedAt")))
 PY
 )"
+    # Where the write downtime went: the switch's table of phases, as its report prints it.
+    local phases
+    phases="$(python3 - "$j" <<'PY'
+import json, sys
+for s in json.load(open(sys.argv[1]))["steps"]:
+    for t in s.get("tables") or []:
+        if t.get("title", "").startswith("Where the write downtime went"):
+            print(", ".join("%s %.2fs" % (r[0], float(r[1])) for r in t["rows"]))
+PY
+)"
     local on_s copy_s on_tps check_s
     on_s="$(seconds "$start" "$on_end")"; copy_s="$(seconds "$copy_start" "$copy_end")"; on_tps="$(tps "$start" "$on_end")"
     check_s="$(seconds "$start" "$copy_start")"
@@ -196,6 +206,7 @@ PY
     caught up, then            ${steady} changes/s applied, worst lag ${worst}s
     verification while following ${verify_from:+$(awk -v a="$verify_from" -v b="$verify_to" 'BEGIN {printf "%.0f", (a > 0 ? b - a + 1 : 0)}')}s, from $(awk -v a="$verify_from" -v ce="$copy_end" 'BEGIN {printf "%.0f", (a > 0 ? a - ce : 0)}')s after the copy
     write downtime             ${downtime}s (pgrelocate), ${gap}s longest gap seen by the writer
+    where the downtime went    ${phases:-?}
     steps                      ${steps}
     verify                     ${verify}
 REPORT

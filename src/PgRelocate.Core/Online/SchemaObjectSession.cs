@@ -22,6 +22,32 @@ internal sealed class SchemaObjectSession(NpgsqlConnection conn, IReporter repor
         "SET search_path = ''; SET check_function_bodies = false; SET client_min_messages = warning; SET standard_conforming_strings = on; SET lock_timeout = '10s'",
         cancellationToken);
 
+    /// <summary>
+    /// A session on the source read as this one reads the target's: every name in a definition schema-qualified, so
+    /// that the two compare as text and the source's runs here as it is.
+    /// </summary>
+    public static async Task<NpgsqlConnection> OpenSourceAsync(PgConnectionInfo source, CancellationToken cancellationToken)
+    {
+        var s = await Db.OpenAsync(source.WithApplicationName(ApplicationName), "source", cancellationToken);
+        try
+        {
+            await PrepareSourceAsync(s, cancellationToken);
+            return s;
+        }
+        catch
+        {
+            await s.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The name the pass's sessions give the servers.</summary>
+    public const string ApplicationName = "pgrelocate online schema";
+
+    /// <summary>Sets a source session to read the catalog as the target's session does.</summary>
+    public static Task PrepareSourceAsync(NpgsqlConnection source, CancellationToken cancellationToken) =>
+        Db.ExecuteAsync(source, "SET search_path = ''", cancellationToken);
+
     /// <summary>Runs a change in one transaction; failing, its other way (<see cref="SchemaObjects.Step.Instead"/>) if it has one, else it is refused.</summary>
     public async Task RunAsync(SchemaObjects.Step step, CancellationToken cancellationToken)
     {
@@ -57,15 +83,12 @@ internal sealed class SchemaObjectSession(NpgsqlConnection conn, IReporter repor
     /// own: before PostgreSQL 12 it cannot run in a transaction). An enum whose values were renamed, removed or
     /// reordered on the source is refused.
     /// </summary>
-    public async Task EnumsAsync(PgConnectionInfo sourceInfo, CancellationToken cancellationToken)
+    /// <param name="source">A session on the source, set as <see cref="PrepareSourceAsync"/> sets it.</param>
+    public async Task EnumsAsync(NpgsqlConnection source, CancellationToken cancellationToken)
     {
-        Dictionary<string, List<string>> enums;
-        await using (var s = await Db.OpenAsync(sourceInfo.WithApplicationName("pgrelocate online schema"), "source", cancellationToken))
-        {
-            enums = await EnumsOfAsync(s, cancellationToken);
-        }
-
-        var ours = await EnumsOfAsync(conn, cancellationToken);
+        // Both sides read at once: at the switch this is write downtime.
+        var reads = await Task.WhenAll(EnumsOfAsync(source, cancellationToken), EnumsOfAsync(conn, cancellationToken));
+        var (enums, ours) = (reads[0], reads[1]);
         foreach (var (type, theirs) in enums)
         {
             if (!ours.TryGetValue(type, out var mine) || theirs.SequenceEqual(mine))
@@ -103,18 +126,11 @@ internal sealed class SchemaObjectSession(NpgsqlConnection conn, IReporter repor
     }
 
     /// <summary>Check constraints, which pg_dump writes inside their table's definition: added, replaced and dropped by name.</summary>
-    public async Task ChecksAsync(PgConnectionInfo sourceInfo, CancellationToken cancellationToken)
+    /// <param name="source">A session on the source, set as <see cref="PrepareSourceAsync"/> sets it.</param>
+    public async Task ChecksAsync(NpgsqlConnection source, CancellationToken cancellationToken)
     {
-        List<(string Table, string Name, string Definition)> theirs;
-        await using (var s = await Db.OpenAsync(sourceInfo.WithApplicationName("pgrelocate online schema"), "source", cancellationToken))
-        {
-            // Read as this session reads the target's: every name in a definition schema-qualified, so that the two
-            // compare as text and the source's runs here as it is.
-            await Db.ExecuteAsync(s, "SET search_path = ''", cancellationToken);
-            theirs = await ChecksOfAsync(s, cancellationToken);
-        }
-
-        var mine = await ChecksOfAsync(conn, cancellationToken);
+        var reads = await Task.WhenAll(ChecksOfAsync(source, cancellationToken), ChecksOfAsync(conn, cancellationToken));
+        var (theirs, mine) = (reads[0], reads[1]);
         var tables = theirs.Select(c => c.Table).ToHashSet(StringComparer.Ordinal);
         foreach (var c in mine.Where(c => tables.Contains(c.Table) && !theirs.Any(t => t.Table == c.Table && t.Name == c.Name)))
         {
@@ -139,16 +155,12 @@ internal sealed class SchemaObjectSession(NpgsqlConnection conn, IReporter repor
     }
 
     /// <summary>The materialized views the source has filled and the target has not (made by a pass, WITH NO DATA): refreshed, the rows being the source's now.</summary>
-    public async Task RefreshAsync(PgConnectionInfo sourceInfo, CancellationToken cancellationToken)
+    /// <param name="source">A session on the source, set as <see cref="PrepareSourceAsync"/> sets it.</param>
+    public async Task RefreshAsync(NpgsqlConnection source, CancellationToken cancellationToken)
     {
         const string Populated = "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'm' AND c.relispopulated";
-        List<string> theirs;
-        await using (var s = await Db.OpenAsync(sourceInfo.WithApplicationName("pgrelocate online schema"), "source", cancellationToken))
-        {
-            theirs = await Db.ListAsync(s, Populated, r => r.GetString(0), cancellationToken);
-        }
-
-        var mine = (await Db.ListAsync(conn, Populated, r => r.GetString(0), cancellationToken)).ToHashSet(StringComparer.Ordinal);
+        var reads = await Task.WhenAll(Db.ListAsync(source, Populated, r => r.GetString(0), cancellationToken), Db.ListAsync(conn, Populated, r => r.GetString(0), cancellationToken));
+        var (theirs, mine) = (reads[0], reads[1].ToHashSet(StringComparer.Ordinal));
         foreach (var view in theirs.Where(v => !mine.Contains(v)))
         {
             await RunAsync(new SchemaObjects.Step($"MATERIALIZED VIEW DATA {view}", [$"REFRESH MATERIALIZED VIEW {view}"]), cancellationToken);

@@ -86,21 +86,17 @@ internal static partial class SchemaObjects
     /// </summary>
     public static async Task<Pass> SyncAsync(PgBinaries binaries, PgConnectionInfo source, PgConnectionInfo target, Phase phase, Settled? settled, IReporter reporter, CancellationToken cancellationToken)
     {
-        await using var conn = await Db.OpenAsync(target.WithApplicationName("pgrelocate online schema"), "target", cancellationToken);
-        int sourceMajor;
-        SchemaFingerprint sourceSchema;
-        var unchanged = false;
-        await using (var s = await Db.OpenAsync(source.WithApplicationName("pgrelocate online schema"), "source", cancellationToken))
-        {
-            sourceMajor = s.PostgreSqlVersion.Major;
-            // The source's read before the dumps: a change after it, even one the dumps see, makes the switch compare in full.
-            // At the switch, both sides' read at once: this is write downtime.
-            var sourceRead = SchemaFingerprint.ReadAsync(s, cancellationToken);
-            var targetRead = settled is null ? sourceRead : SchemaFingerprint.ReadAsync(conn, cancellationToken);
-            await Task.WhenAll(sourceRead, targetRead);
-            sourceSchema = await sourceRead;
-            unchanged = settled is not null && settled.Source.Same(sourceSchema) && settled.Target.SameObjects(await targetRead);
-        }
+        // One session on each side for the whole pass: at the switch, each one more would be write downtime.
+        await using var conn = await Db.OpenAsync(target.WithApplicationName(SchemaObjectSession.ApplicationName), "target", cancellationToken);
+        await using var s = await SchemaObjectSession.OpenSourceAsync(source, cancellationToken);
+        var sourceMajor = s.PostgreSqlVersion.Major;
+        // The source's read before the dumps: a change after it, even one the dumps see, makes the switch compare in full.
+        // At the switch, both sides' read at once.
+        var sourceRead = SchemaFingerprint.ReadAsync(s, cancellationToken);
+        var targetRead = settled is null ? sourceRead : SchemaFingerprint.ReadAsync(conn, cancellationToken);
+        await Task.WhenAll(sourceRead, targetRead);
+        var sourceSchema = await sourceRead;
+        var unchanged = settled is not null && settled.Source.Same(sourceSchema) && settled.Target.SameObjects(await targetRead);
 
         if (unchanged)
         {
@@ -118,11 +114,11 @@ internal static partial class SchemaObjects
                 await session.RunAsync(step, cancellationToken);
             }
 
-            await session.EnumsAsync(source, cancellationToken);
+            await session.EnumsAsync(s, cancellationToken);
             if (phase == Phase.Switch)
             {
-                await session.ChecksAsync(source, cancellationToken);
-                await session.RefreshAsync(source, cancellationToken);
+                await session.ChecksAsync(s, cancellationToken);
+                await session.RefreshAsync(s, cancellationToken);
             }
 
             // Nothing left for the switch: every change of every kind made now, a trigger the follow disabled taken as the
@@ -227,10 +223,11 @@ internal static partial class SchemaObjects
             return false;
         }
 
-        await using var conn = await Db.OpenAsync(target.WithApplicationName("pgrelocate online schema"), "target", cancellationToken);
+        await using var conn = await Db.OpenAsync(target.WithApplicationName(SchemaObjectSession.ApplicationName), "target", cancellationToken);
+        await using var s = await SchemaObjectSession.OpenSourceAsync(source, cancellationToken);
         await using var session = new SchemaObjectSession(conn, reporter);
         await session.PrepareAsync(cancellationToken);
-        await session.EnumsAsync(source, cancellationToken);
+        await session.EnumsAsync(s, cancellationToken);
         Report(new Pass(session.Applied, session.Refused), reporter);
         return session.Applied.Count > 0;
     }

@@ -34,7 +34,7 @@ internal sealed class CarrySession(PgConnectionInfo source) : IAsyncDisposable
             await broken.DisposeAsync();
         }
 
-        var session = await Db.OpenAsync(source.WithApplicationName("pgrelocate online schema"), "source", cancellationToken);
+        var session = await Db.OpenAsync(source.WithApplicationName(SchemaObjectSession.ApplicationName), "source", cancellationToken);
         await Db.ExecuteAsync(session, "SET search_path = ''", cancellationToken);
         _session = session;
         return session;

@@ -267,6 +267,13 @@ internal sealed class Follower : IAsyncDisposable
     private async Task<bool> StopsAtRestAsync(FollowSession session, Func<FollowPoint, bool> done, FollowPause pause, CancellationToken cancellationToken)
     {
         await CommitAppliedAsync(session, cancellationToken);
+        // Asked first without looking whether the source has more to send (a pause of 100 ms and a query): a
+        // condition met already (the cutover's marker committed, the lag small enough) ends the run now, as on a busy source.
+        if (await StopsAtCommitAsync(session, done, DateTime.UtcNow, cancellationToken))
+        {
+            return true;
+        }
+
         var point = await PointAsync(session, cancellationToken);
         await TickAsync(session, point.CaughtUp, cancellationToken);
         if (pause.At is { Marked: false, At: var reached } && point.CaughtUp && point.Received >= reached && !await pause.HereAsync(session, reached, t => CommitAppliedAsync(session, t), cancellationToken))

@@ -3,6 +3,7 @@ using PgRelocate.Errors;
 using PgRelocate.Migration;
 using PgRelocate.Migration.Steps;
 using PgRelocate.Online.Apply;
+using PgRelocate.Online.Follow;
 using PgRelocate.Progress;
 
 namespace PgRelocate.Online.Steps;
@@ -121,7 +122,13 @@ public sealed class FollowStep : ICompensatingStep
 
                 var refused = follower.Carry.Waiting is [_, ..] waiting
                     ? $"The cutover waits: {string.Join(", ", waiting)} cannot be carried to the target yet (see the warning that names it); the follow goes on: ask again once it is carried (an automatic cutover tries again by itself)"
-                    : await SchemaObjects.BeforeSwitchAsync(context, cancellationToken) ?? (options.PgBouncer is null ? null : await PgBouncerSwitch.TryPauseAsync(context, cancellationToken));
+                    : await SchemaObjects.BeforeSwitchAsync(context, cancellationToken);
+                if (refused is null)
+                {
+                    await CloseInAsync(follower, context.Reporter, cancellationToken);
+                    refused = options.PgBouncer is null ? null : await PgBouncerSwitch.TryPauseAsync(context, cancellationToken);
+                }
+
                 if (refused is null)
                 {
                     break;
@@ -146,5 +153,32 @@ public sealed class FollowStep : ICompensatingStep
         context.Record.Summary = $"{follower.Changes} changes in {follower.Transactions} transactions applied; {(verified ? "verified identical while following; " : "not verified while following (cutover asked first); ")}{(Requested() ? "cutover requested" : "caught up, automatic cutover")}";
         context.Record.Set(Changes, follower.Changes);
         context.Reporter.Progress(new ProgressUpdate("follow", follower.Changes, follower.Changes, "changes", Finished: true));
+    }
+
+    /// <summary>The lag the follow comes within just before the source stops taking writes (see <see cref="CloseInAsync"/>).</summary>
+    internal static readonly TimeSpan CloseLag = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How long the follow tries to come within <see cref="CloseLag"/> before the switch goes on as it is.</summary>
+    internal static readonly TimeSpan CloseWithin = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Right before the switch: the follow applies what the source wrote while the switch was being decided (the
+    /// lag under --max-lag, the carry of new tables, the schema pass with its two pg_dump runs, seconds on a busy
+    /// machine) while the source still takes writes, so that the write downtime's catch-up is only what the last
+    /// moment brings. Bounded: a follow that does not come within <see cref="CloseLag"/> in <see cref="CloseWithin"/>
+    /// goes to the switch as it stands, which then applies the rest.
+    /// </summary>
+    private static async Task CloseInAsync(Follower follower, IReporter reporter, CancellationToken cancellationToken)
+    {
+        var until = DateTimeOffset.UtcNow + CloseWithin;
+        var lag = double.PositiveInfinity;
+        await follower.RunAsync(
+            p =>
+            {
+                lag = p.CaughtUp ? 0 : p.LagSeconds;
+                return p.CaughtUp || p.LagSeconds < CloseLag.TotalSeconds || DateTimeOffset.UtcNow >= until;
+            },
+            cancellationToken);
+        reporter.Info($"Before the switch, the target is {lag:0.00}s behind the source.");
     }
 }

@@ -55,19 +55,21 @@ public sealed class OnlineCutoverStep : IMigrationStep
             return;
         }
 
-        var phases = new Stopwatch(readOnlyAt);
+        var phases = new DowntimePhases(readOnlyAt);
+        phases.Lap(DowntimePhases.ReadOnly);
+
+        // One session on each side for the whole switch: every phase below is downtime, and so is opening one more.
+        await using var source = await Db.OpenAsync(options.Source, "source", cancellationToken);
+        await using var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken);
 
         // 1. Everything the source committed before it became read-only. The follow step's session when this process
         // ran it (no WAL decoded again while writes are refused), else a new one from the position stored in the
         // target. Closed before the slot is dropped below: an open session keeps it active.
-        var applied = await MarkLastChangeAsync(context, cancellationToken);
+        var applied = await MarkLastChangeAsync(source, context.Reporter, cancellationToken);
         await using var follower = context.TakeHandOff<Follower>() ?? FollowerFor(context, OnlinePhases.Cutover);
-        var (changesBefore, transactionsBefore) = await CatchUpAsync(context, follower, applied, cancellationToken);
-        phases.Lap("read-only and catch up");
+        var (changesBefore, transactionsBefore) = await CatchUpAsync(context, follower, applied, phases, cancellationToken);
+        phases.Lap("follow's sessions closed");
 
-        // One session on each side for the rest of the switch: every phase below is downtime.
-        await using var source = await Db.OpenAsync(options.Source, "source", cancellationToken);
-        await using var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken);
         await CarrySchemaObjectsAsync(context, target, cancellationToken);
         phases.Lap("schema objects");
 
@@ -141,15 +143,17 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// Applies the source's last changes and the columns' attributes, then closes the follower and records its lag.
     /// </summary>
     /// <returns>The changes and transactions the follower had applied before this step.</returns>
-    private static async Task<(long Changes, long Transactions)> CatchUpAsync(MigrationContext context, Follower follower, Func<FollowPoint, bool> applied, CancellationToken cancellationToken)
+    private static async Task<(long Changes, long Transactions)> CatchUpAsync(MigrationContext context, Follower follower, Func<FollowPoint, bool> applied, DowntimePhases phases, CancellationToken cancellationToken)
     {
         follower.StartPhase(OnlinePhases.Cutover);
         var before = (follower.Changes, follower.Transactions);
         try
         {
             await follower.RunAsync(applied, cancellationToken);
+            phases.Lap(DowntimePhases.LastChanges);
             // Defaults, NOT NULLs and generated columns, which the stream does not show: exact now the source is read-only.
             await follower.Carry.ColumnAttributesAsync(cancellationToken);
+            phases.Lap("columns' defaults and NOT NULLs");
         }
         finally
         {
@@ -173,7 +177,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
     }
 
     /// <summary>Sequences, large objects, the extensions' configuration rows and the unlogged tables, each a phase of the downtime.</summary>
-    private static async Task<CopiedAgain> CopyWhatDecodingMissesAsync(MigrationContext context, NpgsqlConnection source, NpgsqlConnection target, Stopwatch phases, CancellationToken cancellationToken)
+    private static async Task<CopiedAgain> CopyWhatDecodingMissesAsync(MigrationContext context, NpgsqlConnection source, NpgsqlConnection target, DowntimePhases phases, CancellationToken cancellationToken)
     {
         var (sequences, missingSequences) = await SequenceSync.SyncAsync(source, target, cancellationToken);
         if (missingSequences.Count > 0)
@@ -228,7 +232,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// the slot and publication are removed from the read-only source after. With --fallback it waits until the way
     /// back's capture is on the target too (the next step turns the entry): what it writes first must reach the old source.
     /// </summary>
-    private static async Task ResumeApplicationAsync(MigrationContext context, Stopwatch phases, CancellationToken cancellationToken)
+    private static async Task ResumeApplicationAsync(MigrationContext context, DowntimePhases phases, CancellationToken cancellationToken)
     {
         var options = context.Options;
         if (options.PgBouncer is not null && options.Fallback)
@@ -244,7 +248,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
     }
 
     /// <summary>Records the write downtime, its phases and the follow's changes, and says them in the step's summary.</summary>
-    private static void RecordDowntime(MigrationContext context, Follower follower, TimeSpan downtime, Stopwatch phases, long transactionsBefore, long lastChanges, CopiedAgain carried, int changed, int counted, bool slotRemoved)
+    private static void RecordDowntime(MigrationContext context, Follower follower, TimeSpan downtime, DowntimePhases phases, long transactionsBefore, long lastChanges, CopiedAgain carried, int changed, int counted, bool slotRemoved)
     {
         Record(context, follower, transactionsBefore);
         context.Record.Set(WriteDowntime, downtime);
@@ -253,7 +257,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
             estimate.Actual.OnlineDowntimeSeconds = downtime.TotalSeconds;
         }
 
-        context.Record.Set(CatchUp, TimeSpan.FromSeconds(phases.Seconds("read-only and catch up")));
+        context.Record.Set(CatchUp, TimeSpan.FromSeconds(phases.Seconds(DowntimePhases.ReadOnly) + phases.Seconds(DowntimePhases.LastChanges)));
         context.Record.Tables.Add(new ReportTable(
             "Where the write downtime went",
             ["phase", "seconds"],
@@ -422,22 +426,5 @@ public sealed class OnlineCutoverStep : IMigrationStep
         }
 
         return (differing, counted);
-    }
-
-    /// <summary>The time since the source became read-only, split into named phases.</summary>
-    private sealed class Stopwatch(DateTimeOffset start)
-    {
-        private DateTimeOffset _last = start;
-
-        public List<(string Name, double Seconds)> Laps { get; } = [];
-
-        public void Lap(string name)
-        {
-            var now = DateTimeOffset.UtcNow;
-            Laps.Add((name, (now - _last).TotalSeconds));
-            _last = now;
-        }
-
-        public double Seconds(string name) => Laps.FirstOrDefault(l => l.Name == name).Seconds;
     }
 }
