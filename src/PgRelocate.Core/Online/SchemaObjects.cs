@@ -54,9 +54,31 @@ internal static partial class SchemaObjects
     /// source's, and the switch compares them without pg_dump. Handed from the follow step to the cutover step
     /// (<see cref="Migration.MigrationContext.HandOff{T}"/>); a run that did not hand it off compares in full.
     /// </summary>
-    internal sealed record Settled(SchemaFingerprint Source, SchemaFingerprint Target) : IAsyncDisposable
+    /// <param name="ColumnsSame">
+    /// Every column's default, NOT NULL, identity and generation was the source's once both fingerprints were read
+    /// (<see cref="Apply.ColumnAttributeCarry.SameAsync"/>): with neither side's changed by the switch, the cutover
+    /// need not compare them again.
+    /// </param>
+    internal sealed record Settled(SchemaFingerprint Source, SchemaFingerprint Target, bool ColumnsSame) : IAsyncDisposable
     {
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// At the switch, with every change applied: what the pass when the cutover was asked settled (taken from the
+    /// follow step's hand-off), if neither side's schema has changed since; else null, and the switch compares in
+    /// full. Both fingerprints are read at once, on the cutover's sessions.
+    /// </summary>
+    public static async Task<Settled?> StillSettledAsync(Migration.MigrationContext context, NpgsqlConnection source, NpgsqlConnection target, CancellationToken cancellationToken)
+    {
+        await using var settled = context.TakeHandOff<Settled>();
+        if (settled is null || !context.Options.CarrySchemaChanges)
+        {
+            return null;
+        }
+
+        var read = await Task.WhenAll(SchemaFingerprint.ReadAsync(source, cancellationToken), SchemaFingerprint.ReadAsync(target, cancellationToken));
+        return settled.Source.Same(read[0]) && settled.Target.SameObjects(read[1]) ? settled : null;
     }
 
     /// <summary>pg_dump's entries that are no object of this comparison: the database's own, grants, data, extensions, the stream's.</summary>
@@ -81,22 +103,19 @@ internal static partial class SchemaObjects
 
     /// <summary>
     /// Compares both sides and makes the target's objects the source's, as far as <paramref name="phase"/> allows.
-    /// At the switch, <paramref name="settled"/> (what the pass when the cutover was asked left) spares the comparison
+    /// At the switch, <paramref name="unchanged"/> (neither side's schema changed since the pass when the cutover was
+    /// asked, which left nothing for the switch: see <see cref="StillSettledAsync"/>) spares the comparison
     /// by pg_dump when neither side's schema changed since.
     /// </summary>
-    public static async Task<Pass> SyncAsync(PgBinaries binaries, PgConnectionInfo source, PgConnectionInfo target, Phase phase, Settled? settled, IReporter reporter, CancellationToken cancellationToken)
+    public static async Task<Pass> SyncAsync(PgBinaries binaries, PgConnectionInfo source, PgConnectionInfo target, Phase phase, bool unchanged, IReporter reporter, CancellationToken cancellationToken)
     {
         // One session on each side for the whole pass: at the switch, each one more would be write downtime.
         await using var conn = await Db.OpenAsync(target.WithApplicationName(SchemaObjectSession.ApplicationName), "target", cancellationToken);
         await using var s = await SchemaObjectSession.OpenSourceAsync(source, cancellationToken);
         var sourceMajor = s.PostgreSqlVersion.Major;
-        // The source's read before the dumps: a change after it, even one the dumps see, makes the switch compare in full.
-        // At the switch, both sides' read at once.
-        var sourceRead = SchemaFingerprint.ReadAsync(s, cancellationToken);
-        var targetRead = settled is null ? sourceRead : SchemaFingerprint.ReadAsync(conn, cancellationToken);
-        await Task.WhenAll(sourceRead, targetRead);
-        var sourceSchema = await sourceRead;
-        var unchanged = settled is not null && settled.Source.Same(sourceSchema) && settled.Target.SameObjects(await targetRead);
+        // Ahead, the source's read before the dumps (for the switch to rely on): a change after it, even one the dumps
+        // see, makes the switch compare in full.
+        var sourceSchema = phase == Phase.Ahead ? await SchemaFingerprint.ReadAsync(s, cancellationToken) : null;
 
         if (unchanged)
         {
@@ -127,12 +146,23 @@ internal static partial class SchemaObjects
                 && !HasNewTables(both.Source, both.Target)
                 && Plan(both.Source, both.Target, Phase.Switch, followDisabledTriggers: true).All(s => session.Applied.Contains(s.Object))
                 && await TargetState.TriggersComeBackPlainAsync(conn, cancellationToken);
-            return new Pass(session.Applied, session.Refused, left ? new Settled(sourceSchema, await SchemaFingerprint.ReadAsync(conn, cancellationToken)) : null);
+            return new Pass(session.Applied, session.Refused, left ? await SettleAsync(s, conn, sourceSchema!, cancellationToken) : null);
         }
         finally
         {
             Interrupts.DeleteTempFolder(folder);
         }
+    }
+
+    /// <summary>
+    /// What a pass that left nothing for the switch settles: the source's fingerprint read before it, the target's
+    /// now, and then whether every column's attributes are the source's (compared after both reads, so that a change
+    /// on either side after its read shows at the switch as a changed fingerprint).
+    /// </summary>
+    private static async Task<Settled> SettleAsync(NpgsqlConnection source, NpgsqlConnection target, SchemaFingerprint sourceSchema, CancellationToken cancellationToken)
+    {
+        var targetSchema = await SchemaFingerprint.ReadAsync(target, cancellationToken);
+        return new Settled(sourceSchema, targetSchema, await Apply.ColumnAttributeCarry.SameAsync(source, target, cancellationToken));
     }
 
     /// <summary>
@@ -170,7 +200,7 @@ internal static partial class SchemaObjects
             return null;
         }
 
-        var pass = await SyncAsync(context.Binaries, options.Source, options.Into.Connection, Phase.Ahead, null, context.Reporter, cancellationToken);
+        var pass = await SyncAsync(context.Binaries, options.Source, options.Into.Connection, Phase.Ahead, unchanged: false, context.Reporter, cancellationToken);
         Report(pass, context.Reporter);
         // A pass asked again (the last cutover was refused) replaces what the last one settled.
         await using (context.TakeHandOff<Settled>())
@@ -187,7 +217,8 @@ internal static partial class SchemaObjects
 
     /// <summary>The pass of the switch, with the source read-only and every change applied: a refusal fails the cutover, the source made writable again.</summary>
     /// <exception cref="PgRelocateException">An object could not be made on the target.</exception>
-    public static async Task AtSwitchAsync(Migration.MigrationContext context, CancellationToken cancellationToken)
+    /// <param name="unchanged">What <see cref="StillSettledAsync"/> found: the objects are compared without pg_dump.</param>
+    public static async Task AtSwitchAsync(Migration.MigrationContext context, bool unchanged, CancellationToken cancellationToken)
     {
         var options = context.Options;
         if (!options.CarrySchemaChanges)
@@ -195,8 +226,7 @@ internal static partial class SchemaObjects
             return;
         }
 
-        await using var settled = context.TakeHandOff<Settled>();
-        var pass = await SyncAsync(context.Binaries, options.Source, options.Into.Connection, Phase.Switch, settled, context.Reporter, cancellationToken);
+        var pass = await SyncAsync(context.Binaries, options.Source, options.Into.Connection, Phase.Switch, unchanged, context.Reporter, cancellationToken);
         Report(pass, context.Reporter);
         if (pass.Refused.Count > 0)
         {

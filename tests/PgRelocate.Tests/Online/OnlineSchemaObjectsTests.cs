@@ -9,7 +9,7 @@ namespace PgRelocate.Tests.Online;
 /// dropped table), none of which the stream carries: by the cutover the target's schema is the source's. Compared
 /// outside the tool: the harness's catalogs and rows and <c>pg_dump --schema-only</c>, and each table's exact digest.
 /// </summary>
-[Heavy(190)]
+[Heavy(215)]
 public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<OnlineServers>
 {
     private const string Schema = """
@@ -211,6 +211,45 @@ public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<Onl
             await PgServer.ScalarAsync<string>(source, "SELECT obj_description('orders'::regclass, 'pg_class')"),
             await PgServer.ScalarAsync<string>(target, "SELECT obj_description('orders'::regclass, 'pg_class')"));
         Assert.DoesNotContain(run.Journal().Log, l => l.Contains("its objects are compared without pg_dump", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_Compare_The_Columns_At_The_Switch_When_A_Default_Changed_After_The_Cutover_Was_Asked()
+    {
+        // The pass when the cutover is asked finds every column's attributes the source's, so the switch compares them
+        // again only when a fingerprint changed: here a default that changes every few milliseconds until the read-only
+        // step ends the session, so its last value comes after that pass and only the switch can carry it.
+        var source = await servers.SourceAsync(Schema);
+        var target = await servers.Target.CreateDatabaseAsync("objects_default_late");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        await run.WaitForVerifiedAsync();
+        await PgServer.ExecuteAsync(source, """
+            CREATE PROCEDURE default_forever() LANGUAGE plpgsql AS $$
+            BEGIN
+                FOR i IN 1..40000 LOOP
+                    EXECUTE format('ALTER TABLE orders ALTER COLUMN total SET DEFAULT %s', i);
+                    COMMIT;
+                    PERFORM pg_sleep(0.003);
+                END LOOP;
+            END$$
+            """);
+        const string Default = "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = 'orders'::regclass AND a.attname = 'total'";
+        await using (ApplicationWriter.Start(source, "CALL default_forever()"))
+        {
+            await Eventually.True(async () => await PgServer.ScalarAsync<string>(source, Default) is not null, TimeSpan.FromMinutes(1), "The defaults were not set.");
+            var set = await PgServer.ScalarAsync<string>(source, Default);
+            await Eventually.True(async () => await PgServer.ScalarAsync<string>(source, Default) != set, TimeSpan.FromMinutes(1), "The defaults did not go on changing.");
+            await run.CutoverAsync(id);
+        }
+
+        var last = await PgServer.ScalarAsync<string>(source, Default);
+        Assert.NotNull(last);
+        Assert.Equal(last, await PgServer.ScalarAsync<string>(target, Default));
+        await DatabaseSnapshot.AssertIdenticalAsync(source, target, "orders");
+        Assert.DoesNotContain(run.Journal().Log, l => l.Contains("its objects are compared without pg_dump", StringComparison.Ordinal));
+        Assert.Equal(MigrationStatus.Completed, run.Journal().Status);
     }
 
     [Fact]

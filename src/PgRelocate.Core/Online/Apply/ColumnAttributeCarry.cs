@@ -92,6 +92,17 @@ internal sealed class ColumnAttributeCarry(CarrySession sourceSession, IReporter
     }
 
     /// <summary>
+    /// True when every column of every table both sides have carries the source's defaults, NOT NULLs, identity and
+    /// generation on the target: nothing for <see cref="AttributesAsync(NpgsqlConnection, IReadOnlyList{string}?, bool, CancellationToken)"/>
+    /// to do. Both sessions must read with an empty search_path (every name qualified alike).
+    /// </summary>
+    public static async Task<bool> SameAsync(NpgsqlConnection source, NpgsqlConnection target, CancellationToken cancellationToken)
+    {
+        var reading = await Task.WhenAll(ReadAttributesAsync(source, null, cancellationToken), ReadAttributesAsync(target, null, cancellationToken));
+        return !AttributeStatements(reading[0], reading[1]).Any();
+    }
+
+    /// <summary>
     /// The statements that give the target's columns the source's defaults, NOT NULLs and generation, each with its
     /// table; the columns the stream carries (a plain column added, dropped or renamed) are left to it: a plain
     /// column only one side has could be a rename no row has shown yet, and dropping it would lose its values.

@@ -67,10 +67,10 @@ public sealed class OnlineCutoverStep : IMigrationStep
         // target. Closed before the slot is dropped below: an open session keeps it active.
         var applied = await MarkLastChangeAsync(source, context.Reporter, cancellationToken);
         await using var follower = context.TakeHandOff<Follower>() ?? FollowerFor(context, OnlinePhases.Cutover);
-        var (changesBefore, transactionsBefore) = await CatchUpAsync(context, follower, applied, phases, cancellationToken);
+        var (changesBefore, transactionsBefore, unchanged) = await CatchUpAsync(context, follower, applied, source, target, phases, cancellationToken);
         phases.Lap("follow's sessions closed");
 
-        await CarrySchemaObjectsAsync(context, target, cancellationToken);
+        await CarrySchemaObjectsAsync(context, target, unchanged, cancellationToken);
         phases.Lap("schema objects");
 
         // 2. Sequences, large objects and the extensions' configuration rows, which logical decoding does not carry.
@@ -142,8 +142,11 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// <summary>
     /// Applies the source's last changes and the columns' attributes, then closes the follower and records its lag.
     /// </summary>
-    /// <returns>The changes and transactions the follower had applied before this step.</returns>
-    private static async Task<(long Changes, long Transactions)> CatchUpAsync(MigrationContext context, Follower follower, Func<FollowPoint, bool> applied, DowntimePhases phases, CancellationToken cancellationToken)
+    /// <returns>
+    /// The changes and transactions the follower had applied before this step, and whether neither side's schema
+    /// changed since the pass when the cutover was asked, which left nothing for the switch (<see cref="SchemaObjects.StillSettledAsync"/>).
+    /// </returns>
+    private static async Task<(long Changes, long Transactions, bool Unchanged)> CatchUpAsync(MigrationContext context, Follower follower, Func<FollowPoint, bool> applied, NpgsqlConnection source, NpgsqlConnection target, DowntimePhases phases, CancellationToken cancellationToken)
     {
         follower.StartPhase(OnlinePhases.Cutover);
         var before = (follower.Changes, follower.Transactions);
@@ -151,17 +154,22 @@ public sealed class OnlineCutoverStep : IMigrationStep
         {
             await follower.RunAsync(applied, cancellationToken);
             phases.Lap(DowntimePhases.LastChanges);
-            // Defaults, NOT NULLs and generated columns, which the stream does not show: exact now the source is read-only.
-            await follower.Carry.ColumnAttributesAsync(cancellationToken);
+            // Defaults, NOT NULLs and generated columns, which the stream does not show: exact now the source is read-only,
+            // unless the pass before the switch found them all the source's and neither side's schema changed since.
+            var settled = await SchemaObjects.StillSettledAsync(context, source, target, cancellationToken);
+            if (settled is not { ColumnsSame: true })
+            {
+                await follower.Carry.ColumnAttributesAsync(cancellationToken);
+            }
+
             phases.Lap("columns' defaults and NOT NULLs");
+            return (before.Changes, before.Transactions, settled is not null);
         }
         finally
         {
             await follower.DisposeAsync();
             RecordLag(context, follower, "Lag during the cutover");
         }
-
-        return before;
     }
 
     /// <summary>
@@ -169,10 +177,10 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// Every change is applied: the target's triggers are on again first, so that the comparison meets them as the
     /// source has them (pg_dump writes a disabled trigger as changed, which the pass would make again).
     /// </summary>
-    private static async Task CarrySchemaObjectsAsync(MigrationContext context, NpgsqlConnection target, CancellationToken cancellationToken)
+    private static async Task CarrySchemaObjectsAsync(MigrationContext context, NpgsqlConnection target, bool unchanged, CancellationToken cancellationToken)
     {
         await TargetState.EnableAsync(target, cancellationToken);
-        await SchemaObjects.AtSwitchAsync(context, cancellationToken);
+        await SchemaObjects.AtSwitchAsync(context, unchanged, cancellationToken);
         await TargetState.RecordModesAsync(target, cancellationToken);
     }
 
