@@ -1,3 +1,4 @@
+using PgRelocate.Connections;
 using PgRelocate.Migration;
 using PgRelocate.Tests.Harness;
 
@@ -180,36 +181,12 @@ public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<Onl
     {
         var source = await servers.SourceAsync(Schema);
         var target = await servers.Target.CreateDatabaseAsync("objects_unsettled");
-        using var dir = new TempDir();
-        var run = OnlineRun.Start(source, target, dir.Path);
-        var id = await run.WaitForFollowAsync();
-        await run.WaitForVerifiedAsync();
-        // A deploy that never stops: the table's comment changes every few milliseconds until the read-only step ends its
-        // session, so it changes after the pass when the cutover is asked, and only the switch's own comparison can carry
-        // its last value. The loop runs in the server: a busy test process could not pause it past that pass.
-        await PgServer.ExecuteAsync(source, """
-            CREATE PROCEDURE deploy_forever() LANGUAGE plpgsql AS $$
-            BEGIN
-                FOR i IN 1..40000 LOOP
-                    EXECUTE format('COMMENT ON TABLE orders IS %L', clock_timestamp()::text);
-                    COMMIT;
-                    PERFORM pg_sleep(0.003);
-                END LOOP;
-            END$$
-            """);
         const string Comment = "SELECT obj_description('orders'::regclass, 'pg_class')";
-        await using (ApplicationWriter.Start(source, "CALL deploy_forever()"))
-        {
-            await Eventually.True(async () => await PgServer.ScalarAsync<string>(source, Comment) is not null, TimeSpan.FromMinutes(1), "The deploys did not run.");
-            var deployed = await PgServer.ScalarAsync<string>(source, Comment);
-            await Eventually.True(async () => await PgServer.ScalarAsync<string>(source, Comment) != deployed, TimeSpan.FromMinutes(1), "The deploys did not go on.");
-            await run.CutoverAsync(id);
-        }
+        using var dir = new TempDir();
+        var run = await CutoverDuringEndlessDeployAsync(source, target, dir.Path, "format('COMMENT ON TABLE orders IS %L', clock_timestamp()::text)", Comment);
 
         await DatabaseSnapshot.AssertIdenticalAsync(source, target, "orders");
-        Assert.Equal(
-            await PgServer.ScalarAsync<string>(source, "SELECT obj_description('orders'::regclass, 'pg_class')"),
-            await PgServer.ScalarAsync<string>(target, "SELECT obj_description('orders'::regclass, 'pg_class')"));
+        Assert.Equal(await PgServer.ScalarAsync<string>(source, Comment), await PgServer.ScalarAsync<string>(target, Comment));
         Assert.DoesNotContain(run.Journal().Log, l => l.Contains("its objects are compared without pg_dump", StringComparison.Ordinal));
     }
 
@@ -217,32 +194,12 @@ public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<Onl
     public async Task Should_Compare_The_Columns_At_The_Switch_When_A_Default_Changed_After_The_Cutover_Was_Asked()
     {
         // The pass when the cutover is asked finds every column's attributes the source's, so the switch compares them
-        // again only when a fingerprint changed: here a default that changes every few milliseconds until the read-only
-        // step ends the session, so its last value comes after that pass and only the switch can carry it.
+        // again only when a fingerprint changed: here a default set again until the end, which only the switch can carry.
         var source = await servers.SourceAsync(Schema);
         var target = await servers.Target.CreateDatabaseAsync("objects_default_late");
-        using var dir = new TempDir();
-        var run = OnlineRun.Start(source, target, dir.Path);
-        var id = await run.WaitForFollowAsync();
-        await run.WaitForVerifiedAsync();
-        await PgServer.ExecuteAsync(source, """
-            CREATE PROCEDURE default_forever() LANGUAGE plpgsql AS $$
-            BEGIN
-                FOR i IN 1..40000 LOOP
-                    EXECUTE format('ALTER TABLE orders ALTER COLUMN total SET DEFAULT %s', i);
-                    COMMIT;
-                    PERFORM pg_sleep(0.003);
-                END LOOP;
-            END$$
-            """);
         const string Default = "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = 'orders'::regclass AND a.attname = 'total'";
-        await using (ApplicationWriter.Start(source, "CALL default_forever()"))
-        {
-            await Eventually.True(async () => await PgServer.ScalarAsync<string>(source, Default) is not null, TimeSpan.FromMinutes(1), "The defaults were not set.");
-            var set = await PgServer.ScalarAsync<string>(source, Default);
-            await Eventually.True(async () => await PgServer.ScalarAsync<string>(source, Default) != set, TimeSpan.FromMinutes(1), "The defaults did not go on changing.");
-            await run.CutoverAsync(id);
-        }
+        using var dir = new TempDir();
+        var run = await CutoverDuringEndlessDeployAsync(source, target, dir.Path, "format('ALTER TABLE orders ALTER COLUMN total SET DEFAULT %s', i)", Default);
 
         var last = await PgServer.ScalarAsync<string>(source, Default);
         Assert.NotNull(last);
@@ -250,6 +207,38 @@ public class OnlineSchemaObjectsTests(OnlineServers servers) : IClassFixture<Onl
         await DatabaseSnapshot.AssertIdenticalAsync(source, target, "orders");
         Assert.DoesNotContain(run.Journal().Log, l => l.Contains("its objects are compared without pg_dump", StringComparison.Ordinal));
         Assert.Equal(MigrationStatus.Completed, run.Journal().Status);
+    }
+
+    /// <summary>
+    /// A deploy that never stops: <paramref name="statement"/> (an SQL expression giving the statement, with the loop's
+    /// <c>i</c>) runs every few milliseconds until the read-only step ends its session, so it changes the schema after the
+    /// pass when the cutover is asked, and only the switch's own comparison can carry its last value. The loop runs in
+    /// the server: a busy test process could not pause it past that pass. <paramref name="probe"/> reads what it changes.
+    /// </summary>
+    private static async Task<OnlineRun> CutoverDuringEndlessDeployAsync(PgConnectionInfo source, PgConnectionInfo target, string workDir, string statement, string probe)
+    {
+        var run = OnlineRun.Start(source, target, workDir);
+        var id = await run.WaitForFollowAsync();
+        await run.WaitForVerifiedAsync();
+        await PgServer.ExecuteAsync(source, $$"""
+            CREATE PROCEDURE deploy_forever() LANGUAGE plpgsql AS $$
+            BEGIN
+                FOR i IN 1..40000 LOOP
+                    EXECUTE {{statement}};
+                    COMMIT;
+                    PERFORM pg_sleep(0.003);
+                END LOOP;
+            END$$
+            """);
+        await using (ApplicationWriter.Start(source, "CALL deploy_forever()"))
+        {
+            await Eventually.True(async () => await PgServer.ScalarAsync<string>(source, probe) is not null, TimeSpan.FromMinutes(1), "The deploys did not run.");
+            var deployed = await PgServer.ScalarAsync<string>(source, probe);
+            await Eventually.True(async () => await PgServer.ScalarAsync<string>(source, probe) != deployed, TimeSpan.FromMinutes(1), "The deploys did not go on.");
+            await run.CutoverAsync(id);
+        }
+
+        return run;
     }
 
     [Fact]
