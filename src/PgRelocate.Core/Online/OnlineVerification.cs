@@ -34,6 +34,13 @@ internal static class OnlineVerification
     /// <summary>Verifications at new positions when a differing table was truncated under the last one.</summary>
     private const int Attempts = 3;
 
+    /// <summary>
+    /// Verifications at new positions when the source's schema changed under the last one (a partition maintenance job
+    /// making the next days' partitions, which the follow carries after the snapshot): more than <see cref="Attempts"/>,
+    /// since a busy job can race several in a row, and bounded.
+    /// </summary>
+    private const int SchemaRaces = 10;
+
     /// <summary>Verifications at new positions when a session of the source waited for the last one's snapshot (see <see cref="SnapshotWaiters"/>).</summary>
     private const int GiveWays = 5;
 
@@ -45,7 +52,7 @@ internal static class OnlineVerification
     public static async Task<VerificationResult?> RunUnlessAsync(Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int jobs, IReporter reporter, Func<bool> giveUp, CancellationToken cancellationToken)
     {
         var unlogged = await UnloggedTablesAsync(source, reporter, cancellationToken);
-        var (position, gaveWay) = (0, 0);
+        var (position, gaveWay, schemaRaces) = (0, 0, 0);
         for (var attempt = 1; ; attempt++)
         {
             position++;
@@ -105,7 +112,8 @@ internal static class OnlineVerification
             }
 
             var schemaRaced = follower.Carry.CarriesSchemaChanges && (result.SchemaDifferences.Count > 0 || carriedRaced.Count > 0 || ddlRaced);
-            if ((raced.Count == 0 && !schemaRaced) || attempt == Attempts)
+            schemaRaces += schemaRaced ? 1 : 0;
+            if ((raced.Count == 0 && !schemaRaced) || (attempt >= Attempts && (!schemaRaced || schemaRaces >= SchemaRaces)))
             {
                 return result;
             }
