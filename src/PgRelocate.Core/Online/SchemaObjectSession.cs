@@ -45,7 +45,7 @@ internal sealed class SchemaObjectSession(NpgsqlConnection conn, IReporter repor
     public const string ApplicationName = "pgrelocate online schema";
 
     /// <summary>Sets a source session to read the catalog as the target's session does.</summary>
-    public static Task PrepareSourceAsync(NpgsqlConnection source, CancellationToken cancellationToken) =>
+    private static Task PrepareSourceAsync(NpgsqlConnection source, CancellationToken cancellationToken) =>
         Db.ExecuteAsync(source, "SET search_path = ''", cancellationToken);
 
     /// <summary>Runs a change in one transaction; failing, its other way (<see cref="SchemaObjects.Step.Instead"/>) if it has one, else it is refused.</summary>
@@ -83,7 +83,7 @@ internal sealed class SchemaObjectSession(NpgsqlConnection conn, IReporter repor
     /// own: before PostgreSQL 12 it cannot run in a transaction). An enum whose values were renamed, removed or
     /// reordered on the source is refused.
     /// </summary>
-    /// <param name="source">A session on the source, set as <see cref="PrepareSourceAsync"/> sets it.</param>
+    /// <param name="source">A session on the source, opened by <see cref="OpenSourceAsync"/>.</param>
     public async Task EnumsAsync(NpgsqlConnection source, CancellationToken cancellationToken)
     {
         // Both sides read at once: at the switch this is write downtime.
@@ -126,7 +126,7 @@ internal sealed class SchemaObjectSession(NpgsqlConnection conn, IReporter repor
     }
 
     /// <summary>Check constraints, which pg_dump writes inside their table's definition: added, replaced and dropped by name.</summary>
-    /// <param name="source">A session on the source, set as <see cref="PrepareSourceAsync"/> sets it.</param>
+    /// <param name="source">A session on the source, opened by <see cref="OpenSourceAsync"/>.</param>
     public async Task ChecksAsync(NpgsqlConnection source, CancellationToken cancellationToken)
     {
         var reads = await Task.WhenAll(ChecksOfAsync(source, cancellationToken), ChecksOfAsync(conn, cancellationToken));
@@ -155,7 +155,7 @@ internal sealed class SchemaObjectSession(NpgsqlConnection conn, IReporter repor
     }
 
     /// <summary>The materialized views the source has filled and the target has not (made by a pass, WITH NO DATA): refreshed, the rows being the source's now.</summary>
-    /// <param name="source">A session on the source, set as <see cref="PrepareSourceAsync"/> sets it.</param>
+    /// <param name="source">A session on the source, opened by <see cref="OpenSourceAsync"/>.</param>
     public async Task RefreshAsync(NpgsqlConnection source, CancellationToken cancellationToken)
     {
         const string Populated = "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'm' AND c.relispopulated";
