@@ -26,9 +26,10 @@ internal sealed class SchemaObjectSession(NpgsqlConnection conn, IReporter repor
     /// A session on the source read as this one reads the target's: every name in a definition schema-qualified, so
     /// that the two compare as text and the source's runs here as it is.
     /// </summary>
-    public static async Task<NpgsqlConnection> OpenSourceAsync(PgConnectionInfo source, CancellationToken cancellationToken)
+    /// <param name="applicationName">What the session is called (default: <see cref="ApplicationName"/>).</param>
+    public static async Task<NpgsqlConnection> OpenSourceAsync(PgConnectionInfo source, CancellationToken cancellationToken, string applicationName = ApplicationName)
     {
-        var s = await Db.OpenAsync(source.WithApplicationName(ApplicationName), "source", cancellationToken);
+        var s = await Db.OpenAsync(source.WithApplicationName(applicationName), "source", cancellationToken);
         try
         {
             await PrepareSourceAsync(s, cancellationToken);

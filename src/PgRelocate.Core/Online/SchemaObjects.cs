@@ -34,7 +34,7 @@ internal sealed record SchemaObjectRefusal(string Object, string Reason, string 
 /// could refuse a row the stream still brings), triggers (the follow disables the target's triggers, a new one
 /// would fire on applied rows) and the tables the source dropped (a change to them may still be in the stream).
 /// The switch's pass needs no pg_dump when the pass ahead left it nothing and neither side's schema changed since
-/// (<see cref="Settled"/>): one catalog query on each side in place of two pg_dump runs in the write downtime.
+/// (<see cref="SettledSchema"/>): one catalog query on each side in place of two pg_dump runs in the write downtime.
 /// </summary>
 internal static partial class SchemaObjects
 {
@@ -45,41 +45,7 @@ internal static partial class SchemaObjects
     }
 
     /// <summary>What a pass did and what it could not do; <paramref name="Settled"/>, what the switch may rely on (null: nothing).</summary>
-    internal sealed record Pass(IReadOnlyList<string> Applied, IReadOnlyList<SchemaObjectRefusal> Refused, Settled? Settled = null);
-
-    /// <summary>
-    /// Both sides' <see cref="SchemaFingerprint"/> once a pass when the cutover was asked had left nothing for the switch
-    /// (every difference of every kind made, a trigger the follow disabled taken as the switch re-enables it, no table the
-    /// stream has still to make): when neither side's has changed by the switch, the schema objects are still the
-    /// source's, and the switch compares them without pg_dump. Handed from the follow step to the cutover step
-    /// (<see cref="Migration.MigrationContext.HandOff{T}"/>); a run that did not hand it off compares in full.
-    /// </summary>
-    /// <param name="ColumnsSame">
-    /// Every column's default, NOT NULL, identity and generation was the source's once both fingerprints were read
-    /// (<see cref="Apply.ColumnAttributeCarry.SameAsync"/>): with neither side's changed by the switch, the cutover
-    /// need not compare them again.
-    /// </param>
-    internal sealed record Settled(SchemaFingerprint Source, SchemaFingerprint Target, bool ColumnsSame) : IAsyncDisposable
-    {
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-    }
-
-    /// <summary>
-    /// At the switch, with every change applied: what the pass when the cutover was asked settled (taken from the
-    /// follow step's hand-off), if neither side's schema has changed since; else null, and the switch compares in
-    /// full. Both fingerprints are read at once, on the cutover's sessions.
-    /// </summary>
-    public static async Task<Settled?> StillSettledAsync(Migration.MigrationContext context, NpgsqlConnection source, NpgsqlConnection target, CancellationToken cancellationToken)
-    {
-        await using var settled = context.TakeHandOff<Settled>();
-        if (settled is null || !context.Options.CarrySchemaChanges)
-        {
-            return null;
-        }
-
-        var read = await Task.WhenAll(SchemaFingerprint.ReadAsync(source, cancellationToken), SchemaFingerprint.ReadAsync(target, cancellationToken));
-        return settled.Source.Same(read[0]) && settled.Target.SameObjects(read[1]) ? settled : null;
-    }
+    internal sealed record Pass(IReadOnlyList<string> Applied, IReadOnlyList<SchemaObjectRefusal> Refused, SettledSchema? Settled = null);
 
     /// <summary>pg_dump's entries that are no object of this comparison: the database's own, grants, data, extensions, the stream's.</summary>
     private static readonly HashSet<string> Ignored = new(StringComparer.Ordinal)
@@ -104,14 +70,39 @@ internal static partial class SchemaObjects
     /// <summary>
     /// Compares both sides and makes the target's objects the source's, as far as <paramref name="phase"/> allows.
     /// At the switch, <paramref name="unchanged"/> (neither side's schema changed since the pass when the cutover was
-    /// asked, which left nothing for the switch: see <see cref="StillSettledAsync"/>) spares the comparison
-    /// by pg_dump when neither side's schema changed since.
+    /// asked, which left nothing for the switch: see <see cref="SettledSchema.StillAsync"/>) spares the comparison by
+    /// pg_dump and the enums' (its fingerprints cover them), and lends the pass its sessions.
     /// </summary>
-    public static async Task<Pass> SyncAsync(PgBinaries binaries, PgConnectionInfo source, PgConnectionInfo target, Phase phase, bool unchanged, IReporter reporter, CancellationToken cancellationToken)
+    /// <param name="sourceName">What the pass's session on the source is called (see <see cref="SettledSchema.SourceSession"/>).</param>
+    public static async Task<Pass> SyncAsync(PgBinaries binaries, PgConnectionInfo source, PgConnectionInfo target, Phase phase, SettledSchema? unchanged, string sourceName, IReporter reporter, CancellationToken cancellationToken)
     {
-        // One session on each side for the whole pass: at the switch, each one more would be write downtime.
-        await using var conn = await Db.OpenAsync(target.WithApplicationName(SchemaObjectSession.ApplicationName), "target", cancellationToken);
-        await using var s = await SchemaObjectSession.OpenSourceAsync(source, cancellationToken);
+        // One session on each side for the whole pass: at the switch, each one more would be write downtime. Those
+        // of a pass that leaves nothing for the switch stay open for it (see SettledSchema); lent ones stay their owner's.
+        var conn = unchanged?.TargetSession ?? await Db.OpenAsync(target.WithApplicationName(SchemaObjectSession.ApplicationName), "target", cancellationToken);
+        var s = unchanged?.SourceSession;
+        SettledSchema? settled = null;
+        try
+        {
+            s ??= await SchemaObjectSession.OpenSourceAsync(source, cancellationToken, sourceName);
+            var pass = await SyncOnAsync(binaries, s, conn, source, target, phase, unchanged is not null, reporter, cancellationToken);
+            settled = pass.Settled;
+            return pass;
+        }
+        finally
+        {
+            if (unchanged is null && settled is null)
+            {
+                await conn.DisposeAsync();
+                if (s is not null)
+                {
+                    await s.DisposeAsync();
+                }
+            }
+        }
+    }
+
+    private static async Task<Pass> SyncOnAsync(PgBinaries binaries, NpgsqlConnection s, NpgsqlConnection conn, PgConnectionInfo source, PgConnectionInfo target, Phase phase, bool unchanged, IReporter reporter, CancellationToken cancellationToken)
+    {
         var sourceMajor = s.PostgreSqlVersion.Major;
         // Ahead, the source's read before the dumps (for the switch to rely on): a change after it, even one the dumps
         // see, makes the switch compare in full.
@@ -127,13 +118,23 @@ internal static partial class SchemaObjects
         {
             var dumps = unchanged ? null : await DumpBothAsync(binaries, source, target, Math.Max(sourceMajor, conn.PostgreSqlVersion.Major), folder, reporter, cancellationToken);
             await using var session = new SchemaObjectSession(conn, reporter);
-            await session.PrepareAsync(cancellationToken);
+            if (!unchanged)
+            {
+                // A lent session was prepared by the pass that opened it.
+                await session.PrepareAsync(cancellationToken);
+            }
+
             foreach (var step in dumps is { } d ? Plan(d.Source, d.Target, phase) : [])
             {
                 await session.RunAsync(step, cancellationToken);
             }
 
-            await session.EnumsAsync(s, cancellationToken);
+            if (!unchanged)
+            {
+                // Unchanged, the enums are as the pass when the cutover was asked left them: the fingerprints cover pg_enum.
+                await session.EnumsAsync(s, cancellationToken);
+            }
+
             if (phase == Phase.Switch)
             {
                 await session.ChecksAsync(s, cancellationToken);
@@ -146,23 +147,12 @@ internal static partial class SchemaObjects
                 && !HasNewTables(both.Source, both.Target)
                 && Plan(both.Source, both.Target, Phase.Switch, followDisabledTriggers: true).All(s => session.Applied.Contains(s.Object))
                 && await TargetState.TriggersComeBackPlainAsync(conn, cancellationToken);
-            return new Pass(session.Applied, session.Refused, left ? await SettleAsync(s, conn, sourceSchema!, cancellationToken) : null);
+            return new Pass(session.Applied, session.Refused, left ? await SettledSchema.SettleAsync(s, conn, sourceSchema!, cancellationToken) : null);
         }
         finally
         {
             Interrupts.DeleteTempFolder(folder);
         }
-    }
-
-    /// <summary>
-    /// What a pass that left nothing for the switch settles: the source's fingerprint read before it, the target's
-    /// now, and then whether every column's attributes are the source's (compared after both reads, so that a change
-    /// on either side after its read shows at the switch as a changed fingerprint).
-    /// </summary>
-    private static async Task<Settled> SettleAsync(NpgsqlConnection source, NpgsqlConnection target, SchemaFingerprint sourceSchema, CancellationToken cancellationToken)
-    {
-        var targetSchema = await SchemaFingerprint.ReadAsync(target, cancellationToken);
-        return new Settled(sourceSchema, targetSchema, await Apply.ColumnAttributeCarry.SameAsync(source, target, cancellationToken));
     }
 
     /// <summary>
@@ -200,10 +190,10 @@ internal static partial class SchemaObjects
             return null;
         }
 
-        var pass = await SyncAsync(context.Binaries, options.Source, options.Into.Connection, Phase.Ahead, unchanged: false, context.Reporter, cancellationToken);
+        var pass = await SyncAsync(context.Binaries, options.Source, options.Into.Connection, Phase.Ahead, unchanged: null, SettledSchema.SourceName(context), context.Reporter, cancellationToken);
         Report(pass, context.Reporter);
         // A pass asked again (the last cutover was refused) replaces what the last one settled.
-        await using (context.TakeHandOff<Settled>())
+        await using (context.TakeHandOff<SettledSchema>())
         {
         }
 
@@ -217,8 +207,8 @@ internal static partial class SchemaObjects
 
     /// <summary>The pass of the switch, with the source read-only and every change applied: a refusal fails the cutover, the source made writable again.</summary>
     /// <exception cref="PgRelocateException">An object could not be made on the target.</exception>
-    /// <param name="unchanged">What <see cref="StillSettledAsync"/> found: the objects are compared without pg_dump.</param>
-    public static async Task AtSwitchAsync(Migration.MigrationContext context, bool unchanged, CancellationToken cancellationToken)
+    /// <param name="unchanged">What <see cref="SettledSchema.StillAsync"/> found (null: a change): the objects are compared without pg_dump, on its sessions.</param>
+    public static async Task AtSwitchAsync(Migration.MigrationContext context, SettledSchema? unchanged, CancellationToken cancellationToken)
     {
         var options = context.Options;
         if (!options.CarrySchemaChanges)
@@ -226,7 +216,7 @@ internal static partial class SchemaObjects
             return;
         }
 
-        var pass = await SyncAsync(context.Binaries, options.Source, options.Into.Connection, Phase.Switch, unchanged, context.Reporter, cancellationToken);
+        var pass = await SyncAsync(context.Binaries, options.Source, options.Into.Connection, Phase.Switch, unchanged, SettledSchema.SourceName(context), context.Reporter, cancellationToken);
         Report(pass, context.Reporter);
         if (pass.Refused.Count > 0)
         {

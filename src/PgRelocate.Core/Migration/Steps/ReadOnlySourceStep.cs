@@ -18,6 +18,9 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
     /// <summary>Whether the source is read-only by this step: on, or lifted since (by the undo or a rollback).</summary>
     public static readonly JournalKey<ReadOnlyState?> ReadOnly = JournalKey.State<ReadOnlyState>("readOnly");
 
+    /// <summary>When the source began to refuse writes (the step's start less its session and the list of applications), where the write downtime starts.</summary>
+    public static readonly JournalKey<DateTimeOffset?> RefusedAt = JournalKey.Time("refusedAt");
+
     public string Name => StepName;
 
     public string? SkipReason(MigrationOptions options) => options.ReadOnlySource ? null : "not asked for (--read-only-source)";
@@ -30,6 +33,7 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
         await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
         var apps = await ConnectedApplications.ReadAsync(conn, cancellationToken);
         context.Record.Tables.Add(ApplicationsTable(apps));
+        context.Record.Set(RefusedAt, DateTimeOffset.UtcNow);
         var (ended, closing, refused) = await RefuseWritesAsync(conn, source.Database, context.Journal.Id, "source", cancellationToken);
         context.Record.Set(ReadOnly, ReadOnlyState.On);
         context.Record.Summary = $"{source.Database} is read-only; {Sentences.Counted(ended - closing, "session")} ended"

@@ -8,7 +8,8 @@ namespace PgRelocate.Online.Apply;
 /// (its search_path empty), used by one reader at a time: a caller takes its turn (<see cref="TurnAsync"/>) and
 /// releases it when done.
 /// </summary>
-internal sealed class CarrySession(PgConnectionInfo source) : IAsyncDisposable
+/// <param name="applicationName">What the session is called (default: <see cref="SchemaObjectSession.ApplicationName"/>).</param>
+internal sealed class CarrySession(PgConnectionInfo source, string? applicationName = null) : IAsyncDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private NpgsqlConnection? _session;
@@ -34,7 +35,7 @@ internal sealed class CarrySession(PgConnectionInfo source) : IAsyncDisposable
             await broken.DisposeAsync();
         }
 
-        var session = await Db.OpenAsync(source.WithApplicationName(SchemaObjectSession.ApplicationName), "source", cancellationToken);
+        var session = await Db.OpenAsync(source.WithApplicationName(applicationName ?? SchemaObjectSession.ApplicationName), "source", cancellationToken);
         await Db.ExecuteAsync(session, "SET search_path = ''", cancellationToken);
         _session = session;
         return session;

@@ -35,9 +35,9 @@ internal sealed class SchemaCarry : IAsyncDisposable
     private readonly Dictionary<string, DateTime> _warned = new(StringComparer.Ordinal);
     private IReadOnlyList<string> _blocked = [];
 
-    internal SchemaCarry(PgConnectionInfo source, string publication, string folder, IReporter reporter)
+    internal SchemaCarry(PgConnectionInfo source, string publication, string folder, IReporter reporter, string? applicationName = null)
     {
-        _source = new CarrySession(source);
+        _source = new CarrySession(source, applicationName);
         Attributes = new ColumnAttributeCarry(_source, reporter);
         Columns = new ColumnChangeCarry(_source, reporter);
         _publication = publication;
@@ -51,9 +51,10 @@ internal sealed class SchemaCarry : IAsyncDisposable
     internal const string FolderName = "carried"; // in the migration's folder
 
     /// <summary>A carry for the follow, or null when the source cannot write the markers it needs (before PostgreSQL 14).</summary>
-    public static async Task<SchemaCarry?> OpenAsync(PgConnectionInfo source, string publication, string folder, IReporter reporter, CancellationToken cancellationToken)
+    /// <param name="applicationName">What its session on the source is called (see <see cref="CarrySession"/>).</param>
+    public static async Task<SchemaCarry?> OpenAsync(PgConnectionInfo source, string publication, string folder, IReporter reporter, CancellationToken cancellationToken, string? applicationName = null)
     {
-        var carry = new SchemaCarry(source, publication, folder, reporter);
+        var carry = new SchemaCarry(source, publication, folder, reporter, applicationName);
         if ((await carry._source.OpenAsync(cancellationToken)).PostgreSqlVersion.Major >= 14)
         {
             carry._again.Load();

@@ -7,9 +7,10 @@ namespace PgRelocate.Online.Follow;
 /// <summary>
 /// The follow's part in carrying schema changes (<see cref="SchemaCarry"/>): opened at the follow's first run when it
 /// carries them (a source from PostgreSQL 14 on, not <c>--on-schema-change stop</c>), asked beside the stream by the
-/// verification while following and the cutover, its source session closed between steps and at the end.
+/// verification while following and the cutover, its source session closed at the end.
 /// </summary>
-internal sealed class FollowCarry(PgConnectionInfo source, PgConnectionInfo target, string publication, string folder, IReporter reporter, bool wanted) : IAsyncDisposable
+/// <param name="applicationName">What the carry's session on the source is called (null: its default, see <see cref="CarrySession"/>).</param>
+internal sealed class FollowCarry(PgConnectionInfo source, PgConnectionInfo target, string publication, string folder, IReporter reporter, bool wanted, string? applicationName = null) : IAsyncDisposable
 {
     private bool _opened;
 
@@ -33,7 +34,7 @@ internal sealed class FollowCarry(PgConnectionInfo source, PgConnectionInfo targ
     {
         if (wanted && !_opened)
         {
-            Carry = await SchemaCarry.OpenAsync(source, publication, folder, reporter, cancellationToken);
+            Carry = await SchemaCarry.OpenAsync(source, publication, folder, reporter, cancellationToken, applicationName);
             _opened = true;
         }
 
@@ -75,15 +76,6 @@ internal sealed class FollowCarry(PgConnectionInfo source, PgConnectionInfo targ
     /// </summary>
     public Task<bool> EnumValuesAddedAsync(Exception failure, CancellationToken cancellationToken) =>
         wanted ? SchemaObjects.AddedEnumValuesAsync(failure, source, target, reporter, cancellationToken) : Task.FromResult(false);
-
-    /// <summary>Between two steps: the carry's session on the source closes (making it read-only ends it); it opens again when next needed.</summary>
-    public async Task ParkAsync()
-    {
-        if (Carry is { } carry)
-        {
-            await carry.DisposeAsync();
-        }
-    }
 
     public async ValueTask DisposeAsync()
     {

@@ -53,15 +53,18 @@ internal sealed class Follower : IAsyncDisposable
     /// <summary>The phase shown by status ("follow", "cutover").</summary>
     public string Phase { get; init; } = "follow";
 
+    /// <summary>What its own sessions on the source are called (its watch's, its carry's); null: their defaults. See <see cref="FollowGoingOn"/>.</summary>
+    public string? SourceSessions { get; init; }
+
     private FollowStatus Status => _status ??= new FollowStatus(_folder, _reporter, Phase) { Waiting = () => Carry.Waiting };
 
     /// <summary>The follow's part in carrying schema changes: new tables, column attributes, enum values.</summary>
-    public FollowCarry Carry => _carry ??= new FollowCarry(_source, _target, _publication, _folder, _reporter, CarrySchemaChanges);
+    public FollowCarry Carry => _carry ??= new FollowCarry(_source, _target, _publication, _folder, _reporter, CarrySchemaChanges, SourceSessions);
 
     /// <summary>The WAL the slot holds on the stream's source, at the watch's last look (every 2 seconds).</summary>
     public long Retained => Watch.Retained;
 
-    private SourceWatch Watch => _watch ??= new SourceWatch(_source, _slot, _publication, _reporter, Sides) { MaxRetainedBytes = MaxRetainedBytes };
+    private SourceWatch Watch => _watch ??= new SourceWatch(_source, _slot, _publication, _reporter, Sides, SourceSessions) { MaxRetainedBytes = MaxRetainedBytes };
 
     /// <summary>Moves the follow into another phase (the verification while following): status and the lag's history say so at once.</summary>
     public void MarkPhase(string phase) => Status.MarkPhase(phase);
@@ -82,17 +85,6 @@ internal sealed class Follower : IAsyncDisposable
 
     /// <summary>The last run stopped because it had taken a transaction past its pause's position before that position became known.</summary>
     public bool PauseMissed => _pause?.Missed ?? false;
-
-    /// <summary>
-    /// Between two steps: the session stays open (the replication stream, the apply connections), but the
-    /// connection that watches the source is closed, as making the source read-only ends every client session
-    /// there; the next run opens it again. Never throws: a session that broke is opened again by the next run.
-    /// </summary>
-    public async Task ParkAsync()
-    {
-        await Watch.CloseAsync();
-        await Carry.ParkAsync();
-    }
 
     /// <param name="done">
     /// Asked whenever the reader runs dry and, at most every 100 ms, at a source transaction's end (a busy source

@@ -9,9 +9,10 @@ namespace PgRelocate.Online.Follow;
 /// Watches the source while a follow runs, on a session of its own: the WAL the slot holds (stopping the follow
 /// before the slot endangers the source's disk), how far the slot's sender has read, and tables created after
 /// the publication. It lives as long as its follower; its session is opened by the follow's session and closed
-/// with it, or between two steps (<see cref="CloseAsync"/>).
+/// with it (<see cref="CloseAsync"/>).
 /// </summary>
-internal sealed class SourceWatch(PgConnectionInfo source, string slot, string publication, IReporter reporter, FollowSides? sides = null)
+/// <param name="applicationName">What its session is called (see <see cref="Follower.SourceSessions"/>).</param>
+internal sealed class SourceWatch(PgConnectionInfo source, string slot, string publication, IReporter reporter, FollowSides? sides = null, string? applicationName = null)
 {
     private readonly FollowSides _sides = sides ?? FollowSides.Forward;
 
@@ -54,7 +55,7 @@ internal sealed class SourceWatch(PgConnectionInfo source, string slot, string p
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            _session ??= await Db.OpenAsync(source.WithApplicationName("pgrelocate online watch"), _sides.Source, cancellationToken);
+            _session ??= await Db.OpenAsync(source.WithApplicationName(applicationName ?? "pgrelocate online watch"), _sides.Source, cancellationToken);
         }
         finally
         {
@@ -62,7 +63,7 @@ internal sealed class SourceWatch(PgConnectionInfo source, string slot, string p
         }
     }
 
-    /// <summary>Closes the watch's session (making the source read-only ends it anyway); the next run opens it again.</summary>
+    /// <summary>Closes the watch's session; the next run opens it again.</summary>
     public async Task CloseAsync()
     {
         await _gate.WaitAsync();

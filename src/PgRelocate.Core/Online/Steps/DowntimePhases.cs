@@ -6,10 +6,10 @@ namespace PgRelocate.Online.Steps;
 /// </summary>
 internal sealed class DowntimePhases(DateTimeOffset start)
 {
-    /// <summary>The first phase: the read-only step (the source's sessions ended), up to the cutover step's start.</summary>
+    /// <summary>The first phase: from the moment the source refused writes (its sessions ended) to the cutover step's start.</summary>
     public const string ReadOnly = "source made read-only";
 
-    /// <summary>The cutover's sessions opened, its marker written into the source's WAL, and the changes before it applied.</summary>
+    /// <summary>The cutover's marker written into the source's WAL, and the changes before it applied (those the follow had not yet).</summary>
     public const string LastChanges = "last changes applied";
 
     private DateTimeOffset _last = start;

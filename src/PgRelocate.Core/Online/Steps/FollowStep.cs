@@ -57,6 +57,7 @@ public sealed class FollowStep : ICompensatingStep
         bool Requested() => CutoverRequest.IsRequested(context.Folder);
 
         var verified = false;
+        var switching = false;
         try
         {
             // Catch up, then prove the target exact at one position of the source before anything switches. (Starting
@@ -131,6 +132,7 @@ public sealed class FollowStep : ICompensatingStep
 
                 if (refused is null)
                 {
+                    switching = true;
                     break;
                 }
 
@@ -143,16 +145,23 @@ public sealed class FollowStep : ICompensatingStep
         {
             // Kept when the follow fails too: the lag before a stop is what explains it.
             OnlineCutoverStep.RecordLag(context, follower, "Lag while following");
-            // The cutover goes on with this session (see MigrationContext.HandOff); should the migration
-            // stop before it, the runner closes it.
-            await follower.ParkAsync();
-            context.HandOff(follower);
+            if (!switching)
+            {
+                // Failed or stopped: a resumed run follows from the position stored in the target.
+                await follower.DisposeAsync();
+            }
         }
 
         OnlineCutoverStep.Record(context, follower);
         context.Record.Summary = $"{follower.Changes} changes in {follower.Transactions} transactions applied; {(verified ? "verified identical while following; " : "not verified while following (cutover asked first); ")}{(Requested() ? "cutover requested" : "caught up, automatic cutover")}";
         context.Record.Set(Changes, follower.Changes);
         context.Reporter.Progress(new ProgressUpdate("follow", follower.Changes, follower.Changes, "changes", Finished: true));
+
+        // The switch goes on with this session, the follow applying meanwhile what the source commits until its
+        // sessions are ended: the cutover's catch-up, inside the write downtime, is then only the last moment's.
+        follower.StartPhase(OnlinePhases.Cutover);
+        context.HandOff(FollowGoingOn.Start(follower, cancellationToken));
+        context.HandOff(await SwitchSessions.OpenAsync(context, cancellationToken));
     }
 
     /// <summary>The lag the follow comes within just before the source stops taking writes (see <see cref="CloseInAsync"/>).</summary>

@@ -44,7 +44,8 @@ public sealed class OnlineCutoverStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
-        var readOnlyAt = context.Journal.Step(ReadOnlySourceStep.StepName).StartedAt ?? DateTimeOffset.UtcNow;
+        var readOnly = context.Journal.Step(ReadOnlySourceStep.StepName);
+        var readOnlyAt = readOnly.Get(ReadOnlySourceStep.RefusedAt) ?? readOnly.StartedAt ?? DateTimeOffset.UtcNow;
         var copy = context.Journal.Step(SnapshotCopyStep.StepName);
         var slot = copy.Get(SnapshotCopyStep.Slot);
         if (context.Journal.SwitchedAt is not null)
@@ -58,17 +59,18 @@ public sealed class OnlineCutoverStep : IMigrationStep
         var phases = new DowntimePhases(readOnlyAt);
         phases.Lap(DowntimePhases.ReadOnly);
 
-        // One session on each side for the whole switch: every phase below is downtime, and so is opening one more.
-        await using var source = await Db.OpenAsync(options.Source, "source", cancellationToken);
-        await using var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken);
+        // One session on each side for the whole switch, opened before it: every phase below is downtime.
+        await using var sessions = context.TakeHandOff<SwitchSessions>() ?? await SwitchSessions.OpenAsync(context, cancellationToken);
+        var (source, target) = (sessions.Source, sessions.Target);
 
-        // 1. Everything the source committed before it became read-only. The follow step's session when this process
-        // ran it (no WAL decoded again while writes are refused), else a new one from the position stored in the
-        // target. Closed before the slot is dropped below: an open session keeps it active.
+        // 1. Everything the source committed before it became read-only. The follow step's follow when this process
+        // ran it, applying since (see FollowGoingOn), else a new one from the position stored in the target. Closed
+        // before the slot is dropped below: an open session keeps it active.
         var applied = await MarkLastChangeAsync(source, context.Reporter, cancellationToken);
-        await using var follower = context.TakeHandOff<Follower>() ?? FollowerFor(context, OnlinePhases.Cutover);
-        var (changesBefore, transactionsBefore, unchanged) = await CatchUpAsync(context, follower, applied, source, target, phases, cancellationToken);
-        phases.Lap("follow's sessions closed");
+        await using var going = context.TakeHandOff<FollowGoingOn>();
+        await using var follower = going?.Follower ?? FollowerFor(context, OnlinePhases.Cutover);
+        var (changesBefore, transactionsBefore, settled) = await CatchUpAsync(context, follower, going, applied, phases, cancellationToken);
+        await using var unchanged = settled;
 
         await CarrySchemaObjectsAsync(context, target, unchanged, cancellationToken);
         phases.Lap("schema objects");
@@ -93,7 +95,9 @@ public sealed class OnlineCutoverStep : IMigrationStep
         context.Journal.Save();
         new OnlineStatus { Phase = OnlinePhases.Switched }.Write(context.Folder);
 
-        // 6. After the switch, outside the downtime: the slot and publication leave the source.
+        // 6. After the switch, outside the downtime: the follow's sessions close (an open one keeps the slot active),
+        // and the slot and publication leave the source.
+        await follower.DisposeAsync();
         var removed = await RemoveSlotAsync(context, slot!, cancellationToken);
         phases.Lap(AfterSwitch);
 
@@ -102,13 +106,12 @@ public sealed class OnlineCutoverStep : IMigrationStep
     }
 
     /// <summary>The last phase the report lists, timed after the write downtime ended.</summary>
-    internal const string AfterSwitch = "slot and publication removed (after the switch)";
+    internal const string AfterSwitch = "follow's sessions closed, slot and publication removed (after the switch)";
 
     /// <summary>
-    /// Removes the slot and publication from the read-only source. A failure is a warning: the target has taken
-    /// over, and the migration's end (or <c>cancel --source</c>) tries again.
+    /// Removes the slot and publication from the read-only source; true when they are gone. A failure is a warning:
+    /// the target has taken over, and the migration's end (or <c>cancel --source</c>) tries again.
     /// </summary>
-    /// <returns>True when they are gone.</returns>
     private static async Task<bool> RemoveSlotAsync(MigrationContext context, string slot, CancellationToken cancellationToken)
     {
         try
@@ -140,34 +143,41 @@ public sealed class OnlineCutoverStep : IMigrationStep
     }
 
     /// <summary>
-    /// Applies the source's last changes and the columns' attributes, then closes the follower and records its lag.
+    /// Applies the source's last changes and the columns' attributes, and records the follower's lag (it is closed after the switch).
     /// </summary>
     /// <returns>
-    /// The changes and transactions the follower had applied before this step, and whether neither side's schema
-    /// changed since the pass when the cutover was asked, which left nothing for the switch (<see cref="SchemaObjects.StillSettledAsync"/>).
+    /// The changes and transactions the follower had applied before, and what the pass when the cutover was asked
+    /// settled if neither side's schema changed since (the caller's to dispose; see <see cref="SettledSchema.StillAsync"/>).
     /// </returns>
-    private static async Task<(long Changes, long Transactions, bool Unchanged)> CatchUpAsync(MigrationContext context, Follower follower, Func<FollowPoint, bool> applied, NpgsqlConnection source, NpgsqlConnection target, DowntimePhases phases, CancellationToken cancellationToken)
+    /// <param name="going">The follow step's follow, going on since (see <see cref="FollowGoingOn"/>); null: a new one.</param>
+    private static async Task<(long Changes, long Transactions, SettledSchema? Settled)> CatchUpAsync(MigrationContext context, Follower follower, FollowGoingOn? going, Func<FollowPoint, bool> applied, DowntimePhases phases, CancellationToken cancellationToken)
     {
-        follower.StartPhase(OnlinePhases.Cutover);
-        var before = (follower.Changes, follower.Transactions);
+        var before = going?.From ?? (follower.Changes, follower.Transactions);
         try
         {
-            await follower.RunAsync(applied, cancellationToken);
+            await (going is null ? follower.RunAsync(applied, cancellationToken) : going.UntilAsync(applied, cancellationToken));
             phases.Lap(DowntimePhases.LastChanges);
             // Defaults, NOT NULLs and generated columns, which the stream does not show: exact now the source is read-only,
             // unless the pass before the switch found them all the source's and neither side's schema changed since.
-            var settled = await SchemaObjects.StillSettledAsync(context, source, target, cancellationToken);
-            if (settled is not { ColumnsSame: true })
+            var settled = await SettledSchema.StillAsync(context, cancellationToken);
+            try
             {
-                await follower.Carry.ColumnAttributesAsync(cancellationToken);
+                if (settled is not { ColumnsSame: true })
+                {
+                    await follower.Carry.ColumnAttributesAsync(cancellationToken);
+                }
+            }
+            catch when (settled is not null)
+            {
+                await settled.DisposeAsync();
+                throw;
             }
 
             phases.Lap("columns' defaults and NOT NULLs");
-            return (before.Changes, before.Transactions, settled is not null);
+            return (before.Changes, before.Transactions, settled);
         }
         finally
         {
-            await follower.DisposeAsync();
             RecordLag(context, follower, "Lag during the cutover");
         }
     }
@@ -177,7 +187,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// Every change is applied: the target's triggers are on again first, so that the comparison meets them as the
     /// source has them (pg_dump writes a disabled trigger as changed, which the pass would make again).
     /// </summary>
-    private static async Task CarrySchemaObjectsAsync(MigrationContext context, NpgsqlConnection target, bool unchanged, CancellationToken cancellationToken)
+    private static async Task CarrySchemaObjectsAsync(MigrationContext context, NpgsqlConnection target, SettledSchema? unchanged, CancellationToken cancellationToken)
     {
         await TargetState.EnableAsync(target, cancellationToken);
         await SchemaObjects.AtSwitchAsync(context, unchanged, cancellationToken);
@@ -342,6 +352,8 @@ public sealed class OnlineCutoverStep : IMigrationStep
             MaxRetainedBytes = context.Options.MaxRetainedWal,
             CarrySchemaChanges = context.Options.CarrySchemaChanges,
             Lanes = context.Options.Into.Jobs,
+            // The migration's own: making the source read-only leaves them be, the follow going on (see FollowGoingOn).
+            SourceSessions = HeldMigrationLock.ApplicationName(context.Journal.Id, "follow"),
         };
     }
 
