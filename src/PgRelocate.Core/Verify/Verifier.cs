@@ -133,11 +133,16 @@ public static class Verifier
 
     private sealed record SideSnapshot(SchemaComparer.Snapshot Schema, Dictionary<(string, string), TableInfo> Tables, int ServerVersion);
 
-    /// <summary>How long the catalog's read waits for a lock before it lets go of its own and tries again.</summary>
-    private static readonly TimeSpan CatalogLockWait = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How long the catalog's read waits for a lock before it lets go of its own and tries again: well under the
+    /// server's deadlock_timeout (1 s by default). An application's statement waiting for a lock this read holds has
+    /// the server look for a cycle once it has waited that long; at 1 s, as this was, the read and the statement were
+    /// even, and the server at times cancelled the application's statement (a partition maintenance job's) instead.
+    /// </summary>
+    private static readonly TimeSpan CatalogLockWait = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Tries of the catalog's read that met a lock another session held.</summary>
-    private const int CatalogTries = 60;
+    /// <summary>Tries of the catalog's read that met a lock another session held: about a minute in all.</summary>
+    private const int CatalogTries = 400;
 
     /// <summary>
     /// Reads one side's catalog. Describing indexes locks each of them in turn: should an application hold one
