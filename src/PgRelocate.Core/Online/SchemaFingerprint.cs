@@ -11,8 +11,14 @@ namespace PgRelocate.Online;
 /// </summary>
 internal sealed record SchemaFingerprint(string Objects, string TriggerModes)
 {
+    /// <remarks>
+    /// Read without parallel workers (the session's setting: the sessions that read it are the tool's own): each is a
+    /// new server process, which reads the catalogs' pages about twice as slowly as one that has read them already,
+    /// and the switch reads the fingerprints again, inside the write downtime, on the sessions that read them first.
+    /// </remarks>
     public static async Task<SchemaFingerprint> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
     {
+        await Db.ExecuteAsync(conn, "SET max_parallel_workers_per_gather = 0", cancellationToken);
         var read = await Db.ListAsync(conn, OnlineSql.SchemaFingerprint, r => new SchemaFingerprint(r.GetString(0), r.GetString(1)), cancellationToken);
         return read[0];
     }
