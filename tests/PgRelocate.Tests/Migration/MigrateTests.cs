@@ -247,6 +247,47 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
     }
 
     [Fact]
+    public async Task Should_Leave_The_Migrations_Own_Sessions_Open_When_Making_The_Source_Read_Only()
+    {
+        // The online follow goes on through the read-only step on sessions named as the migration's own (its watch
+        // of the source, the schema pass's, the cutover's); an application's, and another migration's, are ended.
+        var source = await servers.SmallSourceAsync();
+        async Task<Npgsql.NpgsqlConnection> OpenAsync(string name)
+        {
+            var conn = new Npgsql.NpgsqlConnection(source.ToNpgsqlConnectionString() + $";Application Name={name};Pooling=false");
+            await conn.OpenAsync();
+            return conn;
+        }
+
+        await using var app = await OpenAsync("shop-web");
+        await using var own = await OpenAsync(HeldMigrationLock.ApplicationName("20261128-0800-aaaa", "follow"));
+        await using var other = await OpenAsync(HeldMigrationLock.ApplicationName("20261128-0800-bbbb", "follow"));
+        await using var lookalike = await OpenAsync(HeldMigrationLock.ApplicationName("20261128-0800-aaaa") + "x");
+        await using var step = await OpenAsync("refusing");
+        try
+        {
+            var (ended, closing, refused) = await PgRelocate.Migration.Steps.ReadOnlySourceStep.RefuseWritesAsync(step, source.Database, "20261128-0800-aaaa", "source", CancellationToken.None);
+
+            // Three at least: the harness may keep an idle pooled session of its own in the database.
+            Assert.True(ended >= 3 && closing == 0 && refused == 0, $"{ended} ended, {closing} closing, {refused} refused");
+            await using (var alive = new Npgsql.NpgsqlCommand("SELECT 1", own))
+            {
+                Assert.Equal(1, await alive.ExecuteScalarAsync());
+            }
+
+            foreach (var gone in new[] { app, other, lookalike })
+            {
+                await using var probe = new Npgsql.NpgsqlCommand("SELECT 1", gone);
+                await Assert.ThrowsAnyAsync<Exception>(() => probe.ExecuteScalarAsync());
+            }
+        }
+        finally
+        {
+            await PgRelocate.Migration.Steps.ReadOnlySourceStep.LiftAsync(source, CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task Should_Exit_70_Say_It_Is_A_Bug_And_Keep_Its_Stack_When_A_Step_Throws_Unexpectedly()
     {
         var source = await servers.SmallSourceAsync();
