@@ -41,4 +41,32 @@ public class OnlineSwitchTests(OnlineServers servers) : IClassFixture<OnlineServ
         Assert.Equal("on", await PgServer.ScalarAsync<string>(source, "SHOW default_transaction_read_only"));
         Assert.Equal(MigrationStatus.Completed, run.Journal().Status);
     }
+
+    /// <summary>
+    /// The switch's row counts (taken beside the schema's fingerprints) stop it when a table the follow changed has other
+    /// rows on the target than on the source: here a row deleted on the target behind the follow's back, after the
+    /// verification while following passed. The source takes writes again and nothing is switched.
+    /// </summary>
+    [Fact]
+    public async Task Should_Not_Switch_When_The_Row_Counts_Of_A_Changed_Table_Differ_At_The_Switch()
+    {
+        var source = await servers.SourceAsync("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT generate_series(1, 100), 'v';");
+        var target = await servers.Target.CreateDatabaseAsync("counts_differ");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path);
+        var id = await run.WaitForFollowAsync();
+        await run.WaitForVerifiedAsync();
+        await PgServer.ExecuteAsync(source, "INSERT INTO t VALUES (101, 'followed')");
+        await run.WaitForChangesAsync(1);
+        await PgServer.ExecuteAsync(target, "DELETE FROM t WHERE id = 1");
+
+        var cutover = await CliRunner.RunAsync(["cutover", id, "--workdir", dir.Path], null, TimeSpan.FromMinutes(2));
+        var result = await run.Result;
+
+        Assert.True(result.ExitCode == (int)PgRelocate.Errors.ExitCode.Differences, result + "\n" + cutover);
+        Assert.True(result.Output.Contains("row counts differ on \"public\".\"t\" (101 rows on the source, 100 on the target)", StringComparison.Ordinal), result.ToString());
+        Assert.Null(run.Journal().SwitchedAt);
+        Assert.Equal("off", await PgServer.ScalarAsync<string>(source, "SHOW default_transaction_read_only"));
+        await PgServer.ExecuteAsync(source, "INSERT INTO t VALUES (102, 'after the refused switch')");
+    }
 }

@@ -3,6 +3,7 @@ using PgRelocate.Connections;
 using PgRelocate.Migration;
 using PgRelocate.Online.Follow;
 using PgRelocate.Online.Steps;
+using PgRelocate.Progress;
 
 namespace PgRelocate.Online.Fallback;
 
@@ -92,6 +93,9 @@ internal static class FallbackSlot
         Func<FollowPoint, bool> applied;
         await using (var conn = await Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken))
         {
+            // Where the slot stands and where the target's WAL ends, in the log: what a rollback had left to apply.
+            var at = await Db.ScalarAsync<string>(conn, $"SELECT coalesce(confirmed_flush_lsn::text, '-') || ' (the target''s WAL ends at ' || pg_catalog.pg_current_wal_lsn() || ')' FROM pg_catalog.pg_replication_slots WHERE slot_name = {Db.Literal(Name(context.Journal.Id))}", cancellationToken);
+            context.Reporter.Info($"Applying the target's last changes to the old source: its slot confirmed up to {at}.");
             applied = await OnlineCutoverStep.MarkLastChangeAsync(conn, context.Reporter, cancellationToken);
         }
 

@@ -69,7 +69,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
         var applied = await MarkLastChangeAsync(source, context.Reporter, cancellationToken);
         await using var going = context.TakeHandOff<FollowGoingOn>();
         await using var follower = going?.Follower ?? FollowerFor(context, OnlinePhases.Cutover);
-        var (changesBefore, transactionsBefore, settled) = await CatchUpAsync(context, follower, going, applied, phases, cancellationToken);
+        var (changesBefore, transactionsBefore, settled, (changed, counted)) = await CatchUpAsync(context, follower, going, applied, (source, target), phases, cancellationToken);
         await using var unchanged = settled;
 
         await CarrySchemaObjectsAsync(context, target, unchanged, cancellationToken);
@@ -78,16 +78,12 @@ public sealed class OnlineCutoverStep : IMigrationStep
         // 2. Sequences, large objects and the extensions' configuration rows, which logical decoding does not carry.
         var carried = await CopyWhatDecodingMissesAsync(context, source, target, phases, cancellationToken);
 
-        // 3. A cheap last check of the row counts of the tables the follow changed.
-        var (changed, counted) = await CheckRowCountsAsync(follower, source, target, cancellationToken);
-        phases.Lap("row counts");
-
-        // 4. The target as the applications will use it: triggers on, no trace of the tool.
+        // 3. The target as the applications will use it: triggers on, no trace of the tool.
         var identity = SnapshotCopyStep.IdentityTables(copy);
         await CleanTargetAsync(target, identity, cancellationToken);
         phases.Lap("triggers and the tool's schema");
 
-        // 5. The target takes over: the application behind PgBouncer goes on, and the status says switched. The write
+        // 4. The target takes over: the application behind PgBouncer goes on, and the status says switched. The write
         // downtime ends here; nothing after this undoes the switch (the source stays read-only whatever follows).
         await ResumeApplicationAsync(context, phases, cancellationToken);
         var downtime = DateTimeOffset.UtcNow - readOnlyAt;
@@ -95,13 +91,13 @@ public sealed class OnlineCutoverStep : IMigrationStep
         context.Journal.Save();
         new OnlineStatus { Phase = OnlinePhases.Switched }.Write(context.Folder);
 
-        // 6. After the switch, outside the downtime: the follow's sessions close (an open one keeps the slot active),
+        // 5. After the switch, outside the downtime: the follow's sessions close (an open one keeps the slot active),
         // and the slot and publication leave the source.
         await follower.DisposeAsync();
         var removed = await RemoveSlotAsync(context, slot!, cancellationToken);
         phases.Lap(AfterSwitch);
 
-        // 7. The downtime and where it went, in the record and the report.
+        // 6. The downtime and where it went, in the record and the report.
         RecordDowntime(context, follower, downtime, phases, transactionsBefore, follower.Changes - changesBefore, carried, changed.Count, counted, removed);
     }
 
@@ -143,44 +139,66 @@ public sealed class OnlineCutoverStep : IMigrationStep
     }
 
     /// <summary>
-    /// Applies the source's last changes and the columns' attributes, and records the follower's lag (it is closed after the switch).
+    /// Applies the source's last changes and the columns' attributes, checks the row counts of the tables the follow
+    /// changed (<see cref="SwitchRowCounts"/>, on the switch's sessions, beside the fingerprints and the columns'
+    /// attributes: each waits on its servers more than it works, and the downtime is their longest, not their sum),
+    /// and records the follower's lag (it is closed after the switch).
     /// </summary>
     /// <returns>
-    /// The changes and transactions the follower had applied before, and what the pass when the cutover was asked
-    /// settled if neither side's schema changed since (the caller's to dispose; see <see cref="SettledSchema.StillAsync"/>).
+    /// The changes and transactions the follower had applied before, what the pass when the cutover was asked
+    /// settled if neither side's schema changed since (the caller's to dispose; see <see cref="SettledSchema.StillAsync"/>),
+    /// and the tables the follow changed with how many were counted.
     /// </returns>
     /// <param name="going">The follow step's follow, going on since (see <see cref="FollowGoingOn"/>); null: a new one.</param>
-    private static async Task<(long Changes, long Transactions, SettledSchema? Settled)> CatchUpAsync(MigrationContext context, Follower follower, FollowGoingOn? going, Func<FollowPoint, bool> applied, DowntimePhases phases, CancellationToken cancellationToken)
+    /// <param name="sessions">The switch's sessions, which nothing else uses until the schema objects.</param>
+    private static async Task<(long Changes, long Transactions, SettledSchema? Settled, (List<string> Changed, int Counted) Counts)> CatchUpAsync(
+        MigrationContext context, Follower follower, FollowGoingOn? going, Func<FollowPoint, bool> applied, (NpgsqlConnection Source, NpgsqlConnection Target) sessions, DowntimePhases phases, CancellationToken cancellationToken)
     {
         var before = going?.From ?? (follower.Changes, follower.Transactions);
         try
         {
             await (going is null ? follower.RunAsync(applied, cancellationToken) : going.UntilAsync(applied, cancellationToken));
             phases.Lap(DowntimePhases.LastChanges);
-            // Defaults, NOT NULLs and generated columns, which the stream does not show: exact now the source is read-only,
-            // unless the pass before the switch found them all the source's and neither side's schema changed since.
-            var settled = await SettledSchema.StillAsync(context, cancellationToken);
+            var counting = SwitchRowCounts.CheckAsync(follower, sessions.Source, sessions.Target, cancellationToken);
+            SettledSchema? settled = null;
             try
             {
+                // Defaults, NOT NULLs and generated columns, which the stream does not show: exact now the source is read-only,
+                // unless the pass before the switch found them all the source's and neither side's schema changed since.
+                settled = await SettledSchema.StillAsync(context, cancellationToken);
                 if (settled is not { ColumnsSame: true })
                 {
                     await follower.Carry.ColumnAttributesAsync(cancellationToken);
                 }
+
+                phases.Lap(ColumnsPhase);
+                var counts = await counting;
+                phases.Lap(RowCountsPhase);
+                return (before.Changes, before.Transactions, settled, counts);
             }
-            catch when (settled is not null)
+            catch
             {
-                await settled.DisposeAsync();
+                // The counts' sessions are the caller's to close: never left with a statement of theirs running.
+                await Task.WhenAny(counting);
+                if (settled is not null)
+                {
+                    await settled.DisposeAsync();
+                }
+
                 throw;
             }
-
-            phases.Lap("columns' defaults and NOT NULLs");
-            return (before.Changes, before.Transactions, settled);
         }
         finally
         {
             RecordLag(context, follower, "Lag during the cutover");
         }
     }
+
+    /// <summary>The downtime's phase of the fingerprints and the columns' attributes (the row counts run beside it).</summary>
+    internal const string ColumnsPhase = "schema fingerprints and columns' defaults and NOT NULLs";
+
+    /// <summary>The downtime's phase of the row counts that outlast <see cref="ColumnsPhase"/>, which they run beside.</summary>
+    internal const string RowCountsPhase = "row counts (their part after the fingerprints)";
 
     /// <summary>
     /// The objects other than tables and columns, none of which the stream carries: exact now, before the sequences.
@@ -215,24 +233,6 @@ public sealed class OnlineCutoverStep : IMigrationStep
         }
 
         return new CopiedAgain(sequences, largeObjects, configuration.Count, unlogged.Count);
-    }
-
-    /// <summary>
-    /// Exact row counts of the tables the follow changed, up to a bounded number of rows so the downtime does not
-    /// grow with the database (the verification while following covered all). The target records every table the
-    /// follow changed, over all its runs (a killed one's too). A difference stops the switch.
-    /// </summary>
-    /// <returns>The tables the follow changed, and how many of them were counted.</returns>
-    private static async Task<(List<string> Changed, int Counted)> CheckRowCountsAsync(Follower follower, NpgsqlConnection source, NpgsqlConnection target, CancellationToken cancellationToken)
-    {
-        var changed = (await TargetState.ChangedTablesAsync(target, cancellationToken)).Concat(follower.ChangedTables).Distinct(StringComparer.Ordinal).ToList();
-        var (differing, counted) = await CountDifferencesAsync(source, target, changed, cancellationToken);
-        if (differing.Count > 0)
-        {
-            throw new PgRelocateException($"After the last changes were applied, row counts differ on {string.Join(", ", differing)}: the target is not switched. The source is made writable again; run 'pgrelocate verify' to see the rows.", ExitCode.Differences);
-        }
-
-        return (changed, counted);
     }
 
     /// <summary>Removes the tool's schema from the target (its triggers are on) and gives the tables the source's replica identity back.</summary>
@@ -393,58 +393,5 @@ public sealed class OnlineCutoverStep : IMigrationStep
                 h.ChangesPerSecond.ToString("0", CultureInfo.InvariantCulture),
             ]).ToList(),
             samples.Count > LagTableRows ? $"{samples.Count} samples merged into {LagTableRows} rows at most: each row shows the worst lag of its samples and their mean apply rate." : null));
-    }
-
-    /// <summary>
-    /// The most rows (the planner's estimate) the final check counts on each side, a few hundredths of a second: a
-    /// million took half a second of a 1.5 s write downtime under load, and the verification while following has
-    /// compared every row already.
-    /// </summary>
-    private const long MaxCountedRows = 100_000;
-
-    /// <summary>
-    /// The tables (quoted names) whose exact row counts differ between the two sides, counting the smallest
-    /// changed tables first and stopping at <see cref="MaxCountedRows"/>; and how many tables were counted.
-    /// </summary>
-    private static async Task<(List<string> Differing, int Counted)> CountDifferencesAsync(NpgsqlConnection source, NpgsqlConnection target, IReadOnlyList<string> tables, CancellationToken cancellationToken)
-    {
-        var differing = new List<string>();
-        if (tables.Count == 0)
-        {
-            return (differing, 0);
-        }
-
-        var sizes = new List<(string Table, long Rows)>();
-        // A table the source dropped while following is counted nowhere (the cutover dropped it on the target too).
-        await using (var cmd = new NpgsqlCommand("SELECT t, coalesce((SELECT greatest(reltuples, 0)::bigint FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass(t)), 0) FROM unnest(@tables) t WHERE pg_catalog.to_regclass(t) IS NOT NULL", source))
-        {
-            cmd.Parameters.AddWithValue("tables", tables.ToArray());
-            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
-            while (await r.ReadAsync(cancellationToken))
-            {
-                sizes.Add((r.GetString(0), r.GetInt64(1)));
-            }
-        }
-
-        var budget = MaxCountedRows;
-        var counted = 0;
-        foreach (var (table, rows) in sizes.OrderBy(s => s.Rows))
-        {
-            if (rows > budget)
-            {
-                break;
-            }
-
-            budget -= rows;
-            counted++;
-            var sql = $"SELECT count(*) FROM {table}";
-            var counts = await Task.WhenAll(Db.ScalarAsync<long>(source, sql, cancellationToken), Db.ScalarAsync<long>(target, sql, cancellationToken));
-            if (counts[0] != counts[1])
-            {
-                differing.Add($"{table} ({counts[0]} rows on the source, {counts[1]} on the target)");
-            }
-        }
-
-        return (differing, counted);
     }
 }
