@@ -30,6 +30,7 @@ internal static class OnlineSql
     public static readonly string ReplicationRole = Load("ReplicationRole.sql");
     public static readonly string ReplicationCapacity = Load("ReplicationCapacity.sql");
     public static readonly string SchemaFingerprint = Load("SchemaFingerprint.sql");
+    public static readonly string SwitchCountedSizes = Load("SwitchCountedSizes.sql");
 
     private static string Load(string fileName) => CatalogSql.Load("Online/" + fileName);
 }

@@ -139,10 +139,10 @@ public sealed class OnlineCutoverStep : IMigrationStep
     }
 
     /// <summary>
-    /// Applies the source's last changes and the columns' attributes, checks the row counts of the tables the follow
-    /// changed (<see cref="SwitchRowCounts"/>, on the switch's sessions, beside the fingerprints and the columns'
-    /// attributes: each waits on its servers more than it works, and the downtime is their longest, not their sum),
-    /// and records the follower's lag (it is closed after the switch).
+    /// Applies the source's last changes, checks the row counts of the tables the follow changed
+    /// (<see cref="SwitchRowCounts"/>, on the switch's sessions, while the fingerprints are read again on the sessions
+    /// of the pass before the switch: each waits on its servers more than it works, and the downtime is the longer of
+    /// the two, not their sum), then the columns' attributes; and records the follower's lag (it is closed after the switch).
     /// </summary>
     /// <returns>
     /// The changes and transactions the follower had applied before, what the pass when the cutover was asked
@@ -163,17 +163,19 @@ public sealed class OnlineCutoverStep : IMigrationStep
             SettledSchema? settled = null;
             try
             {
+                settled = await SettledSchema.StillAsync(context, cancellationToken);
+                phases.Lap(FingerprintsPhase);
+                var counts = await counting;
+                phases.Lap(RowCountsPhase);
                 // Defaults, NOT NULLs and generated columns, which the stream does not show: exact now the source is read-only,
                 // unless the pass before the switch found them all the source's and neither side's schema changed since.
-                settled = await SettledSchema.StillAsync(context, cancellationToken);
+                // After the counts: they change tables on the target, which the counts' statements lock many at once.
                 if (settled is not { ColumnsSame: true })
                 {
                     await follower.Carry.ColumnAttributesAsync(cancellationToken);
                 }
 
-                phases.Lap(ColumnsPhase);
-                var counts = await counting;
-                phases.Lap(RowCountsPhase);
+                phases.Lap("columns' defaults and NOT NULLs");
                 return (before.Changes, before.Transactions, settled, counts);
             }
             catch
@@ -194,10 +196,10 @@ public sealed class OnlineCutoverStep : IMigrationStep
         }
     }
 
-    /// <summary>The downtime's phase of the fingerprints and the columns' attributes (the row counts run beside it).</summary>
-    internal const string ColumnsPhase = "schema fingerprints and columns' defaults and NOT NULLs";
+    /// <summary>The downtime's phase of both fingerprints read again (when the pass before the switch handed them on).</summary>
+    internal const string FingerprintsPhase = "schema fingerprints read again";
 
-    /// <summary>The downtime's phase of the row counts that outlast <see cref="ColumnsPhase"/>, which they run beside.</summary>
+    /// <summary>The downtime's phase of the row counts that outlast <see cref="FingerprintsPhase"/>, which they run beside.</summary>
     internal const string RowCountsPhase = "row counts (their part after the fingerprints)";
 
     /// <summary>
