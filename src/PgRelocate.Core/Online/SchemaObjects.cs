@@ -336,8 +336,16 @@ internal static partial class SchemaObjects
             }
         }
 
-        return steps;
+        // pg_dump's public schema, which initdb makes, comes as comments only ("-- *not* creating schema, since initdb
+        // creates it") where its owner is not the default one (a provider's login role often owns it on the target): a
+        // step that runs nothing is no difference, else every pass would leave it for the switch, which then compares
+        // both schemas with pg_dump inside the write downtime.
+        return [.. steps.Where(step => step.Statements.Concat(step.Instead ?? []).Any(IsStatement))];
     }
+
+    /// <summary>Whether pg_dump's text holds a statement, not only comments.</summary>
+    private static bool IsStatement(string sql) =>
+        sql.Split('\n').Any(line => line.Trim() is { Length: > 0 } text && !text.StartsWith("--", StringComparison.Ordinal));
 
     /// <summary>The source's tables the target lacks (their entries' ids): the stream's to make.</summary>
     private static HashSet<int> NewTables(ArchiveContents source, Dictionary<string, ArchiveEntry> ours) =>
