@@ -228,11 +228,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
         phases.Lap("large objects");
         var configuration = await ConfigurationRows.CopyChangedAsync(source, target, context.Reporter, cancellationToken);
         phases.Lap("extensions' configuration rows");
-        var unlogged = await CopyUnloggedAgainAsync(context, source, target, cancellationToken);
-        if (unlogged.Count > 0)
-        {
-            phases.Lap("unlogged tables copied again and compared");
-        }
+        var unlogged = await CopyUnloggedAgainAsync(context, source, target, phases, cancellationToken);
 
         return new CopiedAgain(sequences, largeObjects, configuration.Count, unlogged.Count);
     }
@@ -297,7 +293,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// read-only source (the copy's own machinery), then compared row by row with it.
     /// </summary>
     /// <returns>The tables copied again ("schema.table").</returns>
-    private static async Task<IReadOnlyList<string>> CopyUnloggedAgainAsync(MigrationContext context, NpgsqlConnection source, NpgsqlConnection target, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<string>> CopyUnloggedAgainAsync(MigrationContext context, NpgsqlConnection source, NpgsqlConnection target, DowntimePhases phases, CancellationToken cancellationToken)
     {
         var unlogged = (await SourceSide.UnloggedTablesAsync(source, cancellationToken)).Select(t => t.Name).ToList();
         if (unlogged.Count == 0)
@@ -307,6 +303,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
 
         var (copied, rows, bytes) = await TablesAgain.CopyAsync(source, target, unlogged, context.Reporter, cancellationToken);
         context.Reporter.Info($"Unlogged tables copied again: {string.Join(", ", copied)} ({rows} rows, {Units.Bytes(bytes)}).");
+        phases.Lap("unlogged tables copied again");
         var options = context.Options;
         var result = await Verifier.RunAsync(
             new VerifyOptions { Source = options.Source, Target = options.Into.Connection, Mode = VerifyMode.Checksums, OnlyTables = copied, Jobs = Math.Max(1, options.Into.Jobs) },
@@ -323,6 +320,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
             throw new PgRelocateException($"The unlogged tables copied again at the cutover differ from the source's: {string.Join(", ", differing)}. The target is not switched; the source is made writable again ('pgrelocate info {context.Journal.Id}' lists the rows).", ExitCode.Differences);
         }
 
+        phases.Lap("unlogged tables compared");
         return copied;
     }
 
