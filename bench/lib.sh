@@ -99,11 +99,26 @@ start_logical_pair() {
     start_cluster target "$TPORT" "${logical[@]}"
 }
 
-# stop_clusters NAME ...: stops them at once, and removes the work folder unless KEEP is set.
+# ballast: with BALLAST_GB set, that many GB of the machine's memory taken for the rest of the bench by a file in
+# /dev/shm (tmpfs: nothing evicts it where there is no swap), and the page cache dropped (as root): the cache then
+# holds less than the data, as on a server whose memory is smaller than its databases or shared with other copies.
+# Leave a few GB for the servers and the tools. stop_clusters removes it.
+ballast() {
+    [ -n "${BALLAST_GB:-}" ] || return 0
+    echo "Taking ${BALLAST_GB} GB of memory with a file in /dev/shm ..." >&2
+    BALLAST_FILE="$(mktemp /dev/shm/pgrelocate-ballast-XXXXXX)"
+    head -c "$((BALLAST_GB * 1024 * 1024 * 1024))" /dev/zero >"$BALLAST_FILE"
+    sync
+    [ "$(id -u)" -ne 0 ] || echo 1 >/proc/sys/vm/drop_caches
+    echo "Memory left: $(awk '/MemAvailable/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo) available" >&2
+}
+
+# stop_clusters NAME ...: stops them at once, and removes the work folder unless KEEP is set (and the ballast).
 stop_clusters() {
     local c
     for c in "$@"; do
         [ -d "$WORK/$c" ] && "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$WORK/$c" -m immediate -w stop >/dev/null 2>&1 || true
     done
+    [ -z "${BALLAST_FILE:-}" ] || rm -f "$BALLAST_FILE"
     [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }

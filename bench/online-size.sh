@@ -126,9 +126,9 @@ online() {
     # Every second: the time, the phase, the lag (bytes, seconds), the apply rate, and the WAL the slots hold (MB).
     : >"$run/samples"
     journal() { ls "$migrations"/*/journal.json 2>/dev/null | head -1 || true; }
-    cutover_done() {
+    switched() {
         local j; j="$(journal)"
-        [ -n "$j" ] && python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if any(s["name"]=="cutover" and s.get("finishedAt") for s in j["steps"]) else 1)' "$j" 2>/dev/null
+        [ -n "$j" ] && python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1])).get("switchedAt") else 1)' "$j" 2>/dev/null
     }
     ( while kill -0 "$migrate" 2>/dev/null; do
         held="$("$PGBIN/psql" -qXAt "$SRC" -c "SELECT coalesce(round(max(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) / 1e6), 0) FROM pg_replication_slots WHERE slot_type = 'logical'" 2>/dev/null || echo -)"
@@ -138,8 +138,8 @@ online() {
         sleep 1
       done ) &
     PIDS+=($!)
-    # The application repoints once the switch is done: the writer's first tick on the target ends its gap.
-    until cutover_done || ! kill -0 "$migrate" 2>/dev/null; do sleep 0.1; done
+    # The application repoints once the journal says the switch is done: the writer's first tick on the target ends its gap.
+    until switched || ! kill -0 "$migrate" 2>/dev/null; do sleep 0.1; done
     touch "$WORK/switched"
     kill "$(cat "$WORK/writer.pid")" 2>/dev/null || true
     wait "$migrate" || { echo "$label: migrate failed:" >&2; tail -20 "$run/migrate.err" >&2; exit 1; }

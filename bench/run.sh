@@ -12,6 +12,8 @@
 #   SKIP_ANCHORS=1 bench/run.sh 60    (pgrelocate alone, for tuning)
 #   SKIP_STAGED=1 bench/run.sh 60     (without the staged comparison)
 #   ROUNDS=1 bench/run.sh 60          (every path once; by default three times, interleaved, medians compared)
+#   BALLAST_GB=18 bench/run.sh 300    (after the source is built, 18 GB of memory taken by a file in /dev/shm: the
+#                                      page cache holds less than the data, as on a server with other copies)
 #
 # Run by hand, never in CI: it takes about ten minutes at scale 60 and all the machine's cores. Installs pgcopydb and GNU time
 # with apt-get when they are missing.
@@ -53,6 +55,7 @@ SQL
 
 SIZE=$(psql -X -At "$SRC" -c "SELECT pg_size_pretty(pg_database_size('bench'))")
 echo "Source: $SIZE" >&2
+ballast
 
 now() { date +%s.%N; }
 # Each timed path starts from the same state: the source and an empty target database, no other copy on the target
@@ -183,6 +186,7 @@ SEEDS=$(echo "${T[dump]} + ${T[restore1]}" | bc)
 DUMPJ2=$(echo "${T[dump]} + ${T[restore2]}" | bc)
 echo
 echo "Bench: pgbench scale $SCALE + $EVENTS events, $SIZE, $(nproc) cores, both servers local; $JOBS copy jobs, $INDEX_JOBS index jobs"
+[ -z "${BALLAST_GB:-}" ] || echo "Memory: $BALLAST_GB GB of the machine's $(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo) GB taken by a file in /dev/shm for the whole bench: the page cache holds less than the data"
 if [ "$ROUNDS" -gt 1 ]; then
     echo "Each time is the median of $ROUNDS rounds; every round's times (s):"
     for k in dump restore1 restore2 pgcopydb pgrelocate staged_seeds staged_pgrelocate staged_same_work; do

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# The online switch's write downtime on workloads shaped like real applications', each under a steady pgbench load
+# and a writer per database standing in for an application (one session, a tick every 20 ms into a `ticks` table;
+# when the switch ends its session it connects again, to the target once the switch is done):
+#
+#   names      identifiers that need quoting everywhere (the corpus's names.sql, a table without a key among them),
+#              a table of 60 partitions, and pgbench at scale 5, under `pgbench -c 4 -j 2 -R 400`.
+#   databases  three databases, each pgbench at scale 5 under `pgbench -c 2 -R 150` and its own writer, moved by one
+#              `migrate --databases ... --online` and switched together.
+#   unlogged   pgbench at scale 10 plus three unlogged tables of 20,000 rows (sessions, a cache, a queue), which
+#              the switch copies again and compares (logical decoding never sees their writes), under `-R 400`.
+#
+# Each round runs `migrate --online --cutover auto` into fresh target databases owned by an ordinary login role,
+# and prints, per database: the tool's write downtime with its phases (the journal) and the writer's longest gap
+# between two ticks (which adds the bench's own noticing of the switch in the journal, polled every 100 ms, and a
+# new psql).
+#
+#   bench/switch.sh [WORKLOAD ...]     default: names databases unlogged
+#   ROUNDS=3 CLI=path/to/pgrelocate BENCH_DIR=/dev/shm KEEP=1 bench/switch.sh names
+#   DURABLE=1 bench/switch.sh          both clusters with fsync and full-page writes on, as on a real server
+#
+# Run by hand, never in CI: a few minutes a round.
+set -euo pipefail
+
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$ROOT_DIR/bench/lib.sh"
+WORKLOADS=("$@")
+[ "${#WORKLOADS[@]}" -gt 0 ] || WORKLOADS=(names databases unlogged)
+ROUNDS="${ROUNDS:-2}"
+NAMES_SQL="$ROOT_DIR/tests/PgRelocate.Tests/RealDatabases/Sql/names.sql"
+
+[ -n "${CLI:-}" ] || build_cli
+make_work pgrelocate-switch
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    stop_clusters source target
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start_logical_pair
+S="postgres://postgres@127.0.0.1:$SPORT"
+T="postgres://postgres@127.0.0.1:$TPORT"
+# The target's login role owns its databases, as a managed provider hands them out (CREATEDB for the instance).
+"$PGBIN/psql" -qX "$T/postgres" -c "CREATE ROLE app LOGIN CREATEDB"
+now() { date +%s.%N; }
+
+# source DB WORKLOAD: makes the source database DB for WORKLOAD, with the writer's ticks table.
+source_db() {
+    local db="$1" url="$S/$1"
+    "$PGBIN/psql" -qX "$S/postgres" -c "CREATE DATABASE $db" >/dev/null
+    case "$2" in
+        names) "$PGBIN/pgbench" -q -i -s 5 "$url" >/dev/null 2>&1
+               "$PGBIN/psql" -qX -v ON_ERROR_STOP=1 "$url" -f "$NAMES_SQL" >/dev/null
+               "$PGBIN/psql" -qX -v ON_ERROR_STOP=1 "$url" >/dev/null <<'SQL'
+CREATE TABLE measurements (id bigint GENERATED ALWAYS AS IDENTITY, at date NOT NULL, value float8, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+SELECT format('CREATE TABLE measurements_%s PARTITION OF measurements FOR VALUES FROM (%L) TO (%L)', to_char(d, 'YYYY_MM'), d, d + interval '1 month')
+FROM generate_series(date '2021-01-01', date '2025-12-01', interval '1 month') d \gexec
+INSERT INTO measurements (at, value) SELECT date '2021-01-01' + g % 1800, g FROM generate_series(1, 100000) g;
+SQL
+               ;;
+        databases) "$PGBIN/pgbench" -q -i -s 5 "$url" >/dev/null 2>&1 ;;
+        unlogged) "$PGBIN/pgbench" -q -i -s 10 "$url" >/dev/null 2>&1
+                  "$PGBIN/psql" -qX -v ON_ERROR_STOP=1 "$url" >/dev/null <<'SQL'
+CREATE UNLOGGED TABLE sessions (id int PRIMARY KEY, data jsonb, seen timestamptz);
+CREATE UNLOGGED TABLE cache (key text PRIMARY KEY, value text);
+CREATE UNLOGGED TABLE queue (id bigserial PRIMARY KEY, payload text);
+INSERT INTO sessions SELECT g, jsonb_build_object('user', g), now() FROM generate_series(1, 20000) g;
+INSERT INTO cache SELECT 'key ' || g, repeat('v', 100) FROM generate_series(1, 20000) g;
+INSERT INTO queue (payload) SELECT 'job ' || g FROM generate_series(1, 20000) g;
+SQL
+                  ;;
+    esac
+    "$PGBIN/psql" -qX "$url" -c "CREATE TABLE ticks (id text PRIMARY KEY DEFAULT gen_random_uuid()::text, at timestamptz NOT NULL DEFAULT clock_timestamp())" -c "VACUUM ANALYZE" >/dev/null
+}
+
+# start_load DB RATE CLIENTS: pgbench at RATE and the writer on the source database DB.
+start_load() {
+    local db="$1"
+    rm -f "$WORK/switched-$db" "$WORK/repointed-$db"
+    "$PGBIN/psql" -qX "$S/postgres" -c "ALTER DATABASE $db RESET default_transaction_read_only" >/dev/null
+    "$PGBIN/pgbench" -n -c "$3" -j "$(( $3 < 2 ? 1 : 2 ))" -R "$2" -T 100000 "$S/$db" >>"$WORK/pgbench-$db.log" 2>&1 &
+    PIDS+=($!)
+    ( while true; do
+        if [ -f "$WORK/switched-$db" ]; then url="postgres://app@127.0.0.1:$TPORT/$db"; else url="$S/$db"; fi
+        "$PGBIN/psql" -qXAt "$url" < <(yes "INSERT INTO ticks DEFAULT VALUES; SELECT pg_sleep(0.02);") >/dev/null 2>&1 &
+        echo $! >"$WORK/writer-$db.pid"
+        wait $! || true
+        sleep 0.02
+      done ) &
+    PIDS+=($!)
+}
+stop_load() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for f in "$WORK"/writer-*.pid; do kill "$(cat "$f")" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    PIDS=()
+}
+fresh() {
+    PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -qX "$T/postgres" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null
+    if [ -z "${2:-}" ]; then
+        "$PGBIN/psql" -qX "$T/postgres" -c "CREATE DATABASE $1 OWNER app" >/dev/null
+        "$PGBIN/psql" -qX "$T/$1" -c "ALTER SCHEMA public OWNER TO app" >/dev/null
+    fi
+}
+
+# round WORKLOAD N DB...: one online migration of the databases DB under their load; appends to the report.
+round() {
+    local workload="$1" n="$2"; shift 2
+    local dbs=("$@") run="$WORK/$workload-$n" db
+    mkdir -p "$run"
+    local rate=400 clients=4
+    [ "$workload" != databases ] || { rate=150; clients=2; }
+    for db in "${dbs[@]}"; do start_load "$db" "$rate" "$clients"; done
+    sleep 5
+    local args start
+    if [ "${#dbs[@]}" -eq 1 ]; then
+        fresh "${dbs[0]}"
+        args=(--source "$S/${dbs[0]}" --target "postgres://app@127.0.0.1:$TPORT/${dbs[0]}" --confirm "${dbs[0]}")
+    else
+        for db in "${dbs[@]}"; do fresh "$db" absent; done
+        args=(--source "$S/postgres" --target "postgres://app@127.0.0.1:$TPORT/postgres" --databases "$(IFS=,; echo "${dbs[*]}")")
+    fi
+    start=$(now)
+    "$CLI" migrate "${args[@]}" --online --replica-identity-full --cutover auto --workdir "$run/migrations" >"$run/migrate.out" 2>"$run/migrate.err" &
+    local migrate=$!
+    # Each database's writer repoints once its journal says it switched (as an application behind PgBouncer, or one
+    # told by the cutover's output, would).
+    while kill -0 "$migrate" 2>/dev/null; do
+        python3 - "$run/migrations" "$WORK" <<'PY'
+import glob, json, os, sys
+for path in glob.glob(os.path.join(sys.argv[1], "**", "journal.json"), recursive=True):
+    try:
+        j = json.load(open(path))
+    except ValueError:
+        continue
+    if j.get("switchedAt"):
+        open(os.path.join(sys.argv[2], "switched-" + j["source"].rsplit("/", 1)[-1].split("?")[0]), "a").close()
+PY
+        # A writer whose database switched leaves the read-only source (its psql would go on there): it reconnects to the target.
+        for f in "$WORK"/switched-*; do
+            [ -e "$f" ] || continue
+            db="${f##*/switched-}"
+            [ -e "$WORK/repointed-$db" ] || { touch "$WORK/repointed-$db"; kill "$(cat "$WORK/writer-$db.pid")" 2>/dev/null || true; }
+        done
+        sleep 0.1
+    done
+    wait "$migrate" || { echo "$workload round $n: migrate failed:" >&2; tail -20 "$run/migrate.err" >&2; exit 1; }
+    sleep 2 # the writers' first ticks on the targets
+    stop_load
+    for db in "${dbs[@]}"; do
+        local j downtime gap
+        j="$(find "$run/migrations" -name journal.json -exec grep -l "\"source\": *\"[^\"]*/$db[\"?]" {} + | head -1)"
+        downtime="$(python3 - "$j" <<'PY'
+import json, sys
+for s in json.load(open(sys.argv[1]))["steps"]:
+    if s["name"] == "cutover":
+        phases = [t for t in s.get("tables") or [] if t.get("title", "").startswith("Where the write downtime went")]
+        rows = phases[0]["rows"][:-1] if phases else []
+        print("%.2fs (%s)" % (float(s["outputs"]["writeDowntimeSeconds"]), ", ".join("%s %.2f" % (r[0], float(r[1])) for r in rows if float(r[1]) >= 0.02)))
+PY
+)"
+        gap="$("$PGBIN/psql" -qXAt "postgres://app@127.0.0.1:$TPORT/$db" -c "SELECT round(extract(epoch FROM max(gap))::numeric, 2) FROM (SELECT at - lag(at) OVER (ORDER BY at) AS gap FROM ticks WHERE at > to_timestamp($start)) g")"
+        # The part of the gap that is the bench's: from the switch the journal records to the writer's first tick on the target.
+        switched="$(python3 -c 'import json, sys; from datetime import datetime; print(datetime.fromisoformat(json.load(open(sys.argv[1]))["switchedAt"].replace("Z", "+00:00")).timestamp())' "$j")"
+        late="$("$PGBIN/psql" -qXAt "postgres://app@127.0.0.1:$TPORT/$db" -c "SELECT round((extract(epoch FROM min(at)) - $switched)::numeric, 2) FROM ticks WHERE at > to_timestamp($switched)")"
+        echo "  $workload round $n, $db: write downtime $downtime; writer's longest gap ${gap}s, of which ${late}s from the switch to its first tick on the target" >>"$WORK/report"
+    done
+}
+
+: >"$WORK/report"
+for workload in "${WORKLOADS[@]}"; do
+    echo "Preparing $workload ..." >&2
+    case "$workload" in
+        databases) dbs=(shop billing crm) ;;
+        *) dbs=("$workload") ;;
+    esac
+    for db in "${dbs[@]}"; do source_db "$db" "$workload"; done
+    for n in $(seq "$ROUNDS"); do
+        echo "$workload: round $n ..." >&2
+        round "$workload" "$n" "${dbs[@]}"
+    done
+done
+
+echo
+echo "The online switch's write downtime: $(nproc) cores, $ROUNDS rounds, $(date -u +%Y-%m-%d)"
+cat "$WORK/report"
