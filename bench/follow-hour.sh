@@ -27,13 +27,7 @@ ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 [ -n "${CLI:-}" ] || build_cli
 make_work pgrelocate-follow-hour
 CSV="${CSV:-${BENCH_DIR:-/tmp}/follow-hour-$(date -u +%Y%m%dT%H%M%S).csv}" # kept: the work folder is removed
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    stop_clusters source target
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+watch_pids source target
 
 start_logical_pair
 SRC="postgres://postgres@127.0.0.1:$SPORT/bench"
@@ -93,7 +87,7 @@ done
 echo "Cutover ..." >&2
 "$CLI" cutover "$ID" --workdir "$MIGRATIONS" >"$WORK/cutover.log" 2>&1 || { tail -5 "$WORK/cutover.log" >&2; exit 1; }
 wait $MIGRATE || true
-for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+stop_pids
 DOWNTIME="$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(next(s for s in j["steps"] if s["name"]=="cutover")["outputs"]["writeDowntimeSeconds"])' "$MIGRATIONS/$ID/journal.json" 2>/dev/null || echo "?")"
 echo "Verifying ..." >&2
 VERIFY="$("$CLI" verify --source "$SRC" --target "$TGT" --tables 'public.pgbench_*' >/dev/null 2>&1 && echo identical || echo DIFFERENT)"

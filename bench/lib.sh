@@ -122,3 +122,41 @@ stop_clusters() {
     [ -z "${BALLAST_FILE:-}" ] || rm -f "$BALLAST_FILE"
     [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
+
+# PIDS: the background processes a bench started (pgbench, writers, the tool); watch_pids CLUSTER ... stops them
+# (stop_pids) and the clusters named when the bench ends, however it ends.
+PIDS=()
+stop_pids() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+watch_pids() {
+    CLUSTERS=("$@")
+    trap 'stop_pids; stop_clusters "${CLUSTERS[@]}"' EXIT
+    trap 'exit 130' INT TERM
+}
+
+# start_writer SOURCE TARGET [NAME]: an application's stand-in. It holds one session, as an application's pool does,
+# and writes a tick every 20 ms into the `ticks` table (pg_sleep paces it: no process per tick, whose cost would load
+# the machine more than the application does). When its session ends (the switch ends the source's sessions) it
+# connects again: to TARGET once repoint_writer NAME has run. Its loop joins PIDS.
+start_writer() {
+    local from="$1" to="$2" name="${3:+-$3}"
+    rm -f "$WORK/switched$name"
+    ( while true; do
+        if [ -f "$WORK/switched$name" ]; then url="$to"; else url="$from"; fi
+        "$PGBIN/psql" -qXAt "$url" < <(yes "INSERT INTO ticks DEFAULT VALUES; SELECT pg_sleep(0.02);") >/dev/null 2>&1 &
+        echo $! >"$WORK/writer$name.pid"
+        wait $! || true
+        sleep 0.02
+      done ) &
+    PIDS+=($!)
+}
+
+# repoint_writer [NAME]: the writer leaves the source (its psql would go on there, refused) for the target, once.
+repoint_writer() {
+    local name="${1:+-$1}"
+    [ ! -f "$WORK/switched$name" ] || return 0
+    touch "$WORK/switched$name"
+    kill "$(cat "$WORK/writer$name.pid")" 2>/dev/null || true
+}
+
+# stop_writer [NAME]: the writer's current psql stopped (its loop is in PIDS).
+stop_writer() { kill "$(cat "$WORK/writer${1:+-$1}.pid")" 2>/dev/null || true; }

@@ -34,13 +34,7 @@ need_apt /usr/bin/time /usr/bin/time time
 
 [ -n "${CLI:-}" ] || build_cli
 make_work pgrelocate-online-size
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    stop_clusters source target
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+watch_pids source target
 
 start_logical_pair "checkpoint_timeout = 30min"
 SRC="postgres://postgres@127.0.0.1:$SPORT/bench"
@@ -60,28 +54,20 @@ SIZE="$("$PGBIN/psql" -qXAt "$SRC" -c "SELECT pg_size_pretty(pg_database_size('b
 echo "Source: $SIZE; the load: pgbench -c $CLIENTS -j 2, unthrottled, and the writer" >&2
 now() { date +%s.%N; }
 
-# start_load: pgbench and the writer on the source. The writer holds one session, as an application's pool does,
-# and writes a tick every 20 ms; when its session ends (the switch ends the source's sessions) it connects again:
-# to the target once the switch is done.
+# start_load: pgbench and the writer (bench/lib.sh start_writer) on the source; the writer moves to the target once
+# the journal records the switch.
 start_load() {
-    rm -f "$WORK/switched"
     "$PGBIN/psql" -qX "postgres://postgres@127.0.0.1:$SPORT/postgres" -c "ALTER DATABASE bench RESET default_transaction_read_only" >/dev/null
     "$PGBIN/pgbench" -c "$CLIENTS" -j 2 -T 100000 -P 1 --progress-timestamp "$SRC" >>"$WORK/pgbench.log" 2>&1 &
     LOAD=$!
-    ( while true; do
-        if [ -f "$WORK/switched" ]; then url="$ONLINE"; else url="$SRC"; fi
-        "$PGBIN/psql" -qXAt "$url" < <(yes "INSERT INTO ticks DEFAULT VALUES; SELECT pg_sleep(0.02);") >/dev/null 2>&1 &
-        echo $! >"$WORK/writer.pid"
-        wait $! || true
-        sleep 0.02
-      done ) &
-    WRITER=$!
-    PIDS+=("$LOAD" "$WRITER")
+    PIDS+=("$LOAD")
+    start_writer "$SRC" "$ONLINE"
+    WRITER=${PIDS[-1]}
     sleep 10
 }
 stop_load() {
     kill "$LOAD" "$WRITER" 2>/dev/null || true
-    kill "$(cat "$WORK/writer.pid")" 2>/dev/null || true
+    stop_writer
     wait "$LOAD" "$WRITER" 2>/dev/null || true
 }
 # fresh DB: an empty target database owned by the login role.
@@ -140,8 +126,7 @@ online() {
     PIDS+=($!)
     # The application repoints once the journal says the switch is done: the writer's first tick on the target ends its gap.
     until switched || ! kill -0 "$migrate" 2>/dev/null; do sleep 0.1; done
-    touch "$WORK/switched"
-    kill "$(cat "$WORK/writer.pid")" 2>/dev/null || true
+    repoint_writer
     wait "$migrate" || { echo "$label: migrate failed:" >&2; tail -20 "$run/migrate.err" >&2; exit 1; }
     local j; j="$(journal)"
     sleep 2 # the writer's first ticks on the target

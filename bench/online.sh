@@ -47,12 +47,7 @@ fi
 
 build_cli
 make_work pgrelocate-online-bench
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    stop_clusters source target
-}
-trap cleanup EXIT
+watch_pids source target
 
 # cpu_ticks: the CPU time (user + system, in clock ticks) used so far by pgrelocate, the source's walsender, the
 # source's other server processes, the target's server processes and pgbench, on one line. A process that ended
@@ -85,17 +80,8 @@ echo "Loading pgbench at scale $SCALE ..." >&2
 echo "Starting the load (pgbench -c 4 -j 2) and the writer ..." >&2
 "$PGBIN/pgbench" -c 4 -j 2 -T 100000 -P 1 "$SRC" >"$WORK/pgbench.log" 2>&1 &
 PIDS+=($!)
-# The writer holds one session, as an application's pool does, and writes a tick every 20 ms (pg_sleep paces it:
-# no process per tick, whose cost would load the machine more than the application does). When its session
-# ends (the cutover ends the source's sessions) it connects again: to the target once the cutover has returned.
-( while true; do
-    if [ -f "$WORK/switched" ]; then url="$TGT"; else url="$SRC"; fi
-    "$PGBIN/psql" -qXAt "$url" < <(yes "INSERT INTO ticks DEFAULT VALUES; SELECT pg_sleep(0.02);") >/dev/null 2>&1 &
-    echo $! >"$WORK/writer.pid"
-    wait $! || true
-    sleep 0.02
-  done ) &
-PIDS+=($!)
+# The writer (bench/lib.sh start_writer) moves to the target once the cutover has returned.
+start_writer "$SRC" "$TGT"
 sleep 5
 
 echo "pgrelocate migrate --online ..." >&2
@@ -163,8 +149,7 @@ fi
 
 echo "Cutover ..." >&2
 "$CLI" cutover "$ID" --workdir "$MIGRATIONS" | tee "$WORK/cutover.log"
-touch "$WORK/switched"
-kill "$(cat "$WORK/writer.pid")" 2>/dev/null || true
+repoint_writer
 wait $MIGRATE || true
 sleep 2
 DOWNTIME="$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(next(s for s in j["steps"] if s["name"]=="cutover")["outputs"]["writeDowntimeSeconds"])' "$MIGRATIONS/$ID/journal.json")"

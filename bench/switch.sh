@@ -32,13 +32,7 @@ NAMES_SQL="$ROOT_DIR/tests/PgRelocate.Tests/RealDatabases/Sql/names.sql"
 
 [ -n "${CLI:-}" ] || build_cli
 make_work pgrelocate-switch
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    stop_clusters source target
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+watch_pids source target
 
 start_logical_pair
 S="postgres://postgres@127.0.0.1:$SPORT"
@@ -76,25 +70,17 @@ SQL
     "$PGBIN/psql" -qX "$url" -c "CREATE TABLE ticks (id text PRIMARY KEY DEFAULT gen_random_uuid()::text, at timestamptz NOT NULL DEFAULT clock_timestamp())" -c "VACUUM ANALYZE" >/dev/null
 }
 
-# start_load DB RATE CLIENTS: pgbench at RATE and the writer on the source database DB.
+# start_load DB RATE CLIENTS: pgbench at RATE and the writer (bench/lib.sh start_writer) on the source database DB.
 start_load() {
     local db="$1"
-    rm -f "$WORK/switched-$db" "$WORK/repointed-$db"
     "$PGBIN/psql" -qX "$S/postgres" -c "ALTER DATABASE $db RESET default_transaction_read_only" >/dev/null
     "$PGBIN/pgbench" -n -c "$3" -j "$(( $3 < 2 ? 1 : 2 ))" -R "$2" -T 100000 "$S/$db" >>"$WORK/pgbench-$db.log" 2>&1 &
     PIDS+=($!)
-    ( while true; do
-        if [ -f "$WORK/switched-$db" ]; then url="postgres://app@127.0.0.1:$TPORT/$db"; else url="$S/$db"; fi
-        "$PGBIN/psql" -qXAt "$url" < <(yes "INSERT INTO ticks DEFAULT VALUES; SELECT pg_sleep(0.02);") >/dev/null 2>&1 &
-        echo $! >"$WORK/writer-$db.pid"
-        wait $! || true
-        sleep 0.02
-      done ) &
-    PIDS+=($!)
+    start_writer "$S/$db" "postgres://app@127.0.0.1:$TPORT/$db" "$db"
 }
 stop_load() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for f in "$WORK"/writer-*.pid; do kill "$(cat "$f")" 2>/dev/null || true; done
+    stop_pids
+    for db in "$@"; do stop_writer "$db"; done
     wait 2>/dev/null || true
     PIDS=()
 }
@@ -126,10 +112,10 @@ round() {
     start=$(now)
     "$CLI" migrate "${args[@]}" --online --replica-identity-full --cutover auto --workdir "$run/migrations" >"$run/migrate.out" 2>"$run/migrate.err" &
     local migrate=$!
-    # Each database's writer repoints once its journal says it switched (as an application behind PgBouncer, or one
-    # told by the cutover's output, would).
+    # Each database's writer moves to the target once its journal says it switched (as an application behind PgBouncer,
+    # or one told by the cutover's output, would).
     while kill -0 "$migrate" 2>/dev/null; do
-        python3 - "$run/migrations" "$WORK" <<'PY'
+        for db in $(python3 - "$run/migrations" <<'PY'
 import glob, json, os, sys
 for path in glob.glob(os.path.join(sys.argv[1], "**", "journal.json"), recursive=True):
     try:
@@ -137,19 +123,14 @@ for path in glob.glob(os.path.join(sys.argv[1], "**", "journal.json"), recursive
     except ValueError:
         continue
     if j.get("switchedAt"):
-        open(os.path.join(sys.argv[2], "switched-" + j["source"].rsplit("/", 1)[-1].split("?")[0]), "a").close()
+        print(j["source"].rsplit("/", 1)[-1].split("?")[0])
 PY
-        # A writer whose database switched leaves the read-only source (its psql would go on there): it reconnects to the target.
-        for f in "$WORK"/switched-*; do
-            [ -e "$f" ] || continue
-            db="${f##*/switched-}"
-            [ -e "$WORK/repointed-$db" ] || { touch "$WORK/repointed-$db"; kill "$(cat "$WORK/writer-$db.pid")" 2>/dev/null || true; }
-        done
+        ); do repoint_writer "$db"; done
         sleep 0.1
     done
     wait "$migrate" || { echo "$workload round $n: migrate failed:" >&2; tail -20 "$run/migrate.err" >&2; exit 1; }
     sleep 2 # the writers' first ticks on the targets
-    stop_load
+    stop_load "${dbs[@]}"
     for db in "${dbs[@]}"; do
         local j downtime gap
         j="$(find "$run/migrations" -name journal.json -exec grep -l "\"source\": *\"[^\"]*/$db[\"?]" {} + | head -1)"
