@@ -155,7 +155,7 @@ internal static class FallbackEnding
         }
 
         context.Journal.Save();
-        context.Reporter.Info($"{record.Get(Steps.FallbackStep.LastChanges) ?? 0} last changes of the target applied to the old source (the way back changed {string.Join(", ", record.Get(Steps.FallbackStep.ChangedTables) ?? [])} in all); removing the capture from the target.");
+        context.Reporter.Info($"{record.Get(Steps.FallbackStep.LastChanges) ?? 0} last changes of the target applied to the old source (the way back changed {Errors.Sentences.Counted((record.Get(Steps.FallbackStep.ChangedTables) ?? []).Count, "table")} in all); removing the capture from the target.");
         await RemoveAsync(context.Journal, null, target, cancellationToken);
     }
 
