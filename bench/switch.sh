@@ -147,7 +147,9 @@ PY
         # The part of the gap that is the bench's: from the switch the journal records to the writer's first tick on the target.
         switched="$(python3 -c 'import json, sys; from datetime import datetime; print(datetime.fromisoformat(json.load(open(sys.argv[1]))["switchedAt"].replace("Z", "+00:00")).timestamp())' "$j")"
         late="$("$PGBIN/psql" -qXAt "postgres://app@127.0.0.1:$TPORT/$db" -c "SELECT round((extract(epoch FROM min(at)) - $switched)::numeric, 2) FROM ticks WHERE at > to_timestamp($switched)")"
-        echo "  $workload round $n, $db: write downtime $downtime; writer's longest gap ${gap}s, of which ${late}s from the switch to its first tick on the target" >>"$WORK/report"
+        if [ -n "$late" ]; then late="of which ${late}s from the switch to its first tick on the target"
+        else late="no tick of the writer's on the target after the switch within the round: the gap is the source's alone"; fi
+        echo "  $workload round $n, $db: write downtime $downtime; writer's longest gap ${gap}s, $late" >>"$WORK/report"
     done
 }
 
