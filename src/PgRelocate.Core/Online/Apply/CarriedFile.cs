@@ -103,9 +103,18 @@ internal sealed class CarriedFile
 
     private void ReadHeader(BinaryReader r) => ReadHeader(r, _tables);
 
+    /// <summary>
+    /// Written first, before the count of tables, by this version: each table then ends with the earlier name the
+    /// target holds it under (or none). A file a version before it wrote (kept by a migration stopped then) starts
+    /// with the count, and its renames are taken as written.
+    /// </summary>
+    private const int WithRenames = -2;
+
     private static void ReadHeader(BinaryReader r, List<(CarriedTable Table, bool Copied)> into)
     {
-        var count = r.ReadInt32();
+        var first = r.ReadInt32();
+        var renames = first == WithRenames;
+        var count = renames ? r.ReadInt32() : first;
         for (var t = 0; t < count; t++)
         {
             var (id, schema, name) = (r.ReadUInt32(), r.ReadString(), r.ReadString());
@@ -119,8 +128,9 @@ internal sealed class CarriedFile
             var statements = ReadList(r);
             var ties = ReadList(r);
             var copied = r.ReadBoolean();
+            var renamedFrom = renames && r.ReadBoolean() ? r.ReadString() : null;
             var relation = new SourceRelation(id, schema, name, columns, key, types, modifiers);
-            into.Add((new CarriedTable(relation, Connections.Db.Qualified(schema, name), statements, ties, copied), copied));
+            into.Add((new CarriedTable(relation, Connections.Db.Qualified(schema, name), statements, ties, copied, renamedFrom), copied));
         }
     }
 
@@ -162,6 +172,7 @@ internal sealed class CarriedFile
         await using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
         await using (var w = new BinaryWriter(file, Encoding.UTF8, leaveOpen: true))
         {
+            w.Write(WithRenames);
             w.Write(tables.Count);
             foreach (var t in tables)
             {
@@ -181,6 +192,12 @@ internal sealed class CarriedFile
                 WriteList(w, t.Statements);
                 WriteList(w, t.Ties);
                 w.Write(t.HasRows && copied.Contains(t.Qualified));
+                // A rename is applied from the name the target holds then, not the one the look found (SchemaCarry.RenamedAsNow).
+                w.Write(t.RenamedFrom is not null);
+                if (t.RenamedFrom is not null)
+                {
+                    w.Write(t.RenamedFrom);
+                }
             }
 
             for (var i = 0; i < tables.Count; i++)
