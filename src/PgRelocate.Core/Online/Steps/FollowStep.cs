@@ -110,20 +110,7 @@ public sealed class FollowStep : ICompensatingStep
                     context.Journal.Save();
                 }
 
-                // What the source made and the target lacks is carried before the switch: once the source is
-                // read-only no marker can place its copy in the stream. One that cannot be carried yet holds the switch.
-                // What it carried now is applied before the pass below compares both schemas: a table renamed on the
-                // source is the stream's to rename, and the pass would find it missing on the target.
-                var carries = follower.Carry.Carries;
-                await follower.Carry.NowAsync(cancellationToken);
-                if (follower.Carry.Carries > carries)
-                {
-                    await follower.RunAsync(await OnlineCutoverStep.MarkLastChangeAsync(context, cancellationToken), cancellationToken);
-                }
-
-                var refused = follower.Carry.Waiting is [_, ..] waiting
-                    ? $"The cutover waits: {string.Join(", ", waiting)} cannot be carried to the target yet (see the warning that names it); the follow goes on: ask again once it is carried (an automatic cutover tries again by itself)"
-                    : await SchemaObjects.BeforeSwitchAsync(context, cancellationToken);
+                var refused = await PassBeforeSwitchAsync(context, follower, cancellationToken);
                 if (refused is null)
                 {
                     await CloseInAsync(follower, context.Reporter, cancellationToken);
@@ -162,6 +149,41 @@ public sealed class FollowStep : ICompensatingStep
         follower.StartPhase(OnlinePhases.Cutover);
         context.HandOff(FollowGoingOn.Start(follower, cancellationToken));
         context.HandOff(await SwitchSessions.OpenAsync(context, cancellationToken));
+    }
+
+    /// <summary>
+    /// What the source made and the target lacks is carried before the switch (once the source is read-only no marker
+    /// can place its copy in the stream), then both schemas are compared and the target given what it can take ahead
+    /// (<see cref="SchemaObjects.BeforeSwitchAsync"/>); the reason the cutover waits, or null. The pass compares the
+    /// target after the stream has applied everything the source committed before it: a table renamed on the source
+    /// (while the follow was stopped, or a moment ago) is the stream's to rename, and a pass ahead of it finds the
+    /// table missing on the target and refuses what depends on it. A refusal is checked once more after the stream
+    /// catches up again, for a schema the source changed between the mark and the pass's dump.
+    /// </summary>
+    private static async Task<string?> PassBeforeSwitchAsync(MigrationContext context, Follower follower, CancellationToken cancellationToken)
+    {
+        string? refused = null;
+        for (var pass = 0; pass < 2; pass++)
+        {
+            await follower.Carry.NowAsync(cancellationToken);
+            if (follower.Carry.Waiting is [_, ..] waiting)
+            {
+                return $"The cutover waits: {string.Join(", ", waiting)} cannot be carried to the target yet (see the warning that names it); the follow goes on: ask again once it is carried (an automatic cutover tries again by itself)";
+            }
+
+            if (follower.Carry.CarriesSchemaChanges)
+            {
+                await follower.RunAsync(await OnlineCutoverStep.MarkLastChangeAsync(context, cancellationToken), cancellationToken);
+            }
+
+            refused = await SchemaObjects.BeforeSwitchAsync(context, cancellationToken);
+            if (refused is null)
+            {
+                return null;
+            }
+        }
+
+        return refused;
     }
 
     /// <summary>The lag the follow comes within just before the source stops taking writes (see <see cref="CloseInAsync"/>).</summary>
