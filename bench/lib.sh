@@ -160,3 +160,18 @@ repoint_writer() {
 
 # stop_writer [NAME]: the writer's current psql stopped (its loop is in PIDS).
 stop_writer() { kill "$(cat "$WORK/writer${1:+-$1}.pid")" 2>/dev/null || true; }
+
+# cpu_ticks PID: the CPU time (user + system, in clock ticks) used so far by PID (pgrelocate), the source's walsender,
+# the source's other server processes, the target's server processes and pgbench, on one line. A process that ended
+# meanwhile is not counted (the source's sessions the cutover ends come after the last reading).
+ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$(( t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}' 2>/dev/null || echo 0) )); done; echo "$t"; }
+server_pids() { ps -o pid=,args= --ppid "$(head -1 "$WORK/$1/postmaster.pid")" | awk -v want="$2" '(want == "walsender") == ($0 ~ /walsender/) {print $1}'; }
+cpu_ticks() {
+    echo "$(ticks "$1") $(ticks $(server_pids source walsender)) $(ticks $(server_pids source other)) $(ticks $(server_pids target other)) $(ticks $(pgrep -x pgbench))"
+}
+# cpu_share BEFORE AFTER SECONDS: each one's share of a core over the interval (two readings of cpu_ticks).
+cpu_share() {
+    awk -v a="$1" -v b="$2" -v s="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        split(a, x, " "); split(b, y, " "); split("pgrelocate walsender source target pgbench", n, " ");
+        for (i = 1; i <= 5; i++) printf "%s%s %.0f%%", (i > 1 ? ", " : ""), n[i], (y[i] - x[i]) * 100 / hz / (s > 0 ? s : 1) }'
+}

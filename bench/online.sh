@@ -49,21 +49,6 @@ build_cli
 make_work pgrelocate-online-bench
 watch_pids source target
 
-# cpu_ticks: the CPU time (user + system, in clock ticks) used so far by pgrelocate, the source's walsender, the
-# source's other server processes, the target's server processes and pgbench, on one line. A process that ended
-# meanwhile is not counted (the source's sessions the cutover ends come after the last reading).
-ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$(( t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}' 2>/dev/null || echo 0) )); done; echo "$t"; }
-server_pids() { ps -o pid=,args= --ppid "$(head -1 "$WORK/$1/postmaster.pid")" | awk -v want="$2" '(want == "walsender") == ($0 ~ /walsender/) {print $1}'; }
-cpu_ticks() {
-    echo "$(ticks "$PGRELOCATE_PID") $(ticks $(server_pids source walsender)) $(ticks $(server_pids source other)) $(ticks $(server_pids target other)) $(ticks $(pgrep -x pgbench))"
-}
-# cpu_share BEFORE AFTER SECONDS: each one's share of a core over the interval.
-cpu_share() {
-    awk -v a="$1" -v b="$2" -v s="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
-        split(a, x, " "); split(b, y, " "); split("pgrelocate walsender source target pgbench", n, " ");
-        for (i = 1; i <= 5; i++) printf "%s%s %.0f%%", (i > 1 ? ", " : ""), n[i], (y[i] - x[i]) * 100 / hz / (s > 0 ? s : 1) }'
-}
-
 start_logical_pair
 SRC="postgres://postgres@127.0.0.1:$SPORT/bench"
 # The target's login role is an ordinary owner of its database, as a managed provider hands out.
@@ -95,12 +80,12 @@ ID="$(basename "$(dirname "$(ls "$MIGRATIONS"/*/online.json)")")"
 PGRELOCATE_PID="$(pgrep -P "$MIGRATE")" # the process GNU time runs
 echo "Following ($ID) for ${FOLLOW}s ..." >&2
 : >"$WORK/samples"
-FOLLOW_CPU="$(cpu_ticks)"; FOLLOW_AT=$(date +%s)
+FOLLOW_CPU="$(cpu_ticks "$PGRELOCATE_PID")"; FOLLOW_AT=$(date +%s)
 for _ in $(seq "$FOLLOW"); do
     python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["lagBytes"], s["lagSeconds"], s["changesPerSecond"])' "$MIGRATIONS/$ID/online.json" >>"$WORK/samples" 2>/dev/null || true
     sleep 1
 done
-FOLLOW_CPU="$(cpu_share "$FOLLOW_CPU" "$(cpu_ticks)" $(( $(date +%s) - FOLLOW_AT )))"
+FOLLOW_CPU="$(cpu_share "$FOLLOW_CPU" "$(cpu_ticks "$PGRELOCATE_PID")" $(( $(date +%s) - FOLLOW_AT )))"
 # pgbench -P 1 prints "progress: 12.0 s, 850.3 tps, lat ...": the mean of the last 30 seconds.
 TPS="$(awk '/^progress:/ {print $4}' "$WORK/pgbench.log" | tail -30 | awk '{s+=$1; n++} END {if (n) printf "%.0f", s/n; else print 0}')"
 
@@ -126,7 +111,7 @@ LARGE_CPU="not run"
 if [ -z "${SKIP_LARGE:-}" ]; then
     echo "One statement updating a million rows, and its apply ..." >&2
     : >"$WORK/large.samples"
-    LARGE_START=$(date +%s); LARGE_TICKS="$(cpu_ticks)"
+    LARGE_START=$(date +%s); LARGE_TICKS="$(cpu_ticks "$PGRELOCATE_PID")"
     "$PGBIN/psql" -qX "$SRC" -c "UPDATE pgbench_accounts SET filler = md5(aid::text) WHERE aid <= 1000000" >/dev/null
     LARGE_COMMITTED=$(date +%s)
     sample_large() { # the age of the status file (a stalled display grows it), the changes it counts, the lag
@@ -138,7 +123,7 @@ if [ -z "${SKIP_LARGE:-}" ]; then
         sample_large; sleep 1
     done
     LARGE_APPLIED=$(date +%s)
-    LARGE_CPU="$(cpu_share "$LARGE_TICKS" "$(cpu_ticks)" $(( LARGE_APPLIED - LARGE_START )))"
+    LARGE_CPU="$(cpu_share "$LARGE_TICKS" "$(cpu_ticks "$PGRELOCATE_PID")" $(( LARGE_APPLIED - LARGE_START )))"
     # Then the load written meanwhile: the measured follow starts caught up again.
     until [ "$(tail -1 "$WORK/large.samples" | awk '{print ($3 < 1) ? "yes" : "no"}')" = "yes" ] || [ $(( $(date +%s) - LARGE_APPLIED )) -gt 600 ]; do
         sample_large; sleep 1
