@@ -10,10 +10,10 @@
 # Every second it samples the online migration's status file (phase, lag, apply rate) and the WAL the source's
 # logical slots hold. It prints both times and their ratio, and where the online time went: the snapshot copy
 # (against the offline copy), the WAL the slot held when the copy ended, the catching up that followed and its
-# apply rate against the source's write rate, where the CPU went over the copy and over the catching up (each
-# process's share of a core: pgrelocate, the source's walsender, its other processes, the target's, pgbench), the
-# verification while following, the switch, the write downtime (the tool's and the writer's longest gap), each
-# tool's peak memory, and `pgrelocate verify` of the online target against the read-only source.
+# apply rate against the source's write rate, where the CPU went while catching up (each process's share of a
+# core: pgrelocate, the source's walsender, its other processes, the target's, pgbench), the verification while
+# following, the switch, the write downtime (the tool's and the writer's longest gap), each tool's peak memory, and
+# `pgrelocate verify` of the online target against the read-only source.
 #
 #   bench/online-size.sh [SCALE]       SCALE is pgbench's scale factor (default 150, about 2.6 GB with the events)
 #   CLIENTS=8 EVENTS=1500000 JOBS=2 CLI=path/to/pgrelocate BENCH_DIR=/dev/shm KEEP=1 bench/online-size.sh 300
@@ -177,17 +177,17 @@ PY
         END {printf "%s %.1f %.0f %s %s\n", (held == "" ? "?" : held), (caught == "" ? -1 : caught - ce), (n ? r / n : 0), (vf == "" ? 0 : vf), (vt == "" ? 0 : vt)}' "$run/samples")
     steady="$(awk -v ce="$copy_end" -v c="$catchup" '$1 >= ce + c && c >= 0 && $2 == "follow" {r += $5; n++} END {printf "%.0f", n ? r / n : 0}' "$run/samples")"
     worst="$(awk -v ce="$copy_end" -v c="$catchup" '$1 >= ce + c && c >= 0 && $2 != "-" && $2 != "switched" && $4 > m {m = $4} END {printf "%.1f", m}' "$run/samples")"
-    # Where the CPU went over the snapshot copy and over the catching up, from the samples nearest their ends.
+    # Where the CPU went over the catching up: between the first sample of the span and its last. Not over the copy:
+    # its sessions on both sides end within it, and a process gone by the second reading counts for nothing.
     cpu_between() {
         local a b
         a="$(awk -v t="$1" '$1 >= t && NF >= 11 {print $1, $7, $8, $9, $10, $11; exit}' "$run/samples")"
-        b="$(awk -v t="$2" '$1 >= t && NF >= 11 {print $1, $7, $8, $9, $10, $11; exit}' "$run/samples")"
+        b="$(awk -v t="$2" '$1 <= t && NF >= 11 {last = $1 " " $7 " " $8 " " $9 " " $10 " " $11} END {print last}' "$run/samples")"
         if [ -z "$a" ] || [ -z "$b" ]; then echo "?"; return; fi
-        cpu_share "${a#* }" "${b#* }" "$(awk -v x="${a%% *}" -v y="${b%% *}" 'BEGIN {print y - x}')"
+        cpu_share "${a#* }" "${b#* }" "$(awk -v x="${a%% *}" -v y="${b%% *}" 'BEGIN {printf "%.3f", y - x}')"
     }
-    local copy_cpu catchup_cpu
-    copy_cpu="$(cpu_between "$copy_start" "$copy_end")"
-    catchup_cpu="$( [ "${catchup%.*}" -ge 0 ] 2>/dev/null && cpu_between "$copy_end" "$(awk -v a="$copy_end" -v c="$catchup" 'BEGIN {print a + c}')" || echo "?")"
+    local catchup_cpu
+    catchup_cpu="$( [ "${catchup%.*}" -ge 0 ] 2>/dev/null && cpu_between "$copy_end" "$(awk -v a="$copy_end" -v c="$catchup" 'BEGIN {printf "%.3f", a + c}')" || echo "?")"
     gap="$("$PGBIN/psql" -qXAt "$ONLINE" -c "SELECT round(extract(epoch FROM max(gap))::numeric, 2) FROM (SELECT at - lag(at) OVER (ORDER BY at) AS gap FROM ticks WHERE at > to_timestamp($start)) g")"
     echo "$label: verifying the target against the source (read-only since the switch) ..." >&2
     # The ticks table is left out: the writer goes on writing it on the target after the switch.
@@ -201,8 +201,7 @@ PY
     snapshot copy              ${copy_s}s ($(awk -v a="$copy_s" -v b="$OFF_S" 'BEGIN {printf "%.2f", a / b}') of the offline copy)
     WAL the slot held at its end ${held} MB
     catching up                ${catchup}s at ${catchup_rate} changes/s (the source writing about $(( on_tps * 4 )) changes/s)
-    CPU, snapshot copy         ${copy_cpu} (of one core; $(nproc) here)
-    CPU, catching up           ${catchup_cpu}
+    CPU, catching up           ${catchup_cpu} (of one core; $(nproc) here)
     caught up, then            ${steady} changes/s applied, worst lag ${worst}s
     verification while following ${verify_from:+$(awk -v a="$verify_from" -v b="$verify_to" 'BEGIN {printf "%.0f", (a > 0 ? b - a + 1 : 0)}')}s, from $(awk -v a="$verify_from" -v ce="$copy_end" 'BEGIN {printf "%.0f", (a > 0 ? a - ce : 0)}')s after the copy
     write downtime             ${downtime}s (pgrelocate), ${gap}s longest gap seen by the writer
