@@ -161,11 +161,13 @@ repoint_writer() {
 # stop_writer [NAME]: the writer's current psql stopped (its loop is in PIDS).
 stop_writer() { kill "$(cat "$WORK/writer${1:+-$1}.pid")" 2>/dev/null || true; }
 
-# cpu_ticks PID: the CPU time (user + system, in clock ticks) used so far by PID (pgrelocate), the source's walsender,
-# the source's other server processes, the target's server processes and pgbench, on one line. A process that ended
-# meanwhile is not counted (the source's sessions the cutover ends come after the last reading).
+# ticks PID...: the CPU time (user + system, in clock ticks) the processes have used so far; one that ended counts none.
 ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$(( t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}' 2>/dev/null || echo 0) )); done; echo "$t"; }
+# server_pids CLUSTER walsender|other: the server processes of the bench's cluster CLUSTER, its WAL senders or the rest.
 server_pids() { ps -o pid=,args= --ppid "$(head -1 "$WORK/$1/postmaster.pid")" | awk -v want="$2" '(want == "walsender") == ($0 ~ /walsender/) {print $1}'; }
+# cpu_ticks PID: on one line, the CPU ticks used so far by PID (pgrelocate), the source's walsender, the source's other
+# server processes, the target's server processes and pgbench. A process that ended meanwhile is not counted (the
+# source's sessions the cutover ends come after the last reading).
 cpu_ticks() {
     echo "$(ticks "$1") $(ticks $(server_pids source walsender)) $(ticks $(server_pids source other)) $(ticks $(server_pids target other)) $(ticks $(pgrep -x pgbench))"
 }
