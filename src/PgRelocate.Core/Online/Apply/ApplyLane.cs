@@ -16,7 +16,13 @@ internal sealed class ApplyLane : IApplyLane
     private readonly NpgsqlConnection _connection;
     private readonly string _slot;
     private readonly IReadOnlyDictionary<string, ulong> _stored;
-    private readonly Channel<Item> _queue = Channel.CreateBounded<Item>(new BoundedChannelOptions(1024) { SingleReader = true, SingleWriter = true });
+    /// <summary>
+    /// The changes sent and not applied yet: room for those of a whole group's commit (a commit takes the lane a few
+    /// hundred milliseconds at most, the applier meanwhile goes on with the next group), their bytes bounded by
+    /// <see cref="_queuedBytes"/>.
+    /// </summary>
+    private readonly Channel<Item> _queue = Channel.CreateBounded<Item>(new BoundedChannelOptions(QueueLength) { SingleReader = true, SingleWriter = true });
+    private readonly QueuedBytes _queuedBytes = new(QueueBytes);
     /// <summary>
     /// Each table's target description, by the source's id of the table, with the stream's description it was
     /// made for. The stream describes a table again after every change to its catalog row (each VACUUM and
@@ -30,6 +36,8 @@ internal sealed class ApplyLane : IApplyLane
     private readonly Task _running;
     private readonly bool _bookkeepingAtCommit;
     private readonly bool _ownsConnection;
+    private const int QueueLength = 32_768;
+    private const long QueueBytes = 32L << 20;
     private NpgsqlTransaction? _transaction;
     private ulong _commitLsn;
     private ulong _groupEnd;
@@ -70,33 +78,56 @@ internal sealed class ApplyLane : IApplyLane
         return WriteAsync(new Item.Begin(commitLsn), cancellationToken);
     }
 
-    public ValueTask ApplyAsync(Change change, CancellationToken cancellationToken) => WriteAsync(new Item.Row(change), cancellationToken);
+    public async ValueTask ApplyAsync(Change change, CancellationToken cancellationToken)
+    {
+        var bytes = QueuedBytes.Of(change);
+        await _queuedBytes.TakeAsync(bytes, cancellationToken);
+        await WriteAsync(new Item.Row(change, bytes), cancellationToken);
+    }
 
     /// <summary>After the last change of a source transaction routed here.</summary>
     public ValueTask EndAsync(ulong endLsn, CancellationToken cancellationToken) => WriteAsync(new Item.End(endLsn), cancellationToken);
 
     /// <summary>Commits what the lane holds, once it has applied everything sent before; done when committed.</summary>
     /// <param name="last">A statement of the applier's own to run last in the same transaction (the follow's position).</param>
-    public async Task CommitAsync(CancellationToken cancellationToken, NpgsqlBatchCommand? last = null)
+    public async Task CommitAsync(CancellationToken cancellationToken, NpgsqlBatchCommand? last = null) =>
+        await await StartCommitAsync(cancellationToken, last);
+
+    /// <summary>
+    /// Asks the lane to commit what it holds once it has applied everything sent before, and returns once asked: the
+    /// lane holds no open group from then on, and may take the next one's changes while it commits.
+    /// </summary>
+    /// <returns>Done when committed.</returns>
+    public async ValueTask<Task> StartCommitAsync(CancellationToken cancellationToken, NpgsqlBatchCommand? last = null)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await WriteAsync(new Item.Commit(done, last), cancellationToken);
-        await WaitAsync(done.Task, cancellationToken);
         HasOpenGroup = false;
+        return WaitAsync(done.Task, cancellationToken);
     }
 
     /// <summary>Runs one statement of the applier's own on this lane's connection, outside any transaction, once everything before it is done.</summary>
-    public async Task RunAsync(NpgsqlBatchCommand command, CancellationToken cancellationToken)
+    public async Task RunAsync(NpgsqlBatchCommand command, CancellationToken cancellationToken) =>
+        await await StartRunAsync(command, Task.CompletedTask, cancellationToken);
+
+    /// <summary>
+    /// Asks the lane to run one statement of the applier's own, outside any transaction, once everything sent before
+    /// it is done and then <paramref name="after"/> too (other lanes' commits); returns once asked. The lane holds no
+    /// transaction while it waits: one asked for before this is committed, and the next is not begun.
+    /// </summary>
+    /// <returns>Done when run; failed, and the lane with it, when <paramref name="after"/> fails.</returns>
+    public async ValueTask<Task> StartRunAsync(NpgsqlBatchCommand command, Task after, CancellationToken cancellationToken)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await WriteAsync(new Item.Own(command, done), cancellationToken);
-        await WaitAsync(done.Task, cancellationToken);
+        await WriteAsync(new Item.Own(command, done, after), cancellationToken);
+        return WaitAsync(done.Task, cancellationToken);
     }
 
     /// <summary>Stops the lane; its open transaction, if any, is rolled back with its connection.</summary>
     public async Task StopAsync()
     {
         _queue.Writer.TryComplete();
+        _queuedBytes.Close();
         await _stopping.CancelAsync();
         try
         {
@@ -163,6 +194,7 @@ internal sealed class ApplyLane : IApplyLane
 
                         break;
                     case Item.Row r:
+                        _queuedBytes.Release(r.Bytes);
                         await ApplyRowAsync(r.Change);
                         if (_queue.Reader.Count == 0)
                         {
@@ -179,6 +211,7 @@ internal sealed class ApplyLane : IApplyLane
                         c.Done.TrySetResult();
                         break;
                     case Item.Own o:
+                        await o.After.WaitAsync(_stopping.Token);
                         await using (var batch = new NpgsqlBatch(_connection))
                         {
                             batch.BatchCommands.Add(o.Command);
@@ -193,6 +226,7 @@ internal sealed class ApplyLane : IApplyLane
         catch (Exception e)
         {
             _queue.Writer.TryComplete(e);
+            _queuedBytes.Close();
             // Fail whatever waits for a commit behind the failure.
             while (_queue.Reader.TryRead(out var left))
             {
@@ -370,12 +404,12 @@ internal sealed class ApplyLane : IApplyLane
     {
         public sealed record Begin(ulong CommitLsn) : Item;
 
-        public sealed record Row(Change Change) : Item;
+        public sealed record Row(Change Change, long Bytes) : Item;
 
         public sealed record End(ulong EndLsn) : Item;
 
         public sealed record Commit(TaskCompletionSource Done, NpgsqlBatchCommand? Last) : Item;
 
-        public sealed record Own(NpgsqlBatchCommand Command, TaskCompletionSource Done) : Item;
+        public sealed record Own(NpgsqlBatchCommand Command, TaskCompletionSource Done, Task After) : Item;
     }
 }

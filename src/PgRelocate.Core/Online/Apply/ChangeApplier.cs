@@ -11,7 +11,8 @@ namespace PgRelocate.Online.Apply;
 /// tie it to and its partitions always share one), which applies its changes in commit order; lanes work side
 /// by side, so the result is the same as applying in commit order on one connection. Consecutive source
 /// transactions are grouped: at a transaction boundary every lane commits, each with its tables' positions,
-/// then the position of the whole follow is stored. A crash between two lanes' commits loses nothing and
+/// then the position of the whole follow is stored; on a busy source the next group's changes are handed to the
+/// lanes meanwhile (<see cref="CommitInBackgroundAsync"/>). A crash between two lanes' commits loses nothing and
 /// repeats nothing: a table skips the changes its own position covers. How rows are written (batches, COPY
 /// for runs of INSERTs, hot rows' UPDATEs applied once) is <see cref="TargetWrites"/>'s.
 /// <para>
@@ -56,6 +57,7 @@ internal sealed class ChangeApplier
     private long _committedChanges;
     private string? _marker;
     private string? _groupMarker;
+    private StartedGroup? _started;
 
     /// <summary>An applier over these lanes (the first also stores the follow's position), from a stored position.</summary>
     /// <param name="carry">Carries the source's new tables and partitions (see <see cref="SchemaCarry"/>); null: a table the target lacks stops the apply.</param>
@@ -100,8 +102,8 @@ internal sealed class ChangeApplier
     /// <summary>The last marker (see <see cref="MarkerChange"/>) whose transaction is committed on the target.</summary>
     public string? CommittedMarker { get; private set; }
 
-    /// <summary>True when no source transaction is half applied and no group waits to commit.</summary>
-    public bool Idle => !_inSourceTransaction && !_groupOpen;
+    /// <summary>True when no source transaction is half applied and no group waits to commit or is committing.</summary>
+    public bool Idle => !_inSourceTransaction && !_groupOpen && _started is null;
 
     /// <summary>True when a group of whole source transactions waits to commit.</summary>
     public bool HasCommittable => !_inSourceTransaction && _groupTransactions > 0;
@@ -209,43 +211,76 @@ internal sealed class ChangeApplier
 
     /// <summary>
     /// Commits the group of whole source transactions: every lane with changes commits, then the follow's
-    /// position is stored; returns the new position, or null when there was nothing to commit.
+    /// position is stored; returns the new position, or null when there was nothing to commit. A group whose
+    /// commit <see cref="CommitInBackgroundAsync"/> started is waited for first.
     /// </summary>
     public async Task<NpgsqlLogSequenceNumber?> CommitAsync(CancellationToken cancellationToken)
     {
+        var settled = await SettleAsync();
         if (!HasCommittable)
+        {
+            return settled;
+        }
+
+        _started = await StartAsync(cancellationToken);
+        return await SettleAsync();
+    }
+
+    /// <summary>
+    /// Starts committing the group of whole source transactions and returns without waiting for it: the lanes commit
+    /// while the caller hands on the next group's changes, which the lanes' queues take meanwhile. A busy source's
+    /// follow otherwise stood still for every commit (nearly half the time it took to catch up at pgbench scale 150).
+    /// One group commits at a time: the one started before this is waited for first.
+    /// </summary>
+    /// <returns>The position of the group started before this one, now stored; null when there was none.</returns>
+    public async Task<NpgsqlLogSequenceNumber?> CommitInBackgroundAsync(CancellationToken cancellationToken)
+    {
+        var settled = await SettleAsync();
+        if (HasCommittable)
+        {
+            _started = await StartAsync(cancellationToken);
+        }
+
+        return settled;
+    }
+
+    /// <summary>Starts the open group's commit (see <see cref="StartedGroup.CommitAsync"/>), and opens the next.</summary>
+    private async Task<StartedGroup> StartAsync(CancellationToken cancellationToken)
+    {
+        var end = new NpgsqlLogSequenceNumber(_groupEnd);
+        var stored = await StartedGroup.CommitAsync(_lanes, TargetState.Advance(_slot, end, _groupChanges, _groupTransactions), cancellationToken);
+        var group = new StartedGroup(stored, end, _groupChanges, _groupTransactions, _groupMarker, [.. _groupCarriedFiles], [.. _groupLoaded]);
+        _groupChanges = 0;
+        _groupTransactions = 0;
+        _groupCarriedFiles.Clear();
+        _groupLoaded.Clear();
+        _groupMarker = null;
+        _groupOpen = false;
+        return group;
+    }
+
+    /// <summary>Waits for the group whose commit was started, if any, and counts it committed; returns its position.</summary>
+    private async Task<NpgsqlLogSequenceNumber?> SettleAsync()
+    {
+        if (_started is not { } group)
         {
             return null;
         }
 
-        var open = _lanes.Where(l => l.HasOpenGroup).ToList();
-        await Task.WhenAll(open.Select(l => l.CommitAsync(cancellationToken)));
-        if (open.Count > 0)
-        {
-            Migration.FaultInjection.At("follow", "lanes-committed");
-        }
-
-        // Only once every lane has committed: a transaction before this position is skipped whole on a restart.
-        var end = new NpgsqlLogSequenceNumber(_groupEnd);
-        await _lanes[0].RunAsync(TargetState.Advance(_slot, end, _groupChanges, _groupTransactions), cancellationToken);
-        Position = end;
-        _committedChanges += _groupChanges;
-        _groupChanges = 0;
-        Transactions += _groupTransactions;
-        _groupTransactions = 0;
-        CommittedMarker = _groupMarker ?? CommittedMarker;
-        foreach (var file in _groupCarriedFiles)
+        _started = null;
+        await group.Stored;
+        Position = group.End;
+        _committedChanges += group.Changes;
+        Transactions += group.Transactions;
+        CommittedMarker = group.Marker ?? CommittedMarker;
+        foreach (var file in group.CarriedFiles)
         {
             // Applied and committed: the stream never sends its marker again.
             File.Delete(file);
         }
 
-        _groupCarriedFiles.Clear();
-        _carry?.Loaded(_groupLoaded);
-        _groupLoaded.Clear();
-        _groupMarker = null;
-        _groupOpen = false;
-        return end;
+        _carry?.Loaded(group.Loaded);
+        return group.End;
     }
 
     /// <summary>
@@ -264,6 +299,9 @@ internal sealed class ChangeApplier
     /// <summary>Stops every lane, rolling back what is not committed.</summary>
     public async Task StopAsync()
     {
+        // A group still committing is rolled back or committed with its lane: the follow goes on from the stored position.
+        _started?.Stored.ContinueWith(t => t.Exception, TaskScheduler.Default);
+        _started = null;
         foreach (var lane in _lanes)
         {
             await lane.StopAsync();

@@ -28,8 +28,20 @@ internal interface IApplyLane
     /// <param name="last">A statement of the applier's own to run last in the same transaction (the follow's position).</param>
     Task CommitAsync(CancellationToken cancellationToken, NpgsqlBatchCommand? last = null);
 
+    /// <summary>
+    /// Asks the lane to commit what it holds once it has applied everything sent before, and returns once asked (the
+    /// lane holds no open group from then on), with a task done when committed.
+    /// </summary>
+    ValueTask<Task> StartCommitAsync(CancellationToken cancellationToken, NpgsqlBatchCommand? last = null);
+
     /// <summary>Runs one statement of the applier's own, outside any transaction, once everything before it is done.</summary>
     Task RunAsync(NpgsqlBatchCommand command, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Asks the lane to run one statement of the applier's own, outside any transaction, once everything before it is
+    /// done and <paramref name="after"/> has completed; returns once asked, with a task done when run.
+    /// </summary>
+    ValueTask<Task> StartRunAsync(NpgsqlBatchCommand command, Task after, CancellationToken cancellationToken);
 
     /// <summary>Stops the lane; what it holds uncommitted is rolled back with its connection.</summary>
     Task StopAsync();

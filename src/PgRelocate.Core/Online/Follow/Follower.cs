@@ -360,7 +360,9 @@ internal sealed class Follower : IAsyncDisposable
         await applier.ApplyAsync(change, cancellationToken);
         if (change is CommitChange && applier.GroupIsFull)
         {
-            session.Confirm(await applier.CommitAsync(cancellationToken));
+            // The next changes are handed on while the group commits; wherever the follow stops, pauses or looks at
+            // the target, it commits with CommitAsync, which waits for this one too.
+            session.Confirm(await applier.CommitInBackgroundAsync(cancellationToken));
         }
 
         return Handed.Applied;
