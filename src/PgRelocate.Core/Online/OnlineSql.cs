@@ -13,6 +13,7 @@ internal static class OnlineSql
     public static readonly string TargetColumns = Load("TargetColumns.sql");
     public static readonly string SlotLag = Load("SlotLag.sql");
     public static readonly string ApplyRoutes = Load("ApplyRoutes.sql");
+    public static readonly string ApplyRoutesWrites = Load("ApplyRoutesWrites.sql");
     public static readonly string ConfigurationTables = Load("ConfigurationTables.sql");
     public static readonly string RewrittenTables = Load("RewrittenTables.sql");
     public static readonly string UnsentWal = Load("UnsentWal.sql");

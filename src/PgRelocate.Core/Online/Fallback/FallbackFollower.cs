@@ -79,7 +79,8 @@ internal sealed class FallbackFollower : IAsyncDisposable
             var stored = await TargetState.ReadAsync(first, Slot, cancellationToken)
                 ?? throw new PgRelocateException($"The old source has no position of the way back (its {OnlineNames.TargetSchema} schema is gone): the way back was ended; the target is the database in use.");
             await TargetState.DisableAsync(first, cancellationToken);
-            var routes = await ApplyRoutes.ReadAsync(first, old.Count, cancellationToken);
+            // The way back's changes come from the target: its statistics say which tables it writes most.
+            var routes = await ApplyRoutes.ReadAsync(first, targetConn, old.Count, cancellationToken);
             var positions = await TargetState.TablePositionsAsync(first, Slot, cancellationToken);
             var applier = new ChangeApplier([.. old.Select(c => new ApplyLane(c, Slot, positions, sides: FollowSides.Back))], Slot, stored.Lsn, routes);
             return new FallbackFollower(targetConn, old, applier, stored.Changes, stored.Transactions);

@@ -82,7 +82,11 @@ internal sealed class FollowSession : IAsyncDisposable
             // while it disabled them (or re-enabled them at the cutover) left some enabled.
             await TargetState.DisableAsync(first, cancellationToken);
             reporter.Info($"Streaming the {from}'s changes from {stored.Lsn}, the position stored in the {to}.");
-            var routes = await ApplyRoutes.ReadAsync(first, session._connections.Count, cancellationToken);
+            ApplyRoutes routes;
+            await using (var writes = session._connections.Count > 1 ? await Db.OpenAsync(source, from, cancellationToken) : null)
+            {
+                routes = await ApplyRoutes.ReadAsync(first, writes, session._connections.Count, cancellationToken);
+            }
             var positions = await TargetState.TablePositionsAsync(first, slot, cancellationToken);
             if (carry is not null)
             {
