@@ -42,7 +42,7 @@ public class FollowMemoryTests(PgServer server) : IClassFixture<PgServer>
                 await lane.ApplyAsync(new InsertChange(t, new RowValues([$"{i}"], [false])), follow.Token);
                 await lane.EndAsync((ulong)(0x2000 + i), follow.Token);
                 await lane.CommitAsync(follow.Token);
-                await lane.RunAsync(new NpgsqlBatchCommand("SELECT 1"), follow.Token);
+                await await lane.StartRunAsync(new NpgsqlBatchCommand("SELECT 1"), Task.CompletedTask, follow.Token);
             }
 
             // A wait lets go of the token just after it hands back: the last one's within moments.

@@ -71,17 +71,12 @@ internal sealed class RecordingLane(string name) : IApplyLane
     public ValueTask<Task> StartCommitAsync(CancellationToken cancellationToken, NpgsqlBatchCommand? last = null) =>
         ValueTask.FromResult(CommitAsync(cancellationToken, last));
 
-    public Task RunAsync(NpgsqlBatchCommand command, CancellationToken cancellationToken)
-    {
-        Log.Add("run " + Render(command));
-        return Task.CompletedTask;
-    }
-
     public async ValueTask<Task> StartRunAsync(NpgsqlBatchCommand command, Task after, CancellationToken cancellationToken)
     {
         // Run in order, as the lane on a connection would: after what it waits for.
         await after;
-        return RunAsync(command, cancellationToken);
+        Log.Add("run " + Render(command));
+        return Task.CompletedTask;
     }
 
     public Task StopAsync()

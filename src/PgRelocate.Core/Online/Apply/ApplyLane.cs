@@ -106,10 +106,6 @@ internal sealed class ApplyLane : IApplyLane
         return WaitAsync(done.Task, cancellationToken);
     }
 
-    /// <summary>Runs one statement of the applier's own on this lane's connection, outside any transaction, once everything before it is done.</summary>
-    public async Task RunAsync(NpgsqlBatchCommand command, CancellationToken cancellationToken) =>
-        await await StartRunAsync(command, Task.CompletedTask, cancellationToken);
-
     /// <summary>
     /// Asks the lane to run one statement of the applier's own, outside any transaction, once everything sent before
     /// it is done and then <paramref name="after"/> too (other lanes' commits); returns once asked. The lane holds no

@@ -34,9 +34,6 @@ internal interface IApplyLane
     /// </summary>
     ValueTask<Task> StartCommitAsync(CancellationToken cancellationToken, NpgsqlBatchCommand? last = null);
 
-    /// <summary>Runs one statement of the applier's own, outside any transaction, once everything before it is done.</summary>
-    Task RunAsync(NpgsqlBatchCommand command, CancellationToken cancellationToken);
-
     /// <summary>
     /// Asks the lane to run one statement of the applier's own, outside any transaction, once everything before it is
     /// done and <paramref name="after"/> has completed; returns once asked, with a task done when run.
