@@ -2,6 +2,7 @@ using PgRelocate.Online.Follow;
 using Npgsql.Replication;
 using PgRelocate.Connections;
 using PgRelocate.Online;
+using PgRelocate.Online.Apply;
 using PgRelocate.Progress;
 using PgRelocate.Tests.Catalog;
 using PgRelocate.Tests.Harness;
@@ -132,6 +133,51 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
                 async () => await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(source.Database), $"SELECT count(*) FROM pg_catalog.pg_replication_slots WHERE slot_name = '{slot}_verify1'") == 0,
                 TimeSpan.FromSeconds(10), "the verification's slot stayed on the source", TimeSpan.FromMilliseconds(50));
             await Db.ExecuteAsync(open, "COMMIT", CancellationToken.None);
+        }
+        finally
+        {
+            await StopFollowingAsync(follower, source, slot);
+        }
+    }
+
+    [Fact]
+    public async Task Should_Verify_While_The_Follow_Still_Applies_A_Backlog_With_Schema_Changes_In_It()
+    {
+        var (source, target, slot) = await FollowingAsync(Tables + Rows, "verify_behind");
+        using var dir = new TempDir();
+        await using (var conn = await Db.OpenAsync(source, "source", CancellationToken.None))
+        {
+            // As the snapshot copy does: the tables' names at the copy, so that a rename is told from a new table.
+            await CarriedNames.NoteAtCopyAsync(conn, slot, dir.Path, CancellationToken.None);
+        }
+
+        // The follow starts with the verification (the migration starts it once within a minute of the source): its
+        // snapshot comes after all of this, a table renamed and its name given to a new one, a new table, and rows
+        // in many transactions, which the follow must apply before it reaches the pause.
+        await PgServer.ExecuteAsync(source, "UPDATE queue SET v = 'before the rename' WHERE id <= 50; ALTER TABLE queue RENAME TO jobs; CREATE TABLE queue (id int PRIMARY KEY, v text); INSERT INTO queue VALUES (1, 'new'); CREATE TABLE \"Later Made\" (id int PRIMARY KEY, v text);");
+        await using (var conn = await Db.OpenAsync(source, "source", CancellationToken.None))
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                await Db.ExecuteAsync(conn, $"INSERT INTO jobs SELECT g, 'row' FROM generate_series({1000 + (i * 50)}, {1049 + (i * 50)}) g; INSERT INTO \"Later Made\" VALUES ({i}, 'x'); UPDATE kept SET id = id + 100 WHERE id = {(i % 10) + 1 + (100 * (i / 10))}", CancellationToken.None);
+            }
+        }
+
+        var reporter = new RecordingReporter();
+        await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
+        try
+        {
+            var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, CancellationToken.None);
+
+            AssertIdentical(result);
+            Assert.Empty(result.SchemaDifferences);
+            Assert.Contains(result.Tables, t => t.Name == "public.jobs" && t.SourceRows == 10_100);
+            Assert.Contains(result.Tables, t => t.Name == "public.Later Made" && t.SourceRows == 200);
+            await follower.RunAsync(p => p.CaughtUp, CancellationToken.None);
+            foreach (var table in new[] { "jobs", "queue", "\"Later Made\"", "kept" })
+            {
+                Assert.Equal(await DatabaseSnapshot.RowsDigestAsync(source, table), await DatabaseSnapshot.RowsDigestAsync(target, table));
+            }
         }
         finally
         {

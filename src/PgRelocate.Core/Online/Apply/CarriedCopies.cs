@@ -3,13 +3,17 @@ namespace PgRelocate.Online.Apply;
 /// <summary>
 /// The copies the carry has taken at markers: the tables carried (not copied again unless asked), those whose copy
 /// waits for its marker to be applied and committed (their changes before it are left out), and the log of copies
-/// that <see cref="CarriedSince"/> reads.
+/// that <see cref="CarriedSince"/> reads. A copy waits by its name and, when the marker's look read it, by the source
+/// table's oid: the stream may still send a change under that name from another table (one renamed away from it on
+/// the source before a new table took the name, whose changes the stream has not reached yet), which is no part of
+/// the copy and is applied.
 /// </summary>
 internal sealed class CarriedCopies
 {
     private readonly object _lock = new();
     private readonly HashSet<string> _carried = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _awaiting = new(StringComparer.Ordinal);
+    /// <summary>The copies waiting for their markers: the table's name, and its source oid when known (null: any table of that name).</summary>
+    private readonly Dictionary<string, uint?> _awaiting = new(StringComparer.Ordinal);
     private readonly List<string> _carryLog = [];
     private readonly Dictionary<string, string> _displayed = new(StringComparer.Ordinal);
 
@@ -32,15 +36,16 @@ internal sealed class CarriedCopies
     }
 
     /// <summary>
-    /// True while the table's copy (quoted name) waits for its marker to be applied and committed: the stream's changes to it
-    /// before the marker are in the copy (they committed before its snapshot), so the apply leaves them out (an
-    /// UPDATE or DELETE of a row it held before it was published would find nothing on the target).
+    /// True while the table's copy (quoted name, source oid <paramref name="oid"/>) waits for its marker to be applied and
+    /// committed: the stream's changes to it before the marker are in the copy (they committed before its snapshot),
+    /// so the apply leaves them out (an UPDATE or DELETE of a row it held before it was published would find nothing
+    /// on the target). Not for another table that had the name then (see the class).
     /// </summary>
-    public bool Awaiting(string qualified)
+    public bool Awaiting(string qualified, uint oid)
     {
         lock (_lock)
         {
-            return _awaiting.Contains(qualified);
+            return _awaiting.TryGetValue(qualified, out var awaited) && (awaited is null || awaited == oid);
         }
     }
 
@@ -49,7 +54,10 @@ internal sealed class CarriedCopies
     {
         lock (_lock)
         {
-            _awaiting.UnionWith(tables);
+            foreach (var table in tables)
+            {
+                _awaiting[table] = null;
+            }
         }
     }
 
@@ -62,7 +70,11 @@ internal sealed class CarriedCopies
         lock (_lock)
         {
             _carried.UnionWith(names);
-            _awaiting.UnionWith(copied);
+            foreach (var table in copied)
+            {
+                _awaiting[table] = defined.FirstOrDefault(d => d.Qualified == table)?.Relation.Id;
+            }
+
             foreach (var table in defined.Where(d => names.Contains(d.Qualified)))
             {
                 _displayed[table.Qualified] = $"{table.Relation.Schema}.{table.Relation.Name}";
@@ -76,7 +88,10 @@ internal sealed class CarriedCopies
     {
         lock (_lock)
         {
-            _awaiting.ExceptWith(tables);
+            foreach (var table in tables)
+            {
+                _awaiting.Remove(table);
+            }
         }
     }
 
@@ -101,7 +116,7 @@ internal sealed class CarriedCopies
     {
         lock (_lock)
         {
-            return _carryLog.Skip(mark).Concat(_awaiting).Select(q => _displayed.GetValueOrDefault(q, q)).ToHashSet(StringComparer.Ordinal);
+            return _carryLog.Skip(mark).Concat(_awaiting.Keys).Select(q => _displayed.GetValueOrDefault(q, q)).ToHashSet(StringComparer.Ordinal);
         }
     }
 }

@@ -358,7 +358,7 @@ internal sealed class ChangeApplier
                 }
             }
 
-            if (_carry.Copies.Awaiting(Db.Qualified(relation.Schema, relation.Name)) && !_loadedHere.Contains(Db.Qualified(relation.Schema, relation.Name)))
+            if (_carry.Copies.Awaiting(Db.Qualified(relation.Schema, relation.Name), relation.Id) && !_loadedHere.Contains(Db.Qualified(relation.Schema, relation.Name)))
             {
                 _awaitingCopy.Add(relation.Id);
             }
