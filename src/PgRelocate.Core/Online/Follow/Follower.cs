@@ -86,6 +86,9 @@ internal sealed class Follower : IAsyncDisposable
     /// <summary>The last run stopped because it had taken a transaction past its pause's position before that position became known.</summary>
     public bool PauseMissed => _pause?.Missed ?? false;
 
+    /// <summary>When the target first came within a second of the source (caught up, on a quiet source), in any run; null: not yet.</summary>
+    public DateTimeOffset? WithinASecondAt { get; private set; }
+
     /// <param name="done">
     /// Asked whenever the reader runs dry and, at most every 100 ms, at a source transaction's end (a busy source
     /// never runs dry; <see cref="FollowPoint.CaughtUp"/> is false there).
@@ -266,7 +269,7 @@ internal sealed class Follower : IAsyncDisposable
             return true;
         }
 
-        var point = await PointAsync(session, cancellationToken);
+        var point = Seen(await PointAsync(session, cancellationToken));
         await TickAsync(session, point.CaughtUp, cancellationToken);
         if (pause.At is { Marked: false, At: var reached } && point.CaughtUp && point.Received >= reached && !await pause.HereAsync(session, reached, t => CommitAppliedAsync(session, t), cancellationToken))
         {
@@ -281,13 +284,24 @@ internal sealed class Follower : IAsyncDisposable
     private async Task<bool> StopsAtCommitAsync(FollowSession session, Func<FollowPoint, bool> done, DateTime asked, CancellationToken cancellationToken)
     {
         var applier = session.Applier;
-        if (!done(new FollowPoint(false, session.Replication.LastReceivedLsn, applier.Position, applier.LagSeconds(asked) ?? double.PositiveInfinity, applier.CommittedMarker ?? _marker)))
+        if (!done(Seen(new FollowPoint(false, session.Replication.LastReceivedLsn, applier.Position, applier.LagSeconds(asked) ?? double.PositiveInfinity, applier.CommittedMarker ?? _marker))))
         {
             return false;
         }
 
         await CommitAppliedAsync(session, cancellationToken);
         return true;
+    }
+
+    /// <summary>The point, noted in <see cref="WithinASecondAt"/> when it is the first within a second of the source.</summary>
+    private FollowPoint Seen(FollowPoint point)
+    {
+        if (WithinASecondAt is null && (point.CaughtUp || point.LagSeconds < 1))
+        {
+            WithinASecondAt = DateTimeOffset.UtcNow;
+        }
+
+        return point;
     }
 
     /// <summary>Commits what is applied, confirms its position to the source and counts it.</summary>
