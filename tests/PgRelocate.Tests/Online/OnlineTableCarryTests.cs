@@ -236,6 +236,27 @@ public partial class OnlineTableCarryTests(OnlineServers servers) : IClassFixtur
     }
 
     [Fact]
+    public async Task Should_Keep_The_Rows_Of_A_Table_Renamed_While_Stopped_When_A_New_Table_Takes_Its_Name()
+    {
+        using var dir = new TempDir();
+        var (source, target, run, id) = await StartAsync("renamed_replaced", dir, "kill:follow:table-defined");
+        await PgServer.ExecuteAsync(source, "ALTER TABLE orders RENAME TO purchases; INSERT INTO purchases (customer, qty) VALUES (1, 1);");
+        Assert.Equal(137, (await run.Result).ExitCode);
+        // While stopped: renamed again, a new table given the name the stream still sends its rows under, rows in both.
+        await PgServer.ExecuteAsync(source, "INSERT INTO purchases (customer, qty) VALUES (1, 2); ALTER TABLE purchases RENAME TO sales; CREATE TABLE purchases (id serial PRIMARY KEY, note text); INSERT INTO purchases (note) VALUES ('new'); INSERT INTO sales (customer, qty) SELECT 1, g FROM generate_series(1, 500) g;");
+
+        // The resumed follow is within a minute of the source: the verification, and the look at the source's tables
+        // before it, come at once, ahead of the stream's renames (the new table's copy awaited its marker under the
+        // name the stream still gave the renamed one, whose rows were then left out).
+        var resumed = OnlineRun.Resume(source, target, dir.Path, id);
+        await resumed.WaitForVerifiedAsync();
+        await resumed.CutoverAsync(id);
+
+        await DatabaseSnapshot.AssertIdenticalAsync(source, target, "sales", "purchases");
+        Assert.Equal(1502L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM sales"));
+    }
+
+    [Fact]
     [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Not_Apply_Again_The_Changes_Before_A_Rename_After_A_Kill_Once_The_Rename_Committed()
     {
