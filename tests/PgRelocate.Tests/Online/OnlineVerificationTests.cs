@@ -186,6 +186,50 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
     }
 
     [Fact]
+    public async Task Should_Verify_While_The_Follow_Still_Applies_A_Backlog_Of_Partitions_And_A_Table_Moved_To_Another_Schema()
+    {
+        const string schema = "CREATE SCHEMA archive; CREATE TABLE events (id int, at date NOT NULL, v text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at); "
+            + "CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01'); CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01'); "
+            + "CREATE TABLE notes (id int PRIMARY KEY, v text); "
+            + "INSERT INTO events SELECT g, DATE '2024-01-01' + (g % 700), 'e' FROM generate_series(1, 2000) g; INSERT INTO notes SELECT g, 'n' FROM generate_series(1, 100) g;";
+        var (source, target, slot) = await FollowingAsync(schema, "verify_behind_partitions");
+        using var dir = new TempDir();
+        await using (var conn = await Db.OpenAsync(source, "source", CancellationToken.None))
+        {
+            await CarriedNames.NoteAtCopyAsync(conn, slot, dir.Path, CancellationToken.None);
+        }
+
+        // Ahead of the follow: a partition made and filled, one detached and written to, a table moved to another
+        // schema with a new table given its name in the old one, rows in both, and updates across the partitions.
+        await PgServer.ExecuteAsync(source, "CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01'); "
+            + "INSERT INTO events SELECT g, DATE '2026-01-01' + (g % 300), 'new' FROM generate_series(3001, 4000) g; "
+            + "ALTER TABLE events DETACH PARTITION events_2024; INSERT INTO events_2024 VALUES (9001, '2024-06-01', 'detached'); "
+            + "INSERT INTO notes VALUES (101, 'before the move'); ALTER TABLE notes SET SCHEMA archive; CREATE TABLE notes (id int PRIMARY KEY, v text); "
+            + "INSERT INTO notes VALUES (1, 'the new one'); INSERT INTO archive.notes SELECT g, 'moved' FROM generate_series(102, 600) g; "
+            + "UPDATE events SET v = 'changed' WHERE id % 7 = 0;");
+
+        var reporter = new RecordingReporter();
+        await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
+        try
+        {
+            var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, CancellationToken.None);
+
+            AssertIdentical(result);
+            Assert.Contains(result.Tables, t => t.Name == "archive.notes" && t.SourceRows == 600);
+            Assert.Contains(result.Tables, t => t.Name == "public.events_2026" && t.SourceRows == 1000);
+            await follower.RunAsync(p => p.CaughtUp, CancellationToken.None);
+            foreach (var table in new[] { "events", "events_2024", "events_2025", "events_2026", "notes", "archive.notes" })
+            {
+                Assert.Equal(await DatabaseSnapshot.RowsDigestAsync(source, table), await DatabaseSnapshot.RowsDigestAsync(target, table));
+            }
+        }
+        finally
+        {
+            await StopFollowingAsync(follower, source, slot);
+        }
+    }
+
+    [Fact]
     public async Task Should_Hold_A_Truncate_Until_The_Comparison_Is_Done()
     {
         // Sizes order the comparison: child and filler first, side by side, parent last.
