@@ -144,16 +144,9 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
     public async Task Should_Verify_While_The_Follow_Still_Applies_A_Backlog_With_Schema_Changes_In_It()
     {
         var (source, target, slot) = await FollowingAsync(Tables + Rows, "verify_behind");
-        using var dir = new TempDir();
-        await using (var conn = await Db.OpenAsync(source, "source", CancellationToken.None))
-        {
-            // As the snapshot copy does: the tables' names at the copy, so that a rename is told from a new table.
-            await CarriedNames.NoteAtCopyAsync(conn, slot, dir.Path, CancellationToken.None);
-        }
+        using var dir = await NamesAtCopyAsync(source, slot);
 
-        // The follow starts with the verification (the migration starts it once within a minute of the source): its
-        // snapshot comes after all of this, a table renamed and its name given to a new one, a new table, and rows
-        // in many transactions, which the follow must apply before it reaches the pause.
+        // A table renamed and its name given to a new one, a new table, and rows in many transactions.
         await PgServer.ExecuteAsync(source, "UPDATE queue SET v = 'before the rename' WHERE id <= 50; ALTER TABLE queue RENAME TO jobs; CREATE TABLE queue (id int PRIMARY KEY, v text); INSERT INTO queue VALUES (1, 'new'); CREATE TABLE \"Later Made\" (id int PRIMARY KEY, v text);");
         await using (var conn = await Db.OpenAsync(source, "source", CancellationToken.None))
         {
@@ -163,26 +156,11 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
             }
         }
 
-        var reporter = new RecordingReporter();
-        await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
-        try
-        {
-            var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, CancellationToken.None);
+        var result = await VerifyBehindAsync(source, target, slot, dir, "jobs", "queue", "\"Later Made\"", "kept");
 
-            AssertIdentical(result);
-            Assert.Empty(result.SchemaDifferences);
-            Assert.Contains(result.Tables, t => t.Name == "public.jobs" && t.SourceRows == 10_100);
-            Assert.Contains(result.Tables, t => t.Name == "public.Later Made" && t.SourceRows == 200);
-            await follower.RunAsync(p => p.CaughtUp, CancellationToken.None);
-            foreach (var table in new[] { "jobs", "queue", "\"Later Made\"", "kept" })
-            {
-                Assert.Equal(await DatabaseSnapshot.RowsDigestAsync(source, table), await DatabaseSnapshot.RowsDigestAsync(target, table));
-            }
-        }
-        finally
-        {
-            await StopFollowingAsync(follower, source, slot);
-        }
+        Assert.Empty(result.SchemaDifferences);
+        Assert.Contains(result.Tables, t => t.Name == "public.jobs" && t.SourceRows == 10_100);
+        Assert.Contains(result.Tables, t => t.Name == "public.Later Made" && t.SourceRows == 200);
     }
 
     [Fact]
@@ -193,14 +171,10 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
             + "CREATE TABLE notes (id int PRIMARY KEY, v text); "
             + "INSERT INTO events SELECT g, DATE '2024-01-01' + (g % 700), 'e' FROM generate_series(1, 2000) g; INSERT INTO notes SELECT g, 'n' FROM generate_series(1, 100) g;";
         var (source, target, slot) = await FollowingAsync(schema, "verify_behind_partitions");
-        using var dir = new TempDir();
-        await using (var conn = await Db.OpenAsync(source, "source", CancellationToken.None))
-        {
-            await CarriedNames.NoteAtCopyAsync(conn, slot, dir.Path, CancellationToken.None);
-        }
+        using var dir = await NamesAtCopyAsync(source, slot);
 
-        // Ahead of the follow: a partition made and filled, one detached and written to, a table moved to another
-        // schema with a new table given its name in the old one, rows in both, and updates across the partitions.
+        // A partition made and filled, one detached and written to, a table moved to another schema with a new table
+        // given its name in the old one, rows in both, and updates across the partitions.
         await PgServer.ExecuteAsync(source, "CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01'); "
             + "INSERT INTO events SELECT g, DATE '2026-01-01' + (g % 300), 'new' FROM generate_series(3001, 4000) g; "
             + "ALTER TABLE events DETACH PARTITION events_2024; INSERT INTO events_2024 VALUES (9001, '2024-06-01', 'detached'); "
@@ -208,25 +182,10 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
             + "INSERT INTO notes VALUES (1, 'the new one'); INSERT INTO archive.notes SELECT g, 'moved' FROM generate_series(102, 600) g; "
             + "UPDATE events SET v = 'changed' WHERE id % 7 = 0;");
 
-        var reporter = new RecordingReporter();
-        await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
-        try
-        {
-            var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, CancellationToken.None);
+        var result = await VerifyBehindAsync(source, target, slot, dir, "events", "events_2024", "events_2025", "events_2026", "notes", "archive.notes");
 
-            AssertIdentical(result);
-            Assert.Contains(result.Tables, t => t.Name == "archive.notes" && t.SourceRows == 600);
-            Assert.Contains(result.Tables, t => t.Name == "public.events_2026" && t.SourceRows == 1000);
-            await follower.RunAsync(p => p.CaughtUp, CancellationToken.None);
-            foreach (var table in new[] { "events", "events_2024", "events_2025", "events_2026", "notes", "archive.notes" })
-            {
-                Assert.Equal(await DatabaseSnapshot.RowsDigestAsync(source, table), await DatabaseSnapshot.RowsDigestAsync(target, table));
-            }
-        }
-        finally
-        {
-            await StopFollowingAsync(follower, source, slot);
-        }
+        Assert.Contains(result.Tables, t => t.Name == "archive.notes" && t.SourceRows == 600);
+        Assert.Contains(result.Tables, t => t.Name == "public.events_2026" && t.SourceRows == 1000);
     }
 
     [Fact]
@@ -283,6 +242,44 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         var slot = OnlineNames.Slot(database + "_" + Guid.NewGuid().ToString("N")[..8]);
         await StartFollowingAsync(source, target, slot);
         return (source, target, slot);
+    }
+
+    /// <summary>The follow's folder with the tables' names noted as the snapshot copy notes them, so that a rename is told from a new table.</summary>
+    private static async Task<TempDir> NamesAtCopyAsync(PgConnectionInfo source, string slot)
+    {
+        var dir = new TempDir();
+        await using var conn = await Db.OpenAsync(source, "source", CancellationToken.None);
+        await CarriedNames.NoteAtCopyAsync(conn, slot, dir.Path, CancellationToken.None);
+        return dir;
+    }
+
+    /// <summary>
+    /// The verification with the follow starting at it, behind what the source did since the copy (a migration starts
+    /// it within a minute of the source): its snapshot comes after all of that, which the follow applies before it
+    /// reaches the pause. Asserted identical, then followed to the end, and <paramref name="tables"/>' rows compared on
+    /// both sides by plain SQL.
+    /// </summary>
+    private static async Task<PgRelocate.Verify.VerificationResult> VerifyBehindAsync(PgConnectionInfo source, PgConnectionInfo target, string slot, TempDir dir, params string[] tables)
+    {
+        var reporter = new RecordingReporter();
+        await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
+        try
+        {
+            var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, CancellationToken.None);
+
+            AssertIdentical(result);
+            await follower.RunAsync(p => p.CaughtUp, CancellationToken.None);
+            foreach (var table in tables)
+            {
+                Assert.Equal(await DatabaseSnapshot.RowsDigestAsync(source, table), await DatabaseSnapshot.RowsDigestAsync(target, table));
+            }
+
+            return result;
+        }
+        finally
+        {
+            await StopFollowingAsync(follower, source, slot);
+        }
     }
 
     /// <summary>A session on the source holding a transaction that has written (so it has an id the slot's snapshot waits for).</summary>
