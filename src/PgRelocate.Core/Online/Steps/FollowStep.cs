@@ -31,7 +31,9 @@ public sealed class FollowStep : ICompensatingStep
     /// so that the source's snapshot is held open for little more than that: a follow far behind (a large copy, a long
     /// stop) first comes within it. (Starting at the copy's end once carried the source's schema ahead of a resumed
     /// stream, a table renamed while the follow was down left under the stream's name; a rename carried at a marker is
-    /// now applied from the name the target holds then, see <see cref="Apply.CarriedFile"/>.)
+    /// now applied from the name the target holds then, see <see cref="Apply.CarriedFile"/>, and a copy waiting for its
+    /// marker leaves out only its own table's changes, not those of a table that had its name, see
+    /// <see cref="Apply.CarriedCopies"/>.)
     /// </summary>
     internal static readonly TimeSpan VerifyWithin = TimeSpan.FromSeconds(60);
 
