@@ -15,9 +15,12 @@ namespace PgRelocate.Preflight;
 /// the budget); how fast one lane puts the largest table's rows into the target, and builds a B-tree on them (a
 /// scratch table in the tool's schema, in a transaction rolled back at the end: written only where the target is
 /// empty or --confirm names it); and the source's WAL rate (pg_current_wal_lsn, read at the start, around the
-/// target's sample and at the end, so a target on the same server adds none of its own) with the busiest tables'
+/// target's sample and at the end; not counted during the sample unless the target is another server, so that a
+/// target on the same server adds none of its own) with the busiest tables'
 /// writes (pg_stat_user_tables, read at the start and the end); and, while the WAL is watched, how long
-/// <c>pg_dump --schema-only</c> of the source takes (the copy's and the restore's schema steps grow with it).
+/// <c>pg_dump --schema-only</c> of the source takes (the copy's and the restore's schema steps grow with it). Each
+/// sample and the WAL's watch end early once their rate has settled (<see cref="SettlingRate"/>): the budget bounds
+/// an uneven source's measurement, a steady one's takes a few seconds.
 /// </summary>
 internal static class EstimateMeasurer
 {
@@ -55,6 +58,7 @@ internal static class EstimateMeasurer
         if (largest.Count > 0)
         {
             double heap = 0, seconds = 0;
+            var settled = 0;
             foreach (var table in largest)
             {
                 var left = budget * ReadShare - clock.Elapsed;
@@ -67,19 +71,22 @@ internal static class EstimateMeasurer
                 var moved = await EstimateSample.ReadAsync(source, table, share, cancellationToken);
                 heap += moved.HeapBytes;
                 seconds += moved.Took.TotalSeconds;
+                settled += moved.Settled ? 1 : 0;
             }
 
             readRate = seconds > 0 ? heap / seconds : null;
-            basis.Add($"source read: {Units.Rate(readRate ?? 0)} of heap, one session, from a binary COPY to nowhere of {Names(largest)} ({Units.Bytes((long)heap)} in {Seconds(seconds)}).");
+            basis.Add($"source read: {Units.Rate(readRate ?? 0)} of heap, one session, from a binary COPY to nowhere of {Names(largest)} ({Units.Bytes((long)heap)} in {Seconds(seconds)}{Settled(settled, largest.Count)}).");
         }
         else
         {
             basis.Add("source read: no user tables to sample.");
         }
 
-        await wal.PauseAsync(source, cancellationToken);
+        // Another server's writes are not in the source's WAL: the window stays open through the target's sample.
+        var apart = context.HasTarget && await AnotherServerAsync(source, context.Target!, cancellationToken);
+        await (apart ? wal.MarkAsync(source, cancellationToken) : wal.PauseAsync(source, cancellationToken));
         var (writeRate, indexRate, indexRows, analyze) = await WriteAsync(context, options, largest.FirstOrDefault(), basis, budget * WriteEnd - clock.Elapsed, cancellationToken);
-        await wal.ResumeAsync(source, cancellationToken);
+        await (apart ? wal.MarkAsync(source, cancellationToken) : wal.ResumeAsync(source, cancellationToken));
         // The schema's dump reads the catalog and writes no WAL: it runs while the WAL is watched, within the same time.
         var schema = SchemaDumpAsync(context, Max(budget * WaitEnd - clock.Elapsed, MinSchemaDump), basis, cancellationToken);
         await wal.WaitAsync(source, () => budget * WaitEnd - clock.Elapsed, Idle, cancellationToken);
@@ -162,7 +169,7 @@ internal static class EstimateMeasurer
             await Db.ExecuteAsync(target, $"SET LOCAL synchronous_commit = off; CREATE SCHEMA {Db.Ident(ToolSchema.Name)}; CREATE TABLE {scratch} ({string.Join(", ", columns.Select(c => Db.Ident(c.Name) + " " + c.Type))})", cancellationToken);
             var moved = await EstimateSample.MoveAsync(context.Source, table, [.. columns.Select(c => c.Name)], target, scratch, limit * 0.8, cancellationToken);
             var rate = moved.HeapBytes / Math.Max(moved.Took.TotalSeconds, 0.001);
-            basis.Add($"target write: {Units.Rate(rate)} of heap, one lane from {table.Qualified} into a scratch table in {ToolSchema.Name} ({moved.Rows} rows in {Seconds(moved.Took.TotalSeconds)}), rolled back.");
+            basis.Add($"target write: {Units.Rate(rate)} of heap, one lane from {table.Qualified} into a scratch table in {ToolSchema.Name} ({moved.Rows} rows in {Seconds(moved.Took.TotalSeconds)}{Settled(moved.Settled ? 1 : 0, 1)}), rolled back.");
             var (indexRate, indexRows) = await IndexAsync(target, scratch, columns[0].Name, moved.Rows, basis, cancellationToken);
             var analyze = await AnalyzeAsync(target, scratch, moved.Rows, basis, cancellationToken);
             await transaction.RollbackAsync(cancellationToken);
@@ -210,6 +217,15 @@ internal static class EstimateMeasurer
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    /// <summary>
+    /// Whether the target is surely another server than the source: their system identifiers differ. Not when either
+    /// will not say (pg_control_system() not granted), nor when they match (the same server, or a copy of its files).
+    /// </summary>
+    private static async Task<bool> AnotherServerAsync(NpgsqlConnection source, NpgsqlConnection target, CancellationToken cancellationToken) =>
+        await DatabaseIdentity.TryReadAsync(source, cancellationToken) is { } s
+        && await DatabaseIdentity.TryReadAsync(target, cancellationToken) is { } t
+        && s.SystemIdentifier != t.SystemIdentifier;
 
     /// <summary>A B-tree on the scratch table's first column, as the copy builds the indexes after the rows: rows per second.</summary>
     private static async Task<(double? Rate, long Rows)> IndexAsync(NpgsqlConnection target, string scratch, string column, long rows, List<string> basis, CancellationToken cancellationToken)
@@ -278,6 +294,10 @@ internal static class EstimateMeasurer
             .OrderByDescending(w => w.RowsPerSecond).ThenBy(w => w.Table, StringComparer.Ordinal)
             .Take(5)];
     }
+
+    /// <summary>What the basis says of samples that stopped where their rate had settled, before their share of the budget ran out.</summary>
+    private static string Settled(int samples, int of) =>
+        samples == 0 ? "" : of == 1 ? ", stopped where its rate had settled" : $", {samples} of {of} stopped where their rate had settled";
 
     private static string Names(List<EstimateTable> tables) => string.Join(", ", tables.Select(t => t.Qualified));
 

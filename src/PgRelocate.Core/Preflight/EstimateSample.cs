@@ -9,27 +9,39 @@ namespace PgRelocate.Preflight;
 /// The estimate's samples of rows: a table read to nowhere, or read into a scratch table of the target, each for a
 /// bounded time. The binary COPY stream is cut at its rows (an int16 field count, then per field an int32 length and
 /// the value; -1 ends it), so a sample stopped early still writes whole rows and counts them: the rows read, against
-/// the catalog's count, say what share of the table's heap the sample moved.
+/// the catalog's count, say what share of the table's heap the sample moved. A sample also stops once its rate has
+/// settled (<see cref="SettlingRate"/>, watched for at least <see cref="ReadLeast"/> or <see cref="MoveLeast"/>).
 /// </summary>
 internal static class EstimateSample
 {
     /// <summary>The signature, the flags and the header extension's length of a binary COPY stream.</summary>
     private const int Header = 11 + 4 + 4;
 
-    /// <summary>A sample: the heap bytes it moved (its share of the table), the rows, and how long it took.</summary>
-    public readonly record struct Moved(double HeapBytes, long Rows, TimeSpan Took);
+    /// <summary>The least time a read's rate is watched before it may count as settled.</summary>
+    private static readonly TimeSpan ReadLeast = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The least time a lane into the target is watched before its rate may count as settled: longer than a read's,
+    /// since a lane slows once the rows have filled the target's free buffers and each new page must first write out
+    /// a dirty one (at 256 MB of shared_buffers, after a second or two).
+    /// </summary>
+    private static readonly TimeSpan MoveLeast = TimeSpan.FromSeconds(3);
+
+    /// <summary>A sample: the heap bytes it moved (its share of the table), the rows, how long it took, and whether it stopped because its rate had settled.</summary>
+    public readonly record struct Moved(double HeapBytes, long Rows, TimeSpan Took, bool Settled);
 
     /// <summary>Reads <paramref name="table"/> as the copy does (binary COPY) and drops the rows, for at most <paramref name="limit"/>.</summary>
     public static async Task<Moved> ReadAsync(NpgsqlConnection source, EstimateTable table, TimeSpan limit, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var rows = new Rows();
+        var rate = new SettlingRate(ReadLeast);
         await using (var copy = await source.BeginRawBinaryCopyAsync($"COPY {Db.Qualified(table.Schema, table.Name)} TO STDOUT (FORMAT binary)", cancellationToken))
         {
-            await PumpAsync(copy, rows, (_, _) => Task.CompletedTask, started, limit, cancellationToken);
+            await PumpAsync(copy, rows, (_, _) => Task.CompletedTask, started, limit, rate, cancellationToken);
         }
 
-        return new Moved(HeapShare(table, rows), rows.Count, Stopwatch.GetElapsedTime(started));
+        return new Moved(HeapShare(table, rows), rows.Count, Stopwatch.GetElapsedTime(started), !rows.Ended && rate.Settled);
     }
 
     /// <summary>
@@ -40,12 +52,13 @@ internal static class EstimateSample
     {
         var started = Stopwatch.GetTimestamp();
         var rows = new Rows();
+        var rate = new SettlingRate(MoveLeast);
         var list = string.Join(", ", columns.Select(Db.Ident));
         await using (var into = await target.BeginRawBinaryCopyAsync($"COPY {scratch} FROM STDIN (FORMAT binary)", cancellationToken))
         {
             await using (var from = await source.BeginRawBinaryCopyAsync($"COPY (SELECT {list} FROM {Db.Qualified(table.Schema, table.Name)}) TO STDOUT (FORMAT binary)", cancellationToken))
             {
-                await PumpAsync(from, rows, (data, ct) => into.WriteAsync(data, ct).AsTask(), started, limit, cancellationToken);
+                await PumpAsync(from, rows, (data, ct) => into.WriteAsync(data, ct).AsTask(), started, limit, rate, cancellationToken);
             }
 
             if (!rows.Ended)
@@ -54,7 +67,7 @@ internal static class EstimateSample
             }
         }
 
-        return new Moved(HeapShare(table, rows), rows.Count, Stopwatch.GetElapsedTime(started));
+        return new Moved(HeapShare(table, rows), rows.Count, Stopwatch.GetElapsedTime(started), !rows.Ended && rate.Settled);
     }
 
     /// <summary>The heap bytes the rows stand for: the whole heap when the table was read to its end, else the rows' share of the catalog's count.</summary>
@@ -63,8 +76,11 @@ internal static class EstimateSample
         : table.Rows > 0 ? table.HeapBytes * Math.Min(1.0, rows.Count / (double)table.Rows)
         : rows.Bytes;
 
-    /// <summary>Reads the stream, hands on its whole rows (the header first), and stops at its end or after <paramref name="limit"/>.</summary>
-    private static async Task PumpAsync(NpgsqlRawCopyStream from, Rows rows, Func<ReadOnlyMemory<byte>, CancellationToken, Task> forward, long started, TimeSpan limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the stream, hands on its whole rows (the header first), and stops at its end, after <paramref name="limit"/>,
+    /// or once the bytes' <paramref name="rate"/> has settled.
+    /// </summary>
+    private static async Task PumpAsync(NpgsqlRawCopyStream from, Rows rows, Func<ReadOnlyMemory<byte>, CancellationToken, Task> forward, long started, TimeSpan limit, SettlingRate rate, CancellationToken cancellationToken)
     {
         var buffer = new byte[1 << 17];
         var filled = 0;
@@ -100,7 +116,9 @@ internal static class EstimateSample
             await forward(buffer.AsMemory(0, whole), cancellationToken);
             buffer.AsSpan(whole, filled - whole).CopyTo(buffer);
             filled -= whole;
-            if (!rows.Ended && Stopwatch.GetElapsedTime(started) >= limit)
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            rate.Add(elapsed, rows.Bytes);
+            if (!rows.Ended && (elapsed >= limit || rate.Settled))
             {
                 await from.CancelAsync();
                 break;

@@ -7,12 +7,22 @@ namespace PgRelocate.Preflight;
 
 /// <summary>
 /// The source's WAL rate over the estimate's measurement: pg_current_wal_lsn read at its start and end, and around the
-/// target's sample (paused then), so that a target on the same server adds none of its own writes. A source whose
+/// target's sample (paused then when the target may be the same server, so that it adds none of its own writes;
+/// only marked when it is another). A source whose
 /// role may not read the position, or in recovery, has no rate: <see cref="Rate"/> is null and the basis says why.
 /// </summary>
 internal sealed class WalWindow(List<string> basis)
 {
     private const string Position = "SELECT (pg_catalog.pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint";
+
+    /// <summary>
+    /// The least time the WAL is watched before its rate may count as settled: a few of the intervals (a second) at
+    /// which busy sessions hand their counts to pg_stat_user_tables, which the busiest tables are read from over the
+    /// same time.
+    /// </summary>
+    private static readonly TimeSpan Least = TimeSpan.FromSeconds(3);
+
+    private readonly SettlingRate _settling = new(Least);
 
     private bool _readable = true;
     private long _bytes;
@@ -32,19 +42,28 @@ internal sealed class WalWindow(List<string> basis)
         }
     }
 
+    /// <summary>Reads the position without closing the window: one more reading for the rate's settling.</summary>
+    public async Task MarkAsync(NpgsqlConnection source, CancellationToken cancellationToken)
+    {
+        await PauseAsync(source, cancellationToken);
+        await ResumeAsync(source, cancellationToken);
+    }
+
     public async Task PauseAsync(NpgsqlConnection source, CancellationToken cancellationToken)
     {
         if (_open is { } open && await ReadAsync(source, cancellationToken) is { } lsn)
         {
             _bytes += lsn - open.Lsn;
             _counted += Stopwatch.GetElapsedTime(open.At);
+            _settling.Add(_counted, _bytes);
             _open = null;
         }
     }
 
     /// <summary>
     /// Reads the position every quarter second until <paramref name="left"/> says the time is up, or, once the window has
-    /// counted <paramref name="idle"/> without the WAL moving, at once: an idle source has nothing more to show.
+    /// counted <paramref name="idle"/> without the WAL moving, at once: an idle source has nothing more to show; or once
+    /// the rate has settled (<see cref="SettlingRate"/>, watched for at least three seconds).
     /// </summary>
     public async Task WaitAsync(NpgsqlConnection source, Func<TimeSpan> left, TimeSpan idle, CancellationToken cancellationToken)
     {
@@ -52,7 +71,7 @@ internal sealed class WalWindow(List<string> basis)
         {
             await PauseAsync(source, cancellationToken);
             var remaining = left();
-            if (remaining <= TimeSpan.Zero || (_bytes == 0 && _counted >= idle))
+            if (remaining <= TimeSpan.Zero || (_bytes == 0 && _counted >= idle) || _settling.Settled)
             {
                 break;
             }
@@ -63,7 +82,8 @@ internal sealed class WalWindow(List<string> basis)
 
         if (Rate is { } rate)
         {
-            basis.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"source WAL: {Units.Rate(rate)}, pg_current_wal_lsn over {_counted.TotalSeconds:0.#} s."));
+            var settled = _settling.Settled ? ", where its rate had settled" : "";
+            basis.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"source WAL: {Units.Rate(rate)}, pg_current_wal_lsn over {_counted.TotalSeconds:0.#} s{settled}."));
         }
     }
 

@@ -10,7 +10,7 @@ namespace PgRelocate.Tests.Preflight;
 /// only on an empty target or one --confirm names, is skipped by --no-estimate, says what it leaves out when the
 /// source's role may not read the WAL position, and sees the source's writes.
 /// </summary>
-public class EstimateTests(PreflightServer server) : IClassFixture<PreflightServer>
+public class EstimateTests(PreflightServer server, Pg17Server other) : IClassFixture<PreflightServer>, IClassFixture<Pg17Server>
 {
     [Fact]
     public async Task Should_Measure_And_Predict_Every_Path_Writing_An_Empty_Target_And_Leave_Nothing()
@@ -93,7 +93,10 @@ public class EstimateTests(PreflightServer server) : IClassFixture<PreflightServ
         Assert.True(estimate.GetProperty("copySeconds").GetDouble() > 0, estimate.ToString());
     }
 
-    /// <summary>An application inserting rows all along: the WAL rate is above zero and its table is the busiest.</summary>
+    /// <summary>
+    /// An application inserting rows all along: the WAL rate is above zero and its table is the busiest; its steady rate
+    /// settles, so the measurement ends long before its budget of a minute, and the basis says why.
+    /// </summary>
     [Fact]
     public async Task Should_Measure_The_Sources_Wal_And_Busiest_Table_While_It_Is_Written()
     {
@@ -112,17 +115,48 @@ public class EstimateTests(PreflightServer server) : IClassFixture<PreflightServ
         });
         try
         {
-            var (result, estimate) = await CheckAsync("--source", CliRunner.Url(source), "--estimate-seconds", "4");
+            var (result, estimate) = await CheckAsync("--source", CliRunner.Url(source), "--estimate-seconds", "60");
 
             Assert.True(result.ExitCode is 0 or 3, result.ToString());
             Assert.True(estimate.GetProperty("sourceWalBytesPerSecond").GetDouble() > 0, estimate.ToString());
             Assert.Equal("public.w", estimate.GetProperty("busiestTables")[0].GetProperty("table").GetString());
+            var wal = estimate.GetProperty("basis").EnumerateArray().Select(b => b.GetString()!).Single(b => b.StartsWith("source WAL: ", StringComparison.Ordinal));
+            Assert.EndsWith(", where its rate had settled.", wal, StringComparison.Ordinal);
+            Assert.True(estimate.GetProperty("measuredSeconds").GetDouble() < 57, estimate.ToString());
         }
         finally
         {
             await stop.CancelAsync();
             await writer;
         }
+    }
+
+    /// <summary>
+    /// The target's sample writes a scratch table of a 500,000-row table's rows: on the source's own server that WAL
+    /// is its, and the watch on the source's WAL leaves the sample's time out (the rate stays that of an idle source);
+    /// on another server it is not, and the watch goes on through the sample.
+    /// </summary>
+    [Fact]
+    public async Task Should_Watch_The_Sources_Wal_Through_The_Targets_Sample_Only_When_The_Target_Is_Another_Server()
+    {
+        var source = await server.CreateDatabaseAsync("est_wal");
+        await PgServer.ExecuteAsync(source, "CREATE TABLE big (id int PRIMARY KEY, v text); INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 500000) g");
+        // Its hint bits set now, so that the estimate's reads of it write no WAL of their own.
+        await PgServer.ExecuteAsync(source, "VACUUM ANALYZE big");
+        var sameServer = await server.CreateDatabaseAsync("est_wal_dst");
+        var otherServer = await other.CreateDatabaseAsync("est_wal_dst");
+
+        var (_, same) = await CheckAsync("--source", CliRunner.Url(source), "--target", CliRunner.Url(sameServer), "--estimate-seconds", "4");
+        var (_, apart) = await CheckAsync("--source", CliRunner.Url(source), "--target", CliRunner.Url(otherServer), "--estimate-seconds", "4");
+
+        var (sameWatched, sameSample) = (WalWatched(same), SampleSeconds(same));
+        var (apartWatched, apartSample) = (WalWatched(apart), SampleSeconds(apart));
+        Assert.True(sameSample > 0.2 && apartSample > 0.2, $"{same}\n{apart}");
+        // The sample's rows are over 100 MB of WAL: counted on the same server, the rate would be tens of MB a second.
+        Assert.True(same.GetProperty("sourceWalBytesPerSecond").GetDouble() < 5_000_000, same.ToString());
+        // Left out, the sample's time (and its index and ANALYZE after it) is missing from the watch; watched through, it is not.
+        Assert.True(sameWatched < same.GetProperty("measuredSeconds").GetDouble() - sameSample, same.ToString());
+        Assert.True(apartWatched > apart.GetProperty("measuredSeconds").GetDouble() - apartSample, apart.ToString());
     }
 
     /// <summary>A small source fits an hour's budget offline; a budget or a bound that is not one is refused before anything is read (exit 2).</summary>
@@ -158,6 +192,17 @@ public class EstimateTests(PreflightServer server) : IClassFixture<PreflightServ
         Assert.True(doc.RootElement.TryGetProperty("estimate", out var estimate), result.ToString());
         return (result, estimate.Clone());
     }
+
+    /// <summary>The seconds the basis says the source's WAL was watched.</summary>
+    private static double WalWatched(JsonElement estimate) =>
+        Seconds(Basis(estimate).Single(b => b.StartsWith("source WAL: ", StringComparison.Ordinal)), @"pg_current_wal_lsn over ([0-9.]+) s");
+
+    /// <summary>The seconds the basis says the target's sample took.</summary>
+    private static double SampleSeconds(JsonElement estimate) =>
+        Seconds(Basis(estimate).Single(b => b.StartsWith("target write: ", StringComparison.Ordinal)), @"rows in ([0-9.]+) s");
+
+    private static double Seconds(string line, string pattern) =>
+        double.Parse(System.Text.RegularExpressions.Regex.Match(line, pattern) is { Success: true } m ? m.Groups[1].Value : throw new Xunit.Sdk.XunitException(line), System.Globalization.CultureInfo.InvariantCulture);
 
     private static List<string> Basis(JsonElement estimate) => [.. estimate.GetProperty("basis").EnumerateArray().Select(b => b.GetString()!)];
 }
