@@ -10,7 +10,8 @@ namespace PgRelocate.Preflight;
 /// bounded time. The binary COPY stream is cut at its rows (an int16 field count, then per field an int32 length and
 /// the value; -1 ends it), so a sample stopped early still writes whole rows and counts them: the rows read, against
 /// the catalog's count, say what share of the table's heap the sample moved. A sample also stops once its rate has
-/// settled (<see cref="SettlingRate"/>, watched for at least <see cref="ReadLeast"/> or <see cref="MoveLeast"/>).
+/// settled (<see cref="SettlingRate"/>, watched for at least <see cref="ReadLeast"/> or <see cref="MoveLeast"/>, a lane
+/// into the target past its buffers too).
 /// </summary>
 internal static class EstimateSample
 {
@@ -21,11 +22,13 @@ internal static class EstimateSample
     private static readonly TimeSpan ReadLeast = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// The least time a lane into the target is watched before its rate may count as settled: longer than a read's,
-    /// since a lane slows once the rows have filled the target's free buffers and each new page must first write out
-    /// a dirty one (at 256 MB of shared_buffers, after a second or two).
+    /// The least time a lane into the target is watched before its rate may count as settled. It also waits for its
+    /// earlier half alone to have moved the target's shared_buffers: a lane slows once its rows have filled the
+    /// target's free buffers and each new page must first write out a dirty one (at 256 MB, after one to four seconds
+    /// on the bench's machine), and the rate after that is the copy's. On a target with more buffers than a sample
+    /// can fill, the sample takes its whole share of the budget.
     /// </summary>
-    private static readonly TimeSpan MoveLeast = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan MoveLeast = TimeSpan.FromSeconds(1);
 
     /// <summary>A sample: the heap bytes it moved (its share of the table), the rows, how long it took, and whether it stopped because its rate had settled.</summary>
     public readonly record struct Moved(double HeapBytes, long Rows, TimeSpan Took, bool Settled);
@@ -46,13 +49,14 @@ internal static class EstimateSample
 
     /// <summary>
     /// Reads <paramref name="columns"/> of <paramref name="table"/> from the source into <paramref name="scratch"/> on the
-    /// target, one lane as the copy runs it, for at most <paramref name="limit"/>.
+    /// target, one lane as the copy runs it, for at most <paramref name="limit"/>; <paramref name="buffers"/>: the
+    /// target's shared_buffers in bytes (see <see cref="MoveLeast"/>).
     /// </summary>
-    public static async Task<Moved> MoveAsync(NpgsqlConnection source, EstimateTable table, IReadOnlyList<string> columns, NpgsqlConnection target, string scratch, TimeSpan limit, CancellationToken cancellationToken)
+    public static async Task<Moved> MoveAsync(NpgsqlConnection source, EstimateTable table, IReadOnlyList<string> columns, NpgsqlConnection target, string scratch, long buffers, TimeSpan limit, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var rows = new Rows();
-        var rate = new SettlingRate(MoveLeast);
+        var rate = new SettlingRate(MoveLeast, buffers);
         var list = string.Join(", ", columns.Select(Db.Ident));
         await using (var into = await target.BeginRawBinaryCopyAsync($"COPY {scratch} FROM STDIN (FORMAT binary)", cancellationToken))
         {

@@ -2,13 +2,15 @@ namespace PgRelocate.Preflight;
 
 /// <summary>
 /// A rate watched while the estimate measures it: the amount counted so far, at moments of the measurement's own time.
-/// It has settled once it has been watched for at least <paramref name="least"/> and the rate over the later half of
-/// that time is within <see cref="Tolerance"/> of the rate over the earlier half. A steady rate (a table read to
+/// It has settled once it has been watched for at least <paramref name="least"/>, the earlier half of that time holds
+/// at least <paramref name="leastEarly"/> (so that a change expected after that amount, a target's free buffers
+/// filling, lies wholly before the later half), and the rate over the later half is within <see cref="Tolerance"/> of
+/// the rate over the earlier half. A steady rate (a table read to
 /// nowhere, a lane into the target, a busy application's WAL) settles within a second or a few, and its measurement
 /// can stop there without changing what it finds; an uneven one (a cache running out, a checkpoint's full-page writes,
 /// writes in bursts) does not, and is measured for the whole of its share of the budget, as before.
 /// </summary>
-internal sealed class SettlingRate(TimeSpan least)
+internal sealed class SettlingRate(TimeSpan least, double leastEarly = 0)
 {
     /// <summary>How far the two halves' rates may differ, as a share of the larger: a tenth.</summary>
     public const double Tolerance = 0.1;
@@ -47,6 +49,11 @@ internal sealed class SettlingRate(TimeSpan least)
 
             var half = seconds / 2;
             var atHalf = AmountAt(half);
+            if (atHalf < leastEarly)
+            {
+                return false;
+            }
+
             var early = atHalf / half;
             var late = (amount - atHalf) / (seconds - half);
             return Math.Abs(late - early) <= Tolerance * Math.Max(early, late);

@@ -54,6 +54,23 @@ public class SettlingRateTests
     }
 
     [Fact]
+    public void Should_Wait_For_Its_Earlier_Half_To_Hold_The_Amount_A_Change_Is_Expected_After()
+    {
+        var plain = new SettlingRate(TimeSpan.FromSeconds(1));
+        var buffers = new SettlingRate(TimeSpan.FromSeconds(1), leastEarly: 4_000_000);
+        var slowed = new SettlingRate(TimeSpan.FromSeconds(1), leastEarly: 4_000_000);
+
+        // A lane at 2 MB/s: steady, or slowed to 1 MB/s once 5 MB (its target's free buffers) are written.
+        var plainAt = Watch(plain, 10, _ => 2_000_000);
+        var buffersAt = Watch(buffers, 10, _ => 2_000_000);
+        var slowedAt = Watch(slowed, 10, s => s < 2.5 ? 2_000_000 : 1_000_000);
+
+        Assert.Equal(1.0, plainAt);
+        Assert.Equal(4.0, buffersAt);
+        Assert.Null(slowedAt);
+    }
+
+    [Fact]
     public void Should_Keep_Readings_A_Twentieth_Of_A_Second_Apart()
     {
         var rate = new SettlingRate(TimeSpan.FromSeconds(0.1));
