@@ -5,10 +5,10 @@ namespace PgRelocate.Preflight;
 /// It has settled once it has been watched for at least <paramref name="least"/>, the earlier half of that time holds
 /// at least <paramref name="leastEarly"/> (so that a change expected after that amount, a target's free buffers
 /// filling, lies wholly before the later half), and the rate over the later half is within <see cref="Tolerance"/> of
-/// the rate over the earlier half. A steady rate (a table read to
-/// nowhere, a lane into the target, a busy application's WAL) settles within a second or a few, and its measurement
-/// can stop there without changing what it finds; an uneven one (a cache running out, a checkpoint's full-page writes,
-/// writes in bursts) does not, and is measured for the whole of its share of the budget, as before.
+/// the rate over the earlier half. A steady rate (a table read to nowhere, a lane into the target, a busy
+/// application's WAL) settles within a second or a few, and its measurement can stop there without changing what it
+/// finds; an uneven one (a cache running out, a checkpoint's full-page writes, writes in bursts) does not, and is
+/// measured for the whole of its share of the budget, as before.
 /// </summary>
 internal sealed class SettlingRate(TimeSpan least, double leastEarly = 0)
 {
@@ -32,9 +32,6 @@ internal sealed class SettlingRate(TimeSpan least, double leastEarly = 0)
             _points.Add((at.TotalSeconds, amount));
         }
     }
-
-    /// <summary>The time watched so far.</summary>
-    public TimeSpan Watched => TimeSpan.FromSeconds(_points[^1].Seconds);
 
     /// <summary>Whether the rate has been watched long enough and its two halves agree (see the type).</summary>
     public bool Settled

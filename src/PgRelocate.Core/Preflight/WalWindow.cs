@@ -8,8 +8,8 @@ namespace PgRelocate.Preflight;
 /// <summary>
 /// The source's WAL rate over the estimate's measurement: pg_current_wal_lsn read at its start and end, and around the
 /// target's sample (paused then when the target may be the same server, so that it adds none of its own writes;
-/// only marked when it is another). A source whose
-/// role may not read the position, or in recovery, has no rate: <see cref="Rate"/> is null and the basis says why.
+/// only marked when it is another). A source whose role may not read the position, or in recovery, has no rate:
+/// <see cref="Rate"/> is null and the basis says why.
 /// </summary>
 internal sealed class WalWindow(List<string> basis)
 {
