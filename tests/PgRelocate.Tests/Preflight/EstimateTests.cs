@@ -120,7 +120,7 @@ public class EstimateTests(PreflightServer server, Pg17Server other) : IClassFix
             Assert.True(result.ExitCode is 0 or 3, result.ToString());
             Assert.True(estimate.GetProperty("sourceWalBytesPerSecond").GetDouble() > 0, estimate.ToString());
             Assert.Equal("public.w", estimate.GetProperty("busiestTables")[0].GetProperty("table").GetString());
-            var wal = estimate.GetProperty("basis").EnumerateArray().Select(b => b.GetString()!).Single(b => b.StartsWith("source WAL: ", StringComparison.Ordinal));
+            var wal = Basis(estimate).Single(b => b.StartsWith("source WAL: ", StringComparison.Ordinal));
             Assert.EndsWith(", where its rate had settled.", wal, StringComparison.Ordinal);
             Assert.True(estimate.GetProperty("measuredSeconds").GetDouble() < 57, estimate.ToString());
         }

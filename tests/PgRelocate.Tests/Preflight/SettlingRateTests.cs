@@ -45,7 +45,7 @@ public class SettlingRateTests
         var bursts = new SettlingRate(Least);
         var once = new SettlingRate(Least);
 
-        // Every quarter second a burst of 250 kB; against a single burst at the start and nothing after it.
+        // Every half second a burst of 500 kB (2 MB/s for a quarter second); against a single burst at the start and nothing after it.
         var burstsAt = Watch(bursts, 10, s => s % 0.5 < 0.25 ? 2_000_000 : 0);
         var onceAt = Watch(once, 10, s => s < 0.5 ? 4_000_000 : 0);
 
