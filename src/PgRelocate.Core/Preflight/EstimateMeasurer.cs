@@ -169,8 +169,9 @@ internal static class EstimateMeasurer
             await Db.ExecuteAsync(target, $"SET LOCAL synchronous_commit = off; CREATE SCHEMA {Db.Ident(ToolSchema.Name)}; CREATE TABLE {scratch} ({string.Join(", ", columns.Select(c => Db.Ident(c.Name) + " " + c.Type))})", cancellationToken);
             var buffers = await Db.ScalarAsync<long>(target, "SELECT pg_catalog.pg_size_bytes(pg_catalog.current_setting('shared_buffers'))", cancellationToken);
             var moved = await EstimateSample.MoveAsync(context.Source, table, [.. columns.Select(c => c.Name)], target, scratch, buffers, limit * 0.8, cancellationToken);
-            var rate = moved.HeapBytes / Math.Max(moved.Took.TotalSeconds, 0.001);
-            basis.Add($"target write: {Units.Rate(rate)} of heap, one lane from {table.Qualified} into a scratch table in {ToolSchema.Name} ({moved.Rows} rows in {Seconds(moved.Took.TotalSeconds)}{Settled(moved.Settled ? 1 : 0, 1)}), rolled back.");
+            var rate = moved.HeapRate;
+            var past = moved.PastBuffers ? $", its rate taken past the first {Units.Bytes(buffers)} (the target's shared_buffers)" : "";
+            basis.Add($"target write: {Units.Rate(rate)} of heap, one lane from {table.Qualified} into a scratch table in {ToolSchema.Name} ({moved.Rows} rows in {Seconds(moved.Took.TotalSeconds)}{past}{Settled(moved.Settled ? 1 : 0, 1)}), rolled back.");
             var (indexRate, indexRows) = await IndexAsync(target, scratch, columns[0].Name, moved.Rows, basis, cancellationToken);
             var analyze = await AnalyzeAsync(target, scratch, moved.Rows, basis, cancellationToken);
             await transaction.RollbackAsync(cancellationToken);

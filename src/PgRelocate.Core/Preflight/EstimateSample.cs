@@ -11,7 +11,7 @@ namespace PgRelocate.Preflight;
 /// the value; -1 ends it), so a sample stopped early still writes whole rows and counts them: the rows read, against
 /// the catalog's count, say what share of the table's heap the sample moved. A sample also stops once its rate has
 /// settled (<see cref="SettlingRate"/>, watched for at least <see cref="ReadLeast"/> or <see cref="MoveLeast"/>, a lane
-/// into the target past its buffers too).
+/// into the target only past its buffers).
 /// </summary>
 internal static class EstimateSample
 {
@@ -22,16 +22,21 @@ internal static class EstimateSample
     private static readonly TimeSpan ReadLeast = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// The least time a lane into the target is watched before its rate may count as settled. It also waits for its
-    /// earlier half alone to have moved the target's shared_buffers: a lane slows once its rows have filled the
-    /// target's free buffers and each new page must first write out a dirty one (at 256 MB, after one to four seconds
-    /// on the bench's machine), and the rate after that is the copy's. On a target with more buffers than a sample
-    /// can fill, the sample takes its whole share of the budget.
+    /// The least time a lane into the target is watched, once it has moved the target's shared_buffers, before its
+    /// rate may count as settled. A lane slows once its rows have filled the target's free buffers and each new page
+    /// must first write out a dirty one (from 150 to 175 MB/s to 80 to 105 on the bench's machine, after one to four
+    /// seconds at 256 MB), and the rate after that is the copy's: the lane's rate is taken past its first
+    /// shared_buffers, once it has been watched that long there. On a target with more buffers than a sample can fill,
+    /// the sample takes its whole share of the budget and its rate is the whole sample's.
     /// </summary>
     private static readonly TimeSpan MoveLeast = TimeSpan.FromSeconds(1);
 
-    /// <summary>A sample: the heap bytes it moved (its share of the table), the rows, how long it took, and whether it stopped because its rate had settled.</summary>
-    public readonly record struct Moved(double HeapBytes, long Rows, TimeSpan Took, bool Settled);
+    /// <summary>
+    /// A sample: the heap bytes it moved (its share of the table), the rows, how long it took, whether it stopped
+    /// because its rate had settled, its rate of heap bytes, and whether that rate is a lane's past the target's buffers
+    /// alone (see <see cref="MoveLeast"/>) rather than the whole sample's.
+    /// </summary>
+    public readonly record struct Moved(double HeapBytes, long Rows, TimeSpan Took, bool Settled, double HeapRate, bool PastBuffers = false);
 
     /// <summary>Reads <paramref name="table"/> as the copy does (binary COPY) and drops the rows, for at most <paramref name="limit"/>.</summary>
     public static async Task<Moved> ReadAsync(NpgsqlConnection source, EstimateTable table, TimeSpan limit, CancellationToken cancellationToken)
@@ -44,7 +49,7 @@ internal static class EstimateSample
             await PumpAsync(copy, rows, (_, _) => Task.CompletedTask, started, limit, rate, cancellationToken);
         }
 
-        return new Moved(HeapShare(table, rows), rows.Count, Stopwatch.GetElapsedTime(started), !rows.Ended && rate.Settled);
+        return Sample(table, rows, Stopwatch.GetElapsedTime(started), rate);
     }
 
     /// <summary>
@@ -71,7 +76,23 @@ internal static class EstimateSample
             }
         }
 
-        return new Moved(HeapShare(table, rows), rows.Count, Stopwatch.GetElapsedTime(started), !rows.Ended && rate.Settled);
+        var took = Stopwatch.GetElapsedTime(started);
+        var (seconds, bytes) = rate.Window;
+        if (seconds < MoveLeast.TotalSeconds || rows.Bytes == 0)
+        {
+            return Sample(table, rows, took, rate);
+        }
+
+        // The window's share of the stream's bytes, as the rows' share of the heap: its heap bytes per second.
+        var heap = HeapShare(table, rows);
+        return new Moved(heap, rows.Count, took, !rows.Ended && rate.Settled, heap * (bytes / rows.Bytes) / seconds, PastBuffers: true);
+    }
+
+    /// <summary>A sample whose rate is its whole time's.</summary>
+    private static Moved Sample(EstimateTable table, Rows rows, TimeSpan took, SettlingRate rate)
+    {
+        var heap = HeapShare(table, rows);
+        return new Moved(heap, rows.Count, took, !rows.Ended && rate.Settled, heap / Math.Max(took.TotalSeconds, 0.001));
     }
 
     /// <summary>The heap bytes the rows stand for: the whole heap when the table was read to its end, else the rows' share of the catalog's count.</summary>

@@ -54,20 +54,33 @@ public class SettlingRateTests
     }
 
     [Fact]
-    public void Should_Wait_For_Its_Earlier_Half_To_Hold_The_Amount_A_Change_Is_Expected_After()
+    public void Should_Watch_Only_Past_Its_Warm_Up()
     {
         var plain = new SettlingRate(TimeSpan.FromSeconds(1));
-        var buffers = new SettlingRate(TimeSpan.FromSeconds(1), leastEarly: 4_000_000);
-        var slowed = new SettlingRate(TimeSpan.FromSeconds(1), leastEarly: 4_000_000);
+        var buffers = new SettlingRate(TimeSpan.FromSeconds(1), warmUp: 4_000_000);
+        var slowed = new SettlingRate(TimeSpan.FromSeconds(1), warmUp: 4_000_000);
+        var slowedLater = new SettlingRate(TimeSpan.FromSeconds(1), warmUp: 4_000_000);
 
-        // A lane at 2 MB/s: steady, or slowed to 1 MB/s once 5 MB (its target's free buffers) are written.
+        // A lane at 2 MB/s: steady, slowed to 1 MB/s once its 4 MB warm-up (its target's free buffers) is written, or slowed only after 5 MB, within the window.
         var plainAt = Watch(plain, 10, _ => 2_000_000);
         var buffersAt = Watch(buffers, 10, _ => 2_000_000);
-        var slowedAt = Watch(slowed, 10, s => s < 2.5 ? 2_000_000 : 1_000_000);
+        var slowedAt = Watch(slowed, 10, s => s < 2 ? 2_000_000 : 1_000_000);
+        var slowedLaterAt = Watch(slowedLater, 10, s => s < 2.5 ? 2_000_000 : 1_000_000);
 
         Assert.Equal(1.0, plainAt);
-        Assert.Equal(4.0, buffersAt);
-        Assert.Null(slowedAt);
+        Assert.Equal(3.0, buffersAt);
+        Assert.Equal(3.0, slowedAt);
+        Assert.Equal((8.0, 8_000_000.0), slowed.Window);
+        Assert.Null(slowedLaterAt);
+    }
+
+    [Fact]
+    public void Should_Have_No_Window_Before_Its_Warm_Up_Is_Over()
+    {
+        var rate = new SettlingRate(TimeSpan.FromSeconds(1), warmUp: 4_000_000);
+
+        Assert.Null(Watch(rate, 1.75, _ => 2_000_000));
+        Assert.Equal((0.0, 0.0), rate.Window);
     }
 
     /// <summary>The reading at 0.07 s is dropped (too close to the one before): kept, it would make the halves differ.</summary>
