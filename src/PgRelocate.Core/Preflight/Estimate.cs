@@ -37,34 +37,41 @@ public sealed record Estimate(
     public static Estimate Predict(EstimateMeasures m, EstimateOptions o)
     {
         var basis = new List<string>(m.Basis);
-        var heap = m.Tables.Sum(t => t.HeapBytes) + m.LargeObjectBytes;
+        // Small tables at their sampled cost each; the rest by their bytes, indexes and round trips.
+        var small = m.SmallTableSeconds is { } each ? m.Tables.Count(t => t.IsSmall) : 0;
+        var tables = small == 0 ? m.Tables : [.. m.Tables.Where(t => !t.IsSmall)];
+        var heap = tables.Sum(t => t.HeapBytes) + m.LargeObjectBytes;
         var read = m.SourceReadBytesPerSecond ?? 0;
         var lane = m.TargetWriteBytesPerSecond ?? read;
         // Each lane keeps a source and a target session busy: on cores both servers share, half of them run a lane.
         var lanes = m.SharedCores is { } cores ? Math.Clamp(cores / 2, 1, o.Jobs) : o.Jobs;
         var builders = m.SharedCores is { } c ? Math.Clamp(c, 1, o.IndexJobs) : o.IndexJobs;
         var split = m.SharedCores is not { } few || few > 2 * o.Jobs;
-        var largest = m.Tables.Count == 0 ? 0 : m.Tables.Max(t => t.HeapBytes);
+        var largest = tables.Count == 0 ? 0 : tables.Max(t => t.HeapBytes);
         var rows = lane > 0 ? heap / (lane * lanes) : 0;
         if (!split && lane > 0)
         {
             rows = Math.Max(rows, largest / lane);
         }
 
-        var (allIndexes, longestIndex) = IndexSeconds(m);
-        var analyze = AnalyzeSeconds(m);
+        var (allIndexes, longestIndex) = IndexSeconds(m, tables);
+        var analyze = AnalyzeSeconds(m, tables);
         // One index is built by one builder: the longest bounds them however many there are.
         var indexes = Math.Max((allIndexes + analyze) / builders, longestIndex);
         var trip = Math.Max(m.SourceRoundTrip.TotalSeconds, m.TargetRoundTrip?.TotalSeconds ?? 0);
-        var trips = (3.0 * m.Tables.Count * trip + 3.0 * m.LargeObjects * (m.TargetRoundTrip?.TotalSeconds ?? trip)) / o.Jobs;
+        var trips = (3.0 * tables.Count * trip + 3.0 * m.LargeObjects * (m.TargetRoundTrip?.TotalSeconds ?? trip)) / o.Jobs;
+        // A small table's statements mostly wait on round trips, and their work is light for the copy's gate: every
+        // session the copy opens works them at once (Copy/SmallTables), where the sample ran them one after another.
+        var smalls = small * (m.SmallTableSeconds ?? 0) / (o.Jobs + o.IndexJobs);
         // The schema's dump and its making on the target: as long again as the dump (bench/objects.sh: pg_restore's
         // pre-data and post-data of tiny tables take about what pg_dump took to write them).
         var schema = 2 * (m.SchemaDumpSeconds ?? 0);
-        var copy = rows + indexes + trips + schema;
-        basis.Add(Line($"direct copy: rows {rows:0.#} s ({lanes} lane(s) at once{(split || largest < SplitBytes ? "" : ", the largest table in one")}), indexes and ANALYZE {indexes:0.#} s ({builders} builder(s), after the rows), round trips {trips:0.#} s ({m.Tables.Count} tables, {m.LargeObjects} large objects), the schema's dump and restore {schema:0.#} s; constraints' checks and the tool's start not counted."));
+        var copy = rows + indexes + trips + smalls + schema;
+        var smallText = small == 0 ? "" : Line($", {small} small tables {smalls:0.#} s ({o.Jobs + o.IndexJobs} sessions)");
+        basis.Add(Line($"direct copy: rows {rows:0.#} s ({lanes} lane(s) at once{(split || largest < SplitBytes ? "" : ", the largest table in one")}), indexes and ANALYZE {indexes:0.#} s ({builders} builder(s), after the rows), round trips {trips:0.#} s ({tables.Count} tables, {m.LargeObjects} large objects){smallText}, the schema's dump and restore {schema:0.#} s; constraints' checks and the tool's start not counted."));
 
         var dump = read > 0 ? heap / read : 0;
-        var restore = (lane > 0 ? heap / lane : 0) + indexes + trips + schema;
+        var restore = (lane > 0 ? heap / lane : 0) + indexes + trips + smalls + schema;
         var dumpRestore = dump + restore;
         basis.Add(Line($"dump + restore: dump {dump:0.#} s at the source's read rate (its compression not measured), restore {restore:0.#} s at one lane's rate with the same index builds and schema steps; the staged path adds the store's upload and download, not measured."));
 
@@ -128,7 +135,7 @@ public sealed record Estimate(
     }
 
     /// <summary>Every index of every table at the measured B-tree rate, each build's sort taking longer per row as its rows grow (n log n from the sample's rows).</summary>
-    private static (double All, double Longest) IndexSeconds(EstimateMeasures m)
+    private static (double All, double Longest) IndexSeconds(EstimateMeasures m, IReadOnlyList<EstimateTable> tables)
     {
         if (m.IndexRowsPerSecond is not { } rate || rate <= 0)
         {
@@ -136,13 +143,13 @@ public sealed record Estimate(
         }
 
         var sample = Math.Log(Math.Max(m.IndexSampleRows, 2));
-        var each = m.Tables.Where(t => t.IndexKinds.Count > 0).Select(t => (t.IndexKinds.Count, Seconds: t.Rows / rate * Math.Max(1, Math.Log(Math.Max(t.Rows, 2)) / sample))).ToList();
+        var each = tables.Where(t => t.IndexKinds.Count > 0).Select(t => (t.IndexKinds.Count, Seconds: t.Rows / rate * Math.Max(1, Math.Log(Math.Max(t.Rows, 2)) / sample))).ToList();
         return (each.Sum(e => e.Count * e.Seconds), each.Count == 0 ? 0 : each.Max(e => e.Seconds));
     }
 
     /// <summary>ANALYZE of every table at the measured cost, a table of fewer rows than the sample at its share of it.</summary>
-    private static double AnalyzeSeconds(EstimateMeasures m) =>
-        m.Analyze is { } a && a.Rows > 0 ? m.Tables.Sum(t => a.Took.TotalSeconds * Math.Min(1.0, t.Rows / (double)a.Rows)) : 0;
+    private static double AnalyzeSeconds(EstimateMeasures m, IReadOnlyList<EstimateTable> tables) =>
+        m.Analyze is { } a && a.Rows > 0 ? tables.Sum(t => a.Took.TotalSeconds * Math.Min(1.0, t.Rows / (double)a.Rows)) : 0;
 
     private static (string Path, string Why) Recommend(double copy, double dumpRestore, double? online, double? catchUp, TimeSpan? budget)
     {

@@ -45,7 +45,7 @@ internal static class EstimateMeasurer
         var basis = new List<string>();
         var source = context.Source;
         var sizes = (await SourceSizes.ReadAsync(context, cancellationToken)).Where(s => s.IsTable)
-            .ToDictionary(s => (s.Schema, s.Name), s => s.TableBytes);
+            .ToDictionary(s => (s.Schema, s.Name), s => (s.TableBytes, s.TotalBytes));
         var before = await TablesAsync(source, sizes, cancellationToken);
         var wal = new WalWindow(basis);
         await wal.OpenAsync(source, cancellationToken);
@@ -85,7 +85,7 @@ internal static class EstimateMeasurer
         // Another server's writes are not in the source's WAL: the window stays open through the target's sample.
         var apart = context.HasTarget && await AnotherServerAsync(source, context.Target!, cancellationToken);
         await (apart ? wal.MarkAsync(source, cancellationToken) : wal.PauseAsync(source, cancellationToken));
-        var (writeRate, indexRate, indexRows, analyze) = await WriteAsync(context, options, largest.FirstOrDefault(), basis, budget * WriteEnd - clock.Elapsed, cancellationToken);
+        var written = await WriteAsync(context, options, largest.FirstOrDefault(), tables, basis, budget * WriteEnd - clock.Elapsed, cancellationToken);
         await (apart ? wal.MarkAsync(source, cancellationToken) : wal.ResumeAsync(source, cancellationToken));
         // The schema's dump reads the catalog and writes no WAL: it runs while the WAL is watched, within the same time.
         var schema = SchemaDumpAsync(context, Max(budget * WaitEnd - clock.Elapsed, MinSchemaDump), basis, cancellationToken);
@@ -104,10 +104,11 @@ internal static class EstimateMeasurer
         return new EstimateMeasures
         {
             SourceReadBytesPerSecond = readRate,
-            TargetWriteBytesPerSecond = writeRate,
-            IndexRowsPerSecond = indexRate,
-            IndexSampleRows = indexRows,
-            Analyze = analyze,
+            TargetWriteBytesPerSecond = written.Rate,
+            IndexRowsPerSecond = written.IndexRate,
+            IndexSampleRows = written.IndexRows,
+            Analyze = written.Analyze,
+            SmallTableSeconds = written.SmallTableSeconds,
             SourceRoundTrip = sourceTrip,
             TargetRoundTrip = targetTrip,
             SourceWalBytesPerSecond = wal.Rate,
@@ -124,42 +125,43 @@ internal static class EstimateMeasurer
     }
 
     /// <summary>
-    /// One lane's rate into the target and its B-tree build rate, when the target may be written: not when it holds the
-    /// tool's schema (a migration's), nor when it holds data and --confirm does not name it. Null rates otherwise, said.
+    /// One lane's rate into the target, its B-tree build rate, ANALYZE's cost and a small table's, when the target may
+    /// be written: not when it holds the tool's schema (a migration's), nor when it holds data and --confirm does not
+    /// name it. Nothing measured otherwise, said.
     /// </summary>
-    private static async Task<(double? Rate, double? IndexRate, long IndexRows, (TimeSpan Took, long Rows)? Analyze)> WriteAsync(PreflightContext context, EstimateOptions options, EstimateTable? table, List<string> basis, TimeSpan limit, CancellationToken cancellationToken)
+    private static async Task<TargetSample> WriteAsync(PreflightContext context, EstimateOptions options, EstimateTable? table, IReadOnlyList<EstimateTable> tables, List<string> basis, TimeSpan limit, CancellationToken cancellationToken)
     {
         if (!context.HasTarget)
         {
             basis.Add("target write: no target given; taken as no faster than the source's read.");
-            return (null, null, 0, null);
+            return TargetSample.None;
         }
 
         var target = context.Target!;
         if (table is null || limit <= TimeSpan.Zero)
         {
             basis.Add(table is null ? "target write: nothing to sample." : "target write: no time left in the measurement.");
-            return (null, null, 0, null);
+            return TargetSample.None;
         }
 
         if (await Db.ScalarAsync<bool>(target, $"SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = {Db.Literal(ToolSchema.Name)})", cancellationToken))
         {
             basis.Add($"target write: not measured, the target holds the tool's schema {ToolSchema.Name} (a migration's); taken as no faster than the source's read.");
-            return (null, null, 0, null);
+            return TargetSample.None;
         }
 
         var objects = await UserObjects.ReadAsync(target, cancellationToken);
         if (objects.Count > 0 && !string.Equals(options.Confirm, context.TargetServer!.Database, StringComparison.Ordinal))
         {
             basis.Add($"target write: not measured, the target holds data ({UserObjects.Sample(objects)}) and --confirm does not name it; taken as no faster than the source's read.");
-            return (null, null, 0, null);
+            return TargetSample.None;
         }
 
-        var columns = await ColumnsAsync(context.Source, table, cancellationToken);
+        var columns = await EstimateColumns.ReadAsync(context.Source, table, cancellationToken);
         if (columns.Count == 0)
         {
             basis.Add($"target write: not measured, {table.Qualified} has no column of a built-in type to write to a scratch table.");
-            return (null, null, 0, null);
+            return TargetSample.None;
         }
 
         var scratch = Db.Qualified(ToolSchema.Name, Scratch);
@@ -174,13 +176,14 @@ internal static class EstimateMeasurer
             basis.Add($"target write: {Units.Rate(rate)} of heap, one lane from {table.Qualified} into a scratch table in {ToolSchema.Name} ({moved.Rows} rows in {Seconds(moved.Took.TotalSeconds)}{past}{Settled(moved.Settled ? 1 : 0, 1)}), rolled back.");
             var (indexRate, indexRows) = await IndexAsync(target, scratch, columns[0].Name, moved.Rows, basis, cancellationToken);
             var analyze = await AnalyzeAsync(target, scratch, moved.Rows, basis, cancellationToken);
+            var small = await SmallTableSample.MeasureAsync(context.Source, target, tables, basis, cancellationToken);
             await transaction.RollbackAsync(cancellationToken);
-            return (rate, indexRate, indexRows, analyze);
+            return new TargetSample(rate, indexRate, indexRows, analyze, small);
         }
         catch (PostgresException e)
         {
             basis.Add($"target write: not measured ({e.SqlState}: {e.MessageText}); taken as no faster than the source's read.");
-            return (null, null, 0, null);
+            return TargetSample.None;
         }
     }
 
@@ -275,15 +278,9 @@ internal static class EstimateMeasurer
         return (took, sampled);
     }
 
-    private static async Task<List<(string Name, string Type)>> ColumnsAsync(NpgsqlConnection source, EstimateTable table, CancellationToken cancellationToken)
-    {
-        var sql = CatalogSql.Load("Preflight/EstimateColumns.sql").Replace("@table", Db.Literal(Db.Qualified(table.Schema, table.Name)), StringComparison.Ordinal);
-        return await Db.ListAsync(source, sql, r => (r.GetString(0), r.GetString(1)), cancellationToken);
-    }
-
-    private static async Task<List<(EstimateTable Table, long Writes)>> TablesAsync(NpgsqlConnection source, Dictionary<(string, string), long> sizes, CancellationToken cancellationToken) =>
+    private static async Task<List<(EstimateTable Table, long Writes)>> TablesAsync(NpgsqlConnection source, Dictionary<(string, string), (long Heap, long Total)> sizes, CancellationToken cancellationToken) =>
         await Db.ListAsync(source, CatalogSql.Load("Preflight/EstimateTables.sql"), r =>
-            (new EstimateTable(r.GetString(0), r.GetString(1), sizes.GetValueOrDefault((r.GetString(0), r.GetString(1))), r.GetInt64(2), r.GetFieldValue<string[]>(3)),
+            (new EstimateTable(r.GetString(0), r.GetString(1), sizes.GetValueOrDefault((r.GetString(0), r.GetString(1))).Heap, r.GetInt64(2), r.GetFieldValue<string[]>(3), sizes.GetValueOrDefault((r.GetString(0), r.GetString(1))).Total),
              r.GetInt64(4)), cancellationToken);
 
     /// <summary>The five tables with the most rows written per second between the two readings.</summary>

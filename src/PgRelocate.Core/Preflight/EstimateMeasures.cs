@@ -1,9 +1,15 @@
 namespace PgRelocate.Preflight;
 
-/// <summary>One of the source's user tables as the estimate sees it: its heap, its rows, its indexes' kinds.</summary>
-public sealed record EstimateTable(string Schema, string Name, long HeapBytes, long Rows, IReadOnlyList<string> IndexKinds)
+/// <summary>
+/// One of the source's user tables as the estimate sees it: its heap, its rows, its indexes' kinds, and its heap,
+/// TOAST and indexes together (which say whether the copy takes it as a small table).
+/// </summary>
+public sealed record EstimateTable(string Schema, string Name, long HeapBytes, long Rows, IReadOnlyList<string> IndexKinds, long TotalBytes)
 {
     public string Qualified => Schema + "." + Name;
+
+    /// <summary>Whether the copy takes it in a batch of small tables (<see cref="Copy.SmallTables"/>), its cost its statements' rather than its bytes'.</summary>
+    public bool IsSmall => TotalBytes <= Copy.SmallTables.MaxBytes;
 }
 
 /// <summary>A table's writes per second over the measurement (rows inserted, updated and deleted).</summary>
@@ -29,6 +35,9 @@ public sealed record EstimateMeasures
 
     /// <summary>How long ANALYZE of the scratch table took, and the rows it sampled.</summary>
     public (TimeSpan Took, long Rows)? Analyze { get; init; }
+
+    /// <summary>What one small table (<see cref="EstimateTable.IsSmall"/>) costs a lane, its indexes and ANALYZE included: seconds.</summary>
+    public double? SmallTableSeconds { get; init; }
 
     public TimeSpan SourceRoundTrip { get; init; }
 

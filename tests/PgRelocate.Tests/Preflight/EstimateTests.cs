@@ -38,6 +38,39 @@ public class EstimateTests(PreflightServer server, Pg17Server other) : IClassFix
     }
 
     /// <summary>
+    /// Small tables (names with spaces and quotes among them, one of a type the scratch table cannot take) are sampled
+    /// by copying them, their indexes and ANALYZE into scratch tables, rolled back; the copy counts them at that cost,
+    /// apart from the large table's bytes.
+    /// </summary>
+    [Fact]
+    public async Task Should_Sample_Small_Tables_And_Count_Them_Apart()
+    {
+        var source = await SourceAsync();
+        await PgServer.ExecuteAsync(source, """
+            CREATE TYPE mood AS ENUM ('calm', 'busy');
+            CREATE TABLE "a mood" (m mood);
+            INSERT INTO "a mood" VALUES ('calm');
+            DO $$
+            DECLARE n text;
+            BEGIN
+                FOR g IN 1..29 LOOP
+                    n := 'small "' || g || '" table';
+                    EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, name text); CREATE INDEX ON %I (name); INSERT INTO %I VALUES (1, ''a''), (2, ''b'')', n, n, n);
+                END LOOP;
+            END $$;
+            ANALYZE;
+            """);
+        var target = await server.CreateDatabaseAsync("est_small_dst");
+
+        var (_, estimate) = await CheckAsync("--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--estimate-seconds", "3");
+
+        Assert.Contains(Basis(estimate), b => b.StartsWith("small tables: 20 of the 30 of at most 64 kB copied into scratch tables", StringComparison.Ordinal));
+        Assert.Contains(Basis(estimate), b => b.StartsWith("direct copy: ", StringComparison.Ordinal) && b.Contains("(1 tables, 0 large objects), 30 small tables ", StringComparison.Ordinal));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgrelocate_online'"));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"));
+    }
+
+    /// <summary>
     /// A target holding data, without --confirm: its marker rows stay, and an event trigger that refuses any DDL (outside
     /// our code) is never fired. With --confirm naming it, the same trigger refuses the scratch table: the write is tried.
     /// </summary>
