@@ -45,7 +45,10 @@ public sealed record CopyOptions
     /// (bid, abalance)) 8.9 to 9.1 s with 128 or 256 MB, 9.7 s with 512 MB, 11.3 to 14.2 s with 1 GB; keys in random
     /// order 17.8 to 19.8 s with 256 MB, 19.4 to 21.3 s with 1 GB.
     /// </summary>
-    public string MaintenanceWorkMem { get; init; } = "256MB";
+    public string MaintenanceWorkMem { get; init; } = DefaultMaintenanceWorkMem;
+
+    /// <summary>The copy's maintenance_work_mem unless told otherwise; the estimate's B-tree sample builds with it too.</summary>
+    public const string DefaultMaintenanceWorkMem = "256MB";
 
     /// <summary>A snapshot exported on the source to copy (an online migration's replication slot's); null: a new one.</summary>
     public string? Snapshot { get; init; }

@@ -168,7 +168,7 @@ internal static class EstimateMeasurer
         try
         {
             await using var transaction = await target.BeginTransactionAsync(cancellationToken);
-            await Db.ExecuteAsync(target, $"SET LOCAL synchronous_commit = off; CREATE SCHEMA {Db.Ident(ToolSchema.Name)}; CREATE TABLE {scratch} ({string.Join(", ", columns.Select(c => Db.Ident(c.Name) + " " + c.Type))})", cancellationToken);
+            await Db.ExecuteAsync(target, $"SET LOCAL synchronous_commit = off; SET LOCAL maintenance_work_mem = {Db.Literal(Copy.CopyOptions.DefaultMaintenanceWorkMem)}; CREATE SCHEMA {Db.Ident(ToolSchema.Name)}; CREATE TABLE {scratch} ({string.Join(", ", columns.Select(c => Db.Ident(c.Name) + " " + c.Type))})", cancellationToken);
             var buffers = await Db.ScalarAsync<long>(target, "SELECT pg_catalog.pg_size_bytes(pg_catalog.current_setting('shared_buffers'))", cancellationToken);
             var moved = await EstimateSample.MoveAsync(context.Source, table, [.. columns.Select(c => c.Name)], target, scratch, buffers, limit * 0.8, cancellationToken);
             var rate = moved.HeapRate;
@@ -232,7 +232,7 @@ internal static class EstimateMeasurer
         && await DatabaseIdentity.TryReadAsync(target, cancellationToken) is { } t
         && s.SystemIdentifier != t.SystemIdentifier;
 
-    /// <summary>A B-tree on the scratch table's first column, as the copy builds the indexes after the rows: rows per second.</summary>
+    /// <summary>A B-tree on the scratch table's first column, as the copy builds the indexes after the rows (with its maintenance_work_mem): rows per second.</summary>
     private static async Task<(double? Rate, long Rows)> IndexAsync(NpgsqlConnection target, string scratch, string column, long rows, List<string> basis, CancellationToken cancellationToken)
     {
         if (rows < 1000)

@@ -78,7 +78,7 @@ internal static class EstimateSample
 
         var took = Stopwatch.GetElapsedTime(started);
         var (seconds, bytes) = rate.Window;
-        if (seconds < MoveLeast.TotalSeconds || rows.Bytes == 0)
+        if (buffers <= 0 || seconds < MoveLeast.TotalSeconds || rows.Bytes == 0)
         {
             return Sample(table, rows, took, rate);
         }
