@@ -38,7 +38,7 @@ public sealed record Estimate(
     {
         var basis = new List<string>(m.Basis);
         // Small tables at their sampled cost each; the rest by their bytes, indexes and round trips.
-        var small = m.SmallTableSeconds is { } each ? m.Tables.Count(t => t.IsSmall) : 0;
+        var small = m.SmallTableSeconds is not null ? m.Tables.Count(t => t.IsSmall) : 0;
         var tables = small == 0 ? m.Tables : [.. m.Tables.Where(t => !t.IsSmall)];
         var heap = tables.Sum(t => t.HeapBytes) + m.LargeObjectBytes;
         var read = m.SourceReadBytesPerSecond ?? 0;
@@ -73,7 +73,7 @@ public sealed record Estimate(
         var dump = read > 0 ? heap / read : 0;
         var restore = (lane > 0 ? heap / lane : 0) + indexes + trips + smalls + schema;
         var dumpRestore = dump + restore;
-        basis.Add(Line($"dump + restore: dump {dump:0.#} s at the source's read rate (its compression not measured), restore {restore:0.#} s at one lane's rate with the same index builds and schema steps; the staged path adds the store's upload and download, not measured."));
+        basis.Add(Line($"dump + restore: dump {dump:0.#} s at the source's read rate (its compression not measured), restore {restore:0.#} s at one lane's rate with the same index builds, small tables and schema steps; the staged path adds the store's upload and download, not measured."));
 
         var (measuredCopy, measuredDumpRestore) = (copy, dumpRestore);
         (copy, dumpRestore) = Learned(copy, dumpRestore, o.Past, basis);
