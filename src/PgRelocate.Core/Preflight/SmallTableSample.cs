@@ -50,19 +50,28 @@ internal static class SmallTableSample
                 continue;
             }
 
+            // A table this sample cannot take (its first column without a B-tree, its rows not readable) is left out.
             var scratch = Db.Qualified(ToolSchema.Name, $"estimate_small_{sampled}");
-            await Db.ExecuteAsync(target, $"CREATE TABLE {scratch} ({string.Join(", ", columns.Select(c => Db.Ident(c.Name) + " " + c.Type))})", cancellationToken);
-            var started = Stopwatch.GetTimestamp();
-            await EstimateSample.MoveAsync(source, table, [.. columns.Select(c => c.Name)], target, scratch, 0, Limit, cancellationToken);
-            var indexes = string.Concat(table.IndexKinds.Select(_ => $"CREATE INDEX ON {scratch} ({Db.Ident(columns[0].Name)}); "));
-            await Db.ExecuteAsync(target, indexes + $"ANALYZE {scratch}", cancellationToken);
-            took += Stopwatch.GetElapsedTime(started);
-            sampled++;
+            await Db.ExecuteAsync(target, "SAVEPOINT estimate_small", cancellationToken);
+            try
+            {
+                await Db.ExecuteAsync(target, $"CREATE TABLE {scratch} ({string.Join(", ", columns.Select(c => Db.Ident(c.Name) + " " + c.Type))})", cancellationToken);
+                var started = Stopwatch.GetTimestamp();
+                await EstimateSample.MoveAsync(source, table, [.. columns.Select(c => c.Name)], target, scratch, 0, Limit, cancellationToken);
+                var indexes = string.Concat(table.IndexKinds.Select(_ => $"CREATE INDEX ON {scratch} ({Db.Ident(columns[0].Name)}); "));
+                await Db.ExecuteAsync(target, indexes + $"ANALYZE {scratch}", cancellationToken);
+                took += Stopwatch.GetElapsedTime(started);
+                sampled++;
+            }
+            catch (PostgresException)
+            {
+                await Db.ExecuteAsync(target, "ROLLBACK TO SAVEPOINT estimate_small", cancellationToken);
+            }
         }
 
         if (sampled == 0)
         {
-            basis.Add($"small tables: not measured, none of the {small.Count} sampled has a column of a built-in type to write to a scratch table.");
+            basis.Add($"small tables: not measured, none of the {small.Count} sampled could be written to a scratch table (no column of a built-in type, none a B-tree takes, or rows not readable); counted by their bytes.");
             return null;
         }
 

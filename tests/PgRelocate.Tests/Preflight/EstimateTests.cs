@@ -38,9 +38,10 @@ public class EstimateTests(PreflightServer server, Pg17Server other) : IClassFix
     }
 
     /// <summary>
-    /// Small tables (names with spaces and quotes among them, one of a type the scratch table cannot take) are sampled
-    /// by copying them, their indexes and ANALYZE into scratch tables, rolled back; the copy counts them at that cost,
-    /// apart from the large table's bytes.
+    /// Small tables (names with spaces and quotes among them) are sampled by copying them, their indexes and ANALYZE
+    /// into scratch tables, rolled back; the copy counts them at that cost, apart from the large table's bytes. One of
+    /// a type the scratch table cannot take, and one whose first column no B-tree takes, are left out, the rest still
+    /// sampled and the lane's measures kept.
     /// </summary>
     [Fact]
     public async Task Should_Sample_Small_Tables_And_Count_Them_Apart()
@@ -50,6 +51,8 @@ public class EstimateTests(PreflightServer server, Pg17Server other) : IClassFix
             CREATE TYPE mood AS ENUM ('calm', 'busy');
             CREATE TABLE "a mood" (m mood);
             INSERT INTO "a mood" VALUES ('calm');
+            CREATE TABLE "b ""json"" doc" (doc json, id int PRIMARY KEY);
+            INSERT INTO "b ""json"" doc" VALUES ('{}', 1);
             DO $$
             DECLARE n text;
             BEGIN
@@ -64,8 +67,9 @@ public class EstimateTests(PreflightServer server, Pg17Server other) : IClassFix
 
         var (_, estimate) = await CheckAsync("--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--estimate-seconds", "3");
 
-        Assert.Contains(Basis(estimate), b => b.StartsWith("small tables: 20 of the 30 of at most 64 kB copied into scratch tables", StringComparison.Ordinal));
-        Assert.Contains(Basis(estimate), b => b.StartsWith("direct copy: ", StringComparison.Ordinal) && b.Contains("(1 tables, 0 large objects), 30 small tables ", StringComparison.Ordinal));
+        Assert.Contains(Basis(estimate), b => b.StartsWith("small tables: 20 of the 31 of at most 64 kB copied into scratch tables", StringComparison.Ordinal));
+        Assert.Contains(Basis(estimate), b => b.StartsWith("direct copy: ", StringComparison.Ordinal) && b.Contains("(1 tables, 0 large objects), 31 small tables ", StringComparison.Ordinal));
+        Assert.True(estimate.TryGetProperty("targetWriteBytesPerSecond", out _), estimate.ToString());
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgrelocate_online'"));
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"));
     }
