@@ -36,7 +36,7 @@ internal static class SmallTableSample
 
         var step = Math.Max(1, small.Count / Most);
         var took = TimeSpan.Zero;
-        var sampled = 0;
+        var (tried, sampled) = (0, 0);
         foreach (var table in small.Where((_, i) => i % step == 0))
         {
             if (sampled == Most)
@@ -44,6 +44,7 @@ internal static class SmallTableSample
                 break;
             }
 
+            tried++;
             var columns = await EstimateColumns.ReadAsync(source, table, cancellationToken);
             if (columns.Count == 0)
             {
@@ -71,7 +72,7 @@ internal static class SmallTableSample
 
         if (sampled == 0)
         {
-            basis.Add($"small tables: not measured, none of the {small.Count} sampled could be written to a scratch table (no column of a built-in type, none a B-tree takes, or rows not readable); counted by their bytes.");
+            basis.Add($"small tables: not measured, none of the {tried} tried of the {small.Count} could be written to a scratch table (no column of a built-in type, none a B-tree takes, or rows not readable); counted by their bytes.");
             return null;
         }
 
