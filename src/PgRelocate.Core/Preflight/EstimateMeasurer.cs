@@ -12,12 +12,12 @@ namespace PgRelocate.Preflight;
 /// <summary>
 /// Measures, within <see cref="EstimateOptions.Budget"/>, what the estimate predicts from: the round trip to each
 /// side; how fast the source serves its largest tables' rows (a binary COPY of each, read to nowhere, for a share of
-/// the budget); how fast one lane puts the largest table's rows into the target, and builds a B-tree on them (a
-/// scratch table in the tool's schema, in a transaction rolled back at the end: written only where the target is
-/// empty or --confirm names it); and the source's WAL rate (pg_current_wal_lsn, read at the start, around the
-/// target's sample and at the end; not counted during the sample unless the target is another server, so that a
-/// target on the same server adds none of its own) with the busiest tables'
-/// writes (pg_stat_user_tables, read at the start and the end); and, while the WAL is watched, how long
+/// the budget); how fast one lane puts the largest table's rows into the target, and builds a B-tree on them, and
+/// what one small table costs (<see cref="SmallTableSample"/>) (scratch tables in the tool's schema, in a transaction
+/// rolled back at the end: written only where the target is empty or --confirm names it); and the source's WAL rate
+/// (pg_current_wal_lsn, read at the start, around the target's sample and at the end; not counted during the sample
+/// unless the target is another server, so that a target on the same server adds none of its own) with the busiest
+/// tables' writes (pg_stat_user_tables, read at the start and the end); and, while the WAL is watched, how long
 /// <c>pg_dump --schema-only</c> of the source takes (the copy's and the restore's schema steps grow with it). Each
 /// sample and the WAL's watch end early once their rate has settled (<see cref="SettlingRate"/>): the budget bounds
 /// an uneven source's measurement, a steady one's takes a few seconds.
