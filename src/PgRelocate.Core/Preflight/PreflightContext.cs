@@ -48,6 +48,12 @@ public sealed class PreflightContext
     /// </summary>
     internal Task<IReadOnlyList<RelationSize>?>? SizesAhead { get; init; }
 
+    /// <summary>
+    /// The estimate, when one was measured before the checks (<see cref="PreflightRunner.EstimateWith"/>, or migrate's
+    /// just before them): the downtime check gives its prediction instead of sampling the source again.
+    /// </summary>
+    public Estimate? Estimate { get; internal set; }
+
     /// <summary>The target's connection and facts, when a target was given.</summary>
     public bool HasTarget => Target is not null && TargetServer is not null;
 

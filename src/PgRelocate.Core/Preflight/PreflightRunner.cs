@@ -151,6 +151,9 @@ public sealed class PreflightRunner
     /// <summary>The estimate's bounds and budget; null (--no-estimate, or a caller that wants none): no estimate.</summary>
     public EstimateOptions? EstimateWith { get; init; }
 
+    /// <summary>An estimate measured before these checks ran (migrate's, in a runner of its own): not measured again, the downtime check gives it.</summary>
+    public Estimate? KnownEstimate { get; init; }
+
     /// <summary>--roles: the roles will be created on the target, and owners and privileges kept.</summary>
     public bool Roles { get; init; }
 
@@ -178,6 +181,9 @@ public sealed class PreflightRunner
         var order = Enumerable.Range(0, _checks.Count)
             .OrderBy(i => context.SizesAhead is not null && SourceSizes.NeededBy(_checks[i]) ? 1 : 0)
             .ToList();
+        // The estimate first: the downtime check then gives its prediction instead of sampling the source itself.
+        var (estimate, failed) = KnownEstimate is { } known ? (known, []) : await EstimateAsync(context, cancellationToken);
+        context.Estimate = estimate;
         var results = new IReadOnlyList<CheckResult>[_checks.Count];
         for (var done = 0; done < order.Count; done++)
         {
@@ -191,7 +197,6 @@ public sealed class PreflightRunner
             context.Reporter.Progress(new ProgressUpdate("checks", _checks.Count, _checks.Count, "checks", Finished: true));
         }
 
-        var (estimate, failed) = await EstimateAsync(context, cancellationToken);
         return new PreflightReport([.. results.SelectMany(r => r), .. failed])
         {
             Estimate = estimate,
@@ -202,7 +207,7 @@ public sealed class PreflightRunner
     }
 
     /// <summary>
-    /// The estimate (<see cref="EstimateWith"/>), measured after the checks on their sessions; a database error ends it
+    /// The estimate (<see cref="EstimateWith"/>), measured before the checks on their sessions; a database error ends it
     /// with a warning row instead of the run.
     /// </summary>
     private async Task<(Estimate? Estimate, IReadOnlyList<CheckResult> Failed)> EstimateAsync(PreflightContext context, CancellationToken cancellationToken)

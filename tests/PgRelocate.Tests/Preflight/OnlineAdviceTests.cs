@@ -6,7 +6,8 @@ namespace PgRelocate.Tests.Preflight;
 
 /// <summary>
 /// `check --online` gives the online migration's advice: the applications keep writing until the cutover, and
-/// the downtime is the cutover's seconds, not a dump and restore's; without --online the advice is the dump's.
+/// the downtime is the cutover's seconds, not a dump and restore's; without --online the advice is the dump's. The
+/// estimated downtime is the estimate's figure, not one of its own beside it; with --no-estimate, its own.
 /// </summary>
 public class OnlineAdviceTests(PreflightServer server) : IClassFixture<PreflightServer>
 {
@@ -20,6 +21,7 @@ public class OnlineAdviceTests(PreflightServer server) : IClassFixture<Preflight
 
         var online = await CheckAsync(db, "--online");
         var offline = await CheckAsync(db);
+        var alone = await CheckAsync(db, "--no-estimate");
 
         var apps = Row(online, "connected applications");
         Assert.Equal("warn", apps.GetProperty("status").GetString());
@@ -31,6 +33,14 @@ public class OnlineAdviceTests(PreflightServer server) : IClassFixture<Preflight
 
         Assert.Contains("Stop their writes before the dump", Row(offline, "connected applications").GetProperty("next").GetString(), StringComparison.Ordinal);
         Assert.Contains("dump", Row(offline, "estimated downtime").GetProperty("found").GetString(), StringComparison.Ordinal);
+
+        // One figure: the estimate's, said to be its (not the check's own read of the source).
+        Assert.Contains("the copy takes about ", downtime, StringComparison.Ordinal);
+        Assert.Contains(" by the estimate", downtime, StringComparison.Ordinal);
+        var copy = PgRelocate.Progress.Units.Duration(TimeSpan.FromSeconds(offline.GetProperty("estimate").GetProperty("copySeconds").GetDouble()));
+        Assert.Contains($"direct copy about {copy}", Row(offline, "estimated downtime").GetProperty("found").GetString(), StringComparison.Ordinal);
+        Assert.Contains("at the measured", Row(alone, "estimated downtime").GetProperty("found").GetString(), StringComparison.Ordinal);
+        Assert.False(alone.TryGetProperty("estimate", out var none) && none.ValueKind != JsonValueKind.Null);
     }
 
     [Fact]
@@ -48,6 +58,8 @@ public class OnlineAdviceTests(PreflightServer server) : IClassFixture<Preflight
         var checks = Assert.Single(PgRelocate.Migration.MigrationJournal.All(work.Path).Single().Step("check").Tables, t => t.Title == "Preflight checks");
         var downtime = Assert.Single(checks.Rows, r => r[0] == "estimated downtime");
         Assert.StartsWith("The write downtime is the cutover's", downtime[2], StringComparison.Ordinal);
+        // The estimate measured before the checks gives their figure: the check does not read the source again.
+        Assert.Contains(" by the estimate", downtime[2], StringComparison.Ordinal);
     }
 
     private static async Task<JsonElement> CheckAsync(PgRelocate.Connections.PgConnectionInfo db, params string[] extra)

@@ -24,13 +24,13 @@ internal sealed class CheckStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         // Measured first, on servers only it reads and writes: the direct copy starting beside the checks would halve its rates.
-        await EstimateAsync(context, cancellationToken);
+        var estimate = await EstimateAsync(context, cancellationToken);
 
         // A direct copy reads and checks both sides beside these checks, and writes nothing until they pass.
         var beside = DirectCopyStep.StartBesideChecks(context, cancellationToken);
         try
         {
-            await CheckAsync(context, cancellationToken);
+            await CheckAsync(context, estimate, cancellationToken);
         }
         catch (Exception e) when (beside && !cancellationToken.IsCancellationRequested && Transience.IsTransient(e))
         {
@@ -39,7 +39,7 @@ internal sealed class CheckStep : IMigrationStep
             context.Reporter.Log(Progress.LogLevel.Debug, $"The checks failed beside the copy's start ({Failures.Operational(e)?.Message ?? e.Message}); checking again without it.");
             await DirectCopyStep.StopBesideChecksAsync(context);
             context.Record.Tables.Clear();
-            await CheckAsync(context, cancellationToken);
+            await CheckAsync(context, estimate, cancellationToken);
         }
     }
 
@@ -47,13 +47,13 @@ internal sealed class CheckStep : IMigrationStep
     /// check's estimate (<see cref="MigrationOptions.EstimateBudget"/>), corrected by the last migration between these
     /// servers, kept in the journal so that the report sets it beside what the migration takes.
     /// </summary>
-    private static async Task EstimateAsync(MigrationContext context, CancellationToken cancellationToken)
+    private static async Task<Estimate?> EstimateAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
         context.Journal.Estimate = null;
         if (options.EstimateBudget is not { } budget)
         {
-            return;
+            return null;
         }
 
         // A target database still to create cannot be measured yet: the source's side alone.
@@ -75,7 +75,7 @@ internal sealed class CheckStep : IMigrationStep
 
         if (report.Estimate is not { } estimate)
         {
-            return;
+            return null;
         }
 
         context.Journal.Estimate = EstimatePair.Of(estimate);
@@ -85,13 +85,15 @@ internal sealed class CheckStep : IMigrationStep
             : $"dump and restore about {Units.Duration(TimeSpan.FromSeconds(estimate.DumpRestoreSeconds))}{(options.Via is null ? "" : ", plus the store's upload and download")}";
         context.Reporter.Info($"Estimate: {path} (the report sets it beside what it takes).");
         context.Journal.Save();
+        return estimate;
     }
 
-    private static async Task CheckAsync(MigrationContext context, CancellationToken cancellationToken)
+    /// <summary>The checks; <paramref name="estimate"/>, measured just before, gives the downtime check its figure.</summary>
+    private static async Task CheckAsync(MigrationContext context, Estimate? estimate, CancellationToken cancellationToken)
     {
         var options = context.Options;
         // Online, the applications keep writing until the cutover: its advice and downtime, not a dump's.
-        var report = await new PreflightRunner(PreflightRunner.DefaultChecks(options.Online)) { OwnSessions = options.Into.OwnSessions, Roles = options.Roles, RoleRenames = options.RoleRenames, TargetDatabaseToCreate = options.DatabaseToCreate, PrivilegedAttributes = options.PrivilegedAttributes }.RunAsync(options.Source, options.Into.Connection, context.Binaries, context.Reporter, cancellationToken);
+        var report = await new PreflightRunner(PreflightRunner.DefaultChecks(options.Online)) { KnownEstimate = estimate, OwnSessions = options.Into.OwnSessions, Roles = options.Roles, RoleRenames = options.RoleRenames, TargetDatabaseToCreate = options.DatabaseToCreate, PrivilegedAttributes = options.PrivilegedAttributes }.RunAsync(options.Source, options.Into.Connection, context.Binaries, context.Reporter, cancellationToken);
         context.Record.Tables.Add(new ReportTable(
             "Preflight checks",
             ["check", "status", "found", "next step"],

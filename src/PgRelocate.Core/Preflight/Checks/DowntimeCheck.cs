@@ -6,14 +6,15 @@ using PgRelocate.Progress;
 namespace PgRelocate.Preflight.Checks;
 
 /// <summary>
-/// Estimates the downtime of a dump and restore: reads the largest table for a moment to measure how fast
-/// this machine gets data from the source, scales that to the whole database, and adds the restore, which
-/// writes the data again and builds every index: one measured 1.4 GB database took 5.8 s to dump and
-/// 34.6 s to restore with one job, so the restore counts six times the dump.
-/// The seeds' advice stands: plan for more.
-/// Online (<paramref name="online"/>) the same measure estimates the snapshot copy, which runs while the
-/// applications keep writing; the downtime is the cutover's: the source read-only while the last changes are
-/// applied and the sequences set, seconds whatever the size.
+/// The downtime of an offline migration. With the estimate measured before the checks (<see cref="PreflightContext.Estimate"/>),
+/// its prediction of the faster offline path, so that a report holds one figure, not two that disagree. Without it
+/// (--no-estimate), a rough one of its own: reads the largest table for a moment to measure how fast this machine
+/// gets data from the source, scales that to the whole database, and adds the restore, which writes the data again
+/// and builds every index: one measured 1.4 GB database took 5.8 s to dump and 34.6 s to restore with one job, so the
+/// restore counts six times the dump. The seeds' advice stands: plan for more.
+/// Online (<paramref name="online"/>) the same figure is the snapshot copy's, which runs while the applications keep
+/// writing; the downtime is the cutover's: the source read-only while the last changes are applied and the sequences
+/// set, seconds whatever the size.
 /// </summary>
 internal sealed class DowntimeCheck(TimeSpan? warnAbove = null, long sampleBytes = 64_000_000, TimeSpan? sampleTime = null, bool online = false) : IPreflightCheck
 {
@@ -30,6 +31,11 @@ internal sealed class DowntimeCheck(TimeSpan? warnAbove = null, long sampleBytes
     // by CREATE EXTENSION: neither dumped nor restored), and the large objects; the table sampled is the largest.
     public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
     {
+        if (context.Estimate is { } estimate)
+        {
+            return [FromEstimate(estimate)];
+        }
+
         var sizes = await SourceSizes.ReadAsync(context, cancellationToken);
         var data = sizes.Sum(s => s.TableBytes) + await Db.ScalarAsync<long>(context.Source, "SELECT pg_total_relation_size('pg_catalog.pg_largeobject')", cancellationToken);
         var largest = sizes.Where(s => s.IsTable).OrderByDescending(s => s.TableBytes).ThenBy(s => s.Schema, StringComparer.Ordinal).ThenBy(s => s.Name, StringComparer.Ordinal)
@@ -64,6 +70,26 @@ internal sealed class DowntimeCheck(TimeSpan? warnAbove = null, long sampleBytes
             ? CheckResult.Warn(Name, found,
                 $"Plan a maintenance window well above {Units.Duration(total)}, or consider a replication-based migration to shorten it.")
             : CheckResult.Ok(Name, found, "Plan the maintenance window with a margin: restores of indexes and large objects can take longer.")];
+    }
+
+    /// <summary>The estimate's offline path, the faster of the direct copy and dump and restore (its basis says what it rests on).</summary>
+    private CheckResult FromEstimate(Estimate e)
+    {
+        var copy = TimeSpan.FromSeconds(e.CopySeconds);
+        var dumpRestore = TimeSpan.FromSeconds(e.DumpRestoreSeconds);
+        if (online)
+        {
+            var downtime = e.OnlineDowntimeSeconds is { } d ? $" (about {Units.Duration(TimeSpan.FromSeconds(d))} by the estimate)" : "";
+            return CheckResult.Ok(Name,
+                $"{Cutover}{downtime}; the copy takes about {Units.Duration(copy)} by the estimate, while the applications keep writing.",
+                "Run the cutover when the follow's lag is small: the last changes are applied while writes are refused.");
+        }
+
+        var (path, total) = copy <= dumpRestore ? ("a direct copy", copy) : ("dump and restore", dumpRestore);
+        var found = $"about {Units.Duration(total)} for {path} by the estimate (direct copy about {Units.Duration(copy)}, dump and restore about {Units.Duration(dumpRestore)}, plus the upload to storage when staged).";
+        return total > _warnAbove
+            ? CheckResult.Warn(Name, found, $"Plan a maintenance window well above {Units.Duration(total)}, or consider a replication-based migration to shorten it.")
+            : CheckResult.Ok(Name, found, "Plan the maintenance window with a margin: restores of indexes and large objects can take longer.");
     }
 
     /// <summary>Reads the table as pg_dump would (COPY), stopping after <c>sampleBytes</c> or <c>sampleTime</c>.</summary>
