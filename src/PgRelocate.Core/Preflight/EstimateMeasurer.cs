@@ -33,7 +33,7 @@ internal static class EstimateMeasurer
     /// <summary>After this long without the source's WAL moving, it is idle: the measurement need not wait longer.</summary>
     private static readonly TimeSpan Idle = TimeSpan.FromSeconds(1);
 
-    private const string Scratch = "estimate_scratch";
+    private const string Scratch = "estimate_scratch", ScratchIndex = "estimate_scratch_index";
 
     /// <summary>The least time the schema's dump is given, however little of the budget is left.</summary>
     private static readonly TimeSpan MinSchemaDump = TimeSpan.FromSeconds(1);
@@ -105,7 +105,8 @@ internal static class EstimateMeasurer
         {
             SourceReadBytesPerSecond = readRate,
             TargetWriteBytesPerSecond = written.Rate,
-            IndexRowsPerSecond = written.IndexRate,
+            IndexRowsPerSecond = written.Index?.RowsPerSecond,
+            IndexBytesPerSecond = written.Index?.BytesPerSecond,
             IndexSampleRows = written.IndexRows,
             Analyze = written.Analyze,
             SmallTableSeconds = written.SmallTableSeconds,
@@ -174,11 +175,11 @@ internal static class EstimateMeasurer
             var rate = moved.HeapRate;
             var past = moved.PastBuffers ? $", its rate taken past the first {Units.Bytes(buffers)} (the target's shared_buffers)" : "";
             basis.Add($"target write: {Units.Rate(rate)} of heap, one lane from {table.Qualified} into a scratch table in {ToolSchema.Name} ({moved.Rows} rows in {Seconds(moved.Took.TotalSeconds)}{past}{Settled(moved.Settled ? 1 : 0, 1)}), rolled back.");
-            var (indexRate, indexRows) = await IndexAsync(target, scratch, columns[0].Name, moved.Rows, basis, cancellationToken);
+            var index = await IndexAsync(target, scratch, columns[0].Name, moved.Rows, basis, cancellationToken);
             var analyze = await AnalyzeAsync(target, scratch, moved.Rows, basis, cancellationToken);
             var small = await SmallTableSample.MeasureAsync(context.Source, target, tables, basis, cancellationToken);
             await transaction.RollbackAsync(cancellationToken);
-            return new TargetSample(rate, indexRate, indexRows, analyze, small);
+            return new TargetSample(rate, index, moved.Rows, analyze, small);
         }
         catch (PostgresException e)
         {
@@ -232,30 +233,34 @@ internal static class EstimateMeasurer
         && await DatabaseIdentity.TryReadAsync(target, cancellationToken) is { } t
         && s.SystemIdentifier != t.SystemIdentifier;
 
-    /// <summary>A B-tree on the scratch table's first column, as the copy builds the indexes after the rows (with its maintenance_work_mem): rows per second.</summary>
-    private static async Task<(double? Rate, long Rows)> IndexAsync(NpgsqlConnection target, string scratch, string column, long rows, List<string> basis, CancellationToken cancellationToken)
+    /// <summary>
+    /// A B-tree on the scratch table's first column, as the copy builds the indexes after the rows (with its
+    /// maintenance_work_mem): rows per second, and bytes of index per second (its size once built).
+    /// </summary>
+    private static async Task<IndexSample?> IndexAsync(NpgsqlConnection target, string scratch, string column, long rows, List<string> basis, CancellationToken cancellationToken)
     {
         if (rows < 1000)
         {
             basis.Add("index build: too few rows written to time a build; the indexes are left out of the copy's time.");
-            return (null, rows);
+            return null;
         }
 
         await Db.ExecuteAsync(target, "SAVEPOINT estimate_index", cancellationToken);
         try
         {
+            var index = Db.Qualified(ToolSchema.Name, ScratchIndex);
             var started = Stopwatch.GetTimestamp();
-            await Db.ExecuteAsync(target, $"CREATE INDEX ON {scratch} ({Db.Ident(column)})", cancellationToken);
-            var took = Stopwatch.GetElapsedTime(started);
-            var rate = rows / Math.Max(took.TotalSeconds, 0.001);
-            basis.Add(string.Create(CultureInfo.InvariantCulture, $"index build: a B-tree over {rows} rows in {Seconds(took.TotalSeconds)}; every index counted at that rate, other kinds than B-tree included."));
-            return (rate, rows);
+            await Db.ExecuteAsync(target, $"CREATE INDEX {Db.Ident(ScratchIndex)} ON {scratch} ({Db.Ident(column)})", cancellationToken);
+            var took = Math.Max(Stopwatch.GetElapsedTime(started).TotalSeconds, 0.001);
+            var bytes = await Db.ScalarAsync<long>(target, $"SELECT pg_catalog.pg_relation_size({Db.Literal(index)}::regclass)", cancellationToken);
+            basis.Add(string.Create(CultureInfo.InvariantCulture, $"index build: a B-tree over {rows} rows ({Units.Bytes(bytes)}) in {Seconds(took)}; every B-tree counted at that rate by its rows; an index of another kind by its size at that rate in bytes, weighed by its kind as the copy weighs its build (a GIN or GiST index's build takes longer a byte)."));
+            return new IndexSample(rows / took, bytes > 0 ? bytes / took : null);
         }
         catch (PostgresException e)
         {
             await Db.ExecuteAsync(target, "ROLLBACK TO SAVEPOINT estimate_index", cancellationToken);
             basis.Add($"index build: not measured ({e.MessageText}); the indexes are left out of the copy's time.");
-            return (null, rows);
+            return null;
         }
     }
 
@@ -280,7 +285,7 @@ internal static class EstimateMeasurer
 
     private static async Task<List<(EstimateTable Table, long Writes)>> TablesAsync(NpgsqlConnection source, Dictionary<(string, string), (long Heap, long Total)> sizes, CancellationToken cancellationToken) =>
         await Db.ListAsync(source, CatalogSql.Load("Preflight/EstimateTables.sql"), r =>
-            (new EstimateTable(r.GetString(0), r.GetString(1), sizes.GetValueOrDefault((r.GetString(0), r.GetString(1))).Heap, r.GetInt64(2), r.GetFieldValue<string[]>(3), sizes.GetValueOrDefault((r.GetString(0), r.GetString(1))).Total),
+            (new EstimateTable(r.GetString(0), r.GetString(1), sizes.GetValueOrDefault((r.GetString(0), r.GetString(1))).Heap, r.GetInt64(2), r.GetFieldValue<string[]>(3), sizes.GetValueOrDefault((r.GetString(0), r.GetString(1))).Total, r.GetFieldValue<long[]>(5)),
              r.GetInt64(4)), cancellationToken);
 
     /// <summary>The five tables with the most rows written per second between the two readings.</summary>

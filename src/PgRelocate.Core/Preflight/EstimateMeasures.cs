@@ -1,10 +1,11 @@
 namespace PgRelocate.Preflight;
 
 /// <summary>
-/// One of the source's user tables as the estimate sees it: its heap, its rows, its indexes' kinds, and its heap,
-/// TOAST and indexes together (which say whether the copy takes it as a small table).
+/// One of the source's user tables as the estimate sees it: its heap, its rows, its indexes' kinds, its heap, TOAST
+/// and indexes together (which say whether the copy takes it as a small table), and its indexes' sizes weighed by
+/// their kind, in the order of <see cref="IndexKinds"/> (the catalog's; 0 where it has none; null: not read).
 /// </summary>
-public sealed record EstimateTable(string Schema, string Name, long HeapBytes, long Rows, IReadOnlyList<string> IndexKinds, long TotalBytes)
+public sealed record EstimateTable(string Schema, string Name, long HeapBytes, long Rows, IReadOnlyList<string> IndexKinds, long TotalBytes, IReadOnlyList<long>? WeighedIndexBytes = null)
 {
     public string Qualified => Schema + "." + Name;
 
@@ -32,6 +33,9 @@ public sealed record EstimateMeasures
     public double? IndexRowsPerSecond { get; init; }
 
     public long IndexSampleRows { get; init; }
+
+    /// <summary>The same B-tree build in bytes of index per second: an index of another kind counts by its weighed size at this rate.</summary>
+    public double? IndexBytesPerSecond { get; init; }
 
     /// <summary>How long ANALYZE of the scratch table took, and the rows it sampled.</summary>
     public (TimeSpan Took, long Rows)? Analyze { get; init; }
