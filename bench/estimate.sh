@@ -10,6 +10,8 @@
 #
 #   bench/estimate.sh [SCALE ...]      default: 30 150 300
 #   RATE=200 bench/estimate.sh 30      pgbench's fixed rate (transactions per second) during the WAL comparison
+#   EVENTS=1500000 bench/estimate.sh 150   adds the events table of bench/run.sh (jsonb with a GIN index, a B-tree on
+#                                      two columns, a foreign key; bench/lib.sh add_events) with that many rows
 #   CLI="dotnet src/PgRelocate.Cli/bin/Release/net10.0/pgrelocate.dll" bench/estimate.sh 30   (the built tool, no native build)
 #
 # Run by hand, never in CI: at scale 300 (about 4.5 GB) it takes a long while and all the machine's cores.
@@ -56,6 +58,7 @@ for SCALE in "${SCALES[@]}"; do
     echo "Scale $SCALE: building the source ..." >&2
     sql "$(url "$SPORT" postgres)" -c "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench" >/dev/null
     "$PGBIN/pgbench" -i -q -s "$SCALE" "$SRC" >/dev/null 2>&1
+    if [ "${EVENTS:-0}" -gt 0 ]; then add_events "$SRC" "$SCALE" "$EVENTS"; sql "$SRC" -c "VACUUM ANALYZE" >/dev/null; fi
     sql "$SRC" -c "CHECKPOINT" >/dev/null
 
     # Offline: check, then each path into a fresh target, timed.

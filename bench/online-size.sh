@@ -9,7 +9,7 @@
 #
 # Every second it samples the online migration's status file (phase, lag, apply rate) and the WAL the source's
 # logical slots hold. It prints both times and their ratio, and where the online time went: the snapshot copy
-# (against the offline copy), the WAL the slot held when the copy ended, the catching up that followed and its
+# (against the offline copy, and the copy the migration's estimate predicted), the WAL the slot held when the copy ended, the catching up that followed and its
 # apply rate against the source's write rate, where the CPU went while catching up (each process's share of a
 # core: pgrelocate, the source's walsender, its other processes, the target's, pgbench), the verification while
 # following, the switch, the write downtime (the tool's and the writer's longest gap), each tool's peak memory, and
@@ -134,14 +134,16 @@ online() {
     sleep 2 # the writer's first ticks on the target
 
     # The journal's steps: start and end of each, and the write downtime the switch measured.
-    local on_end copy_start copy_end downtime
-    read -r on_end copy_start copy_end downtime < <(python3 - "$j" <<'PY'
+    local on_end copy_start copy_end downtime predicted
+    read -r on_end copy_start copy_end downtime predicted < <(python3 - "$j" <<'PY'
 import json, sys
 from datetime import datetime
-steps = {s["name"]: s for s in json.load(open(sys.argv[1]))["steps"]}
+journal = json.load(open(sys.argv[1]))
+steps = {s["name"]: s for s in journal["steps"]}
 t = lambda v: datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
 copy = steps["snapshot copy"]
-print(t(steps["cutover"]["finishedAt"]), t(copy["startedAt"]), t(copy["finishedAt"]), steps["cutover"].get("outputs", {}).get("writeDowntimeSeconds", "?"))
+predicted = ((journal.get("estimate") or {}).get("predicted") or {}).get("copySeconds")
+print(t(steps["cutover"]["finishedAt"]), t(copy["startedAt"]), t(copy["finishedAt"]), steps["cutover"].get("outputs", {}).get("writeDowntimeSeconds", "?"), "-" if predicted is None else "%.1f" % predicted)
 PY
 )
     local steps
@@ -198,7 +200,7 @@ PY
   $label: online, start to switched ${on_s}s under ${on_tps} tps; peak $(peak_mb "$run/migrate.time") MB
     online / offline           $(awk -v a="$on_s" -v b="$OFF_S" 'BEGIN {printf "%.2f", a / b}') (without the checks before the copy: $(awk -v a="$on_s" -v c="$check_s" -v b="$OFF_S" 'BEGIN {printf "%.2f", (a - c) / b}'))
     checks and estimate        ${check_s}s
-    snapshot copy              ${copy_s}s ($(awk -v a="$copy_s" -v b="$OFF_S" 'BEGIN {printf "%.2f", a / b}') of the offline copy)
+    snapshot copy              ${copy_s}s ($(awk -v a="$copy_s" -v b="$OFF_S" 'BEGIN {printf "%.2f", a / b}') of the offline copy; the estimate predicted ${predicted}s$( [ "$predicted" = - ] || awk -v p="$predicted" -v a="$copy_s" 'BEGIN {printf ", %.2f of it", p / a}'))
     WAL the slot held at its end ${held} MB
     catching up                ${catchup}s at ${catchup_rate} changes/s (the source writing about $(( on_tps * 4 )) changes/s)
     CPU, catching up           ${catchup_cpu} (of one core; $(nproc) here)

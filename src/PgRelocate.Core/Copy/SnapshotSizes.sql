@@ -1,5 +1,5 @@
 -- Each user table's heap size, and the work its copy causes: heap and TOAST plus its indexes as the catalog sizes
--- them (relpages), each weighed by its kind (IndexWeight.sql: a GIN index 8 and a GiST 4 times a B-tree). No parameters.
+-- them (relpages), each weighed by its kind (IndexWeight.sql: a GIN index 6 and a GiST 4 times a B-tree). No parameters.
 SELECT c.oid, s.heap,
        s.heap + coalesce(pg_relation_size(c.reltoastrelid), 0)
        + (SELECT coalesce(sum(ic.relpages::bigint * current_setting('block_size')::bigint * {{index_weight}}), 0)::bigint

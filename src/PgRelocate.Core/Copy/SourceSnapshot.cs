@@ -242,8 +242,8 @@ internal sealed class SourceSnapshot : IAsyncDisposable
 
     /// <summary>
     /// Each table's heap, and an estimate of the work its copy causes: rows plus index builds, a GIN or GiST
-    /// index weighing several times its size (measured: a GIN build over jsonb takes about eight times as
-    /// long per byte as a B-tree's). The tables at the head of the longest chains go first. The heap and its
+    /// index weighing several times its size (Catalog/IndexWeight.sql: a GIN build over jsonb takes about six
+    /// times as long per byte as a B-tree's). The tables at the head of the longest chains go first. The heap and its
     /// TOAST are measured (the heap's pages are split into ranges); the indexes' sizes are the catalog's, as of
     /// their last build, VACUUM or ANALYZE: they only order the work, and measuring them opened every index,
     /// half this read's time at 1,000 tables (2,000 indexes).
