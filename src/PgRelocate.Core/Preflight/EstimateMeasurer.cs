@@ -33,6 +33,9 @@ internal static class EstimateMeasurer
     /// <summary>After this long without the source's WAL moving, it is idle: the measurement need not wait longer.</summary>
     private static readonly TimeSpan Idle = TimeSpan.FromSeconds(1);
 
+    /// <summary>The share of a lane's rate under which the source's WAL is too little to watch longer (see <see cref="WalWindow.WaitAsync"/>).</summary>
+    private const double NegligibleWal = 0.001;
+
     private const string Scratch = "estimate_scratch", ScratchIndex = "estimate_scratch_index";
 
     /// <summary>The least time the schema's dump is given, however little of the budget is left.</summary>
@@ -89,7 +92,9 @@ internal static class EstimateMeasurer
         await (apart ? wal.MarkAsync(source, cancellationToken) : wal.ResumeAsync(source, cancellationToken));
         // The schema's dump reads the catalog and writes no WAL: it runs while the WAL is watched, within the same time.
         var schema = SchemaDumpAsync(context, Max(budget * WaitEnd - clock.Elapsed, MinSchemaDump), basis, cancellationToken);
-        await wal.WaitAsync(source, () => budget * WaitEnd - clock.Elapsed, Idle, cancellationToken);
+        // A WAL rate under a thousandth of a lane's adds less than a thousandth of the copy's time to the catch-up.
+        var negligible = (written.Rate ?? readRate ?? 0) * NegligibleWal;
+        await wal.WaitAsync(source, () => budget * WaitEnd - clock.Elapsed, Idle, negligible, cancellationToken);
         var schemaSeconds = await schema;
 
         var after = await TablesAsync(source, sizes, cancellationToken);

@@ -63,15 +63,20 @@ internal sealed class WalWindow(List<string> basis)
     /// <summary>
     /// Reads the position every quarter second until <paramref name="left"/> says the time is up, or, once the window has
     /// counted <paramref name="idle"/> without the WAL moving, at once: an idle source has nothing more to show; or once
-    /// the rate has settled (<see cref="SettlingRate"/>, watched for at least three seconds).
+    /// the rate has settled (<see cref="SettlingRate"/>, watched for at least three seconds); or, after those three
+    /// seconds, while it stays under <paramref name="negligible"/> bytes a second, too little to change any prediction
+    /// (a source's background writes, a few bytes a second, never settle within a tenth and held the watch to the end
+    /// of its budget: 9.5 s of a 10 s check).
     /// </summary>
-    public async Task WaitAsync(NpgsqlConnection source, Func<TimeSpan> left, TimeSpan idle, CancellationToken cancellationToken)
+    public async Task WaitAsync(NpgsqlConnection source, Func<TimeSpan> left, TimeSpan idle, double negligible, CancellationToken cancellationToken)
     {
+        var slight = false;
         while (_readable && _open is not null)
         {
             await PauseAsync(source, cancellationToken);
             var remaining = left();
-            if (remaining <= TimeSpan.Zero || (_bytes == 0 && _counted >= idle) || _settling.Settled)
+            slight = _counted >= Least && Rate < negligible;
+            if (remaining <= TimeSpan.Zero || (_bytes == 0 && _counted >= idle) || _settling.Settled || slight)
             {
                 break;
             }
@@ -82,7 +87,7 @@ internal sealed class WalWindow(List<string> basis)
 
         if (Rate is { } rate)
         {
-            var settled = _settling.Settled ? ", where its rate had settled" : "";
+            var settled = _settling.Settled ? ", where its rate had settled" : slight && _bytes > 0 ? ", stopped there: under a thousandth of a lane's rate, too little to change the catch-up" : "";
             basis.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"source WAL: {Units.Rate(rate)}, pg_current_wal_lsn over {_counted.TotalSeconds:0.#} s{settled}."));
         }
     }

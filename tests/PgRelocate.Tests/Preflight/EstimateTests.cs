@@ -171,6 +171,45 @@ public class EstimateTests(PreflightServer server, Pg17Server other) : IClassFix
     }
 
     /// <summary>
+    /// A source that writes a few kB a second, more each time (background writes: a rate that never settles within a
+    /// tenth), is watched for three seconds, not to the end of the budget: that little changes no prediction.
+    /// </summary>
+    [Fact]
+    public async Task Should_Stop_Watching_A_Wal_Too_Slight_To_Change_The_Catch_Up()
+    {
+        var source = await SourceAsync();
+        await PgServer.ExecuteAsync(source, "CREATE TABLE trickle (id bigserial PRIMARY KEY, v text)");
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            await using var conn = new NpgsqlConnection(source.ToNpgsqlConnectionString());
+            await conn.OpenAsync();
+            for (var k = 1; !stop.IsCancellationRequested; k++)
+            {
+                // Text that does not compress: its WAL grows with k.
+                await using var cmd = new NpgsqlCommand($"INSERT INTO trickle (v) SELECT string_agg(md5(g::text || random()::text), '') FROM generate_series(1, {k * 2}) g", conn);
+                await cmd.ExecuteNonQueryAsync();
+                await Task.Delay(200);
+            }
+        });
+        try
+        {
+            var (result, estimate) = await CheckAsync("--source", CliRunner.Url(source), "--estimate-seconds", "20");
+
+            Assert.True(result.ExitCode is 0 or 3, result.ToString());
+            var wal = Basis(estimate).Single(b => b.StartsWith("source WAL: ", StringComparison.Ordinal));
+            Assert.EndsWith(", stopped there: under a thousandth of a lane's rate, too little to change the catch-up.", wal, StringComparison.Ordinal);
+            Assert.True(WalWatched(estimate) < 6, wal);
+            Assert.True(estimate.GetProperty("measuredSeconds").GetDouble() < 12, estimate.ToString());
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await writer;
+        }
+    }
+
+    /// <summary>
     /// The target's sample writes a scratch table of a 500,000-row table's rows: on the source's own server that WAL
     /// is its, and the watch on the source's WAL leaves the sample's time out (the rate stays that of an idle source);
     /// on another server it is not, and the watch goes on through the sample.
