@@ -141,33 +141,15 @@ public class EstimateTests(PreflightServer server, Pg17Server other) : IClassFix
     {
         var source = await SourceAsync();
         await PgServer.ExecuteAsync(source, "CREATE TABLE w (id bigserial PRIMARY KEY, v text)");
-        using var stop = new CancellationTokenSource();
-        var writer = Task.Run(async () =>
-        {
-            await using var conn = new NpgsqlConnection(source.ToNpgsqlConnectionString());
-            await conn.OpenAsync();
-            while (!stop.IsCancellationRequested)
-            {
-                await using var cmd = new NpgsqlCommand("INSERT INTO w (v) SELECT repeat('y', 100) FROM generate_series(1, 50)", conn);
-                await cmd.ExecuteNonQueryAsync();
-            }
-        });
-        try
-        {
-            var (result, estimate) = await CheckAsync("--source", CliRunner.Url(source), "--estimate-seconds", "60");
 
-            Assert.True(result.ExitCode is 0 or 3, result.ToString());
-            Assert.True(estimate.GetProperty("sourceWalBytesPerSecond").GetDouble() > 0, estimate.ToString());
-            Assert.Equal("public.w", estimate.GetProperty("busiestTables")[0].GetProperty("table").GetString());
-            var wal = Basis(estimate).Single(b => b.StartsWith("source WAL: ", StringComparison.Ordinal));
-            Assert.EndsWith(", where its rate had settled.", wal, StringComparison.Ordinal);
-            Assert.True(estimate.GetProperty("measuredSeconds").GetDouble() < 57, estimate.ToString());
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await writer;
-        }
+        var (result, estimate) = await CheckWhileWritingAsync(source, _ => "INSERT INTO w (v) SELECT repeat('y', 100) FROM generate_series(1, 50)", TimeSpan.Zero, "--source", CliRunner.Url(source), "--estimate-seconds", "60");
+
+        Assert.True(result.ExitCode is 0 or 3, result.ToString());
+        Assert.True(estimate.GetProperty("sourceWalBytesPerSecond").GetDouble() > 0, estimate.ToString());
+        Assert.Equal("public.w", estimate.GetProperty("busiestTables")[0].GetProperty("table").GetString());
+        var wal = Basis(estimate).Single(b => b.StartsWith("source WAL: ", StringComparison.Ordinal));
+        Assert.EndsWith(", where its rate had settled.", wal, StringComparison.Ordinal);
+        Assert.True(estimate.GetProperty("measuredSeconds").GetDouble() < 57, estimate.ToString());
     }
 
     /// <summary>
@@ -179,34 +161,15 @@ public class EstimateTests(PreflightServer server, Pg17Server other) : IClassFix
     {
         var source = await SourceAsync();
         await PgServer.ExecuteAsync(source, "CREATE TABLE trickle (id bigserial PRIMARY KEY, v text)");
-        using var stop = new CancellationTokenSource();
-        var writer = Task.Run(async () =>
-        {
-            await using var conn = new NpgsqlConnection(source.ToNpgsqlConnectionString());
-            await conn.OpenAsync();
-            for (var k = 1; !stop.IsCancellationRequested; k++)
-            {
-                // Text that does not compress: its WAL grows with k.
-                await using var cmd = new NpgsqlCommand($"INSERT INTO trickle (v) SELECT string_agg(md5(g::text || random()::text), '') FROM generate_series(1, {k * 2}) g", conn);
-                await cmd.ExecuteNonQueryAsync();
-                await Task.Delay(200);
-            }
-        });
-        try
-        {
-            var (result, estimate) = await CheckAsync("--source", CliRunner.Url(source), "--estimate-seconds", "20");
 
-            Assert.True(result.ExitCode is 0 or 3, result.ToString());
-            var wal = Basis(estimate).Single(b => b.StartsWith("source WAL: ", StringComparison.Ordinal));
-            Assert.EndsWith(", stopped there: under a thousandth of a lane's rate, too little to change the catch-up.", wal, StringComparison.Ordinal);
-            Assert.True(WalWatched(estimate) < 6, wal);
-            Assert.True(estimate.GetProperty("measuredSeconds").GetDouble() < 12, estimate.ToString());
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await writer;
-        }
+        // Text that does not compress: its WAL grows with k.
+        var (result, estimate) = await CheckWhileWritingAsync(source, k => $"INSERT INTO trickle (v) SELECT string_agg(md5(g::text || random()::text), '') FROM generate_series(1, {k * 2}) g", TimeSpan.FromMilliseconds(200), "--source", CliRunner.Url(source), "--estimate-seconds", "20");
+
+        Assert.True(result.ExitCode is 0 or 3, result.ToString());
+        var wal = Basis(estimate).Single(b => b.StartsWith("source WAL: ", StringComparison.Ordinal));
+        Assert.EndsWith(", stopped there: under a thousandth of a lane's rate, too little to change the catch-up.", wal, StringComparison.Ordinal);
+        Assert.True(WalWatched(estimate) < 6, wal);
+        Assert.True(estimate.GetProperty("measuredSeconds").GetDouble() < 12, estimate.ToString());
     }
 
     /// <summary>
@@ -260,6 +223,32 @@ public class EstimateTests(PreflightServer server, Pg17Server other) : IClassFix
         var source = await server.CreateDatabaseAsync("est_src");
         await PgServer.ExecuteAsync(source, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g; ANALYZE t");
         return source;
+    }
+
+    /// <summary>check's estimate while a session writes the source: the <paramref name="statement"/> of its k-th round (from 1), then a <paramref name="pause"/>, until the check ends.</summary>
+    private static async Task<(CliResult Result, JsonElement Estimate)> CheckWhileWritingAsync(PgConnectionInfo source, Func<int, string> statement, TimeSpan pause, params string[] args)
+    {
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            await using var conn = new NpgsqlConnection(source.ToNpgsqlConnectionString());
+            await conn.OpenAsync();
+            for (var k = 1; !stop.IsCancellationRequested; k++)
+            {
+                await using var cmd = new NpgsqlCommand(statement(k), conn);
+                await cmd.ExecuteNonQueryAsync();
+                await Task.Delay(pause);
+            }
+        });
+        try
+        {
+            return await CheckAsync(args);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await writer;
+        }
     }
 
     private static async Task<(CliResult Result, JsonElement Estimate)> CheckAsync(params string[] args)
