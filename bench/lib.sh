@@ -162,7 +162,15 @@ repoint_writer() {
 stop_writer() { kill "$(cat "$WORK/writer${1:+-$1}.pid")" 2>/dev/null || true; }
 
 # ticks PID...: the CPU time (user + system, in clock ticks) the processes have used so far; one that ended counts none.
-ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$(( t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}' 2>/dev/null || echo 0) )); done; echo "$t"; }
+# (A process can end between the test and the read: its reading is then empty, and counts none.)
+ticks() {
+    local t=0 p v
+    for p in "$@"; do
+        v="$(awk '{sub(/^.*\) /, ""); print $12 + $13; exit}' "/proc/$p/stat" 2>/dev/null)"
+        [[ "$v" =~ ^[0-9]+$ ]] && t=$(( t + v ))
+    done
+    echo "$t"
+}
 # server_pids CLUSTER walsender|other: the server processes of the bench's cluster CLUSTER, its WAL senders or the rest.
 server_pids() { ps -o pid=,args= --ppid "$(head -1 "$WORK/$1/postmaster.pid")" | awk -v want="$2" '(want == "walsender") == ($0 ~ /walsender/) {print $1}'; }
 # cpu_ticks PID: on one line, the CPU ticks used so far by PID (pgrelocate), the source's walsender, the source's other

@@ -12,8 +12,9 @@
 # (against the offline copy, and the copy the migration's estimate predicted), the WAL the slot held when the copy ended, the catching up that followed and its
 # apply rate against the source's write rate, where the CPU went while catching up (each process's share of a
 # core: pgrelocate, the source's walsender, its other processes, the target's, pgbench), the verification while
-# following, the switch, the write downtime (the tool's and the writer's longest gap), each tool's peak memory, and
-# `pgrelocate verify` of the online target against the read-only source.
+# following, the switch, the write downtime (the tool's; the writer's gap across the switch, and its longest anywhere,
+# with when it began), each tool's peak memory, and `pgrelocate verify` of the online target against the read-only
+# source. With ROUNDS=N, each build's median ratio over the rounds and its range.
 #
 #   bench/online-size.sh [SCALE]       SCALE is pgbench's scale factor (default 150, about 2.6 GB with the events)
 #   CLIENTS=8 EVENTS=1500000 JOBS=2 CLI=path/to/pgrelocate BENCH_DIR=/dev/shm KEEP=1 bench/online-size.sh 300
@@ -190,12 +191,19 @@ PY
     }
     local catchup_cpu
     catchup_cpu="$( [ "${catchup%.*}" -ge 0 ] 2>/dev/null && cpu_between "$copy_end" "$(awk -v a="$copy_end" -v c="$catchup" 'BEGIN {printf "%.3f", a + c}')" || echo "?")"
-    gap="$("$PGBIN/psql" -qXAt "$ONLINE" -c "SELECT round(extract(epoch FROM max(gap))::numeric, 2) FROM (SELECT at - lag(at) OVER (ORDER BY at) AS gap FROM ticks WHERE at > to_timestamp($start)) g")"
+    # The writer's gaps: the one across the switch (its last tick on the source to its first on the target: the write
+    # downtime as the application measures it, its repointing included) and the longest anywhere, with when it began
+    # (a stall of the loaded machine mid-copy is not the switch's).
+    local gaps="SELECT at - lag(at) OVER (ORDER BY at) AS gap, lag(at) OVER (ORDER BY at) AS since, at FROM ticks WHERE at > to_timestamp($start)"
+    gap="$("$PGBIN/psql" -qXAt "$ONLINE" -c "SELECT round(extract(epoch FROM gap)::numeric, 2) FROM ($gaps) g WHERE since <= to_timestamp($on_end) AND at > to_timestamp($on_end - 1) ORDER BY gap DESC LIMIT 1")"
+    gap="${gap:-?}s across the switch, longest $("$PGBIN/psql" -qXAt -F 's, ' "$ONLINE" -c "SELECT round(extract(epoch FROM gap)::numeric, 2), round(extract(epoch FROM since)::numeric - $start, 0) FROM ($gaps) g WHERE gap IS NOT NULL ORDER BY gap DESC LIMIT 1")s after the start"
     echo "$label: verifying the target against the source (read-only since the switch) ..." >&2
     # The ticks table is left out: the writer goes on writing it on the target after the switch.
     local verify
     verify="$("$build" verify --source "$SRC" --target "$ONLINE" --tables 'public.pgbench_*,public.events' >"$run/verify.out" 2>&1 && echo identical || echo "DIFFERENT (see $run/verify.out)")"
     [ "${verify%% *}" = identical ] || KEEP=1
+    # Each round's ratios, for the medians at the end.
+    awk -v a="$on_s" -v c="$check_s" -v b="$OFF_S" 'BEGIN {printf "%.3f %.3f\n", a / b, (a - c) / b}' >>"$WORK/ratios-$label"
     cat >>"$WORK/report" <<REPORT
   $label: online, start to switched ${on_s}s under ${on_tps} tps; peak $(peak_mb "$run/migrate.time") MB
     online / offline           $(awk -v a="$on_s" -v b="$OFF_S" 'BEGIN {printf "%.2f", a / b}') (without the checks before the copy: $(awk -v a="$on_s" -v c="$check_s" -v b="$OFF_S" 'BEGIN {printf "%.2f", (a - c) / b}'))
@@ -206,7 +214,7 @@ PY
     CPU, catching up           ${catchup_cpu} (of one core; $(nproc) here)
     caught up, then            ${steady} changes/s applied, worst lag ${worst}s
     verification while following ${verify_from:+$(awk -v a="$verify_from" -v b="$verify_to" 'BEGIN {printf "%.0f", (a > 0 ? b - a + 1 : 0)}')}s, from $(awk -v a="$verify_from" -v ce="$copy_end" 'BEGIN {printf "%.0f", (a > 0 ? a - ce : 0)}')s after the copy
-    write downtime             ${downtime}s (pgrelocate), ${gap}s longest gap seen by the writer
+    write downtime             ${downtime}s (pgrelocate), the writer: ${gap}
     where the downtime went    ${phases:-?}
     steps                      ${steps}
     verify                     ${verify}
@@ -230,6 +238,18 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 sed -i '/: offline copy$/d' "$WORK/report"
+
+# With several rounds, each build's median ratio and its range: one round's ratio moves with the machine's speed
+# between its two paths (the snapshot copy alone has ranged 72 to 92 s in one morning).
+if [ "$ROUNDS" -gt 1 ]; then
+    for label in "${LABELS[@]}"; do
+        sort -n -k1,1 "$WORK/ratios-$label" | awk -v l="$label" '{r[NR] = $1; w[NR] = $2} END {
+            m = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+            printf "  %s: online / offline over %d rounds: median %.2f (%.2f to %.2f)\n", l, NR, m, r[1], r[NR] }' >>"$WORK/report"
+        sort -n -k2,2 "$WORK/ratios-$label" | awk '{w[NR] = $2} END {
+            printf "    without the checks before the copy: median %.2f (%.2f to %.2f)\n", NR % 2 ? w[(NR + 1) / 2] : (w[NR / 2] + w[NR / 2 + 1]) / 2, w[1], w[NR] }' >>"$WORK/report"
+    done
+fi
 
 echo
 echo "Online at size: pgbench scale $SCALE + $EVENTS events ($SIZE), pgbench -c $CLIENTS -j 2 unthrottled, $(nproc) cores, --jobs $JOBS"
