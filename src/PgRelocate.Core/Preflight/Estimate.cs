@@ -1,4 +1,5 @@
 using System.Globalization;
+using PgRelocate.Connections;
 using PgRelocate.Progress;
 
 namespace PgRelocate.Preflight;
@@ -54,10 +55,22 @@ public sealed record Estimate(
             rows = Math.Max(rows, largest / lane);
         }
 
-        var (allIndexes, longestIndex) = IndexSeconds(m, tables);
-        var analyze = AnalyzeSeconds(m, tables);
+        var eachIndex = tables.Select(t => IndexSeconds(m, t)).ToList();
+        var eachAnalyze = tables.Select(t => AnalyzeSeconds(m, t)).ToList();
+        var allIndexes = eachIndex.Sum(e => e.Sum());
+        var longestIndex = eachIndex.Select(e => e.DefaultIfEmpty(0).Max()).DefaultIfEmpty(0).Max();
         // One index is built by one builder: the longest bounds them however many there are.
-        var indexes = Math.Max((allIndexes + analyze) / builders, longestIndex);
+        var indexes = Math.Max((allIndexes + eachAnalyze.Sum()) / builders, longestIndex);
+        // The copy builds a table's indexes once its rows are in, beside the next tables' rows (CopySchedule).
+        var slots = m.SourceRoundTrip >= RoundTrip.Far || m.TargetRoundTrip >= RoundTrip.Far ? o.Jobs + o.IndexJobs : Math.Max(o.Jobs, o.IndexJobs);
+        var work = tables.Select((t, i) => (Rows: RowsUnits(t.HeapBytes, lane, split, o.Jobs), Indexes: (IReadOnlyList<double>)eachIndex[i], Analyze: eachAnalyze[i], Bytes: t.TotalBytes)).ToList();
+        if (m.LargeObjectBytes > 0 && lane > 0)
+        {
+            var parts = (int)Math.Clamp(m.LargeObjects, 1, Math.Max(1, o.Jobs));
+            work.Add(([.. Enumerable.Repeat(m.LargeObjectBytes / lane / parts, parts)], [], 0, m.LargeObjectBytes));
+        }
+
+        var scheduled = lane > 0 ? CopySchedule.Seconds(work, o.Jobs, o.IndexJobs, slots, m.SharedCores) : indexes;
         var trip = Math.Max(m.SourceRoundTrip.TotalSeconds, m.TargetRoundTrip?.TotalSeconds ?? 0);
         var trips = (3.0 * tables.Count * trip + 3.0 * m.LargeObjects * (m.TargetRoundTrip?.TotalSeconds ?? trip)) / o.Jobs;
         // A small table's statements mostly wait on round trips, and their work is light for the copy's gate: every
@@ -66,9 +79,10 @@ public sealed record Estimate(
         // The schema's dump and its making on the target: as long again as the dump (bench/objects.sh: pg_restore's
         // pre-data and post-data of tiny tables take about what pg_dump took to write them).
         var schema = 2 * (m.SchemaDumpSeconds ?? 0);
-        var copy = rows + indexes + trips + smalls + schema;
+        var copy = scheduled + trips + smalls + schema;
         var smallText = small == 0 ? "" : Line($", {small} small tables {smalls:0.#} s ({o.Jobs + o.IndexJobs} sessions)");
-        basis.Add(Line($"direct copy: rows {rows:0.#} s ({lanes} lane(s) at once{(split || largest < SplitBytes ? "" : ", the largest table in one")}), indexes and ANALYZE {indexes:0.#} s ({builders} builder(s), after the rows), round trips {trips:0.#} s ({tables.Count} tables, {m.LargeObjects} large objects){smallText}, the schema's dump and restore {schema:0.#} s; constraints' checks and the tool's start not counted."));
+        var coresText = m.SharedCores is { } shared ? Line($", on {shared} cores both servers share") : "";
+        basis.Add(Line($"direct copy: rows and indexes {scheduled:0.#} s as the copy schedules them ({o.Jobs} lane(s), {o.IndexJobs} builder(s), {slots} at once{coresText}; a table's index builds beside the next tables' rows), of which rows {rows:0.#} s ({lanes} lane(s) at once{(split || largest < SplitBytes ? "" : ", the largest table in one")}), indexes and ANALYZE {indexes:0.#} s ({builders} builder(s)); round trips {trips:0.#} s ({tables.Count} tables, {m.LargeObjects} large objects){smallText}, the schema's dump and restore {schema:0.#} s; constraints' checks and the tool's start not counted."));
 
         var dump = read > 0 ? heap / read : 0;
         var restore = (lane > 0 ? heap / lane : 0) + indexes + trips + smalls + schema;
@@ -135,33 +149,47 @@ public sealed record Estimate(
     }
 
     /// <summary>
-    /// Every index of every table from the measured B-tree build: a B-tree by its rows, its sort taking longer per row
-    /// as its rows grow (n log n from the sample's rows); an index of another kind by its size weighed by its kind (a
-    /// GIN index over jsonb holds several entries a row and builds several times slower a byte: counted by its rows, a
-    /// 1.5-million-row one was predicted at 0.9 s and took 41 s under load), at the sample's rate in bytes; by its rows
-    /// where the catalog has no size for it, or the sample's size was not read.
+    /// Each index of a table, in seconds of one builder, from the measured B-tree build: a B-tree by its rows, its sort
+    /// taking longer per row as its rows grow (n log n from the sample's rows); an index of another kind by its size
+    /// weighed by its kind (a GIN index over jsonb holds several entries a row and builds several times slower a byte:
+    /// counted by its rows, a 1.5-million-row one was predicted at 0.9 s and took 41 s under load), at the sample's
+    /// rate in bytes; by its rows where the catalog has no size for it, or the sample's size was not read.
     /// </summary>
-    private static (double All, double Longest) IndexSeconds(EstimateMeasures m, IReadOnlyList<EstimateTable> tables)
+    private static IReadOnlyList<double> IndexSeconds(EstimateMeasures m, EstimateTable t)
     {
         if (m.IndexRowsPerSecond is not { } rate || rate <= 0)
         {
-            return (0, 0);
+            return [];
         }
 
         var sample = Math.Log(Math.Max(m.IndexSampleRows, 2));
-        var each = tables.SelectMany(t => t.IndexKinds.Select((kind, i) =>
+        return [.. t.IndexKinds.Select((kind, i) =>
         {
             var weighed = t.WeighedIndexBytes is { } sizes && i < sizes.Count ? sizes[i] : 0;
             return kind != "btree" && weighed > 0 && m.IndexBytesPerSecond is > 0
                 ? weighed / m.IndexBytesPerSecond.Value
                 : t.Rows / rate * Math.Max(1, Math.Log(Math.Max(t.Rows, 2)) / sample);
-        })).ToList();
-        return (each.Sum(), each.Count == 0 ? 0 : each.Max());
+        })];
     }
 
-    /// <summary>ANALYZE of every table at the measured cost, a table of fewer rows than the sample at its share of it.</summary>
-    private static double AnalyzeSeconds(EstimateMeasures m, IReadOnlyList<EstimateTable> tables) =>
-        m.Analyze is { } a && a.Rows > 0 ? tables.Sum(t => a.Took.TotalSeconds * Math.Min(1.0, t.Rows / (double)a.Rows)) : 0;
+    /// <summary>A table's ANALYZE at the measured cost, a table of fewer rows than the sample at its share of it.</summary>
+    private static double AnalyzeSeconds(EstimateMeasures m, EstimateTable t) =>
+        m.Analyze is { } a && a.Rows > 0 ? a.Took.TotalSeconds * Math.Min(1.0, t.Rows / (double)a.Rows) : 0;
+
+    /// <summary>
+    /// A table's rows as the copy takes them, in seconds of one lane alone: one unit, or where it splits (cores enough,
+    /// see <see cref="Predict"/>) page ranges of about <see cref="SplitBytes"/>, at least one a lane (Copy/DataPhase.Plan).
+    /// </summary>
+    private static IReadOnlyList<double> RowsUnits(long heap, double lane, bool split, int jobs)
+    {
+        if (lane <= 0)
+        {
+            return [];
+        }
+
+        var parts = split && heap > SplitBytes ? (int)Math.Max(jobs, (heap + SplitBytes - 1) / SplitBytes) : 1;
+        return [.. Enumerable.Repeat(heap / lane / parts, parts)];
+    }
 
     private static (string Path, string Why) Recommend(double copy, double dumpRestore, double? online, double? catchUp, TimeSpan? budget)
     {

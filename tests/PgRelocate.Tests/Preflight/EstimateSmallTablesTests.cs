@@ -19,7 +19,7 @@ public class EstimateSmallTablesTests
 
         // 1,000 small tables at 2 ms over four sessions: 0.5 s; the large table's 100 MB at 100 MB/s: 1 s.
         Assert.Equal(1.5, estimate.CopySeconds, 3);
-        Assert.Contains(estimate.Basis, b => b.StartsWith("direct copy: rows 1 s", StringComparison.Ordinal) && b.Contains("(1 tables, 0 large objects), 1000 small tables 0.5 s (4 sessions)", StringComparison.Ordinal));
+        Assert.Contains(estimate.Basis, b => b.StartsWith("direct copy: rows and indexes 1 s", StringComparison.Ordinal) && b.Contains("(1 tables, 0 large objects), 1000 small tables 0.5 s (4 sessions)", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -1,0 +1,113 @@
+namespace PgRelocate.Preflight;
+
+/// <summary>
+/// The direct copy's rows and index builds played out as the copy schedules them (<c>Copy/DataPhase</c>,
+/// <c>Copy/WorkGate</c>), on the estimate's measured rates: at most <c>slots</c> steps at once, of them at most
+/// <c>jobs</c> moving rows and <c>indexJobs</c> building indexes; the rows' units largest first; a table's index
+/// builds ready once its rows are in, its ANALYZE once its last index is built; a ready build takes the next free slot
+/// before any rows. On cores both servers share, the steps running at once share them: a lane keeps two sessions busy
+/// (the source's reader and the target's writer), an index build or an ANALYZE one, and each runs at
+/// cores / sessions of its rate alone while they ask for more than there are. What this counts that adding the rows'
+/// time to the indexes' did not: an early table's index builds beside a later table's rows (at pgbench scale 150 with
+/// the events table, its GIN index beside <c>pgbench_accounts</c>' rows).
+/// </summary>
+internal static class CopySchedule
+{
+    /// <summary>The sessions a step keeps busy: a lane's reader and writer, a build's one.</summary>
+    private const int LaneSessions = 2, BuildSessions = 1;
+
+    /// <summary>
+    /// How long the rows and the indexes of <paramref name="tables"/> take together, in seconds. Each table gives its rows'
+    /// units (seconds of one lane alone each: one, or its page ranges where the copy splits it), its index builds
+    /// (seconds of one builder alone each), its ANALYZE (seconds; 0: none) and its size on disk, indexes included, which
+    /// orders the units as the copy does (largest first, a range at its share); <paramref name="cores"/> null: enough
+    /// for every step at once.
+    /// </summary>
+    public static double Seconds(IReadOnlyList<(IReadOnlyList<double> Rows, IReadOnlyList<double> Indexes, double Analyze, long Bytes)> tables, int jobs, int indexJobs, int slots, int? cores)
+    {
+        ArgumentNullException.ThrowIfNull(tables);
+        jobs = Math.Max(1, jobs);
+        indexJobs = Math.Max(1, indexJobs);
+        slots = Math.Max(1, slots);
+        var rows = new Queue<(int Table, double Work)>(tables
+            .SelectMany((t, i) => t.Rows.Where(w => w > 0).Select(w => (Table: i, Work: w, Order: t.Bytes / (double)t.Rows.Count)))
+            .OrderByDescending(u => u.Order)
+            .Select(u => (u.Table, u.Work)));
+        var rowsLeft = tables.Select(t => t.Rows.Count(w => w > 0)).ToArray();
+        var buildsLeft = tables.Select(t => t.Indexes.Count(w => w > 0)).ToArray();
+        var builds = new Queue<(int Table, double Work, bool Analyze)>();
+        var running = new List<(int Table, double Left, bool Lane, bool Analyze)>();
+        var now = 0.0;
+
+        // A table with no rows to move has its builds ready at once.
+        for (var i = 0; i < tables.Count; i++)
+        {
+            if (rowsLeft[i] == 0)
+            {
+                Ready(i);
+            }
+        }
+
+        while (true)
+        {
+            while (running.Count < slots)
+            {
+                var lanes = running.Count(r => r.Lane);
+                if (builds.Count > 0 && running.Count - lanes < indexJobs)
+                {
+                    var b = builds.Dequeue();
+                    running.Add((b.Table, b.Work, false, b.Analyze));
+                }
+                else if (rows.Count > 0 && lanes < jobs)
+                {
+                    var r = rows.Dequeue();
+                    running.Add((r.Table, r.Work, true, false));
+                }
+                else
+                {
+                    break;
+                }
+            }
+
+            if (running.Count == 0)
+            {
+                return now;
+            }
+
+            var sessions = running.Sum(r => r.Lane ? LaneSessions : BuildSessions);
+            var speed = cores is { } c && sessions > c ? (double)c / sessions : 1;
+            var step = running.Min(r => r.Left) / speed;
+            now += step;
+            var ended = running.Where(r => r.Left - step * speed <= 1e-9).ToList();
+            running = [.. running.Where(r => r.Left - step * speed > 1e-9).Select(r => r with { Left = r.Left - step * speed })];
+            foreach (var e in ended)
+            {
+                if (e.Lane)
+                {
+                    if (--rowsLeft[e.Table] == 0)
+                    {
+                        Ready(e.Table);
+                    }
+                }
+                else if (!e.Analyze && --buildsLeft[e.Table] == 0 && tables[e.Table].Analyze > 0)
+                {
+                    builds.Enqueue((e.Table, tables[e.Table].Analyze, true));
+                }
+            }
+        }
+
+        // A table's rows are in: its index builds are ready, or its ANALYZE where it has none.
+        void Ready(int table)
+        {
+            foreach (var w in tables[table].Indexes.Where(w => w > 0))
+            {
+                builds.Enqueue((table, w, false));
+            }
+
+            if (buildsLeft[table] == 0 && tables[table].Analyze > 0)
+            {
+                builds.Enqueue((table, tables[table].Analyze, true));
+            }
+        }
+    }
+}

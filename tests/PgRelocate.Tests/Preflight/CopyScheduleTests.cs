@@ -1,0 +1,92 @@
+using PgRelocate.Preflight;
+
+namespace PgRelocate.Tests.Preflight;
+
+/// <summary>
+/// The estimate's play of the copy's schedule: a table's index builds start once its rows are in, beside the next
+/// tables' rows, before any waiting rows; its ANALYZE after its last index; steps at once share the cores both servers
+/// share (a lane two sessions, a build one).
+/// </summary>
+public class CopyScheduleTests
+{
+    private static (IReadOnlyList<double> Rows, IReadOnlyList<double> Indexes, double Analyze, long Bytes) Table(double rows, double[] indexes, long bytes, double analyze = 0) =>
+        ([rows], indexes, analyze, bytes);
+
+    [Fact]
+    public void Should_Build_An_Early_Tables_Index_Beside_A_Later_Tables_Rows()
+    {
+        // A: 10 s of rows, a 1 s index; B: 2 s of rows, an 8 s index. On two shared cores both lanes run at half speed
+        // until B's rows are in at 4 s (A has 8 s left); then A's lane and B's build share the cores at two thirds, both
+        // ending at 16 s; then A's index, 1 s. Rows then indexes, one after the other, would be 12 + 8 = 20 s.
+        var seconds = CopySchedule.Seconds([Table(10, [1], 1000), Table(2, [8], 500)], jobs: 2, indexJobs: 2, slots: 2, cores: 2);
+
+        Assert.Equal(17, seconds, 6);
+    }
+
+    [Fact]
+    public void Should_Give_A_Ready_Index_Build_The_Next_Slot_Before_Rows()
+    {
+        // Largest first: A (1 s of rows, a 5 s index) and B (3 s) at once; at 1 s A's index takes the free slot before
+        // C's rows, which wait for B's at 3 s: all done at 6 s (C first would leave A's index to 3 to 8 s).
+        var seconds = CopySchedule.Seconds([Table(1, [5], 3000), Table(3, [], 2000), Table(3, [], 1000)], jobs: 2, indexJobs: 2, slots: 2, cores: null);
+
+        Assert.Equal(6, seconds, 6);
+    }
+
+    [Fact]
+    public void Should_Share_The_Cores_Between_Lanes_As_One_Lane_Where_Two_Sessions_Fill_Them()
+    {
+        // Two lanes of 4 s each on two shared cores: each at half speed, both in at 8 s; with cores enough, at 4 s.
+        var shared = CopySchedule.Seconds([Table(4, [], 2), Table(4, [], 1)], jobs: 2, indexJobs: 2, slots: 2, cores: 2);
+        var apart = CopySchedule.Seconds([Table(4, [], 2), Table(4, [], 1)], jobs: 2, indexJobs: 2, slots: 2, cores: null);
+
+        Assert.Equal(8, shared, 6);
+        Assert.Equal(4, apart, 6);
+    }
+
+    [Fact]
+    public void Should_Analyze_A_Table_After_Its_Last_Index()
+    {
+        // 1 s of rows; two indexes of 2 and 3 s on two builders; ANALYZE 1 s after the longer: 5 s.
+        var seconds = CopySchedule.Seconds([Table(1, [2, 3], 1, analyze: 1)], jobs: 2, indexJobs: 2, slots: 2, cores: null);
+        // A table without indexes is analyzed once its rows are in.
+        var bare = CopySchedule.Seconds([Table(1, [], 1, analyze: 1)], jobs: 2, indexJobs: 2, slots: 2, cores: null);
+
+        Assert.Equal(5, seconds, 6);
+        Assert.Equal(2, bare, 6);
+    }
+
+    [Fact]
+    public void Should_Predict_The_Copy_As_Scheduled()
+    {
+        // The first case's tables, as the estimate sees them: a lane at 100 MB/s, B-trees at a million rows a second, a
+        // GIN at 10 MB/s of its weighed size, two cores both servers share.
+        var measures = new EstimateMeasures
+        {
+            SourceReadBytesPerSecond = 100e6,
+            TargetWriteBytesPerSecond = 100e6,
+            IndexRowsPerSecond = 1e6,
+            IndexSampleRows = 1_000_000,
+            IndexBytesPerSecond = 10e6,
+            SourceRoundTrip = TimeSpan.Zero,
+            TargetRoundTrip = TimeSpan.Zero,
+            SharedCores = 2,
+            Tables =
+            [
+                new EstimateTable("public", "accounts", 1_000_000_000, 1_000_000, ["btree"], 2_000_000_000, [0]),
+                new EstimateTable("public", "events", 200_000_000, 1_000_000, ["gin"], 500_000_000, [80_000_000]),
+            ],
+        };
+
+        var estimate = Estimate.Predict(measures, new EstimateOptions { Jobs = 2, IndexJobs = 2 });
+
+        Assert.Equal(17, estimate.CopySeconds, 6);
+        Assert.Contains(estimate.Basis, b => b.StartsWith("direct copy: rows and indexes 17 s as the copy schedules them", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Should_Take_No_Time_For_No_Work()
+    {
+        Assert.Equal(0, CopySchedule.Seconds([], jobs: 2, indexJobs: 2, slots: 2, cores: 2));
+    }
+}
