@@ -59,18 +59,10 @@ public class CopyScheduleTests
     [Fact]
     public void Should_Predict_The_Copy_As_Scheduled()
     {
-        // The first case's tables, as the estimate sees them: a lane at 100 MB/s, B-trees at a million rows a second, a
-        // GIN at 10 MB/s of its weighed size, two cores both servers share.
-        var measures = new EstimateMeasures
+        // The first case's tables, as the estimate sees them (EstimateIndexKindsTests' measures: a lane at 100 MB/s,
+        // B-trees at a million rows a second, a GIN at 10 MB/s of its weighed size, two cores both servers share).
+        var measures = EstimateIndexKindsTests.Measures(weighed: null) with
         {
-            SourceReadBytesPerSecond = 100e6,
-            TargetWriteBytesPerSecond = 100e6,
-            IndexRowsPerSecond = 1e6,
-            IndexSampleRows = 1_000_000,
-            IndexBytesPerSecond = 10e6,
-            SourceRoundTrip = TimeSpan.Zero,
-            TargetRoundTrip = TimeSpan.Zero,
-            SharedCores = 2,
             Tables =
             [
                 new EstimateTable("public", "accounts", 1_000_000_000, 1_000_000, ["btree"], 2_000_000_000, [0]),

@@ -35,7 +35,7 @@ public class EstimateIndexKindsTests
     }
 
     /// <summary>One table of 100 MB and a million rows with a B-tree and a GIN index; a lane at 100 MB/s, B-trees at a million rows (10 MB) a second.</summary>
-    private static EstimateMeasures Measures(long[]? weighed) => new()
+    internal static EstimateMeasures Measures(long[]? weighed) => new()
     {
         SourceReadBytesPerSecond = 100e6,
         TargetWriteBytesPerSecond = 100e6,
