@@ -74,12 +74,13 @@ internal static class CopySchedule
                 return now;
             }
 
+            // Every step running moves at the same share of its rate alone: the one with the least work left ends first.
             var sessions = running.Sum(r => r.Lane ? LaneSessions : BuildSessions);
             var speed = cores is { } c && sessions > c ? (double)c / sessions : 1;
-            var step = running.Min(r => r.Left) / speed;
-            now += step;
-            var ended = running.Where(r => r.Left - step * speed <= 1e-9).ToList();
-            running = [.. running.Where(r => r.Left - step * speed > 1e-9).Select(r => r with { Left = r.Left - step * speed })];
+            var least = running.Min(r => r.Left);
+            now += least / speed;
+            var ended = running.Where(r => r.Left <= least).ToList();
+            running = [.. running.Where(r => r.Left > least).Select(r => r with { Left = r.Left - least })];
             foreach (var e in ended)
             {
                 if (e.Lane)

@@ -62,7 +62,7 @@ public sealed record Estimate(
         // One index is built by one builder: the longest bounds them however many there are.
         var indexes = Math.Max((allIndexes + eachAnalyze.Sum()) / builders, longestIndex);
         // The copy builds a table's indexes once its rows are in, beside the next tables' rows (CopySchedule).
-        var slots = m.SourceRoundTrip >= RoundTrip.Far || m.TargetRoundTrip >= RoundTrip.Far ? o.Jobs + o.IndexJobs : Math.Max(o.Jobs, o.IndexJobs);
+        var slots = Copy.CopyStart.LanesFor(o.Jobs, o.IndexJobs, m.SourceRoundTrip >= RoundTrip.Far || m.TargetRoundTrip >= RoundTrip.Far);
         var work = tables.Select((t, i) => (Rows: RowsUnits(t.HeapBytes, lane, split, o.Jobs), Indexes: (IReadOnlyList<double>)eachIndex[i], Analyze: eachAnalyze[i], Bytes: t.TotalBytes)).ToList();
         if (m.LargeObjectBytes > 0 && lane > 0)
         {
