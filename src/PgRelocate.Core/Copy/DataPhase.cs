@@ -101,18 +101,17 @@ internal sealed class DataPhase(CopyOptions options, int slots, SourceSnapshot s
     /// </summary>
     internal static IReadOnlyList<DataChunk> Plan(IReadOnlyList<CopyTable> tables, IReadOnlyList<uint> largeObjects, long largeObjectBytes, long splitAbove, int jobs)
     {
-        const long pageSize = 8192;
         var chunks = new List<DataChunk>();
         foreach (var t in tables)
         {
-            var pages = t.HeapBytes / pageSize;
-            if (splitAbove <= 0 || t.HeapBytes <= splitAbove || pages < 2)
+            var pages = t.HeapBytes / PageSize;
+            var parts = PartsOf(t.HeapBytes, splitAbove, jobs);
+            if (parts == 1)
             {
                 chunks.Add(DataChunk.Whole(t));
                 continue;
             }
 
-            var parts = (int)Math.Min(pages, Math.Max(jobs, (t.HeapBytes + splitAbove - 1) / splitAbove));
             var step = (pages + parts - 1) / parts;
             for (long from = 0; from < pages; from += step)
             {
@@ -129,6 +128,20 @@ internal sealed class DataPhase(CopyOptions options, int slots, SourceSnapshot s
         }
 
         return [.. chunks.OrderByDescending(c => c.EstimatedBytes)];
+    }
+
+    private const long PageSize = 8192;
+
+    /// <summary>
+    /// How many pieces <see cref="Plan"/> copies a table of this heap in: 1 at or under the split size (none: 0), else
+    /// page ranges of about that size, at least one a job, at most one a page. The estimate plays the same out.
+    /// </summary>
+    internal static int PartsOf(long heapBytes, long splitAbove, int jobs)
+    {
+        var pages = heapBytes / PageSize;
+        return splitAbove <= 0 || heapBytes <= splitAbove || pages < 2
+            ? 1
+            : (int)Math.Min(pages, Math.Max(jobs, (heapBytes + splitAbove - 1) / splitAbove));
     }
 
     /// <summary>A data worker: a source reader in the snapshot and a target writer, which copy the units one after another.</summary>

@@ -32,7 +32,7 @@ public sealed record Estimate(
     private const int CutoverRoundTrips = 10;
 
     /// <summary>The heap size above which the copy splits a table into page ranges, where it splits (CopyOptions' default).</summary>
-    private const long SplitBytes = 256L << 20;
+    private const long SplitBytes = Copy.CopyOptions.DefaultSplit;
 
     /// <summary>Predicts every path from <paramref name="m"/> and the options' lanes and budget.</summary>
     public static Estimate Predict(EstimateMeasures m, EstimateOptions o)
@@ -178,7 +178,7 @@ public sealed record Estimate(
 
     /// <summary>
     /// A table's rows as the copy takes them, in seconds of one lane alone: one unit, or where it splits (cores enough,
-    /// see <see cref="Predict"/>) page ranges of about <see cref="SplitBytes"/>, at least one a lane (Copy/DataPhase.Plan).
+    /// see <see cref="Predict"/>) page ranges of about <see cref="SplitBytes"/>, as <see cref="Copy.DataPhase.PartsOf"/> cuts them.
     /// </summary>
     private static IReadOnlyList<double> RowsUnits(long heap, double lane, bool split, int jobs)
     {
@@ -187,7 +187,7 @@ public sealed record Estimate(
             return [];
         }
 
-        var parts = split && heap > SplitBytes ? (int)Math.Max(jobs, (heap + SplitBytes - 1) / SplitBytes) : 1;
+        var parts = split ? Copy.DataPhase.PartsOf(heap, SplitBytes, jobs) : 1;
         return [.. Enumerable.Repeat(heap / lane / parts, parts)];
     }
 
