@@ -83,7 +83,7 @@ public class OnlineColumnCarryTests(OnlineServers servers) : IClassFixture<Onlin
             if (!deploy.StartsWith("ALTER", StringComparison.Ordinal))
             {
                 // Deploys minutes apart, as in production: each reaches the target before the next.
-                await Eventually.True(async () => await ColumnsAsync(source) == await ColumnsAsync(target), TimeSpan.FromMinutes(1), $"The target did not take the columns of '{deploy}': " + string.Join("\n", run.Journal().Log.TakeLast(10)));
+                await run.WaitWhileFollowingAsync(async () => await ColumnsAsync(source) == await ColumnsAsync(target), TimeSpan.FromMinutes(1), $"the target took the columns of '{deploy}'", source, target);
             }
         }
 
@@ -159,7 +159,7 @@ public class OnlineColumnCarryTests(OnlineServers servers) : IClassFixture<Onlin
         var resumed = OnlineRun.Resume(source, target, dir.Path, id);
         await resumed.WaitForFollowAsync();
         await WaitForColumnsAsync(resumed, source, target, ["former"]);
-        await Eventually.True(async () => await DatabaseSnapshot.RowsDigestAsync(source, "events_2024") == await DatabaseSnapshot.RowsDigestAsync(target, "events_2024"), TimeSpan.FromMinutes(1), "events_2024 was not copied again: " + string.Join("\n", resumed.Journal().Log.TakeLast(20)));
+        await resumed.WaitWhileFollowingAsync(async () => await DatabaseSnapshot.RowsDigestAsync(source, "events_2024") == await DatabaseSnapshot.RowsDigestAsync(target, "events_2024"), TimeSpan.FromMinutes(1), "events_2024 was copied again", source, target);
         await resumed.CutoverAsync(id);
 
         await DatabaseSnapshot.AssertIdenticalAsync(source, target, Tables);

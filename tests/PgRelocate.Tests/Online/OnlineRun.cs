@@ -89,6 +89,28 @@ internal sealed class OnlineRun
         }, Patience, "The verification while following did not pass in time.", Every);
     }
 
+    /// <summary>
+    /// Waits until <paramref name="condition"/> holds while the migration follows; fails at once if the migration ends
+    /// first, and after <paramref name="timeout"/> with what the follow was doing then: its status, its last log lines
+    /// and both sides' sessions with what they wait on.
+    /// </summary>
+    public async Task WaitWhileFollowingAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, PgConnectionInfo source, PgConnectionInfo target)
+    {
+        var held = await Eventually.Holds(async () =>
+        {
+            if (Result.IsCompleted)
+            {
+                Assert.Fail($"The migration ended before {what}: {await Result}");
+            }
+
+            return await condition();
+        }, timeout, Every);
+        if (!held)
+        {
+            Assert.Fail($"Not in {timeout.TotalSeconds:0} s: {what}. Follow status: {OnlineStatus.Read(Journal().Folder)?.Describe()}\n{await DoingAsync(source, target, WorkDir)}");
+        }
+    }
+
     /// <summary>Waits until the follow has applied at least <paramref name="changes"/> changes.</summary>
     public async Task WaitForChangesAsync(long changes)
     {
