@@ -71,7 +71,7 @@ internal static class OnlineVerification
             }
             catch (SnapshotWaitedException e) when (++gaveWay < GiveWays && !cancellationToken.IsCancellationRequested)
             {
-                reporter.Info($"{e.Waiter} on the source waits for the verification's snapshot to end: the verification gives way, and verifies again at a new position.");
+                reporter.Info($"{e.Waiter}: the verification gives way, and verifies again at a new position.");
                 // Not an attempt of those counted above: nothing differed.
                 attempt--;
                 continue;
@@ -359,13 +359,13 @@ internal static class OnlineVerification
             await Db.ExecuteAsync(_held, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", pausedToken);
             var targetSnapshot = await Db.ScalarAsync<string>(_held, "SELECT pg_catalog.pg_export_snapshot()", pausedToken);
             follower.MarkPhase(OnlinePhases.Verify);
-            // Cancelled should a session of the source wait for the snapshot meanwhile (see SnapshotWaiters).
+            // Cancelled should a session of the source wait for the snapshot meanwhile, or a read of it for the apply (see SnapshotWaiters).
             _comparing = CancellationTokenSource.CreateLinkedTokenSource(_following.Token);
             _verifying = Verifier.RunAsync(
                 new VerifyOptions { Source = source, Target = target, Mode = VerifyMode.Checksums, SourceSnapshot = paused.SnapshotName, TargetSnapshot = targetSnapshot, Jobs = VerifyOptions.ForMigration(jobs, source, target), ExceptTables = unlogged },
                 reporter,
                 _comparing.Token);
-            _waited = SnapshotWaiters.WatchAsync(source, _verifying, _comparing, _following.Token);
+            _waited = SnapshotWaiters.WatchAsync(source, target, _verifying, _comparing, _following.Token);
             // Once it is done, the target's snapshot is no longer read: a waiting TRUNCATE may go on.
             _ = _verifying.ContinueWith(_ => _released.TrySetResult(), TaskScheduler.Default);
         }

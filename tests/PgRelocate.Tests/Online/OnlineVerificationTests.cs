@@ -233,6 +233,45 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         }
     }
 
+    [Fact]
+    public async Task Should_Give_Way_When_It_Waits_For_A_Table_The_Apply_Altered_Before_A_Truncate_That_Waits_For_It()
+    {
+        // Sizes order the comparison: big and filler side by side (filler done at once, big read for a few seconds), then altered, then emptied.
+        const string sql = "CREATE TABLE big (id int PRIMARY KEY, pad text); CREATE TABLE filler (id int PRIMARY KEY, pad text); CREATE TABLE altered (id int PRIMARY KEY, v text); CREATE TABLE emptied (id int PRIMARY KEY); "
+            + "INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 600000) g; INSERT INTO filler SELECT g, repeat('x', 100) FROM generate_series(1, 2000) g; "
+            + "INSERT INTO altered SELECT g, 'v' FROM generate_series(1, 500) g; INSERT INTO emptied SELECT generate_series(1, 10); ANALYZE;";
+        var (source, target, slot) = await FollowingAsync(sql, "verify_gives_way_on_target");
+        var superuser = servers.Target.Cluster.Superuser(target.Database);
+        var reporter = new OnFirstTableCompared(() =>
+        {
+            // While big is still read: one source transaction alters a table the comparison has still to read, then
+            // truncates another. The apply takes the altered table's lock in its open group, then its TRUNCATE waits
+            // for the comparison, which comes to the altered table next.
+            PgServer.ExecuteAsync(source, "BEGIN; ALTER TABLE altered ADD COLUMN note text DEFAULT 'n'; INSERT INTO altered VALUES (1000, 'new', 'added'); TRUNCATE emptied; COMMIT").GetAwaiter().GetResult();
+            Assert.True(
+                Eventually.Holds(
+                    async () => await PgServer.ScalarAsync<long>(superuser, "SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a USING (pid) WHERE l.relation = 'public.altered'::regclass AND l.mode = 'AccessExclusiveLock' AND l.granted AND a.application_name LIKE 'pgrelocate online apply%'") > 0,
+                    TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20)).GetAwaiter().GetResult(),
+                "the apply did not alter the table");
+        });
+        using var dir = new TempDir();
+        await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            var result = await OnlineVerification.RunAsync(follower, source, target, slot, 2, reporter, limit.Token);
+
+            AssertIdentical(result);
+            Assert.True(reporter.Lines.Any(l => l.Contains("the verification's read of a table on the target waits for a lock the follow's apply holds", StringComparison.Ordinal) && l.Contains("gives way", StringComparison.Ordinal)), string.Join("\n", reporter.Lines));
+            Assert.Equal(501L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM altered WHERE note IS NOT NULL"));
+            Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM emptied"));
+        }
+        finally
+        {
+            await StopFollowingAsync(follower, source, slot);
+        }
+    }
+
     /// <summary>A source and a target database made by the same SQL, followed as the snapshot copy leaves them.</summary>
     private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, string Slot)> FollowingAsync(string sql, string database)
     {
@@ -339,15 +378,19 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
 
     /// <summary>
     /// Runs an action once, when the comparison has finished its first table (holding the comparison up while
-    /// it runs), and another, once, as the apply is about to pause for a verification.
+    /// it runs), and another, once, as the apply is about to pause for a verification; records what is said.
     /// </summary>
     private sealed class OnFirstTableCompared(Action compared, Action? onPause = null) : IReporter
     {
+        private readonly RecordingReporter _lines = new();
         private int _compared;
         private int _paused;
 
+        public IReadOnlyList<string> Lines => _lines.Lines;
+
         public void Log(LogLevel level, string message)
         {
+            _lines.Log(level, message);
             if (onPause is not null && message.StartsWith("Verifying while following", StringComparison.Ordinal) && Interlocked.Exchange(ref _paused, 1) == 0)
             {
                 onPause();
