@@ -57,31 +57,15 @@ internal static class SnapshotWaiters
                 try
                 {
                     conn ??= await Db.OpenAsync(source.WithApplicationName("pgrelocate online watch"), "source", cancellationToken);
-                    string? waiter = null;
-                    await using (var cmd = new NpgsqlCommand(Sql, conn))
-                    {
-                        cmd.Parameters.AddWithValue("holders", NpgsqlDbType.Array | NpgsqlDbType.Text, Holders);
-                        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
-                        if (await reader.ReadAsync(cancellationToken))
-                        {
-                            waiter = (reader.GetString(1) is { Length: > 0 } query ? $"session {reader.GetInt32(0)} ({Statement(query)})" : $"session {reader.GetInt32(0)}") + " on the source waits for the verification's snapshot to end";
-                        }
-                    }
-
                     targetConn ??= await Db.OpenAsync(target.WithApplicationName("pgrelocate online watch"), "target", cancellationToken);
-                    await using (var cmd = new NpgsqlCommand(ComparisonWaits, targetConn))
+                    var waiter = await SourceWaiterAsync(conn, cancellationToken);
+                    var (waiting, holder) = await ComparisonWaitingAsync(targetConn, cancellationToken);
+                    if (waiter is null && waiting is not null && waiting == waitingBefore)
                     {
-                        cmd.Parameters.AddWithValue("comparison", Verify.Sessions.ApplicationName);
-                        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
-                        var waiting = await reader.ReadAsync(cancellationToken) ? reader.GetInt32(0) : (int?)null;
-                        if (waiter is null && waiting is not null && waiting == waitingBefore)
-                        {
-                            waiter = $"the verification's read of a table on the target waits for a lock the follow's apply holds (session {reader.GetInt32(1)})";
-                        }
-
-                        waitingBefore = waiting;
+                        waiter = $"the verification's read of a table on the target waits for a lock the follow's apply holds (session {holder})";
                     }
 
+                    waitingBefore = waiting;
                     if (waiter is not null)
                     {
                         await comparison.CancelAsync();
@@ -109,6 +93,26 @@ internal static class SnapshotWaiters
             await DisposeAsync(conn);
             await DisposeAsync(targetConn);
         }
+    }
+
+    /// <summary>A session of the source waiting for the verification's snapshot, said as "session 123 (…) on the source waits for the verification's snapshot to end"; null when none waits.</summary>
+    private static async Task<string?> SourceWaiterAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand(Sql, conn);
+        cmd.Parameters.AddWithValue("holders", NpgsqlDbType.Array | NpgsqlDbType.Text, Holders);
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? (reader.GetString(1) is { Length: > 0 } query ? $"session {reader.GetInt32(0)} ({Statement(query)})" : $"session {reader.GetInt32(0)}") + " on the source waits for the verification's snapshot to end"
+            : null;
+    }
+
+    /// <summary>A session of the comparison on the target waiting for a lock the apply holds, and the apply's session holding it; nulls when none waits.</summary>
+    private static async Task<(int? Waiting, int? Holder)> ComparisonWaitingAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand(ComparisonWaits, conn);
+        cmd.Parameters.AddWithValue("comparison", Verify.Sessions.ApplicationName);
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetInt32(0), reader.GetInt32(1)) : (null, null);
     }
 
     /// <summary>The statement's kind, from its first words: never its values.</summary>
