@@ -111,6 +111,7 @@ internal static class SnapshotWaiters
     {
         await using var cmd = new NpgsqlCommand(ComparisonWaits, conn);
         cmd.Parameters.AddWithValue("comparison", Verify.Sessions.ApplicationName);
+        cmd.Parameters.AddWithValue("apply", Follow.FollowSession.ApplyApplicationName + "%");
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? (reader.GetInt32(0), reader.GetInt32(1)) : (null, null);
     }

@@ -16,6 +16,9 @@ namespace PgRelocate.Online.Follow;
 /// </summary>
 internal sealed class FollowSession : IAsyncDisposable
 {
+    /// <summary>What the apply's sessions on the target are called: this, alone or followed by the lane's number or "streamed".</summary>
+    internal const string ApplyApplicationName = "pgrelocate online apply";
+
     private readonly CancellationTokenSource _stop = new();
     private readonly List<NpgsqlConnection> _connections = [];
     private readonly Channel<Change> _channel = Channel.CreateBounded<Change>(new BoundedChannelOptions(4096) { SingleReader = true, SingleWriter = true });
@@ -72,7 +75,7 @@ internal sealed class FollowSession : IAsyncDisposable
         {
             for (var i = 0; i < Math.Max(1, lanes); i++)
             {
-                session._connections.Add(await OpenApplyAsync(target, to, i == 0 ? "pgrelocate online apply" : $"pgrelocate online apply {i + 1}", cancellationToken));
+                session._connections.Add(await OpenApplyAsync(target, to, i == 0 ? ApplyApplicationName : $"{ApplyApplicationName} {i + 1}", cancellationToken));
             }
 
             var first = session._connections[0];
@@ -100,7 +103,7 @@ internal sealed class FollowSession : IAsyncDisposable
                 session.Applier,
                 slot,
                 stored.Lsn,
-                async ct => new ApplyLane(await OpenApplyAsync(target, to, "pgrelocate online apply streamed", ct), slot, positions, bookkeepingAtCommit: true, ownsConnection: true, sides: sides) { Carry = carry });
+                async ct => new ApplyLane(await OpenApplyAsync(target, to, $"{ApplyApplicationName} streamed", ct), slot, positions, bookkeepingAtCommit: true, ownsConnection: true, sides: sides) { Carry = carry });
 
             session.Replication = await Db.OpenReplicationAsync(source, from, "pgrelocate online", cancellationToken);
             var stop = session._stop.Token;
