@@ -250,7 +250,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
             PgServer.ExecuteAsync(source, "BEGIN; ALTER TABLE altered ADD COLUMN note text DEFAULT 'n'; INSERT INTO altered VALUES (1000, 'new', 'added'); TRUNCATE emptied; COMMIT").GetAwaiter().GetResult();
             Assert.True(
                 Eventually.Holds(
-                    async () => await PgServer.ScalarAsync<long>(superuser, "SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a USING (pid) WHERE l.relation = 'public.altered'::regclass AND l.mode = 'AccessExclusiveLock' AND l.granted AND a.application_name LIKE 'pgrelocate online apply%'") > 0,
+                    async () => await PgServer.ScalarAsync<long>(superuser, $"SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a USING (pid) WHERE l.relation = 'public.altered'::regclass AND l.mode = 'AccessExclusiveLock' AND l.granted AND a.application_name LIKE '{FollowSession.ApplyApplicationName}%'") > 0,
                     TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20)).GetAwaiter().GetResult(),
                 "the apply did not alter the table");
         });
