@@ -19,6 +19,7 @@ internal static class CheckCommand
         var replicaIdentityFull = new Option<bool>("--replica-identity-full") { Description = "With --online: tables without a primary key will get REPLICA IDENTITY FULL (a warning, not a blocker)." };
         var roles = new Option<bool>("--roles") { Description = "Check that the target allows migrate --roles: creating the roles the database uses, keeping owners and grants." };
         var confirm = new Option<string?>("--confirm") { Description = "The target database's name: lets the estimate time a scratch table (rolled back) on a target that holds data." };
+        var jobs = JobsOption.Check;
         var maxDowntime = new Option<string?>("--max-downtime") { Description = "The write downtime the recommended path must stay under (30s, 10m, 2h)." };
         var command = new Command("check", "Check a source (and target) before migrating: versions, extensions, size, roles, activity and more.")
         {
@@ -26,6 +27,7 @@ internal static class CheckCommand
             target,
             online,
             replicaIdentityFull,
+            jobs,
             roles,
             RoleOptions.MapRole,
             RoleOptions.PrivilegedAttributes,
@@ -40,7 +42,7 @@ internal static class CheckCommand
             var sourceInfo = ctx.Connection(source);
             var targetInfo = ctx.Parse.GetValue(target) is { } t ? ctx.Connection(target!) : null;
             IReadOnlyList<IPreflightCheck> checks = ctx.Parse.GetValue(online)
-                ? [.. PreflightRunner.DefaultChecks(online: true), .. Online.OnlineChecks.All(ctx.Parse.GetValue(replicaIdentityFull))]
+                ? [.. PreflightRunner.DefaultChecks(online: true), .. Online.OnlineChecks.All(ctx.Parse.GetValue(replicaIdentityFull), Math.Max(1, ctx.Parse.GetValue(jobs)))]
                 : [.. PreflightRunner.DefaultChecks(), Online.OnlineChecks.LeftoverSlots];
             var (withRoles, renames, privileged) = RoleOptions.Get(ctx.Parse, roles);
             var budget = ctx.Parse.GetValue(maxDowntime) is { } text ? MigrateCommand.ParseDuration(text, "--max-downtime") : (TimeSpan?)null;

@@ -20,6 +20,13 @@ public sealed record CopyOptions
     /// <summary>Parallel index and constraint builds on the target.</summary>
     public int IndexJobs { get; init; } = 2;
 
+    /// <summary>
+    /// The sessions the run opens on the target at once, which its free connection slots are checked against before
+    /// anything is emptied: a migration's copy counts what its later steps open (an online migration's follow); null:
+    /// the copy's own COPY streams and index builds.
+    /// </summary>
+    public TargetSessions? Sessions { get; init; }
+
     /// <summary>The size above which a table is split when nothing says otherwise (<see cref="SplitSize"/>).</summary>
     public const long DefaultSplit = 256L * 1024 * 1024;
 

@@ -1,6 +1,7 @@
 using Npgsql;
 using PgRelocate.Connections;
 using PgRelocate.Errors;
+using PgRelocate.Online.Follow;
 using PgRelocate.Preflight;
 using PgRelocate.Preflight.Checks;
 
@@ -14,11 +15,14 @@ namespace PgRelocate.Online;
 /// </summary>
 public static class OnlineChecks
 {
-    public static IReadOnlyList<IPreflightCheck> All(bool replicaIdentityFull) =>
+    /// <param name="replicaIdentityFull">--replica-identity-full: a table without a key is a warning, not a blocker.</param>
+    /// <param name="jobs">The migration's --jobs, which the target's connection slots are counted for (when a target is given).</param>
+    public static IReadOnlyList<IPreflightCheck> All(bool replicaIdentityFull, int jobs) =>
     [
         new Check("online: wal_level", WalLevelAsync),
         new Check("online: replication role", RoleAsync),
         new Check("online: replication slots", SlotsAsync),
+        new TargetSlots(jobs),
         new Check("online: table owners", OwnersAsync),
         new Check("online: replica identity", (c, t) => IdentityAsync(c, replicaIdentityFull, t)),
         new Check("online: not replicated", NotReplicatedAsync),
@@ -28,11 +32,31 @@ public static class OnlineChecks
     /// <summary>The tool's replication slots left on the source's server, with the WAL they hold: every `check` lists them.</summary>
     public static IPreflightCheck LeftoverSlots { get; } = new Check("leftover replication slots", LeftoverSlotsAsync);
 
+    /// <summary>The name of the check that the target has a connection slot for each session the online migration opens there at once.</summary>
+    public const string TargetSlotsCheck = "online: target connection slots";
+
     private sealed class Check(string name, Func<PreflightContext, CancellationToken, Task<CheckResult>> run) : IPreflightCheck
     {
         public string Name => name;
 
         public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken) => [await run(context, cancellationToken)];
+    }
+
+    /// <summary>The target's free connection slots against the sessions the online migration opens there at once (<see cref="FollowTargetSessions"/>); no row without a target.</summary>
+    private sealed class TargetSlots(int jobs) : IPreflightCheck
+    {
+        public string Name => TargetSlotsCheck;
+
+        public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
+        {
+            if (!context.HasTarget)
+            {
+                return [];
+            }
+
+            var state = await Catalog.ServerState.ReadAsync(context.Target!, cancellationToken);
+            return [Targets.TargetPreparation.ConnectionSlots(state, FollowTargetSessions.For(jobs, context.SourceInfo, context.TargetInfo!)) with { Check = TargetSlotsCheck }];
+        }
     }
 
     private enum Provider

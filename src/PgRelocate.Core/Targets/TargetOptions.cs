@@ -31,14 +31,14 @@ public sealed record TargetOptions
     public TargetChanges Changes { get; init; } = new();
 
     /// <summary>What these options ask of the target, for <see cref="TargetPreparation"/>: the caller adds what its input needs.</summary>
-    /// <param name="connections">The connections the run opens on the target at once.</param>
-    public TargetRequirements Requirements(int connections) => new()
+    /// <param name="sessions">The connections the run opens on the target at once.</param>
+    public TargetRequirements Requirements(TargetSessions sessions) => new()
     {
         Confirm = Confirm,
         LockTimeout = LockTimeout,
         OwnSessions = OwnSessions,
         FinishCommand = FinishCommand,
-        Jobs = connections,
+        Sessions = sessions,
         Changes = Changes,
     };
 }

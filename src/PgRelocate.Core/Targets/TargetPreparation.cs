@@ -121,10 +121,7 @@ internal sealed class TargetPreparation
 
         var state = await ServerState.ReadAsync(conn, cancellationToken);
         var (free, limit) = state.FreeSlots;
-        findings.Add(free >= requirements.Jobs
-            ? CheckResult.Ok("connection slots", $"{free} more connections allowed ({limit}); {requirements.Jobs} needed.")
-            : CheckResult.Block("connection slots", $"The target allows {Math.Max(free, 0)} more connections ({limit}), and {requirements.Jobs} are needed.",
-                free > 0 ? $"Close other sessions, or run with --jobs {free}." : "Close other sessions, or raise the limit."));
+        findings.Add(ConnectionSlots(state, requirements.Sessions));
 
         findings.Add(state.ReadOnlyReason is { } why
             ? CheckResult.Block("target writable", $"The target database {database} takes no writes: {why}.",
@@ -142,6 +139,27 @@ internal sealed class TargetPreparation
             });
 
         return new TargetPreparation(target, requirements, server, objects, findings) { RoundTrip = roundTrip };
+    }
+
+    /// <summary>The name of the finding on the target's free connection slots.</summary>
+    public const string ConnectionSlotsFinding = "connection slots";
+
+    /// <summary>
+    /// Whether the target has a free connection slot for each session the run opens at once: the server's, the login
+    /// role's and the database's limits, each less what already uses it. Short, the advice names the largest --jobs that fits.
+    /// </summary>
+    internal static CheckResult ConnectionSlots(ServerState state, TargetSessions sessions)
+    {
+        var (free, limit) = state.FreeSlots;
+        var needed = sessions.Needed;
+        if (free >= needed)
+        {
+            return CheckResult.Ok(ConnectionSlotsFinding, $"{free} more connections allowed ({limit}); {needed} needed ({sessions.What(sessions.Jobs)}).");
+        }
+
+        var fewer = sessions.JobsFitting(free) is { } jobs ? $", or run with --jobs {jobs} ({sessions.ForJobs(jobs)} connections)" : "";
+        return CheckResult.Block(ConnectionSlotsFinding, $"The target allows {Math.Max(free, 0)} more connections ({limit}), and {needed} are needed ({sessions.What(sessions.Jobs)}).",
+            $"Close other sessions or raise the limit{fewer}.");
     }
 
     internal static CheckResult Emptiness(string database, string? confirm, IReadOnlyList<UserObject> objects)

@@ -27,8 +27,8 @@ public sealed record TargetRequirements
     /// </summary>
     public IReadOnlyList<PolicyRole> PolicyRoles { get; init; } = [];
 
-    /// <summary>The connections the restore will open at once (its jobs); each needs a free slot.</summary>
-    public int Jobs { get; init; } = 1;
+    /// <summary>The connections the run will open at once (a restore's jobs, a copy's streams and index builds); each needs a free slot.</summary>
+    public TargetSessions Sessions { get; init; } = TargetSessions.PerJob(1);
 
     /// <summary>The source server's major version, when known: the target may not be older.</summary>
     public int? SourceMajor { get; init; }

@@ -190,13 +190,15 @@ public class TargetPreparationTests(PgServer server) : IClassFixture<PgServer>
         var heldError = await Assert.ThrowsAsync<UsageException>(() => TargetPreparation.CheckAsync(held, new TargetRequirements(), CancellationToken.None));
         var ownLock = await TargetPreparation.CheckAsync(held, new TargetRequirements { OwnSessions = [other.ProcessID] }, CancellationToken.None);
         var readOnlyError = await Assert.ThrowsAsync<UsageException>(() => TargetPreparation.CheckAsync(readOnly, new TargetRequirements(), CancellationToken.None));
-        var tooMany = await Assert.ThrowsAsync<UsageException>(() => TargetPreparation.CheckAsync(held, new TargetRequirements { OwnSessions = [other.ProcessID], Jobs = 100_000 }, CancellationToken.None));
+        var tooMany = await Assert.ThrowsAsync<UsageException>(() => TargetPreparation.CheckAsync(held, new TargetRequirements { OwnSessions = [other.ProcessID], Sessions = TargetSessions.PerJob(100_000) }, CancellationToken.None));
 
         Assert.Contains("application 'pgrelocate migrate'", heldError.Message, StringComparison.Ordinal);
         Assert.Contains(held.User, heldError.Message, StringComparison.Ordinal);
         Assert.False(ownLock.Blocked);
         Assert.Contains("default_transaction_read_only", readOnlyError.Message, StringComparison.Ordinal);
         Assert.Contains("more connections", tooMany.Message, StringComparison.Ordinal);
+        Assert.Contains("100000 are needed (100000 jobs)", tooMany.Message, StringComparison.Ordinal);
+        Assert.Matches(@"or run with --jobs (\d+) \(\1 connections\)\.", tooMany.Message);
     }
 
     [Fact]

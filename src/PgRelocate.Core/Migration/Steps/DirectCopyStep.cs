@@ -3,6 +3,7 @@ using PgRelocate.Connections;
 using PgRelocate.Copy;
 using PgRelocate.Errors;
 using PgRelocate.Progress;
+using PgRelocate.Targets;
 
 namespace PgRelocate.Migration.Steps;
 
@@ -192,6 +193,7 @@ public sealed class DirectCopyStep : ICompensatingStep
             Source = options.Source.WithApplicationName(name),
             Into = options.Into with { Connection = options.Into.Connection.WithApplicationName(name) },
             IndexJobs = options.Into.Jobs,
+            Sessions = TargetSessions.Copy(options.Into.Jobs),
             Snapshot = snapshot,
             LogPath = Path.Combine(context.Folder, "copy.log"),
         };

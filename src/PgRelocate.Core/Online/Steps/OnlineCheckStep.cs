@@ -16,7 +16,10 @@ internal sealed class OnlineCheckStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
-        var report = await new PreflightRunner(OnlineChecks.All(options.ReplicaIdentityFull)).RunAsync(options.Source, null, context.Binaries, context.Reporter, cancellationToken);
+        // The target too, for its connection slots: not a database still to create (an instance's), whose server the children count as they start.
+        var target = options.DatabaseToCreate is null ? options.Into.Connection : null;
+        var report = await new PreflightRunner(OnlineChecks.All(options.ReplicaIdentityFull, options.Into.Jobs)) { OwnSessions = options.Into.OwnSessions }
+            .RunAsync(options.Source, target, context.Binaries, context.Reporter, cancellationToken);
         context.Record.Tables.Add(new ReportTable(
             "Online prerequisites",
             ["check", "status", "found", "next step"],

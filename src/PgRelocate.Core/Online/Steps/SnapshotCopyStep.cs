@@ -6,6 +6,7 @@ using PgRelocate.Copy;
 using PgRelocate.Errors;
 using PgRelocate.Migration;
 using PgRelocate.Online.Apply;
+using PgRelocate.Online.Follow;
 using PgRelocate.Migration.Steps;
 using PgRelocate.Progress;
 
@@ -121,7 +122,12 @@ internal sealed class SnapshotCopyStep : ICompensatingStep
         context.Journal.Save();
         context.Reporter.Info($"Replication slot {slot} created at {start}; copying its snapshot {created.SnapshotName}.");
 
-        var result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(DirectCopyStep.CopyOptionsFor(context, created.SnapshotName) with { Yields = yields }, cancellationToken);
+        var result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(DirectCopyStep.CopyOptionsFor(context, created.SnapshotName) with
+        {
+            Yields = yields,
+            // Checked again before the target is emptied: the follow's sessions, not the copy's alone (see OnlineCheckStep).
+            Sessions = FollowTargetSessions.For(options.Into.Jobs, options.Source, options.Into.Connection),
+        }, cancellationToken);
         var yielded = await YieldedAsync(context, result.Yielded, cancellationToken);
 
         await using (var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken))
