@@ -33,6 +33,9 @@ public sealed class PreflightContext
     /// <summary>The target database still to create, when <see cref="TargetInfo"/> names another of its server's (see <see cref="Targets.TargetRequirements.DatabaseToCreate"/>).</summary>
     public string? TargetDatabaseToCreate { get; init; }
 
+    /// <summary>The sessions the run to come opens on the target at once (<see cref="PreflightRunner.TargetSessions"/>).</summary>
+    public Targets.TargetSessions TargetSessions { get; init; } = Targets.TargetSessions.PerJob(1);
+
     /// <summary>--roles: the roles the database uses will be created on the target, owners and privileges kept.</summary>
     public bool Roles { get; init; }
 

@@ -87,6 +87,7 @@ public sealed class PreflightRunner
                 TargetDatabaseToCreate = TargetDatabaseToCreate,
                 PrivilegedAttributes = PrivilegedAttributes,
                 SizesAhead = sizes,
+                TargetSessions = TargetSessions,
             };
             return await RunChecksAsync(context, cancellationToken);
         }
@@ -147,6 +148,9 @@ public sealed class PreflightRunner
 
     /// <summary>Sessions of the caller's own migration (the one holding the migration lock on the target), which the target checks ignore.</summary>
     public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
+
+    /// <summary>The sessions the run to come opens on the target at once, which its free connection slots are counted for (a check's own one, when no run is known).</summary>
+    public Targets.TargetSessions TargetSessions { get; init; } = Targets.TargetSessions.PerJob(1);
 
     /// <summary>The estimate's bounds and budget; null (--no-estimate, or a caller that wants none): no estimate.</summary>
     public EstimateOptions? EstimateWith { get; init; }

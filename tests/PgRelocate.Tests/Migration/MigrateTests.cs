@@ -202,6 +202,35 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         await DatabaseSnapshot.AssertSameAsync(source, target);
     }
 
+    /// <summary>
+    /// A target whose login role allows fewer connections than the copy opens at once is refused by the checks, before
+    /// anything is copied, naming what needs them and the --jobs that fits (the copy's own check, before it empties the
+    /// target, said so only then, and the checks counted one connection).
+    /// </summary>
+    [Fact]
+    public async Task Should_Refuse_In_The_Checks_A_Target_Role_Allowed_Fewer_Connections_Than_The_Copy_Opens()
+    {
+        var source = await servers.SmallSourceAsync();
+        var target = await servers.Target.CreateDatabaseAsync("few_target_slots");
+        using var dir = new TempDir();
+        await servers.Target.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(target.User)} CONNECTION LIMIT 6");
+        CliResult result;
+        try
+        {
+            result = await CliRunner.RunAsync(Args(source, target, dir.Path, "--direct", "--jobs", "4", "--no-estimate"), null);
+        }
+        finally
+        {
+            await servers.Target.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(target.User)} CONNECTION LIMIT -1");
+        }
+
+        Assert.True(result.ExitCode == 3, result.ToString());
+        Assert.Contains("8 are needed (4 COPY streams and 4 index builds)", result.Output, StringComparison.Ordinal);
+        Assert.Matches(@"or run with --jobs [12] \([24] connections\)", result.Output);
+        Assert.Equal(StepStatus.Failed, MigrationJournal.All(dir.Path).Single().Step("check").Status);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"));
+    }
+
     [Fact]
     public async Task Should_Fail_With_Exit_1_Lift_Read_Only_And_Say_Where_When_The_Restore_Fails()
     {

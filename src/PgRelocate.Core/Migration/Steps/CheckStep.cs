@@ -3,6 +3,7 @@ using PgRelocate.Connections;
 using PgRelocate.Errors;
 using PgRelocate.Preflight;
 using PgRelocate.Progress;
+using PgRelocate.Targets;
 
 namespace PgRelocate.Migration.Steps;
 
@@ -88,12 +89,20 @@ internal sealed class CheckStep : IMigrationStep
         return estimate;
     }
 
+    /// <summary>
+    /// The sessions the migration's copy or restore opens on the target at once, which the checks count its free
+    /// connection slots for: the copy's (a direct or an online migration's: the online check counts the follow's too),
+    /// or pg_restore's jobs.
+    /// </summary>
+    private static TargetSessions TargetSessionsOf(MigrationOptions options) =>
+        options.Direct || options.Online ? TargetSessions.Copy(options.Into.Jobs) : TargetSessions.PerJob(options.Into.Jobs);
+
     /// <summary>The checks; <paramref name="estimate"/>, measured just before, gives the downtime check its figure.</summary>
     private static async Task CheckAsync(MigrationContext context, Estimate? estimate, CancellationToken cancellationToken)
     {
         var options = context.Options;
         // Online, the applications keep writing until the cutover: its advice and downtime, not a dump's.
-        var report = await new PreflightRunner(PreflightRunner.DefaultChecks(options.Online)) { KnownEstimate = estimate, OwnSessions = options.Into.OwnSessions, Roles = options.Roles, RoleRenames = options.RoleRenames, TargetDatabaseToCreate = options.DatabaseToCreate, PrivilegedAttributes = options.PrivilegedAttributes }.RunAsync(options.Source, options.Into.Connection, context.Binaries, context.Reporter, cancellationToken);
+        var report = await new PreflightRunner(PreflightRunner.DefaultChecks(options.Online)) { KnownEstimate = estimate, OwnSessions = options.Into.OwnSessions, TargetSessions = TargetSessionsOf(options), Roles = options.Roles, RoleRenames = options.RoleRenames, TargetDatabaseToCreate = options.DatabaseToCreate, PrivilegedAttributes = options.PrivilegedAttributes }.RunAsync(options.Source, options.Into.Connection, context.Binaries, context.Reporter, cancellationToken);
         context.Record.Tables.Add(new ReportTable(
             "Preflight checks",
             ["check", "status", "found", "next step"],

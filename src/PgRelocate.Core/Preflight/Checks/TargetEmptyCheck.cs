@@ -19,7 +19,7 @@ internal sealed class TargetEmptyCheck : IPreflightCheck
             return [];
         }
 
-        var inspected = await TargetPreparation.InspectAsync(context.Target!, context.TargetInfo!, new TargetRequirements { OwnSessions = context.OwnSessions }, cancellationToken);
+        var inspected = await TargetPreparation.InspectAsync(context.Target!, context.TargetInfo!, new TargetRequirements { OwnSessions = context.OwnSessions, Sessions = context.TargetSessions }, cancellationToken);
         // The restore and the copy refuse these again as they prepare the target: --allow cannot lift them (--confirm lifts "target empty").
         return [.. inspected.Findings.Select(f => f.Check == Name ? f : f with { Overridable = false })];
     }
