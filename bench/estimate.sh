@@ -2,7 +2,8 @@
 # The estimate benchmark: at each pgbench scale, runs `pgrelocate check` (its estimate) and then the paths it
 # predicts, and prints predicted against real:
 #   - the direct copy (`pgrelocate copy`, 2 + 2 lanes, the copy's defaults) and dump + restore (`pgrelocate dump`
-#     then `pgrelocate restore`), each into a fresh target database;
+#     then `pgrelocate restore --jobs 2`, as migrate's default runs it), each into a fresh target database, and
+#     the dump and the restore apart;
 #   - the source's WAL rate while pgbench writes at a fixed rate (-R): the check's against pg_current_wal_lsn read
 #     by psql over the ten seconds before and the ten seconds after the check;
 #   - check's own wall time.
@@ -51,6 +52,8 @@ wal_rate() {
 }
 # field JSON NAME: a number of the check's estimate, or "-" when it is left out.
 field() { python3 -c "import json,sys; e=json.load(open(sys.argv[1])).get('estimate',{}); print(e.get(sys.argv[2],'-'))" "$1" "$2"; }
+# part JSON dump|restore: that part of the estimate's dump + restore, as its basis gives it ("dump 12.3 s", "restore 45.6 s").
+part() { python3 -c "import json,re,sys; b=[l for l in json.load(open(sys.argv[1])).get('estimate',{}).get('basis',[]) if l.startswith('dump + restore:')]; m=re.search(sys.argv[2] + r' ([0-9.]+) s', b[0]) if b else None; print(m.group(1) if m else '-')" "$1" "$2"; }
 ratio() { python3 -c "import sys; p,r=sys.argv[1],float(sys.argv[2]); print('-' if p=='-' else f'{float(p)/r:.2f}')" "$1" "$2"; }
 
 RESULTS=()
@@ -69,11 +72,15 @@ for SCALE in "${SCALES[@]}"; do
     COPY_S=$(python3 -c "print(round($t1 - $t0, 1))")
     TGT="$(fresh_target restored)"
     rm -f "$WORK/bench.dump" "$WORK/bench.dump.manifest.json"
+    # The restore with the jobs the estimate predicts for: migrate's (--jobs 2), which its dump + restore path runs.
     t0=$(now)
     "${RUN[@]}" dump --source "$SRC" --to "$WORK/bench.dump" >/dev/null 2>&1
-    "${RUN[@]}" restore "$WORK/bench.dump" --target "$TGT" >/dev/null 2>&1
     t1=$(now)
-    DR_S=$(python3 -c "print(round($t1 - $t0, 1))")
+    "${RUN[@]}" restore "$WORK/bench.dump" --target "$TGT" --jobs 2 >/dev/null 2>&1
+    t2=$(now)
+    DR_S=$(python3 -c "print(round($t2 - $t0, 1))")
+    DUMP_S=$(python3 -c "print(round($t1 - $t0, 1))")
+    RESTORE_S=$(python3 -c "print(round($t2 - $t1, 1))")
     sql "$(url "$TPORT" postgres)" -c "DROP DATABASE copied" -c "DROP DATABASE restored" >/dev/null
 
     # Online: the WAL rate under a fixed write rate, outside the tool before and after the check, and the check's.
@@ -89,6 +96,8 @@ for SCALE in "${SCALES[@]}"; do
     C="$WORK/check-$SCALE.json"
     RESULTS+=("$(printf '%-6s %-16s %12s %12s %7s' "$SCALE" "direct copy s" "$(field "$C" copySeconds)" "$COPY_S" "$(ratio "$(field "$C" copySeconds)" "$COPY_S")")")
     RESULTS+=("$(printf '%-6s %-16s %12s %12s %7s' "$SCALE" "dump+restore s" "$(field "$C" dumpRestoreSeconds)" "$DR_S" "$(ratio "$(field "$C" dumpRestoreSeconds)" "$DR_S")")")
+    RESULTS+=("$(printf '%-6s %-16s %12s %12s %7s' "$SCALE" "  dump s" "$(part "$C" dump)" "$DUMP_S" "$(ratio "$(part "$C" dump)" "$DUMP_S")")")
+    RESULTS+=("$(printf '%-6s %-16s %12s %12s %7s' "$SCALE" "  restore s" "$(part "$C" restore)" "$RESTORE_S" "$(ratio "$(part "$C" restore)" "$RESTORE_S")")")
     W="$(field "$WORK/wal-$SCALE.json" sourceWalBytesPerSecond)"
     RESULTS+=("$(printf '%-6s %-16s %12s %12.0f %7s' "$SCALE" "WAL bytes/s" "$W" "$OUT_WAL" "$(ratio "$W" "$OUT_WAL")")")
     RESULTS+=("$(printf '%-6s %-16s %12s %12s %7s' "$SCALE" "check s" "-" "$CHECK_S" "-")")
