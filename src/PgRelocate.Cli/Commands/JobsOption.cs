@@ -19,7 +19,7 @@ internal static class JobsOption
     public static readonly Option<int> Migrate = Create("Parallel jobs: the restore's or the copy's, and with --online the connections that apply changes.", 2);
 
     /// <summary>check: the jobs of the migration checked for, whose connections on the target are counted.</summary>
-    public static readonly Option<int> Check = Create("With --online and --target: the --jobs of the migration to come, whose connections the target must allow at once.", 2);
+    public static readonly Option<int> Check = Create("With --online: the --jobs of the migration to come, whose connections the source (and the target) must allow at once.", 2);
 
     /// <summary>verify: tables compared at once; its default depends on the machine, so none is fixed here.</summary>
     public static readonly Option<int?> Verify = new("--jobs", "-j")

@@ -25,7 +25,7 @@ public sealed record CopyOptions
     /// anything is emptied: a migration's copy counts what its later steps open (an online migration's follow); null:
     /// the copy's own COPY streams and index builds.
     /// </summary>
-    public TargetSessions? Sessions { get; init; }
+    public SessionCount? Sessions { get; init; }
 
     /// <summary>The size above which a table is split when nothing says otherwise (<see cref="SplitSize"/>).</summary>
     public const long DefaultSplit = 256L * 1024 * 1024;

@@ -77,7 +77,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 await policies;
                 await snapshot.ReadFactsAsync(cancellationToken);
                 // The target is checked in its own session while the snapshot's session reads the source's tables.
-                var checking = TargetPreparation.CheckAsync(options.Target, options.Into.Requirements(options.Sessions ?? TargetSessions.Copy(options.Jobs, options.IndexJobs)) with
+                var checking = TargetPreparation.CheckAsync(options.Target, options.Into.Requirements(options.Sessions ?? SessionCount.Copy(options.Jobs, options.IndexJobs)) with
                 {
                     Extensions = snapshot.Extensions.Select(e => e.Name).ToList(),
                     ExtensionSchemas = snapshot.Extensions.Select(e => (e.Name, e.Schema)).ToList(),

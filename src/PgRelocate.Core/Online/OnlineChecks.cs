@@ -22,7 +22,8 @@ public static class OnlineChecks
         new Check("online: wal_level", WalLevelAsync),
         new Check("online: replication role", RoleAsync),
         new Check("online: replication slots", SlotsAsync),
-        new TargetSlots(jobs),
+        new ConnectionSlots(jobs, target: false),
+        new ConnectionSlots(jobs, target: true),
         new Check("online: table owners", OwnersAsync),
         new Check("online: replica identity", (c, t) => IdentityAsync(c, replicaIdentityFull, t)),
         new Check("online: not replicated", NotReplicatedAsync),
@@ -35,6 +36,9 @@ public static class OnlineChecks
     /// <summary>The name of the check that the target has a connection slot for each session the online migration opens there at once.</summary>
     public const string TargetSlotsCheck = "online: target connection slots";
 
+    /// <summary>The name of the check that the source has a connection slot for each session the online migration opens there at once.</summary>
+    public const string SourceSlotsCheck = "online: source connection slots";
+
     private sealed class Check(string name, Func<PreflightContext, CancellationToken, Task<CheckResult>> run) : IPreflightCheck
     {
         public string Name => name;
@@ -42,20 +46,28 @@ public static class OnlineChecks
         public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken) => [await run(context, cancellationToken)];
     }
 
-    /// <summary>The target's free connection slots against the sessions the online migration opens there at once (<see cref="FollowTargetSessions"/>); no row without a target.</summary>
-    private sealed class TargetSlots(int jobs) : IPreflightCheck
+    /// <summary>
+    /// One side's free connection slots against the sessions the online migration opens there at once
+    /// (<see cref="OnlineSessions"/>); the target's only when one is given (the source's then counts the comparison's
+    /// sessions as if the target were where the source is).
+    /// </summary>
+    private sealed class ConnectionSlots(int jobs, bool target) : IPreflightCheck
     {
-        public string Name => TargetSlotsCheck;
+        public string Name => target ? TargetSlotsCheck : SourceSlotsCheck;
 
         public async Task<IReadOnlyList<CheckResult>> RunAsync(PreflightContext context, CancellationToken cancellationToken)
         {
-            if (!context.HasTarget)
+            if (target && !context.HasTarget)
             {
                 return [];
             }
 
-            var state = await Catalog.ServerState.ReadAsync(context.Target!, cancellationToken);
-            return [Targets.TargetPreparation.ConnectionSlots(state, FollowTargetSessions.For(jobs, context.SourceInfo, context.TargetInfo!)) with { Check = TargetSlotsCheck }];
+            var state = await Catalog.ServerState.ReadAsync(target ? context.Target! : context.Source, cancellationToken);
+            var other = context.HasTarget ? context.TargetInfo! : context.SourceInfo;
+            var sessions = target
+                ? OnlineSessions.OnTarget(jobs, context.SourceInfo, other)
+                : OnlineSessions.OnSource(jobs, context.SourceInfo, other);
+            return [Targets.TargetPreparation.ConnectionSlots(state, sessions, target ? "target" : "source") with { Check = Name }];
         }
     }
 

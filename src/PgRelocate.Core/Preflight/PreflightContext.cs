@@ -34,7 +34,7 @@ public sealed class PreflightContext
     public string? TargetDatabaseToCreate { get; init; }
 
     /// <summary>The sessions the run to come opens on the target at once (<see cref="PreflightRunner.TargetSessions"/>).</summary>
-    public Targets.TargetSessions TargetSessions { get; init; } = Targets.TargetSessions.PerJob(1);
+    public Targets.SessionCount TargetSessions { get; init; } = Targets.SessionCount.PerJob(1);
 
     /// <summary>--roles: the roles the database uses will be created on the target, owners and privileges kept.</summary>
     public bool Roles { get; init; }

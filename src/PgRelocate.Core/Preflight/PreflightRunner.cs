@@ -150,7 +150,7 @@ public sealed class PreflightRunner
     public IReadOnlyCollection<int> OwnSessions { get; init; } = [];
 
     /// <summary>The sessions the run to come opens on the target at once, which its free connection slots are counted for (a check's own one, when no run is known).</summary>
-    public Targets.TargetSessions TargetSessions { get; init; } = Targets.TargetSessions.PerJob(1);
+    public Targets.SessionCount TargetSessions { get; init; } = Targets.SessionCount.PerJob(1);
 
     /// <summary>The estimate's bounds and budget; null (--no-estimate, or a caller that wants none): no estimate.</summary>
     public EstimateOptions? EstimateWith { get; init; }

@@ -60,7 +60,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         };
 
         // 2. The target: checked, then emptied when --confirm allows it.
-        var prepared = await TargetPreparation.CheckAsync(target, options.Into.Requirements(TargetSessions.PerJob(options.Into.Jobs)) with
+        var prepared = await TargetPreparation.CheckAsync(target, options.Into.Requirements(SessionCount.PerJob(options.Into.Jobs)) with
         {
             Extensions = archive.Contents.Extensions,
             ExtensionSchemas = archive.Contents.ExtensionSchemas,

@@ -32,7 +32,7 @@ public sealed record TargetOptions
 
     /// <summary>What these options ask of the target, for <see cref="TargetPreparation"/>: the caller adds what its input needs.</summary>
     /// <param name="sessions">The connections the run opens on the target at once.</param>
-    public TargetRequirements Requirements(TargetSessions sessions) => new()
+    public TargetRequirements Requirements(SessionCount sessions) => new()
     {
         Confirm = Confirm,
         LockTimeout = LockTimeout,

@@ -145,10 +145,12 @@ internal sealed class TargetPreparation
     public const string ConnectionSlotsFinding = "connection slots";
 
     /// <summary>
-    /// Whether the target has a free connection slot for each session the run opens at once: the server's, the login
-    /// role's and the database's limits, each less what already uses it. Short, the advice names the largest --jobs that fits.
+    /// Whether a server has a free connection slot for each session the run opens there at once: the server's, the
+    /// login role's and the database's limits, each less what already uses it. Short, the advice names the largest
+    /// --jobs that fits.
     /// </summary>
-    internal static CheckResult ConnectionSlots(ServerState state, TargetSessions sessions)
+    /// <param name="side">"target", or "source" for an online migration's.</param>
+    internal static CheckResult ConnectionSlots(ServerState state, SessionCount sessions, string side = "target")
     {
         var (free, limit) = state.FreeSlots;
         var needed = sessions.Needed;
@@ -158,7 +160,7 @@ internal sealed class TargetPreparation
         }
 
         var fewer = sessions.JobsFitting(free) is { } jobs ? $", or run with --jobs {jobs} ({sessions.ForJobs(jobs)} connections)" : "";
-        return CheckResult.Block(ConnectionSlotsFinding, $"The target allows {Math.Max(free, 0)} more connections ({limit}), and {needed} are needed ({sessions.What(sessions.Jobs)}).",
+        return CheckResult.Block(ConnectionSlotsFinding, $"The {side} allows {Math.Max(free, 0)} more connections ({limit}), and {needed} are needed ({sessions.What(sessions.Jobs)}).",
             $"Close other sessions or raise the limit{fewer}.");
     }
 

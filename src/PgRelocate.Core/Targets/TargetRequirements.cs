@@ -28,7 +28,7 @@ public sealed record TargetRequirements
     public IReadOnlyList<PolicyRole> PolicyRoles { get; init; } = [];
 
     /// <summary>The connections the run will open at once (a restore's jobs, a copy's streams and index builds); each needs a free slot.</summary>
-    public TargetSessions Sessions { get; init; } = TargetSessions.PerJob(1);
+    public SessionCount Sessions { get; init; } = SessionCount.PerJob(1);
 
     /// <summary>The source server's major version, when known: the target may not be older.</summary>
     public int? SourceMajor { get; init; }

@@ -190,7 +190,7 @@ public class TargetPreparationTests(PgServer server) : IClassFixture<PgServer>
         var heldError = await Assert.ThrowsAsync<UsageException>(() => TargetPreparation.CheckAsync(held, new TargetRequirements(), CancellationToken.None));
         var ownLock = await TargetPreparation.CheckAsync(held, new TargetRequirements { OwnSessions = [other.ProcessID] }, CancellationToken.None);
         var readOnlyError = await Assert.ThrowsAsync<UsageException>(() => TargetPreparation.CheckAsync(readOnly, new TargetRequirements(), CancellationToken.None));
-        var tooMany = await Assert.ThrowsAsync<UsageException>(() => TargetPreparation.CheckAsync(held, new TargetRequirements { OwnSessions = [other.ProcessID], Sessions = TargetSessions.PerJob(100_000) }, CancellationToken.None));
+        var tooMany = await Assert.ThrowsAsync<UsageException>(() => TargetPreparation.CheckAsync(held, new TargetRequirements { OwnSessions = [other.ProcessID], Sessions = SessionCount.PerJob(100_000) }, CancellationToken.None));
 
         Assert.Contains("application 'pgrelocate migrate'", heldError.Message, StringComparison.Ordinal);
         Assert.Contains(held.User, heldError.Message, StringComparison.Ordinal);

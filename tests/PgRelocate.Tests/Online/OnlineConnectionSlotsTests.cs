@@ -8,10 +8,10 @@ using PgRelocate.Tests.Harness;
 namespace PgRelocate.Tests.Online;
 
 /// <summary>
-/// The target's connection slots for an online migration, whose follow opens more sessions there than its copy: a
-/// login role allowed fewer connections than that is refused before the source is touched, naming the --jobs that
-/// fits; allowed just enough, the migration verifies while following and switches, and no more of its sessions than
-/// it counted were ever open on the target at once (seen on the server, not in the tool's own count).
+/// Both servers' connection slots for an online migration, whose follow opens more sessions than its copy: a login
+/// role allowed fewer connections than that on either side is refused before the source is touched, naming the --jobs
+/// that fits; allowed just enough on both, the migration verifies while following and switches, and no more of its
+/// sessions than it counted were ever open on either side at once (seen on the servers, not in the tool's own count).
 /// </summary>
 public class OnlineConnectionSlotsTests(OnlineServers servers) : IClassFixture<OnlineServers>
 {
@@ -22,7 +22,7 @@ public class OnlineConnectionSlotsTests(OnlineServers servers) : IClassFixture<O
     {
         var source = await servers.SourceAsync(Schema);
         var target = await servers.Target.CreateDatabaseAsync("few_slots");
-        var needed = FollowTargetSessions.For(2, source, target).Needed;
+        var needed = OnlineSessions.OnTarget(2, source, target).Needed;
         using var dir = new TempDir();
         CliResult check, migrate;
         // As many as the follow needs, less the check's own session and the migration's lock.
@@ -40,7 +40,7 @@ public class OnlineConnectionSlotsTests(OnlineServers servers) : IClassFixture<O
         Assert.Equal(3, check.ExitCode);
         Assert.Contains($"BLOCK {OnlineChecks.TargetSlotsCheck}: The target allows", check.Stdout, StringComparison.Ordinal);
         Assert.Contains($"the login role's CONNECTION LIMIT {needed}", check.Stdout, StringComparison.Ordinal);
-        Assert.Contains($"and {needed} are needed (at most, while ", check.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"and {needed} are needed (at most, with 2 jobs, ", check.Stdout, StringComparison.Ordinal);
         Assert.Matches(@"or run with --jobs 1 \(\d+ connections\)\.", check.Stdout);
         Assert.True(migrate.ExitCode == 3, migrate.ToString());
         Assert.Contains($"Online prerequisite '{OnlineChecks.TargetSlotsCheck}' blocks the migration", migrate.Output, StringComparison.Ordinal);
@@ -51,18 +51,50 @@ public class OnlineConnectionSlotsTests(OnlineServers servers) : IClassFixture<O
     }
 
     [Fact]
-    public async Task Should_Follow_And_Switch_With_No_More_Target_Sessions_At_Once_Than_It_Counted()
+    public async Task Should_Refuse_Before_The_Slot_When_The_Source_Role_Allows_Fewer_Connections_Than_The_Follow_Opens()
+    {
+        var source = await servers.SourceAsync(Schema);
+        var target = await servers.Target.CreateDatabaseAsync("busy_source");
+        var needed = OnlineSessions.OnSource(2, source, target).Needed;
+        using var dir = new TempDir();
+        CliResult check, migrate;
+        await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(source.User)} CONNECTION LIMIT {needed}");
+        try
+        {
+            check = await CliRunner.RunAsync("check", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--online");
+            migrate = await OnlineRun.Start(source, target, dir.Path, "--cutover", "auto").Result;
+        }
+        finally
+        {
+            await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(source.User)} CONNECTION LIMIT -1");
+        }
+
+        Assert.Equal(3, check.ExitCode);
+        Assert.Contains($"BLOCK {OnlineChecks.SourceSlotsCheck}: The source allows", check.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"and {needed} are needed (at most, with 2 jobs, ", check.Stdout, StringComparison.Ordinal);
+        Assert.True(migrate.ExitCode == 3, migrate.ToString());
+        Assert.Contains($"Online prerequisite '{OnlineChecks.SourceSlotsCheck}' blocks the migration", migrate.Output, StringComparison.Ordinal);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(source.Database), "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgrelocate%'"));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"));
+    }
+
+    [Fact]
+    public async Task Should_Follow_And_Switch_With_No_More_Sessions_At_Once_On_Either_Side_Than_It_Counted()
     {
         var source = await servers.SourceAsync(Schema);
         var target = await servers.Target.CreateDatabaseAsync("enough_slots");
-        var needed = FollowTargetSessions.For(2, source, target).Needed;
+        var needed = OnlineSessions.OnTarget(2, source, target).Needed;
+        var neededOnSource = OnlineSessions.OnSource(2, source, target).Needed;
         using var dir = new TempDir();
         using var stop = new CancellationTokenSource();
-        var watching = PeakSessionsAsync(target, stop.Token);
-        await using var writer = ApplicationWriter.Start(source, "INSERT INTO ticks DEFAULT VALUES; UPDATE hits SET n = n + 1 WHERE id = 1 + (random() * 9)::int");
+        var onTarget = PeakSessionsAsync(servers.Target.Cluster, target, stop.Token);
+        var onSource = PeakSessionsAsync(servers.Source.Cluster, source, stop.Token);
+        await using var writer = ApplicationWriter.Start(source.WithApplicationName(Application), "INSERT INTO ticks DEFAULT VALUES; UPDATE hits SET n = n + 1 WHERE id = 1 + (random() * 9)::int");
         CliResult result;
-        // Just enough: the follow's sessions, the migration's lock, and the check's own session while it counts.
+        // Just enough: the follow's sessions, the migration's lock on the target, the check's own session while it
+        // counts, and on the source the application's and two for the checks' own (three were seen in use there as it counted).
         await servers.Target.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(target.User)} CONNECTION LIMIT {needed + 2}");
+        await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(source.User)} CONNECTION LIMIT {neededOnSource + 3}");
         try
         {
             result = await OnlineRun.Start(source, target, dir.Path, "--cutover", "auto", "--max-lag", "5s").Result;
@@ -71,14 +103,17 @@ public class OnlineConnectionSlotsTests(OnlineServers servers) : IClassFixture<O
         {
             await stop.CancelAsync();
             await servers.Target.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(target.User)} CONNECTION LIMIT -1");
+            await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(source.User)} CONNECTION LIMIT -1");
         }
 
         await writer.StopAsync();
-        var (peak, seen) = await watching;
+        var (peak, seen) = await onTarget;
+        var (sourcePeak, sourceSeen) = await onSource;
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("verified identical while following", MigrationJournal.All(dir.Path).Single().Step("follow").Summary, StringComparison.Ordinal);
-        // The migration's lock is the one session beyond the count.
+        // The migration's lock is the one session beyond the count on the target.
         Assert.True(peak <= needed + 1, $"{peak} sessions of the migration on the target at once, {needed} counted plus its lock: {seen}");
+        Assert.True(sourcePeak <= neededOnSource, $"{sourcePeak} sessions of the migration on the source at once, {neededOnSource} counted: {sourceSeen}");
         var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target));
         Assert.True(verify.ExitCode == 0, verify.ToString());
         foreach (var table in new[] { "ticks", "hits" })
@@ -87,18 +122,22 @@ public class OnlineConnectionSlotsTests(OnlineServers servers) : IClassFixture<O
         }
     }
 
+    /// <summary>What the application writing to the source calls itself: its session is not the migration's.</summary>
+    private const string Application = "the application";
+
     /// <summary>
-    /// The most sessions of <paramref name="target"/>'s login role open on its database at once until stopped, and their
-    /// programs then, as the server lists them: client sessions only, as connection limits count them (a query's
-    /// parallel workers show with its program's name, and take no connection slot).
+    /// The most sessions of <paramref name="db"/>'s login role open on its database at once until stopped, and their
+    /// programs then, as the server lists them: client and replication sessions, as a role's connection limit counts them
+    /// (a query's parallel workers show with its program's name, and take no connection slot), the application's left out.
     /// </summary>
-    private async Task<(int Peak, string Seen)> PeakSessionsAsync(PgConnectionInfo target, CancellationToken stop)
+    private static async Task<(int Peak, string Seen)> PeakSessionsAsync(PgRelocate.Clusters.LocalCluster cluster, PgConnectionInfo db, CancellationToken stop)
     {
-        await using var conn = new NpgsqlConnection(servers.Target.Cluster.Superuser("postgres").ToNpgsqlConnectionString());
+        await using var conn = new NpgsqlConnection(cluster.Superuser("postgres").ToNpgsqlConnectionString());
         await conn.OpenAsync(CancellationToken.None);
-        await using var cmd = new NpgsqlCommand("SELECT coalesce(application_name, '') FROM pg_stat_activity WHERE usename = @user AND datname = @database AND backend_type = 'client backend'", conn);
-        cmd.Parameters.AddWithValue("user", target.User);
-        cmd.Parameters.AddWithValue("database", target.Database);
+        await using var cmd = new NpgsqlCommand("SELECT coalesce(application_name, '') FROM pg_stat_activity WHERE usename = @user AND datname = @database AND backend_type IN ('client backend', 'walsender') AND application_name IS DISTINCT FROM @application", conn);
+        cmd.Parameters.AddWithValue("user", db.User);
+        cmd.Parameters.AddWithValue("database", db.Database);
+        cmd.Parameters.AddWithValue("application", Application);
         var (peak, seen) = (0, "");
         while (!stop.IsCancellationRequested)
         {

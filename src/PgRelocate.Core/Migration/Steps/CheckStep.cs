@@ -94,8 +94,8 @@ internal sealed class CheckStep : IMigrationStep
     /// connection slots for: the copy's (a direct or an online migration's: the online check counts the follow's too),
     /// or pg_restore's jobs.
     /// </summary>
-    private static TargetSessions TargetSessionsOf(MigrationOptions options) =>
-        options.Direct || options.Online ? TargetSessions.Copy(options.Into.Jobs) : TargetSessions.PerJob(options.Into.Jobs);
+    private static SessionCount TargetSessionsOf(MigrationOptions options) =>
+        options.Direct || options.Online ? SessionCount.Copy(options.Into.Jobs) : SessionCount.PerJob(options.Into.Jobs);
 
     /// <summary>The checks; <paramref name="estimate"/>, measured just before, gives the downtime check its figure.</summary>
     private static async Task CheckAsync(MigrationContext context, Estimate? estimate, CancellationToken cancellationToken)

@@ -193,7 +193,7 @@ public sealed class DirectCopyStep : ICompensatingStep
             Source = options.Source.WithApplicationName(name),
             Into = options.Into with { Connection = options.Into.Connection.WithApplicationName(name) },
             IndexJobs = options.Into.Jobs,
-            Sessions = TargetSessions.Copy(options.Into.Jobs),
+            Sessions = SessionCount.Copy(options.Into.Jobs),
             Snapshot = snapshot,
             LogPath = Path.Combine(context.Folder, "copy.log"),
         };

@@ -126,7 +126,7 @@ internal sealed class SnapshotCopyStep : ICompensatingStep
         {
             Yields = yields,
             // Checked again before the target is emptied: the follow's sessions, not the copy's alone (see OnlineCheckStep).
-            Sessions = FollowTargetSessions.For(options.Into.Jobs, options.Source, options.Into.Connection),
+            Sessions = OnlineSessions.OnTarget(options.Into.Jobs, options.Source, options.Into.Connection),
         }, cancellationToken);
         var yielded = await YieldedAsync(context, result.Yielded, cancellationToken);
 

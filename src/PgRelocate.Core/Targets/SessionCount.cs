@@ -3,19 +3,20 @@ using PgRelocate.Errors;
 namespace PgRelocate.Targets;
 
 /// <summary>
-/// The sessions a run opens on its target at once, as a function of its --jobs: the target's free connection slots are
-/// checked against <see cref="Needed"/>, and a run that does not fit is told the largest --jobs that does.
+/// The sessions a run opens on a server at once (its target's, or an online migration's source), as a function of its
+/// --jobs: the server's free connection slots are checked against <see cref="Needed"/>
+/// (<see cref="TargetPreparation.ConnectionSlots"/>), and a run that does not fit is told the largest --jobs that does.
 /// </summary>
 /// <param name="Jobs">The run's --jobs.</param>
 /// <param name="ForJobs">The sessions opened at once with that many jobs.</param>
 /// <param name="What">What opens them, with that many jobs, for the message: "pg_restore's 4 jobs".</param>
-public sealed record TargetSessions(int Jobs, Func<int, int> ForJobs, Func<int, string> What)
+public sealed record SessionCount(int Jobs, Func<int, int> ForJobs, Func<int, string> What)
 {
     /// <summary>One session per job: a restore's jobs, or a check's one session.</summary>
-    public static TargetSessions PerJob(int jobs) => new(jobs, j => j, j => Sentences.Counted(j, "job"));
+    public static SessionCount PerJob(int jobs) => new(jobs, j => j, j => Sentences.Counted(j, "job"));
 
     /// <summary>A copy's: a session per COPY stream and per index build, <paramref name="indexJobs"/> of them, or one per job when null (a migration's).</summary>
-    public static TargetSessions Copy(int jobs, int? indexJobs = null) =>
+    public static SessionCount Copy(int jobs, int? indexJobs = null) =>
         new(jobs, j => j + (indexJobs ?? j), j => $"{Sentences.Counted(j, "COPY stream")} and {Sentences.Counted(indexJobs ?? j, "index build")}");
 
     /// <summary>The sessions needed with <see cref="Jobs"/>.</summary>
