@@ -17,64 +17,45 @@ public class OnlineConnectionSlotsTests(OnlineServers servers) : IClassFixture<O
 {
     private const string Schema = "CREATE TABLE ticks (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp()); CREATE TABLE hits (id int PRIMARY KEY, n bigint NOT NULL); INSERT INTO hits SELECT g, 0 FROM generate_series(1, 10) g;";
 
-    [Fact]
-    public async Task Should_Refuse_Before_The_Slot_When_The_Target_Role_Allows_Fewer_Connections_Than_The_Follow_Opens()
+    [Theory]
+    [InlineData("target")]
+    [InlineData("source")]
+    public async Task Should_Refuse_Before_The_Slot_When_A_Side_Allows_Fewer_Connections_Than_The_Follow_Opens(string side)
     {
         var source = await servers.SourceAsync(Schema);
         var target = await servers.Target.CreateDatabaseAsync("few_slots");
-        var needed = OnlineSessions.OnTarget(2, source, target).Needed;
+        var onTarget = side == "target";
+        var (server, limited) = onTarget ? ((PgServer)servers.Target, target) : (servers.Source, source);
+        var needed = (onTarget ? OnlineSessions.OnTarget(2, source, target) : OnlineSessions.OnSource(2, source, target)).Needed;
+        var check = onTarget ? OnlineChecks.TargetSlotsCheck : OnlineChecks.SourceSlotsCheck;
         using var dir = new TempDir();
-        CliResult check, migrate;
-        // As many as the follow needs, less the check's own session and the migration's lock.
-        await servers.Target.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(target.User)} CONNECTION LIMIT {needed}");
+        CliResult checkRun, migrate;
+        // As many as the follow needs, less the check's own session (and on the target the migration's lock).
+        await server.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(limited.User)} CONNECTION LIMIT {needed}");
         try
         {
-            check = await CliRunner.RunAsync("check", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--online");
+            checkRun = await CliRunner.RunAsync("check", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--online");
             migrate = await OnlineRun.Start(source, target, dir.Path, "--cutover", "auto").Result;
         }
         finally
         {
-            await servers.Target.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(target.User)} CONNECTION LIMIT -1");
+            await server.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(limited.User)} CONNECTION LIMIT -1");
         }
 
-        Assert.Equal(3, check.ExitCode);
-        Assert.Contains($"BLOCK {OnlineChecks.TargetSlotsCheck}: The target allows", check.Stdout, StringComparison.Ordinal);
-        Assert.Contains($"the login role's CONNECTION LIMIT {needed}", check.Stdout, StringComparison.Ordinal);
-        Assert.Contains($"and {needed} are needed (at most, with 2 jobs, ", check.Stdout, StringComparison.Ordinal);
-        Assert.Matches(@"or run with --jobs 1 \(\d+ connections\)\.", check.Stdout);
+        Assert.Equal(3, checkRun.ExitCode);
+        Assert.Contains($"BLOCK {check}: The {side} allows", checkRun.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"the login role's CONNECTION LIMIT {needed}", checkRun.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"and {needed} are needed (at most, with 2 jobs, ", checkRun.Stdout, StringComparison.Ordinal);
+        if (onTarget)
+        {
+            Assert.Matches(@"or run with --jobs 1 \(\d+ connections\)\.", checkRun.Stdout);
+        }
+
         Assert.True(migrate.ExitCode == 3, migrate.ToString());
-        Assert.Contains($"Online prerequisite '{OnlineChecks.TargetSlotsCheck}' blocks the migration", migrate.Output, StringComparison.Ordinal);
+        Assert.Contains($"Online prerequisite '{check}' blocks the migration", migrate.Output, StringComparison.Ordinal);
         Assert.Contains("Nothing was changed.", migrate.Output, StringComparison.Ordinal);
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(source.Database), "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgrelocate%'"));
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(source, "SELECT count(*) FROM pg_publication"));
-        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"));
-    }
-
-    [Fact]
-    public async Task Should_Refuse_Before_The_Slot_When_The_Source_Role_Allows_Fewer_Connections_Than_The_Follow_Opens()
-    {
-        var source = await servers.SourceAsync(Schema);
-        var target = await servers.Target.CreateDatabaseAsync("busy_source");
-        var needed = OnlineSessions.OnSource(2, source, target).Needed;
-        using var dir = new TempDir();
-        CliResult check, migrate;
-        await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(source.User)} CONNECTION LIMIT {needed}");
-        try
-        {
-            check = await CliRunner.RunAsync("check", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--online");
-            migrate = await OnlineRun.Start(source, target, dir.Path, "--cutover", "auto").Result;
-        }
-        finally
-        {
-            await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(source.User)} CONNECTION LIMIT -1");
-        }
-
-        Assert.Equal(3, check.ExitCode);
-        Assert.Contains($"BLOCK {OnlineChecks.SourceSlotsCheck}: The source allows", check.Stdout, StringComparison.Ordinal);
-        Assert.Contains($"and {needed} are needed (at most, with 2 jobs, ", check.Stdout, StringComparison.Ordinal);
-        Assert.True(migrate.ExitCode == 3, migrate.ToString());
-        Assert.Contains($"Online prerequisite '{OnlineChecks.SourceSlotsCheck}' blocks the migration", migrate.Output, StringComparison.Ordinal);
-        Assert.Equal(0L, await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(source.Database), "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgrelocate%'"));
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"));
     }
 
