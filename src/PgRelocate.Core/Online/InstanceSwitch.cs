@@ -21,7 +21,11 @@ internal sealed class InstanceSwitch : IInstanceSwitch
 
     public IReadOnlyList<IMigrationStep> Checks { get; } = [new OnlineCheckStep()];
 
-    /// <summary>Every database still to copy needs a replication slot of its own at once, and each a WAL sender while it follows.</summary>
+    /// <summary>
+    /// Every database still to copy needs a replication slot of its own at once, and each a WAL sender while it
+    /// follows; and they all follow at once, each with the sessions one online migration opens on either server
+    /// (<see cref="Follow.OnlineSessions"/>), which each database's own online check counts only for itself.
+    /// </summary>
     public async Task<string?> BlockerAsync(MigrationOptions options, IReadOnlyList<MigrationJournal> moving, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -30,9 +34,23 @@ internal sealed class InstanceSwitch : IInstanceSwitch
         var (slots, usedSlots, senders, usedSenders) = await OnlineChecks.ReplicationCapacityAsync(source, cancellationToken);
         // A resumed database whose slot is still there keeps it.
         var newSlots = moving.Count(m => !m.Step(SnapshotCopyStep.StepName).Has(SnapshotCopyStep.Slot));
-        return slots - usedSlots < newSlots || senders - usedSenders < moving.Count
-            ? $"the {moving.Count} databases follow their source at once, each with a replication slot and a WAL sender of its own, and the source's server has {slots - usedSlots} slots ({usedSlots} of max_replication_slots {slots} used) and {senders - usedSenders} WAL senders ({usedSenders} of max_wal_senders {senders}) free: {OnlineChecks.SlotsFix.TrimEnd('.')}, or move fewer databases at once"
-            : null;
+        if (slots - usedSlots < newSlots || senders - usedSenders < moving.Count)
+        {
+            return $"the {moving.Count} databases follow their source at once, each with a replication slot and a WAL sender of its own, and the source's server has {slots - usedSlots} slots ({usedSlots} of max_replication_slots {slots} used) and {senders - usedSenders} WAL senders ({usedSenders} of max_wal_senders {senders}) free: {OnlineChecks.SlotsFix.TrimEnd('.')}, or move fewer databases at once";
+        }
+
+        var target = options.Into.Connection;
+        var onSource = await SessionsShortAsync(source, "source", moving.Count, Follow.OnlineSessions.OnSource(options.Into.Jobs, options.Source, target).Needed, cancellationToken);
+        await using var targetSession = await Db.OpenAsync(target, "target", cancellationToken);
+        return onSource ?? await SessionsShortAsync(targetSession, "target", moving.Count, Follow.OnlineSessions.OnTarget(options.Into.Jobs, options.Source, target).Needed, cancellationToken);
+    }
+
+    /// <summary>Why a server cannot take <paramref name="databases"/> online migrations' sessions at once (<paramref name="each"/> each), or null.</summary>
+    private static async Task<string?> SessionsShortAsync(Npgsql.NpgsqlConnection conn, string side, int databases, int each, CancellationToken cancellationToken)
+    {
+        var (free, limit) = (await Catalog.ServerState.ReadAsync(conn, cancellationToken)).FreeSlots;
+        return free >= databases * each ? null
+            : $"the {databases} databases follow their source at once, each opening up to {each} sessions on the {side}, {databases * each} in all, and the {side} allows {Math.Max(free, 0)} more connections ({limit}): close other sessions, raise the limit, pass a smaller --jobs, or move fewer databases at once";
     }
 
     public async Task SwitchTogetherAsync(MigrationOptions options, MigrationJournal parent, IReadOnlyList<MigrationJournal> children, Task ended, IReporter reporter, CancellationToken cancellationToken)

@@ -146,6 +146,34 @@ public class OnlineInstanceTests(OnlineServers servers) : IClassFixture<OnlineSe
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser("postgres"), "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgrelocate%'"));
     }
 
+    /// <summary>
+    /// The databases follow at once: a target role allowed one database's follow but not two is refused before
+    /// anything changes, naming the count of both, though each database's own online check passes alone.
+    /// </summary>
+    [Fact]
+    public async Task Two_Databases_Are_Refused_Before_Anything_When_The_Target_Allows_One_Follow_But_Not_Two()
+    {
+        var (login, a, b) = await SourceAsync("cl");
+        var target = await TargetAsync();
+        var each = PgRelocate.Online.Follow.OnlineSessions.OnTarget(2, login, target).Needed;
+        using var dir = new TempDir();
+        await servers.Target.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(target.User)} CONNECTION LIMIT {each + 4}");
+        CliResult result;
+        try
+        {
+            result = await CliRunner.RunAsync(Args(login, target, dir.Path, a, b, "--no-estimate"), null, TimeSpan.FromMinutes(2));
+        }
+        finally
+        {
+            await servers.Target.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(target.User)} CONNECTION LIMIT -1");
+        }
+
+        Assert.True(result.ExitCode == 3, result.ToString());
+        Assert.Contains($"the 2 databases follow their source at once, each opening up to {each} sessions on the target, {2 * each} in all", result.Output, StringComparison.Ordinal);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(servers.Target.Cluster.Superuser("postgres"), $"SELECT count(*) FROM pg_database WHERE datname IN ({Db.Literal(a)}, {Db.Literal(b)})"));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser("postgres"), "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgrelocate%'"));
+    }
+
     private static string[] Args(PgConnectionInfo login, PgConnectionInfo target, string workDir, string a, string b, params string[] more) =>
         ["migrate", "--online", "--databases", $"{a},{b}", "--source", CliRunner.Url(login), "--target", CliRunner.Url(target), "--workdir", workDir, .. more];
 
