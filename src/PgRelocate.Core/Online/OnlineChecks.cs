@@ -16,7 +16,7 @@ namespace PgRelocate.Online;
 public static class OnlineChecks
 {
     /// <param name="replicaIdentityFull">--replica-identity-full: a table without a key is a warning, not a blocker.</param>
-    /// <param name="jobs">The migration's --jobs, which the target's connection slots are counted for (when a target is given).</param>
+    /// <param name="jobs">The migration's --jobs, which both sides' connection slots are counted for (the target's when one is given).</param>
     public static IReadOnlyList<IPreflightCheck> All(bool replicaIdentityFull, int jobs) =>
     [
         new Check("online: wal_level", WalLevelAsync),

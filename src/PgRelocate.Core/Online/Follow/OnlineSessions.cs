@@ -31,7 +31,7 @@ internal static class OnlineSessions
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
-        return Phases(jobs, j => 2 * j, j => j + 1 + 1 + 1 + 1 + Compared(j, source, target) + 1 + 1, j => j + 1 + 1 + 2 + 1 + j + 1,
+        return Phases(jobs, j => SessionCount.Copy(j).Needed, j => j + 1 + 1 + 1 + 1 + Compared(j, source, target) + 1 + 1, j => j + 1 + 1 + 2 + 1 + j + 1,
             "COPY streams and index builds", "apply lanes, the verification's and the watches' sessions", "apply lanes, the schema's pass and the unlogged tables' comparison");
     }
 

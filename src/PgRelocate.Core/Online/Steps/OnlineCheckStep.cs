@@ -16,7 +16,8 @@ internal sealed class OnlineCheckStep : IMigrationStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
-        // The target too, for its connection slots: not a database still to create (an instance's), whose server the children count as they start.
+        // The target too, for its connection slots: not a database still to create (an instance's), whose server the
+        // instance's own check counts for every database at once (InstanceSwitch.BlockerAsync).
         var target = options.DatabaseToCreate is null ? options.Into.Connection : null;
         var report = await new PreflightRunner(OnlineChecks.All(options.ReplicaIdentityFull, options.Into.Jobs)) { OwnSessions = options.Into.OwnSessions }
             .RunAsync(options.Source, target, context.Binaries, context.Reporter, cancellationToken);
