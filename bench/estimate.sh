@@ -2,8 +2,8 @@
 # The estimate benchmark: at each pgbench scale, runs `pgrelocate check` (its estimate) and then the paths it
 # predicts, and prints predicted against real:
 #   - the direct copy (`pgrelocate copy`, 2 + 2 lanes, the copy's defaults) and dump + restore (`pgrelocate dump`
-#     then `pgrelocate restore --jobs 2`, as migrate's default runs it), each into a fresh target database, and
-#     the dump and the restore apart;
+#     --compress 1 then `pgrelocate restore --jobs 2`, as migrate's default runs them, one after the other), each
+#     into a fresh target database, and the dump and the restore apart;
 #   - the source's WAL rate while pgbench writes at a fixed rate (-R): the check's against pg_current_wal_lsn read
 #     by psql over the ten seconds before and the ten seconds after the check;
 #   - check's own wall time.
@@ -72,9 +72,10 @@ for SCALE in "${SCALES[@]}"; do
     COPY_S=$(python3 -c "print(round($t1 - $t0, 1))")
     TGT="$(fresh_target restored)"
     rm -f "$WORK/bench.dump" "$WORK/bench.dump.manifest.json"
-    # The restore with the jobs the estimate predicts for: migrate's (--jobs 2), which its dump + restore path runs.
+    # As migrate's dump + restore path runs them: the dump at gzip level 1, the restore with the jobs the estimate
+    # predicts for (--jobs 2); one after the other, as the estimate adds them (migrate restores while it dumps).
     t0=$(now)
-    "${RUN[@]}" dump --source "$SRC" --to "$WORK/bench.dump" >/dev/null 2>&1
+    "${RUN[@]}" dump --source "$SRC" --to "$WORK/bench.dump" --compress 1 >/dev/null 2>&1
     t1=$(now)
     "${RUN[@]}" restore "$WORK/bench.dump" --target "$TGT" --jobs 2 >/dev/null 2>&1
     t2=$(now)
