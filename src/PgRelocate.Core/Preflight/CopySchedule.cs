@@ -9,34 +9,52 @@ namespace PgRelocate.Preflight;
 /// (the source's reader and the target's writer), an index build or an ANALYZE one, and each runs at
 /// cores / sessions of its rate alone while they ask for more than there are. What this counts that adding the rows'
 /// time to the indexes' did not: an early table's index builds beside a later table's rows (at pgbench scale 150 with
-/// the events table, its GIN index beside <c>pgbench_accounts</c>' rows).
+/// the events table, its GIN index beside <c>pgbench_accounts</c>' rows). The same play serves a restore that follows
+/// the archive while pg_dump writes it (<c>Restore/FollowingRestore</c>, migrate's dump + restore): given the dump
+/// (its <c>feed</c>), a lane starts a table's rows once pg_dump starts writing them, and ends them no sooner than it does.
 /// </summary>
 internal static class CopySchedule
 {
-    /// <summary>The sessions a step keeps busy: a lane's reader and writer, a build's one.</summary>
-    private const int LaneSessions = 2, BuildSessions = 1;
+    /// <summary>The sessions a step keeps busy: a lane's reader and writer, a build's one, the dump's pg_dump and its source session.</summary>
+    private const int LaneSessions = 2, BuildSessions = 1, DumpSessions = 2;
+
+    private enum Step
+    {
+        Rows,
+        Build,
+        Analyze,
+        Dump,
+    }
 
     /// <summary>
     /// How long the rows and the indexes of <paramref name="tables"/> take together, in seconds. Each table gives its rows'
     /// units (seconds of one lane alone each: one, or its page ranges where the copy splits it), its index builds
     /// (seconds of one builder alone each), its ANALYZE (seconds; 0: none) and its size on disk, indexes included, which
     /// orders the units as the copy does (largest first, a range at its share); <paramref name="cores"/> null: enough
-    /// for every step at once.
+    /// for every step at once. <paramref name="feed"/>: null, every table's rows ready at the start (the direct copy);
+    /// else the dump a following restore reads, each table's in seconds alone, in the archive's order, one after
+    /// another beside the steps and outside their slots: a table in it has its rows ready once its dump has started,
+    /// in that order, and a lane that has moved them before its dump has ended waits for it, keeping its slot.
     /// </summary>
-    public static double Seconds(IReadOnlyList<(IReadOnlyList<double> Rows, IReadOnlyList<double> Indexes, double Analyze, long Bytes)> tables, int jobs, int indexJobs, int slots, int? cores)
+    public static double Seconds(IReadOnlyList<(IReadOnlyList<double> Rows, IReadOnlyList<double> Indexes, double Analyze, long Bytes)> tables, int jobs, int indexJobs, int slots, int? cores, IReadOnlyList<(int Table, double Seconds)>? feed = null)
     {
         ArgumentNullException.ThrowIfNull(tables);
         jobs = Math.Max(1, jobs);
         indexJobs = Math.Max(1, indexJobs);
         slots = Math.Max(1, slots);
+        var fed = feed?.Select(f => f.Table).ToHashSet() ?? [];
         var rows = new Queue<(int Table, double Work)>(tables
-            .SelectMany((t, i) => t.Rows.Where(w => w > 0).Select(w => (Table: i, Work: w, Order: t.Bytes / (double)t.Rows.Count)))
+            .SelectMany((t, i) => fed.Contains(i) ? [] : t.Rows.Where(w => w > 0).Select(w => (Table: i, Work: w, Order: t.Bytes / (double)t.Rows.Count)))
             .OrderByDescending(u => u.Order)
             .Select(u => (u.Table, u.Work)));
         var rowsLeft = tables.Select(t => t.Rows.Count(w => w > 0)).ToArray();
         var buildsLeft = tables.Select(t => t.Indexes.Count(w => w > 0)).ToArray();
         var builds = new Queue<(int Table, double Work, bool Analyze)>();
-        var running = new List<(int Table, double Left, bool Lane, bool Analyze)>();
+        var running = new List<(int Table, double Left, Step Kind)>();
+        var dumped = 0;
+        var dumpEnded = new HashSet<int>();
+        // Lanes whose rows are in as far as pg_dump has written them: each waits for its table's dump to end.
+        var waiting = new List<int>();
         var now = 0.0;
 
         // A table with no rows to move has its builds ready at once.
@@ -50,18 +68,28 @@ internal static class CopySchedule
 
         while (true)
         {
-            while (running.Count < slots)
+            if (feed is not null && dumped < feed.Count && !running.Any(r => r.Kind == Step.Dump))
             {
-                var lanes = running.Count(r => r.Lane);
-                if (builds.Count > 0 && running.Count - lanes < indexJobs)
+                var table = feed[dumped++].Table;
+                running.Add((table, feed[dumped - 1].Seconds, Step.Dump));
+                foreach (var w in tables[table].Rows.Where(w => w > 0))
+                {
+                    rows.Enqueue((table, w));
+                }
+            }
+
+            while (running.Count(r => r.Kind != Step.Dump) + waiting.Count < slots)
+            {
+                var lanes = running.Count(r => r.Kind == Step.Rows) + waiting.Count;
+                if (builds.Count > 0 && running.Count(r => r.Kind is Step.Build or Step.Analyze) < indexJobs)
                 {
                     var b = builds.Dequeue();
-                    running.Add((b.Table, b.Work, false, b.Analyze));
+                    running.Add((b.Table, b.Work, b.Analyze ? Step.Analyze : Step.Build));
                 }
                 else if (rows.Count > 0 && lanes < jobs)
                 {
                     var r = rows.Dequeue();
-                    running.Add((r.Table, r.Work, true, false));
+                    running.Add((r.Table, r.Work, Step.Rows));
                 }
                 else
                 {
@@ -75,7 +103,7 @@ internal static class CopySchedule
             }
 
             // Every step running moves at the same share of its rate alone: the one with the least work left ends first.
-            var sessions = running.Sum(r => r.Lane ? LaneSessions : BuildSessions);
+            var sessions = running.Sum(r => r.Kind switch { Step.Rows => LaneSessions, Step.Dump => DumpSessions, _ => BuildSessions });
             var speed = cores is { } c && sessions > c ? (double)c / sessions : 1;
             var least = running.Min(r => r.Left);
             now += least / speed;
@@ -83,17 +111,35 @@ internal static class CopySchedule
             running = [.. running.Where(r => r.Left > least).Select(r => r with { Left = r.Left - least })];
             foreach (var e in ended)
             {
-                if (e.Lane)
+                switch (e.Kind)
                 {
-                    if (--rowsLeft[e.Table] == 0)
-                    {
-                        Ready(e.Table);
-                    }
+                    case Step.Dump:
+                        dumpEnded.Add(e.Table);
+                        foreach (var _ in waiting.Where(w => w == e.Table).ToList())
+                        {
+                            waiting.Remove(e.Table);
+                            RowsIn(e.Table);
+                        }
+
+                        break;
+                    case Step.Rows when fed.Contains(e.Table) && !dumpEnded.Contains(e.Table):
+                        waiting.Add(e.Table);
+                        break;
+                    case Step.Rows:
+                        RowsIn(e.Table);
+                        break;
+                    case Step.Build when --buildsLeft[e.Table] == 0 && tables[e.Table].Analyze > 0:
+                        builds.Enqueue((e.Table, tables[e.Table].Analyze, true));
+                        break;
                 }
-                else if (!e.Analyze && --buildsLeft[e.Table] == 0 && tables[e.Table].Analyze > 0)
-                {
-                    builds.Enqueue((e.Table, tables[e.Table].Analyze, true));
-                }
+            }
+        }
+
+        void RowsIn(int table)
+        {
+            if (--rowsLeft[table] == 0)
+            {
+                Ready(table);
             }
         }
 

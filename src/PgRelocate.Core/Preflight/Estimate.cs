@@ -86,8 +86,12 @@ public sealed record Estimate(
 
         var dump = read > 0 ? heap / read : 0;
         var restore = (lane > 0 ? heap / lane : 0) + indexes + trips + smalls + schema;
-        var dumpRestore = dump + restore;
-        basis.Add(Line($"dump + restore: dump {dump:0.#} s at the source's read rate (its compression not measured), restore {restore:0.#} s at one lane's rate with the same index builds, small tables and schema steps; the staged path adds the store's upload and download, not measured."));
+        var following = o.Jobs > 1 && read > 0 && lane > 0 ? Following(m, o, tables, eachIndex, eachAnalyze, read, lane) + trips + smalls + schema : (double?)null;
+        var dumpRestore = following ?? dump + restore;
+        var together = following is { } f
+            ? Line($"; migrate with --jobs {o.Jobs} restores while it dumps: {f:0.#} s, the archive's tables on {o.Jobs} lanes as pg_dump writes them, each table's index builds once its rows are in ({o.Jobs} builders)")
+            : "";
+        basis.Add(Line($"dump + restore: dump {dump:0.#} s at the source's read rate (its compression not measured), restore {restore:0.#} s at one lane's rate with the same index builds, small tables and schema steps{together}; the staged path adds the store's upload and download, not measured; the foreign keys' checks not counted."));
 
         var (measuredCopy, measuredDumpRestore) = (copy, dumpRestore);
         (copy, dumpRestore) = Learned(copy, dumpRestore, o.Past, basis);
@@ -170,6 +174,28 @@ public sealed record Estimate(
                 ? weighed / m.IndexBytesPerSecond.Value
                 : t.Rows / rate * Math.Max(1, Math.Log(Math.Max(t.Rows, 2)) / sample);
         })];
+    }
+
+    /// <summary>
+    /// The rows and index builds of migrate's dump + restore with more than one job, played out (<see cref="CopySchedule"/>):
+    /// pg_dump writes the tables' rows one after another in the archive's order (by schema, then name), at the source's
+    /// read rate, and the restore's lanes (<c>Restore/FollowingRestore</c>) follow the archive, each table at one lane's
+    /// rate and whole (a pg_restore lane does not split a table), its index builds and ANALYZE once its rows are in,
+    /// as many builders as lanes; the large objects last.
+    /// </summary>
+    private static double Following(EstimateMeasures m, EstimateOptions o, IReadOnlyList<EstimateTable> tables, List<IReadOnlyList<double>> indexes, List<double> analyze, double read, double lane)
+    {
+        var work = tables.Select((t, i) => (Rows: (IReadOnlyList<double>)[t.HeapBytes / lane], Indexes: indexes[i], Analyze: analyze[i], Bytes: t.TotalBytes)).ToList();
+        var feed = tables.Select((t, i) => (Table: t, Index: i))
+            .OrderBy(x => x.Table.Schema, StringComparer.Ordinal).ThenBy(x => x.Table.Name, StringComparer.Ordinal)
+            .Select(x => (x.Index, x.Table.HeapBytes / read)).ToList();
+        if (m.LargeObjectBytes > 0)
+        {
+            feed.Add((work.Count, m.LargeObjectBytes / read));
+            work.Add(([m.LargeObjectBytes / lane], [], 0, m.LargeObjectBytes));
+        }
+
+        return CopySchedule.Seconds(work, o.Jobs, o.Jobs, 2 * o.Jobs, m.SharedCores, feed);
     }
 
     /// <summary>A table's ANALYZE at the measured cost, a table of fewer rows than the sample at its share of it.</summary>

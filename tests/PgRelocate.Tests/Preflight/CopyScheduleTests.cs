@@ -77,6 +77,58 @@ public class CopyScheduleTests
     }
 
     [Fact]
+    public void Should_Restore_A_Table_As_The_Dump_Writes_It_And_End_Its_Rows_No_Sooner_Than_Its_Dump()
+    {
+        // The dump writes A (4 s) then B (1 s); a lane follows each from its dump's start. A's rows (2 s) are in as far
+        // as written at 2 s and wait for its dump's end at 4 s; then A's index (1 s) beside B's dump and rows: done at
+        // 5 s. Without the dump to wait for, 3 s; the dump and then the restore, 5 + 3 = 8 s.
+        (int, double)[] feed = [(0, 4), (1, 1)];
+        var following = CopySchedule.Seconds([Table(2, [1], 2000), Table(1, [], 1000)], jobs: 2, indexJobs: 2, slots: 4, cores: null, feed);
+        var alone = CopySchedule.Seconds([Table(2, [1], 2000), Table(1, [], 1000)], jobs: 2, indexJobs: 2, slots: 4, cores: null);
+
+        Assert.Equal(5, following, 6);
+        Assert.Equal(3, alone, 6);
+    }
+
+    [Fact]
+    public void Should_Take_The_Tables_In_The_Dumps_Order_And_Share_The_Cores_With_It()
+    {
+        // The dump writes the small table B first (1 s), then A (2 s). On two shared cores, the dump (pg_dump and its
+        // source session) and B's lane ask for four sessions: both at half speed, 2 s. Then A's dump and lane, 2 s of
+        // work each at half speed: 4 s more, 6 s in all. Largest first, as the copy takes its tables, is not what a
+        // restore that follows the archive can do.
+        (int, double)[] feed = [(1, 1), (0, 2)];
+        var seconds = CopySchedule.Seconds([Table(2, [], 2000), Table(1, [], 1000)], jobs: 2, indexJobs: 2, slots: 4, cores: 2, feed);
+
+        Assert.Equal(6, seconds, 6);
+    }
+
+    [Fact]
+    public void Should_Predict_Migrates_Dump_And_Restore_As_The_Restore_Follows_The_Dump()
+    {
+        // The same tables with cores enough: pg_dump writes accounts (10 s) then events (2 s); a lane restores each as
+        // it is written, accounts' B-tree (1 s) builds beside events' dump and rows, events' GIN (8 s) after its
+        // rows: 20 s. With one job migrate dumps, then restores: dump 12 s + restore (rows 12 s at one lane, the
+        // indexes 8 s) = 32 s.
+        var measures = EstimateIndexKindsTests.Measures(weighed: null) with
+        {
+            SharedCores = null,
+            Tables =
+            [
+                new EstimateTable("public", "accounts", 1_000_000_000, 1_000_000, ["btree"], 2_000_000_000, [0]),
+                new EstimateTable("public", "events", 200_000_000, 1_000_000, ["gin"], 500_000_000, [80_000_000]),
+            ],
+        };
+
+        var following = Estimate.Predict(measures, new EstimateOptions { Jobs = 2, IndexJobs = 2 });
+        var oneJob = Estimate.Predict(measures, new EstimateOptions { Jobs = 1, IndexJobs = 2 });
+
+        Assert.Equal(20, following.DumpRestoreSeconds, 6);
+        Assert.Contains(following.Basis, b => b.StartsWith("dump + restore: dump 12 s", StringComparison.Ordinal) && b.Contains("restores while it dumps: 20 s", StringComparison.Ordinal));
+        Assert.Equal(32, oneJob.DumpRestoreSeconds, 6);
+    }
+
+    [Fact]
     public void Should_Take_No_Time_For_No_Work()
     {
         Assert.Equal(0, CopySchedule.Seconds([], jobs: 2, indexJobs: 2, slots: 2, cores: 2));
