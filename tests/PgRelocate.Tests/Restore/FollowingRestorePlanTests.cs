@@ -31,6 +31,22 @@ public sealed class FollowingRestorePlanTests
     private static ArchiveEntry E(int id, uint catalog, uint oid, string kind, string? schema, string tag, int[] dependencies, ArchiveSection section, string definition = "") =>
         new(id, kind, schema, tag, "postgres", section, catalog, oid, dependencies, definition, null, null, kind is "TABLE DATA" or "BLOBS" or "SEQUENCE SET", null);
 
+    /// <summary>
+    /// Every batch's pg_restore run reads the whole table of contents: 50 tables a batch at any size made 400 runs at
+    /// 20,000 tables. At most eight batches a builder, each of at least 50 tables.
+    /// </summary>
+    [Theory]
+    [InlineData(120, 2, 50)]
+    [InlineData(800, 2, 50)]
+    [InlineData(5000, 2, 313)]
+    [InlineData(20000, 2, 1250)]
+    [InlineData(20000, 8, 313)]
+    [InlineData(0, 1, 50)]
+    public void Should_Bound_The_Batches_Of_Small_Tables_By_The_Builders_Not_The_Tables(int smallTables, int jobs, int batch)
+    {
+        Assert.Equal(batch, FollowingRestore.SmallBatchSize(smallTables, jobs));
+    }
+
     [Fact]
     public void Should_Tie_Each_Index_And_Key_To_Its_Table_And_Start_Slow_Indexes_First()
     {
