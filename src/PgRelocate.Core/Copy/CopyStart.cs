@@ -56,9 +56,11 @@ public sealed class CopyStart : IAsyncDisposable
 
     /// <summary>
     /// post-data's pg_restore jobs: the index builders near (its foreign keys' checks and indexes are CPU work),
-    /// every lane far (post-data 0.8 s with four jobs where it took 1.3 s with two, behind a 4 ms round trip).
+    /// every lane far (post-data 0.8 s with four jobs where it took 1.3 s with two, behind a 4 ms round trip); one
+    /// near where nothing in it grows with the data (see <see cref="Restore.PostDataRest"/>: pg_restore's parallel
+    /// mode costs seconds before its first statement at thousands of tables).
     /// </summary>
-    internal int PostDataJobs => Far ? Lanes : Options.IndexJobs;
+    internal int PostDataJobs => Far ? Lanes : Schema.RestScalesWithData ? Options.IndexJobs : 1;
 
     /// <summary>Whether the source or the target is a millisecond or more away (<see cref="RoundTrip.Far"/>).</summary>
     internal bool Far => RoundTrip >= Connections.RoundTrip.Far;

@@ -35,7 +35,7 @@ internal sealed record TableIndex(uint TableOid, string Name, string Sql, string
 /// </summary>
 internal sealed class SchemaArchive
 {
-    private SchemaArchive(string path, PgTool pgRestore, IReadOnlyList<ArchiveEntry> entries, IReadOnlyList<string> extensions, IReadOnlyDictionary<uint, List<TableIndex>> indexes, string restList, int restCount)
+    private SchemaArchive(string path, PgTool pgRestore, IReadOnlyList<ArchiveEntry> entries, IReadOnlyList<string> extensions, IReadOnlyDictionary<uint, List<TableIndex>> indexes, string restList, int restCount, bool restScalesWithData)
     {
         Path = path;
         Entries = entries;
@@ -44,6 +44,7 @@ internal sealed class SchemaArchive
         Indexes = indexes;
         RestListPath = restList;
         RestCount = restCount;
+        RestScalesWithData = restScalesWithData;
     }
 
     private const uint PgClass = 1259;
@@ -65,6 +66,9 @@ internal sealed class SchemaArchive
     public string RestListPath { get; }
 
     public int RestCount { get; }
+
+    /// <summary>Whether the rest holds work that grows with the data (see <see cref="PostDataRest"/>): a foreign key, a materialized view's data.</summary>
+    public bool RestScalesWithData { get; }
 
     /// <summary>
     /// A digest of the schema (every entry's kind, name and statement, the database's own properties left out): a
@@ -112,6 +116,7 @@ internal sealed class SchemaArchive
         var copied = snapshot.Tables.Select(t => t.Oid).ToHashSet();
         var indexes = new Dictionary<uint, List<TableIndex>>();
         var rest = new List<string>();
+        var scales = false;
         foreach (var entry in contents.Entries)
         {
             if (TableOf(entry, snapshot) is { } table && copied.Contains(table.Oid))
@@ -126,12 +131,13 @@ internal sealed class SchemaArchive
             else
             {
                 rest.Add(entry.ListLine);
+                scales |= PostDataRest.ScalesWithData(entry);
             }
         }
 
         var restList = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, "post-data.list");
         await File.WriteAllLinesAsync(restList, rest, cancellationToken);
-        return new SchemaArchive(path, pgRestore, contents.Entries, contents.Extensions, indexes, restList, rest.Count);
+        return new SchemaArchive(path, pgRestore, contents.Entries, contents.Extensions, indexes, restList, rest.Count, scales);
     }
 
     /// <summary>

@@ -42,6 +42,13 @@ internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IR
 
     public PgTool Tool => runner.Tool;
 
+    /// <summary>Whether the target is a millisecond or more away (<see cref="RoundTrip.Far"/>), measured on a session of its own.</summary>
+    public async Task<bool> TargetIsFarAsync(CancellationToken cancellationToken)
+    {
+        await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
+        return await RoundTrip.MeasureAsync(conn, cancellationToken) >= RoundTrip.Far;
+    }
+
     /// <summary>The restore replaces what the target held (it was emptied): rows an earlier restore added to extensions' configuration tables are replaced too.</summary>
     public bool Replacing { get; init; }
 
