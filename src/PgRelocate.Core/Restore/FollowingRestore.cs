@@ -93,9 +93,9 @@ internal sealed class FollowingRestore(
 
         // 3. The rest of post-data, from the whole archive.
         await spool.Completion.WaitAsync(cancellationToken);
-        var rest = _toc.Where(e => !early.Contains(e.Id) && e.Section == ArchiveSection.PostData).ToList();
-        var list = await WriteListAsync("post-data.list", _toc.Where(e => !early.Contains(e.Id)).Select(e => e.ListLine), cancellationToken);
-        var restJobs = PostDataRest.Jobs(rest, jobs, await parts.TargetIsFarAsync(cancellationToken));
+        var rest = _toc.Where(e => !early.Contains(e.Id)).ToList();
+        var list = await WriteListAsync("post-data.list", rest.Select(e => e.ListLine), cancellationToken);
+        var restJobs = await PostDataRest.JobsAsync(rest, jobs, () => parts.TargetIsFarAsync(cancellationToken));
         await parts.RunAsync(new PgRestoreCall("post-data") { Archive = spool.Path, Sections = ArchiveSections.PostData, EntryList = list, Jobs = restJobs }, cancellationToken);
     }
 

@@ -18,4 +18,8 @@ internal static class PostDataRest
 
     /// <summary><paramref name="jobs"/> where <paramref name="rest"/> holds work that grows with the data or the server is <paramref name="far"/>; else one.</summary>
     public static int Jobs(IEnumerable<ArchiveEntry> rest, int jobs, bool far) => far || rest.Any(ScalesWithData) ? jobs : 1;
+
+    /// <summary>As <see cref="Jobs"/>, asking <paramref name="far"/> (a round trip measured) only where the entries leave it to decide.</summary>
+    public static async Task<int> JobsAsync(IReadOnlyList<ArchiveEntry> rest, int jobs, Func<Task<bool>> far) =>
+        jobs == 1 || rest.Any(ScalesWithData) ? jobs : Jobs(rest, jobs, await far());
 }

@@ -34,6 +34,23 @@ public sealed class PostDataRestTests
         Assert.Equal(4, PostDataRest.Jobs(Catalog, jobs: 4, far: true));
     }
 
+    [Fact]
+    public async Task Should_Measure_The_Round_Trip_Only_Where_The_Entries_Leave_It_To_Decide()
+    {
+        var asked = 0;
+        Task<bool> Far()
+        {
+            asked++;
+            return Task.FromResult(true);
+        }
+
+        Assert.Equal(2, await PostDataRest.JobsAsync([.. Catalog, E(9, "FK CONSTRAINT", "t t_p_fkey")], 2, Far));
+        Assert.Equal(1, await PostDataRest.JobsAsync(Catalog, 1, Far));
+        Assert.Equal(0, asked);
+        Assert.Equal(2, await PostDataRest.JobsAsync(Catalog, 2, Far));
+        Assert.Equal(1, asked);
+    }
+
     [Theory]
     [InlineData("FK CONSTRAINT", "t t_p_fkey")]
     [InlineData("MATERIALIZED VIEW DATA", "totals")]
