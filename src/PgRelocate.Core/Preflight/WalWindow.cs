@@ -87,7 +87,8 @@ internal sealed class WalWindow(List<string> basis)
 
         if (Rate is { } rate)
         {
-            var settled = _settling.Settled ? ", where its rate had settled" : slight && _bytes > 0 ? ", stopped there: under a thousandth of a lane's rate, too little to change the catch-up" : "";
+            // A rate too slight to matter says so, settled or not: that is what the catch-up's prediction makes of it.
+            var settled = slight && _bytes > 0 ? ", stopped there: under a thousandth of a lane's rate, too little to change the catch-up" : _settling.Settled ? ", where its rate had settled" : "";
             basis.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"source WAL: {Units.Rate(rate)}, pg_current_wal_lsn over {_counted.TotalSeconds:0.#} s{settled}."));
         }
     }
