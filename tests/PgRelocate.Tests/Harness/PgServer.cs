@@ -41,6 +41,20 @@ public class PgServer : IAsyncLifetime
     /// <summary>Runs SQL as the superuser in <paramref name="database"/>.</summary>
     public Task ExecuteAsync(string database, string sql) => Cluster.ExecuteAsync(sql, database);
 
+    /// <summary>Runs <paramref name="work"/> while <paramref name="role"/> may open at most <paramref name="limit"/> connections, and lifts the limit after it, whatever happens.</summary>
+    public async Task<T> WithConnectionLimitAsync<T>(string role, int limit, Func<Task<T>> work)
+    {
+        await ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(role)} CONNECTION LIMIT {limit}");
+        try
+        {
+            return await work();
+        }
+        finally
+        {
+            await ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(role)} CONNECTION LIMIT -1");
+        }
+    }
+
     /// <summary>Runs SQL as the given connection's role.</summary>
     public static async Task ExecuteAsync(PgConnectionInfo db, string sql)
     {

@@ -187,16 +187,7 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         var source = await servers.SmallSourceAsync();
         var target = await servers.Target.CreateDatabaseAsync("few_slots");
         using var dir = new TempDir();
-        await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(source.User)} CONNECTION LIMIT 3");
-        CliResult result;
-        try
-        {
-            result = await CliRunner.RunAsync(Args(source, target, dir.Path, "--direct"), null);
-        }
-        finally
-        {
-            await servers.Source.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(source.User)} CONNECTION LIMIT -1");
-        }
+        var result = await servers.Source.WithConnectionLimitAsync(source.User, 3, () => CliRunner.RunAsync(Args(source, target, dir.Path, "--direct"), null));
 
         Assert.True(result.ExitCode == 0, result.ToString());
         await DatabaseSnapshot.AssertSameAsync(source, target);
@@ -213,16 +204,7 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
         var source = await servers.SmallSourceAsync();
         var target = await servers.Target.CreateDatabaseAsync("few_target_slots");
         using var dir = new TempDir();
-        await servers.Target.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(target.User)} CONNECTION LIMIT 6");
-        CliResult result;
-        try
-        {
-            result = await CliRunner.RunAsync(Args(source, target, dir.Path, "--direct", "--jobs", "4", "--no-estimate"), null);
-        }
-        finally
-        {
-            await servers.Target.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(target.User)} CONNECTION LIMIT -1");
-        }
+        var result = await servers.Target.WithConnectionLimitAsync(target.User, 6, () => CliRunner.RunAsync(Args(source, target, dir.Path, "--direct", "--jobs", "4", "--no-estimate"), null));
 
         Assert.True(result.ExitCode == 3, result.ToString());
         Assert.Contains("8 are needed (4 COPY streams and 4 index builds)", result.Output, StringComparison.Ordinal);

@@ -29,18 +29,10 @@ public class OnlineConnectionSlotsTests(OnlineServers servers) : IClassFixture<O
         var needed = (onTarget ? OnlineSessions.OnTarget(2, source, target) : OnlineSessions.OnSource(2, source, target)).Needed;
         var check = onTarget ? OnlineChecks.TargetSlotsCheck : OnlineChecks.SourceSlotsCheck;
         using var dir = new TempDir();
-        CliResult checkRun, migrate;
         // As many as the follow needs, less the check's own session (and on the target the migration's lock).
-        await server.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(limited.User)} CONNECTION LIMIT {needed}");
-        try
-        {
-            checkRun = await CliRunner.RunAsync("check", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--online");
-            migrate = await OnlineRun.Start(source, target, dir.Path, "--cutover", "auto").Result;
-        }
-        finally
-        {
-            await server.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(limited.User)} CONNECTION LIMIT -1");
-        }
+        var (checkRun, migrate) = await server.WithConnectionLimitAsync(limited.User, needed, async () =>
+            (await CliRunner.RunAsync("check", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--online"),
+             await OnlineRun.Start(source, target, dir.Path, "--cutover", "auto").Result));
 
         Assert.Equal(3, checkRun.ExitCode);
         Assert.Contains($"BLOCK {check}: The {side} allows", checkRun.Stdout, StringComparison.Ordinal);

@@ -38,21 +38,14 @@ public class PreflightChecksTests(PreflightServer server) : IClassFixture<Prefli
         var db = await server.CreateDatabaseAsync("onlyone");
         await PgServer.ExecuteAsync(db, "CREATE TABLE big (id int PRIMARY KEY, v text); INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g; CREATE TABLE small (id int)");
         await Checks.WaitForNoOtherSessionsAsync(db);
-        await server.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(db.User)} CONNECTION LIMIT 1");
-        try
-        {
-            var report = await new PreflightRunner([new SizeCheck(), new DowntimeCheck()]).RunAsync(db, null, new PgRelocate.Tools.PgBinaries(), PgRelocate.Progress.NullReporter.Instance, CancellationToken.None);
+        var report = await server.WithConnectionLimitAsync(db.User, 1, () =>
+            new PreflightRunner([new SizeCheck(), new DowntimeCheck()]).RunAsync(db, null, new PgRelocate.Tools.PgBinaries(), PgRelocate.Progress.NullReporter.Instance, CancellationToken.None));
 
-            var size = Assert.Single(report.Results, r => r.Check == "size");
-            Assert.Equal(CheckStatus.Ok, size.Status);
-            Assert.StartsWith("public.big: ", size.Details[0], StringComparison.Ordinal);
-            Assert.StartsWith("public.small: ", size.Details[1], StringComparison.Ordinal);
-            Assert.Contains(report.Results, r => r.Check == "estimated downtime" && r.Status == CheckStatus.Ok);
-        }
-        finally
-        {
-            await server.ExecuteAsync("postgres", $"ALTER ROLE {Db.Ident(db.User)} CONNECTION LIMIT -1");
-        }
+        var size = Assert.Single(report.Results, r => r.Check == "size");
+        Assert.Equal(CheckStatus.Ok, size.Status);
+        Assert.StartsWith("public.big: ", size.Details[0], StringComparison.Ordinal);
+        Assert.StartsWith("public.small: ", size.Details[1], StringComparison.Ordinal);
+        Assert.Contains(report.Results, r => r.Check == "estimated downtime" && r.Status == CheckStatus.Ok);
     }
 
     [Fact]
