@@ -18,6 +18,7 @@ internal sealed class ArchiveFramingCheck
     private readonly int _intLength;
     private readonly bool _blockTypes;
     private readonly HashSet<int> _seen = [];
+    private readonly List<(int Id, long Start)> _blocks = [];
     private readonly byte[] _int = new byte[9];
     private int _intHave;
     private State _state = State.BlockType;
@@ -107,6 +108,12 @@ internal sealed class ArchiveFramingCheck
         }
     }
 
+    /// <summary>
+    /// The bytes each entry's data block takes in the file (by dump id), from its start to the next block's or the
+    /// archive's end: compressed as the archive holds them. Known once <see cref="Complete"/> has passed.
+    /// </summary>
+    public IReadOnlyDictionary<int, long> DataBytes { get; private set; } = new Dictionary<int, long>();
+
     /// <summary>Says the archive ended where it may end, and every entry with data had its block.</summary>
     public void Complete()
     {
@@ -125,10 +132,13 @@ internal sealed class ArchiveFramingCheck
         {
             throw Damaged($"the data of {missing[0]} is missing{(missing.Count > 1 ? $", and of {missing.Count - 1} more entries" : "")}");
         }
+
+        DataBytes = _blocks.Select((b, i) => (b.Id, Bytes: (i + 1 < _blocks.Count ? _blocks[i + 1].Start : Position) - b.Start))
+            .ToDictionary(b => b.Id, b => b.Bytes);
     }
 
-    /// <summary>Checks a whole local archive file.</summary>
-    public static async Task CheckFileAsync(string path, CancellationToken ct, string? name = null)
+    /// <summary>Checks a whole local archive file; returns the bytes of each entry's data (see <see cref="DataBytes"/>).</summary>
+    public static async Task<IReadOnlyDictionary<int, long>> CheckFileAsync(string path, CancellationToken ct, string? name = null)
     {
         var display = $"'{name ?? path}'";
         await using var file = ArchiveContents.OpenFile(path, useAsync: true);
@@ -142,6 +152,7 @@ internal sealed class ArchiveFramingCheck
         }
 
         check.Complete();
+        return check.DataBytes;
     }
 
     private void OnInt(long value)
@@ -209,6 +220,7 @@ internal sealed class ArchiveFramingCheck
         }
 
         _current = entry;
+        _blocks.Add((entry.Id, _blockStart));
         _state = largeObjects ? State.LargeObjectOid : State.ChunkLength;
     }
 

@@ -10,7 +10,7 @@ namespace PgRelocate.Preflight;
 /// cores / sessions of its rate alone while they ask for more than there are. What this counts that adding the rows'
 /// time to the indexes' did not: an early table's index builds beside a later table's rows (at pgbench scale 150 with
 /// the events table, its GIN index beside <c>pgbench_accounts</c>' rows). The same play serves a restore that follows
-/// the archive while pg_dump writes it (<c>Restore/FollowingRestore</c>, migrate's dump + restore): given the dump
+/// the archive while pg_dump writes it (<c>Restore/ScheduledRestore</c>, migrate's dump + restore): given the dump
 /// (its <c>feed</c>), a lane starts a table's rows once pg_dump starts writing them, and ends them no sooner than it does.
 /// </summary>
 internal static class CopySchedule

@@ -179,7 +179,7 @@ public sealed record Estimate(
     /// <summary>
     /// The rows and index builds of migrate's dump + restore with more than one job, played out (<see cref="CopySchedule"/>):
     /// pg_dump writes the tables' rows one after another in the archive's order (by schema, then name), at the source's
-    /// read rate, and the restore's lanes (<c>Restore/FollowingRestore</c>) follow the archive, each table at one lane's
+    /// read rate, and the restore's lanes (<c>Restore/ScheduledRestore</c>) follow the archive, each table at one lane's
     /// rate and whole (a pg_restore lane does not split a table), its index builds and ANALYZE once its rows are in,
     /// as many builders as lanes; the large objects last.
     /// </summary>

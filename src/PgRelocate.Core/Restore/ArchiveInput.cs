@@ -21,7 +21,7 @@ internal sealed record LocalArchive(string Path) : ArchiveInput
 
 /// <summary>
 /// An archive still being written into a local file by our own dump while it is restored: read as it grows,
-/// on parallel lanes (see <see cref="FollowingRestore"/>). The restore fails if the writing fails.
+/// on parallel lanes (see <see cref="ScheduledRestore"/>). The restore fails if the writing fails.
 /// </summary>
 public sealed record GrowingArchive(string Name, ArchiveSpool Spool) : ArchiveInput
 {

@@ -104,7 +104,7 @@ public sealed class ArchiveSources(PgBinaries binaries, IReporter reporter)
 
     /// <summary>
     /// Restores an archive our own dump is still writing into <paramref name="archive"/>'s spool, on
-    /// <see cref="TargetOptions.Jobs"/> lanes that follow it (see <see cref="FollowingRestore"/>): the
+    /// <see cref="TargetOptions.Jobs"/> lanes that follow it (see <see cref="ScheduledRestore"/>): the
     /// migration's restore alongside its dump.
     /// </summary>
     /// <param name="tableBytes">The archive's tables' sizes ("schema.name" → bytes), for spreading the lanes; null: round-robin.</param>

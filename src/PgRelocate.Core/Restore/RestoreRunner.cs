@@ -12,7 +12,7 @@ namespace PgRelocate.Restore;
 /// <summary>What to restore where, and how.</summary>
 internal sealed record RestoreOptions
 {
-    /// <summary>The target, --confirm, --lock-timeout, own sessions and the jobs (pg_restore's own parallel mode on a local file, lanes on a growing one; checked by <see cref="ArchiveSources"/>).</summary>
+    /// <summary>The target, --confirm, --lock-timeout, own sessions and the jobs (lanes of pg_restore runs, see <see cref="ScheduledRestore"/>; checked by <see cref="ArchiveSources"/>).</summary>
     public required TargetOptions Into { get; init; }
 
     public required ArchiveInput Input { get; init; }
@@ -29,7 +29,7 @@ internal sealed record RestoreOptions
     /// <summary>--roles: the roles the archive names created where the target lacks them, owners and privileges kept as the archive has them.</summary>
     public bool Roles { get; init; }
 
-    /// <summary>The archive's tables' sizes ("schema.name" → bytes), for spreading a parallel restore; else the manifest's, if any.</summary>
+    /// <summary>The archive's tables' sizes ("schema.name" → bytes), for spreading a parallel restore; else the manifest's, if any; else the bytes of their data in a local file, as its check found them.</summary>
     public IReadOnlyDictionary<string, long>? TableBytes { get; init; }
 }
 
@@ -60,7 +60,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         };
 
         // 2. The target: checked, then emptied when --confirm allows it.
-        var prepared = await TargetPreparation.CheckAsync(target, options.Into.Requirements(SessionCount.PerJob(options.Into.Jobs)) with
+        var prepared = await TargetPreparation.CheckAsync(target, options.Into.Requirements(SessionCount.Restore(options.Into.Jobs)) with
         {
             Extensions = archive.Contents.Extensions,
             ExtensionSchemas = archive.Contents.ExtensionSchemas,
@@ -146,6 +146,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         }
 
         var display = $"'{local.Display}'";
+        IReadOnlyDictionary<int, long>? dataBytes = null;
         // The header and table of contents, read once; they say which pg_restore can read the archive.
         var contents = ArchiveContents.Read(local.Path, local.Display);
         var pgRestore = binaries.PgRestoreFor(contents.Header.MinimumPgRestoreMajor, 0);
@@ -162,11 +163,11 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             // No checksum to compare with: every data block must be there, whole (the framing check, which
             // names what is missing), and must decompress (pg_restore reads it through), so a truncated or
             // damaged file is refused now rather than half restored.
-            await ArchiveFramingCheck.CheckFileAsync(local.Path, cancellationToken, local.Display);
+            dataBytes = await ArchiveFramingCheck.CheckFileAsync(local.Path, cancellationToken, local.Display);
             await PgRestore.ReadThroughAsync(pgRestore, local.Path, display, reporter, cancellationToken);
         }
 
-        return new PreparedArchive(contents, pgRestore, local.Path, null);
+        return new PreparedArchive(contents, pgRestore, local.Path, null) { DataBytes = dataBytes };
     }
 
     /// <summary>
@@ -181,7 +182,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             contents = await ArchiveContents.ReadAsync(reader, $"'{growing.Display}'", cancellationToken);
         }
 
-        return new PreparedArchive(contents, binaries.PgRestoreFor(contents.Header.MinimumPgRestoreMajor, 0), null, growing.Spool);
+        return new PreparedArchive(contents, binaries.PgRestoreFor(contents.Header.MinimumPgRestoreMajor, 0), growing.Spool.Path, growing.Spool);
     }
 
     private async Task CheckAgainstManifestAsync(LocalArchive local, DumpManifest manifest, CancellationToken cancellationToken)
@@ -210,6 +211,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         var target = options.Into.Connection;
         var following = archive.Spool is not null;
         var jobs = options.Into.Jobs;
+        var scheduled = following || jobs > 1;
         reporter.Info($"Restoring {options.Input.Display} into {target.Display} with pg_restore {archive.PgRestore.Version}{(jobs > 1 ? $", {jobs} jobs" : "")}{(following ? ", while the archive is still arriving" : "")}.");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.LogPath))!);
         await using var log = new StreamWriter(options.LogPath, append: false);
@@ -226,16 +228,18 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         var work = Interrupts.TempFolder("pgrelocate-restore-");
         try
         {
-            if (following)
+            if (scheduled)
             {
-                var sizes = options.TableBytes ?? options.Manifest?.Tables.ToDictionary(t => t.Schema + "." + t.Name, t => t.EstimatedBytes, StringComparer.Ordinal);
-                var restore = new FollowingRestore(archive.Spool!, jobs, sizes, work.FullName, parts, options.Analyze ? AnalyzeAsync : null, IndexSettingsAsync);
+                var sizes = options.TableBytes
+                    ?? options.Manifest?.Tables.ToDictionary(t => t.Schema + "." + t.Name, t => t.EstimatedBytes, StringComparer.Ordinal)
+                    ?? (archive.DataBytes is { } bytes ? ScheduledRestore.TableBytes(archive.Contents.Entries, bytes) : null);
+                var restore = new ScheduledRestore(archive.Path, archive.Spool, jobs, sizes, work.FullName, parts, options.Analyze ? AnalyzeAsync : null, IndexSettingsAsync);
                 await restore.RunAsync(cancellationToken);
                 analyzed = restore.Analyzed;
             }
             else
             {
-                await RunLocalAsync(parts, archive.LocalPath!, jobs, archive.Contents.Extensions.Count > 0, work.FullName, cancellationToken);
+                await RunSerialAsync(parts, archive.Path, archive.Contents.Extensions.Count > 0, work.FullName, cancellationToken);
             }
         }
         catch (RestorePartFailedException e)
@@ -245,7 +249,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             {
                 parts.NotRun("data and post-data", "the rows, indexes, constraints, foreign keys and triggers: the pre-data section failed first");
             }
-            else if (following && e.Part is not "post-data")
+            else if (scheduled && e.Part is not "post-data")
             {
                 parts.NotRun("post-data", $"foreign keys, triggers and the indexes and constraints not yet built: the {e.Part} failed first");
             }
@@ -285,24 +289,21 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
     }
 
     /// <summary>
-    /// A whole local archive: in one pg_restore (with pg_restore's own parallel jobs); or the pre-data section
-    /// first, then the rest with those jobs, when that section is large enough to go in waves of runs side by side
-    /// (see <see cref="RestoreParts.RunPreDataAsync"/>), or when the archive holds rows of tables that may belong
-    /// to an extension, so those tables can be looked at on the target before their rows are sent (see
-    /// <see cref="ExtensionTables"/>).
+    /// A whole local archive with one job: in one pg_restore; or the pre-data section first, then the rest, when
+    /// the archive holds rows of tables that may belong to an extension, so those tables can be looked at on the
+    /// target before their rows are sent (see <see cref="ExtensionTables"/>).
     /// </summary>
-    private static async Task RunLocalAsync(RestoreParts parts, string path, int jobs, bool extensions, string work, CancellationToken cancellationToken)
+    private static async Task RunSerialAsync(RestoreParts parts, string path, bool extensions, string work, CancellationToken cancellationToken)
     {
         var whole = await parts.WholeSelectionAsync(work, cancellationToken);
-        var extensionRows = extensions && parts.Toc.Any(e => e.Kind == ArchiveToc.TableData);
-        if (!extensionRows && !parts.PreDataInWaves(jobs))
+        if (!extensions || !parts.Toc.Any(e => e.Kind == ArchiveToc.TableData))
         {
-            await parts.RunAsync(new PgRestoreCall("") { Archive = path, EntryList = whole, Jobs = jobs }, cancellationToken);
+            await parts.RunAsync(new PgRestoreCall("") { Archive = path, EntryList = whole }, cancellationToken);
             return;
         }
 
-        await parts.RunPreDataAsync(path, jobs, work, cancellationToken);
-        var skipped = extensionRows ? await parts.SkipUnwritableExtensionRowsAsync(cancellationToken) : new HashSet<int>();
+        await parts.RunPreDataAsync(path, 1, work, cancellationToken);
+        var skipped = await parts.SkipUnwritableExtensionRowsAsync(cancellationToken);
         var rest = whole;
         if (skipped.Count > 0 || whole is not null)
         {
@@ -310,11 +311,15 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             await File.WriteAllLinesAsync(rest, parts.Toc.Where(e => !skipped.Contains(e.Id)).Select(e => e.ListLine), cancellationToken);
         }
 
-        await parts.RunAsync(new PgRestoreCall("data and post-data") { Archive = path, Sections = ArchiveSections.Data | ArchiveSections.PostData, EntryList = rest, Jobs = jobs }, cancellationToken);
+        await parts.RunAsync(new PgRestoreCall("data and post-data") { Archive = path, Sections = ArchiveSections.Data | ArchiveSections.PostData, EntryList = rest }, cancellationToken);
     }
 
-    private sealed record PreparedArchive(ArchiveContents Contents, PgTool PgRestore, string? LocalPath, ArchiveSpool? Spool)
+    /// <param name="Path">The archive's file: a whole local file, or the spool a growing archive is written into.</param>
+    private sealed record PreparedArchive(ArchiveContents Contents, PgTool PgRestore, string Path, ArchiveSpool? Spool)
     {
+        /// <summary>The bytes of each entry's data (by dump id), where the file's check measured them.</summary>
+        public IReadOnlyDictionary<int, long>? DataBytes { get; init; }
+
         /// <summary>The target server's major version, once it has been asked.</summary>
         public int TargetMajor { get; init; }
     }

@@ -12,8 +12,15 @@ namespace PgRelocate.Targets;
 /// <param name="What">What opens them, with that many jobs, for the message: "pg_restore's 4 jobs".</param>
 public sealed record SessionCount(int Jobs, Func<int, int> ForJobs, Func<int, string> What)
 {
-    /// <summary>One session per job: a restore's jobs, or a check's one session.</summary>
+    /// <summary>One session per job: a check's one session.</summary>
     public static SessionCount PerJob(int jobs) => new(jobs, j => j, j => Sentences.Counted(j, "job"));
+
+    /// <summary>
+    /// A restore's: one session with one job; with more, a pg_restore run on each of <see cref="Jobs"/> lanes and one on
+    /// each of as many index builders (<c>Restore/ScheduledRestore</c>), side by side.
+    /// </summary>
+    public static SessionCount Restore(int jobs) =>
+        new(jobs, j => j == 1 ? 1 : 2 * j, j => j == 1 ? "the restore's one session" : $"{Sentences.Counted(j, "lane")} of table rows and {Sentences.Counted(j, "index build")}");
 
     /// <summary>A copy's: a session per COPY stream and per index build, <paramref name="indexJobs"/> of them, or one per job when null (a migration's).</summary>
     public static SessionCount Copy(int jobs, int? indexJobs = null) =>

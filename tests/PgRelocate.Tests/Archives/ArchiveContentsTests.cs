@@ -156,6 +156,34 @@ public partial class ArchiveContentsTests(SampleArchives samples)
         }
     }
 
+    /// <summary>
+    /// The bytes of each entry's data, which spread a whole file's tables over a parallel restore's lanes: every entry
+    /// with data has its block, the blocks cover every byte after the table of contents, and where pg_dump wrote
+    /// offsets each block runs from its entry's offset to the next one's.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(AllArchives))]
+    public async Task Should_Measure_The_Bytes_Of_Each_Entry_S_Data(string archive)
+    {
+        var path = samples.Archives[archive];
+        var contents = ArchiveContents.Read(path);
+
+        var bytes = await ArchiveFramingCheck.CheckFileAsync(path, CancellationToken.None);
+
+        Assert.Equal(contents.Entries.Where(e => e.HasData).Select(e => e.Id).Order(), bytes.Keys.Order());
+        Assert.Equal(new FileInfo(path).Length - contents.DataStart, bytes.Values.Sum());
+        Assert.All(bytes.Values, b => Assert.True(b > 0));
+        if (contents.HasDataOffsets)
+        {
+            var starts = contents.Entries.Where(e => e.DataOffset is not null).OrderBy(e => e.DataOffset).ToList();
+            for (var i = 0; i < starts.Count; i++)
+            {
+                var end = i + 1 < starts.Count ? starts[i + 1].DataOffset!.Value : new FileInfo(path).Length;
+                Assert.Equal(end - starts[i].DataOffset!.Value, bytes[starts[i].Id]);
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(AllArchives))]
     public async Task Should_Refuse_A_Truncated_Archive_Wherever_It_Ends(string archive)

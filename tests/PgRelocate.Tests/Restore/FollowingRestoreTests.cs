@@ -8,6 +8,7 @@ namespace PgRelocate.Tests.Restore;
 /// <summary>
 /// migrate restores alongside the dump, from the archive's local copy as it grows: every kind of object
 /// arrives, each table's indexes are built by themselves as soon as its rows are in, and the copy is gone after.
+/// restore --jobs N of a whole file is scheduled the same way (<c>Restore/ScheduledRestore</c>), its lanes reading the file.
 /// </summary>
 [Heavy(115)]
 public sealed class FollowingRestoreTests(PgServerPair servers) : IClassFixture<PgServerPair>
@@ -72,6 +73,79 @@ public sealed class FollowingRestoreTests(PgServerPair servers) : IClassFixture<
         // Every table was analyzed on the target.
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_stat_user_tables WHERE last_analyze IS NULL AND last_autoanalyze IS NULL"));
         Assert.Equal(121L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_stat_user_tables"));
+    }
+
+    /// <summary>
+    /// A whole file written to a pipe (no data offsets) and without a manifest: its tables' sizes are the bytes of their
+    /// rows in the archive, measured by the file's check, so the small tables still go in batches and the large one on
+    /// its own; the lanes read the file itself.
+    /// </summary>
+    [Fact]
+    public async Task Should_Restore_A_Whole_File_On_Lanes_With_Small_Tables_In_Batches_Sized_From_The_Archive()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("file_small");
+        await PgServer.ExecuteAsync(source, """
+            DO $$ BEGIN
+              FOR i IN 1..120 LOOP
+                EXECUTE format('CREATE TABLE "T %s" (id int PRIMARY KEY, name text UNIQUE, at date); CREATE INDEX ON "T %s" (at); INSERT INTO "T %s" SELECT g, ''n'' || g, date ''2026-01-01'' + g FROM generate_series(1, 3) g', i, i, i);
+              END LOOP;
+            END $$;
+            CREATE TABLE big (id int PRIMARY KEY, body text, at date);
+            INSERT INTO big SELECT g, md5(g || 'a') || md5(g || 'b') || md5(g || 'c') || md5(g || 'd'), date '2026-01-01' + g % 300 FROM generate_series(1, 40000) g;
+            CREATE INDEX big_at ON big (at);
+            CREATE TABLE child (id int PRIMARY KEY, big_id int REFERENCES big);
+            INSERT INTO child SELECT g, g FROM generate_series(1, 100) g;
+            """);
+        var target = await servers.Target.CreateDatabaseAsync("file_small_target");
+        using var dir = new TempDir();
+        var archive = dir.File("piped.dump");
+        using (var pgDump = Archives.SampleArchives.StartPgDump(source))
+        {
+            await using (var file = File.Create(archive))
+            {
+                await pgDump.StandardOutput.BaseStream.CopyToAsync(file);
+            }
+
+            await pgDump.WaitForExitAsync();
+            Assert.Equal(0, pgDump.ExitCode);
+        }
+
+        var result = await CliRunner.RunAsync("restore", archive, "--target", CliRunner.Url(target), "--jobs", "2", "--log", dir.File("restore.log"));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target));
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+        var runs = (await File.ReadAllLinesAsync(dir.File("restore.log"))).Where(l => l.StartsWith("# [", StringComparison.Ordinal) && l.Contains("/pg_restore ", StringComparison.Ordinal)).ToList();
+        // Two lanes reading the file (not a pipe); 121 small tables in batches of 50; the large one's index and key on their own.
+        Assert.Equal(2, runs.Count(l => l.StartsWith("# [lane ", StringComparison.Ordinal) && l.EndsWith(archive, StringComparison.Ordinal)));
+        Assert.Equal(3, runs.Count(l => l.StartsWith("# [indexes and keys of ", StringComparison.Ordinal)));
+        Assert.Single(runs, l => l.StartsWith("# [index public.big]", StringComparison.Ordinal));
+        Assert.Single(runs, l => l.StartsWith("# [constraints public.big]", StringComparison.Ordinal));
+        // The foreign key's check reads rows: the rest of post-data keeps its jobs.
+        Assert.Single(runs, l => l.StartsWith("# [post-data]", StringComparison.Ordinal) && l.Contains("--jobs=2", StringComparison.Ordinal));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_stat_user_tables WHERE last_analyze IS NULL AND last_autoanalyze IS NULL"));
+    }
+
+    /// <summary>A restore with two jobs opens four sessions at once (two lanes, two index builds): counted before the target is emptied.</summary>
+    [Fact]
+    public async Task Should_Count_The_Lanes_And_The_Index_Builds_Before_Emptying_The_Target()
+    {
+        var source = await servers.Source.CreateDatabaseAsync("file_slots");
+        await PgServer.ExecuteAsync(source, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10)");
+        var target = await servers.Target.CreateDatabaseAsync("file_slots_target");
+        await PgServer.ExecuteAsync(target, "CREATE TABLE kept (id int)");
+        using var dir = new TempDir();
+        var dump = await CliRunner.RunAsync("dump", "--source", CliRunner.Url(source), "--to", dir.File("a.dump"));
+        Assert.True(dump.ExitCode == 0, dump.ToString());
+
+        var result = await servers.Target.WithConnectionLimitAsync(target.User, 3, () =>
+            CliRunner.RunAsync("restore", dir.File("a.dump"), "--target", CliRunner.Url(target), "--confirm", target.Database, "--jobs", "2"));
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("4 are needed (2 lanes of table rows and 2 index builds)", result.Output, StringComparison.Ordinal);
+        Assert.Contains("or run with --jobs 1 (1 connection", result.Output, StringComparison.Ordinal);
+        Assert.Equal(1L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_tables WHERE tablename = 'kept'"));
     }
 
     [Fact]

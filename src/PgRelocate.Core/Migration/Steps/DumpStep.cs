@@ -9,7 +9,7 @@ namespace PgRelocate.Migration.Steps;
 
 /// <summary>
 /// Dumps the source into --via or the migration's folder. With more than one job the restore starts at the
-/// same time: it follows a local copy of the archive as pg_dump writes it (see <see cref="FollowingRestore"/>),
+/// same time: it follows a local copy of the archive as pg_dump writes it (see <see cref="ScheduledRestore"/>),
 /// and the restore step waits for it. A rerun starts the dump over: pg_dump cannot resume.
 /// </summary>
 internal sealed class DumpStep : IMigrationStep

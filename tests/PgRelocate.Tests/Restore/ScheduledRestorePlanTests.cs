@@ -4,7 +4,7 @@ using PgRelocate.Restore;
 namespace PgRelocate.Tests.Restore;
 
 /// <summary>How a restore that follows a growing archive splits it: lanes of rows, and each table's indexes and keys.</summary>
-public sealed class FollowingRestorePlanTests
+public sealed class ScheduledRestorePlanTests
 {
     /// <summary>The entries of an archive as the archive reader gives them: names unquoted, with their dependencies and statements.</summary>
     private static readonly ArchiveEntry[] Toc =
@@ -44,13 +44,13 @@ public sealed class FollowingRestorePlanTests
     [InlineData(0, 1, 50)]
     public void Should_Bound_The_Batches_Of_Small_Tables_By_The_Builders_Not_The_Tables(int smallTables, int jobs, int batch)
     {
-        Assert.Equal(batch, FollowingRestore.SmallBatchSize(smallTables, jobs));
+        Assert.Equal(batch, ScheduledRestore.SmallBatchSize(smallTables, jobs));
     }
 
     [Fact]
     public void Should_Tie_Each_Index_And_Key_To_Its_Table_And_Start_Slow_Indexes_First()
     {
-        var plan = FollowingRestore.PlanPostData(Toc);
+        var plan = ScheduledRestore.PlanPostData(Toc);
 
         Assert.Equal(["Sales Dept.odd \"name\" ü", "public.events", "public.pgbench_accounts"], plan.Keys.Order(StringComparer.Ordinal));
         // By the TABLE entry each depends on, else by the table its statement names.
@@ -67,7 +67,7 @@ public sealed class FollowingRestorePlanTests
     {
         var sizes = new Dictionary<string, long> { ["public.events"] = 300, ["public.pgbench_accounts"] = 800, ["Sales Dept.odd \"name\" ü"] = 100 };
 
-        var lanes = FollowingRestore.PlanLanes(Toc, 2, sizes);
+        var lanes = ScheduledRestore.PlanLanes(Toc, 2, sizes);
 
         Assert.Equal(2, lanes.Count);
         // Accounts alone on the first lane, with every entry that is not table rows (the section filter keeps the data ones).
