@@ -64,32 +64,6 @@ internal static partial class IndexBuilds
         return (m.Groups[1].Value, column, m.Groups[3].Success ? m.Groups[3].Value : null);
     }
 
-    /// <summary>
-    /// A primary key or unique constraint over plain columns, alone in its statement as pg_dump writes it
-    /// (<c>ALTER TABLE ONLY s.t ADD CONSTRAINT n PRIMARY KEY (a, b);</c>, deferrable or not): the unique index behind it,
-    /// and the statement that makes that index the constraint (<see cref="Copy.KeyConstraint.Attach"/>, as the copy
-    /// does). Built as an index, the key goes beside the table's other index builds, where the constraint itself locks
-    /// the table whole and so waits for them all and blocks the next. Anything more (INCLUDE, WITH, a tablespace,
-    /// NULLS NOT DISTINCT, another statement after it) gives null: the entry is restored as it is.
-    /// </summary>
-    internal static (string CreateIndex, string Attach)? KeyIndex(string sql)
-    {
-        var m = KeyConstraintStatement().Match(sql);
-        if (!m.Success)
-        {
-            return null;
-        }
-
-        var (table, name) = (m.Groups["table"].Value, m.Groups["name"].Value);
-        var unquoted = name.StartsWith('"') ? name[1..^1].Replace("\"\"", "\"", StringComparison.Ordinal) : name;
-        var create = $"CREATE UNIQUE INDEX {name} ON {table} USING btree ({m.Groups["columns"].Value})";
-        var key = new Copy.KeyConstraint(0, unquoted, m.Groups["kind"].Value == "PRIMARY KEY", m.Groups["deferrable"].Success, m.Groups["deferred"].Success, unquoted, create);
-        return (create, key.Attach(table));
-    }
-
-    [GeneratedRegex(@"^ALTER TABLE ONLY (?<table>(?:""(?:[^""]|"""")+""|[a-z_][a-z0-9_$]*)\.(?:""(?:[^""]|"""")+""|[a-z_][a-z0-9_$]*))\s+ADD CONSTRAINT (?<name>""(?:[^""]|"""")+""|[a-z_][a-z0-9_$]*) (?<kind>PRIMARY KEY|UNIQUE) \((?<columns>(?:""(?:[^""]|"""")+""|[a-z_][a-z0-9_$]*)(?:, (?:""(?:[^""]|"""")+""|[a-z_][a-z0-9_$]*))*)\)(?<deferrable> DEFERRABLE(?<deferred> INITIALLY DEFERRED)?)?;\s*$")]
-    private static partial Regex KeyConstraintStatement();
-
     [GeneratedRegex(@" USING (?:gin|gist|spgist) ", RegexOptions.IgnoreCase)]
     private static partial Regex SlowMethod();
 

@@ -102,44 +102,6 @@ internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IR
     }
 
     /// <summary>
-    /// Runs statements of our own (a key's unique index, the statement that makes it the key: see
-    /// <see cref="IndexBuilds.KeyIndex"/>) in one target session set as pg_restore sets its own (no statement or lock
-    /// timeout, pg_dump's empty search_path), each logged under <paramref name="label"/> as a run is.
-    /// </summary>
-    /// <exception cref="RestorePartFailedException">The target refused one; noted as the part's error.</exception>
-    public async Task ExecuteAsync(string label, IReadOnlyList<string> statements, CancellationToken cancellationToken)
-    {
-        if (statements.Count == 0)
-        {
-            return;
-        }
-
-        await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
-        await Db.ExecuteAsync(conn, "SET statement_timeout = 0; SET lock_timeout = 0; SET search_path = ''", cancellationToken);
-        foreach (var sql in statements)
-        {
-            runner.Log(label, sql);
-            try
-            {
-                await Db.ExecuteAsync(conn, sql, cancellationToken);
-            }
-            catch (Npgsql.PostgresException e)
-            {
-                runner.Log(label, "error: " + e.MessageText);
-                lock (_lock)
-                {
-                    Failed = true;
-                    _notes.Add(new RestoreIssue(label, e.MessageText, sql, null));
-                }
-
-                throw new RestorePartFailedException(label);
-            }
-        }
-
-        runner.Log(label, "done");
-    }
-
-    /// <summary>
     /// The pre-data section of <paramref name="archive"/>: in waves of up to <paramref name="lanes"/> pg_restore runs
     /// side by side when there is enough to share (see <see cref="PreDataWaves"/>; pg_restore restores the section
     /// in one session even with --jobs), else in one run; lists go into <paramref name="folder"/>. A failed run is

@@ -17,8 +17,7 @@ namespace PgRelocate.Restore;
 /// <item>table rows on <c>jobs</c> lanes, each a serial pg_restore of its tables (largest first across lanes, when
 ///   the sizes are known), which follows a growing archive through a pipe and reads a whole file by its data offsets;</item>
 /// <item>each table's indexes as soon as its rows are in (GIN and GiST first: they take longest), on
-///   <c>jobs</c> index builders, its primary key's and unique constraints' indexes beside them (see
-///   <see cref="IndexBuilds.KeyIndex"/>), then its constraints; small tables' (see
+///   <c>jobs</c> index builders, then its primary key, unique and exclusion constraints; small tables' (see
 ///   <see cref="SmallTableBytes"/>) in batches, one pg_restore run for a batch's indexes and constraints and one
 ///   ANALYZE for its tables;</item>
 /// <item>once the archive is whole, the rest of post-data (foreign keys, triggers, partitioned indexes,
@@ -273,54 +272,33 @@ internal sealed class ScheduledRestore(
     private bool IsSmall(string table) =>
         tableBytes?.GetValueOrDefault(table, long.MaxValue) <= SmallTableBytes && !(_postData.GetValueOrDefault(table)?.Indexes.Any(i => i.Slow) ?? false);
 
-    /// <summary>
-    /// A table's indexes, one piece of work each (with their session settings), its primary key's and unique
-    /// constraints' indexes beside them (see <see cref="IndexBuilds.KeyIndex"/>), then its constraints and statistics.
-    /// </summary>
+    /// <summary>A table's indexes, one piece of work each (with their session settings), then its keys and statistics.</summary>
     private void QueueTable(string table, TablePostData post)
     {
-        var keys = post.Constraints.Select(c => (Entry: c, Key: IndexBuilds.KeyIndex(c.Sql))).Where(k => k.Key is not null)
-            .Select(k => (k.Entry, Key: k.Key!.Value)).ToList();
-        var left = post.Indexes.Count + keys.Count;
-        async Task BuiltAsync(CancellationToken ct)
-        {
-            if (Interlocked.Decrement(ref left) == 0)
-            {
-                await FinishTableAsync(table, post, keys, ct);
-            }
-        }
-
+        var left = post.Indexes.Count;
         foreach (var index in post.Indexes)
         {
             _indexWork.Writer.TryWrite(async ct =>
             {
                 var settings = indexSettings is null ? null : await indexSettings(index.Sql, ct);
                 await RunEntriesAsync($"index {table}", [index], ct, settings);
-                await BuiltAsync(ct);
-            });
-        }
-
-        foreach (var (_, key) in keys)
-        {
-            _indexWork.Writer.TryWrite(async ct =>
-            {
-                await parts.ExecuteAsync($"key {table}", [key.CreateIndex], ct);
-                await BuiltAsync(ct);
+                if (Interlocked.Decrement(ref left) == 0)
+                {
+                    await FinishTableAsync(table, post, ct);
+                }
             });
         }
 
         if (left == 0)
         {
-            _indexWork.Writer.TryWrite(ct => FinishTableAsync(table, post, [], ct));
+            _indexWork.Writer.TryWrite(ct => FinishTableAsync(table, post, ct));
         }
     }
 
-    /// <summary>A table's constraints once its indexes are built (they lock it whole): its keys made of their indexes, then the others; then its statistics.</summary>
-    private async Task FinishTableAsync(string table, TablePostData post, IReadOnlyList<(PlannedEntry Entry, (string CreateIndex, string Attach) Key)> keys, CancellationToken cancellationToken)
+    /// <summary>A table's keys once its indexes are built (they lock it whole), then its statistics.</summary>
+    private async Task FinishTableAsync(string table, TablePostData post, CancellationToken cancellationToken)
     {
-        await parts.ExecuteAsync($"constraints {table}", [.. keys.Select(k => k.Key.Attach)], cancellationToken);
-        var made = keys.Select(k => k.Entry.Id).ToHashSet();
-        await RunEntriesAsync($"constraints {table}", [.. post.Constraints.Where(c => !made.Contains(c.Id))], cancellationToken);
+        await RunEntriesAsync($"constraints {table}", post.Constraints, cancellationToken);
         await AnalyzeAsync([table], cancellationToken);
     }
 

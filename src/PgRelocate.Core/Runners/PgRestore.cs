@@ -269,9 +269,6 @@ internal sealed class PgRestore(PgTool tool, PgConnectionInfo target, int target
         return outcome.Warnings;
     }
 
-    /// <summary>Writes a line of our own into the shared log, labelled and timed as a run's lines are.</summary>
-    public void Log(string label, string text) => Log($"# [{label}] {Stamp()} {text}");
-
     /// <summary>Writes a line of our own into the shared log.</summary>
     public void Log(string line)
     {

@@ -26,36 +26,6 @@ public sealed class IndexBuildsTests(PgServerPair servers) : IClassFixture<PgSer
         Assert.Null(IndexBuilds.Parse(sql));
     }
 
-    [Theory]
-    [InlineData("ALTER TABLE ONLY public.pgbench_accounts\n    ADD CONSTRAINT pgbench_accounts_pkey PRIMARY KEY (aid);\n",
-        "CREATE UNIQUE INDEX pgbench_accounts_pkey ON public.pgbench_accounts USING btree (aid)",
-        "ALTER TABLE ONLY public.pgbench_accounts ADD CONSTRAINT \"pgbench_accounts_pkey\" PRIMARY KEY USING INDEX \"pgbench_accounts_pkey\"")]
-    [InlineData("ALTER TABLE ONLY \"Sales Dept\".\"Big \"\"Q\"\" T\"\n    ADD CONSTRAINT \"Big u\" UNIQUE (\"Code, x\", k) DEFERRABLE INITIALLY DEFERRED;",
-        "CREATE UNIQUE INDEX \"Big u\" ON \"Sales Dept\".\"Big \"\"Q\"\" T\" USING btree (\"Code, x\", k)",
-        "ALTER TABLE ONLY \"Sales Dept\".\"Big \"\"Q\"\" T\" ADD CONSTRAINT \"Big u\" UNIQUE USING INDEX \"Big u\" DEFERRABLE INITIALLY DEFERRED")]
-    [InlineData("ALTER TABLE ONLY s.t\n    ADD CONSTRAINT t_a_key UNIQUE (a) DEFERRABLE;",
-        "CREATE UNIQUE INDEX t_a_key ON s.t USING btree (a)",
-        "ALTER TABLE ONLY s.t ADD CONSTRAINT \"t_a_key\" UNIQUE USING INDEX \"t_a_key\" DEFERRABLE")]
-    public void Should_Build_A_Key_As_Its_Unique_Index_Then_Make_It_The_Key(string sql, string create, string attach)
-    {
-        Assert.Equal((create, attach), IndexBuilds.KeyIndex(sql));
-    }
-
-    [Theory]
-    [InlineData("ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_pkey PRIMARY KEY (id) INCLUDE (name);")]
-    [InlineData("ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_pkey PRIMARY KEY (id) WITH (fillfactor='70');")]
-    [InlineData("ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_pkey PRIMARY KEY (id) USING INDEX TABLESPACE fast;")]
-    [InlineData("ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_a_key UNIQUE NULLS NOT DISTINCT (a);")]
-    [InlineData("ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_pkey PRIMARY KEY (id);\n\nALTER TABLE ONLY public.t REPLICA IDENTITY USING INDEX t_pkey;")]
-    [InlineData("ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_pkey PRIMARY KEY (id);\n\nALTER TABLE public.t CLUSTER ON t_pkey;")]
-    [InlineData("ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_excl EXCLUDE USING gist (r WITH &&);")]
-    [InlineData("ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_check CHECK ((a > 0));")]
-    [InlineData("ALTER TABLE public.t\n    ADD CONSTRAINT t_pkey PRIMARY KEY (id);")]
-    public void Should_Restore_Any_Other_Constraint_As_It_Is(string sql)
-    {
-        Assert.Null(IndexBuilds.KeyIndex(sql));
-    }
-
     [Fact]
     public async Task Should_Tell_Gin_Over_Jsonb_From_Gin_Over_Other_Types_By_The_Targets_Columns()
     {
