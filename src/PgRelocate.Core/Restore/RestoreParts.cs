@@ -101,6 +101,9 @@ internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IR
         throw new RestorePartFailedException(label.Length > 0 ? label : "restore");
     }
 
+    /// <summary>Whether <see cref="RunPreDataAsync"/> would restore the pre-data section in waves with <paramref name="lanes"/> lanes.</summary>
+    public bool PreDataInWaves(int lanes) => PreDataWaves.Plan(_toc, lanes) is not null;
+
     /// <summary>
     /// The pre-data section of <paramref name="archive"/>: in waves of up to <paramref name="lanes"/> pg_restore runs
     /// side by side when there is enough to share (see <see cref="PreDataWaves"/>; pg_restore restores the section

@@ -60,7 +60,8 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         };
 
         // 2. The target: checked, then emptied when --confirm allows it.
-        var prepared = await TargetPreparation.CheckAsync(target, options.Into.Requirements(SessionCount.Restore(options.Into.Jobs)) with
+        var scheduled = options.Into.Jobs > 1 && (options.Input is GrowingArchive || ScheduledRestore.SchedulesWholeFile(archive.Contents.Entries));
+        var prepared = await TargetPreparation.CheckAsync(target, options.Into.Requirements(SessionCount.Restore(options.Into.Jobs, scheduled)) with
         {
             Extensions = archive.Contents.Extensions,
             ExtensionSchemas = archive.Contents.ExtensionSchemas,
@@ -82,7 +83,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
 
         // 3. pg_restore.
         options.Into.Changes.Now(TargetCondition.PartlyWritten);
-        var result = await RunPgRestoreAsync(options, archive, started, replacing: prepared.Objects.Count > 0, cancellationToken);
+        var result = await RunPgRestoreAsync(options, archive, started, replacing: prepared.Objects.Count > 0, scheduled, cancellationToken);
         if (result.Status != RestoreStatus.Failed)
         {
             options.Into.Changes.Now(TargetCondition.Written);
@@ -206,12 +207,11 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
         reporter.Info($"Archive checked: {Units.Bytes(length)}, SHA-256 matches the manifest.");
     }
 
-    private async Task<RestoreResult> RunPgRestoreAsync(RestoreOptions options, PreparedArchive archive, DateTimeOffset started, bool replacing, CancellationToken cancellationToken)
+    private async Task<RestoreResult> RunPgRestoreAsync(RestoreOptions options, PreparedArchive archive, DateTimeOffset started, bool replacing, bool scheduled, CancellationToken cancellationToken)
     {
         var target = options.Into.Connection;
         var following = archive.Spool is not null;
         var jobs = options.Into.Jobs;
-        var scheduled = following || jobs > 1;
         reporter.Info($"Restoring {options.Input.Display} into {target.Display} with pg_restore {archive.PgRestore.Version}{(jobs > 1 ? $", {jobs} jobs" : "")}{(following ? ", while the archive is still arriving" : "")}.");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.LogPath))!);
         await using var log = new StreamWriter(options.LogPath, append: false);
@@ -239,7 +239,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             }
             else
             {
-                await RunSerialAsync(parts, archive.Path, archive.Contents.Extensions.Count > 0, work.FullName, cancellationToken);
+                await RunLocalAsync(parts, archive.Path, jobs, archive.Contents.Extensions.Count > 0, work.FullName, cancellationToken);
             }
         }
         catch (RestorePartFailedException e)
@@ -289,21 +289,24 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
     }
 
     /// <summary>
-    /// A whole local archive with one job: in one pg_restore; or the pre-data section first, then the rest, when
-    /// the archive holds rows of tables that may belong to an extension, so those tables can be looked at on the
-    /// target before their rows are sent (see <see cref="ExtensionTables"/>).
+    /// A whole local archive not scheduled by <see cref="ScheduledRestore"/>: in one pg_restore (with pg_restore's own
+    /// parallel jobs); or the pre-data section first, then the rest with those jobs, when that section is large enough
+    /// to go in waves of runs side by side (see <see cref="RestoreParts.RunPreDataAsync"/>), or when the archive holds
+    /// rows of tables that may belong to an extension, so those tables can be looked at on the target before their
+    /// rows are sent (see <see cref="ExtensionTables"/>).
     /// </summary>
-    private static async Task RunSerialAsync(RestoreParts parts, string path, bool extensions, string work, CancellationToken cancellationToken)
+    private static async Task RunLocalAsync(RestoreParts parts, string path, int jobs, bool extensions, string work, CancellationToken cancellationToken)
     {
         var whole = await parts.WholeSelectionAsync(work, cancellationToken);
-        if (!extensions || !parts.Toc.Any(e => e.Kind == ArchiveToc.TableData))
+        var extensionRows = extensions && parts.Toc.Any(e => e.Kind == ArchiveToc.TableData);
+        if (!extensionRows && !parts.PreDataInWaves(jobs))
         {
-            await parts.RunAsync(new PgRestoreCall("") { Archive = path, EntryList = whole }, cancellationToken);
+            await parts.RunAsync(new PgRestoreCall("") { Archive = path, EntryList = whole, Jobs = jobs }, cancellationToken);
             return;
         }
 
-        await parts.RunPreDataAsync(path, 1, work, cancellationToken);
-        var skipped = await parts.SkipUnwritableExtensionRowsAsync(cancellationToken);
+        await parts.RunPreDataAsync(path, jobs, work, cancellationToken);
+        var skipped = extensionRows ? await parts.SkipUnwritableExtensionRowsAsync(cancellationToken) : new HashSet<int>();
         var rest = whole;
         if (skipped.Count > 0 || whole is not null)
         {
@@ -311,7 +314,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             await File.WriteAllLinesAsync(rest, parts.Toc.Where(e => !skipped.Contains(e.Id)).Select(e => e.ListLine), cancellationToken);
         }
 
-        await parts.RunAsync(new PgRestoreCall("data and post-data") { Archive = path, Sections = ArchiveSections.Data | ArchiveSections.PostData, EntryList = rest }, cancellationToken);
+        await parts.RunAsync(new PgRestoreCall("data and post-data") { Archive = path, Sections = ArchiveSections.Data | ArchiveSections.PostData, EntryList = rest, Jobs = jobs }, cancellationToken);
     }
 
     /// <param name="Path">The archive's file: a whole local file, or the spool a growing archive is written into.</param>

@@ -16,11 +16,12 @@ public sealed record SessionCount(int Jobs, Func<int, int> ForJobs, Func<int, st
     public static SessionCount PerJob(int jobs) => new(jobs, j => j, j => Sentences.Counted(j, "job"));
 
     /// <summary>
-    /// A restore's: one session with one job; with more, a pg_restore run on each of <see cref="Jobs"/> lanes and one on
-    /// each of as many index builders (<c>Restore/ScheduledRestore</c>), side by side.
+    /// A restore's: pg_restore's jobs; or, <paramref name="scheduled"/> by <c>Restore/ScheduledRestore</c>, a pg_restore
+    /// run on each of <see cref="Jobs"/> lanes and one on each of as many index builders, side by side.
     /// </summary>
-    public static SessionCount Restore(int jobs) =>
-        new(jobs, j => j == 1 ? 1 : 2 * j, j => j == 1 ? "the restore's one session" : $"{Sentences.Counted(j, "lane")} of table rows and {Sentences.Counted(j, "index build")}");
+    public static SessionCount Restore(int jobs, bool scheduled) => scheduled
+        ? new(jobs, j => j == 1 ? 1 : 2 * j, j => j == 1 ? "the restore's one session" : $"{Sentences.Counted(j, "lane")} of table rows and {Sentences.Counted(j, "index build")}")
+        : new(jobs, j => j, j => $"pg_restore's {Sentences.Counted(j, "job")}");
 
     /// <summary>A copy's: a session per COPY stream and per index build, <paramref name="indexJobs"/> of them, or one per job when null (a migration's).</summary>
     public static SessionCount Copy(int jobs, int? indexJobs = null) =>

@@ -76,25 +76,39 @@ public sealed class FollowingRestoreTests(PgServerPair servers) : IClassFixture<
     }
 
     /// <summary>
-    /// A whole file written to a pipe (no data offsets) and without a manifest: its tables' sizes are the bytes of their
-    /// rows in the archive, measured by the file's check, so the small tables still go in batches and the large one on
-    /// its own; the lanes read the file itself.
+    /// A whole file of many tables (see ScheduledRestore.WholeFileTables), written to a pipe (no data offsets) and without a
+    /// manifest: its tables' sizes are the bytes of their rows in the archive, measured by the file's check, so the small
+    /// tables still go in batches and the large ones on their own; the lanes read the file itself.
     /// </summary>
     [Fact]
     public async Task Should_Restore_A_Whole_File_On_Lanes_With_Small_Tables_In_Batches_Sized_From_The_Archive()
     {
         var source = await servers.Source.CreateDatabaseAsync("file_small");
+        for (var from = 1; from <= 2000; from += 250)
+        {
+            // A transaction at a time of 250 tables: the default lock table holds no more.
+            await PgServer.ExecuteAsync(source, $$"""
+                DO $$ BEGIN
+                  FOR i IN {{from}}..{{from + 249}} LOOP
+                    EXECUTE format('CREATE TABLE "T %s" (id int PRIMARY KEY, name text UNIQUE, at date); CREATE INDEX ON "T %s" (at); INSERT INTO "T %s" SELECT g, ''n'' || g, date ''2026-01-01'' + g FROM generate_series(1, 3) g', i, i, i);
+                  END LOOP;
+                END $$;
+                """);
+        }
+
         await PgServer.ExecuteAsync(source, """
-            DO $$ BEGIN
-              FOR i IN 1..120 LOOP
-                EXECUTE format('CREATE TABLE "T %s" (id int PRIMARY KEY, name text UNIQUE, at date); CREATE INDEX ON "T %s" (at); INSERT INTO "T %s" SELECT g, ''n'' || g, date ''2026-01-01'' + g FROM generate_series(1, 3) g', i, i, i);
-              END LOOP;
-            END $$;
             CREATE TABLE big (id int PRIMARY KEY, body text, at date);
             INSERT INTO big SELECT g, md5(g || 'a') || md5(g || 'b') || md5(g || 'c') || md5(g || 'd'), date '2026-01-01' + g % 300 FROM generate_series(1, 40000) g;
             CREATE INDEX big_at ON big (at);
             CREATE TABLE child (id int PRIMARY KEY, big_id int REFERENCES big);
             INSERT INTO child SELECT g, g FROM generate_series(1, 100) g;
+            CREATE SCHEMA "Sales Dept";
+            CREATE TABLE "Sales Dept"."Big ""Q"" T" ("Id Col" int, k int, "Code, x" text, body text, r int, PRIMARY KEY ("Id Col", k),
+              CONSTRAINT "Big u" UNIQUE ("Code, x") DEFERRABLE INITIALLY DEFERRED, UNIQUE (r) INCLUDE (k));
+            INSERT INTO "Sales Dept"."Big ""Q"" T" SELECT g, g % 7, 'c' || g, md5(g || 'x') || md5(g || 'y') || md5(g || 'z'), g FROM generate_series(1, 40000) g;
+            CREATE TABLE replicated (id int PRIMARY KEY, body text, big_id int REFERENCES big);
+            INSERT INTO replicated SELECT g, md5(g || 'a') || md5(g || 'b') || md5(g || 'c') || md5(g || 'd'), g FROM generate_series(1, 40000) g;
+            ALTER TABLE replicated REPLICA IDENTITY USING INDEX replicated_pkey;
             """);
         var target = await servers.Target.CreateDatabaseAsync("file_small_target");
         using var dir = new TempDir();
@@ -117,17 +131,20 @@ public sealed class FollowingRestoreTests(PgServerPair servers) : IClassFixture<
         var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target));
         Assert.True(verify.ExitCode == 0, verify.ToString());
         var runs = (await File.ReadAllLinesAsync(dir.File("restore.log"))).Where(l => l.StartsWith("# [", StringComparison.Ordinal) && l.Contains("/pg_restore ", StringComparison.Ordinal)).ToList();
-        // Two lanes reading the file (not a pipe); 121 small tables in batches of 50; the large one's index and key on their own.
+        // Two lanes reading the file (not a pipe); 2,001 small tables in 16 batches of 126; each large one's indexes and
+        // keys on their own.
         Assert.Equal(2, runs.Count(l => l.StartsWith("# [lane ", StringComparison.Ordinal) && l.EndsWith(archive, StringComparison.Ordinal)));
-        Assert.Equal(3, runs.Count(l => l.StartsWith("# [indexes and keys of ", StringComparison.Ordinal)));
+        Assert.Equal(16, runs.Count(l => l.StartsWith("# [indexes and keys of ", StringComparison.Ordinal)));
         Assert.Single(runs, l => l.StartsWith("# [index public.big]", StringComparison.Ordinal));
         Assert.Single(runs, l => l.StartsWith("# [constraints public.big]", StringComparison.Ordinal));
-        // The foreign key's check reads rows: the rest of post-data keeps its jobs.
+        Assert.Single(runs, l => l.StartsWith("# [constraints public.replicated]", StringComparison.Ordinal));
+        Assert.Equal("i", await PgServer.ScalarAsync<string>(target, "SELECT relreplident::text FROM pg_class WHERE relname = 'replicated'"));
+        // The foreign keys' checks read rows: the rest of post-data keeps its jobs.
         Assert.Single(runs, l => l.StartsWith("# [post-data]", StringComparison.Ordinal) && l.Contains("--jobs=2", StringComparison.Ordinal));
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_stat_user_tables WHERE last_analyze IS NULL AND last_autoanalyze IS NULL"));
     }
 
-    /// <summary>A restore with two jobs opens four sessions at once (two lanes, two index builds): counted before the target is emptied.</summary>
+    /// <summary>A restore alongside the dump with two jobs opens four sessions at once (two lanes, two index builds): counted before the target is emptied.</summary>
     [Fact]
     public async Task Should_Count_The_Lanes_And_The_Index_Builds_Before_Emptying_The_Target()
     {
@@ -136,13 +153,11 @@ public sealed class FollowingRestoreTests(PgServerPair servers) : IClassFixture<
         var target = await servers.Target.CreateDatabaseAsync("file_slots_target");
         await PgServer.ExecuteAsync(target, "CREATE TABLE kept (id int)");
         using var dir = new TempDir();
-        var dump = await CliRunner.RunAsync("dump", "--source", CliRunner.Url(source), "--to", dir.File("a.dump"));
-        Assert.True(dump.ExitCode == 0, dump.ToString());
 
         var result = await servers.Target.WithConnectionLimitAsync(target.User, 3, () =>
-            CliRunner.RunAsync("restore", dir.File("a.dump"), "--target", CliRunner.Url(target), "--confirm", target.Database, "--jobs", "2"));
+            CliRunner.RunAsync(["migrate", "-s", CliRunner.Url(source), "-t", CliRunner.Url(target), "--confirm", target.Database, "--workdir", dir.Path, "--jobs", "2", "--no-estimate"], null));
 
-        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.True(result.ExitCode == 3, result.ToString());
         Assert.Contains("4 are needed (2 lanes of table rows and 2 index builds)", result.Output, StringComparison.Ordinal);
         Assert.Contains("or run with --jobs 1 (1 connection", result.Output, StringComparison.Ordinal);
         Assert.Equal(1L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_tables WHERE tablename = 'kept'"));

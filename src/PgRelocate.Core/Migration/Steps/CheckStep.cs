@@ -92,10 +92,10 @@ internal sealed class CheckStep : IMigrationStep
     /// <summary>
     /// The sessions the migration's copy or restore opens on the target at once, which the checks count its free
     /// connection slots for: the copy's (a direct or an online migration's: the online check counts the follow's too),
-    /// or the restore's lanes and index builds.
+    /// or the restore's lanes and index builds (with more than one job it follows the dump, see <c>Restore/ScheduledRestore</c>).
     /// </summary>
     private static SessionCount TargetSessionsOf(MigrationOptions options) =>
-        options.Direct || options.Online ? SessionCount.Copy(options.Into.Jobs) : SessionCount.Restore(options.Into.Jobs);
+        options.Direct || options.Online ? SessionCount.Copy(options.Into.Jobs) : SessionCount.Restore(options.Into.Jobs, scheduled: true);
 
     /// <summary>The checks; <paramref name="estimate"/>, measured just before, gives the downtime check its figure.</summary>
     private static async Task CheckAsync(MigrationContext context, Estimate? estimate, CancellationToken cancellationToken)
