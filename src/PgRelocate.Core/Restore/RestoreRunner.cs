@@ -12,7 +12,7 @@ namespace PgRelocate.Restore;
 /// <summary>What to restore where, and how.</summary>
 internal sealed record RestoreOptions
 {
-    /// <summary>The target, --confirm, --lock-timeout, own sessions and the jobs (lanes of pg_restore runs, see <see cref="ScheduledRestore"/>; checked by <see cref="ArchiveSources"/>).</summary>
+    /// <summary>The target, --confirm, --lock-timeout, own sessions and the jobs (pg_restore's own parallel mode on a whole file of few tables, else lanes of pg_restore runs, see <see cref="ScheduledRestore"/>; checked by <see cref="ArchiveSources"/>).</summary>
     public required TargetOptions Into { get; init; }
 
     public required ArchiveInput Input { get; init; }

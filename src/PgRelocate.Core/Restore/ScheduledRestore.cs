@@ -9,9 +9,9 @@ namespace PgRelocate.Restore;
 /// A parallel restore that schedules its own pg_restore runs over parts of the archive, instead of pg_restore's own
 /// parallel mode: of an archive still being written into an <see cref="ArchiveSpool"/> by our own dump (which
 /// pg_restore's parallel mode cannot read: it needs the whole file), so the restore does not wait for the whole
-/// archive; and of a whole local file with more than one job, where pg_restore's parallel mode spends time before its
-/// first statement that grows faster than the archive's table of contents (16.7 s for one entry of 20,000 tables'
-/// archive with --jobs 2, 0.23 s serially), and builds no table's indexes before every table's rows are in:
+/// archive; and of a whole local file of many tables with more than one job (see <see cref="WholeFileTables"/>), where
+/// pg_restore's parallel mode spends time before its first statement that grows faster than the archive's table of
+/// contents (16.7 s for one entry of 20,000 tables' archive with --jobs 2, 0.23 s serially):
 /// <list type="number">
 /// <item>the table of contents (read by <see cref="ArchiveContents"/>), as soon as it is written, and the pre-data section;</item>
 /// <item>table rows on <c>jobs</c> lanes, each a serial pg_restore of its tables (largest first across lanes, when
