@@ -98,7 +98,8 @@ public sealed class SampleArchives : IAsyncLifetime
         return await stdout;
     }
 
-    private static async Task PgDumpAsync(PgConnectionInfo source, string path, bool toStdout, string? compression)
+    /// <summary>Dumps <paramref name="source"/> into <paramref name="path"/>: by pg_dump itself (with data offsets), or through its standard output (without).</summary>
+    public static async Task PgDumpAsync(PgConnectionInfo source, string path, bool toStdout, string? compression = null)
     {
         var args = new List<string>();
         if (compression is not null)

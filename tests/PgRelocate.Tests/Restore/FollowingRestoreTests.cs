@@ -113,16 +113,7 @@ public sealed class FollowingRestoreTests(PgServerPair servers) : IClassFixture<
         var target = await servers.Target.CreateDatabaseAsync("file_small_target");
         using var dir = new TempDir();
         var archive = dir.File("piped.dump");
-        using (var pgDump = Archives.SampleArchives.StartPgDump(source))
-        {
-            await using (var file = File.Create(archive))
-            {
-                await pgDump.StandardOutput.BaseStream.CopyToAsync(file);
-            }
-
-            await pgDump.WaitForExitAsync();
-            Assert.Equal(0, pgDump.ExitCode);
-        }
+        await Archives.SampleArchives.PgDumpAsync(source, archive, toStdout: true);
 
         var result = await CliRunner.RunAsync("restore", archive, "--target", CliRunner.Url(target), "--jobs", "2", "--log", dir.File("restore.log"));
 
