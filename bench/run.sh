@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The copy benchmark: builds a bench database on two throwaway local clusters, then times, against fresh
-# target databases, the seeds' path (pg_dump -Fc + pg_restore one job), pg_dump -Fc + pg_restore -j 2,
+# target databases, the seeds' path (pg_dump -Fc + pg_restore one job), pg_dump -Fc + pg_restore -j 2 (and
+# pgrelocate restore --jobs 2 of the same archive),
 # pgcopydb clone (2 table jobs, 2 index jobs) and pgrelocate copy (2 + 2); then, through a local S3 server
 # (s3rver), the seeds' staged path by hand (pg_dump -Fc to a file, upload, a signed URL, the download piped
 # into pg_restore as a restore service does) against `pgrelocate migrate --via s3://…` (which also checks and
@@ -113,9 +114,17 @@ echo "pg_dump ${R[dump]##* }s, pg_restore one job ${R[restore1]##* }s" >&2
 # 2. The same archive, pg_restore -j 2.
 fresh t_restore_j2
 s=$(now); "$PGBIN/pg_restore" --no-owner --no-acl -j 2 -d "$(tgt t_restore_j2)" "$WORK/bench.dump"; record restore2 "$(since "$s")"
-rm -f "$WORK/bench.dump"
 settle t_restore_j2
 echo "pg_restore -j 2 ${R[restore2]##* }s" >&2
+
+# 2b. The same archive, pgrelocate restore --jobs 2 (which also checks the archive whole first, and analyzes).
+fresh t_restore_pgrelocate
+s=$(now)
+"$CLI" restore "$WORK/bench.dump" --target "$(tgt t_restore_pgrelocate)" --jobs "$JOBS" --log "$WORK/restore.log" >"$WORK/restore.out" 2>&1 || { cat "$WORK/restore.out"; exit 1; }
+record restore_pgrelocate "$(since "$s")"
+rm -f "$WORK/bench.dump"
+settle t_restore_pgrelocate
+echo "pgrelocate restore --jobs $JOBS ${R[restore_pgrelocate]##* }s" >&2
 
 # 3. pgcopydb clone, 2 table jobs and 2 index jobs.
 fresh t_pgcopydb
@@ -129,7 +138,7 @@ settle t_pgcopydb
 echo "pgcopydb clone ${R[pgcopydb]##* }s" >&2
 else
     # Tuning runs: pgrelocate alone (the ratios below are then meaningless).
-    T[dump]=1; T[restore1]=1; T[restore2]=1; T[pgcopydb]=1
+    T[dump]=1; T[restore1]=1; T[restore2]=1; T[restore_pgrelocate]=1; T[pgcopydb]=1
 fi
 
 # 4. pgrelocate copy.
@@ -189,19 +198,21 @@ echo "Bench: pgbench scale $SCALE + $EVENTS events, $SIZE, $(nproc) cores, both 
 [ -z "${BALLAST_GB:-}" ] || echo "Memory: $BALLAST_GB GB of the machine's $(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo) GB taken by a file in /dev/shm for the whole bench: the page cache holds less than the data"
 if [ "$ROUNDS" -gt 1 ]; then
     echo "Each time is the median of $ROUNDS rounds; every round's times (s):"
-    for k in dump restore1 restore2 pgcopydb pgrelocate staged_seeds staged_pgrelocate staged_same_work; do
+    for k in dump restore1 restore2 restore_pgrelocate pgcopydb pgrelocate staged_seeds staged_pgrelocate staged_same_work; do
         [ -n "${R[$k]:-}" ] && { printf '  %-18s' "$k"; printf ' %6.1f' ${R[$k]}; echo; }
     done
 fi
 printf '%-42s %9s\n' "path" "wall (s)"
 printf '%-42s %9.1f\n' "seeds: pg_dump -Fc + pg_restore (1 job)" "$SEEDS"
 printf '%-42s %9.1f\n' "pg_dump -Fc + pg_restore -j 2" "$DUMPJ2"
+printf '%-42s %9.1f\n' "pgrelocate restore --jobs $JOBS, same archive" "${T[restore_pgrelocate]}"
 printf '%-42s %9.1f\n' "pgcopydb clone (2 + 2 jobs)" "${T[pgcopydb]}"
 printf '%-42s %9.1f\n' "pgrelocate copy ($JOBS + $INDEX_JOBS jobs)" "${T[pgrelocate]}"
 echo
 echo "pgrelocate copy / seeds' path                 = $(ratio "${T[pgrelocate]}" "$SEEDS")"
 echo "pgrelocate copy / (pg_dump + pg_restore -j 2) = $(ratio "${T[pgrelocate]}" "$DUMPJ2")   (target <= 0.8)"
 echo "pgrelocate copy / pgcopydb clone              = $(ratio "${T[pgrelocate]}" "${T[pgcopydb]}")   (target <= 0.8)"
+echo "pgrelocate restore / pg_restore -j 2         = $(ratio "${T[restore_pgrelocate]}" "${T[restore2]}")   (the same archive; it also checks it whole first, and analyzes)"
 echo "pgrelocate peak memory                        = $((PEAK_KB / 1024)) MB   (target <= 200 MB)"
 if [ -z "${SKIP_STAGED:-}" ]; then
     echo
@@ -215,6 +226,6 @@ if [ -z "${SKIP_STAGED:-}" ]; then
 fi
 echo
 echo "pgrelocate verify, every target against the source (each round's, as its path ended):"
-for db in t_seeds t_restore_j2 t_pgcopydb t_pgrelocate t_staged_seeds t_staged_pgrelocate; do
+for db in t_seeds t_restore_j2 t_restore_pgrelocate t_pgcopydb t_pgrelocate t_staged_seeds t_staged_pgrelocate; do
     if [ -n "${VERIFIED[$db]:-}" ]; then printf '%-22s %s\n' "$db" "${VERIFIED[$db]}"; fi
 done
