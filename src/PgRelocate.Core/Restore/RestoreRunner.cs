@@ -29,7 +29,7 @@ internal sealed record RestoreOptions
     /// <summary>--roles: the roles the archive names created where the target lacks them, owners and privileges kept as the archive has them.</summary>
     public bool Roles { get; init; }
 
-    /// <summary>The archive's tables' sizes ("schema.name" → bytes), for spreading a parallel restore; else the manifest's, if any; else the bytes of their data in a local file, as its check found them.</summary>
+    /// <summary>The archive's tables' sizes ("schema.name" → bytes: the manifest's, or the dump's), for spreading a parallel restore; else the bytes of their data in a local file, as its check found them.</summary>
     public IReadOnlyDictionary<string, long>? TableBytes { get; init; }
 }
 
@@ -231,7 +231,6 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             if (scheduled)
             {
                 var sizes = options.TableBytes
-                    ?? options.Manifest?.Tables.ToDictionary(t => t.Schema + "." + t.Name, t => t.EstimatedBytes, StringComparer.Ordinal)
                     ?? (archive.DataBytes is { } bytes ? ScheduledRestore.TableBytes(archive.Contents.Entries, bytes) : null);
                 var restore = new ScheduledRestore(archive.Path, archive.Spool, jobs, sizes, work.FullName, parts, options.Analyze ? AnalyzeAsync : null, IndexSettingsAsync);
                 await restore.RunAsync(cancellationToken);
