@@ -110,7 +110,7 @@ public sealed class WavePathTests(Pg15WaveCorpus servers) : IClassFixture<Pg15Wa
 
 /// <summary>
 /// About 900 pre-data entries added to a corpus database by its login role, in batches (the default lock table
-/// cannot hold them in one transaction): 600 tables in three schemas whose names need quoting, each with a column
+/// cannot hold them in one transaction): 600 tables (or <c>tables</c>) in three schemas whose names need quoting, each with a column
 /// of every extension type the database has (PostGIS's geometry, hstore), every tenth also with columns of the test
 /// extension's type and of the <c>names</c> database's enum where those exist, and a trigram index from heroku_ext
 /// on every fiftieth where pg_trgm is installed; a view with a comment and a function over every tenth; ten
@@ -118,10 +118,10 @@ public sealed class WavePathTests(Pg15WaveCorpus servers) : IClassFixture<Pg15Wa
 /// </summary>
 public static class WaveSchema
 {
-    public static IEnumerable<string> Statements()
+    public static IEnumerable<string> Statements(int tables = 600)
     {
         yield return """"CREATE SCHEMA "Wave ""One"""; CREATE SCHEMA "wave.two"; CREATE SCHEMA "Ünïcødé Wave";"""";
-        for (var from = 1; from <= 600; from += 100)
+        for (var from = 1; from <= tables; from += 100)
         {
             yield return $$""""
                 DO $$
