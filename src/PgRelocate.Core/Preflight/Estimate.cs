@@ -79,19 +79,22 @@ public sealed record Estimate(
         // The schema's dump and its making on the target: as long again as the dump (bench/objects.sh: pg_restore's
         // pre-data and post-data of tiny tables take about what pg_dump took to write them).
         var schema = 2 * (m.SchemaDumpSeconds ?? 0);
-        var copy = scheduled + trips + smalls + schema;
+        // The post-data's foreign keys' checks, once every table's rows are in: the copy's with its index builders' sessions.
+        var copyChecks = ForeignKeySeconds(m, o.IndexJobs);
+        var copy = scheduled + trips + smalls + schema + (copyChecks ?? 0);
         var smallText = small == 0 ? "" : Line($", {small} small tables {smalls:0.#} s ({o.Jobs + o.IndexJobs} sessions)");
         var coresText = m.SharedCores is { } shared ? Line($", on {shared} cores both servers share") : "";
-        basis.Add(Line($"direct copy: rows and indexes {scheduled:0.#} s as the copy schedules them ({o.Jobs} lane(s), {o.IndexJobs} builder(s), {slots} at once{coresText}; a table's index builds beside the next tables' rows), of which rows {rows:0.#} s ({lanes} lane(s) at once{(split || largest < SplitBytes ? "" : ", the largest table in one")}), indexes and ANALYZE {indexes:0.#} s ({builders} builder(s)); round trips {trips:0.#} s ({tables.Count} tables, {m.LargeObjects} large objects){smallText}, the schema's dump and restore {schema:0.#} s; constraints' checks and the tool's start not counted."));
+        basis.Add(Line($"direct copy: rows and indexes {scheduled:0.#} s as the copy schedules them ({o.Jobs} lane(s), {o.IndexJobs} builder(s), {slots} at once{coresText}; a table's index builds beside the next tables' rows), of which rows {rows:0.#} s ({lanes} lane(s) at once{(split || largest < SplitBytes ? "" : ", the largest table in one")}), indexes and ANALYZE {indexes:0.#} s ({builders} builder(s)); round trips {trips:0.#} s ({tables.Count} tables, {m.LargeObjects} large objects){smallText}, the schema's dump and restore {schema:0.#} s{ChecksText(m, copyChecks, o.IndexJobs)}; the tool's start not counted."));
 
         var dump = read > 0 ? heap / read : 0;
         var restore = (lane > 0 ? heap / lane : 0) + indexes + trips + smalls + schema;
         var following = o.Jobs > 1 && read > 0 && lane > 0 ? Following(m, o, tables, eachIndex, eachAnalyze, read, lane) + trips + smalls + schema : (double?)null;
-        var dumpRestore = following ?? dump + restore;
+        var restoreChecks = ForeignKeySeconds(m, o.Jobs);
+        var dumpRestore = (following ?? dump + restore) + (restoreChecks ?? 0);
         var together = following is { } f
             ? Line($"; migrate with --jobs {o.Jobs} restores while it dumps: {f:0.#} s, the archive's tables on {o.Jobs} lanes as pg_dump writes them, each table's index builds once its rows are in ({o.Jobs} builders)")
             : "";
-        basis.Add(Line($"dump + restore: dump {dump:0.#} s at the source's read rate (its compression not measured), restore {restore:0.#} s at one lane's rate with the same index builds, small tables and schema steps{together}; the staged path adds the store's upload and download, not measured; the foreign keys' checks not counted."));
+        basis.Add(Line($"dump + restore: dump {dump:0.#} s at the source's read rate (its compression not measured), restore {restore:0.#} s at one lane's rate with the same index builds, small tables and schema steps{together}; the staged path adds the store's upload and download, not measured{ChecksText(m, restoreChecks, o.Jobs)}."));
 
         var (measuredCopy, measuredDumpRestore) = (copy, dumpRestore);
         (copy, dumpRestore) = Learned(copy, dumpRestore, o.Past, basis);
@@ -127,7 +130,7 @@ public sealed record Estimate(
     /// <summary>
     /// The copy's and dump + restore's predictions corrected by how far the last migration between these servers was
     /// from its own (its actual over its predicted, bounded): what the measurement cannot see (the schema's dump and
-    /// restore, constraints' checks, the tool's start, the servers' caches) is much the same from one run to the next.
+    /// restore, the tool's start, the servers' caches) is much the same from one run to the next.
     /// </summary>
     private static (double Copy, double DumpRestore) Learned(double copy, double dumpRestore, PastEstimate? past, List<string> basis)
     {
@@ -197,6 +200,33 @@ public sealed record Estimate(
 
         return CopySchedule.Seconds(work, o.Jobs, o.Jobs, 2 * o.Jobs, m.SharedCores, feed);
     }
+
+    /// <summary>
+    /// The foreign keys' checks (<see cref="ForeignKeyChecks"/>) on <paramref name="jobs"/> sessions, no more at once than
+    /// the cores both servers share: each by its rows at the measured rate. Null where the source has
+    /// foreign keys and no rate was measured; 0 where it has none.
+    /// </summary>
+    private static double? ForeignKeySeconds(EstimateMeasures m, int jobs)
+    {
+        if (m.ForeignKeys.Count == 0)
+        {
+            return 0;
+        }
+
+        if (m.ForeignKeyRowsPerSecond is not { } rate || rate <= 0)
+        {
+            return null;
+        }
+
+        var checks = m.ForeignKeys.Select(k => (k.Referencing, k.Referenced, ForeignKeyChecks.CheckSeconds(k.ReferencingRows, k.ReferencedRows, rate))).ToList();
+        return ForeignKeyChecks.Seconds(checks, Math.Min(jobs, m.SharedCores ?? jobs));
+    }
+
+    /// <summary>What the basis says of the foreign keys' checks in a path's time: nothing where the source has none.</summary>
+    private static string ChecksText(EstimateMeasures m, double? seconds, int jobs) =>
+        m.ForeignKeys.Count == 0 ? ""
+        : seconds is { } s ? Line($", the foreign keys' checks {s:0.#} s ({m.ForeignKeys.Count}, {Math.Min(jobs, m.SharedCores ?? jobs)} at once, those touching one table one after another)")
+        : Line($", the foreign keys' checks not counted ({m.ForeignKeys.Count}; their rate not measured)");
 
     /// <summary>A table's ANALYZE at the measured cost, a table of fewer rows than the sample at its share of it.</summary>
     private static double AnalyzeSeconds(EstimateMeasures m, EstimateTable t) =>

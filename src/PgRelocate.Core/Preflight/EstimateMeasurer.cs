@@ -12,8 +12,8 @@ namespace PgRelocate.Preflight;
 /// <summary>
 /// Measures, within <see cref="EstimateOptions.Budget"/>, what the estimate predicts from: the round trip to each
 /// side; how fast the source serves its largest tables' rows (a binary COPY of each, read to nowhere, for a share of
-/// the budget); how fast one lane puts the largest table's rows into the target, and builds a B-tree on them, and
-/// what one small table costs (<see cref="SmallTableSample"/>) (scratch tables in the tool's schema, in a transaction
+/// the budget); how fast one lane puts the largest table's rows into the target, builds a B-tree on them and, where
+/// the source has foreign keys, checks one (<see cref="ForeignKeyChecks"/>), and what one small table costs (<see cref="SmallTableSample"/>) (scratch tables in the tool's schema, in a transaction
 /// rolled back at the end: written only where the target is empty or --confirm names it); and the source's WAL rate
 /// (pg_current_wal_lsn, read at the start, around the target's sample and at the end; not counted during the sample
 /// unless the target is another server, so that a target on the same server adds none of its own) with the busiest
@@ -50,6 +50,7 @@ internal static class EstimateMeasurer
         var sizes = (await SourceSizes.ReadAsync(context, cancellationToken)).Where(s => s.IsTable)
             .ToDictionary(s => (s.Schema, s.Name), s => (s.TableBytes, s.TotalBytes));
         var before = await TablesAsync(source, sizes, cancellationToken);
+        var foreignKeys = await ForeignKeyChecks.ReadAsync(source, cancellationToken);
         var wal = new WalWindow(basis);
         await wal.OpenAsync(source, cancellationToken);
         var tables = before.Select(t => t.Table).ToList();
@@ -88,7 +89,7 @@ internal static class EstimateMeasurer
         // Another server's writes are not in the source's WAL: the window stays open through the target's sample.
         var apart = context.HasTarget && await AnotherServerAsync(source, context.Target!, cancellationToken);
         await (apart ? wal.MarkAsync(source, cancellationToken) : wal.PauseAsync(source, cancellationToken));
-        var written = await WriteAsync(context, options, largest.FirstOrDefault(), tables, basis, budget * WriteEnd - clock.Elapsed, cancellationToken);
+        var written = await WriteAsync(context, options, largest.FirstOrDefault(), tables, foreignKeys.Count > 0, basis, budget * WriteEnd - clock.Elapsed, cancellationToken);
         await (apart ? wal.MarkAsync(source, cancellationToken) : wal.ResumeAsync(source, cancellationToken));
         // The schema's dump reads the catalog and writes no WAL: it runs while the WAL is watched, within the same time.
         var schema = SchemaDumpAsync(context, Max(budget * WaitEnd - clock.Elapsed, MinSchemaDump), basis, cancellationToken);
@@ -115,6 +116,8 @@ internal static class EstimateMeasurer
             IndexSampleRows = written.IndexRows,
             Analyze = written.Analyze,
             SmallTableSeconds = written.SmallTableSeconds,
+            ForeignKeyRowsPerSecond = written.ForeignKeyRowsPerSecond,
+            ForeignKeys = foreignKeys,
             SourceRoundTrip = sourceTrip,
             TargetRoundTrip = targetTrip,
             SourceWalBytesPerSecond = wal.Rate,
@@ -131,11 +134,12 @@ internal static class EstimateMeasurer
     }
 
     /// <summary>
-    /// One lane's rate into the target, its B-tree build rate, ANALYZE's cost and a small table's, when the target may
+    /// One lane's rate into the target, its B-tree build rate, ANALYZE's cost, a small table's and (where the source
+    /// has <paramref name="foreignKeys"/>) a foreign key's check rate, when the target may
     /// be written: not when it holds the tool's schema (a migration's), nor when it holds data and --confirm does not
     /// name it. Nothing measured otherwise, said.
     /// </summary>
-    private static async Task<TargetSample> WriteAsync(PreflightContext context, EstimateOptions options, EstimateTable? table, IReadOnlyList<EstimateTable> tables, List<string> basis, TimeSpan limit, CancellationToken cancellationToken)
+    private static async Task<TargetSample> WriteAsync(PreflightContext context, EstimateOptions options, EstimateTable? table, IReadOnlyList<EstimateTable> tables, bool foreignKeys, List<string> basis, TimeSpan limit, CancellationToken cancellationToken)
     {
         if (!context.HasTarget)
         {
@@ -181,10 +185,11 @@ internal static class EstimateMeasurer
             var past = moved.PastBuffers ? $", its rate taken past the first {Units.Bytes(buffers)} (the target's shared_buffers)" : "";
             basis.Add($"target write: {Units.Rate(rate)} of heap, one lane from {table.Qualified} into a scratch table in {ToolSchema.Name} ({moved.Rows} rows in {Seconds(moved.Took.TotalSeconds)}{past}{Settled(moved.Settled ? 1 : 0, 1)}), rolled back.");
             var index = await IndexAsync(target, scratch, columns[0].Name, moved.Rows, basis, cancellationToken);
+            var checks = foreignKeys ? await ForeignKeyChecks.SampleAsync(target, scratch, columns[0].Name, moved.Rows, Copy.CopyOptions.DefaultMaintenanceWorkMem, basis, cancellationToken) : null;
             var analyze = await AnalyzeAsync(target, scratch, moved.Rows, basis, cancellationToken);
             var small = await SmallTableSample.MeasureAsync(context.Source, target, tables, basis, cancellationToken);
             await transaction.RollbackAsync(cancellationToken);
-            return new TargetSample(rate, index, moved.Rows, analyze, small);
+            return new TargetSample(rate, index, moved.Rows, analyze, small, checks);
         }
         catch (PostgresException e)
         {

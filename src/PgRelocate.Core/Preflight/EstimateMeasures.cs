@@ -40,6 +40,12 @@ public sealed record EstimateMeasures
     /// <summary>How long ANALYZE of the scratch table took, and the rows it sampled.</summary>
     public (TimeSpan Took, long Rows)? Analyze { get; init; }
 
+    /// <summary>How fast the target checks a new foreign key, in referencing rows probed per second (<see cref="ForeignKeyChecks.SampleAsync"/>).</summary>
+    public double? ForeignKeyRowsPerSecond { get; init; }
+
+    /// <summary>The source's foreign keys, one for each check the post-data makes.</summary>
+    public IReadOnlyList<EstimateForeignKey> ForeignKeys { get; init; } = [];
+
     /// <summary>What one small table (<see cref="EstimateTable.IsSmall"/>) costs a lane, its indexes and ANALYZE included: seconds.</summary>
     public double? SmallTableSeconds { get; init; }
 

@@ -200,6 +200,33 @@ public class EstimateTests(PreflightServer server, Pg17Server other) : IClassFix
         Assert.True(apartWatched > apart.GetProperty("measuredSeconds").GetDouble() - apartSample, apart.ToString());
     }
 
+    /// <summary>
+    /// A source with foreign keys: one check is played on the scratch table (a hash anti-join, rolled back with it), and
+    /// each foreign key counted once: a partitioned table's (its partitions' are made with it), a table's reference to
+    /// itself, two of one table.
+    /// </summary>
+    [Fact]
+    public async Task Should_Sample_A_Foreign_Key_Check_And_Count_Each_Foreign_Key_Once()
+    {
+        var source = await SourceAsync();
+        await PgServer.ExecuteAsync(source, """
+            CREATE TABLE "Parted Child" (id int, t_id int REFERENCES t, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+            CREATE TABLE "Parted Child 2025" PARTITION OF "Parted Child" FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+            CREATE TABLE "Parted Child 2026" PARTITION OF "Parted Child" FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+            INSERT INTO "Parted Child" SELECT g, g, date '2025-01-01' + g % 700 FROM generate_series(1, 5000) g;
+            CREATE TABLE tree (id int PRIMARY KEY, parent int REFERENCES tree, t_id int REFERENCES t, other int REFERENCES t);
+            INSERT INTO tree SELECT g, NULLIF(g - 1, 0), g, g FROM generate_series(1, 3000) g;
+            ANALYZE;
+            """);
+        var target = await server.CreateDatabaseAsync("est_fk_dst");
+
+        var (_, estimate) = await CheckAsync("--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--estimate-seconds", "3");
+
+        Assert.Contains(Basis(estimate), b => System.Text.RegularExpressions.Regex.IsMatch(b, @"^foreign keys' checks: \d+ rows of the scratch table checked against themselves .*\(a hash anti-join\) in "));
+        Assert.Contains(Basis(estimate), b => b.StartsWith("direct copy: ", StringComparison.Ordinal) && System.Text.RegularExpressions.Regex.IsMatch(b, @"the foreign keys' checks [0-9.]+ s \(4, 2 at once, "));
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgrelocate_online'"));
+    }
+
     /// <summary>A small source fits an hour's budget offline; a budget or a bound that is not one is refused before anything is read (exit 2).</summary>
     [Fact]
     public async Task Should_Recommend_Offline_Within_The_Budget_And_Refuse_A_Bad_Budget()

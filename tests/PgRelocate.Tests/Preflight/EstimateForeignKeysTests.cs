@@ -1,0 +1,60 @@
+using PgRelocate.Preflight;
+
+namespace PgRelocate.Tests.Preflight;
+
+/// <summary>
+/// The estimate's foreign keys' checks, which every path makes in its post-data once the rows are in: each by the
+/// cheaper of PostgreSQL's plans for it, played out on the post-data's sessions with the checks that touch one table
+/// one after another (each locks both its tables against the others), and added to both offline paths.
+/// </summary>
+public class EstimateForeignKeysTests
+{
+    private static readonly EstimateOptions Options = new() { Jobs = 2, IndexJobs = 2 };
+
+    [Fact]
+    public void Should_Run_Checks_That_Touch_One_Table_One_After_Another()
+    {
+        // orders -> customers and payments -> invoices at once; order_items -> orders waits for the first.
+        (long, long, double)[] checks = [(1, 2, 3), (3, 1, 2), (4, 5, 1)];
+
+        Assert.Equal(5, ForeignKeyChecks.Seconds(checks, 2), 6);
+        Assert.Equal(6, ForeignKeyChecks.Seconds(checks, 1), 6);
+        Assert.Equal(5, ForeignKeyChecks.Seconds(checks, 8), 6);
+        // Apart, two sessions take the two at once; a table referencing itself is one table.
+        Assert.Equal(3, ForeignKeyChecks.Seconds([(1, 2, 3), (3, 4, 2)], 2), 6);
+        Assert.Equal(3, ForeignKeyChecks.Seconds([(1, 1, 3), (1, 2, 0), (3, 4, 2)], 2), 6);
+        Assert.Equal(0, ForeignKeyChecks.Seconds([], 2), 6);
+    }
+
+    [Fact]
+    public void Should_Count_A_Check_By_The_Cheaper_Of_Its_Plans()
+    {
+        // 6 M rows probed into a hash of 2 M keys (each hashed at 1.7 probes): 9.4 M probes.
+        Assert.Equal(9.4, ForeignKeyChecks.CheckSeconds(6_000_000, 2_000_000, 1e6), 6);
+        // 20,000 rows against 6 M keys: each looked up in the key's index (11 probes) rather than 6 M keys hashed.
+        Assert.Equal(0.22, ForeignKeyChecks.CheckSeconds(20_000, 6_000_000, 1e6), 6);
+    }
+
+    [Fact]
+    public void Should_Add_The_Checks_To_Both_Offline_Paths_And_Say_So()
+    {
+        var none = Estimate.Predict(EstimateIndexKindsTests.Measures(weighed: [8_000_000, 80_000_000]), Options);
+        var measures = EstimateIndexKindsTests.Measures(weighed: [8_000_000, 80_000_000]) with
+        {
+            ForeignKeys = [new EstimateForeignKey(1, 2, 1_000_000, 500_000), new EstimateForeignKey(1, 3, 1_000_000, 100_000), new EstimateForeignKey(4, 5, 200_000, 100_000)],
+            ForeignKeyRowsPerSecond = 1e6,
+        };
+
+        var counted = Estimate.Predict(measures, Options);
+        var unmeasured = Estimate.Predict(measures with { ForeignKeyRowsPerSecond = null }, Options);
+
+        // The table referencing two: 1.85 s, then 1.17 s; the third beside them (0.37 s).
+        Assert.Equal(none.CopySeconds + 3.02, counted.CopySeconds, 6);
+        Assert.Equal(none.DumpRestoreSeconds + 3.02, counted.DumpRestoreSeconds, 6);
+        Assert.Contains(counted.Basis, b => b.StartsWith("direct copy: ", StringComparison.Ordinal) && b.Contains("the foreign keys' checks 3 s (3, 2 at once, those touching one table one after another)", StringComparison.Ordinal));
+        Assert.Contains(counted.Basis, b => b.StartsWith("dump + restore: ", StringComparison.Ordinal) && b.Contains("the foreign keys' checks 3 s (3, ", StringComparison.Ordinal));
+        Assert.Equal(none.CopySeconds, unmeasured.CopySeconds, 6);
+        Assert.Contains(unmeasured.Basis, b => b.StartsWith("direct copy: ", StringComparison.Ordinal) && b.Contains("the foreign keys' checks not counted (3; their rate not measured)", StringComparison.Ordinal));
+        Assert.DoesNotContain(none.Basis, b => b.Contains("foreign keys", StringComparison.Ordinal));
+    }
+}
