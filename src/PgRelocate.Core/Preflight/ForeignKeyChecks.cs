@@ -19,20 +19,28 @@ public sealed record EstimateForeignKey(long Referencing, long Referenced, long 
 /// to 6 M rows with five foreign keys: the checks took 4.7 s of a 12.2 s copy, 2.7 s for the 6 M rows against 2 M
 /// keys alone. Two checks that touch the same table never run at once: each locks both its tables against the other
 /// (SHARE ROW EXCLUSIVE), so a large table's checks run one after another whatever the jobs.
-/// A check costs what PostgreSQL's plan for it costs: each referencing row probed into a hash of the referenced keys,
-/// each referenced key hashed first at <see cref="HashedKey"/> times a probe; or, where there are few referencing rows,
-/// each looked up in the referenced key's index at <see cref="IndexLookup"/> times a probe, whichever is less. Measured
-/// on the bench's machine (PostgreSQL 15, 256 MB of work_mem): 6 M rows against 2 M keys 2.7 s, 1.5 M against 6 M
-/// 3.4 s (solved: a probe 0.29 µs, a key hashed 0.50 µs); 1.5 M rows looked up in an index of 6 M keys 4.6 s, 20,000
-/// rows 0.07 s. The sample's hash is smaller than a large table's, so a large check is counted short by up to a third.
+/// A check costs what PostgreSQL's plan for it costs, counted in probes (a referencing row looked up in a hash of the
+/// referenced keys): where the referenced keys' hash fits in the check's memory, each key hashed first at
+/// <see cref="HashedKey"/> probes and each referencing row probed; where it does not, the referencing rows sorted at
+/// <see cref="SortedRow"/> probes each and merged with the referenced key's index, read in order at
+/// <see cref="ScannedKey"/> a key; and where there are few referencing rows, each looked up in that index at
+/// <see cref="IndexLookup"/>: the cheapest. Measured on the bench's machine (PostgreSQL 15, 256 MB of work_mem):
+/// hashed, 6 M rows against 2 M keys 2.7 s and 1.5 M against 6 M 3.4 s (solved: a probe 0.29 µs, a key hashed 0.50
+/// µs); merged, 1.5 M rows against 15 M keys 1.5 s (the sort 0.33 s, the index read in order 1.05 s), where hashing
+/// them took 10.1 s; looked up, 1.5 M rows in an index of 6 M keys 4.6 s, 20,000 rows 0.07 s. The sample's hash is
+/// smaller than a large table's, so a large hashed check is counted short by up to a third.
 /// </summary>
 internal static class ForeignKeyChecks
 {
-    /// <summary>What hashing a referenced key costs, in probes.</summary>
-    internal const double HashedKey = 1.7;
+    /// <summary>What hashing a referenced key, sorting a referencing row, reading a referenced key in its index's order, and looking a referencing row up in that index cost, in probes.</summary>
+    internal const double HashedKey = 1.7, SortedRow = 1.1, ScannedKey = 0.3, IndexLookup = 11;
 
-    /// <summary>What looking a referencing row up in the referenced key's index costs, in probes.</summary>
-    internal const double IndexLookup = 11;
+    /// <summary>
+    /// The referenced keys a check's hash holds at most: the check's work_mem is its session's maintenance_work_mem,
+    /// the copy's 256 MB (<see cref="Copy.CopyOptions.DefaultMaintenanceWorkMem"/>), and a key takes about 50 bytes
+    /// of it (2 M bigint keys: 94.5 MB; 15 M int keys: 2 batches of 394 MB).
+    /// </summary>
+    internal const long HashedKeys = (256L << 20) / 50;
 
     /// <summary>The most rows of the scratch table the sample checks against themselves: enough to leave the processor's caches, as a large check does.</summary>
     internal const long SampleRows = 1_000_000;
@@ -77,7 +85,7 @@ internal static class ForeignKeyChecks
             var started = Stopwatch.GetTimestamp();
             await Db.ExecuteAsync(target, sql, cancellationToken);
             var took = Math.Max(Stopwatch.GetElapsedTime(started).TotalSeconds, 0.001);
-            basis.Add(string.Create(CultureInfo.InvariantCulture, $"foreign keys' checks: {n} rows of the scratch table checked against themselves as PostgreSQL checks a new foreign key (a hash anti-join) in {took:0.##} s; each check counted at that rate by its rows, a referenced key hashed at {HashedKey} times a referencing row's probe, or where fewer, each referencing row looked up in the key's index at {IndexLookup} times."));
+            basis.Add(string.Create(CultureInfo.InvariantCulture, $"foreign keys' checks: {n} rows of the scratch table checked against themselves as PostgreSQL checks a new foreign key (a hash anti-join) in {took:0.##} s; each check counted in probes at that rate, by the cheapest of PostgreSQL's plans for it (a hash of the referenced keys where it fits, a merge with their index, or each row looked up in it)."));
             return (1 + HashedKey) * n / took;
         }
         catch (PostgresException e)
@@ -91,9 +99,12 @@ internal static class ForeignKeyChecks
         }
     }
 
-    /// <summary>A check of <paramref name="referencing"/> rows against <paramref name="referenced"/> keys, in seconds at <paramref name="probes"/> a second: by the cheaper plan.</summary>
-    public static double CheckSeconds(long referencing, long referenced, double probes) =>
-        Math.Min(referencing + HashedKey * referenced, IndexLookup * referencing) / probes;
+    /// <summary>A check of <paramref name="referencing"/> rows against <paramref name="referenced"/> keys, in seconds at <paramref name="probes"/> a second: by the cheapest plan.</summary>
+    public static double CheckSeconds(long referencing, long referenced, double probes)
+    {
+        var joined = referenced <= HashedKeys ? referencing + HashedKey * referenced : SortedRow * referencing + ScannedKey * referenced;
+        return Math.Min(joined, IndexLookup * referencing) / probes;
+    }
 
     /// <summary>
     /// How long <paramref name="checks"/> (each in seconds alone) take on <paramref name="jobs"/> sessions, played out:

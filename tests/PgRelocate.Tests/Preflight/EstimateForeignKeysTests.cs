@@ -4,7 +4,7 @@ namespace PgRelocate.Tests.Preflight;
 
 /// <summary>
 /// The estimate's foreign keys' checks, which every path makes in its post-data once the rows are in: each by the
-/// cheaper of PostgreSQL's plans for it, played out on the post-data's sessions with the checks that touch one table
+/// cheapest of PostgreSQL's plans for it, played out on the post-data's sessions with the checks that touch one table
 /// one after another (each locks both its tables against the others), and added to both offline paths.
 /// </summary>
 public class EstimateForeignKeysTests
@@ -27,12 +27,15 @@ public class EstimateForeignKeysTests
     }
 
     [Fact]
-    public void Should_Count_A_Check_By_The_Cheaper_Of_Its_Plans()
+    public void Should_Count_A_Check_By_The_Cheapest_Of_Its_Plans()
     {
         // 6 M rows probed into a hash of 2 M keys (each hashed at 1.7 probes): 9.4 M probes.
         Assert.Equal(9.4, ForeignKeyChecks.CheckSeconds(6_000_000, 2_000_000, 1e6), 6);
-        // 20,000 rows against 6 M keys: each looked up in the key's index (11 probes) rather than 6 M keys hashed.
-        Assert.Equal(0.22, ForeignKeyChecks.CheckSeconds(20_000, 6_000_000, 1e6), 6);
+        // 1.5 M rows against 15 M keys, too many to hash in 256 MB: sorted (1.1 probes each) and merged with the keys' index (0.3 a key).
+        Assert.Equal(6.15, ForeignKeyChecks.CheckSeconds(1_500_000, 15_000_000, 1e6), 6);
+        // 20,000 rows against 15 M keys: each looked up in the key's index (11 probes).
+        Assert.Equal(0.22, ForeignKeyChecks.CheckSeconds(20_000, 15_000_000, 1e6), 6);
+        Assert.Equal(0.22, ForeignKeyChecks.CheckSeconds(20_000, 2_000_000, 1e6), 6);
     }
 
     [Fact]
