@@ -2,7 +2,7 @@ namespace PgRelocate.Copy;
 
 /// <summary>
 /// One timed step of a copy: "schema", "data" of a table (or a range of it), "index" for one index or
-/// constraint, "analyze", "sequences", "large objects", "post-data". <see cref="Start"/> is measured from the
+/// constraint, "analyze", "sequences", "large objects", "post-data", "foreign keys". <see cref="Start"/> is measured from the
 /// beginning of the run, so the steps that overlapped can be seen.
 /// </summary>
 public sealed record CopyStep(string Step, string Object, TimeSpan Start, TimeSpan Duration, long? Rows = null, long? Bytes = null);
@@ -29,7 +29,7 @@ public sealed record CopyResult(
     internal IReadOnlyList<YieldedTable> Yielded { get; init; } = [];
 
     /// <summary>The steps that time the copy's phases, not one table's.</summary>
-    private static readonly HashSet<string> Phases = new(StringComparer.Ordinal) { "schema", "target", "pre-data", "data and indexes", "sequences", "post-data" };
+    private static readonly HashSet<string> Phases = new(StringComparer.Ordinal) { "schema", "target", "pre-data", "data and indexes", "sequences", "post-data", "foreign keys" };
 
     /// <summary>
     /// The steps a person reads: every phase, and the <paramref name="slowest"/> longest steps of single tables (a

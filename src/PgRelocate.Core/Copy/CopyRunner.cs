@@ -298,8 +298,10 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 var selection = new PgRestoreCall("post-data") { Archive = schema.Path, Sections = ArchiveSections.PostData, EntryList = schema.RestListPath, Jobs = start.PostDataJobs };
                 warnings.AddRange((await pgRestore.RunStepAsync(selection, "post-data section", start.Log.Path, cancellationToken)).Select(w => w.ToString()));
                 reporter.Progress(new ProgressUpdate("post-data", 1, 1, "sections", Finished: true));
-                clock.Add("post-data", "foreign keys, triggers, the rest", begin);
+                clock.Add("post-data", "triggers, partitioned indexes, the rest", begin);
             }
+
+            await CopyForeignKeys.RunAsync(start, pgRestore, reporter, warnings, cancellationToken);
         }
         catch
         {

@@ -62,6 +62,9 @@ public sealed class CopyStart : IAsyncDisposable
     /// </summary>
     internal int PostDataJobs => Far ? Lanes : Schema.RestScalesWithData ? Options.IndexJobs : 1;
 
+    /// <summary>The sessions validating the foreign keys after the rest of post-data (see <see cref="Restore.ForeignKeyValidation"/>): as post-data's where its work grows with the data.</summary>
+    internal int ForeignKeyJobs => Far ? Lanes : Options.IndexJobs;
+
     /// <summary>Whether the source or the target is a millisecond or more away (<see cref="RoundTrip.Far"/>).</summary>
     internal bool Far => RoundTrip >= Connections.RoundTrip.Far;
 

@@ -35,8 +35,10 @@ internal sealed record TableIndex(uint TableOid, string Name, string Sql, string
 /// </summary>
 internal sealed class SchemaArchive
 {
-    private SchemaArchive(string path, PgTool pgRestore, IReadOnlyList<ArchiveEntry> entries, IReadOnlyList<string> extensions, IReadOnlyDictionary<uint, List<TableIndex>> indexes, string restList, int restCount, bool restScalesWithData)
+    private SchemaArchive(string path, PgTool pgRestore, IReadOnlyList<ArchiveEntry> entries, IReadOnlyList<string> extensions, IReadOnlyDictionary<uint, List<TableIndex>> indexes, string restList, int restCount, bool restScalesWithData, IReadOnlyList<ValidatedForeignKey> foreignKeys, IReadOnlyList<ArchiveEntry> afterForeignKeys)
     {
+        ForeignKeys = foreignKeys;
+        AfterForeignKeys = afterForeignKeys;
         Path = path;
         Entries = entries;
         PgRestore = pgRestore;
@@ -69,6 +71,12 @@ internal sealed class SchemaArchive
 
     /// <summary>Whether the rest holds work that grows with the data (see <see cref="PostDataRest"/>): a foreign key, a materialized view's data.</summary>
     public bool RestScalesWithData { get; }
+
+    /// <summary>The foreign keys added NOT VALID and validated after the rest (see <see cref="ForeignKeyValidation"/>): not in its list.</summary>
+    public IReadOnlyList<ValidatedForeignKey> ForeignKeys { get; }
+
+    /// <summary>The entries that need one of <see cref="ForeignKeys"/> (a comment on one): restored after them.</summary>
+    public IReadOnlyList<ArchiveEntry> AfterForeignKeys { get; }
 
     /// <summary>
     /// A digest of the schema (every entry's kind, name and statement, the database's own properties left out): a
@@ -115,8 +123,7 @@ internal sealed class SchemaArchive
         var contents = ArchiveContents.Read(path);
         var copied = snapshot.Tables.Select(t => t.Oid).ToHashSet();
         var indexes = new Dictionary<uint, List<TableIndex>>();
-        var rest = new List<string>();
-        var scales = false;
+        var others = new List<ArchiveEntry>();
         foreach (var entry in contents.Entries)
         {
             if (TableOf(entry, snapshot) is { } table && copied.Contains(table.Oid))
@@ -130,14 +137,14 @@ internal sealed class SchemaArchive
             }
             else
             {
-                rest.Add(entry.ListLine);
-                scales |= PostDataRest.ScalesWithData(entry);
+                others.Add(entry);
             }
         }
 
+        var (rest, keys, after) = ForeignKeyValidation.Split(others);
         var restList = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, "post-data.list");
-        await File.WriteAllLinesAsync(restList, rest, cancellationToken);
-        return new SchemaArchive(path, pgRestore, contents.Entries, contents.Extensions, indexes, restList, rest.Count, scales);
+        await File.WriteAllLinesAsync(restList, rest.Select(e => e.ListLine), cancellationToken);
+        return new SchemaArchive(path, pgRestore, contents.Entries, contents.Extensions, indexes, restList, rest.Count, rest.Any(PostDataRest.ScalesWithData), keys, after);
     }
 
     /// <summary>

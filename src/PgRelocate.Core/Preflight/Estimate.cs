@@ -225,7 +225,7 @@ public sealed record Estimate(
     /// <summary>What the basis says of the foreign keys' checks in a path's time: nothing where the source has none.</summary>
     private static string ChecksText(EstimateMeasures m, double? seconds, int jobs) =>
         m.ForeignKeys.Count == 0 ? ""
-        : seconds is { } s ? Line($", the foreign keys' checks {s:0.#} s ({m.ForeignKeys.Count}, {Math.Min(jobs, m.SharedCores ?? jobs)} at once, those touching one table one after another)")
+        : seconds is { } s ? Line($", the foreign keys' checks {s:0.#} s ({m.ForeignKeys.Count}, {Math.Min(jobs, m.SharedCores ?? jobs)} at once, one table's one after another)")
         : Line($", the foreign keys' checks not counted ({m.ForeignKeys.Count}; their rate not measured)");
 
     /// <summary>A table's ANALYZE at the measured cost, a table of fewer rows than the sample at its share of it.</summary>

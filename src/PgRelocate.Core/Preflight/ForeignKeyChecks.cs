@@ -17,8 +17,10 @@ public sealed record EstimateForeignKey(long Referencing, long Referenced, long 
 /// in, and PostgreSQL then reads every row of the referencing table against the referenced table's keys (a hash
 /// anti-join, with work_mem raised to maintenance_work_mem and no parallel workers). On two cores, six tables of 0.2
 /// to 6 M rows with five foreign keys: the checks took 4.7 s of a 12.2 s copy, 2.7 s for the 6 M rows against 2 M
-/// keys alone. Two checks that touch the same table never run at once: each locks both its tables against the other
-/// (SHARE ROW EXCLUSIVE), so a large table's checks run one after another whatever the jobs.
+/// keys alone. The copy and the restore add each foreign key NOT VALID and validate it (Restore/ForeignKeyValidation),
+/// which locks the referencing table against its other checks (SHARE UPDATE EXCLUSIVE) and the referenced one only
+/// against changes to it: one table's checks run one after another whatever the jobs, the tables referencing one
+/// table side by side.
 /// A check costs what PostgreSQL's plan for it costs, counted in probes (a referencing row looked up in a hash of the
 /// referenced keys): where the referenced keys' hash fits in the check's memory, each key hashed first at
 /// <see cref="HashedKey"/> probes and each referencing row probed; where it does not, the referencing rows sorted at
@@ -108,25 +110,25 @@ internal static class ForeignKeyChecks
 
     /// <summary>
     /// How long <paramref name="checks"/> (each in seconds alone) take on <paramref name="jobs"/> sessions, played out:
-    /// the longest first, each as soon as a session is free and no running check touches either of its tables.
+    /// the longest first, each as soon as a session is free and no running check is of the same referencing table.
     /// </summary>
     public static double Seconds(IReadOnlyList<(long Referencing, long Referenced, double Seconds)> checks, int jobs)
     {
         jobs = Math.Max(1, jobs);
         var pending = checks.Where(c => c.Seconds > 0).OrderByDescending(c => c.Seconds).ToList();
-        var running = new List<(long A, long B, double End)>();
+        var running = new List<(long A, double End)>();
         var now = 0.0;
         while (pending.Count > 0 || running.Count > 0)
         {
             for (var i = 0; i < pending.Count && running.Count < jobs; i++)
             {
-                var (a, b, seconds) = pending[i];
-                if (running.Any(r => r.A == a || r.A == b || r.B == a || r.B == b))
+                var (a, _, seconds) = pending[i];
+                if (running.Any(r => r.A == a))
                 {
                     continue;
                 }
 
-                running.Add((a, b, now + seconds));
+                running.Add((a, now + seconds));
                 pending.RemoveAt(i--);
             }
 

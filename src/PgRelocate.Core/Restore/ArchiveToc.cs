@@ -13,6 +13,8 @@ internal static partial class ArchiveToc
 
     public const string Constraint = "CONSTRAINT";
 
+    public const string ForeignKey = "FK CONSTRAINT";
+
     /// <summary>
     /// The table ("schema.name" unquoted) an INDEX or CONSTRAINT entry is on: the TABLE entry it depends on,
     /// else the table its statement names. Null when neither says.

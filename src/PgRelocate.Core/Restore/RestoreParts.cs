@@ -129,6 +129,25 @@ internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IR
         }
     }
 
+    /// <summary>
+    /// The foreign keys of <paramref name="keys"/> added NOT VALID and validated on <paramref name="jobs"/> sessions (see
+    /// <see cref="ForeignKeyValidation"/>), then, as the part "foreign keys", pg_restore's run of those that failed there
+    /// and of the entries <paramref name="after"/> them (a list in <paramref name="folder"/>).
+    /// </summary>
+    public async Task ValidateForeignKeysAsync(string archive, IReadOnlyList<ValidatedForeignKey> keys, IReadOnlyList<ArchiveEntry> after, int jobs, string folder, CancellationToken cancellationToken)
+    {
+        var left = await ForeignKeyValidation.RunAsync(keys, jobs, ForeignKeyValidation.DefaultMemory, ct => Db.OpenAsync(target, "target", ct), runner.Log, cancellationToken);
+        var rest = left.Concat(after).OrderBy(e => e.Id).ToList();
+        if (rest.Count == 0)
+        {
+            return;
+        }
+
+        var list = Path.Combine(folder, "foreign-keys.list");
+        await File.WriteAllLinesAsync(list, rest.Select(e => e.ListLine), cancellationToken);
+        await RunAsync(new PgRestoreCall("foreign keys") { Archive = archive, Sections = ArchiveSections.PostData, EntryList = list }, cancellationToken);
+    }
+
     /// <summary>Notes what was not restored because an earlier part failed.</summary>
     public void NotRun(string part, string what)
     {

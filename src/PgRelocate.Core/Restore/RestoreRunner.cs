@@ -248,7 +248,7 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
             {
                 parts.NotRun("data and post-data", "the rows, indexes, constraints, foreign keys and triggers: the pre-data section failed first");
             }
-            else if (scheduled && e.Part is not "post-data")
+            else if (scheduled && e.Part is not ("post-data" or "foreign keys"))
             {
                 parts.NotRun("post-data", $"foreign keys, triggers and the indexes and constraints not yet built: the {e.Part} failed first");
             }

@@ -110,17 +110,17 @@ internal sealed class ScheduledRestore(
 
         await Workers.WhenAllAsync([.. laneTasks, .. builders], cancellationToken);
 
-        // 3. The rest of post-data, from the whole archive.
+        // 3. The rest of post-data, from the whole archive; the foreign keys then validated side by side (ForeignKeyValidation).
         await (growing?.Completion ?? Task.CompletedTask).WaitAsync(cancellationToken);
-        var rest = _toc.Where(e => !early.Contains(e.Id)).ToList();
-        if (!rest.Any(e => e.Section == ArchiveSection.PostData))
+        var (rest, keys, after) = ForeignKeyValidation.Split([.. _toc.Where(e => !early.Contains(e.Id))]);
+        if (rest.Any(e => e.Section == ArchiveSection.PostData))
         {
-            return;
+            var list = await WriteListAsync("post-data.list", rest.Select(e => e.ListLine), cancellationToken);
+            var restJobs = await PostDataRest.JobsAsync(rest, jobs, () => parts.TargetIsFarAsync(cancellationToken));
+            await parts.RunAsync(new PgRestoreCall("post-data") { Archive = path, Sections = ArchiveSections.PostData, EntryList = list, Jobs = restJobs }, cancellationToken);
         }
 
-        var list = await WriteListAsync("post-data.list", rest.Select(e => e.ListLine), cancellationToken);
-        var restJobs = await PostDataRest.JobsAsync(rest, jobs, () => parts.TargetIsFarAsync(cancellationToken));
-        await parts.RunAsync(new PgRestoreCall("post-data") { Archive = path, Sections = ArchiveSections.PostData, EntryList = list, Jobs = restJobs }, cancellationToken);
+        await parts.ValidateForeignKeysAsync(path, keys, after, jobs, workFolder, cancellationToken);
     }
 
     /// <summary>

@@ -4,25 +4,25 @@ namespace PgRelocate.Tests.Preflight;
 
 /// <summary>
 /// The estimate's foreign keys' checks, which every path makes in its post-data once the rows are in: each by the
-/// cheapest of PostgreSQL's plans for it, played out on the post-data's sessions with the checks that touch one table
-/// one after another (each locks both its tables against the others), and added to both offline paths.
+/// cheapest of PostgreSQL's plans for it, played out on the post-data's sessions with one table's checks one after
+/// another (each validation locks its table against the others), and added to both offline paths.
 /// </summary>
 public class EstimateForeignKeysTests
 {
     private static readonly EstimateOptions Options = new() { Jobs = 2, IndexJobs = 2 };
 
     [Fact]
-    public void Should_Run_Checks_That_Touch_One_Table_One_After_Another()
+    public void Should_Run_One_Tables_Checks_One_After_Another_And_The_Tables_Referencing_One_Side_By_Side()
     {
-        // orders -> customers and payments -> invoices at once; order_items -> orders waits for the first.
-        (long, long, double)[] checks = [(1, 2, 3), (3, 1, 2), (4, 5, 1)];
+        // order_items -> orders and order_items -> products one after the other; payments -> orders beside them.
+        (long, long, double)[] checks = [(1, 2, 3), (1, 3, 2), (4, 2, 1)];
 
         Assert.Equal(5, ForeignKeyChecks.Seconds(checks, 2), 6);
         Assert.Equal(6, ForeignKeyChecks.Seconds(checks, 1), 6);
         Assert.Equal(5, ForeignKeyChecks.Seconds(checks, 8), 6);
-        // Apart, two sessions take the two at once; a table referencing itself is one table.
-        Assert.Equal(3, ForeignKeyChecks.Seconds([(1, 2, 3), (3, 4, 2)], 2), 6);
-        Assert.Equal(3, ForeignKeyChecks.Seconds([(1, 1, 3), (1, 2, 0), (3, 4, 2)], 2), 6);
+        // Three tables referencing one: at once where there are sessions for them.
+        Assert.Equal(3, ForeignKeyChecks.Seconds([(1, 9, 3), (2, 9, 2), (3, 9, 1)], 2), 6);
+        Assert.Equal(3, ForeignKeyChecks.Seconds([(1, 9, 3), (2, 9, 2), (3, 9, 1)], 3), 6);
         Assert.Equal(0, ForeignKeyChecks.Seconds([], 2), 6);
     }
 
@@ -54,7 +54,7 @@ public class EstimateForeignKeysTests
         // The table referencing two: 1.85 s, then 1.17 s; the third beside them (0.37 s).
         Assert.Equal(none.CopySeconds + 3.02, counted.CopySeconds, 6);
         Assert.Equal(none.DumpRestoreSeconds + 3.02, counted.DumpRestoreSeconds, 6);
-        Assert.Contains(counted.Basis, b => b.StartsWith("direct copy: ", StringComparison.Ordinal) && b.Contains("the foreign keys' checks 3 s (3, 2 at once, those touching one table one after another)", StringComparison.Ordinal));
+        Assert.Contains(counted.Basis, b => b.StartsWith("direct copy: ", StringComparison.Ordinal) && b.Contains("the foreign keys' checks 3 s (3, 2 at once, one table's one after another)", StringComparison.Ordinal));
         Assert.Contains(counted.Basis, b => b.StartsWith("dump + restore: ", StringComparison.Ordinal) && b.Contains("the foreign keys' checks 3 s (3, ", StringComparison.Ordinal));
         Assert.Equal(none.CopySeconds, unmeasured.CopySeconds, 6);
         Assert.Contains(unmeasured.Basis, b => b.StartsWith("direct copy: ", StringComparison.Ordinal) && b.Contains("the foreign keys' checks not counted (3; their rate not measured)", StringComparison.Ordinal));

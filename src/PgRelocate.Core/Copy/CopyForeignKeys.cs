@@ -1,0 +1,36 @@
+using PgRelocate.Progress;
+using PgRelocate.Restore;
+using PgRelocate.Runners;
+
+namespace PgRelocate.Copy;
+
+/// <summary>
+/// The copy's last step: the foreign keys added NOT VALID and validated side by side (<see cref="ForeignKeyValidation"/>),
+/// then pg_restore's run of those that failed there and of the entries that need them (a comment on a foreign key).
+/// </summary>
+internal static class CopyForeignKeys
+{
+    public static async Task RunAsync(CopyStart start, PgRestore pgRestore, IReporter reporter, List<string> warnings, CancellationToken cancellationToken)
+    {
+        var (options, clock, schema) = (start.Options, start.Clock, start.Schema);
+        if (schema.ForeignKeys.Count == 0 && schema.AfterForeignKeys.Count == 0)
+        {
+            return;
+        }
+
+        var begin = clock.Now;
+        reporter.Progress(new ProgressUpdate("foreign keys", 0, schema.ForeignKeys.Count, "foreign keys"));
+        var left = await ForeignKeyValidation.RunAsync(schema.ForeignKeys, start.ForeignKeyJobs, options.MaintenanceWorkMem, ct => CopySessions.OpenWriterAsync(options, ct), start.Log.Write, cancellationToken);
+        var rest = left.Concat(schema.AfterForeignKeys).OrderBy(e => e.Id).ToList();
+        if (rest.Count > 0)
+        {
+            var list = Path.Combine(Path.GetDirectoryName(schema.Path)!, "foreign-keys.list");
+            await File.WriteAllLinesAsync(list, rest.Select(e => e.ListLine), cancellationToken);
+            var selection = new PgRestoreCall("foreign keys") { Archive = schema.Path, Sections = ArchiveSections.PostData, EntryList = list };
+            warnings.AddRange((await pgRestore.RunStepAsync(selection, "foreign keys", start.Log.Path, cancellationToken)).Select(w => w.ToString()));
+        }
+
+        reporter.Progress(new ProgressUpdate("foreign keys", schema.ForeignKeys.Count, schema.ForeignKeys.Count, "foreign keys", Finished: true));
+        clock.Add("foreign keys", $"{schema.ForeignKeys.Count} added NOT VALID, validated on {start.ForeignKeyJobs} sessions", begin);
+    }
+}

@@ -1,0 +1,120 @@
+using Npgsql;
+using PgRelocate.Archives;
+using PgRelocate.Migration;
+using PgRelocate.Restore;
+using PgRelocate.Tests.Harness;
+
+namespace PgRelocate.Tests.Restore;
+
+/// <summary>
+/// The foreign keys of a copy and of a scheduled restore are added NOT VALID and validated side by side (so that the
+/// tables referencing one table are checked at once): the target ends as pg_dump made it, with every kind of foreign
+/// key real schemas hold; those that cannot be (a partitioned table's, one NOT VALID on the source) stay with
+/// pg_restore; one that fails its check is dropped and handed back to pg_restore, which reports it.
+/// </summary>
+[Heavy(40)]
+public sealed class ForeignKeyValidationTests(PgServerPair servers) : IClassFixture<PgServerPair>
+{
+    /// <summary>A hub table referenced by three, names that need quoting, a composite, a self-reference, ON DELETE and DEFERRABLE, a comment on one, a partitioned table's, one NOT VALID.</summary>
+    private const string Schema = """"
+        CREATE SCHEMA "Shop ""Main"".v1";
+        CREATE TABLE "Shop ""Main"".v1"."User Accounts" (id int PRIMARY KEY, region int, code text, UNIQUE (region, code));
+        INSERT INTO "Shop ""Main"".v1"."User Accounts" SELECT g, g % 10, 'c' || g FROM generate_series(1, 20000) g;
+        CREATE TABLE orders (id bigint PRIMARY KEY, "User Id" int NOT NULL REFERENCES "Shop ""Main"".v1"."User Accounts" ON DELETE CASCADE, parent bigint REFERENCES orders DEFERRABLE INITIALLY DEFERRED);
+        INSERT INTO orders SELECT g, 1 + g % 20000, NULLIF(g - 1, 0) FROM generate_series(1, 30000) g;
+        CREATE TABLE "payments; log" (id bigint PRIMARY KEY, user_id int, region int, code text,
+            CONSTRAINT "pay ""user""" FOREIGN KEY (user_id) REFERENCES "Shop ""Main"".v1"."User Accounts" (id),
+            CONSTRAINT pay_code FOREIGN KEY (region, code) REFERENCES "Shop ""Main"".v1"."User Accounts" (region, code) ON UPDATE CASCADE);
+        INSERT INTO "payments; log" SELECT g, 1 + g % 20000, (1 + g % 20000) % 10, 'c' || (1 + g % 20000) FROM generate_series(1, 30000) g;
+        COMMENT ON CONSTRAINT pay_code ON "payments; log" IS 'the code, as the region knows it';
+        CREATE TABLE visits (id int, user_id int REFERENCES "Shop ""Main"".v1"."User Accounts", at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+        CREATE TABLE visits_2026 PARTITION OF visits FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+        INSERT INTO visits SELECT g, 1 + g % 20000, date '2026-01-01' + g % 300 FROM generate_series(1, 5000) g;
+        CREATE TABLE legacy (id int PRIMARY KEY, user_id int);
+        INSERT INTO legacy VALUES (1, 1), (2, 999999);
+        ALTER TABLE legacy ADD CONSTRAINT legacy_user FOREIGN KEY (user_id) REFERENCES "Shop ""Main"".v1"."User Accounts" NOT VALID;
+        ANALYZE;
+        """";
+
+    [Theory]
+    [InlineData("copy")]
+    [InlineData("migrate")]
+    public async Task Should_Validate_Foreign_Keys_Side_By_Side_And_End_As_Pg_Dump_Made_Them(string path)
+    {
+        var source = await servers.Source.CreateDatabaseAsync("fk_" + path);
+        await PgServer.ExecuteAsync(source, Schema);
+        var target = await servers.Target.CreateDatabaseAsync("fk_" + path + "_target");
+        using var dir = new TempDir();
+        string[] both = ["--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--confirm", target.Database, "--jobs", "2"];
+
+        var result = await CliRunner.RunAsync(path == "copy" ? ["copy", .. both, "--log", dir.File("run.log")] : ["migrate", .. both, "--workdir", dir.Path], null);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target));
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+        var log = await File.ReadAllTextAsync(path == "copy" ? dir.File("run.log") : Path.Combine(MigrationJournal.All(dir.Path).Single().Folder, "restore.log"));
+        // Four plain foreign keys made here (one a self-reference, one of two columns); the partitioned table's and the NOT VALID one by pg_restore, with the comment.
+        Assert.Contains("# [foreign keys] 4 added NOT VALID", log, StringComparison.Ordinal);
+        Assert.Equal(4, log.Split('\n').Count(l => l.StartsWith("# [foreign keys] ", StringComparison.Ordinal) && l.Contains(" VALIDATE CONSTRAINT ", StringComparison.Ordinal)));
+        Assert.Contains("[foreign keys]", log.Split('\n').Single(l => l.Contains("/pg_restore ", StringComparison.Ordinal) && l.Contains("foreign-keys.list", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Equal("the code, as the region knows it", await PgServer.ScalarAsync<string>(target, "SELECT obj_description(oid, 'pg_constraint') FROM pg_constraint WHERE conname = 'pay_code'"));
+        Assert.Equal(["legacy_user"], await PgServer.ScalarAsync<string[]>(target, "SELECT array_agg(conname::text) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated") ?? []);
+    }
+
+    /// <summary>A foreign key whose check fails (a row without its key) is dropped again and handed back for pg_restore to run; the others stay validated.</summary>
+    [Fact]
+    public async Task Should_Hand_Back_A_Foreign_Key_Whose_Check_Fails_With_Nothing_Left_Of_It()
+    {
+        var target = await servers.Target.CreateDatabaseAsync("fk_fails");
+        await PgServer.ExecuteAsync(target, """
+            CREATE TABLE parent (id int PRIMARY KEY);
+            INSERT INTO parent SELECT generate_series(1, 100);
+            CREATE TABLE good (id int PRIMARY KEY, parent_id int);
+            INSERT INTO good SELECT g, g FROM generate_series(1, 100) g;
+            CREATE TABLE bad (id int PRIMARY KEY, parent_id int);
+            INSERT INTO bad VALUES (1, 1), (2, 4242);
+            """);
+        ValidatedForeignKey Key(int id, string table) => ForeignKeyValidation.Plan(Entry(id, $"ALTER TABLE ONLY public.{table}\n    ADD CONSTRAINT {table}_fk FOREIGN KEY (parent_id) REFERENCES public.parent(id);\n"))!;
+        var lines = new List<string>();
+
+        var left = await ForeignKeyValidation.RunAsync([Key(7, "good"), Key(8, "bad")], 2, "64MB", async ct =>
+        {
+            var conn = new NpgsqlConnection(target.ToNpgsqlConnectionString());
+            await conn.OpenAsync(ct);
+            return conn;
+        }, lines.Add, CancellationToken.None);
+
+        Assert.Equal([8], left.Select(e => e.Id));
+        Assert.Equal(["good_fk"], await PgServer.ScalarAsync<string[]>(target, "SELECT array_agg(conname::text) FROM pg_constraint WHERE contype = 'f' AND convalidated") ?? []);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_constraint WHERE conname = 'bad_fk'"));
+        Assert.Contains(lines, l => l.Contains("23503", StringComparison.Ordinal) && l.EndsWith("left to pg_restore", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Should_Make_Here_Only_Plain_Foreign_Keys_And_Keep_What_Needs_Them_For_After()
+    {
+        var quoted = Entry(1, "ALTER TABLE ONLY \"Shop \"\"Main\"\".v1\".\"payments; log\"\n    ADD CONSTRAINT \"pay \"\"user\"\"\" FOREIGN KEY (user_id) REFERENCES \"Shop \"\"Main\"\".v1\".\"User Accounts\"(id) ON DELETE CASCADE;\n");
+        var partitioned = Entry(2, "ALTER TABLE public.visits\n    ADD CONSTRAINT visits_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);\n");
+        var invalid = Entry(3, "ALTER TABLE public.legacy\n    ADD CONSTRAINT legacy_user FOREIGN KEY (user_id) REFERENCES public.users(id) NOT VALID;\n");
+        var comment = Entry(4, "COMMENT ON CONSTRAINT \"pay \"\"user\"\"\" ON \"Shop \"\"Main\"\".v1\".\"payments; log\" IS 'x';\n", "COMMENT", [1]);
+        var trigger = Entry(5, "CREATE TRIGGER t AFTER INSERT ON public.orders FOR EACH ROW EXECUTE FUNCTION public.f();\n", "TRIGGER", []);
+
+        var key = ForeignKeyValidation.Plan(quoted);
+        var (before, keys, after) = ForeignKeyValidation.Split([quoted, partitioned, invalid, comment, trigger]);
+
+        Assert.NotNull(key);
+        Assert.Equal("\"Shop \"\"Main\"\".v1\".\"payments; log\"", key.Table);
+        Assert.Equal("\"pay \"\"user\"\"\"", key.Name);
+        Assert.EndsWith("ON DELETE CASCADE NOT VALID;", key.AddNotValid, StringComparison.Ordinal);
+        Assert.Equal("ALTER TABLE ONLY \"Shop \"\"Main\"\".v1\".\"payments; log\" VALIDATE CONSTRAINT \"pay \"\"user\"\"\";", key.Validate);
+        Assert.Null(ForeignKeyValidation.Plan(partitioned));
+        Assert.Null(ForeignKeyValidation.Plan(invalid));
+        Assert.Equal([2, 3, 5], before.Select(e => e.Id));
+        Assert.Equal([1], keys.Select(k => k.Entry.Id));
+        Assert.Equal([4], after.Select(e => e.Id));
+    }
+
+    private static ArchiveEntry Entry(int id, string sql, string kind = "FK CONSTRAINT", IReadOnlyList<int>? dependencies = null) =>
+        new(id, kind, "public", "t" + id, "owner", ArchiveSection.PostData, 2606, (uint)(100 + id), dependencies ?? [], sql, null, null, false, null);
+}
