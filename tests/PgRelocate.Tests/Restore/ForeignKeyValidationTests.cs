@@ -15,7 +15,7 @@ namespace PgRelocate.Tests.Restore;
 [Heavy(40)]
 public sealed class ForeignKeyValidationTests(PgServerPair servers) : IClassFixture<PgServerPair>
 {
-    /// <summary>A hub table referenced by three, names that need quoting, a composite, a self-reference, ON DELETE and DEFERRABLE, a comment on one, a partitioned table's, one NOT VALID.</summary>
+    /// <summary>A hub table referenced by three, names that need quoting, a composite, a self-reference, ON DELETE and DEFERRABLE, a comment on one, a partitioned table's, one to a partitioned table, one NOT VALID.</summary>
     private const string Schema = """"
         CREATE SCHEMA "Shop ""Main"".v1";
         CREATE TABLE "Shop ""Main"".v1"."User Accounts" (id int PRIMARY KEY, region int, code text, UNIQUE (region, code));
@@ -30,6 +30,8 @@ public sealed class ForeignKeyValidationTests(PgServerPair servers) : IClassFixt
         CREATE TABLE visits (id int, user_id int REFERENCES "Shop ""Main"".v1"."User Accounts", at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
         CREATE TABLE visits_2026 PARTITION OF visits FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
         INSERT INTO visits SELECT g, 1 + g % 20000, date '2026-01-01' + g % 300 FROM generate_series(1, 5000) g;
+        CREATE TABLE visit_notes (id int PRIMARY KEY, visit_id int, at date, FOREIGN KEY (visit_id, at) REFERENCES visits (id, at));
+        INSERT INTO visit_notes SELECT g, g, date '2026-01-01' + g % 300 FROM generate_series(1, 1000) g;
         CREATE TABLE legacy (id int PRIMARY KEY, user_id int);
         INSERT INTO legacy VALUES (1, 1), (2, 999999);
         ALTER TABLE legacy ADD CONSTRAINT legacy_user FOREIGN KEY (user_id) REFERENCES "Shop ""Main"".v1"."User Accounts" NOT VALID;
@@ -54,8 +56,11 @@ public sealed class ForeignKeyValidationTests(PgServerPair servers) : IClassFixt
         var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target));
         Assert.True(verify.ExitCode == 0, verify.ToString());
         var log = await File.ReadAllTextAsync(path == "copy" ? dir.File("run.log") : Path.Combine(MigrationJournal.All(dir.Path).Single().Folder, "restore.log"));
-        // Four plain foreign keys made here (one a self-reference, one of two columns); the partitioned table's and the NOT VALID one by pg_restore, with the comment.
+        // Four plain foreign keys made here (one a self-reference, one of two columns); the partitioned table's, the one
+        // to a partitioned table (one foreign key to each partition, which VALIDATE would leave NOT VALID) and the NOT
+        // VALID one by pg_restore, with the comment.
         Assert.Contains("# [foreign keys] 4 added NOT VALID", log, StringComparison.Ordinal);
+        Assert.Contains("# [foreign keys] public.visit_notes visit_notes_visit_id_at_fkey references a partitioned table: left to pg_restore", log, StringComparison.Ordinal);
         Assert.Equal(4, log.Split('\n').Count(l => l.StartsWith("# [foreign keys] ", StringComparison.Ordinal) && l.Contains(" VALIDATE CONSTRAINT ", StringComparison.Ordinal)));
         Assert.Contains("[foreign keys]", log.Split('\n').Single(l => l.Contains("/pg_restore ", StringComparison.Ordinal) && l.Contains("foreign-keys.list", StringComparison.Ordinal)), StringComparison.Ordinal);
         Assert.Equal("the code, as the region knows it", await PgServer.ScalarAsync<string>(target, "SELECT obj_description(oid, 'pg_constraint') FROM pg_constraint WHERE conname = 'pay_code'"));
@@ -106,6 +111,7 @@ public sealed class ForeignKeyValidationTests(PgServerPair servers) : IClassFixt
         Assert.NotNull(key);
         Assert.Equal("\"Shop \"\"Main\"\".v1\".\"payments; log\"", key.Table);
         Assert.Equal("\"pay \"\"user\"\"\"", key.Name);
+        Assert.Equal("\"Shop \"\"Main\"\".v1\".\"User Accounts\"", key.Referenced);
         Assert.EndsWith("ON DELETE CASCADE NOT VALID;", key.AddNotValid, StringComparison.Ordinal);
         Assert.Equal("ALTER TABLE ONLY \"Shop \"\"Main\"\".v1\".\"payments; log\" VALIDATE CONSTRAINT \"pay \"\"user\"\"\";", key.Validate);
         Assert.Null(ForeignKeyValidation.Plan(partitioned));
