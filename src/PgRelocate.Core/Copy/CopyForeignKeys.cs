@@ -20,8 +20,7 @@ internal static class CopyForeignKeys
 
         var begin = clock.Now;
         reporter.Progress(new ProgressUpdate("foreign keys", 0, schema.ForeignKeys.Count, "foreign keys"));
-        var left = await ForeignKeyValidation.RunAsync(schema.ForeignKeys, start.ForeignKeyJobs, options.MaintenanceWorkMem, ct => CopySessions.OpenWriterAsync(options, ct), start.Log.Write, cancellationToken);
-        var rest = left.Concat(schema.AfterForeignKeys).OrderBy(e => e.Id).ToList();
+        var rest = await ForeignKeyValidation.RunAsync(schema.ForeignKeys, schema.AfterForeignKeys, start.ForeignKeyJobs, options.MaintenanceWorkMem, ct => CopySessions.OpenWriterAsync(options, ct), start.Log.Write, cancellationToken);
         if (rest.Count > 0)
         {
             var list = Path.Combine(Path.GetDirectoryName(schema.Path)!, "foreign-keys.list");

@@ -79,13 +79,14 @@ internal static partial class ForeignKeyValidation
     /// Adds <paramref name="keys"/> NOT VALID (those the target already has, as after an interrupted copy, are only
     /// validated), then validates them on <paramref name="jobs"/> sessions from <paramref name="open"/>: one table's one
     /// after another, the largest tables first, their checks with <paramref name="memory"/> of maintenance_work_mem.
-    /// Returns the entries that failed, their constraints dropped again, for pg_restore to run.
+    /// Returns what pg_restore runs next, in archive order: the entries that failed here (their constraints dropped
+    /// again) and those <paramref name="after"/> them.
     /// </summary>
-    public static async Task<IReadOnlyList<ArchiveEntry>> RunAsync(IReadOnlyList<ValidatedForeignKey> keys, int jobs, string memory, Func<CancellationToken, Task<NpgsqlConnection>> open, Action<string> log, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<ArchiveEntry>> RunAsync(IReadOnlyList<ValidatedForeignKey> keys, IReadOnlyList<ArchiveEntry> after, int jobs, string memory, Func<CancellationToken, Task<NpgsqlConnection>> open, Action<string> log, CancellationToken cancellationToken)
     {
         if (keys.Count == 0)
         {
-            return [];
+            return after;
         }
 
         var failed = new List<ArchiveEntry>();
@@ -161,7 +162,7 @@ internal static partial class ForeignKeyValidation
             }
         }
 
-        return [.. failed.OrderBy(e => e.Id)];
+        return [.. failed.Concat(after).OrderBy(e => e.Id)];
     }
 
     /// <summary>The tables of those <paramref name="keys"/> reference that are partitioned, as pg_dump names them.</summary>

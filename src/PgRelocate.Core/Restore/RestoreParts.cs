@@ -136,8 +136,7 @@ internal sealed class RestoreParts(PgRestore runner, PgConnectionInfo target, IR
     /// </summary>
     public async Task ValidateForeignKeysAsync(string archive, IReadOnlyList<ValidatedForeignKey> keys, IReadOnlyList<ArchiveEntry> after, int jobs, string folder, CancellationToken cancellationToken)
     {
-        var left = await ForeignKeyValidation.RunAsync(keys, jobs, ForeignKeyValidation.DefaultMemory, ct => Db.OpenAsync(target, "target", ct), runner.Log, cancellationToken);
-        var rest = left.Concat(after).OrderBy(e => e.Id).ToList();
+        var rest = await ForeignKeyValidation.RunAsync(keys, after, jobs, ForeignKeyValidation.DefaultMemory, ct => Db.OpenAsync(target, "target", ct), runner.Log, cancellationToken);
         if (rest.Count == 0)
         {
             return;

@@ -83,7 +83,7 @@ public sealed class ForeignKeyValidationTests(PgServerPair servers) : IClassFixt
         ValidatedForeignKey Key(int id, string table) => ForeignKeyValidation.Plan(Entry(id, $"ALTER TABLE ONLY public.{table}\n    ADD CONSTRAINT {table}_fk FOREIGN KEY (parent_id) REFERENCES public.parent(id);\n"))!;
         var lines = new List<string>();
 
-        var left = await ForeignKeyValidation.RunAsync([Key(7, "good"), Key(8, "bad")], 2, "64MB", async ct =>
+        var left = await ForeignKeyValidation.RunAsync([Key(7, "good"), Key(8, "bad")], [], 2, "64MB", async ct =>
         {
             var conn = new NpgsqlConnection(target.ToNpgsqlConnectionString());
             await conn.OpenAsync(ct);
