@@ -128,7 +128,7 @@ internal static partial class ForeignKeyValidation
         // One table's validations wait for each other on the target: they go together, on one session.
         var queue = new Queue<IGrouping<string, ValidatedForeignKey>>(added.GroupBy(k => k.Table, StringComparer.Ordinal).OrderByDescending(g => sizes.GetValueOrDefault(g.Key)));
         var invalid = new System.Collections.Concurrent.ConcurrentBag<ValidatedForeignKey>();
-        await Task.WhenAll(Enumerable.Range(0, Math.Clamp(jobs, 1, Math.Max(1, queue.Count))).Select(async _ =>
+        await Task.WhenAll(Enumerable.Range(0, Math.Min(Math.Max(1, jobs), queue.Count)).Select(async _ =>
         {
             await using var conn = await OpenAsync(open, memory, cancellationToken);
             while (true)
