@@ -156,7 +156,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
 
         clock.Add("data and indexes", $"{snapshot.Tables.Count} tables", begin, data.Rows, data.Bytes);
 
-        // 4. and 5. Sequences beside post-data (foreign keys, triggers, the rest); the record goes once both are in.
+        // 4. and 5. Sequences beside post-data (triggers, the rest, then the foreign keys); the record goes once both are in.
         var sequenceCount = await SequencesAndPostDataAsync(start, pgRestore, record, warnings, cancellationToken);
 
         // 6. --roles: the source's owners and grants, once every object is in.

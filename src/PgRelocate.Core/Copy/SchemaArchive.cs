@@ -28,10 +28,11 @@ internal sealed record TableIndex(uint TableOid, string Name, string Sql, string
 
 /// <summary>
 /// The source's schema, dumped once in the coordinator's snapshot (<c>pg_dump -Fc --section=pre-data
-/// --section=post-data</c>, no rows, no large objects) to a temporary file, and split three ways:
+/// --section=post-data</c>, no rows, no large objects) to a temporary file, and split four ways:
 /// the pre-data section, restored first; each copied table's indexes and key constraints, as pg_dump wrote
-/// them, to run right after that table's data; and the rest of post-data (foreign keys, triggers, partitioned
-/// parents' indexes and their ATTACH entries, materialized view data), restored last from a list file.
+/// them, to run right after that table's data; the rest of post-data (triggers, partitioned parents' indexes
+/// and their ATTACH entries, materialized view data), restored from a list file; and the foreign keys, added
+/// NOT VALID and validated last (<see cref="ForeignKeyValidation"/>).
 /// </summary>
 internal sealed class SchemaArchive
 {
@@ -64,12 +65,12 @@ internal sealed class SchemaArchive
     /// <summary>Table oid → its indexes and key constraints.</summary>
     public IReadOnlyDictionary<uint, List<TableIndex>> Indexes { get; }
 
-    /// <summary>A pg_restore list file of the post-data entries not built per table.</summary>
+    /// <summary>A pg_restore list file of the post-data entries not built per table, nor among <see cref="ForeignKeys"/> and <see cref="AfterForeignKeys"/>.</summary>
     public string RestListPath { get; }
 
     public int RestCount { get; }
 
-    /// <summary>Whether the rest holds work that grows with the data (see <see cref="PostDataRest"/>): a foreign key, a materialized view's data.</summary>
+    /// <summary>Whether the rest holds work that grows with the data (see <see cref="PostDataRest"/>): a foreign key left to pg_restore, a materialized view's data.</summary>
     public bool RestScalesWithData { get; }
 
     /// <summary>The foreign keys added NOT VALID and validated after the rest (see <see cref="ForeignKeyValidation"/>): not in its list.</summary>

@@ -20,8 +20,9 @@ namespace PgRelocate.Restore;
 ///   <c>jobs</c> index builders, then its primary key, unique and exclusion constraints; small tables' (see
 ///   <see cref="SmallTableBytes"/>) in batches, one pg_restore run for a batch's indexes and constraints and one
 ///   ANALYZE for its tables;</item>
-/// <item>once the archive is whole, the rest of post-data (foreign keys, triggers, partitioned indexes,
-///   materialized views), with pg_restore's own jobs only where they pay (see <see cref="PostDataRest"/>).</item>
+/// <item>once the archive is whole, the rest of post-data (triggers, partitioned indexes, materialized views), with
+///   pg_restore's own jobs only where they pay (see <see cref="PostDataRest"/>); then the foreign keys, added NOT VALID
+///   and validated side by side (see <see cref="ForeignKeyValidation"/>).</item>
 /// </list>
 /// Anything that cannot be tied to a table goes to the last part, so nothing is restored out of order.
 /// </summary>
