@@ -49,25 +49,32 @@ internal static class OnlineVerification
 
     /// <summary>As <see cref="RunAsync"/>, but a table waiting to be carried is waited for only until <paramref name="giveUp"/> says so (a cutover asked).</summary>
     /// <returns>The verification; null when it gave up before it began.</returns>
-    public static async Task<VerificationResult?> RunUnlessAsync(Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int jobs, IReporter reporter, Func<bool> giveUp, CancellationToken cancellationToken)
+    /// <param name="first">The snapshot the first position compares at, taken by the snapshot copy (see <see cref="FirstVerificationSnapshot"/>); null: one taken now.</param>
+    public static async Task<VerificationResult?> RunUnlessAsync(Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int jobs, IReporter reporter, Func<bool> giveUp, CancellationToken cancellationToken, FirstVerificationSnapshot? first = null)
     {
         var unlogged = await UnloggedTablesAsync(source, reporter, cancellationToken);
         var (position, gaveWay, schemaRaces) = (0, 0, 0);
         for (var attempt = 1; ; attempt++)
         {
             position++;
+            var carriedBefore = follower.Carry.Carries;
             if (!await WaitForCarriesAsync(follower, reporter, giveUp, cancellationToken))
             {
                 return null;
             }
 
+            var early = await FirstAsync(first, follower, carriedBefore, reporter);
+            first = null;
             VerificationResult result;
             IReadOnlySet<string> rewritten;
             var carries = follower.Carry.Carries;
-            var schemaBefore = await SourceSchemaAsync(source, cancellationToken);
+            var schemaBefore = early is null ? await SourceSchemaAsync(source, cancellationToken) : early.SchemaBefore;
             try
             {
-                (result, rewritten) = await AtOnePositionAsync(follower, source, target, slot, position, jobs, unlogged, reporter, giveUp, cancellationToken);
+                // 1. The source's snapshot, taken while the follow goes on (open to the position's end: its snapshot is
+                // importable while its connection lives).
+                await using var snapshot = early?.Snapshot ?? await VerificationSnapshot.BeginAsync(source, $"{slot}_verify{position}", giveUp, reporter, cancellationToken);
+                (result, rewritten) = await AtOnePositionAsync(follower, snapshot, source, target, jobs, unlogged, reporter, cancellationToken);
             }
             catch (SnapshotWaitedException e) when (++gaveWay < GiveWays && !cancellationToken.IsCancellationRequested)
             {
@@ -159,8 +166,29 @@ internal static class OnlineVerification
         return null;
     }
 
+    /// <summary>
+    /// The snapshot the copy took, unless the follow has since carried tables the source made (their copies come at
+    /// markers after its position, so the comparison would find them missing and verify again at a new position).
+    /// </summary>
+    private static async Task<FirstVerificationSnapshot.Taken?> FirstAsync(FirstVerificationSnapshot? first, Follower follower, int carriedBefore, IReporter reporter)
+    {
+        if (first is null || await first.GiveAsync(reporter) is not { } taken)
+        {
+            return null;
+        }
+
+        if (follower.Carry.CarriedSince(carriedBefore).Count == 0)
+        {
+            return taken;
+        }
+
+        reporter.Debug("Tables the source made during the copy are carried after the position of the snapshot taken as its rows were in: taking another.");
+        await taken.Snapshot.DisposeAsync();
+        return null;
+    }
+
     /// <summary>The source's <see cref="SchemaFingerprint"/>; null when it cannot be read (the verification then goes without it).</summary>
-    private static async Task<SchemaFingerprint?> SourceSchemaAsync(PgConnectionInfo source, CancellationToken cancellationToken)
+    internal static async Task<SchemaFingerprint?> SourceSchemaAsync(PgConnectionInfo source, CancellationToken cancellationToken)
     {
         try
         {
@@ -224,12 +252,8 @@ internal static class OnlineVerification
 
     /// <returns>The verification, and the tables ("schema.table") the source rewrote after its snapshot.</returns>
     private static async Task<(VerificationResult Result, IReadOnlySet<string> Rewritten)> AtOnePositionAsync(
-        Follower follower, PgConnectionInfo source, PgConnectionInfo target, string slot, int position, int jobs, IReadOnlyList<string> unlogged, IReporter reporter, Func<bool> giveUp, CancellationToken cancellationToken)
+        Follower follower, VerificationSnapshot snapshot, PgConnectionInfo source, PgConnectionInfo target, int jobs, IReadOnlyList<string> unlogged, IReporter reporter, CancellationToken cancellationToken)
     {
-        // 1. The source's snapshot, taken while the follow goes on (open to the method's end: its snapshot is
-        // importable while its connection lives).
-        await using var snapshot = await VerificationSnapshot.BeginAsync(source, $"{slot}_verify{position}", giveUp, reporter, cancellationToken);
-
         // 2. The follow pauses at its position, holds the target there and compares while it goes on.
         using var comparison = new PausedComparison(follower, snapshot, source, target, jobs, unlogged, reporter, cancellationToken);
         var result = await comparison.RunAsync();

@@ -272,6 +272,79 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         }
     }
 
+    [Fact]
+    public async Task Should_Compare_At_The_Snapshot_Taken_As_The_Copys_Rows_Were_In_Before_The_Follow_Reaches_The_Source()
+    {
+        var (source, target, slot) = await FollowingAsync(Tables + Rows, "verify_first");
+        using var dir = await NamesAtCopyAsync(source, slot);
+        var reporter = new RecordingReporter();
+        // Written after the copy's position and before the snapshot: the comparison proves them applied.
+        await PgServer.ExecuteAsync(source, "UPDATE queue SET v = 'during the copy' WHERE id % 3 = 0; DELETE FROM queue WHERE id > 90; INSERT INTO kept SELECT generate_series(11, 500);");
+        await using var first = FirstVerificationSnapshot.Begin(source, slot, () => false, reporter, CancellationToken.None);
+        await Eventually.True(
+            async () => await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(source.Database), $"SELECT count(*) FROM pg_catalog.pg_replication_slots WHERE slot_name = '{slot}_verify0'") == 1,
+            TimeSpan.FromSeconds(30), "the first verification's slot was never created", TimeSpan.FromMilliseconds(50));
+        // Written after the snapshot: the follow applies them after its pause.
+        var before = NpgsqlTypes.NpgsqlLogSequenceNumber.Parse((await PgServer.ScalarAsync<string>(source, "SELECT pg_catalog.pg_current_wal_lsn()::text"))!);
+        for (var i = 0; i < 50; i++)
+        {
+            await PgServer.ExecuteAsync(source, $"INSERT INTO queue VALUES ({1000 + i}, 'after'); UPDATE kept SET id = id + 1000 WHERE id = {i + 1}");
+        }
+
+        var end = NpgsqlTypes.NpgsqlLogSequenceNumber.Parse((await PgServer.ScalarAsync<string>(source, "SELECT pg_catalog.pg_current_wal_lsn()::text"))!);
+
+        await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
+        try
+        {
+            var result = await OnlineVerification.RunUnlessAsync(follower, source, target, slot, 2, reporter, () => false, CancellationToken.None, first);
+
+            AssertIdentical(result!);
+            Assert.Contains(result!.Tables, t => t.Name == "public.kept" && t.SourceRows == 500);
+            var paused = Assert.Single(reporter.Lines, l => l.Contains("Verifying while following: the apply paused at ", StringComparison.Ordinal));
+            var at = NpgsqlTypes.NpgsqlLogSequenceNumber.Parse(paused.Split("paused at ")[1].Split(',')[0]);
+            Assert.True(at <= before, $"the apply paused at {at}, after the changes made since the snapshot (from {before})");
+            Assert.Single(reporter.Lines, l => l.Contains("Taking a snapshot of the source", StringComparison.Ordinal));
+            await follower.RunAsync(p => p.CaughtUp && p.Received >= end, CancellationToken.None);
+            foreach (var table in new[] { "queue", "kept" })
+            {
+                Assert.Equal(await DatabaseSnapshot.RowsDigestAsync(source, table), await DatabaseSnapshot.RowsDigestAsync(target, table));
+            }
+        }
+        finally
+        {
+            await StopFollowingAsync(follower, source, slot);
+        }
+    }
+
+    [Fact]
+    public async Task Should_Take_Another_Snapshot_When_Tables_Made_Before_The_Copys_Are_Carried_After_It()
+    {
+        var (source, target, slot) = await FollowingAsync(Tables + Rows, "verify_first_carried");
+        using var dir = await NamesAtCopyAsync(source, slot);
+        var reporter = new RecordingReporter();
+        // Made after the copy's position: the follow carries it at a marker, after the first snapshot's position.
+        await PgServer.ExecuteAsync(source, "CREATE TABLE \"Made During\" (id int PRIMARY KEY, v text); INSERT INTO \"Made During\" SELECT g, 'm' FROM generate_series(1, 40) g;");
+        await using var first = FirstVerificationSnapshot.Begin(source, slot, () => false, reporter, CancellationToken.None);
+        await Eventually.True(
+            async () => await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(source.Database), $"SELECT count(*) FROM pg_catalog.pg_replication_slots WHERE slot_name = '{slot}_verify0'") == 1,
+            TimeSpan.FromSeconds(30), "the first verification's slot was never created", TimeSpan.FromMilliseconds(50));
+        await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
+        try
+        {
+            var result = await OnlineVerification.RunUnlessAsync(follower, source, target, slot, 2, reporter, () => false, CancellationToken.None, first);
+
+            AssertIdentical(result!);
+            Assert.Contains(result!.Tables, t => t.Name == "public.Made During" && t.SourceRows == 40);
+            // Let go before comparing, not compared and then again.
+            Assert.Single(reporter.Lines, l => l.Contains("Verifying while following: the apply paused at ", StringComparison.Ordinal));
+            Assert.Equal(2, reporter.Lines.Count(l => l.Contains("Taking a snapshot of the source", StringComparison.Ordinal)));
+        }
+        finally
+        {
+            await StopFollowingAsync(follower, source, slot);
+        }
+    }
+
     /// <summary>A source and a target database made by the same SQL, followed as the snapshot copy leaves them.</summary>
     private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, string Slot)> FollowingAsync(string sql, string database)
     {

@@ -40,7 +40,8 @@ internal static class OnlineSessions
     /// server's max_connections does not, from PostgreSQL 12):
     /// <list type="bullet">
     /// <item>the snapshot copy: a session per COPY stream, the snapshot's own, the schema's pg_dump, the session that
-    /// asks about the tables' policies, and the replication session holding the snapshot;</item>
+    /// asks about the tables' policies, and the replication session holding the snapshot; once the rows are in, the
+    /// first verification's replication session and the session writing its marker (<see cref="FirstVerificationSnapshot"/>);</item>
     /// <item>following: the replication session and the verification's (for its snapshot, <see cref="VerificationSnapshot"/>),
     /// the watch (<see cref="SourceWatch"/>), the schema changes' carry and its column reads (<see cref="FollowCarry"/>),
     /// the session that orders the lanes' writes as it opens (<see cref="FollowSession"/>), the verification's own (its
@@ -54,7 +55,7 @@ internal static class OnlineSessions
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
-        return Phases(jobs, j => j + 4, j => 1 + 1 + 1 + 1 + 1 + 1 + 1 + Compared(j, source, target) + 1 + 1, j => 1 + 1 + 2 + 1 + 1 + 2 + j + 1,
+        return Phases(jobs, j => j + 4 + 2, j => 1 + 1 + 1 + 1 + 1 + 1 + 1 + Compared(j, source, target) + 1 + 1, j => 1 + 1 + 2 + 1 + 1 + 2 + j + 1,
             "COPY streams, its snapshot and the schema's dump", "the replication sessions, the verification's and the watches' sessions", "the schema's pass and the unlogged tables' comparison");
     }
 

@@ -71,16 +71,22 @@ public sealed class FollowStep : ICompensatingStep
 
         var verified = false;
         var switching = false;
+        // The snapshot the copy took once its rows were in: the follow reaches its position first (none on a resumed run).
+        await using var first = context.TakeHandOff<FirstVerificationSnapshot>();
         try
         {
-            // Come within a minute of the source, then prove the target exact at one position of it before anything
-            // switches: the comparison runs beside the rest of the catch-up (see VerifyWithin).
-            await follower.RunAsync(p => Requested() || p.CaughtUp || p.LagSeconds < VerifyWithin.TotalSeconds, cancellationToken);
+            // Prove the target exact at one position of the source before anything switches, the comparison beside the
+            // rest of the catch-up: at the copy's snapshot, or one taken once within a minute of the source (see VerifyWithin).
+            if (first is null)
+            {
+                await follower.RunAsync(p => Requested() || p.CaughtUp || p.LagSeconds < VerifyWithin.TotalSeconds, cancellationToken);
+            }
+
             if (!Requested())
             {
                 var copy = context.Journal.Step(SnapshotCopyStep.StepName);
                 // A cutover asked while a table waits to be carried ends the wait: the switch below refuses it, naming the table.
-                if (await OnlineVerification.RunUnlessAsync(follower, options.Source, options.Into.Connection, copy.Get(SnapshotCopyStep.Slot)!, options.Into.Jobs, context.Reporter, Requested, cancellationToken) is { } result)
+                if (await OnlineVerification.RunUnlessAsync(follower, options.Source, options.Into.Connection, copy.Get(SnapshotCopyStep.Slot)!, options.Into.Jobs, context.Reporter, Requested, cancellationToken, first) is { } result)
                 {
                     foreach (var table in VerifyStep.Tables(result))
                     {
@@ -97,6 +103,12 @@ public sealed class FollowStep : ICompensatingStep
                     context.Reporter.Info($"Verified while following: {result.Tables.Count} tables identical to the source at one position.");
                     context.Journal.Save();
                 }
+            }
+
+            if (first is not null)
+            {
+                // Not used (a cutover asked first): its snapshot must not hold the source's vacuum back while following.
+                await first.DisposeAsync();
             }
 
             // Behind PgBouncer the switch starts with its PAUSE; one that waits past --max-pause gives up (resumed,

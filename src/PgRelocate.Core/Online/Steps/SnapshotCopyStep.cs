@@ -122,13 +122,44 @@ internal sealed class SnapshotCopyStep : ICompensatingStep
         context.Journal.Save();
         context.Reporter.Info($"Replication slot {slot} created at {start}; copying its snapshot {created.SnapshotName}.");
 
-        var result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(DirectCopyStep.CopyOptionsFor(context, created.SnapshotName) with
+        // Once every row is in, the first verification's snapshot (see FirstVerificationSnapshot), for the follow step.
+        FirstVerificationSnapshot? first = null;
+        void Milestone(string point)
         {
-            Yields = yields,
-            // Checked again before the target is emptied: the follow's sessions, not the copy's alone (see OnlineCheckStep).
-            Sessions = OnlineSessions.OnTarget(options.Into.Jobs, options.Source, options.Into.Connection),
-        }, cancellationToken);
-        var yielded = await YieldedAsync(context, result.Yielded, cancellationToken);
+            if (point == "rows-in" && first is null)
+            {
+                first = FirstVerificationSnapshot.Begin(options.Source, slot, () => CutoverRequest.IsRequested(context.Folder), context.Reporter, cancellationToken);
+            }
+        }
+
+        CopyResult result;
+        IReadOnlyList<string> yielded;
+        try
+        {
+            result = await new CopyRunner(context.Binaries, context.Reporter).RunAsync(DirectCopyStep.CopyOptionsFor(context, created.SnapshotName) with
+            {
+                Yields = yields,
+                // Checked again before the target is emptied: the follow's sessions, not the copy's alone (see OnlineCheckStep).
+                Sessions = OnlineSessions.OnTarget(options.Into.Jobs, options.Source, options.Into.Connection),
+                Milestone = Milestone,
+            }, cancellationToken);
+            yielded = await YieldedAsync(context, result.Yielded, cancellationToken);
+        }
+        catch
+        {
+            await DisposeAsync(first);
+            throw;
+        }
+
+        // A table given up is copied again at a marker after the snapshot's position, where the comparison would miss its rows.
+        if (yielded.Count > 0)
+        {
+            await DisposeAsync(first);
+        }
+        else if (first is not null)
+        {
+            context.HandOff(first);
+        }
 
         await using (var target = await Db.OpenAsync(options.Into.Connection, "target", cancellationToken))
         {
@@ -141,6 +172,14 @@ internal sealed class SnapshotCopyStep : ICompensatingStep
         record.Set(Tables, tables.Count);
         record.Summary = $"slot {slot} at {start}; {result.Tables} tables, {result.Rows} rows, {Units.Bytes(result.Bytes)}, {result.LargeObjects} large objects copied from its snapshot in {Units.Duration(result.Duration)}"
             + (yielded.Count > 0 ? "; " + string.Join("; ", yielded) : "");
+    }
+
+    private static async Task DisposeAsync(FirstVerificationSnapshot? first)
+    {
+        if (first is not null)
+        {
+            await first.DisposeAsync();
+        }
     }
 
     /// <summary>
