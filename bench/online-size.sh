@@ -169,12 +169,15 @@ PY
     on_s="$(seconds "$start" "$on_end")"; copy_s="$(seconds "$copy_start" "$copy_end")"; on_tps="$(tps "$start" "$on_end")"
     check_s="$(seconds "$start" "$copy_start")"
     # The WAL the slot held as the copy ended (the first sample after it), the time from the copy's end to the first
-    # sample within a second of the source and the apply rate until then, the apply rate once caught up, the worst lag
+    # sample within a second of the source (or the switch, should no sample fall between) and the apply rate until then, the apply rate once caught up, the worst lag
     # then, and the verification's span.
     local held catchup catchup_rate verify_from verify_to steady worst gap
     read -r held catchup catchup_rate verify_from verify_to < <(awk -v ce="$copy_end" '
         $1 >= ce && held == "" {held = $6}
         $1 >= ce && $2 != "-" && caught == "" && $4 < 1 && $5 > 0 {caught = $1}
+        # No sample fell between coming within a second and the switch (a loaded machine samples every 2 to 3 s): the
+        # switch, which comes after it, bounds the catch-up.
+        $1 >= ce && $2 == "switched" && caught == "" {caught = $1}
         $1 >= ce && caught == "" && $2 != "-" {r += $5; n++}
         $2 == "verify" {if (vf == "") vf = $1; vt = $1}
         END {printf "%s %.1f %.0f %s %s\n", (held == "" ? "?" : held), (caught == "" ? -1 : caught - ce), (n ? r / n : 0), (vf == "" ? 0 : vf), (vt == "" ? 0 : vt)}' "$run/samples")
