@@ -69,6 +69,10 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
         var journal = MigrationJournal.All(dir.Path).Single();
         Assert.NotNull(journal.Output(OnlineCutoverStep.StepName, OnlineCutoverStep.WriteDowntime));
         Assert.Contains("verified identical while following", journal.Step("follow").Summary, StringComparison.Ordinal);
+        // At the snapshot the copy took once its rows were in, before the follow began: one, no other taken after it.
+        var log = journal.Log.ToList();
+        var taken = Assert.Single(log.Select((l, i) => (l, i)), x => x.l.Contains("Taking a snapshot of the source to verify", StringComparison.Ordinal));
+        Assert.True(taken.i < log.FindIndex(l => l.Contains("Following the source", StringComparison.Ordinal)), string.Join("\n", log));
         // The report charts every lag sample the follow and the cutover recorded, with their phases.
         var samples = journal.Steps.SelectMany(s => s.Lag ?? []).ToList();
         Assert.Contains(samples, s => s.Phase == "follow");
