@@ -280,18 +280,15 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         var reporter = new RecordingReporter();
         // Written after the copy's position and before the snapshot: the comparison proves them applied.
         await PgServer.ExecuteAsync(source, "UPDATE queue SET v = 'during the copy' WHERE id % 3 = 0; DELETE FROM queue WHERE id > 90; INSERT INTO kept SELECT generate_series(11, 500);");
-        await using var first = FirstVerificationSnapshot.Begin(source, slot, () => false, reporter, CancellationToken.None);
-        await Eventually.True(
-            async () => await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(source.Database), $"SELECT count(*) FROM pg_catalog.pg_replication_slots WHERE slot_name = '{slot}_verify0'") == 1,
-            TimeSpan.FromSeconds(30), "the first verification's slot was never created", TimeSpan.FromMilliseconds(50));
+        await using var first = await FirstSnapshotAsync(source, slot, reporter);
         // Written after the snapshot: the follow applies them after its pause.
-        var before = NpgsqlTypes.NpgsqlLogSequenceNumber.Parse((await PgServer.ScalarAsync<string>(source, "SELECT pg_catalog.pg_current_wal_lsn()::text"))!);
+        var before = await WalPositionAsync(source);
         for (var i = 0; i < 50; i++)
         {
             await PgServer.ExecuteAsync(source, $"INSERT INTO queue VALUES ({1000 + i}, 'after'); UPDATE kept SET id = id + 1000 WHERE id = {i + 1}");
         }
 
-        var end = NpgsqlTypes.NpgsqlLogSequenceNumber.Parse((await PgServer.ScalarAsync<string>(source, "SELECT pg_catalog.pg_current_wal_lsn()::text"))!);
+        var end = await WalPositionAsync(source);
 
         await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
         try
@@ -324,10 +321,7 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
         var reporter = new RecordingReporter();
         // Made after the copy's position: the follow carries it at a marker, after the first snapshot's position.
         await PgServer.ExecuteAsync(source, "CREATE TABLE \"Made During\" (id int PRIMARY KEY, v text); INSERT INTO \"Made During\" SELECT g, 'm' FROM generate_series(1, 40) g;");
-        await using var first = FirstVerificationSnapshot.Begin(source, slot, () => false, reporter, CancellationToken.None);
-        await Eventually.True(
-            async () => await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(source.Database), $"SELECT count(*) FROM pg_catalog.pg_replication_slots WHERE slot_name = '{slot}_verify0'") == 1,
-            TimeSpan.FromSeconds(30), "the first verification's slot was never created", TimeSpan.FromMilliseconds(50));
+        await using var first = await FirstSnapshotAsync(source, slot, reporter);
         await using var follower = new Follower(source, target, slot, slot, dir.Path, reporter) { Lanes = 2 };
         try
         {
@@ -344,6 +338,19 @@ public sealed class OnlineVerificationTests(OnlineServers servers) : IClassFixtu
             await StopFollowingAsync(follower, source, slot);
         }
     }
+
+    /// <summary>The first verification's snapshot as the snapshot copy takes it, once its slot is created on the source.</summary>
+    private async Task<FirstVerificationSnapshot> FirstSnapshotAsync(PgConnectionInfo source, string slot, IReporter reporter)
+    {
+        var first = FirstVerificationSnapshot.Begin(source, slot, () => false, reporter, CancellationToken.None);
+        await Eventually.True(
+            async () => await PgServer.ScalarAsync<long>(servers.Source.Cluster.Superuser(source.Database), $"SELECT count(*) FROM pg_catalog.pg_replication_slots WHERE slot_name = '{slot}_verify0'") == 1,
+            TimeSpan.FromSeconds(30), "the first verification's slot was never created", TimeSpan.FromMilliseconds(50));
+        return first;
+    }
+
+    private static async Task<NpgsqlTypes.NpgsqlLogSequenceNumber> WalPositionAsync(PgConnectionInfo source) =>
+        NpgsqlTypes.NpgsqlLogSequenceNumber.Parse((await PgServer.ScalarAsync<string>(source, "SELECT pg_catalog.pg_current_wal_lsn()::text"))!);
 
     /// <summary>A source and a target database made by the same SQL, followed as the snapshot copy leaves them.</summary>
     private async Task<(PgConnectionInfo Source, PgConnectionInfo Target, string Slot)> FollowingAsync(string sql, string database)
