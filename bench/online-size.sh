@@ -183,12 +183,13 @@ PY
         END {printf "%s %.1f %.0f %s %s\n", (held == "" ? "?" : held), (caught == "" ? -1 : caught - ce), (n ? r / n : 0), (vf == "" ? 0 : vf), (vt == "" ? 0 : vt)}' "$run/samples")
     steady="$(awk -v ce="$copy_end" -v c="$catchup" '$1 >= ce + c && c >= 0 && $2 == "follow" {r += $5; n++} END {printf "%.0f", n ? r / n : 0}' "$run/samples")"
     worst="$(awk -v ce="$copy_end" -v c="$catchup" '$1 >= ce + c && c >= 0 && $2 != "-" && $2 != "switched" && $4 > m {m = $4} END {printf "%.1f", m}' "$run/samples")"
-    # Where the CPU went over the catching up: between the first sample of the span and its last. Not over the copy:
+    # Where the CPU went over the catching up: between the first sample of the span and its last (not the switch's,
+    # whose processes are gone). Not over the copy:
     # its sessions on both sides end within it, and a process gone by the second reading counts for nothing.
     cpu_between() {
         local a b
         a="$(awk -v t="$1" '$1 >= t && NF >= 11 {print $1, $7, $8, $9, $10, $11; exit}' "$run/samples")"
-        b="$(awk -v t="$2" '$1 <= t && NF >= 11 {last = $1 " " $7 " " $8 " " $9 " " $10 " " $11} END {print last}' "$run/samples")"
+        b="$(awk -v t="$2" '$1 <= t && NF >= 11 && $2 != "switched" {last = $1 " " $7 " " $8 " " $9 " " $10 " " $11} END {print last}' "$run/samples")"
         if [ -z "$a" ] || [ -z "$b" ]; then echo "?"; return; fi
         cpu_share "${a#* }" "${b#* }" "$(awk -v x="${a%% *}" -v y="${b%% *}" 'BEGIN {printf "%.3f", y - x}')"
     }
