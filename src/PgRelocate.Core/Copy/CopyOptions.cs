@@ -89,9 +89,13 @@ public sealed record CopyOptions
     internal bool Yields { get; init; }
 
     /// <summary>
-    /// Told each point the copy passes once it is committed, for fault tests: "chunk-N" (the N-th table or range
-    /// of this run), "index-N" (the N-th index, constraint or ANALYZE), "rows-in" (every row is in; the last
-    /// table's indexes not yet begun), "last-section" (sequences set, post-data about to begin).
+    /// Told each point the copy passes once it is committed, for fault tests and for the online snapshot copy (which
+    /// takes its verification's snapshot at <see cref="RowsIn"/>): "chunk-N" (the N-th table or range of this run),
+    /// "index-N" (the N-th index, constraint or ANALYZE), <see cref="RowsIn"/>, "last-section" (sequences set,
+    /// post-data about to begin).
     /// </summary>
     internal Action<string>? Milestone { get; init; }
+
+    /// <summary>The <see cref="Milestone"/> at which every row is in; the last table's indexes not yet begun.</summary>
+    internal const string RowsIn = "rows-in";
 }

@@ -145,7 +145,7 @@ internal sealed class UnitLoader(CopyOptions options, StepClock clock, IReadOnly
         progress[table.Oid].Finish();
         if (Interlocked.Decrement(ref _tablesPending) == 0)
         {
-            options.Milestone?.Invoke("rows-in");
+            options.Milestone?.Invoke(CopyOptions.RowsIn);
         }
 
         return true;

@@ -126,7 +126,7 @@ internal sealed class SnapshotCopyStep : ICompensatingStep
         FirstVerificationSnapshot? first = null;
         void Milestone(string point)
         {
-            if (point == "rows-in" && first is null)
+            if (point == CopyOptions.RowsIn && first is null)
             {
                 first = FirstVerificationSnapshot.Begin(options.Source, slot, () => CutoverRequest.IsRequested(context.Folder), context.Reporter, cancellationToken);
             }
