@@ -55,9 +55,25 @@ internal static partial class ForeignKeyValidation
     /// foreign keys made here (<see cref="Plan"/>), and those that need one of them (a comment on a foreign key), which
     /// pg_restore runs after them.
     /// </summary>
-    public static (IReadOnlyList<ArchiveEntry> Before, IReadOnlyList<ValidatedForeignKey> Keys, IReadOnlyList<ArchiveEntry> After) Split(IReadOnlyList<ArchiveEntry> entries)
+    public static (IReadOnlyList<ArchiveEntry> Before, IReadOnlyList<ValidatedForeignKey> Keys, IReadOnlyList<ArchiveEntry> After) Split(IReadOnlyList<ArchiveEntry> entries) =>
+        SplitOut(entries, [.. entries.Select(Plan).OfType<ValidatedForeignKey>()]);
+
+    /// <summary>
+    /// As <see cref="Split"/>, for a restore by pg_restore's parallel mode, which runs each foreign key as soon as its
+    /// tables are in, beside the rest: only the foreign keys to a table that two or more tables reference are made
+    /// here. pg_restore adds those one after another (each locks the referenced table against the others), at the end
+    /// of its run when the referencing tables are large; one foreign key of its referenced table alone would only lose
+    /// running beside the rest (pgbench's one, 0.5 to 1.3 s of a 23 s restore on two cores).
+    /// </summary>
+    public static (IReadOnlyList<ArchiveEntry> Before, IReadOnlyList<ValidatedForeignKey> Keys, IReadOnlyList<ArchiveEntry> After) SplitShared(IReadOnlyList<ArchiveEntry> entries) =>
+        SplitOut(entries, [.. entries.Select(Plan).OfType<ValidatedForeignKey>()
+            .GroupBy(k => k.Referenced, StringComparer.Ordinal)
+            .Where(g => g.Select(k => k.Table).Distinct(StringComparer.Ordinal).Count() > 1)
+            .SelectMany(g => g)
+            .OrderBy(k => k.Entry.Id)]);
+
+    private static (IReadOnlyList<ArchiveEntry> Before, IReadOnlyList<ValidatedForeignKey> Keys, IReadOnlyList<ArchiveEntry> After) SplitOut(IReadOnlyList<ArchiveEntry> entries, List<ValidatedForeignKey> keys)
     {
-        var keys = entries.Select(Plan).OfType<ValidatedForeignKey>().ToList();
         var waiting = keys.Select(k => k.Entry.Id).ToHashSet();
         var after = new HashSet<int>();
         for (var grew = keys.Count > 0; grew;)

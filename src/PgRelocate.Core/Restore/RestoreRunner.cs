@@ -292,28 +292,47 @@ internal sealed class RestoreRunner(PgBinaries binaries, IReporter reporter)
     /// parallel jobs); or the pre-data section first, then the rest with those jobs, when that section is large enough
     /// to go in waves of runs side by side (see <see cref="RestoreParts.RunPreDataAsync"/>), or when the archive holds
     /// rows of tables that may belong to an extension, so those tables can be looked at on the target before their
-    /// rows are sent (see <see cref="ExtensionTables"/>).
+    /// rows are sent (see <see cref="ExtensionTables"/>). With more than one job, the foreign keys to a table that
+    /// several tables reference are left out of that run and validated side by side after it (see
+    /// <see cref="ForeignKeyValidation.SplitShared"/>).
     /// </summary>
     private static async Task RunLocalAsync(RestoreParts parts, string path, int jobs, bool extensions, string work, CancellationToken cancellationToken)
     {
         var whole = await parts.WholeSelectionAsync(work, cancellationToken);
         var extensionRows = extensions && parts.Toc.Any(e => e.Kind == ArchiveToc.TableData);
-        if (!extensionRows && !parts.PreDataInWaves(jobs))
+        var (_, keys, after) = jobs > 1 ? ForeignKeyValidation.SplitShared(parts.Toc) : ([], [], []);
+        var apart = keys.Select(k => k.Entry.Id).Concat(after.Select(e => e.Id)).ToHashSet();
+        try
         {
-            await parts.RunAsync(new PgRestoreCall("") { Archive = path, EntryList = whole, Jobs = jobs }, cancellationToken);
-            return;
+            if (!extensionRows && !parts.PreDataInWaves(jobs))
+            {
+                var list = apart.Count > 0 ? await ListAsync("restored-first.list", parts.Toc) : whole;
+                await parts.RunAsync(new PgRestoreCall("") { Archive = path, EntryList = list, Jobs = jobs }, cancellationToken);
+            }
+            else
+            {
+                await parts.RunPreDataAsync(path, jobs, work, cancellationToken);
+                var skipped = extensionRows ? await parts.SkipUnwritableExtensionRowsAsync(cancellationToken) : new HashSet<int>();
+                var rest = skipped.Count > 0 || whole is not null || apart.Count > 0
+                    ? await ListAsync("data-and-post-data.list", parts.Toc.Where(e => !skipped.Contains(e.Id)))
+                    : null;
+                await parts.RunAsync(new PgRestoreCall("data and post-data") { Archive = path, Sections = ArchiveSections.Data | ArchiveSections.PostData, EntryList = rest, Jobs = jobs }, cancellationToken);
+            }
+        }
+        catch (RestorePartFailedException e) when (keys.Count > 0 && e.Part is not "pre-data")
+        {
+            parts.NotRun("foreign keys", $"the foreign keys to tables several tables reference ({keys.Count}): the {e.Part} failed first");
+            throw;
         }
 
-        await parts.RunPreDataAsync(path, jobs, work, cancellationToken);
-        var skipped = extensionRows ? await parts.SkipUnwritableExtensionRowsAsync(cancellationToken) : new HashSet<int>();
-        var rest = whole;
-        if (skipped.Count > 0 || whole is not null)
-        {
-            rest = Path.Combine(work, "data-and-post-data.list");
-            await File.WriteAllLinesAsync(rest, parts.Toc.Where(e => !skipped.Contains(e.Id)).Select(e => e.ListLine), cancellationToken);
-        }
+        await parts.ValidateForeignKeysAsync(path, keys, after, jobs, work, cancellationToken);
 
-        await parts.RunAsync(new PgRestoreCall("data and post-data") { Archive = path, Sections = ArchiveSections.Data | ArchiveSections.PostData, EntryList = rest, Jobs = jobs }, cancellationToken);
+        async Task<string> ListAsync(string name, IEnumerable<ArchiveEntry> entries)
+        {
+            var file = Path.Combine(work, name);
+            await File.WriteAllLinesAsync(file, entries.Where(e => !apart.Contains(e.Id)).Select(e => e.ListLine), cancellationToken);
+            return file;
+        }
     }
 
     /// <param name="Path">The archive's file: a whole local file, or the spool a growing archive is written into.</param>

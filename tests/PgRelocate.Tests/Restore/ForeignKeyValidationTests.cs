@@ -1,5 +1,6 @@
 using Npgsql;
 using PgRelocate.Archives;
+using PgRelocate.Connections;
 using PgRelocate.Migration;
 using PgRelocate.Restore;
 using PgRelocate.Tests.Harness;
@@ -43,29 +44,70 @@ public sealed class ForeignKeyValidationTests(PgServerPair servers) : IClassFixt
     [InlineData("migrate")]
     public async Task Should_Validate_Foreign_Keys_Side_By_Side_And_End_As_Pg_Dump_Made_Them(string path)
     {
-        var source = await servers.Source.CreateDatabaseAsync("fk_" + path);
-        await PgServer.ExecuteAsync(source, Schema);
-        var target = await servers.Target.CreateDatabaseAsync("fk_" + path + "_target");
         using var dir = new TempDir();
+        var (source, target) = await DatabasesAsync(path);
         string[] both = ["--source", CliRunner.Url(source), "--target", CliRunner.Url(target), "--confirm", target.Database, "--jobs", "2"];
 
         var result = await CliRunner.RunAsync(path == "copy" ? ["copy", .. both, "--log", dir.File("run.log")] : ["migrate", .. both, "--workdir", dir.Path], null);
 
-        Assert.True(result.ExitCode == 0, result.ToString());
-        await DatabaseSnapshot.AssertSameAsync(source, target);
-        var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target));
-        Assert.True(verify.ExitCode == 0, verify.ToString());
-        var log = await File.ReadAllTextAsync(path == "copy" ? dir.File("run.log") : Path.Combine(MigrationJournal.All(dir.Path).Single().Folder, "restore.log"));
+        var log = await AssertRestoredAsync(result, source, target, path == "copy" ? dir.File("run.log") : Path.Combine(MigrationJournal.All(dir.Path).Single().Folder, "restore.log"));
         // Four plain foreign keys made here (one a self-reference, one of two columns); the partitioned table's, the one
         // to a partitioned table (one foreign key to each partition, which VALIDATE would leave NOT VALID) and the NOT
         // VALID one by pg_restore, with the comment.
         Assert.Contains("# [foreign keys] 4 added NOT VALID", log, StringComparison.Ordinal);
         Assert.Contains("# [foreign keys] public.visit_notes visit_notes_visit_id_at_fkey references a partitioned table: left to pg_restore", log, StringComparison.Ordinal);
-        Assert.Equal(4, log.Split('\n').Count(l => l.StartsWith("# [foreign keys] ", StringComparison.Ordinal) && l.Contains(" VALIDATE CONSTRAINT ", StringComparison.Ordinal)));
+        Assert.Equal(4, Validations(log).Count);
+    }
+
+    /// <summary>
+    /// A whole file restored by pg_restore's parallel mode: only the foreign keys to the table several tables reference
+    /// are made here, after pg_restore's run; the self-reference and the key to the partitioned table stay in that run.
+    /// </summary>
+    [Fact]
+    public async Task Should_Validate_Side_By_Side_Only_The_Foreign_Keys_To_A_Table_Several_Reference_When_Pg_Restore_Runs_The_File_In_Parallel()
+    {
+        using var dir = new TempDir();
+        var (source, target) = await DatabasesAsync("restore");
+        var dump = await CliRunner.RunAsync("dump", "--source", CliRunner.Url(source), "--to", dir.File("fk.dump"));
+        Assert.True(dump.ExitCode == 0, dump.ToString());
+
+        var result = await CliRunner.RunAsync("restore", dir.File("fk.dump"), "--target", CliRunner.Url(target), "--confirm", target.Database, "--jobs", "2", "--log", dir.File("restore.log"));
+
+        var log = await AssertRestoredAsync(result, source, target, dir.File("restore.log"));
+        Assert.Contains("# [foreign keys] 3 added NOT VALID", log, StringComparison.Ordinal);
+        Assert.Equal(
+            ["public.\"payments; log\" \"pay \"\"user\"\"\"", "public.\"payments; log\" pay_code", "public.orders \"orders_User Id_fkey\""],
+            Validations(log).Select(l => l[(l.IndexOf("ALTER TABLE ONLY ", StringComparison.Ordinal) + 17)..].Replace(" VALIDATE CONSTRAINT ", " ", StringComparison.Ordinal).TrimEnd(';')).Order(StringComparer.Ordinal));
+        Assert.DoesNotContain("references a partitioned table", log, StringComparison.Ordinal);
+        Assert.Contains("--jobs=2", log.Split('\n').First(l => l.Contains("/pg_restore ", StringComparison.Ordinal)), StringComparison.Ordinal);
+    }
+
+    private async Task<(PgConnectionInfo Source, PgConnectionInfo Target)> DatabasesAsync(string path)
+    {
+        var source = await servers.Source.CreateDatabaseAsync("fk_" + path);
+        await PgServer.ExecuteAsync(source, Schema);
+        return (source, await servers.Target.CreateDatabaseAsync("fk_" + path + "_target"));
+    }
+
+    /// <summary>
+    /// The run succeeded and the target is the source as pg_dump and plain SQL see it and as verify sees it, every
+    /// foreign key validated but the one NOT VALID on the source, the comment on one there; the log's text.
+    /// </summary>
+    private static async Task<string> AssertRestoredAsync(CliResult result, PgConnectionInfo source, PgConnectionInfo target, string logFile)
+    {
+        Assert.True(result.ExitCode == 0, result.ToString());
+        await DatabaseSnapshot.AssertSameAsync(source, target);
+        var verify = await CliRunner.RunAsync("verify", "--source", CliRunner.Url(source), "--target", CliRunner.Url(target));
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+        var log = await File.ReadAllTextAsync(logFile);
         Assert.Contains("[foreign keys]", log.Split('\n').Single(l => l.Contains("/pg_restore ", StringComparison.Ordinal) && l.Contains("foreign-keys.list", StringComparison.Ordinal)), StringComparison.Ordinal);
         Assert.Equal("the code, as the region knows it", await PgServer.ScalarAsync<string>(target, "SELECT obj_description(oid, 'pg_constraint') FROM pg_constraint WHERE conname = 'pay_code'"));
         Assert.Equal(["legacy_user"], await PgServer.ScalarAsync<string[]>(target, "SELECT array_agg(conname::text) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated") ?? []);
+        return log;
     }
+
+    private static List<string> Validations(string log) =>
+        [.. log.Split('\n').Where(l => l.StartsWith("# [foreign keys] ", StringComparison.Ordinal) && l.Contains(" VALIDATE CONSTRAINT ", StringComparison.Ordinal))];
 
     /// <summary>A foreign key whose check fails (a row without its key) is dropped again and handed back for pg_restore to run; the others stay validated.</summary>
     [Fact]
@@ -119,6 +161,24 @@ public sealed class ForeignKeyValidationTests(PgServerPair servers) : IClassFixt
         Assert.Equal([2, 3, 5], before.Select(e => e.Id));
         Assert.Equal([1], keys.Select(k => k.Entry.Id));
         Assert.Equal([4], after.Select(e => e.Id));
+    }
+
+    /// <summary>For pg_restore's parallel mode: only the foreign keys to a table that two tables or more reference, and what needs them.</summary>
+    [Fact]
+    public void Should_Make_Here_For_Pg_Restores_Parallel_Mode_Only_The_Foreign_Keys_To_A_Table_Several_Tables_Reference()
+    {
+        var fromOrders = Entry(1, "ALTER TABLE ONLY public.orders\n    ADD CONSTRAINT orders_user FOREIGN KEY (user_id) REFERENCES public.users(id);\n");
+        var fromPayments = Entry(2, "ALTER TABLE ONLY public.payments\n    ADD CONSTRAINT payments_user FOREIGN KEY (user_id) REFERENCES public.users(id);\n");
+        var secondFromPayments = Entry(3, "ALTER TABLE ONLY public.payments\n    ADD CONSTRAINT payments_order FOREIGN KEY (order_id) REFERENCES public.orders(id);\n");
+        var twiceFromOneTable = Entry(4, "ALTER TABLE ONLY public.moves\n    ADD CONSTRAINT moves_from FOREIGN KEY (from_id) REFERENCES public.places(id);\n");
+        var againFromOneTable = Entry(5, "ALTER TABLE ONLY public.moves\n    ADD CONSTRAINT moves_to FOREIGN KEY (to_id) REFERENCES public.places(id);\n");
+        var comment = Entry(6, "COMMENT ON CONSTRAINT orders_user ON public.orders IS 'x';\n", "COMMENT", [1]);
+
+        var (before, keys, after) = ForeignKeyValidation.SplitShared([fromOrders, fromPayments, secondFromPayments, twiceFromOneTable, againFromOneTable, comment]);
+
+        Assert.Equal([3, 4, 5], before.Select(e => e.Id));
+        Assert.Equal([1, 2], keys.Select(k => k.Entry.Id));
+        Assert.Equal([6], after.Select(e => e.Id));
     }
 
     private static ArchiveEntry Entry(int id, string sql, string kind = "FK CONSTRAINT", IReadOnlyList<int>? dependencies = null) =>
