@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using PgRelocate.Tools;
 
 namespace PgRelocate.Connections;
 
@@ -7,7 +8,8 @@ namespace PgRelocate.Connections;
 /// Hands libpq programs the parameters libpq reads from no environment variable (sslpassword, the key's
 /// passphrase): a service file only this user can read, named by PGSERVICEFILE and PGSERVICE, never the
 /// command line, where every user of the machine could read it. Without it pg_dump would ask for the
-/// passphrase on the terminal, and wait. The files are deleted when the process exits.
+/// passphrase on the terminal, and wait. The files are deleted when the process exits or is stopped, and swept
+/// away by the next run when it was killed outright.
 /// </summary>
 internal static class LibpqServiceFile
 {
@@ -33,28 +35,15 @@ internal static class LibpqServiceFile
         return path;
     }
 
+    /// <summary>
+    /// A temporary folder of the tool's (<see cref="Interrupts.TempFolder"/>: only this user may enter it, it is deleted
+    /// when the process is stopped by a signal, and the next run sweeps it away if the process was killed outright),
+    /// deleted when the process exits.
+    /// </summary>
     private static string CreateFolder()
     {
-        var folder = Path.Combine(Path.GetTempPath(), "pgrelocate-libpq-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(folder);
-        }
-        else
-        {
-            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            try
-            {
-                Directory.Delete(folder, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        };
+        var folder = Interrupts.TempFolder("pgrelocate-libpq-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Interrupts.DeleteTempFolder(folder);
         return folder;
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using PgRelocate.Connections;
 using PgRelocate.Tests.Harness;
 using PgRelocate.Tools;
 
@@ -66,6 +67,27 @@ public sealed class AbandonedTempFolderTests
         }
 
         Assert.False(Directory.Exists(folder));
+    }
+
+    /// <summary>
+    /// The service file that hands libpq a client key's passphrase is in such a folder, only its user's to read: a run
+    /// killed outright does not leave the passphrase behind past the next run's sweep.
+    /// </summary>
+    [Fact]
+    public void Should_Keep_A_Key_Passphrase_For_Libpq_In_A_Folder_Its_Process_Holds()
+    {
+        var file = LibpqServiceFile.For("passphrase " + Guid.NewGuid().ToString("N"));
+        var folder = Path.GetDirectoryName(file)!;
+        var lockFile = Path.Combine(folder, Interrupts.LockFile);
+        File.SetLastWriteTimeUtc(lockFile, DateTime.UtcNow.AddHours(-1));
+
+        Interrupts.SweepAbandoned(Path.GetDirectoryName(folder)!, TimeSpan.FromMinutes(1));
+
+        Assert.StartsWith("pgrelocate-libpq-", Path.GetFileName(folder), StringComparison.Ordinal);
+        Assert.True(File.Exists(file));
+        Assert.Throws<IOException>(() => new FileStream(lockFile, FileMode.Open, FileAccess.ReadWrite, FileShare.None).Dispose());
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
     }
 
     private static string Folder(TempDir parent, string name, TimeSpan age)
