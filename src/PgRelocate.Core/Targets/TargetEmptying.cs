@@ -24,6 +24,9 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
 
     private TargetRequirements Requirements => prepared.Requirements;
 
+    /// <summary>The DROP statements sent together, in one round trip (they run one after another in the batch's transaction either way).</summary>
+    private const int StatementsPerTrip = 100;
+
     /// <summary>How many user objects there were when the emptying began.</summary>
     private int _objects;
 
@@ -181,16 +184,21 @@ internal sealed class TargetEmptying(TargetPreparation prepared, IReporter repor
             }
         }
 
-        foreach (var step in batch)
+        // Its DROPs a hundred to a round trip (one each: at 20,000 tables, 28,400 round trips, about 4 s of a 20 s emptying).
+        foreach (var trip in batch.Where(s => !s.Repeats).Chunk(StatementsPerTrip))
         {
-            reporter.Debug(step.Sql);
-            if (!step.Repeats)
+            foreach (var step in trip)
             {
-                await Db.ExecuteAsync(conn, step.Sql, cancellationToken);
-                continue;
+                reporter.Debug(step.Sql);
             }
 
-            // A thousand large objects at a time, each thousand committed, until none of the login role's is left.
+            await Db.ExecuteAsync(conn, string.Join(";\n", trip.Select(s => s.Sql)), cancellationToken);
+        }
+
+        // A thousand large objects at a time, each thousand committed, until none of the login role's is left (alone in its batch).
+        foreach (var step in batch.Where(s => s.Repeats))
+        {
+            reporter.Debug(step.Sql);
             while ((await Db.ListAsync(conn, step.Sql, _ => 0, cancellationToken)).Count > 0)
             {
                 await tx.CommitAsync(cancellationToken);
