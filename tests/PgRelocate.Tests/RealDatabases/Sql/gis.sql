@@ -17,6 +17,13 @@ CREATE TABLE routes (
 );
 CREATE INDEX routes_path ON routes USING gist (path);
 
+-- A second table referencing places: a table several tables reference (its foreign keys validated side by side).
+CREATE TABLE place_visits (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    place_id int NOT NULL REFERENCES places ON DELETE CASCADE,
+    visited_on date NOT NULL
+);
+
 INSERT INTO places (name, geom, footprint)
 SELECT 'place ' || g,
        ST_SetSRID(ST_MakePoint(-10 + g * 0.01, 40 + g * 0.005), 4326),
@@ -28,6 +35,10 @@ SELECT 1 + g % 400,
        ST_SetSRID(ST_MakeLine(ST_MakePoint(g * 0.01, 1), ST_MakePoint(g * 0.01 + 0.1, 1.2)), 4326),
        ST_SetSRID(ST_MakePoint(g, g * 2), 910001)
 FROM generate_series(1, 600) g;
+
+INSERT INTO place_visits (place_id, visited_on)
+SELECT 1 + g % 400, date '2026-01-01' + g % 300
+FROM generate_series(1, 800) g;
 
 CREATE VIEW places_near_origin AS
 SELECT id, name FROM places WHERE ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(-10, 40), 4326)::geography, 100000);
