@@ -8,12 +8,21 @@ namespace PgRelocate.Tests.Restore;
 /// another valid archive is refused before the target is touched; with no manifest there, it says plainly that
 /// the archive's identity was not checked.
 /// </summary>
-public class UrlManifestTests(PgServerPair servers) : IClassFixture<PgServerPair>
+public sealed class UrlManifestTests(PgServerPair servers) : IClassFixture<PgServerPair>, IDisposable
 {
+    /// <summary>Folder one, served over HTTP, and folder two, another database's archive: see <see cref="TwoArchivesAsync"/>.</summary>
+    private readonly TempDir served = new(), other = new();
+
+    public void Dispose()
+    {
+        served.Dispose();
+        other.Dispose();
+    }
+
     [Fact]
     public async Task Should_Refuse_Another_Archive_Than_The_Manifest_Beside_The_Url_Describes()
     {
-        var (served, other) = await TwoArchivesAsync();
+        await TwoArchivesAsync();
         using var http = new FileHttpServer(served.Path);
         var target = await servers.Target.CreateDatabaseAsync("beside");
         var original = served.File("a.dump") + ".original";
@@ -38,7 +47,7 @@ public class UrlManifestTests(PgServerPair servers) : IClassFixture<PgServerPair
     [Fact]
     public async Task Should_Say_The_Archives_Identity_Was_Not_Checked_Without_A_Manifest_Beside_The_Url()
     {
-        var (served, _) = await TwoArchivesAsync();
+        await TwoArchivesAsync();
         File.Delete(served.File("a.dump.manifest.json"));
         using var http = new FileHttpServer(served.Path);
         var target = await servers.Target.CreateDatabaseAsync("nomanifest");
@@ -56,7 +65,7 @@ public class UrlManifestTests(PgServerPair servers) : IClassFixture<PgServerPair
     [InlineData(HttpFault.CutShort)]
     public async Task Should_Refuse_A_Restore_Whose_Manifest_Beside_The_Url_Fails_To_Download(HttpFault fault)
     {
-        var (served, _) = await TwoArchivesAsync();
+        await TwoArchivesAsync();
         using var http = new FileHttpServer(served.Path) { Fault = name => name.EndsWith(".manifest.json", StringComparison.Ordinal) ? fault : HttpFault.None };
         var target = await MarkerTable.TargetWithRowsAsync(servers.Target, "failedmanifest");
 
@@ -71,7 +80,7 @@ public class UrlManifestTests(PgServerPair servers) : IClassFixture<PgServerPair
     [Fact]
     public async Task Should_Name_The_Url_When_A_Resumed_Download_Brings_Other_Bytes()
     {
-        var (served, _) = await TwoArchivesAsync();
+        await TwoArchivesAsync();
         File.Delete(served.File("a.dump.manifest.json"));
         using var http = new FileHttpServer(served.Path) { Fault = name => name == "a.dump" ? HttpFault.ResumeFromStart : HttpFault.None };
         var target = await MarkerTable.TargetWithRowsAsync(servers.Target, "lyingrange");
@@ -86,20 +95,17 @@ public class UrlManifestTests(PgServerPair servers) : IClassFixture<PgServerPair
     }
 
     /// <summary>Folder one holds a.dump (3 rows in t) and its manifest; folder two b.dump, another database's archive.</summary>
-    private async Task<(TempDir Served, TempDir Other)> TwoArchivesAsync()
+    private async Task TwoArchivesAsync()
     {
         var a = await servers.Source.CreateDatabaseAsync("a");
         await PgServer.ExecuteAsync(a, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 3) g");
         var b = await servers.Source.CreateDatabaseAsync("b");
         await PgServer.ExecuteAsync(b, "CREATE TABLE u AS SELECT g AS id FROM generate_series(1, 7) g");
-        var served = new TempDir();
-        var other = new TempDir();
         var dumpA = await CliRunner.RunAsync("dump", "--source", CliRunner.Url(a), "--to", served.File("a.dump"));
         var dumpB = await CliRunner.RunAsync("dump", "--source", CliRunner.Url(b), "--to", other.File("b.dump"));
         Assert.True(dumpA.ExitCode == 0, dumpA.ToString());
         Assert.True(dumpB.ExitCode == 0, dumpB.ToString());
         Assert.True(File.Exists(served.File("a.dump.manifest.json")));
-        return (served, other);
     }
 
     private async Task<long> TablesAsync(PgConnectionInfo db) =>
