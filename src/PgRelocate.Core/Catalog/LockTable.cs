@@ -10,8 +10,14 @@ namespace PgRelocate.Catalog;
 /// </summary>
 internal sealed record LockTable(int LocksPerTransaction, int MaxConnections, int PreparedTransactions)
 {
+    /// <summary>LockTable.sql: its row makes a <see cref="LockTable"/> (<see cref="Read"/>).</summary>
+    public static readonly string Sql = CatalogSql.Load("LockTable.sql");
+
     public static Task<LockTable> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
-        Db.SingleAsync(conn, CatalogSql.Load("LockTable.sql"), r => new LockTable(r.GetInt32(0), r.GetInt32(1), r.GetInt32(2)), cancellationToken);
+        Db.SingleAsync(conn, Sql, Read, cancellationToken);
+
+    /// <summary>The lock table from a row of <see cref="Sql"/> (read beside another query, in the same round trip).</summary>
+    public static LockTable Read(NpgsqlDataReader r) => new(r.GetInt32(0), r.GetInt32(1), r.GetInt32(2));
 
     /// <summary>The locks the table holds, all sessions together.</summary>
     public long Capacity => (long)LocksPerTransaction * (MaxConnections + PreparedTransactions);

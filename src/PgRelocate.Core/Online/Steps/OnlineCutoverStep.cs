@@ -80,7 +80,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
 
         // 3. The target as the applications will use it: triggers on, no trace of the tool.
         var identity = SnapshotCopyStep.IdentityTables(copy);
-        await CleanTargetAsync(target, identity, cancellationToken);
+        await TargetState.RemoveAtSwitchAsync(target, identity, cancellationToken);
         phases.Lap("triggers and the tool's schema");
 
         // 4. The target takes over: the application behind PgBouncer goes on, and the status says switched. The write
@@ -209,9 +209,9 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// </summary>
     private static async Task CarrySchemaObjectsAsync(MigrationContext context, NpgsqlConnection target, SettledSchema? unchanged, CancellationToken cancellationToken)
     {
-        await TargetState.EnableAsync(target, cancellationToken);
+        var recorded = await TargetState.EnableAsync(target, cancellationToken);
         await SchemaObjects.AtSwitchAsync(context, unchanged, cancellationToken);
-        await TargetState.RecordModesAsync(target, cancellationToken);
+        await TargetState.RecordModesAsync(target, cancellationToken, recorded);
     }
 
     /// <summary>Sequences, large objects, the extensions' configuration rows and the unlogged tables, each a phase of the downtime.</summary>
@@ -231,16 +231,6 @@ public sealed class OnlineCutoverStep : IMigrationStep
         var unlogged = await CopyUnloggedAgainAsync(context, source, target, phases, cancellationToken);
 
         return new CopiedAgain(sequences, largeObjects, configuration.Count, unlogged.Count);
-    }
-
-    /// <summary>Removes the tool's schema from the target (its triggers are on) and gives the tables the source's replica identity back.</summary>
-    private static async Task CleanTargetAsync(NpgsqlConnection target, IReadOnlyList<string> identity, CancellationToken cancellationToken)
-    {
-        await TargetState.RemoveAsync(target, cancellationToken);
-        foreach (var t in identity)
-        {
-            await Db.ExecuteAsync(target, $"ALTER TABLE {t} REPLICA IDENTITY DEFAULT", cancellationToken);
-        }
     }
 
     /// <summary>
