@@ -18,6 +18,10 @@
 #   bench/switch.sh [WORKLOAD ...]     default: names databases unlogged
 #   ROUNDS=3 CLI=path/to/pgrelocate BENCH_DIR=/dev/shm KEEP=1 bench/switch.sh names
 #   DURABLE=1 bench/switch.sh          both clusters with fsync and full-page writes on, as on a real server
+#   LATENCY_MS=10 bench/switch.sh names   the tool reaches both servers through a proxy that delays each way by 10 ms
+#                                      (a 20 ms round trip: servers in another region than the tool;
+#                                      bench/delay_proxy.py); the load and the writers reach them directly, as
+#                                      applications beside their database do
 #
 # Run by hand, never in CI: a few minutes a round.
 set -euo pipefail
@@ -37,6 +41,17 @@ watch_pids source target
 start_logical_pair
 S="postgres://postgres@127.0.0.1:$SPORT"
 T="postgres://postgres@127.0.0.1:$TPORT"
+# The tool's ways to the servers: with LATENCY_MS, through delaying proxies (the bench's own set-up goes directly).
+SVIA=$SPORT; TVIA=$TPORT
+if [ -n "${LATENCY_MS:-}" ]; then
+    SVIA=$(free_port); TVIA=$(free_port)
+    python3 "$ROOT_DIR/bench/delay_proxy.py" "$SVIA" "$SPORT" "$LATENCY_MS" & PIDS_PROXY=($!)
+    python3 "$ROOT_DIR/bench/delay_proxy.py" "$TVIA" "$TPORT" "$LATENCY_MS" & PIDS_PROXY+=($!)
+    # Not in PIDS, which each round's end stops: the proxies stop with the clusters.
+    trap 'kill "${PIDS_PROXY[@]}" 2>/dev/null || true; stop_pids; stop_clusters "${CLUSTERS[@]}"' EXIT
+    sleep 1
+fi
+SV="postgres://postgres@127.0.0.1:$SVIA"
 # The target's login role owns its databases, as a managed provider hands them out (CREATEDB for the instance).
 "$PGBIN/psql" -qX "$T/postgres" -c "CREATE ROLE app LOGIN CREATEDB"
 now() { date +%s.%N; }
@@ -81,7 +96,8 @@ start_load() {
 stop_load() {
     stop_pids
     for db in "$@"; do stop_writer "$db"; done
-    wait 2>/dev/null || true
+    # Only the load's: the proxies (LATENCY_MS) go on to the next round.
+    wait "${PIDS[@]}" 2>/dev/null || true
     PIDS=()
 }
 fresh() {
@@ -104,10 +120,10 @@ round() {
     local args start
     if [ "${#dbs[@]}" -eq 1 ]; then
         fresh "${dbs[0]}"
-        args=(--source "$S/${dbs[0]}" --target "postgres://app@127.0.0.1:$TPORT/${dbs[0]}" --confirm "${dbs[0]}")
+        args=(--source "$SV/${dbs[0]}" --target "postgres://app@127.0.0.1:$TVIA/${dbs[0]}" --confirm "${dbs[0]}")
     else
         for db in "${dbs[@]}"; do fresh "$db" absent; done
-        args=(--source "$S/postgres" --target "postgres://app@127.0.0.1:$TPORT/postgres" --databases "$(IFS=,; echo "${dbs[*]}")")
+        args=(--source "$SV/postgres" --target "postgres://app@127.0.0.1:$TVIA/postgres" --databases "$(IFS=,; echo "${dbs[*]}")")
     fi
     start=$(now)
     "$CLI" migrate "${args[@]}" --online --replica-identity-full --cutover auto --workdir "$run/migrations" >"$run/migrate.out" 2>"$run/migrate.err" &
@@ -170,5 +186,5 @@ for workload in "${WORKLOADS[@]}"; do
 done
 
 echo
-echo "The online switch's write downtime: $(nproc) cores, $ROUNDS rounds, $(date -u +%Y-%m-%d)"
+echo "The online switch's write downtime: $(nproc) cores, $ROUNDS rounds, $(date -u +%Y-%m-%d)$([ -z "${LATENCY_MS:-}" ] || echo ", the tool ${LATENCY_MS} ms from each server each way")"
 cat "$WORK/report"
