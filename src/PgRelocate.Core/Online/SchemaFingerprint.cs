@@ -18,8 +18,8 @@ internal sealed record SchemaFingerprint(string Objects, string TriggerModes)
     /// </remarks>
     public static async Task<SchemaFingerprint> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
     {
-        await Db.ExecuteAsync(conn, "SET max_parallel_workers_per_gather = 0", cancellationToken);
-        var read = await Db.ListAsync(conn, OnlineSql.SchemaFingerprint, r => new SchemaFingerprint(r.GetString(0), r.GetString(1)), cancellationToken);
+        // The setting and the read in one round trip: at the switch the fingerprints are read again, and each round trip is downtime.
+        var read = await Db.ListAsync(conn, "SET max_parallel_workers_per_gather = 0;\n" + OnlineSql.SchemaFingerprint, r => new SchemaFingerprint(r.GetString(0), r.GetString(1)), cancellationToken);
         return read[0];
     }
 
