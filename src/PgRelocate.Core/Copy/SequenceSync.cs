@@ -25,6 +25,9 @@ internal static class SequenceSync
     /// <summary>Sequences read or set in one statement: enough to keep a statement (and its locks) small, few enough round trips at a cutover.</summary>
     private const int Batch = 500;
 
+    /// <summary>The statements, so the round trips, that reading (or setting) <paramref name="sequences"/> takes: one per <see cref="Batch"/>.</summary>
+    public static int Trips(long sequences) => (int)((sequences + Batch - 1) / Batch);
+
     /// <summary>
     /// The user sequences by name, with the last value each has handed out where the login may read it: null where it
     /// has handed out none (is_called false) or may not be read, which <see cref="ReadAsync"/> then reads exactly. Read
