@@ -21,13 +21,11 @@ internal static class ConfigurationRows
         foreach (var (name, condition, columns) in tables)
         {
             var literal = Db.Literal(name);
-            if (await Db.ScalarAsync<string>(target, $"SELECT pg_catalog.to_regclass({literal})::text", cancellationToken) is null)
-            {
-                continue;
-            }
-
             var digest = $"SELECT count(*) || ' ' || coalesce(sum(pg_catalog.hashtext(t::text)::bigint), 0) FROM ONLY {name} t {condition}";
-            if (await Db.ScalarAsync<string>(source, digest, cancellationToken) == await Db.ScalarAsync<string>(target, digest, cancellationToken))
+            // The source's digest beside the look for the table on the target: at the switch each round trip is downtime.
+            var (theirs, there) = (Db.ScalarAsync<string>(source, digest, cancellationToken), Db.ScalarAsync<string>(target, $"SELECT pg_catalog.to_regclass({literal})::text", cancellationToken));
+            await Task.WhenAll(theirs, there);
+            if (await there is null || await theirs == await Db.ScalarAsync<string>(target, digest, cancellationToken))
             {
                 continue;
             }

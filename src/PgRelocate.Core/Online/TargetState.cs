@@ -86,10 +86,10 @@ internal static class TargetState
     /// current mode (a trigger the application disabled on the source while following), not the one recorded at the
     /// copy, and a follow resumed after a failed switch still disables them all first. Nothing when the schema is gone.
     /// </summary>
-    /// <param name="recorded">Whether the record is there, when the caller knows (<see cref="EnableAsync"/> said): one round trip less.</param>
-    public static async Task RecordModesAsync(NpgsqlConnection conn, CancellationToken cancellationToken, bool? recorded = null)
+    /// <param name="there">The caller knows the schema is there (at the switch): a round trip less.</param>
+    public static async Task RecordModesAsync(NpgsqlConnection conn, CancellationToken cancellationToken, bool there = false)
     {
-        if (recorded ?? await HasTriggerRecordAsync(conn, cancellationToken))
+        if (there || await HasTriggerRecordAsync(conn, cancellationToken))
         {
             await Db.ExecuteAsync(
                 conn,
@@ -108,10 +108,11 @@ internal static class TargetState
 
     /// <summary>
     /// Re-enables the triggers the record lists, each in the mode it had (see <see cref="RemoveAsync"/>), and keeps the
-    /// record. Nothing when the schema is gone. Returns whether the record is there.
+    /// record. Nothing when the schema is gone.
     /// </summary>
-    public static Task<bool> EnableAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
-        SetModesAsync(conn, enable: true, cancellationToken);
+    /// <param name="there">The caller knows the schema is there (at the switch): a round trip less.</param>
+    public static Task EnableAsync(NpgsqlConnection conn, CancellationToken cancellationToken, bool there = false) =>
+        SetModesAsync(conn, enable: true, cancellationToken, there);
 
     /// <summary>
     /// At the switch, once <see cref="EnableAsync"/> has re-enabled the triggers in this same switch (the follow is
@@ -121,9 +122,9 @@ internal static class TargetState
     /// </summary>
     public static async Task RemoveAtSwitchAsync(NpgsqlConnection conn, IReadOnlyList<string> identityTables, CancellationToken cancellationToken)
     {
-        // At most IdentityTogether tables locked in one statement's transaction: far below any server's lock table.
-        IEnumerable<IEnumerable<string>> trips = [[$"DROP SCHEMA IF EXISTS {Schema} CASCADE"], .. identityTables.Select(t => $"ALTER TABLE {t} REPLICA IDENTITY DEFAULT").Chunk(IdentityTogether)];
-        foreach (var trip in trips)
+        // At most IdentityTogether tables locked in one round trip's transaction: far below any server's lock table.
+        string[] statements = [$"DROP SCHEMA IF EXISTS {Schema} CASCADE", .. identityTables.Select(t => $"ALTER TABLE {t} REPLICA IDENTITY DEFAULT")];
+        foreach (var trip in statements.Chunk(IdentityTogether))
         {
             await Db.ExecuteAsync(conn, string.Join(";\n", trip), cancellationToken);
         }
@@ -228,8 +229,12 @@ internal static class TargetState
     }
 
     /// <summary>Every table the follow changed, over all its runs; empty when the schema is gone.</summary>
-    public static async Task<IReadOnlyList<string>> ChangedTablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
-        await Db.ScalarAsync<string>(conn, $"SELECT to_regclass('{Schema}.changed_tables')::text", cancellationToken) is null
+    /// <param name="there">
+    /// The caller knows the schema is there (the switch's follow has just applied into it): read without asking first,
+    /// a round trip less.
+    /// </param>
+    public static async Task<IReadOnlyList<string>> ChangedTablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken, bool there = false) =>
+        !there && await Db.ScalarAsync<string>(conn, $"SELECT to_regclass('{Schema}.changed_tables')::text", cancellationToken) is null
             ? []
             : await Db.ListAsync(conn, $"SELECT table_name FROM {Schema}.changed_tables ORDER BY 1", r => r.GetString(0), cancellationToken);
 
@@ -241,12 +246,11 @@ internal static class TargetState
     /// which only a superuser may alter and which a statement on the parent refuses to reach for anyone else:
     /// they stay enabled.
     /// </summary>
-    /// <returns>Whether the record is there.</returns>
-    private static async Task<bool> SetModesAsync(NpgsqlConnection conn, bool enable, CancellationToken cancellationToken)
+    private static async Task SetModesAsync(NpgsqlConnection conn, bool enable, CancellationToken cancellationToken, bool there = false)
     {
-        if (!await HasTriggerRecordAsync(conn, cancellationToken))
+        if (!there && !await HasTriggerRecordAsync(conn, cancellationToken))
         {
-            return false;
+            return;
         }
 
         // The triggers and the lock table in one round trip (at the switch, every round trip is downtime).
@@ -283,8 +287,6 @@ internal static class TargetState
                 throw;
             }
         }
-
-        return true;
     }
 
     /// <summary>Whether the follow's record of the triggers it disabled is there (the tool's schema not removed yet).</summary>

@@ -209,9 +209,10 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// </summary>
     private static async Task CarrySchemaObjectsAsync(MigrationContext context, NpgsqlConnection target, SettledSchema? unchanged, CancellationToken cancellationToken)
     {
-        var recorded = await TargetState.EnableAsync(target, cancellationToken);
+        // The tool's schema is there: the follow has just applied the last changes into it.
+        await TargetState.EnableAsync(target, cancellationToken, there: true);
         await SchemaObjects.AtSwitchAsync(context, unchanged, cancellationToken);
-        await TargetState.RecordModesAsync(target, cancellationToken, recorded);
+        await TargetState.RecordModesAsync(target, cancellationToken, there: true);
     }
 
     /// <summary>Sequences, large objects, the extensions' configuration rows and the unlogged tables, each a phase of the downtime.</summary>

@@ -33,7 +33,8 @@ internal static class SwitchRowCounts
     /// <exception cref="PgRelocateException">A table's counts differ: the target is not switched.</exception>
     public static async Task<(List<string> Changed, int Counted)> CheckAsync(Follower follower, NpgsqlConnection source, NpgsqlConnection target, CancellationToken cancellationToken)
     {
-        var changed = (await TargetState.ChangedTablesAsync(target, cancellationToken)).Concat(follower.ChangedTables).Distinct(StringComparer.Ordinal).ToList();
+        // The tool's schema is there: the follow has just applied the last changes into it (a follow without it stops at its start).
+        var changed = (await TargetState.ChangedTablesAsync(target, cancellationToken, there: true)).Concat(follower.ChangedTables).Distinct(StringComparer.Ordinal).ToList();
         var counted = await CountedAsync(source, target, changed, cancellationToken);
         var differing = new List<string>();
         foreach (var chunk in counted.Chunk(TablesAStatement))
