@@ -212,7 +212,12 @@ public sealed class OnlineCutoverStep : IMigrationStep
         // The tool's schema is there: the follow has just applied the last changes into it.
         await TargetState.EnableAsync(target, cancellationToken, there: true);
         await SchemaObjects.AtSwitchAsync(context, unchanged, cancellationToken);
-        await TargetState.RecordModesAsync(target, cancellationToken, there: true);
+        if (unchanged is null)
+        {
+            // Only a pass that compared with pg_dump may have changed a trigger's mode: unchanged, the triggers are as
+            // the record says once enabled again (the pass before the switch settled only where they come back plain).
+            await TargetState.RecordModesAsync(target, cancellationToken, there: true);
+        }
     }
 
     /// <summary>Sequences, large objects, the extensions' configuration rows and the unlogged tables, each a phase of the downtime.</summary>
