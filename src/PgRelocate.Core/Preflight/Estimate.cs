@@ -32,14 +32,15 @@ public sealed record Estimate(
     /// The round trips the online cutover makes one after another, counted from a switch's statements: to the source
     /// alone (make it read-only, end its sessions and see them gone, mark its last change and receive it, read its
     /// sequences, its extensions' configuration tables and its unlogged tables), to the target alone (commit the last
-    /// changes and their position, read the tables the follow changed, re-enable the triggers and record their modes,
-    /// set the sequences, drop the tool's schema), and to both at once (the row counts' sizes and counts, beside which
+    /// changes and their position, read the tables the follow changed, re-enable the triggers, set the sequences, drop
+    /// the tool's schema; one more, the triggers' modes recorded, after a switch that compares with pg_dump, which
+    /// takes far longer anyway), and to both at once (the row counts' sizes and counts, beside which
     /// the schema fingerprints are read again, the schema objects' checks and refresh, the large objects). Measured
-    /// (`bench/switch.sh` with LATENCY_MS): with the tool 20 ms from both servers a switch took 0.39 s more than beside
-    /// them, at 50 ms 1.03 s more, 20 and 21 round trips; these count 21. Reading and setting more than
+    /// (`bench/switch.sh` with LATENCY_MS): with the tool 20 ms from both servers a switch took 0.38 s more than beside
+    /// them, about 19 round trips; these count 20. Reading and setting more than
     /// <see cref="Copy.SequenceSync.Trips"/>'s batch of sequences adds one each way per batch.
     /// </summary>
-    private const int CutoverSourceTrips = 7, CutoverTargetTrips = 9, CutoverBothTrips = 5;
+    private const int CutoverSourceTrips = 7, CutoverTargetTrips = 8, CutoverBothTrips = 5;
 
     /// <summary>The heap size above which the copy splits a table into page ranges, where it splits (CopyOptions' default).</summary>
     private const long SplitBytes = Copy.CopyOptions.DefaultSplit;

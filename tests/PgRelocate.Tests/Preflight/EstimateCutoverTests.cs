@@ -17,12 +17,12 @@ public class EstimateCutoverTests
         var fewer = Estimate.Predict(Measures(sequences: 3, source: 0.020, target: 0.020), Options);
         var farTarget = Estimate.Predict(Measures(sequences: 3, source: 0.001, target: 0.050), Options);
 
-        // 7 + 9 + 5 round trips of 20 ms, and two more batches of sequences each way: 0.42 + 0.08 s (one a sequence
+        // 7 + 8 + 5 round trips of 20 ms, and two more batches of sequences each way: 0.40 + 0.08 s (one a sequence
         // would have been 24 s).
-        Assert.Equal(0.50, near.OnlineDowntimeSeconds!.Value, 3);
-        Assert.Equal(0.42, fewer.OnlineDowntimeSeconds!.Value, 3);
-        // The source's 7 at 1 ms, the target's 9 and both sides' 5 at 50 ms.
-        Assert.Equal(0.707, farTarget.OnlineDowntimeSeconds!.Value, 3);
+        Assert.Equal(0.48, near.OnlineDowntimeSeconds!.Value, 3);
+        Assert.Equal(0.40, fewer.OnlineDowntimeSeconds!.Value, 3);
+        // The source's 7 at 1 ms, the target's 8 and both sides' 5 at 50 ms.
+        Assert.Equal(0.657, farTarget.OnlineDowntimeSeconds!.Value, 3);
         Assert.Contains(near.Basis, b => b.Contains("2 more each way for its 1200 sequences", StringComparison.Ordinal));
     }
 
