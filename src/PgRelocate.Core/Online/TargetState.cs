@@ -123,7 +123,8 @@ internal static class TargetState
     public static async Task RemoveAtSwitchAsync(NpgsqlConnection conn, IReadOnlyList<string> identityTables, CancellationToken cancellationToken)
     {
         // At most IdentityTogether tables locked in one round trip's transaction: far below any server's lock table.
-        string[] statements = [$"DROP SCHEMA IF EXISTS {Schema} CASCADE", .. identityTables.Select(t => $"ALTER TABLE {t} REPLICA IDENTITY DEFAULT")];
+        // IF EXISTS: a table the application dropped while following is gone from the target too (the follow carries the DROP).
+        string[] statements = [$"DROP SCHEMA IF EXISTS {Schema} CASCADE", .. identityTables.Select(t => $"ALTER TABLE IF EXISTS {t} REPLICA IDENTITY DEFAULT")];
         foreach (var trip in statements.Chunk(IdentityTogether))
         {
             await Db.ExecuteAsync(conn, string.Join(";\n", trip), cancellationToken);

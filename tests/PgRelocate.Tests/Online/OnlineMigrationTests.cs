@@ -115,6 +115,31 @@ public class OnlineMigrationTests(OnlineServers servers) : IClassFixture<OnlineS
     }
 
     [Fact]
+    public async Task Should_Switch_When_A_Table_Given_Replica_Identity_Full_Was_Dropped_While_Following()
+    {
+        var source = await servers.SourceAsync("""
+            CREATE TABLE kept (a int, b text);
+            CREATE TABLE "Gone Table" (a int, b text);
+            INSERT INTO kept SELECT g, 'k' || g FROM generate_series(1, 20) g;
+            INSERT INTO "Gone Table" SELECT g, 'g' || g FROM generate_series(1, 20) g;
+            """);
+        var target = await servers.Target.CreateDatabaseAsync("identitygone");
+        using var dir = new TempDir();
+        var run = OnlineRun.Start(source, target, dir.Path, "--replica-identity-full");
+        var id = await run.WaitForFollowAsync();
+
+        await PgServer.ExecuteAsync(source, """DROP TABLE "Gone Table"; INSERT INTO kept VALUES (21, 'written while following')""");
+        await Eventually.Holds(async () => await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM kept") == 21, TimeSpan.FromSeconds(60));
+        await run.CutoverAsync(id);
+
+        await AssertSameAsync(source, target, dir.Path);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_class WHERE relname = 'Gone Table'"));
+        // The table left has its replica identity back on both sides.
+        Assert.Equal("d", (await PgServer.ScalarAsync<char>(target, "SELECT relreplident FROM pg_class WHERE relname = 'kept'")).ToString());
+        Assert.Equal("d", (await PgServer.ScalarAsync<char>(source, "SELECT relreplident FROM pg_class WHERE relname = 'kept'")).ToString());
+    }
+
+    [Fact]
     [Trait(Tier.Name, Tier.Long)]
     public async Task Should_Apply_Large_Transactions_Streamed_Before_Their_Commit_With_Rollbacks_And_A_Kill_In_Between()
     {
