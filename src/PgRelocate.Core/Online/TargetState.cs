@@ -117,8 +117,9 @@ internal static class TargetState
     /// <summary>
     /// At the switch, once <see cref="EnableAsync"/> has re-enabled the triggers in this same switch (the follow is
     /// stopped: nothing disables them again): drops the schema and gives <paramref name="identityTables"/> their
-    /// default replica identity back, a few statements to a round trip (each round trip is downtime: one each was 8 of
-    /// the 45 that the switch made at 20 ms from the target). Safe to repeat.
+    /// default replica identity back, up to <see cref="IdentityTogether"/> statements to a round trip (each round trip is
+    /// downtime: with a look for the schema first and an ALTER a round trip, this phase made 8 of the switch's 45 at
+    /// 20 ms from the target). Safe to repeat.
     /// </summary>
     public static async Task RemoveAtSwitchAsync(NpgsqlConnection conn, IReadOnlyList<string> identityTables, CancellationToken cancellationToken)
     {
