@@ -182,8 +182,9 @@ internal static class EstimateMeasurer
             var buffers = await Db.ScalarAsync<long>(target, "SELECT pg_catalog.pg_size_bytes(pg_catalog.current_setting('shared_buffers'))", cancellationToken);
             var moved = await EstimateSample.MoveAsync(context.Source, table, [.. columns.Select(c => c.Name)], target, scratch, buffers, limit * 0.8, cancellationToken);
             var rate = moved.HeapRate;
-            var past = moved.PastBuffers ? $", its rate taken past the first {Units.Bytes(buffers)} (the target's shared_buffers)" : "";
-            basis.Add($"target write: {Units.Rate(rate)} of heap, one lane from {table.Qualified} into a scratch table in {ToolSchema.Name} ({moved.Rows} rows in {Seconds(moved.Took.TotalSeconds)}{past}{Settled(moved.Settled ? 1 : 0, 1)}), rolled back.");
+            var past = moved.PastBuffers ? $", its rate taken past the first {Units.Bytes(buffers)} (the target's shared_buffers)"
+                : moved.BuffersOutOfReach ? $", stopped where its rate had settled: its share could not take it past the target's shared_buffers ({Units.Bytes(buffers)})" : "";
+            basis.Add($"target write: {Units.Rate(rate)} of heap, one lane from {table.Qualified} into a scratch table in {ToolSchema.Name} ({moved.Rows} rows in {Seconds(moved.Took.TotalSeconds)}{past}{Settled(moved.Settled && !moved.BuffersOutOfReach ? 1 : 0, 1)}), rolled back.");
             var index = await IndexAsync(target, scratch, columns[0].Name, moved.Rows, basis, cancellationToken);
             var checks = foreignKeys ? await ForeignKeyChecks.SampleAsync(target, scratch, columns[0].Name, moved.Rows, Copy.CopyOptions.DefaultMaintenanceWorkMem, basis, cancellationToken) : null;
             var analyze = await AnalyzeAsync(target, scratch, moved.Rows, basis, cancellationToken);

@@ -11,7 +11,7 @@ namespace PgRelocate.Preflight;
 /// the value; -1 ends it), so a sample stopped early still writes whole rows and counts them: the rows read, against
 /// the catalog's count, say what share of the table's heap the sample moved. A sample also stops once its rate has
 /// settled (<see cref="SettlingRate"/>, watched for at least <see cref="ReadLeast"/> or <see cref="MoveLeast"/>, a lane
-/// into the target only past its buffers).
+/// into the target only past its buffers, or over its whole time once its share cannot take it past them: <see cref="OutOfReach"/>).
 /// </summary>
 internal static class EstimateSample
 {
@@ -32,11 +32,19 @@ internal static class EstimateSample
     private static readonly TimeSpan MoveLeast = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// A sample: the heap bytes it moved (its share of the table), the rows, how long it took, whether it stopped
-    /// because its rate had settled, its rate of heap bytes, and whether that rate is a lane's past the target's buffers
-    /// alone (see <see cref="MoveLeast"/>) rather than the whole sample's.
+    /// The least time a lane's whole rate is watched before it may stop with the target's buffers out of its reach
+    /// (<see cref="OutOfReach"/>): under an application's load a lane's rate over a second or so swings by half
+    /// either way, and the index build timed on its rows next is slower a row the fewer they are.
     /// </summary>
-    public readonly record struct Moved(double HeapBytes, long Rows, TimeSpan Took, bool Settled, double HeapRate, bool PastBuffers = false);
+    private static readonly TimeSpan OutOfReachLeast = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// A sample: the heap bytes it moved (its share of the table), the rows, how long it took, whether it stopped
+    /// because its rate had settled, its rate of heap bytes, whether that rate is a lane's past the target's buffers
+    /// alone (see <see cref="MoveLeast"/>) rather than the whole sample's, and whether it stopped where its whole
+    /// rate had settled with the buffers out of its share's reach (<see cref="OutOfReach"/>).
+    /// </summary>
+    public readonly record struct Moved(double HeapBytes, long Rows, TimeSpan Took, bool Settled, double HeapRate, bool PastBuffers = false, bool BuffersOutOfReach = false);
 
     /// <summary>Reads <paramref name="table"/> as the copy does (binary COPY) and drops the rows, for at most <paramref name="limit"/>.</summary>
     public static async Task<Moved> ReadAsync(NpgsqlConnection source, EstimateTable table, TimeSpan limit, CancellationToken cancellationToken)
@@ -46,10 +54,14 @@ internal static class EstimateSample
         var rate = new SettlingRate(ReadLeast);
         await using (var copy = await source.BeginRawBinaryCopyAsync($"COPY {Db.Qualified(table.Schema, table.Name)} TO STDOUT (FORMAT binary)", cancellationToken))
         {
-            await PumpAsync(copy, rows, (_, _) => Task.CompletedTask, started, limit, rate, cancellationToken);
+            await PumpAsync(copy, rows, (_, _) => Task.CompletedTask, started, limit, (at, bytes) =>
+            {
+                rate.Add(at, bytes);
+                return rate.Settled;
+            }, cancellationToken);
         }
 
-        return Sample(table, rows, Stopwatch.GetElapsedTime(started), rate);
+        return Sample(table, rows, Stopwatch.GetElapsedTime(started), rate.Settled);
     }
 
     /// <summary>
@@ -62,12 +74,20 @@ internal static class EstimateSample
         var started = Stopwatch.GetTimestamp();
         var rows = new Rows();
         var rate = new SettlingRate(MoveLeast, buffers);
+        var whole = new SettlingRate(OutOfReachLeast);
+        var outOfReach = false;
         var list = string.Join(", ", columns.Select(Db.Ident));
         await using (var into = await target.BeginRawBinaryCopyAsync($"COPY {scratch} FROM STDIN (FORMAT binary)", cancellationToken))
         {
             await using (var from = await source.BeginRawBinaryCopyAsync($"COPY (SELECT {list} FROM {Db.Qualified(table.Schema, table.Name)}) TO STDOUT (FORMAT binary)", cancellationToken))
             {
-                await PumpAsync(from, rows, (data, ct) => into.WriteAsync(data, ct).AsTask(), started, limit, rate, cancellationToken);
+                await PumpAsync(from, rows, (data, ct) => into.WriteAsync(data, ct).AsTask(), started, limit, (at, bytes) =>
+                {
+                    rate.Add(at, bytes);
+                    whole.Add(at, bytes);
+                    outOfReach = buffers > 0 && whole.Settled && OutOfReach(whole.Window, at, bytes, limit, buffers);
+                    return rate.Settled || outOfReach;
+                }, cancellationToken);
             }
 
             if (!rows.Ended)
@@ -80,7 +100,7 @@ internal static class EstimateSample
         var (seconds, bytes) = rate.Window;
         if (buffers <= 0 || seconds < MoveLeast.TotalSeconds || rows.Bytes == 0)
         {
-            return Sample(table, rows, took, rate);
+            return Sample(table, rows, took, buffers <= 0 ? rate.Settled : outOfReach) with { BuffersOutOfReach = outOfReach && !rows.Ended };
         }
 
         // The window's share of the stream's bytes, as the rows' share of the heap: its heap bytes per second.
@@ -88,11 +108,29 @@ internal static class EstimateSample
         return new Moved(heap, rows.Count, took, !rows.Ended && rate.Settled, heap * (bytes / rows.Bytes) / seconds, PastBuffers: true);
     }
 
-    /// <summary>A sample whose rate is its whole time's.</summary>
-    private static Moved Sample(EstimateTable table, Rows rows, TimeSpan took, SettlingRate rate)
+    /// <summary>A sample whose rate is its whole time's; <paramref name="settled"/>: whether it stopped because that rate had settled.</summary>
+    private static Moved Sample(EstimateTable table, Rows rows, TimeSpan took, bool settled)
     {
         var heap = HeapShare(table, rows);
-        return new Moved(heap, rows.Count, took, !rows.Ended && rate.Settled, heap / Math.Max(took.TotalSeconds, 0.001));
+        return new Moved(heap, rows.Count, took, !rows.Ended && settled, heap / Math.Max(took.TotalSeconds, 0.001));
+    }
+
+    /// <summary>
+    /// Whether a lane into the target, its whole rate settled over <paramref name="window"/> (seconds, bytes) with
+    /// <paramref name="bytes"/> sent by <paramref name="at"/>, cannot pass the target's <paramref name="buffers"/> and
+    /// then be watched for <see cref="MoveLeast"/> before <paramref name="limit"/>, even at that rate (a lane only slows
+    /// past them). Its rate is then its whole time's however long it goes on (a target with more buffers than the
+    /// sample can fill: 5 s of a 10 s budget, under load, for the rate it had settled at after 1 to 2): it may stop.
+    /// </summary>
+    internal static bool OutOfReach((double Seconds, double Amount) window, TimeSpan at, double bytes, TimeSpan limit, double buffers)
+    {
+        if (window.Seconds <= 0)
+        {
+            return false;
+        }
+
+        var left = Math.Max((limit - at - MoveLeast).TotalSeconds, 0);
+        return bytes + (window.Amount / window.Seconds * left) < buffers;
     }
 
     /// <summary>The heap bytes the rows stand for: the whole heap when the table was read to its end, else the rows' share of the catalog's count.</summary>
@@ -103,9 +141,9 @@ internal static class EstimateSample
 
     /// <summary>
     /// Reads the stream, hands on its whole rows (the header first), and stops at its end, after <paramref name="limit"/>,
-    /// or once the bytes' <paramref name="rate"/> has settled.
+    /// or once <paramref name="enough"/>, told the time and the bytes read so far, says so.
     /// </summary>
-    private static async Task PumpAsync(NpgsqlRawCopyStream from, Rows rows, Func<ReadOnlyMemory<byte>, CancellationToken, Task> forward, long started, TimeSpan limit, SettlingRate rate, CancellationToken cancellationToken)
+    private static async Task PumpAsync(NpgsqlRawCopyStream from, Rows rows, Func<ReadOnlyMemory<byte>, CancellationToken, Task> forward, long started, TimeSpan limit, Func<TimeSpan, long, bool> enough, CancellationToken cancellationToken)
     {
         var buffer = new byte[1 << 17];
         var filled = 0;
@@ -142,8 +180,8 @@ internal static class EstimateSample
             buffer.AsSpan(whole, filled - whole).CopyTo(buffer);
             filled -= whole;
             var elapsed = Stopwatch.GetElapsedTime(started);
-            rate.Add(elapsed, rows.Bytes);
-            if (!rows.Ended && (elapsed >= limit || rate.Settled))
+            var settled = enough(elapsed, rows.Bytes);
+            if (!rows.Ended && (elapsed >= limit || settled))
             {
                 await from.CancelAsync();
                 break;
