@@ -47,25 +47,46 @@ internal static class SequenceSync
     /// </summary>
     public static async Task<IReadOnlyList<SequenceValue>> ReadAsync(NpgsqlConnection source, CancellationToken cancellationToken)
     {
-        var values = new List<SequenceValue?>();
-        var unread = new List<(int Index, string Schema, string Name)>();
-        await using (var cmd = new NpgsqlCommand(source.PostgreSqlVersion.Major >= 10 ? SequencesSql : SequenceNamesSql, source))
+        Listed listed;
+        await using (var cmd = new NpgsqlCommand(ListSql(source), source))
         await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
         {
-            while (await r.ReadAsync(cancellationToken))
+            listed = await ReadListAsync(r, cancellationToken);
+        }
+
+        return await CompleteAsync(source, listed, cancellationToken);
+    }
+
+    /// <summary>The user sequences as first listed: each value, or null where it is still to be read exactly (its index with its name).</summary>
+    public sealed record Listed(List<SequenceValue?> Values, List<(int Index, string Schema, string Name)> Unread);
+
+    /// <summary>The statement that lists the user sequences, for a caller that sends it beside its own (then <see cref="ReadListAsync"/>, <see cref="CompleteAsync"/>).</summary>
+    public static string ListSql(NpgsqlConnection source) => source.PostgreSqlVersion.Major >= 10 ? SequencesSql : SequenceNamesSql;
+
+    /// <summary>Reads <see cref="ListSql"/>'s rows, the reader at its result.</summary>
+    public static async Task<Listed> ReadListAsync(NpgsqlDataReader r, CancellationToken cancellationToken)
+    {
+        var listed = new Listed([], []);
+        while (await r.ReadAsync(cancellationToken))
+        {
+            if (r.IsDBNull(2))
             {
-                if (r.IsDBNull(2))
-                {
-                    unread.Add((values.Count, r.GetString(0), r.GetString(1)));
-                    values.Add(null);
-                }
-                else
-                {
-                    values.Add(new SequenceValue(r.GetString(0), r.GetString(1), r.GetInt64(2), IsCalled: true));
-                }
+                listed.Unread.Add((listed.Values.Count, r.GetString(0), r.GetString(1)));
+                listed.Values.Add(null);
+            }
+            else
+            {
+                listed.Values.Add(new SequenceValue(r.GetString(0), r.GetString(1), r.GetInt64(2), IsCalled: true));
             }
         }
 
+        return listed;
+    }
+
+    /// <summary>Reads exactly the sequences the list left unread (none: no round trip) and returns every value.</summary>
+    public static async Task<IReadOnlyList<SequenceValue>> CompleteAsync(NpgsqlConnection source, Listed listed, CancellationToken cancellationToken)
+    {
+        var (values, unread) = listed;
         // The rest exactly, as pg_dump reads a sequence: its value and is_called (set with is_called false, or never used).
         foreach (var chunk in unread.Chunk(Batch))
         {

@@ -13,10 +13,28 @@ namespace PgRelocate.Online;
 /// </summary>
 internal static class ConfigurationRows
 {
-    /// <returns>The tables whose rows were copied again (quoted names).</returns>
-    public static async Task<IReadOnlyList<string>> CopyChangedAsync(NpgsqlConnection source, NpgsqlConnection target, IReporter reporter, CancellationToken cancellationToken)
+    /// <summary>An extension's configuration table on the source: its quoted name, the condition pg_dump dumps its rows by (or ""), and its columns.</summary>
+    public sealed record Table(string Name, string Condition, string Columns);
+
+    /// <summary>The statement that lists the source's configuration tables (then <see cref="ReadTablesAsync"/>).</summary>
+    public static string TablesSql => OnlineSql.ConfigurationTables;
+
+    /// <summary>Reads <see cref="TablesSql"/>'s rows, the reader at its result.</summary>
+    public static async Task<IReadOnlyList<Table>> ReadTablesAsync(NpgsqlDataReader r, CancellationToken cancellationToken)
     {
-        var tables = await Db.ListAsync(source, OnlineSql.ConfigurationTables, r => (Name: r.GetString(0), Condition: r.GetString(1), Columns: r.GetString(2)), cancellationToken);
+        var tables = new List<Table>();
+        while (await r.ReadAsync(cancellationToken))
+        {
+            tables.Add(new Table(r.GetString(0), r.GetString(1), r.GetString(2)));
+        }
+
+        return tables;
+    }
+
+    /// <summary>Compares and, where they differ, copies again the rows of <paramref name="tables"/> (<see cref="TablesSql"/>, read on the source once it was read-only).</summary>
+    /// <returns>The tables whose rows were copied again (quoted names).</returns>
+    public static async Task<IReadOnlyList<string>> CopyChangedAsync(IReadOnlyList<Table> tables, NpgsqlConnection source, NpgsqlConnection target, IReporter reporter, CancellationToken cancellationToken)
+    {
         var copied = new List<string>();
         foreach (var (name, condition, columns) in tables)
         {

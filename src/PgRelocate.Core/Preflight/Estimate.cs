@@ -30,17 +30,19 @@ public sealed record Estimate(
 
     /// <summary>
     /// The round trips the online cutover makes one after another, counted from a switch's statements: to the source
-    /// alone (make it read-only, end its sessions and see them gone, mark its last change and receive it, read its
-    /// sequences, its extensions' configuration tables and its unlogged tables), to the target alone (commit the last
+    /// alone (make it read-only, end its sessions and see them gone, mark its last change and receive it; its sequences,
+    /// its extensions' configuration tables and its unlogged tables are read meanwhile, while the last changes are
+    /// applied: Online/Steps/SwitchReadsAhead), to the target alone (commit the last
     /// changes and their position, read the tables the follow changed, re-enable the triggers, set the sequences, drop
     /// the tool's schema; one more, the triggers' modes recorded, after a switch that compares with pg_dump, which
     /// takes far longer anyway), and to both at once (the row counts' sizes and counts, beside which
     /// the schema fingerprints are read again, the schema objects' checks and refresh, the large objects). Measured
     /// (`bench/switch.sh` with LATENCY_MS): with the tool 20 ms from both servers a switch took 0.38 s more than beside
-    /// them, about 19 round trips; these count 20. Reading and setting more than
-    /// <see cref="Copy.SequenceSync.Trips"/>'s batch of sequences adds one each way per batch.
+    /// them, about 19 round trips, before the source's reads went beside the last changes; these count 17. Setting more
+    /// than <see cref="Copy.SequenceSync.Trips"/>'s batch of sequences adds one to the target per batch (they are read
+    /// beside the last changes).
     /// </summary>
-    private const int CutoverSourceTrips = 7, CutoverTargetTrips = 8, CutoverBothTrips = 5;
+    private const int CutoverSourceTrips = 4, CutoverTargetTrips = 8, CutoverBothTrips = 5;
 
     /// <summary>The heap size above which the copy splits a table into page ranges, where it splits (CopyOptions' default).</summary>
     private const long SplitBytes = Copy.CopyOptions.DefaultSplit;
@@ -118,10 +120,10 @@ public sealed record Estimate(
             var drain = lane > 0 ? walRate * o.CutoverLag.TotalSeconds / lane : 0;
             var (toSource, toTarget) = (m.SourceRoundTrip.TotalSeconds, m.TargetRoundTrip?.TotalSeconds ?? m.SourceRoundTrip.TotalSeconds);
             var sequenceBatches = Math.Max(1, Copy.SequenceSync.Trips(m.Sequences));
-            var switchTrips = (CutoverSourceTrips * toSource) + (CutoverTargetTrips * toTarget) + (CutoverBothTrips * Math.Max(toSource, toTarget)) + ((sequenceBatches - 1) * (toSource + toTarget));
+            var switchTrips = (CutoverSourceTrips * toSource) + (CutoverTargetTrips * toTarget) + (CutoverBothTrips * Math.Max(toSource, toTarget)) + ((sequenceBatches - 1) * toTarget);
             online = drain + switchTrips;
             var targetTrip = m.TargetRoundTrip is null ? ", the target's taken as the source's" : "";
-            basis.Add(Line($"online: the slot holds the WAL written during the copy; the apply, one session, taken at one lane's rate ({Units.Rate(lane)}); the cutover applies the last {o.CutoverLag.TotalSeconds:0} s of lag ({drain:0.##} s) and makes about {CutoverSourceTrips} round trips to the source, {CutoverTargetTrips} to the target and {CutoverBothTrips} to both at once{(sequenceBatches > 1 ? $", {sequenceBatches - 1} more each way for its {m.Sequences} sequences" : "")} ({switchTrips:0.###} s{targetTrip})."));
+            basis.Add(Line($"online: the slot holds the WAL written during the copy; the apply, one session, taken at one lane's rate ({Units.Rate(lane)}); the cutover applies the last {o.CutoverLag.TotalSeconds:0} s of lag ({drain:0.##} s) and makes about {CutoverSourceTrips} round trips to the source, {CutoverTargetTrips} to the target and {CutoverBothTrips} to both at once{(sequenceBatches > 1 ? $", {sequenceBatches - 1} more to the target for its {m.Sequences} sequences" : "")} ({switchTrips:0.###} s{targetTrip})."));
             if (o.Past is { ActualOnlineDowntime: { } before } && before > online)
             {
                 basis.Add(Line($"online: the cutover of migration {o.Past.Id} between these servers held writes for {Time(before)}: taken as this one's downtime, more than the round trips above count."));

@@ -4,7 +4,8 @@ namespace PgRelocate.Tests.Preflight;
 
 /// <summary>
 /// The online downtime the estimate predicts: the switch's round trips one after another at the measured round trips,
-/// and the sequences a batch of 500 to a round trip each way, as the switch reads and sets them (not one each).
+/// and the sequences a batch of 500 to a round trip to the target, as the switch sets them (not one each; it reads them
+/// beside the last changes).
 /// </summary>
 public class EstimateCutoverTests
 {
@@ -17,13 +18,13 @@ public class EstimateCutoverTests
         var fewer = Estimate.Predict(Measures(sequences: 3, source: 0.020, target: 0.020), Options);
         var farTarget = Estimate.Predict(Measures(sequences: 3, source: 0.001, target: 0.050), Options);
 
-        // 7 + 8 + 5 round trips of 20 ms, and two more batches of sequences each way: 0.40 + 0.08 s (one a sequence
-        // would have been 24 s).
-        Assert.Equal(0.48, near.OnlineDowntimeSeconds!.Value, 3);
-        Assert.Equal(0.40, fewer.OnlineDowntimeSeconds!.Value, 3);
-        // The source's 7 at 1 ms, the target's 8 and both sides' 5 at 50 ms.
-        Assert.Equal(0.657, farTarget.OnlineDowntimeSeconds!.Value, 3);
-        Assert.Contains(near.Basis, b => b.Contains("2 more each way for its 1200 sequences", StringComparison.Ordinal));
+        // 4 + 8 + 5 round trips of 20 ms, and two more batches of sequences set on the target: 0.34 + 0.04 s (one a
+        // sequence would have been 24 s).
+        Assert.Equal(0.38, near.OnlineDowntimeSeconds!.Value, 3);
+        Assert.Equal(0.34, fewer.OnlineDowntimeSeconds!.Value, 3);
+        // The source's 4 at 1 ms, the target's 8 and both sides' 5 at 50 ms.
+        Assert.Equal(0.654, farTarget.OnlineDowntimeSeconds!.Value, 3);
+        Assert.Contains(near.Basis, b => b.Contains("2 more to the target for its 1200 sequences", StringComparison.Ordinal));
     }
 
     /// <summary>An idle source (no WAL to drain at the switch), one table, and the round trips given in seconds.</summary>

@@ -69,14 +69,15 @@ public sealed class OnlineCutoverStep : IMigrationStep
         var applied = await MarkLastChangeAsync(source, context.Reporter, cancellationToken);
         await using var going = context.TakeHandOff<FollowGoingOn>();
         await using var follower = going?.Follower ?? FollowerFor(context, OnlinePhases.Cutover);
-        var (changesBefore, transactionsBefore, settled, (changed, counted)) = await CatchUpAsync(context, follower, going, applied, (source, target), phases, cancellationToken);
+        var ahead = SwitchReadsAhead.ReadAsync(source, cancellationToken);
+        var (changesBefore, transactionsBefore, settled, (changed, counted), reads) = await CatchUpAsync(context, follower, going, applied, ahead, (source, target), phases, cancellationToken);
         await using var unchanged = settled;
 
         await CarrySchemaObjectsAsync(context, target, unchanged, cancellationToken);
         phases.Lap("schema objects");
 
         // 2. Sequences, large objects and the extensions' configuration rows, which logical decoding does not carry.
-        var carried = await CopyWhatDecodingMissesAsync(context, source, target, phases, cancellationToken);
+        var carried = await CopyWhatDecodingMissesAsync(context, reads, source, target, phases, cancellationToken);
 
         // 3. The target as the applications will use it: triggers on, no trace of the tool.
         var identity = SnapshotCopyStep.IdentityTables(copy);
@@ -150,15 +151,33 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// and the tables the follow changed with how many were counted.
     /// </returns>
     /// <param name="going">The follow step's follow, going on since (see <see cref="FollowGoingOn"/>); null: a new one.</param>
-    /// <param name="sessions">The switch's sessions, which nothing else uses until the schema objects.</param>
-    private static async Task<(long Changes, long Transactions, SettledSchema? Settled, (List<string> Changed, int Counted) Counts)> CatchUpAsync(
-        MigrationContext context, Follower follower, FollowGoingOn? going, Func<FollowPoint, bool> applied, (NpgsqlConnection Source, NpgsqlConnection Target) sessions, DowntimePhases phases, CancellationToken cancellationToken)
+    /// <param name="ahead">The reads of the source running on the switch's source session meanwhile (<see cref="SwitchReadsAhead"/>).</param>
+    /// <param name="sessions">The switch's sessions, which nothing else uses until the schema objects (the source's once <paramref name="ahead"/> is done).</param>
+    private static async Task<(long Changes, long Transactions, SettledSchema? Settled, (List<string> Changed, int Counted) Counts, SwitchReadsAhead Reads)> CatchUpAsync(
+        MigrationContext context, Follower follower, FollowGoingOn? going, Func<FollowPoint, bool> applied, Task<SwitchReadsAhead> ahead, (NpgsqlConnection Source, NpgsqlConnection Target) sessions, DowntimePhases phases, CancellationToken cancellationToken)
     {
         var before = going?.From ?? (follower.Changes, follower.Transactions);
         try
         {
-            await (going is null ? follower.RunAsync(applied, cancellationToken) : going.UntilAsync(applied, cancellationToken));
+            try
+            {
+                await (going is null ? follower.RunAsync(applied, cancellationToken) : going.UntilAsync(applied, cancellationToken));
+            }
+            catch
+            {
+                // The reads ahead hold the source's session, which the caller closes: never with a statement of theirs running.
+                await Task.WhenAny(ahead);
+                throw;
+            }
+
             phases.Lap(DowntimePhases.LastChanges);
+            if (!ahead.IsCompleted)
+            {
+                await ahead;
+                phases.Lap(ReadsAheadPhase);
+            }
+
+            var reads = await ahead;
             var counting = SwitchRowCounts.CheckAsync(follower, sessions.Source, sessions.Target, cancellationToken);
             SettledSchema? settled = null;
             try
@@ -176,7 +195,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
                 }
 
                 phases.Lap("columns' defaults and NOT NULLs");
-                return (before.Changes, before.Transactions, settled, counts);
+                return (before.Changes, before.Transactions, settled, counts, reads);
             }
             catch
             {
@@ -195,6 +214,9 @@ public sealed class OnlineCutoverStep : IMigrationStep
             RecordLag(context, follower, "Lag during the cutover");
         }
     }
+
+    /// <summary>The downtime's phase of the reads ahead (<see cref="SwitchReadsAhead"/>) when they outlast the last changes, which they run beside.</summary>
+    internal const string ReadsAheadPhase = "source's sequences, configuration and unlogged tables (their part after the last changes)";
 
     /// <summary>The downtime's phase of both fingerprints read again (when the pass before the switch handed them on).</summary>
     internal const string FingerprintsPhase = "schema fingerprints read again";
@@ -220,10 +242,13 @@ public sealed class OnlineCutoverStep : IMigrationStep
         }
     }
 
-    /// <summary>Sequences, large objects, the extensions' configuration rows and the unlogged tables, each a phase of the downtime.</summary>
-    private static async Task<CopiedAgain> CopyWhatDecodingMissesAsync(MigrationContext context, NpgsqlConnection source, NpgsqlConnection target, DowntimePhases phases, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sequences, large objects, the extensions' configuration rows and the unlogged tables, each a phase of the
+    /// downtime; what of them the source says was read ahead (<paramref name="reads"/>).
+    /// </summary>
+    private static async Task<CopiedAgain> CopyWhatDecodingMissesAsync(MigrationContext context, SwitchReadsAhead reads, NpgsqlConnection source, NpgsqlConnection target, DowntimePhases phases, CancellationToken cancellationToken)
     {
-        var (sequences, missingSequences) = await SequenceSync.SyncAsync(source, target, cancellationToken);
+        var missingSequences = await SequenceSync.SetAsync(target, reads.Sequences, cancellationToken);
         if (missingSequences.Count > 0)
         {
             context.Reporter.Warn(SequenceSync.MissingWarning(missingSequences));
@@ -232,11 +257,11 @@ public sealed class OnlineCutoverStep : IMigrationStep
         phases.Lap("sequences");
         var largeObjects = await LargeObjectsAgain.CopyChangedAsync(source, target, cancellationToken);
         phases.Lap("large objects");
-        var configuration = await ConfigurationRows.CopyChangedAsync(source, target, context.Reporter, cancellationToken);
+        var configuration = await ConfigurationRows.CopyChangedAsync(reads.ConfigurationTables, source, target, context.Reporter, cancellationToken);
         phases.Lap("extensions' configuration rows");
-        var unlogged = await CopyUnloggedAgainAsync(context, source, target, phases, cancellationToken);
+        var unlogged = await CopyUnloggedAgainAsync(context, reads.UnloggedTables, source, target, phases, cancellationToken);
 
-        return new CopiedAgain(sequences, largeObjects, configuration.Count, unlogged.Count);
+        return new CopiedAgain(reads.Sequences.Count, largeObjects, configuration.Count, unlogged.Count);
     }
 
     /// <summary>
@@ -289,9 +314,8 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// read-only source (the copy's own machinery), then compared row by row with it.
     /// </summary>
     /// <returns>The tables copied again ("schema.table").</returns>
-    private static async Task<IReadOnlyList<string>> CopyUnloggedAgainAsync(MigrationContext context, NpgsqlConnection source, NpgsqlConnection target, DowntimePhases phases, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<string>> CopyUnloggedAgainAsync(MigrationContext context, IReadOnlyList<string> unlogged, NpgsqlConnection source, NpgsqlConnection target, DowntimePhases phases, CancellationToken cancellationToken)
     {
-        var unlogged = (await SourceSide.UnloggedTablesAsync(source, cancellationToken)).Select(t => t.Name).ToList();
         if (unlogged.Count == 0)
         {
             return [];
