@@ -30,7 +30,7 @@ public sealed record Estimate(
 
     /// <summary>
     /// The round trips the online cutover makes one after another, counted from a switch's statements: to the source
-    /// alone (make it read-only, end its sessions and see them gone, mark its last change and receive it; its sequences,
+    /// alone (make it read-only and end its sessions in one, see them gone, mark its last change and receive it; its sequences,
     /// its extensions' configuration tables and its unlogged tables are read meanwhile, while the last changes are
     /// applied: Online/Steps/SwitchReadsAhead), to the target alone (commit the last
     /// changes and their position, read the tables the follow changed, re-enable the triggers, set the sequences, drop
@@ -38,11 +38,11 @@ public sealed record Estimate(
     /// takes far longer anyway), and to both at once (the row counts' sizes and counts, beside which
     /// the schema fingerprints are read again, the schema objects' checks and refresh, the large objects). Measured
     /// (`bench/switch.sh` with LATENCY_MS): with the tool 20 ms from both servers a switch took 0.38 s more than beside
-    /// them, about 19 round trips, before the source's reads went beside the last changes; these count 17. Setting more
+    /// them, about 19 round trips, before the source's reads went beside the last changes; these count 16. Setting more
     /// than <see cref="Copy.SequenceSync.Trips"/>'s batch of sequences adds one to the target per batch (they are read
     /// beside the last changes).
     /// </summary>
-    private const int CutoverSourceTrips = 4, CutoverTargetTrips = 8, CutoverBothTrips = 5;
+    private const int CutoverSourceTrips = 3, CutoverTargetTrips = 8, CutoverBothTrips = 5;
 
     /// <summary>The heap size above which the copy splits a table into page ranges, where it splits (CopyOptions' default).</summary>
     private const long SplitBytes = Copy.CopyOptions.DefaultSplit;

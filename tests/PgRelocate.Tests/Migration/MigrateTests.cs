@@ -258,6 +258,31 @@ public class MigrateTests(MigrateTests.Servers servers) : IClassFixture<MigrateT
     }
 
     [Fact]
+    public async Task Should_End_No_Session_When_The_Source_Cannot_Be_Made_Read_Only()
+    {
+        // The ALTER DATABASE and the sessions' end go in one round trip: a role that may not alter the database (not its
+        // owner) is refused, and its own application sessions, which it could end, are left as they were.
+        var source = await servers.SmallSourceAsync();
+        var role = "outsider_" + Guid.NewGuid().ToString("N")[..8];
+        await servers.Source.Cluster.ExecuteAsync($"CREATE ROLE {role} LOGIN PASSWORD 'outsider-pw'; GRANT CONNECT ON DATABASE {Db.Ident(source.Database)} TO {role}");
+        var asOutsider = new Npgsql.NpgsqlConnectionStringBuilder(source.ToNpgsqlConnectionString()) { Username = role, Password = "outsider-pw", Pooling = false };
+        await using var app = new Npgsql.NpgsqlConnection(asOutsider.ConnectionString + ";Application Name=shop-web");
+        await app.OpenAsync();
+        await using var step = new Npgsql.NpgsqlConnection(asOutsider.ConnectionString + ";Application Name=refusing");
+        await step.OpenAsync();
+
+        var refused = await Assert.ThrowsAsync<PgRelocate.Errors.PgRelocateException>(() => PgRelocate.Migration.Steps.ReadOnlySourceStep.RefuseWritesAsync(step, source.Database, "20261130-0600-aaaa", "source", CancellationToken.None));
+
+        Assert.StartsWith("Could not make the source read-only: must be owner of database", refused.Message, StringComparison.Ordinal);
+        await using (var alive = new Npgsql.NpgsqlCommand("SELECT 1", app))
+        {
+            Assert.Equal(1, await alive.ExecuteScalarAsync());
+        }
+
+        Assert.Equal("off", await PgServer.ScalarAsync<string>(source, "SHOW default_transaction_read_only"));
+    }
+
+    [Fact]
     public async Task Should_Leave_The_Migrations_Own_Sessions_Open_When_Making_The_Source_Read_Only()
     {
         // The online follow goes on through the read-only step on sessions named as the migration's own (its watch

@@ -53,25 +53,37 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
     /// <param name="side">"source" or "target", for the refusal's words.</param>
     public static async Task<(int Ended, long Closing, int Refused)> RefuseWritesAsync(Npgsql.NpgsqlConnection conn, string database, string migrationId, string side, CancellationToken cancellationToken)
     {
-        try
-        {
-            await Db.ExecuteAsync(conn, $"ALTER DATABASE {Db.Ident(database)} SET default_transaction_read_only = on", cancellationToken);
-        }
-        catch (Npgsql.PostgresException e)
-        {
-            throw new PgRelocateException($"Could not make the {side} read-only: {e.MessageText}. Connect as the database's owner{(side == "source" ? ", or leave out --read-only-source and stop writes yourself" : "")}.", ExitCode.Failed, e);
-        }
-
-        // pg_terminate_backend only asks: a session ends a moment later. Those it could not ask (another role's,
-        // without the right) may go on writing in their open transaction; new ones are read-only already.
+        // The ALTER and the sessions' end in one round trip (this is write downtime), each committed on its own, in
+        // that order (a Sync after each): a session started between them is read-only already. pg_terminate_backend
+        // only asks: a session ends a moment later. Those it could not ask (another role's, without the right) may go
+        // on writing in their open transaction; new ones are read-only already.
         var terminated = new List<(int Pid, bool Ok)>();
-        await using (var terminate = new Npgsql.NpgsqlCommand(CatalogSql.Load("Migration/Steps/EndSessions.sql"), conn))
+        var terminate = new Npgsql.NpgsqlBatchCommand(CatalogSql.Load("Migration/Steps/EndSessions.sql"));
+        terminate.Parameters.Add(new Npgsql.NpgsqlParameter<string> { TypedValue = HeldMigrationLock.ApplicationName(migrationId) });
+        await using (var batch = new Npgsql.NpgsqlBatch(conn)
         {
-            terminate.Parameters.AddWithValue("migration", HeldMigrationLock.ApplicationName(migrationId));
-            await using var r = await terminate.ExecuteReaderAsync(cancellationToken);
-            while (await r.ReadAsync(cancellationToken))
+            EnableErrorBarriers = true,
+            BatchCommands = { new($"ALTER DATABASE {Db.Ident(database)} SET default_transaction_read_only = on"), terminate },
+        })
+        {
+            try
             {
-                terminated.Add((r.GetInt32(0), r.GetBoolean(1)));
+                // The reader passes over the ALTER, which returns no rows, to the sessions' end.
+                await using var r = await batch.ExecuteReaderAsync(cancellationToken);
+                while (await r.ReadAsync(cancellationToken))
+                {
+                    terminated.Add((r.GetInt32(0), r.GetBoolean(1)));
+                }
+            }
+            catch (Npgsql.PostgresException e)
+            {
+                if (await Db.ScalarAsync<bool>(conn, CatalogSql.Expand("SELECT {{read_only_default}}"), cancellationToken))
+                {
+                    throw;
+                }
+
+                // The ALTER refused: the sessions' end, which looks for the read-only default first, ended none.
+                throw new PgRelocateException($"Could not make the {side} read-only: {e.MessageText}. Connect as the database's owner{(side == "source" ? ", or leave out --read-only-source and stop writes yourself" : "")}.", ExitCode.Failed, e);
             }
         }
 
