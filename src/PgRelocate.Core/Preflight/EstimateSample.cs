@@ -120,7 +120,7 @@ internal static class EstimateSample
     /// <paramref name="bytes"/> sent by <paramref name="at"/>, cannot pass the target's <paramref name="buffers"/> and
     /// then be watched for <see cref="MoveLeast"/> before <paramref name="limit"/>, even at that rate (a lane only slows
     /// past them). Its rate is then its whole time's however long it goes on (a target with more buffers than the
-    /// sample can fill: 5 s of a 10 s budget, under load, for the rate it had settled at after 1 to 2): it may stop.
+    /// sample can fill took 5 s of a 10 s budget under load, for the rate it had settled at within 2 or 3): it may stop.
     /// </summary>
     internal static bool OutOfReach((double Seconds, double Amount) window, TimeSpan at, double bytes, TimeSpan limit, double buffers)
     {
