@@ -52,6 +52,7 @@ internal sealed class ChangeApplier
     private long _groupTransactions;
     private ulong _groupEnd;
     private DateTime _groupStarted;
+    private DateTime? _groupFirstCommit;
     private bool _groupOpen;
     private long _groupChanges;
     private long _committedChanges;
@@ -88,10 +89,22 @@ internal sealed class ChangeApplier
     public DateTime? LastCommitTime { get; private set; }
 
     /// <summary>
-    /// How far the target is behind the source, in time: the age of the source commit being applied or, between
-    /// transactions, of the last one; null before any. (Only "caught up" can say the source has nothing newer.)
+    /// How far the target is behind the source, in time: the age of the oldest source transaction handed to the lanes
+    /// and not committed on the target yet (<see cref="OldestUncommitted"/>) or, when all are, of the last one taken;
+    /// null before any. (Only "caught up" can say the source has nothing newer.) Not the age of the one handed on: 50 ms
+    /// from the target the lanes held 15,000 changes while that read 0.09 s, which the switch then applied in its downtime.
     /// </summary>
-    public double? LagSeconds(DateTime now) => (ApplyingCommitTime ?? LastCommitTime) is { } t ? Math.Max(0, (now - t).TotalSeconds) : null;
+    public double? LagSeconds(DateTime now) => (OldestUncommitted ?? LastCommitTime) is { } t ? Math.Max(0, (now - t).TotalSeconds) : null;
+
+    /// <summary>
+    /// The source commit time of the oldest transaction handed to the lanes whose commit on the target is not done:
+    /// the first of the group committing in the background, else of the open group, else the one being handed on;
+    /// null when everything handed on is committed.
+    /// </summary>
+    private DateTime? OldestUncommitted =>
+        (_started is { Stored.IsCompleted: false } started ? started.FirstCommitTime : null)
+        ?? (_groupOpen ? _groupFirstCommit : null)
+        ?? ApplyingCommitTime;
 
     /// <summary>How many of the stream's descriptions the applier holds as looked at (see <see cref="_seen"/>).</summary>
     internal int DescriptionsHeld => _seen.Count();
@@ -153,6 +166,7 @@ internal sealed class ChangeApplier
                     {
                         _groupOpen = true;
                         _groupStarted = DateTime.UtcNow;
+                        _groupFirstCommit = c.CommitTime;
                     }
 
                     _groupTransactions++;
@@ -249,12 +263,13 @@ internal sealed class ChangeApplier
     {
         var end = new NpgsqlLogSequenceNumber(_groupEnd);
         var stored = await StartedGroup.CommitAsync(_lanes, TargetState.Advance(_slot, end, _groupChanges, _groupTransactions), cancellationToken);
-        var group = new StartedGroup(stored, end, _groupChanges, _groupTransactions, _groupMarker, [.. _groupCarriedFiles], [.. _groupLoaded]);
+        var group = new StartedGroup(stored, end, _groupChanges, _groupTransactions, _groupMarker, [.. _groupCarriedFiles], [.. _groupLoaded], _groupFirstCommit);
         _groupChanges = 0;
         _groupTransactions = 0;
         _groupCarriedFiles.Clear();
         _groupLoaded.Clear();
         _groupMarker = null;
+        _groupFirstCommit = null;
         _groupOpen = false;
         return group;
     }

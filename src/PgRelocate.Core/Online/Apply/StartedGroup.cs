@@ -7,9 +7,9 @@ namespace PgRelocate.Online.Apply;
 /// A group of whole source transactions whose commit <see cref="ChangeApplier"/> started: <see cref="Stored"/> is done
 /// once every lane has committed its part and the follow's position is stored; the rest is what the applier counts
 /// then (the position, the changes and transactions, the last marker, the carried tables' files to delete and the
-/// tables loaded at their markers).
+/// tables loaded at their markers), and the source commit time of its first transaction, for the lag until then.
 /// </summary>
-internal sealed record StartedGroup(Task Stored, NpgsqlLogSequenceNumber End, long Changes, long Transactions, string? Marker, string[] CarriedFiles, string[] Loaded)
+internal sealed record StartedGroup(Task Stored, NpgsqlLogSequenceNumber End, long Changes, long Transactions, string? Marker, string[] CarriedFiles, string[] Loaded, DateTime? FirstCommitTime = null)
 {
     /// <summary>
     /// Asks every lane with changes to commit, then the first lane to run <paramref name="position"/> (the follow's
