@@ -173,15 +173,23 @@ ticks() {
 }
 # server_pids CLUSTER walsender|other: the server processes of the bench's cluster CLUSTER, its WAL senders or the rest.
 server_pids() { ps -o pid=,args= --ppid "$(head -1 "$WORK/$1/postmaster.pid")" | awk -v want="$2" '(want == "walsender") == ($0 ~ /walsender/) {print $1}'; }
+# machine_ticks: the CPU ticks the whole machine has been busy so far, every core (user, nice, system, irq, softirq
+# and steal in /proc/stat).
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
 # cpu_ticks PID: on one line, the CPU ticks used so far by PID (pgrelocate), the source's walsender, the source's other
-# server processes, the target's server processes and pgbench. A process that ended meanwhile is not counted (the
-# source's sessions the cutover ends come after the last reading).
+# server processes, the target's server processes and pgbench, then the whole machine's busy ticks. A process that
+# ended meanwhile is not counted (the source's sessions the cutover ends come after the last reading); the machine's
+# reading holds what it used.
 cpu_ticks() {
-    echo "$(ticks "$1") $(ticks $(server_pids source walsender)) $(ticks $(server_pids source other)) $(ticks $(server_pids target other)) $(ticks $(pgrep -x pgbench))"
+    echo "$(ticks "$1") $(ticks $(server_pids source walsender)) $(ticks $(server_pids source other)) $(ticks $(server_pids target other)) $(ticks $(pgrep -x pgbench)) $(machine_ticks)"
 }
-# cpu_share BEFORE AFTER SECONDS: each one's share of a core over the interval (two readings of cpu_ticks).
+# cpu_share BEFORE AFTER SECONDS: each one's share of a core over the interval (two readings of cpu_ticks), then the
+# rest of the machine's busy time (processes that ended within the interval, such as a verification's sessions on
+# both servers, the kernel's network work, the bench's own sampling) and how busy the machine was, of all its cores.
 cpu_share() {
-    awk -v a="$1" -v b="$2" -v s="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    awk -v a="$1" -v b="$2" -v s="$3" -v hz="$(getconf CLK_TCK)" -v cores="$(nproc)" 'BEGIN {
         split(a, x, " "); split(b, y, " "); split("pgrelocate walsender source target pgbench", n, " ");
-        for (i = 1; i <= 5; i++) printf "%s%s %.0f%%", (i > 1 ? ", " : ""), n[i], (y[i] - x[i]) * 100 / hz / (s > 0 ? s : 1) }'
+        d = (s > 0 ? s : 1) * hz / 100; named = 0
+        for (i = 1; i <= 5; i++) { printf "%s%s %.0f%%", (i > 1 ? ", " : ""), n[i], (y[i] - x[i]) / d; named += y[i] - x[i] }
+        if (6 in x && 6 in y) printf ", the rest %.0f%% (processes that ended meanwhile, the kernel); the machine %.0f%% busy of %d00%%", (y[6] - x[6] - named) / d, (y[6] - x[6]) / d, cores }'
 }

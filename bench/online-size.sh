@@ -112,7 +112,7 @@ online() {
     local migrate=$!
     PIDS+=($migrate)
     # Every second: the time, the phase, the lag (bytes, seconds), the apply rate, the WAL the slots hold (MB), and the
-    # CPU ticks used so far by pgrelocate, the source's walsender, the source's other processes, the target's, pgbench.
+    # CPU ticks used so far by pgrelocate, the source's walsender, the source's other processes, the target's, pgbench, the machine.
     : >"$run/samples"
     journal() { ls "$migrations"/*/journal.json 2>/dev/null | head -1 || true; }
     switched() {
@@ -188,8 +188,8 @@ PY
     # its sessions on both sides end within it, and a process gone by the second reading counts for nothing.
     cpu_between() {
         local a b
-        a="$(awk -v t="$1" '$1 >= t && NF >= 11 {print $1, $7, $8, $9, $10, $11; exit}' "$run/samples")"
-        b="$(awk -v t="$2" '$1 <= t && NF >= 11 && $2 != "switched" {last = $1 " " $7 " " $8 " " $9 " " $10 " " $11} END {print last}' "$run/samples")"
+        a="$(awk -v t="$1" '$1 >= t && NF >= 12 {print $1, $7, $8, $9, $10, $11, $12; exit}' "$run/samples")"
+        b="$(awk -v t="$2" '$1 <= t && NF >= 12 && $2 != "switched" {last = $1 " " $7 " " $8 " " $9 " " $10 " " $11 " " $12} END {print last}' "$run/samples")"
         if [ -z "$a" ] || [ -z "$b" ]; then echo "?"; return; fi
         cpu_share "${a#* }" "${b#* }" "$(awk -v x="${a%% *}" -v y="${b%% *}" 'BEGIN {printf "%.3f", y - x}')"
     }
@@ -215,7 +215,7 @@ PY
     snapshot copy              ${copy_s}s ($(awk -v a="$copy_s" -v b="$OFF_S" 'BEGIN {printf "%.2f", a / b}') of the offline copy; the estimate predicted ${predicted}s$( [ "$predicted" = - ] || awk -v p="$predicted" -v a="$copy_s" 'BEGIN {printf ", %.2f of it", p / a}'))
     WAL the slot held at its end ${held} MB
     catching up                ${catchup}s at ${catchup_rate} changes/s (the source writing about $(( on_tps * 4 )) changes/s)
-    CPU, catching up           ${catchup_cpu} (of one core; $(nproc) here)
+    CPU, catching up           ${catchup_cpu} (each of one core)
     caught up, then            ${steady} changes/s applied, worst lag ${worst}s
     verification while following ${verify_from:+$(awk -v a="$verify_from" -v b="$verify_to" 'BEGIN {printf "%.0f", (a > 0 ? b - a + 1 : 0)}')}s, from $(awk -v a="$verify_from" -v ce="$copy_end" 'BEGIN {printf "%.0f", (a > 0 ? a - ce : 0)}')s after the copy
     write downtime             ${downtime}s (pgrelocate), the writer: ${gap}
