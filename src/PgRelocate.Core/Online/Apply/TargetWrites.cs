@@ -28,9 +28,11 @@ internal sealed class TargetWrites(NpgsqlConnection connection, FollowSides? sid
 {
     /// <summary>
     /// The apply session's settings: the stream's values are text in the source's output formats, read back the
-    /// same way; no timeout cuts a long group short; names resolve only as written.
+    /// same way; no timeout cuts a long group short; names resolve only as written; no JIT: a statement whose plan
+    /// the planner costs above jit_above_cost (a table without statistics yet, a keyless table's row found by reading
+    /// a large table) was compiled each time it ran, 70 ms for an UPDATE of 1,000 rows by key that ran in 9 ms.
     /// </summary>
-    public const string SessionSettings = "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET default_transaction_read_only = off; SET search_path = pg_catalog";
+    public const string SessionSettings = "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET default_transaction_read_only = off; SET search_path = pg_catalog; " + Connections.Db.WithoutJit;
 
     private const int BatchSize = 200;
 
