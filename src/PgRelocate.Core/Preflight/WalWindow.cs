@@ -9,11 +9,19 @@ namespace PgRelocate.Preflight;
 /// The source's WAL rate over the estimate's measurement: pg_current_wal_lsn read at its start and end, and around the
 /// target's sample (paused then when the target may be the same server, so that it adds none of its own writes;
 /// only marked when it is another). A source whose role may not read the position, or in recovery, has no rate:
-/// <see cref="Rate"/> is null and the basis says why.
+/// <see cref="Rate"/> is null and the basis says why. On PostgreSQL 14 and later, pg_stat_wal's counts read with each
+/// position say how much of the WAL is full-page images, which the basis gives: just after a checkpoint they are most
+/// of it, and none of them is a change the follow applies.
 /// </summary>
-internal sealed class WalWindow(List<string> basis)
+internal sealed class WalWindow(List<string> basis, bool imagesCounted)
 {
+    /// <summary>Whether pg_stat_wal is read with each position: from PostgreSQL 14, until it cannot be.</summary>
+    private bool _imagesCounted = imagesCounted;
+
     private const string Position = "SELECT (pg_catalog.pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint";
+
+    /// <summary>The position with pg_stat_wal's full-page images and bytes, their size (block_size) and whether they are compressed.</summary>
+    private const string PositionAndImages = "SELECT (pg_catalog.pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint, w.wal_fpi, w.wal_bytes::bigint, pg_catalog.current_setting('block_size')::bigint, pg_catalog.current_setting('wal_compression') NOT IN ('off', 'false', 'no', '0') FROM pg_catalog.pg_stat_wal w";
 
     /// <summary>
     /// The least time the WAL is watched before its rate may count as settled: a few of the intervals (a second) at
@@ -27,18 +35,33 @@ internal sealed class WalWindow(List<string> basis)
     private bool _readable = true;
     private long _bytes;
     private TimeSpan _counted;
-    private (long Lsn, long At)? _open;
+    private (Reading Read, long At)? _open;
+
+    /// <summary>Full-page images and WAL bytes pg_stat_wal counted over the window's counted time; the images' size; whether compressed.</summary>
+    private long _images, _statBytes, _blockSize;
+    private bool _compressed;
 
     /// <summary>The WAL bytes per second over the window, or null when the position could not be read.</summary>
     public double? Rate => _readable && _counted > TimeSpan.Zero ? _bytes / _counted.TotalSeconds : null;
+
+    /// <summary>
+    /// The share of the window's WAL that is full-page images: pg_stat_wal's images at block_size each over its bytes
+    /// (an image is at most a block; its free middle is left out, so this counts them a little large). Null where
+    /// pg_stat_wal is not read (before PostgreSQL 14), counted nothing, or the images are compressed (wal_compression),
+    /// whose size it does not give.
+    /// </summary>
+    private double? ImageShare => _imagesCounted && !_compressed && _statBytes > 0 ? Math.Clamp((double)_images * _blockSize / _statBytes, 0, 1) : null;
+
+    /// <summary>The WAL bytes per second that are not full-page images: the changes the follow decodes and applies; the whole rate where the share is unknown.</summary>
+    private double? ChangeRate => Rate * (1 - (ImageShare ?? 0));
 
     public Task OpenAsync(NpgsqlConnection source, CancellationToken cancellationToken) => ResumeAsync(source, cancellationToken);
 
     public async Task ResumeAsync(NpgsqlConnection source, CancellationToken cancellationToken)
     {
-        if (await ReadAsync(source, cancellationToken) is { } lsn)
+        if (await ReadAsync(source, cancellationToken) is { } reading)
         {
-            _open = (lsn, Stopwatch.GetTimestamp());
+            _open = (reading, Stopwatch.GetTimestamp());
         }
     }
 
@@ -51,9 +74,15 @@ internal sealed class WalWindow(List<string> basis)
 
     public async Task PauseAsync(NpgsqlConnection source, CancellationToken cancellationToken)
     {
-        if (_open is { } open && await ReadAsync(source, cancellationToken) is { } lsn)
+        if (_open is { } open && await ReadAsync(source, cancellationToken) is { } reading)
         {
-            _bytes += lsn - open.Lsn;
+            _bytes += reading.Lsn - open.Read.Lsn;
+            if (reading.Images is { } images && open.Read.Images is { } before)
+            {
+                _images += images - before;
+                _statBytes += reading.StatBytes - open.Read.StatBytes;
+            }
+
             _counted += Stopwatch.GetElapsedTime(open.At);
             _settling.Add(_counted, _bytes);
             _open = null;
@@ -90,10 +119,28 @@ internal sealed class WalWindow(List<string> basis)
             // A rate too slight to matter says so, settled or not: that is what the catch-up's prediction makes of it.
             var settled = slight && _bytes > 0 ? ", stopped there: under a thousandth of a lane's rate, too little to change the catch-up" : _settling.Settled ? ", where its rate had settled" : "";
             basis.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"source WAL: {Units.Rate(rate)}, pg_current_wal_lsn over {_counted.TotalSeconds:0.#} s{settled}."));
+            basis.Add(Images());
         }
     }
 
-    private async Task<long?> ReadAsync(NpgsqlConnection source, CancellationToken cancellationToken)
+    /// <summary>What the basis says of the full-page images: their share and the rate the catch-up counts, or why it counts all of the WAL.</summary>
+    private string Images()
+    {
+        if (!_imagesCounted)
+        {
+            return "full-page images: not counted apart (pg_stat_wal: PostgreSQL 14 and later).";
+        }
+
+        return ImageShare is { } share
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"full-page images: about {share * 100:0}% of the source's WAL (pg_stat_wal: {_images} of {Units.Bytes(_blockSize)}), each page written whole by its first change after a checkpoint: the slot holds them, the follow has none of them to apply (its changes are the other {Units.Rate(ChangeRate ?? 0)}).")
+            : _compressed ? "full-page images: compressed (wal_compression), their share unknown."
+            : "full-page images: none counted.";
+    }
+
+    /// <summary>One reading: the WAL position, and pg_stat_wal's full-page images and bytes where they are counted.</summary>
+    private readonly record struct Reading(long Lsn, long? Images, long StatBytes);
+
+    private async Task<Reading?> ReadAsync(NpgsqlConnection source, CancellationToken cancellationToken)
     {
         if (!_readable)
         {
@@ -102,7 +149,22 @@ internal sealed class WalWindow(List<string> basis)
 
         try
         {
-            return await Db.ScalarAsync<long>(source, Position, cancellationToken);
+            if (_imagesCounted)
+            {
+                try
+                {
+                    var (lsn, images, bytes, block, compressed) = await Db.SingleAsync(source, PositionAndImages, r => (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetBoolean(4)), cancellationToken);
+                    (_blockSize, _compressed) = (block, compressed);
+                    return new Reading(lsn, images, bytes);
+                }
+                catch (PostgresException)
+                {
+                    // pg_stat_wal not readable here: the position alone, as before PostgreSQL 14, its images counted in.
+                    _imagesCounted = false;
+                }
+            }
+
+            return new Reading(await Db.ScalarAsync<long>(source, Position, cancellationToken), null, 0);
         }
         catch (PostgresException e)
         {
