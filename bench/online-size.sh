@@ -10,8 +10,9 @@
 # Every second it samples the online migration's status file (phase, lag, apply rate) and the WAL the source's
 # logical slots hold. It prints both times and their ratio, and where the online time went: the snapshot copy
 # (against the offline copy, and the copy the migration's estimate predicted), the WAL the slot held when the copy ended, the catching up that followed and its
-# apply rate against the source's write rate, where the CPU went while catching up (each process's share of a
-# core: pgrelocate, the source's walsender, its other processes, the target's, pgbench), the verification while
+# apply rate against the source's write rate (and the catch-up the estimate predicted), where the CPU went while
+# catching up (each process's share of a core: pgrelocate, the source's walsender, its other processes, the
+# target's, pgbench; the rest of the machine's busy time), the verification while
 # following, the switch, the write downtime (the tool's; the writer's gap across the switch, and its longest anywhere,
 # with when it began), each tool's peak memory, and `pgrelocate verify` of the online target against the read-only
 # source. With ROUNDS=N, each build's median ratio over the rounds and its range.
@@ -135,16 +136,17 @@ online() {
     sleep 2 # the writer's first ticks on the target
 
     # The journal's steps: start and end of each, and the write downtime the switch measured.
-    local on_end copy_start copy_end downtime predicted
-    read -r on_end copy_start copy_end downtime predicted < <(python3 - "$j" <<'PY'
+    local on_end copy_start copy_end downtime predicted predicted_catchup
+    read -r on_end copy_start copy_end downtime predicted predicted_catchup < <(python3 - "$j" <<'PY'
 import json, sys
 from datetime import datetime
 journal = json.load(open(sys.argv[1]))
 steps = {s["name"]: s for s in journal["steps"]}
 t = lambda v: datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
 copy = steps["snapshot copy"]
-predicted = ((journal.get("estimate") or {}).get("predicted") or {}).get("copySeconds")
-print(t(steps["cutover"]["finishedAt"]), t(copy["startedAt"]), t(copy["finishedAt"]), steps["cutover"].get("outputs", {}).get("writeDowntimeSeconds", "?"), "-" if predicted is None else "%.1f" % predicted)
+estimate = (journal.get("estimate") or {}).get("predicted") or {}
+predicted, catchup = estimate.get("copySeconds"), estimate.get("catchUpSeconds")
+print(t(steps["cutover"]["finishedAt"]), t(copy["startedAt"]), t(copy["finishedAt"]), steps["cutover"].get("outputs", {}).get("writeDowntimeSeconds", "?"), "-" if predicted is None else "%.1f" % predicted, "-" if catchup is None else "%.1f" % catchup)
 PY
 )
     local steps
@@ -214,7 +216,7 @@ PY
     checks and estimate        ${check_s}s
     snapshot copy              ${copy_s}s ($(awk -v a="$copy_s" -v b="$OFF_S" 'BEGIN {printf "%.2f", a / b}') of the offline copy; the estimate predicted ${predicted}s$( [ "$predicted" = - ] || awk -v p="$predicted" -v a="$copy_s" 'BEGIN {printf ", %.2f of it", p / a}'))
     WAL the slot held at its end ${held} MB
-    catching up                ${catchup}s at ${catchup_rate} changes/s (the source writing about $(( on_tps * 4 )) changes/s)
+    catching up                ${catchup}s at ${catchup_rate} changes/s (the source writing about $(( on_tps * 4 )) changes/s; the estimate predicted ${predicted_catchup}s)
     CPU, catching up           ${catchup_cpu} (each of one core)
     caught up, then            ${steady} changes/s applied, worst lag ${worst}s
     verification while following ${verify_from:+$(awk -v a="$verify_from" -v b="$verify_to" 'BEGIN {printf "%.0f", (a > 0 ? b - a + 1 : 0)}')}s, from $(awk -v a="$verify_from" -v ce="$copy_end" 'BEGIN {printf "%.0f", (a > 0 ? a - ce : 0)}')s after the copy
