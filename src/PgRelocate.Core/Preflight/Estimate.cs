@@ -262,9 +262,10 @@ public sealed record Estimate(
     /// The follow's catch-up after the copy and the cutover's last changes, in seconds. Where the target's apply was
     /// sampled: the seconds one session takes to apply a second of the source's writes (its inserts at the lane's rate
     /// in rows, its updates and deletes at the sampled rate), over the copy's time while more come. Under unthrottled
-    /// pgbench at scale 150 on two cores that predicted 16.7 s where the follow caught up in 15.1 s. The follow's own
+    /// pgbench at scale 150 on two cores that predicted 16.7 s where the follow caught up in 15.1 s, and 5.9 s where it
+    /// took 17.9 s (the sample, half a second on a loaded machine, read 25,000 and 61,000 rows a second). The follow's own
     /// costs are not added: the source's decoding and this tool's work took about half as much processor again as the
-    /// target's statements there, and counted on top they put the catch-up at 44 s; the follow runs them beside
+    /// target's statements there, and counted on top they put the first catch-up at 44 s; the follow runs them beside
     /// each other in several processes, which get more of a loaded machine than the one session the sample timed, and
     /// it applies a hot row's repeated updates once. Otherwise the WAL written during the copy at one lane's rate in
     /// bytes, as before: its full-page images counted in (just after a checkpoint most of it, which put the same catch-up
