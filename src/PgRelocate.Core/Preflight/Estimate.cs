@@ -113,20 +113,26 @@ public sealed record Estimate(
         (copy, dumpRestore) = Learned(copy, dumpRestore, o.Past, basis);
         var wal = m.SourceWalBytesPerSecond;
         double? slot = wal * copy;
-        var (catchUp, drain) = CatchUp(m, o, tables, copy, lane, basis);
+        double? catchUp = wal is not { } w ? null : w == 0 ? 0 : lane > w ? slot / (lane - w) : null;
         double? online = null;
-        if (drain is { } d)
+        if (wal is { } walRate)
         {
+            var drain = lane > 0 ? walRate * o.CutoverLag.TotalSeconds / lane : 0;
             var (toSource, toTarget) = (m.SourceRoundTrip.TotalSeconds, m.TargetRoundTrip?.TotalSeconds ?? m.SourceRoundTrip.TotalSeconds);
             var sequenceBatches = Math.Max(1, Copy.SequenceSync.Trips(m.Sequences));
             var switchTrips = (CutoverSourceTrips * toSource) + (CutoverTargetTrips * toTarget) + (CutoverBothTrips * Math.Max(toSource, toTarget)) + ((sequenceBatches - 1) * toTarget);
-            online = d + switchTrips;
+            online = drain + switchTrips;
             var targetTrip = m.TargetRoundTrip is null ? ", the target's taken as the source's" : "";
-            basis.Add(Line($"online: the cutover applies the last {o.CutoverLag.TotalSeconds:0} s of lag ({d:0.##} s) and makes about {CutoverSourceTrips} round trips to the source, {CutoverTargetTrips} to the target and {CutoverBothTrips} to both at once{(sequenceBatches > 1 ? $", {sequenceBatches - 1} more to the target for its {m.Sequences} sequences" : "")} ({switchTrips:0.###} s{targetTrip})."));
+            basis.Add(Line($"online: the slot holds the WAL written during the copy; the apply, one session, taken at one lane's rate ({Units.Rate(lane)}); the cutover applies the last {o.CutoverLag.TotalSeconds:0} s of lag ({drain:0.##} s) and makes about {CutoverSourceTrips} round trips to the source, {CutoverTargetTrips} to the target and {CutoverBothTrips} to both at once{(sequenceBatches > 1 ? $", {sequenceBatches - 1} more to the target for its {m.Sequences} sequences" : "")} ({switchTrips:0.###} s{targetTrip})."));
             if (o.Past is { ActualOnlineDowntime: { } before } && before > online)
             {
                 basis.Add(Line($"online: the cutover of migration {o.Past.Id} between these servers held writes for {Time(before)}: taken as this one's downtime, more than the round trips above count."));
                 online = before;
+            }
+
+            if (catchUp is null)
+            {
+                basis.Add("online: the source writes WAL faster than one lane applies it: the follow would not catch up.");
             }
         }
 
@@ -256,54 +262,6 @@ public sealed record Estimate(
 
         var parts = split ? Copy.DataPhase.PartsOf(heap, SplitBytes, jobs) : 1;
         return [.. Enumerable.Repeat(heap / lane / parts, parts)];
-    }
-
-    /// <summary>
-    /// The follow's catch-up after the copy and the cutover's last changes, in seconds. Where the target's apply was
-    /// sampled: the seconds one session takes to apply a second of the source's writes (its inserts at the lane's rate
-    /// in rows, its updates and deletes at the sampled rate), over the copy's time while more come. Under unthrottled
-    /// pgbench at scale 150 on two cores that predicted 16.7 s where the follow caught up in 15.1 s, and 5.9 s where it
-    /// took 17.9 s (the sample, half a second on a loaded machine, read 25,000 and 61,000 rows a second). The follow's own
-    /// costs are not added: the source's decoding and this tool's work took about half as much processor again as the
-    /// target's statements there, and counted on top they put the first catch-up at 44 s; the follow runs them beside
-    /// each other in several processes, which get more of a loaded machine than the one session the sample timed, and
-    /// it applies a hot row's repeated updates once. Otherwise the WAL written during the copy at one lane's rate in
-    /// bytes, as before: its full-page images counted in (just after a checkpoint most of it, which put the same catch-up
-    /// at 60 to 600 s), and a change costing the apply far more than its bytes cost the copy. The catch-up is null when
-    /// the follow would not catch up; both are when nothing says what the source writes.
-    /// </summary>
-    private static (double? CatchUp, double? Drain) CatchUp(EstimateMeasures m, EstimateOptions o, IReadOnlyList<EstimateTable> tables, double copy, double lane, List<string> basis)
-    {
-        var lag = o.CutoverLag.TotalSeconds;
-        if (m.ApplyRowsPerSecond is { } sampled && m.SourceInsertsPerSecond is { } inserts && m.SourceUpdatesPerSecond is { } others)
-        {
-            var rows = tables.Sum(t => t.Rows);
-            var copied = rows > 0 && lane > 0 ? lane / (tables.Sum(t => t.HeapBytes) / (double)rows) : sampled;
-            var second = (inserts / copied) + (others / sampled);
-            basis.Add(Line($"online: the source wrote {inserts:0} rows a second by INSERT and {others:0} by UPDATE or DELETE (pg_stat_user_tables); the follow applies a second of them in {second:0.###} s after the copy, the inserts at the lane's {copied:0} rows a second and the others at the sampled {sampled:0}, one session."));
-            if (second >= 1)
-            {
-                basis.Add("online: the source writes rows faster than the follow applies them: the follow would not catch up.");
-                return (null, lag * second);
-            }
-
-            return (copy * second / (1 - second), lag * second);
-        }
-
-        if (m.SourceWalBytesPerSecond is not { } wal)
-        {
-            return (null, null);
-        }
-
-        basis.Add(Line($"online: the follow applies the WAL written during the copy at one lane's rate ({Units.Rate(lane)}), one session, after the copy (its full-page images counted in; the apply not sampled)."));
-        var drain = lane > 0 ? wal * lag / lane : 0;
-        if (wal > 0 && lane <= wal)
-        {
-            basis.Add("online: the source writes WAL faster than one lane applies it: the follow would not catch up.");
-            return (null, drain);
-        }
-
-        return (wal == 0 ? 0 : copy * wal / (lane - wal), drain);
     }
 
     private static (string Path, string Why) Recommend(double copy, double dumpRestore, double? online, double? catchUp, TimeSpan? budget)

@@ -100,7 +100,6 @@ internal static class EstimateMeasurer
 
         var after = await TablesAsync(source, sizes, cancellationToken);
         var busiest = Busiest(before, after, clock.Elapsed);
-        var (inserts, others) = Written(before, after, clock.Elapsed);
         var (largeObjects, largeObjectBytes, sequences) = await Db.SingleAsync(source, CatalogSql.Load("Preflight/EstimateCounts.sql"), r => (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)), cancellationToken);
         int? cores = context.SourceInfo.IsLocal && (context.TargetInfo?.IsLocal ?? true) ? Environment.ProcessorCount : null;
         basis.Add(cores is { } n
@@ -122,9 +121,6 @@ internal static class EstimateMeasurer
             SourceRoundTrip = sourceTrip,
             TargetRoundTrip = targetTrip,
             SourceWalBytesPerSecond = wal.Rate,
-            SourceInsertsPerSecond = inserts,
-            SourceUpdatesPerSecond = others,
-            ApplyRowsPerSecond = written.ApplyRowsPerSecond,
             BusiestTables = busiest,
             Tables = tables,
             LargeObjects = largeObjects,
@@ -191,11 +187,10 @@ internal static class EstimateMeasurer
             basis.Add($"target write: {Units.Rate(rate)} of heap, one lane from {table.Qualified} into a scratch table in {ToolSchema.Name} ({moved.Rows} rows in {Seconds(moved.Took.TotalSeconds)}{past}{Settled(moved.Settled && !moved.BuffersOutOfReach ? 1 : 0, 1)}), rolled back.");
             var index = await IndexAsync(target, scratch, columns[0].Name, moved.Rows, basis, cancellationToken);
             var checks = foreignKeys ? await ForeignKeyChecks.SampleAsync(target, scratch, columns[0].Name, moved.Rows, Copy.CopyOptions.DefaultMaintenanceWorkMem, basis, cancellationToken) : null;
-            var apply = index is null ? null : await ApplySample.MeasureAsync(target, scratch, columns[0].Name, columns[0].Type, moved.Rows, basis, cancellationToken);
             var analyze = await AnalyzeAsync(target, scratch, moved.Rows, basis, cancellationToken);
             var small = await SmallTableSample.MeasureAsync(context.Source, target, tables, basis, cancellationToken);
             await transaction.RollbackAsync(cancellationToken);
-            return new TargetSample(rate, index, moved.Rows, analyze, small, checks, apply);
+            return new TargetSample(rate, index, moved.Rows, analyze, small, checks);
         }
         catch (PostgresException e)
         {
@@ -299,32 +294,13 @@ internal static class EstimateMeasurer
         return (took, sampled);
     }
 
-    private static async Task<List<(EstimateTable Table, long Writes, long Inserts)>> TablesAsync(NpgsqlConnection source, Dictionary<(string, string), (long Heap, long Total)> sizes, CancellationToken cancellationToken) =>
+    private static async Task<List<(EstimateTable Table, long Writes)>> TablesAsync(NpgsqlConnection source, Dictionary<(string, string), (long Heap, long Total)> sizes, CancellationToken cancellationToken) =>
         await Db.ListAsync(source, CatalogSql.Load("Preflight/EstimateTables.sql"), r =>
             (new EstimateTable(r.GetString(0), r.GetString(1), sizes.GetValueOrDefault((r.GetString(0), r.GetString(1))).Heap, r.GetInt64(2), r.GetFieldValue<string[]>(3), sizes.GetValueOrDefault((r.GetString(0), r.GetString(1))).Total, r.GetFieldValue<long[]>(5)),
-             r.GetInt64(4), r.GetInt64(6)), cancellationToken);
-
-    /// <summary>
-    /// The rows inserted, and the rows updated or deleted, per second into every table between the two readings: the
-    /// changes the follow would apply, which it applies in two ways (a run of inserts by COPY, the others by key).
-    /// </summary>
-    private static (double Inserts, double Others) Written(List<(EstimateTable Table, long Writes, long Inserts)> before, List<(EstimateTable Table, long Writes, long Inserts)> after, TimeSpan window)
-    {
-        var then = before.ToDictionary(b => b.Table.Qualified, b => (b.Writes, b.Inserts), StringComparer.Ordinal);
-        double inserts = 0, others = 0;
-        foreach (var (table, writes, inserted) in after)
-        {
-            var (w, i) = then.GetValueOrDefault(table.Qualified, (writes, inserted));
-            inserts += Math.Max(0, inserted - i);
-            others += Math.Max(0, writes - w - (inserted - i));
-        }
-
-        var seconds = Math.Max(window.TotalSeconds, 0.001);
-        return (inserts / seconds, others / seconds);
-    }
+             r.GetInt64(4)), cancellationToken);
 
     /// <summary>The five tables with the most rows written per second between the two readings.</summary>
-    private static List<TableWriteRate> Busiest(List<(EstimateTable Table, long Writes, long Inserts)> before, List<(EstimateTable Table, long Writes, long Inserts)> after, TimeSpan window)
+    private static List<TableWriteRate> Busiest(List<(EstimateTable Table, long Writes)> before, List<(EstimateTable Table, long Writes)> after, TimeSpan window)
     {
         var then = before.ToDictionary(b => b.Table.Qualified, b => b.Writes, StringComparer.Ordinal);
         return [.. after

@@ -56,15 +56,6 @@ public sealed record EstimateMeasures
     /// <summary>The source's WAL, bytes per second, from pg_current_wal_lsn over the measurement.</summary>
     public double? SourceWalBytesPerSecond { get; init; }
 
-    /// <summary>The rows inserted into the source's tables per second over the measurement (pg_stat_user_tables): the follow copies runs of them.</summary>
-    public double? SourceInsertsPerSecond { get; init; }
-
-    /// <summary>The rows updated or deleted per second over the measurement: the follow finds each by its key.</summary>
-    public double? SourceUpdatesPerSecond { get; init; }
-
-    /// <summary>The rows one target session updates by key per second, as the follow applies changes (<see cref="ApplySample"/>); null when not measured.</summary>
-    public double? ApplyRowsPerSecond { get; init; }
-
     public IReadOnlyList<TableWriteRate> BusiestTables { get; init; } = [];
 
     public IReadOnlyList<EstimateTable> Tables { get; init; } = [];

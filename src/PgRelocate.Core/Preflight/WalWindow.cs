@@ -11,7 +11,8 @@ namespace PgRelocate.Preflight;
 /// only marked when it is another). A source whose role may not read the position, or in recovery, has no rate:
 /// <see cref="Rate"/> is null and the basis says why. On PostgreSQL 14 and later, pg_stat_wal's counts read with each
 /// position say how much of the WAL is full-page images, which the basis gives: just after a checkpoint they are most
-/// of it, and none of them is a change the follow applies.
+/// of it, and none of them is a change the follow applies. The predictions still count all of it (see
+/// docs/benchmarks.md, "The online catch-up, under load": counted in changes, the catch-up came out shorter still).
 /// </summary>
 internal sealed class WalWindow(List<string> basis, bool imagesCounted)
 {
@@ -132,7 +133,7 @@ internal sealed class WalWindow(List<string> basis, bool imagesCounted)
         }
 
         return ImageShare is { } share
-            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"full-page images: about {share * 100:0}% of the source's WAL (pg_stat_wal: {_images} of {Units.Bytes(_blockSize)}), each page written whole by its first change after a checkpoint: the slot holds them, the follow has none of them to apply (its changes are the other {Units.Rate(ChangeRate ?? 0)}).")
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"full-page images: about {share * 100:0}% of the source's WAL (pg_stat_wal: {_images} of {Units.Bytes(_blockSize)}), each page written whole by its first change after a checkpoint: the slot holds them, the follow decodes the other {Units.Rate(ChangeRate ?? 0)}, the changes.")
             : _compressed ? "full-page images: compressed (wal_compression), their share unknown."
             : "full-page images: none counted.";
     }

@@ -31,10 +31,6 @@ public class EstimateTests(PreflightServer server, Pg17Server other) : IClassFix
         Assert.Contains(Basis(estimate), b => b.StartsWith("target write: ", StringComparison.Ordinal) && b.Contains("rolled back", StringComparison.Ordinal));
         // The B-tree's size read too: an index of another kind counts by its size.
         Assert.Contains(Basis(estimate), b => System.Text.RegularExpressions.Regex.IsMatch(b, @"^index build: a B-tree over \d+ rows \([0-9.]+ [kMG]?B\) in "));
-        // The follow's apply timed on the scratch table: its catch-up is counted in the source's rows at that rate.
-        Assert.Contains(Basis(estimate), b => System.Text.RegularExpressions.Regex.IsMatch(b, @"^apply: [1-9]\d* rows of the scratch table updated by key in batches of 1000, as the follow applies changes, in [0-9.]+ s: [1-9]\d* a second on one session of the target\.$"));
-        Assert.Contains(Basis(estimate), b => System.Text.RegularExpressions.Regex.IsMatch(b, @"^online: the source wrote \d+ rows a second by INSERT and \d+ by UPDATE or DELETE \(pg_stat_user_tables\); the follow applies a second of them in [0-9.]+ s after the copy"));
-        Assert.True(estimate.GetProperty("catchUpSeconds").GetDouble() >= 0, estimate.ToString());
         // The schema's dump timed, and counted in the copy's time.
         Assert.Contains(Basis(estimate), b => b.StartsWith("schema: pg_dump --schema-only of the source in ", StringComparison.Ordinal));
         Assert.Contains(Basis(estimate), b => b.StartsWith("direct copy: ", StringComparison.Ordinal) && b.Contains("the schema's dump and restore", StringComparison.Ordinal));
@@ -161,7 +157,7 @@ public class EstimateTests(PreflightServer server, Pg17Server other) : IClassFix
     /// <summary>
     /// A source checkpointed before each round of writes, whose every change then writes its page whole first: most of
     /// its WAL is full-page images, which the follow has nothing to apply of. The basis says their share from
-    /// pg_stat_wal (the catch-up counts the source's rows where the apply is sampled).
+    /// pg_stat_wal.
     /// </summary>
     [Fact]
     public async Task Should_Count_The_Sources_Full_Page_Images_Apart_From_Its_Changes()
@@ -184,7 +180,7 @@ public class EstimateTests(PreflightServer server, Pg17Server other) : IClassFix
 
         Assert.True(result.ExitCode is 0 or 3, result.ToString());
         var wal = Basis(estimate).Single(b => b.StartsWith("full-page images: ", StringComparison.Ordinal));
-        var share = System.Text.RegularExpressions.Regex.Match(wal, @"^full-page images: about (\d+)% of the source's WAL \(pg_stat_wal: \d+ of [0-9.]+ kB\), each page written whole by its first change after a checkpoint: the slot holds them, the follow has none of them to apply \(its changes are the other [0-9.]+ [kMG]?B/s\)\.$");
+        var share = System.Text.RegularExpressions.Regex.Match(wal, @"^full-page images: about (\d+)% of the source's WAL \(pg_stat_wal: \d+ of [0-9.]+ kB\), each page written whole by its first change after a checkpoint: the slot holds them, the follow decodes the other [0-9.]+ [kMG]?B/s, the changes\.$");
         Assert.True(share.Success, wal);
         Assert.True(int.Parse(share.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 50, wal);
     }
