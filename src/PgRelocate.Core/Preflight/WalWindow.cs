@@ -124,7 +124,7 @@ internal sealed class WalWindow(List<string> basis, bool imagesCounted)
         }
     }
 
-    /// <summary>What the basis says of the full-page images: their share and the rate the catch-up counts, or why it counts all of the WAL.</summary>
+    /// <summary>What the basis says of the full-page images: their share and the rate of the rest (the changes), or why their share is unknown.</summary>
     private string Images()
     {
         if (!_imagesCounted)
