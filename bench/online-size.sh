@@ -177,21 +177,21 @@ PY
     read -r held catchup catchup_rate verify_from verify_to < <(awk -v ce="$copy_end" '
         $1 >= ce && held == "" {held = $6}
         $1 >= ce && $2 != "-" && caught == "" && $4 < 1 && $5 > 0 {caught = $1}
-        # No sample fell between coming within a second and the switch (a loaded machine samples every 2 to 3 s): the
-        # switch, which comes after it, bounds the catch-up.
-        $1 >= ce && $2 == "switched" && caught == "" {caught = $1}
+        # No sample fell between coming within a second and the cutover (a loaded machine samples every 2 to 3 s, and
+        # the last seconds are drained by the cutover itself): the cutover, which comes after it, bounds the catch-up.
+        $1 >= ce && ($2 == "cutover" || $2 == "switched") && caught == "" {caught = $1}
         $1 >= ce && caught == "" && $2 != "-" {r += $5; n++}
         $2 == "verify" {if (vf == "") vf = $1; vt = $1}
         END {printf "%s %.1f %.0f %s %s\n", (held == "" ? "?" : held), (caught == "" ? -1 : caught - ce), (n ? r / n : 0), (vf == "" ? 0 : vf), (vt == "" ? 0 : vt)}' "$run/samples")
     steady="$(awk -v ce="$copy_end" -v c="$catchup" '$1 >= ce + c && c >= 0 && $2 == "follow" {r += $5; n++} END {printf "%.0f", n ? r / n : 0}' "$run/samples")"
     worst="$(awk -v ce="$copy_end" -v c="$catchup" '$1 >= ce + c && c >= 0 && $2 != "-" && $2 != "switched" && $4 > m {m = $4} END {printf "%.1f", m}' "$run/samples")"
-    # Where the CPU went over the catching up: between the first sample of the span and its last (not the switch's,
-    # whose processes are gone). Not over the copy:
+    # Where the CPU went over the catching up: between the first sample of the span and its last before the cutover
+    # (the cutover ends the source's sessions, pgbench's among them, whose ticks would then count as negative). Not over the copy:
     # its sessions on both sides end within it, and a process gone by the second reading counts for nothing.
     cpu_between() {
         local a b
         a="$(awk -v t="$1" '$1 >= t && NF >= 12 {print $1, $7, $8, $9, $10, $11, $12; exit}' "$run/samples")"
-        b="$(awk -v t="$2" '$1 <= t && NF >= 12 && $2 != "switched" {last = $1 " " $7 " " $8 " " $9 " " $10 " " $11 " " $12} END {print last}' "$run/samples")"
+        b="$(awk -v t="$2" '$1 <= t && NF >= 12 && $2 != "switched" && $2 != "cutover" {last = $1 " " $7 " " $8 " " $9 " " $10 " " $11 " " $12} END {print last}' "$run/samples")"
         if [ -z "$a" ] || [ -z "$b" ]; then echo "?"; return; fi
         cpu_share "${a#* }" "${b#* }" "$(awk -v x="${a%% *}" -v y="${b%% *}" 'BEGIN {printf "%.3f", y - x}')"
     }
