@@ -111,6 +111,53 @@ public class TargetWritesTests(PgServer server) : IClassFixture<PgServer>
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(db, "SELECT count(*) FROM events WHERE id BETWEEN 201 AND 230"));
     }
 
+    [Fact]
+    public async Task Should_Load_Values_With_Every_Character_Copy_Escapes_And_Coalesce_Updates_By_A_One_Column_Key()
+    {
+        var db = await server.CreateDatabaseAsync("escapes");
+        await PgServer.ExecuteAsync(db, """CREATE TABLE "k t" (id int PRIMARY KEY, v text)""");
+        // Each character COPY's text format escapes, alone, repeated, at either end and between others; what looks
+        // like its null and its end of data; an empty value, a null one and text beyond ASCII.
+        string?[] tricky = ["\\", "\t", "\n", "\r", "a\\b\tc\nd\re", "\\\\\t\t\n\n", "tail\\", "\nhead", "", null, "é\tü 名", "plain", "\\N", "\\.", "\r\n"];
+        var expected = new SortedDictionary<int, string?>();
+        await using var conn = await OpenAsync(db);
+        var table = await DescribeAsync(conn, "public", "k t");
+        await using (var tx = await conn.BeginTransactionAsync())
+        {
+            var writes = new TargetWrites(conn);
+            writes.Begin(tx);
+            // A run of 45 INSERTs: loaded by COPY.
+            for (var id = 1; id <= 45; id++)
+            {
+                var value = tricky[id % tricky.Length];
+                await writes.InsertAsync(table, new RowValues([Text(id), value], new bool[2]), CancellationToken.None);
+                expected[id] = value;
+            }
+
+            await writes.SendAllAsync(CancellationToken.None);
+            // UPDATEs by the one-column key, rows 1 to 30 twice: the later values win.
+            foreach (var round in new[] { 1, 2 })
+            {
+                foreach (var id in Enumerable.Range(1, round == 1 ? 40 : 30))
+                {
+                    var value = tricky[(id + round) % tricky.Length] + round;
+                    await writes.UpdateAsync(table, new UpdateChange(table.Source, null, false, new RowValues([Text(id), value], new bool[2])), CancellationToken.None);
+                    expected[id] = value;
+                }
+            }
+
+            await writes.SendAllAsync(CancellationToken.None);
+            await tx.CommitAsync();
+        }
+
+        var rows = await RowsAsync(db, """SELECT ARRAY[id::text, v] FROM public."k t" ORDER BY id""");
+        Assert.Equal(expected.Count, rows.Count);
+        foreach (var (row, (id, value)) in rows.Zip(expected))
+        {
+            Assert.True(row.SequenceEqual([Text(id), value]), $"row {id}: expected [{value}], found [{string.Join(" | ", row)}]");
+        }
+    }
+
     [Theory]
     [InlineData("UPDATE")]
     [InlineData("DELETE")]

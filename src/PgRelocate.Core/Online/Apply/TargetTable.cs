@@ -189,28 +189,36 @@ internal sealed class TargetTable
         return keyed;
     }
 
+    /// <summary>
+    /// Each key column's value followed by a NUL; null when the table has no key or the row lacks part of it. Made for
+    /// every change to a table whose UPDATEs are coalesced: a one-column key, the common one, in one allocation.
+    /// </summary>
     private string? KeyString(RowValues row)
     {
-        if (!_source.Key.Any(k => k))
-        {
-            return null;
-        }
-
-        var key = new System.Text.StringBuilder();
+        string? first = null;
+        System.Text.StringBuilder? key = null;
         for (var i = 0; i < row.Values.Length; i++)
         {
             if (_source.Key[i])
             {
-                if (row.Unchanged[i] || row.Values[i] is null)
+                if (row.Unchanged[i] || row.Values[i] is not { } value)
                 {
                     return null;
                 }
 
-                key.Append(row.Values[i]).Append('\u0000');
+                if (first is null)
+                {
+                    first = value;
+                }
+                else
+                {
+                    key ??= new System.Text.StringBuilder().Append(first).Append('\u0000');
+                    key.Append(value).Append('\u0000');
+                }
             }
         }
 
-        return key.ToString();
+        return key is not null ? key.ToString() : first is null ? null : string.Concat(first, "\u0000");
     }
 
     internal static PgRelocateException SchemaChanged(SourceRelation source, string what) =>
@@ -238,21 +246,28 @@ internal sealed class TargetTable
                 continue;
             }
 
-            foreach (var c in value)
+            // The text between the characters COPY needs escaped goes in whole (most values have none of them).
+            var rest = value.AsSpan();
+            for (var at = rest.IndexOfAny(CopyEscaped); at >= 0; at = rest.IndexOfAny(CopyEscaped))
             {
-                _ = c switch
+                line.Append(rest[..at]).Append(rest[at] switch
                 {
-                    '\\' => line.Append("\\\\"),
-                    '\n' => line.Append("\\n"),
-                    '\r' => line.Append("\\r"),
-                    '\t' => line.Append("\\t"),
-                    _ => line.Append(c),
-                };
+                    '\\' => "\\\\",
+                    '\n' => "\\n",
+                    '\r' => "\\r",
+                    _ => "\\t",
+                });
+                rest = rest[(at + 1)..];
             }
+
+            line.Append(rest);
         }
 
         line.Append('\n');
     }
+
+    /// <summary>The characters a value's text carries escaped in COPY's text format.</summary>
+    private static readonly System.Buffers.SearchValues<char> CopyEscaped = System.Buffers.SearchValues.Create("\\\n\r\t");
 
     public NpgsqlBatchCommand Insert(RowValues row)
     {

@@ -97,7 +97,7 @@ internal sealed class FollowGuard(Func<SourceWatch> watch, Func<FollowStatus> st
             blocked = await ApplyWaitsAsync(session, cancellationToken);
             var applier = session.Applier;
             var (changes, transactions) = counts(session);
-            status().WriteIfDue(now, changes, transactions, applier.Position.ToString(), applier.LagSeconds(now), watch().LagBytes, watch().Retained, blocked);
+            status().WriteIfDue(now, changes, transactions, applier.Position, applier.LagSeconds(now), watch().LagBytes, watch().Retained, blocked);
         }
     }
 

@@ -49,10 +49,11 @@ internal sealed class FollowStatus(string folder, IReporter reporter, string pha
 
     /// <summary>
     /// Writes the status, the progress line and a sample, unless one was written less than a second ago. Called
-    /// by the follow as it applies, and by its guard when the apply is held up (with <paramref name="blocked"/>).
+    /// by the follow after every change it applies, and by its guard when the apply is held up (with
+    /// <paramref name="blocked"/>): what it is given costs nothing to pass, the position is put into words only when written.
     /// </summary>
     /// <param name="lagSeconds">How far behind in time; null: as last measured.</param>
-    public void WriteIfDue(DateTime now, long changes, long transactions, string appliedLsn, double? lagSeconds, long lagBytes, long retained, string? blocked = null)
+    public void WriteIfDue(DateTime now, long changes, long transactions, NpgsqlTypes.NpgsqlLogSequenceNumber appliedLsn, double? lagSeconds, long lagBytes, long retained, string? blocked = null)
     {
         lock (_gate)
         {
@@ -60,7 +61,7 @@ internal sealed class FollowStatus(string folder, IReporter reporter, string pha
         }
     }
 
-    private void Write(DateTime now, long changes, long transactions, string appliedLsn, double? lagSeconds, long lagBytes, long retained, string? blocked)
+    private void Write(DateTime now, long changes, long transactions, NpgsqlTypes.NpgsqlLogSequenceNumber appliedLsn, double? lagSeconds, long lagBytes, long retained, string? blocked)
     {
         if (now - _last < TimeSpan.FromSeconds(1))
         {
@@ -71,7 +72,7 @@ internal sealed class FollowStatus(string folder, IReporter reporter, string pha
         var status = new OnlineStatus
         {
             Phase = Phase,
-            AppliedLsn = appliedLsn,
+            AppliedLsn = appliedLsn.ToString(),
             LagBytes = lagBytes,
             LagSeconds = lagSeconds ?? _lastLagSeconds,
             RetainedBytes = retained,

@@ -440,7 +440,7 @@ internal sealed class Follower : IAsyncDisposable
             now,
             Changes + applier.Pending + session.Streamed.Pending,
             Transactions,
-            applier.Position.ToString(),
+            applier.Position,
             caughtUp ? 0 : applier.LagSeconds(now),
             Watch.LagBytes,
             Watch.Retained);
