@@ -127,9 +127,8 @@ internal static class PgBouncerSwitch
         {
             // PgBouncer may answer RELOAD when it could not read the file (1.18 says so only in its log)
             // and then runs the entry as it was: what it runs is read back before the application is resumed.
-            await console.ExecuteAsync("RELOAD", cancellationToken);
             var (host, port, database) = turn.ToServer;
-            var running = (await console.ShowAsync("DATABASES", cancellationToken)).FirstOrDefault(d => d.GetValueOrDefault("name") == pgbouncer.Entry);
+            var running = (await console.ExecuteThenShowAsync("RELOAD", "DATABASES", cancellationToken)).FirstOrDefault(d => d.GetValueOrDefault("name") == pgbouncer.Entry);
             if (running is null || !PgBouncerChecks.Runs(running, host, port, database))
             {
                 throw new PgRelocateException($"PgBouncer did not take the rewritten entry '{pgbouncer.Entry}' on RELOAD: it runs {(running is null ? "no such entry" : PgBouncerChecks.Where(running))}. Its log says why (often: its account cannot read {pgbouncer.IniFile}). The file was put back and the application resumed at the {turn.From}; {turn.AfterFailedReload}");

