@@ -9,13 +9,16 @@
 #              `migrate --databases ... --online` and switched together.
 #   unlogged   pgbench at scale 10 plus three unlogged tables of 20,000 rows (sessions, a cache, a queue), which
 #              the switch copies again and compares (logical decoding never sees their writes), under `-R 400`.
+#   pgbouncer  pgbench at scale 5 under `-R 400`, the load and the writer reaching the source through PgBouncer
+#              (transaction pooling): `migrate --pgbouncer` holds their queries there at the switch and repoints its
+#              entry at the target, so the writer never moves; its gap is the pause the application sees.
 #
 # Each round runs `migrate --online --cutover auto` into fresh target databases owned by an ordinary login role,
 # and prints, per database: the tool's write downtime with its phases (the journal) and the writer's longest gap
 # between two ticks (which adds the bench's own noticing of the switch in the journal, polled every 100 ms, and a
 # new psql).
 #
-#   bench/switch.sh [WORKLOAD ...]     default: names databases unlogged
+#   bench/switch.sh [WORKLOAD ...]     default: names databases unlogged pgbouncer
 #   ROUNDS=3 CLI=path/to/pgrelocate BENCH_DIR=/dev/shm KEEP=1 bench/switch.sh names
 #   DURABLE=1 bench/switch.sh          both clusters with fsync and full-page writes on, as on a real server
 #   LATENCY_MS=10 bench/switch.sh names   the tool reaches both servers through a proxy that delays each way by 10 ms
@@ -30,7 +33,7 @@ ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lib.sh
 . "$ROOT_DIR/bench/lib.sh"
 WORKLOADS=("$@")
-[ "${#WORKLOADS[@]}" -gt 0 ] || WORKLOADS=(names databases unlogged)
+[ "${#WORKLOADS[@]}" -gt 0 ] || WORKLOADS=(names databases unlogged pgbouncer)
 ROUNDS="${ROUNDS:-2}"
 NAMES_SQL="$ROOT_DIR/tests/PgRelocate.Tests/RealDatabases/Sql/names.sql"
 
@@ -47,10 +50,11 @@ if [ -n "${LATENCY_MS:-}" ]; then
     SVIA=$(free_port); TVIA=$(free_port)
     python3 "$ROOT_DIR/bench/delay_proxy.py" "$SVIA" "$SPORT" "$LATENCY_MS" & PIDS_PROXY=($!)
     python3 "$ROOT_DIR/bench/delay_proxy.py" "$TVIA" "$TPORT" "$LATENCY_MS" & PIDS_PROXY+=($!)
-    # Not in PIDS, which each round's end stops: the proxies stop with the clusters.
-    trap 'kill "${PIDS_PROXY[@]}" 2>/dev/null || true; stop_pids; stop_clusters "${CLUSTERS[@]}"' EXIT
     sleep 1
 fi
+# Not in PIDS, which each round's end stops: the proxies and PgBouncer stop with the clusters.
+PIDS_PROXY=("${PIDS_PROXY[@]:-}")
+trap 'kill ${PIDS_PROXY[@]} 2>/dev/null || true; stop_pgbouncer; stop_pids; stop_clusters "${CLUSTERS[@]}"' EXIT
 SV="postgres://postgres@127.0.0.1:$SVIA"
 # The target's login role owns its databases, as a managed provider hands them out (CREATEDB for the instance).
 "$PGBIN/psql" -qX "$T/postgres" -c "CREATE ROLE app LOGIN CREATEDB"
@@ -70,7 +74,7 @@ FROM generate_series(date '2021-01-01', date '2025-12-01', interval '1 month') d
 INSERT INTO measurements (at, value) SELECT date '2021-01-01' + g % 1800, g FROM generate_series(1, 100000) g;
 SQL
                ;;
-        databases) "$PGBIN/pgbench" -q -i -s 5 "$url" >/dev/null 2>&1 ;;
+        databases|pgbouncer) "$PGBIN/pgbench" -q -i -s 5 "$url" >/dev/null 2>&1 ;;
         unlogged) "$PGBIN/pgbench" -q -i -s 10 "$url" >/dev/null 2>&1
                   "$PGBIN/psql" -qX -v ON_ERROR_STOP=1 "$url" >/dev/null <<'SQL'
 CREATE UNLOGGED TABLE sessions (id int PRIMARY KEY, data jsonb, seen timestamptz);
@@ -85,13 +89,59 @@ SQL
     "$PGBIN/psql" -qX "$url" -c "CREATE TABLE ticks (id text PRIMARY KEY DEFAULT gen_random_uuid()::text, at timestamptz NOT NULL DEFAULT clock_timestamp())" -c "VACUUM ANALYZE" >/dev/null
 }
 
-# start_load DB RATE CLIENTS: pgbench at RATE and the writer (bench/lib.sh start_writer) on the source database DB.
+# PgBouncer for the pgbouncer workload (Debian's package), in $WORK/pgbouncer, listening on BPORT (the tool reaches
+# its console on BVIA, through a delaying proxy with LATENCY_MS): start_pgbouncer DB points its entry DB at the
+# source again (a switch left it at the target) and starts it, or reloads it when it runs. The entry reaches the source
+# as the tool does (the cutover refuses an entry that names another address than its --source), so with LATENCY_MS
+# the application's queries through PgBouncer are delayed too.
+BDIR="$WORK/pgbouncer"; BPORT=""; BVIA=""
+start_pgbouncer() {
+    need_apt pgbouncer /usr/sbin/pgbouncer pgbouncer
+    local first=""
+    if [ -z "$BPORT" ]; then
+        first=1; BPORT=$(free_port); BVIA=$BPORT
+        mkdir -p "$BDIR"; printf '"postgres" ""\n"app" ""\n' >"$BDIR/users.txt"
+        if [ -n "${LATENCY_MS:-}" ]; then
+            BVIA=$(free_port)
+            python3 "$ROOT_DIR/bench/delay_proxy.py" "$BVIA" "$BPORT" "$LATENCY_MS" & PIDS_PROXY+=($!)
+        fi
+    fi
+    cat >"$BDIR/pgbouncer.ini" <<INI
+[databases]
+$1 = host=127.0.0.1 port=$SVIA dbname=$1 user=postgres
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $BPORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $BDIR/users.txt
+admin_users = postgres
+pool_mode = transaction
+max_client_conn = 200
+default_pool_size = 20
+ignore_startup_parameters = extra_float_digits
+logfile = $BDIR/pgbouncer.log
+pidfile = $BDIR/pgbouncer.pid
+INI
+    [ "$(id -u)" -ne 0 ] || chown -R postgres "$BDIR"
+    if [ -n "$first" ]; then
+        if [ "$(id -u)" -eq 0 ]; then /usr/sbin/pgbouncer -d -u postgres "$BDIR/pgbouncer.ini"; else /usr/sbin/pgbouncer -d "$BDIR/pgbouncer.ini"; fi
+        sleep 1
+    else
+        "$PGBIN/psql" -qX "postgres://postgres@127.0.0.1:$BPORT/pgbouncer" -c "RELOAD" >/dev/null
+    fi
+}
+stop_pgbouncer() { [ ! -f "$BDIR/pgbouncer.pid" ] || kill "$(cat "$BDIR/pgbouncer.pid")" 2>/dev/null || true; }
+
+# start_load DB RATE CLIENTS [URL]: pgbench at RATE and the writer (bench/lib.sh start_writer) on the source database
+# DB, or through URL (PgBouncer's entry, which the switch repoints: the writer then writes there throughout).
 start_load() {
-    local db="$1"
+    local db="$1" url="${4:-$S/$1}"
     "$PGBIN/psql" -qX "$S/postgres" -c "ALTER DATABASE $db RESET default_transaction_read_only" >/dev/null
-    "$PGBIN/pgbench" -n -c "$3" -j "$(( $3 < 2 ? 1 : 2 ))" -R "$2" -T 100000 "$S/$db" >>"$WORK/pgbench-$db.log" 2>&1 &
+    "$PGBIN/pgbench" -n -c "$3" -j "$(( $3 < 2 ? 1 : 2 ))" -R "$2" -T 100000 "$url" >>"$WORK/pgbench-$db.log" 2>&1 &
     PIDS+=($!)
-    start_writer "$S/$db" "postgres://app@127.0.0.1:$TPORT/$db" "$db"
+    start_writer "$url" "${4:-postgres://app@127.0.0.1:$TPORT/$db}" "$db"
 }
 stop_load() {
     stop_pids
@@ -113,14 +163,22 @@ round() {
     local workload="$1" n="$2"; shift 2
     local dbs=("$@") run="$WORK/$workload-$n" db
     mkdir -p "$run"
-    local rate=400 clients=4
+    local rate=400 clients=4 via=""
     [ "$workload" != databases ] || { rate=150; clients=2; }
-    for db in "${dbs[@]}"; do start_load "$db" "$rate" "$clients"; done
+    if [ "$workload" = pgbouncer ]; then
+        start_pgbouncer "${dbs[0]}"
+        via="postgres://postgres@127.0.0.1:$BPORT/${dbs[0]}"
+    fi
+    for db in "${dbs[@]}"; do start_load "$db" "$rate" "$clients" "$via"; done
     sleep 5
     local args start
     if [ "${#dbs[@]}" -eq 1 ]; then
         fresh "${dbs[0]}"
         args=(--source "$SV/${dbs[0]}" --target "postgres://app@127.0.0.1:$TVIA/${dbs[0]}" --confirm "${dbs[0]}")
+        # PgBouncer's entry carries the credentials it logs in to the target with: the target's URL holds a password
+        # (the bench's clusters trust local logins, and ignore it).
+        [ -z "$via" ] || args=(--source "$SV/${dbs[0]}" --target "postgres://app:bench@127.0.0.1:$TVIA/${dbs[0]}" --confirm "${dbs[0]}"
+            --pgbouncer "postgres://postgres@127.0.0.1:$BVIA/pgbouncer" --pgbouncer-ini "$BDIR/pgbouncer.ini")
     else
         for db in "${dbs[@]}"; do fresh "$db" absent; done
         args=(--source "$SV/postgres" --target "postgres://app@127.0.0.1:$TVIA/postgres" --databases "$(IFS=,; echo "${dbs[*]}")")
@@ -128,9 +186,9 @@ round() {
     start=$(now)
     "$CLI" migrate "${args[@]}" --online --replica-identity-full --cutover auto --workdir "$run/migrations" >"$run/migrate.out" 2>"$run/migrate.err" &
     local migrate=$!
-    # Each database's writer moves to the target once its journal says it switched (as an application behind PgBouncer,
-    # or one told by the cutover's output, would).
-    while kill -0 "$migrate" 2>/dev/null; do
+    # Each database's writer moves to the target once its journal says it switched (as an application told by the
+    # cutover's output would); behind PgBouncer it stays where it is, and PgBouncer moves.
+    while [ -z "$via" ] && kill -0 "$migrate" 2>/dev/null; do
         for db in $(python3 - "$run/migrations" <<'PY'
 import glob, json, os, sys
 for path in glob.glob(os.path.join(sys.argv[1], "**", "journal.json"), recursive=True):
@@ -146,7 +204,7 @@ PY
     done
     wait "$migrate" || { echo "$workload round $n: migrate failed:" >&2; tail -20 "$run/migrate.err" >&2; exit 1; }
     # A migration that ends within a poll of its switch: its writer moves now (a completed migration has switched).
-    for db in "${dbs[@]}"; do repoint_writer "$db"; done
+    [ -n "$via" ] || for db in "${dbs[@]}"; do repoint_writer "$db"; done
     sleep 2 # the writers' first ticks on the targets
     stop_load "${dbs[@]}"
     for db in "${dbs[@]}"; do
@@ -176,6 +234,7 @@ for workload in "${WORKLOADS[@]}"; do
     echo "Preparing $workload ..." >&2
     case "$workload" in
         databases) dbs=(shop billing crm) ;;
+        pgbouncer) dbs=(webapp) ;; # PgBouncer reserves its own name for its console
         *) dbs=("$workload") ;;
     esac
     for db in "${dbs[@]}"; do source_db "$db" "$workload"; done
