@@ -56,8 +56,9 @@ internal sealed class PgBouncerConsole
     /// session: one login instead of two, each a process and a few round trips to the console (with the tool 50 ms
     /// from it, the switch's repointing, RELOAD and RESUME took 0.38 to 0.39 s against 0.49 s as three logins).
     /// </summary>
-    public async Task<IReadOnlyList<IReadOnlyDictionary<string, string>>> ExecuteThenShowAsync(string command, string what, CancellationToken cancellationToken) =>
-        Rows(await RunAsync([command, "SHOW " + what], cancellationToken));
+    /// <param name="login">A login made before (<see cref="LogIn"/>) to run them on; null: one of their own.</param>
+    public async Task<IReadOnlyList<IReadOnlyDictionary<string, string>>> ExecuteThenShowAsync(string command, string what, CancellationToken cancellationToken, PgBouncerLogin? login = null) =>
+        Rows(login is null ? await RunAsync([command, "SHOW " + what], cancellationToken) : await login.RunAsync([command, "SHOW " + what], cancellationToken));
 
     /// <summary>A SHOW's output (psql's unaligned rows under their header) by column name.</summary>
     private static IReadOnlyList<IReadOnlyDictionary<string, string>> Rows(string output)
@@ -77,16 +78,30 @@ internal sealed class PgBouncerConsole
     }
 
     /// <summary>Runs a command (PAUSE, RESUME, RELOAD); the console's refusal is thrown as <see cref="PgBouncerRefusedException"/>.</summary>
-    public Task ExecuteAsync(string command, CancellationToken cancellationToken) => RunAsync([command], cancellationToken);
+    /// <param name="login">A login made before (<see cref="LogIn"/>) to run it on; null: one of its own.</param>
+    public Task ExecuteAsync(string command, CancellationToken cancellationToken, PgBouncerLogin? login = null) =>
+        login is null ? RunAsync([command], cancellationToken) : login.RunAsync([command], cancellationToken);
+
+    /// <summary>
+    /// A login to the console made now, its commands given later: psql logs in and waits for them on its input, so
+    /// that they then cost only their own round trips (the switch's RELOAD and RESUME, see PgBouncerSwitch).
+    /// Disposed unused, psql reads the end of its input and leaves.
+    /// </summary>
+    public PgBouncerLogin LogIn() => new(this);
 
     /// <summary>Runs <paramref name="commands"/> in one session, in order, each a simple Query; the first refused ends it.</summary>
-    private async Task<string> RunAsync(IReadOnlyList<string> commands, CancellationToken cancellationToken)
+    internal Task<string> RunAsync(IReadOnlyList<string> commands, CancellationToken cancellationToken) =>
+        RunAsync([.. commands.SelectMany(c => new[] { "-c", c })], null, () => string.Join(" then ", commands), cancellationToken);
+
+    /// <summary>psql on the console with <paramref name="arguments"/> (its commands, or its input's); <paramref name="commands"/> names them in a refusal.</summary>
+    internal async Task<string> RunAsync(IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task>? input, Func<string> commands, CancellationToken cancellationToken)
     {
         var errors = new List<string>();
         var output = new StringBuilder();
-        var spec = new ChildProcessSpec(_psql, ["-X", "-q", "-w", "-A", "-F", Separator.ToString(), "-P", "footer=off", "-v", "ON_ERROR_STOP=1", .. commands.SelectMany(c => new[] { "-c", c })])
+        var spec = new ChildProcessSpec(_psql, ["-X", "-q", "-w", "-A", "-F", Separator.ToString(), "-P", "footer=off", "-v", "ON_ERROR_STOP=1", .. arguments])
         {
             Environment = _admin.ToLibpqEnvironment(),
+            Stdin = input,
             StderrLine = line => { lock (errors) { errors.Add(_admin.Scrub(line)); } },
             Stdout = async (stream, ct) =>
             {
@@ -103,7 +118,7 @@ internal sealed class PgBouncerConsole
 
         if (stderr.Contains("ERROR:", StringComparison.Ordinal) && exit != 2)
         {
-            throw new PgBouncerRefusedException(string.Join(" then ", commands), stderr[(stderr.IndexOf("ERROR:", StringComparison.Ordinal) + 6)..].Trim().TrimEnd('.'));
+            throw new PgBouncerRefusedException(commands(), stderr[(stderr.IndexOf("ERROR:", StringComparison.Ordinal) + 6)..].Trim().TrimEnd('.'));
         }
 
         throw Unreachable(stderr);
@@ -119,5 +134,63 @@ internal sealed class PgBouncerConsole
         var cut = stderr.IndexOf("FATAL:", StringComparison.Ordinal);
         var text = (cut >= 0 ? stderr[cut..] : stderr.Replace("psql: error: ", "", StringComparison.Ordinal)).Trim().TrimEnd('.');
         return new PgRelocateException($"{Display} does not answer: {(text.Length > 300 ? text[..300] + "..." : text)}. Check --pgbouncer's host, port and that its database is pgbouncer.");
+    }
+}
+
+/// <summary>
+/// A login to PgBouncer's console made ahead of its commands (<see cref="PgBouncerConsole.LogIn"/>): psql reading its
+/// script from its input, which <see cref="RunAsync"/> gives, once. A login lost before or while it ran them (the
+/// console gone, or ending idle clients) runs them once more on a login of their own: RELOAD, SHOW and RESUME may
+/// run twice.
+/// </summary>
+internal sealed class PgBouncerLogin : IAsyncDisposable
+{
+    private readonly PgBouncerConsole _console;
+    private readonly TaskCompletionSource<IReadOnlyList<string>> _script = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task<string> _run;
+
+    internal PgBouncerLogin(PgBouncerConsole console)
+    {
+        _console = console;
+        _run = console.RunAsync(["-f", "-"], WriteAsync, () => string.Join(" then ", _script.Task.IsCompletedSuccessfully ? _script.Task.Result : []), CancellationToken.None);
+    }
+
+    /// <summary>Runs <paramref name="commands"/> on this login (each its own simple Query, in order); their output.</summary>
+    public async Task<string> RunAsync(IReadOnlyList<string> commands, CancellationToken cancellationToken)
+    {
+        if (!_script.TrySetResult(commands))
+        {
+            throw new InvalidOperationException("A console login runs one script.");
+        }
+
+        try
+        {
+            return await _run.WaitAsync(cancellationToken);
+        }
+        catch (PgRelocateException e) when (e is not PgBouncerRefusedException)
+        {
+            return await _console.RunAsync(commands, cancellationToken);
+        }
+    }
+
+    private async Task WriteAsync(Stream input, CancellationToken cancellationToken)
+    {
+        var commands = await _script.Task;
+        var script = Encoding.UTF8.GetBytes(string.Concat(commands.Select(c => c + ";\n")));
+        await input.WriteAsync(script, cancellationToken);
+    }
+
+    /// <summary>Ends the login: unused, psql reads the end of its input and leaves; its failure is no one's now.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _script.TrySetResult([]);
+        try
+        {
+            await _run;
+        }
+        catch (Exception e) when (e is PgRelocateException or IOException or InvalidOperationException)
+        {
+            // Unused, or used and its failure already reported.
+        }
     }
 }

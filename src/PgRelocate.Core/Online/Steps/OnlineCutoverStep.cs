@@ -62,6 +62,8 @@ public sealed class OnlineCutoverStep : IMigrationStep
         // One session on each side for the whole switch, opened before it: every phase below is downtime.
         await using var sessions = context.TakeHandOff<SwitchSessions>() ?? await SwitchSessions.OpenAsync(context, cancellationToken);
         var (source, target) = (sessions.Source, sessions.Target);
+        // Behind PgBouncer, the console's logins for its RELOAD and RESUME at the end are made while the phases below run.
+        await using var console = options.PgBouncer is not null && !options.Fallback ? PgBouncerSwitch.LogIn(context) : null;
 
         // 1. Everything the source committed before it became read-only. The follow step's follow when this process
         // ran it, applying since (see FollowGoingOn), else a new one from the position stored in the target. Closed
@@ -86,7 +88,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
 
         // 4. The target takes over: the application behind PgBouncer goes on, and the status says switched. The write
         // downtime ends here; nothing after this undoes the switch (the source stays read-only whatever follows).
-        await ResumeApplicationAsync(context, phases, cancellationToken);
+        await ResumeApplicationAsync(context, phases, console, cancellationToken);
         var downtime = DateTimeOffset.UtcNow - readOnlyAt;
         context.Journal.SwitchedAt = DateTimeOffset.UtcNow;
         context.Journal.Save();
@@ -269,7 +271,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// the slot and publication are removed from the read-only source after. With --fallback it waits until the way
     /// back's capture is on the target too (the next step turns the entry): what it writes first must reach the old source.
     /// </summary>
-    private static async Task ResumeApplicationAsync(MigrationContext context, DowntimePhases phases, CancellationToken cancellationToken)
+    private static async Task ResumeApplicationAsync(MigrationContext context, DowntimePhases phases, SwitchLogins? console, CancellationToken cancellationToken)
     {
         var options = context.Options;
         if (options.PgBouncer is not null && options.Fallback)
@@ -278,7 +280,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
         }
         else if (options.PgBouncer is not null)
         {
-            var paused = await PgBouncerSwitch.SwitchAsync(context, cancellationToken);
+            var paused = await PgBouncerSwitch.SwitchAsync(context, cancellationToken, console);
             context.Record.Set(ApplicationPause, paused);
             phases.Lap("PgBouncer: entry repointed, RELOAD, RESUME");
         }
