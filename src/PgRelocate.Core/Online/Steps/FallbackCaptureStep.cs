@@ -43,6 +43,10 @@ internal sealed class FallbackCaptureStep : ICompensatingStep
     {
         var started = DateTimeOffset.UtcNow;
         var record = context.Record;
+        // Behind PgBouncer the application has waited since the cutover's PAUSE, and goes on once the capture is on: the
+        // console's logins for that turn are made now, while the capture is set up (a run again after the turn has none).
+        var turn = context.Options.PgBouncer is not null && context.Journal.Output(FollowStep.StepName, PgBouncerSwitch.State) != PgBouncerState.Switched;
+        await using var logins = turn ? PgBouncerSwitch.LogIn(context) : null;
         await using var target = await Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken);
         // Decided once: a run after a kill goes on with what the first chose (and may have created).
         var by = record.Get(By) ?? (await FallbackSlot.PossibleAsync(target, cancellationToken) ? FallbackSlot.BySlot : FallbackSlot.ByTriggers);
@@ -76,12 +80,11 @@ internal sealed class FallbackCaptureStep : ICompensatingStep
 
         FaultInjection.At(StepName, "captured");
 
-        // Behind PgBouncer the application has waited since the cutover's PAUSE: it goes on now, at the target,
-        // every write of it captured. A run again after the turn (a kill) finds it done.
+        // Behind PgBouncer the application goes on now, at the target, every write of it captured.
         var behind = "";
-        if (context.Options.PgBouncer is { } pgbouncer && context.Journal.Output(FollowStep.StepName, PgBouncerSwitch.State) != PgBouncerState.Switched)
+        if (turn && context.Options.PgBouncer is { } pgbouncer)
         {
-            var paused = await PgBouncerSwitch.SwitchAsync(context, cancellationToken);
+            var paused = await PgBouncerSwitch.SwitchAsync(context, cancellationToken, logins);
             context.Journal.Step(OnlineCutoverStep.StepName).Set(OnlineCutoverStep.ApplicationPause, paused);
             behind = $"; PgBouncer's entry '{pgbouncer.Entry}' then repointed at the target and resumed (the application's queries waited {paused.TotalSeconds:0.000}s there)";
         }
