@@ -58,7 +58,7 @@ internal sealed class PgBouncerConsole
     /// </summary>
     /// <param name="login">A login made before (<see cref="LogIn"/>) to run them on; null: one of their own.</param>
     public async Task<IReadOnlyList<IReadOnlyDictionary<string, string>>> ExecuteThenShowAsync(string command, string what, CancellationToken cancellationToken, PgBouncerLogin? login = null) =>
-        Rows(login is null ? await RunAsync([command, "SHOW " + what], cancellationToken) : await login.RunAsync([command, "SHOW " + what], cancellationToken));
+        Rows(await RunAsync([command, "SHOW " + what], login, cancellationToken));
 
     /// <summary>A SHOW's output (psql's unaligned rows under their header) by column name.</summary>
     private static IReadOnlyList<IReadOnlyDictionary<string, string>> Rows(string output)
@@ -80,7 +80,7 @@ internal sealed class PgBouncerConsole
     /// <summary>Runs a command (PAUSE, RESUME, RELOAD); the console's refusal is thrown as <see cref="PgBouncerRefusedException"/>.</summary>
     /// <param name="login">A login made before (<see cref="LogIn"/>) to run it on; null: one of its own.</param>
     public Task ExecuteAsync(string command, CancellationToken cancellationToken, PgBouncerLogin? login = null) =>
-        login is null ? RunAsync([command], cancellationToken) : login.RunAsync([command], cancellationToken);
+        RunAsync([command], login, cancellationToken);
 
     /// <summary>
     /// A login to the console made now, its commands given later: psql logs in and waits for them on its input, so
@@ -88,6 +88,10 @@ internal sealed class PgBouncerConsole
     /// Disposed unused, psql reads the end of its input and leaves.
     /// </summary>
     public PgBouncerLogin LogIn() => new(this);
+
+    /// <summary>Runs <paramref name="commands"/> on <paramref name="login"/>, or on a login of their own when null.</summary>
+    private Task<string> RunAsync(IReadOnlyList<string> commands, PgBouncerLogin? login, CancellationToken cancellationToken) =>
+        login?.RunAsync(commands, cancellationToken) ?? RunAsync(commands, cancellationToken);
 
     /// <summary>Runs <paramref name="commands"/> in one session, in order, each a simple Query; the first refused ends it.</summary>
     internal Task<string> RunAsync(IReadOnlyList<string> commands, CancellationToken cancellationToken) =>
