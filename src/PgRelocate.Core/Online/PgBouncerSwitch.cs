@@ -293,11 +293,12 @@ internal static class PgBouncerSwitch
     }
 
     /// <summary>The rollback's turn of the entry back to the old source, RELOAD and RESUME (<see cref="TurnAsync"/>); nothing when a run before did it.</summary>
-    public static async Task<TimeSpan?> SwitchBackAsync(MigrationContext context, CancellationToken cancellationToken)
+    /// <param name="logins">The console's logins made for it ahead (<see cref="LogIn"/>); null: each command logs in.</param>
+    public static async Task<TimeSpan?> SwitchBackAsync(MigrationContext context, CancellationToken cancellationToken, SwitchLogins? logins = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         var turn = Rollback(context);
-        return turn.Record.Get(State) == PgBouncerState.Switched ? null : await TurnAsync(context, turn, cancellationToken);
+        return turn.Record.Get(State) == PgBouncerState.Switched ? null : await TurnAsync(context, turn, cancellationToken, logins);
     }
 
     /// <summary>A rollback that stops: PgBouncer RESUMEd where its entry points (the target), the file put back if it was rewritten.</summary>

@@ -98,6 +98,9 @@ internal static class FallbackEnding
             await TargetState.RemoveAsync(old, cancellationToken);
         }
 
+        // Behind PgBouncer the application has waited since the rollback's PAUSE: the console's logins for the turn
+        // back (RELOAD and RESUME) are made now, while the tables are compared (a run again after the turn has none).
+        await using var logins = options.PgBouncer is not null && !PgBouncerSwitch.SwitchedBack(context.Journal) ? PgBouncerSwitch.LogIn(context) : null;
         var dropped = await CompareTablesAsync(oldSource, target, cancellationToken);
         if (dropped.Count > 0)
         {
@@ -110,7 +113,7 @@ internal static class FallbackEnding
         var behind = "";
         if (options.PgBouncer is { } pgbouncer)
         {
-            var paused = await PgBouncerSwitch.SwitchBackAsync(context, cancellationToken);
+            var paused = await PgBouncerSwitch.SwitchBackAsync(context, cancellationToken, logins);
             behind = $"; PgBouncer's entry '{pgbouncer.Entry}' points at the old source again{(paused is { } p ? $" (the application's queries waited {p.TotalSeconds:0.000}s there)" : "")}";
         }
 
