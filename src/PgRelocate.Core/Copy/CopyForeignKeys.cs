@@ -5,12 +5,13 @@ using PgRelocate.Runners;
 namespace PgRelocate.Copy;
 
 /// <summary>
-/// The copy's last step: the foreign keys added NOT VALID and validated side by side (<see cref="ForeignKeyValidation"/>),
-/// then pg_restore's run of those that failed there and of the entries that need them (a comment on a foreign key).
+/// The copy's last step: the foreign keys not <paramref name="validated"/> during the data phase (see <see cref="EarlyForeignKeys"/>)
+/// added NOT VALID and validated side by side (<see cref="ForeignKeyValidation"/>), then pg_restore's run of those that
+/// failed there and of the entries that need them (a comment on a foreign key).
 /// </summary>
 internal static class CopyForeignKeys
 {
-    public static async Task RunAsync(CopyStart start, PgRestore pgRestore, IReporter reporter, List<string> warnings, CancellationToken cancellationToken)
+    public static async Task RunAsync(CopyStart start, PgRestore pgRestore, IReporter reporter, IReadOnlyList<ValidatedForeignKey> validated, List<string> warnings, CancellationToken cancellationToken)
     {
         var (options, clock, schema) = (start.Options, start.Clock, start.Schema);
         if (schema.ForeignKeys.Count == 0 && schema.AfterForeignKeys.Count == 0)
@@ -19,8 +20,10 @@ internal static class CopyForeignKeys
         }
 
         var begin = clock.Now;
-        reporter.Progress(new ProgressUpdate("foreign keys", 0, schema.ForeignKeys.Count, "foreign keys"));
-        var rest = await ForeignKeyValidation.RunAsync(schema.ForeignKeys, schema.AfterForeignKeys, start.ForeignKeyJobs, options.MaintenanceWorkMem, ct => CopySessions.OpenWriterAsync(options, ct), start.Log.Write, cancellationToken);
+        var done = validated.Select(k => k.Entry.Id).ToHashSet();
+        var keys = schema.ForeignKeys.Where(k => !done.Contains(k.Entry.Id)).ToList();
+        reporter.Progress(new ProgressUpdate("foreign keys", done.Count, schema.ForeignKeys.Count, "foreign keys"));
+        var rest = await ForeignKeyValidation.RunAsync(keys, schema.AfterForeignKeys, start.ForeignKeyJobs, options.MaintenanceWorkMem, ct => CopySessions.OpenWriterAsync(options, ct), start.Log.Write, cancellationToken);
         if (rest.Count > 0)
         {
             var list = Path.Combine(Path.GetDirectoryName(schema.Path)!, "foreign-keys.list");
@@ -30,6 +33,6 @@ internal static class CopyForeignKeys
         }
 
         reporter.Progress(new ProgressUpdate("foreign keys", schema.ForeignKeys.Count, schema.ForeignKeys.Count, "foreign keys", Finished: true));
-        clock.Add("foreign keys", $"{schema.ForeignKeys.Count} added NOT VALID, validated on {start.ForeignKeyJobs} sessions", begin);
+        clock.Add("foreign keys", $"{keys.Count} added NOT VALID, validated on {start.ForeignKeyJobs} sessions{(done.Count > 0 ? $" ({done.Count} more during the data phase)" : "")}", begin);
     }
 }

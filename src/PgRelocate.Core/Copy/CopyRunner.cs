@@ -148,7 +148,8 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         // 3. Rows, indexes and large objects, in parallel, from the snapshot.
         var begin = clock.Now;
         var yield = options.Yields ? await CopyYield.StartAsync(options.Source, cancellationToken) : null;
-        var data = new DataPhase(options, start.Lanes, snapshot, start.Schema, clock, reporter, record, yield);
+        var foreignKeys = new EarlyForeignKeys(start.Schema.ForeignKeysOfTables, clock, start.Log.Write);
+        var data = new DataPhase(options, start.Lanes, snapshot, start.Schema, clock, reporter, foreignKeys, record, yield);
         await using (yield)
         {
             await data.RunAsync(cancellationToken);
@@ -157,7 +158,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
         clock.Add("data and indexes", $"{snapshot.Tables.Count} tables", begin, data.Rows, data.Bytes);
 
         // 4. and 5. Sequences beside post-data (triggers, the rest, then the foreign keys); the record goes once both are in.
-        var sequenceCount = await SequencesAndPostDataAsync(start, pgRestore, record, warnings, cancellationToken);
+        var sequenceCount = await SequencesAndPostDataAsync(start, pgRestore, record, foreignKeys.Done, warnings, cancellationToken);
 
         // 6. --roles: the source's owners and grants, once every object is in.
         Catalog.AccessApplied? access = null;
@@ -270,7 +271,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
     /// the snapshot and a session to set them, which the post-data section waited for (70 ms of a copy of 1,000 tables
     /// with a serial key each). The record says its last section began, and goes once both are in. Returns how many sequences.
     /// </summary>
-    private async Task<int> SequencesAndPostDataAsync(CopyStart start, PgRestore pgRestore, CopyRecord? record, List<string> warnings, CancellationToken cancellationToken)
+    private async Task<int> SequencesAndPostDataAsync(CopyStart start, PgRestore pgRestore, CopyRecord? record, IReadOnlyList<ValidatedForeignKey> validated, List<string> warnings, CancellationToken cancellationToken)
     {
         var (options, clock, schema) = (start.Options, start.Clock, start.Schema);
         var sequenceWarnings = new List<string>();
@@ -301,7 +302,7 @@ public sealed class CopyRunner(PgBinaries binaries, IReporter reporter)
                 clock.Add("post-data", "triggers, partitioned indexes, the rest", begin);
             }
 
-            await CopyForeignKeys.RunAsync(start, pgRestore, reporter, warnings, cancellationToken);
+            await CopyForeignKeys.RunAsync(start, pgRestore, reporter, validated, warnings, cancellationToken);
         }
         catch
         {

@@ -21,7 +21,7 @@ namespace PgRelocate.Copy;
 /// plans the units and runs the workers: a <see cref="UnitLoader"/> copies each unit, <see cref="IndexWorkers"/> build
 /// the indexes, and a copy that yields to the application has <see cref="YieldingDataWorkers"/> for data workers.
 /// </summary>
-internal sealed class DataPhase(CopyOptions options, int slots, SourceSnapshot snapshot, SchemaArchive schema, StepClock clock, IReporter reporter, CopyRecord? record = null, CopyYield? yield = null)
+internal sealed class DataPhase(CopyOptions options, int slots, SourceSnapshot snapshot, SchemaArchive schema, StepClock clock, IReporter reporter, EarlyForeignKeys foreignKeys, CopyRecord? record = null, CopyYield? yield = null)
 {
     private readonly ConcurrentDictionary<uint, TableProgress> _progress = new();
     private readonly WorkGate _gate = new(slots, options.IndexJobs);
@@ -57,7 +57,7 @@ internal sealed class DataPhase(CopyOptions options, int slots, SourceSnapshot s
             _chunks = [.. _chunks.Where(c => c.Table is null || !record.Done.Contains(CopyRecord.RowsItem(c)))];
         }
 
-        var indexes = new IndexWorkers(options, schema, clock, _gate, _chunks.Where(c => c.Table is not null && !c.IsWholeTable).Select(c => c.Table!.Oid).ToHashSet(), record);
+        var indexes = new IndexWorkers(options, schema, clock, _gate, _chunks.Where(c => c.Table is not null && !c.IsWholeTable).Select(c => c.Table!.Oid).ToHashSet(), record, foreignKeys);
 
         _units = SmallTables.Group(_chunks, options.Jobs);
         _totals = new CopyProgressTotals(reporter, snapshot.Tables.Count);
@@ -89,8 +89,21 @@ internal sealed class DataPhase(CopyOptions options, int slots, SourceSnapshot s
         var token = failed.Token;
         var data = Enumerable.Range(0, Math.Max(1, options.Jobs)).Select(_ => Workers.Guard(yielding?.WorkerAsync(token) ?? DataWorkerAsync(loader, token), failed)).ToList();
         var index = Enumerable.Range(0, Math.Max(1, options.IndexJobs)).Select(_ => Workers.Guard(indexes.WorkerAsync(token), failed)).ToList();
-        // The index workers stop once the data workers are done (or failed) and the queue is empty.
-        _ = Task.WhenAll(data).ContinueWith(_ => indexes.Complete(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        // Once the data workers are done, the foreign keys between tables complete by then are checked; the index
+        // workers stop once the data workers are done (or failed) and the queue is empty.
+        _ = Task.WhenAll(data).ContinueWith(
+            t =>
+            {
+                if (t.IsCompletedSuccessfully)
+                {
+                    indexes.RowsIn();
+                }
+
+                indexes.Complete();
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.None,
+            TaskScheduler.Default);
         await Workers.WhenAllAsync([.. data, .. index], cancellationToken);
     }
 

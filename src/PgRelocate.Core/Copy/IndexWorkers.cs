@@ -10,9 +10,11 @@ namespace PgRelocate.Copy;
 /// The data phase's index work (see <see cref="DataPhase"/>): queues each table's indexes, key constraints and
 /// ANALYZE once its rows are in, and runs them on <see cref="CopyOptions.IndexJobs"/> index workers, each on a target
 /// session of its own, through the <see cref="WorkGate"/> with priority. With a <see cref="CopyRecord"/>, each is recorded
-/// in the transaction that does it, and what the record says is done is not done again.
+/// in the transaction that does it, and what the record says is done is not done again. Once a table is complete
+/// (analyzed), the worker that completed it adds and validates the foreign keys whose tables are now both complete
+/// (<see cref="EarlyForeignKeys"/>).
 /// </summary>
-internal sealed class IndexWorkers(CopyOptions options, SchemaArchive schema, StepClock clock, WorkGate gate, IReadOnlySet<uint> loadedInRanges, CopyRecord? record)
+internal sealed class IndexWorkers(CopyOptions options, SchemaArchive schema, StepClock clock, WorkGate gate, IReadOnlySet<uint> loadedInRanges, CopyRecord? record, EarlyForeignKeys foreignKeys)
 {
     /// <summary>The index workers' queue: each piece of work, and whether it is light (small tables': see <see cref="WorkGate"/>).</summary>
     private readonly Channel<(Func<NpgsqlConnection, CancellationToken, Task> Work, bool Light)> _work = Channel.CreateUnbounded<(Func<NpgsqlConnection, CancellationToken, Task>, bool)>();
@@ -32,6 +34,17 @@ internal sealed class IndexWorkers(CopyOptions options, SchemaArchive schema, St
     /// <summary>No more work comes: the workers stop once the queue is empty.</summary>
     public void Complete() => _work.Writer.TryComplete();
 
+    /// <summary>Every table's rows are in: the foreign keys whose tables were complete before that are checked now, one piece of work per referencing table (see <see cref="EarlyForeignKeys"/>).</summary>
+    public void RowsIn()
+    {
+        var groups = foreignKeys.RowsIn();
+        gate.Expect(groups.Count);
+        foreach (var keys in groups)
+        {
+            Queue(light: false, (conn, ct) => foreignKeys.CheckAsync(conn, keys, ct));
+        }
+    }
+
     /// <summary>Queues a table's indexes (those not built yet); the worker that finishes the last one runs ANALYZE.</summary>
     public void QueueIndexes(CopyTable table)
     {
@@ -48,6 +61,7 @@ internal sealed class IndexWorkers(CopyOptions options, SchemaArchive schema, St
                 {
                     await AttachConstraintsAsync(conn, table, indexes, ct);
                     await AnalyzeAsync(conn, table, ct);
+                    await foreignKeys.CompleteAsync(conn, table, ct);
                 });
             }
 
@@ -85,6 +99,7 @@ internal sealed class IndexWorkers(CopyOptions options, SchemaArchive schema, St
                 {
                     await AttachConstraintsAsync(conn, table, indexes, ct);
                     await AnalyzeAsync(conn, table, ct);
+                    await foreignKeys.CompleteAsync(conn, table, ct);
                 }
             });
         }
@@ -207,6 +222,11 @@ internal sealed class IndexWorkers(CopyOptions options, SchemaArchive schema, St
             foreach (var _ in work.SelectMany(w => w.Steps).SelectMany(s => s.Items))
             {
                 options.Milestone?.Invoke($"index-{Interlocked.Increment(ref _indexesCommitted)}");
+            }
+
+            foreach (var (table, _) in work)
+            {
+                await foreignKeys.CompleteAsync(conn, table, ct);
             }
         });
     }

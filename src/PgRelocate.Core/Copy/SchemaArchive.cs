@@ -36,9 +36,10 @@ internal sealed record TableIndex(uint TableOid, string Name, string Sql, string
 /// </summary>
 internal sealed class SchemaArchive
 {
-    private SchemaArchive(string path, PgTool pgRestore, IReadOnlyList<ArchiveEntry> entries, IReadOnlyList<string> extensions, IReadOnlyDictionary<uint, List<TableIndex>> indexes, string restList, int restCount, bool restScalesWithData, IReadOnlyList<ValidatedForeignKey> foreignKeys, IReadOnlyList<ArchiveEntry> afterForeignKeys)
+    private SchemaArchive(string path, PgTool pgRestore, IReadOnlyList<ArchiveEntry> entries, IReadOnlyList<string> extensions, IReadOnlyDictionary<uint, List<TableIndex>> indexes, string restList, int restCount, bool restScalesWithData, IReadOnlyList<ValidatedForeignKey> foreignKeys, IReadOnlyList<ArchiveEntry> afterForeignKeys, IReadOnlySet<int> restIds)
     {
         ForeignKeys = foreignKeys;
+        ForeignKeysOfTables = [.. foreignKeys.Where(k => !k.Entry.Dependencies.Any(restIds.Contains))];
         AfterForeignKeys = afterForeignKeys;
         Path = path;
         Entries = entries;
@@ -75,6 +76,12 @@ internal sealed class SchemaArchive
 
     /// <summary>The foreign keys added NOT VALID and validated after the rest (see <see cref="ForeignKeyValidation"/>): not in its list.</summary>
     public IReadOnlyList<ValidatedForeignKey> ForeignKeys { get; }
+
+    /// <summary>
+    /// Those of <see cref="ForeignKeys"/> that need nothing of the rest: their tables and what is built per table (the
+    /// referenced key's index), so that they may be added once both tables are complete (see <see cref="EarlyForeignKeys"/>).
+    /// </summary>
+    public IReadOnlyList<ValidatedForeignKey> ForeignKeysOfTables { get; }
 
     /// <summary>The entries that need one of <see cref="ForeignKeys"/> (a comment on one): restored after them.</summary>
     public IReadOnlyList<ArchiveEntry> AfterForeignKeys { get; }
@@ -145,7 +152,7 @@ internal sealed class SchemaArchive
         var (rest, keys, after) = ForeignKeyValidation.Split(others);
         var restList = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, "post-data.list");
         await File.WriteAllLinesAsync(restList, rest.Select(e => e.ListLine), cancellationToken);
-        return new SchemaArchive(path, pgRestore, contents.Entries, contents.Extensions, indexes, restList, rest.Count, rest.Any(PostDataRest.ScalesWithData), keys, after);
+        return new SchemaArchive(path, pgRestore, contents.Entries, contents.Extensions, indexes, restList, rest.Count, rest.Any(PostDataRest.ScalesWithData), keys, after, rest.Where(e => e.Section == ArchiveSection.PostData).Select(e => e.Id).ToHashSet());
     }
 
     /// <summary>

@@ -14,6 +14,12 @@ internal sealed record ValidatedForeignKey(ArchiveEntry Entry, string Table, str
     public string AddNotValid => Entry.Definition.Trim().TrimEnd(';').TrimEnd() + " NOT VALID;";
 
     public string Validate => $"ALTER TABLE ONLY {Table} VALIDATE CONSTRAINT {Name};";
+
+    /// <summary>The referencing table's schema and name, unquoted (pg_dump quotes a part only where it must).</summary>
+    public (string Schema, string Name) TableName => ForeignKeyValidation.Unqualify(Table);
+
+    /// <summary>The referenced table's schema and name, unquoted.</summary>
+    public (string Schema, string Name) ReferencedName => ForeignKeyValidation.Unqualify(Referenced);
 }
 
 /// <summary>
@@ -181,6 +187,45 @@ internal static partial class ForeignKeyValidation
         return [.. failed.Concat(after).OrderBy(e => e.Id)];
     }
 
+    /// <summary>
+    /// Adds <paramref name="key"/> NOT VALID, one addition at a time among those that hold <paramref name="adding"/>,
+    /// then validates it on <paramref name="conn"/> (set up as <see cref="OpenAsync"/> sets a session up); false, the
+    /// constraint dropped again and the error logged, where the server refuses either: its caller's last step runs it again.
+    /// </summary>
+    public static async Task<bool> TryAddAndValidateAsync(NpgsqlConnection conn, ValidatedForeignKey key, SemaphoreSlim adding, Action<string> log, CancellationToken cancellationToken)
+    {
+        await adding.WaitAsync(cancellationToken);
+        try
+        {
+            if (!await TryAsync(conn, key.AddNotValid, log, cancellationToken))
+            {
+                return false;
+            }
+        }
+        finally
+        {
+            adding.Release();
+        }
+
+        if (await TryAsync(conn, key.Validate, log, cancellationToken))
+        {
+            return true;
+        }
+
+        await Db.ExecuteAsync(conn, $"ALTER TABLE ONLY {key.Table} DROP CONSTRAINT IF EXISTS {key.Name}", cancellationToken);
+        return false;
+    }
+
+    /// <summary>A name pg_dump qualified (<c>public."Order"</c>) as its schema and name, unquoted.</summary>
+    public static (string Schema, string Name) Unqualify(string qualified)
+    {
+        var m = QualifiedName().Match(qualified);
+        return m.Success ? (Unquote(m.Groups["schema"].Value), Unquote(m.Groups["name"].Value)) : (qualified, "");
+    }
+
+    private static string Unquote(string part) =>
+        part.StartsWith('"') ? part[1..^1].Replace("\"\"", "\"", StringComparison.Ordinal) : part;
+
     /// <summary>The tables of those <paramref name="keys"/> reference that are partitioned, as pg_dump names them.</summary>
     private static async Task<HashSet<string>> PartitionedAsync(NpgsqlConnection conn, IReadOnlyList<ValidatedForeignKey> keys, CancellationToken cancellationToken)
     {
@@ -227,6 +272,9 @@ internal static partial class ForeignKeyValidation
     private static partial Regex Spaces();
 
     private const string Name = @"""(?:[^""]|"""")+""|[^\s"".;]+";
+
+    [GeneratedRegex(@"^(?<schema>" + Name + @")\.(?<name>" + Name + @")$")]
+    private static partial Regex QualifiedName();
 
     [GeneratedRegex(@"^ALTER TABLE ONLY (?<table>(?:" + Name + @")\.(?:" + Name + @"))\s+ADD CONSTRAINT (?<name>" + Name + @") FOREIGN KEY \(.*?\) REFERENCES (?<referenced>(?:" + Name + @")\.(?:" + Name + @"))\(.*;$", RegexOptions.Singleline)]
     private static partial Regex PlainForeignKey();

@@ -53,10 +53,49 @@ public sealed class ForeignKeyValidationTests(PgServerPair servers) : IClassFixt
         var log = await AssertRestoredAsync(result, source, target, path == "copy" ? dir.File("run.log") : Path.Combine(MigrationJournal.All(dir.Path).Single().Folder, "restore.log"));
         // Four plain foreign keys made here (one a self-reference, one of two columns); the partitioned table's, the one
         // to a partitioned table (one foreign key to each partition, which VALIDATE would leave NOT VALID) and the NOT
-        // VALID one by pg_restore, with the comment.
-        Assert.Contains("# [foreign keys] 4 added NOT VALID", log, StringComparison.Ordinal);
+        // VALID one by pg_restore, with the comment. The copy makes the four as soon as both their tables are complete,
+        // in its data phase: its last step has only the one to the partitioned table left.
+        Assert.Contains($"# [foreign keys] {(path == "copy" ? 0 : 4)} added NOT VALID", log, StringComparison.Ordinal);
         Assert.Contains("# [foreign keys] public.visit_notes visit_notes_visit_id_at_fkey references a partitioned table: left to pg_restore", log, StringComparison.Ordinal);
         Assert.Equal(4, Validations(log).Count);
+        if (path == "copy")
+        {
+            var lastStep = log.IndexOf("# [foreign keys] 0 added NOT VALID", StringComparison.Ordinal);
+            var postData = log.IndexOf("post-data.list", StringComparison.Ordinal);
+            Assert.All(Validations(log), v => Assert.InRange(log.IndexOf(v, StringComparison.Ordinal), 0, Math.Min(lastStep, postData)));
+            Assert.Equal(4, log.Split('\n').Count(l => l.StartsWith("# [foreign keys] ", StringComparison.Ordinal) && l.Contains(" NOT VALID;", StringComparison.Ordinal)));
+        }
+    }
+
+    /// <summary>
+    /// A foreign key added and validated on a session of the caller's (a copy's index builder): true where it holds,
+    /// false where its check fails, with nothing left of it, so that the copy's last step runs it again and reports it.
+    /// </summary>
+    [Fact]
+    public async Task Should_Add_And_Validate_One_Foreign_Key_On_A_Given_Session_And_Leave_Nothing_Of_One_That_Fails()
+    {
+        var target = await servers.Target.CreateDatabaseAsync("fk_one");
+        await PgServer.ExecuteAsync(target, """
+            CREATE TABLE parent (id int PRIMARY KEY);
+            INSERT INTO parent SELECT generate_series(1, 100);
+            CREATE TABLE good (id int PRIMARY KEY, parent_id int);
+            INSERT INTO good SELECT g, g FROM generate_series(1, 100) g;
+            CREATE TABLE bad (id int PRIMARY KEY, parent_id int);
+            INSERT INTO bad VALUES (1, 1), (2, 4242);
+            """);
+        ValidatedForeignKey Key(int id, string table) => ForeignKeyValidation.Plan(Entry(id, $"ALTER TABLE ONLY public.{table}\n    ADD CONSTRAINT {table}_fk FOREIGN KEY (parent_id) REFERENCES public.parent(id);\n"))!;
+        var lines = new List<string>();
+        using var adding = new SemaphoreSlim(1, 1);
+        await using var conn = new NpgsqlConnection(target.ToNpgsqlConnectionString());
+        await conn.OpenAsync();
+
+        Assert.True(await ForeignKeyValidation.TryAddAndValidateAsync(conn, Key(7, "good"), adding, lines.Add, CancellationToken.None));
+        Assert.False(await ForeignKeyValidation.TryAddAndValidateAsync(conn, Key(8, "bad"), adding, lines.Add, CancellationToken.None));
+
+        Assert.Equal(1, adding.CurrentCount);
+        Assert.Equal(["good_fk"], await PgServer.ScalarAsync<string[]>(target, "SELECT array_agg(conname::text) FROM pg_constraint WHERE contype = 'f' AND convalidated") ?? []);
+        Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_constraint WHERE conname = 'bad_fk'"));
+        Assert.Contains(lines, l => l.Contains("23503", StringComparison.Ordinal) && l.Contains("VALIDATE CONSTRAINT bad_fk", StringComparison.Ordinal));
     }
 
     /// <summary>
@@ -154,6 +193,9 @@ public sealed class ForeignKeyValidationTests(PgServerPair servers) : IClassFixt
         Assert.Equal("\"Shop \"\"Main\"\".v1\".\"payments; log\"", key.Table);
         Assert.Equal("\"pay \"\"user\"\"\"", key.Name);
         Assert.Equal("\"Shop \"\"Main\"\".v1\".\"User Accounts\"", key.Referenced);
+        Assert.Equal(("Shop \"Main\".v1", "payments; log"), key.TableName);
+        Assert.Equal(("Shop \"Main\".v1", "User Accounts"), key.ReferencedName);
+        Assert.Equal(("public", "orders"), ForeignKeyValidation.Unqualify("public.orders"));
         Assert.EndsWith("ON DELETE CASCADE NOT VALID;", key.AddNotValid, StringComparison.Ordinal);
         Assert.Equal("ALTER TABLE ONLY \"Shop \"\"Main\"\".v1\".\"payments; log\" VALIDATE CONSTRAINT \"pay \"\"user\"\"\";", key.Validate);
         Assert.Null(ForeignKeyValidation.Plan(partitioned));
