@@ -12,6 +12,9 @@ namespace PgRelocate.Preflight;
 /// the events table, its GIN index beside <c>pgbench_accounts</c>' rows). The same play serves a restore that follows
 /// the archive while pg_dump writes it (<c>Restore/ScheduledRestore</c>, migrate's dump + restore): given the dump
 /// (its <c>feed</c>), a lane starts a table's rows once pg_dump starts writing them, and ends them no sooner than it does.
+/// The direct copy's foreign keys between its tables (its <c>checks</c>) are checked once both tables are complete and
+/// every table's rows are in, by the builder that completed the second or the next free one (<c>Copy/EarlyForeignKeys</c>),
+/// one after another, before any build.
 /// </summary>
 internal static class CopySchedule
 {
@@ -24,6 +27,7 @@ internal static class CopySchedule
         Build,
         Analyze,
         Dump,
+        Check,
     }
 
     /// <summary>
@@ -35,8 +39,10 @@ internal static class CopySchedule
     /// else the dump a following restore reads, each table's in seconds alone, in the archive's order, one after
     /// another beside the steps and outside their slots: a table in it has its rows ready once its dump has started,
     /// in that order, and a lane that has moved them before its dump has ended waits for it, keeping its slot.
+    /// <paramref name="checks"/>: foreign keys' checks (seconds alone each) between two of <paramref name="tables"/>
+    /// (their indexes; -1: a table complete from the start, a small one), each made once both are complete.
     /// </summary>
-    public static double Seconds(IReadOnlyList<(IReadOnlyList<double> Rows, IReadOnlyList<double> Indexes, double Analyze, long Bytes)> tables, int jobs, int indexJobs, int slots, int? cores, IReadOnlyList<(int Table, double Seconds)>? feed = null)
+    public static double Seconds(IReadOnlyList<(IReadOnlyList<double> Rows, IReadOnlyList<double> Indexes, double Analyze, long Bytes)> tables, int jobs, int indexJobs, int slots, int? cores, IReadOnlyList<(int Table, double Seconds)>? feed = null, IReadOnlyList<(int Referencing, int Referenced, double Seconds)>? checks = null)
     {
         ArgumentNullException.ThrowIfNull(tables);
         jobs = Math.Max(1, jobs);
@@ -49,7 +55,12 @@ internal static class CopySchedule
             .Select(u => (u.Table, u.Work)));
         var rowsLeft = tables.Select(t => t.Rows.Count(w => w > 0)).ToArray();
         var buildsLeft = tables.Select(t => t.Indexes.Count(w => w > 0)).ToArray();
-        var builds = new Queue<(int Table, double Work, bool Analyze)>();
+        var builds = new Queue<(int Table, double Work, Step Kind)>();
+        // The checks ready, by referencing table, taken before any build once every table's rows are in (parked until then).
+        var made = new List<(int Table, double Work, Step Kind)>();
+        var parked = new List<(int Table, double Work, Step Kind)>();
+        var complete = new bool[tables.Count];
+        var pending = checks?.Where(c => c.Seconds > 0).ToList() ?? [];
         var running = new List<(int Table, double Left, Step Kind)>();
         var dumped = 0;
         var dumpEnded = new HashSet<int>();
@@ -57,7 +68,8 @@ internal static class CopySchedule
         var waiting = new List<int>();
         var now = 0.0;
 
-        // A table with no rows to move has its builds ready at once.
+        // The checks between tables complete from the start, then a table with no rows to move has its builds ready at once.
+        Complete(-1);
         for (var i = 0; i < tables.Count; i++)
         {
             if (rowsLeft[i] == 0)
@@ -81,10 +93,20 @@ internal static class CopySchedule
             while (running.Count(r => r.Kind != Step.Dump) + waiting.Count < slots)
             {
                 var lanes = running.Count(r => r.Kind == Step.Rows) + waiting.Count;
-                if (builds.Count > 0 && running.Count(r => r.Kind is Step.Build or Step.Analyze) < indexJobs)
+                if (made.Count + builds.Count > 0 && running.Count(r => r.Kind is Step.Build or Step.Analyze or Step.Check) < indexJobs)
                 {
-                    var b = builds.Dequeue();
-                    running.Add((b.Table, b.Work, b.Analyze ? Step.Analyze : Step.Build));
+                    (int Table, double Work, Step Kind) b;
+                    if (made.Count > 0)
+                    {
+                        b = made[0];
+                        made.RemoveAt(0);
+                    }
+                    else
+                    {
+                        b = builds.Dequeue();
+                    }
+
+                    running.Add((b.Table, b.Work, b.Kind));
                 }
                 else if (rows.Count > 0 && lanes < jobs)
                 {
@@ -95,6 +117,13 @@ internal static class CopySchedule
                 {
                     break;
                 }
+            }
+
+            if (parked.Count > 0 && RowsAllIn())
+            {
+                parked.ForEach(p => Check(made, p.Table, p.Work));
+                parked.Clear();
+                continue;
             }
 
             if (running.Count == 0)
@@ -128,8 +157,11 @@ internal static class CopySchedule
                     case Step.Rows:
                         RowsIn(e.Table);
                         break;
-                    case Step.Build when --buildsLeft[e.Table] == 0 && tables[e.Table].Analyze > 0:
-                        builds.Enqueue((e.Table, tables[e.Table].Analyze, true));
+                    case Step.Build when --buildsLeft[e.Table] == 0:
+                        Analyzed(e.Table);
+                        break;
+                    case Step.Analyze:
+                        Complete(e.Table);
                         break;
                 }
             }
@@ -148,13 +180,64 @@ internal static class CopySchedule
         {
             foreach (var w in tables[table].Indexes.Where(w => w > 0))
             {
-                builds.Enqueue((table, w, false));
+                builds.Enqueue((table, w, Step.Build));
             }
 
-            if (buildsLeft[table] == 0 && tables[table].Analyze > 0)
+            if (buildsLeft[table] == 0)
             {
-                builds.Enqueue((table, tables[table].Analyze, true));
+                Analyzed(table);
             }
         }
+
+        // Its last index built: its ANALYZE, or, with none, it is complete.
+        void Analyzed(int table)
+        {
+            if (tables[table].Analyze > 0)
+            {
+                builds.Enqueue((table, tables[table].Analyze, Step.Analyze));
+            }
+            else
+            {
+                Complete(table);
+            }
+        }
+
+        // A table complete: the checks whose tables both are now, by referencing table.
+        void Complete(int table)
+        {
+            if (table >= 0)
+            {
+                complete[table] = true;
+            }
+
+            var ready = pending.Where(c => (c.Referencing < 0 || complete[c.Referencing]) && (c.Referenced < 0 || complete[c.Referenced])).ToList();
+            pending.RemoveAll(ready.Contains);
+            foreach (var g in ready.GroupBy(c => c.Referencing))
+            {
+                Check(RowsAllIn() ? made : parked, g.Key, g.Sum(c => c.Seconds));
+            }
+        }
+
+        // A referencing table's checks, one after another: added to those of it running or waiting (handed to that builder), else waiting.
+        void Check(List<(int Table, double Work, Step Kind)> into, int referencing, double seconds)
+        {
+            var at = running.FindIndex(r => r.Kind == Step.Check && r.Table == referencing);
+            if (at >= 0)
+            {
+                running[at] = running[at] with { Left = running[at].Left + seconds };
+                return;
+            }
+
+            at = into.FindIndex(c => c.Table == referencing);
+            if (at >= 0)
+            {
+                into[at] = into[at] with { Work = into[at].Work + seconds };
+                return;
+            }
+
+            into.Add((referencing, seconds, Step.Check));
+        }
+
+        bool RowsAllIn() => rows.Count == 0 && waiting.Count == 0 && (feed is null || dumped == feed.Count) && !running.Any(r => r.Kind == Step.Rows);
     }
 }

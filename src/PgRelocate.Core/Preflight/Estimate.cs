@@ -83,7 +83,9 @@ public sealed record Estimate(
             work.Add(([.. Enumerable.Repeat(m.LargeObjectBytes / lane / parts, parts)], [], 0, m.LargeObjectBytes));
         }
 
-        var scheduled = lane > 0 ? CopySchedule.Seconds(work, o.Jobs, o.IndexJobs, slots, m.SharedCores) : indexes;
+        // The foreign keys between the tables it plays are checked beside its last builds (Copy/EarlyForeignKeys), the rest after.
+        var (early, late) = ForeignKeysOf(m, tables);
+        var scheduled = lane > 0 ? CopySchedule.Seconds(work, o.Jobs, o.IndexJobs, slots, m.SharedCores, checks: early) : indexes;
         var trip = Math.Max(m.SourceRoundTrip.TotalSeconds, m.TargetRoundTrip?.TotalSeconds ?? 0);
         var trips = (3.0 * tables.Count * trip + 3.0 * m.LargeObjects * (m.TargetRoundTrip?.TotalSeconds ?? trip)) / o.Jobs;
         // A small table's statements mostly wait on round trips, and their work is light for the copy's gate: every
@@ -93,16 +95,16 @@ public sealed record Estimate(
         // pre-data and post-data of tiny tables take about what pg_dump took to write them).
         var schema = 2 * (m.SchemaDumpSeconds ?? 0);
         // The post-data's foreign keys' checks, once every table's rows are in: the copy's with its index builders' sessions.
-        var copyChecks = ForeignKeySeconds(m, o.IndexJobs);
+        var copyChecks = ForeignKeySeconds(m, lane > 0 ? late : m.ForeignKeys, o.IndexJobs);
         var copy = scheduled + trips + smalls + schema + (copyChecks ?? 0);
         var smallText = small == 0 ? "" : Line($", {small} small tables {smalls:0.#} s ({o.Jobs + o.IndexJobs} sessions)");
         var coresText = m.SharedCores is { } shared ? Line($", on {shared} cores both servers share") : "";
-        basis.Add(Line($"direct copy: rows and indexes {scheduled:0.#} s as the copy schedules them ({o.Jobs} lane(s), {o.IndexJobs} builder(s), {slots} at once{coresText}; a table's index builds beside the next tables' rows), of which rows {rows:0.#} s ({lanes} lane(s) at once{(split || largest < SplitBytes ? "" : ", the largest table in one")}), indexes and ANALYZE {indexes:0.#} s ({builders} builder(s)); round trips {trips:0.#} s ({tables.Count} tables, {m.LargeObjects} large objects){smallText}, the schema's dump and restore {schema:0.#} s{ChecksText(m, copyChecks, o.IndexJobs)}; the tool's start not counted."));
+        basis.Add(Line($"direct copy: rows and indexes {scheduled:0.#} s as the copy schedules them ({o.Jobs} lane(s), {o.IndexJobs} builder(s), {slots} at once{coresText}; a table's index builds beside the next tables' rows), of which rows {rows:0.#} s ({lanes} lane(s) at once{(split || largest < SplitBytes ? "" : ", the largest table in one")}), indexes and ANALYZE {indexes:0.#} s ({builders} builder(s)); round trips {trips:0.#} s ({tables.Count} tables, {m.LargeObjects} large objects){smallText}, the schema's dump and restore {schema:0.#} s{ChecksText(m, copyChecks, o.IndexJobs, lane > 0 ? early.Count : 0)}; the tool's start not counted."));
 
         var dump = read > 0 ? heap / read : 0;
         var restore = (lane > 0 ? heap / lane : 0) + indexes + trips + smalls + schema;
         var following = o.Jobs > 1 && read > 0 && lane > 0 ? Following(m, o, tables, eachIndex, eachAnalyze, read, lane) + trips + smalls + schema : (double?)null;
-        var restoreChecks = ForeignKeySeconds(m, o.Jobs);
+        var restoreChecks = ForeignKeySeconds(m, m.ForeignKeys, o.Jobs);
         var dumpRestore = (following ?? dump + restore) + (restoreChecks ?? 0);
         var together = following is { } f
             ? Line($"; migrate with --jobs {o.Jobs} restores while it dumps: {f:0.#} s, the archive's tables on {o.Jobs} lanes as pg_dump writes them, each table's index builds once its rows are in ({o.Jobs} builders)")
@@ -219,11 +221,11 @@ public sealed record Estimate(
     }
 
     /// <summary>
-    /// The foreign keys' checks (<see cref="ForeignKeyChecks"/>) on <paramref name="jobs"/> sessions, no more at once than
+    /// <paramref name="keys"/>' checks (<see cref="ForeignKeyChecks"/>) on <paramref name="jobs"/> sessions, no more at once than
     /// the cores both servers share: each by its rows at the measured rate. Null where the source has
     /// foreign keys and no rate was measured; 0 where it has none.
     /// </summary>
-    private static double? ForeignKeySeconds(EstimateMeasures m, int jobs)
+    private static double? ForeignKeySeconds(EstimateMeasures m, IReadOnlyList<EstimateForeignKey> keys, int jobs)
     {
         if (m.ForeignKeys.Count == 0)
         {
@@ -235,14 +237,41 @@ public sealed record Estimate(
             return null;
         }
 
-        var checks = m.ForeignKeys.Select(k => (k.Referencing, k.Referenced, ForeignKeyChecks.CheckSeconds(k.ReferencingRows, k.ReferencedRows, rate))).ToList();
+        var checks = keys.Select(k => (k.Referencing, k.Referenced, ForeignKeyChecks.CheckSeconds(k.ReferencingRows, k.ReferencedRows, rate))).ToList();
         return ForeignKeyChecks.Seconds(checks, Math.Min(jobs, m.SharedCores ?? jobs));
     }
 
-    /// <summary>What the basis says of the foreign keys' checks in a path's time: nothing where the source has none.</summary>
-    private static string ChecksText(EstimateMeasures m, double? seconds, int jobs) =>
+    /// <summary>
+    /// The copy's foreign keys in two: those between tables it plays (<paramref name="tables"/>, by their index there;
+    /// -1 for a small table, complete from the start), each check's seconds at the measured rate, which the copy makes
+    /// while its data phase goes on; and the rest (a partitioned table's), after it. All after where no rate was measured.
+    /// </summary>
+    private static (List<(int Referencing, int Referenced, double Seconds)> Early, List<EstimateForeignKey> Late) ForeignKeysOf(EstimateMeasures m, IReadOnlyList<EstimateTable> tables)
+    {
+        var early = new List<(int, int, double)>();
+        var late = new List<EstimateForeignKey>();
+        var played = tables.Select((t, i) => (t.Oid, i)).Where(x => x.Oid != 0).ToDictionary(x => x.Oid, x => x.i);
+        var small = m.Tables.Where(t => t.Oid != 0 && !played.ContainsKey(t.Oid)).Select(t => t.Oid).ToHashSet();
+        int? At(long oid) => played.TryGetValue(oid, out var i) ? i : small.Contains(oid) ? -1 : null;
+        foreach (var k in m.ForeignKeys)
+        {
+            if (m.ForeignKeyRowsPerSecond is { } rate && rate > 0 && At(k.Referencing) is { } a && At(k.Referenced) is { } b)
+            {
+                early.Add((a, b, ForeignKeyChecks.CheckSeconds(k.ReferencingRows, k.ReferencedRows, rate)));
+            }
+            else
+            {
+                late.Add(k);
+            }
+        }
+
+        return (early, late);
+    }
+
+    /// <summary>What the basis says of the foreign keys' checks in a path's time: nothing where the source has none; <paramref name="early"/> of them played with the rows and builds.</summary>
+    private static string ChecksText(EstimateMeasures m, double? seconds, int jobs, int early = 0) =>
         m.ForeignKeys.Count == 0 ? ""
-        : seconds is { } s ? Line($", the foreign keys' checks {s:0.#} s ({m.ForeignKeys.Count}, {Math.Min(jobs, m.SharedCores ?? jobs)} at once, one table's one after another)")
+        : seconds is { } s ? Line($", the foreign keys' checks {s:0.#} s ({m.ForeignKeys.Count - early}, {Math.Min(jobs, m.SharedCores ?? jobs)} at once, one table's one after another){(early > 0 ? Line($"; {early} more checked with the builds, each once both its tables are complete and the rows in") : "")}")
         : Line($", the foreign keys' checks not counted ({m.ForeignKeys.Count}; their rate not measured)");
 
     /// <summary>A table's ANALYZE at the measured cost, a table of fewer rows than the sample at its share of it.</summary>

@@ -296,7 +296,7 @@ internal static class EstimateMeasurer
 
     private static async Task<List<(EstimateTable Table, long Writes)>> TablesAsync(NpgsqlConnection source, Dictionary<(string, string), (long Heap, long Total)> sizes, CancellationToken cancellationToken) =>
         await Db.ListAsync(source, CatalogSql.Load("Preflight/EstimateTables.sql"), r =>
-            (new EstimateTable(r.GetString(0), r.GetString(1), sizes.GetValueOrDefault((r.GetString(0), r.GetString(1))).Heap, r.GetInt64(2), r.GetFieldValue<string[]>(3), sizes.GetValueOrDefault((r.GetString(0), r.GetString(1))).Total, r.GetFieldValue<long[]>(5)),
+            (new EstimateTable(r.GetString(0), r.GetString(1), sizes.GetValueOrDefault((r.GetString(0), r.GetString(1))).Heap, r.GetInt64(2), r.GetFieldValue<string[]>(3), sizes.GetValueOrDefault((r.GetString(0), r.GetString(1))).Total, r.GetFieldValue<long[]>(5), r.GetInt64(6)),
              r.GetInt64(4)), cancellationToken);
 
     /// <summary>The five tables with the most rows written per second between the two readings.</summary>

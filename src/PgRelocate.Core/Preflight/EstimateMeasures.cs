@@ -3,9 +3,10 @@ namespace PgRelocate.Preflight;
 /// <summary>
 /// One of the source's user tables as the estimate sees it: its heap, its rows, its indexes' kinds, its heap, TOAST
 /// and indexes together (which say whether the copy takes it as a small table), and its indexes' sizes weighed by
-/// their kind, in the order of <see cref="IndexKinds"/> (the catalog's; 0 where it has none; null: not read).
+/// their kind, in the order of <see cref="IndexKinds"/> (the catalog's; 0 where it has none; null: not read); and its
+/// oid (0: not read), by which <see cref="EstimateForeignKey"/> names it.
 /// </summary>
-public sealed record EstimateTable(string Schema, string Name, long HeapBytes, long Rows, IReadOnlyList<string> IndexKinds, long TotalBytes, IReadOnlyList<long>? WeighedIndexBytes = null)
+public sealed record EstimateTable(string Schema, string Name, long HeapBytes, long Rows, IReadOnlyList<string> IndexKinds, long TotalBytes, IReadOnlyList<long>? WeighedIndexBytes = null, long Oid = 0)
 {
     public string Qualified => Schema + "." + Name;
 

@@ -57,6 +57,25 @@ public class CopyScheduleTests
     }
 
     [Fact]
+    public void Should_Check_Foreign_Keys_Once_Their_Tables_Are_Complete_And_Every_Tables_Rows_Are_In_Beside_The_Last_Builds()
+    {
+        // Cores enough. A: 10 s of rows, a 4 s index; B: 2 s of rows, a 1 s ANALYZE; C: 1 s of rows (on the lane B
+        // freed, 2 to 3 s), referencing B (a 3 s check) and A (a 2 s check). C's check against B is ready at 3 s and
+        // waits for A's rows (in at 10 s), then runs beside A's index; its check against A follows it on the same
+        // builder once A is complete at 14 s: 10 + 3 = 13, then 14 to 16 s. Checked after everything, 14 + 3 + 2 = 19 s.
+        var tables = new[] { Table(10, [4], 3000), Table(2, [], 2000, analyze: 1), Table(1, [], 1000) };
+        var seconds = CopySchedule.Seconds(tables, jobs: 2, indexJobs: 2, slots: 4, cores: null, checks: [(2, 1, 3), (2, 0, 2)]);
+        // Two checks of one referencing table ready at once go one after another: 10 + 3 + 2 = 15 s beside A's 4 s index.
+        var together = CopySchedule.Seconds(tables, jobs: 2, indexJobs: 2, slots: 4, cores: null, checks: [(2, 1, 3), (2, 1, 2)]);
+        // A check between two small tables (complete from the start) waits for the rows too, then takes the free builder.
+        var small = CopySchedule.Seconds([Table(4, [5], 1)], jobs: 1, indexJobs: 2, slots: 2, cores: null, checks: [(-1, -1, 3)]);
+
+        Assert.Equal(16, seconds, 6);
+        Assert.Equal(15, together, 6);
+        Assert.Equal(9, small, 6);
+    }
+
+    [Fact]
     public void Should_Predict_The_Copy_As_Scheduled()
     {
         // The first case's tables, as the estimate sees them (EstimateIndexKindsTests' measures: a lane at 100 MB/s,
