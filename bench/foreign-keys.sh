@@ -13,8 +13,7 @@ ROOT_DIR="$(cd "$(dirname "$0")/.." && pwd)"
 
 ROUNDS=${ROUNDS:-2}
 LOG_ROWS=${LOG_ROWS:-16000000}
-need_apt pgcopydb /usr/lib/postgresql/15/bin/pgcopydb pgcopydb
-PGCOPYDB="$(command -v pgcopydb || ls /usr/lib/postgresql/*/bin/pgcopydb | sort -V | tail -1)"
+need_pgcopydb
 [ -n "${CLI:-}" ] || build_cli
 
 make_work pgrelocate-fk
@@ -73,10 +72,8 @@ for ROUND in $(seq "$ROUNDS"); do
     check anchor anchor
 
     fresh pgcopydb
-    rm -rf "$WORK/pgcopydb"
     s=$(now)
-    PATH="$PGBIN:$PATH" "$PGCOPYDB" clone --source "$SRC" --target "$(tgt pgcopydb)" --table-jobs 2 --index-jobs 2 \
-        --no-owner --no-acl --dir "$WORK/pgcopydb" >"$WORK/pgcopydb.out" 2>&1 || { tail -20 "$WORK/pgcopydb.out"; exit 1; }
+    pgcopydb_clone "$SRC" "$(tgt pgcopydb)"
     record pgcopydb "$(since "$s")"
     check pgcopydb pgcopydb
 

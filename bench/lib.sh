@@ -12,6 +12,20 @@ need_apt() {
     fi
 }
 
+# need_pgcopydb: installs pgcopydb when it is missing (from apt) and sets PGCOPYDB to it.
+need_pgcopydb() {
+    need_apt pgcopydb /usr/lib/postgresql/15/bin/pgcopydb pgcopydb
+    PGCOPYDB="$(command -v pgcopydb || ls /usr/lib/postgresql/*/bin/pgcopydb | sort -V | tail -1)"
+}
+
+# pgcopydb_clone SOURCE TARGET: pgcopydb clone, 2 table jobs and 2 index jobs, its work in $WORK/pgcopydb (its
+# output in $WORK/pgcopydb.out, whose end is shown if it fails, ending the bench).
+pgcopydb_clone() {
+    rm -rf "$WORK/pgcopydb"
+    PATH="$PGBIN:$PATH" "$PGCOPYDB" clone --source "$1" --target "$2" --table-jobs 2 --index-jobs 2 \
+        --no-owner --no-acl --dir "$WORK/pgcopydb" >"$WORK/pgcopydb.out" 2>&1 || { tail -20 "$WORK/pgcopydb.out"; exit 1; }
+}
+
 # build_cli: builds pgrelocate as its linux-x64 tool package holds it (compiled to native code, see the .csproj)
 # into out/bench-cli, and sets CLI to the program.
 build_cli() {

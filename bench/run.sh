@@ -28,9 +28,8 @@ ROUNDS="${ROUNDS:-3}"
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lib.sh
 . "$ROOT_DIR/bench/lib.sh"
-need_apt pgcopydb /usr/lib/postgresql/15/bin/pgcopydb pgcopydb
+need_pgcopydb
 need_apt /usr/bin/time /usr/bin/time time
-PGCOPYDB="$(command -v pgcopydb || ls /usr/lib/postgresql/*/bin/pgcopydb | sort -V | tail -1)"
 
 build_cli
 make_work pgrelocate-bench
@@ -128,10 +127,8 @@ echo "pgrelocate restore --jobs $JOBS ${R[restore_pgrelocate]##* }s" >&2
 
 # 3. pgcopydb clone, 2 table jobs and 2 index jobs.
 fresh t_pgcopydb
-rm -rf "$WORK/pgcopydb"
 s=$(now)
-PATH="$PGBIN:$PATH" "$PGCOPYDB" clone --source "$SRC" --target "$(tgt t_pgcopydb)" --table-jobs 2 --index-jobs 2 \
-    --no-owner --no-acl --dir "$WORK/pgcopydb" >"$WORK/pgcopydb.out" 2>&1 || { tail -20 "$WORK/pgcopydb.out"; exit 1; }
+pgcopydb_clone "$SRC" "$(tgt t_pgcopydb)"
 record pgcopydb "$(since "$s")"
 rm -rf "$WORK/pgcopydb"
 settle t_pgcopydb

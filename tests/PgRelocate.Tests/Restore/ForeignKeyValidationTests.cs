@@ -74,16 +74,7 @@ public sealed class ForeignKeyValidationTests(PgServerPair servers) : IClassFixt
     [Fact]
     public async Task Should_Add_And_Validate_One_Foreign_Key_On_A_Given_Session_And_Leave_Nothing_Of_One_That_Fails()
     {
-        var target = await servers.Target.CreateDatabaseAsync("fk_one");
-        await PgServer.ExecuteAsync(target, """
-            CREATE TABLE parent (id int PRIMARY KEY);
-            INSERT INTO parent SELECT generate_series(1, 100);
-            CREATE TABLE good (id int PRIMARY KEY, parent_id int);
-            INSERT INTO good SELECT g, g FROM generate_series(1, 100) g;
-            CREATE TABLE bad (id int PRIMARY KEY, parent_id int);
-            INSERT INTO bad VALUES (1, 1), (2, 4242);
-            """);
-        ValidatedForeignKey Key(int id, string table) => ForeignKeyValidation.Plan(Entry(id, $"ALTER TABLE ONLY public.{table}\n    ADD CONSTRAINT {table}_fk FOREIGN KEY (parent_id) REFERENCES public.parent(id);\n"))!;
+        var target = await ParentGoodAndBadAsync("fk_one");
         var lines = new List<string>();
         using var adding = new SemaphoreSlim(1, 1);
         await using var conn = new NpgsqlConnection(target.ToNpgsqlConnectionString());
@@ -152,16 +143,7 @@ public sealed class ForeignKeyValidationTests(PgServerPair servers) : IClassFixt
     [Fact]
     public async Task Should_Hand_Back_A_Foreign_Key_Whose_Check_Fails_With_Nothing_Left_Of_It()
     {
-        var target = await servers.Target.CreateDatabaseAsync("fk_fails");
-        await PgServer.ExecuteAsync(target, """
-            CREATE TABLE parent (id int PRIMARY KEY);
-            INSERT INTO parent SELECT generate_series(1, 100);
-            CREATE TABLE good (id int PRIMARY KEY, parent_id int);
-            INSERT INTO good SELECT g, g FROM generate_series(1, 100) g;
-            CREATE TABLE bad (id int PRIMARY KEY, parent_id int);
-            INSERT INTO bad VALUES (1, 1), (2, 4242);
-            """);
-        ValidatedForeignKey Key(int id, string table) => ForeignKeyValidation.Plan(Entry(id, $"ALTER TABLE ONLY public.{table}\n    ADD CONSTRAINT {table}_fk FOREIGN KEY (parent_id) REFERENCES public.parent(id);\n"))!;
+        var target = await ParentGoodAndBadAsync("fk_fails");
         var lines = new List<string>();
 
         var left = await ForeignKeyValidation.RunAsync([Key(7, "good"), Key(8, "bad")], [], 2, "64MB", async ct =>
@@ -176,6 +158,25 @@ public sealed class ForeignKeyValidationTests(PgServerPair servers) : IClassFixt
         Assert.Equal(0L, await PgServer.ScalarAsync<long>(target, "SELECT count(*) FROM pg_constraint WHERE conname = 'bad_fk'"));
         Assert.Contains(lines, l => l.Contains("23503", StringComparison.Ordinal) && l.EndsWith("left to pg_restore", StringComparison.Ordinal));
     }
+
+    /// <summary>A target database whose tables good and bad reference parent without a foreign key yet: every row of good has its parent, one of bad has none.</summary>
+    private async Task<PgConnectionInfo> ParentGoodAndBadAsync(string name)
+    {
+        var target = await servers.Target.CreateDatabaseAsync(name);
+        await PgServer.ExecuteAsync(target, """
+            CREATE TABLE parent (id int PRIMARY KEY);
+            INSERT INTO parent SELECT generate_series(1, 100);
+            CREATE TABLE good (id int PRIMARY KEY, parent_id int);
+            INSERT INTO good SELECT g, g FROM generate_series(1, 100) g;
+            CREATE TABLE bad (id int PRIMARY KEY, parent_id int);
+            INSERT INTO bad VALUES (1, 1), (2, 4242);
+            """);
+        return target;
+    }
+
+    /// <summary>pg_dump's foreign key from <paramref name="table"/> to parent, as entry <paramref name="id"/>.</summary>
+    private static ValidatedForeignKey Key(int id, string table) =>
+        ForeignKeyValidation.Plan(Entry(id, $"ALTER TABLE ONLY public.{table}\n    ADD CONSTRAINT {table}_fk FOREIGN KEY (parent_id) REFERENCES public.parent(id);\n"))!;
 
     [Fact]
     public void Should_Make_Here_Only_Plain_Foreign_Keys_And_Keep_What_Needs_Them_For_After()
