@@ -11,7 +11,8 @@ namespace PgRelocate.Copy;
 /// ANALYZE once its rows are in, and runs them on <see cref="CopyOptions.IndexJobs"/> index workers, each on a target
 /// session of its own, through the <see cref="WorkGate"/> with priority. With a <see cref="CopyRecord"/>, each is recorded
 /// in the transaction that does it, and what the record says is done is not done again. Once a table is complete
-/// (analyzed), the worker that completed it adds and validates the foreign keys whose tables are now both complete
+/// (analyzed) and every table's rows are in, the worker that completed it adds and validates the foreign keys whose
+/// tables are now both complete; those whose tables were complete before the rows were all in are queued then
 /// (<see cref="EarlyForeignKeys"/>).
 /// </summary>
 internal sealed class IndexWorkers(CopyOptions options, SchemaArchive schema, StepClock clock, WorkGate gate, IReadOnlySet<uint> loadedInRanges, CopyRecord? record, EarlyForeignKeys foreignKeys)
