@@ -271,8 +271,9 @@ public sealed record Estimate(
     /// <summary>What the basis says of the foreign keys' checks in a path's time: nothing where the source has none; <paramref name="early"/> of them played with the rows and builds.</summary>
     private static string ChecksText(EstimateMeasures m, double? seconds, int jobs, int early = 0) =>
         m.ForeignKeys.Count == 0 ? ""
-        : seconds is { } s ? Line($", the foreign keys' checks {s:0.#} s ({m.ForeignKeys.Count - early}, {Math.Min(jobs, m.SharedCores ?? jobs)} at once, one table's one after another){(early > 0 ? Line($"; {early} more checked with the builds, each once both its tables are complete and the rows in") : "")}")
-        : Line($", the foreign keys' checks not counted ({m.ForeignKeys.Count}; their rate not measured)");
+        : seconds is not { } s ? Line($", the foreign keys' checks not counted ({m.ForeignKeys.Count}; their rate not measured)")
+        : early == m.ForeignKeys.Count ? Line($", the foreign keys' checks ({early}) with the builds, each once both its tables are complete and the rows in")
+        : Line($", the foreign keys' checks {s:0.#} s ({m.ForeignKeys.Count - early}, {Math.Min(jobs, m.SharedCores ?? jobs)} at once, one table's one after another){(early > 0 ? Line($"; {early} more checked with the builds, each once both its tables are complete and the rows in") : "")}");
 
     /// <summary>A table's ANALYZE at the measured cost, a table of fewer rows than the sample at its share of it.</summary>
     private static double AnalyzeSeconds(EstimateMeasures m, EstimateTable t) =>
