@@ -57,6 +57,19 @@ internal static partial class ArchiveToc
             return null;
         }
 
+        return Qualified(sql, ref at) is { } table ? table.Schema + "." + table.Name : null;
+    }
+
+    /// <summary>A name pg_dump qualified (<c>public."Order"</c>), whole, as its schema and name unquoted; (<paramref name="qualified"/>, "") when it is not one.</summary>
+    public static (string Schema, string Name) Unqualify(string qualified)
+    {
+        var at = 0;
+        return Qualified(qualified, ref at) is { } name && at == qualified.Length ? name : (qualified, "");
+    }
+
+    /// <summary>The schema-qualified name at <paramref name="at"/>, unquoted, <paramref name="at"/> moved past it; null when there is none.</summary>
+    private static (string Schema, string Name)? Qualified(string sql, ref int at)
+    {
         var schema = Identifier(sql, ref at);
         if (schema is null || at >= sql.Length || sql[at] != '.')
         {
@@ -64,8 +77,7 @@ internal static partial class ArchiveToc
         }
 
         at++;
-        var table = Identifier(sql, ref at);
-        return table is null ? null : schema + "." + table;
+        return Identifier(sql, ref at) is { } name ? (schema, name) : null;
     }
 
     /// <summary>An identifier as pg_dump quotes it: bare, or in double quotes with "" for a quote.</summary>

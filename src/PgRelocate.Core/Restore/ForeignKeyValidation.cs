@@ -15,11 +15,14 @@ internal sealed record ValidatedForeignKey(ArchiveEntry Entry, string Table, str
 
     public string Validate => $"ALTER TABLE ONLY {Table} VALIDATE CONSTRAINT {Name};";
 
+    /// <summary>The constraint dropped again, after its check failed.</summary>
+    public string Drop => $"ALTER TABLE ONLY {Table} DROP CONSTRAINT IF EXISTS {Name}";
+
     /// <summary>The referencing table's schema and name, unquoted (pg_dump quotes a part only where it must).</summary>
-    public (string Schema, string Name) TableName => ForeignKeyValidation.Unqualify(Table);
+    public (string Schema, string Name) TableName => ArchiveToc.Unqualify(Table);
 
     /// <summary>The referenced table's schema and name, unquoted.</summary>
-    public (string Schema, string Name) ReferencedName => ForeignKeyValidation.Unqualify(Referenced);
+    public (string Schema, string Name) ReferencedName => ArchiveToc.Unqualify(Referenced);
 }
 
 /// <summary>
@@ -179,7 +182,7 @@ internal static partial class ForeignKeyValidation
             await using var conn = await OpenAsync(open, memory, cancellationToken);
             foreach (var key in invalid.OrderBy(k => k.Entry.Id))
             {
-                await Db.ExecuteAsync(conn, $"ALTER TABLE ONLY {key.Table} DROP CONSTRAINT IF EXISTS {key.Name}", cancellationToken);
+                await Db.ExecuteAsync(conn, key.Drop, cancellationToken);
                 failed.Add(key.Entry);
             }
         }
@@ -212,19 +215,9 @@ internal static partial class ForeignKeyValidation
             return true;
         }
 
-        await Db.ExecuteAsync(conn, $"ALTER TABLE ONLY {key.Table} DROP CONSTRAINT IF EXISTS {key.Name}", cancellationToken);
+        await Db.ExecuteAsync(conn, key.Drop, cancellationToken);
         return false;
     }
-
-    /// <summary>A name pg_dump qualified (<c>public."Order"</c>) as its schema and name, unquoted.</summary>
-    public static (string Schema, string Name) Unqualify(string qualified)
-    {
-        var m = QualifiedName().Match(qualified);
-        return m.Success ? (Unquote(m.Groups["schema"].Value), Unquote(m.Groups["name"].Value)) : (qualified, "");
-    }
-
-    private static string Unquote(string part) =>
-        part.StartsWith('"') ? part[1..^1].Replace("\"\"", "\"", StringComparison.Ordinal) : part;
 
     /// <summary>The tables of those <paramref name="keys"/> reference that are partitioned, as pg_dump names them.</summary>
     private static async Task<HashSet<string>> PartitionedAsync(NpgsqlConnection conn, IReadOnlyList<ValidatedForeignKey> keys, CancellationToken cancellationToken)
@@ -272,9 +265,6 @@ internal static partial class ForeignKeyValidation
     private static partial Regex Spaces();
 
     private const string Name = @"""(?:[^""]|"""")+""|[^\s"".;]+";
-
-    [GeneratedRegex(@"^(?<schema>" + Name + @")\.(?<name>" + Name + @")$")]
-    private static partial Regex QualifiedName();
 
     [GeneratedRegex(@"^ALTER TABLE ONLY (?<table>(?:" + Name + @")\.(?:" + Name + @"))\s+ADD CONSTRAINT (?<name>" + Name + @") FOREIGN KEY \(.*?\) REFERENCES (?<referenced>(?:" + Name + @")\.(?:" + Name + @"))\(.*;$", RegexOptions.Singleline)]
     private static partial Regex PlainForeignKey();

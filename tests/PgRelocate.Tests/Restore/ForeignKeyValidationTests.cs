@@ -196,7 +196,7 @@ public sealed class ForeignKeyValidationTests(PgServerPair servers) : IClassFixt
         Assert.Equal("\"Shop \"\"Main\"\".v1\".\"User Accounts\"", key.Referenced);
         Assert.Equal(("Shop \"Main\".v1", "payments; log"), key.TableName);
         Assert.Equal(("Shop \"Main\".v1", "User Accounts"), key.ReferencedName);
-        Assert.Equal(("public", "orders"), ForeignKeyValidation.Unqualify("public.orders"));
+        Assert.Equal(("public", "orders"), ArchiveToc.Unqualify("public.orders"));
         Assert.EndsWith("ON DELETE CASCADE NOT VALID;", key.AddNotValid, StringComparison.Ordinal);
         Assert.Equal("ALTER TABLE ONLY \"Shop \"\"Main\"\".v1\".\"payments; log\" VALIDATE CONSTRAINT \"pay \"\"user\"\"\";", key.Validate);
         Assert.Null(ForeignKeyValidation.Plan(partitioned));
