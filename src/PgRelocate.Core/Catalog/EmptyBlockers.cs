@@ -21,6 +21,20 @@ internal sealed record EmptyBlocker(string Kind, string Name, string Owner, bool
 /// </summary>
 internal static class EmptyBlockers
 {
+    /// <summary>The look at the whole emptying: its plan, and the user objects it would leave.</summary>
+    private static readonly Lazy<string> Whole = new(() => CatalogSql.Load("EmptyBlockers.sql", new Dictionary<string, string>
+    {
+        ["plan_rows"] = CatalogSql.Load("EmptyPlan.sql"),
+        ["left_rows"] = CatalogSql.Load("UserObjects.sql"),
+    }));
+
+    /// <summary>The look at one batch's statements: neither the plan nor the user objects, which it does not read.</summary>
+    private static readonly Lazy<string> Batch = new(() => CatalogSql.Load("EmptyBlockers.sql", new Dictionary<string, string>
+    {
+        ["plan_rows"] = "SELECT NULL::oid AS classid, NULL::oid AS objid WHERE false",
+        ["left_rows"] = "SELECT NULL::text AS kind, NULL::text AS name, NULL::oid AS classid, NULL::oid AS objid, NULL::oid AS owner WHERE false",
+    }));
+
     /// <summary>What the whole emptying would drop or leave that the login role may not drop.</summary>
     public static Task<List<EmptyBlocker>> ReadAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
         ReadAsync(conn, null, [], cancellationToken);
@@ -32,7 +46,7 @@ internal static class EmptyBlockers
     /// </summary>
     public static async Task<List<EmptyBlocker>> ReadAsync(NpgsqlConnection conn, IReadOnlyList<(uint ClassId, uint ObjectId)>? roots, IReadOnlyList<uint> extensions, CancellationToken cancellationToken)
     {
-        await using var cmd = new NpgsqlCommand(CatalogSql.Load("EmptyBlockers.sql"), conn);
+        await using var cmd = new NpgsqlCommand(roots is null ? Whole.Value : Batch.Value, conn);
         cmd.Parameters.Add(new NpgsqlParameter("classids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bigint)
         {
             Value = roots is null ? DBNull.Value : roots.Select(r => (long)r.ClassId).ToArray(),

@@ -10,7 +10,10 @@
 -- it (kind and qualified identity) with its owner; a part is named by its whole. Given @classids and @objids
 -- (a batch of the emptying's statements, by what they drop) and @extensions (the extensions it drops), it walks
 -- from those of them that are still there, without reading the whole plan again, and names nothing left.
-WITH RECURSIVE whole AS ({{empty_plan}}),
+-- @plan_rows and @left_rows are the whole plan (EmptyPlan.sql) and the user objects (UserObjects.sql) for the
+-- whole emptying; for a batch, no rows: its look, once a transaction, then plans its own walk alone (5.7 ms
+-- against 13 to 19 ms with the whole plan's text, at 20,000 tables).
+WITH RECURSIVE whole AS (@plan_rows),
 batch AS (
     SELECT x.c::oid AS classid, x.o::oid AS objid
     FROM ROWS FROM (pg_catalog.unnest(@classids::bigint[]), pg_catalog.unnest(@objids::bigint[])) AS x (c, o)),
@@ -125,7 +128,7 @@ SELECT b.kind, b.name, b.owner, b.left_behind FROM (
     WHERE NOT (w.objsubid <> 0 AND EXISTS (SELECT 1 FROM dropped o WHERE o.classid = w.classid AND o.objid = w.objid AND o.objsubid = 0))
     UNION ALL
     SELECT u.kind, u.name, pg_catalog.pg_get_userbyid(u.owner)::text, true
-    FROM ({{user_objects}}) u
+    FROM (@left_rows) u
     WHERE @objids::bigint[] IS NULL
       AND (u.classid, u.objid) NOT IN (SELECT o.classid, o.objid FROM dropped o WHERE o.objsubid = 0)
       AND NOT (u.classid = 'pg_catalog.pg_largeobject_metadata'::pg_catalog.regclass AND pg_catalog.pg_has_role(current_user, u.owner, 'USAGE'))) b
