@@ -25,6 +25,9 @@
 #                                      (a 20 ms round trip: servers in another region than the tool;
 #                                      bench/delay_proxy.py); the load and the writers reach them directly, as
 #                                      applications beside their database do
+#   FALLBACK=1 bench/switch.sh pgbouncer   migrate with --fallback, and `rollback` five seconds after the switch
+#                                      (FALLBACK_AFTER=N seconds): the pause PgBouncer held the application for on
+#                                      the way back, as the rollback reports it and as the writer saw it
 #
 # Run by hand, never in CI: a few minutes a round.
 set -euo pipefail
@@ -171,7 +174,9 @@ round() {
     fi
     for db in "${dbs[@]}"; do start_load "$db" "$rate" "$clients" "$via"; done
     sleep 5
-    local args start
+    local args start fallback=()
+    # With FALLBACK (behind PgBouncer), a way back, and a rollback once the migration has switched.
+    [ -z "${FALLBACK:-}" ] || [ -z "$via" ] || fallback=(--fallback)
     if [ "${#dbs[@]}" -eq 1 ]; then
         fresh "${dbs[0]}"
         args=(--source "$SV/${dbs[0]}" --target "postgres://app@127.0.0.1:$TVIA/${dbs[0]}" --confirm "${dbs[0]}")
@@ -184,8 +189,10 @@ round() {
         args=(--source "$SV/postgres" --target "postgres://app@127.0.0.1:$TVIA/postgres" --databases "$(IFS=,; echo "${dbs[*]}")")
     fi
     start=$(now)
-    "$CLI" migrate "${args[@]}" --online --replica-identity-full --cutover auto --workdir "$run/migrations" >"$run/migrate.out" 2>"$run/migrate.err" &
+    "$CLI" migrate "${args[@]}" --online --replica-identity-full --cutover auto "${fallback[@]}" --workdir "$run/migrations" >"$run/migrate.out" 2>"$run/migrate.err" &
     local migrate=$!
+    local back=""
+    [ "${#fallback[@]}" -eq 0 ] || back="$(rollback_after_switch "$run" "$migrate")"
     # Each database's writer moves to the target once its journal says it switched (as an application told by the
     # cutover's output would); behind PgBouncer it stays where it is, and PgBouncer moves.
     while [ -z "$via" ] && kill -0 "$migrate" 2>/dev/null; do
@@ -226,7 +233,29 @@ PY
         if [ -n "$late" ]; then late="of which ${late}s from the switch to its first tick on the target"
         else late="no tick of the writer's on the target after the switch: the gap is the source's alone"; fi
         echo "  $workload round $n, $db: write downtime $downtime; writer's longest gap ${gap}s, $late" >>"$WORK/report"
+        [ -z "$back" ] || echo "  $workload round $n, $db: rollback: $back" >>"$WORK/report"
     done
+}
+
+# rollback_after_switch RUN PID: once the migration of RUN (its process PID) has switched, waits FALLBACK_AFTER seconds
+# (default 5) and runs `rollback`; prints the pause it reports, the writer's longest gap from the rollback's start (its
+# ticks are on the old source again, those made on the target carried back) and how long the command took.
+rollback_after_switch() {
+    local run="$1" pid="$2" j="" id s took pause gap
+    while [ -z "$j" ]; do
+        kill -0 "$pid" 2>/dev/null || return 0
+        j="$(find "$run/migrations" -name journal.json -exec grep -l '"switchedAt": *"' {} + 2>/dev/null | head -1)"
+        sleep 0.2
+    done
+    sleep "${FALLBACK_AFTER:-5}"
+    id="$(basename "$(dirname "$j")")"
+    s=$(now)
+    "$CLI" rollback "$id" --workdir "$run/migrations" >"$run/rollback.out" 2>"$run/rollback.err" || { echo "rollback failed:" >&2; tail -5 "$run/rollback.err" >&2; kill "$pid"; return 1; }
+    took="$(echo "$(now) - $s" | bc)"
+    pause="$(grep -o "waited [0-9.]*s there" "$run/rollback.out" | head -1 | grep -o "[0-9.]*s")"
+    sleep 2 # the writer's first ticks on the old source
+    gap="$("$PGBIN/psql" -qXAt "$S/$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["source"].rsplit("/", 1)[-1].split("?")[0])' "$j")" -c "SELECT round(extract(epoch FROM max(gap))::numeric, 2) FROM (SELECT at - lag(at) OVER (ORDER BY at) AS gap FROM ticks WHERE at > to_timestamp($s)) g")"
+    echo "the application's queries held ${pause:-?} (PgBouncer's pause as the rollback reports it), the writer's longest gap from the rollback's start ${gap}s; the command took ${took}s"
 }
 
 : >"$WORK/report"
