@@ -141,9 +141,15 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
     public static async Task LiftAsync(PgConnectionInfo source, CancellationToken cancellationToken)
     {
         await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
-        // This session itself starts read-only now: switch that off for it before changing the database.
+        await LiftAsync(conn, source.Database, cancellationToken);
+    }
+
+    /// <summary>Makes <paramref name="database"/> take writes again, on a session of its own there.</summary>
+    public static async Task LiftAsync(Npgsql.NpgsqlConnection conn, string database, CancellationToken cancellationToken)
+    {
+        // This session itself may start read-only: switch that off for it before changing the database.
         await Db.ExecuteAsync(conn, "SET default_transaction_read_only = off", cancellationToken);
-        await Db.ExecuteAsync(conn, $"ALTER DATABASE {Db.Ident(source.Database)} RESET default_transaction_read_only", cancellationToken);
+        await Db.ExecuteAsync(conn, $"ALTER DATABASE {Db.Ident(database)} RESET default_transaction_read_only", cancellationToken);
     }
 
     internal static ReportTable ApplicationsTable(IReadOnlyList<ConnectedApplication> apps) =>

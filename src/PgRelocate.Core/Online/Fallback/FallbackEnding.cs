@@ -25,13 +25,8 @@ internal static class FallbackEnding
     {
         if (target is not null)
         {
-            if (FallbackSlot.Chosen(journal))
-            {
-                await FallbackSlot.RemoveAsync(journal, target, cancellationToken);
-            }
-
             await using var conn = await Db.OpenAsync(target, "target", cancellationToken);
-            await FallbackCapture.RemoveAsync(conn, cancellationToken);
+            await RemoveFromTargetAsync(journal, target, conn, cancellationToken);
         }
 
         if (oldSource is not null)
@@ -39,6 +34,17 @@ internal static class FallbackEnding
             await using var conn = await OpenWritableAsync(oldSource, FollowSides.Back.Target, cancellationToken);
             await TargetState.RemoveAsync(conn, cancellationToken);
         }
+    }
+
+    /// <summary>The capture removed from the target, on <paramref name="conn"/>: the slot and publication, or the triggers, and the tool's schema.</summary>
+    private static async Task RemoveFromTargetAsync(MigrationJournal journal, PgConnectionInfo target, NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        if (FallbackSlot.Chosen(journal))
+        {
+            await FallbackSlot.RemoveAsync(journal, target, cancellationToken);
+        }
+
+        await FallbackCapture.RemoveAsync(conn, cancellationToken);
     }
 
     /// <summary>
@@ -70,45 +76,43 @@ internal static class FallbackEnding
         var options = context.Options;
         var (oldSource, target) = (options.Source, options.Into.Connection);
         var record = context.Record;
-        // Writable itself: a run again after a kill finds the target read-only already.
-        await using (var conn = await OpenWritableAsync(target, "target", cancellationToken))
-        {
-            await ReadOnlySourceStep.RefuseWritesAsync(conn, target.Database, context.Journal.Id, "target", cancellationToken);
-        }
-
+        // One session on each side for the whole rollback, opened together: behind PgBouncer the application waits
+        // through every open (about 150 ms each with the servers 25 ms away). Writable itself: a run again after a
+        // kill finds the target read-only already.
+        var sessions = await Db.OpenTogetherAsync([
+            () => OpenWritableAsync(target, "target", cancellationToken),
+            () => OpenWritableAsync(oldSource, FollowSides.Back.Target, cancellationToken),
+        ]);
+        await using var conn = sessions[0];
+        await using var old = sessions[1];
+        await ReadOnlySourceStep.RefuseWritesAsync(conn, target.Database, context.Journal.Id, "target", cancellationToken);
         record.Set(Steps.FallbackStep.TargetReadOnly, ReadOnlyState.On);
         context.Journal.Save();
         context.Reporter.Info($"Target {target.Database} is read-only; applying its last changes to the old source.");
 
-        await ApplyLastAsync(context, cancellationToken);
+        await ApplyLastAsync(context, conn, cancellationToken);
         FaultInjection.At(Steps.FallbackStep.StepName, "capture removed");
-        int sequences, largeObjects;
-        await using (var old = await OpenWritableAsync(oldSource, FollowSides.Back.Target, cancellationToken))
-        await using (var conn = await OpenWritableAsync(target, "target", cancellationToken))
+        var (sequences, missing) = await SequenceSync.SyncAsync(conn, old, cancellationToken);
+        if (missing.Count > 0)
         {
-            (sequences, var missing) = await SequenceSync.SyncAsync(conn, old, cancellationToken);
-            if (missing.Count > 0)
-            {
-                context.Reporter.Warn(SequenceSync.MissingWarning(missing));
-            }
-
-            // No trigger sees a large object: the old source's are made the target's, by their digests.
-            largeObjects = await LargeObjectsAgain.CopyChangedAsync(conn, old, cancellationToken);
-
-            await TargetState.RemoveAsync(old, cancellationToken);
+            context.Reporter.Warn(SequenceSync.MissingWarning(missing));
         }
+
+        // No trigger sees a large object: the old source's are made the target's, by their digests.
+        var largeObjects = await LargeObjectsAgain.CopyChangedAsync(conn, old, cancellationToken);
+        await TargetState.RemoveAsync(old, cancellationToken);
 
         // Behind PgBouncer the application has waited since the rollback's PAUSE: the console's logins for the turn
         // back (RELOAD and RESUME) are made now, while the tables are compared (a run again after the turn has none).
         await using var logins = options.PgBouncer is not null && !PgBouncerSwitch.SwitchedBack(context.Journal) ? PgBouncerSwitch.LogIn(context) : null;
-        var dropped = await CompareTablesAsync(oldSource, target, cancellationToken);
+        var dropped = await CompareTablesAsync(old, conn, cancellationToken);
         if (dropped.Count > 0)
         {
             context.Reporter.Warn($"Dropped on the target after the switch, kept on the old source with the rows they had then: {string.Join(", ", dropped)}. Drop them there if the applications no longer use them.");
         }
 
-        var compared = await VerifyAsync(context, cancellationToken);
-        await ReadOnlySourceStep.LiftAsync(oldSource, cancellationToken);
+        var compared = await VerifyAsync(context, old, cancellationToken);
+        await ReadOnlySourceStep.LiftAsync(old, oldSource.Database, cancellationToken);
         context.Journal.Step(ReadOnlySourceStep.StepName).Set(ReadOnlySourceStep.ReadOnly, ReadOnlyState.Lifted);
         var behind = "";
         if (options.PgBouncer is { } pgbouncer)
@@ -124,19 +128,17 @@ internal static class FallbackEnding
 
     /// <summary>
     /// The target's last changes (it refuses writes now) applied to the old source, the tables they changed kept in
-    /// the journal, then the capture removed from the target. Skipped when a run before got as far as removing it.
+    /// the journal, then the capture removed from the target (on <paramref name="conn"/>, a writable session there).
+    /// Skipped when a run before got as far as removing it.
     /// </summary>
-    private static async Task ApplyLastAsync(MigrationContext context, CancellationToken cancellationToken)
+    private static async Task ApplyLastAsync(MigrationContext context, NpgsqlConnection conn, CancellationToken cancellationToken)
     {
         var (oldSource, target) = (context.Options.Source, context.Options.Into.Connection);
         var record = context.Record;
         var bySlot = FallbackSlot.Chosen(context.Journal);
-        await using (var conn = await OpenWritableAsync(target, "target", cancellationToken))
+        if (!(bySlot ? await FallbackSlot.ExistsAsync(conn, FallbackSlot.Name(context.Journal.Id), cancellationToken) : await FallbackCapture.ExistsAsync(conn, cancellationToken)))
         {
-            if (!(bySlot ? await FallbackSlot.ExistsAsync(conn, FallbackSlot.Name(context.Journal.Id), cancellationToken) : await FallbackCapture.ExistsAsync(conn, cancellationToken)))
-            {
-                return;
-            }
+            return;
         }
 
         if (bySlot)
@@ -159,7 +161,7 @@ internal static class FallbackEnding
 
         context.Journal.Save();
         context.Reporter.Info($"{record.Get(Steps.FallbackStep.LastChanges) ?? 0} last changes of the target applied to the old source (the way back changed {Errors.Sentences.Counted((record.Get(Steps.FallbackStep.ChangedTables) ?? []).Count, "table")} in all); removing the capture from the target.");
-        await RemoveAsync(context.Journal, null, target, cancellationToken);
+        await RemoveFromTargetAsync(context.Journal, target, conn, cancellationToken);
     }
 
     /// <summary>
@@ -169,9 +171,10 @@ internal static class FallbackEnding
     /// rows it had then, named in a warning and returned.
     /// </summary>
     /// <exception cref="PgRelocateException">The old source lacks a table the target has.</exception>
-    private static async Task<IReadOnlyList<string>> CompareTablesAsync(PgConnectionInfo oldSource, PgConnectionInfo target, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<string>> CompareTablesAsync(NpgsqlConnection oldSource, NpgsqlConnection target, CancellationToken cancellationToken)
     {
-        var (old, now) = (await TableNamesAsync(oldSource, FollowSides.Back.Target, cancellationToken), await TableNamesAsync(target, "target", cancellationToken));
+        var names = await Task.WhenAll(TableNamesAsync(oldSource, cancellationToken), TableNamesAsync(target, cancellationToken));
+        var (old, now) = (names[0], names[1]);
         var missing = now.Except(old, StringComparer.Ordinal).ToList();
         if (missing.Count > 0)
         {
@@ -181,15 +184,14 @@ internal static class FallbackEnding
         return [.. old.Except(now, StringComparer.Ordinal)];
     }
 
-    private static async Task<List<string>> TableNamesAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken)
+    private static async Task<List<string>> TableNamesAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
     {
-        await using var conn = await Db.OpenAsync(info, role, cancellationToken);
         return [.. (await Db.ListAsync(conn, OnlineSql.TargetTables, r => (Schema: r.GetString(0), Name: r.GetString(1)), cancellationToken))
             .Where(t => t.Schema != OnlineNames.TargetSchema).Select(t => $"{t.Schema}.{t.Name}").Order(StringComparer.Ordinal)];
     }
 
-    /// <summary>The tables the way back changed, compared row by row (target against old source); returns how many.</summary>
-    private static async Task<int> VerifyAsync(MigrationContext context, CancellationToken cancellationToken)
+    /// <summary>The tables the way back changed, compared row by row (target against old source, <paramref name="old"/> a session there); returns how many.</summary>
+    private static async Task<int> VerifyAsync(MigrationContext context, NpgsqlConnection old, CancellationToken cancellationToken)
     {
         var changed = (context.Record.Get(Steps.FallbackStep.ChangedTables) ?? []).ToArray();
         if (changed.Length == 0)
@@ -198,8 +200,7 @@ internal static class FallbackEnding
         }
 
         List<string> tables;
-        await using (var conn = await Db.OpenAsync(context.Options.Source, FollowSides.Back.Target, cancellationToken))
-        await using (var cmd = new NpgsqlCommand(FallbackSql.ChangedTables, conn))
+        await using (var cmd = new NpgsqlCommand(FallbackSql.ChangedTables, old))
         {
             cmd.Parameters.AddWithValue(changed);
             tables = [];

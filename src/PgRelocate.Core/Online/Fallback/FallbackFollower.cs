@@ -62,19 +62,16 @@ internal sealed class FallbackFollower : IAsyncDisposable
     /// <exception cref="PgRelocateException">The old source has no position: the way back was removed.</exception>
     public static async Task<FallbackFollower> OpenAsync(PgConnectionInfo oldSource, PgConnectionInfo target, int lanes, CancellationToken cancellationToken)
     {
-        var old = new List<NpgsqlConnection>();
-        NpgsqlConnection? targetConn = null;
+        // The target's session and the lanes' sessions on the old source opened side by side: a rollback waits for them.
+        var sessions = await Db.OpenTogetherAsync([
+            async () => await OpenSetAsync(target, "target", new SessionOptions { ApplicationName = "pgrelocate way back" }, "SET default_transaction_read_only = off; SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0", cancellationToken),
+            .. Enumerable.Range(0, Math.Max(1, lanes)).Select<int, Func<Task<NpgsqlConnection>>>(_ => () =>
+                OpenSetAsync(oldSource, FollowSides.Back.Target, new SessionOptions { ApplicationName = "pgrelocate way back apply", AutoPrepare = 256 }, TargetWrites.SessionSettings, cancellationToken)),
+        ]);
+        var targetConn = sessions[0];
+        var old = sessions.Skip(1).ToList();
         try
         {
-            targetConn = await Db.OpenAsync(target, "target", new SessionOptions { ApplicationName = "pgrelocate way back" }, cancellationToken);
-            await Db.ExecuteAsync(targetConn, "SET default_transaction_read_only = off; SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0", cancellationToken);
-            for (var i = 0; i < Math.Max(1, lanes); i++)
-            {
-                var conn = await Db.OpenAsync(oldSource, FollowSides.Back.Target, new SessionOptions { ApplicationName = "pgrelocate way back apply", AutoPrepare = 256 }, cancellationToken);
-                old.Add(conn);
-                await Db.ExecuteAsync(conn, TargetWrites.SessionSettings, cancellationToken);
-            }
-
             var first = old[0];
             var stored = await TargetState.ReadAsync(first, Slot, cancellationToken)
                 ?? throw new PgRelocateException($"The old source has no position of the way back (its {OnlineNames.TargetSchema} schema is gone): the way back was ended; the target is the database in use.");
@@ -87,16 +84,27 @@ internal sealed class FallbackFollower : IAsyncDisposable
         }
         catch
         {
-            foreach (var conn in old)
+            foreach (var conn in sessions)
             {
                 await conn.DisposeAsync();
             }
 
-            if (targetConn is not null)
-            {
-                await targetConn.DisposeAsync();
-            }
+            throw;
+        }
+    }
 
+    /// <summary>Opens a session and runs <paramref name="settings"/> on it; closed again when they fail.</summary>
+    private static async Task<NpgsqlConnection> OpenSetAsync(PgConnectionInfo info, string role, SessionOptions options, string settings, CancellationToken cancellationToken)
+    {
+        var conn = await Db.OpenAsync(info, role, options, cancellationToken);
+        try
+        {
+            await Db.ExecuteAsync(conn, settings, cancellationToken);
+            return conn;
+        }
+        catch
+        {
+            await conn.DisposeAsync();
             throw;
         }
     }
