@@ -47,17 +47,20 @@ internal sealed class FallbackCaptureStep : ICompensatingStep
         // console's logins for that turn are made now, while the capture is set up (a run again after the turn has none).
         var turn = context.Options.PgBouncer is not null && context.Journal.Output(FollowStep.StepName, PgBouncerSwitch.State) != PgBouncerState.Switched;
         await using var logins = turn ? PgBouncerSwitch.LogIn(context) : null;
-        await using var target = await Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken);
+        // A session on each side, opened together: behind PgBouncer the application waits through every open.
+        var sessions = await Db.OpenTogetherAsync([
+            () => Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken),
+            () => Db.OpenAsync(context.Options.Source, FollowSides.Back.Target, cancellationToken),
+        ]);
+        await using var target = sessions[0];
+        await using var old = sessions[1];
         // Decided once: a run after a kill goes on with what the first chose (and may have created).
         var by = record.Get(By) ?? (await FallbackSlot.PossibleAsync(target, cancellationToken) ? FallbackSlot.BySlot : FallbackSlot.ByTriggers);
         record.Set(By, by);
         record.Set(Capture, CaptureState.On);
         context.Journal.Save();
         var slot = by == FallbackSlot.BySlot ? FallbackSlot.Name(context.Journal.Id) : null;
-        await using (var old = await Db.OpenAsync(context.Options.Source, FollowSides.Back.Target, cancellationToken))
-        {
-            await FallbackFollower.PrepareOldSourceAsync(old, slot ?? FallbackFollower.Slot, cancellationToken);
-        }
+        await FallbackFollower.PrepareOldSourceAsync(old, slot ?? FallbackFollower.Slot, cancellationToken);
 
         string captured;
         if (slot is null)
