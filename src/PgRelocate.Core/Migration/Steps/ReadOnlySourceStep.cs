@@ -144,7 +144,7 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
         await LiftAsync(conn, source.Database, cancellationToken);
     }
 
-    /// <summary>Makes <paramref name="database"/> take writes again, on a session of its own there.</summary>
+    /// <summary>Makes <paramref name="database"/> take writes again, on <paramref name="conn"/>, a session on that database. Safe to repeat.</summary>
     public static async Task LiftAsync(Npgsql.NpgsqlConnection conn, string database, CancellationToken cancellationToken)
     {
         // This session itself may start read-only: switch that off for it before changing the database.

@@ -64,7 +64,7 @@ internal sealed class FallbackFollower : IAsyncDisposable
     {
         // The target's session and the lanes' sessions on the old source opened side by side: a rollback waits for them.
         var sessions = await Db.OpenTogetherAsync([
-            async () => await OpenSetAsync(target, "target", new SessionOptions { ApplicationName = "pgrelocate way back" }, "SET default_transaction_read_only = off; SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0", cancellationToken),
+            () => OpenSetAsync(target, "target", new SessionOptions { ApplicationName = "pgrelocate way back" }, "SET default_transaction_read_only = off; SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0", cancellationToken),
             .. Enumerable.Range(0, Math.Max(1, lanes)).Select<int, Func<Task<NpgsqlConnection>>>(_ => () =>
                 OpenSetAsync(oldSource, FollowSides.Back.Target, new SessionOptions { ApplicationName = "pgrelocate way back apply", AutoPrepare = 256 }, TargetWrites.SessionSettings, cancellationToken)),
         ]);
