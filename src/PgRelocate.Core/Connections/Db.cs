@@ -47,6 +47,22 @@ internal static class Db
         }
     }
 
+    /// <summary>Opens a session and runs <paramref name="settings"/> on it; closed again when they fail.</summary>
+    public static async Task<NpgsqlConnection> OpenAsync(PgConnectionInfo info, string role, SessionOptions options, string settings, CancellationToken cancellationToken)
+    {
+        var conn = await OpenAsync(info, role, options, cancellationToken);
+        try
+        {
+            await ExecuteAsync(conn, settings, cancellationToken);
+            return conn;
+        }
+        catch
+        {
+            await conn.DisposeAsync();
+            throw;
+        }
+    }
+
     /// <summary>
     /// Opens the sessions <paramref name="opens"/> make side by side, each open's round trips overlapping the others'
     /// (a server 25 ms away takes about 150 ms to open one); when one fails, those opened are closed and its error thrown.

@@ -71,17 +71,7 @@ internal sealed class Sessions : IAsyncDisposable
     /// <summary>A fresh session with the rendering settings and the user's own search_path (for user queries).</summary>
     public static async Task<NpgsqlConnection> OpenAsync(PgConnectionInfo info, string side, CancellationToken cancellationToken)
     {
-        var conn = await Db.OpenAsync(info, side, ReadOnly, cancellationToken);
-        try
-        {
-            await Db.ExecuteAsync(conn, RenderingSettings, cancellationToken);
-            return conn;
-        }
-        catch
-        {
-            await conn.DisposeAsync();
-            throw;
-        }
+        return await Db.OpenAsync(info, side, ReadOnly, RenderingSettings, cancellationToken);
     }
 
     public async ValueTask DisposeAsync()

@@ -229,10 +229,6 @@ internal static class FallbackEnding
         return result.Tables.Count;
     }
 
-    private static async Task<NpgsqlConnection> OpenWritableAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken)
-    {
-        var conn = await Db.OpenAsync(info, role, cancellationToken);
-        await Db.ExecuteAsync(conn, "SET default_transaction_read_only = off", cancellationToken);
-        return conn;
-    }
+    private static Task<NpgsqlConnection> OpenWritableAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken) =>
+        Db.OpenAsync(info, role, SessionOptions.Default, "SET default_transaction_read_only = off", cancellationToken);
 }

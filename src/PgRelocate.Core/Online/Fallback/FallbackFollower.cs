@@ -64,9 +64,9 @@ internal sealed class FallbackFollower : IAsyncDisposable
     {
         // The target's session and the lanes' sessions on the old source opened side by side: a rollback waits for them.
         var sessions = await Db.OpenTogetherAsync([
-            () => OpenSetAsync(target, "target", new SessionOptions { ApplicationName = "pgrelocate way back" }, "SET default_transaction_read_only = off; SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0", cancellationToken),
+            () => Db.OpenAsync(target, "target", new SessionOptions { ApplicationName = "pgrelocate way back" }, "SET default_transaction_read_only = off; SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0", cancellationToken),
             .. Enumerable.Range(0, Math.Max(1, lanes)).Select<int, Func<Task<NpgsqlConnection>>>(_ => () =>
-                OpenSetAsync(oldSource, FollowSides.Back.Target, new SessionOptions { ApplicationName = "pgrelocate way back apply", AutoPrepare = 256 }, TargetWrites.SessionSettings, cancellationToken)),
+                Db.OpenAsync(oldSource, FollowSides.Back.Target, new SessionOptions { ApplicationName = "pgrelocate way back apply", AutoPrepare = 256 }, TargetWrites.SessionSettings, cancellationToken)),
         ]);
         var targetConn = sessions[0];
         var old = sessions.Skip(1).ToList();
@@ -89,22 +89,6 @@ internal sealed class FallbackFollower : IAsyncDisposable
                 await conn.DisposeAsync();
             }
 
-            throw;
-        }
-    }
-
-    /// <summary>Opens a session and runs <paramref name="settings"/> on it; closed again when they fail.</summary>
-    private static async Task<NpgsqlConnection> OpenSetAsync(PgConnectionInfo info, string role, SessionOptions options, string settings, CancellationToken cancellationToken)
-    {
-        var conn = await Db.OpenAsync(info, role, options, cancellationToken);
-        try
-        {
-            await Db.ExecuteAsync(conn, settings, cancellationToken);
-            return conn;
-        }
-        catch
-        {
-            await conn.DisposeAsync();
             throw;
         }
     }
