@@ -101,7 +101,9 @@ internal sealed class FallbackQueue(NpgsqlConnection target)
                 continue;
             }
 
-            foreach (var c in Pending(truncated, ref defining))
+            // A TRUNCATE's tables queue one row each, one after another: they stay together (a table and the ones
+            // whose foreign keys reference it may only be truncated in one statement).
+            foreach (var c in Pending(truncated, ref defining, truncates: kind != 'T'))
             {
                 yield return c;
             }
@@ -147,8 +149,8 @@ internal sealed class FallbackQueue(NpgsqlConnection target)
         return [.. Pending(truncated, ref defining), new CommitChange((ulong)last, (ulong)last + 1, at)];
     }
 
-    /// <summary>What the rows read so far hold back: a table's definition, the tables truncated together.</summary>
-    private static List<Change> Pending(List<SourceRelation> truncated, ref Definition? defining)
+    /// <summary>What the rows read so far hold back: a table's definition, the tables truncated together (unless <paramref name="truncates"/> is false: the next row truncates too).</summary>
+    private static List<Change> Pending(List<SourceRelation> truncated, ref Definition? defining, bool truncates = true)
     {
         var pending = new List<Change>();
         if (defining is { } d)
@@ -157,7 +159,7 @@ internal sealed class FallbackQueue(NpgsqlConnection target)
             defining = null;
         }
 
-        if (truncated.Count > 0)
+        if (truncates && truncated.Count > 0)
         {
             pending.Add(new TruncateChange([.. truncated], Cascade: false, RestartIdentity: false));
             truncated.Clear();
