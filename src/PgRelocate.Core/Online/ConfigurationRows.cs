@@ -31,6 +31,14 @@ internal static class ConfigurationRows
         return tables;
     }
 
+    /// <summary>The configuration tables of the extensions of the database <paramref name="conn"/> is on (<see cref="TablesSql"/>).</summary>
+    public static async Task<IReadOnlyList<Table>> ListAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand(TablesSql, conn);
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        return await ReadTablesAsync(r, cancellationToken);
+    }
+
     /// <summary>Compares and, where they differ, copies again the rows of <paramref name="tables"/> (<see cref="TablesSql"/>, read on the source once it was read-only).</summary>
     /// <returns>The tables whose rows were copied again (quoted names).</returns>
     public static async Task<IReadOnlyList<string>> CopyChangedAsync(IReadOnlyList<Table> tables, NpgsqlConnection source, NpgsqlConnection target, IReporter reporter, CancellationToken cancellationToken)

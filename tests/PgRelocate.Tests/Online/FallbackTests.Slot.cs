@@ -43,6 +43,25 @@ public partial class FallbackTests
     }
 
     [Fact]
+    public async Task Should_Roll_Back_By_A_Slot_Copying_The_Unlogged_Tables_Again()
+    {
+        var (source, target, dir, run, id) = await SwitchBySlotAsync("slotunlogged");
+        using (dir)
+        {
+            // No WAL holds the unlogged table's changes: only its copy at the rollback carries them.
+            await PgServer.ExecuteAsync(target, Writes + UnloggedWrites);
+            var rollback = await CliRunner.RunAsync(["rollback", id, "--workdir", dir.Path]);
+            Assert.True(rollback.ExitCode == 0, rollback.ToString());
+            Assert.Equal(0, (await run.Result).ExitCode);
+            Assert.Contains("the rows of 1 unlogged table", run.Journal().Step("way back").Summary, StringComparison.Ordinal);
+
+            await AssertSameRowsAsync(source, target, "cache");
+            await AssertNothingLeftAsync(source, target);
+            await AssertNoSlotLeftAsync(target);
+        }
+    }
+
+    [Fact]
     public async Task Should_Follow_By_A_Slot_And_Finish_Removing_It_From_The_Target()
     {
         var (source, target, dir, run, id) = await SwitchBySlotAsync("slotfinish");

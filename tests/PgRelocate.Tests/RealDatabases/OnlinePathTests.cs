@@ -14,7 +14,7 @@ namespace PgRelocate.Tests.RealDatabases;
 /// role cannot read blocks check --online and the migration, as it blocks check and migrate.
 /// </summary>
 [Heavy(100)]
-public sealed class OnlinePathTests(Pg15LogicalCorpus servers) : IClassFixture<Pg15LogicalCorpus>
+public sealed partial class OnlinePathTests(Pg15LogicalCorpus servers) : IClassFixture<Pg15LogicalCorpus>
 {
     /// <summary>What the applications write while the migration follows: one source transaction per string.</summary>
     private static readonly Dictionary<string, string[]> Writes = new(StringComparer.Ordinal)

@@ -100,6 +100,7 @@ internal static class FallbackEnding
 
         // No trigger sees a large object: the old source's are made the target's, by their digests.
         var largeObjects = await LargeObjectsAgain.CopyChangedAsync(conn, old, cancellationToken);
+        var (configuration, unlogged) = await CopyWhatTheWayBackMissesAsync(context, conn, old, cancellationToken);
         await TargetState.RemoveAsync(old, cancellationToken);
 
         // Behind PgBouncer the application has waited since the rollback's PAUSE: the console's logins for the turn
@@ -111,7 +112,7 @@ internal static class FallbackEnding
             context.Reporter.Warn($"Dropped on the target after the switch, kept on the old source with the rows they had then: {string.Join(", ", dropped)}. Drop them there if the applications no longer use them.");
         }
 
-        var compared = await VerifyAsync(context, old, cancellationToken);
+        var compared = await VerifyAsync(context, old, unlogged, cancellationToken);
         await ReadOnlySourceStep.LiftAsync(old, oldSource.Database, cancellationToken);
         context.Journal.Step(ReadOnlySourceStep.StepName).Set(ReadOnlySourceStep.ReadOnly, ReadOnlyState.Lifted);
         var behind = "";
@@ -123,8 +124,37 @@ internal static class FallbackEnding
 
         record.Set(Steps.FallbackStep.RolledBack, true);
         var kept = dropped.Count == 0 ? "" : $"; {Errors.Sentences.Counted(dropped.Count, "table")} dropped on the target after the switch kept on the old source: {string.Join(", ", dropped)}";
-        return $"rolled back: the target refuses writes; {record.Get(Steps.FallbackStep.LastChanges) ?? 0} last changes, {sequences} sequences and {largeObjects} changed large objects applied to the old source, {compared} changed tables verified identical{kept}; the old source takes writes again{behind}";
+        return $"rolled back: the target refuses writes; {record.Get(Steps.FallbackStep.LastChanges) ?? 0} last changes, {sequences} sequences, {largeObjects} changed large objects{Copied(configuration, "extension configuration table")}{Copied(unlogged, "unlogged table")} applied to the old source, {compared} changed tables verified identical{kept}; the old source takes writes again{behind}";
     }
+
+    /// <summary>
+    /// What the way back does not carry, made the target's on the old source now the target is read-only (before the
+    /// old source's triggers are on again): the rows of the extensions' configuration tables where they differ (the
+    /// tables are the extensions' owner's, which neither a trigger of the login role nor its publication sees), and,
+    /// for a way back by a slot, the unlogged tables (their changes are not in the WAL), copied whole.
+    /// </summary>
+    /// <returns>The configuration tables whose rows were copied, and the unlogged tables copied ("schema.table").</returns>
+    private static async Task<(IReadOnlyList<string> Configuration, IReadOnlyList<string> Unlogged)> CopyWhatTheWayBackMissesAsync(MigrationContext context, NpgsqlConnection target, NpgsqlConnection old, CancellationToken cancellationToken)
+    {
+        var configuration = await ConfigurationRows.CopyChangedAsync(await ConfigurationRows.ListAsync(target, cancellationToken), target, old, context.Reporter, cancellationToken);
+        if (!FallbackSlot.Chosen(context.Journal))
+        {
+            // The capture's triggers fire on unlogged tables as on any other.
+            return (configuration, []);
+        }
+
+        var unlogged = (await SourceSide.UnloggedTablesAsync(target, cancellationToken)).Select(t => t.Name).ToList();
+        var (copied, rows, bytes) = await TablesAgain.CopyAsync(target, old, unlogged, context.Reporter, cancellationToken);
+        if (copied.Count > 0)
+        {
+            context.Reporter.Info($"Unlogged tables copied again to the old source: {string.Join(", ", copied)} ({rows} rows, {Units.Bytes(bytes)}).");
+        }
+
+        return (configuration, copied);
+    }
+
+    private static string Copied(IReadOnlyList<string> tables, string what) =>
+        tables.Count == 0 ? "" : $", the rows of {Errors.Sentences.Counted(tables.Count, what)}";
 
     /// <summary>
     /// The target's last changes (it refuses writes now) applied to the old source, the tables they changed kept in
@@ -191,10 +221,10 @@ internal static class FallbackEnding
     }
 
     /// <summary>The tables the way back changed, compared row by row (target against old source, <paramref name="old"/> a session there); returns how many.</summary>
-    private static async Task<int> VerifyAsync(MigrationContext context, NpgsqlConnection old, CancellationToken cancellationToken)
+    private static async Task<int> VerifyAsync(MigrationContext context, NpgsqlConnection old, IReadOnlyList<string> copied, CancellationToken cancellationToken)
     {
         var changed = (context.Record.Get(Steps.FallbackStep.ChangedTables) ?? []).ToArray();
-        if (changed.Length == 0)
+        if (changed.Length == 0 && copied.Count == 0)
         {
             return 0;
         }
@@ -210,6 +240,8 @@ internal static class FallbackEnding
                 tables.Add(r.GetString(0));
             }
         }
+
+        tables.AddRange(copied.Except(tables, StringComparer.Ordinal));
 
         var result = await Verifier.RunAsync(
             new VerifyOptions { Source = context.Options.Into.Connection, Target = context.Options.Source, Mode = VerifyMode.Checksums, OnlyTables = tables, Jobs = Math.Max(1, context.Options.Into.Jobs) },
