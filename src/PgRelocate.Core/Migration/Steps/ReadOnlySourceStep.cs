@@ -30,7 +30,10 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
     public async Task RunAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var source = context.Options.Source;
-        await using var conn = await Db.OpenAsync(source, "source", cancellationToken);
+        // Opened ahead by the step before where the applications wait from before this step (behind PgBouncer, paused).
+        await using var ahead = context.TakeHandOff<SessionAhead>();
+        await using var opened = ahead is null ? await Db.OpenAsync(source, "source", cancellationToken) : null;
+        var conn = ahead?.Connection ?? opened!;
         var apps = await ConnectedApplications.ReadAsync(conn, cancellationToken);
         context.Record.Tables.Add(ApplicationsTable(apps));
         context.Record.Set(RefusedAt, DateTimeOffset.UtcNow);
@@ -43,6 +46,19 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
         {
             context.Reporter.Warn($"{refused} sessions on the source could not be ended: they may still write until they reconnect.");
         }
+    }
+
+    /// <summary>
+    /// The step's session on the source, opened by a step before it that makes the applications wait first (the
+    /// online follow, which pauses PgBouncer before this step: opening a session there is about three round trips
+    /// more of the applications' wait), and handed to this step (<see cref="MigrationContext.HandOff{T}"/>).
+    /// </summary>
+    public sealed record SessionAhead(Npgsql.NpgsqlConnection Connection) : IAsyncDisposable
+    {
+        public static async Task<SessionAhead> OpenAsync(MigrationContext context, CancellationToken cancellationToken) =>
+            new(await Db.OpenAsync(context.Options.Source, "source", cancellationToken));
+
+        public ValueTask DisposeAsync() => Connection.DisposeAsync();
     }
 
     /// <summary>

@@ -47,39 +47,21 @@ internal sealed class FallbackCaptureStep : ICompensatingStep
         // console's logins for that turn are made now, while the capture is set up (a run again after the turn has none).
         var turn = context.Options.PgBouncer is not null && context.Journal.Output(FollowStep.StepName, PgBouncerSwitch.State) != PgBouncerState.Switched;
         await using var logins = turn ? PgBouncerSwitch.LogIn(context) : null;
-        // A session on each side, opened together: behind PgBouncer the application waits through every open.
-        var sessions = await Db.OpenTogetherAsync([
-            () => Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken),
-            () => Db.OpenAsync(context.Options.Source, FollowSides.Back.Target, cancellationToken),
-        ]);
-        await using var target = sessions[0];
-        await using var old = sessions[1];
+        // A session on each side: the switch's, handed on by the cutover, else opened together (behind PgBouncer the
+        // application waits through every open).
+        await using var sessions = context.TakeHandOff<SwitchSessions>() ?? await OpenAsync(context, cancellationToken);
+        var (old, target) = (sessions.Source, sessions.Target);
         // Decided once: a run after a kill goes on with what the first chose (and may have created).
         var by = record.Get(By) ?? (await FallbackSlot.PossibleAsync(target, cancellationToken) ? FallbackSlot.BySlot : FallbackSlot.ByTriggers);
         record.Set(By, by);
         record.Set(Capture, CaptureState.On);
         context.Journal.Save();
         var slot = by == FallbackSlot.BySlot ? FallbackSlot.Name(context.Journal.Id) : null;
-        await FallbackFollower.PrepareOldSourceAsync(old, slot ?? FallbackFollower.Slot, cancellationToken);
-
-        string captured;
-        if (slot is null)
-        {
-            captured = $"{await FallbackCapture.CreateAsync(target, cancellationToken)} tables captured on the target by triggers";
-        }
-        else
-        {
-            await FallbackSlot.CreateAsync(
-                target,
-                slot,
-                tables =>
-                {
-                    record.Set(ReplicaIdentityFull, [.. (record.Get(ReplicaIdentityFull) ?? []).Union(tables, StringComparer.Ordinal)]);
-                    context.Journal.Save();
-                },
-                cancellationToken);
-            captured = $"replication slot and publication {slot} created on the target (its login role may replicate)";
-        }
+        // The old source's record of the way back beside the capture on the target: each is round trips to its own server.
+        var preparing = FallbackFollower.PrepareOldSourceAsync(old, slot ?? FallbackFollower.Slot, cancellationToken);
+        var capturing = CaptureAsync(context, target, slot, cancellationToken);
+        await Task.WhenAll(preparing, capturing);
+        var captured = await capturing;
 
         FaultInjection.At(StepName, "captured");
 
@@ -92,11 +74,47 @@ internal sealed class FallbackCaptureStep : ICompensatingStep
             behind = $"; PgBouncer's entry '{pgbouncer.Entry}' then repointed at the target and resumed (the application's queries waited {paused.TotalSeconds:0.000}s there)";
         }
 
+        // The forward follow's slot and publication, which the cutover left for now (the application waited meanwhile).
+        if (context.Journal.Output(SnapshotCopyStep.StepName, SnapshotCopyStep.Slot) is { } forward)
+        {
+            await OnlineCutoverStep.RemoveSlotAsync(context, forward, cancellationToken);
+        }
+
         var took = DateTimeOffset.UtcNow - started;
         var seconds = took.TotalSeconds;
         record.Set(Took, took);
         record.Summary = $"{captured} in {seconds:0.0}s (after the write downtime measured, before the applications are told); the old source stays read-only to the applications and follows the target{behind}";
         context.Reporter.Info($"A way back is ready: the target's changes go to the old source until 'pgrelocate rollback {context.Journal.Id}' or 'pgrelocate finish {context.Journal.Id}'.");
+    }
+
+    private static async Task<SwitchSessions> OpenAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var sessions = await Db.OpenTogetherAsync([
+            () => Db.OpenAsync(context.Options.Source, FollowSides.Back.Target, cancellationToken),
+            () => Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken),
+        ]);
+        return new SwitchSessions(sessions[0], sessions[1]);
+    }
+
+    /// <summary>Creates the capture on the target: by triggers and a queue, or (<paramref name="slot"/> given) a slot and a publication. Returns what it did, for the summary.</summary>
+    private static async Task<string> CaptureAsync(MigrationContext context, Npgsql.NpgsqlConnection target, string? slot, CancellationToken cancellationToken)
+    {
+        if (slot is null)
+        {
+            return $"{await FallbackCapture.CreateAsync(target, cancellationToken)} tables captured on the target by triggers";
+        }
+
+        var record = context.Record;
+        await FallbackSlot.CreateAsync(
+            target,
+            slot,
+            tables =>
+            {
+                record.Set(ReplicaIdentityFull, [.. (record.Get(ReplicaIdentityFull) ?? []).Union(tables, StringComparer.Ordinal)]);
+                context.Journal.Save();
+            },
+            cancellationToken);
+        return $"replication slot and publication {slot} created on the target (its login role may replicate)";
     }
 
     public async Task UndoAsync(MigrationContext context, CancellationToken cancellationToken)

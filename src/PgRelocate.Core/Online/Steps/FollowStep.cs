@@ -114,6 +114,7 @@ public sealed class FollowStep : ICompensatingStep
             // Behind PgBouncer the switch starts with its PAUSE; one that waits past --max-pause gives up (resumed,
             // nothing changed), the request is answered with the reason, and the follow goes on.
             var notBefore = DateTimeOffset.MinValue;
+            var sessionsAhead = false;
             while (true)
             {
                 await follower.RunAsync(
@@ -130,6 +131,13 @@ public sealed class FollowStep : ICompensatingStep
                 var refused = await PassBeforeSwitchAsync(context, follower, cancellationToken);
                 if (refused is null)
                 {
+                    if (!sessionsAhead)
+                    {
+                        // Before the PAUSE: the application waits through everything after it.
+                        await SwitchSessions.OpenAheadAsync(context, cancellationToken);
+                        sessionsAhead = true;
+                    }
+
                     await CloseInAsync(follower, context.Reporter, cancellationToken);
                     refused = options.PgBouncer is null ? null : await PgBouncerSwitch.TryPauseAsync(context, cancellationToken);
                 }
@@ -171,7 +179,6 @@ public sealed class FollowStep : ICompensatingStep
         // sessions are ended: the cutover's catch-up, inside the write downtime, is then only the last moment's.
         follower.StartPhase(OnlinePhases.Cutover);
         context.HandOff(FollowGoingOn.Start(follower, cancellationToken));
-        context.HandOff(await SwitchSessions.OpenAsync(context, cancellationToken));
     }
 
     /// <summary>

@@ -59,8 +59,10 @@ public sealed class OnlineCutoverStep : IMigrationStep
         var phases = new DowntimePhases(readOnlyAt);
         phases.Lap(DowntimePhases.ReadOnly);
 
-        // One session on each side for the whole switch, opened before it: every phase below is downtime.
-        await using var sessions = context.TakeHandOff<SwitchSessions>() ?? await SwitchSessions.OpenAsync(context, cancellationToken);
+        // One session on each side for the whole switch, opened before it: every phase below is downtime. With a way
+        // back, its capture step goes on with them (behind PgBouncer the application still waits).
+        var sessions = context.TakeHandOff<SwitchSessions>() ?? await SwitchSessions.OpenAsync(context, cancellationToken);
+        await using var atEnd = new SwitchSessions.HandedOnOrClosed(sessions, context);
         var (source, target) = (sessions.Source, sessions.Target);
         // Behind PgBouncer, the console's logins for its RELOAD and RESUME at the end are made while the phases below run.
         await using var console = options.PgBouncer is not null && !options.Fallback ? PgBouncerSwitch.LogIn(context) : null;
@@ -95,10 +97,11 @@ public sealed class OnlineCutoverStep : IMigrationStep
         new OnlineStatus { Phase = OnlinePhases.Switched }.Write(context.Folder);
 
         // 5. After the switch, outside the downtime: the follow's sessions close (an open one keeps the slot active),
-        // and the slot and publication leave the source.
+        // and the slot and publication leave the source; with a way back, once its capture is in place (behind
+        // PgBouncer the application waits until then).
         await follower.DisposeAsync();
-        var removed = await RemoveSlotAsync(context, slot!, cancellationToken);
-        phases.Lap(AfterSwitch);
+        bool? removed = options.Fallback ? null : await RemoveSlotAsync(context, slot!, cancellationToken);
+        phases.Lap(options.Fallback ? AfterSwitchWithWayBack : AfterSwitch);
 
         // 6. The downtime and where it went, in the record and the report.
         RecordDowntime(context, follower, downtime, phases, transactionsBefore, follower.Changes - changesBefore, carried, changed.Count, counted, removed);
@@ -107,11 +110,14 @@ public sealed class OnlineCutoverStep : IMigrationStep
     /// <summary>The last phase the report lists, timed after the write downtime ended.</summary>
     internal const string AfterSwitch = "follow's sessions closed, slot and publication removed (after the switch)";
 
+    /// <summary>The last phase with a way back, whose capture step removes the slot and publication once it is in place.</summary>
+    internal const string AfterSwitchWithWayBack = "follow's sessions closed (after the switch)";
+
     /// <summary>
     /// Removes the slot and publication from the read-only source; true when they are gone. A failure is a warning:
     /// the target has taken over, and the migration's end (or <c>cancel --source</c>) tries again.
     /// </summary>
-    private static async Task<bool> RemoveSlotAsync(MigrationContext context, string slot, CancellationToken cancellationToken)
+    internal static async Task<bool> RemoveSlotAsync(MigrationContext context, string slot, CancellationToken cancellationToken)
     {
         try
         {
@@ -287,7 +293,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
     }
 
     /// <summary>Records the write downtime, its phases and the follow's changes, and says them in the step's summary.</summary>
-    private static void RecordDowntime(MigrationContext context, Follower follower, TimeSpan downtime, DowntimePhases phases, long transactionsBefore, long lastChanges, CopiedAgain carried, int changed, int counted, bool slotRemoved)
+    private static void RecordDowntime(MigrationContext context, Follower follower, TimeSpan downtime, DowntimePhases phases, long transactionsBefore, long lastChanges, CopiedAgain carried, int changed, int counted, bool? slotRemoved)
     {
         Record(context, follower, transactionsBefore);
         context.Record.Set(WriteDowntime, downtime);
@@ -303,7 +309,7 @@ public sealed class OnlineCutoverStep : IMigrationStep
             phases.Laps.Select(l => (IReadOnlyList<string>)[l.Name, l.Seconds.ToString("0.000", CultureInfo.InvariantCulture)]).ToList(),
             "The downtime is the sum of the rows before the last, which comes after the switch."));
         var uncounted = changed - counted;
-        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {lastChanges} last changes applied, {carried.Sequences} sequences set, {carried.LargeObjects} large objects copied again, {carried.ConfigurationTables} extension configuration tables' rows copied again, {(carried.UnloggedTables > 0 ? $"{carried.UnloggedTables} unlogged tables copied again and verified identical, " : "")}{counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger {Sentences.Plural(uncounted, "one")} left to the verification while following)" : "")}; slot and publication {(slotRemoved ? "removed" : "still on the source")} after the switch";
+        context.Record.Summary = $"write downtime {downtime.TotalSeconds:0.0}s: {lastChanges} last changes applied, {carried.Sequences} sequences set, {carried.LargeObjects} large objects copied again, {carried.ConfigurationTables} extension configuration tables' rows copied again, {(carried.UnloggedTables > 0 ? $"{carried.UnloggedTables} unlogged tables copied again and verified identical, " : "")}{counted} changed tables counted{(uncounted > 0 ? $" ({uncounted} larger {Sentences.Plural(uncounted, "one")} left to the verification while following)" : "")}; slot and publication {slotRemoved switch { true => "removed after the switch", false => "still on the source", null => "removed once the way back's capture is in place" }}";
         context.Reporter.Info($"Cutover done: the source was read-only for {downtime.TotalSeconds:0.0}s.");
         if (context.Record.Get(ApplicationPause) is { } pause)
         {
