@@ -85,12 +85,12 @@ internal static class FallbackEnding
         ]);
         await using var conn = sessions[0];
         await using var old = sessions[1];
-        await ReadOnlySourceStep.RefuseWritesAsync(conn, target.Database, context.Journal.Id, "target", cancellationToken);
+        var (_, closing, refused) = await ReadOnlySourceStep.RefuseWritesAsync(conn, target.Database, context.Journal.Id, "target", cancellationToken);
         record.Set(Steps.FallbackStep.TargetReadOnly, ReadOnlyState.On);
         context.Journal.Save();
         context.Reporter.Info($"Target {target.Database} is read-only; applying its last changes to the old source.");
 
-        await ApplyLastAsync(context, conn, cancellationToken);
+        await ApplyLastAsync(context, conn, old, everyoneEnded: closing == 0 && refused == 0, cancellationToken);
         FaultInjection.At(Steps.FallbackStep.StepName, "capture removed");
         var (sequences, missing) = await SequenceSync.SyncAsync(conn, old, cancellationToken);
         if (missing.Count > 0)
@@ -158,10 +158,11 @@ internal static class FallbackEnding
 
     /// <summary>
     /// The target's last changes (it refuses writes now) applied to the old source, the tables they changed kept in
-    /// the journal, then the capture removed from the target (on <paramref name="conn"/>, a writable session there).
-    /// Skipped when a run before got as far as removing it.
+    /// the journal, then the capture removed from the target (on <paramref name="conn"/>, a writable session there;
+    /// <paramref name="old"/> one on the old source). Skipped when a run before got as far as removing it.
     /// </summary>
-    private static async Task ApplyLastAsync(MigrationContext context, NpgsqlConnection conn, CancellationToken cancellationToken)
+    /// <param name="everyoneEnded">Every other session on the target was ended: nothing can write there now.</param>
+    private static async Task ApplyLastAsync(MigrationContext context, NpgsqlConnection conn, NpgsqlConnection old, bool everyoneEnded, CancellationToken cancellationToken)
     {
         var (oldSource, target) = (context.Options.Source, context.Options.Into.Connection);
         var record = context.Record;
@@ -174,14 +175,14 @@ internal static class FallbackEnding
         if (bySlot)
         {
             record.Set(Steps.FallbackStep.LastChanges, await FallbackSlot.ApplyLastAsync(context, cancellationToken));
-            await using var old = await Db.OpenAsync(oldSource, FollowSides.Back.Target, cancellationToken);
             record.Set(Steps.FallbackStep.ChangedTables, [.. await TargetState.ChangedTablesAsync(old, cancellationToken)]);
         }
         else
         {
             await using var follower = await FallbackFollower.OpenAsync(oldSource, target, context.Options.Into.Jobs, cancellationToken);
-            // Every session that could write is gone: rounds apply all, until one (not held up) finds nothing.
-            while (await follower.RoundAsync(cancellationToken) > 0 || follower.Waiting)
+            // Every session that could write is gone: rounds apply all, until one (not held up) finds nothing, or one
+            // began with no transaction in progress on a target where nobody is left to start one.
+            while (await follower.RoundAsync(cancellationToken) is var applied && (follower.Waiting || (applied > 0 && !(everyoneEnded && follower.Quiet))))
             {
             }
 

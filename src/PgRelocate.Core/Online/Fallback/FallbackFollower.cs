@@ -49,6 +49,12 @@ internal sealed class FallbackFollower : IAsyncDisposable
     /// <summary>True when the last round waited in vain for a transaction in progress on the target (a long one holds the way back).</summary>
     public bool Waiting { get; private set; }
 
+    /// <summary>
+    /// The last round began with no transaction in progress on the target at all: it applied everything committed
+    /// there, and on a target where nothing new can write (read-only, its sessions ended) it was the last.
+    /// </summary>
+    public bool Quiet { get; private set; }
+
     /// <summary>The tables new on the target that the last round could not capture, each with why (tried again every round).</summary>
     public IReadOnlyList<string> Uncaptured { get; private set; } = [];
 
@@ -104,7 +110,8 @@ internal sealed class FallbackFollower : IAsyncDisposable
         Uncaptured = await FallbackNewTables.CaptureAsync(_target, cancellationToken);
         var horizon = await _queue.HorizonAsync(TimeSpan.FromSeconds(1), cancellationToken);
         Waiting = horizon is null;
-        if (horizon is not { } upto)
+        Quiet = horizon is { Quiet: true };
+        if (horizon is not { Upto: var upto })
         {
             return 0;
         }

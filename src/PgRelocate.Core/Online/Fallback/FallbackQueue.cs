@@ -20,32 +20,44 @@ internal sealed class FallbackQueue(NpgsqlConnection target)
     /// A number such that every transaction whose last write is below it is over and seen by a later snapshot:
     /// drawn from the queue's sequence, then every transaction in progress just after (the snapshot's) waited
     /// for. A transaction writing below it drew its number before, so it had its id by then and was in that
-    /// snapshot or over; a transaction still running may write more, above it, and is read by a later round.
+    /// snapshot or over; a transaction still running may write more, above it, and is read by a later round. The
+    /// draw and the snapshot go in one round trip, two statements (each with its own snapshot, in that order).
     /// </summary>
-    /// <returns>The number, or null when those transactions are not all over within <paramref name="patience"/> (a round later asks again).</returns>
-    public async Task<long?> HorizonAsync(TimeSpan patience, CancellationToken cancellationToken)
+    /// <returns>
+    /// The number, and whether the snapshot saw no transaction in progress at all (where nothing new can write, as on a
+    /// target made read-only with its sessions ended, nothing can come after it); or null when those transactions
+    /// are not all over within <paramref name="patience"/> (a round later asks again).
+    /// </returns>
+    public async Task<(long Upto, bool Quiet)?> HorizonAsync(TimeSpan patience, CancellationToken cancellationToken)
     {
-        var upto = await Db.ScalarAsync<long>(target, $"SELECT pg_catalog.nextval('{Schema}.fallback_seq')", cancellationToken);
-        var snapshot = await Db.ScalarAsync<string>(target, "SELECT pg_catalog.txid_current_snapshot()::text", cancellationToken);
-        var until = DateTime.UtcNow + patience;
-        for (var wait = 10; ; wait = Math.Min(wait * 2, 200))
+        long upto;
+        string snapshot;
+        long seen, running;
+        await using (var batch = new NpgsqlBatch(target) { BatchCommands = { new($"SELECT pg_catalog.nextval('{Schema}.fallback_seq')"), new(FallbackSql.QueueSnapshot) } })
+        await using (var r = await batch.ExecuteReaderAsync(cancellationToken))
         {
-            await using (var cmd = new NpgsqlCommand(FallbackSql.QueueHorizon, target))
-            {
-                cmd.Parameters.AddWithValue(snapshot!);
-                if ((long)(await cmd.ExecuteScalarAsync(cancellationToken))! == 0)
-                {
-                    return upto;
-                }
-            }
+            await r.ReadAsync(cancellationToken);
+            upto = r.GetInt64(0);
+            await r.NextResultAsync(cancellationToken);
+            await r.ReadAsync(cancellationToken);
+            (snapshot, seen, running) = (r.GetString(0), r.GetInt64(1), r.GetInt64(2));
+        }
 
+        var until = DateTime.UtcNow + patience;
+        for (var wait = 10; running > 0; wait = Math.Min(wait * 2, 200))
+        {
             if (DateTime.UtcNow >= until)
             {
                 return null;
             }
 
             await Task.Delay(wait, cancellationToken);
+            await using var cmd = new NpgsqlCommand(FallbackSql.QueueHorizon, target);
+            cmd.Parameters.AddWithValue(snapshot);
+            running = (long)(await cmd.ExecuteScalarAsync(cancellationToken))!;
         }
+
+        return (upto, seen == 0);
     }
 
     /// <summary>

@@ -10,6 +10,7 @@ internal static class FallbackSql
     public static readonly string QueueRead = Load("QueueRead.sql");
     public static readonly string QueueTables = Load("QueueTables.sql");
     public static readonly string QueueHorizon = Load("QueueHorizon.sql");
+    public static readonly string QueueSnapshot = Load("QueueSnapshot.sql");
     public static readonly string ChangedTables = Load("ChangedTables.sql");
     public static readonly string SlotPossible = Load("SlotPossible.sql");
 
