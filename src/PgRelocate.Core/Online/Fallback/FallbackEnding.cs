@@ -31,7 +31,7 @@ internal static class FallbackEnding
 
         if (oldSource is not null)
         {
-            await using var conn = await OpenWritableAsync(oldSource, FollowSides.Back.Target, cancellationToken);
+            await using var conn = await RollbackSessions.OpenWritableAsync(oldSource, FollowSides.Back.Target, cancellationToken);
             await TargetState.RemoveAsync(conn, cancellationToken);
         }
     }
@@ -56,11 +56,12 @@ internal static class FallbackEnding
     /// RELOADed and RESUMEd, and RESUMEd where it points should the rollback stop. Returns the summary.
     /// </summary>
     /// <exception cref="PgRelocateException">The old source differs from the target after all was applied: the target stays read-only.</exception>
-    public static async Task<string> RollbackAsync(MigrationContext context, CancellationToken cancellationToken)
+    /// <param name="sessions">The rollback's sessions (<see cref="RollbackSessions.OpenAsync"/>), the caller's to close.</param>
+    public static async Task<string> RollbackAsync(MigrationContext context, RollbackSessions sessions, CancellationToken cancellationToken)
     {
         try
         {
-            return await RollbackThenTurnAsync(context, cancellationToken);
+            return await RollbackThenTurnAsync(context, sessions, cancellationToken);
         }
         catch when (context.Options.PgBouncer is not null)
         {
@@ -71,20 +72,12 @@ internal static class FallbackEnding
     }
 
     /// <summary>The rollback, then, behind PgBouncer, its entry turned back to the old source and RESUMEd.</summary>
-    private static async Task<string> RollbackThenTurnAsync(MigrationContext context, CancellationToken cancellationToken)
+    private static async Task<string> RollbackThenTurnAsync(MigrationContext context, RollbackSessions sessions, CancellationToken cancellationToken)
     {
         var options = context.Options;
         var (oldSource, target) = (options.Source, options.Into.Connection);
         var record = context.Record;
-        // One session on each side for the whole rollback, opened together: behind PgBouncer the application waits
-        // through every open (about 150 ms each with the servers 25 ms away). Writable itself: a run again after a
-        // kill finds the target read-only already.
-        var sessions = await Db.OpenTogetherAsync([
-            () => OpenWritableAsync(target, "target", cancellationToken),
-            () => OpenWritableAsync(oldSource, FollowSides.Back.Target, cancellationToken),
-        ]);
-        await using var conn = sessions[0];
-        await using var old = sessions[1];
+        var (conn, old) = (sessions.Target, sessions.Old);
         var (_, closing, refused) = await ReadOnlySourceStep.RefuseWritesAsync(conn, target.Database, context.Journal.Id, "target", cancellationToken);
         record.Set(Steps.FallbackStep.TargetReadOnly, ReadOnlyState.On);
         context.Journal.Save();
@@ -262,6 +255,32 @@ internal static class FallbackEnding
         return result.Tables.Count;
     }
 
-    private static Task<NpgsqlConnection> OpenWritableAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken) =>
+}
+
+/// <summary>
+/// The rollback's session on each side, for the whole of it, writable themselves (a run again after a kill finds the
+/// target read-only already). Opened together before the rollback starts (behind PgBouncer, before its PAUSE: the
+/// application waits through everything after it, and an open is about three round trips).
+/// </summary>
+internal sealed record RollbackSessions(NpgsqlConnection Target, NpgsqlConnection Old) : IAsyncDisposable
+{
+    public static async Task<RollbackSessions> OpenAsync(MigrationContext context, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        var sessions = await Db.OpenTogetherAsync([
+            () => OpenWritableAsync(options.Into.Connection, "target", cancellationToken),
+            () => OpenWritableAsync(options.Source, FollowSides.Back.Target, cancellationToken),
+        ]);
+        return new RollbackSessions(sessions[0], sessions[1]);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Target.DisposeAsync();
+        await Old.DisposeAsync();
+    }
+
+    /// <summary>A session writable whatever the database's default.</summary>
+    internal static Task<NpgsqlConnection> OpenWritableAsync(PgConnectionInfo info, string role, CancellationToken cancellationToken) =>
         Db.OpenAsync(info, role, SessionOptions.Default, "SET default_transaction_read_only = off", cancellationToken);
 }

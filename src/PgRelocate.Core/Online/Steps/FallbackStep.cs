@@ -56,37 +56,53 @@ public sealed class FallbackStep : IMigrationStep
         }
 
         string? stopped;
-        while (true)
+        // A rollback's sessions, opened before it starts (behind PgBouncer, before the PAUSE the application waits from).
+        RollbackSessions? sessions = null;
+        try
         {
-            stopped = FallbackRequest.Read(context.Folder) is null ? await FollowAsync(context, cancellationToken) : null;
-            // Behind PgBouncer a rollback starts with its PAUSE; one that waits past --max-pause gives up (resumed at
-            // the target, nothing changed), the request is answered with the reason, and the way back goes on.
-            if (stopped is null && FallbackRequest.Read(context.Folder) == FallbackEnd.Rollback && context.Options.PgBouncer is not null
-                && await PgBouncerSwitch.TryPauseBackAsync(context, cancellationToken) is { } refused)
+            while (true)
             {
-                context.Reporter.Warn(refused);
-                FallbackRequest.Refuse(context.Folder, refused);
-                continue;
+                stopped = FallbackRequest.Read(context.Folder) is null ? await FollowAsync(context, cancellationToken) : null;
+                if (stopped is null && FallbackRequest.Read(context.Folder) == FallbackEnd.Rollback)
+                {
+                    sessions ??= await RollbackSessions.OpenAsync(context, cancellationToken);
+
+                    // Behind PgBouncer a rollback starts with its PAUSE; one that waits past --max-pause gives up (resumed
+                    // at the target, nothing changed), the request is answered with the reason, and the way back goes on.
+                    if (context.Options.PgBouncer is not null && await PgBouncerSwitch.TryPauseBackAsync(context, cancellationToken) is { } refused)
+                    {
+                        context.Reporter.Warn(refused);
+                        FallbackRequest.Refuse(context.Folder, refused);
+                        continue;
+                    }
+                }
+
+                break;
             }
 
-            break;
+            switch (FallbackRequest.Read(context.Folder))
+            {
+                case FallbackEnd.Rollback:
+                    new OnlineStatus { Phase = OnlinePhases.WayBack, QueueBytes = FallbackSlot.Chosen(journal) ? null : 0 }.Write(context.Folder);
+                    context.Record.Summary = await FallbackEnding.RollbackAsync(context, sessions ??= await RollbackSessions.OpenAsync(context, cancellationToken), cancellationToken);
+                    context.Reporter.Info($"Rolled back: the old source ({journal.Source}) takes writes again; the target refuses them.");
+                    break;
+                case FallbackEnd.Finish:
+                    await FallbackEnding.RemoveAsync(journal, context.Options.Source, context.Options.Into.Connection, cancellationToken);
+                    context.Record.Summary = "finished: the target stays in use; the way back is removed from the target and the old source";
+                    context.Reporter.Info("The way back is ended and removed from both sides; the target stays in use.");
+                    break;
+                default:
+                    context.Record.Summary = stopped;
+                    break;
+            }
         }
-
-        switch (FallbackRequest.Read(context.Folder))
+        finally
         {
-            case FallbackEnd.Rollback:
-                new OnlineStatus { Phase = OnlinePhases.WayBack, QueueBytes = FallbackSlot.Chosen(journal) ? null : 0 }.Write(context.Folder);
-                context.Record.Summary = await FallbackEnding.RollbackAsync(context, cancellationToken);
-                context.Reporter.Info($"Rolled back: the old source ({journal.Source}) takes writes again; the target refuses them.");
-                break;
-            case FallbackEnd.Finish:
-                await FallbackEnding.RemoveAsync(journal, context.Options.Source, context.Options.Into.Connection, cancellationToken);
-                context.Record.Summary = "finished: the target stays in use; the way back is removed from the target and the old source";
-                context.Reporter.Info("The way back is ended and removed from both sides; the target stays in use.");
-                break;
-            default:
-                context.Record.Summary = stopped;
-                break;
+            if (sessions is not null)
+            {
+                await sessions.DisposeAsync();
+            }
         }
 
         FallbackCaptureStep.Removed(journal);
