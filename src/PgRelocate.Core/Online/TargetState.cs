@@ -23,20 +23,18 @@ internal static class TargetState
     /// </summary>
     public static async Task CreateAsync(NpgsqlConnection conn, string slot, NpgsqlLogSequenceNumber start, CancellationToken cancellationToken)
     {
+        // The tables and the position in one round trip (at the switch with a way back, the application behind PgBouncer waits for each).
         await using (var tx = await conn.BeginTransactionAsync(cancellationToken))
         {
-            await Db.ExecuteAsync(conn, CatalogSql.Load("Online/CreateTargetState.sql", new Dictionary<string, string> { ["schema"] = Schema }), cancellationToken);
-            await using (var cmd = new NpgsqlCommand($"INSERT INTO {Schema}.position (slot, lsn) VALUES (@slot, @lsn::pg_lsn)", conn))
-            {
-                cmd.Parameters.AddWithValue("slot", slot);
-                cmd.Parameters.AddWithValue("lsn", start.ToString());
-                await cmd.ExecuteNonQueryAsync(cancellationToken);
-            }
-
+            await Db.ExecuteAsync(
+                conn,
+                CatalogSql.Load("Online/CreateTargetState.sql", new Dictionary<string, string> { ["schema"] = Schema }).TrimEnd().TrimEnd(';')
+                    + $";\nINSERT INTO {Schema}.position (slot, lsn) VALUES ({Db.Literal(slot)}, {Db.Literal(start.ToString())}::pg_lsn)",
+                cancellationToken);
             await tx.CommitAsync(cancellationToken);
         }
 
-        await DisableAsync(conn, cancellationToken);
+        await SetModesAsync(conn, enable: false, cancellationToken, there: true);
     }
 
     /// <summary>

@@ -24,18 +24,10 @@ internal static class FallbackCapture
     /// <summary>Creates the queue and the triggers on the tables that lack them; returns how many tables are captured.</summary>
     public static async Task<int> CreateAsync(NpgsqlConnection target, CancellationToken cancellationToken)
     {
-        await using (var tx = await target.BeginTransactionAsync(cancellationToken))
-        {
-            await Db.ExecuteAsync(target, FallbackSql.CaptureCreate, cancellationToken);
-            await tx.CommitAsync(cancellationToken);
-        }
-
-        var tables = await TablesAsync(target, cancellationToken);
-        await InBatchesAsync(
-            target,
-            [.. tables.Where(t => !t.Captured).Select(t => t.Name)],
-            Triggers,
-            cancellationToken);
+        var (tables, locks) = await TablesAndLocksAsync(target, cancellationToken);
+        // The queue and its functions in the first batch's transaction: at the switch each round trip is the wait of
+        // the application behind PgBouncer.
+        await InBatchesAsync(target, [.. tables.Where(t => !t.Captured).Select(t => t.Name)], Triggers, locks, cancellationToken, first: FallbackSql.CaptureCreate);
         return tables.Count;
     }
 
@@ -50,8 +42,9 @@ internal static class FallbackCapture
     public static async Task RemoveAsync(NpgsqlConnection target, CancellationToken cancellationToken)
     {
         await Db.ExecuteAsync(target, "SET default_transaction_read_only = off", cancellationToken);
-        var captured = (await TablesAsync(target, cancellationToken)).Where(t => t.Captured).Select(t => t.Name).ToList();
-        await InBatchesAsync(target, captured, t => $"DROP TRIGGER IF EXISTS {RowTrigger} ON {t};\nDROP TRIGGER IF EXISTS {TruncateTrigger} ON {t}", cancellationToken);
+        var (tables, locks) = await TablesAndLocksAsync(target, cancellationToken);
+        var captured = tables.Where(t => t.Captured).Select(t => t.Name).ToList();
+        await InBatchesAsync(target, captured, t => $"DROP TRIGGER IF EXISTS {RowTrigger} ON {t};\nDROP TRIGGER IF EXISTS {TruncateTrigger} ON {t}", locks, cancellationToken);
         await Db.ExecuteAsync(target, $"DROP SCHEMA IF EXISTS {Schema} CASCADE", cancellationToken);
     }
 
@@ -63,29 +56,49 @@ internal static class FallbackCapture
     public static Task<List<(string Name, bool Captured, uint Oid, bool Capturable)>> TablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
         Db.ListAsync(conn, FallbackSql.CaptureTables, r => (r.GetString(0), r.GetBoolean(1), r.GetFieldValue<uint>(2), r.GetBoolean(3)), cancellationToken);
 
+    /// <summary>The user tables (<see cref="TablesAsync"/>) and the lock table, in one round trip.</summary>
+    private static async Task<(List<(string Name, bool Captured, uint Oid, bool Capturable)> Tables, LockTable Locks)> TablesAndLocksAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(conn) { BatchCommands = { new(FallbackSql.CaptureTables), new(LockTable.Sql) } };
+        await using var r = await batch.ExecuteReaderAsync(cancellationToken);
+        var tables = new List<(string Name, bool Captured, uint Oid, bool Capturable)>();
+        while (await r.ReadAsync(cancellationToken))
+        {
+            tables.Add((r.GetString(0), r.GetBoolean(1), r.GetFieldValue<uint>(2), r.GetBoolean(3)));
+        }
+
+        await r.NextResultAsync(cancellationToken);
+        await r.ReadAsync(cancellationToken);
+        return (tables, LockTable.Read(r));
+    }
+
     /// <summary>
     /// The statements for these tables, in transactions that each lock at most a share of the lock table. A
     /// trigger's creation or removal locks its table against writes: an application's long transaction makes it
     /// wait, and every write queued behind it would wait too, so each batch gives up after a few seconds and is
     /// tried again a second later (for up to <see cref="LockAttempts"/> times).
     /// </summary>
-    private static async Task InBatchesAsync(NpgsqlConnection conn, IReadOnlyList<string> tables, Func<string, string> statements, CancellationToken cancellationToken)
+    /// <param name="first">Statements for the first transaction, before the tables' (run even when there are no tables).</param>
+    private static async Task InBatchesAsync(NpgsqlConnection conn, IReadOnlyList<string> tables, Func<string, string> statements, LockTable locks, CancellationToken cancellationToken, string? first = null)
     {
-        if (tables.Count == 0)
+        var budget = (int)Math.Max(1, locks.Budget - 16);
+        IEnumerable<string[]> batches = tables.Chunk(budget);
+        if (first is not null && tables.Count == 0)
         {
-            return;
+            batches = [[]];
         }
 
-        var budget = (int)Math.Max(1, (await LockTable.ReadAsync(conn, cancellationToken)).Budget - 16);
-        await Db.ExecuteAsync(conn, "SET lock_timeout = '5s'", cancellationToken);
-        foreach (var batch in tables.Chunk(budget))
+        foreach (var batch in batches)
         {
+            IEnumerable<string> leading = first is null ? [] : [first];
+            var sql = string.Join(";\n", [.. leading, "SET LOCAL lock_timeout = '5s'", .. batch.Select(statements)]);
+            first = null;
             for (var attempt = 1; ; attempt++)
             {
                 try
                 {
                     await using var tx = await conn.BeginTransactionAsync(cancellationToken);
-                    await Db.ExecuteAsync(conn, string.Join(";\n", batch.Select(statements)), cancellationToken);
+                    await Db.ExecuteAsync(conn, sql, cancellationToken);
                     await tx.CommitAsync(cancellationToken);
                     break;
                 }
@@ -95,8 +108,6 @@ internal static class FallbackCapture
                 }
             }
         }
-
-        await Db.ExecuteAsync(conn, "RESET lock_timeout", cancellationToken);
     }
 
     private const int LockAttempts = 60;

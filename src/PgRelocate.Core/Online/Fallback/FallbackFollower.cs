@@ -170,8 +170,14 @@ internal sealed class FallbackFollower : IAsyncDisposable
     /// </summary>
     public static async Task PrepareOldSourceAsync(NpgsqlConnection oldSource, string slot, CancellationToken cancellationToken)
     {
-        await Db.ExecuteAsync(oldSource, "SET default_transaction_read_only = off", cancellationToken);
-        if (await TargetState.ReadAsync(oldSource, slot, cancellationToken) is null)
+        // Writable whatever the database's default, and whether a run before made the record, in one round trip.
+        bool there;
+        await using (var batch = new NpgsqlBatch(oldSource) { BatchCommands = { new("SET default_transaction_read_only = off"), new($"SELECT pg_catalog.to_regclass('{OnlineNames.TargetSchema}.position') IS NOT NULL") } })
+        {
+            there = (bool)(await batch.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        if (!there || await TargetState.ReadAsync(oldSource, slot, cancellationToken) is null)
         {
             await TargetState.CreateAsync(oldSource, slot, new NpgsqlLogSequenceNumber(0), cancellationToken);
         }
