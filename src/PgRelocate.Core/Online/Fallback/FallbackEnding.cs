@@ -83,7 +83,7 @@ internal static class FallbackEnding
         context.Journal.Save();
         context.Reporter.Info($"Target {target.Database} is read-only; applying its last changes to the old source.");
 
-        await ApplyLastAsync(context, conn, old, everyoneEnded: closing == 0 && refused == 0, cancellationToken);
+        await ApplyLastAsync(context, sessions, everyoneEnded: closing == 0 && refused == 0, cancellationToken);
         FaultInjection.At(Steps.FallbackStep.StepName, "capture removed");
         var (sequences, missing) = await SequenceSync.SyncAsync(conn, old, cancellationToken);
         if (missing.Count > 0)
@@ -151,12 +151,13 @@ internal static class FallbackEnding
 
     /// <summary>
     /// The target's last changes (it refuses writes now) applied to the old source, the tables they changed kept in
-    /// the journal, then the capture removed from the target (on <paramref name="conn"/>, a writable session there;
-    /// <paramref name="old"/> one on the old source). Skipped when a run before got as far as removing it.
+    /// the journal, then the capture removed from the target (on the rollback's session there). Skipped when a run
+    /// before got as far as removing it.
     /// </summary>
     /// <param name="everyoneEnded">Every other session on the target was ended: nothing can write there now.</param>
-    private static async Task ApplyLastAsync(MigrationContext context, NpgsqlConnection conn, NpgsqlConnection old, bool everyoneEnded, CancellationToken cancellationToken)
+    private static async Task ApplyLastAsync(MigrationContext context, RollbackSessions sessions, bool everyoneEnded, CancellationToken cancellationToken)
     {
+        var (conn, old) = (sessions.Target, sessions.Old);
         var (oldSource, target) = (context.Options.Source, context.Options.Into.Connection);
         var record = context.Record;
         var bySlot = FallbackSlot.Chosen(context.Journal);
@@ -172,7 +173,8 @@ internal static class FallbackEnding
         }
         else
         {
-            await using var follower = await FallbackFollower.OpenAsync(oldSource, target, context.Options.Into.Jobs, cancellationToken);
+            // The way back's own follower where it was following until the rollback (its sessions open, its tables described).
+            await using var follower = sessions.TakeFollowing() ?? await FallbackFollower.OpenAsync(oldSource, target, context.Options.Into.Jobs, context.Journal.Id, cancellationToken);
             // Every session that could write is gone: rounds apply all, until one (not held up) finds nothing, or one
             // began with no transaction in progress on a target where nobody is left to start one.
             while (await follower.RoundAsync(cancellationToken) is var applied && (follower.Waiting || (applied > 0 && !(everyoneEnded && follower.Quiet))))
@@ -264,6 +266,17 @@ internal static class FallbackEnding
 /// </summary>
 internal sealed record RollbackSessions(NpgsqlConnection Target, NpgsqlConnection Old) : IAsyncDisposable
 {
+    /// <summary>The way back's follower by triggers, handed over as it was following when the rollback was asked for.</summary>
+    public FallbackFollower? Following { get; set; }
+
+    /// <summary>The follower (<see cref="Following"/>), now the caller's to dispose; null when there is none.</summary>
+    public FallbackFollower? TakeFollowing()
+    {
+        var following = Following;
+        Following = null;
+        return following;
+    }
+
     public static async Task<RollbackSessions> OpenAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
@@ -276,6 +289,11 @@ internal sealed record RollbackSessions(NpgsqlConnection Target, NpgsqlConnectio
 
     public async ValueTask DisposeAsync()
     {
+        if (TakeFollowing() is { } following)
+        {
+            await following.DisposeAsync();
+        }
+
         await Target.DisposeAsync();
         await Old.DisposeAsync();
     }

@@ -66,11 +66,12 @@ internal sealed class FallbackFollower : IAsyncDisposable
     /// whatever the database's default, and the applier from the position the old source stores.
     /// </summary>
     /// <exception cref="PgRelocateException">The old source has no position: the way back was removed.</exception>
-    public static async Task<FallbackFollower> OpenAsync(PgConnectionInfo oldSource, PgConnectionInfo target, int lanes, CancellationToken cancellationToken)
+    /// <param name="migrationId">The migration's id: the target's session is named as its own (<see cref="Migration.HeldMigrationLock.ApplicationName(string, string)"/>), which a rollback's ending of the target's sessions leaves be.</param>
+    public static async Task<FallbackFollower> OpenAsync(PgConnectionInfo oldSource, PgConnectionInfo target, int lanes, string migrationId, CancellationToken cancellationToken)
     {
         // The target's session and the lanes' sessions on the old source opened side by side: a rollback waits for them.
         var sessions = await Db.OpenTogetherAsync([
-            () => Db.OpenAsync(target, "target", new SessionOptions { ApplicationName = "pgrelocate way back" }, "SET default_transaction_read_only = off; SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0", cancellationToken),
+            () => Db.OpenAsync(target, "target", new SessionOptions { ApplicationName = Migration.HeldMigrationLock.ApplicationName(migrationId, "way back") }, "SET default_transaction_read_only = off; SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0", cancellationToken),
             .. Enumerable.Range(0, Math.Max(1, lanes)).Select<int, Func<Task<NpgsqlConnection>>>(_ => () =>
                 Db.OpenAsync(oldSource, FollowSides.Back.Target, new SessionOptions { ApplicationName = "pgrelocate way back apply", AutoPrepare = 256 }, TargetWrites.SessionSettings, cancellationToken)),
         ]);

@@ -62,10 +62,12 @@ public sealed class FallbackStep : IMigrationStep
         {
             while (true)
             {
-                stopped = FallbackRequest.Read(context.Folder) is null ? await FollowAsync(context, cancellationToken) : null;
+                FallbackFollower? following;
+                (stopped, following) = FallbackRequest.Read(context.Folder) is null ? await FollowAsync(context, cancellationToken) : (null, null);
                 if (stopped is null && FallbackRequest.Read(context.Folder) == FallbackEnd.Rollback)
                 {
                     sessions ??= await RollbackSessions.OpenAsync(context, cancellationToken);
+                    sessions.Following = following;
 
                     // Behind PgBouncer a rollback starts with its PAUSE; one that waits past --max-pause gives up (resumed
                     // at the target, nothing changed), the request is answered with the reason, and the way back goes on.
@@ -73,6 +75,12 @@ public sealed class FallbackStep : IMigrationStep
                     {
                         context.Reporter.Warn(refused);
                         FallbackRequest.Refuse(context.Folder, refused);
+                        if (sessions.TakeFollowing() is { } idle)
+                        {
+                            // The way back follows again with a follower of its own.
+                            await idle.DisposeAsync();
+                        }
+
                         continue;
                     }
                 }
@@ -114,20 +122,25 @@ public sealed class FallbackStep : IMigrationStep
     /// Follows until a request comes (null) or the queue outgrows its limit (the way back is removed; returns why).
     /// A connection lost on either side is tried again; anything else stops the migration, the way back kept.
     /// </summary>
-    private static async Task<string?> FollowAsync(MigrationContext context, CancellationToken cancellationToken)
+    /// <returns>
+    /// Why the way back stopped, or null; and for a rollback asked for while following by triggers, the follower, now
+    /// the caller's (its sessions open and its tables described: the rollback's last rounds go on with it).
+    /// </returns>
+    private static async Task<(string? Stopped, FallbackFollower? Following)> FollowAsync(MigrationContext context, CancellationToken cancellationToken)
     {
         var options = context.Options;
         context.Reporter.Info($"Keeping the old source in step with the target: switch back with 'pgrelocate rollback {context.Journal.Id}', keep the target with 'pgrelocate finish {context.Journal.Id}'.");
         if (FallbackSlot.Chosen(context.Journal))
         {
-            return await FollowBySlotAsync(context, cancellationToken);
+            return (await FollowBySlotAsync(context, cancellationToken), null);
         }
 
         while (true)
         {
+            FallbackFollower? follower = null;
             try
             {
-                await using var follower = await FallbackFollower.OpenAsync(options.Source, options.Into.Connection, options.Into.Jobs, cancellationToken);
+                follower = await FallbackFollower.OpenAsync(options.Source, options.Into.Connection, options.Into.Jobs, context.Journal.Id, cancellationToken);
                 var written = DateTime.MinValue;
                 var warned = DateTime.MinValue;
                 while (FallbackRequest.Read(context.Folder) is null)
@@ -157,7 +170,7 @@ public sealed class FallbackStep : IMigrationStep
                         if (options.MaxFallbackQueue is { } max && bytes > max)
                         {
                             await follower.DisposeAsync();
-                            return await StopAsync(context, $"its queue holds {Units.Bytes(bytes)} on the target, over --max-fallback-queue {Units.Bytes(max)}", cancellationToken);
+                            return (await StopAsync(context, $"its queue holds {Units.Bytes(bytes)} on the target, over --max-fallback-queue {Units.Bytes(max)}", cancellationToken), null);
                         }
                     }
 
@@ -167,17 +180,33 @@ public sealed class FallbackStep : IMigrationStep
                     }
                 }
 
-                return null;
+                if (FallbackRequest.Read(context.Folder) == FallbackEnd.Rollback)
+                {
+                    (var kept, follower) = (follower, null);
+                    return (null, kept);
+                }
+
+                return (null, null);
             }
             catch (Exception e) when (Transience.IsTransient(e) && !cancellationToken.IsCancellationRequested)
             {
+                // Closed before anything else: its sessions must not outlive the way back's removal.
+                await (follower?.DisposeAsync() ?? ValueTask.CompletedTask);
                 context.Reporter.Warn($"The way back lost a connection ({e.Message}); trying again in 5s.");
                 await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken);
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && Failures.Operational(e) is { } failure)
             {
                 // A queue nobody reads would grow on the target without end: the way back ends instead.
-                return await StopAsync(context, failure.Message.TrimEnd('.'), cancellationToken);
+                await (follower?.DisposeAsync() ?? ValueTask.CompletedTask);
+                return (await StopAsync(context, failure.Message.TrimEnd('.'), cancellationToken), null);
+            }
+            finally
+            {
+                if (follower is not null)
+                {
+                    await follower.DisposeAsync();
+                }
             }
         }
     }
