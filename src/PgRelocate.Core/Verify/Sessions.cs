@@ -52,18 +52,20 @@ internal sealed class Sessions : IAsyncDisposable
     /// those locks deadlock with an application that truncates (or alters) several tables in one transaction
     /// while a live source is compared: it waits for a table read earlier while holding one still to be read.
     /// </summary>
-    public async Task<Lease> RentAsync(CancellationToken cancellationToken)
+    /// <param name="lockTimeoutMs">How long the lease's statements wait for a lock (<c>SET LOCAL lock_timeout</c>, sent with its BEGIN); null: the server's.</param>
+    public async Task<Lease> RentAsync(CancellationToken cancellationToken, int? lockTimeoutMs = null)
     {
         if (!_idle.TryTake(out var conn))
         {
-            conn = await OpenAsync(Info, Side, cancellationToken);
-            await Db.ExecuteAsync(conn, "SET search_path = pg_catalog", cancellationToken);
+            // The search_path with the settings, in the same round trip.
+            conn = await Db.OpenAsync(Info, Side, ReadOnly, RenderingSettings + "SET search_path = pg_catalog", cancellationToken);
             _all.Add(conn);
         }
 
         await Db.ExecuteAsync(
             conn,
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" + (_snapshot is null ? "" : $"; SET TRANSACTION SNAPSHOT {Db.Literal(_snapshot)}"),
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" + (_snapshot is null ? "" : $"; SET TRANSACTION SNAPSHOT {Db.Literal(_snapshot)}")
+                + (lockTimeoutMs is { } ms ? $"; SET LOCAL lock_timeout = {ms}" : ""),
             cancellationToken);
         return new Lease(this, conn);
     }

@@ -110,10 +110,9 @@ internal sealed class TableChecker(Sessions source, Sessions target, VerifyOptio
     /// <summary>Each table's digest on one side, by position; null when the batch met a lock or an error (the caller then reads each table alone).</summary>
     private static async Task<Digest[]?> BatchAsync(Sessions side, string sql, int count, CancellationToken cancellationToken)
     {
-        await using var lease = await side.RentAsync(cancellationToken);
+        await using var lease = await side.RentAsync(cancellationToken, BatchLockWaitMs);
         try
         {
-            await Db.ExecuteAsync(lease.Connection, $"SET LOCAL lock_timeout = {BatchLockWaitMs}", cancellationToken);
             var digests = new Digest[count];
             await using var cmd = new NpgsqlCommand(sql, lease.Connection);
             await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);

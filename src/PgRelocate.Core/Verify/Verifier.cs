@@ -161,8 +161,7 @@ public static class Verifier
                 e => e is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.LockNotAvailable },
                 async ct =>
                 {
-                    await using var lease = await side.RentAsync(ct);
-                    await Db.ExecuteAsync(lease.Connection, $"SET LOCAL lock_timeout = {(int)CatalogLockWait.TotalMilliseconds}", ct);
+                    await using var lease = await side.RentAsync(ct, (int)CatalogLockWait.TotalMilliseconds);
                     var schema = withSchema ? await SchemaComparer.ReadAsync(lease.Connection, side, ct) : new SchemaComparer.Snapshot([], [], [], []);
                     var tables = await TableInfo.ReadAsync(lease.Connection, ct);
                     var version = (await Catalog.ServerVersion.ReadAsync(lease.Connection, ct)).Number;
