@@ -55,9 +55,6 @@ public sealed class ReadOnlySourceStep : ICompensatingStep
     /// </summary>
     public sealed record SessionAhead(Npgsql.NpgsqlConnection Connection) : IAsyncDisposable
     {
-        public static async Task<SessionAhead> OpenAsync(MigrationContext context, CancellationToken cancellationToken) =>
-            new(await Db.OpenAsync(context.Options.Source, "source", cancellationToken));
-
         public ValueTask DisposeAsync() => Connection.DisposeAsync();
     }
 

@@ -256,7 +256,6 @@ internal static class FallbackEnding
 
         return result.Tables.Count;
     }
-
 }
 
 /// <summary>

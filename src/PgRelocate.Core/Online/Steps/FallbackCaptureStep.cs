@@ -49,7 +49,7 @@ internal sealed class FallbackCaptureStep : ICompensatingStep
         await using var logins = turn ? PgBouncerSwitch.LogIn(context) : null;
         // A session on each side: the switch's, handed on by the cutover, else opened together (behind PgBouncer the
         // application waits through every open).
-        await using var sessions = context.TakeHandOff<SwitchSessions>() ?? await OpenAsync(context, cancellationToken);
+        await using var sessions = context.TakeHandOff<SwitchSessions>() ?? await SwitchSessions.OpenAsync(context, cancellationToken);
         var (old, target) = (sessions.Source, sessions.Target);
         // Decided once: a run after a kill goes on with what the first chose (and may have created).
         var by = record.Get(By) ?? (await FallbackSlot.PossibleAsync(target, cancellationToken) ? FallbackSlot.BySlot : FallbackSlot.ByTriggers);
@@ -85,15 +85,6 @@ internal sealed class FallbackCaptureStep : ICompensatingStep
         record.Set(Took, took);
         record.Summary = $"{captured} in {seconds:0.0}s (after the write downtime measured, before the applications are told); the old source stays read-only to the applications and follows the target{behind}";
         context.Reporter.Info($"A way back is ready: the target's changes go to the old source until 'pgrelocate rollback {context.Journal.Id}' or 'pgrelocate finish {context.Journal.Id}'.");
-    }
-
-    private static async Task<SwitchSessions> OpenAsync(MigrationContext context, CancellationToken cancellationToken)
-    {
-        var sessions = await Db.OpenTogetherAsync([
-            () => Db.OpenAsync(context.Options.Source, FollowSides.Back.Target, cancellationToken),
-            () => Db.OpenAsync(context.Options.Into.Connection, "target", cancellationToken),
-        ]);
-        return new SwitchSessions(sessions[0], sessions[1]);
     }
 
     /// <summary>Creates the capture on the target: by triggers and a queue, or (<paramref name="slot"/> given) a slot and a publication. Returns what it did, for the summary.</summary>
