@@ -56,5 +56,8 @@ internal sealed record StreamAbortChange(uint Xid, uint SubXid) : Change;
 /// at the marker of its copy): the lane runs <see cref="Statements"/> in its transaction when the target has no
 /// <see cref="Qualified"/> table yet. The follow's own, never in the source's stream; the way back's queue holds
 /// those of the tables created on the target after the switch. <see cref="Ties"/>: the tables it must share a lane with.
+/// <see cref="EmptyWhereThere"/>: the way back's, whose rows follow whole: a copy the old source has already is emptied
+/// (by DELETE: a TRUNCATE of it alone fails where a foreign key references it, as one to a partitioned table references
+/// each of its partitions).
 /// </summary>
-internal sealed record TableDefinitionChange(SourceRelation Relation, string Qualified, IReadOnlyList<string> Statements, IReadOnlyList<string> Ties) : Change;
+internal sealed record TableDefinitionChange(SourceRelation Relation, string Qualified, IReadOnlyList<string> Statements, IReadOnlyList<string> Ties, bool EmptyWhereThere = false) : Change;

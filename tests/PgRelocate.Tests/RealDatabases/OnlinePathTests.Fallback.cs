@@ -9,7 +9,7 @@ namespace PgRelocate.Tests.RealDatabases;
 /// <summary>
 /// migrate --online --fallback of each corpus database into a provider-like target (its login role may not
 /// replicate: the way back captures by triggers), the applications then writing to the target through the same
-/// awkward paths, and `rollback`: the old source must hold what the target holds, by the same checks as every
+/// awkward paths, one of them creating a table or partition there, and `rollback`: the old source must hold what the target holds, by the same checks as every
 /// other path, and neither side may keep anything of the tool; the provider's extensions stay.
 /// </summary>
 public sealed partial class OnlinePathTests
@@ -20,6 +20,23 @@ public sealed partial class OnlinePathTests
         [Corpus.Gis] = """
             INSERT INTO spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text)
             VALUES (910003, 'relocate', 910003, 'LOCAL_CS["relocate grid written on the target",LOCAL_DATUM["site",0],UNIT["metre",1]]', '')
+            """,
+    };
+
+    /// <summary>What the target's applications change in the schema after the switch, then write there: a new table or partition, named awkwardly.</summary>
+    private static readonly Dictionary<string, string> SchemaWrites = new(StringComparer.Ordinal)
+    {
+        [Corpus.Gis] = """
+            CREATE TABLE public."new places" (id int PRIMARY KEY, geom geometry(Point, 4326), "note.text" text);
+            INSERT INTO public."new places" VALUES (1, ST_SetSRID(ST_MakePoint(5, 45), 4326), 'made on the target')
+            """,
+        [Corpus.Billing] = """
+            CREATE TABLE billing.invoices_2025_08 PARTITION OF billing.invoices FOR VALUES FROM ('2025-08-01') TO ('2025-09-01');
+            INSERT INTO billing.invoices (issued_on, customer_id, total) VALUES ('2025-08-15', 1, relocate_demo.amount_of(12.5, 'USD'))
+            """,
+        [Corpus.Names] = """
+            CREATE TABLE "Odd ""Schema"".v1"."New ""Table"" ü" (id int PRIMARY KEY, "Wert.x" text);
+            INSERT INTO "Odd ""Schema"".v1"."New ""Table"" ü" VALUES (1, 'neu "quoted"'), (2, NULL)
             """,
     };
 
@@ -53,6 +70,8 @@ public sealed partial class OnlinePathTests
             {
                 await WriteAsync(target, sql);
             }
+
+            await WriteAsync(target, SchemaWrites[database]);
 
             // Some of the writes are applied while the way back follows, the last ones by the rollback's last round.
             await Eventually.True(

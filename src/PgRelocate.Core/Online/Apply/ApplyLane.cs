@@ -277,7 +277,11 @@ internal sealed class ApplyLane : IApplyLane
     private async Task DefineAsync(TableDefinitionChange definition)
     {
         await _writes.SendAllAsync(_stopping.Token);
-        if (TargetParents.RunsAlways(definition.Statements) || await Connections.Db.ScalarAsync<bool>(_connection, $"SELECT pg_catalog.to_regclass({Connections.Db.Literal(definition.Qualified)}) IS NULL", _stopping.Token))
+        var runsAlways = TargetParents.RunsAlways(definition.Statements);
+        var absent = !runsAlways || definition.EmptyWhereThere
+            ? await Connections.Db.ScalarAsync<bool>(_connection, $"SELECT pg_catalog.to_regclass({Connections.Db.Literal(definition.Qualified)}) IS NULL", _stopping.Token)
+            : (bool?)null;
+        if (runsAlways || absent == true)
         {
             foreach (var statement in definition.Statements)
             {
@@ -285,6 +289,11 @@ internal sealed class ApplyLane : IApplyLane
             }
 
             Migration.FaultInjection.At("follow", "table-defined");
+        }
+
+        if (definition.EmptyWhereThere && absent == false)
+        {
+            await Connections.Db.ExecuteAsync(_connection, $"DELETE FROM ONLY {definition.Qualified}", _stopping.Token);
         }
     }
 

@@ -113,6 +113,13 @@ internal sealed class FallbackQueue(NpgsqlConnection target)
                 continue;
             }
 
+            if (kind == 'T' && defining?.Table == table)
+            {
+                // The emptying queued with a table new to the capture, before its rows: its definition does it.
+                defining.EmptyWhereThere = true;
+                continue;
+            }
+
             // A TRUNCATE's tables queue one row each, one after another: they stay together (a table and the ones
             // whose foreign keys reference it may only be truncated in one statement).
             foreach (var c in Pending(truncated, ref defining, truncates: kind != 'T'))
@@ -183,8 +190,11 @@ internal sealed class FallbackQueue(NpgsqlConnection target)
     /// <summary>A table new to the capture, as its queued statements and ties say to create it.</summary>
     private sealed record Definition(Table Table, List<string> Statements, List<string> Ties)
     {
+        /// <summary>Its rows follow whole (see <see cref="TableDefinitionChange.EmptyWhereThere"/>).</summary>
+        public bool EmptyWhereThere { get; set; }
+
         public TableDefinitionChange Change =>
-            new(Table.Relation, Db.Qualified(Table.Relation.Schema, Table.Relation.Name), Statements, Ties);
+            new(Table.Relation, Db.Qualified(Table.Relation.Schema, Table.Relation.Name), Statements, Ties, EmptyWhereThere);
     }
 
     /// <summary>Describes the tables the queue names that are not described yet (one query, before the rows are read on the same session).</summary>
