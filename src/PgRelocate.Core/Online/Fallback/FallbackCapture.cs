@@ -54,7 +54,11 @@ internal static class FallbackCapture
 
     /// <summary>The user tables of the target (the tool's schema left out), whether captured, and whether the login role may capture them.</summary>
     public static Task<List<(string Name, bool Captured, uint Oid, bool Capturable)>> TablesAsync(NpgsqlConnection conn, CancellationToken cancellationToken) =>
-        Db.ListAsync(conn, FallbackSql.CaptureTables, r => (r.GetString(0), r.GetBoolean(1), r.GetFieldValue<uint>(2), r.GetBoolean(3)), cancellationToken);
+        Db.ListAsync(conn, FallbackSql.CaptureTables, ReadTable, cancellationToken);
+
+    /// <summary>A row of <c>CaptureTables.sql</c>.</summary>
+    private static (string Name, bool Captured, uint Oid, bool Capturable) ReadTable(NpgsqlDataReader r) =>
+        (r.GetString(0), r.GetBoolean(1), r.GetFieldValue<uint>(2), r.GetBoolean(3));
 
     /// <summary>The user tables (<see cref="TablesAsync"/>) and the lock table, in one round trip.</summary>
     private static async Task<(List<(string Name, bool Captured, uint Oid, bool Capturable)> Tables, LockTable Locks)> TablesAndLocksAsync(NpgsqlConnection conn, CancellationToken cancellationToken)
@@ -64,7 +68,7 @@ internal static class FallbackCapture
         var tables = new List<(string Name, bool Captured, uint Oid, bool Capturable)>();
         while (await r.ReadAsync(cancellationToken))
         {
-            tables.Add((r.GetString(0), r.GetBoolean(1), r.GetFieldValue<uint>(2), r.GetBoolean(3)));
+            tables.Add(ReadTable(r));
         }
 
         await r.NextResultAsync(cancellationToken);
